@@ -1,0 +1,3 @@
+module github.com/socialsync/socialsync/proto
+
+go 1.26.8
