@@ -1,0 +1,82 @@
+# socialsync — run `make help` for the targets.
+
+SHELL      := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+MODULES    := pkg proto $(wildcard services/*)
+TOOLS_BIN  := $(CURDIR)/.bin
+BUF        := $(TOOLS_BIN)/buf
+PROTOC_GEN_GO := $(TOOLS_BIN)/protoc-gen-go
+GO_TEST_FLAGS ?= -race -count=1 -timeout=15m
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: build ## Run the main job on embedded defaults (see README).
+	./bin/socialsync run
+
+.PHONY: sandbox
+sandbox: build ## Serve the HighLevel simulator with demo data on 127.0.0.1:8090.
+	./bin/socialsync sandbox --listen 127.0.0.1:8090 --seed demo
+
+.PHONY: build
+build: ## Build every binary into ./bin/.
+	@mkdir -p bin
+	@for m in services/*; do \
+	  for c in $$m/cmd/*; do \
+	    echo "go build -o bin/$$(basename $$c) ./$$c"; \
+	    go build -o bin/$$(basename $$c) ./$$c; \
+	  done; \
+	done
+
+.PHONY: test
+test: ## Run every module's tests (race detector on).
+	@for m in $(MODULES); do \
+	  echo "== go test $$m"; \
+	  (cd $$m && go test $(GO_TEST_FLAGS) ./...); \
+	done
+
+.PHONY: bench
+bench: ## Run the benchmarks and print their figures.
+	cd pkg && go test -run='^$$' -bench=. -benchtime=2s ./...
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 20s).
+	cd pkg && for f in FuzzParseRateLimit FuzzDecodeErrorBody; do \
+	  go test -run='^$$' -fuzz="^$$f$$" -fuzztime=$${FUZZTIME:-20s} ./ghl/; \
+	done
+
+.PHONY: lint
+lint: $(BUF) ## gofmt, go vet and buf lint.
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@for m in $(MODULES); do echo "== go vet $$m"; (cd $$m && go vet ./...); done
+	cd proto && $(BUF) lint
+
+.PHONY: proto
+proto: $(BUF) $(PROTOC_GEN_GO) ## Regenerate the Go code of the message contracts.
+	cd proto && PATH="$(TOOLS_BIN):$$PATH" $(BUF) generate
+
+.PHONY: tidy
+tidy: ## go mod tidy in every module.
+	@for m in $(MODULES) tools; do echo "== go mod tidy $$m"; (cd $$m && GOWORK=off go mod tidy); done
+
+.PHONY: check-clean
+check-clean: proto tidy ## Fail when generated code or go.mod/go.sum are stale.
+	@if [ -n "$$(git status --porcelain)" ]; then \
+	  echo "the tree changed after 'make proto tidy'; commit the result:"; git status --porcelain; exit 1; \
+	fi
+
+$(BUF): tools/go.mod tools/go.sum
+	@mkdir -p $(TOOLS_BIN)
+	cd tools && GOWORK=off go build -o $(BUF) github.com/bufbuild/buf/cmd/buf
+
+$(PROTOC_GEN_GO): tools/go.mod tools/go.sum
+	@mkdir -p $(TOOLS_BIN)
+	cd tools && GOWORK=off go build -o $(PROTOC_GEN_GO) google.golang.org/protobuf/cmd/protoc-gen-go
+
+.PHONY: clean
+clean: ## Remove build outputs.
+	rm -rf bin .bin
