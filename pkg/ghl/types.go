@@ -86,6 +86,19 @@ type Post struct {
 	CreatedBy   string      `json:"createdBy,omitempty"`
 	Type        string      `json:"type"`
 	Tags        []string    `json:"tags"`
+	User        *PostUser   `json:"user,omitempty"`
+}
+
+// PostUser is the user who created a post (PostUserSchema); the posts list
+// carries it when the request sets includeUsers to "true".
+type PostUser struct {
+	ID           string `json:"id"`
+	Title        string `json:"title"`
+	FirstName    string `json:"firstName"`
+	LastName     string `json:"lastName"`
+	ProfilePhoto string `json:"profilePhoto"`
+	Phone        string `json:"phone"`
+	Email        string `json:"email"`
 }
 
 // PostMedia is one media item of a post (PostMediaSchema).
@@ -250,14 +263,15 @@ type BulkTagsResponse struct {
 }
 
 // BulkTagOutcome is the outcome for one contact of a bulk call: Type is
-// "success" or "error".
+// "success" or "error". A success carries the three tag lists, empty ones
+// as []; an error carries none of them (nil slices are omitted).
 type BulkTagOutcome struct {
 	ContactID   string   `json:"contactId"`
 	Message     string   `json:"message"`
 	Type        string   `json:"type"`
-	OldTags     []string `json:"oldTags,omitempty"`
-	TagsAdded   []string `json:"tagsAdded,omitempty"`
-	TagsRemoved []string `json:"tagsRemoved,omitempty"`
+	OldTags     []string `json:"oldTags,omitzero"`
+	TagsAdded   []string `json:"tagsAdded,omitzero"`
+	TagsRemoved []string `json:"tagsRemoved,omitzero"`
 }
 
 // Contact is a contact as returned by the contact search.
@@ -371,4 +385,27 @@ type Token struct {
 	IsBulkInstallation bool     `json:"isBulkInstallation,omitempty"`
 	AppID              string   `json:"appId,omitempty"`
 	VersionID          string   `json:"versionId,omitempty"`
+	// InstallToFutureLocations and ApproveAllLocations are sent with
+	// Company tokens only.
+	InstallToFutureLocations bool `json:"installToFutureLocations,omitempty"`
+	ApproveAllLocations      bool `json:"approveAllLocations,omitempty"`
+}
+
+// InstalledLocation is a location of a company and whether an app is
+// installed there (InstalledLocationSchema).
+type InstalledLocation struct {
+	ID          string     `json:"_id"`
+	Name        string     `json:"name"`
+	Address     string     `json:"address"`
+	IsInstalled bool       `json:"isInstalled"`
+	VersionID   string     `json:"versionId,omitempty"`
+	InstalledAt *time.Time `json:"installedAt,omitempty"`
+}
+
+// InstalledLocationsResponse is the answer of GET /oauth/installedLocations.
+// Count is the number of matching locations, not the page size.
+type InstalledLocationsResponse struct {
+	Locations                []InstalledLocation `json:"locations"`
+	Count                    int                 `json:"count"`
+	InstallToFutureLocations bool                `json:"installToFutureLocations"`
 }

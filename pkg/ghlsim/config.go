@@ -1,0 +1,127 @@
+package ghlsim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Defaults of the run-time configuration: HighLevel's documented values.
+const (
+	defaultAccessTokenTTL = 86399 * time.Second
+	defaultRateMax        = 100
+	defaultRateWindow     = 10 * time.Second
+	defaultRateDaily      = 200_000
+)
+
+// config is the run-time configuration changed with PUT /_sandbox/config.
+// A *config is never modified once published; gen tells limiters that the
+// limits changed.
+type config struct {
+	accessTokenTTL time.Duration
+	rate           rateConfig
+	gen            uint64
+}
+
+// rateConfig is the per-location limit: Max requests per rolling Window and
+// Daily requests per UTC day.
+type rateConfig struct {
+	Max    int
+	Window time.Duration
+	Daily  int64
+}
+
+func defaultConfig() *config {
+	return &config{
+		accessTokenTTL: defaultAccessTokenTTL,
+		rate:           rateConfig{Max: defaultRateMax, Window: defaultRateWindow, Daily: defaultRateDaily},
+	}
+}
+
+// configJSON is the admin API's view of config; durations are Go duration
+// strings ("10s", "23h59m59s").
+type configJSON struct {
+	AccessTokenTTL string        `json:"accessTokenTTL"`
+	RateLimit      rateLimitJSON `json:"rateLimit"`
+}
+
+type rateLimitJSON struct {
+	Max    int    `json:"max"`
+	Window string `json:"window"`
+	Daily  int64  `json:"daily"`
+}
+
+// configPatch is a partial update: absent fields keep their value.
+type configPatch struct {
+	AccessTokenTTL *string `json:"accessTokenTTL"`
+	RateLimit      *struct {
+		Max    *int    `json:"max"`
+		Window *string `json:"window"`
+		Daily  *int64  `json:"daily"`
+	} `json:"rateLimit"`
+}
+
+func (c *config) toJSON() configJSON {
+	return configJSON{
+		AccessTokenTTL: c.accessTokenTTL.String(),
+		RateLimit: rateLimitJSON{
+			Max: c.rate.Max, Window: c.rate.Window.String(), Daily: c.rate.Daily,
+		},
+	}
+}
+
+// apply returns a copy of c with the patch applied, or an error naming the
+// first invalid field.
+func (c *config) apply(p configPatch) (*config, error) {
+	next := *c
+	next.gen = c.gen + 1
+	if p.AccessTokenTTL != nil {
+		d, err := time.ParseDuration(*p.AccessTokenTTL)
+		if err != nil || d < time.Second {
+			return nil, fmt.Errorf("accessTokenTTL: want a Go duration of at least 1s, got %q", *p.AccessTokenTTL)
+		}
+		next.accessTokenTTL = d
+	}
+	if rl := p.RateLimit; rl != nil {
+		if rl.Max != nil {
+			if *rl.Max < 1 || *rl.Max > 10_000_000 {
+				return nil, fmt.Errorf("rateLimit.max: want 1..10000000, got %d", *rl.Max)
+			}
+			next.rate.Max = *rl.Max
+		}
+		if rl.Window != nil {
+			d, err := time.ParseDuration(*rl.Window)
+			if err != nil || d < time.Millisecond || d > 24*time.Hour {
+				return nil, fmt.Errorf("rateLimit.window: want a Go duration between 1ms and 24h, got %q", *rl.Window)
+			}
+			next.rate.Window = d
+		}
+		if rl.Daily != nil {
+			if *rl.Daily < 1 {
+				return nil, fmt.Errorf("rateLimit.daily: want at least 1, got %d", *rl.Daily)
+			}
+			next.rate.Daily = *rl.Daily
+		}
+	}
+	return &next, nil
+}
+
+// decodeStrict decodes data into dst, refusing unknown fields, and names
+// the offending field in its error.
+func decodeStrict(data []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return fmt.Errorf("%s: want %s, got JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+		}
+		return fmt.Errorf("invalid JSON: %v", err)
+	}
+	if dec.More() {
+		return fmt.Errorf("invalid JSON: more than one value")
+	}
+	return nil
+}

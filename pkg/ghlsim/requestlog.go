@@ -1,0 +1,67 @@
+package ghlsim
+
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// requestLogSize is how many requests the log keeps.
+const requestLogSize = 100_000
+
+// logEntry is one served request, as GET /_sandbox/requests shows it.
+// Status 0 means the connection was reset by an injected fault; 499 means
+// the client gave up during an injected timeout.
+type logEntry struct {
+	Method   string    `json:"method"`
+	Path     string    `json:"path"`
+	Status   int       `json:"status"`
+	Location string    `json:"location,omitempty"`
+	At       time.Time `json:"at"`
+	seq      uint64
+}
+
+// requestLog is a bounded ring of the latest requests. Writers claim a slot
+// with one atomic increment and publish the entry with an atomic store, so
+// logging takes no lock on the hot path.
+type requestLog struct {
+	next  atomic.Uint64
+	slots []atomic.Pointer[logEntry]
+}
+
+func newRequestLog(size int) *requestLog {
+	return &requestLog{slots: make([]atomic.Pointer[logEntry], size)}
+}
+
+// add records a request.
+func (l *requestLog) add(method, path string, status int, loc string, at time.Time) {
+	seq := l.next.Add(1)
+	e := &logEntry{Method: method, Path: path, Status: status, Location: loc, At: at.UTC(), seq: seq}
+	l.slots[(seq-1)%uint64(len(l.slots))].Store(e)
+}
+
+// entries returns the kept requests, oldest first, only those of location
+// loc when it is not empty, and at most the newest limit when limit > 0.
+func (l *requestLog) entries(loc string, limit int) []logEntry {
+	out := make([]logEntry, 0, 64)
+	for i := range l.slots {
+		e := l.slots[i].Load()
+		if e == nil || (loc != "" && e.Location != loc) {
+			continue
+		}
+		out = append(out, *e)
+	}
+	slices.SortFunc(out, func(a, b logEntry) int {
+		switch {
+		case a.seq < b.seq:
+			return -1
+		case a.seq > b.seq:
+			return 1
+		}
+		return 0
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	return out
+}
