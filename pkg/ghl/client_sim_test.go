@@ -24,12 +24,16 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ghlsim"
+	"github.com/socialsync/socialsync/pkg/ghlspec"
 )
 
 // sandbox is a simulator served over real HTTP, driven through its admin API.
 type sandbox struct {
 	t   testing.TB
 	url string
+	// tr checks every exchange against HighLevel's official OpenAPI files
+	// and fails the test on a violation.
+	tr *ghlspec.Transport
 }
 
 func newSandbox(t testing.TB) *sandbox {
@@ -40,7 +44,7 @@ func newSandbox(t testing.TB) *sandbox {
 	}
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	return &sandbox{t: t, url: srv.URL}
+	return &sandbox{t: t, url: srv.URL, tr: ghlspec.CheckingTransport(t, nil)}
 }
 
 // admin calls the admin API and decodes the answer into out; a status
@@ -193,6 +197,9 @@ func (s *sandbox) config(c map[string]any) {
 func (s *sandbox) client(token string, opts ghl.Options) *ghl.Client {
 	s.t.Helper()
 	opts.BaseURL = s.url
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Transport: s.tr}
+	}
 	if token != "" {
 		opts.TokenSource = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})
 	}

@@ -248,8 +248,9 @@ func (s *Simulator) adminRenameSocialTag(w http.ResponseWriter, r *http.Request)
 		writeAdminError(w, http.StatusConflict, "tag: "+quote(name)+" already exists in the location")
 		return
 	}
-	t.Tag, t.lower = name, strings.ToLower(name)
+	t.Tag = name
 	t.UpdatedAt = s.now().UTC().Truncate(time.Millisecond)
+	t.refresh()
 	writeJSON(w, http.StatusOK, t.SocialTag)
 }
 
@@ -268,6 +269,7 @@ func (s *Simulator) adminDeleteSocialTag(w http.ResponseWriter, r *http.Request)
 	if !t.Deleted {
 		t.Deleted = true
 		t.UpdatedAt = s.now().UTC().Truncate(time.Millisecond)
+		t.refresh()
 	}
 	writeJSON(w, http.StatusOK, t.SocialTag)
 }

@@ -214,7 +214,7 @@ func (s *Simulator) searchContacts(w http.ResponseWriter, r *http.Request, c *ca
 		return
 	}
 	limit := *body.PageLimit
-	if page*limit > maxSearchWindow {
+	if page > maxSearchWindow/limit {
 		writeBadRequest(w, "page * pageLimit must not exceed 10000; use searchAfter to go further")
 		return
 	}
@@ -248,10 +248,8 @@ func (s *Simulator) searchContacts(w http.ResponseWriter, r *http.Request, c *ca
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	from := min((page-1)*limit, len(matched))
-	to := min(from+limit, len(matched))
 	writeJSON(w, http.StatusOK, ghl.SearchContactsResponse{
-		Contacts: nonNil(matched[from:to]), Total: len(matched), TraceID: newTraceID(),
+		Contacts: nonNil(pageOf(matched, (page-1)*limit, limit)), Total: len(matched), TraceID: newTraceID(),
 	})
 }
 

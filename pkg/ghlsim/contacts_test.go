@@ -256,6 +256,8 @@ func TestSearchContacts(t *testing.T) {
 			{"no pageLimit", map[string]any{"locationId": loc.ID}, http.StatusUnprocessableEntity, "pageLimit"},
 			{"no locationId", map[string]any{"pageLimit": 10}, http.StatusUnprocessableEntity, "locationId"},
 			{"pageLimit too big", map[string]any{"locationId": loc.ID, "pageLimit": 501}, http.StatusUnprocessableEntity, "pageLimit must not be greater than 500"},
+			{"beyond 10000", map[string]any{"locationId": loc.ID, "pageLimit": 500, "page": 21}, http.StatusBadRequest, "10000"},
+			{"huge page", map[string]any{"locationId": loc.ID, "pageLimit": 500, "page": 9223372036854775807}, http.StatusBadRequest, "10000"},
 			{"bad operator", map[string]any{"locationId": loc.ID, "pageLimit": 1, "filters": []map[string]any{{"field": "tags", "operator": "like", "value": "x"}}}, http.StatusUnprocessableEntity, "operator"},
 			{"other location", map[string]any{"locationId": e.loc(1).ID, "pageLimit": 10}, http.StatusForbidden, msgNoLocation},
 		}

@@ -15,6 +15,25 @@
 // posts and contacts, reads the request log, injects faults and changes
 // token lifetimes and rate limits at run time.
 //
+// Where HighLevel's behaviour is undocumented the simulator chooses, and
+// says so here:
+//
+//   - Contact tags and location tag names are stored trimmed and lower
+//     case, as HighLevel shows them; adding a contact tag adds it to the
+//     location's tag catalogue.
+//   - results.count of the tag and post lists is the size of the page. The
+//     tag list's default limit is 10; there is no maximum.
+//   - A request is checked in this order: bearer token (401), the token's
+//     location's rate limit (429), Version header (400), token kind and
+//     scope (401), location (403). Everything after the token counts
+//     against the limit; a 429 does not. Company tokens are not limited.
+//   - The bulk tag call's succeded is true when no contact failed.
+//   - Refresh tokens are strictly single use: a refresh voids the old one,
+//     and reusing it answers 400 invalid_grant. A new access token lifetime
+//     applies to tokens issued after the change.
+//   - Statistics are a pure function of the location, the profile and the
+//     calendar day in the location's time zone.
+//
 // A Simulator is safe for concurrent use. Each location has its own locks;
 // tokens and locations are found without a global lock, so the simulator is
 // not the bottleneck of a load test.

@@ -116,7 +116,18 @@ func (s *Simulator) injectFault(rec *recorder, r *http.Request) bool {
 			return true
 		}
 	}
-	switch st.roll() {
+	kind := st.roll()
+	if kind == faultNone {
+		return false
+	}
+	// Attribute the faulted request to the token's location in the log.
+	var loc *location
+	if g := s.authenticate(r); g != nil && g.kind != grantCompany {
+		if loc = s.location(g.locationID); loc != nil {
+			rec.location = loc.id
+		}
+	}
+	switch kind {
 	case faultReset:
 		conn, _, err := http.NewResponseController(rec).Hijack()
 		if err != nil {
@@ -143,13 +154,10 @@ func (s *Simulator) injectFault(rec *recorder, r *http.Request) bool {
 	case fault429:
 		// Shaped like a real 429, with the location's headers when the
 		// token names one; it consumes no budget.
-		if g := s.authenticate(r); g != nil && g.kind != grantCompany {
-			if l := s.location(g.locationID); l != nil {
-				rec.location = l.id
-				d := l.limiter.peek(s.now(), s.config.Load())
-				d.remaining = 0
-				d.setHeaders(rec.Header())
-			}
+		if loc != nil {
+			d := loc.limiter.peek(s.now(), s.config.Load())
+			d.remaining = 0
+			d.setHeaders(rec.Header())
 		}
 		writeTooManyRequests(rec, 1)
 		return true

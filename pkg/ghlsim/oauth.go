@@ -264,11 +264,14 @@ func (s *Simulator) token(w http.ResponseWriter, r *http.Request) {
 	if rec, ok := w.(*recorder); ok {
 		rec.location = g.locationID
 	}
-	writeJSON(w, http.StatusOK, s.issue(g, a))
+	writeJSON(w, http.StatusOK, s.issue(g, a, false))
 }
 
-// issue mints an access token and a refresh token for g.
-func (s *Simulator) issue(g grant, a *app) ghl.Token {
+// issue mints an access token and a refresh token for g, and returns them
+// with the fields of POST /oauth/token's answer, or of POST
+// /oauth/locationToken's when forLocationToken is set (the two schemas
+// differ).
+func (s *Simulator) issue(g grant, a *app, forLocationToken bool) ghl.Token {
 	now := s.now()
 	ttl := s.config.Load().accessTokenTTL
 	g.expiresAt = now.Add(ttl)
@@ -287,9 +290,15 @@ func (s *Simulator) issue(g grant, a *app) ghl.Token {
 
 	t := ghl.Token{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(math.Ceil(ttl.Seconds())),
-		RefreshToken: refresh, Scope: g.scopeText, CompanyID: g.companyID, UserID: g.userID,
-		AppID: a.appID, VersionID: a.versionID,
+		RefreshToken: refresh, Scope: g.scopeText, UserID: g.userID,
 	}
+	if forLocationToken {
+		// GetLocationAccessTokenSuccessfulResponseDto: no userType or
+		// companyId, but the app and version.
+		t.LocationID, t.AppID, t.VersionID = g.locationID, a.appID, a.versionID
+		return t
+	}
+	t.CompanyID = g.companyID
 	if g.kind == grantCompany {
 		t.UserType = "Company"
 		for _, l := range s.companyLocations(g.companyID) {
@@ -361,7 +370,7 @@ func (s *Simulator) locationToken(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	g := *c.grant
 	g.kind, g.locationID = grantLocation, l.id
-	writeJSON(w, http.StatusOK, s.issue(g, a))
+	writeJSON(w, http.StatusOK, s.issue(g, a, true))
 }
 
 // installedLocations answers GET /oauth/installedLocations for a Company
@@ -411,7 +420,7 @@ func (s *Simulator) installedLocations(w http.ResponseWriter, r *http.Request, c
 			})
 		}
 	}
-	page := matched[min(skip, len(matched)):min(skip+limit, len(matched))]
+	page := pageOf(matched, skip, limit)
 	writeJSON(w, http.StatusOK, ghl.InstalledLocationsResponse{Locations: nonNil(page), Count: len(matched)})
 }
 

@@ -89,15 +89,12 @@ func TestOAuthCodeFlow(t *testing.T) {
 		UserType: "Location", LocationID: loc.ID, CompanyID: a.CompanyID,
 	}
 	got := tok
-	got.AccessToken, got.RefreshToken, got.UserID, got.AppID, got.VersionID = "", "", "", "", ""
+	got.AccessToken, got.RefreshToken, got.UserID = "", "", ""
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("token (-want +got):\n%s", diff)
 	}
 	if tok.AccessToken == "" || tok.RefreshToken == "" || tok.UserID == "" || strings.Count(tok.AccessToken, ".") != 2 {
 		t.Errorf("token lacks JWT-shaped access token, refresh token or userId: %+v", tok)
-	}
-	if tok.AppID != strings.SplitN(a.ClientID, "-", 2)[0] {
-		t.Errorf("appId = %q, want the client id's prefix", tok.AppID)
 	}
 
 	// The token works where its scope and location allow, only there.
@@ -106,6 +103,16 @@ func TestOAuthCodeFlow(t *testing.T) {
 		wantError(t, http.StatusUnauthorized, msgScopeDenied)
 	e.api("GET", "/social-media-posting/"+e.loc(0).ID+"/tags", tok.AccessToken, nil).
 		wantError(t, http.StatusForbidden, msgNoLocation)
+
+	// A code is bound to its redirect_uri.
+	other, _ := e.authorize(a, "", loc.ID, "")
+	r = e.request("POST", "/oauth/token", url.Values{
+		"client_id": {a.ClientID}, "client_secret": {a.ClientSecret}, "grant_type": {"authorization_code"},
+		"code": {other}, "redirect_uri": {"http://127.0.0.1:9999/elsewhere"},
+	}).want(t, http.StatusBadRequest)
+	if m := r.object(t); m["error"] != "invalid_grant" {
+		t.Errorf("redirect_uri mismatch: body %s, want invalid_grant", r.body)
+	}
 
 	// A code is single use.
 	r = e.exchange(a, code, "Location")
@@ -291,8 +298,9 @@ func TestOAuthCompanyToken(t *testing.T) {
 	var lt ghl.Token
 	versioned("POST", "/oauth/locationToken", url.Values{"companyId": {a.CompanyID}, "locationId": {loc.ID}}).
 		want(t, http.StatusOK).decode(t, &lt)
-	if lt.LocationID != loc.ID || lt.AccessToken == "" || lt.RefreshToken == "" || lt.TokenType != "Bearer" {
-		t.Fatalf("location token = %+v", lt)
+	if lt.LocationID != loc.ID || lt.AccessToken == "" || lt.RefreshToken == "" || lt.TokenType != "Bearer" ||
+		lt.AppID != appID || lt.UserType != "" || lt.CompanyID != "" {
+		t.Fatalf("location token = %+v, want GetLocationAccessTokenSuccessfulResponseDto's fields", lt)
 	}
 	e.api("GET", "/social-media-posting/"+loc.ID+"/tags", lt.AccessToken, nil).want(t, http.StatusOK)
 	// The minted location token refreshes like any other.

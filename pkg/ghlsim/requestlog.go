@@ -16,7 +16,7 @@ type logEntry struct {
 	Method   string    `json:"method"`
 	Path     string    `json:"path"`
 	Status   int       `json:"status"`
-	Location string    `json:"location,omitempty"`
+	Location string    `json:"location"`
 	At       time.Time `json:"at"`
 	seq      uint64
 }

@@ -51,7 +51,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, `{"statusCode":500,"message":"Internal Server Error"}`, http.StatusInternalServerError)
 		return
 	}
-	body := bytes.TrimSuffix(b.Bytes(), []byte{'\n'})
+	writeRaw(w, status, bytes.TrimSuffix(b.Bytes(), []byte{'\n'}))
+}
+
+// encodeJSON returns v encoded as writeJSON would encode it.
+func encodeJSON(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return []byte("null")
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'})
+}
+
+// writeRaw writes an already encoded JSON body with status.
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json; charset=utf-8"}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}

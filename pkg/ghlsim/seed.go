@@ -223,6 +223,7 @@ func (s *Simulator) fillDemo(l *location, r *rand.Rand, index int, start time.Ti
 		if r.IntN(100) < 5 {
 			t.Deleted = true
 			t.UpdatedAt = at.Add(24 * time.Hour)
+			t.refresh()
 		}
 	}
 

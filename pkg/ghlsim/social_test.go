@@ -223,6 +223,12 @@ func TestListPosts(t *testing.T) {
 			}
 		}
 	})
+	t.Run("huge skip and limit", func(t *testing.T) {
+		env := list(t, map[string]any{"skip": "9223372036854775807", "limit": 9223372036854775807, "fromDate": from, "toDate": to, "includeUsers": "false"})
+		if len(env.Results.Posts) != 0 {
+			t.Errorf("skip past the end gave %d posts", len(env.Results.Posts))
+		}
+	})
 	t.Run("errors", func(t *testing.T) {
 		e.api("POST", path, loc.Token, map[string]any{"skip": "0", "limit": "10", "fromDate": from, "toDate": to}).
 			wantError(t, http.StatusUnprocessableEntity, "includeUsers")
@@ -255,4 +261,24 @@ func TestGetPost(t *testing.T) {
 		wantError(t, http.StatusNotFound, "Post not found")
 	e.api("GET", "/social-media-posting/"+loc.ID+"/posts/nope", loc.Token, nil).
 		wantError(t, http.StatusBadRequest, "24 hex")
+}
+
+// TestTagPageMatchesWireType holds the tag list's hand-assembled body to
+// what encoding ghl.Envelope[ghl.TagsResults] gives, byte for byte.
+func TestTagPageMatchesWireType(t *testing.T) {
+	e := newEnv(t, "demo")
+	loc := e.loc(0)
+	e.admin("POST", "/_sandbox/locations/"+loc.ID+"/socialTags", map[string]string{"tag": `Q&A <live> "special" ünïcode`}).
+		want(t, http.StatusCreated)
+	for _, q := range []string{"?limit=1000", "?skip=3&limit=5", "?searchText=zzzz-none"} {
+		r := e.api("GET", "/social-media-posting/"+loc.ID+"/tags"+q, loc.Token, nil).want(t, http.StatusOK)
+		var env ghl.Envelope[ghl.TagsResults]
+		r.decode(t, &env)
+		if env.Results.Tags == nil {
+			t.Fatalf("%s: tags is not an array: %s", q, r.body)
+		}
+		if diff := cmp.Diff(string(encodeJSON(env)), string(r.body)); diff != "" {
+			t.Errorf("%s: body differs from the wire type's encoding (-type +body):\n%s", q, diff)
+		}
+	}
 }

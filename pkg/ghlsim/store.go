@@ -40,10 +40,19 @@ type location struct {
 	customValues []*ghl.CustomValue
 }
 
-// socialTag is a Social Planner tag and its lower-cased name for searches.
+// socialTag is a Social Planner tag with what the hot path needs: its
+// lower-cased name for searches and its JSON encoding. Call refresh after
+// every change; enc is replaced, never modified, so readers may keep it.
 type socialTag struct {
 	ghl.SocialTag
 	lower string
+	enc   []byte
+}
+
+// refresh recomputes the derived fields after a change.
+func (t *socialTag) refresh() {
+	t.lower = strings.ToLower(t.Tag)
+	t.enc = encodeJSON(t.SocialTag)
 }
 
 // contact is a contact of the location. Tags are normalized names.
@@ -84,8 +93,8 @@ func (l *location) addSocialTag(name string, createdAt time.Time) *socialTag {
 			CreatedAt:  createdAt,
 			UpdatedAt:  createdAt,
 		},
-		lower: strings.ToLower(name),
 	}
+	t.refresh()
 	l.tags = append(l.tags, t)
 	l.tagByID[t.ID] = t
 	return t

@@ -91,6 +91,41 @@ var Deviations = []Deviation{
 		},
 	},
 	{
+		Name: "error-body-fields",
+		Why: "The common error schemas declare only statusCode and message (and error on 401/422), but HighLevel's " +
+			"real 400 bodies carry error as well (\"error\":\"Bad Request\", docs issue 178), and the OAuth token " +
+			"endpoint's errors are taken to carry RFC 6749's error and error_description (invalid_grant).",
+		patch: func(doc *openapi3.T) {
+			eachOperation(doc, func(_ string, op *openapi3.Operation) {
+				for code, resp := range op.Responses.Map() {
+					if !strings.HasPrefix(code, "4") || resp.Value == nil {
+						continue
+					}
+					for _, mt := range resp.Value.Content {
+						if mt.Schema == nil || mt.Schema.Value == nil || mt.Schema.Value.Properties["statusCode"] == nil {
+							continue
+						}
+						for _, f := range []string{"error", "error_description"} {
+							if mt.Schema.Value.Properties[f] == nil {
+								mt.Schema.Value.Properties[f] = openapi3.NewSchemaRef("", openapi3.NewStringSchema())
+							}
+						}
+					}
+				}
+			})
+		},
+	},
+	{
+		Name: "location-token-refresh-token",
+		Why: "GetLocationAccessTokenSuccessfulResponseDto lacks refresh_token, which /oauth/locationToken does return " +
+			"(docs issue 285; the v3 schema added it).",
+		patch: func(doc *openapi3.T) {
+			if s := component(doc, "GetLocationAccessTokenSuccessfulResponseDto"); s != nil && s.Properties["refresh_token"] == nil {
+				s.Properties["refresh_token"] = openapi3.NewSchemaRef("", openapi3.NewStringSchema())
+			}
+		},
+	},
+	{
 		Name: "undeclared-error-statuses",
 		Why: "Most operations declare only 400/401/422, yet HighLevel answers 403 (wrong location), 404, 429 " +
 			"(rate limit) and 5xx. Those are checked against the common error shape: statusCode and message.",
