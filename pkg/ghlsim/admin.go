@@ -194,18 +194,28 @@ type tagBody struct {
 	Tag string `json:"tag"`
 }
 
-func (s *Simulator) adminCreateSocialTag(w http.ResponseWriter, r *http.Request) {
+// adminTagRequest reads the location and the tag name of an admin tag call,
+// answering the error itself when either is wrong.
+func (s *Simulator) adminTagRequest(w http.ResponseWriter, r *http.Request) (*location, string, bool) {
 	l := s.adminLocationFor(w, r)
 	if l == nil {
-		return
+		return nil, "", false
 	}
 	var body tagBody
 	if _, ok := readAdminBody(w, r, &body); !ok {
-		return
+		return nil, "", false
 	}
 	name := strings.TrimSpace(body.Tag)
 	if name == "" {
 		writeAdminError(w, http.StatusBadRequest, "tag: want a non-empty tag name")
+		return nil, "", false
+	}
+	return l, name, true
+}
+
+func (s *Simulator) adminCreateSocialTag(w http.ResponseWriter, r *http.Request) {
+	l, name, ok := s.adminTagRequest(w, r)
+	if !ok {
 		return
 	}
 	l.mu.Lock()
@@ -220,17 +230,8 @@ func (s *Simulator) adminCreateSocialTag(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Simulator) adminRenameSocialTag(w http.ResponseWriter, r *http.Request) {
-	l := s.adminLocationFor(w, r)
-	if l == nil {
-		return
-	}
-	var body tagBody
-	if _, ok := readAdminBody(w, r, &body); !ok {
-		return
-	}
-	name := strings.TrimSpace(body.Tag)
-	if name == "" {
-		writeAdminError(w, http.StatusBadRequest, "tag: want a non-empty tag name")
+	l, name, ok := s.adminTagRequest(w, r)
+	if !ok {
 		return
 	}
 	l.mu.Lock()
