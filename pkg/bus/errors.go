@@ -1,0 +1,224 @@
+package bus
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/socialsync/socialsync/pkg/ghl"
+)
+
+// Class sorts a handler's error by what the bus does with the message. The
+// dead-letter header Socialsync-Dlq-Class and the span attribute error.type
+// carry its String.
+type Class int
+
+const (
+	// ClassNone is the class of a nil error: the message is acked.
+	ClassNone Class = iota
+	// ClassRetryable is a transient failure (a 5xx, a timeout, a NATS
+	// hiccup, any error the bus does not recognise): NakWithDelay with
+	// exponential backoff, or with the wait RetryAfter asked for.
+	ClassRetryable
+	// ClassRateLimited is a 429 from HighLevel: NakWithDelay for its
+	// Retry-After, or for the rate-limit window when it sent none.
+	ClassRateLimited
+	// ClassPermanent is a failure that no retry can fix (Permanent, a 400,
+	// 404 or 422 from HighLevel): Term and a dead letter.
+	ClassPermanent
+	// ClassBadInput is a message the bus cannot hand to a handler: too
+	// large, undecodable, a bad location id, a payload that disagrees with
+	// its subject. Term and a dead letter.
+	ClassBadInput
+	// ClassAuth is a HighLevel 401 or 403 left after the token refresh the
+	// client already attempted: Term and a dead letter; the location needs
+	// re-authorisation.
+	ClassAuth
+	// ClassPanic is a handler that panicked: Term and a dead letter, since
+	// the same input would panic again.
+	ClassPanic
+	// ClassMaxDeliveries is a message that failed on its last allowed
+	// delivery (or arrived after it): a dead letter.
+	ClassMaxDeliveries
+)
+
+// String returns the class name used in dead letters, spans and logs.
+func (c Class) String() string {
+	switch c {
+	case ClassNone:
+		return "none"
+	case ClassRetryable:
+		return "retryable"
+	case ClassRateLimited:
+		return "rate_limited"
+	case ClassPermanent:
+		return "permanent"
+	case ClassBadInput:
+		return "bad_input"
+	case ClassAuth:
+		return "auth"
+	case ClassPanic:
+		return "panic"
+	case ClassMaxDeliveries:
+		return "max_deliveries"
+	default:
+		return "class(" + strconv.Itoa(int(c)) + ")"
+	}
+}
+
+// retries reports whether a message failing with an error of class c is
+// delivered again.
+func (c Class) retries() bool { return c == ClassRetryable || c == ClassRateLimited }
+
+var (
+	// ErrPermanent matches, with errors.Is, every error made by Permanent
+	// and every bad-input error: the message is terminated and
+	// dead-lettered.
+	ErrPermanent = errors.New("bus: permanent failure")
+	// ErrBadInput matches every error about the message itself:
+	// ErrTooLarge, ErrUndecodable, ErrUnknownSubject, ErrInvalidLocation
+	// and ErrLocationMismatch.
+	ErrBadInput = errors.New("bus: bad input")
+
+	// ErrTooLarge is a message over the consumer's MaxMessageBytes.
+	ErrTooLarge error = &inputError{"bus: message too large"}
+	// ErrUndecodable is a payload that is not the protobuf (or, with
+	// Content-Type: application/json, the protojson) of the expected
+	// message, or that has an unsupported Content-Type.
+	ErrUndecodable error = &inputError{"bus: undecodable message"}
+	// ErrUnknownSubject is a subject of no Family.
+	ErrUnknownSubject error = &inputError{"bus: unknown subject"}
+	// ErrInvalidLocation is a location id that is not 1 to 64 ASCII
+	// letters and digits. Such an id never reaches a subject.
+	ErrInvalidLocation error = &inputError{"bus: invalid location id"}
+	// ErrLocationMismatch is a payload whose location_id is not the
+	// location its subject names (an empty location_id included).
+	ErrLocationMismatch error = &inputError{"bus: payload location does not match subject"}
+
+	// ErrPanic matches the *PanicError that Recover returns.
+	ErrPanic = errors.New("bus: handler panicked")
+	// ErrMaxDeliveries is the error recorded for a message that arrives
+	// after its last allowed delivery.
+	ErrMaxDeliveries = errors.New("bus: max deliveries reached")
+)
+
+// inputError is a bad-input sentinel: it matches ErrBadInput and
+// ErrPermanent.
+type inputError struct{ msg string }
+
+func (e *inputError) Error() string { return e.msg }
+
+func (e *inputError) Is(target error) bool { return target == ErrBadInput || target == ErrPermanent }
+
+// Permanent marks err as permanent: the message is terminated and
+// dead-lettered instead of redelivered. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err: err}
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+
+func (e *permanentError) Unwrap() error { return e.err }
+
+func (e *permanentError) Is(target error) bool { return target == ErrPermanent }
+
+// RetryAfterError asks for the message to be delivered again after After,
+// whatever the backoff would say. RetryAfter makes one.
+type RetryAfterError struct {
+	Err   error
+	After time.Duration
+}
+
+// RetryAfter marks err as transient and asks for redelivery after d. It
+// wins over every other classification but bad input. RetryAfter(nil, d)
+// is nil.
+func RetryAfter(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &RetryAfterError{Err: err, After: d}
+}
+
+// Error returns the wrapped error's text.
+func (e *RetryAfterError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// PanicError is a recovered handler panic. Its Error holds the panic value;
+// the stack is logged, never put in a dead letter.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+// Error formats the panic value.
+func (e *PanicError) Error() string { return fmt.Sprintf("bus: handler panicked: %v", e.Value) }
+
+// Is makes errors.Is(err, ErrPanic) true.
+func (e *PanicError) Is(target error) bool { return target == ErrPanic }
+
+// Classify sorts err and returns the redelivery delay it asks for (0 when
+// the backoff decides). The first rule that matches wins:
+//
+//   - nil: ClassNone
+//   - a *PanicError: ClassPanic
+//   - ErrMaxDeliveries: ClassMaxDeliveries
+//   - ErrBadInput: ClassBadInput
+//   - a *RetryAfterError: ClassRateLimited when it wraps a HighLevel 429,
+//     ClassRetryable otherwise, with its delay
+//   - ErrPermanent (Permanent): ClassPermanent
+//   - a *ghl.Error: its class; a 429 with the Retry-After it carried, or
+//     the rate-limit interval when it carried none
+//   - ghl.ErrInvalidArgument: ClassPermanent
+//   - anything else, context errors included: ClassRetryable
+func Classify(err error) (Class, time.Duration) {
+	if err == nil {
+		return ClassNone, 0
+	}
+	if errors.Is(err, ErrPanic) {
+		return ClassPanic, 0
+	}
+	if errors.Is(err, ErrMaxDeliveries) {
+		return ClassMaxDeliveries, 0
+	}
+	if errors.Is(err, ErrBadInput) {
+		return ClassBadInput, 0
+	}
+	var ra *RetryAfterError
+	if errors.As(err, &ra) {
+		if _, limited := ghl.IsRateLimited(err); limited {
+			return ClassRateLimited, max(ra.After, 0)
+		}
+		return ClassRetryable, max(ra.After, 0)
+	}
+	if errors.Is(err, ErrPermanent) {
+		return ClassPermanent, 0
+	}
+	var ge *ghl.Error
+	if errors.As(err, &ge) {
+		switch ge.Class {
+		case ghl.ClassRateLimited:
+			if ge.RetryAfter > 0 {
+				return ClassRateLimited, ge.RetryAfter
+			}
+			return ClassRateLimited, max(ge.RateLimit.Interval, 0)
+		case ghl.ClassRetryable:
+			return ClassRetryable, 0
+		case ghl.ClassAuth:
+			return ClassAuth, 0
+		default:
+			return ClassPermanent, 0
+		}
+	}
+	if errors.Is(err, ghl.ErrInvalidArgument) {
+		return ClassPermanent, 0
+	}
+	return ClassRetryable, 0
+}

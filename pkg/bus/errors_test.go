@@ -1,0 +1,75 @@
+package bus_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ghl"
+)
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	rateLimited := &ghl.Error{Method: "GET", Path: "/x", StatusCode: 429, Class: ghl.ClassRateLimited, RetryAfter: 7 * time.Second}
+	tests := []struct {
+		name      string
+		err       error
+		wantClass bus.Class
+		wantDelay time.Duration
+	}{
+		{"nil", nil, bus.ClassNone, 0},
+		{"plain", io.ErrUnexpectedEOF, bus.ClassRetryable, 0},
+		{"deadline", fmt.Errorf("call: %w", context.DeadlineExceeded), bus.ClassRetryable, 0},
+		{"permanent", bus.Permanent(errors.New("no such post")), bus.ClassPermanent, 0},
+		{"wrapped permanent", fmt.Errorf("handle: %w", bus.Permanent(io.EOF)), bus.ClassPermanent, 0},
+		{"retry after", bus.RetryAfter(io.EOF, 3*time.Second), bus.ClassRetryable, 3 * time.Second},
+		{"retry after beats permanent inside", bus.RetryAfter(bus.Permanent(io.EOF), time.Second), bus.ClassRetryable, time.Second},
+		{"bad input beats retry after", bus.RetryAfter(fmt.Errorf("%w: x", bus.ErrUndecodable), time.Second), bus.ClassBadInput, 0},
+		{"undecodable", fmt.Errorf("%w: x", bus.ErrUndecodable), bus.ClassBadInput, 0},
+		{"too large", bus.ErrTooLarge, bus.ClassBadInput, 0},
+		{"mismatch", bus.ErrLocationMismatch, bus.ClassBadInput, 0},
+		{"panic", &bus.PanicError{Value: "boom"}, bus.ClassPanic, 0},
+		{"max deliveries", bus.ErrMaxDeliveries, bus.ClassMaxDeliveries, 0},
+		{"ghl 429", fmt.Errorf("list tags: %w", rateLimited), bus.ClassRateLimited, 7 * time.Second},
+		{"ghl 429 without retry-after", &ghl.Error{Class: ghl.ClassRateLimited, RateLimit: ghl.RateLimit{Interval: 10 * time.Second}}, bus.ClassRateLimited, 10 * time.Second},
+		{"ghl 429 with our retry after", bus.RetryAfter(rateLimited, time.Minute), bus.ClassRateLimited, time.Minute},
+		{"ghl 503", &ghl.Error{StatusCode: 503, Class: ghl.ClassRetryable}, bus.ClassRetryable, 0},
+		{"ghl 401", &ghl.Error{StatusCode: 401, Class: ghl.ClassAuth}, bus.ClassAuth, 0},
+		{"ghl 422", &ghl.Error{StatusCode: 422, Class: ghl.ClassPermanent}, bus.ClassPermanent, 0},
+		{"ghl invalid argument", fmt.Errorf("%w: empty id", ghl.ErrInvalidArgument), bus.ClassPermanent, 0},
+		{"permanent ghl 503", bus.Permanent(&ghl.Error{StatusCode: 503, Class: ghl.ClassRetryable}), bus.ClassPermanent, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			class, delay := bus.Classify(tt.err)
+			if class != tt.wantClass || delay != tt.wantDelay {
+				t.Errorf("Classify(%v) = %v, %v; want %v, %v", tt.err, class, delay, tt.wantClass, tt.wantDelay)
+			}
+		})
+	}
+}
+
+func TestErrorMarkers(t *testing.T) {
+	t.Parallel()
+	if bus.Permanent(nil) != nil || bus.RetryAfter(nil, time.Second) != nil {
+		t.Error("Permanent(nil) or RetryAfter(nil) is not nil")
+	}
+	cause := errors.New("cause")
+	for _, err := range []error{bus.Permanent(cause), bus.RetryAfter(cause, time.Second)} {
+		if !errors.Is(err, cause) || err.Error() != "cause" {
+			t.Errorf("%#v does not wrap its cause transparently", err)
+		}
+	}
+	for _, err := range []error{bus.ErrTooLarge, bus.ErrUndecodable, bus.ErrUnknownSubject, bus.ErrInvalidLocation, bus.ErrLocationMismatch} {
+		if !errors.Is(err, bus.ErrBadInput) || !errors.Is(err, bus.ErrPermanent) {
+			t.Errorf("%v is not bad input and permanent", err)
+		}
+	}
+	if !errors.Is(&bus.PanicError{Value: 1}, bus.ErrPanic) {
+		t.Error("PanicError is not ErrPanic")
+	}
+}

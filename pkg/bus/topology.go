@@ -1,0 +1,339 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream names.
+const (
+	// StreamTriggers holds the trigger subjects with interest retention: a
+	// post trigger stays until the fetcher and contactsync have both acked
+	// it. It also sources the statistics runs that schedules fire.
+	StreamTriggers = "SOCIALSYNC_TRIGGERS"
+	// StreamEvents holds the event subjects for 30 days, for replay and
+	// outside subscribers.
+	StreamEvents = "SOCIALSYNC_EVENTS"
+	// StreamRefresh is the work queue of catalogue refreshes, one pending
+	// message per location.
+	StreamRefresh = "SOCIALSYNC_REFRESH"
+	// StreamSchedules holds one message schedule per location and the
+	// messages the schedules fire.
+	StreamSchedules = "SOCIALSYNC_SCHEDULES"
+	// StreamDLQ holds dead letters for 14 days.
+	StreamDLQ = "SOCIALSYNC_DLQ"
+)
+
+// Durable consumer names: one per worker and stream, shared by every
+// replica of the worker. A worker's dead letters go to
+// "socialsync.dlq.<durable>.<loc>".
+const (
+	DurableFetcher     = "fetcher"
+	DurableEnricher    = "enricher"
+	DurableStats       = "stats"
+	DurableContactSync = "contactsync"
+)
+
+// Key-value bucket and object store names.
+const (
+	BucketTags         = "socialsync_tags"
+	BucketTagDetails   = "socialsync_tag_details"
+	BucketRelations    = "socialsync_relations"
+	BucketStatsHistory = "socialsync_stats_history"
+	BucketSegments     = "socialsync_segments"
+	BucketWorkflows    = "socialsync_workflows"
+	BucketLocations    = "socialsync_locations"
+	BucketTokens       = "socialsync_tokens"
+	BucketRateBudget   = "socialsync_rate_budget"
+	ObjectStoreReports = "socialsync_reports"
+)
+
+// Topology defaults.
+const (
+	// DuplicateWindow is how long a stream remembers a Nats-Msg-Id.
+	DuplicateWindow = 2 * time.Minute
+	// DefaultAckWait is how long a consumer waits for an ack before it
+	// delivers again; a running handler extends it with InProgress.
+	DefaultAckWait = 30 * time.Second
+	// DefaultMaxAckPending bounds the unacknowledged messages of one
+	// durable consumer, across all its replicas.
+	DefaultMaxAckPending = 256
+	// DefaultMaxDeliveries is how many times a message is delivered before
+	// a retryable failure becomes a dead letter.
+	DefaultMaxDeliveries = 10
+)
+
+// ConsumerSpec declares a durable pull consumer.
+type ConsumerSpec struct {
+	// Stream is the stream the consumer reads.
+	Stream string
+	// Config is sent to the server as is. Its MaxDeliver is -1
+	// (unlimited): the bus counts deliveries itself, see MaxDeliveries.
+	Config jetstream.ConsumerConfig
+	// MaxDeliveries is the delivery on which a retryable failure is
+	// dead-lettered instead of redelivered; a message delivered later
+	// still (after a crash or a failed dead letter) is dead-lettered
+	// without calling the handler. Counting here rather than with the
+	// server's MaxDeliver guarantees that the last failure always leaves
+	// a dead letter: the server would silently stop delivering. Zero means
+	// DefaultMaxDeliveries, a negative value no limit.
+	MaxDeliveries int
+}
+
+// Topology is every stream, consumer, key-value bucket and object store of
+// socialsync. Ensure creates or updates them.
+type Topology struct {
+	Streams      []jetstream.StreamConfig
+	Consumers    []ConsumerSpec
+	KeyValues    []jetstream.KeyValueConfig
+	ObjectStores []jetstream.ObjectStoreConfig
+}
+
+// TopologyOptions adapt the topology to a deployment. The zero value is
+// the embedded single-server topology.
+type TopologyOptions struct {
+	// Replicas of every stream, consumer, bucket and object store:
+	// 1 when zero; 3 on a production cluster.
+	Replicas int
+	// Storage defaults to file storage.
+	Storage jetstream.StorageType
+	// MaxMessageBytes bounds a message of the trigger and event streams;
+	// DefaultMaxMessageBytes when zero.
+	MaxMessageBytes int32
+}
+
+// NewTopology returns socialsync's topology:
+//
+//	stream                subjects                              retention                 limits
+//	SOCIALSYNC_TRIGGERS   socialsync.trigger.>                  interest                  7 days, dup window 2m
+//	                      + sources socialsync.scheduled.stats.* from SOCIALSYNC_SCHEDULES as socialsync.trigger.stats.*
+//	SOCIALSYNC_EVENTS     socialsync.event.>                    limits                    30 days, dup window 2m
+//	SOCIALSYNC_REFRESH    socialsync.refresh.catalogue.*        work queue                1 per subject (discard old), 1 day
+//	SOCIALSYNC_SCHEDULES  socialsync.schedule.stats.*,          limits, message schedules 1 per subject
+//	                      socialsync.scheduled.stats.*
+//	SOCIALSYNC_DLQ        socialsync.dlq.>                      limits                    14 days, dup window 2m
+//
+//	consumer (durable)    stream               filter
+//	fetcher               SOCIALSYNC_TRIGGERS  socialsync.trigger.post.*
+//	contactsync           SOCIALSYNC_TRIGGERS  socialsync.trigger.post.*
+//	enricher              SOCIALSYNC_TRIGGERS  socialsync.trigger.tagdetails.*
+//	stats                 SOCIALSYNC_TRIGGERS  socialsync.trigger.stats.*
+//	fetcher               SOCIALSYNC_REFRESH   socialsync.refresh.catalogue.*
+//	enricher              SOCIALSYNC_EVENTS    socialsync.event.tag.*                    (new messages only)
+//	contactsync           SOCIALSYNC_EVENTS    socialsync.event.{tag,tagdetails,stats}.* (new messages only)
+//
+// The gateway reads SOCIALSYNC_EVENTS with an ordered consumer per replica
+// (every replica serves every dashboard), so it has no durable here.
+func NewTopology(opts TopologyOptions) Topology {
+	replicas := max(opts.Replicas, 1)
+	storage := opts.Storage
+	maxMsg := opts.MaxMessageBytes
+	if maxMsg <= 0 {
+		maxMsg = DefaultMaxMessageBytes
+	}
+	const day = 24 * time.Hour
+
+	streams := []jetstream.StreamConfig{
+		{
+			Name:        StreamSchedules,
+			Description: "One statistics schedule per location and the runs it fires.",
+			Subjects:    []string{StatsSchedules.Filter(), ScheduledStats.Filter()},
+			Retention:   jetstream.LimitsPolicy,
+			// A schedule replaces its predecessor (the server adds a
+			// subject rollup to every schedule); the fired runs need only
+			// live until SOCIALSYNC_TRIGGERS has sourced them.
+			MaxMsgsPerSubject: 1,
+			Discard:           jetstream.DiscardOld,
+			AllowMsgSchedules: true,
+			// The server forces these two on for schedules; declaring them
+			// keeps Ensure's update a no-op.
+			AllowRollup: true,
+			DenyPurge:   false,
+			MaxMsgSize:  maxMsg,
+			Duplicates:  DuplicateWindow,
+			Storage:     storage,
+			Replicas:    replicas,
+		},
+		{
+			Name:        StreamTriggers,
+			Description: "Triggers: kept until every consuming worker has acked them.",
+			Subjects:    []string{"socialsync.trigger.>"},
+			Retention:   jetstream.InterestPolicy,
+			Duplicates:  DuplicateWindow,
+			// Interest retention keeps a message as long as one interested
+			// durable has not acked it; a bound stops a removed worker
+			// from keeping messages forever.
+			MaxAge:     7 * day,
+			Discard:    jetstream.DiscardOld,
+			MaxMsgSize: maxMsg,
+			Storage:    storage,
+			Replicas:   replicas,
+			// A stream with message schedules cannot have sources, and a
+			// schedule can only target its own stream; so the schedules
+			// live in SOCIALSYNC_SCHEDULES and their runs are sourced here
+			// under the trigger subject.
+			Sources: []*jetstream.StreamSource{{
+				Name: StreamSchedules,
+				SubjectTransforms: []jetstream.SubjectTransformConfig{{
+					Source:      ScheduledStats.Filter(),
+					Destination: string(StatsTriggers) + ".{{wildcard(1)}}",
+				}},
+			}},
+		},
+		{
+			Name:        StreamRefresh,
+			Description: "Pending tag catalogue refreshes, at most one per location.",
+			Subjects:    []string{CatalogueRefreshes.Filter()},
+			Retention:   jetstream.WorkQueuePolicy,
+			// A new refresh replaces the pending one: a burst of post
+			// triggers leaves one refresh, and a trigger that arrives
+			// while a refresh runs leaves a refresh that runs after it.
+			// DiscardNewPerSubject would instead drop that trigger.
+			MaxMsgsPerSubject: 1,
+			Discard:           jetstream.DiscardOld,
+			MaxAge:            day,
+			Duplicates:        DuplicateWindow,
+			MaxMsgSize:        maxMsg,
+			Storage:           storage,
+			Replicas:          replicas,
+		},
+		{
+			Name:        StreamEvents,
+			Description: "Events, kept 30 days for replay and outside subscribers.",
+			Subjects:    []string{"socialsync.event.>"},
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      30 * day,
+			Discard:     jetstream.DiscardOld,
+			Duplicates:  DuplicateWindow,
+			MaxMsgSize:  maxMsg,
+			Storage:     storage,
+			Replicas:    replicas,
+		},
+		{
+			Name:        StreamDLQ,
+			Description: "Dead letters: original bytes, headers naming the reason.",
+			Subjects:    []string{DeadLetterPrefix + ".>"},
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      14 * day,
+			Discard:     jetstream.DiscardOld,
+			Duplicates:  DuplicateWindow,
+			Storage:     storage,
+			Replicas:    replicas,
+		},
+	}
+
+	consumer := func(stream, durable, desc string, deliver jetstream.DeliverPolicy, filters ...string) ConsumerSpec {
+		cfg := jetstream.ConsumerConfig{
+			Durable:       durable,
+			Description:   desc,
+			DeliverPolicy: deliver,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       DefaultAckWait,
+			MaxDeliver:    -1,
+			MaxAckPending: DefaultMaxAckPending,
+			ReplayPolicy:  jetstream.ReplayInstantPolicy,
+			Replicas:      replicas,
+		}
+		if len(filters) == 1 {
+			cfg.FilterSubject = filters[0]
+		} else {
+			cfg.FilterSubjects = filters
+		}
+		return ConsumerSpec{Stream: stream, Config: cfg, MaxDeliveries: DefaultMaxDeliveries}
+	}
+	// Trigger and refresh consumers start from the first message: their
+	// streams only hold unfinished work. Event consumers start from new
+	// messages, so that a worker added later does not replay 30 days.
+	all, fresh := jetstream.DeliverAllPolicy, jetstream.DeliverNewPolicy
+	consumers := []ConsumerSpec{
+		consumer(StreamTriggers, DurableFetcher, "Post triggers → catalogue refresh requests.", all, PostTriggers.Filter()),
+		consumer(StreamTriggers, DurableContactSync, "Post triggers → contact tags.", all, PostTriggers.Filter()),
+		consumer(StreamTriggers, DurableEnricher, "Tag details requests.", all, TagDetailsTriggers.Filter()),
+		consumer(StreamTriggers, DurableStats, "Statistics requests, scheduled or on demand.", all, StatsTriggers.Filter()),
+		consumer(StreamRefresh, DurableFetcher, "Coalesced catalogue refreshes.", all, CatalogueRefreshes.Filter()),
+		consumer(StreamEvents, DurableEnricher, "Tag changes → details.", fresh, TagEvents.Filter()),
+		consumer(StreamEvents, DurableContactSync, "Tag, tag details and statistics events → contact tags and segments.", fresh,
+			TagEvents.Filter(), TagDetailsEvents.Filter(), StatsEvents.Filter()),
+	}
+
+	kv := func(bucket, desc string, history uint8) jetstream.KeyValueConfig {
+		return jetstream.KeyValueConfig{Bucket: bucket, Description: desc, History: history, Storage: storage, Replicas: replicas}
+	}
+	rate := kv(BucketRateBudget, "Fleet-wide request budget per location.", 1)
+	// Daily counters expire with the day; LimitMarkerTTL enables per-key
+	// TTLs for the short windows.
+	rate.TTL = 25 * time.Hour
+	rate.LimitMarkerTTL = time.Minute
+	keyValues := []jetstream.KeyValueConfig{
+		kv(BucketTags, "Tag catalogue per location.", 5),
+		kv(BucketTagDetails, "Tag details per location and tag.", 1),
+		kv(BucketRelations, "Post ↔ tag ↔ contact relations.", 1),
+		kv(BucketStatsHistory, "Daily statistics snapshots, kept beyond the API's 7-day window.", 1),
+		kv(BucketSegments, "Segment definitions and membership.", 5),
+		kv(BucketWorkflows, "Saved workflows.", 10),
+		kv(BucketLocations, "Connected locations and their settings.", 5),
+		kv(BucketTokens, "Encrypted tokens.", 5),
+		rate,
+	}
+	objects := []jetstream.ObjectStoreConfig{
+		{Bucket: ObjectStoreReports, Description: "Generated reports.", Storage: storage, Replicas: replicas},
+	}
+	return Topology{Streams: streams, Consumers: consumers, KeyValues: keyValues, ObjectStores: objects}
+}
+
+// Consumer returns the spec of durable on stream.
+func (t Topology) Consumer(stream, durable string) (ConsumerSpec, bool) {
+	for _, c := range t.Consumers {
+		if c.Stream == stream && c.Config.Durable == durable {
+			return c, true
+		}
+	}
+	return ConsumerSpec{}, false
+}
+
+// Ensure creates what is missing and updates what differs, in order:
+// streams, consumers, key-value buckets, object stores. Running it again
+// changes nothing. Consumers are created before anything can be published:
+// an interest-retention stream drops a message that no consumer is
+// interested in at the time it is stored.
+//
+// A change the server cannot apply in place (a stream's retention or
+// storage, a consumer's deliver policy) fails Ensure with the server's
+// error; nothing is deleted to make it fit.
+func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
+	var errs []error
+	for _, cfg := range t.Streams {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			errs = append(errs, fmt.Errorf("ensure stream %s: %w", cfg.Name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	for _, c := range t.Consumers {
+		if _, err := js.CreateOrUpdateConsumer(ctx, c.Stream, c.Config); err != nil {
+			errs = append(errs, fmt.Errorf("ensure consumer %s on %s: %w", c.Config.Durable, c.Stream, err))
+		}
+	}
+	for _, cfg := range t.KeyValues {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			errs = append(errs, fmt.Errorf("ensure key-value bucket %s: %w", cfg.Bucket, err))
+		}
+	}
+	for _, cfg := range t.ObjectStores {
+		if _, err := js.CreateOrUpdateObjectStore(ctx, cfg); err != nil {
+			errs = append(errs, fmt.Errorf("ensure object store %s: %w", cfg.Bucket, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Ensure creates or updates the default topology, NewTopology with zero
+// options.
+func Ensure(ctx context.Context, js jetstream.JetStream) error {
+	return NewTopology(TopologyOptions{}).Ensure(ctx, js)
+}

@@ -1,0 +1,187 @@
+package bus_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+)
+
+// snapshot is the server's view of everything a topology declares.
+type snapshot struct {
+	Streams   map[string]jetstream.StreamConfig
+	Consumers map[string]jetstream.ConsumerConfig
+}
+
+func takeSnapshot(t *testing.T, js jetstream.JetStream) snapshot {
+	t.Helper()
+	ctx := context.Background()
+	snap := snapshot{Streams: map[string]jetstream.StreamConfig{}, Consumers: map[string]jetstream.ConsumerConfig{}}
+	names := js.StreamNames(ctx)
+	for name := range names.Name() {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap.Streams[name] = s.CachedInfo().Config
+		cons := s.ListConsumers(ctx)
+		for ci := range cons.Info() {
+			snap.Consumers[name+"/"+ci.Name] = ci.Config
+		}
+		if err := cons.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := names.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+func TestEnsureIsIdempotent(t *testing.T) {
+	t.Parallel()
+	js := connect(t, startServer(t))
+	ctx := testContext(t)
+	topo := bus.NewTopology(bus.TopologyOptions{})
+
+	if err := topo.Ensure(ctx, js); err != nil {
+		t.Fatalf("first Ensure: %v", err)
+	}
+	first := takeSnapshot(t, js)
+	if err := topo.Ensure(ctx, js); err != nil {
+		t.Fatalf("second Ensure: %v", err)
+	}
+	second := takeSnapshot(t, js)
+	if diff := cmp.Diff(first, second); diff != "" {
+		t.Errorf("second Ensure changed the topology (-first +second):\n%s", diff)
+	}
+
+	// Everything declared exists: 5 streams, 9 buckets, 1 object store.
+	wantStreams := []string{
+		bus.StreamTriggers, bus.StreamEvents, bus.StreamRefresh, bus.StreamSchedules, bus.StreamDLQ,
+		"KV_" + bus.BucketTags, "KV_" + bus.BucketTagDetails, "KV_" + bus.BucketRelations,
+		"KV_" + bus.BucketStatsHistory, "KV_" + bus.BucketSegments, "KV_" + bus.BucketWorkflows,
+		"KV_" + bus.BucketLocations, "KV_" + bus.BucketTokens, "KV_" + bus.BucketRateBudget,
+		"OBJ_" + bus.ObjectStoreReports,
+	}
+	var gotStreams []string
+	for name := range first.Streams {
+		gotStreams = append(gotStreams, name)
+	}
+	if diff := cmp.Diff(wantStreams, gotStreams, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("streams (-want +got):\n%s", diff)
+	}
+	if got, want := len(first.Consumers), len(topo.Consumers); got != want {
+		t.Errorf("got %d consumers, want %d: %v", got, want, first.Consumers)
+	}
+
+	// The declared properties the design depends on.
+	trig := first.Streams[bus.StreamTriggers]
+	if trig.Retention != jetstream.InterestPolicy || trig.Duplicates != 2*time.Minute {
+		t.Errorf("%s: retention %v, duplicates %v; want interest, 2m", bus.StreamTriggers, trig.Retention, trig.Duplicates)
+	}
+	if ev := first.Streams[bus.StreamEvents]; ev.MaxAge != 30*24*time.Hour {
+		t.Errorf("%s: max age %v, want 30 days", bus.StreamEvents, ev.MaxAge)
+	}
+	if dlq := first.Streams[bus.StreamDLQ]; dlq.MaxAge != 14*24*time.Hour {
+		t.Errorf("%s: max age %v, want 14 days", bus.StreamDLQ, dlq.MaxAge)
+	}
+	if sch := first.Streams[bus.StreamSchedules]; !sch.AllowMsgSchedules {
+		t.Errorf("%s: message schedules not allowed", bus.StreamSchedules)
+	}
+	if ref := first.Streams[bus.StreamRefresh]; ref.MaxMsgsPerSubject != 1 || ref.Discard != jetstream.DiscardOld || ref.Retention != jetstream.WorkQueuePolicy {
+		t.Errorf("%s: %+v; want work queue, 1 per subject, discard old", bus.StreamRefresh, ref)
+	}
+}
+
+func TestEnsureUpdatesChangedConfig(t *testing.T) {
+	t.Parallel()
+	js := connect(t, startServer(t))
+	ctx := testContext(t)
+	if err := bus.Ensure(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+
+	topo := bus.NewTopology(bus.TopologyOptions{})
+	for i := range topo.Streams {
+		if topo.Streams[i].Name == bus.StreamEvents {
+			topo.Streams[i].MaxAge = 45 * 24 * time.Hour
+		}
+	}
+	for i := range topo.Consumers {
+		if c := &topo.Consumers[i]; c.Stream == bus.StreamTriggers && c.Config.Durable == bus.DurableContactSync {
+			c.Config.MaxAckPending = 17
+			c.Config.Description = "changed"
+		}
+	}
+	for i := range topo.KeyValues {
+		if topo.KeyValues[i].Bucket == bus.BucketTags {
+			topo.KeyValues[i].History = 9
+		}
+	}
+	if err := topo.Ensure(ctx, js); err != nil {
+		t.Fatalf("Ensure with a changed topology: %v", err)
+	}
+
+	ev, err := js.Stream(ctx, bus.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ev.CachedInfo().Config.MaxAge; got != 45*24*time.Hour {
+		t.Errorf("events max age = %v, want 45 days", got)
+	}
+	c, err := js.Consumer(ctx, bus.StreamTriggers, bus.DurableContactSync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.CachedInfo().Config; got.MaxAckPending != 17 || got.Description != "changed" {
+		t.Errorf("consumer config = max ack pending %d, description %q; want 17, changed", got.MaxAckPending, got.Description)
+	}
+	kv, err := js.KeyValue(ctx, bus.BucketTags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.History() != 9 {
+		t.Errorf("tags history = %d, want 9", st.History())
+	}
+}
+
+func TestEnsureReportsImpossibleChange(t *testing.T) {
+	t.Parallel()
+	js := connect(t, startServer(t))
+	ctx := testContext(t)
+	if err := bus.Ensure(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	topo := bus.NewTopology(bus.TopologyOptions{})
+	topo.Streams[0].Storage = jetstream.MemoryStorage
+	if err := topo.Ensure(ctx, js); err == nil {
+		t.Error("Ensure changed a stream's storage without an error")
+	}
+}
+
+func TestEnsureFromReplicasAtOnce(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	ctx := testContext(t)
+	const replicas = 3
+	errs := make(chan error, replicas)
+	for range replicas {
+		js := connect(t, s)
+		go func() { errs <- bus.Ensure(ctx, js) }()
+	}
+	for range replicas {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Ensure: %v", err)
+		}
+	}
+}

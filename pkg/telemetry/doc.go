@@ -1,0 +1,37 @@
+// Package telemetry sets up OpenTelemetry tracing, Prometheus metrics and
+// structured logging for a socialsync process.
+//
+// Setup builds one SDK TracerProvider (spans always carry real trace ids,
+// exported over OTLP only when an endpoint is configured), one MeterProvider
+// read by a Prometheus exporter on a private registry (served by
+// Telemetry.MetricsHandler at /metrics) and the W3C TraceContext + Baggage
+// propagator, and installs all three as the otel globals. NewLogger returns a
+// slog.Logger that stamps trace_id and span_id on records logged with a span
+// in their context and drops anything that looks like a secret (see Redact).
+//
+// # Environment
+//
+// Nothing in this package calls os.Getenv. The binary's configuration struct
+// fills Config, whose fields carry envconfig tags naming the standard
+// variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+// OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+// OTEL_TRACES_EXPORTER), so embedding Config in that struct picks them up
+// under their usual names (envconfig first tries the prefixed name, then the
+// bare one).
+//
+// The OpenTelemetry SDK itself also reads the standard variables it owns,
+// and they work as users expect:
+//
+//   - OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override the resource
+//     built from Config.ServiceName and Config.ServiceVersion;
+//   - OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT, _COMPRESSION, _CERTIFICATE,
+//     _CLIENT_KEY, _CLIENT_CERTIFICATE and _INSECURE (and their _TRACES_
+//     forms) configure the OTLP exporter;
+//   - OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG choose the sampler;
+//   - OTEL_BSP_* tune the batch span processor and OTEL_SPAN_*_LIMIT the
+//     span limits.
+//
+// One deliberate difference from the specification: with no endpoint
+// configured, spans are not exported to localhost:4318; they are created,
+// propagated and dropped.
+package telemetry
