@@ -17,6 +17,8 @@ require (
 
 require golang.org/x/sync v0.25.0
 
+require github.com/kelseyhightower/envconfig v1.4.0
+
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -1,0 +1,162 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/run"
+	"github.com/socialsync/socialsync/pkg/telemetry"
+)
+
+// Deps are the shared dependencies of the workers of one process.
+type Deps struct {
+	Name      string
+	Config    Config
+	Log       *slog.Logger
+	Telemetry *telemetry.Telemetry
+	Conn      *nats.Conn
+	JS        jetstream.JetStream
+	Topology  bus.Topology
+	Publisher *bus.Publisher
+	Creds     *creds.Store
+	// GHL is the HighLevel client without a token; Client gives the one of
+	// a location.
+	GHL    *ghl.Client
+	Health *run.Server
+
+	settled metric.Int64Counter
+}
+
+// Options adjust Connect for tests and for the all-in-one binary.
+type Options struct {
+	// LogOutput defaults to os.Stderr (set by the caller).
+	LogOutput io.Writer
+	// Log, when set, is used instead of a logger built from Config.
+	Log *slog.Logger
+}
+
+// Connect builds the dependencies named name ("fetcher", "socialsync", …)
+// from cfg: it validates cfg, sets up telemetry, connects to NATS, declares
+// the topology, and opens the credential store.
+func Connect(ctx context.Context, name string, cfg Config, opts Options) (*Deps, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	keys, err := creds.ParseKeyring(cfg.TokenKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: SOCIALSYNC_TOKEN_KEY: %v", ErrConfig, err)
+	}
+	log := opts.Log
+	if log == nil {
+		level, _ := parseLevel(cfg.LogLevel)
+		out := opts.LogOutput
+		if out == nil {
+			out = io.Discard
+		}
+		log = telemetry.NewLogger(out, level, cfg.LogFormat)
+	}
+	log = log.With("service", name)
+	tcfg := cfg.Telemetry
+	if tcfg.ServiceName == "" {
+		tcfg.ServiceName = "socialsync-" + name
+	}
+	tcfg.Log = log
+	tel, err := telemetry.Setup(ctx, tcfg)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
+	d := &Deps{Name: name, Config: cfg, Log: log, Telemetry: tel}
+	if err := d.connect(ctx, keys); err != nil {
+		d.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
+	cfg := d.Config
+	nopts := []nats.Option{
+		nats.Name("socialsync-" + d.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				d.Log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { d.Log.Info("nats reconnected") }),
+	}
+	if cfg.NATSCreds != "" {
+		nopts = append(nopts, nats.UserCredentials(cfg.NATSCreds))
+	}
+	nc, err := nats.Connect(cfg.NATSURL, nopts...)
+	if err != nil {
+		return fmt.Errorf("connect to NATS at SOCIALSYNC_NATS_URL: %w", err)
+	}
+	d.Conn = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	d.JS = js
+	d.Topology = bus.NewTopology(bus.TopologyOptions{Replicas: cfg.StreamReplicas})
+	ensureCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := d.Topology.Ensure(ensureCtx, js); err != nil {
+		return fmt.Errorf("declare streams, consumers and buckets: %w", err)
+	}
+	d.Publisher = bus.NewPublisher(js, bus.PublisherOptions{
+		TracerProvider: d.Telemetry.TracerProvider(), Propagator: d.Telemetry.Propagator()})
+	if d.Creds, err = creds.Open(ctx, js, keys); err != nil {
+		return err
+	}
+	if d.GHL, err = ghl.New(ghl.Options{BaseURL: cfg.GHLBaseURL, TracerProvider: d.Telemetry.TracerProvider(),
+		Propagator: d.Telemetry.Propagator()}); err != nil {
+		return fmt.Errorf("%w: SOCIALSYNC_GHL_BASE_URL: %v", ErrConfig, err)
+	}
+	d.settled, err = d.Telemetry.MeterProvider().Meter("socialsync/fleet").Int64Counter("socialsync.messages.settled",
+		metric.WithDescription("Messages settled by the workers, by worker, action and error class."))
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	d.Health = run.NewServer(cfg.HTTPAddr, d.Telemetry.MetricsHandler(), d.Log)
+	d.Health.AddCheck("nats", func(context.Context) error {
+		if !nc.IsConnected() {
+			return errors.New("not connected to NATS")
+		}
+		return nil
+	})
+	return nil
+}
+
+// Client returns the HighLevel client of a location, with its stored token.
+func (d *Deps) Client(loc string) *ghl.Client {
+	return d.GHL.ForLocation(loc, d.Creds.TokenSource(loc))
+}
+
+// Close drains the NATS connection and flushes telemetry.
+func (d *Deps) Close(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if d.Conn != nil {
+		if err := bus.Drain(ctx, d.Conn); err != nil {
+			d.Log.Warn("drain nats", "err", err)
+		}
+	}
+	if d.Telemetry != nil {
+		if err := d.Telemetry.Shutdown(ctx); err != nil {
+			d.Log.Warn("flush telemetry", "err", err)
+		}
+	}
+}

@@ -1,0 +1,93 @@
+package fleet_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+)
+
+// DefaultConfig must say what the struct tags say.
+func TestDefaultConfigMatchesTags(t *testing.T) {
+	var fromTags fleet.Config
+	if err := envconfig.Process("socialsync_fleet_test_unset", &fromTags); err != nil {
+		t.Fatal(err)
+	}
+	fromTags.Telemetry = fleet.Config{}.Telemetry
+	if got := fleet.DefaultConfig(); got != fromTags {
+		t.Fatalf("DefaultConfig() = %+v\nstruct tags say  %+v", got, fromTags)
+	}
+}
+
+func TestValidateNamesTheVariable(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*fleet.Config)
+		want   string
+	}{
+		{"no token key", func(c *fleet.Config) { c.TokenKey = "" }, "SOCIALSYNC_TOKEN_KEY"},
+		{"bad base url", func(c *fleet.Config) { c.GHLBaseURL = "ftp://x" }, "SOCIALSYNC_GHL_BASE_URL"},
+		{"bad replicas", func(c *fleet.Config) { c.StreamReplicas = 0 }, "SOCIALSYNC_STREAM_REPLICAS"},
+		{"bad level", func(c *fleet.Config) { c.LogLevel = "loud" }, "SOCIALSYNC_LOG_LEVEL"},
+		{"bad format", func(c *fleet.Config) { c.LogFormat = "xml" }, "SOCIALSYNC_LOG_FORMAT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := fleet.DefaultConfig()
+			c.TokenKey = creds.NewKey()
+			tt.change(&c)
+			err := c.Validate()
+			if !errors.Is(err, fleet.ErrConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v, want an error naming %s", err, tt.want)
+			}
+		})
+	}
+	c := fleet.DefaultConfig()
+	c.TokenKey = "not-a-key"
+	if _, err := fleet.Connect(context.Background(), "t", c, fleet.Options{}); err == nil || !strings.Contains(err.Error(), "SOCIALSYNC_TOKEN_KEY") {
+		t.Fatalf("Connect with a bad key: %v", err)
+	}
+}
+
+// A connected fleet serves its probes, reaches the simulator with the
+// stored tokens, and stops cleanly.
+func TestServe(t *testing.T) {
+	env := fleettest.Start(t, "demo")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- env.Deps.Serve(ctx) }()
+	fleettest.Eventually(t, 5*time.Second, "/readyz 200", func() bool {
+		addr := env.Deps.Health.Addr()
+		if addr == "" {
+			return false
+		}
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	loc := env.Locations[0].ID
+	tags, err := env.Deps.Client(loc).AllSocialTags(ctx, loc)
+	if err != nil || len(tags) == 0 {
+		t.Fatalf("AllSocialTags through the stored token: %d tags, %v", len(tags), err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve did not stop")
+	}
+}

@@ -1,0 +1,146 @@
+// Package fleettest runs the real parts a worker test needs: an in-process
+// JetStream server, the HighLevel simulator over HTTP on loopback, and
+// fleet.Deps connected to both, with the simulator's locations registered.
+package fleettest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
+	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
+)
+
+// Env is a running test fleet.
+type Env struct {
+	*bustest.Env
+	Sim    *ghlsim.Simulator
+	SimURL string
+	Deps   *fleet.Deps
+	// Locations are the simulator's locations, registered in Deps.Creds.
+	Locations []ghlsim.LocationInfo
+}
+
+// Start starts the fleet with the simulator seeded with seed ("demo" or
+// "empty"). Everything stops at the test's cleanup.
+func Start(tb testing.TB, seed string) *Env {
+	tb.Helper()
+	logs := newTestWriter(tb)
+	be := bustest.Start(tb, bus.TopologyOptions{})
+	sim, err := ghlsim.New(ghlsim.Options{Seed: seed})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	tb.Cleanup(srv.Close)
+
+	cfg := fleet.DefaultConfig()
+	cfg.NATSURL = be.URL()
+	cfg.GHLBaseURL = srv.URL
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.TokenKey = creds.NewKey()
+	cfg.ShutdownTimeout = 5 * time.Second
+	ctx := context.Background()
+	deps, err := fleet.Connect(ctx, "test", cfg, fleet.Options{LogOutput: logs})
+	if err != nil {
+		tb.Fatalf("fleet.Connect: %v", err)
+	}
+	tb.Cleanup(func() { deps.Close(context.Background()) })
+	e := &Env{Env: be, Sim: sim, SimURL: srv.URL, Deps: deps}
+	for _, l := range sim.Locations() {
+		e.AddLocation(tb, l)
+	}
+	return e
+}
+
+// AddLocation registers a simulator location with its PIT.
+func (e *Env) AddLocation(tb testing.TB, l ghlsim.LocationInfo) {
+	tb.Helper()
+	if err := e.Deps.Creds.AddPIT(context.Background(), creds.Location{ID: l.ID, Name: l.Name, Timezone: l.Timezone}, l.Token); err != nil {
+		tb.Fatal(err)
+	}
+	e.Locations = append(e.Locations, l)
+}
+
+// Admin calls the simulator's admin API and decodes its JSON answer into
+// out (when not nil); a non-2xx status fails the test.
+func (e *Env) Admin(tb testing.TB, method, path string, in, out any) {
+	tb.Helper()
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, e.SimURL+path, body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		tb.Fatalf("%s %s: %s: %s", method, path, resp.Status, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			tb.Fatalf("%s %s: decode %s: %v", method, path, data, err)
+		}
+	}
+}
+
+// Eventually polls cond every 20ms until it is true or the deadline passes.
+func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testWriter sends the fleet's log to the test log until the test's
+// cleanup is over; a late line from a stopping goroutine is dropped.
+type testWriter struct {
+	tb   testing.TB
+	mu   sync.Mutex
+	done bool
+}
+
+func newTestWriter(tb testing.TB) *testWriter {
+	w := &testWriter{tb: tb}
+	tb.Cleanup(func() { // registered first, so it runs last
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return w
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.tb.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
