@@ -28,8 +28,11 @@ type Env struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"run":     {"run the whole pipeline in one process on embedded defaults", runCmd},
-		"sandbox": {"serve the HighLevel simulator (API + /_sandbox admin API)", sandboxCmd},
+		"run":       {"run the whole pipeline in one process on embedded defaults", runCmd},
+		"sandbox":   {"serve the HighLevel simulator (API + /_sandbox admin API)", sandboxCmd},
+		"locations": {"add or list connected HighLevel locations", locationsCmd},
+		"trigger":   {"publish a post, tagdetails or stats trigger", triggerCmd},
+		"dlq":       {"list dead letters with their reasons", dlqCmd},
 	}
 }
 

@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
+)
+
+// defaultNATSURL is SOCIALSYNC_NATS_URL when set, else the local server
+// `socialsync run` starts.
+func defaultNATSURL() string {
+	if u := os.Getenv("SOCIALSYNC_NATS_URL"); u != "" {
+		return u
+	}
+	return "nats://127.0.0.1:4222"
+}
+
+// natsFlag adds --nats to fs.
+func natsFlag(fs *flag.FlagSet) *string {
+	return fs.String("nats", defaultNATSURL(), "NATS server URL (SOCIALSYNC_NATS_URL)")
+}
+
+// conn is a connection for an operator command, with the topology in place.
+type conn struct {
+	nc *nats.Conn
+	js jetstream.JetStream
+}
+
+func dial(ctx context.Context, url string) (*conn, error) {
+	nc, err := nats.Connect(url, nats.Name("socialsync-cli"), nats.Timeout(5*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := bus.Ensure(ctx, js); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("declare streams and buckets: %w", err)
+	}
+	return &conn{nc: nc, js: js}, nil
+}
+
+func (c *conn) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = bus.Drain(ctx, c.nc)
+}
+
+// devKeyFile is where `socialsync run` keeps the token key it generated.
+const devKeyFile = ".socialsync/token.key"
+
+// keyring reads SOCIALSYNC_TOKEN_KEY, or the key `socialsync run` wrote to
+// .socialsync/token.key when the variable is unset.
+func keyring() (*creds.Keyring, error) {
+	keys := os.Getenv("SOCIALSYNC_TOKEN_KEY")
+	if keys == "" {
+		b, err := os.ReadFile(devKeyFile)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, errors.New("SOCIALSYNC_TOKEN_KEY is not set (base64 of 32 random bytes, e.g. openssl rand -base64 32), and no " + devKeyFile + " from `socialsync run`")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", devKeyFile, err)
+		}
+		keys = strings.TrimSpace(string(b))
+	}
+	k, err := creds.ParseKeyring(keys)
+	if err != nil {
+		return nil, fmt.Errorf("SOCIALSYNC_TOKEN_KEY: %w", err)
+	}
+	return k, nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

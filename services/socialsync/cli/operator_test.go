@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
+	"github.com/socialsync/socialsync/pkg/creds"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+)
+
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), args, &out, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+func TestLocationsAddAndList(t *testing.T) {
+	env := bustest.Start(t, bus.TopologyOptions{})
+	t.Setenv("SOCIALSYNC_TOKEN_KEY", creds.NewKey())
+	const pit = "pit-3e0f5c1a-7d7b-4a53-9d62-2b3f5f0f9a11"
+	if out, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", "Loc1", "--pit", pit, "--name", "Bakery", "--timezone", "Europe/Berlin"); code != 0 {
+		t.Fatalf("add: exit %d: %s%s", code, out, errOut)
+	}
+	out, errOut, code := runCLI(t, "locations", "list", "--nats", env.URL())
+	if code != 0 {
+		t.Fatalf("list: exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"Loc1", "Bakery", "Europe/Berlin", "pit", "active"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out+errOut, pit) {
+		t.Errorf("list printed the token:\n%s", out)
+	}
+	for _, bad := range [][]string{
+		{"locations", "add", "--nats", env.URL(), "--location", "bad.id", "--pit", pit},
+		{"locations", "add", "--nats", env.URL(), "--location", "Loc2"},
+		{"locations", "add", "--nats", env.URL(), "--location", "Loc2", "--pit", pit, "--timezone", "Mars/Olympus"},
+		{"locations", "remove"},
+	} {
+		if _, errOut, code := runCLI(t, bad...); code != 2 || errOut == "" {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and a message", bad, code, errOut)
+		}
+		if strings.Contains(errOut, pit) {
+			t.Errorf("%v: error output shows the token", bad)
+		}
+	}
+}
+
+func TestLocationsAddWithoutKeyNamesTheVariable(t *testing.T) {
+	env := bustest.Start(t, bus.TopologyOptions{})
+	t.Setenv("SOCIALSYNC_TOKEN_KEY", "")
+	t.Chdir(t.TempDir())
+	_, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", "Loc1", "--pit", "pit-x")
+	if code == 0 || !strings.Contains(errOut, "SOCIALSYNC_TOKEN_KEY") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestTriggerPublishes(t *testing.T) {
+	env := bustest.Start(t, bus.TopologyOptions{})
+	// An interest stream keeps only what some consumer wants: read through
+	// the fetcher's durable, as the fetcher would.
+	ctx := context.Background()
+	cons, err := env.JS.Consumer(ctx, bus.StreamTriggers, bus.DurableFetcher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "trigger", "post", "--nats", env.URL(), "--location", "Loc1", "--post", "p1",
+		"--tags", "t1, t2", "--contacts", "c1", "--change", "updated", "--event-id", "ev-1")
+	if code != 0 || !strings.Contains(out, "socialsync.trigger.post.Loc1") {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got socialsyncv1.PostEvent
+	if err := bus.Unmarshal(msg.Headers(), msg.Data(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.GetPostId() != "p1" || len(got.GetTagIds()) != 2 || got.GetChange() != socialsyncv1.Change_CHANGE_UPDATED || msg.Headers().Get(nats.MsgIdHdr) != "ev-1" {
+		t.Errorf("published %v with id %q", protojson.Format(&got), msg.Headers().Get(nats.MsgIdHdr))
+	}
+	_ = msg.Ack()
+	out, _, _ = runCLI(t, "trigger", "post", "--nats", env.URL(), "--location", "Loc1", "--post", "p1", "--event-id", "ev-1")
+	if !strings.Contains(out, "duplicate") {
+		t.Errorf("second publish with the same event id: %q, want a duplicate notice", out)
+	}
+	for _, bad := range [][]string{
+		{"trigger", "post", "--nats", env.URL(), "--location", "L-1", "--post", "p"},
+		{"trigger", "post", "--nats", env.URL(), "--location", "L1"},
+		{"trigger", "post", "--nats", env.URL(), "--location", "L1", "--post", "p", "--change", "moved"},
+		{"trigger", "poke", "--location", "L1"},
+	} {
+		if _, errOut, code := runCLI(t, bad...); code != 2 || errOut == "" {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and a message", bad, code, errOut)
+		}
+	}
+}
+
+func TestDLQListsDeadLetters(t *testing.T) {
+	env := bustest.Start(t, bus.TopologyOptions{})
+	ctx := context.Background()
+	msg := nats.NewMsg("socialsync.dlq.fetcher.Loc1")
+	msg.Data = []byte("garbage")
+	msg.Header.Set(bus.HeaderDLQReason, "decode PostEvent: unexpected EOF")
+	msg.Header.Set(bus.HeaderDLQClass, "bad_input")
+	msg.Header.Set(bus.HeaderDLQSubject, "socialsync.trigger.post.Loc1")
+	msg.Header.Set(bus.HeaderDLQDeliveries, "1")
+	msg.Header.Set(bus.HeaderDLQStream, bus.StreamTriggers)
+	msg.Header.Set(bus.HeaderDLQSequence, "7")
+	msg.Header.Set(bus.HeaderDLQConsumer, bus.DurableFetcher)
+	msg.Header.Set(bus.HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
+	if _, err := env.JS.PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "dlq", "--nats", env.URL(), "--worker", "fetcher")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"1 dead letters", "Loc1", "bad_input", "socialsync.trigger.post.Loc1", "unexpected EOF"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dlq output lacks %q:\n%s", want, out)
+		}
+	}
+	if out, _, _ := runCLI(t, "dlq", "--nats", env.URL(), "--worker", "stats"); !strings.Contains(out, "0 dead letters") {
+		t.Errorf("filtered dlq output: %s", out)
+	}
+}

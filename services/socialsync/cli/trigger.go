@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+)
+
+func triggerCmd(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: want a trigger: post, tagdetails or stats", errUsage)
+	}
+	kind, args := args[0], args[1:]
+	fs := newFlags(env, "trigger "+kind, "Publish a trigger, as any outside system may (see README for the nats CLI equivalent).")
+	url := natsFlag(fs)
+	loc := fs.String("location", "", "HighLevel location id (required)")
+	eventID := fs.String("event-id", "", "idempotency key (becomes Nats-Msg-Id; derived from the content when empty)")
+	var build func() (bus.Family, proto.Message, error)
+	switch kind {
+	case "post":
+		post := fs.String("post", "", "Social Planner post id (required)")
+		tags := fs.String("tags", "", "comma-separated tag ids the post carries")
+		contacts := fs.String("contacts", "", "comma-separated contact ids linked to the post")
+		change := fs.String("change", "", "created, updated or deleted (empty: created or updated)")
+		source := fs.String("source", "cli", "name of the sending system")
+		build = func() (bus.Family, proto.Message, error) {
+			if *post == "" {
+				return "", nil, fmt.Errorf("%w: --post is required", errUsage)
+			}
+			ch, err := parseChange(*change)
+			if err != nil {
+				return "", nil, err
+			}
+			return bus.PostTriggers, &socialsyncv1.PostEvent{
+				LocationId: *loc, PostId: *post, Change: ch, TagIds: splitList(*tags), ContactIds: splitList(*contacts),
+				OccurredAt: timestamppb.New(time.Now()), Source: *source, EventId: *eventID,
+			}, nil
+		}
+	case "tagdetails":
+		tags := fs.String("tags", "", "comma-separated tag ids (required)")
+		build = func() (bus.Family, proto.Message, error) {
+			if len(splitList(*tags)) == 0 {
+				return "", nil, fmt.Errorf("%w: --tags is required", errUsage)
+			}
+			return bus.TagDetailsTriggers, &socialsyncv1.TagDetailsRequested{LocationId: *loc, TagIds: splitList(*tags), RequestedBy: "cli", EventId: *eventID}, nil
+		}
+	case "stats":
+		profiles := fs.String("profiles", "", "comma-separated profile ids (empty: every connected account)")
+		platforms := fs.String("platforms", "", "comma-separated platforms (empty: all)")
+		build = func() (bus.Family, proto.Message, error) {
+			return bus.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: *loc, ProfileIds: splitList(*profiles),
+				Platforms: splitList(*platforms), RequestedBy: "cli", EventId: *eventID}, nil
+		}
+	default:
+		return fmt.Errorf("%w: unknown trigger %q: want post, tagdetails or stats", errUsage, kind)
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !bus.ValidLocationID(*loc) {
+		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
+	}
+	family, msg, err := build()
+	if err != nil {
+		return err
+	}
+	subject, err := family.Subject(*loc)
+	if err != nil {
+		return err
+	}
+	c, err := dial(ctx, *url)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	ack, err := bus.NewPublisher(c.js, bus.PublisherOptions{}).Publish(ctx, subject, msg)
+	if err != nil {
+		return fmt.Errorf("publish to %s: %w", subject, err)
+	}
+	note := ""
+	if ack.Duplicate {
+		note = " (duplicate: already published within the window, dropped)"
+	}
+	fmt.Fprintf(env.Stdout, "published %s seq %d%s\n", subject, ack.Sequence, note)
+	return nil
+}
+
+func parseChange(s string) (socialsyncv1.Change, error) {
+	switch strings.ToLower(s) {
+	case "":
+		return socialsyncv1.Change_CHANGE_UNSPECIFIED, nil
+	case "created":
+		return socialsyncv1.Change_CHANGE_CREATED, nil
+	case "updated":
+		return socialsyncv1.Change_CHANGE_UPDATED, nil
+	case "deleted":
+		return socialsyncv1.Change_CHANGE_DELETED, nil
+	}
+	return 0, fmt.Errorf("%w: --change: want created, updated or deleted, got %q", errUsage, s)
+}
