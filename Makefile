@@ -42,6 +42,7 @@ test: ## Run every module's tests (race detector on).
 .PHONY: bench
 bench: ## Run the benchmarks and print their figures.
 	cd pkg && go test -run='^$$' -bench=. -benchtime=2s ./...
+	cd services/socialsync && go test -run='^$$' -bench=. -benchtime=1x -timeout=30m ./bench/
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 20s).
@@ -50,10 +51,17 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 20s).
 	done
 
 .PHONY: lint
-lint: $(BUF) ## gofmt, go vet and buf lint.
+lint: $(BUF) ## gofmt, go vet, buf lint, nats.go kept out of the workers' core, GOWORK=off builds.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do echo "== go vet $$m"; (cd $$m && go vet ./...); done
 	cd proto && $(BUF) lint
+	@for m in services/*; do \
+	  if [ -d $$m/core ]; then \
+	    bad=$$(cd $$m && go list -deps ./core/... | grep '^github.com/nats-io/' || true); \
+	    if [ -n "$$bad" ]; then echo "$$m/core imports NATS (domain logic must not): $$bad"; exit 1; fi; \
+	  fi; \
+	done
+	@for m in $(MODULES); do (cd $$m && GOWORK=off go build ./...) || { echo "$$m does not build with GOWORK=off"; exit 1; }; done
 
 .PHONY: proto
 proto: $(BUF) $(PROTOC_GEN_GO) ## Regenerate the Go code of the message contracts.

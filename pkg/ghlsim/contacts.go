@@ -60,9 +60,11 @@ func (s *Simulator) changeContactTags(w http.ResponseWriter, r *http.Request, c 
 	}
 	status := http.StatusOK
 	if add {
+		noteTagWrite(w, id, "add", *body.Tags)
 		l.addContactTags(ct, *body.Tags)
 		status = http.StatusCreated
 	} else {
+		noteTagWrite(w, id, "remove", *body.Tags)
 		removeContactTags(ct, *body.Tags)
 	}
 	tags := slices.Clone(ct.Tags)
@@ -141,6 +143,11 @@ func (s *Simulator) bulkContactTags(w http.ResponseWriter, r *http.Request, c *c
 			OldTags: slices.Clone(ct.Tags), TagsAdded: []string{}, TagsRemoved: []string{}}
 		if out.OldTags == nil {
 			out.OldTags = []string{}
+		}
+		if body.RemoveAllTags {
+			noteTagWrite(w, id, kind, ct.Tags)
+		} else {
+			noteTagWrite(w, id, kind, *body.Tags)
 		}
 		switch {
 		case kind == "add":

@@ -268,3 +268,35 @@ func TestSearchContacts(t *testing.T) {
 		}
 	})
 }
+
+// The request log names each contact a tag call asked to change, so tests
+// elsewhere can prove no write was repeated.
+func TestRequestLogRecordsTagWrites(t *testing.T) {
+	e := newEnv(t, "empty")
+	var loc struct{ ID, Token string }
+	e.admin("POST", "/_sandbox/locations", map[string]any{"contacts": []map[string]any{
+		{"id": "aaaaaaaaaaaaaaaaaaa1"}, {"id": "aaaaaaaaaaaaaaaaaaa2"}}}).want(t, http.StatusCreated).decode(t, &loc)
+	e.api("POST", "/contacts/aaaaaaaaaaaaaaaaaaa1/tags", loc.Token, map[string]any{"tags": []string{"x"}}).want(t, http.StatusCreated)
+	e.api("POST", "/contacts/bulk/tags/update/remove", loc.Token, map[string]any{
+		"locationId": loc.ID, "contacts": []string{"aaaaaaaaaaaaaaaaaaa1", "aaaaaaaaaaaaaaaaaaa2"}, "tags": []string{"x"}}).want(t, http.StatusCreated)
+	var log struct {
+		Requests []struct {
+			TagWrites []struct {
+				ContactID string   `json:"contactId"`
+				Op        string   `json:"op"`
+				Tags      []string `json:"tags"`
+			} `json:"tagWrites"`
+		} `json:"requests"`
+	}
+	e.admin("GET", "/_sandbox/requests?location="+loc.ID, nil).want(t, http.StatusOK).decode(t, &log)
+	var got []string
+	for _, r := range log.Requests {
+		for _, w := range r.TagWrites {
+			got = append(got, w.Op+" "+w.ContactID+" "+strings.Join(w.Tags, ","))
+		}
+	}
+	want := []string{"add aaaaaaaaaaaaaaaaaaa1 x", "remove aaaaaaaaaaaaaaaaaaa1 x", "remove aaaaaaaaaaaaaaaaaaa2 x"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("tag writes = %q, want %q", got, want)
+	}
+}

@@ -18,7 +18,18 @@ type logEntry struct {
 	Status   int       `json:"status"`
 	Location string    `json:"location"`
 	At       time.Time `json:"at"`
-	seq      uint64
+	// TagWrites lists, for the contact tag calls (single and bulk), the
+	// tags each contact was asked to gain or lose, so a test can tell
+	// whether the same write was made twice.
+	TagWrites []tagWrite `json:"tagWrites,omitempty"`
+	seq       uint64
+}
+
+// tagWrite is one contact's part of a contact tag call.
+type tagWrite struct {
+	ContactID string   `json:"contactId"`
+	Op        string   `json:"op"` // "add" or "remove"
+	Tags      []string `json:"tags"`
 }
 
 // requestLog is a bounded ring of the latest requests. Writers claim a slot
@@ -34,9 +45,9 @@ func newRequestLog(size int) *requestLog {
 }
 
 // add records a request.
-func (l *requestLog) add(method, path string, status int, loc string, at time.Time) {
+func (l *requestLog) add(method, path string, status int, loc string, at time.Time, writes []tagWrite) {
 	seq := l.next.Add(1)
-	e := &logEntry{Method: method, Path: path, Status: status, Location: loc, At: at.UTC(), seq: seq}
+	e := &logEntry{Method: method, Path: path, Status: status, Location: loc, At: at.UTC(), TagWrites: writes, seq: seq}
 	l.slots[(seq-1)%uint64(len(l.slots))].Store(e)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -160,7 +161,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if path == "" {
 		path = r.URL.RequestURI()
 	}
-	s.log.add(r.Method, path, rec.status, rec.location, s.now())
+	s.log.add(r.Method, path, rec.status, rec.location, s.now(), rec.tagWrites)
 	*rec = recorder{}
 	s.recs.Put(rec)
 }
@@ -240,9 +241,18 @@ func (s *Simulator) companyLocations(companyID string) []*location {
 // log. It unwraps for http.ResponseController, so faults can hijack.
 type recorder struct {
 	http.ResponseWriter
-	sim      *Simulator
-	status   int
-	location string
+	sim       *Simulator
+	status    int
+	location  string
+	tagWrites []tagWrite
+}
+
+// noteTagWrite records, for the request log, that a contact tag call asked
+// contact id to gain (op "add") or lose ("remove") tags.
+func noteTagWrite(w http.ResponseWriter, id, op string, tags []string) {
+	if rec, ok := w.(*recorder); ok {
+		rec.tagWrites = append(rec.tagWrites, tagWrite{ContactID: id, Op: op, Tags: slices.Clone(tags)})
+	}
 }
 
 // WriteHeader records the first status.
