@@ -399,8 +399,18 @@ func TestInterestRetentionKeepsTriggerUntilAllAck(t *testing.T) {
 		t.Fatalf("after the fetcher's ack the stream holds %d messages, want 1 (contactsync has not acked)", n)
 	}
 
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), ok, bus.ConsumerOptions{})
-	waitFor(t, 10*time.Second, "trigger removed after both acks", func() bool { return streamMsgs(t, js, bus.StreamTriggers) == 0 })
+	var synced outcomes
+	contactsync := run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), ok, bus.ConsumerOptions{OnSettle: synced.add})
+	waitFor(t, 10*time.Second, "contactsync ack", func() bool { return len(synced.list()) == 1 })
+	if err := contactsync.stop(t, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n := streamMsgs(t, js, bus.StreamTriggers); n != 1 {
+		t.Fatalf("after two of three acks the stream holds %d messages, want 1 (the enricher has not acked)", n)
+	}
+	// The enricher reads post triggers too, for the post ↔ tag relations.
+	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableEnricher), ok, bus.ConsumerOptions{})
+	waitFor(t, 10*time.Second, "trigger removed after every reader's ack", func() bool { return streamMsgs(t, js, bus.StreamTriggers) == 0 })
 }
 
 func TestCatalogueRefreshesCoalesce(t *testing.T) {

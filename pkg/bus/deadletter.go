@@ -152,3 +152,37 @@ func isDLQHeader(name string) bool {
 	const p = "socialsync-dlq-"
 	return len(name) >= len(p) && strings.EqualFold(name[:len(p)], p)
 }
+
+// DeadLetterItem dead-letters one item of msg, such as one contact of a
+// post event, that failed for good while the rest of msg was handled: the
+// handler sends it and goes on, so that msg can be acked and only the item
+// is given up. The dead letter is the one the Consumer would send for msg,
+// on "socialsync.dlq.<worker>.<loc>" with msg's bytes and headers and the
+// Socialsync-Dlq-* headers, plus a Socialsync-Dlq-Item header naming the
+// item, which also starts the reason. Its Nats-Msg-Id names msg's stream
+// sequence, the consumer and the item, so that a redelivered msg
+// dead-letters each item once within the duplicate window. It returns the
+// dead letter's subject.
+func DeadLetterItem(ctx context.Context, js jetstream.JetStream, worker string, msg jetstream.Msg, item string, class Class, reason string) (string, error) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return "", fmt.Errorf("dead letter of %s: %w", truncate(msg.Subject(), 128), err)
+	}
+	item = headerValue(item, 256)
+	s := &settler{js: itemPublisher{JetStream: js, item: item}, worker: worker}
+	return s.deadLetter(ctx, msg, meta, class, item+": "+reason)
+}
+
+// itemPublisher gives the dead letters it publishes an item's header and a
+// Nats-Msg-Id of their own, so that the dead letters of two items of one
+// message are not taken for duplicates.
+type itemPublisher struct {
+	jetstream.JetStream
+	item string
+}
+
+func (p itemPublisher) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	m.Header.Set("Socialsync-Dlq-Item", p.item)
+	m.Header.Set(HeaderMsgID, m.Header.Get(HeaderMsgID)+":"+p.item)
+	return p.JetStream.PublishMsg(ctx, m, opts...)
+}

@@ -129,3 +129,47 @@ func TestFailedDeadLetterKeepsTheMessage(t *testing.T) {
 		t.Errorf("dead letter class %q after %d deliveries; want permanent after at least 2", dls[0].Class, dls[0].Deliveries)
 	}
 }
+
+// Dead letters of single items: one per item, none for the message, and a
+// redelivery does not send them twice.
+func TestDeadLetterItem(t *testing.T) {
+	t.Parallel()
+	js, topo := setup(t)
+	var got outcomes
+	h := func(ctx context.Context, msg jetstream.Msg) error {
+		for _, item := range []string{"contact a", "contact b"} {
+			subject, err := bus.DeadLetterItem(ctx, js, "contactsync", msg, item, bus.ClassPermanent, "contact is deleted")
+			if err != nil || subject != "socialsync.dlq.contactsync.loc1" {
+				return bus.Permanent(fmt.Errorf("DeadLetterItem = %q, %v", subject, err))
+			}
+		}
+		if meta, _ := msg.Metadata(); meta.NumDelivered == 1 {
+			return bus.RetryAfter(fmt.Errorf("other items not done"), 50*time.Millisecond)
+		}
+		return nil
+	}
+	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), h, bus.ConsumerOptions{OnSettle: got.add})
+	publishRaw(t, js, "socialsync.trigger.post.loc1", postBytes(t, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}),
+		"Nats-Msg-Id", "ev1", "X-Source", "webhook")
+
+	waitFor(t, 10*time.Second, "two deliveries", func() bool { return len(got.list()) == 2 })
+	if last := got.list()[1]; last.Decision.Action != bus.ActionAck || last.DeadLetter != "" {
+		t.Fatalf("second delivery: %+v, want an ack without a dead letter", last)
+	}
+	dls := deadLetters(t, js, 2)
+	raw := storedMsgs(t, js, bus.StreamDLQ)
+	for i, want := range []string{"contact a", "contact b"} {
+		dl := dls[i]
+		if dl.Reason != want+": contact is deleted" || dl.Class != "permanent" || dl.OriginalSubject != "socialsync.trigger.post.loc1" ||
+			dl.Deliveries != 1 || dl.MsgID != "ev1" || dl.Header.Get("X-Source") != "webhook" {
+			t.Errorf("dead letter %d: %+v", i, dl)
+		}
+		if got := raw[i].Header.Get("Socialsync-Dlq-Item"); got != want {
+			t.Errorf("dead letter %d: item header %q, want %q", i, got, want)
+		}
+		var ev socialsyncv1.PostEvent
+		if err := bus.Unmarshal(dl.Header, dl.Data, &ev); err != nil || ev.GetPostId() != "p1" {
+			t.Errorf("dead letter %d: payload %v, %v; want the original post event", i, &ev, err)
+		}
+	}
+}

@@ -12,8 +12,9 @@ import (
 // Stream names.
 const (
 	// StreamTriggers holds the trigger subjects with interest retention: a
-	// post trigger stays until the fetcher and contactsync have both acked
-	// it. It also sources the statistics runs that schedules fire.
+	// post trigger stays until the fetcher, contactsync and the enricher
+	// have all acked it. It also sources the statistics runs that
+	// schedules fire.
 	StreamTriggers = "SOCIALSYNC_TRIGGERS"
 	// StreamEvents holds the event subjects for 30 days, for replay and
 	// outside subscribers.
@@ -120,11 +121,19 @@ type TopologyOptions struct {
 //	consumer (durable)    stream               filter
 //	fetcher               SOCIALSYNC_TRIGGERS  socialsync.trigger.post.*
 //	contactsync           SOCIALSYNC_TRIGGERS  socialsync.trigger.post.*
-//	enricher              SOCIALSYNC_TRIGGERS  socialsync.trigger.tagdetails.*
+//	enricher              SOCIALSYNC_TRIGGERS  socialsync.trigger.{tagdetails,post}.*
 //	stats                 SOCIALSYNC_TRIGGERS  socialsync.trigger.stats.*
 //	fetcher               SOCIALSYNC_REFRESH   socialsync.refresh.catalogue.*
 //	enricher              SOCIALSYNC_EVENTS    socialsync.event.tag.*                    (new messages only)
 //	contactsync           SOCIALSYNC_EVENTS    socialsync.event.{tag,tagdetails,stats}.* (new messages only)
+//
+// The enricher reads post triggers as well as tag details requests, with
+// one durable filtering both subjects, to keep the post ↔ tag relations;
+// interest retention then keeps a post trigger until the fetcher,
+// contactsync and the enricher have all acked it. Its durable on
+// SOCIALSYNC_EVENTS only acts on tag deletions (it marks the stored
+// details deleted): the details of new and renamed tags come from the
+// fetcher's TagDetailsRequested, so that they are fetched once.
 //
 // The gateway reads SOCIALSYNC_EVENTS with an ordered consumer per replica
 // (every replica serves every dashboard), so it has no durable here.
@@ -252,10 +261,11 @@ func NewTopology(opts TopologyOptions) Topology {
 	consumers := []ConsumerSpec{
 		consumer(StreamTriggers, DurableFetcher, "Post triggers → catalogue refresh requests.", all, PostTriggers.Filter()),
 		consumer(StreamTriggers, DurableContactSync, "Post triggers → contact tags.", all, PostTriggers.Filter()),
-		consumer(StreamTriggers, DurableEnricher, "Tag details requests.", all, TagDetailsTriggers.Filter()),
+		consumer(StreamTriggers, DurableEnricher, "Tag details requests and post triggers → details, location tags, post ↔ tag relations.", all,
+			TagDetailsTriggers.Filter(), PostTriggers.Filter()),
 		consumer(StreamTriggers, DurableStats, "Statistics requests, scheduled or on demand.", all, StatsTriggers.Filter()),
 		consumer(StreamRefresh, DurableFetcher, "Coalesced catalogue refreshes.", all, CatalogueRefreshes.Filter()),
-		consumer(StreamEvents, DurableEnricher, "Tag changes → details.", fresh, TagEvents.Filter()),
+		consumer(StreamEvents, DurableEnricher, "Tag deletions → stored details marked deleted.", fresh, TagEvents.Filter()),
 		consumer(StreamEvents, DurableContactSync, "Tag, tag details and statistics events → contact tags and segments.", fresh,
 			TagEvents.Filter(), TagDetailsEvents.Filter(), StatsEvents.Filter()),
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
 // snapshot is the server's view of everything a topology declares.
@@ -183,5 +184,92 @@ func TestEnsureFromReplicasAtOnce(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Errorf("concurrent Ensure: %v", err)
 		}
+	}
+}
+
+// A post trigger is kept until every worker reading post triggers (the
+// fetcher, contactsync and the enricher, whose durable also reads tag
+// details requests) has acked it; a tag details request only waits for
+// the enricher.
+func TestPostTriggerKeptUntilEveryReaderAcks(t *testing.T) {
+	t.Parallel()
+	js, topo := setup(t)
+	ctx := testContext(t)
+
+	enr, ok := topo.Consumer(bus.StreamTriggers, bus.DurableEnricher)
+	if !ok {
+		t.Fatal("no enricher durable on the triggers stream")
+	}
+	wantFilters := []string{bus.TagDetailsTriggers.Filter(), bus.PostTriggers.Filter()}
+	if diff := cmp.Diff(wantFilters, enr.Config.FilterSubjects, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("enricher trigger filters (-want +got):\n%s", diff)
+	}
+
+	pub := bus.NewPublisher(js, bus.PublisherOptions{})
+	post, _ := bus.PostTriggers.Subject("loc1")
+	details, _ := bus.TagDetailsTriggers.Subject("loc1")
+	if _, err := pub.Publish(ctx, post, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1", EventId: "post-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.Publish(ctx, details, &socialsyncv1.TagDetailsRequested{LocationId: "loc1", TagIds: []string{"t1"}, EventId: "details-1"}); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := js.Stream(ctx, bus.StreamTriggers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(subject string) uint64 {
+		t.Helper()
+		info, err := stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Subjects[subject]
+	}
+	// ackAll acks every pending message of durable and returns their subjects.
+	ackAll := func(durable string) []string {
+		t.Helper()
+		c, err := js.Consumer(ctx, bus.StreamTriggers, durable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch, err := c.FetchNoWait(10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for m := range batch.Messages() {
+			got = append(got, m.Subject())
+			if err := m.DoubleAck(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return got
+	}
+
+	if got := ackAll(bus.DurableEnricher); len(got) != 2 {
+		t.Fatalf("enricher got %v, want the post trigger and the details request", got)
+	}
+	if n := count(details); n != 0 {
+		t.Errorf("details request still stored after the enricher acked it (%d)", n)
+	}
+	if n := count(post); n != 1 {
+		t.Errorf("post trigger stored %d times after the enricher alone acked it, want 1", n)
+	}
+	if got := ackAll(bus.DurableFetcher); len(got) != 1 {
+		t.Fatalf("fetcher got %v, want the post trigger", got)
+	}
+	if n := count(post); n != 1 {
+		t.Errorf("post trigger stored %d times before contactsync acked it, want 1", n)
+	}
+	if got := ackAll(bus.DurableContactSync); len(got) != 1 {
+		t.Fatalf("contactsync got %v, want the post trigger", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for count(post) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("post trigger still stored after every reader acked it")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

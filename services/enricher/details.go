@@ -1,0 +1,214 @@
+package enricher
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ghl"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/enricher/core"
+)
+
+// handleDetails fetches, stores and mirrors the details of the requested
+// tags, batch by batch, and publishes a TagDetailsStored per batch.
+//
+// A redelivered request calls HighLevel's details call again (a read)
+// but writes nothing twice: equal details are not stored again, the
+// location's contact tags are listed before any is created, and the
+// events' message ids derive from the request, so the duplicate window
+// drops the repeats.
+func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
+	var req socialsyncv1.TagDetailsRequested
+	loc, err := bus.Decode(msg, &req)
+	if err != nil {
+		return err
+	}
+	ids, err := core.RequestedTags(req.GetTagIds())
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	if err := w.registered(ctx, loc); err != nil {
+		return err
+	}
+	cause, err := bus.MsgID(msg.Subject(), &req)
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	subject, err := bus.TagDetailsEvents.Subject(loc)
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	client := w.deps.Client(loc)
+	m := mirror{client: client, loc: loc, prefix: w.cfg.ContactTagPrefix}
+	for i, batch := range core.Batches(ids, core.MaxDetailsBatch) {
+		tags, err := client.TagDetails(ctx, loc, batch)
+		if err != nil {
+			return fmt.Errorf("tag details of %s: %w", loc, err)
+		}
+		details := toDetails(tags, batch)
+		if len(details) == 0 {
+			continue // none of these ids exists (any more)
+		}
+		for _, d := range details {
+			if err := w.storeDetail(ctx, loc, d); err != nil {
+				return err
+			}
+		}
+		// Create the contact tags before announcing the details, so that
+		// contactsync finds them in the catalogue.
+		if err := m.ensure(ctx, details); err != nil {
+			return err
+		}
+		ev := &socialsyncv1.TagDetailsStored{LocationId: loc, RetrievedAt: timestamppb.New(w.now())}
+		for _, d := range details {
+			ev.TagDetails = append(ev.TagDetails, fromDetail(d))
+		}
+		id := fmt.Sprintf("tagdetailsstored:%s:%s:%d", loc, cause, i)
+		if _, err := w.deps.Publisher.Publish(ctx, subject, ev, bus.WithMsgID(id)); err != nil {
+			return fmt.Errorf("publish details of %d tags: %w", len(details), err)
+		}
+	}
+	return nil
+}
+
+// mirror creates the contact tags of one location that mirror its social
+// tags. It lists the location's contact tags once, on first use.
+type mirror struct {
+	client   *ghl.Client
+	loc      string
+	prefix   string
+	listed   bool
+	existing []string
+}
+
+// ensure creates the contact tags of details that the location lacks.
+func (m *mirror) ensure(ctx context.Context, details []core.Detail) error {
+	if !m.listed {
+		tags, err := m.client.LocationTags(ctx, m.loc)
+		if err != nil {
+			return fmt.Errorf("list contact tags of %s: %w", m.loc, err)
+		}
+		for _, t := range tags {
+			m.existing = append(m.existing, t.Name)
+		}
+		m.listed = true
+	}
+	for _, name := range core.MissingContactTags(m.existing, details, m.prefix) {
+		tag, err := m.client.CreateLocationTag(ctx, m.loc, name)
+		if err != nil {
+			return fmt.Errorf("create contact tag %q in %s: %w", name, m.loc, err)
+		}
+		if tag.Name == "" {
+			tag.Name = name
+		}
+		m.existing = append(m.existing, tag.Name)
+	}
+	return nil
+}
+
+// storeDetail stores d under "<loc>.<tagId>" unless what is stored is
+// equal or newer.
+func (w *Worker) storeDetail(ctx context.Context, loc string, d core.Detail) error {
+	key := loc + "." + d.ID
+	for attempt := 1; ; attempt++ {
+		stored, rev, err := w.loadDetail(ctx, key)
+		if err != nil {
+			return err
+		}
+		if !core.Replaces(d, stored) {
+			return nil
+		}
+		data, err := protojson.Marshal(fromDetail(d))
+		if err != nil {
+			return fmt.Errorf("encode details of tag %s: %w", d.ID, err)
+		}
+		err = put(ctx, w.details, key, data, rev)
+		if err == nil || attempt == maxWriteAttempts || !isConflict(err) {
+			return err
+		}
+	}
+}
+
+// loadDetail returns the details stored at key (nil when none) and the
+// revision. Unreadable details count as none, to be replaced.
+func (w *Worker) loadDetail(ctx context.Context, key string) (*core.Detail, uint64, error) {
+	data, rev, err := get(ctx, w.details, key)
+	if err != nil || data == nil {
+		return nil, rev, err
+	}
+	var pb socialsyncv1.TagDetail
+	if err := protojson.Unmarshal(data, &pb); err != nil {
+		bus.LoggerFrom(ctx).WarnContext(ctx, "stored tag details unreadable; replacing them", "err", err)
+		return nil, rev, nil
+	}
+	d := toDetailFromPB(&pb)
+	return &d, rev, nil
+}
+
+// toDetails converts HighLevel's tags into details, keeping only the
+// requested ids with valid ids.
+func toDetails(tags []ghl.SocialTag, requested []string) []core.Detail {
+	want := make(map[string]bool, len(requested))
+	for _, id := range requested {
+		want[id] = true
+	}
+	var out []core.Detail
+	for _, t := range tags {
+		if !core.ValidID(t.ID) || !want[t.ID] {
+			continue
+		}
+		delete(want, t.ID)
+		out = append(out, core.Detail{
+			ID: t.ID, Name: t.Tag, Deleted: t.Deleted, CreatedBy: t.CreatedBy,
+			CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
+		})
+	}
+	return out
+}
+
+// fromDetail converts a detail into its message form, also its stored
+// form.
+func fromDetail(d core.Detail) *socialsyncv1.TagDetail {
+	return &socialsyncv1.TagDetail{
+		TagId:     d.ID,
+		TagName:   d.Name,
+		Deleted:   d.Deleted,
+		CreatedBy: d.CreatedBy,
+		CreatedAt: timestamp(d.CreatedAt),
+		UpdatedAt: timestamp(d.UpdatedAt),
+	}
+}
+
+// toDetailFromPB converts a stored detail.
+func toDetailFromPB(pb *socialsyncv1.TagDetail) core.Detail {
+	return core.Detail{
+		ID:        pb.GetTagId(),
+		Name:      pb.GetTagName(),
+		Deleted:   pb.GetDeleted(),
+		CreatedBy: pb.GetCreatedBy(),
+		CreatedAt: timeOf(pb.GetCreatedAt()),
+		UpdatedAt: timeOf(pb.GetUpdatedAt()),
+	}
+}
+
+// timestamp converts t, leaving the zero time unset.
+func timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+// timeOf converts ts, an unset one to the zero time.
+func timeOf(ts *timestamppb.Timestamp) time.Time {
+	if ts == nil {
+		return time.Time{}
+	}
+	return ts.AsTime()
+}

@@ -1,0 +1,381 @@
+package enricher_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/enricher"
+)
+
+var sorted = cmpopts.SortSlices(func(a, b string) bool { return a < b })
+
+// publishRaw publishes m's protobuf (or protojson, asJSON) to subject with
+// the Nats-Msg-Id msgID, as an outside system would.
+func publishRaw(t testing.TB, env *fleettest.Env, subject string, m proto.Message, msgID string, asJSON bool) {
+	t.Helper()
+	var data []byte
+	var err error
+	msg := nats.NewMsg(subject)
+	if asJSON {
+		data, err = protojson.Marshal(m)
+		msg.Header.Set("Content-Type", "application/json")
+	} else {
+		data, err = bus.Marshal(m)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg.Data = data
+	if msgID != "" {
+		msg.Header.Set(nats.MsgIdHdr, msgID)
+	}
+	if _, err := env.JS.PublishMsg(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func requestDetails(t testing.TB, env *fleettest.Env, loc string, ids []string, eventID string) {
+	t.Helper()
+	req := &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: ids, RequestedBy: "test", EventId: eventID}
+	if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, bus.TagDetailsTriggers, loc), req); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func storedDetail(t testing.TB, env *fleettest.Env, loc, tagID string) (*socialsyncv1.TagDetail, uint64) {
+	t.Helper()
+	data, rev, ok := entry(t, env.JS, bus.BucketTagDetails, loc+"."+tagID)
+	if !ok {
+		return nil, 0
+	}
+	var d socialsyncv1.TagDetail
+	if err := protojson.Unmarshal(data, &d); err != nil {
+		t.Fatalf("stored details of %s are not protojson TagDetail: %v", tagID, err)
+	}
+	return &d, rev
+}
+
+func locationTags(t testing.TB, env *fleettest.Env, loc string) []string {
+	t.Helper()
+	var detail struct {
+		LocationTags []string `json:"locationTags"`
+	}
+	env.Admin(t, "GET", "/_sandbox/locations/"+loc, nil, &detail)
+	return detail.LocationTags
+}
+
+func storedEvents(t testing.TB, env *fleettest.Env, loc string) []*socialsyncv1.TagDetailsStored {
+	t.Helper()
+	return decodeAll[socialsyncv1.TagDetailsStored](t, messages(t, env.JS, bus.StreamEvents, subject(t, bus.TagDetailsEvents, loc)))
+}
+
+// Details are fetched, stored and announced; the tags' names become the
+// location's contact tags, once; a request handled again writes nothing
+// again.
+func TestDetailsStoredMirroredAndAnnounced(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, ids := newLocation(t, env, "Summer Sale", "Launch", "Other")
+	env.Admin(t, "DELETE", "/_sandbox/locations/"+loc+"/socialTags/"+ids["Other"], nil, nil)
+	startWorker(t, env)
+
+	// As protojson, the way `nats pub` users send it.
+	req := &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: []string{ids["Summer Sale"], ids["Launch"], ids["Other"]}, RequestedBy: "test"}
+	publishRaw(t, env, subject(t, bus.TagDetailsTriggers, loc), req, "first", true)
+	fleettest.Eventually(t, 10*time.Second, "details announced", func() bool { return len(storedEvents(t, env, loc)) == 1 })
+
+	d, rev := storedDetail(t, env, loc, ids["Summer Sale"])
+	if d == nil || d.TagName != "Summer Sale" || d.Deleted || d.CreatedAt == nil || d.UpdatedAt == nil {
+		t.Errorf("stored details of Summer Sale = %v", d)
+	}
+	if gone, _ := storedDetail(t, env, loc, ids["Other"]); gone == nil || !gone.Deleted {
+		t.Errorf("stored details of the deleted tag = %v, want deleted", gone)
+	}
+	ev := storedEvents(t, env, loc)[0]
+	var names []string
+	for _, td := range ev.TagDetails {
+		names = append(names, td.TagName)
+	}
+	if diff := cmp.Diff([]string{"Summer Sale", "Launch", "Other"}, names, sorted); diff != "" || ev.RetrievedAt == nil {
+		t.Errorf("TagDetailsStored names (-want +got):\n%s (retrieved at %v)", diff, ev.RetrievedAt)
+	}
+	// HighLevel lowers contact tag names; the deleted tag is not mirrored.
+	if diff := cmp.Diff([]string{"social:launch", "social:summer sale"}, locationTags(t, env, loc), sorted); diff != "" {
+		t.Errorf("location tags (-want +got):\n%s", diff)
+	}
+	tagsPath := "/locations/" + loc + "/tags"
+	if n := calls(t, env, loc, "POST", tagsPath); n != 2 {
+		t.Errorf("%d contact tags created, want 2", n)
+	}
+
+	// The same request again, as if redelivered (same content, the
+	// stream's duplicate check bypassed with another Nats-Msg-Id).
+	publishRaw(t, env, subject(t, bus.TagDetailsTriggers, loc), req, "second", false)
+	// Another request for the same tags: new event, still no new tag.
+	requestDetails(t, env, loc, []string{ids["Launch"], ids["Summer Sale"]}, "third")
+	detailsPath := "/social-media-posting/" + loc + "/tags/details"
+	fleettest.Eventually(t, 10*time.Second, "three requests handled", func() bool {
+		return calls(t, env, loc, "POST", detailsPath) == 3 && quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher)
+	})
+	if n := calls(t, env, loc, "POST", tagsPath); n != 2 {
+		t.Errorf("after identical requests %d contact tags created in all, want still 2", n)
+	}
+	if n := calls(t, env, loc, "GET", tagsPath); n != 3 {
+		t.Errorf("contact tag catalogue listed %d times for 3 requests, want once each", n)
+	}
+	if _, again := storedDetail(t, env, loc, ids["Summer Sale"]); again != rev {
+		t.Errorf("details rewritten by an identical request: revision %d → %d", rev, again)
+	}
+	if n := len(storedEvents(t, env, loc)); n != 2 {
+		t.Errorf("%d TagDetailsStored events, want 2 (the redelivered request's dropped as a duplicate)", n)
+	}
+}
+
+// 150 ids cost two details calls (100 + 50), and every tag is stored and
+// mirrored.
+func TestDetailsBatchedByHundred(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	names := make([]string, 150)
+	for i := range names {
+		names[i] = fmt.Sprintf("tag %03d", i)
+	}
+	loc, ids := newLocation(t, env, names...)
+	// 150 contact tags to create: more than the default 100 requests per
+	// 10 s a location may make.
+	env.Admin(t, "PUT", "/_sandbox/config", map[string]any{"rateLimit": map[string]any{"max": 1000, "window": "10s", "daily": 200000}}, nil)
+	startWorker(t, env)
+
+	all := make([]string, 0, len(ids))
+	for _, id := range ids {
+		all = append(all, id)
+	}
+	requestDetails(t, env, loc, all, "batch")
+	fleettest.Eventually(t, 30*time.Second, "two TagDetailsStored", func() bool { return len(storedEvents(t, env, loc)) == 2 })
+
+	if n := calls(t, env, loc, "POST", "/social-media-posting/"+loc+"/tags/details"); n != 2 {
+		t.Errorf("%d tag details calls for 150 ids, want 2", n)
+	}
+	var sizes []int
+	for _, ev := range storedEvents(t, env, loc) {
+		sizes = append(sizes, len(ev.TagDetails))
+	}
+	sort.Ints(sizes)
+	if diff := cmp.Diff([]int{50, 100}, sizes); diff != "" {
+		t.Errorf("details per event (-want +got):\n%s", diff)
+	}
+	for name, id := range ids {
+		if d, _ := storedDetail(t, env, loc, id); d == nil || d.TagName != name {
+			t.Fatalf("details of %s = %v", name, d)
+		}
+	}
+	if n := len(locationTags(t, env, loc)); n != 150 {
+		t.Errorf("%d location tags, want 150", n)
+	}
+	if n := calls(t, env, loc, "GET", "/locations/"+loc+"/tags"); n != 1 {
+		t.Errorf("contact tag catalogue listed %d times, want once", n)
+	}
+}
+
+// relations reads the post ↔ tag relations of loc.
+type relations struct {
+	Posts    map[string][]string // post id → tag ids
+	TagPosts map[string][]string // tag id → post ids
+}
+
+func readRelations(t testing.TB, env *fleettest.Env, loc string, posts, tags []string) relations {
+	t.Helper()
+	r := relations{Posts: map[string][]string{}, TagPosts: map[string][]string{}}
+	for _, p := range posts {
+		if data, _, ok := entry(t, env.JS, bus.BucketRelations, "post."+loc+"."+p); ok {
+			var rec struct {
+				TagIDs    []string  `json:"tagIds"`
+				UpdatedAt time.Time `json:"updatedAt"`
+			}
+			if err := json.Unmarshal(data, &rec); err != nil || rec.UpdatedAt.IsZero() {
+				t.Fatalf("post record %s = %s: %v", p, data, err)
+			}
+			r.Posts[p] = rec.TagIDs
+		}
+	}
+	for _, tag := range tags {
+		if data, _, ok := entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+"."+tag); ok {
+			var rec struct {
+				PostIDs []string `json:"postIds"`
+			}
+			if err := json.Unmarshal(data, &rec); err != nil {
+				t.Fatal(err)
+			}
+			r.TagPosts[tag] = rec.PostIDs
+		}
+	}
+	return r
+}
+
+// Post triggers keep the post ↔ tag relations: an update that drops a
+// tag, a stale update, a deletion and a repeated event.
+func TestPostRelations(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, _ := newLocation(t, env)
+	startWorker(t, env)
+	postSubject := subject(t, bus.PostTriggers, loc)
+	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	post := func(id string, change socialsyncv1.Change, at time.Time, tags ...string) *socialsyncv1.PostEvent {
+		return &socialsyncv1.PostEvent{LocationId: loc, PostId: id, Change: change, TagIds: tags, OccurredAt: timestamppb.New(at), Source: "test"}
+	}
+	posts, tags := []string{"p1", "p2"}, []string{"a", "b", "c"}
+	// step publishes ev and waits until the relations are want.
+	step := func(what string, ev *socialsyncv1.PostEvent, want relations) {
+		t.Helper()
+		if _, err := env.Deps.Publisher.Publish(context.Background(), postSubject, ev); err != nil {
+			t.Fatal(err)
+		}
+		fleettest.Eventually(t, 10*time.Second, what+" handled", func() bool { return quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher) })
+		if diff := cmp.Diff(want, readRelations(t, env, loc, posts, tags), sorted, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("after %s, relations (-want +got):\n%s", what, diff)
+		}
+	}
+
+	step("p1 created with a and b", post("p1", socialsyncv1.Change_CHANGE_CREATED, t0, "a", "b"), relations{
+		Posts:    map[string][]string{"p1": {"a", "b"}},
+		TagPosts: map[string][]string{"a": {"p1"}, "b": {"p1"}},
+	})
+	step("p2 created with a and c", post("p2", socialsyncv1.Change_CHANGE_UNSPECIFIED, t0, "a", "c"), relations{
+		Posts:    map[string][]string{"p1": {"a", "b"}, "p2": {"a", "c"}},
+		TagPosts: map[string][]string{"a": {"p1", "p2"}, "b": {"p1"}, "c": {"p2"}},
+	})
+	dropped := relations{
+		Posts:    map[string][]string{"p1": {"a"}, "p2": {"a", "c"}},
+		TagPosts: map[string][]string{"a": {"p1", "p2"}, "c": {"p2"}},
+	}
+	step("p1 updated without b", post("p1", socialsyncv1.Change_CHANGE_UPDATED, t0.Add(time.Minute), "a"), dropped)
+	step("a stale update of p1", post("p1", socialsyncv1.Change_CHANGE_UPDATED, t0.Add(30*time.Second), "b", "c"), dropped)
+
+	// The same event delivered again (another Nats-Msg-Id) writes nothing.
+	_, revBefore, _ := entry(t, env.JS, bus.BucketRelations, "post."+loc+".p1")
+	_, tagRevBefore, _ := entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+".a")
+	publishRaw(t, env, postSubject, post("p1", socialsyncv1.Change_CHANGE_UPDATED, t0.Add(time.Minute), "a"), "again", true)
+	fleettest.Eventually(t, 10*time.Second, "repeat handled", func() bool { return quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher) })
+	_, revAfter, _ := entry(t, env.JS, bus.BucketRelations, "post."+loc+".p1")
+	_, tagRevAfter, _ := entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+".a")
+	if revAfter != revBefore || tagRevAfter != tagRevBefore {
+		t.Errorf("a repeated event rewrote the relations: post revision %d → %d, tag revision %d → %d", revBefore, revAfter, tagRevBefore, tagRevAfter)
+	}
+
+	step("p1 deleted", post("p1", socialsyncv1.Change_CHANGE_DELETED, t0.Add(2*time.Minute)), relations{
+		Posts:    map[string][]string{"p2": {"a", "c"}},
+		TagPosts: map[string][]string{"a": {"p2"}, "c": {"p2"}},
+	})
+}
+
+// A tag deletion event marks the tag's stored details deleted.
+func TestTagDeletionMarksDetailsDeleted(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, ids := newLocation(t, env, "Fleeting")
+	startWorker(t, env)
+	requestDetails(t, env, loc, []string{ids["Fleeting"]}, "r1")
+	fleettest.Eventually(t, 10*time.Second, "details stored", func() bool { d, _ := storedDetail(t, env, loc, ids["Fleeting"]); return d != nil })
+
+	ev := &socialsyncv1.TagChanged{LocationId: loc, TagId: ids["Fleeting"], TagName: "Fleeting", Change: socialsyncv1.Change_CHANGE_DELETED, Timestamp: timestamppb.Now()}
+	if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, bus.TagEvents, loc), ev); err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, 10*time.Second, "details marked deleted", func() bool {
+		d, _ := storedDetail(t, env, loc, ids["Fleeting"])
+		return d.Deleted && d.TagName == "Fleeting"
+	})
+	if n := calls(t, env, loc, "POST", "/social-media-posting/"+loc+"/tags/details"); n != 1 {
+		t.Errorf("%d details calls, want 1: a deletion needs no call", n)
+	}
+}
+
+// Bad input becomes a dead letter with its reason, and the enricher goes
+// on with the next message.
+func TestBadInputIsDeadLettered(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, ids := newLocation(t, env, "ok")
+	startWorker(t, env)
+	ctx := context.Background()
+	raw := func(subject string, data []byte) {
+		t.Helper()
+		m := nats.NewMsg(subject)
+		m.Data = data
+		if _, err := env.JS.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const unknown = "NotConnectedLoc01234"
+	details := subject(t, bus.TagDetailsTriggers, loc)
+	raw(details, []byte("\xff garbage"))
+	publishRaw(t, env, details, &socialsyncv1.TagDetailsRequested{LocationId: loc}, "", false)
+	publishRaw(t, env, details, &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: []string{"a.b"}}, "", false)
+	publishRaw(t, env, details, &socialsyncv1.TagDetailsRequested{LocationId: "SomewhereElse", TagIds: []string{"t1"}}, "", false)
+	publishRaw(t, env, subject(t, bus.TagDetailsTriggers, unknown), &socialsyncv1.TagDetailsRequested{LocationId: unknown, TagIds: []string{"t1"}}, "", false)
+	publishRaw(t, env, subject(t, bus.PostTriggers, loc), &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", TagIds: []string{""}}, "", false)
+	publishRaw(t, env, subject(t, bus.PostTriggers, unknown), &socialsyncv1.PostEvent{LocationId: unknown, PostId: "p1"}, "", false)
+	raw("socialsync.trigger.tagdetails.bad-loc", []byte{})
+	raw(subject(t, bus.TagEvents, loc), []byte("\xff not a tag event"))
+	requestDetails(t, env, loc, []string{ids["ok"]}, "valid")
+
+	fleettest.Eventually(t, 10*time.Second, "valid request handled", func() bool { d, _ := storedDetail(t, env, loc, ids["ok"]); return d != nil })
+	fleettest.Eventually(t, 10*time.Second, "dead letters", func() bool {
+		return len(deadLetters(t, env.JS, "socialsync.dlq.enricher."+loc)) == 6 &&
+			len(deadLetters(t, env.JS, "socialsync.dlq.enricher."+unknown)) == 2 &&
+			len(deadLetters(t, env.JS, "socialsync.dlq.enricher._invalid")) == 1
+	})
+	var reasons []string
+	for _, dl := range deadLetters(t, env.JS, "socialsync.dlq.enricher.>") {
+		if dl.Reason == "" || dl.Class == "" {
+			t.Errorf("dead letter on %s without reason or class", dl.Subject)
+		}
+		reasons = append(reasons, dl.Reason)
+	}
+	all := strings.Join(reasons, "\n")
+	for _, want := range []string{"undecodable", "no tag_ids", "tag_ids[0]", "does not match subject", "unknown location", "invalid location id"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no dead letter mentions %q; reasons:\n%s", want, all)
+		}
+	}
+}
+
+func TestConfigValidateNamesTheVariable(t *testing.T) {
+	base := enricher.Config{Config: fleet.DefaultConfig(), Concurrency: 4, ContactTagPrefix: "social:"}
+	base.TokenKey = "set"
+	if err := base.Validate(); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	tests := []struct {
+		name   string
+		change func(*enricher.Config)
+		want   string
+	}{
+		{"concurrency", func(c *enricher.Config) { c.Concurrency = 0 }, "SOCIALSYNC_ENRICHER_CONCURRENCY"},
+		{"empty prefix", func(c *enricher.Config) { c.ContactTagPrefix = " " }, "SOCIALSYNC_CONTACT_TAG_PREFIX"},
+		{"comma in prefix", func(c *enricher.Config) { c.ContactTagPrefix = "a,b" }, "SOCIALSYNC_CONTACT_TAG_PREFIX"},
+		{"long prefix", func(c *enricher.Config) { c.ContactTagPrefix = strings.Repeat("x", 33) }, "SOCIALSYNC_CONTACT_TAG_PREFIX"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base
+			tt.change(&c)
+			if err := c.Validate(); !errors.Is(err, fleet.ErrConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate() = %v, want an error naming %s", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,140 @@
+package enricher
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/enricher/core"
+)
+
+// handlePost brings the post ↔ tag relations in line with a post event.
+func (w *Worker) handlePost(ctx context.Context, msg jetstream.Msg) error {
+	var ev socialsyncv1.PostEvent
+	loc, err := bus.Decode(msg, &ev)
+	if err != nil {
+		return err
+	}
+	u := toPostUpdate(&ev)
+	if err := u.Validate(); err != nil {
+		return bus.Permanent(err)
+	}
+	if err := w.registered(ctx, loc); err != nil {
+		return err
+	}
+	return w.applyPost(ctx, loc, u)
+}
+
+// applyPost lists the post under the tags the event gives it, and under
+// no other, then stores (or deletes) the post's record. The record is
+// written last, guarded by its revision: it is what the next event is
+// compared with, so a crash before it leaves the event to be applied
+// again in full. When another replica stored the record first, the
+// event is planned again against it, and the tag lists this round
+// touched are brought in line with the outcome, so that a stale event
+// that lost the race undoes its own changes.
+func (w *Worker) applyPost(ctx context.Context, loc string, u core.PostUpdate) error {
+	key := "post." + loc + "." + u.PostID
+	var touched []string
+	for attempt := 1; ; attempt++ {
+		stored, rev, err := w.loadPost(ctx, key)
+		if err != nil {
+			return err
+		}
+		plan := core.PlanPost(stored, u, w.now())
+		target := make(map[string]bool, len(plan.Target))
+		for _, id := range plan.Target {
+			target[id] = true
+		}
+		for _, tag := range append(plan.Check, touched...) {
+			if err := w.listPost(ctx, loc, tag, u.PostID, target[tag]); err != nil {
+				return err
+			}
+		}
+		touched = append(touched, plan.Check...)
+		if !plan.Write {
+			return nil
+		}
+		if plan.Delete {
+			err = del(ctx, w.relations, key, rev)
+		} else {
+			var data []byte
+			if data, err = plan.Record.Marshal(); err != nil {
+				return err
+			}
+			err = put(ctx, w.relations, key, data, rev)
+		}
+		if err == nil || attempt == maxWriteAttempts || !isConflict(err) {
+			return err
+		}
+	}
+}
+
+// listPost puts post into tag's post list ("tagposts.<loc>.<tagId>"), or
+// takes it out, when it is not already so; an emptied list is deleted.
+func (w *Worker) listPost(ctx context.Context, loc, tag, post string, listed bool) error {
+	key := "tagposts." + loc + "." + tag
+	for attempt := 1; ; attempt++ {
+		data, rev, err := get(ctx, w.relations, key)
+		if err != nil {
+			return err
+		}
+		var cur core.TagPosts
+		if data != nil {
+			if cur, err = core.UnmarshalTagPosts(data); err != nil {
+				bus.LoggerFrom(ctx).WarnContext(ctx, "stored tag posts unreadable; replacing them", "err", err)
+			}
+		}
+		if cur.Has(post) == listed {
+			return nil
+		}
+		next := cur.Without(post)
+		if listed {
+			next = cur.With(post)
+		}
+		switch {
+		case len(next.PostIDs) == 0 && rev != 0:
+			err = del(ctx, w.relations, key, rev)
+		default:
+			var b []byte
+			if b, err = next.Marshal(); err != nil {
+				return err
+			}
+			err = put(ctx, w.relations, key, b, rev)
+		}
+		if err == nil || attempt == maxWriteAttempts || !isConflict(err) {
+			if err != nil {
+				return fmt.Errorf("relate post %s to tag %s: %w", post, tag, err)
+			}
+			return nil
+		}
+	}
+}
+
+// loadPost returns the post record at key (nil when none) and its
+// revision. An unreadable record counts as none, to be replaced.
+func (w *Worker) loadPost(ctx context.Context, key string) (*core.PostRecord, uint64, error) {
+	data, rev, err := get(ctx, w.relations, key)
+	if err != nil || data == nil {
+		return nil, rev, err
+	}
+	r, err := core.UnmarshalPostRecord(data)
+	if err != nil {
+		bus.LoggerFrom(ctx).WarnContext(ctx, "stored post record unreadable; replacing it", "err", err)
+		return nil, rev, nil
+	}
+	return &r, rev, nil
+}
+
+// toPostUpdate converts a post event for the core.
+func toPostUpdate(ev *socialsyncv1.PostEvent) core.PostUpdate {
+	return core.PostUpdate{
+		PostID:     ev.GetPostId(),
+		Change:     core.PostChange(ev.GetChange()),
+		TagIDs:     ev.GetTagIds(),
+		OccurredAt: timeOf(ev.GetOccurredAt()),
+	}
+}

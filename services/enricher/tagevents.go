@@ -1,0 +1,49 @@
+package enricher
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/enricher/core"
+)
+
+// handleTagEvent marks the stored details of a deleted tag deleted, with
+// no call to HighLevel. Other tag changes need nothing here: the fetcher
+// asks for the details of new and renamed tags.
+func (w *Worker) handleTagEvent(ctx context.Context, msg jetstream.Msg) error {
+	var ev socialsyncv1.TagChanged
+	loc, err := bus.Decode(msg, &ev)
+	if err != nil {
+		return err
+	}
+	if ev.GetChange() != socialsyncv1.Change_CHANGE_DELETED {
+		return nil
+	}
+	if !core.ValidID(ev.GetTagId()) {
+		return bus.Permanent(fmt.Errorf("tag deleted in %s: invalid tag_id %q", loc, ev.GetTagId()))
+	}
+	key := loc + "." + ev.GetTagId()
+	for attempt := 1; ; attempt++ {
+		stored, rev, err := w.loadDetail(ctx, key)
+		if err != nil || stored == nil {
+			return err // nil when no details were stored
+		}
+		d, changed := core.MarkDeleted(*stored, timeOf(ev.GetTimestamp()))
+		if !changed {
+			return nil
+		}
+		data, err := protojson.Marshal(fromDetail(d))
+		if err != nil {
+			return fmt.Errorf("encode details of tag %s: %w", d.ID, err)
+		}
+		err = put(ctx, w.details, key, data, rev)
+		if err == nil || attempt == maxWriteAttempts || !isConflict(err) {
+			return err
+		}
+	}
+}

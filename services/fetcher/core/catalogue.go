@@ -1,0 +1,69 @@
+package core
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Tag is a Social Planner tag as the catalogue keeps it.
+type Tag struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Catalogue is a location's social tag catalogue as stored in the
+// socialsync_tags bucket under the location id:
+// {"tags":[{"id","name"}...],"fetchedAt":RFC3339}. FetchedAt is when the
+// fetch that produced it began.
+type Catalogue struct {
+	Tags      []Tag     `json:"tags"`
+	FetchedAt time.Time `json:"fetchedAt"`
+}
+
+// NewCatalogue returns the catalogue of tags fetched at fetchedAt, in the
+// order HighLevel listed them: a repeated id is kept once (its first
+// occurrence), and a tag whose id is not 1 to 64 letters and digits
+// (HighLevel's are 24 hex digits) is left out, since tag ids become parts
+// of keys and message ids.
+func NewCatalogue(tags []Tag, fetchedAt time.Time) Catalogue {
+	seen := make(map[string]bool, len(tags))
+	out := make([]Tag, 0, len(tags))
+	for _, t := range tags {
+		if !ValidID(t.ID) || seen[t.ID] {
+			continue
+		}
+		seen[t.ID] = true
+		out = append(out, t)
+	}
+	return Catalogue{Tags: out, FetchedAt: fetchedAt.UTC()}
+}
+
+// Marshal encodes c as stored.
+func (c Catalogue) Marshal() ([]byte, error) {
+	if c.Tags == nil {
+		c.Tags = []Tag{}
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode catalogue: %w", err)
+	}
+	return b, nil
+}
+
+// UnmarshalCatalogue decodes a stored catalogue.
+func UnmarshalCatalogue(data []byte) (Catalogue, error) {
+	var c Catalogue
+	if err := json.Unmarshal(data, &c); err != nil {
+		return Catalogue{}, fmt.Errorf("decode catalogue: %w", err)
+	}
+	return c, nil
+}
+
+// Supersedes reports whether stored, found in place of the catalogue a
+// fetch begun at start meant to replace, comes from a later fetch. The
+// fetch's result is then older than what is stored and must be dropped,
+// or it would undo the changes the later fetch saw.
+func Supersedes(stored Catalogue, start time.Time) bool {
+	return stored.FetchedAt.After(start)
+}

@@ -1,0 +1,352 @@
+package fetcher_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/fetcher"
+	"github.com/socialsync/socialsync/services/fetcher/core"
+)
+
+// change is a TagChanged reduced to what the tests compare.
+type change struct {
+	Kind, ID, Name, Previous string
+}
+
+func tagChanges(t testing.TB, env *fleettest.Env, loc string) []change {
+	t.Helper()
+	var out []change
+	for _, ev := range decodeAll[socialsyncv1.TagChanged](t, messages(t, env.JS, bus.StreamEvents, subject(t, bus.TagEvents, loc))) {
+		if ev.LocationId != loc || ev.Timestamp == nil {
+			t.Errorf("TagChanged %v: wrong location or no timestamp", ev)
+		}
+		out = append(out, change{Kind: strings.TrimPrefix(ev.Change.String(), "CHANGE_"), ID: ev.TagId, Name: ev.TagName, Previous: ev.PreviousName})
+	}
+	return out
+}
+
+func detailRequests(t testing.TB, env *fleettest.Env, loc string) []*socialsyncv1.TagDetailsRequested {
+	t.Helper()
+	return decodeAll[socialsyncv1.TagDetailsRequested](t, messages(t, env.JS, bus.StreamTriggers, subject(t, bus.TagDetailsTriggers, loc)))
+}
+
+func catalogue(t testing.TB, env *fleettest.Env, loc string) (core.Catalogue, bool) {
+	t.Helper()
+	raw, ok := storedCatalogue(t, env.JS, loc)
+	if !ok {
+		return core.Catalogue{}, false
+	}
+	c, err := core.UnmarshalCatalogue([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, true
+}
+
+func trigger(t testing.TB, env *fleettest.Env, loc, eventID string) {
+	t.Helper()
+	ev := &socialsyncv1.PostEvent{LocationId: loc, PostId: "65f151c99bc2bf3aaf970d72", Change: socialsyncv1.Change_CHANGE_UPDATED, Source: "test", EventId: eventID}
+	if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, bus.PostTriggers, loc), ev); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var byKindAndID = cmpopts.SortSlices(func(a, b change) bool { return a.Kind+a.ID < b.Kind+b.ID })
+
+// A location's first refresh reports every tag as created, asks for all
+// their details in one request, and stores the catalogue; renaming,
+// deleting and creating tags then shows up on the next trigger, which
+// arrives as protojson as `nats pub` would send it.
+func TestRefreshReportsChangesAndStoresCatalogue(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, ids := newLocation(t, env, "Summer Sale", "Launch", "Behind the scenes")
+	startWorker(t, env, func(c *fetcher.Config) { c.RefreshInterval = 100 * time.Millisecond })
+
+	trigger(t, env, loc, "first")
+	fleettest.Eventually(t, 10*time.Second, "catalogue stored", func() bool { _, ok := catalogue(t, env, loc); return ok })
+	want := []change{
+		{"CREATED", ids["Summer Sale"], "Summer Sale", ""},
+		{"CREATED", ids["Launch"], "Launch", ""},
+		{"CREATED", ids["Behind the scenes"], "Behind the scenes", ""},
+	}
+	if diff := cmp.Diff(want, tagChanges(t, env, loc), byKindAndID); diff != "" {
+		t.Errorf("first refresh events (-want +got):\n%s", diff)
+	}
+	reqs := detailRequests(t, env, loc)
+	if len(reqs) != 1 || reqs[0].RequestedBy != "fetcher" {
+		t.Fatalf("details requests = %v, want one from the fetcher", reqs)
+	}
+	if diff := cmp.Diff([]string{ids["Summer Sale"], ids["Launch"], ids["Behind the scenes"]}, reqs[0].TagIds, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("details requested (-want +got):\n%s", diff)
+	}
+	cat, _ := catalogue(t, env, loc)
+	if len(cat.Tags) != 3 || cat.FetchedAt.IsZero() {
+		t.Errorf("stored catalogue %+v, want 3 tags and a fetch time", cat)
+	}
+
+	// Rename, delete and create a tag in HighLevel.
+	env.Admin(t, "PUT", "/_sandbox/locations/"+loc+"/socialTags/"+ids["Launch"], map[string]string{"tag": "Product Launch"}, nil)
+	env.Admin(t, "DELETE", "/_sandbox/locations/"+loc+"/socialTags/"+ids["Behind the scenes"], nil, nil)
+	var fresh struct {
+		ID string `json:"_id"`
+	}
+	env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/socialTags", map[string]string{"tag": "Winter"}, &fresh)
+
+	// The next trigger arrives as protojson.
+	data, err := protojson.Marshal(&socialsyncv1.PostEvent{LocationId: loc, PostId: "65f151c99bc2bf3aaf970d73", Source: "nats cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := nats.NewMsg(subject(t, bus.PostTriggers, loc))
+	msg.Data = data
+	msg.Header.Set("Content-Type", "application/json")
+	if _, err := env.JS.PublishMsg(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, 10*time.Second, "second refresh's events", func() bool { return len(tagChanges(t, env, loc)) == 6 })
+	want = append(want,
+		change{"RENAMED", ids["Launch"], "Product Launch", "Launch"},
+		change{"DELETED", ids["Behind the scenes"], "Behind the scenes", ""},
+		change{"CREATED", fresh.ID, "Winter", ""},
+	)
+	if diff := cmp.Diff(want, tagChanges(t, env, loc), byKindAndID); diff != "" {
+		t.Errorf("events after rename, delete and create (-want +got):\n%s", diff)
+	}
+	fleettest.Eventually(t, 10*time.Second, "second details request", func() bool { return len(detailRequests(t, env, loc)) == 2 })
+	if diff := cmp.Diff([]string{fresh.ID, ids["Launch"]}, detailRequests(t, env, loc)[1].TagIds, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("details requested for the new and renamed tags (-want +got):\n%s", diff)
+	}
+	fleettest.Eventually(t, 5*time.Second, "catalogue updated", func() bool {
+		cat, _ := catalogue(t, env, loc)
+		names := map[string]string{}
+		for _, tag := range cat.Tags {
+			names[tag.ID] = tag.Name
+		}
+		return len(cat.Tags) == 3 && names[ids["Launch"]] == "Product Launch" && names[fresh.ID] == "Winter"
+	})
+}
+
+// A burst of 300 post triggers for one location costs a handful of
+// catalogue fetches.
+func TestBurstOfTriggersCoalesces(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, _ := newLocation(t, env, "a", "b", "c", "d", "e")
+	startWorker(t, env) // RefreshInterval 1s, the default
+
+	const n, publishers = 300, 8
+	start := time.Now()
+	var wg sync.WaitGroup
+	for p := range publishers {
+		wg.Go(func() {
+			for i := p; i < n; i += publishers {
+				trigger(t, env, loc, fmt.Sprint("burst-", i))
+			}
+		})
+	}
+	wg.Wait()
+	published := time.Since(start)
+	fleettest.Eventually(t, 20*time.Second, "quiet", func() bool {
+		return quiet(t, env.JS, bus.StreamTriggers, bus.DurableFetcher) && quiet(t, env.JS, bus.StreamRefresh, bus.DurableFetcher)
+	})
+	calls := tagListCalls(t, env, loc)
+	t.Logf("%d triggers published in %v cost %d catalogue fetches", n, published.Round(time.Millisecond), calls)
+	if calls < 1 || calls > 5 {
+		t.Errorf("%d post triggers cost %d GET /social-media-posting/%s/tags calls, want 1 to 5", n, calls, loc)
+	}
+	if got := len(tagChanges(t, env, loc)); got != 5 {
+		t.Errorf("%d TagChanged events, want 5 (one per tag, none repeated)", got)
+	}
+	if got := len(detailRequests(t, env, loc)); got != 1 {
+		t.Errorf("%d details requests, want 1", got)
+	}
+}
+
+// A trigger delivered twice, a second trigger with nothing new, and a
+// crash between publishing the events and storing the catalogue publish
+// nothing twice.
+func TestNothingPublishedTwice(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, _ := newLocation(t, env, "one", "two")
+	startWorker(t, env, func(c *fetcher.Config) { c.RefreshInterval = 100 * time.Millisecond })
+
+	trigger(t, env, loc, "e1")
+	fleettest.Eventually(t, 10*time.Second, "first refresh", func() bool { _, ok := catalogue(t, env, loc); return ok })
+	fleettest.Eventually(t, 10*time.Second, "quiet", func() bool { return quiet(t, env.JS, bus.StreamRefresh, bus.DurableFetcher) })
+	first, _ := catalogue(t, env, loc)
+
+	// The same event again: the stream's duplicate window drops it.
+	trigger(t, env, loc, "e1")
+	// Another event with nothing new: a fetch, but no event.
+	trigger(t, env, loc, "e2")
+	fleettest.Eventually(t, 10*time.Second, "second fetch stored", func() bool {
+		c, _ := catalogue(t, env, loc)
+		return c.FetchedAt.After(first.FetchedAt)
+	})
+	// A crash after publishing, before storing: the stored catalogue is
+	// still the old one (here: none), and the refresh runs again.
+	kv, err := env.JS.KeyValue(context.Background(), bus.BucketTags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(context.Background(), loc); err != nil {
+		t.Fatal(err)
+	}
+	trigger(t, env, loc, "e3")
+	fleettest.Eventually(t, 10*time.Second, "catalogue stored again", func() bool { _, ok := catalogue(t, env, loc); return ok })
+	fleettest.Eventually(t, 10*time.Second, "quiet", func() bool {
+		return quiet(t, env.JS, bus.StreamTriggers, bus.DurableFetcher) && quiet(t, env.JS, bus.StreamRefresh, bus.DurableFetcher)
+	})
+
+	if calls := tagListCalls(t, env, loc); calls != 3 {
+		t.Errorf("%d catalogue fetches, want 3 (e1, e2, e3; the repeated e1 dropped)", calls)
+	}
+	if got := len(tagChanges(t, env, loc)); got != 2 {
+		t.Errorf("%d TagChanged events, want 2: the repeats were published again", got)
+	}
+	if got := len(detailRequests(t, env, loc)); got != 1 {
+		t.Errorf("%d details requests, want 1", got)
+	}
+}
+
+// Bad input becomes a dead letter with its reason, and the fetcher goes
+// on with the next message.
+func TestBadInputIsDeadLettered(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, _ := newLocation(t, env, "x")
+	startWorker(t, env)
+	ctx := context.Background()
+	publishRaw := func(subject string, data []byte) {
+		t.Helper()
+		m := nats.NewMsg(subject)
+		m.Data = data
+		if _, err := env.JS.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	post := func(l, postID string) []byte {
+		b, err := bus.Marshal(&socialsyncv1.PostEvent{LocationId: l, PostId: postID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	const unknown = "NotConnectedLoc01234"
+	publishRaw(subject(t, bus.PostTriggers, loc), []byte("\xff\xff not protobuf"))
+	publishRaw(subject(t, bus.PostTriggers, loc), post("OtherLocation", "p1"))
+	publishRaw(subject(t, bus.PostTriggers, loc), post(loc, ""))
+	publishRaw(subject(t, bus.PostTriggers, unknown), post(unknown, "p1"))
+	publishRaw("socialsync.trigger.post.bad-location", post("bad-location", "p1"))
+	publishRaw(subject(t, bus.CatalogueRefreshes, loc), []byte("not a refresh either"))
+	trigger(t, env, loc, "valid")
+
+	fleettest.Eventually(t, 10*time.Second, "valid trigger handled", func() bool { _, ok := catalogue(t, env, loc); return ok })
+	fleettest.Eventually(t, 10*time.Second, "dead letters", func() bool {
+		return len(deadLetters(t, env.JS, "socialsync.dlq.fetcher."+loc)) == 4 &&
+			len(deadLetters(t, env.JS, "socialsync.dlq.fetcher."+unknown)) == 1 &&
+			len(deadLetters(t, env.JS, "socialsync.dlq.fetcher._invalid")) == 1
+	})
+	var reasons []string
+	for _, dl := range deadLetters(t, env.JS, "socialsync.dlq.fetcher.>") {
+		if dl.Reason == "" || dl.Class == "" {
+			t.Errorf("dead letter on %s without reason or class: %+v", dl.Subject, dl)
+		}
+		reasons = append(reasons, dl.Class+": "+dl.Reason)
+	}
+	sort.Strings(reasons)
+	for _, want := range []string{"undecodable", "does not match subject", "post_id", "unknown location", "invalid location id"} {
+		if !strings.Contains(strings.Join(reasons, "\n"), want) {
+			t.Errorf("no dead letter mentions %q; reasons:\n%s", want, strings.Join(reasons, "\n"))
+		}
+	}
+}
+
+// The posts poller turns posts updated since its last poll into post
+// triggers, once, and keeps its cursor in KV.
+func TestPollerPublishesUpdatedPosts(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, ids := newLocation(t, env, "polled")
+	var post struct {
+		ID string `json:"_id"`
+	}
+	env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/posts", map[string]any{"tags": []string{ids["polled"]}}, &post)
+	startWorker(t, env, func(c *fetcher.Config) { c.PollInterval = time.Second })
+
+	postSubject := subject(t, bus.PostTriggers, loc)
+	fleettest.Eventually(t, 10*time.Second, "polled post trigger", func() bool { return len(messages(t, env.JS, bus.StreamTriggers, postSubject)) == 1 })
+	ev := decodeAll[socialsyncv1.PostEvent](t, messages(t, env.JS, bus.StreamTriggers, postSubject))[0]
+	if ev.PostId != post.ID || ev.Source != "poller" || !strings.HasPrefix(ev.EventId, "poll:"+loc+":"+post.ID+":") ||
+		!cmp.Equal(ev.TagIds, []string{ids["polled"]}) || ev.OccurredAt == nil {
+		t.Errorf("polled event = %v", ev)
+	}
+	fleettest.Eventually(t, 10*time.Second, "the polled trigger refreshed the catalogue", func() bool { _, ok := catalogue(t, env, loc); return ok })
+
+	// The next polls find nothing new.
+	rel, err := env.JS.KeyValue(context.Background(), bus.BucketRelations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cursor := func() core.PollCursor {
+		e, err := rel.Get(context.Background(), "pollcursor."+loc)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return core.PollCursor{}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c core.PollCursor
+		if err := json.Unmarshal(e.Value(), &c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	firstPoll := cursor().PolledAt
+	fleettest.Eventually(t, 10*time.Second, "a second poll", func() bool { return cursor().PolledAt.After(firstPoll) })
+	if got := len(messages(t, env.JS, bus.StreamTriggers, postSubject)); got != 1 {
+		t.Errorf("%d post triggers after a poll with nothing new, want 1", got)
+	}
+}
+
+func TestConfigValidateNamesTheVariable(t *testing.T) {
+	base := fetcher.Config{Config: fleet.DefaultConfig(), Concurrency: 4, RefreshInterval: time.Second, PollWindow: time.Hour}
+	base.TokenKey = "set"
+	tests := []struct {
+		name   string
+		change func(*fetcher.Config)
+		want   string
+	}{
+		{"concurrency", func(c *fetcher.Config) { c.Concurrency = 0 }, "SOCIALSYNC_FETCHER_CONCURRENCY"},
+		{"refresh interval", func(c *fetcher.Config) { c.RefreshInterval = -time.Second }, "SOCIALSYNC_FETCHER_REFRESH_INTERVAL"},
+		{"poll interval", func(c *fetcher.Config) { c.PollInterval = time.Millisecond }, "SOCIALSYNC_FETCHER_POLL_INTERVAL"},
+		{"poll window", func(c *fetcher.Config) { c.PollWindow = time.Minute }, "SOCIALSYNC_FETCHER_POLL_WINDOW"},
+	}
+	if err := base.Validate(); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base
+			tt.change(&c)
+			err := c.Validate()
+			if !errors.Is(err, fleet.ErrConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate() = %v, want an error naming %s", err, tt.want)
+			}
+		})
+	}
+}

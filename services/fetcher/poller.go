@@ -1,0 +1,243 @@
+package fetcher
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/ghl"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/fetcher/core"
+)
+
+const (
+	// pollPageSize is the posts list page size the poller asks for.
+	pollPageSize = 50
+	// pollMaxPages bounds the pages of one listing in one poll; posts
+	// beyond are picked up by the next poll, once the newer ones are in
+	// the cursor.
+	pollMaxPages = 20
+	// pollSource is the PostEvent source of polled posts.
+	pollSource = "poller"
+	// pollCursorPrefix starts the key of a location's poll cursor in the
+	// relations bucket: "pollcursor.<loc>".
+	pollCursorPrefix = "pollcursor."
+)
+
+// poll lists every registered location's posts every PollInterval and
+// publishes a post trigger for each post updated since the last poll.
+// The ticker only says when to look: which posts are new is decided by
+// the cursor in KV, and whether a location is due by the time its last
+// poll began, also in KV, so that N replicas poll each location once per
+// interval between them, and a restart loses nothing.
+func (w *Worker) poll(ctx context.Context) error {
+	t := time.NewTicker(w.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		w.pollAll(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// pollAll polls the registered locations, Concurrency at a time.
+func (w *Worker) pollAll(ctx context.Context) {
+	log := w.deps.Log.With("component", "poller")
+	locs, err := w.deps.Creds.Locations(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.WarnContext(ctx, "list locations to poll failed", "err", err)
+		}
+		return
+	}
+	var g errgroup.Group
+	g.SetLimit(w.cfg.Concurrency)
+	for _, l := range locs {
+		if ctx.Err() != nil {
+			break
+		}
+		if l.State == creds.StateNeedsReauth {
+			continue
+		}
+		g.Go(func() error {
+			n, err := w.pollLocation(ctx, l.ID)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.WarnContext(ctx, "poll posts failed", "location", l.ID, "err", err)
+			case n > 0:
+				log.InfoContext(ctx, "polled posts changed", "location", l.ID, "posts", n)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
+// pollLocation polls loc's posts if it is due, and returns how many post
+// triggers it published.
+func (w *Worker) pollLocation(ctx context.Context, loc string) (int, error) {
+	key := pollCursorPrefix + loc
+	cursor, rev, err := w.loadCursor(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	now := w.now().UTC()
+	if !core.PollDue(now, cursor.PolledAt, w.cfg.PollInterval) {
+		return 0, nil
+	}
+	// Claim this interval's poll: a replica that loses the race skips it.
+	cursor.PolledAt = now
+	rev, err = w.storeCursor(ctx, key, cursor, rev)
+	if errors.Is(err, errConflict) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+
+	posts, err := w.listPosts(ctx, loc, now)
+	if err != nil {
+		return 0, err
+	}
+	changed, since := core.Updated(posts, cursor)
+	subject, err := bus.PostTriggers.Subject(loc)
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range changed {
+		ev := toPolledEvent(loc, p)
+		if _, err := w.deps.Publisher.Publish(ctx, subject, ev); err != nil {
+			// The cursor stays where it was: the next poll publishes
+			// these posts again, and the ids already sent are dropped.
+			return 0, fmt.Errorf("publish polled post %s: %w", p.ID, err)
+		}
+	}
+	cursor.Since = since
+	if _, err := w.storeCursor(ctx, key, cursor, rev); err != nil {
+		return len(changed), err
+	}
+	return len(changed), nil
+}
+
+// listPosts lists loc's posts whose display date is within PollWindow of
+// now, live ones and deleted ones.
+func (w *Worker) listPosts(ctx context.Context, loc string, now time.Time) ([]core.PolledPost, error) {
+	client := w.deps.Client(loc)
+	from := now.Add(-w.cfg.PollWindow).Format(time.RFC3339)
+	to := now.Add(w.cfg.PollWindow).Format(time.RFC3339)
+	var out []core.PolledPost
+	for _, kind := range []string{"all", "deleted"} {
+		for page := range pollMaxPages {
+			res, err := client.ListPosts(ctx, loc, ghl.ListPostsRequest{
+				Type:     kind,
+				Skip:     fmt.Sprint(page * pollPageSize),
+				Limit:    fmt.Sprint(pollPageSize),
+				FromDate: from,
+				ToDate:   to,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("list %s posts of %s: %w", kind, loc, err)
+			}
+			for _, p := range res.Posts {
+				out = append(out, toPolledPost(p))
+			}
+			if len(res.Posts) < pollPageSize {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// loadCursor returns the poll cursor at key and its revision (0: none).
+func (w *Worker) loadCursor(ctx context.Context, key string) (core.PollCursor, uint64, error) {
+	e, err := w.relations.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return core.PollCursor{}, 0, nil
+	}
+	if err != nil {
+		return core.PollCursor{}, 0, fmt.Errorf("read %s: %w", key, err)
+	}
+	var c core.PollCursor
+	if err := json.Unmarshal(e.Value(), &c); err != nil {
+		// Start over: the posts are published again, and the enricher's
+		// and contactsync's writes are idempotent.
+		return core.PollCursor{}, e.Revision(), nil
+	}
+	return c, e.Revision(), nil
+}
+
+// storeCursor writes c at key if its revision is still rev, and returns
+// the new revision; errConflict when another replica wrote it first.
+func (w *Worker) storeCursor(ctx context.Context, key string, c core.PollCursor, rev uint64) (uint64, error) {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return 0, fmt.Errorf("encode %s: %w", key, err)
+	}
+	if rev == 0 {
+		rev, err = w.relations.Create(ctx, key, data)
+	} else {
+		rev, err = w.relations.Update(ctx, key, data, rev)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return 0, fmt.Errorf("store %s: %w", key, errConflict)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store %s: %w", key, err)
+	}
+	return rev, nil
+}
+
+// toPolledPost converts a listed post for the core. A post's update time
+// is its updatedAt, else its createdAt.
+func toPolledPost(p ghl.Post) core.PolledPost {
+	out := core.PolledPost{ID: p.ID, TagIDs: p.Tags, Deleted: p.Status == "deleted"}
+	switch {
+	case p.UpdatedAt != nil:
+		out.UpdatedAt = p.UpdatedAt.UTC()
+	case p.CreatedAt != nil:
+		out.UpdatedAt = p.CreatedAt.UTC()
+	}
+	if p.CreatedAt != nil && p.UpdatedAt != nil && p.CreatedAt.Equal(*p.UpdatedAt) {
+		out.Created = true
+	}
+	return out
+}
+
+// toPolledEvent converts a changed post into its post trigger, with the
+// event id "poll:<loc>:<postId>:<updatedAt>".
+func toPolledEvent(loc string, p core.PolledPost) *socialsyncv1.PostEvent {
+	change := socialsyncv1.Change_CHANGE_UPDATED
+	switch {
+	case p.Deleted:
+		change = socialsyncv1.Change_CHANGE_DELETED
+	case p.Created:
+		change = socialsyncv1.Change_CHANGE_CREATED
+	}
+	var tags []string
+	for _, id := range p.TagIDs {
+		if core.ValidID(id) {
+			tags = append(tags, id)
+		}
+	}
+	return &socialsyncv1.PostEvent{
+		LocationId: loc,
+		PostId:     p.ID,
+		Change:     change,
+		TagIds:     tags,
+		OccurredAt: timestamppb.New(p.UpdatedAt),
+		Source:     pollSource,
+		EventId:    fmt.Sprintf("poll:%s:%s:%s", loc, p.ID, p.UpdatedAt.Format("2006-01-02T15:04:05.000Z07:00")),
+	}
+}

@@ -1,0 +1,240 @@
+package fetcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ghl"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/fetcher/core"
+)
+
+const (
+	// maxStoreAttempts bounds the diff-and-store rounds of one refresh
+	// that lose the race for the catalogue to other replicas.
+	maxStoreAttempts = 5
+	// minBusyDelay is the least delay of a refresh that found its
+	// location's catalogue being fetched by this replica.
+	minBusyDelay = 250 * time.Millisecond
+	// requestedBy names the fetcher in the tag details requests it sends.
+	requestedBy = "fetcher"
+)
+
+// handleRefresh handles a pending catalogue refresh: unless a newer
+// refresh of the location replaced it, or the catalogue was fetched less
+// than RefreshInterval ago (then JetStream redelivers it later), it
+// fetches the catalogue, publishes the changes and stores it.
+func (w *Worker) handleRefresh(ctx context.Context, msg jetstream.Msg) error {
+	var ev socialsyncv1.PostEvent
+	loc, err := bus.Decode(msg, &ev)
+	if err != nil {
+		return err
+	}
+	if err := toPostTrigger(loc, &ev).Validate(); err != nil {
+		return bus.Permanent(err)
+	}
+	meta, err := msg.Metadata()
+	if err != nil {
+		return fmt.Errorf("catalogue refresh of %s: %w", loc, err)
+	}
+	if replaced, err := w.superseded(ctx, msg.Subject(), meta.Sequence.Stream); err != nil {
+		return err
+	} else if replaced {
+		// A newer refresh of the location replaced this one in the
+		// stream, or has run already: it covers this one.
+		bus.LoggerFrom(ctx).DebugContext(ctx, "catalogue refresh superseded")
+		return nil
+	}
+	if err := w.registered(ctx, loc); err != nil {
+		return err
+	}
+	if !w.claim(loc) {
+		return bus.RetryAfter(fmt.Errorf("refresh catalogue of %s: %w", loc, errFetching), max(w.cfg.RefreshInterval, minBusyDelay))
+	}
+	defer w.release(loc)
+	return w.refresh(ctx, loc, func() (bool, error) { return w.superseded(ctx, msg.Subject(), meta.Sequence.Stream) })
+}
+
+// superseded reports whether the refresh stored at seq on subject is no
+// longer the location's pending refresh: the stream's one-per-subject
+// limit replaced it with a newer one, which may even have run already.
+func (w *Worker) superseded(ctx context.Context, subject string, seq uint64) (bool, error) {
+	last, err := w.refreshes.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read pending refresh %s: %w", subject, err)
+	}
+	return last.Sequence > seq, nil
+}
+
+// refresh fetches loc's catalogue, publishes what changed since the
+// stored one and stores it, paced to one fetch per RefreshInterval.
+// replaced reports whether a newer refresh has replaced this one; it is
+// asked again just before the fetch, since a slow handler may find its
+// refresh replaced by then.
+func (w *Worker) refresh(ctx context.Context, loc string, replaced func() (bool, error)) error {
+	stored, rev, err := w.loadCatalogue(ctx, loc)
+	if err != nil {
+		return err
+	}
+	if wait := core.RefreshWait(w.now(), stored.FetchedAt, w.cfg.RefreshInterval); wait > 0 {
+		return bus.RetryAfter(fmt.Errorf("refresh catalogue of %s: %w for %s", loc, errTooSoon, wait.Round(time.Millisecond)), wait)
+	}
+	if gone, err := replaced(); err != nil || gone {
+		return err
+	}
+	start := w.now()
+	tags, err := w.deps.Client(loc).AllSocialTags(ctx, loc)
+	if err != nil {
+		return fmt.Errorf("refresh catalogue of %s: %w", loc, err)
+	}
+	fetched := core.NewCatalogue(toTags(tags), start)
+
+	for attempt := 1; ; attempt++ {
+		changes := core.Diff(stored.Tags, fetched.Tags)
+		// Publish before store. The message ids derive from the stored
+		// revision the diff was made against, so a crash (or a failed
+		// store) between the two leaves the old catalogue in place, and
+		// the redelivered refresh publishes the same ids again, which the
+		// duplicate window drops. Storing first would lose the events of
+		// a crash between the two for good.
+		if err := w.publishChanges(ctx, loc, changes, rev, start); err != nil {
+			return err
+		}
+		err := w.storeCatalogue(ctx, loc, fetched, rev)
+		if err == nil {
+			if len(changes) > 0 {
+				bus.LoggerFrom(ctx).InfoContext(ctx, "tag catalogue changed", "tags", len(fetched.Tags), "changes", len(changes))
+			}
+			return nil
+		}
+		if !errors.Is(err, errConflict) || attempt == maxStoreAttempts {
+			return err
+		}
+		// Another replica stored the catalogue meanwhile: diff again
+		// against what it stored, unless its fetch is the later one.
+		if stored, rev, err = w.loadCatalogue(ctx, loc); err != nil {
+			return err
+		}
+		if core.Supersedes(stored, start) {
+			return nil
+		}
+	}
+}
+
+// publishChanges publishes a TagChanged per change and a
+// TagDetailsRequested per batch of new or renamed tags, with message ids
+// derived from the location, the change and rev, the catalogue revision
+// the changes were computed against.
+func (w *Worker) publishChanges(ctx context.Context, loc string, changes []core.Change, rev uint64, observed time.Time) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	tagSubject, err := bus.TagEvents.Subject(loc)
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	for _, c := range changes {
+		id := fmt.Sprintf("tagchanged:%s:%s:%s:%d", loc, c.Tag.ID, c.Kind, rev)
+		if _, err := w.deps.Publisher.Publish(ctx, tagSubject, toTagChanged(loc, c, observed), bus.WithMsgID(id)); err != nil {
+			return fmt.Errorf("publish %s change of tag %s: %w", c.Kind, c.Tag.ID, err)
+		}
+	}
+	detailsSubject, err := bus.TagDetailsTriggers.Subject(loc)
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	for i, batch := range core.Batches(core.DetailsWanted(changes), core.MaxDetailsBatch) {
+		req := &socialsyncv1.TagDetailsRequested{
+			LocationId:  loc,
+			TagIds:      batch,
+			RequestedBy: requestedBy,
+			EventId:     fmt.Sprintf("tagdetails:%s:%d:%d", loc, rev, i),
+		}
+		if _, err := w.deps.Publisher.Publish(ctx, detailsSubject, req); err != nil {
+			return fmt.Errorf("request details of %d tags: %w", len(batch), err)
+		}
+	}
+	return nil
+}
+
+// loadCatalogue returns loc's stored catalogue and its revision; the zero
+// catalogue and revision 0 when none is stored.
+func (w *Worker) loadCatalogue(ctx context.Context, loc string) (core.Catalogue, uint64, error) {
+	e, err := w.tags.Get(ctx, loc)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return core.Catalogue{}, 0, nil
+	}
+	if err != nil {
+		return core.Catalogue{}, 0, fmt.Errorf("read tag catalogue of %s: %w", loc, err)
+	}
+	c, err := core.UnmarshalCatalogue(e.Value())
+	if err != nil {
+		// A value the fetcher cannot read is replaced by the next fetch,
+		// as if none were stored; its revision still guards the write.
+		bus.LoggerFrom(ctx).WarnContext(ctx, "stored tag catalogue unreadable; replacing it", "err", err)
+		return core.Catalogue{}, e.Revision(), nil
+	}
+	return c, e.Revision(), nil
+}
+
+// storeCatalogue writes c as loc's catalogue if its revision is still rev
+// (absent when rev is 0); otherwise it fails with errConflict.
+func (w *Worker) storeCatalogue(ctx context.Context, loc string, c core.Catalogue, rev uint64) error {
+	data, err := c.Marshal()
+	if err != nil {
+		return err
+	}
+	if rev == 0 {
+		_, err = w.tags.Create(ctx, loc, data)
+	} else {
+		_, err = w.tags.Update(ctx, loc, data, rev)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return fmt.Errorf("store tag catalogue of %s: %w", loc, errConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("store tag catalogue of %s: %w", loc, err)
+	}
+	return nil
+}
+
+// toTags converts HighLevel's tags, leaving out deleted ones.
+func toTags(in []ghl.SocialTag) []core.Tag {
+	out := make([]core.Tag, 0, len(in))
+	for _, t := range in {
+		if t.Deleted {
+			continue
+		}
+		out = append(out, core.Tag{ID: t.ID, Name: t.Tag})
+	}
+	return out
+}
+
+// toTagChanged converts a change into its event.
+func toTagChanged(loc string, c core.Change, observed time.Time) *socialsyncv1.TagChanged {
+	ev := &socialsyncv1.TagChanged{
+		LocationId:   loc,
+		TagId:        c.Tag.ID,
+		TagName:      c.Tag.Name,
+		Timestamp:    timestamppb.New(observed),
+		PreviousName: c.PreviousName,
+	}
+	switch c.Kind {
+	case core.Created:
+		ev.Change = socialsyncv1.Change_CHANGE_CREATED
+	case core.Renamed:
+		ev.Change = socialsyncv1.Change_CHANGE_RENAMED
+	case core.Deleted:
+		ev.Change = socialsyncv1.Change_CHANGE_DELETED
+	}
+	return ev
+}
