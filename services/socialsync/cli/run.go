@@ -2,20 +2,271 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/contactsync"
+	"github.com/socialsync/socialsync/services/enricher"
+	"github.com/socialsync/socialsync/services/fetcher"
+	"github.com/socialsync/socialsync/services/stats"
 )
 
-// runCmd will start the embedded NATS server, the workers and the simulator.
-// Until the pipeline lands it says so plainly and points at what exists.
-func runCmd(_ context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "run", "Run the whole pipeline in one process on embedded defaults.")
+// runConfig is the all-in-one's configuration: the fleet's, plus where the
+// embedded parts live. Every worker's own settings are read by its Config.
+type runConfig struct {
+	fleet.Config
+	DataDir string `envconfig:"DATA_DIR" default:".socialsync" desc:"where the embedded NATS server and the generated token key live"`
+	// NATSPort is the embedded server's port when SOCIALSYNC_NATS_URL is unset.
+	NATSPort    int           `envconfig:"EMBEDDED_NATS_PORT" default:"4222" desc:"port of the embedded NATS server (when SOCIALSYNC_NATS_URL is unset)"`
+	SandboxAddr string        `envconfig:"SANDBOX_ADDR" default:"127.0.0.1:8090" desc:"address of the embedded simulator (when SOCIALSYNC_GHL_BASE_URL is unset)"`
+	DemoEvery   time.Duration `envconfig:"DEMO_EVERY" default:"3s" desc:"interval of the demo post events with the simulator; 0 turns them off"`
+}
+
+// runCmd starts the whole pipeline in one process: an embedded NATS
+// JetStream server unless SOCIALSYNC_NATS_URL is set, the simulator with
+// demo locations unless SOCIALSYNC_GHL_BASE_URL is set, and every worker.
+func runCmd(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "run", "Run the whole pipeline in one process on embedded defaults.\n\n"+
+		"Environment (every worker's variables apply too; see README):\n"+usageOf(&runConfig{}))
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	fmt.Fprint(env.Stdout, `socialsync run: the pipeline (embedded NATS JetStream and the four workers) arrives with the pipeline issue.
-What works today:
-  socialsync sandbox --seed demo    the HighLevel simulator with demo locations (make sandbox)
-  make test                          the client, the simulator and the contract checks
-`)
-	return nil
+	var cfg runConfig
+	if err := envconfig.Process("socialsync", &cfg); err != nil {
+		return fmt.Errorf("%w: %v", fleet.ErrConfig, err)
+	}
+	_, natsSet := os.LookupEnv("SOCIALSYNC_NATS_URL")
+	_, ghlSet := os.LookupEnv("SOCIALSYNC_GHL_BASE_URL")
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("SOCIALSYNC_DATA_DIR: %w", err)
+	}
+	if cfg.TokenKey == "" {
+		key, err := devTokenKey(filepath.Join(cfg.DataDir, "token.key"))
+		if err != nil {
+			return err
+		}
+		cfg.TokenKey = key
+	}
+	var started []string
+
+	if !natsSet {
+		ns, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: filepath.Join(cfg.DataDir, "nats"), Port: cfg.NATSPort})
+		if err != nil {
+			return fmt.Errorf("embedded NATS (SOCIALSYNC_EMBEDDED_NATS_PORT=%d): %w", cfg.NATSPort, err)
+		}
+		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+		cfg.NATSURL = ns.ClientURL()
+		started = append(started, "NATS JetStream (embedded)   "+cfg.NATSURL+"   data in "+filepath.Join(cfg.DataDir, "nats"))
+	}
+
+	var sim *ghlsim.Simulator
+	if !ghlSet {
+		var err error
+		if sim, err = ghlsim.New(ghlsim.Options{Seed: "demo"}); err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", cfg.SandboxAddr)
+		if err != nil {
+			return fmt.Errorf("simulator on SOCIALSYNC_SANDBOX_ADDR=%s: %w", cfg.SandboxAddr, err)
+		}
+		srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer func() { _ = srv.Close() }()
+		cfg.GHLBaseURL = "http://" + ln.Addr().String()
+		started = append(started, "HighLevel simulator (demo)  "+cfg.GHLBaseURL+"   /_sandbox/locations, /_sandbox/requests")
+	}
+
+	deps, err := fleet.Connect(ctx, "socialsync", cfg.Config, fleet.Options{LogOutput: env.Stderr})
+	if err != nil {
+		return err
+	}
+	defer deps.Close(context.WithoutCancel(ctx))
+	if sim != nil {
+		for _, l := range sim.Locations() {
+			if err := deps.Creds.AddPIT(ctx, creds.Location{ID: l.ID, Name: l.Name, Timezone: l.Timezone}, l.Token); err != nil {
+				return fmt.Errorf("register demo location %s: %w", l.ID, err)
+			}
+		}
+	}
+	components, err := Workers(cfg.Config, deps)
+	if err != nil {
+		return err
+	}
+	if sim != nil && cfg.DemoEvery > 0 {
+		d := &demo{deps: deps, base: cfg.GHLBaseURL, sim: sim, every: cfg.DemoEvery}
+		components = append(components, fleet.Component{Name: "demo", Run: d.run})
+		started = append(started, fmt.Sprintf("demo post events            every %s on %d locations", cfg.DemoEvery, len(sim.Locations())))
+	}
+	started = append(started, "workers                     fetcher, enricher, stats, contactsync",
+		"health and metrics          http://"+hostPort(cfg.HTTPAddr)+"/readyz, /metrics")
+
+	fmt.Fprintln(env.Stdout, "socialsync is running:")
+	for _, s := range started {
+		fmt.Fprintln(env.Stdout, "  "+s)
+	}
+	if sim != nil {
+		fmt.Fprintf(env.Stdout, "\nWatch contacts get tagged: curl -s %s/_sandbox/locations/%s | jq .contacts\n", cfg.GHLBaseURL, sim.Locations()[0].ID)
+	}
+	fmt.Fprintf(env.Stdout, "Dead letters: socialsync dlq --nats %s\nStop with Ctrl-C.\n", cfg.NATSURL)
+	return deps.Serve(ctx, components...)
+}
+
+// Workers builds the four workers on the shared dependencies, each with its
+// own settings read from the environment and base as the shared ones: the
+// same composition `socialsync run` and the benchmarks use.
+func Workers(base fleet.Config, deps *fleet.Deps) ([]fleet.Component, error) {
+	var fc fetcher.Config
+	var ec enricher.Config
+	var sc stats.Config
+	var cc contactsync.Config
+	for _, c := range []any{&fc, &ec, &sc, &cc} {
+		if err := envconfig.Process("socialsync", c); err != nil {
+			return nil, fmt.Errorf("%w: %v", fleet.ErrConfig, err)
+		}
+	}
+	fc.Config, ec.Config, sc.Config, cc.Config = base, base, base, base
+	f, err := fetcher.New(fc, deps)
+	if err != nil {
+		return nil, err
+	}
+	e, err := enricher.New(ec, deps)
+	if err != nil {
+		return nil, err
+	}
+	s, err := stats.New(sc, deps)
+	if err != nil {
+		return nil, err
+	}
+	c, err := contactsync.New(cc, deps)
+	if err != nil {
+		return nil, err
+	}
+	return []fleet.Component{
+		{Name: "fetcher", Run: f.Run},
+		{Name: "enricher", Run: e.Run},
+		{Name: "stats", Run: s.Run},
+		{Name: "contactsync", Run: c.Run},
+	}, nil
+}
+
+// devTokenKey reads the development token key at path, or creates it.
+func devTokenKey(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	key := creds.NewKey()
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return key, nil
+}
+
+func hostPort(addr string) string {
+	if strings.HasPrefix(addr, ":") {
+		return "127.0.0.1" + addr
+	}
+	return addr
+}
+
+func usageOf(spec any) string {
+	var b strings.Builder
+	_ = fleet.Usage(&b, spec)
+	return b.String()
+}
+
+// demo makes the simulator behave like a busy Social Planner: every few
+// seconds a new post with some of the location's tags, linked to a few
+// contacts, and the post event another system would publish for it.
+type demo struct {
+	deps  *fleet.Deps
+	base  string
+	sim   *ghlsim.Simulator
+	every time.Duration
+}
+
+func (d *demo) run(ctx context.Context) error {
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	locs := d.sim.Locations()
+	for _, l := range locs {
+		subject, _ := bus.StatsTriggers.Subject(l.ID)
+		if _, err := d.deps.Publisher.Publish(ctx, subject, &socialsyncv1.StatsRequested{LocationId: l.ID, RequestedBy: "demo"}); err != nil {
+			d.deps.Log.Warn("demo stats trigger", "location", l.ID, "err", err)
+		}
+	}
+	t := time.NewTicker(d.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		l := locs[rng.IntN(len(locs))]
+		if err := d.post(ctx, rng, l.ID); err != nil {
+			d.deps.Log.Warn("demo post", "location", l.ID, "err", err)
+		}
+	}
+}
+
+func (d *demo) post(ctx context.Context, rng *rand.Rand, loc string) error {
+	var detail struct {
+		SocialTags []struct {
+			ID      string `json:"_id"`
+			Deleted bool   `json:"deleted"`
+		} `json:"socialTags"`
+		Contacts []struct {
+			ID      string `json:"id"`
+			Deleted bool   `json:"deleted"`
+		} `json:"contacts"`
+	}
+	if err := getSandbox(ctx, d.base+"/_sandbox/locations/"+loc, &detail); err != nil {
+		return err
+	}
+	var tags, contacts []string
+	for _, i := range rng.Perm(len(detail.SocialTags)) {
+		if t := detail.SocialTags[i]; !t.Deleted && len(tags) < 1+rng.IntN(3) {
+			tags = append(tags, t.ID)
+		}
+	}
+	for _, i := range rng.Perm(len(detail.Contacts)) {
+		if c := detail.Contacts[i]; !c.Deleted && len(contacts) < 1+rng.IntN(4) {
+			contacts = append(contacts, c.ID)
+		}
+	}
+	platforms := []string{"facebook", "instagram", "linkedin", "google"}
+	var post struct {
+		ID string `json:"_id"`
+	}
+	if err := postSandbox(ctx, d.base+"/_sandbox/locations/"+loc+"/posts",
+		map[string]any{"tags": tags, "platform": platforms[rng.IntN(len(platforms))]}, &post); err != nil {
+		return err
+	}
+	subject, err := bus.PostTriggers.Subject(loc)
+	if err != nil {
+		return err
+	}
+	_, err = d.deps.Publisher.Publish(ctx, subject, &socialsyncv1.PostEvent{
+		LocationId: loc, PostId: post.ID, Change: socialsyncv1.Change_CHANGE_CREATED, TagIds: tags, ContactIds: contacts,
+		OccurredAt: timestamppb.Now(), Source: "demo", EventId: "demo:" + loc + ":" + post.ID,
+	})
+	return err
 }

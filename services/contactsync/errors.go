@@ -1,0 +1,14 @@
+package contactsync
+
+import "errors"
+
+var (
+	// ErrUnknownTags is an event naming social tags that the location's
+	// catalogue does not hold (yet). It is retried after UnknownTagRetry.
+	ErrUnknownTags = errors.New("tags not in the catalogue")
+	// ErrInvalidEvent is a post event contactsync cannot act on: no post
+	// id, or ids that cannot be part of a key.
+	ErrInvalidEvent = errors.New("invalid post event")
+	// errConflict is a key changed by someone else since it was read.
+	errConflict = errors.New("changed meanwhile")
+)

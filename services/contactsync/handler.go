@@ -1,0 +1,324 @@
+package contactsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/contactsync/core"
+)
+
+// maxRounds bounds the attempts at storing a contact's state that other
+// handlers keep changing; then the event is retried later.
+const maxRounds = 10
+
+// conflictPause is the most a handler waits, times the round, before it
+// plans again the contacts whose state changed under it: handlers racing
+// on the same contacts then spread out instead of colliding again.
+const conflictPause = 20 * time.Millisecond
+
+// handler handles PostEvent.
+type handler struct {
+	w     *Worker
+	store *store
+	locks *stripes
+}
+
+// contact is one contact's part in handling an event.
+type contact struct {
+	id     string
+	change core.PostChange
+	state  core.State // as read, at rev
+	rev    uint64
+	next   core.State
+	diff   core.Diff
+	// written accumulates the writes of earlier rounds whose state could
+	// not be stored because the state had changed meanwhile.
+	written core.Diff
+}
+
+// handle applies a post event to its contacts:
+//
+//  1. decode and check the event; find the tag names of its tag ids in
+//     the catalogue, or wait for the fetcher;
+//  2. find the contacts it concerns (core.Targets) and read their states;
+//  3. plan each contact's tag changes against its stored state, group
+//     them into HighLevel calls (core.Plan, core.Batch) and send them;
+//  4. store each changed contact's new state under a revision check and
+//     publish its ContactTagsChanged; a contact whose state another
+//     replica changed meanwhile is planned again from the fresh state;
+//  5. dead-letter, one by one, the contacts HighLevel refused for good,
+//     and record the post's contacts.
+//
+// HighLevel is written before the state is stored. Should the process die
+// in between, the redelivered event finds the old state and writes the
+// same tags again, which is harmless: adding a tag a contact has, or
+// removing one it lacks, changes nothing at HighLevel. A plain duplicate
+// finds the new state and writes nothing.
+func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
+	var ev socialsyncv1.PostEvent
+	loc, err := bus.Decode(msg, &ev)
+	if err != nil {
+		return err
+	}
+	if err := checkEvent(&ev); err != nil {
+		return bus.Permanent(err)
+	}
+	if _, err := h.w.deps.Creds.Location(ctx, loc); errors.Is(err, creds.ErrUnknownLocation) {
+		return bus.Permanent(err)
+	} else if err != nil {
+		return fmt.Errorf("post %s of %s: %w", ev.GetPostId(), loc, err)
+	}
+	deleted := ev.GetChange() == socialsyncv1.Change_CHANGE_DELETED
+	var names []string
+	if !deleted {
+		if names, err = h.tagNames(ctx, loc, ev.GetTagIds()); err != nil {
+			return err
+		}
+	}
+
+	var known core.PostContacts
+	indexKey := postContactsKey(loc, ev.GetPostId())
+	indexRev, err := h.store.load(ctx, indexKey, &known)
+	if err != nil {
+		return err
+	}
+	linked, unlinked := core.Targets(known.ContactIDs, ev.GetContactIds(), deleted)
+	log := bus.LoggerFrom(ctx)
+	if len(linked)+len(unlinked) == 0 {
+		log.Debug("post event concerns no contact", "post", ev.GetPostId())
+		return nil
+	}
+	var contacts []*contact
+	for _, id := range linked {
+		contacts = append(contacts, &contact{id: id, change: core.PostChange{PostID: ev.GetPostId(), Tags: names}})
+	}
+	for _, id := range unlinked {
+		contacts = append(contacts, &contact{id: id, change: core.PostChange{PostID: ev.GetPostId(), Unlink: true}})
+	}
+
+	failed, err := h.apply(ctx, msg, loc, ev.GetPostId(), contacts)
+	if err != nil {
+		return err
+	}
+
+	// Record the post's contacts, minus those HighLevel refused.
+	var now []string
+	for _, id := range linked {
+		if _, bad := failed[id]; !bad {
+			now = append(now, id)
+		}
+	}
+	switch {
+	case len(now) == 0 && indexRev != 0:
+		err = h.store.remove(ctx, indexKey, indexRev)
+	case len(now) > 0 && !slices.Equal(now, known.ContactIDs):
+		_, err = h.store.save(ctx, indexKey, core.PostContacts{ContactIDs: now}, indexRev)
+	}
+	if errors.Is(err, errConflict) {
+		// Another event of the post was handled meanwhile: handle this
+		// one again on top of it. Its contacts are done and write nothing.
+		return fmt.Errorf("contacts of post %s: %w", ev.GetPostId(), err)
+	}
+	return err
+}
+
+// apply brings contacts to the state the event asks for and returns the
+// contacts HighLevel refused, by reason, each already dead-lettered. It
+// returns an error when some contacts could not be done; those that were
+// are stored, so that the redelivered event does not write them again.
+func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID string, contacts []*contact) (map[string]string, error) {
+	keys := make([]string, 0, len(contacts))
+	for _, c := range contacts {
+		keys = append(keys, contactKey(loc, c.id))
+	}
+	defer h.locks.lock(keys)()
+	for _, c := range contacts {
+		var err error
+		if c.state, c.rev, err = h.store.contact(ctx, loc, c.id); err != nil {
+			return nil, err
+		}
+	}
+	client := h.w.deps.Client(loc)
+	failed := map[string]string{}
+	pending := contacts
+	for round := 1; len(pending) > 0; round++ {
+		if round > maxRounds {
+			return failed, fmt.Errorf("post %s of %s: contact states kept changing during %d attempts", postID, loc, maxRounds)
+		}
+		diffs := map[string]core.Diff{}
+		for _, c := range pending {
+			c.next, c.diff = core.Plan(c.state, c.change, h.w.cfg.TagPrefix, c.written)
+			if !c.diff.Empty() {
+				diffs[c.id] = c.diff
+			}
+		}
+		res := write(ctx, client, loc, core.Batch(diffs, h.w.cfg.BulkMin, core.BulkMax))
+
+		var retry []*contact
+		for _, c := range pending {
+			if reason, bad := res.failed[c.id]; bad {
+				failed[c.id] = reason
+				if err := h.deadLetter(ctx, msg, loc, postID, c.id, reason); err != nil {
+					return failed, err
+				}
+				continue
+			}
+			if res.incomplete[c.id] {
+				continue
+			}
+			conflict, err := h.commit(ctx, loc, postID, c)
+			if err != nil {
+				return failed, err
+			}
+			if conflict {
+				retry = append(retry, c)
+			}
+		}
+		if res.err != nil {
+			return failed, fmt.Errorf("tags of the contacts of post %s: %w", postID, res.err)
+		}
+		pending = retry
+		if len(pending) > 0 {
+			pause := time.Duration(rand.Int64N(int64(conflictPause) * int64(round)))
+			select {
+			case <-ctx.Done():
+				return failed, ctx.Err()
+			case <-time.After(pause):
+			}
+		}
+	}
+	return failed, nil
+}
+
+// commit stores c's next state and publishes its ContactTagsChanged. When
+// another replica changed the state since it was read, it reads it again
+// and reports a conflict, for c to be planned again.
+func (h *handler) commit(ctx context.Context, loc, postID string, c *contact) (conflict bool, err error) {
+	if c.next.Equal(c.state) && c.diff.Empty() {
+		return false, nil
+	}
+	_, err = h.store.save(ctx, contactKey(loc, c.id), c.next, c.rev)
+	if errors.Is(err, errConflict) {
+		c.written = c.written.Merge(c.diff)
+		if c.state, c.rev, err = h.store.contact(ctx, loc, c.id); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if c.diff.Empty() {
+		return false, nil
+	}
+	subject, err := bus.ContactEvents.Subject(loc)
+	if err != nil {
+		return false, err
+	}
+	ev := &socialsyncv1.ContactTagsChanged{
+		LocationId: loc,
+		ContactId:  c.id,
+		Added:      c.diff.Add,
+		Removed:    c.diff.Remove,
+		Reason:     "post " + postID,
+		Timestamp:  timestamppb.New(h.w.now()),
+	}
+	// The id names the state the change was made from: a redelivery that
+	// redoes the change (the state was not stored) publishes the same id.
+	id := "contacttags:" + loc + ":" + c.id + ":post:" + postID + ":" + strconv.FormatUint(c.rev, 10)
+	if _, err := h.w.deps.Publisher.Publish(ctx, subject, ev, bus.WithMsgID(id)); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// deadLetter gives up on one contact of the event.
+func (h *handler) deadLetter(ctx context.Context, msg jetstream.Msg, loc, postID, contactID, reason string) error {
+	subject, err := bus.DeadLetterItem(ctx, h.w.deps.JS, bus.DurableContactSync, msg, "contact "+contactID,
+		bus.ClassPermanent, "post "+postID+": "+reason)
+	if err != nil {
+		return err
+	}
+	bus.LoggerFrom(ctx).Warn("contact dead-lettered", "contact", contactID, "post", postID, "reason", reason, "dead_letter", subject)
+	return nil
+}
+
+// tagNames returns the names of the event's tag ids, leaving out tags the
+// enricher knows were deleted, or a retryable error naming the ids the
+// catalogue does not hold yet.
+func (h *handler) tagNames(ctx context.Context, loc string, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	byID, err := h.store.tagNames(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	var names, unknown []string
+	for _, id := range ids {
+		if name, ok := byID[id]; ok {
+			names = append(names, name)
+			continue
+		}
+		deleted, err := h.store.deletedTag(ctx, loc, id)
+		if err != nil {
+			return nil, err
+		}
+		if deleted {
+			bus.LoggerFrom(ctx).Info("post carries a deleted tag; left out", "tag", id)
+			continue
+		}
+		unknown = append(unknown, id)
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return nil, bus.RetryAfter(fmt.Errorf("%w of %s: %s", ErrUnknownTags, loc, strings.Join(slices.Compact(unknown), ", ")), UnknownTagRetry)
+	}
+	return names, nil
+}
+
+// checkEvent rejects an event whose ids cannot be part of a key.
+func checkEvent(ev *socialsyncv1.PostEvent) error {
+	if !validKeyPart(ev.GetPostId()) {
+		return fmt.Errorf("%w: post_id %q: want 1 to 64 letters, digits, '-' or '_'", ErrInvalidEvent, truncate(ev.GetPostId()))
+	}
+	for _, id := range ev.GetContactIds() {
+		if !validKeyPart(id) {
+			return fmt.Errorf("%w: contact id %q: want 1 to 64 letters, digits, '-' or '_'", ErrInvalidEvent, truncate(id))
+		}
+	}
+	return nil
+}
+
+// validKeyPart reports whether s can be one part of a relations key.
+func validKeyPart(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:64], "") + "…"
+}

@@ -1,0 +1,358 @@
+package contactsync_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/contactsync"
+)
+
+// startWorker runs the worker until the test ends, and checks that Run
+// returns nil on cancel.
+func startWorker(t *testing.T, env *fleettest.Env, change ...func(*contactsync.Config)) {
+	t.Helper()
+	cfg := contactsync.Config{Config: env.Deps.Config, Concurrency: 2, TagPrefix: "social:", BulkMin: 2}
+	for _, c := range change {
+		c(&cfg)
+	}
+	w, err := contactsync.New(cfg, env.Deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	var once sync.Once
+	t.Cleanup(func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run returned %v on cancel, want nil", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("Run did not return after cancel")
+			}
+		})
+	})
+}
+
+// simTag and simContact are a location's social tags and contacts as the
+// simulator's admin API shows them.
+type simTag struct {
+	ID      string `json:"_id"`
+	Tag     string `json:"tag"`
+	Deleted bool   `json:"deleted"`
+}
+
+type simContact struct {
+	ID      string   `json:"id"`
+	Tags    []string `json:"tags"`
+	Deleted bool     `json:"deleted"`
+}
+
+type simLocation struct {
+	SocialTags []simTag     `json:"socialTags"`
+	Contacts   []simContact `json:"contacts"`
+}
+
+// location reads a simulator location.
+func location(t *testing.T, env *fleettest.Env, loc string) simLocation {
+	t.Helper()
+	var l simLocation
+	env.Admin(t, "GET", "/_sandbox/locations/"+loc, nil, &l)
+	return l
+}
+
+// liveTags and liveContacts return the first n tags or contacts that are
+// not deleted.
+func liveTags(t *testing.T, l simLocation, n int) []simTag {
+	t.Helper()
+	var out []simTag
+	for _, tg := range l.SocialTags {
+		if !tg.Deleted && len(out) < n {
+			out = append(out, tg)
+		}
+	}
+	if len(out) < n {
+		t.Fatalf("only %d live tags", len(out))
+	}
+	return out
+}
+
+func liveContacts(t *testing.T, l simLocation, n int) []string {
+	t.Helper()
+	var out []string
+	for _, c := range l.Contacts {
+		if !c.Deleted && len(out) < n {
+			out = append(out, c.ID)
+		}
+	}
+	if len(out) < n {
+		t.Fatalf("only %d live contacts", len(out))
+	}
+	return out
+}
+
+// primeCatalogue stores the tag catalogue of loc as the fetcher would.
+func primeCatalogue(t *testing.T, env *fleettest.Env, loc string, tags []simTag) {
+	t.Helper()
+	type entry struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	c := struct {
+		Tags      []entry   `json:"tags"`
+		FetchedAt time.Time `json:"fetchedAt"`
+	}{Tags: []entry{}, FetchedAt: time.Now().UTC()}
+	for _, tg := range tags {
+		if !tg.Deleted {
+			c.Tags = append(c.Tags, entry{ID: tg.ID, Name: tg.Tag})
+		}
+	}
+	data, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := env.JS.KeyValue(context.Background(), bus.BucketTags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(context.Background(), loc, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// contactTags returns the current tags of a contact.
+func contactTags(t *testing.T, env *fleettest.Env, loc, contact string) []string {
+	t.Helper()
+	for _, c := range location(t, env, loc).Contacts {
+		if c.ID == contact {
+			return c.Tags
+		}
+	}
+	t.Fatalf("no contact %s in %s", contact, loc)
+	return nil
+}
+
+// hasTag reports whether tags holds tag, compared as HighLevel does.
+func hasTag(tags []string, tag string) bool {
+	return slices.ContainsFunc(tags, func(s string) bool { return strings.EqualFold(s, tag) })
+}
+
+// social returns the contact tag standing for a social tag.
+func social(tg simTag) string { return "social:" + strings.ToLower(tg.Tag) }
+
+// waitTags waits until each contact has every tag of want and none of
+// gone.
+func waitTags(t *testing.T, env *fleettest.Env, loc string, contacts []string, want, gone []string) {
+	t.Helper()
+	fleettest.Eventually(t, 20*time.Second, "contact tags", func() bool {
+		for _, c := range contacts {
+			tags := contactTags(t, env, loc, c)
+			for _, w := range want {
+				if !hasTag(tags, w) {
+					return false
+				}
+			}
+			for _, g := range gone {
+				if hasTag(tags, g) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// request is an entry of the simulator's request log.
+type request struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Status int    `json:"status"`
+}
+
+// tagWrites returns loc's contact tag calls: single (POST or DELETE
+// /contacts/{id}/tags) and bulk ones.
+func tagWrites(t *testing.T, env *fleettest.Env, loc string) (single, bulkAdd, bulkRemove int) {
+	t.Helper()
+	var out struct {
+		Requests []request `json:"requests"`
+	}
+	env.Admin(t, "GET", "/_sandbox/requests?location="+url.QueryEscape(loc), nil, &out)
+	for _, r := range out.Requests {
+		switch {
+		case strings.HasPrefix(r.Path, "/contacts/bulk/tags/update/add"):
+			bulkAdd++
+		case strings.HasPrefix(r.Path, "/contacts/bulk/tags/update/remove"):
+			bulkRemove++
+		case strings.HasPrefix(r.Path, "/contacts/") && strings.HasSuffix(r.Path, "/tags") && (r.Method == "POST" || r.Method == "DELETE"):
+			single++
+		}
+	}
+	return single, bulkAdd, bulkRemove
+}
+
+// publish sends a post event through the Publisher and returns its
+// stream sequence.
+func publish(t *testing.T, env *fleettest.Env, ev *socialsyncv1.PostEvent) uint64 {
+	t.Helper()
+	subject, err := bus.PostTriggers.Subject(ev.GetLocationId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := env.Deps.Publisher.Publish(context.Background(), subject, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ack.Sequence
+}
+
+// publishRaw publishes data to subject with headers (pairs), as `nats pub`
+// would, and returns its stream sequence.
+func publishRaw(t *testing.T, env *fleettest.Env, subject string, data []byte, header ...string) uint64 {
+	t.Helper()
+	msg := nats.NewMsg(subject)
+	msg.Data = data
+	for i := 0; i+1 < len(header); i += 2 {
+		msg.Header.Set(header[i], header[i+1])
+	}
+	ack, err := env.JS.PublishMsg(context.Background(), msg)
+	if err != nil {
+		t.Fatalf("publish %s: %v", subject, err)
+	}
+	return ack.Sequence
+}
+
+// marshal encodes m as protobuf.
+func marshal(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := bus.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// consumerInfo returns the contactsync durable's state.
+func consumerInfo(t *testing.T, env *fleettest.Env) *jetstream.ConsumerInfo {
+	t.Helper()
+	c, err := env.JS.Consumer(context.Background(), bus.StreamTriggers, bus.DurableContactSync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+// waitHandled waits until contactsync has acknowledged (or terminated)
+// every post trigger up to stream sequence seq.
+func waitHandled(t *testing.T, env *fleettest.Env, seq uint64) {
+	t.Helper()
+	fleettest.Eventually(t, 20*time.Second, "trigger handled", func() bool {
+		return consumerInfo(t, env).AckFloor.Stream >= seq
+	})
+}
+
+// streamMsgs returns the messages of stream whose subject is subject (all
+// when empty).
+func streamMsgs(t *testing.T, env *fleettest.Env, stream, subject string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx := context.Background()
+	s, err := env.JS.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if subject == "" || m.Subject == subject {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// deadLetter is a stored dead letter with its item header.
+type deadLetter struct {
+	bus.DeadLetter
+	Item string
+}
+
+// deadLetters returns the dead letters stored so far.
+func deadLetters(t *testing.T, env *fleettest.Env) []deadLetter {
+	t.Helper()
+	var out []deadLetter
+	for _, m := range streamMsgs(t, env, bus.StreamDLQ, "") {
+		dl, err := bus.ParseDeadLetter(m.Subject, m.Header, m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, deadLetter{DeadLetter: dl, Item: m.Header.Get("Socialsync-Dlq-Item")})
+	}
+	return out
+}
+
+// contactEvents returns the ContactTagsChanged events of loc.
+func contactEvents(t *testing.T, env *fleettest.Env, loc string) []*socialsyncv1.ContactTagsChanged {
+	t.Helper()
+	var out []*socialsyncv1.ContactTagsChanged
+	for _, m := range streamMsgs(t, env, bus.StreamEvents, "socialsync.event.contact."+loc) {
+		var ev socialsyncv1.ContactTagsChanged
+		if err := bus.Unmarshal(m.Header, m.Data, &ev); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, &ev)
+	}
+	return out
+}
+
+// createPost creates a post carrying tags in the simulator.
+func createPost(t *testing.T, env *fleettest.Env, loc string, tags ...simTag) string {
+	t.Helper()
+	ids := []string{}
+	for _, tg := range tags {
+		ids = append(ids, tg.ID)
+	}
+	var p struct {
+		ID string `json:"_id"`
+	}
+	env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/posts", map[string]any{"tags": ids}, &p)
+	return p.ID
+}
+
+func ids(tags ...simTag) []string {
+	var out []string
+	for _, tg := range tags {
+		out = append(out, tg.ID)
+	}
+	return out
+}

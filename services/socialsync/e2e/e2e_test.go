@@ -1,0 +1,222 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+)
+
+type locationDetail struct {
+	ID         string `json:"id"`
+	Token      string `json:"token"`
+	Timezone   string `json:"timezone"`
+	SocialTags []struct {
+		ID      string `json:"_id"`
+		Tag     string `json:"tag"`
+		Deleted bool   `json:"deleted"`
+	} `json:"socialTags"`
+	Contacts []struct {
+		ID      string   `json:"id"`
+		Tags    []string `json:"tags"`
+		Deleted bool     `json:"deleted"`
+	} `json:"contacts"`
+	LocationTags []string `json:"locationTags"`
+}
+
+func (f *fleet) location(id string) locationDetail {
+	f.t.Helper()
+	var d locationDetail
+	f.admin(http.MethodGet, "/_sandbox/locations/"+id, nil, &d)
+	return d
+}
+
+func (f *fleet) firstLocation() locationDetail {
+	f.t.Helper()
+	var list struct {
+		Locations []struct {
+			ID string `json:"id"`
+		} `json:"locations"`
+	}
+	f.admin(http.MethodGet, "/_sandbox/locations", nil, &list)
+	return f.location(list.Locations[0].ID)
+}
+
+// register adds the location with its PIT through the CLI, as an operator would.
+func (f *fleet) register(d locationDetail) {
+	f.t.Helper()
+	out := f.cli("locations", "add", "--nats", f.natsURL, "--location", d.ID, "--pit", d.Token, "--timezone", d.Timezone)
+	if !strings.Contains(out, "registered") {
+		f.t.Fatalf("locations add: %s", out)
+	}
+}
+
+// post creates a post carrying tags in the simulator and publishes its
+// trigger through the CLI.
+func (f *fleet) post(loc string, tags, contacts []string) string {
+	f.t.Helper()
+	var p struct {
+		ID string `json:"_id"`
+	}
+	f.admin(http.MethodPost, "/_sandbox/locations/"+loc+"/posts", map[string]any{"tags": tags, "platform": "facebook"}, &p)
+	f.cli("trigger", "post", "--nats", f.natsURL, "--location", loc, "--post", p.ID,
+		"--tags", strings.Join(tags, ","), "--contacts", strings.Join(contacts, ","), "--event-id", "e2e:"+p.ID)
+	return p.ID
+}
+
+func contactTags(d locationDetail) map[string][]string {
+	m := map[string][]string{}
+	for _, c := range d.Contacts {
+		m[c.ID] = c.Tags
+	}
+	return m
+}
+
+// TestPipeline runs nats-server, the simulator and the four workers (two
+// contactsync replicas) as separate processes: a post trigger ends with the
+// post's tags on its contacts, the tags mirrored into the location's tag
+// catalogue, and a stats trigger ends with a stored snapshot.
+func TestPipeline(t *testing.T) {
+	f := newFleet(t)
+	d := f.firstLocation()
+	f.register(d)
+	for _, w := range []string{"fetcher", "enricher", "stats", "contactsync", "contactsync"} {
+		f.worker(w)
+	}
+	tags := []string{d.SocialTags[0].ID, d.SocialTags[1].ID}
+	contacts := []string{d.Contacts[0].ID, d.Contacts[1].ID, d.Contacts[2].ID}
+	f.post(d.ID, tags, contacts)
+
+	want := []string{"social:" + strings.ToLower(d.SocialTags[0].Tag), "social:" + strings.ToLower(d.SocialTags[1].Tag)}
+	eventually(t, 60*time.Second, "the post's tags on its contacts", func() bool {
+		got := contactTags(f.location(d.ID))
+		for _, c := range contacts {
+			for _, w := range want {
+				if !slices.Contains(got[c], w) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	eventually(t, 30*time.Second, "the tags mirrored into the location's tag catalogue", func() bool {
+		lt := f.location(d.ID).LocationTags
+		return slices.Contains(lt, want[0]) && slices.Contains(lt, want[1])
+	})
+
+	f.cli("trigger", "stats", "--nats", f.natsURL, "--location", d.ID)
+	nc, err := nats.Connect(f.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	kv, err := js.KeyValue(context.Background(), bus.BucketStatsHistory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "a statistics snapshot in the history", func() bool {
+		keys, err := kv.Keys(context.Background())
+		if err != nil {
+			return false
+		}
+		for _, k := range keys {
+			if strings.HasPrefix(k, d.ID+".") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestCrashRecovery kills contactsync with SIGKILL in the middle of a run of
+// post events and restarts it: every expected contact tag ends up there, and
+// no contact was asked twice for the same tag.
+func TestCrashRecovery(t *testing.T) {
+	f := newFleet(t)
+	d := f.firstLocation()
+	f.register(d)
+	// Slow HighLevel down so the kill lands mid-run.
+	f.admin(http.MethodPut, "/_sandbox/faults", map[string]any{"latencyMs": 40}, nil)
+	f.worker("fetcher")
+	f.worker("enricher")
+	cs := f.worker("contactsync")
+
+	const posts = 30
+	expected := map[string][]string{}
+	for i := range posts {
+		tag := d.SocialTags[i%len(d.SocialTags)]
+		contacts := []string{d.Contacts[(2*i)%len(d.Contacts)].ID, d.Contacts[(2*i+1)%len(d.Contacts)].ID}
+		f.post(d.ID, []string{tag.ID}, contacts)
+		for _, c := range contacts {
+			expected[c] = append(expected[c], "social:"+strings.ToLower(tag.Tag))
+		}
+	}
+	eventually(t, 60*time.Second, "some contacts tagged before the kill", func() bool {
+		return len(f.writes(d.ID)) >= 4
+	})
+	cs.kill()
+	before := len(f.writes(d.ID))
+	f.worker("contactsync")
+	eventually(t, 90*time.Second, "every expected contact tag", func() bool {
+		got := contactTags(f.location(d.ID))
+		for c, tags := range expected {
+			for _, tag := range tags {
+				if !slices.Contains(got[c], tag) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	seen := map[string]int{}
+	for _, w := range f.writes(d.ID) {
+		seen[w]++
+	}
+	for w, n := range seen {
+		if n > 1 {
+			t.Errorf("written %d times: %s", n, w)
+		}
+	}
+	t.Logf("%d tag writes, %d of them before the kill", len(f.writes(d.ID)), before)
+}
+
+// writes lists the contact tag additions the simulator was asked for, one
+// "contact tag" line per contact and tag.
+func (f *fleet) writes(loc string) []string {
+	f.t.Helper()
+	var log struct {
+		Requests []struct {
+			Status    int `json:"status"`
+			TagWrites []struct {
+				ContactID string   `json:"contactId"`
+				Op        string   `json:"op"`
+				Tags      []string `json:"tags"`
+			} `json:"tagWrites"`
+		} `json:"requests"`
+	}
+	f.admin(http.MethodGet, "/_sandbox/requests?location="+loc, nil, &log)
+	var out []string
+	for _, r := range log.Requests {
+		if r.Status/100 != 2 {
+			continue
+		}
+		for _, w := range r.TagWrites {
+			if w.Op != "add" {
+				continue
+			}
+			for _, tag := range w.Tags {
+				out = append(out, fmt.Sprintf("%s %s", w.ContactID, strings.ToLower(tag)))
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,247 @@
+package stats
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/ghl"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/stats/core"
+)
+
+// Endpoint names the HighLevel call a StatsSnapshot's metrics come from.
+const Endpoint = "POST /social-media-posting/statistics"
+
+// handler handles StatsRequested.
+type handler struct {
+	w       *Worker
+	history jetstream.KeyValue
+}
+
+// handle takes the snapshot a StatsRequested asks for. The snapshot
+// belongs to the location-local day on which the request was stored in
+// the stream, so a redelivery lands on the same day. A request seen
+// before (same trigger, same day) publishes what was stored, if it was not
+// published yet, and calls HighLevel no more.
+func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
+	var req socialsyncv1.StatsRequested
+	loc, err := bus.Decode(msg, &req)
+	if err != nil {
+		return err
+	}
+	log := bus.LoggerFrom(ctx)
+	if r := req.GetRange(); r.GetFrom() != "" || r.GetTo() != "" {
+		return bus.Permanent(fmt.Errorf("statistics of %s: a day range is not supported (HighLevel's v2 statistics cover the last 7 days); leave range unset", loc))
+	}
+	l, err := h.w.deps.Creds.Location(ctx, loc)
+	if errors.Is(err, creds.ErrUnknownLocation) {
+		return bus.Permanent(err)
+	}
+	if err != nil {
+		return fmt.Errorf("statistics of %s: %w", loc, err)
+	}
+	tz, err := core.Zone(l.Timezone)
+	if err != nil {
+		log.Warn("location time zone unusable; using UTC", "err", err)
+		tz = time.UTC
+	}
+	at := h.w.now()
+	if meta, err := msg.Metadata(); err == nil {
+		at = meta.Timestamp
+	}
+	day := core.Day(at, tz)
+	key := core.Key(loc, day)
+	trigger, err := triggerID(msg, &req)
+	if err != nil {
+		return err
+	}
+
+	prev, rev, err := h.load(ctx, key)
+	if err != nil {
+		return err
+	}
+	if prev != nil && prev.Trigger == trigger {
+		if prev.Published {
+			log.Info("statistics request already handled", "day", day)
+			return nil
+		}
+		return h.publish(ctx, loc, key, *prev, rev)
+	}
+
+	client := h.w.deps.Client(loc)
+	accounts, err := client.Accounts(ctx, loc)
+	if err != nil {
+		return fmt.Errorf("list social accounts of %s: %w", loc, err)
+	}
+	ids, err := core.Select(toAccounts(accounts.Accounts), core.Request{ProfileIDs: req.GetProfileIds(), Platforms: req.GetPlatforms()})
+	if err != nil {
+		return bus.Permanent(fmt.Errorf("statistics of %s: %w", loc, err))
+	}
+	if len(ids) == 0 {
+		log.Info("no social accounts to fetch statistics for", "accounts", len(accounts.Accounts))
+		return nil
+	}
+	chunks, err := client.Statistics(ctx, loc, ids, req.GetPlatforms())
+	if err != nil {
+		return err
+	}
+	snap := core.Snapshot{
+		Day:        day,
+		TakenAt:    h.w.now().UTC(),
+		ProfileIDs: ids,
+		Platforms:  req.GetPlatforms(),
+		Trigger:    trigger,
+	}
+	if snap.Chunks, err = fromChunks(chunks); err != nil {
+		return err
+	}
+	// A later request of the same day replaces the day's snapshot: the
+	// history keeps the freshest numbers of each day.
+	rev, err = h.store(ctx, key, snap, rev)
+	if err != nil {
+		return err
+	}
+	log.Info("statistics stored", "day", day, "profiles", len(ids), "calls", len(chunks))
+	return h.publish(ctx, loc, key, snap, rev)
+}
+
+// publish sends one StatsSnapshot per chunk of snap, stored at revision
+// rev of key, then marks it published. Each chunk is one HighLevel answer,
+// so metrics are exactly what HighLevel returned, and an event stays far
+// below the message size limit however many accounts a location has.
+func (h *handler) publish(ctx context.Context, loc, key string, snap core.Snapshot, rev uint64) error {
+	subject, err := bus.StatsEvents.Subject(loc)
+	if err != nil {
+		return err
+	}
+	for i, c := range snap.Chunks {
+		ev, err := toEvent(loc, snap, c)
+		if err != nil {
+			return err
+		}
+		if _, err := h.w.deps.Publisher.Publish(ctx, subject, ev, bus.WithMsgID(core.EventID(loc, snap.Day, snap.Trigger, i))); err != nil {
+			return err
+		}
+	}
+	snap.Published = true
+	if _, err := h.store(ctx, key, snap, rev); err != nil {
+		if errors.Is(err, errConflict) {
+			// A newer request of the day replaced the snapshot: its own
+			// events follow.
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// errConflict is a snapshot changed by someone else since it was read.
+var errConflict = errors.New("statistics snapshot changed meanwhile")
+
+// load reads the snapshot under key and its revision; nil and 0 when there
+// is none.
+func (h *handler) load(ctx context.Context, key string) (*core.Snapshot, uint64, error) {
+	e, err := h.history.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read statistics snapshot %s: %w", key, err)
+	}
+	var s core.Snapshot
+	if err := json.Unmarshal(e.Value(), &s); err != nil {
+		// Not ours to keep: a later store replaces it.
+		return nil, e.Revision(), nil
+	}
+	return &s, e.Revision(), nil
+}
+
+// store writes snap under key if it is still at revision rev (0: absent)
+// and returns the new revision; errConflict when it is not.
+func (h *handler) store(ctx context.Context, key string, snap core.Snapshot, rev uint64) (uint64, error) {
+	data, err := json.Marshal(snap)
+	if err != nil {
+		return 0, fmt.Errorf("encode statistics snapshot %s: %w", key, err)
+	}
+	if rev == 0 {
+		rev, err = h.history.Create(ctx, key, data)
+	} else {
+		rev, err = h.history.Update(ctx, key, data, rev)
+	}
+	// Create reports a conflict as ErrKeyExists, Update as
+	// ErrKeyRevisionMismatch (which matches ErrKeyExists only on a single
+	// server: a replicated bucket answers with another error code).
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return 0, fmt.Errorf("store statistics snapshot %s: %w", key, errConflict)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store statistics snapshot %s: %w", key, err)
+	}
+	return rev, nil
+}
+
+// triggerID identifies a request across deliveries and copies: its
+// event_id, else its Nats-Msg-Id, else (a run fired by a schedule, which
+// the server sends without a Nats-Msg-Id) the id derived from its content,
+// which is the same every day.
+func triggerID(msg jetstream.Msg, req *socialsyncv1.StatsRequested) (string, error) {
+	if id := req.GetEventId(); id != "" {
+		return "event:" + id, nil
+	}
+	if id := msg.Headers().Get(bus.HeaderMsgID); id != "" {
+		return "msg:" + id, nil
+	}
+	id, err := bus.MsgID(msg.Subject(), req)
+	if err != nil {
+		return "", bus.Permanent(err)
+	}
+	return "content:" + id, nil
+}
+
+// toAccounts converts HighLevel's accounts for the core.
+func toAccounts(in []ghl.Account) []core.Account {
+	out := make([]core.Account, 0, len(in))
+	for _, a := range in {
+		out = append(out, core.Account{ProfileID: a.ProfileID, Platform: a.Platform, Expired: a.IsExpired})
+	}
+	return out
+}
+
+// fromChunks converts the statistics calls' answers for the history.
+func fromChunks(in []ghl.StatisticsChunk) ([]core.Chunk, error) {
+	out := make([]core.Chunk, 0, len(in))
+	for _, c := range in {
+		raw, err := json.Marshal(c.Statistics)
+		if err != nil {
+			return nil, fmt.Errorf("encode statistics: %w", err)
+		}
+		out = append(out, core.Chunk{ProfileIDs: c.ProfileIDs, Statistics: raw, TraceID: c.TraceID})
+	}
+	return out, nil
+}
+
+// toEvent builds the StatsSnapshot of one chunk.
+func toEvent(loc string, snap core.Snapshot, c core.Chunk) (*socialsyncv1.StatsSnapshot, error) {
+	metrics := &structpb.Struct{}
+	if err := protojson.Unmarshal(c.Statistics, metrics); err != nil {
+		return nil, bus.Permanent(fmt.Errorf("statistics of %s as a struct: %w", loc, err))
+	}
+	return &socialsyncv1.StatsSnapshot{
+		LocationId: loc,
+		Endpoint:   Endpoint,
+		Metrics:    metrics,
+		Timestamp:  timestamppb.New(snap.TakenAt),
+		Day:        snap.Day,
+		ProfileIds: c.ProfileIDs,
+	}, nil
+}
