@@ -39,6 +39,25 @@ func (f *fleet) location(id string) locationDetail {
 	return d
 }
 
+// live drops the deleted tags and contacts the demo seed has on purpose.
+func (d locationDetail) live() locationDetail {
+	d.SocialTags = slices.DeleteFunc(slices.Clone(d.SocialTags), func(t struct {
+		ID      string `json:"_id"`
+		Tag     string `json:"tag"`
+		Deleted bool   `json:"deleted"`
+	}) bool {
+		return t.Deleted
+	})
+	d.Contacts = slices.DeleteFunc(slices.Clone(d.Contacts), func(c struct {
+		ID      string   `json:"id"`
+		Tags    []string `json:"tags"`
+		Deleted bool     `json:"deleted"`
+	}) bool {
+		return c.Deleted
+	})
+	return d
+}
+
 func (f *fleet) firstLocation() locationDetail {
 	f.t.Helper()
 	var list struct {
@@ -47,7 +66,7 @@ func (f *fleet) firstLocation() locationDetail {
 		} `json:"locations"`
 	}
 	f.admin(http.MethodGet, "/_sandbox/locations", nil, &list)
-	return f.location(list.Locations[0].ID)
+	return f.location(list.Locations[0].ID).live()
 }
 
 // register adds the location with its PIT through the CLI, as an operator would.
@@ -145,7 +164,7 @@ func TestCrashRecovery(t *testing.T) {
 	d := f.firstLocation()
 	f.register(d)
 	// Slow HighLevel down so the kill lands mid-run.
-	f.admin(http.MethodPut, "/_sandbox/faults", map[string]any{"latencyMs": 40}, nil)
+	f.admin(http.MethodPut, "/_sandbox/faults", map[string]any{"latencyMs": 100}, nil)
 	f.worker("fetcher")
 	f.worker("enricher")
 	cs := f.worker("contactsync")
