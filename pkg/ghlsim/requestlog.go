@@ -2,6 +2,7 @@ package ghlsim
 
 import (
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -22,7 +23,10 @@ type logEntry struct {
 	// tags each contact was asked to gain or lose, so a test can tell
 	// whether the same write was made twice.
 	TagWrites []tagWrite `json:"tagWrites,omitempty"`
-	seq       uint64
+	// TraceID is the trace id of the request's W3C traceparent header, so
+	// a test can follow one trace from a trigger to HighLevel.
+	TraceID string `json:"traceId,omitempty"`
+	seq     uint64
 }
 
 // tagWrite is one contact's part of a contact tag call.
@@ -45,9 +49,10 @@ func newRequestLog(size int) *requestLog {
 }
 
 // add records a request.
-func (l *requestLog) add(method, path string, status int, loc string, at time.Time, writes []tagWrite) {
+func (l *requestLog) add(method, path string, status int, loc string, at time.Time, writes []tagWrite, traceparent string) {
 	seq := l.next.Add(1)
-	e := &logEntry{Method: method, Path: path, Status: status, Location: loc, At: at.UTC(), TagWrites: writes, seq: seq}
+	e := &logEntry{Method: method, Path: path, Status: status, Location: loc, At: at.UTC(), TagWrites: writes,
+		TraceID: traceID(traceparent), seq: seq}
 	l.slots[(seq-1)%uint64(len(l.slots))].Store(e)
 }
 
@@ -75,4 +80,19 @@ func (l *requestLog) entries(loc string, limit int) []logEntry {
 		out = out[len(out)-limit:]
 	}
 	return out
+}
+
+// traceID returns the trace id of a W3C traceparent header
+// ("00-<32 hex trace id>-<16 hex span id>-<flags>"), or "".
+func traceID(traceparent string) string {
+	parts := strings.Split(traceparent, "-")
+	if len(parts) != 4 || len(parts[1]) != 32 {
+		return ""
+	}
+	for _, c := range parts[1] {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return ""
+		}
+	}
+	return parts[1]
 }

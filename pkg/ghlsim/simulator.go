@@ -161,7 +161,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if path == "" {
 		path = r.URL.RequestURI()
 	}
-	s.log.add(r.Method, path, rec.status, rec.location, s.now(), rec.tagWrites)
+	s.log.add(r.Method, path, rec.status, rec.location, s.now(), rec.tagWrites, r.Header.Get("traceparent"))
 	*rec = recorder{}
 	s.recs.Put(rec)
 }

@@ -112,7 +112,23 @@ func TestPipeline(t *testing.T) {
 	}
 	tags := []string{d.SocialTags[0].ID, d.SocialTags[1].ID}
 	contacts := []string{d.Contacts[0].ID, d.Contacts[1].ID, d.Contacts[2].ID}
-	f.post(d.ID, tags, contacts)
+	// Published as an OpenTelemetry-instrumented system would, with the
+	// stock protojson form and a W3C traceparent.
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	nc, err := nats.Connect(f.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	msg := nats.NewMsg("socialsync.trigger.post." + d.ID)
+	msg.Header.Set("Content-Type", "application/json")
+	msg.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	msg.Data = fmt.Appendf(nil, `{"locationId":%q,"postId":"65f151c99bc2bf3aaf970d72","tagIds":[%q,%q],"contactIds":[%q,%q,%q],"eventId":"e2e-traced"}`,
+		d.ID, tags[0], tags[1], contacts[0], contacts[1], contacts[2])
+	if _, err := js.PublishMsg(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
 
 	want := []string{"social:" + strings.ToLower(d.SocialTags[0].Tag), "social:" + strings.ToLower(d.SocialTags[1].Tag)}
 	eventually(t, 60*time.Second, "the post's tags on its contacts", func() bool {
@@ -131,13 +147,23 @@ func TestPipeline(t *testing.T) {
 		return slices.Contains(lt, want[0]) && slices.Contains(lt, want[1])
 	})
 
-	f.cli("trigger", "stats", "--nats", f.natsURL, "--location", d.ID)
-	nc, err := nats.Connect(f.natsURL)
-	if err != nil {
-		t.Fatal(err)
+	// One trace from the trigger to HighLevel, through every worker: the
+	// fetcher's catalogue fetch, the enricher's details call (asked for by
+	// the fetcher) and contactsync's contact tag write.
+	traced := map[string]bool{}
+	for _, r := range f.log(d.ID) {
+		if r.TraceID == traceID {
+			traced[r.Method+" "+strings.ReplaceAll(strings.Split(r.Path, "?")[0], d.ID, "{loc}")] = true
+		}
 	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	for _, want := range []string{"GET /social-media-posting/{loc}/tags", "POST /social-media-posting/{loc}/tags/details",
+		"POST /contacts/bulk/tags/update/add"} {
+		if !traced[want] {
+			t.Errorf("no %s in the trigger's trace; traced calls: %v", want, traced)
+		}
+	}
+
+	f.cli("trigger", "stats", "--nats", f.natsURL, "--location", d.ID)
 	kv, err := js.KeyValue(context.Background(), bus.BucketStatsHistory)
 	if err != nil {
 		t.Fatal(err)
@@ -208,23 +234,35 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("%d tag writes, %d of them before the kill", len(f.writes(d.ID)), before)
 }
 
+// request is one entry of the simulator's request log.
+type request struct {
+	Method    string `json:"method"`
+	Path      string `json:"path"`
+	Status    int    `json:"status"`
+	TraceID   string `json:"traceId"`
+	TagWrites []struct {
+		ContactID string   `json:"contactId"`
+		Op        string   `json:"op"`
+		Tags      []string `json:"tags"`
+	} `json:"tagWrites"`
+}
+
+// log returns the simulator's request log for loc.
+func (f *fleet) log(loc string) []request {
+	f.t.Helper()
+	var log struct {
+		Requests []request `json:"requests"`
+	}
+	f.admin(http.MethodGet, "/_sandbox/requests?location="+loc, nil, &log)
+	return log.Requests
+}
+
 // writes lists the contact tag additions the simulator was asked for, one
 // "contact tag" line per contact and tag.
 func (f *fleet) writes(loc string) []string {
 	f.t.Helper()
-	var log struct {
-		Requests []struct {
-			Status    int `json:"status"`
-			TagWrites []struct {
-				ContactID string   `json:"contactId"`
-				Op        string   `json:"op"`
-				Tags      []string `json:"tags"`
-			} `json:"tagWrites"`
-		} `json:"requests"`
-	}
-	f.admin(http.MethodGet, "/_sandbox/requests?location="+loc, nil, &log)
 	var out []string
-	for _, r := range log.Requests {
+	for _, r := range f.log(loc) {
 		if r.Status/100 != 2 {
 			continue
 		}

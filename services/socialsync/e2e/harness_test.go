@@ -267,31 +267,3 @@ func (f *fleet) admin(method, path string, in, out any) {
 		}
 	}
 }
-
-// requests returns the simulator's request log lines "METHOD path" for loc.
-func (f *fleet) requests(loc string) []string {
-	var log struct {
-		Requests []struct {
-			Method string `json:"method"`
-			Path   string `json:"path"`
-			Status int    `json:"status"`
-		} `json:"requests"`
-	}
-	f.admin(http.MethodGet, "/_sandbox/requests?location="+loc, nil, &log)
-	var out []string
-	for _, r := range log.Requests {
-		out = append(out, fmt.Sprintf("%s %s %d", r.Method, r.Path, r.Status))
-	}
-	return out
-}
-
-func countPrefix(lines []string, prefix string) int {
-	n := 0
-	for _, l := range lines {
-		if strings.HasPrefix(l, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
