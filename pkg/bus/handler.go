@@ -128,26 +128,11 @@ func Trace(tp trace.TracerProvider, prop propagation.TextMapPropagator) Middlewa
 			if family == "" {
 				name = "process"
 			}
-			attrs := []attribute.KeyValue{
-				attribute.String("messaging.system", "nats"),
-				attribute.String("messaging.operation.type", "process"),
-				attribute.String("messaging.destination.name", truncate(msg.Subject(), 256)),
-			}
-			if loc != "" {
-				attrs = append(attrs, attribute.String("socialsync.location", loc))
-			}
-			if id := msg.Headers().Get(HeaderMsgID); id != "" {
-				attrs = append(attrs, attribute.String("messaging.message.id", headerValue(id, 256)))
-			}
-			if meta, err := msg.Metadata(); err == nil {
-				attrs = append(attrs,
-					attribute.String("messaging.consumer.group.name", meta.Consumer),
-					attribute.Int64("messaging.nats.stream.sequence", int64(meta.Sequence.Stream)),
-					attribute.Int64("messaging.nats.delivery.attempt", int64(meta.NumDelivered)),
-				)
-			}
-			ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
+			ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindConsumer))
 			defer span.End()
+			if span.IsRecording() { // the attributes cost: only for sampled spans
+				span.SetAttributes(consumeAttrs(msg, loc)...)
+			}
 			err := next(ctx, msg)
 			if err != nil {
 				class, _ := Classify(err)
@@ -157,6 +142,29 @@ func Trace(tp trace.TracerProvider, prop propagation.TextMapPropagator) Middlewa
 			return err
 		}
 	}
+}
+
+// consumeAttrs returns the attributes of a consumer span.
+func consumeAttrs(msg jetstream.Msg, loc string) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{
+		attribute.String("messaging.system", "nats"),
+		attribute.String("messaging.operation.type", "process"),
+		attribute.String("messaging.destination.name", truncate(msg.Subject(), 256)),
+	}
+	if loc != "" {
+		attrs = append(attrs, attribute.String("socialsync.location", loc))
+	}
+	if id := msg.Headers().Get(HeaderMsgID); id != "" {
+		attrs = append(attrs, attribute.String("messaging.message.id", headerValue(id, 256)))
+	}
+	if meta, err := msg.Metadata(); err == nil {
+		attrs = append(attrs,
+			attribute.String("messaging.consumer.group.name", meta.Consumer),
+			attribute.Int64("messaging.nats.stream.sequence", int64(meta.Sequence.Stream)),
+			attribute.Int64("messaging.nats.delivery.attempt", int64(meta.NumDelivered)),
+		)
+	}
+	return attrs
 }
 
 // msgAttrs returns the fixed log attributes of a message.

@@ -28,10 +28,29 @@ var (
 
 // redact removes what looks like a credential from s.
 func redact(s string) string {
+	if !mayHoldCredential(s) {
+		return s
+	}
 	s = authScheme.ReplaceAllString(s, "$1 "+redacted)
 	s = jwtToken.ReplaceAllString(s, redacted)
 	s = pitToken.ReplaceAllString(s, redacted)
 	return secretPair.ReplaceAllString(s, "${1}"+redacted)
+}
+
+// credentialHints are substrings, in lower case, one of which every pattern
+// above needs to match ("eyj" for a JWT's "eyJ").
+var credentialHints = []string{"bearer", "basic", "eyj", "pit-", "token", "secret", "passw", "apikey", "api_key", "api-key", "authorization"}
+
+// mayHoldCredential is redact's fast path: most texts (message ids,
+// ordinary errors) hold none of the hints, and then no pattern can match.
+func mayHoldCredential(s string) bool {
+	lower := strings.ToLower(s)
+	for _, h := range credentialHints {
+		if strings.Contains(lower, h) {
+			return true
+		}
+	}
+	return false
 }
 
 // headerValue makes s safe for a NATS header value: credentials redacted,

@@ -110,7 +110,7 @@ func socialsyncIngest(b *testing.B) float64 {
 		}
 		return nil
 	})
-	c, err := bus.NewConsumer(env.JS, spec, h, bus.ConsumerOptions{Concurrency: 64,
+	c, err := bus.NewConsumer(env.JS, spec, h, bus.ConsumerOptions{Concurrency: 200,
 		Middleware: []bus.Middleware{bus.Trace(nil, nil)}})
 	if err != nil {
 		b.Fatal(err)
