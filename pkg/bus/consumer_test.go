@@ -633,3 +633,43 @@ func TestSlowHandlerKeepsItsMessage(t *testing.T) {
 		t.Errorf("%d handler calls, outcome %+v; want one call, acked on the first delivery", n, outs[0])
 	}
 }
+
+// A refresh deferred more often than any delivery limit allows is still
+// handled in the end, and never dead-lettered: deferring is not failing.
+func TestDeferredRefreshIsNeverDeadLettered(t *testing.T) {
+	t.Parallel()
+	js, topo := setup(t)
+	ctx := testContext(t)
+	s := spec(t, topo, bus.StreamRefresh, bus.DurableFetcher)
+	if s.MaxDeliveries >= 0 {
+		t.Fatalf("the refresh consumer has a delivery limit (%d): a deferred refresh would be dead-lettered", s.MaxDeliveries)
+	}
+	subject, _ := bus.CatalogueRefreshes.Subject("loc1")
+	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	h := func(context.Context, jetstream.Msg) error {
+		if calls.Add(1) <= bus.DefaultMaxDeliveries+2 { // more deferrals than failures may ever take
+			return bus.Defer(errors.New("fetch running"), 5*time.Millisecond)
+		}
+		return nil
+	}
+	var got outcomes
+	run(t, js, s, h, bus.ConsumerOptions{OnSettle: got.add})
+	waitFor(t, 10*time.Second, "the refresh acked", func() bool {
+		l := got.list()
+		return len(l) > 0 && l[len(l)-1].Decision.Action == bus.ActionAck
+	})
+	if n := calls.Load(); n != bus.DefaultMaxDeliveries+3 {
+		t.Errorf("handler called %d times, want %d", n, bus.DefaultMaxDeliveries+3)
+	}
+	for _, o := range got.list()[:bus.DefaultMaxDeliveries+2] {
+		if o.Decision.Class != bus.ClassDeferred || o.Decision.Action != bus.ActionNak || o.DeadLetter != "" {
+			t.Errorf("deferral settled as %+v", o.Decision)
+		}
+	}
+	if n := streamMsgs(t, js, bus.StreamDLQ); n != 0 {
+		t.Errorf("%d dead letters, want none", n)
+	}
+}

@@ -45,9 +45,9 @@
 // refresh as soon as it is stored, so a burst would run fetches back to
 // back. The fetcher therefore fetches a location's catalogue at most once
 // per refresh interval: a refresh that comes too early is handed back with
-// a delay (NakWithDelay), so the server, not a timer in a pod, holds it,
-// and a newer refresh that replaces it meanwhile means the old one is never
-// redelivered. A handler also skips a refresh that is no longer the latest
+// a delay (Defer: a NakWithDelay that never counts as a failure), so the
+// server, not a timer in a pod, holds it, and a newer refresh that replaces
+// it meanwhile means the old one is never redelivered. A handler also skips a refresh that is no longer the latest
 // for its location. 300 triggers in a second cost 1 to 3 fetches.
 //
 // # Daily statistics

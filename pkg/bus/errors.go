@@ -41,6 +41,11 @@ const (
 	// ClassMaxDeliveries is a message that failed on its last allowed
 	// delivery (or arrived after it): a dead letter.
 	ClassMaxDeliveries
+	// ClassDeferred is not a failure: the handler chose to take the message
+	// later (Defer). NakWithDelay for the wait it asked for; it never
+	// becomes a dead letter, however often it is deferred, and it is
+	// logged at debug level.
+	ClassDeferred
 )
 
 // String returns the class name used in dead letters, spans and logs.
@@ -62,6 +67,8 @@ func (c Class) String() string {
 		return "panic"
 	case ClassMaxDeliveries:
 		return "max_deliveries"
+	case ClassDeferred:
+		return "deferred"
 	default:
 		return "class(" + strconv.Itoa(int(c)) + ")"
 	}
@@ -151,6 +158,30 @@ func (e *RetryAfterError) Error() string { return e.Err.Error() }
 // Unwrap returns the wrapped error.
 func (e *RetryAfterError) Unwrap() error { return e.Err }
 
+// DeferError asks for the message to be handled later, after After: the
+// handler is not failing, it is waiting for something (a fetch another
+// handler is running, a pacing interval). Defer makes one.
+type DeferError struct {
+	Err   error
+	After time.Duration
+}
+
+// Defer hands the message back to JetStream to be delivered again after d,
+// so the server, not the process, holds the wait. Unlike RetryAfter it is
+// no failure: it never counts toward a dead letter. Defer(nil, d) is nil.
+func Defer(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &DeferError{Err: err, After: d}
+}
+
+// Error returns the wrapped error's text.
+func (e *DeferError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e *DeferError) Unwrap() error { return e.Err }
+
 // PanicError is a recovered handler panic. Its Error holds the panic value;
 // the stack is logged, never put in a dead letter.
 type PanicError struct {
@@ -171,6 +202,7 @@ func (e *PanicError) Is(target error) bool { return target == ErrPanic }
 //   - a *PanicError: ClassPanic
 //   - ErrMaxDeliveries: ClassMaxDeliveries
 //   - ErrBadInput: ClassBadInput
+//   - a *DeferError: ClassDeferred, with its delay
 //   - a *RetryAfterError: ClassRateLimited when it wraps a HighLevel 429,
 //     ClassRetryable otherwise, with its delay
 //   - ErrPermanent (Permanent): ClassPermanent
@@ -190,6 +222,10 @@ func Classify(err error) (Class, time.Duration) {
 	}
 	if errors.Is(err, ErrBadInput) {
 		return ClassBadInput, 0
+	}
+	var de *DeferError
+	if errors.As(err, &de) {
+		return ClassDeferred, min(max(de.After, 0), maxRetryAfter)
 	}
 	var ra *RetryAfterError
 	if errors.As(err, &ra) {

@@ -92,6 +92,7 @@ type Decision struct {
 // delivery attempt (from 1) of at most maxDeliveries (0: no limit):
 //
 //   - nil: ack
+//   - deferred: nak after the delay asked for, on any delivery
 //   - retryable and rate-limited errors: nak, after the delay the error asks
 //     for (Retry-After wins) or the backoff; on the last allowed delivery,
 //     term with ClassMaxDeliveries instead
@@ -101,6 +102,8 @@ func Decide(err error, attempt, maxDeliveries int, b Backoff) Decision {
 	switch {
 	case class == ClassNone:
 		return Decision{Action: ActionAck, Class: class}
+	case class == ClassDeferred:
+		return Decision{Action: ActionNak, Class: class, Delay: after}
 	case class.retries():
 		if maxDeliveries > 0 && attempt >= maxDeliveries {
 			return Decision{Action: ActionTerm, Class: ClassMaxDeliveries}
@@ -230,6 +233,9 @@ func (s *settler) report(ctx context.Context, out Outcome, err error) {
 		s.log.LogAttrs(ctx, slog.LevelDebug, "message acked", attrs...)
 	case out.Decision.Action == ActionAck:
 		s.log.LogAttrs(ctx, slog.LevelWarn, "ack failed; message will be redelivered", attrs...)
+	case out.Decision.Action == ActionNak && out.Decision.Class == ClassDeferred:
+		attrs = append(attrs, slog.Duration("delay", out.Decision.Delay))
+		s.log.LogAttrs(ctx, slog.LevelDebug, "message deferred", attrs...)
 	case out.Decision.Action == ActionNak && !out.Decision.Class.retries():
 		// Only a failed dead letter naks a message of a terminal class.
 		attrs = append(attrs, slog.Duration("delay", out.Decision.Delay))

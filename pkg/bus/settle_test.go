@@ -36,6 +36,8 @@ func TestDecide(t *testing.T) {
 		{name: "bad input", err: bus.ErrUndecodable, attempt: 1, max: 5, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassBadInput}},
 		{name: "auth", err: &ghl.Error{Class: ghl.ClassAuth}, attempt: 1, max: 5, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassAuth}},
 		{name: "panic", err: &bus.PanicError{Value: "x"}, attempt: 1, max: 5, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassPanic}},
+		{name: "deferred", err: bus.Defer(transient, 700*time.Millisecond), attempt: 1, max: 5, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassDeferred}, delayMin: 700 * time.Millisecond, delayMax: 700 * time.Millisecond},
+		{name: "deferred past the last is no failure", err: bus.Defer(transient, time.Second), attempt: 50, max: 5, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassDeferred}, delayMin: time.Second, delayMax: time.Second},
 		{name: "past the last", err: bus.ErrMaxDeliveries, attempt: 7, max: 5, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassMaxDeliveries}},
 	}
 	for _, tt := range tests {

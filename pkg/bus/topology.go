@@ -258,13 +258,19 @@ func NewTopology(opts TopologyOptions) Topology {
 	// streams only hold unfinished work. Event consumers start from new
 	// messages, so that a worker added later does not replay 30 days.
 	all, fresh := jetstream.DeliverAllPolicy, jetstream.DeliverNewPolicy
+	// A catalogue refresh is deferred (Defer) while its location's fetch
+	// runs or was made too recently, as often as need be: every delivery
+	// counts, so a delivery limit would dead-letter a healthy refresh. It
+	// is latest-wins work that a newer refresh replaces, so it has none.
+	refresh := consumer(StreamRefresh, DurableFetcher, "Coalesced catalogue refreshes.", all, CatalogueRefreshes.Filter())
+	refresh.MaxDeliveries = -1
 	consumers := []ConsumerSpec{
 		consumer(StreamTriggers, DurableFetcher, "Post triggers → catalogue refresh requests.", all, PostTriggers.Filter()),
 		consumer(StreamTriggers, DurableContactSync, "Post triggers → contact tags.", all, PostTriggers.Filter()),
 		consumer(StreamTriggers, DurableEnricher, "Tag details requests and post triggers → details, location tags, post ↔ tag relations.", all,
 			TagDetailsTriggers.Filter(), PostTriggers.Filter()),
 		consumer(StreamTriggers, DurableStats, "Statistics requests, scheduled or on demand.", all, StatsTriggers.Filter()),
-		consumer(StreamRefresh, DurableFetcher, "Coalesced catalogue refreshes.", all, CatalogueRefreshes.Filter()),
+		refresh,
 		consumer(StreamEvents, DurableEnricher, "Tag deletions → stored details marked deleted.", fresh, TagEvents.Filter()),
 		consumer(StreamEvents, DurableContactSync, "Tag, tag details and statistics events → contact tags and segments.", fresh,
 			TagEvents.Filter(), TagDetailsEvents.Filter(), StatsEvents.Filter()),

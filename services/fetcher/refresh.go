@@ -55,7 +55,7 @@ func (w *Worker) handleRefresh(ctx context.Context, msg jetstream.Msg) error {
 		return err
 	}
 	if !w.claim(loc) {
-		return bus.RetryAfter(fmt.Errorf("refresh catalogue of %s: %w", loc, errFetching), max(w.cfg.RefreshInterval, minBusyDelay))
+		return bus.Defer(fmt.Errorf("refresh catalogue of %s: %w", loc, errFetching), max(w.cfg.RefreshInterval, minBusyDelay))
 	}
 	defer w.release(loc)
 	return w.refresh(ctx, loc, func() (bool, error) { return w.superseded(ctx, msg.Subject(), meta.Sequence.Stream) })
@@ -86,7 +86,7 @@ func (w *Worker) refresh(ctx context.Context, loc string, replaced func() (bool,
 		return err
 	}
 	if wait := core.RefreshWait(w.now(), stored.FetchedAt, w.cfg.RefreshInterval); wait > 0 {
-		return bus.RetryAfter(fmt.Errorf("refresh catalogue of %s: %w for %s", loc, errTooSoon, wait.Round(time.Millisecond)), wait)
+		return bus.Defer(fmt.Errorf("refresh catalogue of %s: %w for %s", loc, errTooSoon, wait.Round(time.Millisecond)), wait)
 	}
 	if gone, err := replaced(); err != nil || gone {
 		return err
