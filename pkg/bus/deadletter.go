@@ -45,6 +45,9 @@ type DeadLetter struct {
 	// Truncated says the original payload was too large to keep: Data is
 	// empty.
 	Truncated bool
+	// Item is the part of the message that failed alone (DeadLetterItem),
+	// or empty when the whole message failed.
+	Item string
 	// Header holds the original headers that were kept.
 	Header nats.Header
 	Data   []byte
@@ -68,6 +71,7 @@ func ParseDeadLetter(subject string, h nats.Header, data []byte) (DeadLetter, er
 		Consumer:        h.Get(HeaderDLQConsumer),
 		MsgID:           h.Get(HeaderDLQMsgID),
 		Truncated:       h.Get(HeaderDLQTruncated) != "",
+		Item:            h.Get(HeaderDLQItem),
 		Header:          nats.Header{},
 		Data:            data,
 	}
@@ -182,7 +186,7 @@ type itemPublisher struct {
 }
 
 func (p itemPublisher) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
-	m.Header.Set("Socialsync-Dlq-Item", p.item)
+	m.Header.Set(HeaderDLQItem, p.item)
 	m.Header.Set(HeaderMsgID, m.Header.Get(HeaderMsgID)+":"+p.item)
 	return p.JetStream.PublishMsg(ctx, m, opts...)
 }

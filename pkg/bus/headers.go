@@ -31,6 +31,9 @@ const (
 	HeaderDLQTime       = "Socialsync-Dlq-Time"
 	HeaderDLQMsgID      = "Socialsync-Dlq-Msg-Id"
 	HeaderDLQTruncated  = "Socialsync-Dlq-Truncated"
+	// HeaderDLQItem names the item (a contact id, say) of a message that
+	// failed alone while the rest of its message succeeded (DeadLetterItem).
+	HeaderDLQItem = "Socialsync-Dlq-Item"
 )
 
 // lookup returns the first value of header key, matched without regard to

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -97,7 +98,7 @@ func TestPostLifecycle(t *testing.T) {
 	if _, err := kv.Get(context.Background(), "postcontacts."+loc+"."+p1); err == nil {
 		t.Error("the deleted post's contacts are still recorded")
 	}
-	if dls := deadLetters(t, env); len(dls) != 0 {
+	if dls := bustest.DeadLetters(t, env.JS, ""); len(dls) != 0 {
 		t.Errorf("dead letters: %+v", dls)
 	}
 }
@@ -138,7 +139,7 @@ func TestDuplicateWritesNothing(t *testing.T) {
 	if n := len(contactEvents(t, env, loc)); n != 3 {
 		t.Errorf("%d ContactTagsChanged events, want 3", n)
 	}
-	if dls := deadLetters(t, env); len(dls) != 0 {
+	if dls := bustest.DeadLetters(t, env.JS, ""); len(dls) != 0 {
 		t.Errorf("dead letters: %+v", dls)
 	}
 }
@@ -161,13 +162,15 @@ func TestUnknownTagWaitsForCatalogue(t *testing.T) {
 	startWorker(t, env)
 
 	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "65fbdcfecc884f07e645ea8b", TagIds: ids(tags...), ContactIds: contacts})
-	fleettest.Eventually(t, 15*time.Second, "a redelivery", func() bool { return consumerInfo(t, env).NumRedelivered > 0 })
+	fleettest.Eventually(t, 15*time.Second, "a redelivery", func() bool {
+		return bustest.ConsumerInfo(t, env.JS, bus.StreamTriggers, bus.DurableContactSync).NumRedelivered > 0
+	})
 	if single, add, remove := tagWrites(t, env, loc); single+add+remove != 0 {
 		t.Errorf("%d writes while a tag was unknown, want none", single+add+remove)
 	}
 	primeCatalogue(t, env, loc, l.SocialTags)
 	waitTags(t, env, loc, contacts, []string{social(tags[0]), social(tags[1])}, nil)
-	if dls := deadLetters(t, env); len(dls) != 0 {
+	if dls := bustest.DeadLetters(t, env.JS, ""); len(dls) != 0 {
 		t.Errorf("dead letters: %+v", dls)
 	}
 }
@@ -204,7 +207,7 @@ func TestDeletedTagIsLeftOut(t *testing.T) {
 	seq := publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", TagIds: ids(live, deleted), ContactIds: contacts})
 	waitTags(t, env, loc, contacts, []string{social(live)}, []string{social(deleted)})
 	waitHandled(t, env, seq)
-	if info := consumerInfo(t, env); info.NumRedelivered != 0 {
+	if info := bustest.ConsumerInfo(t, env.JS, bus.StreamTriggers, bus.DurableContactSync); info.NumRedelivered != 0 {
 		t.Errorf("%d redeliveries, want none", info.NumRedelivered)
 	}
 }
@@ -224,8 +227,8 @@ func TestUnknownTagDeadLettered(t *testing.T) {
 	startWorker(t, env)
 	const ghost = "ffffffffffffffffffffffff"
 	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", TagIds: []string{liveTags(t, l, 1)[0].ID, ghost}, ContactIds: liveContacts(t, l, 1)})
-	var dls []deadLetter
-	fleettest.Eventually(t, 20*time.Second, "the dead letter", func() bool { dls = deadLetters(t, env); return len(dls) > 0 })
+	var dls []bus.DeadLetter
+	fleettest.Eventually(t, 20*time.Second, "the dead letter", func() bool { dls = bustest.DeadLetters(t, env.JS, ""); return len(dls) > 0 })
 	if len(dls) != 1 || dls[0].Class != "max_deliveries" || !strings.Contains(dls[0].Reason, ghost) || dls[0].Deliveries != 3 {
 		t.Errorf("dead letters %+v: want one after 3 deliveries naming %s", dls, ghost)
 	}
@@ -257,8 +260,8 @@ func TestRefusedContactsAreDeadLetteredAlone(t *testing.T) {
 	seq = publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p3", TagIds: ids(tags...), ContactIds: []string{foreign}})
 	waitHandled(t, env, seq)
 
-	var dls []deadLetter
-	fleettest.Eventually(t, 10*time.Second, "dead letters", func() bool { dls = deadLetters(t, env); return len(dls) >= 3 })
+	var dls []bus.DeadLetter
+	fleettest.Eventually(t, 10*time.Second, "dead letters", func() bool { dls = bustest.DeadLetters(t, env.JS, ""); return len(dls) >= 3 })
 	want := []struct{ item, post, reason string }{
 		{"contact " + gone, "post p1", "contact is deleted"},
 		{"contact " + gone, "post p2", "Contact not found"},
@@ -269,7 +272,7 @@ func TestRefusedContactsAreDeadLetteredAlone(t *testing.T) {
 	}
 	// The consumer handles two events at once: match in any order.
 	for _, w := range want {
-		i := slices.IndexFunc(dls, func(dl deadLetter) bool {
+		i := slices.IndexFunc(dls, func(dl bus.DeadLetter) bool {
 			var ev socialsyncv1.PostEvent
 			if err := bus.Unmarshal(dl.Header, dl.Data, &ev); err != nil {
 				t.Fatal(err)
@@ -289,7 +292,7 @@ func TestRefusedContactsAreDeadLetteredAlone(t *testing.T) {
 			t.Errorf("an event for refused contact %s", ev.GetContactId())
 		}
 	}
-	if info := consumerInfo(t, env); info.NumAckPending != 0 || info.NumRedelivered != 0 {
+	if info := bustest.ConsumerInfo(t, env.JS, bus.StreamTriggers, bus.DurableContactSync); info.NumAckPending != 0 || info.NumRedelivered != 0 {
 		t.Errorf("consumer: %d pending acks, %d redelivered; want every event acked at once", info.NumAckPending, info.NumRedelivered)
 	}
 }
@@ -306,7 +309,7 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 	subject, _ := bus.PostTriggers.Subject(loc)
 	pub := func(subject string, m *socialsyncv1.PostEvent) {
 		t.Helper()
-		publishRaw(t, env, subject, marshal(t, m))
+		publishRaw(t, env, subject, bustest.Marshal(t, m))
 	}
 	publishRaw(t, env, subject, []byte("\xff\xfe not protobuf"))
 	publishRaw(t, env, subject, []byte(`{"locationId": 42}`), "Content-Type", "application/json")
@@ -328,13 +331,13 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 		{"socialsync.dlq.contactsync." + loc, "post_id"},
 		{"socialsync.dlq.contactsync." + loc, "contact id"},
 	}
-	dls := deadLetters(t, env)
+	dls := bustest.DeadLetters(t, env.JS, "")
 	if len(dls) != len(want) {
 		t.Fatalf("got %d dead letters, want %d: %+v", len(dls), len(want), dls)
 	}
 	// The consumer handles two messages at once: match in any order.
 	for _, w := range want {
-		i := slices.IndexFunc(dls, func(dl deadLetter) bool { return dl.Subject == w.subject && strings.Contains(dl.Reason, w.reason) })
+		i := slices.IndexFunc(dls, func(dl bus.DeadLetter) bool { return dl.Subject == w.subject && strings.Contains(dl.Reason, w.reason) })
 		if i < 0 {
 			t.Errorf("no dead letter on %s with %q among %+v", w.subject, w.reason, dls)
 			continue

@@ -3,19 +3,14 @@ package contactsync_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync"
@@ -180,22 +175,11 @@ func waitTags(t *testing.T, env *fleettest.Env, loc string, contacts []string, w
 	})
 }
 
-// request is an entry of the simulator's request log.
-type request struct {
-	Method string `json:"method"`
-	Path   string `json:"path"`
-	Status int    `json:"status"`
-}
-
 // tagWrites returns loc's contact tag calls: single (POST or DELETE
 // /contacts/{id}/tags) and bulk ones.
 func tagWrites(t *testing.T, env *fleettest.Env, loc string) (single, bulkAdd, bulkRemove int) {
 	t.Helper()
-	var out struct {
-		Requests []request `json:"requests"`
-	}
-	env.Admin(t, "GET", "/_sandbox/requests?location="+url.QueryEscape(loc), nil, &out)
-	for _, r := range out.Requests {
+	for _, r := range env.Requests(t, loc) {
 		switch {
 		case strings.HasPrefix(r.Path, "/contacts/bulk/tags/update/add"):
 			bulkAdd++
@@ -223,109 +207,20 @@ func publish(t *testing.T, env *fleettest.Env, ev *socialsyncv1.PostEvent) uint6
 	return ack.Sequence
 }
 
-// publishRaw publishes data to subject with headers (pairs), as `nats pub`
-// would, and returns its stream sequence.
-func publishRaw(t *testing.T, env *fleettest.Env, subject string, data []byte, header ...string) uint64 {
-	t.Helper()
-	msg := nats.NewMsg(subject)
-	msg.Data = data
-	for i := 0; i+1 < len(header); i += 2 {
-		msg.Header.Set(header[i], header[i+1])
-	}
-	ack, err := env.JS.PublishMsg(context.Background(), msg)
-	if err != nil {
-		t.Fatalf("publish %s: %v", subject, err)
-	}
-	return ack.Sequence
-}
-
-// marshal encodes m as protobuf.
-func marshal(t *testing.T, m proto.Message) []byte {
-	t.Helper()
-	b, err := bus.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// consumerInfo returns the contactsync durable's state.
-func consumerInfo(t *testing.T, env *fleettest.Env) *jetstream.ConsumerInfo {
-	t.Helper()
-	c, err := env.JS.Consumer(context.Background(), bus.StreamTriggers, bus.DurableContactSync)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := c.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info
-}
-
 // waitHandled waits until contactsync has acknowledged (or terminated)
 // every post trigger up to stream sequence seq.
 func waitHandled(t *testing.T, env *fleettest.Env, seq uint64) {
 	t.Helper()
 	fleettest.Eventually(t, 20*time.Second, "trigger handled", func() bool {
-		return consumerInfo(t, env).AckFloor.Stream >= seq
+		return bustest.ConsumerInfo(t, env.JS, bus.StreamTriggers, bus.DurableContactSync).AckFloor.Stream >= seq
 	})
-}
-
-// streamMsgs returns the messages of stream whose subject is subject (all
-// when empty).
-func streamMsgs(t *testing.T, env *fleettest.Env, stream, subject string) []*jetstream.RawStreamMsg {
-	t.Helper()
-	ctx := context.Background()
-	s, err := env.JS.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*jetstream.RawStreamMsg
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if subject == "" || m.Subject == subject {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// deadLetter is a stored dead letter with its item header.
-type deadLetter struct {
-	bus.DeadLetter
-	Item string
-}
-
-// deadLetters returns the dead letters stored so far.
-func deadLetters(t *testing.T, env *fleettest.Env) []deadLetter {
-	t.Helper()
-	var out []deadLetter
-	for _, m := range streamMsgs(t, env, bus.StreamDLQ, "") {
-		dl, err := bus.ParseDeadLetter(m.Subject, m.Header, m.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, deadLetter{DeadLetter: dl, Item: m.Header.Get("Socialsync-Dlq-Item")})
-	}
-	return out
 }
 
 // contactEvents returns the ContactTagsChanged events of loc.
 func contactEvents(t *testing.T, env *fleettest.Env, loc string) []*socialsyncv1.ContactTagsChanged {
 	t.Helper()
 	var out []*socialsyncv1.ContactTagsChanged
-	for _, m := range streamMsgs(t, env, bus.StreamEvents, "socialsync.event.contact."+loc) {
+	for _, m := range bustest.Messages(t, env.JS, bus.StreamEvents, "socialsync.event.contact."+loc) {
 		var ev socialsyncv1.ContactTagsChanged
 		if err := bus.Unmarshal(m.Header, m.Data, &ev); err != nil {
 			t.Fatal(err)
@@ -355,4 +250,11 @@ func ids(tags ...simTag) []string {
 		out = append(out, tg.ID)
 	}
 	return out
+}
+
+// publishRaw publishes data to subject with headers (name, value pairs), as
+// `nats pub` would, and returns its stream sequence.
+func publishRaw(t *testing.T, env *fleettest.Env, subject string, data []byte, header ...string) uint64 {
+	t.Helper()
+	return bustest.PublishRaw(t, env.JS, subject, data, header...).Sequence
 }

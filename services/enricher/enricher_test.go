@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -61,7 +62,7 @@ func requestDetails(t testing.TB, env *fleettest.Env, loc string, ids []string, 
 
 func storedDetail(t testing.TB, env *fleettest.Env, loc, tagID string) (*socialsyncv1.TagDetail, uint64) {
 	t.Helper()
-	data, rev, ok := entry(t, env.JS, bus.BucketTagDetails, loc+"."+tagID)
+	data, rev, ok := bustest.Entry(t, env.JS, bus.BucketTagDetails, loc+"."+tagID)
 	if !ok {
 		return nil, 0
 	}
@@ -83,7 +84,7 @@ func locationTags(t testing.TB, env *fleettest.Env, loc string) []string {
 
 func storedEvents(t testing.TB, env *fleettest.Env, loc string) []*socialsyncv1.TagDetailsStored {
 	t.Helper()
-	return decodeAll[socialsyncv1.TagDetailsStored](t, messages(t, env.JS, bus.StreamEvents, subject(t, bus.TagDetailsEvents, loc)))
+	return bustest.Decode[socialsyncv1.TagDetailsStored](t, bustest.Messages(t, env.JS, bus.StreamEvents, subject(t, bus.TagDetailsEvents, loc)))
 }
 
 // Details are fetched, stored and announced; the tags' names become the
@@ -120,7 +121,7 @@ func TestDetailsStoredMirroredAndAnnounced(t *testing.T) {
 		t.Errorf("location tags (-want +got):\n%s", diff)
 	}
 	tagsPath := "/locations/" + loc + "/tags"
-	if n := calls(t, env, loc, "POST", tagsPath); n != 2 {
+	if n := env.Calls(t, loc, "POST", tagsPath); n != 2 {
 		t.Errorf("%d contact tags created, want 2", n)
 	}
 
@@ -131,12 +132,12 @@ func TestDetailsStoredMirroredAndAnnounced(t *testing.T) {
 	requestDetails(t, env, loc, []string{ids["Launch"], ids["Summer Sale"]}, "third")
 	detailsPath := "/social-media-posting/" + loc + "/tags/details"
 	fleettest.Eventually(t, 10*time.Second, "three requests handled", func() bool {
-		return calls(t, env, loc, "POST", detailsPath) == 3 && quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher)
+		return env.Calls(t, loc, "POST", detailsPath) == 3 && bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher)
 	})
-	if n := calls(t, env, loc, "POST", tagsPath); n != 2 {
+	if n := env.Calls(t, loc, "POST", tagsPath); n != 2 {
 		t.Errorf("after identical requests %d contact tags created in all, want still 2", n)
 	}
-	if n := calls(t, env, loc, "GET", tagsPath); n != 3 {
+	if n := env.Calls(t, loc, "GET", tagsPath); n != 3 {
 		t.Errorf("contact tag catalogue listed %d times for 3 requests, want once each", n)
 	}
 	if _, again := storedDetail(t, env, loc, ids["Summer Sale"]); again != rev {
@@ -168,7 +169,7 @@ func TestDetailsBatchedByHundred(t *testing.T) {
 	requestDetails(t, env, loc, all, "batch")
 	fleettest.Eventually(t, 30*time.Second, "two TagDetailsStored", func() bool { return len(storedEvents(t, env, loc)) == 2 })
 
-	if n := calls(t, env, loc, "POST", "/social-media-posting/"+loc+"/tags/details"); n != 2 {
+	if n := env.Calls(t, loc, "POST", "/social-media-posting/"+loc+"/tags/details"); n != 2 {
 		t.Errorf("%d tag details calls for 150 ids, want 2", n)
 	}
 	var sizes []int
@@ -187,7 +188,7 @@ func TestDetailsBatchedByHundred(t *testing.T) {
 	if n := len(locationTags(t, env, loc)); n != 150 {
 		t.Errorf("%d location tags, want 150", n)
 	}
-	if n := calls(t, env, loc, "GET", "/locations/"+loc+"/tags"); n != 1 {
+	if n := env.Calls(t, loc, "GET", "/locations/"+loc+"/tags"); n != 1 {
 		t.Errorf("contact tag catalogue listed %d times, want once", n)
 	}
 }
@@ -202,7 +203,7 @@ func readRelations(t testing.TB, env *fleettest.Env, loc string, posts, tags []s
 	t.Helper()
 	r := relations{Posts: map[string][]string{}, TagPosts: map[string][]string{}}
 	for _, p := range posts {
-		if data, _, ok := entry(t, env.JS, bus.BucketRelations, "post."+loc+"."+p); ok {
+		if data, _, ok := bustest.Entry(t, env.JS, bus.BucketRelations, "post."+loc+"."+p); ok {
 			var rec struct {
 				TagIDs    []string  `json:"tagIds"`
 				UpdatedAt time.Time `json:"updatedAt"`
@@ -214,7 +215,7 @@ func readRelations(t testing.TB, env *fleettest.Env, loc string, posts, tags []s
 		}
 	}
 	for _, tag := range tags {
-		if data, _, ok := entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+"."+tag); ok {
+		if data, _, ok := bustest.Entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+"."+tag); ok {
 			var rec struct {
 				PostIDs []string `json:"postIds"`
 			}
@@ -245,7 +246,7 @@ func TestPostRelations(t *testing.T) {
 		if _, err := env.Deps.Publisher.Publish(context.Background(), postSubject, ev); err != nil {
 			t.Fatal(err)
 		}
-		fleettest.Eventually(t, 10*time.Second, what+" handled", func() bool { return quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher) })
+		fleettest.Eventually(t, 10*time.Second, what+" handled", func() bool { return bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher) })
 		if diff := cmp.Diff(want, readRelations(t, env, loc, posts, tags), sorted, cmpopts.EquateEmpty()); diff != "" {
 			t.Fatalf("after %s, relations (-want +got):\n%s", what, diff)
 		}
@@ -267,12 +268,12 @@ func TestPostRelations(t *testing.T) {
 	step("a stale update of p1", post("p1", socialsyncv1.Change_CHANGE_UPDATED, t0.Add(30*time.Second), "b", "c"), dropped)
 
 	// The same event delivered again (another Nats-Msg-Id) writes nothing.
-	_, revBefore, _ := entry(t, env.JS, bus.BucketRelations, "post."+loc+".p1")
-	_, tagRevBefore, _ := entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+".a")
+	_, revBefore, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "post."+loc+".p1")
+	_, tagRevBefore, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+".a")
 	publishRaw(t, env, postSubject, post("p1", socialsyncv1.Change_CHANGE_UPDATED, t0.Add(time.Minute), "a"), "again", true)
-	fleettest.Eventually(t, 10*time.Second, "repeat handled", func() bool { return quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher) })
-	_, revAfter, _ := entry(t, env.JS, bus.BucketRelations, "post."+loc+".p1")
-	_, tagRevAfter, _ := entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+".a")
+	fleettest.Eventually(t, 10*time.Second, "repeat handled", func() bool { return bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher) })
+	_, revAfter, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "post."+loc+".p1")
+	_, tagRevAfter, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+".a")
 	if revAfter != revBefore || tagRevAfter != tagRevBefore {
 		t.Errorf("a repeated event rewrote the relations: post revision %d → %d, tag revision %d → %d", revBefore, revAfter, tagRevBefore, tagRevAfter)
 	}
@@ -299,7 +300,7 @@ func TestTagDeletionMarksDetailsDeleted(t *testing.T) {
 		d, _ := storedDetail(t, env, loc, ids["Fleeting"])
 		return d.Deleted && d.TagName == "Fleeting"
 	})
-	if n := calls(t, env, loc, "POST", "/social-media-posting/"+loc+"/tags/details"); n != 1 {
+	if n := env.Calls(t, loc, "POST", "/social-media-posting/"+loc+"/tags/details"); n != 1 {
 		t.Errorf("%d details calls, want 1: a deletion needs no call", n)
 	}
 }
@@ -334,12 +335,12 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 
 	fleettest.Eventually(t, 10*time.Second, "valid request handled", func() bool { d, _ := storedDetail(t, env, loc, ids["ok"]); return d != nil })
 	fleettest.Eventually(t, 10*time.Second, "dead letters", func() bool {
-		return len(deadLetters(t, env.JS, "socialsync.dlq.enricher."+loc)) == 6 &&
-			len(deadLetters(t, env.JS, "socialsync.dlq.enricher."+unknown)) == 2 &&
-			len(deadLetters(t, env.JS, "socialsync.dlq.enricher._invalid")) == 1
+		return len(bustest.DeadLetters(t, env.JS, "socialsync.dlq.enricher."+loc)) == 6 &&
+			len(bustest.DeadLetters(t, env.JS, "socialsync.dlq.enricher."+unknown)) == 2 &&
+			len(bustest.DeadLetters(t, env.JS, "socialsync.dlq.enricher._invalid")) == 1
 	})
 	var reasons []string
-	for _, dl := range deadLetters(t, env.JS, "socialsync.dlq.enricher.>") {
+	for _, dl := range bustest.DeadLetters(t, env.JS, "socialsync.dlq.enricher.>") {
 		if dl.Reason == "" || dl.Class == "" {
 			t.Errorf("dead letter on %s without reason or class", dl.Subject)
 		}

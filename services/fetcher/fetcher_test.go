@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -33,7 +34,7 @@ type change struct {
 func tagChanges(t testing.TB, env *fleettest.Env, loc string) []change {
 	t.Helper()
 	var out []change
-	for _, ev := range decodeAll[socialsyncv1.TagChanged](t, messages(t, env.JS, bus.StreamEvents, subject(t, bus.TagEvents, loc))) {
+	for _, ev := range bustest.Decode[socialsyncv1.TagChanged](t, bustest.Messages(t, env.JS, bus.StreamEvents, subject(t, bus.TagEvents, loc))) {
 		if ev.LocationId != loc || ev.Timestamp == nil {
 			t.Errorf("TagChanged %v: wrong location or no timestamp", ev)
 		}
@@ -44,7 +45,7 @@ func tagChanges(t testing.TB, env *fleettest.Env, loc string) []change {
 
 func detailRequests(t testing.TB, env *fleettest.Env, loc string) []*socialsyncv1.TagDetailsRequested {
 	t.Helper()
-	return decodeAll[socialsyncv1.TagDetailsRequested](t, messages(t, env.JS, bus.StreamTriggers, subject(t, bus.TagDetailsTriggers, loc)))
+	return bustest.Decode[socialsyncv1.TagDetailsRequested](t, bustest.Messages(t, env.JS, bus.StreamTriggers, subject(t, bus.TagDetailsTriggers, loc)))
 }
 
 func catalogue(t testing.TB, env *fleettest.Env, loc string) (core.Catalogue, bool) {
@@ -163,7 +164,7 @@ func TestBurstOfTriggersCoalesces(t *testing.T) {
 	wg.Wait()
 	published := time.Since(start)
 	fleettest.Eventually(t, 20*time.Second, "quiet", func() bool {
-		return quiet(t, env.JS, bus.StreamTriggers, bus.DurableFetcher) && quiet(t, env.JS, bus.StreamRefresh, bus.DurableFetcher)
+		return bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableFetcher) && bustest.Quiet(t, env.JS, bus.StreamRefresh, bus.DurableFetcher)
 	})
 	calls := tagListCalls(t, env, loc)
 	t.Logf("%d triggers published in %v cost %d catalogue fetches", n, published.Round(time.Millisecond), calls)
@@ -188,7 +189,7 @@ func TestNothingPublishedTwice(t *testing.T) {
 
 	trigger(t, env, loc, "e1")
 	fleettest.Eventually(t, 10*time.Second, "first refresh", func() bool { _, ok := catalogue(t, env, loc); return ok })
-	fleettest.Eventually(t, 10*time.Second, "quiet", func() bool { return quiet(t, env.JS, bus.StreamRefresh, bus.DurableFetcher) })
+	fleettest.Eventually(t, 10*time.Second, "quiet", func() bool { return bustest.Quiet(t, env.JS, bus.StreamRefresh, bus.DurableFetcher) })
 	first, _ := catalogue(t, env, loc)
 
 	// The same event again: the stream's duplicate window drops it.
@@ -211,7 +212,7 @@ func TestNothingPublishedTwice(t *testing.T) {
 	trigger(t, env, loc, "e3")
 	fleettest.Eventually(t, 10*time.Second, "catalogue stored again", func() bool { _, ok := catalogue(t, env, loc); return ok })
 	fleettest.Eventually(t, 10*time.Second, "quiet", func() bool {
-		return quiet(t, env.JS, bus.StreamTriggers, bus.DurableFetcher) && quiet(t, env.JS, bus.StreamRefresh, bus.DurableFetcher)
+		return bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableFetcher) && bustest.Quiet(t, env.JS, bus.StreamRefresh, bus.DurableFetcher)
 	})
 
 	if calls := tagListCalls(t, env, loc); calls != 3 {
@@ -258,12 +259,12 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 
 	fleettest.Eventually(t, 10*time.Second, "valid trigger handled", func() bool { _, ok := catalogue(t, env, loc); return ok })
 	fleettest.Eventually(t, 10*time.Second, "dead letters", func() bool {
-		return len(deadLetters(t, env.JS, "socialsync.dlq.fetcher."+loc)) == 4 &&
-			len(deadLetters(t, env.JS, "socialsync.dlq.fetcher."+unknown)) == 1 &&
-			len(deadLetters(t, env.JS, "socialsync.dlq.fetcher._invalid")) == 1
+		return len(bustest.DeadLetters(t, env.JS, "socialsync.dlq.fetcher."+loc)) == 4 &&
+			len(bustest.DeadLetters(t, env.JS, "socialsync.dlq.fetcher."+unknown)) == 1 &&
+			len(bustest.DeadLetters(t, env.JS, "socialsync.dlq.fetcher._invalid")) == 1
 	})
 	var reasons []string
-	for _, dl := range deadLetters(t, env.JS, "socialsync.dlq.fetcher.>") {
+	for _, dl := range bustest.DeadLetters(t, env.JS, "socialsync.dlq.fetcher.>") {
 		if dl.Reason == "" || dl.Class == "" {
 			t.Errorf("dead letter on %s without reason or class: %+v", dl.Subject, dl)
 		}
@@ -289,8 +290,8 @@ func TestPollerPublishesUpdatedPosts(t *testing.T) {
 	startWorker(t, env, func(c *fetcher.Config) { c.PollInterval = time.Second })
 
 	postSubject := subject(t, bus.PostTriggers, loc)
-	fleettest.Eventually(t, 10*time.Second, "polled post trigger", func() bool { return len(messages(t, env.JS, bus.StreamTriggers, postSubject)) == 1 })
-	ev := decodeAll[socialsyncv1.PostEvent](t, messages(t, env.JS, bus.StreamTriggers, postSubject))[0]
+	fleettest.Eventually(t, 10*time.Second, "polled post trigger", func() bool { return len(bustest.Messages(t, env.JS, bus.StreamTriggers, postSubject)) == 1 })
+	ev := bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, env.JS, bus.StreamTriggers, postSubject))[0]
 	if ev.PostId != post.ID || ev.Source != "poller" || !strings.HasPrefix(ev.EventId, "poll:"+loc+":"+post.ID+":") ||
 		!cmp.Equal(ev.TagIds, []string{ids["polled"]}) || ev.OccurredAt == nil {
 		t.Errorf("polled event = %v", ev)
@@ -318,7 +319,7 @@ func TestPollerPublishesUpdatedPosts(t *testing.T) {
 	}
 	firstPoll := cursor().PolledAt
 	fleettest.Eventually(t, 10*time.Second, "a second poll", func() bool { return cursor().PolledAt.After(firstPoll) })
-	if got := len(messages(t, env.JS, bus.StreamTriggers, postSubject)); got != 1 {
+	if got := len(bustest.Messages(t, env.JS, bus.StreamTriggers, postSubject)); got != 1 {
 		t.Errorf("%d post triggers after a poll with nothing new, want 1", got)
 	}
 }

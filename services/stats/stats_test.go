@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghlsim"
@@ -47,7 +48,7 @@ func snapshotOf(t *testing.T, env *fleettest.Env, loc, day string) core.Snapshot
 func snapshotEvents(t *testing.T, env *fleettest.Env, loc string) []*socialsyncv1.StatsSnapshot {
 	t.Helper()
 	var out []*socialsyncv1.StatsSnapshot
-	for _, m := range streamMsgs(t, env, bus.StreamEvents, "socialsync.event.stats."+loc) {
+	for _, m := range bustest.Messages(t, env.JS, bus.StreamEvents, "socialsync.event.stats."+loc) {
 		var ev socialsyncv1.StatsSnapshot
 		if err := bus.Unmarshal(m.Header, m.Data, &ev); err != nil {
 			t.Fatal(err)
@@ -152,7 +153,7 @@ func TestSnapshotOfTheLocalDay(t *testing.T) {
 	if diff := cmp.Diff(fromKV, fromEvent); diff != "" {
 		t.Errorf("event metrics differ from the stored statistics (-kv +event):\n%s", diff)
 	}
-	reqs := requests(t, env, l.ID)
+	reqs := env.Requests(t, l.ID)
 	if a, s := count(reqs, "GET", "/social-media-posting/"+l.ID+"/accounts"), count(reqs, "POST", "/social-media-posting/statistics"); a != 1 || s != 1 {
 		t.Errorf("%d accounts and %d statistics calls, want 1 and 1", a, s)
 	}
@@ -167,12 +168,12 @@ func TestManyProfilesTakeTwoCalls(t *testing.T) {
 	for i := range accounts {
 		accounts[i] = map[string]string{"platform": []string{"facebook", "instagram", "linkedin"}[i%3]}
 	}
-	l := createLocation(t, env, map[string]any{"timezone": "Pacific/Kiritimati", "accounts": accounts})
+	l := env.NewLocation(t, map[string]any{"timezone": "Pacific/Kiritimati", "accounts": accounts})
 	startWorker(t, env)
 
 	before := time.Now()
 	subject, _ := bus.StatsTriggers.Subject(l.ID)
-	publishRaw(t, env, subject, []byte(`{"locationId":"`+l.ID+`","requestedBy":"nats-cli","eventId":"cli-1"}`), "Content-Type", "application/json")
+	bustest.PublishRaw(t, env.JS, subject, []byte(`{"locationId":"`+l.ID+`","requestedBy":"nats-cli","eventId":"cli-1"}`), "Content-Type", "application/json")
 	snap := waitSnapshot(t, env, l.ID, localDays(t, "Pacific/Kiritimati", before, time.Now()))
 
 	if n := statisticsCalls(t, env, l.ID); n != 2 {
@@ -186,7 +187,7 @@ func TestManyProfilesTakeTwoCalls(t *testing.T) {
 		t.Fatalf("got %d events, want one per call", len(evs))
 	}
 	// Platform filter: only the instagram third.
-	publishRaw(t, env, subject, []byte(`{"locationId":"`+l.ID+`","platforms":["instagram"],"eventId":"cli-2"}`), "Content-Type", "application/json")
+	bustest.PublishRaw(t, env.JS, subject, []byte(`{"locationId":"`+l.ID+`","platforms":["instagram"],"eventId":"cli-2"}`), "Content-Type", "application/json")
 	fleettest.Eventually(t, 20*time.Second, "the filtered snapshot", func() bool { return len(snapshotEvents(t, env, l.ID)) == 3 })
 	if got := snapshotEvents(t, env, l.ID)[2]; len(got.GetProfileIds()) != 40 {
 		t.Errorf("instagram snapshot covers %d profiles, want 40", len(got.GetProfileIds()))
@@ -197,7 +198,7 @@ func TestManyProfilesTakeTwoCalls(t *testing.T) {
 // is acked, not retried.
 func TestNoAccounts(t *testing.T) {
 	env := fleettest.Start(t, "empty")
-	l := createLocation(t, env, map[string]any{"timezone": "Europe/Paris"})
+	l := env.NewLocation(t, map[string]any{"timezone": "Europe/Paris"})
 	startWorker(t, env)
 	subject, _ := bus.StatsTriggers.Subject(l.ID)
 	ack, err := env.Deps.Publisher.Publish(context.Background(), subject, &socialsyncv1.StatsRequested{LocationId: l.ID})
@@ -211,8 +212,8 @@ func TestNoAccounts(t *testing.T) {
 			t.Errorf("snapshot stored: %s", k)
 		}
 	}
-	if n := len(snapshotEvents(t, env, l.ID)); n != 0 || len(deadLetters(t, env)) != 0 || statisticsCalls(t, env, l.ID) != 0 {
-		t.Errorf("%d events, %d dead letters; want none", n, len(deadLetters(t, env)))
+	if n := len(snapshotEvents(t, env, l.ID)); n != 0 || len(bustest.DeadLetters(t, env.JS, "")) != 0 || statisticsCalls(t, env, l.ID) != 0 {
+		t.Errorf("%d events, %d dead letters; want none", n, len(bustest.DeadLetters(t, env.JS, "")))
 	}
 }
 
@@ -233,7 +234,7 @@ func TestDuplicateRequest(t *testing.T) {
 		t.Fatalf("second publish: %+v, %v; want a duplicate", ack, err)
 	}
 	// ...and the worker recognises one that got through.
-	ack := publishRaw(t, env, subject, marshal(t, req), "Nats-Msg-Id", "another-id")
+	ack := bustest.PublishRaw(t, env.JS, subject, bustest.Marshal(t, req), "Nats-Msg-Id", "another-id")
 	waitHandled(t, env, ack.Sequence)
 	if n := len(snapshotEvents(t, env, l.ID)); n != 1 {
 		t.Errorf("%d StatsSnapshot events, want 1", n)
@@ -251,9 +252,9 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 	subject, _ := bus.StatsTriggers.Subject(l.ID)
 	pub := func(subject string, m *socialsyncv1.StatsRequested) {
 		t.Helper()
-		publishRaw(t, env, subject, marshal(t, m))
+		bustest.PublishRaw(t, env.JS, subject, bustest.Marshal(t, m))
 	}
-	publishRaw(t, env, subject, []byte("\xff\xfe not protobuf"))
+	bustest.PublishRaw(t, env.JS, subject, []byte("\xff\xfe not protobuf"))
 	pub("socialsync.trigger.stats.NoSuchLocation1", &socialsyncv1.StatsRequested{LocationId: "NoSuchLocation1"})
 	pub("socialsync.trigger.stats.bad-location", &socialsyncv1.StatsRequested{LocationId: "bad-location"})
 	pub(subject, &socialsyncv1.StatsRequested{LocationId: "SomeOtherLocation"})
@@ -274,7 +275,7 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 	}
 	var dls []bus.DeadLetter
 	fleettest.Eventually(t, 10*time.Second, "dead letters", func() bool {
-		dls = deadLetters(t, env)
+		dls = bustest.DeadLetters(t, env.JS, "")
 		return len(dls) >= len(want)
 	})
 	if len(dls) != len(want) {
@@ -329,7 +330,7 @@ func TestSchedulePerLocation(t *testing.T) {
 		seqs[l.ID] = schedule(l.ID).Sequence
 	}
 
-	added := createLocation(t, env, map[string]any{"timezone": "Asia/Tokyo"})
+	added := env.NewLocation(t, map[string]any{"timezone": "Asia/Tokyo"})
 	fleettest.Eventually(t, 10*time.Second, "schedule of the added location", func() bool {
 		m := schedule(added.ID)
 		return m != nil && m.Header.Get("Nats-Schedule-Time-Zone") == "Asia/Tokyo"
@@ -350,7 +351,7 @@ func TestSchedulePerLocation(t *testing.T) {
 	// others.
 	stop()
 	startWorker(t, env)
-	later := createLocation(t, env, map[string]any{"timezone": "Africa/Lagos"})
+	later := env.NewLocation(t, map[string]any{"timezone": "Africa/Lagos"})
 	fleettest.Eventually(t, 10*time.Second, "schedule of a location added after the restart", func() bool { return schedule(later.ID) != nil })
 	for _, l := range env.Locations[:len(env.Locations)-1] {
 		m := schedule(l.ID)
@@ -384,7 +385,7 @@ func TestSchedulePerLocation(t *testing.T) {
 // recognised as the same request.
 func TestScheduleFires(t *testing.T) {
 	env := fleettest.Start(t, "empty")
-	l := createLocation(t, env, map[string]any{"timezone": "America/Chicago", "accounts": []map[string]string{{"platform": "google"}, {"platform": "youtube"}}})
+	l := env.NewLocation(t, map[string]any{"timezone": "America/Chicago", "accounts": []map[string]string{{"platform": "google"}, {"platform": "youtube"}}})
 	startWorker(t, env, func(c *stats.Config) { c.Cron = "@every 1s" })
 
 	before := time.Now()
@@ -393,12 +394,12 @@ func TestScheduleFires(t *testing.T) {
 		t.Errorf("scheduled snapshot: %d profiles, trigger %q", len(snap.ProfileIDs), snap.Trigger)
 	}
 	// Let it fire a few more times.
-	first := streamMsgs(t, env, bus.StreamSchedules, "socialsync.scheduled.stats."+l.ID)
+	first := bustest.Messages(t, env.JS, bus.StreamSchedules, "socialsync.scheduled.stats."+l.ID)
 	fleettest.Eventually(t, 10*time.Second, "more firings", func() bool {
-		later := streamMsgs(t, env, bus.StreamSchedules, "socialsync.scheduled.stats."+l.ID)
+		later := bustest.Messages(t, env.JS, bus.StreamSchedules, "socialsync.scheduled.stats."+l.ID)
 		return len(first) == 1 && len(later) == 1 && later[0].Sequence > first[0].Sequence+2
 	})
-	fired := streamMsgs(t, env, bus.StreamSchedules, "socialsync.scheduled.stats."+l.ID)[0]
+	fired := bustest.Messages(t, env.JS, bus.StreamSchedules, "socialsync.scheduled.stats."+l.ID)[0]
 	if fired.Header.Get("Nats-Scheduler") != "socialsync.schedule.stats."+l.ID {
 		t.Errorf("fired message headers %v", fired.Header)
 	}

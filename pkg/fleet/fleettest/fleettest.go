@@ -144,3 +144,36 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Run runs a worker's Run until the test ends, then cancels it and fails
+// the test unless it returns nil within 15 seconds.
+func Run(tb testing.TB, run func(context.Context) error) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("Run returned %v on shutdown, want nil", err)
+			}
+		case <-time.After(15 * time.Second):
+			tb.Error("Run did not return within 15s of shutdown")
+		}
+	})
+}
+
+// NewLocation creates a simulator location from spec (the admin API's
+// body: name, timezone, socialTags, accounts, contacts), registers it with
+// its token, and returns it.
+func (e *Env) NewLocation(tb testing.TB, spec map[string]any) ghlsim.LocationInfo {
+	tb.Helper()
+	var created struct{ ID, Token string }
+	e.Admin(tb, http.MethodPost, "/_sandbox/locations", spec, &created)
+	tz, _ := spec["timezone"].(string)
+	l := ghlsim.LocationInfo{ID: created.ID, Token: created.Token, Timezone: tz}
+	e.AddLocation(tb, l)
+	return l
+}

@@ -125,38 +125,13 @@ func (p *pipeline) publish(b *testing.B, l int, tagIdx []int, n int) sent {
 	return s
 }
 
-type logEntry struct {
-	Method    string    `json:"method"`
-	Path      string    `json:"path"`
-	Status    int       `json:"status"`
-	At        time.Time `json:"at"`
-	TagWrites []struct {
-		ContactID string   `json:"contactId"`
-		Op        string   `json:"op"`
-		Tags      []string `json:"tags"`
-	} `json:"tagWrites"`
-}
-
-func (p *pipeline) requests(b *testing.B, loc string) []logEntry {
-	b.Helper()
-	var log struct {
-		Requests []logEntry `json:"requests"`
-	}
-	q := "/_sandbox/requests"
-	if loc != "" {
-		q += "?location=" + loc
-	}
-	p.env.Admin(b, http.MethodGet, q, nil, &log)
-	return log.Requests
-}
-
 // done reports whether every contact of every event carries its tags,
 // per the simulator's request log, and when each contact got its last tag.
 func (p *pipeline) tagged(b *testing.B, events []sent) (map[string]time.Time, bool) {
 	b.Helper()
 	got := map[string][]string{}
 	last := map[string]time.Time{}
-	for _, r := range p.requests(b, "") {
+	for _, r := range p.env.Requests(b, "") {
 		if r.Status/100 != 2 {
 			continue
 		}
@@ -241,7 +216,7 @@ func BenchmarkPipeline(b *testing.B) {
 			const locations, events = 10, 2000
 			p := startPipeline(b, locations, 20, 2*events/locations+2)
 			p.warmUp(b)
-			before := len(p.requests(b, ""))
+			before := len(p.env.Requests(b, ""))
 			start := time.Now()
 			evs := make([]sent, events)
 			var wg sync.WaitGroup
@@ -258,7 +233,7 @@ func BenchmarkPipeline(b *testing.B) {
 			last := p.wait(b, evs)
 			_, end := latencies(evs, last)
 			b.ReportMetric(float64(events)/end.Sub(start).Seconds(), "events/s")
-			b.ReportMetric(float64(len(p.requests(b, ""))-before)*1000/events, "calls/1000-events")
+			b.ReportMetric(float64(len(p.env.Requests(b, ""))-before)*1000/events, "calls/1000-events")
 		}
 	})
 	// latency: a steady 100 post events a second on 10 locations.
@@ -289,7 +264,7 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			p.wait(b, evs)
 			time.Sleep(2 * time.Second) // let late refreshes land before counting
-			reqs := p.requests(b, p.locs[0].id)
+			reqs := p.env.Requests(b, p.locs[0].id)
 			calls := len(reqs)
 			kinds := map[string]int{}
 			for _, r := range reqs {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 )
 
 type locationDetail struct {
@@ -234,24 +235,11 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("%d tag writes, %d of them before the kill", len(f.writes(d.ID)), before)
 }
 
-// request is one entry of the simulator's request log.
-type request struct {
-	Method    string `json:"method"`
-	Path      string `json:"path"`
-	Status    int    `json:"status"`
-	TraceID   string `json:"traceId"`
-	TagWrites []struct {
-		ContactID string   `json:"contactId"`
-		Op        string   `json:"op"`
-		Tags      []string `json:"tags"`
-	} `json:"tagWrites"`
-}
-
 // log returns the simulator's request log for loc.
-func (f *fleet) log(loc string) []request {
+func (f *fleet) log(loc string) []fleettest.Request {
 	f.t.Helper()
 	var log struct {
-		Requests []request `json:"requests"`
+		Requests []fleettest.Request `json:"requests"`
 	}
 	f.admin(http.MethodGet, "/_sandbox/requests?location="+loc, nil, &log)
 	return log.Requests
