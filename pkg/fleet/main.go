@@ -6,7 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/kelseyhightower/envconfig"
@@ -23,12 +26,30 @@ func Usage(w io.Writer, spec any) error {
 	return tw.Flush()
 }
 
-// RunWorker is the body of a worker binary's run: --help lists the
-// variables; otherwise it reads cfg (a pointer to the worker's Config,
-// whose embedded fleet.Config is base) from the environment, connects, calls
-// start for the worker's Run, and serves until ctx ends.
-func RunWorker(ctx context.Context, name, summary string, cfg any, base *Config, args []string, stdout io.Writer,
-	start func(*Deps) (func(context.Context) error, error)) error {
+// Runner is a worker: Run handles messages until ctx ends.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// Main is the whole main of a worker binary: it stops on SIGINT or
+// SIGTERM, runs RunWorker, and exits 1 with the error logged when it fails.
+func Main[C any, W Runner](name, summary string, cfg *C, base *Config, newWorker func(C, *Deps) (W, error)) {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := RunWorker(ctx, name, summary, cfg, base, os.Args[1:], os.Stdout, newWorker)
+	stop()
+	if err != nil {
+		log.Error(name+" stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+// RunWorker is the body of a worker binary: --help lists the variables;
+// otherwise it reads cfg (a pointer to the worker's Config, whose embedded
+// fleet.Config is base) from the environment, connects, builds the worker
+// with newWorker, and serves until ctx ends.
+func RunWorker[C any, W Runner](ctx context.Context, name, summary string, cfg *C, base *Config, args []string, stdout io.Writer,
+	newWorker func(C, *Deps) (W, error)) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	fs.Usage = func() {
@@ -52,10 +73,10 @@ func RunWorker(ctx context.Context, name, summary string, cfg any, base *Config,
 		return err
 	}
 	defer deps.Close(context.WithoutCancel(ctx))
-	run, err := start(deps)
+	w, err := newWorker(*cfg, deps)
 	if err != nil {
 		return err
 	}
 	deps.Log.Info("worker starting", "worker", name)
-	return deps.Serve(ctx, Component{Name: name, Run: run})
+	return deps.Serve(ctx, Component{Name: name, Run: w.Run})
 }

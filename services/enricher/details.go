@@ -160,7 +160,7 @@ func toDetails(tags []ghl.SocialTag, requested []string) []core.Detail {
 	}
 	var out []core.Detail
 	for _, t := range tags {
-		if !core.ValidID(t.ID) || !want[t.ID] {
+		if !ghl.ValidID(t.ID) || !want[t.ID] {
 			continue
 		}
 		delete(want, t.ID)

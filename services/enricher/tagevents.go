@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ghl"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/enricher/core"
 )
@@ -24,7 +25,7 @@ func (w *Worker) handleTagEvent(ctx context.Context, msg jetstream.Msg) error {
 	if ev.GetChange() != socialsyncv1.Change_CHANGE_DELETED {
 		return nil
 	}
-	if !core.ValidID(ev.GetTagId()) {
+	if !ghl.ValidID(ev.GetTagId()) {
 		return bus.Permanent(fmt.Errorf("tag deleted in %s: invalid tag_id %q", loc, ev.GetTagId()))
 	}
 	key := loc + "." + ev.GetTagId()

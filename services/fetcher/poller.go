@@ -227,7 +227,7 @@ func toPolledEvent(loc string, p core.PolledPost) *socialsyncv1.PostEvent {
 	}
 	var tags []string
 	for _, id := range p.TagIDs {
-		if core.ValidID(id) {
+		if ghl.ValidID(id) {
 			tags = append(tags, id)
 		}
 	}

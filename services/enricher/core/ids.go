@@ -1,24 +1,13 @@
 package core
 
-import "fmt"
+import (
+	"fmt"
 
-// maxIDLen bounds a post or tag id; HighLevel's are 24 hex digits.
-const maxIDLen = 64
+	"github.com/socialsync/socialsync/pkg/ghl"
+)
 
-// ValidID reports whether id is 1 to 64 ASCII letters and digits, and so
-// can be a part of a key or a message id.
-func ValidID(id string) bool {
-	if id == "" || len(id) > maxIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
+// maxIDLen bounds a post or tag id (see ghl.ValidID).
+const maxIDLen = ghl.MaxIDLen
 
 // clip shortens input quoted in an error.
 func clip(s string) string {
@@ -44,7 +33,7 @@ func uniq(ids []string) []string {
 // checkIDs fails with sentinel for the first invalid id of field.
 func checkIDs(sentinel error, field string, ids []string) error {
 	for i, id := range ids {
-		if !ValidID(id) {
+		if !ghl.ValidID(id) {
 			return fmt.Errorf("%w: %s[%d] %q: want 1 to %d letters and digits", sentinel, field, i, clip(id), maxIDLen)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
 // PostChange is what happened to a post. Its values are those of the
@@ -34,7 +36,7 @@ type PostUpdate struct {
 // Validate checks the post id, the change and the tag ids, failing with
 // ErrInvalidPost.
 func (u PostUpdate) Validate() error {
-	if !ValidID(u.PostID) {
+	if !ghl.ValidID(u.PostID) {
 		return fmt.Errorf("%w: post_id %q: want 1 to %d letters and digits", ErrInvalidPost, clip(u.PostID), maxIDLen)
 	}
 	switch u.Change {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
 // Tag is a Social Planner tag as the catalogue keeps it.
@@ -30,7 +32,7 @@ func NewCatalogue(tags []Tag, fetchedAt time.Time) Catalogue {
 	seen := make(map[string]bool, len(tags))
 	out := make([]Tag, 0, len(tags))
 	for _, t := range tags {
-		if !ValidID(t.ID) || seen[t.ID] {
+		if !ghl.ValidID(t.ID) || seen[t.ID] {
 			continue
 		}
 		seen[t.ID] = true

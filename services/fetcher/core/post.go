@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
 // PostChange is what happened to a post. Its values are those of the
@@ -28,15 +30,15 @@ type PostTrigger struct {
 	TagIDs   []string
 }
 
-// maxIDLen bounds a post or tag id; HighLevel's are 24 hex digits.
-const maxIDLen = 64
+// maxIDLen bounds a post or tag id (see ghl.ValidID).
+const maxIDLen = ghl.MaxIDLen
 
 // Validate checks what the fetcher and the workers after it rely on: a
 // post id and tag ids that are 1 to 64 letters and digits (they become
 // parts of keys and message ids) and a change that applies to posts. It
 // fails with ErrInvalidPost.
 func (p PostTrigger) Validate() error {
-	if !ValidID(p.PostID) {
+	if !ghl.ValidID(p.PostID) {
 		return fmt.Errorf("%w: post_id %q: want 1 to %d letters and digits", ErrInvalidPost, clip(p.PostID), maxIDLen)
 	}
 	switch p.Change {
@@ -45,25 +47,11 @@ func (p PostTrigger) Validate() error {
 		return fmt.Errorf("%w: change %d does not apply to posts", ErrInvalidPost, p.Change)
 	}
 	for i, id := range p.TagIDs {
-		if !ValidID(id) {
+		if !ghl.ValidID(id) {
 			return fmt.Errorf("%w: tag_ids[%d] %q: want 1 to %d letters and digits", ErrInvalidPost, i, clip(id), maxIDLen)
 		}
 	}
 	return nil
-}
-
-// ValidID reports whether id is 1 to 64 ASCII letters and digits.
-func ValidID(id string) bool {
-	if id == "" || len(id) > maxIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // clip shortens input quoted in an error.
@@ -102,7 +90,7 @@ func Updated(posts []PolledPost, cursor PollCursor) ([]PolledPost, time.Time) {
 	since := cursor.Since
 	var out []PolledPost
 	for _, p := range posts {
-		if !ValidID(p.ID) || p.UpdatedAt.IsZero() || !p.UpdatedAt.After(cursor.Since) {
+		if !ghl.ValidID(p.ID) || p.UpdatedAt.IsZero() || !p.UpdatedAt.After(cursor.Since) {
 			continue
 		}
 		out = append(out, p)
