@@ -182,6 +182,14 @@ func (e *DeferError) Error() string { return e.Err.Error() }
 // Unwrap returns the wrapped error.
 func (e *DeferError) Unwrap() error { return e.Err }
 
+// deferrer is an error that asks, like Defer, for its message to come back
+// later. Packages that know nothing of the bus implement it, so that their
+// errors pass through handlers unchanged and still settle as deferrals.
+type deferrer interface {
+	error
+	DeferFor() time.Duration
+}
+
 // PanicError is a recovered handler panic. Its Error holds the panic value;
 // the stack is logged, never put in a dead letter.
 type PanicError struct {
@@ -203,6 +211,9 @@ func (e *PanicError) Is(target error) bool { return target == ErrPanic }
 //   - ErrMaxDeliveries: ClassMaxDeliveries
 //   - ErrBadInput: ClassBadInput
 //   - a *DeferError: ClassDeferred, with its delay
+//   - an error with a DeferFor() time.Duration method (a
+//     *ratelimit.PacedError: the location's request budget is spent for
+//     now): ClassDeferred, with that delay
 //   - a *RetryAfterError: ClassRateLimited when it wraps a HighLevel 429,
 //     ClassRetryable otherwise, with its delay
 //   - ErrPermanent (Permanent): ClassPermanent
@@ -226,6 +237,10 @@ func Classify(err error) (Class, time.Duration) {
 	var de *DeferError
 	if errors.As(err, &de) {
 		return ClassDeferred, min(max(de.After, 0), maxRetryAfter)
+	}
+	var df deferrer
+	if errors.As(err, &df) {
+		return ClassDeferred, min(max(df.DeferFor(), 0), maxRetryAfter)
 	}
 	var ra *RetryAfterError
 	if errors.As(err, &ra) {

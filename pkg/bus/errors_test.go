@@ -10,11 +10,13 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ratelimit"
 )
 
 func TestClassify(t *testing.T) {
 	t.Parallel()
 	rateLimited := &ghl.Error{Method: "GET", Path: "/x", StatusCode: 429, Class: ghl.ClassRateLimited, RetryAfter: 7 * time.Second}
+	paced := &ratelimit.PacedError{Loc: "loc1", Wait: 3 * time.Second}
 	tests := []struct {
 		name      string
 		err       error
@@ -42,6 +44,11 @@ func TestClassify(t *testing.T) {
 		{"ghl 422", &ghl.Error{StatusCode: 422, Class: ghl.ClassPermanent}, bus.ClassPermanent, 0},
 		{"ghl invalid argument", fmt.Errorf("%w: empty id", ghl.ErrInvalidArgument), bus.ClassPermanent, 0},
 		{"permanent ghl 503", bus.Permanent(&ghl.Error{StatusCode: 503, Class: ghl.ClassRetryable}), bus.ClassPermanent, 0},
+		{"paced", paced, bus.ClassDeferred, 3 * time.Second},
+		{"paced retry after a 429, as the ghl client wraps it", fmt.Errorf("tags of post p1: %w",
+			fmt.Errorf("ghl: GET /x: %w; last attempt: %w", paced, rateLimited)), bus.ClassDeferred, 3 * time.Second},
+		{"paced for a day", &ratelimit.PacedError{Loc: "loc1", Wait: 40 * time.Hour}, bus.ClassDeferred, 24 * time.Hour},
+		{"bad input beats paced", fmt.Errorf("%w: %w", bus.ErrUndecodable, paced), bus.ClassBadInput, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

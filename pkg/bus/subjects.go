@@ -3,6 +3,8 @@ package bus
 import (
 	"fmt"
 	"strings"
+
+	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
 // Family is a family of subjects with one member per location: the family
@@ -29,6 +31,9 @@ const (
 	StatsEvents Family = "socialsync.event.stats"
 	// ContactEvents carry ContactTagsChanged.
 	ContactEvents Family = "socialsync.event.contact"
+	// LocationEvents carry LocationStateChanged: creds (a location needs
+	// re-authorisation, or was connected again) → gateway, operators.
+	LocationEvents Family = "socialsync.event.location"
 
 	// CatalogueRefreshes carry the latest PostEvent that asked for a
 	// location's tag catalogue to be refreshed. Their stream keeps one
@@ -48,7 +53,7 @@ const (
 func (f Family) Known() bool {
 	switch f {
 	case PostTriggers, TagDetailsTriggers, StatsTriggers,
-		TagEvents, TagDetailsEvents, StatsEvents, ContactEvents,
+		TagEvents, TagDetailsEvents, StatsEvents, ContactEvents, LocationEvents,
 		CatalogueRefreshes, StatsSchedules, ScheduledStats:
 		return true
 	}
@@ -65,26 +70,15 @@ const (
 	// underscore keeps it apart from every valid location id.
 	invalidLocation = "_invalid"
 
-	// maxLocationIDLen bounds a location id; HighLevel's are 20 characters.
-	maxLocationIDLen = 64
+	// maxLocationIDLen bounds a location id (see ghl.ValidID).
+	maxLocationIDLen = ghl.MaxIDLen
 	// maxWorkerLen bounds a worker name in a dead-letter subject.
 	maxWorkerLen = 64
 )
 
 // ValidLocationID reports whether id can be a HighLevel location id: 1 to
 // 64 ASCII letters and digits. Only a valid id is ever put into a subject.
-func ValidLocationID(id string) bool {
-	if id == "" || len(id) > maxLocationIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
+func ValidLocationID(id string) bool { return ghl.ValidID(id) }
 
 // validWorker reports whether name can be the <worker> token of a
 // dead-letter subject: 1 to 64 ASCII letters, digits, '-' and '_'.

@@ -58,6 +58,7 @@ func TestSubjects(t *testing.T) {
 		{"socialsync.trigger.post.loc1", bus.PostTriggers, "loc1", nil},
 		{"socialsync.trigger.tagdetails.L2", bus.TagDetailsTriggers, "L2", nil},
 		{"socialsync.event.contact.x9", bus.ContactEvents, "x9", nil},
+		{"socialsync.event.location.Loc7", bus.LocationEvents, "Loc7", nil},
 		{"socialsync.refresh.catalogue.abc", bus.CatalogueRefreshes, "abc", nil},
 		{"socialsync.trigger.post.bad-loc", bus.PostTriggers, "", bus.ErrInvalidLocation},
 		{"socialsync.trigger.post.", bus.PostTriggers, "", bus.ErrInvalidLocation},

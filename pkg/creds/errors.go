@@ -1,6 +1,10 @@
 package creds
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"time"
+)
 
 var (
 	// ErrUnknownLocation is returned for a location that was never added.
@@ -18,4 +22,36 @@ var (
 	// ErrTampered is returned for a record that fails authentication: it was
 	// changed, or moved from another location's key.
 	ErrTampered = errors.New("creds: token record failed authentication")
+	// ErrNeedsReauth matches every *NeedsReauthError.
+	ErrNeedsReauth = errors.New("creds: location needs re-authorisation")
+	// ErrNoRefresher is returned when an OAuth access token has expired and
+	// the Store was opened without a Refresher (no app credentials).
+	ErrNoRefresher = errors.New("creds: no OAuth app credentials to refresh tokens with (SOCIALSYNC_GHL_CLIENT_ID, SOCIALSYNC_GHL_CLIENT_SECRET)")
+	// ErrUnknownApp is returned by a Refresher that holds no secret for the
+	// app a token was issued to.
+	ErrUnknownApp = errors.New("creds: no client secret for the app the token was issued to")
+	// ErrStateMismatch is returned by Callback.Wait when the callback's
+	// state is not the one the authorization URL carried.
+	ErrStateMismatch = errors.New("creds: OAuth callback state does not match the request")
 )
+
+// NeedsReauthError is the error of a location that needs re-authorisation:
+// its refresh token was rejected or spent. The TokenSource returns it
+// without calling HighLevel until the location is connected again. It
+// carries no token.
+type NeedsReauthError struct {
+	Location string
+	// Reason says why, in words safe to log.
+	Reason string
+	// Since is when the location was marked.
+	Since time.Time
+}
+
+// Error names the location, the reason and the way out.
+func (e *NeedsReauthError) Error() string {
+	return fmt.Sprintf("creds: location %s needs re-authorisation (since %s): %s; connect it again with socialsync connect",
+		e.Location, e.Since.UTC().Format(time.RFC3339), e.Reason)
+}
+
+// Is makes errors.Is(err, ErrNeedsReauth) true.
+func (e *NeedsReauthError) Is(target error) bool { return target == ErrNeedsReauth }

@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
 // AuthKind says how a location authenticates.
@@ -43,6 +46,10 @@ type Location struct {
 	Auth     AuthKind  `json:"auth"`
 	State    State     `json:"state"`
 	AddedAt  time.Time `json:"addedAt"`
+	// Reason says why the location is in its state (needs_reauth only).
+	Reason string `json:"reason,omitempty"`
+	// StateSince is when the location entered its state.
+	StateSince time.Time `json:"stateSince,omitzero"`
 }
 
 // Token is a location's credential. It prints redacted.
@@ -51,6 +58,16 @@ type Token struct {
 	RefreshToken string    `json:"refreshToken,omitempty"`
 	ExpiresAt    time.Time `json:"expiresAt,omitzero"` // zero: does not expire (PIT)
 	Scope        string    `json:"scope,omitempty"`
+	// UserType is ghl.UserTypeLocation or ghl.UserTypeCompany (OAuth only).
+	UserType string `json:"userType,omitempty"`
+	// CompanyID is the agency the location belongs to, when known.
+	CompanyID string `json:"companyId,omitempty"`
+	// ClientID is the Marketplace app the tokens were issued to; its
+	// secret comes from configuration, never from the store.
+	ClientID string `json:"clientId,omitempty"`
+	// ObtainedAt is when the token was requested (OAuth only); ExpiresAt
+	// counts from then, so it errs on the early side.
+	ObtainedAt time.Time `json:"obtainedAt,omitzero"`
 }
 
 // String implements fmt.Stringer without revealing the token.
@@ -68,19 +85,50 @@ func (t Token) GoString() string { return t.String() }
 // LogValue implements slog.LogValuer without revealing the token.
 func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
 
+// Scopes returns the granted scopes, as the token endpoint listed them.
+func (t Token) Scopes() []string { return strings.Fields(t.Scope) }
+
+// TokenFromGHL converts an answer of HighLevel's token endpoints, issued
+// to app clientID and requested at issued, to a Token.
+func TokenFromGHL(t ghl.Token, clientID string, issued time.Time) Token {
+	out := Token{
+		AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, Scope: t.Scope,
+		UserType: t.UserType, CompanyID: t.CompanyID, ClientID: clientID, ObtainedAt: issued.UTC(),
+	}
+	if t.ExpiresIn > 0 {
+		out.ExpiresAt = issued.Add(time.Duration(t.ExpiresIn) * time.Second).UTC()
+	}
+	return out
+}
+
 // Store keeps locations and their sealed tokens in JetStream key-value
 // buckets (bus.BucketLocations, bus.BucketTokens), which bus.Ensure creates.
+// It is safe for concurrent use, and any number of Stores, in any number of
+// processes, may share the buckets.
 type Store struct {
 	locations jetstream.KeyValue
 	tokens    jetstream.KeyValue
 	keys      *Keyring
+	opts      options
 	now       func() time.Time
+	events    *bus.Publisher
+
+	// flight makes the callers of one process share one refresh (or one
+	// wait for another process's refresh) per location.
+	flight singleflight.Group
+	// rejected maps a location to the SHA-256 of an access token HighLevel
+	// answered 401 to (see tokenSource.Invalidate).
+	rejected sync.Map
 }
 
 // Open returns a Store over the buckets of js, sealing tokens with keys.
-func Open(ctx context.Context, js jetstream.JetStream, keys *Keyring) (*Store, error) {
+func Open(ctx context.Context, js jetstream.JetStream, keys *Keyring, opts ...Option) (*Store, error) {
 	if keys == nil {
 		return nil, errors.New("creds: no keyring")
+	}
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	locs, err := js.KeyValue(ctx, bus.BucketLocations)
 	if err != nil {
@@ -90,7 +138,11 @@ func Open(ctx context.Context, js jetstream.JetStream, keys *Keyring) (*Store, e
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketTokens, err)
 	}
-	return &Store{locations: locs, tokens: toks, keys: keys, now: time.Now}, nil
+	events := o.events
+	if events == nil {
+		events = bus.NewPublisher(js, bus.PublisherOptions{})
+	}
+	return &Store{locations: locs, tokens: toks, keys: keys, opts: o, now: o.now, events: events}, nil
 }
 
 // AddPIT registers a location that uses a Private Integration Token,
@@ -106,60 +158,120 @@ func (s *Store) AddPIT(ctx context.Context, loc Location, pit string) error {
 	if err := s.PutToken(ctx, loc.ID, Token{AccessToken: pit}); err != nil {
 		return err
 	}
-	loc.Auth, loc.State = AuthPIT, StateActive
-	if loc.AddedAt.IsZero() {
-		loc.AddedAt = s.now().UTC()
-	}
-	return s.putLocation(ctx, loc)
+	loc.Auth = AuthPIT
+	return s.register(ctx, loc)
 }
 
-func (s *Store) putLocation(ctx context.Context, loc Location) error {
+// AddOAuth registers a location that uses OAuth, replacing what was stored
+// for it (a location that needed re-authorisation is active again). tok
+// holds the access token, its expiry and, so it can be refreshed, the
+// refresh token and the client id of the app it was issued to (see
+// TokenFromGHL).
+func (s *Store) AddOAuth(ctx context.Context, loc Location, tok Token) error {
+	switch {
+	case !bus.ValidLocationID(loc.ID):
+		return fmt.Errorf("%w: %q", ErrInvalidLocation, loc.ID)
+	case tok.AccessToken == "":
+		return errors.New("creds: empty access token")
+	case tok.RefreshToken != "" && tok.ClientID == "":
+		return errors.New("creds: a refresh token needs the client id of the app it was issued to")
+	}
+	if tok.ObtainedAt.IsZero() {
+		tok.ObtainedAt = s.now().UTC()
+	}
+	if err := s.PutToken(ctx, loc.ID, tok); err != nil {
+		return err
+	}
+	loc.Auth = AuthOAuth
+	return s.register(ctx, loc)
+}
+
+// register writes loc as active. Name, time zone and first registration
+// time that loc leaves empty are kept from the stored record, so
+// connecting a location again does not lose its settings.
+func (s *Store) register(ctx context.Context, loc Location) error {
+	now := s.now().UTC()
+	prev, err := s.Location(ctx, loc.ID)
+	switch {
+	case errors.Is(err, ErrUnknownLocation), errors.Is(err, errUndecodable):
+		prev = Location{} // nothing, or nothing worth keeping
+	case err != nil:
+		return err
+	default:
+		if loc.Name == "" {
+			loc.Name = prev.Name
+		}
+		if loc.Timezone == "" {
+			loc.Timezone = prev.Timezone
+		}
+		if loc.AddedAt.IsZero() {
+			loc.AddedAt = prev.AddedAt
+		}
+	}
+	if loc.AddedAt.IsZero() {
+		loc.AddedAt = now
+	}
+	loc.State, loc.Reason, loc.StateSince = StateActive, "", now
 	b, err := json.Marshal(loc)
 	if err != nil {
 		return fmt.Errorf("encode location %s: %w", loc.ID, err)
 	}
-	if _, err := s.locations.Put(ctx, loc.ID, b); err != nil {
+	rev, err := s.locations.Put(ctx, loc.ID, b)
+	if err != nil {
 		return fmt.Errorf("store location %s: %w", loc.ID, err)
+	}
+	if prev.State == StateNeedsReauth {
+		s.publishState(ctx, loc.ID, StateActive, StateNeedsReauth, "connected again", now, rev)
 	}
 	return nil
 }
 
-// PutToken seals and stores a location's token.
+// PutToken seals and stores a location's token, replacing the record: a
+// refresh in progress elsewhere will not overwrite it, and a
+// re-authorisation mark is cleared.
 func (s *Store) PutToken(ctx context.Context, loc string, t Token) error {
 	if !bus.ValidLocationID(loc) {
 		return fmt.Errorf("%w: %q", ErrInvalidLocation, loc)
 	}
-	plain, err := json.Marshal(t)
+	rec, err := s.sealToken(loc, t)
 	if err != nil {
-		return fmt.Errorf("encode token of %s: %w", loc, err)
+		return err
 	}
-	rec, err := json.Marshal(s.keys.seal(loc, plain))
+	b, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode token record of %s: %w", loc, err)
 	}
-	if _, err := s.tokens.Put(ctx, loc, rec); err != nil {
+	if _, err := s.tokens.Put(ctx, loc, b); err != nil {
 		return fmt.Errorf("store token of %s: %w", loc, err)
 	}
 	return nil
 }
 
+// errUndecodable is the cause of a location record that is not JSON.
+var errUndecodable = errors.New("undecodable record")
+
 // Location returns a registered location.
 func (s *Store) Location(ctx context.Context, id string) (Location, error) {
+	loc, _, err := s.location(ctx, id)
+	return loc, err
+}
+
+func (s *Store) location(ctx context.Context, id string) (Location, uint64, error) {
 	if !bus.ValidLocationID(id) {
-		return Location{}, fmt.Errorf("%w: %q", ErrInvalidLocation, id)
+		return Location{}, 0, fmt.Errorf("%w: %q", ErrInvalidLocation, id)
 	}
 	e, err := s.locations.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Location{}, fmt.Errorf("%w: %s", ErrUnknownLocation, id)
+		return Location{}, 0, fmt.Errorf("%w: %s", ErrUnknownLocation, id)
 	}
 	if err != nil {
-		return Location{}, fmt.Errorf("read location %s: %w", id, err)
+		return Location{}, 0, fmt.Errorf("read location %s: %w", id, err)
 	}
 	var loc Location
 	if err := json.Unmarshal(e.Value(), &loc); err != nil {
-		return Location{}, fmt.Errorf("decode location %s: %w", id, err)
+		return Location{}, 0, fmt.Errorf("decode location %s: %w: %v", id, errUndecodable, err)
 	}
-	return loc, nil
+	return loc, e.Revision(), nil
 }
 
 // Locations returns every registered location, ordered by id.
@@ -184,54 +296,40 @@ func (s *Store) Locations(ctx context.Context) ([]Location, error) {
 	return out, nil
 }
 
-// Token returns a location's token, unsealed.
+// Token returns a location's token as stored, unsealed. It neither
+// refreshes nor checks the re-authorisation mark: TokenSource does.
 func (s *Store) Token(ctx context.Context, loc string) (Token, error) {
-	if !bus.ValidLocationID(loc) {
-		return Token{}, fmt.Errorf("%w: %q", ErrInvalidLocation, loc)
-	}
-	e, err := s.tokens.Get(ctx, loc)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Token{}, fmt.Errorf("%w: %s", ErrNoToken, loc)
-	}
+	e, err := s.read(ctx, loc)
 	if err != nil {
-		return Token{}, fmt.Errorf("read token of %s: %w", loc, err)
+		return Token{}, err
 	}
-	var rec sealed
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		return Token{}, fmt.Errorf("decode token record of %s: %w", loc, ErrTampered)
-	}
-	plain, err := s.keys.open(loc, rec)
-	if err != nil {
-		return Token{}, fmt.Errorf("open token of %s: %w", loc, err)
-	}
-	var t Token
-	if err := json.Unmarshal(plain, &t); err != nil {
-		return Token{}, fmt.Errorf("decode token of %s: %w", loc, ErrTampered)
-	}
-	return t, nil
+	return e.tok, nil
 }
 
-// tokenTimeout bounds one read of the tokens bucket by a TokenSource.
-const tokenTimeout = 5 * time.Second
-
-// TokenSource returns the bearer of a location for the HighLevel client. It
-// reads the stored record on every call, so a token replaced by another
-// process (a rotated PIT, a refresh elsewhere) is used at once.
-func (s *Store) TokenSource(loc string) oauth2.TokenSource {
-	return tokenSource{s: s, loc: loc}
+// TokenStatus is what `socialsync locations list` shows of a token.
+type TokenStatus struct {
+	ExpiresAt time.Time // zero: never expires
+	Scopes    []string
+	// CanRefresh reports a stored refresh token.
+	CanRefresh bool
+	// NeedsReauth is set, with its reason, for a marked location.
+	NeedsReauth *NeedsReauthError
+	// Refreshing names the process refreshing the token right now.
+	Refreshing string
 }
 
-type tokenSource struct {
-	s   *Store
-	loc string
-}
-
-func (ts tokenSource) Token() (*oauth2.Token, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
-	defer cancel()
-	t, err := ts.s.Token(ctx, ts.loc)
+// Status describes loc's token without revealing it.
+func (s *Store) Status(ctx context.Context, loc string) (TokenStatus, error) {
+	e, err := s.read(ctx, loc)
 	if err != nil {
-		return nil, err
+		return TokenStatus{}, err
 	}
-	return &oauth2.Token{AccessToken: t.AccessToken, TokenType: "Bearer", Expiry: t.ExpiresAt}, nil
+	st := TokenStatus{ExpiresAt: e.tok.ExpiresAt, Scopes: e.tok.Scopes(), CanRefresh: e.tok.RefreshToken != ""}
+	if m := e.rec.Reauth; m != nil {
+		st.NeedsReauth = &NeedsReauthError{Location: loc, Reason: m.Reason, Since: m.Since}
+	}
+	if e.rec.Lease.heldByOther("", s.now()) {
+		st.Refreshing = e.rec.Lease.Owner
+	}
+	return st, nil
 }

@@ -27,6 +27,16 @@ type Config struct {
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"20s" desc:"time to finish in-flight work on SIGTERM"`
 	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat       string        `envconfig:"LOG_FORMAT" default:"json" desc:"json or text"`
+	// The OAuth app whose tokens the store refreshes; unset for PITs only.
+	GHLClientID        string        `envconfig:"GHL_CLIENT_ID" desc:"OAuth client id of the HighLevel app (for refreshing OAuth tokens)"`
+	GHLClientSecret    string        `envconfig:"GHL_CLIENT_SECRET" desc:"OAuth client secret of the HighLevel app"`
+	TokenRefreshMargin time.Duration `envconfig:"TOKEN_REFRESH_MARGIN" default:"5m" desc:"refresh an OAuth access token this long before it expires"`
+	// The fleet-wide HighLevel request budget per location: every process
+	// must be given the same values.
+	RateMax     int           `envconfig:"RATE_MAX" default:"100" desc:"HighLevel requests per location in one rate window, fleet-wide"`
+	RateWindow  time.Duration `envconfig:"RATE_WINDOW" default:"10s" desc:"HighLevel's rolling rate window"`
+	RateDaily   int64         `envconfig:"RATE_DAILY" default:"200000" desc:"HighLevel requests per location and UTC day, fleet-wide"`
+	RateMaxWait time.Duration `envconfig:"RATE_MAX_WAIT" default:"2s" desc:"longest a handler waits for a request permit before handing its message back for later"`
 
 	Telemetry telemetry.Config `envconfig:""`
 }
@@ -58,6 +68,12 @@ func (c Config) Validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL", "%v", err)
 	}
+	if (c.GHLClientID == "") != (c.GHLClientSecret == "") {
+		bad("GHL_CLIENT_ID", "and SOCIALSYNC_GHL_CLIENT_SECRET go together: set both or neither")
+	}
+	if c.TokenRefreshMargin < 0 {
+		bad("TOKEN_REFRESH_MARGIN", "want a duration of zero or more")
+	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("LOG_FORMAT", "want json or text, got %q", c.LogFormat)
 	}
@@ -79,12 +95,17 @@ const DefaultGHLBaseURL = ghl.DefaultBaseURL
 // and for the all-in-one binary, which fill in the rest themselves.
 func DefaultConfig() Config {
 	return Config{
-		NATSURL:         "nats://127.0.0.1:4222",
-		GHLBaseURL:      DefaultGHLBaseURL,
-		HTTPAddr:        ":8080",
-		StreamReplicas:  1,
-		ShutdownTimeout: 20 * time.Second,
-		LogLevel:        "info",
-		LogFormat:       "json",
+		NATSURL:            "nats://127.0.0.1:4222",
+		GHLBaseURL:         DefaultGHLBaseURL,
+		HTTPAddr:           ":8080",
+		StreamReplicas:     1,
+		ShutdownTimeout:    20 * time.Second,
+		LogLevel:           "info",
+		LogFormat:          "json",
+		TokenRefreshMargin: 5 * time.Minute,
+		RateMax:            100,
+		RateWindow:         10 * time.Second,
+		RateDaily:          200_000,
+		RateMaxWait:        2 * time.Second,
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/run"
 	"github.com/socialsync/socialsync/pkg/telemetry"
 )
@@ -118,12 +119,29 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	}
 	d.Publisher = bus.NewPublisher(js, bus.PublisherOptions{
 		TracerProvider: d.Telemetry.TracerProvider(), Propagator: d.Telemetry.Propagator()})
-	if d.Creds, err = creds.Open(ctx, js, keys); err != nil {
+	// Every HighLevel call takes a permit from the fleet-wide budget of its
+	// location; a handler whose location is paced defers its message.
+	governor, err := ratelimit.Open(ctx, js, ratelimit.Config{Max: cfg.RateMax, Window: cfg.RateWindow, Daily: cfg.RateDaily,
+		MaxWait: cfg.RateMaxWait, Log: d.Log})
+	if err != nil {
+		if errors.Is(err, ratelimit.ErrConfig) {
+			return fmt.Errorf("%w: SOCIALSYNC_RATE_*: %v", ErrConfig, err)
+		}
 		return err
 	}
 	if d.GHL, err = ghl.New(ghl.Options{BaseURL: cfg.GHLBaseURL, TracerProvider: d.Telemetry.TracerProvider(),
-		Propagator: d.Telemetry.Propagator()}); err != nil {
+		Propagator: d.Telemetry.Propagator(), Limiter: governor}); err != nil {
 		return fmt.Errorf("%w: SOCIALSYNC_GHL_BASE_URL: %v", ErrConfig, err)
+	}
+	// The store refreshes OAuth tokens through the same client: the governor
+	// does not apply to POST /oauth/token.
+	copts := []creds.Option{creds.WithLogger(d.Log), creds.WithPublisher(d.Publisher), creds.WithRefreshMargin(cfg.TokenRefreshMargin)}
+	if cfg.GHLClientID != "" {
+		copts = append(copts, creds.WithRefresher(creds.NewRefresher(d.GHL,
+			ghl.AppCredentials{ClientID: cfg.GHLClientID, ClientSecret: cfg.GHLClientSecret})))
+	}
+	if d.Creds, err = creds.Open(ctx, js, keys, copts...); err != nil {
+		return err
 	}
 	d.settled, err = d.Telemetry.MeterProvider().Meter("socialsync/fleet").Int64Counter("socialsync.messages.settled",
 		metric.WithDescription("Messages settled by the workers, by worker, action and error class."))

@@ -44,7 +44,9 @@ type Options struct {
 	// TokenSource gives the bearer token of every call except POST
 	// /oauth/token. It is asked once per attempt, so a refreshing source
 	// may hand out a new token between retries. The client never refreshes
-	// on its own: a 401 is returned as ClassAuth.
+	// on its own; a source that implements Invalidator gets one chance to
+	// replace a token HighLevel answered 401 to (see Invalidator). Any
+	// other 401 is returned as ClassAuth.
 	TokenSource oauth2.TokenSource
 	// TracerProvider defaults to otel.GetTracerProvider().
 	TracerProvider trace.TracerProvider
@@ -72,6 +74,11 @@ type Options struct {
 	// failed ones included, with the rate limit the response reported. It
 	// must be quick and safe for concurrent use.
 	OnResponse func(ResponseInfo)
+	// Limiter, when set, paces the calls made for a location (or, for
+	// agency calls, a company): the client asks it for a permit before
+	// every attempt, retries included, and tells it every response. See
+	// Limiter.
+	Limiter Limiter
 }
 
 // ResponseInfo describes one attempt of one call, for OnResponse.
@@ -106,6 +113,7 @@ type Client struct {
 	prop       propagation.TextMapPropagator
 	ua         string
 	onResponse func(ResponseInfo)
+	limiter    Limiter
 	retry      retryConfig
 	limits     *limitStore
 	// location attributes calls whose route names no location (contact
@@ -142,6 +150,7 @@ func New(opts Options) (*Client, error) {
 		prop:       opts.Propagator,
 		ua:         opts.UserAgent,
 		onResponse: opts.OnResponse,
+		limiter:    opts.Limiter,
 		retry:      newRetryConfig(opts),
 		limits:     &limitStore{},
 	}
@@ -285,6 +294,9 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 	bo := c.retry.newBackOff()
 	var last *Error
 	for attempt := 1; ; attempt++ {
+		if err := c.acquire(ctx, span, r, attempt, last); err != nil {
+			return err
+		}
 		status, e := c.attempt(ctx, &r, target, body, contentType, attempt, out)
 		if status != 0 {
 			span.SetAttributes(attribute.Int("http.response.status_code", status))
@@ -297,11 +309,15 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 		if ctx.Err() != nil {
 			return c.fail(span, r, attempt, ctxError(r, ctx.Err(), last))
 		}
+		if c.reauth(ctx, &r, e, last) {
+			last = e
+			continue
+		}
 		last = e
 		if attempt > c.retry.maxRetries || !retryable(e, r.policy) {
 			return c.fail(span, r, attempt, e)
 		}
-		wait := nextWait(e, bo)
+		wait := c.retryWait(e, bo)
 		if wait > c.retry.maxWait {
 			return c.fail(span, r, attempt, e)
 		}
@@ -380,6 +396,7 @@ func (c *Client) attempt(ctx context.Context, r *request, target string, body []
 	if c.onResponse != nil {
 		c.onResponse(info)
 	}
+	c.observe(info)
 	return info.StatusCode, e
 }
 

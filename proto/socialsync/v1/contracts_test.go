@@ -53,6 +53,9 @@ func TestJSONUsesLowerCamelCase(t *testing.T) {
 			[]string{"locationId", "endpoint", "profileIds"}},
 		{&socialsyncv1.ContactTagsChanged{LocationId: "L", ContactId: "c", Added: []string{"social:a"}},
 			[]string{"locationId", "contactId", "added"}},
+		{&socialsyncv1.LocationStateChanged{LocationId: "L", State: socialsyncv1.LocationState_LOCATION_STATE_NEEDS_REAUTH,
+			PreviousState: socialsyncv1.LocationState_LOCATION_STATE_ACTIVE, Reason: "refresh token rejected (invalid_grant)", Timestamp: timestamppb.Now()},
+			[]string{"locationId", "state", "previousState", "reason", "timestamp"}},
 	}
 	for _, tt := range tests {
 		m := tt.msg

@@ -23,6 +23,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// LocationState is a connected location's state, as `socialsync locations
+// list` shows it.
+type LocationState int32
+
+const (
+	LocationState_LOCATION_STATE_UNSPECIFIED LocationState = 0
+	// LOCATION_STATE_ACTIVE: socialsync holds a usable token.
+	LocationState_LOCATION_STATE_ACTIVE LocationState = 1
+	// LOCATION_STATE_NEEDS_REAUTH: the refresh token was rejected
+	// (invalid_grant) or spent by a refresh whose answer was lost; no call is
+	// made for the location until someone connects it again.
+	LocationState_LOCATION_STATE_NEEDS_REAUTH LocationState = 2
+)
+
+// Enum value maps for LocationState.
+var (
+	LocationState_name = map[int32]string{
+		0: "LOCATION_STATE_UNSPECIFIED",
+		1: "LOCATION_STATE_ACTIVE",
+		2: "LOCATION_STATE_NEEDS_REAUTH",
+	}
+	LocationState_value = map[string]int32{
+		"LOCATION_STATE_UNSPECIFIED":  0,
+		"LOCATION_STATE_ACTIVE":       1,
+		"LOCATION_STATE_NEEDS_REAUTH": 2,
+	}
+)
+
+func (x LocationState) Enum() *LocationState {
+	p := new(LocationState)
+	*p = x
+	return p
+}
+
+func (x LocationState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LocationState) Descriptor() protoreflect.EnumDescriptor {
+	return file_socialsync_v1_events_proto_enumTypes[0].Descriptor()
+}
+
+func (LocationState) Type() protoreflect.EnumType {
+	return &file_socialsync_v1_events_proto_enumTypes[0]
+}
+
+func (x LocationState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LocationState.Descriptor instead.
+func (LocationState) EnumDescriptor() ([]byte, []int) {
+	return file_socialsync_v1_events_proto_rawDescGZIP(), []int{0}
+}
+
 // TagChanged reports a change in a location's Social Planner tag catalogue.
 // Subject: socialsync.event.tag.<location_id>.
 type TagChanged struct {
@@ -440,6 +495,86 @@ func (x *ContactTagsChanged) GetTimestamp() *timestamppb.Timestamp {
 	return nil
 }
 
+// LocationStateChanged reports that a location's connection state changed:
+// it needs re-authorisation, or it was connected again.
+// Subject: socialsync.event.location.<location_id>.
+type LocationStateChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LocationId    string                 `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	State         LocationState          `protobuf:"varint,2,opt,name=state,proto3,enum=socialsync.v1.LocationState" json:"state,omitempty"`
+	PreviousState LocationState          `protobuf:"varint,3,opt,name=previous_state,json=previousState,proto3,enum=socialsync.v1.LocationState" json:"previous_state,omitempty"`
+	// reason says why, in words safe to show: never a token.
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Timestamp     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocationStateChanged) Reset() {
+	*x = LocationStateChanged{}
+	mi := &file_socialsync_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocationStateChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocationStateChanged) ProtoMessage() {}
+
+func (x *LocationStateChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_socialsync_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocationStateChanged.ProtoReflect.Descriptor instead.
+func (*LocationStateChanged) Descriptor() ([]byte, []int) {
+	return file_socialsync_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *LocationStateChanged) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *LocationStateChanged) GetState() LocationState {
+	if x != nil {
+		return x.State
+	}
+	return LocationState_LOCATION_STATE_UNSPECIFIED
+}
+
+func (x *LocationStateChanged) GetPreviousState() LocationState {
+	if x != nil {
+		return x.PreviousState
+	}
+	return LocationState_LOCATION_STATE_UNSPECIFIED
+}
+
+func (x *LocationStateChanged) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *LocationStateChanged) GetTimestamp() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Timestamp
+	}
+	return nil
+}
+
 var File_socialsync_v1_events_proto protoreflect.FileDescriptor
 
 const file_socialsync_v1_events_proto_rawDesc = "" +
@@ -487,7 +622,18 @@ const file_socialsync_v1_events_proto_rawDesc = "" +
 	"\x05added\x18\x03 \x03(\tR\x05added\x12\x18\n" +
 	"\aremoved\x18\x04 \x03(\tR\aremoved\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x128\n" +
-	"\ttimestamp\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestampBCZAgithub.com/socialsync/socialsync/proto/socialsync/v1;socialsyncv1b\x06proto3"
+	"\ttimestamp\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\"\x82\x02\n" +
+	"\x14LocationStateChanged\x12\x1f\n" +
+	"\vlocation_id\x18\x01 \x01(\tR\n" +
+	"locationId\x122\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x1c.socialsync.v1.LocationStateR\x05state\x12C\n" +
+	"\x0eprevious_state\x18\x03 \x01(\x0e2\x1c.socialsync.v1.LocationStateR\rpreviousState\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x128\n" +
+	"\ttimestamp\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp*k\n" +
+	"\rLocationState\x12\x1e\n" +
+	"\x1aLOCATION_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15LOCATION_STATE_ACTIVE\x10\x01\x12\x1f\n" +
+	"\x1bLOCATION_STATE_NEEDS_REAUTH\x10\x02BCZAgithub.com/socialsync/socialsync/proto/socialsync/v1;socialsyncv1b\x06proto3"
 
 var (
 	file_socialsync_v1_events_proto_rawDescOnce sync.Once
@@ -501,32 +647,38 @@ func file_socialsync_v1_events_proto_rawDescGZIP() []byte {
 	return file_socialsync_v1_events_proto_rawDescData
 }
 
-var file_socialsync_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_socialsync_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_socialsync_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_socialsync_v1_events_proto_goTypes = []any{
-	(*TagChanged)(nil),            // 0: socialsync.v1.TagChanged
-	(*TagDetail)(nil),             // 1: socialsync.v1.TagDetail
-	(*TagDetailsStored)(nil),      // 2: socialsync.v1.TagDetailsStored
-	(*StatsSnapshot)(nil),         // 3: socialsync.v1.StatsSnapshot
-	(*ContactTagsChanged)(nil),    // 4: socialsync.v1.ContactTagsChanged
-	(Change)(0),                   // 5: socialsync.v1.Change
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 7: google.protobuf.Struct
+	(LocationState)(0),            // 0: socialsync.v1.LocationState
+	(*TagChanged)(nil),            // 1: socialsync.v1.TagChanged
+	(*TagDetail)(nil),             // 2: socialsync.v1.TagDetail
+	(*TagDetailsStored)(nil),      // 3: socialsync.v1.TagDetailsStored
+	(*StatsSnapshot)(nil),         // 4: socialsync.v1.StatsSnapshot
+	(*ContactTagsChanged)(nil),    // 5: socialsync.v1.ContactTagsChanged
+	(*LocationStateChanged)(nil),  // 6: socialsync.v1.LocationStateChanged
+	(Change)(0),                   // 7: socialsync.v1.Change
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 9: google.protobuf.Struct
 }
 var file_socialsync_v1_events_proto_depIdxs = []int32{
-	5, // 0: socialsync.v1.TagChanged.change:type_name -> socialsync.v1.Change
-	6, // 1: socialsync.v1.TagChanged.timestamp:type_name -> google.protobuf.Timestamp
-	6, // 2: socialsync.v1.TagDetail.created_at:type_name -> google.protobuf.Timestamp
-	6, // 3: socialsync.v1.TagDetail.updated_at:type_name -> google.protobuf.Timestamp
-	1, // 4: socialsync.v1.TagDetailsStored.tag_details:type_name -> socialsync.v1.TagDetail
-	6, // 5: socialsync.v1.TagDetailsStored.retrieved_at:type_name -> google.protobuf.Timestamp
-	7, // 6: socialsync.v1.StatsSnapshot.metrics:type_name -> google.protobuf.Struct
-	6, // 7: socialsync.v1.StatsSnapshot.timestamp:type_name -> google.protobuf.Timestamp
-	6, // 8: socialsync.v1.ContactTagsChanged.timestamp:type_name -> google.protobuf.Timestamp
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	7,  // 0: socialsync.v1.TagChanged.change:type_name -> socialsync.v1.Change
+	8,  // 1: socialsync.v1.TagChanged.timestamp:type_name -> google.protobuf.Timestamp
+	8,  // 2: socialsync.v1.TagDetail.created_at:type_name -> google.protobuf.Timestamp
+	8,  // 3: socialsync.v1.TagDetail.updated_at:type_name -> google.protobuf.Timestamp
+	2,  // 4: socialsync.v1.TagDetailsStored.tag_details:type_name -> socialsync.v1.TagDetail
+	8,  // 5: socialsync.v1.TagDetailsStored.retrieved_at:type_name -> google.protobuf.Timestamp
+	9,  // 6: socialsync.v1.StatsSnapshot.metrics:type_name -> google.protobuf.Struct
+	8,  // 7: socialsync.v1.StatsSnapshot.timestamp:type_name -> google.protobuf.Timestamp
+	8,  // 8: socialsync.v1.ContactTagsChanged.timestamp:type_name -> google.protobuf.Timestamp
+	0,  // 9: socialsync.v1.LocationStateChanged.state:type_name -> socialsync.v1.LocationState
+	0,  // 10: socialsync.v1.LocationStateChanged.previous_state:type_name -> socialsync.v1.LocationState
+	8,  // 11: socialsync.v1.LocationStateChanged.timestamp:type_name -> google.protobuf.Timestamp
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_socialsync_v1_events_proto_init() }
@@ -540,13 +692,14 @@ func file_socialsync_v1_events_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socialsync_v1_events_proto_rawDesc), len(file_socialsync_v1_events_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   5,
+			NumEnums:      1,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_socialsync_v1_events_proto_goTypes,
 		DependencyIndexes: file_socialsync_v1_events_proto_depIdxs,
+		EnumInfos:         file_socialsync_v1_events_proto_enumTypes,
 		MessageInfos:      file_socialsync_v1_events_proto_msgTypes,
 	}.Build()
 	File_socialsync_v1_events_proto = out.File

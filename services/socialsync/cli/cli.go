@@ -31,6 +31,8 @@ func commands() map[string]command {
 		"run":       {"run the whole pipeline in one process on embedded defaults", runCmd},
 		"sandbox":   {"serve the HighLevel simulator (API + /_sandbox admin API)", sandboxCmd},
 		"locations": {"add or list connected HighLevel locations", locationsCmd},
+		"connect":   {"connect HighLevel locations with OAuth (a browser and a local callback)", connectCmd},
+		"doctor":    {"test a connected location: token, scopes, calls, rate-limit headroom, data", doctorCmd},
 		"trigger":   {"publish a post, tagdetails or stats trigger", triggerCmd},
 		"dlq":       {"list dead letters with their reasons", dlqCmd},
 	}

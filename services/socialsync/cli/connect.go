@@ -95,3 +95,22 @@ func splitList(s string) []string {
 	}
 	return out
 }
+
+// openStore reads the token key, connects to NATS at url and opens the
+// credential store. Close the connection when done.
+func openStore(ctx context.Context, url string, opts ...creds.Option) (*conn, *creds.Store, error) {
+	keys, err := keyring()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := dial(ctx, url)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := creds.Open(ctx, c.js, keys, opts...)
+	if err != nil {
+		c.close()
+		return nil, nil, err
+	}
+	return c, store, nil
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
 func locationsCmd(ctx context.Context, env *Env, args []string) error {
@@ -25,10 +26,14 @@ func locationsCmd(ctx context.Context, env *Env, args []string) error {
 }
 
 func locationsAdd(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "locations add", "Register a HighLevel location and its Private Integration Token. The token is sealed with SOCIALSYNC_TOKEN_KEY before it is stored.")
+	fs := newFlags(env, "locations add", "Register a HighLevel location with its Private Integration Token, or with an OAuth refresh token obtained\n"+
+		"elsewhere (exchanged at once for a fresh pair, which needs the app's credentials). Tokens are sealed with\n"+
+		"SOCIALSYNC_TOKEN_KEY before they are stored.\n\n"+
+		"Environment for --refresh-token:\n"+usageOf(&oauthConfig{}))
 	url := natsFlag(fs)
 	loc := fs.String("location", "", "HighLevel location (sub-account) id (required)")
-	pit := fs.String("pit", "", "Private Integration Token of the location (required)")
+	pit := fs.String("pit", "", "Private Integration Token of the location")
+	refresh := fs.String("refresh-token", "", "OAuth refresh token of the location (instead of --pit)")
 	name := fs.String("name", "", "display name")
 	tz := fs.String("timezone", "", "IANA time zone of the location, for daily statistics (default UTC)")
 	if err := parse(fs, args); err != nil {
@@ -37,69 +42,131 @@ func locationsAdd(ctx context.Context, env *Env, args []string) error {
 	switch {
 	case !bus.ValidLocationID(*loc):
 		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
-	case *pit == "":
-		return fmt.Errorf("%w: --pit is required", errUsage)
+	case *pit == "" && *refresh == "":
+		return fmt.Errorf("%w: --pit or --refresh-token is required", errUsage)
+	case *pit != "" && *refresh != "":
+		return fmt.Errorf("%w: give --pit or --refresh-token, not both", errUsage)
 	}
 	if *tz != "" {
 		if err := validTimezone(*tz); err != nil {
 			return fmt.Errorf("%w: --timezone: %v", errUsage, err)
 		}
 	}
-	keys, err := keyring()
-	if err != nil {
-		return err
+	l := creds.Location{ID: *loc, Name: *name, Timezone: *tz}
+	if *refresh != "" {
+		return addRefreshToken(ctx, env, *url, l, *refresh)
 	}
-	c, err := dial(ctx, *url)
+	c, store, err := openStore(ctx, *url)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	store, err := creds.Open(ctx, c.js, keys)
-	if err != nil {
-		return err
-	}
-	if err := store.AddPIT(ctx, creds.Location{ID: *loc, Name: *name, Timezone: *tz}, *pit); err != nil {
+	if err := store.AddPIT(ctx, l, *pit); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "location %s registered (private integration token, sealed)\n", *loc)
 	return nil
 }
 
-func locationsList(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "locations list", "List the registered locations and their state. Tokens are never shown.")
-	url := natsFlag(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	keys, err := keyring()
+// addRefreshToken trades refresh for a fresh pair, which both checks it
+// and leaves the pair socialsync alone holds, and stores the location.
+func addRefreshToken(ctx context.Context, env *Env, url string, l creds.Location, refresh string) error {
+	cfg, err := readOAuthConfig(true)
 	if err != nil {
 		return err
 	}
-	c, err := dial(ctx, *url)
+	gc, err := cfg.client(ghl.Options{})
+	if err != nil {
+		return err
+	}
+	c, store, err := openStore(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	store, err := creds.Open(ctx, c.js, keys)
+	issued := time.Now()
+	gt, err := gc.RefreshToken(ctx, cfg.app(), refresh, ghl.UserTypeLocation)
+	if err != nil {
+		return fmt.Errorf("exchange the refresh token: %w", err)
+	}
+	tok := creds.TokenFromGHL(gt, cfg.ClientID, issued)
+	switch tok.UserType {
+	case ghl.UserTypeCompany:
+		// An agency's refresh token, now spent: put the new agency token
+		// to use rather than lose it.
+		fmt.Fprintf(env.Stdout, "the refresh token is an agency's: connecting every location of agency %s where the app is installed\n", tok.CompanyID)
+		return connectAgency(ctx, env, store, gc, tok)
+	case "":
+		tok.UserType = ghl.UserTypeLocation
+	}
+	want := l.ID
+	if gt.LocationID != "" && gt.LocationID != want {
+		// The refresh token is spent: keep the new pair under the location
+		// it belongs to rather than lose it.
+		if !bus.ValidLocationID(gt.LocationID) {
+			return fmt.Errorf("the refresh token belongs to location %q, not %s", gt.LocationID, want)
+		}
+		l = creds.Location{ID: gt.LocationID}
+	}
+	if err := store.AddOAuth(ctx, l, tok); err != nil {
+		return err
+	}
+	if l.ID != want {
+		return fmt.Errorf("the refresh token belongs to location %s, not %s: it was spent by the exchange, so location %s is registered with the new tokens", l.ID, want, l.ID)
+	}
+	fmt.Fprintf(env.Stdout, "location %s registered (OAuth, sealed; access token valid until %s, refreshed automatically)\n",
+		l.ID, tok.ExpiresAt.Format("2006-01-02 15:04Z"))
+	return nil
+}
+
+func locationsList(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "locations list", "List the registered locations, their state and their token's. Tokens are never shown.")
+	url := natsFlag(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c, store, err := openStore(ctx, *url)
 	if err != nil {
 		return err
 	}
+	defer c.close()
 	locs, err := store.Locations(ctx)
 	if err != nil {
 		return err
 	}
+	now := time.Now()
 	w := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "LOCATION\tNAME\tTIME ZONE\tAUTH\tSTATE\tTOKEN\tADDED")
 	for _, l := range locs {
-		tok := "ok"
-		if t, err := store.Token(ctx, l.ID); err != nil {
-			tok = "unreadable: " + err.Error()
-		} else if !t.ExpiresAt.IsZero() {
-			tok = "valid until " + t.ExpiresAt.UTC().Format("2006-01-02 15:04Z")
-		}
+		tok := tokenState(ctx, store, l, now)
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, dash(l.Name), dash(l.Timezone), l.Auth, l.State, tok, l.AddedAt.UTC().Format("2006-01-02 15:04Z"))
 	}
 	return w.Flush()
+}
+
+// tokenState describes a location's token for people.
+func tokenState(ctx context.Context, store *creds.Store, l creds.Location, now time.Time) string {
+	st, err := store.Status(ctx, l.ID)
+	switch {
+	case err != nil:
+		return "unreadable: " + err.Error()
+	case st.NeedsReauth != nil:
+		return "needs re-auth: " + st.NeedsReauth.Reason
+	case st.ExpiresAt.IsZero():
+		return "does not expire"
+	}
+	until := st.ExpiresAt.UTC().Format("2006-01-02 15:04Z")
+	switch {
+	case !st.CanRefresh && now.After(st.ExpiresAt):
+		return "expired " + until + ", no refresh token: needs re-auth"
+	case !st.CanRefresh:
+		return "valid until " + until + ", no refresh token"
+	case st.Refreshing != "":
+		return "valid until " + until + ", being refreshed"
+	case now.After(st.ExpiresAt):
+		return "expired " + until + ", refreshed on next use"
+	}
+	return "valid until " + until
 }
 
 func dash(s string) string {

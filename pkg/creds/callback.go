@@ -1,0 +1,147 @@
+package creds
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// CallbackPath is the path of a Callback's redirect URI.
+const CallbackPath = "/callback"
+
+// Callback is the local end of an OAuth authorization-code flow: an HTTP
+// server on a loopback address that receives HighLevel's redirect, checks
+// its state and hands over the code.
+type Callback struct {
+	srv    *http.Server
+	state  string
+	uri    string
+	result chan callbackResult
+}
+
+type callbackResult struct {
+	code string
+	err  error
+}
+
+// ListenCallback serves a callback on addr, which must be a loopback
+// address ("127.0.0.1:0" picks a free port). HighLevel redirects only to
+// the redirect URIs registered with the app, so register RedirectURI (with
+// a fixed port) there.
+func ListenCallback(addr string) (*Callback, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("callback address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("callback address %q: want a loopback address such as 127.0.0.1:0", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for the OAuth callback on %s: %w", addr, err)
+	}
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	c := &Callback{
+		state:  base64.RawURLEncoding.EncodeToString(b),
+		uri:    "http://" + ln.Addr().String() + CallbackPath,
+		result: make(chan callbackResult, 1),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+CallbackPath, c.handle)
+	c.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = c.srv.Serve(ln) }()
+	return c, nil
+}
+
+// RedirectURI is the URI HighLevel redirects the browser to.
+func (c *Callback) RedirectURI() string { return c.uri }
+
+// AuthURL returns the authorization URL: authURL (HighLevel's
+// chooselocation page) with response_type=code, the redirect URI, the
+// client id, the space-separated scopes and the state; extra adds
+// parameters.
+func (c *Callback) AuthURL(authURL, clientID string, scopes []string, extra url.Values) (string, error) {
+	u, err := url.Parse(authURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("authorization URL %q: want an http(s) URL", authURL)
+	}
+	q := u.Query()
+	for k, vs := range extra {
+		q[k] = vs
+	}
+	q.Set("response_type", "code")
+	q.Set("redirect_uri", c.uri)
+	q.Set("client_id", clientID)
+	q.Set("scope", strings.Join(scopes, " "))
+	q.Set("state", c.state)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// Wait returns the code of the first callback, or the error it carried
+// (ErrStateMismatch, a denial), or ctx's error.
+func (c *Callback) Wait(ctx context.Context) (string, error) {
+	select {
+	case r := <-c.result:
+		return r.code, r.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("wait for the OAuth callback on %s: %w", c.uri, ctx.Err())
+	}
+}
+
+// Close stops the server.
+func (c *Callback) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return c.srv.Shutdown(ctx)
+}
+
+func (c *Callback) handle(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var res callbackResult
+	switch {
+	case subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(c.state)) != 1:
+		res.err = ErrStateMismatch
+	case q.Get("error") != "":
+		res.err = fmt.Errorf("creds: authorization denied: %s", clip(strings.TrimSpace(q.Get("error")+" "+q.Get("error_description")), 200))
+	case q.Get("code") == "":
+		res.err = errors.New("creds: the OAuth callback carried no code")
+	default:
+		res.code = q.Get("code")
+	}
+	if res.err != nil {
+		page(w, http.StatusBadRequest, "socialsync could not connect", res.err.Error())
+	} else {
+		page(w, http.StatusOK, "socialsync is connected", "You can close this window and return to the terminal.")
+	}
+	select {
+	case c.result <- res:
+	default: // a later callback: the first one decided
+	}
+}
+
+func page(w http.ResponseWriter, status int, title, text string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "<!doctype html><title>%s</title><h1>%s</h1><p>%s</p>\n",
+		html.EscapeString(title), html.EscapeString(title), html.EscapeString(text))
+}
+
+// clip cuts s to n bytes.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}

@@ -1,0 +1,116 @@
+package creds
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+)
+
+// record is a token record at rest: the sealed token and, in clear, the
+// refresh coordination. Neither the lease nor the mark holds a secret.
+type record struct {
+	sealed
+	// Lease is set while a process refreshes the token.
+	Lease *lease `json:"lease,omitempty"`
+	// Reauth is set once the location needs re-authorisation.
+	Reauth *reauthMark `json:"reauth,omitempty"`
+	// Pause is set after refreshes that failed without settling whether
+	// the refresh token is spent (the token endpoint did not answer, or
+	// answered 429): no process asks again before it ends.
+	Pause *pause `json:"pause,omitempty"`
+}
+
+// pause holds refreshes back after failures, with a backoff.
+type pause struct {
+	Until    time.Time `json:"until"`
+	Failures int       `json:"failures"`
+	Reason   string    `json:"reason"`
+}
+
+// active reports whether the pause still holds at now.
+func (p *pause) active(now time.Time) bool { return p != nil && now.Before(p.Until) }
+
+// lease is a refresher's claim on a location's refresh.
+type lease struct {
+	Owner string    `json:"owner"`
+	Until time.Time `json:"until"`
+}
+
+// heldByOther reports whether someone else's unexpired lease is on the
+// record. A lease of this very Store is left over from an earlier refresh
+// that could not release it: it is taken again.
+func (l *lease) heldByOther(owner string, now time.Time) bool {
+	return l != nil && l.Owner != owner && now.Before(l.Until)
+}
+
+// reauthMark says why and since when a location needs re-authorisation.
+type reauthMark struct {
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
+}
+
+// entry is a token record as read, at its revision.
+type entry struct {
+	rec record
+	tok Token
+	rev uint64
+}
+
+// read returns the stored record of loc, unsealed.
+func (s *Store) read(ctx context.Context, loc string) (entry, error) {
+	if !bus.ValidLocationID(loc) {
+		return entry{}, fmt.Errorf("%w: %q", ErrInvalidLocation, loc)
+	}
+	e, err := s.tokens.Get(ctx, loc)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return entry{}, fmt.Errorf("%w: %s", ErrNoToken, loc)
+	}
+	if err != nil {
+		return entry{}, fmt.Errorf("read token of %s: %w", loc, err)
+	}
+	var rec record
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return entry{}, fmt.Errorf("decode token record of %s: %w", loc, ErrTampered)
+	}
+	plain, err := s.keys.open(loc, rec.sealed)
+	if err != nil {
+		return entry{}, fmt.Errorf("open token of %s: %w", loc, err)
+	}
+	var t Token
+	if err := json.Unmarshal(plain, &t); err != nil {
+		return entry{}, fmt.Errorf("decode token of %s: %w", loc, ErrTampered)
+	}
+	return entry{rec: rec, tok: t, rev: e.Revision()}, nil
+}
+
+// sealToken returns a fresh record holding t, with no lease and no mark.
+func (s *Store) sealToken(loc string, t Token) (record, error) {
+	plain, err := json.Marshal(t)
+	if err != nil {
+		return record{}, fmt.Errorf("encode token of %s: %w", loc, err)
+	}
+	return record{sealed: s.keys.seal(loc, plain)}, nil
+}
+
+// update writes rec over revision rev of loc's record; a concurrent change
+// fails it with jetstream.ErrKeyRevisionMismatch.
+func (s *Store) update(ctx context.Context, loc string, rec record, rev uint64) (uint64, error) {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return 0, fmt.Errorf("encode token record of %s: %w", loc, err)
+	}
+	n, err := s.tokens.Update(ctx, loc, b, rev)
+	if err != nil {
+		return 0, fmt.Errorf("update token record of %s: %w", loc, err)
+	}
+	return n, nil
+}
+
+// conflict reports a compare-and-set that lost to another writer.
+func conflict(err error) bool { return errors.Is(err, jetstream.ErrKeyRevisionMismatch) }

@@ -1,0 +1,189 @@
+package ghl_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/socialsync/socialsync/pkg/ghl"
+)
+
+// recordingLimiter admits what it is asked, in order, until refuse says
+// otherwise, and records what the client asked and told it.
+type recordingLimiter struct {
+	mu       sync.Mutex
+	acquired []time.Time
+	keys     []string
+	observed []ghl.ResponseInfo
+	// refuse, when set, answers the n-th Acquire (from 1).
+	refuse func(n int) error
+}
+
+func (l *recordingLimiter) Acquire(ctx context.Context, resource string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.acquired = append(l.acquired, time.Now())
+	l.keys = append(l.keys, resource)
+	if l.refuse != nil {
+		return l.refuse(len(l.keys))
+	}
+	return nil
+}
+
+func (l *recordingLimiter) Observe(info ghl.ResponseInfo) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.observed = append(l.observed, info)
+}
+
+// pacedErr stands for a limiter's own error type.
+type pacedErr struct{ wait time.Duration }
+
+func (e *pacedErr) Error() string { return fmt.Sprintf("paced for %v", e.wait) }
+
+// Every attempt, retries included, takes a permit for the call's location
+// first and reports its response after.
+func TestLimiterPacesEveryAttempt(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t)
+	loc, tok := sb.createLocation(locationSpec{Contacts: []contactSpec{{ID: "c0000000000000000001", Tags: []string{}}}})
+	lim := &recordingLimiter{}
+	ctx := context.Background()
+
+	c := sb.client(tok, ghl.Options{Limiter: lim, MaxRetries: 2})
+	if _, err := c.Accounts(ctx, loc); err != nil {
+		t.Fatal(err)
+	}
+	// A route without the location takes the ForLocation view's.
+	if _, err := c.ForLocation(loc, nil).AddContactTags(ctx, "c0000000000000000001", []string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	sb.faults(map[string]any{"rate500": 1.0, "seed": 1})
+	if _, err := c.Accounts(ctx, loc); !ghl.IsRetryable(err) {
+		t.Fatalf("with 500s: %v", err)
+	}
+
+	lim.mu.Lock()
+	defer lim.mu.Unlock()
+	if len(lim.keys) != 5 {
+		t.Fatalf("%d permits asked, want 5 (1 + 1 + 3 attempts)", len(lim.keys))
+	}
+	for i, k := range lim.keys {
+		if k != loc {
+			t.Errorf("permit %d asked for %q, want %q", i, k, loc)
+		}
+	}
+	want := []int{200, 201, 500, 500, 500}
+	if len(lim.observed) != len(want) {
+		t.Fatalf("%d responses observed, want %d", len(lim.observed), len(want))
+	}
+	for i, o := range lim.observed {
+		if o.StatusCode != want[i] || o.Location != loc || o.Attempt != []int{1, 1, 1, 2, 3}[i] {
+			t.Errorf("observed %d: status %d location %q attempt %d", i, o.StatusCode, o.Location, o.Attempt)
+		}
+	}
+	if !lim.observed[0].RateLimit.Present {
+		t.Error("the limiter did not see the response's rate limit")
+	}
+}
+
+// A refused permit ends the call before anything is sent, with the
+// limiter's error (and the last attempt's) for errors.As.
+func TestLimiterRefusalEndsTheCall(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t)
+	loc, tok := sb.createLocation(locationSpec{})
+	ctx := context.Background()
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+
+	lim := &recordingLimiter{refuse: func(int) error { return &pacedErr{wait: 3 * time.Second} }}
+	_, err := sb.client(tok, ghl.Options{Limiter: lim, TracerProvider: tp}).Accounts(ctx, loc)
+	var pe *pacedErr
+	if !errors.As(err, &pe) || pe.wait != 3*time.Second {
+		t.Fatalf("err = %v, want the limiter's error", err)
+	}
+	if n := len(sb.requests(loc)); n != 0 {
+		t.Errorf("%d requests sent without a permit", n)
+	}
+	spans := exp.GetSpans()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans", len(spans))
+	}
+	if got := attrMap(spans[0])["error.type"]; got.AsString() != "limiter" {
+		t.Errorf("span error.type = %q, want limiter", got.AsString())
+	}
+
+	// Refused on the retry after a 429: both errors are there, and the
+	// client did not sleep the Retry-After first (the limiter owns the
+	// wait).
+	sb.faults(map[string]any{"rate429": 1.0, "seed": 1})
+	lim = &recordingLimiter{refuse: func(n int) error {
+		if n > 1 {
+			return &pacedErr{wait: time.Second}
+		}
+		return nil
+	}}
+	start := time.Now()
+	_, err = sb.client(tok, ghl.Options{Limiter: lim}).Accounts(ctx, loc)
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v, want the limiter's error", err)
+	}
+	var ge *ghl.Error
+	if _, limited := ghl.IsRateLimited(err); !limited || !errors.As(err, &ge) || ge.Attempts != 1 {
+		t.Errorf("err = %v, want it to carry the 429 of the one attempt", err)
+	}
+	if d := time.Since(start); d > 900*time.Millisecond {
+		t.Errorf("refused retry came %v after the 429: the client slept its Retry-After (1s)", d)
+	}
+	lim.mu.Lock()
+	defer lim.mu.Unlock()
+	if len(lim.observed) != 1 || lim.observed[0].StatusCode != http.StatusTooManyRequests {
+		t.Errorf("observed %+v, want the one 429", lim.observed)
+	}
+}
+
+// A context that ends while the limiter waits ends the call with the
+// context's error.
+func TestLimiterContextEnds(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t)
+	loc, tok := sb.createLocation(locationSpec{})
+	lim := &blockingLimiter{}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := sb.client(tok, ghl.Options{Limiter: lim}).Accounts(ctx, loc)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the deadline", err)
+	}
+	if n := len(sb.requests(loc)); n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
+}
+
+// blockingLimiter never admits anything.
+type blockingLimiter struct{}
+
+func (blockingLimiter) Acquire(ctx context.Context, _ string) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (blockingLimiter) Observe(ghl.ResponseInfo) {}
+
+func attrMap(s tracetest.SpanStub) map[attribute.Key]attribute.Value {
+	m := map[attribute.Key]attribute.Value{}
+	for _, a := range s.Attributes {
+		m[a.Key] = a.Value
+	}
+	return m
+}

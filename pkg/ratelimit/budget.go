@@ -1,0 +1,340 @@
+package ratelimit
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/socialsync/socialsync/pkg/ghl"
+)
+
+// budget is one resource's shared state: the value of its key in the
+// rate-budget bucket. Every process reads and writes it with compare-and-set
+// only, so a change made from a stale copy never lands.
+//
+// Times are Unix microseconds of the wall clock of the process that wrote
+// them, rounded up.
+type budget struct {
+	// grants are the permits handed out that may still share a rolling
+	// window with a request sent now, oldest first.
+	grants []grant
+	// pausedUntil is when a pause asked for by a 429 ends; 0 when none.
+	pausedUntil int64
+	// day is the UTC day (days since the Unix epoch) that used counts.
+	day int64
+	// used is how many permits were handed out on day, plus what
+	// HighLevel reported as used by others.
+	used int64
+	// max and daily are the limits HighLevel reported in its headers
+	// (X-RateLimit-Max for the same window, X-RateLimit-Limit-Daily); 0
+	// until a response said, and then the configured ones apply.
+	max, daily int64
+}
+
+// grant is n permits handed out at once. A grant of permits HighLevel
+// reported as used by someone else is recorded the same way.
+type grant struct {
+	at int64
+	n  int64
+}
+
+// limits are a Config reduced to what the budget arithmetic needs.
+type limits struct {
+	max   int64
+	daily int64
+	// window is HighLevel's, in µs.
+	window int64
+	// span is how long a grant holds its permits: the window plus the
+	// guard. A request may reach HighLevel up to the guard after its
+	// permit was handed out, and HighLevel counts it for a window from
+	// then.
+	span int64
+}
+
+func micros(t time.Time) int64 {
+	us := t.UnixMicro()
+	if t.Nanosecond()%1000 != 0 {
+		us++
+	}
+	return us
+}
+
+func utcDay(us int64) int64 { return us / (24 * 3600 * 1_000_000) }
+
+func durationMicros(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
+
+const dayMicros = 24 * 3600 * 1_000_000
+
+// settle drops the grants no longer in the rolling window at now, and
+// starts a new day's count when the UTC day changed. The other methods
+// give the same answers before and after: it only keeps the value small.
+func (b *budget) settle(now int64, l limits) {
+	if n := len(b.grants) - len(b.live(now, l)); n > 0 {
+		b.grants = slices.Delete(b.grants, 0, n)
+	}
+	b.used = b.usedOn(now)
+	b.day = utcDay(now)
+	if b.pausedUntil <= now {
+		b.pausedUntil = 0
+	}
+}
+
+// live returns the grants still in the rolling window at now.
+func (b *budget) live(now int64, l limits) []grant {
+	i, _ := slices.BinarySearchFunc(b.grants, now-l.span, func(g grant, t int64) int {
+		if g.at <= t {
+			return -1
+		}
+		return 1
+	})
+	return b.grants[i:]
+}
+
+func held(gs []grant) int64 {
+	var n int64
+	for _, g := range gs {
+		n += g.n
+	}
+	return n
+}
+
+// usedOn returns the day's count at now: 0 on a new UTC day.
+func (b *budget) usedOn(now int64) int64 {
+	if utcDay(now) != b.day {
+		return 0
+	}
+	return b.used
+}
+
+// limits returns l with the limits HighLevel reported in place of the
+// configured ones.
+func (b *budget) limits(l limits) limits {
+	if b.max > 0 {
+		l.max = b.max
+	}
+	if b.daily > 0 {
+		l.daily = b.daily
+	}
+	return l
+}
+
+// add records a grant of n permits at now, keeping grants ordered (the
+// clocks of two processes may disagree by a little). A grant less than a
+// thousandth of the span after the last one is merged into it, the merged
+// grant taking the later time: it holds its permits a little longer, never
+// shorter, and a window's grants stay a few hundred bytes.
+func (b *budget) add(now, n int64, l limits) {
+	i := len(b.grants)
+	for i > 0 && b.grants[i-1].at > now {
+		i--
+	}
+	if i > 0 && (b.grants[i-1].at == now || i == len(b.grants) && now-b.grants[i-1].at < max(l.span/1000, 1)) {
+		b.grants[i-1].at = now
+		b.grants[i-1].n += n
+		return
+	}
+	b.grants = slices.Insert(b.grants, i, grant{at: now, n: n})
+}
+
+// take hands out up to want permits at now. It returns how many it handed
+// out and, when none, how long until one may be free. The caller has
+// settled b.
+func (b *budget) take(now, want int64, l limits) (int64, time.Duration) {
+	if wait := b.wait(now, 1, l); wait > 0 {
+		return 0, wait
+	}
+	l = b.limits(l)
+	n := min(want, l.max-held(b.live(now, l)), l.daily-b.usedOn(now))
+	b.add(now, n, l)
+	b.used += n
+	return n, 0
+}
+
+// wait returns how long from now until the k-th next permit is free (k at
+// most a window's worth): 0 when k permits are free now. It assumes nobody
+// else takes permits meanwhile, so it is a lower bound.
+func (b *budget) wait(now, k int64, l limits) time.Duration {
+	l = b.limits(l)
+	var d int64
+	if b.pausedUntil > now {
+		d = b.pausedUntil - now
+	}
+	if b.usedOn(now)+k > l.daily {
+		d = max(d, (utcDay(now)+1)*dayMicros-now)
+	}
+	live := b.live(now, l)
+	need := held(live) + k - l.max
+	for _, g := range live {
+		if need <= 0 {
+			break
+		}
+		need -= g.n
+		d = max(d, g.at+l.span-now)
+	}
+	if need > 0 {
+		// More than a window's worth: the rest frees a span later at best.
+		d = max(d, l.span)
+	}
+	return durationMicros(d)
+}
+
+// eta returns how long from now until the k-th next permit is free, for
+// any k, supposing that every permit is taken as soon as it is free: a
+// window's worth later, the grants repeat.
+func (b *budget) eta(now, k int64, l limits) time.Duration {
+	m := b.limits(l).max
+	periods := (k - 1) / m
+	return b.wait(now, k-periods*m, l) + durationMicros(periods*l.span)
+}
+
+// observation is what one response told about a resource's budget.
+type observation struct {
+	status     int
+	rateLimit  ghl.RateLimit
+	retryAfter time.Duration
+}
+
+// learn folds an observation made at now into b and reports whether it
+// changed b; with apply false, it only reports whether it would. The
+// caller has settled b when apply is true.
+//
+// HighLevel's headers name its limits: X-RateLimit-Max (when its interval
+// is the configured window) and X-RateLimit-Limit-Daily replace the
+// configured ones, for every process, until a response says otherwise.
+//
+// A 429 pauses the resource for its Retry-After, or for the window when
+// HighLevel sent none. A response that reports fewer requests remaining in
+// the window than b believes means that something outside this budget
+// (a script or another deployment with the same credentials) used them: the
+// difference is recorded as a grant at now, which is cautious, since those
+// requests were made earlier and leave the window earlier. The daily count
+// learns the same way from X-RateLimit-Daily-Remaining. What remains is
+// never learned upward: b only ever gets more cautious about it.
+func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
+	if o.status == http.StatusTooManyRequests {
+		wait := o.retryAfter
+		if wait <= 0 {
+			wait = o.rateLimit.Interval
+		}
+		if wait <= 0 {
+			wait = durationMicros(l.span)
+		}
+		until := now + wait.Microseconds()
+		if until <= b.pausedUntil {
+			return false
+		}
+		if apply {
+			b.pausedUntil = until
+		}
+		// A 429's X-RateLimit-Remaining is 0 by definition: the pause says
+		// all there is to say about the window.
+		return true
+	}
+	rl := o.rateLimit
+	if !rl.Present {
+		return false
+	}
+	learned := *b
+	changed := false
+	if rl.Max > 0 && rl.Interval.Microseconds() == l.window && int64(rl.Max) != b.max {
+		learned.max = int64(rl.Max)
+		changed = true
+	}
+	if rl.DailyLimit > 0 && int64(rl.DailyLimit) != b.daily {
+		learned.daily = int64(rl.DailyLimit)
+		changed = true
+	}
+	ll := learned.limits(l)
+	var missing int64
+	if rl.Max > 0 {
+		missing = ll.max - held(b.live(now, l)) - int64(rl.Remaining)
+	}
+	used := b.usedOn(now)
+	if rl.DailyLimit > 0 {
+		used = max(used, ll.daily-int64(rl.DailyRemaining))
+	}
+	changed = changed || missing > 0 || used > b.usedOn(now)
+	if !changed || !apply {
+		return changed
+	}
+	b.max, b.daily, b.used = learned.max, learned.daily, used
+	if missing > 0 {
+		b.add(now, missing, l)
+	}
+	return true
+}
+
+// The encoding of a budget: a version byte, then unsigned varints:
+// day, used, pausedUntil, max, daily, the number of grants, and per grant the
+// difference of its time to the previous one's (the first one's to 0) and
+// its permit count. A window's grants take a few bytes each.
+const budgetVersion = 1
+
+var errBadBudget = errors.New("undecodable budget")
+
+func (b *budget) marshal() []byte {
+	out := make([]byte, 0, 16+6*len(b.grants))
+	out = append(out, budgetVersion)
+	out = binary.AppendUvarint(out, uint64(b.day))
+	out = binary.AppendUvarint(out, uint64(b.used))
+	out = binary.AppendUvarint(out, uint64(b.pausedUntil))
+	out = binary.AppendUvarint(out, uint64(b.max))
+	out = binary.AppendUvarint(out, uint64(b.daily))
+	out = binary.AppendUvarint(out, uint64(len(b.grants)))
+	var prev int64
+	for _, g := range b.grants {
+		out = binary.AppendUvarint(out, uint64(g.at-prev))
+		out = binary.AppendUvarint(out, uint64(g.n))
+		prev = g.at
+	}
+	return out
+}
+
+func unmarshalBudget(data []byte) (budget, error) {
+	if len(data) == 0 || data[0] != budgetVersion {
+		return budget{}, errBadBudget
+	}
+	data = data[1:]
+	next := func() (int64, bool) {
+		v, n := binary.Uvarint(data)
+		if n <= 0 || v > 1<<62 {
+			return 0, false
+		}
+		data = data[n:]
+		return int64(v), true
+	}
+	var b budget
+	var count int64
+	var ok [6]bool
+	b.day, ok[0] = next()
+	b.used, ok[1] = next()
+	b.pausedUntil, ok[2] = next()
+	b.max, ok[3] = next()
+	b.daily, ok[4] = next()
+	count, ok[5] = next()
+	if ok != [6]bool{true, true, true, true, true, true} || count > int64(len(data)) {
+		return budget{}, errBadBudget
+	}
+	b.grants = make([]grant, 0, count)
+	var prev int64
+	for range count {
+		d, ok1 := next()
+		n, ok2 := next()
+		if !ok1 || !ok2 {
+			return budget{}, errBadBudget
+		}
+		prev += d
+		b.grants = append(b.grants, grant{at: prev, n: n})
+	}
+	if len(data) != 0 {
+		return budget{}, errBadBudget
+	}
+	return b, nil
+}
+
+func (b budget) clone() budget {
+	b.grants = slices.Clone(b.grants)
+	return b
+}

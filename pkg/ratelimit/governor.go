@@ -1,0 +1,448 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ghl"
+)
+
+const (
+	// kvTimeout bounds one read-modify-write of a budget.
+	kvTimeout = 5 * time.Second
+	// maxPumpSleep bounds how long a pump sleeps before it looks again
+	// whether anybody still waits.
+	maxPumpSleep = time.Second
+	// minDeferral is the least a caller is told to stay away.
+	minDeferral = 10 * time.Millisecond
+	// earlyReturn is how much before its permit is due a deferred caller
+	// is told to come back: a redelivered message takes a few
+	// milliseconds to reach Acquire, and a permit nobody takes when it
+	// frees is budget lost. A caller whose permit is that close always
+	// waits for it, MaxWaiters or not: it holds its slot that long at most.
+	earlyReturn = 50 * time.Millisecond
+	// keyPrefix starts every budget's key in the bucket.
+	keyPrefix = "budget."
+)
+
+// Governor hands out permits for HighLevel requests so that the fleet as a
+// whole, however many processes it has, stays within each location's
+// limits. It is safe for concurrent use; a process needs one, and it
+// implements ghl.Limiter.
+type Governor struct {
+	kv  jetstream.KeyValue
+	cfg Config
+	lim limits
+
+	mu        sync.Mutex
+	resources map[string]*resource
+}
+
+var _ ghl.Limiter = (*Governor)(nil)
+
+// resource is this process's side of one location's budget.
+type resource struct {
+	id, key string
+
+	// kvmu serialises this process's reads and writes of the key, so they
+	// never conflict with each other; it guards cache and rev.
+	kvmu  sync.Mutex
+	cache budget
+	rev   uint64 // 0: the key is absent, or was never read
+	read  bool
+
+	// mu guards the rest; it is never held during I/O.
+	mu      sync.Mutex
+	waiters []*waiter
+	pumping bool
+	// view is a copy of cache for estimates; viewOK once there is one.
+	view   budget
+	viewOK bool
+	// deferred are the times that callers told to come back later were
+	// given and that are still ahead, so that each is given its own
+	// permit's time.
+	deferred []time.Time
+}
+
+// waiter is a blocked caller of Acquire or Wait.
+type waiter struct {
+	ready chan struct{} // closed when done
+	err   error
+	// deadline is when a caller of Acquire stops waiting; zero for Wait.
+	deadline time.Time
+}
+
+// Open returns a Governor on the socialsync_rate_budget bucket, which
+// bus.Ensure declares.
+func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Governor, error) {
+	kv, err := js.KeyValue(ctx, bus.BucketRateBudget)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketRateBudget, err)
+	}
+	return New(kv, cfg)
+}
+
+// New returns a Governor keeping its budgets in kv.
+func New(kv jetstream.KeyValue, cfg Config) (*Governor, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Governor{kv: kv, cfg: cfg, lim: cfg.limits(), resources: map[string]*resource{}}, nil
+}
+
+// Config returns the configuration in effect, defaults filled in.
+func (g *Governor) Config() Config { return g.cfg }
+
+// Acquire takes one permit for a request to HighLevel for loc (a location
+// id, or a company id for agency calls). It blocks while the permit is at
+// most MaxWait away and MaxWaiters others of this process wait for the
+// same location; otherwise it returns a *PacedError at once, telling when
+// to come back. It returns ctx's error when ctx ends first.
+func (g *Governor) Acquire(ctx context.Context, loc string) error {
+	return g.acquire(ctx, loc, true)
+}
+
+// Wait takes one permit for loc, blocking however long that takes, until
+// ctx ends. It is for callers with nothing else to do meanwhile (a
+// command, a benchmark); message handlers use Acquire.
+func (g *Governor) Wait(ctx context.Context, loc string) error {
+	return g.acquire(ctx, loc, false)
+}
+
+func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) error {
+	r, err := g.resource(loc)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	now := time.Now()
+	if bounded {
+		est := r.estimate(now, len(r.waiters)+1, g.lim)
+		limit := g.cfg.MaxWait
+		if dl, ok := ctx.Deadline(); ok {
+			limit = min(limit, time.Until(dl))
+		}
+		if est > limit || (est > min(earlyReturn, limit) && len(r.waiters) >= g.cfg.MaxWaiters) {
+			wait := r.deferral(now, g.lim)
+			r.mu.Unlock()
+			return &PacedError{Loc: loc, Wait: wait}
+		}
+	}
+	w := &waiter{ready: make(chan struct{})}
+	if bounded {
+		w.deadline = now.Add(g.cfg.MaxWait)
+	}
+	r.waiters = append(r.waiters, w)
+	if !r.pumping {
+		r.pumping = true
+		go g.pump(r)
+	}
+	r.mu.Unlock()
+
+	var expired <-chan time.Time
+	if bounded {
+		t := time.NewTimer(g.cfg.MaxWait)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-w.ready:
+		return w.err
+	case <-ctx.Done():
+		r.mu.Lock()
+		r.leave(w)
+		r.mu.Unlock()
+		// A permit handed out meanwhile is lost, which errs on the safe side.
+		return ctx.Err()
+	case <-expired:
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if !r.leave(w) {
+			return w.err // served meanwhile
+		}
+		return &PacedError{Loc: loc, Wait: r.deferral(time.Now(), g.lim)}
+	}
+}
+
+// resource returns this process's side of loc's budget.
+func (g *Governor) resource(loc string) (*resource, error) {
+	if !validID(loc) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidKey, truncate(loc))
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := g.resources[loc]
+	if r == nil {
+		r = &resource{id: loc, key: keyPrefix + loc}
+		g.resources[loc] = r
+	}
+	return r, nil
+}
+
+// pump hands out permits to r's waiters, oldest first, taking them from the
+// shared budget in one write for all the waiters it can serve, until
+// nobody waits. One pump runs per resource and process.
+func (g *Governor) pump(r *resource) {
+	for {
+		r.mu.Lock()
+		n := len(r.waiters)
+		if n == 0 {
+			r.pumping = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+
+		var got int64
+		var wait time.Duration
+		ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
+		err := g.update(ctx, r, func(b *budget, now int64) bool {
+			got, wait = b.take(now, int64(n), g.lim)
+			return got > 0
+		})
+		cancel()
+
+		r.mu.Lock()
+		if err != nil {
+			for _, w := range r.waiters {
+				w.err = err
+				close(w.ready)
+			}
+			r.waiters = nil
+			r.pumping = false
+			r.mu.Unlock()
+			return
+		}
+		// Permits whose waiter left meanwhile are lost until they leave
+		// the window: safe, and rare.
+		served := int(min(got, int64(len(r.waiters))))
+		for _, w := range r.waiters[:served] {
+			close(w.ready)
+		}
+		r.waiters = slices.Delete(r.waiters, 0, served)
+		if got == 0 {
+			r.release(wait, g.lim)
+		}
+		r.mu.Unlock()
+		if got == 0 {
+			sleep(min(max(wait, time.Millisecond), maxPumpSleep))
+		}
+	}
+}
+
+// release answers at once the callers of Acquire that would give up before
+// the next permit, wait from now: they learn they are paced without
+// waiting for MaxWait. The caller holds r.mu.
+func (r *resource) release(wait time.Duration, l limits) {
+	now := time.Now()
+	at := now.Add(wait)
+	var paced []*waiter
+	r.waiters = slices.DeleteFunc(r.waiters, func(w *waiter) bool {
+		if !w.deadline.IsZero() && w.deadline.Before(at) {
+			paced = append(paced, w)
+			return true
+		}
+		return false
+	})
+	for _, w := range paced {
+		w.err = &PacedError{Loc: r.id, Wait: r.deferral(now, l)}
+		close(w.ready)
+	}
+}
+
+// leave removes w from the waiters and reports whether it was there (not
+// served yet). The caller holds r.mu.
+func (r *resource) leave(w *waiter) bool {
+	i := slices.Index(r.waiters, w)
+	if i < 0 {
+		return false
+	}
+	r.waiters = slices.Delete(r.waiters, i, i+1)
+	return true
+}
+
+// estimate returns how long the k-th next permit is at least away, by this
+// process's latest copy of the budget: the others' grants since can only
+// make it longer. The caller holds r.mu.
+func (r *resource) estimate(now time.Time, k int, l limits) time.Duration {
+	if !r.viewOK {
+		return 0
+	}
+	return r.view.eta(micros(now), int64(k), l)
+}
+
+// deferral returns how long a caller that cannot wait now should stay
+// away: until just before the permit after those of the waiters and of
+// the callers deferred before it, so that a backlog comes back at the pace
+// permits free up, neither all at once nor later than needed. The caller
+// holds r.mu.
+func (r *resource) deferral(now time.Time, l limits) time.Duration {
+	r.deferred = slices.DeleteFunc(r.deferred, func(t time.Time) bool { return !t.After(now) })
+	est := r.estimate(now, len(r.waiters)+len(r.deferred)+1, l)
+	wait := max(est-earlyReturn, minDeferral)
+	r.deferred = append(r.deferred, now.Add(wait))
+	return wait
+}
+
+// Observe learns from a response of HighLevel (ghl.Client calls it after
+// every attempt): a 429 pauses the location for every process of the fleet
+// for its Retry-After (or the window when it has none); fewer requests
+// remaining than the budget believes (someone outside the budget made
+// requests) takes the difference from the budget, for the window and for
+// the day. Only the location concerned slows down.
+func (g *Governor) Observe(info ghl.ResponseInfo) {
+	id := info.Location
+	if id == "" {
+		id = info.Company
+	}
+	if id == "" || info.StatusCode == 0 || (info.StatusCode != http.StatusTooManyRequests && !info.RateLimit.Present) {
+		return
+	}
+	o := observation{status: info.StatusCode, rateLimit: info.RateLimit}
+	var e *ghl.Error
+	if errors.As(info.Err, &e) {
+		o.retryAfter = e.RetryAfter
+	}
+	r, err := g.resource(id)
+	if err != nil {
+		return
+	}
+	// Most responses teach nothing, which this process's copy can tell
+	// without a read: a fresher budget is only more cautious.
+	r.mu.Lock()
+	teaches := !r.viewOK || r.view.learn(micros(time.Now()), o, g.lim, false)
+	r.mu.Unlock()
+	if !teaches {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
+	defer cancel()
+	var changed bool
+	err = g.update(ctx, r, func(b *budget, now int64) bool {
+		changed = b.learn(now, o, g.lim, true)
+		return changed
+	})
+	switch {
+	case err != nil:
+		g.cfg.Log.Warn("rate budget not updated", "location", id, "err", err)
+	case changed && o.status == http.StatusTooManyRequests:
+		g.cfg.Log.Info("rate limited; location paused", "location", id, "retry_after", o.retryAfter)
+	case changed:
+		g.cfg.Log.Debug("requests outside the budget; budget reduced", "location", id,
+			"remaining", o.rateLimit.Remaining, "daily_remaining", o.rateLimit.DailyRemaining)
+	}
+}
+
+// update applies fn to r's budget and writes the result with
+// compare-and-set, when fn reports a change. It starts from this process's
+// copy; on a conflict it reads the budget again and applies fn again, so
+// fn must decide from the budget it is given only.
+func (g *Governor) update(ctx context.Context, r *resource, fn func(b *budget, now int64) bool) error {
+	r.kvmu.Lock()
+	defer r.kvmu.Unlock()
+	stale := !r.read
+	for {
+		if stale {
+			if err := g.load(ctx, r); err != nil {
+				return err
+			}
+		}
+		b := r.cache.clone()
+		now := micros(time.Now())
+		b.settle(now, g.lim)
+		if !fn(&b, now) {
+			r.store(b, r.rev)
+			return nil
+		}
+		data := b.marshal()
+		var rev uint64
+		var err error
+		if r.rev == 0 {
+			rev, err = g.kv.Create(ctx, r.key, data)
+		} else {
+			rev, err = g.kv.Update(ctx, r.key, data, r.rev)
+		}
+		switch {
+		case err == nil:
+			r.store(b, rev)
+			return nil
+		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+			stale = true // another process wrote first
+		default:
+			// The write may have landed: read before the next one.
+			r.read = false
+			return fmt.Errorf("write rate budget of %s: %w", r.id, err)
+		}
+	}
+}
+
+// load reads r's budget into r.cache. The caller holds r.kvmu.
+func (g *Governor) load(ctx context.Context, r *resource) error {
+	e, err := g.kv.Get(ctx, r.key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		r.store(budget{}, 0)
+		return nil
+	case err != nil:
+		return fmt.Errorf("read rate budget of %s: %w", r.id, err)
+	}
+	b, err := unmarshalBudget(e.Value())
+	if err != nil {
+		// Whatever wrote it, the window may be full: count it so, which
+		// heals by itself one window later.
+		g.cfg.Log.Warn("undecodable rate budget; counting its window as full", "location", r.id)
+		b = budget{grants: []grant{{at: micros(time.Now()), n: g.lim.max}}}
+	}
+	r.store(b, e.Revision())
+	return nil
+}
+
+// store records b at rev as this process's copy. The caller holds r.kvmu.
+// The copy is never changed in place (update changes a clone), so the view
+// for estimates can share it.
+func (r *resource) store(b budget, rev uint64) {
+	r.cache, r.rev, r.read = b, rev, true
+	r.mu.Lock()
+	r.view, r.viewOK = b, true
+	r.mu.Unlock()
+}
+
+func sleep(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	<-t.C
+}
+
+// validID reports whether id can be part of a key: 1 to 64 ASCII letters,
+// digits, '-' or '_'.
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return s[:64] + "…"
+}

@@ -1,0 +1,283 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ratelimit"
+)
+
+// Three processes with four callers each hammer one location: HighLevel
+// never sees more than its window allows, answers no 429, and the budget
+// is used.
+//
+// The tests of this package do not run in parallel: a permit's guard must
+// cover the spread of the time from permit to request, which a starved CPU
+// stretches.
+func TestProcessesShareTheWindow(t *testing.T) {
+	const max, window, calls = 20, 2 * time.Second, 100
+	w := newWorld(t, max, window, 200_000)
+	loc, tok := w.location()
+	cfg := ratelimit.Config{Max: max, Window: window, Guard: 120 * time.Millisecond}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	var jobs atomic.Int64
+	var wg sync.WaitGroup
+	for range 3 {
+		p := w.process(cfg)
+		c := w.client(p, tok, ghl.Options{})
+		for range 4 {
+			wg.Go(func() {
+				for jobs.Add(1) <= calls {
+					if err := call(ctx, c, loc); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+
+	reqs := w.requests(loc)
+	if len(reqs) != calls {
+		t.Errorf("%d requests logged, want %d", len(reqs), calls)
+	}
+	if n := count429(reqs); n > 0 {
+		t.Errorf("%d requests answered 429", n)
+	}
+	fullest := windowCheck(t, reqs, max, window)
+	u := utilisation(reqs, max, window)
+	t.Logf("%d requests, fullest window %d, utilisation %.3f", len(reqs), fullest, u)
+	if u < 0.9 {
+		t.Errorf("utilisation %.3f, want at least 0.9", u)
+	}
+}
+
+// Requests made outside the fleet show in X-RateLimit-Remaining: the
+// governor takes them off its budget instead of running into 429s.
+func TestLearnsFromRemaining(t *testing.T) {
+	const max, window = 20, 2 * time.Second
+	w := newWorld(t, max, window, 200_000)
+	loc, tok := w.location()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	outsider := w.client(nil, tok, ghl.Options{MaxRetries: -1})
+	for range 15 {
+		if _, err := outsider.ListSocialTags(ctx, loc, ghl.SearchOpts{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := w.process(ratelimit.Config{Max: max, Window: window, Guard: 100 * time.Millisecond})
+	c := w.client(p, tok, ghl.Options{MaxRetries: -1})
+	for i := range 25 {
+		if err := call(ctx, c, loc); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	reqs := w.requests(loc)
+	if n := count429(reqs); n > 0 {
+		t.Errorf("%d requests answered 429", n)
+	}
+	windowCheck(t, reqs, max, window)
+	if len(reqs) != 40 {
+		t.Errorf("%d requests logged, want 40", len(reqs))
+	}
+}
+
+// A 429 for one location pauses that location in every process, and no
+// other location.
+func TestRateLimitedPausesOnlyItsLocation(t *testing.T) {
+	const max, window = 5, 2 * time.Second
+	w := newWorld(t, max, window, 200_000)
+	a, tokA := w.location()
+	b, tokB := w.location()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	// Someone outside the fleet spends A's window; the fleet cannot know
+	// before its next request.
+	outsider := w.client(nil, tokA, ghl.Options{MaxRetries: -1})
+	for range max {
+		if _, err := outsider.Accounts(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := ratelimit.Config{Max: max, Window: window, MaxWait: 100 * time.Millisecond}
+	p1, p2 := w.process(cfg), w.process(cfg)
+	_, err := w.client(p1, tokA, ghl.Options{MaxRetries: -1}).Accounts(ctx, a)
+	retryAfter, limited := ghl.IsRateLimited(err)
+	if !limited || retryAfter <= 0 {
+		t.Fatalf("first fleet request for A: %v, want a 429 with Retry-After", err)
+	}
+	hit := time.Now()
+
+	// The other process holds off A…
+	err = p2.gov.Acquire(ctx, a)
+	var paced *ratelimit.PacedError
+	if !errors.As(err, &paced) || paced.Loc != a || paced.Wait < retryAfter-time.Since(hit)-100*time.Millisecond {
+		t.Fatalf("second process, A after the 429: %v, want paced for about %v", err, retryAfter)
+	}
+	// …and goes on with B.
+	clientB := w.client(p2, tokB, ghl.Options{MaxRetries: -1})
+	for i := range max {
+		if _, err := clientB.Accounts(ctx, b); err != nil {
+			t.Fatalf("B call %d while A is paused: %v", i, err)
+		}
+	}
+	// A resumes once the pause is over, without another 429.
+	clientA := w.client(p2, tokA, ghl.Options{MaxRetries: -1})
+	if err := call(ctx, clientA, a); err != nil {
+		t.Fatalf("A after its pause: %v", err)
+	}
+	if waited := time.Since(hit); waited < retryAfter-50*time.Millisecond {
+		t.Errorf("A called again %v after a 429 asking for %v", waited, retryAfter)
+	}
+	if n := count429(w.requests(a)); n != 1 {
+		t.Errorf("%d 429s for A, want the one", n)
+	}
+	if n := count429(w.requests(b)); n != 0 {
+		t.Errorf("%d 429s for B", n)
+	}
+}
+
+// A process that takes permits and dies holds them no longer than the
+// window (plus the guard): the budget lives in timestamps, not in leases
+// someone must give back.
+func TestCrashedProcessLeaksNothing(t *testing.T) {
+	const max, window = 10, time.Second
+	w := newWorld(t, max, window, 200_000)
+	loc, _ := w.location()
+	cfg := ratelimit.Config{Max: max, Window: window, Guard: 50 * time.Millisecond, MaxWait: 100 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	dying := w.process(cfg)
+	for range max {
+		if err := dying.gov.Wait(ctx, loc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := time.Now()
+	dying.conn.Close()
+
+	other := w.process(cfg)
+	var paced *ratelimit.PacedError
+	if err := other.gov.Acquire(ctx, loc); !errors.As(err, &paced) {
+		t.Fatalf("Acquire while the dead process's permits are in the window: %v, want paced", err)
+	}
+	waitCtx, waitCancel := context.WithTimeout(ctx, window+50*time.Millisecond+time.Second)
+	defer waitCancel()
+	for range max {
+		if err := other.gov.Wait(waitCtx, loc); err != nil {
+			t.Fatalf("the dead process's permits did not come back: %v", err)
+		}
+	}
+	if d := time.Since(took); d < window {
+		t.Errorf("permits came back after %v, within the window", d)
+	}
+}
+
+// The day's budget holds across processes and across windows, without a
+// 429, and a spent day is paced until the next UTC day.
+func TestDailyBudget(t *testing.T) {
+	const daily = 30
+	w := newWorld(t, 100, time.Second, daily)
+	loc, tok := w.location()
+	cfg := ratelimit.Config{Max: 100, Window: time.Second, Daily: daily}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var made atomic.Int64
+	var lastErr atomic.Pointer[ratelimit.PacedError]
+	for range 2 {
+		c := w.client(w.process(cfg), tok, ghl.Options{})
+		wg.Go(func() {
+			for range daily {
+				_, err := c.Accounts(ctx, loc)
+				var paced *ratelimit.PacedError
+				if errors.As(err, &paced) {
+					lastErr.Store(paced)
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				made.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if made.Load() != daily {
+		t.Errorf("%d requests made, want the day's %d", made.Load(), daily)
+	}
+	paced := lastErr.Load()
+	untilMidnight := time.Until(time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour))
+	if paced == nil || paced.Wait < untilMidnight-time.Minute {
+		t.Errorf("past the day's budget: %v, want paced until the next UTC day (%v)", paced, untilMidnight)
+	}
+	if n := count429(w.requests(loc)); n > 0 {
+		t.Errorf("%d 429s", n)
+	}
+}
+
+// A spent location answers at once, and the callers it turns away are each
+// told to come back when their permit is due (a moment before): as many as
+// the window frees at its end, the next ones a window later.
+func TestPacedCallersComeBackWhenTheirPermitIsDue(t *testing.T) {
+	const max, window = 10, 2 * time.Second
+	w := newWorld(t, max, window, 200_000)
+	loc, _ := w.location()
+	p := w.process(ratelimit.Config{Max: max, Window: window, MaxWait: 100 * time.Millisecond})
+	span := window + p.gov.Config().Guard
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	for range max {
+		if err := p.gov.Acquire(ctx, loc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var due []time.Time // when each paced caller is told to come back
+	for range 2 * max {
+		var paced *ratelimit.PacedError
+		if err := p.gov.Acquire(ctx, loc); !errors.As(err, &paced) {
+			t.Fatalf("Acquire on a spent location: %v, want paced", err)
+		}
+		due = append(due, time.Now().Add(paced.Wait))
+	}
+	// The first window's worth come back when the window frees, between
+	// one span after the first permit and one span after now…
+	for i, at := range due[:max] {
+		if at.Before(start.Add(span-100*time.Millisecond)) || at.After(time.Now().Add(span)) {
+			t.Errorf("paced caller %d told to come back %v after the start, want when the window frees (%v)", i, at.Sub(start), span)
+		}
+	}
+	// …and the next window's worth a span after them.
+	for i, at := range due[max:] {
+		if gap := at.Sub(due[i]); gap < span-50*time.Millisecond || gap > span+50*time.Millisecond {
+			t.Errorf("paced caller %d told to come back %v after caller %d, want a window later (%v)", max+i, gap, i, span)
+		}
+	}
+}
+
+func TestInvalidLocation(t *testing.T) {
+	w := newWorld(t, 100, 10*time.Second, 200_000)
+	p := w.process(ratelimit.Config{})
+	for _, id := range []string{"", "a.b", "a b", "x>", string(make([]byte, 65))} {
+		if err := p.gov.Acquire(context.Background(), id); !errors.Is(err, ratelimit.ErrInvalidKey) {
+			t.Errorf("Acquire(%q) = %v, want ErrInvalidKey", id, err)
+		}
+	}
+	if _, err := ratelimit.New(nil, ratelimit.Config{Max: -1}); !errors.Is(err, ratelimit.ErrConfig) {
+		t.Errorf("New with a negative Max: %v", err)
+	}
+}

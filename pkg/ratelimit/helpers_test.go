@@ -1,0 +1,244 @@
+package ratelimit_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/oauth2"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
+	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
+	"github.com/socialsync/socialsync/pkg/ratelimit"
+)
+
+// world is one JetStream server and one simulator, shared by the
+// "processes" of a test.
+type world struct {
+	tb     testing.TB
+	bus    *bustest.Env
+	simURL string
+}
+
+func newWorld(tb testing.TB, max int, window time.Duration, daily int64) *world {
+	tb.Helper()
+	sim, err := ghlsim.New(ghlsim.Options{Seed: "empty"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	tb.Cleanup(srv.Close)
+	w := &world{tb: tb, bus: bustest.Start(tb, bus.TopologyOptions{}), simURL: srv.URL}
+	w.admin(http.MethodPut, "/_sandbox/config", map[string]any{"rateLimit": map[string]any{
+		"max": max, "window": window.String(), "daily": daily}}, nil)
+	return w
+}
+
+func (w *world) admin(method, path string, in, out any) {
+	w.tb.Helper()
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			w.tb.Fatal(err)
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, w.simURL+path, body)
+	if err != nil {
+		w.tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		w.tb.Fatalf("%s %s: %s: %s", method, path, resp.Status, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			w.tb.Fatal(err)
+		}
+	}
+}
+
+// location creates a simulator location and returns its id and PIT.
+func (w *world) location() (id, token string) {
+	w.tb.Helper()
+	var out struct{ ID, Token string }
+	w.admin(http.MethodPost, "/_sandbox/locations", map[string]any{"socialTags": []string{"a", "b"}}, &out)
+	return out.ID, out.Token
+}
+
+type request struct {
+	Method string    `json:"method"`
+	Path   string    `json:"path"`
+	Status int       `json:"status"`
+	At     time.Time `json:"at"`
+}
+
+func (w *world) requests(loc string) []request {
+	w.tb.Helper()
+	var out struct {
+		Requests []request `json:"requests"`
+	}
+	w.admin(http.MethodGet, "/_sandbox/requests?location="+url.QueryEscape(loc), nil, &out)
+	return out.Requests
+}
+
+// process is one governor on its own NATS connection, as a separate
+// process of the fleet would have.
+type process struct {
+	conn *nats.Conn
+	gov  *ratelimit.Governor
+}
+
+func (w *world) process(cfg ratelimit.Config) *process {
+	w.tb.Helper()
+	nc, err := nats.Connect(w.bus.URL())
+	if err != nil {
+		w.tb.Fatal(err)
+	}
+	w.tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		w.tb.Fatal(err)
+	}
+	gov, err := ratelimit.Open(context.Background(), js, cfg)
+	if err != nil {
+		w.tb.Fatal(err)
+	}
+	return &process{conn: nc, gov: gov}
+}
+
+// client returns a HighLevel client for token paced by p's governor (no
+// governor when p is nil: someone outside the fleet).
+func (w *world) client(p *process, token string, opts ghl.Options) *ghl.Client {
+	w.tb.Helper()
+	opts.BaseURL = w.simURL
+	opts.TokenSource = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})
+	if p != nil {
+		opts.Limiter = p.gov
+	}
+	c, err := ghl.New(opts)
+	if err != nil {
+		w.tb.Fatal(err)
+	}
+	return c
+}
+
+// call makes one request for loc, deferring as a message handler would:
+// on a *PacedError it sleeps the wait asked for and tries again.
+func call(ctx context.Context, c *ghl.Client, loc string) error {
+	for {
+		_, err := c.Accounts(ctx, loc)
+		var paced *ratelimit.PacedError
+		if !errors.As(err, &paced) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(paced.Wait):
+		}
+	}
+}
+
+// windowCheck fails the test when some rolling window of the log holds
+// more than max requests (all statuses count: a 429 is a request too),
+// judging every window edge by the requests' times; it returns the
+// fullest window's count.
+func windowCheck(tb testing.TB, reqs []request, max int, window time.Duration) int {
+	tb.Helper()
+	at := make([]time.Time, 0, len(reqs))
+	for _, r := range reqs {
+		at = append(at, r.At)
+	}
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	fullest, from := 0, 0
+	for i := range at {
+		// The window ending at at[i]: (at[i]-window, at[i]].
+		for !at[from].After(at[i].Add(-window)) {
+			from++
+		}
+		if n := i - from + 1; n > fullest {
+			fullest = n
+			if n > max {
+				tb.Errorf("%d requests in the %v ending %v, allowed %d", n, window, at[i].Format(time.StampMicro), max)
+			}
+		}
+	}
+	return fullest
+}
+
+// utilisation is how full HighLevel's window was kept: the requests in a
+// rolling window ÷ max, averaged over every window [t, t+window) that lies
+// between the first request and the last. A client that bursts max
+// requests every window scores 1; one that leaves a gap scores less.
+func utilisation(reqs []request, max int, window time.Duration) float64 {
+	if len(reqs) == 0 {
+		return 0
+	}
+	first, last := reqs[0].At, reqs[0].At
+	for _, r := range reqs {
+		if r.At.Before(first) {
+			first = r.At
+		}
+		if r.At.After(last) {
+			last = r.At
+		}
+	}
+	anchors := last.Sub(first) - window // window starts t in [first, last-window]
+	if anchors <= 0 {
+		return 0
+	}
+	// Request r is in [t, t+window) for t in (r.At-window, r.At].
+	var covered time.Duration
+	for _, r := range reqs {
+		from, to := r.At.Add(-window), r.At
+		from, to = maxTime(from, first), minTime(to, last.Add(-window))
+		if to.After(from) {
+			covered += to.Sub(from)
+		}
+	}
+	return covered.Seconds() / (anchors.Seconds() * float64(max))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func count429(reqs []request) int {
+	n := 0
+	for _, r := range reqs {
+		if r.Status == http.StatusTooManyRequests {
+			n++
+		}
+	}
+	return n
+}
