@@ -7,7 +7,7 @@ import (
 )
 
 // ErrInvalidKey is returned for a location or company id that cannot name
-// a budget: it must be 1 to 64 ASCII letters, digits, '-' or '_'.
+// a budget: one that ghl.ValidID refuses.
 var ErrInvalidKey = errors.New("ratelimit: invalid location id")
 
 // ErrPaced matches, with errors.Is, every *PacedError.

@@ -103,10 +103,11 @@ func New(kv jetstream.KeyValue, cfg Config) (*Governor, error) {
 func (g *Governor) Config() Config { return g.cfg }
 
 // Acquire takes one permit for a request to HighLevel for loc (a location
-// id, or a company id for agency calls). It blocks while the permit is at
-// most MaxWait away and MaxWaiters others of this process wait for the
-// same location; otherwise it returns a *PacedError at once, telling when
-// to come back. It returns ctx's error when ctx ends first.
+// id, or a company id for agency calls). It blocks when the permit is at
+// most MaxWait away and fewer than MaxWaiters others of this process wait
+// for the same location (or when the permit is only moments away);
+// otherwise it returns a *PacedError at once, telling when to come back.
+// It returns ctx's error when ctx ends first.
 func (g *Governor) Acquire(ctx context.Context, loc string) error {
 	return g.acquire(ctx, loc, true)
 }
@@ -178,7 +179,7 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) error 
 
 // resource returns this process's side of loc's budget.
 func (g *Governor) resource(loc string) (*resource, error) {
-	if !validID(loc) {
+	if !ghl.ValidID(loc) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidKey, truncate(loc))
 	}
 	g.mu.Lock()
@@ -423,21 +424,6 @@ func sleep(d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	<-t.C
-}
-
-// validID reports whether id can be part of a key: 1 to 64 ASCII letters,
-// digits, '-' or '_'.
-func validID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func truncate(s string) string {

@@ -272,7 +272,7 @@ func TestPacedCallersComeBackWhenTheirPermitIsDue(t *testing.T) {
 func TestInvalidLocation(t *testing.T) {
 	w := newWorld(t, 100, 10*time.Second, 200_000)
 	p := w.process(ratelimit.Config{})
-	for _, id := range []string{"", "a.b", "a b", "x>", string(make([]byte, 65))} {
+	for _, id := range []string{"", "a.b", "a b", "x>", "a-b", string(make([]byte, 65))} {
 		if err := p.gov.Acquire(context.Background(), id); !errors.Is(err, ratelimit.ErrInvalidKey) {
 			t.Errorf("Acquire(%q) = %v, want ErrInvalidKey", id, err)
 		}
