@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -59,6 +61,16 @@ func StartEmbedded(opts EmbeddedOptions) (*server.Server, error) {
 	}
 	if o.Host == "" {
 		o.Host = "127.0.0.1"
+	}
+	if o.Port > 0 {
+		// nats-server only logs a busy port and is then never ready: say
+		// what is wrong instead of timing out.
+		addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("bus: embedded server: %s is not free (is another server running?): %w", addr, err)
+		}
+		_ = ln.Close()
 	}
 	ns, err := server.NewServer(o)
 	if err != nil {

@@ -1,6 +1,7 @@
 package bus_test
 
 import (
+	"net"
 	"strings"
 	"testing"
 
@@ -38,5 +39,18 @@ func TestStartEmbedded(t *testing.T) {
 	defer nc.Close()
 	if !strings.Contains(logs.String(), `"msg":"nats-server"`) {
 		t.Errorf("server log not routed to slog:\n%s", logs.String())
+	}
+}
+
+func TestStartEmbeddedSaysThePortIsBusy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	_, err = bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: t.TempDir(), Port: port})
+	if err == nil || !strings.Contains(err.Error(), "not free") {
+		t.Fatalf("StartEmbedded on a busy port: %v, want an error saying it is not free", err)
 	}
 }
