@@ -39,37 +39,8 @@ func startPipeline(b *testing.B, locations, tags, contacts int) *pipeline {
 	env := fleettest.Start(b, "empty")
 	env.Admin(b, http.MethodPut, "/_sandbox/config", map[string]any{"rateLimit": map[string]any{"max": 1_000_000, "window": "10s", "daily": 1_000_000_000}}, nil)
 	p := &pipeline{env: env}
-	for l := range locations {
-		names := make([]string, tags)
-		for i := range names {
-			names[i] = fmt.Sprintf("Tag %d-%d", l, i)
-		}
-		cs := make([]map[string]any, contacts)
-		for i := range cs {
-			cs[i] = map[string]any{"id": fmt.Sprintf("bench%02dc%012d", l, i)}
-		}
-		var created struct{ ID, Token string }
-		env.Admin(b, http.MethodPost, "/_sandbox/locations", map[string]any{"name": fmt.Sprint("bench ", l), "timezone": "UTC",
-			"socialTags": names, "contacts": cs}, &created)
-		env.AddLocation(b, ghlsim.LocationInfo{ID: created.ID, Token: created.Token, Timezone: "UTC"})
-		var detail struct {
-			SocialTags []struct {
-				ID  string `json:"_id"`
-				Tag string `json:"tag"`
-			} `json:"socialTags"`
-			Contacts []struct {
-				ID string `json:"id"`
-			} `json:"contacts"`
-		}
-		env.Admin(b, http.MethodGet, "/_sandbox/locations/"+created.ID, nil, &detail)
-		bl := benchLocation{id: created.ID}
-		for _, t := range detail.SocialTags {
-			bl.tags = append(bl.tags, struct{ ID, Tag string }{t.ID, t.Tag})
-		}
-		for _, c := range detail.Contacts {
-			bl.contacts = append(bl.contacts, c.ID)
-		}
-		p.locs = append(p.locs, bl)
+	for range locations {
+		p.addLocation(b, tags, contacts)
 	}
 	comps, err := cli.Workers(env.Deps.Config, env.Deps)
 	if err != nil {
@@ -100,8 +71,8 @@ type sent struct {
 
 // publish sends a post event for location l with the given tag indexes and
 // n fresh contacts. Only one goroutine may publish for a location.
-func (p *pipeline) publish(b *testing.B, l int, tagIdx []int, n int) sent {
-	b.Helper()
+func (p *pipeline) publish(tb testing.TB, l int, tagIdx []int, n int) sent {
+	tb.Helper()
 	loc := &p.locs[l]
 	s := sent{loc: loc.id}
 	var ids []string
@@ -120,7 +91,7 @@ func (p *pipeline) publish(b *testing.B, l int, tagIdx []int, n int) sent {
 		LocationId: loc.id, PostId: postID, TagIds: ids, ContactIds: s.contacts, OccurredAt: timestamppb.New(s.at),
 		Source: "bench", EventId: "bench:" + loc.id + ":" + postID,
 	}); err != nil {
-		b.Error(err) // publish runs on publisher goroutines: no Fatal
+		tb.Error(err) // publish runs on publisher goroutines: no Fatal
 	}
 	return s
 }
@@ -168,6 +139,44 @@ func (p *pipeline) wait(b *testing.B, events []sent) map[string]time.Time {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// addLocation creates a simulator location with tags social tags and
+// contacts contacts, registers it, and returns its index in f.locs.
+func (p *pipeline) addLocation(tb testing.TB, tags, contacts int) int {
+	tb.Helper()
+	l := len(p.locs)
+	names := make([]string, tags)
+	for i := range names {
+		names[i] = fmt.Sprintf("Tag %d-%d", l, i)
+	}
+	cs := make([]map[string]any, contacts)
+	for i := range cs {
+		cs[i] = map[string]any{"id": fmt.Sprintf("bench%02dc%012d", l, i)}
+	}
+	var created struct{ ID, Token string }
+	p.env.Admin(tb, http.MethodPost, "/_sandbox/locations", map[string]any{"name": fmt.Sprint("bench ", l), "timezone": "UTC",
+		"socialTags": names, "contacts": cs}, &created)
+	p.env.AddLocation(tb, ghlsim.LocationInfo{ID: created.ID, Token: created.Token, Timezone: "UTC"})
+	var detail struct {
+		SocialTags []struct {
+			ID  string `json:"_id"`
+			Tag string `json:"tag"`
+		} `json:"socialTags"`
+		Contacts []struct {
+			ID string `json:"id"`
+		} `json:"contacts"`
+	}
+	p.env.Admin(tb, http.MethodGet, "/_sandbox/locations/"+created.ID, nil, &detail)
+	bl := benchLocation{id: created.ID}
+	for _, t := range detail.SocialTags {
+		bl.tags = append(bl.tags, struct{ ID, Tag string }{t.ID, t.Tag})
+	}
+	for _, c := range detail.Contacts {
+		bl.contacts = append(bl.contacts, c.ID)
+	}
+	p.locs = append(p.locs, bl)
+	return l
 }
 
 // warmUp sends one event per location and waits for it, so the catalogues

@@ -10,13 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
-	"github.com/socialsync/socialsync/pkg/ghlsim"
-	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/socialsync/cli"
 )
 
@@ -25,8 +20,7 @@ import (
 // server and a simulator that holds every location to max requests per
 // rolling window. The governors are configured with the same limits.
 type ratedFleet struct {
-	env  *fleettest.Env
-	locs []benchLocation
+	*pipeline
 }
 
 func startRatedFleet(tb testing.TB, replicas, max int, window time.Duration) *ratedFleet {
@@ -57,75 +51,7 @@ func startRatedFleet(tb testing.TB, replicas, max int, window time.Duration) *ra
 			})
 		}
 	}
-	return &ratedFleet{env: env}
-}
-
-// addLocation creates a simulator location with tags social tags and
-// contacts contacts, registers it, and returns its index in f.locs.
-func (f *ratedFleet) addLocation(tb testing.TB, tags, contacts int) int {
-	tb.Helper()
-	l := len(f.locs)
-	names := make([]string, tags)
-	for i := range names {
-		names[i] = fmt.Sprintf("Tag %d-%d", l, i)
-	}
-	cs := make([]map[string]any, contacts)
-	for i := range cs {
-		cs[i] = map[string]any{"id": fmt.Sprintf("rate%02dc%013d", l, i)}
-	}
-	var created struct{ ID, Token string }
-	f.env.Admin(tb, http.MethodPost, "/_sandbox/locations", map[string]any{"name": fmt.Sprint("rated ", l), "timezone": "UTC",
-		"socialTags": names, "contacts": cs}, &created)
-	f.env.AddLocation(tb, ghlsim.LocationInfo{ID: created.ID, Token: created.Token, Timezone: "UTC"})
-	var detail struct {
-		SocialTags []struct {
-			ID  string `json:"_id"`
-			Tag string `json:"tag"`
-		} `json:"socialTags"`
-		Contacts []struct {
-			ID string `json:"id"`
-		} `json:"contacts"`
-	}
-	f.env.Admin(tb, http.MethodGet, "/_sandbox/locations/"+created.ID, nil, &detail)
-	bl := benchLocation{id: created.ID}
-	for _, t := range detail.SocialTags {
-		bl.tags = append(bl.tags, struct{ ID, Tag string }{t.ID, t.Tag})
-	}
-	for _, c := range detail.Contacts {
-		bl.contacts = append(bl.contacts, c.ID)
-	}
-	f.locs = append(f.locs, bl)
-	return l
-}
-
-// publish sends a post event for location l with the given tag indexes
-// and n fresh contacts.
-func (f *ratedFleet) publish(tb testing.TB, l int, tagIdx []int, n int) sent {
-	tb.Helper()
-	loc := &f.locs[l]
-	s := sent{loc: loc.id}
-	var ids []string
-	for _, i := range tagIdx {
-		ids = append(ids, loc.tags[i].ID)
-		s.want = append(s.want, "social:"+strings.ToLower(loc.tags[i].Tag))
-	}
-	for range n {
-		s.contacts = append(s.contacts, loc.contacts[loc.next])
-		loc.next++
-	}
-	postID := fmt.Sprintf("%024x", time.Now().UnixNano())
-	subject, err := bus.PostTriggers.Subject(loc.id)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s.at = time.Now()
-	if _, err := f.env.Deps.Publisher.Publish(context.Background(), subject, &socialsyncv1.PostEvent{
-		LocationId: loc.id, PostId: postID, TagIds: ids, ContactIds: s.contacts, OccurredAt: timestamppb.New(s.at),
-		Source: "bench", EventId: "bench:" + loc.id + ":" + postID,
-	}); err != nil {
-		tb.Fatal(err)
-	}
-	return s
+	return &ratedFleet{pipeline: &pipeline{env: env}}
 }
 
 // wait waits until every contact of every event carries the event's tags,
