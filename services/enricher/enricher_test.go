@@ -92,7 +92,7 @@ func storedEvents(t testing.TB, env *fleettest.Env, loc string) []*socialsyncv1.
 // again.
 func TestDetailsStoredMirroredAndAnnounced(t *testing.T) {
 	env := fleettest.Start(t, "empty")
-	loc, ids := newLocation(t, env, "Summer Sale", "Launch", "Other")
+	loc, ids := env.NewTaggedLocation(t, "Summer Sale", "Launch", "Other")
 	env.Admin(t, "DELETE", "/_sandbox/locations/"+loc+"/socialTags/"+ids["Other"], nil, nil)
 	startWorker(t, env)
 
@@ -156,7 +156,7 @@ func TestDetailsBatchedByHundred(t *testing.T) {
 	for i := range names {
 		names[i] = fmt.Sprintf("tag %03d", i)
 	}
-	loc, ids := newLocation(t, env, names...)
+	loc, ids := env.NewTaggedLocation(t, names...)
 	// 150 contact tags to create: more than the default 100 requests per
 	// 10 s a location may make.
 	env.Admin(t, "PUT", "/_sandbox/config", map[string]any{"rateLimit": map[string]any{"max": 1000, "window": "10s", "daily": 200000}}, nil)
@@ -232,7 +232,7 @@ func readRelations(t testing.TB, env *fleettest.Env, loc string, posts, tags []s
 // tag, a stale update, a deletion and a repeated event.
 func TestPostRelations(t *testing.T) {
 	env := fleettest.Start(t, "empty")
-	loc, _ := newLocation(t, env)
+	loc, _ := env.NewTaggedLocation(t)
 	startWorker(t, env)
 	postSubject := subject(t, bus.PostTriggers, loc)
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -287,7 +287,7 @@ func TestPostRelations(t *testing.T) {
 // A tag deletion event marks the tag's stored details deleted.
 func TestTagDeletionMarksDetailsDeleted(t *testing.T) {
 	env := fleettest.Start(t, "empty")
-	loc, ids := newLocation(t, env, "Fleeting")
+	loc, ids := env.NewTaggedLocation(t, "Fleeting")
 	startWorker(t, env)
 	requestDetails(t, env, loc, []string{ids["Fleeting"]}, "r1")
 	fleettest.Eventually(t, 10*time.Second, "details stored", func() bool { d, _ := storedDetail(t, env, loc, ids["Fleeting"]); return d != nil })
@@ -309,7 +309,7 @@ func TestTagDeletionMarksDetailsDeleted(t *testing.T) {
 // on with the next message.
 func TestBadInputIsDeadLettered(t *testing.T) {
 	env := fleettest.Start(t, "empty")
-	loc, ids := newLocation(t, env, "ok")
+	loc, ids := env.NewTaggedLocation(t, "ok")
 	startWorker(t, env)
 	ctx := context.Background()
 	raw := func(subject string, data []byte) {

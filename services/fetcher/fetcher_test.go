@@ -77,7 +77,7 @@ var byKindAndID = cmpopts.SortSlices(func(a, b change) bool { return a.Kind+a.ID
 // arrives as protojson as `nats pub` would send it.
 func TestRefreshReportsChangesAndStoresCatalogue(t *testing.T) {
 	env := fleettest.Start(t, "empty")
-	loc, ids := newLocation(t, env, "Summer Sale", "Launch", "Behind the scenes")
+	loc, ids := env.NewTaggedLocation(t, "Summer Sale", "Launch", "Behind the scenes")
 	startWorker(t, env, func(c *fetcher.Config) { c.RefreshInterval = 100 * time.Millisecond })
 
 	trigger(t, env, loc, "first")
@@ -148,7 +148,7 @@ func TestRefreshReportsChangesAndStoresCatalogue(t *testing.T) {
 // catalogue fetches.
 func TestBurstOfTriggersCoalesces(t *testing.T) {
 	env := fleettest.Start(t, "empty")
-	loc, _ := newLocation(t, env, "a", "b", "c", "d", "e")
+	loc, _ := env.NewTaggedLocation(t, "a", "b", "c", "d", "e")
 	startWorker(t, env) // RefreshInterval 1s, the default
 
 	const n, publishers = 300, 8
@@ -184,7 +184,7 @@ func TestBurstOfTriggersCoalesces(t *testing.T) {
 // nothing twice.
 func TestNothingPublishedTwice(t *testing.T) {
 	env := fleettest.Start(t, "empty")
-	loc, _ := newLocation(t, env, "one", "two")
+	loc, _ := env.NewTaggedLocation(t, "one", "two")
 	startWorker(t, env, func(c *fetcher.Config) { c.RefreshInterval = 100 * time.Millisecond })
 
 	trigger(t, env, loc, "e1")
@@ -230,7 +230,7 @@ func TestNothingPublishedTwice(t *testing.T) {
 // on with the next message.
 func TestBadInputIsDeadLettered(t *testing.T) {
 	env := fleettest.Start(t, "empty")
-	loc, _ := newLocation(t, env, "x")
+	loc, _ := env.NewTaggedLocation(t, "x")
 	startWorker(t, env)
 	ctx := context.Background()
 	publishRaw := func(subject string, data []byte) {
@@ -282,7 +282,7 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 // triggers, once, and keeps its cursor in KV.
 func TestPollerPublishesUpdatedPosts(t *testing.T) {
 	env := fleettest.Start(t, "empty")
-	loc, ids := newLocation(t, env, "polled")
+	loc, ids := env.NewTaggedLocation(t, "polled")
 	var post struct {
 		ID string `json:"_id"`
 	}

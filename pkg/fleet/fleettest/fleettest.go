@@ -177,3 +177,22 @@ func (e *Env) NewLocation(tb testing.TB, spec map[string]any) ghlsim.LocationInf
 	e.AddLocation(tb, l)
 	return l
 }
+
+// NewTaggedLocation creates and registers a location (time zone UTC) with
+// the given social tags, and returns its id and its tags' ids by name.
+func (e *Env) NewTaggedLocation(tb testing.TB, tags ...string) (string, map[string]string) {
+	tb.Helper()
+	l := e.NewLocation(tb, map[string]any{"socialTags": tags, "timezone": "UTC"})
+	var detail struct {
+		SocialTags []struct {
+			ID  string `json:"_id"`
+			Tag string `json:"tag"`
+		} `json:"socialTags"`
+	}
+	e.Admin(tb, http.MethodGet, "/_sandbox/locations/"+l.ID, nil, &detail)
+	ids := make(map[string]string, len(detail.SocialTags))
+	for _, tag := range detail.SocialTags {
+		ids[tag.Tag] = tag.ID
+	}
+	return l.ID, ids
+}
