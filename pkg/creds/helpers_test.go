@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ghlsim"
 )
@@ -122,28 +122,7 @@ func (s *sim) client(t testing.TB) *ghl.Client {
 // for tokens of userType.
 func (s *sim) authorize(t testing.TB, loc, scope, userType string) creds.Token {
 	t.Helper()
-	const redirect = "http://127.0.0.1:1/callback"
-	q := url.Values{"response_type": {"code"}, "client_id": {s.App.ClientID}, "redirect_uri": {redirect},
-		"scope": {scope}, "state": {"st"}}
-	if loc != "" {
-		q.Set("location_id", loc)
-	}
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.Get(s.URL + "/oauth/chooselocation?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	u, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || resp.StatusCode != http.StatusFound || u.Query().Get("state") != "st" {
-		t.Fatalf("chooselocation: %s to %q", resp.Status, resp.Header.Get("Location"))
-	}
-	issued := time.Now()
-	tok, err := s.client(t).ExchangeCode(context.Background(), s.App, u.Query().Get("code"), redirect, userType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return creds.TokenFromGHL(tok, s.App.ClientID, issued)
+	return fleettest.Authorize(t, s.URL, s.App, loc, scope, userType)
 }
 
 // accepts reports whether the simulator accepts token for loc.

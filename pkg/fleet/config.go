@@ -71,8 +71,13 @@ func (c Config) Validate() error {
 	if (c.GHLClientID == "") != (c.GHLClientSecret == "") {
 		bad("GHL_CLIENT_ID", "and SOCIALSYNC_GHL_CLIENT_SECRET go together: set both or neither")
 	}
-	if c.TokenRefreshMargin < 0 {
+	switch {
+	case c.TokenRefreshMargin < 0:
 		bad("TOKEN_REFRESH_MARGIN", "want a duration of zero or more")
+	case c.TokenRefreshMargin <= c.RateMaxWait:
+		// The client reads the token before it waits for a permit.
+		bad("TOKEN_REFRESH_MARGIN", "want more than SOCIALSYNC_RATE_MAX_WAIT (%v), got %v: a token read before the wait for a rate permit must still be valid after it",
+			c.RateMaxWait, c.TokenRefreshMargin)
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("LOG_FORMAT", "want json or text, got %q", c.LogFormat)

@@ -38,6 +38,7 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"bad replicas", func(c *fleet.Config) { c.StreamReplicas = 0 }, "SOCIALSYNC_STREAM_REPLICAS"},
 		{"bad level", func(c *fleet.Config) { c.LogLevel = "loud" }, "SOCIALSYNC_LOG_LEVEL"},
 		{"bad format", func(c *fleet.Config) { c.LogFormat = "xml" }, "SOCIALSYNC_LOG_FORMAT"},
+		{"refresh margin within the permit wait", func(c *fleet.Config) { c.TokenRefreshMargin = c.RateMaxWait }, "SOCIALSYNC_TOKEN_REFRESH_MARGIN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

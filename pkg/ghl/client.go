@@ -294,10 +294,16 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 	bo := c.retry.newBackOff()
 	var last *Error
 	for attempt := 1; ; attempt++ {
-		if err := c.acquire(ctx, span, r, attempt, last); err != nil {
-			return err
+		// The bearer first: reading it (or refreshing it) takes round
+		// trips, while a permit must go to a request that leaves at once,
+		// since HighLevel counts a request from when it arrives.
+		bearer, terr := c.bearer(r)
+		if terr == nil {
+			if err := c.acquire(ctx, span, r, attempt, last); err != nil {
+				return err
+			}
 		}
-		status, e := c.attempt(ctx, &r, target, body, contentType, attempt, out)
+		status, e := c.attempt(ctx, &r, bearer, terr, target, body, contentType, attempt, out)
 		if status != 0 {
 			span.SetAttributes(attribute.Int("http.response.status_code", status))
 		}
@@ -309,7 +315,7 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 		if ctx.Err() != nil {
 			return c.fail(span, r, attempt, ctxError(r, ctx.Err(), last))
 		}
-		if c.reauth(ctx, &r, e, last) {
+		if c.reauth(ctx, &r, bearer, e, last) {
 			last = e
 			continue
 		}
@@ -382,15 +388,20 @@ func (r *request) resource() string {
 
 // attempt sends the request once and returns the response status (0 when
 // none arrived) and a nil *Error on a 2xx whose body decoded into out.
-func (c *Client) attempt(ctx context.Context, r *request, target string, body []byte, contentType string, attempt int, out any) (int, *Error) {
+func (c *Client) attempt(ctx context.Context, r *request, bearer string, terr error, target string, body []byte, contentType string, attempt int, out any) (int, *Error) {
 	info := ResponseInfo{Location: r.location, Company: r.company, Method: r.method, Path: r.template, Attempt: attempt}
-	e, token := c.send(ctx, r, target, body, contentType, out, &info)
+	var e *Error
+	if terr != nil {
+		e = &Error{Class: tokenErrorClass(terr), Err: terr}
+	} else {
+		e = c.send(ctx, r, bearer, target, body, contentType, out, &info)
+	}
 	if e != nil {
 		e.Method, e.Path = r.method, r.template
 		if !e.RateLimit.Present {
 			e.RateLimit, _ = c.limits.get(r.resource())
 		}
-		redact(e, append([]string{token}, r.secrets...))
+		redact(e, append([]string{bearer}, r.secrets...))
 		info.Err = e
 	}
 	if c.onResponse != nil {
@@ -400,18 +411,9 @@ func (c *Client) attempt(ctx context.Context, r *request, target string, body []
 	return info.StatusCode, e
 }
 
-// send does the HTTP exchange of one attempt and fills info. It returns
-// the bearer token it used, for redaction.
-func (c *Client) send(ctx context.Context, r *request, target string, body []byte, contentType string, out any, info *ResponseInfo) (*Error, string) {
-	var token string
-	if !r.oauthToken {
-		t, err := c.token()
-		if err != nil {
-			return &Error{Class: tokenErrorClass(err), Err: err}, ""
-		}
-		token = t
-	}
-
+// send does the HTTP exchange of one attempt with the bearer token (none
+// for the OAuth endpoints) and fills info.
+func (c *Client) send(ctx context.Context, r *request, token, target string, body []byte, contentType string, out any, info *ResponseInfo) *Error {
 	actx := ctx
 	if c.retry.attemptTimeout > 0 {
 		var cancel context.CancelFunc
@@ -424,7 +426,7 @@ func (c *Client) send(ctx context.Context, r *request, target string, body []byt
 	}
 	req, err := http.NewRequestWithContext(actx, r.method, target, rd)
 	if err != nil {
-		return &Error{Err: err}, token
+		return &Error{Err: err}
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
@@ -442,7 +444,7 @@ func (c *Client) send(ctx context.Context, r *request, target string, body []byt
 	if err != nil {
 		info.Duration = time.Since(start)
 		class, cause := transportError(err)
-		return &Error{Class: class, Err: cause}, token
+		return &Error{Class: class, Err: cause}
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	resp.Body.Close()
@@ -453,21 +455,21 @@ func (c *Client) send(ctx context.Context, r *request, target string, body []byt
 	e := &Error{StatusCode: resp.StatusCode, RateLimit: info.RateLimit}
 	if err != nil {
 		e.Class, e.Err = transportError(err)
-		return e, token
+		return e
 	}
 	if len(data) > maxResponseBytes {
 		e.Err = fmt.Errorf("%w: body over %d bytes", ErrUnexpectedResponse, maxResponseBytes)
-		return e, token
+		return e
 	}
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if out != nil {
 			if err := json.Unmarshal(data, out); err != nil {
 				e.Err = fmt.Errorf("%w: %v", ErrUnexpectedResponse, err)
-				return e, token
+				return e
 			}
 		}
-		return nil, token
+		return nil
 	}
 
 	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
@@ -477,7 +479,15 @@ func (c *Client) send(ctx context.Context, r *request, target string, body []byt
 		e.Messages = []string{textSnippet(data, append([]string{token}, r.secrets...))}
 	}
 	e.Class = classify(resp.StatusCode, e.Code)
-	return e, token
+	return e
+}
+
+// bearer returns the bearer token of r: none for the OAuth endpoints.
+func (c *Client) bearer(r request) (string, error) {
+	if r.oauthToken {
+		return "", nil
+	}
+	return c.token()
 }
 
 // token asks the TokenSource for the bearer token.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"golang.org/x/oauth2"
 
 	"github.com/socialsync/socialsync/pkg/ghl"
 )
@@ -186,4 +188,53 @@ func attrMap(s tracetest.SpanStub) map[attribute.Key]attribute.Value {
 		m[a.Key] = a.Value
 	}
 	return m
+}
+
+// orderLog records, in order, the token reads and the permits of a client.
+type orderLog struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (o *orderLog) add(e string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.events = append(o.events, e)
+}
+
+type orderedTokens struct {
+	log   *orderLog
+	token string
+}
+
+func (s orderedTokens) Token() (*oauth2.Token, error) {
+	s.log.add("token")
+	return &oauth2.Token{AccessToken: s.token}, nil
+}
+
+type orderedLimiter struct{ log *orderLog }
+
+func (l orderedLimiter) Acquire(context.Context, string) error { l.log.add("permit"); return nil }
+func (l orderedLimiter) Observe(ghl.ResponseInfo)              {}
+
+// Every attempt reads its token before it takes its permit: a token read
+// (or refresh) takes round trips, and HighLevel counts a request when it
+// arrives, so nothing may sit between the permit and the request.
+func TestTokenBeforePermit(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t)
+	loc, tok := sb.createLocation(locationSpec{})
+	log := &orderLog{}
+	c := sb.client("", ghl.Options{TokenSource: orderedTokens{log: log, token: tok}, Limiter: orderedLimiter{log: log}, MaxRetries: 1})
+	if _, err := c.Accounts(context.Background(), loc); err != nil {
+		t.Fatal(err)
+	}
+	sb.faults(map[string]any{"rate500": 1.0, "seed": 1})
+	if _, err := c.Accounts(context.Background(), loc); !ghl.IsRetryable(err) {
+		t.Fatalf("with 500s: %v", err)
+	}
+	want := []string{"token", "permit", "token", "permit", "token", "permit"}
+	if !slices.Equal(log.events, want) {
+		t.Errorf("calls in order %v, want %v", log.events, want)
+	}
 }

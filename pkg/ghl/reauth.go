@@ -24,23 +24,17 @@ type Invalidator interface {
 // retry goes through the loop's limiter like any attempt, but waits no
 // backoff and is not counted against MaxRetries.
 //
-// The token of the failed attempt is not kept per call; the source's
-// current token is the one invalidated. If another process replaced the
-// token in between, the source receives the new one and keeps it, since
-// it was just obtained.
-func (c *Client) reauth(ctx context.Context, r *request, e, prev *Error) bool {
-	if r.oauthToken || e.StatusCode != http.StatusUnauthorized || (prev != nil && prev.StatusCode == http.StatusUnauthorized) {
+// bearer is the token the failed attempt carried: if another process
+// replaced it in between, the source keeps the new one.
+func (c *Client) reauth(ctx context.Context, r *request, bearer string, e, prev *Error) bool {
+	if r.oauthToken || bearer == "" || e.StatusCode != http.StatusUnauthorized || (prev != nil && prev.StatusCode == http.StatusUnauthorized) {
 		return false
 	}
 	inv, ok := c.ts.(Invalidator)
 	if !ok {
 		return false
 	}
-	t, err := c.ts.Token()
-	if err != nil || t == nil || t.AccessToken == "" {
-		return false
-	}
-	inv.Invalidate(t.AccessToken)
+	inv.Invalidate(bearer)
 	trace.SpanFromContext(ctx).AddEvent("ghl.reauth")
 	return true
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
 )
@@ -53,7 +54,7 @@ func TestProcessesShareTheWindow(t *testing.T) {
 		t.Errorf("%d requests answered 429", n)
 	}
 	fullest := windowCheck(t, reqs, max, window)
-	u := utilisation(reqs, max, window)
+	u := fleettest.Utilisation(times(reqs), max, window)
 	t.Logf("%d requests, fullest window %d, utilisation %.3f", len(reqs), fullest, u)
 	if u < 0.9 {
 		t.Errorf("utilisation %.3f, want at least 0.9", u)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
@@ -160,77 +160,23 @@ func call(ctx context.Context, c *ghl.Client, loc string) error {
 }
 
 // windowCheck fails the test when some rolling window of the log holds
-// more than max requests (all statuses count: a 429 is a request too),
-// judging every window edge by the requests' times; it returns the
-// fullest window's count.
+// more than max requests (all statuses count: a 429 is a request too); it
+// returns the fullest window's count.
 func windowCheck(tb testing.TB, reqs []request, max int, window time.Duration) int {
 	tb.Helper()
-	at := make([]time.Time, 0, len(reqs))
-	for _, r := range reqs {
-		at = append(at, r.At)
-	}
-	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
-	fullest, from := 0, 0
-	for i := range at {
-		// The window ending at at[i]: (at[i]-window, at[i]].
-		for !at[from].After(at[i].Add(-window)) {
-			from++
-		}
-		if n := i - from + 1; n > fullest {
-			fullest = n
-			if n > max {
-				tb.Errorf("%d requests in the %v ending %v, allowed %d", n, window, at[i].Format(time.StampMicro), max)
-			}
-		}
+	fullest, end := fleettest.FullestWindow(times(reqs), window)
+	if fullest > max {
+		tb.Errorf("%d requests in the %v ending %v, allowed %d", fullest, window, end.Format(time.StampMicro), max)
 	}
 	return fullest
 }
 
-// utilisation is how full HighLevel's window was kept: the requests in a
-// rolling window ÷ max, averaged over every window [t, t+window) that lies
-// between the first request and the last. A client that bursts max
-// requests every window scores 1; one that leaves a gap scores less.
-func utilisation(reqs []request, max int, window time.Duration) float64 {
-	if len(reqs) == 0 {
-		return 0
-	}
-	first, last := reqs[0].At, reqs[0].At
+func times(reqs []request) []time.Time {
+	at := make([]time.Time, 0, len(reqs))
 	for _, r := range reqs {
-		if r.At.Before(first) {
-			first = r.At
-		}
-		if r.At.After(last) {
-			last = r.At
-		}
+		at = append(at, r.At)
 	}
-	anchors := last.Sub(first) - window // window starts t in [first, last-window]
-	if anchors <= 0 {
-		return 0
-	}
-	// Request r is in [t, t+window) for t in (r.At-window, r.At].
-	var covered time.Duration
-	for _, r := range reqs {
-		from, to := r.At.Add(-window), r.At
-		from, to = maxTime(from, first), minTime(to, last.Add(-window))
-		if to.After(from) {
-			covered += to.Sub(from)
-		}
-	}
-	return covered.Seconds() / (anchors.Seconds() * float64(max))
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
+	return at
 }
 
 func count429(reqs []request) int {

@@ -103,25 +103,15 @@ func (f *ratedFleet) taggedAt(tb testing.TB, loc, contact string) (time.Time, bo
 	return at, !at.IsZero()
 }
 
-// windowCheck returns the most requests of reqs (whatever their status:
-// a 429 is a request too) in any rolling window, judged at every
-// request's time, and how many were answered 429.
+// windowCheck returns the most API requests of reqs in any rolling
+// window and how many were answered 429.
 func windowCheck(reqs []fleettest.Request, window time.Duration) (fullest, rejected int) {
-	at := make([]time.Time, 0, len(reqs))
 	for _, r := range reqs {
-		at = append(at, r.At)
 		if r.Status == http.StatusTooManyRequests {
 			rejected++
 		}
 	}
-	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
-	from := 0
-	for i := range at {
-		for !at[from].After(at[i].Add(-window)) { // the window (at[i]-window, at[i]]
-			from++
-		}
-		fullest = max(fullest, i-from+1)
-	}
+	fullest, _ = fleettest.FullestWindow(fleettest.APITimes(reqs), window)
 	return fullest, rejected
 }
 
@@ -218,58 +208,14 @@ func BenchmarkRateLimit(b *testing.B) {
 				f.wait(b, evs)
 				time.Sleep(window) // let stragglers land before counting
 				reqs := f.env.Requests(b, loc)[before:]
-				last := reqs[0].At
-				for _, r := range reqs {
-					last = maxTime(last, r.At)
-				}
+				last := slices.MaxFunc(reqs, func(a, b fleettest.Request) int { return a.At.Compare(b.At) }).At
 				_, rejected := windowCheck(reqs, window)
 				least := time.Duration((len(reqs)-1)/rateMax) * window
-				b.ReportMetric(utilisation(reqs, rateMax, window), "utilisation")
+				b.ReportMetric(fleettest.Utilisation(fleettest.APITimes(reqs), rateMax, window), "utilisation")
 				b.ReportMetric(float64(rejected), "429s")
 				b.ReportMetric(last.Sub(start).Seconds()/least.Seconds(), "drain/min")
 				b.ReportMetric(float64(len(reqs)), "requests")
 			}
 		})
 	}
-}
-
-// utilisation is how full HighLevel's window was kept: the requests in a
-// rolling window ÷ max, averaged over every window [t, t+window) that lies
-// between the first request and the last. A client that bursts max
-// requests every window scores 1; one that leaves gaps scores less.
-func utilisation(reqs []fleettest.Request, max int, window time.Duration) float64 {
-	if len(reqs) == 0 {
-		return 0
-	}
-	first, last := reqs[0].At, reqs[0].At
-	for _, r := range reqs {
-		first, last = minTime(first, r.At), maxTime(last, r.At)
-	}
-	anchors := last.Sub(first) - window
-	if anchors <= 0 {
-		return 0
-	}
-	// Request r is in [t, t+window) for t in (r.At-window, r.At].
-	var covered time.Duration
-	for _, r := range reqs {
-		from, to := maxTime(r.At.Add(-window), first), minTime(r.At, last.Add(-window))
-		if to.After(from) {
-			covered += to.Sub(from)
-		}
-	}
-	return covered.Seconds() / (anchors.Seconds() * float64(max))
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }

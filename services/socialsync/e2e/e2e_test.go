@@ -61,13 +61,7 @@ func (d locationDetail) live() locationDetail {
 
 func (f *fleet) firstLocation() locationDetail {
 	f.t.Helper()
-	var list struct {
-		Locations []struct {
-			ID string `json:"id"`
-		} `json:"locations"`
-	}
-	f.admin(http.MethodGet, "/_sandbox/locations", nil, &list)
-	return f.location(list.Locations[0].ID).live()
+	return f.locations(1)[0]
 }
 
 // register adds the location with its PIT through the CLI, as an operator would.
