@@ -10,7 +10,7 @@ import (
 
 func TestExpired(t *testing.T) {
 	days := []string{"2026-01-01", "2025-12-02", "2025-12-01", "2024-01-01"}
-	if diff := cmp.Diff([]string{"2024-01-01", "2025-12-01"}, Expired(days, "2026-01-01", 31)); diff != "" {
+	if diff := cmp.Diff([]string{"2024-01-01", "2025-12-01"}, Expired(days, "2026-01-01", 30)); diff != "" {
 		t.Errorf("expired (-want +got):\n%s", diff)
 	}
 	if got := Expired(days, "2026-01-01", 0); got != nil {
