@@ -121,10 +121,12 @@ func (s *Simulator) apiRoutes() *http.ServeMux {
 	m.Handle("DELETE /contacts/{contactId}/tags", s.api(scopeContactsWrite, accessHandler, s.removeTagsFromContact))
 	m.Handle("POST /contacts/bulk/tags/update/{type}", s.api(scopeContactsWrite, accessHandler, s.bulkContactTags))
 	m.Handle("POST /contacts/search", s.api(scopeContactsRead, accessHandler, s.searchContacts))
+	m.Handle("PUT /contacts/{contactId}", s.api(scopeContactsWrite, accessHandler, s.updateContact))
 
 	m.Handle("GET /locations/{locationId}/tags", s.api(scopeLocationTagsRead, accessPath, s.listLocationTags))
 	m.Handle("POST /locations/{locationId}/tags", s.api(scopeLocationTagsWrite, accessPath, s.createLocationTag))
 	m.Handle("GET /locations/{locationId}/customValues", s.api(scopeCustomValuesRead, accessPath, s.listCustomValues))
+	m.Handle("GET /locations/{locationId}/customFields", s.api(scopeCustomFieldsRead, accessPath, s.listCustomFields))
 	m.Handle("POST /locations/{locationId}/customValues", s.api(scopeCustomValuesWrite, accessPath, s.createCustomValue))
 	m.Handle("GET /locations/{locationId}/customValues/{id}", s.api(scopeCustomValuesRead, accessPath, s.getCustomValue))
 	m.Handle("PUT /locations/{locationId}/customValues/{id}", s.api(scopeCustomValuesWrite, accessPath, s.updateCustomValue))

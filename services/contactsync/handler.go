@@ -133,7 +133,10 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 		// one again on top of it. Its contacts are done and write nothing.
 		return fmt.Errorf("contacts of post %s: %w", ev.GetPostId(), err)
 	}
-	return err
+	if err != nil || deleted {
+		return err
+	}
+	return h.copyFields(ctx, loc, ev.GetTagIds(), now)
 }
 
 // apply brings contacts to the state the event asks for and returns the
