@@ -200,11 +200,10 @@ func endpoint(snaps []Snapshot, from, to string) *EndpointStatistics {
 	var best *Snapshot
 	for i := range snaps {
 		s := &snaps[i]
-		wf, wt, err := s.Covers()
+		_, wt, err := s.Covers()
 		if err != nil || wt < from || wt > to {
 			continue
 		}
-		_ = wf
 		if best == nil || s.Day > best.Day || s.Day == best.Day && s.TakenAt.After(best.TakenAt) {
 			best = s
 		}
