@@ -31,6 +31,8 @@ func (s *Simulator) adminRoutes() *http.ServeMux {
 	m.HandleFunc("PUT /_sandbox/faults", s.adminPutFaults)
 	m.HandleFunc("GET /_sandbox/config", s.adminGetConfig)
 	m.HandleFunc("PUT /_sandbox/config", s.adminPutConfig)
+	m.HandleFunc("PUT /_sandbox/locations/{id}/statistics", s.adminPutStatistics)
+	m.HandleFunc("PUT /_sandbox/clock", s.adminPutClock)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, http.StatusNotFound, "no admin route "+r.Method+" "+r.URL.Path)
 	})

@@ -67,6 +67,9 @@ type Simulator struct {
 	log    *requestLog
 	bufs   bufPool
 	recs   sync.Pool
+
+	// clockOffset shifts the clock (PUT /_sandbox/clock), in nanoseconds.
+	clockOffset atomic.Int64
 }
 
 // New returns a Simulator loaded with the data of opts.Seed. It returns an
@@ -84,11 +87,11 @@ func New(opts Options) (*Simulator, error) {
 		now = time.Now
 	}
 	s := &Simulator{
-		now:  now,
 		seed: seed,
 		rng:  seededRand(seed, "admin"),
 		log:  newRequestLog(requestLogSize),
 	}
+	s.now = func() time.Time { return now().Add(time.Duration(s.clockOffset.Load())) }
 	s.config.Store(defaultConfig())
 	s.faults.set(faultSettings{})
 	s.oauth.init()
