@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/services/stats/core"
 )
@@ -38,6 +39,7 @@ func mappingsSet(ctx context.Context, env *Env, args []string) error {
 		"A file with an unknown field, placeholder, tag-detail field or statistic is refused, and nothing is stored.")
 	url := natsFlag(fs)
 	file := fs.String("f", "", "mapping file (required; - reads standard input)")
+	offline := fs.Bool("offline", false, "do not ask HighLevel whether the contactFields' custom fields exist (they are checked otherwise,\nwith the location's token: SOCIALSYNC_TOKEN_KEY and SOCIALSYNC_GHL_BASE_URL as for doctor)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -68,6 +70,11 @@ func mappingsSet(ctx context.Context, env *Env, args []string) error {
 	defer c.close()
 	if _, err := locate(ctx, c.js, m.Location, time.Now()); err != nil {
 		return err
+	}
+	if len(m.ContactFields) > 0 && !*offline {
+		if err := checkCustomFields(ctx, *url, m); err != nil {
+			return err
+		}
 	}
 	kv, err := settings.Open(ctx, c.js)
 	if err != nil {
@@ -191,4 +198,47 @@ func orDefault(v string, unset ...string) string {
 		return "default"
 	}
 	return v
+}
+
+// checkCustomFields refuses a mapping whose contactFields name a contact
+// custom field the location does not define, asking HighLevel with the
+// location's token.
+func checkCustomFields(ctx context.Context, url string, m settings.Mapping) error {
+	cfg, err := readOAuthConfig(false)
+	if err != nil {
+		return err
+	}
+	opts, err := cfg.refresher()
+	if err != nil {
+		return err
+	}
+	c, store, err := openStore(ctx, url, opts...)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	gc, err := cfg.client(ghl.Options{})
+	if err != nil {
+		return err
+	}
+	defs, err := gc.ForLocation(m.Location, store.TokenSource(m.Location)).ContactCustomFields(ctx, m.Location)
+	if err != nil {
+		return fmt.Errorf("list the contact custom fields of %s (--offline skips this check): %w", m.Location, err)
+	}
+	keys := map[string]bool{}
+	var known []string
+	for _, d := range defs {
+		keys[d.FieldKey] = true
+		known = append(known, d.FieldKey)
+	}
+	var bad []string
+	for i, f := range m.ContactFields {
+		if !keys[f.To] && !keys["contact."+f.To] {
+			bad = append(bad, fmt.Sprintf("contactFields[%d].to: custom field %q is not defined in location %s", i, f.To, m.Location))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w: %s (defined: %s)", errUsage, strings.Join(bad, "; "), strings.Join(known, ", "))
+	}
+	return nil
 }

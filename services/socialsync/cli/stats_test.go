@@ -157,7 +157,9 @@ func days(t *testing.T, from, to string) []string {
 
 func TestMappingsSetGet(t *testing.T) {
 	env := fleettest.Start(t, "empty")
-	l := env.NewLocation(t, map[string]any{"timezone": "UTC"})
+	l := env.NewLocation(t, map[string]any{"timezone": "UTC", "customFields": []string{"contact.social_tag"}})
+	t.Setenv("SOCIALSYNC_TOKEN_KEY", env.Deps.Config.TokenKey)
+	t.Setenv("SOCIALSYNC_GHL_BASE_URL", env.SimURL)
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
@@ -181,6 +183,14 @@ func TestMappingsSetGet(t *testing.T) {
 	}
 	if _, ok, _ := settings.GetMapping(context.Background(), kv, l.ID); ok {
 		t.Fatal("a refused mapping was stored")
+	}
+	undefined := write("undefined.yaml", "location: "+l.ID+"\ncontactFields:\n  - { from: tagName, to: contact.nope }\n")
+	if _, errOut, code := runCLI(t, "mappings", "set", "--nats", env.URL(), "-f", undefined); code != 2 ||
+		!strings.Contains(errOut, `contactFields[0].to: custom field "contact.nope" is not defined`) || !strings.Contains(errOut, "contact.social_tag") {
+		t.Errorf("undefined custom field: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := runCLI(t, "mappings", "set", "--nats", env.URL(), "-f", undefined, "--offline"); code != 0 {
+		t.Errorf("--offline: exit %d: %s", code, errOut)
 	}
 	good := write("good.yaml", "location: "+l.ID+"\ncontactTag: \"sm-{{tagName}}\"\ncontactFields:\n  - { from: tagName, to: contact.social_tag }\ncustomValues:\n  - { name: Reach, from: instagram.reach }\n")
 	if out, errOut, code := runCLI(t, "mappings", "set", "--nats", env.URL(), "-f", good); code != 0 {
