@@ -19,6 +19,8 @@ require golang.org/x/sync v0.25.0
 
 require github.com/kelseyhightower/envconfig v1.4.0
 
+require github.com/goccy/go-yaml v1.19.2
+
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect

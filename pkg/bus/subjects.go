@@ -34,6 +34,9 @@ const (
 	// LocationEvents carry LocationStateChanged: creds (a location needs
 	// re-authorisation, or was connected again) → gateway, operators.
 	LocationEvents Family = "socialsync.event.location"
+	// RecommendationEvents carry RecommendationsUpdated: stats →
+	// gateway, HighLevel workflows' relays, operators.
+	RecommendationEvents Family = "socialsync.event.recommendation"
 
 	// CatalogueRefreshes carry the latest PostEvent that asked for a
 	// location's tag catalogue to be refreshed. Their stream keeps one
@@ -55,6 +58,8 @@ func (f Family) Known() bool {
 	case PostTriggers, TagDetailsTriggers, StatsTriggers,
 		TagEvents, TagDetailsEvents, StatsEvents, ContactEvents, LocationEvents,
 		CatalogueRefreshes, StatsSchedules, ScheduledStats:
+		return true
+	case RecommendationEvents:
 		return true
 	}
 	return false

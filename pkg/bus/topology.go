@@ -51,6 +51,9 @@ const (
 	BucketTokens       = "socialsync_tokens"
 	BucketRateBudget   = "socialsync_rate_budget"
 	ObjectStoreReports = "socialsync_reports"
+	// BucketSettings holds per-location settings: statistics schedule
+	// and retention, field mappings (see pkg/settings).
+	BucketSettings = "socialsync_settings"
 )
 
 // Topology defaults.
@@ -298,6 +301,7 @@ func NewTopology(opts TopologyOptions) Topology {
 		kv(BucketSegments, "Segment definitions and membership.", 5),
 		kv(BucketWorkflows, "Saved workflows.", 10),
 		kv(BucketLocations, "Connected locations and their settings.", 5),
+		kv(BucketSettings, "Per-location settings: statistics schedule and retention, field mappings.", 5),
 		kv(BucketTokens, "Encrypted tokens.", 5),
 		rate,
 	}

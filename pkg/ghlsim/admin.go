@@ -31,6 +31,8 @@ func (s *Simulator) adminRoutes() *http.ServeMux {
 	m.HandleFunc("PUT /_sandbox/faults", s.adminPutFaults)
 	m.HandleFunc("GET /_sandbox/config", s.adminGetConfig)
 	m.HandleFunc("PUT /_sandbox/config", s.adminPutConfig)
+	m.HandleFunc("PUT /_sandbox/locations/{id}/statistics", s.adminPutStatistics)
+	m.HandleFunc("PUT /_sandbox/clock", s.adminPutClock)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, http.StatusNotFound, "no admin route "+r.Method+" "+r.URL.Path)
 	})
@@ -66,6 +68,8 @@ type adminContact struct {
 	LocationID string   `json:"locationId,omitempty"`
 	Tags       []string `json:"tags"`
 	Deleted    bool     `json:"deleted,omitempty"`
+	// CustomFields are the contact's custom field values by field key.
+	CustomFields map[string]any `json:"customFields,omitempty"`
 }
 
 // adminCustomValue is a custom value in GET /_sandbox/locations/{id}.
@@ -142,7 +146,9 @@ func (s *Simulator) adminGetLocation(w http.ResponseWriter, r *http.Request) {
 		d.Accounts = append(d.Accounts, adminAccount{ID: a.ID, ProfileID: a.ProfileID, Platform: a.Platform, Name: a.Name})
 	}
 	for _, c := range l.contacts {
-		d.Contacts = append(d.Contacts, toAdminContact(c, false))
+		ac := toAdminContact(c, false)
+		ac.CustomFields = l.customFieldValues(c)
+		d.Contacts = append(d.Contacts, ac)
 	}
 	for _, t := range l.locTags {
 		d.LocationTags = append(d.LocationTags, t.Name)

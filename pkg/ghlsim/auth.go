@@ -22,11 +22,12 @@ const (
 	scopeCustomValuesWrite
 	scopeOAuthRead
 	scopeOAuthWrite
+	scopeCustomFieldsRead
 
 	// scopeAllLocation is what a sub-account Private Integration Token carries.
 	scopeAllLocation = scopeTagRead | scopeAccountRead | scopeStatisticsRead | scopePostRead |
 		scopeContactsRead | scopeContactsWrite | scopeLocationTagsRead | scopeLocationTagsWrite |
-		scopeCustomValuesRead | scopeCustomValuesWrite
+		scopeCustomValuesRead | scopeCustomValuesWrite | scopeCustomFieldsRead
 	// scopeAll is what an app gets when it asks for no scope in particular.
 	scopeAll = scopeAllLocation | scopeOAuthRead | scopeOAuthWrite
 )
@@ -55,6 +56,8 @@ func scopeByName(name string) scope {
 		return scopeCustomValuesRead
 	case "locations/customValues.write":
 		return scopeCustomValuesWrite
+	case "locations/customFields.readonly":
+		return scopeCustomFieldsRead
 	case "oauth.readonly":
 		return scopeOAuthRead
 	case "oauth.write":
@@ -69,7 +72,7 @@ func scopeNames(s scope) []string {
 		"socialplanner/tag.readonly", "socialplanner/account.readonly", "socialplanner/statistics.readonly",
 		"socialplanner/post.readonly", "contacts.readonly", "contacts.write", "locations/tags.readonly",
 		"locations/tags.write", "locations/customValues.readonly", "locations/customValues.write",
-		"oauth.readonly", "oauth.write",
+		"oauth.readonly", "oauth.write", "locations/customFields.readonly",
 	}
 	var out []string
 	for _, n := range all {

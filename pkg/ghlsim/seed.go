@@ -53,6 +53,9 @@ type locationSpec struct {
 	SocialTags []string      `json:"socialTags"`
 	Accounts   []accountSpec `json:"accounts"`
 	Contacts   []contactSpec `json:"contacts"`
+	// CustomFields define contact custom fields by key
+	// ("contact.last_social_tag") or name.
+	CustomFields []string `json:"customFields"`
 }
 
 // accountSpec describes a social account to connect.
@@ -112,6 +115,11 @@ func (s *Simulator) buildLocation(spec locationSpec, at time.Time) (*location, e
 			return nil, fmt.Errorf("socialTags: %q is listed twice", name)
 		}
 		l.addSocialTag(name, at)
+	}
+	for _, f := range spec.CustomFields {
+		if _, err := l.addCustomField(f); err != nil {
+			return nil, fmt.Errorf("customFields: %w", err)
+		}
 	}
 	for i, a := range spec.Accounts {
 		if !isPlatform(a.Platform) {

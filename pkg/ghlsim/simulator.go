@@ -67,6 +67,9 @@ type Simulator struct {
 	log    *requestLog
 	bufs   bufPool
 	recs   sync.Pool
+
+	// clockOffset shifts the clock (PUT /_sandbox/clock), in nanoseconds.
+	clockOffset atomic.Int64
 }
 
 // New returns a Simulator loaded with the data of opts.Seed. It returns an
@@ -84,11 +87,11 @@ func New(opts Options) (*Simulator, error) {
 		now = time.Now
 	}
 	s := &Simulator{
-		now:  now,
 		seed: seed,
 		rng:  seededRand(seed, "admin"),
 		log:  newRequestLog(requestLogSize),
 	}
+	s.now = func() time.Time { return now().Add(time.Duration(s.clockOffset.Load())) }
 	s.config.Store(defaultConfig())
 	s.faults.set(faultSettings{})
 	s.oauth.init()
@@ -121,10 +124,12 @@ func (s *Simulator) apiRoutes() *http.ServeMux {
 	m.Handle("DELETE /contacts/{contactId}/tags", s.api(scopeContactsWrite, accessHandler, s.removeTagsFromContact))
 	m.Handle("POST /contacts/bulk/tags/update/{type}", s.api(scopeContactsWrite, accessHandler, s.bulkContactTags))
 	m.Handle("POST /contacts/search", s.api(scopeContactsRead, accessHandler, s.searchContacts))
+	m.Handle("PUT /contacts/{contactId}", s.api(scopeContactsWrite, accessHandler, s.updateContact))
 
 	m.Handle("GET /locations/{locationId}/tags", s.api(scopeLocationTagsRead, accessPath, s.listLocationTags))
 	m.Handle("POST /locations/{locationId}/tags", s.api(scopeLocationTagsWrite, accessPath, s.createLocationTag))
 	m.Handle("GET /locations/{locationId}/customValues", s.api(scopeCustomValuesRead, accessPath, s.listCustomValues))
+	m.Handle("GET /locations/{locationId}/customFields", s.api(scopeCustomFieldsRead, accessPath, s.listCustomFields))
 	m.Handle("POST /locations/{locationId}/customValues", s.api(scopeCustomValuesWrite, accessPath, s.createCustomValue))
 	m.Handle("GET /locations/{locationId}/customValues/{id}", s.api(scopeCustomValuesRead, accessPath, s.getCustomValue))
 	m.Handle("PUT /locations/{locationId}/customValues/{id}", s.api(scopeCustomValuesWrite, accessPath, s.updateCustomValue))

@@ -66,10 +66,11 @@ func (s *Simulator) statistics(w http.ResponseWriter, r *http.Request, c *call) 
 			selected = append(selected, a)
 		}
 	}
+	plans := l.statsPlans
 	l.mu.RUnlock()
 
 	writeJSON(w, http.StatusCreated, ghl.StatisticsResponse{
-		Results: buildStatistics(l.id, l.tz, selected, s.now()),
+		Results: buildStatistics(l.id, l.tz, selected, s.now(), plans),
 		Message: "Analytics Built Successfully",
 		TraceID: newTraceID(),
 	})
@@ -131,7 +132,8 @@ func platformScale(p string) float64 {
 
 // buildStatistics computes the statistics of accounts for the 7 days
 // before today (in tz), compared with the 7 days before those.
-func buildStatistics(locationID string, tz *time.Location, accounts []ghl.Account, now time.Time) ghl.Statistics {
+// A platform with a plan takes its figures from the plan.
+func buildStatistics(locationID string, tz *time.Location, accounts []ghl.Account, now time.Time, plans map[string]statsPlan) ghl.Statistics {
 	local := now.In(tz)
 	y, mo, d := local.Date()
 	today := time.Date(y, mo, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
@@ -182,6 +184,9 @@ func buildStatistics(locationID string, tz *time.Location, accounts []ghl.Accoun
 		for i := range 14 {
 			day := today - 14 + int64(i)
 			m := metricsFor(locationID, a, day)
+			if plan, ok := plans[a.Platform]; ok {
+				m = plan.apply(m, day)
+			}
 			add := func(s *sums) {
 				s.posts += m.posts
 				s.impressions += m.impressions

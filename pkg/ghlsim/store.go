@@ -38,6 +38,8 @@ type location struct {
 	locTags      []ghl.LocationTag
 	locTagByName map[string]int // normalized name → index in locTags
 	customValues []*ghl.CustomValue
+	customFields []customField
+	statsPlans   map[string]statsPlan // platform → plan (PUT …/statistics)
 }
 
 // socialTag is a Social Planner tag with what the hot path needs: its

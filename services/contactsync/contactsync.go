@@ -29,6 +29,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/settings"
 )
 
 // UnknownTagRetry is how long an event naming a tag the catalogue lacks
@@ -96,6 +97,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("open bucket %s: %w", bus.BucketRelations, err)
 	}
 	h := &handler{w: w, store: &store{tags: tags, details: details, relations: relations}, locks: newStripes()}
+	if h.settings, err = settings.Open(ctx, w.deps.JS); err != nil {
+		return err
+	}
 	cons, err := w.deps.Consumer(bus.StreamTriggers, bus.DurableContactSync, h.handle, w.cfg.Concurrency)
 	if err != nil {
 		return err

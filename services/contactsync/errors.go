@@ -9,6 +9,9 @@ var (
 	// ErrInvalidEvent is a post event contactsync cannot act on: no post
 	// id, or ids that cannot be part of a key.
 	ErrInvalidEvent = errors.New("invalid post event")
+	// ErrUnknownCustomField is a mapping naming a contact custom field
+	// the location does not define: the event is dead-lettered, naming it.
+	ErrUnknownCustomField = errors.New("unknown contact custom field")
 	// errConflict is a key changed by someone else since it was read.
 	errConflict = errors.New("changed meanwhile")
 )

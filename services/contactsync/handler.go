@@ -33,6 +33,8 @@ type handler struct {
 	w     *Worker
 	store *store
 	locks *stripes
+	// settings hold the locations' mappings (see naming.go).
+	settings jetstream.KeyValue
 }
 
 // contact is one contact's part in handling an event.
@@ -131,7 +133,10 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 		// one again on top of it. Its contacts are done and write nothing.
 		return fmt.Errorf("contacts of post %s: %w", ev.GetPostId(), err)
 	}
-	return err
+	if err != nil || deleted {
+		return err
+	}
+	return h.copyFields(ctx, loc, ev.GetTagIds(), now)
 }
 
 // apply brings contacts to the state the event asks for and returns the
@@ -150,6 +155,10 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 			return nil, err
 		}
 	}
+	naming, err := h.naming(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
 	client := h.w.deps.Client(loc)
 	failed := map[string]string{}
 	pending := contacts
@@ -159,7 +168,7 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 		}
 		diffs := map[string]core.Diff{}
 		for _, c := range pending {
-			c.next, c.diff = core.Plan(c.state, c.change, h.w.cfg.TagPrefix, c.written)
+			c.next, c.diff = core.PlanNamed(c.state, c.change, naming, c.written)
 			if !c.diff.Empty() {
 				diffs[c.id] = c.diff
 			}

@@ -26,6 +26,7 @@ const Endpoint = "POST /social-media-posting/statistics"
 type handler struct {
 	w       *Worker
 	history jetstream.KeyValue
+	stores  *stores
 }
 
 // handle takes the snapshot a StatsRequested asks for. The snapshot
@@ -71,11 +72,14 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 		return err
 	}
 	if prev != nil && prev.Trigger == trigger {
-		if prev.Published {
+		switch {
+		case prev.Followed:
 			log.Info("statistics request already handled", "day", day)
 			return nil
+		case prev.Published:
+			return h.follow(ctx, l, tz, key, *prev, rev)
 		}
-		return h.publish(ctx, loc, key, *prev, rev)
+		return h.publishAndFollow(ctx, l, tz, key, *prev, rev)
 	}
 
 	client := h.w.deps.Client(loc)
@@ -105,6 +109,11 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	if snap.Chunks, err = fromChunks(chunks); err != nil {
 		return err
 	}
+	if h.w.cfg.AudienceByPlatform {
+		if snap.Audience, err = audience(ctx, client, loc, toAccounts(accounts.Accounts), ids); err != nil {
+			return err
+		}
+	}
 	// A later request of the same day replaces the day's snapshot: the
 	// history keeps the freshest numbers of each day.
 	rev, err = h.store(ctx, key, snap, rev)
@@ -112,37 +121,47 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 		return err
 	}
 	log.Info("statistics stored", "day", day, "profiles", len(ids), "calls", len(chunks))
-	return h.publish(ctx, loc, key, snap, rev)
+	return h.publishAndFollow(ctx, l, tz, key, snap, rev)
+}
+
+// publishAndFollow publishes the snapshot's events, then runs its
+// follow-ups.
+func (h *handler) publishAndFollow(ctx context.Context, l creds.Location, tz *time.Location, key string, snap core.Snapshot, rev uint64) error {
+	rev, err := h.publish(ctx, l.ID, key, snap, rev)
+	if err != nil || rev == 0 {
+		return err
+	}
+	snap.Published = true
+	return h.follow(ctx, l, tz, key, snap, rev)
 }
 
 // publish sends one StatsSnapshot per chunk of snap, stored at revision
-// rev of key, then marks it published. Each chunk is one HighLevel answer,
+// rev of key, then marks it published and returns the new revision (0
+// when a newer request of the day replaced the snapshot meanwhile). Each chunk is one HighLevel answer,
 // so metrics are exactly what HighLevel returned, and an event stays far
 // below the message size limit however many accounts a location has.
-func (h *handler) publish(ctx context.Context, loc, key string, snap core.Snapshot, rev uint64) error {
+func (h *handler) publish(ctx context.Context, loc, key string, snap core.Snapshot, rev uint64) (uint64, error) {
 	subject, err := bus.StatsEvents.Subject(loc)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for i, c := range snap.Chunks {
 		ev, err := toEvent(loc, snap, c)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if _, err := h.w.deps.Publisher.Publish(ctx, subject, ev, bus.WithMsgID(core.EventID(loc, snap.Day, snap.Trigger, i))); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	snap.Published = true
-	if _, err := h.store(ctx, key, snap, rev); err != nil {
-		if errors.Is(err, errConflict) {
-			// A newer request of the day replaced the snapshot: its own
-			// events follow.
-			return nil
-		}
-		return err
+	rev, err = h.store(ctx, key, snap, rev)
+	if errors.Is(err, errConflict) {
+		// A newer request of the day replaced the snapshot: its own
+		// events follow.
+		return 0, nil
 	}
-	return nil
+	return rev, err
 }
 
 // errConflict is a snapshot changed by someone else since it was read.

@@ -16,7 +16,7 @@ import (
 // called, and checks that Run returns nil on cancel.
 func startWorker(t *testing.T, env *fleettest.Env, change ...func(*stats.Config)) (stop func()) {
 	t.Helper()
-	cfg := stats.Config{Config: env.Deps.Config, Concurrency: 2, Cron: "0 0 6 * * *"}
+	cfg := stats.Config{Config: env.Deps.Config, Concurrency: 2, Cron: "0 0 6 * * *", ReportDays: 28, CustomValues: true}
 	for _, c := range change {
 		c(&cfg)
 	}

@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats/core"
 )
@@ -44,13 +46,24 @@ type scheduler struct {
 	w         *Worker
 	locations jetstream.KeyValue
 	stream    jetstream.Stream
+	// settings hold each location's own cron and time zone ("stats.<loc>"),
+	// watched too: a change reschedules the location at once.
+	settings jetstream.KeyValue
 }
 
 // run reconciles until ctx ends, restarting a failed watch; it returns nil.
 func (s *scheduler) run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.keep(gctx, s.watch) })
+	g.Go(func() error { return s.keep(gctx, s.watchSettings) })
+	return g.Wait()
+}
+
+// keep runs watch until ctx ends, restarting it when it fails.
+func (s *scheduler) keep(ctx context.Context, watch func(context.Context) error) error {
 	delay := watchRetryMin
 	for {
-		err := s.watch(ctx)
+		err := watch(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -108,6 +121,48 @@ func (s *scheduler) watch(ctx context.Context) error {
 	}
 }
 
+// watchSettings follows the locations' statistics settings until ctx
+// ends or the watch fails: a change reschedules its location, if it is
+// registered. The initial values are left to watch, which reads the
+// settings of every location it schedules.
+func (s *scheduler) watchSettings(ctx context.Context) error {
+	kw, err := s.settings.Watch(ctx, settings.StatsPrefix+"*", jetstream.UpdatesOnly())
+	if err != nil {
+		return fmt.Errorf("watch bucket %s: %w", bus.BucketSettings, err)
+	}
+	defer func() { _ = kw.Stop() }()
+	for {
+		var e jetstream.KeyValueEntry
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok = <-kw.Updates():
+		}
+		if !ok {
+			return errors.New("watch closed")
+		}
+		if e == nil {
+			continue
+		}
+		_, loc, valid := settings.Location(e.Key())
+		if !valid {
+			continue
+		}
+		le, err := s.locations.Get(ctx, loc)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // not registered: scheduled when it is
+		}
+		if err != nil {
+			s.w.log.Error("reschedule statistics", "location", loc, "err", err)
+			continue
+		}
+		if err := s.ensure(ctx, loc, le.Value()); err != nil {
+			s.w.log.Error("reschedule statistics", "location", loc, "err", err)
+		}
+	}
+}
+
 // ensure makes the schedule of the location registered under key, with
 // record value, what it should be.
 func (s *scheduler) ensure(ctx context.Context, key string, value []byte) error {
@@ -118,7 +173,22 @@ func (s *scheduler) ensure(ctx context.Context, key string, value []byte) error 
 	if err := json.Unmarshal(value, &l); err != nil {
 		return fmt.Errorf("registered location %s: %w", key, err)
 	}
-	sched, req, err := s.scheduleOf(key, l.Timezone)
+	cron, tz := s.w.cfg.Cron, l.Timezone
+	st, err := settings.GetStats(ctx, s.settings, key)
+	if err != nil {
+		s.w.log.Warn("statistics settings unreadable; using the defaults", "location", key, "err", err)
+	}
+	if st.Cron != "" {
+		if err := core.CheckSpec(st.Cron); err != nil {
+			s.w.log.Warn("location's statistics cron unusable; using the default", "location", key, "err", err)
+		} else {
+			cron = st.Cron
+		}
+	}
+	if st.Timezone != "" {
+		tz = st.Timezone
+	}
+	sched, req, err := s.scheduleOf(key, cron, tz)
 	if err != nil {
 		return err
 	}
@@ -136,7 +206,7 @@ func (s *scheduler) ensure(ctx context.Context, key string, value []byte) error 
 // scheduleOf returns the schedule of loc in time zone tz and the request
 // it fires. A time zone the server would reject falls back to UTC, so
 // that the location still gets its daily run.
-func (s *scheduler) scheduleOf(loc, tz string) (bus.Schedule, *socialsyncv1.StatsRequested, error) {
+func (s *scheduler) scheduleOf(loc, cron, tz string) (bus.Schedule, *socialsyncv1.StatsRequested, error) {
 	subject, err := bus.StatsSchedules.Subject(loc)
 	if err != nil {
 		return bus.Schedule{}, nil, err
@@ -145,7 +215,7 @@ func (s *scheduler) scheduleOf(loc, tz string) (bus.Schedule, *socialsyncv1.Stat
 	if err != nil {
 		return bus.Schedule{}, nil, err
 	}
-	sched := bus.Schedule{Subject: subject, Target: target, Spec: s.w.cfg.Cron}
+	sched := bus.Schedule{Subject: subject, Target: target, Spec: cron}
 	if core.TakesTimeZone(sched.Spec) {
 		if _, err := core.Zone(tz); err != nil {
 			s.w.log.Warn("location time zone unusable; scheduling in UTC", "location", loc, "err", err)

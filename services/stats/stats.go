@@ -24,6 +24,8 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/services/stats/core"
 )
 
@@ -33,7 +35,19 @@ type Config struct {
 	Concurrency int `envconfig:"STATS_CONCURRENCY" default:"4" desc:"statistics requests this replica handles at once"`
 	// Cron is the daily run, in each location's time zone (see
 	// core.CheckSpec for the forms the server accepts).
-	Cron string `envconfig:"STATS_CRON" default:"0 0 6 * * *" desc:"when the statistics run fires, in each location's time zone: 6-field cron with seconds first, @daily, @hourly, or @every <duration> (UTC)"`
+	Cron string `envconfig:"STATS_CRON" default:"0 0 6 * * *" desc:"when the statistics run fires, in each location's time zone: 6-field cron with seconds first, @daily, @hourly, or @every <duration> (UTC); a location's setting overrides it"`
+	// RetentionDays is how long the history keeps a day.
+	RetentionDays int `envconfig:"STATS_RETENTION_DAYS" default:"400" desc:"days of statistics history kept per location, older snapshots are pruned after each run (0: kept forever); a location's setting overrides it"`
+	// ReportDays is the period the report and recommendations of each
+	// run cover, ending the day before the run.
+	ReportDays int `envconfig:"STATS_REPORT_DAYS" default:"28" desc:"days the report and recommendations stored after each run cover, ending the day before"`
+	// AudienceByPlatform asks, for a location with several platforms,
+	// one more statistics call per platform, whose demographics are that
+	// platform's alone.
+	AudienceByPlatform bool `envconfig:"STATS_AUDIENCE_BY_PLATFORM" default:"true" desc:"fetch each platform's demographics (one more statistics call per platform) for the audience recommendations"`
+	// CustomValues writes the recommendations and the mapped statistics
+	// to the location's custom values.
+	CustomValues bool `envconfig:"STATS_CUSTOM_VALUES" default:"true" desc:"write recommendations (socialsync_*) and mapped statistics to the location's custom values"`
 }
 
 // Worker is the statistics worker.
@@ -52,6 +66,12 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	}
 	if err := core.CheckSpec(cfg.Cron); err != nil {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_STATS_CRON: %v", fleet.ErrConfig, err))
+	}
+	if cfg.RetentionDays < 0 || cfg.RetentionDays > settings.MaxRetentionDays {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_STATS_RETENTION_DAYS: want 0 (forever) to %d, got %d", fleet.ErrConfig, settings.MaxRetentionDays, cfg.RetentionDays))
+	}
+	if cfg.ReportDays < 1 || cfg.ReportDays > report.MaxDays {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_STATS_REPORT_DAYS: want 1 to %d, got %d", fleet.ErrConfig, report.MaxDays, cfg.ReportDays))
 	}
 	if d == nil {
 		errs = append(errs, errors.New("stats: no dependencies"))
@@ -79,12 +99,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open stream %s: %w", bus.StreamSchedules, err)
 	}
-	h := &handler{w: w, history: history}
+	st, err := w.open(ctx)
+	if err != nil {
+		return err
+	}
+	h := &handler{w: w, history: history, stores: st}
 	cons, err := w.deps.Consumer(bus.StreamTriggers, bus.DurableStats, h.handle, w.cfg.Concurrency)
 	if err != nil {
 		return err
 	}
-	s := &scheduler{w: w, locations: locations, stream: schedules}
+	s := &scheduler{w: w, locations: locations, stream: schedules, settings: st.settings}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return cons.Run(gctx) })

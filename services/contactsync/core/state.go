@@ -89,6 +89,15 @@ func ContactTag(prefix, name string) string {
 // not, even when st.Applied already says so. Pass an empty Diff on the
 // first attempt.
 func Plan(st State, change PostChange, prefix string, written Diff) (State, Diff) {
+	return PlanNamed(st, change, func(name string) string { return ContactTag(prefix, name) }, written)
+}
+
+// PlanNamed is Plan with the contact tag of a social tag named by tag (a
+// location's naming template) rather than by a prefix. tag's result is
+// trimmed and lower-cased, as HighLevel stores contact tags. A change of
+// naming takes effect on a contact's next change: its tags under the old
+// names are removed and those under the new ones added.
+func PlanNamed(st State, change PostChange, tag func(name string) string, written Diff) (State, Diff) {
 	next := st.clone()
 	if change.Unlink {
 		delete(next.Posts, change.PostID)
@@ -98,7 +107,7 @@ func Plan(st State, change PostChange, prefix string, written Diff) (State, Diff
 	desired := map[string]bool{}
 	for _, ns := range next.Posts {
 		for _, n := range ns {
-			if t := ContactTag(prefix, n); t != "" {
+			if t := ContactTag("", tag(n)); t != "" {
 				desired[t] = true
 			}
 		}

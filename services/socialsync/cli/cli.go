@@ -35,6 +35,9 @@ func commands() map[string]command {
 		"doctor":    {"test a connected location: token, scopes, calls, rate-limit headroom, data", doctorCmd},
 		"trigger":   {"publish a post, tagdetails or stats trigger", triggerCmd},
 		"dlq":       {"list dead letters with their reasons", dlqCmd},
+		"stats":     {"backfill or export a location's statistics history", statsCmd},
+		"report":    {"build a location's report (json, csv, md, html) over a day range", reportCmd},
+		"mappings":  {"set or get a location's field mappings (contact tags, custom fields, custom values)", mappingsCmd},
 	}
 }
 

@@ -13,15 +13,17 @@ import (
 
 func locationsCmd(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: want a subcommand: add or list", errUsage)
+		return fmt.Errorf("%w: want a subcommand: add, list or schedule", errUsage)
 	}
 	switch args[0] {
 	case "add":
 		return locationsAdd(ctx, env, args[1:])
 	case "list":
 		return locationsList(ctx, env, args[1:])
+	case "schedule":
+		return locationsSchedule(ctx, env, args[1:])
 	default:
-		return fmt.Errorf("%w: unknown subcommand %q: want add or list", errUsage, args[0])
+		return fmt.Errorf("%w: unknown subcommand %q: want add, list or schedule", errUsage, args[0])
 	}
 }
 

@@ -72,6 +72,7 @@ var (
 		"socialplanner/tag.readonly", "socialplanner/statistics.readonly", "socialplanner/account.readonly",
 		"socialplanner/post.readonly", "contacts.readonly", "contacts.write", "locations/tags.write",
 		"locations/customValues.write",
+		"locations/customValues.readonly", "locations/customFields.readonly",
 	}
 	agencyScopes = []string{"oauth.readonly", "oauth.write"}
 )

@@ -49,6 +49,12 @@ type Snapshot struct {
 	Trigger string `json:"trigger"`
 	// Published says the snapshot's events were published.
 	Published bool `json:"published"`
+	// Audience holds, per platform, the demographics of that platform's
+	// accounts alone: one statistics answer's demographics per call.
+	Audience map[string][]json.RawMessage `json:"audience,omitempty"`
+	// Followed says the follow-ups ran: retention, report,
+	// recommendations, custom values.
+	Followed bool `json:"followed,omitempty"`
 }
 
 // Chunk is one statistics call's answer: the results object as

@@ -1,0 +1,180 @@
+package settings
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DefaultContactTag is the contact-tag naming template when a location
+// has none.
+const DefaultContactTag = "social:{{tagName}}"
+
+// Mapping is how a location's social data lands in HighLevel.
+type Mapping struct {
+	// Location is the location the mapping is for (a mapping file names
+	// it; the stored value keeps it).
+	Location string `json:"location" yaml:"location"`
+	// ContactTag names the contact tag standing for a social tag. It
+	// holds the placeholder {{tagName}} and some text of its own, so that
+	// socialsync's tags stay apart from tags added by hand.
+	ContactTag string `json:"contactTag,omitempty" yaml:"contactTag,omitempty"`
+	// ContactFields copy tag-detail fields into contact custom fields.
+	ContactFields []FieldMapping `json:"contactFields,omitempty" yaml:"contactFields,omitempty"`
+	// CustomValues write statistics into the location's custom values
+	// after every statistics run.
+	CustomValues []ValueMapping `json:"customValues,omitempty" yaml:"customValues,omitempty"`
+}
+
+// FieldMapping copies a tag-detail field into a contact custom field.
+type FieldMapping struct {
+	From string `json:"from" yaml:"from"`
+	To   string `json:"to" yaml:"to"`
+}
+
+// ValueMapping writes a statistic into the custom value Name.
+type ValueMapping struct {
+	Name string `json:"name" yaml:"name"`
+	From string `json:"from" yaml:"from"`
+}
+
+// TagDetailFields are the tag-detail fields a mapping may copy.
+var TagDetailFields = []string{"tagId", "tagName", "createdBy", "createdAt", "updatedAt"}
+
+// placeholder matches {{ name }} in a template.
+var placeholder = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)
+
+var customFieldKey = regexp.MustCompile(`^[A-Za-z0-9_.]{1,100}$`)
+
+// ParseMapping reads a mapping file (YAML or JSON), refusing unknown
+// fields with their line, and validates it.
+func ParseMapping(data []byte) (Mapping, error) {
+	var m Mapping
+	if err := yaml.UnmarshalWithOptions(data, &m, yaml.Strict()); err != nil {
+		return Mapping{}, fmt.Errorf("%w: %s", ErrInvalid, yamlError(err))
+	}
+	return m, m.Validate()
+}
+
+var yamlPosition = regexp.MustCompile(`^\[(\d+):(\d+)\] `)
+
+// yamlError returns the first line of a YAML error, its position written
+// "line L, column C: ".
+func yamlError(err error) string {
+	msg, _, _ := strings.Cut(yaml.FormatError(err, false, false), "\n")
+	return yamlPosition.ReplaceAllString(msg, "line $1, column $2: ")
+}
+
+// Validate reports every field it cannot apply, naming it.
+func (m Mapping) Validate() error {
+	var errs []string
+	if m.ContactTag != "" {
+		if err := checkTemplate(m.ContactTag); err != nil {
+			errs = append(errs, "contactTag: "+err.Error())
+		}
+	}
+	seen := map[string]bool{}
+	for i, f := range m.ContactFields {
+		if !slices.Contains(TagDetailFields, f.From) {
+			errs = append(errs, fmt.Sprintf("contactFields[%d].from: unknown tag-detail field %q (want one of %s)", i, f.From, strings.Join(TagDetailFields, ", ")))
+		}
+		if !customFieldKey.MatchString(f.To) {
+			errs = append(errs, fmt.Sprintf("contactFields[%d].to: %q is not a custom field key (letters, digits, '_' and '.')", i, f.To))
+		}
+		if seen[f.To] {
+			errs = append(errs, fmt.Sprintf("contactFields[%d].to: %q is mapped twice", i, f.To))
+		}
+		seen[f.To] = true
+	}
+	names := map[string]bool{}
+	for i, v := range m.CustomValues {
+		if _, err := ParseMetric(v.From); err != nil {
+			errs = append(errs, fmt.Sprintf("customValues[%d].from: %v", i, err))
+		}
+		switch n := strings.TrimSpace(v.Name); {
+		case n == "" || len(n) > 100:
+			errs = append(errs, fmt.Sprintf("customValues[%d].name: want 1 to 100 characters", i))
+		case names[strings.ToLower(n)]:
+			errs = append(errs, fmt.Sprintf("customValues[%d].name: %q is mapped twice", i, n))
+		case strings.HasPrefix(strings.ToLower(n), RecommendationPrefix):
+			errs = append(errs, fmt.Sprintf("customValues[%d].name: %q: names starting with %q are socialsync's recommendations", i, n, RecommendationPrefix))
+		}
+		names[strings.ToLower(strings.TrimSpace(v.Name))] = true
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: mapping: %s", ErrInvalid, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// RecommendationPrefix starts the names of the custom values socialsync
+// writes its recommendations to.
+const RecommendationPrefix = "socialsync_"
+
+func checkTemplate(t string) error {
+	found := false
+	for _, m := range placeholder.FindAllStringSubmatch(t, -1) {
+		if m[1] != "tagName" {
+			return fmt.Errorf("unknown placeholder {{%s}} (want {{tagName}})", m[1])
+		}
+		found = true
+	}
+	rest := placeholder.ReplaceAllString(t, "")
+	switch {
+	case !found:
+		return fmt.Errorf("%q lacks the placeholder {{tagName}}", t)
+	case strings.Contains(rest, "{{") || strings.Contains(rest, "}}"):
+		return fmt.Errorf("%q has an unclosed placeholder", t)
+	case strings.TrimSpace(rest) == "":
+		// Without text of its own, a tag removed because no post carries
+		// it any more would also be removed where it was added by hand.
+		return fmt.Errorf("%q needs text besides {{tagName}}, such as \"social:\"", t)
+	case len(t) > 200:
+		return fmt.Errorf("longer than 200 characters")
+	}
+	return nil
+}
+
+// Template returns the mapping's contact-tag template, the default when
+// it has none.
+func (m Mapping) Template() string {
+	if m.ContactTag == "" {
+		return DefaultContactTag
+	}
+	return m.ContactTag
+}
+
+// ContactTag renders the contact-tag template for a social tag's name.
+func (m Mapping) ContactTagFor(name string) string {
+	return placeholder.ReplaceAllLiteralString(m.Template(), strings.TrimSpace(name))
+}
+
+// YAML returns the mapping as a mapping file.
+func (m Mapping) YAML() ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// GetMapping returns loc's mapping; ok is false when none is stored.
+func GetMapping(ctx context.Context, kv jetstream.KeyValue, loc string) (m Mapping, ok bool, err error) {
+	ok, err = get(ctx, kv, MappingsKey(loc), &m)
+	return m, ok, err
+}
+
+// PutMapping validates and stores m for m.Location.
+func PutMapping(ctx context.Context, kv jetstream.KeyValue, m Mapping) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	return put(ctx, kv, MappingsKey(m.Location), m)
+}

@@ -1,0 +1,277 @@
+package stats
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/settings"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/stats/core"
+)
+
+// stores are the buckets the follow-ups read and write.
+type stores struct {
+	settings  jetstream.KeyValue
+	relations jetstream.KeyValue
+	details   jetstream.KeyValue
+	reports   jetstream.ObjectStore
+}
+
+func (w *Worker) open(ctx context.Context) (*stores, error) {
+	var s stores
+	var err error
+	if s.settings, err = settings.Open(ctx, w.deps.JS); err != nil {
+		return nil, err
+	}
+	if s.relations, err = w.deps.JS.KeyValue(ctx, bus.BucketRelations); err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketRelations, err)
+	}
+	if s.details, err = w.deps.JS.KeyValue(ctx, bus.BucketTagDetails); err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketTagDetails, err)
+	}
+	if s.reports, err = w.deps.JS.ObjectStore(ctx, bus.ObjectStoreReports); err != nil {
+		return nil, fmt.Errorf("open object store %s: %w", bus.ObjectStoreReports, err)
+	}
+	return &s, nil
+}
+
+// audience fetches, for a location whose selected accounts span several
+// platforms, each platform's statistics alone and keeps their
+// demographics: the location-wide answer mixes every platform's
+// audience. With one platform the main answer is that platform's.
+func audience(ctx context.Context, client *ghl.Client, loc string, accounts []core.Account, ids []string) (map[string][]json.RawMessage, error) {
+	byPlatform := map[string][]string{}
+	for _, a := range accounts {
+		if slices.Contains(ids, a.ProfileID) && !slices.Contains(byPlatform[a.Platform], a.ProfileID) {
+			byPlatform[a.Platform] = append(byPlatform[a.Platform], a.ProfileID)
+		}
+	}
+	if len(byPlatform) < 2 {
+		return nil, nil
+	}
+	out := map[string][]json.RawMessage{}
+	for _, p := range slices.Sorted(maps.Keys(byPlatform)) {
+		chunks, err := client.Statistics(ctx, loc, byPlatform[p], []string{p})
+		if err != nil {
+			return nil, fmt.Errorf("audience of %s on %s: %w", loc, p, err)
+		}
+		for _, c := range chunks {
+			raw, err := json.Marshal(c.Statistics.Demographics)
+			if err != nil {
+				return nil, fmt.Errorf("encode demographics: %w", err)
+			}
+			out[p] = append(out[p], raw)
+		}
+	}
+	return out, nil
+}
+
+// follow runs the follow-ups of the snapshot stored at revision rev of
+// key, then marks it followed: it prunes the history past its retention,
+// builds the report of the ReportDays before the snapshot's day and stores
+// it in every format, publishes the recommendations and writes them, with
+// the mapped statistics, to the location's custom values. A failure
+// leaves the snapshot unfollowed, and the redelivered request runs the
+// follow-ups again (they are idempotent) without calling the statistics
+// endpoint.
+func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Location, key string, snap core.Snapshot, rev uint64) error {
+	loc, log := l.ID, bus.LoggerFrom(ctx)
+	st, err := settings.GetStats(ctx, h.stores.settings, loc)
+	if err != nil {
+		log.Warn("statistics settings unreadable; using the defaults", "err", err)
+	}
+	retention := h.w.cfg.RetentionDays
+	if st.RetentionDays > 0 {
+		retention = st.RetentionDays
+	}
+	if err := h.prune(ctx, loc, snap.Day, retention); err != nil {
+		return err
+	}
+
+	to, err := report.Shift(snap.Day, -1)
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	from, _ := report.Shift(to, 1-h.w.cfg.ReportDays)
+	r, err := h.build(ctx, loc, tz, from, to)
+	if err != nil {
+		return err
+	}
+	name, err := storeReport(ctx, h.stores.reports, r)
+	if err != nil {
+		return err
+	}
+	if err := h.announce(ctx, loc, snap, r, name); err != nil {
+		return err
+	}
+	if h.w.cfg.CustomValues {
+		values := core.CustomValues(r.Recommendations)
+		m, _, err := settings.GetMapping(ctx, h.stores.settings, loc)
+		if err != nil {
+			log.Warn("mapping unreadable; no statistics mapped to custom values", "err", err)
+		}
+		rs, err := core.ToReport(snap)
+		if err != nil {
+			return bus.Permanent(err)
+		}
+		for _, v := range m.CustomValues {
+			if metric, err := settings.ParseMetric(v.From); err == nil {
+				values[strings.TrimSpace(v.Name)] = core.FormatNumber(metric.Value(rs.Answers))
+			}
+		}
+		if err := writeCustomValues(ctx, h.w.deps.Client(loc), loc, values); err != nil {
+			return err
+		}
+	}
+	snap.Followed = true
+	if _, err := h.store(ctx, key, snap, rev); err != nil && !errors.Is(err, errConflict) {
+		return err
+	}
+	log.Info("statistics followed up", "day", snap.Day, "report", name, "retention_days", retention)
+	return nil
+}
+
+// prune deletes loc's snapshots older than retention days before today.
+func (h *handler) prune(ctx context.Context, loc, today string, retention int) error {
+	if retention <= 0 {
+		return nil
+	}
+	days, err := storedDays(ctx, h.history, loc)
+	if err != nil {
+		return err
+	}
+	for _, d := range core.Expired(days, today, retention) {
+		if err := h.history.Purge(ctx, core.Key(loc, d)); err != nil {
+			return fmt.Errorf("prune statistics of %s on %s: %w", loc, d, err)
+		}
+		bus.LoggerFrom(ctx).Info("statistics pruned", "day", d, "retention_days", retention)
+	}
+	return nil
+}
+
+// build builds loc's report of from … to from the history and the tags'
+// activity.
+func (h *handler) build(ctx context.Context, loc string, tz *time.Location, from, to string) (report.Report, error) {
+	snaps, _, err := LoadHistory(ctx, h.history, loc, from, to)
+	if err != nil {
+		return report.Report{}, err
+	}
+	tags, err := LoadTags(ctx, h.stores.relations, h.stores.details, loc, tz)
+	if err != nil {
+		return report.Report{}, err
+	}
+	return report.Build(report.Input{Location: loc, From: from, To: to, Snapshots: snaps, Tags: tags, GeneratedAt: h.w.now()})
+}
+
+// announce publishes the recommendations of r.
+func (h *handler) announce(ctx context.Context, loc string, snap core.Snapshot, r report.Report, name string) error {
+	subject, err := bus.RecommendationEvents.Subject(loc)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(snap.Trigger))
+	id := "recommendation:" + loc + ":" + snap.Day + ":" + hex.EncodeToString(sum[:8])
+	_, err = h.w.deps.Publisher.Publish(ctx, subject, ToRecommendationEvent(loc, r, name), bus.WithMsgID(id))
+	return err
+}
+
+// ReportName returns the object name of a location's report: "<loc>/<from>_<to>.<ext>".
+func ReportName(loc, from, to string, f report.Format) string {
+	return loc + "/" + from + "_" + to + "." + string(f)
+}
+
+// LatestReportName returns the object name of a location's latest report.
+func LatestReportName(loc string, f report.Format) string { return loc + "/latest." + string(f) }
+
+// storeReport puts r in every format, under its range's name and as the
+// location's latest, and returns the JSON one's name.
+func storeReport(ctx context.Context, store jetstream.ObjectStore, r report.Report) (string, error) {
+	for _, f := range report.Formats() {
+		var b bytes.Buffer
+		if err := report.Write(&b, r, f); err != nil {
+			return "", fmt.Errorf("render report of %s as %s: %w", r.Location, f, err)
+		}
+		for _, name := range []string{ReportName(r.Location, r.From, r.To, f), LatestReportName(r.Location, f)} {
+			meta := jetstream.ObjectMeta{Name: name, Description: "socialsync report of " + r.Location + ", " + r.From + " … " + r.To,
+				Headers: map[string][]string{"Content-Type": {f.ContentType()}}}
+			if _, err := store.Put(ctx, meta, bytes.NewReader(b.Bytes())); err != nil {
+				return "", fmt.Errorf("store report %s: %w", name, err)
+			}
+		}
+	}
+	return ReportName(r.Location, r.From, r.To, report.JSON), nil
+}
+
+// writeCustomValues sets the location's custom values named in want,
+// creating those that do not exist and leaving those already right.
+func writeCustomValues(ctx context.Context, client *ghl.Client, loc string, want map[string]string) error {
+	existing, err := client.CustomValues(ctx, loc)
+	if err != nil {
+		return fmt.Errorf("list custom values of %s: %w", loc, err)
+	}
+	byName := map[string]ghl.CustomValue{}
+	for _, cv := range existing {
+		byName[strings.ToLower(strings.TrimSpace(cv.Name))] = cv
+	}
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		v := want[name]
+		cv, ok := byName[strings.ToLower(name)]
+		switch {
+		case ok && cv.Value == v:
+		case ok:
+			if _, err := client.UpdateCustomValue(ctx, loc, cv.ID, cv.Name, v); err != nil {
+				return fmt.Errorf("set custom value %s of %s: %w", name, loc, err)
+			}
+		default:
+			if _, err := client.CreateCustomValue(ctx, loc, name, v); err != nil {
+				return fmt.Errorf("create custom value %s of %s: %w", name, loc, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ToRecommendationEvent converts the recommendations of r.
+func ToRecommendationEvent(loc string, r report.Report, name string) *socialsyncv1.RecommendationsUpdated {
+	rec := r.Recommendations
+	ev := &socialsyncv1.RecommendationsUpdated{
+		LocationId: loc, From: rec.From, To: rec.To, GeneratedAt: timestamppb.New(r.GeneratedAt),
+		BestPlatforms: rec.BestPlatforms, Report: name,
+	}
+	for _, c := range rec.Cadence {
+		pc := &socialsyncv1.CadenceRecommendation{
+			Platform: c.Platform, Status: c.Status, Missing: c.Missing, Days: int32(c.Days),
+			Posts: c.Posts, Impressions: c.Impressions, Likes: c.Likes,
+			ImpressionsPerPost: c.ImpressionsPerPost, LikesPerPost: c.LikesPerPost, PostsPerWeek: c.PostsPerWeek,
+			TrendPercent: c.TrendPercent, SuggestedPostsPerWeek: int32(c.SuggestedPostsPerWeek), BestWeekdays: c.BestWeekdays,
+		}
+		for _, w := range c.Weekdays {
+			pc.Weekdays = append(pc.Weekdays, &socialsyncv1.WeekdayFigures{Weekday: w.Weekday, Days: int32(w.Days), Posts: w.Posts,
+				Impressions: w.Impressions, Likes: w.Likes, ImpressionsPerPost: w.ImpressionsPerPost, LikesPerPost: w.LikesPerPost})
+		}
+		ev.Cadence = append(ev.Cadence, pc)
+	}
+	for _, a := range rec.Audience {
+		ev.Audience = append(ev.Audience, &socialsyncv1.AudienceRecommendation{
+			Platform: a.Platform, Status: a.Status, Missing: a.Missing, TakenOn: a.TakenOn, Followers: a.Followers,
+			Gender: a.Gender, GenderShare: a.GenderShare, AgeBand: a.AgeBand, AgeShare: a.AgeShare, Genders: a.Genders, Ages: a.Ages,
+		})
+	}
+	return ev
+}

@@ -1,0 +1,192 @@
+package stats
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/report"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/stats/core"
+)
+
+// storedDays returns the days of loc's snapshots in the history, sorted.
+func storedDays(ctx context.Context, history jetstream.KeyValue, loc string) ([]string, error) {
+	lister, err := history.ListKeysFiltered(ctx, loc+".*")
+	if err != nil {
+		return nil, fmt.Errorf("list statistics of %s: %w", loc, err)
+	}
+	var days []string
+	for k := range lister.Keys() {
+		if d, ok := core.DayOfKey(loc, k); ok {
+			days = append(days, d)
+		}
+	}
+	slices.Sort(days)
+	return days, nil
+}
+
+// StoredDays returns the days of loc's snapshots in the history bucket,
+// sorted.
+func StoredDays(ctx context.Context, js jetstream.JetStream, loc string) ([]string, error) {
+	history, err := js.KeyValue(ctx, bus.BucketStatsHistory)
+	if err != nil {
+		return nil, err
+	}
+	return storedDays(ctx, history, loc)
+}
+
+// LoadHistory returns loc's snapshots that can hold a day of from … to or
+// of the period of the same length before it, converted for reports, and
+// the stored values of those, by day. An unreadable snapshot is an error.
+func LoadHistory(ctx context.Context, history jetstream.KeyValue, loc, from, to string) ([]report.Snapshot, map[string]json.RawMessage, error) {
+	days, err := report.Days(from, to)
+	if err != nil {
+		return nil, nil, err
+	}
+	lo, _ := report.Shift(from, 1-len(days))
+	hi, _ := report.Shift(to, report.Window)
+	stored, err := storedDays(ctx, history, loc)
+	if err != nil {
+		return nil, nil, err
+	}
+	var snaps []report.Snapshot
+	raw := map[string]json.RawMessage{}
+	for _, d := range stored {
+		if d < lo || d > hi {
+			continue
+		}
+		e, err := history.Get(ctx, core.Key(loc, d))
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // pruned meanwhile
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read statistics of %s on %s: %w", loc, d, err)
+		}
+		var s core.Snapshot
+		if err := json.Unmarshal(e.Value(), &s); err != nil {
+			return nil, nil, fmt.Errorf("statistics of %s on %s unreadable: %w", loc, d, err)
+		}
+		rs, err := core.ToReport(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		snaps = append(snaps, rs)
+		raw[d] = e.Value()
+	}
+	return snaps, raw, nil
+}
+
+// LoadTags returns loc's social tags with their posts: the tags the
+// enricher relates to posts ("tagposts.<loc>.<tagId>" in the relations
+// bucket) and those it holds details of, each post with its day (its last
+// event's time, in tz) and the contacts contactsync linked it to
+// ("postcontacts.<loc>.<postId>").
+func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc string, tz *time.Location) ([]report.Tag, error) {
+	tags := map[string]*report.Tag{}
+	var order []string
+	tag := func(id string) *report.Tag {
+		t := tags[id]
+		if t == nil {
+			t = &report.Tag{ID: id, Name: id}
+			tags[id] = t
+			order = append(order, id)
+		}
+		return t
+	}
+	dl, err := details.ListKeysFiltered(ctx, loc+".*")
+	if err != nil {
+		return nil, fmt.Errorf("list tag details of %s: %w", loc, err)
+	}
+	for k := range dl.Keys() {
+		e, err := details.Get(ctx, k)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		var pb socialsyncv1.TagDetail
+		if protojson.Unmarshal(e.Value(), &pb) != nil || pb.GetTagId() == "" {
+			continue
+		}
+		t := tag(pb.GetTagId())
+		if pb.GetTagName() != "" {
+			t.Name = pb.GetTagName()
+		}
+		t.Deleted = pb.GetDeleted()
+	}
+	rl, err := relations.ListKeysFiltered(ctx, "tagposts."+loc+".*")
+	if err != nil {
+		return nil, fmt.Errorf("list tag relations of %s: %w", loc, err)
+	}
+	var keys []string
+	for k := range rl.Keys() {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	posts := map[string]*report.Post{}
+	for _, k := range keys {
+		var tp struct {
+			PostIDs []string `json:"postIds"`
+		}
+		if ok, err := getJSON(ctx, relations, k, &tp); err != nil || !ok {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		t := tag(k[len("tagposts."+loc+"."):])
+		for _, id := range tp.PostIDs {
+			p, seen := posts[id]
+			if !seen {
+				if p, err = loadPost(ctx, relations, loc, id, tz); err != nil {
+					return nil, err
+				}
+				posts[id] = p
+			}
+			if p != nil {
+				t.Posts = append(t.Posts, *p)
+			}
+		}
+	}
+	out := make([]report.Tag, 0, len(order))
+	for _, id := range order {
+		out = append(out, *tags[id])
+	}
+	return out, nil
+}
+
+// loadPost reads a post's record and contacts; nil when it has no record.
+func loadPost(ctx context.Context, relations jetstream.KeyValue, loc, id string, tz *time.Location) (*report.Post, error) {
+	var rec struct {
+		UpdatedAt time.Time `json:"updatedAt"`
+	}
+	ok, err := getJSON(ctx, relations, "post."+loc+"."+id, &rec)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var pc struct {
+		ContactIDs []string `json:"contactIds"`
+	}
+	if _, err := getJSON(ctx, relations, "postcontacts."+loc+"."+id, &pc); err != nil {
+		return nil, err
+	}
+	return &report.Post{ID: id, Day: report.PostDay(rec.UpdatedAt, tz), Contacts: pc.ContactIDs}, nil
+}
+
+// getJSON reads the JSON at key into v; false when absent or unreadable.
+func getJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (bool, error) {
+	e, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", key, err)
+	}
+	return json.Unmarshal(e.Value(), v) == nil, nil
+}
