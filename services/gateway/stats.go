@@ -26,12 +26,12 @@ type storedSnapshot struct {
 // platform figures and the 7-day daily series HighLevel returned that day
 // (dayRange names their days).
 type statsDay struct {
-	Day       string                         `json:"day"`
-	TakenAt   time.Time                      `json:"takenAt"`
-	Profiles  int                            `json:"profiles"`
-	Totals    ghl.StatTotals                 `json:"totals"`
-	Platforms map[string]platformStats       `json:"platforms"`
-	DayRange  []string                       `json:"dayRange"`
+	Day       string                          `json:"day"`
+	TakenAt   time.Time                       `json:"takenAt"`
+	Profiles  int                             `json:"profiles"`
+	Totals    ghl.StatTotals                  `json:"totals"`
+	Platforms map[string]platformStats        `json:"platforms"`
+	DayRange  []string                        `json:"dayRange"`
 	Series    map[string]map[string][]float64 `json:"series"`
 }
 
