@@ -42,7 +42,9 @@ func testConfig(env *fleettest.Env) gateway.Config {
 	return cfg
 }
 
-func start(t *testing.T) *world {
+func start(t *testing.T) *world { return startB(t) }
+
+func startB(t testing.TB) *world {
 	t.Helper()
 	env := fleettest.Start(t, "demo")
 	cfg := testConfig(env)
