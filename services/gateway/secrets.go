@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
 )
 
@@ -54,18 +55,8 @@ func parseWebhookSecrets(single, list string) (map[string][][]byte, error) {
 	return out, errors.Join(errs...)
 }
 
-func validSource(s string) bool {
-	if s == "" || len(s) > maxSourceLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// validSource reports whether s can name a webhook source.
+func validSource(s string) bool { return bus.ValidName(s) }
 
 // parseKeyHashes reads SOCIALSYNC_API_KEY_HASHES: hex SHA-256 digests.
 func parseKeyHashes(list string) ([][]byte, error) {
