@@ -145,7 +145,7 @@ func (g *Gateway) Handler() http.Handler {
 	})
 	mux.Handle("GET /{$}", dashboard())
 	mux.Handle("GET /static/", dashboard())
-	return securityHeaders(mux)
+	return securityHeaders(g.counted(mux))
 }
 
 // securityHeaders keeps the dashboard from being framed or sniffed and

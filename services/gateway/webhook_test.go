@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -138,6 +139,15 @@ func TestWebhook(t *testing.T) {
 	refused("not JSON content", w.do(t, http.MethodPost, "/v1/webhooks/posts", wrongType, valid), 415, "unsupported_media_type", "application/json")
 	if got := w.triggers(t, loc); len(got) != 3 {
 		t.Fatalf("after the refusals: %d triggers, want 3", len(got))
+	}
+
+	// Every answer is counted by route and status.
+	rec := httptest.NewRecorder()
+	w.Deps.Telemetry.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{`route="POST /v1/webhooks/posts",status="401"`, `route="POST /v1/webhooks/posts",status="202"`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 
 	// JetStream down: 429 with Retry-After, never a silent 2xx.
