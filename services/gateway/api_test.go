@@ -422,6 +422,19 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 		p.Locations[0].Rate == nil || p.Locations[0].Rate.Remaining <= 0 {
 		t.Errorf("pipeline: %+v", p)
 	}
+	var one struct {
+		Locations  []struct{ ID string }
+		NextCursor string
+	}
+	k.do(t, w, call{method: "GET", path: "/v1/pipeline?location=" + loc, status: 200}).json(t, &one)
+	if len(one.Locations) != 1 || one.Locations[0].ID != loc {
+		t.Errorf("pipeline of %s: %+v", loc, one)
+	}
+	k.do(t, w, call{method: "GET", path: "/v1/pipeline?limit=2", status: 200}).json(t, &one)
+	if len(one.Locations) != 2 || one.NextCursor == "" {
+		t.Errorf("pipeline, 2 locations a page: %+v", one)
+	}
+	k.do(t, w, call{method: "GET", path: "/v1/pipeline?location=a.b", status: 400, invalid: true})
 	var fetcherLag uint64
 	for _, c := range p.Consumers {
 		if c.Worker == bus.DurableFetcher {

@@ -3,12 +3,14 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
 )
 
 // pipelineHealth is GET /v1/pipeline: what the dashboard's health panel
@@ -19,6 +21,8 @@ type pipelineHealth struct {
 	Streams     []streamHealth   `json:"streams"`
 	DeadLetters deadLetterCounts `json:"deadLetters"`
 	Locations   []locationHealth `json:"locations"`
+	// NextCursor pages through the locations.
+	NextCursor string `json:"nextCursor,omitempty"`
 }
 
 type consumerHealth struct {
@@ -67,8 +71,20 @@ type rateBudget struct {
 	PausedUntil    *time.Time `json:"pausedUntil,omitempty"`
 }
 
+// pipeline is GET /v1/pipeline. The workers, streams and dead letters are
+// the whole fleet's; the locations (token state and rate headroom, one
+// read each) are paged, or only the one named by ?location=.
 func (g *Gateway) pipeline(w http.ResponseWriter, r *http.Request) {
-	h, err := g.health(r.Context())
+	p, ok := parsePage(w, r)
+	if !ok {
+		return
+	}
+	only := r.URL.Query().Get("location")
+	if only != "" && !bus.ValidLocationID(only) {
+		writeError(w, http.StatusBadRequest, "bad_request", "location: want a HighLevel location id, got "+quote(only))
+		return
+	}
+	h, err := g.health(r.Context(), p, only)
 	if err != nil {
 		g.storeError(w, "read pipeline health", err)
 		return
@@ -76,7 +92,7 @@ func (g *Gateway) pipeline(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h)
 }
 
-func (g *Gateway) health(ctx context.Context) (pipelineHealth, error) {
+func (g *Gateway) health(ctx context.Context, p page, only string) (pipelineHealth, error) {
 	now := g.now()
 	out := pipelineHealth{Time: now.UTC(), Consumers: []consumerHealth{}, Streams: []streamHealth{}, Locations: []locationHealth{}}
 	for _, spec := range g.deps.Topology.Consumers {
@@ -122,7 +138,12 @@ func (g *Gateway) health(ctx context.Context) (pipelineHealth, error) {
 	if err != nil {
 		return out, err
 	}
-	for _, l := range locs {
+	if only != "" {
+		locs = slices.DeleteFunc(locs, func(l creds.Location) bool { return l.ID != only })
+	}
+	lo, hi, next := p.window(len(locs))
+	out.NextCursor = next
+	for _, l := range locs[lo:hi] {
 		lh := locationHealth{ID: l.ID, Name: l.Name, State: string(l.State), Token: g.tokenState(ctx, l.ID)}
 		if hr, err := g.governor.Headroom(ctx, l.ID); err == nil {
 			lh.Rate = &rateBudget{Max: hr.Max, WindowSeconds: hr.Window.Seconds(), Used: hr.Used, Remaining: hr.Remaining(),

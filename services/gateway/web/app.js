@@ -230,7 +230,7 @@ function chart(title, labels, series) {
 }
 
 async function refreshHealth() {
-  const h = await api("/v1/pipeline");
+  const h = await api("/v1/pipeline?limit=100");
   $("#consumers tbody").replaceChildren(...h.consumers.map((c) => el("tr", { "data-worker": c.worker + "/" + c.stream },
     el("td", { text: c.worker }), el("td", { text: c.stream }), el("td", { class: "num", text: fmt(c.lag) }),
     el("td", { class: "num", text: fmt(c.ackPending) }), el("td", { class: "num", text: fmt(c.redelivered) }),
