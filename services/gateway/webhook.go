@@ -152,12 +152,17 @@ func requestSource(r *http.Request) (string, error) {
 	switch {
 	case h != "" && q != "" && h != q:
 		return "", errors.New("the source header and the source query parameter differ")
-	case h != "":
-		return h, nil
-	case q != "":
-		return q, nil
 	}
-	return defaultSource, nil
+	source := defaultSource
+	if h != "" {
+		source = h
+	} else if q != "" {
+		source = q
+	}
+	if !validSource(source) {
+		return "", fmt.Errorf("source: want 1 to %d letters, digits, '-' or '_', got %q", maxSourceLen, clip(source, maxSourceLen))
+	}
+	return source, nil
 }
 
 // verify checks a signature header against the source's secrets, in

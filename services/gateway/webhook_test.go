@@ -84,6 +84,8 @@ func TestWebhook(t *testing.T) {
 		401, "bad_signature", "bad signature")
 	refused("unknown source", w.do(t, http.MethodPost, "/v1/webhooks/posts?source=nobody", signed(testSecret, now, other), other),
 		401, "bad_signature", "unknown source")
+	refused("bad source name", w.do(t, http.MethodPost, "/v1/webhooks/posts?source=a%20b", signed(testSecret, now, other), other),
+		400, "bad_request", "source")
 	garbled := signed(testSecret, now, other)
 	garbled.Set(gateway.HeaderSignature, "sha256=abc")
 	refused("garbled header", w.do(t, http.MethodPost, "/v1/webhooks/posts", garbled, other), 401, "bad_signature", "malformed")
