@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -44,9 +45,12 @@ func testConfig(env *fleettest.Env) gateway.Config {
 
 func start(t *testing.T) *world { return startB(t) }
 
-func startB(t testing.TB) *world {
+func startB(t testing.TB, logTo ...io.Writer) *world {
 	t.Helper()
 	env := fleettest.Start(t, "demo")
+	if len(logTo) > 0 {
+		env.Deps.Log = slog.New(slog.NewTextHandler(io.MultiWriter(logTo...), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	cfg := testConfig(env)
 	g, err := gateway.New(cfg, env.Deps)
 	if err != nil {

@@ -1,10 +1,12 @@
 package gateway_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,19 +166,54 @@ func TestWebhook(t *testing.T) {
 
 type gatewayAnswer = answer
 
-// Secrets never appear in what the gateway answers.
-func TestWebhookAnswersHoldNoSecret(t *testing.T) {
-	w := start(t)
-	body := []byte(`{"locationId":"x"}`)
-	for _, a := range []answer{
-		w.do(t, http.MethodPost, "/v1/webhooks/posts", signed("whsec-wrong-0123456789", time.Now(), body), body),
+// Secrets and keys, configured or presented, never appear in what the
+// gateway answers or logs.
+func TestSecretsStayOutOfAnswersAndLogs(t *testing.T) {
+	var logs lockedBuffer
+	w := startB(t, &logs)
+	loc := w.Locations[0].ID
+	const wrongSecret, wrongKey = "whsec-wrong-0123456789", "sk-presented-but-wrong"
+	body := []byte(`{"locationId":"` + loc + `","postId":"p1","eventId":"s1"}`)
+	answers := []answer{
+		w.do(t, http.MethodPost, "/v1/webhooks/posts", signed(wrongSecret, time.Now(), body), body),
 		w.do(t, http.MethodPost, "/v1/webhooks/posts?source=crm", signed(testSecret, time.Now(), body), body),
+		w.do(t, http.MethodPost, "/v1/webhooks/posts", signed(testSecret, time.Now().Add(-time.Hour), body), body),
+		w.do(t, http.MethodPost, "/v1/webhooks/posts", signed(testSecret, time.Now(), body), body),
+		w.do(t, http.MethodGet, "/v1/locations", http.Header{"Authorization": {"Bearer " + wrongKey}}, nil),
 		w.api(t, http.MethodGet, "/v1/locations", ""),
-	} {
-		for _, secret := range []string{testSecret, crmSecret, testKey} {
-			if strings.Contains(string(a.body), secret) || strings.Contains(a.header.Get("WWW-Authenticate"), secret) {
-				t.Errorf("answer reveals a secret: %s", a.body)
+		w.api(t, http.MethodGet, "/v1/pipeline", ""),
+	}
+	if answers[3].status != http.StatusAccepted {
+		t.Fatalf("the signed request: %d %s", answers[3].status, answers[3].body)
+	}
+	if !strings.Contains(logs.String(), "webhook refused") {
+		t.Fatalf("no refusal logged: %s", logs.String())
+	}
+	for _, secret := range []string{testSecret, crmSecret, testKey, wrongSecret, wrongKey, w.Locations[0].Token} {
+		for _, a := range answers {
+			if strings.Contains(string(a.body), secret) || strings.Contains(fmt.Sprint(a.header), secret) {
+				t.Errorf("an answer reveals %q: %s", secret, a.body)
 			}
 		}
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the log reveals %q", secret)
+		}
 	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
