@@ -452,6 +452,18 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 	if !contains(ev, `"type":"tag"`, `"location":"`+loc+`"`, `"tagName":"launch"`) {
 		t.Errorf("live event: %s", ev)
 	}
+	// A client that reconnects with Last-Event-ID gets what it missed
+	// first.
+	var first struct{ Seq uint64 }
+	_ = json.Unmarshal([]byte(ev), &first)
+	// The event arrives while this client is away (another one sees it).
+	w.readEvent(t, "/v1/events", func() {
+		w.publishEvent(t, &socialsyncv1.TagChanged{LocationId: loc, TagId: "new2", TagName: "missed", Change: socialsyncv1.Change_CHANGE_CREATED})
+	})
+	missed := w.readEvent(t, "/v1/events?location="+loc, func() {}, "Last-Event-ID", strconv.FormatUint(first.Seq, 10))
+	if !contains(missed, `"tagName":"missed"`) {
+		t.Errorf("after reconnecting: %s", missed)
+	}
 	k.ok["streamEvents"] = true
 	k.do(t, w, call{method: "GET", path: "/v1/events?location=a.b", status: 400, invalid: true})
 	k.do(t, w, call{method: "GET", path: "/v1/openapi.yaml", status: 200})
@@ -472,12 +484,15 @@ func (w *world) publishEvent(t *testing.T, m *socialsyncv1.TagChanged) {
 
 // readEvent opens the event stream at path, calls publish once it is
 // connected, and returns the data of the first event.
-func (w *world) readEvent(t *testing.T, path string, publish func()) string {
+func (w *world) readEvent(t *testing.T, path string, publish func(), header ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", w.srv.URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+testKey)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

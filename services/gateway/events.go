@@ -37,7 +37,13 @@ type hub struct {
 	subs   map[*subscriber]bool
 	done   chan struct{}
 	closed bool
+	// recent are the last recentEvents events, oldest first, for clients
+	// that reconnect with Last-Event-ID.
+	recent []hubMsg
 }
+
+// recentEvents is how many events a reconnecting client can catch up on.
+const recentEvents = 1024
 
 type subscriber struct {
 	loc string
@@ -46,6 +52,7 @@ type subscriber struct {
 
 type hubMsg struct {
 	seq  uint64
+	loc  string
 	data []byte
 }
 
@@ -53,15 +60,26 @@ const subscriberBuffer = 256
 
 func newHub() *hub { return &hub{subs: map[*subscriber]bool{}, done: make(chan struct{})} }
 
-func (h *hub) subscribe(loc string) (*subscriber, bool) {
+// subscribe registers a subscriber for loc's events (every location's
+// when empty) and returns, with it, the recent events after sequence after
+// (none when after is 0), which it will not receive again.
+func (h *hub) subscribe(loc string, after uint64) (*subscriber, []hubMsg, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, false
+		return nil, nil, false
+	}
+	var backlog []hubMsg
+	if after > 0 {
+		for _, m := range h.recent {
+			if m.seq > after && (loc == "" || m.loc == loc) {
+				backlog = append(backlog, m)
+			}
+		}
 	}
 	s := &subscriber{loc: loc, ch: make(chan hubMsg, subscriberBuffer)}
 	h.subs[s] = true
-	return s, true
+	return s, backlog, true
 }
 
 func (h *hub) unsubscribe(s *subscriber) {
@@ -73,11 +91,15 @@ func (h *hub) unsubscribe(s *subscriber) {
 	}
 }
 
-func (h *hub) publish(loc string, m hubMsg) {
+func (h *hub) publish(m hubMsg) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if len(h.recent) == recentEvents {
+		h.recent = append(h.recent[:0], h.recent[1:]...)
+	}
+	h.recent = append(h.recent, m)
 	for s := range h.subs {
-		if s.loc != "" && s.loc != loc {
+		if s.loc != "" && s.loc != m.loc {
 			continue
 		}
 		select {
@@ -153,7 +175,7 @@ func (g *Gateway) consumeEvents(ctx context.Context) error {
 		if err != nil {
 			continue
 		}
-		g.hub.publish(ev.Location, hubMsg{seq: ev.Seq, data: data})
+		g.hub.publish(hubMsg{seq: ev.Seq, loc: ev.Location, data: data})
 	}
 }
 
@@ -176,14 +198,25 @@ func toLiveEvent(msg jetstream.Msg) (liveEvent, bool) {
 }
 
 // events is GET /v1/events: server-sent events, one "message" per event
-// of the pipeline ("data:" holds a liveEvent), optionally of one location.
+// of the pipeline ("data:" holds a liveEvent, "id:" its stream sequence),
+// optionally of one location. A client reconnecting with Last-Event-ID
+// first gets the recent events it missed.
 func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 	loc := r.URL.Query().Get("location")
 	if loc != "" && !bus.ValidLocationID(loc) {
 		writeError(w, http.StatusBadRequest, "bad_request", "location: want a HighLevel location id, got "+quote(loc))
 		return
 	}
-	sub, ok := g.hub.subscribe(loc)
+	var after uint64
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		n, err := strconv.ParseUint(id, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", "Last-Event-ID: want the id of an event this stream sent")
+			return
+		}
+		after = n
+	}
+	sub, backlog, ok := g.hub.subscribe(loc, after)
 	if !ok {
 		unavailable(w, "the gateway is shutting down")
 		return
@@ -196,6 +229,12 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, "retry: 2000\n: connected\n\n")
+	if rc.Flush() != nil {
+		return
+	}
+	for _, m := range backlog {
+		fmt.Fprintf(w, "id: %d\ndata: %s\n\n", m.seq, m.data)
+	}
 	if rc.Flush() != nil {
 		return
 	}
@@ -213,7 +252,7 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
-			fmt.Fprintf(w, "id: %s\ndata: %s\n\n", strconv.FormatUint(m.seq, 10), m.data)
+			fmt.Fprintf(w, "id: %d\ndata: %s\n\n", m.seq, m.data)
 		}
 		if rc.Flush() != nil {
 			return

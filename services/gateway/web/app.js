@@ -294,7 +294,9 @@ function startLive() {
   (async () => {
     while (!ctrl.signal.aborted) {
       try {
-        const resp = await fetch("/v1/events", { headers: { Authorization: "Bearer " + state.key }, signal: ctrl.signal });
+        const headers = { Authorization: "Bearer " + state.key };
+        if (state.lastEventId) headers["Last-Event-ID"] = state.lastEventId;
+        const resp = await fetch("/v1/events", { headers, signal: ctrl.signal });
         if (resp.status === 401) { report(new AuthError("unauthorized")); return; }
         if (!resp.ok || !resp.body) throw new Error("events: " + resp.status);
         setLive(true);
@@ -308,6 +310,8 @@ function startLive() {
           while ((i = buf.indexOf("\n\n")) >= 0) {
             const block = buf.slice(0, i);
             buf = buf.slice(i + 2);
+            const id = block.split("\n").find((l) => l.startsWith("id: "));
+            if (id) state.lastEventId = id.slice(4);
             const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
             if (data) onEvent(JSON.parse(data));
           }
