@@ -43,6 +43,7 @@ test: ## Run every module's tests (race detector on).
 bench: ## Run the benchmarks and print their figures.
 	cd pkg && go test -run='^$$' -bench=. -benchtime=2s ./...
 	cd services/socialsync && go test -run='^$$' -bench=. -benchtime=1x -timeout=30m ./bench/
+	cd services/gateway && go test -run='^$$' -bench=. -benchtime=4000x ./
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 20s).

@@ -100,6 +100,11 @@ func validWorker(name string) bool {
 	return true
 }
 
+// ValidName reports whether name can be a worker's token in a dead-letter
+// subject, or any other name socialsync puts in a subject or shows as a
+// source: 1 to 64 ASCII letters, digits, '-' and '_'.
+func ValidName(name string) bool { return validWorker(name) }
+
 // Subject returns the family's subject for location loc. It fails with
 // ErrInvalidLocation, and builds nothing, when loc is not a valid id.
 func (f Family) Subject(loc string) (string, error) {

@@ -56,6 +56,12 @@ const (
 	BucketSettings = "socialsync_settings"
 )
 
+// BucketWebhookEvents remembers the event ids the gateway's webhook
+// accepted for WebhookEventsTTL, longer than a signature stays valid, so
+// that a replayed request is answered as a duplicate after the streams'
+// duplicate window too.
+const BucketWebhookEvents = "socialsync_webhook_events"
+
 // Topology defaults.
 const (
 	// DuplicateWindow is how long a stream remembers a Nats-Msg-Id.
@@ -75,6 +81,10 @@ const (
 	// DefaultMaxDeliveries is how many times a message is delivered before
 	// a retryable failure becomes a dead letter.
 	DefaultMaxDeliveries = 10
+	// WebhookEventsTTL is how long BucketWebhookEvents keeps an event id:
+	// more than the span in which one signed request stays acceptable
+	// (its timestamp may be five minutes ahead or behind).
+	WebhookEventsTTL = 15 * time.Minute
 )
 
 // ConsumerSpec declares a durable pull consumer.
@@ -288,6 +298,8 @@ func NewTopology(opts TopologyOptions) Topology {
 	kv := func(bucket, desc string, history uint8) jetstream.KeyValueConfig {
 		return jetstream.KeyValueConfig{Bucket: bucket, Description: desc, History: history, Storage: storage, Replicas: replicas}
 	}
+	webhookEvents := kv(BucketWebhookEvents, "Event ids the gateway's webhook accepted, for replay detection.", 1)
+	webhookEvents.TTL = WebhookEventsTTL
 	rate := kv(BucketRateBudget, "Fleet-wide request budget per location.", 1)
 	// Daily counters expire with the day; LimitMarkerTTL enables per-key
 	// TTLs for the short windows.
@@ -304,6 +316,7 @@ func NewTopology(opts TopologyOptions) Topology {
 		kv(BucketSettings, "Per-location settings: statistics schedule and retention, field mappings.", 5),
 		kv(BucketTokens, "Encrypted tokens.", 5),
 		rate,
+		webhookEvents,
 	}
 	objects := []jetstream.ObjectStoreConfig{
 		{Bucket: ObjectStoreReports, Description: "Generated reports.", Storage: storage, Replicas: replicas},

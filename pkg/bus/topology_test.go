@@ -62,12 +62,13 @@ func TestEnsureIsIdempotent(t *testing.T) {
 		t.Errorf("second Ensure changed the topology (-first +second):\n%s", diff)
 	}
 
-	// Everything declared exists: 5 streams, 9 buckets, 1 object store.
+	// Everything declared exists: 5 streams, 10 buckets, 1 object store.
 	wantStreams := []string{
 		bus.StreamTriggers, bus.StreamEvents, bus.StreamRefresh, bus.StreamSchedules, bus.StreamDLQ,
 		"KV_" + bus.BucketTags, "KV_" + bus.BucketTagDetails, "KV_" + bus.BucketRelations,
 		"KV_" + bus.BucketStatsHistory, "KV_" + bus.BucketSegments, "KV_" + bus.BucketWorkflows,
 		"KV_" + bus.BucketLocations, "KV_" + bus.BucketTokens, "KV_" + bus.BucketRateBudget,
+		"KV_" + bus.BucketWebhookEvents,
 		"OBJ_" + bus.ObjectStoreReports,
 		"KV_" + bus.BucketSettings,
 	}

@@ -35,6 +35,7 @@ type Server struct {
 	addr            string
 	log             *slog.Logger
 	handler         http.Handler
+	mux             *http.ServeMux
 	checkTimeout    time.Duration
 	shutdownTimeout time.Duration
 
@@ -85,7 +86,17 @@ func NewServer(addr string, metrics http.Handler, log *slog.Logger, opts ...Serv
 		mux.Handle("GET /metrics", metrics)
 	}
 	s.handler = mux
+	s.mux = mux
 	return s
+}
+
+// Handle serves h at pattern (an http.ServeMux pattern) beside /healthz,
+// /readyz and /metrics, so that a process serves its own endpoints on
+// the same address. Call it before Run.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mux.Handle(pattern, h)
 }
 
 // AddCheck registers a readiness check under name, replacing any check of

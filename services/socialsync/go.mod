@@ -8,10 +8,12 @@ replace (
 	github.com/socialsync/socialsync/services/contactsync => ../contactsync
 	github.com/socialsync/socialsync/services/enricher => ../enricher
 	github.com/socialsync/socialsync/services/fetcher => ../fetcher
+	github.com/socialsync/socialsync/services/gateway => ../gateway
 	github.com/socialsync/socialsync/services/stats => ../stats
 )
 
 require (
+	github.com/chromedp/chromedp v0.23.0
 	github.com/google/go-cmp v0.7.0
 	github.com/kelseyhightower/envconfig v1.4.0
 	github.com/nats-io/nats.go v1.55.0
@@ -20,6 +22,7 @@ require (
 	github.com/socialsync/socialsync/services/contactsync v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/services/enricher v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/services/fetcher v0.0.0-00010101000000-000000000000
+	github.com/socialsync/socialsync/services/gateway v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/services/stats v0.0.0-00010101000000-000000000000
 	golang.org/x/oauth2 v0.38.0
 	google.golang.org/protobuf v1.36.12
@@ -31,7 +34,9 @@ require (
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/chromedp/cdproto v0.159.0 // indirect
 	github.com/getkin/kin-openapi v0.153.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/go-openapi/jsonpointer v1.0.0 // indirect

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +138,45 @@ func TestDLQListsDeadLetters(t *testing.T) {
 	}
 	if out, _, _ := runCLI(t, "dlq", "--nats", env.URL(), "--worker", "stats"); !strings.Contains(out, "0 dead letters") {
 		t.Errorf("filtered dlq output: %s", out)
+	}
+}
+
+func TestDLQReplay(t *testing.T) {
+	env := bustest.Start(t, bus.TopologyOptions{})
+	ctx := context.Background()
+	for i, loc := range []string{"Loc1", "Loc1", "Loc2"} {
+		msg := nats.NewMsg("socialsync.dlq.stats." + loc)
+		msg.Data = bustest.Marshal(t, &socialsyncv1.StatsRequested{LocationId: loc, RequestedBy: "test"})
+		msg.Header.Set(bus.HeaderDLQReason, "boom")
+		msg.Header.Set(bus.HeaderDLQClass, "permanent")
+		msg.Header.Set(bus.HeaderDLQSubject, "socialsync.trigger.stats."+loc)
+		msg.Header.Set(bus.HeaderDLQDeliveries, "1")
+		msg.Header.Set(bus.HeaderDLQStream, bus.StreamTriggers)
+		msg.Header.Set(bus.HeaderDLQSequence, strconv.Itoa(i+1))
+		msg.Header.Set(bus.HeaderDLQConsumer, bus.DurableStats)
+		msg.Header.Set(bus.HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
+		if _, err := env.JS.PublishMsg(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, errOut, code := runCLI(t, "dlq", "--nats", env.URL(), "--replay-all"); code != 2 {
+		t.Errorf("--replay-all without --location: exit %d, %s", code, errOut)
+	}
+	out, errOut, code := runCLI(t, "dlq", "--nats", env.URL(), "--replay-all", "--location", "Loc1")
+	if code != 0 || !strings.Contains(out, "2 replayed, 0 kept") {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	if got := len(bustest.Messages(t, env.JS, bus.StreamTriggers, "socialsync.trigger.stats.Loc1")); got != 2 {
+		t.Errorf("replayed triggers of Loc1: %d, want 2", got)
+	}
+	if out, _, _ := runCLI(t, "dlq", "--nats", env.URL()); !strings.Contains(out, "1 dead letters") || !strings.Contains(out, "Loc2") {
+		t.Errorf("after replay: %s", out)
+	}
+	out, errOut, code = runCLI(t, "dlq", "--nats", env.URL(), "--replay", "3")
+	if code != 0 || !strings.Contains(out, "socialsync.trigger.stats.Loc2") {
+		t.Fatalf("--replay 3: exit %d: %s %s", code, out, errOut)
+	}
+	if _, errOut, code := runCLI(t, "dlq", "--nats", env.URL(), "--replay", "3"); code != 1 || !strings.Contains(errOut, "no such dead letter") {
+		t.Errorf("second --replay 3: exit %d: %s", code, errOut)
 	}
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	cryptorand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -23,6 +25,7 @@ import (
 	"github.com/socialsync/socialsync/services/contactsync"
 	"github.com/socialsync/socialsync/services/enricher"
 	"github.com/socialsync/socialsync/services/fetcher"
+	"github.com/socialsync/socialsync/services/gateway"
 	"github.com/socialsync/socialsync/services/stats"
 )
 
@@ -107,12 +110,18 @@ func runCmd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	gw, devKey, err := devGateway(cfg, deps)
+	if err != nil {
+		return err
+	}
+	components = append(components, fleet.Component{Name: "gateway", Run: gw.Run})
 	if sim != nil && cfg.DemoEvery > 0 {
 		d := &demo{deps: deps, base: cfg.GHLBaseURL, sim: sim, every: cfg.DemoEvery}
 		components = append(components, fleet.Component{Name: "demo", Run: d.run})
 		started = append(started, fmt.Sprintf("demo post events            every %s on %d locations", cfg.DemoEvery, len(sim.Locations())))
 	}
 	started = append(started, "workers                     fetcher, enricher, stats, contactsync",
+		"dashboard and API           http://"+hostPort(cfg.HTTPAddr)+"/   (webhooks: POST /v1/webhooks/posts)",
 		"health and metrics          http://"+hostPort(cfg.HTTPAddr)+"/readyz, /metrics")
 
 	fmt.Fprintln(env.Stdout, "socialsync is running:")
@@ -121,6 +130,11 @@ func runCmd(ctx context.Context, env *Env, args []string) error {
 	}
 	if sim != nil {
 		fmt.Fprintf(env.Stdout, "\nWatch contacts get tagged: curl -s %s/_sandbox/locations/%s | jq .contacts\n", cfg.GHLBaseURL, sim.Locations()[0].ID)
+	}
+	if devKey != "" {
+		fmt.Fprintf(env.Stdout, "\nDashboard: http://%s/ — sign in with the development API key %s\n"+
+			"(kept in %s; set SOCIALSYNC_API_KEY_HASHES to use your own keys)\n",
+			hostPort(cfg.HTTPAddr), devKey, filepath.Join(cfg.DataDir, "api.key"))
 	}
 	fmt.Fprintf(env.Stdout, "Dead letters: socialsync dlq --nats %s\nStop with Ctrl-C.\n", cfg.NATSURL)
 	return deps.Serve(ctx, components...)
@@ -162,6 +176,56 @@ func Workers(base fleet.Config, deps *fleet.Deps) ([]fleet.Component, error) {
 		{Name: "stats", Run: s.Run},
 		{Name: "contactsync", Run: c.Run},
 	}, nil
+}
+
+// devGateway builds the gateway on the shared dependencies. Without
+// SOCIALSYNC_API_KEY_HASHES it uses a development API key kept in the data
+// directory (returned, to be printed), and without webhook secrets a
+// development secret kept beside it.
+func devGateway(cfg runConfig, deps *fleet.Deps) (*gateway.Gateway, string, error) {
+	var gc gateway.Config
+	if err := envconfig.Process("socialsync", &gc); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", fleet.ErrConfig, err)
+	}
+	gc.Config = cfg.Config
+	var devKey string
+	if strings.TrimSpace(gc.APIKeyHashes) == "" {
+		key, err := devSecret(filepath.Join(cfg.DataDir, "api.key"), "sk-dev-")
+		if err != nil {
+			return nil, "", err
+		}
+		gc.APIKeyHashes, devKey = gateway.HashAPIKey(key), key
+	}
+	if strings.TrimSpace(gc.WebhookSecret) == "" && strings.TrimSpace(gc.WebhookSecrets) == "" {
+		secret, err := devSecret(filepath.Join(cfg.DataDir, "webhook.secret"), "whsec-dev-")
+		if err != nil {
+			return nil, "", err
+		}
+		gc.WebhookSecret = secret
+	}
+	gw, err := gateway.New(gc, deps)
+	return gw, devKey, err
+}
+
+// devSecret reads the development secret at path, or creates it: prefix
+// and 32 random hex digits.
+func devSecret(path, prefix string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	raw := make([]byte, 16)
+	if _, err := cryptorand.Read(raw); err != nil {
+		return "", err
+	}
+	secret := prefix + hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return secret, nil
 }
 
 // devTokenKey reads the development token key at path, or creates it.
@@ -210,6 +274,11 @@ func (d *demo) run(ctx context.Context) error {
 		subject, _ := bus.StatsTriggers.Subject(l.ID)
 		if _, err := d.deps.Publisher.Publish(ctx, subject, &socialsyncv1.StatsRequested{LocationId: l.ID, RequestedBy: "demo"}); err != nil {
 			d.deps.Log.Warn("demo stats trigger", "location", l.ID, "err", err)
+		}
+		// A first post per location fills its tag catalogue at once, so
+		// the dashboard has every location's tags within seconds.
+		if err := d.post(ctx, rng, l.ID); err != nil {
+			d.deps.Log.Warn("demo post", "location", l.ID, "err", err)
 		}
 	}
 	t := time.NewTicker(d.every)

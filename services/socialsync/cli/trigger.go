@@ -71,18 +71,14 @@ func triggerCmd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	subject, err := family.Subject(*loc)
-	if err != nil {
-		return err
-	}
 	c, err := dial(ctx, *url)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	ack, err := bus.NewPublisher(c.js, bus.PublisherOptions{}).Publish(ctx, subject, msg)
+	subject, ack, err := bus.NewPublisher(c.js, bus.PublisherOptions{}).PublishTo(ctx, family, msg)
 	if err != nil {
-		return fmt.Errorf("publish to %s: %w", subject, err)
+		return err
 	}
 	note := ""
 	if ack.Duplicate {

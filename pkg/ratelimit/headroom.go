@@ -1,0 +1,61 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/socialsync/socialsync/pkg/ghl"
+)
+
+// Headroom is what is left of a location's fleet-wide budget at one
+// moment, as dashboards show it.
+type Headroom struct {
+	// Max and Window are the rolling limit in effect (HighLevel's reported
+	// one once a response said); Used the permits in the current window.
+	Max    int64
+	Window time.Duration
+	Used   int64
+	// Daily is the day's limit, DailyUsed the day's count (permits handed
+	// out plus what HighLevel reported as used by others).
+	Daily     int64
+	DailyUsed int64
+	// PausedUntil is the end of a pause a 429 asked for; zero when none.
+	PausedUntil time.Time
+}
+
+// Remaining is the permits free in the current window.
+func (h Headroom) Remaining() int64 { return max(h.Max-h.Used, 0) }
+
+// DailyRemaining is the permits left today.
+func (h Headroom) DailyRemaining() int64 { return max(h.Daily-h.DailyUsed, 0) }
+
+// Headroom reads loc's budget from the bucket (not this process's copy)
+// and returns what is left of it now. A location that never asked for a
+// permit has its whole budget.
+func (g *Governor) Headroom(ctx context.Context, loc string) (Headroom, error) {
+	if !ghl.ValidID(loc) {
+		return Headroom{}, fmt.Errorf("%w: %q", ErrInvalidKey, truncate(loc))
+	}
+	var b budget
+	e, err := g.kv.Get(ctx, keyPrefix+loc)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return Headroom{}, fmt.Errorf("read rate budget of %s: %w", loc, err)
+	default:
+		if b, err = unmarshalBudget(e.Value()); err != nil {
+			return Headroom{}, fmt.Errorf("read rate budget of %s: %w", loc, err)
+		}
+	}
+	now := micros(time.Now())
+	l := b.limits(g.lim)
+	h := Headroom{Max: l.max, Window: g.cfg.Window, Used: held(b.live(now, l)), Daily: l.daily, DailyUsed: b.usedOn(now)}
+	if b.pausedUntil > now {
+		h.PausedUntil = time.UnixMicro(b.pausedUntil)
+	}
+	return h, nil
+}

@@ -1,0 +1,45 @@
+package ratelimit_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ratelimit"
+)
+
+// Another process sees the permits one process took, through the bucket.
+func TestHeadroomReadsTheSharedBudget(t *testing.T) {
+	w := newWorld(t, 100, 10*time.Second, 200_000)
+	loc, tok := w.location()
+	cfg := ratelimit.Config{Max: 50, Window: 10 * time.Second, Daily: 1000}
+	busy, watcher := w.process(cfg), w.process(cfg)
+	ctx := context.Background()
+
+	h, err := watcher.gov.Headroom(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Remaining() != 50 || h.DailyRemaining() != 1000 || !h.PausedUntil.IsZero() {
+		t.Fatalf("before any call: %+v", h)
+	}
+	c := w.client(busy, tok, ghl.Options{})
+	for range 7 {
+		if err := call(ctx, c, loc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err = watcher.gov.Headroom(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// HighLevel's headers report its own limits (100 per window, 200,000
+	// a day), which replace the configured ones.
+	if h.Used != 7 || h.DailyUsed != 7 || h.Max != 100 || h.Remaining() != 93 {
+		t.Errorf("after 7 calls: %+v", h)
+	}
+	if _, err := watcher.gov.Headroom(ctx, "not a location"); err == nil {
+		t.Error("invalid location: no error")
+	}
+}

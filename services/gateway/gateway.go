@@ -1,0 +1,162 @@
+// Package gateway is socialsync's front door, served on
+// SOCIALSYNC_HTTP_ADDR beside /healthz, /readyz and /metrics:
+//
+//   - POST /v1/webhooks/posts: post events from other systems, signed with
+//     a shared secret per source (webhook.go), stored in JetStream before
+//     they are acknowledged;
+//   - /v1/...: the REST API for API keys (api.go and the files it names),
+//     documented in openapi.yaml;
+//   - /: the dashboard (web/), live through server-sent events fed by an
+//     ordered consumer on socialsync.event.> (events.go).
+//
+// Every replica serves everything; the gateway keeps no durable consumer.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/ratelimit"
+)
+
+// Config is the gateway's configuration. Secrets are read here and never
+// printed: --help shows no defaults for them.
+type Config struct {
+	fleet.Config
+	// WebhookSecret is the secret of the source "default".
+	WebhookSecret string `envconfig:"WEBHOOK_SECRET" desc:"shared secret of webhook requests that name no source (at least 16 characters)"`
+	// WebhookSecrets lists source:secret pairs; a source listed twice has
+	// two secrets (for rotation).
+	WebhookSecrets string `envconfig:"WEBHOOK_SECRETS" desc:"per-source webhook secrets: source:secret,source:secret (a source may be listed twice while rotating)"`
+	// APIKeyHashes lists the hex SHA-256 digests of the accepted API keys.
+	APIKeyHashes     string        `envconfig:"API_KEY_HASHES" desc:"comma-separated hex SHA-256 digests of the accepted API keys (required)"`
+	WebhookMaxBytes  int64         `envconfig:"WEBHOOK_MAX_BYTES" default:"65536" desc:"largest webhook or API request body accepted"`
+	WebhookTolerance time.Duration `envconfig:"WEBHOOK_TOLERANCE" default:"5m" desc:"how far a webhook signature's timestamp may be from now"`
+	PublishTimeout   time.Duration `envconfig:"GATEWAY_PUBLISH_TIMEOUT" default:"5s" desc:"how long a request waits for JetStream before answering 429"`
+}
+
+// Gateway serves the webhook, the API and the dashboard.
+type Gateway struct {
+	cfg     Config
+	deps    *fleet.Deps
+	log     *slog.Logger
+	secrets map[string][][]byte
+	keys    [][]byte
+	now     func() time.Time
+
+	kv       buckets
+	governor *ratelimit.Governor
+	hub      *hub
+	rates    *sampler
+}
+
+type buckets struct {
+	tags, details, relations, history, webhook jetstream.KeyValue
+}
+
+// New checks the gateway's settings and mounts its handler on the fleet's
+// HTTP server (deps.Health).
+func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
+	if d == nil {
+		return nil, errors.New("gateway: no dependencies")
+	}
+	secrets, err1 := parseWebhookSecrets(cfg.WebhookSecret, cfg.WebhookSecrets)
+	keys, err2 := parseKeyHashes(cfg.APIKeyHashes)
+	var errs []error
+	errs = append(errs, err1, err2)
+	if cfg.WebhookMaxBytes < 1024 {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_WEBHOOK_MAX_BYTES: want at least 1024, got %d", fleet.ErrConfig, cfg.WebhookMaxBytes))
+	}
+	if cfg.WebhookTolerance <= 0 {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_WEBHOOK_TOLERANCE: want a positive duration", fleet.ErrConfig))
+	}
+	if cfg.PublishTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_PUBLISH_TIMEOUT: want a positive duration", fleet.ErrConfig))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	g := &Gateway{cfg: cfg, deps: d, log: d.Log.With("component", "gateway"), secrets: secrets, keys: keys, now: time.Now}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for name, kv := range map[string]*jetstream.KeyValue{
+		bus.BucketTags: &g.kv.tags, bus.BucketTagDetails: &g.kv.details, bus.BucketRelations: &g.kv.relations,
+		bus.BucketStatsHistory: &g.kv.history, bus.BucketWebhookEvents: &g.kv.webhook,
+	} {
+		var err error
+		if *kv, err = d.JS.KeyValue(ctx, name); err != nil {
+			return nil, fmt.Errorf("open bucket %s: %w", name, err)
+		}
+	}
+	var err error
+	if g.governor, err = ratelimit.Open(ctx, d.JS, ratelimit.Config{Max: cfg.RateMax, Window: cfg.RateWindow, Daily: cfg.RateDaily}); err != nil {
+		return nil, err
+	}
+	g.hub = newHub()
+	g.rates = newSampler()
+	if len(secrets) == 0 {
+		g.log.Warn("webhooks disabled: set SOCIALSYNC_WEBHOOK_SECRET or SOCIALSYNC_WEBHOOK_SECRETS")
+	}
+	d.Health.Handle("/", g.Handler())
+	return g, nil
+}
+
+// Run feeds the live updates until ctx ends; the handler is served by the
+// fleet's HTTP server. Open event streams end when Run returns.
+func (g *Gateway) Run(ctx context.Context) error {
+	defer g.hub.close()
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.Go(func() error { return g.feed(ctx) })
+	return eg.Wait()
+}
+
+// Handler returns the gateway's routes. /healthz, /readyz and /metrics
+// are the fleet server's.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/webhooks/posts", g.webhook)
+	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, g.authenticated(h)) }
+	api("GET /v1/locations", g.listLocations)
+	api("GET /v1/locations/{loc}", g.getLocation)
+	api("GET /v1/locations/{loc}/tags", g.listTags)
+	api("GET /v1/locations/{loc}/tags/{tag}", g.getTag)
+	api("GET /v1/locations/{loc}/stats", g.listStats)
+	api("POST /v1/locations/{loc}/triggers/post", g.triggerPost)
+	api("POST /v1/locations/{loc}/triggers/tagdetails", g.triggerTagDetails)
+	api("POST /v1/locations/{loc}/triggers/stats", g.triggerStats)
+	api("GET /v1/deadletters", g.listDeadLetters)
+	api("GET /v1/deadletters/{seq}", g.getDeadLetter)
+	api("POST /v1/deadletters/{seq}/replay", g.replayDeadLetter)
+	api("POST /v1/deadletters/replay", g.replayDeadLetters)
+	api("GET /v1/pipeline", g.pipeline)
+	api("GET /v1/events", g.events)
+	mux.HandleFunc("GET /v1/openapi.yaml", serveOpenAPI)
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+clip(r.URL.Path, 128))
+	})
+	mux.Handle("GET /{$}", dashboard())
+	mux.Handle("GET /static/", dashboard())
+	return securityHeaders(g.counted(mux))
+}
+
+// securityHeaders keeps the dashboard from being framed or sniffed and
+// allows only its own scripts and styles.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,137 @@
+package gateway_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/services/gateway"
+)
+
+const (
+	testKey    = "sk-test-0123456789abcdef"
+	testSecret = "whsec-default-0123456789"
+	crmSecret  = "whsec-crm-abcdefghijklmnop"
+)
+
+// world is a gateway over a real JetStream server and the simulator,
+// served over HTTP on loopback.
+type world struct {
+	*fleettest.Env
+	gw  *gateway.Gateway
+	srv *httptest.Server
+	cfg gateway.Config
+}
+
+func testConfig(env *fleettest.Env) gateway.Config {
+	cfg := gateway.Config{
+		Config:           env.Deps.Config,
+		WebhookSecret:    testSecret,
+		WebhookSecrets:   "crm:" + crmSecret,
+		APIKeyHashes:     gateway.HashAPIKey(testKey),
+		WebhookMaxBytes:  4096,
+		WebhookTolerance: 5 * time.Minute,
+		PublishTimeout:   time.Second,
+	}
+	return cfg
+}
+
+func start(t *testing.T) *world { return startB(t) }
+
+func startB(t testing.TB, logTo ...io.Writer) *world {
+	t.Helper()
+	env := fleettest.Start(t, "demo")
+	if len(logTo) > 0 {
+		env.Deps.Log = slog.New(slog.NewTextHandler(io.MultiWriter(logTo...), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	cfg := testConfig(env)
+	g, err := gateway.New(cfg, env.Deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Run(t, g.Run)
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(srv.Close)
+	return &world{Env: env, gw: g, srv: srv, cfg: cfg}
+}
+
+// answer is a decoded response.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (a answer) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(a.body, v); err != nil {
+		t.Fatalf("decode %s: %v", a.body, err)
+	}
+}
+
+// errorCode returns the code of a JSON error body, failing when the body
+// is not one.
+func (a answer) errorCode(t *testing.T) string {
+	t.Helper()
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	a.json(t, &e)
+	if e.Error.Code == "" || e.Error.Message == "" {
+		t.Fatalf("not a JSON error: %s", a.body)
+	}
+	return e.Error.Code
+}
+
+func (w *world) do(t *testing.T, method, path string, header http.Header, body []byte) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, w.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return answer{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// api calls the API with the test key.
+func (w *world) api(t *testing.T, method, path, body string) answer {
+	t.Helper()
+	h := http.Header{"Authorization": {"Bearer " + testKey}}
+	if body != "" {
+		h.Set("Content-Type", "application/json")
+	}
+	return w.do(t, method, path, h, []byte(body))
+}
+
+func jsonBody(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func contains(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,131 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
+)
+
+// location is a connected location as the API shows it: its token's state,
+// never the token.
+type location struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name,omitempty"`
+	Timezone   string     `json:"timezone,omitempty"`
+	Auth       string     `json:"auth"`
+	State      string     `json:"state"`
+	Reason     string     `json:"reason,omitempty"`
+	StateSince *time.Time `json:"stateSince,omitempty"`
+	AddedAt    time.Time  `json:"addedAt"`
+	Token      tokenState `json:"token"`
+}
+
+type tokenState struct {
+	// Status is "valid", "expired", "needs_reauth" or "unknown" (the
+	// record could not be read: Error says why).
+	Status      string     `json:"status"`
+	ExpiresAt   *time.Time `json:"expiresAt,omitempty"`
+	Scopes      []string   `json:"scopes"`
+	CanRefresh  bool       `json:"canRefresh"`
+	Refreshing  string     `json:"refreshing,omitempty"`
+	ReauthSince *time.Time `json:"reauthSince,omitempty"`
+	Error       string     `json:"error,omitempty"`
+}
+
+func (g *Gateway) toLocation(ctx context.Context, l creds.Location) location {
+	out := location{ID: l.ID, Name: l.Name, Timezone: l.Timezone, Auth: string(l.Auth), State: string(l.State), Reason: l.Reason, AddedAt: l.AddedAt}
+	if !l.StateSince.IsZero() {
+		out.StateSince = &l.StateSince
+	}
+	out.Token = g.tokenState(ctx, l.ID)
+	return out
+}
+
+func (g *Gateway) tokenState(ctx context.Context, loc string) tokenState {
+	st, err := g.deps.Creds.Status(ctx, loc)
+	if err != nil {
+		// The error names the location and the cause, never a token.
+		return tokenState{Status: "unknown", Scopes: []string{}, Error: err.Error()}
+	}
+	ts := tokenState{Status: "valid", Scopes: st.Scopes, CanRefresh: st.CanRefresh, Refreshing: st.Refreshing}
+	if ts.Scopes == nil {
+		ts.Scopes = []string{}
+	}
+	if !st.ExpiresAt.IsZero() {
+		exp := st.ExpiresAt.UTC()
+		ts.ExpiresAt = &exp
+		if exp.Before(g.now()) {
+			ts.Status = "expired"
+		}
+	}
+	if st.NeedsReauth != nil {
+		ts.Status = "needs_reauth"
+		since := st.NeedsReauth.Since.UTC()
+		ts.ReauthSince = &since
+	}
+	return ts
+}
+
+type locationList struct {
+	Items      []location `json:"items"`
+	NextCursor string     `json:"nextCursor,omitempty"`
+}
+
+func (g *Gateway) listLocations(w http.ResponseWriter, r *http.Request) {
+	p, ok := parsePage(w, r)
+	if !ok {
+		return
+	}
+	locs, err := g.deps.Creds.Locations(r.Context())
+	if err != nil {
+		g.storeError(w, "list locations", err)
+		return
+	}
+	lo, hi, next := p.window(len(locs))
+	out := locationList{Items: []location{}, NextCursor: next}
+	for _, l := range locs[lo:hi] {
+		out.Items = append(out.Items, g.toLocation(r.Context(), l))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (g *Gateway) getLocation(w http.ResponseWriter, r *http.Request) {
+	l, ok := g.location(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, g.toLocation(r.Context(), l))
+}
+
+// location reads the {loc} of the path: 400 for an invalid id, 404 for a
+// location that is not connected.
+func (g *Gateway) location(w http.ResponseWriter, r *http.Request) (creds.Location, bool) {
+	id := r.PathValue("loc")
+	if !bus.ValidLocationID(id) {
+		writeError(w, http.StatusBadRequest, "bad_request", "location: want a HighLevel location id (letters and digits), got "+quote(id))
+		return creds.Location{}, false
+	}
+	l, err := g.deps.Creds.Location(r.Context(), id)
+	if errors.Is(err, creds.ErrUnknownLocation) {
+		writeError(w, http.StatusNotFound, "not_found", "location "+id+" is not connected")
+		return creds.Location{}, false
+	}
+	if err != nil {
+		g.storeError(w, "read location", err)
+		return creds.Location{}, false
+	}
+	return l, true
+}
+
+// storeError answers a failed read of JetStream: 429 with Retry-After,
+// as for every unavailable dependency.
+func (g *Gateway) storeError(w http.ResponseWriter, what string, err error) {
+	g.log.Warn(what, "err", err)
+	unavailable(w, what+": JetStream did not answer; retry later")
+}
+
+func quote(s string) string { return `"` + clip(s, 64) + `"` }

@@ -1,0 +1,198 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
+)
+
+// pipelineHealth is GET /v1/pipeline: what the dashboard's health panel
+// shows.
+type pipelineHealth struct {
+	Time        time.Time        `json:"time"`
+	Consumers   []consumerHealth `json:"consumers"`
+	Streams     []streamHealth   `json:"streams"`
+	DeadLetters deadLetterCounts `json:"deadLetters"`
+	Locations   []locationHealth `json:"locations"`
+	// NextCursor pages through the locations.
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+type consumerHealth struct {
+	Worker string `json:"worker"`
+	Stream string `json:"stream"`
+	// Lag is the messages not yet delivered; AckPending those delivered
+	// and not yet acknowledged (including deferred ones).
+	Lag         uint64 `json:"lag"`
+	AckPending  int    `json:"ackPending"`
+	Redelivered int    `json:"redelivered"`
+	Acked       uint64 `json:"acked"`
+	// PerSecond is the acknowledgement rate since the previous look.
+	PerSecond float64 `json:"perSecond"`
+	Error     string  `json:"error,omitempty"`
+}
+
+type streamHealth struct {
+	Name      string  `json:"name"`
+	Messages  uint64  `json:"messages"`
+	LastSeq   uint64  `json:"lastSeq"`
+	PerSecond float64 `json:"perSecond"`
+}
+
+type deadLetterCounts struct {
+	Total      uint64            `json:"total"`
+	ByWorker   map[string]uint64 `json:"byWorker"`
+	ByLocation map[string]uint64 `json:"byLocation"`
+}
+
+type locationHealth struct {
+	ID    string      `json:"id"`
+	Name  string      `json:"name,omitempty"`
+	State string      `json:"state"`
+	Token tokenState  `json:"token"`
+	Rate  *rateBudget `json:"rate,omitempty"`
+}
+
+type rateBudget struct {
+	Max            int64      `json:"max"`
+	WindowSeconds  float64    `json:"windowSeconds"`
+	Used           int64      `json:"used"`
+	Remaining      int64      `json:"remaining"`
+	Daily          int64      `json:"daily"`
+	DailyUsed      int64      `json:"dailyUsed"`
+	DailyRemaining int64      `json:"dailyRemaining"`
+	PausedUntil    *time.Time `json:"pausedUntil,omitempty"`
+}
+
+// pipeline is GET /v1/pipeline. The workers, streams and dead letters are
+// the whole fleet's; the locations (token state and rate headroom, one
+// read each) are paged, or only the one named by ?location=.
+func (g *Gateway) pipeline(w http.ResponseWriter, r *http.Request) {
+	p, ok := parsePage(w, r)
+	if !ok {
+		return
+	}
+	only := r.URL.Query().Get("location")
+	if only != "" && !bus.ValidLocationID(only) {
+		writeError(w, http.StatusBadRequest, "bad_request", "location: want a HighLevel location id, got "+quote(only))
+		return
+	}
+	h, err := g.health(r.Context(), p, only)
+	if err != nil {
+		g.storeError(w, "read pipeline health", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+func (g *Gateway) health(ctx context.Context, p page, only string) (pipelineHealth, error) {
+	now := g.now()
+	out := pipelineHealth{Time: now.UTC(), Consumers: []consumerHealth{}, Streams: []streamHealth{}, Locations: []locationHealth{}}
+	for _, spec := range g.deps.Topology.Consumers {
+		c := consumerHealth{Worker: spec.Config.Durable, Stream: spec.Stream}
+		info, err := g.deps.JS.Consumer(ctx, spec.Stream, spec.Config.Durable)
+		if err == nil {
+			var ci = info.CachedInfo()
+			if fresh, err2 := info.Info(ctx); err2 == nil {
+				ci = fresh
+			}
+			c.Lag, c.AckPending, c.Redelivered, c.Acked = ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.AckFloor.Consumer
+			c.PerSecond = g.rates.rate("consumer:"+spec.Stream+":"+spec.Config.Durable, c.Acked, now)
+		} else {
+			c.Error = err.Error()
+		}
+		out.Consumers = append(out.Consumers, c)
+	}
+	for _, name := range []string{bus.StreamTriggers, bus.StreamEvents, bus.StreamDLQ} {
+		s, err := g.deps.JS.Stream(ctx, name)
+		if err != nil {
+			return out, err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return out, err
+		}
+		out.Streams = append(out.Streams, streamHealth{Name: name, Messages: info.State.Msgs, LastSeq: info.State.LastSeq,
+			PerSecond: g.rates.rate("stream:"+name, info.State.LastSeq, now)})
+	}
+	bySubject, total, err := bus.CountDeadLetters(ctx, g.deps.JS, bus.DeadLetterFilter("", ""))
+	if err != nil {
+		return out, err
+	}
+	out.DeadLetters = deadLetterCounts{Total: total, ByWorker: map[string]uint64{}, ByLocation: map[string]uint64{}}
+	for subject, n := range bySubject {
+		parts := strings.Split(strings.TrimPrefix(subject, bus.DeadLetterPrefix+"."), ".")
+		if len(parts) == 2 {
+			out.DeadLetters.ByWorker[parts[0]] += n
+			out.DeadLetters.ByLocation[parts[1]] += n
+		}
+	}
+	locs, err := g.deps.Creds.Locations(ctx)
+	if err != nil {
+		return out, err
+	}
+	if only != "" {
+		locs = slices.DeleteFunc(locs, func(l creds.Location) bool { return l.ID != only })
+	}
+	lo, hi, next := p.window(len(locs))
+	out.NextCursor = next
+	for _, l := range locs[lo:hi] {
+		lh := locationHealth{ID: l.ID, Name: l.Name, State: string(l.State), Token: g.tokenState(ctx, l.ID)}
+		if hr, err := g.governor.Headroom(ctx, l.ID); err == nil {
+			lh.Rate = &rateBudget{Max: hr.Max, WindowSeconds: hr.Window.Seconds(), Used: hr.Used, Remaining: hr.Remaining(),
+				Daily: hr.Daily, DailyUsed: hr.DailyUsed, DailyRemaining: hr.DailyRemaining()}
+			if !hr.PausedUntil.IsZero() {
+				p := hr.PausedUntil.UTC()
+				lh.Rate.PausedUntil = &p
+			}
+		}
+		out.Locations = append(out.Locations, lh)
+	}
+	sort.Slice(out.Consumers, func(i, j int) bool {
+		a, b := out.Consumers[i], out.Consumers[j]
+		return a.Worker < b.Worker || a.Worker == b.Worker && a.Stream < b.Stream
+	})
+	return out, nil
+}
+
+// sampler turns counters into rates: per key, the counter's growth per
+// second between two looks at least a second apart.
+type sampler struct {
+	mu    sync.Mutex
+	items map[string]*sample
+}
+
+type sample struct {
+	at    time.Time
+	value uint64
+	rate  float64
+}
+
+func newSampler() *sampler { return &sampler{items: map[string]*sample{}} }
+
+func (s *sampler) rate(key string, value uint64, now time.Time) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev, ok := s.items[key]
+	if !ok {
+		s.items[key] = &sample{at: now, value: value}
+		return 0
+	}
+	dt := now.Sub(prev.at).Seconds()
+	if dt < 1 {
+		return prev.rate
+	}
+	r := 0.0
+	if value >= prev.value {
+		r = float64(value-prev.value) / dt
+	}
+	*prev = sample{at: now, value: value, rate: r}
+	return r
+}

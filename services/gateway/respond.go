@@ -1,0 +1,151 @@
+package gateway
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// apiError is the body of every refusal: {"error":{"code","message"}}.
+type apiError struct {
+	Error errorBody `json:"error"`
+}
+
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, apiError{Error: errorBody{Code: code, Message: message}})
+}
+
+// unavailable answers 429 with Retry-After: senders such as HighLevel's
+// retry on 429 only.
+func unavailable(w http.ResponseWriter, message string) {
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	writeError(w, http.StatusTooManyRequests, "unavailable", message)
+}
+
+// retryAfterSeconds is the Retry-After of a 429 for an unavailable
+// JetStream.
+const retryAfterSeconds = 5
+
+// authenticated lets requests with a valid API key through: Authorization:
+// Bearer <key>.
+func (g *Gateway) authenticated(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		scheme, key, ok := strings.Cut(auth, " ")
+		if auth == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="socialsync"`)
+			writeError(w, http.StatusUnauthorized, "unauthenticated", "missing API key: send Authorization: Bearer <key>")
+			return
+		}
+		if !ok || !strings.EqualFold(scheme, "Bearer") || !g.validKey(strings.TrimSpace(key)) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="socialsync", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "unauthenticated", "invalid API key")
+			return
+		}
+		next(w, r)
+	})
+}
+
+// Paging: every list takes limit (1 to maxLimit, default defaultLimit)
+// and the cursor of the previous page's nextCursor.
+const (
+	defaultLimit = 50
+	maxLimit     = 500
+)
+
+type page struct {
+	limit  int
+	offset int
+}
+
+// parsePage reads limit and an offset cursor; on a bad value it answers
+// 400 and returns false.
+func parsePage(w http.ResponseWriter, r *http.Request) (page, bool) {
+	p := page{limit: defaultLimit}
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxLimit {
+			writeError(w, http.StatusBadRequest, "bad_request", "limit: want 1 to "+strconv.Itoa(maxLimit))
+			return p, false
+		}
+		p.limit = n
+	}
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		n, err := decodeCursor(c)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", "cursor: not a cursor this API returned")
+			return p, false
+		}
+		p.offset = int(n)
+	}
+	return p, true
+}
+
+// window returns the part of n items the page shows and the next page's
+// cursor ("" on the last page).
+func (p page) window(n int) (lo, hi int, next string) {
+	lo = min(p.offset, n)
+	hi = min(lo+p.limit, n)
+	if hi < n {
+		next = encodeCursor(uint64(hi))
+	}
+	return lo, hi, next
+}
+
+func encodeCursor(n uint64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("c" + strconv.FormatUint(n, 10)))
+}
+
+func decodeCursor(s string) (uint64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 2 || b[0] != 'c' {
+		return 0, errors.New("bad cursor")
+	}
+	return strconv.ParseUint(string(b[1:]), 10, 63)
+}
+
+// readBody reads a request body of at most max bytes; it answers 413 or
+// 400 and returns false when it cannot.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "body larger than "+strconv.FormatInt(max, 10)+" bytes")
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "bad_request", "read body: "+err.Error())
+		return nil, false
+	}
+	return body, true
+}
+
+// jsonContent checks that a request body is declared as JSON; it answers
+// 415 and returns false otherwise.
+func jsonContent(w http.ResponseWriter, r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	mt, _, _ := strings.Cut(ct, ";")
+	if !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "want Content-Type: application/json")
+		return false
+	}
+	return true
+}

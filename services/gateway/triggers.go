@@ -1,0 +1,169 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+)
+
+// published is the answer of a trigger: where it went, and whether it was
+// a duplicate of one published within the duplicate window.
+type published struct {
+	Subject   string `json:"subject"`
+	Sequence  uint64 `json:"sequence"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// triggerPost publishes a PostEvent for the path's location, as
+// `socialsync trigger post` does. The body is the event's JSON; its
+// locationId, when given, must be the path's.
+func (g *Gateway) triggerPost(w http.ResponseWriter, r *http.Request) {
+	l, ok := g.location(w, r)
+	if !ok {
+		return
+	}
+	body, ok := g.triggerBody(w, r)
+	if !ok {
+		return
+	}
+	ev, err := decodePost(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "malformed", err.Error())
+		return
+	}
+	if ev.LocationId != "" && ev.LocationId != l.ID {
+		writeError(w, http.StatusUnprocessableEntity, "invalid", "locationId: "+quote(ev.LocationId)+" is not the location of the path")
+		return
+	}
+	ev.LocationId = l.ID
+	if err := validatePost(ev, false); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
+		return
+	}
+	if ev.Source == "" {
+		ev.Source = "api"
+	}
+	if ev.OccurredAt == nil {
+		ev.OccurredAt = timestamppb.New(g.now())
+	}
+	g.publish(w, r, bus.PostTriggers, ev)
+}
+
+type tagDetailsBody struct {
+	TagIDs  []string `json:"tagIds"`
+	EventID string   `json:"eventId,omitempty"`
+}
+
+// triggerTagDetails asks the enricher for tag details, as `socialsync
+// trigger tagdetails` does.
+func (g *Gateway) triggerTagDetails(w http.ResponseWriter, r *http.Request) {
+	l, ok := g.location(w, r)
+	if !ok {
+		return
+	}
+	var b tagDetailsBody
+	if !g.decodeTrigger(w, r, &b) {
+		return
+	}
+	if len(b.TagIDs) == 0 {
+		writeError(w, http.StatusUnprocessableEntity, "invalid", "tagIds: want at least one tag id")
+		return
+	}
+	if err := validIDs("tagIds", b.TagIDs); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
+		return
+	}
+	g.publish(w, r, bus.TagDetailsTriggers, &socialsyncv1.TagDetailsRequested{LocationId: l.ID, TagIds: b.TagIDs, RequestedBy: "api", EventId: b.EventID})
+}
+
+type statsBody struct {
+	ProfileIDs []string `json:"profileIds,omitempty"`
+	Platforms  []string `json:"platforms,omitempty"`
+	EventID    string   `json:"eventId,omitempty"`
+}
+
+// triggerStats asks the stats worker for a statistics run, as `socialsync
+// trigger stats` does.
+func (g *Gateway) triggerStats(w http.ResponseWriter, r *http.Request) {
+	l, ok := g.location(w, r)
+	if !ok {
+		return
+	}
+	var b statsBody
+	if !g.decodeTrigger(w, r, &b) {
+		return
+	}
+	if err := validIDs("profileIds", b.ProfileIDs); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
+		return
+	}
+	for i, p := range b.Platforms {
+		if p == "" || len(p) > 32 || strings.ContainsFunc(p, func(r rune) bool { return !('a' <= r && r <= 'z') }) {
+			writeError(w, http.StatusUnprocessableEntity, "invalid", fmt.Sprintf("platforms[%d]: want a platform name in lower case letters, got %s", i, quote(p)))
+			return
+		}
+	}
+	g.publish(w, r, bus.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: l.ID, ProfileIds: b.ProfileIDs, Platforms: b.Platforms,
+		RequestedBy: "api", EventId: b.EventID})
+}
+
+// triggerBody reads a trigger's JSON body (an empty body is "{}").
+func (g *Gateway) triggerBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if r.ContentLength != 0 && !jsonContent(w, r) {
+		return nil, false
+	}
+	body, ok := readBody(w, r, g.cfg.WebhookMaxBytes)
+	if ok && len(strings.TrimSpace(string(body))) == 0 {
+		body = []byte("{}")
+	}
+	return body, ok
+}
+
+// decodeTrigger decodes a trigger's JSON body strictly into v.
+func (g *Gateway) decodeTrigger(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, ok := g.triggerBody(w, r)
+	if !ok {
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "malformed", "malformed body: "+clip(err.Error(), 300))
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "malformed", "malformed body: data after the JSON object")
+		return false
+	}
+	return true
+}
+
+// publish sends a trigger and answers 202, or 429 when JetStream cannot
+// take it.
+func (g *Gateway) publish(w http.ResponseWriter, r *http.Request, family bus.Family, m proto.Message) {
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.PublishTimeout)
+	defer cancel()
+	if !g.deps.Conn.IsConnected() {
+		unavailable(w, "JetStream is unavailable; retry later")
+		return
+	}
+	subject, ack, err := g.deps.Publisher.PublishTo(ctx, family, m)
+	switch {
+	case errors.Is(err, bus.ErrBadInput):
+		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
+	case err != nil:
+		g.log.Warn("publish trigger", "subject", subject, "err", err)
+		unavailable(w, "JetStream did not store the trigger; retry later")
+	default:
+		writeJSON(w, http.StatusAccepted, published{Subject: subject, Sequence: ack.Sequence, Duplicate: ack.Duplicate})
+	}
+}

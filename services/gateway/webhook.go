@@ -1,0 +1,297 @@
+package gateway
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ghl"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+)
+
+// The webhook's request headers and query parameter.
+const (
+	// HeaderSignature carries "t=<unix seconds>,v1=<hex HMAC-SHA256 of
+	// "<t>.<raw body>">"; several v1 values may be given (one per secret
+	// while a source rotates its secret).
+	HeaderSignature = "X-Socialsync-Signature"
+	// HeaderSource names the sending source, whose secret signs the
+	// request; the query parameter "source" does the same. A request
+	// naming none is the "default" source's (SOCIALSYNC_WEBHOOK_SECRET).
+	HeaderSource = "X-Socialsync-Source"
+)
+
+const (
+	maxEventIDLen = 256
+	maxIDsPerList = 1000
+)
+
+// Sign returns the X-Socialsync-Signature value of body sent at t, signed
+// with secret: what a sender computes.
+func Sign(secret string, t time.Time, body []byte) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(mac([]byte(secret), ts, body))
+}
+
+func mac(secret []byte, ts string, body []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(ts))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// webhookAnswer is the body of an accepted or duplicate webhook request.
+type webhookAnswer struct {
+	// Status is "accepted" (stored now) or "duplicate" (stored before:
+	// nothing new was published).
+	Status   string `json:"status"`
+	EventID  string `json:"eventId"`
+	Subject  string `json:"subject"`
+	Sequence uint64 `json:"sequence"`
+}
+
+// webhookRecord is what BucketWebhookEvents keeps of an accepted event.
+type webhookRecord struct {
+	Subject  string    `json:"subject"`
+	Sequence uint64    `json:"sequence"`
+	Source   string    `json:"source"`
+	At       time.Time `json:"at"`
+}
+
+// webhook is POST /v1/webhooks/posts: a signed PostEvent from a source.
+// It answers 202 once the event is stored in SOCIALSYNC_TRIGGERS (its
+// eventId as Nats-Msg-Id), 200 for an event stored before, 401 for a
+// request that is unsigned, badly signed or stale, 4xx with the reason for
+// a bad body, and 429 with Retry-After when JetStream cannot take it.
+func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request) {
+	if len(g.secrets) == 0 {
+		writeError(w, http.StatusNotFound, "webhooks_disabled", "webhooks are disabled: the gateway has no SOCIALSYNC_WEBHOOK_SECRET(S)")
+		return
+	}
+	if !jsonContent(w, r) {
+		return
+	}
+	body, ok := readBody(w, r, g.cfg.WebhookMaxBytes)
+	if !ok {
+		return
+	}
+	source, err := requestSource(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	if err := g.verify(source, r.Header.Get(HeaderSignature), body); err != nil {
+		g.log.Info("webhook refused", "source", source, "err", err)
+		writeError(w, http.StatusUnauthorized, "bad_signature", err.Error())
+		return
+	}
+	ev, err := decodePost(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "malformed", err.Error())
+		return
+	}
+	if err := validatePost(ev, true); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
+		return
+	}
+	ev.Source = source
+
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.PublishTimeout)
+	defer cancel()
+	if !g.deps.Conn.IsConnected() {
+		unavailable(w, "JetStream is unavailable; retry later")
+		return
+	}
+	key := eventKey(ev.GetEventId())
+	if rec, found, err := g.seen(ctx, key); err != nil {
+		g.log.Warn("webhook: read event ids", "err", err)
+		unavailable(w, "JetStream is unavailable; retry later")
+		return
+	} else if found {
+		writeJSON(w, http.StatusOK, webhookAnswer{Status: "duplicate", EventID: ev.GetEventId(), Subject: rec.Subject, Sequence: rec.Sequence})
+		return
+	}
+	subject, ack, err := g.deps.Publisher.PublishTo(ctx, bus.PostTriggers, ev)
+	if err != nil {
+		g.log.Warn("webhook: publish", "location", ev.GetLocationId(), "err", err)
+		unavailable(w, "JetStream did not store the event; retry later")
+		return
+	}
+	rec := webhookRecord{Subject: subject, Sequence: ack.Sequence, Source: source, At: g.now().UTC()}
+	if data, err := json.Marshal(rec); err == nil {
+		if _, err := g.kv.webhook.Put(ctx, key, data); err != nil {
+			// The stream's duplicate window still catches a replay for
+			// two minutes.
+			g.log.Warn("webhook: remember event id", "err", err)
+		}
+	}
+	status, code := "accepted", http.StatusAccepted
+	if ack.Duplicate {
+		status, code = "duplicate", http.StatusOK
+	}
+	writeJSON(w, code, webhookAnswer{Status: status, EventID: ev.GetEventId(), Subject: subject, Sequence: ack.Sequence})
+}
+
+// requestSource returns the source a request names in HeaderSource or the
+// "source" query parameter.
+func requestSource(r *http.Request) (string, error) {
+	h, q := r.Header.Get(HeaderSource), r.URL.Query().Get("source")
+	switch {
+	case h != "" && q != "" && h != q:
+		return "", errors.New("the source header and the source query parameter differ")
+	}
+	source := defaultSource
+	if h != "" {
+		source = h
+	} else if q != "" {
+		source = q
+	}
+	if !validSource(source) {
+		return "", fmt.Errorf("source: want 1 to %d letters, digits, '-' or '_', got %q", maxSourceLen, clip(source, maxSourceLen))
+	}
+	return source, nil
+}
+
+// verify checks a signature header against the source's secrets, in
+// constant time, and its timestamp against the tolerance. Its errors say
+// what is wrong without revealing a secret or the expected signature.
+func (g *Gateway) verify(source, header string, body []byte) error {
+	secrets, ok := g.secrets[source]
+	if !ok {
+		return fmt.Errorf("unknown source %q", clip(source, maxSourceLen))
+	}
+	if header == "" {
+		return errors.New("unsigned: missing " + HeaderSignature + " header")
+	}
+	var ts string
+	var sigs [][]byte
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			if b, err := hex.DecodeString(v); err == nil && len(b) == sha256.Size {
+				sigs = append(sigs, b)
+			}
+		}
+	}
+	unix, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || len(sigs) == 0 {
+		return errors.New("malformed " + HeaderSignature + " header: want t=<unix seconds>,v1=<hex HMAC-SHA256>")
+	}
+	match := 0
+	for _, secret := range secrets {
+		want := mac(secret, ts, body)
+		for _, sig := range sigs {
+			if hmac.Equal(want, sig) {
+				match = 1
+			}
+		}
+	}
+	if match == 0 {
+		return errors.New("bad signature")
+	}
+	skew := g.now().Sub(time.Unix(unix, 0))
+	if skew > g.cfg.WebhookTolerance || skew < -g.cfg.WebhookTolerance {
+		return fmt.Errorf("stale signature: its timestamp is %s from now, more than %s", skew.Abs().Round(time.Second), g.cfg.WebhookTolerance)
+	}
+	return nil
+}
+
+// decodePost reads a PostEvent from protojson strictly: unknown fields,
+// wrong types and trailing data are errors.
+func decodePost(body []byte) (*socialsyncv1.PostEvent, error) {
+	var ev socialsyncv1.PostEvent
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil, errors.New("empty body: want a JSON post event")
+	}
+	if err := (protojson.UnmarshalOptions{}).Unmarshal(body, &ev); err != nil {
+		return nil, fmt.Errorf("malformed post event: %s", protoErr(err))
+	}
+	return &ev, nil
+}
+
+// protoErr shortens protojson's error text, which starts with "proto:"
+// and may hold odd spacing.
+func protoErr(err error) string {
+	s := strings.TrimPrefix(err.Error(), "proto:")
+	return clip(strings.Join(strings.Fields(s), " "), 300)
+}
+
+// validatePost checks the ids of a post event; eventID says an eventId is
+// required (the webhook's idempotency key).
+func validatePost(ev *socialsyncv1.PostEvent, eventID bool) error {
+	if !bus.ValidLocationID(ev.GetLocationId()) {
+		return fmt.Errorf("locationId: want a HighLevel location id (1 to %d letters and digits), got %q", ghl.MaxIDLen, clip(ev.GetLocationId(), ghl.MaxIDLen))
+	}
+	if !ghl.ValidID(ev.GetPostId()) {
+		return fmt.Errorf("postId: want 1 to %d letters and digits, got %q", ghl.MaxIDLen, clip(ev.GetPostId(), ghl.MaxIDLen))
+	}
+	if err := validIDs("tagIds", ev.GetTagIds()); err != nil {
+		return err
+	}
+	if err := validIDs("contactIds", ev.GetContactIds()); err != nil {
+		return err
+	}
+	id := ev.GetEventId()
+	switch {
+	case id == "" && eventID:
+		return errors.New("eventId: required (the idempotency key: the same event sent twice has the same eventId)")
+	case len(id) > maxEventIDLen:
+		return fmt.Errorf("eventId: longer than %d bytes", maxEventIDLen)
+	case strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return errors.New("eventId: must not contain spaces or control characters")
+	}
+	if ch := ev.GetChange(); ch == socialsyncv1.Change_CHANGE_RENAMED || socialsyncv1.Change_name[int32(ch)] == "" {
+		return fmt.Errorf("change: want CHANGE_CREATED, CHANGE_UPDATED or CHANGE_DELETED (or none), got %v", ch)
+	}
+	return nil
+}
+
+func validIDs(field string, ids []string) error {
+	if len(ids) > maxIDsPerList {
+		return fmt.Errorf("%s: more than %d ids", field, maxIDsPerList)
+	}
+	for i, id := range ids {
+		if !ghl.ValidID(id) {
+			return fmt.Errorf("%s[%d]: want 1 to %d letters and digits, got %q", field, i, ghl.MaxIDLen, clip(id, ghl.MaxIDLen))
+		}
+	}
+	return nil
+}
+
+// eventKey is an event id's key in BucketWebhookEvents.
+func eventKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:16])
+}
+
+// seen returns the record of an event id accepted before.
+func (g *Gateway) seen(ctx context.Context, key string) (webhookRecord, bool, error) {
+	e, err := g.kv.webhook.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return webhookRecord{}, false, nil
+	}
+	if err != nil {
+		return webhookRecord{}, false, err
+	}
+	var rec webhookRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return webhookRecord{}, false, nil
+	}
+	return rec, true, nil
+}

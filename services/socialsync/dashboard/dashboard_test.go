@@ -1,0 +1,263 @@
+package dashboard_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/gateway"
+	"github.com/socialsync/socialsync/services/socialsync/cli"
+)
+
+const apiKey = "sk-browser-test-0123456789"
+
+// chromium returns the browser's path, or skips (fails under CI=true)
+// when there is none.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	const how = "no Chromium on PATH: install it with `sudo apt-get install -y chromium` (Debian/Ubuntu) to run the dashboard's browser tests"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(how)
+	}
+	t.Skip(how)
+	return ""
+}
+
+// fleet is the whole pipeline with the gateway, as `socialsync run` composes it.
+type fleet struct {
+	*fleettest.Env
+	url string
+}
+
+func startFleet(t *testing.T) *fleet {
+	t.Helper()
+	env := fleettest.Start(t, "demo")
+	components, err := cli.Workers(env.Deps.Config, env.Deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range components {
+		fleettest.Run(t, c.Run)
+	}
+	g, err := gateway.New(gateway.Config{Config: env.Deps.Config, APIKeyHashes: gateway.HashAPIKey(apiKey),
+		WebhookMaxBytes: 65536, WebhookTolerance: 5 * time.Minute, PublishTimeout: 5 * time.Second}, env.Deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Run(t, g.Run)
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(srv.Close)
+	return &fleet{Env: env, url: srv.URL}
+}
+
+// sandboxLocation is what the simulator's admin API says of a location.
+type sandboxLocation struct {
+	SocialTags []struct {
+		ID      string `json:"_id"`
+		Tag     string `json:"tag"`
+		Deleted bool   `json:"deleted"`
+	} `json:"socialTags"`
+	Contacts []struct {
+		ID      string `json:"id"`
+		Deleted bool   `json:"deleted"`
+	} `json:"contacts"`
+}
+
+// post publishes the post event another system would send for a new post
+// with tags, linked to contacts.
+func (f *fleet) post(t *testing.T, loc string, tags, contacts []string) {
+	t.Helper()
+	var post struct {
+		ID string `json:"_id"`
+	}
+	f.Admin(t, http.MethodPost, "/_sandbox/locations/"+loc+"/posts", map[string]any{"tags": tags, "platform": "facebook"}, &post)
+	subject, _ := bus.PostTriggers.Subject(loc)
+	if _, err := f.Deps.Publisher.Publish(context.Background(), subject, &socialsyncv1.PostEvent{LocationId: loc, PostId: post.ID,
+		Change: socialsyncv1.Change_CHANGE_CREATED, TagIds: tags, ContactIds: contacts, OccurredAt: timestamppb.Now(), EventId: "test:" + post.ID}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fleet) apiGet(t *testing.T, path string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, f.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDashboard(t *testing.T) {
+	exe := chromium(t)
+	f := startFleet(t)
+	loc := f.Locations[0].ID
+	var detail sandboxLocation
+	f.Admin(t, http.MethodGet, "/_sandbox/locations/"+loc, nil, &detail)
+	var tags, contacts []string
+	tagName := ""
+	for _, tg := range detail.SocialTags {
+		if !tg.Deleted && len(tags) < 2 {
+			tags = append(tags, tg.ID)
+			if tagName == "" {
+				tagName = tg.Tag
+			}
+		}
+	}
+	for _, c := range detail.Contacts {
+		if !c.Deleted && len(contacts) < 2 {
+			contacts = append(contacts, c.ID)
+		}
+	}
+	// What the demo does at start: a post event and a statistics run.
+	f.post(t, loc, tags, contacts)
+	subject, _ := bus.StatsTriggers.Subject(loc)
+	if _, err := f.Deps.Publisher.Publish(context.Background(), subject, &socialsyncv1.StatsRequested{LocationId: loc, RequestedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, 30*time.Second, "the demo location's tags and statistics in the API", func() bool {
+		var tl, sl struct{ Items []json.RawMessage }
+		f.apiGet(t, "/v1/locations/"+loc+"/tags?limit=1", &tl)
+		f.apiGet(t, "/v1/locations/"+loc+"/stats", &sl)
+		return len(tl.Items) > 0 && len(sl.Items) > 0
+	})
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless,
+		chromedp.DisableGPU, chromedp.WindowSize(1280, 1800), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancelCtx()
+	// The first action starts the browser, on a context without timeout.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
+			shot(t, ctx, "failed")
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	eval := func(expr string) any {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[any](expr))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+		return v
+	}
+	text := func(sel string) string {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return s
+	}
+	visible := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
+	poll := func(what, predicate string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](predicate, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			shot(t, ctx, "failed")
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+
+	// Sign in: a wrong key is refused, the right one shows the location.
+	run("open the dashboard", chromedp.Navigate(f.url+"/"), visible("#apikey"))
+	run("sign in with a wrong key", chromedp.SendKeys(chromedp.CSS("#apikey"), "sk-wrong"), chromedp.Click(chromedp.CSS("#signin-button")),
+		visible("#signin-error"))
+	if s := text("#signin-error"); !strings.Contains(s, "not valid") {
+		t.Errorf("wrong key: %q", s)
+	}
+	eval(`document.querySelector("#apikey").value = ""; true`)
+	run("sign in", chromedp.SendKeys(chromedp.CSS("#apikey"), apiKey), chromedp.Click(chromedp.CSS("#signin-button")), visible("#app"))
+	// Choose the location as a user does; the flag tells a reload apart.
+	eval(fmt.Sprintf(`const s = document.querySelector("#location"); s.value = %q; s.dispatchEvent(new Event("change")); window.__noReload = 1; true`, loc))
+
+	// The demo tags with their posts and contacts, and the statistics
+	// with their charts.
+	run("see the tags", visible(fmt.Sprintf(`#tags tr[data-tag-id="%s"]`, tags[0])))
+	if s := text("#tags tbody"); !strings.Contains(s, tagName) {
+		t.Errorf("tag %q not shown: %q", tagName, s)
+	}
+	poll("see the tag's posts and contacts", fmt.Sprintf(
+		`(() => { const r = document.querySelector('#tags tr[data-tag-id="%s"]'); return !!r && r.querySelector(".posts").textContent === "1" && r.querySelector(".contacts").textContent === "%d"; })()`,
+		tags[0], len(contacts)))
+	run("see the statistics", visible(`#stats-platforms tbody tr`), visible(`#charts svg polyline.series`))
+	platforms := eval(`document.querySelectorAll("#stats-platforms tbody tr").length`).(float64)
+	lines := eval(`document.querySelectorAll("#charts polyline.series").length`).(float64)
+	if platforms == 0 || lines < platforms {
+		t.Errorf("%v platforms, %v chart lines", platforms, lines)
+	}
+	run("see the pipeline health", visible(`#consumers tbody tr`), visible(fmt.Sprintf(`#locations-health tr[data-location="%s"]`, loc)),
+		visible(`#live-status.on`))
+	if s := text(fmt.Sprintf(`#locations-health tr[data-location="%s"] .token`, loc)); !strings.HasPrefix(s, "valid") {
+		t.Errorf("token state: %q", s)
+	}
+
+	// Publish triggers and watch the page change without a reload: the
+	// statistics button, and a post with a tag HighLevel has just got,
+	// which reaches the catalogue and the contacts.
+	run("refresh statistics", chromedp.Click(chromedp.CSS("#trigger-stats")), visible(`#live li[data-type="stats"]`))
+	var created struct {
+		ID string `json:"_id"`
+	}
+	f.Admin(t, http.MethodPost, "/_sandbox/locations/"+loc+"/socialTags", map[string]any{"tag": "Browser Launch"}, &created)
+	f.post(t, loc, []string{created.ID}, contacts[:1])
+	run("see the new tag live", visible(fmt.Sprintf(`#tags tr[data-tag-id="%s"]`, created.ID)),
+		visible(`#live li[data-type="tag"]`), visible(`#live li[data-type="contact"]`))
+	if s := text("#live"); !strings.Contains(s, "Browser Launch") {
+		t.Errorf("live feed lacks the new tag: %q", s)
+	}
+	if same := eval(`window.__noReload === 1`); same != true {
+		t.Error("the page was reloaded")
+	}
+	shot(t, ctx, "dashboard")
+}
+
+// shot saves a full-page screenshot in the test's temporary directory.
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Logf("screenshot: %v", err)
+		return
+	}
+	path := filepath.Join(t.TempDir(), name+".png")
+	if err := os.WriteFile(path, png, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if dir := os.Getenv("SOCIALSYNC_SCREENSHOT_DIR"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o600)
+	}
+	t.Logf("screenshot: %s", path)
+}
