@@ -37,6 +37,8 @@ const (
 	DurableEnricher    = "enricher"
 	DurableStats       = "stats"
 	DurableContactSync = "contactsync"
+	// DurableSegments is contactsync's durable for segment recomputations.
+	DurableSegments = "segments"
 )
 
 // Key-value bucket and object store names.
@@ -51,6 +53,9 @@ const (
 	BucketTokens       = "socialsync_tokens"
 	BucketRateBudget   = "socialsync_rate_budget"
 	ObjectStoreReports = "socialsync_reports"
+	// BucketWorkflowRuns records each workflow action done for an event,
+	// so that a redelivered event does not fire it again.
+	BucketWorkflowRuns = "socialsync_workflow_runs"
 )
 
 // Topology defaults.
@@ -131,7 +136,8 @@ type TopologyOptions struct {
 //	stats                 SOCIALSYNC_TRIGGERS  socialsync.trigger.stats.*
 //	fetcher               SOCIALSYNC_REFRESH   socialsync.refresh.catalogue.*
 //	enricher              SOCIALSYNC_EVENTS    socialsync.event.tag.*                    (new messages only)
-//	contactsync           SOCIALSYNC_EVENTS    socialsync.event.{tag,tagdetails,stats}.* (new messages only)
+//	contactsync           SOCIALSYNC_EVENTS    socialsync.event.{tag,tagdetails,stats,segment}.* (new messages only)
+//	segments              SOCIALSYNC_TRIGGERS  socialsync.trigger.segments.*
 //
 // The enricher reads post triggers as well as tag details requests, with
 // one durable filtering both subjects, to keep the post ↔ tag relations;
@@ -279,7 +285,8 @@ func NewTopology(opts TopologyOptions) Topology {
 		refresh,
 		consumer(StreamEvents, DurableEnricher, "Tag deletions → stored details marked deleted.", fresh, TagEvents.Filter()),
 		consumer(StreamEvents, DurableContactSync, "Tag, tag details and statistics events → contact tags and segments.", fresh,
-			TagEvents.Filter(), TagDetailsEvents.Filter(), StatsEvents.Filter()),
+			TagEvents.Filter(), TagDetailsEvents.Filter(), StatsEvents.Filter(), SegmentEvents.Filter()),
+		consumer(StreamTriggers, DurableSegments, "Segment recomputations of a location.", all, SegmentTriggers.Filter()),
 	}
 
 	kv := func(bucket, desc string, history uint8) jetstream.KeyValueConfig {
@@ -290,6 +297,9 @@ func NewTopology(opts TopologyOptions) Topology {
 	// TTLs for the short windows.
 	rate.TTL = 25 * time.Hour
 	rate.LimitMarkerTTL = time.Minute
+	// A workflow run is remembered as long as its event is kept.
+	runs := kv(BucketWorkflowRuns, "Workflow actions done, per event.", 1)
+	runs.TTL = 30 * day
 	keyValues := []jetstream.KeyValueConfig{
 		kv(BucketTags, "Tag catalogue per location.", 5),
 		kv(BucketTagDetails, "Tag details per location and tag.", 1),
@@ -300,6 +310,7 @@ func NewTopology(opts TopologyOptions) Topology {
 		kv(BucketLocations, "Connected locations and their settings.", 5),
 		kv(BucketTokens, "Encrypted tokens.", 5),
 		rate,
+		runs,
 	}
 	objects := []jetstream.ObjectStoreConfig{
 		{Bucket: ObjectStoreReports, Description: "Generated reports.", Storage: storage, Replicas: replicas},

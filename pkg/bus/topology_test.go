@@ -69,6 +69,7 @@ func TestEnsureIsIdempotent(t *testing.T) {
 		"KV_" + bus.BucketStatsHistory, "KV_" + bus.BucketSegments, "KV_" + bus.BucketWorkflows,
 		"KV_" + bus.BucketLocations, "KV_" + bus.BucketTokens, "KV_" + bus.BucketRateBudget,
 		"OBJ_" + bus.ObjectStoreReports,
+		"KV_" + bus.BucketWorkflowRuns,
 	}
 	var gotStreams []string
 	for name := range first.Streams {
