@@ -342,21 +342,26 @@ func ghlActionError(err error) error {
 // Publish publishes payload to subject: through JetStream when a stream
 // captures the subject (its duplicate window then drops a redelivered
 // action's copy, which carries the same Nats-Msg-Id), on plain NATS
-// otherwise.
+// otherwise. The stream is looked up first: a JetStream publish to a
+// subject no stream captures would wait for an acknowledgement that a
+// plain subscriber never sends.
 func (e *effects) Publish(ctx context.Context, subject string, payload []byte, headers map[string]string) error {
 	m := nats.NewMsg(subject)
 	m.Data = payload
 	for k, v := range headers {
 		m.Header.Set(k, v)
 	}
-	_, err := e.h.w.deps.JS.PublishMsg(ctx, m)
-	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+	_, err := e.h.w.deps.JS.StreamNameBySubject(ctx, subject)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
 		if err := e.h.w.deps.Conn.PublishMsg(m); err != nil {
 			return fmt.Errorf("publish to %s: %w", subject, err)
 		}
 		return e.h.w.deps.Conn.FlushWithContext(ctx)
+	case err != nil:
+		return fmt.Errorf("find the stream of %s: %w", subject, err)
 	}
-	if err != nil {
+	if _, err := e.h.w.deps.JS.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("publish to %s: %w", subject, err)
 	}
 	return nil

@@ -132,20 +132,20 @@ func (s Segment) check(d *document, field string) (Segment, error) {
 			}
 		}
 	}
-	if len(s.AllTags) == 0 && len(s.AnyTags) == 0 && len(s.NoneTags) == 0 && !s.NeedsPosts() {
-		return s, d.errorAt(at("name"), "segment %q has no rule: give allTags, anyTags, noneTags, postedWithinDays or notPostedWithinDays", s.Name)
-	}
-	for _, t := range s.AllTags {
-		if slices.Contains(s.NoneTags, t) {
-			return s, d.errorAt(at("noneTags"), "%q is in allTags and noneTags: no contact can match", t)
-		}
-	}
 	for _, f := range []struct {
 		name string
 		v    int
 	}{{"postedWithinDays", s.PostedWithinDays}, {"notPostedWithinDays", s.NotPostedWithinDays}} {
 		if f.v < 0 || f.v > maxDays {
 			return s, d.errorAt(at(f.name), "want 1 to %d days, got %d", maxDays, f.v)
+		}
+	}
+	if len(s.AllTags) == 0 && len(s.AnyTags) == 0 && len(s.NoneTags) == 0 && !s.NeedsPosts() {
+		return s, d.errorAt(at("name"), "segment %q has no rule: give allTags, anyTags, noneTags, postedWithinDays or notPostedWithinDays", s.Name)
+	}
+	for _, t := range s.AllTags {
+		if slices.Contains(s.NoneTags, t) {
+			return s, d.errorAt(at("noneTags"), "%q is in allTags and noneTags: no contact can match", t)
 		}
 	}
 	switch {
