@@ -35,6 +35,8 @@ func commands() map[string]command {
 		"doctor":    {"test a connected location: token, scopes, calls, rate-limit headroom, data", doctorCmd},
 		"trigger":   {"publish a post, tagdetails or stats trigger", triggerCmd},
 		"dlq":       {"list dead letters with their reasons", dlqCmd},
+		"segments":  {"apply, validate, list or delete segment definitions (YAML)", segmentsCmd},
+		"workflows": {"apply, validate, list or delete saved workflows (YAML)", workflowsCmd},
 	}
 }
 
