@@ -190,3 +190,13 @@ func customValue(t *testing.T, env *fleettest.Env, loc, name string) (string, bo
 }
 
 func timestamp(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
+
+// waitRecomputed waits until the segments durable has handled at least n
+// recomputations and has none left.
+func waitRecomputed(t *testing.T, env *fleettest.Env, n uint64) {
+	t.Helper()
+	fleettest.Eventually(t, 20*time.Second, "segment recomputations", func() bool {
+		ci := bustest.ConsumerInfo(t, env.JS, bus.StreamTriggers, bus.DurableSegments)
+		return ci.Delivered.Consumer >= n && ci.NumPending == 0 && ci.NumAckPending == 0
+	})
+}

@@ -126,6 +126,15 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	if ev.GetOccurredAt() != nil {
 		at = ev.GetOccurredAt().AsTime()
 	}
+	// With no definition there is no member to keep in line (those of a
+	// deleted definition are handled by the recomputation its deletion
+	// requested), and nothing to read.
+	if err := h.segs.defs.wait(ctx); err != nil {
+		return err
+	}
+	if !h.segs.any() {
+		touched = nil
+	}
 	if err := h.segs.recompute(ctx, msg, loc, touched, "post "+ev.GetPostId(), map[string]time.Time{ev.GetPostId(): at}); err != nil {
 		return err
 	}

@@ -193,7 +193,7 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 			return err
 		}
 		m.current, m.rev = ms.Segments, rev
-		f, err := s.facts(ctx, loc, c, needPosts, dates, hints)
+		f, err := s.facts(ctx, loc, c, needPosts, now, dates, hints)
 		if err != nil {
 			return err
 		}
@@ -280,8 +280,8 @@ func (s *segments) commit(ctx context.Context, loc string, m *member, reason str
 
 // facts gathers what the segment rules look at for one contact: its
 // social contact tags, and, when a rule needs them, the dates of its
-// posts (from the enricher's post records, dates memoises them).
-func (s *segments) facts(ctx context.Context, loc, contact string, needPosts bool, dates, hints map[string]time.Time) (automation.Facts, error) {
+// posts (from the enricher's post records; dates memoises them).
+func (s *segments) facts(ctx context.Context, loc, contact string, needPosts bool, now time.Time, dates, hints map[string]time.Time) (automation.Facts, error) {
 	var st core.State
 	if _, err := loadJSON(ctx, s.relations, contactKey(loc, contact), &st); err != nil {
 		return automation.Facts{}, err
@@ -300,14 +300,18 @@ func (s *segments) facts(ctx context.Context, loc, contact string, needPosts boo
 				return automation.Facts{}, err
 			}
 			at = rec.UpdatedAt
-			if h, ok := hints[post]; ok && at.IsZero() {
-				at = h
+			if at.IsZero() {
+				// The enricher has not stored the post yet: it is being
+				// handled now, so it is recent; the event's date when
+				// the post handler knows it.
+				at = now
+				if h, ok := hints[post]; ok && !h.IsZero() {
+					at = h
+				}
 			}
 			dates[post] = at
 		}
-		if !at.IsZero() {
-			f.Posts = append(f.Posts, at)
-		}
+		f.Posts = append(f.Posts, at)
 	}
 	return f, nil
 }

@@ -48,6 +48,7 @@ func TestSegmentMembership(t *testing.T) {
 	a, b, c := contacts[0], contacts[1], contacts[2]
 	applySegments(t, env, fmt.Sprintf("segments:\n  - name: promo-fans\n    allTags: [%q]\n", social(promo)))
 	startWorker(t, env)
+	waitRecomputed(t, env, 1) // the new definition, before any post
 
 	// a and b get promo through p1; c only sale through p2.
 	p1 := createPost(t, env, loc, promo, sale)
@@ -129,9 +130,11 @@ func TestSegmentPostedWithin(t *testing.T) {
 	startWorker(t, env)
 
 	old := createPost(t, env, loc, tg)
+	primePost(t, env, loc, old, ids(tg), time.Now().Add(-90*24*time.Hour))
 	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: old, TagIds: ids(tg), ContactIds: []string{oldC},
 		OccurredAt: timestamp(time.Now().Add(-90 * 24 * time.Hour)), EventId: "old"})
 	fresh := createPost(t, env, loc, tg)
+	primePost(t, env, loc, fresh, ids(tg), time.Now().Add(-time.Hour))
 	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: fresh, TagIds: ids(tg), ContactIds: []string{recentC},
 		OccurredAt: timestamp(time.Now().Add(-time.Hour)), EventId: "fresh"})
 	waitTags(t, env, loc, []string{recentC}, []string{"segment:active"}, []string{"segment:lapsed"})
