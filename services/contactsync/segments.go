@@ -95,10 +95,8 @@ func (s *segments) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.w.deps.Creds.Location(ctx, loc); errors.Is(err, creds.ErrUnknownLocation) {
-		return bus.Permanent(err)
-	} else if err != nil {
-		return fmt.Errorf("segments of %s: %w", loc, err)
+	if err := s.w.registered(ctx, loc); err != nil {
+		return err
 	}
 	if err := s.defs.wait(ctx); err != nil {
 		return err
@@ -314,6 +312,16 @@ func (s *segments) facts(ctx context.Context, loc, contact string, needPosts boo
 		f.Posts = append(f.Posts, at)
 	}
 	return f, nil
+}
+
+// registered fails permanently for a location that was never connected.
+func (w *Worker) registered(ctx context.Context, loc string) error {
+	if _, err := w.deps.Creds.Location(ctx, loc); errors.Is(err, creds.ErrUnknownLocation) {
+		return bus.Permanent(err)
+	} else if err != nil {
+		return fmt.Errorf("look up location %s: %w", loc, err)
+	}
+	return nil
 }
 
 // loadJSON reads the JSON value of key into v and returns its revision;

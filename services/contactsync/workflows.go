@@ -16,7 +16,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/socialsync/socialsync/pkg/bus"
-	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync/core"
@@ -45,10 +44,8 @@ func (h *events) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	if _, err := h.w.deps.Creds.Location(ctx, loc); errors.Is(err, creds.ErrUnknownLocation) {
-		return bus.Permanent(err)
-	} else if err != nil {
-		return fmt.Errorf("event of %s: %w", loc, err)
+	if err := h.w.registered(ctx, loc); err != nil {
+		return err
 	}
 	if (family == bus.TagEvents || family == bus.StatsEvents) && h.segs.any() {
 		reason := "tag " + strings.TrimPrefix(string(ev.Trigger), "tag.")

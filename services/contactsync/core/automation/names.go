@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
 // MaxNameLen bounds a segment's or a workflow's name.
@@ -19,20 +21,6 @@ func ValidName(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// validLocationID mirrors ghl.ValidID: 1 to 64 ASCII letters and digits.
-func validLocationID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
 			return false
 		}
 	}
@@ -66,7 +54,7 @@ func (d *document) checkTags(field string, tags []string) ([]string, error) {
 // checkLocations checks a list of location ids.
 func (d *document) checkLocations(field string, locs []string) error {
 	for i, l := range locs {
-		if !validLocationID(l) {
+		if !ghl.ValidID(l) {
 			return d.errorAt(fmt.Sprintf("%s[%d]", field, i), "location %q: want a HighLevel location id (letters and digits)", l)
 		}
 	}
