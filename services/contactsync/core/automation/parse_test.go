@@ -121,3 +121,29 @@ func TestParseMinimalForms(t *testing.T) {
 		t.Errorf("a stored workflow with an unknown field decoded: %v", err)
 	}
 }
+
+// A webhook's bodyExpr shapes the body for receivers like chat webhooks.
+func TestWebhookBodyExpr(t *testing.T) {
+	wfs, err := ParseWorkflows("w.yaml", []byte(`workflows:
+  - name: chat
+    on: tag.created
+    actions:
+      - webhook: { url: "https://hooks.example.com/x", secret: s, bodyExpr: '{"text": "New social tag: " + tagName}' }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := wfs[0].body(0, TagEnv{TagName: "promo"}, []byte(`{}`))
+	if err != nil || string(b) != `{"text":"New social tag: promo"}` {
+		t.Errorf("body %s, %v", b, err)
+	}
+	_, err = ParseWorkflows("w.yaml", []byte(`workflows:
+  - name: chat
+    on: tag.created
+    actions:
+      - webhook: { url: "https://hooks.example.com/x", secret: s, bodyExpr: '{"text": tagNam}' }
+`))
+	if err == nil || !strings.Contains(err.Error(), "w.yaml:5:") || !strings.Contains(err.Error(), "bodyExpr") {
+		t.Errorf("bad bodyExpr: %v", err)
+	}
+}

@@ -179,8 +179,12 @@ func (r *Runner) act(ctx context.Context, ev Event, wf *Compiled, i int, a Actio
 		if r.Webhooks == nil {
 			return fmt.Errorf("%w: webhooks are not configured", ErrActionFailed)
 		}
+		body, err := wf.body(i, ev.Env, ev.Payload)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrActionFailed, err)
+		}
 		return r.Webhooks.Send(ctx, Delivery{URL: a.Webhook.URL, Secret: a.Webhook.Secret, ID: RunKey(ev.ID, wf.Name, i),
-			Trigger: string(ev.Trigger), Workflow: wf.Name, Body: ev.Payload})
+			Trigger: string(ev.Trigger), Workflow: wf.Name, Body: body})
 	}
 	return fmt.Errorf("%w: action %d has no kind", ErrActionFailed, i)
 }

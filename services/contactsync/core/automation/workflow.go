@@ -111,13 +111,18 @@ type WebhookAction struct {
 	// worker's secrets directory (SOCIALSYNC_WORKFLOW_SECRETS_DIR). The
 	// secret itself is never stored with the workflow.
 	Secret string `yaml:"secret" json:"secret"`
+	// BodyExpr, when set, is an expression over the trigger's environment
+	// whose result is sent as JSON instead of the event, for receivers
+	// that want a shape of their own:
+	// `{"text": "New social tag: " + tagName}` for a chat webhook.
+	BodyExpr string `yaml:"bodyExpr,omitempty" json:"bodyExpr,omitempty"`
 }
 
 // Compiled is a checked workflow with its expressions compiled.
 type Compiled struct {
 	Workflow
 	when   *vm.Program
-	values []*vm.Program // per action: setCustomValue's valueExpr, or nil
+	values []*vm.Program // per action: setCustomValue's valueExpr, webhook's bodyExpr, or nil
 }
 
 // ParseWorkflows reads a workflows file; name is the file's name for
@@ -215,7 +220,7 @@ func (w Workflow) compile(d *document, field string) (*Compiled, error) {
 		case "publish":
 			err = d.checkPublish(af, *a.Publish)
 		case "webhook":
-			err = d.checkWebhook(af, *a.Webhook)
+			c.values[i], err = d.checkWebhook(af, *a.Webhook, env, w.On)
 		}
 		if err != nil {
 			return nil, err
@@ -316,24 +321,31 @@ func ValidPublishSubject(s string) error {
 	return nil
 }
 
-func (d *document) checkWebhook(field string, a WebhookAction) error {
+func (d *document) checkWebhook(field string, a WebhookAction, env any, on Trigger) (*vm.Program, error) {
 	u, err := url.Parse(a.URL)
 	switch {
 	case a.URL == "":
-		return d.errorAt(field+".url", "no url")
+		return nil, d.errorAt(field+".url", "no url")
 	case err != nil:
-		return d.errorAt(field+".url", "%v", err)
+		return nil, d.errorAt(field+".url", "%v", err)
 	case u.Scheme != "https" && u.Scheme != "http":
-		return d.errorAt(field+".url", "want an http or https URL, got scheme %q", u.Scheme)
+		return nil, d.errorAt(field+".url", "want an http or https URL, got scheme %q", u.Scheme)
 	case u.Host == "":
-		return d.errorAt(field+".url", "no host in %q", a.URL)
+		return nil, d.errorAt(field+".url", "no host in %q", a.URL)
 	case u.User != nil:
-		return d.errorAt(field+".url", "credentials in the URL are not allowed: sign with secret instead")
+		return nil, d.errorAt(field+".url", "credentials in the URL are not allowed: sign with secret instead")
 	}
 	if !ValidSecretName(a.Secret) {
-		return d.errorAt(field+".secret", "want the name of a secret (letters, digits, '-', '_', '.'), got %q", a.Secret)
+		return nil, d.errorAt(field+".secret", "want the name of a secret (letters, digits, '-', '_', '.'), got %q", a.Secret)
 	}
-	return nil
+	if a.BodyExpr == "" {
+		return nil, nil
+	}
+	p, err := expr.Compile(a.BodyExpr, expr.Env(env))
+	if err != nil {
+		return nil, d.errorAt(field+".bodyExpr", "%s", exprMessage(err, on))
+	}
+	return p, nil
 }
 
 // ValidSecretName reports whether s can name a webhook secret: 1 to 128
@@ -391,6 +403,23 @@ func (c *Compiled) value(i int, env any) (string, error) {
 	default:
 		return fmt.Sprint(v), nil
 	}
+}
+
+// body returns what webhook action i sends: the result of its bodyExpr as
+// JSON, or the event.
+func (c *Compiled) body(i int, env any, event []byte) ([]byte, error) {
+	if c.values[i] == nil {
+		return event, nil
+	}
+	out, err := expr.Run(c.values[i], env)
+	if err != nil {
+		return nil, fmt.Errorf("workflow %s: bodyExpr: %w", c.Name, err)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("workflow %s: bodyExpr: %w", c.Name, err)
+	}
+	return b, nil
 }
 
 // Encode returns the workflow as the workflows bucket stores it.
