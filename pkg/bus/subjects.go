@@ -50,6 +50,14 @@ const (
 	// ScheduledStats receive the StatsRequested a schedule fires. The
 	// triggers stream sources them as StatsTriggers.
 	ScheduledStats Family = "socialsync.scheduled.stats"
+
+	// SegmentTriggers carry SegmentsRecompute: contactsync (a segment
+	// definition, the tags or the statistics of a location changed),
+	// anyone → contactsync's segments durable.
+	SegmentTriggers Family = "socialsync.trigger.segments"
+	// SegmentEvents carry SegmentChanged: contactsync → contactsync's
+	// workflows, outside subscribers.
+	SegmentEvents Family = "socialsync.event.segment"
 )
 
 // Known reports whether f is one of the families above.
@@ -59,7 +67,7 @@ func (f Family) Known() bool {
 		TagEvents, TagDetailsEvents, StatsEvents, ContactEvents, LocationEvents,
 		CatalogueRefreshes, StatsSchedules, ScheduledStats:
 		return true
-	case RecommendationEvents:
+	case RecommendationEvents, SegmentTriggers, SegmentEvents:
 		return true
 	}
 	return false

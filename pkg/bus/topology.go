@@ -37,6 +37,8 @@ const (
 	DurableEnricher    = "enricher"
 	DurableStats       = "stats"
 	DurableContactSync = "contactsync"
+	// DurableSegments is contactsync's durable for segment recomputations.
+	DurableSegments = "segments"
 )
 
 // Key-value bucket and object store names.
@@ -54,6 +56,9 @@ const (
 	// BucketSettings holds per-location settings: statistics schedule
 	// and retention, field mappings (see pkg/settings).
 	BucketSettings = "socialsync_settings"
+	// BucketWorkflowRuns records each workflow action done for an event,
+	// so that a redelivered event does not fire it again.
+	BucketWorkflowRuns = "socialsync_workflow_runs"
 )
 
 // BucketWebhookEvents remembers the event ids the gateway's webhook
@@ -144,7 +149,8 @@ type TopologyOptions struct {
 //	stats                 SOCIALSYNC_TRIGGERS  socialsync.trigger.stats.*
 //	fetcher               SOCIALSYNC_REFRESH   socialsync.refresh.catalogue.*
 //	enricher              SOCIALSYNC_EVENTS    socialsync.event.tag.*                    (new messages only)
-//	contactsync           SOCIALSYNC_EVENTS    socialsync.event.{tag,tagdetails,stats}.* (new messages only)
+//	contactsync           SOCIALSYNC_EVENTS    socialsync.event.{tag,tagdetails,stats,segment}.* (new messages only)
+//	segments              SOCIALSYNC_TRIGGERS  socialsync.trigger.segments.*
 //
 // The enricher reads post triggers as well as tag details requests, with
 // one durable filtering both subjects, to keep the post ↔ tag relations;
@@ -292,7 +298,8 @@ func NewTopology(opts TopologyOptions) Topology {
 		refresh,
 		consumer(StreamEvents, DurableEnricher, "Tag deletions → stored details marked deleted.", fresh, TagEvents.Filter()),
 		consumer(StreamEvents, DurableContactSync, "Tag, tag details and statistics events → contact tags and segments.", fresh,
-			TagEvents.Filter(), TagDetailsEvents.Filter(), StatsEvents.Filter()),
+			TagEvents.Filter(), TagDetailsEvents.Filter(), StatsEvents.Filter(), SegmentEvents.Filter()),
+		consumer(StreamTriggers, DurableSegments, "Segment recomputations of a location.", all, SegmentTriggers.Filter()),
 	}
 
 	kv := func(bucket, desc string, history uint8) jetstream.KeyValueConfig {
@@ -305,6 +312,9 @@ func NewTopology(opts TopologyOptions) Topology {
 	// TTLs for the short windows.
 	rate.TTL = 25 * time.Hour
 	rate.LimitMarkerTTL = time.Minute
+	// A workflow run is remembered as long as its event is kept.
+	runs := kv(BucketWorkflowRuns, "Workflow actions done, per event.", 1)
+	runs.TTL = 30 * day
 	keyValues := []jetstream.KeyValueConfig{
 		kv(BucketTags, "Tag catalogue per location.", 5),
 		kv(BucketTagDetails, "Tag details per location and tag.", 1),
@@ -317,6 +327,7 @@ func NewTopology(opts TopologyOptions) Topology {
 		kv(BucketTokens, "Encrypted tokens.", 5),
 		rate,
 		webhookEvents,
+		runs,
 	}
 	objects := []jetstream.ObjectStoreConfig{
 		{Bucket: ObjectStoreReports, Description: "Generated reports.", Storage: storage, Replicas: replicas},

@@ -71,6 +71,7 @@ func TestEnsureIsIdempotent(t *testing.T) {
 		"KV_" + bus.BucketWebhookEvents,
 		"OBJ_" + bus.ObjectStoreReports,
 		"KV_" + bus.BucketSettings,
+		"KV_" + bus.BucketWorkflowRuns,
 	}
 	var gotStreams []string
 	for name := range first.Streams {

@@ -27,9 +27,12 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/settings"
+	"github.com/socialsync/socialsync/services/contactsync/core/automation"
 )
 
 // UnknownTagRetry is how long an event naming a tag the catalogue lacks
@@ -47,6 +50,12 @@ type Config struct {
 	// BulkMin is the least number of contacts needing the same change
 	// that go through the bulk tags endpoint rather than one call each.
 	BulkMin int `envconfig:"CONTACTSYNC_BULK_MIN" default:"2" desc:"contacts needing the same tag change from which the bulk endpoint is used"`
+
+	// Saved workflows' webhooks.
+	SecretsDir      string        `envconfig:"WORKFLOW_SECRETS_DIR" desc:"directory of webhook signing secrets, one file per secret name"`
+	WebhookAttempts int           `envconfig:"WORKFLOW_WEBHOOK_ATTEMPTS" default:"5" desc:"attempts of a webhook before it is dead-lettered"`
+	WebhookBackoff  time.Duration `envconfig:"WORKFLOW_WEBHOOK_BACKOFF" default:"1s" desc:"wait before a webhook's second attempt; doubles, up to 16 times"`
+	WebhookTimeout  time.Duration `envconfig:"WORKFLOW_WEBHOOK_TIMEOUT" default:"10s" desc:"time limit of one webhook attempt"`
 }
 
 // Worker is the contactsync worker.
@@ -71,6 +80,22 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	if cfg.BulkMin < 1 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_BULK_MIN: want at least 1, got %d", fleet.ErrConfig, cfg.BulkMin))
 	}
+	// Zero webhook settings (a Config built in code) take the defaults.
+	if cfg.WebhookAttempts == 0 {
+		cfg.WebhookAttempts = 5
+	}
+	if cfg.WebhookBackoff == 0 {
+		cfg.WebhookBackoff = time.Second
+	}
+	if cfg.WebhookTimeout == 0 {
+		cfg.WebhookTimeout = 10 * time.Second
+	}
+	if cfg.WebhookAttempts < 1 || cfg.WebhookAttempts > 10 {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_WORKFLOW_WEBHOOK_ATTEMPTS: want 1 to 10, got %d", fleet.ErrConfig, cfg.WebhookAttempts))
+	}
+	if cfg.WebhookBackoff < 0 || cfg.WebhookTimeout < 0 {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_WORKFLOW_WEBHOOK_BACKOFF and _TIMEOUT: want positive durations", fleet.ErrConfig))
+	}
 	if d == nil {
 		errs = append(errs, errors.New("contactsync: no dependencies"))
 	}
@@ -80,7 +105,8 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	return &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "contactsync"), now: time.Now}, nil
 }
 
-// Run handles post events until ctx ends; it returns nil then. It fails
+// Run handles post events, segment recomputations and the events that
+// fire saved workflows until ctx ends; it returns nil then. It fails
 // when the consumer cannot run (its durable is gone, the connection is
 // closed).
 func (w *Worker) Run(ctx context.Context) error {
@@ -96,13 +122,46 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open bucket %s: %w", bus.BucketRelations, err)
 	}
-	h := &handler{w: w, store: &store{tags: tags, details: details, relations: relations}, locks: newStripes()}
+	segKV, err := w.deps.JS.KeyValue(ctx, bus.BucketSegments)
+	if err != nil {
+		return fmt.Errorf("open bucket %s: %w", bus.BucketSegments, err)
+	}
+	wfKV, err := w.deps.JS.KeyValue(ctx, bus.BucketWorkflows)
+	if err != nil {
+		return fmt.Errorf("open bucket %s: %w", bus.BucketWorkflows, err)
+	}
+	runs, err := w.deps.JS.KeyValue(ctx, bus.BucketWorkflowRuns)
+	if err != nil {
+		return fmt.Errorf("open bucket %s: %w", bus.BucketWorkflowRuns, err)
+	}
+	segs := &segments{w: w, kv: segKV, relations: relations, locks: newStripes(),
+		defs: newRegistry(segKV, "def.", "segment", automation.DecodeSegment, w.log)}
+	segs.defs.changed = segs.defChanged
+	ev := &events{w: w, segs: segs, runs: runs, relations: relations,
+		workflows: newRegistry(wfKV, "", "workflow", automation.DecodeWorkflow, w.log),
+		webhooks: &automation.Webhooks{Client: webhookClient(w.cfg), Secrets: automation.DirSecrets(w.cfg.SecretsDir),
+			Attempts: w.cfg.WebhookAttempts, Backoff: w.cfg.WebhookBackoff, MaxBackoff: 16 * w.cfg.WebhookBackoff}}
+	h := &handler{w: w, store: &store{tags: tags, details: details, relations: relations}, locks: newStripes(), segs: segs}
 	if h.settings, err = settings.Open(ctx, w.deps.JS); err != nil {
 		return err
 	}
-	cons, err := w.deps.Consumer(bus.StreamTriggers, bus.DurableContactSync, h.handle, w.cfg.Concurrency)
+	posts, err := w.deps.Consumer(bus.StreamTriggers, bus.DurableContactSync, h.handle, w.cfg.Concurrency)
 	if err != nil {
 		return err
 	}
-	return cons.Run(ctx)
+	recomputes, err := w.deps.Consumer(bus.StreamTriggers, bus.DurableSegments, segs.handle, w.cfg.Concurrency)
+	if err != nil {
+		return err
+	}
+	evCons, err := w.deps.Consumer(bus.StreamEvents, bus.DurableContactSync, ev.handle, w.cfg.Concurrency)
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return segs.defs.run(ctx) })
+	g.Go(func() error { return ev.workflows.run(ctx) })
+	g.Go(func() error { return posts.Run(ctx) })
+	g.Go(func() error { return recomputes.Run(ctx) })
+	g.Go(func() error { return evCons.Run(ctx) })
+	return g.Wait()
 }

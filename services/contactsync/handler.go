@@ -35,6 +35,7 @@ type handler struct {
 	locks *stripes
 	// settings hold the locations' mappings (see naming.go).
 	settings jetstream.KeyValue
+	segs     *segments
 }
 
 // contact is one contact's part in handling an event.
@@ -112,6 +113,31 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 
 	failed, err := h.apply(ctx, msg, loc, ev.GetPostId(), contacts)
 	if err != nil {
+		return err
+	}
+	// The contacts' social tags and posts changed: so may their segments.
+	// Computed from the stored states, this writes nothing on a
+	// redelivery that finds the membership already in line.
+	var touched []string
+	for _, c := range contacts {
+		if _, bad := failed[c.id]; !bad {
+			touched = append(touched, c.id)
+		}
+	}
+	at := h.w.now()
+	if ev.GetOccurredAt() != nil {
+		at = ev.GetOccurredAt().AsTime()
+	}
+	// With no definition there is no member to keep in line (those of a
+	// deleted definition are handled by the recomputation its deletion
+	// requested), and nothing to read.
+	if err := h.segs.defs.wait(ctx); err != nil {
+		return err
+	}
+	if !h.segs.any() {
+		touched = nil
+	}
+	if err := h.segs.recompute(ctx, msg, loc, touched, "post "+ev.GetPostId(), map[string]time.Time{ev.GetPostId(): at}); err != nil {
 		return err
 	}
 

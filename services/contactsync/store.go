@@ -83,17 +83,7 @@ func postContactsKey(loc, post string) string { return "postcontacts." + loc + "
 // load reads the JSON value of key into v and returns its revision; 0
 // (and v untouched) when there is none.
 func (s *store) load(ctx context.Context, key string, v any) (uint64, error) {
-	e, err := s.relations.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", key, err)
-	}
-	if err := json.Unmarshal(e.Value(), v); err != nil {
-		return 0, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return e.Revision(), nil
+	return loadJSON(ctx, s.relations, key, v)
 }
 
 // save writes v as JSON under key if key is still at revision rev (0:

@@ -38,6 +38,8 @@ func commands() map[string]command {
 		"stats":     {"backfill or export a location's statistics history", statsCmd},
 		"report":    {"build a location's report (json, csv, md, html) over a day range", reportCmd},
 		"mappings":  {"set or get a location's field mappings (contact tags, custom fields, custom values)", mappingsCmd},
+		"segments":  {"apply, validate, list or delete segment definitions (YAML)", segmentsCmd},
+		"workflows": {"apply, validate, list or delete saved workflows (YAML)", workflowsCmd},
 	}
 }
 

@@ -1,0 +1,14 @@
+package automation
+
+import "errors"
+
+var (
+	// ErrInvalid is a segment or workflow definition that cannot be used.
+	// The error names the file position (when parsed from YAML) and the
+	// field.
+	ErrInvalid = errors.New("invalid definition")
+	// ErrActionFailed is an action that failed for good (a webhook that
+	// kept failing or answered 4xx, a secret that does not exist, a value
+	// HighLevel refused): it is dead-lettered and not tried again.
+	ErrActionFailed = errors.New("workflow action failed")
+)

@@ -1,0 +1,356 @@
+package contactsync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/contactsync/core"
+	"github.com/socialsync/socialsync/services/contactsync/core/automation"
+)
+
+// recomputeChunk is how many contacts are computed, locked and written
+// together when a whole location is computed again.
+const recomputeChunk = core.BulkMax
+
+// segments keeps segment membership: the segment definitions (KV watch
+// on "def.<name>" in socialsync_segments), and per contact
+// "member.<loc>.<contactId>" → the segments whose tag it carries.
+type segments struct {
+	w         *Worker
+	kv        jetstream.KeyValue // socialsync_segments
+	relations jetstream.KeyValue
+	defs      *registry[automation.Segment]
+	locks     *stripes
+}
+
+// membership is the value of "member.<loc>.<contactId>".
+type membership struct {
+	Segments []string `json:"segments"`
+}
+
+func memberKey(loc, contact string) string { return "member." + loc + "." + contact }
+
+// defChanged asks every location for a recomputation when a definition
+// changed since it was last announced ("applied.<name>" holds the
+// revision announced). Every replica does this; the requests carry the
+// same Nats-Msg-Id, so the stream keeps one per location and revision.
+func (s *segments) defChanged(ctx context.Context, name string, rev uint64, _ bool) {
+	marker := "applied." + name
+	if e, err := s.kv.Get(ctx, marker); err == nil {
+		if n, _ := strconv.ParseUint(string(e.Value()), 10, 64); n >= rev {
+			return
+		}
+	}
+	locs, err := s.w.deps.Creds.Locations(ctx)
+	if err != nil {
+		s.w.log.Error("segment definition changed; cannot list locations", "segment", name, "err", err)
+		return
+	}
+	for _, l := range locs {
+		id := fmt.Sprintf("segments:def:%s:%d:%s", name, rev, l.ID)
+		if err := s.request(ctx, l.ID, "segment definition "+name, id); err != nil {
+			s.w.log.Error("segment definition changed; recomputation not requested", "segment", name, "location", l.ID, "err", err)
+			return
+		}
+	}
+	if _, err := s.kv.Put(ctx, marker, []byte(strconv.FormatUint(rev, 10))); err != nil {
+		s.w.log.Warn("segment definition announced; marker not stored", "segment", name, "err", err)
+	}
+}
+
+// request publishes a SegmentsRecompute for loc with Nats-Msg-Id id.
+func (s *segments) request(ctx context.Context, loc, reason, id string) error {
+	subject, err := bus.SegmentTriggers.Subject(loc)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.deps.Publisher.Publish(ctx, subject, &socialsyncv1.SegmentsRecompute{
+		LocationId: loc, Reason: reason, RequestedAt: timestamppb.New(s.w.now())}, bus.WithMsgID(id))
+	return err
+}
+
+// any reports whether a definition is loaded or broken.
+func (s *segments) any() bool {
+	defs, broken := s.defs.snapshot()
+	return len(defs) > 0 || len(broken) > 0
+}
+
+// handle computes the membership of every contact of a location again
+// (SegmentsRecompute on socialsync.trigger.segments.<loc>).
+func (s *segments) handle(ctx context.Context, msg jetstream.Msg) error {
+	var req socialsyncv1.SegmentsRecompute
+	loc, err := bus.Decode(msg, &req)
+	if err != nil {
+		return err
+	}
+	if err := s.w.registered(ctx, loc); err != nil {
+		return err
+	}
+	if err := s.defs.wait(ctx); err != nil {
+		return err
+	}
+	contacts, err := s.contactsOf(ctx, loc)
+	if err != nil {
+		return err
+	}
+	reason := req.GetReason()
+	if reason == "" {
+		reason = "recompute"
+	}
+	for chunk := range slices.Chunk(contacts, recomputeChunk) {
+		if err := s.recompute(ctx, msg, loc, chunk, reason, nil); err != nil {
+			return err
+		}
+	}
+	bus.LoggerFrom(ctx).Debug("segments recomputed", "contacts", len(contacts), "reason", reason)
+	return nil
+}
+
+// contactsOf lists the contacts of loc that socialsync knows or that are
+// members of a segment, sorted.
+func (s *segments) contactsOf(ctx context.Context, loc string) ([]string, error) {
+	a, err := keysWithPrefix(ctx, s.relations, "contact."+loc+".")
+	if err != nil {
+		return nil, err
+	}
+	b, err := keysWithPrefix(ctx, s.kv, "member."+loc+".")
+	if err != nil {
+		return nil, err
+	}
+	all := append(a, b...)
+	slices.Sort(all)
+	return slices.Compact(all), nil
+}
+
+// keysWithPrefix returns the rest of every key of kv that starts with
+// prefix (which ends with a dot).
+func keysWithPrefix(ctx context.Context, kv jetstream.KeyValue, prefix string) ([]string, error) {
+	l, err := kv.ListKeysFiltered(ctx, prefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("list %s*: %w", prefix, err)
+	}
+	defer func() { _ = l.Stop() }()
+	var out []string
+	for k := range l.Keys() {
+		out = append(out, strings.TrimPrefix(k, prefix))
+	}
+	return out, nil
+}
+
+// member is one contact's part in a recomputation.
+type member struct {
+	id               string
+	current, desired []string
+	rev              uint64
+	diff             core.Diff
+}
+
+// recompute brings the segment tags of contacts of loc in line with the
+// definitions: it computes each contact's segments from its stored
+// state, writes the contact tags that changed (bulk calls through the
+// rate governor), stores the membership under a revision check and
+// publishes SegmentChanged for each segment entered or left. A contact
+// whose membership is unchanged costs no call, so a redelivered event
+// writes nothing. hints give the dates of posts whose record the
+// enricher may not have stored yet.
+func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string, contacts []string, reason string, hints map[string]time.Time) error {
+	if len(contacts) == 0 {
+		return nil
+	}
+	if err := s.defs.wait(ctx); err != nil {
+		return err
+	}
+	keys := make([]string, len(contacts))
+	for i, c := range contacts {
+		keys[i] = memberKey(loc, c)
+	}
+	defer s.locks.lock(keys)()
+	defs, broken := s.defs.snapshot()
+	needPosts := slices.ContainsFunc(defs, automation.Segment.NeedsPosts)
+	now := s.w.now()
+	dates := map[string]time.Time{}
+	var members []*member
+	diffs := map[string]core.Diff{}
+	for _, c := range contacts {
+		m := &member{id: c}
+		var ms membership
+		rev, err := loadJSON(ctx, s.kv, memberKey(loc, c), &ms)
+		if err != nil {
+			return err
+		}
+		m.current, m.rev = ms.Segments, rev
+		f, err := s.facts(ctx, loc, c, needPosts, now, dates, hints)
+		if err != nil {
+			return err
+		}
+		m.desired = automation.Membership(defs, broken, loc, m.current, f, now)
+		entered, left := automation.MembershipDiff(m.current, m.desired)
+		if len(entered)+len(left) == 0 {
+			continue
+		}
+		m.diff = core.Diff{Add: segmentTags(entered), Remove: segmentTags(left)}
+		diffs[c] = m.diff
+		members = append(members, m)
+	}
+	if len(members) == 0 {
+		return nil
+	}
+	res := write(ctx, s.w.deps.Client(loc), loc, core.Batch(diffs, s.w.cfg.BulkMin, core.BulkMax))
+	for _, m := range members {
+		if reason, bad := res.failed[m.id]; bad {
+			subject, err := bus.DeadLetterItem(ctx, s.w.deps.JS, bus.DurableSegments, msg, "contact "+m.id, bus.ClassPermanent, "segment tags: "+reason)
+			if err != nil {
+				return err
+			}
+			bus.LoggerFrom(ctx).Warn("contact dead-lettered", "contact", m.id, "reason", reason, "dead_letter", subject)
+			continue
+		}
+		if res.incomplete[m.id] {
+			continue
+		}
+		if err := s.commit(ctx, loc, m, reason); err != nil {
+			return err
+		}
+	}
+	if res.err != nil {
+		return fmt.Errorf("segment tags of %s: %w", loc, res.err)
+	}
+	return nil
+}
+
+// commit stores a member's new segments and publishes what changed.
+func (s *segments) commit(ctx context.Context, loc string, m *member, reason string) error {
+	data, err := json.Marshal(membership{Segments: nonNil(m.desired)})
+	if err != nil {
+		return err
+	}
+	key := memberKey(loc, m.id)
+	if len(m.desired) == 0 && m.rev != 0 {
+		err = s.kv.Delete(ctx, key, jetstream.LastRevision(m.rev))
+	} else if m.rev == 0 {
+		_, err = s.kv.Create(ctx, key, data)
+	} else {
+		_, err = s.kv.Update(ctx, key, data, m.rev)
+	}
+	if isConflict(err) {
+		// Another replica computed this contact meanwhile: the event
+		// is computed again from its result.
+		return fmt.Errorf("segments of contact %s: %w", m.id, errConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("store %s: %w", key, err)
+	}
+	entered, left := automation.MembershipDiff(m.current, m.desired)
+	subject, err := bus.SegmentEvents.Subject(loc)
+	if err != nil {
+		return err
+	}
+	publish := func(names []string, change socialsyncv1.SegmentChange, verb string) error {
+		for _, n := range names {
+			ev := &socialsyncv1.SegmentChanged{LocationId: loc, ContactId: m.id, Segment: n, Change: change,
+				Reason: reason, Timestamp: timestamppb.New(s.w.now()), ContactTag: automation.SegmentTag(n)}
+			// The id names the membership the change was made from: a
+			// redelivery that redoes the change publishes the same id.
+			id := "segment:" + loc + ":" + m.id + ":" + n + ":" + verb + ":" + strconv.FormatUint(m.rev, 10)
+			if _, err := s.w.deps.Publisher.Publish(ctx, subject, ev, bus.WithMsgID(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := publish(entered, socialsyncv1.SegmentChange_SEGMENT_CHANGE_ENTERED, "entered"); err != nil {
+		return err
+	}
+	return publish(left, socialsyncv1.SegmentChange_SEGMENT_CHANGE_LEFT, "left")
+}
+
+// facts gathers what the segment rules look at for one contact: its
+// social contact tags, and, when a rule needs them, the dates of its
+// posts (from the enricher's post records; dates memoises them).
+func (s *segments) facts(ctx context.Context, loc, contact string, needPosts bool, now time.Time, dates, hints map[string]time.Time) (automation.Facts, error) {
+	var st core.State
+	if _, err := loadJSON(ctx, s.relations, contactKey(loc, contact), &st); err != nil {
+		return automation.Facts{}, err
+	}
+	f := automation.Facts{Known: len(st.Posts) > 0, Tags: st.Applied}
+	if !needPosts {
+		return f, nil
+	}
+	for post := range st.Posts {
+		at, ok := dates[post]
+		if !ok {
+			var rec struct {
+				UpdatedAt time.Time `json:"updatedAt"`
+			}
+			if _, err := loadJSON(ctx, s.relations, "post."+loc+"."+post, &rec); err != nil {
+				return automation.Facts{}, err
+			}
+			at = rec.UpdatedAt
+			if at.IsZero() {
+				// The enricher has not stored the post yet: it is being
+				// handled now, so it is recent; the event's date when
+				// the post handler knows it.
+				at = now
+				if h, ok := hints[post]; ok && !h.IsZero() {
+					at = h
+				}
+			}
+			dates[post] = at
+		}
+		f.Posts = append(f.Posts, at)
+	}
+	return f, nil
+}
+
+// registered fails permanently for a location that was never connected.
+func (w *Worker) registered(ctx context.Context, loc string) error {
+	if _, err := w.deps.Creds.Location(ctx, loc); errors.Is(err, creds.ErrUnknownLocation) {
+		return bus.Permanent(err)
+	} else if err != nil {
+		return fmt.Errorf("look up location %s: %w", loc, err)
+	}
+	return nil
+}
+
+// loadJSON reads the JSON value of key into v and returns its revision;
+// 0 (and v untouched) when there is none.
+func loadJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (uint64, error) {
+	e, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", key, err)
+	}
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		return 0, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return e.Revision(), nil
+}
+
+func segmentTags(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = automation.SegmentTag(n)
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

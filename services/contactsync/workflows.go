@@ -1,0 +1,376 @@
+package contactsync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ghl"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/contactsync/core"
+	"github.com/socialsync/socialsync/services/contactsync/core/automation"
+)
+
+// events handles contactsync's durable on SOCIALSYNC_EVENTS: tag, tag
+// details, statistics and segment events fire the saved workflows that
+// match them; tag and statistics events also ask for the location's
+// segment membership to be computed again.
+type events struct {
+	w         *Worker
+	segs      *segments
+	workflows *registry[*automation.Compiled]
+	runs      jetstream.KeyValue // socialsync_workflow_runs
+	relations jetstream.KeyValue
+	webhooks  *automation.Webhooks
+}
+
+func (h *events) handle(ctx context.Context, msg jetstream.Msg) error {
+	family, _, err := bus.ParseSubject(msg.Subject())
+	if err != nil {
+		return err
+	}
+	ev, loc, err := toEvent(family, msg)
+	if err != nil {
+		return err
+	}
+	if err := h.w.registered(ctx, loc); err != nil {
+		return err
+	}
+	if (family == bus.TagEvents || family == bus.StatsEvents) && h.segs.any() {
+		reason := "tag " + strings.TrimPrefix(string(ev.Trigger), "tag.")
+		if family == bus.StatsEvents {
+			reason = "statistics"
+		}
+		if err := h.segs.request(ctx, loc, reason, "segments:"+ev.ID); err != nil {
+			return err
+		}
+	}
+	if err := h.workflows.wait(ctx); err != nil {
+		return err
+	}
+	wfs, _ := h.workflows.snapshot()
+	r := &automation.Runner{Effects: &effects{h: h, msg: msg}, Webhooks: h.webhooks, Log: bus.LoggerFrom(ctx)}
+	_, err = r.Fire(ctx, ev, wfs)
+	return err
+}
+
+// eventID is what identifies a message on every delivery: its
+// Nats-Msg-Id, or its stream and sequence.
+func eventID(msg jetstream.Msg) string {
+	if id := msg.Headers().Get(bus.HeaderMsgID); id != "" {
+		return id
+	}
+	if meta, err := msg.Metadata(); err == nil {
+		return meta.Stream + ":" + strconv.FormatUint(meta.Sequence.Stream, 10)
+	}
+	return msg.Subject()
+}
+
+// toEvent decodes an event message into the workflows' view of it.
+func toEvent(family bus.Family, msg jetstream.Msg) (automation.Event, string, error) {
+	var (
+		m   proto.Message
+		loc string
+		err error
+	)
+	ev := automation.Event{ID: eventID(msg)}
+	switch family {
+	case bus.TagEvents:
+		var tc socialsyncv1.TagChanged
+		if loc, err = bus.Decode(msg, &tc); err != nil {
+			return ev, "", err
+		}
+		m = &tc
+		change := strings.ToLower(strings.TrimPrefix(tc.GetChange().String(), "CHANGE_"))
+		switch tc.GetChange() {
+		case socialsyncv1.Change_CHANGE_CREATED:
+			ev.Trigger = automation.TagCreated
+		case socialsyncv1.Change_CHANGE_RENAMED:
+			ev.Trigger = automation.TagRenamed
+		case socialsyncv1.Change_CHANGE_DELETED:
+			ev.Trigger = automation.TagDeleted
+		default:
+			return ev, "", bus.Permanent(fmt.Errorf("tag event of %s: change %s is not a tag change", loc, tc.GetChange()))
+		}
+		ev.Env = automation.TagEnv{LocationID: loc, TagID: tc.GetTagId(), TagName: tc.GetTagName(), PreviousName: tc.GetPreviousName(), Change: change}
+		ev.SocialTags = nonEmpty(tc.GetTagName(), tc.GetPreviousName())
+	case bus.TagDetailsEvents:
+		var td socialsyncv1.TagDetailsStored
+		if loc, err = bus.Decode(msg, &td); err != nil {
+			return ev, "", err
+		}
+		m = &td
+		ev.Trigger = automation.TagDetailsStored
+		env := automation.TagDetailsEnv{LocationID: loc, TagNames: []string{}, Tags: []automation.TagDetail{}}
+		for _, d := range td.GetTagDetails() {
+			env.TagNames = append(env.TagNames, d.GetTagName())
+			env.Tags = append(env.Tags, automation.TagDetail{TagID: d.GetTagId(), TagName: d.GetTagName(), Deleted: d.GetDeleted(), CreatedBy: d.GetCreatedBy()})
+		}
+		ev.Env, ev.SocialTags = env, env.TagNames
+	case bus.StatsEvents:
+		var ss socialsyncv1.StatsSnapshot
+		if loc, err = bus.Decode(msg, &ss); err != nil {
+			return ev, "", err
+		}
+		m = &ss
+		ev.Trigger = automation.StatsSnapshot
+		if ev.Env, err = statsEnv(loc, &ss); err != nil {
+			return ev, "", bus.Permanent(err)
+		}
+	case bus.SegmentEvents:
+		var sc socialsyncv1.SegmentChanged
+		if loc, err = bus.Decode(msg, &sc); err != nil {
+			return ev, "", err
+		}
+		m = &sc
+		var change string
+		switch sc.GetChange() {
+		case socialsyncv1.SegmentChange_SEGMENT_CHANGE_ENTERED:
+			ev.Trigger, change = automation.SegmentEntered, "entered"
+		case socialsyncv1.SegmentChange_SEGMENT_CHANGE_LEFT:
+			ev.Trigger, change = automation.SegmentLeft, "left"
+		default:
+			return ev, "", bus.Permanent(fmt.Errorf("segment event of %s: change %s", loc, sc.GetChange()))
+		}
+		if !validKeyPart(sc.GetContactId()) {
+			return ev, "", bus.Permanent(fmt.Errorf("segment event of %s: invalid contact_id %q", loc, truncate(sc.GetContactId())))
+		}
+		ev.Env = automation.SegmentEnv{LocationID: loc, ContactID: sc.GetContactId(), Segment: sc.GetSegment(), Change: change}
+		ev.Contacts = []string{sc.GetContactId()}
+	default:
+		return ev, "", bus.Permanent(fmt.Errorf("contactsync: no handler for subject family %s", family))
+	}
+	ev.Location = loc
+	payload, err := protojson.Marshal(m)
+	if err != nil {
+		return ev, "", bus.Permanent(fmt.Errorf("event as JSON: %w", err))
+	}
+	ev.Payload = payload
+	return ev, loc, nil
+}
+
+// statsJSON is the part of HighLevel's statistics a StatsEnv holds.
+type statsJSON struct {
+	Totals     automation.StatTotals `json:"totals"`
+	Breakdowns struct {
+		Posts       automation.Breakdown                     `json:"posts"`
+		Impressions automation.Breakdown                     `json:"impressions"`
+		Reach       automation.Breakdown                     `json:"reach"`
+		Engagement  map[string]automation.PlatformEngagement `json:"engagement"`
+	} `json:"breakdowns"`
+}
+
+func statsEnv(loc string, ss *socialsyncv1.StatsSnapshot) (automation.StatsEnv, error) {
+	env := automation.StatsEnv{LocationID: loc, Day: ss.GetDay(), ProfileIDs: ss.GetProfileIds()}
+	if ss.GetMetrics() != nil {
+		raw, err := protojson.Marshal(ss.GetMetrics())
+		if err != nil {
+			return env, fmt.Errorf("statistics of %s: %w", loc, err)
+		}
+		var s statsJSON
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return env, fmt.Errorf("statistics of %s: %w", loc, err)
+		}
+		env.Totals, env.Posts, env.Impressions, env.Reach, env.Engagement =
+			s.Totals, s.Breakdowns.Posts, s.Breakdowns.Impressions, s.Breakdowns.Reach, s.Breakdowns.Engagement
+	}
+	if env.ProfileIDs == nil {
+		env.ProfileIDs = []string{}
+	}
+	return env, nil
+}
+
+func nonEmpty(s ...string) []string {
+	var out []string
+	for _, v := range s {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// effects carries out workflow actions for one event message.
+type effects struct {
+	h   *events
+	msg jetstream.Msg
+}
+
+func (e *effects) Done(ctx context.Context, key string) (bool, error) {
+	_, err := e.h.runs.Get(ctx, key)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return false, nil
+	default:
+		return false, fmt.Errorf("read workflow run %s: %w", key, err)
+	}
+}
+
+func (e *effects) MarkDone(ctx context.Context, key, outcome string) error {
+	_, err := e.h.runs.Create(ctx, key, []byte(outcome))
+	if err != nil && !isConflict(err) {
+		return fmt.Errorf("record workflow run %s: %w", key, err)
+	}
+	return nil
+}
+
+func (e *effects) DeadLetter(ctx context.Context, item, reason string) error {
+	subject, err := bus.DeadLetterItem(ctx, e.h.w.deps.JS, bus.DurableContactSync, e.msg, item, bus.ClassPermanent, reason)
+	if err != nil {
+		return err
+	}
+	bus.LoggerFrom(ctx).Warn("workflow item dead-lettered", "item", item, "reason", reason, "dead_letter", subject)
+	return nil
+}
+
+// Contacts resolves a selection by reading the stored contact states and
+// memberships of the location.
+func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selection) ([]string, error) {
+	var out []string
+	switch {
+	case sel.Segment != "":
+		ids, err := keysWithPrefix(ctx, e.h.segs.kv, "member."+loc+".")
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			var ms membership
+			if _, err := loadJSON(ctx, e.h.segs.kv, memberKey(loc, id), &ms); err != nil {
+				return nil, err
+			}
+			if slices.Contains(ms.Segments, sel.Segment) {
+				out = append(out, id)
+			}
+		}
+	default:
+		out = append(out, sel.Contacts...)
+		var want []string
+		if sel.Tag != "" {
+			want = []string{sel.Tag}
+		}
+		for _, n := range sel.SocialTags {
+			want = append(want, core.ContactTag(e.h.w.cfg.TagPrefix, n))
+		}
+		if len(want) == 0 {
+			break
+		}
+		ids, err := keysWithPrefix(ctx, e.h.relations, "contact."+loc+".")
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			var st core.State
+			if _, err := loadJSON(ctx, e.h.relations, contactKey(loc, id), &st); err != nil {
+				return nil, err
+			}
+			if slices.ContainsFunc(want, func(t string) bool { return slices.Contains(st.Applied, t) }) {
+				out = append(out, id)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// ContactTags writes the same tags to every contact, in bulk calls
+// through the rate governor. A contact HighLevel refuses is
+// dead-lettered on its own.
+func (e *effects) ContactTags(ctx context.Context, loc string, contacts, tags []string, remove bool, reason string) error {
+	diffs := make(map[string]core.Diff, len(contacts))
+	for _, c := range contacts {
+		if remove {
+			diffs[c] = core.Diff{Remove: tags}
+		} else {
+			diffs[c] = core.Diff{Add: tags}
+		}
+	}
+	res := write(ctx, e.h.w.deps.Client(loc), loc, core.Batch(diffs, e.h.w.cfg.BulkMin, core.BulkMax))
+	for id, why := range res.failed {
+		if err := e.DeadLetter(ctx, "contact "+id, reason+": "+why); err != nil {
+			return err
+		}
+	}
+	return res.err
+}
+
+// SetCustomValue sets the location's custom value name (compared without
+// regard to case), creating it when missing; an unchanged value costs no
+// write.
+func (e *effects) SetCustomValue(ctx context.Context, loc, name, value string) error {
+	c := e.h.w.deps.Client(loc)
+	values, err := c.CustomValues(ctx, loc)
+	if err != nil {
+		return ghlActionError(err)
+	}
+	for _, v := range values {
+		if strings.EqualFold(strings.TrimSpace(v.Name), strings.TrimSpace(name)) {
+			if v.Value == value {
+				return nil
+			}
+			_, err = c.UpdateCustomValue(ctx, loc, v.ID, v.Name, value)
+			return ghlActionError(err)
+		}
+	}
+	_, err = c.CreateCustomValue(ctx, loc, name, value)
+	return ghlActionError(err)
+}
+
+// ghlActionError makes a refusal by HighLevel final for the action.
+func ghlActionError(err error) error {
+	if err != nil && (errors.Is(err, ghl.ErrPermanent) || errors.Is(err, ghl.ErrInvalidArgument)) {
+		return fmt.Errorf("%w: %v", automation.ErrActionFailed, err)
+	}
+	return err
+}
+
+// Publish publishes payload to subject: through JetStream when a stream
+// captures the subject (its duplicate window then drops a redelivered
+// action's copy, which carries the same Nats-Msg-Id), on plain NATS
+// otherwise. The stream is looked up first: a JetStream publish to a
+// subject no stream captures would wait for an acknowledgement that a
+// plain subscriber never sends.
+func (e *effects) Publish(ctx context.Context, subject string, payload []byte, headers map[string]string) error {
+	m := nats.NewMsg(subject)
+	m.Data = payload
+	for k, v := range headers {
+		m.Header.Set(k, v)
+	}
+	_, err := e.h.w.deps.JS.StreamNameBySubject(ctx, subject)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		if err := e.h.w.deps.Conn.PublishMsg(m); err != nil {
+			return fmt.Errorf("publish to %s: %w", subject, err)
+		}
+		return e.h.w.deps.Conn.FlushWithContext(ctx)
+	case err != nil:
+		return fmt.Errorf("find the stream of %s: %w", subject, err)
+	}
+	if _, err := e.h.w.deps.JS.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("publish to %s: %w", subject, err)
+	}
+	return nil
+}
+
+// webhookClient is the HTTP client of webhook actions: no redirects are
+// followed (a signed body is for the URL the workflow names).
+func webhookClient(cfg Config) *http.Client {
+	return &http.Client{
+		Timeout: cfg.WebhookTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
