@@ -33,11 +33,19 @@ build: ## Build every binary into ./bin/.
 	done
 
 .PHONY: test
-test: ## Run every module's tests (race detector on).
+test: jaeger ## Run every module's tests (race detector on).
 	@for m in $(MODULES); do \
 	  echo "== go test $$m"; \
 	  (cd $$m && go test $(GO_TEST_FLAGS) ./...); \
 	done
+
+.PHONY: jaeger
+jaeger: ## Build the Jaeger v2 binary the tracing e2e test runs (cached; the first build takes minutes).
+	@scripts/jaeger.sh >/dev/null
+
+.PHONY: test-traces
+test-traces: jaeger ## Run the end-to-end tracing and metrics tests alone (workers as processes, Jaeger v2).
+	cd services/socialsync && go test -count=1 -timeout=15m -run 'TestTracesInJaeger|TestWorkerMetrics' -v ./e2e/
 
 .PHONY: bench
 bench: ## Run the benchmarks and print their figures.
@@ -69,7 +77,7 @@ proto: $(BUF) $(PROTOC_GEN_GO) ## Regenerate the Go code of the message contract
 
 .PHONY: tidy
 tidy: ## go mod tidy in every module.
-	@for m in $(MODULES) tools; do echo "== go mod tidy $$m"; (cd $$m && GOWORK=off go mod tidy); done
+	@for m in $(MODULES) tools tools/jaeger; do echo "== go mod tidy $$m"; (cd $$m && GOWORK=off go mod tidy); done
 
 .PHONY: check-clean
 check-clean: proto tidy ## Fail when generated code or go.mod/go.sum are stale.
