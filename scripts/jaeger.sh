@@ -18,7 +18,7 @@ if [ ! -x "$bin" ]; then
   echo "building jaeger (v1.76.0) into $dir; once, it takes a few minutes" >&2
   tmp="$(mktemp "$dir/jaeger.XXXXXX")"
   trap 'rm -f "$tmp"' EXIT
-  (cd "$mod" && GOWORK=off go build -trimpath -o "$tmp" github.com/jaegertracing/jaeger/cmd/jaeger)
+  (cd "$mod" && GOWORK=off go build -o "$tmp" github.com/jaegertracing/jaeger/cmd/jaeger)
   chmod +x "$tmp"
   mv -f "$tmp" "$bin"
   trap - EXIT

@@ -68,6 +68,7 @@ extensions:
         memory:
           max_traces: 10000
   jaeger_query:
+    enable_tracing: false
     storage:
       traces: memstore
     http:
