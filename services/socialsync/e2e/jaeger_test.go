@@ -202,3 +202,23 @@ func (tr jaegerTrace) services() map[string]int {
 	}
 	return n
 }
+
+// get GETs a query API path and decodes its JSON answer into out.
+func (j *jaeger) get(t *testing.T, path string, out any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, j.Query+path, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("query jaeger: %v", err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %.500s", path, resp.Status, data)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		t.Fatalf("GET %s: decode %.500s: %v", path, data, err)
+	}
+}

@@ -138,6 +138,20 @@ func TestTracesInJaeger(t *testing.T) {
 	if !stats.hasSpan("stats", "ghl POST /social-media-posting/statistics") {
 		t.Errorf("the statistics trace has no statistics call from stats; its spans: %v", stats.operations())
 	}
+
+	// What a person looking for the fleet in Jaeger does (see README).
+	var services struct{ Data []string }
+	j.get(t, "/api/services", &services)
+	for _, want := range []string{"fetcher", "enricher", "stats", "contactsync"} {
+		if !slices.Contains(services.Data, want) {
+			t.Errorf("Jaeger's services %v lack %s", services.Data, want)
+		}
+	}
+	var found struct{ Data []jaegerTrace }
+	j.get(t, "/api/traces?service=fetcher&limit=50", &found)
+	if !slices.ContainsFunc(found.Data, func(tr jaegerTrace) bool { return tr.TraceID == postTrace }) {
+		t.Errorf("searching the fetcher's traces does not find the post trace %s", postTrace)
+	}
 }
 
 // waitTrace polls Jaeger until trace id holds spans of every service and
