@@ -7,6 +7,9 @@ TOOLS_BIN  := $(CURDIR)/.bin
 BUF        := $(TOOLS_BIN)/buf
 PROTOC_GEN_GO := $(TOOLS_BIN)/protoc-gen-go
 GO_TEST_FLAGS ?= -race -count=1 -timeout=15m
+# VERSION is every binary's service.version (pkg/telemetry.Version).
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS    := -X github.com/socialsync/socialsync/pkg/telemetry.version=$(VERSION)
 
 .DEFAULT_GOAL := help
 
@@ -28,7 +31,7 @@ build: ## Build every binary into ./bin/.
 	@for m in services/*; do \
 	  for c in $$m/cmd/*; do \
 	    echo "go build -o bin/$$(basename $$c) ./$$c"; \
-	    go build -o bin/$$(basename $$c) ./$$c; \
+	    go build -ldflags "$(LDFLAGS)" -o bin/$$(basename $$c) ./$$c; \
 	  done; \
 	done
 

@@ -9,8 +9,8 @@ import (
 )
 
 // MetricTokenRefreshes counts the OAuth token refreshes a Store made (one
-// per expiry and location across the fleet, a retried lost answer
-// included), by result: socialsync_token_refreshes_total{result}, result
+// per expiry and location across the fleet; a refresh whose answer was
+// lost and that asked once more counts once), by result: socialsync_token_refreshes_total{result}, result
 // one of RefreshSuccess, RefreshRejected and RefreshFailed. Recorded when
 // the Store was opened WithMeterProvider.
 const MetricTokenRefreshes = "socialsync.token.refreshes"
