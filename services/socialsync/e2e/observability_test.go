@@ -65,10 +65,12 @@ func postTrigger(d locationDetail, eventID string) (payload string, contacts, wa
 	return payload, contacts, wantTags
 }
 
-// waitTagged waits until every contact has every tag.
+// waitTagged waits until every contact has every tag. The bound is
+// generous: after a spell of 429s, contactsync's trigger may be waiting
+// out a doubled backoff (its tags were not in the catalogue yet).
 func (f *fleet) waitTagged(loc string, contacts, tags []string) {
 	f.t.Helper()
-	eventually(f.t, 60*time.Second, "the post's tags on its contacts", func() bool {
+	eventually(f.t, 120*time.Second, "the post's tags on its contacts", func() bool {
 		got := contactTags(f.location(loc))
 		for _, c := range contacts {
 			for _, tag := range tags {
