@@ -7,6 +7,9 @@ TOOLS_BIN  := $(CURDIR)/.bin
 BUF        := $(TOOLS_BIN)/buf
 PROTOC_GEN_GO := $(TOOLS_BIN)/protoc-gen-go
 GO_TEST_FLAGS ?= -race -count=1 -timeout=15m
+# VERSION is every binary's service.version (pkg/telemetry.Version).
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS    := -X github.com/socialsync/socialsync/pkg/telemetry.version=$(VERSION)
 
 .DEFAULT_GOAL := help
 
@@ -28,16 +31,24 @@ build: ## Build every binary into ./bin/.
 	@for m in services/*; do \
 	  for c in $$m/cmd/*; do \
 	    echo "go build -o bin/$$(basename $$c) ./$$c"; \
-	    go build -o bin/$$(basename $$c) ./$$c; \
+	    go build -ldflags "$(LDFLAGS)" -o bin/$$(basename $$c) ./$$c; \
 	  done; \
 	done
 
 .PHONY: test
-test: ## Run every module's tests (race detector on).
+test: jaeger ## Run every module's tests (race detector on).
 	@for m in $(MODULES); do \
 	  echo "== go test $$m"; \
 	  (cd $$m && go test $(GO_TEST_FLAGS) ./...); \
 	done
+
+.PHONY: jaeger
+jaeger: ## Build the Jaeger v2 binary the tracing e2e test runs (cached; the first build takes minutes).
+	@scripts/jaeger.sh >/dev/null
+
+.PHONY: test-traces
+test-traces: jaeger ## Run the end-to-end tracing and metrics tests alone (workers as processes, Jaeger v2).
+	cd services/socialsync && go test -count=1 -timeout=15m -run 'TestTracesInJaeger|TestWorkerMetrics' -v ./e2e/
 
 .PHONY: bench
 bench: ## Run the benchmarks and print their figures.
@@ -70,7 +81,7 @@ proto: $(BUF) $(PROTOC_GEN_GO) ## Regenerate the Go code of the message contract
 
 .PHONY: tidy
 tidy: ## go mod tidy in every module.
-	@for m in $(MODULES) tools; do echo "== go mod tidy $$m"; (cd $$m && GOWORK=off go mod tidy); done
+	@for m in $(MODULES) tools tools/jaeger; do echo "== go mod tidy $$m"; (cd $$m && GOWORK=off go mod tidy); done
 
 .PHONY: check-clean
 check-clean: proto tidy ## Fail when generated code or go.mod/go.sum are stale.

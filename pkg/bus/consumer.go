@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Consumer defaults.
@@ -64,6 +65,10 @@ type ConsumerOptions struct {
 	// OnSettle, when set, is called after every settled delivery, from the
 	// handler's goroutine. It must be quick and safe for concurrent use.
 	OnSettle func(Outcome)
+	// MeterProvider, when set, gets the consumer's metrics, labelled with
+	// Worker: MetricMessagesHandled, MetricMessageHandling,
+	// MetricDeadLetters and MetricConsumerLag.
+	MeterProvider metric.MeterProvider
 }
 
 // Consumer runs a Handler on a durable pull consumer declared in the
@@ -79,6 +84,7 @@ type Consumer struct {
 	heartbeat   time.Duration
 	log         *slog.Logger
 	settler     *settler
+	metrics     *consumerMetrics
 }
 
 // NewConsumer returns a Consumer running h on spec's durable, which Ensure
@@ -134,6 +140,11 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts Cons
 	case maxDeliveries < 0:
 		maxDeliveries = 0
 	}
+	metrics, err := newConsumerMetrics(opts.MeterProvider, worker)
+	if err != nil {
+		return nil, fmt.Errorf("bus: consumer metrics: %w", err)
+	}
+	c.metrics = metrics
 	c.settler = &settler{
 		js:            js,
 		worker:        worker,
@@ -142,6 +153,7 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts Cons
 		timeout:       settle,
 		log:           c.log,
 		onSettle:      opts.OnSettle,
+		metrics:       metrics,
 	}
 	c.handler = Chain(c.validate(h), opts.Middleware...)
 	return c, nil
@@ -159,6 +171,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return fmt.Errorf("consumer %s on %s: %w", c.spec.Config.Durable, c.spec.Stream, err)
 	}
 	ackWait := cons.CachedInfo().Config.AckWait
+	lag, err := c.metrics.watch(cons, c.spec)
+	if err != nil {
+		return fmt.Errorf("consumer %s on %s: lag metric: %w", c.spec.Config.Durable, c.spec.Stream, err)
+	}
+	defer func() { _ = lag.Unregister() }()
 	iter, err := cons.Messages(
 		jetstream.PullMaxMessages(c.concurrency),
 		jetstream.PullExpiry(pullExpiry),
@@ -312,7 +329,7 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg, ackWait time.
 		// its dead letter. Do not run the handler again.
 		err = ErrMaxDeliveries
 	} else {
-		err = Recover()(c.handler)(ctx, msg)
+		err = Recover()(c.handler)(withMetrics(ctx, c.metrics), msg)
 	}
 	took := time.Since(start)
 	stop()

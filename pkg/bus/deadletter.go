@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 const (
@@ -174,7 +175,11 @@ func DeadLetterItem(ctx context.Context, js jetstream.JetStream, worker string, 
 	}
 	item = headerValue(item, 256)
 	s := &settler{js: itemPublisher{JetStream: js, item: item}, worker: worker}
-	return s.deadLetter(ctx, msg, meta, class, item+": "+reason)
+	subject, err := s.deadLetter(ctx, msg, meta, class, item+": "+reason)
+	if m := metricsFrom(ctx); err == nil && m != nil {
+		m.deadLettered(attribute.String("worker", worker), class)
+	}
+	return subject, err
 }
 
 // itemPublisher gives the dead letters it publishes an item's header and a

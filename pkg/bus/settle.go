@@ -151,6 +151,8 @@ type settler struct {
 	timeout       time.Duration
 	log           *slog.Logger
 	onSettle      func(Outcome)
+	// metrics is nil for the settler of DeadLetterItem.
+	metrics *consumerMetrics
 }
 
 // settle settles msg, delivered for the meta.NumDelivered-th time, whose
@@ -250,6 +252,9 @@ func (s *settler) report(ctx context.Context, out Outcome, err error) {
 			attrs = append(attrs, slog.String("stack", string(pe.Stack)))
 		}
 		s.log.LogAttrs(ctx, slog.LevelError, "message dead-lettered", attrs...)
+	}
+	if s.metrics != nil {
+		s.metrics.settled(out)
 	}
 	if s.onSettle != nil {
 		s.onSettle(out)

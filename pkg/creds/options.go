@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/socialsync/socialsync/pkg/bus"
 )
 
@@ -35,6 +37,7 @@ type options struct {
 	events            *bus.Publisher
 	now               func() time.Time
 	owner             string
+	meters            metric.MeterProvider
 }
 
 // WithRefresher lets the Store refresh OAuth tokens. Without one, an OAuth
@@ -76,6 +79,10 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // WithPublisher publishes LocationStateChanged with p instead of a
 // Publisher of the Store's own.
 func WithPublisher(p *bus.Publisher) Option { return func(o *options) { o.events = p } }
+
+// WithMeterProvider records every refresh the Store makes in
+// MetricTokenRefreshes.
+func WithMeterProvider(mp metric.MeterProvider) Option { return func(o *options) { o.meters = mp } }
 
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }

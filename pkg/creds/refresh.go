@@ -100,7 +100,9 @@ func (s *Store) renew(loc string) (Token, error) {
 		held.rev, err = s.update(ctx, loc, held.rec, e.rev)
 		switch {
 		case err == nil:
-			return s.refresh(ctx, loc, held)
+			tok, err := s.refresh(ctx, loc, held)
+			s.refreshes.count(err)
+			return tok, err
 		case conflict(err) && usable:
 			return e.tok, nil // another process got there first
 		case conflict(err):

@@ -119,6 +119,8 @@ type Store struct {
 	// rejected maps a location to the SHA-256 of an access token HighLevel
 	// answered 401 to (see tokenSource.Invalidate).
 	rejected sync.Map
+	// refreshes counts the calls of refresh, by result.
+	refreshes *refreshMetrics
 }
 
 // Open returns a Store over the buckets of js, sealing tokens with keys.
@@ -142,7 +144,11 @@ func Open(ctx context.Context, js jetstream.JetStream, keys *Keyring, opts ...Op
 	if events == nil {
 		events = bus.NewPublisher(js, bus.PublisherOptions{})
 	}
-	return &Store{locations: locs, tokens: toks, keys: keys, opts: o, now: o.now, events: events}, nil
+	refreshes, err := newRefreshMetrics(o.meters)
+	if err != nil {
+		return nil, fmt.Errorf("creds: metrics: %w", err)
+	}
+	return &Store{locations: locs, tokens: toks, keys: keys, opts: o, now: o.now, events: events, refreshes: refreshes}, nil
 }
 
 // AddPIT registers a location that uses a Private Integration Token,

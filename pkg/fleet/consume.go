@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
-
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/run"
 )
@@ -17,8 +14,10 @@ const HandlerTimeout = 2 * time.Minute
 
 // Consumer returns a consumer of the topology's durable on stream, running
 // h with socialsync's standard middleware (trace, log, timeout), settling
-// through the bus and counting outcomes in the
-// socialsync.messages.settled metric.
+// through the bus and recording the bus's consumer metrics
+// (socialsync_messages_handled_total, socialsync_message_handling_seconds,
+// socialsync_dead_letters_total, socialsync_consumer_lag) with the durable
+// as the worker label.
 func (d *Deps) Consumer(stream, durable string, h bus.Handler, concurrency int) (*bus.Consumer, error) {
 	spec, ok := d.Topology.Consumer(stream, durable)
 	if !ok {
@@ -33,14 +32,7 @@ func (d *Deps) Consumer(stream, durable string, h bus.Handler, concurrency int) 
 		},
 		ShutdownTimeout: d.Config.ShutdownTimeout,
 		Logger:          d.Log,
-		OnSettle: func(o bus.Outcome) {
-			d.settled.Add(context.Background(), 1, metric.WithAttributes(
-				attribute.String("worker", durable),
-				attribute.String("stream", stream),
-				attribute.String("action", o.Decision.Action.String()),
-				attribute.String("class", o.Decision.Class.String()),
-			))
-		},
+		MeterProvider:   d.Telemetry.MeterProvider(),
 	})
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel/metric"
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
@@ -35,8 +34,6 @@ type Deps struct {
 	// a location.
 	GHL    *ghl.Client
 	Health *run.Server
-
-	settled metric.Int64Counter
 }
 
 // Options adjust Connect for tests and for the all-in-one binary.
@@ -68,9 +65,11 @@ func Connect(ctx context.Context, name string, cfg Config, opts Options) (*Deps,
 		log = telemetry.NewLogger(out, level, cfg.LogFormat)
 	}
 	log = log.With("service", name)
+	// service.name is the worker's name (fetcher, enricher, …; socialsync
+	// for the all-in-one binary), service.version the binary's.
 	tcfg := cfg.Telemetry
 	if tcfg.ServiceName == "" {
-		tcfg.ServiceName = "socialsync-" + name
+		tcfg.ServiceName = name
 	}
 	tcfg.Log = log
 	tel, err := telemetry.Setup(ctx, tcfg)
@@ -130,23 +129,19 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 		return err
 	}
 	if d.GHL, err = ghl.New(ghl.Options{BaseURL: cfg.GHLBaseURL, TracerProvider: d.Telemetry.TracerProvider(),
-		Propagator: d.Telemetry.Propagator(), Limiter: governor}); err != nil {
+		Propagator: d.Telemetry.Propagator(), Limiter: governor, MeterProvider: d.Telemetry.MeterProvider()}); err != nil {
 		return fmt.Errorf("%w: SOCIALSYNC_GHL_BASE_URL: %v", ErrConfig, err)
 	}
 	// The store refreshes OAuth tokens through the same client: the governor
 	// does not apply to POST /oauth/token.
-	copts := []creds.Option{creds.WithLogger(d.Log), creds.WithPublisher(d.Publisher), creds.WithRefreshMargin(cfg.TokenRefreshMargin)}
+	copts := []creds.Option{creds.WithLogger(d.Log), creds.WithPublisher(d.Publisher), creds.WithRefreshMargin(cfg.TokenRefreshMargin),
+		creds.WithMeterProvider(d.Telemetry.MeterProvider())}
 	if cfg.GHLClientID != "" {
 		copts = append(copts, creds.WithRefresher(creds.NewRefresher(d.GHL,
 			ghl.AppCredentials{ClientID: cfg.GHLClientID, ClientSecret: cfg.GHLClientSecret})))
 	}
 	if d.Creds, err = creds.Open(ctx, js, keys, copts...); err != nil {
 		return err
-	}
-	d.settled, err = d.Telemetry.MeterProvider().Meter("socialsync/fleet").Int64Counter("socialsync.messages.settled",
-		metric.WithDescription("Messages settled by the workers, by worker, action and error class."))
-	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
 	}
 	d.Health = run.NewServer(cfg.HTTPAddr, d.Telemetry.MetricsHandler(), d.Log)
 	d.Health.AddCheck("nats", func(context.Context) error {

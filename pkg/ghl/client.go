@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/oauth2"
@@ -79,6 +80,11 @@ type Options struct {
 	// every attempt, retries included, and tells it every response. See
 	// Limiter.
 	Limiter Limiter
+	// MeterProvider, when set, gets the client's metrics: every request
+	// sent (MetricCalls), every 429 (MetricRateLimited) and the latest
+	// X-RateLimit-Remaining of recently called locations
+	// (MetricRateHeadroom). Nil records none.
+	MeterProvider metric.MeterProvider
 }
 
 // ResponseInfo describes one attempt of one call, for OnResponse.
@@ -116,6 +122,7 @@ type Client struct {
 	limiter    Limiter
 	retry      retryConfig
 	limits     *limitStore
+	metrics    *clientMetrics
 	// location attributes calls whose route names no location (contact
 	// tags, contact search) to a location; set by ForLocation.
 	location string
@@ -156,6 +163,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if c.hc == nil {
 		c.hc = &http.Client{}
+	}
+	if c.metrics, err = newClientMetrics(opts.MeterProvider); err != nil {
+		return nil, fmt.Errorf("ghl: metrics: %w", err)
 	}
 	tp := opts.TracerProvider
 	if tp == nil {
@@ -443,6 +453,7 @@ func (c *Client) send(ctx context.Context, r *request, token, target string, bod
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		info.Duration = time.Since(start)
+		c.metrics.sent(r, info)
 		class, cause := transportError(err)
 		return &Error{Class: class, Err: cause}
 	}
@@ -452,6 +463,7 @@ func (c *Client) send(ctx context.Context, r *request, token, target string, bod
 	info.StatusCode = resp.StatusCode
 	info.RateLimit, _ = ParseRateLimit(resp.Header)
 	c.limits.put(r.resource(), info.RateLimit)
+	c.metrics.sent(r, info)
 	e := &Error{StatusCode: resp.StatusCode, RateLimit: info.RateLimit}
 	if err != nil {
 		e.Class, e.Err = transportError(err)

@@ -1,21 +1,31 @@
-// Package telemetry sets up OpenTelemetry tracing, Prometheus metrics and
-// structured logging for a socialsync process.
+// Package telemetry sets up OpenTelemetry tracing, metrics and structured
+// logging for a socialsync process.
 //
 // Setup builds one SDK TracerProvider (spans always carry real trace ids,
-// exported over OTLP only when an endpoint is configured), one MeterProvider
-// read by a Prometheus exporter on a private registry (served by
-// Telemetry.MetricsHandler at /metrics) and the W3C TraceContext + Baggage
-// propagator, and installs all three as the otel globals. NewLogger returns a
-// slog.Logger that stamps trace_id and span_id on records logged with a span
-// in their context and drops anything that looks like a secret (see Redact).
+// exported over OTLP only when an endpoint is configured), one
+// MeterProvider read by a Prometheus exporter on a private registry (served
+// by Telemetry.MetricsHandler at /metrics, always) and, when an endpoint is
+// configured, by a periodic OTLP exporter, and the W3C TraceContext +
+// Baggage propagator, and installs all three as the otel globals. The
+// resource names the service, its version (Version) and a random
+// service.instance.id. NewLogger returns a slog.Logger that stamps
+// trace_id and span_id on records logged with a span in their context and
+// drops anything that looks like a secret (see Redact). HTTPHandler
+// instruments an HTTP API.
+//
+// The instruments themselves belong to the packages that record them:
+// pkg/bus (messages handled, handling time, dead letters, consumer lag),
+// pkg/ghl (HighLevel calls, 429s, rate headroom) and pkg/creds (token
+// refreshes), each given Telemetry.MeterProvider by pkg/fleet.
 //
 // # Environment
 //
 // Nothing in this package calls os.Getenv. The binary's configuration struct
 // fills Config, whose fields carry envconfig tags naming the standard
 // variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-// OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
-// OTEL_TRACES_EXPORTER), so embedding Config in that struct picks them up
+// OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL and its
+// _TRACES_ and _METRICS_ forms, OTEL_TRACES_EXPORTER,
+// OTEL_METRICS_EXPORTER), so embedding Config in that struct picks them up
 // under their usual names (envconfig first tries the prefixed name, then the
 // bare one).
 //
@@ -26,12 +36,15 @@
 //     built from Config.ServiceName and Config.ServiceVersion;
 //   - OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT, _COMPRESSION, _CERTIFICATE,
 //     _CLIENT_KEY, _CLIENT_CERTIFICATE and _INSECURE (and their _TRACES_
-//     forms) configure the OTLP exporter;
+//     and _METRICS_ forms) configure the OTLP exporters;
 //   - OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG choose the sampler;
+//   - OTEL_METRIC_EXPORT_INTERVAL and OTEL_METRIC_EXPORT_TIMEOUT pace the
+//     OTLP metric export;
 //   - OTEL_BSP_* tune the batch span processor and OTEL_SPAN_*_LIMIT the
 //     span limits.
 //
 // One deliberate difference from the specification: with no endpoint
-// configured, spans are not exported to localhost:4318; they are created,
-// propagated and dropped.
+// configured, spans and metrics are not exported to localhost:4318; spans
+// are created, propagated and dropped, and metrics are served at /metrics
+// only.
 package telemetry

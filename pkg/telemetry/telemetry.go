@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
@@ -24,7 +25,8 @@ type Config struct {
 	// ServiceName is the resource's service.name, such as "fetcher";
 	// "socialsync" when empty. OTEL_SERVICE_NAME overrides it.
 	ServiceName string `ignored:"true"`
-	// ServiceVersion is the resource's service.version.
+	// ServiceVersion is the resource's service.version; Version() when
+	// empty.
 	ServiceVersion string `ignored:"true"`
 
 	// Endpoint is the OTLP base URL, such as http://otel-collector:4318 for
@@ -42,6 +44,19 @@ type Config struct {
 	// TracesExporter is "otlp" (the default) or "none", which turns export
 	// off even with an endpoint configured.
 	TracesExporter string `envconfig:"OTEL_TRACES_EXPORTER" desc:"otlp or none"`
+
+	// MetricsEndpoint is the full URL metrics are pushed to, used as is.
+	// It wins over Endpoint. With neither set, no metric is pushed; /metrics
+	// serves them all the same.
+	MetricsEndpoint string `envconfig:"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT" desc:"OTLP metrics URL, used as is (wins over the base URL)"`
+	// MetricsProtocol wins over Protocol for metrics: "http/protobuf" or
+	// "grpc" (the Go SDK has no http/json metric exporter).
+	MetricsProtocol string `envconfig:"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL" desc:"OTLP protocol for metrics: http/protobuf or grpc"`
+	// MetricsExporter lists the metric exporters, comma-separated: "otlp"
+	// (the default) pushes to the OTLP endpoint when one is set,
+	// "prometheus" and "none" push nothing. MetricsHandler serves /metrics
+	// whatever it says.
+	MetricsExporter string `envconfig:"OTEL_METRICS_EXPORTER" desc:"otlp, prometheus or none (comma-separated); /metrics is always served"`
 
 	// Log receives the errors the OpenTelemetry SDK reports in the
 	// background, such as a failed export. When nil they go to the SDK's
@@ -82,7 +97,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	}
 	tp := sdktrace.NewTracerProvider(traceOpts...)
 
-	mp, metrics, err := newMetrics(res)
+	mp, metrics, err := newMetrics(ctx, cfg, res)
 	if err != nil {
 		return nil, errors.Join(err, tp.Shutdown(ctx))
 	}
@@ -105,22 +120,28 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	return t, nil
 }
 
-// newResource describes the process. Later sources win: the service name
-// and version from Config, then OTEL_RESOURCE_ATTRIBUTES and
-// OTEL_SERVICE_NAME as read by the SDK.
+// newResource describes the process. Later sources win: the service name,
+// version (Version() when Config has none) and a random
+// service.instance.id, then OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME
+// as read by the SDK (so a pod can name its instance with
+// OTEL_RESOURCE_ATTRIBUTES=service.instance.id=$(POD_NAME)).
 func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
 	name := cfg.ServiceName
 	if name == "" {
 		name = "socialsync"
 	}
-	attrs := resource.WithAttributes(semconv.ServiceName(name))
-	if cfg.ServiceVersion != "" {
-		attrs = resource.WithAttributes(semconv.ServiceName(name), semconv.ServiceVersion(cfg.ServiceVersion))
+	version := cfg.ServiceVersion
+	if version == "" {
+		version = Version()
 	}
 	res, err := resource.New(ctx,
 		resource.WithSchemaURL(semconv.SchemaURL),
 		resource.WithTelemetrySDK(),
-		attrs,
+		resource.WithAttributes(
+			semconv.ServiceName(name),
+			semconv.ServiceVersion(version),
+			semconv.ServiceInstanceID(uuid.NewString()),
+		),
 		resource.WithFromEnv(),
 	)
 	if err != nil {
@@ -148,8 +169,9 @@ func (t *Telemetry) Propagator() propagation.TextMapPropagator { return t.prop }
 // collectors. It reads a private registry, not the client_golang default.
 func (t *Telemetry) MetricsHandler() http.Handler { return t.metrics }
 
-// Shutdown flushes buffered spans to the exporter and stops both providers,
-// giving up when ctx ends. Later calls return the first call's result.
+// Shutdown flushes buffered spans and metrics to the exporters and stops
+// both providers, giving up when ctx ends. Later calls return the first
+// call's result.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	t.shutdownOnce.Do(func() {
 		var errs []error

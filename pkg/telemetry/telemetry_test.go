@@ -203,6 +203,7 @@ func TestSetupExportsSpansOverHTTPOnShutdown(t *testing.T) {
 			c := newCollector(t)
 			cfg := tt.cfg(c.URL)
 			cfg.ServiceName = "enricher"
+			cfg.MetricsExporter = "none" // spans alone here; see TestSetupExportsMetrics
 			tel, err := telemetry.Setup(context.Background(), cfg)
 			if err != nil {
 				t.Fatalf("Setup: %v", err)
@@ -247,9 +248,10 @@ func TestSetupExportsSpansOverGRPC(t *testing.T) {
 	})
 
 	tel, err := telemetry.Setup(context.Background(), telemetry.Config{
-		ServiceName: "stats",
-		Endpoint:    "http://" + lis.Addr().String(),
-		Protocol:    "grpc",
+		ServiceName:     "stats",
+		Endpoint:        "http://" + lis.Addr().String(),
+		Protocol:        "grpc",
+		MetricsExporter: "prometheus",
 	})
 	if err != nil {
 		t.Fatalf("Setup: %v", err)
@@ -287,7 +289,7 @@ func (c *grpcCollector) Export(_ context.Context, req *coltracepb.ExportTraceSer
 
 func TestSetupTracesExporterNoneExportsNothing(t *testing.T) {
 	c := newCollector(t)
-	tel, err := telemetry.Setup(context.Background(), telemetry.Config{Endpoint: c.URL, TracesExporter: "none"})
+	tel, err := telemetry.Setup(context.Background(), telemetry.Config{Endpoint: c.URL, TracesExporter: "none", MetricsExporter: "none"})
 	if err != nil {
 		t.Fatalf("Setup: %v", err)
 	}
@@ -314,6 +316,9 @@ func TestSetupRejectsBadConfig(t *testing.T) {
 		{"endpoint without scheme", telemetry.Config{Endpoint: "otel-collector:4317"}, telemetry.ErrInvalidEndpoint},
 		{"endpoint with another scheme", telemetry.Config{TracesEndpoint: "ftp://collector/v1/traces"}, telemetry.ErrInvalidEndpoint},
 		{"unknown exporter", telemetry.Config{TracesExporter: "zipkin"}, telemetry.ErrUnsupportedExporter},
+		{"unknown metrics exporter", telemetry.Config{MetricsExporter: "otlp,statsd"}, telemetry.ErrUnsupportedExporter},
+		{"metrics over http/json", telemetry.Config{Endpoint: "http://127.0.0.1:4318", Protocol: "http/json"}, telemetry.ErrUnsupportedProtocol},
+		{"metrics endpoint without scheme", telemetry.Config{MetricsEndpoint: "collector:4318"}, telemetry.ErrInvalidEndpoint},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

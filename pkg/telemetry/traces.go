@@ -3,20 +3,11 @@ package telemetry
 import (
 	"context"
 	"fmt"
-	"net/url"
-	"path"
 	"strings"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-)
-
-// Protocols accepted in Config.Protocol and Config.TracesProtocol.
-const (
-	ProtocolHTTPProtobuf = "http/protobuf"
-	ProtocolHTTPJSON     = "http/json"
-	ProtocolGRPC         = "grpc"
 )
 
 // newTraceExporter returns the OTLP span exporter cfg asks for, or nil when
@@ -33,37 +24,20 @@ func newTraceExporter(ctx context.Context, cfg Config) (sdktrace.SpanExporter, e
 	default:
 		return nil, fmt.Errorf("%w %q: want otlp or none", ErrUnsupportedExporter, cfg.TracesExporter)
 	}
-
-	protocol := cfg.TracesProtocol
-	if protocol == "" {
-		protocol = cfg.Protocol
+	t, ok, err := resolveOTLP("traces", cfg.Endpoint, cfg.TracesEndpoint, cfg.Protocol, cfg.TracesProtocol)
+	if err != nil || !ok {
+		return nil, err
 	}
-	if protocol == "" {
-		protocol = ProtocolHTTPProtobuf
-	}
-
-	endpoint, perSignal := cfg.TracesEndpoint, true
-	if endpoint == "" {
-		endpoint, perSignal = cfg.Endpoint, false
-	}
-	if endpoint == "" {
-		return nil, nil
-	}
-	u, err := url.Parse(endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		// The exporters would log the problem and fall back to localhost.
-		return nil, fmt.Errorf("%w %q: want an http:// or https:// URL", ErrInvalidEndpoint, endpoint)
-	}
-
-	switch protocol {
-	case ProtocolHTTPProtobuf, ProtocolHTTPJSON:
-		if !perSignal {
-			// A base URL gets the signal's path appended, as the
-			// specification (and the exporter, for the same variable) does.
-			u.Path = path.Join("/", u.Path, "v1/traces")
+	switch t.protocol {
+	case ProtocolGRPC:
+		exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(t.url))
+		if err != nil {
+			return nil, fmt.Errorf("create otlp grpc trace exporter: %w", err)
 		}
-		opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(u.String())}
-		if protocol == ProtocolHTTPJSON {
+		return exp, nil
+	default:
+		opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(t.url)}
+		if t.protocol == ProtocolHTTPJSON {
 			opts = append(opts, otlptracehttp.WithEncoding(otlptracehttp.EncodingJSON))
 		}
 		exp, err := otlptracehttp.New(ctx, opts...)
@@ -71,14 +45,5 @@ func newTraceExporter(ctx context.Context, cfg Config) (sdktrace.SpanExporter, e
 			return nil, fmt.Errorf("create otlp http trace exporter: %w", err)
 		}
 		return exp, nil
-	case ProtocolGRPC:
-		exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(u.String()))
-		if err != nil {
-			return nil, fmt.Errorf("create otlp grpc trace exporter: %w", err)
-		}
-		return exp, nil
-	default:
-		return nil, fmt.Errorf("%w %q: want %s, %s or %s", ErrUnsupportedProtocol, protocol,
-			ProtocolHTTPProtobuf, ProtocolHTTPJSON, ProtocolGRPC)
 	}
 }

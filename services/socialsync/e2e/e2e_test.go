@@ -116,14 +116,8 @@ func TestPipeline(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	msg := nats.NewMsg("socialsync.trigger.post." + d.ID)
-	msg.Header.Set("Content-Type", "application/json")
-	msg.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
-	msg.Data = fmt.Appendf(nil, `{"locationId":%q,"postId":"65f151c99bc2bf3aaf970d72","tagIds":[%q,%q],"contactIds":[%q,%q,%q],"eventId":"e2e-traced"}`,
-		d.ID, tags[0], tags[1], contacts[0], contacts[1], contacts[2])
-	if _, err := js.PublishMsg(context.Background(), msg); err != nil {
-		t.Fatal(err)
-	}
+	f.publishJSON("socialsync.trigger.post."+d.ID, fmt.Sprintf(`{"locationId":%q,"postId":"65f151c99bc2bf3aaf970d72","tagIds":[%q,%q],"contactIds":[%q,%q,%q],"eventId":"e2e-traced"}`,
+		d.ID, tags[0], tags[1], contacts[0], contacts[1], contacts[2]), "00-"+traceID+"-00f067aa0ba902b7-01")
 
 	want := []string{"social:" + strings.ToLower(d.SocialTags[0].Tag), "social:" + strings.ToLower(d.SocialTags[1].Tag)}
 	eventually(t, 60*time.Second, "the post's tags on its contacts", func() bool {

@@ -73,6 +73,8 @@ type proc struct {
 	cmd  *exec.Cmd
 	out  *lockedBuffer
 	done chan struct{}
+	// addr is a worker's health and metrics address (host:port).
+	addr string
 }
 
 type lockedBuffer struct {
@@ -156,7 +158,10 @@ func (f *fleet) start(name string, env []string, args ...string) *proc {
 // worker starts a worker with its health server on a free port.
 func (f *fleet) worker(name string) *proc {
 	f.t.Helper()
-	return f.start(name, []string{fmt.Sprintf("SOCIALSYNC_HTTP_ADDR=127.0.0.1:%d", freePort(f.t))})
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(f.t))
+	p := f.start(name, []string{"SOCIALSYNC_HTTP_ADDR=" + addr})
+	p.addr = addr
+	return p
 }
 
 // stop sends SIGTERM and waits; kill sends SIGKILL.

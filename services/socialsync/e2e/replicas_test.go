@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
@@ -70,20 +66,14 @@ func TestReplicasShareTokensAndWindow(t *testing.T) {
 		}
 	}
 
-	nc, err := nats.Connect(f.natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
 	expected := map[string]map[string][]string{} // location → contact → tags
 	n := 0
 	postEvent := func(d locationDetail) {
 		tag := d.SocialTags[n%len(d.SocialTags)]
 		contacts := []string{d.Contacts[(2*n)%len(d.Contacts)].ID, d.Contacts[(2*n+1)%len(d.Contacts)].ID}
-		f.publishJSON(js, "socialsync.trigger.post."+d.ID, fmt.Sprintf(
+		f.publishJSON("socialsync.trigger.post."+d.ID, fmt.Sprintf(
 			`{"locationId":%q,"postId":"p%d","tagIds":[%q],"contactIds":[%q,%q],"eventId":"replicas-%d"}`,
-			d.ID, n, tag.ID, contacts[0], contacts[1], n))
+			d.ID, n, tag.ID, contacts[0], contacts[1], n), "")
 		if expected[d.ID] == nil {
 			expected[d.ID] = map[string][]string{}
 		}
@@ -102,7 +92,7 @@ func TestReplicasShareTokensAndWindow(t *testing.T) {
 		d := locs[i%len(locs)]
 		postEvent(d)
 		if i%12 < len(locs) {
-			f.publishJSON(js, "socialsync.trigger.stats."+d.ID, fmt.Sprintf(`{"locationId":%q}`, d.ID))
+			f.publishJSON("socialsync.trigger.stats."+d.ID, fmt.Sprintf(`{"locationId":%q}`, d.ID), "")
 		}
 		if i == int(traffic/(250*time.Millisecond))/2 {
 			for range burst {
@@ -213,18 +203,4 @@ func (f *fleet) locations(n int) []locationDetail {
 		out = append(out, f.location(l.ID).live())
 	}
 	return out
-}
-
-// publishJSON publishes a protojson message to JetStream, as any system
-// with the nats CLI or a NATS client would.
-func (f *fleet) publishJSON(js jetstream.JetStream, subject, body string) {
-	f.t.Helper()
-	msg := nats.NewMsg(subject)
-	msg.Header.Set("Content-Type", "application/json")
-	msg.Data = []byte(body)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := js.PublishMsg(ctx, msg); err != nil {
-		f.t.Fatalf("publish %s: %v", subject, err)
-	}
 }
