@@ -145,7 +145,9 @@ func (g *Gateway) Handler() http.Handler {
 	})
 	mux.Handle("GET /{$}", dashboard())
 	mux.Handle("GET /static/", dashboard())
-	return securityHeaders(g.counted(mux))
+	// Server spans continue a caller's traceparent, so a webhook's or an
+	// API trigger's trace runs on through the trigger it publishes.
+	return g.deps.Telemetry.HTTPHandler("gateway", securityHeaders(g.counted(mux)))
 }
 
 // securityHeaders keeps the dashboard from being framed or sniffed and

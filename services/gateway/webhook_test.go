@@ -217,3 +217,24 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// A sender's traceparent continues into the trigger the webhook stores, so
+// the workers' spans join the sender's trace.
+func TestWebhookContinuesTheSendersTrace(t *testing.T) {
+	w := start(t)
+	loc := w.Locations[0].ID
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	body := jsonBody(t, postEvent(loc, "traced-1"))
+	h := signed(testSecret, time.Now(), body)
+	h.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	if a := w.do(t, http.MethodPost, "/v1/webhooks/posts", h, body); a.status != http.StatusAccepted {
+		t.Fatalf("webhook: %d %s", a.status, a.body)
+	}
+	msgs := bustest.Messages(t, w.JS, bus.StreamTriggers, "socialsync.trigger.post."+loc)
+	if len(msgs) != 1 {
+		t.Fatalf("%d triggers stored, want 1", len(msgs))
+	}
+	if tp := msgs[0].Header.Get("traceparent"); !strings.HasPrefix(tp, "00-"+traceID+"-") {
+		t.Errorf("the stored trigger's traceparent is %q, want one in trace %s", tp, traceID)
+	}
+}
