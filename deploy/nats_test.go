@@ -32,8 +32,12 @@ import (
 	"github.com/socialsync/socialsync/services/stats"
 )
 
-// accountsFile is the nats-server include the Helm values mount.
-const accountsFile = "nats/accounts.conf"
+// accountsFile is the nats-server include the Helm values mount, and
+// valuesFile the values of the NATS chart.
+const (
+	accountsFile = "nats/accounts.conf"
+	valuesFile   = "nats/values.yaml"
+)
 
 // users are the NATS users of accounts.conf.
 var users = []string{"fetcher", "enricher", "stats", "contactsync", "gateway", "operator"}
@@ -88,12 +92,14 @@ func startNATS(t *testing.T) *natsEnv {
 		e.passwords[u] = pw
 		t.Setenv("SOCIALSYNC_NATS_"+strings.ToUpper(u)+"_PASSWORD", pw)
 	}
-	opts, err := server.ProcessConfigFile(accountsFile)
+	opts, err := server.ProcessConfigFile(chartConfig(t))
 	if err != nil {
-		t.Fatalf("%s: %v", accountsFile, err)
+		t.Fatalf("nats-server configuration from %s and %s: %v", valuesFile, accountsFile, err)
+	}
+	if !opts.SyncAlways {
+		t.Error("JetStream does not sync every write (sync_interval: always)")
 	}
 	opts.Host, opts.Port = "127.0.0.1", -1
-	opts.JetStream, opts.StoreDir = true, t.TempDir()
 	opts.NoSigs = true
 	s, err := server.NewServer(opts)
 	if err != nil {
