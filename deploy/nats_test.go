@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -353,7 +354,8 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 		"contactsync": {{"pub", "socialsync.event.contact." + loc}, {"pub", "$KV.socialsync_relations." + loc},
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.contactsync"}},
 		"gateway": {{"pub", "socialsync.trigger.post." + loc}, {"pub", "socialsync.trigger.stats." + loc},
-			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_EVENTS.dash1.socialsync.event.>"}, {"pub", "$JS.API.STREAM.MSG.DELETE.SOCIALSYNC_DLQ"}},
+			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_EVENTS.dash1.socialsync.event.>"}, {"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.dash1"},
+			{"pub", "$JS.API.STREAM.MSG.DELETE.SOCIALSYNC_DLQ"}, {"pub", "socialsync.event.tag." + loc}},
 		"operator": {{"pub", "socialsync.trigger.post." + loc}, {"pub", "$KV.socialsync_tokens." + loc},
 			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_DLQ.list1.socialsync.dlq.>"}},
 	}
@@ -399,11 +401,13 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"sub", "socialsync.trigger.>"},
 		},
 		"gateway": {
-			{"pub", "socialsync.event.tag." + loc}, // events come from the workers
+			{"pub", "socialsync.event.contact." + loc}, // events come from the workers
 			{"pub", "socialsync.dlq.fetcher." + loc},
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.fetcher"},
 			{"pub", "$JS.ACK.SOCIALSYNC_TRIGGERS.fetcher.1.2.3.4.5.6"},
 			{"pub", "$JS.API.CONSUMER.DELETE.SOCIALSYNC_TRIGGERS.fetcher"},
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.enricher"}, // its ordered consumers share the stream
+			{"pub", "$JS.API.CONSUMER.DELETE.SOCIALSYNC_EVENTS.contactsync"},
 			{"pub", "$JS.API.STREAM.DELETE.SOCIALSYNC_DLQ"},
 			{"pub", "$KV.socialsync_tags." + loc},
 			{"sub", "socialsync.trigger.>"},
@@ -496,4 +500,105 @@ func attempt(nc *nats.Conn, errs <-chan error, c check) error {
 			return nil
 		}
 	}
+}
+
+// TestAccountsCoverTopology reads accounts.conf with nats-server's own
+// parser and checks it against the topology the code declares
+// (bus.NewTopology): every user may declare every stream, bucket, object
+// store and durable Ensure creates at start; each worker may bind, pull and
+// acknowledge its own durables and no other worker's. A stream or consumer
+// added to pkg/bus/topology.go without its grants fails here, naming it.
+func TestAccountsCoverTopology(t *testing.T) {
+	for _, u := range users {
+		t.Setenv("SOCIALSYNC_NATS_"+strings.ToUpper(u)+"_PASSWORD", "pw"+u)
+	}
+	opts, err := server.ProcessConfigFile(accountsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow, deny := map[string][]string{}, map[string][]string{}
+	for _, u := range opts.Users {
+		if u.Account == nil || u.Account.Name != "SOCIALSYNC" {
+			t.Errorf("user %s is not in the SOCIALSYNC account", u.Username)
+		}
+		if u.Permissions == nil || u.Permissions.Publish == nil || u.Permissions.Subscribe == nil {
+			t.Fatalf("user %s has no publish and subscribe permissions: it could do anything", u.Username)
+		}
+		if !slices.Equal(u.Permissions.Subscribe.Allow, []string{"_INBOX.>"}) {
+			t.Errorf("user %s subscribes to %v, want only _INBOX.>", u.Username, u.Permissions.Subscribe.Allow)
+		}
+		allow[u.Username], deny[u.Username] = u.Permissions.Publish.Allow, u.Permissions.Publish.Deny
+	}
+	if got := slices.Sorted(maps.Keys(allow)); !slices.Equal(got, slices.Sorted(slices.Values(users))) {
+		t.Fatalf("users %v, want %v", got, users)
+	}
+	// As the server decides: allowed by a filter and denied by none.
+	may := func(user, subject string) bool {
+		matches := func(filter string) bool { return server.SubjectMatchesFilter(subject, filter) }
+		return slices.ContainsFunc(allow[user], matches) && !slices.ContainsFunc(deny[user], matches)
+	}
+	topo := bus.NewTopology(bus.TopologyOptions{})
+	var ensure []string
+	for _, s := range topo.Streams {
+		ensure = append(ensure, streamAPI(s.Name)...)
+	}
+	for _, kv := range topo.KeyValues {
+		ensure = append(ensure, streamAPI("KV_"+kv.Bucket)...)
+	}
+	for _, o := range topo.ObjectStores {
+		ensure = append(ensure, streamAPI("OBJ_"+o.Bucket)...)
+	}
+	for _, c := range topo.Consumers {
+		subject := "$JS.API.CONSUMER.CREATE." + c.Stream + "." + c.Config.Durable
+		if c.Config.FilterSubject != "" {
+			subject += "." + c.Config.FilterSubject // nats.go's form with a single filter
+		}
+		ensure = append(ensure, subject)
+	}
+	ensure = append(ensure, "$JS.API.INFO")
+	for _, u := range users {
+		for _, s := range ensure {
+			if !may(u, s) {
+				t.Errorf("%s may not %s, which bus.Topology.Ensure does at start", u, s)
+			}
+		}
+	}
+	for _, c := range topo.Consumers {
+		own := c.Config.Durable
+		for _, s := range []string{
+			"$JS.API.CONSUMER.INFO." + c.Stream + "." + own,
+			"$JS.API.CONSUMER.MSG.NEXT." + c.Stream + "." + own,
+			"$JS.ACK." + c.Stream + "." + own + ".1.1.1.1.1.0",
+			"socialsync.dlq." + own + ".L1",
+		} {
+			if !may(own, s) {
+				t.Errorf("worker %s may not %s on its own durable", own, s)
+			}
+		}
+		for _, u := range users {
+			if u == own {
+				continue
+			}
+			for _, s := range []string{"$JS.API.CONSUMER.MSG.NEXT." + c.Stream + "." + own, "$JS.ACK." + c.Stream + "." + own + ".1.1.1.1.1.0",
+				"$JS.API.CONSUMER.DELETE." + c.Stream + "." + own} {
+				if may(u, s) {
+					t.Errorf("%s may %s: the durable of %s", u, s, own)
+				}
+			}
+		}
+	}
+	for _, u := range users {
+		for _, s := range []string{"$JS.API.STREAM.DELETE." + bus.StreamTriggers, "$JS.API.STREAM.PURGE." + bus.StreamEvents,
+			"$JS.API.STREAM.CREATE.OTHER", "$JS.API.ACCOUNT.PURGE.SOCIALSYNC", "$SYS.REQ.SERVER.PING"} {
+			if may(u, s) {
+				t.Errorf("%s may %s", u, s)
+			}
+		}
+	}
+}
+
+// streamAPI are the JetStream API subjects CreateOrUpdateStream and a bind
+// (js.Stream, js.KeyValue) use for stream name.
+func streamAPI(name string) []string {
+	return []string{"$JS.API.STREAM.CREATE." + name, "$JS.API.STREAM.UPDATE." + name, "$JS.API.STREAM.INFO." + name}
 }
