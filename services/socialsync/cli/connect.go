@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,13 +47,34 @@ func dial(ctx context.Context, url string) (*conn, error) {
 		nc.Close()
 		return nil, err
 	}
+	topo, err := topology()
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := bus.Ensure(ctx, js); err != nil {
+	if err := topo.Ensure(ctx, js); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("declare streams and buckets: %w", err)
 	}
 	return &conn{nc: nc, js: js}, nil
+}
+
+// topology is the topology an operator command declares, with
+// SOCIALSYNC_STREAM_REPLICAS replicas like the workers: Ensure updates what
+// differs, so a command that declared one replica would scale a cluster's
+// three-replica streams down.
+func topology() (bus.Topology, error) {
+	replicas := 1
+	if v := os.Getenv("SOCIALSYNC_STREAM_REPLICAS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 5 {
+			return bus.Topology{}, fmt.Errorf("SOCIALSYNC_STREAM_REPLICAS: want 1 to 5, got %q", v)
+		}
+		replicas = n
+	}
+	return bus.NewTopology(bus.TopologyOptions{Replicas: replicas}), nil
 }
 
 func (c *conn) close() {
