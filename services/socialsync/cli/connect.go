@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -40,7 +41,7 @@ type conn struct {
 func dial(ctx context.Context, url string) (*conn, error) {
 	nc, err := nats.Connect(url, nats.Name("socialsync-cli"), nats.Timeout(5*time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", redactURL(url), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -59,6 +60,20 @@ func dial(ctx context.Context, url string) (*conn, error) {
 		return nil, fmt.Errorf("declare streams and buckets: %w", err)
 	}
 	return &conn{nc: nc, js: js}, nil
+}
+
+// redactURL hides the passwords of a comma-separated list of NATS URLs
+// (nats://operator:<password>@host:4222), for error strings.
+func redactURL(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := neturl.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		} else if err != nil && strings.Contains(p, "@") {
+			parts[i] = "<unparsable URL>"
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // topology is the topology an operator command declares, with

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -47,5 +48,22 @@ func TestTopologyReplicas(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDialErrorHidesThePassword: the operator's NATS URL carries its
+// password (nats://operator:<password>@host); a failed connection names
+// the server, never the password.
+func TestDialErrorHidesThePassword(t *testing.T) {
+	const secret = "pwTopSecret123"
+	_, err := dial(context.Background(), "nats://operator:"+secret+"@127.0.0.1:1,nats://operator:"+secret+"@127.0.0.1:2")
+	if err == nil {
+		t.Fatal("connected to a closed port")
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Fatalf("error shows the password: %v", err)
+	}
+	if !strings.Contains(err.Error(), "operator:xxxxx@127.0.0.1:1") {
+		t.Errorf("error %q does not name the server", err)
 	}
 }
