@@ -8,6 +8,7 @@ replace (
 	github.com/socialsync/socialsync/services/contactsync => ../services/contactsync
 	github.com/socialsync/socialsync/services/enricher => ../services/enricher
 	github.com/socialsync/socialsync/services/fetcher => ../services/fetcher
+	github.com/socialsync/socialsync/services/gateway => ../services/gateway
 	github.com/socialsync/socialsync/services/socialsync => ../services/socialsync
 	github.com/socialsync/socialsync/services/stats => ../services/stats
 )
