@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kelseyhightower/envconfig"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -159,6 +160,18 @@ func (e *natsEnv) deps(t *testing.T, user, simURL, tokenKey string) *fleet.Deps 
 	return d
 }
 
+// defaults is a worker's Config with the defaults of its struct tags, read
+// as the binary reads it (the test sets no SOCIALSYNC_* setting but the
+// passwords and the token key); the caller puts in the fleet.Config.
+func defaults[C any](t *testing.T) C {
+	t.Helper()
+	var c C
+	if err := envconfig.Process("socialsync", &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // testLog sends a worker's log to the test log.
 type testLog struct{ t *testing.T }
 
@@ -188,26 +201,33 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 	n.operatorRun(t, "locations", "add", "--location", loc.ID, "--pit", loc.Token, "--timezone", "UTC")
 
 	fd := n.deps(t, "fetcher", simSrv.URL, key)
-	fw, err := fetcher.New(fetcher.Config{Config: fd.Config, Concurrency: 4, RefreshInterval: time.Second,
-		PollInterval: 3 * time.Second, PollWindow: 720 * time.Hour}, fd)
+	fcfg := defaults[fetcher.Config](t)
+	fcfg.Config, fcfg.PollInterval = fd.Config, 3*time.Second // the posts poller on: it lists locations
+	fw, err := fetcher.New(fcfg, fd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fleettest.Run(t, fw.Run)
 	ed := n.deps(t, "enricher", simSrv.URL, key)
-	ew, err := enricher.New(enricher.Config{Config: ed.Config, Concurrency: 4, ContactTagPrefix: "social:"}, ed)
+	ecfg := defaults[enricher.Config](t)
+	ecfg.Config = ed.Config
+	ew, err := enricher.New(ecfg, ed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fleettest.Run(t, ew.Run)
 	sd := n.deps(t, "stats", simSrv.URL, key)
-	sw, err := stats.New(stats.Config{Config: sd.Config, Concurrency: 4, Cron: "0 0 6 * * *"}, sd)
+	scfg := defaults[stats.Config](t)
+	scfg.Config = sd.Config
+	sw, err := stats.New(scfg, sd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fleettest.Run(t, sw.Run)
 	cd := n.deps(t, "contactsync", simSrv.URL, key)
-	cw, err := contactsync.New(contactsync.Config{Config: cd.Config, Concurrency: 4, TagPrefix: "social:", BulkMin: 2}, cd)
+	ccfg := defaults[contactsync.Config](t)
+	ccfg.Config = cd.Config
+	cw, err := contactsync.New(ccfg, cd)
 	if err != nil {
 		t.Fatal(err)
 	}
