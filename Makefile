@@ -3,6 +3,7 @@
 SHELL      := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 MODULES    := pkg proto $(wildcard services/*)
+MODULES    += deploy
 TOOLS_BIN  := $(CURDIR)/.bin
 BUF        := $(TOOLS_BIN)/buf
 PROTOC_GEN_GO := $(TOOLS_BIN)/protoc-gen-go

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	neturl "net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,20 +41,55 @@ type conn struct {
 func dial(ctx context.Context, url string) (*conn, error) {
 	nc, err := nats.Connect(url, nats.Name("socialsync-cli"), nats.Timeout(5*time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", redactURL(url), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
+	topo, err := topology()
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := bus.Ensure(ctx, js); err != nil {
+	if err := topo.Ensure(ctx, js); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("declare streams and buckets: %w", err)
 	}
 	return &conn{nc: nc, js: js}, nil
+}
+
+// redactURL hides the passwords of a comma-separated list of NATS URLs
+// (nats://operator:<password>@host:4222), for error strings.
+func redactURL(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := neturl.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		} else if err != nil && strings.Contains(p, "@") {
+			parts[i] = "<unparsable URL>"
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// topology is the topology an operator command declares, with
+// SOCIALSYNC_STREAM_REPLICAS replicas like the workers: Ensure updates what
+// differs, so a command that declared one replica would scale a cluster's
+// three-replica streams down.
+func topology() (bus.Topology, error) {
+	replicas := 1
+	if v := os.Getenv("SOCIALSYNC_STREAM_REPLICAS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 5 {
+			return bus.Topology{}, fmt.Errorf("SOCIALSYNC_STREAM_REPLICAS: want 1 to 5, got %q", v)
+		}
+		replicas = n
+	}
+	return bus.NewTopology(bus.TopologyOptions{Replicas: replicas}), nil
 }
 
 func (c *conn) close() {

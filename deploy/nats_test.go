@@ -1,0 +1,632 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
+	"github.com/socialsync/socialsync/services/contactsync"
+	"github.com/socialsync/socialsync/services/enricher"
+	"github.com/socialsync/socialsync/services/fetcher"
+	"github.com/socialsync/socialsync/services/socialsync/cli"
+	"github.com/socialsync/socialsync/services/stats"
+)
+
+// accountsFile is the nats-server include the Helm values mount, and
+// valuesFile the values of the NATS chart.
+const (
+	accountsFile = "nats/accounts.conf"
+	valuesFile   = "nats/values.yaml"
+)
+
+// users are the NATS users of accounts.conf.
+var users = []string{"fetcher", "enricher", "stats", "contactsync", "gateway", "operator"}
+
+// violations records the permission violations nats-server logs.
+type violations struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (v *violations) record(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	if strings.Contains(line, "Violation") {
+		v.mu.Lock()
+		v.lines = append(v.lines, line)
+		v.mu.Unlock()
+	}
+}
+
+func (v *violations) list() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.lines)
+}
+
+func (v *violations) Noticef(format string, args ...any) { v.record(format, args...) }
+func (v *violations) Warnf(format string, args ...any)   { v.record(format, args...) }
+func (v *violations) Fatalf(format string, args ...any)  { v.record(format, args...) }
+func (v *violations) Errorf(format string, args ...any)  { v.record(format, args...) }
+func (v *violations) Debugf(format string, args ...any)  {}
+func (v *violations) Tracef(format string, args ...any)  {}
+
+// natsEnv is nats-server started with accounts.conf, and the users'
+// passwords.
+type natsEnv struct {
+	srv        *server.Server
+	passwords  map[string]string
+	violations *violations
+}
+
+// startNATS starts an in-process JetStream server whose accounts and
+// permissions are exactly those of accounts.conf, the passwords coming from
+// the environment as they do in the cluster.
+func startNATS(t *testing.T) *natsEnv {
+	t.Helper()
+	e := &natsEnv{passwords: map[string]string{}, violations: &violations{}}
+	for _, u := range users {
+		// A password that starts with a letter: the config parser would
+		// read an all-digit (or 1e5-like) value as a number.
+		pw := "pw" + strings.ReplaceAll(creds.NewKey(), "/", "_")[:24]
+		pw = strings.NewReplacer("+", "-", "=", "").Replace(pw)
+		e.passwords[u] = pw
+		t.Setenv("SOCIALSYNC_NATS_"+strings.ToUpper(u)+"_PASSWORD", pw)
+	}
+	opts, err := server.ProcessConfigFile(chartConfig(t))
+	if err != nil {
+		t.Fatalf("nats-server configuration from %s and %s: %v", valuesFile, accountsFile, err)
+	}
+	if !opts.SyncAlways {
+		t.Error("JetStream does not sync every write (sync_interval: always)")
+	}
+	opts.Host, opts.Port = "127.0.0.1", -1
+	opts.NoSigs = true
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetLogger(e.violations, false, false)
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	e.srv = s
+	return e
+}
+
+// url is the server's URL with user's credentials, as SOCIALSYNC_NATS_URL
+// carries them in the cluster.
+func (e *natsEnv) url(user string) string {
+	u, _ := url.Parse(e.srv.ClientURL())
+	u.User = url.UserPassword(user, e.passwords[user])
+	return u.String()
+}
+
+// connect connects as user and returns the connection and the errors the
+// server sends it asynchronously (permission violations).
+func (e *natsEnv) connect(t *testing.T, user string) (*nats.Conn, <-chan error) {
+	t.Helper()
+	errs := make(chan error, 64)
+	nc, err := nats.Connect(e.url(user), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}))
+	if err != nil {
+		t.Fatalf("connect as %s: %v", user, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc, errs
+}
+
+// deps connects a worker's shared dependencies as user.
+func (e *natsEnv) deps(t *testing.T, user, simURL, tokenKey string) *fleet.Deps {
+	t.Helper()
+	cfg := fleet.DefaultConfig()
+	cfg.NATSURL = e.url(user)
+	cfg.GHLBaseURL = simURL
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.TokenKey = tokenKey
+	cfg.ShutdownTimeout = 5 * time.Second
+	d, err := fleet.Connect(context.Background(), user, cfg, fleet.Options{LogOutput: testLog{t}})
+	if err != nil {
+		t.Fatalf("fleet.Connect as %s: %v", user, err)
+	}
+	t.Cleanup(func() { d.Close(context.Background()) })
+	return d
+}
+
+// defaults is a worker's Config with the defaults of its struct tags, read
+// as the binary reads it (the test sets no SOCIALSYNC_* setting but the
+// passwords and the token key); the caller puts in the fleet.Config.
+func defaults[C any](t *testing.T) C {
+	t.Helper()
+	var c C
+	if err := envconfig.Process("socialsync", &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// testLog sends a worker's log to the test log.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// TestWorkersWithTheirOwnUsers starts nats-server with accounts.conf and the
+// simulator, registers a location and publishes triggers with the operator
+// CLI, and runs the four workers each as its own NATS user: a post trigger
+// ends with the post's tags on its contacts (fetcher → enricher →
+// contactsync) and a statistics trigger with a stored snapshot (stats), and
+// no user hit a permission violation on the way.
+func TestWorkersWithTheirOwnUsers(t *testing.T) {
+	n := startNATS(t)
+	sim, err := ghlsim.New(ghlsim.Options{Seed: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(simSrv.Close)
+	key := creds.NewKey()
+	t.Setenv("SOCIALSYNC_TOKEN_KEY", key)
+
+	loc := sim.Locations()[0]
+	n.operatorRun(t, "locations", "add", "--location", loc.ID, "--pit", loc.Token, "--timezone", "UTC")
+
+	fd := n.deps(t, "fetcher", simSrv.URL, key)
+	fcfg := defaults[fetcher.Config](t)
+	fcfg.Config, fcfg.PollInterval = fd.Config, 3*time.Second // the posts poller on: it lists locations
+	fw, err := fetcher.New(fcfg, fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Run(t, fw.Run)
+	ed := n.deps(t, "enricher", simSrv.URL, key)
+	ecfg := defaults[enricher.Config](t)
+	ecfg.Config = ed.Config
+	ew, err := enricher.New(ecfg, ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Run(t, ew.Run)
+	sd := n.deps(t, "stats", simSrv.URL, key)
+	scfg := defaults[stats.Config](t)
+	scfg.Config = sd.Config
+	sw, err := stats.New(scfg, sd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Run(t, sw.Run)
+	cd := n.deps(t, "contactsync", simSrv.URL, key)
+	ccfg := defaults[contactsync.Config](t)
+	ccfg.Config = cd.Config
+	cw, err := contactsync.New(ccfg, cd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Run(t, cw.Run)
+
+	var detail struct {
+		SocialTags []struct {
+			ID      string `json:"_id"`
+			Tag     string `json:"tag"`
+			Deleted bool   `json:"deleted"`
+		} `json:"socialTags"`
+		Contacts []struct {
+			ID      string   `json:"id"`
+			Tags    []string `json:"tags"`
+			Deleted bool     `json:"deleted"`
+		} `json:"contacts"`
+		LocationTags []string `json:"locationTags"`
+	}
+	getLocation := func() {
+		t.Helper()
+		resp, err := http.Get(simSrv.URL + "/_sandbox/locations/" + loc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := jsonDecode(resp.Body, &detail); err != nil {
+			t.Fatal(err)
+		}
+	}
+	getLocation()
+	var tagIDs, want, contacts []string
+	for _, tag := range detail.SocialTags {
+		if !tag.Deleted && len(tagIDs) < 2 {
+			tagIDs = append(tagIDs, tag.ID)
+			want = append(want, "social:"+strings.ToLower(tag.Tag))
+		}
+	}
+	for _, c := range detail.Contacts {
+		if !c.Deleted && len(contacts) < 3 {
+			contacts = append(contacts, c.ID)
+		}
+	}
+	n.operatorRun(t, "trigger", "post", "--location", loc.ID, "--post", "65f151c99bc2bf3aaf970d72",
+		"--tags", strings.Join(tagIDs, ","), "--contacts", strings.Join(contacts, ","), "--event-id", "deploy-test")
+	fleettest.Eventually(t, 60*time.Second, "the post's tags on its contacts", func() bool {
+		getLocation()
+		got := map[string][]string{}
+		for _, c := range detail.Contacts {
+			got[c.ID] = c.Tags
+		}
+		for _, c := range contacts {
+			for _, w := range want {
+				if !slices.Contains(got[c], w) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	fleettest.Eventually(t, 30*time.Second, "the tags mirrored into the location's tag catalogue (enricher)", func() bool {
+		getLocation()
+		return slices.Contains(detail.LocationTags, want[0]) && slices.Contains(detail.LocationTags, want[1])
+	})
+
+	n.operatorRun(t, "trigger", "stats", "--location", loc.ID)
+	opConn, _ := n.connect(t, "operator")
+	js, err := jetstream.New(opConn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	history, err := js.KeyValue(context.Background(), bus.BucketStatsHistory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, 30*time.Second, "a statistics snapshot in the history", func() bool {
+		lister, err := history.ListKeys(context.Background())
+		if err != nil {
+			return false
+		}
+		found := false
+		for k := range lister.Keys() {
+			found = found || strings.HasPrefix(k, loc.ID+".")
+		}
+		return found
+	})
+	// The daily schedule the stats worker keeps per location.
+	fleettest.Eventually(t, 30*time.Second, "the location's statistics schedule", func() bool {
+		s, err := js.Stream(context.Background(), bus.StreamSchedules)
+		if err != nil {
+			return false
+		}
+		subject, _ := bus.StatsSchedules.Subject(loc.ID)
+		_, err = s.GetLastMsgForSubject(context.Background(), subject)
+		return err == nil
+	})
+	// The operator lists dead letters (none here).
+	n.operatorRun(t, "dlq")
+
+	if v := n.violations.list(); len(v) > 0 {
+		t.Errorf("permission violations while the fleet did its job:\n%s", strings.Join(v, "\n"))
+	}
+}
+
+// operatorRun runs the socialsync CLI in-process as the operator user:
+// args are the command and its flags; --nats is added.
+func (e *natsEnv) operatorRun(t *testing.T, args ...string) string {
+	t.Helper()
+	n := 1
+	if len(args) > 1 && (args[0] == "trigger" || args[0] == "locations") {
+		n = 2 // trigger post, locations add: flags follow the subcommand
+	}
+	full := append(slices.Clone(args[:n]), "--nats", e.url("operator"))
+	full = append(full, args[n:]...)
+	var out, errOut bytes.Buffer
+	if code := cli.Main(context.Background(), full, &out, &errOut); code != 0 {
+		t.Fatalf("socialsync %s: exit %d: %s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	}
+	return out.String()
+}
+
+func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+// check is one publish or subscribe a user attempts.
+type check struct {
+	op      string // "pub" or "sub"
+	subject string
+}
+
+// TestUsersRefusedOutsideTheirSubjects connects as each user and shows that
+// the server refuses what belongs to another (a permissions violation), and
+// lets through what is its own: the same file, no JetStream needed for the
+// checks themselves. Anonymous and wrong-password connections are refused.
+func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
+	n := startNATS(t)
+	const loc = "aInbJ1FBHqUIXsDJP4dD"
+	allowed := map[string][]check{
+		"fetcher": {{"pub", "socialsync.refresh.catalogue." + loc}, {"pub", "socialsync.trigger.tagdetails." + loc},
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_REFRESH.fetcher"}, {"pub", "socialsync.dlq.fetcher." + loc},
+			{"pub", "$KV.socialsync_tags." + loc}, {"sub", "_INBOX.abc.*"}},
+		"enricher": {{"pub", "socialsync.event.tagdetails." + loc}, {"pub", "$KV.socialsync_tag_details." + loc + ".t1"},
+			{"pub", "$JS.ACK.SOCIALSYNC_EVENTS.enricher.1.2.3.4.5.6"}},
+		"stats": {{"pub", "socialsync.event.stats." + loc}, {"pub", "socialsync.schedule.stats." + loc},
+			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_SCHEDULES"}, {"pub", "$KV.socialsync_stats_history." + loc + ".2026-11-27"}},
+		"contactsync": {{"pub", "socialsync.event.contact." + loc}, {"pub", "$KV.socialsync_relations." + loc},
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.contactsync"}},
+		"gateway": {{"pub", "socialsync.trigger.post." + loc}, {"pub", "socialsync.trigger.stats." + loc},
+			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_EVENTS.dash1.socialsync.event.>"}, {"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.dash1"},
+			{"pub", "$JS.API.STREAM.MSG.DELETE.SOCIALSYNC_DLQ"}, {"pub", "socialsync.event.tag." + loc}},
+		"operator": {{"pub", "socialsync.trigger.post." + loc}, {"pub", "$KV.socialsync_tokens." + loc},
+			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_DLQ.list1.socialsync.dlq.>"}},
+	}
+	refused := map[string][]check{
+		"fetcher": {
+			{"pub", "socialsync.event.contact." + loc},                           // contactsync's events
+			{"pub", "socialsync.event.tagdetails." + loc},                        // the enricher's events
+			{"pub", "socialsync.dlq.enricher." + loc},                            // another worker's dead letters
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.contactsync"}, // another worker's work
+			{"pub", "$JS.ACK.SOCIALSYNC_TRIGGERS.contactsync.1.2.3.4.5.6"},
+			{"pub", "$KV.socialsync_tag_details." + loc},
+			{"pub", "$JS.API.STREAM.DELETE.SOCIALSYNC_TRIGGERS"},
+			{"pub", "$JS.API.STREAM.CREATE.OTHER"},
+			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_TRIGGERS.extra"},
+			{"sub", "socialsync.>"},
+			{"sub", "socialsync.trigger.post.*"},
+		},
+		"enricher": {
+			{"pub", "socialsync.event.tag." + loc},     // the fetcher's events
+			{"pub", "socialsync.trigger.post." + loc},  // outside systems' triggers
+			{"pub", "socialsync.event.contact." + loc}, // contactsync's
+			{"pub", "$KV.socialsync_tags." + loc},      // the fetcher's catalogue
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.fetcher"},
+			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_EVENTS"},
+			{"sub", "socialsync.event.>"},
+		},
+		"stats": {
+			{"pub", "socialsync.event.contact." + loc},
+			{"pub", "socialsync.trigger.post." + loc},
+			{"pub", "socialsync.dlq.contactsync." + loc},
+			{"pub", "$KV.socialsync_relations." + loc},
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.enricher"},
+			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_TRIGGERS"},
+			{"sub", "$KV.>"},
+		},
+		"contactsync": {
+			{"pub", "socialsync.event.tag." + loc},
+			{"pub", "socialsync.trigger.post." + loc},
+			{"pub", "$KV.socialsync_tags." + loc},        // reads the catalogue, never writes it
+			{"pub", "$KV.socialsync_tag_details." + loc}, // same for details
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.stats"},
+			{"pub", "$JS.API.STREAM.MSG.DELETE.SOCIALSYNC_DLQ"},
+			{"sub", "socialsync.trigger.>"},
+		},
+		"gateway": {
+			{"pub", "socialsync.event.contact." + loc}, // events come from the workers
+			{"pub", "socialsync.dlq.fetcher." + loc},
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.fetcher"},
+			{"pub", "$JS.ACK.SOCIALSYNC_TRIGGERS.fetcher.1.2.3.4.5.6"},
+			{"pub", "$JS.API.CONSUMER.DELETE.SOCIALSYNC_TRIGGERS.fetcher"},
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.enricher"}, // its ordered consumers share the stream
+			{"pub", "$JS.API.CONSUMER.DELETE.SOCIALSYNC_EVENTS.contactsync"},
+			{"pub", "$JS.API.STREAM.DELETE.SOCIALSYNC_DLQ"},
+			{"pub", "$KV.socialsync_tags." + loc},
+			{"sub", "socialsync.trigger.>"},
+		},
+		"operator": {
+			{"pub", "$JS.API.STREAM.DELETE.SOCIALSYNC_TRIGGERS"},
+			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_EVENTS"},
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.fetcher"}, // cannot take the workers' work
+			{"pub", "$JS.API.CONSUMER.DELETE.SOCIALSYNC_TRIGGERS.fetcher"},
+			{"pub", "socialsync.dlq.fetcher." + loc}, // cannot forge dead letters
+			{"sub", "socialsync.>"},
+		},
+	}
+	for _, user := range users {
+		t.Run(user, func(t *testing.T) {
+			if len(allowed[user]) == 0 || len(refused[user]) == 0 {
+				t.Fatalf("no checks for %s", user)
+			}
+			nc, errs := n.connect(t, user)
+			for _, c := range allowed[user] {
+				if err := attempt(nc, errs, c); err != nil {
+					t.Errorf("%s %s %q: %v, want it allowed", user, c.op, c.subject, err)
+				}
+			}
+			for _, c := range refused[user] {
+				err := attempt(nc, errs, c)
+				if err == nil || !errors.Is(err, nats.ErrPermissionViolation) {
+					t.Errorf("%s %s %q: %v, want a permissions violation", user, c.op, c.subject, err)
+				}
+			}
+		})
+	}
+
+	t.Run("anonymous", func(t *testing.T) {
+		nc, err := nats.Connect(n.srv.ClientURL())
+		if err == nil {
+			nc.Close()
+			t.Fatal("an anonymous connection was accepted")
+		}
+		if !errors.Is(err, nats.ErrAuthorization) {
+			t.Errorf("anonymous connect: %v, want an authorization error", err)
+		}
+	})
+	t.Run("wrong password", func(t *testing.T) {
+		u, _ := url.Parse(n.srv.ClientURL())
+		u.User = url.UserPassword("fetcher", n.passwords["enricher"])
+		nc, err := nats.Connect(u.String())
+		if err == nil {
+			nc.Close()
+			t.Fatal("fetcher with the enricher's password was accepted")
+		}
+	})
+}
+
+// attempt publishes or subscribes as c says, and returns the permissions
+// violation the server answers with, or nil when none comes: the server
+// handles a PUB or SUB before the PING of Flush, so a refusal arrives
+// before Flush returns (its callback may run a moment later).
+func attempt(nc *nats.Conn, errs <-chan error, c check) error {
+	for len(errs) > 0 { // stale errors of an earlier attempt
+		<-errs
+	}
+	var sub *nats.Subscription
+	var err error
+	switch c.op {
+	case "pub":
+		err = nc.Publish(c.subject, []byte("{}"))
+	case "sub":
+		sub, err = nc.SubscribeSync(c.subject)
+	default:
+		return fmt.Errorf("unknown op %q", c.op)
+	}
+	if err != nil {
+		return err
+	}
+	if sub != nil {
+		defer func() { _ = sub.Unsubscribe() }()
+	}
+	if err := nc.Flush(); err != nil {
+		return err
+	}
+	timeout := time.After(300 * time.Millisecond)
+	for {
+		select {
+		case err := <-errs:
+			if strings.Contains(err.Error(), fmt.Sprintf("%q", c.subject)) {
+				return err
+			}
+		case <-timeout:
+			return nil
+		}
+	}
+}
+
+// TestAccountsCoverTopology reads accounts.conf with nats-server's own
+// parser and checks it against the topology the code declares
+// (bus.NewTopology): every user may declare every stream, bucket, object
+// store and durable Ensure creates at start; each worker may bind, pull and
+// acknowledge its own durables and no other worker's. A stream or consumer
+// added to pkg/bus/topology.go without its grants fails here, naming it.
+func TestAccountsCoverTopology(t *testing.T) {
+	for _, u := range users {
+		t.Setenv("SOCIALSYNC_NATS_"+strings.ToUpper(u)+"_PASSWORD", "pw"+u)
+	}
+	opts, err := server.ProcessConfigFile(accountsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow, deny := map[string][]string{}, map[string][]string{}
+	for _, u := range opts.Users {
+		if u.Account == nil || u.Account.Name != "SOCIALSYNC" {
+			t.Errorf("user %s is not in the SOCIALSYNC account", u.Username)
+		}
+		if u.Permissions == nil || u.Permissions.Publish == nil || u.Permissions.Subscribe == nil {
+			t.Fatalf("user %s has no publish and subscribe permissions: it could do anything", u.Username)
+		}
+		if !slices.Equal(u.Permissions.Subscribe.Allow, []string{"_INBOX.>"}) {
+			t.Errorf("user %s subscribes to %v, want only _INBOX.>", u.Username, u.Permissions.Subscribe.Allow)
+		}
+		allow[u.Username], deny[u.Username] = u.Permissions.Publish.Allow, u.Permissions.Publish.Deny
+	}
+	if got := slices.Sorted(maps.Keys(allow)); !slices.Equal(got, slices.Sorted(slices.Values(users))) {
+		t.Fatalf("users %v, want %v", got, users)
+	}
+	// As the server decides: allowed by a filter and denied by none.
+	may := func(user, subject string) bool {
+		matches := func(filter string) bool { return server.SubjectMatchesFilter(subject, filter) }
+		return slices.ContainsFunc(allow[user], matches) && !slices.ContainsFunc(deny[user], matches)
+	}
+	topo := bus.NewTopology(bus.TopologyOptions{})
+	var ensure []string
+	for _, s := range topo.Streams {
+		ensure = append(ensure, streamAPI(s.Name)...)
+	}
+	for _, kv := range topo.KeyValues {
+		ensure = append(ensure, streamAPI("KV_"+kv.Bucket)...)
+	}
+	for _, o := range topo.ObjectStores {
+		ensure = append(ensure, streamAPI("OBJ_"+o.Bucket)...)
+	}
+	for _, c := range topo.Consumers {
+		subject := "$JS.API.CONSUMER.CREATE." + c.Stream + "." + c.Config.Durable
+		if c.Config.FilterSubject != "" {
+			subject += "." + c.Config.FilterSubject // nats.go's form with a single filter
+		}
+		ensure = append(ensure, subject)
+	}
+	ensure = append(ensure, "$JS.API.INFO")
+	for _, u := range users {
+		for _, s := range ensure {
+			if !may(u, s) {
+				t.Errorf("%s may not %s, which bus.Topology.Ensure does at start", u, s)
+			}
+		}
+	}
+	for _, c := range topo.Consumers {
+		own := c.Config.Durable
+		if o, ok := durableOwner[own]; ok {
+			own = o
+		}
+		for _, s := range []string{
+			"$JS.API.CONSUMER.INFO." + c.Stream + "." + c.Config.Durable,
+			"$JS.API.CONSUMER.MSG.NEXT." + c.Stream + "." + c.Config.Durable,
+			"$JS.ACK." + c.Stream + "." + c.Config.Durable + ".1.1.1.1.1.0",
+			"socialsync.dlq." + c.Config.Durable + ".L1",
+		} {
+			if !may(own, s) {
+				t.Errorf("worker %s may not %s on its own durable", own, s)
+			}
+		}
+		for _, u := range users {
+			if u == own {
+				continue
+			}
+			d := c.Config.Durable
+			for _, s := range []string{"$JS.API.CONSUMER.MSG.NEXT." + c.Stream + "." + d, "$JS.ACK." + c.Stream + "." + d + ".1.1.1.1.1.0",
+				"$JS.API.CONSUMER.DELETE." + c.Stream + "." + d} {
+				if may(u, s) {
+					t.Errorf("%s may %s: the durable of %s", u, s, own)
+				}
+			}
+		}
+	}
+	for _, u := range users {
+		for _, s := range []string{"$JS.API.STREAM.DELETE." + bus.StreamTriggers, "$JS.API.STREAM.PURGE." + bus.StreamEvents,
+			"$JS.API.STREAM.CREATE.OTHER", "$JS.API.ACCOUNT.PURGE.SOCIALSYNC", "$SYS.REQ.SERVER.PING"} {
+			if may(u, s) {
+				t.Errorf("%s may %s", u, s)
+			}
+		}
+	}
+}
+
+// durableOwner names the user of a durable not named after its worker:
+// contactsync runs the segments durable (issue 5, workflows branch).
+var durableOwner = map[string]string{"segments": "contactsync"}
+
+// streamAPI are the JetStream API subjects CreateOrUpdateStream and a bind
+// (js.Stream, js.KeyValue) use for stream name.
+func streamAPI(name string) []string {
+	return []string{"$JS.API.STREAM.CREATE." + name, "$JS.API.STREAM.UPDATE." + name, "$JS.API.STREAM.INFO." + name}
+}
