@@ -38,10 +38,11 @@ build: ## Build every binary into ./bin/.
 
 .PHONY: test
 test: jaeger ## Run every module's tests (race detector on).
-	@for m in $(MODULES); do \
+	@failed=""; for m in $(MODULES); do \
 	  echo "== go test $$m"; \
-	  (cd $$m && go test $(GO_TEST_FLAGS) ./...); \
-	done
+	  (cd $$m && go test $(GO_TEST_FLAGS) ./...) || failed="$$failed $$m"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
 
 .PHONY: jaeger
 jaeger: ## Build the Jaeger v2 binary the tracing e2e test runs (cached; the first build takes minutes).
