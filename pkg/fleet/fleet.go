@@ -32,8 +32,10 @@ type Deps struct {
 	Creds     *creds.Store
 	// GHL is the HighLevel client without a token; Client gives the one of
 	// a location.
-	GHL    *ghl.Client
-	Health *run.Server
+	GHL *ghl.Client
+	// Governor paces every HighLevel call of the process (GHL's Limiter).
+	Governor *ratelimit.Governor
+	Health   *run.Server
 }
 
 // Options adjust Connect for tests and for the all-in-one binary.
@@ -128,6 +130,7 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 		}
 		return err
 	}
+	d.Governor = governor
 	if d.GHL, err = ghl.New(ghl.Options{BaseURL: cfg.GHLBaseURL, TracerProvider: d.Telemetry.TracerProvider(),
 		Propagator: d.Telemetry.Propagator(), Limiter: governor, MeterProvider: d.Telemetry.MeterProvider()}); err != nil {
 		return fmt.Errorf("%w: SOCIALSYNC_GHL_BASE_URL: %v", ErrConfig, err)

@@ -119,6 +119,32 @@ func (g *Governor) Wait(ctx context.Context, loc string) error {
 	return g.acquire(ctx, loc, false)
 }
 
+// Check returns the *PacedError Acquire would return for loc now,
+// without taking a permit, or nil when Acquire would hand one out or wait
+// for it. A message handler calls it before the work that precedes its
+// HighLevel call (reads, locks), so that a paced location's backlog is
+// handed back at the cost of nothing but the check.
+func (g *Governor) Check(loc string) error {
+	r, err := g.resource(loc)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if !g.refuses(r, now, g.cfg.MaxWait) {
+		return nil
+	}
+	return &PacedError{Loc: loc, Wait: r.deferral(now, g.lim)}
+}
+
+// refuses reports whether a caller of Acquire that may wait limit would be
+// refused now. The caller holds r.mu.
+func (g *Governor) refuses(r *resource, now time.Time, limit time.Duration) bool {
+	est := r.estimate(now, len(r.waiters)+1, g.lim)
+	return est > limit || (est > min(earlyReturn, limit) && len(r.waiters) >= g.cfg.MaxWaiters)
+}
+
 func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) error {
 	r, err := g.resource(loc)
 	if err != nil {
@@ -130,12 +156,11 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) error 
 	r.mu.Lock()
 	now := time.Now()
 	if bounded {
-		est := r.estimate(now, len(r.waiters)+1, g.lim)
 		limit := g.cfg.MaxWait
 		if dl, ok := ctx.Deadline(); ok {
 			limit = min(limit, time.Until(dl))
 		}
-		if est > limit || (est > min(earlyReturn, limit) && len(r.waiters) >= g.cfg.MaxWaiters) {
+		if g.refuses(r, now, limit) {
 			wait := r.deferral(now, g.lim)
 			r.mu.Unlock()
 			return &PacedError{Loc: loc, Wait: wait}

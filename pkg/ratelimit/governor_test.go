@@ -282,3 +282,35 @@ func TestInvalidLocation(t *testing.T) {
 		t.Errorf("New with a negative Max: %v", err)
 	}
 }
+
+// Check tells a handler whether Acquire would refuse, without taking a
+// permit: nil while permits are free, the same *PacedError as Acquire once
+// the window is spent, and nil again for another location.
+func TestCheckTakesNoPermit(t *testing.T) {
+	const max, window = 5, 2 * time.Second
+	w := newWorld(t, max, window, 200_000)
+	loc, _ := w.location()
+	other, _ := w.location()
+	p := w.process(ratelimit.Config{Max: max, Window: window, MaxWait: 100 * time.Millisecond})
+	ctx := context.Background()
+	for range 3 * max {
+		if err := p.gov.Check(loc); err != nil {
+			t.Fatalf("Check on a fresh location: %v", err)
+		}
+	}
+	for range max {
+		if err := p.gov.Acquire(ctx, loc); err != nil {
+			t.Fatalf("Acquire after checks: %v (a check took a permit)", err)
+		}
+	}
+	var paced *ratelimit.PacedError
+	if err := p.gov.Check(loc); !errors.As(err, &paced) || paced.Wait <= 0 || paced.Loc != loc {
+		t.Fatalf("Check on a spent location: %v, want paced", err)
+	}
+	if err := p.gov.Check(other); err != nil {
+		t.Errorf("Check on another location: %v", err)
+	}
+	if err := p.gov.Check("a.b"); !errors.Is(err, ratelimit.ErrInvalidKey) {
+		t.Errorf("Check on an invalid id: %v", err)
+	}
+}

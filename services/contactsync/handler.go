@@ -78,6 +78,11 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err := checkEvent(&ev); err != nil {
 		return bus.Permanent(err)
 	}
+	// A paced location's message goes back at once, before any read or
+	// lock, so its backlog costs the other locations nothing.
+	if err := h.w.deps.Governor.Check(loc); err != nil {
+		return err
+	}
 	if _, err := h.w.deps.Creds.Location(ctx, loc); errors.Is(err, creds.ErrUnknownLocation) {
 		return bus.Permanent(err)
 	} else if err != nil {
@@ -174,7 +179,11 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 	for _, c := range contacts {
 		keys = append(keys, contactKey(loc, c.id))
 	}
-	defer h.locks.lock(keys)()
+	unlock, err := h.locks.lock(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	for _, c := range contacts {
 		var err error
 		if c.state, c.rev, err = h.store.contact(ctx, loc, c.id); err != nil {

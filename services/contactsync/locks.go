@@ -1,9 +1,13 @@
 package contactsync
 
 import (
+	"context"
+	"errors"
 	"hash/maphash"
 	"slices"
-	"sync"
+	"time"
+
+	"github.com/socialsync/socialsync/pkg/bus"
 )
 
 // stripes serialises, inside one replica, the handlers that touch the
@@ -12,28 +16,62 @@ import (
 // loses a race writes its tags to HighLevel again, and those calls count
 // against the location's rate limit. Contacts share a lock when their
 // keys hash to the same stripe, which only costs some parallelism.
+//
+// A handler waits for its stripes at most lockWait: the one holding them
+// may be waiting for its location's rate permit, and handlers queued
+// behind it would hold handler slots that other locations' messages need
+// (one location's backlog on the same few contacts would stall them all).
+// Past lockWait the message is handed back to JetStream for busyDeferral.
 type stripes struct {
 	seed  maphash.Seed
-	locks [256]sync.Mutex
+	locks [256]chan struct{} // each holds a token while its stripe is locked
 }
 
-func newStripes() *stripes { return &stripes{seed: maphash.MakeSeed()} }
+const (
+	lockWait     = 100 * time.Millisecond
+	busyDeferral = 500 * time.Millisecond
+)
+
+// errBusy is the cause of the deferral of a message whose contacts another
+// handler of this replica is working on.
+var errBusy = errors.New("another handler of this replica is updating these contacts")
+
+func newStripes() *stripes {
+	s := &stripes{seed: maphash.MakeSeed()}
+	for i := range s.locks {
+		s.locks[i] = make(chan struct{}, 1)
+	}
+	return s
+}
 
 // lock locks the stripes of keys, in order so that two handlers cannot
-// deadlock, and returns the function that unlocks them.
-func (s *stripes) lock(keys []string) (unlock func()) {
+// deadlock, and returns the function that unlocks them. When they are not
+// all free within lockWait it locks none and returns a bus.Defer error (or
+// ctx's error when ctx ends first).
+func (s *stripes) lock(ctx context.Context, keys []string) (unlock func(), err error) {
 	idx := make([]int, 0, len(keys))
 	for _, k := range keys {
 		idx = append(idx, int(maphash.String(s.seed, k)%uint64(len(s.locks))))
 	}
 	slices.Sort(idx)
 	idx = slices.Compact(idx)
-	for _, i := range idx {
-		s.locks[i].Lock()
-	}
-	return func() {
-		for _, i := range slices.Backward(idx) {
-			s.locks[i].Unlock()
+	release := func(held []int) {
+		for _, i := range slices.Backward(held) {
+			<-s.locks[i]
 		}
 	}
+	timer := time.NewTimer(lockWait)
+	defer timer.Stop()
+	for n, i := range idx {
+		select {
+		case s.locks[i] <- struct{}{}:
+		case <-timer.C:
+			release(idx[:n])
+			return nil, bus.Defer(errBusy, busyDeferral)
+		case <-ctx.Done():
+			release(idx[:n])
+			return nil, ctx.Err()
+		}
+	}
+	return func() { release(idx) }, nil
 }

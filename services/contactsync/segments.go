@@ -176,7 +176,11 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 	for i, c := range contacts {
 		keys[i] = memberKey(loc, c)
 	}
-	defer s.locks.lock(keys)()
+	unlock, err := s.locks.lock(ctx, keys)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	defs, broken := s.defs.snapshot()
 	needPosts := slices.ContainsFunc(defs, automation.Segment.NeedsPosts)
 	now := s.w.now()

@@ -97,10 +97,7 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 			return nil, fmt.Errorf("open bucket %s: %w", name, err)
 		}
 	}
-	var err error
-	if g.governor, err = ratelimit.Open(ctx, d.JS, ratelimit.Config{Max: cfg.RateMax, Window: cfg.RateWindow, Daily: cfg.RateDaily}); err != nil {
-		return nil, err
-	}
+	g.governor = d.Governor
 	g.hub = newHub()
 	g.rates = newSampler()
 	if len(secrets) == 0 {
