@@ -243,7 +243,9 @@ func (w *world) checkSegments(t *testing.T, k *contract, s seeded) {
 func (w *world) checkWorkflows(t *testing.T, k *contract) {
 	t.Helper()
 	body := "workflows:\n  - name: tag-to-nats\n    on: tag.created\n    actions:\n      - publish:\n          subject: \"crm.tags.new\"\n"
-	var res struct{ Applied []struct{ Name, Action string } }
+	var res struct {
+		Applied []struct{ Name, Action string }
+	}
 	k.do(t, w, call{method: "PUT", path: "/v1/workflows", header: yamlHeader, body: body, status: 200}).json(t, &res)
 	if len(res.Applied) != 1 || res.Applied[0].Action != "created" {
 		t.Errorf("apply workflows: %+v", res)
