@@ -206,7 +206,7 @@ async function refreshRecommendations() {
     const ok = c.status !== "not enough data";
     return el("tr", { "data-platform": c.platform, class: ok ? "" : "thin" },
       el("td", { text: c.platform }),
-      ok ? el("td", { class: "status-cell", text: c.status }) : el("td", { class: "missing", text: c.status + ": " + (c.missing || []).join("; ") }),
+      ok ? el("td", { class: "status-cell", text: c.status }) : el("td", { class: "missing", text: c.status + " — needs " + (c.missing || []).join(" · ") }),
       el("td", { class: "num", text: fmt(c.postsPerWeek) }),
       el("td", { class: "num", text: ok ? fmt(c.suggestedPostsPerWeek) : "–" }),
       el("td", { class: "wrap", text: (c.bestWeekdays || []).join(", ") || "–" }),
