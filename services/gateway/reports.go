@@ -152,13 +152,9 @@ func (g *Gateway) rangeReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tz := stats.Zone(l.Timezone)
-	q := r.URL.Query()
-	from, to := q.Get("from"), q.Get("to")
-	for name, v := range map[string]string{"from": from, "to": to} {
-		if _, err := time.Parse(time.DateOnly, v); v != "" && err != nil {
-			writeError(w, http.StatusBadRequest, "bad_request", name+": want a day as YYYY-MM-DD, got "+quote(v))
-			return
-		}
+	from, to, ok := dayQuery(w, r)
+	if !ok {
+		return
 	}
 	if to == "" {
 		to, _ = report.Shift(core.Day(g.now(), tz), -1)
