@@ -276,8 +276,11 @@ func reportCmd(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	r, err := src.Build(ctx, *loc, l.tz, first, last, time.Now())
-	if err != nil {
+	if errors.Is(err, report.ErrInvalidInput) {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err != nil {
+		return err
 	}
 	return writeOut(env, *out, func(w io.Writer) error { return report.Write(w, r, f) })
 }
