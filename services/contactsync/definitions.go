@@ -34,6 +34,8 @@ type Stored struct {
 	// why a stored definition does not load (the worker skips it).
 	Summary string
 	Err     error
+	// Value is the stored definition (JSON when it was stored by apply).
+	Value []byte
 }
 
 // definitions stores one kind of definition.
@@ -80,21 +82,12 @@ func ApplyWorkflows(ctx context.Context, js jetstream.JetStream, wfs []*automati
 
 // ListSegments returns the stored segment definitions.
 func ListSegments(ctx context.Context, js jetstream.JetStream) ([]Stored, error) {
-	return segmentDefs.list(ctx, js, func(data []byte) (string, error) {
-		s, err := automation.DecodeSegment(data)
-		return segmentSummary(s), err
-	})
+	return segmentDefs.list(ctx, js, summarizeSegment)
 }
 
 // ListWorkflows returns the stored workflows.
 func ListWorkflows(ctx context.Context, js jetstream.JetStream) ([]Stored, error) {
-	return workflowDefs.list(ctx, js, func(data []byte) (string, error) {
-		w, err := automation.DecodeWorkflow(data)
-		if err != nil {
-			return "", err
-		}
-		return workflowSummary(w), nil
-	})
+	return workflowDefs.list(ctx, js, summarizeWorkflow)
 }
 
 // DeleteSegment deletes a segment definition: its members lose its tag.
@@ -197,7 +190,7 @@ func (d definitions) list(ctx context.Context, js jetstream.JetStream, summary f
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", n, err)
 		}
-		s := Stored{Name: n, Revision: e.Revision(), Updated: e.Created()}
+		s := Stored{Name: n, Revision: e.Revision(), Updated: e.Created(), Value: e.Value()}
 		s.Summary, s.Err = summary(e.Value())
 		out = append(out, s)
 	}

@@ -472,6 +472,10 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 	k.do(t, w, call{method: "POST", path: "/v1/webhooks/posts", body: body,
 		header: http.Header{gateway.HeaderSignature: {gateway.Sign(testSecret, time.Now(), []byte(body))}}, status: 202})
 	k.do(t, w, call{method: "GET", path: "/v1/nothing", status: 404, invalid: true})
+
+	w.checkReports(t, k, s)
+	w.checkSegments(t, k, s)
+	w.checkWorkflows(t, k)
 	k.covered(t)
 }
 

@@ -165,6 +165,12 @@ func messageOf(f bus.Family) proto.Message {
 		return &socialsyncv1.ContactTagsChanged{}
 	case bus.LocationEvents:
 		return &socialsyncv1.LocationStateChanged{}
+	case bus.RecommendationEvents:
+		return &socialsyncv1.RecommendationsUpdated{}
+	case bus.SegmentEvents:
+		return &socialsyncv1.SegmentChanged{}
+	case bus.SegmentTriggers:
+		return &socialsyncv1.SegmentsRecompute{}
 	}
 	return nil
 }

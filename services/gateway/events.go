@@ -19,8 +19,8 @@ import (
 // liveEvent is one server-sent event: an event of SOCIALSYNC_EVENTS,
 // decoded.
 type liveEvent struct {
-	// Type is the family's last word: tag, tagdetails, stats, contact or
-	// location.
+	// Type is the family's last word: tag, tagdetails, stats, contact,
+	// location, recommendation or segment.
 	Type     string    `json:"type"`
 	Subject  string    `json:"subject"`
 	Location string    `json:"location"`

@@ -26,6 +26,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
+	"github.com/socialsync/socialsync/services/contactsync"
 )
 
 // Config is the gateway's configuration. Secrets are read here and never
@@ -54,6 +55,7 @@ type Gateway struct {
 	now     func() time.Time
 
 	kv       buckets
+	reports  jetstream.ObjectStore
 	governor *ratelimit.Governor
 	hub      *hub
 	rates    *sampler
@@ -97,6 +99,10 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 			return nil, fmt.Errorf("open bucket %s: %w", name, err)
 		}
 	}
+	var err error
+	if g.reports, err = d.JS.ObjectStore(ctx, bus.ObjectStoreReports); err != nil {
+		return nil, fmt.Errorf("open object store %s: %w", bus.ObjectStoreReports, err)
+	}
 	g.governor = d.Governor
 	g.hub = newHub()
 	g.rates = newSampler()
@@ -127,6 +133,19 @@ func (g *Gateway) Handler() http.Handler {
 	api("GET /v1/locations/{loc}/tags", g.listTags)
 	api("GET /v1/locations/{loc}/tags/{tag}", g.getTag)
 	api("GET /v1/locations/{loc}/stats", g.listStats)
+	api("GET /v1/locations/{loc}/reports", g.listReports)
+	api("GET /v1/locations/{loc}/reports/latest", g.latestReport)
+	api("GET /v1/locations/{loc}/reports/range", g.rangeReport)
+	api("GET /v1/locations/{loc}/recommendations", g.getRecommendations)
+	api("GET /v1/locations/{loc}/segments", g.locationSegments)
+	api("GET /v1/segments", g.listDefinitions(contactsync.Segments))
+	api("PUT /v1/segments", g.applyDefinitions(contactsync.Segments))
+	api("GET /v1/segments/{name}", g.getSegment)
+	api("DELETE /v1/segments/{name}", g.deleteDefinition(contactsync.Segments))
+	api("GET /v1/workflows", g.listDefinitions(contactsync.Workflows))
+	api("PUT /v1/workflows", g.applyDefinitions(contactsync.Workflows))
+	api("GET /v1/workflows/{name}", g.getWorkflow)
+	api("DELETE /v1/workflows/{name}", g.deleteDefinition(contactsync.Workflows))
 	api("POST /v1/locations/{loc}/triggers/post", g.triggerPost)
 	api("POST /v1/locations/{loc}/triggers/tagdetails", g.triggerTagDetails)
 	api("POST /v1/locations/{loc}/triggers/stats", g.triggerStats)

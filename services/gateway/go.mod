@@ -5,6 +5,8 @@ go 1.26.8
 replace (
 	github.com/socialsync/socialsync/pkg => ../../pkg
 	github.com/socialsync/socialsync/proto => ../../proto
+	github.com/socialsync/socialsync/services/contactsync => ../contactsync
+	github.com/socialsync/socialsync/services/stats => ../stats
 )
 
 require (
@@ -12,6 +14,8 @@ require (
 	github.com/nats-io/nats.go v1.55.0
 	github.com/socialsync/socialsync/pkg v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/proto v0.0.0-00010101000000-000000000000
+	github.com/socialsync/socialsync/services/contactsync v0.0.0-00010101000000-000000000000
+	github.com/socialsync/socialsync/services/stats v0.0.0-00010101000000-000000000000
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
 	golang.org/x/sync v0.25.0
@@ -24,10 +28,12 @@ require (
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/expr-lang/expr v1.17.8 // indirect
 	github.com/felixge/httpsnoop v1.1.0 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/go-openapi/jsonpointer v1.0.0 // indirect
+	github.com/goccy/go-yaml v1.19.2 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/gorilla/mux v1.8.0 // indirect

@@ -18,6 +18,11 @@ type apiError struct {
 type errorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Field, Line and Column locate the problem in a definition file
+	// (segments and workflows).
+	Field  string `json:"field,omitempty"`
+	Line   int    `json:"line,omitempty"`
+	Column int    `json:"column,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

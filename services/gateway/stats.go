@@ -61,13 +61,9 @@ func (g *Gateway) listStats(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	q := r.URL.Query()
-	from, to := q.Get("from"), q.Get("to")
-	for name, v := range map[string]string{"from": from, "to": to} {
-		if _, err := time.Parse(time.DateOnly, v); v != "" && err != nil {
-			writeError(w, http.StatusBadRequest, "bad_request", name+": want a day as YYYY-MM-DD, got "+quote(v))
-			return
-		}
+	from, to, ok := dayQuery(w, r)
+	if !ok {
+		return
 	}
 	raw, err := scan(r.Context(), g.kv.history, l.ID+".*")
 	if err != nil {
@@ -149,4 +145,18 @@ func toStatsDay(day string, s storedSnapshot) statsDay {
 		}
 	}
 	return out
+}
+
+// dayQuery reads the optional from and to days (YYYY-MM-DD); it answers
+// 400 and returns false on a malformed one.
+func dayQuery(w http.ResponseWriter, r *http.Request) (from, to string, ok bool) {
+	q := r.URL.Query()
+	from, to = q.Get("from"), q.Get("to")
+	for _, d := range [][2]string{{"from", from}, {"to", to}} {
+		if _, err := time.Parse(time.DateOnly, d[1]); d[1] != "" && err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", d[0]+": want a day as YYYY-MM-DD, got "+quote(d[1]))
+			return "", "", false
+		}
+	}
+	return from, to, true
 }

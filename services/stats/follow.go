@@ -168,15 +168,7 @@ func (h *handler) prune(ctx context.Context, loc, today string, retention int) e
 // build builds loc's report of from … to from the history and the tags'
 // activity.
 func (h *handler) build(ctx context.Context, loc string, tz *time.Location, from, to string) (report.Report, error) {
-	snaps, _, err := LoadHistory(ctx, h.history, loc, from, to)
-	if err != nil {
-		return report.Report{}, err
-	}
-	tags, err := LoadTags(ctx, h.stores.relations, h.stores.details, loc, tz)
-	if err != nil {
-		return report.Report{}, err
-	}
-	return report.Build(report.Input{Location: loc, From: from, To: to, Snapshots: snaps, Tags: tags, GeneratedAt: h.w.now()})
+	return ReportSources{History: h.history, Relations: h.stores.relations, Details: h.stores.details}.Build(ctx, loc, tz, from, to, h.w.now())
 }
 
 // announce publishes the recommendations of r.
@@ -274,4 +266,48 @@ func ToRecommendationEvent(loc string, r report.Report, name string) *socialsync
 		})
 	}
 	return ev
+}
+
+// ReportSources are the buckets a report is built from.
+type ReportSources struct {
+	History, Relations, Details jetstream.KeyValue
+}
+
+// OpenReportSources opens the buckets reports are built from.
+func OpenReportSources(ctx context.Context, js jetstream.JetStream) (ReportSources, error) {
+	var s ReportSources
+	for name, kv := range map[string]*jetstream.KeyValue{
+		bus.BucketStatsHistory: &s.History, bus.BucketRelations: &s.Relations, bus.BucketTagDetails: &s.Details,
+	} {
+		var err error
+		if *kv, err = js.KeyValue(ctx, name); err != nil {
+			return ReportSources{}, fmt.Errorf("open bucket %s: %w", name, err)
+		}
+	}
+	return s, nil
+}
+
+// Build builds loc's report of from … to (location-local days in tz)
+// from the statistics history and the tags' activity, as the stats
+// worker, `socialsync report` and the gateway do.
+func (s ReportSources) Build(ctx context.Context, loc string, tz *time.Location, from, to string, now time.Time) (report.Report, error) {
+	snaps, _, err := LoadHistory(ctx, s.History, loc, from, to)
+	if err != nil {
+		return report.Report{}, err
+	}
+	tags, err := LoadTags(ctx, s.Relations, s.Details, loc, tz)
+	if err != nil {
+		return report.Report{}, err
+	}
+	return report.Build(report.Input{Location: loc, From: from, To: to, Snapshots: snaps, Tags: tags, GeneratedAt: now})
+}
+
+// Zone returns a location's time zone; UTC when its name is unknown, as
+// the stats worker counts days.
+func Zone(name string) *time.Location {
+	tz, err := core.Zone(name)
+	if err != nil {
+		return time.UTC
+	}
+	return tz
 }

@@ -109,7 +109,7 @@ function report(e) {
 
 async function refreshAll() {
   if (!state.loc) return refreshHealth();
-  await Promise.all([refreshTags(), refreshStats(), refreshHealth()]);
+  await Promise.all([refreshTags(), refreshStats(), refreshRecommendations(), refreshSegments(), refreshHealth()]);
 }
 
 function scheduleRefresh() {
@@ -192,6 +192,68 @@ async function refreshStats() {
   }
   $("#charts").replaceChildren(...charts);
   renderCards("stats", [["Impressions", latest.totals.impressions], ["Followers", latest.totals.followers], ["Likes", latest.totals.likes]]);
+}
+
+// refreshRecommendations shows the cadence recommendations of the latest
+// report; a platform without enough data says what is missing.
+async function refreshRecommendations() {
+  const loc = state.loc;
+  const r = await api("/v1/locations/" + loc + "/recommendations");
+  if (loc !== state.loc) return;
+  $("#recommendations-note").textContent = (r.source === "stored" ? "From the latest report" : "No report stored yet; computed now") +
+    " · " + r.from + " … " + r.to + " · " + when(r.generatedAt);
+  const rows = r.cadence.map((c) => {
+    const ok = c.status !== "not enough data";
+    return el("tr", { "data-platform": c.platform, class: ok ? "" : "thin" },
+      el("td", { text: c.platform }),
+      ok ? el("td", { class: "status-cell", text: c.status }) : el("td", { class: "missing", text: c.status + " — needs " + (c.missing || []).join(" · ") }),
+      el("td", { class: "num", text: fmt(c.postsPerWeek) }),
+      el("td", { class: "num", text: ok ? fmt(c.suggestedPostsPerWeek) : "–" }),
+      el("td", { class: "wrap", text: (c.bestWeekdays || []).join(", ") || "–" }),
+      el("td", { class: "num", text: fmt(c.impressionsPerPost) }));
+  });
+  $("#recommendations tbody").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "6", text: "No statistics in the period yet." }))]));
+  $("#best-platforms").textContent = r.bestPlatforms.length ? "Best platforms (impressions per post): " + r.bestPlatforms.join(", ") : "";
+  const reportKey = loc + "@" + r.source + "@" + r.generatedAt;
+  if (state.reportKey !== reportKey) {
+    await refreshReportLink(loc);
+    state.reportKey = reportKey;
+  }
+}
+
+// refreshReportLink offers the latest HTML report. The API wants the key
+// in a header, so the report is fetched here and offered as a download.
+async function refreshReportLink(loc) {
+  const link = $("#report-link");
+  const resp = await fetch("/v1/locations/" + loc + "/reports/latest?format=html", { headers: { Authorization: "Bearer " + state.key } });
+  if (loc !== state.loc) return;
+  if (resp.status === 401) throw new AuthError("unauthorized");
+  if (!resp.ok) {
+    link.hidden = true;
+    $("#report-note").textContent = resp.status === 404 ? "No report stored yet: one is stored after each day's statistics." : "Report unavailable (" + resp.status + ").";
+    return;
+  }
+  const blob = await resp.blob();
+  if (link.dataset.url) URL.revokeObjectURL(link.dataset.url);
+  link.dataset.url = URL.createObjectURL(blob);
+  link.href = link.dataset.url;
+  link.download = "socialsync-report-" + loc + ".html";
+  link.hidden = false;
+  $("#report-note").textContent = "";
+}
+
+// refreshSegments shows the segments of the location and their sizes.
+async function refreshSegments() {
+  const loc = state.loc;
+  const { items } = await all("/v1/locations/" + loc + "/segments");
+  if (loc !== state.loc) return;
+  $("#segments tbody").replaceChildren(...items.map((s) => el("tr", { "data-segment": s.name, class: s.loaded ? "" : "broken" },
+    el("td", { text: s.name }),
+    el("td", { class: "num members", text: fmt(s.members) }),
+    el("td", { class: "wrap", text: s.loaded ? s.summary : "not loaded: " + (s.error || "") }))));
+  $("#segments-note").textContent = items.length
+    ? items.length + " segments · " + fmt(items.reduce((n, s) => n + s.members, 0)) + " memberships"
+    : "No segment applies here yet: socialsync segments apply -f FILE, or PUT /v1/segments.";
 }
 
 // chart draws one inline SVG line per platform.
@@ -333,6 +395,8 @@ function describe(ev) {
     case "stats": return "statistics " + (d.endpoint || "") + " for " + (d.day || "") + " (" + (d.profileIds || []).length + " profiles)";
     case "contact": return "contact " + d.contactId + (d.added ? " +" + d.added.join(", +") : "") + (d.removed ? " −" + d.removed.join(", −") : "");
     case "location": return "location " + (d.state || "") + (d.reason ? ": " + d.reason : "");
+    case "recommendation": return "recommendations of " + (d.from || "") + " … " + (d.to || "") + " updated";
+    case "segment": return "contact " + d.contactId + " " + (d.change === "SEGMENT_CHANGE_LEFT" ? "left" : "entered") + " segment " + d.segment;
   }
   return ev.subject;
 }

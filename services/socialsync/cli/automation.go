@@ -8,61 +8,21 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/socialsync/socialsync/services/contactsync"
 	"github.com/socialsync/socialsync/services/contactsync/core/automation"
 )
 
 // definitionKind is what `segments` and `workflows` share: parse a file,
-// store it, list and delete what is stored.
+// store it, list and delete what is stored (contactsync.Kind, which the
+// gateway's API uses too).
 type definitionKind struct {
-	name   string // "segments", "workflows"
-	about  string
-	parse  func(file string, data []byte) (names []string, apply func(ctx context.Context, js jetstream.JetStream, prune bool) ([]contactsync.Applied, error), err error)
-	list   func(ctx context.Context, js jetstream.JetStream) ([]contactsync.Stored, error)
-	delete func(ctx context.Context, js jetstream.JetStream, name string) error
+	contactsync.Kind
+	about string
 }
 
-var segmentsKind = definitionKind{
-	name:  "segments",
-	about: "segment definitions: members carry the contact tag segment:<name>",
-	parse: func(file string, data []byte) ([]string, func(context.Context, jetstream.JetStream, bool) ([]contactsync.Applied, error), error) {
-		segs, err := automation.ParseSegments(file, data)
-		if err != nil {
-			return nil, nil, err
-		}
-		names := make([]string, len(segs))
-		for i, s := range segs {
-			names[i] = s.Name
-		}
-		return names, func(ctx context.Context, js jetstream.JetStream, prune bool) ([]contactsync.Applied, error) {
-			return contactsync.ApplySegments(ctx, js, segs, prune)
-		}, nil
-	},
-	list:   contactsync.ListSegments,
-	delete: contactsync.DeleteSegment,
-}
+var segmentsKind = definitionKind{contactsync.Segments, "segment definitions: members carry the contact tag segment:<name>"}
 
-var workflowsKind = definitionKind{
-	name:  "workflows",
-	about: "saved workflows: actions fired by tag, statistics and segment events",
-	parse: func(file string, data []byte) ([]string, func(context.Context, jetstream.JetStream, bool) ([]contactsync.Applied, error), error) {
-		wfs, err := automation.ParseWorkflows(file, data)
-		if err != nil {
-			return nil, nil, err
-		}
-		names := make([]string, len(wfs))
-		for i, w := range wfs {
-			names[i] = w.Name
-		}
-		return names, func(ctx context.Context, js jetstream.JetStream, prune bool) ([]contactsync.Applied, error) {
-			return contactsync.ApplyWorkflows(ctx, js, wfs, prune)
-		}, nil
-	},
-	list:   contactsync.ListWorkflows,
-	delete: contactsync.DeleteWorkflow,
-}
+var workflowsKind = definitionKind{contactsync.Workflows, "saved workflows: actions fired by tag, statistics and segment events"}
 
 func segmentsCmd(ctx context.Context, env *Env, args []string) error {
 	return segmentsKind.run(ctx, env, args)
@@ -97,13 +57,13 @@ func (k definitionKind) apply(ctx context.Context, env *Env, args []string, vali
 		verb = "validate"
 		summary = "Check a YAML file of " + k.about + ", without storing it."
 	}
-	fs := newFlags(env, k.name+" "+verb, summary)
+	fs := newFlags(env, k.Name+" "+verb, summary)
 	file := fs.String("f", "", "the YAML file (required)")
 	var url *string
 	var prune *bool
 	if !validateOnly {
 		url = natsFlag(fs)
-		prune = fs.Bool("prune", false, "also delete stored "+k.name+" the file does not define")
+		prune = fs.Bool("prune", false, "also delete stored "+k.Name+" the file does not define")
 	}
 	if err := parse(fs, args); err != nil {
 		return err
@@ -115,12 +75,12 @@ func (k definitionKind) apply(ctx context.Context, env *Env, args []string, vali
 	if err != nil {
 		return err
 	}
-	names, store, err := k.parse(*file, data)
+	parsed, err := k.Parse(*file, data)
 	if err != nil {
 		return err
 	}
 	if validateOnly {
-		fmt.Fprintf(env.Stdout, "%s: %d %s, valid\n", *file, len(names), k.name)
+		fmt.Fprintf(env.Stdout, "%s: %d %s, valid\n", *file, len(parsed.Names), k.Name)
 		return nil
 	}
 	c, err := dial(ctx, *url)
@@ -128,7 +88,7 @@ func (k definitionKind) apply(ctx context.Context, env *Env, args []string, vali
 		return err
 	}
 	defer c.close()
-	applied, err := store(ctx, c.js, *prune)
+	applied, err := parsed.Apply(ctx, c.js, *prune)
 	for _, a := range applied {
 		fmt.Fprintf(env.Stdout, "%s %s\n", a.Name, a.Action)
 	}
@@ -136,7 +96,7 @@ func (k definitionKind) apply(ctx context.Context, env *Env, args []string, vali
 }
 
 func (k definitionKind) listCmd(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, k.name+" list", "List the stored "+k.about+".")
+	fs := newFlags(env, k.Name+" list", "List the stored "+k.about+".")
 	url := natsFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -146,7 +106,7 @@ func (k definitionKind) listCmd(ctx context.Context, env *Env, args []string) er
 		return err
 	}
 	defer c.close()
-	stored, err := k.list(ctx, c.js)
+	stored, err := k.List(ctx, c.js)
 	if err != nil {
 		return err
 	}
@@ -163,7 +123,7 @@ func (k definitionKind) listCmd(ctx context.Context, env *Env, args []string) er
 }
 
 func (k definitionKind) deleteCmd(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, k.name+" delete", "Delete a stored definition.")
+	fs := newFlags(env, k.Name+" delete", "Delete a stored definition.")
 	url := natsFlag(fs)
 	name := fs.String("name", "", "the name to delete (required)")
 	if err := parse(fs, args); err != nil {
@@ -177,7 +137,7 @@ func (k definitionKind) deleteCmd(ctx context.Context, env *Env, args []string) 
 		return err
 	}
 	defer c.close()
-	if err := k.delete(ctx, c.js, *name); err != nil {
+	if err := k.Delete(ctx, c.js, *name); err != nil {
 		if errors.Is(err, automation.ErrInvalid) {
 			return fmt.Errorf("%w: --name: %v", errUsage, err)
 		}

@@ -70,10 +70,7 @@ func locate(ctx context.Context, js jetstream.JetStream, loc string, now time.Ti
 	if err := json.Unmarshal(e.Value(), &l); err != nil {
 		return located{}, fmt.Errorf("location %s unreadable: %w", loc, err)
 	}
-	tz, err := core.Zone(l.Timezone)
-	if err != nil {
-		tz = time.UTC // as the stats worker does
-	}
+	tz := stats.Zone(l.Timezone)
 	return located{loc: l, tz: tz, today: core.Day(now, tz)}, nil
 }
 
@@ -274,29 +271,16 @@ func reportCmd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	history, err := c.js.KeyValue(ctx, bus.BucketStatsHistory)
+	src, err := stats.OpenReportSources(ctx, c.js)
 	if err != nil {
 		return err
 	}
-	relations, err := c.js.KeyValue(ctx, bus.BucketRelations)
-	if err != nil {
-		return err
-	}
-	details, err := c.js.KeyValue(ctx, bus.BucketTagDetails)
-	if err != nil {
-		return err
-	}
-	snaps, _, err := stats.LoadHistory(ctx, history, *loc, first, last)
-	if err != nil {
-		return err
-	}
-	tags, err := stats.LoadTags(ctx, relations, details, *loc, l.tz)
-	if err != nil {
-		return err
-	}
-	r, err := report.Build(report.Input{Location: *loc, From: first, To: last, Snapshots: snaps, Tags: tags, GeneratedAt: time.Now()})
-	if err != nil {
+	r, err := src.Build(ctx, *loc, l.tz, first, last, time.Now())
+	if errors.Is(err, report.ErrInvalidInput) {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err != nil {
+		return err
 	}
 	return writeOut(env, *out, func(w io.Writer) error { return report.Write(w, r, f) })
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -111,6 +112,23 @@ func (f *fleet) apiGet(t *testing.T, path string, out any) {
 	}
 }
 
+// apiDo calls the API and returns the status and body.
+func (f *fleet) apiDo(t *testing.T, method, path, contentType, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.url+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
+}
+
 func TestDashboard(t *testing.T) {
 	exe := chromium(t)
 	f := startFleet(t)
@@ -143,6 +161,19 @@ func TestDashboard(t *testing.T) {
 		f.apiGet(t, "/v1/locations/"+loc+"/tags?limit=1", &tl)
 		f.apiGet(t, "/v1/locations/"+loc+"/stats", &sl)
 		return len(tl.Items) > 0 && len(sl.Items) > 0
+	})
+
+	// A segment of the contacts of the first tag, applied through the API
+	// as a user would; the contactsync workers compute its members.
+	segment := fmt.Sprintf(`{"segments":[{"name":"browser-fans","anyTags":[%q]}]}`, "social:"+strings.ToLower(tagName))
+	if status, body := f.apiDo(t, http.MethodPut, "/v1/segments", "application/json", segment); status != http.StatusOK {
+		t.Fatalf("apply segment: %d %s", status, body)
+	}
+	fleettest.Eventually(t, 30*time.Second, "the segment's members and the stored report", func() bool {
+		var segs struct{ Items []struct{ Members int } }
+		f.apiGet(t, "/v1/locations/"+loc+"/segments", &segs)
+		status, _ := f.apiDo(t, http.MethodGet, "/v1/locations/"+loc+"/reports/latest?format=html", "", "")
+		return len(segs.Items) == 1 && segs.Items[0].Members == len(contacts) && status == http.StatusOK
 	})
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless,
@@ -218,6 +249,19 @@ func TestDashboard(t *testing.T) {
 	if platforms == 0 || lines < platforms {
 		t.Errorf("%v platforms, %v chart lines", platforms, lines)
 	}
+	// Recommendations (a day of statistics is not enough data: the panel
+	// says what is missing), the latest report, and the segment with its
+	// members.
+	run("see the recommendations", visible(`#recommendations tbody tr[data-platform]`), visible(`#report-link`))
+	if s := text("#recommendations tbody"); !strings.Contains(s, "not enough data") || !strings.Contains(s, "days of statistics") {
+		t.Errorf("recommendations: %q", s)
+	}
+	if href := eval(`document.querySelector("#report-link").href`).(string); !strings.HasPrefix(href, "blob:") {
+		t.Errorf("report link: %q", href)
+	}
+	poll("see the segment and its size", fmt.Sprintf(
+		`(() => { const r = document.querySelector('#segments tr[data-segment="browser-fans"]'); return !!r && r.querySelector(".members").textContent === "%d"; })()`,
+		len(contacts)))
 	run("see the pipeline health", visible(`#consumers tbody tr`), visible(fmt.Sprintf(`#locations-health tr[data-location="%s"]`, loc)),
 		visible(`#live-status.on`))
 	if s := text(fmt.Sprintf(`#locations-health tr[data-location="%s"] .token`, loc)); !strings.HasPrefix(s, "valid") {

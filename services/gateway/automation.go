@@ -1,0 +1,261 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/socialsync/socialsync/services/contactsync"
+	"github.com/socialsync/socialsync/services/contactsync/core/automation"
+)
+
+// definition is a stored segment or workflow as the API shows it. A stored
+// definition that does not load (the workers skip it) has loaded false
+// and error saying why.
+type definition struct {
+	Name       string          `json:"name"`
+	Revision   uint64          `json:"revision"`
+	UpdatedAt  time.Time       `json:"updatedAt"`
+	Summary    string          `json:"summary"`
+	Loaded     bool            `json:"loaded"`
+	Error      string          `json:"error,omitempty"`
+	Definition json.RawMessage `json:"definition,omitempty"`
+	// Members is a segment's size per location; Total their sum (GET
+	// /v1/segments/{name} only).
+	Members map[string]int `json:"members,omitempty"`
+	Total   *int           `json:"total,omitempty"`
+}
+
+func toDefinition(s contactsync.Stored) definition {
+	d := definition{Name: s.Name, Revision: s.Revision, UpdatedAt: s.Updated.UTC(), Summary: s.Summary, Loaded: s.Err == nil}
+	if s.Err != nil {
+		d.Error = clip(s.Err.Error(), 300)
+	}
+	if json.Valid(s.Value) && strings.HasPrefix(strings.TrimSpace(string(s.Value)), "{") {
+		d.Definition = s.Value
+	}
+	return d
+}
+
+type definitionList struct {
+	Items      []definition `json:"items"`
+	NextCursor string       `json:"nextCursor,omitempty"`
+}
+
+// listDefinitions lists the stored definitions of a kind, by name.
+func (g *Gateway) listDefinitions(k contactsync.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, ok := parsePage(w, r)
+		if !ok {
+			return
+		}
+		stored, err := k.List(r.Context(), g.deps.JS)
+		if err != nil {
+			g.storeError(w, "list "+k.Name, err)
+			return
+		}
+		lo, hi, next := p.window(len(stored))
+		out := definitionList{Items: []definition{}, NextCursor: next}
+		for _, s := range stored[lo:hi] {
+			out.Items = append(out.Items, toDefinition(s))
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+}
+
+// getDefinition reads the {name} of the path; it answers 400 or 404 and
+// returns false when it cannot.
+func (g *Gateway) getDefinition(w http.ResponseWriter, r *http.Request, k contactsync.Kind) (contactsync.Stored, bool) {
+	name := r.PathValue("name")
+	s, err := k.Get(r.Context(), g.deps.JS, name)
+	switch {
+	case errors.Is(err, automation.ErrInvalid):
+		writeError(w, http.StatusBadRequest, "bad_request", "name: want 1 to 64 lower-case letters, digits, '-' and '_', got "+quote(name))
+	case errors.Is(err, contactsync.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", strings.TrimSuffix(k.Name, "s")+" "+name+" is not stored")
+	case err != nil:
+		g.storeError(w, "read "+k.Name, err)
+	default:
+		return s, true
+	}
+	return s, false
+}
+
+func (g *Gateway) getWorkflow(w http.ResponseWriter, r *http.Request) {
+	if s, ok := g.getDefinition(w, r, contactsync.Workflows); ok {
+		writeJSON(w, http.StatusOK, toDefinition(s))
+	}
+}
+
+// getSegment shows a segment with its members per location.
+func (g *Gateway) getSegment(w http.ResponseWriter, r *http.Request) {
+	s, ok := g.getDefinition(w, r, contactsync.Segments)
+	if !ok {
+		return
+	}
+	sizes, err := contactsync.SegmentSizes(r.Context(), g.deps.JS, "")
+	if err != nil {
+		g.storeError(w, "count segment members", err)
+		return
+	}
+	d := toDefinition(s)
+	d.Members = map[string]int{}
+	total := 0
+	for loc, n := range sizes[s.Name] {
+		d.Members[loc] = n
+		total += n
+	}
+	d.Total = &total
+	writeJSON(w, http.StatusOK, d)
+}
+
+// locationSegment is a segment as a location sees it.
+type locationSegment struct {
+	Name    string `json:"name"`
+	Summary string `json:"summary"`
+	Loaded  bool   `json:"loaded"`
+	Error   string `json:"error,omitempty"`
+	Members int    `json:"members"`
+}
+
+type locationSegmentList struct {
+	Items      []locationSegment `json:"items"`
+	NextCursor string            `json:"nextCursor,omitempty"`
+}
+
+// locationSegments lists the segments that apply to a location with their
+// current sizes there.
+func (g *Gateway) locationSegments(w http.ResponseWriter, r *http.Request) {
+	l, ok := g.location(w, r)
+	if !ok {
+		return
+	}
+	p, ok := parsePage(w, r)
+	if !ok {
+		return
+	}
+	stored, err := contactsync.Segments.List(r.Context(), g.deps.JS)
+	if err != nil {
+		g.storeError(w, "list segments", err)
+		return
+	}
+	sizes, err := contactsync.SegmentSizes(r.Context(), g.deps.JS, l.ID)
+	if err != nil {
+		g.storeError(w, "count segment members", err)
+		return
+	}
+	var items []locationSegment
+	for _, s := range stored {
+		seg, err := automation.DecodeSegment(s.Value)
+		if err == nil && !seg.AppliesTo(l.ID) {
+			continue
+		}
+		ls := locationSegment{Name: s.Name, Summary: s.Summary, Loaded: s.Err == nil, Members: sizes[s.Name][l.ID]}
+		if s.Err != nil {
+			ls.Error = clip(s.Err.Error(), 300)
+		}
+		items = append(items, ls)
+	}
+	lo, hi, next := p.window(len(items))
+	writeJSON(w, http.StatusOK, locationSegmentList{Items: append([]locationSegment{}, items[lo:hi]...), NextCursor: next})
+}
+
+// definitionContent is what an apply body may be: YAML, or JSON (which
+// YAML reads too, with the same line numbers).
+var definitionContent = []string{"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "application/json"}
+
+type applyResult struct {
+	DryRun  bool          `json:"dryRun"`
+	Names   []string      `json:"names"`
+	Applied []appliedItem `json:"applied"`
+}
+
+type appliedItem struct {
+	Name     string `json:"name"`
+	Action   string `json:"action"`
+	Revision uint64 `json:"revision,omitempty"`
+}
+
+// applyDefinitions stores a file of definitions, as `socialsync segments
+// apply -f` does: every definition is checked first, and a problem is a
+// 422 naming the line and the field. ?prune=true also deletes stored
+// definitions the file does not define; ?dryRun=true only checks.
+func (g *Gateway) applyDefinitions(k contactsync.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+		if !slices.Contains(definitionContent, strings.ToLower(strings.TrimSpace(mt))) {
+			writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "want Content-Type: application/yaml or application/json")
+			return
+		}
+		q := r.URL.Query()
+		flags := map[string]bool{}
+		for _, name := range []string{"prune", "dryRun"} {
+			switch v := q.Get(name); v {
+			case "", "false":
+			case "true":
+				flags[name] = true
+			default:
+				writeError(w, http.StatusBadRequest, "bad_request", name+": want true or false, got "+quote(v))
+				return
+			}
+		}
+		body, ok := readBody(w, r, g.cfg.WebhookMaxBytes)
+		if !ok {
+			return
+		}
+		parsed, err := k.Parse("body", body)
+		if err != nil {
+			invalidDefinition(w, err)
+			return
+		}
+		out := applyResult{DryRun: flags["dryRun"], Names: parsed.Names, Applied: []appliedItem{}}
+		if !out.DryRun {
+			applied, err := parsed.Apply(r.Context(), g.deps.JS, flags["prune"])
+			if errors.Is(err, automation.ErrInvalid) {
+				invalidDefinition(w, err)
+				return
+			}
+			if err != nil {
+				g.storeError(w, "store "+k.Name, err)
+				return
+			}
+			for _, a := range applied {
+				out.Applied = append(out.Applied, appliedItem{Name: a.Name, Action: a.Action, Revision: a.Revision})
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+}
+
+// invalidDefinition answers 422 with where the problem is.
+func invalidDefinition(w http.ResponseWriter, err error) {
+	body := errorBody{Code: "invalid_definition", Message: clip(err.Error(), 500)}
+	var fe *automation.FieldError
+	if errors.As(err, &fe) {
+		body.Field, body.Line, body.Column = fe.Field, fe.Line, fe.Column
+	}
+	writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: body})
+}
+
+// deleteDefinition deletes a stored definition: 204, or 404 when there is
+// none.
+func (g *Gateway) deleteDefinition(k contactsync.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := g.getDefinition(w, r, k); !ok {
+			return
+		}
+		err := k.Delete(r.Context(), g.deps.JS, r.PathValue("name"))
+		if errors.Is(err, contactsync.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "not_found", r.PathValue("name")+" is not stored")
+			return
+		}
+		if err != nil {
+			g.storeError(w, "delete", err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
