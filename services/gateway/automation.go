@@ -40,11 +40,6 @@ func toDefinition(s contactsync.Stored) definition {
 	return d
 }
 
-type definitionList struct {
-	Items      []definition `json:"items"`
-	NextCursor string       `json:"nextCursor,omitempty"`
-}
-
 // listDefinitions lists the stored definitions of a kind, by name.
 func (g *Gateway) listDefinitions(k contactsync.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -58,7 +53,7 @@ func (g *Gateway) listDefinitions(k contactsync.Kind) http.HandlerFunc {
 			return
 		}
 		lo, hi, next := p.window(len(stored))
-		out := definitionList{Items: []definition{}, NextCursor: next}
+		out := list[definition]{Items: []definition{}, NextCursor: next}
 		for _, s := range stored[lo:hi] {
 			out.Items = append(out.Items, toDefinition(s))
 		}
@@ -121,11 +116,6 @@ type locationSegment struct {
 	Members int    `json:"members"`
 }
 
-type locationSegmentList struct {
-	Items      []locationSegment `json:"items"`
-	NextCursor string            `json:"nextCursor,omitempty"`
-}
-
 // locationSegments lists the segments that apply to a location with their
 // current sizes there.
 func (g *Gateway) locationSegments(w http.ResponseWriter, r *http.Request) {
@@ -160,7 +150,7 @@ func (g *Gateway) locationSegments(w http.ResponseWriter, r *http.Request) {
 		items = append(items, ls)
 	}
 	lo, hi, next := p.window(len(items))
-	writeJSON(w, http.StatusOK, locationSegmentList{Items: append([]locationSegment{}, items[lo:hi]...), NextCursor: next})
+	writeJSON(w, http.StatusOK, list[locationSegment]{Items: append([]locationSegment{}, items[lo:hi]...), NextCursor: next})
 }
 
 // definitionContent is what an apply body may be: YAML, or JSON (which

@@ -70,11 +70,6 @@ func (g *Gateway) tokenState(ctx context.Context, loc string) tokenState {
 	return ts
 }
 
-type locationList struct {
-	Items      []location `json:"items"`
-	NextCursor string     `json:"nextCursor,omitempty"`
-}
-
 func (g *Gateway) listLocations(w http.ResponseWriter, r *http.Request) {
 	p, ok := parsePage(w, r)
 	if !ok {
@@ -86,7 +81,7 @@ func (g *Gateway) listLocations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lo, hi, next := p.window(len(locs))
-	out := locationList{Items: []location{}, NextCursor: next}
+	out := list[location]{Items: []location{}, NextCursor: next}
 	for _, l := range locs[lo:hi] {
 		out.Items = append(out.Items, g.toLocation(r.Context(), l))
 	}

@@ -154,3 +154,10 @@ func jsonContent(w http.ResponseWriter, r *http.Request) bool {
 	}
 	return true
 }
+
+// list is one page of a listing: its items and, when more follow, the
+// cursor of the next page.
+type list[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"nextCursor,omitempty"`
+}

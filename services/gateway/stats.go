@@ -45,11 +45,6 @@ type platformStats struct {
 	Shares      float64 `json:"shares"`
 }
 
-type statsList struct {
-	Items      []statsDay `json:"items"`
-	NextCursor string     `json:"nextCursor,omitempty"`
-}
-
 // listStats is the statistics history, newest day first, optionally from
 // and to a day (YYYY-MM-DD, inclusive).
 func (g *Gateway) listStats(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +80,7 @@ func (g *Gateway) listStats(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Slice(days, func(i, j int) bool { return days[i].Day > days[j].Day })
 	lo, hi, next := p.window(len(days))
-	writeJSON(w, http.StatusOK, statsList{Items: append([]statsDay{}, days[lo:hi]...), NextCursor: next})
+	writeJSON(w, http.StatusOK, list[statsDay]{Items: append([]statsDay{}, days[lo:hi]...), NextCursor: next})
 }
 
 // toStatsDay sums a snapshot's chunks: each covers other profiles.
