@@ -3,7 +3,9 @@ package settings
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -177,4 +179,29 @@ func PutMapping(ctx context.Context, kv jetstream.KeyValue, m Mapping) error {
 		return err
 	}
 	return put(ctx, kv, MappingsKey(m.Location), m)
+}
+
+// ContactTagNaming returns how loc's contact tags are named: by the
+// contact-tag template of its mapping, read now so that a change applies
+// to the next event, else by fallback. A failed read is an error (the
+// caller retries: guessing the naming would swap every tag of the
+// location); a stored mapping that does not decode or validate (mappings
+// are validated when saved, so only a hand-written value) falls back, with
+// a warning on log.
+func ContactTagNaming(ctx context.Context, kv jetstream.KeyValue, loc string, fallback func(string) string, log *slog.Logger) (func(string) string, error) {
+	m, ok, err := GetMapping(ctx, kv, loc)
+	switch {
+	case errors.Is(err, ErrInvalid):
+		log.Warn("mapping unreadable; naming contact tags by the prefix", "location", loc, "err", err)
+		return fallback, nil
+	case err != nil:
+		return nil, err
+	case !ok || m.ContactTag == "":
+		return fallback, nil
+	}
+	if err := m.Validate(); err != nil {
+		log.Warn("mapping invalid; naming contact tags by the prefix", "location", loc, "err", err)
+		return fallback, nil
+	}
+	return m.ContactTagFor, nil
 }

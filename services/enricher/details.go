@@ -11,6 +11,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/enricher/core"
 )
@@ -45,7 +46,14 @@ func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
 		return bus.Permanent(err)
 	}
 	client := w.deps.Client(loc)
-	m := mirror{client: client, loc: loc, prefix: w.cfg.ContactTagPrefix}
+	// The contact tags are named as contactsync names them: by the
+	// location's mapping, else by the prefix.
+	prefix := func(name string) string { return core.ContactTagName(w.cfg.ContactTagPrefix, name) }
+	naming, err := settings.ContactTagNaming(ctx, w.settings, loc, prefix, bus.LoggerFrom(ctx))
+	if err != nil {
+		return fmt.Errorf("mapping of %s: %w", loc, err)
+	}
+	m := mirror{client: client, loc: loc, naming: naming}
 	for i, batch := range core.Batches(ids, core.MaxDetailsBatch) {
 		tags, err := client.TagDetails(ctx, loc, batch)
 		if err != nil {
@@ -82,7 +90,7 @@ func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
 type mirror struct {
 	client   *ghl.Client
 	loc      string
-	prefix   string
+	naming   func(string) string
 	listed   bool
 	existing []string
 }
@@ -99,7 +107,7 @@ func (m *mirror) ensure(ctx context.Context, details []core.Detail) error {
 		}
 		m.listed = true
 	}
-	for _, name := range core.MissingContactTags(m.existing, details, m.prefix) {
+	for _, name := range core.MissingContactTags(m.existing, details, m.naming) {
 		tag, err := m.client.CreateLocationTag(ctx, m.loc, name)
 		if err != nil {
 			return fmt.Errorf("create contact tag %q in %s: %w", name, m.loc, err)

@@ -34,6 +34,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/settings"
 )
 
 // Worker is the enricher. Run it with Run.
@@ -44,6 +45,7 @@ type Worker struct {
 
 	details   jetstream.KeyValue // socialsync_tag_details
 	relations jetstream.KeyValue // socialsync_relations
+	settings  jetstream.KeyValue // socialsync_settings: the locations' mappings
 }
 
 // New returns an enricher on d. It checks cfg and opens the buckets,
@@ -61,6 +63,9 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	var err error
 	if w.details, err = d.JS.KeyValue(ctx, bus.BucketTagDetails); err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketTagDetails, err)
+	}
+	if w.settings, err = settings.Open(ctx, d.JS); err != nil {
+		return nil, err
 	}
 	if w.relations, err = d.JS.KeyValue(ctx, bus.BucketRelations); err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketRelations, err)

@@ -21,6 +21,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/enricher"
 )
@@ -378,5 +379,37 @@ func TestConfigValidateNamesTheVariable(t *testing.T) {
 				t.Errorf("Validate() = %v, want an error naming %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// The mirrored contact tags follow the location's mapping template, as
+// contactsync names the contacts' tags, read for every request.
+func TestMirrorFollowsTheMapping(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, ids := env.NewTaggedLocation(t, "Launch", "Promo")
+	kv, err := settings.Open(context.Background(), env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := settings.PutMapping(context.Background(), kv, settings.Mapping{Location: loc, ContactTag: "Brand/{{tagName}}"}); err != nil {
+		t.Fatal(err)
+	}
+	startWorker(t, env)
+	req := &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: []string{ids["Launch"]}, RequestedBy: "test"}
+	publishRaw(t, env, subject(t, bus.TagDetailsTriggers, loc), req, "mapped", true)
+	fleettest.Eventually(t, 10*time.Second, "details announced", func() bool { return len(storedEvents(t, env, loc)) == 1 })
+	if diff := cmp.Diff([]string{"brand/launch"}, locationTags(t, env, loc), sorted); diff != "" {
+		t.Errorf("location tags with the mapping (-want +got):\n%s", diff)
+	}
+
+	// Without the mapping, the prefix names the next tag.
+	if err := kv.Delete(context.Background(), settings.MappingsKey(loc)); err != nil {
+		t.Fatal(err)
+	}
+	req = &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: []string{ids["Promo"]}, RequestedBy: "test"}
+	publishRaw(t, env, subject(t, bus.TagDetailsTriggers, loc), req, "unmapped", true)
+	fleettest.Eventually(t, 10*time.Second, "details announced", func() bool { return len(storedEvents(t, env, loc)) == 2 })
+	if diff := cmp.Diff([]string{"brand/launch", "social:promo"}, locationTags(t, env, loc), sorted); diff != "" {
+		t.Errorf("location tags after the mapping was deleted (-want +got):\n%s", diff)
 	}
 }

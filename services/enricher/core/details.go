@@ -92,7 +92,7 @@ func ContactTagName(prefix, tag string) string {
 // (existing) lacks, each once. HighLevel stores contact tag names
 // trimmed and in lower case, so names are compared that way; the names
 // returned keep their case, which HighLevel lowers.
-func MissingContactTags(existing []string, details []Detail, prefix string) []string {
+func MissingContactTags(existing []string, details []Detail, naming func(string) string) []string {
 	have := make(map[string]bool, len(existing))
 	for _, name := range existing {
 		have[normalize(name)] = true
@@ -103,7 +103,7 @@ func MissingContactTags(existing []string, details []Detail, prefix string) []st
 		if d.Deleted || name == "" {
 			continue
 		}
-		full := ContactTagName(prefix, name)
+		full := strings.TrimSpace(naming(name))
 		if key := normalize(full); !have[key] {
 			have[key] = true
 			out = append(out, full)

@@ -110,11 +110,15 @@ func TestMissingContactTags(t *testing.T) {
 		{ID: "f6", Name: "New"},
 	}
 	existing := []string{"social:launch", "vip"}
-	got := MissingContactTags(existing, details, "social:")
+	got := MissingContactTags(existing, details, prefixed("social:"))
 	if diff := cmp.Diff([]string{"social:Summer Sale", "social:New"}, got); diff != "" {
 		t.Errorf("MissingContactTags (-want +got):\n%s", diff)
 	}
-	if got := MissingContactTags([]string{"Social:Summer Sale ", "social:new"}, details[:1], "social:"); len(got) != 0 {
+	if got := MissingContactTags([]string{"Social:Summer Sale ", "social:new"}, details[:1], prefixed("social:")); len(got) != 0 {
 		t.Errorf("names differing in case and spaces only are missing: %v", got)
 	}
+}
+
+func prefixed(prefix string) func(string) string {
+	return func(name string) string { return ContactTagName(prefix, name) }
 }
