@@ -387,3 +387,15 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 func Ensure(ctx context.Context, js jetstream.JetStream) error {
 	return NewTopology(TopologyOptions{}).Ensure(ctx, js)
 }
+
+// OpenBuckets opens the KV buckets the topology declares into the
+// variables buckets maps their names to, naming the first that fails.
+func OpenBuckets(ctx context.Context, js jetstream.JetStream, buckets map[string]*jetstream.KeyValue) error {
+	for name, kv := range buckets {
+		var err error
+		if *kv, err = js.KeyValue(ctx, name); err != nil {
+			return fmt.Errorf("open bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}

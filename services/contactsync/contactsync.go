@@ -29,9 +29,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
-	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/services/contactsync/core/automation"
 )
 
@@ -110,29 +110,12 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 // when the consumer cannot run (its durable is gone, the connection is
 // closed).
 func (w *Worker) Run(ctx context.Context) error {
-	tags, err := w.deps.JS.KeyValue(ctx, bus.BucketTags)
-	if err != nil {
-		return fmt.Errorf("open bucket %s: %w", bus.BucketTags, err)
-	}
-	details, err := w.deps.JS.KeyValue(ctx, bus.BucketTagDetails)
-	if err != nil {
-		return fmt.Errorf("open bucket %s: %w", bus.BucketTagDetails, err)
-	}
-	relations, err := w.deps.JS.KeyValue(ctx, bus.BucketRelations)
-	if err != nil {
-		return fmt.Errorf("open bucket %s: %w", bus.BucketRelations, err)
-	}
-	segKV, err := w.deps.JS.KeyValue(ctx, bus.BucketSegments)
-	if err != nil {
-		return fmt.Errorf("open bucket %s: %w", bus.BucketSegments, err)
-	}
-	wfKV, err := w.deps.JS.KeyValue(ctx, bus.BucketWorkflows)
-	if err != nil {
-		return fmt.Errorf("open bucket %s: %w", bus.BucketWorkflows, err)
-	}
-	runs, err := w.deps.JS.KeyValue(ctx, bus.BucketWorkflowRuns)
-	if err != nil {
-		return fmt.Errorf("open bucket %s: %w", bus.BucketWorkflowRuns, err)
+	var tags, details, relations, segKV, wfKV, runs, settingsKV jetstream.KeyValue
+	if err := bus.OpenBuckets(ctx, w.deps.JS, map[string]*jetstream.KeyValue{
+		bus.BucketTags: &tags, bus.BucketTagDetails: &details, bus.BucketRelations: &relations,
+		bus.BucketSegments: &segKV, bus.BucketWorkflows: &wfKV, bus.BucketWorkflowRuns: &runs, bus.BucketSettings: &settingsKV,
+	}); err != nil {
+		return err
 	}
 	segs := &segments{w: w, kv: segKV, relations: relations, locks: newStripes(),
 		defs: newRegistry(segKV, "def.", "segment", automation.DecodeSegment, w.log)}
@@ -142,9 +125,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		webhooks: &automation.Webhooks{Client: webhookClient(w.cfg), Secrets: automation.DirSecrets(w.cfg.SecretsDir),
 			Attempts: w.cfg.WebhookAttempts, Backoff: w.cfg.WebhookBackoff, MaxBackoff: 16 * w.cfg.WebhookBackoff}}
 	h := &handler{w: w, store: &store{tags: tags, details: details, relations: relations}, locks: newStripes(), segs: segs}
-	if h.settings, err = settings.Open(ctx, w.deps.JS); err != nil {
-		return err
-	}
+	h.settings = settingsKV
 	posts, err := w.deps.Consumer(bus.StreamTriggers, bus.DurableContactSync, h.handle, w.cfg.Concurrency)
 	if err != nil {
 		return err

@@ -34,7 +34,6 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
-	"github.com/socialsync/socialsync/pkg/settings"
 )
 
 // Worker is the enricher. Run it with Run.
@@ -60,15 +59,10 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	w := &Worker{cfg: cfg, deps: d, now: time.Now}
-	var err error
-	if w.details, err = d.JS.KeyValue(ctx, bus.BucketTagDetails); err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketTagDetails, err)
-	}
-	if w.settings, err = settings.Open(ctx, d.JS); err != nil {
+	if err := bus.OpenBuckets(ctx, d.JS, map[string]*jetstream.KeyValue{
+		bus.BucketTagDetails: &w.details, bus.BucketRelations: &w.relations, bus.BucketSettings: &w.settings,
+	}); err != nil {
 		return nil, err
-	}
-	if w.relations, err = d.JS.KeyValue(ctx, bus.BucketRelations); err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketRelations, err)
 	}
 	return w, nil
 }

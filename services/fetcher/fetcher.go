@@ -63,13 +63,10 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	w := &Worker{cfg: cfg, deps: d, now: time.Now, fetching: make(map[string]bool)}
+	if err := bus.OpenBuckets(ctx, d.JS, map[string]*jetstream.KeyValue{bus.BucketTags: &w.tags, bus.BucketRelations: &w.relations}); err != nil {
+		return nil, err
+	}
 	var err error
-	if w.tags, err = d.JS.KeyValue(ctx, bus.BucketTags); err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketTags, err)
-	}
-	if w.relations, err = d.JS.KeyValue(ctx, bus.BucketRelations); err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketRelations, err)
-	}
 	if w.refreshes, err = d.JS.Stream(ctx, bus.StreamRefresh); err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", bus.StreamRefresh, err)
 	}

@@ -90,14 +90,11 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, deps: d, log: d.Log.With("component", "gateway"), secrets: secrets, keys: keys, now: time.Now}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for name, kv := range map[string]*jetstream.KeyValue{
+	if err := bus.OpenBuckets(ctx, d.JS, map[string]*jetstream.KeyValue{
 		bus.BucketTags: &g.kv.tags, bus.BucketTagDetails: &g.kv.details, bus.BucketRelations: &g.kv.relations,
 		bus.BucketStatsHistory: &g.kv.history, bus.BucketWebhookEvents: &g.kv.webhook,
-	} {
-		var err error
-		if *kv, err = d.JS.KeyValue(ctx, name); err != nil {
-			return nil, fmt.Errorf("open bucket %s: %w", name, err)
-		}
+	}); err != nil {
+		return nil, err
 	}
 	var err error
 	if g.reports, err = d.JS.ObjectStore(ctx, bus.ObjectStoreReports); err != nil {

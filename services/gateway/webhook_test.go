@@ -6,12 +6,12 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/gateway"
 )
@@ -169,7 +169,7 @@ type gatewayAnswer = answer
 // Secrets and keys, configured or presented, never appear in what the
 // gateway answers or logs.
 func TestSecretsStayOutOfAnswersAndLogs(t *testing.T) {
-	var logs lockedBuffer
+	var logs fleettest.Buffer
 	w := startB(t, &logs)
 	loc := w.Locations[0].ID
 	const wrongSecret, wrongKey = "whsec-wrong-0123456789", "sk-presented-but-wrong"
@@ -199,23 +199,6 @@ func TestSecretsStayOutOfAnswersAndLogs(t *testing.T) {
 			t.Errorf("the log reveals %q", secret)
 		}
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // A sender's traceparent continues into the trigger the webhook stores, so

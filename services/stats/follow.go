@@ -35,16 +35,12 @@ type stores struct {
 
 func (w *Worker) open(ctx context.Context) (*stores, error) {
 	var s stores
-	var err error
-	if s.settings, err = settings.Open(ctx, w.deps.JS); err != nil {
+	if err := bus.OpenBuckets(ctx, w.deps.JS, map[string]*jetstream.KeyValue{
+		bus.BucketSettings: &s.settings, bus.BucketRelations: &s.relations, bus.BucketTagDetails: &s.details,
+	}); err != nil {
 		return nil, err
 	}
-	if s.relations, err = w.deps.JS.KeyValue(ctx, bus.BucketRelations); err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketRelations, err)
-	}
-	if s.details, err = w.deps.JS.KeyValue(ctx, bus.BucketTagDetails); err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketTagDetails, err)
-	}
+	var err error
 	if s.reports, err = w.deps.JS.ObjectStore(ctx, bus.ObjectStoreReports); err != nil {
 		return nil, fmt.Errorf("open object store %s: %w", bus.ObjectStoreReports, err)
 	}
@@ -276,13 +272,10 @@ type ReportSources struct {
 // OpenReportSources opens the buckets reports are built from.
 func OpenReportSources(ctx context.Context, js jetstream.JetStream) (ReportSources, error) {
 	var s ReportSources
-	for name, kv := range map[string]*jetstream.KeyValue{
+	if err := bus.OpenBuckets(ctx, js, map[string]*jetstream.KeyValue{
 		bus.BucketStatsHistory: &s.History, bus.BucketRelations: &s.Relations, bus.BucketTagDetails: &s.Details,
-	} {
-		var err error
-		if *kv, err = js.KeyValue(ctx, name); err != nil {
-			return ReportSources{}, fmt.Errorf("open bucket %s: %w", name, err)
-		}
+	}); err != nil {
+		return ReportSources{}, err
 	}
 	return s, nil
 }

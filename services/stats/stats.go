@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/report"
@@ -87,13 +88,11 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 // when the consumer cannot run (its durable is gone, the connection is
 // closed).
 func (w *Worker) Run(ctx context.Context) error {
-	history, err := w.deps.JS.KeyValue(ctx, bus.BucketStatsHistory)
-	if err != nil {
-		return fmt.Errorf("open bucket %s: %w", bus.BucketStatsHistory, err)
-	}
-	locations, err := w.deps.JS.KeyValue(ctx, bus.BucketLocations)
-	if err != nil {
-		return fmt.Errorf("open bucket %s: %w", bus.BucketLocations, err)
+	var history, locations jetstream.KeyValue
+	if err := bus.OpenBuckets(ctx, w.deps.JS, map[string]*jetstream.KeyValue{
+		bus.BucketStatsHistory: &history, bus.BucketLocations: &locations,
+	}); err != nil {
+		return err
 	}
 	schedules, err := w.deps.JS.Stream(ctx, bus.StreamSchedules)
 	if err != nil {

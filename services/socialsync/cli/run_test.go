@@ -8,28 +8,11 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 )
-
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -56,7 +39,7 @@ func TestRunPrintsADevelopmentKeyForTheDashboard(t *testing.T) {
 
 	start := func() (string, func()) {
 		ctx, cancel := context.WithCancel(context.Background())
-		var out, errOut lockedBuffer
+		var out, errOut fleettest.Buffer
 		done := make(chan int, 1)
 		go func() { done <- Main(ctx, []string{"run"}, &out, &errOut) }()
 		keyRE := regexp.MustCompile(`development API key (sk-dev-[0-9a-f]{32})`)

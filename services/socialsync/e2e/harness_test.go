@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 )
 
 // binaries are built once per test binary into binDir.
@@ -71,27 +72,10 @@ func build(t *testing.T) string {
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *fleettest.Buffer
 	done chan struct{}
 	// addr is a worker's health and metrics address (host:port).
 	addr string
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // fleet is the set of processes of one test.
@@ -143,7 +127,7 @@ func (f *fleet) start(name string, env []string, args ...string) *proc {
 	f.t.Helper()
 	cmd := exec.Command(filepath.Join(f.bin, name), args...)
 	cmd.Env = append(append(append([]string{}, os.Environ()...), f.env...), env...)
-	p := &proc{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, out: &fleettest.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		f.t.Fatalf("start %s: %v", name, err)

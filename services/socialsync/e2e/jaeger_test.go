@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 )
 
 // jaegerBinary returns the Jaeger v2 binary that scripts/jaeger.sh builds
@@ -98,7 +100,7 @@ func (f *fleet) startJaeger(bin string) *jaeger {
 		f.t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "--config", cfg)
-	p := &proc{name: "jaeger", cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{name: "jaeger", cmd: cmd, out: &fleettest.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		f.t.Fatalf("start jaeger: %v", err)
