@@ -108,7 +108,7 @@ func (m *mirror) ensure(ctx context.Context, details []core.Detail) error {
 		m.listed = true
 	}
 	for _, name := range core.MissingContactTags(m.existing, details, m.naming) {
-		tag, err := m.client.CreateLocationTag(ctx, m.loc, name)
+		tag, err := m.client.EnsureLocationTag(ctx, m.loc, name)
 		if err != nil {
 			return fmt.Errorf("create contact tag %q in %s: %w", name, m.loc, err)
 		}

@@ -207,7 +207,9 @@ func storeReport(ctx context.Context, store jetstream.ObjectStore, r report.Repo
 }
 
 // writeCustomValues sets the location's custom values named in want,
-// creating those that do not exist and leaving those already right.
+// creating those that do not exist and leaving those already right. A
+// create that races with another replica's adopts the custom value the
+// other one made (ghl.EnsureCustomValue).
 func writeCustomValues(ctx context.Context, client *ghl.Client, loc string, want map[string]string) error {
 	existing, err := client.CustomValues(ctx, loc)
 	if err != nil {
@@ -227,7 +229,7 @@ func writeCustomValues(ctx context.Context, client *ghl.Client, loc string, want
 				return fmt.Errorf("set custom value %s of %s: %w", name, loc, err)
 			}
 		default:
-			if _, err := client.CreateCustomValue(ctx, loc, name, v); err != nil {
+			if _, err := client.EnsureCustomValue(ctx, loc, name, v); err != nil {
 				return fmt.Errorf("create custom value %s of %s: %w", name, loc, err)
 			}
 		}
