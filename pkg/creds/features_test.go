@@ -2,11 +2,13 @@ package creds_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
 // A feature turned off stays off (once), leaves the location active, and
@@ -45,5 +47,19 @@ func TestDisableFeature(t *testing.T) {
 	}
 	if _, ok := creds.FeatureOf("contacts.write"); ok {
 		t.Error("contacts.write is no optional feature's scope")
+	}
+}
+
+// Every optional feature's scopes are scopes connect asks for.
+func TestFeatureScopesAreAskedFor(t *testing.T) {
+	for _, f := range creds.Features() {
+		if len(f.Scopes()) == 0 {
+			t.Errorf("%s needs no scope", f)
+		}
+		for _, s := range f.Scopes() {
+			if !slices.Contains(ghl.LocationScopes(), s) {
+				t.Errorf("%s needs %s, which connect does not ask for", f, s)
+			}
+		}
 	}
 }
