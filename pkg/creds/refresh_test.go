@@ -433,8 +433,8 @@ func TestLostRefreshAnswer(t *testing.T) {
 }
 
 // A 401 makes the HighLevel client invalidate the token: it is refreshed
-// once and the call retried once. A 401 to a token just obtained (a
-// missing scope) costs no refresh.
+// once and the call retried once. A 401 for a missing scope costs no
+// refresh and no retry.
 func TestUnauthorizedRefreshesOnceAndRetries(t *testing.T) {
 	env := bustest.Start(t, bus.TopologyOptions{})
 	keys := keyring(t)
@@ -465,7 +465,7 @@ func TestUnauthorizedRefreshesOnceAndRetries(t *testing.T) {
 		t.Errorf("requests = %q, want %q", got, want)
 	}
 
-	// A token without the tags scope: 401, one retry, no refresh.
+	// A token without the tags scope: 401, no retry, no refresh.
 	narrow := s.authorize(t, loc, "contacts.readonly", ghl.UserTypeLocation)
 	if err := p.store.AddOAuth(ctx, creds.Location{ID: loc}, narrow); err != nil {
 		t.Fatal(err)
@@ -484,8 +484,12 @@ func TestUnauthorizedRefreshesOnceAndRetries(t *testing.T) {
 			tagCalls++
 		}
 	}
-	if tokenCalls != 0 || tagCalls != 2 {
-		t.Errorf("missing scope: %d token calls and %d tag calls, want 0 and 2", tokenCalls, tagCalls)
+	if tokenCalls != 0 || tagCalls != 1 {
+		t.Errorf("missing scope: %d token calls and %d tag calls, want 0 and 1", tokenCalls, tagCalls)
+	}
+	var se *ghl.ScopeError
+	if !errors.As(err, &se) || se.MissingScope() != "socialplanner/tag.readonly" {
+		t.Errorf("missing scope: err = %v, want a ScopeError for socialplanner/tag.readonly", err)
 	}
 }
 

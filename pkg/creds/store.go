@@ -50,6 +50,9 @@ type Location struct {
 	Reason string `json:"reason,omitempty"`
 	// StateSince is when the location entered its state.
 	StateSince time.Time `json:"stateSince,omitzero"`
+	// Disabled are the optional features turned off because the token
+	// lacks their scope (DisableFeature); connecting again clears them.
+	Disabled []DisabledFeature `json:"disabled,omitempty"`
 }
 
 // Token is a location's credential. It prints redacted.

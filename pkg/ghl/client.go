@@ -325,6 +325,12 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 		if ctx.Err() != nil {
 			return c.fail(span, r, attempt, ctxError(r, ctx.Err(), last))
 		}
+		if !r.oauthToken && scopeDenied(e) {
+			// A refreshed token has the same scopes: no refresh, no retry.
+			scope, _ := ScopeFor(r.method, r.template)
+			_ = c.fail(span, r, attempt, e)
+			return &ScopeError{Scope: scope, Err: e}
+		}
 		if c.reauth(ctx, &r, bearer, e, last) {
 			last = e
 			continue

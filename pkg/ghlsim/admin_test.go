@@ -223,9 +223,15 @@ func TestAdminConfig(t *testing.T) {
 	e := newEnv(t, "demo")
 	var got configJSON
 	e.admin("GET", "/_sandbox/config", nil).want(t, http.StatusOK).decode(t, &got)
-	want := configJSON{AccessTokenTTL: "23h59m59s", RateLimit: rateLimitJSON{Max: 100, Window: "10s", Daily: 200000}}
+	want := configJSON{AccessTokenTTL: "23h59m59s", RateLimit: rateLimitJSON{Max: 100, Window: "10s", Daily: 200000},
+		Duplicates: duplicateConfig{CustomValues: 400, LocationTags: 200}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+	e.admin("PUT", "/_sandbox/config", `{"duplicates":{"customValues":422}}`).want(t, http.StatusOK).decode(t, &got)
+	want.Duplicates.CustomValues = 422
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("after a duplicates update (-want +got):\n%s", diff)
 	}
 	e.admin("PUT", "/_sandbox/config", `{"rateLimit":{"max":7}}`).want(t, http.StatusOK).decode(t, &got)
 	want.RateLimit.Max = 7
@@ -243,6 +249,8 @@ func TestAdminConfig(t *testing.T) {
 		{`{"rateLimit":{"daily":-5}}`, "rateLimit.daily"},
 		{`{"rateLimit":{"burst":5}}`, "burst"},
 		{`{"rateLimit":{"max":"many"}}`, "rateLimit.max"},
+		{`{"duplicates":{"customValues":409}}`, "duplicates.customValues"},
+		{`{"duplicates":{"locationTags":500}}`, "duplicates.locationTags"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.body, func(t *testing.T) {

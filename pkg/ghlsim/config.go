@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 )
 
@@ -22,7 +23,19 @@ const (
 type config struct {
 	accessTokenTTL time.Duration
 	rate           rateConfig
+	duplicates     duplicateConfig
 	gen            uint64
+}
+
+// duplicateConfig is how a create of a name already taken is answered.
+// HighLevel's answer is not documented; the status is configurable so
+// that clients are tested against each plausible one.
+type duplicateConfig struct {
+	// CustomValues is 400 (the default) or 422.
+	CustomValues int `json:"customValues"`
+	// LocationTags is 200 (the default: the existing tag is returned),
+	// 400 or 422.
+	LocationTags int `json:"locationTags"`
 }
 
 // rateConfig is the per-location limit: Max requests per rolling Window and
@@ -37,14 +50,16 @@ func defaultConfig() *config {
 	return &config{
 		accessTokenTTL: defaultAccessTokenTTL,
 		rate:           rateConfig{Max: defaultRateMax, Window: defaultRateWindow, Daily: defaultRateDaily},
+		duplicates:     duplicateConfig{CustomValues: http.StatusBadRequest, LocationTags: http.StatusOK},
 	}
 }
 
 // configJSON is the admin API's view of config; durations are Go duration
 // strings ("10s", "23h59m59s").
 type configJSON struct {
-	AccessTokenTTL string        `json:"accessTokenTTL"`
-	RateLimit      rateLimitJSON `json:"rateLimit"`
+	AccessTokenTTL string          `json:"accessTokenTTL"`
+	RateLimit      rateLimitJSON   `json:"rateLimit"`
+	Duplicates     duplicateConfig `json:"duplicates"`
 }
 
 type rateLimitJSON struct {
@@ -61,6 +76,10 @@ type configPatch struct {
 		Window *string `json:"window"`
 		Daily  *int64  `json:"daily"`
 	} `json:"rateLimit"`
+	Duplicates *struct {
+		CustomValues *int `json:"customValues"`
+		LocationTags *int `json:"locationTags"`
+	} `json:"duplicates"`
 }
 
 func (c *config) toJSON() configJSON {
@@ -69,6 +88,7 @@ func (c *config) toJSON() configJSON {
 		RateLimit: rateLimitJSON{
 			Max: c.rate.Max, Window: c.rate.Window.String(), Daily: c.rate.Daily,
 		},
+		Duplicates: c.duplicates,
 	}
 }
 
@@ -103,6 +123,20 @@ func (c *config) apply(p configPatch) (*config, error) {
 				return nil, fmt.Errorf("rateLimit.daily: want at least 1, got %d", *rl.Daily)
 			}
 			next.rate.Daily = *rl.Daily
+		}
+	}
+	if d := p.Duplicates; d != nil {
+		if v := d.CustomValues; v != nil {
+			if *v != http.StatusBadRequest && *v != http.StatusUnprocessableEntity {
+				return nil, fmt.Errorf("duplicates.customValues: want 400 or 422, got %d", *v)
+			}
+			next.duplicates.CustomValues = *v
+		}
+		if v := d.LocationTags; v != nil {
+			if *v != http.StatusOK && *v != http.StatusBadRequest && *v != http.StatusUnprocessableEntity {
+				return nil, fmt.Errorf("duplicates.locationTags: want 200, 400 or 422, got %d", *v)
+			}
+			next.duplicates.LocationTags = *v
 		}
 	}
 	return &next, nil

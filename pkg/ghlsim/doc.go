@@ -27,6 +27,14 @@
 //     location's rate limit (429), Version header (400), token kind and
 //     scope (401), location (403). Everything after the token counts
 //     against the limit; a 429 does not. Company tokens are not limited.
+//   - A create of a name already taken answers, as configured with
+//     PUT /_sandbox/config "duplicates": for custom values 400 (default) or
+//     422; for location tags 200 with the existing tag (default), 400 or
+//     422. HighLevel documents neither.
+//   - The scope each endpoint needs is the simulator's own table
+//     (endpoints), checked by a test against the OpenAPI files and the
+//     client's table. A missing scope answers 401 "The token is not
+//     authorized for this scope.", as HighLevel does.
 //   - The bulk tag call's succeded is true when no contact failed.
 //   - Refresh tokens are strictly single use: a refresh voids the old one,
 //     and reusing it answers 400 invalid_grant. A new access token lifetime

@@ -20,7 +20,8 @@ func (s *Simulator) listLocationTags(w http.ResponseWriter, r *http.Request, c *
 
 // createLocationTag answers POST /locations/{locationId}/tags with 200 and
 // the tag. Names are stored trimmed and lower case, like contact tags; a
-// name already in the catalogue returns the existing tag.
+// name already in the catalogue returns the existing tag, or the refusal
+// configured in duplicates.locationTags.
 func (s *Simulator) createLocationTag(w http.ResponseWriter, r *http.Request, c *call) {
 	var body struct {
 		Name *string `json:"name"`
@@ -34,7 +35,13 @@ func (s *Simulator) createLocationTag(w http.ResponseWriter, r *http.Request, c 
 		return
 	}
 	l := c.loc
+	dup := s.config.Load().duplicates.LocationTags
 	l.mu.Lock()
+	if dup != http.StatusOK && l.hasLocTag(*body.Name) {
+		l.mu.Unlock()
+		writeDuplicate(w, dup, "The tag "+quote(normalizeTag(*body.Name))+" already exists")
+		return
+	}
 	t := l.ensureLocTag(*body.Name)
 	l.mu.Unlock()
 	writeJSON(w, http.StatusOK, ghl.LocationTagResponse{Tag: t})
@@ -95,7 +102,8 @@ func customValueBody(w http.ResponseWriter, r *http.Request) (name, value string
 }
 
 // createCustomValue answers POST /locations/{locationId}/customValues with
-// 201. A name whose field key is taken answers 400.
+// 201. A name whose field key is taken answers 400, or 422 as configured
+// in duplicates.customValues.
 func (s *Simulator) createCustomValue(w http.ResponseWriter, r *http.Request, c *call) {
 	name, value, ok := customValueBody(w, r)
 	if !ok {
@@ -105,7 +113,7 @@ func (s *Simulator) createCustomValue(w http.ResponseWriter, r *http.Request, c 
 	l.mu.Lock()
 	if l.customValueByKey(fieldKey(name)) != nil {
 		l.mu.Unlock()
-		writeBadRequest(w, "A custom value with the name "+quote(name)+" already exists")
+		writeDuplicate(w, s.config.Load().duplicates.CustomValues, "A custom value with the name "+quote(name)+" already exists")
 		return
 	}
 	out := *l.addCustomValue(name, value)
@@ -137,6 +145,16 @@ func (s *Simulator) updateCustomValue(w http.ResponseWriter, r *http.Request, c 
 	out := *cv
 	l.mu.Unlock()
 	writeJSON(w, http.StatusOK, ghl.CustomValueResponse{CustomValue: out})
+}
+
+// writeDuplicate refuses a create of a name already taken with status
+// (400 or 422).
+func writeDuplicate(w http.ResponseWriter, status int, msg string) {
+	if status == http.StatusUnprocessableEntity {
+		writeUnprocessable(w, msg)
+		return
+	}
+	writeBadRequest(w, msg)
 }
 
 // addCustomValue creates a custom value. Callers hold mu for writing (or

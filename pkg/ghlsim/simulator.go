@@ -108,37 +108,53 @@ func seededRand(seed, purpose string) *rand.Rand {
 	return rand.New(rand.NewChaCha8(sha256.Sum256([]byte("ghlsim/" + seed + "/" + purpose))))
 }
 
+// endpoint is one of HighLevel's endpoints the simulator serves behind
+// authentication, with the scope its token needs (the simulator's own
+// table: a test checks it against the OpenAPI files and the client's).
+type endpoint struct {
+	pattern string
+	need    scope
+	acc     access
+	h       handlerFunc
+}
+
+// endpoints lists the authenticated endpoints.
+func (s *Simulator) endpoints() []endpoint {
+	return []endpoint{
+		{"GET /social-media-posting/{locationId}/tags", scopeTagRead, accessPath, s.listSocialTags},
+		{"POST /social-media-posting/{locationId}/tags/details", scopeTagRead, accessPath, s.socialTagDetails},
+		{"GET /social-media-posting/{locationId}/accounts", scopeAccountRead, accessPath, s.listAccounts},
+		{"POST /social-media-posting/statistics", scopeStatisticsRead, accessHandler, s.statistics},
+		{"POST /social-media-posting/{locationId}/posts/list", scopePostRead, accessPath, s.listPosts},
+		{"GET /social-media-posting/{locationId}/posts/{id}", scopePostRead, accessPath, s.getPost},
+		{"POST /contacts/{contactId}/tags", scopeContactsWrite, accessHandler, s.addTagsToContact},
+		{"DELETE /contacts/{contactId}/tags", scopeContactsWrite, accessHandler, s.removeTagsFromContact},
+		{"POST /contacts/bulk/tags/update/{type}", scopeContactsWrite, accessHandler, s.bulkContactTags},
+		{"POST /contacts/search", scopeContactsRead, accessHandler, s.searchContacts},
+		{"PUT /contacts/{contactId}", scopeContactsWrite, accessHandler, s.updateContact},
+		{"GET /locations/{locationId}/tags", scopeLocationTagsRead, accessPath, s.listLocationTags},
+		{"POST /locations/{locationId}/tags", scopeLocationTagsWrite, accessPath, s.createLocationTag},
+		{"GET /locations/{locationId}/customValues", scopeCustomValuesRead, accessPath, s.listCustomValues},
+		{"GET /locations/{locationId}/customFields", scopeCustomFieldsRead, accessPath, s.listCustomFields},
+		{"POST /locations/{locationId}/customValues", scopeCustomValuesWrite, accessPath, s.createCustomValue},
+		{"GET /locations/{locationId}/customValues/{id}", scopeCustomValuesRead, accessPath, s.getCustomValue},
+		{"PUT /locations/{locationId}/customValues/{id}", scopeCustomValuesWrite, accessPath, s.updateCustomValue},
+		{"POST /oauth/locationToken", scopeOAuthWrite, accessCompany, s.locationToken},
+		{"GET /oauth/installedLocations", scopeOAuthRead, accessCompany, s.installedLocations},
+	}
+}
+
 // apiRoutes registers HighLevel's endpoints. The catch-all answers like
 // NestJS: 404 "Cannot METHOD /path", also for a known path with another
 // method.
 func (s *Simulator) apiRoutes() *http.ServeMux {
 	m := http.NewServeMux()
-	m.Handle("GET /social-media-posting/{locationId}/tags", s.api(scopeTagRead, accessPath, s.listSocialTags))
-	m.Handle("POST /social-media-posting/{locationId}/tags/details", s.api(scopeTagRead, accessPath, s.socialTagDetails))
-	m.Handle("GET /social-media-posting/{locationId}/accounts", s.api(scopeAccountRead, accessPath, s.listAccounts))
-	m.Handle("POST /social-media-posting/statistics", s.api(scopeStatisticsRead, accessHandler, s.statistics))
-	m.Handle("POST /social-media-posting/{locationId}/posts/list", s.api(scopePostRead, accessPath, s.listPosts))
-	m.Handle("GET /social-media-posting/{locationId}/posts/{id}", s.api(scopePostRead, accessPath, s.getPost))
-
-	m.Handle("POST /contacts/{contactId}/tags", s.api(scopeContactsWrite, accessHandler, s.addTagsToContact))
-	m.Handle("DELETE /contacts/{contactId}/tags", s.api(scopeContactsWrite, accessHandler, s.removeTagsFromContact))
-	m.Handle("POST /contacts/bulk/tags/update/{type}", s.api(scopeContactsWrite, accessHandler, s.bulkContactTags))
-	m.Handle("POST /contacts/search", s.api(scopeContactsRead, accessHandler, s.searchContacts))
-	m.Handle("PUT /contacts/{contactId}", s.api(scopeContactsWrite, accessHandler, s.updateContact))
-
-	m.Handle("GET /locations/{locationId}/tags", s.api(scopeLocationTagsRead, accessPath, s.listLocationTags))
-	m.Handle("POST /locations/{locationId}/tags", s.api(scopeLocationTagsWrite, accessPath, s.createLocationTag))
-	m.Handle("GET /locations/{locationId}/customValues", s.api(scopeCustomValuesRead, accessPath, s.listCustomValues))
-	m.Handle("GET /locations/{locationId}/customFields", s.api(scopeCustomFieldsRead, accessPath, s.listCustomFields))
-	m.Handle("POST /locations/{locationId}/customValues", s.api(scopeCustomValuesWrite, accessPath, s.createCustomValue))
-	m.Handle("GET /locations/{locationId}/customValues/{id}", s.api(scopeCustomValuesRead, accessPath, s.getCustomValue))
-	m.Handle("PUT /locations/{locationId}/customValues/{id}", s.api(scopeCustomValuesWrite, accessPath, s.updateCustomValue))
-
+	for _, e := range s.endpoints() {
+		m.Handle(e.pattern, s.api(e.need, e.acc, e.h))
+	}
 	m.HandleFunc("GET /oauth/chooselocation", s.chooseLocation)
 	m.HandleFunc("GET /v2/oauth/chooselocation", s.chooseLocation)
 	m.HandleFunc("POST /oauth/token", s.token)
-	m.Handle("POST /oauth/locationToken", s.api(scopeOAuthWrite, accessCompany, s.locationToken))
-	m.Handle("GET /oauth/installedLocations", s.api(scopeOAuthRead, accessCompany, s.installedLocations))
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeNotFound(w, "Cannot "+r.Method+" "+r.URL.Path)

@@ -127,6 +127,12 @@ func (l *location) ensureLocTag(name string) ghl.LocationTag {
 	return t
 }
 
+// hasLocTag reports whether the catalogue holds name. Callers hold mu.
+func (l *location) hasLocTag(name string) bool {
+	_, ok := l.locTagByName[normalizeTag(name)]
+	return ok
+}
+
 // addContactTags adds normalized tags to c, and to the catalogue, and
 // returns those that were new to c. Callers hold mu for writing.
 func (l *location) addContactTags(c *contact, tags []string) []string {

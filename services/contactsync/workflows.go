@@ -324,7 +324,7 @@ func (e *effects) SetCustomValue(ctx context.Context, loc, name, value string) e
 			return ghlActionError(err)
 		}
 	}
-	_, err = c.CreateCustomValue(ctx, loc, name, value)
+	_, err = c.EnsureCustomValue(ctx, loc, name, value)
 	return ghlActionError(err)
 }
 

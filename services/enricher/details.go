@@ -2,6 +2,7 @@ package enricher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -34,7 +36,8 @@ func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return bus.Permanent(err)
 	}
-	if err := w.registered(ctx, loc); err != nil {
+	l, err := w.location(ctx, loc)
+	if err != nil {
 		return err
 	}
 	cause, err := bus.MsgID(msg.Subject(), &req)
@@ -53,7 +56,13 @@ func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return fmt.Errorf("mapping of %s: %w", loc, err)
 	}
-	m := mirror{client: client, loc: loc, naming: naming}
+	m := mirror{client: client, loc: loc, naming: naming, disable: func(scope string) error {
+		return w.deps.Creds.DisableFeature(ctx, loc, creds.FeatureLocationTags, scope)
+	}}
+	if d, off := l.FeatureDisabled(creds.FeatureLocationTags); off {
+		m.off = true
+		bus.LoggerFrom(ctx).Debug("contact tags not mirrored: the token lacks a scope", "scope", d.Scope)
+	}
 	for i, batch := range core.Batches(ids, core.MaxDetailsBatch) {
 		tags, err := client.TagDetails(ctx, loc, batch)
 		if err != nil {
@@ -87,18 +96,31 @@ func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
 
 // mirror creates the contact tags of one location that mirror its social
 // tags. It lists the location's contact tags once, on first use.
+//
+// Mirroring is optional (creds.FeatureLocationTags): when HighLevel
+// refuses a scope it needs, disable records that on the location and the
+// details are announced without it, with no refresh of the token and no
+// re-authorisation.
 type mirror struct {
 	client   *ghl.Client
 	loc      string
 	naming   func(string) string
+	disable  func(scope string) error
+	off      bool
 	listed   bool
 	existing []string
 }
 
 // ensure creates the contact tags of details that the location lacks.
 func (m *mirror) ensure(ctx context.Context, details []core.Detail) error {
+	if m.off {
+		return nil
+	}
 	if !m.listed {
 		tags, err := m.client.LocationTags(ctx, m.loc)
+		if off, derr := m.scopeRefused(err); off || derr != nil {
+			return derr
+		}
 		if err != nil {
 			return fmt.Errorf("list contact tags of %s: %w", m.loc, err)
 		}
@@ -108,7 +130,10 @@ func (m *mirror) ensure(ctx context.Context, details []core.Detail) error {
 		m.listed = true
 	}
 	for _, name := range core.MissingContactTags(m.existing, details, m.naming) {
-		tag, err := m.client.CreateLocationTag(ctx, m.loc, name)
+		tag, err := m.client.EnsureLocationTag(ctx, m.loc, name)
+		if off, derr := m.scopeRefused(err); off || derr != nil {
+			return derr
+		}
 		if err != nil {
 			return fmt.Errorf("create contact tag %q in %s: %w", name, m.loc, err)
 		}
@@ -118,6 +143,20 @@ func (m *mirror) ensure(ctx context.Context, details []core.Detail) error {
 		m.existing = append(m.existing, tag.Name)
 	}
 	return nil
+}
+
+// scopeRefused turns mirroring off when err is HighLevel refusing the
+// token a scope. It reports whether it did, and the error of recording it.
+func (m *mirror) scopeRefused(err error) (bool, error) {
+	var se *ghl.ScopeError
+	if !errors.As(err, &se) {
+		return false, nil
+	}
+	m.off = true
+	if derr := m.disable(se.MissingScope()); derr != nil {
+		return true, fmt.Errorf("turn off contact tag mirroring for %s: %w", m.loc, derr)
+	}
+	return true, nil
 }
 
 // storeDetail stores d under "<loc>.<tagId>" unless what is stored is

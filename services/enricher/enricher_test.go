@@ -19,8 +19,10 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
+	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/enricher"
@@ -411,5 +413,55 @@ func TestMirrorFollowsTheMapping(t *testing.T) {
 	fleettest.Eventually(t, 10*time.Second, "details announced", func() bool { return len(storedEvents(t, env, loc)) == 2 })
 	if diff := cmp.Diff([]string{"brand/launch", "social:promo"}, locationTags(t, env, loc), sorted); diff != "" {
 		t.Errorf("location tags after the mapping was deleted (-want +got):\n%s", diff)
+	}
+}
+
+// A location whose OAuth token lacks the location tag scopes gets its
+// details stored and announced without mirroring: the refused listing
+// turns mirroring off on the location record (once, no refresh, no
+// re-authorisation) and later requests do not try again.
+func TestMirroringOffWhenTheScopeIsRefused(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, ids := env.NewTaggedLocation(t, "Summer Sale", "Launch")
+	var scopes []string
+	for _, s := range ghl.LocationScopes() {
+		if !strings.HasPrefix(s, "locations/tags.") {
+			scopes = append(scopes, s)
+		}
+	}
+	a := env.Sim.Apps()[0]
+	tok := fleettest.Authorize(t, env.SimURL, ghl.AppCredentials{ClientID: a.ClientID, ClientSecret: a.ClientSecret}, loc,
+		strings.Join(scopes, " "), ghl.UserTypeLocation)
+	ctx := context.Background()
+	if err := env.Deps.Creds.AddOAuth(ctx, creds.Location{ID: loc}, tok); err != nil {
+		t.Fatal(err)
+	}
+	exchanges := env.Calls(t, loc, "POST", "/oauth/token")
+	startWorker(t, env)
+
+	requestDetails(t, env, loc, []string{ids["Summer Sale"], ids["Launch"]}, "first")
+	fleettest.Eventually(t, 10*time.Second, "details announced", func() bool { return len(storedEvents(t, env, loc)) == 1 })
+	l, err := env.Deps.Creds.Location(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, off := l.FeatureDisabled(creds.FeatureLocationTags); !off || d.Scope != "locations/tags.readonly" || l.State != creds.StateActive {
+		t.Errorf("location %+v; want active with location_tags off for locations/tags.readonly", l)
+	}
+	tagsPath := "/locations/" + loc + "/tags"
+	if n := env.Calls(t, loc, "GET", tagsPath); n != 1 {
+		t.Errorf("contact tag catalogue asked %d times, want once", n)
+	}
+	if n := env.Calls(t, loc, "POST", "/oauth/token") - exchanges; n != 0 {
+		t.Errorf("%d token refreshes for a refused scope, want none", n)
+	}
+
+	requestDetails(t, env, loc, []string{ids["Launch"]}, "second")
+	fleettest.Eventually(t, 10*time.Second, "second details announced", func() bool { return len(storedEvents(t, env, loc)) == 2 })
+	if n := env.Calls(t, loc, "GET", tagsPath); n != 1 {
+		t.Errorf("contact tag catalogue asked %d times after mirroring was turned off, want still once", n)
+	}
+	if tags := locationTags(t, env, loc); len(tags) != 0 {
+		t.Errorf("location tags %v, want none mirrored", tags)
 	}
 }

@@ -63,14 +63,20 @@ func writeError(key string, err error) error {
 
 // registered fails permanently for a location that was never connected.
 func (w *Worker) registered(ctx context.Context, loc string) error {
-	_, err := w.deps.Creds.Location(ctx, loc)
+	_, err := w.location(ctx, loc)
+	return err
+}
+
+// location returns loc's record; an unknown location is permanent.
+func (w *Worker) location(ctx context.Context, loc string) (creds.Location, error) {
+	l, err := w.deps.Creds.Location(ctx, loc)
 	switch {
 	case errors.Is(err, creds.ErrUnknownLocation), errors.Is(err, creds.ErrInvalidLocation):
-		return bus.Permanent(err)
+		return l, bus.Permanent(err)
 	case err != nil:
-		return fmt.Errorf("look up location %s: %w", loc, err)
+		return l, fmt.Errorf("look up location %s: %w", loc, err)
 	}
-	return nil
+	return l, nil
 }
 
 func isConflict(err error) bool { return errors.Is(err, errConflict) }

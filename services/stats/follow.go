@@ -116,7 +116,9 @@ func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Locatio
 	if err := h.announce(ctx, loc, snap, r, name); err != nil {
 		return err
 	}
-	if h.w.cfg.CustomValues {
+	if d, off := l.FeatureDisabled(creds.FeatureCustomValues); h.w.cfg.CustomValues && off {
+		log.Debug("custom values not written: the token lacks a scope", "scope", d.Scope)
+	} else if h.w.cfg.CustomValues {
 		values := core.CustomValues(r.Recommendations)
 		m, _, err := settings.GetMapping(ctx, h.stores.settings, loc)
 		if err != nil {
@@ -131,7 +133,16 @@ func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Locatio
 				values[strings.TrimSpace(v.Name)] = core.FormatNumber(metric.Value(rs.Answers))
 			}
 		}
-		if err := writeCustomValues(ctx, h.w.deps.Client(loc), loc, values); err != nil {
+		err = writeCustomValues(ctx, h.w.deps.Client(loc), loc, values)
+		var se *ghl.ScopeError
+		switch {
+		case errors.As(err, &se):
+			// Custom values are optional (creds.FeatureCustomValues): no
+			// refresh, no re-authorisation, the rest of the follow-up runs.
+			if err := h.w.deps.Creds.DisableFeature(ctx, loc, creds.FeatureCustomValues, se.MissingScope()); err != nil {
+				return fmt.Errorf("turn off custom values for %s: %w", loc, err)
+			}
+		case err != nil:
 			return err
 		}
 	}
@@ -207,7 +218,9 @@ func storeReport(ctx context.Context, store jetstream.ObjectStore, r report.Repo
 }
 
 // writeCustomValues sets the location's custom values named in want,
-// creating those that do not exist and leaving those already right.
+// creating those that do not exist and leaving those already right. A
+// create that races with another replica's adopts the custom value the
+// other one made (ghl.EnsureCustomValue).
 func writeCustomValues(ctx context.Context, client *ghl.Client, loc string, want map[string]string) error {
 	existing, err := client.CustomValues(ctx, loc)
 	if err != nil {
@@ -227,7 +240,7 @@ func writeCustomValues(ctx context.Context, client *ghl.Client, loc string, want
 				return fmt.Errorf("set custom value %s of %s: %w", name, loc, err)
 			}
 		default:
-			if _, err := client.CreateCustomValue(ctx, loc, name, v); err != nil {
+			if _, err := client.EnsureCustomValue(ctx, loc, name, v); err != nil {
 				return fmt.Errorf("create custom value %s of %s: %w", name, loc, err)
 			}
 		}

@@ -14,7 +14,9 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
+	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -285,4 +287,49 @@ func TestScheduleChangeTakesEffectLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	fleettest.Eventually(t, 10*time.Second, "the default schedule again", scheduled("0 0 6 * * *", "America/Chicago"))
+}
+
+// A location whose OAuth token lacks the custom value scopes is followed
+// up all the same: the refused listing turns custom values off on the
+// location record, with no refresh and no re-authorisation.
+func TestCustomValuesOffWhenTheScopeIsRefused(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	l := env.NewLocation(t, map[string]any{"timezone": "UTC", "accounts": []map[string]string{{"platform": "facebook"}}})
+	var scopes []string
+	for _, s := range ghl.LocationScopes() {
+		if !strings.HasPrefix(s, "locations/customValues.") {
+			scopes = append(scopes, s)
+		}
+	}
+	a := env.Sim.Apps()[0]
+	tok := fleettest.Authorize(t, env.SimURL, ghl.AppCredentials{ClientID: a.ClientID, ClientSecret: a.ClientSecret}, l.ID,
+		strings.Join(scopes, " "), ghl.UserTypeLocation)
+	ctx := context.Background()
+	if err := env.Deps.Creds.AddOAuth(ctx, creds.Location{ID: l.ID, Timezone: "UTC"}, tok); err != nil {
+		t.Fatal(err)
+	}
+	exchanges := count(env.Requests(t, l.ID), http.MethodPost, "/oauth/token")
+	startWorker(t, env)
+
+	before := time.Now()
+	trigger(t, env, l.ID, "run-1")
+	followed(t, env, l.ID, localDays(t, "UTC", before, time.Now().Add(30*time.Second)))
+	loc, err := env.Deps.Creds.Location(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, off := loc.FeatureDisabled(creds.FeatureCustomValues); !off || d.Scope != "locations/customValues.readonly" || loc.State != creds.StateActive {
+		t.Errorf("location %+v; want active with custom_values off for locations/customValues.readonly", loc)
+	}
+	cvPath := "/locations/" + l.ID + "/customValues"
+	reqs := env.Requests(t, l.ID)
+	if n := count(reqs, http.MethodGet, cvPath); n != 1 {
+		t.Errorf("custom values listed %d times, want once", n)
+	}
+	if n := count(reqs, http.MethodPost, "/oauth/token") - exchanges; n != 0 {
+		t.Errorf("%d token refreshes for a refused scope, want none", n)
+	}
+	if cvs := customValues(t, env, l.ID); len(cvs) != 0 {
+		t.Errorf("custom values %v, want none", cvs)
+	}
 }

@@ -124,6 +124,7 @@ func doctorCmd(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "location %s (%s): %s, %s\n", l.ID, dash(l.Name), l.Auth, l.State)
 	fmt.Fprintf(env.Stdout, "token: %s\n", tokenState(ctx, store, l, now))
 	problems := scopeReport(env, l, st)
+	featureReport(env, l)
 
 	w := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "\nCALL\tENDPOINT\tSTATUS\tLATENCY\tREMAINING\tDAILY REMAINING")
@@ -182,12 +183,30 @@ func scopeReport(env *Env, l creds.Location, st creds.TokenStatus) []string {
 	}
 	fmt.Fprintf(env.Stdout, "scopes: %s\n", dash(strings.Join(st.Scopes, " ")))
 	var out []string
-	for _, s := range locationScopes {
-		if !slices.Contains(st.Scopes, s) {
+	for _, s := range ghl.LocationScopes() {
+		if slices.Contains(st.Scopes, s) {
+			continue
+		}
+		if f, ok := creds.FeatureOf(s); ok {
+			out = append(out, "scope "+s+" was not granted: "+string(f)+" is off for this location (connect it again asking for the scope to turn it on)")
+		} else {
 			out = append(out, "scope "+s+" was not granted: connect the location again asking for it")
 		}
 	}
 	return out
+}
+
+// featureReport prints the optional features and whether each is on.
+func featureReport(env *Env, l creds.Location) {
+	var parts []string
+	for _, f := range creds.Features() {
+		if d, off := l.FeatureDisabled(f); off {
+			parts = append(parts, fmt.Sprintf("%s off since %s (HighLevel refused %s)", f, d.Since.UTC().Format("2006-01-02 15:04Z"), d.Scope))
+		} else {
+			parts = append(parts, string(f)+" on")
+		}
+	}
+	fmt.Fprintf(env.Stdout, "optional features: %s\n", strings.Join(parts, "; "))
 }
 
 // dataProblems lists what looks wrong in what the calls returned.
@@ -200,9 +219,14 @@ func dataProblems(calls []doctorCall, tags ghl.TagsResults, accounts ghl.Account
 		out = append(out, fmt.Sprintf("the access token expires in %s and there is no refresh token to renew it", exp.Sub(now).Round(time.Minute)))
 	}
 	for _, dc := range calls {
-		var reauth *creds.NeedsReauthError
+		var (
+			reauth *creds.NeedsReauthError
+			se     *ghl.ScopeError
+		)
 		switch {
 		case errors.As(dc.err, &reauth):
+		case errors.As(dc.err, &se):
+			out = append(out, dc.name+": the token lacks scope "+se.MissingScope()+": connect the location again asking for it")
 		case ghl.IsAuth(dc.err) && (dc.info.StatusCode == http.StatusUnauthorized || dc.info.StatusCode == http.StatusForbidden):
 			out = append(out, dc.name+": HighLevel refused the token (missing scope, revoked or rotated token)")
 		}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -138,12 +139,23 @@ func locationsList(ctx context.Context, env *Env, args []string) error {
 	}
 	now := time.Now()
 	w := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "LOCATION\tNAME\tTIME ZONE\tAUTH\tSTATE\tTOKEN\tADDED")
+	fmt.Fprintln(w, "LOCATION\tNAME\tTIME ZONE\tAUTH\tSTATE\tTOKEN\tADDED\tFEATURES OFF")
 	for _, l := range locs {
 		tok := tokenState(ctx, store, l, now)
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, dash(l.Name), dash(l.Timezone), l.Auth, l.State, tok, l.AddedAt.UTC().Format("2006-01-02 15:04Z"))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, dash(l.Name), dash(l.Timezone), l.Auth, l.State, tok,
+			l.AddedAt.UTC().Format("2006-01-02 15:04Z"), dash(featuresOff(l)))
 	}
 	return w.Flush()
+}
+
+// featuresOff names the optional features turned off for l and the scope
+// each lacks: "location_tags (no locations/tags.readonly)".
+func featuresOff(l creds.Location) string {
+	var out []string
+	for _, d := range l.Disabled {
+		out = append(out, fmt.Sprintf("%s (no %s)", d.Feature, d.Scope))
+	}
+	return strings.Join(out, ", ")
 }
 
 // tokenState describes a location's token for people.

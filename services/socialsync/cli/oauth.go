@@ -65,17 +65,16 @@ func (c oauthConfig) refresher() ([]creds.Option, error) {
 	return []creds.Option{creds.WithRefresher(creds.NewRefresher(gc, c.app()))}, nil
 }
 
-// locationScopes are the scopes the pipeline uses (DESIGN.md); an agency
-// install also needs the two oauth ones.
-var (
-	locationScopes = []string{
-		"socialplanner/tag.readonly", "socialplanner/statistics.readonly", "socialplanner/account.readonly",
-		"socialplanner/post.readonly", "contacts.readonly", "contacts.write", "locations/tags.write",
-		"locations/customValues.write",
-		"locations/customValues.readonly", "locations/customFields.readonly",
+// connectScopes returns the scopes connect asks for by default: those of
+// every endpoint socialsync calls for a location (ghl's endpoint → scope
+// table), and for an agency install also those that hand out location
+// tokens.
+func connectScopes(userType string) []string {
+	if userType == ghl.UserTypeCompany {
+		return append(ghl.LocationScopes(), ghl.AgencyScopes()...)
 	}
-	agencyScopes = []string{"oauth.readonly", "oauth.write"}
-)
+	return ghl.LocationScopes()
+}
 
 func connectCmd(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "connect", "Connect HighLevel locations with OAuth: print the authorization URL (and open a browser), receive HighLevel's\n"+
@@ -105,10 +104,7 @@ func connectCmd(ctx context.Context, env *Env, args []string) error {
 	}
 	want := strings.Fields(strings.ReplaceAll(*scopes, ",", " "))
 	if len(want) == 0 {
-		want = locationScopes
-		if *userType == ghl.UserTypeCompany {
-			want = append(append([]string{}, locationScopes...), agencyScopes...)
-		}
+		want = connectScopes(*userType)
 	}
 	cfg, err := readOAuthConfig(true)
 	if err != nil {

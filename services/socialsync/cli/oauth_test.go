@@ -134,7 +134,8 @@ func TestConnectLocationThenListAndDoctor(t *testing.T) {
 		t.Fatalf("doctor: exit %d: %s%s", code, doc, errDoc)
 	}
 	for _, want := range []string{"GET /social-media-posting/{locationId}/tags", "GET /social-media-posting/{locationId}/accounts",
-		"POST /social-media-posting/statistics", "200 ok", "/100", "/200000", "scopes: socialplanner/tag.readonly"} {
+		"POST /social-media-posting/statistics", "200 ok", "/100", "/200000", "scopes: " + strings.Join(ghl.LocationScopes(), " "),
+		"optional features: location_tags on; custom_values on"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, doc)
 		}
