@@ -192,9 +192,9 @@ func (w Workflow) compile(d *document, field string) (*Compiled, error) {
 	c := &Compiled{Workflow: w}
 	env := envFor(w.On)
 	if strings.TrimSpace(w.When) != "" {
-		p, err := expr.Compile(w.When, expr.Env(env), expr.AsBool())
+		p, err := d.compileExpr(at("when"), w.When, w.On, expr.Env(env), expr.AsBool())
 		if err != nil {
-			return nil, d.errorAt(at("when"), "%s", exprMessage(err, w.On))
+			return nil, err
 		}
 		c.when = p
 	}
@@ -227,6 +227,19 @@ func (w Workflow) compile(d *document, field string) (*Compiled, error) {
 		}
 	}
 	return c, nil
+}
+
+// compileExpr compiles expression src of field for trigger on, and
+// checks that its cost is bounded (see MaxIterations).
+func (d *document) compileExpr(field, src string, on Trigger, opts ...expr.Option) (*vm.Program, error) {
+	p, err := expr.Compile(src, opts...)
+	if err != nil {
+		return nil, d.errorAt(field, "%s", exprMessage(err, on))
+	}
+	if err := checkCost(src, on); err != nil {
+		return nil, d.errorAt(field, "expression limits: %v", err)
+	}
+	return p, nil
 }
 
 // exprMessage turns a compile error of expr into one line naming the
@@ -279,11 +292,7 @@ func (d *document) checkCustomValue(field string, a CustomValueAction, env any, 
 	if a.ValueExpr == "" {
 		return nil, nil
 	}
-	p, err := expr.Compile(a.ValueExpr, expr.Env(env))
-	if err != nil {
-		return nil, d.errorAt(field+".valueExpr", "%s", exprMessage(err, on))
-	}
-	return p, nil
+	return d.compileExpr(field+".valueExpr", a.ValueExpr, on, expr.Env(env))
 }
 
 func (d *document) checkPublish(field string, a PublishAction) error {
@@ -341,11 +350,7 @@ func (d *document) checkWebhook(field string, a WebhookAction, env any, on Trigg
 	if a.BodyExpr == "" {
 		return nil, nil
 	}
-	p, err := expr.Compile(a.BodyExpr, expr.Env(env))
-	if err != nil {
-		return nil, d.errorAt(field+".bodyExpr", "%s", exprMessage(err, on))
-	}
-	return p, nil
+	return d.compileExpr(field+".bodyExpr", a.BodyExpr, on, expr.Env(env))
 }
 
 // ValidSecretName reports whether s can name a webhook secret: 1 to 128
