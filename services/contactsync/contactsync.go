@@ -27,9 +27,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/services/contactsync/core/automation"
@@ -105,6 +106,30 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	return &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "contactsync"), now: time.Now}, nil
 }
 
+// MetricEvaluationsAbandoned counts workflow expressions abandoned past
+// their deadline.
+const MetricEvaluationsAbandoned = "socialsync.workflows.evaluations_abandoned"
+
+// evaluator returns the evaluator of the workflows' expressions, shared
+// by every event this worker handles, counting abandoned evaluations.
+func (w *Worker) evaluator(ctx context.Context) *automation.Evaluator {
+	e := &automation.Evaluator{}
+	if w.deps.Telemetry == nil {
+		return e
+	}
+	abandoned, err := w.deps.Telemetry.MeterProvider().Meter("socialsync/contactsync").Int64Counter(MetricEvaluationsAbandoned,
+		metric.WithDescription("Workflow expressions abandoned past their deadline (they run on until they end)."))
+	if err != nil {
+		w.log.Warn("workflow metrics", "err", err)
+		return e
+	}
+	e.OnAbandoned = func() {
+		abandoned.Add(ctx, 1)
+		w.log.Warn("workflow expression abandoned past its deadline", "timeout", automation.DefaultEvalTimeout.String())
+	}
+	return e
+}
+
 // Run handles post events, segment recomputations and the events that
 // fire saved workflows until ctx ends; it returns nil then. It fails
 // when the consumer cannot run (its durable is gone, the connection is
@@ -123,7 +148,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	ev := &events{w: w, segs: segs, runs: runs, relations: relations,
 		workflows: newRegistry(wfKV, "", "workflow", automation.DecodeWorkflow, w.log),
 		webhooks: &automation.Webhooks{Client: webhookClient(w.cfg), Secrets: automation.DirSecrets(w.cfg.SecretsDir),
-			Attempts: w.cfg.WebhookAttempts, Backoff: w.cfg.WebhookBackoff, MaxBackoff: 16 * w.cfg.WebhookBackoff}}
+			Attempts: w.cfg.WebhookAttempts, Backoff: w.cfg.WebhookBackoff, MaxBackoff: 16 * w.cfg.WebhookBackoff},
+		eval: w.evaluator(ctx)}
 	h := &handler{w: w, store: &store{tags: tags, details: details, relations: relations}, locks: newStripes(), segs: segs}
 	h.settings = settingsKV
 	posts, err := w.deps.Consumer(bus.StreamTriggers, bus.DurableContactSync, h.handle, w.cfg.Concurrency)

@@ -133,7 +133,7 @@ func TestWebhookBodyExpr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := wfs[0].body(0, TagEnv{TagName: "promo"}, []byte(`{}`))
+	b, err := wfs[0].body(nil, 0, TagEnv{TagName: "promo"}, []byte(`{}`))
 	if err != nil || string(b) != `{"text":"New social tag: promo"}` {
 		t.Errorf("body %s, %v", b, err)
 	}

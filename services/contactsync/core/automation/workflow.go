@@ -376,11 +376,13 @@ func (c *Compiled) Applies(t Trigger, loc string) bool {
 
 // Match evaluates the workflow's condition against env; true when it has
 // none.
-func (c *Compiled) Match(env any) (bool, error) {
+func (c *Compiled) Match(env any) (bool, error) { return c.match(nil, env) }
+
+func (c *Compiled) match(e *Evaluator, env any) (bool, error) {
 	if c.when == nil {
 		return true, nil
 	}
-	out, err := expr.Run(c.when, env)
+	out, err := e.Run(c.when, env)
 	if err != nil {
 		return false, fmt.Errorf("workflow %s: when: %w", c.Name, err)
 	}
@@ -389,12 +391,12 @@ func (c *Compiled) Match(env any) (bool, error) {
 }
 
 // value returns the value action i sets.
-func (c *Compiled) value(i int, env any) (string, error) {
+func (c *Compiled) value(e *Evaluator, i int, env any) (string, error) {
 	a := c.Actions[i].SetCustomValue
 	if c.values[i] == nil {
 		return a.Value, nil
 	}
-	out, err := expr.Run(c.values[i], env)
+	out, err := e.Run(c.values[i], env)
 	if err != nil {
 		return "", fmt.Errorf("workflow %s: valueExpr: %w", c.Name, err)
 	}
@@ -412,11 +414,11 @@ func (c *Compiled) value(i int, env any) (string, error) {
 
 // body returns what webhook action i sends: the result of its bodyExpr as
 // JSON, or the event.
-func (c *Compiled) body(i int, env any, event []byte) ([]byte, error) {
+func (c *Compiled) body(e *Evaluator, i int, env any, event []byte) ([]byte, error) {
 	if c.values[i] == nil {
 		return event, nil
 	}
-	out, err := expr.Run(c.values[i], env)
+	out, err := e.Run(c.values[i], env)
 	if err != nil {
 		return nil, fmt.Errorf("workflow %s: bodyExpr: %w", c.Name, err)
 	}
