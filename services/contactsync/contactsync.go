@@ -57,12 +57,23 @@ type Config struct {
 	WebhookAttempts int           `envconfig:"WORKFLOW_WEBHOOK_ATTEMPTS" default:"5" desc:"attempts of a webhook before it is dead-lettered"`
 	WebhookBackoff  time.Duration `envconfig:"WORKFLOW_WEBHOOK_BACKOFF" default:"1s" desc:"wait before a webhook's second attempt; doubles, up to 16 times"`
 	WebhookTimeout  time.Duration `envconfig:"WORKFLOW_WEBHOOK_TIMEOUT" default:"10s" desc:"time limit of one webhook attempt"`
+	// WebhookAllowedHosts names the destinations webhooks may reach
+	// besides public https ones: host names and CIDRs whose private
+	// addresses, and plain http, are allowed (in-cluster receivers).
+	WebhookAllowedHosts string `envconfig:"WORKFLOW_WEBHOOK_ALLOWED_HOSTS" desc:"host names and CIDRs, comma-separated, that webhooks may reach over private addresses or plain http"`
+	// WebhookAllowLoopback lets webhooks reach loopback addresses:
+	// `socialsync run`'s development mode sets it; no variable does.
+	WebhookAllowLoopback bool `ignored:"true"`
+	// WebhookResolver resolves webhook hosts; nil: the system's (tests
+	// inject theirs).
+	WebhookResolver automation.Resolver `ignored:"true"`
 }
 
 // Worker is the contactsync worker.
 type Worker struct {
 	cfg  Config
 	deps *fleet.Deps
+	dest *automation.Destinations // where webhooks may go
 	log  *slog.Logger
 	now  func() time.Time
 }
@@ -97,13 +108,18 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	if cfg.WebhookBackoff < 0 || cfg.WebhookTimeout < 0 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_WORKFLOW_WEBHOOK_BACKOFF and _TIMEOUT: want positive durations", fleet.ErrConfig))
 	}
+	dest, err := automation.ParseAllowList(cfg.WebhookAllowedHosts)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_WORKFLOW_WEBHOOK_ALLOWED_HOSTS: %v", fleet.ErrConfig, err))
+	}
 	if d == nil {
 		errs = append(errs, errors.New("contactsync: no dependencies"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "contactsync"), now: time.Now}, nil
+	dest.AllowLoopback, dest.Resolver, dest.Timeout = cfg.WebhookAllowLoopback, cfg.WebhookResolver, cfg.WebhookTimeout
+	return &Worker{cfg: cfg, deps: d, dest: dest, log: d.Log.With("worker", "contactsync"), now: time.Now}, nil
 }
 
 // MetricEvaluationsAbandoned counts workflow expressions abandoned past
@@ -147,7 +163,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	segs.defs.changed = segs.defChanged
 	ev := &events{w: w, segs: segs, runs: runs, relations: relations,
 		workflows: newRegistry(wfKV, "", "workflow", automation.DecodeWorkflow, w.log),
-		webhooks: &automation.Webhooks{Client: webhookClient(w.cfg), Secrets: automation.DirSecrets(w.cfg.SecretsDir),
+		webhooks: &automation.Webhooks{Client: w.dest.NewClient(w.cfg.WebhookTimeout), Secrets: automation.DirSecrets(w.cfg.SecretsDir),
 			Attempts: w.cfg.WebhookAttempts, Backoff: w.cfg.WebhookBackoff, MaxBackoff: 16 * w.cfg.WebhookBackoff},
 		eval: w.evaluator(ctx)}
 	h := &handler{w: w, store: &store{tags: tags, details: details, relations: relations}, locks: newStripes(), segs: segs}

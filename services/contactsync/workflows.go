@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -368,15 +367,4 @@ func (e *effects) Publish(ctx context.Context, subject string, payload []byte, h
 		return fmt.Errorf("publish to %s: %w", subject, err)
 	}
 	return nil
-}
-
-// webhookClient is the HTTP client of webhook actions: no redirects are
-// followed (a signed body is for the URL the workflow names).
-func webhookClient(cfg Config) *http.Client {
-	return &http.Client{
-		Timeout: cfg.WebhookTimeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
 }

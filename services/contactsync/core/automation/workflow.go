@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -344,6 +346,9 @@ func (d *document) checkWebhook(field string, a WebhookAction, env any, on Trigg
 	case u.User != nil:
 		return nil, d.errorAt(field+".url", "credentials in the URL are not allowed: sign with secret instead")
 	}
+	if err := checkURLHost(u); err != nil {
+		return nil, d.errorAt(field+".url", "%v", err)
+	}
 	if !ValidSecretName(a.Secret) {
 		return nil, d.errorAt(field+".secret", "want the name of a secret (letters, digits, '-', '_', '.'), got %q", a.Secret)
 	}
@@ -351,6 +356,24 @@ func (d *document) checkWebhook(field string, a WebhookAction, env any, on Trigg
 		return nil, nil
 	}
 	return d.compileExpr(field+".bodyExpr", a.BodyExpr, on, expr.Env(env))
+}
+
+// checkURLHost checks the syntax of a webhook URL's host and port. Where
+// the URL may lead is decided when the connection is made (Destinations).
+func checkURLHost(u *url.URL) error {
+	host, port := u.Hostname(), u.Port()
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q: want 1 to 65535", port)
+		}
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if !validHostName(host) {
+		return fmt.Errorf("host %q is not a host name or an IP address", host)
+	}
+	return nil
 }
 
 // ValidSecretName reports whether s can name a webhook secret: 1 to 128
