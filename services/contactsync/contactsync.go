@@ -141,7 +141,7 @@ func (w *Worker) evaluator(ctx context.Context) *automation.Evaluator {
 	}
 	e.OnAbandoned = func() {
 		abandoned.Add(ctx, 1)
-		w.log.Warn("workflow expression abandoned past its deadline", "timeout", automation.DefaultEvalTimeout.String())
+		w.log.Warn("workflow expression abandoned past its deadline")
 	}
 	return e
 }
