@@ -99,6 +99,11 @@ func waitEventsHandled(t *testing.T, env *fleettest.Env, seq uint64) {
 	})
 }
 
+// hookAllowance is the allow-list that lets webhooks reach the test
+// receivers on 127.0.0.1, over http: it names their address as an
+// operator names an in-cluster receiver's CIDR.
+const hookAllowance = "127.0.0.1/32"
+
 // hook is a webhook receiver on 127.0.0.1 that checks signatures.
 type hook struct {
 	url    string

@@ -27,9 +27,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/services/contactsync/core/automation"
@@ -56,12 +57,23 @@ type Config struct {
 	WebhookAttempts int           `envconfig:"WORKFLOW_WEBHOOK_ATTEMPTS" default:"5" desc:"attempts of a webhook before it is dead-lettered"`
 	WebhookBackoff  time.Duration `envconfig:"WORKFLOW_WEBHOOK_BACKOFF" default:"1s" desc:"wait before a webhook's second attempt; doubles, up to 16 times"`
 	WebhookTimeout  time.Duration `envconfig:"WORKFLOW_WEBHOOK_TIMEOUT" default:"10s" desc:"time limit of one webhook attempt"`
+	// WebhookAllowedHosts names the destinations webhooks may reach
+	// besides public https ones: host names and CIDRs whose private
+	// addresses, and plain http, are allowed (in-cluster receivers).
+	WebhookAllowedHosts string `envconfig:"WORKFLOW_WEBHOOK_ALLOWED_HOSTS" desc:"host names and CIDRs, comma-separated, that webhooks may reach over private addresses or plain http"`
+	// WebhookAllowLoopback lets webhooks reach loopback addresses:
+	// `socialsync run`'s development mode sets it; no variable does.
+	WebhookAllowLoopback bool `ignored:"true"`
+	// WebhookResolver resolves webhook hosts; nil: the system's (tests
+	// inject theirs).
+	WebhookResolver automation.Resolver `ignored:"true"`
 }
 
 // Worker is the contactsync worker.
 type Worker struct {
 	cfg  Config
 	deps *fleet.Deps
+	dest *automation.Destinations // where webhooks may go
 	log  *slog.Logger
 	now  func() time.Time
 }
@@ -96,13 +108,42 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	if cfg.WebhookBackoff < 0 || cfg.WebhookTimeout < 0 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_WORKFLOW_WEBHOOK_BACKOFF and _TIMEOUT: want positive durations", fleet.ErrConfig))
 	}
+	dest, err := automation.ParseAllowList(cfg.WebhookAllowedHosts)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_WORKFLOW_WEBHOOK_ALLOWED_HOSTS: %v", fleet.ErrConfig, err))
+	}
 	if d == nil {
 		errs = append(errs, errors.New("contactsync: no dependencies"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "contactsync"), now: time.Now}, nil
+	dest.AllowLoopback, dest.Resolver, dest.Timeout = cfg.WebhookAllowLoopback, cfg.WebhookResolver, cfg.WebhookTimeout
+	return &Worker{cfg: cfg, deps: d, dest: dest, log: d.Log.With("worker", "contactsync"), now: time.Now}, nil
+}
+
+// MetricEvaluationsAbandoned counts workflow expressions abandoned past
+// their deadline.
+const MetricEvaluationsAbandoned = "socialsync.workflows.evaluations_abandoned"
+
+// evaluator returns the evaluator of the workflows' expressions, shared
+// by every event this worker handles, counting abandoned evaluations.
+func (w *Worker) evaluator(ctx context.Context) *automation.Evaluator {
+	e := &automation.Evaluator{}
+	if w.deps.Telemetry == nil {
+		return e
+	}
+	abandoned, err := w.deps.Telemetry.MeterProvider().Meter("socialsync/contactsync").Int64Counter(MetricEvaluationsAbandoned,
+		metric.WithDescription("Workflow expressions abandoned past their deadline (they run on until they end)."))
+	if err != nil {
+		w.log.Warn("workflow metrics", "err", err)
+		return e
+	}
+	e.OnAbandoned = func() {
+		abandoned.Add(ctx, 1)
+		w.log.Warn("workflow expression abandoned past its deadline")
+	}
+	return e
 }
 
 // Run handles post events, segment recomputations and the events that
@@ -122,8 +163,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	segs.defs.changed = segs.defChanged
 	ev := &events{w: w, segs: segs, runs: runs, relations: relations,
 		workflows: newRegistry(wfKV, "", "workflow", automation.DecodeWorkflow, w.log),
-		webhooks: &automation.Webhooks{Client: webhookClient(w.cfg), Secrets: automation.DirSecrets(w.cfg.SecretsDir),
-			Attempts: w.cfg.WebhookAttempts, Backoff: w.cfg.WebhookBackoff, MaxBackoff: 16 * w.cfg.WebhookBackoff}}
+		webhooks: &automation.Webhooks{Client: w.dest.NewClient(w.cfg.WebhookTimeout), Secrets: automation.DirSecrets(w.cfg.SecretsDir),
+			Attempts: w.cfg.WebhookAttempts, Backoff: w.cfg.WebhookBackoff, MaxBackoff: 16 * w.cfg.WebhookBackoff},
+		eval: w.evaluator(ctx)}
 	h := &handler{w: w, store: &store{tags: tags, details: details, relations: relations}, locks: newStripes(), segs: segs}
 	h.settings = settingsKV
 	posts, err := w.deps.Consumer(bus.StreamTriggers, bus.DurableContactSync, h.handle, w.cfg.Concurrency)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +32,7 @@ type events struct {
 	runs      jetstream.KeyValue // socialsync_workflow_runs
 	relations jetstream.KeyValue
 	webhooks  *automation.Webhooks
+	eval      *automation.Evaluator
 }
 
 func (h *events) handle(ctx context.Context, msg jetstream.Msg) error {
@@ -60,7 +60,7 @@ func (h *events) handle(ctx context.Context, msg jetstream.Msg) error {
 		return err
 	}
 	wfs, _ := h.workflows.snapshot()
-	r := &automation.Runner{Effects: &effects{h: h, msg: msg}, Webhooks: h.webhooks, Log: bus.LoggerFrom(ctx)}
+	r := &automation.Runner{Effects: &effects{h: h, msg: msg}, Webhooks: h.webhooks, Eval: h.eval, Log: bus.LoggerFrom(ctx)}
 	_, err = r.Fire(ctx, ev, wfs)
 	return err
 }
@@ -150,6 +150,11 @@ func toEvent(family bus.Family, msg jetstream.Msg) (automation.Event, string, er
 		ev.Contacts = []string{sc.GetContactId()}
 	default:
 		return ev, "", bus.Permanent(fmt.Errorf("contactsync: no handler for subject family %s", family))
+	}
+	// The lists of the environment are capped, as the cost bound of the
+	// workflows' expressions assumes.
+	if err := automation.CheckEnv(ev.Env); err != nil {
+		return ev, "", bus.Permanent(fmt.Errorf("%s event of %s: %w", ev.Trigger, loc, err))
 	}
 	ev.Location = loc
 	payload, err := protojson.Marshal(m)
@@ -362,15 +367,4 @@ func (e *effects) Publish(ctx context.Context, subject string, payload []byte, h
 		return fmt.Errorf("publish to %s: %w", subject, err)
 	}
 	return nil
-}
-
-// webhookClient is the HTTP client of webhook actions: no redirects are
-// followed (a signed body is for the URL the workflow names).
-func webhookClient(cfg Config) *http.Client {
-	return &http.Client{
-		Timeout: cfg.WebhookTimeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
 }

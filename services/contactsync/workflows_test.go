@@ -33,7 +33,10 @@ func TestWorkflowFiresOncePerEvent(t *testing.T) {
       - setCustomValue: { name: socialsync_last_promo_tag, valueExpr: 'tagName' }
 `, h.url))
 	published := subscribe(t, env, "acme.newtag")
-	startWorker(t, env, func(c *contactsync.Config) { c.SecretsDir = secretsDir(t, "slack", "hook-secret") })
+	startWorker(t, env, func(c *contactsync.Config) {
+		c.SecretsDir = secretsDir(t, "slack", "hook-secret")
+		c.WebhookAllowedHosts = hookAllowance
+	})
 
 	tag := func(name string) *socialsyncv1.TagChanged {
 		return &socialsyncv1.TagChanged{LocationId: loc, TagId: "t" + strings.ReplaceAll(name, "-", ""), TagName: name,
@@ -105,6 +108,7 @@ func TestWebhookFailureIsDeadLettered(t *testing.T) {
 	published := subscribe(t, env, "acme.deleted")
 	startWorker(t, env, func(c *contactsync.Config) {
 		c.SecretsDir = secretsDir(t, "hook", "s")
+		c.WebhookAllowedHosts = hookAllowance
 		c.WebhookAttempts = 3
 		c.WebhookBackoff = time.Millisecond
 	})
@@ -119,7 +123,7 @@ func TestWebhookFailureIsDeadLettered(t *testing.T) {
 		t.Fatalf("%d dead letters, want 1", len(dls))
 	}
 	dl := dls[0]
-	for _, want := range []string{"workflow notify action 0 (webhook)", "3 attempts", "503"} {
+	for _, want := range []string{"workflow notify action 0 (webhook)", "3 attempts", "5xx"} {
 		if !strings.Contains(dl.Reason, want) {
 			t.Errorf("dead letter reason %q lacks %q", dl.Reason, want)
 		}

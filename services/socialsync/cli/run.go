@@ -106,10 +106,14 @@ func runCmd(ctx context.Context, env *Env, args []string) error {
 			}
 		}
 	}
-	components, err := Workers(cfg.Config, deps)
+	// Development mode: workflow webhooks may reach receivers on this
+	// machine (loopback), over http too. A deployed contactsync refuses
+	// loopback whatever its allow-list says, unless a CIDR names it.
+	components, err := workers(cfg.Config, deps, true)
 	if err != nil {
 		return err
 	}
+	started = append(started, "workflow webhooks           may reach loopback (development mode); otherwise see SOCIALSYNC_WORKFLOW_WEBHOOK_ALLOWED_HOSTS")
 	gw, devKey, err := devGateway(cfg, deps)
 	if err != nil {
 		return err
@@ -144,6 +148,12 @@ func runCmd(ctx context.Context, env *Env, args []string) error {
 // own settings read from the environment and base as the shared ones: the
 // same composition `socialsync run` and the benchmarks use.
 func Workers(base fleet.Config, deps *fleet.Deps) ([]fleet.Component, error) {
+	return workers(base, deps, false)
+}
+
+// workers is Workers; webhookLoopback lets workflow webhooks reach
+// loopback addresses (`socialsync run`'s development mode).
+func workers(base fleet.Config, deps *fleet.Deps, webhookLoopback bool) ([]fleet.Component, error) {
 	var fc fetcher.Config
 	var ec enricher.Config
 	var sc stats.Config
@@ -154,6 +164,7 @@ func Workers(base fleet.Config, deps *fleet.Deps) ([]fleet.Component, error) {
 		}
 	}
 	fc.Config, ec.Config, sc.Config, cc.Config = base, base, base, base
+	cc.WebhookAllowLoopback = webhookLoopback
 	f, err := fetcher.New(fc, deps)
 	if err != nil {
 		return nil, err

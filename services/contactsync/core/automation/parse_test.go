@@ -32,6 +32,10 @@ func TestParseRefusesWithLineAndField(t *testing.T) {
 			[]string{"w.yaml:5:", "workflows[0].actions[0]", "exactly one"}},
 		{"webhook without secret", false, "workflows:\n  - name: a\n    on: tag.created\n    actions:\n      - webhook: { url: \"https://h.example/x\" }\n",
 			[]string{"w.yaml:5:", "workflows[0].actions[0].webhook"}},
+		{"webhook host not a name", false, "workflows:\n  - name: a\n    on: tag.created\n    actions:\n      - webhook: { url: \"https://hooks!.example/x\", secret: s }\n",
+			[]string{"w.yaml:5:", "workflows[0].actions[0].webhook.url", "not a host name"}},
+		{"webhook port out of range", false, "workflows:\n  - name: a\n    on: tag.created\n    actions:\n      - webhook: { url: \"https://hooks.example:99999/x\", secret: s }\n",
+			[]string{"w.yaml:5:", "workflows[0].actions[0].webhook.url", "port"}},
 		{"stats tags need contacts", false, "workflows:\n  - name: a\n    on: stats.snapshot\n    actions:\n      - addContactTags: { tags: [x] }\n",
 			[]string{"w.yaml:5:", "workflows[0].actions[0].addContactTags", "contacts"}},
 		{"duplicate workflow", false, "workflows:\n  - name: a\n    on: tag.created\n    actions: [{publish: {subject: x}}]\n  - name: a\n    on: tag.deleted\n    actions: [{publish: {subject: x}}]\n",
@@ -133,7 +137,7 @@ func TestWebhookBodyExpr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := wfs[0].body(0, TagEnv{TagName: "promo"}, []byte(`{}`))
+	b, err := wfs[0].body(nil, 0, TagEnv{TagName: "promo"}, []byte(`{}`))
 	if err != nil || string(b) != `{"text":"New social tag: promo"}` {
 		t.Errorf("body %s, %v", b, err)
 	}

@@ -63,7 +63,9 @@ type Effects interface {
 type Runner struct {
 	Effects  Effects
 	Webhooks *Webhooks
-	Log      *slog.Logger
+	// Eval runs the expressions with a deadline; nil: without.
+	Eval *Evaluator
+	Log  *slog.Logger
 }
 
 // RunKey is the key under which action i of workflow name is marked done
@@ -87,7 +89,7 @@ func (r *Runner) Fire(ctx context.Context, ev Event, wfs []*Compiled) (int, erro
 		if !wf.Applies(ev.Trigger, ev.Location) {
 			continue
 		}
-		ok, err := wf.Match(ev.Env)
+		ok, err := wf.match(r.Eval, ev.Env)
 		if err != nil {
 			// A condition that cannot be evaluated on this event (a nil
 			// map entry, a division by zero) will not evaluate on the
@@ -163,7 +165,7 @@ func (r *Runner) act(ctx context.Context, ev Event, wf *Compiled, i int, a Actio
 		}
 		return r.Effects.ContactTags(ctx, ev.Location, contacts, t.Tags, remove, "workflow "+wf.Name)
 	case a.SetCustomValue != nil:
-		v, err := wf.value(i, ev.Env)
+		v, err := wf.value(r.Eval, i, ev.Env)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrActionFailed, err)
 		}
@@ -179,7 +181,7 @@ func (r *Runner) act(ctx context.Context, ev Event, wf *Compiled, i int, a Actio
 		if r.Webhooks == nil {
 			return fmt.Errorf("%w: webhooks are not configured", ErrActionFailed)
 		}
-		body, err := wf.body(i, ev.Env, ev.Payload)
+		body, err := wf.body(r.Eval, i, ev.Env, ev.Payload)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrActionFailed, err)
 		}

@@ -108,6 +108,8 @@ func (d DirSecrets) Secret(name string) ([]byte, error) {
 
 // Webhooks sends signed webhooks, retrying transient failures.
 type Webhooks struct {
+	// Client makes the calls: a Destinations' NewClient, which checks
+	// where connections go; nil: one with an empty allow-list.
 	Client  *http.Client
 	Secrets Secrets
 	// Attempts is how many times a delivery is tried (at least 1).
@@ -129,19 +131,19 @@ type Delivery struct {
 
 // Send delivers d. It returns nil on a 2xx answer; an error matching
 // ErrActionFailed when the receiver refused it (a 4xx other than 408 and
-// 429), when every attempt failed, or when the secret is missing; another
-// error only when ctx ended. Errors name the URL's host, never its path
-// or query, which often hold a token.
+// 429, or a redirect, which is not followed), when the destination is not
+// allowed (ErrDestination), when every attempt failed, or when the secret
+// is missing; another error only when ctx ended. Errors name the answer's
+// status class ("4xx", "5xx") or "network", never the URL, an address or
+// a port: they reach dead letters, which the API shows.
 func (w *Webhooks) Send(ctx context.Context, d Delivery) error {
 	secret, err := w.Secrets.Secret(d.Secret)
 	if err != nil {
 		return err
 	}
-	u, err := url.Parse(d.URL)
-	if err != nil {
-		return fmt.Errorf("%w: webhook url: %v", ErrActionFailed, err)
+	if _, err := url.Parse(d.URL); err != nil {
+		return fmt.Errorf("%w: webhook url does not parse", ErrActionFailed)
 	}
-	host := u.Scheme + "://" + u.Host
 	attempts := max(w.Attempts, 1)
 	wait := w.Backoff
 	var last error
@@ -155,7 +157,11 @@ func (w *Webhooks) Send(ctx context.Context, d Delivery) error {
 		}
 		var perm *refusedError
 		if errors.As(err, &perm) {
-			return fmt.Errorf("%w: webhook to %s: %v", ErrActionFailed, host, err)
+			return fmt.Errorf("%w: webhook: %v", ErrActionFailed, err)
+		}
+		var dest *destinationError
+		if errors.As(err, &dest) {
+			return fmt.Errorf("%w: webhook: %w", ErrActionFailed, dest)
 		}
 		last = err
 		if attempt == attempts {
@@ -172,19 +178,33 @@ func (w *Webhooks) Send(ctx context.Context, d Delivery) error {
 		}
 		wait = min(wait*2, max(w.MaxBackoff, w.Backoff))
 	}
-	return fmt.Errorf("%w: webhook to %s: %d attempts: %v", ErrActionFailed, host, attempts, last)
+	return fmt.Errorf("%w: webhook: %d attempts, the last: %v", ErrActionFailed, attempts, last)
 }
+
+// statusClass names an answer's class: "4xx", "5xx".
+func statusClass(status int) string { return strconv.Itoa(status/100) + "xx" }
 
 // refusedError is an answer not worth retrying.
 type refusedError struct{ status int }
 
-func (e *refusedError) Error() string { return "refused with " + strconv.Itoa(e.status) }
+func (e *refusedError) Error() string {
+	if e.status == 0 {
+		return "the request could not be built"
+	}
+	if e.status/100 == 3 {
+		return "answered 3xx: redirects are not followed"
+	}
+	return "refused with " + statusClass(e.status)
+}
 
 // post makes one attempt; it returns the answer's Retry-After, if any.
 func (w *Webhooks) post(ctx context.Context, d Delivery, secret []byte) (time.Duration, error) {
 	now := time.Now
 	if w.Now != nil {
 		now = w.Now
+	}
+	if u, err := url.Parse(d.URL); err == nil && u.Scheme == "http" {
+		ctx = withPlainHTTP(ctx)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
 	if err != nil {
@@ -198,16 +218,17 @@ func (w *Webhooks) post(ctx context.Context, d Delivery, secret []byte) (time.Du
 	req.Header.Set(HeaderWorkflow, d.Workflow)
 	c := w.Client
 	if c == nil {
-		c = http.DefaultClient
+		c = (&Destinations{}).NewClient(10 * time.Second)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		// The error quotes the URL; keep only what it says went wrong.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
+		// The error names the URL and the addresses dialled: keep only
+		// the policy's refusal, which names neither, or the class.
+		var dest *destinationError
+		if errors.As(err, &dest) {
+			return 0, dest
 		}
-		return 0, fmt.Errorf("send: %v", err)
+		return 0, errors.New("network")
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -219,7 +240,7 @@ func (w *Webhooks) post(ctx context.Context, d Delivery, secret []byte) (time.Du
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 			ra = time.Duration(s) * time.Second
 		}
-		return ra, fmt.Errorf("answered %d", resp.StatusCode)
+		return ra, errors.New(statusClass(resp.StatusCode))
 	default:
 		return 0, &refusedError{status: resp.StatusCode}
 	}

@@ -55,7 +55,7 @@ func TestWebhookRetries(t *testing.T) {
 		w.WriteHeader(int(status.Load()))
 	}))
 	defer srv.Close()
-	wh := &Webhooks{Secrets: DirSecrets(dir), Attempts: 3, Backoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond}
+	wh := &Webhooks{Client: loopbackClient(t), Secrets: DirSecrets(dir), Attempts: 3, Backoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond}
 	d := Delivery{URL: srv.URL + "/T0/B0/tokenpath", Secret: "hook", ID: "id", Body: []byte(`{}`)}
 	err := wh.Send(context.Background(), d)
 	if !errors.Is(err, ErrActionFailed) || calls.Load() != 3 {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -192,9 +194,9 @@ func (w Workflow) compile(d *document, field string) (*Compiled, error) {
 	c := &Compiled{Workflow: w}
 	env := envFor(w.On)
 	if strings.TrimSpace(w.When) != "" {
-		p, err := expr.Compile(w.When, expr.Env(env), expr.AsBool())
+		p, err := d.compileExpr(at("when"), w.When, w.On, expr.Env(env), expr.AsBool())
 		if err != nil {
-			return nil, d.errorAt(at("when"), "%s", exprMessage(err, w.On))
+			return nil, err
 		}
 		c.when = p
 	}
@@ -227,6 +229,19 @@ func (w Workflow) compile(d *document, field string) (*Compiled, error) {
 		}
 	}
 	return c, nil
+}
+
+// compileExpr compiles expression src of field for trigger on, and
+// checks that its cost is bounded (see MaxIterations).
+func (d *document) compileExpr(field, src string, on Trigger, opts ...expr.Option) (*vm.Program, error) {
+	p, err := expr.Compile(src, opts...)
+	if err != nil {
+		return nil, d.errorAt(field, "%s", exprMessage(err, on))
+	}
+	if err := checkCost(src, on); err != nil {
+		return nil, d.errorAt(field, "expression limits: %v", err)
+	}
+	return p, nil
 }
 
 // exprMessage turns a compile error of expr into one line naming the
@@ -279,11 +294,7 @@ func (d *document) checkCustomValue(field string, a CustomValueAction, env any, 
 	if a.ValueExpr == "" {
 		return nil, nil
 	}
-	p, err := expr.Compile(a.ValueExpr, expr.Env(env))
-	if err != nil {
-		return nil, d.errorAt(field+".valueExpr", "%s", exprMessage(err, on))
-	}
-	return p, nil
+	return d.compileExpr(field+".valueExpr", a.ValueExpr, on, expr.Env(env))
 }
 
 func (d *document) checkPublish(field string, a PublishAction) error {
@@ -335,17 +346,34 @@ func (d *document) checkWebhook(field string, a WebhookAction, env any, on Trigg
 	case u.User != nil:
 		return nil, d.errorAt(field+".url", "credentials in the URL are not allowed: sign with secret instead")
 	}
+	if err := checkURLHost(u); err != nil {
+		return nil, d.errorAt(field+".url", "%v", err)
+	}
 	if !ValidSecretName(a.Secret) {
 		return nil, d.errorAt(field+".secret", "want the name of a secret (letters, digits, '-', '_', '.'), got %q", a.Secret)
 	}
 	if a.BodyExpr == "" {
 		return nil, nil
 	}
-	p, err := expr.Compile(a.BodyExpr, expr.Env(env))
-	if err != nil {
-		return nil, d.errorAt(field+".bodyExpr", "%s", exprMessage(err, on))
+	return d.compileExpr(field+".bodyExpr", a.BodyExpr, on, expr.Env(env))
+}
+
+// checkURLHost checks the syntax of a webhook URL's host and port. Where
+// the URL may lead is decided when the connection is made (Destinations).
+func checkURLHost(u *url.URL) error {
+	host, port := u.Hostname(), u.Port()
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q: want 1 to 65535", port)
+		}
 	}
-	return p, nil
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if !validHostName(host) {
+		return fmt.Errorf("host %q is not a host name or an IP address", host)
+	}
+	return nil
 }
 
 // ValidSecretName reports whether s can name a webhook secret: 1 to 128
@@ -371,11 +399,13 @@ func (c *Compiled) Applies(t Trigger, loc string) bool {
 
 // Match evaluates the workflow's condition against env; true when it has
 // none.
-func (c *Compiled) Match(env any) (bool, error) {
+func (c *Compiled) Match(env any) (bool, error) { return c.match(nil, env) }
+
+func (c *Compiled) match(e *Evaluator, env any) (bool, error) {
 	if c.when == nil {
 		return true, nil
 	}
-	out, err := expr.Run(c.when, env)
+	out, err := e.Run(c.when, env)
 	if err != nil {
 		return false, fmt.Errorf("workflow %s: when: %w", c.Name, err)
 	}
@@ -384,12 +414,12 @@ func (c *Compiled) Match(env any) (bool, error) {
 }
 
 // value returns the value action i sets.
-func (c *Compiled) value(i int, env any) (string, error) {
+func (c *Compiled) value(e *Evaluator, i int, env any) (string, error) {
 	a := c.Actions[i].SetCustomValue
 	if c.values[i] == nil {
 		return a.Value, nil
 	}
-	out, err := expr.Run(c.values[i], env)
+	out, err := e.Run(c.values[i], env)
 	if err != nil {
 		return "", fmt.Errorf("workflow %s: valueExpr: %w", c.Name, err)
 	}
@@ -407,11 +437,11 @@ func (c *Compiled) value(i int, env any) (string, error) {
 
 // body returns what webhook action i sends: the result of its bodyExpr as
 // JSON, or the event.
-func (c *Compiled) body(i int, env any, event []byte) ([]byte, error) {
+func (c *Compiled) body(e *Evaluator, i int, env any, event []byte) ([]byte, error) {
 	if c.values[i] == nil {
 		return event, nil
 	}
-	out, err := expr.Run(c.values[i], env)
+	out, err := e.Run(c.values[i], env)
 	if err != nil {
 		return nil, fmt.Errorf("workflow %s: bodyExpr: %w", c.Name, err)
 	}
