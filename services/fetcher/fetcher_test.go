@@ -292,7 +292,7 @@ func TestPollerPublishesUpdatedPosts(t *testing.T) {
 	postSubject := subject(t, bus.PostTriggers, loc)
 	fleettest.Eventually(t, 10*time.Second, "polled post trigger", func() bool { return len(bustest.Messages(t, env.JS, bus.StreamTriggers, postSubject)) == 1 })
 	ev := bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, env.JS, bus.StreamTriggers, postSubject))[0]
-	if ev.PostId != post.ID || ev.Source != "poller" || !strings.HasPrefix(ev.EventId, "poll:"+loc+":"+post.ID+":") ||
+	if ev.PostId != post.ID || ev.Source != "highlevel" || !strings.HasPrefix(ev.EventId, "poll:"+loc+":"+post.ID+":") ||
 		!cmp.Equal(ev.TagIds, []string{ids["polled"]}) || ev.OccurredAt == nil {
 		t.Errorf("polled event = %v", ev)
 	}

@@ -32,12 +32,9 @@ const (
 // fetches the catalogue, publishes the changes and stores it.
 func (w *Worker) handleRefresh(ctx context.Context, msg jetstream.Msg) error {
 	var ev socialsyncv1.PostEvent
-	loc, err := bus.Decode(msg, &ev)
+	loc, err := bus.DecodePost(msg, &ev)
 	if err != nil {
 		return err
-	}
-	if err := toPostTrigger(loc, &ev).Validate(); err != nil {
-		return bus.Permanent(err)
 	}
 	meta, err := msg.Metadata()
 	if err != nil {
