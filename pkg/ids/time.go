@@ -2,6 +2,7 @@ package ids
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -24,10 +25,23 @@ func CheckOccurredAt(field string, at, now time.Time) error {
 		return nil
 	}
 	if d := at.Sub(now); d > MaxAhead {
-		return newError(field, fmt.Sprintf("a time at most %s ahead of the receiving clock (it is %s ahead)", MaxAhead, d.Round(time.Second)), at.UTC().Format(time.RFC3339Nano))
+		return newError(field, fmt.Sprintf("a time at most %s ahead of the receiving clock (it is %s ahead)", MaxAhead, span(d)), at.UTC().Format(time.RFC3339Nano))
 	}
 	if d := now.Sub(at); d > MaxBehind {
-		return newError(field, fmt.Sprintf("a time at most %d days behind the receiving clock (it is %d days behind)", int(MaxBehind/(24*time.Hour)), int(d/(24*time.Hour))), at.UTC().Format(time.RFC3339Nano))
+		return newError(field, fmt.Sprintf("a time at most %d days behind the receiving clock (it is %s behind)", int(MaxBehind/(24*time.Hour)), span(d)), at.UTC().Format(time.RFC3339Nano))
 	}
 	return nil
+}
+
+// span states d in seconds up to two days and in days beyond ("more than"
+// when the difference overflowed a Duration).
+func span(d time.Duration) string {
+	switch {
+	case d == math.MaxInt64:
+		return "more than 290 years"
+	case d < 48*time.Hour:
+		return d.Round(time.Second).String()
+	default:
+		return fmt.Sprintf("%d days", int64(d/(24*time.Hour)))
+	}
 }

@@ -435,3 +435,48 @@ func TestMirrorFollowsTheMapping(t *testing.T) {
 		t.Errorf("location tags after the mapping was deleted (-want +got):\n%s", diff)
 	}
 }
+
+// A post id from another system ("crm-post-1", "Bestellung-ä/42") is
+// related to its tags under the key of (source, id), as the fetcher,
+// contactsync, the gateway and the CLI accept it; one they refuse (257
+// bytes, a newline, an occurredAt far off) is refused here too, as bad
+// input naming the field.
+func TestPostIDsFollowTheSharedRule(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, tagIDs := env.NewTaggedLocation(t, "Launch")
+	startWorker(t, env)
+	cases := bustest.PostCases(loc, []string{tagIDs["Launch"]}, nil, time.Now())
+	for _, c := range cases {
+		if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, bus.PostTriggers, loc), c.Event); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fleettest.Eventually(t, 10*time.Second, "triggers handled", func() bool {
+		return bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher)
+	})
+	var want []string
+	for _, c := range cases {
+		key, err := ids.Key(c.Event.GetSource(), c.Event.GetPostId())
+		stored := false
+		if err == nil {
+			_, _, stored = bustest.Entry(t, env.JS, bus.BucketRelations, "post."+loc+"."+key)
+		}
+		switch {
+		case c.Valid && (err != nil || !stored):
+			t.Errorf("%s: no post record under %q (%v)", c.Name, key, err)
+		case c.Valid:
+			want = append(want, key)
+		case err == nil && stored:
+			t.Errorf("%s: refused input was stored under %q", c.Name, key)
+		}
+	}
+	data, _, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+"."+tagIDs["Launch"])
+	var listed struct {
+		PostIDs []string `json:"postIds"`
+	}
+	_ = json.Unmarshal(data, &listed)
+	if diff := cmp.Diff(want, listed.PostIDs, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("tag's posts (-want +got):\n%s", diff)
+	}
+	bustest.CheckPostDeadLetters(t, cases, bustest.DeadLetters(t, env.JS, "socialsync.dlq.enricher."+loc))
+}
