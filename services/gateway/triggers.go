@@ -50,7 +50,7 @@ func (g *Gateway) triggerPost(w http.ResponseWriter, r *http.Request) {
 		ev.Source = ids.DefaultSource
 	}
 	if err := g.validatePost(ev, false); err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
+		writeInvalid(w, err)
 		return
 	}
 	if ev.OccurredAt == nil {

@@ -101,12 +101,12 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request) {
 	// The event's post id is an id in the source's system.
 	ev.Source = source
 	if err := g.validatePost(ev, true); err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
+		writeInvalid(w, err)
 		return
 	}
 	key, err := ids.Key(source, ev.GetEventId())
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "invalid", fieldError(err).Error())
+		writeInvalid(w, err)
 		return
 	}
 
@@ -235,15 +235,23 @@ func protoErr(err error) string {
 // validatePost checks a post event with the check every consumer of post
 // triggers applies (bus.CheckPostEvent), against the gateway's clock;
 // eventID says an eventId is required (the webhook's idempotency key).
-// Its errors name the field as the JSON body spells it.
+// writeInvalid states its errors with the field named as in JSON.
 func (g *Gateway) validatePost(ev *socialsyncv1.PostEvent, eventID bool) error {
 	if eventID && ev.GetEventId() == "" {
 		return errors.New("eventId: required (the idempotency key: the same event sent twice has the same eventId)")
 	}
-	if err := bus.CheckPostEvent(ev, g.now()); err != nil {
-		return fieldError(err)
+	return bus.CheckPostEvent(ev, g.now())
+}
+
+// writeInvalid answers 422 with err's text; for an *ids.Error its field,
+// as the JSON body spells it, is also the error body's "field".
+func writeInvalid(w http.ResponseWriter, err error) {
+	body := errorBody{Code: "invalid", Message: fieldError(err).Error()}
+	var e *ids.Error
+	if errors.As(err, &e) {
+		body.Field = jsonName(e.Field)
 	}
-	return nil
+	writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: body})
 }
 
 // fieldError restates an *ids.Error with the field named as in JSON
