@@ -296,6 +296,9 @@ func TestPollerPublishesUpdatedPosts(t *testing.T) {
 		!cmp.Equal(ev.TagIds, []string{ids["polled"]}) || ev.OccurredAt == nil {
 		t.Errorf("polled event = %v", ev)
 	}
+	if err := bus.CheckPostEvent(ev, time.Now()); err != nil {
+		t.Errorf("the poller published what consumers refuse: %v", err)
+	}
 	fleettest.Eventually(t, 10*time.Second, "the polled trigger refreshed the catalogue", func() bool { _, ok := catalogue(t, env, loc); return ok })
 
 	// The next polls find nothing new.
