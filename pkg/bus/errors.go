@@ -190,6 +190,14 @@ type deferrer interface {
 	DeferFor() time.Duration
 }
 
+// badInputer is an error about the message itself (an *ids.Error: a field
+// that breaks its rule). Packages that know nothing of the bus implement
+// it, so that their errors settle as bad input wherever they are wrapped.
+type badInputer interface {
+	error
+	BadInput() bool
+}
+
 // PanicError is a recovered handler panic. Its Error holds the panic value;
 // the stack is logged, never put in a dead letter.
 type PanicError struct {
@@ -209,7 +217,8 @@ func (e *PanicError) Is(target error) bool { return target == ErrPanic }
 //   - nil: ClassNone
 //   - a *PanicError: ClassPanic
 //   - ErrMaxDeliveries: ClassMaxDeliveries
-//   - ErrBadInput: ClassBadInput
+//   - ErrBadInput, or an error with a BadInput() bool method that
+//     reports true (an *ids.Error): ClassBadInput
 //   - a *DeferError: ClassDeferred, with its delay
 //   - an error with a DeferFor() time.Duration method (a
 //     *ratelimit.PacedError: the location's request budget is spent for
@@ -232,6 +241,10 @@ func Classify(err error) (Class, time.Duration) {
 		return ClassMaxDeliveries, 0
 	}
 	if errors.Is(err, ErrBadInput) {
+		return ClassBadInput, 0
+	}
+	var bi badInputer
+	if errors.As(err, &bi) && bi.BadInput() {
 		return ClassBadInput, 0
 	}
 	var de *DeferError

@@ -1,21 +1,15 @@
 package ghl
 
+import "github.com/socialsync/socialsync/pkg/ids"
+
 // MaxIDLen bounds the ids ValidID accepts. HighLevel's location and contact
 // ids are 20 characters, tag, post and profile ids 24 hex digits.
-const MaxIDLen = 64
+const MaxIDLen = ids.MaxHighLevelLen
 
-// ValidID reports whether id can be a HighLevel location, contact, tag or
-// post id: 1 to MaxIDLen ASCII letters and digits. Such an id is safe in a
-// URL path, a NATS subject token and a key-value key.
-func ValidID(id string) bool {
-	if id == "" || len(id) > MaxIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
+// ValidID reports whether id can be a HighLevel location, contact or tag
+// id (or the id of a post as HighLevel lists it): 1 to MaxIDLen ASCII
+// letters and digits, the rule of ids.ValidHighLevel. Such an id is safe in
+// a URL path, a NATS subject token and a key-value key. A post id in a
+// message is the post's id in the sending system and follows
+// ids.ValidExternal instead.
+func ValidID(id string) bool { return ids.ValidHighLevel(id) }

@@ -17,6 +17,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	pkgids "github.com/socialsync/socialsync/pkg/ids"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync"
 	"github.com/socialsync/socialsync/services/contactsync/core"
@@ -65,7 +66,7 @@ func TestPostLifecycle(t *testing.T) {
 	if err := json.Unmarshal(e.Value(), &st); err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Posts[p1]) != 2 || len(st.Applied) != 2 {
+	if len(st.Posts[postKey(t, p1)]) != 2 || len(st.Applied) != 2 {
 		t.Errorf("stored state of %s: %+v", a, st)
 	}
 
@@ -95,7 +96,7 @@ func TestPostLifecycle(t *testing.T) {
 	if tags := contactTags(t, env, loc, c); !hasTag(tags, social(sale)) || !hasTag(tags, social(other)) {
 		t.Errorf("c's tags %v: want p2's tags kept", tags)
 	}
-	if _, err := kv.Get(context.Background(), "postcontacts."+loc+"."+p1); err == nil {
+	if _, err := kv.Get(context.Background(), "postcontacts."+loc+"."+postKey(t, p1)); err == nil {
 		t.Error("the deleted post's contacts are still recorded")
 	}
 	if dls := bustest.DeadLetters(t, env.JS, ""); len(dls) != 0 {
@@ -316,7 +317,7 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 	pub("socialsync.trigger.post.NoSuchLocation1", &socialsyncv1.PostEvent{LocationId: "NoSuchLocation1", PostId: "p1"})
 	pub("socialsync.trigger.post.bad-location", &socialsyncv1.PostEvent{LocationId: "bad-location", PostId: "p1"})
 	pub(subject, &socialsyncv1.PostEvent{LocationId: "SomeOtherLocation", PostId: "p1"})
-	pub(subject, &socialsyncv1.PostEvent{LocationId: loc, PostId: "a.b"})
+	pub(subject, &socialsyncv1.PostEvent{LocationId: loc, PostId: "a\nb"})
 	pub(subject, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", ContactIds: []string{"*"}})
 	seq := publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", TagIds: ids(tags...), ContactIds: contacts})
 
@@ -329,7 +330,7 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 		{"socialsync.dlq.contactsync._invalid", "invalid location id"},
 		{"socialsync.dlq.contactsync." + loc, "does not match subject"},
 		{"socialsync.dlq.contactsync." + loc, "post_id"},
-		{"socialsync.dlq.contactsync." + loc, "contact id"},
+		{"socialsync.dlq.contactsync." + loc, "contact_ids[0]"},
 	}
 	dls := bustest.DeadLetters(t, env.JS, "")
 	if len(dls) != len(want) {
@@ -417,4 +418,46 @@ func TestReplicasRace(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A post id from another system ("crm-post-1", "Bestellung-ä/42") reaches
+// its contacts and is recorded under the key of (source, id), as the
+// fetcher, the enricher, the gateway and the CLI accept it; one they
+// refuse (257 bytes, a newline, an occurredAt far off) is refused here
+// too, as bad input naming the field.
+func TestPostIDsFollowTheSharedRule(t *testing.T) {
+	env := fleettest.Start(t, "demo")
+	loc := env.Locations[0].ID
+	l := location(t, env, loc)
+	primeCatalogue(t, env, loc, l.SocialTags)
+	tags := liveTags(t, l, 1)
+	contacts := liveContacts(t, l, 2)
+	startWorker(t, env)
+	cases := bustest.PostCases(loc, ids(tags...), contacts, time.Now())
+	var last uint64
+	for _, c := range cases {
+		last = publish(t, env, c.Event)
+	}
+	waitTags(t, env, loc, contacts, []string{social(tags[0])}, nil)
+	waitHandled(t, env, last)
+	fleettest.Eventually(t, 10*time.Second, "triggers handled", func() bool {
+		return bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableContactSync)
+	})
+	kv, err := env.JS.KeyValue(context.Background(), bus.BucketRelations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		if !c.Valid {
+			continue
+		}
+		key, err := pkgids.Key(c.Event.GetSource(), c.Event.GetPostId())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kv.Get(context.Background(), "postcontacts."+loc+"."+key); err != nil {
+			t.Errorf("%s: contacts of the post not recorded under %q: %v", c.Name, key, err)
+		}
+	}
+	bustest.CheckPostDeadLetters(t, cases, bustest.DeadLetters(t, env.JS, "socialsync.dlq.contactsync."+loc))
 }

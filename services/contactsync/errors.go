@@ -6,9 +6,6 @@ var (
 	// ErrUnknownTags is an event naming social tags that the location's
 	// catalogue does not hold (yet). It is retried after UnknownTagRetry.
 	ErrUnknownTags = errors.New("tags not in the catalogue")
-	// ErrInvalidEvent is a post event contactsync cannot act on: no post
-	// id, or ids that cannot be part of a key.
-	ErrInvalidEvent = errors.New("invalid post event")
 	// ErrUnknownCustomField is a mapping naming a contact custom field
 	// the location does not define: the event is dead-lettered, naming it.
 	ErrUnknownCustomField = errors.New("unknown contact custom field")

@@ -85,7 +85,7 @@ func primePost(t *testing.T, env *fleettest.Env, loc, post string, tagIDs []stri
 		t.Fatal(err)
 	}
 	data, _ := json.Marshal(map[string]any{"tagIds": tagIDs, "updatedAt": at.UTC()})
-	if _, err := kv.Put(context.Background(), "post."+loc+"."+post, data); err != nil {
+	if _, err := kv.Put(context.Background(), "post."+loc+"."+postKey(t, post), data); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -71,12 +71,15 @@ type contact struct {
 // finds the new state and writes nothing.
 func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	var ev socialsyncv1.PostEvent
-	loc, err := bus.Decode(msg, &ev)
+	loc, err := bus.DecodePost(msg, &ev)
 	if err != nil {
 		return err
 	}
-	if err := checkEvent(&ev); err != nil {
-		return bus.Permanent(err)
+	// The post stands for itself in keys and contact states by its key,
+	// its id encoded with its source: the enricher's records use it too.
+	post, err := bus.PostKey(&ev)
+	if err != nil {
+		return err
 	}
 	// A paced location's message goes back at once, before any read or
 	// lock, so its backlog costs the other locations nothing.
@@ -97,7 +100,7 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 
 	var known core.PostContacts
-	indexKey := postContactsKey(loc, ev.GetPostId())
+	indexKey := postContactsKey(loc, post)
 	indexRev, err := h.store.load(ctx, indexKey, &known)
 	if err != nil {
 		return err
@@ -110,10 +113,10 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	var contacts []*contact
 	for _, id := range linked {
-		contacts = append(contacts, &contact{id: id, change: core.PostChange{PostID: ev.GetPostId(), Tags: names}})
+		contacts = append(contacts, &contact{id: id, change: core.PostChange{PostID: post, Tags: names}})
 	}
 	for _, id := range unlinked {
-		contacts = append(contacts, &contact{id: id, change: core.PostChange{PostID: ev.GetPostId(), Unlink: true}})
+		contacts = append(contacts, &contact{id: id, change: core.PostChange{PostID: post, Unlink: true}})
 	}
 
 	failed, err := h.apply(ctx, msg, loc, ev.GetPostId(), contacts)
@@ -142,7 +145,7 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	if !h.segs.any() {
 		touched = nil
 	}
-	if err := h.segs.recompute(ctx, msg, loc, touched, "post "+ev.GetPostId(), map[string]time.Time{ev.GetPostId(): at}); err != nil {
+	if err := h.segs.recompute(ctx, msg, loc, touched, "post "+ev.GetPostId(), map[string]time.Time{post: at}); err != nil {
 		return err
 	}
 
@@ -331,19 +334,6 @@ func (h *handler) tagNames(ctx context.Context, loc string, ids []string) ([]str
 		return nil, bus.RetryAfter(fmt.Errorf("%w of %s: %s", ErrUnknownTags, loc, strings.Join(slices.Compact(unknown), ", ")), UnknownTagRetry)
 	}
 	return names, nil
-}
-
-// checkEvent rejects an event whose ids cannot be part of a key.
-func checkEvent(ev *socialsyncv1.PostEvent) error {
-	if !validKeyPart(ev.GetPostId()) {
-		return fmt.Errorf("%w: post_id %q: want 1 to 64 letters, digits, '-' or '_'", ErrInvalidEvent, truncate(ev.GetPostId()))
-	}
-	for _, id := range ev.GetContactIds() {
-		if !validKeyPart(id) {
-			return fmt.Errorf("%w: contact id %q: want 1 to 64 letters, digits, '-' or '_'", ErrInvalidEvent, truncate(id))
-		}
-	}
-	return nil
 }
 
 // validKeyPart reports whether s can be one part of a relations key.

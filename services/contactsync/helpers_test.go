@@ -12,6 +12,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	pkgids "github.com/socialsync/socialsync/pkg/ids"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync"
 )
@@ -257,4 +258,15 @@ func ids(tags ...simTag) []string {
 func publishRaw(t *testing.T, env *fleettest.Env, subject string, data []byte, header ...string) uint64 {
 	t.Helper()
 	return bustest.PublishRaw(t, env.JS, subject, data, header...).Sequence
+}
+
+// postKey is the key part of a post of the default source, as the
+// enricher and contactsync key their records (ids.Key).
+func postKey(t testing.TB, id string) string {
+	t.Helper()
+	k, err := pkgids.Key("", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

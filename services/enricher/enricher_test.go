@@ -23,6 +23,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/enricher"
@@ -202,11 +203,24 @@ type relations struct {
 	TagPosts map[string][]string // tag id → post ids
 }
 
+// testSource is the source of the post events the tests publish.
+const testSource = "test"
+
+// postKey is the key part of a post of testSource.
+func postKey(t testing.TB, id string) string {
+	t.Helper()
+	k, err := ids.Key(testSource, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func readRelations(t testing.TB, env *fleettest.Env, loc string, posts, tags []string) relations {
 	t.Helper()
 	r := relations{Posts: map[string][]string{}, TagPosts: map[string][]string{}}
 	for _, p := range posts {
-		if data, _, ok := bustest.Entry(t, env.JS, bus.BucketRelations, "post."+loc+"."+p); ok {
+		if data, _, ok := bustest.Entry(t, env.JS, bus.BucketRelations, "post."+loc+"."+postKey(t, p)); ok {
 			var rec struct {
 				TagIDs    []string  `json:"tagIds"`
 				UpdatedAt time.Time `json:"updatedAt"`
@@ -225,7 +239,13 @@ func readRelations(t testing.TB, env *fleettest.Env, loc string, posts, tags []s
 			if err := json.Unmarshal(data, &rec); err != nil {
 				t.Fatal(err)
 			}
-			r.TagPosts[tag] = rec.PostIDs
+			for _, k := range rec.PostIDs {
+				source, id, err := ids.ParseKey(k)
+				if err != nil || source != testSource {
+					t.Fatalf("tag %s lists %q, want a post key of source %s: %v", tag, k, testSource, err)
+				}
+				r.TagPosts[tag] = append(r.TagPosts[tag], id)
+			}
 		}
 	}
 	return r
@@ -238,9 +258,11 @@ func TestPostRelations(t *testing.T) {
 	loc, _ := env.NewTaggedLocation(t)
 	startWorker(t, env)
 	postSubject := subject(t, bus.PostTriggers, loc)
-	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	// Event times are recent: the consumers refuse one more than 400 days
+	// behind the time the stream stored it.
+	t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	post := func(id string, change socialsyncv1.Change, at time.Time, tags ...string) *socialsyncv1.PostEvent {
-		return &socialsyncv1.PostEvent{LocationId: loc, PostId: id, Change: change, TagIds: tags, OccurredAt: timestamppb.New(at), Source: "test"}
+		return &socialsyncv1.PostEvent{LocationId: loc, PostId: id, Change: change, TagIds: tags, OccurredAt: timestamppb.New(at), Source: testSource}
 	}
 	posts, tags := []string{"p1", "p2"}, []string{"a", "b", "c"}
 	// step publishes ev and waits until the relations are want.
@@ -271,11 +293,11 @@ func TestPostRelations(t *testing.T) {
 	step("a stale update of p1", post("p1", socialsyncv1.Change_CHANGE_UPDATED, t0.Add(30*time.Second), "b", "c"), dropped)
 
 	// The same event delivered again (another Nats-Msg-Id) writes nothing.
-	_, revBefore, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "post."+loc+".p1")
+	_, revBefore, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "post."+loc+"."+postKey(t, "p1"))
 	_, tagRevBefore, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+".a")
 	publishRaw(t, env, postSubject, post("p1", socialsyncv1.Change_CHANGE_UPDATED, t0.Add(time.Minute), "a"), "again", true)
 	fleettest.Eventually(t, 10*time.Second, "repeat handled", func() bool { return bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher) })
-	_, revAfter, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "post."+loc+".p1")
+	_, revAfter, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "post."+loc+"."+postKey(t, "p1"))
 	_, tagRevAfter, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+".a")
 	if revAfter != revBefore || tagRevAfter != tagRevBefore {
 		t.Errorf("a repeated event rewrote the relations: post revision %d → %d, tag revision %d → %d", revBefore, revAfter, tagRevBefore, tagRevAfter)
@@ -464,4 +486,49 @@ func TestMirroringOffWhenTheScopeIsRefused(t *testing.T) {
 	if tags := locationTags(t, env, loc); len(tags) != 0 {
 		t.Errorf("location tags %v, want none mirrored", tags)
 	}
+}
+
+// A post id from another system ("crm-post-1", "Bestellung-ä/42") is
+// related to its tags under the key of (source, id), as the fetcher,
+// contactsync, the gateway and the CLI accept it; one they refuse (257
+// bytes, a newline, an occurredAt far off) is refused here too, as bad
+// input naming the field.
+func TestPostIDsFollowTheSharedRule(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, tagIDs := env.NewTaggedLocation(t, "Launch")
+	startWorker(t, env)
+	cases := bustest.PostCases(loc, []string{tagIDs["Launch"]}, nil, time.Now())
+	for _, c := range cases {
+		if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, bus.PostTriggers, loc), c.Event); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fleettest.Eventually(t, 10*time.Second, "triggers handled", func() bool {
+		return bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher)
+	})
+	var want []string
+	for _, c := range cases {
+		key, err := ids.Key(c.Event.GetSource(), c.Event.GetPostId())
+		stored := false
+		if err == nil {
+			_, _, stored = bustest.Entry(t, env.JS, bus.BucketRelations, "post."+loc+"."+key)
+		}
+		switch {
+		case c.Valid && (err != nil || !stored):
+			t.Errorf("%s: no post record under %q (%v)", c.Name, key, err)
+		case c.Valid:
+			want = append(want, key)
+		case err == nil && stored:
+			t.Errorf("%s: refused input was stored under %q", c.Name, key)
+		}
+	}
+	data, _, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+"."+tagIDs["Launch"])
+	var listed struct {
+		PostIDs []string `json:"postIds"`
+	}
+	_ = json.Unmarshal(data, &listed)
+	if diff := cmp.Diff(want, listed.PostIDs, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("tag's posts (-want +got):\n%s", diff)
+	}
+	bustest.CheckPostDeadLetters(t, cases, bustest.DeadLetters(t, env.JS, "socialsync.dlq.enricher."+loc))
 }

@@ -14,13 +14,13 @@ import (
 // handlePost brings the post ↔ tag relations in line with a post event.
 func (w *Worker) handlePost(ctx context.Context, msg jetstream.Msg) error {
 	var ev socialsyncv1.PostEvent
-	loc, err := bus.Decode(msg, &ev)
+	loc, err := bus.DecodePost(msg, &ev)
 	if err != nil {
 		return err
 	}
-	u := toPostUpdate(&ev)
-	if err := u.Validate(); err != nil {
-		return bus.Permanent(err)
+	u, err := toPostUpdate(&ev)
+	if err != nil {
+		return err
 	}
 	if err := w.registered(ctx, loc); err != nil {
 		return err
@@ -37,7 +37,7 @@ func (w *Worker) handlePost(ctx context.Context, msg jetstream.Msg) error {
 // touched are brought in line with the outcome, so that a stale event
 // that lost the race undoes its own changes.
 func (w *Worker) applyPost(ctx context.Context, loc string, u core.PostUpdate) error {
-	key := "post." + loc + "." + u.PostID
+	key := "post." + loc + "." + u.PostKey
 	var touched []string
 	for attempt := 1; ; attempt++ {
 		stored, rev, err := w.loadPost(ctx, key)
@@ -50,7 +50,7 @@ func (w *Worker) applyPost(ctx context.Context, loc string, u core.PostUpdate) e
 			target[id] = true
 		}
 		for _, tag := range append(plan.Check, touched...) {
-			if err := w.listPost(ctx, loc, tag, u.PostID, target[tag]); err != nil {
+			if err := w.listPost(ctx, loc, tag, u.PostKey, target[tag]); err != nil {
 				return err
 			}
 		}
@@ -129,12 +129,16 @@ func (w *Worker) loadPost(ctx context.Context, key string) (*core.PostRecord, ui
 	return &r, rev, nil
 }
 
-// toPostUpdate converts a post event for the core.
-func toPostUpdate(ev *socialsyncv1.PostEvent) core.PostUpdate {
+// toPostUpdate converts a checked post event for the core.
+func toPostUpdate(ev *socialsyncv1.PostEvent) (core.PostUpdate, error) {
+	key, err := bus.PostKey(ev)
+	if err != nil {
+		return core.PostUpdate{}, err
+	}
 	return core.PostUpdate{
-		PostID:     ev.GetPostId(),
+		PostKey:    key,
 		Change:     core.PostChange(ev.GetChange()),
 		TagIDs:     ev.GetTagIds(),
 		OccurredAt: timeOf(ev.GetOccurredAt()),
-	}
+	}, nil
 }

@@ -111,7 +111,7 @@ func TestRefreshReportsChangesAndStoresCatalogue(t *testing.T) {
 	env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/socialTags", map[string]string{"tag": "Winter"}, &fresh)
 
 	// The next trigger arrives as protojson.
-	data, err := protojson.Marshal(&socialsyncv1.PostEvent{LocationId: loc, PostId: "65f151c99bc2bf3aaf970d73", Source: "nats cli"})
+	data, err := protojson.Marshal(&socialsyncv1.PostEvent{LocationId: loc, PostId: "65f151c99bc2bf3aaf970d73", Source: "nats-cli"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,9 +292,12 @@ func TestPollerPublishesUpdatedPosts(t *testing.T) {
 	postSubject := subject(t, bus.PostTriggers, loc)
 	fleettest.Eventually(t, 10*time.Second, "polled post trigger", func() bool { return len(bustest.Messages(t, env.JS, bus.StreamTriggers, postSubject)) == 1 })
 	ev := bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, env.JS, bus.StreamTriggers, postSubject))[0]
-	if ev.PostId != post.ID || ev.Source != "poller" || !strings.HasPrefix(ev.EventId, "poll:"+loc+":"+post.ID+":") ||
+	if ev.PostId != post.ID || ev.Source != "highlevel" || !strings.HasPrefix(ev.EventId, "poll:"+loc+":"+post.ID+":") ||
 		!cmp.Equal(ev.TagIds, []string{ids["polled"]}) || ev.OccurredAt == nil {
 		t.Errorf("polled event = %v", ev)
+	}
+	if err := bus.CheckPostEvent(ev, time.Now()); err != nil {
+		t.Errorf("the poller published what consumers refuse: %v", err)
 	}
 	fleettest.Eventually(t, 10*time.Second, "the polled trigger refreshed the catalogue", func() bool { _, ok := catalogue(t, env, loc); return ok })
 
@@ -350,4 +353,25 @@ func TestConfigValidateNamesTheVariable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A post id from another system ("crm-post-1", "Bestellung-ä/42") is
+// accepted, as the gateway, the CLI, the enricher and contactsync accept
+// it; one they refuse (257 bytes, a newline, an occurredAt far off) is
+// refused here too, as bad input naming the field.
+func TestTriggerIDsFollowTheSharedRule(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, _ := env.NewTaggedLocation(t, "Launch")
+	startWorker(t, env)
+	cases := bustest.PostCases(loc, nil, nil, time.Now())
+	for _, c := range cases {
+		if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, bus.PostTriggers, loc), c.Event); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fleettest.Eventually(t, 10*time.Second, "triggers handled", func() bool {
+		_, ok := catalogue(t, env, loc)
+		return ok && bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableFetcher)
+	})
+	bustest.CheckPostDeadLetters(t, cases, bustest.DeadLetters(t, env.JS, "socialsync.dlq.fetcher."+loc))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ids"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/fetcher/core"
 )
@@ -25,8 +26,9 @@ const (
 	// beyond are picked up by the next poll, once the newer ones are in
 	// the cursor.
 	pollMaxPages = 20
-	// pollSource is the PostEvent source of polled posts.
-	pollSource = "poller"
+	// pollSource is the PostEvent source of polled posts: their ids are
+	// Social Planner's.
+	pollSource = ids.DefaultSource
 	// pollCursorPrefix starts the key of a location's poll cursor in the
 	// relations bucket: "pollcursor.<loc>".
 	pollCursorPrefix = "pollcursor."
@@ -116,7 +118,7 @@ func (w *Worker) pollLocation(ctx context.Context, loc string) (int, error) {
 		return 0, err
 	}
 	for _, p := range changed {
-		ev := toPolledEvent(loc, p)
+		ev := toPolledEvent(loc, p, now)
 		if _, err := w.deps.Publisher.Publish(ctx, subject, ev); err != nil {
 			// The cursor stays where it was: the next poll publishes
 			// these posts again, and the ids already sent are dropped.
@@ -216,8 +218,12 @@ func toPolledPost(p ghl.Post) core.PolledPost {
 }
 
 // toPolledEvent converts a changed post into its post trigger, with the
-// event id "poll:<loc>:<postId>:<updatedAt>".
-func toPolledEvent(loc string, p core.PolledPost) *socialsyncv1.PostEvent {
+// event id "poll:<loc>:<postId>:<updatedAt>". Its occurred_at is the
+// post's update time, kept within what the post triggers' consumers accept
+// (ids.CheckOccurredAt) against now: an update time ahead of the poller's
+// clock becomes now (the poller saw the change now), one too old is left
+// out (the source did not say).
+func toPolledEvent(loc string, p core.PolledPost, now time.Time) *socialsyncv1.PostEvent {
 	change := socialsyncv1.Change_CHANGE_UPDATED
 	switch {
 	case p.Deleted:
@@ -231,12 +237,19 @@ func toPolledEvent(loc string, p core.PolledPost) *socialsyncv1.PostEvent {
 			tags = append(tags, id)
 		}
 	}
+	var occurred *timestamppb.Timestamp
+	switch {
+	case p.UpdatedAt.After(now):
+		occurred = timestamppb.New(now)
+	case ids.CheckOccurredAt("occurred_at", p.UpdatedAt, now) == nil:
+		occurred = timestamppb.New(p.UpdatedAt)
+	}
 	return &socialsyncv1.PostEvent{
 		LocationId: loc,
 		PostId:     p.ID,
 		Change:     change,
 		TagIds:     tags,
-		OccurredAt: timestamppb.New(p.UpdatedAt),
+		OccurredAt: occurred,
 		Source:     pollSource,
 		EventId:    fmt.Sprintf("poll:%s:%s:%s", loc, p.ID, p.UpdatedAt.Format("2006-01-02T15:04:05.000Z07:00")),
 	}

@@ -32,12 +32,12 @@ const (
 // fetches the catalogue, publishes the changes and stores it.
 func (w *Worker) handleRefresh(ctx context.Context, msg jetstream.Msg) error {
 	var ev socialsyncv1.PostEvent
+	// The refresh carries the trigger that bus.CheckPostEvent accepted
+	// when it arrived; the refresh reads only its location, so it is not
+	// judged again against the later time of this stream.
 	loc, err := bus.Decode(msg, &ev)
 	if err != nil {
 		return err
-	}
-	if err := toPostTrigger(loc, &ev).Validate(); err != nil {
-		return bus.Permanent(err)
 	}
 	meta, err := msg.Metadata()
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/fetcher/core"
 )
 
 // handleTrigger turns a post trigger into a pending catalogue refresh of
@@ -19,12 +18,9 @@ import (
 // already pending, if any (see the package documentation).
 func (w *Worker) handleTrigger(ctx context.Context, msg jetstream.Msg) error {
 	var ev socialsyncv1.PostEvent
-	loc, err := bus.Decode(msg, &ev)
+	loc, err := bus.DecodePost(msg, &ev)
 	if err != nil {
 		return err
-	}
-	if err := toPostTrigger(loc, &ev).Validate(); err != nil {
-		return bus.Permanent(err)
 	}
 	if err := w.registered(ctx, loc); err != nil {
 		return err
@@ -57,14 +53,4 @@ func (w *Worker) registered(ctx context.Context, loc string) error {
 		return fmt.Errorf("look up location %s: %w", loc, err)
 	}
 	return nil
-}
-
-// toPostTrigger converts a post event for the core.
-func toPostTrigger(loc string, ev *socialsyncv1.PostEvent) core.PostTrigger {
-	return core.PostTrigger{
-		Location: loc,
-		PostID:   ev.GetPostId(),
-		Change:   core.PostChange(ev.GetChange()),
-		TagIDs:   ev.GetTagIds(),
-	}
 }

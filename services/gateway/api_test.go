@@ -22,6 +22,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
+	"github.com/socialsync/socialsync/pkg/ids"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/gateway"
 )
@@ -69,10 +70,14 @@ func (w *world) seed(t *testing.T, loc string) seeded {
 	w.put(t, bus.BucketTags, loc, jsonBody(t, map[string]any{"tags": cat, "fetchedAt": time.Now().UTC()}))
 	// post1 carries tags 0 and 1 and reached c1, c2; post2 carries tag 0
 	// and reached c2, c3.
-	w.put(t, bus.BucketRelations, "tagposts."+loc+"."+s.tags[0], []byte(`{"postIds":["post1","post2"]}`))
-	w.put(t, bus.BucketRelations, "tagposts."+loc+"."+s.tags[1], []byte(`{"postIds":["post1"]}`))
-	w.put(t, bus.BucketRelations, "postcontacts."+loc+".post1", []byte(`{"contactIds":["c1","c2"]}`))
-	w.put(t, bus.BucketRelations, "postcontacts."+loc+".post2", []byte(`{"contactIds":["c2","c3"]}`))
+	// The relations name posts by their keys (ids.Key), as the enricher
+	// and contactsync write them.
+	post1, _ := ids.Key("", "post1")
+	post2, _ := ids.Key("", "post2")
+	w.put(t, bus.BucketRelations, "tagposts."+loc+"."+s.tags[0], []byte(`{"postIds":["`+post1+`","`+post2+`"]}`))
+	w.put(t, bus.BucketRelations, "tagposts."+loc+"."+s.tags[1], []byte(`{"postIds":["`+post1+`"]}`))
+	w.put(t, bus.BucketRelations, "postcontacts."+loc+"."+post1, []byte(`{"contactIds":["c1","c2"]}`))
+	w.put(t, bus.BucketRelations, "postcontacts."+loc+"."+post2, []byte(`{"contactIds":["c2","c3"]}`))
 
 	accounts, err := c.Accounts(ctx, loc)
 	if err != nil {
@@ -344,7 +349,7 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 	k.do(t, w, call{method: "POST", path: "/v1/locations/" + loc + "/triggers/stats", status: 202})
 	k.do(t, w, call{method: "POST", path: "/v1/locations/" + loc + "/triggers/stats", body: `{"platforms":["Face Book"]}`, status: 422, invalid: true})
 	posts := bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, w.JS, bus.StreamTriggers, "socialsync.trigger.post."+loc))
-	if len(posts) != 1 || posts[0].GetPostId() != "post3" || posts[0].GetSource() != "api" {
+	if len(posts) != 1 || posts[0].GetPostId() != "post3" || posts[0].GetSource() != "highlevel" {
 		t.Errorf("post triggers: %v", posts)
 	}
 	if n := len(bustest.Messages(t, w.JS, bus.StreamTriggers, "socialsync.trigger.stats."+loc)); n != 1 {

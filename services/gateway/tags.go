@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ids"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -191,7 +192,7 @@ func (g *Gateway) getTag(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "tag "+id+" is not in the catalogue of location "+l.ID)
 		return
 	}
-	out := tagRelations{tag: c.tags[i], PostIDs: c.posts[id], ContactIDs: c.contacts[id]}
+	out := tagRelations{tag: c.tags[i], PostIDs: postIDs(c.posts[id]), ContactIDs: c.contacts[id]}
 	if out.PostIDs == nil {
 		out.PostIDs = []string{}
 	}
@@ -199,4 +200,23 @@ func (g *Gateway) getTag(w http.ResponseWriter, r *http.Request) {
 		out.ContactIDs = []string{}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// postIDs returns the post ids, in the sending systems' spelling, of the
+// post keys (ids.Key) a tag's relations list. A post of a source other
+// than ids.DefaultSource is shown as "<source>:<id>".
+func postIDs(keys []string) []string {
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		source, id, err := ids.ParseKey(k)
+		switch {
+		case err != nil:
+			continue // not written by the enricher
+		case source == ids.DefaultSource:
+			out = append(out, id)
+		default:
+			out = append(out, source+":"+id)
+		}
+	}
+	return out
 }

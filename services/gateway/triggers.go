@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ids"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -45,12 +46,12 @@ func (g *Gateway) triggerPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev.LocationId = l.ID
-	if err := validatePost(ev, false); err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
-		return
-	}
 	if ev.Source == "" {
-		ev.Source = "api"
+		ev.Source = ids.DefaultSource
+	}
+	if err := g.validatePost(ev, false); err != nil {
+		writeInvalid(w, err)
+		return
 	}
 	if ev.OccurredAt == nil {
 		ev.OccurredAt = timestamppb.New(g.now())

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/socialsync/socialsync/pkg/bus"
-	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ids"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -31,11 +31,6 @@ const (
 	// request; the query parameter "source" does the same. A request
 	// naming none is the "default" source's (SOCIALSYNC_WEBHOOK_SECRET).
 	HeaderSource = "X-Socialsync-Source"
-)
-
-const (
-	maxEventIDLen = 256
-	maxIDsPerList = 1000
 )
 
 // Sign returns the X-Socialsync-Signature value of body sent at t, signed
@@ -103,11 +98,17 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "malformed", err.Error())
 		return
 	}
-	if err := validatePost(ev, true); err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
+	// The event's post id is an id in the source's system.
+	ev.Source = source
+	if err := g.validatePost(ev, true); err != nil {
+		writeInvalid(w, err)
 		return
 	}
-	ev.Source = source
+	key, err := ids.Key(source, ev.GetEventId())
+	if err != nil {
+		writeInvalid(w, err)
+		return
+	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.PublishTimeout)
 	defer cancel()
@@ -115,7 +116,6 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, "JetStream is unavailable; retry later")
 		return
 	}
-	key := eventKey(ev.GetEventId())
 	if rec, found, err := g.seen(ctx, key); err != nil {
 		g.log.Warn("webhook: read event ids", "err", err)
 		unavailable(w, "JetStream is unavailable; retry later")
@@ -232,52 +232,66 @@ func protoErr(err error) string {
 	return clip(strings.Join(strings.Fields(s), " "), 300)
 }
 
-// validatePost checks the ids of a post event; eventID says an eventId is
-// required (the webhook's idempotency key).
-func validatePost(ev *socialsyncv1.PostEvent, eventID bool) error {
-	if !bus.ValidLocationID(ev.GetLocationId()) {
-		return fmt.Errorf("locationId: want a HighLevel location id (1 to %d letters and digits), got %q", ghl.MaxIDLen, clip(ev.GetLocationId(), ghl.MaxIDLen))
-	}
-	if !ghl.ValidID(ev.GetPostId()) {
-		return fmt.Errorf("postId: want 1 to %d letters and digits, got %q", ghl.MaxIDLen, clip(ev.GetPostId(), ghl.MaxIDLen))
-	}
-	if err := validIDs("tagIds", ev.GetTagIds()); err != nil {
-		return err
-	}
-	if err := validIDs("contactIds", ev.GetContactIds()); err != nil {
-		return err
-	}
-	id := ev.GetEventId()
-	switch {
-	case id == "" && eventID:
+// validatePost checks a post event with the check every consumer of post
+// triggers applies (bus.CheckPostEvent), against the gateway's clock;
+// eventID says an eventId is required (the webhook's idempotency key).
+// writeInvalid states its errors with the field named as in JSON.
+func (g *Gateway) validatePost(ev *socialsyncv1.PostEvent, eventID bool) error {
+	if eventID && ev.GetEventId() == "" {
 		return errors.New("eventId: required (the idempotency key: the same event sent twice has the same eventId)")
-	case len(id) > maxEventIDLen:
-		return fmt.Errorf("eventId: longer than %d bytes", maxEventIDLen)
-	case strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r == 0x7f }):
-		return errors.New("eventId: must not contain spaces or control characters")
 	}
-	if ch := ev.GetChange(); ch == socialsyncv1.Change_CHANGE_RENAMED || socialsyncv1.Change_name[int32(ch)] == "" {
-		return fmt.Errorf("change: want CHANGE_CREATED, CHANGE_UPDATED or CHANGE_DELETED (or none), got %v", ch)
-	}
-	return nil
+	return bus.CheckPostEvent(ev, g.now())
 }
 
-func validIDs(field string, ids []string) error {
-	if len(ids) > maxIDsPerList {
-		return fmt.Errorf("%s: more than %d ids", field, maxIDsPerList)
+// writeInvalid answers 422 with err's text; for an *ids.Error its field,
+// as the JSON body spells it, is also the error body's "field".
+func writeInvalid(w http.ResponseWriter, err error) {
+	body := errorBody{Code: "invalid", Message: fieldError(err).Error()}
+	var e *ids.Error
+	if errors.As(err, &e) {
+		body.Field = jsonName(e.Field)
 	}
-	for i, id := range ids {
-		if !ghl.ValidID(id) {
-			return fmt.Errorf("%s[%d]: want 1 to %d letters and digits, got %q", field, i, ghl.MaxIDLen, clip(id, ghl.MaxIDLen))
+	writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: body})
+}
+
+// fieldError restates an *ids.Error with the field named as in JSON
+// ("tag_ids[2]" → "tagIds[2]").
+func fieldError(err error) error {
+	var e *ids.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	return fmt.Errorf("%s %s: want %s", jsonName(e.Field), strconv.Quote(e.Value), e.Rule)
+}
+
+// jsonName turns a field's protobuf name into its JSON name.
+func jsonName(field string) string {
+	var b strings.Builder
+	up := false
+	for _, r := range field {
+		switch {
+		case r == '_':
+			up = true
+		case up:
+			b.WriteString(strings.ToUpper(string(r)))
+			up = false
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func validIDs(field string, list []string) error {
+	if len(list) > bus.MaxIDsPerList {
+		return fmt.Errorf("%s: more than %d ids", field, bus.MaxIDsPerList)
+	}
+	for i, id := range list {
+		if err := ids.CheckHighLevel(fmt.Sprintf("%s[%d]", field, i), id); err != nil {
+			return fieldError(err)
 		}
 	}
 	return nil
-}
-
-// eventKey is an event id's key in BucketWebhookEvents.
-func eventKey(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:16])
 }
 
 // seen returns the record of an event id accepted before.

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
@@ -219,5 +222,62 @@ func TestWebhookContinuesTheSendersTrace(t *testing.T) {
 	}
 	if tp := msgs[0].Header.Get("traceparent"); !strings.HasPrefix(tp, "00-"+traceID+"-") {
 		t.Errorf("the stored trigger's traceparent is %q, want one in trace %s", tp, traceID)
+	}
+}
+
+// The gateway's trigger endpoint and webhook accept a post id from another
+// system ("crm-post-1", "Bestellung-ä/42") as every consumer does, and
+// refuse with 422 naming the field what every consumer refuses (257
+// bytes, a newline, an occurredAt far off).
+func TestPostIDsFollowTheSharedRule(t *testing.T) {
+	w := start(t)
+	loc := w.Locations[0].ID
+	now := time.Now()
+	for i, c := range bustest.PostCases(loc, nil, []string{"c1"}, now) {
+		body := func(eventID string) []byte {
+			c.Event.EventId = eventID
+			b, err := protojson.Marshal(c.Event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		hooked := body(fmt.Sprintf("webhook-%d", i))
+		h := signed(crmSecret, now, hooked)
+		h.Set(gateway.HeaderSource, "crm")
+		for _, a := range []struct {
+			name string
+			a    answer
+		}{
+			{"trigger", w.api(t, http.MethodPost, "/v1/locations/"+loc+"/triggers/post", string(body(fmt.Sprintf("trigger-%d", i))))},
+			{"webhook", w.do(t, http.MethodPost, "/v1/webhooks/posts", h, hooked)},
+		} {
+			if c.Valid {
+				if a.a.status != http.StatusAccepted {
+					t.Errorf("%s, %s: %d %s, want 202", c.Name, a.name, a.a.status, a.a.body)
+				}
+				continue
+			}
+			var e struct {
+				Error struct{ Code, Message, Field string }
+			}
+			a.a.json(t, &e)
+			field := map[string]string{"post_id": "postId", "occurred_at": "occurredAt"}[c.Field]
+			if a.a.status != http.StatusUnprocessableEntity || e.Error.Field != field ||
+				!strings.HasPrefix(e.Error.Message, c.Marker(func(string) string { return field })+": want ") {
+				t.Errorf("%s, %s: %d %s, want 422 naming %s and quoting %q", c.Name, a.name, a.a.status, a.a.body, field, c.Value)
+			}
+		}
+	}
+	posts := w.triggers(t, loc)
+	var got []string
+	for _, p := range posts {
+		got = append(got, p.GetSource()+" "+p.GetPostId())
+	}
+	want := []string{"shop Bestellung-ä/42", "crm crm-post-1", "crm Bestellung-ä/42", "crm crm-post-1"}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(want, got) {
+		t.Errorf("published post triggers %q, want %q", got, want)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/report"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats/core"
@@ -88,7 +89,7 @@ func LoadHistory(ctx context.Context, history jetstream.KeyValue, loc, from, to 
 // enricher relates to posts ("tagposts.<loc>.<tagId>" in the relations
 // bucket) and those it holds details of, each post with its day (its last
 // event's time, in tz) and the contacts contactsync linked it to
-// ("postcontacts.<loc>.<postId>").
+// ("postcontacts.<loc>.<postKey>").
 func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc string, tz *time.Location) ([]report.Tag, error) {
 	tags := map[string]*report.Tag{}
 	var order []string
@@ -176,7 +177,22 @@ func loadPost(ctx context.Context, relations jetstream.KeyValue, loc, id string,
 	if _, err := getJSON(ctx, relations, "postcontacts."+loc+"."+id, &pc); err != nil {
 		return nil, err
 	}
-	return &report.Post{ID: id, Day: report.PostDay(rec.UpdatedAt, tz), Contacts: pc.ContactIDs}, nil
+	return &report.Post{ID: postID(id), Day: report.PostDay(rec.UpdatedAt, tz), Contacts: pc.ContactIDs}, nil
+}
+
+// postID returns the id, in the sending system's spelling, of a post key
+// (ids.Key) of the relations bucket: the id alone for ids.DefaultSource,
+// "<source>:<id>" for another source, the key itself when it is no key.
+func postID(key string) string {
+	source, id, err := ids.ParseKey(key)
+	switch {
+	case err != nil:
+		return key
+	case source == ids.DefaultSource:
+		return id
+	default:
+		return source + ":" + id
+	}
 }
 
 // getJSON reads the JSON at key into v; false when absent or unreadable.

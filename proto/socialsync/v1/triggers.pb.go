@@ -22,26 +22,40 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// PostEvent says a Social Planner post was created, updated or deleted.
+// PostEvent says a post was created, updated or deleted. Every consumer,
+// the gateway and `socialsync trigger post` check it alike
+// (bus.CheckPostEvent): an event is valid for all of them or refused by all.
 // Subject: socialsync.trigger.post.<location_id>.
 type PostEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// location_id is the HighLevel location (sub-account) id.
 	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
-	// post_id is the Social Planner post id.
+	// post_id is the post's id in the sending system (a Social Planner post
+	// id under source "highlevel"): any UTF-8 string of 1 to 256 bytes
+	// without control characters. It never reaches a subject or a key as it
+	// is: keys hold (source, post_id) encoded (see pkg/ids).
 	PostId string `protobuf:"bytes,2,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
 	// change is CHANGE_CREATED, CHANGE_UPDATED or CHANGE_DELETED; unspecified
 	// means "created or updated".
 	Change Change `protobuf:"varint,3,opt,name=change,proto3,enum=socialsync.v1.Change" json:"change,omitempty"`
-	// tag_ids are the Social Planner tag ids the post carries now.
+	// tag_ids are the Social Planner tag ids the post carries now: HighLevel
+	// ids (1 to 64 ASCII letters and digits), at most 1000.
 	TagIds []string `protobuf:"bytes,4,rep,name=tag_ids,json=tagIds,proto3" json:"tag_ids,omitempty"`
-	// contact_ids are the HighLevel contacts linked to the post.
+	// contact_ids are the HighLevel contacts linked to the post: HighLevel
+	// ids, at most 1000.
 	ContactIds []string `protobuf:"bytes,5,rep,name=contact_ids,json=contactIds,proto3" json:"contact_ids,omitempty"`
-	// occurred_at is when the change happened at the source.
+	// occurred_at is when the change happened at the source. Unset means
+	// "now"; a time more than 5 minutes ahead of or 400 days behind the
+	// receiving clock (the gateway's, or the time the stream stored the
+	// message) is refused as bad input.
 	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
-	// source is free text naming the sending system ("gateway", "poller", ...).
+	// source names the sending system, whose id post_id is: 1 to 64 ASCII
+	// letters, digits, '-' and '_' ("highlevel" for Social Planner posts,
+	// which the posts poller sends; a webhook source's name). Unset means
+	// "highlevel".
 	Source string `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
 	// event_id is the source's idempotency key; it becomes the Nats-Msg-Id.
+	// Like post_id: 1 to 256 bytes of UTF-8 without control characters.
 	EventId       string `protobuf:"bytes,8,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

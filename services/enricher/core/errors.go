@@ -6,8 +6,4 @@ var (
 	// ErrInvalidRequest is a tag details request that cannot be acted on:
 	// no tag ids, or an id that is not 1 to 64 letters and digits.
 	ErrInvalidRequest = errors.New("invalid tag details request")
-	// ErrInvalidPost is a post trigger that cannot be acted on: no post
-	// id, a change that does not apply to posts, or an id that is not 1
-	// to 64 letters and digits.
-	ErrInvalidPost = errors.New("invalid post trigger")
 )

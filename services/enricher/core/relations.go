@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
 // PostChange is what happened to a post. Its values are those of the
@@ -22,10 +20,13 @@ const (
 	PostDeleted     PostChange = 3
 )
 
-// PostUpdate is a post event as the enricher reads it.
+// PostUpdate is a post event as the enricher reads it, checked by
+// bus.CheckPostEvent.
 type PostUpdate struct {
-	PostID string
-	Change PostChange
+	// PostKey stands for the post in keys and lists: its id in the
+	// sending system encoded with its source (ids.Key).
+	PostKey string
+	Change  PostChange
 	// TagIDs are the tags the post carries now.
 	TagIDs []string
 	// OccurredAt is when the change happened at the source; zero when the
@@ -33,29 +34,16 @@ type PostUpdate struct {
 	OccurredAt time.Time
 }
 
-// Validate checks the post id, the change and the tag ids, failing with
-// ErrInvalidPost.
-func (u PostUpdate) Validate() error {
-	if !ghl.ValidID(u.PostID) {
-		return fmt.Errorf("%w: post_id %q: want 1 to %d letters and digits", ErrInvalidPost, clip(u.PostID), maxIDLen)
-	}
-	switch u.Change {
-	case PostUnspecified, PostCreated, PostUpdated, PostDeleted:
-	default:
-		return fmt.Errorf("%w: change %d does not apply to posts", ErrInvalidPost, u.Change)
-	}
-	return checkIDs(ErrInvalidPost, "tag_ids", u.TagIDs)
-}
-
 // PostRecord is what the relations bucket keeps of a post under
-// "post.<loc>.<postId>": {"tagIds":[...],"updatedAt":RFC3339}.
+// "post.<loc>.<postKey>": {"tagIds":[...],"updatedAt":RFC3339}.
 type PostRecord struct {
 	TagIDs    []string  `json:"tagIds"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // TagPosts is what the relations bucket keeps of a tag under
-// "tagposts.<loc>.<tagId>": {"postIds":[...]}, sorted.
+// "tagposts.<loc>.<tagId>": {"postIds":[...]}, sorted. The list holds
+// post keys (ids.Key), the last part of the posts' "post.<loc>.<postKey>".
 type TagPosts struct {
 	PostIDs []string `json:"postIds"`
 }

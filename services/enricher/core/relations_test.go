@@ -1,35 +1,12 @@
 package core
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
-
-func TestPostUpdateValidate(t *testing.T) {
-	tests := []struct {
-		name string
-		u    PostUpdate
-		ok   bool
-	}{
-		{"valid", PostUpdate{PostID: "p1", TagIDs: []string{"t1"}}, true},
-		{"deleted", PostUpdate{PostID: "p1", Change: PostDeleted}, true},
-		{"no post id", PostUpdate{TagIDs: []string{"t1"}}, false},
-		{"renamed", PostUpdate{PostID: "p1", Change: 4}, false},
-		{"bad tag id", PostUpdate{PostID: "p1", TagIDs: []string{"t.1"}}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.u.Validate()
-			if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrInvalidPost)) {
-				t.Errorf("Validate() = %v, want ok %v", err, tt.ok)
-			}
-		})
-	}
-}
 
 func TestPlanPost(t *testing.T) {
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -41,21 +18,21 @@ func TestPlanPost(t *testing.T) {
 		u      PostUpdate
 		want   PostPlan
 	}{
-		{"new post", nil, PostUpdate{PostID: "p", TagIDs: []string{"a", "b", "a"}, OccurredAt: t1},
+		{"new post", nil, PostUpdate{PostKey: "p", TagIDs: []string{"a", "b", "a"}, OccurredAt: t1},
 			PostPlan{Target: []string{"a", "b"}, Check: []string{"a", "b"}, Write: true, Record: PostRecord{TagIDs: []string{"a", "b"}, UpdatedAt: t1}}},
-		{"update drops a tag", rec(t1, "a", "b"), PostUpdate{PostID: "p", Change: PostUpdated, TagIDs: []string{"a"}, OccurredAt: t2},
+		{"update drops a tag", rec(t1, "a", "b"), PostUpdate{PostKey: "p", Change: PostUpdated, TagIDs: []string{"a"}, OccurredAt: t2},
 			PostPlan{Target: []string{"a"}, Check: []string{"a", "b"}, Write: true, Record: PostRecord{TagIDs: []string{"a"}, UpdatedAt: t2}}},
-		{"undated event is dated now", rec(t1, "a"), PostUpdate{PostID: "p", TagIDs: []string{"c"}},
+		{"undated event is dated now", rec(t1, "a"), PostUpdate{PostKey: "p", TagIDs: []string{"c"}},
 			PostPlan{Target: []string{"c"}, Check: []string{"c", "a"}, Write: true, Record: PostRecord{TagIDs: []string{"c"}, UpdatedAt: now}}},
-		{"redelivery writes nothing", rec(t1, "a"), PostUpdate{PostID: "p", TagIDs: []string{"a"}, OccurredAt: t1},
+		{"redelivery writes nothing", rec(t1, "a"), PostUpdate{PostKey: "p", TagIDs: []string{"a"}, OccurredAt: t1},
 			PostPlan{Target: []string{"a"}, Check: []string{"a"}, Record: PostRecord{TagIDs: []string{"a"}, UpdatedAt: t1}}},
-		{"undated redelivery writes nothing", rec(t1, "a"), PostUpdate{PostID: "p", TagIDs: []string{"a"}},
+		{"undated redelivery writes nothing", rec(t1, "a"), PostUpdate{PostKey: "p", TagIDs: []string{"a"}},
 			PostPlan{Target: []string{"a"}, Check: []string{"a"}, Record: PostRecord{TagIDs: []string{"a"}, UpdatedAt: now}}},
-		{"stale event keeps the stored tags", rec(t2, "a"), PostUpdate{PostID: "p", TagIDs: []string{"b"}, OccurredAt: t1},
+		{"stale event keeps the stored tags", rec(t2, "a"), PostUpdate{PostKey: "p", TagIDs: []string{"b"}, OccurredAt: t1},
 			PostPlan{Target: []string{"a"}, Check: []string{"a", "b"}}},
-		{"deletion", rec(t1, "a", "b"), PostUpdate{PostID: "p", Change: PostDeleted, TagIDs: []string{"c"}, OccurredAt: t2},
+		{"deletion", rec(t1, "a", "b"), PostUpdate{PostKey: "p", Change: PostDeleted, TagIDs: []string{"c"}, OccurredAt: t2},
 			PostPlan{Check: []string{"c", "a", "b"}, Write: true, Delete: true}},
-		{"deletion of an unknown post", nil, PostUpdate{PostID: "p", Change: PostDeleted, TagIDs: []string{"c"}},
+		{"deletion of an unknown post", nil, PostUpdate{PostKey: "p", Change: PostDeleted, TagIDs: []string{"c"}},
 			PostPlan{Check: []string{"c"}, Delete: true}},
 	}
 	for _, tt := range tests {

@@ -2,65 +2,11 @@ package core
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/ghl"
 )
-
-// PostChange is what happened to a post. Its values are those of the
-// message contract's Change; Renamed applies to tags only.
-type PostChange int
-
-// The post changes a trigger may carry. Unspecified means "created or
-// updated".
-const (
-	PostUnspecified PostChange = 0
-	PostCreated     PostChange = 1
-	PostUpdated     PostChange = 2
-	PostDeleted     PostChange = 3
-)
-
-// PostTrigger is a post event as the fetcher reads it.
-type PostTrigger struct {
-	Location string
-	PostID   string
-	Change   PostChange
-	TagIDs   []string
-}
-
-// maxIDLen bounds a post or tag id (see ghl.ValidID).
-const maxIDLen = ghl.MaxIDLen
-
-// Validate checks what the fetcher and the workers after it rely on: a
-// post id and tag ids that are 1 to 64 letters and digits (they become
-// parts of keys and message ids) and a change that applies to posts. It
-// fails with ErrInvalidPost.
-func (p PostTrigger) Validate() error {
-	if !ghl.ValidID(p.PostID) {
-		return fmt.Errorf("%w: post_id %q: want 1 to %d letters and digits", ErrInvalidPost, clip(p.PostID), maxIDLen)
-	}
-	switch p.Change {
-	case PostUnspecified, PostCreated, PostUpdated, PostDeleted:
-	default:
-		return fmt.Errorf("%w: change %d does not apply to posts", ErrInvalidPost, p.Change)
-	}
-	for i, id := range p.TagIDs {
-		if !ghl.ValidID(id) {
-			return fmt.Errorf("%w: tag_ids[%d] %q: want 1 to %d letters and digits", ErrInvalidPost, i, clip(id), maxIDLen)
-		}
-	}
-	return nil
-}
-
-// clip shortens input quoted in an error.
-func clip(s string) string {
-	if len(s) > maxIDLen {
-		return s[:maxIDLen] + "…"
-	}
-	return s
-}
 
 // PolledPost is a post as the posts poller sees it in a listing.
 type PolledPost struct {

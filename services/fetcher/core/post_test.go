@@ -1,47 +1,11 @@
 package core
 
 import (
-	"errors"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
-
-func TestPostTriggerValidate(t *testing.T) {
-	ok := PostTrigger{Location: "loc1", PostID: "65f151c99bc2bf3aaf970d72", Change: PostUpdated, TagIDs: []string{"65fbdcfecc884f07e645ea8b"}}
-	tests := []struct {
-		name    string
-		change  func(*PostTrigger)
-		wantErr bool
-	}{
-		{"valid", func(*PostTrigger) {}, false},
-		{"unspecified change", func(p *PostTrigger) { p.Change = PostUnspecified }, false},
-		{"deleted without tags", func(p *PostTrigger) { p.Change, p.TagIDs = PostDeleted, nil }, false},
-		{"no post id", func(p *PostTrigger) { p.PostID = "" }, true},
-		{"post id with a dot", func(p *PostTrigger) { p.PostID = "a.b" }, true},
-		{"post id too long", func(p *PostTrigger) { p.PostID = strings.Repeat("a", 65) }, true},
-		{"renamed is for tags", func(p *PostTrigger) { p.Change = 4 }, true},
-		{"unknown change", func(p *PostTrigger) { p.Change = 42 }, true},
-		{"empty tag id", func(p *PostTrigger) { p.TagIDs = []string{"t1", ""} }, true},
-		{"tag id with a wildcard", func(p *PostTrigger) { p.TagIDs = []string{"t*"} }, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := ok
-			p.TagIDs = append([]string(nil), ok.TagIDs...)
-			tt.change(&p)
-			err := p.Validate()
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("Validate() = %v, want error: %v", err, tt.wantErr)
-			}
-			if err != nil && !errors.Is(err, ErrInvalidPost) {
-				t.Errorf("Validate() = %v, want ErrInvalidPost", err)
-			}
-		})
-	}
-}
 
 func TestUpdated(t *testing.T) {
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)

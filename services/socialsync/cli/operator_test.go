@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -178,5 +179,36 @@ func TestDLQReplay(t *testing.T) {
 	}
 	if _, errOut, code := runCLI(t, "dlq", "--nats", env.URL(), "--replay", "3"); code != 1 || !strings.Contains(errOut, "no such dead letter") {
 		t.Errorf("second --replay 3: exit %d: %s", code, errOut)
+	}
+}
+
+// `socialsync trigger post` publishes a post id from another system
+// ("crm-post-1", "Bestellung-ä/42") as every consumer accepts it, and
+// refuses, naming the field, an id every consumer refuses (257 bytes, a
+// newline): nothing is published then.
+func TestTriggerPostIDsFollowTheSharedRule(t *testing.T) {
+	env := bustest.Start(t, bus.TopologyOptions{})
+	published := 0
+	for _, c := range bustest.PostCases("Loc1", nil, nil, time.Now()) {
+		if c.Field == "occurred_at" {
+			continue // the CLI dates its events itself
+		}
+		out, errOut, code := runCLI(t, "trigger", "post", "--nats", env.URL(), "--location", "Loc1", "--post", c.Event.GetPostId(),
+			"--source", c.Event.GetSource(), "--contacts", "c1")
+		switch {
+		case c.Valid && code != 0:
+			t.Errorf("%s: exit %d: %s%s", c.Name, code, out, errOut)
+		case c.Valid:
+			published++
+		case code != 2 || !strings.Contains(errOut, c.Marker(func(s string) string { return s })):
+			t.Errorf("%s: exit %d, stderr %q; want 2 and a message quoting %s", c.Name, code, errOut, c.Marker(func(s string) string { return s }))
+		}
+	}
+	var got []string
+	for _, ev := range bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, env.JS, bus.StreamTriggers, "socialsync.trigger.post.Loc1")) {
+		got = append(got, ev.GetSource()+" "+ev.GetPostId())
+	}
+	if diff := cmp.Diff([]string{"crm crm-post-1", "shop Bestellung-ä/42"}, got); diff != "" || published != 2 {
+		t.Errorf("published post triggers (-want +got):\n%s", diff)
 	}
 }

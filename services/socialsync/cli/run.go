@@ -21,6 +21,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ghlsim"
+	"github.com/socialsync/socialsync/pkg/ids"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync"
 	"github.com/socialsync/socialsync/services/enricher"
@@ -346,7 +347,7 @@ func (d *demo) post(ctx context.Context, rng *rand.Rand, loc string) error {
 	}
 	_, err = d.deps.Publisher.Publish(ctx, subject, &socialsyncv1.PostEvent{
 		LocationId: loc, PostId: post.ID, Change: socialsyncv1.Change_CHANGE_CREATED, TagIds: tags, ContactIds: contacts,
-		OccurredAt: timestamppb.Now(), Source: "demo", EventId: "demo:" + loc + ":" + post.ID,
+		OccurredAt: timestamppb.Now(), Source: ids.DefaultSource, EventId: "demo:" + loc + ":" + post.ID,
 	})
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ids"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -25,11 +26,11 @@ func triggerCmd(ctx context.Context, env *Env, args []string) error {
 	var build func() (bus.Family, proto.Message, error)
 	switch kind {
 	case "post":
-		post := fs.String("post", "", "Social Planner post id (required)")
+		post := fs.String("post", "", "the post's id in the sending system: 1 to 256 bytes of UTF-8 without control characters (required)")
 		tags := fs.String("tags", "", "comma-separated tag ids the post carries")
 		contacts := fs.String("contacts", "", "comma-separated contact ids linked to the post")
 		change := fs.String("change", "", "created, updated or deleted (empty: created or updated)")
-		source := fs.String("source", "cli", "name of the sending system")
+		source := fs.String("source", ids.DefaultSource, "name of the sending system, whose id --post is (highlevel: a Social Planner post id)")
 		build = func() (bus.Family, proto.Message, error) {
 			if *post == "" {
 				return "", nil, fmt.Errorf("%w: --post is required", errUsage)
@@ -38,10 +39,17 @@ func triggerCmd(ctx context.Context, env *Env, args []string) error {
 			if err != nil {
 				return "", nil, err
 			}
-			return bus.PostTriggers, &socialsyncv1.PostEvent{
+			now := time.Now()
+			ev := &socialsyncv1.PostEvent{
 				LocationId: *loc, PostId: *post, Change: ch, TagIds: splitList(*tags), ContactIds: splitList(*contacts),
-				OccurredAt: timestamppb.New(time.Now()), Source: *source, EventId: *eventID,
-			}, nil
+				OccurredAt: timestamppb.New(now), Source: *source, EventId: *eventID,
+			}
+			// The check every consumer applies: what it would refuse is
+			// not published.
+			if err := bus.CheckPostEvent(ev, now); err != nil {
+				return "", nil, fmt.Errorf("%w: %w", errUsage, err)
+			}
+			return bus.PostTriggers, ev, nil
 		}
 	case "tagdetails":
 		tags := fs.String("tags", "", "comma-separated tag ids (required)")
