@@ -60,6 +60,36 @@ func TestDeferralsNeverCount(t *testing.T) {
 	}
 }
 
+// Fifteen retryable failures in a row, well within the horizon, are
+// retried: the count of deliveries decides nothing.
+func TestRetryableFailuresRetryUntilTheHorizon(t *testing.T) {
+	t.Parallel()
+	js, topo := setup(t)
+	ctx := testContext(t)
+	subject, _ := bus.PostTriggers.Subject("loc1")
+	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	h := func(context.Context, jetstream.Msg) error {
+		if calls.Add(1) <= 15 {
+			return errors.New("connection reset by peer")
+		}
+		return nil
+	}
+	var got outcomes
+	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), h, bus.ConsumerOptions{OnSettle: got.add,
+		Backoff: bus.Backoff{Initial: time.Millisecond, Max: time.Millisecond}})
+	waitFor(t, 20*time.Second, "the trigger settled for good", func() bool {
+		l := got.list()
+		return len(l) > 0 && l[len(l)-1].Decision.Action != bus.ActionNak
+	})
+	l := got.list()
+	if last := l[len(l)-1]; last.Decision.Action != bus.ActionAck || last.Attempt != 16 {
+		t.Errorf("delivery %d settled as %+v, want delivery 16 acked", last.Attempt, last.Decision)
+	}
+}
+
 // crashOnce runs a consumer of s on its own connection whose handler
 // blocks, and kills the connection while the handler runs: the delivery
 // ends without any settle, as when the process dies.
