@@ -26,7 +26,7 @@ const (
 	// MetricDeadLetters counts dead letters sent, whole messages and
 	// single items (DeadLetterItem):
 	// socialsync_dead_letters_total{worker,reason}, reason the error's
-	// Class ("bad_input", "max_deliveries", …).
+	// Class ("bad_input", "retry_horizon", "crash_loop", …).
 	MetricDeadLetters = "socialsync.dead_letters"
 	// MetricConsumerLag is the durable's unfinished work as the server
 	// reports it when metrics are read: messages not yet delivered
