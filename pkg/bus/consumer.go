@@ -47,6 +47,20 @@ type ConsumerOptions struct {
 	Middleware []Middleware
 	// Backoff shapes the redelivery delay of retryable failures.
 	Backoff Backoff
+	// RetryHorizon is how long after its stream stored it a message is
+	// retried while its handler fails with a retryable error; then it is
+	// dead-lettered (ClassRetryHorizon). Deferrals and a location waiting
+	// for re-authorisation are not bounded by it. DefaultRetryHorizon when
+	// zero; no bound when negative.
+	RetryHorizon time.Duration
+	// CrashLimit is how many deliveries of a message may end without a
+	// settle (the process died, or hung past the ack wait) before the
+	// message is dead-lettered (ClassCrashLoop) without running the
+	// handler again. DefaultCrashLimit when zero; no limit when negative.
+	CrashLimit int
+	// Now is the clock a message's age is measured with; time.Now when
+	// nil.
+	Now func() time.Time
 	// ShutdownTimeout is how long Run lets in-flight handlers finish after
 	// its context ends. Then their contexts are cancelled, and a second
 	// later what still runs is nakked for another replica: Run returns
@@ -85,6 +99,7 @@ type Consumer struct {
 	log         *slog.Logger
 	settler     *settler
 	metrics     *consumerMetrics
+	crashLimit  int
 }
 
 // NewConsumer returns a Consumer running h on spec's durable, which Ensure
@@ -133,12 +148,20 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts Cons
 	if settle <= 0 {
 		settle = DefaultSettleTimeout
 	}
-	maxDeliveries := spec.MaxDeliveries
+	horizon := opts.RetryHorizon
 	switch {
-	case maxDeliveries == 0:
-		maxDeliveries = DefaultMaxDeliveries
-	case maxDeliveries < 0:
-		maxDeliveries = 0
+	case horizon == 0:
+		horizon = DefaultRetryHorizon
+	case horizon < 0:
+		horizon = 0
+	}
+	c.crashLimit = opts.CrashLimit
+	if c.crashLimit == 0 {
+		c.crashLimit = DefaultCrashLimit
+	}
+	silent := map[Family]bool{}
+	for _, f := range spec.SilentBadInput {
+		silent[f] = true
 	}
 	metrics, err := newConsumerMetrics(opts.MeterProvider, worker)
 	if err != nil {
@@ -146,14 +169,16 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts Cons
 	}
 	c.metrics = metrics
 	c.settler = &settler{
-		js:            js,
-		worker:        worker,
-		maxDeliveries: maxDeliveries,
-		backoff:       opts.Backoff,
-		timeout:       settle,
-		log:           c.log,
-		onSettle:      opts.OnSettle,
-		metrics:       metrics,
+		js:             js,
+		worker:         worker,
+		backoff:        opts.Backoff,
+		horizon:        horizon,
+		now:            opts.Now,
+		silentBadInput: silent,
+		timeout:        settle,
+		log:            c.log,
+		onSettle:       opts.OnSettle,
+		metrics:        metrics,
 	}
 	c.handler = Chain(c.validate(h), opts.Middleware...)
 	return c, nil
@@ -171,6 +196,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return fmt.Errorf("consumer %s on %s: %w", c.spec.Config.Durable, c.spec.Stream, err)
 	}
 	ackWait := cons.CachedInfo().Config.AckWait
+	kv, err := c.js.KeyValue(ctx, BucketDeliveries)
+	if err != nil {
+		return fmt.Errorf("consumer %s on %s: open bucket %s: %w", c.spec.Config.Durable, c.spec.Stream, BucketDeliveries, err)
+	}
+	c.settler.deliveries = &deliveries{kv: kv}
 	lag, err := c.metrics.watch(cons, c.spec)
 	if err != nil {
 		return fmt.Errorf("consumer %s on %s: lag metric: %w", c.spec.Config.Durable, c.spec.Stream, err)
@@ -256,7 +286,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			if slot {
 				<-slots
 			}
-			if err := msg.Nak(); err != nil {
+			if err := c.nakNow(msg); err != nil {
 				c.log.LogAttrs(ctx, slog.LevelWarn, "nak on shutdown failed", slog.String("err", err.Error()))
 			}
 			continue
@@ -279,7 +309,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		select {
 		case <-done:
 		case <-time.After(abandonGrace):
-			n := flights.abandon()
+			n := flights.abandon(c.nakNow)
 			c.log.LogAttrs(ctx, slog.LevelWarn, "handlers still running at shutdown deadline; messages nakked", slog.Int("count", n))
 		}
 	}
@@ -319,16 +349,33 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg, ackWait time.
 		_ = msg.Term()
 		return
 	}
+	if target := msg.Headers().Get(HeaderReplayFor); target != "" && target != meta.Consumer {
+		// A replayed dead letter of another durable: not ours to redo.
+		if err := msg.DoubleAck(ctx); err != nil {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "ack of another durable's replay failed", append(msgAttrs(msg), slog.String("err", err.Error()))...)
+		}
+		return
+	}
 	f := flights.add(msg)
 	defer flights.remove(f)
 	stop := keepAlive(msg, ackWait)
 
 	start := time.Now()
-	if c.settler.maxDeliveries > 0 && meta.NumDelivered > uint64(c.settler.maxDeliveries) {
-		// Past the last delivery: an earlier run died or could not send
-		// its dead letter. Do not run the handler again.
-		err = ErrMaxDeliveries
-	} else {
+	var settled uint64
+	crashed := false
+	if meta.NumDelivered > 1 && c.settler.deliveries != nil {
+		var rerr error
+		if settled, rerr = c.settler.deliveries.settled(ctx, meta); rerr != nil {
+			// Unknown: run the handler rather than guess a crash loop.
+			c.log.LogAttrs(ctx, slog.LevelWarn, "crash-loop check skipped", append(msgAttrs(msg), slog.String("err", rerr.Error()))...)
+		} else if unsettled := meta.NumDelivered - 1 - min(settled, meta.NumDelivered-1); c.crashLimit > 0 && unsettled >= uint64(c.crashLimit) {
+			// Earlier runs died (or hung past the ack wait) on this
+			// message as often as the limit allows: do not run it again.
+			err = fmt.Errorf("%w: %d of %d deliveries ended without a settle (limit %d)", ErrCrashLoop, unsettled, meta.NumDelivered-1, c.crashLimit)
+			crashed = true
+		}
+	}
+	if !crashed {
 		err = Recover()(c.handler)(withMetrics(ctx, c.metrics), msg)
 	}
 	took := time.Since(start)
@@ -337,7 +384,24 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg, ackWait time.
 		c.log.LogAttrs(ctx, slog.LevelWarn, "handler returned after its message was nakked at shutdown", msgAttrs(msg)...)
 		return
 	}
-	c.settler.settle(msg, meta, err, took, ctx.Err() != nil)
+	c.settler.settle(msg, meta, err, took, ctx.Err() != nil, settled)
+}
+
+// nakNow naks msg for immediate redelivery at shutdown, recording the
+// settle so that it does not count toward a crash loop.
+func (c *Consumer) nakNow(msg jetstream.Msg) error {
+	meta, err := msg.Metadata()
+	if err != nil || c.settler.deliveries == nil {
+		return msg.Nak()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.settler.timeout)
+	defer cancel()
+	var settled uint64
+	if meta.NumDelivered > 1 {
+		// Unknown counts as none: the record is then low, never high.
+		settled, _ = c.settler.deliveries.settled(ctx, meta)
+	}
+	return c.settler.nak(ctx, msg, meta, settled, 0)
 }
 
 // keepAlive tells the server every ackWait/3 that msg is still being
@@ -400,13 +464,14 @@ func (i *inflight) remove(f *flight) {
 	delete(i.msgs, f)
 }
 
-// abandon naks every tracked message and returns how many there were.
-func (i *inflight) abandon() int {
+// abandon naks every tracked message with nak and returns how many there
+// were.
+func (i *inflight) abandon(nak func(jetstream.Msg) error) int {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	for f := range i.msgs {
 		f.abandoned.Store(true)
-		_ = f.msg.Nak()
+		_ = nak(f.msg)
 	}
 	return len(i.msgs)
 }

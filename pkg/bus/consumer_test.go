@@ -102,8 +102,11 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 	t.Parallel()
 	transient := errors.New("connection reset by peer")
 	tests := []struct {
-		name          string
-		maxDeliveries int
+		name string
+		// horizon is the retry horizon; from the lateFrom-th delivery on,
+		// the consumer's clock says the message is that old.
+		horizon  time.Duration
+		lateFrom uint64
 		// fail returns the handler's error on the attempt-th delivery.
 		fail        func(attempt uint64) error
 		wantActions []bus.Action
@@ -157,13 +160,11 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 			wantReason:  "post p1 not found",
 		},
 		{
-			name: "ghl 401 is dead-lettered",
+			name: "ghl 401 waits for re-authorisation",
 			fail: func(uint64) error {
 				return &ghl.Error{Method: "GET", Path: "/social-media-posting/{locationId}/tags", StatusCode: 401, Class: ghl.ClassAuth}
 			},
-			wantActions: []bus.Action{bus.ActionTerm},
-			wantClass:   bus.ClassAuth,
-			wantReason:  "401 Unauthorized",
+			wantActions: []bus.Action{bus.ActionNak},
 		},
 		{
 			name:        "panic is dead-lettered",
@@ -173,12 +174,13 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 			wantReason:  "handler panicked: nil map",
 		},
 		{
-			name:          "max deliveries end in a dead letter",
-			maxDeliveries: 3,
-			fail:          func(uint64) error { return transient },
-			wantActions:   []bus.Action{bus.ActionNak, bus.ActionNak, bus.ActionTerm},
-			wantClass:     bus.ClassMaxDeliveries,
-			wantReason:    "max deliveries (3) reached: connection reset by peer",
+			name:        "retryable past the horizon ends in a dead letter",
+			horizon:     time.Hour,
+			lateFrom:    4,
+			fail:        func(uint64) error { return transient },
+			wantActions: []bus.Action{bus.ActionNak, bus.ActionNak, bus.ActionNak, bus.ActionTerm},
+			wantClass:   bus.ClassRetryHorizon,
+			wantReason:  "past the retry horizon of 1h0m0s: connection reset by peer",
 		},
 	}
 	for _, tt := range tests {
@@ -189,6 +191,7 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 				got      outcomes
 				mu       sync.Mutex
 				delivery []time.Time
+				late     atomic.Bool
 			)
 			h := func(ctx context.Context, msg jetstream.Msg) error {
 				meta, err := msg.Metadata()
@@ -198,14 +201,18 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 				mu.Lock()
 				delivery = append(delivery, time.Now())
 				mu.Unlock()
+				late.Store(tt.lateFrom > 0 && meta.NumDelivered >= tt.lateFrom)
 				return tt.fail(meta.NumDelivered)
 			}
-			s := spec(t, topo, bus.StreamTriggers, bus.DurableContactSync, func(s *bus.ConsumerSpec) {
-				if tt.maxDeliveries > 0 {
-					s.MaxDeliveries = tt.maxDeliveries
+			now := func() time.Time {
+				if late.Load() {
+					return time.Now().Add(tt.horizon)
 				}
-			})
-			run(t, js, s, h, bus.ConsumerOptions{Backoff: bus.Backoff{Initial: 50 * time.Millisecond}, OnSettle: got.add})
+				return time.Now()
+			}
+			s := spec(t, topo, bus.StreamTriggers, bus.DurableContactSync)
+			run(t, js, s, h, bus.ConsumerOptions{Backoff: bus.Backoff{Initial: 50 * time.Millisecond}, OnSettle: got.add,
+				RetryHorizon: tt.horizon, Now: now})
 
 			pub := bus.NewPublisher(js, bus.PublisherOptions{})
 			subject, _ := bus.PostTriggers.Subject("loc1")
@@ -278,47 +285,6 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 				return err == nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0
 			})
 		})
-	}
-}
-
-func TestConsumerDeadLettersPastLastDelivery(t *testing.T) {
-	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
-	// A replica dies while handling the last allowed delivery: simulate it
-	// by fetching the message (without acking) until the server has
-	// delivered it MaxDeliveries times.
-	s := spec(t, topo, bus.StreamTriggers, bus.DurableStats, func(s *bus.ConsumerSpec) { s.MaxDeliveries = 2 })
-	subject, _ := bus.StatsTriggers.Subject("loc1")
-	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.StatsRequested{LocationId: "loc1"}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := js.Consumer(ctx, bus.StreamTriggers, bus.DurableStats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		batch, err := c.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range batch.Messages() {
-			_ = m.Nak() // the crash: the server redelivers
-		}
-	}
-
-	var calls atomic.Int32
-	var got outcomes
-	run(t, js, s, func(context.Context, jetstream.Msg) error {
-		calls.Add(1)
-		return nil
-	}, bus.ConsumerOptions{OnSettle: got.add})
-	dls := deadLetters(t, js, 1)
-	if dls[0].Class != "max_deliveries" || dls[0].Deliveries != 3 {
-		t.Errorf("dead letter class %q, deliveries %d; want max_deliveries, 3", dls[0].Class, dls[0].Deliveries)
-	}
-	if n := calls.Load(); n != 0 {
-		t.Errorf("handler ran %d times past the last delivery", n)
 	}
 }
 
@@ -631,45 +597,5 @@ func TestSlowHandlerKeepsItsMessage(t *testing.T) {
 	outs := got.list()
 	if n := calls.Load(); n != 1 || outs[0].Attempt != 1 || outs[0].Decision.Action != bus.ActionAck || outs[0].SettleErr != nil {
 		t.Errorf("%d handler calls, outcome %+v; want one call, acked on the first delivery", n, outs[0])
-	}
-}
-
-// A refresh deferred more often than any delivery limit allows is still
-// handled in the end, and never dead-lettered: deferring is not failing.
-func TestDeferredRefreshIsNeverDeadLettered(t *testing.T) {
-	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
-	s := spec(t, topo, bus.StreamRefresh, bus.DurableFetcher)
-	if s.MaxDeliveries >= 0 {
-		t.Fatalf("the refresh consumer has a delivery limit (%d): a deferred refresh would be dead-lettered", s.MaxDeliveries)
-	}
-	subject, _ := bus.CatalogueRefreshes.Subject("loc1")
-	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}); err != nil {
-		t.Fatal(err)
-	}
-	var calls atomic.Int32
-	h := func(context.Context, jetstream.Msg) error {
-		if calls.Add(1) <= bus.DefaultMaxDeliveries+2 { // more deferrals than failures may ever take
-			return bus.Defer(errors.New("fetch running"), 5*time.Millisecond)
-		}
-		return nil
-	}
-	var got outcomes
-	run(t, js, s, h, bus.ConsumerOptions{OnSettle: got.add})
-	waitFor(t, 10*time.Second, "the refresh acked", func() bool {
-		l := got.list()
-		return len(l) > 0 && l[len(l)-1].Decision.Action == bus.ActionAck
-	})
-	if n := calls.Load(); n != bus.DefaultMaxDeliveries+3 {
-		t.Errorf("handler called %d times, want %d", n, bus.DefaultMaxDeliveries+3)
-	}
-	for _, o := range got.list()[:bus.DefaultMaxDeliveries+2] {
-		if o.Decision.Class != bus.ClassDeferred || o.Decision.Action != bus.ActionNak || o.DeadLetter != "" {
-			t.Errorf("deferral settled as %+v", o.Decision)
-		}
-	}
-	if n := streamMsgs(t, js, bus.StreamDLQ); n != 0 {
-		t.Errorf("%d dead letters, want none", n)
 	}
 }

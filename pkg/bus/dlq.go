@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
@@ -139,17 +140,32 @@ type Replayed struct {
 	// Subject and Sequence locate the message published again.
 	Subject  string
 	Sequence uint64
-	// Duplicate says the replay had already been published within the
-	// duplicate window: nothing new was stored.
-	Duplicate bool
+	// Consumer is the durable the replay is for.
+	Consumer string
 }
 
-// ReplayDeadLetter publishes the original of the dead letter at seq again,
-// to its original subject with its kept headers and a Nats-Msg-Id of
-// "replay:<seq>" (so that two replays of one dead letter store one
-// message), and then removes the dead letter. A dead letter whose payload
-// was truncated, or whose original subject is not socialsync's, fails with
-// ErrNotReplayable and stays.
+// ErrReplayDropped is returned when the server took a replay for a
+// duplicate and stored nothing: the dead letter then stays.
+var ErrReplayDropped = errors.New("replay dropped as a duplicate")
+
+// ReplayDeadLetter publishes the original of the dead letter at seq again
+// and then removes the dead letter. The replay
+//
+//   - goes to the original subject with the kept headers and the original
+//     bytes;
+//   - carries Socialsync-Replay-For naming the durable that dead-lettered
+//     it: the other durables of the subject ack it unhandled, so work that
+//     they finished is not done twice;
+//   - carries Socialsync-Original-Msg-Id, the original's Nats-Msg-Id (kept
+//     from an earlier replay), for idempotency records (OriginalMsgID);
+//   - carries Socialsync-Replay-Item when the dead letter is one item's
+//     (DeadLetterItem): the handler redoes that item only;
+//   - is published under a fresh Nats-Msg-Id. Any id seen within the
+//     stream's duplicate window, the original's included, would make the
+//     server drop the replay while acknowledging it.
+//
+// A dead letter whose payload was truncated, or whose original subject is
+// not socialsync's, fails with ErrNotReplayable and stays.
 func ReplayDeadLetter(ctx context.Context, js jetstream.JetStream, seq uint64) (Replayed, error) {
 	dl, err := InspectDeadLetter(ctx, js, seq)
 	if err != nil {
@@ -163,15 +179,30 @@ func ReplayDeadLetter(ctx context.Context, js jetstream.JetStream, seq uint64) (
 	}
 	msg := nats.NewMsg(dl.OriginalSubject)
 	for k, vs := range dl.Header {
+		if k == HeaderReplayFor || k == HeaderReplayItem {
+			continue
+		}
 		for _, v := range vs {
 			msg.Header.Add(k, v)
 		}
 	}
-	msg.Header.Set(HeaderMsgID, "replay:"+strconv.FormatUint(seq, 10))
+	if dl.Consumer != "" {
+		msg.Header.Set(HeaderReplayFor, dl.Consumer)
+	}
+	if msg.Header.Get(HeaderOriginalMsgID) == "" && dl.MsgID != "" {
+		msg.Header.Set(HeaderOriginalMsgID, dl.MsgID)
+	}
+	if dl.Item != "" {
+		msg.Header.Set(HeaderReplayItem, dl.Item)
+	}
+	msg.Header.Set(HeaderMsgID, "replay:"+strconv.FormatUint(seq, 10)+":"+rand.Text())
 	msg.Data = dl.Data
 	ack, err := js.PublishMsg(ctx, msg)
 	if err != nil {
 		return Replayed{}, fmt.Errorf("replay dead letter %d to %s: %w", seq, dl.OriginalSubject, err)
+	}
+	if ack.Duplicate {
+		return Replayed{}, fmt.Errorf("%w: dead letter %d to %s", ErrReplayDropped, seq, dl.OriginalSubject)
 	}
 	stream, err := js.Stream(ctx, StreamDLQ)
 	if err != nil {
@@ -180,7 +211,7 @@ func ReplayDeadLetter(ctx context.Context, js jetstream.JetStream, seq uint64) (
 	if err := stream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return Replayed{}, fmt.Errorf("replayed dead letter %d, but could not remove it: %w", seq, err)
 	}
-	return Replayed{Seq: seq, Subject: dl.OriginalSubject, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+	return Replayed{Seq: seq, Subject: dl.OriginalSubject, Sequence: ack.Sequence, Consumer: dl.Consumer}, nil
 }
 
 // ReplayFailure is a dead letter ReplayDeadLetters could not replay.

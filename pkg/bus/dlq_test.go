@@ -63,7 +63,7 @@ func TestListInspectReplayDeadLetters(t *testing.T) {
 
 	healthy.Store(true)
 	r, err := bus.ReplayDeadLetter(ctx, js, page[0].Seq)
-	if err != nil || r.Subject != "socialsync.trigger.post.loc1" || r.Duplicate {
+	if err != nil || r.Subject != "socialsync.trigger.post.loc1" || r.Consumer != bus.DurableContactSync {
 		t.Fatalf("replay: %+v %v", r, err)
 	}
 	if _, err := bus.ReplayDeadLetter(ctx, js, rest[0].Seq); !errors.Is(err, bus.ErrNotReplayable) {

@@ -9,20 +9,24 @@
 //
 // # Errors become acknowledgements
 //
-// A Handler returns nil (ack), a retryable error (NakWithDelay: the
-// backoff, or the delay RetryAfter or a HighLevel 429 asked for), or a
-// permanent one (Permanent, bad input, a HighLevel 4xx or auth failure,
-// a panic): Term after a dead letter on "socialsync.dlq.<worker>.<loc>"
-// with the original bytes and headers naming the reason, class, original
-// subject, stream sequence and delivery count. A retryable failure on the
-// consumer's last allowed delivery is dead-lettered too. The bus, not the
-// server, counts deliveries (the server's MaxDeliver is unlimited), so the
-// last failure always leaves a dead letter, even when the process died
-// during it or the dead letter could not be sent at first.
+// A Handler returns nil (ack), a deferral (Defer, or an error with a
+// DeferFor method; a HighLevel auth failure waits AuthWait: NakWithDelay,
+// as often as need be), a retryable error (NakWithDelay: the backoff, or
+// the delay RetryAfter or a HighLevel 429 asked for), or a permanent one
+// (Permanent, bad input, a HighLevel 4xx, a panic): Term after a dead
+// letter on "socialsync.dlq.<worker>.<loc>" with the original bytes and
+// headers naming the reason, class, original subject, stream sequence and
+// delivery count. The number of deliveries decides nothing (the server's
+// MaxDeliver is unlimited): a retryable failure is dead-lettered once the
+// message is older than the consumer's retry horizon, and a message whose
+// deliveries ended without a settle CrashLimit times (the process died) is
+// dead-lettered without running the handler (deliveries.go). A failed dead
+// letter naks the message, so it is tried again rather than lost.
 //
 // A message that is too large, does not decode, names an invalid location
 // in its subject, or whose location_id disagrees with its subject is bad
-// input: a dead letter, never a crash. A credential never reaches a log
+// input: a dead letter, never a crash; one dead letter, sent by the durable
+// that owns the subject family (ConsumerSpec.SilentBadInput). A credential never reaches a log
 // line, a span or a dead-letter header: error texts are redacted and
 // credential-bearing headers are not copied.
 //

@@ -32,20 +32,26 @@ const (
 	// its subject. Term and a dead letter.
 	ClassBadInput
 	// ClassAuth is a HighLevel 401 or 403 left after the token refresh the
-	// client already attempted: Term and a dead letter; the location needs
-	// re-authorisation.
+	// client already attempted: the location needs re-authorisation, which
+	// is no fault of the message. NakWithDelay for AuthWait, without limit,
+	// until the location is connected again; never a dead letter.
 	ClassAuth
 	// ClassPanic is a handler that panicked: Term and a dead letter, since
 	// the same input would panic again.
 	ClassPanic
-	// ClassMaxDeliveries is a message that failed on its last allowed
-	// delivery (or arrived after it): a dead letter.
-	ClassMaxDeliveries
+	// ClassRetryHorizon is a retryable failure of a message older than the
+	// consumer's retry horizon (measured from the time the stream stored
+	// it): a dead letter.
+	ClassRetryHorizon
 	// ClassDeferred is not a failure: the handler chose to take the message
 	// later (Defer). NakWithDelay for the wait it asked for; it never
 	// becomes a dead letter, however often it is deferred, and it is
 	// logged at debug level.
 	ClassDeferred
+	// ClassCrashLoop is a message whose deliveries ended too often without
+	// being settled at all (the process died or hung past the ack wait):
+	// a dead letter, without running the handler again.
+	ClassCrashLoop
 )
 
 // String returns the class name used in dead letters, spans and logs.
@@ -65,10 +71,12 @@ func (c Class) String() string {
 		return "auth"
 	case ClassPanic:
 		return "panic"
-	case ClassMaxDeliveries:
-		return "max_deliveries"
+	case ClassRetryHorizon:
+		return "retry_horizon"
 	case ClassDeferred:
 		return "deferred"
+	case ClassCrashLoop:
+		return "crash_loop"
 	default:
 		return "class(" + strconv.Itoa(int(c)) + ")"
 	}
@@ -105,9 +113,10 @@ var (
 
 	// ErrPanic matches the *PanicError that Recover returns.
 	ErrPanic = errors.New("bus: handler panicked")
-	// ErrMaxDeliveries is the error recorded for a message that arrives
-	// after its last allowed delivery.
-	ErrMaxDeliveries = errors.New("bus: max deliveries reached")
+	// ErrCrashLoop is the error recorded for a message whose deliveries
+	// ended without a settle as often as the consumer's crash limit: its
+	// handler is not run again.
+	ErrCrashLoop = errors.New("bus: crash loop")
 )
 
 // inputError is a bad-input sentinel: it matches ErrBadInput and
@@ -216,7 +225,7 @@ func (e *PanicError) Is(target error) bool { return target == ErrPanic }
 //
 //   - nil: ClassNone
 //   - a *PanicError: ClassPanic
-//   - ErrMaxDeliveries: ClassMaxDeliveries
+//   - ErrCrashLoop: ClassCrashLoop
 //   - ErrBadInput, or an error with a BadInput() bool method that
 //     reports true (an *ids.Error): ClassBadInput
 //   - a *DeferError: ClassDeferred, with its delay
@@ -237,8 +246,8 @@ func Classify(err error) (Class, time.Duration) {
 	if errors.Is(err, ErrPanic) {
 		return ClassPanic, 0
 	}
-	if errors.Is(err, ErrMaxDeliveries) {
-		return ClassMaxDeliveries, 0
+	if errors.Is(err, ErrCrashLoop) {
+		return ClassCrashLoop, 0
 	}
 	if errors.Is(err, ErrBadInput) {
 		return ClassBadInput, 0

@@ -35,7 +35,7 @@ func TestClassify(t *testing.T) {
 		{"too large", bus.ErrTooLarge, bus.ClassBadInput, 0},
 		{"mismatch", bus.ErrLocationMismatch, bus.ClassBadInput, 0},
 		{"panic", &bus.PanicError{Value: "boom"}, bus.ClassPanic, 0},
-		{"max deliveries", bus.ErrMaxDeliveries, bus.ClassMaxDeliveries, 0},
+		{"crash loop", fmt.Errorf("stats: %w", bus.ErrCrashLoop), bus.ClassCrashLoop, 0},
 		{"ghl 429", fmt.Errorf("list tags: %w", rateLimited), bus.ClassRateLimited, 7 * time.Second},
 		{"ghl 429 without retry-after", &ghl.Error{Class: ghl.ClassRateLimited, RateLimit: ghl.RateLimit{Interval: 10 * time.Second}}, bus.ClassRateLimited, 10 * time.Second},
 		{"ghl 429 with our retry after", bus.RetryAfter(rateLimited, time.Minute), bus.ClassRateLimited, time.Minute},

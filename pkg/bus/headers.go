@@ -34,7 +34,35 @@ const (
 	// HeaderDLQItem names the item (a contact id, say) of a message that
 	// failed alone while the rest of its message succeeded (DeadLetterItem).
 	HeaderDLQItem = "Socialsync-Dlq-Item"
+
+	// The replay headers (ReplayDeadLetter). HeaderReplayFor names the
+	// durable that dead-lettered the original: every other durable reading
+	// the subject acks the replay without handling it. HeaderOriginalMsgID
+	// carries the first Nats-Msg-Id of the message, replay after replay,
+	// for idempotency records (OriginalMsgID). HeaderReplayItem names the
+	// one item to redo when an item's dead letter was replayed.
+	HeaderReplayFor     = "Socialsync-Replay-For"
+	HeaderOriginalMsgID = "Socialsync-Original-Msg-Id"
+	HeaderReplayItem    = "Socialsync-Replay-Item"
 )
+
+// OriginalMsgID returns the id the message was first published under: its
+// Socialsync-Original-Msg-Id when it is a replay, else its Nats-Msg-Id
+// (empty when it has none). Records of work done for a message key on it,
+// so that a replay does not redo what was done before the dead letter.
+func OriginalMsgID(h nats.Header) string {
+	if id := h.Get(HeaderOriginalMsgID); id != "" {
+		return id
+	}
+	return h.Get(HeaderMsgID)
+}
+
+// ReplayItem returns the item a replayed item dead letter is about: the
+// handler redoes that item only. ok is false for a whole message.
+func ReplayItem(h nats.Header) (item string, ok bool) {
+	item = h.Get(HeaderReplayItem)
+	return item, item != ""
+}
 
 // lookup returns the first value of header key, matched without regard to
 // case.

@@ -26,7 +26,7 @@ const (
 	// MetricDeadLetters counts dead letters sent, whole messages and
 	// single items (DeadLetterItem):
 	// socialsync_dead_letters_total{worker,reason}, reason the error's
-	// Class ("bad_input", "max_deliveries", …).
+	// Class ("bad_input", "retry_horizon", "crash_loop", …).
 	MetricDeadLetters = "socialsync.dead_letters"
 	// MetricConsumerLag is the durable's unfinished work as the server
 	// reports it when metrics are read: messages not yet delivered
@@ -34,6 +34,11 @@ const (
 	// (num_ack_pending, which includes deferred ones):
 	// socialsync_consumer_lag{worker,consumer,stream}.
 	MetricConsumerLag = "socialsync.consumer.lag"
+	// MetricBadInputAcked counts bad input a durable acked without a dead
+	// letter because another durable owns the subject family and sends
+	// the one dead letter (ConsumerSpec.SilentBadInput):
+	// socialsync_bad_input_acked_total{worker}.
+	MetricBadInputAcked = "socialsync.bad_input_acked"
 )
 
 // The outcome label values of MetricMessagesHandled.
@@ -53,12 +58,13 @@ const lagTimeout = 2 * time.Second
 
 // OutcomeLabel names how a delivery was settled, as the outcome label of
 // MetricMessagesHandled: a failed dead letter, which naks the message, is
-// a retry.
+// a retry; a message waiting for its location's re-authorisation is
+// deferred.
 func (o Outcome) OutcomeLabel() string {
 	switch {
 	case o.Decision.Action == ActionAck:
 		return OutcomeAck
-	case o.Decision.Action == ActionNak && o.Decision.Class == ClassDeferred:
+	case o.Decision.Action == ActionNak && (o.Decision.Class == ClassDeferred || o.Decision.Class == ClassAuth):
 		return OutcomeDeferred
 	case o.Decision.Action == ActionNak:
 		return OutcomeRetry
@@ -84,6 +90,7 @@ type consumerMetrics struct {
 	handled metric.Int64Counter
 	seconds metric.Float64Histogram
 	dead    metric.Int64Counter
+	silent  metric.Int64Counter
 	lag     metric.Int64ObservableGauge
 }
 
@@ -109,6 +116,10 @@ func newConsumerMetrics(mp metric.MeterProvider, worker string) (*consumerMetric
 		metric.WithDescription("Dead letters sent (whole messages and single items), by worker and reason (error class).")); err != nil {
 		return nil, err
 	}
+	if m.silent, err = m.meter.Int64Counter(MetricBadInputAcked,
+		metric.WithDescription("Bad input acked without a dead letter: another durable owns the subject family and dead-letters it.")); err != nil {
+		return nil, err
+	}
 	if m.lag, err = m.meter.Int64ObservableGauge(MetricConsumerLag,
 		metric.WithDescription("Messages of the durable consumer not yet delivered plus delivered and not yet acknowledged.")); err != nil {
 		return nil, err
@@ -125,6 +136,11 @@ func (m *consumerMetrics) settled(o Outcome) {
 	if o.DeadLetter != "" {
 		m.deadLettered(m.worker, o.Decision.Class)
 	}
+}
+
+// badInputAcked counts one bad message acked silently.
+func (m *consumerMetrics) badInputAcked() {
+	m.silent.Add(context.Background(), 1, metric.WithAttributes(m.worker))
 }
 
 // deadLettered counts one dead letter.

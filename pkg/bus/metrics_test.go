@@ -72,7 +72,7 @@ func TestConsumerMetrics(t *testing.T) {
 	page := telemetrytest.Scrape(t, url)
 	const name = "socialsync_messages_handled_total"
 	base := []string{"worker", "fetcher", "subject", "socialsync.trigger.post.*"}
-	for outcome, want := range map[string]float64{"ack": 4, "retry": 1, "deferred": 1, "dead_letter": 1} {
+	for outcome, want := range map[string]float64{"ack": 5, "retry": 1, "deferred": 1, "dead_letter": 0} {
 		if got := page.Sum(name, append(base, "outcome", outcome)...); got != want {
 			t.Errorf("%s{outcome=%q} = %v, want %v", name, outcome, got, want)
 		}
@@ -83,7 +83,12 @@ func TestConsumerMetrics(t *testing.T) {
 	if !page.Has("socialsync_message_handling_seconds_bucket", append(base, "le", "0.005")...) {
 		t.Error("handling histogram has no 5ms bucket: want buckets in seconds")
 	}
-	for reason, want := range map[string]float64{"bad_input": 1, "permanent": 1} {
+	// The bad subject is contactsync's to dead-letter: the fetcher acks it
+	// and counts it.
+	if got := page.Sum("socialsync_bad_input_acked_total", "worker", "fetcher"); got != 1 {
+		t.Errorf("socialsync_bad_input_acked_total = %v, want 1", got)
+	}
+	for reason, want := range map[string]float64{"bad_input": 0, "permanent": 1} {
 		if got := page.Sum("socialsync_dead_letters_total", "worker", "fetcher", "reason", reason); got != want {
 			t.Errorf("socialsync_dead_letters_total{reason=%q} = %v, want %v", reason, got, want)
 		}

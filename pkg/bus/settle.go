@@ -20,6 +20,12 @@ const (
 	maxRetryAfter = 24 * time.Hour
 	// maxReasonBytes bounds the error text of a dead letter and a log line.
 	maxReasonBytes = 1024
+	// AuthWait is how long a message waits before it is tried again when
+	// its location needs re-authorisation (ClassAuth). A location marked
+	// for re-authorisation defers its messages at once (see
+	// the fleet's middleware), without calling HighLevel, so a short wait
+	// costs nothing but a redelivery.
+	AuthWait = 5 * time.Minute
 )
 
 // Backoff shapes the redelivery delay of a retryable failure that did not
@@ -81,36 +87,49 @@ func (a Action) String() string {
 // Decision is what the bus does with a message after its handler returned.
 type Decision struct {
 	Action Action
-	// Class is the error's class; ClassMaxDeliveries when a retryable
-	// failure happened on the last allowed delivery.
+	// Class is the error's class; ClassRetryHorizon when a retryable
+	// failure happened to a message older than the retry horizon.
 	Class Class
 	// Delay is the redelivery delay of ActionNak.
 	Delay time.Duration
 }
 
 // Decide is the policy turning a handler's error into a Decision, for
-// delivery attempt (from 1) of at most maxDeliveries (0: no limit):
+// delivery attempt (from 1) of a message stored age ago, retried for at
+// most horizon (0: without limit):
 //
 //   - nil: ack
-//   - deferred: nak after the delay asked for, on any delivery
+//   - deferred: nak after the delay asked for, on any delivery, at any age
+//   - auth (the location needs re-authorisation): nak after AuthWait, on
+//     any delivery, at any age: the message waits for the location
 //   - retryable and rate-limited errors: nak, after the delay the error asks
-//     for (Retry-After wins) or the backoff; on the last allowed delivery,
-//     term with ClassMaxDeliveries instead
+//     for (Retry-After wins) or the backoff, but no later than the horizon;
+//     once the message is as old as the horizon, term with
+//     ClassRetryHorizon instead
 //   - every other class: term
-func Decide(err error, attempt, maxDeliveries int, b Backoff) Decision {
+//
+// The number of deliveries decides nothing: a message deferred a thousand
+// times is as alive as one delivered once.
+func Decide(err error, attempt int, age, horizon time.Duration, b Backoff) Decision {
 	class, after := Classify(err)
 	switch {
 	case class == ClassNone:
 		return Decision{Action: ActionAck, Class: class}
 	case class == ClassDeferred:
 		return Decision{Action: ActionNak, Class: class, Delay: after}
+	case class == ClassAuth:
+		return Decision{Action: ActionNak, Class: class, Delay: AuthWait}
 	case class.retries():
-		if maxDeliveries > 0 && attempt >= maxDeliveries {
-			return Decision{Action: ActionTerm, Class: ClassMaxDeliveries}
+		if horizon > 0 && age >= horizon {
+			return Decision{Action: ActionTerm, Class: ClassRetryHorizon}
 		}
 		delay := min(after, maxRetryAfter)
 		if delay <= 0 {
 			delay = b.Delay(attempt)
+		}
+		if horizon > 0 {
+			// The last try happens at the horizon, not a backoff later.
+			delay = min(delay, horizon-age)
 		}
 		return Decision{Action: ActionNak, Class: class, Delay: delay}
 	default:
@@ -144,29 +163,50 @@ type Outcome struct {
 // settler is the one place where a handler's result becomes an Ack, a
 // NakWithDelay or a Term with a dead letter, and where that is logged.
 type settler struct {
-	js            jetstream.JetStream
-	worker        string
-	maxDeliveries int
-	backoff       Backoff
-	timeout       time.Duration
-	log           *slog.Logger
-	onSettle      func(Outcome)
+	js      jetstream.JetStream
+	worker  string
+	backoff Backoff
+	// horizon bounds the retries of a retryable failure (0: no bound);
+	// now is the clock the message's age is measured with.
+	horizon time.Duration
+	now     func() time.Time
+	// deliveries counts the settled deliveries of nakked messages (see
+	// deliveries.go); nil for the settler of DeadLetterItem.
+	deliveries *deliveries
+	// silentBadInput holds the families whose bad input another durable
+	// dead-letters: this one acks it and counts it.
+	silentBadInput map[Family]bool
+	timeout        time.Duration
+	log            *slog.Logger
+	onSettle       func(Outcome)
 	// metrics is nil for the settler of DeadLetterItem.
 	metrics *consumerMetrics
 }
 
 // settle settles msg, delivered for the meta.NumDelivered-th time, whose
-// handler returned err after running for took. When shuttingDown, a
+// handler returned err after running for took; settled is how many earlier
+// deliveries were nakked (see deliveries.go). When shuttingDown, a
 // retryable failure (typically the handler's cancelled context) is nakked
 // without delay, for another replica to take over at once.
-func (s *settler) settle(msg jetstream.Msg, meta *jetstream.MsgMetadata, err error, took time.Duration, shuttingDown bool) Outcome {
+func (s *settler) settle(msg jetstream.Msg, meta *jetstream.MsgMetadata, err error, took time.Duration, shuttingDown bool, settled uint64) Outcome {
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 
 	attempt := meta.NumDelivered
-	d := Decide(err, int(attempt), s.maxDeliveries, s.backoff)
+	now := time.Now
+	if s.now != nil {
+		now = s.now
+	}
+	age := now().Sub(meta.Timestamp)
+	d := Decide(err, int(attempt), age, s.horizon, s.backoff)
 	if shuttingDown && d.Action == ActionNak {
 		d.Delay = 0
+	}
+	family, loc, perr := ParseSubject(msg.Subject())
+	silent := d.Class == ClassBadInput && s.silentBadInput[family]
+	if silent {
+		// Another durable reading this family sends the one dead letter.
+		d = Decision{Action: ActionAck, Class: ClassBadInput}
 	}
 	out := Outcome{
 		Subject:  msg.Subject(),
@@ -177,30 +217,34 @@ func (s *settler) settle(msg jetstream.Msg, meta *jetstream.MsgMetadata, err err
 		Decision: d,
 		Duration: took,
 	}
-	if _, loc, perr := ParseSubject(msg.Subject()); perr == nil {
+	if perr == nil {
 		out.Location = loc
 	}
 	if err != nil {
 		out.Reason = headerValue(err.Error(), maxReasonBytes)
-		if d.Class == ClassMaxDeliveries && !errors.Is(err, ErrMaxDeliveries) {
-			out.Reason = headerValue("max deliveries ("+strconv.Itoa(s.maxDeliveries)+") reached: "+out.Reason, maxReasonBytes)
+		if d.Class == ClassRetryHorizon {
+			out.Reason = headerValue("still failing "+age.Round(time.Second).String()+" after it was published, past the retry horizon of "+
+				s.horizon.String()+": "+out.Reason, maxReasonBytes)
 		}
 	}
 
 	switch d.Action {
 	case ActionAck:
 		out.SettleErr = msg.DoubleAck(ctx)
+		if silent && s.metrics != nil {
+			s.metrics.badInputAcked()
+		}
 	case ActionNak:
-		out.SettleErr = msg.NakWithDelay(d.Delay)
+		out.SettleErr = s.nak(ctx, msg, meta, settled, d.Delay)
 	case ActionTerm:
 		subject, dlErr := s.deadLetter(ctx, msg, meta, d.Class, out.Reason)
 		if dlErr != nil {
 			// Without its dead letter the message must not disappear:
-			// deliver it again later, when the handler (or, past the
-			// last delivery, the dead letter alone) is tried again.
+			// deliver it again later, when the handler (or, in a crash
+			// loop, the dead letter alone) is tried again.
 			out.SettleErr = dlErr
 			out.Decision = Decision{Action: ActionNak, Class: d.Class, Delay: s.backoff.Delay(int(attempt))}
-			if nakErr := msg.NakWithDelay(out.Decision.Delay); nakErr != nil {
+			if nakErr := s.nak(ctx, msg, meta, settled, out.Decision.Delay); nakErr != nil {
 				out.SettleErr = errors.Join(dlErr, nakErr)
 			}
 			break
@@ -210,6 +254,17 @@ func (s *settler) settle(msg jetstream.Msg, meta *jetstream.MsgMetadata, err err
 	}
 	s.report(ctx, out, err)
 	return out
+}
+
+// nak records one more settled delivery of msg, then naks it for delay. A
+// failed record does not stop the nak: the delivery then counts as
+// unsettled, one step toward a crash loop, which takes CrashLimit of them.
+func (s *settler) nak(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, settled uint64, delay time.Duration) error {
+	var recErr error
+	if s.deliveries != nil {
+		recErr = s.deliveries.record(ctx, meta, settled+1)
+	}
+	return errors.Join(recErr, msg.NakWithDelay(delay))
 }
 
 // report logs the outcome, once, and passes it to onSettle. The logger
@@ -231,6 +286,8 @@ func (s *settler) report(ctx context.Context, out Outcome, err error) {
 		attrs = append(attrs, slog.String("settle_err", headerValue(out.SettleErr.Error(), maxReasonBytes)))
 	}
 	switch {
+	case out.Decision.Action == ActionAck && out.SettleErr == nil && out.Decision.Class == ClassBadInput:
+		s.log.LogAttrs(ctx, slog.LevelInfo, "bad input acked; the family's owner dead-letters it", attrs...)
 	case out.Decision.Action == ActionAck && out.SettleErr == nil:
 		s.log.LogAttrs(ctx, slog.LevelDebug, "message acked", attrs...)
 	case out.Decision.Action == ActionAck:
@@ -238,7 +295,10 @@ func (s *settler) report(ctx context.Context, out Outcome, err error) {
 	case out.Decision.Action == ActionNak && out.Decision.Class == ClassDeferred:
 		attrs = append(attrs, slog.Duration("delay", out.Decision.Delay))
 		s.log.LogAttrs(ctx, slog.LevelDebug, "message deferred", attrs...)
-	case out.Decision.Action == ActionNak && !out.Decision.Class.retries():
+	case out.Decision.Action == ActionNak && out.Decision.Class == ClassAuth:
+		attrs = append(attrs, slog.Duration("delay", out.Decision.Delay))
+		s.log.LogAttrs(ctx, slog.LevelWarn, "location needs re-authorisation; message waits", attrs...)
+	case out.Decision.Action == ActionNak && out.SettleErr != nil && !out.Decision.Class.retries():
 		// Only a failed dead letter naks a message of a terminal class.
 		attrs = append(attrs, slog.Duration("delay", out.Decision.Delay))
 		s.log.LogAttrs(ctx, slog.LevelError, "dead letter failed; message will be redelivered", attrs...)

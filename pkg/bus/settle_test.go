@@ -18,31 +18,34 @@ func TestDecide(t *testing.T) {
 		name     string
 		err      error
 		attempt  int
-		max      int
+		age      time.Duration
 		want     bus.Decision
 		delayMin time.Duration
 		delayMax time.Duration
 	}{
-		{name: "success", err: nil, attempt: 1, max: 5, want: bus.Decision{Action: bus.ActionAck, Class: bus.ClassNone}},
-		{name: "transient first", err: transient, attempt: 1, max: 5, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassRetryable}, delayMin: 800 * time.Millisecond, delayMax: 1200 * time.Millisecond},
-		{name: "transient third", err: transient, attempt: 3, max: 5, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassRetryable}, delayMin: 3200 * time.Millisecond, delayMax: 4800 * time.Millisecond},
-		{name: "transient capped", err: transient, attempt: 30, max: 0, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassRetryable}, delayMin: 4 * time.Minute, delayMax: 5 * time.Minute},
-		{name: "transient last", err: transient, attempt: 5, max: 5, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassMaxDeliveries}},
-		{name: "retry after wins", err: bus.RetryAfter(transient, 42*time.Second), attempt: 1, max: 5, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassRetryable}, delayMin: 42 * time.Second, delayMax: 42 * time.Second},
-		{name: "429", err: &ghl.Error{Class: ghl.ClassRateLimited, RetryAfter: 9 * time.Second}, attempt: 2, max: 5, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassRateLimited}, delayMin: 9 * time.Second, delayMax: 9 * time.Second},
-		{name: "429 last", err: &ghl.Error{Class: ghl.ClassRateLimited, RetryAfter: 9 * time.Second}, attempt: 5, max: 5, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassMaxDeliveries}},
-		{name: "huge retry after capped", err: bus.RetryAfter(transient, 1000*time.Hour), attempt: 1, max: 5, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassRetryable}, delayMin: 24 * time.Hour, delayMax: 24 * time.Hour},
-		{name: "permanent", err: bus.Permanent(transient), attempt: 1, max: 5, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassPermanent}},
-		{name: "bad input", err: bus.ErrUndecodable, attempt: 1, max: 5, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassBadInput}},
-		{name: "auth", err: &ghl.Error{Class: ghl.ClassAuth}, attempt: 1, max: 5, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassAuth}},
-		{name: "panic", err: &bus.PanicError{Value: "x"}, attempt: 1, max: 5, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassPanic}},
-		{name: "deferred", err: bus.Defer(transient, 700*time.Millisecond), attempt: 1, max: 5, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassDeferred}, delayMin: 700 * time.Millisecond, delayMax: 700 * time.Millisecond},
-		{name: "deferred past the last is no failure", err: bus.Defer(transient, time.Second), attempt: 50, max: 5, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassDeferred}, delayMin: time.Second, delayMax: time.Second},
-		{name: "past the last", err: bus.ErrMaxDeliveries, attempt: 7, max: 5, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassMaxDeliveries}},
+		{name: "success", err: nil, attempt: 1, want: bus.Decision{Action: bus.ActionAck, Class: bus.ClassNone}},
+		{name: "transient first", err: transient, attempt: 1, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassRetryable}, delayMin: 800 * time.Millisecond, delayMax: 1200 * time.Millisecond},
+		{name: "transient third", err: transient, attempt: 3, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassRetryable}, delayMin: 3200 * time.Millisecond, delayMax: 4800 * time.Millisecond},
+		{name: "transient capped", err: transient, attempt: 30, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassRetryable}, delayMin: 4 * time.Minute, delayMax: 5 * time.Minute},
+		{name: "transient at the horizon", err: transient, attempt: 5, age: 24 * time.Hour, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassRetryHorizon}},
+		{name: "transient never retried past the horizon", err: transient, attempt: 30, age: 24*time.Hour - 10*time.Second, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassRetryable}, delayMin: 10 * time.Second, delayMax: 10 * time.Second},
+		{name: "transient delivered many times before the horizon", err: transient, attempt: 1000, age: time.Hour, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassRetryable}, delayMin: 4 * time.Minute, delayMax: 5 * time.Minute},
+		{name: "retry after wins", err: bus.RetryAfter(transient, 42*time.Second), attempt: 1, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassRetryable}, delayMin: 42 * time.Second, delayMax: 42 * time.Second},
+		{name: "429", err: &ghl.Error{Class: ghl.ClassRateLimited, RetryAfter: 9 * time.Second}, attempt: 2, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassRateLimited}, delayMin: 9 * time.Second, delayMax: 9 * time.Second},
+		{name: "429 past the horizon", err: &ghl.Error{Class: ghl.ClassRateLimited, RetryAfter: 9 * time.Second}, attempt: 5, age: 25 * time.Hour, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassRetryHorizon}},
+		{name: "huge retry after capped", err: bus.RetryAfter(transient, 1000*time.Hour), attempt: 1, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassRetryable}, delayMin: 24 * time.Hour, delayMax: 24 * time.Hour},
+		{name: "permanent", err: bus.Permanent(transient), attempt: 1, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassPermanent}},
+		{name: "bad input", err: bus.ErrUndecodable, attempt: 1, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassBadInput}},
+		{name: "auth waits", err: &ghl.Error{Class: ghl.ClassAuth}, attempt: 1, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassAuth}, delayMin: bus.AuthWait, delayMax: bus.AuthWait},
+		{name: "auth waits past the horizon", err: &ghl.Error{Class: ghl.ClassAuth}, attempt: 900, age: 100 * time.Hour, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassAuth}, delayMin: bus.AuthWait, delayMax: bus.AuthWait},
+		{name: "panic", err: &bus.PanicError{Value: "x"}, attempt: 1, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassPanic}},
+		{name: "deferred", err: bus.Defer(transient, 700*time.Millisecond), attempt: 1, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassDeferred}, delayMin: 700 * time.Millisecond, delayMax: 700 * time.Millisecond},
+		{name: "deferred past the horizon is no failure", err: bus.Defer(transient, time.Second), attempt: 50, age: 1000 * time.Hour, want: bus.Decision{Action: bus.ActionNak, Class: bus.ClassDeferred}, delayMin: time.Second, delayMax: time.Second},
+		{name: "crash loop", err: bus.ErrCrashLoop, attempt: 4, want: bus.Decision{Action: bus.ActionTerm, Class: bus.ClassCrashLoop}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := bus.Decide(tt.err, tt.attempt, tt.max, bus.Backoff{})
+			got := bus.Decide(tt.err, tt.attempt, tt.age, 24*time.Hour, bus.Backoff{})
 			delay := got.Delay
 			got.Delay = 0
 			if diff := cmp.Diff(tt.want, got); diff != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -59,6 +60,11 @@ const (
 	// BucketWorkflowRuns records each workflow action done for an event,
 	// so that a redelivered event does not fire it again.
 	BucketWorkflowRuns = "socialsync_workflow_runs"
+	// BucketDeliveries counts, per durable and stream sequence, the
+	// deliveries of a message that a consumer nakked, so that it can tell
+	// the deliveries that ended without a settle (a crash loop). See
+	// deliveries.go.
+	BucketDeliveries = "socialsync_deliveries"
 )
 
 // BucketWebhookEvents remembers the event ids the gateway's webhook
@@ -83,9 +89,18 @@ const (
 	// The pending list lives in the server; workers pull only what their
 	// concurrency allows.
 	DefaultMaxAckPending = 10_000
-	// DefaultMaxDeliveries is how many times a message is delivered before
-	// a retryable failure becomes a dead letter.
-	DefaultMaxDeliveries = 10
+	// DefaultRetryHorizon is how long after it was published a message
+	// whose handler keeps failing with a retryable error is retried before
+	// it becomes a dead letter. It must be shorter than the MaxAge of
+	// every stream a consumer reads (CheckRetryHorizon).
+	DefaultRetryHorizon = 24 * time.Hour
+	// DefaultCrashLimit is how many deliveries of a message may end
+	// without a settle (the process died or hung past the ack wait) before
+	// it is dead-lettered without running its handler.
+	DefaultCrashLimit = 3
+	// DeliveriesTTL is how long BucketDeliveries keeps a count after its
+	// last write: well beyond the longest wait a nak asks for (a day).
+	DeliveriesTTL = 3 * 24 * time.Hour
 	// WebhookEventsTTL is how long BucketWebhookEvents keeps an event id:
 	// more than the span in which one signed request stays acceptable
 	// (its timestamp may be five minutes ahead or behind).
@@ -97,16 +112,17 @@ type ConsumerSpec struct {
 	// Stream is the stream the consumer reads.
 	Stream string
 	// Config is sent to the server as is. Its MaxDeliver is -1
-	// (unlimited): the bus counts deliveries itself, see MaxDeliveries.
+	// (unlimited): the number of deliveries decides nothing, since a
+	// deferred message may be delivered any number of times. Retryable
+	// failures are bounded by the consumer's retry horizon, deliveries
+	// that end without a settle by its crash limit (ConsumerOptions).
 	Config jetstream.ConsumerConfig
-	// MaxDeliveries is the delivery on which a retryable failure is
-	// dead-lettered instead of redelivered; a message delivered later
-	// still (after a crash or a failed dead letter) is dead-lettered
-	// without calling the handler. Counting here rather than with the
-	// server's MaxDeliver guarantees that the last failure always leaves
-	// a dead letter: the server would silently stop delivering. Zero means
-	// DefaultMaxDeliveries, a negative value no limit.
-	MaxDeliveries int
+	// SilentBadInput lists the subject families this durable reads whose
+	// bad input another durable owns: this one acks such a message without
+	// a dead letter and counts it (MetricBadInputAcked), so that one bad
+	// message leaves one dead letter. NewTopology derives it from the
+	// owner of each family read by several durables.
+	SilentBadInput []Family
 }
 
 // Topology is every stream, consumer, key-value bucket and object store of
@@ -137,7 +153,7 @@ type TopologyOptions struct {
 //	SOCIALSYNC_TRIGGERS   socialsync.trigger.>                  interest                  7 days, dup window 2m
 //	                      + sources socialsync.scheduled.stats.* from SOCIALSYNC_SCHEDULES as socialsync.trigger.stats.*
 //	SOCIALSYNC_EVENTS     socialsync.event.>                    limits                    30 days, dup window 2m
-//	SOCIALSYNC_REFRESH    socialsync.refresh.catalogue.*        work queue                1 per subject (discard old), 1 day
+//	SOCIALSYNC_REFRESH    socialsync.refresh.catalogue.*        work queue                1 per subject (discard old), 2 days
 //	SOCIALSYNC_SCHEDULES  socialsync.schedule.stats.*,          limits, message schedules 1 per subject
 //	                      socialsync.scheduled.stats.*
 //	SOCIALSYNC_DLQ        socialsync.dlq.>                      limits                    14 days, dup window 2m
@@ -170,6 +186,13 @@ func NewTopology(opts TopologyOptions) Topology {
 		maxMsg = DefaultMaxMessageBytes
 	}
 	const day = 24 * time.Hour
+	// badInputOwners names, for each subject family that several durables
+	// read, the one durable whose dead letter stands for all of them when
+	// a message of the family is bad input; the others ack it silently.
+	// A family read by one durable needs no entry.
+	badInputOwners := map[Family]string{
+		PostTriggers: DurableContactSync,
+	}
 
 	streams := []jetstream.StreamConfig{
 		{
@@ -229,11 +252,13 @@ func NewTopology(opts TopologyOptions) Topology {
 			// DiscardNewPerSubject would instead drop that trigger.
 			MaxMsgsPerSubject: 1,
 			Discard:           jetstream.DiscardOld,
-			MaxAge:            day,
-			Duplicates:        DuplicateWindow,
-			MaxMsgSize:        maxMsg,
-			Storage:           storage,
-			Replicas:          replicas,
+			// Longer than the default retry horizon, which must end
+			// before a stream drops the message.
+			MaxAge:     2 * day,
+			Duplicates: DuplicateWindow,
+			MaxMsgSize: maxMsg,
+			Storage:    storage,
+			Replicas:   replicas,
 		},
 		{
 			Name:        StreamEvents,
@@ -277,18 +302,20 @@ func NewTopology(opts TopologyOptions) Topology {
 		} else {
 			cfg.FilterSubjects = filters
 		}
-		return ConsumerSpec{Stream: stream, Config: cfg, MaxDeliveries: DefaultMaxDeliveries}
+		spec := ConsumerSpec{Stream: stream, Config: cfg}
+		for _, f := range filters {
+			fam := Family(strings.TrimSuffix(f, ".*"))
+			if owner, ok := badInputOwners[fam]; ok && owner != durable {
+				spec.SilentBadInput = append(spec.SilentBadInput, fam)
+			}
+		}
+		return spec
 	}
 	// Trigger and refresh consumers start from the first message: their
 	// streams only hold unfinished work. Event consumers start from new
 	// messages, so that a worker added later does not replay 30 days.
 	all, fresh := jetstream.DeliverAllPolicy, jetstream.DeliverNewPolicy
-	// A catalogue refresh is deferred (Defer) while its location's fetch
-	// runs or was made too recently, as often as need be: every delivery
-	// counts, so a delivery limit would dead-letter a healthy refresh. It
-	// is latest-wins work that a newer refresh replaces, so it has none.
 	refresh := consumer(StreamRefresh, DurableFetcher, "Coalesced catalogue refreshes.", all, CatalogueRefreshes.Filter())
-	refresh.MaxDeliveries = -1
 	consumers := []ConsumerSpec{
 		consumer(StreamTriggers, DurableFetcher, "Post triggers → catalogue refresh requests.", all, PostTriggers.Filter()),
 		consumer(StreamTriggers, DurableContactSync, "Post triggers → contact tags.", all, PostTriggers.Filter()),
@@ -315,6 +342,8 @@ func NewTopology(opts TopologyOptions) Topology {
 	// A workflow run is remembered as long as its event is kept.
 	runs := kv(BucketWorkflowRuns, "Workflow actions done, per event.", 1)
 	runs.TTL = 30 * day
+	deliveries := kv(BucketDeliveries, "Nakked deliveries per durable and message, telling crash loops from deferrals.", 1)
+	deliveries.TTL = DeliveriesTTL
 	keyValues := []jetstream.KeyValueConfig{
 		kv(BucketTags, "Tag catalogue per location.", 5),
 		kv(BucketTagDetails, "Tag details per location and tag.", 1),
@@ -328,11 +357,28 @@ func NewTopology(opts TopologyOptions) Topology {
 		rate,
 		webhookEvents,
 		runs,
+		deliveries,
 	}
 	objects := []jetstream.ObjectStoreConfig{
 		{Bucket: ObjectStoreReports, Description: "Generated reports.", Storage: storage, Replicas: replicas},
 	}
 	return Topology{Streams: streams, Consumers: consumers, KeyValues: keyValues, ObjectStores: objects}
+}
+
+// CheckRetryHorizon fails when horizon is not shorter than the MaxAge of
+// a stream that one of the topology's durables reads: a message must
+// become a dead letter before its stream drops it.
+func (t Topology) CheckRetryHorizon(horizon time.Duration) error {
+	read := map[string]bool{}
+	for _, c := range t.Consumers {
+		read[c.Stream] = true
+	}
+	for _, s := range t.Streams {
+		if read[s.Name] && s.MaxAge > 0 && horizon >= s.MaxAge {
+			return fmt.Errorf("retry horizon %v is not shorter than stream %s's max age %v", horizon, s.Name, s.MaxAge)
+		}
+	}
+	return nil
 }
 
 // Consumer returns the spec of durable on stream.

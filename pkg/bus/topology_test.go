@@ -72,6 +72,7 @@ func TestEnsureIsIdempotent(t *testing.T) {
 		"OBJ_" + bus.ObjectStoreReports,
 		"KV_" + bus.BucketSettings,
 		"KV_" + bus.BucketWorkflowRuns,
+		"KV_" + bus.BucketDeliveries,
 	}
 	var gotStreams []string
 	for name := range first.Streams {

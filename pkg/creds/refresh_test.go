@@ -283,8 +283,8 @@ func TestInvalidGrantNeedsReauth(t *testing.T) {
 		t.Errorf("event = %v, %v; want NEEDS_REAUTH from ACTIVE with a reason", ev, ok)
 	}
 
-	// Through the HighLevel client: no request, an auth error that the bus
-	// dead-letters, naming the location and the way out.
+	// Through the HighLevel client: no request, an auth error on which the
+	// bus defers the message until the location is reconnected, naming the location and the way out.
 	c := s.client(t).ForLocation(loc, store.TokenSource(loc))
 	_, err = c.ListSocialTags(ctx, loc, ghl.SearchOpts{})
 	if class, _ := bus.Classify(err); class != bus.ClassAuth || !errors.Is(err, creds.ErrNeedsReauth) || !strings.Contains(err.Error(), "socialsync connect") {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/telemetry"
 )
@@ -37,6 +38,10 @@ type Config struct {
 	RateWindow  time.Duration `envconfig:"RATE_WINDOW" default:"10s" desc:"HighLevel's rolling rate window"`
 	RateDaily   int64         `envconfig:"RATE_DAILY" default:"200000" desc:"HighLevel requests per location and UTC day, fleet-wide"`
 	RateMaxWait time.Duration `envconfig:"RATE_MAX_WAIT" default:"2s" desc:"longest a handler waits for a request permit before handing its message back for later"`
+	// How long failing work is retried, and how often a message may take
+	// its process down, before it becomes a dead letter.
+	RetryHorizon time.Duration `envconfig:"RETRY_HORIZON" default:"24h" desc:"how long after it was published a message whose handling keeps failing is retried before it becomes a dead letter; shorter than every stream's max age"`
+	CrashLimit   int           `envconfig:"CRASH_LIMIT" default:"3" desc:"deliveries of one message that may end without a settle (the process died) before it becomes a dead letter unhandled"`
 
 	Telemetry telemetry.Config `envconfig:""`
 }
@@ -79,6 +84,14 @@ func (c Config) Validate() error {
 		bad("TOKEN_REFRESH_MARGIN", "want more than SOCIALSYNC_RATE_MAX_WAIT (%v), got %v: a token read before the wait for a rate permit must still be valid after it",
 			c.RateMaxWait, c.TokenRefreshMargin)
 	}
+	if c.RetryHorizon <= 0 {
+		bad("RETRY_HORIZON", "want a positive duration, got %v", c.RetryHorizon)
+	} else if err := bus.NewTopology(bus.TopologyOptions{}).CheckRetryHorizon(c.RetryHorizon); err != nil {
+		bad("RETRY_HORIZON", "%v: a message must become a dead letter before its stream drops it", err)
+	}
+	if c.CrashLimit < 1 {
+		bad("CRASH_LIMIT", "want 1 or more, got %d", c.CrashLimit)
+	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("LOG_FORMAT", "want json or text, got %q", c.LogFormat)
 	}
@@ -112,5 +125,7 @@ func DefaultConfig() Config {
 		RateWindow:         10 * time.Second,
 		RateDaily:          200_000,
 		RateMaxWait:        2 * time.Second,
+		RetryHorizon:       bus.DefaultRetryHorizon,
+		CrashLimit:         bus.DefaultCrashLimit,
 	}
 }

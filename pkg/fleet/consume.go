@@ -31,6 +31,8 @@ func (d *Deps) Consumer(stream, durable string, h bus.Handler, concurrency int) 
 			bus.Timeout(HandlerTimeout),
 		},
 		ShutdownTimeout: d.Config.ShutdownTimeout,
+		RetryHorizon:    d.Config.RetryHorizon,
+		CrashLimit:      d.Config.CrashLimit,
 		Logger:          d.Log,
 		MeterProvider:   d.Telemetry.MeterProvider(),
 	})

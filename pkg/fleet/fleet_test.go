@@ -38,6 +38,9 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"bad replicas", func(c *fleet.Config) { c.StreamReplicas = 0 }, "SOCIALSYNC_STREAM_REPLICAS"},
 		{"bad level", func(c *fleet.Config) { c.LogLevel = "loud" }, "SOCIALSYNC_LOG_LEVEL"},
 		{"bad format", func(c *fleet.Config) { c.LogFormat = "xml" }, "SOCIALSYNC_LOG_FORMAT"},
+		{"retry horizon beyond a stream's max age", func(c *fleet.Config) { c.RetryHorizon = 72 * time.Hour }, "SOCIALSYNC_RETRY_HORIZON"},
+		{"no retry horizon", func(c *fleet.Config) { c.RetryHorizon = 0 }, "SOCIALSYNC_RETRY_HORIZON"},
+		{"no crash limit", func(c *fleet.Config) { c.CrashLimit = 0 }, "SOCIALSYNC_CRASH_LIMIT"},
 		{"refresh margin within the permit wait", func(c *fleet.Config) { c.TokenRefreshMargin = c.RateMaxWait }, "SOCIALSYNC_TOKEN_REFRESH_MARGIN"},
 	}
 	for _, tt := range tests {

@@ -214,14 +214,10 @@ func TestDeletedTagIsLeftOut(t *testing.T) {
 }
 
 // A tag that never reaches the catalogue ends as a dead letter naming it,
-// after the consumer's last delivery.
+// once the retry horizon has passed.
 func TestUnknownTagDeadLettered(t *testing.T) {
 	env := fleettest.Start(t, "demo")
-	for i, c := range env.Deps.Topology.Consumers {
-		if c.Stream == bus.StreamTriggers && c.Config.Durable == bus.DurableContactSync {
-			env.Deps.Topology.Consumers[i].MaxDeliveries = 3
-		}
-	}
+	env.Deps.Config.RetryHorizon = 3 * time.Second
 	loc := env.Locations[0].ID
 	l := location(t, env, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
@@ -230,8 +226,8 @@ func TestUnknownTagDeadLettered(t *testing.T) {
 	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", TagIds: []string{liveTags(t, l, 1)[0].ID, ghost}, ContactIds: liveContacts(t, l, 1)})
 	var dls []bus.DeadLetter
 	fleettest.Eventually(t, 20*time.Second, "the dead letter", func() bool { dls = bustest.DeadLetters(t, env.JS, ""); return len(dls) > 0 })
-	if len(dls) != 1 || dls[0].Class != "max_deliveries" || !strings.Contains(dls[0].Reason, ghost) || dls[0].Deliveries != 3 {
-		t.Errorf("dead letters %+v: want one after 3 deliveries naming %s", dls, ghost)
+	if len(dls) != 1 || dls[0].Class != "retry_horizon" || !strings.Contains(dls[0].Reason, ghost) {
+		t.Errorf("dead letters %+v: want one past the retry horizon naming %s", dls, ghost)
 	}
 	if single, add, remove := tagWrites(t, env, loc); single+add+remove != 0 {
 		t.Errorf("%d writes, want none", single+add+remove)

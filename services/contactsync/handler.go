@@ -118,6 +118,11 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	for _, id := range unlinked {
 		contacts = append(contacts, &contact{id: id, change: core.PostChange{PostID: post, Unlink: true}})
 	}
+	// A replayed item dead letter redoes that contact only: the others
+	// were done when the message was first handled.
+	if item, ok := bus.ReplayItem(msg.Headers()); ok {
+		contacts = slices.DeleteFunc(contacts, func(c *contact) bool { return "contact "+c.id != item })
+	}
 
 	failed, err := h.apply(ctx, msg, loc, ev.GetPostId(), contacts)
 	if err != nil {

@@ -65,10 +65,10 @@ func (h *events) handle(ctx context.Context, msg jetstream.Msg) error {
 	return err
 }
 
-// eventID is what identifies a message on every delivery: its
-// Nats-Msg-Id, or its stream and sequence.
+// eventID is what identifies a message on every delivery and replay: the
+// Nats-Msg-Id it was first published under, or its stream and sequence.
 func eventID(msg jetstream.Msg) string {
-	if id := msg.Headers().Get(bus.HeaderMsgID); id != "" {
+	if id := bus.OriginalMsgID(msg.Headers()); id != "" {
 		return id
 	}
 	if meta, err := msg.Metadata(); err == nil {

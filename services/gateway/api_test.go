@@ -402,7 +402,8 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 	}
 	k.do(t, w, call{method: "POST", path: "/v1/deadletters/replay", body: `{}`, status: 422, invalid: true})
 	replays := bustest.Messages(t, w.JS, bus.StreamTriggers, "socialsync.trigger.post."+loc)
-	if len(replays) != 3 || replays[1].Header.Get(bus.HeaderMsgID) != "replay:"+strconv.FormatUint(seq1, 10) {
+	if len(replays) != 3 || !strings.HasPrefix(replays[1].Header.Get(bus.HeaderMsgID), "replay:"+strconv.FormatUint(seq1, 10)+":") ||
+		replays[1].Header.Get(bus.HeaderReplayFor) != bus.DurableContactSync {
 		t.Errorf("post triggers after the replays: %d", len(replays))
 	}
 	k.do(t, w, call{method: "GET", path: "/v1/deadletters", status: 200}).json(t, &dls)
@@ -418,11 +419,18 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 		}
 		DeadLetters struct{ Total uint64 }
 		Locations   []struct {
-			ID   string
-			Rate *struct{ Remaining int64 }
+			ID      string
+			Rate    *struct{ Remaining int64 }
+			Waiting uint64
 		}
 	}
 	k.do(t, w, call{method: "GET", path: "/v1/pipeline", status: 200}).json(t, &p)
+	for _, l := range p.Locations {
+		// No worker runs here: the three post triggers of loc wait.
+		if l.ID == loc && l.Waiting < uint64(len(replays)) {
+			t.Errorf("pipeline: %s waits for %d triggers, want at least %d", loc, l.Waiting, len(replays))
+		}
+	}
 	if len(p.Consumers) != len(w.Deps.Topology.Consumers) || p.DeadLetters.Total != 1 || len(p.Locations) != len(w.Locations) ||
 		p.Locations[0].Rate == nil || p.Locations[0].Rate.Remaining <= 0 {
 		t.Errorf("pipeline: %+v", p)

@@ -189,10 +189,12 @@ func rawJSON(m proto.Message) any {
 }
 
 type replayed struct {
-	Seq       uint64 `json:"seq"`
-	Subject   string `json:"subject"`
-	Sequence  uint64 `json:"sequence"`
-	Duplicate bool   `json:"duplicate"`
+	Seq      uint64 `json:"seq"`
+	Subject  string `json:"subject"`
+	Sequence uint64 `json:"sequence"`
+	// Consumer is the one durable the replay is for; the others ack it
+	// unhandled.
+	Consumer string `json:"consumer"`
 }
 
 func (g *Gateway) replayDeadLetter(w http.ResponseWriter, r *http.Request) {

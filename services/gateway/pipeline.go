@@ -58,6 +58,9 @@ type locationHealth struct {
 	State string      `json:"state"`
 	Token tokenState  `json:"token"`
 	Rate  *rateBudget `json:"rate,omitempty"`
+	// Waiting counts the location's triggers some worker has not finished;
+	// for a location that needs re-authorisation, the work waiting for it.
+	Waiting uint64 `json:"waiting"`
 }
 
 type rateBudget struct {
@@ -141,10 +144,14 @@ func (g *Gateway) health(ctx context.Context, p page, only string) (pipelineHeal
 	if only != "" {
 		locs = slices.DeleteFunc(locs, func(l creds.Location) bool { return l.ID != only })
 	}
+	waiting, err := bus.WaitingTriggers(ctx, g.deps.JS)
+	if err != nil {
+		return out, err
+	}
 	lo, hi, next := p.window(len(locs))
 	out.NextCursor = next
 	for _, l := range locs[lo:hi] {
-		lh := locationHealth{ID: l.ID, Name: l.Name, State: string(l.State), Token: g.tokenState(ctx, l.ID)}
+		lh := locationHealth{ID: l.ID, Name: l.Name, State: string(l.State), Token: g.tokenState(ctx, l.ID), Waiting: waiting[l.ID]}
 		if hr, err := g.governor.Headroom(ctx, l.ID); err == nil {
 			lh.Rate = &rateBudget{Max: hr.Max, WindowSeconds: hr.Window.Seconds(), Used: hr.Used, Remaining: hr.Remaining(),
 				Daily: hr.Daily, DailyUsed: hr.DailyUsed, DailyRemaining: hr.DailyRemaining()}

@@ -210,14 +210,15 @@ func (h *handler) store(ctx context.Context, key string, snap core.Snapshot, rev
 }
 
 // triggerID identifies a request across deliveries and copies: its
-// event_id, else its Nats-Msg-Id, else (a run fired by a schedule, which
+// event_id, else the Nats-Msg-Id it was first published under (replays
+// included), else (a run fired by a schedule, which
 // the server sends without a Nats-Msg-Id) the id derived from its content,
 // which is the same every day.
 func triggerID(msg jetstream.Msg, req *socialsyncv1.StatsRequested) (string, error) {
 	if id := req.GetEventId(); id != "" {
 		return "event:" + id, nil
 	}
-	if id := msg.Headers().Get(bus.HeaderMsgID); id != "" {
+	if id := bus.OriginalMsgID(msg.Headers()); id != "" {
 		return "msg:" + id, nil
 	}
 	id, err := bus.MsgID(msg.Subject(), req)

@@ -35,12 +35,12 @@ func dlqCmd(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "replayed dead letter %d to %s seq %d%s\n", r.Seq, r.Subject, r.Sequence, duplicateNote(r.Duplicate))
+		fmt.Fprintf(env.Stdout, "replayed dead letter %d to %s seq %d for %s\n", r.Seq, r.Subject, r.Sequence, r.Consumer)
 		return nil
 	case *replayAll:
 		done, failed, err := bus.ReplayDeadLetters(ctx, c.js, filter)
 		for _, r := range done {
-			fmt.Fprintf(env.Stdout, "replayed dead letter %d to %s seq %d%s\n", r.Seq, r.Subject, r.Sequence, duplicateNote(r.Duplicate))
+			fmt.Fprintf(env.Stdout, "replayed dead letter %d to %s seq %d for %s\n", r.Seq, r.Subject, r.Sequence, r.Consumer)
 		}
 		for _, f := range failed {
 			fmt.Fprintf(env.Stdout, "kept dead letter %d: %v\n", f.Seq, f.Err)
@@ -73,11 +73,4 @@ func dlqCmd(ctx context.Context, env *Env, args []string) error {
 			dl.Class, dl.Deliveries, dl.OriginalSubject, dl.Reason)
 	}
 	return w.Flush()
-}
-
-func duplicateNote(dup bool) string {
-	if dup {
-		return " (duplicate: already replayed within the window)"
-	}
-	return ""
 }

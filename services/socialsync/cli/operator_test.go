@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,9 +34,18 @@ func TestLocationsAddAndList(t *testing.T) {
 	if out, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", "Loc1", "--pit", pit, "--name", "Bakery", "--timezone", "Europe/Berlin"); code != 0 {
 		t.Fatalf("add: exit %d: %s%s", code, out, errOut)
 	}
+	// No worker runs: this trigger waits, and the list says so.
+	msg := nats.NewMsg("socialsync.trigger.stats.Loc1")
+	msg.Data = bustest.Marshal(t, &socialsyncv1.StatsRequested{LocationId: "Loc1", RequestedBy: "test"})
+	if _, err := env.JS.PublishMsg(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
 	out, errOut, code := runCLI(t, "locations", "list", "--nats", env.URL())
 	if code != 0 {
 		t.Fatalf("list: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "WAITING") || !regexp.MustCompile(`(?m)^Loc1 .* 1 +\d{4}-\d\d-\d\d`).MatchString(out) {
+		t.Errorf("list does not show Loc1's one waiting trigger:\n%s", out)
 	}
 	for _, want := range []string{"Loc1", "Bakery", "Europe/Berlin", "pit", "active"} {
 		if !strings.Contains(out, want) {
@@ -174,7 +184,7 @@ func TestDLQReplay(t *testing.T) {
 		t.Errorf("after replay: %s", out)
 	}
 	out, errOut, code = runCLI(t, "dlq", "--nats", env.URL(), "--replay", "3")
-	if code != 0 || !strings.Contains(out, "socialsync.trigger.stats.Loc2") {
+	if code != 0 || !strings.Contains(out, "socialsync.trigger.stats.Loc2") || !strings.Contains(out, "for stats") {
 		t.Fatalf("--replay 3: exit %d: %s %s", code, out, errOut)
 	}
 	if _, errOut, code := runCLI(t, "dlq", "--nats", env.URL(), "--replay", "3"); code != 1 || !strings.Contains(errOut, "no such dead letter") {

@@ -1,0 +1,359 @@
+package bus_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/telemetry/telemetrytest"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+)
+
+// A post trigger deferred 50 times, and failing retryably twice on the
+// way, is handled in the end and never dead-lettered: deferrals and
+// failures within the horizon do not count toward any limit. The crash
+// limit of 1 shows that not one of those settled deliveries was taken for
+// a crash.
+func TestDeferralsNeverCount(t *testing.T) {
+	t.Parallel()
+	js, topo := setup(t)
+	ctx := testContext(t)
+	subject, _ := bus.PostTriggers.Subject("loc1")
+	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	const deferrals = 50
+	var calls atomic.Int32
+	h := func(context.Context, jetstream.Msg) error {
+		switch n := calls.Add(1); {
+		case n == 10 || n == 30:
+			return errors.New("connection reset by peer")
+		case n <= deferrals+2:
+			return bus.Defer(errors.New("location paced"), time.Millisecond)
+		}
+		return nil
+	}
+	var got outcomes
+	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), h, bus.ConsumerOptions{
+		OnSettle: got.add, CrashLimit: 1, Backoff: bus.Backoff{Initial: time.Millisecond, Max: time.Millisecond}})
+	waitFor(t, 20*time.Second, "the trigger acked", func() bool {
+		l := got.list()
+		return len(l) > 0 && l[len(l)-1].Decision.Action == bus.ActionAck
+	})
+	if n := calls.Load(); n != deferrals+3 {
+		t.Errorf("handler called %d times, want %d", n, deferrals+3)
+	}
+	for _, o := range got.list() {
+		if o.DeadLetter != "" || o.Decision.Action == bus.ActionTerm {
+			t.Errorf("delivery %d settled as %+v", o.Attempt, o.Decision)
+		}
+	}
+	if n := streamMsgs(t, js, bus.StreamDLQ); n != 0 {
+		t.Errorf("%d dead letters, want none", n)
+	}
+}
+
+// Fifteen retryable failures in a row, well within the horizon, are
+// retried: the count of deliveries decides nothing.
+func TestRetryableFailuresRetryUntilTheHorizon(t *testing.T) {
+	t.Parallel()
+	js, topo := setup(t)
+	ctx := testContext(t)
+	subject, _ := bus.PostTriggers.Subject("loc1")
+	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	h := func(context.Context, jetstream.Msg) error {
+		if calls.Add(1) <= 15 {
+			return errors.New("connection reset by peer")
+		}
+		return nil
+	}
+	var got outcomes
+	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), h, bus.ConsumerOptions{OnSettle: got.add,
+		Backoff: bus.Backoff{Initial: time.Millisecond, Max: time.Millisecond}})
+	waitFor(t, 20*time.Second, "the trigger settled for good", func() bool {
+		l := got.list()
+		return len(l) > 0 && l[len(l)-1].Decision.Action != bus.ActionNak
+	})
+	l := got.list()
+	if last := l[len(l)-1]; last.Decision.Action != bus.ActionAck || last.Attempt != 16 {
+		t.Errorf("delivery %d settled as %+v, want delivery 16 acked", last.Attempt, last.Decision)
+	}
+}
+
+// crashOnce runs a consumer of s on its own connection whose handler
+// blocks, and kills the connection while the handler runs: the delivery
+// ends without any settle, as when the process dies.
+func crashOnce(t *testing.T, url string, s bus.ConsumerSpec, started chan<- uint64) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := make(chan uint64, 1)
+	r := run(t, js, s, func(ctx context.Context, msg jetstream.Msg) error {
+		meta, _ := msg.Metadata()
+		running <- meta.NumDelivered
+		<-ctx.Done()
+		return ctx.Err()
+	}, bus.ConsumerOptions{ShutdownTimeout: 20 * time.Millisecond})
+	select {
+	case n := <-running:
+		started <- n
+	case <-time.After(10 * time.Second):
+		t.Fatal("the crashing handler never ran")
+	}
+	nc.Close()
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the killed consumer did not stop")
+	}
+}
+
+// Deliveries whose process died count toward the crash limit; deferred
+// ones do not. After the third unsettled delivery the message is
+// dead-lettered as crash_loop without running the handler again.
+func TestCrashLoopDeadLettersWithoutRunningHandler(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	js := connect(t, srv)
+	ctx := testContext(t)
+	topo := bus.NewTopology(bus.TopologyOptions{})
+	for i, c := range topo.Consumers {
+		if c.Stream == bus.StreamTriggers && c.Config.Durable == bus.DurableStats {
+			topo.Consumers[i].Config.AckWait = 300 * time.Millisecond
+		}
+	}
+	if err := topo.Ensure(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	s := spec(t, topo, bus.StreamTriggers, bus.DurableStats)
+	subject, _ := bus.StatsTriggers.Subject("loc1")
+	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.StatsRequested{LocationId: "loc1"}); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan uint64, 8)
+	// Two crashes: below the limit.
+	crashOnce(t, srv.ClientURL(), s, started)
+	crashOnce(t, srv.ClientURL(), s, started)
+	// A healthy replica defers the message five times: settled deliveries,
+	// which must not count, then the process dies once more.
+	var deferred atomic.Int32
+	deferring := run(t, js, s, func(context.Context, jetstream.Msg) error {
+		deferred.Add(1)
+		return bus.Defer(errors.New("busy"), time.Millisecond)
+	}, bus.ConsumerOptions{})
+	waitFor(t, 10*time.Second, "five deferrals", func() bool { return deferred.Load() >= 5 })
+	if err := deferring.stop(t, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	crashOnce(t, srv.ClientURL(), s, started)
+	close(started)
+	var crashed []uint64
+	for n := range started {
+		crashed = append(crashed, n)
+	}
+	if len(crashed) != 3 || crashed[0] != 1 || crashed[1] != 2 || crashed[2] < 8 {
+		t.Fatalf("crashed deliveries %v: want 1, 2 and one after five deferrals", crashed)
+	}
+
+	var calls atomic.Int32
+	var got outcomes
+	run(t, js, s, func(context.Context, jetstream.Msg) error {
+		calls.Add(1)
+		return nil
+	}, bus.ConsumerOptions{OnSettle: got.add})
+	dls := deadLetters(t, js, 1)
+	if dls[0].Class != "crash_loop" || !strings.Contains(dls[0].Reason, "3 of") {
+		t.Errorf("dead letter class %q, reason %q; want crash_loop after 3 unsettled deliveries", dls[0].Class, dls[0].Reason)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("handler ran %d times in a crash loop", n)
+	}
+}
+
+// Bad input on a subject several durables read leaves one dead letter,
+// from the family's owner (contactsync for post triggers); the fetcher and
+// the enricher ack it and count it.
+func TestBadInputDeadLetteredOnceByItsOwner(t *testing.T) {
+	t.Parallel()
+	js, topo := setup(t)
+	tel, url := metricsServer(t)
+	var handled [3]atomic.Int32
+	var got outcomes
+	durables := []string{bus.DurableFetcher, bus.DurableContactSync, bus.DurableEnricher}
+	for i, d := range durables {
+		run(t, js, spec(t, topo, bus.StreamTriggers, d), func(_ context.Context, msg jetstream.Msg) error {
+			handled[i].Add(1)
+			if string(msg.Data()) == "not a post" {
+				return bus.ErrUndecodable
+			}
+			return nil
+		}, bus.ConsumerOptions{OnSettle: got.add, MeterProvider: tel.MeterProvider()})
+	}
+	// One bad payload, one bad location (refused before any handler).
+	publishRaw(t, js, "socialsync.trigger.post.loc1", []byte("not a post"))
+	publishRaw(t, js, "socialsync.trigger.post.bad_loc", postBytes(t, &socialsyncv1.PostEvent{LocationId: "bad_loc", PostId: "p1"}))
+	waitFor(t, 10*time.Second, "six settlements", func() bool { return len(got.list()) >= 6 })
+	dls := deadLetters(t, js, 2)
+	for _, dl := range dls {
+		if dl.Worker != bus.DurableContactSync || dl.Class != "bad_input" {
+			t.Errorf("dead letter of %s, class %s; want contactsync's, bad_input", dl.Worker, dl.Class)
+		}
+	}
+	for _, o := range got.list() {
+		if o.Consumer == bus.DurableContactSync {
+			continue
+		}
+		if o.Decision.Action != bus.ActionAck || o.Decision.Class != bus.ClassBadInput || o.DeadLetter != "" {
+			t.Errorf("%s settled bad input as %+v", o.Consumer, o.Decision)
+		}
+	}
+	// Acked by all three: interest retention drops both.
+	waitFor(t, 5*time.Second, "the triggers removed", func() bool { return streamMsgs(t, js, bus.StreamTriggers) == 0 })
+	page := telemetrytest.Scrape(t, url)
+	for _, w := range []string{"fetcher", "enricher"} {
+		if got := page.Sum("socialsync_bad_input_acked_total", "worker", w); got != 2 {
+			t.Errorf("socialsync_bad_input_acked_total{worker=%q} = %v, want 2", w, got)
+		}
+	}
+	if got := page.Sum("socialsync_bad_input_acked_total", "worker", "contactsync"); got != 0 {
+		t.Errorf("contactsync counted %v bad messages as acked, want 0", got)
+	}
+}
+
+// A replayed dead letter reaches only the durable that dead-lettered it,
+// even right after the original was published (inside the duplicate
+// window, under the original's Nats-Msg-Id), carries the original id,
+// and can be replayed again when it fails again.
+func TestReplayReachesOnlyItsDurable(t *testing.T) {
+	t.Parallel()
+	js, topo := setup(t)
+	ctx := testContext(t)
+	type seen struct {
+		msgID, original, item string
+	}
+	var fetcher, contactsync atomic.Int32
+	var last atomic.Pointer[seen]
+	var healthy atomic.Bool
+	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableFetcher), func(context.Context, jetstream.Msg) error {
+		fetcher.Add(1)
+		return nil
+	}, bus.ConsumerOptions{})
+	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), func(ctx context.Context, msg jetstream.Msg) error {
+		contactsync.Add(1)
+		item, _ := bus.ReplayItem(msg.Headers())
+		last.Store(&seen{msgID: msg.Headers().Get(bus.HeaderMsgID), original: bus.OriginalMsgID(msg.Headers()), item: item})
+		if !healthy.Load() {
+			return bus.Permanent(errors.New("contact gone"))
+		}
+		return nil
+	}, bus.ConsumerOptions{})
+
+	subject, _ := bus.PostTriggers.Subject("loc1")
+	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject,
+		&socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1", EventId: "evt-1"}); err != nil {
+		t.Fatal(err)
+	}
+	dl := deadLetters(t, js, 1)
+	waitFor(t, 5*time.Second, "the fetcher's ack", func() bool { return fetcher.Load() == 1 })
+	list, _, err := bus.ListDeadLetters(ctx, js, bus.DeadLetterFilter("", ""), 0, 10)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	if dl[0].MsgID != "evt-1" {
+		t.Fatalf("dead letter msg id %q", dl[0].MsgID)
+	}
+
+	// Replay at once (well inside the 2-minute window): it fails again and
+	// is dead-lettered again; replay that one too.
+	r, err := bus.ReplayDeadLetter(ctx, js, list[0].Seq)
+	if err != nil || r.Consumer != bus.DurableContactSync {
+		t.Fatalf("first replay: %+v %v", r, err)
+	}
+	waitFor(t, 5*time.Second, "the first replay handled", func() bool { return contactsync.Load() == 2 })
+	waitFor(t, 5*time.Second, "the second dead letter", func() bool {
+		list, _, err = bus.ListDeadLetters(ctx, js, bus.DeadLetterFilter("", ""), 0, 10)
+		return err == nil && len(list) == 1
+	})
+	healthy.Store(true)
+	if _, err := bus.ReplayDeadLetter(ctx, js, list[0].Seq); err != nil {
+		t.Fatalf("second replay: %v", err)
+	}
+	waitFor(t, 5*time.Second, "the second replay handled", func() bool { return contactsync.Load() == 3 })
+	s := last.Load()
+	if s.original != "evt-1" || s.msgID == "evt-1" || s.msgID == "" || s.item != "" {
+		t.Errorf("replay seen as %+v: want original evt-1 under a fresh Nats-Msg-Id, no item", s)
+	}
+	if n := streamMsgs(t, js, bus.StreamDLQ); n != 0 {
+		t.Errorf("%d dead letters left", n)
+	}
+	// Both replays were acked unhandled by the fetcher.
+	fc, err := js.Consumer(ctx, bus.StreamTriggers, bus.DurableFetcher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the fetcher's acks", func() bool {
+		info, err := fc.Info(ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Stream == 3
+	})
+	if n := fetcher.Load(); n != 1 {
+		t.Errorf("the fetcher handled the trigger %d times, want once", n)
+	}
+}
+
+// Replaying an item's dead letter replays that item: the handler is told
+// which one.
+func TestReplayOfAnItem(t *testing.T) {
+	t.Parallel()
+	js, topo := setup(t)
+	ctx := testContext(t)
+	var items []string
+	done := make(chan struct{}, 4)
+	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), func(ctx context.Context, msg jetstream.Msg) error {
+		defer func() { done <- struct{}{} }()
+		if item, ok := bus.ReplayItem(msg.Headers()); ok {
+			items = append(items, item)
+			return nil
+		}
+		_, err := bus.DeadLetterItem(ctx, js, bus.DurableContactSync, msg, "contact c2", bus.ClassPermanent, "contact deleted")
+		return err
+	}, bus.ConsumerOptions{Concurrency: 1})
+	publishRaw(t, js, "socialsync.trigger.post.loc1", postBytes(t, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}))
+	dl := deadLetters(t, js, 1)
+	if dl[0].Item != "contact c2" {
+		t.Fatalf("item %q", dl[0].Item)
+	}
+	list, _, err := bus.ListDeadLetters(ctx, js, bus.DeadLetterFilter("", ""), 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.ReplayDeadLetter(ctx, js, list[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the replay was not handled")
+		}
+	}
+	if len(items) != 1 || items[0] != "contact c2" {
+		t.Errorf("replayed items %v, want [contact c2]", items)
+	}
+}

@@ -1,0 +1,32 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// WaitingTriggers returns, per location, how many triggers SOCIALSYNC_TRIGGERS
+// still holds: those some worker has not finished (interest retention
+// drops a trigger once every durable reading it has acked it). For a
+// location that needs re-authorisation these are the messages waiting for
+// it to be connected again: ClassAuth defers them, it never dead-letters
+// them.
+func WaitingTriggers(ctx context.Context, js jetstream.JetStream) (map[string]uint64, error) {
+	stream, err := js.Stream(ctx, StreamTriggers)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", StreamTriggers, err)
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter("socialsync.trigger.>"))
+	if err != nil {
+		return nil, fmt.Errorf("count waiting triggers: %w", err)
+	}
+	out := map[string]uint64{}
+	for subject, n := range info.State.Subjects {
+		if _, loc, err := ParseSubject(subject); err == nil {
+			out[loc] += n
+		}
+	}
+	return out, nil
+}
