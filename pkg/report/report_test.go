@@ -193,3 +193,43 @@ func TestBadRange(t *testing.T) {
 		}
 	}
 }
+
+// A range is measured from its dates alone and refused past MaxDays by
+// every reader: Days, a report, an export archive.
+func TestDayCount(t *testing.T) {
+	for _, c := range []struct {
+		from, to string
+		want     int
+		says     string
+	}{
+		{"2026-05-01", "2026-05-01", 1, ""},
+		{"2026-02-27", "2026-03-01", 3, ""},
+		{"2024-02-27", "2024-03-01", 4, ""}, // leap year
+		{"2016-01-01", "2026-01-07", report.MaxDays, ""},
+		{"2016-01-01", "2026-01-08", 0, "3661 days, at most 3660"},
+		{"0001-01-01", "9999-12-31", 0, "3652059 days, at most 3660"},
+		{"2026-05-02", "2026-05-01", 0, "the first day is after the last"},
+		{"yesterday", "2026-05-01", 0, `day "yesterday": want YYYY-MM-DD`},
+		{"2026-05-01", "2026-02-30", 0, `day "2026-02-30"`},
+	} {
+		t.Run(c.from+"…"+c.to, func(t *testing.T) {
+			n, err := report.DayCount(c.from, c.to)
+			if c.says != "" {
+				if err == nil || !strings.Contains(err.Error(), c.says) {
+					t.Fatalf("DayCount = %d, %v; want an error saying %q", n, err, c.says)
+				}
+				if _, err := report.Days(c.from, c.to); err == nil {
+					t.Error("Days accepted it")
+				}
+				if _, err := report.NewArchive("L", c.from, c.to, nil, nil, time.Time{}); err == nil {
+					t.Error("NewArchive accepted it")
+				}
+				return
+			}
+			days, err := report.Days(c.from, c.to)
+			if err != nil || n != c.want || len(days) != n || days[0] != c.from || days[n-1] != c.to {
+				t.Fatalf("DayCount = %d, %v; Days = %d days; want %d from %s to %s", n, err, len(days), c.want, c.from, c.to)
+			}
+		})
+	}
+}

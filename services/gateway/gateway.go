@@ -43,6 +43,8 @@ type Config struct {
 	WebhookMaxBytes  int64         `envconfig:"WEBHOOK_MAX_BYTES" default:"65536" desc:"largest webhook or API request body accepted"`
 	WebhookTolerance time.Duration `envconfig:"WEBHOOK_TOLERANCE" default:"5m" desc:"how far a webhook signature's timestamp may be from now"`
 	PublishTimeout   time.Duration `envconfig:"GATEWAY_PUBLISH_TIMEOUT" default:"5s" desc:"how long a request waits for JetStream before answering 429"`
+	BodyTimeout      time.Duration `envconfig:"GATEWAY_BODY_TIMEOUT" default:"10s" desc:"how long a request body may take to arrive before the request is answered 408 and its connection closed"`
+	MaxSSEClients    int           `envconfig:"GATEWAY_MAX_SSE_CLIENTS" default:"100" desc:"open event streams (GET /v1/events) per replica; more are answered 503"`
 }
 
 // Gateway serves the webhook, the API and the dashboard.
@@ -84,6 +86,12 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 	if cfg.PublishTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_PUBLISH_TIMEOUT: want a positive duration", fleet.ErrConfig))
 	}
+	if cfg.BodyTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_BODY_TIMEOUT: want a positive duration", fleet.ErrConfig))
+	}
+	if cfg.MaxSSEClients < 1 {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_MAX_SSE_CLIENTS: want at least 1, got %d", fleet.ErrConfig, cfg.MaxSSEClients))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -101,7 +109,7 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 		return nil, fmt.Errorf("open object store %s: %w", bus.ObjectStoreReports, err)
 	}
 	g.governor = d.Governor
-	g.hub = newHub()
+	g.hub = newHub(cfg.MaxSSEClients)
 	g.rates = newSampler()
 	if len(secrets) == 0 {
 		g.log.Warn("webhooks disabled: set SOCIALSYNC_WEBHOOK_SECRET or SOCIALSYNC_WEBHOOK_SECRETS")
@@ -160,7 +168,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.Handle("GET /static/", dashboard())
 	// Server spans continue a caller's traceparent, so a webhook's or an
 	// API trigger's trace runs on through the trigger it publishes.
-	return g.deps.Telemetry.HTTPHandler("gateway", securityHeaders(g.counted(mux)))
+	return g.bounded(g.deps.Telemetry.HTTPHandler("gateway", securityHeaders(g.counted(mux))))
 }
 
 // securityHeaders keeps the dashboard from being framed or sniffed and
