@@ -14,6 +14,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,9 @@ type Gateway struct {
 	deps    *fleet.Deps
 	log     *slog.Logger
 	secrets map[string][][]byte
+	// unknownSource is a random secret that a request naming an unknown
+	// source is checked against (see verify).
+	unknownSource [][]byte
 	keys    [][]byte
 	now     func() time.Time
 
@@ -95,7 +99,8 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, deps: d, log: d.Log.With("component", "gateway"), secrets: secrets, keys: keys, now: time.Now}
+	g := &Gateway{cfg: cfg, deps: d, log: d.Log.With("component", "gateway"), secrets: secrets, keys: keys, now: time.Now,
+		unknownSource: [][]byte{[]byte(rand.Text())}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := bus.OpenBuckets(ctx, d.JS, map[string]*jetstream.KeyValue{
