@@ -233,3 +233,55 @@ func TestDayCount(t *testing.T) {
 		})
 	}
 }
+
+// CSV cells a spreadsheet would run as a formula are defused with a
+// leading apostrophe; figures, negative ones included, stay numbers.
+func TestCSVDefusesFormulas(t *testing.T) {
+	r := report.Report{
+		Platforms: []report.PlatformTotals{{Platform: "@facebook", Posts: -3, PostsChange: ptr(-12.5)}},
+		Tags: []report.TagRow{
+			{Name: `=HYPERLINK("http://evil.example","x")`, Posts: 2},
+			{Name: "+1", Posts: 1}, {Name: "-2+3"}, {Name: "\tcmd"}, {Name: "\rcmd"}, {Name: "plain = fine"},
+		},
+	}
+	var b bytes.Buffer
+	if err := report.Write(&b, r, report.CSV); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags, platforms := map[string]bool{}, map[string]bool{}
+	values := map[string]string{}
+	for _, row := range rows[1:] {
+		if row[3] != "" {
+			tags[row[3]] = true
+		}
+		if row[2] != "" {
+			platforms[row[2]] = true
+			values[row[0]+"/"+row[4]] = row[5]
+		}
+	}
+	want := map[string]bool{`'=HYPERLINK("http://evil.example","x")`: true, "'+1": true, "'-2+3": true, "'\tcmd": true, "'\rcmd": true, "plain = fine": true}
+	if diff := cmp.Diff(want, tags); diff != "" {
+		t.Errorf("tag cells (-want +got):\n%s", diff)
+	}
+	if !platforms["'@facebook"] || platforms["@facebook"] {
+		t.Errorf("platform cells: %v", platforms)
+	}
+	if values["totals/posts"] != "-3" || values["change/posts_change_pct"] != "-12.5" {
+		t.Errorf("negative figures: %v; want -3 and -12.5 as numbers", values)
+	}
+
+	// The export's platform cells too.
+	a := report.Archive{Days: []report.DayFigures{{Day: "2026-05-01", Weekday: "Friday", Source: "2026-05-02",
+		Platforms: map[string]report.Values{"=evil": {Posts: -1}}}}}
+	b.Reset()
+	if err := a.WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := csv.NewReader(&b).ReadAll(); len(rows) != 2 || rows[1][2] != "'=evil" || rows[1][3] != "-1" {
+		t.Errorf("export rows: %q", rows)
+	}
+}
