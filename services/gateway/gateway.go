@@ -57,8 +57,8 @@ type Gateway struct {
 	// unknownSource is a random secret that a request naming an unknown
 	// source is checked against (see verify).
 	unknownSource [][]byte
-	keys    [][]byte
-	now     func() time.Time
+	keys          [][]byte
+	now           func() time.Time
 
 	kv       buckets
 	reports  jetstream.ObjectStore
