@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,9 @@ type Callback struct {
 	state  string
 	uri    string
 	result chan callbackResult
+	// forged counts the callbacks refused for a wrong state: the flow
+	// goes on waiting for the right one.
+	forged atomic.Int64
 }
 
 type callbackResult struct {
@@ -88,14 +92,21 @@ func (c *Callback) AuthURL(authURL, clientID string, scopes []string, extra url.
 	return u.String(), nil
 }
 
-// Wait returns the code of the first callback, or the error it carried
-// (ErrStateMismatch, a denial), or ctx's error.
+// Wait returns the code of the first callback carrying the right state,
+// or the error it carried (a denial), or ctx's error. A callback with a
+// wrong state is answered 400 and decides nothing, so that a stray or
+// forged request cannot end the flow; when ctx ends after such callbacks,
+// the error also matches ErrStateMismatch.
 func (c *Callback) Wait(ctx context.Context) (string, error) {
 	select {
 	case r := <-c.result:
 		return r.code, r.err
 	case <-ctx.Done():
-		return "", fmt.Errorf("wait for the OAuth callback on %s: %w", c.uri, ctx.Err())
+		err := fmt.Errorf("wait for the OAuth callback on %s: %w", c.uri, ctx.Err())
+		if n := c.forged.Load(); n > 0 {
+			err = fmt.Errorf("%w (%d callbacks refused: %w)", err, n, ErrStateMismatch)
+		}
+		return "", err
 	}
 }
 
@@ -108,10 +119,14 @@ func (c *Callback) Close() error {
 
 func (c *Callback) handle(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(c.state)) != 1 {
+		c.forged.Add(1)
+		page(w, http.StatusBadRequest, "socialsync did not accept this callback",
+			"Its state does not match the authorization this terminal started; it is still waiting for that one.")
+		return
+	}
 	var res callbackResult
 	switch {
-	case subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(c.state)) != 1:
-		res.err = ErrStateMismatch
 	case q.Get("error") != "":
 		res.err = fmt.Errorf("creds: authorization denied: %s", clip(strings.TrimSpace(q.Get("error")+" "+q.Get("error_description")), 200))
 	case q.Get("code") == "":

@@ -119,18 +119,38 @@ func TestCallback(t *testing.T) {
 			t.Errorf("exchange: %v", err)
 		}
 	})
+	// A wrong state (a stray tab, a forged link, even one saying the
+	// user denied access) is refused with 400 and the flow keeps waiting
+	// for the right callback.
 	t.Run("state differs", func(t *testing.T) {
 		cb, to := start(t)
-		q := to.Query()
-		q.Set("state", "forged")
-		to.RawQuery = q.Encode()
+		for _, change := range []func(url.Values){
+			func(q url.Values) { q.Set("state", "forged") },
+			func(q url.Values) { q.Del("state") },
+			func(q url.Values) { q.Set("state", "forged"); q.Del("code"); q.Set("error", "access_denied") },
+		} {
+			forged := *to
+			q := forged.Query()
+			change(q)
+			forged.RawQuery = q.Encode()
+			resp, err := browser.Get(forged.String())
+			if err != nil || resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("callback %s: %v, %v; want 400", forged.RawQuery, resp, err)
+			}
+			resp.Body.Close()
+		}
+		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		if code, err := cb.Wait(short); !errors.Is(err, creds.ErrStateMismatch) || !errors.Is(err, context.DeadlineExceeded) || code != "" {
+			t.Fatalf("Wait() after forged callbacks only = %q, %v; want a timeout matching ErrStateMismatch", code, err)
+		}
 		resp, err := browser.Get(to.String())
-		if err != nil || resp.StatusCode != http.StatusBadRequest {
-			t.Fatalf("callback with a forged state: %v, %v; want 400", resp, err)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("the right callback after forged ones: %v, %v", resp, err)
 		}
 		resp.Body.Close()
-		if code, err := cb.Wait(ctx); !errors.Is(err, creds.ErrStateMismatch) || code != "" {
-			t.Fatalf("Wait() = %q, %v; want ErrStateMismatch", code, err)
+		if code, err := cb.Wait(ctx); err != nil || code != to.Query().Get("code") {
+			t.Fatalf("Wait() = %q, %v; want the right callback's code", code, err)
 		}
 	})
 	t.Run("loopback only", func(t *testing.T) {

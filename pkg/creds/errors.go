@@ -30,8 +30,9 @@ var (
 	// ErrUnknownApp is returned by a Refresher that holds no secret for the
 	// app a token was issued to.
 	ErrUnknownApp = errors.New("creds: no client secret for the app the token was issued to")
-	// ErrStateMismatch is returned by Callback.Wait when the callback's
-	// state is not the one the authorization URL carried.
+	// ErrStateMismatch is matched by Callback.Wait's error when it gave up
+	// after refusing callbacks whose state is not the one the
+	// authorization URL carried.
 	ErrStateMismatch = errors.New("creds: OAuth callback state does not match the request")
 )
 

@@ -63,7 +63,7 @@ func (a Archive) WriteCSV(w io.Writer) error {
 	for _, d := range a.Days {
 		for _, p := range sortedKeys(d.Platforms) {
 			v := d.Platforms[p]
-			_ = cw.Write([]string{d.Day, d.Weekday, p, num(v.Posts), num(v.Impressions), num(v.Likes), num(v.Followers), num(d.Comments), d.Source})
+			_ = cw.Write([]string{d.Day, d.Weekday, textCell(p), num(v.Posts), num(v.Impressions), num(v.Likes), num(v.Followers), num(d.Comments), d.Source})
 		}
 	}
 	cw.Flush()

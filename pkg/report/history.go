@@ -142,23 +142,45 @@ func ParseDay(s string) (time.Time, error) {
 // FormatDay writes t's date as DayLayout.
 func FormatDay(t time.Time) string { return t.Format(DayLayout) }
 
-// Days returns the days from … to, both included; an error when either is
-// not a date or from is after to.
-func Days(from, to string) ([]string, error) {
+// DayCount returns how many days from … to holds, both included, computed
+// from the dates alone: nothing is built, so a range of ten thousand years
+// costs what a week costs. It is an error when either is not a date, from
+// is after to, or the range is longer than MaxDays. Every reader of a
+// from/to range checks it here before building anything.
+func DayCount(from, to string) (int, error) {
 	f, err := ParseDay(from)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	t, err := ParseDay(to)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if f.After(t) {
-		return nil, fmt.Errorf("day range %s … %s: the first day is after the last", from, to)
+		return 0, fmt.Errorf("day range %s … %s: the first day is after the last", from, to)
 	}
-	var out []string
-	for d := f; !d.After(t); d = d.AddDate(0, 0, 1) {
-		out = append(out, FormatDay(d))
+	// Both are midnight UTC, so whole days of seconds apart; time.Duration
+	// would saturate past 292 years.
+	n := (t.Unix()-f.Unix())/secondsPerDay + 1
+	if n > MaxDays {
+		return 0, fmt.Errorf("day range %s … %s: %d days, at most %d", from, to, n, MaxDays)
+	}
+	return int(n), nil
+}
+
+const secondsPerDay = 24 * 60 * 60
+
+// Days returns the days from … to, both included; an error as DayCount's
+// when the range is not one (checked before any day is built).
+func Days(from, to string) ([]string, error) {
+	n, err := DayCount(from, to)
+	if err != nil {
+		return nil, err
+	}
+	f, _ := ParseDay(from)
+	out := make([]string, n)
+	for i := range out {
+		out[i] = FormatDay(f.AddDate(0, 0, i))
 	}
 	return out, nil
 }

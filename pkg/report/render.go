@@ -74,7 +74,7 @@ func Write(w io.Writer, r Report, f Format) error {
 func writeCSV(w io.Writer, r Report) error {
 	cw := csv.NewWriter(w)
 	row := func(section, day, platform, tag, metric string, v float64) {
-		_ = cw.Write([]string{section, day, platform, tag, metric, num(v)})
+		_ = cw.Write([]string{section, day, textCell(platform), textCell(tag), metric, num(v)})
 	}
 	_ = cw.Write([]string{"section", "day", "platform", "tag", "metric", "value"})
 	for _, p := range append(append([]PlatformTotals{}, r.Platforms...), r.Total) {
@@ -112,6 +112,19 @@ func writeCSV(w io.Writer, r Report) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// textCell defuses a text cell of a CSV file that a spreadsheet would
+// read as a formula (OWASP's "CSV injection"): one starting with '=', '+',
+// '-', '@', a tab or a carriage return gets a leading apostrophe. Tag and
+// platform names come from HighLevel, where anyone with access to a
+// location can name a tag "=HYPERLINK(…)". Figures are written by num and
+// never pass here, so a negative number stays a number.
+func textCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // num writes a figure without exponent or trailing zeros.

@@ -14,7 +14,8 @@ import (
 // range.
 var ErrInvalidInput = errors.New("invalid report input")
 
-// MaxDays bounds a report's day range.
+// MaxDays bounds every day range: a report's, an export's, a history
+// read's (see DayCount).
 const MaxDays = 3660
 
 // Input is what a report is built from.
@@ -101,9 +102,6 @@ func Build(in Input) (Report, error) {
 	days, err := Days(in.From, in.To)
 	if err != nil {
 		return Report{}, fmt.Errorf("%w: %v", ErrInvalidInput, err)
-	}
-	if len(days) > MaxDays {
-		return Report{}, fmt.Errorf("%w: %d days: at most %d", ErrInvalidInput, len(days), MaxDays)
 	}
 	prevFrom, _ := Shift(in.From, -len(days))
 	prevTo, _ := Shift(in.From, -1)

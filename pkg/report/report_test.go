@@ -193,3 +193,95 @@ func TestBadRange(t *testing.T) {
 		}
 	}
 }
+
+// A range is measured from its dates alone and refused past MaxDays by
+// every reader: Days, a report, an export archive.
+func TestDayCount(t *testing.T) {
+	for _, c := range []struct {
+		from, to string
+		want     int
+		says     string
+	}{
+		{"2026-05-01", "2026-05-01", 1, ""},
+		{"2026-02-27", "2026-03-01", 3, ""},
+		{"2024-02-27", "2024-03-01", 4, ""}, // leap year
+		{"2016-01-01", "2026-01-07", report.MaxDays, ""},
+		{"2016-01-01", "2026-01-08", 0, "3661 days, at most 3660"},
+		{"0001-01-01", "9999-12-31", 0, "3652059 days, at most 3660"},
+		{"2026-05-02", "2026-05-01", 0, "the first day is after the last"},
+		{"yesterday", "2026-05-01", 0, `day "yesterday": want YYYY-MM-DD`},
+		{"2026-05-01", "2026-02-30", 0, `day "2026-02-30"`},
+	} {
+		t.Run(c.from+"…"+c.to, func(t *testing.T) {
+			n, err := report.DayCount(c.from, c.to)
+			if c.says != "" {
+				if err == nil || !strings.Contains(err.Error(), c.says) {
+					t.Fatalf("DayCount = %d, %v; want an error saying %q", n, err, c.says)
+				}
+				if _, err := report.Days(c.from, c.to); err == nil {
+					t.Error("Days accepted it")
+				}
+				if _, err := report.NewArchive("L", c.from, c.to, nil, nil, time.Time{}); err == nil {
+					t.Error("NewArchive accepted it")
+				}
+				return
+			}
+			days, err := report.Days(c.from, c.to)
+			if err != nil || n != c.want || len(days) != n || days[0] != c.from || days[n-1] != c.to {
+				t.Fatalf("DayCount = %d, %v; Days = %d days; want %d from %s to %s", n, err, len(days), c.want, c.from, c.to)
+			}
+		})
+	}
+}
+
+// CSV cells a spreadsheet would run as a formula are defused with a
+// leading apostrophe; figures, negative ones included, stay numbers.
+func TestCSVDefusesFormulas(t *testing.T) {
+	r := report.Report{
+		Platforms: []report.PlatformTotals{{Platform: "@facebook", Posts: -3, PostsChange: ptr(-12.5)}},
+		Tags: []report.TagRow{
+			{Name: `=HYPERLINK("http://evil.example","x")`, Posts: 2},
+			{Name: "+1", Posts: 1}, {Name: "-2+3"}, {Name: "\tcmd"}, {Name: "\rcmd"}, {Name: "plain = fine"},
+		},
+	}
+	var b bytes.Buffer
+	if err := report.Write(&b, r, report.CSV); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags, platforms := map[string]bool{}, map[string]bool{}
+	values := map[string]string{}
+	for _, row := range rows[1:] {
+		if row[3] != "" {
+			tags[row[3]] = true
+		}
+		if row[2] != "" {
+			platforms[row[2]] = true
+			values[row[0]+"/"+row[4]] = row[5]
+		}
+	}
+	want := map[string]bool{`'=HYPERLINK("http://evil.example","x")`: true, "'+1": true, "'-2+3": true, "'\tcmd": true, "'\rcmd": true, "plain = fine": true}
+	if diff := cmp.Diff(want, tags); diff != "" {
+		t.Errorf("tag cells (-want +got):\n%s", diff)
+	}
+	if !platforms["'@facebook"] || platforms["@facebook"] {
+		t.Errorf("platform cells: %v", platforms)
+	}
+	if values["totals/posts"] != "-3" || values["change/posts_change_pct"] != "-12.5" {
+		t.Errorf("negative figures: %v; want -3 and -12.5 as numbers", values)
+	}
+
+	// The export's platform cells too.
+	a := report.Archive{Days: []report.DayFigures{{Day: "2026-05-01", Weekday: "Friday", Source: "2026-05-02",
+		Platforms: map[string]report.Values{"=evil": {Posts: -1}}}}}
+	b.Reset()
+	if err := a.WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := csv.NewReader(&b).ReadAll(); len(rows) != 2 || rows[1][2] != "'=evil" || rows[1][3] != "-1" {
+		t.Errorf("export rows: %q", rows)
+	}
+}

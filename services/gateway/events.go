@@ -33,7 +33,10 @@ type liveEvent struct {
 // falls behind by a full buffer is dropped (its stream ends; browsers
 // reconnect), so that one slow client never holds the others back.
 type hub struct {
-	mu     sync.Mutex
+	mu sync.Mutex
+	// max bounds len(subs): each open stream holds a connection and a
+	// buffer.
+	max    int
 	subs   map[*subscriber]bool
 	done   chan struct{}
 	closed bool
@@ -58,16 +61,28 @@ type hubMsg struct {
 
 const subscriberBuffer = 256
 
-func newHub() *hub { return &hub{subs: map[*subscriber]bool{}, done: make(chan struct{})} }
+func newHub(max int) *hub {
+	return &hub{max: max, subs: map[*subscriber]bool{}, done: make(chan struct{})}
+}
+
+// Why subscribe refuses a subscriber.
+var (
+	errHubClosed = errors.New("the gateway is shutting down")
+	errHubFull   = errors.New("too many open event streams on this replica")
+)
 
 // subscribe registers a subscriber for loc's events (every location's
 // when empty) and returns, with it, the recent events after sequence after
-// (none when after is 0), which it will not receive again.
-func (h *hub) subscribe(loc string, after uint64) (*subscriber, []hubMsg, bool) {
+// (none when after is 0), which it will not receive again. It refuses one
+// with errHubClosed or, past max subscribers, errHubFull.
+func (h *hub) subscribe(loc string, after uint64) (*subscriber, []hubMsg, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, nil, false
+		return nil, nil, errHubClosed
+	}
+	if len(h.subs) >= h.max {
+		return nil, nil, errHubFull
 	}
 	var backlog []hubMsg
 	if after > 0 {
@@ -79,7 +94,7 @@ func (h *hub) subscribe(loc string, after uint64) (*subscriber, []hubMsg, bool) 
 	}
 	s := &subscriber{loc: loc, ch: make(chan hubMsg, subscriberBuffer)}
 	h.subs[s] = true
-	return s, backlog, true
+	return s, backlog, nil
 }
 
 func (h *hub) unsubscribe(s *subscriber) {
@@ -216,9 +231,17 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
-	sub, backlog, ok := g.hub.subscribe(loc, after)
-	if !ok {
-		unavailable(w, "the gateway is shutting down")
+	sub, backlog, err := g.hub.subscribe(loc, after)
+	switch {
+	case errors.Is(err, errHubFull):
+		// 503, not 429: the client did nothing wrong; another replica, or
+		// this one a little later, can serve it.
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		writeError(w, http.StatusServiceUnavailable, "too_many_streams",
+			fmt.Sprintf("this replica serves at most %d event streams at once; retry later", g.cfg.MaxSSEClients))
+		return
+	case err != nil:
+		unavailable(w, err.Error())
 		return
 	}
 	defer g.hub.unsubscribe(sub)

@@ -14,6 +14,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,8 @@ type Config struct {
 	WebhookMaxBytes  int64         `envconfig:"WEBHOOK_MAX_BYTES" default:"65536" desc:"largest webhook or API request body accepted"`
 	WebhookTolerance time.Duration `envconfig:"WEBHOOK_TOLERANCE" default:"5m" desc:"how far a webhook signature's timestamp may be from now"`
 	PublishTimeout   time.Duration `envconfig:"GATEWAY_PUBLISH_TIMEOUT" default:"5s" desc:"how long a request waits for JetStream before answering 429"`
+	BodyTimeout      time.Duration `envconfig:"GATEWAY_BODY_TIMEOUT" default:"10s" desc:"how long a request body may take to arrive before the request is answered 408 and its connection closed"`
+	MaxSSEClients    int           `envconfig:"GATEWAY_MAX_SSE_CLIENTS" default:"100" desc:"open event streams (GET /v1/events) per replica; more are answered 503"`
 }
 
 // Gateway serves the webhook, the API and the dashboard.
@@ -51,8 +54,11 @@ type Gateway struct {
 	deps    *fleet.Deps
 	log     *slog.Logger
 	secrets map[string][][]byte
-	keys    [][]byte
-	now     func() time.Time
+	// unknownSource is a random secret that a request naming an unknown
+	// source is checked against (see verify).
+	unknownSource [][]byte
+	keys          [][]byte
+	now           func() time.Time
 
 	kv       buckets
 	reports  jetstream.ObjectStore
@@ -84,10 +90,17 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 	if cfg.PublishTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_PUBLISH_TIMEOUT: want a positive duration", fleet.ErrConfig))
 	}
+	if cfg.BodyTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_BODY_TIMEOUT: want a positive duration", fleet.ErrConfig))
+	}
+	if cfg.MaxSSEClients < 1 {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_MAX_SSE_CLIENTS: want at least 1, got %d", fleet.ErrConfig, cfg.MaxSSEClients))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, deps: d, log: d.Log.With("component", "gateway"), secrets: secrets, keys: keys, now: time.Now}
+	g := &Gateway{cfg: cfg, deps: d, log: d.Log.With("component", "gateway"), secrets: secrets, keys: keys, now: time.Now,
+		unknownSource: [][]byte{[]byte(rand.Text())}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := bus.OpenBuckets(ctx, d.JS, map[string]*jetstream.KeyValue{
@@ -101,7 +114,7 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 		return nil, fmt.Errorf("open object store %s: %w", bus.ObjectStoreReports, err)
 	}
 	g.governor = d.Governor
-	g.hub = newHub()
+	g.hub = newHub(cfg.MaxSSEClients)
 	g.rates = newSampler()
 	if len(secrets) == 0 {
 		g.log.Warn("webhooks disabled: set SOCIALSYNC_WEBHOOK_SECRET or SOCIALSYNC_WEBHOOK_SECRETS")
@@ -160,7 +173,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.Handle("GET /static/", dashboard())
 	// Server spans continue a caller's traceparent, so a webhook's or an
 	// API trigger's trace runs on through the trigger it publishes.
-	return g.deps.Telemetry.HTTPHandler("gateway", securityHeaders(g.counted(mux)))
+	return g.bounded(g.deps.Telemetry.HTTPHandler("gateway", securityHeaders(g.counted(mux))))
 }
 
 // securityHeaders keeps the dashboard from being framed or sniffed and

@@ -39,6 +39,8 @@ func testConfig(env *fleettest.Env) gateway.Config {
 		WebhookMaxBytes:  4096,
 		WebhookTolerance: 5 * time.Minute,
 		PublishTimeout:   time.Second,
+		BodyTimeout:      10 * time.Second,
+		MaxSSEClients:    100,
 	}
 	return cfg
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -127,14 +128,19 @@ func decodeCursor(s string) (uint64, error) {
 	return strconv.ParseUint(string(b[1:]), 10, 63)
 }
 
-// readBody reads a request body of at most max bytes; it answers 413 or
-// 400 and returns false when it cannot.
+// readBody reads a request body of at most max bytes; it answers 413,
+// 408 (the body did not arrive in time, see bounded) or 400 and returns
+// false when it cannot.
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "body larger than "+strconv.FormatInt(max, 10)+" bytes")
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "body larger than "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes: at most that many are accepted")
+		return nil, false
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, "timeout", "the request body did not arrive in time")
 		return nil, false
 	case err != nil:
 		writeError(w, http.StatusBadRequest, "bad_request", "read body: "+err.Error())

@@ -89,7 +89,8 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := g.verify(source, r.Header.Get(HeaderSignature), body); err != nil {
-		g.log.Info("webhook refused", "source", source, "err", err)
+		_, known := g.secrets[source]
+		g.log.Info("webhook refused", "source", source, "source_known", known, "err", err)
 		writeError(w, http.StatusUnauthorized, "bad_signature", err.Error())
 		return
 	}
@@ -167,11 +168,14 @@ func requestSource(r *http.Request) (string, error) {
 
 // verify checks a signature header against the source's secrets, in
 // constant time, and its timestamp against the tolerance. Its errors say
-// what is wrong without revealing a secret or the expected signature.
+// what is wrong without revealing a secret or the expected signature. An
+// unknown source is checked against a random secret and refused as a bad
+// signature: same answer, same work, so a sender cannot probe which
+// sources exist.
 func (g *Gateway) verify(source, header string, body []byte) error {
 	secrets, ok := g.secrets[source]
 	if !ok {
-		return fmt.Errorf("unknown source %q", clip(source, maxSourceLen))
+		secrets = g.unknownSource
 	}
 	if header == "" {
 		return errors.New("unsigned: missing " + HeaderSignature + " header")
@@ -202,7 +206,7 @@ func (g *Gateway) verify(source, header string, body []byte) error {
 			}
 		}
 	}
-	if match == 0 {
+	if match == 0 || !ok {
 		return errors.New("bad signature")
 	}
 	skew := g.now().Sub(time.Unix(unix, 0))

@@ -87,8 +87,25 @@ func TestWebhook(t *testing.T) {
 		401, "bad_signature", "bad signature")
 	refused("other source's secret", w.do(t, http.MethodPost, "/v1/webhooks/posts?source=crm", signed(testSecret, now, other), other),
 		401, "bad_signature", "bad signature")
-	refused("unknown source", w.do(t, http.MethodPost, "/v1/webhooks/posts?source=nobody", signed(testSecret, now, other), other),
-		401, "bad_signature", "unknown source")
+	// An unknown source is answered exactly as a bad signature: the
+	// answer does not tell which sources exist.
+	unknown := w.do(t, http.MethodPost, "/v1/webhooks/posts?source=nobody", signed(testSecret, now, other), other)
+	wrongSecret := w.do(t, http.MethodPost, "/v1/webhooks/posts?source=crm", signed(testSecret, now, other), other)
+	refused("unknown source", unknown, 401, "bad_signature", "bad signature")
+	if unknown.status != wrongSecret.status || string(unknown.body) != string(wrongSecret.body) || strings.Contains(string(unknown.body), "nobody") {
+		t.Errorf("unknown source: %d %s; a known source's bad signature: %d %s; want the same answer", unknown.status, unknown.body, wrongSecret.status, wrongSecret.body)
+	}
+	for name, h := range map[string]http.Header{
+		"unsigned":  {"Content-Type": {"application/json"}},
+		"malformed": {"Content-Type": {"application/json"}, gateway.HeaderSignature: {"sha256=abc"}},
+		"stale":     signed(testSecret, now.Add(-time.Hour), other),
+	} {
+		a := w.do(t, http.MethodPost, "/v1/webhooks/posts?source=nobody", h, other)
+		b := w.do(t, http.MethodPost, "/v1/webhooks/posts?source=crm", h, other)
+		if a.status != b.status || string(a.body) != string(b.body) {
+			t.Errorf("%s: unknown source %d %s; known source %d %s; want the same answer", name, a.status, a.body, b.status, b.body)
+		}
+	}
 	refused("bad source name", w.do(t, http.MethodPost, "/v1/webhooks/posts?source=a%20b", signed(testSecret, now, other), other),
 		400, "bad_request", "source")
 	garbled := signed(testSecret, now, other)

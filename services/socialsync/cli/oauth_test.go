@@ -142,14 +142,39 @@ func TestConnectLocationThenListAndDoctor(t *testing.T) {
 	}
 }
 
-func TestConnectRefusesAForgedState(t *testing.T) {
+// A callback with a forged state is refused with 400 and connect keeps
+// waiting: the right callback then connects the location.
+func TestConnectWaitsPastAForgedState(t *testing.T) {
 	env := bustest.Start(t, bus.TopologyOptions{})
-	oauthSandbox(t)
-	authURL, _, errOut, done := startConnect(t, "--nats", env.URL())
+	sim, _, _ := oauthSandbox(t)
+	loc := sim.Locations()[1].ID
+	authURL, out, errOut, done := startConnect(t, "--nats", env.URL(), "--location", loc)
 	if status := playBrowser(t, authURL, "forged"); status != http.StatusBadRequest {
 		t.Errorf("callback with a forged state answered %d, want 400", status)
 	}
-	if code := exitCode(t, done); code != 1 || !strings.Contains(errOut.String(), "state") {
+	select {
+	case code := <-done:
+		t.Fatalf("connect ended (exit %d) on a forged callback: %s%s", code, out, errOut)
+	default:
+	}
+	if status := playBrowser(t, authURL, ""); status != http.StatusOK {
+		t.Fatalf("the right callback after a forged one answered %d", status)
+	}
+	if code := exitCode(t, done); code != 0 || !strings.Contains(out.String(), "location "+loc+" connected") {
+		t.Fatalf("connect: exit %d: %s%s", code, out, errOut)
+	}
+}
+
+// Only forged callbacks until the timeout: connect fails saying so, and
+// stores nothing.
+func TestConnectRefusesOnlyForgedStates(t *testing.T) {
+	env := bustest.Start(t, bus.TopologyOptions{})
+	oauthSandbox(t)
+	authURL, _, errOut, done := startConnect(t, "--nats", env.URL(), "--timeout", "2s")
+	if status := playBrowser(t, authURL, "forged"); status != http.StatusBadRequest {
+		t.Errorf("callback with a forged state answered %d, want 400", status)
+	}
+	if code := exitCode(t, done); code != 1 || !strings.Contains(errOut.String(), "state does not match") {
 		t.Fatalf("exit %d, stderr %q: want 1 and a message about the state", code, errOut)
 	}
 	if list, _, _ := runCLI(t, "locations", "list", "--nats", env.URL()); strings.Count(list, "\n") != 1 {

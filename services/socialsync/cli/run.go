@@ -35,6 +35,8 @@ import (
 type runConfig struct {
 	fleet.Config
 	DataDir string `envconfig:"DATA_DIR" default:".socialsync" desc:"where the embedded NATS server and the generated token key live"`
+	// fleet.Config's SOCIALSYNC_HTTP_ADDR defaults to 127.0.0.1:8080 here
+	// (devHTTPAddr): the all-in-one is a development fleet.
 	// NATSPort is the embedded server's port when SOCIALSYNC_NATS_URL is unset.
 	NATSPort    int           `envconfig:"EMBEDDED_NATS_PORT" default:"4222" desc:"port of the embedded NATS server (when SOCIALSYNC_NATS_URL is unset)"`
 	SandboxAddr string        `envconfig:"SANDBOX_ADDR" default:"127.0.0.1:8090" desc:"address of the embedded simulator (when SOCIALSYNC_GHL_BASE_URL is unset)"`
@@ -56,6 +58,12 @@ func runCmd(ctx context.Context, env *Env, args []string) error {
 	}
 	_, natsSet := os.LookupEnv("SOCIALSYNC_NATS_URL")
 	_, ghlSet := os.LookupEnv("SOCIALSYNC_GHL_BASE_URL")
+	if _, set := os.LookupEnv("SOCIALSYNC_HTTP_ADDR"); !set {
+		// A development fleet with a printed API key and a development
+		// webhook secret: reachable from this machine only, as printed.
+		// The deployed workers keep the fleet's default (every interface).
+		cfg.HTTPAddr = devHTTPAddr
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("SOCIALSYNC_DATA_DIR: %w", err)
 	}
@@ -125,9 +133,13 @@ func runCmd(ctx context.Context, env *Env, args []string) error {
 		components = append(components, fleet.Component{Name: "demo", Run: d.run})
 		started = append(started, fmt.Sprintf("demo post events            every %s on %d locations", cfg.DemoEvery, len(sim.Locations())))
 	}
+	if err := deps.Health.Listen(); err != nil {
+		return fmt.Errorf("SOCIALSYNC_HTTP_ADDR: %w", err)
+	}
 	started = append(started, "workers                     fetcher, enricher, stats, contactsync",
 		"dashboard and API           http://"+hostPort(cfg.HTTPAddr)+"/   (webhooks: POST /v1/webhooks/posts)",
-		"health and metrics          http://"+hostPort(cfg.HTTPAddr)+"/readyz, /metrics")
+		"health and metrics          http://"+hostPort(cfg.HTTPAddr)+"/readyz, /metrics",
+		"listening on                "+listening(deps.Health.Addr()))
 
 	fmt.Fprintln(env.Stdout, "socialsync is running:")
 	for _, s := range started {
@@ -254,6 +266,19 @@ func devTokenKey(path string) (string, error) {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return key, nil
+}
+
+// devHTTPAddr is where `socialsync run` serves the gateway unless
+// SOCIALSYNC_HTTP_ADDR says otherwise.
+const devHTTPAddr = "127.0.0.1:8080"
+
+// listening describes a bound address: loopback only, or every interface.
+func listening(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err == nil && ip != nil && ip.IsLoopback() {
+		return addr + " (this machine only)"
+	}
+	return addr + " (every interface: reachable from the network)"
 }
 
 func hostPort(addr string) string {

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,4 +90,60 @@ func TestRunPrintsADevelopmentKeyForTheDashboard(t *testing.T) {
 	if again != key {
 		t.Errorf("second start printed another key")
 	}
+}
+
+// `socialsync run` without SOCIALSYNC_HTTP_ADDR serves the gateway on
+// 127.0.0.1:8080, as it prints, and not on the machine's other addresses.
+func TestRunBindsLoopbackByDefault(t *testing.T) {
+	if ln, err := net.Listen("tcp", ":8080"); err != nil {
+		t.Skipf("port 8080 is taken on this machine: %v", err)
+	} else {
+		ln.Close()
+	}
+	t.Setenv("SOCIALSYNC_DATA_DIR", t.TempDir())
+	t.Setenv("SOCIALSYNC_HTTP_ADDR", "")
+	os.Unsetenv("SOCIALSYNC_HTTP_ADDR")
+	t.Setenv("SOCIALSYNC_EMBEDDED_NATS_PORT", strconv.Itoa(freePort(t)))
+	t.Setenv("SOCIALSYNC_SANDBOX_ADDR", "127.0.0.1:"+strconv.Itoa(freePort(t)))
+	t.Setenv("SOCIALSYNC_DEMO_EVERY", "0")
+	t.Setenv("SOCIALSYNC_LOG_LEVEL", "error")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut fleettest.Buffer
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, []string{"run"}, &out, &errOut) }()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("run exited %d: %s", code, errOut.String())
+		}
+	})
+	fleettest.Eventually(t, 30*time.Second, "the dashboard's address printed", func() bool {
+		return strings.Contains(out.String(), "Dashboard: http://")
+	})
+	for _, want := range []string{"Dashboard: http://127.0.0.1:8080/", "listening on                127.0.0.1:8080 (this machine only)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	resp, err := http.Get("http://127.0.0.1:8080/healthz")
+	if err != nil {
+		t.Fatalf("the printed address does not answer: %v", err)
+	}
+	resp.Body.Close()
+	// Every other address of this machine is refused.
+	addrs, _ := net.InterfaceAddrs()
+	tried := 0
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() {
+			continue
+		}
+		tried++
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort(ipn.IP.String(), "8080"), 2*time.Second); err == nil {
+			c.Close()
+			t.Errorf("the gateway answers on %s:8080: it listens on every interface", ipn.IP)
+		}
+	}
+	t.Logf("checked %d non-loopback addresses", tried)
 }

@@ -82,7 +82,7 @@ func (l located) rangeOr(from, to string, days int) (string, string, error) {
 	if from == "" {
 		from, _ = report.Shift(to, 1-days)
 	}
-	if _, err := report.Days(from, to); err != nil {
+	if _, err := report.DayCount(from, to); err != nil {
 		return "", "", fmt.Errorf("%w: --from/--to: %v", errUsage, err)
 	}
 	return from, to, nil
@@ -219,7 +219,7 @@ func statsExport(ctx context.Context, env *Env, args []string) error {
 	if _, err := locate(ctx, c.js, *loc, time.Now()); err != nil {
 		return err
 	}
-	if _, err := report.Days(*from, *to); err != nil {
+	if _, err := report.DayCount(*from, *to); err != nil {
 		return fmt.Errorf("%w: --from/--to: %v", errUsage, err)
 	}
 	history, err := c.js.KeyValue(ctx, bus.BucketStatsHistory)
