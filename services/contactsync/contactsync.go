@@ -13,10 +13,14 @@
 // "postcontacts.<loc>.<postId>" the contacts a post was last linked to.
 // Each event's changes are computed against the stored state, so a
 // redelivered or duplicated event writes nothing. Tag names come from the
-// catalogue the fetcher keeps in "socialsync_tags"; an event naming a tag
-// the catalogue does not hold yet waits for the fetcher, unless the
-// enricher's details ("socialsync_tag_details") say the tag was deleted:
-// a deleted tag is left out.
+// catalogue the fetcher keeps in "socialsync_tags", which also remembers
+// deleted tags. A tag the catalogue (or the enricher's details in
+// "socialsync_tag_details") marks deleted is skipped: counted in
+// socialsync.contactsync.tags.skipped and listed in ContactTagsChanged.
+// An event naming a tag the catalogue does not hold at all is deferred,
+// and asks the fetcher for a refresh, while the catalogue is older than
+// the event; once a catalogue fetched after the event still lacks the tag,
+// that tag alone is dead-lettered and the event's other tags applied.
 package contactsync
 
 import (
@@ -30,14 +34,17 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/services/contactsync/core/automation"
 )
 
 // UnknownTagRetry is how long an event naming a tag the catalogue lacks
-// waits before it is tried again, for the fetcher to catch up. After the
-// consumer's last delivery it becomes a dead letter naming the tags.
+// is deferred, while the catalogue is older than the event, before it is
+// tried again: the fetcher's refresh it asked for should be done by then.
+// Deferrals never make a dead letter.
 const UnknownTagRetry = 2 * time.Second
 
 // Config is the contactsync worker's configuration.
@@ -64,6 +71,8 @@ type Worker struct {
 	deps *fleet.Deps
 	log  *slog.Logger
 	now  func() time.Time
+	// skipped counts the tags left out (metrics.go).
+	skipped metric.Int64Counter
 }
 
 // New returns the worker, after checking its settings.
@@ -102,7 +111,9 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "contactsync"), now: time.Now}, nil
+	w := &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "contactsync"), now: time.Now}
+	w.skipped = w.newSkippedCounter()
+	return w, nil
 }
 
 // Run handles post events, segment recomputations and the events that
