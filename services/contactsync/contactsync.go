@@ -73,6 +73,10 @@ type Worker struct {
 	now  func() time.Time
 	// skipped counts the tags left out (metrics.go).
 	skipped metric.Int64Counter
+	// beforeCommit, set by tests only, runs between a contact's HighLevel
+	// writes and the storing of its state; an error it returns fails the
+	// event there, as a crash or a NATS failure would.
+	beforeCommit func(contact string) error
 }
 
 // New returns the worker, after checking its settings.

@@ -46,6 +46,8 @@ type contact struct {
 	rev    uint64
 	next   core.State
 	diff   core.Diff
+	// send is diff less the removals already recorded as made.
+	send core.Diff
 	// skipped are the post's tags left out, each with why.
 	skipped []*socialsyncv1.SkippedTag
 	// written accumulates the writes of earlier rounds whose state could
@@ -67,10 +69,13 @@ type contact struct {
 //     and record the post's contacts.
 //
 // HighLevel is written before the state is stored. Should the process die
-// in between, the redelivered event finds the old state and writes the
-// same tags again, which is harmless: adding a tag a contact has, or
-// removing one it lacks, changes nothing at HighLevel. A plain duplicate
-// finds the new state and writes nothing.
+// or NATS fail in between, the redelivered event finds the old state and
+// plans the same writes again: adds are sent again, which is harmless
+// (adding a tag a contact has changes nothing), but a removal HighLevel
+// confirmed is recorded right after (removals.go) and not sent again, so
+// that it cannot undo a tag re-added meanwhile. Only a removal whose
+// answer was lost (a crash during the call) may be sent twice. A plain
+// duplicate finds the new state and writes nothing.
 func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	var ev socialsyncv1.PostEvent
 	loc, err := bus.Decode(msg, &ev)
@@ -207,8 +212,18 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 		diffs := map[string]core.Diff{}
 		for _, c := range pending {
 			c.next, c.diff = core.PlanNamed(c.state, c.change, naming, c.written)
-			if !c.diff.Empty() {
-				diffs[c.id] = c.diff
+			c.send = c.diff
+			if len(c.diff.Remove) > 0 {
+				// A removal already made for this same state is not
+				// sent again (removals.go).
+				done, err := h.store.removed(ctx, loc, c.id, c.rev)
+				if err != nil {
+					return failed, err
+				}
+				c.send.Remove = without(c.diff.Remove, done)
+			}
+			if !c.send.Empty() {
+				diffs[c.id] = c.send
 			}
 		}
 		res := write(ctx, client, loc, core.Batch(diffs, h.w.cfg.BulkMin, core.BulkMax))
@@ -225,12 +240,29 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 			if res.incomplete[c.id] {
 				continue
 			}
+			var recordRev uint64
+			if len(c.send.Remove) > 0 {
+				if recordRev, err = h.store.recordRemoved(ctx, loc, c.id, c.rev, c.send.Remove); err != nil {
+					return failed, err
+				}
+			}
+			if h.w.beforeCommit != nil {
+				if err := h.w.beforeCommit(c.id); err != nil {
+					return failed, err
+				}
+			}
 			conflict, err := h.commit(ctx, loc, postID, c)
 			if err != nil {
 				return failed, err
 			}
 			if conflict {
 				retry = append(retry, c)
+				continue
+			}
+			if recordRev != 0 {
+				if err := h.store.forgetRemoved(ctx, loc, c.id, recordRev); err != nil {
+					bus.LoggerFrom(ctx).Debug("removal record left", "contact", c.id, "err", err)
+				}
 			}
 		}
 		if res.err != nil {

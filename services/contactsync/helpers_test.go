@@ -20,6 +20,13 @@ import (
 // returns nil on cancel.
 func startWorker(t *testing.T, env *fleettest.Env, change ...func(*contactsync.Config)) {
 	t.Helper()
+	startHookedWorker(t, env, nil, change...)
+}
+
+// startHookedWorker is startWorker with hook applied to the worker before
+// it runs.
+func startHookedWorker(t *testing.T, env *fleettest.Env, hook func(*contactsync.Worker), change ...func(*contactsync.Config)) {
+	t.Helper()
 	cfg := contactsync.Config{Config: env.Deps.Config, Concurrency: 2, TagPrefix: "social:", BulkMin: 2}
 	for _, c := range change {
 		c(&cfg)
@@ -27,6 +34,9 @@ func startWorker(t *testing.T, env *fleettest.Env, change ...func(*contactsync.C
 	w, err := contactsync.New(cfg, env.Deps)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if hook != nil {
+		hook(w)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
