@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -261,6 +263,15 @@ func TestDeletedTagSkippedAfterRefresh(t *testing.T) {
 		if diff := cmp.Diff(want, ev.GetSkipped(), protocmp.Transform()); diff != "" {
 			t.Errorf("skipped tags of %s (-want +got):\n%s", ev.GetContactId(), diff)
 		}
+	}
+	if env.Deps.Telemetry == nil {
+		t.Fatal("no telemetry in the test fleet")
+	}
+	rec := httptest.NewRecorder()
+	env.Deps.Telemetry.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if want := `socialsync_contactsync_tags_skipped_total{`; !strings.Contains(rec.Body.String(), want) ||
+		!strings.Contains(rec.Body.String(), `reason="deleted in Social Planner"`) {
+		t.Errorf("metrics lack %s with the reason", want)
 	}
 	if dls := bustest.DeadLetters(t, env.JS, ""); len(dls) != 0 {
 		t.Errorf("dead letters: %+v", dls)
