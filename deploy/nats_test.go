@@ -371,7 +371,7 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "$JS.ACK.SOCIALSYNC_EVENTS.enricher.1.2.3.4.5.6"}},
 		"stats": {{"pub", "socialsync.event.stats." + loc}, {"pub", "socialsync.schedule.stats." + loc},
 			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_SCHEDULES"}, {"pub", "$KV.socialsync_stats_history." + loc + ".2026-11-27"}},
-		"contactsync": {{"pub", "socialsync.event.contact." + loc}, {"pub", "$KV.socialsync_relations." + loc},
+		"contactsync": {{"pub", "socialsync.event.contact." + loc}, {"pub", "$KV.socialsync_relations." + loc}, {"pub", "socialsync.refresh.catalogue." + loc},
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.contactsync"}},
 		"gateway": {{"pub", "socialsync.trigger.post." + loc}, {"pub", "socialsync.trigger.stats." + loc},
 			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_EVENTS.dash1.socialsync.event.>"}, {"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.dash1"},

@@ -42,6 +42,9 @@ type Config struct {
 	Guard time.Duration
 	// Log receives the pauses; nil discards.
 	Log *slog.Logger
+	// Now is the clock of the permits and of the UTC day the daily budget
+	// counts; nil means time.Now. Tests pin it.
+	Now func() time.Time
 }
 
 // ErrConfig marks an invalid Config.
@@ -95,6 +98,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Guard == 0 {
 		c.Guard = min(max(c.Window/50, 10*time.Millisecond), 250*time.Millisecond)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)

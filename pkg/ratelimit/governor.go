@@ -131,7 +131,7 @@ func (g *Governor) Check(loc string) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := time.Now()
+	now := g.cfg.Now()
 	if !g.refuses(r, now, g.cfg.MaxWait) {
 		return nil
 	}
@@ -154,7 +154,7 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) error 
 		return err
 	}
 	r.mu.Lock()
-	now := time.Now()
+	now := g.cfg.Now()
 	if bounded {
 		limit := g.cfg.MaxWait
 		if dl, ok := ctx.Deadline(); ok {
@@ -198,7 +198,7 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) error 
 		if !r.leave(w) {
 			return w.err // served meanwhile
 		}
-		return &PacedError{Loc: loc, Wait: r.deferral(time.Now(), g.lim)}
+		return &PacedError{Loc: loc, Wait: r.deferral(g.cfg.Now(), g.lim)}
 	}
 }
 
@@ -259,7 +259,7 @@ func (g *Governor) pump(r *resource) {
 		}
 		r.waiters = slices.Delete(r.waiters, 0, served)
 		if got == 0 {
-			r.release(wait, g.lim)
+			r.release(g.cfg.Now(), wait, g.lim)
 		}
 		r.mu.Unlock()
 		if got == 0 {
@@ -271,8 +271,7 @@ func (g *Governor) pump(r *resource) {
 // release answers at once the callers of Acquire that would give up before
 // the next permit, wait from now: they learn they are paced without
 // waiting for MaxWait. The caller holds r.mu.
-func (r *resource) release(wait time.Duration, l limits) {
-	now := time.Now()
+func (r *resource) release(now time.Time, wait time.Duration, l limits) {
 	at := now.Add(wait)
 	var paced []*waiter
 	r.waiters = slices.DeleteFunc(r.waiters, func(w *waiter) bool {
@@ -348,7 +347,7 @@ func (g *Governor) Observe(info ghl.ResponseInfo) {
 	// Most responses teach nothing, which this process's copy can tell
 	// without a read: a fresher budget is only more cautious.
 	r.mu.Lock()
-	teaches := !r.viewOK || r.view.learn(micros(time.Now()), o, g.lim, false)
+	teaches := !r.viewOK || r.view.learn(micros(g.cfg.Now()), o, g.lim, false)
 	r.mu.Unlock()
 	if !teaches {
 		return
@@ -386,7 +385,7 @@ func (g *Governor) update(ctx context.Context, r *resource, fn func(b *budget, n
 			}
 		}
 		b := r.cache.clone()
-		now := micros(time.Now())
+		now := micros(g.cfg.Now())
 		b.settle(now, g.lim)
 		if !fn(&b, now) {
 			r.store(b, r.rev)
@@ -429,7 +428,7 @@ func (g *Governor) load(ctx context.Context, r *resource) error {
 		// Whatever wrote it, the window may be full: count it so, which
 		// heals by itself one window later.
 		g.cfg.Log.Warn("undecodable rate budget; counting its window as full", "location", r.id)
-		b = budget{grants: []grant{{at: micros(time.Now()), n: g.lim.max}}}
+		b = budget{grants: []grant{{at: micros(g.cfg.Now()), n: g.lim.max}}}
 	}
 	r.store(b, e.Revision())
 	return nil

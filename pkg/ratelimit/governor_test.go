@@ -187,12 +187,17 @@ func TestCrashedProcessLeaksNothing(t *testing.T) {
 }
 
 // The day's budget holds across processes and across windows, without a
-// 429, and a spent day is paced until the next UTC day.
+// 429, and a spent day is paced until the next UTC day. The governors'
+// and the simulator's clocks run from noon UTC, so that no midnight falls
+// inside the test whatever the time of day.
 func TestDailyBudget(t *testing.T) {
 	const daily = 30
-	w := newWorld(t, 100, time.Second, daily)
+	noon := time.Date(2026, time.March, 11, 12, 0, 0, 0, time.UTC)
+	start := time.Now()
+	clock := func() time.Time { return noon.Add(time.Since(start)) }
+	w := newWorldAt(t, 100, time.Second, daily, clock)
 	loc, tok := w.location()
-	cfg := ratelimit.Config{Max: 100, Window: time.Second, Daily: daily}
+	cfg := ratelimit.Config{Max: 100, Window: time.Second, Daily: daily, Now: clock}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -221,7 +226,7 @@ func TestDailyBudget(t *testing.T) {
 		t.Errorf("%d requests made, want the day's %d", made.Load(), daily)
 	}
 	paced := lastErr.Load()
-	untilMidnight := time.Until(time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour))
+	untilMidnight := noon.Add(12 * time.Hour).Sub(clock())
 	if paced == nil || paced.Wait < untilMidnight-time.Minute {
 		t.Errorf("past the day's budget: %v, want paced until the next UTC day (%v)", paced, untilMidnight)
 	}

@@ -51,7 +51,7 @@ func (g *Governor) Headroom(ctx context.Context, loc string) (Headroom, error) {
 			return Headroom{}, fmt.Errorf("read rate budget of %s: %w", loc, err)
 		}
 	}
-	now := micros(time.Now())
+	now := micros(g.cfg.Now())
 	l := b.limits(g.lim)
 	h := Headroom{Max: l.max, Window: g.cfg.Window, Used: held(b.live(now, l)), Daily: l.daily, DailyUsed: b.usedOn(now)}
 	if b.pausedUntil > now {

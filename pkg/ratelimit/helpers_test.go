@@ -34,7 +34,14 @@ type world struct {
 
 func newWorld(tb testing.TB, max int, window time.Duration, daily int64) *world {
 	tb.Helper()
-	sim, err := ghlsim.New(ghlsim.Options{Seed: "empty"})
+	return newWorldAt(tb, max, window, daily, nil)
+}
+
+// newWorldAt is newWorld with the simulator reading the time from now
+// (nil: the real clock).
+func newWorldAt(tb testing.TB, max int, window time.Duration, daily int64, now func() time.Time) *world {
+	tb.Helper()
+	sim, err := ghlsim.New(ghlsim.Options{Seed: "empty", Now: now})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -13,10 +13,14 @@
 // "postcontacts.<loc>.<postId>" the contacts a post was last linked to.
 // Each event's changes are computed against the stored state, so a
 // redelivered or duplicated event writes nothing. Tag names come from the
-// catalogue the fetcher keeps in "socialsync_tags"; an event naming a tag
-// the catalogue does not hold yet waits for the fetcher, unless the
-// enricher's details ("socialsync_tag_details") say the tag was deleted:
-// a deleted tag is left out.
+// catalogue the fetcher keeps in "socialsync_tags", which also remembers
+// deleted tags. A tag the catalogue (or the enricher's details in
+// "socialsync_tag_details") marks deleted is skipped: counted in
+// socialsync.contactsync.tags.skipped and listed in ContactTagsChanged.
+// An event naming a tag the catalogue does not hold at all is deferred,
+// and asks the fetcher for a refresh, while the catalogue is older than
+// the event; once a catalogue fetched after the event still lacks the tag,
+// that tag alone is dead-lettered and the event's other tags applied.
 package contactsync
 
 import (
@@ -37,8 +41,9 @@ import (
 )
 
 // UnknownTagRetry is how long an event naming a tag the catalogue lacks
-// waits before it is tried again, for the fetcher to catch up. After the
-// consumer's last delivery it becomes a dead letter naming the tags.
+// is deferred, while the catalogue is older than the event, before it is
+// tried again: the fetcher's refresh it asked for should be done by then.
+// Deferrals never make a dead letter.
 const UnknownTagRetry = 2 * time.Second
 
 // Config is the contactsync worker's configuration.
@@ -76,6 +81,12 @@ type Worker struct {
 	dest *automation.Destinations // where webhooks may go
 	log  *slog.Logger
 	now  func() time.Time
+	// skipped counts the tags left out (metrics.go).
+	skipped metric.Int64Counter
+	// beforeCommit, set by tests only, runs between a contact's HighLevel
+	// writes and the storing of its state; an error it returns fails the
+	// event there, as a crash or a NATS failure would.
+	beforeCommit func(contact string) error
 }
 
 // New returns the worker, after checking its settings.
@@ -119,7 +130,9 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 		return nil, err
 	}
 	dest.AllowLoopback, dest.Resolver, dest.Timeout = cfg.WebhookAllowLoopback, cfg.WebhookResolver, cfg.WebhookTimeout
-	return &Worker{cfg: cfg, deps: d, dest: dest, log: d.Log.With("worker", "contactsync"), now: time.Now}, nil
+	w := &Worker{cfg: cfg, deps: d, dest: dest, log: d.Log.With("worker", "contactsync"), now: time.Now}
+	w.skipped = w.newSkippedCounter()
+	return w, nil
 }
 
 // MetricEvaluationsAbandoned counts workflow expressions abandoned past

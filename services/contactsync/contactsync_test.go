@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
@@ -213,24 +216,88 @@ func TestDeletedTagIsLeftOut(t *testing.T) {
 	}
 }
 
-// A tag that never reaches the catalogue ends as a dead letter naming it,
-// once the retry horizon has passed.
-func TestUnknownTagDeadLettered(t *testing.T) {
+// A post carrying a tag deleted in Social Planner, which a catalogue
+// fetched before the post arrived does not hold, waits for a refresh it
+// asks the fetcher for, writing nothing meanwhile; once the refreshed
+// catalogue marks the tag deleted, the post's other tags are applied and
+// the deleted one is skipped, with its reason in ContactTagsChanged. No
+// dead letter.
+func TestDeletedTagSkippedAfterRefresh(t *testing.T) {
 	env := fleettest.Start(t, "demo")
-	env.Deps.Config.RetryHorizon = 3 * time.Second
+	loc := env.Locations[2].ID
+	l := location(t, env, loc)
+	tags := liveTags(t, l, 2)
+	live, gone := tags[0], tags[1]
+	var without []simTag
+	for _, tg := range l.SocialTags {
+		if tg.ID != gone.ID {
+			without = append(without, tg)
+		}
+	}
+	// The catalogue as the fetcher stored it before the tag's deletion
+	// was recorded: the tag is simply missing.
+	storeCatalogue(t, env, loc, without, nil, time.Now().Add(-time.Minute))
+	contacts := liveContacts(t, l, 2)
+	startWorker(t, env)
+
+	seq := publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", TagIds: ids(live, gone), ContactIds: contacts})
+	refreshSubject, err := bus.CatalogueRefreshes.Subject(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, 15*time.Second, "a catalogue refresh request", func() bool {
+		return len(bustest.Messages(t, env.JS, bus.StreamRefresh, refreshSubject)) > 0
+	})
+	if single, add, remove := tagWrites(t, env, loc); single+add+remove != 0 {
+		t.Errorf("%d writes while the catalogue was older than the post, want none", single+add+remove)
+	}
+	// The fetcher's refresh: the tag is now a tombstone.
+	storeCatalogue(t, env, loc, without, []simTag{gone}, time.Now())
+	waitTags(t, env, loc, contacts, []string{social(live)}, []string{social(gone)})
+	waitHandled(t, env, seq)
+	evs := contactEvents(t, env, loc)
+	if len(evs) != len(contacts) {
+		t.Fatalf("%d ContactTagsChanged, want %d", len(evs), len(contacts))
+	}
+	for _, ev := range evs {
+		want := []*socialsyncv1.SkippedTag{{TagId: gone.ID, TagName: gone.Tag, Reason: "deleted in Social Planner"}}
+		if diff := cmp.Diff(want, ev.GetSkipped(), protocmp.Transform()); diff != "" {
+			t.Errorf("skipped tags of %s (-want +got):\n%s", ev.GetContactId(), diff)
+		}
+	}
+	if env.Deps.Telemetry == nil {
+		t.Fatal("no telemetry in the test fleet")
+	}
+	rec := httptest.NewRecorder()
+	env.Deps.Telemetry.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if want := `socialsync_contactsync_tags_skipped_total{`; !strings.Contains(rec.Body.String(), want) ||
+		!strings.Contains(rec.Body.String(), `reason="deleted in Social Planner"`) {
+		t.Errorf("metrics lack %s with the reason", want)
+	}
+	if dls := bustest.DeadLetters(t, env.JS, ""); len(dls) != 0 {
+		t.Errorf("dead letters: %+v", dls)
+	}
+}
+
+// A tag that a catalogue fetched after the post arrived never held is
+// dead-lettered as an item of the post; the post's other tags are
+// applied and the post is acked.
+func TestNeverHeldTagIsDeadLetteredAlone(t *testing.T) {
+	env := fleettest.Start(t, "demo")
 	loc := env.Locations[0].ID
 	l := location(t, env, loc)
-	primeCatalogue(t, env, loc, l.SocialTags)
-	startWorker(t, env)
+	live := liveTags(t, l, 1)[0]
+	contacts := liveContacts(t, l, 1)
 	const ghost = "ffffffffffffffffffffffff"
-	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", TagIds: []string{liveTags(t, l, 1)[0].ID, ghost}, ContactIds: liveContacts(t, l, 1)})
-	var dls []bus.DeadLetter
-	fleettest.Eventually(t, 20*time.Second, "the dead letter", func() bool { dls = bustest.DeadLetters(t, env.JS, ""); return len(dls) > 0 })
-	if len(dls) != 1 || dls[0].Class != "retry_horizon" || !strings.Contains(dls[0].Reason, ghost) {
-		t.Errorf("dead letters %+v: want one past the retry horizon naming %s", dls, ghost)
-	}
-	if single, add, remove := tagWrites(t, env, loc); single+add+remove != 0 {
-		t.Errorf("%d writes, want none", single+add+remove)
+	seq := publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", TagIds: []string{live.ID, ghost}, ContactIds: contacts})
+	primeCatalogue(t, env, loc, l.SocialTags) // fetched after the post arrived
+	startWorker(t, env)
+
+	waitTags(t, env, loc, contacts, []string{social(live)}, nil)
+	waitHandled(t, env, seq)
+	dls := bustest.DeadLetters(t, env.JS, "")
+	if len(dls) != 1 || dls[0].Item != "tag "+ghost || dls[0].Class != "permanent" || !strings.Contains(dls[0].Reason, "never held") {
+		t.Errorf("dead letters %+v: want one item naming tag %s", dls, ghost)
 	}
 }
 

@@ -1,10 +1,16 @@
 package contactsync
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
 
 var (
 	// ErrUnknownTags is an event naming social tags that the location's
-	// catalogue does not hold (yet). It is retried after UnknownTagRetry.
+	// catalogue does not hold, live or deleted. An *UnknownTagsError
+	// matches it.
 	ErrUnknownTags = errors.New("tags not in the catalogue")
 	// ErrUnknownCustomField is a mapping naming a contact custom field
 	// the location does not define: the event is dead-lettered, naming it.
@@ -12,3 +18,24 @@ var (
 	// errConflict is a key changed by someone else since it was read.
 	errConflict = errors.New("changed meanwhile")
 )
+
+// UnknownTagsError is a post event naming tags that a catalogue fetched
+// before the event arrived does not hold: the event waits (DeferFor) for
+// the refresh contactsync asked the fetcher for. Waiting is no failure:
+// it never makes a dead letter.
+type UnknownTagsError struct {
+	Location string
+	TagIDs   []string
+	After    time.Duration
+}
+
+// Error names the location and the tags.
+func (e *UnknownTagsError) Error() string {
+	return fmt.Sprintf("%s of %s: %s; waiting for a fresh catalogue", ErrUnknownTags, e.Location, strings.Join(e.TagIDs, ", "))
+}
+
+// Is makes errors.Is(err, ErrUnknownTags) true.
+func (e *UnknownTagsError) Is(target error) bool { return target == ErrUnknownTags }
+
+// DeferFor is how long the event waits before it is tried again.
+func (e *UnknownTagsError) DeferFor() time.Duration { return e.After }

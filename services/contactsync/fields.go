@@ -37,10 +37,11 @@ func (h *handler) copyFields(ctx context.Context, loc string, tagIDs, contacts [
 	case !ok || len(m.ContactFields) == 0 || m.Validate() != nil:
 		return nil
 	}
-	names, err := h.store.tagNames(ctx, loc)
+	cat, err := h.store.catalogue(ctx, loc)
 	if err != nil {
 		return err
 	}
+	names := cat.names()
 	var details []*socialsyncv1.TagDetail
 	for _, id := range tagIDs {
 		d, err := h.tagDetail(ctx, loc, id)

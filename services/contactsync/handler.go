@@ -46,6 +46,10 @@ type contact struct {
 	rev    uint64
 	next   core.State
 	diff   core.Diff
+	// send is diff less the removals already recorded as made.
+	send core.Diff
+	// skipped are the post's tags left out, each with why.
+	skipped []*socialsyncv1.SkippedTag
 	// written accumulates the writes of earlier rounds whose state could
 	// not be stored because the state had changed meanwhile.
 	written core.Diff
@@ -65,10 +69,13 @@ type contact struct {
 //     and record the post's contacts.
 //
 // HighLevel is written before the state is stored. Should the process die
-// in between, the redelivered event finds the old state and writes the
-// same tags again, which is harmless: adding a tag a contact has, or
-// removing one it lacks, changes nothing at HighLevel. A plain duplicate
-// finds the new state and writes nothing.
+// or NATS fail in between, the redelivered event finds the old state and
+// plans the same writes again: adds are sent again, which is harmless
+// (adding a tag a contact has changes nothing), but a removal HighLevel
+// confirmed is recorded right after (removals.go) and not sent again, so
+// that it cannot undo a tag re-added meanwhile. Only a removal whose
+// answer was lost (a crash during the call) may be sent twice. A plain
+// duplicate finds the new state and writes nothing.
 func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	var ev socialsyncv1.PostEvent
 	loc, err := bus.DecodePost(msg, &ev)
@@ -93,8 +100,9 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	deleted := ev.GetChange() == socialsyncv1.Change_CHANGE_DELETED
 	var names []string
+	var skipped []*socialsyncv1.SkippedTag
 	if !deleted {
-		if names, err = h.tagNames(ctx, loc, ev.GetTagIds()); err != nil {
+		if names, skipped, err = h.tagNames(ctx, msg, &ev, loc); err != nil {
 			return err
 		}
 	}
@@ -113,7 +121,7 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	var contacts []*contact
 	for _, id := range linked {
-		contacts = append(contacts, &contact{id: id, change: core.PostChange{PostID: post, Tags: names}})
+		contacts = append(contacts, &contact{id: id, change: core.PostChange{PostID: post, Tags: names}, skipped: skipped})
 	}
 	for _, id := range unlinked {
 		contacts = append(contacts, &contact{id: id, change: core.PostChange{PostID: post, Unlink: true}})
@@ -212,8 +220,18 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 		diffs := map[string]core.Diff{}
 		for _, c := range pending {
 			c.next, c.diff = core.PlanNamed(c.state, c.change, naming, c.written)
-			if !c.diff.Empty() {
-				diffs[c.id] = c.diff
+			c.send = c.diff
+			if len(c.diff.Remove) > 0 {
+				// A removal already made for this same state is not
+				// sent again (removals.go).
+				done, err := h.store.removed(ctx, loc, c.id, c.rev)
+				if err != nil {
+					return failed, err
+				}
+				c.send.Remove = without(c.diff.Remove, done)
+			}
+			if !c.send.Empty() {
+				diffs[c.id] = c.send
 			}
 		}
 		res := write(ctx, client, loc, core.Batch(diffs, h.w.cfg.BulkMin, core.BulkMax))
@@ -230,12 +248,29 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 			if res.incomplete[c.id] {
 				continue
 			}
+			var recordRev uint64
+			if len(c.send.Remove) > 0 {
+				if recordRev, err = h.store.recordRemoved(ctx, loc, c.id, c.rev, c.send.Remove); err != nil {
+					return failed, err
+				}
+			}
+			if h.w.beforeCommit != nil {
+				if err := h.w.beforeCommit(c.id); err != nil {
+					return failed, err
+				}
+			}
 			conflict, err := h.commit(ctx, loc, postID, c)
 			if err != nil {
 				return failed, err
 			}
 			if conflict {
 				retry = append(retry, c)
+				continue
+			}
+			if recordRev != 0 {
+				if err := h.store.forgetRemoved(ctx, loc, c.id, recordRev); err != nil {
+					bus.LoggerFrom(ctx).Debug("removal record left", "contact", c.id, "err", err)
+				}
 			}
 		}
 		if res.err != nil {
@@ -272,7 +307,7 @@ func (h *handler) commit(ctx context.Context, loc, postID string, c *contact) (c
 	if err != nil {
 		return false, err
 	}
-	if c.diff.Empty() {
+	if c.diff.Empty() && len(c.skipped) == 0 {
 		return false, nil
 	}
 	subject, err := bus.ContactEvents.Subject(loc)
@@ -286,6 +321,7 @@ func (h *handler) commit(ctx context.Context, loc, postID string, c *contact) (c
 		Removed:    c.diff.Remove,
 		Reason:     "post " + postID,
 		Timestamp:  timestamppb.New(h.w.now()),
+		Skipped:    c.skipped,
 	}
 	// The id names the state the change was made from: a redelivery that
 	// redoes the change (the state was not stored) publishes the same id.
@@ -307,38 +343,101 @@ func (h *handler) deadLetter(ctx context.Context, msg jetstream.Msg, loc, postID
 	return nil
 }
 
-// tagNames returns the names of the event's tag ids, leaving out tags the
-// enricher knows were deleted, or a retryable error naming the ids the
-// catalogue does not hold yet.
-func (h *handler) tagNames(ctx context.Context, loc string, ids []string) ([]string, error) {
+// skippedDeleted is the reason a deleted tag of a post is skipped.
+const skippedDeleted = "deleted in Social Planner"
+
+// tagNames returns the names of the event's tag ids and the tags it
+// skips, deleted ones, each with why. A tag the catalogue does not hold:
+//
+//   - when the catalogue was fetched before msg arrived, the catalogue
+//     may not know it yet: tagNames asks the fetcher for a refresh and
+//     returns an *UnknownTagsError, which defers msg;
+//   - when the catalogue was fetched after, the tag never existed: it is
+//     dead-lettered as an item of msg and the other tags go on.
+func (h *handler) tagNames(ctx context.Context, msg jetstream.Msg, ev *socialsyncv1.PostEvent, loc string) ([]string, []*socialsyncv1.SkippedTag, error) {
+	ids := ev.GetTagIds()
 	if len(ids) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	byID, err := h.store.tagNames(ctx, loc)
+	cat, err := h.store.catalogue(ctx, loc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	byID, dead := cat.names(), cat.tombstones()
 	var names, unknown []string
-	for _, id := range ids {
+	var skipped []*socialsyncv1.SkippedTag
+	skip := func(id, name string) {
+		h.w.skippedTags(ctx, loc, skippedDeleted)
+		bus.LoggerFrom(ctx).Info("post carries a deleted tag; skipped", "tag", id, "post", ev.GetPostId())
+		skipped = append(skipped, &socialsyncv1.SkippedTag{TagId: id, TagName: name, Reason: skippedDeleted})
+	}
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(ids))) {
 		if name, ok := byID[id]; ok {
 			names = append(names, name)
 			continue
 		}
+		if name, ok := dead[id]; ok {
+			skip(id, name)
+			continue
+		}
+		// The enricher's details may know of a deletion the catalogue
+		// has not recorded.
 		deleted, err := h.store.deletedTag(ctx, loc, id)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if deleted {
-			bus.LoggerFrom(ctx).Info("post carries a deleted tag; left out", "tag", id)
+			skip(id, "")
 			continue
 		}
 		unknown = append(unknown, id)
 	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		return nil, bus.RetryAfter(fmt.Errorf("%w of %s: %s", ErrUnknownTags, loc, strings.Join(slices.Compact(unknown), ", ")), UnknownTagRetry)
+	if len(unknown) == 0 {
+		return names, skipped, nil
 	}
-	return names, nil
+	meta, err := msg.Metadata()
+	if err != nil {
+		return nil, nil, fmt.Errorf("post %s of %s: %w", ev.GetPostId(), loc, err)
+	}
+	if !cat.FetchedAt.After(meta.Timestamp) {
+		if err := h.requestRefresh(ctx, ev, loc, meta.Sequence.Stream); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, &UnknownTagsError{Location: loc, TagIDs: unknown, After: UnknownTagRetry}
+	}
+	for _, id := range unknown {
+		if err := h.deadLetterTag(ctx, msg, loc, ev.GetPostId(), id, cat.FetchedAt); err != nil {
+			return nil, nil, err
+		}
+	}
+	return names, skipped, nil
+}
+
+// requestRefresh asks the fetcher to fetch loc's catalogue again, as a
+// post trigger would. Its id names the trigger, so that the deferred
+// deliveries of one trigger ask once within the duplicate window.
+func (h *handler) requestRefresh(ctx context.Context, ev *socialsyncv1.PostEvent, loc string, seq uint64) error {
+	subject, err := bus.CatalogueRefreshes.Subject(loc)
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	id := "refresh:contactsync:" + loc + ":" + strconv.FormatUint(seq, 10)
+	if _, err := h.w.deps.Publisher.Publish(ctx, subject, ev, bus.WithMsgID(id)); err != nil {
+		return fmt.Errorf("request catalogue refresh of %s: %w", loc, err)
+	}
+	return nil
+}
+
+// deadLetterTag gives up on one tag of the event: a catalogue fetched
+// after the event arrived does not hold it, live or deleted.
+func (h *handler) deadLetterTag(ctx context.Context, msg jetstream.Msg, loc, postID, tagID string, fetched time.Time) error {
+	reason := fmt.Sprintf("post %s: %s: the catalogue fetched at %s never held it", postID, ErrUnknownTags, fetched.UTC().Format(time.RFC3339))
+	subject, err := bus.DeadLetterItem(ctx, h.w.deps.JS, bus.DurableContactSync, msg, "tag "+tagID, bus.ClassPermanent, reason)
+	if err != nil {
+		return err
+	}
+	bus.LoggerFrom(ctx).Warn("tag dead-lettered", "tag", tagID, "post", postID, "dead_letter", subject)
+	return nil
 }
 
 // validKeyPart reports whether s can be one part of a relations key.

@@ -21,6 +21,13 @@ import (
 // returns nil on cancel.
 func startWorker(t *testing.T, env *fleettest.Env, change ...func(*contactsync.Config)) {
 	t.Helper()
+	startHookedWorker(t, env, nil, change...)
+}
+
+// startHookedWorker is startWorker with hook applied to the worker before
+// it runs.
+func startHookedWorker(t *testing.T, env *fleettest.Env, hook func(*contactsync.Worker), change ...func(*contactsync.Config)) {
+	t.Helper()
 	cfg := contactsync.Config{Config: env.Deps.Config, Concurrency: 2, TagPrefix: "social:", BulkMin: 2}
 	for _, c := range change {
 		c(&cfg)
@@ -28,6 +35,9 @@ func startWorker(t *testing.T, env *fleettest.Env, change ...func(*contactsync.C
 	w, err := contactsync.New(cfg, env.Deps)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if hook != nil {
+		hook(w)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -105,8 +115,16 @@ func liveContacts(t *testing.T, l simLocation, n int) []string {
 	return out
 }
 
-// primeCatalogue stores the tag catalogue of loc as the fetcher would.
+// primeCatalogue stores the tag catalogue of loc as the fetcher would,
+// fetched now.
 func primeCatalogue(t *testing.T, env *fleettest.Env, loc string, tags []simTag) {
+	t.Helper()
+	storeCatalogue(t, env, loc, tags, nil, time.Now())
+}
+
+// storeCatalogue stores loc's catalogue as the fetcher would: the live
+// tags of tags, tombstones for deleted, fetched at fetchedAt.
+func storeCatalogue(t *testing.T, env *fleettest.Env, loc string, tags, deleted []simTag, fetchedAt time.Time) {
 	t.Helper()
 	type entry struct {
 		ID   string `json:"id"`
@@ -114,12 +132,16 @@ func primeCatalogue(t *testing.T, env *fleettest.Env, loc string, tags []simTag)
 	}
 	c := struct {
 		Tags      []entry   `json:"tags"`
+		Deleted   []entry   `json:"deleted,omitempty"`
 		FetchedAt time.Time `json:"fetchedAt"`
-	}{Tags: []entry{}, FetchedAt: time.Now().UTC()}
+	}{Tags: []entry{}, FetchedAt: fetchedAt.UTC()}
 	for _, tg := range tags {
 		if !tg.Deleted {
 			c.Tags = append(c.Tags, entry{ID: tg.ID, Name: tg.Tag})
 		}
+	}
+	for _, tg := range deleted {
+		c.Deleted = append(c.Deleted, entry{ID: tg.ID, Name: tg.Tag})
 	}
 	data, err := json.Marshal(c)
 	if err != nil {

@@ -22,35 +22,54 @@ type store struct {
 }
 
 // catalogue is the value of a location's key in the tags bucket, written
-// by the fetcher.
+// by the fetcher: its live tags, tombstones of the tags it saw deleted,
+// and when the fetch that produced it began.
 type catalogue struct {
-	Tags []struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-	} `json:"tags"`
+	Tags    []catalogueTag `json:"tags"`
+	Deleted []catalogueTag `json:"deleted"`
+	// FetchedAt is zero when the fetcher has stored no catalogue yet.
 	FetchedAt time.Time `json:"fetchedAt"`
 }
 
-// tagNames returns the location's tag names by id; empty when the fetcher
-// has stored no catalogue yet.
-func (s *store) tagNames(ctx context.Context, loc string) (map[string]string, error) {
-	e, err := s.tags.Get(ctx, loc)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return map[string]string{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read tag catalogue of %s: %w", loc, err)
-	}
-	var c catalogue
-	if err := json.Unmarshal(e.Value(), &c); err != nil {
-		// The fetcher's to fix; retried meanwhile.
-		return nil, fmt.Errorf("decode tag catalogue of %s: %w", loc, err)
-	}
+type catalogueTag struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// names returns the catalogue's live tag names by id.
+func (c catalogue) names() map[string]string {
 	out := make(map[string]string, len(c.Tags))
 	for _, t := range c.Tags {
 		out[t.ID] = t.Name
 	}
-	return out, nil
+	return out
+}
+
+// tombstones returns the last known names of the deleted tags by id.
+func (c catalogue) tombstones() map[string]string {
+	out := make(map[string]string, len(c.Deleted))
+	for _, t := range c.Deleted {
+		out[t.ID] = t.Name
+	}
+	return out
+}
+
+// catalogue returns the location's tag catalogue; the zero catalogue when
+// the fetcher has stored none yet.
+func (s *store) catalogue(ctx context.Context, loc string) (catalogue, error) {
+	e, err := s.tags.Get(ctx, loc)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return catalogue{}, nil
+	}
+	if err != nil {
+		return catalogue{}, fmt.Errorf("read tag catalogue of %s: %w", loc, err)
+	}
+	var c catalogue
+	if err := json.Unmarshal(e.Value(), &c); err != nil {
+		// The fetcher's to fix; retried meanwhile.
+		return catalogue{}, fmt.Errorf("decode tag catalogue of %s: %w", loc, err)
+	}
+	return c, nil
 }
 
 // deletedTag reports whether the enricher's details of tag say it was

@@ -97,8 +97,12 @@ func (w *Worker) refresh(ctx context.Context, loc string, replaced func() (bool,
 		return fmt.Errorf("refresh catalogue of %s: %w", loc, err)
 	}
 	fetched := core.NewCatalogue(toTags(tags), start)
+	listedDeleted := deletedTags(tags)
 
 	for attempt := 1; ; attempt++ {
+		// Tombstones carry over from what is stored, so that contactsync
+		// can tell a deleted tag from one not fetched yet.
+		fetched = fetched.Remember(stored, listedDeleted)
 		changes := core.Diff(stored.Tags, fetched.Tags)
 		// Publish before store. The message ids derive from the stored
 		// revision the diff was made against, so a crash (or a failed
@@ -215,6 +219,17 @@ func toTags(in []ghl.SocialTag) []core.Tag {
 			continue
 		}
 		out = append(out, core.Tag{ID: t.ID, Name: t.Tag})
+	}
+	return out
+}
+
+// deletedTags returns the tags HighLevel listed as deleted.
+func deletedTags(in []ghl.SocialTag) []core.Tag {
+	var out []core.Tag
+	for _, t := range in {
+		if t.Deleted {
+			out = append(out, core.Tag{ID: t.ID, Name: t.Tag})
+		}
 	}
 	return out
 }

@@ -217,7 +217,10 @@ func TestRetentionPrunes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	today := time.Now().UTC()
+	// The worker's clock is pinned, so that the days around the
+	// retention's edge stay where they are whatever the time of day.
+	today := time.Date(2026, time.March, 11, 12, 0, 0, 0, time.UTC)
+	start := time.Now()
 	old := []string{today.AddDate(0, 0, -500).Format(core.DayLayout), today.AddDate(0, 0, -31).Format(core.DayLayout)}
 	kept := []string{today.AddDate(0, 0, -29).Format(core.DayLayout), today.AddDate(0, 0, -3).Format(core.DayLayout)}
 	for _, d := range append(append([]string{}, old...), kept...) {
@@ -229,10 +232,11 @@ func TestRetentionPrunes(t *testing.T) {
 	if err := settings.PutStats(ctx, settingsKV(t, env), l.ID, settings.Stats{RetentionDays: 30}); err != nil {
 		t.Fatal(err)
 	}
-	startWorker(t, env, func(c *stats.Config) { c.RetentionDays = 400 })
-	before := time.Now()
+	startWorkerWith(t, env, func(w *stats.Worker) {
+		stats.SetClock(w, func() time.Time { return today.Add(time.Since(start)) })
+	}, func(c *stats.Config) { c.RetentionDays = 400 })
 	trigger(t, env, l.ID, "prune-1")
-	snap := followed(t, env, l.ID, localDays(t, "UTC", before, time.Now().Add(30*time.Second)))
+	snap := followed(t, env, l.ID, []string{today.Format(core.DayLayout)})
 
 	days, err := stats.StoredDays(ctx, env.JS, l.ID)
 	if err != nil {

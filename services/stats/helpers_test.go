@@ -16,6 +16,13 @@ import (
 // called, and checks that Run returns nil on cancel.
 func startWorker(t *testing.T, env *fleettest.Env, change ...func(*stats.Config)) (stop func()) {
 	t.Helper()
+	return startWorkerWith(t, env, nil, change...)
+}
+
+// startWorkerWith is startWorker with hook applied to the worker before
+// it runs (to pin its clock).
+func startWorkerWith(t *testing.T, env *fleettest.Env, hook func(*stats.Worker), change ...func(*stats.Config)) (stop func()) {
+	t.Helper()
 	cfg := stats.Config{Config: env.Deps.Config, Concurrency: 2, Cron: "0 0 6 * * *", ReportDays: 28, CustomValues: true}
 	for _, c := range change {
 		c(&cfg)
@@ -23,6 +30,9 @@ func startWorker(t *testing.T, env *fleettest.Env, change ...func(*stats.Config)
 	w, err := stats.New(cfg, env.Deps)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if hook != nil {
+		hook(w)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -15,6 +15,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/report"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/stats"
 	"github.com/socialsync/socialsync/services/stats/core"
 )
 
@@ -23,10 +24,20 @@ import (
 // 100), with three weeks of history taken on the simulator's clock set
 // back, gets the recommendations that follow: post on Tuesday and
 // Thursday, 9 posts a week now. Its instagram figures are the simulator's
-// own; its linkedin account posts too little for a cadence.
+// own; its linkedin account posts too little for a cadence. The worker's
+// and the simulator's clocks are pinned to one day, so that the
+// simulator's own figures are those of that day whatever the date.
 func TestRecommendationsFromKnownStatistics(t *testing.T) {
 	env := fleettest.Start(t, "empty")
-	l := env.NewLocation(t, map[string]any{"timezone": "UTC", "accounts": []map[string]string{
+	today := time.Date(2026, time.March, 11, 12, 0, 0, 0, time.UTC) // a Wednesday, at noon
+	start := time.Now()
+	clock := func() time.Time { return today.Add(time.Since(start)) }
+	// setSimClock runs the simulator's clock from at.
+	setSimClock := func(at time.Time) {
+		env.Admin(t, http.MethodPut, "/_sandbox/clock", map[string]string{"offset": at.Sub(time.Now()).String()}, nil)
+	}
+	setSimClock(today)
+	l := env.NewLocation(t, map[string]any{"id": "knownStatsLocation1", "timezone": "UTC", "accounts": []map[string]string{
 		{"platform": "facebook"}, {"platform": "instagram"}, {"platform": "linkedin"}}})
 	env.Admin(t, http.MethodPut, "/_sandbox/locations/"+l.ID+"/statistics", map[string]any{"platforms": map[string]any{
 		"facebook": map[string]any{
@@ -50,9 +61,8 @@ func TestRecommendationsFromKnownStatistics(t *testing.T) {
 	}
 	// Two past weeks' snapshots, taken as the worker would have on those
 	// days.
-	today := time.Now().UTC()
 	for _, back := range []int{14, 7} {
-		env.Admin(t, http.MethodPut, "/_sandbox/clock", map[string]string{"offset": (-time.Duration(back) * 24 * time.Hour).String()}, nil)
+		setSimClock(today.AddDate(0, 0, -back))
 		chunks, err := env.Deps.Client(l.ID).Statistics(ctx, l.ID, ids, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -65,11 +75,8 @@ func TestRecommendationsFromKnownStatistics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	env.Admin(t, http.MethodPut, "/_sandbox/clock", map[string]string{"offset": "0s"}, nil)
-	if today.Format(core.DayLayout) != time.Now().UTC().Add(30*time.Second).Format(core.DayLayout) {
-		t.Skip("too close to midnight UTC")
-	}
-	startWorker(t, env)
+	setSimClock(today)
+	startWorkerWith(t, env, func(w *stats.Worker) { stats.SetClock(w, clock) })
 	trigger(t, env, l.ID, "known-1")
 	followed(t, env, l.ID, []string{today.Format(core.DayLayout)})
 

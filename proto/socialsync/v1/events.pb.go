@@ -417,8 +417,12 @@ type ContactTagsChanged struct {
 	Added   []string `protobuf:"bytes,3,rep,name=added,proto3" json:"added,omitempty"`
 	Removed []string `protobuf:"bytes,4,rep,name=removed,proto3" json:"removed,omitempty"`
 	// reason says why ("post <id>", "segment <name>", "workflow <name>").
-	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
-	Timestamp     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	Reason    string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Timestamp *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	// skipped lists the social tags of the post that were not applied, each
+	// with why: a tag deleted in Social Planner that a post still carries
+	// is skipped, while the post's other tags are applied.
+	Skipped       []*SkippedTag `protobuf:"bytes,7,rep,name=skipped,proto3" json:"skipped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -495,6 +499,78 @@ func (x *ContactTagsChanged) GetTimestamp() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ContactTagsChanged) GetSkipped() []*SkippedTag {
+	if x != nil {
+		return x.Skipped
+	}
+	return nil
+}
+
+// SkippedTag is a social tag of a post that was not turned into a contact
+// tag.
+type SkippedTag struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tag_id is the Social Planner tag id.
+	TagId string `protobuf:"bytes,1,opt,name=tag_id,json=tagId,proto3" json:"tag_id,omitempty"`
+	// tag_name is the tag's last known name, when known.
+	TagName string `protobuf:"bytes,2,opt,name=tag_name,json=tagName,proto3" json:"tag_name,omitempty"`
+	// reason says why, in words safe to show ("deleted in Social Planner").
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SkippedTag) Reset() {
+	*x = SkippedTag{}
+	mi := &file_socialsync_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SkippedTag) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SkippedTag) ProtoMessage() {}
+
+func (x *SkippedTag) ProtoReflect() protoreflect.Message {
+	mi := &file_socialsync_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SkippedTag.ProtoReflect.Descriptor instead.
+func (*SkippedTag) Descriptor() ([]byte, []int) {
+	return file_socialsync_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SkippedTag) GetTagId() string {
+	if x != nil {
+		return x.TagId
+	}
+	return ""
+}
+
+func (x *SkippedTag) GetTagName() string {
+	if x != nil {
+		return x.TagName
+	}
+	return ""
+}
+
+func (x *SkippedTag) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // LocationStateChanged reports that a location's connection state changed:
 // it needs re-authorisation, or it was connected again.
 // Subject: socialsync.event.location.<location_id>.
@@ -512,7 +588,7 @@ type LocationStateChanged struct {
 
 func (x *LocationStateChanged) Reset() {
 	*x = LocationStateChanged{}
-	mi := &file_socialsync_v1_events_proto_msgTypes[5]
+	mi := &file_socialsync_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +600,7 @@ func (x *LocationStateChanged) String() string {
 func (*LocationStateChanged) ProtoMessage() {}
 
 func (x *LocationStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_socialsync_v1_events_proto_msgTypes[5]
+	mi := &file_socialsync_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +613,7 @@ func (x *LocationStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationStateChanged.ProtoReflect.Descriptor instead.
 func (*LocationStateChanged) Descriptor() ([]byte, []int) {
-	return file_socialsync_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_socialsync_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LocationStateChanged) GetLocationId() string {
@@ -613,7 +689,7 @@ const file_socialsync_v1_events_proto_rawDesc = "" +
 	"\ttimestamp\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12\x10\n" +
 	"\x03day\x18\x05 \x01(\tR\x03day\x12\x1f\n" +
 	"\vprofile_ids\x18\x06 \x03(\tR\n" +
-	"profileIds\"\xd6\x01\n" +
+	"profileIds\"\x8b\x02\n" +
 	"\x12ContactTagsChanged\x12\x1f\n" +
 	"\vlocation_id\x18\x01 \x01(\tR\n" +
 	"locationId\x12\x1d\n" +
@@ -622,7 +698,13 @@ const file_socialsync_v1_events_proto_rawDesc = "" +
 	"\x05added\x18\x03 \x03(\tR\x05added\x12\x18\n" +
 	"\aremoved\x18\x04 \x03(\tR\aremoved\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x128\n" +
-	"\ttimestamp\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\"\x82\x02\n" +
+	"\ttimestamp\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x123\n" +
+	"\askipped\x18\a \x03(\v2\x19.socialsync.v1.SkippedTagR\askipped\"V\n" +
+	"\n" +
+	"SkippedTag\x12\x15\n" +
+	"\x06tag_id\x18\x01 \x01(\tR\x05tagId\x12\x19\n" +
+	"\btag_name\x18\x02 \x01(\tR\atagName\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x82\x02\n" +
 	"\x14LocationStateChanged\x12\x1f\n" +
 	"\vlocation_id\x18\x01 \x01(\tR\n" +
 	"locationId\x122\n" +
@@ -648,7 +730,7 @@ func file_socialsync_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_socialsync_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_socialsync_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_socialsync_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_socialsync_v1_events_proto_goTypes = []any{
 	(LocationState)(0),            // 0: socialsync.v1.LocationState
 	(*TagChanged)(nil),            // 1: socialsync.v1.TagChanged
@@ -656,29 +738,31 @@ var file_socialsync_v1_events_proto_goTypes = []any{
 	(*TagDetailsStored)(nil),      // 3: socialsync.v1.TagDetailsStored
 	(*StatsSnapshot)(nil),         // 4: socialsync.v1.StatsSnapshot
 	(*ContactTagsChanged)(nil),    // 5: socialsync.v1.ContactTagsChanged
-	(*LocationStateChanged)(nil),  // 6: socialsync.v1.LocationStateChanged
-	(Change)(0),                   // 7: socialsync.v1.Change
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 9: google.protobuf.Struct
+	(*SkippedTag)(nil),            // 6: socialsync.v1.SkippedTag
+	(*LocationStateChanged)(nil),  // 7: socialsync.v1.LocationStateChanged
+	(Change)(0),                   // 8: socialsync.v1.Change
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 10: google.protobuf.Struct
 }
 var file_socialsync_v1_events_proto_depIdxs = []int32{
-	7,  // 0: socialsync.v1.TagChanged.change:type_name -> socialsync.v1.Change
-	8,  // 1: socialsync.v1.TagChanged.timestamp:type_name -> google.protobuf.Timestamp
-	8,  // 2: socialsync.v1.TagDetail.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 3: socialsync.v1.TagDetail.updated_at:type_name -> google.protobuf.Timestamp
+	8,  // 0: socialsync.v1.TagChanged.change:type_name -> socialsync.v1.Change
+	9,  // 1: socialsync.v1.TagChanged.timestamp:type_name -> google.protobuf.Timestamp
+	9,  // 2: socialsync.v1.TagDetail.created_at:type_name -> google.protobuf.Timestamp
+	9,  // 3: socialsync.v1.TagDetail.updated_at:type_name -> google.protobuf.Timestamp
 	2,  // 4: socialsync.v1.TagDetailsStored.tag_details:type_name -> socialsync.v1.TagDetail
-	8,  // 5: socialsync.v1.TagDetailsStored.retrieved_at:type_name -> google.protobuf.Timestamp
-	9,  // 6: socialsync.v1.StatsSnapshot.metrics:type_name -> google.protobuf.Struct
-	8,  // 7: socialsync.v1.StatsSnapshot.timestamp:type_name -> google.protobuf.Timestamp
-	8,  // 8: socialsync.v1.ContactTagsChanged.timestamp:type_name -> google.protobuf.Timestamp
-	0,  // 9: socialsync.v1.LocationStateChanged.state:type_name -> socialsync.v1.LocationState
-	0,  // 10: socialsync.v1.LocationStateChanged.previous_state:type_name -> socialsync.v1.LocationState
-	8,  // 11: socialsync.v1.LocationStateChanged.timestamp:type_name -> google.protobuf.Timestamp
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	9,  // 5: socialsync.v1.TagDetailsStored.retrieved_at:type_name -> google.protobuf.Timestamp
+	10, // 6: socialsync.v1.StatsSnapshot.metrics:type_name -> google.protobuf.Struct
+	9,  // 7: socialsync.v1.StatsSnapshot.timestamp:type_name -> google.protobuf.Timestamp
+	9,  // 8: socialsync.v1.ContactTagsChanged.timestamp:type_name -> google.protobuf.Timestamp
+	6,  // 9: socialsync.v1.ContactTagsChanged.skipped:type_name -> socialsync.v1.SkippedTag
+	0,  // 10: socialsync.v1.LocationStateChanged.state:type_name -> socialsync.v1.LocationState
+	0,  // 11: socialsync.v1.LocationStateChanged.previous_state:type_name -> socialsync.v1.LocationState
+	9,  // 12: socialsync.v1.LocationStateChanged.timestamp:type_name -> google.protobuf.Timestamp
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_socialsync_v1_events_proto_init() }
@@ -693,7 +777,7 @@ func file_socialsync_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socialsync_v1_events_proto_rawDesc), len(file_socialsync_v1_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -14,13 +14,56 @@ type Tag struct {
 	Name string `json:"name"`
 }
 
+// MaxTombstones bounds the deleted tags a catalogue remembers; past it
+// the oldest tombstones are forgotten.
+const MaxTombstones = 10000
+
 // Catalogue is a location's social tag catalogue as stored in the
 // socialsync_tags bucket under the location id:
-// {"tags":[{"id","name"}...],"fetchedAt":RFC3339}. FetchedAt is when the
-// fetch that produced it began.
+// {"tags":[{"id","name"}...],"deleted":[{"id","name"}...],"fetchedAt":RFC3339}.
+// FetchedAt is when the fetch that produced it began. Deleted holds
+// tombstones: tags HighLevel listed as deleted, or that an earlier
+// catalogue held and a later fetch no longer found, oldest first. They
+// let readers tell a tag that was deleted (which will never come back)
+// from one the catalogue has not seen yet.
 type Catalogue struct {
 	Tags      []Tag     `json:"tags"`
+	Deleted   []Tag     `json:"deleted,omitempty"`
 	FetchedAt time.Time `json:"fetchedAt"`
+}
+
+// Remember returns c with tombstones for the tags prev held (live or
+// deleted) that c does not hold live, and for the tags HighLevel listed as
+// deleted; a tag live again in c loses its tombstone. At most
+// MaxTombstones are kept, the newest.
+func (c Catalogue) Remember(prev Catalogue, listedDeleted []Tag) Catalogue {
+	live := make(map[string]bool, len(c.Tags))
+	for _, t := range c.Tags {
+		live[t.ID] = true
+	}
+	seen := map[string]bool{}
+	var dead []Tag
+	keep := func(t Tag) {
+		if t.ID == "" || live[t.ID] || seen[t.ID] || !ghl.ValidID(t.ID) {
+			return
+		}
+		seen[t.ID] = true
+		dead = append(dead, t)
+	}
+	for _, t := range prev.Deleted {
+		keep(t)
+	}
+	for _, t := range prev.Tags {
+		keep(t)
+	}
+	for _, t := range listedDeleted {
+		keep(t)
+	}
+	if len(dead) > MaxTombstones {
+		dead = dead[len(dead)-MaxTombstones:]
+	}
+	c.Deleted = dead
+	return c
 }
 
 // NewCatalogue returns the catalogue of tags fetched at fetchedAt, in the
