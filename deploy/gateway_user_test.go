@@ -80,13 +80,15 @@ func TestGatewayWithItsOwnUser(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 
-	// A dead letter: a post trigger the fetcher cannot decode.
+	// A dead letter: a catalogue refresh the fetcher (the only reader of
+	// refreshes) cannot decode. A bad post trigger would be dead-lettered
+	// by contactsync, its family's owner, which does not run here.
 	opConn, _ := n.connect(t, "operator")
 	js, err := jetstream.New(opConn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.Publish(context.Background(), "socialsync.trigger.post."+loc.ID, []byte("garbage")); err != nil {
+	if _, err := js.Publish(context.Background(), "socialsync.refresh.catalogue."+loc.ID, []byte("garbage")); err != nil {
 		t.Fatal(err)
 	}
 	var seq int
@@ -108,7 +110,7 @@ func TestGatewayWithItsOwnUser(t *testing.T) {
 		{"POST", "/v1/locations/" + loc.ID + "/triggers/stats", `{}`, 202, "socialsync.trigger.stats."},
 		{"GET", "/v1/pipeline", "", 200, "SOCIALSYNC_TRIGGERS"},
 		{"GET", fmt.Sprintf("/v1/deadletters/%d", seq), "", 200, "bad_input"},
-		{"POST", fmt.Sprintf("/v1/deadletters/%d/replay", seq), "", 200, "socialsync.trigger.post."},
+		{"POST", fmt.Sprintf("/v1/deadletters/%d/replay", seq), "", 200, "socialsync.refresh.catalogue."},
 		{"GET", "/v1/events", "", 200, "socialsync.event.tag."},
 	} {
 		if st, body := call(c.method, c.path, c.body, nil); st != c.status || !strings.Contains(body, c.contains) {

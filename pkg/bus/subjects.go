@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ids"
 )
 
 // Family is a family of subjects with one member per location: the family
@@ -86,7 +87,7 @@ const (
 	// maxLocationIDLen bounds a location id (see ghl.ValidID).
 	maxLocationIDLen = ghl.MaxIDLen
 	// maxWorkerLen bounds a worker name in a dead-letter subject.
-	maxWorkerLen = 64
+	maxWorkerLen = ids.MaxSourceLen
 )
 
 // ValidLocationID reports whether id can be a HighLevel location id: 1 to
@@ -94,19 +95,9 @@ const (
 func ValidLocationID(id string) bool { return ghl.ValidID(id) }
 
 // validWorker reports whether name can be the <worker> token of a
-// dead-letter subject: 1 to 64 ASCII letters, digits, '-' and '_'.
-func validWorker(name string) bool {
-	if name == "" || len(name) > maxWorkerLen {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// dead-letter subject: the rule of a source name (ids.ValidSource), 1 to
+// 64 ASCII letters, digits, '-' and '_'.
+func validWorker(name string) bool { return ids.ValidSource(name) }
 
 // ValidName reports whether name can be a worker's token in a dead-letter
 // subject, or any other name socialsync puts in a subject or shows as a
