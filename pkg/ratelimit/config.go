@@ -15,6 +15,12 @@ const (
 	DefaultDaily      = 200_000
 	DefaultMaxWait    = 2 * time.Second
 	DefaultMaxWaiters = 2
+	// DefaultMinGuard is the least Guard: the time from a permit to
+	// HighLevel's receipt of the request includes the scheduling of a
+	// busy node (two CPU burners beside a replica delayed requests by more
+	// than the 40ms a fiftieth of a 2s window gave), a new connection and
+	// the network.
+	DefaultMinGuard = 250 * time.Millisecond
 )
 
 // Config sets the limits a Governor keeps. Every process of the fleet must
@@ -38,7 +44,8 @@ type Config struct {
 	// for Window+Guard from the moment it is handed out. It must cover the
 	// time from the permit to HighLevel's receipt of the request, and the
 	// disagreement between the clocks of the fleet's hosts. Defaults to a
-	// fiftieth of the window, kept between 10ms and 250ms.
+	// fortieth of the window, at least DefaultMinGuard and at most a
+	// quarter of the window.
 	Guard time.Duration
 	// Log receives the pauses; nil discards.
 	Log *slog.Logger
@@ -97,7 +104,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxWaiters = DefaultMaxWaiters
 	}
 	if c.Guard == 0 {
-		c.Guard = min(max(c.Window/50, 10*time.Millisecond), 250*time.Millisecond)
+		c.Guard = min(max(c.Window/40, DefaultMinGuard), c.Window/4)
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -18,8 +18,10 @@
 // A permit counts for Window+Guard from the moment it is handed out:
 // HighLevel counts the request from when it arrives, up to Guard later,
 // and the processes' clocks may disagree by a little. Guard defaults to a
-// fiftieth of the window (200 ms of 10 s); the price is that share of the
-// budget.
+// fortieth of the window and at least 250 ms (250 ms of 10 s); the price
+// is that share of the budget. A request that leaves later than Guard
+// after its permit (a starved process) can still land in a fuller window:
+// the permit does not yet follow its request to the response.
 //
 // The budget holds times, not leases that someone must give back: a
 // process that dies holding permits it never used loses them for one

@@ -173,7 +173,8 @@ func TestPipeline(t *testing.T) {
 
 // TestCrashRecovery kills contactsync with SIGKILL in the middle of a run of
 // post events and restarts it: every expected contact tag ends up there, and
-// no contact was asked twice for the same tag.
+// no contact was asked twice for the same tag, but for adds HighLevel took
+// before the kill, which the redelivery may send once more.
 func TestCrashRecovery(t *testing.T) {
 	f := newFleet(t)
 	d := f.firstLocation()
@@ -198,7 +199,11 @@ func TestCrashRecovery(t *testing.T) {
 		return len(f.writes(d.ID)) >= 4
 	})
 	cs.kill()
-	before := len(f.writes(d.ID))
+	beforeKill := map[string]bool{}
+	for _, w := range f.writes(d.ID) {
+		beforeKill[w] = true
+	}
+	before := len(beforeKill)
 	f.worker("contactsync")
 	eventually(t, 90*time.Second, "every expected contact tag", func() bool {
 		got := contactTags(f.location(d.ID))
@@ -215,12 +220,19 @@ func TestCrashRecovery(t *testing.T) {
 	for _, w := range f.writes(d.ID) {
 		seen[w]++
 	}
+	// An add HighLevel took whose state the killed process had not yet
+	// stored is sent again once by its redelivery (harmless: the contact
+	// has the tag); nothing else is written twice.
+	repeated := 0
 	for w, n := range seen {
-		if n > 1 {
-			t.Errorf("written %d times: %s", n, w)
+		switch {
+		case n > 2 || n == 2 && !beforeKill[w]:
+			t.Errorf("written %d times: %s (before the kill: %v)", n, w, beforeKill[w])
+		case n == 2:
+			repeated++
 		}
 	}
-	t.Logf("%d tag writes, %d of them before the kill", len(f.writes(d.ID)), before)
+	t.Logf("%d tag writes, %d of them before the kill, %d sent again after it", len(f.writes(d.ID)), before, repeated)
 }
 
 // log returns the simulator's request log for loc.
