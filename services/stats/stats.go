@@ -83,6 +83,12 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	return &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "stats"), now: time.Now}, nil
 }
 
+// SetClock makes w read the time from now instead of the real clock: the
+// day a snapshot belongs to, its taking time and the reports' generation
+// time. Deadlines and the schedules keep the real clock. Call it before
+// Run.
+func (w *Worker) SetClock(now func() time.Time) { w.now = now }
+
 // Run handles statistics requests and keeps the schedules in step with
 // the registered locations until ctx ends; it returns nil then. It fails
 // when the consumer cannot run (its durable is gone, the connection is

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"time"
 )
 
 // command is one subcommand.
@@ -19,11 +20,15 @@ type command struct {
 	run     func(ctx context.Context, env *Env, args []string) error
 }
 
-// Env is what a command writes to.
+// Env is what a command writes to, and the clock it reads.
 type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Log    *slog.Logger
+	// Now is the time the commands go by: a location's today, the
+	// default day ranges, a report's or an archive's generation time.
+	// Deadlines and timeouts keep the real clock.
+	Now func() time.Time
 }
 
 func commands() map[string]command {
@@ -48,7 +53,13 @@ var errUsage = errors.New("usage")
 
 // Main runs the command line args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	env := &Env{Stdout: stdout, Stderr: stderr, Log: slog.New(slog.NewTextHandler(stderr, nil))}
+	return mainEnv(ctx, &Env{Stdout: stdout, Stderr: stderr, Log: slog.New(slog.NewTextHandler(stderr, nil)), Now: time.Now}, args)
+}
+
+// mainEnv runs the command line args with env and returns the process
+// exit code.
+func mainEnv(ctx context.Context, env *Env, args []string) int {
+	stdout, stderr := env.Stdout, env.Stderr
 	cmds := commands()
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout, cmds)

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,6 +25,15 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code := Main(context.Background(), args, &out, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+// runCLIAt runs the command line as runCLI does, on a clock reading now.
+func runCLIAt(t *testing.T, now func() time.Time, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	env := &Env{Stdout: &out, Stderr: &errOut, Log: slog.New(slog.NewTextHandler(&errOut, nil)), Now: now}
+	code := mainEnv(context.Background(), env, args)
 	return out.String(), errOut.String(), code
 }
 

@@ -104,7 +104,7 @@ func statsBackfill(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer c.close()
-	l, err := locate(ctx, c.js, *loc, time.Now())
+	l, err := locate(ctx, c.js, *loc, env.Now())
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func statsExport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer c.close()
-	if _, err := locate(ctx, c.js, *loc, time.Now()); err != nil {
+	if _, err := locate(ctx, c.js, *loc, env.Now()); err != nil {
 		return err
 	}
 	if _, err := report.DayCount(*from, *to); err != nil {
@@ -230,7 +230,7 @@ func statsExport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := report.NewArchive(*loc, *from, *to, snaps, raw, time.Now())
+	a, err := report.NewArchive(*loc, *from, *to, snaps, raw, env.Now())
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -263,7 +263,7 @@ func reportCmd(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer c.close()
-	l, err := locate(ctx, c.js, *loc, time.Now())
+	l, err := locate(ctx, c.js, *loc, env.Now())
 	if err != nil {
 		return err
 	}
@@ -275,7 +275,7 @@ func reportCmd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := src.Build(ctx, *loc, l.tz, first, last, time.Now())
+	r, err := src.Build(ctx, *loc, l.tz, first, last, env.Now())
 	if errors.Is(err, report.ErrInvalidInput) {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}

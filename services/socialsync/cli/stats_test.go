@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,29 +19,48 @@ import (
 	"github.com/socialsync/socialsync/services/stats"
 )
 
+// pinnedClock returns a clock that runs from at, and sets the simulator
+// of env to run from at too, so that a test's days are the same whatever
+// the date, the time of day or the time zone it runs in.
+func pinnedClock(t *testing.T, env *fleettest.Env, at time.Time) func() time.Time {
+	t.Helper()
+	start := time.Now()
+	env.Admin(t, http.MethodPut, "/_sandbox/clock", map[string]string{"offset": at.Sub(start).String()}, nil)
+	return func() time.Time { return at.Add(time.Since(start)) }
+}
+
+// noon is the instant the date-dependent tests run at: a Wednesday, at
+// noon UTC, far from any midnight.
+var noon = time.Date(2026, time.March, 11, 12, 0, 0, 0, time.UTC)
+
 // statsFleet runs a stats worker on a fleet with one location (UTC) with
-// a facebook and an instagram account.
-func statsFleet(t *testing.T) (*fleettest.Env, string) {
+// a facebook and an instagram account; the worker and the simulator run
+// on the clock it returns, from at.
+func statsFleet(t *testing.T, at time.Time) (*fleettest.Env, string, func() time.Time) {
 	t.Helper()
 	env := fleettest.Start(t, "empty")
+	clock := pinnedClock(t, env, at)
 	l := env.NewLocation(t, map[string]any{"timezone": "UTC", "accounts": []map[string]string{{"platform": "facebook"}, {"platform": "instagram"}}})
 	w, err := stats.New(stats.Config{Config: env.Deps.Config, Concurrency: 2, Cron: "0 0 6 * * *", ReportDays: 28, AudienceByPlatform: true, CustomValues: true}, env.Deps)
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.SetClock(clock)
 	fleettest.Run(t, w.Run)
-	return env, l.ID
+	return env, l.ID, clock
 }
-
-func utcDay(n int) string { return time.Now().UTC().AddDate(0, 0, n).Format(report.DayLayout) }
 
 // Backfill fills what the statistics endpoint still serves, names the days
 // it cannot reach, and has nothing left to do when run again; the report
-// and the export then carry the endpoint's figures.
+// and the export then carry the endpoint's figures. Every clock (the
+// command line's, the worker's, the simulator's) runs from noon on one
+// fixed day.
 func TestStatsBackfillReportExport(t *testing.T) {
-	env, loc := statsFleet(t)
-	if utcDay(0) != time.Now().UTC().Add(20*time.Second).Format(report.DayLayout) {
-		t.Skip("too close to midnight UTC")
+	env, loc, clock := statsFleet(t, noon)
+	utcDay := func(n int) string { return noon.AddDate(0, 0, n).Format(report.DayLayout) }
+	runCLI := func(t *testing.T, args ...string) (string, string, int) {
+		t.Helper()
+		return runCLIAt(t, clock, args...)
 	}
 	from, to := utcDay(-10), utcDay(-1)
 	out, errOut, code := runCLI(t, "stats", "backfill", "--nats", env.URL(), "--location", loc, "--from", from, "--to", to)
@@ -92,6 +112,9 @@ func TestStatsBackfillReportExport(t *testing.T) {
 	if len(r.Platforms) != 2 || r.Statistics == nil || !cmp.Equal(r.Statistics.Answers[0].PlatformTotals, st.PlatformTotals) {
 		t.Fatalf("report %s", data)
 	}
+	if r.GeneratedAt.Format(report.DayLayout) != utcDay(0) {
+		t.Errorf("report generated at %v, want on %s (the command line's clock)", r.GeneratedAt, utcDay(0))
+	}
 	for _, p := range r.Platforms {
 		if p.Impressions != st.PlatformTotals.Impressions[p.Platform].Total || p.Posts != st.Breakdowns.Posts.Platforms[p.Platform].Value {
 			t.Errorf("%s: report %v impressions %v posts; endpoint %v and %v", p.Platform, p.Impressions, p.Posts,
@@ -127,8 +150,9 @@ func TestStatsBackfillReportExport(t *testing.T) {
 	}
 	out, _, code = runCLI(t, "stats", "export", "--nats", env.URL(), "--location", loc, "--from", from, "--to", to, "--format", "json")
 	var a report.Archive
-	if code != 0 || json.Unmarshal([]byte(out), &a) != nil || len(a.Days) != 7 || len(a.MissingDays) != 3 || len(a.Snapshots) != 1 {
-		t.Errorf("json export: exit %d, %d days, %d missing, %d snapshots", code, len(a.Days), len(a.MissingDays), len(a.Snapshots))
+	if code != 0 || json.Unmarshal([]byte(out), &a) != nil || len(a.Days) != 7 || len(a.MissingDays) != 3 || len(a.Snapshots) != 1 ||
+		a.ExportedAt.Format(report.DayLayout) != utcDay(0) {
+		t.Errorf("json export: exit %d, %d days, %d missing, %d snapshots, exported at %v", code, len(a.Days), len(a.MissingDays), len(a.Snapshots), a.ExportedAt)
 	}
 
 	for _, bad := range [][]string{
