@@ -60,7 +60,8 @@ func startFleet(t *testing.T) *fleet {
 		fleettest.Run(t, c.Run)
 	}
 	g, err := gateway.New(gateway.Config{Config: env.Deps.Config, APIKeyHashes: gateway.HashAPIKey(apiKey),
-		WebhookMaxBytes: 65536, WebhookTolerance: 5 * time.Minute, PublishTimeout: 5 * time.Second}, env.Deps)
+		WebhookMaxBytes: 65536, WebhookTolerance: 5 * time.Minute, PublishTimeout: 5 * time.Second,
+		BodyTimeout: 10 * time.Second, MaxSSEClients: 100}, env.Deps)
 	if err != nil {
 		t.Fatal(err)
 	}
