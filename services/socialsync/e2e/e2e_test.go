@@ -199,11 +199,22 @@ func TestCrashRecovery(t *testing.T) {
 		return len(f.writes(d.ID)) >= 4
 	})
 	cs.kill()
+	// The killed process's requests still in flight land at the simulator
+	// after the kill: wait until its log stops growing (no contactsync
+	// runs now), so that beforeKill holds every write the killed process
+	// made.
+	var killed []string
+	eventually(t, 20*time.Second, "the killed process's writes to land", func() bool {
+		prev := killed
+		time.Sleep(time.Second)
+		killed = f.writes(d.ID)
+		return prev != nil && len(prev) == len(killed)
+	})
 	beforeKill := map[string]bool{}
-	for _, w := range f.writes(d.ID) {
+	for _, w := range killed {
 		beforeKill[w] = true
 	}
-	before := len(beforeKill)
+	before := len(killed)
 	f.worker("contactsync")
 	eventually(t, 90*time.Second, "every expected contact tag", func() bool {
 		got := contactTags(f.location(d.ID))
