@@ -1,0 +1,77 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// The wait between attempts to reach NATS at start: it doubles from
+// dialWaitMin up to dialWaitMax.
+const (
+	dialWaitMin = time.Second
+	dialWaitMax = 10 * time.Second
+)
+
+// dial connects to NATS at rawURL. While the server cannot be reached
+// (not started yet, restarting, its name not resolvable yet) it keeps
+// trying, logging each failed attempt as "waiting for nats", until ctx
+// ends; a refusal of the process's credentials ends it at once. Once
+// connected, the connection itself reconnects (MaxReconnects(-1)).
+func (d *Deps) dial(ctx context.Context, rawURL string, opts []nats.Option) (*nats.Conn, error) {
+	shown := redactURL(rawURL)
+	wait := dialWaitMin
+	for attempt := 1; ; attempt++ {
+		nc, err := nats.Connect(rawURL, opts...)
+		if err == nil {
+			if attempt > 1 {
+				d.Log.Info("nats connected", "url", shown, "attempt", attempt)
+			}
+			return nc, nil
+		}
+		if refused(err) {
+			return nil, fmt.Errorf("connect to NATS at SOCIALSYNC_NATS_URL=%s: %w", shown, err)
+		}
+		d.Log.Warn("waiting for nats", "url", shown, "attempt", attempt, "retry_in", wait.String(), "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("wait for NATS at SOCIALSYNC_NATS_URL=%s: %w (last attempt: %v)", shown, ctx.Err(), err)
+		case <-t.C:
+		}
+		wait = min(2*wait, dialWaitMax)
+	}
+}
+
+// refused reports whether the server answered and refused the
+// connection's credentials: trying again would not help.
+func refused(err error) bool {
+	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+		errors.Is(err, nats.ErrAuthRevoked)
+}
+
+// redactURL returns the NATS URL list s with the user information of every
+// URL (user and password, or a token) replaced by "redacted".
+func redactURL(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		u, err := url.Parse(p)
+		switch {
+		case err != nil && strings.Contains(p, "@"):
+			parts[i] = "redacted"
+		case err != nil || u.User == nil:
+			parts[i] = p
+		default:
+			u.User = url.User("redacted")
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
+}
