@@ -73,7 +73,7 @@ func TestWaitsForNATSAtStart(t *testing.T) {
 		t.Fatalf("Connect: %v", r.err)
 	}
 	t.Cleanup(func() { r.deps.Close(context.Background()) })
-	handled := serveStats(ctx, t, r.deps)
+	handled := serveStats(ctx, t, r.deps, nil)
 	fleettest.Eventually(t, 10*time.Second, "/readyz 200", func() bool {
 		code, _ := probe(cfg.HTTPAddr, "/readyz")
 		return code == http.StatusOK
@@ -83,7 +83,8 @@ func TestWaitsForNATSAtStart(t *testing.T) {
 }
 
 // A running consumer survives a restart of NATS (same port, same store):
-// not ready while the server is away, and a message published after the
+// not ready while the server is away; the message whose handler finished
+// during the outage is settled, not lost; a message published after the
 // restart is handled.
 func TestConsumerResumesAfterNATSRestart(t *testing.T) {
 	natsPort, dir := freePort(t), t.TempDir()
@@ -96,9 +97,25 @@ func TestConsumerResumesAfterNATSRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deps.Close(context.Background()) })
-	handled := serveStats(ctx, t, deps)
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	handled := serveStats(ctx, t, deps, func(by string) {
+		if by == "in flight" {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+	})
 	publishStats(t, deps, "before")
 	waitHandled(t, handled, "before")
+	publishStats(t, deps, "in flight")
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the in-flight handler did not start")
+	}
 
 	srv.Shutdown()
 	srv.WaitForShutdown()
@@ -106,6 +123,8 @@ func TestConsumerResumesAfterNATSRestart(t *testing.T) {
 		code, _ := probe(cfg.HTTPAddr, "/readyz")
 		return code == http.StatusServiceUnavailable
 	})
+	close(release) // the handler finishes; its ack cannot reach the server yet
+	waitHandled(t, handled, "in flight")
 	startNATS(t, natsPort, dir)
 	fleettest.Eventually(t, 30*time.Second, "/readyz 200 after the restart", func() bool {
 		code, _ := probe(cfg.HTTPAddr, "/readyz")
@@ -113,6 +132,18 @@ func TestConsumerResumesAfterNATSRestart(t *testing.T) {
 	})
 	publishStats(t, deps, "after")
 	waitHandled(t, handled, "after")
+	// Acked on reconnect, or redelivered and handled again after the ack
+	// wait: either way nothing stays pending.
+	fleettest.Eventually(t, 2*bus.DefaultAckWait, "nothing pending on the stats consumer", func() bool {
+		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		cons, err := deps.JS.Consumer(ictx, bus.StreamTriggers, bus.DurableStats)
+		if err != nil {
+			return false
+		}
+		info, err := cons.Info(ictx)
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	})
 }
 
 func testConfig(t *testing.T, natsURL string) fleet.Config {
@@ -125,15 +156,19 @@ func testConfig(t *testing.T, natsURL string) fleet.Config {
 	return cfg
 }
 
-// serveStats serves deps with a consumer of statistics triggers that sends
-// each trigger's requester to the returned channel.
-func serveStats(ctx context.Context, t *testing.T, deps *fleet.Deps) <-chan string {
+// serveStats serves deps with a consumer of statistics triggers that runs
+// hold (when not nil) with each trigger's requester, then sends the
+// requester to the returned channel.
+func serveStats(ctx context.Context, t *testing.T, deps *fleet.Deps, hold func(by string)) <-chan string {
 	t.Helper()
 	handled := make(chan string, 16)
 	c, err := deps.Consumer(bus.StreamTriggers, bus.DurableStats, func(ctx context.Context, msg jetstream.Msg) error {
 		var req socialsyncv1.StatsRequested
 		if _, err := bus.Decode(msg, &req); err != nil {
 			return err
+		}
+		if hold != nil {
+			hold(req.GetRequestedBy())
 		}
 		handled <- req.GetRequestedBy()
 		return nil
