@@ -251,3 +251,48 @@ func freePort(t *testing.T) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+type idleWorker struct{}
+
+func (idleWorker) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
+}
+
+// SIGTERM while a worker waits for NATS is an orderly stop, not a failure.
+func TestRunWorkerStopsCleanlyWhileWaitingForNATS(t *testing.T) {
+	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	t.Setenv("SOCIALSYNC_NATS_URL", "nats://127.0.0.1:"+strconv.Itoa(freePort(t)))
+	t.Setenv("SOCIALSYNC_HTTP_ADDR", httpAddr)
+	t.Setenv("SOCIALSYNC_TOKEN_KEY", creds.NewKey())
+	t.Setenv("SOCIALSYNC_LOG_LEVEL", "error")
+	var cfg fleet.Config
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- fleet.RunWorker(ctx, "idle", "waits", &cfg, &cfg, nil, io.Discard,
+			func(fleet.Config, *fleet.Deps) (idleWorker, error) { return idleWorker{}, nil })
+	}()
+	fleettest.Eventually(t, 10*time.Second, "/readyz 503", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("RunWorker returned while NATS was down: %v", err)
+		default:
+		}
+		code, _ := probe(httpAddr, "/readyz")
+		return code == http.StatusServiceUnavailable
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("RunWorker after SIGTERM while waiting: %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunWorker did not stop")
+	}
+	if code, _ := probe(httpAddr, "/healthz"); code != 0 {
+		t.Errorf("/healthz answered %d after RunWorker returned; want the port closed", code)
+	}
+}
