@@ -143,10 +143,8 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	}
 	d.JS = js
 	d.Topology = bus.NewTopology(bus.TopologyOptions{Replicas: cfg.StreamReplicas})
-	ensureCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := d.Topology.Ensure(ensureCtx, js); err != nil {
-		return fmt.Errorf("declare streams, consumers and buckets: %w", err)
+	if err := d.ensure(ctx, js); err != nil {
+		return err
 	}
 	d.Publisher = bus.NewPublisher(js, bus.PublisherOptions{
 		TracerProvider: d.Telemetry.TracerProvider(), Propagator: d.Telemetry.Propagator()})

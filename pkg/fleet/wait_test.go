@@ -296,3 +296,59 @@ func TestRunWorkerStopsCleanlyWhileWaitingForNATS(t *testing.T) {
 		t.Errorf("/healthz answered %d after RunWorker returned; want the port closed", code)
 	}
 }
+
+// A worker whose NATS answers without JetStream yet (a server restarting,
+// a cluster without a leader) waits for JetStream rather than exiting.
+func TestWaitsForJetStream(t *testing.T) {
+	port := freePort(t)
+	plain, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain.Start()
+	if !plain.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS without JetStream did not start")
+	}
+	t.Cleanup(plain.Shutdown)
+	cfg := testConfig(t, "nats://127.0.0.1:"+strconv.Itoa(port))
+	var logs fleettest.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		deps *fleet.Deps
+		err  error
+	}
+	connected := make(chan result, 1)
+	go func() {
+		d, err := fleet.Connect(ctx, "test", cfg, fleet.Options{LogOutput: &logs})
+		connected <- result{d, err}
+	}()
+	fleettest.Eventually(t, 20*time.Second, "a log line saying it waits for JetStream", func() bool {
+		select {
+		case r := <-connected:
+			t.Fatalf("Connect returned while JetStream was off: %v", r.err)
+		default:
+		}
+		return strings.Contains(logs.String(), "waiting for jetstream")
+	})
+	if code, _ := probe(cfg.HTTPAddr, "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while waiting for JetStream: %d, want 503", code)
+	}
+
+	plain.Shutdown()
+	plain.WaitForShutdown()
+	startNATS(t, port, t.TempDir())
+	var r result
+	select {
+	case r = <-connected:
+	case <-time.After(40 * time.Second):
+		t.Fatal("Connect did not return after JetStream started")
+	}
+	if r.err != nil {
+		t.Fatalf("Connect: %v", r.err)
+	}
+	t.Cleanup(func() { r.deps.Close(context.Background()) })
+	handled := serveStats(ctx, t, r.deps, nil)
+	publishStats(t, r.deps, "with jetstream")
+	waitHandled(t, handled, "with jetstream")
+}
