@@ -45,7 +45,7 @@ type Component struct {
 }
 
 // Serve runs the health server and the components until ctx ends or one
-// fails: on shutdown /readyz turns to draining first, then the components
+// fails; /readyz answers 503 ("starting") until Serve is called: on shutdown /readyz turns to draining first, then the components
 // stop (finishing or nakking in-flight messages), all within the
 // configured shutdown timeout.
 func (d *Deps) Serve(ctx context.Context, components ...Component) error {
@@ -55,5 +55,6 @@ func (d *Deps) Serve(ctx context.Context, components ...Component) error {
 	for _, c := range components {
 		g.Add(c.Name, c.Run)
 	}
+	d.serving.Store(true)
 	return g.Run(ctx)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -36,6 +37,10 @@ type Deps struct {
 	// Governor paces every HighLevel call of the process (GHL's Limiter).
 	Governor *ratelimit.Governor
 	Health   *run.Server
+
+	// serving is set by Serve: /readyz answers 200 only once the
+	// components run.
+	serving atomic.Bool
 }
 
 // Options adjust Connect for tests and for the all-in-one binary.
@@ -79,6 +84,19 @@ func Connect(ctx context.Context, name string, cfg Config, opts Options) (*Deps,
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
 	d := &Deps{Name: name, Config: cfg, Log: log, Telemetry: tel}
+	// The probes answer from the start: alive, but not ready while the
+	// process waits for NATS and declares its topology.
+	d.Health = run.NewServer(cfg.HTTPAddr, tel.MetricsHandler(), log)
+	d.Health.AddCheck("workers", func(context.Context) error {
+		if !d.serving.Load() {
+			return errors.New("starting")
+		}
+		return nil
+	})
+	if err := d.Health.Start(); err != nil {
+		d.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("SOCIALSYNC_HTTP_ADDR: %w", err)
+	}
 	if err := d.connect(ctx, keys); err != nil {
 		d.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -102,21 +120,31 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	if cfg.NATSCreds != "" {
 		nopts = append(nopts, nats.UserCredentials(cfg.NATSCreds))
 	}
-	nc, err := nats.Connect(cfg.NATSURL, nopts...)
+	var conn atomic.Pointer[nats.Conn]
+	d.Health.AddCheck("nats", func(context.Context) error {
+		nc := conn.Load()
+		if nc == nil {
+			return fmt.Errorf("waiting for NATS at %s", redactURL(cfg.NATSURL))
+		}
+		if !nc.IsConnected() {
+			return errors.New("not connected to NATS")
+		}
+		return nil
+	})
+	nc, err := d.dial(ctx, cfg.NATSURL, nopts)
 	if err != nil {
-		return fmt.Errorf("connect to NATS at SOCIALSYNC_NATS_URL: %w", err)
+		return err
 	}
 	d.Conn = nc
+	conn.Store(nc)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	d.JS = js
 	d.Topology = bus.NewTopology(bus.TopologyOptions{Replicas: cfg.StreamReplicas})
-	ensureCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := d.Topology.Ensure(ensureCtx, js); err != nil {
-		return fmt.Errorf("declare streams, consumers and buckets: %w", err)
+	if err := d.ensure(ctx, js); err != nil {
+		return err
 	}
 	d.Publisher = bus.NewPublisher(js, bus.PublisherOptions{
 		TracerProvider: d.Telemetry.TracerProvider(), Propagator: d.Telemetry.Propagator()})
@@ -146,13 +174,6 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	if d.Creds, err = creds.Open(ctx, js, keys, copts...); err != nil {
 		return err
 	}
-	d.Health = run.NewServer(cfg.HTTPAddr, d.Telemetry.MetricsHandler(), d.Log)
-	d.Health.AddCheck("nats", func(context.Context) error {
-		if !nc.IsConnected() {
-			return errors.New("not connected to NATS")
-		}
-		return nil
-	})
 	return nil
 }
 
@@ -165,6 +186,9 @@ func (d *Deps) Client(loc string) *ghl.Client {
 func (d *Deps) Close(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	if d.Health != nil {
+		_ = d.Health.Close()
+	}
 	if d.Conn != nil {
 		if err := bus.Drain(ctx, d.Conn); err != nil {
 			d.Log.Warn("drain nats", "err", err)

@@ -70,6 +70,9 @@ func RunWorker[C any, W Runner](ctx context.Context, name, summary string, cfg *
 	}
 	deps, err := Connect(ctx, name, *base, Options{LogOutput: os.Stderr})
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil // stopped while waiting for NATS
+		}
 		return err
 	}
 	defer deps.Close(context.WithoutCancel(ctx))

@@ -47,6 +47,8 @@ type Server struct {
 	mu     sync.Mutex
 	checks map[string]func(context.Context) error
 	ln     net.Listener
+	srv    *http.Server
+	served chan error // the result of srv.Serve, once Start has run
 	ran    bool
 }
 
@@ -144,32 +146,66 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// Run serves until ctx ends, then marks the server draining, stops
-// accepting connections and waits up to the shutdown timeout for in-flight
-// requests. It returns nil after an orderly shutdown, an error wrapping
-// ErrShutdownTimeout when requests outlived the timeout (they are cut off),
-// and the listener's error if serving fails. Run may be called once.
-func (s *Server) Run(ctx context.Context) error {
+// Start binds the address and starts serving in the background, so that
+// /healthz and /readyz answer while the process is still starting (waiting
+// for NATS, say). Run takes the serving over; a process that never gets to
+// Run stops it with Close. Start after Start does nothing.
+func (s *Server) Start() error {
 	if err := s.Listen(); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return nil
+	}
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.served = make(chan error, 1)
+	srv, ln, served := s.srv, s.ln, s.served
+	go func() { served <- srv.Serve(ln) }()
+	return nil
+}
+
+// Close stops the server at once, cutting off in-flight requests; Run's
+// orderly shutdown makes it unnecessary.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	srv, ln := s.srv, s.ln
+	s.mu.Unlock()
+	if srv != nil {
+		return srv.Close()
+	}
+	if ln != nil {
+		return ln.Close()
+	}
+	return nil
+}
+
+// Run serves until ctx ends (starting the server unless Start did), then
+// marks the server draining, stops accepting connections and waits up to
+// the shutdown timeout for in-flight requests. It returns nil after an
+// orderly shutdown, an error wrapping ErrShutdownTimeout when requests
+// outlived the timeout (they are cut off), and the listener's error if
+// serving fails. Run may be called once.
+func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	if s.ran {
 		s.mu.Unlock()
 		return errors.New("server already ran")
 	}
 	s.ran = true
-	ln := s.ln
 	s.mu.Unlock()
-
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	if err := s.Start(); err != nil {
+		return err
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	s.mu.Lock()
+	srv, ln, served := s.srv, s.ln, s.served
+	s.mu.Unlock()
 
 	select {
 	case err := <-served:

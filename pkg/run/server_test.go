@@ -382,3 +382,68 @@ func TestGroupWithServer(t *testing.T) {
 		t.Fatal("the group did not shut down")
 	}
 }
+
+// Start serves the probes before Run (a process still waiting for its
+// dependencies answers them); Run then takes the serving over, and Close
+// stops a server that never got to Run.
+func TestStartServesBeforeRun(t *testing.T) {
+	var ready atomic.Bool
+	newServer := func() *run.Server {
+		log, _ := newLog()
+		srv := run.NewServer("127.0.0.1:0", nil, log)
+		srv.AddCheck("deps", func(context.Context) error {
+			if !ready.Load() {
+				return errors.New("waiting")
+			}
+			return nil
+		})
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(); err != nil {
+			t.Fatalf("second Start: %v", err)
+		}
+		return srv
+	}
+	status := func(addr, path string) int {
+		resp, err := (&http.Client{Timeout: wait}).Get("http://" + addr + path)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	srv := newServer()
+	addr := srv.Addr()
+	if got := status(addr, "/healthz"); got != http.StatusOK {
+		t.Errorf("/healthz before Run = %d, want 200", got)
+	}
+	if got := status(addr, "/readyz"); got != http.StatusServiceUnavailable {
+		t.Errorf("/readyz before Run, a check failing = %d, want 503", got)
+	}
+	ready.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	if got := status(addr, "/readyz"); got != http.StatusOK {
+		t.Errorf("/readyz under Run = %d, want 200", got)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v, want nil", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("Run did not return")
+	}
+
+	unrun := newServer()
+	if err := unrun.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := status(unrun.Addr(), "/healthz"); got != 0 {
+		t.Errorf("/healthz after Close = %d, want the port closed", got)
+	}
+}

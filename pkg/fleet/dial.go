@@ -1,0 +1,126 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The wait between attempts to reach NATS at start: it doubles from
+// dialWaitMin up to dialWaitMax.
+const (
+	dialWaitMin = time.Second
+	dialWaitMax = 10 * time.Second
+)
+
+// dial connects to NATS at rawURL. While the server cannot be reached
+// (not started yet, restarting, its name not resolvable yet) it keeps
+// trying, logging each failed attempt as "waiting for nats", until ctx
+// ends; a refusal of the process's credentials ends it at once. Once
+// connected, the connection itself reconnects (MaxReconnects(-1)).
+func (d *Deps) dial(ctx context.Context, rawURL string, opts []nats.Option) (*nats.Conn, error) {
+	shown := redactURL(rawURL)
+	wait := dialWaitMin
+	for attempt := 1; ; attempt++ {
+		nc, err := nats.Connect(rawURL, opts...)
+		if err == nil {
+			if attempt > 1 {
+				d.Log.Info("nats connected", "url", shown, "attempt", attempt)
+			}
+			return nc, nil
+		}
+		if refused(err) {
+			return nil, fmt.Errorf("connect to NATS at SOCIALSYNC_NATS_URL=%s: %w", shown, err)
+		}
+		d.Log.Warn("waiting for nats", "url", shown, "attempt", attempt, "retry_in", wait.String(), "err", err)
+		if !sleep(ctx, wait) {
+			return nil, fmt.Errorf("wait for NATS at SOCIALSYNC_NATS_URL=%s: %w (last attempt: %v)", shown, ctx.Err(), err)
+		}
+		wait = min(2*wait, dialWaitMax)
+	}
+}
+
+// ensure declares the topology, waiting while JetStream does not answer
+// (a server still starting, a cluster without a leader yet) as dial waits
+// for the server, logging "waiting for jetstream". Any other refusal (a
+// stream at odds with the configuration, say) ends it at once.
+func (d *Deps) ensure(ctx context.Context, js jetstream.JetStream) error {
+	wait := dialWaitMin
+	for attempt := 1; ; attempt++ {
+		ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := d.Topology.Ensure(ectx, js)
+		cancel()
+		if err == nil {
+			if attempt > 1 {
+				d.Log.Info("jetstream available", "attempt", attempt)
+			}
+			return nil
+		}
+		if ctx.Err() != nil || !unavailable(err) {
+			return fmt.Errorf("declare streams, consumers and buckets: %w", err)
+		}
+		d.Log.Warn("waiting for jetstream", "attempt", attempt, "retry_in", wait.String(), "err", err)
+		if !sleep(ctx, wait) {
+			return fmt.Errorf("wait for JetStream: %w (last attempt: %v)", ctx.Err(), err)
+		}
+		wait = min(2*wait, dialWaitMax)
+	}
+}
+
+// unavailable reports whether err says that JetStream did not answer or
+// answered that it is not available (503): something a wait can cure. An
+// account without JetStream is a configuration to fix, not to wait for.
+func unavailable(err error) bool {
+	var api *jetstream.APIError
+	if errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+		return false
+	}
+	return errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &api) && api.Code == 503
+}
+
+// sleep waits for d or for ctx to end; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// refused reports whether the server answered and refused the
+// connection's credentials: trying again would not help.
+func refused(err error) bool {
+	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+		errors.Is(err, nats.ErrAuthRevoked)
+}
+
+// redactURL returns the NATS URL list s with the user information of every
+// URL (user and password, or a token) replaced by "redacted".
+func redactURL(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		u, err := url.Parse(p)
+		switch {
+		case err != nil && strings.Contains(p, "@"):
+			parts[i] = "redacted"
+		case err != nil || u.User == nil:
+			parts[i] = p
+		default:
+			u.User = url.User("redacted")
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
+}
