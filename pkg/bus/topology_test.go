@@ -230,14 +230,16 @@ func TestPostTriggerKeptUntilEveryReaderAcks(t *testing.T) {
 		}
 		return info.State.Subjects[subject]
 	}
-	// ackAll acks every pending message of durable and returns their subjects.
-	ackAll := func(durable string) []string {
+	// ackAll acks the pending messages of durable, waiting up to 5s for
+	// want of them (a loaded server may not have them ready at once, which
+	// FetchNoWait would take for none), and returns their subjects.
+	ackAll := func(durable string, want int) []string {
 		t.Helper()
 		c, err := js.Consumer(ctx, bus.StreamTriggers, durable)
 		if err != nil {
 			t.Fatal(err)
 		}
-		batch, err := c.FetchNoWait(10)
+		batch, err := c.Fetch(want, jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,7 +253,7 @@ func TestPostTriggerKeptUntilEveryReaderAcks(t *testing.T) {
 		return got
 	}
 
-	if got := ackAll(bus.DurableEnricher); len(got) != 2 {
+	if got := ackAll(bus.DurableEnricher, 2); len(got) != 2 {
 		t.Fatalf("enricher got %v, want the post trigger and the details request", got)
 	}
 	if n := count(details); n != 0 {
@@ -260,13 +262,13 @@ func TestPostTriggerKeptUntilEveryReaderAcks(t *testing.T) {
 	if n := count(post); n != 1 {
 		t.Errorf("post trigger stored %d times after the enricher alone acked it, want 1", n)
 	}
-	if got := ackAll(bus.DurableFetcher); len(got) != 1 {
+	if got := ackAll(bus.DurableFetcher, 1); len(got) != 1 {
 		t.Fatalf("fetcher got %v, want the post trigger", got)
 	}
 	if n := count(post); n != 1 {
 		t.Errorf("post trigger stored %d times before contactsync acked it, want 1", n)
 	}
-	if got := ackAll(bus.DurableContactSync); len(got) != 1 {
+	if got := ackAll(bus.DurableContactSync, 1); len(got) != 1 {
 		t.Fatalf("contactsync got %v, want the post trigger", got)
 	}
 	deadline := time.Now().Add(5 * time.Second)
