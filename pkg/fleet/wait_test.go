@@ -33,15 +33,7 @@ func TestWaitsForNATSAtStart(t *testing.T) {
 	var logs fleettest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	type result struct {
-		deps *fleet.Deps
-		err  error
-	}
-	connected := make(chan result, 1)
-	go func() {
-		d, err := fleet.Connect(ctx, "test", cfg, fleet.Options{LogOutput: &logs})
-		connected <- result{d, err}
-	}()
+	connected := connectAsync(ctx, cfg, &logs)
 
 	fleettest.Eventually(t, 10*time.Second, "/readyz 503 naming NATS", func() bool {
 		code, body := probe(cfg.HTTPAddr, "/readyz")
@@ -63,7 +55,7 @@ func TestWaitsForNATSAtStart(t *testing.T) {
 	}
 
 	startNATS(t, natsPort, t.TempDir())
-	var r result
+	var r connectResult
 	select {
 	case r = <-connected:
 	case <-time.After(30 * time.Second):
@@ -242,6 +234,23 @@ func probe(addr, path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// connectResult is what fleet.Connect returned.
+type connectResult struct {
+	deps *fleet.Deps
+	err  error
+}
+
+// connectAsync runs fleet.Connect in the background and hands over its
+// result when it returns.
+func connectAsync(ctx context.Context, cfg fleet.Config, logs *fleettest.Buffer) <-chan connectResult {
+	connected := make(chan connectResult, 1)
+	go func() {
+		d, err := fleet.Connect(ctx, "test", cfg, fleet.Options{LogOutput: logs})
+		connected <- connectResult{d, err}
+	}()
+	return connected
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -314,15 +323,7 @@ func TestWaitsForJetStream(t *testing.T) {
 	var logs fleettest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	type result struct {
-		deps *fleet.Deps
-		err  error
-	}
-	connected := make(chan result, 1)
-	go func() {
-		d, err := fleet.Connect(ctx, "test", cfg, fleet.Options{LogOutput: &logs})
-		connected <- result{d, err}
-	}()
+	connected := connectAsync(ctx, cfg, &logs)
 	fleettest.Eventually(t, 20*time.Second, "a log line saying it waits for JetStream", func() bool {
 		select {
 		case r := <-connected:
@@ -338,7 +339,7 @@ func TestWaitsForJetStream(t *testing.T) {
 	plain.Shutdown()
 	plain.WaitForShutdown()
 	startNATS(t, port, t.TempDir())
-	var r result
+	var r connectResult
 	select {
 	case r = <-connected:
 	case <-time.After(40 * time.Second):
