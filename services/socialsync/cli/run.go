@@ -48,7 +48,7 @@ type runConfig struct {
 // demo locations unless SOCIALSYNC_GHL_BASE_URL is set, and every worker.
 func runCmd(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "run", "Run the whole pipeline in one process on embedded defaults.\n\n"+
-		"Environment (every worker's variables apply too; see README):\n"+usageOf(&runConfig{}))
+		"Environment (every worker's variables apply too; see docs/workers.md):\n"+usageOf(&runConfig{}))
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ func triggerCmd(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("%w: want a trigger: post, tagdetails or stats", errUsage)
 	}
 	kind, args := args[0], args[1:]
-	fs := newFlags(env, "trigger "+kind, "Publish a trigger, as any outside system may (see README for the nats CLI equivalent).")
+	fs := newFlags(env, "trigger "+kind, "Publish a trigger, as any outside system may (see docs/triggers.md for the nats CLI equivalent).")
 	url := natsFlag(fs)
 	loc := fs.String("location", "", "HighLevel location id (required)")
 	eventID := fs.String("event-id", "", "idempotency key (becomes Nats-Msg-Id; derived from the content when empty)")

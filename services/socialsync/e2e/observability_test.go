@@ -141,7 +141,7 @@ func TestTracesInJaeger(t *testing.T) {
 		t.Errorf("the statistics trace has no statistics call from stats; its spans: %v", stats.operations())
 	}
 
-	// What a person looking for the fleet in Jaeger does (see README).
+	// What a person looking for the fleet in Jaeger does (see docs/observability.md).
 	var services struct{ Data []string }
 	j.get(t, "/api/services", &services)
 	for _, want := range []string{"fetcher", "enricher", "stats", "contactsync"} {

@@ -249,7 +249,7 @@ func (d *document) compileExpr(field, src string, on Trigger, opts ...expr.Optio
 func exprMessage(err error, t Trigger) string {
 	var fe *file.Error
 	if errors.As(err, &fe) {
-		return fmt.Sprintf("%s (column %d of the expression; fields of %s are listed in the README)", fe.Message, fe.Column+1, t)
+		return fmt.Sprintf("%s (column %d of the expression; fields of %s are listed in docs/workflows.md)", fe.Message, fe.Column+1, t)
 	}
 	return err.Error()
 }
