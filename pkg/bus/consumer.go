@@ -309,7 +309,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		select {
 		case <-done:
 		case <-time.After(abandonGrace):
-			n := flights.abandon(c.nakNow)
+			n := flights.abandon(c.nakFlight)
 			c.log.LogAttrs(ctx, slog.LevelWarn, "handlers still running at shutdown deadline; messages nakked", slog.Int("count", n))
 		}
 	}
@@ -361,19 +361,14 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg, ackWait time.
 	stop := keepAlive(msg, ackWait)
 
 	start := time.Now()
-	var settled uint64
+	settled := c.settledOf(ctx, msg, meta)
+	f.settled.Store(settled)
 	crashed := false
-	if meta.NumDelivered > 1 && c.settler.deliveries != nil {
-		var rerr error
-		if settled, rerr = c.settler.deliveries.settled(ctx, meta); rerr != nil {
-			// Unknown: run the handler rather than guess a crash loop.
-			c.log.LogAttrs(ctx, slog.LevelWarn, "crash-loop check skipped", append(msgAttrs(msg), slog.String("err", rerr.Error()))...)
-		} else if unsettled := meta.NumDelivered - 1 - min(settled, meta.NumDelivered-1); c.crashLimit > 0 && unsettled >= uint64(c.crashLimit) {
-			// Earlier runs died (or hung past the ack wait) on this
-			// message as often as the limit allows: do not run it again.
-			err = fmt.Errorf("%w: %d of %d deliveries ended without a settle (limit %d)", ErrCrashLoop, unsettled, meta.NumDelivered-1, c.crashLimit)
-			crashed = true
-		}
+	if unsettled := meta.NumDelivered - 1 - min(settled, meta.NumDelivered-1); c.settler.deliveries != nil && c.crashLimit > 0 && unsettled >= uint64(c.crashLimit) {
+		// Earlier runs died (or hung past the ack wait) on this message
+		// as often as the limit allows: do not run it again.
+		err = fmt.Errorf("%w: %d of %d deliveries ended without a settle (limit %d)", ErrCrashLoop, unsettled, meta.NumDelivered-1, c.crashLimit)
+		crashed = true
 	}
 	if !crashed {
 		err = Recover()(c.handler)(withMetrics(ctx, c.metrics), msg)
@@ -387,8 +382,25 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg, ackWait time.
 	c.settler.settle(msg, meta, err, took, ctx.Err() != nil, settled)
 }
 
-// nakNow naks msg for immediate redelivery at shutdown, recording the
-// settle so that it does not count toward a crash loop.
+// settledOf returns how many earlier deliveries of msg were settled
+// (nakked). When the record cannot be read, every earlier delivery counts
+// as settled: an unknown count must neither trip the crash-loop guard nor,
+// written back one higher by the next nak, lower the record.
+func (c *Consumer) settledOf(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) uint64 {
+	if meta.NumDelivered <= 1 || c.settler.deliveries == nil {
+		return 0
+	}
+	settled, err := c.settler.deliveries.settled(ctx, meta)
+	if err != nil {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "crash-loop check skipped", append(msgAttrs(msg), slog.String("err", err.Error()))...)
+		return meta.NumDelivered - 1
+	}
+	return settled
+}
+
+// nakNow naks msg, pulled but never started, for immediate redelivery at
+// shutdown, recording the settle so that it does not count toward a crash
+// loop.
 func (c *Consumer) nakNow(msg jetstream.Msg) error {
 	meta, err := msg.Metadata()
 	if err != nil || c.settler.deliveries == nil {
@@ -396,12 +408,19 @@ func (c *Consumer) nakNow(msg jetstream.Msg) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.settler.timeout)
 	defer cancel()
-	var settled uint64
-	if meta.NumDelivered > 1 {
-		// Unknown counts as none: the record is then low, never high.
-		settled, _ = c.settler.deliveries.settled(ctx, meta)
+	return c.settler.nak(ctx, msg, meta, c.settledOf(ctx, msg, meta), 0)
+}
+
+// nakFlight naks a running message at the shutdown deadline, with the
+// settled count its delivery already read.
+func (c *Consumer) nakFlight(f *flight) error {
+	meta, err := f.msg.Metadata()
+	if err != nil || c.settler.deliveries == nil {
+		return f.msg.Nak()
 	}
-	return c.settler.nak(ctx, msg, meta, settled, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), c.settler.timeout)
+	defer cancel()
+	return c.settler.nak(ctx, f.msg, meta, f.settled.Load(), 0)
 }
 
 // keepAlive tells the server every ackWait/3 that msg is still being
@@ -445,6 +464,9 @@ type inflight struct {
 type flight struct {
 	msg       jetstream.Msg
 	abandoned atomic.Bool
+	// settled is the count of earlier settled deliveries, as read at the
+	// start of this one.
+	settled atomic.Uint64
 }
 
 func (i *inflight) add(msg jetstream.Msg) *flight {
@@ -466,12 +488,12 @@ func (i *inflight) remove(f *flight) {
 
 // abandon naks every tracked message with nak and returns how many there
 // were.
-func (i *inflight) abandon(nak func(jetstream.Msg) error) int {
+func (i *inflight) abandon(nak func(*flight) error) int {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	for f := range i.msgs {
 		f.abandoned.Store(true)
-		_ = nak(f.msg)
+		_ = nak(f)
 	}
 	return len(i.msgs)
 }

@@ -31,10 +31,10 @@ import (
 // written whole (no read-modify-write at nak time): the redelivery already
 // read it, and the durable hands one message to one replica at a time.
 //
-// Failure modes err on the side of running the handler: a record that
-// fails before a nak makes that delivery look unsettled (one step of
-// CrashLimit toward a dead letter); a read that fails runs the handler as
-// if nothing were known. The bucket's TTL (DeliveriesTTL) outlives the
+// Failure modes: a record that fails before a nak makes that delivery look
+// unsettled (one step of CrashLimit toward a dead letter); a read that
+// fails counts every earlier delivery as settled (Consumer.settledOf), so
+// it neither trips the guard nor lowers the record the next nak writes. The bucket's TTL (DeliveriesTTL) outlives the
 // longest gap between two deliveries of one message (a nak asks for at
 // most a day), and every put restarts it, so a live count never expires.
 type deliveries struct {

@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
@@ -144,10 +143,6 @@ type Replayed struct {
 	Consumer string
 }
 
-// ErrReplayDropped is returned when the server took a replay for a
-// duplicate and stored nothing: the dead letter then stays.
-var ErrReplayDropped = errors.New("replay dropped as a duplicate")
-
 // ReplayDeadLetter publishes the original of the dead letter at seq again
 // and then removes the dead letter. The replay
 //
@@ -160,9 +155,11 @@ var ErrReplayDropped = errors.New("replay dropped as a duplicate")
 //     from an earlier replay), for idempotency records (OriginalMsgID);
 //   - carries Socialsync-Replay-Item when the dead letter is one item's
 //     (DeadLetterItem): the handler redoes that item only;
-//   - is published under a fresh Nats-Msg-Id. Any id seen within the
-//     stream's duplicate window, the original's included, would make the
-//     server drop the replay while acknowledging it.
+//   - is published under its own Nats-Msg-Id, "replay:<seq>" of the dead
+//     letter: never the original's (seen within the stream's duplicate
+//     window, it would make the server drop the replay), and the same for
+//     a replay repeated within the window (the dead letter's removal
+//     failed, two operators at once), which the server then stores once.
 //
 // A dead letter whose payload was truncated, or whose original subject is
 // not socialsync's, fails with ErrNotReplayable and stays.
@@ -195,15 +192,14 @@ func ReplayDeadLetter(ctx context.Context, js jetstream.JetStream, seq uint64) (
 	if dl.Item != "" {
 		msg.Header.Set(HeaderReplayItem, dl.Item)
 	}
-	msg.Header.Set(HeaderMsgID, "replay:"+strconv.FormatUint(seq, 10)+":"+rand.Text())
+	msg.Header.Set(HeaderMsgID, "replay:"+strconv.FormatUint(seq, 10))
 	msg.Data = dl.Data
 	ack, err := js.PublishMsg(ctx, msg)
 	if err != nil {
 		return Replayed{}, fmt.Errorf("replay dead letter %d to %s: %w", seq, dl.OriginalSubject, err)
 	}
-	if ack.Duplicate {
-		return Replayed{}, fmt.Errorf("%w: dead letter %d to %s", ErrReplayDropped, seq, dl.OriginalSubject)
-	}
+	// ack.Duplicate: this dead letter was replayed moments ago and its
+	// removal did not happen; the replay is stored once, remove it now.
 	stream, err := js.Stream(ctx, StreamDLQ)
 	if err != nil {
 		return Replayed{}, fmt.Errorf("open stream %s: %w", StreamDLQ, err)

@@ -126,9 +126,11 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	for _, id := range unlinked {
 		contacts = append(contacts, &contact{id: id, change: core.PostChange{PostID: post, Unlink: true}})
 	}
-	// A replayed item dead letter redoes that contact only: the others
-	// were done when the message was first handled.
-	if item, ok := bus.ReplayItem(msg.Headers()); ok {
+	// A replayed contact's dead letter redoes that contact only: the
+	// others were done when the message was first handled. A replayed
+	// tag's dead letter redoes the post for every contact: the stored
+	// state keeps what was applied before from being written again.
+	if item, ok := bus.ReplayItem(msg.Headers()); ok && strings.HasPrefix(item, "contact ") {
 		contacts = slices.DeleteFunc(contacts, func(c *contact) bool { return "contact "+c.id != item })
 	}
 
@@ -367,9 +369,16 @@ func (h *handler) tagNames(ctx context.Context, msg jetstream.Msg, ev *socialsyn
 	var names, unknown []string
 	var skipped []*socialsyncv1.SkippedTag
 	skip := func(id, name string) {
-		h.w.skippedTags(ctx, loc, skippedDeleted)
-		bus.LoggerFrom(ctx).Info("post carries a deleted tag; skipped", "tag", id, "post", ev.GetPostId())
 		skipped = append(skipped, &socialsyncv1.SkippedTag{TagId: id, TagName: name, Reason: skippedDeleted})
+	}
+	// goingOn counts and logs the skipped tags once the event is not
+	// deferred, so that a deferral does not count them again.
+	goingOn := func() ([]string, []*socialsyncv1.SkippedTag, error) {
+		for _, sk := range skipped {
+			h.w.skippedTags(ctx, loc, sk.GetReason())
+			bus.LoggerFrom(ctx).Info("post carries a deleted tag; skipped", "tag", sk.GetTagId(), "post", ev.GetPostId())
+		}
+		return names, skipped, nil
 	}
 	for _, id := range slices.Compact(slices.Sorted(slices.Values(ids))) {
 		if name, ok := byID[id]; ok {
@@ -393,7 +402,7 @@ func (h *handler) tagNames(ctx context.Context, msg jetstream.Msg, ev *socialsyn
 		unknown = append(unknown, id)
 	}
 	if len(unknown) == 0 {
-		return names, skipped, nil
+		return goingOn()
 	}
 	meta, err := msg.Metadata()
 	if err != nil {
@@ -410,7 +419,7 @@ func (h *handler) tagNames(ctx context.Context, msg jetstream.Msg, ev *socialsyn
 			return nil, nil, err
 		}
 	}
-	return names, skipped, nil
+	return goingOn()
 }
 
 // requestRefresh asks the fetcher to fetch loc's catalogue again, as a

@@ -2,11 +2,9 @@ package contactsync
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // maxUpdateRounds bounds the revision-checked rounds of update.
@@ -46,7 +44,7 @@ func (s *store) removed(ctx context.Context, loc, contact string, rev uint64) ([
 // recordRemoved records tags as removed for the change planned from the
 // contact's state at revision rev, and returns the record's revision.
 func (s *store) recordRemoved(ctx context.Context, loc, contact string, rev uint64, tags []string) (uint64, error) {
-	return update(ctx, s.relations, removalsKey(loc, contact), func(r *removals, _ bool) error {
+	return update(ctx, s, removalsKey(loc, contact), func(r *removals, _ bool) error {
 		if r.Rev != rev {
 			*r = removals{Rev: rev}
 		}
@@ -67,38 +65,26 @@ func (s *store) forgetRemoved(ctx context.Context, loc, contact string, rev uint
 	return s.remove(ctx, removalsKey(loc, contact), rev)
 }
 
-// update applies fn to the JSON value of key (the zero T and false when
-// there is none) and stores the result under a revision check, reading
-// and applying again when someone else changed key meanwhile. It returns
-// the stored revision. fn's error stops it and is returned.
-func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, fn func(*T, bool) error) (uint64, error) {
+// update applies fn to the JSON value of key in the relations bucket
+// (the zero T and false when there is none) and stores the result with
+// s.save under a revision check, reading and applying again when someone
+// else changed key meanwhile. It returns the stored revision. fn's error
+// stops it and is returned.
+func update[T any](ctx context.Context, s *store, key string, fn func(*T, bool) error) (uint64, error) {
 	for range maxUpdateRounds {
 		var v T
-		rev, err := loadJSON(ctx, kv, key, &v)
+		rev, err := loadJSON(ctx, s.relations, key, &v)
 		if err != nil {
 			return 0, err
 		}
 		if err := fn(&v, rev != 0); err != nil {
 			return 0, err
 		}
-		data, err := json.Marshal(v)
-		if err != nil {
-			return 0, fmt.Errorf("encode %s: %w", key, err)
-		}
-		var stored uint64
-		if rev == 0 {
-			stored, err = kv.Create(ctx, key, data)
-		} else {
-			stored, err = kv.Update(ctx, key, data, rev)
-		}
-		switch {
-		case err == nil:
-			return stored, nil
-		case isConflict(err):
+		stored, err := s.save(ctx, key, v, rev)
+		if errors.Is(err, errConflict) {
 			continue
-		default:
-			return 0, fmt.Errorf("store %s: %w", key, err)
 		}
+		return stored, err
 	}
 	return 0, fmt.Errorf("store %s: %w %d times", key, errConflict, maxUpdateRounds)
 }

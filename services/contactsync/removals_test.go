@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync"
@@ -46,8 +48,11 @@ func TestRemovalNotRepeatedOnRedelivery(t *testing.T) {
 		t.Fatalf("the failure was injected %d times, want 1", failed.Load())
 	}
 	waitTags(t, env, loc, []string{contact}, nil, []string{social(tag)})
-	// The same event once more.
-	waitHandled(t, env, publish(t, env, drop))
+	// The same change once more, under its own event id (the same bytes
+	// would be dropped as a duplicate before any handler ran).
+	again := proto.Clone(drop).(*socialsyncv1.PostEvent)
+	again.EventId = "drop-again"
+	waitHandled(t, env, publish(t, env, again))
 
 	deletes := 0
 	for _, r := range env.Requests(t, loc) {

@@ -18,15 +18,31 @@ const (
 	DefaultMaxAbandoned = 4
 )
 
-// Errors of an evaluation; both match ErrActionFailed (the action fails
-// for good, with this reason, and the event is not held).
+// Errors of an evaluation.
 var (
-	// ErrEvalTimeout is an evaluation that ran past its deadline.
+	// ErrEvalTimeout is an evaluation that ran past its deadline. It
+	// matches ErrActionFailed: the action fails for good, with this
+	// reason, and the event is not held.
 	ErrEvalTimeout = fmt.Errorf("%w: expression ran past its deadline and was abandoned", ErrActionFailed)
 	// ErrEvalBusy is an evaluation refused because too many abandoned
-	// ones still run.
-	ErrEvalBusy = fmt.Errorf("%w: expression not evaluated: too many abandoned evaluations still running", ErrActionFailed)
+	// ones still run. It is a wait, not a failure: it has DeferFor, so the
+	// event is delivered again later (one runaway expression must not
+	// fail every other workflow's events).
+	ErrEvalBusy error = evalBusy{}
 )
+
+// EvalBusyRetry is how long an event whose evaluation was refused as busy
+// waits before it is delivered again.
+const EvalBusyRetry = 2 * time.Second
+
+type evalBusy struct{}
+
+func (evalBusy) Error() string {
+	return "expression not evaluated: too many abandoned evaluations still running"
+}
+
+// DeferFor makes the bus hand the event back for EvalBusyRetry.
+func (evalBusy) DeferFor() time.Duration { return EvalBusyRetry }
 
 // Evaluator runs workflow expressions with a deadline. expr's virtual
 // machine cannot be interrupted, so an evaluation past its deadline is

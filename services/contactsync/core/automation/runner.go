@@ -90,6 +90,12 @@ func (r *Runner) Fire(ctx context.Context, ev Event, wfs []*Compiled) (int, erro
 			continue
 		}
 		ok, err := wf.match(r.Eval, ev.Env)
+		if errors.Is(err, ErrEvalBusy) {
+			// A wait for the evaluator, not a failure: the event comes
+			// back; actions already done are skipped then.
+			errs = append(errs, fmt.Errorf("workflow %s: %w", wf.Name, err))
+			continue
+		}
 		if err != nil {
 			// A condition that cannot be evaluated on this event (a nil
 			// map entry, a division by zero) will not evaluate on the
@@ -167,7 +173,7 @@ func (r *Runner) act(ctx context.Context, ev Event, wf *Compiled, i int, a Actio
 	case a.SetCustomValue != nil:
 		v, err := wf.value(r.Eval, i, ev.Env)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrActionFailed, err)
+			return evalFailed(err)
 		}
 		return r.Effects.SetCustomValue(ctx, ev.Location, a.SetCustomValue.Name, v)
 	case a.Publish != nil:
@@ -183,10 +189,20 @@ func (r *Runner) act(ctx context.Context, ev Event, wf *Compiled, i int, a Actio
 		}
 		body, err := wf.body(r.Eval, i, ev.Env, ev.Payload)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrActionFailed, err)
+			return evalFailed(err)
 		}
 		return r.Webhooks.Send(ctx, Delivery{URL: a.Webhook.URL, Secret: a.Webhook.Secret, ID: RunKey(ev.ID, wf.Name, i),
 			Trigger: string(ev.Trigger), Workflow: wf.Name, Body: body})
 	}
 	return fmt.Errorf("%w: action %d has no kind", ErrActionFailed, i)
+}
+
+// evalFailed is the error of an action whose expression did not evaluate:
+// final for the action (ErrActionFailed), but for a busy evaluator, which
+// is a wait (ErrEvalBusy) and comes back with the event.
+func evalFailed(err error) error {
+	if errors.Is(err, ErrEvalBusy) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrActionFailed, err)
 }
