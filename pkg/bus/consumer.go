@@ -115,7 +115,7 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts Cons
 	if worker == "" {
 		worker = spec.Config.Durable
 	}
-	if !validWorker(worker) {
+	if !ValidName(worker) {
 		return nil, fmt.Errorf("bus: invalid worker name %q", truncate(worker, maxWorkerLen))
 	}
 	c := &Consumer{

@@ -33,8 +33,10 @@ const (
 	ClassBadInput
 	// ClassAuth is a HighLevel 401 or 403 left after the token refresh the
 	// client already attempted: the location needs re-authorisation, which
-	// is no fault of the message. NakWithDelay for AuthWait, without limit,
-	// until the location is connected again; never a dead letter.
+	// is no fault of the message. NakWithDelay for AuthWait, however often,
+	// until the location is connected again; never a dead letter, but a
+	// message older than its stream's MaxAge (7 days for triggers) is
+	// dropped by the server meanwhile.
 	ClassAuth
 	// ClassPanic is a handler that panicked: Term and a dead letter, since
 	// the same input would panic again.

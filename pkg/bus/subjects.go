@@ -94,15 +94,10 @@ const (
 // 64 ASCII letters and digits. Only a valid id is ever put into a subject.
 func ValidLocationID(id string) bool { return ghl.ValidID(id) }
 
-// validWorker reports whether name can be the <worker> token of a
-// dead-letter subject: the rule of a source name (ids.ValidSource), 1 to
-// 64 ASCII letters, digits, '-' and '_'.
-func validWorker(name string) bool { return ids.ValidSource(name) }
-
 // ValidName reports whether name can be a worker's token in a dead-letter
 // subject, or any other name socialsync puts in a subject or shows as a
 // source: 1 to 64 ASCII letters, digits, '-' and '_'.
-func ValidName(name string) bool { return validWorker(name) }
+func ValidName(name string) bool { return ids.ValidSource(name) }
 
 // Subject returns the family's subject for location loc. It fails with
 // ErrInvalidLocation, and builds nothing, when loc is not a valid id.
@@ -139,7 +134,7 @@ func ParseSubject(subject string) (Family, string, error) {
 // location becomes "_invalid", so that a message with a bad subject can
 // still be dead-lettered; an invalid worker name is an error.
 func DeadLetterSubject(worker, loc string) (string, error) {
-	if !validWorker(worker) {
+	if !ids.ValidSource(worker) {
 		return "", fmt.Errorf("bus: invalid worker name %q", truncate(worker, maxWorkerLen))
 	}
 	if !ValidLocationID(loc) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -303,9 +303,8 @@ func NewTopology(opts TopologyOptions) Topology {
 			cfg.FilterSubjects = filters
 		}
 		spec := ConsumerSpec{Stream: stream, Config: cfg}
-		for _, f := range filters {
-			fam := Family(strings.TrimSuffix(f, ".*"))
-			if owner, ok := badInputOwners[fam]; ok && owner != durable {
+		for fam, owner := range badInputOwners {
+			if owner != durable && slices.Contains(filters, fam.Filter()) {
 				spec.SilentBadInput = append(spec.SilentBadInput, fam)
 			}
 		}

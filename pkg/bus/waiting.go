@@ -12,7 +12,7 @@ import (
 // drops a trigger once every durable reading it has acked it). For a
 // location that needs re-authorisation these are the messages waiting for
 // it to be connected again: ClassAuth defers them, it never dead-letters
-// them.
+// them (the stream's MaxAge, 7 days, still drops what waits longer).
 func WaitingTriggers(ctx context.Context, js jetstream.JetStream) (map[string]uint64, error) {
 	stream, err := js.Stream(ctx, StreamTriggers)
 	if err != nil {

@@ -45,8 +45,8 @@ type Component struct {
 }
 
 // Serve runs the health server and the components until ctx ends or one
-// fails; /readyz answers 503 ("starting") until Serve is called: on shutdown /readyz turns to draining first, then the components
-// stop (finishing or nakking in-flight messages), all within the
+// fails. /readyz answers 503 ("starting") until Serve is called. On
+// shutdown /readyz turns to draining first, then the components stop (finishing or nakking in-flight messages), all within the
 // configured shutdown timeout.
 func (d *Deps) Serve(ctx context.Context, components ...Component) error {
 	g := run.NewGroup(d.Log, d.Config.ShutdownTimeout+5*time.Second)

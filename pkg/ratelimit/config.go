@@ -44,8 +44,8 @@ type Config struct {
 	// for Window+Guard from the moment it is handed out. It must cover the
 	// time from the permit to HighLevel's receipt of the request, and the
 	// disagreement between the clocks of the fleet's hosts. Defaults to a
-	// fortieth of the window, at least DefaultMinGuard and at most a
-	// quarter of the window.
+	// fortieth of the window and at least DefaultMinGuard, unless that is
+	// more than a quarter of the window, which caps it.
 	Guard time.Duration
 	// Log receives the pauses; nil discards.
 	Log *slog.Logger
