@@ -142,7 +142,7 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	d.JS = js
-	d.Topology = bus.NewTopology(bus.TopologyOptions{Replicas: cfg.StreamReplicas})
+	d.Topology = bus.NewTopology(cfg.Limits.Topology(cfg.StreamReplicas))
 	if err := d.ensure(ctx, js); err != nil {
 		return err
 	}
