@@ -371,4 +371,3 @@ func TestStorageDocShowsFootprints(t *testing.T) {
 		t.Errorf("docs/storage.md does not hold the current footprint table; want:\n%s", want)
 	}
 }
-
