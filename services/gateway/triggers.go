@@ -117,6 +117,12 @@ func (g *Gateway) triggerStats(w http.ResponseWriter, r *http.Request) {
 		RequestedBy: "api", EventId: b.EventID})
 }
 
+// loc is the location a trigger names.
+func loc(m proto.Message) string {
+	l, _ := bus.LocationOf(m)
+	return l
+}
+
 // triggerBody reads a trigger's JSON body (an empty body is "{}").
 func (g *Gateway) triggerBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	if r.ContentLength != 0 && !jsonContent(w, r) {
@@ -148,7 +154,8 @@ func (g *Gateway) decodeTrigger(w http.ResponseWriter, r *http.Request, v any) b
 	return true
 }
 
-// publish sends a trigger and answers 202, or 429 when JetStream cannot
+// publish sends a trigger and answers 202, 503 with Retry-After when the
+// location's quota or the stream is full, or 429 when JetStream cannot
 // take it.
 func (g *Gateway) publish(w http.ResponseWriter, r *http.Request, family bus.Family, m proto.Message) {
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.PublishTimeout)
@@ -161,6 +168,7 @@ func (g *Gateway) publish(w http.ResponseWriter, r *http.Request, family bus.Fam
 	switch {
 	case errors.Is(err, bus.ErrBadInput):
 		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
+	case g.full(w, err, loc(m)):
 	case err != nil:
 		g.log.Warn("publish trigger", "subject", subject, "err", err)
 		unavailable(w, "JetStream did not store the trigger; retry later")
