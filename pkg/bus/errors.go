@@ -97,8 +97,8 @@ var (
 	// dead-lettered.
 	ErrPermanent = errors.New("bus: permanent failure")
 	// ErrBadInput matches every error about the message itself:
-	// ErrTooLarge, ErrUndecodable, ErrUnknownSubject, ErrInvalidLocation
-	// and ErrLocationMismatch.
+	// ErrTooLarge, ErrUndecodable, ErrUnknownSubject, ErrInvalidLocation,
+	// ErrLocationMismatch and ErrUnknownLocation.
 	ErrBadInput = errors.New("bus: bad input")
 
 	// ErrTooLarge is a message over the consumer's MaxMessageBytes.
@@ -112,6 +112,10 @@ var (
 	// ErrInvalidLocation is a location id that is not 1 to 64 ASCII
 	// letters and digits. Such an id never reaches a subject.
 	ErrInvalidLocation error = &inputError{"bus: invalid location id"}
+	// ErrUnknownLocation is a message for a location that is not
+	// registered (ConsumerOptions.Locations): it is dead-lettered before
+	// its handler runs, so no per-location state is made for it.
+	ErrUnknownLocation error = &inputError{"bus: location not registered"}
 	// ErrLocationMismatch is a payload whose location_id is not the
 	// location its subject names (an empty location_id included).
 	ErrLocationMismatch error = &inputError{"bus: payload location does not match subject"}

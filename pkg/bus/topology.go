@@ -232,6 +232,7 @@ func NewTopology(opts TopologyOptions) Topology {
 	// A family read by one durable needs no entry.
 	badInputOwners := map[Family]string{
 		PostTriggers: DurableContactSync,
+		TagEvents:    DurableContactSync,
 	}
 
 	streams := []jetstream.StreamConfig{
