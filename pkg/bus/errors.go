@@ -115,7 +115,7 @@ var (
 	// ErrUnknownLocation is a message for a location that is not
 	// registered (ConsumerOptions.Locations): it is dead-lettered before
 	// its handler runs, so no per-location state is made for it.
-	ErrUnknownLocation error = &inputError{"bus: location not registered"}
+	ErrUnknownLocation error = &inputError{"bus: unknown location (not registered)"}
 	// ErrLocationMismatch is a payload whose location_id is not the
 	// location its subject names (an empty location_id included).
 	ErrLocationMismatch error = &inputError{"bus: payload location does not match subject"}
