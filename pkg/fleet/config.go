@@ -44,7 +44,7 @@ type Config struct {
 	CrashLimit   int           `envconfig:"CRASH_LIMIT" default:"3" desc:"deliveries of one message that may end without a settle (the process died) before it becomes a dead letter unhandled"`
 
 	// Limits size the streams, buckets and object store.
-	Limits StorageLimits `envconfig:""`
+	Limits StorageLimits `envconfig:"LIMIT"`
 
 	Telemetry telemetry.Config `envconfig:""`
 }

@@ -146,6 +146,11 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	if err := d.ensure(ctx, js); err != nil {
 		return err
 	}
+	// socialsync_stream_bytes and socialsync_stream_max_bytes per stream,
+	// bucket and object store (docs/storage.md).
+	if _, err := d.Topology.WatchStorage(js, d.Telemetry.MeterProvider()); err != nil {
+		return err
+	}
 	d.Publisher = bus.NewPublisher(js, bus.PublisherOptions{
 		TracerProvider: d.Telemetry.TracerProvider(), Propagator: d.Telemetry.Propagator()})
 	// Every HighLevel call takes a permit from the fleet-wide budget of its

@@ -10,34 +10,39 @@ import (
 )
 
 // StorageLimits size the streams, buckets and object store (see
-// docs/storage.md). Every process declares the topology, so every process
+// docs/storage.md). Config holds them under SOCIALSYNC_LIMIT_
+// (SOCIALSYNC_LIMIT_TRIGGERS_BYTES); read them alone with
+// envconfig.Process(LimitsPrefix, &l). Every process declares the topology, so every process
 // (and the operator CLI) must be given the same values, as with
 // SOCIALSYNC_STREAM_REPLICAS. A byte limit left unset is its footprint
 // times SOCIALSYNC_LIMIT_FLEET_LOCATIONS (bus.Footprints).
 type StorageLimits struct {
-	FleetLocations     int   `envconfig:"LIMIT_FLEET_LOCATIONS" default:"100" desc:"number of locations the default storage limits are sized for (docs/storage.md)"`
-	TriggersPerSubject int64 `envconfig:"LIMIT_TRIGGERS_PER_SUBJECT" default:"2000" desc:"unfinished triggers of one kind one location may hold; more are refused (the gateway answers 503)"`
+	FleetLocations     int   `envconfig:"FLEET_LOCATIONS" default:"100" desc:"number of locations the default storage limits are sized for (docs/storage.md)"`
+	TriggersPerSubject int64 `envconfig:"TRIGGERS_PER_SUBJECT" default:"2000" desc:"unfinished triggers of one kind one location may hold; more are refused (the gateway answers 503)"`
 
-	Triggers      ByteSize `envconfig:"LIMIT_TRIGGERS_BYTES" desc:"size limit of SOCIALSYNC_TRIGGERS (bytes, or 512MiB, 2GiB; default from the footprint)"`
-	Events        ByteSize `envconfig:"LIMIT_EVENTS_BYTES" desc:"size limit of SOCIALSYNC_EVENTS"`
-	Refresh       ByteSize `envconfig:"LIMIT_REFRESH_BYTES" desc:"size limit of SOCIALSYNC_REFRESH"`
-	Schedules     ByteSize `envconfig:"LIMIT_SCHEDULES_BYTES" desc:"size limit of SOCIALSYNC_SCHEDULES"`
-	DLQ           ByteSize `envconfig:"LIMIT_DLQ_BYTES" desc:"size limit of SOCIALSYNC_DLQ (the oldest dead letters give way)"`
-	Tags          ByteSize `envconfig:"LIMIT_TAGS_BYTES" desc:"size limit of the socialsync_tags bucket"`
-	TagDetails    ByteSize `envconfig:"LIMIT_TAG_DETAILS_BYTES" desc:"size limit of the socialsync_tag_details bucket"`
-	Relations     ByteSize `envconfig:"LIMIT_RELATIONS_BYTES" desc:"size limit of the socialsync_relations bucket"`
-	StatsHistory  ByteSize `envconfig:"LIMIT_STATS_HISTORY_BYTES" desc:"size limit of the socialsync_stats_history bucket"`
-	Segments      ByteSize `envconfig:"LIMIT_SEGMENTS_BYTES" desc:"size limit of the socialsync_segments bucket"`
-	Workflows     ByteSize `envconfig:"LIMIT_WORKFLOWS_BYTES" desc:"size limit of the socialsync_workflows bucket"`
-	Locations     ByteSize `envconfig:"LIMIT_LOCATIONS_BYTES" desc:"size limit of the socialsync_locations bucket"`
-	Settings      ByteSize `envconfig:"LIMIT_SETTINGS_BYTES" desc:"size limit of the socialsync_settings bucket"`
-	Tokens        ByteSize `envconfig:"LIMIT_TOKENS_BYTES" desc:"size limit of the socialsync_tokens bucket"`
-	RateBudget    ByteSize `envconfig:"LIMIT_RATE_BUDGET_BYTES" desc:"size limit of the socialsync_rate_budget bucket"`
-	WebhookEvents ByteSize `envconfig:"LIMIT_WEBHOOK_EVENTS_BYTES" desc:"size limit of the socialsync_webhook_events bucket"`
-	WorkflowRuns  ByteSize `envconfig:"LIMIT_WORKFLOW_RUNS_BYTES" desc:"size limit of the socialsync_workflow_runs bucket"`
-	Deliveries    ByteSize `envconfig:"LIMIT_DELIVERIES_BYTES" desc:"size limit of the socialsync_deliveries bucket"`
-	Reports       ByteSize `envconfig:"LIMIT_REPORTS_BYTES" desc:"size limit of the socialsync_reports object store"`
+	Triggers      ByteSize `envconfig:"TRIGGERS_BYTES" desc:"size limit of SOCIALSYNC_TRIGGERS (bytes, or 512MiB, 2GiB; default from the footprint)"`
+	Events        ByteSize `envconfig:"EVENTS_BYTES" desc:"size limit of SOCIALSYNC_EVENTS"`
+	Refresh       ByteSize `envconfig:"REFRESH_BYTES" desc:"size limit of SOCIALSYNC_REFRESH"`
+	Schedules     ByteSize `envconfig:"SCHEDULES_BYTES" desc:"size limit of SOCIALSYNC_SCHEDULES"`
+	DLQ           ByteSize `envconfig:"DLQ_BYTES" desc:"size limit of SOCIALSYNC_DLQ (the oldest dead letters give way)"`
+	Tags          ByteSize `envconfig:"TAGS_BYTES" desc:"size limit of the socialsync_tags bucket"`
+	TagDetails    ByteSize `envconfig:"TAG_DETAILS_BYTES" desc:"size limit of the socialsync_tag_details bucket"`
+	Relations     ByteSize `envconfig:"RELATIONS_BYTES" desc:"size limit of the socialsync_relations bucket"`
+	StatsHistory  ByteSize `envconfig:"STATS_HISTORY_BYTES" desc:"size limit of the socialsync_stats_history bucket"`
+	Segments      ByteSize `envconfig:"SEGMENTS_BYTES" desc:"size limit of the socialsync_segments bucket"`
+	Workflows     ByteSize `envconfig:"WORKFLOWS_BYTES" desc:"size limit of the socialsync_workflows bucket"`
+	Locations     ByteSize `envconfig:"LOCATIONS_BYTES" desc:"size limit of the socialsync_locations bucket"`
+	Settings      ByteSize `envconfig:"SETTINGS_BYTES" desc:"size limit of the socialsync_settings bucket"`
+	Tokens        ByteSize `envconfig:"TOKENS_BYTES" desc:"size limit of the socialsync_tokens bucket"`
+	RateBudget    ByteSize `envconfig:"RATE_BUDGET_BYTES" desc:"size limit of the socialsync_rate_budget bucket"`
+	WebhookEvents ByteSize `envconfig:"WEBHOOK_EVENTS_BYTES" desc:"size limit of the socialsync_webhook_events bucket"`
+	WorkflowRuns  ByteSize `envconfig:"WORKFLOW_RUNS_BYTES" desc:"size limit of the socialsync_workflow_runs bucket"`
+	Deliveries    ByteSize `envconfig:"DELIVERIES_BYTES" desc:"size limit of the socialsync_deliveries bucket"`
+	Reports       ByteSize `envconfig:"REPORTS_BYTES" desc:"size limit of the socialsync_reports object store"`
 }
+
+// LimitsPrefix is the envconfig prefix of StorageLimits read alone.
+const LimitsPrefix = "socialsync_limit"
 
 // DefaultStorageLimits is StorageLimits with its struct tags' defaults.
 func DefaultStorageLimits() StorageLimits {

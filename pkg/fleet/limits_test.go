@@ -19,7 +19,7 @@ func TestEveryStoreHasALimitVariable(t *testing.T) {
 	typ := reflect.TypeOf(fleet.StorageLimits{})
 	for i := range typ.NumField() {
 		if tag := typ.Field(i).Tag.Get("envconfig"); strings.HasSuffix(tag, "_BYTES") {
-			vars["SOCIALSYNC_"+tag] = true
+			vars["SOCIALSYNC_LIMIT_"+tag] = true
 		}
 	}
 	topo := bus.NewTopology(bus.TopologyOptions{})
@@ -44,7 +44,7 @@ func TestEveryStoreHasALimitVariable(t *testing.T) {
 		}
 		t.Setenv(v, "3MiB")
 		var l fleet.StorageLimits
-		if err := envconfig.Process("socialsync", &l); err != nil {
+		if err := envconfig.Process(fleet.LimitsPrefix, &l); err != nil {
 			t.Fatal(err)
 		}
 		if got := l.Topology(1).MaxBytes[name]; got != 3<<20 {
@@ -74,7 +74,7 @@ func TestLimitVariables(t *testing.T) {
 		t.Run(tt.env+"="+tt.value, func(t *testing.T) {
 			t.Setenv(tt.env, tt.value)
 			var l fleet.StorageLimits
-			err := envconfig.Process("socialsync", &l)
+			err := envconfig.Process(fleet.LimitsPrefix, &l)
 			if err == nil {
 				err = l.Validate()
 				if err != nil && !errors.Is(err, fleet.ErrConfig) {
@@ -91,12 +91,25 @@ func TestLimitVariables(t *testing.T) {
 	}
 }
 
+// fleet.Config reads the same variables.
+func TestConfigReadsLimits(t *testing.T) {
+	t.Setenv("SOCIALSYNC_LIMIT_FLEET_LOCATIONS", "7")
+	t.Setenv("SOCIALSYNC_LIMIT_EVENTS_BYTES", "5MiB")
+	var c fleet.Config
+	if err := envconfig.Process("socialsync", &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits.FleetLocations != 7 || c.Limits.Events != 5<<20 {
+		t.Errorf("limits %+v; want 7 locations, events 5MiB", c.Limits)
+	}
+}
+
 // The defaults follow from the footprint table and the fleet size.
 func TestLimitsFollowTheFleetSize(t *testing.T) {
 	t.Setenv("SOCIALSYNC_LIMIT_FLEET_LOCATIONS", "1000")
 	t.Setenv("SOCIALSYNC_LIMIT_TRIGGERS_PER_SUBJECT", "50")
 	var l fleet.StorageLimits
-	if err := envconfig.Process("socialsync", &l); err != nil {
+	if err := envconfig.Process(fleet.LimitsPrefix, &l); err != nil {
 		t.Fatal(err)
 	}
 	topo := bus.NewTopology(l.Topology(1))

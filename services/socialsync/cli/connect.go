@@ -93,7 +93,7 @@ func topology() (bus.Topology, error) {
 		replicas = n
 	}
 	var limits fleet.StorageLimits
-	if err := envconfig.Process("socialsync", &limits); err != nil {
+	if err := envconfig.Process(fleet.LimitsPrefix, &limits); err != nil {
 		return bus.Topology{}, err
 	}
 	if err := limits.Validate(); err != nil {
