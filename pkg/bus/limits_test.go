@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -369,5 +370,32 @@ func TestStorageDocShowsFootprints(t *testing.T) {
 	}
 	if want := bus.FootprintTable(bus.DefaultLimitLocations); !strings.Contains(string(doc), want) {
 		t.Errorf("docs/storage.md does not hold the current footprint table; want:\n%s", want)
+	}
+}
+
+// A server whose storage cannot hold the limits refuses the topology, and
+// the error says which settings to change.
+func TestEnsureSaysWhenLimitsDoNotFit(t *testing.T) {
+	t.Parallel()
+	s, err := server.NewServer(&server.Options{Port: -1, JetStream: true, StoreDir: t.TempDir(), JetStreamMaxStore: 1 << 30, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	js := connect(t, s)
+	err = bus.NewTopology(bus.TopologyOptions{}).Ensure(testContext(t), js)
+	if err == nil || !strings.Contains(err.Error(), "insufficient storage") || !strings.Contains(err.Error(), "SOCIALSYNC_LIMIT_FLEET_LOCATIONS") {
+		t.Fatalf("Ensure on a 1 GiB server: %v; want the server's refusal naming the limit settings", err)
+	}
+	// Sized for fewer locations, the same topology fits.
+	if err := bus.NewTopology(bus.TopologyOptions{Locations: 10}).Ensure(testContext(t), js); err != nil {
+		t.Errorf("Ensure for 10 locations on a 1 GiB server: %v", err)
 	}
 }

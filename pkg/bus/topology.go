@@ -468,7 +468,7 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	var errs []error
 	for _, cfg := range t.Streams {
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			errs = append(errs, fmt.Errorf("ensure stream %s: %w", cfg.Name, err))
+			errs = append(errs, fmt.Errorf("ensure stream %s: %w", cfg.Name, noRoom(err)))
 		}
 	}
 	if len(errs) > 0 {
@@ -481,15 +481,30 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	}
 	for _, cfg := range t.KeyValues {
 		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
-			errs = append(errs, fmt.Errorf("ensure key-value bucket %s: %w", cfg.Bucket, err))
+			errs = append(errs, fmt.Errorf("ensure key-value bucket %s: %w", cfg.Bucket, noRoom(err)))
 		}
 	}
 	for _, cfg := range t.ObjectStores {
 		if _, err := js.CreateOrUpdateObjectStore(ctx, cfg); err != nil {
-			errs = append(errs, fmt.Errorf("ensure object store %s: %w", cfg.Bucket, err))
+			errs = append(errs, fmt.Errorf("ensure object store %s: %w", cfg.Bucket, noRoom(err)))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// jsInsufficientResources is the JetStream error code of a stream whose
+// MaxBytes the server cannot reserve (JSInsufficientResourcesErr).
+const jsInsufficientResources jetstream.ErrorCode = 10047
+
+// noRoom explains a server that cannot reserve a store's limit.
+func noRoom(err error) error {
+	var ae *jetstream.APIError
+	if errors.As(err, &ae) && ae.ErrorCode == jsInsufficientResources {
+		return fmt.Errorf("%w: the server reserves every stream's and bucket's size limit, and their sum is more than its "+
+			"JetStream storage (max_file_store): lower SOCIALSYNC_LIMIT_FLEET_LOCATIONS or SOCIALSYNC_LIMIT_<NAME>_BYTES, "+
+			"or give the server more (docs/storage.md)", err)
+	}
+	return err
 }
 
 // Ensure creates or updates the default topology, NewTopology with zero
