@@ -92,7 +92,8 @@ var Footprints = []Footprint{
 	{Name: "KV_" + BucketRateBudget, RecordBytes: 200, Kept: 4, Basis: "window and daily counters"},
 	{Name: "KV_" + BucketWebhookEvents, RecordBytes: 250, PerDay: 20, Days: 1, Basis: "event ids of 15 minutes (a day's worth)"},
 	{Name: "KV_" + BucketWorkflowRuns, RecordBytes: 250, PerDay: 40, Days: 30, Basis: "2 workflow actions per post, 30 days"},
-	{Name: "KV_" + BucketDeliveries, RecordBytes: 250, PerDay: 100, Days: 3, Basis: "100 nakked messages a day, 3 days"},
+	{Name: "KV_" + BucketDeliveries, RecordBytes: 250, PerDay: 3 * (20 + 20 + 4 + 40), Days: 3,
+		Basis: "every trigger of a day handed back at least once by each of its readers, 3 days (a hand-back this bucket cannot record may count as a crash)"},
 	{Name: "OBJ_" + ObjectStoreReports, RecordBytes: 100_000, Kept: 12, Basis: "12 reports of 100 KB"},
 }
 
