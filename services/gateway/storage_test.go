@@ -109,7 +109,7 @@ func TestWebhookRefusesUnregisteredLocation(t *testing.T) {
 		t.Errorf("%d triggers stored for the unregistered location", len(got))
 	}
 	api := w.api(t, http.MethodPost, "/v1/locations/NotRegistered0123/triggers/post", `{"postId":"p1"}`)
-	if api.status != http.StatusNotFound {
-		t.Errorf("trigger API for an unregistered location: %d %s", api.status, api.body)
+	if api.status != http.StatusNotFound || !contains(string(api.body), "NotRegistered0123", "not registered") {
+		t.Errorf("trigger API for an unregistered location: %d %s; want 404 saying it is not registered", api.status, api.body)
 	}
 }
