@@ -61,10 +61,16 @@ const (
 )
 
 // full answers 503 with Retry-After when err is a publish the triggers
-// stream refused for want of room (bus.ErrSubjectFull for the location's
-// quota, bus.ErrStreamFull for the stream) and reports whether it did.
+// stream refused for want of room (a *bus.FullError: bus.ErrSubjectFull
+// for the location's quota, bus.ErrStreamFull for the stream) and reports
+// whether it did.
 // Nothing was stored, and nothing stored was deleted.
-func (g *Gateway) full(w http.ResponseWriter, err error, loc string) bool {
+func (g *Gateway) full(w http.ResponseWriter, err error) bool {
+	var fe *bus.FullError
+	if !errors.As(err, &fe) {
+		return false
+	}
+	_, loc, _ := bus.ParseSubject(fe.Subject)
 	switch {
 	case errors.Is(err, bus.ErrSubjectFull):
 		g.log.Warn("trigger refused: location quota reached", "location", loc, "err", err)

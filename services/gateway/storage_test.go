@@ -9,6 +9,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
 // bound declares the topology again with opts, as a deployment with other
@@ -111,5 +112,26 @@ func TestWebhookRefusesUnregisteredLocation(t *testing.T) {
 	api := w.api(t, http.MethodPost, "/v1/locations/NotRegistered0123/triggers/post", `{"postId":"p1"}`)
 	if api.status != http.StatusNotFound || !contains(string(api.body), "NotRegistered0123", "not registered") {
 		t.Errorf("trigger API for an unregistered location: %d %s; want 404 saying it is not registered", api.status, api.body)
+	}
+}
+
+// Replaying a dead letter into a location at its quota answers 503 with
+// Retry-After and keeps the dead letter.
+func TestReplayIntoFullLocationRefused(t *testing.T) {
+	w := start(t)
+	loc := w.Locations[0].ID
+	w.bound(t, bus.TopologyOptions{MaxTriggersPerSubject: 1})
+	if a := w.webhookPost(t, loc, "r-0"); a.status != http.StatusAccepted {
+		t.Fatalf("first event: %d %s", a.status, a.body)
+	}
+	seq := w.deadLetter(t, "contactsync", loc, "socialsync.trigger.post."+loc,
+		bustest.Marshal(t, &socialsyncv1.PostEvent{LocationId: loc, PostId: "post9", EventId: "dl-1"}))
+	path := fmt.Sprintf("/v1/deadletters/%d", seq)
+	a := w.api(t, http.MethodPost, path+"/replay", "")
+	if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" || a.errorCode(t) != "location_quota" || !contains(string(a.body), loc) {
+		t.Fatalf("replay into %s at its quota: %d %s; want 503 location_quota naming it", loc, a.status, a.body)
+	}
+	if a := w.api(t, http.MethodGet, path, ""); a.status != http.StatusOK {
+		t.Errorf("the dead letter after the refused replay: %d %s; want it kept", a.status, a.body)
 	}
 }

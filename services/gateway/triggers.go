@@ -117,12 +117,6 @@ func (g *Gateway) triggerStats(w http.ResponseWriter, r *http.Request) {
 		RequestedBy: "api", EventId: b.EventID})
 }
 
-// loc is the location a trigger names.
-func loc(m proto.Message) string {
-	l, _ := bus.LocationOf(m)
-	return l
-}
-
 // triggerBody reads a trigger's JSON body (an empty body is "{}").
 func (g *Gateway) triggerBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	if r.ContentLength != 0 && !jsonContent(w, r) {
@@ -168,7 +162,7 @@ func (g *Gateway) publish(w http.ResponseWriter, r *http.Request, family bus.Fam
 	switch {
 	case errors.Is(err, bus.ErrBadInput):
 		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
-	case g.full(w, err, loc(m)):
+	case g.full(w, err):
 	case err != nil:
 		g.log.Warn("publish trigger", "subject", subject, "err", err)
 		unavailable(w, "JetStream did not store the trigger; retry later")

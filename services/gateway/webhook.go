@@ -137,7 +137,7 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	subject, ack, err := g.deps.Publisher.PublishTo(ctx, bus.PostTriggers, ev)
-	if g.full(w, err, ev.GetLocationId()) {
+	if g.full(w, err) {
 		return
 	}
 	if err != nil {
