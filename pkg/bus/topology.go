@@ -274,7 +274,8 @@ func NewTopology(opts TopologyOptions) Topology {
 			// unfinished ones; one location's subject at its quota
 			// refuses that location's new triggers of that kind only.
 			// A source (the scheduled statistics runs) that the stream
-			// refuses is retried by the server from the refused message.
+			// refuses is retried by the server from the refused message,
+			// holding back the runs behind it (docs/storage.md).
 			Discard:              jetstream.DiscardNew,
 			MaxBytes:             opts.maxBytes(StreamTriggers),
 			MaxMsgsPerSubject:    perSubject,
