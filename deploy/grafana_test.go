@@ -24,6 +24,8 @@ var fleetMetrics = map[string][]string{
 	"socialsync_ghl_rate_limited_total":          {"location"},
 	"socialsync_rate_headroom":                   {"location"},
 	"socialsync_token_refreshes_total":           {"result"},
+	"socialsync_stream_bytes":                    {"stream"},
+	"socialsync_stream_max_bytes":                {"stream"},
 }
 
 type dashboard struct {

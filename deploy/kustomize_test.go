@@ -86,6 +86,26 @@ type ScaledObject struct {
 	} `json:"spec"`
 }
 
+// PrometheusRule is the part of the Prometheus Operator's
+// monitoring.coreos.com/v1 PrometheusRule that these manifests use, decoded
+// strictly as ScaledObject is.
+type PrometheusRule struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		Groups []struct {
+			Name  string `json:"name"`
+			Rules []struct {
+				Alert       string            `json:"alert"`
+				Expr        string            `json:"expr"`
+				For         string            `json:"for"`
+				Labels      map[string]string `json:"labels"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"rules"`
+		} `json:"groups"`
+	} `json:"spec"`
+}
+
 // jetstreamScalerKeys are the metadata parameters of KEDA's nats-jetstream
 // scaler (keda.sh/docs/scalers/nats-jetstream).
 var jetstreamScalerKeys = []string{"natsServerMonitoringEndpoint", "account", "stream", "consumer",
@@ -99,6 +119,7 @@ type rendered struct {
 	pdbs          map[string]*policyv1.PodDisruptionBudget
 	netpols       map[string]*networkingv1.NetworkPolicy
 	scaledObjects map[string]*ScaledObject
+	rules         map[string]*PrometheusRule
 	namespaces    map[string]*corev1.Namespace
 	namespaceOf   map[string]string // "Kind/name" → metadata.namespace
 }
@@ -122,7 +143,7 @@ func render(t *testing.T, overlay string) *rendered {
 	r := &rendered{
 		deployments: map[string]*appsv1.Deployment{}, services: map[string]*corev1.Service{},
 		configMaps: map[string]*corev1.ConfigMap{}, pdbs: map[string]*policyv1.PodDisruptionBudget{},
-		netpols: map[string]*networkingv1.NetworkPolicy{}, scaledObjects: map[string]*ScaledObject{},
+		netpols: map[string]*networkingv1.NetworkPolicy{}, scaledObjects: map[string]*ScaledObject{}, rules: map[string]*PrometheusRule{},
 		namespaces: map[string]*corev1.Namespace{}, namespaceOf: map[string]string{},
 	}
 	for _, res := range resMap.Resources() {
@@ -132,6 +153,22 @@ func render(t *testing.T, overlay string) *rendered {
 		}
 		kind, name := res.GetKind(), res.GetName()
 		r.namespaceOf[kind+"/"+name] = res.GetNamespace()
+		if kind == "PrometheusRule" {
+			pr := &PrometheusRule{}
+			j, err := yaml.YAMLToJSONStrict(data)
+			if err != nil {
+				t.Fatalf("%s/%s: %v", kind, name, err)
+			}
+			strictErrs, err := sigsjson.UnmarshalStrict(j, pr, sigsjson.DisallowUnknownFields)
+			if err != nil || len(strictErrs) > 0 {
+				t.Fatalf("%s/%s does not decode strictly: %v %v", kind, name, err, strictErrs)
+			}
+			if pr.APIVersion != "monitoring.coreos.com/v1" {
+				t.Errorf("%s/%s: apiVersion %q, want monitoring.coreos.com/v1", kind, name, pr.APIVersion)
+			}
+			r.rules[name] = pr
+			continue
+		}
 		if kind == "ScaledObject" {
 			so := &ScaledObject{}
 			j, err := yaml.YAMLToJSONStrict(data)

@@ -196,7 +196,7 @@ func ReplayDeadLetter(ctx context.Context, js jetstream.JetStream, seq uint64) (
 	msg.Data = dl.Data
 	ack, err := js.PublishMsg(ctx, msg)
 	if err != nil {
-		return Replayed{}, fmt.Errorf("replay dead letter %d to %s: %w", seq, dl.OriginalSubject, err)
+		return Replayed{}, fmt.Errorf("replay dead letter %d to %s: %w", seq, dl.OriginalSubject, asFull(dl.OriginalSubject, err))
 	}
 	// ack.Duplicate: this dead letter was replayed moments ago and its
 	// removal did not happen; the replay is stored once, remove it now.

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/ghl"
 )
@@ -94,8 +97,8 @@ var (
 	// dead-lettered.
 	ErrPermanent = errors.New("bus: permanent failure")
 	// ErrBadInput matches every error about the message itself:
-	// ErrTooLarge, ErrUndecodable, ErrUnknownSubject, ErrInvalidLocation
-	// and ErrLocationMismatch.
+	// ErrTooLarge, ErrUndecodable, ErrUnknownSubject, ErrInvalidLocation,
+	// ErrLocationMismatch and ErrUnknownLocation.
 	ErrBadInput = errors.New("bus: bad input")
 
 	// ErrTooLarge is a message over the consumer's MaxMessageBytes.
@@ -109,6 +112,10 @@ var (
 	// ErrInvalidLocation is a location id that is not 1 to 64 ASCII
 	// letters and digits. Such an id never reaches a subject.
 	ErrInvalidLocation error = &inputError{"bus: invalid location id"}
+	// ErrUnknownLocation is a message for a location that is not
+	// registered (ConsumerOptions.Locations): it is dead-lettered before
+	// its handler runs, so no per-location state is made for it.
+	ErrUnknownLocation error = &inputError{"bus: unknown location (not registered)"}
 	// ErrLocationMismatch is a payload whose location_id is not the
 	// location its subject names (an empty location_id included).
 	ErrLocationMismatch error = &inputError{"bus: payload location does not match subject"}
@@ -296,4 +303,65 @@ func Classify(err error) (Class, time.Duration) {
 		return ClassPermanent, 0
 	}
 	return ClassRetryable, 0
+}
+
+// ErrStreamFull matches a publish the stream refused because it holds its
+// MaxBytes (or MaxMsgs): nothing stored was deleted to make room. The
+// message was not stored; publish it again once the stream has room.
+var ErrStreamFull = errors.New("bus: stream full")
+
+// ErrSubjectFull matches a publish refused because its subject (one kind
+// of trigger of one location) holds its quota of unfinished messages
+// (MaxTriggersPerSubject): that location's new messages of that kind wait
+// until its backlog shrinks; other locations are not affected.
+var ErrSubjectFull = errors.New("bus: subject full")
+
+// jsStoreFailed is the JetStream error code of a message the stream did
+// not store (JSStreamStoreFailedErrF); its description names the limit.
+const jsStoreFailed jetstream.ErrorCode = 10077
+
+// FullError is a publish refused for want of room. It matches
+// ErrSubjectFull when the subject's quota was reached, ErrStreamFull when
+// the whole stream's. It is retryable: the bus retries a handler failing
+// with it as any transient failure.
+type FullError struct {
+	// Subject is the subject the message was refused on.
+	Subject string
+	// PerSubject is true for the subject's quota, false for the stream's
+	// size.
+	PerSubject bool
+	// Err is the server's error.
+	Err error
+}
+
+// Error says what was full.
+func (e *FullError) Error() string {
+	if e.PerSubject {
+		return fmt.Sprintf("bus: %s holds its quota of unfinished messages; retry once its backlog shrinks: %v", e.Subject, e.Err)
+	}
+	return fmt.Sprintf("bus: the stream of %s is full; retry once it has room: %v", e.Subject, e.Err)
+}
+
+// Unwrap returns the server's error.
+func (e *FullError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is match ErrSubjectFull or ErrStreamFull.
+func (e *FullError) Is(target error) bool {
+	return (e.PerSubject && target == ErrSubjectFull) || (!e.PerSubject && target == ErrStreamFull)
+}
+
+// asFull returns a *FullError for a publish to subject that the server
+// refused for a limit under discard new, else err.
+func asFull(subject string, err error) error {
+	var ae *jetstream.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode != jsStoreFailed {
+		return err
+	}
+	switch d := ae.Description; {
+	case strings.Contains(d, "maximum messages per subject exceeded"):
+		return &FullError{Subject: subject, PerSubject: true, Err: err}
+	case strings.Contains(d, "maximum bytes exceeded"), strings.Contains(d, "maximum messages exceeded"):
+		return &FullError{Subject: subject, Err: err}
+	}
+	return err
 }

@@ -155,3 +155,29 @@ func TestSubjectPattern(t *testing.T) {
 		}
 	}
 }
+
+// Every stream, bucket and object store reports its stored bytes and its
+// limit.
+func TestStorageMetrics(t *testing.T) {
+	t.Parallel()
+	js, topo := setup(t)
+	tel, url := metricsServer(t)
+	if _, err := topo.WatchStorage(js, tel.MeterProvider()); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		publishRaw(t, js, "socialsync.event.tag.loc1", []byte("0123456789"))
+	}
+	page := telemetrytest.Scrape(t, url)
+	for _, name := range topo.StreamNames() {
+		if got := page.Sum("socialsync_stream_max_bytes", "stream", name); got <= 0 {
+			t.Errorf("socialsync_stream_max_bytes{stream=%q} = %v, want its limit", name, got)
+		}
+	}
+	if got := page.Sum("socialsync_stream_bytes", "stream", bus.StreamEvents); got < 30 {
+		t.Errorf("socialsync_stream_bytes{stream=%q} = %v, want the 3 events' bytes", bus.StreamEvents, got)
+	}
+	if got, want := page.Sum("socialsync_stream_max_bytes", "stream", bus.StreamEvents), float64(bus.Footprints[1].MaxBytes(bus.DefaultLimitLocations)); got != want {
+		t.Errorf("events limit reported %v, want %v", got, want)
+	}
+}

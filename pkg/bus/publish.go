@@ -71,7 +71,9 @@ func WithMsgID(id string) PublishOption {
 //
 // The Nats-Msg-Id is WithMsgID's, else m's event_id, else MsgID(subject,
 // m). A message with the id of one stored within the stream's duplicate
-// window is not stored again: the returned PubAck has Duplicate set.
+// window is not stored again: the returned PubAck has Duplicate set. A
+// message the stream refuses for want of room fails with a *FullError
+// (ErrStreamFull, ErrSubjectFull).
 func (p *Publisher) Publish(ctx context.Context, subject string, m proto.Message, opts ...PublishOption) (*jetstream.PubAck, error) {
 	family, loc, err := ParseSubject(subject)
 	if err != nil {
@@ -116,7 +118,7 @@ func (p *Publisher) Publish(ctx context.Context, subject string, m proto.Message
 	ack, err := p.js.PublishMsg(ctx, msg)
 	if err != nil {
 		span.SetStatus(codes.Error, redact(err.Error()))
-		return nil, fmt.Errorf("publish %s: %w", subject, err)
+		return nil, fmt.Errorf("publish %s: %w", subject, asFull(subject, err))
 	}
 	span.SetAttributes(attribute.Bool("socialsync.duplicate", ack.Duplicate))
 	return ack, nil

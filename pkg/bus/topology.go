@@ -145,18 +145,54 @@ type TopologyOptions struct {
 	// MaxMessageBytes bounds a message of the trigger and event streams;
 	// DefaultMaxMessageBytes when zero.
 	MaxMessageBytes int32
+	// Locations is the fleet size the default storage limits are computed
+	// for (Footprints): DefaultLimitLocations when zero.
+	Locations int
+	// MaxBytes sets the limit of a stream, bucket or object store by its
+	// stream name ("SOCIALSYNC_TRIGGERS", "KV_socialsync_tags",
+	// "OBJ_socialsync_reports"); a name it does not hold gets its
+	// footprint's default.
+	MaxBytes map[string]int64
+	// MaxTriggersPerSubject is the per-location quota of
+	// SOCIALSYNC_TRIGGERS: DefaultMaxTriggersPerSubject when zero.
+	MaxTriggersPerSubject int64
+}
+
+// maxBytes returns the limit of the store whose stream is name.
+func (o TopologyOptions) maxBytes(name string) int64 {
+	if n, ok := o.MaxBytes[name]; ok && n > 0 {
+		return n
+	}
+	locations := o.Locations
+	if locations <= 0 {
+		locations = DefaultLimitLocations
+	}
+	if f, ok := footprint(name); ok {
+		return f.MaxBytes(locations)
+	}
+	return MinMaxBytes
 }
 
 // NewTopology returns socialsync's topology:
 //
 //	stream                subjects                              retention                 limits
-//	SOCIALSYNC_TRIGGERS   socialsync.trigger.>                  interest                  7 days, dup window 2m
+//	SOCIALSYNC_TRIGGERS   socialsync.trigger.>                  interest                  7 days, dup window 2m, discard new,
+//	                                                                                      2,000 per subject (discard new per subject)
 //	                      + sources socialsync.scheduled.stats.* from SOCIALSYNC_SCHEDULES as socialsync.trigger.stats.*
-//	SOCIALSYNC_EVENTS     socialsync.event.>                    limits                    30 days, dup window 2m
-//	SOCIALSYNC_REFRESH    socialsync.refresh.catalogue.*        work queue                1 per subject (discard old), 2 days
-//	SOCIALSYNC_SCHEDULES  socialsync.schedule.stats.*,          limits, message schedules 1 per subject
+//	SOCIALSYNC_EVENTS     socialsync.event.>                    limits                    30 days, dup window 2m, discard new
+//	SOCIALSYNC_REFRESH    socialsync.refresh.catalogue.*        work queue                1 per subject (replaced), 2 days, discard new
+//	SOCIALSYNC_SCHEDULES  socialsync.schedule.stats.*,          limits, message schedules 1 per subject, discard old
 //	                      socialsync.scheduled.stats.*
-//	SOCIALSYNC_DLQ        socialsync.dlq.>                      limits                    14 days, dup window 2m
+//	SOCIALSYNC_DLQ        socialsync.dlq.>                      limits                    14 days, dup window 2m, discard old
+//
+// Every stream, bucket and object store has a MaxBytes (TopologyOptions,
+// Footprints). Triggers, events and refreshes are never deleted
+// unprocessed to make room: a full stream refuses a new message
+// (ErrStreamFull), and a location whose trigger subject holds
+// MaxTriggersPerSubject unfinished triggers has its new ones of that kind
+// refused (ErrSubjectFull) while every other location's are stored. The
+// server forbids discard new on a stream with message schedules, and dead
+// letters give way to newer ones.
 //
 //	consumer (durable)    stream               filter
 //	fetcher               SOCIALSYNC_TRIGGERS  socialsync.trigger.post.*
@@ -185,6 +221,10 @@ func NewTopology(opts TopologyOptions) Topology {
 	if maxMsg <= 0 {
 		maxMsg = DefaultMaxMessageBytes
 	}
+	perSubject := opts.MaxTriggersPerSubject
+	if perSubject <= 0 {
+		perSubject = DefaultMaxTriggersPerSubject
+	}
 	const day = 24 * time.Hour
 	// badInputOwners names, for each subject family that several durables
 	// read, the one durable whose dead letter stands for all of them when
@@ -192,6 +232,7 @@ func NewTopology(opts TopologyOptions) Topology {
 	// A family read by one durable needs no entry.
 	badInputOwners := map[Family]string{
 		PostTriggers: DurableContactSync,
+		TagEvents:    DurableContactSync,
 	}
 
 	streams := []jetstream.StreamConfig{
@@ -204,7 +245,11 @@ func NewTopology(opts TopologyOptions) Topology {
 			// subject rollup to every schedule); the fired runs need only
 			// live until SOCIALSYNC_TRIGGERS has sourced them.
 			MaxMsgsPerSubject: 1,
+			// The server refuses discard new with message schedules: at
+			// its MaxBytes the oldest schedule would go, so the limit
+			// holds every location's two messages many times over.
 			Discard:           jetstream.DiscardOld,
+			MaxBytes:          opts.maxBytes(StreamSchedules),
 			AllowMsgSchedules: true,
 			// The server forces these two on for schedules; declaring them
 			// keeps Ensure's update a no-op.
@@ -224,11 +269,20 @@ func NewTopology(opts TopologyOptions) Topology {
 			// Interest retention keeps a message as long as one interested
 			// durable has not acked it; a bound stops a removed worker
 			// from keeping messages forever.
-			MaxAge:     7 * day,
-			Discard:    jetstream.DiscardOld,
-			MaxMsgSize: maxMsg,
-			Storage:    storage,
-			Replicas:   replicas,
+			MaxAge: 7 * day,
+			// Full, the stream refuses new triggers instead of deleting
+			// unfinished ones; one location's subject at its quota
+			// refuses that location's new triggers of that kind only.
+			// A source (the scheduled statistics runs) that the stream
+			// refuses is retried by the server from the refused message,
+			// holding back the runs behind it (docs/storage.md).
+			Discard:              jetstream.DiscardNew,
+			MaxBytes:             opts.maxBytes(StreamTriggers),
+			MaxMsgsPerSubject:    perSubject,
+			DiscardNewPerSubject: true,
+			MaxMsgSize:           maxMsg,
+			Storage:              storage,
+			Replicas:             replicas,
 			// A stream with message schedules cannot have sources, and a
 			// schedule can only target its own stream; so the schedules
 			// live in SOCIALSYNC_SCHEDULES and their runs are sourced here
@@ -251,7 +305,12 @@ func NewTopology(opts TopologyOptions) Topology {
 			// while a refresh runs leaves a refresh that runs after it.
 			// DiscardNewPerSubject would instead drop that trigger.
 			MaxMsgsPerSubject: 1,
-			Discard:           jetstream.DiscardOld,
+			// Discard new without DiscardNewPerSubject: the per-subject
+			// limit still replaces a location's pending refresh, while a
+			// full stream refuses a new location's instead of dropping
+			// another's.
+			Discard:  jetstream.DiscardNew,
+			MaxBytes: opts.maxBytes(StreamRefresh),
 			// Longer than the default retry horizon, which must end
 			// before a stream drops the message.
 			MaxAge:     2 * day,
@@ -266,11 +325,14 @@ func NewTopology(opts TopologyOptions) Topology {
 			Subjects:    []string{"socialsync.event.>"},
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      30 * day,
-			Discard:     jetstream.DiscardOld,
-			Duplicates:  DuplicateWindow,
-			MaxMsgSize:  maxMsg,
-			Storage:     storage,
-			Replicas:    replicas,
+			// Full, the stream refuses new events (the worker publishing
+			// one retries) instead of deleting ones not yet read.
+			Discard:    jetstream.DiscardNew,
+			MaxBytes:   opts.maxBytes(StreamEvents),
+			Duplicates: DuplicateWindow,
+			MaxMsgSize: maxMsg,
+			Storage:    storage,
+			Replicas:   replicas,
 		},
 		{
 			Name:        StreamDLQ,
@@ -278,10 +340,12 @@ func NewTopology(opts TopologyOptions) Topology {
 			Subjects:    []string{DeadLetterPrefix + ".>"},
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      14 * day,
-			Discard:     jetstream.DiscardOld,
-			Duplicates:  DuplicateWindow,
-			Storage:     storage,
-			Replicas:    replicas,
+			// At its limit the oldest dead letters give way.
+			Discard:    jetstream.DiscardOld,
+			MaxBytes:   opts.maxBytes(StreamDLQ),
+			Duplicates: DuplicateWindow,
+			Storage:    storage,
+			Replicas:   replicas,
 		},
 	}
 
@@ -329,7 +393,8 @@ func NewTopology(opts TopologyOptions) Topology {
 	}
 
 	kv := func(bucket, desc string, history uint8) jetstream.KeyValueConfig {
-		return jetstream.KeyValueConfig{Bucket: bucket, Description: desc, History: history, Storage: storage, Replicas: replicas}
+		return jetstream.KeyValueConfig{Bucket: bucket, Description: desc, History: history, Storage: storage, Replicas: replicas,
+			MaxBytes: opts.maxBytes("KV_" + bucket)}
 	}
 	webhookEvents := kv(BucketWebhookEvents, "Event ids the gateway's webhook accepted, for replay detection.", 1)
 	webhookEvents.TTL = WebhookEventsTTL
@@ -359,7 +424,8 @@ func NewTopology(opts TopologyOptions) Topology {
 		deliveries,
 	}
 	objects := []jetstream.ObjectStoreConfig{
-		{Bucket: ObjectStoreReports, Description: "Generated reports.", Storage: storage, Replicas: replicas},
+		{Bucket: ObjectStoreReports, Description: "Generated reports.", Storage: storage, Replicas: replicas,
+			MaxBytes: opts.maxBytes("OBJ_" + ObjectStoreReports)},
 	}
 	return Topology{Streams: streams, Consumers: consumers, KeyValues: keyValues, ObjectStores: objects}
 }
@@ -403,7 +469,7 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	var errs []error
 	for _, cfg := range t.Streams {
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			errs = append(errs, fmt.Errorf("ensure stream %s: %w", cfg.Name, err))
+			errs = append(errs, fmt.Errorf("ensure stream %s: %w", cfg.Name, noRoom(err)))
 		}
 	}
 	if len(errs) > 0 {
@@ -416,15 +482,30 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	}
 	for _, cfg := range t.KeyValues {
 		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
-			errs = append(errs, fmt.Errorf("ensure key-value bucket %s: %w", cfg.Bucket, err))
+			errs = append(errs, fmt.Errorf("ensure key-value bucket %s: %w", cfg.Bucket, noRoom(err)))
 		}
 	}
 	for _, cfg := range t.ObjectStores {
 		if _, err := js.CreateOrUpdateObjectStore(ctx, cfg); err != nil {
-			errs = append(errs, fmt.Errorf("ensure object store %s: %w", cfg.Bucket, err))
+			errs = append(errs, fmt.Errorf("ensure object store %s: %w", cfg.Bucket, noRoom(err)))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// jsInsufficientResources is the JetStream error code of a stream whose
+// MaxBytes the server cannot reserve (JSInsufficientResourcesErr).
+const jsInsufficientResources jetstream.ErrorCode = 10047
+
+// noRoom explains a server that cannot reserve a store's limit.
+func noRoom(err error) error {
+	var ae *jetstream.APIError
+	if errors.As(err, &ae) && ae.ErrorCode == jsInsufficientResources {
+		return fmt.Errorf("%w: the server reserves every stream's and bucket's size limit, and their sum is more than its "+
+			"JetStream storage (max_file_store): lower SOCIALSYNC_LIMIT_FLEET_LOCATIONS or SOCIALSYNC_LIMIT_<NAME>_BYTES, "+
+			"or give the server more (docs/storage.md)", err)
+	}
+	return err
 }
 
 // Ensure creates or updates the default topology, NewTopology with zero

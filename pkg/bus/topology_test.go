@@ -99,8 +99,8 @@ func TestEnsureIsIdempotent(t *testing.T) {
 	if sch := first.Streams[bus.StreamSchedules]; !sch.AllowMsgSchedules {
 		t.Errorf("%s: message schedules not allowed", bus.StreamSchedules)
 	}
-	if ref := first.Streams[bus.StreamRefresh]; ref.MaxMsgsPerSubject != 1 || ref.Discard != jetstream.DiscardOld || ref.Retention != jetstream.WorkQueuePolicy {
-		t.Errorf("%s: %+v; want work queue, 1 per subject, discard old", bus.StreamRefresh, ref)
+	if ref := first.Streams[bus.StreamRefresh]; ref.MaxMsgsPerSubject != 1 || ref.Discard != jetstream.DiscardNew || ref.DiscardNewPerSubject || ref.Retention != jetstream.WorkQueuePolicy {
+		t.Errorf("%s: %+v; want work queue, 1 per subject (replaced), discard new", bus.StreamRefresh, ref)
 	}
 }
 

@@ -265,6 +265,23 @@ func (s *Store) Location(ctx context.Context, id string) (Location, error) {
 	return loc, err
 }
 
+// Registered reports whether location id is registered (bus.Registry). It
+// reads the record and caches nothing.
+func (s *Store) Registered(ctx context.Context, id string) (bool, error) {
+	_, _, err := s.location(ctx, id)
+	switch {
+	case errors.Is(err, ErrUnknownLocation), errors.Is(err, ErrInvalidLocation):
+		return false, nil
+	case errors.Is(err, errUndecodable):
+		// A record that exists but cannot be read is still registered:
+		// its handler reports the decode failure.
+		return true, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
 func (s *Store) location(ctx context.Context, id string) (Location, uint64, error) {
 	if !bus.ValidLocationID(id) {
 		return Location{}, 0, fmt.Errorf("%w: %q", ErrInvalidLocation, id)

@@ -43,6 +43,9 @@ type Config struct {
 	RetryHorizon time.Duration `envconfig:"RETRY_HORIZON" default:"24h" desc:"how long after it was published a message whose handling keeps failing is retried before it becomes a dead letter; shorter than every stream's max age"`
 	CrashLimit   int           `envconfig:"CRASH_LIMIT" default:"3" desc:"deliveries of one message that may end without a settle (the process died) before it becomes a dead letter unhandled"`
 
+	// Limits size the streams, buckets and object store.
+	Limits StorageLimits `envconfig:"LIMIT"`
+
 	Telemetry telemetry.Config `envconfig:""`
 }
 
@@ -95,6 +98,9 @@ func (c Config) Validate() error {
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("LOG_FORMAT", "want json or text, got %q", c.LogFormat)
 	}
+	if err := c.Limits.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -127,5 +133,6 @@ func DefaultConfig() Config {
 		RateMaxWait:        2 * time.Second,
 		RetryHorizon:       bus.DefaultRetryHorizon,
 		CrashLimit:         bus.DefaultCrashLimit,
+		Limits:             DefaultStorageLimits(),
 	}
 }

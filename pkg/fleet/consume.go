@@ -17,11 +17,16 @@ const HandlerTimeout = 2 * time.Minute
 // through the bus and recording the bus's consumer metrics
 // (socialsync_messages_handled_total, socialsync_message_handling_seconds,
 // socialsync_dead_letters_total, socialsync_consumer_lag) with the durable
-// as the worker label.
+// as the worker label. A message for a location that is not registered
+// (d.Creds) is dead-lettered once, unhandled (bus.ErrUnknownLocation).
 func (d *Deps) Consumer(stream, durable string, h bus.Handler, concurrency int) (*bus.Consumer, error) {
 	spec, ok := d.Topology.Consumer(stream, durable)
 	if !ok {
 		return nil, fmt.Errorf("no consumer %s on stream %s in the topology", durable, stream)
+	}
+	var locations bus.Registry
+	if d.Creds != nil {
+		locations = d.Creds
 	}
 	return bus.NewConsumer(d.JS, spec, h, bus.ConsumerOptions{
 		Concurrency: concurrency,
@@ -35,6 +40,9 @@ func (d *Deps) Consumer(stream, durable string, h bus.Handler, concurrency int) 
 		CrashLimit:      d.Config.CrashLimit,
 		Logger:          d.Log,
 		MeterProvider:   d.Telemetry.MeterProvider(),
+		// A message for a location that is not registered is dead-lettered
+		// before any per-location state is made for it.
+		Locations: locations,
 	})
 }
 

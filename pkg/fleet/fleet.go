@@ -142,8 +142,13 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	d.JS = js
-	d.Topology = bus.NewTopology(bus.TopologyOptions{Replicas: cfg.StreamReplicas})
+	d.Topology = bus.NewTopology(cfg.Limits.Topology(cfg.StreamReplicas))
 	if err := d.ensure(ctx, js); err != nil {
+		return err
+	}
+	// socialsync_stream_bytes and socialsync_stream_max_bytes per stream,
+	// bucket and object store (docs/storage.md).
+	if _, err := d.Topology.WatchStorage(js, d.Telemetry.MeterProvider()); err != nil {
 		return err
 	}
 	d.Publisher = bus.NewPublisher(js, bus.PublisherOptions{

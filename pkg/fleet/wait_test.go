@@ -154,6 +154,10 @@ func testConfig(t *testing.T, natsURL string) fleet.Config {
 func serveStats(ctx context.Context, t *testing.T, deps *fleet.Deps, hold func(by string)) <-chan string {
 	t.Helper()
 	handled := make(chan string, 16)
+	// Workers dead-letter a location's messages until it is registered.
+	if err := deps.Creds.AddPIT(ctx, creds.Location{ID: testLocation, Name: "test"}, "pit-00000000-0000-0000-0000-000000000000"); err != nil {
+		t.Fatalf("register %s: %v", testLocation, err)
+	}
 	c, err := deps.Consumer(bus.StreamTriggers, bus.DurableStats, func(ctx context.Context, msg jetstream.Msg) error {
 		var req socialsyncv1.StatsRequested
 		if _, err := bus.Decode(msg, &req); err != nil {

@@ -371,10 +371,11 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 
 	fleettest.Eventually(t, 10*time.Second, "valid request handled", func() bool { d, _ := storedDetail(t, env, loc, ids["ok"]); return d != nil })
 	fleettest.Eventually(t, 10*time.Second, "dead letters", func() bool {
-		// The bad post trigger is dead-lettered by contactsync, the owner
-		// of post triggers; the enricher acks it.
-		return len(bustest.DeadLetters(t, env.JS, "socialsync.dlq.enricher."+loc)) == 5 &&
-			len(bustest.DeadLetters(t, env.JS, "socialsync.dlq.enricher."+unknown)) == 2 &&
+		// The bad post trigger, the post trigger of the unknown location
+		// and the bad tag event are dead-lettered by contactsync, the
+		// owner of post triggers and tag events; the enricher acks them.
+		return len(bustest.DeadLetters(t, env.JS, "socialsync.dlq.enricher."+loc)) == 4 &&
+			len(bustest.DeadLetters(t, env.JS, "socialsync.dlq.enricher."+unknown)) == 1 &&
 			len(bustest.DeadLetters(t, env.JS, "socialsync.dlq.enricher._invalid")) == 1
 	})
 	var reasons []string

@@ -210,6 +210,7 @@ func (g *Gateway) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", err.Error())
 	case errors.Is(err, bus.ErrNotReplayable):
 		writeError(w, http.StatusConflict, "not_replayable", err.Error())
+	case g.full(w, err):
 	case err != nil:
 		g.storeError(w, "replay dead letter", err)
 	default:

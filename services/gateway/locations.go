@@ -106,7 +106,7 @@ func (g *Gateway) location(w http.ResponseWriter, r *http.Request) (creds.Locati
 	}
 	l, err := g.deps.Creds.Location(r.Context(), id)
 	if errors.Is(err, creds.ErrUnknownLocation) {
-		writeError(w, http.StatusNotFound, "not_found", "location "+id+" is not connected")
+		writeError(w, http.StatusNotFound, "not_found", "location "+id+" is not registered: connect it first (socialsync locations add)")
 		return creds.Location{}, false
 	}
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/socialsync/socialsync/pkg/bus"
 )
 
 // apiError is the body of every refusal: {"error":{"code","message"}}.
@@ -49,6 +51,42 @@ func unavailable(w http.ResponseWriter, message string) {
 // retryAfterSeconds is the Retry-After of a 429 for an unavailable
 // JetStream.
 const retryAfterSeconds = 5
+
+// Retry-After of a 503 for a message JetStream had no room for: a
+// location's backlog shrinks as its workers ack, a full stream as the
+// whole fleet's does.
+const (
+	quotaRetryAfterSeconds = 30
+	fullRetryAfterSeconds  = 60
+)
+
+// full answers 503 with Retry-After when err is a publish the triggers
+// stream refused for want of room (a *bus.FullError: bus.ErrSubjectFull
+// for the location's quota, bus.ErrStreamFull for the stream) and reports
+// whether it did.
+// Nothing was stored, and nothing stored was deleted.
+func (g *Gateway) full(w http.ResponseWriter, err error) bool {
+	var fe *bus.FullError
+	if !errors.As(err, &fe) {
+		return false
+	}
+	_, loc, _ := bus.ParseSubject(fe.Subject)
+	switch {
+	case errors.Is(err, bus.ErrSubjectFull):
+		g.log.Warn("trigger refused: location quota reached", "location", loc, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(quotaRetryAfterSeconds))
+		writeError(w, http.StatusServiceUnavailable, "location_quota",
+			"location "+loc+" holds its quota of unfinished triggers of this kind (SOCIALSYNC_LIMIT_TRIGGERS_PER_SUBJECT); nothing was stored: retry later")
+		return true
+	case errors.Is(err, bus.ErrStreamFull):
+		g.log.Warn("trigger refused: stream full", "location", loc, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(fullRetryAfterSeconds))
+		writeError(w, http.StatusServiceUnavailable, "stream_full",
+			"the triggers stream is full (SOCIALSYNC_LIMIT_TRIGGERS_BYTES); nothing was stored: retry later")
+		return true
+	}
+	return false
+}
 
 // authenticated lets requests with a valid API key through: Authorization:
 // Bearer <key>.

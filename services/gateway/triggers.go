@@ -148,7 +148,8 @@ func (g *Gateway) decodeTrigger(w http.ResponseWriter, r *http.Request, v any) b
 	return true
 }
 
-// publish sends a trigger and answers 202, or 429 when JetStream cannot
+// publish sends a trigger and answers 202, 503 with Retry-After when the
+// location's quota or the stream is full, or 429 when JetStream cannot
 // take it.
 func (g *Gateway) publish(w http.ResponseWriter, r *http.Request, family bus.Family, m proto.Message) {
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.PublishTimeout)
@@ -161,6 +162,7 @@ func (g *Gateway) publish(w http.ResponseWriter, r *http.Request, family bus.Fam
 	switch {
 	case errors.Is(err, bus.ErrBadInput):
 		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
+	case g.full(w, err):
 	case err != nil:
 		g.log.Warn("publish trigger", "subject", subject, "err", err)
 		unavailable(w, "JetStream did not store the trigger; retry later")

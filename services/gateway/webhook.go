@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ids"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
@@ -70,7 +71,9 @@ type webhookRecord struct {
 // It answers 202 once the event is stored in SOCIALSYNC_TRIGGERS (its
 // eventId as Nats-Msg-Id), 200 for an event stored before, 401 for a
 // request that is unsigned, badly signed or stale, 4xx with the reason for
-// a bad body, and 429 with Retry-After when JetStream cannot take it.
+// a bad body, 422 for a location that is not registered, 503 with
+// Retry-After when the location's quota or the triggers stream is full,
+// and 429 with Retry-After when JetStream cannot take it.
 func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request) {
 	if len(g.secrets) == 0 {
 		writeError(w, http.StatusNotFound, "webhooks_disabled", "webhooks are disabled: the gateway has no SOCIALSYNC_WEBHOOK_SECRET(S)")
@@ -125,7 +128,18 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, webhookAnswer{Status: "duplicate", EventID: ev.GetEventId(), Subject: rec.Subject, Sequence: rec.Sequence})
 		return
 	}
+	if _, err := g.deps.Creds.Location(ctx, ev.GetLocationId()); errors.Is(err, creds.ErrUnknownLocation) {
+		writeError(w, http.StatusUnprocessableEntity, "unknown_location",
+			"locationId: location "+ev.GetLocationId()+" is not registered: connect it first (socialsync locations add)")
+		return
+	} else if err != nil {
+		g.storeError(w, "read location", err)
+		return
+	}
 	subject, ack, err := g.deps.Publisher.PublishTo(ctx, bus.PostTriggers, ev)
+	if g.full(w, err) {
+		return
+	}
 	if err != nil {
 		g.log.Warn("webhook: publish", "location", ev.GetLocationId(), "err", err)
 		unavailable(w, "JetStream did not store the event; retry later")

@@ -11,11 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kelseyhightower/envconfig"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/fleet"
 )
 
 // defaultNATSURL is SOCIALSYNC_NATS_URL when set, else the local server
@@ -77,9 +79,10 @@ func redactURL(urls string) string {
 }
 
 // topology is the topology an operator command declares, with
-// SOCIALSYNC_STREAM_REPLICAS replicas like the workers: Ensure updates what
-// differs, so a command that declared one replica would scale a cluster's
-// three-replica streams down.
+// SOCIALSYNC_STREAM_REPLICAS replicas and the SOCIALSYNC_LIMIT_* storage
+// limits like the workers: Ensure updates what differs, so a command that
+// declared one replica would scale a cluster's three-replica streams
+// down, and one without the limits would reset them to the defaults.
 func topology() (bus.Topology, error) {
 	replicas := 1
 	if v := os.Getenv("SOCIALSYNC_STREAM_REPLICAS"); v != "" {
@@ -89,7 +92,14 @@ func topology() (bus.Topology, error) {
 		}
 		replicas = n
 	}
-	return bus.NewTopology(bus.TopologyOptions{Replicas: replicas}), nil
+	var limits fleet.StorageLimits
+	if err := envconfig.Process(fleet.LimitsPrefix, &limits); err != nil {
+		return bus.Topology{}, err
+	}
+	if err := limits.Validate(); err != nil {
+		return bus.Topology{}, err
+	}
+	return bus.NewTopology(limits.Topology(replicas)), nil
 }
 
 func (c *conn) close() {

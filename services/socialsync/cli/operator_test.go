@@ -132,6 +132,25 @@ func TestTriggerPublishes(t *testing.T) {
 	}
 }
 
+// TestTriggerSaysWhenFull: a trigger over its location's quota is not
+// published, and the command says why and exits 1.
+func TestTriggerSaysWhenFull(t *testing.T) {
+	// The command declares the topology with the limits of the
+	// environment, as every process does.
+	t.Setenv("SOCIALSYNC_LIMIT_TRIGGERS_PER_SUBJECT", "1")
+	env := bustest.Start(t, bus.TopologyOptions{MaxTriggersPerSubject: 1})
+	if out, errOut, code := runCLI(t, "trigger", "stats", "--nats", env.URL(), "--location", "Loc1"); code != 0 {
+		t.Fatalf("first trigger: exit %d: %s%s", code, out, errOut)
+	}
+	_, errOut, code := runCLI(t, "trigger", "stats", "--nats", env.URL(), "--location", "Loc1", "--profiles", "p2")
+	if code != 1 || !strings.Contains(errOut, "not published") || !strings.Contains(errOut, "Loc1") || !strings.Contains(errOut, "quota") {
+		t.Errorf("trigger over the quota: exit %d, stderr %q; want 1 and a message naming the location's quota", code, errOut)
+	}
+	if out, errOut, code := runCLI(t, "trigger", "stats", "--nats", env.URL(), "--location", "Loc2"); code != 0 {
+		t.Errorf("another location's trigger: exit %d: %s%s", code, out, errOut)
+	}
+}
+
 func TestDLQListsDeadLetters(t *testing.T) {
 	env := bustest.Start(t, bus.TopologyOptions{})
 	ctx := context.Background()

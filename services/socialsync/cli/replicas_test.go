@@ -51,6 +51,29 @@ func TestTopologyReplicas(t *testing.T) {
 	}
 }
 
+// TestTopologyLimits: an operator command declares the storage limits the
+// workers are given, and refuses a bad one naming its variable.
+func TestTopologyLimits(t *testing.T) {
+	t.Setenv("SOCIALSYNC_LIMIT_EVENTS_BYTES", "3GiB")
+	t.Setenv("SOCIALSYNC_LIMIT_TRIGGERS_PER_SUBJECT", "42")
+	topo, err := topology()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range topo.Streams {
+		if s.Name == "SOCIALSYNC_EVENTS" && s.MaxBytes != 3<<30 {
+			t.Errorf("events limit %d, want 3GiB", s.MaxBytes)
+		}
+		if s.Name == "SOCIALSYNC_TRIGGERS" && s.MaxMsgsPerSubject != 42 {
+			t.Errorf("triggers per subject %d, want 42", s.MaxMsgsPerSubject)
+		}
+	}
+	t.Setenv("SOCIALSYNC_LIMIT_EVENTS_BYTES", "3 bananas")
+	if _, err := topology(); err == nil || !strings.Contains(err.Error(), "SOCIALSYNC_LIMIT_EVENTS_BYTES") {
+		t.Errorf("bad limit: %v, want an error naming SOCIALSYNC_LIMIT_EVENTS_BYTES", err)
+	}
+}
+
 // TestDialErrorHidesThePassword: the operator's NATS URL carries its
 // password (nats://operator:<password>@host); a failed connection names
 // the server, never the password.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -85,7 +86,14 @@ func triggerCmd(ctx context.Context, env *Env, args []string) error {
 	}
 	defer c.close()
 	subject, ack, err := bus.NewPublisher(c.js, bus.PublisherOptions{}).PublishTo(ctx, family, msg)
-	if err != nil {
+	switch {
+	case errors.Is(err, bus.ErrSubjectFull):
+		return fmt.Errorf("not published: location %s holds its quota of unfinished %s triggers (SOCIALSYNC_LIMIT_TRIGGERS_PER_SUBJECT); "+
+			"retry once its workers have caught up (other locations are not affected): %w", *loc, kind, err)
+	case errors.Is(err, bus.ErrStreamFull):
+		return fmt.Errorf("not published: the triggers stream is full (SOCIALSYNC_LIMIT_TRIGGERS_BYTES); retry once the workers have caught up, "+
+			"or raise the limit (docs/storage.md): %w", err)
+	case err != nil:
 		return err
 	}
 	note := ""
