@@ -63,10 +63,10 @@ type limits struct {
 	daily int64
 	// window is HighLevel's, in µs.
 	window int64
-	// span is how long a grant holds its permits: the window plus the
-	// guard. A request may reach HighLevel up to the guard after its
-	// permit was handed out, and HighLevel counts it for a window from
-	// then.
+	// span is how long a closed grant holds its permits after its
+	// response: the window plus the guard, which covers the clocks'
+	// disagreement. HighLevel counted the request from its arrival, which
+	// came before the response.
 	span int64
 	// flight bounds, in µs, the time from a permit to its request's
 	// arrival at HighLevel: the client's per-attempt timeout and a margin.

@@ -207,23 +207,35 @@ func TestNoisyNeighbour(t *testing.T) {
 }
 
 // BenchmarkRateLimit measures the fleet against HighLevel's rate limit
-// under a backlog on one location, with 1 and 3 replicas, on a simulator
-// window scaled down to 40 requests per 2s so that a run takes seconds:
+// under a backlog on one location: with 1 and 3 replicas on a simulator
+// window scaled down to 40 requests per 2 s, so that a run takes seconds,
+// and with 3 replicas at HighLevel's real 100 requests per 10 s:
 //
 //   - utilisation: how full the fleet kept HighLevel's window during the
 //     drain: the requests in a rolling window ÷ the window's max, averaged
 //     over every window between the backlog's first request and its last;
-//     target ≥ 0.95;
+//     target ≥ 0.97 (the ceiling with the guard, a hundredth of the
+//     window, is 0.990);
 //   - 429s: requests HighLevel refused; target 0;
+//   - fullest: the most requests in one rolling window; at most max;
 //   - drain/min: the time from publishing the backlog to its last
 //     request ÷ the least the budget allows for that many requests,
 //     ⌊(requests−1)/max⌋ windows; target ≤ 1.05.
 func BenchmarkRateLimit(b *testing.B) {
-	const rateMax, window, backlog = 40, 2 * time.Second, 200
-	for _, replicas := range []int{1, 3} {
-		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
+	for _, bc := range []struct {
+		max               int
+		window            time.Duration
+		replicas, backlog int
+	}{
+		{40, 2 * time.Second, 1, 200},
+		{40, 2 * time.Second, 3, 200},
+		// Under the durables' MaxAckPending (256): see TestNoisyNeighbour.
+		{100, 10 * time.Second, 3, 250},
+	} {
+		rateMax, window, backlog := bc.max, bc.window, bc.backlog
+		b.Run(fmt.Sprintf("window=%d/%v/replicas=%d", rateMax, window, bc.replicas), func(b *testing.B) {
 			for b.Loop() {
-				f := startRatedFleet(b, replicas, rateMax, window)
+				f := startRatedFleet(b, bc.replicas, rateMax, window)
 				l := f.addLocation(b, 2, backlog+1)
 				loc := f.locs[l].id
 				f.wait(b, []sent{f.publish(b, l, []int{0, 1}, 1)}) // catalogue, details, location tags
@@ -239,10 +251,11 @@ func BenchmarkRateLimit(b *testing.B) {
 				time.Sleep(window) // let stragglers land before counting
 				reqs := f.env.Requests(b, loc)[before:]
 				last := slices.MaxFunc(reqs, func(a, b fleettest.Request) int { return a.At.Compare(b.At) }).At
-				_, rejected := windowCheck(reqs, window)
+				fullest, rejected := windowCheck(reqs, window)
 				least := time.Duration((len(reqs)-1)/rateMax) * window
 				b.ReportMetric(fleettest.Utilisation(fleettest.APITimes(reqs), rateMax, window), "utilisation")
 				b.ReportMetric(float64(rejected), "429s")
+				b.ReportMetric(float64(fullest), "fullest")
 				b.ReportMetric(last.Sub(start).Seconds()/least.Seconds(), "drain/min")
 				b.ReportMetric(float64(len(reqs)), "requests")
 			}
