@@ -376,7 +376,7 @@ func (g *Governor) pump(r *resource) {
 			r.pending = append(r.pending, 0)
 		}
 		if got == 0 && n > 0 {
-			r.answer(g.cfg.Now(), wait, g.lim)
+			g.answer(r, g.cfg.Now(), wait)
 		}
 		r.mu.Unlock()
 		if got == 0 && n > 0 {
@@ -397,20 +397,28 @@ func (g *Governor) moot(failing time.Time) bool {
 }
 
 // answer answers at once the callers of Acquire that would give up before
-// the next permit, wait from now: they learn they are paced without
-// waiting for MaxWait. The caller holds r.mu.
-func (r *resource) answer(now time.Time, wait time.Duration, l limits) {
-	at := now.Add(wait)
-	var paced []*waiter
-	r.waiters = slices.DeleteFunc(r.waiters, func(w *waiter) bool {
-		if !w.deadline.IsZero() && w.deadline.Before(at) {
-			paced = append(paced, w)
-			return true
+// their permit, and those beyond MaxWaiters whose permit is more than
+// moments away (let in on an outdated copy of the budget, see outdated):
+// they learn they are paced without waiting for MaxWait. wait is how far
+// the next permit is. The caller holds r.mu, and the view is the copy
+// that said wait.
+func (g *Governor) answer(r *resource, now time.Time, wait time.Duration) {
+	var kept, paced []*waiter
+	for _, w := range r.waiters {
+		if w.deadline.IsZero() {
+			kept = append(kept, w)
+			continue
 		}
-		return false
-	})
+		est := max(wait, r.estimate(now, len(kept)+1, g.lim))
+		if w.deadline.Before(now.Add(est)) || (len(kept) >= g.cfg.MaxWaiters && est > earlyReturn) {
+			paced = append(paced, w)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	r.waiters = kept
 	for _, w := range paced {
-		w.err = &PacedError{Loc: r.id, Wait: r.deferral(now, l)}
+		w.err = &PacedError{Loc: r.id, Wait: r.deferral(now, g.lim)}
 		close(w.ready)
 	}
 }
