@@ -2,8 +2,6 @@ package creds
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"time"
 )
@@ -76,28 +74,15 @@ func (l Location) FeatureDisabled(f Feature) (DisabledFeature, bool) {
 // location again (AddOAuth, AddPIT) turns every feature back on, to be
 // turned off again if the new token still lacks the scope.
 func (s *Store) DisableFeature(ctx context.Context, loc string, f Feature, scope string) error {
-	for range 10 {
-		l, rev, err := s.location(ctx, loc)
-		if err != nil {
-			return err
-		}
+	_, changed, err := s.updateLocation(ctx, loc, func(l *Location) bool {
 		if _, off := l.FeatureDisabled(f); off {
-			return nil
+			return false
 		}
 		l.Disabled = append(l.Disabled, DisabledFeature{Feature: f, Scope: scope, Since: s.now().UTC()})
-		b, err := json.Marshal(l)
-		if err != nil {
-			return fmt.Errorf("encode location %s: %w", loc, err)
-		}
-		_, err = s.locations.Update(ctx, loc, b, rev)
-		if conflict(err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("store location %s: %w", loc, err)
-		}
+		return true
+	})
+	if changed {
 		s.opts.log.Warn("optional feature disabled: the token lacks its scope", "location", loc, "feature", string(f), "scope", scope)
-		return nil
 	}
-	return fmt.Errorf("store location %s: too many concurrent updates", loc)
+	return err
 }

@@ -2,7 +2,6 @@ package creds
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -54,34 +53,25 @@ func (s *Store) markNeedsReauth(ctx context.Context, loc string, e entry, reason
 // event however many processes observe it.
 func (s *Store) setState(ctx context.Context, loc string, state State, reason string) {
 	ctx = context.WithoutCancel(ctx)
-	for range 10 {
-		l, rev, err := s.location(ctx, loc)
-		if err != nil {
-			s.opts.log.Warn("update location state", "location", loc, "err", err)
-			return
-		}
+	var prev State
+	now := s.now().UTC()
+	rev, changed, err := s.updateLocation(ctx, loc, func(l *Location) bool {
 		if l.State == state {
-			return
+			return false
 		}
-		prev, now := l.State, s.now().UTC()
+		prev = l.State
 		l.State, l.Reason, l.StateSince = state, reason, now
 		if state == StateActive {
 			l.Reason = ""
 		}
-		b, err := json.Marshal(l)
-		if err != nil {
-			return
-		}
-		next, err := s.locations.Update(ctx, loc, b, rev)
-		if conflict(err) {
-			continue
-		}
-		if err != nil {
-			s.opts.log.Warn("update location state", "location", loc, "err", err)
-			return
-		}
-		s.publishState(ctx, loc, state, prev, reason, now, next)
+		return true
+	})
+	if err != nil {
+		s.opts.log.Warn("update location state", "location", loc, "err", err)
 		return
+	}
+	if changed {
+		s.publishState(ctx, loc, state, prev, reason, now, rev)
 	}
 }
 

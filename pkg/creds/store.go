@@ -283,6 +283,35 @@ func (s *Store) location(ctx context.Context, id string) (Location, uint64, erro
 	return loc, e.Revision(), nil
 }
 
+// updateLocation applies change to loc's location record at the revision
+// it read, reading again after a concurrent update, and returns the new
+// revision. change reports whether it changed anything; when it did not,
+// nothing is written and changed is false.
+func (s *Store) updateLocation(ctx context.Context, loc string, change func(*Location) bool) (rev uint64, changed bool, err error) {
+	for range 10 {
+		l, rev, err := s.location(ctx, loc)
+		if err != nil {
+			return 0, false, err
+		}
+		if !change(&l) {
+			return rev, false, nil
+		}
+		b, err := json.Marshal(l)
+		if err != nil {
+			return 0, false, fmt.Errorf("encode location %s: %w", loc, err)
+		}
+		next, err := s.locations.Update(ctx, loc, b, rev)
+		if conflict(err) {
+			continue
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("store location %s: %w", loc, err)
+		}
+		return next, true, nil
+	}
+	return 0, false, fmt.Errorf("store location %s: too many concurrent updates", loc)
+}
+
 // Locations returns every registered location, ordered by id.
 func (s *Store) Locations(ctx context.Context) ([]Location, error) {
 	lister, err := s.locations.ListKeys(ctx)

@@ -14,11 +14,13 @@ const requestLogSize = 100_000
 // Status 0 means the connection was reset by an injected fault; 499 means
 // the client gave up during an injected timeout.
 type logEntry struct {
-	Method   string    `json:"method"`
-	Path     string    `json:"path"`
-	Status   int       `json:"status"`
-	Location string    `json:"location"`
-	At       time.Time `json:"at"`
+	Method   string `json:"method"`
+	Path     string `json:"path"`
+	Status   int    `json:"status"`
+	Location string `json:"location"`
+	// At is when the request arrived, the moment HighLevel counts it
+	// from (a slow or faulted request is logged when it ends).
+	At time.Time `json:"at"`
 	// TagWrites lists, for the contact tag calls (single and bulk), the
 	// tags each contact was asked to gain or lose, so a test can tell
 	// whether the same write was made twice.

@@ -170,6 +170,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.adminMux.ServeHTTP(w, r)
 		return
 	}
+	at := s.now() // HighLevel counts a request from its arrival
 	rec, _ := s.recs.Get().(*recorder)
 	if rec == nil {
 		rec = new(recorder)
@@ -182,7 +183,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if path == "" {
 		path = r.URL.RequestURI()
 	}
-	s.log.add(r.Method, path, rec.status, rec.location, s.now(), rec.tagWrites, r.Header.Get("traceparent"))
+	s.log.add(r.Method, path, rec.status, rec.location, at, rec.tagWrites, r.Header.Get("traceparent"))
 	*rec = recorder{}
 	s.recs.Put(rec)
 }

@@ -105,6 +105,9 @@ func runCmd(ctx context.Context, env *Env, args []string) error {
 
 	deps, err := fleet.Connect(ctx, "socialsync", cfg.Config, fleet.Options{LogOutput: env.Stderr})
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil // stopped while waiting for NATS, as a worker does
+		}
 		return err
 	}
 	defer deps.Close(context.WithoutCancel(ctx))

@@ -147,3 +147,32 @@ func TestRunBindsLoopbackByDefault(t *testing.T) {
 	}
 	t.Logf("checked %d non-loopback addresses", tried)
 }
+
+// TestRunStopsCleanlyWhileWaitingForNATS: with an external NATS that is
+// not up yet, `socialsync run` waits for it, says so, and a stop signal
+// meanwhile ends it with status 0, as it ends a worker.
+func TestRunStopsCleanlyWhileWaitingForNATS(t *testing.T) {
+	t.Setenv("SOCIALSYNC_DATA_DIR", t.TempDir())
+	t.Setenv("SOCIALSYNC_NATS_URL", "nats://127.0.0.1:"+strconv.Itoa(freePort(t)))
+	t.Setenv("SOCIALSYNC_HTTP_ADDR", "127.0.0.1:"+strconv.Itoa(freePort(t)))
+	t.Setenv("SOCIALSYNC_SANDBOX_ADDR", "127.0.0.1:"+strconv.Itoa(freePort(t)))
+	t.Setenv("SOCIALSYNC_DEMO_EVERY", "0")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut fleettest.Buffer
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, []string{"run"}, &out, &errOut) }()
+	fleettest.Eventually(t, 30*time.Second, "the wait for NATS logged", func() bool {
+		return strings.Contains(errOut.String(), "waiting for nats")
+	})
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("stopped while waiting for NATS, run exited %d: %s", code, errOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not stop within 30 s of its context ending")
+	}
+}

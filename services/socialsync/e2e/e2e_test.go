@@ -199,22 +199,11 @@ func TestCrashRecovery(t *testing.T) {
 		return len(f.writes(d.ID)) >= 4
 	})
 	cs.kill()
-	// The killed process's requests still in flight land at the simulator
-	// after the kill: wait until its log stops growing (no contactsync
-	// runs now), so that beforeKill holds every write the killed process
-	// made.
-	var killed []string
-	eventually(t, 20*time.Second, "the killed process's writes to land", func() bool {
-		prev := killed
-		time.Sleep(time.Second)
-		killed = f.writes(d.ID)
-		return prev != nil && len(prev) == len(killed)
-	})
-	beforeKill := map[string]bool{}
-	for _, w := range killed {
-		beforeKill[w] = true
-	}
-	before := len(killed)
+	// Whatever reaches the simulator before the new process starts came
+	// from the killed one: its requests still in flight arrive within
+	// moments of the kill, long before a new process has connected,
+	// fetched and asked for a permit.
+	restartedAt := time.Now()
 	f.worker("contactsync")
 	eventually(t, 90*time.Second, "every expected contact tag", func() bool {
 		got := contactTags(f.location(d.ID))
@@ -227,9 +216,18 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		return true
 	})
-	seen := map[string]int{}
-	for _, w := range f.writes(d.ID) {
-		seen[w]++
+	// The simulator logs a request with its arrival time, also one still
+	// in flight at the kill, logged once it ends.
+	seen, beforeKill := map[string]int{}, map[string]bool{}
+	before := 0
+	for _, r := range f.log(d.ID) {
+		for _, w := range tagAdds(r) {
+			seen[w]++
+			if r.At.Before(restartedAt) {
+				beforeKill[w] = true
+				before++
+			}
+		}
 	}
 	// An add HighLevel took whose state the killed process had not yet
 	// stored is sent again once by its redelivery (harmless: the contact
@@ -262,16 +260,24 @@ func (f *fleet) writes(loc string) []string {
 	f.t.Helper()
 	var out []string
 	for _, r := range f.log(loc) {
-		if r.Status/100 != 2 {
+		out = append(out, tagAdds(r)...)
+	}
+	return out
+}
+
+// tagAdds lists the contact tag additions HighLevel took in r, one
+// "contact tag" line per contact and tag.
+func tagAdds(r fleettest.Request) []string {
+	if r.Status/100 != 2 {
+		return nil
+	}
+	var out []string
+	for _, w := range r.TagWrites {
+		if w.Op != "add" {
 			continue
 		}
-		for _, w := range r.TagWrites {
-			if w.Op != "add" {
-				continue
-			}
-			for _, tag := range w.Tags {
-				out = append(out, fmt.Sprintf("%s %s", w.ContactID, strings.ToLower(tag)))
-			}
+		for _, tag := range w.Tags {
+			out = append(out, fmt.Sprintf("%s %s", w.ContactID, strings.ToLower(tag)))
 		}
 	}
 	return out

@@ -326,20 +326,28 @@ func (c *coster) replace(n *ast.BuiltinNode) {
 
 // rangeSize is the size of a range a..b with constant bounds.
 func (c *coster) rangeSize(n *ast.BinaryNode) size {
+	s, why := rangeOf(n)
+	if why != "" {
+		c.fail("%s", why)
+	}
+	return s
+}
+
+// rangeOf is the size of the range a..b, known when its bounds are
+// constant integers and it has at most MaxRange elements; otherwise why
+// says which rule it breaks.
+func rangeOf(n *ast.BinaryNode) (s size, why string) {
 	lo, ok1 := constInt(n.Left)
 	hi, ok2 := constInt(n.Right)
-	if !ok1 || !ok2 {
-		c.fail("range %s: its bounds must be constant integers", ast.Node(n).String())
-		return unknown
+	switch {
+	case !ok1 || !ok2:
+		return unknown, fmt.Sprintf("range %s: its bounds must be constant integers", ast.Node(n).String())
+	case hi < lo:
+		return size{n: 0, fromRange: true}, ""
+	case hi-lo >= MaxRange:
+		return unknown, fmt.Sprintf("range %d..%d: more than the limit of %d elements", lo, hi, MaxRange)
 	}
-	if hi < lo {
-		return size{n: 0, fromRange: true}
-	}
-	if hi-lo >= MaxRange {
-		c.fail("range %d..%d: more than the limit of %d elements", lo, hi, MaxRange)
-		return unknown
-	}
-	return size{n: hi - lo + 1, fromRange: true}
+	return size{n: hi - lo + 1, fromRange: true}, ""
 }
 
 func constInt(n ast.Node) (int, bool) {
@@ -373,12 +381,9 @@ func (c *coster) size(n ast.Node, vars map[string]size) size {
 	case *ast.SliceNode:
 		return c.size(n.Node, vars)
 	case *ast.BinaryNode:
-		if n.Operator == "..." || n.Operator == ".." {
-			lo, ok1 := constInt(n.Left)
-			hi, ok2 := constInt(n.Right)
-			if ok1 && ok2 && hi-lo < MaxRange {
-				return size{n: max(hi-lo+1, 0), fromRange: true}
-			}
+		if n.Operator == ".." {
+			s, _ := rangeOf(n)
+			return s
 		}
 	case *ast.ArrayNode:
 		return size{n: len(n.Nodes)}
