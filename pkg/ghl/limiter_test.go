@@ -27,6 +27,8 @@ type recordingLimiter struct {
 	observed []ghl.ResponseInfo
 	// refuse, when set, answers the n-th Acquire (from 1).
 	refuse func(n int) error
+	// admitted, when set, is called after each permit is handed out.
+	admitted func()
 }
 
 func (l *recordingLimiter) Acquire(ctx context.Context, resource string) (ghl.Release, error) {
@@ -38,6 +40,9 @@ func (l *recordingLimiter) Acquire(ctx context.Context, resource string) (ghl.Re
 		if err := l.refuse(len(l.keys)); err != nil {
 			return nil, err
 		}
+	}
+	if l.admitted != nil {
+		l.admitted()
 	}
 	return func(info ghl.ResponseInfo) {
 		l.mu.Lock()
@@ -250,6 +255,9 @@ func TestEveryPermitReleasedOnce(t *testing.T) {
 		faults  map[string]any
 		opts    ghl.Options
 		timeout time.Duration
+		// cancelOnPermit ends the call's context as soon as the permit
+		// is handed out, before the request is sent.
+		cancelOnPermit bool
 		// wantStatus is the status every release reports (0: none arrived).
 		wantStatus int
 	}{
@@ -259,6 +267,7 @@ func TestEveryPermitReleasedOnce(t *testing.T) {
 		{name: "connection reset, retried", faults: map[string]any{"resetRate": 1.0, "seed": 1}, opts: ghl.Options{MaxRetries: 2}},
 		{name: "attempt timeout", faults: map[string]any{"latencyMs": 2000}, opts: ghl.Options{MaxRetries: -1, AttemptTimeout: 50 * time.Millisecond}},
 		{name: "context ends during the send", faults: map[string]any{"latencyMs": 2000}, opts: ghl.Options{MaxRetries: -1}, timeout: 50 * time.Millisecond},
+		{name: "context ends between permit and send", cancelOnPermit: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -268,13 +277,16 @@ func TestEveryPermitReleasedOnce(t *testing.T) {
 			if tt.faults != nil {
 				sb.faults(tt.faults)
 			}
-			ctx := context.Background()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
 			if tt.timeout > 0 {
-				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
 				defer cancel()
 			}
 			lim := &recordingLimiter{}
+			if tt.cancelOnPermit {
+				lim.admitted = cancel
+			}
 			_, _ = sb.client(tok, ghl.Options{Limiter: lim, MaxRetries: tt.opts.MaxRetries, AttemptTimeout: tt.opts.AttemptTimeout,
 				HTTPClient: &http.Client{}}).Accounts(ctx, loc)
 			lim.mu.Lock()

@@ -133,3 +133,35 @@ func TestRandomLatencyNeverOverfillsTheWindow(t *testing.T) {
 	fullest := windowCheck(t, reqs, max, window)
 	t.Logf("%d requests, fullest window %d of %d", len(reqs), fullest, max)
 }
+
+// Every permit comes back, whatever its request met: after calls through
+// resets, server errors and timeouts, the location's budget is whole again
+// once the window has passed, long before the flight bound that would
+// free a leaked permit.
+func TestFailedRequestsReleaseTheirPermits(t *testing.T) {
+	const max, window = 10, time.Second
+	w := newWorld(t, max, window, 200_000)
+	loc, tok := w.location()
+	w.admin(http.MethodPut, "/_sandbox/faults", map[string]any{"resetRate": 0.2, "rate500": 0.2, "timeoutRate": 0.1, "seed": 3}, nil)
+	p := w.process(ratelimit.Config{Max: max, Window: window})
+	c := w.client(p, tok, ghl.Options{MaxRetries: 2, AttemptTimeout: 200 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for range 25 {
+		_ = call(ctx, c, loc) // failures are the point
+	}
+	deadline := time.Now().Add(window + 2*time.Second)
+	for {
+		h, err := p.gov.Headroom(ctx, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Used == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d permits still held %v after the last call: some were never released", h.Used, window+2*time.Second)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
