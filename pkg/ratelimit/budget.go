@@ -201,23 +201,29 @@ func (b *budget) take(now, want, proc int64, l limits) (int64, time.Duration) {
 	return n, 0
 }
 
-// release closes permits of the process proc: each time in at is when a
-// response (or a failure) ended one, and the permit becomes a closed grant
-// at that time; a time of 0 is a permit never used, which is dropped. An
-// entry that has expired meanwhile (see openGrant) no longer counts the
-// permit, but its closed grant is recorded all the same.
-func (b *budget) release(proc int64, at []int64, l limits) {
-	i := slices.IndexFunc(b.open, func(o openGrant) bool { return o.proc == proc })
+// release records the closed permits of the process proc (each time in
+// at is when a response, or a failure, ended one: a closed grant at that
+// time; 0 is a permit never used) and sets its open count to open, the
+// permits it has handed out and not released. Each process owns its entry
+// and knows its count: setting it, rather than counting down, makes a
+// write repeated after an error that hid its success harmless (its closed
+// grants, counted twice, only err on the safe side). An entry that comes
+// back after it expired, which a live process never lets happen, holds
+// from now.
+func (b *budget) release(proc, open int64, at []int64, now int64, l limits) {
 	for _, t := range at {
-		if i >= 0 && b.open[i].n > 0 {
-			b.open[i].n--
-		}
 		if t > 0 {
 			b.add(t, 1, l)
 		}
 	}
-	if i >= 0 && b.open[i].n <= 0 {
+	i := slices.IndexFunc(b.open, func(o openGrant) bool { return o.proc == proc })
+	switch {
+	case i >= 0 && open <= 0:
 		b.open = slices.Delete(b.open, i, i+1)
+	case i >= 0:
+		b.open[i].n = open
+	case open > 0:
+		b.open = append(b.open, openGrant{proc: proc, n: open, latest: now})
 	}
 }
 

@@ -136,7 +136,7 @@ func TestTakeNeverOverfillsAWindow(t *testing.T) {
 		for range got {
 			granted = append(granted, now)
 		}
-		b.release(1, slices.Repeat([]int64{now}, int(got)), l)
+		b.release(1, 0, slices.Repeat([]int64{now}, int(got)), now, l)
 	}
 	if at, n := fullest(granted, l.span); n > int(l.max) {
 		t.Fatalf("%d permits within one span from %d", n, at)
@@ -163,6 +163,7 @@ func TestLateRequestsNeverOverfillAWindow(t *testing.T) {
 	var b budget
 	var inFlight []flight
 	var arrivals []int64
+	open := map[int64]int64{} // per process, the permits not released in a write
 	now := t0
 	for range 30_000 {
 		now += rng.Int64N(20_000)
@@ -176,11 +177,13 @@ func TestLateRequestsNeverOverfillAWindow(t *testing.T) {
 			return true
 		})
 		for proc, at := range rel {
-			b.release(proc, at, l)
+			open[proc] -= int64(len(at))
+			b.release(proc, open[proc], at, now, l)
 		}
 		b.settle(now, l)
 		proc := 1 + rng.Int64N(4)
 		got, _ := b.take(now, 1+rng.Int64N(3), proc, l)
+		open[proc] += got
 		for range got {
 			leaves := now + rng.Int64N(5_000)
 			if rng.IntN(10) == 0 {
@@ -215,7 +218,7 @@ func TestReleaseClosesAtTheResponse(t *testing.T) {
 	}
 	// The responses came 1.5s after the permits: the window is full until
 	// a span after them.
-	b.release(1, slices.Repeat([]int64{t0 + 1_500_000}, 10), l)
+	b.release(1, 0, slices.Repeat([]int64{t0 + 1_500_000}, 10), t0+1_500_000, l)
 	for _, tt := range []struct {
 		now  int64
 		want int64
@@ -245,15 +248,22 @@ func TestReleaseClosesAtTheResponse(t *testing.T) {
 		}
 	}
 	// A permit never used is dropped; a release after the entry expired
-	// still records its closed grant.
+	// still records its closed grant; the same release written twice (a
+	// write that landed though it reported an error) leaves the open count
+	// as it should be.
 	b = budget{}
-	b.take(t0, 2, 1, l)
-	b.release(1, []int64{0}, l)
-	if b.heldAt(t0, l) != 1 || len(b.grants) != 0 {
+	b.take(t0, 3, 1, l)
+	b.release(1, 2, []int64{0}, t0, l)
+	if b.heldAt(t0, l) != 2 || len(b.grants) != 0 {
 		t.Errorf("after an unused permit's release: %+v", b)
 	}
+	b.release(1, 1, []int64{t0 + 10}, t0+10, l)
+	b.release(1, 1, []int64{t0 + 10}, t0+10, l)
+	if o := b.open; len(o) != 1 || o[0].n != 1 {
+		t.Errorf("after one release written twice: open %+v, want 1 permit", o)
+	}
 	b.settle(dead, l)
-	b.release(1, []int64{dead}, l)
+	b.release(1, 0, []int64{dead}, dead, l)
 	if b.heldAt(dead, l) != 1 || len(b.open) != 0 {
 		t.Errorf("a release after its entry expired: %+v", b)
 	}

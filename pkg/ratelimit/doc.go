@@ -38,6 +38,9 @@
 // process's writer for the location (below) folds them into its next
 // write, or writes them at once when it has nothing else to do; the delay
 // costs nothing, since the closed grant is dated at the response.
+// Each process owns its open entry and writes its count as it knows it,
+// rather than counting down, so that a write repeated after an error that
+// hid its success does not free permits still in flight.
 //
 // # A process that dies
 //

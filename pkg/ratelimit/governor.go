@@ -45,8 +45,6 @@ type Governor struct {
 	kv  jetstream.KeyValue
 	cfg Config
 	lim limits
-	// proc names this Governor's open permits in the shared budgets.
-	proc int64
 
 	mu        sync.Mutex
 	resources map[string]*resource
@@ -59,6 +57,9 @@ var _ ghl.Limiter = (*Governor)(nil)
 // resource is this process's side of one location's budget.
 type resource struct {
 	id, key string
+	// proc names this side's open permits in the budget: random, and
+	// new whenever the process takes the location up again.
+	proc int64
 
 	// kvmu serialises this process's reads and writes of the key, so they
 	// never conflict with each other; it guards cache and rev.
@@ -117,7 +118,7 @@ func New(kv jetstream.KeyValue, cfg Config) (*Governor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Governor{kv: kv, cfg: cfg, lim: cfg.limits(), proc: rand.Int64N(1<<62-1) + 1, resources: map[string]*resource{}}, nil
+	return &Governor{kv: kv, cfg: cfg, lim: cfg.limits(), resources: map[string]*resource{}}, nil
 }
 
 // Config returns the configuration in effect, defaults filled in.
@@ -168,7 +169,7 @@ func (g *Governor) Check(loc string) error {
 // refuses reports whether a caller of Acquire that may wait limit would be
 // refused now. The caller holds r.mu.
 func (g *Governor) refuses(r *resource, now time.Time, limit time.Duration) bool {
-	if g.outdated(r.view, r.fresh, now) {
+	if g.outdated(r, r.view, r.fresh, now) {
 		return false // the pump reads the budget again, and answers
 	}
 	est := r.estimate(now, len(r.waiters)+1, g.lim)
@@ -289,7 +290,7 @@ func (g *Governor) resource(loc string) (*resource, error) {
 	}
 	r := g.resources[loc]
 	if r == nil {
-		r = &resource{id: loc, key: keyPrefix + loc, wake: make(chan struct{}, 1)}
+		r = &resource{id: loc, key: keyPrefix + loc, proc: rand.Int64N(1<<62-1) + 1, wake: make(chan struct{}, 1)}
 		g.resources[loc] = r
 	}
 	r.lastUsed = now
@@ -325,6 +326,7 @@ func (g *Governor) pump(r *resource) {
 		r.mu.Lock()
 		n := len(r.waiters)
 		rel := slices.Clone(r.pending)
+		open := r.open
 		if n == 0 && (len(rel) == 0 || g.moot(failing)) {
 			r.pending = nil
 			r.pumping = false
@@ -337,10 +339,10 @@ func (g *Governor) pump(r *resource) {
 		var wait time.Duration
 		ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 		err := g.update(ctx, r, func(b *budget, now int64) bool {
-			b.release(g.proc, rel, g.lim)
+			b.release(r.proc, open, rel, now, g.lim)
 			got, wait = 0, 0
 			if n > 0 {
-				got, wait = b.take(now, int64(n), g.proc, g.lim)
+				got, wait = b.take(now, int64(n), r.proc, g.lim)
 			}
 			return got > 0 || len(rel) > 0
 		})
@@ -365,7 +367,8 @@ func (g *Governor) pump(r *resource) {
 		}
 		failing = time.Time{}
 		r.pending = slices.Delete(r.pending, 0, len(rel))
-		// A permit whose waiter left meanwhile goes back unused.
+		// A permit whose waiter left meanwhile goes back unused: the
+		// next write counts the open permits without it.
 		served := int(min(got, int64(len(r.waiters))))
 		for _, w := range r.waiters[:served] {
 			close(w.ready)
@@ -507,7 +510,7 @@ func (g *Governor) observe(r *resource, info ghl.ResponseInfo) {
 func (g *Governor) update(ctx context.Context, r *resource, fn func(b *budget, now int64) bool) error {
 	r.kvmu.Lock()
 	defer r.kvmu.Unlock()
-	stale := !r.read || g.outdated(r.cache, r.fresh, g.cfg.Now())
+	stale := !r.read || g.outdated(r, r.cache, r.fresh, g.cfg.Now())
 	for {
 		if stale {
 			if err := g.load(ctx, r); err != nil {
@@ -580,8 +583,8 @@ func (r *resource) store(b budget, rev uint64, fresh time.Time) {
 // staleAfter. Any other copy errs only on the generous side: a fresher
 // budget holds more grants, and its own permits close through this
 // process.
-func (g *Governor) outdated(b budget, fresh, now time.Time) bool {
-	return now.Sub(fresh) > staleAfter && b.othersOpen(micros(now), g.proc, g.lim)
+func (g *Governor) outdated(r *resource, b budget, fresh, now time.Time) bool {
+	return now.Sub(fresh) > staleAfter && b.othersOpen(micros(now), r.proc, g.lim)
 }
 
 func sleep(d time.Duration) { <-after(d) }
