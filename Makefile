@@ -52,6 +52,16 @@ jaeger: ## Build the Jaeger v2 binary the tracing e2e test runs (cached; the fir
 test-traces: jaeger ## Run the end-to-end tracing and metrics tests alone (workers as processes, Jaeger v2).
 	cd services/socialsync && go test -count=1 -timeout=15m -run 'TestTracesInJaeger|TestWorkerMetrics' -v ./e2e/
 
+.PHONY: stress
+stress: ## Twelve worker processes, 3 s tokens, a 20 / 2 s window, two CPU burners: no window over its limit, no 429.
+	@mkdir -p bin
+	cd services/socialsync && go test -c -o $(CURDIR)/bin/e2e-stress.test ./e2e/
+	@# Two CPU burners for the test's length at most, killed when it ends.
+	@burners=""; trap 'kill $$burners 2>/dev/null || true' EXIT; \
+	for i in 1 2; do timeout 600 sh -c 'while :; do :; done' & burners="$$burners $$!"; done; \
+	cd services/socialsync/e2e && SOCIALSYNC_STRESS=1 $(CURDIR)/bin/e2e-stress.test \
+	  -test.run '^TestStressWindow$$' -test.count=1 -test.timeout=10m -test.v
+
 .PHONY: bench
 bench: ## Run the benchmarks and print their figures.
 	cd pkg && go test -run='^$$' -bench=. -benchtime=2s ./...

@@ -20,6 +20,15 @@ import (
 	"github.com/socialsync/socialsync/pkg/telemetry"
 )
 
+const (
+	// attemptTimeout bounds each HighLevel request of the workers.
+	attemptTimeout = ghl.DefaultAttemptTimeout
+	// schedulingMargin is added to attemptTimeout for the rate governor's
+	// flight bound: the time a busy process may take from a permit to the
+	// start of its attempt.
+	schedulingMargin = 5 * time.Second
+)
+
 // Deps are the shared dependencies of the workers of one process.
 type Deps struct {
 	Name      string
@@ -154,9 +163,12 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	d.Publisher = bus.NewPublisher(js, bus.PublisherOptions{
 		TracerProvider: d.Telemetry.TracerProvider(), Propagator: d.Telemetry.Propagator()})
 	// Every HighLevel call takes a permit from the fleet-wide budget of its
-	// location; a handler whose location is paced defers its message.
+	// location; a handler whose location is paced defers its message. A
+	// permit holds until its response; should the process die first, its
+	// open permits hold until no request of the client (bounded by its
+	// attempt timeout) can still reach HighLevel.
 	governor, err := ratelimit.Open(ctx, js, ratelimit.Config{Max: cfg.RateMax, Window: cfg.RateWindow, Daily: cfg.RateDaily,
-		MaxWait: cfg.RateMaxWait, Log: d.Log})
+		MaxWait: cfg.RateMaxWait, FlightBound: attemptTimeout + schedulingMargin, Log: d.Log})
 	if err != nil {
 		if errors.Is(err, ratelimit.ErrConfig) {
 			return fmt.Errorf("%w: SOCIALSYNC_RATE_*: %v", ErrConfig, err)
@@ -165,7 +177,8 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	}
 	d.Governor = governor
 	if d.GHL, err = ghl.New(ghl.Options{BaseURL: cfg.GHLBaseURL, TracerProvider: d.Telemetry.TracerProvider(),
-		Propagator: d.Telemetry.Propagator(), Limiter: governor, MeterProvider: d.Telemetry.MeterProvider()}); err != nil {
+		Propagator: d.Telemetry.Propagator(), Limiter: governor, AttemptTimeout: attemptTimeout,
+		MeterProvider: d.Telemetry.MeterProvider()}); err != nil {
 		return fmt.Errorf("%w: SOCIALSYNC_GHL_BASE_URL: %v", ErrConfig, err)
 	}
 	// The store refreshes OAuth tokens through the same client: the governor

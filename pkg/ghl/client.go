@@ -77,8 +77,8 @@ type Options struct {
 	OnResponse func(ResponseInfo)
 	// Limiter, when set, paces the calls made for a location (or, for
 	// agency calls, a company): the client asks it for a permit before
-	// every attempt, retries included, and tells it every response. See
-	// Limiter.
+	// every attempt, retries included, and releases the permit with the
+	// attempt's outcome. See Limiter.
 	Limiter Limiter
 	// MeterProvider, when set, gets the client's metrics: every request
 	// sent (MetricCalls), every 429 (MetricRateLimited) and the latest
@@ -308,12 +308,14 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 		// trips, while a permit must go to a request that leaves at once,
 		// since HighLevel counts a request from when it arrives.
 		bearer, terr := c.bearer(r)
+		var release Release
 		if terr == nil {
-			if err := c.acquire(ctx, span, r, attempt, last); err != nil {
+			var err error
+			if release, err = c.acquire(ctx, span, r, attempt, last); err != nil {
 				return err
 			}
 		}
-		status, e := c.attempt(ctx, &r, bearer, terr, target, body, contentType, attempt, out)
+		status, e := c.attempt(ctx, &r, bearer, terr, release, target, body, contentType, attempt, out)
 		if status != 0 {
 			span.SetAttributes(attribute.Int("http.response.status_code", status))
 		}
@@ -404,8 +406,14 @@ func (r *request) resource() string {
 
 // attempt sends the request once and returns the response status (0 when
 // none arrived) and a nil *Error on a 2xx whose body decoded into out.
-func (c *Client) attempt(ctx context.Context, r *request, bearer string, terr error, target string, body []byte, contentType string, attempt int, out any) (int, *Error) {
+// It calls release, the attempt's permit (nil when none), exactly once,
+// whatever happens.
+func (c *Client) attempt(ctx context.Context, r *request, bearer string, terr error, release Release, target string, body []byte, contentType string, attempt int, out any) (int, *Error) {
 	info := ResponseInfo{Location: r.location, Company: r.company, Method: r.method, Path: r.template, Attempt: attempt}
+	if release != nil {
+		// Deferred, so that even a panic below gives the permit back.
+		defer func() { release(info) }()
+	}
 	var e *Error
 	if terr != nil {
 		e = &Error{Class: tokenErrorClass(terr), Err: terr}
@@ -423,7 +431,6 @@ func (c *Client) attempt(ctx context.Context, r *request, bearer string, terr er
 	if c.onResponse != nil {
 		c.onResponse(info)
 	}
-	c.observe(info)
 	return info.StatusCode, e
 }
 

@@ -19,34 +19,45 @@ import (
 //
 // With a Limiter the client still retries a 429 in-process (within
 // MaxRetries and MaxRetryWait), but it does not sleep first: the retry's
-// Acquire waits out the pause that Observe recorded, or refuses, so that
-// the caller can do the work later. A Limiter that keeps the budget makes
-// 429s rare; HighLevel remains the judge.
+// Acquire waits out the pause that the 429's Release recorded, or refuses,
+// so that the caller can do the work later. A Limiter that keeps the budget
+// makes 429s rare; HighLevel remains the judge.
 type Limiter interface {
-	// Acquire returns nil when one request for resource (a location id,
-	// or a company id for agency calls) may be sent now. It is called
-	// before every attempt, retries included, never for POST /oauth/token.
+	// Acquire returns a Release when one request for resource (a location
+	// id, or a company id for agency calls) may be sent now. It is called
+	// before every attempt, retries included, never for POST /oauth/token,
+	// and after the attempt's bearer token is read, so that only the
+	// request's own sending sits between the permit and HighLevel.
 	// An error ends the call without sending: the client returns it
 	// wrapped, with the last attempt's *Error when there was one, so that
 	// errors.As finds the Limiter's own error type.
-	Acquire(ctx context.Context, resource string) error
-	// Observe is told about every attempt of a call Acquire admitted,
-	// after OnResponse: what the response's X-RateLimit-* headers said, a
-	// 429 and its Retry-After (in Err). It must be quick and safe for
-	// concurrent use, and, after a 429, make Acquire wait for the pause.
-	Observe(ResponseInfo)
+	Acquire(ctx context.Context, resource string) (Release, error)
 }
 
-// acquire asks the Limiter for the permit of attempt. On refusal it ends
-// the call's span and returns the error to return from do.
-func (c *Client) acquire(ctx context.Context, span trace.Span, r request, attempt int, last *Error) error {
+// Release ends the permit Acquire handed out. The client calls it exactly
+// once per admitted attempt, whatever happens to the attempt, as soon as
+// it is over: with the response (its status, its X-RateLimit-* headers, a
+// 429 and its Retry-After in Err), or with StatusCode 0 when none arrived
+// (a transport error, a timeout, a context that ended before or during
+// the send). It is called after OnResponse, from the goroutine of the
+// call; it must be quick and, after a 429, make Acquire wait for the
+// pause.
+type Release func(ResponseInfo)
+
+// acquire asks the Limiter for the permit of attempt. It returns the
+// permit's Release (nil without a Limiter) or, on refusal, ends the call's
+// span and returns the error to return from do.
+func (c *Client) acquire(ctx context.Context, span trace.Span, r request, attempt int, last *Error) (Release, error) {
 	res := r.resource()
 	if c.limiter == nil || res == "" {
-		return nil
+		return nil, nil
 	}
-	err := c.limiter.Acquire(ctx, res)
+	release, err := c.limiter.Acquire(ctx, res)
 	if err == nil {
-		return nil
+		if release == nil {
+			release = func(ResponseInfo) {}
+		}
+		return release, nil
 	}
 	sent := attempt - 1
 	span.SetAttributes(attribute.Int("ghl.retry_count", max(sent-1, 0)))
@@ -66,15 +77,7 @@ func (c *Client) acquire(ctx context.Context, span trace.Span, r request, attemp
 	}
 	span.SetAttributes(attribute.String("error.type", errType))
 	span.SetStatus(codes.Error, err.Error())
-	return err
-}
-
-// observe tells the Limiter about an attempt.
-func (c *Client) observe(info ResponseInfo) {
-	if c.limiter == nil || (info.Location == "" && info.Company == "") {
-		return
-	}
-	c.limiter.Observe(info)
+	return nil, err
 }
 
 // retryWait is the wait before retrying after e: none for a 429 when a

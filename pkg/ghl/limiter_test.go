@@ -27,23 +27,28 @@ type recordingLimiter struct {
 	observed []ghl.ResponseInfo
 	// refuse, when set, answers the n-th Acquire (from 1).
 	refuse func(n int) error
+	// admitted, when set, is called after each permit is handed out.
+	admitted func()
 }
 
-func (l *recordingLimiter) Acquire(ctx context.Context, resource string) error {
+func (l *recordingLimiter) Acquire(ctx context.Context, resource string) (ghl.Release, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.acquired = append(l.acquired, time.Now())
 	l.keys = append(l.keys, resource)
 	if l.refuse != nil {
-		return l.refuse(len(l.keys))
+		if err := l.refuse(len(l.keys)); err != nil {
+			return nil, err
+		}
 	}
-	return nil
-}
-
-func (l *recordingLimiter) Observe(info ghl.ResponseInfo) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.observed = append(l.observed, info)
+	if l.admitted != nil {
+		l.admitted()
+	}
+	return func(info ghl.ResponseInfo) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.observed = append(l.observed, info)
+	}, nil
 }
 
 // pacedErr stands for a limiter's own error type.
@@ -175,12 +180,10 @@ func TestLimiterContextEnds(t *testing.T) {
 // blockingLimiter never admits anything.
 type blockingLimiter struct{}
 
-func (blockingLimiter) Acquire(ctx context.Context, _ string) error {
+func (blockingLimiter) Acquire(ctx context.Context, _ string) (ghl.Release, error) {
 	<-ctx.Done()
-	return ctx.Err()
+	return nil, ctx.Err()
 }
-
-func (blockingLimiter) Observe(ghl.ResponseInfo) {}
 
 func attrMap(s tracetest.SpanStub) map[attribute.Key]attribute.Value {
 	m := map[attribute.Key]attribute.Value{}
@@ -214,8 +217,10 @@ func (s orderedTokens) Token() (*oauth2.Token, error) {
 
 type orderedLimiter struct{ log *orderLog }
 
-func (l orderedLimiter) Acquire(context.Context, string) error { l.log.add("permit"); return nil }
-func (l orderedLimiter) Observe(ghl.ResponseInfo)              {}
+func (l orderedLimiter) Acquire(context.Context, string) (ghl.Release, error) {
+	l.log.add("permit")
+	return func(ghl.ResponseInfo) { l.log.add("release") }, nil
+}
 
 // Every attempt reads its token before it takes its permit: a token read
 // (or refresh) takes round trips, and HighLevel counts a request when it
@@ -233,8 +238,70 @@ func TestTokenBeforePermit(t *testing.T) {
 	if _, err := c.Accounts(context.Background(), loc); !ghl.IsRetryable(err) {
 		t.Fatalf("with 500s: %v", err)
 	}
-	want := []string{"token", "permit", "token", "permit", "token", "permit"}
+	want := []string{"token", "permit", "release", "token", "permit", "release", "token", "permit", "release"}
 	if !slices.Equal(log.events, want) {
 		t.Errorf("calls in order %v, want %v", log.events, want)
+	}
+}
+
+// Every admitted attempt releases its permit exactly once, with what it
+// got, whatever happens to it: a response, a connection reset, a timeout,
+// a context that ends during the send. A permit never released would hold
+// its location's budget; one released twice would free budget in use.
+func TestEveryPermitReleasedOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		faults  map[string]any
+		opts    ghl.Options
+		timeout time.Duration
+		// cancelOnPermit ends the call's context as soon as the permit
+		// is handed out, before the request is sent.
+		cancelOnPermit bool
+		// wantStatus is the status every release reports (0: none arrived).
+		wantStatus int
+	}{
+		{name: "response", wantStatus: http.StatusOK},
+		{name: "server error, retried", faults: map[string]any{"rate500": 1.0, "seed": 1}, opts: ghl.Options{MaxRetries: 2},
+			wantStatus: http.StatusInternalServerError},
+		{name: "connection reset, retried", faults: map[string]any{"resetRate": 1.0, "seed": 1}, opts: ghl.Options{MaxRetries: 2}},
+		{name: "attempt timeout", faults: map[string]any{"latencyMs": 2000}, opts: ghl.Options{MaxRetries: -1, AttemptTimeout: 50 * time.Millisecond}},
+		{name: "context ends during the send", faults: map[string]any{"latencyMs": 2000}, opts: ghl.Options{MaxRetries: -1}, timeout: 50 * time.Millisecond},
+		{name: "context ends between permit and send", cancelOnPermit: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sb := newSandbox(t)
+			loc, tok := sb.createLocation(locationSpec{})
+			if tt.faults != nil {
+				sb.faults(tt.faults)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.timeout > 0 {
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			lim := &recordingLimiter{}
+			if tt.cancelOnPermit {
+				lim.admitted = cancel
+			}
+			_, _ = sb.client(tok, ghl.Options{Limiter: lim, MaxRetries: tt.opts.MaxRetries, AttemptTimeout: tt.opts.AttemptTimeout,
+				HTTPClient: &http.Client{}}).Accounts(ctx, loc)
+			lim.mu.Lock()
+			defer lim.mu.Unlock()
+			if len(lim.acquired) == 0 || len(lim.observed) != len(lim.acquired) {
+				t.Fatalf("%d permits, %d releases; want one release per permit", len(lim.acquired), len(lim.observed))
+			}
+			for i, o := range lim.observed {
+				if o.StatusCode != tt.wantStatus || o.Attempt != i+1 || o.Location != loc {
+					t.Errorf("release %d: status %d attempt %d location %q; want status %d", i, o.StatusCode, o.Attempt, o.Location, tt.wantStatus)
+				}
+				if tt.wantStatus != http.StatusOK && o.Err == nil {
+					t.Errorf("release %d carries no error", i)
+				}
+			}
+		})
 	}
 }

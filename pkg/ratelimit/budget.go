@@ -17,9 +17,14 @@ import (
 // Times are Unix microseconds of the wall clock of the process that wrote
 // them, rounded up.
 type budget struct {
-	// grants are the permits handed out that may still share a rolling
-	// window with a request sent now, oldest first.
+	// grants are the closed permits that may still share a rolling window
+	// with a request sent now, oldest first: permits whose request got its
+	// response (or failed) at at, and permits HighLevel reported as used
+	// by someone else.
 	grants []grant
+	// open are the permits handed out whose responses have not come back
+	// yet, one entry per process, by process id.
+	open []openGrant
 	// pausedUntil is when a pause asked for by a 429 ends; 0 when none.
 	pausedUntil int64
 	// day is the UTC day (days since the Unix epoch) that used counts.
@@ -40,17 +45,32 @@ type grant struct {
 	n  int64
 }
 
+// openGrant is n permits that the process proc handed out, latest the
+// last of them, whose responses have not arrived. The entry holds all n
+// until latest+flight+span: by then every request it admitted has reached
+// HighLevel or never will, and HighLevel has let it out of its window. A
+// live process closes its permits long before, as their responses come
+// back; the bound only frees the permits of a process that died.
+type openGrant struct {
+	proc   int64
+	n      int64
+	latest int64
+}
+
 // limits are a Config reduced to what the budget arithmetic needs.
 type limits struct {
 	max   int64
 	daily int64
 	// window is HighLevel's, in µs.
 	window int64
-	// span is how long a grant holds its permits: the window plus the
-	// guard. A request may reach HighLevel up to the guard after its
-	// permit was handed out, and HighLevel counts it for a window from
-	// then.
+	// span is how long a closed grant holds its permits after its
+	// response: the window plus the guard, which covers the clocks'
+	// disagreement. HighLevel counted the request from its arrival, which
+	// came before the response.
 	span int64
+	// flight bounds, in µs, the time from a permit to its request's
+	// arrival at HighLevel: the client's per-attempt timeout and a margin.
+	flight int64
 }
 
 func micros(t time.Time) int64 {
@@ -74,6 +94,7 @@ func (b *budget) settle(now int64, l limits) {
 	if n := len(b.grants) - len(b.live(now, l)); n > 0 {
 		b.grants = slices.Delete(b.grants, 0, n)
 	}
+	b.open = slices.DeleteFunc(b.open, func(o openGrant) bool { return o.n <= 0 || !o.holds(now, l) })
 	b.used = b.usedOn(now)
 	b.day = utcDay(now)
 	if b.pausedUntil <= now {
@@ -90,6 +111,28 @@ func (b *budget) live(now int64, l limits) []grant {
 		return 1
 	})
 	return b.grants[i:]
+}
+
+// holds reports whether o still holds its permits at now.
+func (o openGrant) holds(now int64, l limits) bool { return o.latest+l.flight+l.span > now }
+
+// heldAt returns how many permits the budget holds at now: the closed
+// grants in the rolling window and the open permits.
+func (b *budget) heldAt(now int64, l limits) int64 {
+	n := held(b.live(now, l))
+	for _, o := range b.open {
+		if o.holds(now, l) {
+			n += o.n
+		}
+	}
+	return n
+}
+
+// othersOpen reports whether a process other than proc holds open permits
+// at now: they may have closed since this copy was read, so a fresher
+// budget may hold fewer permits.
+func (b *budget) othersOpen(now, proc int64, l limits) bool {
+	return slices.ContainsFunc(b.open, func(o openGrant) bool { return o.proc != proc && o.n > 0 && o.holds(now, l) })
 }
 
 func held(gs []grant) int64 {
@@ -138,23 +181,57 @@ func (b *budget) add(now, n int64, l limits) {
 	b.grants = slices.Insert(b.grants, i, grant{at: now, n: n})
 }
 
-// take hands out up to want permits at now. It returns how many it handed
-// out and, when none, how long until one may be free. The caller has
-// settled b.
-func (b *budget) take(now, want int64, l limits) (int64, time.Duration) {
+// take hands out up to want permits at now to the process proc, as open
+// permits. It returns how many it handed out and, when none, how long
+// until one may be free (an estimate: see wait). The caller has settled b.
+func (b *budget) take(now, want, proc int64, l limits) (int64, time.Duration) {
 	if wait := b.wait(now, 1, l); wait > 0 {
 		return 0, wait
 	}
 	l = b.limits(l)
-	n := min(want, l.max-held(b.live(now, l)), l.daily-b.usedOn(now))
-	b.add(now, n, l)
+	n := min(want, l.max-b.heldAt(now, l), l.daily-b.usedOn(now))
+	i := slices.IndexFunc(b.open, func(o openGrant) bool { return o.proc == proc })
+	if i < 0 {
+		b.open = append(b.open, openGrant{proc: proc})
+		i = len(b.open) - 1
+	}
+	b.open[i].n += n
+	b.open[i].latest = max(b.open[i].latest, now)
 	b.used += n
 	return n, 0
 }
 
+// release records the closed permits of the process proc (each time in
+// at is when a response, or a failure, ended one: a closed grant at that
+// time; 0 is a permit never used) and sets its open count to open, the
+// permits it has handed out and not released. Each process owns its entry
+// and knows its count: setting it, rather than counting down, makes a
+// write repeated after an error that hid its success harmless (its closed
+// grants, counted twice, only err on the safe side). An entry that comes
+// back after it expired, which a live process never lets happen, holds
+// from now.
+func (b *budget) release(proc, open int64, at []int64, now int64, l limits) {
+	for _, t := range at {
+		if t > 0 {
+			b.add(t, 1, l)
+		}
+	}
+	i := slices.IndexFunc(b.open, func(o openGrant) bool { return o.proc == proc })
+	switch {
+	case i >= 0 && open <= 0:
+		b.open = slices.Delete(b.open, i, i+1)
+	case i >= 0:
+		b.open[i].n = open
+	case open > 0:
+		b.open = append(b.open, openGrant{proc: proc, n: open, latest: now})
+	}
+}
+
 // wait returns how long from now until the k-th next permit is free (k at
 // most a window's worth): 0 when k permits are free now. It assumes nobody
-// else takes permits meanwhile, so it is a lower bound.
+// else takes permits meanwhile, and that the open permits close now (most
+// responses come back in milliseconds), so it is an estimate: a lower
+// bound as long as the open ones close soon.
 func (b *budget) wait(now, k int64, l limits) time.Duration {
 	l = b.limits(l)
 	var d int64
@@ -165,13 +242,24 @@ func (b *budget) wait(now, k int64, l limits) time.Duration {
 		d = max(d, (utcDay(now)+1)*dayMicros-now)
 	}
 	live := b.live(now, l)
-	need := held(live) + k - l.max
+	var open int64
+	for _, o := range b.open {
+		if o.holds(now, l) {
+			open += o.n
+		}
+	}
+	need := held(live) + open + k - l.max
 	for _, g := range live {
 		if need <= 0 {
 			break
 		}
 		need -= g.n
 		d = max(d, g.at+l.span-now)
+	}
+	if need > 0 && open > 0 {
+		// The open permits, closed now, free a span from now.
+		need -= open
+		d = max(d, l.span)
 	}
 	if need > 0 {
 		// More than a window's worth: the rest frees a span later at best.
@@ -249,7 +337,7 @@ func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
 	ll := learned.limits(l)
 	var missing int64
 	if rl.Max > 0 {
-		missing = ll.max - held(b.live(now, l)) - int64(rl.Remaining)
+		missing = ll.max - b.heldAt(now, l) - int64(rl.Remaining)
 	}
 	used := b.usedOn(now)
 	if rl.DailyLimit > 0 {
@@ -269,8 +357,16 @@ func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
 // The encoding of a budget: a version byte, then unsigned varints:
 // day, used, pausedUntil, max, daily, the number of grants, and per grant the
 // difference of its time to the previous one's (the first one's to 0) and
-// its permit count. A window's grants take a few bytes each.
-const budgetVersion = 1
+// its permit count; then the number of open entries, and per entry its
+// process id, permit count and latest time. A window's grants take a few
+// bytes each.
+//
+// Version 1 had no open entries: its grants were counted from the permit,
+// and are read as closed grants, which a window frees.
+const (
+	budgetVersion   = 2
+	budgetVersionV1 = 1
+)
 
 var errBadBudget = errors.New("undecodable budget")
 
@@ -289,13 +385,20 @@ func (b *budget) marshal() []byte {
 		out = binary.AppendUvarint(out, uint64(g.n))
 		prev = g.at
 	}
+	out = binary.AppendUvarint(out, uint64(len(b.open)))
+	for _, o := range b.open {
+		out = binary.AppendUvarint(out, uint64(o.proc))
+		out = binary.AppendUvarint(out, uint64(o.n))
+		out = binary.AppendUvarint(out, uint64(o.latest))
+	}
 	return out
 }
 
 func unmarshalBudget(data []byte) (budget, error) {
-	if len(data) == 0 || data[0] != budgetVersion {
+	if len(data) == 0 || (data[0] != budgetVersion && data[0] != budgetVersionV1) {
 		return budget{}, errBadBudget
 	}
+	version := data[0]
 	data = data[1:]
 	next := func() (int64, bool) {
 		v, n := binary.Uvarint(data)
@@ -328,6 +431,21 @@ func unmarshalBudget(data []byte) (budget, error) {
 		prev += d
 		b.grants = append(b.grants, grant{at: prev, n: n})
 	}
+	if version == budgetVersion {
+		count, ok := next()
+		if !ok || count > int64(len(data)) {
+			return budget{}, errBadBudget
+		}
+		for range count {
+			proc, ok1 := next()
+			n, ok2 := next()
+			latest, ok3 := next()
+			if !ok1 || !ok2 || !ok3 {
+				return budget{}, errBadBudget
+			}
+			b.open = append(b.open, openGrant{proc: proc, n: n, latest: latest})
+		}
+	}
 	if len(data) != 0 {
 		return budget{}, errBadBudget
 	}
@@ -336,5 +454,6 @@ func unmarshalBudget(data []byte) (budget, error) {
 
 func (b budget) clone() budget {
 	b.grants = slices.Clone(b.grants)
+	b.open = slices.Clone(b.open)
 	return b
 }

@@ -1,7 +1,9 @@
 package ratelimit
 
 import (
+	"math/rand/v2"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,8 +13,11 @@ import (
 )
 
 // testLimits: 10 per window of 900ms, a window plus guard of 1s (in µs),
-// 100 a day.
-var testLimits = limits{max: 10, daily: 100, window: 900_000, span: 1_000_000}
+// 100 a day, a flight bound of 3s.
+var testLimits = limits{max: 10, daily: 100, window: 900_000, span: 1_000_000, flight: 3_000_000}
+
+// open is the open entry of the process of TestTake, proc 1.
+func open1(n, latest int64) []openGrant { return []openGrant{{proc: 1, n: n, latest: latest}} }
 
 // t0 is a time well inside a UTC day, in µs.
 const t0 = int64(20_000)*24*3600*1_000_000 + 12*3600*1_000_000
@@ -29,12 +34,12 @@ func TestTake(t *testing.T) {
 	}{
 		{
 			name: "empty budget gives all it is asked", now: t0, want: 4, wantGot: 4,
-			after: budget{grants: []grant{{t0, 4}}, day: utcDay(t0), used: 4},
+			after: budget{open: open1(4, t0), day: utcDay(t0), used: 4},
 		},
 		{
 			name: "never more than the window holds",
 			b:    budget{grants: []grant{{t0 - 500_000, 7}}, day: utcDay(t0), used: 7}, now: t0, want: 5, wantGot: 3,
-			after: budget{grants: []grant{{t0 - 500_000, 7}, {t0, 3}}, day: utcDay(t0), used: 10},
+			after: budget{grants: []grant{{t0 - 500_000, 7}}, open: open1(3, t0), day: utcDay(t0), used: 10},
 		},
 		{
 			name: "full window: wait for the oldest grant to leave it",
@@ -45,12 +50,12 @@ func TestTake(t *testing.T) {
 		{
 			name: "a grant leaves the window exactly one span later",
 			b:    budget{grants: []grant{{t0 - 1_000_000, 10}}, day: utcDay(t0), used: 10}, now: t0, want: 2, wantGot: 2,
-			after: budget{grants: []grant{{t0, 2}}, day: utcDay(t0), used: 12},
+			after: budget{grants: []grant{}, open: open1(2, t0), day: utcDay(t0), used: 12},
 		},
 		{
 			name: "HighLevel's reported max replaces the configured one",
 			b:    budget{grants: []grant{{t0 - 500_000, 10}}, day: utcDay(t0), used: 10, max: 15}, now: t0, want: 8, wantGot: 5,
-			after: budget{grants: []grant{{t0 - 500_000, 10}, {t0, 5}}, day: utcDay(t0), used: 15, max: 15},
+			after: budget{grants: []grant{{t0 - 500_000, 10}}, open: open1(5, t0), day: utcDay(t0), used: 15, max: 15},
 		},
 		{
 			name: "paused", b: budget{pausedUntil: t0 + 1_500_000, day: utcDay(t0)}, now: t0, want: 1,
@@ -59,12 +64,12 @@ func TestTake(t *testing.T) {
 		},
 		{
 			name: "a pause ends", b: budget{pausedUntil: t0, day: utcDay(t0)}, now: t0, want: 1, wantGot: 1,
-			after: budget{grants: []grant{{t0, 1}}, day: utcDay(t0), used: 1},
+			after: budget{open: open1(1, t0), day: utcDay(t0), used: 1},
 		},
 		{
 			name: "the day's budget caps the window's",
 			b:    budget{day: utcDay(t0), used: 98}, now: t0, want: 5, wantGot: 2,
-			after: budget{grants: []grant{{t0, 2}}, day: utcDay(t0), used: 100},
+			after: budget{open: open1(2, t0), day: utcDay(t0), used: 100},
 		},
 		{
 			name: "day spent: wait for the next UTC day",
@@ -74,12 +79,25 @@ func TestTake(t *testing.T) {
 		{
 			name: "a new day starts a new count",
 			b:    budget{day: utcDay(t0) - 1, used: 100}, now: t0, want: 1, wantGot: 1,
-			after: budget{grants: []grant{{t0, 1}}, day: utcDay(t0), used: 1},
+			after: budget{open: open1(1, t0), day: utcDay(t0), used: 1},
 		},
 		{
-			name: "a grant from a clock a little behind stays in order",
-			b:    budget{grants: []grant{{t0 + 2000, 1}}, day: utcDay(t0), used: 1}, now: t0, want: 1, wantGot: 1,
-			after: budget{grants: []grant{{t0, 1}, {t0 + 2000, 1}}, day: utcDay(t0), used: 2},
+			name: "open permits of any process hold the window",
+			b:    budget{grants: []grant{{t0 - 500_000, 4}}, open: []openGrant{{proc: 2, n: 3, latest: t0 - 2_000_000}, {proc: 1, n: 2, latest: t0 - 100}}, day: utcDay(t0), used: 9},
+			now:  t0, want: 5, wantGot: 1,
+			after: budget{grants: []grant{{t0 - 500_000, 4}}, open: []openGrant{{proc: 2, n: 3, latest: t0 - 2_000_000}, {proc: 1, n: 3, latest: t0}}, day: utcDay(t0), used: 10},
+		},
+		{
+			name: "a full window of open permits: estimated to free a span after they close",
+			b:    budget{open: []openGrant{{proc: 2, n: 10, latest: t0 - 3_500_000}}, day: utcDay(t0), used: 10},
+			now:  t0, want: 1, wantWait: time.Second,
+			after: budget{open: []openGrant{{proc: 2, n: 10, latest: t0 - 3_500_000}}, day: utcDay(t0), used: 10},
+		},
+		{
+			name: "the open permits of a dead process free after the flight bound and the span",
+			b:    budget{open: []openGrant{{proc: 2, n: 10, latest: t0 - 4_000_000}}, day: utcDay(t0), used: 10},
+			now:  t0, want: 3, wantGot: 3,
+			after: budget{open: open1(3, t0), day: utcDay(t0), used: 13},
 		},
 		{
 			name: "more used than the window holds (learned): wait until enough leave",
@@ -92,18 +110,19 @@ func TestTake(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := tt.b.clone()
 			b.settle(tt.now, testLimits)
-			got, wait := b.take(tt.now, tt.want, testLimits)
+			got, wait := b.take(tt.now, tt.want, 1, testLimits)
 			if got != tt.wantGot || wait != tt.wantWait {
 				t.Errorf("take = %d, %v; want %d, %v", got, wait, tt.wantGot, tt.wantWait)
 			}
-			if diff := cmp.Diff(tt.after, b, cmp.AllowUnexported(budget{}, grant{})); diff != "" {
+			if diff := cmp.Diff(tt.after, b, cmp.AllowUnexported(budget{}, grant{}, openGrant{})); diff != "" {
 				t.Errorf("budget after take (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
-// However the grants fall, no rolling window ever holds more than max.
+// However the grants fall, no rolling window ever holds more than max,
+// when every request is answered at once.
 func TestTakeNeverOverfillsAWindow(t *testing.T) {
 	l := testLimits
 	l.daily = 1 << 40
@@ -113,25 +132,158 @@ func TestTakeNeverOverfillsAWindow(t *testing.T) {
 	for step := range 5000 {
 		now += int64(1 + (step*7919)%97_000) // irregular steps, under a tenth of the span
 		b.settle(now, l)
-		got, _ := b.take(now, int64(1+step%4), l)
+		got, _ := b.take(now, int64(1+step%4), 1, l)
 		for range got {
 			granted = append(granted, now)
 		}
+		b.release(1, 0, slices.Repeat([]int64{now}, int(got)), now, l)
 	}
-	for i := range granted {
-		j := i
-		for j < len(granted) && granted[j] < granted[i]+l.span {
-			j++
-		}
-		if j-i > int(l.max) {
-			t.Fatalf("%d permits within one span from %d", j-i, granted[i])
-		}
+	if at, n := fullest(granted, l.span); n > int(l.max) {
+		t.Fatalf("%d permits within one span from %d", n, at)
 	}
 	// Nor does it starve: asked often, it hands out nearly a window's worth
 	// per span.
 	if allowed := (now - t0) / l.span * l.max; int64(len(granted)) < allowed*9/10 {
 		t.Errorf("%d permits over the run, where %d were allowed", len(granted), allowed)
 	}
+}
+
+// Four processes take permits from one budget; each request leaves at a
+// random time after its permit (mostly at once, sometimes seconds later,
+// up to the flight bound, as a starved process's would), is answered at
+// random later, and its release reaches the budget later still. However
+// late the requests leave, HighLevel never sees more than max arrivals in
+// one window: a permit holds from its grant until its response and a span
+// after.
+func TestLateRequestsNeverOverfillAWindow(t *testing.T) {
+	l := testLimits
+	l.daily = 1 << 40
+	rng := rand.New(rand.NewPCG(1, 2))
+	type flight struct{ proc, answered, written int64 }
+	var b budget
+	var inFlight []flight
+	var arrivals []int64
+	open := map[int64]int64{} // per process, the permits not released in a write
+	now := t0
+	for range 30_000 {
+		now += rng.Int64N(20_000)
+		// The releases written by now, each process's in one write.
+		rel := map[int64][]int64{}
+		inFlight = slices.DeleteFunc(inFlight, func(f flight) bool {
+			if f.written > now {
+				return false
+			}
+			rel[f.proc] = append(rel[f.proc], f.answered)
+			return true
+		})
+		for proc, at := range rel {
+			open[proc] -= int64(len(at))
+			b.release(proc, open[proc], at, now, l)
+		}
+		b.settle(now, l)
+		proc := 1 + rng.Int64N(4)
+		got, _ := b.take(now, 1+rng.Int64N(3), proc, l)
+		open[proc] += got
+		for range got {
+			leaves := now + rng.Int64N(5_000)
+			if rng.IntN(10) == 0 {
+				leaves = now + rng.Int64N(l.flight)
+			}
+			answered := leaves + rng.Int64N(300_000)
+			arrivals = append(arrivals, leaves)
+			inFlight = append(inFlight, flight{proc: proc, answered: answered, written: answered + rng.Int64N(50_000)})
+		}
+	}
+	slices.Sort(arrivals)
+	if at, n := fullest(arrivals, l.window); n > int(l.max) {
+		t.Fatalf("%d requests arrived within one window from %d", n, at)
+	}
+	if len(arrivals) < 1000 {
+		t.Errorf("only %d permits handed out", len(arrivals))
+	}
+}
+
+// A request answered long after its permit keeps its permit until the
+// answer and a span after; a process that dies with permits open frees
+// them the flight bound and a span after its latest one.
+func TestReleaseClosesAtTheResponse(t *testing.T) {
+	l := testLimits
+	var b budget
+	if got, _ := b.take(t0, 10, 1, l); got != 10 {
+		t.Fatalf("took %d of an empty budget", got)
+	}
+	// At one span after the grants, nothing has come back: still full.
+	if got, _ := b.take(t0+l.span, 1, 2, l); got != 0 {
+		t.Fatal("a permit granted while the window's permits are in flight")
+	}
+	// The responses came 1.5s after the permits: the window is full until
+	// a span after them.
+	b.release(1, 0, slices.Repeat([]int64{t0 + 1_500_000}, 10), t0+1_500_000, l)
+	for _, tt := range []struct {
+		now  int64
+		want int64
+	}{{t0 + 2_400_000, 0}, {t0 + 2_500_000, 10}} {
+		c := b.clone()
+		c.settle(tt.now, l)
+		if got, _ := c.take(tt.now, 10, 2, l); got != tt.want {
+			t.Errorf("at %dms after the permits: %d granted, want %d", (tt.now-t0)/1000, got, tt.want)
+		}
+	}
+	if len(b.open) != 0 {
+		t.Errorf("open entries left after every permit closed: %+v", b.open)
+	}
+
+	// A process dies with 4 permits open.
+	b = budget{}
+	b.take(t0, 4, 1, l)
+	dead := t0 + l.flight + l.span
+	for _, tt := range []struct {
+		now  int64
+		want int64
+	}{{dead - 1, 6}, {dead, 10}} {
+		c := b.clone()
+		c.settle(tt.now, l)
+		if got, _ := c.take(tt.now, 10, 2, l); got != tt.want {
+			t.Errorf("at %dms after the dead process's permits: %d granted, want %d", (tt.now-t0)/1000, got, tt.want)
+		}
+	}
+	// A permit never used is dropped; a release after the entry expired
+	// still records its closed grant; the same release written twice (a
+	// write that landed though it reported an error) leaves the open count
+	// as it should be.
+	b = budget{}
+	b.take(t0, 3, 1, l)
+	b.release(1, 2, []int64{0}, t0, l)
+	if b.heldAt(t0, l) != 2 || len(b.grants) != 0 {
+		t.Errorf("after an unused permit's release: %+v", b)
+	}
+	b.release(1, 1, []int64{t0 + 10}, t0+10, l)
+	b.release(1, 1, []int64{t0 + 10}, t0+10, l)
+	if o := b.open; len(o) != 1 || o[0].n != 1 {
+		t.Errorf("after one release written twice: open %+v, want 1 permit", o)
+	}
+	b.settle(dead, l)
+	b.release(1, 0, []int64{dead}, dead, l)
+	if b.heldAt(dead, l) != 1 || len(b.open) != 0 {
+		t.Errorf("a release after its entry expired: %+v", b)
+	}
+}
+
+// fullest returns the start and count of the fullest interval of length d
+// among sorted times.
+func fullest(times []int64, d int64) (int64, int) {
+	var at int64
+	most := 0
+	j := 0
+	for i := range times {
+		for j < len(times) && times[j] < times[i]+d {
+			j++
+		}
+		if j-i > most {
+			most, at = j-i, times[i]
+		}
+	}
+	return at, most
 }
 
 func TestWaitEstimates(t *testing.T) {
@@ -203,7 +355,7 @@ func TestLearn(t *testing.T) {
 			if changed := b.learn(t0, tt.o, testLimits, true); changed != tt.wantChanged {
 				t.Errorf("learn changed = %v, want %v", changed, tt.wantChanged)
 			}
-			if diff := cmp.Diff(tt.after, b, cmp.AllowUnexported(budget{}, grant{})); diff != "" {
+			if diff := cmp.Diff(tt.after, b, cmp.AllowUnexported(budget{}, grant{}, openGrant{})); diff != "" {
 				t.Errorf("budget after learn (-want +got):\n%s", diff)
 			}
 		})
@@ -225,13 +377,13 @@ func TestBudgetEncoding(t *testing.T) {
 	for _, b := range []budget{
 		{grants: []grant{}},
 		{grants: []grant{{t0, 3}, {t0, 1}, {t0 + 1, 100}, {t0 + 9_999_999, 1}}, pausedUntil: t0 + 5, day: utcDay(t0), used: 199_999,
-			max: 100, daily: 200_000},
+			max: 100, daily: 200_000, open: []openGrant{{proc: 1<<62 - 1, n: 7, latest: t0}, {proc: 1, n: 1, latest: t0 - 5}}},
 	} {
 		got, err := unmarshalBudget(b.marshal())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(b, got, cmp.AllowUnexported(budget{}, grant{})); diff != "" {
+		if diff := cmp.Diff(b, got, cmp.AllowUnexported(budget{}, grant{}, openGrant{})); diff != "" {
 			t.Errorf("round trip (-want +got):\n%s", diff)
 		}
 	}
@@ -242,7 +394,13 @@ func TestBudgetEncoding(t *testing.T) {
 	if n := len(full.marshal()); n > 500 {
 		t.Errorf("a window of 100 single grants takes %d bytes", n)
 	}
-	for _, bad := range [][]byte{nil, {}, {2}, {1}, {1, 1, 1, 1, 1, 1, 5}, append(full.marshal(), 0)} {
+	// A budget of the previous version, whose grants counted from the
+	// permit, reads as closed grants.
+	v1 := []byte{1, 5, 2, 0, 0, 0, 1, 7, 3}
+	if got, err := unmarshalBudget(v1); err != nil || !cmp.Equal(got, budget{day: 5, used: 2, grants: []grant{{7, 3}}}, cmp.AllowUnexported(budget{}, grant{}, openGrant{})) {
+		t.Errorf("version 1 budget read as %+v, %v", got, err)
+	}
+	for _, bad := range [][]byte{nil, {}, {3}, {2}, {1}, {1, 1, 1, 1, 1, 1, 5}, {2, 1, 1, 1, 1, 1, 0, 1, 1}, append(full.marshal(), 0)} {
 		if _, err := unmarshalBudget(bad); err == nil {
 			t.Errorf("unmarshalBudget(%v) accepted", bad)
 		}
@@ -257,7 +415,7 @@ func FuzzUnmarshalBudget(f *testing.F) {
 			return
 		}
 		again, err := unmarshalBudget(b.marshal())
-		if err != nil || !cmp.Equal(b, again, cmp.AllowUnexported(budget{}, grant{})) {
+		if err != nil || !cmp.Equal(b, again, cmp.AllowUnexported(budget{}, grant{}, openGrant{})) {
 			t.Fatalf("round trip of %v: %+v then %+v, %v", data, b, again, err)
 		}
 	})

@@ -15,12 +15,13 @@ const (
 	DefaultDaily      = 200_000
 	DefaultMaxWait    = 2 * time.Second
 	DefaultMaxWaiters = 2
-	// DefaultMinGuard is the least Guard: the time from a permit to
-	// HighLevel's receipt of the request includes the scheduling of a
-	// busy node (two CPU burners beside a replica delayed requests by more
-	// than the 40ms a fiftieth of a 2s window gave), a new connection and
-	// the network.
-	DefaultMinGuard = 250 * time.Millisecond
+	// DefaultFlightBound is ghl.DefaultAttemptTimeout (30 s), the longest
+	// a request of the client can take, plus 5 s for the scheduling
+	// between a permit and the start of its attempt.
+	DefaultFlightBound = 35 * time.Second
+	// DefaultIdleTTL is how long a location nobody asked a permit for
+	// keeps its state in a process's memory.
+	DefaultIdleTTL = 5 * time.Minute
 )
 
 // Config sets the limits a Governor keeps. Every process of the fleet must
@@ -40,13 +41,24 @@ type Config struct {
 	// next ones get a *PacedError. It keeps a paced resource from taking
 	// every handler slot of a consumer.
 	MaxWaiters int
-	// Guard is added to the window: a permit counts against the budget
-	// for Window+Guard from the moment it is handed out. It must cover the
-	// time from the permit to HighLevel's receipt of the request, and the
-	// disagreement between the clocks of the fleet's hosts. Defaults to a
-	// fortieth of the window and at least DefaultMinGuard, unless that is
-	// more than a quarter of the window, which caps it.
+	// Guard is added to the window a closed permit is held for after its
+	// response: it covers the disagreement between the clocks of the
+	// fleet's hosts (and HighLevel's), nothing else, since a permit holds
+	// from its grant until its response arrives. Defaults to a hundredth
+	// of the window (100 ms of 10 s).
 	Guard time.Duration
+	// FlightBound is the longest an admitted request can take to reach
+	// HighLevel after its permit: the HighLevel client's per-attempt
+	// timeout plus the scheduling before the attempt starts. The open
+	// permits of a process that died are held until FlightBound+Window+
+	// Guard after its latest one; a live process closes them as their
+	// responses come. Defaults to DefaultFlightBound, for the client's
+	// default attempt timeout.
+	FlightBound time.Duration
+	// IdleTTL is how long a location's state stays in this process's
+	// memory after its last use, when nobody waits for it and none of its
+	// permits is open. Defaults to DefaultIdleTTL.
+	IdleTTL time.Duration
 	// Log receives the pauses; nil discards.
 	Log *slog.Logger
 	// Now is the clock of the permits and of the UTC day the daily budget
@@ -82,6 +94,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Guard < 0 {
 		bad("Guard", c.Guard)
 	}
+	if c.FlightBound < 0 {
+		bad("FlightBound", c.FlightBound)
+	}
+	if c.IdleTTL < 0 {
+		bad("IdleTTL", c.IdleTTL)
+	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
@@ -104,7 +122,13 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxWaiters = DefaultMaxWaiters
 	}
 	if c.Guard == 0 {
-		c.Guard = min(max(c.Window/40, DefaultMinGuard), c.Window/4)
+		c.Guard = c.Window / 100
+	}
+	if c.FlightBound == 0 {
+		c.FlightBound = DefaultFlightBound
+	}
+	if c.IdleTTL == 0 {
+		c.IdleTTL = DefaultIdleTTL
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -116,5 +140,6 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 func (c Config) limits() limits {
-	return limits{max: int64(c.Max), daily: c.Daily, window: c.Window.Microseconds(), span: (c.Window + c.Guard).Microseconds()}
+	return limits{max: int64(c.Max), daily: c.Daily, window: c.Window.Microseconds(), span: (c.Window + c.Guard).Microseconds(),
+		flight: c.FlightBound.Microseconds()}
 }

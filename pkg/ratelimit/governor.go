@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"sync"
@@ -29,6 +30,9 @@ const (
 	// frees is budget lost. A caller whose permit is that close always
 	// waits for it, MaxWaiters or not: it holds its slot that long at most.
 	earlyReturn = 50 * time.Millisecond
+	// staleAfter is how old a copy of a budget holding another process's
+	// open permits may be and still refuse a permit.
+	staleAfter = 50 * time.Millisecond
 	// keyPrefix starts every budget's key in the bucket.
 	keyPrefix = "budget."
 )
@@ -44,6 +48,8 @@ type Governor struct {
 
 	mu        sync.Mutex
 	resources map[string]*resource
+	// swept is when resources was last rid of idle entries.
+	swept time.Time
 }
 
 var _ ghl.Limiter = (*Governor)(nil)
@@ -51,6 +57,9 @@ var _ ghl.Limiter = (*Governor)(nil)
 // resource is this process's side of one location's budget.
 type resource struct {
 	id, key string
+	// proc names this side's open permits in the budget: random, and
+	// new whenever the process takes the location up again.
+	proc int64
 
 	// kvmu serialises this process's reads and writes of the key, so they
 	// never conflict with each other; it guards cache and rev.
@@ -66,10 +75,23 @@ type resource struct {
 	// view is a copy of cache for estimates; viewOK once there is one.
 	view   budget
 	viewOK bool
+	// fresh is when the copy was last known current: read, or written at
+	// the revision it rests on (a copy of cache's, for estimates).
+	fresh time.Time
 	// deferred are the times that callers told to come back later were
 	// given and that are still ahead, so that each is given its own
 	// permit's time.
 	deferred []time.Time
+	// open counts the permits this process handed out for the resource
+	// and has not released; pending are the releases not yet written to
+	// the budget (µs, 0 for a permit never used), which the pump writes.
+	open    int64
+	pending []int64
+	// wake interrupts the pump's sleep when a release comes.
+	wake chan struct{}
+	// lastUsed is when the resource was last asked for (guarded by the
+	// Governor's mu).
+	lastUsed time.Time
 }
 
 // waiter is a blocked caller of Acquire or Wait.
@@ -108,14 +130,20 @@ func (g *Governor) Config() Config { return g.cfg }
 // for the same location (or when the permit is only moments away);
 // otherwise it returns a *PacedError at once, telling when to come back.
 // It returns ctx's error when ctx ends first.
-func (g *Governor) Acquire(ctx context.Context, loc string) error {
+//
+// The permit holds loc's budget until its Release is called, and a window
+// (plus Guard) after: the caller must call it exactly once, when the
+// request's response (or failure) has come, or at once when it will not
+// send the request. A second call does nothing. ghl.Client does this.
+func (g *Governor) Acquire(ctx context.Context, loc string) (ghl.Release, error) {
 	return g.acquire(ctx, loc, true)
 }
 
 // Wait takes one permit for loc, blocking however long that takes, until
 // ctx ends. It is for callers with nothing else to do meanwhile (a
-// command, a benchmark); message handlers use Acquire.
-func (g *Governor) Wait(ctx context.Context, loc string) error {
+// command, a benchmark); message handlers use Acquire. The permit is
+// released as Acquire's is.
+func (g *Governor) Wait(ctx context.Context, loc string) (ghl.Release, error) {
 	return g.acquire(ctx, loc, false)
 }
 
@@ -141,17 +169,20 @@ func (g *Governor) Check(loc string) error {
 // refuses reports whether a caller of Acquire that may wait limit would be
 // refused now. The caller holds r.mu.
 func (g *Governor) refuses(r *resource, now time.Time, limit time.Duration) bool {
+	if g.outdated(r, r.view, r.fresh, now) {
+		return false // the pump reads the budget again, and answers
+	}
 	est := r.estimate(now, len(r.waiters)+1, g.lim)
 	return est > limit || (est > min(earlyReturn, limit) && len(r.waiters) >= g.cfg.MaxWaiters)
 }
 
-func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) error {
+func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) (ghl.Release, error) {
 	r, err := g.resource(loc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	r.mu.Lock()
 	now := g.cfg.Now()
@@ -163,7 +194,7 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) error 
 		if g.refuses(r, now, limit) {
 			wait := r.deferral(now, g.lim)
 			r.mu.Unlock()
-			return &PacedError{Loc: loc, Wait: wait}
+			return nil, &PacedError{Loc: loc, Wait: wait}
 		}
 	}
 	w := &waiter{ready: make(chan struct{})}
@@ -171,10 +202,7 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) error 
 		w.deadline = now.Add(g.cfg.MaxWait)
 	}
 	r.waiters = append(r.waiters, w)
-	if !r.pumping {
-		r.pumping = true
-		go g.pump(r)
-	}
+	g.startPump(r)
 	r.mu.Unlock()
 
 	var expired <-chan time.Time
@@ -185,20 +213,67 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) error 
 	}
 	select {
 	case <-w.ready:
-		return w.err
+		return g.permit(r, w)
 	case <-ctx.Done():
 		r.mu.Lock()
-		r.leave(w)
+		served := !r.leave(w)
 		r.mu.Unlock()
-		// A permit handed out meanwhile is lost, which errs on the safe side.
-		return ctx.Err()
+		if served && w.err == nil {
+			// Handed out meanwhile, but the caller is gone: the permit
+			// goes back unused.
+			g.release(r, 0)
+		}
+		return nil, ctx.Err()
 	case <-expired:
 		r.mu.Lock()
-		defer r.mu.Unlock()
 		if !r.leave(w) {
-			return w.err // served meanwhile
+			r.mu.Unlock()
+			return g.permit(r, w) // served meanwhile
 		}
-		return &PacedError{Loc: loc, Wait: r.deferral(g.cfg.Now(), g.lim)}
+		defer r.mu.Unlock()
+		return nil, &PacedError{Loc: loc, Wait: r.deferral(g.cfg.Now(), g.lim)}
+	}
+}
+
+// permit returns what a served waiter gets: its error, or the Release of
+// the permit the pump handed it.
+func (g *Governor) permit(r *resource, w *waiter) (ghl.Release, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	var once sync.Once
+	return func(info ghl.ResponseInfo) {
+		once.Do(func() {
+			g.observe(r, info)
+			g.release(r, micros(g.cfg.Now()))
+		})
+	}, nil
+}
+
+// release records that a permit of r ended at (µs; 0: never used), for the
+// pump to write. The release is not written at once: a closed permit
+// counts from at, whenever the budget learns of it, and the pump folds the
+// releases that came meanwhile into its next write.
+func (g *Governor) release(r *resource, at int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.open--
+	r.pending = append(r.pending, at)
+	if r.pumping {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+		return
+	}
+	g.startPump(r)
+}
+
+// startPump starts r's pump unless it runs. The caller holds r.mu.
+func (g *Governor) startPump(r *resource) {
+	if !r.pumping {
+		r.pumping = true
+		go g.pump(r)
 	}
 }
 
@@ -207,24 +282,53 @@ func (g *Governor) resource(loc string) (*resource, error) {
 	if !ghl.ValidID(loc) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidKey, truncate(loc))
 	}
+	now := g.cfg.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if now.Sub(g.swept) >= g.cfg.IdleTTL/2 {
+		g.evict(now)
+	}
 	r := g.resources[loc]
 	if r == nil {
-		r = &resource{id: loc, key: keyPrefix + loc}
+		r = &resource{id: loc, key: keyPrefix + loc, proc: rand.Int64N(1<<62-1) + 1, wake: make(chan struct{}, 1)}
 		g.resources[loc] = r
 	}
+	r.lastUsed = now
 	return r, nil
 }
 
+// evict forgets the resources unused for IdleTTL that nobody waits for,
+// with no permit open and no release to write: their state is all in the
+// bucket. A caller still holding one works on as before; the next one
+// starts afresh from the bucket. The caller holds g.mu.
+func (g *Governor) evict(now time.Time) {
+	g.swept = now
+	for id, r := range g.resources {
+		if now.Sub(r.lastUsed) < g.cfg.IdleTTL {
+			continue
+		}
+		r.mu.Lock()
+		idle := !r.pumping && len(r.waiters) == 0 && r.open == 0 && len(r.pending) == 0
+		r.mu.Unlock()
+		if idle {
+			delete(g.resources, id)
+		}
+	}
+}
+
 // pump hands out permits to r's waiters, oldest first, taking them from the
-// shared budget in one write for all the waiters it can serve, until
-// nobody waits. One pump runs per resource and process.
+// shared budget in one write for all the waiters it can serve, and writes
+// the releases of r's permits in the same write, until nobody waits and
+// nothing is left to write. One pump runs per resource and process.
 func (g *Governor) pump(r *resource) {
+	var failing time.Time // since when writes fail
 	for {
 		r.mu.Lock()
 		n := len(r.waiters)
-		if n == 0 {
+		rel := slices.Clone(r.pending)
+		open := r.open
+		if n == 0 && (len(rel) == 0 || g.moot(failing)) {
+			r.pending = nil
 			r.pumping = false
 			r.mu.Unlock()
 			return
@@ -235,8 +339,12 @@ func (g *Governor) pump(r *resource) {
 		var wait time.Duration
 		ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 		err := g.update(ctx, r, func(b *budget, now int64) bool {
-			got, wait = b.take(now, int64(n), g.lim)
-			return got > 0
+			b.release(r.proc, open, rel, now, g.lim)
+			got, wait = 0, 0
+			if n > 0 {
+				got, wait = b.take(now, int64(n), r.proc, g.lim)
+			}
+			return got > 0 || len(rel) > 0
 		})
 		cancel()
 
@@ -247,42 +355,73 @@ func (g *Governor) pump(r *resource) {
 				close(w.ready)
 			}
 			r.waiters = nil
-			r.pumping = false
 			r.mu.Unlock()
-			return
+			// The releases stay pending: the next write takes them, or,
+			// when the bucket stays out of reach, they are dropped once
+			// moot (see moot).
+			if failing.IsZero() {
+				failing = g.cfg.Now()
+			}
+			sleep(maxPumpSleep)
+			continue
 		}
-		// Permits whose waiter left meanwhile are lost until they leave
-		// the window: safe, and rare.
+		failing = time.Time{}
+		r.pending = slices.Delete(r.pending, 0, len(rel))
+		// A permit whose waiter left meanwhile goes back unused: the
+		// next write counts the open permits without it.
 		served := int(min(got, int64(len(r.waiters))))
 		for _, w := range r.waiters[:served] {
 			close(w.ready)
 		}
 		r.waiters = slices.Delete(r.waiters, 0, served)
-		if got == 0 {
-			r.release(g.cfg.Now(), wait, g.lim)
+		r.open += int64(served)
+		for range got - int64(served) {
+			r.pending = append(r.pending, 0)
+		}
+		if got == 0 && n > 0 {
+			g.answer(r, g.cfg.Now(), wait)
 		}
 		r.mu.Unlock()
-		if got == 0 {
-			sleep(min(max(wait, time.Millisecond), maxPumpSleep))
+		if got == 0 && n > 0 {
+			select {
+			case <-r.wake:
+			case <-after(min(max(wait, time.Millisecond), maxPumpSleep)):
+			}
 		}
 	}
 }
 
-// release answers at once the callers of Acquire that would give up before
-// the next permit, wait from now: they learn they are paced without
-// waiting for MaxWait. The caller holds r.mu.
-func (r *resource) release(now time.Time, wait time.Duration, l limits) {
-	at := now.Add(wait)
-	var paced []*waiter
-	r.waiters = slices.DeleteFunc(r.waiters, func(w *waiter) bool {
-		if !w.deadline.IsZero() && w.deadline.Before(at) {
-			paced = append(paced, w)
-			return true
+// moot reports whether releases that could not be written since failing
+// (zero: they can) no longer matter: for longer than the flight bound and
+// a window, this process handed out no permit for the resource, so its
+// open entry has expired in the budget, and its closed permits with it.
+func (g *Governor) moot(failing time.Time) bool {
+	return !failing.IsZero() && g.cfg.Now().Sub(failing) > durationMicros(g.lim.flight+g.lim.span)
+}
+
+// answer answers at once the callers of Acquire that would give up before
+// their permit, and those beyond MaxWaiters whose permit is more than
+// moments away (let in on an outdated copy of the budget, see outdated):
+// they learn they are paced without waiting for MaxWait. wait is how far
+// the next permit is. The caller holds r.mu, and the view is the copy
+// that said wait.
+func (g *Governor) answer(r *resource, now time.Time, wait time.Duration) {
+	var kept, paced []*waiter
+	for _, w := range r.waiters {
+		if w.deadline.IsZero() {
+			kept = append(kept, w)
+			continue
 		}
-		return false
-	})
+		est := max(wait, r.estimate(now, len(kept)+1, g.lim))
+		if w.deadline.Before(now.Add(est)) || (len(kept) >= g.cfg.MaxWaiters && est > earlyReturn) {
+			paced = append(paced, w)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	r.waiters = kept
 	for _, w := range paced {
-		w.err = &PacedError{Loc: r.id, Wait: r.deferral(now, l)}
+		w.err = &PacedError{Loc: r.id, Wait: r.deferral(now, g.lim)}
 		close(w.ready)
 	}
 }
@@ -321,18 +460,15 @@ func (r *resource) deferral(now time.Time, l limits) time.Duration {
 	return wait
 }
 
-// Observe learns from a response of HighLevel (ghl.Client calls it after
-// every attempt): a 429 pauses the location for every process of the fleet
+// observe learns from a response of HighLevel (the Release of each permit
+// tells it): a 429 pauses the location for every process of the fleet
 // for its Retry-After (or the window when it has none); fewer requests
 // remaining than the budget believes (someone outside the budget made
 // requests) takes the difference from the budget, for the window and for
 // the day. Only the location concerned slows down.
-func (g *Governor) Observe(info ghl.ResponseInfo) {
-	id := info.Location
-	if id == "" {
-		id = info.Company
-	}
-	if id == "" || info.StatusCode == 0 || (info.StatusCode != http.StatusTooManyRequests && !info.RateLimit.Present) {
+func (g *Governor) observe(r *resource, info ghl.ResponseInfo) {
+	id := r.id
+	if info.StatusCode == 0 || (info.StatusCode != http.StatusTooManyRequests && !info.RateLimit.Present) {
 		return
 	}
 	o := observation{status: info.StatusCode, rateLimit: info.RateLimit}
@@ -340,10 +476,7 @@ func (g *Governor) Observe(info ghl.ResponseInfo) {
 	if errors.As(info.Err, &e) {
 		o.retryAfter = e.RetryAfter
 	}
-	r, err := g.resource(id)
-	if err != nil {
-		return
-	}
+	var err error
 	// Most responses teach nothing, which this process's copy can tell
 	// without a read: a fresher budget is only more cautious.
 	r.mu.Lock()
@@ -377,7 +510,7 @@ func (g *Governor) Observe(info ghl.ResponseInfo) {
 func (g *Governor) update(ctx context.Context, r *resource, fn func(b *budget, now int64) bool) error {
 	r.kvmu.Lock()
 	defer r.kvmu.Unlock()
-	stale := !r.read
+	stale := !r.read || g.outdated(r, r.cache, r.fresh, g.cfg.Now())
 	for {
 		if stale {
 			if err := g.load(ctx, r); err != nil {
@@ -388,7 +521,7 @@ func (g *Governor) update(ctx context.Context, r *resource, fn func(b *budget, n
 		now := micros(g.cfg.Now())
 		b.settle(now, g.lim)
 		if !fn(&b, now) {
-			r.store(b, r.rev)
+			r.store(b, r.rev, r.fresh)
 			return nil
 		}
 		data := b.marshal()
@@ -401,7 +534,7 @@ func (g *Governor) update(ctx context.Context, r *resource, fn func(b *budget, n
 		}
 		switch {
 		case err == nil:
-			r.store(b, rev)
+			r.store(b, rev, g.cfg.Now())
 			return nil
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 			stale = true // another process wrote first
@@ -418,7 +551,7 @@ func (g *Governor) load(ctx context.Context, r *resource) error {
 	e, err := g.kv.Get(ctx, r.key)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
-		r.store(budget{}, 0)
+		r.store(budget{}, 0, g.cfg.Now())
 		return nil
 	case err != nil:
 		return fmt.Errorf("read rate budget of %s: %w", r.id, err)
@@ -430,25 +563,33 @@ func (g *Governor) load(ctx context.Context, r *resource) error {
 		g.cfg.Log.Warn("undecodable rate budget; counting its window as full", "location", r.id)
 		b = budget{grants: []grant{{at: micros(g.cfg.Now()), n: g.lim.max}}}
 	}
-	r.store(b, e.Revision())
+	r.store(b, e.Revision(), g.cfg.Now())
 	return nil
 }
 
 // store records b at rev as this process's copy. The caller holds r.kvmu.
 // The copy is never changed in place (update changes a clone), so the view
 // for estimates can share it.
-func (r *resource) store(b budget, rev uint64) {
+func (r *resource) store(b budget, rev uint64, fresh time.Time) {
 	r.cache, r.rev, r.read = b, rev, true
 	r.mu.Lock()
-	r.view, r.viewOK = b, true
+	r.view, r.viewOK, r.fresh = b, true, fresh
 	r.mu.Unlock()
 }
 
-func sleep(d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	<-t.C
+// outdated reports whether a copy of a budget, last known current at
+// fresh, must be read again before it refuses a permit: it holds another
+// process's open permits, which may have closed since, and is older than
+// staleAfter. Any other copy errs only on the generous side: a fresher
+// budget holds more grants, and its own permits close through this
+// process.
+func (g *Governor) outdated(r *resource, b budget, fresh, now time.Time) bool {
+	return now.Sub(fresh) > staleAfter && b.othersOpen(micros(now), r.proc, g.lim)
 }
+
+func sleep(d time.Duration) { <-after(d) }
+
+func after(d time.Duration) <-chan time.Time { return time.After(d) }
 
 func truncate(s string) string {
 	if len(s) <= 64 {

@@ -121,7 +121,7 @@ func TestRateLimitedPausesOnlyItsLocation(t *testing.T) {
 	hit := time.Now()
 
 	// The other process holds off A…
-	err = p2.gov.Acquire(ctx, a)
+	_, err = p2.gov.Acquire(ctx, a)
 	var paced *ratelimit.PacedError
 	if !errors.As(err, &paced) || paced.Loc != a || paced.Wait < retryAfter-time.Since(hit)-100*time.Millisecond {
 		t.Fatalf("second process, A after the 429: %v, want paced for about %v", err, retryAfter)
@@ -149,20 +149,20 @@ func TestRateLimitedPausesOnlyItsLocation(t *testing.T) {
 	}
 }
 
-// A process that takes permits and dies holds them no longer than the
-// window (plus the guard): the budget lives in timestamps, not in leases
-// someone must give back.
+// A process that takes permits and dies before their responses holds them
+// no longer than the flight bound plus the window (and the guard): the
+// budget lives in timestamps, not in leases someone must give back.
 func TestCrashedProcessLeaksNothing(t *testing.T) {
-	const max, window = 10, time.Second
+	const max, window, flight = 10, time.Second, 500 * time.Millisecond
 	w := newWorld(t, max, window, 200_000)
 	loc, _ := w.location()
-	cfg := ratelimit.Config{Max: max, Window: window, Guard: 50 * time.Millisecond, MaxWait: 100 * time.Millisecond}
+	cfg := ratelimit.Config{Max: max, Window: window, FlightBound: flight, MaxWait: 100 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
 	dying := w.process(cfg)
 	for range max {
-		if err := dying.gov.Wait(ctx, loc); err != nil {
+		if _, err := dying.gov.Wait(ctx, loc); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -171,18 +171,21 @@ func TestCrashedProcessLeaksNothing(t *testing.T) {
 
 	other := w.process(cfg)
 	var paced *ratelimit.PacedError
-	if err := other.gov.Acquire(ctx, loc); !errors.As(err, &paced) {
-		t.Fatalf("Acquire while the dead process's permits are in the window: %v, want paced", err)
+	if _, err := other.gov.Acquire(ctx, loc); !errors.As(err, &paced) {
+		t.Fatalf("Acquire while the dead process's permits are open: %v, want paced", err)
 	}
-	waitCtx, waitCancel := context.WithTimeout(ctx, window+50*time.Millisecond+time.Second)
+	span := window + other.gov.Config().Guard
+	waitCtx, waitCancel := context.WithTimeout(ctx, flight+span+time.Second)
 	defer waitCancel()
 	for range max {
-		if err := other.gov.Wait(waitCtx, loc); err != nil {
+		release, err := other.gov.Wait(waitCtx, loc)
+		if err != nil {
 			t.Fatalf("the dead process's permits did not come back: %v", err)
 		}
+		release(ghl.ResponseInfo{})
 	}
-	if d := time.Since(took); d < window {
-		t.Errorf("permits came back after %v, within the window", d)
+	if d := time.Since(took); d < flight+window {
+		t.Errorf("permits came back after %v, within the flight bound and the window", d)
 	}
 }
 
@@ -248,14 +251,14 @@ func TestPacedCallersComeBackWhenTheirPermitIsDue(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	for range max {
-		if err := p.gov.Acquire(ctx, loc); err != nil {
+		if _, err := p.gov.Acquire(ctx, loc); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var due []time.Time // when each paced caller is told to come back
 	for range 2 * max {
 		var paced *ratelimit.PacedError
-		if err := p.gov.Acquire(ctx, loc); !errors.As(err, &paced) {
+		if _, err := p.gov.Acquire(ctx, loc); !errors.As(err, &paced) {
 			t.Fatalf("Acquire on a spent location: %v, want paced", err)
 		}
 		due = append(due, time.Now().Add(paced.Wait))
@@ -279,7 +282,7 @@ func TestInvalidLocation(t *testing.T) {
 	w := newWorld(t, 100, 10*time.Second, 200_000)
 	p := w.process(ratelimit.Config{})
 	for _, id := range []string{"", "a.b", "a b", "x>", "a-b", string(make([]byte, 65))} {
-		if err := p.gov.Acquire(context.Background(), id); !errors.Is(err, ratelimit.ErrInvalidKey) {
+		if _, err := p.gov.Acquire(context.Background(), id); !errors.Is(err, ratelimit.ErrInvalidKey) {
 			t.Errorf("Acquire(%q) = %v, want ErrInvalidKey", id, err)
 		}
 	}
@@ -304,7 +307,7 @@ func TestCheckTakesNoPermit(t *testing.T) {
 		}
 	}
 	for range max {
-		if err := p.gov.Acquire(ctx, loc); err != nil {
+		if _, err := p.gov.Acquire(ctx, loc); err != nil {
 			t.Fatalf("Acquire after checks: %v (a check took a permit)", err)
 		}
 	}

@@ -15,7 +15,8 @@ import (
 // moment, as dashboards show it.
 type Headroom struct {
 	// Max and Window are the rolling limit in effect (HighLevel's reported
-	// one once a response said); Used the permits in the current window.
+	// one once a response said); Used the permits the budget holds now:
+	// those in flight and those answered within the window.
 	Max    int64
 	Window time.Duration
 	Used   int64
@@ -53,7 +54,7 @@ func (g *Governor) Headroom(ctx context.Context, loc string) (Headroom, error) {
 	}
 	now := micros(g.cfg.Now())
 	l := b.limits(g.lim)
-	h := Headroom{Max: l.max, Window: g.cfg.Window, Used: held(b.live(now, l)), Daily: l.daily, DailyUsed: b.usedOn(now)}
+	h := Headroom{Max: l.max, Window: g.cfg.Window, Used: b.heldAt(now, l), Daily: l.daily, DailyUsed: b.usedOn(now)}
 	if b.pausedUntil > now {
 		h.PausedUntil = time.UnixMicro(b.pausedUntil)
 	}

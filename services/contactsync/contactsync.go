@@ -40,11 +40,27 @@ import (
 	"github.com/socialsync/socialsync/services/contactsync/core/automation"
 )
 
-// UnknownTagRetry is how long an event naming a tag the catalogue lacks
-// is deferred, while the catalogue is older than the event, before it is
-// tried again: the fetcher's refresh it asked for should be done by then.
-// Deferrals never make a dead letter.
-const UnknownTagRetry = 2 * time.Second
+// UnknownTagRetry is the longest an event naming a tag the catalogue
+// lacks is deferred, while the catalogue is older than the event, before
+// it is tried again: the fetcher's refresh it asked for should be done by
+// then. The first deferral is FirstUnknownTagRetry, each next one twice
+// the last: a location's first event usually reaches contactsync before
+// its first catalogue, which takes the fetcher milliseconds. Deferrals
+// never make a dead letter.
+const (
+	UnknownTagRetry      = 2 * time.Second
+	FirstUnknownTagRetry = 250 * time.Millisecond
+)
+
+// unknownTagRetry returns the deferral of an event naming unknown tags on
+// its delivered-th delivery (from 1).
+func unknownTagRetry(delivered uint64) time.Duration {
+	d := FirstUnknownTagRetry
+	for i := uint64(1); i < delivered && d < UnknownTagRetry; i++ {
+		d *= 2
+	}
+	return min(d, UnknownTagRetry)
+}
 
 // Config is the contactsync worker's configuration.
 type Config struct {

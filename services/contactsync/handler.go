@@ -412,7 +412,7 @@ func (h *handler) tagNames(ctx context.Context, msg jetstream.Msg, ev *socialsyn
 		if err := h.requestRefresh(ctx, ev, loc, meta.Sequence.Stream); err != nil {
 			return nil, nil, err
 		}
-		return nil, nil, &UnknownTagsError{Location: loc, TagIDs: unknown, After: UnknownTagRetry}
+		return nil, nil, &UnknownTagsError{Location: loc, TagIDs: unknown, After: unknownTagRetry(meta.NumDelivered)}
 	}
 	for _, id := range unknown {
 		if err := h.deadLetterTag(ctx, msg, loc, ev.GetPostId(), id, cat.FetchedAt); err != nil {

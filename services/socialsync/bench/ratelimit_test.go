@@ -115,9 +115,12 @@ func windowCheck(reqs []fleettest.Request, window time.Duration) (fullest, rejec
 	return fullest, rejected
 }
 
-// One location with hundreds of post events queued, far over its window,
-// does not hold up another location's: the workers hand the paced
-// location's messages back to JetStream and keep pulling.
+// One location whose budget is exhausted for the whole run, with
+// hundreds of post events queued far over its window, does not hold up
+// another location's: a location new to the fleet gets its first contact
+// tag, and a known one each of its tags, within 2 s of its event. The
+// workers hand the paced location's messages back to JetStream and keep
+// pulling.
 //
 // The backlog stays under the durable's MaxAckPending (256): a message
 // handed back with a delay still counts as pending, so a longer backlog
@@ -127,11 +130,11 @@ func TestNoisyNeighbour(t *testing.T) {
 	const (
 		rateMax, window = 20, 2 * time.Second
 		backlog         = 200 // events, one contact write each: 20s of A's budget
-		probes          = 5
+		probes          = 3
 		// A location whose messages waited behind the backlog would wait
 		// for most of its 20s; one handed its turn waits the ordinary
-		// trigger-to-tag latency.
-		bound = 3 * time.Second
+		// trigger-to-tag latency, plus a new location's catalogue reads.
+		bound = 2 * time.Second
 	)
 	f := startRatedFleet(t, 2, rateMax, window)
 	a := f.addLocation(t, 2, backlog+1)
@@ -139,28 +142,42 @@ func TestNoisyNeighbour(t *testing.T) {
 	f.wait(t, []sent{f.publish(t, a, []int{0, 1}, 1), f.publish(t, b, []int{0, 1}, 1)})
 	time.Sleep(window) // a clean window for A
 
+	aID := f.locs[a].id
+	before := len(f.env.Requests(t, aID))
 	for range backlog {
 		f.publish(t, a, []int{0, 1}, 1)
+	}
+	// A's window is spent before the first probe.
+	fleettest.Eventually(t, 10*time.Second, "A's window spent", func() bool {
+		return len(f.env.Requests(t, aID))-before >= rateMax
+	})
+	probe := func(what string, l int, tag int) time.Duration {
+		ev := f.publish(t, l, []int{tag}, 1)
+		var done time.Time
+		fleettest.Eventually(t, 15*time.Second, what+" tagged", func() bool {
+			var ok bool
+			done, ok = f.taggedAt(t, f.locs[l].id, ev.contacts[0])
+			return ok
+		})
+		lat := done.Sub(ev.at)
+		t.Logf("%s: contact tagged %v after its event", what, lat)
+		return lat
 	}
 	var worst time.Duration
 	for i := range probes {
 		time.Sleep(500 * time.Millisecond)
-		ev := f.publish(t, b, []int{i % 2}, 1)
-		var done time.Time
-		fleettest.Eventually(t, 15*time.Second, "B's contact tagged", func() bool {
-			var ok bool
-			done, ok = f.taggedAt(t, f.locs[b].id, ev.contacts[0])
-			return ok
-		})
-		lat := done.Sub(ev.at)
-		t.Logf("B's event %d tagged its contact after %v", i, lat)
-		worst = max(worst, lat)
+		// A location the fleet never saw: its first event reads its
+		// catalogue before it writes.
+		fresh := f.addLocation(t, 2, 2)
+		worst = max(worst, probe(fmt.Sprintf("new location %d's first event", i), fresh, 0))
+		time.Sleep(500 * time.Millisecond)
+		worst = max(worst, probe(fmt.Sprintf("B's event %d", i), b, i%2))
 	}
 	if worst > bound {
-		t.Errorf("B's events took up to %v while A had a backlog, want within %v", worst, bound)
+		t.Errorf("other locations' events took up to %v while A's budget was spent, want within %v", worst, bound)
 	}
 
-	aReqs := f.env.Requests(t, f.locs[a].id)
+	aReqs := f.env.Requests(t, aID)
 	writes := 0
 	for _, r := range aReqs {
 		if strings.HasPrefix(r.Path, "/contacts/") && r.Status/100 == 2 {
@@ -168,32 +185,57 @@ func TestNoisyNeighbour(t *testing.T) {
 		}
 	}
 	if writes >= backlog {
-		t.Fatalf("A's backlog was drained (%d contact writes) before B's last event: the test proves nothing", writes)
+		t.Fatalf("A's backlog was drained (%d contact writes) before the last probe: the test proves nothing", writes)
 	}
-	// Whether A kept within its window is TestProcessesShareTheWindow's
-	// (pkg/ratelimit) and BenchmarkRateLimit's to show; it is logged here.
+	// A's window was full throughout: the last window before the end held
+	// (nearly) its max.
+	end := slices.MaxFunc(aReqs, func(x, y fleettest.Request) int { return x.At.Compare(y.At) }).At
+	inLast := 0
+	for _, r := range aReqs {
+		if r.At.After(end.Add(-window)) {
+			inLast++
+		}
+	}
+	if inLast < rateMax*3/4 {
+		t.Errorf("A made %d requests in its last window, of %d: its budget was not spent throughout", inLast, rateMax)
+	}
 	fullest, rejected := windowCheck(aReqs, window)
+	if fullest > rateMax || rejected > 0 {
+		t.Errorf("A: fullest window %d of %d, %d answered 429", fullest, rateMax, rejected)
+	}
 	t.Logf("A: %d requests, %d contact writes, fullest window %d (max %d), %d answered 429", len(aReqs), writes, fullest, rateMax, rejected)
 }
 
 // BenchmarkRateLimit measures the fleet against HighLevel's rate limit
-// under a backlog on one location, with 1 and 3 replicas, on a simulator
-// window scaled down to 40 requests per 2s so that a run takes seconds:
+// under a backlog on one location: with 1 and 3 replicas on a simulator
+// window scaled down to 40 requests per 2 s, so that a run takes seconds,
+// and with 3 replicas at HighLevel's real 100 requests per 10 s:
 //
 //   - utilisation: how full the fleet kept HighLevel's window during the
 //     drain: the requests in a rolling window ÷ the window's max, averaged
 //     over every window between the backlog's first request and its last;
-//     target ≥ 0.95;
+//     target ≥ 0.97 (the ceiling with the guard, a hundredth of the
+//     window, is 0.990);
 //   - 429s: requests HighLevel refused; target 0;
+//   - fullest: the most requests in one rolling window; at most max;
 //   - drain/min: the time from publishing the backlog to its last
 //     request ÷ the least the budget allows for that many requests,
 //     ⌊(requests−1)/max⌋ windows; target ≤ 1.05.
 func BenchmarkRateLimit(b *testing.B) {
-	const rateMax, window, backlog = 40, 2 * time.Second, 200
-	for _, replicas := range []int{1, 3} {
-		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
+	for _, bc := range []struct {
+		max               int
+		window            time.Duration
+		replicas, backlog int
+	}{
+		{40, 2 * time.Second, 1, 200},
+		{40, 2 * time.Second, 3, 200},
+		// Under the durables' MaxAckPending (256): see TestNoisyNeighbour.
+		{100, 10 * time.Second, 3, 250},
+	} {
+		rateMax, window, backlog := bc.max, bc.window, bc.backlog
+		b.Run(fmt.Sprintf("window=%d/%v/replicas=%d", rateMax, window, bc.replicas), func(b *testing.B) {
 			for b.Loop() {
-				f := startRatedFleet(b, replicas, rateMax, window)
+				f := startRatedFleet(b, bc.replicas, rateMax, window)
 				l := f.addLocation(b, 2, backlog+1)
 				loc := f.locs[l].id
 				f.wait(b, []sent{f.publish(b, l, []int{0, 1}, 1)}) // catalogue, details, location tags
@@ -209,10 +251,11 @@ func BenchmarkRateLimit(b *testing.B) {
 				time.Sleep(window) // let stragglers land before counting
 				reqs := f.env.Requests(b, loc)[before:]
 				last := slices.MaxFunc(reqs, func(a, b fleettest.Request) int { return a.At.Compare(b.At) }).At
-				_, rejected := windowCheck(reqs, window)
+				fullest, rejected := windowCheck(reqs, window)
 				least := time.Duration((len(reqs)-1)/rateMax) * window
 				b.ReportMetric(fleettest.Utilisation(fleettest.APITimes(reqs), rateMax, window), "utilisation")
 				b.ReportMetric(float64(rejected), "429s")
+				b.ReportMetric(float64(fullest), "fullest")
 				b.ReportMetric(last.Sub(start).Seconds()/least.Seconds(), "drain/min")
 				b.ReportMetric(float64(len(reqs)), "requests")
 			}
