@@ -58,11 +58,17 @@ func TestFaultStatuses(t *testing.T) {
 	var requests struct{ Requests []logEntry }
 	e.admin("GET", "/_sandbox/requests?location="+loc.ID, nil).want(t, http.StatusOK).decode(t, &requests)
 	var statuses []int
+	var faults []string
 	for _, q := range requests.Requests {
 		statuses = append(statuses, q.Status)
+		faults = append(faults, q.Fault)
 	}
 	if diff := cmp.Diff([]int{500, 429, 200}, statuses); diff != "" {
 		t.Errorf("logged statuses (-want +got):\n%s", diff)
+	}
+	// The log tells an injected answer from HighLevel's own.
+	if diff := cmp.Diff([]string{"500", "429", ""}, faults); diff != "" {
+		t.Errorf("logged faults (-want +got):\n%s", diff)
 	}
 }
 

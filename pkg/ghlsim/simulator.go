@@ -182,7 +182,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if path == "" {
 		path = r.URL.RequestURI()
 	}
-	s.log.add(r.Method, path, rec.status, rec.location, s.now(), rec.tagWrites, r.Header.Get("traceparent"))
+	s.log.add(r.Method, path, rec.status, rec.location, s.now(), rec.tagWrites, r.Header.Get("traceparent"), rec.fault)
 	*rec = recorder{}
 	s.recs.Put(rec)
 }
@@ -266,6 +266,8 @@ type recorder struct {
 	status    int
 	location  string
 	tagWrites []tagWrite
+	// fault names the injected fault that answered the request, if any.
+	fault string
 }
 
 // noteTagWrite records, for the request log, that a contact tag call asked
