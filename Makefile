@@ -52,6 +52,15 @@ jaeger: ## Build the Jaeger v2 binary the tracing e2e test runs (cached; the fir
 test-traces: jaeger ## Run the end-to-end tracing and metrics tests alone (workers as processes, Jaeger v2).
 	cd services/socialsync && go test -count=1 -timeout=15m -run 'TestTracesInJaeger|TestWorkerMetrics' -v ./e2e/
 
+# CLUSTER is the number of nats-server nodes the soak runs against: 1, or 3
+# for a JetStream cluster on loopback with everything at three replicas.
+CLUSTER ?= 1
+
+.PHONY: soak
+soak: ## Run the soak (about 3 minutes; CLUSTER=3 for a three-node JetStream cluster; docs/soak.md).
+	cd services/socialsync && SOCIALSYNC_SOAK=1 SOCIALSYNC_SOAK_CLUSTER=$(CLUSTER) \
+	  go test -count=1 -timeout=20m -run '^TestSoak$$' -v ./e2e/
+
 .PHONY: bench
 bench: ## Run the benchmarks and print their figures.
 	cd pkg && go test -run='^$$' -bench=. -benchtime=2s ./...
