@@ -848,6 +848,11 @@ func (s *soak) checkWindow() (calls int, minDrain time.Duration) {
 	faults := map[string]int{}
 	for _, d := range s.locs {
 		reqs := s.f.log(d.ID)
+		if dir := os.Getenv("SOCIALSYNC_SOAK_LOGS"); dir != "" {
+			b, _ := json.Marshal(reqs)
+			_ = os.MkdirAll(dir, 0o755)
+			_ = os.WriteFile(fmt.Sprintf("%s/requests-%s.json", dir, d.ID), b, 0o644)
+		}
 		at := fleettest.APITimes(reqs)
 		calls += len(at)
 		// n calls at max per window take (n/max − 1) windows at least.
