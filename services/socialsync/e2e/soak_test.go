@@ -97,6 +97,7 @@ func TestSoak(t *testing.T) {
 	calls, minDrain := s.checkWindow()
 	s.checkLogs()
 	s.checkAlive()
+	s.checkWaited(natsKills)
 
 	t.Logf("SOAK FIGURES (nats nodes %d): %d post events, %d worker kills+restarts, %d nats-server kill(s); "+
 		"duplicate adds %d (bound %d); HighLevel calls %d = %.2f per event; drain %v vs theoretical minimum %v at %d/%v (%.2fx); sending took %v",
@@ -899,6 +900,31 @@ func (s *soak) checkLogs() {
 			}
 		}
 	}
+}
+
+// checkWaited asserts that, on a single server, a worker started while
+// NATS was down waited for it (saying so) instead of exiting; checkAlive
+// has seen it run at the end.
+func (s *soak) checkWaited(natsKills int) {
+	waited := 0
+	s.f.mu.Lock()
+	for _, p := range s.f.procs {
+		if p.name != "nats-server" && p.name != "socialsync" && strings.Contains(p.out.String(), `msg="waiting for nats"`) {
+			waited++
+			select {
+			case <-p.done:
+				if !strings.Contains(p.out.String(), `msg="nats connected"`) {
+					s.t.Errorf("%s waited for NATS and exited without connecting:\n%s", p.name, tail(p.out.String(), 10))
+				}
+			default:
+			}
+		}
+	}
+	s.f.mu.Unlock()
+	if len(s.nodes) == 1 && natsKills > 0 && waited == 0 {
+		s.t.Errorf("no worker was started while nats-server was down")
+	}
+	s.t.Logf("%d worker processes waited for NATS at start", waited)
 }
 
 // checkAlive asserts every current worker replica and the gateway run and
