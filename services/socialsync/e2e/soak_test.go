@@ -72,6 +72,11 @@ func TestSoak(t *testing.T) {
 	}
 
 	s := newSoak(t, nodes)
+	if s.natsCLI != "" {
+		t.Logf("publishing to NATS with the nats CLI (%s)", s.natsCLI)
+	} else {
+		t.Logf("publishing to NATS with nats.go (no nats CLI on PATH)")
+	}
 	s.prepare()
 	plan := s.plan(events)
 	s.startFleet()
