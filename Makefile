@@ -62,6 +62,15 @@ stress: ## Twelve worker processes, 3 s tokens, a 20 / 2 s window, two CPU burne
 	cd services/socialsync/e2e && SOCIALSYNC_STRESS=1 $(CURDIR)/bin/e2e-stress.test \
 	  -test.run '^TestStressWindow$$' -test.count=1 -test.timeout=10m -test.v
 
+# CLUSTER is the number of nats-server nodes the soak runs against: 1, or 3
+# for a JetStream cluster on loopback with everything at three replicas.
+CLUSTER ?= 1
+
+.PHONY: soak
+soak: ## Run the soak (about 3 minutes; CLUSTER=3 for a three-node JetStream cluster; docs/soak.md).
+	cd services/socialsync && SOCIALSYNC_SOAK=1 SOCIALSYNC_SOAK_CLUSTER=$(CLUSTER) \
+	  go test -count=1 -timeout=20m -run '^TestSoak$$' -v ./e2e/
+
 .PHONY: bench
 bench: ## Run the benchmarks and print their figures.
 	cd pkg && go test -run='^$$' -bench=. -benchtime=2s ./...

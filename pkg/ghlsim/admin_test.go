@@ -208,7 +208,7 @@ func TestAdminRequestLog(t *testing.T) {
 func TestRequestLogIsBounded(t *testing.T) {
 	l := newRequestLog(3)
 	for i := range 5 {
-		l.add("GET", "/"+string(rune('a'+i)), 200, "", time.Unix(int64(i), 0), nil, "")
+		l.add("GET", "/"+string(rune('a'+i)), 200, "", time.Unix(int64(i), 0), nil, "", "")
 	}
 	var paths []string
 	for _, e := range l.entries("", 0) {

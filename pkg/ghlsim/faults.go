@@ -80,6 +80,21 @@ const (
 	fault429
 )
 
+// String is the fault's name in the request log.
+func (k faultKind) String() string {
+	switch k {
+	case faultReset:
+		return "reset"
+	case faultTimeout:
+		return "timeout"
+	case fault500:
+		return "500"
+	case fault429:
+		return "429"
+	}
+	return ""
+}
+
 // roll draws the fault of one request.
 func (st *faultState) roll() faultKind {
 	st.mu.Lock()
@@ -120,6 +135,7 @@ func (s *Simulator) injectFault(rec *recorder, r *http.Request) bool {
 	if kind == faultNone {
 		return false
 	}
+	rec.fault = kind.String()
 	// Attribute the faulted request to the token's location in the log.
 	var loc *location
 	if g := s.authenticate(r); g != nil && g.kind != grantCompany {

@@ -3,6 +3,7 @@ package ghlsim
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -58,11 +59,17 @@ func TestFaultStatuses(t *testing.T) {
 	var requests struct{ Requests []logEntry }
 	e.admin("GET", "/_sandbox/requests?location="+loc.ID, nil).want(t, http.StatusOK).decode(t, &requests)
 	var statuses []int
+	var faults []string
 	for _, q := range requests.Requests {
 		statuses = append(statuses, q.Status)
+		faults = append(faults, q.Fault)
 	}
 	if diff := cmp.Diff([]int{500, 429, 200}, statuses); diff != "" {
 		t.Errorf("logged statuses (-want +got):\n%s", diff)
+	}
+	// The log tells an injected answer from HighLevel's own.
+	if diff := cmp.Diff([]string{"500", "429", ""}, faults); diff != "" {
+		t.Errorf("logged faults (-want +got):\n%s", diff)
 	}
 }
 
@@ -161,5 +168,46 @@ func TestFaultSettingsAdmin(t *testing.T) {
 	want := faultSettings{Rate429: 0.25, Rate500: 0.1, TimeoutRate: 0.05, ResetRate: 0.01, LatencyMs: 5, Seed: 9}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("faults (-want +got):\n%s", diff)
+	}
+}
+
+// A request is logged at its arrival, as HighLevel's window counts it: one
+// hanging in an injected timeout is not logged when the client gave up,
+// a window later.
+func TestFaultTimeoutLoggedAtArrival(t *testing.T) {
+	// A clock running 1000 times faster than the real one: the second the
+	// client waits is 1000 s on it.
+	realStart, fakeStart := time.Now(), testStart()
+	now := func() time.Time { return fakeStart.Add(time.Since(realStart) * 1000) }
+	sim, err := New(Options{Seed: "demo", Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	loc := sim.Locations()[0]
+	sim.faults.set(faultSettings{TimeoutRate: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/social-media-posting/"+loc.ID+"/tags", nil)
+	req.Header.Set("Authorization", "Bearer "+loc.Token)
+	req.Header.Set("Version", "2021-07-28")
+	sent := now()
+	if res, err := srv.Client().Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("timeout fault answered %s", res.Status)
+	}
+	gaveUp := now()
+	var entries []logEntry
+	for deadline := time.Now().Add(5 * time.Second); len(entries) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the timed-out request was not logged")
+		}
+		time.Sleep(10 * time.Millisecond)
+		entries = sim.log.entries("", 0)
+	}
+	at := entries[0].At
+	if at.Before(sent) || at.Sub(sent) > gaveUp.Sub(sent)/2 {
+		t.Errorf("logged at %v, sent at %v, given up at %v: want the arrival", at.Sub(fakeStart), sent.Sub(fakeStart), gaveUp.Sub(fakeStart))
 	}
 }

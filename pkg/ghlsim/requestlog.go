@@ -28,7 +28,11 @@ type logEntry struct {
 	// TraceID is the trace id of the request's W3C traceparent header, so
 	// a test can follow one trace from a trigger to HighLevel.
 	TraceID string `json:"traceId,omitempty"`
-	seq     uint64
+	// Fault names the injected fault that answered the request ("429",
+	// "500", "timeout", "reset"), so a test can tell an injected 429 from
+	// one the rate limiter gave. Empty when HighLevel's own logic answered.
+	Fault string `json:"fault,omitempty"`
+	seq   uint64
 }
 
 // tagWrite is one contact's part of a contact tag call.
@@ -51,10 +55,10 @@ func newRequestLog(size int) *requestLog {
 }
 
 // add records a request.
-func (l *requestLog) add(method, path string, status int, loc string, at time.Time, writes []tagWrite, traceparent string) {
+func (l *requestLog) add(method, path string, status int, loc string, at time.Time, writes []tagWrite, traceparent, fault string) {
 	seq := l.next.Add(1)
 	e := &logEntry{Method: method, Path: path, Status: status, Location: loc, At: at.UTC(), TagWrites: writes,
-		TraceID: traceID(traceparent), seq: seq}
+		TraceID: traceID(traceparent), Fault: fault, seq: seq}
 	l.slots[(seq-1)%uint64(len(l.slots))].Store(e)
 }
 

@@ -170,7 +170,10 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.adminMux.ServeHTTP(w, r)
 		return
 	}
-	at := s.now() // HighLevel counts a request from its arrival
+	// A request counts when it arrives, as HighLevel's window counts it:
+	// one that hangs (an injected timeout) is logged at its arrival, not
+	// when the client gave up.
+	at := s.now()
 	rec, _ := s.recs.Get().(*recorder)
 	if rec == nil {
 		rec = new(recorder)
@@ -183,7 +186,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if path == "" {
 		path = r.URL.RequestURI()
 	}
-	s.log.add(r.Method, path, rec.status, rec.location, at, rec.tagWrites, r.Header.Get("traceparent"))
+	s.log.add(r.Method, path, rec.status, rec.location, at, rec.tagWrites, r.Header.Get("traceparent"), rec.fault)
 	*rec = recorder{}
 	s.recs.Put(rec)
 }
@@ -267,6 +270,8 @@ type recorder struct {
 	status    int
 	location  string
 	tagWrites []tagWrite
+	// fault names the injected fault that answered the request, if any.
+	fault string
 }
 
 // noteTagWrite records, for the request log, that a contact tag call asked

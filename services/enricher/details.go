@@ -129,18 +129,34 @@ func (m *mirror) ensure(ctx context.Context, details []core.Detail) error {
 		}
 		m.listed = true
 	}
+	// A transient failure of one create (a 5xx, a timeout, a dropped
+	// connection) does not stop the others: the redelivery then has only
+	// the failed ones left, so a catalogue of hundreds of tags is mirrored
+	// in a few deliveries even when HighLevel fails now and then, instead
+	// of one delivery per failure with a backoff doubling each time.
+	// Anything else (rate limited, a permit to wait for, a refusal) stops
+	// at once.
+	var failed []error // retryable, every one
 	for _, name := range core.MissingContactTags(m.existing, details, m.naming) {
 		tag, err := m.client.EnsureLocationTag(ctx, m.loc, name)
 		if off, derr := m.scopeRefused(err); off || derr != nil {
 			return derr
 		}
 		if err != nil {
-			return fmt.Errorf("create contact tag %q in %s: %w", name, m.loc, err)
+			err = fmt.Errorf("create contact tag %q in %s: %w", name, m.loc, err)
+			if class, _ := bus.Classify(err); class != bus.ClassRetryable || ctx.Err() != nil {
+				return err
+			}
+			failed = append(failed, err)
+			continue
 		}
 		if tag.Name == "" {
 			tag.Name = name
 		}
 		m.existing = append(m.existing, tag.Name)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d contact tags of %s not created, the first: %w", len(failed), m.loc, failed[0])
 	}
 	return nil
 }

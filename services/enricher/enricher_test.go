@@ -197,6 +197,56 @@ func TestDetailsBatchedByHundred(t *testing.T) {
 	}
 }
 
+// A create HighLevel fails (a 500) does not stop the other creates of the
+// same delivery: the redelivery has only the failed ones left, so a large
+// catalogue is mirrored in a few deliveries while HighLevel fails now and
+// then, not one delivery (and a doubled backoff) per failure.
+func TestMirrorGoesOnPastAFailedCreate(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	names := make([]string, 24)
+	for i := range names {
+		names[i] = fmt.Sprintf("tag %02d", i)
+	}
+	loc, ids := env.NewTaggedLocation(t, names...)
+	env.Admin(t, "PUT", "/_sandbox/config", map[string]any{"rateLimit": map[string]any{"max": 1000, "window": "10s", "daily": 200000}}, nil)
+	env.Admin(t, "PUT", "/_sandbox/faults", map[string]any{"rate500": 0.2, "seed": 5}, nil)
+	startWorker(t, env)
+
+	all := make([]string, 0, len(ids))
+	for _, id := range ids {
+		all = append(all, id)
+	}
+	requestDetails(t, env, loc, all, "faulty")
+	fleettest.Eventually(t, 30*time.Second, "every tag mirrored", func() bool { return len(locationTags(t, env, loc)) == len(names) })
+
+	createPath, detailsPath := "/locations/"+loc+"/tags", "/social-media-posting/"+loc+"/tags/details"
+	deliveries, failedCreates, goneOn := 0, 0, 0
+	reqs := env.Requests(t, loc)
+	for i, r := range reqs {
+		switch {
+		case r.Method == "POST" && r.Path == detailsPath:
+			deliveries++
+		case r.Method == "POST" && r.Path == createPath && r.Fault != "":
+			failedCreates++
+			// The same delivery creates on: the next call is another
+			// create, not the next delivery's details call.
+			if i+1 < len(reqs) && reqs[i+1].Method == "POST" && reqs[i+1].Path == createPath {
+				goneOn++
+			}
+		}
+	}
+	if failedCreates == 0 {
+		t.Fatalf("no create failed; the seed no longer injects a 500 into a create (requests: %d)", len(reqs))
+	}
+	if goneOn == 0 {
+		t.Errorf("after each of %d failed creates the delivery stopped; want the other creates made", failedCreates)
+	}
+	if deliveries > failedCreates && deliveries > 4 {
+		t.Errorf("%d deliveries for %d failed creates: the mirror does not go on past a failure", deliveries, failedCreates)
+	}
+	t.Logf("%d tags mirrored in %d deliveries, %d creates failed", len(names), deliveries, failedCreates)
+}
+
 // relations reads the post ↔ tag relations of loc.
 type relations struct {
 	Posts    map[string][]string // post id → tag ids

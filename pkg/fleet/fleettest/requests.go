@@ -17,6 +17,9 @@ type Request struct {
 	At        time.Time  `json:"at"`
 	TraceID   string     `json:"traceId"`
 	TagWrites []TagWrite `json:"tagWrites"`
+	// Fault names the simulator's injected fault ("429", "500", "timeout",
+	// "reset") that answered the request, or is empty.
+	Fault string `json:"fault"`
 }
 
 // TagWrite is one contact's part of a contact tag call: Op is "add" or
