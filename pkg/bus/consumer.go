@@ -53,10 +53,12 @@ type ConsumerOptions struct {
 	// for re-authorisation are not bounded by it. DefaultRetryHorizon when
 	// zero; no bound when negative.
 	RetryHorizon time.Duration
-	// CrashLimit is how many deliveries of a message may end without a
-	// settle (the process died, or hung past the ack wait) before the
-	// message is dead-lettered (ClassCrashLoop) without running the
-	// handler again. DefaultCrashLimit when zero; no limit when negative.
+	// CrashLimit is how many redeliveries of a message may have their
+	// handler cut short (the process died, or froze past the ack wait,
+	// while it ran) before the message is dead-lettered (ClassCrashLoop)
+	// without running the handler again; deliveries pulled but never
+	// started do not count (see deliveries.go). DefaultCrashLimit when
+	// zero; no limit when negative.
 	CrashLimit int
 	// Now is the clock a message's age is measured with; time.Now when
 	// nil.
@@ -387,15 +389,21 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg, ackWait time.
 	stop := keepAlive(msg, ackWait)
 
 	start := time.Now()
-	settled := c.settledOf(ctx, msg, meta)
-	f.settled.Store(settled)
+	h := c.historyOf(ctx, msg, meta)
 	crashed := false
-	if unsettled := meta.NumDelivered - 1 - min(settled, meta.NumDelivered-1); c.settler.deliveries != nil && c.crashLimit > 0 && unsettled >= uint64(c.crashLimit) {
-		// Earlier runs died (or hung past the ack wait) on this message
-		// as often as the limit allows: do not run it again.
-		err = fmt.Errorf("%w: %d of %d deliveries ended without a settle (limit %d)", ErrCrashLoop, unsettled, meta.NumDelivered-1, c.crashLimit)
+	if c.settler.deliveries != nil && c.crashLimit > 0 && h.crashes >= uint64(c.crashLimit) {
+		// Earlier runs died on this message as often as the limit
+		// allows: do not run it again.
+		err = fmt.Errorf("%w: %d of %d deliveries started the handler and ended without a settle (limit %d)", ErrCrashLoop, h.crashes, meta.NumDelivered-1, c.crashLimit)
 		crashed = true
+	} else if meta.NumDelivered > 1 && c.settler.deliveries != nil && !h.unknown {
+		h.open = meta.NumDelivered
+		if werr := c.settler.deliveries.write(ctx, meta, h); werr != nil {
+			// This run's crash, should it crash, goes unseen.
+			c.log.LogAttrs(ctx, slog.LevelWarn, "delivery start not recorded", append(msgAttrs(msg), slog.String("err", werr.Error()))...)
+		}
 	}
+	f.history.Store(&h)
 	if !crashed {
 		err = Recover()(c.handler)(withMetrics(ctx, c.metrics), msg)
 	}
@@ -405,48 +413,43 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg, ackWait time.
 		c.log.LogAttrs(ctx, slog.LevelWarn, "handler returned after its message was nakked at shutdown", msgAttrs(msg)...)
 		return
 	}
-	c.settler.settle(msg, meta, err, took, ctx.Err() != nil, settled)
+	c.settler.settle(msg, meta, err, took, ctx.Err() != nil, h)
 }
 
-// settledOf returns how many earlier deliveries of msg were settled
-// (nakked). When the record cannot be read, every earlier delivery counts
-// as settled: an unknown count must neither trip the crash-loop guard nor,
-// written back one higher by the next nak, lower the record.
-func (c *Consumer) settledOf(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) uint64 {
+// historyOf returns what is known of msg's earlier deliveries, as this
+// delivery finds it (see deliveries.go): nothing on a first delivery, and
+// an unknown history when the record cannot be read, which neither trips
+// the crash-loop guard nor is written back.
+func (c *Consumer) historyOf(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) history {
 	if meta.NumDelivered <= 1 || c.settler.deliveries == nil {
-		return 0
+		return history{}
 	}
-	settled, err := c.settler.deliveries.settled(ctx, meta)
+	h, err := c.settler.deliveries.read(ctx, meta)
 	if err != nil {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "crash-loop check skipped", append(msgAttrs(msg), slog.String("err", err.Error()))...)
-		return meta.NumDelivered - 1
+		return history{unknown: true}
 	}
-	return settled
+	return h.begin(meta.NumDelivered)
 }
 
 // nakNow naks msg, pulled but never started, for immediate redelivery at
-// shutdown, recording the settle so that it does not count toward a crash
-// loop.
+// shutdown. Its history is left as it is: a delivery that never ran the
+// handler is no crash.
 func (c *Consumer) nakNow(msg jetstream.Msg) error {
-	meta, err := msg.Metadata()
-	if err != nil || c.settler.deliveries == nil {
-		return msg.Nak()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.settler.timeout)
-	defer cancel()
-	return c.settler.nak(ctx, msg, meta, c.settledOf(ctx, msg, meta), 0)
+	return msg.Nak()
 }
 
-// nakFlight naks a running message at the shutdown deadline, with the
-// settled count its delivery already read.
+// nakFlight naks a running message at the shutdown deadline, closing the
+// open delivery of the history its delivery read.
 func (c *Consumer) nakFlight(f *flight) error {
 	meta, err := f.msg.Metadata()
-	if err != nil || c.settler.deliveries == nil {
+	h := f.history.Load()
+	if err != nil || c.settler.deliveries == nil || h == nil {
 		return f.msg.Nak()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.settler.timeout)
 	defer cancel()
-	return c.settler.nak(ctx, f.msg, meta, f.settled.Load(), 0)
+	return c.settler.nak(ctx, f.msg, meta, *h, false, 0)
 }
 
 // keepAlive tells the server every ackWait/3 that msg is still being
@@ -490,9 +493,9 @@ type inflight struct {
 type flight struct {
 	msg       jetstream.Msg
 	abandoned atomic.Bool
-	// settled is the count of earlier settled deliveries, as read at the
-	// start of this one.
-	settled atomic.Uint64
+	// history is the message's delivery history as this delivery
+	// recorded it at its start; nil until then.
+	history atomic.Pointer[history]
 }
 
 func (i *inflight) add(msg jetstream.Msg) *flight {

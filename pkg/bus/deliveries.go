@@ -5,69 +5,131 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// deliveries tells a delivery that ended in a settle from one that did
-// not, for the crash-loop guard.
+// deliveries keeps, per durable and message, what the server does not say
+// about a message's earlier deliveries: which of them ran the handler and
+// ended without a settle (the process died), for the crash-loop guard, and
+// how many ended in a retryable failure, for the backoff.
 //
-// The server counts every delivery of a message (NumDelivered) but does not
-// say how the earlier ones ended: nakked by a handler that deferred or
-// failed, or never settled because the process died or hung past the ack
-// wait. So the consumer records, in BucketDeliveries, how many deliveries
-// of a message (per durable and stream sequence) it nakked, writing the new
-// count just before each nak. Then, on delivery n,
+// The server counts every delivery (NumDelivered), including those a
+// process pulled but never started before it died, and those it deferred.
+// Neither may count toward a crash loop: a replica killed with messages in
+// its pull buffer, or one whose long handler is interrupted by a restart,
+// has done nothing wrong with them. So the consumer writes, in
+// BucketDeliveries, a history of the message:
 //
-//	unsettled = n - 1 - settled
+//   - when a redelivery starts its handler, the delivery's number as the
+//     open one (a first delivery writes nothing: the common path stays free);
+//   - when a delivery is nakked, no open delivery, and one more failure when
+//     it failed retryably.
 //
-// and once unsettled reaches the crash limit the message is dead-lettered
-// without running its handler again.
+// A later delivery that finds an open one knows that delivery started and
+// never settled: one crash. At CrashLimit crashes the message is
+// dead-lettered without running the handler again. A first delivery's crash
+// is not seen, so a message that kills every process handling it runs at
+// most CrashLimit+1 times.
 //
-// Cost: one KV put per nak and one KV get per redelivery; a first delivery
-// and an ack cost nothing, which is the common path. No cheaper scheme is
-// correct: whatever marks "this delivery was settled" must be written once
-// per settle that leaves the message alive, that is per nak. The count is
-// written whole (no read-modify-write at nak time): the redelivery already
-// read it, and the durable hands one message to one replica at a time.
+// Cost: one KV get and one put per redelivery, one put per nak; a first
+// delivery that is acked costs nothing. The record is written whole (no
+// read-modify-write race): the durable hands one message to one replica at
+// a time.
 //
-// Failure modes: a record that fails before a nak makes that delivery look
-// unsettled (one step of CrashLimit toward a dead letter); a read that
-// fails counts every earlier delivery as settled (Consumer.settledOf), so
-// it neither trips the guard nor lowers the record the next nak writes. The bucket's TTL (DeliveriesTTL) outlives the
-// longest gap between two deliveries of one message (a nak asks for at
-// most a day), and every put restarts it, so a live count never expires.
+// Failure modes: a record that cannot be read leaves the history unknown
+// for that delivery: it neither trips the guard nor is written back, so
+// the record stays as it was. A start that cannot be written means a crash
+// of that run goes unseen; a nak that cannot be written leaves the open
+// delivery in place, which the next delivery counts as a crash (one step of
+// CrashLimit). The bucket's TTL (DeliveriesTTL) outlives the longest gap
+// between two deliveries of one message (a nak asks for at most a day), and
+// every put restarts it.
 type deliveries struct {
 	kv jetstream.KeyValue
 }
 
-// deliveriesKey names the settled-delivery count of the message at stream
-// sequence seq for durable: "<stream>.<durable>.<seq>".
+// history is what the consumer knows of a message's earlier deliveries.
+type history struct {
+	// crashes counts the deliveries that ran the handler and ended
+	// without a settle.
+	crashes uint64
+	// open is the delivery whose handler started and that has not been
+	// settled; 0 when none.
+	open uint64
+	// failures counts the deliveries nakked after a retryable failure:
+	// the backoff's attempt (deferrals do not lengthen it).
+	failures uint64
+	// unknown says the record could not be read: nothing is decided from
+	// it or written back.
+	unknown bool
+}
+
+// begin returns the history as delivery n (n ≥ 2) finds it: an open
+// earlier delivery is one more crash.
+func (h history) begin(n uint64) history {
+	if !h.unknown && h.open != 0 && h.open < n {
+		h.crashes++
+		h.open = 0
+	}
+	return h
+}
+
+// deliveriesKey names the history of the message at stream sequence seq
+// for durable: "<stream>.<durable>.<seq>".
 func deliveriesKey(meta *jetstream.MsgMetadata) string {
 	return meta.Stream + "." + meta.Consumer + "." + strconv.FormatUint(meta.Sequence.Stream, 10)
 }
 
-// settled returns how many deliveries of the message were nakked, 0 when
-// none was.
-func (d *deliveries) settled(ctx context.Context, meta *jetstream.MsgMetadata) (uint64, error) {
+// The record's text: "h <crashes> <open> <failures>". An earlier version
+// stored the number of nakked deliveries alone; it reads as a history
+// without crashes, open delivery or failures.
+const historyPrefix = "h "
+
+// read returns the message's history, empty when none was written.
+func (d *deliveries) read(ctx context.Context, meta *jetstream.MsgMetadata) (history, error) {
 	e, err := d.kv.Get(ctx, deliveriesKey(meta))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, nil
+		return history{}, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read settled deliveries: %w", err)
+		return history{}, fmt.Errorf("read delivery history: %w", err)
 	}
-	n, err := strconv.ParseUint(string(e.Value()), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("read settled deliveries: %w", err)
-	}
-	return n, nil
+	return parseHistory(string(e.Value()))
 }
 
-// record stores n as the number of nakked deliveries of the message.
-func (d *deliveries) record(ctx context.Context, meta *jetstream.MsgMetadata, n uint64) error {
-	if _, err := d.kv.Put(ctx, deliveriesKey(meta), []byte(strconv.FormatUint(n, 10))); err != nil {
-		return fmt.Errorf("record settled delivery: %w", err)
+func parseHistory(s string) (history, error) {
+	if !strings.HasPrefix(s, historyPrefix) {
+		if _, err := strconv.ParseUint(s, 10, 64); err != nil {
+			return history{}, fmt.Errorf("read delivery history %q: %w", s, err)
+		}
+		return history{}, nil
+	}
+	f := strings.Fields(strings.TrimPrefix(s, historyPrefix))
+	var v [3]uint64
+	if len(f) != len(v) {
+		return history{}, fmt.Errorf("read delivery history %q: want 3 numbers", s)
+	}
+	for i := range v {
+		n, err := strconv.ParseUint(f[i], 10, 64)
+		if err != nil {
+			return history{}, fmt.Errorf("read delivery history %q: %w", s, err)
+		}
+		v[i] = n
+	}
+	return history{crashes: v[0], open: v[1], failures: v[2]}, nil
+}
+
+// write stores h as the message's history; an unknown history is not
+// written.
+func (d *deliveries) write(ctx context.Context, meta *jetstream.MsgMetadata, h history) error {
+	if h.unknown {
+		return nil
+	}
+	v := fmt.Sprintf("%s%d %d %d", historyPrefix, h.crashes, h.open, h.failures)
+	if _, err := d.kv.Put(ctx, deliveriesKey(meta), []byte(v)); err != nil {
+		return fmt.Errorf("record delivery history: %w", err)
 	}
 	return nil
 }

@@ -90,6 +90,47 @@ func TestRetryableFailuresRetryUntilTheHorizon(t *testing.T) {
 	}
 }
 
+// The backoff grows with the failures, not the deliveries: a message
+// deferred ten times that then fails waits the backoff's first step, and
+// its second failure the second.
+func TestBackoffCountsFailuresNotDeferrals(t *testing.T) {
+	t.Parallel()
+	js, topo := setup(t)
+	ctx := testContext(t)
+	subject, _ := bus.PostTriggers.Subject("loc1")
+	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	h := func(context.Context, jetstream.Msg) error {
+		switch n := calls.Add(1); {
+		case n <= 10:
+			return bus.Defer(errors.New("location paced"), time.Millisecond)
+		case n <= 12:
+			return errors.New("connection reset by peer")
+		}
+		return nil
+	}
+	var got outcomes
+	const initial = 50 * time.Millisecond
+	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), h, bus.ConsumerOptions{
+		OnSettle: got.add, Backoff: bus.Backoff{Initial: initial, Max: 10 * time.Second}})
+	waitFor(t, 20*time.Second, "the trigger acked", func() bool {
+		l := got.list()
+		return len(l) > 0 && l[len(l)-1].Decision.Action == bus.ActionAck
+	})
+	var delays []time.Duration
+	for _, o := range got.list() {
+		if o.Decision.Class != bus.ClassDeferred && o.Decision.Action == bus.ActionNak {
+			delays = append(delays, o.Decision.Delay)
+		}
+	}
+	// ±20% jitter around 50 ms and 100 ms.
+	if len(delays) != 2 || delays[0] > initial*6/5 || delays[1] > 2*initial*6/5 || delays[1] < 2*initial*4/5 {
+		t.Errorf("failure delays %v, want about %v then %v", delays, initial, 2*initial)
+	}
+}
+
 // crashOnce runs a consumer of s on its own connection whose handler
 // blocks, and kills the connection while the handler runs: the delivery
 // ends without any settle, as when the process dies.
@@ -125,8 +166,9 @@ func crashOnce(t *testing.T, url string, s bus.ConsumerSpec, started chan<- uint
 	}
 }
 
-// Deliveries whose process died count toward the crash limit; deferred
-// ones do not. After the third unsettled delivery the message is
+// Deliveries whose process died while the handler ran count toward the
+// crash limit; deferred ones do not, nor does the first delivery, which
+// records nothing. After the third crash seen the message is
 // dead-lettered as crash_loop without running the handler again.
 func TestCrashLoopDeadLettersWithoutRunningHandler(t *testing.T) {
 	t.Parallel()
@@ -148,7 +190,9 @@ func TestCrashLoopDeadLettersWithoutRunningHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	started := make(chan uint64, 8)
-	// Two crashes: below the limit.
+	// Three crashes, the first unseen (a first delivery records nothing):
+	// two, below the limit.
+	crashOnce(t, srv.ClientURL(), s, started)
 	crashOnce(t, srv.ClientURL(), s, started)
 	crashOnce(t, srv.ClientURL(), s, started)
 	// A healthy replica defers the message five times: settled deliveries,
@@ -168,8 +212,8 @@ func TestCrashLoopDeadLettersWithoutRunningHandler(t *testing.T) {
 	for n := range started {
 		crashed = append(crashed, n)
 	}
-	if len(crashed) != 3 || crashed[0] != 1 || crashed[1] != 2 || crashed[2] < 8 {
-		t.Fatalf("crashed deliveries %v: want 1, 2 and one after five deferrals", crashed)
+	if len(crashed) != 4 || crashed[0] != 1 || crashed[1] != 2 || crashed[2] != 3 || crashed[3] < 9 {
+		t.Fatalf("crashed deliveries %v: want 1, 2, 3 and one after five deferrals", crashed)
 	}
 
 	var calls atomic.Int32
@@ -184,6 +228,65 @@ func TestCrashLoopDeadLettersWithoutRunningHandler(t *testing.T) {
 	}
 	if n := calls.Load(); n != 0 {
 		t.Errorf("handler ran %d times in a crash loop", n)
+	}
+}
+
+// Deliveries that never reached the handler (pulled into a process's
+// buffer, which died before starting them) are no crashes, however many:
+// the message is handled when a replica finally runs it.
+func TestPulledButNotStartedIsNoCrash(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	js := connect(t, srv)
+	ctx := testContext(t)
+	topo := bus.NewTopology(bus.TopologyOptions{})
+	for i, c := range topo.Consumers {
+		if c.Stream == bus.StreamTriggers && c.Config.Durable == bus.DurableStats {
+			topo.Consumers[i].Config.AckWait = 200 * time.Millisecond
+		}
+	}
+	if err := topo.Ensure(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	s := spec(t, topo, bus.StreamTriggers, bus.DurableStats)
+	subject, _ := bus.StatsTriggers.Subject("loc1")
+	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.StatsRequested{LocationId: "loc1"}); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.Consumer(ctx, s.Stream, s.Config.Durable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Five deliveries pulled and left to time out, as a killed process's
+	// buffer leaves them.
+	for i := range 5 {
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for range batch.Messages() {
+			n++
+		}
+		if n != 1 {
+			t.Fatalf("pull %d: %d messages, want 1 (%v)", i+1, n, batch.Error())
+		}
+	}
+	var calls atomic.Int32
+	var got outcomes
+	run(t, js, s, func(context.Context, jetstream.Msg) error {
+		calls.Add(1)
+		return nil
+	}, bus.ConsumerOptions{OnSettle: got.add})
+	waitFor(t, 10*time.Second, "the trigger settled", func() bool { return len(got.list()) > 0 })
+	if o := got.list()[0]; o.Decision.Action != bus.ActionAck || o.Attempt != 6 {
+		t.Errorf("delivery %d settled as %+v, want delivery 6 acked", o.Attempt, o.Decision)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("handler ran %d times, want 1", n)
+	}
+	if n := streamMsgs(t, js, bus.StreamDLQ); n != 0 {
+		t.Errorf("%d dead letters, want none", n)
 	}
 }
 

@@ -19,8 +19,8 @@
 // delivery count. The number of deliveries decides nothing (the server's
 // MaxDeliver is unlimited): a retryable failure is dead-lettered once the
 // message is older than the consumer's retry horizon, and a message whose
-// deliveries ended without a settle CrashLimit times (the process died) is
-// dead-lettered without running the handler (deliveries.go). A failed dead
+// handler was cut short CrashLimit times (the process died while it ran)
+// is dead-lettered without running the handler (deliveries.go). A failed dead
 // letter naks the message, so it is tried again rather than lost.
 //
 // A message that is too large, does not decode, names an invalid location

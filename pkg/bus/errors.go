@@ -53,9 +53,9 @@ const (
 	// becomes a dead letter, however often it is deferred, and it is
 	// logged at debug level.
 	ClassDeferred
-	// ClassCrashLoop is a message whose deliveries ended too often without
-	// being settled at all (the process died or hung past the ack wait):
-	// a dead letter, without running the handler again.
+	// ClassCrashLoop is a message whose handler was cut short too often
+	// (the process died, or froze past the ack wait, while it ran): a dead
+	// letter, without running the handler again.
 	ClassCrashLoop
 )
 
@@ -122,9 +122,9 @@ var (
 
 	// ErrPanic matches the *PanicError that Recover returns.
 	ErrPanic = errors.New("bus: handler panicked")
-	// ErrCrashLoop is the error recorded for a message whose deliveries
-	// ended without a settle as often as the consumer's crash limit: its
-	// handler is not run again.
+	// ErrCrashLoop is the error recorded for a message whose handler was
+	// cut short as often as the consumer's crash limit: it is not run
+	// again.
 	ErrCrashLoop = errors.New("bus: crash loop")
 )
 

@@ -184,21 +184,29 @@ type settler struct {
 }
 
 // settle settles msg, delivered for the meta.NumDelivered-th time, whose
-// handler returned err after running for took; settled is how many earlier
-// deliveries were nakked (see deliveries.go). When shuttingDown, a
-// retryable failure (typically the handler's cancelled context) is nakked
-// without delay, for another replica to take over at once.
-func (s *settler) settle(msg jetstream.Msg, meta *jetstream.MsgMetadata, err error, took time.Duration, shuttingDown bool, settled uint64) Outcome {
+// handler returned err after running for took; h is the message's delivery
+// history as this delivery found it (see deliveries.go). When
+// shuttingDown, a retryable failure (typically the handler's cancelled
+// context) is nakked without delay, for another replica to take over at
+// once.
+func (s *settler) settle(msg jetstream.Msg, meta *jetstream.MsgMetadata, err error, took time.Duration, shuttingDown bool, h history) Outcome {
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 
 	attempt := meta.NumDelivered
+	// The backoff grows with the failures, not with the deliveries: a
+	// message deferred a hundred times that fails once waits the first
+	// step. Without a history (unknown), the delivery count stands in.
+	failure := int(h.failures) + 1
+	if h.unknown {
+		failure = int(attempt)
+	}
 	now := time.Now
 	if s.now != nil {
 		now = s.now
 	}
 	age := now().Sub(meta.Timestamp)
-	d := Decide(err, int(attempt), age, s.horizon, s.backoff)
+	d := Decide(err, failure, age, s.horizon, s.backoff)
 	if shuttingDown && d.Action == ActionNak {
 		d.Delay = 0
 	}
@@ -235,7 +243,7 @@ func (s *settler) settle(msg jetstream.Msg, meta *jetstream.MsgMetadata, err err
 			s.metrics.badInputAcked()
 		}
 	case ActionNak:
-		out.SettleErr = s.nak(ctx, msg, meta, settled, d.Delay)
+		out.SettleErr = s.nak(ctx, msg, meta, h, d.Class.retries(), d.Delay)
 	case ActionTerm:
 		subject, dlErr := s.deadLetter(ctx, msg, meta, d.Class, out.Reason)
 		if dlErr != nil {
@@ -243,8 +251,8 @@ func (s *settler) settle(msg jetstream.Msg, meta *jetstream.MsgMetadata, err err
 			// deliver it again later, when the handler (or, in a crash
 			// loop, the dead letter alone) is tried again.
 			out.SettleErr = dlErr
-			out.Decision = Decision{Action: ActionNak, Class: d.Class, Delay: s.backoff.Delay(int(attempt))}
-			if nakErr := s.nak(ctx, msg, meta, settled, out.Decision.Delay); nakErr != nil {
+			out.Decision = Decision{Action: ActionNak, Class: d.Class, Delay: s.backoff.Delay(failure)}
+			if nakErr := s.nak(ctx, msg, meta, h, true, out.Decision.Delay); nakErr != nil {
 				out.SettleErr = errors.Join(dlErr, nakErr)
 			}
 			break
@@ -256,13 +264,18 @@ func (s *settler) settle(msg jetstream.Msg, meta *jetstream.MsgMetadata, err err
 	return out
 }
 
-// nak records one more settled delivery of msg, then naks it for delay. A
-// failed record does not stop the nak: the delivery then counts as
-// unsettled, one step toward a crash loop, which takes CrashLimit of them.
-func (s *settler) nak(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, settled uint64, delay time.Duration) error {
+// nak records that this delivery of msg settled (h without an open
+// delivery, one more failure when failed), then naks it for delay. A
+// failed record does not stop the nak: the next delivery then finds this
+// one open and counts a crash, one step of CrashLimit.
+func (s *settler) nak(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, h history, failed bool, delay time.Duration) error {
 	var recErr error
 	if s.deliveries != nil {
-		recErr = s.deliveries.record(ctx, meta, settled+1)
+		h.open = 0
+		if failed {
+			h.failures++
+		}
+		recErr = s.deliveries.write(ctx, meta, h)
 	}
 	return errors.Join(recErr, msg.NakWithDelay(delay))
 }

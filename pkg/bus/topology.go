@@ -60,9 +60,9 @@ const (
 	// BucketWorkflowRuns records each workflow action done for an event,
 	// so that a redelivered event does not fire it again.
 	BucketWorkflowRuns = "socialsync_workflow_runs"
-	// BucketDeliveries counts, per durable and stream sequence, the
-	// deliveries of a message that a consumer nakked, so that it can tell
-	// the deliveries that ended without a settle (a crash loop). See
+	// BucketDeliveries keeps, per durable and stream sequence, the history
+	// of a redelivered message: its delivery whose handler runs, its
+	// crashes and failures, for the crash-loop guard and the backoff. See
 	// deliveries.go.
 	BucketDeliveries = "socialsync_deliveries"
 )
@@ -94,9 +94,9 @@ const (
 	// it becomes a dead letter. It must be shorter than the MaxAge of
 	// every stream a consumer reads (CheckRetryHorizon).
 	DefaultRetryHorizon = 24 * time.Hour
-	// DefaultCrashLimit is how many deliveries of a message may end
-	// without a settle (the process died or hung past the ack wait) before
-	// it is dead-lettered without running its handler.
+	// DefaultCrashLimit is how many redeliveries of a message may have
+	// their handler cut short (the process died while it ran) before it is
+	// dead-lettered without running its handler again.
 	DefaultCrashLimit = 3
 	// DeliveriesTTL is how long BucketDeliveries keeps a count after its
 	// last write: well beyond the longest wait a nak asks for (a day).
@@ -406,7 +406,7 @@ func NewTopology(opts TopologyOptions) Topology {
 	// A workflow run is remembered as long as its event is kept.
 	runs := kv(BucketWorkflowRuns, "Workflow actions done, per event.", 1)
 	runs.TTL = 30 * day
-	deliveries := kv(BucketDeliveries, "Nakked deliveries per durable and message, telling crash loops from deferrals.", 1)
+	deliveries := kv(BucketDeliveries, "Delivery history per durable and message: crashes and failures, not deferrals.", 1)
 	deliveries.TTL = DeliveriesTTL
 	keyValues := []jetstream.KeyValueConfig{
 		kv(BucketTags, "Tag catalogue per location.", 5),
