@@ -451,6 +451,16 @@ func (c *Client) send(ctx context.Context, r *request, token, target string, bod
 	if err != nil {
 		return &Error{Err: err}
 	}
+	if body == nil {
+		// net/http's Transport sends a bodiless GET again on its own when
+		// a reused connection breaks after the request left (a reset
+		// before the response): a second request on one permit, which
+		// HighLevel counts. A body that is not http.NoBody and cannot be
+		// had again (GetBody nil) makes the request not replayable; the
+		// transport finds it empty and sends none. A retry, when one is
+		// due, is then this client's, with its own permit.
+		req.Body, req.GetBody = emptyBody{}, nil
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
 	}
@@ -593,3 +603,10 @@ func redactString(s string, secrets []string) string {
 	}
 	return s
 }
+
+// emptyBody is an empty request body that net/http cannot replay (see
+// send).
+type emptyBody struct{}
+
+func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptyBody) Close() error             { return nil }

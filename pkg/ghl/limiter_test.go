@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -303,5 +304,47 @@ func TestEveryPermitReleasedOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// countingLimiter admits everything and counts the permits.
+type countingLimiter struct{ n atomic.Int64 }
+
+func (l *countingLimiter) Acquire(context.Context, string) (ghl.Release, error) {
+	l.n.Add(1)
+	return func(ghl.ResponseInfo) {}, nil
+}
+
+// Every request that reaches HighLevel took its own permit, also when
+// connections break after the request left: net/http's Transport must not
+// send a GET again on its own (it does so on a reused connection reset
+// before the response, unless the request cannot be replayed).
+func TestEveryRequestHasItsPermit(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t)
+	loc, tok := sb.createLocation(locationSpec{})
+	sb.faults(map[string]any{"resetRate": 0.3, "seed": 1})
+	lim := &countingLimiter{}
+	c := sb.client(tok, ghl.Options{Limiter: lim, MaxRetries: 3})
+	for range 100 {
+		_, _ = c.Accounts(context.Background(), loc)
+	}
+	var log struct {
+		Requests []struct {
+			Fault string `json:"fault"`
+		} `json:"requests"`
+	}
+	sb.admin(http.MethodGet, "/_sandbox/requests?location="+loc, nil, &log, http.StatusOK)
+	resets := 0
+	for _, r := range log.Requests {
+		if r.Fault == "reset" {
+			resets++
+		}
+	}
+	if resets == 0 {
+		t.Fatal("no connection was reset: the test proves nothing")
+	}
+	if got := int64(len(log.Requests)); got != lim.n.Load() {
+		t.Errorf("HighLevel got %d requests (%d reset) for %d permits", got, resets, lim.n.Load())
 	}
 }
