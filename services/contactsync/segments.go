@@ -13,11 +13,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync/core"
-	"github.com/socialsync/socialsync/services/contactsync/core/automation"
 )
 
 // recomputeChunk is how many contacts are computed, locked and written
@@ -34,13 +34,6 @@ type segments struct {
 	defs      *registry[automation.Segment]
 	locks     *stripes
 }
-
-// membership is the value of "member.<loc>.<contactId>".
-type membership struct {
-	Segments []string `json:"segments"`
-}
-
-func memberKey(loc, contact string) string { return "member." + loc + "." + contact }
 
 // defChanged asks every location for a recomputation when a definition
 // changed since it was last announced ("applied.<name>" holds the
@@ -174,7 +167,7 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 	}
 	keys := make([]string, len(contacts))
 	for i, c := range contacts {
-		keys[i] = memberKey(loc, c)
+		keys[i] = automation.MemberKey(loc, c)
 	}
 	unlock, err := s.locks.lock(ctx, keys)
 	if err != nil {
@@ -189,8 +182,8 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 	diffs := map[string]core.Diff{}
 	for _, c := range contacts {
 		m := &member{id: c}
-		var ms membership
-		rev, err := loadJSON(ctx, s.kv, memberKey(loc, c), &ms)
+		var ms automation.Members
+		rev, err := loadJSON(ctx, s.kv, automation.MemberKey(loc, c), &ms)
 		if err != nil {
 			return err
 		}
@@ -236,11 +229,11 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 
 // commit stores a member's new segments and publishes what changed.
 func (s *segments) commit(ctx context.Context, loc string, m *member, reason string) error {
-	data, err := json.Marshal(membership{Segments: nonNil(m.desired)})
+	data, err := json.Marshal(automation.Members{Segments: nonNil(m.desired)})
 	if err != nil {
 		return err
 	}
-	key := memberKey(loc, m.id)
+	key := automation.MemberKey(loc, m.id)
 	if len(m.desired) == 0 && m.rev != 0 {
 		err = s.kv.Delete(ctx, key, jetstream.LastRevision(m.rev))
 	} else if m.rev == 0 {

@@ -14,11 +14,11 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync/core"
-	"github.com/socialsync/socialsync/services/contactsync/core/automation"
 )
 
 // events handles contactsync's durable on SOCIALSYNC_EVENTS: tag, tag
@@ -252,8 +252,8 @@ func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selec
 			return nil, err
 		}
 		for _, id := range ids {
-			var ms membership
-			if _, err := loadJSON(ctx, e.h.segs.kv, memberKey(loc, id), &ms); err != nil {
+			var ms automation.Members
+			if _, err := loadJSON(ctx, e.h.segs.kv, automation.MemberKey(loc, id), &ms); err != nil {
 				return nil, err
 			}
 			if slices.Contains(ms.Segments, sel.Segment) {

@@ -1,4 +1,4 @@
-package contactsync
+package automation
 
 import (
 	"bytes"
@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
-	"github.com/socialsync/socialsync/services/contactsync/core/automation"
 )
 
 // ErrNotFound is a segment or workflow that is not stored.
@@ -44,14 +43,14 @@ type definitions struct {
 }
 
 var (
-	segmentDefs  = definitions{bus.BucketSegments, "def."}
+	segmentDefs  = definitions{bus.BucketSegments, SegmentDefPrefix}
 	workflowDefs = definitions{bus.BucketWorkflows, ""}
 )
 
 // ApplySegments stores checked segment definitions in the segments
 // bucket; the running workers pick them up and recompute membership.
 // With prune, stored segments missing from segs are deleted.
-func ApplySegments(ctx context.Context, js jetstream.JetStream, segs []automation.Segment, prune bool) ([]Applied, error) {
+func ApplySegments(ctx context.Context, js jetstream.JetStream, segs []Segment, prune bool) ([]Applied, error) {
 	items := map[string][]byte{}
 	for _, s := range segs {
 		s, err := s.Validate()
@@ -68,7 +67,7 @@ func ApplySegments(ctx context.Context, js jetstream.JetStream, segs []automatio
 // ApplyWorkflows stores compiled workflows in the workflows bucket; the
 // running workers pick them up with no restart. With prune, stored
 // workflows missing from wfs are deleted.
-func ApplyWorkflows(ctx context.Context, js jetstream.JetStream, wfs []*automation.Compiled, prune bool) ([]Applied, error) {
+func ApplyWorkflows(ctx context.Context, js jetstream.JetStream, wfs []*Compiled, prune bool) ([]Applied, error) {
 	items := map[string][]byte{}
 	for _, w := range wfs {
 		data, err := w.Workflow.Encode()
@@ -202,8 +201,8 @@ func (d definitions) remove(ctx context.Context, js jetstream.JetStream, name st
 	if err != nil {
 		return err
 	}
-	if !automation.ValidName(name) {
-		return fmt.Errorf("%w: %q is not a valid name", automation.ErrInvalid, name)
+	if !ValidName(name) {
+		return fmt.Errorf("%w: %q is not a valid name", ErrInvalid, name)
 	}
 	if _, err := kv.Get(ctx, d.prefix+name); errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("%s: %w", name, ErrNotFound)
@@ -213,7 +212,7 @@ func (d definitions) remove(ctx context.Context, js jetstream.JetStream, name st
 	return kv.Delete(ctx, d.prefix+name)
 }
 
-func segmentSummary(s automation.Segment) string {
+func segmentSummary(s Segment) string {
 	var parts []string
 	add := func(label string, tags []string) {
 		if len(tags) > 0 {
@@ -235,7 +234,7 @@ func segmentSummary(s automation.Segment) string {
 	return strings.Join(parts, "; ")
 }
 
-func workflowSummary(w *automation.Compiled) string {
+func workflowSummary(w *Compiled) string {
 	kinds := make([]string, len(w.Actions))
 	for i, a := range w.Actions {
 		kinds[i] = a.Kind()

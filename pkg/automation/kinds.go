@@ -1,4 +1,4 @@
-package contactsync
+package automation
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
-	"github.com/socialsync/socialsync/services/contactsync/core/automation"
 )
 
 // Kind is one kind of stored definition, as `socialsync segments|workflows`
@@ -21,7 +20,7 @@ type Kind struct {
 	// Name is "segments" or "workflows".
 	Name string
 	// Parse checks a YAML (or JSON) file of definitions; file names it in
-	// errors, which are *automation.FieldError naming the line and field.
+	// errors, which are *FieldError naming the line and field.
 	Parse func(file string, data []byte) (Parsed, error)
 	List  func(ctx context.Context, js jetstream.JetStream) ([]Stored, error)
 	// Get returns one stored definition; ErrNotFound when there is none.
@@ -40,7 +39,7 @@ type Parsed struct {
 var Segments = Kind{
 	Name: "segments",
 	Parse: func(file string, data []byte) (Parsed, error) {
-		segs, err := automation.ParseSegments(file, data)
+		segs, err := ParseSegments(file, data)
 		if err != nil {
 			return Parsed{}, err
 		}
@@ -63,7 +62,7 @@ var Segments = Kind{
 var Workflows = Kind{
 	Name: "workflows",
 	Parse: func(file string, data []byte) (Parsed, error) {
-		wfs, err := automation.ParseWorkflows(file, data)
+		wfs, err := ParseWorkflows(file, data)
 		if err != nil {
 			return Parsed{}, err
 		}
@@ -83,12 +82,12 @@ var Workflows = Kind{
 }
 
 func summarizeSegment(data []byte) (string, error) {
-	s, err := automation.DecodeSegment(data)
+	s, err := DecodeSegment(data)
 	return segmentSummary(s), err
 }
 
 func summarizeWorkflow(data []byte) (string, error) {
-	w, err := automation.DecodeWorkflow(data)
+	w, err := DecodeWorkflow(data)
 	if err != nil {
 		return "", err
 	}
@@ -96,8 +95,8 @@ func summarizeWorkflow(data []byte) (string, error) {
 }
 
 func (d definitions) get(ctx context.Context, js jetstream.JetStream, name string, summary func([]byte) (string, error)) (Stored, error) {
-	if !automation.ValidName(name) {
-		return Stored{}, fmt.Errorf("%w: %q is not a valid name", automation.ErrInvalid, name)
+	if !ValidName(name) {
+		return Stored{}, fmt.Errorf("%w: %q is not a valid name", ErrInvalid, name)
 	}
 	kv, err := d.open(ctx, js)
 	if err != nil {
@@ -120,7 +119,7 @@ func (d definitions) get(ctx context.Context, js jetstream.JetStream, name strin
 // loc "" counts every location.
 func SegmentSizes(ctx context.Context, js jetstream.JetStream, loc string) (map[string]map[string]int, error) {
 	if loc != "" && !bus.ValidLocationID(loc) {
-		return nil, fmt.Errorf("%w: location %q", automation.ErrInvalid, loc)
+		return nil, fmt.Errorf("%w: location %q", ErrInvalid, loc)
 	}
 	kv, err := js.KeyValue(ctx, bus.BucketSegments)
 	if err != nil {
@@ -154,7 +153,7 @@ func SegmentSizes(ctx context.Context, js jetstream.JetStream, loc string) (map[
 		if len(parts) != 3 {
 			continue
 		}
-		var m membership
+		var m Members
 		if json.Unmarshal(e.Value(), &m) != nil {
 			continue
 		}
