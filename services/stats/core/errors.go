@@ -1,11 +1,11 @@
 package core
 
-import "errors"
+import (
+	"errors"
+)
 
 var (
 	// ErrInvalidRequest is a statistics request no retry can satisfy: an
 	// unknown platform or profile id.
 	ErrInvalidRequest = errors.New("invalid statistics request")
-	// ErrInvalidSpec is a schedule spec JetStream would reject.
-	ErrInvalidSpec = errors.New("invalid schedule spec")
 )

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -9,47 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/report"
 )
-
-// ToReport converts a stored snapshot for the report package.
-func ToReport(s Snapshot) (report.Snapshot, error) {
-	out := report.Snapshot{Day: s.Day, TakenAt: s.TakenAt}
-	for i, c := range s.Chunks {
-		var st ghl.Statistics
-		if err := json.Unmarshal(c.Statistics, &st); err != nil {
-			return report.Snapshot{}, fmt.Errorf("snapshot %s, answer %d: %w", s.Day, i, err)
-		}
-		out.Answers = append(out.Answers, st)
-	}
-	if len(s.Audience) > 0 {
-		out.Audience = map[string][]ghl.Demographics{}
-		for p, list := range s.Audience {
-			for _, raw := range list {
-				var d ghl.Demographics
-				if err := json.Unmarshal(raw, &d); err != nil {
-					return report.Snapshot{}, fmt.Errorf("snapshot %s, audience of %s: %w", s.Day, p, err)
-				}
-				out.Audience[p] = append(out.Audience[p], d)
-			}
-		}
-	}
-	return out, nil
-}
-
-// DayOfKey returns the day of a history key of loc ("<loc>.<day>"); false
-// for a key of another location or no day.
-func DayOfKey(loc, key string) (string, bool) {
-	day, ok := strings.CutPrefix(key, loc+".")
-	if !ok {
-		return "", false
-	}
-	if _, err := time.Parse(DayLayout, day); err != nil {
-		return "", false
-	}
-	return day, true
-}
 
 // Expired returns the days, among days, older than retention days before
 // today: with a retention of 400, a snapshot taken 400 days ago is kept
@@ -58,11 +18,11 @@ func Expired(days []string, today string, retention int) []string {
 	if retention <= 0 {
 		return nil
 	}
-	t, err := time.Parse(DayLayout, today)
+	t, err := time.Parse(report.DayLayout, today)
 	if err != nil {
 		return nil
 	}
-	cutoff := t.AddDate(0, 0, -retention).Format(DayLayout)
+	cutoff := t.AddDate(0, 0, -retention).Format(report.DayLayout)
 	var out []string
 	for _, d := range days {
 		if d < cutoff {
@@ -71,31 +31,6 @@ func Expired(days []string, today string, retention int) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// Reachable splits the days from … to into those today's statistics call
-// covers (today-7 … today-1), those it cannot reach any more (older), and
-// those not over yet (today and later).
-func Reachable(from, to, today string) (reachable, tooOld, notOver []string, err error) {
-	days, err := report.Days(from, to)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	first, err := report.Shift(today, -report.Window)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	for _, d := range days {
-		switch {
-		case d < first:
-			tooOld = append(tooOld, d)
-		case d >= today:
-			notOver = append(notOver, d)
-		default:
-			reachable = append(reachable, d)
-		}
-	}
-	return reachable, tooOld, notOver, nil
 }
 
 // CustomValues returns the custom values the recommendations are written

@@ -18,24 +18,6 @@ func TestExpired(t *testing.T) {
 	}
 }
 
-func TestReachable(t *testing.T) {
-	reach, old, notOver, err := Reachable("2026-03-01", "2026-03-12", "2026-03-11")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := [][]string{
-		{"2026-03-04", "2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08", "2026-03-09", "2026-03-10"},
-		{"2026-03-01", "2026-03-02", "2026-03-03"},
-		{"2026-03-11", "2026-03-12"},
-	}
-	if diff := cmp.Diff(want, [][]string{reach, old, notOver}); diff != "" {
-		t.Errorf("reachable, too old, not over (-want +got):\n%s", diff)
-	}
-	if _, _, _, err := Reachable("2026-03-02", "2026-03-01", "2026-03-11"); err == nil {
-		t.Error("reversed range accepted")
-	}
-}
-
 func TestCustomValues(t *testing.T) {
 	trend := 3.0
 	rec := report.Recommendations{From: "2026-01-01", To: "2026-01-28", BestPlatforms: []string{"tiktok"},

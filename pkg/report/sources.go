@@ -1,4 +1,4 @@
-package stats
+package report
 
 import (
 	"context"
@@ -13,20 +13,18 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ids"
-	"github.com/socialsync/socialsync/pkg/report"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/stats/core"
 )
 
-// storedDays returns the days of loc's snapshots in the history, sorted.
-func storedDays(ctx context.Context, history jetstream.KeyValue, loc string) ([]string, error) {
+// HistoryDays returns the days of loc's snapshots in the history, sorted.
+func HistoryDays(ctx context.Context, history jetstream.KeyValue, loc string) ([]string, error) {
 	lister, err := history.ListKeysFiltered(ctx, loc+".*")
 	if err != nil {
 		return nil, fmt.Errorf("list statistics of %s: %w", loc, err)
 	}
 	var days []string
 	for k := range lister.Keys() {
-		if d, ok := core.DayOfKey(loc, k); ok {
+		if d, ok := DayOfKey(loc, k); ok {
 			days = append(days, d)
 		}
 	}
@@ -41,41 +39,41 @@ func StoredDays(ctx context.Context, js jetstream.JetStream, loc string) ([]stri
 	if err != nil {
 		return nil, err
 	}
-	return storedDays(ctx, history, loc)
+	return HistoryDays(ctx, history, loc)
 }
 
 // LoadHistory returns loc's snapshots that can hold a day of from … to or
 // of the period of the same length before it, converted for reports, and
 // the stored values of those, by day. An unreadable snapshot is an error.
-func LoadHistory(ctx context.Context, history jetstream.KeyValue, loc, from, to string) ([]report.Snapshot, map[string]json.RawMessage, error) {
-	days, err := report.Days(from, to)
+func LoadHistory(ctx context.Context, history jetstream.KeyValue, loc, from, to string) ([]Snapshot, map[string]json.RawMessage, error) {
+	days, err := Days(from, to)
 	if err != nil {
 		return nil, nil, err
 	}
-	lo, _ := report.Shift(from, 1-len(days))
-	hi, _ := report.Shift(to, report.Window)
-	stored, err := storedDays(ctx, history, loc)
+	lo, _ := Shift(from, 1-len(days))
+	hi, _ := Shift(to, Window)
+	stored, err := HistoryDays(ctx, history, loc)
 	if err != nil {
 		return nil, nil, err
 	}
-	var snaps []report.Snapshot
+	var snaps []Snapshot
 	raw := map[string]json.RawMessage{}
 	for _, d := range stored {
 		if d < lo || d > hi {
 			continue
 		}
-		e, err := history.Get(ctx, core.Key(loc, d))
+		e, err := history.Get(ctx, HistoryKey(loc, d))
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue // pruned meanwhile
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("read statistics of %s on %s: %w", loc, d, err)
 		}
-		var s core.Snapshot
+		var s Record
 		if err := json.Unmarshal(e.Value(), &s); err != nil {
 			return nil, nil, fmt.Errorf("statistics of %s on %s unreadable: %w", loc, d, err)
 		}
-		rs, err := core.ToReport(s)
+		rs, err := FromRecord(s)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -90,13 +88,13 @@ func LoadHistory(ctx context.Context, history jetstream.KeyValue, loc, from, to 
 // bucket) and those it holds details of, each post with its day (its last
 // event's time, in tz) and the contacts contactsync linked it to
 // ("postcontacts.<loc>.<postKey>").
-func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc string, tz *time.Location) ([]report.Tag, error) {
-	tags := map[string]*report.Tag{}
+func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc string, tz *time.Location) ([]Tag, error) {
+	tags := map[string]*Tag{}
 	var order []string
-	tag := func(id string) *report.Tag {
+	tag := func(id string) *Tag {
 		t := tags[id]
 		if t == nil {
-			t = &report.Tag{ID: id, Name: id}
+			t = &Tag{ID: id, Name: id}
 			tags[id] = t
 			order = append(order, id)
 		}
@@ -130,7 +128,7 @@ func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc st
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	posts := map[string]*report.Post{}
+	posts := map[string]*Post{}
 	for _, k := range keys {
 		var tp struct {
 			PostIDs []string `json:"postIds"`
@@ -155,7 +153,7 @@ func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc st
 			}
 		}
 	}
-	out := make([]report.Tag, 0, len(order))
+	out := make([]Tag, 0, len(order))
 	for _, id := range order {
 		out = append(out, *tags[id])
 	}
@@ -163,7 +161,7 @@ func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc st
 }
 
 // loadPost reads a post's record and contacts; nil when it has no record.
-func loadPost(ctx context.Context, relations jetstream.KeyValue, loc, id string, tz *time.Location) (*report.Post, error) {
+func loadPost(ctx context.Context, relations jetstream.KeyValue, loc, id string, tz *time.Location) (*Post, error) {
 	var rec struct {
 		UpdatedAt time.Time `json:"updatedAt"`
 	}
@@ -177,7 +175,7 @@ func loadPost(ctx context.Context, relations jetstream.KeyValue, loc, id string,
 	if _, err := getJSON(ctx, relations, "postcontacts."+loc+"."+id, &pc); err != nil {
 		return nil, err
 	}
-	return &report.Post{ID: postID(id), Day: report.PostDay(rec.UpdatedAt, tz), Contacts: pc.ContactIDs}, nil
+	return &Post{ID: postID(id), Day: PostDay(rec.UpdatedAt, tz), Contacts: pc.ContactIDs}, nil
 }
 
 // postID returns the id, in the sending system's spelling, of a post key
@@ -205,4 +203,43 @@ func getJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (boo
 		return false, fmt.Errorf("read %s: %w", key, err)
 	}
 	return json.Unmarshal(e.Value(), v) == nil, nil
+}
+
+// Name returns the object name of a location's report: "<loc>/<from>_<to>.<ext>".
+func Name(loc, from, to string, f Format) string {
+	return loc + "/" + from + "_" + to + "." + string(f)
+}
+
+// LatestName returns the object name of a location's latest report.
+func LatestName(loc string, f Format) string { return loc + "/latest." + string(f) }
+
+// Sources are the buckets a report is built from.
+type Sources struct {
+	History, Relations, Details jetstream.KeyValue
+}
+
+// OpenSources opens the buckets reports are built from.
+func OpenSources(ctx context.Context, js jetstream.JetStream) (Sources, error) {
+	var s Sources
+	if err := bus.OpenBuckets(ctx, js, map[string]*jetstream.KeyValue{
+		bus.BucketStatsHistory: &s.History, bus.BucketRelations: &s.Relations, bus.BucketTagDetails: &s.Details,
+	}); err != nil {
+		return Sources{}, err
+	}
+	return s, nil
+}
+
+// Build builds loc's report of from … to (location-local days in tz)
+// from the statistics history and the tags' activity, as the stats
+// worker, `socialsync report` and the gateway do.
+func (s Sources) Build(ctx context.Context, loc string, tz *time.Location, from, to string, now time.Time) (Report, error) {
+	snaps, _, err := LoadHistory(ctx, s.History, loc, from, to)
+	if err != nil {
+		return Report{}, err
+	}
+	tags, err := LoadTags(ctx, s.Relations, s.Details, loc, tz)
+	if err != nil {
+		return Report{}, err
+	}
+	return Build(Input{Location: loc, From: from, To: to, Snapshots: snaps, Tags: tags, GeneratedAt: now})
 }

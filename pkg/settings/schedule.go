@@ -1,10 +1,14 @@
-package core
+package settings
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 )
+
+// ErrInvalidSpec is a schedule spec JetStream would reject.
+var ErrInvalidSpec = errors.New("invalid schedule spec")
 
 // CheckSpec reports whether spec is a schedule JetStream (nats-server
 // 2.14+) accepts in a Nats-Schedule header, so that a bad setting is
