@@ -17,12 +17,12 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/contactsync/core"
+	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
 
 // recomputeChunk is how many contacts are computed, locked and written
 // together when a whole location is computed again.
-const recomputeChunk = core.BulkMax
+const recomputeChunk = tagging.BulkMax
 
 // segments keeps segment membership: the segment definitions (KV watch
 // on "def.<name>" in socialsync_segments), and per contact
@@ -147,7 +147,7 @@ type member struct {
 	id               string
 	current, desired []string
 	rev              uint64
-	diff             core.Diff
+	diff             tagging.Diff
 }
 
 // recompute brings the segment tags of contacts of loc in line with the
@@ -179,7 +179,7 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 	now := s.w.now()
 	dates := map[string]time.Time{}
 	var members []*member
-	diffs := map[string]core.Diff{}
+	diffs := map[string]tagging.Diff{}
 	for _, c := range contacts {
 		m := &member{id: c}
 		var ms automation.Members
@@ -197,14 +197,14 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 		if len(entered)+len(left) == 0 {
 			continue
 		}
-		m.diff = core.Diff{Add: segmentTags(entered), Remove: segmentTags(left)}
+		m.diff = tagging.Diff{Add: segmentTags(entered), Remove: segmentTags(left)}
 		diffs[c] = m.diff
 		members = append(members, m)
 	}
 	if len(members) == 0 {
 		return nil
 	}
-	res := write(ctx, s.w.deps.Client(loc), loc, core.Batch(diffs, s.w.cfg.BulkMin, core.BulkMax))
+	res := write(ctx, s.w.deps.Client(loc), loc, tagging.Batch(diffs, s.w.cfg.BulkMin, tagging.BulkMax))
 	for _, m := range members {
 		if reason, bad := res.failed[m.id]; bad {
 			subject, err := bus.DeadLetterItem(ctx, s.w.deps.JS, bus.DurableSegments, msg, "contact "+m.id, bus.ClassPermanent, "segment tags: "+reason)
@@ -277,7 +277,7 @@ func (s *segments) commit(ctx context.Context, loc string, m *member, reason str
 // social contact tags, and, when a rule needs them, the dates of its
 // posts (from the enricher's post records; dates memoises them).
 func (s *segments) facts(ctx context.Context, loc, contact string, needPosts bool, now time.Time, dates, hints map[string]time.Time) (automation.Facts, error) {
-	var st core.State
+	var st tagging.State
 	if _, err := loadJSON(ctx, s.relations, contactKey(loc, contact), &st); err != nil {
 		return automation.Facts{}, err
 	}

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/contactsync/core"
+	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
 
 // store reads and writes contactsync's keys.
@@ -140,8 +140,8 @@ func (s *store) remove(ctx context.Context, key string, rev uint64) error {
 }
 
 // contact reads a contact's state and revision.
-func (s *store) contact(ctx context.Context, loc, id string) (core.State, uint64, error) {
-	var st core.State
+func (s *store) contact(ctx context.Context, loc, id string) (tagging.State, uint64, error) {
+	var st tagging.State
 	rev, err := s.load(ctx, contactKey(loc, id), &st)
 	return st, rev, err
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/contactsync/core"
+	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
 
 // events handles contactsync's durable on SOCIALSYNC_EVENTS: tag, tag
@@ -267,7 +267,7 @@ func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selec
 			want = []string{sel.Tag}
 		}
 		for _, n := range sel.SocialTags {
-			want = append(want, core.ContactTag(e.h.w.cfg.TagPrefix, n))
+			want = append(want, tagging.ContactTag(e.h.w.cfg.TagPrefix, n))
 		}
 		if len(want) == 0 {
 			break
@@ -277,7 +277,7 @@ func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selec
 			return nil, err
 		}
 		for _, id := range ids {
-			var st core.State
+			var st tagging.State
 			if _, err := loadJSON(ctx, e.h.relations, contactKey(loc, id), &st); err != nil {
 				return nil, err
 			}
@@ -294,15 +294,15 @@ func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selec
 // through the rate governor. A contact HighLevel refuses is
 // dead-lettered on its own.
 func (e *effects) ContactTags(ctx context.Context, loc string, contacts, tags []string, remove bool, reason string) error {
-	diffs := make(map[string]core.Diff, len(contacts))
+	diffs := make(map[string]tagging.Diff, len(contacts))
 	for _, c := range contacts {
 		if remove {
-			diffs[c] = core.Diff{Remove: tags}
+			diffs[c] = tagging.Diff{Remove: tags}
 		} else {
-			diffs[c] = core.Diff{Add: tags}
+			diffs[c] = tagging.Diff{Add: tags}
 		}
 	}
-	res := write(ctx, e.h.w.deps.Client(loc), loc, core.Batch(diffs, e.h.w.cfg.BulkMin, core.BulkMax))
+	res := write(ctx, e.h.w.deps.Client(loc), loc, tagging.Batch(diffs, e.h.w.cfg.BulkMin, tagging.BulkMax))
 	for id, why := range res.failed {
 		if err := e.DeadLetter(ctx, "contact "+id, reason+": "+why); err != nil {
 			return err

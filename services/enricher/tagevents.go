@@ -10,7 +10,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/enricher/core"
+	"github.com/socialsync/socialsync/services/enricher/enrichment"
 )
 
 // handleTagEvent marks the stored details of a deleted tag deleted, with
@@ -34,7 +34,7 @@ func (w *Worker) handleTagEvent(ctx context.Context, msg jetstream.Msg) error {
 		if err != nil || stored == nil {
 			return err // nil when no details were stored
 		}
-		d, changed := core.MarkDeleted(*stored, timeOf(ev.GetTimestamp()))
+		d, changed := enrichment.MarkDeleted(*stored, timeOf(ev.GetTimestamp()))
 		if !changed {
 			return nil
 		}

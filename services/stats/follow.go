@@ -22,7 +22,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/stats/core"
+	"github.com/socialsync/socialsync/services/stats/snapshot"
 )
 
 // stores are the buckets the follow-ups read and write.
@@ -51,7 +51,7 @@ func (w *Worker) open(ctx context.Context) (*stores, error) {
 // platforms, each platform's statistics alone and keeps their
 // demographics: the location-wide answer mixes every platform's
 // audience. With one platform the main answer is that platform's.
-func audience(ctx context.Context, client *ghl.Client, loc string, accounts []core.Account, ids []string) (map[string][]json.RawMessage, error) {
+func audience(ctx context.Context, client *ghl.Client, loc string, accounts []snapshot.Account, ids []string) (map[string][]json.RawMessage, error) {
 	byPlatform := map[string][]string{}
 	for _, a := range accounts {
 		if slices.Contains(ids, a.ProfileID) && !slices.Contains(byPlatform[a.Platform], a.ProfileID) {
@@ -119,7 +119,7 @@ func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Locatio
 	if d, off := l.FeatureDisabled(creds.FeatureCustomValues); h.w.cfg.CustomValues && off {
 		log.Debug("custom values not written: the token lacks a scope", "scope", d.Scope)
 	} else if h.w.cfg.CustomValues {
-		values := core.CustomValues(r.Recommendations)
+		values := snapshot.CustomValues(r.Recommendations)
 		m, _, err := settings.GetMapping(ctx, h.stores.settings, loc)
 		if err != nil {
 			log.Warn("mapping unreadable; no statistics mapped to custom values", "err", err)
@@ -130,7 +130,7 @@ func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Locatio
 		}
 		for _, v := range m.CustomValues {
 			if metric, err := settings.ParseMetric(v.From); err == nil {
-				values[strings.TrimSpace(v.Name)] = core.FormatNumber(metric.Value(rs.Answers))
+				values[strings.TrimSpace(v.Name)] = snapshot.FormatNumber(metric.Value(rs.Answers))
 			}
 		}
 		err = writeCustomValues(ctx, h.w.deps.Client(loc), loc, values)
@@ -163,7 +163,7 @@ func (h *handler) prune(ctx context.Context, loc, today string, retention int) e
 	if err != nil {
 		return err
 	}
-	for _, d := range core.Expired(days, today, retention) {
+	for _, d := range snapshot.Expired(days, today, retention) {
 		if err := h.history.Purge(ctx, report.HistoryKey(loc, d)); err != nil {
 			return fmt.Errorf("prune statistics of %s on %s: %w", loc, d, err)
 		}

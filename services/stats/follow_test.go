@@ -21,7 +21,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats"
-	"github.com/socialsync/socialsync/services/stats/core"
+	"github.com/socialsync/socialsync/services/stats/snapshot"
 )
 
 // followed waits for loc's snapshot of one of days to be followed up.
@@ -189,10 +189,10 @@ func TestRunReportsRecommendsAndWritesCustomValues(t *testing.T) {
 	if cv["socialsync_instagram_audience"] == "" || strings.HasPrefix(cv["socialsync_instagram_audience"], "not enough") {
 		t.Errorf("socialsync_instagram_audience = %q", cv["socialsync_instagram_audience"])
 	}
-	if got, want := cv["Weekly impressions"], core.FormatNumber(st.Totals.Impressions); got != want {
+	if got, want := cv["Weekly impressions"], snapshot.FormatNumber(st.Totals.Impressions); got != want {
 		t.Errorf("mapped custom value %q, want %q", got, want)
 	}
-	if got, want := cv["IG reach"], core.FormatNumber(st.Breakdowns.Reach.Platforms["instagram"].Value); got != want {
+	if got, want := cv["IG reach"], snapshot.FormatNumber(st.Breakdowns.Reach.Platforms["instagram"].Value); got != want {
 		t.Errorf("mapped custom value %q, want %q", got, want)
 	}
 

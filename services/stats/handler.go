@@ -17,7 +17,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/report"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/stats/core"
+	"github.com/socialsync/socialsync/services/stats/snapshot"
 )
 
 // Endpoint names the HighLevel call a StatsSnapshot's metrics come from.
@@ -91,7 +91,7 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return fmt.Errorf("list social accounts of %s: %w", loc, err)
 	}
-	ids, err := core.Select(toAccounts(accounts.Accounts), core.Request{ProfileIDs: req.GetProfileIds(), Platforms: req.GetPlatforms()})
+	ids, err := snapshot.Select(toAccounts(accounts.Accounts), snapshot.Request{ProfileIDs: req.GetProfileIds(), Platforms: req.GetPlatforms()})
 	if err != nil {
 		return bus.Permanent(fmt.Errorf("statistics of %s: %w", loc, err))
 	}
@@ -154,7 +154,7 @@ func (h *handler) publish(ctx context.Context, loc, key string, snap report.Reco
 		if err != nil {
 			return 0, err
 		}
-		if _, err := h.w.deps.Publisher.Publish(ctx, subject, ev, bus.WithMsgID(core.EventID(loc, snap.Day, snap.Trigger, i))); err != nil {
+		if _, err := h.w.deps.Publisher.Publish(ctx, subject, ev, bus.WithMsgID(snapshot.EventID(loc, snap.Day, snap.Trigger, i))); err != nil {
 			return 0, err
 		}
 	}
@@ -232,11 +232,11 @@ func triggerID(msg jetstream.Msg, req *socialsyncv1.StatsRequested) (string, err
 	return "content:" + id, nil
 }
 
-// toAccounts converts HighLevel's accounts for the core.
-func toAccounts(in []ghl.Account) []core.Account {
-	out := make([]core.Account, 0, len(in))
+// toAccounts converts HighLevel's accounts for the domain package.
+func toAccounts(in []ghl.Account) []snapshot.Account {
+	out := make([]snapshot.Account, 0, len(in))
 	for _, a := range in {
-		out = append(out, core.Account{ProfileID: a.ProfileID, Platform: a.Platform, Expired: a.IsExpired})
+		out = append(out, snapshot.Account{ProfileID: a.ProfileID, Platform: a.Platform, Expired: a.IsExpired})
 	}
 	return out
 }
