@@ -81,3 +81,11 @@ func FromRecord(s Record) (Snapshot, error) {
 	}
 	return out, nil
 }
+
+// Name returns the object name of a location's report: "<loc>/<from>_<to>.<ext>".
+func Name(loc, from, to string, f Format) string {
+	return loc + "/" + from + "_" + to + "." + string(f)
+}
+
+// LatestName returns the object name of a location's latest report.
+func LatestName(loc string, f Format) string { return loc + "/latest." + string(f) }

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/report/source"
 )
 
 // defaultReportDays is the range of a report asked for with no from: the
@@ -191,8 +192,8 @@ func (g *Gateway) rangeReport(w http.ResponseWriter, r *http.Request) {
 	serveReport(w, f, b.Bytes(), "built")
 }
 
-func (g *Gateway) reportSources() report.Sources {
-	return report.Sources{History: g.kv.history, Relations: g.kv.relations, Details: g.kv.details}
+func (g *Gateway) reportSources() source.Buckets {
+	return source.Buckets{History: g.kv.history, Relations: g.kv.relations, Details: g.kv.details}
 }
 
 // serveReport writes a report. Its HTML styles itself inline and runs no

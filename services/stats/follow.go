@@ -20,6 +20,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/report/source"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats/snapshot"
@@ -159,7 +160,7 @@ func (h *handler) prune(ctx context.Context, loc, today string, retention int) e
 	if retention <= 0 {
 		return nil
 	}
-	days, err := report.HistoryDays(ctx, h.history, loc)
+	days, err := source.HistoryDays(ctx, h.history, loc)
 	if err != nil {
 		return err
 	}
@@ -175,7 +176,7 @@ func (h *handler) prune(ctx context.Context, loc, today string, retention int) e
 // build builds loc's report of from … to from the history and the tags'
 // activity.
 func (h *handler) build(ctx context.Context, loc string, tz *time.Location, from, to string) (report.Report, error) {
-	return report.Sources{History: h.history, Relations: h.stores.relations, Details: h.stores.details}.Build(ctx, loc, tz, from, to, h.w.now())
+	return source.Buckets{History: h.history, Relations: h.stores.relations, Details: h.stores.details}.Build(ctx, loc, tz, from, to, h.w.now())
 }
 
 // announce publishes the recommendations of r.

@@ -18,6 +18,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/report/source"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats"
@@ -238,7 +239,7 @@ func TestRetentionPrunes(t *testing.T) {
 	trigger(t, env, l.ID, "prune-1")
 	snap := followed(t, env, l.ID, []string{today.Format(report.DayLayout)})
 
-	days, err := report.StoredDays(ctx, env.JS, l.ID)
+	days, err := source.StoredDays(ctx, env.JS, l.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/report/source"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -115,7 +116,7 @@ func statsBackfill(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	covered := func() (map[string]bool, error) {
-		snaps, _, err := report.LoadHistory(ctx, history, *loc, f, t)
+		snaps, _, err := source.LoadHistory(ctx, history, *loc, f, t)
 		if err != nil {
 			return nil, err
 		}
@@ -224,7 +225,7 @@ func statsExport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	snaps, raw, err := report.LoadHistory(ctx, history, *loc, *from, *to)
+	snaps, raw, err := source.LoadHistory(ctx, history, *loc, *from, *to)
 	if err != nil {
 		return err
 	}
@@ -269,7 +270,7 @@ func reportCmd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	src, err := report.OpenSources(ctx, c.js)
+	src, err := source.Open(ctx, c.js)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,9 @@
-package report
+// Package source reads what reports are built from out of the buckets: the
+// statistics history (report.Record) and the tags' activity in the
+// relations and details buckets. It is apart from pkg/report so that the
+// report building, which the workers' domain packages use, stays free of
+// NATS.
+package source
 
 import (
 	"context"
@@ -13,6 +18,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/report"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -24,7 +30,7 @@ func HistoryDays(ctx context.Context, history jetstream.KeyValue, loc string) ([
 	}
 	var days []string
 	for k := range lister.Keys() {
-		if d, ok := DayOfKey(loc, k); ok {
+		if d, ok := report.DayOfKey(loc, k); ok {
 			days = append(days, d)
 		}
 	}
@@ -45,35 +51,35 @@ func StoredDays(ctx context.Context, js jetstream.JetStream, loc string) ([]stri
 // LoadHistory returns loc's snapshots that can hold a day of from … to or
 // of the period of the same length before it, converted for reports, and
 // the stored values of those, by day. An unreadable snapshot is an error.
-func LoadHistory(ctx context.Context, history jetstream.KeyValue, loc, from, to string) ([]Snapshot, map[string]json.RawMessage, error) {
-	days, err := Days(from, to)
+func LoadHistory(ctx context.Context, history jetstream.KeyValue, loc, from, to string) ([]report.Snapshot, map[string]json.RawMessage, error) {
+	days, err := report.Days(from, to)
 	if err != nil {
 		return nil, nil, err
 	}
-	lo, _ := Shift(from, 1-len(days))
-	hi, _ := Shift(to, Window)
+	lo, _ := report.Shift(from, 1-len(days))
+	hi, _ := report.Shift(to, report.Window)
 	stored, err := HistoryDays(ctx, history, loc)
 	if err != nil {
 		return nil, nil, err
 	}
-	var snaps []Snapshot
+	var snaps []report.Snapshot
 	raw := map[string]json.RawMessage{}
 	for _, d := range stored {
 		if d < lo || d > hi {
 			continue
 		}
-		e, err := history.Get(ctx, HistoryKey(loc, d))
+		e, err := history.Get(ctx, report.HistoryKey(loc, d))
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue // pruned meanwhile
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("read statistics of %s on %s: %w", loc, d, err)
 		}
-		var s Record
+		var s report.Record
 		if err := json.Unmarshal(e.Value(), &s); err != nil {
 			return nil, nil, fmt.Errorf("statistics of %s on %s unreadable: %w", loc, d, err)
 		}
-		rs, err := FromRecord(s)
+		rs, err := report.FromRecord(s)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -88,13 +94,13 @@ func LoadHistory(ctx context.Context, history jetstream.KeyValue, loc, from, to 
 // bucket) and those it holds details of, each post with its day (its last
 // event's time, in tz) and the contacts contactsync linked it to
 // ("postcontacts.<loc>.<postKey>").
-func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc string, tz *time.Location) ([]Tag, error) {
-	tags := map[string]*Tag{}
+func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc string, tz *time.Location) ([]report.Tag, error) {
+	tags := map[string]*report.Tag{}
 	var order []string
-	tag := func(id string) *Tag {
+	tag := func(id string) *report.Tag {
 		t := tags[id]
 		if t == nil {
-			t = &Tag{ID: id, Name: id}
+			t = &report.Tag{ID: id, Name: id}
 			tags[id] = t
 			order = append(order, id)
 		}
@@ -128,7 +134,7 @@ func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc st
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	posts := map[string]*Post{}
+	posts := map[string]*report.Post{}
 	for _, k := range keys {
 		var tp struct {
 			PostIDs []string `json:"postIds"`
@@ -153,7 +159,7 @@ func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc st
 			}
 		}
 	}
-	out := make([]Tag, 0, len(order))
+	out := make([]report.Tag, 0, len(order))
 	for _, id := range order {
 		out = append(out, *tags[id])
 	}
@@ -161,7 +167,7 @@ func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc st
 }
 
 // loadPost reads a post's record and contacts; nil when it has no record.
-func loadPost(ctx context.Context, relations jetstream.KeyValue, loc, id string, tz *time.Location) (*Post, error) {
+func loadPost(ctx context.Context, relations jetstream.KeyValue, loc, id string, tz *time.Location) (*report.Post, error) {
 	var rec struct {
 		UpdatedAt time.Time `json:"updatedAt"`
 	}
@@ -175,7 +181,7 @@ func loadPost(ctx context.Context, relations jetstream.KeyValue, loc, id string,
 	if _, err := getJSON(ctx, relations, "postcontacts."+loc+"."+id, &pc); err != nil {
 		return nil, err
 	}
-	return &Post{ID: postID(id), Day: PostDay(rec.UpdatedAt, tz), Contacts: pc.ContactIDs}, nil
+	return &report.Post{ID: postID(id), Day: report.PostDay(rec.UpdatedAt, tz), Contacts: pc.ContactIDs}, nil
 }
 
 // postID returns the id, in the sending system's spelling, of a post key
@@ -205,26 +211,18 @@ func getJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (boo
 	return json.Unmarshal(e.Value(), v) == nil, nil
 }
 
-// Name returns the object name of a location's report: "<loc>/<from>_<to>.<ext>".
-func Name(loc, from, to string, f Format) string {
-	return loc + "/" + from + "_" + to + "." + string(f)
-}
-
-// LatestName returns the object name of a location's latest report.
-func LatestName(loc string, f Format) string { return loc + "/latest." + string(f) }
-
-// Sources are the buckets a report is built from.
-type Sources struct {
+// Buckets are the buckets a report is built from.
+type Buckets struct {
 	History, Relations, Details jetstream.KeyValue
 }
 
-// OpenSources opens the buckets reports are built from.
-func OpenSources(ctx context.Context, js jetstream.JetStream) (Sources, error) {
-	var s Sources
+// Open opens the buckets reports are built from.
+func Open(ctx context.Context, js jetstream.JetStream) (Buckets, error) {
+	var s Buckets
 	if err := bus.OpenBuckets(ctx, js, map[string]*jetstream.KeyValue{
 		bus.BucketStatsHistory: &s.History, bus.BucketRelations: &s.Relations, bus.BucketTagDetails: &s.Details,
 	}); err != nil {
-		return Sources{}, err
+		return Buckets{}, err
 	}
 	return s, nil
 }
@@ -232,14 +230,14 @@ func OpenSources(ctx context.Context, js jetstream.JetStream) (Sources, error) {
 // Build builds loc's report of from … to (location-local days in tz)
 // from the statistics history and the tags' activity, as the stats
 // worker, `socialsync report` and the gateway do.
-func (s Sources) Build(ctx context.Context, loc string, tz *time.Location, from, to string, now time.Time) (Report, error) {
+func (s Buckets) Build(ctx context.Context, loc string, tz *time.Location, from, to string, now time.Time) (report.Report, error) {
 	snaps, _, err := LoadHistory(ctx, s.History, loc, from, to)
 	if err != nil {
-		return Report{}, err
+		return report.Report{}, err
 	}
 	tags, err := LoadTags(ctx, s.Relations, s.Details, loc, tz)
 	if err != nil {
-		return Report{}, err
+		return report.Report{}, err
 	}
-	return Build(Input{Location: loc, From: from, To: to, Snapshots: snaps, Tags: tags, GeneratedAt: now})
+	return report.Build(report.Input{Location: loc, From: from, To: to, Snapshots: snaps, Tags: tags, GeneratedAt: now})
 }
