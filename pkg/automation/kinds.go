@@ -127,7 +127,7 @@ func SegmentSizes(ctx context.Context, js jetstream.JetStream, loc string) (map[
 	}
 	pattern := "member.>"
 	if loc != "" {
-		pattern = "member." + loc + ".*"
+		pattern = MemberPrefix(loc) + "*"
 	}
 	watcher, err := kv.Watch(ctx, pattern, jetstream.IgnoreDeletes())
 	if err != nil {

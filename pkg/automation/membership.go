@@ -7,7 +7,14 @@ type Members struct {
 }
 
 // MemberKey is the segments bucket key of a contact's Members.
-func MemberKey(loc, contact string) string { return "member." + loc + "." + contact }
+func MemberKey(loc, contact string) string { return MemberPrefix(loc) + contact }
+
+// MemberPrefix starts the membership keys of loc's contacts.
+func MemberPrefix(loc string) string { return "member." + loc + "." }
+
+// AppliedKey is the segments bucket key of the revision of segment name's
+// definition last announced to every location.
+func AppliedKey(name string) string { return "applied." + name }
 
 // SegmentDefPrefix is the segments bucket key prefix of segment
 // definitions ("def.<name>"); workflows are stored under their name.

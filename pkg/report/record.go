@@ -13,6 +13,9 @@ import (
 // "<loc>.<YYYY-MM-DD>".
 func HistoryKey(loc, day string) string { return loc + "." + day }
 
+// HistoryPattern matches the history keys of loc's days.
+func HistoryPattern(loc string) string { return loc + ".*" }
+
 // DayOfKey returns the day of a history key of loc ("<loc>.<day>"); false
 // for a key of another location or no day.
 func DayOfKey(loc, key string) (string, bool) {

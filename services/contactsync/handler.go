@@ -15,6 +15,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/relations"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
@@ -107,8 +108,8 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 		}
 	}
 
-	var known tagging.PostContacts
-	indexKey := postContactsKey(loc, post)
+	var known relations.PostContacts
+	indexKey := relations.PostContactsKey(loc, post)
 	indexRev, err := h.store.load(ctx, indexKey, &known)
 	if err != nil {
 		return err
@@ -175,7 +176,7 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	case len(now) == 0 && indexRev != 0:
 		err = h.store.remove(ctx, indexKey, indexRev)
 	case len(now) > 0 && !slices.Equal(now, known.ContactIDs):
-		_, err = h.store.save(ctx, indexKey, tagging.PostContacts{ContactIDs: now}, indexRev)
+		_, err = h.store.save(ctx, indexKey, relations.PostContacts{ContactIDs: now}, indexRev)
 	}
 	if errors.Is(err, errConflict) {
 		// Another event of the post was handled meanwhile: handle this
@@ -195,7 +196,7 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID string, contacts []*contact) (map[string]string, error) {
 	keys := make([]string, 0, len(contacts))
 	for _, c := range contacts {
-		keys = append(keys, contactKey(loc, c.id))
+		keys = append(keys, relations.ContactKey(loc, c.id))
 	}
 	unlock, err := h.locks.lock(ctx, keys)
 	if err != nil {
@@ -298,7 +299,7 @@ func (h *handler) commit(ctx context.Context, loc, postID string, c *contact) (c
 	if c.next.Equal(c.state) && c.diff.Empty() {
 		return false, nil
 	}
-	_, err = h.store.save(ctx, contactKey(loc, c.id), c.next, c.rev)
+	_, err = h.store.save(ctx, relations.ContactKey(loc, c.id), c.next, c.rev)
 	if errors.Is(err, errConflict) {
 		c.written = c.written.Merge(c.diff)
 		if c.state, c.rev, err = h.store.contact(ctx, loc, c.id); err != nil {
@@ -365,7 +366,7 @@ func (h *handler) tagNames(ctx context.Context, msg jetstream.Msg, ev *socialsyn
 	if err != nil {
 		return nil, nil, err
 	}
-	byID, dead := cat.names(), cat.tombstones()
+	byID, dead := cat.Names(), cat.Tombstones()
 	var names, unknown []string
 	var skipped []*socialsyncv1.SkippedTag
 	skip := func(id, name string) {

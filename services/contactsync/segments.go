@@ -16,6 +16,8 @@ import (
 	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/relations"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
@@ -40,7 +42,7 @@ type segments struct {
 // revision announced). Every replica does this; the requests carry the
 // same Nats-Msg-Id, so the stream keeps one per location and revision.
 func (s *segments) defChanged(ctx context.Context, name string, rev uint64, _ bool) {
-	marker := "applied." + name
+	marker := automation.AppliedKey(name)
 	if e, err := s.kv.Get(ctx, marker); err == nil {
 		if n, _ := strconv.ParseUint(string(e.Value()), 10, 64); n >= rev {
 			return
@@ -114,11 +116,11 @@ func (s *segments) handle(ctx context.Context, msg jetstream.Msg) error {
 // contactsOf lists the contacts of loc that socialsync knows or that are
 // members of a segment, sorted.
 func (s *segments) contactsOf(ctx context.Context, loc string) ([]string, error) {
-	a, err := keysWithPrefix(ctx, s.relations, "contact."+loc+".")
+	a, err := keysWithPrefix(ctx, s.relations, relations.ContactPrefix(loc))
 	if err != nil {
 		return nil, err
 	}
-	b, err := keysWithPrefix(ctx, s.kv, "member."+loc+".")
+	b, err := keysWithPrefix(ctx, s.kv, automation.MemberPrefix(loc))
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +185,7 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 	for _, c := range contacts {
 		m := &member{id: c}
 		var ms automation.Members
-		rev, err := loadJSON(ctx, s.kv, automation.MemberKey(loc, c), &ms)
+		rev, err := revision.Load(ctx, s.kv, automation.MemberKey(loc, c), &ms)
 		if err != nil {
 			return err
 		}
@@ -235,19 +237,17 @@ func (s *segments) commit(ctx context.Context, loc string, m *member, reason str
 	}
 	key := automation.MemberKey(loc, m.id)
 	if len(m.desired) == 0 && m.rev != 0 {
-		err = s.kv.Delete(ctx, key, jetstream.LastRevision(m.rev))
-	} else if m.rev == 0 {
-		_, err = s.kv.Create(ctx, key, data)
+		err = revision.Delete(ctx, s.kv, key, m.rev)
 	} else {
-		_, err = s.kv.Update(ctx, key, data, m.rev)
+		_, err = revision.Put(ctx, s.kv, key, data, m.rev)
 	}
-	if isConflict(err) {
+	if errors.Is(err, revision.ErrConflict) {
 		// Another replica computed this contact meanwhile: the event
 		// is computed again from its result.
 		return fmt.Errorf("segments of contact %s: %w", m.id, errConflict)
 	}
 	if err != nil {
-		return fmt.Errorf("store %s: %w", key, err)
+		return err
 	}
 	entered, left := automation.MembershipDiff(m.current, m.desired)
 	subject, err := bus.SegmentEvents.Subject(loc)
@@ -278,7 +278,7 @@ func (s *segments) commit(ctx context.Context, loc string, m *member, reason str
 // posts (from the enricher's post records; dates memoises them).
 func (s *segments) facts(ctx context.Context, loc, contact string, needPosts bool, now time.Time, dates, hints map[string]time.Time) (automation.Facts, error) {
 	var st tagging.State
-	if _, err := loadJSON(ctx, s.relations, contactKey(loc, contact), &st); err != nil {
+	if _, err := revision.Load(ctx, s.relations, relations.ContactKey(loc, contact), &st); err != nil {
 		return automation.Facts{}, err
 	}
 	f := automation.Facts{Known: len(st.Posts) > 0, Tags: st.Applied}
@@ -291,7 +291,7 @@ func (s *segments) facts(ctx context.Context, loc, contact string, needPosts boo
 			var rec struct {
 				UpdatedAt time.Time `json:"updatedAt"`
 			}
-			if _, err := loadJSON(ctx, s.relations, "post."+loc+"."+post, &rec); err != nil {
+			if _, err := revision.Load(ctx, s.relations, relations.PostKey(loc, post), &rec); err != nil {
 				return automation.Facts{}, err
 			}
 			at = rec.UpdatedAt
@@ -319,22 +319,6 @@ func (w *Worker) registered(ctx context.Context, loc string) error {
 		return fmt.Errorf("look up location %s: %w", loc, err)
 	}
 	return nil
-}
-
-// loadJSON reads the JSON value of key into v and returns its revision;
-// 0 (and v untouched) when there is none.
-func loadJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (uint64, error) {
-	e, err := kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", key, err)
-	}
-	if err := json.Unmarshal(e.Value(), v); err != nil {
-		return 0, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return e.Revision(), nil
 }
 
 func segmentTags(names []string) []string {

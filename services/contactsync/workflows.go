@@ -17,6 +17,8 @@ import (
 	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/relations"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
@@ -225,8 +227,8 @@ func (e *effects) Done(ctx context.Context, key string) (bool, error) {
 }
 
 func (e *effects) MarkDone(ctx context.Context, key, outcome string) error {
-	_, err := e.h.runs.Create(ctx, key, []byte(outcome))
-	if err != nil && !isConflict(err) {
+	_, err := revision.Put(ctx, e.h.runs, key, []byte(outcome), 0)
+	if err != nil && !errors.Is(err, revision.ErrConflict) {
 		return fmt.Errorf("record workflow run %s: %w", key, err)
 	}
 	return nil
@@ -247,13 +249,13 @@ func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selec
 	var out []string
 	switch {
 	case sel.Segment != "":
-		ids, err := keysWithPrefix(ctx, e.h.segs.kv, "member."+loc+".")
+		ids, err := keysWithPrefix(ctx, e.h.segs.kv, automation.MemberPrefix(loc))
 		if err != nil {
 			return nil, err
 		}
 		for _, id := range ids {
 			var ms automation.Members
-			if _, err := loadJSON(ctx, e.h.segs.kv, automation.MemberKey(loc, id), &ms); err != nil {
+			if _, err := revision.Load(ctx, e.h.segs.kv, automation.MemberKey(loc, id), &ms); err != nil {
 				return nil, err
 			}
 			if slices.Contains(ms.Segments, sel.Segment) {
@@ -272,13 +274,13 @@ func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selec
 		if len(want) == 0 {
 			break
 		}
-		ids, err := keysWithPrefix(ctx, e.h.relations, "contact."+loc+".")
+		ids, err := keysWithPrefix(ctx, e.h.relations, relations.ContactPrefix(loc))
 		if err != nil {
 			return nil, err
 		}
 		for _, id := range ids {
 			var st tagging.State
-			if _, err := loadJSON(ctx, e.h.relations, contactKey(loc, id), &st); err != nil {
+			if _, err := revision.Load(ctx, e.h.relations, relations.ContactKey(loc, id), &st); err != nil {
 				return nil, err
 			}
 			if slices.ContainsFunc(want, func(t string) bool { return slices.Contains(st.Applied, t) }) {

@@ -13,6 +13,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/enricher/enrichment"
@@ -162,7 +163,7 @@ func (m *mirror) scopeRefused(err error) (bool, error) {
 // storeDetail stores d under "<loc>.<tagId>" unless what is stored is
 // equal or newer.
 func (w *Worker) storeDetail(ctx context.Context, loc string, d enrichment.Detail) error {
-	key := loc + "." + d.ID
+	key := relations.DetailsKey(loc, d.ID)
 	for attempt := 1; ; attempt++ {
 		stored, rev, err := w.loadDetail(ctx, key)
 		if err != nil {

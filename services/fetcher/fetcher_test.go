@@ -21,6 +21,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/relations"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/fetcher"
 	"github.com/socialsync/socialsync/services/fetcher/catalogue"
@@ -48,13 +49,13 @@ func detailRequests(t testing.TB, env *fleettest.Env, loc string) []*socialsyncv
 	return bustest.Decode[socialsyncv1.TagDetailsRequested](t, bustest.Messages(t, env.JS, bus.StreamTriggers, subject(t, bus.TagDetailsTriggers, loc)))
 }
 
-func loadCatalogue(t testing.TB, env *fleettest.Env, loc string) (catalogue.Catalogue, bool) {
+func loadCatalogue(t testing.TB, env *fleettest.Env, loc string) (relations.Catalogue, bool) {
 	t.Helper()
 	raw, ok := storedCatalogue(t, env.JS, loc)
 	if !ok {
-		return catalogue.Catalogue{}, false
+		return relations.Catalogue{}, false
 	}
-	c, err := catalogue.UnmarshalCatalogue([]byte(raw))
+	c, err := relations.UnmarshalCatalogue([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/fetcher/catalogue"
 )
@@ -187,18 +188,11 @@ func (w *Worker) storeCursor(ctx context.Context, key string, c catalogue.PollCu
 	if err != nil {
 		return 0, fmt.Errorf("encode %s: %w", key, err)
 	}
-	if rev == 0 {
-		rev, err = w.relations.Create(ctx, key, data)
-	} else {
-		rev, err = w.relations.Update(ctx, key, data, rev)
-	}
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+	rev, err = revision.Put(ctx, w.relations, key, data, rev)
+	if errors.Is(err, revision.ErrConflict) {
 		return 0, fmt.Errorf("store %s: %w", key, errConflict)
 	}
-	if err != nil {
-		return 0, fmt.Errorf("store %s: %w", key, err)
-	}
-	return rev, nil
+	return rev, err
 }
 
 // toPolledPost converts a listed post for the domain package. A post's update time

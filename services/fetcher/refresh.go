@@ -11,6 +11,8 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/relations"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/fetcher/catalogue"
 )
@@ -96,7 +98,7 @@ func (w *Worker) refresh(ctx context.Context, loc string, replaced func() (bool,
 	if err != nil {
 		return fmt.Errorf("refresh catalogue of %s: %w", loc, err)
 	}
-	fetched := catalogue.NewCatalogue(toTags(tags), start)
+	fetched := relations.NewCatalogue(toTags(tags), start)
 	listedDeleted := deletedTags(tags)
 
 	for attempt := 1; ; attempt++ {
@@ -172,37 +174,33 @@ func (w *Worker) publishChanges(ctx context.Context, loc string, changes []catal
 
 // loadCatalogue returns loc's stored catalogue and its revision; the zero
 // catalogue and revision 0 when none is stored.
-func (w *Worker) loadCatalogue(ctx context.Context, loc string) (catalogue.Catalogue, uint64, error) {
-	e, err := w.tags.Get(ctx, loc)
+func (w *Worker) loadCatalogue(ctx context.Context, loc string) (relations.Catalogue, uint64, error) {
+	e, err := w.tags.Get(ctx, relations.CatalogueKey(loc))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return catalogue.Catalogue{}, 0, nil
+		return relations.Catalogue{}, 0, nil
 	}
 	if err != nil {
-		return catalogue.Catalogue{}, 0, fmt.Errorf("read tag catalogue of %s: %w", loc, err)
+		return relations.Catalogue{}, 0, fmt.Errorf("read tag catalogue of %s: %w", loc, err)
 	}
-	c, err := catalogue.UnmarshalCatalogue(e.Value())
+	c, err := relations.UnmarshalCatalogue(e.Value())
 	if err != nil {
 		// A value the fetcher cannot read is replaced by the next fetch,
 		// as if none were stored; its revision still guards the write.
 		bus.LoggerFrom(ctx).WarnContext(ctx, "stored tag catalogue unreadable; replacing it", "err", err)
-		return catalogue.Catalogue{}, e.Revision(), nil
+		return relations.Catalogue{}, e.Revision(), nil
 	}
 	return c, e.Revision(), nil
 }
 
 // storeCatalogue writes c as loc's catalogue if its revision is still rev
 // (absent when rev is 0); otherwise it fails with errConflict.
-func (w *Worker) storeCatalogue(ctx context.Context, loc string, c catalogue.Catalogue, rev uint64) error {
+func (w *Worker) storeCatalogue(ctx context.Context, loc string, c relations.Catalogue, rev uint64) error {
 	data, err := c.Marshal()
 	if err != nil {
 		return err
 	}
-	if rev == 0 {
-		_, err = w.tags.Create(ctx, loc, data)
-	} else {
-		_, err = w.tags.Update(ctx, loc, data, rev)
-	}
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+	_, err = revision.Put(ctx, w.tags, relations.CatalogueKey(loc), data, rev)
+	if errors.Is(err, revision.ErrConflict) {
 		return fmt.Errorf("store tag catalogue of %s: %w", loc, errConflict)
 	}
 	if err != nil {
@@ -212,23 +210,23 @@ func (w *Worker) storeCatalogue(ctx context.Context, loc string, c catalogue.Cat
 }
 
 // toTags converts HighLevel's tags, leaving out deleted ones.
-func toTags(in []ghl.SocialTag) []catalogue.Tag {
-	out := make([]catalogue.Tag, 0, len(in))
+func toTags(in []ghl.SocialTag) []relations.Tag {
+	out := make([]relations.Tag, 0, len(in))
 	for _, t := range in {
 		if t.Deleted {
 			continue
 		}
-		out = append(out, catalogue.Tag{ID: t.ID, Name: t.Tag})
+		out = append(out, relations.Tag{ID: t.ID, Name: t.Tag})
 	}
 	return out
 }
 
 // deletedTags returns the tags HighLevel listed as deleted.
-func deletedTags(in []ghl.SocialTag) []catalogue.Tag {
-	var out []catalogue.Tag
+func deletedTags(in []ghl.SocialTag) []relations.Tag {
+	var out []relations.Tag
 	for _, t := range in {
 		if t.Deleted {
-			out = append(out, catalogue.Tag{ID: t.ID, Name: t.Tag})
+			out = append(out, relations.Tag{ID: t.ID, Name: t.Tag})
 		}
 	}
 	return out

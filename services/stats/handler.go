@@ -15,6 +15,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 	"github.com/socialsync/socialsync/pkg/report"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats/snapshot"
@@ -196,15 +197,8 @@ func (h *handler) store(ctx context.Context, key string, snap report.Record, rev
 	if err != nil {
 		return 0, fmt.Errorf("encode statistics snapshot %s: %w", key, err)
 	}
-	if rev == 0 {
-		rev, err = h.history.Create(ctx, key, data)
-	} else {
-		rev, err = h.history.Update(ctx, key, data, rev)
-	}
-	// Create reports a conflict as ErrKeyExists, Update as
-	// ErrKeyRevisionMismatch (which matches ErrKeyExists only on a single
-	// server: a replicated bucket answers with another error code).
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+	rev, err = revision.Put(ctx, h.history, key, data, rev)
+	if errors.Is(err, revision.ErrConflict) {
 		return 0, fmt.Errorf("store statistics snapshot %s: %w", key, errConflict)
 	}
 	if err != nil {

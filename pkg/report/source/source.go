@@ -18,13 +18,14 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ids"
+	rel "github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/report"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
 // HistoryDays returns the days of loc's snapshots in the history, sorted.
 func HistoryDays(ctx context.Context, history jetstream.KeyValue, loc string) ([]string, error) {
-	lister, err := history.ListKeysFiltered(ctx, loc+".*")
+	lister, err := history.ListKeysFiltered(ctx, report.HistoryPattern(loc))
 	if err != nil {
 		return nil, fmt.Errorf("list statistics of %s: %w", loc, err)
 	}
@@ -106,7 +107,7 @@ func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc st
 		}
 		return t
 	}
-	dl, err := details.ListKeysFiltered(ctx, loc+".*")
+	dl, err := details.ListKeysFiltered(ctx, rel.DetailsPattern(loc))
 	if err != nil {
 		return nil, fmt.Errorf("list tag details of %s: %w", loc, err)
 	}
@@ -125,7 +126,7 @@ func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc st
 		}
 		t.Deleted = pb.GetDeleted()
 	}
-	rl, err := relations.ListKeysFiltered(ctx, "tagposts."+loc+".*")
+	rl, err := relations.ListKeysFiltered(ctx, rel.TagPostsPattern(loc))
 	if err != nil {
 		return nil, fmt.Errorf("list tag relations of %s: %w", loc, err)
 	}
@@ -136,16 +137,14 @@ func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc st
 	slices.Sort(keys)
 	posts := map[string]*report.Post{}
 	for _, k := range keys {
-		var tp struct {
-			PostIDs []string `json:"postIds"`
-		}
+		var tp rel.TagPosts
 		if ok, err := getJSON(ctx, relations, k, &tp); err != nil || !ok {
 			if err != nil {
 				return nil, err
 			}
 			continue
 		}
-		t := tag(k[len("tagposts."+loc+"."):])
+		t := tag(k[len(rel.TagPostsPrefix(loc)):])
 		for _, id := range tp.PostIDs {
 			p, seen := posts[id]
 			if !seen {
@@ -168,17 +167,13 @@ func LoadTags(ctx context.Context, relations, details jetstream.KeyValue, loc st
 
 // loadPost reads a post's record and contacts; nil when it has no record.
 func loadPost(ctx context.Context, relations jetstream.KeyValue, loc, id string, tz *time.Location) (*report.Post, error) {
-	var rec struct {
-		UpdatedAt time.Time `json:"updatedAt"`
-	}
-	ok, err := getJSON(ctx, relations, "post."+loc+"."+id, &rec)
+	var rec rel.PostRecord
+	ok, err := getJSON(ctx, relations, rel.PostKey(loc, id), &rec)
 	if err != nil || !ok {
 		return nil, err
 	}
-	var pc struct {
-		ContactIDs []string `json:"contactIds"`
-	}
-	if _, err := getJSON(ctx, relations, "postcontacts."+loc+"."+id, &pc); err != nil {
+	var pc rel.PostContacts
+	if _, err := getJSON(ctx, relations, rel.PostContactsKey(loc, id), &pc); err != nil {
 		return nil, err
 	}
 	return &report.Post{ID: postID(id), Day: report.PostDay(rec.UpdatedAt, tz), Contacts: pc.ContactIDs}, nil

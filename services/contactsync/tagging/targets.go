@@ -1,14 +1,8 @@
 package tagging
 
-import "slices"
-
-// PostContacts is the value of "postcontacts.<loc>.<postId>" in the
-// relations bucket: the contacts contactsync last linked to the post, so
-// that a deletion or an update that no longer lists a contact reaches the
-// contacts the event itself does not name.
-type PostContacts struct {
-	ContactIDs []string `json:"contactIds"`
-}
+import (
+	"slices"
+)
 
 // Targets returns the contacts a post event concerns: linked ones get the
 // post's tags, unlinked ones lose the post. known are the contacts the

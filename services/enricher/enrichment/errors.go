@@ -1,6 +1,8 @@
 package enrichment
 
-import "errors"
+import (
+	"errors"
+)
 
 var (
 	// ErrInvalidRequest is a tag details request that cannot be acted on:

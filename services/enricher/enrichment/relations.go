@@ -1,8 +1,7 @@
 package enrichment
 
 import (
-	"encoding/json"
-	"fmt"
+	"github.com/socialsync/socialsync/pkg/relations"
 	"slices"
 	"time"
 )
@@ -34,85 +33,6 @@ type PostUpdate struct {
 	OccurredAt time.Time
 }
 
-// PostRecord is what the relations bucket keeps of a post under
-// "post.<loc>.<postKey>": {"tagIds":[...],"updatedAt":RFC3339}.
-type PostRecord struct {
-	TagIDs    []string  `json:"tagIds"`
-	UpdatedAt time.Time `json:"updatedAt"`
-}
-
-// TagPosts is what the relations bucket keeps of a tag under
-// "tagposts.<loc>.<tagId>": {"postIds":[...]}, sorted. The list holds
-// post keys (ids.Key), the last part of the posts' "post.<loc>.<postKey>".
-type TagPosts struct {
-	PostIDs []string `json:"postIds"`
-}
-
-// Marshal encodes r as stored.
-func (r PostRecord) Marshal() ([]byte, error) {
-	if r.TagIDs == nil {
-		r.TagIDs = []string{}
-	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("encode post record: %w", err)
-	}
-	return b, nil
-}
-
-// UnmarshalPostRecord decodes a stored post record.
-func UnmarshalPostRecord(data []byte) (PostRecord, error) {
-	var r PostRecord
-	if err := json.Unmarshal(data, &r); err != nil {
-		return PostRecord{}, fmt.Errorf("decode post record: %w", err)
-	}
-	return r, nil
-}
-
-// Marshal encodes p as stored.
-func (p TagPosts) Marshal() ([]byte, error) {
-	if p.PostIDs == nil {
-		p.PostIDs = []string{}
-	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("encode tag posts: %w", err)
-	}
-	return b, nil
-}
-
-// UnmarshalTagPosts decodes a stored tag's post list.
-func UnmarshalTagPosts(data []byte) (TagPosts, error) {
-	var p TagPosts
-	if err := json.Unmarshal(data, &p); err != nil {
-		return TagPosts{}, fmt.Errorf("decode tag posts: %w", err)
-	}
-	return p, nil
-}
-
-// Has reports whether the tag lists post.
-func (p TagPosts) Has(post string) bool {
-	_, found := slices.BinarySearch(p.PostIDs, post)
-	return found
-}
-
-// With returns the list with post in it, sorted.
-func (p TagPosts) With(post string) TagPosts {
-	ids := slices.Clone(p.PostIDs)
-	slices.Sort(ids)
-	if i, found := slices.BinarySearch(ids, post); !found {
-		ids = slices.Insert(ids, i, post)
-	}
-	return TagPosts{PostIDs: slices.Compact(ids)}
-}
-
-// Without returns the list without post.
-func (p TagPosts) Without(post string) TagPosts {
-	ids := slices.DeleteFunc(slices.Clone(p.PostIDs), func(id string) bool { return id == post })
-	slices.Sort(ids)
-	return TagPosts{PostIDs: ids}
-}
-
 // PostPlan is what a post event does to the relations.
 type PostPlan struct {
 	// Target are the tags the post must be listed under afterwards.
@@ -124,7 +44,7 @@ type PostPlan struct {
 	// Record, or deleted when Delete.
 	Write  bool
 	Delete bool
-	Record PostRecord
+	Record relations.PostRecord
 }
 
 // PlanPost decides what event u does to a post whose stored record is
@@ -139,7 +59,7 @@ type PostPlan struct {
 //
 // Write is false when the record would not change, so that a redelivered
 // event writes nothing.
-func PlanPost(stored *PostRecord, u PostUpdate, now time.Time) PostPlan {
+func PlanPost(stored *relations.PostRecord, u PostUpdate, now time.Time) PostPlan {
 	p := planPost(stored, u, now)
 	check := slices.Concat(p.Target, u.TagIDs)
 	if stored != nil {
@@ -149,7 +69,7 @@ func PlanPost(stored *PostRecord, u PostUpdate, now time.Time) PostPlan {
 	return p
 }
 
-func planPost(stored *PostRecord, u PostUpdate, now time.Time) PostPlan {
+func planPost(stored *relations.PostRecord, u PostUpdate, now time.Time) PostPlan {
 	if stored != nil && !u.OccurredAt.IsZero() && !stored.UpdatedAt.IsZero() && u.OccurredAt.Before(stored.UpdatedAt) {
 		return PostPlan{Target: uniq(stored.TagIDs)}
 	}
@@ -161,7 +81,7 @@ func planPost(stored *PostRecord, u PostUpdate, now time.Time) PostPlan {
 	if at.IsZero() {
 		at = now
 	}
-	rec := PostRecord{TagIDs: tags, UpdatedAt: at.UTC()}
+	rec := relations.PostRecord{TagIDs: tags, UpdatedAt: at.UTC()}
 	write := stored == nil || !slices.Equal(stored.TagIDs, tags) ||
 		// An undated redelivery does not move the date.
 		(!u.OccurredAt.IsZero() && !stored.UpdatedAt.Equal(rec.UpdatedAt))

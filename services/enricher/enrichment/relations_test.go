@@ -6,28 +6,31 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/socialsync/socialsync/pkg/relations"
 )
 
 func TestPlanPost(t *testing.T) {
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	t1, t2 := now.Add(-time.Hour), now.Add(-time.Minute)
-	rec := func(at time.Time, tags ...string) *PostRecord { return &PostRecord{TagIDs: tags, UpdatedAt: at} }
+	rec := func(at time.Time, tags ...string) *relations.PostRecord {
+		return &relations.PostRecord{TagIDs: tags, UpdatedAt: at}
+	}
 	tests := []struct {
 		name   string
-		stored *PostRecord
+		stored *relations.PostRecord
 		u      PostUpdate
 		want   PostPlan
 	}{
 		{"new post", nil, PostUpdate{PostKey: "p", TagIDs: []string{"a", "b", "a"}, OccurredAt: t1},
-			PostPlan{Target: []string{"a", "b"}, Check: []string{"a", "b"}, Write: true, Record: PostRecord{TagIDs: []string{"a", "b"}, UpdatedAt: t1}}},
+			PostPlan{Target: []string{"a", "b"}, Check: []string{"a", "b"}, Write: true, Record: relations.PostRecord{TagIDs: []string{"a", "b"}, UpdatedAt: t1}}},
 		{"update drops a tag", rec(t1, "a", "b"), PostUpdate{PostKey: "p", Change: PostUpdated, TagIDs: []string{"a"}, OccurredAt: t2},
-			PostPlan{Target: []string{"a"}, Check: []string{"a", "b"}, Write: true, Record: PostRecord{TagIDs: []string{"a"}, UpdatedAt: t2}}},
+			PostPlan{Target: []string{"a"}, Check: []string{"a", "b"}, Write: true, Record: relations.PostRecord{TagIDs: []string{"a"}, UpdatedAt: t2}}},
 		{"undated event is dated now", rec(t1, "a"), PostUpdate{PostKey: "p", TagIDs: []string{"c"}},
-			PostPlan{Target: []string{"c"}, Check: []string{"c", "a"}, Write: true, Record: PostRecord{TagIDs: []string{"c"}, UpdatedAt: now}}},
+			PostPlan{Target: []string{"c"}, Check: []string{"c", "a"}, Write: true, Record: relations.PostRecord{TagIDs: []string{"c"}, UpdatedAt: now}}},
 		{"redelivery writes nothing", rec(t1, "a"), PostUpdate{PostKey: "p", TagIDs: []string{"a"}, OccurredAt: t1},
-			PostPlan{Target: []string{"a"}, Check: []string{"a"}, Record: PostRecord{TagIDs: []string{"a"}, UpdatedAt: t1}}},
+			PostPlan{Target: []string{"a"}, Check: []string{"a"}, Record: relations.PostRecord{TagIDs: []string{"a"}, UpdatedAt: t1}}},
 		{"undated redelivery writes nothing", rec(t1, "a"), PostUpdate{PostKey: "p", TagIDs: []string{"a"}},
-			PostPlan{Target: []string{"a"}, Check: []string{"a"}, Record: PostRecord{TagIDs: []string{"a"}, UpdatedAt: now}}},
+			PostPlan{Target: []string{"a"}, Check: []string{"a"}, Record: relations.PostRecord{TagIDs: []string{"a"}, UpdatedAt: now}}},
 		{"stale event keeps the stored tags", rec(t2, "a"), PostUpdate{PostKey: "p", TagIDs: []string{"b"}, OccurredAt: t1},
 			PostPlan{Target: []string{"a"}, Check: []string{"a", "b"}}},
 		{"deletion", rec(t1, "a", "b"), PostUpdate{PostKey: "p", Change: PostDeleted, TagIDs: []string{"c"}, OccurredAt: t2},
@@ -42,35 +45,5 @@ func TestPlanPost(t *testing.T) {
 				t.Errorf("PlanPost (-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-func TestTagPosts(t *testing.T) {
-	p := TagPosts{}.With("p2").With("p1").With("p2")
-	if diff := cmp.Diff([]string{"p1", "p2"}, p.PostIDs); diff != "" {
-		t.Errorf("With (-want +got):\n%s", diff)
-	}
-	if !p.Has("p1") || p.Has("p3") {
-		t.Errorf("Has on %v", p.PostIDs)
-	}
-	q := p.Without("p1").Without("p9")
-	if diff := cmp.Diff([]string{"p2"}, q.PostIDs); diff != "" {
-		t.Errorf("Without (-want +got):\n%s", diff)
-	}
-	if len(p.PostIDs) != 2 {
-		t.Error("Without changed its receiver")
-	}
-	data, _ := TagPosts{}.Marshal()
-	if string(data) != `{"postIds":[]}` {
-		t.Errorf("empty list stored as %s", data)
-	}
-	r := PostRecord{TagIDs: []string{"a"}, UpdatedAt: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-	data, _ = r.Marshal()
-	if string(data) != `{"tagIds":["a"],"updatedAt":"2025-03-01T12:00:00Z"}` {
-		t.Errorf("post record stored as %s", data)
-	}
-	back, err := UnmarshalPostRecord(data)
-	if err != nil || !cmp.Equal(r, back) {
-		t.Errorf("round trip: %+v, %v", back, err)
 	}
 }

@@ -2,6 +2,7 @@ package catalogue
 
 import (
 	"cmp"
+	"github.com/socialsync/socialsync/pkg/relations"
 	"slices"
 )
 
@@ -34,7 +35,7 @@ func (k ChangeKind) String() string {
 // for a deletion); PreviousName is a renamed tag's old name.
 type Change struct {
 	Kind         ChangeKind
-	Tag          Tag
+	Tag          relations.Tag
 	PreviousName string
 }
 
@@ -43,8 +44,8 @@ type Change struct {
 // tag of old whose id cur lacks is deleted. With no old catalogue (a
 // location's first refresh) every tag is created. Changes come sorted by
 // kind, then tag id, so that equal catalogues give equal lists.
-func Diff(old, cur []Tag) []Change {
-	before := make(map[string]Tag, len(old))
+func Diff(old, cur []relations.Tag) []Change {
+	before := make(map[string]relations.Tag, len(old))
 	for _, t := range old {
 		before[t.ID] = t
 	}

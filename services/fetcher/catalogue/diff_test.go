@@ -5,32 +5,33 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/socialsync/socialsync/pkg/relations"
 )
 
 func TestDiff(t *testing.T) {
-	a, b, c := Tag{"a1", "Alpha"}, Tag{"b2", "Beta"}, Tag{"c3", "Gamma"}
+	a, b, c := relations.Tag{ID: "a1", Name: "Alpha"}, relations.Tag{ID: "b2", Name: "Beta"}, relations.Tag{ID: "c3", Name: "Gamma"}
 	tests := []struct {
 		name     string
-		old, cur []Tag
+		old, cur []relations.Tag
 		want     []Change
 	}{
-		{"first refresh creates every tag", nil, []Tag{c, a, b},
+		{"first refresh creates every tag", nil, []relations.Tag{c, a, b},
 			[]Change{{Kind: Created, Tag: a}, {Kind: Created, Tag: b}, {Kind: Created, Tag: c}}},
-		{"no change", []Tag{a, b}, []Tag{b, a}, nil},
+		{"no change", []relations.Tag{a, b}, []relations.Tag{b, a}, nil},
 		{"both empty", nil, nil, nil},
-		{"created", []Tag{a}, []Tag{a, b}, []Change{{Kind: Created, Tag: b}}},
-		{"renamed keeps the id and reports the old name", []Tag{a, b}, []Tag{a, {"b2", "Beta 2"}},
-			[]Change{{Kind: Renamed, Tag: Tag{"b2", "Beta 2"}, PreviousName: "Beta"}}},
-		{"case-only rename is a rename", []Tag{a}, []Tag{{"a1", "alpha"}},
-			[]Change{{Kind: Renamed, Tag: Tag{"a1", "alpha"}, PreviousName: "Alpha"}}},
-		{"deleted reports the last name", []Tag{a, b, c}, []Tag{a}, []Change{{Kind: Deleted, Tag: b}, {Kind: Deleted, Tag: c}}},
-		{"everything deleted", []Tag{a, b}, nil, []Change{{Kind: Deleted, Tag: a}, {Kind: Deleted, Tag: b}}},
-		{"same name, new id: one deleted, one created", []Tag{a}, []Tag{{"z9", "Alpha"}},
-			[]Change{{Kind: Created, Tag: Tag{"z9", "Alpha"}}, {Kind: Deleted, Tag: a}}},
-		{"all kinds at once, sorted by kind then id", []Tag{a, b, c}, []Tag{{"d4", "Delta"}, {"c3", "Gamma!"}, a},
+		{"created", []relations.Tag{a}, []relations.Tag{a, b}, []Change{{Kind: Created, Tag: b}}},
+		{"renamed keeps the id and reports the old name", []relations.Tag{a, b}, []relations.Tag{a, {ID: "b2", Name: "Beta 2"}},
+			[]Change{{Kind: Renamed, Tag: relations.Tag{ID: "b2", Name: "Beta 2"}, PreviousName: "Beta"}}},
+		{"case-only rename is a rename", []relations.Tag{a}, []relations.Tag{{ID: "a1", Name: "alpha"}},
+			[]Change{{Kind: Renamed, Tag: relations.Tag{ID: "a1", Name: "alpha"}, PreviousName: "Alpha"}}},
+		{"deleted reports the last name", []relations.Tag{a, b, c}, []relations.Tag{a}, []Change{{Kind: Deleted, Tag: b}, {Kind: Deleted, Tag: c}}},
+		{"everything deleted", []relations.Tag{a, b}, nil, []Change{{Kind: Deleted, Tag: a}, {Kind: Deleted, Tag: b}}},
+		{"same name, new id: one deleted, one created", []relations.Tag{a}, []relations.Tag{{ID: "z9", Name: "Alpha"}},
+			[]Change{{Kind: Created, Tag: relations.Tag{ID: "z9", Name: "Alpha"}}, {Kind: Deleted, Tag: a}}},
+		{"all kinds at once, sorted by kind then id", []relations.Tag{a, b, c}, []relations.Tag{{ID: "d4", Name: "Delta"}, {ID: "c3", Name: "Gamma!"}, a},
 			[]Change{
-				{Kind: Created, Tag: Tag{"d4", "Delta"}},
-				{Kind: Renamed, Tag: Tag{"c3", "Gamma!"}, PreviousName: "Gamma"},
+				{Kind: Created, Tag: relations.Tag{ID: "d4", Name: "Delta"}},
+				{Kind: Renamed, Tag: relations.Tag{ID: "c3", Name: "Gamma!"}, PreviousName: "Gamma"},
 				{Kind: Deleted, Tag: b},
 			}},
 	}
@@ -46,15 +47,15 @@ func TestDiff(t *testing.T) {
 
 func TestDetailsWanted(t *testing.T) {
 	changes := []Change{
-		{Kind: Created, Tag: Tag{"n1", "New"}},
-		{Kind: Renamed, Tag: Tag{"r1", "Renamed"}, PreviousName: "Old"},
-		{Kind: Deleted, Tag: Tag{"d1", "Gone"}},
-		{Kind: Created, Tag: Tag{"n1", "New"}},
+		{Kind: Created, Tag: relations.Tag{ID: "n1", Name: "New"}},
+		{Kind: Renamed, Tag: relations.Tag{ID: "r1", Name: "Renamed"}, PreviousName: "Old"},
+		{Kind: Deleted, Tag: relations.Tag{ID: "d1", Name: "Gone"}},
+		{Kind: Created, Tag: relations.Tag{ID: "n1", Name: "New"}},
 	}
 	if diff := cmp.Diff([]string{"n1", "r1"}, DetailsWanted(changes)); diff != "" {
 		t.Errorf("DetailsWanted (-want +got):\n%s", diff)
 	}
-	if got := DetailsWanted([]Change{{Kind: Deleted, Tag: Tag{"d1", "Gone"}}}); got != nil {
+	if got := DetailsWanted([]Change{{Kind: Deleted, Tag: relations.Tag{ID: "d1", Name: "Gone"}}}); got != nil {
 		t.Errorf("DetailsWanted of deletions only = %v, want none", got)
 	}
 }

@@ -1,6 +1,8 @@
 package catalogue
 
-import "time"
+import (
+	"time"
+)
 
 // RefreshWait returns how long a refresh of a catalogue last fetched at
 // lastFetch must wait, at now, so that one location's catalogue is
