@@ -84,16 +84,11 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 20s).
 	done
 
 .PHONY: lint
-lint: $(BUF) ## gofmt, go vet, buf lint, nats.go kept out of the workers' core, GOWORK=off builds.
+lint: $(BUF) ## gofmt, go vet, buf lint, the architecture test (layers, star module graph, no NATS in domain packages), GOWORK=off builds.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do echo "== go vet $$m"; (cd $$m && go vet ./...); done
 	cd proto && $(BUF) lint
-	@for m in services/*; do \
-	  if [ -d $$m/core ]; then \
-	    bad=$$(cd $$m && go list -deps ./core/... | grep '^github.com/nats-io/' || true); \
-	    if [ -n "$$bad" ]; then echo "$$m/core imports NATS (domain logic must not): $$bad"; exit 1; fi; \
-	  fi; \
-	done
+	cd deploy && go test -count=1 -run '^TestArchitecture$$' .
 	@for m in $(MODULES); do (cd $$m && GOWORK=off go build ./...) || { echo "$$m does not build with GOWORK=off"; exit 1; }; done
 
 .PHONY: proto

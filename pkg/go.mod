@@ -26,7 +26,10 @@ require (
 
 require github.com/felixge/httpsnoop v1.1.0 // indirect
 
-require github.com/goccy/go-yaml v1.19.2
+require (
+	github.com/expr-lang/expr v1.17.8
+	github.com/goccy/go-yaml v1.19.2
+)
 
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect

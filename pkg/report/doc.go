@@ -1,8 +1,10 @@
 // Package report turns a location's statistics history and tag activity
 // into reports (JSON, CSV, Markdown, HTML with inline SVG charts) and
-// recommendations (posting cadence, audience targeting). It is plain Go
-// over plain types: no NATS, no HTTP, so the stats worker, the CLI and the
-// gateway build the same report from the same data.
+// recommendations (posting cadence, audience targeting), so the stats
+// worker, the CLI and the gateway build the same report from the same data.
+// It is plain Go over plain types, free of NATS; it owns the statistics
+// history's record (Record, HistoryKey) and the reports' object names (Name,
+// LatestName). Package source reads its inputs from the buckets.
 //
 // HighLevel's statistics endpoint answers, on any day D, with the seven
 // days before D (D-7 … D-1) and their comparison with the seven before

@@ -15,7 +15,7 @@ const MaxRetentionDays = 3660
 // worker's defaults (SOCIALSYNC_STATS_CRON, the location's registered
 // time zone, SOCIALSYNC_STATS_RETENTION_DAYS).
 type Stats struct {
-	// Cron is the schedule spec (see the stats worker's CheckSpec).
+	// Cron is the schedule spec (see CheckSpec).
 	Cron string `json:"cron,omitempty"`
 	// Timezone is the IANA zone the cron runs in.
 	Timezone string `json:"timezone,omitempty"`

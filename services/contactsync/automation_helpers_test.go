@@ -15,12 +15,11 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/contactsync"
-	"github.com/socialsync/socialsync/services/contactsync/core/automation"
 )
 
 // applySegments stores a segments file as `socialsync segments apply`
@@ -31,7 +30,7 @@ func applySegments(t *testing.T, env *fleettest.Env, yaml string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := contactsync.ApplySegments(context.Background(), env.JS, segs, false); err != nil {
+	if _, err := automation.ApplySegments(context.Background(), env.JS, segs, false); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -44,7 +43,7 @@ func applyWorkflows(t *testing.T, env *fleettest.Env, yaml string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := contactsync.ApplyWorkflows(context.Background(), env.JS, wfs, false); err != nil {
+	if _, err := automation.ApplyWorkflows(context.Background(), env.JS, wfs, false); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -35,9 +35,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
-	"github.com/socialsync/socialsync/services/contactsync/core/automation"
 )
 
 // UnknownTagRetry is the longest an event naming a tag the catalogue
@@ -188,7 +188,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	segs := &segments{w: w, kv: segKV, relations: relations, locks: newStripes(),
-		defs: newRegistry(segKV, "def.", "segment", automation.DecodeSegment, w.log)}
+		defs: newRegistry(segKV, automation.SegmentDefPrefix, "segment", automation.DecodeSegment, w.log)}
 	segs.defs.changed = segs.defChanged
 	ev := &events{w: w, segs: segs, runs: runs, relations: relations,
 		workflows: newRegistry(wfKV, "", "workflow", automation.DecodeWorkflow, w.log),

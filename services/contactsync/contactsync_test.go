@@ -23,7 +23,7 @@ import (
 	pkgids "github.com/socialsync/socialsync/pkg/ids"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync"
-	"github.com/socialsync/socialsync/services/contactsync/core"
+	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
 
 // A post's tags reach its contacts through the bulk endpoint; an update
@@ -65,7 +65,7 @@ func TestPostLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st core.State
+	var st tagging.State
 	if err := json.Unmarshal(e.Value(), &st); err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +461,7 @@ func TestReplicasRace(t *testing.T) {
 			if err != nil {
 				return false
 			}
-			var st core.State
+			var st tagging.State
 			if err := json.Unmarshal(e.Value(), &st); err != nil {
 				t.Fatal(err)
 			}

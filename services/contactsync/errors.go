@@ -3,6 +3,7 @@ package contactsync
 import (
 	"errors"
 	"fmt"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 	"strings"
 	"time"
 )
@@ -16,7 +17,7 @@ var (
 	// the location does not define: the event is dead-lettered, naming it.
 	ErrUnknownCustomField = errors.New("unknown contact custom field")
 	// errConflict is a key changed by someone else since it was read.
-	errConflict = errors.New("changed meanwhile")
+	errConflict = revision.ErrConflict
 )
 
 // UnknownTagsError is a post event naming tags that a catalogue fetched

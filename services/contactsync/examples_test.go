@@ -11,10 +11,10 @@ import (
 
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/contactsync/core/automation"
 )
 
 // examples is the repository's examples/ directory.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
@@ -41,7 +42,7 @@ func (h *handler) copyFields(ctx context.Context, loc string, tagIDs, contacts [
 	if err != nil {
 		return err
 	}
-	names := cat.names()
+	names := cat.Names()
 	var details []*socialsyncv1.TagDetail
 	for _, id := range tagIDs {
 		d, err := h.tagDetail(ctx, loc, id)
@@ -92,7 +93,7 @@ func (h *handler) copyFields(ctx context.Context, loc string, tagIDs, contacts [
 
 // tagDetail reads a tag's stored details; nil when none are stored.
 func (h *handler) tagDetail(ctx context.Context, loc, id string) (*socialsyncv1.TagDetail, error) {
-	e, err := h.store.details.Get(ctx, loc+"."+id)
+	e, err := h.store.details.Get(ctx, relations.DetailsKey(loc, id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil
 	}

@@ -15,8 +15,9 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/relations"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/contactsync/core"
+	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
 
 // maxRounds bounds the attempts at storing a contact's state that other
@@ -41,27 +42,27 @@ type handler struct {
 // contact is one contact's part in handling an event.
 type contact struct {
 	id     string
-	change core.PostChange
-	state  core.State // as read, at rev
+	change tagging.PostChange
+	state  tagging.State // as read, at rev
 	rev    uint64
-	next   core.State
-	diff   core.Diff
+	next   tagging.State
+	diff   tagging.Diff
 	// send is diff less the removals already recorded as made.
-	send core.Diff
+	send tagging.Diff
 	// skipped are the post's tags left out, each with why.
 	skipped []*socialsyncv1.SkippedTag
 	// written accumulates the writes of earlier rounds whose state could
 	// not be stored because the state had changed meanwhile.
-	written core.Diff
+	written tagging.Diff
 }
 
 // handle applies a post event to its contacts:
 //
 //  1. decode and check the event; find the tag names of its tag ids in
 //     the catalogue, or wait for the fetcher;
-//  2. find the contacts it concerns (core.Targets) and read their states;
+//  2. find the contacts it concerns (tagging.Targets) and read their states;
 //  3. plan each contact's tag changes against its stored state, group
-//     them into HighLevel calls (core.Plan, core.Batch) and send them;
+//     them into HighLevel calls (tagging.Plan, tagging.Batch) and send them;
 //  4. store each changed contact's new state under a revision check and
 //     publish its ContactTagsChanged; a contact whose state another
 //     replica changed meanwhile is planned again from the fresh state;
@@ -107,13 +108,13 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 		}
 	}
 
-	var known core.PostContacts
-	indexKey := postContactsKey(loc, post)
+	var known relations.PostContacts
+	indexKey := relations.PostContactsKey(loc, post)
 	indexRev, err := h.store.load(ctx, indexKey, &known)
 	if err != nil {
 		return err
 	}
-	linked, unlinked := core.Targets(known.ContactIDs, ev.GetContactIds(), deleted)
+	linked, unlinked := tagging.Targets(known.ContactIDs, ev.GetContactIds(), deleted)
 	log := bus.LoggerFrom(ctx)
 	if len(linked)+len(unlinked) == 0 {
 		log.Debug("post event concerns no contact", "post", ev.GetPostId())
@@ -121,10 +122,10 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	var contacts []*contact
 	for _, id := range linked {
-		contacts = append(contacts, &contact{id: id, change: core.PostChange{PostID: post, Tags: names}, skipped: skipped})
+		contacts = append(contacts, &contact{id: id, change: tagging.PostChange{PostID: post, Tags: names}, skipped: skipped})
 	}
 	for _, id := range unlinked {
-		contacts = append(contacts, &contact{id: id, change: core.PostChange{PostID: post, Unlink: true}})
+		contacts = append(contacts, &contact{id: id, change: tagging.PostChange{PostID: post, Unlink: true}})
 	}
 	// A replayed contact's dead letter redoes that contact only: the
 	// others were done when the message was first handled. A replayed
@@ -175,7 +176,7 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	case len(now) == 0 && indexRev != 0:
 		err = h.store.remove(ctx, indexKey, indexRev)
 	case len(now) > 0 && !slices.Equal(now, known.ContactIDs):
-		_, err = h.store.save(ctx, indexKey, core.PostContacts{ContactIDs: now}, indexRev)
+		_, err = h.store.save(ctx, indexKey, relations.PostContacts{ContactIDs: now}, indexRev)
 	}
 	if errors.Is(err, errConflict) {
 		// Another event of the post was handled meanwhile: handle this
@@ -195,7 +196,7 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID string, contacts []*contact) (map[string]string, error) {
 	keys := make([]string, 0, len(contacts))
 	for _, c := range contacts {
-		keys = append(keys, contactKey(loc, c.id))
+		keys = append(keys, relations.ContactKey(loc, c.id))
 	}
 	unlock, err := h.locks.lock(ctx, keys)
 	if err != nil {
@@ -219,9 +220,9 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 		if round > maxRounds {
 			return failed, fmt.Errorf("post %s of %s: contact states kept changing during %d attempts", postID, loc, maxRounds)
 		}
-		diffs := map[string]core.Diff{}
+		diffs := map[string]tagging.Diff{}
 		for _, c := range pending {
-			c.next, c.diff = core.PlanNamed(c.state, c.change, naming, c.written)
+			c.next, c.diff = tagging.PlanNamed(c.state, c.change, naming, c.written)
 			c.send = c.diff
 			if len(c.diff.Remove) > 0 {
 				// A removal already made for this same state is not
@@ -236,7 +237,7 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 				diffs[c.id] = c.send
 			}
 		}
-		res := write(ctx, client, loc, core.Batch(diffs, h.w.cfg.BulkMin, core.BulkMax))
+		res := write(ctx, client, loc, tagging.Batch(diffs, h.w.cfg.BulkMin, tagging.BulkMax))
 
 		var retry []*contact
 		for _, c := range pending {
@@ -298,7 +299,7 @@ func (h *handler) commit(ctx context.Context, loc, postID string, c *contact) (c
 	if c.next.Equal(c.state) && c.diff.Empty() {
 		return false, nil
 	}
-	_, err = h.store.save(ctx, contactKey(loc, c.id), c.next, c.rev)
+	_, err = h.store.save(ctx, relations.ContactKey(loc, c.id), c.next, c.rev)
 	if errors.Is(err, errConflict) {
 		c.written = c.written.Merge(c.diff)
 		if c.state, c.rev, err = h.store.contact(ctx, loc, c.id); err != nil {
@@ -365,7 +366,7 @@ func (h *handler) tagNames(ctx context.Context, msg jetstream.Msg, ev *socialsyn
 	if err != nil {
 		return nil, nil, err
 	}
-	byID, dead := cat.names(), cat.tombstones()
+	byID, dead := cat.Names(), cat.Tombstones()
 	var names, unknown []string
 	var skipped []*socialsyncv1.SkippedTag
 	skip := func(id, name string) {

@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync"
-	"github.com/socialsync/socialsync/services/contactsync/core/automation"
 )
 
 // A tag details event with more tags than workflow conditions are bounded

@@ -13,16 +13,18 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/relations"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/contactsync/core"
-	"github.com/socialsync/socialsync/services/contactsync/core/automation"
+	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
 
 // recomputeChunk is how many contacts are computed, locked and written
 // together when a whole location is computed again.
-const recomputeChunk = core.BulkMax
+const recomputeChunk = tagging.BulkMax
 
 // segments keeps segment membership: the segment definitions (KV watch
 // on "def.<name>" in socialsync_segments), and per contact
@@ -35,19 +37,12 @@ type segments struct {
 	locks     *stripes
 }
 
-// membership is the value of "member.<loc>.<contactId>".
-type membership struct {
-	Segments []string `json:"segments"`
-}
-
-func memberKey(loc, contact string) string { return "member." + loc + "." + contact }
-
 // defChanged asks every location for a recomputation when a definition
 // changed since it was last announced ("applied.<name>" holds the
 // revision announced). Every replica does this; the requests carry the
 // same Nats-Msg-Id, so the stream keeps one per location and revision.
 func (s *segments) defChanged(ctx context.Context, name string, rev uint64, _ bool) {
-	marker := "applied." + name
+	marker := automation.AppliedKey(name)
 	if e, err := s.kv.Get(ctx, marker); err == nil {
 		if n, _ := strconv.ParseUint(string(e.Value()), 10, 64); n >= rev {
 			return
@@ -121,11 +116,11 @@ func (s *segments) handle(ctx context.Context, msg jetstream.Msg) error {
 // contactsOf lists the contacts of loc that socialsync knows or that are
 // members of a segment, sorted.
 func (s *segments) contactsOf(ctx context.Context, loc string) ([]string, error) {
-	a, err := keysWithPrefix(ctx, s.relations, "contact."+loc+".")
+	a, err := keysWithPrefix(ctx, s.relations, relations.ContactPrefix(loc))
 	if err != nil {
 		return nil, err
 	}
-	b, err := keysWithPrefix(ctx, s.kv, "member."+loc+".")
+	b, err := keysWithPrefix(ctx, s.kv, automation.MemberPrefix(loc))
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +149,7 @@ type member struct {
 	id               string
 	current, desired []string
 	rev              uint64
-	diff             core.Diff
+	diff             tagging.Diff
 }
 
 // recompute brings the segment tags of contacts of loc in line with the
@@ -174,7 +169,7 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 	}
 	keys := make([]string, len(contacts))
 	for i, c := range contacts {
-		keys[i] = memberKey(loc, c)
+		keys[i] = automation.MemberKey(loc, c)
 	}
 	unlock, err := s.locks.lock(ctx, keys)
 	if err != nil {
@@ -186,11 +181,11 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 	now := s.w.now()
 	dates := map[string]time.Time{}
 	var members []*member
-	diffs := map[string]core.Diff{}
+	diffs := map[string]tagging.Diff{}
 	for _, c := range contacts {
 		m := &member{id: c}
-		var ms membership
-		rev, err := loadJSON(ctx, s.kv, memberKey(loc, c), &ms)
+		var ms automation.Members
+		rev, err := revision.Load(ctx, s.kv, automation.MemberKey(loc, c), &ms)
 		if err != nil {
 			return err
 		}
@@ -204,14 +199,14 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 		if len(entered)+len(left) == 0 {
 			continue
 		}
-		m.diff = core.Diff{Add: segmentTags(entered), Remove: segmentTags(left)}
+		m.diff = tagging.Diff{Add: segmentTags(entered), Remove: segmentTags(left)}
 		diffs[c] = m.diff
 		members = append(members, m)
 	}
 	if len(members) == 0 {
 		return nil
 	}
-	res := write(ctx, s.w.deps.Client(loc), loc, core.Batch(diffs, s.w.cfg.BulkMin, core.BulkMax))
+	res := write(ctx, s.w.deps.Client(loc), loc, tagging.Batch(diffs, s.w.cfg.BulkMin, tagging.BulkMax))
 	for _, m := range members {
 		if reason, bad := res.failed[m.id]; bad {
 			subject, err := bus.DeadLetterItem(ctx, s.w.deps.JS, bus.DurableSegments, msg, "contact "+m.id, bus.ClassPermanent, "segment tags: "+reason)
@@ -236,25 +231,23 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 
 // commit stores a member's new segments and publishes what changed.
 func (s *segments) commit(ctx context.Context, loc string, m *member, reason string) error {
-	data, err := json.Marshal(membership{Segments: nonNil(m.desired)})
+	data, err := json.Marshal(automation.Members{Segments: nonNil(m.desired)})
 	if err != nil {
 		return err
 	}
-	key := memberKey(loc, m.id)
+	key := automation.MemberKey(loc, m.id)
 	if len(m.desired) == 0 && m.rev != 0 {
-		err = s.kv.Delete(ctx, key, jetstream.LastRevision(m.rev))
-	} else if m.rev == 0 {
-		_, err = s.kv.Create(ctx, key, data)
+		err = revision.Delete(ctx, s.kv, key, m.rev)
 	} else {
-		_, err = s.kv.Update(ctx, key, data, m.rev)
+		_, err = revision.Put(ctx, s.kv, key, data, m.rev)
 	}
-	if isConflict(err) {
+	if errors.Is(err, revision.ErrConflict) {
 		// Another replica computed this contact meanwhile: the event
 		// is computed again from its result.
 		return fmt.Errorf("segments of contact %s: %w", m.id, errConflict)
 	}
 	if err != nil {
-		return fmt.Errorf("store %s: %w", key, err)
+		return err
 	}
 	entered, left := automation.MembershipDiff(m.current, m.desired)
 	subject, err := bus.SegmentEvents.Subject(loc)
@@ -284,8 +277,8 @@ func (s *segments) commit(ctx context.Context, loc string, m *member, reason str
 // social contact tags, and, when a rule needs them, the dates of its
 // posts (from the enricher's post records; dates memoises them).
 func (s *segments) facts(ctx context.Context, loc, contact string, needPosts bool, now time.Time, dates, hints map[string]time.Time) (automation.Facts, error) {
-	var st core.State
-	if _, err := loadJSON(ctx, s.relations, contactKey(loc, contact), &st); err != nil {
+	var st tagging.State
+	if _, err := revision.Load(ctx, s.relations, relations.ContactKey(loc, contact), &st); err != nil {
 		return automation.Facts{}, err
 	}
 	f := automation.Facts{Known: len(st.Posts) > 0, Tags: st.Applied}
@@ -298,7 +291,7 @@ func (s *segments) facts(ctx context.Context, loc, contact string, needPosts boo
 			var rec struct {
 				UpdatedAt time.Time `json:"updatedAt"`
 			}
-			if _, err := loadJSON(ctx, s.relations, "post."+loc+"."+post, &rec); err != nil {
+			if _, err := revision.Load(ctx, s.relations, relations.PostKey(loc, post), &rec); err != nil {
 				return automation.Facts{}, err
 			}
 			at = rec.UpdatedAt
@@ -326,22 +319,6 @@ func (w *Worker) registered(ctx context.Context, loc string) error {
 		return fmt.Errorf("look up location %s: %w", loc, err)
 	}
 	return nil
-}
-
-// loadJSON reads the JSON value of key into v and returns its revision;
-// 0 (and v untouched) when there is none.
-func loadJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (uint64, error) {
-	e, err := kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", key, err)
-	}
-	if err := json.Unmarshal(e.Value(), v); err != nil {
-		return 0, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return e.Revision(), nil
 }
 
 func segmentTags(names []string) []string {

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/contactsync"
 )
 
 const (
@@ -107,7 +107,7 @@ func TestSegmentMembership(t *testing.T) {
 	}
 
 	// A deleted definition takes its tag away.
-	if err := contactsync.DeleteSegment(context.Background(), env.JS, "promo-fans"); err != nil {
+	if err := automation.DeleteSegment(context.Background(), env.JS, "promo-fans"); err != nil {
 		t.Fatal(err)
 	}
 	waitTags(t, env, loc, []string{a}, nil, []string{"segment:promo-fans"})

@@ -14,11 +14,13 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/relations"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/contactsync/core"
-	"github.com/socialsync/socialsync/services/contactsync/core/automation"
+	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
 
 // events handles contactsync's durable on SOCIALSYNC_EVENTS: tag, tag
@@ -225,8 +227,8 @@ func (e *effects) Done(ctx context.Context, key string) (bool, error) {
 }
 
 func (e *effects) MarkDone(ctx context.Context, key, outcome string) error {
-	_, err := e.h.runs.Create(ctx, key, []byte(outcome))
-	if err != nil && !isConflict(err) {
+	_, err := revision.Put(ctx, e.h.runs, key, []byte(outcome), 0)
+	if err != nil && !errors.Is(err, revision.ErrConflict) {
 		return fmt.Errorf("record workflow run %s: %w", key, err)
 	}
 	return nil
@@ -247,13 +249,13 @@ func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selec
 	var out []string
 	switch {
 	case sel.Segment != "":
-		ids, err := keysWithPrefix(ctx, e.h.segs.kv, "member."+loc+".")
+		ids, err := keysWithPrefix(ctx, e.h.segs.kv, automation.MemberPrefix(loc))
 		if err != nil {
 			return nil, err
 		}
 		for _, id := range ids {
-			var ms membership
-			if _, err := loadJSON(ctx, e.h.segs.kv, memberKey(loc, id), &ms); err != nil {
+			var ms automation.Members
+			if _, err := revision.Load(ctx, e.h.segs.kv, automation.MemberKey(loc, id), &ms); err != nil {
 				return nil, err
 			}
 			if slices.Contains(ms.Segments, sel.Segment) {
@@ -267,18 +269,18 @@ func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selec
 			want = []string{sel.Tag}
 		}
 		for _, n := range sel.SocialTags {
-			want = append(want, core.ContactTag(e.h.w.cfg.TagPrefix, n))
+			want = append(want, tagging.ContactTag(e.h.w.cfg.TagPrefix, n))
 		}
 		if len(want) == 0 {
 			break
 		}
-		ids, err := keysWithPrefix(ctx, e.h.relations, "contact."+loc+".")
+		ids, err := keysWithPrefix(ctx, e.h.relations, relations.ContactPrefix(loc))
 		if err != nil {
 			return nil, err
 		}
 		for _, id := range ids {
-			var st core.State
-			if _, err := loadJSON(ctx, e.h.relations, contactKey(loc, id), &st); err != nil {
+			var st tagging.State
+			if _, err := revision.Load(ctx, e.h.relations, relations.ContactKey(loc, id), &st); err != nil {
 				return nil, err
 			}
 			if slices.ContainsFunc(want, func(t string) bool { return slices.Contains(st.Applied, t) }) {
@@ -294,15 +296,15 @@ func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selec
 // through the rate governor. A contact HighLevel refuses is
 // dead-lettered on its own.
 func (e *effects) ContactTags(ctx context.Context, loc string, contacts, tags []string, remove bool, reason string) error {
-	diffs := make(map[string]core.Diff, len(contacts))
+	diffs := make(map[string]tagging.Diff, len(contacts))
 	for _, c := range contacts {
 		if remove {
-			diffs[c] = core.Diff{Remove: tags}
+			diffs[c] = tagging.Diff{Remove: tags}
 		} else {
-			diffs[c] = core.Diff{Add: tags}
+			diffs[c] = tagging.Diff{Add: tags}
 		}
 	}
-	res := write(ctx, e.h.w.deps.Client(loc), loc, core.Batch(diffs, e.h.w.cfg.BulkMin, core.BulkMax))
+	res := write(ctx, e.h.w.deps.Client(loc), loc, tagging.Batch(diffs, e.h.w.cfg.BulkMin, tagging.BulkMax))
 	for id, why := range res.failed {
 		if err := e.DeadLetter(ctx, "contact "+id, reason+": "+why); err != nil {
 			return err

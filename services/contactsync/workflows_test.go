@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
@@ -187,7 +188,7 @@ func TestWorkflowsLiveReload(t *testing.T) {
 	if s := msgs[len(msgs)-1].Subject; s != "acme.renamed" {
 		t.Errorf("published to %s, want acme.renamed (the last good revision)", s)
 	}
-	list, err := contactsync.ListWorkflows(context.Background(), env.JS)
+	list, err := automation.ListWorkflows(context.Background(), env.JS)
 	if err != nil {
 		t.Fatal(err)
 	}

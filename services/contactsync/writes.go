@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/socialsync/socialsync/pkg/ghl"
-	"github.com/socialsync/socialsync/services/contactsync/core"
+	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
 
 // writeResult is what a round of contact tag writes achieved.
@@ -28,7 +28,7 @@ type writeResult struct {
 // an auth failure) stops the round: its contacts and those of the calls
 // not yet sent are incomplete, and err says why. A refusal that concerns
 // one contact marks that contact failed and the round goes on.
-func write(ctx context.Context, c *ghl.Client, loc string, writes []core.Write) writeResult {
+func write(ctx context.Context, c *ghl.Client, loc string, writes []tagging.Write) writeResult {
 	res := writeResult{failed: map[string]string{}, incomplete: map[string]bool{}}
 	for _, wr := range writes {
 		if res.err != nil {
@@ -48,7 +48,7 @@ func write(ctx context.Context, c *ghl.Client, loc string, writes []core.Write) 
 
 // bulk sends one bulk call. HighLevel answers a bulk call even when some
 // of its contacts failed, listing each failure.
-func (r *writeResult) bulk(ctx context.Context, c *ghl.Client, loc string, wr core.Write) {
+func (r *writeResult) bulk(ctx context.Context, c *ghl.Client, loc string, wr tagging.Write) {
 	call := c.BulkAddTags
 	if wr.Remove {
 		call = c.BulkRemoveTags
@@ -90,7 +90,7 @@ func (r *writeResult) bulk(ctx context.Context, c *ghl.Client, loc string, wr co
 }
 
 // single sends one single-contact call.
-func (r *writeResult) single(ctx context.Context, c *ghl.Client, wr core.Write) {
+func (r *writeResult) single(ctx context.Context, c *ghl.Client, wr tagging.Write) {
 	id := wr.Contacts[0]
 	var err error
 	if wr.Remove {

@@ -13,9 +13,10 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/enricher/core"
+	"github.com/socialsync/socialsync/services/enricher/enrichment"
 )
 
 // handleDetails fetches, stores and mirrors the details of the requested
@@ -32,7 +33,7 @@ func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	ids, err := core.RequestedTags(req.GetTagIds())
+	ids, err := enrichment.RequestedTags(req.GetTagIds())
 	if err != nil {
 		return bus.Permanent(err)
 	}
@@ -51,7 +52,7 @@ func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
 	client := w.deps.Client(loc)
 	// The contact tags are named as contactsync names them: by the
 	// location's mapping, else by the prefix.
-	prefix := func(name string) string { return core.ContactTagName(w.cfg.ContactTagPrefix, name) }
+	prefix := func(name string) string { return enrichment.ContactTagName(w.cfg.ContactTagPrefix, name) }
 	naming, err := settings.ContactTagNaming(ctx, w.settings, loc, prefix, bus.LoggerFrom(ctx))
 	if err != nil {
 		return fmt.Errorf("mapping of %s: %w", loc, err)
@@ -63,7 +64,7 @@ func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
 		m.off = true
 		bus.LoggerFrom(ctx).Debug("contact tags not mirrored: the token lacks a scope", "scope", d.Scope)
 	}
-	for i, batch := range core.Batches(ids, core.MaxDetailsBatch) {
+	for i, batch := range enrichment.Batches(ids, enrichment.MaxDetailsBatch) {
 		tags, err := client.TagDetails(ctx, loc, batch)
 		if err != nil {
 			return fmt.Errorf("tag details of %s: %w", loc, err)
@@ -112,7 +113,7 @@ type mirror struct {
 }
 
 // ensure creates the contact tags of details that the location lacks.
-func (m *mirror) ensure(ctx context.Context, details []core.Detail) error {
+func (m *mirror) ensure(ctx context.Context, details []enrichment.Detail) error {
 	if m.off {
 		return nil
 	}
@@ -137,7 +138,7 @@ func (m *mirror) ensure(ctx context.Context, details []core.Detail) error {
 	// Anything else (rate limited, a permit to wait for, a refusal) stops
 	// at once.
 	var failed []error // retryable, every one
-	for _, name := range core.MissingContactTags(m.existing, details, m.naming) {
+	for _, name := range enrichment.MissingContactTags(m.existing, details, m.naming) {
 		tag, err := m.client.EnsureLocationTag(ctx, m.loc, name)
 		if off, derr := m.scopeRefused(err); off || derr != nil {
 			return derr
@@ -177,14 +178,14 @@ func (m *mirror) scopeRefused(err error) (bool, error) {
 
 // storeDetail stores d under "<loc>.<tagId>" unless what is stored is
 // equal or newer.
-func (w *Worker) storeDetail(ctx context.Context, loc string, d core.Detail) error {
-	key := loc + "." + d.ID
+func (w *Worker) storeDetail(ctx context.Context, loc string, d enrichment.Detail) error {
+	key := relations.DetailsKey(loc, d.ID)
 	for attempt := 1; ; attempt++ {
 		stored, rev, err := w.loadDetail(ctx, key)
 		if err != nil {
 			return err
 		}
-		if !core.Replaces(d, stored) {
+		if !enrichment.Replaces(d, stored) {
 			return nil
 		}
 		data, err := protojson.Marshal(fromDetail(d))
@@ -200,7 +201,7 @@ func (w *Worker) storeDetail(ctx context.Context, loc string, d core.Detail) err
 
 // loadDetail returns the details stored at key (nil when none) and the
 // revision. Unreadable details count as none, to be replaced.
-func (w *Worker) loadDetail(ctx context.Context, key string) (*core.Detail, uint64, error) {
+func (w *Worker) loadDetail(ctx context.Context, key string) (*enrichment.Detail, uint64, error) {
 	data, rev, err := get(ctx, w.details, key)
 	if err != nil || data == nil {
 		return nil, rev, err
@@ -216,18 +217,18 @@ func (w *Worker) loadDetail(ctx context.Context, key string) (*core.Detail, uint
 
 // toDetails converts HighLevel's tags into details, keeping only the
 // requested ids with valid ids.
-func toDetails(tags []ghl.SocialTag, requested []string) []core.Detail {
+func toDetails(tags []ghl.SocialTag, requested []string) []enrichment.Detail {
 	want := make(map[string]bool, len(requested))
 	for _, id := range requested {
 		want[id] = true
 	}
-	var out []core.Detail
+	var out []enrichment.Detail
 	for _, t := range tags {
 		if !ghl.ValidID(t.ID) || !want[t.ID] {
 			continue
 		}
 		delete(want, t.ID)
-		out = append(out, core.Detail{
+		out = append(out, enrichment.Detail{
 			ID: t.ID, Name: t.Tag, Deleted: t.Deleted, CreatedBy: t.CreatedBy,
 			CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
 		})
@@ -237,7 +238,7 @@ func toDetails(tags []ghl.SocialTag, requested []string) []core.Detail {
 
 // fromDetail converts a detail into its message form, also its stored
 // form.
-func fromDetail(d core.Detail) *socialsyncv1.TagDetail {
+func fromDetail(d enrichment.Detail) *socialsyncv1.TagDetail {
 	return &socialsyncv1.TagDetail{
 		TagId:     d.ID,
 		TagName:   d.Name,
@@ -249,8 +250,8 @@ func fromDetail(d core.Detail) *socialsyncv1.TagDetail {
 }
 
 // toDetailFromPB converts a stored detail.
-func toDetailFromPB(pb *socialsyncv1.TagDetail) core.Detail {
-	return core.Detail{
+func toDetailFromPB(pb *socialsyncv1.TagDetail) enrichment.Detail {
+	return enrichment.Detail{
 		ID:        pb.GetTagId(),
 		Name:      pb.GetTagName(),
 		Deleted:   pb.GetDeleted(),

@@ -7,8 +7,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/relations"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/enricher/core"
+	"github.com/socialsync/socialsync/services/enricher/enrichment"
 )
 
 // handlePost brings the post ↔ tag relations in line with a post event.
@@ -36,15 +37,15 @@ func (w *Worker) handlePost(ctx context.Context, msg jetstream.Msg) error {
 // event is planned again against it, and the tag lists this round
 // touched are brought in line with the outcome, so that a stale event
 // that lost the race undoes its own changes.
-func (w *Worker) applyPost(ctx context.Context, loc string, u core.PostUpdate) error {
-	key := "post." + loc + "." + u.PostKey
+func (w *Worker) applyPost(ctx context.Context, loc string, u enrichment.PostUpdate) error {
+	key := relations.PostKey(loc, u.PostKey)
 	var touched []string
 	for attempt := 1; ; attempt++ {
 		stored, rev, err := w.loadPost(ctx, key)
 		if err != nil {
 			return err
 		}
-		plan := core.PlanPost(stored, u, w.now())
+		plan := enrichment.PlanPost(stored, u, w.now())
 		target := make(map[string]bool, len(plan.Target))
 		for _, id := range plan.Target {
 			target[id] = true
@@ -76,15 +77,15 @@ func (w *Worker) applyPost(ctx context.Context, loc string, u core.PostUpdate) e
 // listPost puts post into tag's post list ("tagposts.<loc>.<tagId>"), or
 // takes it out, when it is not already so; an emptied list is deleted.
 func (w *Worker) listPost(ctx context.Context, loc, tag, post string, listed bool) error {
-	key := "tagposts." + loc + "." + tag
+	key := relations.TagPostsKey(loc, tag)
 	for attempt := 1; ; attempt++ {
 		data, rev, err := get(ctx, w.relations, key)
 		if err != nil {
 			return err
 		}
-		var cur core.TagPosts
+		var cur relations.TagPosts
 		if data != nil {
-			if cur, err = core.UnmarshalTagPosts(data); err != nil {
+			if cur, err = relations.UnmarshalTagPosts(data); err != nil {
 				bus.LoggerFrom(ctx).WarnContext(ctx, "stored tag posts unreadable; replacing them", "err", err)
 			}
 		}
@@ -116,12 +117,12 @@ func (w *Worker) listPost(ctx context.Context, loc, tag, post string, listed boo
 
 // loadPost returns the post record at key (nil when none) and its
 // revision. An unreadable record counts as none, to be replaced.
-func (w *Worker) loadPost(ctx context.Context, key string) (*core.PostRecord, uint64, error) {
+func (w *Worker) loadPost(ctx context.Context, key string) (*relations.PostRecord, uint64, error) {
 	data, rev, err := get(ctx, w.relations, key)
 	if err != nil || data == nil {
 		return nil, rev, err
 	}
-	r, err := core.UnmarshalPostRecord(data)
+	r, err := relations.UnmarshalPostRecord(data)
 	if err != nil {
 		bus.LoggerFrom(ctx).WarnContext(ctx, "stored post record unreadable; replacing it", "err", err)
 		return nil, rev, nil
@@ -129,15 +130,15 @@ func (w *Worker) loadPost(ctx context.Context, key string) (*core.PostRecord, ui
 	return &r, rev, nil
 }
 
-// toPostUpdate converts a checked post event for the core.
-func toPostUpdate(ev *socialsyncv1.PostEvent) (core.PostUpdate, error) {
+// toPostUpdate converts a checked post event for the domain package.
+func toPostUpdate(ev *socialsyncv1.PostEvent) (enrichment.PostUpdate, error) {
 	key, err := bus.PostKey(ev)
 	if err != nil {
-		return core.PostUpdate{}, err
+		return enrichment.PostUpdate{}, err
 	}
-	return core.PostUpdate{
+	return enrichment.PostUpdate{
 		PostKey:    key,
-		Change:     core.PostChange(ev.GetChange()),
+		Change:     enrichment.PostChange(ev.GetChange()),
 		TagIDs:     ev.GetTagIds(),
 		OccurredAt: timeOf(ev.GetOccurredAt()),
 	}, nil

@@ -9,8 +9,9 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/relations"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/enricher/core"
+	"github.com/socialsync/socialsync/services/enricher/enrichment"
 )
 
 // handleTagEvent marks the stored details of a deleted tag deleted, with
@@ -28,13 +29,13 @@ func (w *Worker) handleTagEvent(ctx context.Context, msg jetstream.Msg) error {
 	if !ghl.ValidID(ev.GetTagId()) {
 		return bus.Permanent(fmt.Errorf("tag deleted in %s: invalid tag_id %q", loc, ev.GetTagId()))
 	}
-	key := loc + "." + ev.GetTagId()
+	key := relations.DetailsKey(loc, ev.GetTagId())
 	for attempt := 1; ; attempt++ {
 		stored, rev, err := w.loadDetail(ctx, key)
 		if err != nil || stored == nil {
 			return err // nil when no details were stored
 		}
-		d, changed := core.MarkDeleted(*stored, timeOf(ev.GetTimestamp()))
+		d, changed := enrichment.MarkDeleted(*stored, timeOf(ev.GetTimestamp()))
 		if !changed {
 			return nil
 		}

@@ -14,7 +14,7 @@
 // and one TagDetailsRequested (socialsync.trigger.tagdetails.<loc>) per
 // 100 new or renamed tags, then stores the new catalogue. One location is
 // fetched at most once per Config.RefreshInterval: an early refresh is
-// handed back to JetStream with a delay (see core.RefreshWait).
+// handed back to JetStream with a delay (see catalogue.RefreshWait).
 //
 // The optional posts poller (Config.PollInterval) lists each registered
 // location's posts and publishes a post trigger for every post updated

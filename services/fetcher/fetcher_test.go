@@ -21,9 +21,10 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/relations"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/fetcher"
-	"github.com/socialsync/socialsync/services/fetcher/core"
+	"github.com/socialsync/socialsync/services/fetcher/catalogue"
 )
 
 // change is a TagChanged reduced to what the tests compare.
@@ -48,13 +49,13 @@ func detailRequests(t testing.TB, env *fleettest.Env, loc string) []*socialsyncv
 	return bustest.Decode[socialsyncv1.TagDetailsRequested](t, bustest.Messages(t, env.JS, bus.StreamTriggers, subject(t, bus.TagDetailsTriggers, loc)))
 }
 
-func catalogue(t testing.TB, env *fleettest.Env, loc string) (core.Catalogue, bool) {
+func loadCatalogue(t testing.TB, env *fleettest.Env, loc string) (relations.Catalogue, bool) {
 	t.Helper()
 	raw, ok := storedCatalogue(t, env.JS, loc)
 	if !ok {
-		return core.Catalogue{}, false
+		return relations.Catalogue{}, false
 	}
-	c, err := core.UnmarshalCatalogue([]byte(raw))
+	c, err := relations.UnmarshalCatalogue([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestRefreshReportsChangesAndStoresCatalogue(t *testing.T) {
 	startWorker(t, env, func(c *fetcher.Config) { c.RefreshInterval = 100 * time.Millisecond })
 
 	trigger(t, env, loc, "first")
-	fleettest.Eventually(t, 10*time.Second, "catalogue stored", func() bool { _, ok := catalogue(t, env, loc); return ok })
+	fleettest.Eventually(t, 10*time.Second, "catalogue stored", func() bool { _, ok := loadCatalogue(t, env, loc); return ok })
 	want := []change{
 		{"CREATED", ids["Summer Sale"], "Summer Sale", ""},
 		{"CREATED", ids["Launch"], "Launch", ""},
@@ -97,7 +98,7 @@ func TestRefreshReportsChangesAndStoresCatalogue(t *testing.T) {
 	if diff := cmp.Diff([]string{ids["Summer Sale"], ids["Launch"], ids["Behind the scenes"]}, reqs[0].TagIds, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("details requested (-want +got):\n%s", diff)
 	}
-	cat, _ := catalogue(t, env, loc)
+	cat, _ := loadCatalogue(t, env, loc)
 	if len(cat.Tags) != 3 || cat.FetchedAt.IsZero() {
 		t.Errorf("stored catalogue %+v, want 3 tags and a fetch time", cat)
 	}
@@ -135,7 +136,7 @@ func TestRefreshReportsChangesAndStoresCatalogue(t *testing.T) {
 		t.Errorf("details requested for the new and renamed tags (-want +got):\n%s", diff)
 	}
 	fleettest.Eventually(t, 5*time.Second, "catalogue updated", func() bool {
-		cat, _ := catalogue(t, env, loc)
+		cat, _ := loadCatalogue(t, env, loc)
 		names := map[string]string{}
 		for _, tag := range cat.Tags {
 			names[tag.ID] = tag.Name
@@ -188,16 +189,16 @@ func TestNothingPublishedTwice(t *testing.T) {
 	startWorker(t, env, func(c *fetcher.Config) { c.RefreshInterval = 100 * time.Millisecond })
 
 	trigger(t, env, loc, "e1")
-	fleettest.Eventually(t, 10*time.Second, "first refresh", func() bool { _, ok := catalogue(t, env, loc); return ok })
+	fleettest.Eventually(t, 10*time.Second, "first refresh", func() bool { _, ok := loadCatalogue(t, env, loc); return ok })
 	fleettest.Eventually(t, 10*time.Second, "quiet", func() bool { return bustest.Quiet(t, env.JS, bus.StreamRefresh, bus.DurableFetcher) })
-	first, _ := catalogue(t, env, loc)
+	first, _ := loadCatalogue(t, env, loc)
 
 	// The same event again: the stream's duplicate window drops it.
 	trigger(t, env, loc, "e1")
 	// Another event with nothing new: a fetch, but no event.
 	trigger(t, env, loc, "e2")
 	fleettest.Eventually(t, 10*time.Second, "second fetch stored", func() bool {
-		c, _ := catalogue(t, env, loc)
+		c, _ := loadCatalogue(t, env, loc)
 		return c.FetchedAt.After(first.FetchedAt)
 	})
 	// A crash after publishing, before storing: the stored catalogue is
@@ -210,7 +211,7 @@ func TestNothingPublishedTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	trigger(t, env, loc, "e3")
-	fleettest.Eventually(t, 10*time.Second, "catalogue stored again", func() bool { _, ok := catalogue(t, env, loc); return ok })
+	fleettest.Eventually(t, 10*time.Second, "catalogue stored again", func() bool { _, ok := loadCatalogue(t, env, loc); return ok })
 	fleettest.Eventually(t, 10*time.Second, "quiet", func() bool {
 		return bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableFetcher) && bustest.Quiet(t, env.JS, bus.StreamRefresh, bus.DurableFetcher)
 	})
@@ -257,7 +258,7 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 	publishRaw(subject(t, bus.CatalogueRefreshes, loc), []byte("not a refresh either"))
 	trigger(t, env, loc, "valid")
 
-	fleettest.Eventually(t, 10*time.Second, "valid trigger handled", func() bool { _, ok := catalogue(t, env, loc); return ok })
+	fleettest.Eventually(t, 10*time.Second, "valid trigger handled", func() bool { _, ok := loadCatalogue(t, env, loc); return ok })
 	fleettest.Eventually(t, 10*time.Second, "dead letters", func() bool {
 		// Bad post triggers, the unknown location's included, are
 		// dead-lettered by contactsync, the owner of post triggers; the
@@ -304,22 +305,22 @@ func TestPollerPublishesUpdatedPosts(t *testing.T) {
 	if err := bus.CheckPostEvent(ev, time.Now()); err != nil {
 		t.Errorf("the poller published what consumers refuse: %v", err)
 	}
-	fleettest.Eventually(t, 10*time.Second, "the polled trigger refreshed the catalogue", func() bool { _, ok := catalogue(t, env, loc); return ok })
+	fleettest.Eventually(t, 10*time.Second, "the polled trigger refreshed the catalogue", func() bool { _, ok := loadCatalogue(t, env, loc); return ok })
 
 	// The next polls find nothing new.
 	rel, err := env.JS.KeyValue(context.Background(), bus.BucketRelations)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cursor := func() core.PollCursor {
+	cursor := func() catalogue.PollCursor {
 		e, err := rel.Get(context.Background(), "pollcursor."+loc)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return core.PollCursor{}
+			return catalogue.PollCursor{}
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		var c core.PollCursor
+		var c catalogue.PollCursor
 		if err := json.Unmarshal(e.Value(), &c); err != nil {
 			t.Fatal(err)
 		}
@@ -375,7 +376,7 @@ func TestTriggerIDsFollowTheSharedRule(t *testing.T) {
 		}
 	}
 	fleettest.Eventually(t, 10*time.Second, "triggers handled", func() bool {
-		_, ok := catalogue(t, env, loc)
+		_, ok := loadCatalogue(t, env, loc)
 		return ok && bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableFetcher)
 	})
 	// Refused input is dead-lettered once, by contactsync (the owner of

@@ -15,8 +15,9 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/fetcher/core"
+	"github.com/socialsync/socialsync/services/fetcher/catalogue"
 )
 
 const (
@@ -95,7 +96,7 @@ func (w *Worker) pollLocation(ctx context.Context, loc string) (int, error) {
 		return 0, err
 	}
 	now := w.now().UTC()
-	if !core.PollDue(now, cursor.PolledAt, w.cfg.PollInterval) {
+	if !catalogue.PollDue(now, cursor.PolledAt, w.cfg.PollInterval) {
 		return 0, nil
 	}
 	// Claim this interval's poll: a replica that loses the race skips it.
@@ -112,7 +113,7 @@ func (w *Worker) pollLocation(ctx context.Context, loc string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	changed, since := core.Updated(posts, cursor)
+	changed, since := catalogue.Updated(posts, cursor)
 	subject, err := bus.PostTriggers.Subject(loc)
 	if err != nil {
 		return 0, err
@@ -134,11 +135,11 @@ func (w *Worker) pollLocation(ctx context.Context, loc string) (int, error) {
 
 // listPosts lists loc's posts whose display date is within PollWindow of
 // now, live ones and deleted ones.
-func (w *Worker) listPosts(ctx context.Context, loc string, now time.Time) ([]core.PolledPost, error) {
+func (w *Worker) listPosts(ctx context.Context, loc string, now time.Time) ([]catalogue.PolledPost, error) {
 	client := w.deps.Client(loc)
 	from := now.Add(-w.cfg.PollWindow).Format(time.RFC3339)
 	to := now.Add(w.cfg.PollWindow).Format(time.RFC3339)
-	var out []core.PolledPost
+	var out []catalogue.PolledPost
 	for _, kind := range []string{"all", "deleted"} {
 		for page := range pollMaxPages {
 			res, err := client.ListPosts(ctx, loc, ghl.ListPostsRequest{
@@ -163,48 +164,41 @@ func (w *Worker) listPosts(ctx context.Context, loc string, now time.Time) ([]co
 }
 
 // loadCursor returns the poll cursor at key and its revision (0: none).
-func (w *Worker) loadCursor(ctx context.Context, key string) (core.PollCursor, uint64, error) {
+func (w *Worker) loadCursor(ctx context.Context, key string) (catalogue.PollCursor, uint64, error) {
 	e, err := w.relations.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return core.PollCursor{}, 0, nil
+		return catalogue.PollCursor{}, 0, nil
 	}
 	if err != nil {
-		return core.PollCursor{}, 0, fmt.Errorf("read %s: %w", key, err)
+		return catalogue.PollCursor{}, 0, fmt.Errorf("read %s: %w", key, err)
 	}
-	var c core.PollCursor
+	var c catalogue.PollCursor
 	if err := json.Unmarshal(e.Value(), &c); err != nil {
 		// Start over: the posts are published again, and the enricher's
 		// and contactsync's writes are idempotent.
-		return core.PollCursor{}, e.Revision(), nil
+		return catalogue.PollCursor{}, e.Revision(), nil
 	}
 	return c, e.Revision(), nil
 }
 
 // storeCursor writes c at key if its revision is still rev, and returns
 // the new revision; errConflict when another replica wrote it first.
-func (w *Worker) storeCursor(ctx context.Context, key string, c core.PollCursor, rev uint64) (uint64, error) {
+func (w *Worker) storeCursor(ctx context.Context, key string, c catalogue.PollCursor, rev uint64) (uint64, error) {
 	data, err := json.Marshal(c)
 	if err != nil {
 		return 0, fmt.Errorf("encode %s: %w", key, err)
 	}
-	if rev == 0 {
-		rev, err = w.relations.Create(ctx, key, data)
-	} else {
-		rev, err = w.relations.Update(ctx, key, data, rev)
-	}
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+	rev, err = revision.Put(ctx, w.relations, key, data, rev)
+	if errors.Is(err, revision.ErrConflict) {
 		return 0, fmt.Errorf("store %s: %w", key, errConflict)
 	}
-	if err != nil {
-		return 0, fmt.Errorf("store %s: %w", key, err)
-	}
-	return rev, nil
+	return rev, err
 }
 
-// toPolledPost converts a listed post for the core. A post's update time
+// toPolledPost converts a listed post for the domain package. A post's update time
 // is its updatedAt, else its createdAt.
-func toPolledPost(p ghl.Post) core.PolledPost {
-	out := core.PolledPost{ID: p.ID, TagIDs: p.Tags, Deleted: p.Status == "deleted"}
+func toPolledPost(p ghl.Post) catalogue.PolledPost {
+	out := catalogue.PolledPost{ID: p.ID, TagIDs: p.Tags, Deleted: p.Status == "deleted"}
 	switch {
 	case p.UpdatedAt != nil:
 		out.UpdatedAt = p.UpdatedAt.UTC()
@@ -223,7 +217,7 @@ func toPolledPost(p ghl.Post) core.PolledPost {
 // (ids.CheckOccurredAt) against now: an update time ahead of the poller's
 // clock becomes now (the poller saw the change now), one too old is left
 // out (the source did not say).
-func toPolledEvent(loc string, p core.PolledPost, now time.Time) *socialsyncv1.PostEvent {
+func toPolledEvent(loc string, p catalogue.PolledPost, now time.Time) *socialsyncv1.PostEvent {
 	change := socialsyncv1.Change_CHANGE_UPDATED
 	switch {
 	case p.Deleted:

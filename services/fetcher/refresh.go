@@ -11,8 +11,10 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/relations"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/fetcher/core"
+	"github.com/socialsync/socialsync/services/fetcher/catalogue"
 )
 
 const (
@@ -85,7 +87,7 @@ func (w *Worker) refresh(ctx context.Context, loc string, replaced func() (bool,
 	if err != nil {
 		return err
 	}
-	if wait := core.RefreshWait(w.now(), stored.FetchedAt, w.cfg.RefreshInterval); wait > 0 {
+	if wait := catalogue.RefreshWait(w.now(), stored.FetchedAt, w.cfg.RefreshInterval); wait > 0 {
 		return bus.Defer(fmt.Errorf("refresh catalogue of %s: %w for %s", loc, errTooSoon, wait.Round(time.Millisecond)), wait)
 	}
 	if gone, err := replaced(); err != nil || gone {
@@ -96,14 +98,14 @@ func (w *Worker) refresh(ctx context.Context, loc string, replaced func() (bool,
 	if err != nil {
 		return fmt.Errorf("refresh catalogue of %s: %w", loc, err)
 	}
-	fetched := core.NewCatalogue(toTags(tags), start)
+	fetched := relations.NewCatalogue(toTags(tags), start)
 	listedDeleted := deletedTags(tags)
 
 	for attempt := 1; ; attempt++ {
 		// Tombstones carry over from what is stored, so that contactsync
 		// can tell a deleted tag from one not fetched yet.
 		fetched = fetched.Remember(stored, listedDeleted)
-		changes := core.Diff(stored.Tags, fetched.Tags)
+		changes := catalogue.Diff(stored.Tags, fetched.Tags)
 		// Publish before store. The message ids derive from the stored
 		// revision the diff was made against, so a crash (or a failed
 		// store) between the two leaves the old catalogue in place, and
@@ -128,7 +130,7 @@ func (w *Worker) refresh(ctx context.Context, loc string, replaced func() (bool,
 		if stored, rev, err = w.loadCatalogue(ctx, loc); err != nil {
 			return err
 		}
-		if core.Supersedes(stored, start) {
+		if catalogue.Supersedes(stored, start) {
 			return nil
 		}
 	}
@@ -138,7 +140,7 @@ func (w *Worker) refresh(ctx context.Context, loc string, replaced func() (bool,
 // TagDetailsRequested per batch of new or renamed tags, with message ids
 // derived from the location, the change and rev, the catalogue revision
 // the changes were computed against.
-func (w *Worker) publishChanges(ctx context.Context, loc string, changes []core.Change, rev uint64, observed time.Time) error {
+func (w *Worker) publishChanges(ctx context.Context, loc string, changes []catalogue.Change, rev uint64, observed time.Time) error {
 	if len(changes) == 0 {
 		return nil
 	}
@@ -156,7 +158,7 @@ func (w *Worker) publishChanges(ctx context.Context, loc string, changes []core.
 	if err != nil {
 		return bus.Permanent(err)
 	}
-	for i, batch := range core.Batches(core.DetailsWanted(changes), core.MaxDetailsBatch) {
+	for i, batch := range catalogue.Batches(catalogue.DetailsWanted(changes), catalogue.MaxDetailsBatch) {
 		req := &socialsyncv1.TagDetailsRequested{
 			LocationId:  loc,
 			TagIds:      batch,
@@ -172,37 +174,33 @@ func (w *Worker) publishChanges(ctx context.Context, loc string, changes []core.
 
 // loadCatalogue returns loc's stored catalogue and its revision; the zero
 // catalogue and revision 0 when none is stored.
-func (w *Worker) loadCatalogue(ctx context.Context, loc string) (core.Catalogue, uint64, error) {
-	e, err := w.tags.Get(ctx, loc)
+func (w *Worker) loadCatalogue(ctx context.Context, loc string) (relations.Catalogue, uint64, error) {
+	e, err := w.tags.Get(ctx, relations.CatalogueKey(loc))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return core.Catalogue{}, 0, nil
+		return relations.Catalogue{}, 0, nil
 	}
 	if err != nil {
-		return core.Catalogue{}, 0, fmt.Errorf("read tag catalogue of %s: %w", loc, err)
+		return relations.Catalogue{}, 0, fmt.Errorf("read tag catalogue of %s: %w", loc, err)
 	}
-	c, err := core.UnmarshalCatalogue(e.Value())
+	c, err := relations.UnmarshalCatalogue(e.Value())
 	if err != nil {
 		// A value the fetcher cannot read is replaced by the next fetch,
 		// as if none were stored; its revision still guards the write.
 		bus.LoggerFrom(ctx).WarnContext(ctx, "stored tag catalogue unreadable; replacing it", "err", err)
-		return core.Catalogue{}, e.Revision(), nil
+		return relations.Catalogue{}, e.Revision(), nil
 	}
 	return c, e.Revision(), nil
 }
 
 // storeCatalogue writes c as loc's catalogue if its revision is still rev
 // (absent when rev is 0); otherwise it fails with errConflict.
-func (w *Worker) storeCatalogue(ctx context.Context, loc string, c core.Catalogue, rev uint64) error {
+func (w *Worker) storeCatalogue(ctx context.Context, loc string, c relations.Catalogue, rev uint64) error {
 	data, err := c.Marshal()
 	if err != nil {
 		return err
 	}
-	if rev == 0 {
-		_, err = w.tags.Create(ctx, loc, data)
-	} else {
-		_, err = w.tags.Update(ctx, loc, data, rev)
-	}
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+	_, err = revision.Put(ctx, w.tags, relations.CatalogueKey(loc), data, rev)
+	if errors.Is(err, revision.ErrConflict) {
 		return fmt.Errorf("store tag catalogue of %s: %w", loc, errConflict)
 	}
 	if err != nil {
@@ -212,30 +210,30 @@ func (w *Worker) storeCatalogue(ctx context.Context, loc string, c core.Catalogu
 }
 
 // toTags converts HighLevel's tags, leaving out deleted ones.
-func toTags(in []ghl.SocialTag) []core.Tag {
-	out := make([]core.Tag, 0, len(in))
+func toTags(in []ghl.SocialTag) []relations.Tag {
+	out := make([]relations.Tag, 0, len(in))
 	for _, t := range in {
 		if t.Deleted {
 			continue
 		}
-		out = append(out, core.Tag{ID: t.ID, Name: t.Tag})
+		out = append(out, relations.Tag{ID: t.ID, Name: t.Tag})
 	}
 	return out
 }
 
 // deletedTags returns the tags HighLevel listed as deleted.
-func deletedTags(in []ghl.SocialTag) []core.Tag {
-	var out []core.Tag
+func deletedTags(in []ghl.SocialTag) []relations.Tag {
+	var out []relations.Tag
 	for _, t := range in {
 		if t.Deleted {
-			out = append(out, core.Tag{ID: t.ID, Name: t.Tag})
+			out = append(out, relations.Tag{ID: t.ID, Name: t.Tag})
 		}
 	}
 	return out
 }
 
 // toTagChanged converts a change into its event.
-func toTagChanged(loc string, c core.Change, observed time.Time) *socialsyncv1.TagChanged {
+func toTagChanged(loc string, c catalogue.Change, observed time.Time) *socialsyncv1.TagChanged {
 	ev := &socialsyncv1.TagChanged{
 		LocationId:   loc,
 		TagId:        c.Tag.ID,
@@ -244,11 +242,11 @@ func toTagChanged(loc string, c core.Change, observed time.Time) *socialsyncv1.T
 		PreviousName: c.PreviousName,
 	}
 	switch c.Kind {
-	case core.Created:
+	case catalogue.Created:
 		ev.Change = socialsyncv1.Change_CHANGE_CREATED
-	case core.Renamed:
+	case catalogue.Renamed:
 		ev.Change = socialsyncv1.Change_CHANGE_RENAMED
-	case core.Deleted:
+	case catalogue.Deleted:
 		ev.Change = socialsyncv1.Change_CHANGE_DELETED
 	}
 	return ev

@@ -8,8 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/socialsync/socialsync/services/contactsync"
-	"github.com/socialsync/socialsync/services/contactsync/core/automation"
+	"github.com/socialsync/socialsync/pkg/automation"
 )
 
 // definition is a stored segment or workflow as the API shows it. A stored
@@ -29,7 +28,7 @@ type definition struct {
 	Total   *int           `json:"total,omitempty"`
 }
 
-func toDefinition(s contactsync.Stored) definition {
+func toDefinition(s automation.Stored) definition {
 	d := definition{Name: s.Name, Revision: s.Revision, UpdatedAt: s.Updated.UTC(), Summary: s.Summary, Loaded: s.Err == nil}
 	if s.Err != nil {
 		d.Error = clip(s.Err.Error(), 300)
@@ -41,7 +40,7 @@ func toDefinition(s contactsync.Stored) definition {
 }
 
 // listDefinitions lists the stored definitions of a kind, by name.
-func (g *Gateway) listDefinitions(k contactsync.Kind) http.HandlerFunc {
+func (g *Gateway) listDefinitions(k automation.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, ok := parsePage(w, r)
 		if !ok {
@@ -63,13 +62,13 @@ func (g *Gateway) listDefinitions(k contactsync.Kind) http.HandlerFunc {
 
 // getDefinition reads the {name} of the path; it answers 400 or 404 and
 // returns false when it cannot.
-func (g *Gateway) getDefinition(w http.ResponseWriter, r *http.Request, k contactsync.Kind) (contactsync.Stored, bool) {
+func (g *Gateway) getDefinition(w http.ResponseWriter, r *http.Request, k automation.Kind) (automation.Stored, bool) {
 	name := r.PathValue("name")
 	s, err := k.Get(r.Context(), g.deps.JS, name)
 	switch {
 	case errors.Is(err, automation.ErrInvalid):
 		writeError(w, http.StatusBadRequest, "bad_request", "name: want 1 to 64 lower-case letters, digits, '-' and '_', got "+quote(name))
-	case errors.Is(err, contactsync.ErrNotFound):
+	case errors.Is(err, automation.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", strings.TrimSuffix(k.Name, "s")+" "+name+" is not stored")
 	case err != nil:
 		g.storeError(w, "read "+k.Name, err)
@@ -80,18 +79,18 @@ func (g *Gateway) getDefinition(w http.ResponseWriter, r *http.Request, k contac
 }
 
 func (g *Gateway) getWorkflow(w http.ResponseWriter, r *http.Request) {
-	if s, ok := g.getDefinition(w, r, contactsync.Workflows); ok {
+	if s, ok := g.getDefinition(w, r, automation.Workflows); ok {
 		writeJSON(w, http.StatusOK, toDefinition(s))
 	}
 }
 
 // getSegment shows a segment with its members per location.
 func (g *Gateway) getSegment(w http.ResponseWriter, r *http.Request) {
-	s, ok := g.getDefinition(w, r, contactsync.Segments)
+	s, ok := g.getDefinition(w, r, automation.Segments)
 	if !ok {
 		return
 	}
-	sizes, err := contactsync.SegmentSizes(r.Context(), g.deps.JS, "")
+	sizes, err := automation.SegmentSizes(r.Context(), g.deps.JS, "")
 	if err != nil {
 		g.storeError(w, "count segment members", err)
 		return
@@ -127,12 +126,12 @@ func (g *Gateway) locationSegments(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	stored, err := contactsync.Segments.List(r.Context(), g.deps.JS)
+	stored, err := automation.Segments.List(r.Context(), g.deps.JS)
 	if err != nil {
 		g.storeError(w, "list segments", err)
 		return
 	}
-	sizes, err := contactsync.SegmentSizes(r.Context(), g.deps.JS, l.ID)
+	sizes, err := automation.SegmentSizes(r.Context(), g.deps.JS, l.ID)
 	if err != nil {
 		g.storeError(w, "count segment members", err)
 		return
@@ -173,7 +172,7 @@ type appliedItem struct {
 // apply -f` does: every definition is checked first, and a problem is a
 // 422 naming the line and the field. ?prune=true also deletes stored
 // definitions the file does not define; ?dryRun=true only checks.
-func (g *Gateway) applyDefinitions(k contactsync.Kind) http.HandlerFunc {
+func (g *Gateway) applyDefinitions(k automation.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
 		if !slices.Contains(definitionContent, strings.ToLower(strings.TrimSpace(mt))) {
@@ -232,13 +231,13 @@ func invalidDefinition(w http.ResponseWriter, err error) {
 
 // deleteDefinition deletes a stored definition: 204, or 404 when there is
 // none.
-func (g *Gateway) deleteDefinition(k contactsync.Kind) http.HandlerFunc {
+func (g *Gateway) deleteDefinition(k automation.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := g.getDefinition(w, r, k); !ok {
 			return
 		}
 		err := k.Delete(r.Context(), g.deps.JS, r.PathValue("name"))
-		if errors.Is(err, contactsync.ErrNotFound) {
+		if errors.Is(err, automation.ErrNotFound) {
 			writeError(w, http.StatusNotFound, "not_found", r.PathValue("name")+" is not stored")
 			return
 		}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/report"
-	"github.com/socialsync/socialsync/services/stats"
 )
 
 func init() {
@@ -94,7 +93,7 @@ func (w *world) checkReports(t *testing.T, k *contract, s seeded) {
 		if err := report.Write(&b, built, f); err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range []string{stats.ReportName(loc, built.From, built.To, f), stats.LatestReportName(loc, f)} {
+		for _, name := range []string{report.Name(loc, built.From, built.To, f), report.LatestName(loc, f)} {
 			if _, err := store.Put(ctx, jetstream.ObjectMeta{Name: name}, bytes.NewReader(b.Bytes())); err != nil {
 				t.Fatal(err)
 			}

@@ -13,7 +13,7 @@ import (
 // definition files that cost the gateway or the workers without bound.
 func TestApplyWorkflowsRefusesCostlyFiles(t *testing.T) {
 	w := start(t)
-	bomb, err := os.ReadFile(filepath.Join("..", "contactsync", "core", "automation", "testdata", "alias-bomb.yaml"))
+	bomb, err := os.ReadFile(filepath.Join("..", "..", "pkg", "automation", "testdata", "alias-bomb.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

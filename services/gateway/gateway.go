@@ -24,10 +24,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
-	"github.com/socialsync/socialsync/services/contactsync"
 )
 
 // Config is the gateway's configuration. Secrets are read here and never
@@ -148,14 +148,14 @@ func (g *Gateway) Handler() http.Handler {
 	api("GET /v1/locations/{loc}/reports/range", g.rangeReport)
 	api("GET /v1/locations/{loc}/recommendations", g.getRecommendations)
 	api("GET /v1/locations/{loc}/segments", g.locationSegments)
-	api("GET /v1/segments", g.listDefinitions(contactsync.Segments))
-	api("PUT /v1/segments", g.applyDefinitions(contactsync.Segments))
+	api("GET /v1/segments", g.listDefinitions(automation.Segments))
+	api("PUT /v1/segments", g.applyDefinitions(automation.Segments))
 	api("GET /v1/segments/{name}", g.getSegment)
-	api("DELETE /v1/segments/{name}", g.deleteDefinition(contactsync.Segments))
-	api("GET /v1/workflows", g.listDefinitions(contactsync.Workflows))
-	api("PUT /v1/workflows", g.applyDefinitions(contactsync.Workflows))
+	api("DELETE /v1/segments/{name}", g.deleteDefinition(automation.Segments))
+	api("GET /v1/workflows", g.listDefinitions(automation.Workflows))
+	api("PUT /v1/workflows", g.applyDefinitions(automation.Workflows))
 	api("GET /v1/workflows/{name}", g.getWorkflow)
-	api("DELETE /v1/workflows/{name}", g.deleteDefinition(contactsync.Workflows))
+	api("DELETE /v1/workflows/{name}", g.deleteDefinition(automation.Workflows))
 	api("POST /v1/locations/{loc}/triggers/post", g.triggerPost)
 	api("POST /v1/locations/{loc}/triggers/tagdetails", g.triggerTagDetails)
 	api("POST /v1/locations/{loc}/triggers/stats", g.triggerStats)

@@ -5,8 +5,6 @@ go 1.26.8
 replace (
 	github.com/socialsync/socialsync/pkg => ../../pkg
 	github.com/socialsync/socialsync/proto => ../../proto
-	github.com/socialsync/socialsync/services/contactsync => ../contactsync
-	github.com/socialsync/socialsync/services/stats => ../stats
 )
 
 require (
@@ -14,8 +12,6 @@ require (
 	github.com/nats-io/nats.go v1.55.0
 	github.com/socialsync/socialsync/pkg v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/proto v0.0.0-00010101000000-000000000000
-	github.com/socialsync/socialsync/services/contactsync v0.0.0-00010101000000-000000000000
-	github.com/socialsync/socialsync/services/stats v0.0.0-00010101000000-000000000000
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
 	golang.org/x/sync v0.25.0

@@ -12,8 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/report"
-	"github.com/socialsync/socialsync/services/stats"
-	"github.com/socialsync/socialsync/services/stats/core"
+	"github.com/socialsync/socialsync/pkg/report/source"
 )
 
 // defaultReportDays is the range of a report asked for with no from: the
@@ -127,7 +126,7 @@ func (g *Gateway) latestReport(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	data, err := g.reports.GetBytes(r.Context(), stats.LatestReportName(l.ID, f))
+	data, err := g.reports.GetBytes(r.Context(), report.LatestName(l.ID, f))
 	switch {
 	case errors.Is(err, jetstream.ErrObjectNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no report stored for "+l.ID+" yet: the stats worker stores one after each day's statistics; ask for a range (reports/range) to build one now")
@@ -150,13 +149,13 @@ func (g *Gateway) rangeReport(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	tz := stats.Zone(l.Timezone)
+	tz := report.Zone(l.Timezone)
 	from, to, ok := dayQuery(w, r)
 	if !ok {
 		return
 	}
 	if to == "" {
-		to, _ = report.Shift(core.Day(g.now(), tz), -1)
+		to, _ = report.Shift(report.Day(g.now(), tz), -1)
 	}
 	if from == "" {
 		from, _ = report.Shift(to, 1-defaultReportDays)
@@ -166,7 +165,7 @@ func (g *Gateway) rangeReport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "from/to: "+clip(err.Error(), 128))
 		return
 	}
-	data, err := g.reports.GetBytes(r.Context(), stats.ReportName(l.ID, from, to, f))
+	data, err := g.reports.GetBytes(r.Context(), report.Name(l.ID, from, to, f))
 	if err == nil {
 		serveReport(w, f, data, "stored")
 		return
@@ -193,8 +192,8 @@ func (g *Gateway) rangeReport(w http.ResponseWriter, r *http.Request) {
 	serveReport(w, f, b.Bytes(), "built")
 }
 
-func (g *Gateway) reportSources() stats.ReportSources {
-	return stats.ReportSources{History: g.kv.history, Relations: g.kv.relations, Details: g.kv.details}
+func (g *Gateway) reportSources() source.Buckets {
+	return source.Buckets{History: g.kv.history, Relations: g.kv.relations, Details: g.kv.details}
 }
 
 // serveReport writes a report. Its HTML styles itself inline and runs no
@@ -227,7 +226,7 @@ func (g *Gateway) getRecommendations(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	data, err := g.reports.GetBytes(r.Context(), stats.LatestReportName(l.ID, report.JSON))
+	data, err := g.reports.GetBytes(r.Context(), report.LatestName(l.ID, report.JSON))
 	var rep report.Report
 	source := "stored"
 	switch {
@@ -238,8 +237,8 @@ func (g *Gateway) getRecommendations(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case errors.Is(err, jetstream.ErrObjectNotFound):
-		tz := stats.Zone(l.Timezone)
-		to, _ := report.Shift(core.Day(g.now(), tz), -1)
+		tz := report.Zone(l.Timezone)
+		to, _ := report.Shift(report.Day(g.now(), tz), -1)
 		from, _ := report.Shift(to, 1-defaultReportDays)
 		if rep, err = g.reportSources().Build(r.Context(), l.ID, tz, from, to, g.now()); err != nil {
 			g.storeError(w, "build recommendations", err)

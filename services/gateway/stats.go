@@ -8,19 +8,8 @@ import (
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/report"
 )
-
-// storedSnapshot is a day of the statistics history as the stats worker
-// stores it under "<loc>.<YYYY-MM-DD>": HighLevel's answers, one chunk per
-// call.
-type storedSnapshot struct {
-	Day        string    `json:"day"`
-	TakenAt    time.Time `json:"takenAt"`
-	ProfileIDs []string  `json:"profileIds"`
-	Chunks     []struct {
-		Statistics ghl.Statistics `json:"statistics"`
-	} `json:"chunks"`
-}
 
 // statsDay is one day of the history as the API shows it: totals, per
 // platform figures and the 7-day daily series HighLevel returned that day
@@ -60,7 +49,7 @@ func (g *Gateway) listStats(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	raw, err := scan(r.Context(), g.kv.history, l.ID+".*")
+	raw, err := scan(r.Context(), g.kv.history, report.HistoryPattern(l.ID))
 	if err != nil {
 		g.storeError(w, "read statistics", err)
 		return
@@ -71,20 +60,27 @@ func (g *Gateway) listStats(w http.ResponseWriter, r *http.Request) {
 		if (from != "" && day < from) || (to != "" && day > to) {
 			continue
 		}
-		var s storedSnapshot
-		if err := json.Unmarshal(data, &s); err != nil {
+		var s report.Record
+		err := json.Unmarshal(data, &s)
+		var sd statsDay
+		if err == nil {
+			sd, err = toStatsDay(day, s)
+		}
+		if err != nil {
 			g.log.Warn("stored statistics unreadable", "location", l.ID, "day", day, "err", err)
 			continue
 		}
-		days = append(days, toStatsDay(day, s))
+		days = append(days, sd)
 	}
 	sort.Slice(days, func(i, j int) bool { return days[i].Day > days[j].Day })
 	lo, hi, next := p.window(len(days))
 	writeJSON(w, http.StatusOK, list[statsDay]{Items: append([]statsDay{}, days[lo:hi]...), NextCursor: next})
 }
 
-// toStatsDay sums a snapshot's chunks: each covers other profiles.
-func toStatsDay(day string, s storedSnapshot) statsDay {
+// toStatsDay sums a snapshot's chunks: each covers other profiles. A
+// chunk without statistics counts as zero; one whose statistics do not
+// decode makes the day unreadable.
+func toStatsDay(day string, s report.Record) (statsDay, error) {
 	out := statsDay{Day: day, TakenAt: s.TakenAt, Profiles: len(s.ProfileIDs), Platforms: map[string]platformStats{},
 		DayRange: []string{}, Series: map[string]map[string][]float64{"posts": {}, "impressions": {}, "followers": {}, "likes": {}}}
 	add := func(series map[string][]float64, platform string, values []float64) {
@@ -99,7 +95,12 @@ func toStatsDay(day string, s storedSnapshot) statsDay {
 		series[platform] = cur
 	}
 	for _, c := range s.Chunks {
-		st := c.Statistics
+		var st ghl.Statistics
+		if len(c.Statistics) > 0 {
+			if err := json.Unmarshal(c.Statistics, &st); err != nil {
+				return statsDay{}, err
+			}
+		}
 		if len(st.DayRange) > len(out.DayRange) {
 			out.DayRange = st.DayRange
 		}
@@ -139,7 +140,7 @@ func toStatsDay(day string, s storedSnapshot) statsDay {
 			add(out.Series["posts"], pl, v)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // dayQuery reads the optional from and to days (YYYY-MM-DD); it answers

@@ -12,26 +12,8 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/relations"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-)
-
-// The stored shapes the gateway reads; the workers that write them
-// document them (fetcher: catalogue; enricher: details, tag posts;
-// contactsync: post contacts).
-type (
-	storedCatalogue struct {
-		Tags []struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-		} `json:"tags"`
-		FetchedAt time.Time `json:"fetchedAt"`
-	}
-	storedTagPosts struct {
-		PostIDs []string `json:"postIds"`
-	}
-	storedPostContacts struct {
-		ContactIDs []string `json:"contactIds"`
-	}
 )
 
 // tag is a social tag as the API shows it, with its performance: the
@@ -74,41 +56,41 @@ type catalogue struct {
 
 func (g *Gateway) catalogue(ctx context.Context, loc string) (catalogue, error) {
 	var c catalogue
-	raw, err := get(ctx, g.kv.tags, loc)
+	raw, err := get(ctx, g.kv.tags, relations.CatalogueKey(loc))
 	if err != nil {
 		return c, err
 	}
-	var stored storedCatalogue
+	var stored relations.Catalogue
 	if raw != nil {
 		if err := json.Unmarshal(raw, &stored); err != nil {
 			g.log.Warn("stored tag catalogue unreadable", "location", loc, "err", err)
 		}
 	}
 	c.fetchedAt = stored.FetchedAt
-	details, err := scan(ctx, g.kv.details, loc+".*")
+	details, err := scan(ctx, g.kv.details, relations.DetailsPattern(loc))
 	if err != nil {
 		return c, err
 	}
-	tagPosts, err := scan(ctx, g.kv.relations, "tagposts."+loc+".*")
+	tagPosts, err := scan(ctx, g.kv.relations, relations.TagPostsPattern(loc))
 	if err != nil {
 		return c, err
 	}
-	postContacts, err := scan(ctx, g.kv.relations, "postcontacts."+loc+".*")
+	postContacts, err := scan(ctx, g.kv.relations, relations.PostContactsPattern(loc))
 	if err != nil {
 		return c, err
 	}
 	c.posts, c.contacts = map[string][]string{}, map[string][]string{}
 	for key, raw := range tagPosts {
-		var tp storedTagPosts
+		var tp relations.TagPosts
 		if json.Unmarshal(raw, &tp) != nil {
 			continue
 		}
-		id := strings.TrimPrefix(key, "tagposts."+loc+".")
+		id := strings.TrimPrefix(key, relations.TagPostsPrefix(loc))
 		c.posts[id] = tp.PostIDs
 		seen := map[string]bool{}
 		for _, post := range tp.PostIDs {
-			var pc storedPostContacts
-			if json.Unmarshal(postContacts["postcontacts."+loc+"."+post], &pc) != nil {
+			var pc relations.PostContacts
+			if json.Unmarshal(postContacts[relations.PostContactsKey(loc, post)], &pc) != nil {
 				continue
 			}
 			for _, contact := range pc.ContactIDs {
@@ -125,7 +107,7 @@ func (g *Gateway) catalogue(ctx context.Context, loc string) (catalogue, error) 
 			continue
 		}
 		c.tags = append(c.tags, tag{ID: t.ID, Name: t.Name, Posts: len(c.posts[t.ID]), Contacts: len(c.contacts[t.ID]),
-			Details: toTagDetail(details[loc+"."+t.ID])})
+			Details: toTagDetail(details[relations.DetailsKey(loc, t.ID)])})
 	}
 	return c, nil
 }

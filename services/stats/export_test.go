@@ -1,6 +1,8 @@
 package stats
 
-import "time"
+import (
+	"time"
+)
 
 // SetClock makes w read the time from now: the day a snapshot belongs to,
 // and the reports' generation time.

@@ -20,9 +20,10 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/report/source"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/stats/core"
+	"github.com/socialsync/socialsync/services/stats/snapshot"
 )
 
 // stores are the buckets the follow-ups read and write.
@@ -51,7 +52,7 @@ func (w *Worker) open(ctx context.Context) (*stores, error) {
 // platforms, each platform's statistics alone and keeps their
 // demographics: the location-wide answer mixes every platform's
 // audience. With one platform the main answer is that platform's.
-func audience(ctx context.Context, client *ghl.Client, loc string, accounts []core.Account, ids []string) (map[string][]json.RawMessage, error) {
+func audience(ctx context.Context, client *ghl.Client, loc string, accounts []snapshot.Account, ids []string) (map[string][]json.RawMessage, error) {
 	byPlatform := map[string][]string{}
 	for _, a := range accounts {
 		if slices.Contains(ids, a.ProfileID) && !slices.Contains(byPlatform[a.Platform], a.ProfileID) {
@@ -86,7 +87,7 @@ func audience(ctx context.Context, client *ghl.Client, loc string, accounts []co
 // leaves the snapshot unfollowed, and the redelivered request runs the
 // follow-ups again (they are idempotent) without calling the statistics
 // endpoint.
-func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Location, key string, snap core.Snapshot, rev uint64) error {
+func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Location, key string, snap report.Record, rev uint64) error {
 	loc, log := l.ID, bus.LoggerFrom(ctx)
 	st, err := settings.GetStats(ctx, h.stores.settings, loc)
 	if err != nil {
@@ -119,18 +120,18 @@ func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Locatio
 	if d, off := l.FeatureDisabled(creds.FeatureCustomValues); h.w.cfg.CustomValues && off {
 		log.Debug("custom values not written: the token lacks a scope", "scope", d.Scope)
 	} else if h.w.cfg.CustomValues {
-		values := core.CustomValues(r.Recommendations)
+		values := snapshot.CustomValues(r.Recommendations)
 		m, _, err := settings.GetMapping(ctx, h.stores.settings, loc)
 		if err != nil {
 			log.Warn("mapping unreadable; no statistics mapped to custom values", "err", err)
 		}
-		rs, err := core.ToReport(snap)
+		rs, err := report.FromRecord(snap)
 		if err != nil {
 			return bus.Permanent(err)
 		}
 		for _, v := range m.CustomValues {
 			if metric, err := settings.ParseMetric(v.From); err == nil {
-				values[strings.TrimSpace(v.Name)] = core.FormatNumber(metric.Value(rs.Answers))
+				values[strings.TrimSpace(v.Name)] = snapshot.FormatNumber(metric.Value(rs.Answers))
 			}
 		}
 		err = writeCustomValues(ctx, h.w.deps.Client(loc), loc, values)
@@ -159,12 +160,12 @@ func (h *handler) prune(ctx context.Context, loc, today string, retention int) e
 	if retention <= 0 {
 		return nil
 	}
-	days, err := storedDays(ctx, h.history, loc)
+	days, err := source.HistoryDays(ctx, h.history, loc)
 	if err != nil {
 		return err
 	}
-	for _, d := range core.Expired(days, today, retention) {
-		if err := h.history.Purge(ctx, core.Key(loc, d)); err != nil {
+	for _, d := range snapshot.Expired(days, today, retention) {
+		if err := h.history.Purge(ctx, report.HistoryKey(loc, d)); err != nil {
 			return fmt.Errorf("prune statistics of %s on %s: %w", loc, d, err)
 		}
 		bus.LoggerFrom(ctx).Info("statistics pruned", "day", d, "retention_days", retention)
@@ -175,11 +176,11 @@ func (h *handler) prune(ctx context.Context, loc, today string, retention int) e
 // build builds loc's report of from … to from the history and the tags'
 // activity.
 func (h *handler) build(ctx context.Context, loc string, tz *time.Location, from, to string) (report.Report, error) {
-	return ReportSources{History: h.history, Relations: h.stores.relations, Details: h.stores.details}.Build(ctx, loc, tz, from, to, h.w.now())
+	return source.Buckets{History: h.history, Relations: h.stores.relations, Details: h.stores.details}.Build(ctx, loc, tz, from, to, h.w.now())
 }
 
 // announce publishes the recommendations of r.
-func (h *handler) announce(ctx context.Context, loc string, snap core.Snapshot, r report.Report, name string) error {
+func (h *handler) announce(ctx context.Context, loc string, snap report.Record, r report.Report, name string) error {
 	subject, err := bus.RecommendationEvents.Subject(loc)
 	if err != nil {
 		return err
@@ -190,14 +191,6 @@ func (h *handler) announce(ctx context.Context, loc string, snap core.Snapshot, 
 	return err
 }
 
-// ReportName returns the object name of a location's report: "<loc>/<from>_<to>.<ext>".
-func ReportName(loc, from, to string, f report.Format) string {
-	return loc + "/" + from + "_" + to + "." + string(f)
-}
-
-// LatestReportName returns the object name of a location's latest report.
-func LatestReportName(loc string, f report.Format) string { return loc + "/latest." + string(f) }
-
 // storeReport puts r in every format, under its range's name and as the
 // location's latest, and returns the JSON one's name.
 func storeReport(ctx context.Context, store jetstream.ObjectStore, r report.Report) (string, error) {
@@ -206,7 +199,7 @@ func storeReport(ctx context.Context, store jetstream.ObjectStore, r report.Repo
 		if err := report.Write(&b, r, f); err != nil {
 			return "", fmt.Errorf("render report of %s as %s: %w", r.Location, f, err)
 		}
-		for _, name := range []string{ReportName(r.Location, r.From, r.To, f), LatestReportName(r.Location, f)} {
+		for _, name := range []string{report.Name(r.Location, r.From, r.To, f), report.LatestName(r.Location, f)} {
 			meta := jetstream.ObjectMeta{Name: name, Description: "socialsync report of " + r.Location + ", " + r.From + " … " + r.To,
 				Headers: map[string][]string{"Content-Type": {f.ContentType()}}}
 			if _, err := store.Put(ctx, meta, bytes.NewReader(b.Bytes())); err != nil {
@@ -214,7 +207,7 @@ func storeReport(ctx context.Context, store jetstream.ObjectStore, r report.Repo
 			}
 		}
 	}
-	return ReportName(r.Location, r.From, r.To, report.JSON), nil
+	return report.Name(r.Location, r.From, r.To, report.JSON), nil
 }
 
 // writeCustomValues sets the location's custom values named in want,
@@ -275,45 +268,4 @@ func ToRecommendationEvent(loc string, r report.Report, name string) *socialsync
 		})
 	}
 	return ev
-}
-
-// ReportSources are the buckets a report is built from.
-type ReportSources struct {
-	History, Relations, Details jetstream.KeyValue
-}
-
-// OpenReportSources opens the buckets reports are built from.
-func OpenReportSources(ctx context.Context, js jetstream.JetStream) (ReportSources, error) {
-	var s ReportSources
-	if err := bus.OpenBuckets(ctx, js, map[string]*jetstream.KeyValue{
-		bus.BucketStatsHistory: &s.History, bus.BucketRelations: &s.Relations, bus.BucketTagDetails: &s.Details,
-	}); err != nil {
-		return ReportSources{}, err
-	}
-	return s, nil
-}
-
-// Build builds loc's report of from … to (location-local days in tz)
-// from the statistics history and the tags' activity, as the stats
-// worker, `socialsync report` and the gateway do.
-func (s ReportSources) Build(ctx context.Context, loc string, tz *time.Location, from, to string, now time.Time) (report.Report, error) {
-	snaps, _, err := LoadHistory(ctx, s.History, loc, from, to)
-	if err != nil {
-		return report.Report{}, err
-	}
-	tags, err := LoadTags(ctx, s.Relations, s.Details, loc, tz)
-	if err != nil {
-		return report.Report{}, err
-	}
-	return report.Build(report.Input{Location: loc, From: from, To: to, Snapshots: snaps, Tags: tags, GeneratedAt: now})
-}
-
-// Zone returns a location's time zone; UTC when its name is unknown, as
-// the stats worker counts days.
-func Zone(name string) *time.Location {
-	tz, err := core.Zone(name)
-	if err != nil {
-		return time.UTC
-	}
-	return tz
 }

@@ -18,23 +18,24 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/report/source"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats"
-	"github.com/socialsync/socialsync/services/stats/core"
+	"github.com/socialsync/socialsync/services/stats/snapshot"
 )
 
 // followed waits for loc's snapshot of one of days to be followed up.
-func followed(t *testing.T, env *fleettest.Env, loc string, days []string) core.Snapshot {
+func followed(t *testing.T, env *fleettest.Env, loc string, days []string) report.Record {
 	t.Helper()
 	kv, err := env.JS.KeyValue(context.Background(), bus.BucketStatsHistory)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var snap core.Snapshot
+	var snap report.Record
 	fleettest.Eventually(t, 30*time.Second, "snapshot followed up", func() bool {
 		for _, d := range days {
-			if e, err := kv.Get(context.Background(), core.Key(loc, d)); err == nil {
+			if e, err := kv.Get(context.Background(), report.HistoryKey(loc, d)); err == nil {
 				if json.Unmarshal(e.Value(), &snap) == nil && snap.Followed {
 					return true
 				}
@@ -119,7 +120,7 @@ func TestRunReportsRecommendsAndWritesCustomValues(t *testing.T) {
 	}
 	to, _ := report.Shift(snap.Day, -1)
 	from, _ := report.Shift(to, -27)
-	data, err := store.GetBytes(ctx, stats.ReportName(l.ID, from, to, report.JSON))
+	data, err := store.GetBytes(ctx, report.Name(l.ID, from, to, report.JSON))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestRunReportsRecommendsAndWritesCustomValues(t *testing.T) {
 		t.Errorf("report's statistics section is not the endpoint's answer: %+v", r.Statistics)
 	}
 	for _, f := range report.Formats() {
-		for _, name := range []string{stats.ReportName(l.ID, from, to, f), stats.LatestReportName(l.ID, f)} {
+		for _, name := range []string{report.Name(l.ID, from, to, f), report.LatestName(l.ID, f)} {
 			if info, err := store.GetInfo(ctx, name); err != nil || info.Size == 0 {
 				t.Errorf("report %s: %v", name, err)
 			}
@@ -156,7 +157,7 @@ func TestRunReportsRecommendsAndWritesCustomValues(t *testing.T) {
 	if err := bus.Unmarshal(evs[0].Header, evs[0].Data, &ev); err != nil {
 		t.Fatal(err)
 	}
-	if len(ev.GetCadence()) != 2 || ev.GetReport() != stats.ReportName(l.ID, from, to, report.JSON) {
+	if len(ev.GetCadence()) != 2 || ev.GetReport() != report.Name(l.ID, from, to, report.JSON) {
 		t.Fatalf("event %v", &ev)
 	}
 	for _, c := range ev.GetCadence() {
@@ -189,10 +190,10 @@ func TestRunReportsRecommendsAndWritesCustomValues(t *testing.T) {
 	if cv["socialsync_instagram_audience"] == "" || strings.HasPrefix(cv["socialsync_instagram_audience"], "not enough") {
 		t.Errorf("socialsync_instagram_audience = %q", cv["socialsync_instagram_audience"])
 	}
-	if got, want := cv["Weekly impressions"], core.FormatNumber(st.Totals.Impressions); got != want {
+	if got, want := cv["Weekly impressions"], snapshot.FormatNumber(st.Totals.Impressions); got != want {
 		t.Errorf("mapped custom value %q, want %q", got, want)
 	}
-	if got, want := cv["IG reach"], core.FormatNumber(st.Breakdowns.Reach.Platforms["instagram"].Value); got != want {
+	if got, want := cv["IG reach"], snapshot.FormatNumber(st.Breakdowns.Reach.Platforms["instagram"].Value); got != want {
 		t.Errorf("mapped custom value %q, want %q", got, want)
 	}
 
@@ -221,11 +222,11 @@ func TestRetentionPrunes(t *testing.T) {
 	// retention's edge stay where they are whatever the time of day.
 	today := time.Date(2026, time.March, 11, 12, 0, 0, 0, time.UTC)
 	start := time.Now()
-	old := []string{today.AddDate(0, 0, -500).Format(core.DayLayout), today.AddDate(0, 0, -31).Format(core.DayLayout)}
-	kept := []string{today.AddDate(0, 0, -29).Format(core.DayLayout), today.AddDate(0, 0, -3).Format(core.DayLayout)}
+	old := []string{today.AddDate(0, 0, -500).Format(report.DayLayout), today.AddDate(0, 0, -31).Format(report.DayLayout)}
+	kept := []string{today.AddDate(0, 0, -29).Format(report.DayLayout), today.AddDate(0, 0, -3).Format(report.DayLayout)}
 	for _, d := range append(append([]string{}, old...), kept...) {
-		data, _ := json.Marshal(core.Snapshot{Day: d, Trigger: "old", Published: true, Followed: true})
-		if _, err := kv.Put(ctx, core.Key(l.ID, d), data); err != nil {
+		data, _ := json.Marshal(report.Record{Day: d, Trigger: "old", Published: true, Followed: true})
+		if _, err := kv.Put(ctx, report.HistoryKey(l.ID, d), data); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -236,9 +237,9 @@ func TestRetentionPrunes(t *testing.T) {
 		stats.SetClock(w, func() time.Time { return today.Add(time.Since(start)) })
 	}, func(c *stats.Config) { c.RetentionDays = 400 })
 	trigger(t, env, l.ID, "prune-1")
-	snap := followed(t, env, l.ID, []string{today.Format(core.DayLayout)})
+	snap := followed(t, env, l.ID, []string{today.Format(report.DayLayout)})
 
-	days, err := stats.StoredDays(ctx, env.JS, l.ID)
+	days, err := source.StoredDays(ctx, env.JS, l.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,10 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
+	"github.com/socialsync/socialsync/pkg/report"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/stats/core"
+	"github.com/socialsync/socialsync/services/stats/snapshot"
 )
 
 // Endpoint names the HighLevel call a StatsSnapshot's metrics come from.
@@ -51,7 +53,7 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return fmt.Errorf("statistics of %s: %w", loc, err)
 	}
-	tz, err := core.Zone(l.Timezone)
+	tz, err := report.LoadZone(l.Timezone)
 	if err != nil {
 		log.Warn("location time zone unusable; using UTC", "err", err)
 		tz = time.UTC
@@ -63,8 +65,8 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	if meta, err := msg.Metadata(); err == nil {
 		at = at.Add(-max(time.Since(meta.Timestamp), 0))
 	}
-	day := core.Day(at, tz)
-	key := core.Key(loc, day)
+	day := report.Day(at, tz)
+	key := report.HistoryKey(loc, day)
 	trigger, err := triggerID(msg, &req)
 	if err != nil {
 		return err
@@ -90,7 +92,7 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return fmt.Errorf("list social accounts of %s: %w", loc, err)
 	}
-	ids, err := core.Select(toAccounts(accounts.Accounts), core.Request{ProfileIDs: req.GetProfileIds(), Platforms: req.GetPlatforms()})
+	ids, err := snapshot.Select(toAccounts(accounts.Accounts), snapshot.Request{ProfileIDs: req.GetProfileIds(), Platforms: req.GetPlatforms()})
 	if err != nil {
 		return bus.Permanent(fmt.Errorf("statistics of %s: %w", loc, err))
 	}
@@ -102,7 +104,7 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	snap := core.Snapshot{
+	snap := report.Record{
 		Day:        day,
 		TakenAt:    h.w.now().UTC(),
 		ProfileIDs: ids,
@@ -129,7 +131,7 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 
 // publishAndFollow publishes the snapshot's events, then runs its
 // follow-ups.
-func (h *handler) publishAndFollow(ctx context.Context, l creds.Location, tz *time.Location, key string, snap core.Snapshot, rev uint64) error {
+func (h *handler) publishAndFollow(ctx context.Context, l creds.Location, tz *time.Location, key string, snap report.Record, rev uint64) error {
 	rev, err := h.publish(ctx, l.ID, key, snap, rev)
 	if err != nil || rev == 0 {
 		return err
@@ -143,7 +145,7 @@ func (h *handler) publishAndFollow(ctx context.Context, l creds.Location, tz *ti
 // when a newer request of the day replaced the snapshot meanwhile). Each chunk is one HighLevel answer,
 // so metrics are exactly what HighLevel returned, and an event stays far
 // below the message size limit however many accounts a location has.
-func (h *handler) publish(ctx context.Context, loc, key string, snap core.Snapshot, rev uint64) (uint64, error) {
+func (h *handler) publish(ctx context.Context, loc, key string, snap report.Record, rev uint64) (uint64, error) {
 	subject, err := bus.StatsEvents.Subject(loc)
 	if err != nil {
 		return 0, err
@@ -153,7 +155,7 @@ func (h *handler) publish(ctx context.Context, loc, key string, snap core.Snapsh
 		if err != nil {
 			return 0, err
 		}
-		if _, err := h.w.deps.Publisher.Publish(ctx, subject, ev, bus.WithMsgID(core.EventID(loc, snap.Day, snap.Trigger, i))); err != nil {
+		if _, err := h.w.deps.Publisher.Publish(ctx, subject, ev, bus.WithMsgID(snapshot.EventID(loc, snap.Day, snap.Trigger, i))); err != nil {
 			return 0, err
 		}
 	}
@@ -172,7 +174,7 @@ var errConflict = errors.New("statistics snapshot changed meanwhile")
 
 // load reads the snapshot under key and its revision; nil and 0 when there
 // is none.
-func (h *handler) load(ctx context.Context, key string) (*core.Snapshot, uint64, error) {
+func (h *handler) load(ctx context.Context, key string) (*report.Record, uint64, error) {
 	e, err := h.history.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, nil
@@ -180,7 +182,7 @@ func (h *handler) load(ctx context.Context, key string) (*core.Snapshot, uint64,
 	if err != nil {
 		return nil, 0, fmt.Errorf("read statistics snapshot %s: %w", key, err)
 	}
-	var s core.Snapshot
+	var s report.Record
 	if err := json.Unmarshal(e.Value(), &s); err != nil {
 		// Not ours to keep: a later store replaces it.
 		return nil, e.Revision(), nil
@@ -190,20 +192,13 @@ func (h *handler) load(ctx context.Context, key string) (*core.Snapshot, uint64,
 
 // store writes snap under key if it is still at revision rev (0: absent)
 // and returns the new revision; errConflict when it is not.
-func (h *handler) store(ctx context.Context, key string, snap core.Snapshot, rev uint64) (uint64, error) {
+func (h *handler) store(ctx context.Context, key string, snap report.Record, rev uint64) (uint64, error) {
 	data, err := json.Marshal(snap)
 	if err != nil {
 		return 0, fmt.Errorf("encode statistics snapshot %s: %w", key, err)
 	}
-	if rev == 0 {
-		rev, err = h.history.Create(ctx, key, data)
-	} else {
-		rev, err = h.history.Update(ctx, key, data, rev)
-	}
-	// Create reports a conflict as ErrKeyExists, Update as
-	// ErrKeyRevisionMismatch (which matches ErrKeyExists only on a single
-	// server: a replicated bucket answers with another error code).
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+	rev, err = revision.Put(ctx, h.history, key, data, rev)
+	if errors.Is(err, revision.ErrConflict) {
 		return 0, fmt.Errorf("store statistics snapshot %s: %w", key, errConflict)
 	}
 	if err != nil {
@@ -231,30 +226,30 @@ func triggerID(msg jetstream.Msg, req *socialsyncv1.StatsRequested) (string, err
 	return "content:" + id, nil
 }
 
-// toAccounts converts HighLevel's accounts for the core.
-func toAccounts(in []ghl.Account) []core.Account {
-	out := make([]core.Account, 0, len(in))
+// toAccounts converts HighLevel's accounts for the domain package.
+func toAccounts(in []ghl.Account) []snapshot.Account {
+	out := make([]snapshot.Account, 0, len(in))
 	for _, a := range in {
-		out = append(out, core.Account{ProfileID: a.ProfileID, Platform: a.Platform, Expired: a.IsExpired})
+		out = append(out, snapshot.Account{ProfileID: a.ProfileID, Platform: a.Platform, Expired: a.IsExpired})
 	}
 	return out
 }
 
 // fromChunks converts the statistics calls' answers for the history.
-func fromChunks(in []ghl.StatisticsChunk) ([]core.Chunk, error) {
-	out := make([]core.Chunk, 0, len(in))
+func fromChunks(in []ghl.StatisticsChunk) ([]report.Chunk, error) {
+	out := make([]report.Chunk, 0, len(in))
 	for _, c := range in {
 		raw, err := json.Marshal(c.Statistics)
 		if err != nil {
 			return nil, fmt.Errorf("encode statistics: %w", err)
 		}
-		out = append(out, core.Chunk{ProfileIDs: c.ProfileIDs, Statistics: raw, TraceID: c.TraceID})
+		out = append(out, report.Chunk{ProfileIDs: c.ProfileIDs, Statistics: raw, TraceID: c.TraceID})
 	}
 	return out, nil
 }
 
 // toEvent builds the StatsSnapshot of one chunk.
-func toEvent(loc string, snap core.Snapshot, c core.Chunk) (*socialsyncv1.StatsSnapshot, error) {
+func toEvent(loc string, snap report.Record, c report.Chunk) (*socialsyncv1.StatsSnapshot, error) {
 	metrics := &structpb.Struct{}
 	if err := protojson.Unmarshal(c.Statistics, metrics); err != nil {
 		return nil, bus.Permanent(fmt.Errorf("statistics of %s as a struct: %w", loc, err))

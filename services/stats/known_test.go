@@ -16,7 +16,6 @@ import (
 	"github.com/socialsync/socialsync/pkg/report"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats"
-	"github.com/socialsync/socialsync/services/stats/core"
 )
 
 // A location whose facebook statistics are planned in the simulator
@@ -68,17 +67,17 @@ func TestRecommendationsFromKnownStatistics(t *testing.T) {
 			t.Fatal(err)
 		}
 		raw, _ := json.Marshal(chunks[0].Statistics)
-		day := today.AddDate(0, 0, -back).Format(core.DayLayout)
-		snap, _ := json.Marshal(core.Snapshot{Day: day, TakenAt: today.AddDate(0, 0, -back), ProfileIDs: ids, Trigger: "past",
-			Published: true, Followed: true, Chunks: []core.Chunk{{ProfileIDs: ids, Statistics: raw}}})
-		if _, err := history.Put(ctx, core.Key(l.ID, day), snap); err != nil {
+		day := today.AddDate(0, 0, -back).Format(report.DayLayout)
+		snap, _ := json.Marshal(report.Record{Day: day, TakenAt: today.AddDate(0, 0, -back), ProfileIDs: ids, Trigger: "past",
+			Published: true, Followed: true, Chunks: []report.Chunk{{ProfileIDs: ids, Statistics: raw}}})
+		if _, err := history.Put(ctx, report.HistoryKey(l.ID, day), snap); err != nil {
 			t.Fatal(err)
 		}
 	}
 	setSimClock(today)
 	startWorkerWith(t, env, func(w *stats.Worker) { stats.SetClock(w, clock) })
 	trigger(t, env, l.ID, "known-1")
-	followed(t, env, l.ID, []string{today.Format(core.DayLayout)})
+	followed(t, env, l.ID, []string{today.Format(report.DayLayout)})
 
 	evs := bustest.Messages(t, env.JS, bus.StreamEvents, "socialsync.event.recommendation."+l.ID)
 	if len(evs) != 1 {

@@ -13,9 +13,9 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/stats/core"
 )
 
 // RequestedBySchedule is the requested_by of the StatsRequested a schedule
@@ -179,7 +179,7 @@ func (s *scheduler) ensure(ctx context.Context, key string, value []byte) error 
 		s.w.log.Warn("statistics settings unreadable; using the defaults", "location", key, "err", err)
 	}
 	if st.Cron != "" {
-		if err := core.CheckSpec(st.Cron); err != nil {
+		if err := settings.CheckSpec(st.Cron); err != nil {
 			s.w.log.Warn("location's statistics cron unusable; using the default", "location", key, "err", err)
 		} else {
 			cron = st.Cron
@@ -216,8 +216,8 @@ func (s *scheduler) scheduleOf(loc, cron, tz string) (bus.Schedule, *socialsyncv
 		return bus.Schedule{}, nil, err
 	}
 	sched := bus.Schedule{Subject: subject, Target: target, Spec: cron}
-	if core.TakesTimeZone(sched.Spec) {
-		if _, err := core.Zone(tz); err != nil {
+	if settings.TakesTimeZone(sched.Spec) {
+		if _, err := report.LoadZone(tz); err != nil {
 			s.w.log.Warn("location time zone unusable; scheduling in UTC", "location", loc, "err", err)
 			tz = ""
 		}

@@ -27,7 +27,6 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/settings"
-	"github.com/socialsync/socialsync/services/stats/core"
 )
 
 // Config is the statistics worker's configuration.
@@ -35,7 +34,7 @@ type Config struct {
 	fleet.Config
 	Concurrency int `envconfig:"STATS_CONCURRENCY" default:"4" desc:"statistics requests this replica handles at once"`
 	// Cron is the daily run, in each location's time zone (see
-	// core.CheckSpec for the forms the server accepts).
+	// settings.CheckSpec for the forms the server accepts).
 	Cron string `envconfig:"STATS_CRON" default:"0 0 6 * * *" desc:"when the statistics run fires, in each location's time zone: 6-field cron with seconds first, @daily, @hourly, or @every <duration> (UTC); a location's setting overrides it"`
 	// RetentionDays is how long the history keeps a day.
 	RetentionDays int `envconfig:"STATS_RETENTION_DAYS" default:"400" desc:"days of statistics history kept per location, older snapshots are pruned after each run (0: kept forever); a location's setting overrides it"`
@@ -65,7 +64,7 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	if cfg.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_STATS_CONCURRENCY: want at least 1, got %d", fleet.ErrConfig, cfg.Concurrency))
 	}
-	if err := core.CheckSpec(cfg.Cron); err != nil {
+	if err := settings.CheckSpec(cfg.Cron); err != nil {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_STATS_CRON: %v", fleet.ErrConfig, err))
 	}
 	if cfg.RetentionDays < 0 || cfg.RetentionDays > settings.MaxRetentionDays {

@@ -18,21 +18,21 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghlsim"
+	"github.com/socialsync/socialsync/pkg/report"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats"
-	"github.com/socialsync/socialsync/services/stats/core"
 )
 
 // snapshotOf waits for the snapshot of loc's day and returns it.
-func snapshotOf(t *testing.T, env *fleettest.Env, loc, day string) core.Snapshot {
+func snapshotOf(t *testing.T, env *fleettest.Env, loc, day string) report.Record {
 	t.Helper()
 	kv, err := env.JS.KeyValue(context.Background(), bus.BucketStatsHistory)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var snap core.Snapshot
-	fleettest.Eventually(t, 20*time.Second, "snapshot "+core.Key(loc, day), func() bool {
-		e, err := kv.Get(context.Background(), core.Key(loc, day))
+	var snap report.Record
+	fleettest.Eventually(t, 20*time.Second, "snapshot "+report.HistoryKey(loc, day), func() bool {
+		e, err := kv.Get(context.Background(), report.HistoryKey(loc, day))
 		if err != nil {
 			return false
 		}
@@ -68,13 +68,13 @@ func localDays(t *testing.T, tz string, around ...time.Time) []string {
 	}
 	var days []string
 	for _, at := range around {
-		days = append(days, at.In(zone).Format(core.DayLayout))
+		days = append(days, at.In(zone).Format(report.DayLayout))
 	}
 	return slices.Compact(days)
 }
 
 // waitSnapshot waits for the snapshot of one of days.
-func waitSnapshot(t *testing.T, env *fleettest.Env, loc string, days []string) core.Snapshot {
+func waitSnapshot(t *testing.T, env *fleettest.Env, loc string, days []string) report.Record {
 	t.Helper()
 	kv, err := env.JS.KeyValue(context.Background(), bus.BucketStatsHistory)
 	if err != nil {
@@ -83,7 +83,7 @@ func waitSnapshot(t *testing.T, env *fleettest.Env, loc string, days []string) c
 	var day string
 	fleettest.Eventually(t, 20*time.Second, "a snapshot of "+loc, func() bool {
 		for _, d := range days {
-			if e, err := kv.Get(context.Background(), core.Key(loc, d)); err == nil && strings.Contains(string(e.Value()), `"published":true`) {
+			if e, err := kv.Get(context.Background(), report.HistoryKey(loc, d)); err == nil && strings.Contains(string(e.Value()), `"published":true`) {
 				day = d
 				return true
 			}

@@ -8,21 +8,20 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/socialsync/socialsync/services/contactsync"
-	"github.com/socialsync/socialsync/services/contactsync/core/automation"
+	"github.com/socialsync/socialsync/pkg/automation"
 )
 
 // definitionKind is what `segments` and `workflows` share: parse a file,
-// store it, list and delete what is stored (contactsync.Kind, which the
+// store it, list and delete what is stored (automation.Kind, which the
 // gateway's API uses too).
 type definitionKind struct {
-	contactsync.Kind
+	automation.Kind
 	about string
 }
 
-var segmentsKind = definitionKind{contactsync.Segments, "segment definitions: members carry the contact tag segment:<name>"}
+var segmentsKind = definitionKind{automation.Segments, "segment definitions: members carry the contact tag segment:<name>"}
 
-var workflowsKind = definitionKind{contactsync.Workflows, "saved workflows: actions fired by tag, statistics and segment events"}
+var workflowsKind = definitionKind{automation.Workflows, "saved workflows: actions fired by tag, statistics and segment events"}
 
 func segmentsCmd(ctx context.Context, env *Env, args []string) error {
 	return segmentsKind.run(ctx, env, args)

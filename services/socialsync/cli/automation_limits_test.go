@@ -17,7 +17,7 @@ func TestWorkflowsApplyRefusesCostlyFiles(t *testing.T) {
 	tests := []struct {
 		name, file, want string
 	}{
-		{"alias bomb", filepath.Join("..", "..", "contactsync", "core", "automation", "testdata", "alias-bomb.yaml"), "anchors and aliases are not allowed"},
+		{"alias bomb", filepath.Join("..", "..", "..", "pkg", "automation", "testdata", "alias-bomb.yaml"), "anchors and aliases are not allowed"},
 		{"nested predicates over a range", writeFile(t, "spin.yaml", "workflows:\n  - name: spin\n    on: tag.created\n"+
 			"    when: 'let r = 1..1000; any(r, any(r, any(r, any(r, # < 0))))'\n    actions: [{publish: {subject: acme.x}}]\n"),
 			"predicate nested inside a predicate over a range"},

@@ -11,7 +11,6 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/settings"
-	"github.com/socialsync/socialsync/services/stats/core"
 )
 
 func mappingsCmd(ctx context.Context, env *Env, args []string) error {
@@ -141,10 +140,10 @@ func locationsSchedule(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
 	}
 	if *cron != "" {
-		if err := core.CheckSpec(*cron); err != nil {
+		if err := settings.CheckSpec(*cron); err != nil {
 			return fmt.Errorf("%w: --cron: %v", errUsage, err)
 		}
-		if *tz != "" && !core.TakesTimeZone(*cron) {
+		if *tz != "" && !settings.TakesTimeZone(*cron) {
 			return fmt.Errorf("%w: --timezone: %q runs in UTC and takes no time zone", errUsage, *cron)
 		}
 	}

@@ -17,8 +17,8 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/report"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/stats/core"
 )
 
 // A location connected with `socialsync connect` and exactly the scopes
@@ -133,7 +133,7 @@ func TestConnectedWithTheDefaultScopesEverythingArrives(t *testing.T) {
 				continue
 			}
 			e, err := history.Get(ctx, k)
-			var snap core.Snapshot
+			var snap report.Record
 			if err == nil && json.Unmarshal(e.Value(), &snap) == nil && snap.Followed {
 				return true
 			}

@@ -17,9 +17,8 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/report/source"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/stats"
-	"github.com/socialsync/socialsync/services/stats/core"
 )
 
 func statsCmd(ctx context.Context, env *Env, args []string) error {
@@ -70,8 +69,8 @@ func locate(ctx context.Context, js jetstream.JetStream, loc string, now time.Ti
 	if err := json.Unmarshal(e.Value(), &l); err != nil {
 		return located{}, fmt.Errorf("location %s unreadable: %w", loc, err)
 	}
-	tz := stats.Zone(l.Timezone)
-	return located{loc: l, tz: tz, today: core.Day(now, tz)}, nil
+	tz := report.Zone(l.Timezone)
+	return located{loc: l, tz: tz, today: report.Day(now, tz)}, nil
 }
 
 // rangeOr returns from … to, defaulting to the days days before today.
@@ -117,7 +116,7 @@ func statsBackfill(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	covered := func() (map[string]bool, error) {
-		snaps, _, err := stats.LoadHistory(ctx, history, *loc, f, t)
+		snaps, _, err := source.LoadHistory(ctx, history, *loc, f, t)
 		if err != nil {
 			return nil, err
 		}
@@ -131,7 +130,7 @@ func statsBackfill(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	reach, tooOld, notOver, err := core.Reachable(f, t, l.today)
+	reach, tooOld, notOver, err := report.Reachable(f, t, l.today)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -226,7 +225,7 @@ func statsExport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	snaps, raw, err := stats.LoadHistory(ctx, history, *loc, *from, *to)
+	snaps, raw, err := source.LoadHistory(ctx, history, *loc, *from, *to)
 	if err != nil {
 		return err
 	}
@@ -271,7 +270,7 @@ func reportCmd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	src, err := stats.OpenReportSources(ctx, c.js)
+	src, err := source.Open(ctx, c.js)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,44 @@
+package relations
+
+// Keys. A location's catalogue is stored in the tags bucket under the
+// location id, a tag's details in the details bucket under
+// "<loc>.<tagId>"; the rest in the relations bucket, each kind under its
+// prefix. Key parts are ids checked by their readers (ids, ghl.ValidID).
+
+// CatalogueKey is the tags bucket key of loc's Catalogue.
+func CatalogueKey(loc string) string { return loc }
+
+// DetailsKey is the details bucket key of a tag's details.
+func DetailsKey(loc, tag string) string { return loc + "." + tag }
+
+// DetailsPattern matches the details keys of loc's tags.
+func DetailsPattern(loc string) string { return loc + ".*" }
+
+// PostKey is the relations key of a post's PostRecord; post is its key
+// (ids.Key).
+func PostKey(loc, post string) string { return "post." + loc + "." + post }
+
+// TagPostsKey is the relations key of a tag's TagPosts.
+func TagPostsKey(loc, tag string) string { return TagPostsPrefix(loc) + tag }
+
+// TagPostsPrefix starts the TagPosts keys of loc's tags.
+func TagPostsPrefix(loc string) string { return "tagposts." + loc + "." }
+
+// TagPostsPattern matches the TagPosts keys of loc's tags.
+func TagPostsPattern(loc string) string { return TagPostsPrefix(loc) + "*" }
+
+// PostContactsKey is the relations key of a post's PostContacts.
+func PostContactsKey(loc, post string) string { return "postcontacts." + loc + "." + post }
+
+// PostContactsPattern matches the PostContacts keys of loc's posts.
+func PostContactsPattern(loc string) string { return "postcontacts." + loc + ".*" }
+
+// ContactKey is the relations key of a contact's state (contactsync's).
+func ContactKey(loc, contact string) string { return ContactPrefix(loc) + contact }
+
+// ContactPrefix starts the state keys of loc's contacts.
+func ContactPrefix(loc string) string { return "contact." + loc + "." }
+
+// RemovalsKey is the relations key of a contact's removal record
+// (contactsync's).
+func RemovalsKey(loc, contact string) string { return "removals." + loc + "." + contact }

@@ -1,0 +1,121 @@
+package tagging
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+func TestContactTag(t *testing.T) {
+	tests := []struct{ prefix, name, want string }{
+		{"social:", "Summer Sale", "social:summer sale"},
+		{"social:", "  Tips & Tricks ", "social:tips & tricks"},
+		{" Social:", "X", "social:x"},
+		{"social:", "   ", "social:"},
+	}
+	for _, tt := range tests {
+		if got := ContactTag(tt.prefix, tt.name); got != tt.want {
+			t.Errorf("ContactTag(%q, %q) = %q, want %q", tt.prefix, tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestPlan(t *testing.T) {
+	const p = "social:"
+	tests := []struct {
+		name     string
+		st       State
+		change   PostChange
+		written  Diff
+		want     State
+		wantDiff Diff
+	}{
+		{
+			name:     "new contact gets the post's tags",
+			change:   PostChange{PostID: "p1", Tags: []string{"Sale", "Launch", "Sale"}},
+			want:     State{Posts: map[string][]string{"p1": {"Launch", "Sale"}}, Applied: []string{"social:launch", "social:sale"}},
+			wantDiff: Diff{Add: []string{"social:launch", "social:sale"}, Remove: []string{}},
+		},
+		{
+			name:     "the same change again writes nothing",
+			st:       State{Posts: map[string][]string{"p1": {"Launch", "Sale"}}, Applied: []string{"social:launch", "social:sale"}},
+			change:   PostChange{PostID: "p1", Tags: []string{"Sale", "Launch"}},
+			want:     State{Posts: map[string][]string{"p1": {"Launch", "Sale"}}, Applied: []string{"social:launch", "social:sale"}},
+			wantDiff: Diff{Add: []string{}, Remove: []string{}},
+		},
+		{
+			name:     "a dropped tag is removed",
+			st:       State{Posts: map[string][]string{"p1": {"Launch", "Sale"}}, Applied: []string{"social:launch", "social:sale"}},
+			change:   PostChange{PostID: "p1", Tags: []string{"Launch"}},
+			want:     State{Posts: map[string][]string{"p1": {"Launch"}}, Applied: []string{"social:launch"}},
+			wantDiff: Diff{Add: []string{}, Remove: []string{"social:sale"}},
+		},
+		{
+			name:     "a dropped tag another post carries stays",
+			st:       State{Posts: map[string][]string{"p1": {"Launch", "Sale"}, "p2": {"Sale"}}, Applied: []string{"social:launch", "social:sale"}},
+			change:   PostChange{PostID: "p1", Tags: []string{"Launch"}},
+			want:     State{Posts: map[string][]string{"p1": {"Launch"}, "p2": {"Sale"}}, Applied: []string{"social:launch", "social:sale"}},
+			wantDiff: Diff{Add: []string{}, Remove: []string{}},
+		},
+		{
+			name:     "a deleted post takes its tags along, except shared ones",
+			st:       State{Posts: map[string][]string{"p1": {"Launch", "Sale"}, "p2": {"Sale"}}, Applied: []string{"social:launch", "social:sale"}},
+			change:   PostChange{PostID: "p1", Unlink: true},
+			want:     State{Posts: map[string][]string{"p2": {"Sale"}}, Applied: []string{"social:sale"}},
+			wantDiff: Diff{Add: []string{}, Remove: []string{"social:launch"}},
+		},
+		{
+			name:     "case and spacing are HighLevel's",
+			st:       State{Posts: map[string][]string{"p1": {"SALE"}}, Applied: []string{"social:sale"}},
+			change:   PostChange{PostID: "p2", Tags: []string{" sale "}},
+			want:     State{Posts: map[string][]string{"p1": {"SALE"}, "p2": {"sale"}}, Applied: []string{"social:sale"}},
+			wantDiff: Diff{Add: []string{}, Remove: []string{}},
+		},
+		{
+			// Another replica stored p2 (adding sale) after this attempt
+			// had removed sale for p1: sale must be written again.
+			name:     "a conflicting replica's tag removed by us is added back",
+			st:       State{Posts: map[string][]string{"p1": {"Sale"}, "p2": {"Sale"}}, Applied: []string{"social:sale"}},
+			change:   PostChange{PostID: "p1", Unlink: true},
+			written:  Diff{Remove: []string{"social:sale"}},
+			want:     State{Posts: map[string][]string{"p2": {"Sale"}}, Applied: []string{"social:sale"}},
+			wantDiff: Diff{Add: []string{"social:sale"}, Remove: []string{}},
+		},
+		{
+			name:     "a tag we added that the fresh state does not want is removed",
+			st:       State{Posts: map[string][]string{}, Applied: []string{}},
+			change:   PostChange{PostID: "p1", Unlink: true},
+			written:  Diff{Add: []string{"social:sale"}},
+			want:     State{Posts: map[string][]string{}, Applied: []string{}},
+			wantDiff: Diff{Add: []string{}, Remove: []string{"social:sale"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := tt.st.clone()
+			got, diff := Plan(tt.st, tt.change, p, tt.written)
+			if d := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("state (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.wantDiff, diff, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("diff (-want +got):\n%s", d)
+			}
+			if !tt.st.Equal(before) {
+				t.Error("Plan changed its input")
+			}
+			// Planning the same change on the result writes nothing.
+			if again, d := Plan(got, tt.change, p, Diff{}); !d.Empty() || !again.Equal(got) {
+				t.Errorf("planned again: %+v, %+v; want no change", again, d)
+			}
+		})
+	}
+}
+
+func TestMerge(t *testing.T) {
+	got := Diff{Add: []string{"a", "b"}, Remove: []string{"c"}}.Merge(Diff{Add: []string{"c"}, Remove: []string{"a"}})
+	want := Diff{Add: []string{"b", "c"}, Remove: []string{"a"}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Merge (-want +got):\n%s", d)
+	}
+}

@@ -1,0 +1,109 @@
+package catalogue
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/socialsync/socialsync/pkg/relations"
+)
+
+func TestDiff(t *testing.T) {
+	a, b, c := relations.Tag{ID: "a1", Name: "Alpha"}, relations.Tag{ID: "b2", Name: "Beta"}, relations.Tag{ID: "c3", Name: "Gamma"}
+	tests := []struct {
+		name     string
+		old, cur []relations.Tag
+		want     []Change
+	}{
+		{"first refresh creates every tag", nil, []relations.Tag{c, a, b},
+			[]Change{{Kind: Created, Tag: a}, {Kind: Created, Tag: b}, {Kind: Created, Tag: c}}},
+		{"no change", []relations.Tag{a, b}, []relations.Tag{b, a}, nil},
+		{"both empty", nil, nil, nil},
+		{"created", []relations.Tag{a}, []relations.Tag{a, b}, []Change{{Kind: Created, Tag: b}}},
+		{"renamed keeps the id and reports the old name", []relations.Tag{a, b}, []relations.Tag{a, {ID: "b2", Name: "Beta 2"}},
+			[]Change{{Kind: Renamed, Tag: relations.Tag{ID: "b2", Name: "Beta 2"}, PreviousName: "Beta"}}},
+		{"case-only rename is a rename", []relations.Tag{a}, []relations.Tag{{ID: "a1", Name: "alpha"}},
+			[]Change{{Kind: Renamed, Tag: relations.Tag{ID: "a1", Name: "alpha"}, PreviousName: "Alpha"}}},
+		{"deleted reports the last name", []relations.Tag{a, b, c}, []relations.Tag{a}, []Change{{Kind: Deleted, Tag: b}, {Kind: Deleted, Tag: c}}},
+		{"everything deleted", []relations.Tag{a, b}, nil, []Change{{Kind: Deleted, Tag: a}, {Kind: Deleted, Tag: b}}},
+		{"same name, new id: one deleted, one created", []relations.Tag{a}, []relations.Tag{{ID: "z9", Name: "Alpha"}},
+			[]Change{{Kind: Created, Tag: relations.Tag{ID: "z9", Name: "Alpha"}}, {Kind: Deleted, Tag: a}}},
+		{"all kinds at once, sorted by kind then id", []relations.Tag{a, b, c}, []relations.Tag{{ID: "d4", Name: "Delta"}, {ID: "c3", Name: "Gamma!"}, a},
+			[]Change{
+				{Kind: Created, Tag: relations.Tag{ID: "d4", Name: "Delta"}},
+				{Kind: Renamed, Tag: relations.Tag{ID: "c3", Name: "Gamma!"}, PreviousName: "Gamma"},
+				{Kind: Deleted, Tag: b},
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Diff(tt.old, tt.cur)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Diff (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDetailsWanted(t *testing.T) {
+	changes := []Change{
+		{Kind: Created, Tag: relations.Tag{ID: "n1", Name: "New"}},
+		{Kind: Renamed, Tag: relations.Tag{ID: "r1", Name: "Renamed"}, PreviousName: "Old"},
+		{Kind: Deleted, Tag: relations.Tag{ID: "d1", Name: "Gone"}},
+		{Kind: Created, Tag: relations.Tag{ID: "n1", Name: "New"}},
+	}
+	if diff := cmp.Diff([]string{"n1", "r1"}, DetailsWanted(changes)); diff != "" {
+		t.Errorf("DetailsWanted (-want +got):\n%s", diff)
+	}
+	if got := DetailsWanted([]Change{{Kind: Deleted, Tag: relations.Tag{ID: "d1", Name: "Gone"}}}); got != nil {
+		t.Errorf("DetailsWanted of deletions only = %v, want none", got)
+	}
+}
+
+func TestBatches(t *testing.T) {
+	ids := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprint("t", i)
+		}
+		return out
+	}
+	tests := []struct {
+		n, size int
+		want    []int
+	}{
+		{0, 100, nil},
+		{1, 100, []int{1}},
+		{100, 100, []int{100}},
+		{101, 100, []int{100, 1}},
+		{250, 100, []int{100, 100, 50}},
+		{150, 0, []int{100, 50}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d by %d", tt.n, tt.size), func(t *testing.T) {
+			in := ids(tt.n)
+			got := Batches(in, tt.size)
+			var sizes []int
+			var joined []string
+			for _, b := range got {
+				sizes = append(sizes, len(b))
+				joined = append(joined, b...)
+			}
+			if diff := cmp.Diff(tt.want, sizes); diff != "" {
+				t.Errorf("batch sizes (-want +got):\n%s", diff)
+			}
+			if tt.n > 0 {
+				if diff := cmp.Diff(in, joined); diff != "" {
+					t.Errorf("batches do not hold the ids in order (-want +got):\n%s", diff)
+				}
+			}
+			// A batch cannot grow into the next one's ids.
+			if len(got) > 1 {
+				_ = append(got[0], "x")
+				if got[1][0] != in[len(got[0])] {
+					t.Error("appending to a batch overwrote the next one")
+				}
+			}
+		})
+	}
+}
