@@ -145,7 +145,7 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 			name: "ghl 429 retry-after is honoured",
 			fail: func(a uint64) error {
 				if a == 1 {
-					return fmt.Errorf("list tags: %w", &ghl.Error{Method: "GET", Path: "/social-media-posting/{locationId}/tags", StatusCode: 429, Class: ghl.ClassRateLimited, RetryAfter: 600 * time.Millisecond})
+					return fmt.Errorf("list tags: %w", &ghl.Error{Method: "GET", Path: "/social-media-posting/{locationId}/tags", StatusCode: 429, Kind: ghl.KindRateLimited, RetryAfter: 600 * time.Millisecond})
 				}
 				return nil
 			},
@@ -162,7 +162,7 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 		{
 			name: "ghl 401 waits for re-authorisation",
 			fail: func(uint64) error {
-				return &ghl.Error{Method: "GET", Path: "/social-media-posting/{locationId}/tags", StatusCode: 401, Class: ghl.ClassAuth}
+				return &ghl.Error{Method: "GET", Path: "/social-media-posting/{locationId}/tags", StatusCode: 401, Kind: ghl.KindAuth}
 			},
 			wantActions: []bus.Action{bus.ActionNak},
 		},

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
 )
 
@@ -84,15 +83,15 @@ const (
 	// underscore keeps it apart from every valid location id.
 	invalidLocation = "_invalid"
 
-	// maxLocationIDLen bounds a location id (see ghl.ValidID).
-	maxLocationIDLen = ghl.MaxIDLen
+	// maxLocationIDLen bounds a location id (see ids.ValidHighLevel).
+	maxLocationIDLen = ids.MaxHighLevelLen
 	// maxWorkerLen bounds a worker name in a dead-letter subject.
 	maxWorkerLen = ids.MaxSourceLen
 )
 
 // ValidLocationID reports whether id can be a HighLevel location id: 1 to
 // 64 ASCII letters and digits. Only a valid id is ever put into a subject.
-func ValidLocationID(id string) bool { return ghl.ValidID(id) }
+func ValidLocationID(id string) bool { return ids.ValidHighLevel(id) }
 
 // ValidName reports whether name can be a worker's token in a dead-letter
 // subject, or any other name socialsync puts in a subject or shows as a
