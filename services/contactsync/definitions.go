@@ -11,7 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/topology"
 	"github.com/socialsync/socialsync/services/contactsync/core/automation"
 )
 
@@ -44,8 +44,8 @@ type definitions struct {
 }
 
 var (
-	segmentDefs  = definitions{bus.BucketSegments, "def."}
-	workflowDefs = definitions{bus.BucketWorkflows, ""}
+	segmentDefs  = definitions{topology.BucketSegments, "def."}
+	workflowDefs = definitions{topology.BucketWorkflows, ""}
 )
 
 // ApplySegments stores checked segment definitions in the segments

@@ -15,6 +15,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync/core"
 	"github.com/socialsync/socialsync/services/contactsync/core/automation"
@@ -72,7 +73,7 @@ func (s *segments) defChanged(ctx context.Context, name string, rev uint64, _ bo
 
 // request publishes a SegmentsRecompute for loc with Nats-Msg-Id id.
 func (s *segments) request(ctx context.Context, loc, reason, id string) error {
-	subject, err := bus.SegmentTriggers.Subject(loc)
+	subject, err := topology.SegmentTriggers.Subject(loc)
 	if err != nil {
 		return err
 	}
@@ -214,7 +215,7 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 	res := write(ctx, s.w.deps.Client(loc), loc, core.Batch(diffs, s.w.cfg.BulkMin, core.BulkMax))
 	for _, m := range members {
 		if reason, bad := res.failed[m.id]; bad {
-			subject, err := bus.DeadLetterItem(ctx, s.w.deps.JS, bus.DurableSegments, msg, "contact "+m.id, bus.ClassPermanent, "segment tags: "+reason)
+			subject, err := bus.DeadLetterItem(ctx, s.w.deps.JS, topology.DurableSegments, msg, "contact "+m.id, bus.ClassPermanent, "segment tags: "+reason)
 			if err != nil {
 				return err
 			}
@@ -257,7 +258,7 @@ func (s *segments) commit(ctx context.Context, loc string, m *member, reason str
 		return fmt.Errorf("store %s: %w", key, err)
 	}
 	entered, left := automation.MembershipDiff(m.current, m.desired)
-	subject, err := bus.SegmentEvents.Subject(loc)
+	subject, err := topology.SegmentEvents.Subject(loc)
 	if err != nil {
 		return err
 	}

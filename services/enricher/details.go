@@ -14,6 +14,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/settings"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/enricher/core"
 )
@@ -44,7 +45,7 @@ func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return bus.Permanent(err)
 	}
-	subject, err := bus.TagDetailsEvents.Subject(loc)
+	subject, err := topology.TagDetailsEvents.Subject(loc)
 	if err != nil {
 		return bus.Permanent(err)
 	}

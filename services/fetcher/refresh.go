@@ -11,6 +11,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/fetcher/core"
 )
@@ -142,7 +143,7 @@ func (w *Worker) publishChanges(ctx context.Context, loc string, changes []core.
 	if len(changes) == 0 {
 		return nil
 	}
-	tagSubject, err := bus.TagEvents.Subject(loc)
+	tagSubject, err := topology.TagEvents.Subject(loc)
 	if err != nil {
 		return bus.Permanent(err)
 	}
@@ -152,7 +153,7 @@ func (w *Worker) publishChanges(ctx context.Context, loc string, changes []core.
 			return fmt.Errorf("publish %s change of tag %s: %w", c.Kind, c.Tag.ID, err)
 		}
 	}
-	detailsSubject, err := bus.TagDetailsTriggers.Subject(loc)
+	detailsSubject, err := topology.TagDetailsTriggers.Subject(loc)
 	if err != nil {
 		return bus.Permanent(err)
 	}

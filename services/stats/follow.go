@@ -21,6 +21,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/settings"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats/core"
 )
@@ -36,13 +37,13 @@ type stores struct {
 func (w *Worker) open(ctx context.Context) (*stores, error) {
 	var s stores
 	if err := bus.OpenBuckets(ctx, w.deps.JS, map[string]*jetstream.KeyValue{
-		bus.BucketSettings: &s.settings, bus.BucketRelations: &s.relations, bus.BucketTagDetails: &s.details,
+		topology.BucketSettings: &s.settings, topology.BucketRelations: &s.relations, topology.BucketTagDetails: &s.details,
 	}); err != nil {
 		return nil, err
 	}
 	var err error
-	if s.reports, err = w.deps.JS.ObjectStore(ctx, bus.ObjectStoreReports); err != nil {
-		return nil, fmt.Errorf("open object store %s: %w", bus.ObjectStoreReports, err)
+	if s.reports, err = w.deps.JS.ObjectStore(ctx, topology.ObjectStoreReports); err != nil {
+		return nil, fmt.Errorf("open object store %s: %w", topology.ObjectStoreReports, err)
 	}
 	return &s, nil
 }
@@ -180,7 +181,7 @@ func (h *handler) build(ctx context.Context, loc string, tz *time.Location, from
 
 // announce publishes the recommendations of r.
 func (h *handler) announce(ctx context.Context, loc string, snap core.Snapshot, r report.Report, name string) error {
-	subject, err := bus.RecommendationEvents.Subject(loc)
+	subject, err := topology.RecommendationEvents.Subject(loc)
 	if err != nil {
 		return err
 	}
@@ -286,7 +287,7 @@ type ReportSources struct {
 func OpenReportSources(ctx context.Context, js jetstream.JetStream) (ReportSources, error) {
 	var s ReportSources
 	if err := bus.OpenBuckets(ctx, js, map[string]*jetstream.KeyValue{
-		bus.BucketStatsHistory: &s.History, bus.BucketRelations: &s.Relations, bus.BucketTagDetails: &s.Details,
+		topology.BucketStatsHistory: &s.History, topology.BucketRelations: &s.Relations, topology.BucketTagDetails: &s.Details,
 	}); err != nil {
 		return ReportSources{}, err
 	}

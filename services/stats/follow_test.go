@@ -19,6 +19,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/settings"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats"
 	"github.com/socialsync/socialsync/services/stats/core"
@@ -27,7 +28,7 @@ import (
 // followed waits for loc's snapshot of one of days to be followed up.
 func followed(t *testing.T, env *fleettest.Env, loc string, days []string) core.Snapshot {
 	t.Helper()
-	kv, err := env.JS.KeyValue(context.Background(), bus.BucketStatsHistory)
+	kv, err := env.JS.KeyValue(context.Background(), topology.BucketStatsHistory)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func followed(t *testing.T, env *fleettest.Env, loc string, days []string) core.
 // repeat reaches the worker) and returns its stream sequence.
 func trigger(t *testing.T, env *fleettest.Env, loc, eventID string) uint64 {
 	t.Helper()
-	subject, _ := bus.StatsTriggers.Subject(loc)
+	subject, _ := topology.StatsTriggers.Subject(loc)
 	return bustest.PublishRaw(t, env.JS, subject, bustest.Marshal(t, &socialsyncv1.StatsRequested{LocationId: loc, RequestedBy: "test", EventId: eventID})).Sequence
 }
 
@@ -113,7 +114,7 @@ func TestRunReportsRecommendsAndWritesCustomValues(t *testing.T) {
 		t.Errorf("%d statistics calls, want 4 (3 by the worker, 1 by the test)", n)
 	}
 
-	store, err := env.JS.ObjectStore(ctx, bus.ObjectStoreReports)
+	store, err := env.JS.ObjectStore(ctx, topology.ObjectStoreReports)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestRunReportsRecommendsAndWritesCustomValues(t *testing.T) {
 		}
 	}
 
-	evs := bustest.Messages(t, env.JS, bus.StreamEvents, "socialsync.event.recommendation."+l.ID)
+	evs := bustest.Messages(t, env.JS, topology.StreamEvents, "socialsync.event.recommendation."+l.ID)
 	if len(evs) != 1 {
 		t.Fatalf("%d recommendation events, want 1", len(evs))
 	}
@@ -199,7 +200,7 @@ func TestRunReportsRecommendsAndWritesCustomValues(t *testing.T) {
 	// The same request again writes nothing more.
 	writes := count(env.Requests(t, l.ID), "POST", "/locations/"+l.ID+"/customValues")
 	waitHandled(t, env, trigger(t, env, l.ID, "run-1"))
-	if n := len(bustest.Messages(t, env.JS, bus.StreamEvents, "socialsync.event.recommendation."+l.ID)); n != 1 {
+	if n := len(bustest.Messages(t, env.JS, topology.StreamEvents, "socialsync.event.recommendation."+l.ID)); n != 1 {
 		t.Errorf("%d recommendation events after a duplicate request", n)
 	}
 	if n := count(env.Requests(t, l.ID), "POST", "/locations/"+l.ID+"/customValues"); n != writes {
@@ -213,7 +214,7 @@ func TestRetentionPrunes(t *testing.T) {
 	env := fleettest.Start(t, "empty")
 	l := env.NewLocation(t, map[string]any{"timezone": "UTC", "accounts": []map[string]string{{"platform": "google"}}})
 	ctx := context.Background()
-	kv, err := env.JS.KeyValue(ctx, bus.BucketStatsHistory)
+	kv, err := env.JS.KeyValue(ctx, topology.BucketStatsHistory)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +256,7 @@ func TestScheduleChangeTakesEffectLive(t *testing.T) {
 	l := env.NewLocation(t, map[string]any{"timezone": "America/Chicago", "accounts": []map[string]string{{"platform": "youtube"}}})
 	startWorker(t, env)
 	ctx := context.Background()
-	stream, err := env.JS.Stream(ctx, bus.StreamSchedules)
+	stream, err := env.JS.Stream(ctx, topology.StreamSchedules)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats/core"
 )
@@ -144,7 +145,7 @@ func (h *handler) publishAndFollow(ctx context.Context, l creds.Location, tz *ti
 // so metrics are exactly what HighLevel returned, and an event stays far
 // below the message size limit however many accounts a location has.
 func (h *handler) publish(ctx context.Context, loc, key string, snap core.Snapshot, rev uint64) (uint64, error) {
-	subject, err := bus.StatsEvents.Subject(loc)
+	subject, err := topology.StatsEvents.Subject(loc)
 	if err != nil {
 		return 0, err
 	}

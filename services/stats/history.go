@@ -11,9 +11,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats/core"
 )
@@ -37,7 +37,7 @@ func storedDays(ctx context.Context, history jetstream.KeyValue, loc string) ([]
 // StoredDays returns the days of loc's snapshots in the history bucket,
 // sorted.
 func StoredDays(ctx context.Context, js jetstream.JetStream, loc string) ([]string, error) {
-	history, err := js.KeyValue(ctx, bus.BucketStatsHistory)
+	history, err := js.KeyValue(ctx, topology.BucketStatsHistory)
 	if err != nil {
 		return nil, err
 	}
