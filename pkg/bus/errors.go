@@ -366,8 +366,9 @@ var ErrStreamFull = errors.New("bus: stream full")
 
 // ErrSubjectFull matches a publish refused because its subject (one kind
 // of trigger of one location) holds its quota of unfinished messages
-// (MaxTriggersPerSubject): that location's new messages of that kind wait
-// until its backlog shrinks; other locations are not affected.
+// (the stream's MaxMsgsPerSubject with DiscardNewPerSubject): that
+// location's new messages of that kind wait until its backlog shrinks;
+// other locations are not affected.
 var ErrSubjectFull = errors.New("bus: subject full")
 
 // jsStoreFailed is the JetStream error code of a message the stream did

@@ -53,8 +53,9 @@ type ConsumerSpec struct {
 	SilentBadInput []Family
 }
 
-// Topology is every stream, consumer, key-value bucket and object store of
-// socialsync. Ensure creates or updates them.
+// Topology is a set of streams, durable consumers, key-value buckets and
+// object stores. Ensure creates or updates them. topology.New declares
+// socialsync's.
 type Topology struct {
 	Streams      []jetstream.StreamConfig
 	Consumers    []ConsumerSpec
