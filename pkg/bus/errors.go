@@ -274,7 +274,7 @@ func (e *PanicError) Is(target error) bool { return target == ErrPanic }
 //   - nil: ClassNone
 //   - a *PanicError: ClassPanic
 //   - ErrCrashLoop: ClassCrashLoop
-//   - an error whose BadInput() reports true (ErrBadInput, an
+//   - an error whose BadInput() reports true (those matching ErrBadInput, an
 //     *ids.Error): ClassBadInput
 //   - an error with a DeferFor() time.Duration method (Defer, a
 //     *ratelimit.PacedError: the location's request budget is spent for
@@ -300,7 +300,7 @@ func Classify(err error) (Class, time.Duration) {
 	if errors.Is(err, ErrCrashLoop) {
 		return ClassCrashLoop, 0
 	}
-	if _, ok := find(err, func(e badInputer) bool { return e.BadInput() }); ok || errors.Is(err, ErrBadInput) {
+	if _, ok := find(err, func(e badInputer) bool { return e.BadInput() }); ok {
 		return ClassBadInput, 0
 	}
 	if df, ok := find(err, func(deferrer) bool { return true }); ok {
