@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/telemetry"
 	"github.com/socialsync/socialsync/pkg/telemetry/telemetrytest"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // TestStorageAlert checks the PrometheusRule every overlay renders: an
@@ -18,13 +18,13 @@ import (
 // labels a process exports, as read from a real process's /metrics over a
 // real JetStream server.
 func TestStorageAlert(t *testing.T) {
-	be := bustest.Start(t, bus.TopologyOptions{})
+	be := bustest.Start(t, topology.Options{})
 	tel, err := telemetry.Setup(context.Background(), telemetry.Config{ServiceName: "gateway"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
-	if _, err := bus.NewTopology(bus.TopologyOptions{}).WatchStorage(be.JS, tel.MeterProvider()); err != nil {
+	if _, err := topology.New(topology.Options{}).WatchStorage(be.JS, tel.MeterProvider()); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(tel.MetricsHandler())
@@ -58,8 +58,8 @@ func TestStorageAlert(t *testing.T) {
 						t.Errorf("expr %q names %v, want the bytes and the limit", rule.Expr, names)
 					}
 					for _, n := range names {
-						if !page.Has(n, "stream", bus.StreamTriggers) {
-							t.Errorf("expr names %s{stream=%q}, which a process does not export", n, bus.StreamTriggers)
+						if !page.Has(n, "stream", topology.StreamTriggers) {
+							t.Errorf("expr names %s{stream=%q}, which a process does not export", n, topology.StreamTriggers)
 						}
 					}
 					for _, m := range byRe.FindAllStringSubmatch(rule.Expr, -1) {

@@ -25,9 +25,9 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/topology"
 	"github.com/socialsync/socialsync/services/contactsync"
 	"github.com/socialsync/socialsync/services/enricher"
 	"github.com/socialsync/socialsync/services/fetcher"
@@ -475,7 +475,7 @@ func sharedByOthers(name string) bool { return name == "SOCIALSYNC_CONTACT_TAG_P
 // flows it needs, a ScaledObject per worker on the durables the code
 // declares, the gateway's Service.
 func TestEveryDeploymentIsCovered(t *testing.T) {
-	topology := bus.NewTopology(bus.TopologyOptions{})
+	topo := topology.New(topology.Options{})
 	for _, ov := range overlays {
 		r := render(t, ov.name)
 		var denyAll bool
@@ -565,9 +565,9 @@ func TestEveryDeploymentIsCovered(t *testing.T) {
 							t.Errorf("trigger metadata %q: not a parameter of KEDA's nats-jetstream scaler", k)
 						}
 					}
-					spec, ok := topology.Consumer(m["stream"], m["consumer"])
+					spec, ok := topo.Consumer(m["stream"], m["consumer"])
 					if !ok {
-						t.Errorf("trigger on %s/%s: no such durable in bus.NewTopology", m["stream"], m["consumer"])
+						t.Errorf("trigger on %s/%s: no such durable in topology.New", m["stream"], m["consumer"])
 					} else if spec.Config.Durable != name {
 						t.Errorf("trigger on %s/%s: the durable of %s, not %s", m["stream"], m["consumer"], spec.Config.Durable, name)
 					}

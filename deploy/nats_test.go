@@ -22,11 +22,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghlsim"
+	"github.com/socialsync/socialsync/pkg/topology"
 	"github.com/socialsync/socialsync/services/contactsync"
 	"github.com/socialsync/socialsync/services/enricher"
 	"github.com/socialsync/socialsync/services/fetcher"
@@ -298,7 +298,7 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	history, err := js.KeyValue(context.Background(), bus.BucketStatsHistory)
+	history, err := js.KeyValue(context.Background(), topology.BucketStatsHistory)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,11 +315,11 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 	})
 	// The daily schedule the stats worker keeps per location.
 	fleettest.Eventually(t, 30*time.Second, "the location's statistics schedule", func() bool {
-		s, err := js.Stream(context.Background(), bus.StreamSchedules)
+		s, err := js.Stream(context.Background(), topology.StreamSchedules)
 		if err != nil {
 			return false
 		}
-		subject, _ := bus.StatsSchedules.Subject(loc.ID)
+		subject, _ := topology.StatsSchedules.Subject(loc.ID)
 		_, err = s.GetLastMsgForSubject(context.Background(), subject)
 		return err == nil
 	})
@@ -524,7 +524,7 @@ func attempt(nc *nats.Conn, errs <-chan error, c check) error {
 
 // TestAccountsCoverTopology reads accounts.conf with nats-server's own
 // parser and checks it against the topology the code declares
-// (bus.NewTopology): every user may declare every stream, bucket, object
+// (topology.New): every user may declare every stream, bucket, object
 // store and durable Ensure creates at start; each worker may bind, pull and
 // acknowledge its own durables and no other worker's. A stream or consumer
 // added to pkg/bus/topology.go without its grants fails here, naming it.
@@ -557,7 +557,7 @@ func TestAccountsCoverTopology(t *testing.T) {
 		matches := func(filter string) bool { return server.SubjectMatchesFilter(subject, filter) }
 		return slices.ContainsFunc(allow[user], matches) && !slices.ContainsFunc(deny[user], matches)
 	}
-	topo := bus.NewTopology(bus.TopologyOptions{})
+	topo := topology.New(topology.Options{})
 	var ensure []string
 	for _, s := range topo.Streams {
 		ensure = append(ensure, streamAPI(s.Name)...)
@@ -612,7 +612,7 @@ func TestAccountsCoverTopology(t *testing.T) {
 		}
 	}
 	for _, u := range users {
-		for _, s := range []string{"$JS.API.STREAM.DELETE." + bus.StreamTriggers, "$JS.API.STREAM.PURGE." + bus.StreamEvents,
+		for _, s := range []string{"$JS.API.STREAM.DELETE." + topology.StreamTriggers, "$JS.API.STREAM.PURGE." + topology.StreamEvents,
 			"$JS.API.STREAM.CREATE.OTHER", "$JS.API.ACCOUNT.PURGE.SOCIALSYNC", "$SYS.REQ.SERVER.PING"} {
 			if may(u, s) {
 				t.Errorf("%s may %s", u, s)

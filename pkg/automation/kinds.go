@@ -10,7 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // Kind is one kind of stored definition, as `socialsync segments|workflows`
@@ -118,12 +119,12 @@ func (d definitions) get(ctx context.Context, js jetstream.JetStream, name strin
 // membership the workers keep ("member.<loc>.<contact>"): sizes[segment][loc].
 // loc "" counts every location.
 func SegmentSizes(ctx context.Context, js jetstream.JetStream, loc string) (map[string]map[string]int, error) {
-	if loc != "" && !bus.ValidLocationID(loc) {
+	if loc != "" && !ids.ValidHighLevel(loc) {
 		return nil, fmt.Errorf("%w: location %q", ErrInvalid, loc)
 	}
-	kv, err := js.KeyValue(ctx, bus.BucketSegments)
+	kv, err := js.KeyValue(ctx, topology.BucketSegments)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketSegments, err)
+		return nil, fmt.Errorf("open bucket %s: %w", topology.BucketSegments, err)
 	}
 	pattern := "member.>"
 	if loc != "" {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // ErrNotFound is a segment or workflow that is not stored.
@@ -43,8 +43,8 @@ type definitions struct {
 }
 
 var (
-	segmentDefs  = definitions{bus.BucketSegments, SegmentDefPrefix}
-	workflowDefs = definitions{bus.BucketWorkflows, ""}
+	segmentDefs  = definitions{topology.BucketSegments, SegmentDefPrefix}
+	workflowDefs = definitions{topology.BucketWorkflows, ""}
 )
 
 // ApplySegments stores checked segment definitions in the segments

@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/socialsync/socialsync/pkg/ids"
 )
 
 // Consumer defaults.
@@ -131,7 +133,7 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts Cons
 	if worker == "" {
 		worker = spec.Config.Durable
 	}
-	if !ValidName(worker) {
+	if !ids.ValidSource(worker) {
 		return nil, fmt.Errorf("bus: invalid worker name %q", truncate(worker, maxWorkerLen))
 	}
 	c := &Consumer{
@@ -180,7 +182,7 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts Cons
 	for _, f := range spec.SilentBadInput {
 		silent[f] = true
 	}
-	metrics, err := newConsumerMetrics(opts.MeterProvider, worker)
+	metrics, err := newConsumerMetrics(opts.MeterProvider, worker, reads(spec))
 	if err != nil {
 		return nil, fmt.Errorf("bus: consumer metrics: %w", err)
 	}

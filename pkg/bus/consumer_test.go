@@ -16,6 +16,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -37,7 +38,7 @@ func TestConsumerDeadLettersBadInput(t *testing.T) {
 		handled.Store(ev.PostId, true)
 		return nil
 	})
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), h, bus.ConsumerOptions{MaxMessageBytes: 512})
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), h, bus.ConsumerOptions{MaxMessageBytes: 512})
 
 	garbage := []byte{0xff, 0xff, 0xff, 0xff}
 	oversized := postBytes(t, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: strings.Repeat("p", 600)})
@@ -83,9 +84,9 @@ func TestConsumerDeadLettersBadInput(t *testing.T) {
 			Location:        b.dlqLoc,
 			Class:           "bad_input",
 			OriginalSubject: b.subject,
-			Stream:          bus.StreamTriggers,
+			Stream:          topology.StreamTriggers,
 			Sequence:        dl.Sequence,
-			Consumer:        bus.DurableContactSync,
+			Consumer:        topology.DurableContactSync,
 			Deliveries:      1,
 			Data:            b.data,
 		}
@@ -145,7 +146,7 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 			name: "ghl 429 retry-after is honoured",
 			fail: func(a uint64) error {
 				if a == 1 {
-					return fmt.Errorf("list tags: %w", &ghl.Error{Method: "GET", Path: "/social-media-posting/{locationId}/tags", StatusCode: 429, Class: ghl.ClassRateLimited, RetryAfter: 600 * time.Millisecond})
+					return fmt.Errorf("list tags: %w", &ghl.Error{Method: "GET", Path: "/social-media-posting/{locationId}/tags", StatusCode: 429, Kind: ghl.KindRateLimited, RetryAfter: 600 * time.Millisecond})
 				}
 				return nil
 			},
@@ -162,7 +163,7 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 		{
 			name: "ghl 401 waits for re-authorisation",
 			fail: func(uint64) error {
-				return &ghl.Error{Method: "GET", Path: "/social-media-posting/{locationId}/tags", StatusCode: 401, Class: ghl.ClassAuth}
+				return &ghl.Error{Method: "GET", Path: "/social-media-posting/{locationId}/tags", StatusCode: 401, Kind: ghl.KindAuth}
 			},
 			wantActions: []bus.Action{bus.ActionNak},
 		},
@@ -210,12 +211,12 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 				}
 				return time.Now()
 			}
-			s := spec(t, topo, bus.StreamTriggers, bus.DurableContactSync)
+			s := spec(t, topo, topology.StreamTriggers, topology.DurableContactSync)
 			run(t, js, s, h, bus.ConsumerOptions{Backoff: bus.Backoff{Initial: 50 * time.Millisecond}, OnSettle: got.add,
 				RetryHorizon: tt.horizon, Now: now})
 
 			pub := bus.NewPublisher(js, bus.PublisherOptions{})
-			subject, _ := bus.PostTriggers.Subject("loc1")
+			subject, _ := topology.PostTriggers.Subject("loc1")
 			ev := &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1", EventId: "evt-1"}
 			ack, err := pub.Publish(testContext(t), subject, ev)
 			if err != nil {
@@ -259,9 +260,9 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 				Reason:          tt.wantReason,
 				Class:           tt.wantClass.String(),
 				OriginalSubject: subject,
-				Stream:          bus.StreamTriggers,
+				Stream:          topology.StreamTriggers,
 				Sequence:        ack.Sequence,
-				Consumer:        bus.DurableContactSync,
+				Consumer:        topology.DurableContactSync,
 				Deliveries:      uint64(len(tt.wantActions)),
 				MsgID:           "evt-1",
 				Data:            postBytes(t, ev),
@@ -276,7 +277,7 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 				t.Errorf("dead letter lost the original Content-Type: %q", ct)
 			}
 			// Terminated: the durable has nothing left to deliver or ack.
-			c, err := js.Consumer(testContext(t), bus.StreamTriggers, bus.DurableContactSync)
+			c, err := js.Consumer(testContext(t), topology.StreamTriggers, topology.DurableContactSync)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -308,12 +309,12 @@ func TestReplicasShareDurable(t *testing.T) {
 			return nil
 		})
 	}
-	s := spec(t, topo, bus.StreamTriggers, bus.DurableEnricher)
+	s := spec(t, topo, topology.StreamTriggers, topology.DurableEnricher)
 	run(t, js, s, handler(0), bus.ConsumerOptions{Concurrency: 1})
 	run(t, js, s, handler(1), bus.ConsumerOptions{Concurrency: 1})
 
 	pub := bus.NewPublisher(js, bus.PublisherOptions{})
-	subject, _ := bus.TagDetailsTriggers.Subject("loc1")
+	subject, _ := topology.TagDetailsTriggers.Subject("loc1")
 	for i := range n {
 		if _, err := pub.Publish(ctx, subject, &socialsyncv1.TagDetailsRequested{LocationId: "loc1", TagIds: []string{"t"}, EventId: fmt.Sprint("e", i)}); err != nil {
 			t.Fatal(err)
@@ -325,7 +326,7 @@ func TestReplicasShareDurable(t *testing.T) {
 		return len(seen) == n
 	})
 	// Give a duplicate delivery, were there one, the time to show.
-	c, _ := js.Consumer(ctx, bus.StreamTriggers, bus.DurableEnricher)
+	c, _ := js.Consumer(ctx, topology.StreamTriggers, topology.DurableEnricher)
 	waitFor(t, 5*time.Second, "all acked", func() bool {
 		info, err := c.Info(ctx)
 		return err == nil && info.NumAckPending == 0 && info.AckFloor.Stream == n
@@ -346,37 +347,37 @@ func TestInterestRetentionKeepsTriggerUntilAllAck(t *testing.T) {
 	t.Parallel()
 	js, topo := setup(t)
 	ctx := testContext(t)
-	subject, _ := bus.PostTriggers.Subject("loc1")
+	subject, _ := topology.PostTriggers.Subject("loc1")
 	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}); err != nil {
 		t.Fatal(err)
 	}
-	if n := streamMsgs(t, js, bus.StreamTriggers); n != 1 {
+	if n := streamMsgs(t, js, topology.StreamTriggers); n != 1 {
 		t.Fatalf("triggers stream holds %d messages, want 1", n)
 	}
 	ok := func(context.Context, jetstream.Msg) error { return nil }
 
 	var fetched outcomes
-	fetcher := run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableFetcher), ok, bus.ConsumerOptions{OnSettle: fetched.add})
+	fetcher := run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableFetcher), ok, bus.ConsumerOptions{OnSettle: fetched.add})
 	waitFor(t, 10*time.Second, "fetcher ack", func() bool { return len(fetched.list()) == 1 })
 	if err := fetcher.stop(t, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if n := streamMsgs(t, js, bus.StreamTriggers); n != 1 {
+	if n := streamMsgs(t, js, topology.StreamTriggers); n != 1 {
 		t.Fatalf("after the fetcher's ack the stream holds %d messages, want 1 (contactsync has not acked)", n)
 	}
 
 	var synced outcomes
-	contactsync := run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), ok, bus.ConsumerOptions{OnSettle: synced.add})
+	contactsync := run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), ok, bus.ConsumerOptions{OnSettle: synced.add})
 	waitFor(t, 10*time.Second, "contactsync ack", func() bool { return len(synced.list()) == 1 })
 	if err := contactsync.stop(t, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if n := streamMsgs(t, js, bus.StreamTriggers); n != 1 {
+	if n := streamMsgs(t, js, topology.StreamTriggers); n != 1 {
 		t.Fatalf("after two of three acks the stream holds %d messages, want 1 (the enricher has not acked)", n)
 	}
 	// The enricher reads post triggers too, for the post ↔ tag relations.
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableEnricher), ok, bus.ConsumerOptions{})
-	waitFor(t, 10*time.Second, "trigger removed after every reader's ack", func() bool { return streamMsgs(t, js, bus.StreamTriggers) == 0 })
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableEnricher), ok, bus.ConsumerOptions{})
+	waitFor(t, 10*time.Second, "trigger removed after every reader's ack", func() bool { return streamMsgs(t, js, topology.StreamTriggers) == 0 })
 }
 
 func TestCatalogueRefreshesCoalesce(t *testing.T) {
@@ -386,18 +387,18 @@ func TestCatalogueRefreshesCoalesce(t *testing.T) {
 	pub := bus.NewPublisher(js, bus.PublisherOptions{})
 	// A burst of refreshes while no fetcher runs: 20 for loc1, 3 for loc2.
 	for i := range 20 {
-		subject, _ := bus.CatalogueRefreshes.Subject("loc1")
+		subject, _ := topology.CatalogueRefreshes.Subject("loc1")
 		if _, err := pub.Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: fmt.Sprint("p", i), EventId: fmt.Sprint("e", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := range 3 {
-		subject, _ := bus.CatalogueRefreshes.Subject("loc2")
+		subject, _ := topology.CatalogueRefreshes.Subject("loc2")
 		if _, err := pub.Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc2", PostId: fmt.Sprint("q", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := streamMsgs(t, js, bus.StreamRefresh); n != 2 {
+	if n := streamMsgs(t, js, topology.StreamRefresh); n != 2 {
 		t.Fatalf("refresh stream holds %d messages, want 2 (one per location)", n)
 	}
 
@@ -406,14 +407,14 @@ func TestCatalogueRefreshesCoalesce(t *testing.T) {
 		fetches []string
 	)
 	var got outcomes
-	run(t, js, spec(t, topo, bus.StreamRefresh, bus.DurableFetcher), bus.Typed(func(ctx context.Context, ev *socialsyncv1.PostEvent) error {
+	run(t, js, spec(t, topo, topology.StreamRefresh, topology.DurableFetcher), bus.Typed(func(ctx context.Context, ev *socialsyncv1.PostEvent) error {
 		mu.Lock()
 		defer mu.Unlock()
 		fetches = append(fetches, ev.LocationId+"/"+ev.PostId)
 		return nil
 	}), bus.ConsumerOptions{OnSettle: got.add})
 	waitFor(t, 10*time.Second, "refreshes handled", func() bool { return len(got.list()) == 2 })
-	waitFor(t, 5*time.Second, "work queue emptied", func() bool { return streamMsgs(t, js, bus.StreamRefresh) == 0 })
+	waitFor(t, 5*time.Second, "work queue emptied", func() bool { return streamMsgs(t, js, topology.StreamRefresh) == 0 })
 	mu.Lock()
 	defer mu.Unlock()
 	if diff := cmp.Diff([]string{"loc1/p19", "loc2/q2"}, fetches, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
@@ -428,7 +429,7 @@ func TestScheduledStatsReachStatsTriggers(t *testing.T) {
 	pub := bus.NewPublisher(js, bus.PublisherOptions{})
 
 	got := make(chan string, 10)
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableStats), func(ctx context.Context, msg jetstream.Msg) error {
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableStats), func(ctx context.Context, msg jetstream.Msg) error {
 		var req socialsyncv1.StatsRequested
 		loc, err := bus.Decode(msg, &req)
 		if err != nil {
@@ -438,8 +439,8 @@ func TestScheduledStatsReachStatsTriggers(t *testing.T) {
 		return nil
 	}, bus.ConsumerOptions{})
 
-	holder, _ := bus.StatsSchedules.Subject("loc1")
-	target, _ := bus.ScheduledStats.Subject("loc1")
+	holder, _ := topology.StatsSchedules.Subject("loc1")
+	target, _ := topology.ScheduledStats.Subject("loc1")
 	if _, err := pub.Schedule(ctx, bus.Schedule{Subject: holder, Target: target, Spec: "@every 1s"},
 		&socialsyncv1.StatsRequested{LocationId: "loc1", RequestedBy: "schedule"}); err != nil {
 		t.Fatal(err)
@@ -456,7 +457,7 @@ func TestScheduledStatsReachStatsTriggers(t *testing.T) {
 	if err := pub.Unschedule(ctx, holder); err != nil {
 		t.Fatal(err)
 	}
-	s, _ := js.Stream(ctx, bus.StreamSchedules)
+	s, _ := js.Stream(ctx, topology.StreamSchedules)
 	if _, err := s.GetLastMsgForSubject(ctx, holder); !errors.Is(err, jetstream.ErrMsgNotFound) {
 		t.Errorf("schedule still stored after Unschedule: %v", err)
 	}
@@ -467,7 +468,7 @@ func TestScheduledStatsReachStatsTriggers(t *testing.T) {
 		t.Errorf("cron schedule with time zone: %v", err)
 	}
 	// A schedule may not fire into another location.
-	other, _ := bus.ScheduledStats.Subject("loc2")
+	other, _ := topology.ScheduledStats.Subject("loc2")
 	if _, err := pub.Schedule(ctx, bus.Schedule{Subject: holder, Target: other, Spec: "@daily"}, &socialsyncv1.StatsRequested{LocationId: "loc1"}); !errors.Is(err, bus.ErrLocationMismatch) {
 		t.Errorf("schedule across locations: %v, want ErrLocationMismatch", err)
 	}
@@ -478,12 +479,12 @@ func TestShutdownLetsInFlightHandlerFinish(t *testing.T) {
 	js, topo := setup(t)
 	started := make(chan struct{})
 	var got outcomes
-	r := run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableStats), func(ctx context.Context, msg jetstream.Msg) error {
+	r := run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableStats), func(ctx context.Context, msg jetstream.Msg) error {
 		close(started)
 		time.Sleep(300 * time.Millisecond) // finishing its work, context or not
 		return nil
 	}, bus.ConsumerOptions{ShutdownTimeout: 5 * time.Second, OnSettle: got.add})
-	subject, _ := bus.StatsTriggers.Subject("loc1")
+	subject, _ := topology.StatsTriggers.Subject("loc1")
 	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(testContext(t), subject, &socialsyncv1.StatsRequested{LocationId: "loc1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +496,7 @@ func TestShutdownLetsInFlightHandlerFinish(t *testing.T) {
 	if len(outs) != 1 || outs[0].Decision.Action != bus.ActionAck || outs[0].SettleErr != nil {
 		t.Fatalf("outcomes %+v, want one successful ack", outs)
 	}
-	c, _ := js.Consumer(testContext(t), bus.StreamTriggers, bus.DurableStats)
+	c, _ := js.Consumer(testContext(t), topology.StreamTriggers, topology.DurableStats)
 	info, err := c.Info(testContext(t))
 	if err != nil {
 		t.Fatal(err)
@@ -517,12 +518,12 @@ func TestShutdownNaksWhatDoesNotFinish(t *testing.T) {
 		<-release // ignores its context
 		return nil
 	}
-	s := spec(t, topo, bus.StreamTriggers, bus.DurableEnricher)
+	s := spec(t, topo, topology.StreamTriggers, topology.DurableEnricher)
 	// With 4 handlers busy, the consumer has pulled more messages ahead.
 	r := run(t, js, s, stuck, bus.ConsumerOptions{Concurrency: 4, ShutdownTimeout: 200 * time.Millisecond})
 
 	pub := bus.NewPublisher(js, bus.PublisherOptions{})
-	subject, _ := bus.TagDetailsTriggers.Subject("loc1")
+	subject, _ := topology.TagDetailsTriggers.Subject("loc1")
 	const n = 10
 	for i := range n {
 		if _, err := pub.Publish(ctx, subject, &socialsyncv1.TagDetailsRequested{LocationId: "loc1", EventId: fmt.Sprint("e", i)}); err != nil {
@@ -576,7 +577,7 @@ func TestSlowHandlerKeepsItsMessage(t *testing.T) {
 	ctx := testContext(t)
 	// An AckWait far shorter than the handler: without InProgress the
 	// server would redeliver to the other replica mid-work.
-	s := spec(t, topo, bus.StreamTriggers, bus.DurableEnricher, func(s *bus.ConsumerSpec) { s.Config.AckWait = 300 * time.Millisecond })
+	s := spec(t, topo, topology.StreamTriggers, topology.DurableEnricher, func(s *bus.ConsumerSpec) { s.Config.AckWait = 300 * time.Millisecond })
 	if _, err := js.CreateOrUpdateConsumer(ctx, s.Stream, s.Config); err != nil {
 		t.Fatal(err)
 	}
@@ -589,7 +590,7 @@ func TestSlowHandlerKeepsItsMessage(t *testing.T) {
 	}
 	run(t, js, s, slow, bus.ConsumerOptions{OnSettle: got.add})
 	run(t, js, s, slow, bus.ConsumerOptions{OnSettle: got.add})
-	subject, _ := bus.TagDetailsTriggers.Subject("loc1")
+	subject, _ := topology.TagDetailsTriggers.Subject("loc1")
 	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.TagDetailsRequested{LocationId: "loc1"}); err != nil {
 		t.Fatal(err)
 	}

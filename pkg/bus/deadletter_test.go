@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -36,7 +37,7 @@ func TestSecretsStayOutOfLogsSpansAndDeadLetters(t *testing.T) {
 	h := func(ctx context.Context, msg jetstream.Msg) error {
 		return bus.Permanent(fmt.Errorf("refresh for loc1: access_token=%s; Authorization: Bearer %s; token %s rejected", secrets[0], secrets[1], secrets[2]))
 	}
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), h, bus.ConsumerOptions{
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), h, bus.ConsumerOptions{
 		Middleware: []bus.Middleware{bus.Trace(tp, propagation.TraceContext{}), bus.Log(log)},
 		Logger:     log,
 		OnSettle:   got.add,
@@ -90,7 +91,7 @@ func TestSecretsStayOutOfLogsSpansAndDeadLetters(t *testing.T) {
 func TestDeadLetterOfHugeMessageKeepsHeaders(t *testing.T) {
 	t.Parallel()
 	js, topo := setup(t)
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), bus.Typed(func(context.Context, *socialsyncv1.PostEvent) error { return nil }), bus.ConsumerOptions{})
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), bus.Typed(func(context.Context, *socialsyncv1.PostEvent) error { return nil }), bus.ConsumerOptions{})
 	// The largest message the server takes; with dead-letter headers it no
 	// longer fits.
 	size := int(js.Conn().MaxPayload()) - 200
@@ -110,7 +111,7 @@ func TestFailedDeadLetterKeepsTheMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got outcomes
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), func(context.Context, jetstream.Msg) error {
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), func(context.Context, jetstream.Msg) error {
 		return bus.Permanent(fmt.Errorf("post gone"))
 	}, bus.ConsumerOptions{Backoff: bus.Backoff{Initial: 200 * time.Millisecond}, SettleTimeout: time.Second, OnSettle: got.add})
 	publishRaw(t, js, "socialsync.trigger.post.loc1", postBytes(t, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}))
@@ -148,7 +149,7 @@ func TestDeadLetterItem(t *testing.T) {
 		}
 		return nil
 	}
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), h, bus.ConsumerOptions{OnSettle: got.add})
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), h, bus.ConsumerOptions{OnSettle: got.add})
 	publishRaw(t, js, "socialsync.trigger.post.loc1", postBytes(t, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}),
 		"Nats-Msg-Id", "ev1", "X-Source", "webhook")
 

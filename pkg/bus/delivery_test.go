@@ -13,6 +13,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/telemetry/telemetrytest"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -25,7 +26,7 @@ func TestDeferralsNeverCount(t *testing.T) {
 	t.Parallel()
 	js, topo := setup(t)
 	ctx := testContext(t)
-	subject, _ := bus.PostTriggers.Subject("loc1")
+	subject, _ := topology.PostTriggers.Subject("loc1")
 	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func TestDeferralsNeverCount(t *testing.T) {
 		return nil
 	}
 	var got outcomes
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), h, bus.ConsumerOptions{
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), h, bus.ConsumerOptions{
 		OnSettle: got.add, CrashLimit: 1, Backoff: bus.Backoff{Initial: time.Millisecond, Max: time.Millisecond}})
 	waitFor(t, 20*time.Second, "the trigger acked", func() bool {
 		l := got.list()
@@ -66,7 +67,7 @@ func TestRetryableFailuresRetryUntilTheHorizon(t *testing.T) {
 	t.Parallel()
 	js, topo := setup(t)
 	ctx := testContext(t)
-	subject, _ := bus.PostTriggers.Subject("loc1")
+	subject, _ := topology.PostTriggers.Subject("loc1")
 	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestRetryableFailuresRetryUntilTheHorizon(t *testing.T) {
 		return nil
 	}
 	var got outcomes
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), h, bus.ConsumerOptions{OnSettle: got.add,
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), h, bus.ConsumerOptions{OnSettle: got.add,
 		Backoff: bus.Backoff{Initial: time.Millisecond, Max: time.Millisecond}})
 	waitFor(t, 20*time.Second, "the trigger settled for good", func() bool {
 		l := got.list()
@@ -97,7 +98,7 @@ func TestBackoffCountsFailuresNotDeferrals(t *testing.T) {
 	t.Parallel()
 	js, topo := setup(t)
 	ctx := testContext(t)
-	subject, _ := bus.PostTriggers.Subject("loc1")
+	subject, _ := topology.PostTriggers.Subject("loc1")
 	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestBackoffCountsFailuresNotDeferrals(t *testing.T) {
 	}
 	var got outcomes
 	const initial = 50 * time.Millisecond
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), h, bus.ConsumerOptions{
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), h, bus.ConsumerOptions{
 		OnSettle: got.add, Backoff: bus.Backoff{Initial: initial, Max: 10 * time.Second}})
 	waitFor(t, 20*time.Second, "the trigger acked", func() bool {
 		l := got.list()
@@ -175,17 +176,17 @@ func TestCrashLoopDeadLettersWithoutRunningHandler(t *testing.T) {
 	srv := startServer(t)
 	js := connect(t, srv)
 	ctx := testContext(t)
-	topo := bus.NewTopology(bus.TopologyOptions{})
+	topo := topology.New(topology.Options{})
 	for i, c := range topo.Consumers {
-		if c.Stream == bus.StreamTriggers && c.Config.Durable == bus.DurableStats {
+		if c.Stream == topology.StreamTriggers && c.Config.Durable == topology.DurableStats {
 			topo.Consumers[i].Config.AckWait = 300 * time.Millisecond
 		}
 	}
 	if err := topo.Ensure(ctx, js); err != nil {
 		t.Fatal(err)
 	}
-	s := spec(t, topo, bus.StreamTriggers, bus.DurableStats)
-	subject, _ := bus.StatsTriggers.Subject("loc1")
+	s := spec(t, topo, topology.StreamTriggers, topology.DurableStats)
+	subject, _ := topology.StatsTriggers.Subject("loc1")
 	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.StatsRequested{LocationId: "loc1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -239,17 +240,17 @@ func TestPulledButNotStartedIsNoCrash(t *testing.T) {
 	srv := startServer(t)
 	js := connect(t, srv)
 	ctx := testContext(t)
-	topo := bus.NewTopology(bus.TopologyOptions{})
+	topo := topology.New(topology.Options{})
 	for i, c := range topo.Consumers {
-		if c.Stream == bus.StreamTriggers && c.Config.Durable == bus.DurableStats {
+		if c.Stream == topology.StreamTriggers && c.Config.Durable == topology.DurableStats {
 			topo.Consumers[i].Config.AckWait = 200 * time.Millisecond
 		}
 	}
 	if err := topo.Ensure(ctx, js); err != nil {
 		t.Fatal(err)
 	}
-	s := spec(t, topo, bus.StreamTriggers, bus.DurableStats)
-	subject, _ := bus.StatsTriggers.Subject("loc1")
+	s := spec(t, topo, topology.StreamTriggers, topology.DurableStats)
+	subject, _ := topology.StatsTriggers.Subject("loc1")
 	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.StatsRequested{LocationId: "loc1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -299,9 +300,9 @@ func TestBadInputDeadLetteredOnceByItsOwner(t *testing.T) {
 	tel, url := metricsServer(t)
 	var handled [3]atomic.Int32
 	var got outcomes
-	durables := []string{bus.DurableFetcher, bus.DurableContactSync, bus.DurableEnricher}
+	durables := []string{topology.DurableFetcher, topology.DurableContactSync, topology.DurableEnricher}
 	for i, d := range durables {
-		run(t, js, spec(t, topo, bus.StreamTriggers, d), func(_ context.Context, msg jetstream.Msg) error {
+		run(t, js, spec(t, topo, topology.StreamTriggers, d), func(_ context.Context, msg jetstream.Msg) error {
 			handled[i].Add(1)
 			if string(msg.Data()) == "not a post" {
 				return bus.ErrUndecodable
@@ -315,12 +316,12 @@ func TestBadInputDeadLetteredOnceByItsOwner(t *testing.T) {
 	waitFor(t, 10*time.Second, "six settlements", func() bool { return len(got.list()) >= 6 })
 	dls := deadLetters(t, js, 2)
 	for _, dl := range dls {
-		if dl.Worker != bus.DurableContactSync || dl.Class != "bad_input" {
+		if dl.Worker != topology.DurableContactSync || dl.Class != "bad_input" {
 			t.Errorf("dead letter of %s, class %s; want contactsync's, bad_input", dl.Worker, dl.Class)
 		}
 	}
 	for _, o := range got.list() {
-		if o.Consumer == bus.DurableContactSync {
+		if o.Consumer == topology.DurableContactSync {
 			continue
 		}
 		if o.Decision.Action != bus.ActionAck || o.Decision.Class != bus.ClassBadInput || o.DeadLetter != "" {
@@ -328,7 +329,7 @@ func TestBadInputDeadLetteredOnceByItsOwner(t *testing.T) {
 		}
 	}
 	// Acked by all three: interest retention drops both.
-	waitFor(t, 5*time.Second, "the triggers removed", func() bool { return streamMsgs(t, js, bus.StreamTriggers) == 0 })
+	waitFor(t, 5*time.Second, "the triggers removed", func() bool { return streamMsgs(t, js, topology.StreamTriggers) == 0 })
 	page := telemetrytest.Scrape(t, url)
 	for _, w := range []string{"fetcher", "enricher"} {
 		if got := page.Sum("socialsync_bad_input_acked_total", "worker", w); got != 2 {
@@ -354,11 +355,11 @@ func TestReplayReachesOnlyItsDurable(t *testing.T) {
 	var fetcher, contactsync atomic.Int32
 	var last atomic.Pointer[seen]
 	var healthy atomic.Bool
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableFetcher), func(context.Context, jetstream.Msg) error {
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableFetcher), func(context.Context, jetstream.Msg) error {
 		fetcher.Add(1)
 		return nil
 	}, bus.ConsumerOptions{})
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), func(ctx context.Context, msg jetstream.Msg) error {
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), func(ctx context.Context, msg jetstream.Msg) error {
 		contactsync.Add(1)
 		item, _ := bus.ReplayItem(msg.Headers())
 		last.Store(&seen{msgID: msg.Headers().Get(bus.HeaderMsgID), original: bus.OriginalMsgID(msg.Headers()), item: item})
@@ -368,7 +369,7 @@ func TestReplayReachesOnlyItsDurable(t *testing.T) {
 		return nil
 	}, bus.ConsumerOptions{})
 
-	subject, _ := bus.PostTriggers.Subject("loc1")
+	subject, _ := topology.PostTriggers.Subject("loc1")
 	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject,
 		&socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1", EventId: "evt-1"}); err != nil {
 		t.Fatal(err)
@@ -386,7 +387,7 @@ func TestReplayReachesOnlyItsDurable(t *testing.T) {
 	// Replay at once (well inside the 2-minute window): it fails again and
 	// is dead-lettered again; replay that one too.
 	r, err := bus.ReplayDeadLetter(ctx, js, list[0].Seq)
-	if err != nil || r.Consumer != bus.DurableContactSync {
+	if err != nil || r.Consumer != topology.DurableContactSync {
 		t.Fatalf("first replay: %+v %v", r, err)
 	}
 	waitFor(t, 5*time.Second, "the first replay handled", func() bool { return contactsync.Load() == 2 })
@@ -407,7 +408,7 @@ func TestReplayReachesOnlyItsDurable(t *testing.T) {
 		t.Errorf("%d dead letters left", n)
 	}
 	// Both replays were acked unhandled by the fetcher.
-	fc, err := js.Consumer(ctx, bus.StreamTriggers, bus.DurableFetcher)
+	fc, err := js.Consumer(ctx, topology.StreamTriggers, topology.DurableFetcher)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,13 +429,13 @@ func TestReplayOfAnItem(t *testing.T) {
 	ctx := testContext(t)
 	var items []string
 	done := make(chan struct{}, 4)
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), func(ctx context.Context, msg jetstream.Msg) error {
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), func(ctx context.Context, msg jetstream.Msg) error {
 		defer func() { done <- struct{}{} }()
 		if item, ok := bus.ReplayItem(msg.Headers()); ok {
 			items = append(items, item)
 			return nil
 		}
-		_, err := bus.DeadLetterItem(ctx, js, bus.DurableContactSync, msg, "contact c2", bus.ClassPermanent, "contact deleted")
+		_, err := bus.DeadLetterItem(ctx, js, topology.DurableContactSync, msg, "contact c2", bus.ClassPermanent, "contact deleted")
 		return err
 	}, bus.ConsumerOptions{Concurrency: 1})
 	publishRaw(t, js, "socialsync.trigger.post.loc1", postBytes(t, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}))

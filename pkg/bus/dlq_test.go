@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -23,7 +24,7 @@ func TestListInspectReplayDeadLetters(t *testing.T) {
 	ctx := testContext(t)
 	var healthy atomic.Bool
 	var handled atomic.Int32
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), func(_ context.Context, msg jetstream.Msg) error {
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), func(_ context.Context, msg jetstream.Msg) error {
 		if !healthy.Load() {
 			return bus.Permanent(errors.New("contact gone"))
 		}
@@ -63,7 +64,7 @@ func TestListInspectReplayDeadLetters(t *testing.T) {
 
 	healthy.Store(true)
 	r, err := bus.ReplayDeadLetter(ctx, js, page[0].Seq)
-	if err != nil || r.Subject != "socialsync.trigger.post.loc1" || r.Consumer != bus.DurableContactSync {
+	if err != nil || r.Subject != "socialsync.trigger.post.loc1" || r.Consumer != topology.DurableContactSync {
 		t.Fatalf("replay: %+v %v", r, err)
 	}
 	if _, err := bus.ReplayDeadLetter(ctx, js, rest[0].Seq); !errors.Is(err, bus.ErrNotReplayable) {

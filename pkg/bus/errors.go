@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
 // Class sorts a handler's error by what the bus does with the message. The
@@ -92,10 +90,6 @@ func (c Class) String() string {
 func (c Class) retries() bool { return c == ClassRetryable || c == ClassRateLimited }
 
 var (
-	// ErrPermanent matches, with errors.Is, every error made by Permanent
-	// and every bad-input error: the message is terminated and
-	// dead-lettered.
-	ErrPermanent = errors.New("bus: permanent failure")
 	// ErrBadInput matches every error about the message itself:
 	// ErrTooLarge, ErrUndecodable, ErrUnknownSubject, ErrInvalidLocation,
 	// ErrLocationMismatch and ErrUnknownLocation.
@@ -128,13 +122,67 @@ var (
 	ErrCrashLoop = errors.New("bus: crash loop")
 )
 
-// inputError is a bad-input sentinel: it matches ErrBadInput and
-// ErrPermanent.
+// The behaviour of an error — what the bus does with the message a
+// handler failed with — is asked of the error itself, through the small
+// interfaces below, the way net.Error answers Timeout. A package that
+// knows the cause implements the methods on its own error types without
+// importing bus (pkg/ghl maps HighLevel's statuses, pkg/ids its id rules,
+// pkg/ratelimit its pacing, pkg/creds its refresh waits); Permanent,
+// RetryAfter and Defer wrap any other error for a handler that decides
+// itself. Classify is the one place that reads them. Each is found
+// anywhere in the error's tree (errors.Unwrap, including joined errors).
+type (
+	// badInputer is an error about the message itself (an *ids.Error: a
+	// field that breaks its rule): Term and a dead letter, whatever else
+	// the error says.
+	badInputer interface {
+		error
+		BadInput() bool
+	}
+	// deferrer is an error that asks for its message to come back later,
+	// after DeferFor: no failure, never a dead letter (a
+	// *ratelimit.PacedError, Defer).
+	deferrer interface {
+		error
+		DeferFor() time.Duration
+	}
+	// retryAfterer is a transient failure that asks for redelivery after
+	// RetryAfter (0: after the backoff), whatever the errors it wraps say:
+	// a token refresh another process is running (pkg/creds), RetryAfter.
+	retryAfterer interface {
+		error
+		RetryAfter() time.Duration
+	}
+	// permanenter is a failure no retry can fix (a HighLevel 400, 404 or
+	// 422, an invalid argument, Permanent): Term and a dead letter.
+	permanenter interface {
+		error
+		Permanent() bool
+	}
+	// rateLimiter is a rejection by a rate limit (a HighLevel 429): a
+	// retry after the wait it reports, or after the backoff when that is 0.
+	rateLimiter interface {
+		error
+		RateLimited() (wait time.Duration, ok bool)
+	}
+	// unauthorizer is a failure of the credentials, not of the message (a
+	// HighLevel 401 or 403 after the refresh the client tried): the
+	// message waits for the location to be connected again.
+	unauthorizer interface {
+		error
+		Unauthorized() bool
+	}
+)
+
+// inputError is a bad-input sentinel: it matches ErrBadInput.
 type inputError struct{ msg string }
 
 func (e *inputError) Error() string { return e.msg }
 
-func (e *inputError) Is(target error) bool { return target == ErrBadInput || target == ErrPermanent }
+func (e *inputError) Is(target error) bool { return target == ErrBadInput }
+
+// BadInput reports true: the message itself is wrong.
+func (e *inputError) BadInput() bool { return true }
 
 // Permanent marks err as permanent: the message is terminated and
 // dead-lettered instead of redelivered. Permanent(nil) is nil.
@@ -151,7 +199,7 @@ func (e *permanentError) Error() string { return e.err.Error() }
 
 func (e *permanentError) Unwrap() error { return e.err }
 
-func (e *permanentError) Is(target error) bool { return target == ErrPermanent }
+func (e *permanentError) Permanent() bool { return true }
 
 // RetryAfterError asks for the message to be delivered again after After,
 // whatever the backoff would say. RetryAfter makes one.
@@ -161,8 +209,8 @@ type RetryAfterError struct {
 }
 
 // RetryAfter marks err as transient and asks for redelivery after d. It
-// wins over every other classification but bad input. RetryAfter(nil, d)
-// is nil.
+// wins over every other classification but bad input and deferral.
+// RetryAfter(nil, d) is nil.
 func RetryAfter(err error, d time.Duration) error {
 	if err == nil {
 		return nil
@@ -175,6 +223,9 @@ func (e *RetryAfterError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the wrapped error.
 func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter returns After.
+func (e *RetryAfterError) RetryAfter() time.Duration { return e.After }
 
 // DeferError asks for the message to be handled later, after After: the
 // handler is not failing, it is waiting for something (a fetch another
@@ -200,21 +251,8 @@ func (e *DeferError) Error() string { return e.Err.Error() }
 // Unwrap returns the wrapped error.
 func (e *DeferError) Unwrap() error { return e.Err }
 
-// deferrer is an error that asks, like Defer, for its message to come back
-// later. Packages that know nothing of the bus implement it, so that their
-// errors pass through handlers unchanged and still settle as deferrals.
-type deferrer interface {
-	error
-	DeferFor() time.Duration
-}
-
-// badInputer is an error about the message itself (an *ids.Error: a field
-// that breaks its rule). Packages that know nothing of the bus implement
-// it, so that their errors settle as bad input wherever they are wrapped.
-type badInputer interface {
-	error
-	BadInput() bool
-}
+// DeferFor returns After.
+func (e *DeferError) DeferFor() time.Duration { return e.After }
 
 // PanicError is a recovered handler panic. Its Error holds the panic value;
 // the stack is logged, never put in a dead letter.
@@ -230,23 +268,27 @@ func (e *PanicError) Error() string { return fmt.Sprintf("bus: handler panicked:
 func (e *PanicError) Is(target error) bool { return target == ErrPanic }
 
 // Classify sorts err and returns the redelivery delay it asks for (0 when
-// the backoff decides). The first rule that matches wins:
+// the backoff decides). It reads the error's behaviour through the
+// interfaces above; the first rule that matches wins:
 //
 //   - nil: ClassNone
 //   - a *PanicError: ClassPanic
 //   - ErrCrashLoop: ClassCrashLoop
-//   - ErrBadInput, or an error with a BadInput() bool method that
-//     reports true (an *ids.Error): ClassBadInput
-//   - a *DeferError: ClassDeferred, with its delay
-//   - an error with a DeferFor() time.Duration method (a
+//   - an error whose BadInput() reports true (those matching ErrBadInput, an
+//     *ids.Error): ClassBadInput
+//   - an error with a DeferFor() time.Duration method (Defer, a
 //     *ratelimit.PacedError: the location's request budget is spent for
 //     now): ClassDeferred, with that delay
-//   - a *RetryAfterError: ClassRateLimited when it wraps a HighLevel 429,
-//     ClassRetryable otherwise, with its delay
-//   - ErrPermanent (Permanent): ClassPermanent
-//   - a *ghl.Error: its class; a 429 with the Retry-After it carried, or
-//     the rate-limit interval when it carried none
-//   - ghl.ErrInvalidArgument: ClassPermanent
+//   - an error with a RetryAfter() time.Duration method (RetryAfter, a
+//     token refresh that must wait): ClassRateLimited when the error also
+//     holds a rate limit's rejection (RateLimited), ClassRetryable
+//     otherwise, with that delay
+//   - an error whose Permanent() reports true (Permanent, a HighLevel 4xx
+//     other than 401, 403 and 429, an invalid argument): ClassPermanent
+//   - an error whose RateLimited() reports true (a HighLevel 429):
+//     ClassRateLimited, with the wait it reports
+//   - an error whose Unauthorized() reports true (a HighLevel 401 or 403
+//     left after the token refresh): ClassAuth
 //   - anything else, context errors included: ClassRetryable
 func Classify(err error) (Class, time.Duration) {
 	if err == nil {
@@ -258,51 +300,63 @@ func Classify(err error) (Class, time.Duration) {
 	if errors.Is(err, ErrCrashLoop) {
 		return ClassCrashLoop, 0
 	}
-	if errors.Is(err, ErrBadInput) {
+	if _, ok := find(err, func(e badInputer) bool { return e.BadInput() }); ok {
 		return ClassBadInput, 0
 	}
-	var bi badInputer
-	if errors.As(err, &bi) && bi.BadInput() {
-		return ClassBadInput, 0
-	}
-	var de *DeferError
-	if errors.As(err, &de) {
-		return ClassDeferred, min(max(de.After, 0), maxRetryAfter)
-	}
-	var df deferrer
-	if errors.As(err, &df) {
+	if df, ok := find(err, func(deferrer) bool { return true }); ok {
 		return ClassDeferred, min(max(df.DeferFor(), 0), maxRetryAfter)
 	}
-	var ra *RetryAfterError
-	if errors.As(err, &ra) {
-		if _, limited := ghl.IsRateLimited(err); limited {
-			return ClassRateLimited, max(ra.After, 0)
+	if ra, ok := find(err, func(retryAfterer) bool { return true }); ok {
+		if _, limited := rateLimited(err); limited {
+			return ClassRateLimited, max(ra.RetryAfter(), 0)
 		}
-		return ClassRetryable, max(ra.After, 0)
+		return ClassRetryable, max(ra.RetryAfter(), 0)
 	}
-	if errors.Is(err, ErrPermanent) {
+	if _, ok := find(err, func(e permanenter) bool { return e.Permanent() }); ok {
 		return ClassPermanent, 0
 	}
-	var ge *ghl.Error
-	if errors.As(err, &ge) {
-		switch ge.Class {
-		case ghl.ClassRateLimited:
-			if ge.RetryAfter > 0 {
-				return ClassRateLimited, ge.RetryAfter
-			}
-			return ClassRateLimited, max(ge.RateLimit.Interval, 0)
-		case ghl.ClassRetryable:
-			return ClassRetryable, 0
-		case ghl.ClassAuth:
-			return ClassAuth, 0
-		default:
-			return ClassPermanent, 0
-		}
+	if wait, ok := rateLimited(err); ok {
+		return ClassRateLimited, max(wait, 0)
 	}
-	if errors.Is(err, ghl.ErrInvalidArgument) {
-		return ClassPermanent, 0
+	if _, ok := find(err, func(e unauthorizer) bool { return e.Unauthorized() }); ok {
+		return ClassAuth, 0
 	}
 	return ClassRetryable, 0
+}
+
+// rateLimited returns the wait of the first rate limit's rejection in
+// err's tree.
+func rateLimited(err error) (time.Duration, bool) {
+	var wait time.Duration
+	_, ok := find(err, func(e rateLimiter) bool {
+		w, limited := e.RateLimited()
+		wait = w
+		return limited
+	})
+	return wait, ok
+}
+
+// find walks err's tree depth-first, in the order errors.As does, and
+// returns the first error that implements T and satisfies ok.
+func find[T error](err error, ok func(T) bool) (T, bool) {
+	var zero T
+	if err == nil {
+		return zero, false
+	}
+	if t, is := err.(T); is && ok(t) {
+		return t, true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return find(u.Unwrap(), ok)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if t, found := find(e, ok); found {
+				return t, true
+			}
+		}
+	}
+	return zero, false
 }
 
 // ErrStreamFull matches a publish the stream refused because it holds its
@@ -312,8 +366,9 @@ var ErrStreamFull = errors.New("bus: stream full")
 
 // ErrSubjectFull matches a publish refused because its subject (one kind
 // of trigger of one location) holds its quota of unfinished messages
-// (MaxTriggersPerSubject): that location's new messages of that kind wait
-// until its backlog shrinks; other locations are not affected.
+// (the stream's MaxMsgsPerSubject with DiscardNewPerSubject): that
+// location's new messages of that kind wait until its backlog shrinks;
+// other locations are not affected.
 var ErrSubjectFull = errors.New("bus: subject full")
 
 // jsStoreFailed is the JetStream error code of a message the stream did

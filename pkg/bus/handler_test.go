@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -70,11 +71,11 @@ func TestTraceContinuesPublishersTrace(t *testing.T) {
 	h := bus.Typed(func(ctx context.Context, ev *socialsyncv1.PostEvent) error {
 		handlerTrace <- trace.SpanContextFromContext(ctx).TraceID()
 		bus.LoggerFrom(ctx).InfoContext(ctx, "inside handler")
-		subject, _ := bus.ContactEvents.Subject(ev.LocationId)
+		subject, _ := topology.ContactEvents.Subject(ev.LocationId)
 		_, err := pub.Publish(ctx, subject, &socialsyncv1.ContactTagsChanged{LocationId: ev.LocationId, ContactId: "c1", Reason: "post " + ev.PostId})
 		return err
 	})
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableContactSync), h, bus.ConsumerOptions{
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), h, bus.ConsumerOptions{
 		Middleware: []bus.Middleware{bus.Trace(tp, propagation.TraceContext{}), bus.Log(log)},
 	})
 
@@ -97,8 +98,8 @@ func TestTraceContinuesPublishersTrace(t *testing.T) {
 	}
 
 	// What the handler published carries the trace on.
-	waitFor(t, 5*time.Second, "published events", func() bool { return streamMsgs(t, js, bus.StreamEvents) == 2 })
-	for _, m := range storedMsgs(t, js, bus.StreamEvents) {
+	waitFor(t, 5*time.Second, "published events", func() bool { return streamMsgs(t, js, topology.StreamEvents) == 2 })
+	for _, m := range storedMsgs(t, js, topology.StreamEvents) {
 		if tp := m.Header.Get("traceparent"); !strings.HasPrefix(tp, "00-"+traceID+"-") {
 			t.Errorf("event published in the handler has traceparent %q, want trace %s", tp, traceID)
 		}

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 func TestMain(m *testing.M) {
@@ -59,7 +60,7 @@ func connect(t testing.TB, s *server.Server) jetstream.JetStream {
 func setup(t testing.TB) (jetstream.JetStream, bus.Topology) {
 	t.Helper()
 	js := connect(t, startServer(t))
-	topo := bus.NewTopology(bus.TopologyOptions{})
+	topo := topology.New(topology.Options{})
 	if err := topo.Ensure(testContext(t), js); err != nil {
 		t.Fatal(err)
 	}

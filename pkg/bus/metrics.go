@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -75,12 +76,48 @@ func (o Outcome) OutcomeLabel() string {
 
 // SubjectPattern returns the subject label of subject: its family's
 // filter ("socialsync.trigger.post.*"), or "unknown" for a subject of no
-// family, so that a label never holds a location id.
-func SubjectPattern(subject string) string {
-	if f, _, _ := ParseSubject(subject); f != "" {
+// family known says exists, so that a label never holds a location id. A
+// Consumer knows the families its filter subjects read (reads).
+func SubjectPattern(subject string, known func(Family) bool) string {
+	if f, _, _ := ParseSubject(subject); f != "" && known(f) {
 		return f.Filter()
 	}
 	return "unknown"
+}
+
+// reads returns whether a family's subjects are among those spec's filter
+// subjects read.
+func reads(spec ConsumerSpec) func(Family) bool {
+	filters := spec.Config.FilterSubjects
+	if spec.Config.FilterSubject != "" {
+		filters = append([]string{spec.Config.FilterSubject}, filters...)
+	}
+	return func(f Family) bool {
+		for _, filter := range filters {
+			if covers(filter, f.Filter()) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// covers reports whether filter matches some of the subjects pattern
+// matches (NATS wildcards: "*" one token, ">" the rest).
+func covers(filter, pattern string) bool {
+	ft, pt := strings.Split(filter, "."), strings.Split(pattern, ".")
+	for i, t := range ft {
+		switch {
+		case t == ">":
+			return len(pt) > i
+		case i >= len(pt):
+			return false
+		case t == "*" || pt[i] == "*" || t == pt[i]:
+		default:
+			return false
+		}
+	}
+	return len(ft) == len(pt)
 }
 
 // consumerMetrics are the instruments of one worker's consumers.
@@ -92,16 +129,18 @@ type consumerMetrics struct {
 	dead    metric.Int64Counter
 	silent  metric.Int64Counter
 	lag     metric.Int64ObservableGauge
+	// known reports the families the consumer reads (subject labels).
+	known func(Family) bool
 }
 
 // newConsumerMetrics creates the instruments on mp (nothing is recorded
 // when mp is nil). The SDK hands every Consumer of a process the same
 // instruments.
-func newConsumerMetrics(mp metric.MeterProvider, worker string) (*consumerMetrics, error) {
+func newConsumerMetrics(mp metric.MeterProvider, worker string, known func(Family) bool) (*consumerMetrics, error) {
 	if mp == nil {
 		mp = noop.NewMeterProvider()
 	}
-	m := &consumerMetrics{meter: mp.Meter(instrumentationName), worker: attribute.String("worker", worker)}
+	m := &consumerMetrics{meter: mp.Meter(instrumentationName), worker: attribute.String("worker", worker), known: known}
 	var err error
 	if m.handled, err = m.meter.Int64Counter(MetricMessagesHandled,
 		metric.WithDescription("Deliveries settled, by worker, subject pattern and outcome (ack, retry, deferred, dead_letter).")); err != nil {
@@ -130,7 +169,7 @@ func newConsumerMetrics(mp metric.MeterProvider, worker string) (*consumerMetric
 // settled records one settled delivery.
 func (m *consumerMetrics) settled(o Outcome) {
 	ctx := context.Background()
-	subject := attribute.String("subject", SubjectPattern(o.Subject))
+	subject := attribute.String("subject", SubjectPattern(o.Subject, m.known))
 	m.handled.Add(ctx, 1, metric.WithAttributes(m.worker, subject, attribute.String("outcome", o.OutcomeLabel())))
 	m.seconds.Record(ctx, o.Duration.Seconds(), metric.WithAttributes(m.worker, subject))
 	if o.DeadLetter != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/telemetry"
 	"github.com/socialsync/socialsync/pkg/telemetry/telemetrytest"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // metricsServer sets telemetry up and serves its /metrics over HTTP.
@@ -50,14 +51,14 @@ func TestConsumerMetrics(t *testing.T) {
 				return bus.Defer(errors.New("paced"), 10*time.Millisecond)
 			}
 		case "item":
-			if _, err := bus.DeadLetterItem(ctx, js, bus.DurableFetcher, msg, "contact c1", bus.ClassPermanent, "contact deleted"); err != nil {
+			if _, err := bus.DeadLetterItem(ctx, js, topology.DurableFetcher, msg, "contact c1", bus.ClassPermanent, "contact deleted"); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	out := &outcomes{}
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableFetcher), h, bus.ConsumerOptions{
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableFetcher), h, bus.ConsumerOptions{
 		MeterProvider: tel.MeterProvider(),
 		Backoff:       bus.Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond},
 		OnSettle:      out.add,
@@ -93,7 +94,7 @@ func TestConsumerMetrics(t *testing.T) {
 			t.Errorf("socialsync_dead_letters_total{reason=%q} = %v, want %v", reason, got, want)
 		}
 	}
-	lag := page.Find("socialsync_consumer_lag", "worker", "fetcher", "consumer", bus.DurableFetcher, "stream", bus.StreamTriggers)
+	lag := page.Find("socialsync_consumer_lag", "worker", "fetcher", "consumer", topology.DurableFetcher, "stream", topology.StreamTriggers)
 	if len(lag) != 1 || lag[0].Value != 0 {
 		t.Errorf("consumer lag %+v, want one series at 0 once everything is handled", lag)
 	}
@@ -121,11 +122,11 @@ func TestConsumerLagMetric(t *testing.T) {
 	for i := range n {
 		publishRaw(t, js, "socialsync.trigger.stats.loc"+string(rune('A'+i)), []byte("x"))
 	}
-	r := run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableStats), h, bus.ConsumerOptions{
+	r := run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableStats), h, bus.ConsumerOptions{
 		MeterProvider: tel.MeterProvider(), Concurrency: 1,
 	})
 	lag := func() float64 {
-		return telemetrytest.Scrape(t, url).Sum("socialsync_consumer_lag", "worker", "stats", "consumer", bus.DurableStats)
+		return telemetrytest.Scrape(t, url).Sum("socialsync_consumer_lag", "worker", "stats", "consumer", topology.DurableStats)
 	}
 	// Pending and in flight both count: nothing is done yet (the series
 	// appears once Run has looked the durable up).
@@ -136,7 +137,7 @@ func TestConsumerLagMetric(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A stopped consumer no longer reports its lag.
-	if page := telemetrytest.Scrape(t, url); page.Has("socialsync_consumer_lag", "consumer", bus.DurableStats) {
+	if page := telemetrytest.Scrape(t, url); page.Has("socialsync_consumer_lag", "consumer", topology.DurableStats) {
 		t.Error("a stopped consumer still reports its lag")
 	}
 }
@@ -150,7 +151,7 @@ func TestSubjectPattern(t *testing.T) {
 		"socialsync.refresh.catalogue.Loc9z": "socialsync.refresh.catalogue.*",
 		"nonsense":                           "unknown",
 	} {
-		if got := bus.SubjectPattern(subject); got != want {
+		if got := bus.SubjectPattern(subject, topology.Known); got != want {
 			t.Errorf("SubjectPattern(%q) = %q, want %q", subject, got, want)
 		}
 	}
@@ -174,10 +175,10 @@ func TestStorageMetrics(t *testing.T) {
 			t.Errorf("socialsync_stream_max_bytes{stream=%q} = %v, want its limit", name, got)
 		}
 	}
-	if got := page.Sum("socialsync_stream_bytes", "stream", bus.StreamEvents); got < 30 {
-		t.Errorf("socialsync_stream_bytes{stream=%q} = %v, want the 3 events' bytes", bus.StreamEvents, got)
+	if got := page.Sum("socialsync_stream_bytes", "stream", topology.StreamEvents); got < 30 {
+		t.Errorf("socialsync_stream_bytes{stream=%q} = %v, want the 3 events' bytes", topology.StreamEvents, got)
 	}
-	if got, want := page.Sum("socialsync_stream_max_bytes", "stream", bus.StreamEvents), float64(bus.Footprints[1].MaxBytes(bus.DefaultLimitLocations)); got != want {
+	if got, want := page.Sum("socialsync_stream_max_bytes", "stream", topology.StreamEvents), float64(topology.Footprints[1].MaxBytes(topology.DefaultLimitLocations)); got != want {
 		t.Errorf("events limit reported %v, want %v", got, want)
 	}
 }

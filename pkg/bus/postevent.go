@@ -15,7 +15,7 @@ import (
 const MaxIDsPerList = 1000
 
 // ErrInvalidMessage is a message whose fields break the message contract
-// (see CheckPostEvent). It matches ErrBadInput and ErrPermanent; the
+// (see CheckPostEvent). It matches ErrBadInput (dead-lettered as bad input); the
 // *ids.Error it wraps names the field and the rule.
 var ErrInvalidMessage error = &inputError{"bus: invalid message"}
 

@@ -26,6 +26,10 @@ type PublisherOptions struct {
 	// not to the global propagator: the wire contract requires those
 	// headers even when telemetry is not configured.
 	Propagator propagation.TextMapPropagator
+	// Known reports whether a subject family exists; a Publisher refuses
+	// to publish to a family it does not know with ErrUnknownSubject.
+	// topology.Known knows socialsync's. Nil: every family.
+	Known func(Family) bool
 }
 
 // Publisher publishes message contracts to JetStream. Every message gets a
@@ -35,6 +39,7 @@ type Publisher struct {
 	js     jetstream.JetStream
 	tracer trace.Tracer
 	prop   propagation.TextMapPropagator
+	known  func(Family) bool
 }
 
 // NewPublisher returns a Publisher on js.
@@ -47,7 +52,7 @@ func NewPublisher(js jetstream.JetStream, opts PublisherOptions) *Publisher {
 	if prop == nil {
 		prop = propagation.TraceContext{}
 	}
-	return &Publisher{js: js, tracer: tp.Tracer(instrumentationName), prop: prop}
+	return &Publisher{js: js, tracer: tp.Tracer(instrumentationName), prop: prop, known: opts.Known}
 }
 
 // PublishOption adjusts one Publish.
@@ -75,7 +80,7 @@ func WithMsgID(id string) PublishOption {
 // message the stream refuses for want of room fails with a *FullError
 // (ErrStreamFull, ErrSubjectFull).
 func (p *Publisher) Publish(ctx context.Context, subject string, m proto.Message, opts ...PublishOption) (*jetstream.PubAck, error) {
-	family, loc, err := ParseSubject(subject)
+	family, loc, err := p.parse(subject)
 	if err != nil {
 		return nil, err
 	}
@@ -149,8 +154,8 @@ func msgID(subject string, m proto.Message, data []byte) string {
 // Schedule is a JetStream message schedule (nats-server 2.14 or later): a
 // message stored on Subject that the server publishes to Target whenever
 // Spec fires. Subject and Target must be in the same stream with
-// AllowMsgSchedules, such as StatsSchedules and ScheduledStats in
-// StreamSchedules.
+// AllowMsgSchedules, such as topology.StatsSchedules and
+// topology.ScheduledStats in topology.StreamSchedules.
 type Schedule struct {
 	// Subject holds the schedule; publishing a new schedule there replaces
 	// the old one.
@@ -173,7 +178,7 @@ type Schedule struct {
 // runs to the trace of the call that created the schedule.
 func (p *Publisher) Schedule(ctx context.Context, s Schedule, m proto.Message) (*jetstream.PubAck, error) {
 	for _, subj := range []string{s.Subject, s.Target} {
-		_, loc, err := ParseSubject(subj)
+		_, loc, err := p.parse(subj)
 		if err != nil {
 			return nil, err
 		}
@@ -203,9 +208,18 @@ func (p *Publisher) Schedule(ctx context.Context, s Schedule, m proto.Message) (
 	return ack, nil
 }
 
+// parse is ParseSubject, refusing a family the Publisher does not know.
+func (p *Publisher) parse(subject string) (Family, string, error) {
+	f, loc, err := ParseSubject(subject)
+	if f != "" && p.known != nil && !p.known(f) {
+		return "", "", fmt.Errorf("%w: %q", ErrUnknownSubject, truncate(subject, 128))
+	}
+	return f, loc, err
+}
+
 // Unschedule removes the schedule stored on subject, if any.
 func (p *Publisher) Unschedule(ctx context.Context, subject string) error {
-	if _, _, err := ParseSubject(subject); err != nil {
+	if _, _, err := p.parse(subject); err != nil {
 		return err
 	}
 	name, err := p.js.StreamNameBySubject(ctx, subject)

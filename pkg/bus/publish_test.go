@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -27,8 +28,8 @@ func TestPublishMsgID(t *testing.T) {
 	post := &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1", EventId: "evt-42", OccurredAt: at}
 	tag := &socialsyncv1.TagChanged{LocationId: "loc1", TagId: "t1", TagName: "summer", Change: socialsyncv1.Change_CHANGE_CREATED, Timestamp: at}
 	renamed := &socialsyncv1.TagChanged{LocationId: "loc1", TagId: "t1", TagName: "autumn", Change: socialsyncv1.Change_CHANGE_RENAMED, Timestamp: at}
-	tagSubject, _ := bus.TagEvents.Subject("loc1")
-	postSubject, _ := bus.PostTriggers.Subject("loc1")
+	tagSubject, _ := topology.TagEvents.Subject("loc1")
+	postSubject, _ := topology.PostTriggers.Subject("loc1")
 	derived, err := bus.MsgID(tagSubject, tag)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +74,7 @@ func TestPublishMsgID(t *testing.T) {
 	check("derived, other content", tagSubject, renamed, derivedRenamed, false)
 	check("explicit id", tagSubject, tag, "tag:loc1:t1:created", false, bus.WithMsgID("tag:loc1:t1:created"))
 
-	if n := streamMsgs(t, js, bus.StreamEvents); n != 3 {
+	if n := streamMsgs(t, js, topology.StreamEvents); n != 3 {
 		t.Errorf("events stream holds %d messages, want 3", n)
 	}
 }
@@ -94,7 +95,7 @@ func TestPublishRejectsBadLocation(t *testing.T) {
 	t.Parallel()
 	js, _ := setup(t)
 	ctx := testContext(t)
-	pub := bus.NewPublisher(js, bus.PublisherOptions{})
+	pub := bus.NewPublisher(js, bus.PublisherOptions{Known: topology.Known})
 	tests := []struct {
 		name    string
 		subject string
@@ -103,6 +104,8 @@ func TestPublishRejectsBadLocation(t *testing.T) {
 	}{
 		{"bad location in subject", "socialsync.trigger.post.bad-loc", &socialsyncv1.PostEvent{LocationId: "bad-loc"}, bus.ErrInvalidLocation},
 		{"unknown subject", "socialsync.nope.loc1", &socialsyncv1.PostEvent{LocationId: "loc1"}, bus.ErrUnknownSubject},
+		{"family the topology does not declare", "socialsync.trigger.nope.loc1", &socialsyncv1.PostEvent{LocationId: "loc1"}, bus.ErrUnknownSubject},
+		{"no family", "loc1", &socialsyncv1.PostEvent{LocationId: "loc1"}, bus.ErrUnknownSubject},
 		{"mismatch", "socialsync.trigger.post.loc1", &socialsyncv1.PostEvent{LocationId: "loc2"}, bus.ErrLocationMismatch},
 		{"empty location", "socialsync.trigger.post.loc1", &socialsyncv1.PostEvent{PostId: "p"}, bus.ErrLocationMismatch},
 	}
@@ -111,7 +114,7 @@ func TestPublishRejectsBadLocation(t *testing.T) {
 			t.Errorf("%s: Publish error = %v, want %v", tt.name, err, tt.wantErr)
 		}
 	}
-	if n := streamMsgs(t, js, bus.StreamTriggers); n != 0 {
+	if n := streamMsgs(t, js, topology.StreamTriggers); n != 0 {
 		t.Errorf("triggers stream holds %d messages after rejected publishes", n)
 	}
 }
@@ -126,13 +129,13 @@ func TestPublishInjectsTraceContext(t *testing.T) {
 	pub := bus.NewPublisher(js, bus.PublisherOptions{TracerProvider: tp, Propagator: propagation.TraceContext{}})
 
 	ctx, parent := tp.Tracer("test").Start(ctx, "parent")
-	subject, _ := bus.ContactEvents.Subject("loc1")
+	subject, _ := topology.ContactEvents.Subject("loc1")
 	ack, err := pub.Publish(ctx, subject, &socialsyncv1.ContactTagsChanged{LocationId: "loc1", ContactId: "c1", Added: []string{"x"}})
 	parent.End()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _ := js.Stream(ctx, bus.StreamEvents)
+	s, _ := js.Stream(ctx, topology.StreamEvents)
 	stored, err := s.GetMsg(ctx, ack.Sequence)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -43,8 +44,8 @@ func TestUnregisteredLocationDeadLetteredOnce(t *testing.T) {
 	var got outcomes
 	var mu sync.Mutex
 	handled := map[string]int{}
-	for _, d := range []string{bus.DurableFetcher, bus.DurableContactSync, bus.DurableEnricher} {
-		run(t, js, spec(t, topo, bus.StreamTriggers, d), func(_ context.Context, msg jetstream.Msg) error {
+	for _, d := range []string{topology.DurableFetcher, topology.DurableContactSync, topology.DurableEnricher} {
+		run(t, js, spec(t, topo, topology.StreamTriggers, d), func(_ context.Context, msg jetstream.Msg) error {
 			mu.Lock()
 			defer mu.Unlock()
 			handled[msg.Subject()]++
@@ -55,7 +56,7 @@ func TestUnregisteredLocationDeadLetteredOnce(t *testing.T) {
 	publishRaw(t, js, "socialsync.trigger.post.loc1", postBytes(t, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}))
 	waitFor(t, 10*time.Second, "six settlements", func() bool { return len(got.list()) >= 6 })
 	dls := deadLetters(t, js, 1)
-	if dl := dls[0]; dl.Worker != bus.DurableContactSync || dl.Class != "bad_input" || dl.Location != "ghost1" || !strings.Contains(dl.Reason, "not registered") {
+	if dl := dls[0]; dl.Worker != topology.DurableContactSync || dl.Class != "bad_input" || dl.Location != "ghost1" || !strings.Contains(dl.Reason, "not registered") {
 		t.Errorf("dead letter %+v; want contactsync's, bad_input, ghost1, saying it is not registered", dl)
 	}
 	mu.Lock()
@@ -63,7 +64,7 @@ func TestUnregisteredLocationDeadLetteredOnce(t *testing.T) {
 		t.Errorf("handled %v; want loc1's trigger 3 times, ghost1's never", handled)
 	}
 	mu.Unlock()
-	waitFor(t, 5*time.Second, "both triggers removed", func() bool { return streamMsgs(t, js, bus.StreamTriggers) == 0 })
+	waitFor(t, 5*time.Second, "both triggers removed", func() bool { return streamMsgs(t, js, topology.StreamTriggers) == 0 })
 }
 
 // A registry that cannot answer leaves the message to be retried, not
@@ -74,7 +75,7 @@ func TestRegistryDownRetries(t *testing.T) {
 	reg := &registry{known: map[string]bool{"loc1": true}, down: true}
 	var got outcomes
 	var calls atomic.Int32
-	run(t, js, spec(t, topo, bus.StreamTriggers, bus.DurableStats), func(context.Context, jetstream.Msg) error {
+	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableStats), func(context.Context, jetstream.Msg) error {
 		calls.Add(1)
 		return nil
 	}, bus.ConsumerOptions{OnSettle: got.add, Locations: reg, Backoff: bus.Backoff{Initial: 50 * time.Millisecond, Max: 50 * time.Millisecond}})

@@ -4,75 +4,14 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
 )
 
 // Family is a family of subjects with one member per location: the family
-// "socialsync.trigger.post" holds "socialsync.trigger.post.<loc>". Every
-// subject socialsync publishes to, dead letters aside, belongs to a Family.
+// "socialsync.trigger.post" holds "socialsync.trigger.post.<loc>". Which
+// families exist is the topology's (pkg/topology); the bus builds and
+// parses the subjects of any.
 type Family string
-
-// The subject families. The comment names the message each carries.
-const (
-	// PostTriggers carry PostEvent: outside systems, gateway, poller →
-	// fetcher, contactsync.
-	PostTriggers Family = "socialsync.trigger.post"
-	// TagDetailsTriggers carry TagDetailsRequested: fetcher, anyone → enricher.
-	TagDetailsTriggers Family = "socialsync.trigger.tagdetails"
-	// StatsTriggers carry StatsRequested: schedules (through
-	// ScheduledStats), anyone → stats.
-	StatsTriggers Family = "socialsync.trigger.stats"
-
-	// TagEvents carry TagChanged.
-	TagEvents Family = "socialsync.event.tag"
-	// TagDetailsEvents carry TagDetailsStored.
-	TagDetailsEvents Family = "socialsync.event.tagdetails"
-	// StatsEvents carry StatsSnapshot.
-	StatsEvents Family = "socialsync.event.stats"
-	// ContactEvents carry ContactTagsChanged.
-	ContactEvents Family = "socialsync.event.contact"
-	// LocationEvents carry LocationStateChanged: creds (a location needs
-	// re-authorisation, or was connected again) → gateway, operators.
-	LocationEvents Family = "socialsync.event.location"
-	// RecommendationEvents carry RecommendationsUpdated: stats →
-	// gateway, HighLevel workflows' relays, operators.
-	RecommendationEvents Family = "socialsync.event.recommendation"
-
-	// CatalogueRefreshes carry the latest PostEvent that asked for a
-	// location's tag catalogue to be refreshed. Their stream keeps one
-	// message per location, so a burst of post triggers collapses into at
-	// most one pending refresh (see the package documentation).
-	CatalogueRefreshes Family = "socialsync.refresh.catalogue"
-
-	// StatsSchedules hold one JetStream message schedule per location: a
-	// StatsRequested with Nats-Schedule headers, targeting ScheduledStats.
-	StatsSchedules Family = "socialsync.schedule.stats"
-	// ScheduledStats receive the StatsRequested a schedule fires. The
-	// triggers stream sources them as StatsTriggers.
-	ScheduledStats Family = "socialsync.scheduled.stats"
-
-	// SegmentTriggers carry SegmentsRecompute: contactsync (a segment
-	// definition, the tags or the statistics of a location changed),
-	// anyone → contactsync's segments durable.
-	SegmentTriggers Family = "socialsync.trigger.segments"
-	// SegmentEvents carry SegmentChanged: contactsync → contactsync's
-	// workflows, outside subscribers.
-	SegmentEvents Family = "socialsync.event.segment"
-)
-
-// Known reports whether f is one of the families above.
-func (f Family) Known() bool {
-	switch f {
-	case PostTriggers, TagDetailsTriggers, StatsTriggers,
-		TagEvents, TagDetailsEvents, StatsEvents, ContactEvents, LocationEvents,
-		CatalogueRefreshes, StatsSchedules, ScheduledStats:
-		return true
-	case RecommendationEvents, SegmentTriggers, SegmentEvents:
-		return true
-	}
-	return false
-}
 
 const (
 	// DeadLetterPrefix starts every dead-letter subject:
@@ -84,25 +23,16 @@ const (
 	// underscore keeps it apart from every valid location id.
 	invalidLocation = "_invalid"
 
-	// maxLocationIDLen bounds a location id (see ghl.ValidID).
-	maxLocationIDLen = ghl.MaxIDLen
+	// maxLocationIDLen bounds a location id (see ids.ValidHighLevel).
+	maxLocationIDLen = ids.MaxHighLevelLen
 	// maxWorkerLen bounds a worker name in a dead-letter subject.
 	maxWorkerLen = ids.MaxSourceLen
 )
 
-// ValidLocationID reports whether id can be a HighLevel location id: 1 to
-// 64 ASCII letters and digits. Only a valid id is ever put into a subject.
-func ValidLocationID(id string) bool { return ghl.ValidID(id) }
-
-// ValidName reports whether name can be a worker's token in a dead-letter
-// subject, or any other name socialsync puts in a subject or shows as a
-// source: 1 to 64 ASCII letters, digits, '-' and '_'.
-func ValidName(name string) bool { return ids.ValidSource(name) }
-
 // Subject returns the family's subject for location loc. It fails with
 // ErrInvalidLocation, and builds nothing, when loc is not a valid id.
 func (f Family) Subject(loc string) (string, error) {
-	if !ValidLocationID(loc) {
+	if !ids.ValidHighLevel(loc) {
 		return "", fmt.Errorf("%w: %q", ErrInvalidLocation, truncate(loc, maxLocationIDLen))
 	}
 	return string(f) + "." + loc, nil
@@ -112,22 +42,38 @@ func (f Family) Subject(loc string) (string, error) {
 // "<family>.*".
 func (f Family) Filter() string { return string(f) + ".*" }
 
-// ParseSubject splits a subject of a known family into the family and the
-// location. It fails with ErrUnknownSubject for a subject of no family and
-// with ErrInvalidLocation when the location token is not a valid id.
+// ParseSubject splits subject into its family (every token but the last)
+// and its location (the last token). It fails with ErrUnknownSubject for a
+// subject without a family (one token, an empty token or a wildcard) and
+// with ErrInvalidLocation when the location token is not a valid id. It
+// does not know which families exist: topology.ParseSubject also refuses
+// a family the topology does not declare, and a Publisher refuses one its
+// PublisherOptions.Known does not know.
 func ParseSubject(subject string) (Family, string, error) {
 	i := strings.LastIndexByte(subject, '.')
-	if i < 0 {
+	if i < 0 || !validFamily(subject[:i]) {
 		return "", "", fmt.Errorf("%w: %q", ErrUnknownSubject, truncate(subject, 128))
 	}
 	f, loc := Family(subject[:i]), subject[i+1:]
-	if !f.Known() {
-		return "", "", fmt.Errorf("%w: %q", ErrUnknownSubject, truncate(subject, 128))
-	}
-	if !ValidLocationID(loc) {
+	if !ids.ValidHighLevel(loc) {
 		return f, "", fmt.Errorf("%w: %q", ErrInvalidLocation, truncate(loc, maxLocationIDLen))
 	}
 	return f, loc, nil
+}
+
+// validFamily reports whether f is at least two non-empty tokens without
+// wildcards or white space.
+func validFamily(f string) bool {
+	tokens := strings.Split(f, ".")
+	if len(tokens) < 2 {
+		return false
+	}
+	for _, t := range tokens {
+		if t == "" || strings.ContainsAny(t, "*> \t\r\n") {
+			return false
+		}
+	}
+	return true
 }
 
 // DeadLetterSubject returns "socialsync.dlq.<worker>.<loc>". An invalid
@@ -137,7 +83,7 @@ func DeadLetterSubject(worker, loc string) (string, error) {
 	if !ids.ValidSource(worker) {
 		return "", fmt.Errorf("bus: invalid worker name %q", truncate(worker, maxWorkerLen))
 	}
-	if !ValidLocationID(loc) {
+	if !ids.ValidHighLevel(loc) {
 		loc = invalidLocation
 	}
 	return DeadLetterPrefix + "." + worker + "." + loc, nil

@@ -8,8 +8,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ids"
 )
 
 // AppID returns the Marketplace app id of a client id: the part before the
@@ -46,7 +46,7 @@ func (s *Store) ConnectAgency(ctx context.Context, c *ghl.Client, agency Token) 
 		errs []error
 	)
 	for _, il := range installed {
-		if !bus.ValidLocationID(il.ID) {
+		if !ids.ValidHighLevel(il.ID) {
 			errs = append(errs, fmt.Errorf("%w: %q", ErrInvalidLocation, il.ID))
 			continue
 		}

@@ -10,16 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // An agency token connects every location where the app is installed,
 // each with its own refreshable location token.
 func TestConnectAgency(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	s := startSim(t, "", nil)
 	p := openProcess(t, env, keyring(t), creds.WithRefresher(creds.NewRefresher(s.client(t), s.App)))
 	ctx := context.Background()

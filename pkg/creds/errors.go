@@ -56,3 +56,29 @@ func (e *NeedsReauthError) Error() string {
 
 // Is makes errors.Is(err, ErrNeedsReauth) true.
 func (e *NeedsReauthError) Is(target error) bool { return target == ErrNeedsReauth }
+
+// retryError is a transient failure (a token another process is
+// refreshing, a paused refresh, a failed read of the tokens bucket) that
+// asks for another try after after, or after the caller's backoff when it
+// is 0, whatever the errors it wraps say. Its RetryAfter method is what
+// pkg/bus asks of an error to redeliver the message for that wait.
+type retryError struct {
+	err   error
+	after time.Duration
+}
+
+// retryLater marks err as transient, to be tried again after d.
+// retryLater(nil, d) is nil.
+func retryLater(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &retryError{err: err, after: d}
+}
+
+func (e *retryError) Error() string { return e.err.Error() }
+
+func (e *retryError) Unwrap() error { return e.err }
+
+// RetryAfter returns how long to wait before the next try.
+func (e *retryError) RetryAfter() time.Duration { return e.after }

@@ -5,16 +5,16 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // A feature turned off stays off (once), leaves the location active, and
 // is back on when the location is connected again.
 func TestDisableFeature(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	s := newStore(t, env, creds.NewKey())
 	ctx := context.Background()
 	if err := s.AddPIT(ctx, creds.Location{ID: "Loc1", Name: "One"}, pit); err != nil {

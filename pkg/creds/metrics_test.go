@@ -8,19 +8,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/telemetry"
 	"github.com/socialsync/socialsync/pkg/telemetry/telemetrytest"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // TestRefreshMetrics counts a refresh of each result on /metrics: one that
 // succeeds, one HighLevel rejects (a spent refresh token), one with the
 // app's credentials refused.
 func TestRefreshMetrics(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	s := startSim(t, "", nil)
 	keys := keyring(t)
 	tel, err := telemetry.Setup(context.Background(), telemetry.Config{ServiceName: "contactsync"})

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -78,7 +79,7 @@ func (s *Store) setState(ctx context.Context, loc string, state State, reason st
 // publishState publishes a LocationStateChanged. rev, the location
 // record's revision after the change, makes its Nats-Msg-Id.
 func (s *Store) publishState(ctx context.Context, loc string, state, prev State, reason string, at time.Time, rev uint64) {
-	subject, err := bus.LocationEvents.Subject(loc)
+	subject, err := topology.LocationEvents.Subject(loc)
 	if err != nil {
 		return
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ids"
 )
 
 // record is a token record at rest: the sealed token and, in clear, the
@@ -64,7 +64,7 @@ type entry struct {
 
 // read returns the stored record of loc, unsealed.
 func (s *Store) read(ctx context.Context, loc string) (entry, error) {
-	if !bus.ValidLocationID(loc) {
+	if !ids.ValidHighLevel(loc) {
 		return entry{}, fmt.Errorf("%w: %q", ErrInvalidLocation, loc)
 	}
 	e, err := s.tokens.Get(ctx, loc)

@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
@@ -82,16 +81,16 @@ func (s *Store) renew(loc string) (Token, error) {
 			return e.tok, nil
 		case e.rec.Pause.active(now):
 			p := e.rec.Pause
-			return Token{}, bus.RetryAfter(fmt.Errorf("token of %s expired and its refresh is paused until %s after %d failures: %s",
+			return Token{}, retryLater(fmt.Errorf("token of %s expired and its refresh is paused until %s after %d failures: %s",
 				loc, p.Until.Format(time.RFC3339), p.Failures, p.Reason), p.Until.Sub(now))
 		case e.rec.Lease.heldByOther(s.opts.owner, now) && usable:
 			return e.tok, nil
 		case e.rec.Lease.heldByOther(s.opts.owner, now):
 			if now.After(waitUntil) {
-				return Token{}, bus.RetryAfter(fmt.Errorf("token of %s expired and %s is still refreshing it", loc, e.rec.Lease.Owner), time.Second)
+				return Token{}, retryLater(fmt.Errorf("token of %s expired and %s is still refreshing it", loc, e.rec.Lease.Owner), time.Second)
 			}
 			if err := sleep(ctx, jitter(pollInterval)); err != nil {
-				return Token{}, bus.RetryAfter(fmt.Errorf("wait for the refresh of %s's token: %w", loc, err), time.Second)
+				return Token{}, retryLater(fmt.Errorf("wait for the refresh of %s's token: %w", loc, err), time.Second)
 			}
 			continue
 		}
@@ -107,10 +106,10 @@ func (s *Store) renew(loc string) (Token, error) {
 			return e.tok, nil // another process got there first
 		case conflict(err):
 			if err := sleep(ctx, jitter(pollInterval/5)); err != nil {
-				return Token{}, bus.RetryAfter(fmt.Errorf("wait for the refresh of %s's token: %w", loc, err), time.Second)
+				return Token{}, retryLater(fmt.Errorf("wait for the refresh of %s's token: %w", loc, err), time.Second)
 			}
 		default:
-			return Token{}, bus.RetryAfter(err, 0)
+			return Token{}, retryLater(err, 0)
 		}
 	}
 }
@@ -143,7 +142,7 @@ func (s *Store) refresh(ctx context.Context, loc string, e entry) (Token, error)
 		first := describe(err)
 		s.opts.log.Warn("token refresh answer lost; asking once more", "location", loc, "err", first)
 		if e, err = s.extendLease(ctx, loc, e); err != nil {
-			return Token{}, bus.RetryAfter(fmt.Errorf("refresh token of %s: %w", loc, err), time.Second)
+			return Token{}, retryLater(fmt.Errorf("refresh token of %s: %w", loc, err), time.Second)
 		}
 		t, out, err = s.callRefresh(ctx, old)
 		switch out {
@@ -197,7 +196,7 @@ func (s *Store) pause(ctx context.Context, loc string, e entry, reason string, w
 		return err
 	}
 	s.opts.log.Warn("token refresh failed; paused", "location", loc, "reason", reason, "until", until, "failures", failures)
-	return bus.RetryAfter(err, until.Sub(s.now()))
+	return retryLater(err, until.Sub(s.now()))
 }
 
 // callRefresh asks the Refresher once, bounded by the refresh timeout and
@@ -235,15 +234,15 @@ func classifyRefresh(err error) outcome {
 	case errors.Is(err, ErrUnknownApp):
 		return unprocessed
 	case errors.As(err, &ge):
-		switch ge.Class {
-		case ghl.ClassRateLimited:
+		switch ge.Kind {
+		case ghl.KindRateLimited:
 			return unprocessed
-		case ghl.ClassAuth:
+		case ghl.KindAuth:
 			if ge.Code == "invalid_grant" {
 				return rejected
 			}
 			return unprocessed // invalid_client: the app's credentials, not the location's
-		case ghl.ClassRetryable:
+		case ghl.KindRetryable:
 			if ge.StatusCode == 0 && notSent(ge.Err) {
 				return unprocessed
 			}
@@ -314,7 +313,7 @@ func (s *Store) persist(ctx context.Context, loc string, e entry, t Token) (Toke
 		if !conflict(err) {
 			if err := sleep(ctx, jitter(pollInterval)); err != nil {
 				s.opts.log.Error("refreshed token could not be stored; the location will need re-authorisation", "location", loc, "err", err)
-				return Token{}, bus.RetryAfter(fmt.Errorf("store refreshed token of %s: %w", loc, err), time.Second)
+				return Token{}, retryLater(fmt.Errorf("store refreshed token of %s: %w", loc, err), time.Second)
 			}
 			continue
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -43,7 +44,7 @@ type fleetRun struct {
 // access tokens live ttl.
 func runFleet(t testing.TB, ttl time.Duration, procs, workers int, d time.Duration, log *syncLog) fleetRun {
 	t.Helper()
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	s := startSim(t, ttl.String(), nil)
 	keys := keyring(t)
 	loc := s.Locations()[0].ID
@@ -172,7 +173,7 @@ func openOAuth(t *testing.T, env *bustest.Env, keys *creds.Keyring, ttl string, 
 // rawRecord returns the token record of loc as stored, and its revision.
 func rawRecord(t *testing.T, js jetstream.JetStream, loc string) (map[string]any, uint64) {
 	t.Helper()
-	kv, err := js.KeyValue(context.Background(), bus.BucketTokens)
+	kv, err := js.KeyValue(context.Background(), topology.BucketTokens)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func rawRecord(t *testing.T, js jetstream.JetStream, loc string) (map[string]any
 
 func putRawRecord(t *testing.T, js jetstream.JetStream, loc string, rec map[string]any) {
 	t.Helper()
-	kv, err := js.KeyValue(context.Background(), bus.BucketTokens)
+	kv, err := js.KeyValue(context.Background(), topology.BucketTokens)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,11 +204,11 @@ func putRawRecord(t *testing.T, js jetstream.JetStream, loc string, rec map[stri
 func lastLocationEvent(t *testing.T, js jetstream.JetStream, loc string) (*socialsyncv1.LocationStateChanged, bool) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := js.Stream(ctx, bus.StreamEvents)
+	st, err := js.Stream(ctx, topology.StreamEvents)
 	if err != nil {
 		t.Fatal(err)
 	}
-	subject, _ := bus.LocationEvents.Subject(loc)
+	subject, _ := topology.LocationEvents.Subject(loc)
 	m, err := st.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, false
@@ -228,7 +229,7 @@ func lastLocationEvent(t *testing.T, js jetstream.JetStream, loc string) (*socia
 // the token endpoint again, in every process. Connecting the location
 // again makes it active.
 func TestInvalidGrantNeedsReauth(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	keys := keyring(t)
 	var log syncLog
 	s, loc, first, store := openOAuth(t, env, keys, "4s", &log)
@@ -377,7 +378,7 @@ func TestLostRefreshAnswer(t *testing.T) {
 		{"token endpoint down", 2, true, 2, false, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			env := bustest.Start(t, bus.TopologyOptions{})
+			env := bustest.Start(t, topology.Options{})
 			fault := &loseAnswers{before: tt.before}
 			s := startSim(t, "", fault.wrap)
 			loc := s.Locations()[0].ID
@@ -436,7 +437,7 @@ func TestLostRefreshAnswer(t *testing.T) {
 // once and the call retried once. A 401 for a missing scope costs no
 // refresh and no retry.
 func TestUnauthorizedRefreshesOnceAndRetries(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	keys := keyring(t)
 	s := startSim(t, "1s", nil)
 	loc := s.Locations()[0].ID
@@ -497,7 +498,7 @@ func TestUnauthorizedRefreshesOnceAndRetries(t *testing.T) {
 // until then the current token is used while it lasts, and callers wait
 // for the lease when it no longer does.
 func TestCrashedRefresherLeaseIsTakenOver(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	keys := keyring(t)
 	var log syncLog
 	s, loc, tok, _ := openOAuth(t, env, keys, "", &log)
@@ -539,10 +540,10 @@ func TestCrashedRefresherLeaseIsTakenOver(t *testing.T) {
 // Tokens are sealed at rest, and the coordination fields beside them hold
 // no secret.
 func TestOAuthRecordHoldsNoPlaintext(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	var log syncLog
 	_, loc, tok, store := openOAuth(t, env, keyring(t), "", &log)
-	kv, _ := env.JS.KeyValue(context.Background(), bus.BucketTokens)
+	kv, _ := env.JS.KeyValue(context.Background(), topology.BucketTokens)
 	e, err := kv.Get(context.Background(), loc)
 	if err != nil {
 		t.Fatal(err)
@@ -566,7 +567,7 @@ func TestOAuthRecordHoldsNoPlaintext(t *testing.T) {
 // the location is not marked, the refresh token is kept, and refreshes
 // pause instead of asking the token endpoint on every call.
 func TestWrongAppSecretDoesNotMarkTheLocation(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	s := startSim(t, "", nil)
 	keys := keyring(t)
 	loc := s.Locations()[0].ID
@@ -603,7 +604,7 @@ func TestWrongAppSecretDoesNotMarkTheLocation(t *testing.T) {
 // BenchmarkTokenSource measures the fast path every HighLevel call takes:
 // one read of the tokens bucket and one AES-GCM open.
 func BenchmarkTokenSource(b *testing.B) {
-	env := bustest.Start(b, bus.TopologyOptions{})
+	env := bustest.Start(b, topology.Options{})
 	s := startSim(b, "", nil)
 	loc := s.Locations()[0].ID
 	p := openProcess(b, env, keyring(b), creds.WithRefresher(creds.NewRefresher(s.client(b), s.App)))

@@ -16,6 +16,8 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // AuthKind says how a location authenticates.
@@ -105,7 +107,7 @@ func TokenFromGHL(t ghl.Token, clientID string, issued time.Time) Token {
 }
 
 // Store keeps locations and their sealed tokens in JetStream key-value
-// buckets (bus.BucketLocations, bus.BucketTokens), which bus.Ensure creates.
+// buckets (topology.BucketLocations, topology.BucketTokens), which topology.Ensure creates.
 // It is safe for concurrent use, and any number of Stores, in any number of
 // processes, may share the buckets.
 type Store struct {
@@ -135,17 +137,17 @@ func Open(ctx context.Context, js jetstream.JetStream, keys *Keyring, opts ...Op
 	if err != nil {
 		return nil, err
 	}
-	locs, err := js.KeyValue(ctx, bus.BucketLocations)
+	locs, err := js.KeyValue(ctx, topology.BucketLocations)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketLocations, err)
+		return nil, fmt.Errorf("open bucket %s: %w", topology.BucketLocations, err)
 	}
-	toks, err := js.KeyValue(ctx, bus.BucketTokens)
+	toks, err := js.KeyValue(ctx, topology.BucketTokens)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketTokens, err)
+		return nil, fmt.Errorf("open bucket %s: %w", topology.BucketTokens, err)
 	}
 	events := o.events
 	if events == nil {
-		events = bus.NewPublisher(js, bus.PublisherOptions{})
+		events = bus.NewPublisher(js, bus.PublisherOptions{Known: topology.Known})
 	}
 	refreshes, err := newRefreshMetrics(o.meters)
 	if err != nil {
@@ -158,7 +160,7 @@ func Open(ctx context.Context, js jetstream.JetStream, keys *Keyring, opts ...Op
 // replacing what was stored for it. The token is sealed before the location
 // record is written, so a registered location always has its token.
 func (s *Store) AddPIT(ctx context.Context, loc Location, pit string) error {
-	if !bus.ValidLocationID(loc.ID) {
+	if !ids.ValidHighLevel(loc.ID) {
 		return fmt.Errorf("%w: %q", ErrInvalidLocation, loc.ID)
 	}
 	if pit == "" {
@@ -178,7 +180,7 @@ func (s *Store) AddPIT(ctx context.Context, loc Location, pit string) error {
 // TokenFromGHL).
 func (s *Store) AddOAuth(ctx context.Context, loc Location, tok Token) error {
 	switch {
-	case !bus.ValidLocationID(loc.ID):
+	case !ids.ValidHighLevel(loc.ID):
 		return fmt.Errorf("%w: %q", ErrInvalidLocation, loc.ID)
 	case tok.AccessToken == "":
 		return errors.New("creds: empty access token")
@@ -239,7 +241,7 @@ func (s *Store) register(ctx context.Context, loc Location) error {
 // refresh in progress elsewhere will not overwrite it, and a
 // re-authorisation mark is cleared.
 func (s *Store) PutToken(ctx context.Context, loc string, t Token) error {
-	if !bus.ValidLocationID(loc) {
+	if !ids.ValidHighLevel(loc) {
 		return fmt.Errorf("%w: %q", ErrInvalidLocation, loc)
 	}
 	rec, err := s.sealToken(loc, t)
@@ -283,7 +285,7 @@ func (s *Store) Registered(ctx context.Context, id string) (bool, error) {
 }
 
 func (s *Store) location(ctx context.Context, id string) (Location, uint64, error) {
-	if !bus.ValidLocationID(id) {
+	if !ids.ValidHighLevel(id) {
 		return Location{}, 0, fmt.Errorf("%w: %q", ErrInvalidLocation, id)
 	}
 	e, err := s.locations.Get(ctx, id)

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 const pit = "pit-8f14e45f-ceea-467f-a0e6-0b8a8f5e1c2d"
@@ -30,7 +30,7 @@ func newStore(t *testing.T, env *bustest.Env, keys string) *creds.Store {
 }
 
 func TestAddPITAndRead(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	s := newStore(t, env, creds.NewKey())
 	ctx := context.Background()
 	if err := s.AddPIT(ctx, creds.Location{ID: "Loc2", Name: "Two", Timezone: "Europe/Berlin"}, pit); err != nil {
@@ -61,14 +61,14 @@ func TestAddPITAndRead(t *testing.T) {
 // No token is stored in plain text, and a record moved to another location,
 // changed, or sealed under a key that is gone does not open.
 func TestTokensAreSealed(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	ctx := context.Background()
 	oldKey, newKey := creds.NewKey(), creds.NewKey()
 	s := newStore(t, env, oldKey)
 	if err := s.AddPIT(ctx, creds.Location{ID: "LocA"}, pit); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := env.JS.KeyValue(ctx, bus.BucketTokens)
+	kv, err := env.JS.KeyValue(ctx, topology.BucketTokens)
 	if err != nil {
 		t.Fatal(err)
 	}

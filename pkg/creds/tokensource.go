@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-
-	"github.com/socialsync/socialsync/pkg/bus"
 )
 
 // readTimeout bounds the read of the tokens bucket on a TokenSource's fast
@@ -27,8 +25,9 @@ const readTimeout = 5 * time.Second
 //
 // Errors that a later attempt may not meet (a bucket that did not answer,
 // a refresh that another process is still running, a 429 from the token
-// endpoint) are wrapped with bus.RetryAfter, so a message whose call failed
-// on them is delivered again instead of dead-lettered.
+// endpoint) answer RetryAfter (the method the bus reads to settle a
+// message), so a message whose call failed on them is delivered again
+// instead of dead-lettered.
 func (s *Store) TokenSource(loc string) oauth2.TokenSource {
 	return tokenSource{s: s, loc: loc}
 }
@@ -132,5 +131,5 @@ func readFailure(err error) error {
 			return err
 		}
 	}
-	return bus.RetryAfter(err, 0)
+	return retryLater(err, 0)
 }

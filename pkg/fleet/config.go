@@ -11,6 +11,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/telemetry"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // Config is what every socialsync process reads from the environment with
@@ -89,7 +90,7 @@ func (c Config) Validate() error {
 	}
 	if c.RetryHorizon <= 0 {
 		bad("RETRY_HORIZON", "want a positive duration, got %v", c.RetryHorizon)
-	} else if err := bus.NewTopology(bus.TopologyOptions{}).CheckRetryHorizon(c.RetryHorizon); err != nil {
+	} else if err := topology.New(topology.Options{}).CheckRetryHorizon(c.RetryHorizon); err != nil {
 		bad("RETRY_HORIZON", "%v: a message must become a dead letter before its stream drops it", err)
 	}
 	if c.CrashLimit < 1 {

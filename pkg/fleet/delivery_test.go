@@ -14,6 +14,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/telemetry/telemetrytest"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -32,7 +33,7 @@ func TestAuthFailureWaitsInsteadOfDeadLettering(t *testing.T) {
 
 	var calls atomic.Int32
 	var lastErr atomic.Value
-	c, err := env.Deps.Consumer(bus.StreamTriggers, bus.DurableStats, func(ctx context.Context, msg jetstream.Msg) error {
+	c, err := env.Deps.Consumer(topology.StreamTriggers, topology.DurableStats, func(ctx context.Context, msg jetstream.Msg) error {
 		calls.Add(1)
 		_, err := env.Deps.Client(loc).AllSocialTags(ctx, loc)
 		if err != nil {
@@ -51,13 +52,13 @@ func TestAuthFailureWaitsInsteadOfDeadLettering(t *testing.T) {
 		<-done
 	})
 
-	subject, _ := bus.StatsTriggers.Subject(loc)
+	subject, _ := topology.StatsTriggers.Subject(loc)
 	if _, err := env.Deps.Publisher.Publish(ctx, subject, &socialsyncv1.StatsRequested{LocationId: loc, RequestedBy: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	url := srv.URL + "/metrics"
 	fleettest.Eventually(t, 20*time.Second, "the trigger deferred", func() bool {
-		return telemetrytest.Scrape(t, url).Sum("socialsync_messages_handled_total", "worker", bus.DurableStats, "outcome", bus.OutcomeDeferred) == 1
+		return telemetrytest.Scrape(t, url).Sum("socialsync_messages_handled_total", "worker", topology.DurableStats, "outcome", bus.OutcomeDeferred) == 1
 	})
 	if n := calls.Load(); n != 1 {
 		t.Errorf("handler ran %d times, want once (the next try is %v away)", n, bus.AuthWait)
@@ -69,7 +70,7 @@ func TestAuthFailureWaitsInsteadOfDeadLettering(t *testing.T) {
 	if got := page.Sum("socialsync_dead_letters_total"); got != 0 {
 		t.Errorf("%v dead letters, want none", got)
 	}
-	waiting, err := bus.WaitingTriggers(ctx, env.JS)
+	waiting, err := topology.WaitingTriggers(ctx, env.JS)
 	if err != nil || waiting[loc] != 1 {
 		t.Errorf("waiting triggers of %s: %d, %v; want 1", loc, waiting[loc], err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/run"
 	"github.com/socialsync/socialsync/pkg/telemetry"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 const (
@@ -151,7 +152,7 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	d.JS = js
-	d.Topology = bus.NewTopology(cfg.Limits.Topology(cfg.StreamReplicas))
+	d.Topology = topology.New(cfg.Limits.Topology(cfg.StreamReplicas))
 	if err := d.ensure(ctx, js); err != nil {
 		return err
 	}
@@ -161,7 +162,7 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 		return err
 	}
 	d.Publisher = bus.NewPublisher(js, bus.PublisherOptions{
-		TracerProvider: d.Telemetry.TracerProvider(), Propagator: d.Telemetry.Propagator()})
+		TracerProvider: d.Telemetry.TracerProvider(), Propagator: d.Telemetry.Propagator(), Known: topology.Known})
 	// Every HighLevel call takes a permit from the fleet-wide budget of its
 	// location; a handler whose location is paced defers its message. A
 	// permit holds until its response; should the process die first, its

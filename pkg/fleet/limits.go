@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // StorageLimits size the streams, buckets and object store (see
@@ -15,7 +16,7 @@ import (
 // envconfig.Process(LimitsPrefix, &l). Every process declares the topology, so every process
 // (and the operator CLI) must be given the same values, as with
 // SOCIALSYNC_STREAM_REPLICAS. A byte limit left unset is its footprint
-// times SOCIALSYNC_LIMIT_FLEET_LOCATIONS (bus.Footprints).
+// times SOCIALSYNC_LIMIT_FLEET_LOCATIONS (topology.Footprints).
 type StorageLimits struct {
 	FleetLocations     int   `envconfig:"FLEET_LOCATIONS" default:"100" desc:"number of locations the default storage limits are sized for (docs/storage.md)"`
 	TriggersPerSubject int64 `envconfig:"TRIGGERS_PER_SUBJECT" default:"2000" desc:"unfinished triggers of one kind one location may hold; more are refused (the gateway answers 503)"`
@@ -46,7 +47,7 @@ const LimitsPrefix = "socialsync_limit"
 
 // DefaultStorageLimits is StorageLimits with its struct tags' defaults.
 func DefaultStorageLimits() StorageLimits {
-	return StorageLimits{FleetLocations: bus.DefaultLimitLocations, TriggersPerSubject: bus.DefaultMaxTriggersPerSubject}
+	return StorageLimits{FleetLocations: topology.DefaultLimitLocations, TriggersPerSubject: topology.DefaultMaxTriggersPerSubject}
 }
 
 // minLimit is the smallest byte limit accepted: a stream must hold at
@@ -56,14 +57,14 @@ const minLimit = 1 << 20
 // byName maps each store's stream name to its limit.
 func (l StorageLimits) byName() map[string]ByteSize {
 	return map[string]ByteSize{
-		bus.StreamTriggers: l.Triggers, bus.StreamEvents: l.Events, bus.StreamRefresh: l.Refresh,
-		bus.StreamSchedules: l.Schedules, bus.StreamDLQ: l.DLQ,
-		"KV_" + bus.BucketTags: l.Tags, "KV_" + bus.BucketTagDetails: l.TagDetails, "KV_" + bus.BucketRelations: l.Relations,
-		"KV_" + bus.BucketStatsHistory: l.StatsHistory, "KV_" + bus.BucketSegments: l.Segments, "KV_" + bus.BucketWorkflows: l.Workflows,
-		"KV_" + bus.BucketLocations: l.Locations, "KV_" + bus.BucketSettings: l.Settings, "KV_" + bus.BucketTokens: l.Tokens,
-		"KV_" + bus.BucketRateBudget: l.RateBudget, "KV_" + bus.BucketWebhookEvents: l.WebhookEvents,
-		"KV_" + bus.BucketWorkflowRuns: l.WorkflowRuns, "KV_" + bus.BucketDeliveries: l.Deliveries,
-		"OBJ_" + bus.ObjectStoreReports: l.Reports,
+		topology.StreamTriggers: l.Triggers, topology.StreamEvents: l.Events, topology.StreamRefresh: l.Refresh,
+		topology.StreamSchedules: l.Schedules, bus.StreamDLQ: l.DLQ,
+		"KV_" + topology.BucketTags: l.Tags, "KV_" + topology.BucketTagDetails: l.TagDetails, "KV_" + topology.BucketRelations: l.Relations,
+		"KV_" + topology.BucketStatsHistory: l.StatsHistory, "KV_" + topology.BucketSegments: l.Segments, "KV_" + topology.BucketWorkflows: l.Workflows,
+		"KV_" + topology.BucketLocations: l.Locations, "KV_" + topology.BucketSettings: l.Settings, "KV_" + topology.BucketTokens: l.Tokens,
+		"KV_" + topology.BucketRateBudget: l.RateBudget, "KV_" + topology.BucketWebhookEvents: l.WebhookEvents,
+		"KV_" + topology.BucketWorkflowRuns: l.WorkflowRuns, "KV_" + bus.BucketDeliveries: l.Deliveries,
+		"OBJ_" + topology.ObjectStoreReports: l.Reports,
 	}
 }
 
@@ -79,15 +80,15 @@ func (l StorageLimits) Validate() error {
 	}
 	for name, n := range l.byName() {
 		if n != 0 && n < minLimit {
-			errs = append(errs, fmt.Errorf("%w: %s: want at least 1MiB (a stream holds messages of up to 1 MiB), got %d bytes", ErrConfig, bus.LimitVar(name), n))
+			errs = append(errs, fmt.Errorf("%w: %s: want at least 1MiB (a stream holds messages of up to 1 MiB), got %d bytes", ErrConfig, topology.LimitVar(name), n))
 		}
 	}
 	return errors.Join(errs...)
 }
 
 // Topology returns the topology options of these limits with replicas.
-func (l StorageLimits) Topology(replicas int) bus.TopologyOptions {
-	opts := bus.TopologyOptions{Replicas: replicas, Locations: l.FleetLocations, MaxTriggersPerSubject: l.TriggersPerSubject,
+func (l StorageLimits) Topology(replicas int) topology.Options {
+	opts := topology.Options{Replicas: replicas, Locations: l.FleetLocations, MaxTriggersPerSubject: l.TriggersPerSubject,
 		MaxBytes: map[string]int64{}}
 	for name, n := range l.byName() {
 		if n > 0 {

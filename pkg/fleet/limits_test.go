@@ -8,8 +8,8 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // Every stream, bucket and object store of the topology has its
@@ -22,7 +22,7 @@ func TestEveryStoreHasALimitVariable(t *testing.T) {
 			vars["SOCIALSYNC_LIMIT_"+tag] = true
 		}
 	}
-	topo := bus.NewTopology(bus.TopologyOptions{})
+	topo := topology.New(topology.Options{})
 	var names []string
 	for _, s := range topo.Streams {
 		names = append(names, s.Name)
@@ -37,7 +37,7 @@ func TestEveryStoreHasALimitVariable(t *testing.T) {
 		t.Errorf("%d stores, %d limit variables", len(names), len(vars))
 	}
 	for _, name := range names {
-		v := bus.LimitVar(name)
+		v := topology.LimitVar(name)
 		if !vars[v] {
 			t.Errorf("%s: no variable %s in StorageLimits", name, v)
 			continue
@@ -112,22 +112,22 @@ func TestLimitsFollowTheFleetSize(t *testing.T) {
 	if err := envconfig.Process(fleet.LimitsPrefix, &l); err != nil {
 		t.Fatal(err)
 	}
-	topo := bus.NewTopology(l.Topology(1))
+	topo := topology.New(l.Topology(1))
 	for _, s := range topo.Streams {
-		if s.Name != bus.StreamEvents {
+		if s.Name != topology.StreamEvents {
 			continue
 		}
-		var f bus.Footprint
-		for _, fp := range bus.Footprints {
+		var f topology.Footprint
+		for _, fp := range topology.Footprints {
 			if fp.Name == s.Name {
 				f = fp
 			}
 		}
-		if want := f.MaxBytes(1000); s.MaxBytes != want || want <= bus.Footprints[1].MaxBytes(100) {
+		if want := f.MaxBytes(1000); s.MaxBytes != want || want <= topology.Footprints[1].MaxBytes(100) {
 			t.Errorf("events limit for 1,000 locations: %d, want %d", s.MaxBytes, want)
 		}
 	}
-	if got := topo.Streams[1]; got.Name != bus.StreamTriggers || got.MaxMsgsPerSubject != 50 {
+	if got := topo.Streams[1]; got.Name != topology.StreamTriggers || got.MaxMsgsPerSubject != 50 {
 		t.Errorf("%s per subject: %d, want 50", got.Name, got.MaxMsgsPerSubject)
 	}
 }

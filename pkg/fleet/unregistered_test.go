@@ -11,6 +11,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -26,8 +27,8 @@ func TestUnregisteredLocationLeavesNoState(t *testing.T) {
 
 	var mu sync.Mutex
 	handled := map[string]int{}
-	for _, durable := range []string{bus.DurableFetcher, bus.DurableContactSync, bus.DurableEnricher} {
-		c, err := env.Deps.Consumer(bus.StreamTriggers, durable, func(ctx context.Context, msg jetstream.Msg) error {
+	for _, durable := range []string{topology.DurableFetcher, topology.DurableContactSync, topology.DurableEnricher} {
+		c, err := env.Deps.Consumer(topology.StreamTriggers, durable, func(ctx context.Context, msg jetstream.Msg) error {
 			var ev socialsyncv1.PostEvent
 			if _, err := bus.Decode(msg, &ev); err != nil {
 				return err
@@ -52,13 +53,13 @@ func TestUnregisteredLocationLeavesNoState(t *testing.T) {
 		})
 	}
 	for _, l := range []string{ghost, loc} {
-		subject, _ := bus.PostTriggers.Subject(l)
+		subject, _ := topology.PostTriggers.Subject(l)
 		if _, err := env.Deps.Publisher.Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: l, PostId: "p1", EventId: "e-" + l}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	fleettest.Eventually(t, 20*time.Second, "both triggers settled by every reader", func() bool {
-		s, err := env.JS.Stream(ctx, bus.StreamTriggers)
+		s, err := env.JS.Stream(ctx, topology.StreamTriggers)
 		if err != nil {
 			return false
 		}
@@ -90,13 +91,13 @@ func TestUnregisteredLocationLeavesNoState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dl.Worker != bus.DurableContactSync || dl.Location != ghost || dl.Class != "bad_input" || !strings.Contains(dl.Reason, "not registered") {
+	if dl.Worker != topology.DurableContactSync || dl.Location != ghost || dl.Class != "bad_input" || !strings.Contains(dl.Reason, "not registered") {
 		t.Errorf("dead letter %+v; want contactsync's for %s, bad_input, saying it is not registered", dl, ghost)
 	}
 
 	// No per-location state in any bucket: the registered location has
 	// its request budget keys, the unregistered one none.
-	for _, bucket := range []string{bus.BucketRateBudget, bus.BucketDeliveries, bus.BucketTokens, bus.BucketLocations} {
+	for _, bucket := range []string{topology.BucketRateBudget, bus.BucketDeliveries, topology.BucketTokens, topology.BucketLocations} {
 		kv, err := env.JS.KeyValue(ctx, bucket)
 		if err != nil {
 			t.Fatal(err)
@@ -112,7 +113,7 @@ func TestUnregisteredLocationLeavesNoState(t *testing.T) {
 			}
 			sawLoc = sawLoc || strings.Contains(k, loc)
 		}
-		if bucket == bus.BucketRateBudget && !sawLoc {
+		if bucket == topology.BucketRateBudget && !sawLoc {
 			t.Errorf("bucket %s holds no key of %s: the check proves nothing", bucket, loc)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -126,10 +127,10 @@ func TestConsumerResumesAfterNATSRestart(t *testing.T) {
 	waitHandled(t, handled, "after")
 	// Acked on reconnect, or redelivered and handled again after the ack
 	// wait: either way nothing stays pending.
-	fleettest.Eventually(t, 2*bus.DefaultAckWait, "nothing pending on the stats consumer", func() bool {
+	fleettest.Eventually(t, 2*topology.DefaultAckWait, "nothing pending on the stats consumer", func() bool {
 		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		cons, err := deps.JS.Consumer(ictx, bus.StreamTriggers, bus.DurableStats)
+		cons, err := deps.JS.Consumer(ictx, topology.StreamTriggers, topology.DurableStats)
 		if err != nil {
 			return false
 		}
@@ -158,7 +159,7 @@ func serveStats(ctx context.Context, t *testing.T, deps *fleet.Deps, hold func(b
 	if err := deps.Creds.AddPIT(ctx, creds.Location{ID: testLocation, Name: "test"}, "pit-00000000-0000-0000-0000-000000000000"); err != nil {
 		t.Fatalf("register %s: %v", testLocation, err)
 	}
-	c, err := deps.Consumer(bus.StreamTriggers, bus.DurableStats, func(ctx context.Context, msg jetstream.Msg) error {
+	c, err := deps.Consumer(topology.StreamTriggers, topology.DurableStats, func(ctx context.Context, msg jetstream.Msg) error {
 		var req socialsyncv1.StatsRequested
 		if _, err := bus.Decode(msg, &req); err != nil {
 			return err
@@ -188,7 +189,7 @@ func serveStats(ctx context.Context, t *testing.T, deps *fleet.Deps, hold func(b
 // again while the connection is still coming back.
 func publishStats(t *testing.T, deps *fleet.Deps, by string) {
 	t.Helper()
-	subject, err := bus.StatsTriggers.Subject(testLocation)
+	subject, err := topology.StatsTriggers.Subject(testLocation)
 	if err != nil {
 		t.Fatal(err)
 	}

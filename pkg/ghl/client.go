@@ -47,7 +47,7 @@ type Options struct {
 	// may hand out a new token between retries. The client never refreshes
 	// on its own; a source that implements Invalidator gets one chance to
 	// replace a token HighLevel answered 401 to (see Invalidator). Any
-	// other 401 is returned as ClassAuth.
+	// other 401 is returned as KindAuth.
 	TokenSource oauth2.TokenSource
 	// TracerProvider defaults to otel.GetTracerProvider().
 	TracerProvider trace.TracerProvider
@@ -351,7 +351,7 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 		span.AddEvent("ghl.retry", trace.WithAttributes(
 			attribute.Int("ghl.attempt", attempt),
 			attribute.Int("http.response.status_code", e.StatusCode),
-			attribute.String("error.type", e.Class.String()),
+			attribute.String("error.type", e.Kind.String()),
 			attribute.Int64("ghl.retry_wait_ms", wait.Milliseconds()),
 		))
 		if err := sleep(ctx, wait); err != nil {
@@ -378,7 +378,7 @@ func (c *Client) fail(span trace.Span, r request, attempt int, err error) error 
 	var e *Error
 	if errors.As(err, &e) {
 		e.Attempts = attempt
-		errType = e.Class.String()
+		errType = e.Kind.String()
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		errType = "context"
@@ -416,7 +416,7 @@ func (c *Client) attempt(ctx context.Context, r *request, bearer string, terr er
 	}
 	var e *Error
 	if terr != nil {
-		e = &Error{Class: tokenErrorClass(terr), Err: terr}
+		e = &Error{Kind: tokenErrorKind(terr), Err: terr}
 	} else {
 		e = c.send(ctx, r, bearer, target, body, contentType, out, &info)
 	}
@@ -478,7 +478,7 @@ func (c *Client) send(ctx context.Context, r *request, token, target string, bod
 		info.Duration = time.Since(start)
 		c.metrics.sent(r, info)
 		class, cause := transportError(err)
-		return &Error{Class: class, Err: cause}
+		return &Error{Kind: class, Err: cause}
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	resp.Body.Close()
@@ -489,7 +489,7 @@ func (c *Client) send(ctx context.Context, r *request, token, target string, bod
 	c.metrics.sent(r, info)
 	e := &Error{StatusCode: resp.StatusCode, RateLimit: info.RateLimit}
 	if err != nil {
-		e.Class, e.Err = transportError(err)
+		e.Kind, e.Err = transportError(err)
 		return e
 	}
 	if len(data) > maxResponseBytes {
@@ -513,7 +513,7 @@ func (c *Client) send(ctx context.Context, r *request, token, target string, bod
 	} else if len(bytes.TrimSpace(data)) > 0 {
 		e.Messages = []string{textSnippet(data, append([]string{token}, r.secrets...))}
 	}
-	e.Class = classify(resp.StatusCode, e.Code)
+	e.Kind = classify(resp.StatusCode, e.Code)
 	return e
 }
 
@@ -547,32 +547,32 @@ type tokenError struct{ err error }
 func (e *tokenError) Error() string { return "token source: " + e.err.Error() }
 func (e *tokenError) Unwrap() error { return e.err }
 
-// tokenErrorClass keeps the class of a *Error from the TokenSource (one
+// tokenErrorKind keeps the class of a *Error from the TokenSource (one
 // built on this package's RefreshToken), treats an OAuth endpoint's 5xx as
 // retryable, and anything else as an auth problem.
-func tokenErrorClass(err error) Class {
+func tokenErrorKind(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {
-		return e.Class
+		return e.Kind
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 500 {
-		return ClassRetryable
+		return KindRetryable
 	}
-	return ClassAuth
+	return KindAuth
 }
 
 // transportError classifies an error from sending or reading, dropping the
 // *url.Error wrapper so the URL (and its query) never reaches the error.
-func transportError(err error) (Class, error) {
+func transportError(err error) (Kind, error) {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
 	if transient(err) {
-		return ClassRetryable, err
+		return KindRetryable, err
 	}
-	return ClassPermanent, err
+	return KindPermanent, err
 }
 
 // textSnippet returns the start of a non-JSON error body, on one line,

@@ -564,24 +564,24 @@ func TestSimErrorClasses(t *testing.T) {
 		name   string
 		call   func() error
 		status int
-		class  ghl.Class
+		class  ghl.Kind
 	}{
 		{"401 garbage token", func() error {
 			_, err := sb.client("pit-garbage", ghl.Options{}).Accounts(ctx, locA)
 			return err
-		}, 401, ghl.ClassAuth},
+		}, 401, ghl.KindAuth},
 		{"403 other location", func() error {
 			_, err := sb.client(tokA, ghl.Options{}).Accounts(ctx, locB)
 			return err
-		}, 403, ghl.ClassAuth},
+		}, 403, ghl.KindAuth},
 		{"422 invalid body", func() error {
 			_, err := sb.client(tokA, ghl.Options{}).ListPosts(ctx, locA, ghl.ListPostsRequest{Limit: "0", FromDate: "2026-01-01", ToDate: "2026-02-01"})
 			return err
-		}, 422, ghl.ClassPermanent},
+		}, 422, ghl.KindPermanent},
 		{"404 unknown post", func() error {
 			_, err := sb.client(tokA, ghl.Options{}).GetPost(ctx, locA, "65fbdcfecc884f07e645ea8b")
 			return err
-		}, 404, ghl.ClassPermanent},
+		}, 404, ghl.KindPermanent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -590,8 +590,8 @@ func TestSimErrorClasses(t *testing.T) {
 			if !errors.As(err, &e) {
 				t.Fatalf("err = %v, want *ghl.Error", err)
 			}
-			if e.StatusCode != tt.status || e.Class != tt.class || e.Attempts != 1 || len(e.Messages) == 0 {
-				t.Errorf("got status %d class %v attempts %d messages %q; want %d %v, 1 attempt", e.StatusCode, e.Class, e.Attempts, e.Messages, tt.status, tt.class)
+			if e.StatusCode != tt.status || e.Kind != tt.class || e.Attempts != 1 || len(e.Messages) == 0 {
+				t.Errorf("got status %d class %v attempts %d messages %q; want %d %v, 1 attempt", e.StatusCode, e.Kind, e.Attempts, e.Messages, tt.status, tt.class)
 			}
 		})
 	}
@@ -811,8 +811,8 @@ func TestSimOAuthRefreshRotation(t *testing.T) {
 	}
 	_, err = oc.RefreshToken(ctx, creds, tok1.RefreshToken, ghl.UserTypeLocation)
 	var e *ghl.Error
-	if !errors.As(err, &e) || e.Class != ghl.ClassAuth || e.Code != "invalid_grant" || e.StatusCode != http.StatusBadRequest {
-		t.Fatalf("reused refresh token: err = %v, want 400 invalid_grant, ClassAuth", err)
+	if !errors.As(err, &e) || e.Kind != ghl.KindAuth || e.Code != "invalid_grant" || e.StatusCode != http.StatusBadRequest {
+		t.Fatalf("reused refresh token: err = %v, want 400 invalid_grant, KindAuth", err)
 	}
 	if e.Attempts != 1 {
 		t.Errorf("invalid_grant retried: %d attempts", e.Attempts)

@@ -241,7 +241,7 @@ func TestRetriesAreBounded(t *testing.T) {
 		_, err := c.Accounts(context.Background(), "loc1")
 		elapsed := time.Since(start)
 		var e *Error
-		if !errors.As(err, &e) || e.Class != ClassRetryable || e.StatusCode != 500 || e.Attempts != 4 {
+		if !errors.As(err, &e) || e.Kind != KindRetryable || e.StatusCode != 500 || e.Attempts != 4 {
 			t.Fatalf("err = %#v", err)
 		}
 		if n := len(srv.seen()); n != 4 {
@@ -286,10 +286,10 @@ func TestCreateRetryPolicy(t *testing.T) {
 	tests := []struct {
 		name     string
 		first    func(http.ResponseWriter, *http.Request)
-		wantErr  Class
+		wantErr  Kind
 		wantReqs int
 	}{
-		{"5xx is not retried", reply(500, map[string]any{"message": "boom"}), ClassRetryable, 1},
+		{"5xx is not retried", reply(500, map[string]any{"message": "boom"}), KindRetryable, 1},
 		{"429 is retried", reply(429, map[string]any{"message": "slow down"}, "Retry-After", "1"), -1, 2},
 	}
 	for _, tt := range tests {
@@ -300,7 +300,7 @@ func TestCreateRetryPolicy(t *testing.T) {
 				cv, err := c.CreateCustomValue(context.Background(), "loc1", "n", "v")
 				if tt.wantErr >= 0 {
 					var e *Error
-					if !errors.As(err, &e) || e.Class != tt.wantErr {
+					if !errors.As(err, &e) || e.Kind != tt.wantErr {
 						t.Fatalf("err = %v, want class %v", err, tt.wantErr)
 					}
 				} else if err != nil || cv.ID != "cv1" {
@@ -439,7 +439,7 @@ func TestErrorResponses(t *testing.T) {
 	tests := []struct {
 		name      string
 		resp      func(http.ResponseWriter, *http.Request)
-		wantClass Class
+		wantClass Kind
 		wantMsgs  []string
 		wantTrace string
 		wantStr   string
@@ -447,7 +447,7 @@ func TestErrorResponses(t *testing.T) {
 		{
 			name:      "422 array",
 			resp:      reply(422, map[string]any{"statusCode": 422, "message": []string{"tags must be an array"}, "error": "Unprocessable Entity", "traceId": "1234"}),
-			wantClass: ClassPermanent,
+			wantClass: KindPermanent,
 			wantMsgs:  []string{"tags must be an array"},
 			wantTrace: "1234",
 			wantStr:   "ghl: POST /contacts/{contactId}/tags: 422 Unprocessable Entity: tags must be an array (trace 1234)",
@@ -455,19 +455,19 @@ func TestErrorResponses(t *testing.T) {
 		{
 			name:      "401",
 			resp:      reply(401, map[string]any{"statusCode": 401, "message": "Invalid JWT"}),
-			wantClass: ClassAuth,
+			wantClass: KindAuth,
 			wantMsgs:  []string{"Invalid JWT"},
 		},
 		{
 			name:      "502 html",
 			resp:      reply(502, "<html>\n<h1>502   Bad Gateway</h1></html>"),
-			wantClass: ClassRetryable,
+			wantClass: KindRetryable,
 			wantMsgs:  []string{"<html> <h1>502 Bad Gateway</h1></html>"},
 		},
 		{
 			name:      "server echoes the token",
 			resp:      reply(401, map[string]any{"message": "token " + testToken + " is invalid"}),
-			wantClass: ClassAuth,
+			wantClass: KindAuth,
 			wantMsgs:  []string{"token [redacted] is invalid"},
 		},
 	}
@@ -481,8 +481,8 @@ func TestErrorResponses(t *testing.T) {
 				if !errors.As(err, &e) {
 					t.Fatalf("err = %v, want *Error", err)
 				}
-				if e.Class != tt.wantClass || !cmp.Equal(e.Messages, tt.wantMsgs) || e.TraceID != tt.wantTrace {
-					t.Errorf("got class %v messages %q trace %q", e.Class, e.Messages, e.TraceID)
+				if e.Kind != tt.wantClass || !cmp.Equal(e.Messages, tt.wantMsgs) || e.TraceID != tt.wantTrace {
+					t.Errorf("got class %v messages %q trace %q", e.Kind, e.Messages, e.TraceID)
 				}
 				if tt.wantStr != "" && e.Error() != tt.wantStr {
 					t.Errorf("Error() = %q, want %q", e.Error(), tt.wantStr)
@@ -514,7 +514,7 @@ func TestTokenSourceProblems(t *testing.T) {
 	if _, err := c.Accounts(context.Background(), "loc1"); !IsAuth(err) {
 		t.Errorf("failing source: err = %v, want auth", err)
 	}
-	transient := &Error{Class: ClassRetryable, Method: "POST", Path: "/oauth/token", StatusCode: 503}
+	transient := &Error{Kind: KindRetryable, Method: "POST", Path: "/oauth/token", StatusCode: 503}
 	if _, err := c.ForLocation("loc1", failingSource{transient}).Accounts(context.Background(), "loc1"); !IsRetryable(err) {
 		t.Errorf("source failing with a 503: err = %v, want retryable", err)
 	}

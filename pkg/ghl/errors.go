@@ -13,35 +13,35 @@ import (
 	"unicode/utf8"
 )
 
-// Class sorts a failed call by what the caller should do about it.
-type Class int
+// Kind sorts a failed call by what the caller should do about it.
+type Kind int
 
 const (
-	// ClassPermanent is a request HighLevel will never accept as sent:
+	// KindPermanent is a request HighLevel will never accept as sent:
 	// 400, 404, 422 and other 4xx, or an unreadable success body. It is the
-	// zero Class.
-	ClassPermanent Class = iota
-	// ClassRetryable is a transient failure: 5xx, a timeout, a reset or
+	// zero Kind.
+	KindPermanent Kind = iota
+	// KindRetryable is a transient failure: 5xx, a timeout, a reset or
 	// refused connection. The same request may succeed later.
-	ClassRetryable
-	// ClassRateLimited is a 429: the request was not processed; retry after
+	KindRetryable
+	// KindRateLimited is a 429: the request was not processed; retry after
 	// Error.RetryAfter, or after the rate-limit window when that is zero.
-	ClassRateLimited
-	// ClassAuth is a 401 or 403, an OAuth invalid_grant, or a TokenSource
+	KindRateLimited
+	// KindAuth is a 401 or 403, an OAuth invalid_grant, or a TokenSource
 	// that could not produce a token: the credentials need attention.
-	ClassAuth
+	KindAuth
 )
 
 // String returns the class name used in span attributes and dead letters.
-func (c Class) String() string {
+func (c Kind) String() string {
 	switch c {
-	case ClassPermanent:
+	case KindPermanent:
 		return "permanent"
-	case ClassRetryable:
+	case KindRetryable:
 		return "retryable"
-	case ClassRateLimited:
+	case KindRateLimited:
 		return "rate_limited"
-	case ClassAuth:
+	case KindAuth:
 		return "auth"
 	default:
 		return "class(" + strconv.Itoa(int(c)) + ")"
@@ -49,24 +49,25 @@ func (c Class) String() string {
 }
 
 var (
-	// ErrPermanent matches, with errors.Is, every *Error of ClassPermanent.
+	// ErrPermanent matches, with errors.Is, every *Error of KindPermanent.
 	ErrPermanent = errors.New("ghl: permanent failure")
-	// ErrRetryable matches every *Error of ClassRetryable.
+	// ErrRetryable matches every *Error of KindRetryable.
 	ErrRetryable = errors.New("ghl: transient failure")
-	// ErrRateLimited matches every *Error of ClassRateLimited.
+	// ErrRateLimited matches every *Error of KindRateLimited.
 	ErrRateLimited = errors.New("ghl: rate limited")
-	// ErrAuth matches every *Error of ClassAuth.
+	// ErrAuth matches every *Error of KindAuth.
 	ErrAuth = errors.New("ghl: not authorized")
 
-	// ErrNoToken is the cause of a ClassAuth *Error when the client has no
+	// ErrNoToken is the cause of a KindAuth *Error when the client has no
 	// TokenSource or the TokenSource returned an empty token.
 	ErrNoToken = errors.New("no bearer token")
-	// ErrUnexpectedResponse is the cause of a ClassPermanent *Error when a
+	// ErrUnexpectedResponse is the cause of a KindPermanent *Error when a
 	// success response's body cannot be decoded.
 	ErrUnexpectedResponse = errors.New("unexpected response body")
 	// ErrInvalidArgument is returned, before any request is sent, for an
-	// empty id or an empty list the API requires.
-	ErrInvalidArgument = errors.New("ghl: invalid argument")
+	// empty id or an empty list the API requires. It is permanent: the
+	// same call would fail again.
+	ErrInvalidArgument error = &invalidArgument{}
 	// ErrPartialFailure matches a *BulkError: a bulk call that HighLevel
 	// answered but that failed for some contacts.
 	ErrPartialFailure = errors.New("ghl: bulk call failed for some contacts")
@@ -89,8 +90,8 @@ type Error struct {
 	Code string
 	// TraceID is HighLevel's traceId from the error body, when present.
 	TraceID string
-	// Class says what to do about the error.
-	Class Class
+	// Kind says what to do about the error.
+	Kind Kind
 	// RetryAfter is the Retry-After of the last response, 0 when absent.
 	RetryAfter time.Duration
 	// RateLimit is the last rate limit seen for the call's resource.
@@ -145,38 +146,76 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrPermanent:
-		return e.Class == ClassPermanent
+		return e.Kind == KindPermanent
 	case ErrRetryable:
-		return e.Class == ClassRetryable
+		return e.Kind == KindRetryable
 	case ErrRateLimited:
-		return e.Class == ClassRateLimited
+		return e.Kind == KindRateLimited
 	case ErrAuth:
-		return e.Class == ClassAuth
+		return e.Kind == KindAuth
 	}
 	return false
 }
 
+// The methods below tell a caller what to do about e — retry, wait for a
+// rate limit, give up, ask for re-authorisation — without its knowing
+// HighLevel's statuses: they are the one mapping from a HighLevel answer
+// to a behaviour. pkg/bus reads them through interfaces of its own (the
+// way net.Error is read) to settle a message.
+
+// Permanent reports whether no retry can fix e: a 400, 404, 422 or other
+// 4xx than 401, 403 and 429, an unreadable success body, a request that
+// could not be sent as built.
+func (e *Error) Permanent() bool { return e.Kind == KindPermanent }
+
+// RateLimited reports whether e is a 429, and how long to wait before the
+// next try: its Retry-After, or the rate-limit window when HighLevel sent
+// none (0 when neither is known).
+func (e *Error) RateLimited() (time.Duration, bool) {
+	if e.Kind != KindRateLimited {
+		return 0, false
+	}
+	if e.RetryAfter > 0 {
+		return e.RetryAfter, true
+	}
+	return max(e.RateLimit.Interval, 0), true
+}
+
+// Unauthorized reports whether e is a failure of the credentials left
+// after the token refresh the client tried (a 401, a 403, an OAuth
+// invalid_grant, a TokenSource that could not produce a token): the
+// location needs re-authorisation, which is no fault of the request.
+func (e *Error) Unauthorized() bool { return e.Kind == KindAuth }
+
+// invalidArgument is the type of ErrInvalidArgument.
+type invalidArgument struct{}
+
+func (*invalidArgument) Error() string { return "ghl: invalid argument" }
+
+// Permanent reports true: the same arguments would be refused again.
+func (*invalidArgument) Permanent() bool { return true }
+
 // IsRetryable reports whether err is (or wraps) an *Error worth retrying
-// later: ClassRetryable or ClassRateLimited.
+// later: KindRetryable or KindRateLimited.
 func IsRetryable(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && (e.Class == ClassRetryable || e.Class == ClassRateLimited)
+	return errors.As(err, &e) && (e.Kind == KindRetryable || e.Kind == KindRateLimited)
 }
 
 // IsRateLimited reports whether err is (or wraps) a 429 *Error, and the
 // Retry-After it carried (0 when HighLevel sent none: wait for the window).
 func IsRateLimited(err error) (time.Duration, bool) {
 	var e *Error
-	if errors.As(err, &e) && e.Class == ClassRateLimited {
+	if errors.As(err, &e) && e.Kind == KindRateLimited {
 		return e.RetryAfter, true
 	}
 	return 0, false
 }
 
-// IsAuth reports whether err is (or wraps) a ClassAuth *Error.
+// IsAuth reports whether err is (or wraps) a KindAuth *Error.
 func IsAuth(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && e.Class == ClassAuth
+	return errors.As(err, &e) && e.Kind == KindAuth
 }
 
 // BulkError is returned with the response of a bulk tags call that
@@ -376,22 +415,22 @@ func rawInt(raw json.RawMessage) int {
 	return v
 }
 
-// classify sorts an HTTP error status (and its decoded body) into a Class.
-func classify(status int, code string) Class {
+// classify sorts an HTTP error status (and its decoded body) into a Kind.
+func classify(status int, code string) Kind {
 	switch {
 	case status == http.StatusTooManyRequests:
-		return ClassRateLimited
+		return KindRateLimited
 	case status == http.StatusUnauthorized, status == http.StatusForbidden:
-		return ClassAuth
+		return KindAuth
 	case code == "invalid_grant", code == "invalid_client", code == "unauthorized_client":
-		return ClassAuth
+		return KindAuth
 	case status == http.StatusRequestTimeout:
-		return ClassRetryable
+		return KindRetryable
 	case status == http.StatusNotImplemented, status == http.StatusHTTPVersionNotSupported:
-		return ClassPermanent
+		return KindPermanent
 	case status >= 500:
-		return ClassRetryable
+		return KindRetryable
 	default:
-		return ClassPermanent
+		return KindPermanent
 	}
 }

@@ -106,7 +106,7 @@ func TestErrorString(t *testing.T) {
 	if got, want := o.Error(), "ghl: POST /oauth/token: 400 Bad Request: invalid_grant: refresh token already used"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
-	n := &Error{Method: "GET", Path: "/x", Class: ClassRetryable, Err: errors.New("connection reset by peer")}
+	n := &Error{Method: "GET", Path: "/x", Kind: KindRetryable, Err: errors.New("connection reset by peer")}
 	if got, want := n.Error(), "ghl: GET /x: connection reset by peer"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
@@ -116,21 +116,21 @@ func TestClassify(t *testing.T) {
 	tests := []struct {
 		status int
 		code   string
-		want   Class
+		want   Kind
 	}{
-		{400, "", ClassPermanent},
-		{400, "invalid_grant", ClassAuth},
-		{401, "", ClassAuth},
-		{403, "", ClassAuth},
-		{404, "", ClassPermanent},
-		{408, "", ClassRetryable},
-		{422, "", ClassPermanent},
-		{429, "", ClassRateLimited},
-		{500, "", ClassRetryable},
-		{501, "", ClassPermanent},
-		{502, "", ClassRetryable},
-		{503, "", ClassRetryable},
-		{504, "", ClassRetryable},
+		{400, "", KindPermanent},
+		{400, "invalid_grant", KindAuth},
+		{401, "", KindAuth},
+		{403, "", KindAuth},
+		{404, "", KindPermanent},
+		{408, "", KindRetryable},
+		{422, "", KindPermanent},
+		{429, "", KindRateLimited},
+		{500, "", KindRetryable},
+		{501, "", KindPermanent},
+		{502, "", KindRetryable},
+		{503, "", KindRetryable},
+		{504, "", KindRetryable},
 	}
 	for _, tt := range tests {
 		if got := classify(tt.status, tt.code); got != tt.want {
@@ -140,14 +140,14 @@ func TestClassify(t *testing.T) {
 }
 
 func TestErrorHelpers(t *testing.T) {
-	rate := fmt.Errorf("sync: %w", &Error{Class: ClassRateLimited, RetryAfter: 3 * time.Second})
+	rate := fmt.Errorf("sync: %w", &Error{Kind: KindRateLimited, RetryAfter: 3 * time.Second})
 	if d, ok := IsRateLimited(rate); !ok || d != 3*time.Second {
 		t.Errorf("IsRateLimited = %v, %v", d, ok)
 	}
 	if !IsRetryable(rate) || IsAuth(rate) || !errors.Is(rate, ErrRateLimited) || errors.Is(rate, ErrRetryable) {
 		t.Errorf("rate-limited error misclassified")
 	}
-	auth := &Error{Class: ClassAuth}
+	auth := &Error{Kind: KindAuth}
 	if !IsAuth(auth) || IsRetryable(auth) || !errors.Is(auth, ErrAuth) {
 		t.Errorf("auth error misclassified")
 	}
@@ -205,4 +205,40 @@ func FuzzDecodeErrorBody(f *testing.F) {
 			t.Fatalf("round trip of %q via %s (-first +second):\n%s", data, enc, diff)
 		}
 	})
+}
+
+// TestErrorBehaviour checks the one mapping from a HighLevel answer to
+// what a caller does about it, as the methods the bus reads report it.
+func TestErrorBehaviour(t *testing.T) {
+	t.Parallel()
+	type answers struct {
+		permanent, limited, unauthorized bool
+		wait                             time.Duration
+	}
+	tests := []struct {
+		name string
+		err  *Error
+		want answers
+	}{
+		{"422", &Error{StatusCode: 422, Kind: KindPermanent}, answers{permanent: true}},
+		{"503", &Error{StatusCode: 503, Kind: KindRetryable}, answers{}},
+		{"401", &Error{StatusCode: 401, Kind: KindAuth}, answers{unauthorized: true}},
+		{"429 with retry-after", &Error{StatusCode: 429, Kind: KindRateLimited, RetryAfter: 7 * time.Second,
+			RateLimit: RateLimit{Interval: 10 * time.Second}}, answers{limited: true, wait: 7 * time.Second}},
+		{"429 without retry-after", &Error{StatusCode: 429, Kind: KindRateLimited,
+			RateLimit: RateLimit{Interval: 10 * time.Second}}, answers{limited: true, wait: 10 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wait, limited := tt.err.RateLimited()
+			got := answers{permanent: tt.err.Permanent(), limited: limited, unauthorized: tt.err.Unauthorized(), wait: wait}
+			if got != tt.want {
+				t.Errorf("%v answers %+v, want %+v", tt.err, got, tt.want)
+			}
+		})
+	}
+	var p interface{ Permanent() bool }
+	if !errors.As(fmt.Errorf("%w: empty id", ErrInvalidArgument), &p) || !p.Permanent() {
+		t.Error("ErrInvalidArgument is not permanent")
+	}
 }

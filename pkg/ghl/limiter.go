@@ -83,7 +83,7 @@ func (c *Client) acquire(ctx context.Context, span trace.Span, r request, attemp
 // retryWait is the wait before retrying after e: none for a 429 when a
 // Limiter paces the client, since the retry's Acquire waits for the pause.
 func (c *Client) retryWait(e *Error, bo backoff.BackOff) time.Duration {
-	if c.limiter != nil && e.Class == ClassRateLimited {
+	if c.limiter != nil && e.Kind == KindRateLimited {
 		return 0
 	}
 	return nextWait(e, bo)

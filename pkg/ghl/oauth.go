@@ -88,7 +88,7 @@ func (c *Client) ExchangeCode(ctx context.Context, app AppCredentials, code, red
 // RefreshToken trades a refresh token for new tokens (POST /oauth/token,
 // grant_type refresh_token). HighLevel rotates refresh tokens: store the
 // returned RefreshToken, the one sent is spent. Reusing a spent one fails
-// with a ClassAuth *Error whose Code is "invalid_grant". Like ExchangeCode
+// with a KindAuth *Error whose Code is "invalid_grant". Like ExchangeCode
 // it is retried only on 429 or when no connection was made.
 func (c *Client) RefreshToken(ctx context.Context, app AppCredentials, refreshToken, userType string) (Token, error) {
 	if refreshToken == "" {

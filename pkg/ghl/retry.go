@@ -24,7 +24,7 @@ const (
 type retryPolicy int
 
 const (
-	// retryTransient retries every ClassRetryable and ClassRateLimited
+	// retryTransient retries every KindRetryable and KindRateLimited
 	// failure. It is for reads and for writes that are idempotent by
 	// nature: adding a tag a contact already has, or removing one it does
 	// not have, leaves the same contact, so a retry after a 5xx or a
@@ -35,7 +35,7 @@ const (
 	// It is for writes that create something (a location tag, a custom
 	// value) and for single-use OAuth grants, where a blind retry after a
 	// 5xx could create a duplicate or burn a code. The caller gets the
-	// ClassRetryable error and decides (typically: list, then create).
+	// KindRetryable error and decides (typically: list, then create).
 	retryUnprocessed
 )
 
@@ -99,10 +99,10 @@ func retryable(e *Error, policy retryPolicy) bool {
 	if errors.As(e.Err, &te) {
 		return false
 	}
-	switch e.Class {
-	case ClassRateLimited:
+	switch e.Kind {
+	case KindRateLimited:
 		return true
-	case ClassRetryable:
+	case KindRetryable:
 		return policy == retryTransient || notSent(e.Err)
 	}
 	return false

@@ -90,7 +90,7 @@ func scopes(agency bool) []string {
 // the endpoint's scope. Refreshing the token cannot help (a refreshed token
 // carries the same scopes), so the client does not try; a caller whose
 // call is optional should turn the feature off for the location rather
-// than ask for re-authorisation. It unwraps to the *Error (ClassAuth).
+// than ask for re-authorisation. It unwraps to the *Error (KindAuth).
 type ScopeError struct {
 	// Scope is the scope the endpoint needs (from the table), "" when the
 	// endpoint is not in it.

@@ -195,3 +195,33 @@ func TestCheckOccurredAt(t *testing.T) {
 		})
 	}
 }
+
+// TestValidLocationID checks the rule a location id follows before it
+// reaches a subject, a URL path or a key.
+func TestValidLocationID(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		id   string
+		want bool
+	}{
+		{"ve9EPM428h8vShlRW1KT", true},
+		{"a", true},
+		{"0123456789", true},
+		{strings.Repeat("a", 64), true},
+		{strings.Repeat("a", 65), false},
+		{"", false},
+		{"loc.1", false},
+		{"loc*", false},
+		{"loc>", false},
+		{"loc 1", false},
+		{"loc-1", false},
+		{"loc_1", false},
+		{"lóc", false},
+		{"loc\n", false},
+	}
+	for _, tt := range tests {
+		if got := ids.ValidHighLevel(tt.id); got != tt.want {
+			t.Errorf("ValidHighLevel(%q) = %v, want %v", tt.id, got, tt.want)
+		}
+	}
+}

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // A location nobody asked a permit for in IdleTTL leaves the process's
@@ -17,7 +17,7 @@ import (
 // permits is open: a process serving many
 // locations over time holds the state of the busy ones only.
 func TestIdleLocationsAreEvicted(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	var mu sync.Mutex
 	now := time.Date(2026, time.March, 11, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }

@@ -12,8 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 const (
@@ -103,11 +103,11 @@ type waiter struct {
 }
 
 // Open returns a Governor on the socialsync_rate_budget bucket, which
-// bus.Ensure declares.
+// topology.Ensure declares.
 func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Governor, error) {
-	kv, err := js.KeyValue(ctx, bus.BucketRateBudget)
+	kv, err := js.KeyValue(ctx, topology.BucketRateBudget)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketRateBudget, err)
+		return nil, fmt.Errorf("open bucket %s: %w", topology.BucketRateBudget, err)
 	}
 	return New(kv, cfg)
 }

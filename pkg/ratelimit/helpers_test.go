@@ -16,12 +16,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/oauth2"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // world is one JetStream server and one simulator, shared by the
@@ -47,7 +47,7 @@ func newWorldAt(tb testing.TB, max int, window time.Duration, daily int64, now f
 	}
 	srv := httptest.NewServer(sim)
 	tb.Cleanup(srv.Close)
-	w := &world{tb: tb, bus: bustest.Start(tb, bus.TopologyOptions{}), simURL: srv.URL}
+	w := &world{tb: tb, bus: bustest.Start(tb, topology.Options{}), simURL: srv.URL}
 	w.admin(http.MethodPut, "/_sandbox/config", map[string]any{"rateLimit": map[string]any{
 		"max": max, "window": window.String(), "daily": daily}}, nil)
 	return w

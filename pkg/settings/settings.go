@@ -8,10 +8,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
-// Key prefixes in bus.BucketSettings.
+// Key prefixes in topology.BucketSettings.
 const (
 	StatsPrefix    = "stats."
 	MappingsPrefix = "mappings."
@@ -29,9 +30,9 @@ func MappingsKey(loc string) string { return MappingsPrefix + loc }
 
 // Open opens the settings bucket.
 func Open(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, bus.BucketSettings)
+	kv, err := js.KeyValue(ctx, topology.BucketSettings)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", bus.BucketSettings, err)
+		return nil, fmt.Errorf("open bucket %s: %w", topology.BucketSettings, err)
 	}
 	return kv, nil
 }
@@ -69,7 +70,7 @@ func Location(key string) (prefix, loc string, ok bool) {
 	for _, p := range []string{StatsPrefix, MappingsPrefix} {
 		if len(key) > len(p) && key[:len(p)] == p {
 			loc = key[len(p):]
-			return p, loc, bus.ValidLocationID(loc)
+			return p, loc, ids.ValidHighLevel(loc)
 		}
 	}
 	return "", "", false

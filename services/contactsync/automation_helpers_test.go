@@ -19,6 +19,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -52,7 +53,7 @@ func applyWorkflows(t *testing.T, env *fleettest.Env, yaml string) {
 func segmentEvents(t *testing.T, env *fleettest.Env, loc string) []*socialsyncv1.SegmentChanged {
 	t.Helper()
 	var out []*socialsyncv1.SegmentChanged
-	for _, m := range bustest.Messages(t, env.JS, bus.StreamEvents, "socialsync.event.segment."+loc) {
+	for _, m := range bustest.Messages(t, env.JS, topology.StreamEvents, "socialsync.event.segment."+loc) {
 		var ev socialsyncv1.SegmentChanged
 		if err := bus.Unmarshal(m.Header, m.Data, &ev); err != nil {
 			t.Fatal(err)
@@ -94,7 +95,7 @@ func publishEvent(t *testing.T, env *fleettest.Env, family bus.Family, loc strin
 func waitEventsHandled(t *testing.T, env *fleettest.Env, seq uint64) {
 	t.Helper()
 	fleettest.Eventually(t, 30*time.Second, "event handled", func() bool {
-		return bustest.ConsumerInfo(t, env.JS, bus.StreamEvents, bus.DurableContactSync).AckFloor.Stream >= seq
+		return bustest.ConsumerInfo(t, env.JS, topology.StreamEvents, topology.DurableContactSync).AckFloor.Stream >= seq
 	})
 }
 
@@ -200,7 +201,7 @@ func timestamp(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
 func waitRecomputed(t *testing.T, env *fleettest.Env, n uint64) {
 	t.Helper()
 	fleettest.Eventually(t, 20*time.Second, "segment recomputations", func() bool {
-		ci := bustest.ConsumerInfo(t, env.JS, bus.StreamTriggers, bus.DurableSegments)
+		ci := bustest.ConsumerInfo(t, env.JS, topology.StreamTriggers, topology.DurableSegments)
 		return ci.Delivered.Consumer >= n && ci.NumPending == 0 && ci.NumAckPending == 0
 	})
 }

@@ -38,6 +38,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // UnknownTagRetry is the longest an event naming a tag the catalogue
@@ -182,8 +183,8 @@ func (w *Worker) evaluator(ctx context.Context) *automation.Evaluator {
 func (w *Worker) Run(ctx context.Context) error {
 	var tags, details, relations, segKV, wfKV, runs, settingsKV jetstream.KeyValue
 	if err := bus.OpenBuckets(ctx, w.deps.JS, map[string]*jetstream.KeyValue{
-		bus.BucketTags: &tags, bus.BucketTagDetails: &details, bus.BucketRelations: &relations,
-		bus.BucketSegments: &segKV, bus.BucketWorkflows: &wfKV, bus.BucketWorkflowRuns: &runs, bus.BucketSettings: &settingsKV,
+		topology.BucketTags: &tags, topology.BucketTagDetails: &details, topology.BucketRelations: &relations,
+		topology.BucketSegments: &segKV, topology.BucketWorkflows: &wfKV, topology.BucketWorkflowRuns: &runs, topology.BucketSettings: &settingsKV,
 	}); err != nil {
 		return err
 	}
@@ -197,15 +198,15 @@ func (w *Worker) Run(ctx context.Context) error {
 		eval: w.evaluator(ctx)}
 	h := &handler{w: w, store: &store{tags: tags, details: details, relations: relations}, locks: newStripes(), segs: segs}
 	h.settings = settingsKV
-	posts, err := w.deps.Consumer(bus.StreamTriggers, bus.DurableContactSync, h.handle, w.cfg.Concurrency)
+	posts, err := w.deps.Consumer(topology.StreamTriggers, topology.DurableContactSync, h.handle, w.cfg.Concurrency)
 	if err != nil {
 		return err
 	}
-	recomputes, err := w.deps.Consumer(bus.StreamTriggers, bus.DurableSegments, segs.handle, w.cfg.Concurrency)
+	recomputes, err := w.deps.Consumer(topology.StreamTriggers, topology.DurableSegments, segs.handle, w.cfg.Concurrency)
 	if err != nil {
 		return err
 	}
-	evCons, err := w.deps.Consumer(bus.StreamEvents, bus.DurableContactSync, ev.handle, w.cfg.Concurrency)
+	evCons, err := w.deps.Consumer(topology.StreamEvents, topology.DurableContactSync, ev.handle, w.cfg.Concurrency)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	pkgids "github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync"
 	"github.com/socialsync/socialsync/services/contactsync/tagging"
@@ -57,7 +58,7 @@ func TestPostLifecycle(t *testing.T) {
 			t.Errorf("event for %s: added %v removed %v reason %q", ev.GetContactId(), ev.GetAdded(), ev.GetRemoved(), ev.GetReason())
 		}
 	}
-	kv, err := env.JS.KeyValue(context.Background(), bus.BucketRelations)
+	kv, err := env.JS.KeyValue(context.Background(), topology.BucketRelations)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestDuplicateWritesNothing(t *testing.T) {
 	single, add, remove := tagWrites(t, env, loc)
 
 	// The stream drops a copy inside its duplicate window...
-	subject, _ := bus.PostTriggers.Subject(loc)
+	subject, _ := topology.PostTriggers.Subject(loc)
 	if ack, err := env.Deps.Publisher.Publish(context.Background(), subject, ev); err != nil || !ack.Duplicate {
 		t.Fatalf("copy: %+v, %v; want a duplicate", ack, err)
 	}
@@ -167,7 +168,7 @@ func TestUnknownTagWaitsForCatalogue(t *testing.T) {
 
 	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "65fbdcfecc884f07e645ea8b", TagIds: ids(tags...), ContactIds: contacts})
 	fleettest.Eventually(t, 15*time.Second, "a redelivery", func() bool {
-		return bustest.ConsumerInfo(t, env.JS, bus.StreamTriggers, bus.DurableContactSync).NumRedelivered > 0
+		return bustest.ConsumerInfo(t, env.JS, topology.StreamTriggers, topology.DurableContactSync).NumRedelivered > 0
 	})
 	if single, add, remove := tagWrites(t, env, loc); single+add+remove != 0 {
 		t.Errorf("%d writes while a tag was unknown, want none", single+add+remove)
@@ -198,7 +199,7 @@ func TestDeletedTagIsLeftOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := env.JS.KeyValue(context.Background(), bus.BucketTagDetails)
+	kv, err := env.JS.KeyValue(context.Background(), topology.BucketTagDetails)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func TestDeletedTagIsLeftOut(t *testing.T) {
 	seq := publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", TagIds: ids(live, deleted), ContactIds: contacts})
 	waitTags(t, env, loc, contacts, []string{social(live)}, []string{social(deleted)})
 	waitHandled(t, env, seq)
-	if info := bustest.ConsumerInfo(t, env.JS, bus.StreamTriggers, bus.DurableContactSync); info.NumRedelivered != 0 {
+	if info := bustest.ConsumerInfo(t, env.JS, topology.StreamTriggers, topology.DurableContactSync); info.NumRedelivered != 0 {
 		t.Errorf("%d redeliveries, want none", info.NumRedelivered)
 	}
 }
@@ -241,12 +242,12 @@ func TestDeletedTagSkippedAfterRefresh(t *testing.T) {
 	startWorker(t, env)
 
 	seq := publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", TagIds: ids(live, gone), ContactIds: contacts})
-	refreshSubject, err := bus.CatalogueRefreshes.Subject(loc)
+	refreshSubject, err := topology.CatalogueRefreshes.Subject(loc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fleettest.Eventually(t, 15*time.Second, "a catalogue refresh request", func() bool {
-		return len(bustest.Messages(t, env.JS, bus.StreamRefresh, refreshSubject)) > 0
+		return len(bustest.Messages(t, env.JS, topology.StreamRefresh, refreshSubject)) > 0
 	})
 	if single, add, remove := tagWrites(t, env, loc); single+add+remove != 0 {
 		t.Errorf("%d writes while the catalogue was older than the post, want none", single+add+remove)
@@ -356,7 +357,7 @@ func TestRefusedContactsAreDeadLetteredAlone(t *testing.T) {
 			t.Errorf("an event for refused contact %s", ev.GetContactId())
 		}
 	}
-	if info := bustest.ConsumerInfo(t, env.JS, bus.StreamTriggers, bus.DurableContactSync); info.NumAckPending != 0 || info.NumRedelivered != 0 {
+	if info := bustest.ConsumerInfo(t, env.JS, topology.StreamTriggers, topology.DurableContactSync); info.NumAckPending != 0 || info.NumRedelivered != 0 {
 		t.Errorf("consumer: %d pending acks, %d redelivered; want every event acked at once", info.NumAckPending, info.NumRedelivered)
 	}
 }
@@ -370,7 +371,7 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 	tags := liveTags(t, l, 1)
 	contacts := liveContacts(t, l, 1)
 	startWorker(t, env)
-	subject, _ := bus.PostTriggers.Subject(loc)
+	subject, _ := topology.PostTriggers.Subject(loc)
 	pub := func(subject string, m *socialsyncv1.PostEvent) {
 		t.Helper()
 		publishRaw(t, env, subject, bustest.Marshal(t, m))
@@ -451,7 +452,7 @@ func TestReplicasRace(t *testing.T) {
 		want = append(want, social(tg))
 	}
 	waitTags(t, env, loc, contacts, want, nil)
-	kv, err := env.JS.KeyValue(context.Background(), bus.BucketRelations)
+	kv, err := env.JS.KeyValue(context.Background(), topology.BucketRelations)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,9 +505,9 @@ func TestPostIDsFollowTheSharedRule(t *testing.T) {
 	waitTags(t, env, loc, contacts, []string{social(tags[0])}, nil)
 	waitHandled(t, env, last)
 	fleettest.Eventually(t, 10*time.Second, "triggers handled", func() bool {
-		return bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableContactSync)
+		return bustest.Quiet(t, env.JS, topology.StreamTriggers, topology.DurableContactSync)
 	})
-	kv, err := env.JS.KeyValue(context.Background(), bus.BucketRelations)
+	kv, err := env.JS.KeyValue(context.Background(), topology.BucketRelations)
 	if err != nil {
 		t.Fatal(err)
 	}

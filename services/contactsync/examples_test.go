@@ -12,8 +12,8 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/socialsync/socialsync/pkg/automation"
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -80,7 +80,7 @@ func TestExamplesAreValid(t *testing.T) {
 // primePost stores a post's record as the enricher does, dated at.
 func primePost(t *testing.T, env *fleettest.Env, loc, post string, tagIDs []string, at time.Time) {
 	t.Helper()
-	kv, err := env.JS.KeyValue(context.Background(), bus.BucketRelations)
+	kv, err := env.JS.KeyValue(context.Background(), topology.BucketRelations)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestExamplesEndToEnd(t *testing.T) {
 		return &socialsyncv1.StatsSnapshot{LocationId: loc, Endpoint: "POST /social-media-posting/statistics", Metrics: m,
 			Day: now.Format(time.DateOnly), ProfileIds: []string{"p1"}}
 	}
-	publishEvent(t, env, bus.StatsEvents, loc, stats(35.5))
+	publishEvent(t, env, topology.StatsEvents, loc, stats(35.5))
 	waitTags(t, env, loc, []string{x, y}, []string{"hot-lead"}, nil)
 	fleettest.Eventually(t, 10*time.Second, "custom value", func() bool {
 		v, _ := customValue(t, env, loc, "socialsync_impressions_change")
@@ -164,7 +164,7 @@ func TestExamplesEndToEnd(t *testing.T) {
 		return n
 	}
 	before := hotLeadWrites()
-	waitEventsHandled(t, env, publishEvent(t, env, bus.StatsEvents, loc, stats(3)))
+	waitEventsHandled(t, env, publishEvent(t, env, topology.StatsEvents, loc, stats(3)))
 	if got := hotLeadWrites(); got != before {
 		t.Errorf("a 3%% change wrote hot-lead %d more times", got-before)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/relations"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
@@ -313,7 +314,7 @@ func (h *handler) commit(ctx context.Context, loc, postID string, c *contact) (c
 	if c.diff.Empty() && len(c.skipped) == 0 {
 		return false, nil
 	}
-	subject, err := bus.ContactEvents.Subject(loc)
+	subject, err := topology.ContactEvents.Subject(loc)
 	if err != nil {
 		return false, err
 	}
@@ -337,7 +338,7 @@ func (h *handler) commit(ctx context.Context, loc, postID string, c *contact) (c
 
 // deadLetter gives up on one contact of the event.
 func (h *handler) deadLetter(ctx context.Context, msg jetstream.Msg, loc, postID, contactID, reason string) error {
-	subject, err := bus.DeadLetterItem(ctx, h.w.deps.JS, bus.DurableContactSync, msg, "contact "+contactID,
+	subject, err := bus.DeadLetterItem(ctx, h.w.deps.JS, topology.DurableContactSync, msg, "contact "+contactID,
 		bus.ClassPermanent, "post "+postID+": "+reason)
 	if err != nil {
 		return err
@@ -427,7 +428,7 @@ func (h *handler) tagNames(ctx context.Context, msg jetstream.Msg, ev *socialsyn
 // post trigger would. Its id names the trigger, so that the deferred
 // deliveries of one trigger ask once within the duplicate window.
 func (h *handler) requestRefresh(ctx context.Context, ev *socialsyncv1.PostEvent, loc string, seq uint64) error {
-	subject, err := bus.CatalogueRefreshes.Subject(loc)
+	subject, err := topology.CatalogueRefreshes.Subject(loc)
 	if err != nil {
 		return bus.Permanent(err)
 	}
@@ -442,7 +443,7 @@ func (h *handler) requestRefresh(ctx context.Context, ev *socialsyncv1.PostEvent
 // after the event arrived does not hold it, live or deleted.
 func (h *handler) deadLetterTag(ctx context.Context, msg jetstream.Msg, loc, postID, tagID string, fetched time.Time) error {
 	reason := fmt.Sprintf("post %s: %s: the catalogue fetched at %s never held it", postID, ErrUnknownTags, fetched.UTC().Format(time.RFC3339))
-	subject, err := bus.DeadLetterItem(ctx, h.w.deps.JS, bus.DurableContactSync, msg, "tag "+tagID, bus.ClassPermanent, reason)
+	subject, err := bus.DeadLetterItem(ctx, h.w.deps.JS, topology.DurableContactSync, msg, "tag "+tagID, bus.ClassPermanent, reason)
 	if err != nil {
 		return err
 	}

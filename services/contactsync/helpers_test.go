@@ -13,6 +13,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	pkgids "github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync"
 )
@@ -147,7 +148,7 @@ func storeCatalogue(t *testing.T, env *fleettest.Env, loc string, tags, deleted 
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := env.JS.KeyValue(context.Background(), bus.BucketTags)
+	kv, err := env.JS.KeyValue(context.Background(), topology.BucketTags)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +220,7 @@ func tagWrites(t *testing.T, env *fleettest.Env, loc string) (single, bulkAdd, b
 // stream sequence.
 func publish(t *testing.T, env *fleettest.Env, ev *socialsyncv1.PostEvent) uint64 {
 	t.Helper()
-	subject, err := bus.PostTriggers.Subject(ev.GetLocationId())
+	subject, err := topology.PostTriggers.Subject(ev.GetLocationId())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ func publish(t *testing.T, env *fleettest.Env, ev *socialsyncv1.PostEvent) uint6
 func waitHandled(t *testing.T, env *fleettest.Env, seq uint64) {
 	t.Helper()
 	fleettest.Eventually(t, 20*time.Second, "trigger handled", func() bool {
-		return bustest.ConsumerInfo(t, env.JS, bus.StreamTriggers, bus.DurableContactSync).AckFloor.Stream >= seq
+		return bustest.ConsumerInfo(t, env.JS, topology.StreamTriggers, topology.DurableContactSync).AckFloor.Stream >= seq
 	})
 }
 
@@ -243,7 +244,7 @@ func waitHandled(t *testing.T, env *fleettest.Env, seq uint64) {
 func contactEvents(t *testing.T, env *fleettest.Env, loc string) []*socialsyncv1.ContactTagsChanged {
 	t.Helper()
 	var out []*socialsyncv1.ContactTagsChanged
-	for _, m := range bustest.Messages(t, env.JS, bus.StreamEvents, "socialsync.event.contact."+loc) {
+	for _, m := range bustest.Messages(t, env.JS, topology.StreamEvents, "socialsync.event.contact."+loc) {
 		var ev socialsyncv1.ContactTagsChanged
 		if err := bus.Unmarshal(m.Header, m.Data, &ev); err != nil {
 			t.Fatal(err)

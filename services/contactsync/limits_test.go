@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/automation"
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync"
 )
@@ -38,8 +38,8 @@ func TestEventOverListCapIsRefused(t *testing.T) {
 		}
 		return ev
 	}
-	publishEvent(t, env, bus.TagDetailsEvents, loc, details(automation.MaxEventTags+1))
-	seq := publishEvent(t, env, bus.TagDetailsEvents, loc, details(automation.MaxEventTags))
+	publishEvent(t, env, topology.TagDetailsEvents, loc, details(automation.MaxEventTags+1))
+	seq := publishEvent(t, env, topology.TagDetailsEvents, loc, details(automation.MaxEventTags))
 	waitEventsHandled(t, env, seq)
 	dls := bustest.DeadLetters(t, env.JS, "socialsync.dlq.contactsync."+loc)
 	if len(dls) != 1 || !strings.Contains(dls[0].Reason, fmt.Sprintf("%d entries, more than the %d", automation.MaxEventTags+1, automation.MaxEventTags)) {
@@ -84,7 +84,7 @@ func TestWebhookAimedInsideIsRefused(t *testing.T) {
 		c.SecretsDir = secretsDir(t, "hook", "s")
 		c.WebhookBackoff = time.Millisecond
 	})
-	seq := publishEvent(t, env, bus.TagEvents, loc, &socialsyncv1.TagChanged{LocationId: loc, TagId: "t1", TagName: "gone",
+	seq := publishEvent(t, env, topology.TagEvents, loc, &socialsyncv1.TagChanged{LocationId: loc, TagId: "t1", TagName: "gone",
 		Change: socialsyncv1.Change_CHANGE_DELETED})
 	waitEventsHandled(t, env, seq)
 	if n := accepted.Load(); n != 0 {

@@ -18,6 +18,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/relations/revision"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
@@ -67,7 +68,7 @@ func (s *segments) defChanged(ctx context.Context, name string, rev uint64, _ bo
 
 // request publishes a SegmentsRecompute for loc with Nats-Msg-Id id.
 func (s *segments) request(ctx context.Context, loc, reason, id string) error {
-	subject, err := bus.SegmentTriggers.Subject(loc)
+	subject, err := topology.SegmentTriggers.Subject(loc)
 	if err != nil {
 		return err
 	}
@@ -209,7 +210,7 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 	res := write(ctx, s.w.deps.Client(loc), loc, tagging.Batch(diffs, s.w.cfg.BulkMin, tagging.BulkMax))
 	for _, m := range members {
 		if reason, bad := res.failed[m.id]; bad {
-			subject, err := bus.DeadLetterItem(ctx, s.w.deps.JS, bus.DurableSegments, msg, "contact "+m.id, bus.ClassPermanent, "segment tags: "+reason)
+			subject, err := bus.DeadLetterItem(ctx, s.w.deps.JS, topology.DurableSegments, msg, "contact "+m.id, bus.ClassPermanent, "segment tags: "+reason)
 			if err != nil {
 				return err
 			}
@@ -250,7 +251,7 @@ func (s *segments) commit(ctx context.Context, loc string, m *member, reason str
 		return err
 	}
 	entered, left := automation.MembershipDiff(m.current, m.desired)
-	subject, err := bus.SegmentEvents.Subject(loc)
+	subject, err := topology.SegmentEvents.Subject(loc)
 	if err != nil {
 		return err
 	}

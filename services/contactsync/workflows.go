@@ -19,6 +19,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/relations/revision"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
@@ -38,7 +39,7 @@ type events struct {
 }
 
 func (h *events) handle(ctx context.Context, msg jetstream.Msg) error {
-	family, _, err := bus.ParseSubject(msg.Subject())
+	family, _, err := topology.ParseSubject(msg.Subject())
 	if err != nil {
 		return err
 	}
@@ -49,9 +50,9 @@ func (h *events) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err := h.w.registered(ctx, loc); err != nil {
 		return err
 	}
-	if (family == bus.TagEvents || family == bus.StatsEvents) && h.segs.any() {
+	if (family == topology.TagEvents || family == topology.StatsEvents) && h.segs.any() {
 		reason := "tag " + strings.TrimPrefix(string(ev.Trigger), "tag.")
-		if family == bus.StatsEvents {
+		if family == topology.StatsEvents {
 			reason = "statistics"
 		}
 		if err := h.segs.request(ctx, loc, reason, "segments:"+ev.ID); err != nil {
@@ -88,7 +89,7 @@ func toEvent(family bus.Family, msg jetstream.Msg) (automation.Event, string, er
 	)
 	ev := automation.Event{ID: eventID(msg)}
 	switch family {
-	case bus.TagEvents:
+	case topology.TagEvents:
 		var tc socialsyncv1.TagChanged
 		if loc, err = bus.Decode(msg, &tc); err != nil {
 			return ev, "", err
@@ -107,7 +108,7 @@ func toEvent(family bus.Family, msg jetstream.Msg) (automation.Event, string, er
 		}
 		ev.Env = automation.TagEnv{LocationID: loc, TagID: tc.GetTagId(), TagName: tc.GetTagName(), PreviousName: tc.GetPreviousName(), Change: change}
 		ev.SocialTags = nonEmpty(tc.GetTagName(), tc.GetPreviousName())
-	case bus.TagDetailsEvents:
+	case topology.TagDetailsEvents:
 		var td socialsyncv1.TagDetailsStored
 		if loc, err = bus.Decode(msg, &td); err != nil {
 			return ev, "", err
@@ -120,7 +121,7 @@ func toEvent(family bus.Family, msg jetstream.Msg) (automation.Event, string, er
 			env.Tags = append(env.Tags, automation.TagDetail{TagID: d.GetTagId(), TagName: d.GetTagName(), Deleted: d.GetDeleted(), CreatedBy: d.GetCreatedBy()})
 		}
 		ev.Env, ev.SocialTags = env, env.TagNames
-	case bus.StatsEvents:
+	case topology.StatsEvents:
 		var ss socialsyncv1.StatsSnapshot
 		if loc, err = bus.Decode(msg, &ss); err != nil {
 			return ev, "", err
@@ -130,7 +131,7 @@ func toEvent(family bus.Family, msg jetstream.Msg) (automation.Event, string, er
 		if ev.Env, err = statsEnv(loc, &ss); err != nil {
 			return ev, "", bus.Permanent(err)
 		}
-	case bus.SegmentEvents:
+	case topology.SegmentEvents:
 		var sc socialsyncv1.SegmentChanged
 		if loc, err = bus.Decode(msg, &sc); err != nil {
 			return ev, "", err
@@ -235,7 +236,7 @@ func (e *effects) MarkDone(ctx context.Context, key, outcome string) error {
 }
 
 func (e *effects) DeadLetter(ctx context.Context, item, reason string) error {
-	subject, err := bus.DeadLetterItem(ctx, e.h.w.deps.JS, bus.DurableContactSync, e.msg, item, bus.ClassPermanent, reason)
+	subject, err := bus.DeadLetterItem(ctx, e.h.w.deps.JS, topology.DurableContactSync, e.msg, item, bus.ClassPermanent, reason)
 	if err != nil {
 		return err
 	}

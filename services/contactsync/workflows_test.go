@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/automation"
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync"
 )
@@ -43,8 +43,8 @@ func TestWorkflowFiresOncePerEvent(t *testing.T) {
 		return &socialsyncv1.TagChanged{LocationId: loc, TagId: "t" + strings.ReplaceAll(name, "-", ""), TagName: name,
 			Change: socialsyncv1.Change_CHANGE_CREATED}
 	}
-	publishEvent(t, env, bus.TagEvents, loc, tag("promo-summer"))
-	seq := publishEvent(t, env, bus.TagEvents, loc, tag("summer"))
+	publishEvent(t, env, topology.TagEvents, loc, tag("promo-summer"))
+	seq := publishEvent(t, env, topology.TagEvents, loc, tag("summer"))
 	waitEventsHandled(t, env, seq)
 	fleettest.Eventually(t, 10*time.Second, "custom value", func() bool {
 		v, ok := customValue(t, env, loc, "socialsync_last_promo_tag")
@@ -74,10 +74,10 @@ func TestWorkflowFiresOncePerEvent(t *testing.T) {
 	// has been delivered again: the webhook and the publish are not
 	// repeated.
 	env.Admin(t, "PUT", "/_sandbox/faults", map[string]any{"rate500": 1}, nil)
-	before := bustest.ConsumerInfo(t, env.JS, bus.StreamEvents, bus.DurableContactSync).NumRedelivered
-	seq = publishEvent(t, env, bus.TagEvents, loc, tag("promo-winter"))
+	before := bustest.ConsumerInfo(t, env.JS, topology.StreamEvents, topology.DurableContactSync).NumRedelivered
+	seq = publishEvent(t, env, topology.TagEvents, loc, tag("promo-winter"))
 	fleettest.Eventually(t, 60*time.Second, "the event delivered again", func() bool {
-		return bustest.ConsumerInfo(t, env.JS, bus.StreamEvents, bus.DurableContactSync).NumRedelivered > before
+		return bustest.ConsumerInfo(t, env.JS, topology.StreamEvents, topology.DurableContactSync).NumRedelivered > before
 	})
 	env.Admin(t, "PUT", "/_sandbox/faults", map[string]any{"rate500": 0}, nil)
 	waitEventsHandled(t, env, seq)
@@ -113,7 +113,7 @@ func TestWebhookFailureIsDeadLettered(t *testing.T) {
 		c.WebhookAttempts = 3
 		c.WebhookBackoff = time.Millisecond
 	})
-	seq := publishEvent(t, env, bus.TagEvents, loc, &socialsyncv1.TagChanged{LocationId: loc, TagId: "t1", TagName: "gone",
+	seq := publishEvent(t, env, topology.TagEvents, loc, &socialsyncv1.TagChanged{LocationId: loc, TagId: "t1", TagName: "gone",
 		Change: socialsyncv1.Change_CHANGE_DELETED})
 	waitEventsHandled(t, env, seq)
 	if good, _ := h.calls(); good != 3 {
@@ -147,7 +147,7 @@ func TestWorkflowsLiveReload(t *testing.T) {
 	startWorker(t, env)
 	fire := func(name string) {
 		t.Helper()
-		waitEventsHandled(t, env, publishEvent(t, env, bus.TagEvents, loc, &socialsyncv1.TagChanged{LocationId: loc, TagId: "t" + name,
+		waitEventsHandled(t, env, publishEvent(t, env, topology.TagEvents, loc, &socialsyncv1.TagChanged{LocationId: loc, TagId: "t" + name,
 			TagName: name, PreviousName: "old", Change: socialsyncv1.Change_CHANGE_RENAMED}))
 	}
 	fire("before")
@@ -166,7 +166,7 @@ func TestWorkflowsLiveReload(t *testing.T) {
 		return len(published()) > 0
 	})
 
-	kv, err := env.JS.KeyValue(context.Background(), bus.BucketWorkflows)
+	kv, err := env.JS.KeyValue(context.Background(), topology.BucketWorkflows)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,7 +121,7 @@ func contactRefused(err error) bool {
 	switch {
 	case e.StatusCode == http.StatusForbidden:
 		return true
-	case e.Class == ghl.ClassPermanent && e.StatusCode >= 400 && e.StatusCode < 500:
+	case e.Kind == ghl.KindPermanent && e.StatusCode >= 400 && e.StatusCode < 500:
 		return true
 	}
 	return false

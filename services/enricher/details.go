@@ -15,6 +15,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/settings"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/enricher/enrichment"
 )
@@ -45,7 +46,7 @@ func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return bus.Permanent(err)
 	}
-	subject, err := bus.TagDetailsEvents.Subject(loc)
+	subject, err := topology.TagDetailsEvents.Subject(loc)
 	if err != nil {
 		return bus.Permanent(err)
 	}

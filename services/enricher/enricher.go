@@ -34,6 +34,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // Worker is the enricher. Run it with Run.
@@ -60,7 +61,7 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	defer cancel()
 	w := &Worker{cfg: cfg, deps: d, now: time.Now}
 	if err := bus.OpenBuckets(ctx, d.JS, map[string]*jetstream.KeyValue{
-		bus.BucketTagDetails: &w.details, bus.BucketRelations: &w.relations, bus.BucketSettings: &w.settings,
+		topology.BucketTagDetails: &w.details, topology.BucketRelations: &w.relations, topology.BucketSettings: &w.settings,
 	}); err != nil {
 		return nil, err
 	}
@@ -71,11 +72,11 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 // ctx ends; it returns nil after an orderly shutdown, in which in-flight
 // messages finish or go back to JetStream.
 func (w *Worker) Run(ctx context.Context) error {
-	triggers, err := w.deps.Consumer(bus.StreamTriggers, bus.DurableEnricher, w.handleTrigger, w.cfg.Concurrency)
+	triggers, err := w.deps.Consumer(topology.StreamTriggers, topology.DurableEnricher, w.handleTrigger, w.cfg.Concurrency)
 	if err != nil {
 		return err
 	}
-	events, err := w.deps.Consumer(bus.StreamEvents, bus.DurableEnricher, w.handleTagEvent, w.cfg.Concurrency)
+	events, err := w.deps.Consumer(topology.StreamEvents, topology.DurableEnricher, w.handleTagEvent, w.cfg.Concurrency)
 	if err != nil {
 		return err
 	}
@@ -88,14 +89,14 @@ func (w *Worker) Run(ctx context.Context) error {
 // handleTrigger dispatches a message of the enricher's triggers durable
 // by its subject's family.
 func (w *Worker) handleTrigger(ctx context.Context, msg jetstream.Msg) error {
-	family, _, err := bus.ParseSubject(msg.Subject())
+	family, _, err := topology.ParseSubject(msg.Subject())
 	if err != nil {
 		return err
 	}
 	switch family {
-	case bus.TagDetailsTriggers:
+	case topology.TagDetailsTriggers:
 		return w.handleDetails(ctx, msg)
-	case bus.PostTriggers:
+	case topology.PostTriggers:
 		return w.handlePost(ctx, msg)
 	default:
 		return bus.Permanent(fmt.Errorf("enricher: no handler for subject family %s", family))

@@ -25,6 +25,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/settings"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/enricher"
 )
@@ -59,14 +60,14 @@ func publishRaw(t testing.TB, env *fleettest.Env, subject string, m proto.Messag
 func requestDetails(t testing.TB, env *fleettest.Env, loc string, ids []string, eventID string) {
 	t.Helper()
 	req := &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: ids, RequestedBy: "test", EventId: eventID}
-	if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, bus.TagDetailsTriggers, loc), req); err != nil {
+	if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, topology.TagDetailsTriggers, loc), req); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func storedDetail(t testing.TB, env *fleettest.Env, loc, tagID string) (*socialsyncv1.TagDetail, uint64) {
 	t.Helper()
-	data, rev, ok := bustest.Entry(t, env.JS, bus.BucketTagDetails, loc+"."+tagID)
+	data, rev, ok := bustest.Entry(t, env.JS, topology.BucketTagDetails, loc+"."+tagID)
 	if !ok {
 		return nil, 0
 	}
@@ -88,7 +89,7 @@ func locationTags(t testing.TB, env *fleettest.Env, loc string) []string {
 
 func storedEvents(t testing.TB, env *fleettest.Env, loc string) []*socialsyncv1.TagDetailsStored {
 	t.Helper()
-	return bustest.Decode[socialsyncv1.TagDetailsStored](t, bustest.Messages(t, env.JS, bus.StreamEvents, subject(t, bus.TagDetailsEvents, loc)))
+	return bustest.Decode[socialsyncv1.TagDetailsStored](t, bustest.Messages(t, env.JS, topology.StreamEvents, subject(t, topology.TagDetailsEvents, loc)))
 }
 
 // Details are fetched, stored and announced; the tags' names become the
@@ -102,7 +103,7 @@ func TestDetailsStoredMirroredAndAnnounced(t *testing.T) {
 
 	// As protojson, the way `nats pub` users send it.
 	req := &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: []string{ids["Summer Sale"], ids["Launch"], ids["Other"]}, RequestedBy: "test"}
-	publishRaw(t, env, subject(t, bus.TagDetailsTriggers, loc), req, "first", true)
+	publishRaw(t, env, subject(t, topology.TagDetailsTriggers, loc), req, "first", true)
 	fleettest.Eventually(t, 10*time.Second, "details announced", func() bool { return len(storedEvents(t, env, loc)) == 1 })
 
 	d, rev := storedDetail(t, env, loc, ids["Summer Sale"])
@@ -131,12 +132,12 @@ func TestDetailsStoredMirroredAndAnnounced(t *testing.T) {
 
 	// The same request again, as if redelivered (same content, the
 	// stream's duplicate check bypassed with another Nats-Msg-Id).
-	publishRaw(t, env, subject(t, bus.TagDetailsTriggers, loc), req, "second", false)
+	publishRaw(t, env, subject(t, topology.TagDetailsTriggers, loc), req, "second", false)
 	// Another request for the same tags: new event, still no new tag.
 	requestDetails(t, env, loc, []string{ids["Launch"], ids["Summer Sale"]}, "third")
 	detailsPath := "/social-media-posting/" + loc + "/tags/details"
 	fleettest.Eventually(t, 10*time.Second, "three requests handled", func() bool {
-		return env.Calls(t, loc, "POST", detailsPath) == 3 && bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher)
+		return env.Calls(t, loc, "POST", detailsPath) == 3 && bustest.Quiet(t, env.JS, topology.StreamTriggers, topology.DurableEnricher)
 	})
 	if n := env.Calls(t, loc, "POST", tagsPath); n != 2 {
 		t.Errorf("after identical requests %d contact tags created in all, want still 2", n)
@@ -270,7 +271,7 @@ func readRelations(t testing.TB, env *fleettest.Env, loc string, posts, tags []s
 	t.Helper()
 	r := relations{Posts: map[string][]string{}, TagPosts: map[string][]string{}}
 	for _, p := range posts {
-		if data, _, ok := bustest.Entry(t, env.JS, bus.BucketRelations, "post."+loc+"."+postKey(t, p)); ok {
+		if data, _, ok := bustest.Entry(t, env.JS, topology.BucketRelations, "post."+loc+"."+postKey(t, p)); ok {
 			var rec struct {
 				TagIDs    []string  `json:"tagIds"`
 				UpdatedAt time.Time `json:"updatedAt"`
@@ -282,7 +283,7 @@ func readRelations(t testing.TB, env *fleettest.Env, loc string, posts, tags []s
 		}
 	}
 	for _, tag := range tags {
-		if data, _, ok := bustest.Entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+"."+tag); ok {
+		if data, _, ok := bustest.Entry(t, env.JS, topology.BucketRelations, "tagposts."+loc+"."+tag); ok {
 			var rec struct {
 				PostIDs []string `json:"postIds"`
 			}
@@ -307,7 +308,7 @@ func TestPostRelations(t *testing.T) {
 	env := fleettest.Start(t, "empty")
 	loc, _ := env.NewTaggedLocation(t)
 	startWorker(t, env)
-	postSubject := subject(t, bus.PostTriggers, loc)
+	postSubject := subject(t, topology.PostTriggers, loc)
 	// Event times are recent: the consumers refuse one more than 400 days
 	// behind the time the stream stored it.
 	t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
@@ -321,7 +322,7 @@ func TestPostRelations(t *testing.T) {
 		if _, err := env.Deps.Publisher.Publish(context.Background(), postSubject, ev); err != nil {
 			t.Fatal(err)
 		}
-		fleettest.Eventually(t, 10*time.Second, what+" handled", func() bool { return bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher) })
+		fleettest.Eventually(t, 10*time.Second, what+" handled", func() bool { return bustest.Quiet(t, env.JS, topology.StreamTriggers, topology.DurableEnricher) })
 		// The relation records are polled too: on a loaded machine the
 		// consumer can look quiet a moment before the last record reads
 		// as written.
@@ -354,12 +355,12 @@ func TestPostRelations(t *testing.T) {
 	step("a stale update of p1", post("p1", socialsyncv1.Change_CHANGE_UPDATED, t0.Add(30*time.Second), "b", "c"), dropped)
 
 	// The same event delivered again (another Nats-Msg-Id) writes nothing.
-	_, revBefore, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "post."+loc+"."+postKey(t, "p1"))
-	_, tagRevBefore, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+".a")
+	_, revBefore, _ := bustest.Entry(t, env.JS, topology.BucketRelations, "post."+loc+"."+postKey(t, "p1"))
+	_, tagRevBefore, _ := bustest.Entry(t, env.JS, topology.BucketRelations, "tagposts."+loc+".a")
 	publishRaw(t, env, postSubject, post("p1", socialsyncv1.Change_CHANGE_UPDATED, t0.Add(time.Minute), "a"), "again", true)
-	fleettest.Eventually(t, 10*time.Second, "repeat handled", func() bool { return bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher) })
-	_, revAfter, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "post."+loc+"."+postKey(t, "p1"))
-	_, tagRevAfter, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+".a")
+	fleettest.Eventually(t, 10*time.Second, "repeat handled", func() bool { return bustest.Quiet(t, env.JS, topology.StreamTriggers, topology.DurableEnricher) })
+	_, revAfter, _ := bustest.Entry(t, env.JS, topology.BucketRelations, "post."+loc+"."+postKey(t, "p1"))
+	_, tagRevAfter, _ := bustest.Entry(t, env.JS, topology.BucketRelations, "tagposts."+loc+".a")
 	if revAfter != revBefore || tagRevAfter != tagRevBefore {
 		t.Errorf("a repeated event rewrote the relations: post revision %d → %d, tag revision %d → %d", revBefore, revAfter, tagRevBefore, tagRevAfter)
 	}
@@ -379,7 +380,7 @@ func TestTagDeletionMarksDetailsDeleted(t *testing.T) {
 	fleettest.Eventually(t, 10*time.Second, "details stored", func() bool { d, _ := storedDetail(t, env, loc, ids["Fleeting"]); return d != nil })
 
 	ev := &socialsyncv1.TagChanged{LocationId: loc, TagId: ids["Fleeting"], TagName: "Fleeting", Change: socialsyncv1.Change_CHANGE_DELETED, Timestamp: timestamppb.Now()}
-	if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, bus.TagEvents, loc), ev); err != nil {
+	if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, topology.TagEvents, loc), ev); err != nil {
 		t.Fatal(err)
 	}
 	fleettest.Eventually(t, 10*time.Second, "details marked deleted", func() bool {
@@ -407,16 +408,16 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 		}
 	}
 	const unknown = "NotConnectedLoc01234"
-	details := subject(t, bus.TagDetailsTriggers, loc)
+	details := subject(t, topology.TagDetailsTriggers, loc)
 	raw(details, []byte("\xff garbage"))
 	publishRaw(t, env, details, &socialsyncv1.TagDetailsRequested{LocationId: loc}, "", false)
 	publishRaw(t, env, details, &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: []string{"a.b"}}, "", false)
 	publishRaw(t, env, details, &socialsyncv1.TagDetailsRequested{LocationId: "SomewhereElse", TagIds: []string{"t1"}}, "", false)
-	publishRaw(t, env, subject(t, bus.TagDetailsTriggers, unknown), &socialsyncv1.TagDetailsRequested{LocationId: unknown, TagIds: []string{"t1"}}, "", false)
-	publishRaw(t, env, subject(t, bus.PostTriggers, loc), &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", TagIds: []string{""}}, "", false)
-	publishRaw(t, env, subject(t, bus.PostTriggers, unknown), &socialsyncv1.PostEvent{LocationId: unknown, PostId: "p1"}, "", false)
+	publishRaw(t, env, subject(t, topology.TagDetailsTriggers, unknown), &socialsyncv1.TagDetailsRequested{LocationId: unknown, TagIds: []string{"t1"}}, "", false)
+	publishRaw(t, env, subject(t, topology.PostTriggers, loc), &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", TagIds: []string{""}}, "", false)
+	publishRaw(t, env, subject(t, topology.PostTriggers, unknown), &socialsyncv1.PostEvent{LocationId: unknown, PostId: "p1"}, "", false)
 	raw("socialsync.trigger.tagdetails.bad-loc", []byte{})
-	raw(subject(t, bus.TagEvents, loc), []byte("\xff not a tag event"))
+	raw(subject(t, topology.TagEvents, loc), []byte("\xff not a tag event"))
 	requestDetails(t, env, loc, []string{ids["ok"]}, "valid")
 
 	fleettest.Eventually(t, 10*time.Second, "valid request handled", func() bool { d, _ := storedDetail(t, env, loc, ids["ok"]); return d != nil })
@@ -484,7 +485,7 @@ func TestMirrorFollowsTheMapping(t *testing.T) {
 	}
 	startWorker(t, env)
 	req := &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: []string{ids["Launch"]}, RequestedBy: "test"}
-	publishRaw(t, env, subject(t, bus.TagDetailsTriggers, loc), req, "mapped", true)
+	publishRaw(t, env, subject(t, topology.TagDetailsTriggers, loc), req, "mapped", true)
 	fleettest.Eventually(t, 10*time.Second, "details announced", func() bool { return len(storedEvents(t, env, loc)) == 1 })
 	if diff := cmp.Diff([]string{"brand/launch"}, locationTags(t, env, loc), sorted); diff != "" {
 		t.Errorf("location tags with the mapping (-want +got):\n%s", diff)
@@ -495,7 +496,7 @@ func TestMirrorFollowsTheMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	req = &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: []string{ids["Promo"]}, RequestedBy: "test"}
-	publishRaw(t, env, subject(t, bus.TagDetailsTriggers, loc), req, "unmapped", true)
+	publishRaw(t, env, subject(t, topology.TagDetailsTriggers, loc), req, "unmapped", true)
 	fleettest.Eventually(t, 10*time.Second, "details announced", func() bool { return len(storedEvents(t, env, loc)) == 2 })
 	if diff := cmp.Diff([]string{"brand/launch", "social:promo"}, locationTags(t, env, loc), sorted); diff != "" {
 		t.Errorf("location tags after the mapping was deleted (-want +got):\n%s", diff)
@@ -563,19 +564,19 @@ func TestPostIDsFollowTheSharedRule(t *testing.T) {
 	startWorker(t, env)
 	cases := bustest.PostCases(loc, []string{tagIDs["Launch"]}, nil, time.Now())
 	for _, c := range cases {
-		if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, bus.PostTriggers, loc), c.Event); err != nil {
+		if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, topology.PostTriggers, loc), c.Event); err != nil {
 			t.Fatal(err)
 		}
 	}
 	fleettest.Eventually(t, 10*time.Second, "triggers handled", func() bool {
-		return bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableEnricher)
+		return bustest.Quiet(t, env.JS, topology.StreamTriggers, topology.DurableEnricher)
 	})
 	var want []string
 	for _, c := range cases {
 		key, err := ids.Key(c.Event.GetSource(), c.Event.GetPostId())
 		stored := false
 		if err == nil {
-			_, _, stored = bustest.Entry(t, env.JS, bus.BucketRelations, "post."+loc+"."+key)
+			_, _, stored = bustest.Entry(t, env.JS, topology.BucketRelations, "post."+loc+"."+key)
 		}
 		switch {
 		case c.Valid && (err != nil || !stored):
@@ -586,7 +587,7 @@ func TestPostIDsFollowTheSharedRule(t *testing.T) {
 			t.Errorf("%s: refused input was stored under %q", c.Name, key)
 		}
 	}
-	data, _, _ := bustest.Entry(t, env.JS, bus.BucketRelations, "tagposts."+loc+"."+tagIDs["Launch"])
+	data, _, _ := bustest.Entry(t, env.JS, topology.BucketRelations, "tagposts."+loc+"."+tagIDs["Launch"])
 	var listed struct {
 		PostIDs []string `json:"postIds"`
 	}

@@ -32,6 +32,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // Worker is the fetcher. Run it with Run.
@@ -63,12 +64,12 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	w := &Worker{cfg: cfg, deps: d, now: time.Now, fetching: make(map[string]bool)}
-	if err := bus.OpenBuckets(ctx, d.JS, map[string]*jetstream.KeyValue{bus.BucketTags: &w.tags, bus.BucketRelations: &w.relations}); err != nil {
+	if err := bus.OpenBuckets(ctx, d.JS, map[string]*jetstream.KeyValue{topology.BucketTags: &w.tags, topology.BucketRelations: &w.relations}); err != nil {
 		return nil, err
 	}
 	var err error
-	if w.refreshes, err = d.JS.Stream(ctx, bus.StreamRefresh); err != nil {
-		return nil, fmt.Errorf("open stream %s: %w", bus.StreamRefresh, err)
+	if w.refreshes, err = d.JS.Stream(ctx, topology.StreamRefresh); err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", topology.StreamRefresh, err)
 	}
 	return w, nil
 }
@@ -77,11 +78,11 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 // when the poller is on, until ctx ends; it returns nil after an orderly
 // shutdown, in which in-flight messages finish or go back to JetStream.
 func (w *Worker) Run(ctx context.Context) error {
-	triggers, err := w.deps.Consumer(bus.StreamTriggers, bus.DurableFetcher, w.handleTrigger, w.cfg.Concurrency)
+	triggers, err := w.deps.Consumer(topology.StreamTriggers, topology.DurableFetcher, w.handleTrigger, w.cfg.Concurrency)
 	if err != nil {
 		return err
 	}
-	refreshes, err := w.deps.Consumer(bus.StreamRefresh, bus.DurableFetcher, w.handleRefresh, w.cfg.Concurrency)
+	refreshes, err := w.deps.Consumer(topology.StreamRefresh, topology.DurableFetcher, w.handleRefresh, w.cfg.Concurrency)
 	if err != nil {
 		return err
 	}

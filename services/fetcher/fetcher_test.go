@@ -22,6 +22,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/relations"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/fetcher"
 	"github.com/socialsync/socialsync/services/fetcher/catalogue"
@@ -35,7 +36,7 @@ type change struct {
 func tagChanges(t testing.TB, env *fleettest.Env, loc string) []change {
 	t.Helper()
 	var out []change
-	for _, ev := range bustest.Decode[socialsyncv1.TagChanged](t, bustest.Messages(t, env.JS, bus.StreamEvents, subject(t, bus.TagEvents, loc))) {
+	for _, ev := range bustest.Decode[socialsyncv1.TagChanged](t, bustest.Messages(t, env.JS, topology.StreamEvents, subject(t, topology.TagEvents, loc))) {
 		if ev.LocationId != loc || ev.Timestamp == nil {
 			t.Errorf("TagChanged %v: wrong location or no timestamp", ev)
 		}
@@ -46,7 +47,7 @@ func tagChanges(t testing.TB, env *fleettest.Env, loc string) []change {
 
 func detailRequests(t testing.TB, env *fleettest.Env, loc string) []*socialsyncv1.TagDetailsRequested {
 	t.Helper()
-	return bustest.Decode[socialsyncv1.TagDetailsRequested](t, bustest.Messages(t, env.JS, bus.StreamTriggers, subject(t, bus.TagDetailsTriggers, loc)))
+	return bustest.Decode[socialsyncv1.TagDetailsRequested](t, bustest.Messages(t, env.JS, topology.StreamTriggers, subject(t, topology.TagDetailsTriggers, loc)))
 }
 
 func loadCatalogue(t testing.TB, env *fleettest.Env, loc string) (relations.Catalogue, bool) {
@@ -65,7 +66,7 @@ func loadCatalogue(t testing.TB, env *fleettest.Env, loc string) (relations.Cata
 func trigger(t testing.TB, env *fleettest.Env, loc, eventID string) {
 	t.Helper()
 	ev := &socialsyncv1.PostEvent{LocationId: loc, PostId: "65f151c99bc2bf3aaf970d72", Change: socialsyncv1.Change_CHANGE_UPDATED, Source: "test", EventId: eventID}
-	if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, bus.PostTriggers, loc), ev); err != nil {
+	if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, topology.PostTriggers, loc), ev); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -116,7 +117,7 @@ func TestRefreshReportsChangesAndStoresCatalogue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := nats.NewMsg(subject(t, bus.PostTriggers, loc))
+	msg := nats.NewMsg(subject(t, topology.PostTriggers, loc))
 	msg.Data = data
 	msg.Header.Set("Content-Type", "application/json")
 	if _, err := env.JS.PublishMsg(context.Background(), msg); err != nil {
@@ -165,7 +166,7 @@ func TestBurstOfTriggersCoalesces(t *testing.T) {
 	wg.Wait()
 	published := time.Since(start)
 	fleettest.Eventually(t, 20*time.Second, "quiet", func() bool {
-		return bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableFetcher) && bustest.Quiet(t, env.JS, bus.StreamRefresh, bus.DurableFetcher)
+		return bustest.Quiet(t, env.JS, topology.StreamTriggers, topology.DurableFetcher) && bustest.Quiet(t, env.JS, topology.StreamRefresh, topology.DurableFetcher)
 	})
 	calls := tagListCalls(t, env, loc)
 	t.Logf("%d triggers published in %v cost %d catalogue fetches", n, published.Round(time.Millisecond), calls)
@@ -190,7 +191,7 @@ func TestNothingPublishedTwice(t *testing.T) {
 
 	trigger(t, env, loc, "e1")
 	fleettest.Eventually(t, 10*time.Second, "first refresh", func() bool { _, ok := loadCatalogue(t, env, loc); return ok })
-	fleettest.Eventually(t, 10*time.Second, "quiet", func() bool { return bustest.Quiet(t, env.JS, bus.StreamRefresh, bus.DurableFetcher) })
+	fleettest.Eventually(t, 10*time.Second, "quiet", func() bool { return bustest.Quiet(t, env.JS, topology.StreamRefresh, topology.DurableFetcher) })
 	first, _ := loadCatalogue(t, env, loc)
 
 	// The same event again: the stream's duplicate window drops it.
@@ -203,7 +204,7 @@ func TestNothingPublishedTwice(t *testing.T) {
 	})
 	// A crash after publishing, before storing: the stored catalogue is
 	// still the old one (here: none), and the refresh runs again.
-	kv, err := env.JS.KeyValue(context.Background(), bus.BucketTags)
+	kv, err := env.JS.KeyValue(context.Background(), topology.BucketTags)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +214,7 @@ func TestNothingPublishedTwice(t *testing.T) {
 	trigger(t, env, loc, "e3")
 	fleettest.Eventually(t, 10*time.Second, "catalogue stored again", func() bool { _, ok := loadCatalogue(t, env, loc); return ok })
 	fleettest.Eventually(t, 10*time.Second, "quiet", func() bool {
-		return bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableFetcher) && bustest.Quiet(t, env.JS, bus.StreamRefresh, bus.DurableFetcher)
+		return bustest.Quiet(t, env.JS, topology.StreamTriggers, topology.DurableFetcher) && bustest.Quiet(t, env.JS, topology.StreamRefresh, topology.DurableFetcher)
 	})
 
 	if calls := tagListCalls(t, env, loc); calls != 3 {
@@ -250,12 +251,12 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 		return b
 	}
 	const unknown = "NotConnectedLoc01234"
-	publishRaw(subject(t, bus.PostTriggers, loc), []byte("\xff\xff not protobuf"))
-	publishRaw(subject(t, bus.PostTriggers, loc), post("OtherLocation", "p1"))
-	publishRaw(subject(t, bus.PostTriggers, loc), post(loc, ""))
-	publishRaw(subject(t, bus.PostTriggers, unknown), post(unknown, "p1"))
+	publishRaw(subject(t, topology.PostTriggers, loc), []byte("\xff\xff not protobuf"))
+	publishRaw(subject(t, topology.PostTriggers, loc), post("OtherLocation", "p1"))
+	publishRaw(subject(t, topology.PostTriggers, loc), post(loc, ""))
+	publishRaw(subject(t, topology.PostTriggers, unknown), post(unknown, "p1"))
 	publishRaw("socialsync.trigger.post.bad-location", post("bad-location", "p1"))
-	publishRaw(subject(t, bus.CatalogueRefreshes, loc), []byte("not a refresh either"))
+	publishRaw(subject(t, topology.CatalogueRefreshes, loc), []byte("not a refresh either"))
 	trigger(t, env, loc, "valid")
 
 	fleettest.Eventually(t, 10*time.Second, "valid trigger handled", func() bool { _, ok := loadCatalogue(t, env, loc); return ok })
@@ -295,9 +296,9 @@ func TestPollerPublishesUpdatedPosts(t *testing.T) {
 	env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/posts", map[string]any{"tags": []string{ids["polled"]}}, &post)
 	startWorker(t, env, func(c *fetcher.Config) { c.PollInterval = time.Second })
 
-	postSubject := subject(t, bus.PostTriggers, loc)
-	fleettest.Eventually(t, 10*time.Second, "polled post trigger", func() bool { return len(bustest.Messages(t, env.JS, bus.StreamTriggers, postSubject)) == 1 })
-	ev := bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, env.JS, bus.StreamTriggers, postSubject))[0]
+	postSubject := subject(t, topology.PostTriggers, loc)
+	fleettest.Eventually(t, 10*time.Second, "polled post trigger", func() bool { return len(bustest.Messages(t, env.JS, topology.StreamTriggers, postSubject)) == 1 })
+	ev := bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, env.JS, topology.StreamTriggers, postSubject))[0]
 	if ev.PostId != post.ID || ev.Source != "highlevel" || !strings.HasPrefix(ev.EventId, "poll:"+loc+":"+post.ID+":") ||
 		!cmp.Equal(ev.TagIds, []string{ids["polled"]}) || ev.OccurredAt == nil {
 		t.Errorf("polled event = %v", ev)
@@ -308,7 +309,7 @@ func TestPollerPublishesUpdatedPosts(t *testing.T) {
 	fleettest.Eventually(t, 10*time.Second, "the polled trigger refreshed the catalogue", func() bool { _, ok := loadCatalogue(t, env, loc); return ok })
 
 	// The next polls find nothing new.
-	rel, err := env.JS.KeyValue(context.Background(), bus.BucketRelations)
+	rel, err := env.JS.KeyValue(context.Background(), topology.BucketRelations)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +329,7 @@ func TestPollerPublishesUpdatedPosts(t *testing.T) {
 	}
 	firstPoll := cursor().PolledAt
 	fleettest.Eventually(t, 10*time.Second, "a second poll", func() bool { return cursor().PolledAt.After(firstPoll) })
-	if got := len(bustest.Messages(t, env.JS, bus.StreamTriggers, postSubject)); got != 1 {
+	if got := len(bustest.Messages(t, env.JS, topology.StreamTriggers, postSubject)); got != 1 {
 		t.Errorf("%d post triggers after a poll with nothing new, want 1", got)
 	}
 }
@@ -371,13 +372,13 @@ func TestTriggerIDsFollowTheSharedRule(t *testing.T) {
 	startWorker(t, env)
 	cases := bustest.PostCases(loc, nil, nil, time.Now())
 	for _, c := range cases {
-		if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, bus.PostTriggers, loc), c.Event); err != nil {
+		if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, topology.PostTriggers, loc), c.Event); err != nil {
 			t.Fatal(err)
 		}
 	}
 	fleettest.Eventually(t, 10*time.Second, "triggers handled", func() bool {
 		_, ok := loadCatalogue(t, env, loc)
-		return ok && bustest.Quiet(t, env.JS, bus.StreamTriggers, bus.DurableFetcher)
+		return ok && bustest.Quiet(t, env.JS, topology.StreamTriggers, topology.DurableFetcher)
 	})
 	// Refused input is dead-lettered once, by contactsync (the owner of
 	// post triggers); the fetcher acks it and counts it.

@@ -10,6 +10,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/topology"
 	"github.com/socialsync/socialsync/services/fetcher"
 )
 
@@ -51,6 +52,6 @@ func tagListCalls(t testing.TB, env *fleettest.Env, loc string) int {
 // storedCatalogue reads the catalogue the fetcher stored for loc.
 func storedCatalogue(t testing.TB, js jetstream.JetStream, loc string) (string, bool) {
 	t.Helper()
-	v, _, ok := bustest.Entry(t, js, bus.BucketTags, loc)
+	v, _, ok := bustest.Entry(t, js, topology.BucketTags, loc)
 	return string(v), ok
 }

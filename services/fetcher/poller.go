@@ -11,11 +11,11 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/relations/revision"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/fetcher/catalogue"
 )
@@ -114,7 +114,7 @@ func (w *Worker) pollLocation(ctx context.Context, loc string) (int, error) {
 		return 0, err
 	}
 	changed, since := catalogue.Updated(posts, cursor)
-	subject, err := bus.PostTriggers.Subject(loc)
+	subject, err := topology.PostTriggers.Subject(loc)
 	if err != nil {
 		return 0, err
 	}

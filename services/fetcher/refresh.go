@@ -13,6 +13,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/relations/revision"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/fetcher/catalogue"
 )
@@ -144,7 +145,7 @@ func (w *Worker) publishChanges(ctx context.Context, loc string, changes []catal
 	if len(changes) == 0 {
 		return nil
 	}
-	tagSubject, err := bus.TagEvents.Subject(loc)
+	tagSubject, err := topology.TagEvents.Subject(loc)
 	if err != nil {
 		return bus.Permanent(err)
 	}
@@ -154,7 +155,7 @@ func (w *Worker) publishChanges(ctx context.Context, loc string, changes []catal
 			return fmt.Errorf("publish %s change of tag %s: %w", c.Kind, c.Tag.ID, err)
 		}
 	}
-	detailsSubject, err := bus.TagDetailsTriggers.Subject(loc)
+	detailsSubject, err := topology.TagDetailsTriggers.Subject(loc)
 	if err != nil {
 		return bus.Permanent(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -29,7 +30,7 @@ func (w *Worker) handleTrigger(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return fmt.Errorf("post trigger of %s: %w", loc, err)
 	}
-	subject, err := bus.CatalogueRefreshes.Subject(loc)
+	subject, err := topology.CatalogueRefreshes.Subject(loc)
 	if err != nil {
 		return bus.Permanent(err)
 	}

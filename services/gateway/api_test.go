@@ -23,6 +23,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/gateway"
 )
@@ -62,22 +63,22 @@ func (w *world) seed(t *testing.T, loc string) seeded {
 		s.tagNames[tg.ID] = tg.Tag
 		detail, _ := protojson.Marshal(&socialsyncv1.TagDetail{TagId: tg.ID, TagName: tg.Tag, CreatedBy: tg.CreatedBy,
 			CreatedAt: timestamppb.New(tg.CreatedAt), UpdatedAt: timestamppb.New(tg.UpdatedAt)})
-		w.put(t, bus.BucketTagDetails, loc+"."+tg.ID, detail)
+		w.put(t, topology.BucketTagDetails, loc+"."+tg.ID, detail)
 	}
 	if len(s.tags) < 2 {
 		t.Fatalf("location %s has %d tags; the test needs 2", loc, len(s.tags))
 	}
-	w.put(t, bus.BucketTags, loc, jsonBody(t, map[string]any{"tags": cat, "fetchedAt": time.Now().UTC()}))
+	w.put(t, topology.BucketTags, loc, jsonBody(t, map[string]any{"tags": cat, "fetchedAt": time.Now().UTC()}))
 	// post1 carries tags 0 and 1 and reached c1, c2; post2 carries tag 0
 	// and reached c2, c3.
 	// The relations name posts by their keys (ids.Key), as the enricher
 	// and contactsync write them.
 	post1, _ := ids.Key("", "post1")
 	post2, _ := ids.Key("", "post2")
-	w.put(t, bus.BucketRelations, "tagposts."+loc+"."+s.tags[0], []byte(`{"postIds":["`+post1+`","`+post2+`"]}`))
-	w.put(t, bus.BucketRelations, "tagposts."+loc+"."+s.tags[1], []byte(`{"postIds":["`+post1+`"]}`))
-	w.put(t, bus.BucketRelations, "postcontacts."+loc+"."+post1, []byte(`{"contactIds":["c1","c2"]}`))
-	w.put(t, bus.BucketRelations, "postcontacts."+loc+"."+post2, []byte(`{"contactIds":["c2","c3"]}`))
+	w.put(t, topology.BucketRelations, "tagposts."+loc+"."+s.tags[0], []byte(`{"postIds":["`+post1+`","`+post2+`"]}`))
+	w.put(t, topology.BucketRelations, "tagposts."+loc+"."+s.tags[1], []byte(`{"postIds":["`+post1+`"]}`))
+	w.put(t, topology.BucketRelations, "postcontacts."+loc+"."+post1, []byte(`{"contactIds":["c1","c2"]}`))
+	w.put(t, topology.BucketRelations, "postcontacts."+loc+"."+post2, []byte(`{"contactIds":["c2","c3"]}`))
 
 	accounts, err := c.Accounts(ctx, loc)
 	if err != nil {
@@ -100,7 +101,7 @@ func (w *world) seed(t *testing.T, loc string) seeded {
 		stored = append(stored, chunk{ch.ProfileIDs, ch.Statistics})
 	}
 	for _, day := range []string{"2026-11-25", "2026-11-26"} {
-		w.put(t, bus.BucketStatsHistory, loc+"."+day, jsonBody(t, map[string]any{"day": day, "takenAt": time.Now().UTC(),
+		w.put(t, topology.BucketStatsHistory, loc+"."+day, jsonBody(t, map[string]any{"day": day, "takenAt": time.Now().UTC(),
 			"profileIds": profiles, "chunks": stored, "trigger": "t", "published": true}))
 		s.days = append([]string{day}, s.days...)
 	}
@@ -130,7 +131,7 @@ func (w *world) deadLetter(t *testing.T, worker, loc, subject string, data []byt
 	msg.Header.Set(bus.HeaderDLQClass, "bad_input")
 	msg.Header.Set(bus.HeaderDLQSubject, subject)
 	msg.Header.Set(bus.HeaderDLQDeliveries, "1")
-	msg.Header.Set(bus.HeaderDLQStream, bus.StreamTriggers)
+	msg.Header.Set(bus.HeaderDLQStream, topology.StreamTriggers)
 	msg.Header.Set(bus.HeaderDLQSequence, "42")
 	msg.Header.Set(bus.HeaderDLQConsumer, worker)
 	msg.Header.Set(bus.HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
@@ -348,11 +349,11 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 	k.do(t, w, call{method: "POST", path: "/v1/locations/" + loc + "/triggers/tagdetails", body: `{"tagIds":[]}`, status: 422, invalid: true})
 	k.do(t, w, call{method: "POST", path: "/v1/locations/" + loc + "/triggers/stats", status: 202})
 	k.do(t, w, call{method: "POST", path: "/v1/locations/" + loc + "/triggers/stats", body: `{"platforms":["Face Book"]}`, status: 422, invalid: true})
-	posts := bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, w.JS, bus.StreamTriggers, "socialsync.trigger.post."+loc))
+	posts := bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, w.JS, topology.StreamTriggers, "socialsync.trigger.post."+loc))
 	if len(posts) != 1 || posts[0].GetPostId() != "post3" || posts[0].GetSource() != "highlevel" {
 		t.Errorf("post triggers: %v", posts)
 	}
-	if n := len(bustest.Messages(t, w.JS, bus.StreamTriggers, "socialsync.trigger.stats."+loc)); n != 1 {
+	if n := len(bustest.Messages(t, w.JS, topology.StreamTriggers, "socialsync.trigger.stats."+loc)); n != 1 {
 		t.Errorf("stats triggers: %d", n)
 	}
 
@@ -401,9 +402,9 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 		t.Errorf("replay all of %s: %+v", loc, all)
 	}
 	k.do(t, w, call{method: "POST", path: "/v1/deadletters/replay", body: `{}`, status: 422, invalid: true})
-	replays := bustest.Messages(t, w.JS, bus.StreamTriggers, "socialsync.trigger.post."+loc)
+	replays := bustest.Messages(t, w.JS, topology.StreamTriggers, "socialsync.trigger.post."+loc)
 	if len(replays) != 3 || replays[1].Header.Get(bus.HeaderMsgID) != "replay:"+strconv.FormatUint(seq1, 10) ||
-		replays[1].Header.Get(bus.HeaderReplayFor) != bus.DurableContactSync {
+		replays[1].Header.Get(bus.HeaderReplayFor) != topology.DurableContactSync {
 		t.Errorf("post triggers after the replays: %d", len(replays))
 	}
 	k.do(t, w, call{method: "GET", path: "/v1/deadletters", status: 200}).json(t, &dls)
@@ -450,7 +451,7 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 	k.do(t, w, call{method: "GET", path: "/v1/pipeline?location=a.b", status: 400, invalid: true})
 	var fetcherLag uint64
 	for _, c := range p.Consumers {
-		if c.Worker == bus.DurableFetcher {
+		if c.Worker == topology.DurableFetcher {
 			fetcherLag += c.Lag
 		}
 	}

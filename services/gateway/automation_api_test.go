@@ -13,8 +13,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 func init() {
@@ -82,7 +82,7 @@ func (w *world) checkReports(t *testing.T, k *contract, s seeded) {
 
 	// Stored as the stats worker stores them.
 	ctx := context.Background()
-	store, err := w.JS.ObjectStore(ctx, bus.ObjectStoreReports)
+	store, err := w.JS.ObjectStore(ctx, topology.ObjectStoreReports)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,9 +180,9 @@ func (w *world) checkSegments(t *testing.T, k *contract, s seeded) {
 	k.do(t, w, call{method: "GET", path: "/v1/segments/ok-one", status: 404})
 
 	// Sizes: membership as the contactsync workers keep it.
-	w.put(t, bus.BucketSegments, "member."+loc+".c1", []byte(`{"segments":["product-curious"]}`))
-	w.put(t, bus.BucketSegments, "member."+loc+".c2", []byte(`{"segments":["product-curious","launch-and-sale"]}`))
-	w.put(t, bus.BucketSegments, "member."+other+".c9", []byte(`{"segments":["product-curious"]}`))
+	w.put(t, topology.BucketSegments, "member."+loc+".c1", []byte(`{"segments":["product-curious"]}`))
+	w.put(t, topology.BucketSegments, "member."+loc+".c2", []byte(`{"segments":["product-curious","launch-and-sale"]}`))
+	w.put(t, topology.BucketSegments, "member."+other+".c9", []byte(`{"segments":["product-curious"]}`))
 	var one struct {
 		Name       string
 		Loaded     bool
@@ -211,7 +211,7 @@ func (w *world) checkSegments(t *testing.T, k *contract, s seeded) {
 	}
 
 	// A broken stored definition is listed, flagged.
-	w.put(t, bus.BucketSegments, "def.broken", []byte(`{"name":"broken","postedWithinDays":"soon"}`))
+	w.put(t, topology.BucketSegments, "def.broken", []byte(`{"name":"broken","postedWithinDays":"soon"}`))
 	var defs struct {
 		Items []struct {
 			Name   string
@@ -265,7 +265,7 @@ func (w *world) checkWorkflows(t *testing.T, k *contract) {
 	if !strings.Contains(bad.Error.Field, "when") {
 		t.Errorf("bad expression: %+v", bad)
 	}
-	w.put(t, bus.BucketWorkflows, "broken-flow", []byte(`{"name":"broken-flow","on":"nothing"}`))
+	w.put(t, topology.BucketWorkflows, "broken-flow", []byte(`{"name":"broken-flow","on":"nothing"}`))
 	var list struct {
 		Items []struct {
 			Name, Summary, Error string

@@ -12,6 +12,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -62,7 +64,7 @@ func deadLetterFilter(w http.ResponseWriter, r *http.Request) (string, bool) {
 		writeError(w, http.StatusBadRequest, "bad_request", "worker: want a worker name (letters, digits, '-', '_'), got "+quote(worker))
 		return "", false
 	}
-	if loc != "" && loc != "_invalid" && !bus.ValidLocationID(loc) {
+	if loc != "" && loc != "_invalid" && !ids.ValidHighLevel(loc) {
 		writeError(w, http.StatusBadRequest, "bad_request", "location: want a HighLevel location id, got "+quote(loc))
 		return "", false
 	}
@@ -135,7 +137,7 @@ func (g *Gateway) getDeadLetter(w http.ResponseWriter, r *http.Request) {
 // decodeOriginal returns the original payload as protojson when its
 // subject names a message socialsync knows and it decodes; nil otherwise.
 func decodeOriginal(dl bus.StoredDeadLetter) any {
-	family, _, err := bus.ParseSubject(dl.OriginalSubject)
+	family, _, err := topology.ParseSubject(dl.OriginalSubject)
 	if err != nil || len(dl.Data) == 0 {
 		return nil
 	}
@@ -149,27 +151,27 @@ func decodeOriginal(dl bus.StoredDeadLetter) any {
 // messageOf returns an empty message of the family's type.
 func messageOf(f bus.Family) proto.Message {
 	switch f {
-	case bus.PostTriggers, bus.CatalogueRefreshes:
+	case topology.PostTriggers, topology.CatalogueRefreshes:
 		return &socialsyncv1.PostEvent{}
-	case bus.TagDetailsTriggers:
+	case topology.TagDetailsTriggers:
 		return &socialsyncv1.TagDetailsRequested{}
-	case bus.StatsTriggers, bus.ScheduledStats, bus.StatsSchedules:
+	case topology.StatsTriggers, topology.ScheduledStats, topology.StatsSchedules:
 		return &socialsyncv1.StatsRequested{}
-	case bus.TagEvents:
+	case topology.TagEvents:
 		return &socialsyncv1.TagChanged{}
-	case bus.TagDetailsEvents:
+	case topology.TagDetailsEvents:
 		return &socialsyncv1.TagDetailsStored{}
-	case bus.StatsEvents:
+	case topology.StatsEvents:
 		return &socialsyncv1.StatsSnapshot{}
-	case bus.ContactEvents:
+	case topology.ContactEvents:
 		return &socialsyncv1.ContactTagsChanged{}
-	case bus.LocationEvents:
+	case topology.LocationEvents:
 		return &socialsyncv1.LocationStateChanged{}
-	case bus.RecommendationEvents:
+	case topology.RecommendationEvents:
 		return &socialsyncv1.RecommendationsUpdated{}
-	case bus.SegmentEvents:
+	case topology.SegmentEvents:
 		return &socialsyncv1.SegmentChanged{}
-	case bus.SegmentTriggers:
+	case topology.SegmentTriggers:
 		return &socialsyncv1.SegmentsRecompute{}
 	}
 	return nil
@@ -239,7 +241,7 @@ func (g *Gateway) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if !g.decodeTrigger(w, r, &b) {
 		return
 	}
-	if !bus.ValidLocationID(b.Location) {
+	if !ids.ValidHighLevel(b.Location) {
 		writeError(w, http.StatusUnprocessableEntity, "invalid", "location: required, a HighLevel location id")
 		return
 	}

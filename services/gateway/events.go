@@ -13,6 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -158,9 +160,9 @@ func (g *Gateway) feed(ctx context.Context) error {
 }
 
 func (g *Gateway) consumeEvents(ctx context.Context) error {
-	stream, err := g.deps.JS.Stream(ctx, bus.StreamEvents)
+	stream, err := g.deps.JS.Stream(ctx, topology.StreamEvents)
 	if err != nil {
-		return fmt.Errorf("open stream %s: %w", bus.StreamEvents, err)
+		return fmt.Errorf("open stream %s: %w", topology.StreamEvents, err)
 	}
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{"socialsync.event.>"}, DeliverPolicy: jetstream.DeliverNewPolicy})
@@ -195,7 +197,7 @@ func (g *Gateway) consumeEvents(ctx context.Context) error {
 }
 
 func toLiveEvent(msg jetstream.Msg) (liveEvent, bool) {
-	family, loc, err := bus.ParseSubject(msg.Subject())
+	family, loc, err := topology.ParseSubject(msg.Subject())
 	if err != nil {
 		return liveEvent{}, false
 	}
@@ -218,7 +220,7 @@ func toLiveEvent(msg jetstream.Msg) (liveEvent, bool) {
 // first gets the recent events it missed.
 func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 	loc := r.URL.Query().Get("location")
-	if loc != "" && !bus.ValidLocationID(loc) {
+	if loc != "" && !ids.ValidHighLevel(loc) {
 		writeError(w, http.StatusBadRequest, "bad_request", "location: want a HighLevel location id, got "+quote(loc))
 		return
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // Config is the gateway's configuration. Secrets are read here and never
@@ -104,14 +105,14 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := bus.OpenBuckets(ctx, d.JS, map[string]*jetstream.KeyValue{
-		bus.BucketTags: &g.kv.tags, bus.BucketTagDetails: &g.kv.details, bus.BucketRelations: &g.kv.relations,
-		bus.BucketStatsHistory: &g.kv.history, bus.BucketWebhookEvents: &g.kv.webhook,
+		topology.BucketTags: &g.kv.tags, topology.BucketTagDetails: &g.kv.details, topology.BucketRelations: &g.kv.relations,
+		topology.BucketStatsHistory: &g.kv.history, topology.BucketWebhookEvents: &g.kv.webhook,
 	}); err != nil {
 		return nil, err
 	}
 	var err error
-	if g.reports, err = d.JS.ObjectStore(ctx, bus.ObjectStoreReports); err != nil {
-		return nil, fmt.Errorf("open object store %s: %w", bus.ObjectStoreReports, err)
+	if g.reports, err = d.JS.ObjectStore(ctx, topology.ObjectStoreReports); err != nil {
+		return nil, fmt.Errorf("open object store %s: %w", topology.ObjectStoreReports, err)
 	}
 	g.governor = d.Governor
 	g.hub = newHub(cfg.MaxSSEClients)

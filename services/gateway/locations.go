@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/ids"
 )
 
 // location is a connected location as the API shows it: its token's state,
@@ -100,7 +100,7 @@ func (g *Gateway) getLocation(w http.ResponseWriter, r *http.Request) {
 // location that is not connected.
 func (g *Gateway) location(w http.ResponseWriter, r *http.Request) (creds.Location, bool) {
 	id := r.PathValue("loc")
-	if !bus.ValidLocationID(id) {
+	if !ids.ValidHighLevel(id) {
 		writeError(w, http.StatusBadRequest, "bad_request", "location: want a HighLevel location id (letters and digits), got "+quote(id))
 		return creds.Location{}, false
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // pipelineHealth is GET /v1/pipeline: what the dashboard's health panel
@@ -83,7 +85,7 @@ func (g *Gateway) pipeline(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	only := r.URL.Query().Get("location")
-	if only != "" && !bus.ValidLocationID(only) {
+	if only != "" && !ids.ValidHighLevel(only) {
 		writeError(w, http.StatusBadRequest, "bad_request", "location: want a HighLevel location id, got "+quote(only))
 		return
 	}
@@ -113,7 +115,7 @@ func (g *Gateway) health(ctx context.Context, p page, only string) (pipelineHeal
 		}
 		out.Consumers = append(out.Consumers, c)
 	}
-	for _, name := range []string{bus.StreamTriggers, bus.StreamEvents, bus.StreamDLQ} {
+	for _, name := range []string{topology.StreamTriggers, topology.StreamEvents, bus.StreamDLQ} {
 		s, err := g.deps.JS.Stream(ctx, name)
 		if err != nil {
 			return out, err
@@ -146,7 +148,7 @@ func (g *Gateway) health(ctx context.Context, p page, only string) (pipelineHeal
 	}
 	// The waiting counts are a convenience: without them the rest of the
 	// health report still stands.
-	waiting, err := bus.WaitingTriggers(ctx, g.deps.JS)
+	waiting, err := topology.WaitingTriggers(ctx, g.deps.JS)
 	if err != nil {
 		g.log.Warn("waiting triggers not counted", "err", err)
 	}

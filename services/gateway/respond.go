@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // apiError is the body of every refusal: {"error":{"code","message"}}.
@@ -70,7 +71,7 @@ func (g *Gateway) full(w http.ResponseWriter, err error) bool {
 	if !errors.As(err, &fe) {
 		return false
 	}
-	_, loc, _ := bus.ParseSubject(fe.Subject)
+	_, loc, _ := topology.ParseSubject(fe.Subject)
 	switch {
 	case errors.Is(err, bus.ErrSubjectFull):
 		g.log.Warn("trigger refused: location quota reached", "location", loc, "err", err)

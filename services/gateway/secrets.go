@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/ids"
 )
 
 const (
@@ -56,7 +56,7 @@ func parseWebhookSecrets(single, list string) (map[string][][]byte, error) {
 }
 
 // validSource reports whether s can name a webhook source.
-func validSource(s string) bool { return bus.ValidName(s) }
+func validSource(s string) bool { return ids.ValidSource(s) }
 
 // parseKeyHashes reads SOCIALSYNC_API_KEY_HASHES: hex SHA-256 digests.
 func parseKeyHashes(list string) ([][]byte, error) {

@@ -7,18 +7,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
 // bound declares the topology again with opts, as a deployment with other
 // SOCIALSYNC_LIMIT_* values does: the server applies it in place.
-func (w *world) bound(t *testing.T, opts bus.TopologyOptions) {
+func (w *world) bound(t *testing.T, opts topology.Options) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := bus.NewTopology(opts).Ensure(ctx, w.JS); err != nil {
+	if err := topology.New(opts).Ensure(ctx, w.JS); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -39,7 +39,7 @@ func TestLocationQuotaRefusesOnlyThatLocation(t *testing.T) {
 	}
 	locA, locB := w.Locations[0].ID, w.Locations[1].ID
 	const quota = 2
-	w.bound(t, bus.TopologyOptions{MaxTriggersPerSubject: quota})
+	w.bound(t, topology.Options{MaxTriggersPerSubject: quota})
 
 	for i := range quota {
 		if a := w.webhookPost(t, locA, fmt.Sprintf("a-%d", i)); a.status != http.StatusAccepted {
@@ -67,7 +67,7 @@ func TestLocationQuotaRefusesOnlyThatLocation(t *testing.T) {
 	}
 	// The refused event was not remembered: once there is room, the
 	// sender's retry is accepted, not answered as a duplicate.
-	w.bound(t, bus.TopologyOptions{MaxTriggersPerSubject: quota + 1})
+	w.bound(t, topology.Options{MaxTriggersPerSubject: quota + 1})
 	if a := w.webhookPost(t, locA, "a-over"); a.status != http.StatusAccepted {
 		t.Errorf("retry of the refused event once there is room: %d %s", a.status, a.body)
 	}
@@ -77,7 +77,7 @@ func TestLocationQuotaRefusesOnlyThatLocation(t *testing.T) {
 // Retry-After, keeping what it holds.
 func TestFullTriggersStreamRefuses(t *testing.T) {
 	w := start(t)
-	w.bound(t, bus.TopologyOptions{MaxMessageBytes: 1024, MaxBytes: map[string]int64{bus.StreamTriggers: 4096}})
+	w.bound(t, topology.Options{MaxMessageBytes: 1024, MaxBytes: map[string]int64{topology.StreamTriggers: 4096}})
 	var stored int
 	var a answer
 	for i := range 100 {
@@ -93,7 +93,7 @@ func TestFullTriggersStreamRefuses(t *testing.T) {
 	if stored == 0 {
 		t.Fatal("the stream took nothing")
 	}
-	if got := len(bustest.Messages(t, w.JS, bus.StreamTriggers, "socialsync.trigger.>")); got != stored {
+	if got := len(bustest.Messages(t, w.JS, topology.StreamTriggers, "socialsync.trigger.>")); got != stored {
 		t.Errorf("the full stream holds %d triggers, want the %d accepted", got, stored)
 	}
 }
@@ -120,7 +120,7 @@ func TestWebhookRefusesUnregisteredLocation(t *testing.T) {
 func TestReplayIntoFullLocationRefused(t *testing.T) {
 	w := start(t)
 	loc := w.Locations[0].ID
-	w.bound(t, bus.TopologyOptions{MaxTriggersPerSubject: 1})
+	w.bound(t, topology.Options{MaxTriggersPerSubject: 1})
 	if a := w.webhookPost(t, loc, "r-0"); a.status != http.StatusAccepted {
 		t.Fatalf("first event: %d %s", a.status, a.body)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -56,7 +57,7 @@ func (g *Gateway) triggerPost(w http.ResponseWriter, r *http.Request) {
 	if ev.OccurredAt == nil {
 		ev.OccurredAt = timestamppb.New(g.now())
 	}
-	g.publish(w, r, bus.PostTriggers, ev)
+	g.publish(w, r, topology.PostTriggers, ev)
 }
 
 type tagDetailsBody struct {
@@ -83,7 +84,7 @@ func (g *Gateway) triggerTagDetails(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
 		return
 	}
-	g.publish(w, r, bus.TagDetailsTriggers, &socialsyncv1.TagDetailsRequested{LocationId: l.ID, TagIds: b.TagIDs, RequestedBy: "api", EventId: b.EventID})
+	g.publish(w, r, topology.TagDetailsTriggers, &socialsyncv1.TagDetailsRequested{LocationId: l.ID, TagIds: b.TagIDs, RequestedBy: "api", EventId: b.EventID})
 }
 
 type statsBody struct {
@@ -113,7 +114,7 @@ func (g *Gateway) triggerStats(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	g.publish(w, r, bus.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: l.ID, ProfileIds: b.ProfileIDs, Platforms: b.Platforms,
+	g.publish(w, r, topology.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: l.ID, ProfileIds: b.ProfileIDs, Platforms: b.Platforms,
 		RequestedBy: "api", EventId: b.EventID})
 }
 

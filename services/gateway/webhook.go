@@ -19,6 +19,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -136,7 +137,7 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request) {
 		g.storeError(w, "read location", err)
 		return
 	}
-	subject, ack, err := g.deps.Publisher.PublishTo(ctx, bus.PostTriggers, ev)
+	subject, ack, err := g.deps.Publisher.PublishTo(ctx, topology.PostTriggers, ev)
 	if g.full(w, err) {
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/gateway"
 )
@@ -31,7 +32,7 @@ func signed(secret string, at time.Time, body []byte) http.Header {
 // triggers returns the post triggers stored for loc.
 func (w *world) triggers(t *testing.T, loc string) []*socialsyncv1.PostEvent {
 	t.Helper()
-	return bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, w.JS, bus.StreamTriggers, "socialsync.trigger.post."+loc))
+	return bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, w.JS, topology.StreamTriggers, "socialsync.trigger.post."+loc))
 }
 
 func TestWebhook(t *testing.T) {
@@ -45,7 +46,7 @@ func TestWebhook(t *testing.T) {
 	if a.status != http.StatusAccepted || !contains(string(a.body), `"status":"accepted"`, `"eventId":"crm-1"`) {
 		t.Fatalf("valid: %d %s", a.status, a.body)
 	}
-	msgs := bustest.Messages(t, w.JS, bus.StreamTriggers, "socialsync.trigger.post."+loc)
+	msgs := bustest.Messages(t, w.JS, topology.StreamTriggers, "socialsync.trigger.post."+loc)
 	if len(msgs) != 1 || msgs[0].Header.Get(bus.HeaderMsgID) != "crm-1" {
 		t.Fatalf("stored triggers: %+v", msgs)
 	}
@@ -233,7 +234,7 @@ func TestWebhookContinuesTheSendersTrace(t *testing.T) {
 	if a := w.do(t, http.MethodPost, "/v1/webhooks/posts", h, body); a.status != http.StatusAccepted {
 		t.Fatalf("webhook: %d %s", a.status, a.body)
 	}
-	msgs := bustest.Messages(t, w.JS, bus.StreamTriggers, "socialsync.trigger.post."+loc)
+	msgs := bustest.Messages(t, w.JS, topology.StreamTriggers, "socialsync.trigger.post."+loc)
 	if len(msgs) != 1 {
 		t.Fatalf("%d triggers stored, want 1", len(msgs))
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/report/source"
 	"github.com/socialsync/socialsync/pkg/settings"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats/snapshot"
 )
@@ -37,13 +38,13 @@ type stores struct {
 func (w *Worker) open(ctx context.Context) (*stores, error) {
 	var s stores
 	if err := bus.OpenBuckets(ctx, w.deps.JS, map[string]*jetstream.KeyValue{
-		bus.BucketSettings: &s.settings, bus.BucketRelations: &s.relations, bus.BucketTagDetails: &s.details,
+		topology.BucketSettings: &s.settings, topology.BucketRelations: &s.relations, topology.BucketTagDetails: &s.details,
 	}); err != nil {
 		return nil, err
 	}
 	var err error
-	if s.reports, err = w.deps.JS.ObjectStore(ctx, bus.ObjectStoreReports); err != nil {
-		return nil, fmt.Errorf("open object store %s: %w", bus.ObjectStoreReports, err)
+	if s.reports, err = w.deps.JS.ObjectStore(ctx, topology.ObjectStoreReports); err != nil {
+		return nil, fmt.Errorf("open object store %s: %w", topology.ObjectStoreReports, err)
 	}
 	return &s, nil
 }
@@ -181,7 +182,7 @@ func (h *handler) build(ctx context.Context, loc string, tz *time.Location, from
 
 // announce publishes the recommendations of r.
 func (h *handler) announce(ctx context.Context, loc string, snap report.Record, r report.Report, name string) error {
-	subject, err := bus.RecommendationEvents.Subject(loc)
+	subject, err := topology.RecommendationEvents.Subject(loc)
 	if err != nil {
 		return err
 	}

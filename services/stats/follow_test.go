@@ -20,6 +20,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/report/source"
 	"github.com/socialsync/socialsync/pkg/settings"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats"
 	"github.com/socialsync/socialsync/services/stats/snapshot"
@@ -28,7 +29,7 @@ import (
 // followed waits for loc's snapshot of one of days to be followed up.
 func followed(t *testing.T, env *fleettest.Env, loc string, days []string) report.Record {
 	t.Helper()
-	kv, err := env.JS.KeyValue(context.Background(), bus.BucketStatsHistory)
+	kv, err := env.JS.KeyValue(context.Background(), topology.BucketStatsHistory)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func followed(t *testing.T, env *fleettest.Env, loc string, days []string) repor
 // repeat reaches the worker) and returns its stream sequence.
 func trigger(t *testing.T, env *fleettest.Env, loc, eventID string) uint64 {
 	t.Helper()
-	subject, _ := bus.StatsTriggers.Subject(loc)
+	subject, _ := topology.StatsTriggers.Subject(loc)
 	return bustest.PublishRaw(t, env.JS, subject, bustest.Marshal(t, &socialsyncv1.StatsRequested{LocationId: loc, RequestedBy: "test", EventId: eventID})).Sequence
 }
 
@@ -114,7 +115,7 @@ func TestRunReportsRecommendsAndWritesCustomValues(t *testing.T) {
 		t.Errorf("%d statistics calls, want 4 (3 by the worker, 1 by the test)", n)
 	}
 
-	store, err := env.JS.ObjectStore(ctx, bus.ObjectStoreReports)
+	store, err := env.JS.ObjectStore(ctx, topology.ObjectStoreReports)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestRunReportsRecommendsAndWritesCustomValues(t *testing.T) {
 		}
 	}
 
-	evs := bustest.Messages(t, env.JS, bus.StreamEvents, "socialsync.event.recommendation."+l.ID)
+	evs := bustest.Messages(t, env.JS, topology.StreamEvents, "socialsync.event.recommendation."+l.ID)
 	if len(evs) != 1 {
 		t.Fatalf("%d recommendation events, want 1", len(evs))
 	}
@@ -200,7 +201,7 @@ func TestRunReportsRecommendsAndWritesCustomValues(t *testing.T) {
 	// The same request again writes nothing more.
 	writes := count(env.Requests(t, l.ID), "POST", "/locations/"+l.ID+"/customValues")
 	waitHandled(t, env, trigger(t, env, l.ID, "run-1"))
-	if n := len(bustest.Messages(t, env.JS, bus.StreamEvents, "socialsync.event.recommendation."+l.ID)); n != 1 {
+	if n := len(bustest.Messages(t, env.JS, topology.StreamEvents, "socialsync.event.recommendation."+l.ID)); n != 1 {
 		t.Errorf("%d recommendation events after a duplicate request", n)
 	}
 	if n := count(env.Requests(t, l.ID), "POST", "/locations/"+l.ID+"/customValues"); n != writes {
@@ -214,7 +215,7 @@ func TestRetentionPrunes(t *testing.T) {
 	env := fleettest.Start(t, "empty")
 	l := env.NewLocation(t, map[string]any{"timezone": "UTC", "accounts": []map[string]string{{"platform": "google"}}})
 	ctx := context.Background()
-	kv, err := env.JS.KeyValue(ctx, bus.BucketStatsHistory)
+	kv, err := env.JS.KeyValue(ctx, topology.BucketStatsHistory)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +257,7 @@ func TestScheduleChangeTakesEffectLive(t *testing.T) {
 	l := env.NewLocation(t, map[string]any{"timezone": "America/Chicago", "accounts": []map[string]string{{"platform": "youtube"}}})
 	startWorker(t, env)
 	ctx := context.Background()
-	stream, err := env.JS.Stream(ctx, bus.StreamSchedules)
+	stream, err := env.JS.Stream(ctx, topology.StreamSchedules)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/relations/revision"
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats/snapshot"
 )
@@ -146,7 +147,7 @@ func (h *handler) publishAndFollow(ctx context.Context, l creds.Location, tz *ti
 // so metrics are exactly what HighLevel returned, and an event stays far
 // below the message size limit however many accounts a location has.
 func (h *handler) publish(ctx context.Context, loc, key string, snap report.Record, rev uint64) (uint64, error) {
-	subject, err := bus.StatsEvents.Subject(loc)
+	subject, err := topology.StatsEvents.Subject(loc)
 	if err != nil {
 		return 0, err
 	}

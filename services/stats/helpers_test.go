@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/topology"
 	"github.com/socialsync/socialsync/services/stats"
 )
 
@@ -77,7 +77,7 @@ func statisticsCalls(t *testing.T, env *fleettest.Env, loc string) int {
 func waitHandled(t *testing.T, env *fleettest.Env, seq uint64) {
 	t.Helper()
 	fleettest.Eventually(t, 20*time.Second, "trigger handled", func() bool {
-		c, err := env.JS.Consumer(context.Background(), bus.StreamTriggers, bus.DurableStats)
+		c, err := env.JS.Consumer(context.Background(), topology.StreamTriggers, topology.DurableStats)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats"
 )
@@ -46,7 +47,7 @@ func TestRecommendationsFromKnownStatistics(t *testing.T) {
 		"linkedin": map[string]any{"otherDays": map[string]float64{"posts": 0, "impressions": 20, "likes": 1}},
 	}}, nil)
 	ctx := context.Background()
-	history, err := env.JS.KeyValue(ctx, bus.BucketStatsHistory)
+	history, err := env.JS.KeyValue(ctx, topology.BucketStatsHistory)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestRecommendationsFromKnownStatistics(t *testing.T) {
 	trigger(t, env, l.ID, "known-1")
 	followed(t, env, l.ID, []string{today.Format(report.DayLayout)})
 
-	evs := bustest.Messages(t, env.JS, bus.StreamEvents, "socialsync.event.recommendation."+l.ID)
+	evs := bustest.Messages(t, env.JS, topology.StreamEvents, "socialsync.event.recommendation."+l.ID)
 	if len(evs) != 1 {
 		t.Fatalf("%d recommendation events", len(evs))
 	}

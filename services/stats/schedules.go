@@ -13,8 +13,10 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/settings"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -83,7 +85,7 @@ func (s *scheduler) keep(ctx context.Context, watch func(context.Context) error)
 func (s *scheduler) watch(ctx context.Context) error {
 	kw, err := s.locations.WatchAll(ctx)
 	if err != nil {
-		return fmt.Errorf("watch bucket %s: %w", bus.BucketLocations, err)
+		return fmt.Errorf("watch bucket %s: %w", topology.BucketLocations, err)
 	}
 	defer func() { _ = kw.Stop() }()
 	registered := map[string]bool{}
@@ -128,7 +130,7 @@ func (s *scheduler) watch(ctx context.Context) error {
 func (s *scheduler) watchSettings(ctx context.Context) error {
 	kw, err := s.settings.Watch(ctx, settings.StatsPrefix+"*", jetstream.UpdatesOnly())
 	if err != nil {
-		return fmt.Errorf("watch bucket %s: %w", bus.BucketSettings, err)
+		return fmt.Errorf("watch bucket %s: %w", topology.BucketSettings, err)
 	}
 	defer func() { _ = kw.Stop() }()
 	for {
@@ -166,7 +168,7 @@ func (s *scheduler) watchSettings(ctx context.Context) error {
 // ensure makes the schedule of the location registered under key, with
 // record value, what it should be.
 func (s *scheduler) ensure(ctx context.Context, key string, value []byte) error {
-	if !bus.ValidLocationID(key) {
+	if !ids.ValidHighLevel(key) {
 		return fmt.Errorf("registered location %q: invalid id", key)
 	}
 	var l creds.Location
@@ -207,11 +209,11 @@ func (s *scheduler) ensure(ctx context.Context, key string, value []byte) error 
 // it fires. A time zone the server would reject falls back to UTC, so
 // that the location still gets its daily run.
 func (s *scheduler) scheduleOf(loc, cron, tz string) (bus.Schedule, *socialsyncv1.StatsRequested, error) {
-	subject, err := bus.StatsSchedules.Subject(loc)
+	subject, err := topology.StatsSchedules.Subject(loc)
 	if err != nil {
 		return bus.Schedule{}, nil, err
 	}
-	target, err := bus.ScheduledStats.Subject(loc)
+	target, err := topology.ScheduledStats.Subject(loc)
 	if err != nil {
 		return bus.Schedule{}, nil, err
 	}
@@ -247,7 +249,7 @@ func (s *scheduler) current(ctx context.Context, sched bus.Schedule, req *social
 
 // remove drops the schedule of location key.
 func (s *scheduler) remove(ctx context.Context, key string) error {
-	subject, err := bus.StatsSchedules.Subject(key)
+	subject, err := topology.StatsSchedules.Subject(key)
 	if err != nil {
 		return nil // never scheduled
 	}
@@ -260,13 +262,13 @@ func (s *scheduler) remove(ctx context.Context, key string) error {
 
 // removeStale drops the schedules of locations not in registered.
 func (s *scheduler) removeStale(ctx context.Context, registered map[string]bool) error {
-	info, err := s.stream.Info(ctx, jetstream.WithSubjectFilter(bus.StatsSchedules.Filter()))
+	info, err := s.stream.Info(ctx, jetstream.WithSubjectFilter(topology.StatsSchedules.Filter()))
 	if err != nil {
 		return fmt.Errorf("list schedules: %w", err)
 	}
 	var errs []error
 	for subject := range info.State.Subjects {
-		_, loc, err := bus.ParseSubject(subject)
+		_, loc, err := topology.ParseSubject(subject)
 		if err != nil || registered[loc] {
 			continue
 		}

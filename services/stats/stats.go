@@ -27,6 +27,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/settings"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // Config is the statistics worker's configuration.
@@ -95,20 +96,20 @@ func (w *Worker) SetClock(now func() time.Time) { w.now = now }
 func (w *Worker) Run(ctx context.Context) error {
 	var history, locations jetstream.KeyValue
 	if err := bus.OpenBuckets(ctx, w.deps.JS, map[string]*jetstream.KeyValue{
-		bus.BucketStatsHistory: &history, bus.BucketLocations: &locations,
+		topology.BucketStatsHistory: &history, topology.BucketLocations: &locations,
 	}); err != nil {
 		return err
 	}
-	schedules, err := w.deps.JS.Stream(ctx, bus.StreamSchedules)
+	schedules, err := w.deps.JS.Stream(ctx, topology.StreamSchedules)
 	if err != nil {
-		return fmt.Errorf("open stream %s: %w", bus.StreamSchedules, err)
+		return fmt.Errorf("open stream %s: %w", topology.StreamSchedules, err)
 	}
 	st, err := w.open(ctx)
 	if err != nil {
 		return err
 	}
 	h := &handler{w: w, history: history, stores: st}
-	cons, err := w.deps.Consumer(bus.StreamTriggers, bus.DurableStats, h.handle, w.cfg.Concurrency)
+	cons, err := w.deps.Consumer(topology.StreamTriggers, topology.DurableStats, h.handle, w.cfg.Concurrency)
 	if err != nil {
 		return err
 	}

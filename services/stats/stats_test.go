@@ -19,6 +19,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats"
 )
@@ -26,7 +27,7 @@ import (
 // snapshotOf waits for the snapshot of loc's day and returns it.
 func snapshotOf(t *testing.T, env *fleettest.Env, loc, day string) report.Record {
 	t.Helper()
-	kv, err := env.JS.KeyValue(context.Background(), bus.BucketStatsHistory)
+	kv, err := env.JS.KeyValue(context.Background(), topology.BucketStatsHistory)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func snapshotOf(t *testing.T, env *fleettest.Env, loc, day string) report.Record
 func snapshotEvents(t *testing.T, env *fleettest.Env, loc string) []*socialsyncv1.StatsSnapshot {
 	t.Helper()
 	var out []*socialsyncv1.StatsSnapshot
-	for _, m := range bustest.Messages(t, env.JS, bus.StreamEvents, "socialsync.event.stats."+loc) {
+	for _, m := range bustest.Messages(t, env.JS, topology.StreamEvents, "socialsync.event.stats."+loc) {
 		var ev socialsyncv1.StatsSnapshot
 		if err := bus.Unmarshal(m.Header, m.Data, &ev); err != nil {
 			t.Fatal(err)
@@ -76,7 +77,7 @@ func localDays(t *testing.T, tz string, around ...time.Time) []string {
 // waitSnapshot waits for the snapshot of one of days.
 func waitSnapshot(t *testing.T, env *fleettest.Env, loc string, days []string) report.Record {
 	t.Helper()
-	kv, err := env.JS.KeyValue(context.Background(), bus.BucketStatsHistory)
+	kv, err := env.JS.KeyValue(context.Background(), topology.BucketStatsHistory)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestSnapshotOfTheLocalDay(t *testing.T) {
 	startWorker(t, env)
 
 	before := time.Now()
-	subject, _ := bus.StatsTriggers.Subject(l.ID)
+	subject, _ := topology.StatsTriggers.Subject(l.ID)
 	if _, err := env.Deps.Publisher.Publish(context.Background(), subject, &socialsyncv1.StatsRequested{LocationId: l.ID, RequestedBy: "test"}); err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func TestManyProfilesTakeTwoCalls(t *testing.T) {
 	startWorker(t, env)
 
 	before := time.Now()
-	subject, _ := bus.StatsTriggers.Subject(l.ID)
+	subject, _ := topology.StatsTriggers.Subject(l.ID)
 	bustest.PublishRaw(t, env.JS, subject, []byte(`{"locationId":"`+l.ID+`","requestedBy":"nats-cli","eventId":"cli-1"}`), "Content-Type", "application/json")
 	snap := waitSnapshot(t, env, l.ID, localDays(t, "Pacific/Kiritimati", before, time.Now()))
 
@@ -200,13 +201,13 @@ func TestNoAccounts(t *testing.T) {
 	env := fleettest.Start(t, "empty")
 	l := env.NewLocation(t, map[string]any{"timezone": "Europe/Paris"})
 	startWorker(t, env)
-	subject, _ := bus.StatsTriggers.Subject(l.ID)
+	subject, _ := topology.StatsTriggers.Subject(l.ID)
 	ack, err := env.Deps.Publisher.Publish(context.Background(), subject, &socialsyncv1.StatsRequested{LocationId: l.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitHandled(t, env, ack.Sequence)
-	kv, _ := env.JS.KeyValue(context.Background(), bus.BucketStatsHistory)
+	kv, _ := env.JS.KeyValue(context.Background(), topology.BucketStatsHistory)
 	if keys, err := kv.ListKeys(context.Background()); err == nil {
 		for k := range keys.Keys() {
 			t.Errorf("snapshot stored: %s", k)
@@ -223,7 +224,7 @@ func TestDuplicateRequest(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	l := env.Locations[0]
 	startWorker(t, env)
-	subject, _ := bus.StatsTriggers.Subject(l.ID)
+	subject, _ := topology.StatsTriggers.Subject(l.ID)
 	req := &socialsyncv1.StatsRequested{LocationId: l.ID, RequestedBy: "test", EventId: "dup-1"}
 	if _, err := env.Deps.Publisher.Publish(context.Background(), subject, req); err != nil {
 		t.Fatal(err)
@@ -249,7 +250,7 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	l := env.Locations[0]
 	startWorker(t, env)
-	subject, _ := bus.StatsTriggers.Subject(l.ID)
+	subject, _ := topology.StatsTriggers.Subject(l.ID)
 	pub := func(subject string, m *socialsyncv1.StatsRequested) {
 		t.Helper()
 		bustest.PublishRaw(t, env.JS, subject, bustest.Marshal(t, m))
@@ -299,7 +300,7 @@ func TestSchedulePerLocation(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	stop := startWorker(t, env)
 	ctx := context.Background()
-	stream, err := env.JS.Stream(ctx, bus.StreamSchedules)
+	stream, err := env.JS.Stream(ctx, topology.StreamSchedules)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +337,7 @@ func TestSchedulePerLocation(t *testing.T) {
 		return m != nil && m.Header.Get("Nats-Schedule-Time-Zone") == "Asia/Tokyo"
 	})
 	gone := env.Locations[1].ID
-	kv, err := env.JS.KeyValue(ctx, bus.BucketLocations)
+	kv, err := env.JS.KeyValue(ctx, topology.BucketLocations)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +367,7 @@ func TestSchedulePerLocation(t *testing.T) {
 			t.Errorf("schedule of %s was republished (sequence %d, was %d)", l.ID, m.Sequence, seqs[l.ID])
 		}
 	}
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(bus.StatsSchedules.Filter()))
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(topology.StatsSchedules.Filter()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,12 +395,12 @@ func TestScheduleFires(t *testing.T) {
 		t.Errorf("scheduled snapshot: %d profiles, trigger %q", len(snap.ProfileIDs), snap.Trigger)
 	}
 	// Let it fire a few more times.
-	first := bustest.Messages(t, env.JS, bus.StreamSchedules, "socialsync.scheduled.stats."+l.ID)
+	first := bustest.Messages(t, env.JS, topology.StreamSchedules, "socialsync.scheduled.stats."+l.ID)
 	fleettest.Eventually(t, 10*time.Second, "more firings", func() bool {
-		later := bustest.Messages(t, env.JS, bus.StreamSchedules, "socialsync.scheduled.stats."+l.ID)
+		later := bustest.Messages(t, env.JS, topology.StreamSchedules, "socialsync.scheduled.stats."+l.ID)
 		return len(first) == 1 && len(later) == 1 && later[0].Sequence > first[0].Sequence+2
 	})
-	fired := bustest.Messages(t, env.JS, bus.StreamSchedules, "socialsync.scheduled.stats."+l.ID)[0]
+	fired := bustest.Messages(t, env.JS, topology.StreamSchedules, "socialsync.scheduled.stats."+l.ID)[0]
 	if fired.Header.Get("Nats-Scheduler") != "socialsync.schedule.stats."+l.ID {
 		t.Errorf("fired message headers %v", fired.Header)
 	}

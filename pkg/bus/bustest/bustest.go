@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // Env is a running server with a connection and the topology in place.
@@ -25,9 +26,9 @@ type Env struct {
 // URL is the server's client URL, for processes and second connections.
 func (e *Env) URL() string { return e.Server.ClientURL() }
 
-// Start starts the server, connects, and runs bus.Ensure with opts. The
+// Start starts the server, connects, and runs topology.Ensure with opts. The
 // server, connection and files go away at the test's cleanup.
-func Start(tb testing.TB, opts bus.TopologyOptions) *Env {
+func Start(tb testing.TB, opts topology.Options) *Env {
 	tb.Helper()
 	srv, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: tb.TempDir(), Port: -1})
 	if err != nil {
@@ -48,7 +49,7 @@ func Start(tb testing.TB, opts bus.TopologyOptions) *Env {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := bus.NewTopology(opts).Ensure(ctx, js); err != nil {
+	if err := topology.New(opts).Ensure(ctx, js); err != nil {
 		tb.Fatalf("ensure topology: %v", err)
 	}
 	return &Env{Server: srv, Conn: nc, JS: js}

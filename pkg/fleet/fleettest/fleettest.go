@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ghlsim"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // Env is a running test fleet.
@@ -37,7 +37,7 @@ type Env struct {
 func Start(tb testing.TB, seed string) *Env {
 	tb.Helper()
 	logs := newTestWriter(tb)
-	be := bustest.Start(tb, bus.TopologyOptions{})
+	be := bustest.Start(tb, topology.Options{})
 	sim, err := ghlsim.New(ghlsim.Options{Seed: seed})
 	if err != nil {
 		tb.Fatal(err)

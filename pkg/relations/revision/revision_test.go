@@ -7,9 +7,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/relations/revision"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 type counter struct {
@@ -18,7 +18,7 @@ type counter struct {
 
 func bucket(t *testing.T) jetstream.KeyValue {
 	t.Helper()
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	kv, err := env.JS.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "revision_test"})
 	if err != nil {
 		t.Fatal(err)

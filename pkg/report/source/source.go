@@ -20,6 +20,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/ids"
 	rel "github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -42,7 +43,7 @@ func HistoryDays(ctx context.Context, history jetstream.KeyValue, loc string) ([
 // StoredDays returns the days of loc's snapshots in the history bucket,
 // sorted.
 func StoredDays(ctx context.Context, js jetstream.JetStream, loc string) ([]string, error) {
-	history, err := js.KeyValue(ctx, bus.BucketStatsHistory)
+	history, err := js.KeyValue(ctx, topology.BucketStatsHistory)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +216,7 @@ type Buckets struct {
 func Open(ctx context.Context, js jetstream.JetStream) (Buckets, error) {
 	var s Buckets
 	if err := bus.OpenBuckets(ctx, js, map[string]*jetstream.KeyValue{
-		bus.BucketStatsHistory: &s.History, bus.BucketRelations: &s.Relations, bus.BucketTagDetails: &s.Details,
+		topology.BucketStatsHistory: &s.History, topology.BucketRelations: &s.Relations, topology.BucketTagDetails: &s.Details,
 	}); err != nil {
 		return Buckets{}, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -52,7 +53,7 @@ func BenchmarkIngest(b *testing.B) {
 // benchmark and like a trigger source, from publishers goroutines that each
 // wait for their ack.
 func rawJetStream(b *testing.B, async bool) float64 {
-	env := bustest.Start(b, bus.TopologyOptions{})
+	env := bustest.Start(b, topology.Options{})
 	ctx := context.Background()
 	payloads := make([][]byte, ingestMessages)
 	for i := range payloads {
@@ -62,7 +63,7 @@ func rawJetStream(b *testing.B, async bool) float64 {
 		}
 		payloads[i] = p
 	}
-	cons, err := env.JS.Consumer(ctx, bus.StreamTriggers, bus.DurableFetcher)
+	cons, err := env.JS.Consumer(ctx, topology.StreamTriggers, topology.DurableFetcher)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -98,10 +99,10 @@ func rawJetStream(b *testing.B, async bool) float64 {
 }
 
 func socialsyncIngest(b *testing.B) float64 {
-	env := bustest.Start(b, bus.TopologyOptions{})
+	env := bustest.Start(b, topology.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	spec, _ := bus.NewTopology(bus.TopologyOptions{}).Consumer(bus.StreamTriggers, bus.DurableFetcher)
+	spec, _ := topology.New(topology.Options{}).Consumer(topology.StreamTriggers, topology.DurableFetcher)
 	var got atomic.Int64
 	done := make(chan struct{})
 	h := bus.Typed(func(_ context.Context, e *socialsyncv1.PostEvent) error {
@@ -117,7 +118,7 @@ func socialsyncIngest(b *testing.B) float64 {
 	}
 	runDone := make(chan error, 1)
 	go func() { runDone <- c.Run(ctx) }()
-	pub := bus.NewPublisher(env.JS, bus.PublisherOptions{})
+	pub := bus.NewPublisher(env.JS, bus.PublisherOptions{Known: topology.Known})
 	start := time.Now()
 	parallel(b, func(i int) error {
 		e := postEvent(i)

@@ -12,10 +12,10 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghlsim"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/socialsync/cli"
 )
@@ -85,7 +85,7 @@ func (p *pipeline) publish(tb testing.TB, l int, tagIdx []int, n int) sent {
 		loc.next++
 	}
 	postID := fmt.Sprintf("%024x", time.Now().UnixNano())
-	subject, _ := bus.PostTriggers.Subject(loc.id)
+	subject, _ := topology.PostTriggers.Subject(loc.id)
 	s.at = time.Now()
 	if _, err := p.env.Deps.Publisher.Publish(context.Background(), subject, &socialsyncv1.PostEvent{
 		LocationId: loc.id, PostId: postID, TagIds: ids, ContactIds: s.contacts, OccurredAt: timestamppb.New(s.at),

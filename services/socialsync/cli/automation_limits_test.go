@@ -5,14 +5,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // `workflows apply` refuses, with a message naming the rule, the files
 // whose cost has no bound, and stores nothing.
 func TestWorkflowsApplyRefusesCostlyFiles(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	url := env.URL()
 	tests := []struct {
 		name, file, want string

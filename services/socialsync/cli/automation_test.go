@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 func writeFile(t *testing.T, name, content string) string {
@@ -22,7 +22,7 @@ func writeFile(t *testing.T, name, content string) string {
 // segments and workflows apply, list and delete what the examples define,
 // and refuse a bad file with its line and field, storing nothing.
 func TestSegmentsAndWorkflowsCommands(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	url := env.URL()
 	seg := filepath.Join("..", "..", "..", "examples", "segments", "engaged-promo-fans.yaml")
 	if out, errOut, code := runCLI(t, "segments", "apply", "-f", seg, "--nats", url); code != 0 || !strings.Contains(out, "engaged-promo-fans created") {

@@ -18,6 +18,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // defaultNATSURL is SOCIALSYNC_NATS_URL when set, else the local server
@@ -50,7 +51,7 @@ func dial(ctx context.Context, url string) (*conn, error) {
 		nc.Close()
 		return nil, err
 	}
-	topo, err := topology()
+	topo, err := operatorTopology()
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -78,12 +79,12 @@ func redactURL(urls string) string {
 	return strings.Join(parts, ",")
 }
 
-// topology is the topology an operator command declares, with
+// operatorTopology is the topology an operator command declares, with
 // SOCIALSYNC_STREAM_REPLICAS replicas and the SOCIALSYNC_LIMIT_* storage
 // limits like the workers: Ensure updates what differs, so a command that
 // declared one replica would scale a cluster's three-replica streams
 // down, and one without the limits would reset them to the defaults.
-func topology() (bus.Topology, error) {
+func operatorTopology() (bus.Topology, error) {
 	replicas := 1
 	if v := os.Getenv("SOCIALSYNC_STREAM_REPLICAS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -99,7 +100,7 @@ func topology() (bus.Topology, error) {
 	if err := limits.Validate(); err != nil {
 		return bus.Topology{}, err
 	}
-	return bus.NewTopology(limits.Topology(replicas)), nil
+	return topology.New(limits.Topology(replicas)), nil
 }
 
 func (c *conn) close() {

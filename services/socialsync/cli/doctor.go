@@ -11,9 +11,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ids"
 )
 
 // doctorCall is one request the doctor made.
@@ -35,7 +35,7 @@ func doctorCmd(ctx context.Context, env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if !bus.ValidLocationID(*loc) {
+	if !ids.ValidHighLevel(*loc) {
 		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
 	}
 	cfg, err := readOAuthConfig(false)

@@ -7,9 +7,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 func locationsCmd(ctx context.Context, env *Env, args []string) error {
@@ -43,7 +44,7 @@ func locationsAdd(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	switch {
-	case !bus.ValidLocationID(*loc):
+	case !ids.ValidHighLevel(*loc):
 		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
 	case *pit == "" && *refresh == "":
 		return fmt.Errorf("%w: --pit or --refresh-token is required", errUsage)
@@ -106,7 +107,7 @@ func addRefreshToken(ctx context.Context, env *Env, url string, l creds.Location
 	if gt.LocationID != "" && gt.LocationID != want {
 		// The refresh token is spent: keep the new pair under the location
 		// it belongs to rather than lose it.
-		if !bus.ValidLocationID(gt.LocationID) {
+		if !ids.ValidHighLevel(gt.LocationID) {
 			return fmt.Errorf("the refresh token belongs to location %q, not %s", gt.LocationID, want)
 		}
 		l = creds.Location{ID: gt.LocationID}
@@ -140,7 +141,7 @@ func locationsList(ctx context.Context, env *Env, args []string) error {
 	// WAITING: the location's triggers not yet finished by every worker;
 	// a location that needs re-auth keeps its work here, not in dead
 	// letters.
-	waiting, err := bus.WaitingTriggers(ctx, c.js)
+	waiting, err := topology.WaitingTriggers(ctx, c.js)
 	if err != nil {
 		return err
 	}

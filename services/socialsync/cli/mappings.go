@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/settings"
 )
 
@@ -59,7 +59,7 @@ func mappingsSet(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", errUsage, *file, err)
 	}
-	if !bus.ValidLocationID(m.Location) {
+	if !ids.ValidHighLevel(m.Location) {
 		return fmt.Errorf("%w: %s: location: want a HighLevel location id (letters and digits), got %q", errUsage, *file, m.Location)
 	}
 	c, err := dial(ctx, *url)
@@ -94,7 +94,7 @@ func mappingsGet(ctx context.Context, env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if !bus.ValidLocationID(*loc) {
+	if !ids.ValidHighLevel(*loc) {
 		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
 	}
 	c, err := dial(ctx, *url)
@@ -136,7 +136,7 @@ func locationsSchedule(ctx context.Context, env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if !bus.ValidLocationID(*loc) {
+	if !ids.ValidHighLevel(*loc) {
 		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
 	}
 	if *cron != "" {

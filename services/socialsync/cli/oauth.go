@@ -12,9 +12,9 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ids"
 )
 
 // oauthConfig is what the OAuth commands read from the environment.
@@ -97,7 +97,7 @@ func connectCmd(ctx context.Context, env *Env, args []string) error {
 	switch {
 	case *userType != ghl.UserTypeLocation && *userType != ghl.UserTypeCompany:
 		return fmt.Errorf("%w: --user-type: want Location or Company, got %q", errUsage, *userType)
-	case *loc != "" && !bus.ValidLocationID(*loc):
+	case *loc != "" && !ids.ValidHighLevel(*loc):
 		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
 	case *tz != "" && validTimezone(*tz) != nil:
 		return fmt.Errorf("%w: --timezone: %v", errUsage, validTimezone(*tz))
@@ -154,7 +154,7 @@ func connectCmd(ctx context.Context, env *Env, args []string) error {
 	}
 	id := gt.LocationID
 	switch {
-	case !bus.ValidLocationID(id):
+	case !ids.ValidHighLevel(id):
 		return fmt.Errorf("HighLevel answered with no usable location id (%q): was the app installed on a location?", id)
 	case *loc != "" && id != *loc:
 		return fmt.Errorf("the authorization was for location %s, not %s: run connect again and choose %s", id, *loc, *loc)

@@ -17,6 +17,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ghlsim"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // oauthSandbox serves a demo simulator and points the OAuth variables and
@@ -105,7 +106,7 @@ func exitCode(t *testing.T, done chan int) int {
 }
 
 func TestConnectLocationThenListAndDoctor(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	sim, _, _ := oauthSandbox(t)
 	loc := sim.Locations()[1].ID
 	authURL, out, errOut, done := startConnect(t, "--nats", env.URL(), "--location", loc, "--timezone", "Europe/Berlin")
@@ -145,7 +146,7 @@ func TestConnectLocationThenListAndDoctor(t *testing.T) {
 // A callback with a forged state is refused with 400 and connect keeps
 // waiting: the right callback then connects the location.
 func TestConnectWaitsPastAForgedState(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	sim, _, _ := oauthSandbox(t)
 	loc := sim.Locations()[1].ID
 	authURL, out, errOut, done := startConnect(t, "--nats", env.URL(), "--location", loc)
@@ -168,7 +169,7 @@ func TestConnectWaitsPastAForgedState(t *testing.T) {
 // Only forged callbacks until the timeout: connect fails saying so, and
 // stores nothing.
 func TestConnectRefusesOnlyForgedStates(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	oauthSandbox(t)
 	authURL, _, errOut, done := startConnect(t, "--nats", env.URL(), "--timeout", "2s")
 	if status := playBrowser(t, authURL, "forged"); status != http.StatusBadRequest {
@@ -183,7 +184,7 @@ func TestConnectRefusesOnlyForgedStates(t *testing.T) {
 }
 
 func TestConnectAgencyConnectsEveryInstalledLocation(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	sim, _, _ := oauthSandbox(t)
 	authURL, out, errOut, done := startConnect(t, "--nats", env.URL(), "--user-type", "Company")
 	if !strings.Contains(authURL, "oauth.write") {
@@ -206,7 +207,7 @@ func TestConnectAgencyConnectsEveryInstalledLocation(t *testing.T) {
 // spent behind socialsync's back, doctor fails and list says the location
 // needs re-auth; no token is ever printed.
 func TestLocationsAddRefreshTokenAndNeedsReauth(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	sim, base, app := oauthSandbox(t)
 	loc := sim.Locations()[0].ID
 	authURL := base + "/oauth/chooselocation?" + url.Values{"response_type": {"code"}, "client_id": {app.ClientID},
@@ -279,11 +280,11 @@ func TestLocationsAddRefreshTokenAndNeedsReauth(t *testing.T) {
 
 func lastStoredEvent(t *testing.T, js jetstream.JetStream, loc string) string {
 	t.Helper()
-	st, err := js.Stream(context.Background(), bus.StreamEvents)
+	st, err := js.Stream(context.Background(), topology.StreamEvents)
 	if err != nil {
 		t.Fatal(err)
 	}
-	subject, _ := bus.LocationEvents.Subject(loc)
+	subject, _ := topology.LocationEvents.Subject(loc)
 	m, err := st.GetLastMsgForSubject(context.Background(), subject)
 	if err != nil {
 		return err.Error()
@@ -292,7 +293,7 @@ func lastStoredEvent(t *testing.T, js jetstream.JetStream, loc string) string {
 }
 
 func TestDoctorWithPrivateIntegrationTokens(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	sim, _, _ := oauthSandbox(t)
 	l := sim.Locations()[0]
 	if _, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", l.ID, "--pit", l.Token); code != 0 {
@@ -315,7 +316,7 @@ func TestDoctorWithPrivateIntegrationTokens(t *testing.T) {
 // An agency's refresh token given to locations add connects every
 // installed location instead of being lost.
 func TestLocationsAddAgencyRefreshToken(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	sim, base, app := oauthSandbox(t)
 	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := browser.Get(base + "/oauth/chooselocation?" + url.Values{"response_type": {"code"}, "client_id": {app.ClientID},

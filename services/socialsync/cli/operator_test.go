@@ -18,6 +18,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -38,7 +39,7 @@ func runCLIAt(t *testing.T, now func() time.Time, args ...string) (string, strin
 }
 
 func TestLocationsAddAndList(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	t.Setenv("SOCIALSYNC_TOKEN_KEY", creds.NewKey())
 	const pit = "pit-3e0f5c1a-7d7b-4a53-9d62-2b3f5f0f9a11"
 	if out, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", "Loc1", "--pit", pit, "--name", "Bakery", "--timezone", "Europe/Berlin"); code != 0 {
@@ -81,7 +82,7 @@ func TestLocationsAddAndList(t *testing.T) {
 }
 
 func TestLocationsAddWithoutKeyNamesTheVariable(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	t.Setenv("SOCIALSYNC_TOKEN_KEY", "")
 	t.Chdir(t.TempDir())
 	_, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", "Loc1", "--pit", "pit-x")
@@ -91,11 +92,11 @@ func TestLocationsAddWithoutKeyNamesTheVariable(t *testing.T) {
 }
 
 func TestTriggerPublishes(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	// An interest stream keeps only what some consumer wants: read through
 	// the fetcher's durable, as the fetcher would.
 	ctx := context.Background()
-	cons, err := env.JS.Consumer(ctx, bus.StreamTriggers, bus.DurableFetcher)
+	cons, err := env.JS.Consumer(ctx, topology.StreamTriggers, topology.DurableFetcher)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestTriggerSaysWhenFull(t *testing.T) {
 	// The command declares the topology with the limits of the
 	// environment, as every process does.
 	t.Setenv("SOCIALSYNC_LIMIT_TRIGGERS_PER_SUBJECT", "1")
-	env := bustest.Start(t, bus.TopologyOptions{MaxTriggersPerSubject: 1})
+	env := bustest.Start(t, topology.Options{MaxTriggersPerSubject: 1})
 	if out, errOut, code := runCLI(t, "trigger", "stats", "--nats", env.URL(), "--location", "Loc1"); code != 0 {
 		t.Fatalf("first trigger: exit %d: %s%s", code, out, errOut)
 	}
@@ -152,7 +153,7 @@ func TestTriggerSaysWhenFull(t *testing.T) {
 }
 
 func TestDLQListsDeadLetters(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	ctx := context.Background()
 	msg := nats.NewMsg("socialsync.dlq.fetcher.Loc1")
 	msg.Data = []byte("garbage")
@@ -160,9 +161,9 @@ func TestDLQListsDeadLetters(t *testing.T) {
 	msg.Header.Set(bus.HeaderDLQClass, "bad_input")
 	msg.Header.Set(bus.HeaderDLQSubject, "socialsync.trigger.post.Loc1")
 	msg.Header.Set(bus.HeaderDLQDeliveries, "1")
-	msg.Header.Set(bus.HeaderDLQStream, bus.StreamTriggers)
+	msg.Header.Set(bus.HeaderDLQStream, topology.StreamTriggers)
 	msg.Header.Set(bus.HeaderDLQSequence, "7")
-	msg.Header.Set(bus.HeaderDLQConsumer, bus.DurableFetcher)
+	msg.Header.Set(bus.HeaderDLQConsumer, topology.DurableFetcher)
 	msg.Header.Set(bus.HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
 	if _, err := env.JS.PublishMsg(ctx, msg); err != nil {
 		t.Fatal(err)
@@ -182,7 +183,7 @@ func TestDLQListsDeadLetters(t *testing.T) {
 }
 
 func TestDLQReplay(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	ctx := context.Background()
 	for i, loc := range []string{"Loc1", "Loc1", "Loc2"} {
 		msg := nats.NewMsg("socialsync.dlq.stats." + loc)
@@ -191,9 +192,9 @@ func TestDLQReplay(t *testing.T) {
 		msg.Header.Set(bus.HeaderDLQClass, "permanent")
 		msg.Header.Set(bus.HeaderDLQSubject, "socialsync.trigger.stats."+loc)
 		msg.Header.Set(bus.HeaderDLQDeliveries, "1")
-		msg.Header.Set(bus.HeaderDLQStream, bus.StreamTriggers)
+		msg.Header.Set(bus.HeaderDLQStream, topology.StreamTriggers)
 		msg.Header.Set(bus.HeaderDLQSequence, strconv.Itoa(i+1))
-		msg.Header.Set(bus.HeaderDLQConsumer, bus.DurableStats)
+		msg.Header.Set(bus.HeaderDLQConsumer, topology.DurableStats)
 		msg.Header.Set(bus.HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
 		if _, err := env.JS.PublishMsg(ctx, msg); err != nil {
 			t.Fatal(err)
@@ -206,7 +207,7 @@ func TestDLQReplay(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "2 replayed, 0 kept") {
 		t.Fatalf("exit %d: %s %s", code, out, errOut)
 	}
-	if got := len(bustest.Messages(t, env.JS, bus.StreamTriggers, "socialsync.trigger.stats.Loc1")); got != 2 {
+	if got := len(bustest.Messages(t, env.JS, topology.StreamTriggers, "socialsync.trigger.stats.Loc1")); got != 2 {
 		t.Errorf("replayed triggers of Loc1: %d, want 2", got)
 	}
 	if out, _, _ := runCLI(t, "dlq", "--nats", env.URL()); !strings.Contains(out, "1 dead letters") || !strings.Contains(out, "Loc2") {
@@ -226,7 +227,7 @@ func TestDLQReplay(t *testing.T) {
 // refuses, naming the field, an id every consumer refuses (257 bytes, a
 // newline): nothing is published then.
 func TestTriggerPostIDsFollowTheSharedRule(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	published := 0
 	for _, c := range bustest.PostCases("Loc1", nil, nil, time.Now()) {
 		if c.Field == "occurred_at" {
@@ -244,7 +245,7 @@ func TestTriggerPostIDsFollowTheSharedRule(t *testing.T) {
 		}
 	}
 	var got []string
-	for _, ev := range bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, env.JS, bus.StreamTriggers, "socialsync.trigger.post.Loc1")) {
+	for _, ev := range bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, env.JS, topology.StreamTriggers, "socialsync.trigger.post.Loc1")) {
 		got = append(got, ev.GetSource()+" "+ev.GetPostId())
 	}
 	if diff := cmp.Diff([]string{"crm crm-post-1", "shop Bestellung-ä/42"}, got); diff != "" || published != 2 {

@@ -22,7 +22,7 @@ func TestTopologyReplicas(t *testing.T) {
 	} {
 		t.Run(tc.env, func(t *testing.T) {
 			t.Setenv("SOCIALSYNC_STREAM_REPLICAS", tc.env)
-			topo, err := topology()
+			topo, err := operatorTopology()
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err %v, want one naming %s", err, tc.err)
@@ -56,7 +56,7 @@ func TestTopologyReplicas(t *testing.T) {
 func TestTopologyLimits(t *testing.T) {
 	t.Setenv("SOCIALSYNC_LIMIT_EVENTS_BYTES", "3GiB")
 	t.Setenv("SOCIALSYNC_LIMIT_TRIGGERS_PER_SUBJECT", "42")
-	topo, err := topology()
+	topo, err := operatorTopology()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestTopologyLimits(t *testing.T) {
 		}
 	}
 	t.Setenv("SOCIALSYNC_LIMIT_EVENTS_BYTES", "3 bananas")
-	if _, err := topology(); err == nil || !strings.Contains(err.Error(), "SOCIALSYNC_LIMIT_EVENTS_BYTES") {
+	if _, err := operatorTopology(); err == nil || !strings.Contains(err.Error(), "SOCIALSYNC_LIMIT_EVENTS_BYTES") {
 		t.Errorf("bad limit: %v, want an error naming SOCIALSYNC_LIMIT_EVENTS_BYTES", err)
 	}
 }

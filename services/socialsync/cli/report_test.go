@@ -9,9 +9,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -55,7 +55,7 @@ func TestReportCountsPostsAndContactsPerTag(t *testing.T) {
 		fleettest.Run(t, comp.Run)
 	}
 	ctx := context.Background()
-	subject, _ := bus.PostTriggers.Subject(l.ID)
+	subject, _ := topology.PostTriggers.Subject(l.ID)
 	now := timestamppb.New(time.Now())
 	for _, ev := range []*socialsyncv1.PostEvent{
 		{LocationId: l.ID, PostId: "post1", TagIds: []string{tag["Promo"]}, ContactIds: c[:2], OccurredAt: now, EventId: "r1"},

@@ -22,6 +22,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync"
 	"github.com/socialsync/socialsync/services/enricher"
@@ -311,7 +312,7 @@ func (d *demo) run(ctx context.Context) error {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	locs := d.sim.Locations()
 	for _, l := range locs {
-		subject, _ := bus.StatsTriggers.Subject(l.ID)
+		subject, _ := topology.StatsTriggers.Subject(l.ID)
 		if _, err := d.deps.Publisher.Publish(ctx, subject, &socialsyncv1.StatsRequested{LocationId: l.ID, RequestedBy: "demo"}); err != nil {
 			d.deps.Log.Warn("demo stats trigger", "location", l.ID, "err", err)
 		}
@@ -369,7 +370,7 @@ func (d *demo) post(ctx context.Context, rng *rand.Rand, loc string) error {
 		map[string]any{"tags": tags, "platform": platforms[rng.IntN(len(platforms))]}, &post); err != nil {
 		return err
 	}
-	subject, err := bus.PostTriggers.Subject(loc)
+	subject, err := topology.PostTriggers.Subject(loc)
 	if err != nil {
 		return err
 	}

@@ -12,12 +12,12 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -94,19 +94,19 @@ func TestConnectedWithTheDefaultScopesEverythingArrives(t *testing.T) {
 	for _, comp := range components {
 		fleettest.Run(t, comp.Run)
 	}
-	postSubject, _ := bus.PostTriggers.Subject(loc)
+	postSubject, _ := topology.PostTriggers.Subject(loc)
 	if _, err := env.Deps.Publisher.Publish(ctx, postSubject, &socialsyncv1.PostEvent{LocationId: loc, PostId: "post1", TagIds: tagIDs,
 		ContactIds: contacts, OccurredAt: timestamppb.New(time.Now()), EventId: "scopes-1"}); err != nil {
 		t.Fatal(err)
 	}
-	statsSubject, _ := bus.StatsTriggers.Subject(loc)
+	statsSubject, _ := topology.StatsTriggers.Subject(loc)
 	if _, err := env.Deps.Publisher.Publish(ctx, statsSubject, &socialsyncv1.StatsRequested{LocationId: loc, RequestedBy: "test", EventId: "scopes-2"}); err != nil {
 		t.Fatal(err)
 	}
 
-	detailsSubject, _ := bus.TagDetailsEvents.Subject(loc)
+	detailsSubject, _ := topology.TagDetailsEvents.Subject(loc)
 	fleettest.Eventually(t, 30*time.Second, "tag details stored", func() bool {
-		return len(bustest.Messages(t, env.JS, bus.StreamEvents, detailsSubject)) > 0
+		return len(bustest.Messages(t, env.JS, topology.StreamEvents, detailsSubject)) > 0
 	})
 	fleettest.Eventually(t, 30*time.Second, "contact tags applied", func() bool {
 		env.Admin(t, http.MethodGet, "/_sandbox/locations/"+loc, nil, &detail)
@@ -118,7 +118,7 @@ func TestConnectedWithTheDefaultScopesEverythingArrives(t *testing.T) {
 		}
 		return true
 	})
-	history, err := env.JS.KeyValue(ctx, bus.BucketStatsHistory)
+	history, err := env.JS.KeyValue(ctx, topology.BucketStatsHistory)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestConnectedWithTheDefaultScopesEverythingArrives(t *testing.T) {
 // optional feature runs without them, and once a worker has turned it
 // off, doctor and `locations list` show it off, with the scope.
 func TestDoctorAndListShowFeaturesOff(t *testing.T) {
-	env := bustest.Start(t, bus.TopologyOptions{})
+	env := bustest.Start(t, topology.Options{})
 	sim, _, _ := oauthSandbox(t)
 	loc := sim.Locations()[0].ID
 	var scopes []string

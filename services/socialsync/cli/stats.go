@@ -16,8 +16,10 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/report/source"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -51,12 +53,12 @@ type located struct {
 
 // locate reads loc's registration (no token is read) and its today.
 func locate(ctx context.Context, js jetstream.JetStream, loc string, now time.Time) (located, error) {
-	if !bus.ValidLocationID(loc) {
+	if !ids.ValidHighLevel(loc) {
 		return located{}, fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, loc)
 	}
-	kv, err := js.KeyValue(ctx, bus.BucketLocations)
+	kv, err := js.KeyValue(ctx, topology.BucketLocations)
 	if err != nil {
-		return located{}, fmt.Errorf("open bucket %s: %w", bus.BucketLocations, err)
+		return located{}, fmt.Errorf("open bucket %s: %w", topology.BucketLocations, err)
 	}
 	e, err := kv.Get(ctx, loc)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -111,7 +113,7 @@ func statsBackfill(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	history, err := c.js.KeyValue(ctx, bus.BucketStatsHistory)
+	history, err := c.js.KeyValue(ctx, topology.BucketStatsHistory)
 	if err != nil {
 		return err
 	}
@@ -148,12 +150,12 @@ func statsBackfill(ctx context.Context, env *Env, args []string) error {
 	w := env.Stdout
 	fmt.Fprintf(w, "statistics history of %s, %s … %s (today is %s in %s)\n", *loc, f, t, l.today, l.tz)
 	if len(fill) > 0 {
-		subject, err := bus.StatsTriggers.Subject(*loc)
+		subject, err := topology.StatsTriggers.Subject(*loc)
 		if err != nil {
 			return err
 		}
 		id := "backfill-" + *loc + "-" + l.today
-		if _, err := bus.NewPublisher(c.js, bus.PublisherOptions{}).Publish(ctx, subject,
+		if _, err := bus.NewPublisher(c.js, bus.PublisherOptions{Known: topology.Known}).Publish(ctx, subject,
 			&socialsyncv1.StatsRequested{LocationId: *loc, RequestedBy: "backfill", EventId: id}); err != nil {
 			return fmt.Errorf("publish to %s: %w", subject, err)
 		}
@@ -221,7 +223,7 @@ func statsExport(ctx context.Context, env *Env, args []string) error {
 	if _, err := report.DayCount(*from, *to); err != nil {
 		return fmt.Errorf("%w: --from/--to: %v", errUsage, err)
 	}
-	history, err := c.js.KeyValue(ctx, bus.BucketStatsHistory)
+	history, err := c.js.KeyValue(ctx, topology.BucketStatsHistory)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -50,7 +51,7 @@ func triggerCmd(ctx context.Context, env *Env, args []string) error {
 			if err := bus.CheckPostEvent(ev, now); err != nil {
 				return "", nil, fmt.Errorf("%w: %w", errUsage, err)
 			}
-			return bus.PostTriggers, ev, nil
+			return topology.PostTriggers, ev, nil
 		}
 	case "tagdetails":
 		tags := fs.String("tags", "", "comma-separated tag ids (required)")
@@ -58,13 +59,13 @@ func triggerCmd(ctx context.Context, env *Env, args []string) error {
 			if len(splitList(*tags)) == 0 {
 				return "", nil, fmt.Errorf("%w: --tags is required", errUsage)
 			}
-			return bus.TagDetailsTriggers, &socialsyncv1.TagDetailsRequested{LocationId: *loc, TagIds: splitList(*tags), RequestedBy: "cli", EventId: *eventID}, nil
+			return topology.TagDetailsTriggers, &socialsyncv1.TagDetailsRequested{LocationId: *loc, TagIds: splitList(*tags), RequestedBy: "cli", EventId: *eventID}, nil
 		}
 	case "stats":
 		profiles := fs.String("profiles", "", "comma-separated profile ids (empty: every connected account)")
 		platforms := fs.String("platforms", "", "comma-separated platforms (empty: all)")
 		build = func() (bus.Family, proto.Message, error) {
-			return bus.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: *loc, ProfileIds: splitList(*profiles),
+			return topology.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: *loc, ProfileIds: splitList(*profiles),
 				Platforms: splitList(*platforms), RequestedBy: "cli", EventId: *eventID}, nil
 		}
 	default:
@@ -73,7 +74,7 @@ func triggerCmd(ctx context.Context, env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if !bus.ValidLocationID(*loc) {
+	if !ids.ValidHighLevel(*loc) {
 		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
 	}
 	family, msg, err := build()
@@ -85,7 +86,7 @@ func triggerCmd(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer c.close()
-	subject, ack, err := bus.NewPublisher(c.js, bus.PublisherOptions{}).PublishTo(ctx, family, msg)
+	subject, ack, err := bus.NewPublisher(c.js, bus.PublisherOptions{Known: topology.Known}).PublishTo(ctx, family, msg)
 	switch {
 	case errors.Is(err, bus.ErrSubjectFull):
 		return fmt.Errorf("not published: location %s holds its quota of unfinished %s triggers (SOCIALSYNC_LIMIT_TRIGGERS_PER_SUBJECT); "+

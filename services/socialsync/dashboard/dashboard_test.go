@@ -17,8 +17,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/gateway"
 	"github.com/socialsync/socialsync/services/socialsync/cli"
@@ -92,7 +92,7 @@ func (f *fleet) post(t *testing.T, loc string, tags, contacts []string) {
 		ID string `json:"_id"`
 	}
 	f.Admin(t, http.MethodPost, "/_sandbox/locations/"+loc+"/posts", map[string]any{"tags": tags, "platform": "facebook"}, &post)
-	subject, _ := bus.PostTriggers.Subject(loc)
+	subject, _ := topology.PostTriggers.Subject(loc)
 	if _, err := f.Deps.Publisher.Publish(context.Background(), subject, &socialsyncv1.PostEvent{LocationId: loc, PostId: post.ID,
 		Change: socialsyncv1.Change_CHANGE_CREATED, TagIds: tags, ContactIds: contacts, OccurredAt: timestamppb.Now(), EventId: "test:" + post.ID}); err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestDashboard(t *testing.T) {
 	}
 	// What the demo does at start: a post event and a statistics run.
 	f.post(t, loc, tags, contacts)
-	subject, _ := bus.StatsTriggers.Subject(loc)
+	subject, _ := topology.StatsTriggers.Subject(loc)
 	if _, err := f.Deps.Publisher.Publish(context.Background(), subject, &socialsyncv1.StatsRequested{LocationId: loc, RequestedBy: "test"}); err != nil {
 		t.Fatal(err)
 	}

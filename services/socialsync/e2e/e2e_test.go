@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 type locationDetail struct {
@@ -153,7 +153,7 @@ func TestPipeline(t *testing.T) {
 	}
 
 	f.cli("trigger", "stats", "--nats", f.natsURL, "--location", d.ID)
-	kv, err := js.KeyValue(context.Background(), bus.BucketStatsHistory)
+	kv, err := js.KeyValue(context.Background(), topology.BucketStatsHistory)
 	if err != nil {
 		t.Fatal(err)
 	}

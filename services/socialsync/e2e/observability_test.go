@@ -16,6 +16,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/telemetry/telemetrytest"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // randomHex returns n random bytes in hex.
@@ -338,8 +339,8 @@ func TestWorkerMetrics(t *testing.T) {
 	if n := after.Sum("socialsync_message_handling_seconds_count", "worker", "fetcher", "subject", postSubj); n < 2 {
 		t.Errorf("the handling histogram counted %v post triggers, want at least 2", n)
 	}
-	for _, stream := range []string{bus.StreamTriggers, bus.StreamRefresh} {
-		if !after.Has("socialsync_consumer_lag", "worker", "fetcher", "consumer", bus.DurableFetcher, "stream", stream) {
+	for _, stream := range []string{topology.StreamTriggers, topology.StreamRefresh} {
+		if !after.Has("socialsync_consumer_lag", "worker", "fetcher", "consumer", topology.DurableFetcher, "stream", stream) {
 			t.Errorf("no consumer lag for the fetcher's durable on %s", stream)
 		}
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // The soak's settings. The budget is HighLevel's real one (the workers'
@@ -648,23 +649,23 @@ func (s *soak) triggersLeader() *natsNode {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := s.js.Stream(ctx, bus.StreamTriggers)
+	st, err := s.js.Stream(ctx, topology.StreamTriggers)
 	if err != nil {
-		s.t.Fatalf("stream info %s: %v", bus.StreamTriggers, err)
+		s.t.Fatalf("stream info %s: %v", topology.StreamTriggers, err)
 	}
 	info, err := st.Info(ctx)
 	if err != nil || info.Cluster == nil {
-		s.t.Fatalf("stream info %s: %v (cluster %v)", bus.StreamTriggers, err, info)
+		s.t.Fatalf("stream info %s: %v (cluster %v)", topology.StreamTriggers, err, info)
 	}
 	if info.Config.Replicas != len(s.nodes) {
-		s.t.Errorf("%s has %d replicas, want %d", bus.StreamTriggers, info.Config.Replicas, len(s.nodes))
+		s.t.Errorf("%s has %d replicas, want %d", topology.StreamTriggers, info.Config.Replicas, len(s.nodes))
 	}
 	for _, n := range s.nodes {
 		if n.name == info.Cluster.Leader {
 			return n
 		}
 	}
-	s.t.Fatalf("leader %q of %s is none of the nodes", info.Cluster.Leader, bus.StreamTriggers)
+	s.t.Fatalf("leader %q of %s is none of the nodes", info.Cluster.Leader, topology.StreamTriggers)
 	return nil
 }
 
@@ -711,7 +712,7 @@ func (s *soak) waitSettled(timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for {
 		last = ""
-		for _, c := range bus.NewTopology(bus.TopologyOptions{}).Consumers {
+		for _, c := range topology.New(topology.Options{}).Consumers {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			cons, err := s.js.Consumer(ctx, c.Stream, c.Config.Durable)
 			var info *jetstream.ConsumerInfo

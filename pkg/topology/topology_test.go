@@ -1,4 +1,4 @@
-package bus_test
+package topology_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -48,7 +49,7 @@ func TestEnsureIsIdempotent(t *testing.T) {
 	t.Parallel()
 	js := connect(t, startServer(t))
 	ctx := testContext(t)
-	topo := bus.NewTopology(bus.TopologyOptions{})
+	topo := topology.New(topology.Options{})
 
 	if err := topo.Ensure(ctx, js); err != nil {
 		t.Fatalf("first Ensure: %v", err)
@@ -64,14 +65,14 @@ func TestEnsureIsIdempotent(t *testing.T) {
 
 	// Everything declared exists: 5 streams, 10 buckets, 1 object store.
 	wantStreams := []string{
-		bus.StreamTriggers, bus.StreamEvents, bus.StreamRefresh, bus.StreamSchedules, bus.StreamDLQ,
-		"KV_" + bus.BucketTags, "KV_" + bus.BucketTagDetails, "KV_" + bus.BucketRelations,
-		"KV_" + bus.BucketStatsHistory, "KV_" + bus.BucketSegments, "KV_" + bus.BucketWorkflows,
-		"KV_" + bus.BucketLocations, "KV_" + bus.BucketTokens, "KV_" + bus.BucketRateBudget,
-		"KV_" + bus.BucketWebhookEvents,
-		"OBJ_" + bus.ObjectStoreReports,
-		"KV_" + bus.BucketSettings,
-		"KV_" + bus.BucketWorkflowRuns,
+		topology.StreamTriggers, topology.StreamEvents, topology.StreamRefresh, topology.StreamSchedules, bus.StreamDLQ,
+		"KV_" + topology.BucketTags, "KV_" + topology.BucketTagDetails, "KV_" + topology.BucketRelations,
+		"KV_" + topology.BucketStatsHistory, "KV_" + topology.BucketSegments, "KV_" + topology.BucketWorkflows,
+		"KV_" + topology.BucketLocations, "KV_" + topology.BucketTokens, "KV_" + topology.BucketRateBudget,
+		"KV_" + topology.BucketWebhookEvents,
+		"OBJ_" + topology.ObjectStoreReports,
+		"KV_" + topology.BucketSettings,
+		"KV_" + topology.BucketWorkflowRuns,
 		"KV_" + bus.BucketDeliveries,
 	}
 	var gotStreams []string
@@ -86,21 +87,21 @@ func TestEnsureIsIdempotent(t *testing.T) {
 	}
 
 	// The declared properties the design depends on.
-	trig := first.Streams[bus.StreamTriggers]
+	trig := first.Streams[topology.StreamTriggers]
 	if trig.Retention != jetstream.InterestPolicy || trig.Duplicates != 2*time.Minute {
-		t.Errorf("%s: retention %v, duplicates %v; want interest, 2m", bus.StreamTriggers, trig.Retention, trig.Duplicates)
+		t.Errorf("%s: retention %v, duplicates %v; want interest, 2m", topology.StreamTriggers, trig.Retention, trig.Duplicates)
 	}
-	if ev := first.Streams[bus.StreamEvents]; ev.MaxAge != 30*24*time.Hour {
-		t.Errorf("%s: max age %v, want 30 days", bus.StreamEvents, ev.MaxAge)
+	if ev := first.Streams[topology.StreamEvents]; ev.MaxAge != 30*24*time.Hour {
+		t.Errorf("%s: max age %v, want 30 days", topology.StreamEvents, ev.MaxAge)
 	}
 	if dlq := first.Streams[bus.StreamDLQ]; dlq.MaxAge != 14*24*time.Hour {
 		t.Errorf("%s: max age %v, want 14 days", bus.StreamDLQ, dlq.MaxAge)
 	}
-	if sch := first.Streams[bus.StreamSchedules]; !sch.AllowMsgSchedules {
-		t.Errorf("%s: message schedules not allowed", bus.StreamSchedules)
+	if sch := first.Streams[topology.StreamSchedules]; !sch.AllowMsgSchedules {
+		t.Errorf("%s: message schedules not allowed", topology.StreamSchedules)
 	}
-	if ref := first.Streams[bus.StreamRefresh]; ref.MaxMsgsPerSubject != 1 || ref.Discard != jetstream.DiscardNew || ref.DiscardNewPerSubject || ref.Retention != jetstream.WorkQueuePolicy {
-		t.Errorf("%s: %+v; want work queue, 1 per subject (replaced), discard new", bus.StreamRefresh, ref)
+	if ref := first.Streams[topology.StreamRefresh]; ref.MaxMsgsPerSubject != 1 || ref.Discard != jetstream.DiscardNew || ref.DiscardNewPerSubject || ref.Retention != jetstream.WorkQueuePolicy {
+		t.Errorf("%s: %+v; want work queue, 1 per subject (replaced), discard new", topology.StreamRefresh, ref)
 	}
 }
 
@@ -108,24 +109,24 @@ func TestEnsureUpdatesChangedConfig(t *testing.T) {
 	t.Parallel()
 	js := connect(t, startServer(t))
 	ctx := testContext(t)
-	if err := bus.Ensure(ctx, js); err != nil {
+	if err := topology.Ensure(ctx, js); err != nil {
 		t.Fatal(err)
 	}
 
-	topo := bus.NewTopology(bus.TopologyOptions{})
+	topo := topology.New(topology.Options{})
 	for i := range topo.Streams {
-		if topo.Streams[i].Name == bus.StreamEvents {
+		if topo.Streams[i].Name == topology.StreamEvents {
 			topo.Streams[i].MaxAge = 45 * 24 * time.Hour
 		}
 	}
 	for i := range topo.Consumers {
-		if c := &topo.Consumers[i]; c.Stream == bus.StreamTriggers && c.Config.Durable == bus.DurableContactSync {
+		if c := &topo.Consumers[i]; c.Stream == topology.StreamTriggers && c.Config.Durable == topology.DurableContactSync {
 			c.Config.MaxAckPending = 17
 			c.Config.Description = "changed"
 		}
 	}
 	for i := range topo.KeyValues {
-		if topo.KeyValues[i].Bucket == bus.BucketTags {
+		if topo.KeyValues[i].Bucket == topology.BucketTags {
 			topo.KeyValues[i].History = 9
 		}
 	}
@@ -133,21 +134,21 @@ func TestEnsureUpdatesChangedConfig(t *testing.T) {
 		t.Fatalf("Ensure with a changed topology: %v", err)
 	}
 
-	ev, err := js.Stream(ctx, bus.StreamEvents)
+	ev, err := js.Stream(ctx, topology.StreamEvents)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := ev.CachedInfo().Config.MaxAge; got != 45*24*time.Hour {
 		t.Errorf("events max age = %v, want 45 days", got)
 	}
-	c, err := js.Consumer(ctx, bus.StreamTriggers, bus.DurableContactSync)
+	c, err := js.Consumer(ctx, topology.StreamTriggers, topology.DurableContactSync)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := c.CachedInfo().Config; got.MaxAckPending != 17 || got.Description != "changed" {
 		t.Errorf("consumer config = max ack pending %d, description %q; want 17, changed", got.MaxAckPending, got.Description)
 	}
-	kv, err := js.KeyValue(ctx, bus.BucketTags)
+	kv, err := js.KeyValue(ctx, topology.BucketTags)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,10 +165,10 @@ func TestEnsureReportsImpossibleChange(t *testing.T) {
 	t.Parallel()
 	js := connect(t, startServer(t))
 	ctx := testContext(t)
-	if err := bus.Ensure(ctx, js); err != nil {
+	if err := topology.Ensure(ctx, js); err != nil {
 		t.Fatal(err)
 	}
-	topo := bus.NewTopology(bus.TopologyOptions{})
+	topo := topology.New(topology.Options{})
 	topo.Streams[0].Storage = jetstream.MemoryStorage
 	if err := topo.Ensure(ctx, js); err == nil {
 		t.Error("Ensure changed a stream's storage without an error")
@@ -182,7 +183,7 @@ func TestEnsureFromReplicasAtOnce(t *testing.T) {
 	errs := make(chan error, replicas)
 	for range replicas {
 		js := connect(t, s)
-		go func() { errs <- bus.Ensure(ctx, js) }()
+		go func() { errs <- topology.Ensure(ctx, js) }()
 	}
 	for range replicas {
 		if err := <-errs; err != nil {
@@ -200,25 +201,25 @@ func TestPostTriggerKeptUntilEveryReaderAcks(t *testing.T) {
 	js, topo := setup(t)
 	ctx := testContext(t)
 
-	enr, ok := topo.Consumer(bus.StreamTriggers, bus.DurableEnricher)
+	enr, ok := topo.Consumer(topology.StreamTriggers, topology.DurableEnricher)
 	if !ok {
 		t.Fatal("no enricher durable on the triggers stream")
 	}
-	wantFilters := []string{bus.TagDetailsTriggers.Filter(), bus.PostTriggers.Filter()}
+	wantFilters := []string{topology.TagDetailsTriggers.Filter(), topology.PostTriggers.Filter()}
 	if diff := cmp.Diff(wantFilters, enr.Config.FilterSubjects, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("enricher trigger filters (-want +got):\n%s", diff)
 	}
 
 	pub := bus.NewPublisher(js, bus.PublisherOptions{})
-	post, _ := bus.PostTriggers.Subject("loc1")
-	details, _ := bus.TagDetailsTriggers.Subject("loc1")
+	post, _ := topology.PostTriggers.Subject("loc1")
+	details, _ := topology.TagDetailsTriggers.Subject("loc1")
 	if _, err := pub.Publish(ctx, post, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1", EventId: "post-1"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pub.Publish(ctx, details, &socialsyncv1.TagDetailsRequested{LocationId: "loc1", TagIds: []string{"t1"}, EventId: "details-1"}); err != nil {
 		t.Fatal(err)
 	}
-	stream, err := js.Stream(ctx, bus.StreamTriggers)
+	stream, err := js.Stream(ctx, topology.StreamTriggers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ func TestPostTriggerKeptUntilEveryReaderAcks(t *testing.T) {
 	// FetchNoWait would take for none), and returns their subjects.
 	ackAll := func(durable string, want int) []string {
 		t.Helper()
-		c, err := js.Consumer(ctx, bus.StreamTriggers, durable)
+		c, err := js.Consumer(ctx, topology.StreamTriggers, durable)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,7 +254,7 @@ func TestPostTriggerKeptUntilEveryReaderAcks(t *testing.T) {
 		return got
 	}
 
-	if got := ackAll(bus.DurableEnricher, 2); len(got) != 2 {
+	if got := ackAll(topology.DurableEnricher, 2); len(got) != 2 {
 		t.Fatalf("enricher got %v, want the post trigger and the details request", got)
 	}
 	if n := count(details); n != 0 {
@@ -262,13 +263,13 @@ func TestPostTriggerKeptUntilEveryReaderAcks(t *testing.T) {
 	if n := count(post); n != 1 {
 		t.Errorf("post trigger stored %d times after the enricher alone acked it, want 1", n)
 	}
-	if got := ackAll(bus.DurableFetcher, 1); len(got) != 1 {
+	if got := ackAll(topology.DurableFetcher, 1); len(got) != 1 {
 		t.Fatalf("fetcher got %v, want the post trigger", got)
 	}
 	if n := count(post); n != 1 {
 		t.Errorf("post trigger stored %d times before contactsync acked it, want 1", n)
 	}
-	if got := ackAll(bus.DurableContactSync, 1); len(got) != 1 {
+	if got := ackAll(topology.DurableContactSync, 1); len(got) != 1 {
 		t.Fatalf("contactsync got %v, want the post trigger", got)
 	}
 	deadline := time.Now().Add(5 * time.Second)

@@ -1,4 +1,4 @@
-package bus
+package topology
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 // still holds: those some worker has not finished (interest retention
 // drops a trigger once every durable reading it has acked it). For a
 // location that needs re-authorisation these are the messages waiting for
-// it to be connected again: ClassAuth defers them, it never dead-letters
+// it to be connected again: bus.ClassAuth defers them, it never dead-letters
 // them (the stream's MaxAge, 7 days, still drops what waits longer).
 func WaitingTriggers(ctx context.Context, js jetstream.JetStream) (map[string]uint64, error) {
 	stream, err := js.Stream(ctx, StreamTriggers)

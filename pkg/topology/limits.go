@@ -1,14 +1,16 @@
-package bus
+package topology
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/socialsync/socialsync/pkg/bus"
 )
 
 // Storage limit defaults. Every stream, key-value bucket and object store
 // has a MaxBytes: the per-location footprint of Footprints times the
 // number of locations the fleet is sized for, times LimitHeadroom, unless
-// TopologyOptions.MaxBytes names another figure. docs/storage.md shows
+// Options.MaxBytes names another figure. docs/storage.md shows
 // the same table (FootprintTable).
 const (
 	// DefaultLimitLocations is the fleet size the default limits are
@@ -23,7 +25,7 @@ const (
 	// DefaultMaxTriggersPerSubject is the default per-location quota of
 	// SOCIALSYNC_TRIGGERS: the unfinished triggers one subject (one kind
 	// of trigger of one location) may hold. A location at its quota has
-	// its new triggers of that kind refused (ErrSubjectFull) while every
+	// its new triggers of that kind refused (bus.ErrSubjectFull) while every
 	// other location's are taken: about 13 weeks of a busy location's
 	// post triggers, or a backlog of 2,000 posts while its HighLevel
 	// budget is spent.
@@ -78,7 +80,7 @@ var Footprints = []Footprint{
 		Basis: "200 contact, 20 statistics, 20 tag details, 40 segment, 5 tag events and 1 recommendation a day, 30 days"},
 	{Name: StreamRefresh, RecordBytes: 450, Kept: 1, Basis: "at most one pending refresh"},
 	{Name: StreamSchedules, RecordBytes: 400, Kept: 2, Basis: "one schedule and one fired run"},
-	{Name: StreamDLQ, RecordBytes: 1_000, PerDay: 5, Days: 14, Basis: "5 dead letters a day (original bytes and reason headers), 14 days"},
+	{Name: bus.StreamDLQ, RecordBytes: 1_000, PerDay: 5, Days: 14, Basis: "5 dead letters a day (original bytes and reason headers), 14 days"},
 	{Name: "KV_" + BucketTags, RecordBytes: 12_000, Kept: 5, Basis: "the catalogue of 200 tags, 5 revisions"},
 	{Name: "KV_" + BucketTagDetails, RecordBytes: 300, Kept: 200, Basis: "one record per tag"},
 	{Name: "KV_" + BucketRelations, RecordBytes: 300, PerDay: 20 * 5, Days: 365,
@@ -92,7 +94,7 @@ var Footprints = []Footprint{
 	{Name: "KV_" + BucketRateBudget, RecordBytes: 200, Kept: 4, Basis: "window and daily counters"},
 	{Name: "KV_" + BucketWebhookEvents, RecordBytes: 250, PerDay: 20, Days: 1, Basis: "event ids of 15 minutes (a day's worth)"},
 	{Name: "KV_" + BucketWorkflowRuns, RecordBytes: 250, PerDay: 40, Days: 30, Basis: "2 workflow actions per post, 30 days"},
-	{Name: "KV_" + BucketDeliveries, RecordBytes: 250, PerDay: 3 * (20 + 20 + 4 + 40), Days: 3,
+	{Name: "KV_" + bus.BucketDeliveries, RecordBytes: 250, PerDay: 3 * (20 + 20 + 4 + 40), Days: 3,
 		Basis: "every trigger of a day handed back at least once by each of its readers, 3 days (a hand-back this bucket cannot record may count as a crash)"},
 	{Name: "OBJ_" + ObjectStoreReports, RecordBytes: 100_000, Kept: 12, Basis: "12 reports of 100 KB"},
 }

@@ -1,4 +1,4 @@
-package bus_test
+package topology_test
 
 import (
 	"errors"
@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -22,20 +23,20 @@ func TestEveryStoreHasASizeLimit(t *testing.T) {
 	t.Parallel()
 	js := connect(t, startServer(t))
 	ctx := testContext(t)
-	opts := bus.TopologyOptions{MaxBytes: map[string]int64{bus.StreamEvents: 77 << 20, "KV_" + bus.BucketTags: 33 << 20}}
-	if err := bus.NewTopology(opts).Ensure(ctx, js); err != nil {
+	opts := topology.Options{MaxBytes: map[string]int64{topology.StreamEvents: 77 << 20, "KV_" + topology.BucketTags: 33 << 20}}
+	if err := topology.New(opts).Ensure(ctx, js); err != nil {
 		t.Fatal(err)
 	}
 	snap := takeSnapshot(t, js)
-	if len(snap.Streams) != len(bus.Footprints) {
-		t.Errorf("the server holds %d streams, Footprints lists %d", len(snap.Streams), len(bus.Footprints))
+	if len(snap.Streams) != len(topology.Footprints) {
+		t.Errorf("the server holds %d streams, Footprints lists %d", len(snap.Streams), len(topology.Footprints))
 	}
 	for name, cfg := range snap.Streams {
 		var want int64
 		switch name {
-		case bus.StreamEvents:
+		case topology.StreamEvents:
 			want = 77 << 20
-		case "KV_" + bus.BucketTags:
+		case "KV_" + topology.BucketTags:
 			want = 33 << 20
 		default:
 			f, ok := footprintOf(name)
@@ -43,29 +44,29 @@ func TestEveryStoreHasASizeLimit(t *testing.T) {
 				t.Errorf("%s: no footprint", name)
 				continue
 			}
-			want = f.MaxBytes(bus.DefaultLimitLocations)
+			want = f.MaxBytes(topology.DefaultLimitLocations)
 		}
 		if cfg.MaxBytes != want || want <= 0 {
 			t.Errorf("%s: max bytes %d, want %d", name, cfg.MaxBytes, want)
 		}
 	}
-	trig := snap.Streams[bus.StreamTriggers]
-	if trig.Discard != jetstream.DiscardNew || !trig.DiscardNewPerSubject || trig.MaxMsgsPerSubject != bus.DefaultMaxTriggersPerSubject || trig.MaxAge != 7*24*time.Hour {
+	trig := snap.Streams[topology.StreamTriggers]
+	if trig.Discard != jetstream.DiscardNew || !trig.DiscardNewPerSubject || trig.MaxMsgsPerSubject != topology.DefaultMaxTriggersPerSubject || trig.MaxAge != 7*24*time.Hour {
 		t.Errorf("%s: discard %v, per subject %v, max per subject %d, max age %v; want discard new per subject, %d, 7 days",
-			bus.StreamTriggers, trig.Discard, trig.DiscardNewPerSubject, trig.MaxMsgsPerSubject, trig.MaxAge, bus.DefaultMaxTriggersPerSubject)
+			topology.StreamTriggers, trig.Discard, trig.DiscardNewPerSubject, trig.MaxMsgsPerSubject, trig.MaxAge, topology.DefaultMaxTriggersPerSubject)
 	}
-	if ev := snap.Streams[bus.StreamEvents]; ev.Discard != jetstream.DiscardNew || ev.MaxAge != 30*24*time.Hour {
-		t.Errorf("%s: discard %v, max age %v; want discard new, 30 days", bus.StreamEvents, ev.Discard, ev.MaxAge)
+	if ev := snap.Streams[topology.StreamEvents]; ev.Discard != jetstream.DiscardNew || ev.MaxAge != 30*24*time.Hour {
+		t.Errorf("%s: discard %v, max age %v; want discard new, 30 days", topology.StreamEvents, ev.Discard, ev.MaxAge)
 	}
 }
 
-func footprintOf(name string) (bus.Footprint, bool) {
-	for _, f := range bus.Footprints {
+func footprintOf(name string) (topology.Footprint, bool) {
+	for _, f := range topology.Footprints {
 		if f.Name == name {
 			return f, true
 		}
 	}
-	return bus.Footprint{}, false
+	return topology.Footprint{}, false
 }
 
 // One location at its quota of post triggers is refused; another is not,
@@ -75,12 +76,12 @@ func TestTriggerQuotaPerLocation(t *testing.T) {
 	js := connect(t, startServer(t))
 	ctx := testContext(t)
 	const quota = 3
-	if err := bus.NewTopology(bus.TopologyOptions{MaxTriggersPerSubject: quota}).Ensure(ctx, js); err != nil {
+	if err := topology.New(topology.Options{MaxTriggersPerSubject: quota}).Ensure(ctx, js); err != nil {
 		t.Fatal(err)
 	}
 	pub := bus.NewPublisher(js, bus.PublisherOptions{})
 	post := func(loc string, i int) error {
-		_, _, err := pub.PublishTo(ctx, bus.PostTriggers, &socialsyncv1.PostEvent{LocationId: loc, PostId: fmt.Sprintf("post%d", i),
+		_, _, err := pub.PublishTo(ctx, topology.PostTriggers, &socialsyncv1.PostEvent{LocationId: loc, PostId: fmt.Sprintf("post%d", i),
 			OccurredAt: timestamppb.New(time.Unix(1_700_000_000, 0)), EventId: fmt.Sprintf("%s-%d", loc, i)})
 		return err
 	}
@@ -106,19 +107,19 @@ func TestTriggerQuotaPerLocation(t *testing.T) {
 		}
 	}
 	// A stats trigger of locA is another subject: it has its own quota.
-	if _, _, err := pub.PublishTo(ctx, bus.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: "locA"}); err != nil {
+	if _, _, err := pub.PublishTo(ctx, topology.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: "locA"}); err != nil {
 		t.Errorf("stats trigger of locA: %v", err)
 	}
-	if got := streamMsgs(t, js, bus.StreamTriggers); got != 2*quota+1 {
+	if got := streamMsgs(t, js, topology.StreamTriggers); got != 2*quota+1 {
 		t.Errorf("triggers stored: %d, want %d (none deleted)", got, 2*quota+1)
 	}
 
 	// Every reader of post triggers acks one of locA's: there is room for
 	// one more.
-	for _, durable := range []string{bus.DurableFetcher, bus.DurableContactSync, bus.DurableEnricher} {
+	for _, durable := range []string{topology.DurableFetcher, topology.DurableContactSync, topology.DurableEnricher} {
 		ackOne(t, js, durable, "socialsync.trigger.post.locA")
 	}
-	waitFor(t, 5*time.Second, "locA's acked trigger removed", func() bool { return streamMsgs(t, js, bus.StreamTriggers) == 2*quota })
+	waitFor(t, 5*time.Second, "locA's acked trigger removed", func() bool { return streamMsgs(t, js, topology.StreamTriggers) == 2*quota })
 	if err := post("locA", quota); err != nil {
 		t.Errorf("trigger of locA after its backlog shrank: %v", err)
 	}
@@ -129,7 +130,7 @@ func TestTriggerQuotaPerLocation(t *testing.T) {
 func ackOne(t *testing.T, js jetstream.JetStream, durable, subject string) {
 	t.Helper()
 	ctx := testContext(t)
-	c, err := js.Consumer(ctx, bus.StreamTriggers, durable)
+	c, err := js.Consumer(ctx, topology.StreamTriggers, durable)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,8 +161,8 @@ func TestFullStreamRefusesNewKeepsOld(t *testing.T) {
 	js := connect(t, startServer(t))
 	ctx := testContext(t)
 	const limit = 4096
-	opts := bus.TopologyOptions{MaxMessageBytes: 1024, MaxBytes: map[string]int64{bus.StreamTriggers: limit, bus.StreamEvents: limit}}
-	if err := bus.NewTopology(opts).Ensure(ctx, js); err != nil {
+	opts := topology.Options{MaxMessageBytes: 1024, MaxBytes: map[string]int64{topology.StreamTriggers: limit, topology.StreamEvents: limit}}
+	if err := topology.New(opts).Ensure(ctx, js); err != nil {
 		t.Fatal(err)
 	}
 	pub := bus.NewPublisher(js, bus.PublisherOptions{})
@@ -169,13 +170,13 @@ func TestFullStreamRefusesNewKeepsOld(t *testing.T) {
 		stream string
 		send   func(i int) error
 	}{
-		{bus.StreamTriggers, func(i int) error {
+		{topology.StreamTriggers, func(i int) error {
 			// A location each: no subject reaches its quota.
-			_, _, err := pub.PublishTo(ctx, bus.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: fmt.Sprintf("loc%d", i), RequestedBy: strings.Repeat("x", 200)})
+			_, _, err := pub.PublishTo(ctx, topology.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: fmt.Sprintf("loc%d", i), RequestedBy: strings.Repeat("x", 200)})
 			return err
 		}},
-		{bus.StreamEvents, func(i int) error {
-			_, _, err := pub.PublishTo(ctx, bus.TagEvents, &socialsyncv1.TagChanged{LocationId: "loc1", TagId: fmt.Sprintf("tag%d", i), TagName: strings.Repeat("x", 200)})
+		{topology.StreamEvents, func(i int) error {
+			_, _, err := pub.PublishTo(ctx, topology.TagEvents, &socialsyncv1.TagChanged{LocationId: "loc1", TagId: fmt.Sprintf("tag%d", i), TagName: strings.Repeat("x", 200)})
 			return err
 		}},
 	} {
@@ -207,12 +208,12 @@ func TestRefreshReplacedNotDropped(t *testing.T) {
 	t.Parallel()
 	js := connect(t, startServer(t))
 	ctx := testContext(t)
-	if err := bus.NewTopology(bus.TopologyOptions{MaxMessageBytes: 1024, MaxBytes: map[string]int64{bus.StreamRefresh: 2048}}).Ensure(ctx, js); err != nil {
+	if err := topology.New(topology.Options{MaxMessageBytes: 1024, MaxBytes: map[string]int64{topology.StreamRefresh: 2048}}).Ensure(ctx, js); err != nil {
 		t.Fatal(err)
 	}
 	pub := bus.NewPublisher(js, bus.PublisherOptions{})
 	refresh := func(loc, post string) error {
-		_, _, err := pub.PublishTo(ctx, bus.CatalogueRefreshes, &socialsyncv1.PostEvent{LocationId: loc, PostId: post, Source: strings.Repeat("s", 40)})
+		_, _, err := pub.PublishTo(ctx, topology.CatalogueRefreshes, &socialsyncv1.PostEvent{LocationId: loc, PostId: post, Source: strings.Repeat("s", 40)})
 		return err
 	}
 	for _, p := range []string{"p1", "p2", "p3"} {
@@ -220,7 +221,7 @@ func TestRefreshReplacedNotDropped(t *testing.T) {
 			t.Fatalf("refresh %s of loc1: %v", p, err)
 		}
 	}
-	if got := streamMsgs(t, js, bus.StreamRefresh); got != 1 {
+	if got := streamMsgs(t, js, topology.StreamRefresh); got != 1 {
 		t.Fatalf("refresh stream holds %d messages, want loc1's latest only", got)
 	}
 	var err error
@@ -233,7 +234,7 @@ func TestRefreshReplacedNotDropped(t *testing.T) {
 	if !errors.Is(err, bus.ErrStreamFull) {
 		t.Fatalf("refresh of loc%d: %v, want ErrStreamFull", n, err)
 	}
-	msgs := storedMsgs(t, js, bus.StreamRefresh)
+	msgs := storedMsgs(t, js, topology.StreamRefresh)
 	if len(msgs) != n-1 || msgs[0].Subject != "socialsync.refresh.catalogue.loc1" {
 		t.Errorf("the full stream holds %d refreshes starting with %v; want %d, loc1's first", len(msgs), msgs[0].Subject, n-1)
 	}
@@ -249,12 +250,12 @@ func TestEnsureAddsLimitsInPlace(t *testing.T) {
 	t.Parallel()
 	js := connect(t, startServer(t))
 	ctx := testContext(t)
-	old := bus.NewTopology(bus.TopologyOptions{})
+	old := topology.New(topology.Options{})
 	for i := range old.Streams {
 		s := &old.Streams[i]
 		s.MaxBytes, s.MaxMsgsPerSubject, s.DiscardNewPerSubject = 0, 0, false
 		s.Discard = jetstream.DiscardOld
-		if s.Name == bus.StreamRefresh || s.Name == bus.StreamSchedules {
+		if s.Name == topology.StreamRefresh || s.Name == topology.StreamSchedules {
 			s.MaxMsgsPerSubject = 1
 		}
 	}
@@ -266,13 +267,13 @@ func TestEnsureAddsLimitsInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := bus.NewPublisher(js, bus.PublisherOptions{})
-	if _, _, err := pub.PublishTo(ctx, bus.PostTriggers, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1", EventId: "e1"}); err != nil {
+	if _, _, err := pub.PublishTo(ctx, topology.PostTriggers, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1", EventId: "e1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.NewTopology(bus.TopologyOptions{}).Ensure(ctx, js); err != nil {
+	if err := topology.New(topology.Options{}).Ensure(ctx, js); err != nil {
 		t.Fatalf("Ensure over the unbounded topology: %v", err)
 	}
-	s, err := js.Stream(ctx, bus.StreamTriggers)
+	s, err := js.Stream(ctx, topology.StreamTriggers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +285,7 @@ func TestEnsureAddsLimitsInPlace(t *testing.T) {
 		t.Errorf("after the upgrade: discard %v, per subject %v, max bytes %d, %d messages; want discard new per subject, a limit, 1 message",
 			c.Discard, c.DiscardNewPerSubject, c.MaxBytes, info.State.Msgs)
 	}
-	kv, err := js.KeyValue(ctx, bus.BucketTags)
+	kv, err := js.KeyValue(ctx, topology.BucketTags)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,23 +306,23 @@ func TestScheduledRunRefusedIsRetried(t *testing.T) {
 	t.Parallel()
 	js := connect(t, startServer(t))
 	ctx := testContext(t)
-	if err := bus.NewTopology(bus.TopologyOptions{MaxTriggersPerSubject: 1}).Ensure(ctx, js); err != nil {
+	if err := topology.New(topology.Options{MaxTriggersPerSubject: 1}).Ensure(ctx, js); err != nil {
 		t.Fatal(err)
 	}
 	pub := bus.NewPublisher(js, bus.PublisherOptions{})
-	if _, _, err := pub.PublishTo(ctx, bus.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: "locA", RequestedBy: "api"}); err != nil {
+	if _, _, err := pub.PublishTo(ctx, topology.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: "locA", RequestedBy: "api"}); err != nil {
 		t.Fatal(err)
 	}
 	at := "@at " + time.Now().Add(time.Second).UTC().Format(time.RFC3339)
 	for _, loc := range []string{"locA", "locB"} {
-		holder, _ := bus.StatsSchedules.Subject(loc)
-		target, _ := bus.ScheduledStats.Subject(loc)
+		holder, _ := topology.StatsSchedules.Subject(loc)
+		target, _ := topology.ScheduledStats.Subject(loc)
 		if _, err := pub.Schedule(ctx, bus.Schedule{Subject: holder, Target: target, Spec: at},
 			&socialsyncv1.StatsRequested{LocationId: loc, RequestedBy: "schedule"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	trig, err := js.Stream(ctx, bus.StreamTriggers)
+	trig, err := js.Stream(ctx, topology.StreamTriggers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +339,7 @@ func TestScheduledRunRefusedIsRetried(t *testing.T) {
 	}
 	// Both runs fire; locA's, refused, holds the source, and locB's
 	// behind it with it.
-	schedules, err := js.Stream(ctx, bus.StreamSchedules)
+	schedules, err := js.Stream(ctx, topology.StreamSchedules)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +356,7 @@ func TestScheduledRunRefusedIsRetried(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("while locA is at its quota, locB's scheduled run is stored: %v", requestedBy("socialsync.trigger.stats.locB") == "schedule")
-	ackOne(t, js, bus.DurableStats, "socialsync.trigger.stats.locA")
+	ackOne(t, js, topology.DurableStats, "socialsync.trigger.stats.locA")
 	waitFor(t, 30*time.Second, "locA's and locB's scheduled runs after locA's backlog shrank", func() bool {
 		return requestedBy("socialsync.trigger.stats.locA") == "schedule" && requestedBy("socialsync.trigger.stats.locB") == "schedule"
 	})
@@ -368,7 +369,7 @@ func TestStorageDocShowsFootprints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := bus.FootprintTable(bus.DefaultLimitLocations); !strings.Contains(string(doc), want) {
+	if want := topology.FootprintTable(topology.DefaultLimitLocations); !strings.Contains(string(doc), want) {
 		t.Errorf("docs/storage.md does not hold the current footprint table; want:\n%s", want)
 	}
 }
@@ -390,12 +391,12 @@ func TestEnsureSaysWhenLimitsDoNotFit(t *testing.T) {
 		t.Fatal("server not ready")
 	}
 	js := connect(t, s)
-	err = bus.NewTopology(bus.TopologyOptions{}).Ensure(testContext(t), js)
+	err = topology.New(topology.Options{}).Ensure(testContext(t), js)
 	if err == nil || !strings.Contains(err.Error(), "insufficient storage") || !strings.Contains(err.Error(), "SOCIALSYNC_LIMIT_FLEET_LOCATIONS") {
 		t.Fatalf("Ensure on a 1 GiB server: %v; want the server's refusal naming the limit settings", err)
 	}
 	// Sized for fewer locations, the same topology fits.
-	if err := bus.NewTopology(bus.TopologyOptions{Locations: 10}).Ensure(testContext(t), js); err != nil {
+	if err := topology.New(topology.Options{Locations: 10}).Ensure(testContext(t), js); err != nil {
 		t.Errorf("Ensure for 10 locations on a 1 GiB server: %v", err)
 	}
 }

@@ -1,0 +1,91 @@
+package topology
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+)
+
+// The subject families. The comment names the message each carries.
+const (
+	// PostTriggers carry PostEvent: outside systems, gateway, poller →
+	// fetcher, contactsync.
+	PostTriggers bus.Family = "socialsync.trigger.post"
+	// TagDetailsTriggers carry TagDetailsRequested: fetcher, anyone → enricher.
+	TagDetailsTriggers bus.Family = "socialsync.trigger.tagdetails"
+	// StatsTriggers carry StatsRequested: schedules (through
+	// ScheduledStats), anyone → stats.
+	StatsTriggers bus.Family = "socialsync.trigger.stats"
+
+	// TagEvents carry TagChanged.
+	TagEvents bus.Family = "socialsync.event.tag"
+	// TagDetailsEvents carry TagDetailsStored.
+	TagDetailsEvents bus.Family = "socialsync.event.tagdetails"
+	// StatsEvents carry StatsSnapshot.
+	StatsEvents bus.Family = "socialsync.event.stats"
+	// ContactEvents carry ContactTagsChanged.
+	ContactEvents bus.Family = "socialsync.event.contact"
+	// LocationEvents carry LocationStateChanged: creds (a location needs
+	// re-authorisation, or was connected again) → gateway, operators.
+	LocationEvents bus.Family = "socialsync.event.location"
+	// RecommendationEvents carry RecommendationsUpdated: stats →
+	// gateway, HighLevel workflows' relays, operators.
+	RecommendationEvents bus.Family = "socialsync.event.recommendation"
+
+	// CatalogueRefreshes carry the latest PostEvent that asked for a
+	// location's tag catalogue to be refreshed. Their stream keeps one
+	// message per location, so a burst of post triggers collapses into at
+	// most one pending refresh (see the package documentation).
+	CatalogueRefreshes bus.Family = "socialsync.refresh.catalogue"
+
+	// StatsSchedules hold one JetStream message schedule per location: a
+	// StatsRequested with Nats-Schedule headers, targeting ScheduledStats.
+	StatsSchedules bus.Family = "socialsync.schedule.stats"
+	// ScheduledStats receive the StatsRequested a schedule fires. The
+	// triggers stream sources them as StatsTriggers.
+	ScheduledStats bus.Family = "socialsync.scheduled.stats"
+
+	// SegmentTriggers carry SegmentsRecompute: contactsync (a segment
+	// definition, the tags or the statistics of a location changed),
+	// anyone → contactsync's segments durable.
+	SegmentTriggers bus.Family = "socialsync.trigger.segments"
+	// SegmentEvents carry SegmentChanged: contactsync → contactsync's
+	// workflows, outside subscribers.
+	SegmentEvents bus.Family = "socialsync.event.segment"
+)
+
+// Known reports whether f is one of the families above.
+func Known(f bus.Family) bool {
+	switch f {
+	case PostTriggers, TagDetailsTriggers, StatsTriggers,
+		TagEvents, TagDetailsEvents, StatsEvents, ContactEvents, LocationEvents,
+		CatalogueRefreshes, StatsSchedules, ScheduledStats:
+		return true
+	case RecommendationEvents, SegmentTriggers, SegmentEvents:
+		return true
+	}
+	return false
+}
+
+// Families are the families above, in the order they are declared.
+func Families() []bus.Family {
+	return []bus.Family{PostTriggers, TagDetailsTriggers, StatsTriggers,
+		TagEvents, TagDetailsEvents, StatsEvents, ContactEvents, LocationEvents, RecommendationEvents,
+		CatalogueRefreshes, StatsSchedules, ScheduledStats, SegmentTriggers, SegmentEvents}
+}
+
+// ParseSubject splits a subject of one of the families above into the
+// family and the location. It fails with bus.ErrUnknownSubject for a
+// subject of no family and with bus.ErrInvalidLocation when the location
+// token is not a valid id.
+func ParseSubject(subject string) (bus.Family, string, error) {
+	f, loc, err := bus.ParseSubject(subject)
+	if f != "" && !Known(f) {
+		if len(subject) > 128 {
+			subject = strings.ToValidUTF8(subject[:128], "") + "…"
+		}
+		return "", "", fmt.Errorf("%w: %q", bus.ErrUnknownSubject, subject)
+	}
+	return f, loc, err
+}

@@ -1,0 +1,81 @@
+package topology
+
+import "time"
+
+// Stream names.
+const (
+	// StreamTriggers holds the trigger subjects with interest retention: a
+	// post trigger stays until the fetcher, contactsync and the enricher
+	// have all acked it. It also sources the statistics runs that
+	// schedules fire.
+	StreamTriggers = "SOCIALSYNC_TRIGGERS"
+	// StreamEvents holds the event subjects for 30 days, for replay and
+	// outside subscribers.
+	StreamEvents = "SOCIALSYNC_EVENTS"
+	// StreamRefresh is the work queue of catalogue refreshes, one pending
+	// message per location.
+	StreamRefresh = "SOCIALSYNC_REFRESH"
+	// StreamSchedules holds one message schedule per location and the
+	// messages the schedules fire.
+	StreamSchedules = "SOCIALSYNC_SCHEDULES"
+)
+
+// Durable consumer names: one per worker and stream, shared by every
+// replica of the worker. A worker's dead letters go to
+// "socialsync.dlq.<durable>.<loc>".
+const (
+	DurableFetcher     = "fetcher"
+	DurableEnricher    = "enricher"
+	DurableStats       = "stats"
+	DurableContactSync = "contactsync"
+	// DurableSegments is contactsync's durable for segment recomputations.
+	DurableSegments = "segments"
+)
+
+// Key-value bucket and object store names.
+const (
+	BucketTags         = "socialsync_tags"
+	BucketTagDetails   = "socialsync_tag_details"
+	BucketRelations    = "socialsync_relations"
+	BucketStatsHistory = "socialsync_stats_history"
+	BucketSegments     = "socialsync_segments"
+	BucketWorkflows    = "socialsync_workflows"
+	BucketLocations    = "socialsync_locations"
+	BucketTokens       = "socialsync_tokens"
+	BucketRateBudget   = "socialsync_rate_budget"
+	ObjectStoreReports = "socialsync_reports"
+	// BucketSettings holds per-location settings: statistics schedule
+	// and retention, field mappings (see pkg/settings).
+	BucketSettings = "socialsync_settings"
+	// BucketWorkflowRuns records each workflow action done for an event,
+	// so that a redelivered event does not fire it again.
+	BucketWorkflowRuns = "socialsync_workflow_runs"
+)
+
+// BucketWebhookEvents remembers the event ids the gateway's webhook
+// accepted for WebhookEventsTTL, longer than a signature stays valid, so
+// that a replayed request is answered as a duplicate after the streams'
+// duplicate window too.
+const BucketWebhookEvents = "socialsync_webhook_events"
+
+// Topology defaults.
+const (
+	// DuplicateWindow is how long a stream remembers a Nats-Msg-Id.
+	DuplicateWindow = 2 * time.Minute
+	// DefaultAckWait is how long a consumer waits for an ack before it
+	// delivers again; a running handler extends it with InProgress.
+	DefaultAckWait = 30 * time.Second
+	// DefaultMaxAckPending bounds the unacknowledged messages of one
+	// durable consumer, across all its replicas. A deferred message (Defer:
+	// NakWithDelay) still counts as pending until it is redelivered, so the
+	// bound must hold a paced location's whole backlog: with 256, 400
+	// events deferred for one location held every other location's first
+	// event back for 13.6 s; with 10,000, 1,000 deferred cost 3 s once.
+	// The pending list lives in the server; workers pull only what their
+	// concurrency allows.
+	DefaultMaxAckPending = 10_000
+	// WebhookEventsTTL is how long BucketWebhookEvents keeps an event id:
+	// more than the span in which one signed request stays acceptable
+	// (its timestamp may be five minutes ahead or behind).
+	WebhookEventsTTL = 15 * time.Minute
+)
