@@ -2,8 +2,11 @@ package bus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -101,7 +104,7 @@ func (t Topology) Consumer(stream, durable string) (ConsumerSpec, bool) {
 func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	var errs []error
 	for _, cfg := range t.Streams {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		if err := ensureStream(ctx, js, cfg); err != nil {
 			errs = append(errs, fmt.Errorf("ensure stream %s: %w", cfg.Name, noRoom(err)))
 		}
 	}
@@ -114,17 +117,137 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 		}
 	}
 	for _, cfg := range t.KeyValues {
+		if kv, err := js.KeyValue(ctx, cfg.Bucket); err == nil {
+			if st, err := kv.Status(ctx); err == nil && sameConfig(cfg, st.(*jetstream.KeyValueBucketStatus).Config()) {
+				continue
+			}
+		}
 		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
 			errs = append(errs, fmt.Errorf("ensure key-value bucket %s: %w", cfg.Bucket, noRoom(err)))
 		}
 	}
 	for _, cfg := range t.ObjectStores {
+		if sameObjectStore(ctx, js, cfg) {
+			continue
+		}
 		if _, err := js.CreateOrUpdateObjectStore(ctx, cfg); err != nil {
 			errs = append(errs, fmt.Errorf("ensure object store %s: %w", cfg.Bucket, noRoom(err)))
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// ensureStream creates the stream cfg describes, or updates it when the
+// server's differs. Every replica runs Ensure at start, often at once: a
+// stream that is already as described is left alone, so that they do not
+// send the server concurrent updates of one stream (which nats-server
+// 2.15 applies racily) nor make it redo each one per start.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	s, err := js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if _, err = js.CreateStream(ctx, cfg); !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return err
+		}
+		s, err = js.Stream(ctx, cfg.Name) // created meanwhile, maybe otherwise
+	}
+	if err != nil {
+		return err
+	}
+	if sameConfig(cfg, s.CachedInfo().Config) {
+		return nil
+	}
+	_, err = js.UpdateStream(ctx, cfg)
+	return err
+}
+
+// sameObjectStore reports whether the server holds object store cfg as
+// declared (see sameConfig).
+func sameObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.ObjectStoreConfig) bool {
+	obs, err := js.ObjectStore(ctx, cfg.Bucket)
+	if err != nil {
+		return false
+	}
+	st, err := obs.Status(ctx)
+	if err != nil {
+		return false
+	}
+	bs, ok := st.(*jetstream.ObjectBucketStatus)
+	if !ok {
+		return false
+	}
+	si := bs.StreamInfo().Config
+	return sameConfig(cfg, jetstream.ObjectStoreConfig{Bucket: cfg.Bucket, Description: si.Description, TTL: si.MaxAge,
+		MaxBytes: si.MaxBytes, Storage: si.Storage, Replicas: si.Replicas, Placement: si.Placement,
+		Compression: si.Compression != jetstream.NoCompression, Metadata: si.Metadata})
+}
+
+// sameConfig reports whether want, a stream's or a bucket's configuration
+// as declared, is what the server holds (got): equal once the server's
+// defaults stand for what want leaves unset (0 limits are -1, 0 replicas
+// and history 1, the 2-minute duplicate window) and the metadata the
+// server adds (_nats.*) is set aside. Any other difference, or anything it
+// cannot tell, is a difference: an update too many is harmless.
+func sameConfig(want, got any) bool {
+	w, err1 := normalConfig(want)
+	g, err2 := normalConfig(got)
+	return err1 == nil && err2 == nil && reflect.DeepEqual(w, g)
+}
+
+func normalConfig(cfg any) (map[string]any, error) {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	zero := func(v any) bool {
+		switch v := v.(type) {
+		case nil:
+			return true
+		case bool:
+			return !v
+		case float64:
+			return v == 0
+		case string:
+			return v == ""
+		case map[string]any:
+			return len(v) == 0
+		case []any:
+			return len(v) == 0
+		}
+		return false
+	}
+	for key, def := range map[string]float64{
+		"max_consumers": -1, "max_msgs": -1, "max_bytes": -1, "max_msgs_per_subject": -1, "max_msg_size": -1,
+		"max_value_size": -1, "num_replicas": 1, "history": 1, "duplicate_window": float64(serverDuplicateWindow),
+	} {
+		if _, isStream := m["subjects"]; key == "duplicate_window" && !isStream {
+			continue
+		}
+		if zero(m[key]) {
+			m[key] = def
+		}
+	}
+	if md, ok := m["metadata"].(map[string]any); ok {
+		for k := range md {
+			if strings.HasPrefix(k, "_nats.") {
+				delete(md, k)
+			}
+		}
+	}
+	for k, v := range m {
+		if zero(v) {
+			delete(m, k)
+		}
+	}
+	return m, nil
+}
+
+// serverDuplicateWindow is the server's duplicate window for a stream
+// that sets none.
+const serverDuplicateWindow = 2 * time.Minute
 
 // jsInsufficientResources is the JetStream error code of a stream whose
 // MaxBytes the server cannot reserve (JSInsufficientResourcesErr).

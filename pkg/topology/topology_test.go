@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
@@ -278,5 +279,60 @@ func TestPostTriggerKeptUntilEveryReaderAcks(t *testing.T) {
 			t.Fatal("post trigger still stored after every reader acked it")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Ensure on a topology the server already holds sends no update: every
+// replica runs it at start, and concurrent updates of one stream are
+// applied racily by the server. A changed limit is still applied.
+func TestEnsureLeavesAnUnchangedTopologyAlone(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	js := connect(t, s)
+	ctx := testContext(t)
+	topo := topology.New(topology.Options{})
+	if err := topo.Ensure(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	updates := make(chan string, 64)
+	sub, err := js.Conn().Subscribe("$JS.EVENT.ADVISORY.STREAM.UPDATED.>", func(m *nats.Msg) { updates <- m.Subject })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := js.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := topo.Ensure(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	changed := topology.New(topology.Options{})
+	changed.Streams[0].MaxBytes /= 2
+	if err := changed.Ensure(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	if err := js.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "$JS.EVENT.ADVISORY.STREAM.UPDATED." + changed.Streams[0].Name
+	select {
+	case got := <-updates:
+		if got != want {
+			t.Errorf("update advisory %s, want only %s", got, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no update advisory for the changed stream %s", changed.Streams[0].Name)
+	}
+	select {
+	case got := <-updates:
+		t.Errorf("another update: %s", got)
+	case <-time.After(500 * time.Millisecond):
+	}
+	info, err := js.Stream(ctx, changed.Streams[0].Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.CachedInfo().Config.MaxBytes; got != changed.Streams[0].MaxBytes {
+		t.Errorf("max bytes %d after the change, want %d", got, changed.Streams[0].MaxBytes)
 	}
 }
