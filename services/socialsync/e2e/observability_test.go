@@ -116,11 +116,29 @@ func TestTracesInJaeger(t *testing.T) {
 	// The trigger reached the fetcher, which asked the enricher for tag
 	// details and published tag events, which contactsync handled along
 	// with the trigger itself.
-	post := j.waitTrace(t, postTrace, "fetcher", "enricher", "contactsync")
+	ghlSpans := map[string]string{
+		"fetcher":     "ghl GET /social-media-posting/{locationId}/tags",
+		"enricher":    "ghl POST /social-media-posting/{locationId}/tags/details",
+		"contactsync": "ghl POST /contacts/bulk/tags/update/{type}",
+	}
+	post := j.waitTrace(t, postTrace, func(tr jaegerTrace) bool {
+		for service, op := range ghlSpans {
+			if !tr.hasSpan(service, op) {
+				return false
+			}
+		}
+		return true
+	}, "fetcher", "enricher", "contactsync")
 	// The statistics trigger reached stats, which published its snapshot
 	// event in the same trace (no worker consumes those yet: segments and
 	// workflows will).
-	stats := j.waitTrace(t, statsTrace, "stats")
+	// A handler paced by the location's budget (the first catalogue mirror
+	// shares it) hands its message back and ends its span: the trace is
+	// complete once the snapshot is published, however many deliveries
+	// that took.
+	stats := j.waitTrace(t, statsTrace, func(tr jaegerTrace) bool {
+		return tr.hasSpan("stats", "send socialsync.event.stats") && tr.hasSpan("stats", "ghl POST /social-media-posting/statistics")
+	}, "stats")
 	if !stats.hasSpan("stats", "send socialsync.event.stats") {
 		t.Errorf("the statistics trace has no snapshot publication; its spans: %v", stats.operations())
 	}
@@ -129,11 +147,7 @@ func TestTracesInJaeger(t *testing.T) {
 		checkTrace(t, tr, parent, d.ID, d.Token)
 	}
 	// HighLevel calls as client spans, with the route template.
-	for service, op := range map[string]string{
-		"fetcher":     "ghl GET /social-media-posting/{locationId}/tags",
-		"enricher":    "ghl POST /social-media-posting/{locationId}/tags/details",
-		"contactsync": "ghl POST /contacts/bulk/tags/update/{type}",
-	} {
+	for service, op := range ghlSpans {
 		if !post.hasSpan(service, op) {
 			t.Errorf("the post trace has no %q span from %s; its spans: %v", op, service, post.operations())
 		}
@@ -157,10 +171,11 @@ func TestTracesInJaeger(t *testing.T) {
 	}
 }
 
-// waitTrace polls Jaeger until trace id holds spans of every service and
-// has stopped growing (the workers export every 100ms; a trace arrives in
-// pieces).
-func (j *jaeger) waitTrace(t *testing.T, id string, services ...string) jaegerTrace {
+// waitTrace polls Jaeger until trace id holds spans of every service, is
+// complete, and has stopped growing (the workers export every 100ms; a
+// trace arrives in pieces, and a deferred message's later deliveries add
+// to it after a pause).
+func (j *jaeger) waitTrace(t *testing.T, id string, complete func(jaegerTrace) bool, services ...string) jaegerTrace {
 	t.Helper()
 	const quiet = 1500 * time.Millisecond
 	var (
@@ -179,12 +194,12 @@ func (j *jaeger) waitTrace(t *testing.T, id string, services ...string) jaegerTr
 			}
 			got := tr.services()
 			missing := slices.DeleteFunc(slices.Clone(services), func(s string) bool { return got[s] > 0 })
-			if len(missing) == 0 && time.Since(changed) >= quiet {
+			if len(missing) == 0 && complete(tr) && time.Since(changed) >= quiet {
 				return tr
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("trace %s in Jaeger lacks spans of %v after 60s; services %v, answer %.2000s", id, services, last.services(), body)
+			t.Fatalf("trace %s in Jaeger is not complete or lacks spans of %v after 60s; services %v, spans %v, answer %.2000s", id, services, last.services(), last.operations(), body)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
