@@ -56,11 +56,12 @@ type ConsumerOptions struct {
 	// zero; no bound when negative.
 	RetryHorizon time.Duration
 	// CrashLimit is how many redeliveries of a message may have their
-	// handler cut short (the process died, or froze past the ack wait,
-	// while it ran) before the message is dead-lettered (ClassCrashLoop)
-	// without running the handler again; deliveries pulled but never
-	// started do not count (see deliveries.go). DefaultCrashLimit when
-	// zero; no limit when negative.
+	// handler cut short within CrashWindow of its start (the process
+	// died, or froze past the ack wait) before the message is
+	// dead-lettered (ClassCrashLoop) without running the handler again;
+	// deliveries pulled but never started do not count, nor deaths later
+	// in a run (see deliveries.go). DefaultCrashLimit when zero; no limit
+	// when negative.
 	CrashLimit int
 	// Now is the clock a message's age is measured with; time.Now when
 	// nil.
@@ -393,22 +394,33 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg, ackWait time.
 	start := time.Now()
 	h := c.historyOf(ctx, msg, meta)
 	crashed := false
-	if c.settler.deliveries != nil && c.crashLimit > 0 && h.crashes >= uint64(c.crashLimit) {
+	stopAlive := func() {}
+	age := c.settler.clock()().Sub(meta.Timestamp)
+	switch {
+	case c.settler.deliveries != nil && c.crashLimit > 0 && h.crashes >= uint64(c.crashLimit):
 		// Earlier runs died on this message as often as the limit
 		// allows: do not run it again.
-		err = fmt.Errorf("%w: %d of %d deliveries started the handler and ended without a settle (limit %d)", ErrCrashLoop, h.crashes, meta.NumDelivered-1, c.crashLimit)
+		err = fmt.Errorf("%w: %d of %d deliveries died within %v of starting the handler (limit %d)", ErrCrashLoop, h.crashes, meta.NumDelivered-1, CrashWindow, c.crashLimit)
 		crashed = true
-	} else if meta.NumDelivered > 1 && c.settler.deliveries != nil && !h.unknown {
-		h.open = meta.NumDelivered
+	case h.diedLate && c.settler.horizon > 0 && age >= c.settler.horizon:
+		// A run died after the crash window, and the message is as old
+		// as the retry horizon: a slow crash loop ends there too.
+		err = fmt.Errorf("%w: the delivery before this one died while the handler ran, %v after the message was published (retry horizon %v)", ErrCrashLoop, age.Round(time.Second), c.settler.horizon)
+		crashed = true
+	case meta.NumDelivered > 1 && c.settler.deliveries != nil && !h.unknown:
+		h.open, h.alive = meta.NumDelivered, false
 		if werr := c.settler.deliveries.write(ctx, meta, h); werr != nil {
 			// This run's crash, should it crash, goes unseen.
 			c.log.LogAttrs(ctx, slog.LevelWarn, "delivery start not recorded", append(msgAttrs(msg), slog.String("err", werr.Error()))...)
+		} else {
+			stopAlive = c.markAlive(ctx, meta, h)
 		}
 	}
 	f.history.Store(&h)
 	if !crashed {
 		err = Recover()(c.handler)(withMetrics(ctx, c.metrics), msg)
 	}
+	stopAlive() // before the settle writes the history
 	took := time.Since(start)
 	stop()
 	if f.abandoned.Load() {
@@ -416,6 +428,30 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg, ackWait time.
 		return
 	}
 	c.settler.settle(msg, meta, err, took, ctx.Err() != nil, h)
+}
+
+// markAlive records, once the handler has run for CrashWindow, that the
+// open delivery h is past it: should the process die later, that is no
+// crash. The returned func, called when the handler returns and before
+// the settle, cancels the mark or waits for it.
+func (c *Consumer) markAlive(ctx context.Context, meta *jetstream.MsgMetadata, h history) func() {
+	var mu sync.Mutex
+	done := false
+	t := time.AfterFunc(CrashWindow, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return
+		}
+		h.alive = true
+		_ = c.settler.deliveries.write(context.WithoutCancel(ctx), meta, h) // unwritten: a death counts as a crash
+	})
+	return func() {
+		t.Stop()
+		mu.Lock()
+		done = true
+		mu.Unlock()
+	}
 }
 
 // historyOf returns what is known of msg's earlier deliveries, as this

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -27,11 +28,14 @@ import (
 //   - when a delivery is nakked, no open delivery, and one more failure when
 //     it failed retryably.
 //
-// A later delivery that finds an open one knows that delivery started and
-// never settled: one crash. At CrashLimit crashes the message is
-// dead-lettered without running the handler again. A first delivery's crash
-// is not seen, so a message that kills every process handling it runs at
-// most CrashLimit+1 times.
+// Once the handler has run for CrashWindow, the open delivery is marked
+// alive (one more put, for long runs only). A later delivery that finds an
+// open one knows that delivery started and never settled: one crash, unless
+// it was marked alive (its process was killed from outside in a long run;
+// such deaths end only at the retry horizon). At CrashLimit crashes the
+// message is dead-lettered without running the handler again. A first
+// delivery's crash is not seen, so a message that kills every process
+// handling it runs at most CrashLimit+1 times.
 //
 // Cost: one KV get and one put per redelivery, one put per nak; a first
 // delivery that is acked costs nothing. The record is written whole (no
@@ -61,6 +65,12 @@ type history struct {
 	// failures counts the deliveries nakked after a retryable failure:
 	// the backoff's attempt (deferrals do not lengthen it).
 	failures uint64
+	// alive says the open delivery's handler ran for CrashWindow: should
+	// its process die after that, it was no crash.
+	alive bool
+	// diedLate says, as a delivery finds the history, that the one before
+	// died after its crash window (not counted as a crash).
+	diedLate bool
 	// unknown says the record could not be read: nothing is decided from
 	// it or written back.
 	unknown bool
@@ -70,11 +80,23 @@ type history struct {
 // earlier delivery is one more crash.
 func (h history) begin(n uint64) history {
 	if !h.unknown && h.open != 0 && h.open < n {
-		h.crashes++
-		h.open = 0
+		if h.alive {
+			h.diedLate = true
+		} else {
+			h.crashes++
+		}
+		h.open, h.alive = 0, false
 	}
 	return h
 }
+
+// CrashWindow is how soon after its handler started a delivery must die
+// to count as a crash. A message that kills its process does so at once,
+// or nearly: decoding it, or the first thing done with it. A process
+// killed from outside (a restart, an eviction, a soak's SIGKILL) stops
+// handlers at random points of long runs, which must not add up to a
+// crash loop; those are bounded by the retry horizon instead.
+const CrashWindow = 2 * time.Second
 
 // deliveriesKey names the history of the message at stream sequence seq
 // for durable: "<stream>.<durable>.<seq>".
@@ -82,9 +104,9 @@ func deliveriesKey(meta *jetstream.MsgMetadata) string {
 	return meta.Stream + "." + meta.Consumer + "." + strconv.FormatUint(meta.Sequence.Stream, 10)
 }
 
-// The record's text: "h <crashes> <open> <failures>". An earlier version
-// stored the number of nakked deliveries alone; it reads as a history
-// without crashes, open delivery or failures.
+// The record's text: "h <crashes> <open> <failures> <alive: 0 or 1>". An
+// earlier version stored the number of nakked deliveries alone; it reads
+// as a history without crashes, open delivery or failures.
 const historyPrefix = "h "
 
 // read returns the message's history, empty when none was written.
@@ -107,9 +129,9 @@ func parseHistory(s string) (history, error) {
 		return history{}, nil
 	}
 	f := strings.Fields(strings.TrimPrefix(s, historyPrefix))
-	var v [3]uint64
+	var v [4]uint64
 	if len(f) != len(v) {
-		return history{}, fmt.Errorf("read delivery history %q: want 3 numbers", s)
+		return history{}, fmt.Errorf("read delivery history %q: want 4 numbers", s)
 	}
 	for i := range v {
 		n, err := strconv.ParseUint(f[i], 10, 64)
@@ -118,7 +140,10 @@ func parseHistory(s string) (history, error) {
 		}
 		v[i] = n
 	}
-	return history{crashes: v[0], open: v[1], failures: v[2]}, nil
+	if v[3] > 1 {
+		return history{}, fmt.Errorf("read delivery history %q: alive is 0 or 1", s)
+	}
+	return history{crashes: v[0], open: v[1], failures: v[2], alive: v[3] == 1}, nil
 }
 
 // write stores h as the message's history; an unknown history is not
@@ -127,7 +152,11 @@ func (d *deliveries) write(ctx context.Context, meta *jetstream.MsgMetadata, h h
 	if h.unknown {
 		return nil
 	}
-	v := fmt.Sprintf("%s%d %d %d", historyPrefix, h.crashes, h.open, h.failures)
+	alive := 0
+	if h.alive {
+		alive = 1
+	}
+	v := fmt.Sprintf("%s%d %d %d %d", historyPrefix, h.crashes, h.open, h.failures, alive)
 	if _, err := d.kv.Put(ctx, deliveriesKey(meta), []byte(v)); err != nil {
 		return fmt.Errorf("record delivery history: %w", err)
 	}

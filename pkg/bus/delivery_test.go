@@ -137,6 +137,13 @@ func TestBackoffCountsFailuresNotDeferrals(t *testing.T) {
 // ends without any settle, as when the process dies.
 func crashOnce(t *testing.T, url string, s bus.ConsumerSpec, started chan<- uint64) {
 	t.Helper()
+	crashAfter(t, url, s, started, 0)
+}
+
+// crashAfter is crashOnce with the connection killed after the handler
+// has run for d.
+func crashAfter(t *testing.T, url string, s bus.ConsumerSpec, started chan<- uint64, d time.Duration) {
+	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(0))
 	if err != nil {
 		t.Fatal(err)
@@ -159,6 +166,7 @@ func crashOnce(t *testing.T, url string, s bus.ConsumerSpec, started chan<- uint
 	case <-time.After(10 * time.Second):
 		t.Fatal("the crashing handler never ran")
 	}
+	time.Sleep(d) // the handler runs that long before its process dies
 	nc.Close()
 	select {
 	case <-r.done:
@@ -229,6 +237,43 @@ func TestCrashLoopDeadLettersWithoutRunningHandler(t *testing.T) {
 	}
 	if n := calls.Load(); n != 0 {
 		t.Errorf("handler ran %d times in a crash loop", n)
+	}
+}
+
+// A process that dies after its handler ran for longer than the crash
+// window was killed from outside, not by the message: four such deaths in
+// a row are no crash loop, and the message is handled in the end.
+func TestLateDeathsAreNoCrash(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	js := connect(t, srv)
+	ctx := testContext(t)
+	topo := topology.New(topology.Options{})
+	for i, c := range topo.Consumers {
+		if c.Stream == topology.StreamTriggers && c.Config.Durable == topology.DurableStats {
+			topo.Consumers[i].Config.AckWait = 300 * time.Millisecond
+		}
+	}
+	if err := topo.Ensure(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	s := spec(t, topo, topology.StreamTriggers, topology.DurableStats)
+	subject, _ := topology.StatsTriggers.Subject("loc1")
+	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.StatsRequested{LocationId: "loc1"}); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan uint64, 8)
+	for range 4 {
+		crashAfter(t, srv.ClientURL(), s, started, bus.CrashWindow+500*time.Millisecond)
+	}
+	var got outcomes
+	run(t, js, s, func(context.Context, jetstream.Msg) error { return nil }, bus.ConsumerOptions{OnSettle: got.add})
+	waitFor(t, 10*time.Second, "the trigger settled", func() bool { return len(got.list()) > 0 })
+	if o := got.list()[0]; o.Decision.Action != bus.ActionAck || o.Attempt != 5 {
+		t.Errorf("delivery %d settled as %+v, want delivery 5 acked", o.Attempt, o.Decision)
+	}
+	if n := streamMsgs(t, js, bus.StreamDLQ); n != 0 {
+		t.Errorf("%d dead letters, want none", n)
 	}
 }
 

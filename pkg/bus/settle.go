@@ -201,11 +201,7 @@ func (s *settler) settle(msg jetstream.Msg, meta *jetstream.MsgMetadata, err err
 	if h.unknown {
 		failure = int(attempt)
 	}
-	now := time.Now
-	if s.now != nil {
-		now = s.now
-	}
-	age := now().Sub(meta.Timestamp)
+	age := s.clock()().Sub(meta.Timestamp)
 	d := Decide(err, failure, age, s.horizon, s.backoff)
 	if shuttingDown && d.Action == ActionNak {
 		d.Delay = 0
@@ -264,6 +260,14 @@ func (s *settler) settle(msg jetstream.Msg, meta *jetstream.MsgMetadata, err err
 	return out
 }
 
+// clock returns the settler's clock: now, or time.Now.
+func (s *settler) clock() func() time.Time {
+	if s.now != nil {
+		return s.now
+	}
+	return time.Now
+}
+
 // nak records that this delivery of msg settled (h without an open
 // delivery, one more failure when failed), then naks it for delay. A
 // failed record does not stop the nak: the next delivery then finds this
@@ -271,7 +275,7 @@ func (s *settler) settle(msg jetstream.Msg, meta *jetstream.MsgMetadata, err err
 func (s *settler) nak(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, h history, failed bool, delay time.Duration) error {
 	var recErr error
 	if s.deliveries != nil {
-		h.open = 0
+		h.open, h.alive = 0, false
 		if failed {
 			h.failures++
 		}
