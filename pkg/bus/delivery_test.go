@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -132,6 +133,30 @@ func TestBackoffCountsFailuresNotDeferrals(t *testing.T) {
 	}
 }
 
+// oneStatsTrigger starts a server whose stats durable redelivers after
+// ackWait and publishes one statistics trigger to it; it returns the
+// server, a connection and the durable's spec.
+func oneStatsTrigger(t *testing.T, ackWait time.Duration) (*server.Server, jetstream.JetStream, bus.ConsumerSpec) {
+	t.Helper()
+	srv := startServer(t)
+	js := connect(t, srv)
+	ctx := testContext(t)
+	topo := topology.New(topology.Options{})
+	for i, c := range topo.Consumers {
+		if c.Stream == topology.StreamTriggers && c.Config.Durable == topology.DurableStats {
+			topo.Consumers[i].Config.AckWait = ackWait
+		}
+	}
+	if err := topo.Ensure(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	subject, _ := topology.StatsTriggers.Subject("loc1")
+	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.StatsRequested{LocationId: "loc1"}); err != nil {
+		t.Fatal(err)
+	}
+	return srv, js, spec(t, topo, topology.StreamTriggers, topology.DurableStats)
+}
+
 // crashOnce runs a consumer of s on its own connection whose handler
 // blocks, and kills the connection while the handler runs: the delivery
 // ends without any settle, as when the process dies.
@@ -181,23 +206,7 @@ func crashAfter(t *testing.T, url string, s bus.ConsumerSpec, started chan<- uin
 // dead-lettered as crash_loop without running the handler again.
 func TestCrashLoopDeadLettersWithoutRunningHandler(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	js := connect(t, srv)
-	ctx := testContext(t)
-	topo := topology.New(topology.Options{})
-	for i, c := range topo.Consumers {
-		if c.Stream == topology.StreamTriggers && c.Config.Durable == topology.DurableStats {
-			topo.Consumers[i].Config.AckWait = 300 * time.Millisecond
-		}
-	}
-	if err := topo.Ensure(ctx, js); err != nil {
-		t.Fatal(err)
-	}
-	s := spec(t, topo, topology.StreamTriggers, topology.DurableStats)
-	subject, _ := topology.StatsTriggers.Subject("loc1")
-	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.StatsRequested{LocationId: "loc1"}); err != nil {
-		t.Fatal(err)
-	}
+	srv, js, s := oneStatsTrigger(t, 300*time.Millisecond)
 	started := make(chan uint64, 8)
 	// Three crashes, the first unseen (a first delivery records nothing):
 	// two, below the limit.
@@ -245,23 +254,7 @@ func TestCrashLoopDeadLettersWithoutRunningHandler(t *testing.T) {
 // a row are no crash loop, and the message is handled in the end.
 func TestLateDeathsAreNoCrash(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	js := connect(t, srv)
-	ctx := testContext(t)
-	topo := topology.New(topology.Options{})
-	for i, c := range topo.Consumers {
-		if c.Stream == topology.StreamTriggers && c.Config.Durable == topology.DurableStats {
-			topo.Consumers[i].Config.AckWait = 300 * time.Millisecond
-		}
-	}
-	if err := topo.Ensure(ctx, js); err != nil {
-		t.Fatal(err)
-	}
-	s := spec(t, topo, topology.StreamTriggers, topology.DurableStats)
-	subject, _ := topology.StatsTriggers.Subject("loc1")
-	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.StatsRequested{LocationId: "loc1"}); err != nil {
-		t.Fatal(err)
-	}
+	srv, js, s := oneStatsTrigger(t, 300*time.Millisecond)
 	started := make(chan uint64, 8)
 	for range 4 {
 		crashAfter(t, srv.ClientURL(), s, started, bus.CrashWindow+500*time.Millisecond)
@@ -282,23 +275,8 @@ func TestLateDeathsAreNoCrash(t *testing.T) {
 // the message is handled when a replica finally runs it.
 func TestPulledButNotStartedIsNoCrash(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	js := connect(t, srv)
+	_, js, s := oneStatsTrigger(t, 200*time.Millisecond)
 	ctx := testContext(t)
-	topo := topology.New(topology.Options{})
-	for i, c := range topo.Consumers {
-		if c.Stream == topology.StreamTriggers && c.Config.Durable == topology.DurableStats {
-			topo.Consumers[i].Config.AckWait = 200 * time.Millisecond
-		}
-	}
-	if err := topo.Ensure(ctx, js); err != nil {
-		t.Fatal(err)
-	}
-	s := spec(t, topo, topology.StreamTriggers, topology.DurableStats)
-	subject, _ := topology.StatsTriggers.Subject("loc1")
-	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.StatsRequested{LocationId: "loc1"}); err != nil {
-		t.Fatal(err)
-	}
 	cons, err := js.Consumer(ctx, s.Stream, s.Config.Durable)
 	if err != nil {
 		t.Fatal(err)
