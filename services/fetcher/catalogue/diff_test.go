@@ -58,4 +58,3 @@ func TestDetailsWanted(t *testing.T) {
 		t.Errorf("DetailsWanted of deletions only = %v, want none", got)
 	}
 }
-
