@@ -10,10 +10,20 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 )
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// nats-server waits up to 30s for the answer to a stream-source
+		// consumer request in a goroutine that its Shutdown does not stop.
+		// It is the server's, and the tests' servers are short-lived.
+		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*stream).trySetupSourceConsumer.func3"),
+	)
+}
 
 // spec returns the topology's durable, with changes applied.
 func spec(t testing.TB, topo bus.Topology, stream, durable string, change ...func(*bus.ConsumerSpec)) bus.ConsumerSpec {
@@ -147,5 +157,3 @@ func publishRaw(t testing.TB, js jetstream.JetStream, subject string, data []byt
 	}
 	return ack
 }
-
-func TestMain(m *testing.M) { bustest.VerifyTestMain(m) }

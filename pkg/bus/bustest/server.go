@@ -8,21 +8,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/goleak"
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
-
-// VerifyTestMain runs a package's tests, then fails them if goroutines
-// leaked, as goleak.VerifyTestMain does, but for the one nats-server
-// goroutine its Shutdown leaves behind: it waits up to 30s for the answer
-// to a stream-source consumer request. It is the server's, and the tests'
-// servers are short-lived.
-func VerifyTestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*stream).trySetupSourceConsumer.func3"))
-}
 
 // StartServer runs an embedded JetStream server on a random port, with
 // its store in the test's temp directory, until the test's cleanup.
