@@ -105,21 +105,12 @@ func (c *Client) ExchangeCode(ctx context.Context, app AppCredentials, code, red
 	if userType != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("user_type", userType))
 	}
-	var out Token
-	err := c.do(ctx, request{
-		method:     http.MethodPost,
-		template:   "/oauth/token",
-		oauthToken: true,
-		policy:     retryUnprocessed,
-		secrets:    []string{app.ClientSecret, code},
+	return c.oauthToken(ctx, request{
+		secrets: []string{app.ClientSecret, code},
 		exchange: func(ctx context.Context) (*oauth2.Token, error) {
 			return cfg.Exchange(ctx, code, opts...)
 		},
-	}, &out)
-	if err != nil {
-		return Token{}, err
-	}
-	return out, nil
+	})
 }
 
 // RefreshToken trades a refresh token for new tokens (POST /oauth/token,
@@ -138,7 +129,7 @@ func (c *Client) RefreshToken(ctx context.Context, app AppCredentials, refreshTo
 	}
 	form := app.form("refresh_token", userType)
 	form.Set("refresh_token", refreshToken)
-	return c.oauthToken(ctx, form, app.ClientSecret, refreshToken)
+	return c.oauthToken(ctx, request{form: form, secrets: []string{app.ClientSecret, refreshToken}})
 }
 
 func (a AppCredentials) form(grant, userType string) url.Values {
@@ -153,17 +144,12 @@ func (a AppCredentials) form(grant, userType string) url.Values {
 	return form
 }
 
-func (c *Client) oauthToken(ctx context.Context, form url.Values, secrets ...string) (Token, error) {
+// oauthToken calls POST /oauth/token with r's form or exchange: no bearer,
+// retried only when HighLevel cannot have processed it.
+func (c *Client) oauthToken(ctx context.Context, r request) (Token, error) {
+	r.method, r.template, r.oauthToken, r.policy = http.MethodPost, "/oauth/token", true, retryUnprocessed
 	var out Token
-	err := c.do(ctx, request{
-		method:     http.MethodPost,
-		template:   "/oauth/token",
-		form:       form,
-		oauthToken: true,
-		policy:     retryUnprocessed,
-		secrets:    secrets,
-	}, &out)
-	if err != nil {
+	if err := c.do(ctx, r, &out); err != nil {
 		return Token{}, err
 	}
 	return out, nil

@@ -80,6 +80,13 @@ func WaitFor(tb testing.TB, limit time.Duration, what string, cond func() bool) 
 // StreamMsgs returns the number of messages stored in stream.
 func StreamMsgs(tb testing.TB, js jetstream.JetStream, stream string) uint64 {
 	tb.Helper()
+	_, info := streamInfo(tb, js, stream)
+	return info.State.Msgs
+}
+
+// streamInfo returns stream and its info.
+func streamInfo(tb testing.TB, js jetstream.JetStream, stream string) (jetstream.Stream, *jetstream.StreamInfo) {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, stream)
@@ -90,5 +97,5 @@ func StreamMsgs(tb testing.TB, js jetstream.JetStream, stream string) uint64 {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return info.State.Msgs
+	return s, info
 }
