@@ -28,7 +28,8 @@ var composition = map[string]bool{
 // the module graph is a star (a service's go.mod names pkg and proto,
 // never another service), no service package imports another service's,
 // a service's domain packages (services/<worker>/<domain>) do not import
-// NATS, and pkg imports no service.
+// NATS, pkg imports no service, and no code builds an oauth2 token source
+// that refreshes on its own (tokenSourceUses).
 func TestArchitecture(t *testing.T) {
 	ws := loadWorkspace(t)
 	tests := []struct {
@@ -79,6 +80,9 @@ func TestArchitecture(t *testing.T) {
 				}
 			}
 			return bad
+		}},
+		{"no oauth2 token source refreshes on its own", func(m module) []string {
+			return tokenSourceUses(t, filepath.Join("..", m.Dir))
 		}},
 	}
 	for _, tt := range tests {

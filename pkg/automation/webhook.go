@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
 )
 
 // Webhook headers.
@@ -119,6 +121,8 @@ type Webhooks struct {
 	Backoff    time.Duration
 	MaxBackoff time.Duration
 	Now        func() time.Time
+	// timer waits between attempts; nil: a real one (tests inject theirs).
+	timer backoff.Timer
 }
 
 // Delivery is one webhook call.
@@ -145,40 +149,62 @@ func (w *Webhooks) Send(ctx context.Context, d Delivery) error {
 		return fmt.Errorf("%w: webhook url does not parse", ErrActionFailed)
 	}
 	attempts := max(w.Attempts, 1)
-	wait := w.Backoff
-	var last error
-	for attempt := 1; attempt <= attempts; attempt++ {
+	bo := w.backOff()
+	send := func() error {
 		retryAfter, err := w.post(ctx, d, secret)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+		bo.retryAfter = retryAfter
 		var perm *refusedError
-		if errors.As(err, &perm) {
-			return fmt.Errorf("%w: webhook: %v", ErrActionFailed, err)
-		}
 		var dest *destinationError
-		if errors.As(err, &dest) {
-			return fmt.Errorf("%w: webhook: %w", ErrActionFailed, dest)
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &perm):
+			return backoff.Permanent(fmt.Errorf("%w: webhook: %v", ErrActionFailed, err))
+		case errors.As(err, &dest):
+			return backoff.Permanent(fmt.Errorf("%w: webhook: %w", ErrActionFailed, dest))
 		}
-		last = err
-		if attempt == attempts {
-			break
-		}
-		pause := wait
-		if retryAfter > 0 && retryAfter <= w.MaxBackoff {
-			pause = retryAfter
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(pause):
-		}
-		wait = min(wait*2, max(w.MaxBackoff, w.Backoff))
+		return err
 	}
-	return fmt.Errorf("%w: webhook: %d attempts, the last: %v", ErrActionFailed, attempts, last)
+	err = backoff.RetryNotifyWithTimer(send, backoff.WithContext(backoff.WithMaxRetries(bo, uint64(attempts-1)), ctx), nil, w.timer)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, ErrActionFailed):
+		return err
+	}
+	return fmt.Errorf("%w: webhook: %d attempts, the last: %v", ErrActionFailed, attempts, err)
+}
+
+// backOff returns the waits between the attempts of one delivery: Backoff,
+// doubling up to MaxBackoff, without jitter.
+func (w *Webhooks) backOff() *retryAfterBackOff {
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(w.Backoff),
+		backoff.WithMaxInterval(max(w.MaxBackoff, w.Backoff)),
+		backoff.WithMultiplier(2),
+		backoff.WithRandomizationFactor(0),
+		backoff.WithMaxElapsedTime(0),
+	)
+	return &retryAfterBackOff{BackOff: b, limit: w.MaxBackoff}
+}
+
+// retryAfterBackOff lets the Retry-After of the last answer, when it is
+// within limit, stand for the next computed wait. The computed wait is
+// drawn all the same, so the doubling goes on as if it had been used.
+type retryAfterBackOff struct {
+	backoff.BackOff
+	limit      time.Duration
+	retryAfter time.Duration // of the last answer; 0 when it had none
+}
+
+func (b *retryAfterBackOff) NextBackOff() time.Duration {
+	d := b.BackOff.NextBackOff()
+	if d != backoff.Stop && b.retryAfter > 0 && b.retryAfter <= b.limit {
+		d = b.retryAfter
+	}
+	return d
 }
 
 // statusClass names an answer's class: "4xx", "5xx".

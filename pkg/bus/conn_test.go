@@ -8,11 +8,12 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 )
 
 func TestDrainClosesConnection(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
+	s := bustest.StartServer(t)
 	nc, err := nats.Connect(s.ClientURL())
 	if err != nil {
 		t.Fatal(err)

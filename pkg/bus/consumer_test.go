@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -32,7 +33,7 @@ func postBytes(t testing.TB, ev *socialsyncv1.PostEvent) []byte {
 
 func TestConsumerDeadLettersBadInput(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
+	js, topo := bustest.Setup(t)
 	var handled sync.Map
 	h := bus.Typed(func(ctx context.Context, ev *socialsyncv1.PostEvent) error {
 		handled.Store(ev.PostId, true)
@@ -66,7 +67,7 @@ func TestConsumerDeadLettersBadInput(t *testing.T) {
 	// Valid messages after the bad ones, in both encodings, are handled.
 	publishRaw(t, js, "socialsync.trigger.post.loc1", postBytes(t, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "pb"}))
 	publishRaw(t, js, "socialsync.trigger.post.loc1", []byte(`{"locationId":"loc1","postId":"json"}`), "Content-Type", "application/json")
-	waitFor(t, 10*time.Second, "valid messages handled", func() bool {
+	bustest.WaitFor(t, 10*time.Second, "valid messages handled", func() bool {
 		_, a := handled.Load("pb")
 		_, b := handled.Load("json")
 		return a && b
@@ -187,7 +188,7 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			js, topo := setup(t)
+			js, topo := bustest.Setup(t)
 			var (
 				got      outcomes
 				mu       sync.Mutex
@@ -218,11 +219,11 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 			pub := bus.NewPublisher(js, bus.PublisherOptions{})
 			subject, _ := topology.PostTriggers.Subject("loc1")
 			ev := &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1", EventId: "evt-1"}
-			ack, err := pub.Publish(testContext(t), subject, ev)
+			ack, err := pub.Publish(bustest.Context(t), subject, ev)
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 10*time.Second, "settlements", func() bool { return len(got.list()) >= len(tt.wantActions) })
+			bustest.WaitFor(t, 10*time.Second, "settlements", func() bool { return len(got.list()) >= len(tt.wantActions) })
 
 			var actions []bus.Action
 			for i, o := range got.list() {
@@ -247,7 +248,7 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 			}
 
 			if tt.wantClass == bus.ClassNone {
-				if n := streamMsgs(t, js, bus.StreamDLQ); n != 0 {
+				if n := bustest.StreamMsgs(t, js, bus.StreamDLQ); n != 0 {
 					t.Errorf("%d dead letters, want none", n)
 				}
 				return
@@ -277,22 +278,23 @@ func TestConsumerSettlesHandlerErrors(t *testing.T) {
 				t.Errorf("dead letter lost the original Content-Type: %q", ct)
 			}
 			// Terminated: the durable has nothing left to deliver or ack.
-			c, err := js.Consumer(testContext(t), topology.StreamTriggers, topology.DurableContactSync)
+			c, err := js.Consumer(bustest.Context(t), topology.StreamTriggers, topology.DurableContactSync)
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 5*time.Second, "message terminated", func() bool {
+			bustest.WaitFor(t, 5*time.Second, "message terminated", func() bool {
 				info, err := c.Info(context.Background())
 				return err == nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0
 			})
+
 		})
 	}
 }
 
 func TestReplicasShareDurable(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
+	js, topo := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	const n = 40
 	var (
 		mu     sync.Mutex
@@ -320,17 +322,19 @@ func TestReplicasShareDurable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 15*time.Second, "all messages handled", func() bool {
+	bustest.WaitFor(t, 15*time.Second, "all messages handled", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(seen) == n
 	})
+
 	// Give a duplicate delivery, were there one, the time to show.
 	c, _ := js.Consumer(ctx, topology.StreamTriggers, topology.DurableEnricher)
-	waitFor(t, 5*time.Second, "all acked", func() bool {
+	bustest.WaitFor(t, 5*time.Second, "all acked", func() bool {
 		info, err := c.Info(ctx)
 		return err == nil && info.NumAckPending == 0 && info.AckFloor.Stream == n
 	})
+
 	mu.Lock()
 	defer mu.Unlock()
 	for id, k := range seen {
@@ -345,45 +349,45 @@ func TestReplicasShareDurable(t *testing.T) {
 
 func TestInterestRetentionKeepsTriggerUntilAllAck(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
+	js, topo := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	subject, _ := topology.PostTriggers.Subject("loc1")
 	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}); err != nil {
 		t.Fatal(err)
 	}
-	if n := streamMsgs(t, js, topology.StreamTriggers); n != 1 {
+	if n := bustest.StreamMsgs(t, js, topology.StreamTriggers); n != 1 {
 		t.Fatalf("triggers stream holds %d messages, want 1", n)
 	}
 	ok := func(context.Context, jetstream.Msg) error { return nil }
 
 	var fetched outcomes
 	fetcher := run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableFetcher), ok, bus.ConsumerOptions{OnSettle: fetched.add})
-	waitFor(t, 10*time.Second, "fetcher ack", func() bool { return len(fetched.list()) == 1 })
+	bustest.WaitFor(t, 10*time.Second, "fetcher ack", func() bool { return len(fetched.list()) == 1 })
 	if err := fetcher.stop(t, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if n := streamMsgs(t, js, topology.StreamTriggers); n != 1 {
+	if n := bustest.StreamMsgs(t, js, topology.StreamTriggers); n != 1 {
 		t.Fatalf("after the fetcher's ack the stream holds %d messages, want 1 (contactsync has not acked)", n)
 	}
 
 	var synced outcomes
 	contactsync := run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), ok, bus.ConsumerOptions{OnSettle: synced.add})
-	waitFor(t, 10*time.Second, "contactsync ack", func() bool { return len(synced.list()) == 1 })
+	bustest.WaitFor(t, 10*time.Second, "contactsync ack", func() bool { return len(synced.list()) == 1 })
 	if err := contactsync.stop(t, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if n := streamMsgs(t, js, topology.StreamTriggers); n != 1 {
+	if n := bustest.StreamMsgs(t, js, topology.StreamTriggers); n != 1 {
 		t.Fatalf("after two of three acks the stream holds %d messages, want 1 (the enricher has not acked)", n)
 	}
 	// The enricher reads post triggers too, for the post ↔ tag relations.
 	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableEnricher), ok, bus.ConsumerOptions{})
-	waitFor(t, 10*time.Second, "trigger removed after every reader's ack", func() bool { return streamMsgs(t, js, topology.StreamTriggers) == 0 })
+	bustest.WaitFor(t, 10*time.Second, "trigger removed after every reader's ack", func() bool { return bustest.StreamMsgs(t, js, topology.StreamTriggers) == 0 })
 }
 
 func TestCatalogueRefreshesCoalesce(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
+	js, topo := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	pub := bus.NewPublisher(js, bus.PublisherOptions{})
 	// A burst of refreshes while no fetcher runs: 20 for loc1, 3 for loc2.
 	for i := range 20 {
@@ -398,7 +402,7 @@ func TestCatalogueRefreshesCoalesce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := streamMsgs(t, js, topology.StreamRefresh); n != 2 {
+	if n := bustest.StreamMsgs(t, js, topology.StreamRefresh); n != 2 {
 		t.Fatalf("refresh stream holds %d messages, want 2 (one per location)", n)
 	}
 
@@ -413,8 +417,8 @@ func TestCatalogueRefreshesCoalesce(t *testing.T) {
 		fetches = append(fetches, ev.LocationId+"/"+ev.PostId)
 		return nil
 	}), bus.ConsumerOptions{OnSettle: got.add})
-	waitFor(t, 10*time.Second, "refreshes handled", func() bool { return len(got.list()) == 2 })
-	waitFor(t, 5*time.Second, "work queue emptied", func() bool { return streamMsgs(t, js, topology.StreamRefresh) == 0 })
+	bustest.WaitFor(t, 10*time.Second, "refreshes handled", func() bool { return len(got.list()) == 2 })
+	bustest.WaitFor(t, 5*time.Second, "work queue emptied", func() bool { return bustest.StreamMsgs(t, js, topology.StreamRefresh) == 0 })
 	mu.Lock()
 	defer mu.Unlock()
 	if diff := cmp.Diff([]string{"loc1/p19", "loc2/q2"}, fetches, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
@@ -424,8 +428,8 @@ func TestCatalogueRefreshesCoalesce(t *testing.T) {
 
 func TestScheduledStatsReachStatsTriggers(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
+	js, topo := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	pub := bus.NewPublisher(js, bus.PublisherOptions{})
 
 	got := make(chan string, 10)
@@ -476,7 +480,7 @@ func TestScheduledStatsReachStatsTriggers(t *testing.T) {
 
 func TestShutdownLetsInFlightHandlerFinish(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
+	js, topo := bustest.Setup(t)
 	started := make(chan struct{})
 	var got outcomes
 	r := run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableStats), func(ctx context.Context, msg jetstream.Msg) error {
@@ -485,7 +489,7 @@ func TestShutdownLetsInFlightHandlerFinish(t *testing.T) {
 		return nil
 	}, bus.ConsumerOptions{ShutdownTimeout: 5 * time.Second, OnSettle: got.add})
 	subject, _ := topology.StatsTriggers.Subject("loc1")
-	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(testContext(t), subject, &socialsyncv1.StatsRequested{LocationId: "loc1"}); err != nil {
+	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(bustest.Context(t), subject, &socialsyncv1.StatsRequested{LocationId: "loc1"}); err != nil {
 		t.Fatal(err)
 	}
 	<-started
@@ -496,8 +500,8 @@ func TestShutdownLetsInFlightHandlerFinish(t *testing.T) {
 	if len(outs) != 1 || outs[0].Decision.Action != bus.ActionAck || outs[0].SettleErr != nil {
 		t.Fatalf("outcomes %+v, want one successful ack", outs)
 	}
-	c, _ := js.Consumer(testContext(t), topology.StreamTriggers, topology.DurableStats)
-	info, err := c.Info(testContext(t))
+	c, _ := js.Consumer(bustest.Context(t), topology.StreamTriggers, topology.DurableStats)
+	info, err := c.Info(bustest.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,8 +512,8 @@ func TestShutdownLetsInFlightHandlerFinish(t *testing.T) {
 
 func TestShutdownNaksWhatDoesNotFinish(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
+	js, topo := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	started := make(chan struct{}, 10)
@@ -557,11 +561,12 @@ func TestShutdownNaksWhatDoesNotFinish(t *testing.T) {
 		attempts[req.EventId] = meta.NumDelivered
 		return nil
 	}, bus.ConsumerOptions{})
-	waitFor(t, 10*time.Second, "nakked messages redelivered", func() bool {
+	bustest.WaitFor(t, 10*time.Second, "nakked messages redelivered", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(attempts) == n
 	})
+
 	mu.Lock()
 	defer mu.Unlock()
 	for i := range 4 {
@@ -573,8 +578,8 @@ func TestShutdownNaksWhatDoesNotFinish(t *testing.T) {
 
 func TestSlowHandlerKeepsItsMessage(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
+	js, topo := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	// An AckWait far shorter than the handler: without InProgress the
 	// server would redeliver to the other replica mid-work.
 	s := spec(t, topo, topology.StreamTriggers, topology.DurableEnricher, func(s *bus.ConsumerSpec) { s.Config.AckWait = 300 * time.Millisecond })
@@ -594,7 +599,7 @@ func TestSlowHandlerKeepsItsMessage(t *testing.T) {
 	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.TagDetailsRequested{LocationId: "loc1"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "ack", func() bool { return len(got.list()) == 1 })
+	bustest.WaitFor(t, 10*time.Second, "ack", func() bool { return len(got.list()) == 1 })
 	outs := got.list()
 	if n := calls.Load(); n != 1 || outs[0].Attempt != 1 || outs[0].Decision.Action != bus.ActionAck || outs[0].SettleErr != nil {
 		t.Errorf("%d handler calls, outcome %+v; want one call, acked on the first delivery", n, outs[0])

@@ -13,13 +13,14 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
 func TestSecretsStayOutOfLogsSpansAndDeadLetters(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
+	js, topo := bustest.Setup(t)
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
@@ -50,7 +51,7 @@ func TestSecretsStayOutOfLogsSpansAndDeadLetters(t *testing.T) {
 		"X-Source", "webhook")
 
 	dls := deadLetters(t, js, 1)
-	raw := storedMsgs(t, js, bus.StreamDLQ)[0]
+	raw := bustest.Messages(t, js, bus.StreamDLQ, "")[0]
 	var headers strings.Builder
 	for k, vs := range raw.Header {
 		fmt.Fprintf(&headers, "%s: %s\n", k, strings.Join(vs, ", "))
@@ -65,7 +66,7 @@ func TestSecretsStayOutOfLogsSpansAndDeadLetters(t *testing.T) {
 			fmt.Fprintf(&spans, "  event %s %v\n", e.Name, e.Attributes)
 		}
 	}
-	waitFor(t, 5*time.Second, "outcome", func() bool { return len(got.list()) == 1 })
+	bustest.WaitFor(t, 5*time.Second, "outcome", func() bool { return len(got.list()) == 1 })
 	outputs := map[string]string{
 		"dead-letter headers": headers.String(),
 		"log":                 logs.String(),
@@ -90,7 +91,7 @@ func TestSecretsStayOutOfLogsSpansAndDeadLetters(t *testing.T) {
 
 func TestDeadLetterOfHugeMessageKeepsHeaders(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
+	js, topo := bustest.Setup(t)
 	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), bus.Typed(func(context.Context, *socialsyncv1.PostEvent) error { return nil }), bus.ConsumerOptions{})
 	// The largest message the server takes; with dead-letter headers it no
 	// longer fits.
@@ -104,8 +105,8 @@ func TestDeadLetterOfHugeMessageKeepsHeaders(t *testing.T) {
 
 func TestFailedDeadLetterKeepsTheMessage(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
+	js, topo := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	// No dead-letter stream: the dead letter cannot be stored.
 	if err := js.DeleteStream(ctx, bus.StreamDLQ); err != nil {
 		t.Fatal(err)
@@ -116,7 +117,7 @@ func TestFailedDeadLetterKeepsTheMessage(t *testing.T) {
 	}, bus.ConsumerOptions{Backoff: bus.Backoff{Initial: 200 * time.Millisecond}, SettleTimeout: time.Second, OnSettle: got.add})
 	publishRaw(t, js, "socialsync.trigger.post.loc1", postBytes(t, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}))
 
-	waitFor(t, 10*time.Second, "first settlement", func() bool { return len(got.list()) >= 1 })
+	bustest.WaitFor(t, 10*time.Second, "first settlement", func() bool { return len(got.list()) >= 1 })
 	first := got.list()[0]
 	if first.Decision.Action != bus.ActionNak || first.SettleErr == nil || first.DeadLetter != "" {
 		t.Fatalf("first outcome %+v: want a nak with the dead-letter error", first)
@@ -135,7 +136,7 @@ func TestFailedDeadLetterKeepsTheMessage(t *testing.T) {
 // redelivery does not send them twice.
 func TestDeadLetterItem(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
+	js, topo := bustest.Setup(t)
 	var got outcomes
 	h := func(ctx context.Context, msg jetstream.Msg) error {
 		for _, item := range []string{"contact a", "contact b"} {
@@ -153,7 +154,7 @@ func TestDeadLetterItem(t *testing.T) {
 	publishRaw(t, js, "socialsync.trigger.post.loc1", postBytes(t, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}),
 		"Nats-Msg-Id", "ev1", "X-Source", "webhook")
 
-	waitFor(t, 10*time.Second, "two deliveries", func() bool { return len(got.list()) == 2 })
+	bustest.WaitFor(t, 10*time.Second, "two deliveries", func() bool { return len(got.list()) == 2 })
 	if last := got.list()[1]; last.Decision.Action != bus.ActionAck || last.DeadLetter != "" {
 		t.Fatalf("second delivery: %+v, want an ack without a dead letter", last)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/telemetry/telemetrytest"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -25,8 +26,8 @@ import (
 // a crash.
 func TestDeferralsNeverCount(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
+	js, topo := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	subject, _ := topology.PostTriggers.Subject("loc1")
 	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}); err != nil {
 		t.Fatal(err)
@@ -45,10 +46,11 @@ func TestDeferralsNeverCount(t *testing.T) {
 	var got outcomes
 	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), h, bus.ConsumerOptions{
 		OnSettle: got.add, CrashLimit: 1, Backoff: bus.Backoff{Initial: time.Millisecond, Max: time.Millisecond}})
-	waitFor(t, 20*time.Second, "the trigger acked", func() bool {
+	bustest.WaitFor(t, 20*time.Second, "the trigger acked", func() bool {
 		l := got.list()
 		return len(l) > 0 && l[len(l)-1].Decision.Action == bus.ActionAck
 	})
+
 	if n := calls.Load(); n != deferrals+3 {
 		t.Errorf("handler called %d times, want %d", n, deferrals+3)
 	}
@@ -57,7 +59,7 @@ func TestDeferralsNeverCount(t *testing.T) {
 			t.Errorf("delivery %d settled as %+v", o.Attempt, o.Decision)
 		}
 	}
-	if n := streamMsgs(t, js, bus.StreamDLQ); n != 0 {
+	if n := bustest.StreamMsgs(t, js, bus.StreamDLQ); n != 0 {
 		t.Errorf("%d dead letters, want none", n)
 	}
 }
@@ -66,8 +68,8 @@ func TestDeferralsNeverCount(t *testing.T) {
 // retried: the count of deliveries decides nothing.
 func TestRetryableFailuresRetryUntilTheHorizon(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
+	js, topo := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	subject, _ := topology.PostTriggers.Subject("loc1")
 	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}); err != nil {
 		t.Fatal(err)
@@ -82,10 +84,11 @@ func TestRetryableFailuresRetryUntilTheHorizon(t *testing.T) {
 	var got outcomes
 	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), h, bus.ConsumerOptions{OnSettle: got.add,
 		Backoff: bus.Backoff{Initial: time.Millisecond, Max: time.Millisecond}})
-	waitFor(t, 20*time.Second, "the trigger settled for good", func() bool {
+	bustest.WaitFor(t, 20*time.Second, "the trigger settled for good", func() bool {
 		l := got.list()
 		return len(l) > 0 && l[len(l)-1].Decision.Action != bus.ActionNak
 	})
+
 	l := got.list()
 	if last := l[len(l)-1]; last.Decision.Action != bus.ActionAck || last.Attempt != 16 {
 		t.Errorf("delivery %d settled as %+v, want delivery 16 acked", last.Attempt, last.Decision)
@@ -97,8 +100,8 @@ func TestRetryableFailuresRetryUntilTheHorizon(t *testing.T) {
 // its second failure the second.
 func TestBackoffCountsFailuresNotDeferrals(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
+	js, topo := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	subject, _ := topology.PostTriggers.Subject("loc1")
 	if _, err := bus.NewPublisher(js, bus.PublisherOptions{}).Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}); err != nil {
 		t.Fatal(err)
@@ -117,10 +120,11 @@ func TestBackoffCountsFailuresNotDeferrals(t *testing.T) {
 	const initial = 50 * time.Millisecond
 	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), h, bus.ConsumerOptions{
 		OnSettle: got.add, Backoff: bus.Backoff{Initial: initial, Max: 10 * time.Second}})
-	waitFor(t, 20*time.Second, "the trigger acked", func() bool {
+	bustest.WaitFor(t, 20*time.Second, "the trigger acked", func() bool {
 		l := got.list()
 		return len(l) > 0 && l[len(l)-1].Decision.Action == bus.ActionAck
 	})
+
 	var delays []time.Duration
 	for _, o := range got.list() {
 		if o.Decision.Class != bus.ClassDeferred && o.Decision.Action == bus.ActionNak {
@@ -138,9 +142,9 @@ func TestBackoffCountsFailuresNotDeferrals(t *testing.T) {
 // server, a connection and the durable's spec.
 func oneStatsTrigger(t *testing.T, ackWait time.Duration) (*server.Server, jetstream.JetStream, bus.ConsumerSpec) {
 	t.Helper()
-	srv := startServer(t)
-	js := connect(t, srv)
-	ctx := testContext(t)
+	srv := bustest.StartServer(t)
+	js := bustest.Connect(t, srv)
+	ctx := bustest.Context(t)
 	topo := topology.New(topology.Options{})
 	for i, c := range topo.Consumers {
 		if c.Stream == topology.StreamTriggers && c.Config.Durable == topology.DurableStats {
@@ -220,7 +224,7 @@ func TestCrashLoopDeadLettersWithoutRunningHandler(t *testing.T) {
 		deferred.Add(1)
 		return bus.Defer(errors.New("busy"), time.Millisecond)
 	}, bus.ConsumerOptions{})
-	waitFor(t, 10*time.Second, "five deferrals", func() bool { return deferred.Load() >= 5 })
+	bustest.WaitFor(t, 10*time.Second, "five deferrals", func() bool { return deferred.Load() >= 5 })
 	if err := deferring.stop(t, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -261,11 +265,11 @@ func TestLateDeathsAreNoCrash(t *testing.T) {
 	}
 	var got outcomes
 	run(t, js, s, func(context.Context, jetstream.Msg) error { return nil }, bus.ConsumerOptions{OnSettle: got.add})
-	waitFor(t, 10*time.Second, "the trigger settled", func() bool { return len(got.list()) > 0 })
+	bustest.WaitFor(t, 10*time.Second, "the trigger settled", func() bool { return len(got.list()) > 0 })
 	if o := got.list()[0]; o.Decision.Action != bus.ActionAck || o.Attempt != 5 {
 		t.Errorf("delivery %d settled as %+v, want delivery 5 acked", o.Attempt, o.Decision)
 	}
-	if n := streamMsgs(t, js, bus.StreamDLQ); n != 0 {
+	if n := bustest.StreamMsgs(t, js, bus.StreamDLQ); n != 0 {
 		t.Errorf("%d dead letters, want none", n)
 	}
 }
@@ -276,7 +280,7 @@ func TestLateDeathsAreNoCrash(t *testing.T) {
 func TestPulledButNotStartedIsNoCrash(t *testing.T) {
 	t.Parallel()
 	_, js, s := oneStatsTrigger(t, 200*time.Millisecond)
-	ctx := testContext(t)
+	ctx := bustest.Context(t)
 	cons, err := js.Consumer(ctx, s.Stream, s.Config.Durable)
 	if err != nil {
 		t.Fatal(err)
@@ -302,14 +306,14 @@ func TestPulledButNotStartedIsNoCrash(t *testing.T) {
 		calls.Add(1)
 		return nil
 	}, bus.ConsumerOptions{OnSettle: got.add})
-	waitFor(t, 10*time.Second, "the trigger settled", func() bool { return len(got.list()) > 0 })
+	bustest.WaitFor(t, 10*time.Second, "the trigger settled", func() bool { return len(got.list()) > 0 })
 	if o := got.list()[0]; o.Decision.Action != bus.ActionAck || o.Attempt != 6 {
 		t.Errorf("delivery %d settled as %+v, want delivery 6 acked", o.Attempt, o.Decision)
 	}
 	if n := calls.Load(); n != 1 {
 		t.Errorf("handler ran %d times, want 1", n)
 	}
-	if n := streamMsgs(t, js, bus.StreamDLQ); n != 0 {
+	if n := bustest.StreamMsgs(t, js, bus.StreamDLQ); n != 0 {
 		t.Errorf("%d dead letters, want none", n)
 	}
 }
@@ -319,7 +323,7 @@ func TestPulledButNotStartedIsNoCrash(t *testing.T) {
 // the enricher ack it and count it.
 func TestBadInputDeadLetteredOnceByItsOwner(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
+	js, topo := bustest.Setup(t)
 	tel, url := metricsServer(t)
 	var handled [3]atomic.Int32
 	var got outcomes
@@ -336,7 +340,7 @@ func TestBadInputDeadLetteredOnceByItsOwner(t *testing.T) {
 	// One bad payload, one bad location (refused before any handler).
 	publishRaw(t, js, "socialsync.trigger.post.loc1", []byte("not a post"))
 	publishRaw(t, js, "socialsync.trigger.post.bad_loc", postBytes(t, &socialsyncv1.PostEvent{LocationId: "bad_loc", PostId: "p1"}))
-	waitFor(t, 10*time.Second, "six settlements", func() bool { return len(got.list()) >= 6 })
+	bustest.WaitFor(t, 10*time.Second, "six settlements", func() bool { return len(got.list()) >= 6 })
 	dls := deadLetters(t, js, 2)
 	for _, dl := range dls {
 		if dl.Worker != topology.DurableContactSync || dl.Class != "bad_input" {
@@ -352,7 +356,7 @@ func TestBadInputDeadLetteredOnceByItsOwner(t *testing.T) {
 		}
 	}
 	// Acked by all three: interest retention drops both.
-	waitFor(t, 5*time.Second, "the triggers removed", func() bool { return streamMsgs(t, js, topology.StreamTriggers) == 0 })
+	bustest.WaitFor(t, 5*time.Second, "the triggers removed", func() bool { return bustest.StreamMsgs(t, js, topology.StreamTriggers) == 0 })
 	page := telemetrytest.Scrape(t, url)
 	for _, w := range []string{"fetcher", "enricher"} {
 		if got := page.Sum("socialsync_bad_input_acked_total", "worker", w); got != 2 {
@@ -370,8 +374,8 @@ func TestBadInputDeadLetteredOnceByItsOwner(t *testing.T) {
 // and can be replayed again when it fails again.
 func TestReplayReachesOnlyItsDurable(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
+	js, topo := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	type seen struct {
 		msgID, original, item string
 	}
@@ -398,7 +402,7 @@ func TestReplayReachesOnlyItsDurable(t *testing.T) {
 		t.Fatal(err)
 	}
 	dl := deadLetters(t, js, 1)
-	waitFor(t, 5*time.Second, "the fetcher's ack", func() bool { return fetcher.Load() == 1 })
+	bustest.WaitFor(t, 5*time.Second, "the fetcher's ack", func() bool { return fetcher.Load() == 1 })
 	list, _, err := bus.ListDeadLetters(ctx, js, bus.DeadLetterFilter("", ""), 0, 10)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("list: %v %v", list, err)
@@ -413,21 +417,22 @@ func TestReplayReachesOnlyItsDurable(t *testing.T) {
 	if err != nil || r.Consumer != topology.DurableContactSync {
 		t.Fatalf("first replay: %+v %v", r, err)
 	}
-	waitFor(t, 5*time.Second, "the first replay handled", func() bool { return contactsync.Load() == 2 })
-	waitFor(t, 5*time.Second, "the second dead letter", func() bool {
+	bustest.WaitFor(t, 5*time.Second, "the first replay handled", func() bool { return contactsync.Load() == 2 })
+	bustest.WaitFor(t, 5*time.Second, "the second dead letter", func() bool {
 		list, _, err = bus.ListDeadLetters(ctx, js, bus.DeadLetterFilter("", ""), 0, 10)
 		return err == nil && len(list) == 1
 	})
+
 	healthy.Store(true)
 	if _, err := bus.ReplayDeadLetter(ctx, js, list[0].Seq); err != nil {
 		t.Fatalf("second replay: %v", err)
 	}
-	waitFor(t, 5*time.Second, "the second replay handled", func() bool { return contactsync.Load() == 3 })
+	bustest.WaitFor(t, 5*time.Second, "the second replay handled", func() bool { return contactsync.Load() == 3 })
 	s := last.Load()
 	if s.original != "evt-1" || s.msgID == "evt-1" || s.msgID == "" || s.item != "" {
 		t.Errorf("replay seen as %+v: want original evt-1 under a fresh Nats-Msg-Id, no item", s)
 	}
-	if n := streamMsgs(t, js, bus.StreamDLQ); n != 0 {
+	if n := bustest.StreamMsgs(t, js, bus.StreamDLQ); n != 0 {
 		t.Errorf("%d dead letters left", n)
 	}
 	// Both replays were acked unhandled by the fetcher.
@@ -435,10 +440,11 @@ func TestReplayReachesOnlyItsDurable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the fetcher's acks", func() bool {
+	bustest.WaitFor(t, 5*time.Second, "the fetcher's acks", func() bool {
 		info, err := fc.Info(ctx)
 		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Stream == 3
 	})
+
 	if n := fetcher.Load(); n != 1 {
 		t.Errorf("the fetcher handled the trigger %d times, want once", n)
 	}
@@ -448,8 +454,8 @@ func TestReplayReachesOnlyItsDurable(t *testing.T) {
 // which one.
 func TestReplayOfAnItem(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
+	js, topo := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	var items []string
 	done := make(chan struct{}, 4)
 	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), func(ctx context.Context, msg jetstream.Msg) error {

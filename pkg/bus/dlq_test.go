@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
@@ -20,8 +21,8 @@ import (
 // stays.
 func TestListInspectReplayDeadLetters(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
+	js, topo := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	var healthy atomic.Bool
 	var handled atomic.Int32
 	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableContactSync), func(_ context.Context, msg jetstream.Msg) error {
@@ -74,7 +75,7 @@ func TestListInspectReplayDeadLetters(t *testing.T) {
 	if err != nil || len(done) != 1 || done[0].Seq != page[1].Seq || len(failed) != 1 || failed[0].Seq != rest[0].Seq {
 		t.Fatalf("replay all of loc1: %+v %+v %v", done, failed, err)
 	}
-	waitFor(t, 10*time.Second, "the replayed messages handled", func() bool { return handled.Load() == 2 })
+	bustest.WaitFor(t, 10*time.Second, "the replayed messages handled", func() bool { return handled.Load() == 2 })
 	if _, total, _ := bus.CountDeadLetters(ctx, js, bus.DeadLetterFilter("", "")); total != 2 {
 		t.Errorf("dead letters left: %d, want loc2's and the truncated one", total)
 	}

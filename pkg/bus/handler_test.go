@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
@@ -60,7 +61,7 @@ func TestTimeoutAndRecover(t *testing.T) {
 
 func TestTraceContinuesPublishersTrace(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
+	js, topo := bustest.Setup(t)
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
@@ -98,8 +99,8 @@ func TestTraceContinuesPublishersTrace(t *testing.T) {
 	}
 
 	// What the handler published carries the trace on.
-	waitFor(t, 5*time.Second, "published events", func() bool { return streamMsgs(t, js, topology.StreamEvents) == 2 })
-	for _, m := range storedMsgs(t, js, topology.StreamEvents) {
+	bustest.WaitFor(t, 5*time.Second, "published events", func() bool { return bustest.StreamMsgs(t, js, topology.StreamEvents) == 2 })
+	for _, m := range bustest.Messages(t, js, topology.StreamEvents, "") {
 		if tp := m.Header.Get("traceparent"); !strings.HasPrefix(tp, "00-"+traceID+"-") {
 			t.Errorf("event published in the handler has traceparent %q, want trace %s", tp, traceID)
 		}

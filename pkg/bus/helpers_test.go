@@ -3,19 +3,17 @@ package bus_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/socialsync/socialsync/pkg/bus"
-	"github.com/socialsync/socialsync/pkg/topology"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 )
 
 func TestMain(m *testing.M) {
@@ -25,54 +23,6 @@ func TestMain(m *testing.M) {
 		// It is the server's, and the tests' servers are short-lived.
 		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*stream).trySetupSourceConsumer.func3"),
 	)
-}
-
-// startServer runs an embedded JetStream server for the test.
-func startServer(t testing.TB) *server.Server {
-	t.Helper()
-	s, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s
-}
-
-// connect opens a connection to s, closed (drained) at cleanup.
-func connect(t testing.TB, s *server.Server) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
-
-// setup starts a server, connects and ensures the default topology.
-func setup(t testing.TB) (jetstream.JetStream, bus.Topology) {
-	t.Helper()
-	js := connect(t, startServer(t))
-	topo := topology.New(topology.Options{})
-	if err := topo.Ensure(testContext(t), js); err != nil {
-		t.Fatal(err)
-	}
-	return js, topo
-}
-
-// testContext is cancelled when the test ends.
-func testContext(t testing.TB) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // spec returns the topology's durable, with changes applied.
@@ -151,65 +101,12 @@ func (o *outcomes) list() []bus.Outcome {
 	return append([]bus.Outcome(nil), o.all...)
 }
 
-// waitFor polls cond every 10ms until it holds, failing the test after
-// limit.
-func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// streamMsgs returns the number of messages stored in stream.
-func streamMsgs(t testing.TB, js jetstream.JetStream, stream string) uint64 {
-	t.Helper()
-	s, err := js.Stream(context.Background(), stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
-}
-
-// storedMsgs returns every message stored in stream.
-func storedMsgs(t testing.TB, js jetstream.JetStream, stream string) []*jetstream.RawStreamMsg {
-	t.Helper()
-	ctx := context.Background()
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var msgs []*jetstream.RawStreamMsg
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, m)
-	}
-	return msgs
-}
-
 // deadLetters waits until SOCIALSYNC_DLQ holds n messages and returns them.
 func deadLetters(t testing.TB, js jetstream.JetStream, n int) []bus.DeadLetter {
 	t.Helper()
-	waitFor(t, 10*time.Second, "dead letters", func() bool { return streamMsgs(t, js, bus.StreamDLQ) >= uint64(n) })
+	bustest.WaitFor(t, 10*time.Second, "dead letters", func() bool { return bustest.StreamMsgs(t, js, bus.StreamDLQ) >= uint64(n) })
 	var dls []bus.DeadLetter
-	for _, m := range storedMsgs(t, js, bus.StreamDLQ) {
+	for _, m := range bustest.Messages(t, js, bus.StreamDLQ, "") {
 		dl, err := bus.ParseDeadLetter(m.Subject, m.Header, m.Data)
 		if err != nil {
 			t.Fatal(err)

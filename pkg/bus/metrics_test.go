@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/telemetry"
 	"github.com/socialsync/socialsync/pkg/telemetry/telemetrytest"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -31,7 +32,7 @@ func metricsServer(t testing.TB) (*telemetry.Telemetry, string) {
 }
 
 func TestConsumerMetrics(t *testing.T) {
-	js, topo := setup(t)
+	js, topo := bustest.Setup(t)
 	tel, url := metricsServer(t)
 
 	var mu sync.Mutex
@@ -68,7 +69,7 @@ func TestConsumerMetrics(t *testing.T) {
 	} {
 		publishRaw(t, js, "socialsync.trigger.post."+m.loc, []byte(m.data))
 	}
-	waitFor(t, 10*time.Second, "every delivery settled", func() bool { return len(out.list()) == 7 })
+	bustest.WaitFor(t, 10*time.Second, "every delivery settled", func() bool { return len(out.list()) == 7 })
 
 	page := telemetrytest.Scrape(t, url)
 	const name = "socialsync_messages_handled_total"
@@ -107,7 +108,7 @@ func TestConsumerMetrics(t *testing.T) {
 }
 
 func TestConsumerLagMetric(t *testing.T) {
-	js, topo := setup(t)
+	js, topo := bustest.Setup(t)
 	tel, url := metricsServer(t)
 	release := make(chan struct{})
 	h := func(ctx context.Context, _ jetstream.Msg) error {
@@ -130,9 +131,9 @@ func TestConsumerLagMetric(t *testing.T) {
 	}
 	// Pending and in flight both count: nothing is done yet (the series
 	// appears once Run has looked the durable up).
-	waitFor(t, 10*time.Second, "a lag of every message", func() bool { return lag() == n })
+	bustest.WaitFor(t, 10*time.Second, "a lag of every message", func() bool { return lag() == n })
 	close(release)
-	waitFor(t, 10*time.Second, "the lag to fall to 0", func() bool { return lag() == 0 })
+	bustest.WaitFor(t, 10*time.Second, "the lag to fall to 0", func() bool { return lag() == 0 })
 	if err := r.stop(t, 15*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func TestSubjectPattern(t *testing.T) {
 // limit.
 func TestStorageMetrics(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
+	js, topo := bustest.Setup(t)
 	tel, url := metricsServer(t)
 	if _, err := topo.WatchStorage(js, tel.MeterProvider()); err != nil {
 		t.Fatal(err)

@@ -14,14 +14,15 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
 func TestPublishMsgID(t *testing.T) {
 	t.Parallel()
-	js, _ := setup(t)
-	ctx := testContext(t)
+	js, _ := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	pub := bus.NewPublisher(js, bus.PublisherOptions{})
 	at := timestamppb.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 
@@ -74,7 +75,7 @@ func TestPublishMsgID(t *testing.T) {
 	check("derived, other content", tagSubject, renamed, derivedRenamed, false)
 	check("explicit id", tagSubject, tag, "tag:loc1:t1:created", false, bus.WithMsgID("tag:loc1:t1:created"))
 
-	if n := streamMsgs(t, js, topology.StreamEvents); n != 3 {
+	if n := bustest.StreamMsgs(t, js, topology.StreamEvents); n != 3 {
 		t.Errorf("events stream holds %d messages, want 3", n)
 	}
 }
@@ -93,8 +94,8 @@ func mustStream(t testing.TB, js interface {
 
 func TestPublishRejectsBadLocation(t *testing.T) {
 	t.Parallel()
-	js, _ := setup(t)
-	ctx := testContext(t)
+	js, _ := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	pub := bus.NewPublisher(js, bus.PublisherOptions{Known: topology.Known})
 	tests := []struct {
 		name    string
@@ -114,15 +115,15 @@ func TestPublishRejectsBadLocation(t *testing.T) {
 			t.Errorf("%s: Publish error = %v, want %v", tt.name, err, tt.wantErr)
 		}
 	}
-	if n := streamMsgs(t, js, topology.StreamTriggers); n != 0 {
+	if n := bustest.StreamMsgs(t, js, topology.StreamTriggers); n != 0 {
 		t.Errorf("triggers stream holds %d messages after rejected publishes", n)
 	}
 }
 
 func TestPublishInjectsTraceContext(t *testing.T) {
 	t.Parallel()
-	js, _ := setup(t)
-	ctx := testContext(t)
+	js, _ := bustest.Setup(t)
+	ctx := bustest.Context(t)
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
@@ -39,7 +40,7 @@ func (r *registry) Registered(_ context.Context, loc string) (bool, error) {
 // A registered location's trigger is handled by all three.
 func TestUnregisteredLocationDeadLetteredOnce(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
+	js, topo := bustest.Setup(t)
 	reg := &registry{known: map[string]bool{"loc1": true}}
 	var got outcomes
 	var mu sync.Mutex
@@ -54,7 +55,7 @@ func TestUnregisteredLocationDeadLetteredOnce(t *testing.T) {
 	}
 	publishRaw(t, js, "socialsync.trigger.post.ghost1", postBytes(t, &socialsyncv1.PostEvent{LocationId: "ghost1", PostId: "p1"}))
 	publishRaw(t, js, "socialsync.trigger.post.loc1", postBytes(t, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}))
-	waitFor(t, 10*time.Second, "six settlements", func() bool { return len(got.list()) >= 6 })
+	bustest.WaitFor(t, 10*time.Second, "six settlements", func() bool { return len(got.list()) >= 6 })
 	dls := deadLetters(t, js, 1)
 	if dl := dls[0]; dl.Worker != topology.DurableContactSync || dl.Class != "bad_input" || dl.Location != "ghost1" || !strings.Contains(dl.Reason, "not registered") {
 		t.Errorf("dead letter %+v; want contactsync's, bad_input, ghost1, saying it is not registered", dl)
@@ -64,14 +65,14 @@ func TestUnregisteredLocationDeadLetteredOnce(t *testing.T) {
 		t.Errorf("handled %v; want loc1's trigger 3 times, ghost1's never", handled)
 	}
 	mu.Unlock()
-	waitFor(t, 5*time.Second, "both triggers removed", func() bool { return streamMsgs(t, js, topology.StreamTriggers) == 0 })
+	bustest.WaitFor(t, 5*time.Second, "both triggers removed", func() bool { return bustest.StreamMsgs(t, js, topology.StreamTriggers) == 0 })
 }
 
 // A registry that cannot answer leaves the message to be retried, not
 // dead-lettered.
 func TestRegistryDownRetries(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
+	js, topo := bustest.Setup(t)
 	reg := &registry{known: map[string]bool{"loc1": true}, down: true}
 	var got outcomes
 	var calls atomic.Int32
@@ -80,15 +81,15 @@ func TestRegistryDownRetries(t *testing.T) {
 		return nil
 	}, bus.ConsumerOptions{OnSettle: got.add, Locations: reg, Backoff: bus.Backoff{Initial: 50 * time.Millisecond, Max: 50 * time.Millisecond}})
 	publishRaw(t, js, "socialsync.trigger.stats.loc1", statsBytes(t))
-	waitFor(t, 10*time.Second, "a retry", func() bool { return len(got.list()) >= 1 })
+	bustest.WaitFor(t, 10*time.Second, "a retry", func() bool { return len(got.list()) >= 1 })
 	if o := got.list()[0]; o.Decision.Action != bus.ActionNak || o.Decision.Class != bus.ClassRetryable {
 		t.Errorf("settled %+v while the registry is down; want a retryable nak", o.Decision)
 	}
 	reg.mu.Lock()
 	reg.down = false
 	reg.mu.Unlock()
-	waitFor(t, 10*time.Second, "handled once the registry answers", func() bool { return calls.Load() == 1 })
-	if n := streamMsgs(t, js, bus.StreamDLQ); n != 0 {
+	bustest.WaitFor(t, 10*time.Second, "handled once the registry answers", func() bool { return calls.Load() == 1 })
+	if n := bustest.StreamMsgs(t, js, bus.StreamDLQ); n != 0 {
 		t.Errorf("%d dead letters, want none", n)
 	}
 }

@@ -32,6 +32,11 @@ const (
 // ask for one: Initial after the first delivery, doubling with every
 // further delivery up to Max, each with ±20% jitter so that replicas do not
 // retry in lockstep.
+//
+// It is a pure function of the delivery attempt, not a backoff/v4 BackOff:
+// the attempt count is JetStream's (NumDelivered), and the next delivery
+// may go to another process, so there is no in-process state for a
+// BackOff to keep between the attempts.
 type Backoff struct {
 	// Initial defaults to DefaultInitialBackoff.
 	Initial time.Duration

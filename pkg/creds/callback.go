@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // CallbackPath is the path of a Callback's redirect URI.
@@ -70,26 +72,19 @@ func ListenCallback(addr string) (*Callback, error) {
 // RedirectURI is the URI HighLevel redirects the browser to.
 func (c *Callback) RedirectURI() string { return c.uri }
 
-// AuthURL returns the authorization URL: authURL (HighLevel's
-// chooselocation page) with response_type=code, the redirect URI, the
-// client id, the space-separated scopes and the state; extra adds
-// parameters.
-func (c *Callback) AuthURL(authURL, clientID string, scopes []string, extra url.Values) (string, error) {
-	u, err := url.Parse(authURL)
+// AuthURL returns the authorization URL of cfg (see ghl.Client.OAuthConfig:
+// HighLevel's chooselocation page, the client id, the scopes) with the
+// callback's state; cfg's redirect URI must be the callback's. opts add
+// parameters (location_id).
+func (c *Callback) AuthURL(cfg *oauth2.Config, opts ...oauth2.AuthCodeOption) (string, error) {
+	u, err := url.Parse(cfg.Endpoint.AuthURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("authorization URL %q: want an http(s) URL", authURL)
+		return "", fmt.Errorf("authorization URL %q: want an http(s) URL", cfg.Endpoint.AuthURL)
 	}
-	q := u.Query()
-	for k, vs := range extra {
-		q[k] = vs
+	if cfg.RedirectURL != c.uri {
+		return "", fmt.Errorf("redirect URI %q: want the callback's, %s", cfg.RedirectURL, c.uri)
 	}
-	q.Set("response_type", "code")
-	q.Set("redirect_uri", c.uri)
-	q.Set("client_id", clientID)
-	q.Set("scope", strings.Join(scopes, " "))
-	q.Set("state", c.state)
-	u.RawQuery = q.Encode()
-	return u.String(), nil
+	return cfg.AuthCodeURL(c.state, opts...), nil
 }
 
 // Wait returns the code of the first callback carrying the right state,

@@ -86,7 +86,8 @@ func TestCallback(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = cb.Close() })
-		authURL, err := cb.AuthURL(s.URL+"/oauth/chooselocation", s.App.ClientID, []string{"socialplanner/tag.readonly"}, nil)
+		oc := s.client(t).OAuthConfig(s.App, s.URL+"/oauth/chooselocation", cb.RedirectURI(), []string{"socialplanner/tag.readonly"})
+		authURL, err := cb.AuthURL(oc)
 		if err != nil {
 			t.Fatal(err)
 		}

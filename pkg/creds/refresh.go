@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
 
 	"github.com/socialsync/socialsync/pkg/ghl"
 )
@@ -60,6 +61,11 @@ func (s *Store) renew(loc string) (Token, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.waitTimeout+3*s.opts.refreshTimeout)
 	defer cancel()
 	waitUntil := s.now().Add(s.opts.waitTimeout)
+	// The loop is no retry of one operation but a state machine: every
+	// turn reads the record again and decides anew. Only its two waits are
+	// backoffs: for another process's refresh, and after losing the race
+	// for the lease.
+	polls, races := pollBackOff(pollInterval), pollBackOff(pollInterval/5)
 	for {
 		e, err := s.read(ctx, loc)
 		if err != nil {
@@ -89,7 +95,7 @@ func (s *Store) renew(loc string) (Token, error) {
 			if now.After(waitUntil) {
 				return Token{}, retryLater(fmt.Errorf("token of %s expired and %s is still refreshing it", loc, e.rec.Lease.Owner), time.Second)
 			}
-			if err := sleep(ctx, jitter(pollInterval)); err != nil {
+			if err := sleep(ctx, polls.NextBackOff()); err != nil {
 				return Token{}, retryLater(fmt.Errorf("wait for the refresh of %s's token: %w", loc, err), time.Second)
 			}
 			continue
@@ -105,7 +111,7 @@ func (s *Store) renew(loc string) (Token, error) {
 		case conflict(err) && usable:
 			return e.tok, nil // another process got there first
 		case conflict(err):
-			if err := sleep(ctx, jitter(pollInterval/5)); err != nil {
+			if err := sleep(ctx, races.NextBackOff()); err != nil {
 				return Token{}, retryLater(fmt.Errorf("wait for the refresh of %s's token: %w", loc, err), time.Second)
 			}
 		default:
@@ -166,7 +172,11 @@ func (s *Store) refresh(ctx context.Context, loc string, e entry) (Token, error)
 	return Token{}, s.pause(ctx, loc, e, describe(err), retryAfter(err), err)
 }
 
-// Backoff of the pauses after failed refreshes.
+// Backoff of the pauses after failed refreshes: pauseBase, doubling with
+// every failure up to pauseMax. It is a function of the failure count, not
+// a backoff/v4 BackOff: the count lives in the location's record, shared
+// by every process, and the next refresh after a pause may be another
+// process's, while a BackOff keeps its state in one process.
 const (
 	pauseBase = 5 * time.Second
 	pauseMax  = 5 * time.Minute
@@ -300,34 +310,40 @@ func (s *Store) persist(ctx context.Context, loc string, e entry, t Token) (Toke
 	if err != nil {
 		return Token{}, err
 	}
-	rev, healed := e.rev, false
-	for {
-		_, err := s.update(ctx, loc, rec, rev)
-		if err == nil {
-			s.opts.log.Info("token refreshed", "location", loc, "expires_at", t.ExpiresAt)
-			if healed {
-				s.setState(ctx, loc, StateActive, "the lost refresh was stored after all")
+	rev, healed, superseded := e.rev, false, false
+	// store tries until the record is written, reading it again at once
+	// after a lost race; any other failure is tried again after a wait.
+	store := func() error {
+		for {
+			_, err := s.update(ctx, loc, rec, rev)
+			if !conflict(err) {
+				return err
 			}
-			return t, nil
-		}
-		if !conflict(err) {
-			if err := sleep(ctx, jitter(pollInterval)); err != nil {
-				s.opts.log.Error("refreshed token could not be stored; the location will need re-authorisation", "location", loc, "err", err)
-				return Token{}, retryLater(fmt.Errorf("store refreshed token of %s: %w", loc, err), time.Second)
+			cur, err := s.read(ctx, loc)
+			if err != nil {
+				return err
 			}
-			continue
+			if cur.tok.RefreshToken != e.tok.RefreshToken {
+				superseded = true // connected again meanwhile: the stored pair wins
+				return nil
+			}
+			// A process that took over the lease may have found the refresh
+			// token spent (by this refresh) and marked the location: t heals it.
+			rev, healed = cur.rev, cur.rec.Reauth != nil
 		}
-		cur, err := s.read(ctx, loc)
-		if err != nil {
-			continue
-		}
-		if cur.tok.RefreshToken != e.tok.RefreshToken {
-			return t, nil // connected again meanwhile: the stored pair wins
-		}
-		// A process that took over the lease may have found the refresh
-		// token spent (by this refresh) and marked the location: t heals it.
-		rev, healed = cur.rev, cur.rec.Reauth != nil
 	}
+	if err := backoff.Retry(store, backoff.WithContext(pollBackOff(pollInterval), ctx)); err != nil {
+		s.opts.log.Error("refreshed token could not be stored; the location will need re-authorisation", "location", loc, "err", err)
+		return Token{}, retryLater(fmt.Errorf("store refreshed token of %s: %w", loc, err), time.Second)
+	}
+	if superseded {
+		return t, nil
+	}
+	s.opts.log.Info("token refreshed", "location", loc, "expires_at", t.ExpiresAt)
+	if healed {
+		s.setState(ctx, loc, StateActive, "the lost refresh was stored after all")
+	}
+	return t, nil
 }
 
 // extendLease renews the lease on e before a second call to the token
@@ -353,7 +369,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// jitter returns d ± 50%.
-func jitter(d time.Duration) time.Duration {
-	return d/2 + rand.N(d)
+// pollBackOff waits d ± 50% every time (the jitter keeps processes out of
+// step), without end: the caller's context bounds it.
+func pollBackOff(d time.Duration) backoff.BackOff {
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(d),
+		backoff.WithMaxInterval(d),
+		backoff.WithMultiplier(1),
+		backoff.WithRandomizationFactor(0.5),
+		backoff.WithMaxElapsedTime(0),
+	)
+	b.Reset()
+	return b
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -26,24 +27,30 @@ const (
 // connected, the connection itself reconnects (MaxReconnects(-1)).
 func (d *Deps) dial(ctx context.Context, rawURL string, opts []nats.Option) (*nats.Conn, error) {
 	shown := redactURL(rawURL)
-	wait := dialWaitMin
-	for attempt := 1; ; attempt++ {
+	attempt := 0
+	var last error
+	connect := func() (*nats.Conn, error) {
+		attempt++
 		nc, err := nats.Connect(rawURL, opts...)
-		if err == nil {
-			if attempt > 1 {
-				d.Log.Info("nats connected", "url", shown, "attempt", attempt)
-			}
-			return nc, nil
+		if last = err; err != nil && refused(err) {
+			return nil, backoff.Permanent(err)
 		}
-		if refused(err) {
-			return nil, fmt.Errorf("connect to NATS at SOCIALSYNC_NATS_URL=%s: %w", shown, err)
-		}
-		d.Log.Warn("waiting for nats", "url", shown, "attempt", attempt, "retry_in", wait.String(), "err", err)
-		if !sleep(ctx, wait) {
-			return nil, fmt.Errorf("wait for NATS at SOCIALSYNC_NATS_URL=%s: %w (last attempt: %v)", shown, ctx.Err(), err)
-		}
-		wait = min(2*wait, dialWaitMax)
+		return nc, err
 	}
+	wait := func(err error, wait time.Duration) {
+		d.Log.Warn("waiting for nats", "url", shown, "attempt", attempt, "retry_in", wait.String(), "err", err)
+	}
+	nc, err := backoff.RetryNotifyWithData(connect, startBackOff(ctx), wait)
+	switch {
+	case err == nil:
+		if attempt > 1 {
+			d.Log.Info("nats connected", "url", shown, "attempt", attempt)
+		}
+		return nc, nil
+	case refused(last):
+		return nil, fmt.Errorf("connect to NATS at SOCIALSYNC_NATS_URL=%s: %w", shown, last)
+	}
+	return nil, fmt.Errorf("wait for NATS at SOCIALSYNC_NATS_URL=%s: %w (last attempt: %v)", shown, err, last)
 }
 
 // ensure declares the topology, waiting while JetStream does not answer
@@ -51,26 +58,47 @@ func (d *Deps) dial(ctx context.Context, rawURL string, opts []nats.Option) (*na
 // for the server, logging "waiting for jetstream". Any other refusal (a
 // stream at odds with the configuration, say) ends it at once.
 func (d *Deps) ensure(ctx context.Context, js jetstream.JetStream) error {
-	wait := dialWaitMin
-	for attempt := 1; ; attempt++ {
+	attempt := 0
+	var last error
+	refusal := false // a failure no wait can cure
+	declare := func() error {
+		attempt++
 		ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := d.Topology.Ensure(ectx, js)
-		cancel()
-		if err == nil {
-			if attempt > 1 {
-				d.Log.Info("jetstream available", "attempt", attempt)
-			}
-			return nil
+		defer cancel()
+		last = d.Topology.Ensure(ectx, js)
+		if last != nil && (ctx.Err() != nil || !unavailable(last)) {
+			refusal = true
+			return backoff.Permanent(last)
 		}
-		if ctx.Err() != nil || !unavailable(err) {
-			return fmt.Errorf("declare streams, consumers and buckets: %w", err)
-		}
-		d.Log.Warn("waiting for jetstream", "attempt", attempt, "retry_in", wait.String(), "err", err)
-		if !sleep(ctx, wait) {
-			return fmt.Errorf("wait for JetStream: %w (last attempt: %v)", ctx.Err(), err)
-		}
-		wait = min(2*wait, dialWaitMax)
+		return last
 	}
+	wait := func(err error, wait time.Duration) {
+		d.Log.Warn("waiting for jetstream", "attempt", attempt, "retry_in", wait.String(), "err", err)
+	}
+	err := backoff.RetryNotify(declare, startBackOff(ctx), wait)
+	switch {
+	case err == nil:
+		if attempt > 1 {
+			d.Log.Info("jetstream available", "attempt", attempt)
+		}
+		return nil
+	case refusal:
+		return fmt.Errorf("declare streams, consumers and buckets: %w", err)
+	}
+	return fmt.Errorf("wait for JetStream: %w (last attempt: %v)", err, last)
+}
+
+// startBackOff is the wait between the attempts of dial and ensure:
+// dialWaitMin, doubling up to dialWaitMax, until ctx ends.
+func startBackOff(ctx context.Context) backoff.BackOff {
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(dialWaitMin),
+		backoff.WithMaxInterval(dialWaitMax),
+		backoff.WithMultiplier(2),
+		backoff.WithRandomizationFactor(0),
+		backoff.WithMaxElapsedTime(0),
+	)
+	return backoff.WithContext(b, ctx)
 }
 
 // unavailable reports whether err says that JetStream did not answer or
@@ -84,18 +112,6 @@ func unavailable(err error) bool {
 	return errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.As(err, &api) && api.Code == 503
-}
-
-// sleep waits for d or for ctx to end; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // refused reports whether the server answered and refused the

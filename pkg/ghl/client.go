@@ -218,7 +218,10 @@ type request struct {
 	form url.Values
 	// oauthToken marks POST /oauth/token: no bearer, no Version header.
 	oauthToken bool
-	policy     retryPolicy
+	// exchange, when set, makes the request through the oauth2 package
+	// instead (see sendExchange); the request's body is its own.
+	exchange func(context.Context) (*oauth2.Token, error)
+	policy   retryPolicy
 	// secrets are redacted from error messages (form secrets the server
 	// might echo); the bearer token always is.
 	secrets []string
@@ -442,6 +445,9 @@ func (c *Client) send(ctx context.Context, r *request, token, target string, bod
 		var cancel context.CancelFunc
 		actx, cancel = context.WithTimeout(ctx, c.retry.attemptTimeout)
 		defer cancel()
+	}
+	if r.exchange != nil {
+		return c.sendExchange(actx, r, out, info)
 	}
 	var rd io.Reader = http.NoBody
 	if body != nil {

@@ -68,21 +68,49 @@ func (t Token) OAuth2(issued time.Time) *oauth2.Token {
 	return ot
 }
 
+// OAuthConfig returns the oauth2.Config of app's authorization-code flow:
+// authURL is HighLevel's chooselocation page, the token endpoint c's POST
+// /oauth/token, and redirectURI and scopes those of the authorization.
+// The client credentials go in the form, as HighLevel documents, and are
+// never auto-detected (AuthStyleAutoDetect): after a refusal, oauth2 would
+// try the exchange again in the other style, and find its single-use code
+// spent by the first try.
+func (c *Client) OAuthConfig(app AppCredentials, authURL, redirectURI string, scopes []string) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     app.ClientID,
+		ClientSecret: app.ClientSecret,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   authURL,
+			TokenURL:  c.base + "/oauth/token",
+			AuthStyle: oauth2.AuthStyleInParams,
+		},
+		RedirectURL: redirectURI,
+		Scopes:      scopes,
+	}
+}
+
 // ExchangeCode trades an authorization code for tokens (POST /oauth/token,
 // grant_type authorization_code, form-encoded, no bearer, no Version
-// header). userType is UserTypeLocation or UserTypeCompany; redirectURI and
-// userType are omitted when empty. A code is single-use, so the call is
-// retried only on 429 or when no connection was made.
+// header) with the Exchange of c.OAuthConfig, sent through c's own
+// http.Client, spans and metrics. userType is UserTypeLocation or
+// UserTypeCompany; redirectURI and userType are omitted when empty. A code
+// is single-use, so the call is retried only on 429 or when no connection
+// was made.
 func (c *Client) ExchangeCode(ctx context.Context, app AppCredentials, code, redirectURI, userType string) (Token, error) {
 	if code == "" {
 		return Token{}, fmt.Errorf("%w: exchange code: empty code", ErrInvalidArgument)
 	}
-	form := app.form("authorization_code", userType)
-	form.Set("code", code)
-	if redirectURI != "" {
-		form.Set("redirect_uri", redirectURI)
+	cfg := c.OAuthConfig(app, "", redirectURI, nil)
+	var opts []oauth2.AuthCodeOption
+	if userType != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("user_type", userType))
 	}
-	return c.oauthToken(ctx, form, app.ClientSecret, code)
+	return c.oauthToken(ctx, request{
+		secrets: []string{app.ClientSecret, code},
+		exchange: func(ctx context.Context) (*oauth2.Token, error) {
+			return cfg.Exchange(ctx, code, opts...)
+		},
+	})
 }
 
 // RefreshToken trades a refresh token for new tokens (POST /oauth/token,
@@ -90,13 +118,18 @@ func (c *Client) ExchangeCode(ctx context.Context, app AppCredentials, code, red
 // returned RefreshToken, the one sent is spent. Reusing a spent one fails
 // with a KindAuth *Error whose Code is "invalid_grant". Like ExchangeCode
 // it is retried only on 429 or when no connection was made.
+//
+// It is no oauth2.Config call: the only refresh oauth2 offers is a
+// TokenSource's, which decides on its own when to refresh, while the
+// refresh of a location's token must happen under pkg/creds' lease, once
+// in the fleet; and it cannot send HighLevel's user_type.
 func (c *Client) RefreshToken(ctx context.Context, app AppCredentials, refreshToken, userType string) (Token, error) {
 	if refreshToken == "" {
 		return Token{}, fmt.Errorf("%w: refresh token: empty refresh token", ErrInvalidArgument)
 	}
 	form := app.form("refresh_token", userType)
 	form.Set("refresh_token", refreshToken)
-	return c.oauthToken(ctx, form, app.ClientSecret, refreshToken)
+	return c.oauthToken(ctx, request{form: form, secrets: []string{app.ClientSecret, refreshToken}})
 }
 
 func (a AppCredentials) form(grant, userType string) url.Values {
@@ -111,17 +144,12 @@ func (a AppCredentials) form(grant, userType string) url.Values {
 	return form
 }
 
-func (c *Client) oauthToken(ctx context.Context, form url.Values, secrets ...string) (Token, error) {
+// oauthToken calls POST /oauth/token with r's form or exchange: no bearer,
+// retried only when HighLevel cannot have processed it.
+func (c *Client) oauthToken(ctx context.Context, r request) (Token, error) {
+	r.method, r.template, r.oauthToken, r.policy = http.MethodPost, "/oauth/token", true, retryUnprocessed
 	var out Token
-	err := c.do(ctx, request{
-		method:     http.MethodPost,
-		template:   "/oauth/token",
-		form:       form,
-		oauthToken: true,
-		policy:     retryUnprocessed,
-		secrets:    secrets,
-	}, &out)
-	if err != nil {
+	if err := c.do(ctx, r, &out); err != nil {
 		return Token{}, err
 	}
 	return out, nil

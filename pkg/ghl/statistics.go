@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 )
 
 // StatisticsBatch is the most profile ids one statistics call may carry
@@ -34,7 +35,7 @@ func (c *Client) Statistics(ctx context.Context, loc string, profileIDs, platfor
 		return nil, fmt.Errorf("%w: statistics: empty locationId", ErrInvalidArgument)
 	}
 	var out []StatisticsChunk
-	for _, chunk := range chunks(ids, StatisticsBatch) {
+	for chunk := range slices.Chunk(ids, StatisticsBatch) {
 		var resp StatisticsResponse
 		err := c.do(ctx, request{
 			method:   http.MethodPost,

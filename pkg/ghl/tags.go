@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 )
 
@@ -90,7 +91,7 @@ func (c *Client) AllSocialTags(ctx context.Context, loc string) ([]SocialTag, er
 func (c *Client) TagDetails(ctx context.Context, loc string, ids []string) ([]SocialTag, error) {
 	ids = uniq(ids)
 	var all []SocialTag
-	for _, chunk := range chunks(ids, TagDetailsBatch) {
+	for chunk := range slices.Chunk(ids, TagDetailsBatch) {
 		var env Envelope[TagsResults]
 		err := c.do(ctx, request{
 			method:   http.MethodPost,
@@ -116,19 +117,6 @@ func uniq(in []string) []string {
 			continue
 		}
 		seen[s] = true
-		out = append(out, s)
-	}
-	return out
-}
-
-// chunks splits s into slices of at most n.
-func chunks(s []string, n int) [][]string {
-	var out [][]string
-	for len(s) > n {
-		out = append(out, s[:n:n])
-		s = s[n:]
-	}
-	if len(s) > 0 {
 		out = append(out, s)
 	}
 	return out

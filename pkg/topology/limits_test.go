@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
@@ -21,8 +22,8 @@ import (
 // limit: its footprint's default, or the one TopologyOptions names.
 func TestEveryStoreHasASizeLimit(t *testing.T) {
 	t.Parallel()
-	js := connect(t, startServer(t))
-	ctx := testContext(t)
+	js := bustest.Connect(t, bustest.StartServer(t))
+	ctx := bustest.Context(t)
 	opts := topology.Options{MaxBytes: map[string]int64{topology.StreamEvents: 77 << 20, "KV_" + topology.BucketTags: 33 << 20}}
 	if err := topology.New(opts).Ensure(ctx, js); err != nil {
 		t.Fatal(err)
@@ -73,8 +74,8 @@ func footprintOf(name string) (topology.Footprint, bool) {
 // and the refused location is taken again once its backlog shrinks.
 func TestTriggerQuotaPerLocation(t *testing.T) {
 	t.Parallel()
-	js := connect(t, startServer(t))
-	ctx := testContext(t)
+	js := bustest.Connect(t, bustest.StartServer(t))
+	ctx := bustest.Context(t)
 	const quota = 3
 	if err := topology.New(topology.Options{MaxTriggersPerSubject: quota}).Ensure(ctx, js); err != nil {
 		t.Fatal(err)
@@ -110,7 +111,7 @@ func TestTriggerQuotaPerLocation(t *testing.T) {
 	if _, _, err := pub.PublishTo(ctx, topology.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: "locA"}); err != nil {
 		t.Errorf("stats trigger of locA: %v", err)
 	}
-	if got := streamMsgs(t, js, topology.StreamTriggers); got != 2*quota+1 {
+	if got := bustest.StreamMsgs(t, js, topology.StreamTriggers); got != 2*quota+1 {
 		t.Errorf("triggers stored: %d, want %d (none deleted)", got, 2*quota+1)
 	}
 
@@ -119,7 +120,7 @@ func TestTriggerQuotaPerLocation(t *testing.T) {
 	for _, durable := range []string{topology.DurableFetcher, topology.DurableContactSync, topology.DurableEnricher} {
 		ackOne(t, js, durable, "socialsync.trigger.post.locA")
 	}
-	waitFor(t, 5*time.Second, "locA's acked trigger removed", func() bool { return streamMsgs(t, js, topology.StreamTriggers) == 2*quota })
+	bustest.WaitFor(t, 5*time.Second, "locA's acked trigger removed", func() bool { return bustest.StreamMsgs(t, js, topology.StreamTriggers) == 2*quota })
 	if err := post("locA", quota); err != nil {
 		t.Errorf("trigger of locA after its backlog shrank: %v", err)
 	}
@@ -129,7 +130,7 @@ func TestTriggerQuotaPerLocation(t *testing.T) {
 // naks the others it fetched for immediate redelivery.
 func ackOne(t *testing.T, js jetstream.JetStream, durable, subject string) {
 	t.Helper()
-	ctx := testContext(t)
+	ctx := bustest.Context(t)
 	c, err := js.Consumer(ctx, topology.StreamTriggers, durable)
 	if err != nil {
 		t.Fatal(err)
@@ -158,8 +159,8 @@ func ackOne(t *testing.T, js jetstream.JetStream, durable, subject string) {
 // message it holds.
 func TestFullStreamRefusesNewKeepsOld(t *testing.T) {
 	t.Parallel()
-	js := connect(t, startServer(t))
-	ctx := testContext(t)
+	js := bustest.Connect(t, bustest.StartServer(t))
+	ctx := bustest.Context(t)
 	const limit = 4096
 	opts := topology.Options{MaxMessageBytes: 1024, MaxBytes: map[string]int64{topology.StreamTriggers: limit, topology.StreamEvents: limit}}
 	if err := topology.New(opts).Ensure(ctx, js); err != nil {
@@ -195,7 +196,7 @@ func TestFullStreamRefusesNewKeepsOld(t *testing.T) {
 			if stored == 0 || stored >= 100 {
 				t.Fatalf("stored %d messages before the stream was full", stored)
 			}
-			if got := streamMsgs(t, js, tc.stream); got != stored {
+			if got := bustest.StreamMsgs(t, js, tc.stream); got != stored {
 				t.Errorf("%s holds %d messages, want the %d stored before it was full", tc.stream, got, stored)
 			}
 		})
@@ -206,8 +207,8 @@ func TestFullStreamRefusesNewKeepsOld(t *testing.T) {
 // refuses a new location's instead of dropping another's.
 func TestRefreshReplacedNotDropped(t *testing.T) {
 	t.Parallel()
-	js := connect(t, startServer(t))
-	ctx := testContext(t)
+	js := bustest.Connect(t, bustest.StartServer(t))
+	ctx := bustest.Context(t)
 	if err := topology.New(topology.Options{MaxMessageBytes: 1024, MaxBytes: map[string]int64{topology.StreamRefresh: 2048}}).Ensure(ctx, js); err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +222,7 @@ func TestRefreshReplacedNotDropped(t *testing.T) {
 			t.Fatalf("refresh %s of loc1: %v", p, err)
 		}
 	}
-	if got := streamMsgs(t, js, topology.StreamRefresh); got != 1 {
+	if got := bustest.StreamMsgs(t, js, topology.StreamRefresh); got != 1 {
 		t.Fatalf("refresh stream holds %d messages, want loc1's latest only", got)
 	}
 	var err error
@@ -234,7 +235,7 @@ func TestRefreshReplacedNotDropped(t *testing.T) {
 	if !errors.Is(err, bus.ErrStreamFull) {
 		t.Fatalf("refresh of loc%d: %v, want ErrStreamFull", n, err)
 	}
-	msgs := storedMsgs(t, js, topology.StreamRefresh)
+	msgs := bustest.Messages(t, js, topology.StreamRefresh, "")
 	if len(msgs) != n-1 || msgs[0].Subject != "socialsync.refresh.catalogue.loc1" {
 		t.Errorf("the full stream holds %d refreshes starting with %v; want %d, loc1's first", len(msgs), msgs[0].Subject, n-1)
 	}
@@ -248,8 +249,8 @@ func TestRefreshReplacedNotDropped(t *testing.T) {
 // quota) is updated in place, keeping its messages.
 func TestEnsureAddsLimitsInPlace(t *testing.T) {
 	t.Parallel()
-	js := connect(t, startServer(t))
-	ctx := testContext(t)
+	js := bustest.Connect(t, bustest.StartServer(t))
+	ctx := bustest.Context(t)
 	old := topology.New(topology.Options{})
 	for i := range old.Streams {
 		s := &old.Streams[i]
@@ -304,8 +305,8 @@ func TestEnsureAddsLimitsInPlace(t *testing.T) {
 // Another location's scheduled run gets through meanwhile.
 func TestScheduledRunRefusedIsRetried(t *testing.T) {
 	t.Parallel()
-	js := connect(t, startServer(t))
-	ctx := testContext(t)
+	js := bustest.Connect(t, bustest.StartServer(t))
+	ctx := bustest.Context(t)
 	if err := topology.New(topology.Options{MaxTriggersPerSubject: 1}).Ensure(ctx, js); err != nil {
 		t.Fatal(err)
 	}
@@ -343,11 +344,12 @@ func TestScheduledRunRefusedIsRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "both runs fired", func() bool {
+	bustest.WaitFor(t, 20*time.Second, "both runs fired", func() bool {
 		_, errA := schedules.GetLastMsgForSubject(ctx, "socialsync.scheduled.stats.locA")
 		_, errB := schedules.GetLastMsgForSubject(ctx, "socialsync.scheduled.stats.locB")
 		return errA == nil && errB == nil
 	})
+
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
 		if got := requestedBy("socialsync.trigger.stats.locA"); got != "api" {
@@ -357,9 +359,10 @@ func TestScheduledRunRefusedIsRetried(t *testing.T) {
 	}
 	t.Logf("while locA is at its quota, locB's scheduled run is stored: %v", requestedBy("socialsync.trigger.stats.locB") == "schedule")
 	ackOne(t, js, topology.DurableStats, "socialsync.trigger.stats.locA")
-	waitFor(t, 30*time.Second, "locA's and locB's scheduled runs after locA's backlog shrank", func() bool {
+	bustest.WaitFor(t, 30*time.Second, "locA's and locB's scheduled runs after locA's backlog shrank", func() bool {
 		return requestedBy("socialsync.trigger.stats.locA") == "schedule" && requestedBy("socialsync.trigger.stats.locB") == "schedule"
 	})
+
 }
 
 // docs/storage.md shows the footprint table the defaults come from.
@@ -390,13 +393,13 @@ func TestEnsureSaysWhenLimitsDoNotFit(t *testing.T) {
 	if !s.ReadyForConnections(10 * time.Second) {
 		t.Fatal("server not ready")
 	}
-	js := connect(t, s)
-	err = topology.New(topology.Options{}).Ensure(testContext(t), js)
+	js := bustest.Connect(t, s)
+	err = topology.New(topology.Options{}).Ensure(bustest.Context(t), js)
 	if err == nil || !strings.Contains(err.Error(), "insufficient storage") || !strings.Contains(err.Error(), "SOCIALSYNC_LIMIT_FLEET_LOCATIONS") {
 		t.Fatalf("Ensure on a 1 GiB server: %v; want the server's refusal naming the limit settings", err)
 	}
 	// Sized for fewer locations, the same topology fits.
-	if err := topology.New(topology.Options{Locations: 10}).Ensure(testContext(t), js); err != nil {
+	if err := topology.New(topology.Options{Locations: 10}).Ensure(bustest.Context(t), js); err != nil {
 		t.Errorf("Ensure for 10 locations on a 1 GiB server: %v", err)
 	}
 }

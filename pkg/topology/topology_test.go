@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
@@ -48,8 +49,8 @@ func takeSnapshot(t *testing.T, js jetstream.JetStream) snapshot {
 
 func TestEnsureIsIdempotent(t *testing.T) {
 	t.Parallel()
-	js := connect(t, startServer(t))
-	ctx := testContext(t)
+	js := bustest.Connect(t, bustest.StartServer(t))
+	ctx := bustest.Context(t)
 	topo := topology.New(topology.Options{})
 
 	if err := topo.Ensure(ctx, js); err != nil {
@@ -108,8 +109,8 @@ func TestEnsureIsIdempotent(t *testing.T) {
 
 func TestEnsureUpdatesChangedConfig(t *testing.T) {
 	t.Parallel()
-	js := connect(t, startServer(t))
-	ctx := testContext(t)
+	js := bustest.Connect(t, bustest.StartServer(t))
+	ctx := bustest.Context(t)
 	if err := topology.Ensure(ctx, js); err != nil {
 		t.Fatal(err)
 	}
@@ -164,8 +165,8 @@ func TestEnsureUpdatesChangedConfig(t *testing.T) {
 
 func TestEnsureReportsImpossibleChange(t *testing.T) {
 	t.Parallel()
-	js := connect(t, startServer(t))
-	ctx := testContext(t)
+	js := bustest.Connect(t, bustest.StartServer(t))
+	ctx := bustest.Context(t)
 	if err := topology.Ensure(ctx, js); err != nil {
 		t.Fatal(err)
 	}
@@ -178,12 +179,12 @@ func TestEnsureReportsImpossibleChange(t *testing.T) {
 
 func TestEnsureFromReplicasAtOnce(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
-	ctx := testContext(t)
+	s := bustest.StartServer(t)
+	ctx := bustest.Context(t)
 	const replicas = 3
 	errs := make(chan error, replicas)
 	for range replicas {
-		js := connect(t, s)
+		js := bustest.Connect(t, s)
 		go func() { errs <- topology.Ensure(ctx, js) }()
 	}
 	for range replicas {
@@ -199,8 +200,8 @@ func TestEnsureFromReplicasAtOnce(t *testing.T) {
 // the enricher.
 func TestPostTriggerKeptUntilEveryReaderAcks(t *testing.T) {
 	t.Parallel()
-	js, topo := setup(t)
-	ctx := testContext(t)
+	js, topo := bustest.Setup(t)
+	ctx := bustest.Context(t)
 
 	enr, ok := topo.Consumer(topology.StreamTriggers, topology.DurableEnricher)
 	if !ok {
@@ -287,9 +288,9 @@ func TestPostTriggerKeptUntilEveryReaderAcks(t *testing.T) {
 // applied racily by the server. A changed limit is still applied.
 func TestEnsureLeavesAnUnchangedTopologyAlone(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
-	js := connect(t, s)
-	ctx := testContext(t)
+	s := bustest.StartServer(t)
+	js := bustest.Connect(t, s)
+	ctx := bustest.Context(t)
 	topo := topology.New(topology.Options{})
 	if err := topo.Ensure(ctx, js); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -65,7 +66,7 @@ func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
 		m.off = true
 		bus.LoggerFrom(ctx).Debug("contact tags not mirrored: the token lacks a scope", "scope", d.Scope)
 	}
-	for i, batch := range enrichment.Batches(ids, enrichment.MaxDetailsBatch) {
+	for i, batch := range slices.Collect(slices.Chunk(ids, ghl.TagDetailsBatch)) {
 		tags, err := client.TagDetails(ctx, loc, batch)
 		if err != nil {
 			return fmt.Errorf("tag details of %s: %w", loc, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -159,7 +160,7 @@ func (w *Worker) publishChanges(ctx context.Context, loc string, changes []catal
 	if err != nil {
 		return bus.Permanent(err)
 	}
-	for i, batch := range catalogue.Batches(catalogue.DetailsWanted(changes), catalogue.MaxDetailsBatch) {
+	for i, batch := range slices.Collect(slices.Chunk(catalogue.DetailsWanted(changes), ghl.TagDetailsBatch)) {
 		req := &socialsyncv1.TagDetailsRequested{
 			LocationId:  loc,
 			TagIds:      batch,

@@ -144,6 +144,9 @@ func (h *hub) close() {
 
 // feed reads new events with an ordered (ephemeral) consumer, which the
 // client library recreates after a disconnect, and hands them to the hub.
+// It resumes a second after every interruption, for as long as ctx lasts:
+// a supervisor with a fixed pause, not a retry toward a result, so it
+// needs no backoff.
 func (g *Gateway) feed(ctx context.Context) error {
 	for {
 		err := g.consumeEvents(ctx)

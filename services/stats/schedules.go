@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
@@ -61,24 +62,21 @@ func (s *scheduler) run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// keep runs watch until ctx ends, restarting it when it fails.
+// keep runs watch until ctx ends, restarting it when it fails. watch
+// returns nil only when ctx ended.
 func (s *scheduler) keep(ctx context.Context, watch func(context.Context) error) error {
-	delay := watchRetryMin
-	for {
-		err := watch(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(watchRetryMin),
+		backoff.WithMaxInterval(watchRetryMax),
+		backoff.WithMultiplier(2),
+		backoff.WithRandomizationFactor(0),
+		backoff.WithMaxElapsedTime(0),
+	)
+	restart := func(err error, delay time.Duration) {
 		s.w.log.Warn("watch of registered locations stopped; restarting", "err", err, "delay", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		delay = min(2*delay, watchRetryMax)
 	}
+	_ = backoff.RetryNotify(func() error { return watch(ctx) }, backoff.WithContext(b, ctx), restart)
+	return nil
 }
 
 // watch follows the locations bucket until ctx ends or the watch fails.

@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
@@ -30,14 +29,7 @@ func (e *Env) URL() string { return e.Server.ClientURL() }
 // server, connection and files go away at the test's cleanup.
 func Start(tb testing.TB, opts topology.Options) *Env {
 	tb.Helper()
-	srv, err := bus.StartEmbedded(bus.EmbeddedOptions{StoreDir: tb.TempDir(), Port: -1})
-	if err != nil {
-		tb.Fatalf("start embedded NATS: %v", err)
-	}
-	tb.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
+	srv := StartServer(tb)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		tb.Fatalf("connect to embedded NATS: %v", err)

@@ -25,16 +25,9 @@ type Msg struct {
 // every subject when empty), oldest first.
 func Messages(tb testing.TB, js jetstream.JetStream, stream, subject string) []Msg {
 	tb.Helper()
+	s, info := streamInfo(tb, js, stream)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	var out []Msg
 	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
 		m, err := s.GetMsg(ctx, seq)

@@ -4,8 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
@@ -18,13 +21,16 @@ import (
 func Authorize(tb testing.TB, simURL string, app ghl.AppCredentials, loc, scope, userType string) creds.Token {
 	tb.Helper()
 	const redirect = "http://127.0.0.1:1/callback"
-	q := url.Values{"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {redirect},
-		"scope": {scope}, "state": {"st"}}
+	c, err := ghl.New(ghl.Options{BaseURL: simURL, MaxRetries: -1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var opts []oauth2.AuthCodeOption
 	if loc != "" {
-		q.Set("location_id", loc)
+		opts = append(opts, oauth2.SetAuthURLParam("location_id", loc))
 	}
 	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.Get(simURL + "/oauth/chooselocation?" + q.Encode())
+	resp, err := browser.Get(c.OAuthConfig(app, simURL+"/oauth/chooselocation", redirect, strings.Fields(scope)).AuthCodeURL("st", opts...))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -32,10 +38,6 @@ func Authorize(tb testing.TB, simURL string, app ghl.AppCredentials, loc, scope,
 	u, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil || resp.StatusCode != http.StatusFound || u.Query().Get("state") != "st" {
 		tb.Fatalf("chooselocation: %s to %q", resp.Status, resp.Header.Get("Location"))
-	}
-	c, err := ghl.New(ghl.Options{BaseURL: simURL, MaxRetries: -1})
-	if err != nil {
-		tb.Fatal(err)
 	}
 	issued := time.Now()
 	tok, err := c.ExchangeCode(context.Background(), app, u.Query().Get("code"), redirect, userType)

@@ -6,10 +6,6 @@ import (
 	"time"
 )
 
-// MaxDetailsBatch is the most tag ids one HighLevel tag details call
-// takes.
-const MaxDetailsBatch = 100
-
 // RequestedTags returns the tag ids of a details request without
 // repeats, or ErrInvalidRequest when there are none or one is invalid.
 func RequestedTags(ids []string) ([]string, error) {
@@ -20,23 +16,6 @@ func RequestedTags(ids []string) ([]string, error) {
 		return nil, err
 	}
 	return uniq(ids), nil
-}
-
-// Batches splits ids into consecutive batches of at most size (size < 1
-// means MaxDetailsBatch).
-func Batches(ids []string, size int) [][]string {
-	if size < 1 {
-		size = MaxDetailsBatch
-	}
-	var out [][]string
-	for len(ids) > size {
-		out = append(out, ids[:size:size])
-		ids = ids[size:]
-	}
-	if len(ids) > 0 {
-		out = append(out, ids)
-	}
-	return out
 }
 
 // Detail is a tag's details as the enricher stores them.

@@ -2,7 +2,6 @@ package enrichment
 
 import (
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -30,32 +29,6 @@ func TestRequestedTags(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, got); err == nil && diff != "" {
 				t.Errorf("RequestedTags (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-func TestBatches(t *testing.T) {
-	for _, tt := range []struct {
-		n    int
-		want []int
-	}{{0, nil}, {1, []int{1}}, {100, []int{100}}, {150, []int{100, 50}}, {201, []int{100, 100, 1}}} {
-		t.Run(fmt.Sprint(tt.n), func(t *testing.T) {
-			ids := make([]string, tt.n)
-			for i := range ids {
-				ids[i] = fmt.Sprint("t", i)
-			}
-			var sizes []int
-			var joined []string
-			for _, b := range Batches(ids, MaxDetailsBatch) {
-				sizes = append(sizes, len(b))
-				joined = append(joined, b...)
-			}
-			if diff := cmp.Diff(tt.want, sizes); diff != "" {
-				t.Errorf("sizes (-want +got):\n%s", diff)
-			}
-			if tt.n > 0 && !cmp.Equal(ids, joined) {
-				t.Error("batches lost or reordered ids")
 			}
 		})
 	}

@@ -85,24 +85,3 @@ func DetailsWanted(changes []Change) []string {
 	}
 	return ids
 }
-
-// MaxDetailsBatch is the most tag ids one TagDetailsRequested carries:
-// what one HighLevel tag details call accepts.
-const MaxDetailsBatch = 100
-
-// Batches splits ids into consecutive batches of at most size (size < 1
-// means MaxDetailsBatch).
-func Batches(ids []string, size int) [][]string {
-	if size < 1 {
-		size = MaxDetailsBatch
-	}
-	var out [][]string
-	for len(ids) > size {
-		out = append(out, ids[:size:size])
-		ids = ids[size:]
-	}
-	if len(ids) > 0 {
-		out = append(out, ids)
-	}
-	return out
-}

@@ -1,7 +1,6 @@
 package catalogue
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -57,53 +56,5 @@ func TestDetailsWanted(t *testing.T) {
 	}
 	if got := DetailsWanted([]Change{{Kind: Deleted, Tag: relations.Tag{ID: "d1", Name: "Gone"}}}); got != nil {
 		t.Errorf("DetailsWanted of deletions only = %v, want none", got)
-	}
-}
-
-func TestBatches(t *testing.T) {
-	ids := func(n int) []string {
-		out := make([]string, n)
-		for i := range out {
-			out[i] = fmt.Sprint("t", i)
-		}
-		return out
-	}
-	tests := []struct {
-		n, size int
-		want    []int
-	}{
-		{0, 100, nil},
-		{1, 100, []int{1}},
-		{100, 100, []int{100}},
-		{101, 100, []int{100, 1}},
-		{250, 100, []int{100, 100, 50}},
-		{150, 0, []int{100, 50}},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%d by %d", tt.n, tt.size), func(t *testing.T) {
-			in := ids(tt.n)
-			got := Batches(in, tt.size)
-			var sizes []int
-			var joined []string
-			for _, b := range got {
-				sizes = append(sizes, len(b))
-				joined = append(joined, b...)
-			}
-			if diff := cmp.Diff(tt.want, sizes); diff != "" {
-				t.Errorf("batch sizes (-want +got):\n%s", diff)
-			}
-			if tt.n > 0 {
-				if diff := cmp.Diff(in, joined); diff != "" {
-					t.Errorf("batches do not hold the ids in order (-want +got):\n%s", diff)
-				}
-			}
-			// A batch cannot grow into the next one's ids.
-			if len(got) > 1 {
-				_ = append(got[0], "x")
-				if got[1][0] != in[len(got[0])] {
-					t.Error("appending to a batch overwrote the next one")
-				}
-			}
-		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+	"golang.org/x/oauth2"
 
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
@@ -125,11 +126,11 @@ func connectCmd(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("%w: --listen: %v", errUsage, err)
 	}
 	defer func() { _ = cb.Close() }()
-	extra := map[string][]string{}
+	var extra []oauth2.AuthCodeOption
 	if *loc != "" {
-		extra["location_id"] = []string{*loc}
+		extra = append(extra, oauth2.SetAuthURLParam("location_id", *loc))
 	}
-	authURL, err := cb.AuthURL(cfg.AuthURL, cfg.ClientID, want, extra)
+	authURL, err := cb.AuthURL(gc.OAuthConfig(cfg.app(), cfg.AuthURL, cb.RedirectURI(), want), extra...)
 	if err != nil {
 		return fmt.Errorf("%w: SOCIALSYNC_GHL_AUTH_URL: %v", errUsage, err)
 	}
