@@ -196,3 +196,16 @@ func (e *Env) NewTaggedLocation(tb testing.TB, tags ...string) (string, map[stri
 	}
 	return l.ID, ids
 }
+
+// RunWorker runs the consumers and loops of w (fleet.Deps.Components)
+// until the test ends, each as Run does.
+func (e *Env) RunWorker(tb testing.TB, name string, w fleet.Worker) {
+	tb.Helper()
+	components, err := e.Deps.Components(name, w)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, c := range components {
+		Run(tb, c.Run)
+	}
+}
