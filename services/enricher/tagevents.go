@@ -43,7 +43,7 @@ func (w *Worker) handleTagEvent(ctx context.Context, msg jetstream.Msg) error {
 		if err != nil {
 			return fmt.Errorf("encode details of tag %s: %w", d.ID, err)
 		}
-		err = put(ctx, w.details, key, data, rev)
+		err = w.deps.Details.Put(ctx, key, data, rev)
 		if err == nil || attempt == maxWriteAttempts || !isConflict(err) {
 			return err
 		}

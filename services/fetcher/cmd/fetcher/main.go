@@ -16,7 +16,7 @@ import (
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, log)
+	err := run(ctx)
 	stop()
 	if err != nil {
 		log.Error("fetcher stopped", "err", err)
@@ -24,7 +24,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, log *slog.Logger) error {
+func run(ctx context.Context) error {
 	// Configuration, then NATS, telemetry, the credential store and the
 	// HighLevel client (nil d: --help, or stopped while waiting for NATS).
 	var cfg fetcher.Config
