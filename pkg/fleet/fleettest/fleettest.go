@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -197,15 +198,50 @@ func (e *Env) NewTaggedLocation(tb testing.TB, tags ...string) (string, map[stri
 	return l.ID, ids
 }
 
-// RunWorker runs the consumers and loops of w (fleet.Deps.Components)
-// until the test ends, each as Run does.
-func (e *Env) RunWorker(tb testing.TB, name string, w fleet.Worker) {
+// RunWorker runs w on the test fleet's Deps, as the package's RunWorker.
+func (e *Env) RunWorker(tb testing.TB, name string, w fleet.Worker) (stop func()) {
 	tb.Helper()
-	components, err := e.Deps.Components(name, w)
+	return RunWorker(tb, e.Deps, name, w)
+}
+
+// RunWorker runs the consumers and loops of w on d (d.Components) until
+// the test ends or the returned stop is called, then cancels them and
+// fails the test unless each returns nil within 15 seconds.
+func RunWorker(tb testing.TB, d *fleet.Deps, name string, w fleet.Worker) (stop func()) {
+	tb.Helper()
+	components, err := d.Components(name, w)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, len(components))
 	for _, c := range components {
-		Run(tb, c.Run)
+		go func() {
+			if err := c.Run(ctx); err != nil {
+				done <- fmt.Errorf("%s: %w", c.Name, err)
+				return
+			}
+			done <- nil
+		}()
 	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			deadline := time.After(15 * time.Second)
+			for range components {
+				select {
+				case err := <-done:
+					if err != nil {
+						tb.Errorf("%v on shutdown, want nil", err)
+					}
+				case <-deadline:
+					tb.Errorf("%s did not stop within 15s of shutdown", name)
+					return
+				}
+			}
+		})
+	}
+	tb.Cleanup(stop)
+	return stop
 }
