@@ -23,6 +23,12 @@ func (w *Worker) handleTagEvent(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
+	return w.applyTagEvent(ctx, loc, &ev)
+}
+
+// applyTagEvent marks the stored details of the tag ev deleted, if it is
+// a deletion.
+func (w *Worker) applyTagEvent(ctx context.Context, loc string, ev *socialsyncv1.TagChanged) error {
 	if ev.GetChange() != socialsyncv1.Change_CHANGE_DELETED {
 		return nil
 	}
