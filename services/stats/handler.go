@@ -40,6 +40,23 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
+	// The request's arrival on the worker's clock: now less the time it
+	// has spent in the stream. With the real clock that is the stream
+	// timestamp; a test's pinned clock pins the day too.
+	at := h.w.now()
+	if meta, err := msg.Metadata(); err == nil {
+		at = at.Add(-max(time.Since(meta.Timestamp), 0))
+	}
+	trigger, err := triggerID(msg, &req)
+	if err != nil {
+		return err
+	}
+	return h.take(ctx, loc, &req, at, trigger)
+}
+
+// take takes the snapshot req asks for, a request that arrived at at and
+// is identified across deliveries by trigger (see handle).
+func (h *handler) take(ctx context.Context, loc string, req *socialsyncv1.StatsRequested, at time.Time, trigger string) error {
 	log := bus.LoggerFrom(ctx)
 	if r := req.GetRange(); r.GetFrom() != "" || r.GetTo() != "" {
 		return bus.Permanent(fmt.Errorf("statistics of %s: a day range is not supported (HighLevel's v2 statistics cover the last 7 days); leave range unset", loc))
@@ -59,19 +76,8 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 		log.Warn("location time zone unusable; using UTC", "err", err)
 		tz = time.UTC
 	}
-	// The request's arrival on the worker's clock: now less the time it
-	// has spent in the stream. With the real clock that is the stream
-	// timestamp; a test's pinned clock pins the day too.
-	at := h.w.now()
-	if meta, err := msg.Metadata(); err == nil {
-		at = at.Add(-max(time.Since(meta.Timestamp), 0))
-	}
 	day := report.Day(at, tz)
 	key := report.HistoryKey(loc, day)
-	trigger, err := triggerID(msg, &req)
-	if err != nil {
-		return err
-	}
 
 	prev, rev, err := h.w.deps.History.Load(ctx, key)
 	if err != nil {
