@@ -78,6 +78,13 @@ func (e *Env) AddLocation(tb testing.TB, l ghlsim.LocationInfo) {
 // out (when not nil); a non-2xx status fails the test.
 func (e *Env) Admin(tb testing.TB, method, path string, in, out any) {
 	tb.Helper()
+	Admin(tb, e.SimURL, method, path, in, out)
+}
+
+// Admin calls the admin API of the simulator at simURL, as Env.Admin does:
+// for tests that run the simulator without a whole Env.
+func Admin(tb testing.TB, simURL, method, path string, in, out any) {
+	tb.Helper()
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -86,7 +93,7 @@ func (e *Env) Admin(tb testing.TB, method, path string, in, out any) {
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, e.SimURL+path, body)
+	req, err := http.NewRequest(method, simURL+path, body)
 	if err != nil {
 		tb.Fatal(err)
 	}
