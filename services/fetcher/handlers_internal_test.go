@@ -49,6 +49,7 @@ type fakes struct {
 	tags       []ghl.SocialTag
 	listed     int
 	lastSeq    map[string]uint64
+	posts      map[string][]ghl.Post // by listing type: "all", "deleted"
 }
 
 func newFakes() *fakes {
@@ -68,8 +69,11 @@ func (f *fakes) AllSocialTags(context.Context, string) ([]ghl.SocialTag, error) 
 	return f.tags, nil
 }
 
-func (f *fakes) ListPosts(context.Context, string, ghl.ListPostsRequest) (ghl.PostsResults, error) {
-	return ghl.PostsResults{}, nil
+func (f *fakes) ListPosts(_ context.Context, _ string, req ghl.ListPostsRequest) (ghl.PostsResults, error) {
+	if req.Skip != "0" {
+		return ghl.PostsResults{}, nil
+	}
+	return ghl.PostsResults{Posts: f.posts[req.Type]}, nil
 }
 
 func (f *fakes) Load(_ context.Context, loc string) (relations.Catalogue, uint64, error) {
@@ -95,14 +99,22 @@ func (f *fakes) Last(_ context.Context, subject string) (uint64, bool, error) {
 	return seq, ok, nil
 }
 
-type noCursors struct{}
-
-func (noCursors) Load(context.Context, string) (catalogue.PollCursor, uint64, error) {
-	return catalogue.PollCursor{}, 0, nil
+// cursors are Cursors in memory.
+type cursors struct {
+	c   map[string]catalogue.PollCursor
+	rev map[string]uint64
 }
 
-func (noCursors) Store(context.Context, string, catalogue.PollCursor, uint64) (uint64, error) {
-	return 0, errors.New("no cursors in this test")
+func (c *cursors) Load(_ context.Context, loc string) (catalogue.PollCursor, uint64, error) {
+	return c.c[loc], c.rev[loc], nil
+}
+
+func (c *cursors) Store(_ context.Context, loc string, cur catalogue.PollCursor, rev uint64) (uint64, error) {
+	if c.rev[loc] != rev {
+		return 0, revision.ErrConflict
+	}
+	c.c[loc], c.rev[loc] = cur, rev+1
+	return rev + 1, nil
 }
 
 var t0 = time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC)
@@ -110,11 +122,18 @@ var t0 = time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC)
 // newTestWorker returns a fetcher on f, its clock at t0.
 func newTestWorker(t *testing.T, f *fakes) *Worker {
 	t.Helper()
-	cfg := Config{Concurrency: 1, RefreshInterval: time.Second, PollWindow: time.Hour}
+	return newPollingWorker(t, f, &cursors{c: map[string]catalogue.PollCursor{}, rev: map[string]uint64{}})
+}
+
+// newPollingWorker is newTestWorker with cursors for the poller, which
+// polls every minute.
+func newPollingWorker(t *testing.T, f *fakes, cur *cursors) *Worker {
+	t.Helper()
+	cfg := Config{Concurrency: 1, RefreshInterval: time.Second, PollInterval: time.Minute, PollWindow: time.Hour}
 	cfg.Config = fleet.DefaultConfig()
 	cfg.TokenKey = creds.NewKey()
 	w, err := New(cfg, Deps{Publisher: f, Locations: f, Client: func(string) Client { return f }, Catalogues: f,
-		Cursors: noCursors{}, Refreshes: f, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Cursors: cur, Refreshes: f, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,5 +262,51 @@ func TestSupersededAndRequestRefresh(t *testing.T) {
 	}
 	if got := f.published[0]; got.Subject != "socialsync.refresh.catalogue.loc1" || got.ID != "refresh:loc1:42" {
 		t.Errorf("published %s as %q, want socialsync.refresh.catalogue.loc1 as refresh:loc1:42", got.Subject, got.ID)
+	}
+}
+
+// A poll publishes a post trigger for each post updated since the cursor
+// (a deleted one as a deletion), moves the cursor to the latest update,
+// and polls no more until the interval has passed.
+func TestPollPublishesUpdatedPostsOnce(t *testing.T) {
+	f := newFakes()
+	at := func(d time.Duration) *time.Time { v := t0.Add(d); return &v }
+	f.posts = map[string][]ghl.Post{
+		"all": {
+			{ID: "post1", Tags: []string{"tagA"}, CreatedAt: at(-2 * time.Hour), UpdatedAt: at(-2 * time.Hour)}, // before the cursor
+			{ID: "post2", Tags: []string{"tagB", "bad.id"}, CreatedAt: at(-time.Hour), UpdatedAt: at(-10 * time.Minute)},
+		},
+		"deleted": {{ID: "post3", Status: "deleted", CreatedAt: at(-time.Hour), UpdatedAt: at(-5 * time.Minute)}},
+	}
+	cur := &cursors{c: map[string]catalogue.PollCursor{"loc1": {Since: t0.Add(-90 * time.Minute)}}, rev: map[string]uint64{"loc1": 1}}
+	w := newPollingWorker(t, f, cur)
+	ctx := context.Background()
+
+	n, err := w.pollLocation(ctx, "loc1")
+	if err != nil || n != 2 {
+		t.Fatalf("pollLocation = %d, %v; want 2 posts", n, err)
+	}
+	type trigger struct {
+		Subject, Post string
+		Change        socialsyncv1.Change
+		Tags          []string
+	}
+	var got []trigger
+	for _, p := range f.published {
+		ev := p.Msg.(*socialsyncv1.PostEvent)
+		got = append(got, trigger{p.Subject, ev.GetPostId(), ev.GetChange(), ev.GetTagIds()})
+	}
+	want := []trigger{
+		{"socialsync.trigger.post.loc1", "post2", socialsyncv1.Change_CHANGE_UPDATED, []string{"tagB"}},
+		{"socialsync.trigger.post.loc1", "post3", socialsyncv1.Change_CHANGE_DELETED, nil},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("post triggers (-want +got):\n%s", diff)
+	}
+	if c := cur.c["loc1"]; !c.Since.Equal(t0.Add(-5*time.Minute)) || !c.PolledAt.Equal(t0) {
+		t.Errorf("cursor %+v; want since the latest update, polled at %v", c, t0)
+	}
+	if n, err := w.pollLocation(ctx, "loc1"); n != 0 || err != nil || len(f.published) != 2 {
+		t.Errorf("a second poll within the interval: %d, %v, %d published; want nothing", n, err, len(f.published))
 	}
 }
