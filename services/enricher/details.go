@@ -37,13 +37,19 @@ func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return bus.Permanent(err)
 	}
-	l, err := w.location(ctx, loc)
-	if err != nil {
-		return err
-	}
 	cause, err := bus.MsgID(msg.Subject(), &req)
 	if err != nil {
 		return bus.Permanent(err)
+	}
+	return w.enrich(ctx, loc, ids, cause)
+}
+
+// enrich fetches, stores and mirrors the details of loc's tags ids, and
+// announces them; cause names the request in the events' message ids.
+func (w *Worker) enrich(ctx context.Context, loc string, ids []string, cause string) error {
+	l, err := w.location(ctx, loc)
+	if err != nil {
+		return err
 	}
 	subject, err := topology.TagDetailsEvents.Subject(loc)
 	if err != nil {

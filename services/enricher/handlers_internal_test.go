@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -16,6 +18,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/relations/revision"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -185,5 +188,99 @@ func TestApplyPostMovesListings(t *testing.T) {
 	}
 	if len(rel.data) != 0 {
 		t.Errorf("after delete the relations hold %v, want nothing", rel.data)
+	}
+}
+
+// mirrorFakes serve the details handler: HighLevel's tags and contact
+// tags, the location's record, and what was published and disabled.
+type mirrorFakes struct {
+	quiet
+	social    []ghl.SocialTag
+	contact   []string
+	created   []string
+	refuse    bool // EnsureLocationTag refused for a missing scope
+	disabled  []string
+	published []string // message ids
+}
+
+func (f *mirrorFakes) Publish(_ context.Context, _ string, _ proto.Message, opts ...bus.PublishOption) (*jetstream.PubAck, error) {
+	f.published = append(f.published, bus.MsgIDOf(opts...))
+	return &jetstream.PubAck{}, nil
+}
+
+func (f *mirrorFakes) Location(_ context.Context, loc string) (creds.Location, error) {
+	return creds.Location{ID: loc}, nil
+}
+
+func (f *mirrorFakes) DisableFeature(_ context.Context, _ string, feature creds.Feature, scope string) error {
+	f.disabled = append(f.disabled, string(feature)+" "+scope)
+	return nil
+}
+
+func (f *mirrorFakes) TagDetails(_ context.Context, _ string, ids []string) ([]ghl.SocialTag, error) {
+	var out []ghl.SocialTag
+	for _, t := range f.social {
+		if slices.Contains(ids, t.ID) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+func (f *mirrorFakes) LocationTags(context.Context, string) ([]ghl.LocationTag, error) {
+	var out []ghl.LocationTag
+	for _, n := range f.contact {
+		out = append(out, ghl.LocationTag{Name: n})
+	}
+	return out, nil
+}
+
+func (f *mirrorFakes) EnsureLocationTag(_ context.Context, _, name string) (ghl.LocationTag, error) {
+	if f.refuse {
+		return ghl.LocationTag{}, &ghl.ScopeError{Scope: "locations/tags.write", Err: &ghl.Error{Method: "POST", Path: "/locations/{locationId}/tags", StatusCode: 401}}
+	}
+	f.created = append(f.created, name)
+	return ghl.LocationTag{Name: name}, nil
+}
+
+// A details request stores each tag's details, creates the contact tags
+// the location lacks (and no other), and announces the batch under an id
+// naming the request. When HighLevel refuses the token the scope to
+// create contact tags, mirroring is turned off for the location and the
+// details are still stored and announced.
+func TestDetailsStoredMirroredAnnounced(t *testing.T) {
+	for _, refuse := range []bool{false, true} {
+		f := &mirrorFakes{
+			social:  []ghl.SocialTag{{ID: "tagA", Tag: "Summer"}, {ID: "tagB", Tag: "Winter"}},
+			contact: []string{"social:summer"},
+			refuse:  refuse,
+		}
+		details := newRecords()
+		cfg := Config{Config: fleet.DefaultConfig(), Concurrency: 1, ContactTagPrefix: "social:"}
+		cfg.TokenKey = creds.NewKey()
+		w, err := New(cfg, Deps{Publisher: f, Locations: f, Client: func(string) Client { return f },
+			Details: details, Relations: newRecords(), Naming: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.enrich(context.Background(), "loc1", []string{"tagA", "tagB"}, "req1"); err != nil {
+			t.Fatalf("refuse %v: %v", refuse, err)
+		}
+		if len(details.data) != 2 {
+			t.Errorf("refuse %v: %d details stored, want 2", refuse, len(details.data))
+		}
+		wantCreated, wantDisabled := []string{"social:Winter"}, []string(nil)
+		if refuse {
+			wantCreated, wantDisabled = nil, []string{string(creds.FeatureLocationTags) + " locations/tags.write"}
+		}
+		if diff := cmp.Diff(wantCreated, f.created, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("refuse %v: contact tags created (-want +got):\n%s", refuse, diff)
+		}
+		if diff := cmp.Diff(wantDisabled, f.disabled); diff != "" {
+			t.Errorf("refuse %v: features turned off (-want +got):\n%s", refuse, diff)
+		}
+		if diff := cmp.Diff([]string{"tagdetailsstored:loc1:req1:0"}, f.published); diff != "" {
+			t.Errorf("refuse %v: announced (-want +got):\n%s", refuse, diff)
+		}
 	}
 }
