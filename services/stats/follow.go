@@ -1,7 +1,6 @@
 package stats
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,14 +12,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/report"
-	"github.com/socialsync/socialsync/pkg/report/source"
 	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -68,7 +65,7 @@ func audience(ctx context.Context, client Client, loc string, accounts []snapsho
 // endpoint.
 func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Location, key string, snap report.Record, rev uint64) error {
 	loc, log := l.ID, bus.LoggerFrom(ctx)
-	st, err := settings.GetStats(ctx, h.w.deps.Stores.Settings, loc)
+	st, err := h.w.deps.FollowUps.Settings(ctx, loc)
 	if err != nil {
 		log.Warn("statistics settings unreadable; using the defaults", "err", err)
 	}
@@ -89,7 +86,7 @@ func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Locatio
 	if err != nil {
 		return err
 	}
-	name, err := storeReport(ctx, h.w.deps.Stores.Reports, r)
+	name, err := h.w.deps.FollowUps.StoreReport(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -100,7 +97,7 @@ func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Locatio
 		log.Debug("custom values not written: the token lacks a scope", "scope", d.Scope)
 	} else if h.w.cfg.CustomValues {
 		values := snapshot.CustomValues(r.Recommendations)
-		m, _, err := settings.GetMapping(ctx, h.w.deps.Stores.Settings, loc)
+		m, _, err := h.w.deps.FollowUps.Mapping(ctx, loc)
 		if err != nil {
 			log.Warn("mapping unreadable; no statistics mapped to custom values", "err", err)
 		}
@@ -139,12 +136,12 @@ func (h *handler) prune(ctx context.Context, loc, today string, retention int) e
 	if retention <= 0 {
 		return nil
 	}
-	days, err := source.HistoryDays(ctx, h.w.deps.Stores.History, loc)
+	days, err := h.w.deps.FollowUps.HistoryDays(ctx, loc)
 	if err != nil {
 		return err
 	}
 	for _, d := range snapshot.Expired(days, today, retention) {
-		if err := h.w.deps.Stores.History.Purge(ctx, report.HistoryKey(loc, d)); err != nil {
+		if err := h.w.deps.FollowUps.Prune(ctx, report.HistoryKey(loc, d)); err != nil {
 			return fmt.Errorf("prune statistics of %s on %s: %w", loc, d, err)
 		}
 		bus.LoggerFrom(ctx).Info("statistics pruned", "day", d, "retention_days", retention)
@@ -155,7 +152,7 @@ func (h *handler) prune(ctx context.Context, loc, today string, retention int) e
 // build builds loc's report of from … to from the history and the tags'
 // activity.
 func (h *handler) build(ctx context.Context, loc string, tz *time.Location, from, to string) (report.Report, error) {
-	return source.Buckets{History: h.w.deps.Stores.History, Relations: h.w.deps.Stores.Relations, Details: h.w.deps.Stores.Details}.Build(ctx, loc, tz, from, to, h.w.now())
+	return h.w.deps.FollowUps.Build(ctx, loc, tz, from, to, h.w.now())
 }
 
 // announce publishes the recommendations of r.
@@ -168,25 +165,6 @@ func (h *handler) announce(ctx context.Context, loc string, snap report.Record, 
 	id := "recommendation:" + loc + ":" + snap.Day + ":" + hex.EncodeToString(sum[:8])
 	_, err = h.w.deps.Publisher.Publish(ctx, subject, ToRecommendationEvent(loc, r, name), bus.WithMsgID(id))
 	return err
-}
-
-// storeReport puts r in every format, under its range's name and as the
-// location's latest, and returns the JSON one's name.
-func storeReport(ctx context.Context, store jetstream.ObjectStore, r report.Report) (string, error) {
-	for _, f := range report.Formats() {
-		var b bytes.Buffer
-		if err := report.Write(&b, r, f); err != nil {
-			return "", fmt.Errorf("render report of %s as %s: %w", r.Location, f, err)
-		}
-		for _, name := range []string{report.Name(r.Location, r.From, r.To, f), report.LatestName(r.Location, f)} {
-			meta := jetstream.ObjectMeta{Name: name, Description: "socialsync report of " + r.Location + ", " + r.From + " … " + r.To,
-				Headers: map[string][]string{"Content-Type": {f.ContentType()}}}
-			if _, err := store.Put(ctx, meta, bytes.NewReader(b.Bytes())); err != nil {
-				return "", fmt.Errorf("store report %s: %w", name, err)
-			}
-		}
-	}
-	return report.Name(r.Location, r.From, r.To, report.JSON), nil
 }
 
 // writeCustomValues sets the location's custom values named in want,

@@ -45,7 +45,7 @@ func statsDeps(t testing.TB, env *fleettest.Env) stats.Deps {
 	}
 	return stats.Deps{Publisher: env.Deps.Publisher, Locations: env.Deps.Creds,
 		Client:  func(loc string) stats.Client { return env.Deps.Client(loc) },
-		History: stats.KVHistory{KV: stores.History}, Stores: stores, Log: env.Deps.Log}
+		History: stats.KVHistory{KV: stores.History}, FollowUps: stats.KVFollowUps{Stores: stores}, Stores: stores, Log: env.Deps.Log}
 }
 
 // count returns how many logged requests have method and a path starting

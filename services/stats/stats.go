@@ -71,7 +71,7 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	if cfg.ReportDays < 1 || cfg.ReportDays > report.MaxDays {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_STATS_REPORT_DAYS: want 1 to %d, got %d", fleet.ErrConfig, report.MaxDays, cfg.ReportDays))
 	}
-	if d.Publisher == nil || d.Locations == nil || d.Client == nil || d.History == nil || d.Log == nil {
+	if d.Publisher == nil || d.Locations == nil || d.Client == nil || d.History == nil || d.FollowUps == nil || d.Log == nil {
 		errs = append(errs, errors.New("stats: incomplete dependencies"))
 	}
 	if err := errors.Join(errs...); err != nil {

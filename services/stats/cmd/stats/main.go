@@ -45,6 +45,7 @@ func run(ctx context.Context) error {
 		Locations: d.Creds,
 		Client:    func(loc string) stats.Client { return d.Client(loc) },
 		History:   stats.KVHistory{KV: stores.History},
+		FollowUps: stats.KVFollowUps{Stores: stores},
 		Stores:    stores,
 		Log:       d.Log,
 	})
