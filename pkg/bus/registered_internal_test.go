@@ -69,3 +69,20 @@ func TestRegisteredCachesOnlyRegistered(t *testing.T) {
 		t.Errorf("subject of no family: %v, want it passed on", err)
 	}
 }
+
+// failingRegistry cannot answer.
+type failingRegistry struct{ err error }
+
+func (r failingRegistry) Registered(context.Context, string) (bool, error) { return false, r.err }
+
+// A registry that cannot answer fails the message with its error (to be
+// retried), not as an unknown location, and the handler does not run.
+func TestRegisteredRegistryDown(t *testing.T) {
+	down := errors.New("locations bucket unavailable")
+	ran := false
+	h := Registered(failingRegistry{down}, 0)(func(context.Context, jetstream.Msg) error { ran = true; return nil })
+	err := h(context.Background(), subjectMsg{subject: "socialsync.trigger.post.loc1"})
+	if !errors.Is(err, down) || errors.Is(err, ErrUnknownLocation) || ran {
+		t.Errorf("err %v, handler ran %v; want the registry's error and no run", err, ran)
+	}
+}
