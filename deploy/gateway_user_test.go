@@ -20,6 +20,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/services/fetcher"
 	"github.com/socialsync/socialsync/services/gateway"
+	"github.com/socialsync/socialsync/services/socialsync/cli"
 )
 
 // TestGatewayWithItsOwnUser runs the fetcher and the gateway, each as its
@@ -43,11 +44,11 @@ func TestGatewayWithItsOwnUser(t *testing.T) {
 	fd := n.deps(t, "fetcher", simSrv.URL, key)
 	fcfg := defaults[fetcher.Config](t)
 	fcfg.Config = fd.Config
-	fw, err := fetcher.New(fcfg, fd)
+	fw, err := cli.NewFetcher(context.Background(), fcfg, fd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Run(t, fw.Run)
+	fleettest.RunWorker(t, fd, "fetcher", fw)
 
 	const apiKey, webhookSecret = "sk-test-0123456789abcdef", "whsec-default-0123456789"
 	gd := n.deps(t, "gateway", simSrv.URL, key)

@@ -203,27 +203,27 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 	fd := n.deps(t, "fetcher", simSrv.URL, key)
 	fcfg := defaults[fetcher.Config](t)
 	fcfg.Config, fcfg.PollInterval = fd.Config, 3*time.Second // the posts poller on: it lists locations
-	fw, err := fetcher.New(fcfg, fd)
+	fw, err := cli.NewFetcher(context.Background(), fcfg, fd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Run(t, fw.Run)
+	fleettest.RunWorker(t, fd, "fetcher", fw)
 	ed := n.deps(t, "enricher", simSrv.URL, key)
 	ecfg := defaults[enricher.Config](t)
 	ecfg.Config = ed.Config
-	ew, err := enricher.New(ecfg, ed)
+	ew, err := cli.NewEnricher(context.Background(), ecfg, ed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Run(t, ew.Run)
+	fleettest.RunWorker(t, ed, "enricher", ew)
 	sd := n.deps(t, "stats", simSrv.URL, key)
 	scfg := defaults[stats.Config](t)
 	scfg.Config = sd.Config
-	sw, err := stats.New(scfg, sd)
+	sw, err := cli.NewStats(context.Background(), scfg, sd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Run(t, sw.Run)
+	fleettest.RunWorker(t, sd, "stats", sw)
 	cd := n.deps(t, "contactsync", simSrv.URL, key)
 	ccfg := defaults[contactsync.Config](t)
 	ccfg.Config = cd.Config

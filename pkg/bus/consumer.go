@@ -84,23 +84,10 @@ type ConsumerOptions struct {
 	// OnSettle, when set, is called after every settled delivery, from the
 	// handler's goroutine. It must be quick and safe for concurrent use.
 	OnSettle func(Outcome)
-	// Locations, when set, is asked before the handler runs whether the
-	// location a message's subject names is registered; a message for one
-	// that is not fails with ErrUnknownLocation (bad input: one dead letter
-	// from the family's owner, see ConsumerSpec.SilentBadInput), and
-	// nothing of the location is looked up, counted or cached. When it
-	// cannot answer, the message is retried.
-	Locations Registry
 	// MeterProvider, when set, gets the consumer's metrics, labelled with
 	// Worker: MetricMessagesHandled, MetricMessageHandling,
 	// MetricDeadLetters and MetricConsumerLag.
 	MeterProvider metric.MeterProvider
-}
-
-// Registry tells whether a location is registered. creds.Store implements
-// it.
-type Registry interface {
-	Registered(ctx context.Context, location string) (bool, error)
 }
 
 // Consumer runs a Handler on a durable pull consumer declared in the
@@ -118,7 +105,6 @@ type Consumer struct {
 	settler     *settler
 	metrics     *consumerMetrics
 	crashLimit  int
-	locations   Registry
 }
 
 // NewConsumer returns a Consumer running h on spec's durable, which Ensure
@@ -145,7 +131,6 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts Cons
 		shutdown:    opts.ShutdownTimeout,
 		heartbeat:   opts.Heartbeat,
 		log:         opts.Logger,
-		locations:   opts.Locations,
 	}
 	if c.concurrency <= 0 {
 		c.concurrency = DefaultConcurrency
@@ -346,26 +331,16 @@ func isTerminal(err error) bool {
 		errors.Is(err, jetstream.ErrConnectionClosed)
 }
 
-// validate rejects, before the handler runs, a message too large, whose
-// subject is of no Family or names an invalid location, or (with
-// Locations) names a location that is not registered.
+// validate rejects, before the handler runs, a message too large, or whose
+// subject is of no Family or names an invalid location. Whether the
+// location is registered is the Registered middleware's question.
 func (c *Consumer) validate(next Handler) Handler {
 	return func(ctx context.Context, msg jetstream.Msg) error {
 		if n := len(msg.Data()); n > c.maxBytes {
 			return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, c.maxBytes)
 		}
-		_, loc, err := ParseSubject(msg.Subject())
-		if err != nil {
+		if _, _, err := ParseSubject(msg.Subject()); err != nil {
 			return err
-		}
-		if c.locations != nil {
-			known, err := c.locations.Registered(ctx, loc)
-			if err != nil {
-				return fmt.Errorf("check location %s is registered: %w", loc, err)
-			}
-			if !known {
-				return fmt.Errorf("%w: %s (register it with socialsync locations add)", ErrUnknownLocation, loc)
-			}
 		}
 		return next(ctx, msg)
 	}

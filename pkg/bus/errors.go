@@ -107,7 +107,7 @@ var (
 	// letters and digits. Such an id never reaches a subject.
 	ErrInvalidLocation error = &inputError{"bus: invalid location id"}
 	// ErrUnknownLocation is a message for a location that is not
-	// registered (ConsumerOptions.Locations): it is dead-lettered before
+	// registered (the Registered middleware): it is dead-lettered before
 	// its handler runs, so no per-location state is made for it.
 	ErrUnknownLocation error = &inputError{"bus: unknown location (not registered)"}
 	// ErrLocationMismatch is a payload whose location_id is not the

@@ -69,6 +69,16 @@ func WithMsgID(id string) PublishOption {
 	return func(c *publishConfig) { c.msgID = id }
 }
 
+// MsgIDOf returns the message id opts set with WithMsgID ("" when none),
+// for a worker's fake of its publisher in a handler test.
+func MsgIDOf(opts ...PublishOption) string {
+	var c publishConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	return c.msgID
+}
+
 // Publish sends m to subject and waits for the stream's acknowledgement.
 // The subject must belong to a Family and name a valid location, and m's
 // location_id, when it has one, must be that location: otherwise Publish

@@ -51,7 +51,7 @@ func TestUnregisteredLocationDeadLetteredOnce(t *testing.T) {
 			defer mu.Unlock()
 			handled[msg.Subject()]++
 			return nil
-		}, bus.ConsumerOptions{OnSettle: got.add, Locations: reg})
+		}, bus.ConsumerOptions{OnSettle: got.add, Middleware: []bus.Middleware{bus.Registered(reg, 0)}})
 	}
 	publishRaw(t, js, "socialsync.trigger.post.ghost1", postBytes(t, &socialsyncv1.PostEvent{LocationId: "ghost1", PostId: "p1"}))
 	publishRaw(t, js, "socialsync.trigger.post.loc1", postBytes(t, &socialsyncv1.PostEvent{LocationId: "loc1", PostId: "p1"}))
@@ -79,7 +79,7 @@ func TestRegistryDownRetries(t *testing.T) {
 	run(t, js, spec(t, topo, topology.StreamTriggers, topology.DurableStats), func(context.Context, jetstream.Msg) error {
 		calls.Add(1)
 		return nil
-	}, bus.ConsumerOptions{OnSettle: got.add, Locations: reg, Backoff: bus.Backoff{Initial: 50 * time.Millisecond, Max: 50 * time.Millisecond}})
+	}, bus.ConsumerOptions{OnSettle: got.add, Middleware: []bus.Middleware{bus.Registered(reg, 0)}, Backoff: bus.Backoff{Initial: 50 * time.Millisecond, Max: 50 * time.Millisecond}})
 	publishRaw(t, js, "socialsync.trigger.stats.loc1", statsBytes(t))
 	bustest.WaitFor(t, 10*time.Second, "a retry", func() bool { return len(got.list()) >= 1 })
 	if o := got.list()[0]; o.Decision.Action != bus.ActionNak || o.Decision.Class != bus.ClassRetryable {

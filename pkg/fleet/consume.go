@@ -12,37 +12,64 @@ import (
 // HandlerTimeout bounds one message's handling.
 const HandlerTimeout = 2 * time.Minute
 
+// Worker is what a worker gives its process: the durables it consumes and
+// the background loops it runs beside them. Its constructor took the
+// narrow interfaces it uses; the process runs the rest (Components).
+type Worker interface {
+	Routes() []bus.Route
+	Loops() []run.Loop
+}
+
+// Components returns the components of the worker named name, for Serve:
+// a consumer per route ("<name> <durable>@<stream>"), built by Consumer
+// with the standard middleware, and each loop ("<name> <loop>").
+func (d *Deps) Components(name string, w Worker) ([]Component, error) {
+	var out []Component
+	for _, r := range w.Routes() {
+		c, err := d.Consumer(r.Stream, r.Durable, r.Handler, r.Concurrency)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out = append(out, Component{Name: fmt.Sprintf("%s %s@%s", name, r.Durable, r.Stream), Run: c.Run})
+	}
+	for _, l := range w.Loops() {
+		out = append(out, Component{Name: name + " " + l.Name, Run: l.Run})
+	}
+	return out, nil
+}
+
 // Consumer returns a consumer of the topology's durable on stream, running
-// h with socialsync's standard middleware (trace, log, timeout), settling
+// h with socialsync's standard middleware (trace, log, timeout, and the
+// location check: bus.Registered over d.Creds, so a message for a location
+// that is not registered is dead-lettered once, unhandled), settling
 // through the bus and recording the bus's consumer metrics
 // (socialsync_messages_handled_total, socialsync_message_handling_seconds,
 // socialsync_dead_letters_total, socialsync_consumer_lag) with the durable
-// as the worker label. A message for a location that is not registered
-// (d.Creds) is dead-lettered once, unhandled (bus.ErrUnknownLocation).
+// as the worker label.
 func (d *Deps) Consumer(stream, durable string, h bus.Handler, concurrency int) (*bus.Consumer, error) {
 	spec, ok := d.Topology.Consumer(stream, durable)
 	if !ok {
 		return nil, fmt.Errorf("no consumer %s on stream %s in the topology", durable, stream)
 	}
-	var locations bus.Registry
-	if d.Creds != nil {
-		locations = d.Creds
+	mw := []bus.Middleware{
+		bus.Trace(d.Telemetry.TracerProvider(), d.Telemetry.Propagator()),
+		bus.Log(d.Log.With("consumer", durable, "stream", stream)),
+		bus.Timeout(HandlerTimeout),
+	}
+	if d.registered != nil {
+		// Innermost, so that the trace and the log see its refusals; a
+		// message for a location that is not registered is dead-lettered
+		// before any per-location state is made for it.
+		mw = append(mw, d.registered)
 	}
 	return bus.NewConsumer(d.JS, spec, h, bus.ConsumerOptions{
-		Concurrency: concurrency,
-		Middleware: []bus.Middleware{
-			bus.Trace(d.Telemetry.TracerProvider(), d.Telemetry.Propagator()),
-			bus.Log(d.Log.With("consumer", durable, "stream", stream)),
-			bus.Timeout(HandlerTimeout),
-		},
+		Concurrency:     concurrency,
+		Middleware:      mw,
 		ShutdownTimeout: d.Config.ShutdownTimeout,
 		RetryHorizon:    d.Config.RetryHorizon,
 		CrashLimit:      d.Config.CrashLimit,
 		Logger:          d.Log,
 		MeterProvider:   d.Telemetry.MeterProvider(),
-		// A message for a location that is not registered is dead-lettered
-		// before any per-location state is made for it.
-		Locations: locations,
 	})
 }
 
@@ -52,10 +79,12 @@ type Component struct {
 	Run  func(ctx context.Context) error
 }
 
-// Serve runs the health server and the components until ctx ends or one
-// fails. /readyz answers 503 ("starting") until Serve is called. On
-// shutdown /readyz turns to draining first, then the components stop (finishing or nakking in-flight messages), all within the
-// configured shutdown timeout.
+// Serve runs the health server and the components (the consumers and
+// loops of every worker of the process, from Components, and any other
+// part such as the gateway) in one run group until ctx ends or one fails.
+// /readyz answers 503 ("starting") until Serve is called. On shutdown
+// /readyz turns to draining first, then the components stop (finishing or
+// nakking in-flight messages), all within the configured shutdown timeout.
 func (d *Deps) Serve(ctx context.Context, components ...Component) error {
 	g := run.NewGroup(d.Log, d.Config.ShutdownTimeout+5*time.Second)
 	g.OnShutdown(d.Health.SetDraining)

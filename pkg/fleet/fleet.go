@@ -48,6 +48,9 @@ type Deps struct {
 	Governor *ratelimit.Governor
 	Health   *run.Server
 
+	// registered is the location check of every consumer (Consumer):
+	// bus.Registered over Creds, one cache per process.
+	registered bus.Middleware
 	// serving is set by Serve: /readyz answers 200 only once the
 	// components run.
 	serving atomic.Bool
@@ -193,6 +196,7 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	if d.Creds, err = creds.Open(ctx, js, keys, copts...); err != nil {
 		return err
 	}
+	d.registered = bus.Registered(d.Creds, bus.DefaultRegisteredTTL)
 	return nil
 }
 

@@ -59,24 +59,16 @@ func TestConnectGovernsCalls(t *testing.T) {
 	}
 	wg.Wait()
 
-	var log struct {
-		Requests []struct {
-			Status int       `json:"status"`
-			At     time.Time `json:"at"`
-		} `json:"requests"`
+	reqs := env.Requests(t, loc)
+	if len(reqs) != 4*max {
+		t.Errorf("%d requests, want %d", len(reqs), 4*max)
 	}
-	env.Admin(t, http.MethodGet, "/_sandbox/requests?location="+loc, nil, &log)
-	if len(log.Requests) != 4*max {
-		t.Errorf("%d requests, want %d", len(log.Requests), 4*max)
-	}
-	for i, r := range log.Requests {
+	for i, r := range reqs {
 		if r.Status != http.StatusOK {
 			t.Errorf("request %d: status %d", i, r.Status)
 		}
-		if i >= max && r.At.Sub(log.Requests[i-max].At) < window {
-			t.Errorf("requests %d and %d within %v: more than %d in a window", i-max, i, window, max)
-		}
 	}
+	fleettest.CheckWindow(t, fleettest.APITimes(reqs), max, window)
 }
 
 func TestConnectRejectsNegativeRates(t *testing.T) {

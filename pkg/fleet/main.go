@@ -44,35 +44,12 @@ func Main[C any, W Runner](name, summary string, cfg *C, base *Config, newWorker
 	}
 }
 
-// RunWorker is the body of a worker binary: --help lists the variables;
-// otherwise it reads cfg (a pointer to the worker's Config, whose embedded
-// fleet.Config is base) from the environment, connects, builds the worker
-// with newWorker, and serves until ctx ends.
+// RunWorker is the body of a worker binary whose constructor takes the
+// whole Deps: Setup, then newWorker, then Serve.
 func RunWorker[C any, W Runner](ctx context.Context, name, summary string, cfg *C, base *Config, args []string, stdout io.Writer,
 	newWorker func(C, *Deps) (W, error)) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	fs.Usage = func() {
-		fmt.Fprintf(stdout, "%s: %s\n\nConfiguration comes from the environment (variable, default, meaning):\n", name, summary)
-		_ = Usage(stdout, cfg)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q; configuration is read from the environment (see --help)", fs.Arg(0))
-	}
-	if err := envconfig.Process("socialsync", cfg); err != nil {
-		return fmt.Errorf("%w: %v", ErrConfig, err)
-	}
-	deps, err := Connect(ctx, name, *base, Options{LogOutput: os.Stderr})
-	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			return nil // stopped while waiting for NATS
-		}
+	deps, err := Setup(ctx, name, summary, cfg, base, args, stdout)
+	if deps == nil || err != nil {
 		return err
 	}
 	defer deps.Close(context.WithoutCancel(ctx))
@@ -82,4 +59,39 @@ func RunWorker[C any, W Runner](ctx context.Context, name, summary string, cfg *
 	}
 	deps.Log.Info("worker starting", "worker", name)
 	return deps.Serve(ctx, Component{Name: name, Run: w.Run})
+}
+
+// Setup is the start of a worker binary's run: --help (in args) lists the
+// variables; otherwise it reads cfg (a pointer to the worker's Config,
+// whose embedded fleet.Config is base) from the environment and connects
+// (Connect), logging to os.Stderr. It returns nil Deps and a nil error for
+// --help and when ctx ended while it waited for NATS: there is nothing to
+// run. The caller closes the Deps it returns.
+func Setup(ctx context.Context, name, summary string, cfg any, base *Config, args []string, stdout io.Writer) (*Deps, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "%s: %s\n\nConfiguration comes from the environment (variable, default, meaning):\n", name, summary)
+		_ = Usage(stdout, cfg)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q; configuration is read from the environment (see --help)", fs.Arg(0))
+	}
+	if err := envconfig.Process("socialsync", cfg); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	deps, err := Connect(ctx, name, *base, Options{LogOutput: os.Stderr})
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil, nil // stopped while waiting for NATS
+		}
+		return nil, err
+	}
+	return deps, nil
 }

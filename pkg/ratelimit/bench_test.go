@@ -44,8 +44,8 @@ func BenchmarkUtilisation(b *testing.B) {
 			wg.Wait()
 			cancel()
 			reqs := w.requests(loc)
-			fullest, _ := fleettest.FullestWindow(times(reqs), window)
-			b.ReportMetric(fleettest.Utilisation(times(reqs), max, window), "utilisation")
+			fullest, _ := fleettest.FullestWindow(fleettest.APITimes(reqs), window)
+			b.ReportMetric(fleettest.Utilisation(fleettest.APITimes(reqs), max, window), "utilisation")
 			b.ReportMetric(float64(fullest), "fullest")
 			b.ReportMetric(float64(count429(reqs)), "429s")
 		}

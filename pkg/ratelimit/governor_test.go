@@ -54,7 +54,7 @@ func TestProcessesShareTheWindow(t *testing.T) {
 		t.Errorf("%d requests answered 429", n)
 	}
 	fullest := windowCheck(t, reqs, max, window)
-	u := fleettest.Utilisation(times(reqs), max, window)
+	u := fleettest.Utilisation(fleettest.APITimes(reqs), max, window)
 	t.Logf("%d requests, fullest window %d, utilisation %.3f", len(reqs), fullest, u)
 	if u < 0.9 {
 		t.Errorf("utilisation %.3f, want at least 0.9", u)

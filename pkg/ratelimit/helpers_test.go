@@ -1,14 +1,10 @@
 package ratelimit_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"testing"
 	"time"
 
@@ -55,33 +51,7 @@ func newWorldAt(tb testing.TB, max int, window time.Duration, daily int64, now f
 
 func (w *world) admin(method, path string, in, out any) {
 	w.tb.Helper()
-	var body io.Reader
-	if in != nil {
-		data, err := json.Marshal(in)
-		if err != nil {
-			w.tb.Fatal(err)
-		}
-		body = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, w.simURL+path, body)
-	if err != nil {
-		w.tb.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		w.tb.Fatalf("%s %s: %s: %s", method, path, resp.Status, data)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			w.tb.Fatal(err)
-		}
-	}
+	fleettest.Admin(w.tb, w.simURL, method, path, in, out)
 }
 
 // location creates a simulator location and returns its id and PIT.
@@ -92,20 +62,12 @@ func (w *world) location() (id, token string) {
 	return out.ID, out.Token
 }
 
-type request struct {
-	Method string    `json:"method"`
-	Path   string    `json:"path"`
-	Status int       `json:"status"`
-	At     time.Time `json:"at"`
-}
+// request is one entry of the simulator's request log.
+type request = fleettest.Request
 
 func (w *world) requests(loc string) []request {
 	w.tb.Helper()
-	var out struct {
-		Requests []request `json:"requests"`
-	}
-	w.admin(http.MethodGet, "/_sandbox/requests?location="+url.QueryEscape(loc), nil, &out)
-	return out.Requests
+	return fleettest.Requests(w.tb, w.simURL, loc)
 }
 
 // process is one governor on its own NATS connection, as a separate
@@ -171,19 +133,7 @@ func call(ctx context.Context, c *ghl.Client, loc string) error {
 // returns the fullest window's count.
 func windowCheck(tb testing.TB, reqs []request, max int, window time.Duration) int {
 	tb.Helper()
-	fullest, end := fleettest.FullestWindow(times(reqs), window)
-	if fullest > max {
-		tb.Errorf("%d requests in the %v ending %v, allowed %d", fullest, window, end.Format(time.StampMicro), max)
-	}
-	return fullest
-}
-
-func times(reqs []request) []time.Time {
-	at := make([]time.Time, 0, len(reqs))
-	for _, r := range reqs {
-		at = append(at, r.At)
-	}
-	return at
+	return fleettest.CheckWindow(tb, fleettest.APITimes(reqs), max, window)
 }
 
 func count429(reqs []request) int {

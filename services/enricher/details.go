@@ -15,7 +15,6 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/relations"
-	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/enricher/enrichment"
@@ -39,13 +38,19 @@ func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return bus.Permanent(err)
 	}
-	l, err := w.location(ctx, loc)
-	if err != nil {
-		return err
-	}
 	cause, err := bus.MsgID(msg.Subject(), &req)
 	if err != nil {
 		return bus.Permanent(err)
+	}
+	return w.enrich(ctx, loc, ids, cause)
+}
+
+// enrich fetches, stores and mirrors the details of loc's tags ids, and
+// announces them; cause names the request in the events' message ids.
+func (w *Worker) enrich(ctx context.Context, loc string, ids []string, cause string) error {
+	l, err := w.location(ctx, loc)
+	if err != nil {
+		return err
 	}
 	subject, err := topology.TagDetailsEvents.Subject(loc)
 	if err != nil {
@@ -55,12 +60,12 @@ func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
 	// The contact tags are named as contactsync names them: by the
 	// location's mapping, else by the prefix.
 	prefix := func(name string) string { return enrichment.ContactTagName(w.cfg.ContactTagPrefix, name) }
-	naming, err := settings.ContactTagNaming(ctx, w.settings, loc, prefix, bus.LoggerFrom(ctx))
+	naming, err := w.deps.Naming.ContactTagNaming(ctx, loc, prefix, bus.LoggerFrom(ctx))
 	if err != nil {
 		return fmt.Errorf("mapping of %s: %w", loc, err)
 	}
 	m := mirror{client: client, loc: loc, naming: naming, disable: func(scope string) error {
-		return w.deps.Creds.DisableFeature(ctx, loc, creds.FeatureLocationTags, scope)
+		return w.deps.Locations.DisableFeature(ctx, loc, creds.FeatureLocationTags, scope)
 	}}
 	if d, off := l.FeatureDisabled(creds.FeatureLocationTags); off {
 		m.off = true
@@ -105,7 +110,7 @@ func (w *Worker) handleDetails(ctx context.Context, msg jetstream.Msg) error {
 // details are announced without it, with no refresh of the token and no
 // re-authorisation.
 type mirror struct {
-	client   *ghl.Client
+	client   Client
 	loc      string
 	naming   func(string) string
 	disable  func(scope string) error
@@ -194,7 +199,7 @@ func (w *Worker) storeDetail(ctx context.Context, loc string, d enrichment.Detai
 		if err != nil {
 			return fmt.Errorf("encode details of tag %s: %w", d.ID, err)
 		}
-		err = put(ctx, w.details, key, data, rev)
+		err = w.deps.Details.Put(ctx, key, data, rev)
 		if err == nil || attempt == maxWriteAttempts || !isConflict(err) {
 			return err
 		}
@@ -204,7 +209,7 @@ func (w *Worker) storeDetail(ctx context.Context, loc string, d enrichment.Detai
 // loadDetail returns the details stored at key (nil when none) and the
 // revision. Unreadable details count as none, to be replaced.
 func (w *Worker) loadDetail(ctx context.Context, key string) (*enrichment.Detail, uint64, error) {
-	data, rev, err := get(ctx, w.details, key)
+	data, rev, err := w.deps.Details.Get(ctx, key)
 	if err != nil || data == nil {
 		return nil, rev, err
 	}

@@ -30,61 +30,42 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/socialsync/socialsync/pkg/bus"
-	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/run"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
-// Worker is the enricher. Run it with Run.
+// Worker is the enricher. Its process runs its Routes.
 type Worker struct {
 	cfg  Config
-	deps *fleet.Deps
+	deps Deps
 	now  func() time.Time
-
-	details   jetstream.KeyValue // socialsync_tag_details
-	relations jetstream.KeyValue // socialsync_relations
-	settings  jetstream.KeyValue // socialsync_settings: the locations' mappings
 }
 
-// New returns an enricher on d. It checks cfg and opens the buckets,
-// which d's topology declared.
-func New(cfg Config, d *fleet.Deps) (*Worker, error) {
+// New returns an enricher using d, after checking cfg.
+func New(cfg Config, d Deps) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if d == nil || d.JS == nil || d.Publisher == nil || d.Creds == nil || d.GHL == nil {
+	if d.Publisher == nil || d.Locations == nil || d.Client == nil || d.Details == nil || d.Relations == nil || d.Naming == nil {
 		return nil, fmt.Errorf("enricher: incomplete dependencies")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	w := &Worker{cfg: cfg, deps: d, now: time.Now}
-	if err := bus.OpenBuckets(ctx, d.JS, map[string]*jetstream.KeyValue{
-		topology.BucketTagDetails: &w.details, topology.BucketRelations: &w.relations, topology.BucketSettings: &w.settings,
-	}); err != nil {
-		return nil, err
-	}
-	return w, nil
+	return &Worker{cfg: cfg, deps: d, now: time.Now}, nil
 }
 
-// Run consumes tag details requests, post triggers and tag events until
-// ctx ends; it returns nil after an orderly shutdown, in which in-flight
-// messages finish or go back to JetStream.
-func (w *Worker) Run(ctx context.Context) error {
-	triggers, err := w.deps.Consumer(topology.StreamTriggers, topology.DurableEnricher, w.handleTrigger, w.cfg.Concurrency)
-	if err != nil {
-		return err
+// Routes are the enricher's consumers: tag details requests and post
+// triggers on its SOCIALSYNC_TRIGGERS durable, tag events on its
+// SOCIALSYNC_EVENTS durable.
+func (w *Worker) Routes() []bus.Route {
+	return []bus.Route{
+		{Stream: topology.StreamTriggers, Durable: topology.DurableEnricher, Handler: w.handleTrigger, Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamEvents, Durable: topology.DurableEnricher, Handler: w.handleTagEvent, Concurrency: w.cfg.Concurrency},
 	}
-	events, err := w.deps.Consumer(topology.StreamEvents, topology.DurableEnricher, w.handleTagEvent, w.cfg.Concurrency)
-	if err != nil {
-		return err
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return triggers.Run(ctx) })
-	g.Go(func() error { return events.Run(ctx) })
-	return g.Wait()
 }
+
+// Loops: the enricher has none.
+func (w *Worker) Loops() []run.Loop { return nil }
 
 // handleTrigger dispatches a message of the enricher's triggers durable
 // by its subject's family.

@@ -1,6 +1,7 @@
 package enricher_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -14,11 +15,17 @@ import (
 func startWorker(t testing.TB, env *fleettest.Env) {
 	t.Helper()
 	cfg := enricher.Config{Config: env.Deps.Config, Concurrency: 4, ContactTagPrefix: "social:"}
-	w, err := enricher.New(cfg, env.Deps)
+	stores, err := enricher.OpenStores(context.Background(), env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := enricher.New(cfg, enricher.Deps{Publisher: env.Deps.Publisher, Locations: env.Deps.Creds,
+		Client:  func(loc string) enricher.Client { return env.Deps.Client(loc) },
+		Details: stores.Details, Relations: stores.Relations, Naming: stores.Naming})
 	if err != nil {
 		t.Fatalf("enricher.New: %v", err)
 	}
-	fleettest.Run(t, w.Run)
+	env.RunWorker(t, "enricher", w)
 }
 
 func subject(t testing.TB, f bus.Family, loc string) string {

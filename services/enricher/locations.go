@@ -9,15 +9,12 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 )
 
-// registered fails permanently for a location that was never connected.
-func (w *Worker) registered(ctx context.Context, loc string) error {
-	_, err := w.location(ctx, loc)
-	return err
-}
-
-// location returns loc's record; an unknown location is permanent.
+// location returns loc's record, which the details handler reads for the
+// features its token lacks. The route's location check (bus.Registered)
+// let the message through, so an unknown location here is one removed
+// since: that is permanent too.
 func (w *Worker) location(ctx context.Context, loc string) (creds.Location, error) {
-	l, err := w.deps.Creds.Location(ctx, loc)
+	l, err := w.deps.Locations.Location(ctx, loc)
 	switch {
 	case errors.Is(err, creds.ErrUnknownLocation), errors.Is(err, creds.ErrInvalidLocation):
 		return l, bus.Permanent(err)

@@ -23,9 +23,6 @@ func (w *Worker) handlePost(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	if err := w.registered(ctx, loc); err != nil {
-		return err
-	}
 	return w.applyPost(ctx, loc, u)
 }
 
@@ -60,13 +57,13 @@ func (w *Worker) applyPost(ctx context.Context, loc string, u enrichment.PostUpd
 			return nil
 		}
 		if plan.Delete {
-			err = del(ctx, w.relations, key, rev)
+			err = w.deps.Relations.Delete(ctx, key, rev)
 		} else {
 			var data []byte
 			if data, err = plan.Record.Marshal(); err != nil {
 				return err
 			}
-			err = put(ctx, w.relations, key, data, rev)
+			err = w.deps.Relations.Put(ctx, key, data, rev)
 		}
 		if err == nil || attempt == maxWriteAttempts || !isConflict(err) {
 			return err
@@ -79,7 +76,7 @@ func (w *Worker) applyPost(ctx context.Context, loc string, u enrichment.PostUpd
 func (w *Worker) listPost(ctx context.Context, loc, tag, post string, listed bool) error {
 	key := relations.TagPostsKey(loc, tag)
 	for attempt := 1; ; attempt++ {
-		data, rev, err := get(ctx, w.relations, key)
+		data, rev, err := w.deps.Relations.Get(ctx, key)
 		if err != nil {
 			return err
 		}
@@ -98,13 +95,13 @@ func (w *Worker) listPost(ctx context.Context, loc, tag, post string, listed boo
 		}
 		switch {
 		case len(next.PostIDs) == 0 && rev != 0:
-			err = del(ctx, w.relations, key, rev)
+			err = w.deps.Relations.Delete(ctx, key, rev)
 		default:
 			var b []byte
 			if b, err = next.Marshal(); err != nil {
 				return err
 			}
-			err = put(ctx, w.relations, key, b, rev)
+			err = w.deps.Relations.Put(ctx, key, b, rev)
 		}
 		if err == nil || attempt == maxWriteAttempts || !isConflict(err) {
 			if err != nil {
@@ -118,7 +115,7 @@ func (w *Worker) listPost(ctx context.Context, loc, tag, post string, listed boo
 // loadPost returns the post record at key (nil when none) and its
 // revision. An unreadable record counts as none, to be replaced.
 func (w *Worker) loadPost(ctx context.Context, key string) (*relations.PostRecord, uint64, error) {
-	data, rev, err := get(ctx, w.relations, key)
+	data, rev, err := w.deps.Relations.Get(ctx, key)
 	if err != nil || data == nil {
 		return nil, rev, err
 	}

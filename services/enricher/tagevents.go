@@ -23,6 +23,12 @@ func (w *Worker) handleTagEvent(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
+	return w.applyTagEvent(ctx, loc, &ev)
+}
+
+// applyTagEvent marks the stored details of the tag ev deleted, if it is
+// a deletion.
+func (w *Worker) applyTagEvent(ctx context.Context, loc string, ev *socialsyncv1.TagChanged) error {
 	if ev.GetChange() != socialsyncv1.Change_CHANGE_DELETED {
 		return nil
 	}
@@ -43,7 +49,7 @@ func (w *Worker) handleTagEvent(ctx context.Context, msg jetstream.Msg) error {
 		if err != nil {
 			return fmt.Errorf("encode details of tag %s: %w", d.ID, err)
 		}
-		err = put(ctx, w.details, key, data, rev)
+		err = w.deps.Details.Put(ctx, key, data, rev)
 		if err == nil || attempt == maxWriteAttempts || !isConflict(err) {
 			return err
 		}

@@ -22,28 +22,20 @@
 package fetcher
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/sync/errgroup"
-
 	"github.com/socialsync/socialsync/pkg/bus"
-	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/run"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
-// Worker is the fetcher. Run it with Run.
+// Worker is the fetcher. Its process runs its Routes and Loops.
 type Worker struct {
 	cfg  Config
-	deps *fleet.Deps
+	deps Deps
 	now  func() time.Time
-
-	tags      jetstream.KeyValue // socialsync_tags
-	relations jetstream.KeyValue // socialsync_relations (poll cursors)
-	refreshes jetstream.Stream   // SOCIALSYNC_REFRESH
 
 	// fetching holds the locations whose catalogue this replica is
 	// fetching, so that a refresh arriving meanwhile waits rather than
@@ -52,47 +44,33 @@ type Worker struct {
 	fetching map[string]bool
 }
 
-// New returns a fetcher on d. It checks cfg and opens the buckets and the
-// refresh stream, which d's topology declared.
-func New(cfg Config, d *fleet.Deps) (*Worker, error) {
+// New returns a fetcher using d, after checking cfg.
+func New(cfg Config, d Deps) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if d == nil || d.JS == nil || d.Publisher == nil || d.Creds == nil || d.GHL == nil {
+	if d.Publisher == nil || d.Locations == nil || d.Client == nil || d.Catalogues == nil || d.Cursors == nil || d.Refreshes == nil || d.Log == nil {
 		return nil, fmt.Errorf("fetcher: incomplete dependencies")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	w := &Worker{cfg: cfg, deps: d, now: time.Now, fetching: make(map[string]bool)}
-	if err := bus.OpenBuckets(ctx, d.JS, map[string]*jetstream.KeyValue{topology.BucketTags: &w.tags, topology.BucketRelations: &w.relations}); err != nil {
-		return nil, err
-	}
-	var err error
-	if w.refreshes, err = d.JS.Stream(ctx, topology.StreamRefresh); err != nil {
-		return nil, fmt.Errorf("open stream %s: %w", topology.StreamRefresh, err)
-	}
-	return w, nil
+	return &Worker{cfg: cfg, deps: d, now: time.Now, fetching: make(map[string]bool)}, nil
 }
 
-// Run consumes post triggers and catalogue refreshes, and polls posts
-// when the poller is on, until ctx ends; it returns nil after an orderly
-// shutdown, in which in-flight messages finish or go back to JetStream.
-func (w *Worker) Run(ctx context.Context) error {
-	triggers, err := w.deps.Consumer(topology.StreamTriggers, topology.DurableFetcher, w.handleTrigger, w.cfg.Concurrency)
-	if err != nil {
-		return err
+// Routes are the fetcher's consumers: post triggers on its
+// SOCIALSYNC_TRIGGERS durable, pending refreshes on its SOCIALSYNC_REFRESH
+// durable.
+func (w *Worker) Routes() []bus.Route {
+	return []bus.Route{
+		{Stream: topology.StreamTriggers, Durable: topology.DurableFetcher, Handler: w.handleTrigger, Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamRefresh, Durable: topology.DurableFetcher, Handler: w.handleRefresh, Concurrency: w.cfg.Concurrency},
 	}
-	refreshes, err := w.deps.Consumer(topology.StreamRefresh, topology.DurableFetcher, w.handleRefresh, w.cfg.Concurrency)
-	if err != nil {
-		return err
+}
+
+// Loops are the posts poller, when Config.PollInterval turns it on.
+func (w *Worker) Loops() []run.Loop {
+	if w.cfg.PollInterval <= 0 {
+		return nil
 	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return triggers.Run(ctx) })
-	g.Go(func() error { return refreshes.Run(ctx) })
-	if w.cfg.PollInterval > 0 {
-		g.Go(func() error { return w.poll(ctx) })
-	}
-	return g.Wait()
+	return []run.Loop{{Name: "poller", Run: w.poll}}
 }
 
 // claim marks loc as being fetched by this replica; false when it

@@ -1,6 +1,7 @@
 package fetcher_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -27,11 +28,17 @@ func startWorker(t testing.TB, env *fleettest.Env, change ...func(*fetcher.Confi
 	for _, c := range change {
 		c(&cfg)
 	}
-	w, err := fetcher.New(cfg, env.Deps)
+	stores, err := fetcher.OpenStores(context.Background(), env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := fetcher.New(cfg, fetcher.Deps{Publisher: env.Deps.Publisher, Locations: env.Deps.Creds,
+		Client:     func(loc string) fetcher.Client { return env.Deps.Client(loc) },
+		Catalogues: stores.Catalogues, Cursors: stores.Cursors, Refreshes: stores.Refreshes, Log: env.Deps.Log})
 	if err != nil {
 		t.Fatalf("fetcher.New: %v", err)
 	}
-	fleettest.Run(t, w.Run)
+	env.RunWorker(t, "fetcher", w)
 }
 
 func subject(t testing.TB, f bus.Family, loc string) string {

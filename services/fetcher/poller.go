@@ -2,19 +2,16 @@ package fetcher
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
-	"github.com/socialsync/socialsync/pkg/relations/revision"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/fetcher/catalogue"
@@ -30,9 +27,6 @@ const (
 	// pollSource is the PostEvent source of polled posts: their ids are
 	// Social Planner's.
 	pollSource = ids.DefaultSource
-	// pollCursorPrefix starts the key of a location's poll cursor in the
-	// relations bucket: "pollcursor.<loc>".
-	pollCursorPrefix = "pollcursor."
 )
 
 // poll lists every registered location's posts every PollInterval and
@@ -57,7 +51,7 @@ func (w *Worker) poll(ctx context.Context) error {
 // pollAll polls the registered locations, Concurrency at a time.
 func (w *Worker) pollAll(ctx context.Context) {
 	log := w.deps.Log.With("component", "poller")
-	locs, err := w.deps.Creds.Locations(ctx)
+	locs, err := w.deps.Locations.Locations(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			log.WarnContext(ctx, "list locations to poll failed", "err", err)
@@ -90,8 +84,7 @@ func (w *Worker) pollAll(ctx context.Context) {
 // pollLocation polls loc's posts if it is due, and returns how many post
 // triggers it published.
 func (w *Worker) pollLocation(ctx context.Context, loc string) (int, error) {
-	key := pollCursorPrefix + loc
-	cursor, rev, err := w.loadCursor(ctx, key)
+	cursor, rev, err := w.deps.Cursors.Load(ctx, loc)
 	if err != nil {
 		return 0, err
 	}
@@ -101,7 +94,7 @@ func (w *Worker) pollLocation(ctx context.Context, loc string) (int, error) {
 	}
 	// Claim this interval's poll: a replica that loses the race skips it.
 	cursor.PolledAt = now
-	rev, err = w.storeCursor(ctx, key, cursor, rev)
+	rev, err = w.deps.Cursors.Store(ctx, loc, cursor, rev)
 	if errors.Is(err, errConflict) {
 		return 0, nil
 	}
@@ -127,7 +120,7 @@ func (w *Worker) pollLocation(ctx context.Context, loc string) (int, error) {
 		}
 	}
 	cursor.Since = since
-	if _, err := w.storeCursor(ctx, key, cursor, rev); err != nil {
+	if _, err := w.deps.Cursors.Store(ctx, loc, cursor, rev); err != nil {
 		return len(changed), err
 	}
 	return len(changed), nil
@@ -161,38 +154,6 @@ func (w *Worker) listPosts(ctx context.Context, loc string, now time.Time) ([]ca
 		}
 	}
 	return out, nil
-}
-
-// loadCursor returns the poll cursor at key and its revision (0: none).
-func (w *Worker) loadCursor(ctx context.Context, key string) (catalogue.PollCursor, uint64, error) {
-	e, err := w.relations.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return catalogue.PollCursor{}, 0, nil
-	}
-	if err != nil {
-		return catalogue.PollCursor{}, 0, fmt.Errorf("read %s: %w", key, err)
-	}
-	var c catalogue.PollCursor
-	if err := json.Unmarshal(e.Value(), &c); err != nil {
-		// Start over: the posts are published again, and the enricher's
-		// and contactsync's writes are idempotent.
-		return catalogue.PollCursor{}, e.Revision(), nil
-	}
-	return c, e.Revision(), nil
-}
-
-// storeCursor writes c at key if its revision is still rev, and returns
-// the new revision; errConflict when another replica wrote it first.
-func (w *Worker) storeCursor(ctx context.Context, key string, c catalogue.PollCursor, rev uint64) (uint64, error) {
-	data, err := json.Marshal(c)
-	if err != nil {
-		return 0, fmt.Errorf("encode %s: %w", key, err)
-	}
-	rev, err = revision.Put(ctx, w.relations, key, data, rev)
-	if errors.Is(err, revision.ErrConflict) {
-		return 0, fmt.Errorf("store %s: %w", key, errConflict)
-	}
-	return rev, err
 }
 
 // toPolledPost converts a listed post for the domain package. A post's update time

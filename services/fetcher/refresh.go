@@ -13,7 +13,6 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/relations"
-	"github.com/socialsync/socialsync/pkg/relations/revision"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/fetcher/catalogue"
@@ -55,9 +54,6 @@ func (w *Worker) handleRefresh(ctx context.Context, msg jetstream.Msg) error {
 		bus.LoggerFrom(ctx).DebugContext(ctx, "catalogue refresh superseded")
 		return nil
 	}
-	if err := w.registered(ctx, loc); err != nil {
-		return err
-	}
 	if !w.claim(loc) {
 		return bus.Defer(fmt.Errorf("refresh catalogue of %s: %w", loc, errFetching), max(w.cfg.RefreshInterval, minBusyDelay))
 	}
@@ -69,14 +65,11 @@ func (w *Worker) handleRefresh(ctx context.Context, msg jetstream.Msg) error {
 // longer the location's pending refresh: the stream's one-per-subject
 // limit replaced it with a newer one, which may even have run already.
 func (w *Worker) superseded(ctx context.Context, subject string, seq uint64) (bool, error) {
-	last, err := w.refreshes.GetLastMsgForSubject(ctx, subject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return true, nil
+	last, ok, err := w.deps.Refreshes.Last(ctx, subject)
+	if err != nil || !ok {
+		return !ok, err
 	}
-	if err != nil {
-		return false, fmt.Errorf("read pending refresh %s: %w", subject, err)
-	}
-	return last.Sequence > seq, nil
+	return last > seq, nil
 }
 
 // refresh fetches loc's catalogue, publishes what changed since the
@@ -85,7 +78,7 @@ func (w *Worker) superseded(ctx context.Context, subject string, seq uint64) (bo
 // asked again just before the fetch, since a slow handler may find its
 // refresh replaced by then.
 func (w *Worker) refresh(ctx context.Context, loc string, replaced func() (bool, error)) error {
-	stored, rev, err := w.loadCatalogue(ctx, loc)
+	stored, rev, err := w.deps.Catalogues.Load(ctx, loc)
 	if err != nil {
 		return err
 	}
@@ -117,7 +110,7 @@ func (w *Worker) refresh(ctx context.Context, loc string, replaced func() (bool,
 		if err := w.publishChanges(ctx, loc, changes, rev, start); err != nil {
 			return err
 		}
-		err := w.storeCatalogue(ctx, loc, fetched, rev)
+		err := w.deps.Catalogues.Store(ctx, loc, fetched, rev)
 		if err == nil {
 			if len(changes) > 0 {
 				bus.LoggerFrom(ctx).InfoContext(ctx, "tag catalogue changed", "tags", len(fetched.Tags), "changes", len(changes))
@@ -129,7 +122,7 @@ func (w *Worker) refresh(ctx context.Context, loc string, replaced func() (bool,
 		}
 		// Another replica stored the catalogue meanwhile: diff again
 		// against what it stored, unless its fetch is the later one.
-		if stored, rev, err = w.loadCatalogue(ctx, loc); err != nil {
+		if stored, rev, err = w.deps.Catalogues.Load(ctx, loc); err != nil {
 			return err
 		}
 		if catalogue.Supersedes(stored, start) {
@@ -170,43 +163,6 @@ func (w *Worker) publishChanges(ctx context.Context, loc string, changes []catal
 		if _, err := w.deps.Publisher.Publish(ctx, detailsSubject, req); err != nil {
 			return fmt.Errorf("request details of %d tags: %w", len(batch), err)
 		}
-	}
-	return nil
-}
-
-// loadCatalogue returns loc's stored catalogue and its revision; the zero
-// catalogue and revision 0 when none is stored.
-func (w *Worker) loadCatalogue(ctx context.Context, loc string) (relations.Catalogue, uint64, error) {
-	e, err := w.tags.Get(ctx, relations.CatalogueKey(loc))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return relations.Catalogue{}, 0, nil
-	}
-	if err != nil {
-		return relations.Catalogue{}, 0, fmt.Errorf("read tag catalogue of %s: %w", loc, err)
-	}
-	c, err := relations.UnmarshalCatalogue(e.Value())
-	if err != nil {
-		// A value the fetcher cannot read is replaced by the next fetch,
-		// as if none were stored; its revision still guards the write.
-		bus.LoggerFrom(ctx).WarnContext(ctx, "stored tag catalogue unreadable; replacing it", "err", err)
-		return relations.Catalogue{}, e.Revision(), nil
-	}
-	return c, e.Revision(), nil
-}
-
-// storeCatalogue writes c as loc's catalogue if its revision is still rev
-// (absent when rev is 0); otherwise it fails with errConflict.
-func (w *Worker) storeCatalogue(ctx context.Context, loc string, c relations.Catalogue, rev uint64) error {
-	data, err := c.Marshal()
-	if err != nil {
-		return err
-	}
-	_, err = revision.Put(ctx, w.tags, relations.CatalogueKey(loc), data, rev)
-	if errors.Is(err, revision.ErrConflict) {
-		return fmt.Errorf("store tag catalogue of %s: %w", loc, errConflict)
-	}
-	if err != nil {
-		return fmt.Errorf("store tag catalogue of %s: %w", loc, err)
 	}
 	return nil
 }

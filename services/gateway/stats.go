@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/ghl"
@@ -56,8 +55,8 @@ func (g *Gateway) listStats(w http.ResponseWriter, r *http.Request) {
 	}
 	var days []statsDay
 	for key, data := range raw {
-		day := strings.TrimPrefix(key, l.ID+".")
-		if (from != "" && day < from) || (to != "" && day > to) {
+		day, ok := report.DayOfKey(l.ID, key)
+		if !ok || (from != "" && day < from) || (to != "" && day > to) {
 			continue
 		}
 		var s report.Record

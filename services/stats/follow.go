@@ -1,7 +1,6 @@
 package stats
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,47 +12,23 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/report"
-	"github.com/socialsync/socialsync/pkg/report/source"
 	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/stats/snapshot"
 )
 
-// stores are the buckets the follow-ups read and write.
-type stores struct {
-	settings  jetstream.KeyValue
-	relations jetstream.KeyValue
-	details   jetstream.KeyValue
-	reports   jetstream.ObjectStore
-}
-
-func (w *Worker) open(ctx context.Context) (*stores, error) {
-	var s stores
-	if err := bus.OpenBuckets(ctx, w.deps.JS, map[string]*jetstream.KeyValue{
-		topology.BucketSettings: &s.settings, topology.BucketRelations: &s.relations, topology.BucketTagDetails: &s.details,
-	}); err != nil {
-		return nil, err
-	}
-	var err error
-	if s.reports, err = w.deps.JS.ObjectStore(ctx, topology.ObjectStoreReports); err != nil {
-		return nil, fmt.Errorf("open object store %s: %w", topology.ObjectStoreReports, err)
-	}
-	return &s, nil
-}
-
 // audience fetches, for a location whose selected accounts span several
 // platforms, each platform's statistics alone and keeps their
 // demographics: the location-wide answer mixes every platform's
 // audience. With one platform the main answer is that platform's.
-func audience(ctx context.Context, client *ghl.Client, loc string, accounts []snapshot.Account, ids []string) (map[string][]json.RawMessage, error) {
+func audience(ctx context.Context, client Client, loc string, accounts []snapshot.Account, ids []string) (map[string][]json.RawMessage, error) {
 	byPlatform := map[string][]string{}
 	for _, a := range accounts {
 		if slices.Contains(ids, a.ProfileID) && !slices.Contains(byPlatform[a.Platform], a.ProfileID) {
@@ -90,7 +65,7 @@ func audience(ctx context.Context, client *ghl.Client, loc string, accounts []sn
 // endpoint.
 func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Location, key string, snap report.Record, rev uint64) error {
 	loc, log := l.ID, bus.LoggerFrom(ctx)
-	st, err := settings.GetStats(ctx, h.stores.settings, loc)
+	st, err := h.w.deps.FollowUps.Settings(ctx, loc)
 	if err != nil {
 		log.Warn("statistics settings unreadable; using the defaults", "err", err)
 	}
@@ -111,7 +86,7 @@ func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Locatio
 	if err != nil {
 		return err
 	}
-	name, err := storeReport(ctx, h.stores.reports, r)
+	name, err := h.w.deps.FollowUps.StoreReport(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -122,7 +97,7 @@ func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Locatio
 		log.Debug("custom values not written: the token lacks a scope", "scope", d.Scope)
 	} else if h.w.cfg.CustomValues {
 		values := snapshot.CustomValues(r.Recommendations)
-		m, _, err := settings.GetMapping(ctx, h.stores.settings, loc)
+		m, _, err := h.w.deps.FollowUps.Mapping(ctx, loc)
 		if err != nil {
 			log.Warn("mapping unreadable; no statistics mapped to custom values", "err", err)
 		}
@@ -141,7 +116,7 @@ func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Locatio
 		case errors.As(err, &se):
 			// Custom values are optional (creds.FeatureCustomValues): no
 			// refresh, no re-authorisation, the rest of the follow-up runs.
-			if err := h.w.deps.Creds.DisableFeature(ctx, loc, creds.FeatureCustomValues, se.MissingScope()); err != nil {
+			if err := h.w.deps.Locations.DisableFeature(ctx, loc, creds.FeatureCustomValues, se.MissingScope()); err != nil {
 				return fmt.Errorf("turn off custom values for %s: %w", loc, err)
 			}
 		case err != nil:
@@ -149,7 +124,7 @@ func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Locatio
 		}
 	}
 	snap.Followed = true
-	if _, err := h.store(ctx, key, snap, rev); err != nil && !errors.Is(err, errConflict) {
+	if _, err := h.w.deps.History.Store(ctx, key, snap, rev); err != nil && !errors.Is(err, errConflict) {
 		return err
 	}
 	log.Info("statistics followed up", "day", snap.Day, "report", name, "retention_days", retention)
@@ -161,12 +136,12 @@ func (h *handler) prune(ctx context.Context, loc, today string, retention int) e
 	if retention <= 0 {
 		return nil
 	}
-	days, err := source.HistoryDays(ctx, h.history, loc)
+	days, err := h.w.deps.FollowUps.HistoryDays(ctx, loc)
 	if err != nil {
 		return err
 	}
 	for _, d := range snapshot.Expired(days, today, retention) {
-		if err := h.history.Purge(ctx, report.HistoryKey(loc, d)); err != nil {
+		if err := h.w.deps.FollowUps.Prune(ctx, report.HistoryKey(loc, d)); err != nil {
 			return fmt.Errorf("prune statistics of %s on %s: %w", loc, d, err)
 		}
 		bus.LoggerFrom(ctx).Info("statistics pruned", "day", d, "retention_days", retention)
@@ -177,7 +152,7 @@ func (h *handler) prune(ctx context.Context, loc, today string, retention int) e
 // build builds loc's report of from … to from the history and the tags'
 // activity.
 func (h *handler) build(ctx context.Context, loc string, tz *time.Location, from, to string) (report.Report, error) {
-	return source.Buckets{History: h.history, Relations: h.stores.relations, Details: h.stores.details}.Build(ctx, loc, tz, from, to, h.w.now())
+	return h.w.deps.FollowUps.Build(ctx, loc, tz, from, to, h.w.now())
 }
 
 // announce publishes the recommendations of r.
@@ -192,30 +167,11 @@ func (h *handler) announce(ctx context.Context, loc string, snap report.Record, 
 	return err
 }
 
-// storeReport puts r in every format, under its range's name and as the
-// location's latest, and returns the JSON one's name.
-func storeReport(ctx context.Context, store jetstream.ObjectStore, r report.Report) (string, error) {
-	for _, f := range report.Formats() {
-		var b bytes.Buffer
-		if err := report.Write(&b, r, f); err != nil {
-			return "", fmt.Errorf("render report of %s as %s: %w", r.Location, f, err)
-		}
-		for _, name := range []string{report.Name(r.Location, r.From, r.To, f), report.LatestName(r.Location, f)} {
-			meta := jetstream.ObjectMeta{Name: name, Description: "socialsync report of " + r.Location + ", " + r.From + " … " + r.To,
-				Headers: map[string][]string{"Content-Type": {f.ContentType()}}}
-			if _, err := store.Put(ctx, meta, bytes.NewReader(b.Bytes())); err != nil {
-				return "", fmt.Errorf("store report %s: %w", name, err)
-			}
-		}
-	}
-	return report.Name(r.Location, r.From, r.To, report.JSON), nil
-}
-
 // writeCustomValues sets the location's custom values named in want,
 // creating those that do not exist and leaving those already right. A
 // create that races with another replica's adopts the custom value the
 // other one made (ghl.EnsureCustomValue).
-func writeCustomValues(ctx context.Context, client *ghl.Client, loc string, want map[string]string) error {
+func writeCustomValues(ctx context.Context, client Client, loc string, want map[string]string) error {
 	existing, err := client.CustomValues(ctx, loc)
 	if err != nil {
 		return fmt.Errorf("list custom values of %s: %w", loc, err)

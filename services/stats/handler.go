@@ -15,7 +15,6 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
-	"github.com/socialsync/socialsync/pkg/relations/revision"
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -27,9 +26,7 @@ const Endpoint = "POST /social-media-posting/statistics"
 
 // handler handles StatsRequested.
 type handler struct {
-	w       *Worker
-	history jetstream.KeyValue
-	stores  *stores
+	w *Worker
 }
 
 // handle takes the snapshot a StatsRequested asks for. The snapshot
@@ -43,11 +40,31 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
+	// The request's arrival on the worker's clock: now less the time it
+	// has spent in the stream. With the real clock that is the stream
+	// timestamp; a test's pinned clock pins the day too.
+	at := h.w.now()
+	if meta, err := msg.Metadata(); err == nil {
+		at = at.Add(-max(time.Since(meta.Timestamp), 0))
+	}
+	trigger, err := triggerID(msg, &req)
+	if err != nil {
+		return err
+	}
+	return h.take(ctx, loc, &req, at, trigger)
+}
+
+// take takes the snapshot req asks for, a request that arrived at at and
+// is identified across deliveries by trigger (see handle).
+func (h *handler) take(ctx context.Context, loc string, req *socialsyncv1.StatsRequested, at time.Time, trigger string) error {
 	log := bus.LoggerFrom(ctx)
 	if r := req.GetRange(); r.GetFrom() != "" || r.GetTo() != "" {
 		return bus.Permanent(fmt.Errorf("statistics of %s: a day range is not supported (HighLevel's v2 statistics cover the last 7 days); leave range unset", loc))
 	}
-	l, err := h.w.deps.Creds.Location(ctx, loc)
+	// The route's location check (bus.Registered) let the message
+	// through; the record is read for its time zone, and a location
+	// removed since is permanent.
+	l, err := h.w.deps.Locations.Location(ctx, loc)
 	if errors.Is(err, creds.ErrUnknownLocation) {
 		return bus.Permanent(err)
 	}
@@ -59,21 +76,10 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 		log.Warn("location time zone unusable; using UTC", "err", err)
 		tz = time.UTC
 	}
-	// The request's arrival on the worker's clock: now less the time it
-	// has spent in the stream. With the real clock that is the stream
-	// timestamp; a test's pinned clock pins the day too.
-	at := h.w.now()
-	if meta, err := msg.Metadata(); err == nil {
-		at = at.Add(-max(time.Since(meta.Timestamp), 0))
-	}
 	day := report.Day(at, tz)
 	key := report.HistoryKey(loc, day)
-	trigger, err := triggerID(msg, &req)
-	if err != nil {
-		return err
-	}
 
-	prev, rev, err := h.load(ctx, key)
+	prev, rev, err := h.w.deps.History.Load(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -122,7 +128,7 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	// A later request of the same day replaces the day's snapshot: the
 	// history keeps the freshest numbers of each day.
-	rev, err = h.store(ctx, key, snap, rev)
+	rev, err = h.w.deps.History.Store(ctx, key, snap, rev)
 	if err != nil {
 		return err
 	}
@@ -161,7 +167,7 @@ func (h *handler) publish(ctx context.Context, loc, key string, snap report.Reco
 		}
 	}
 	snap.Published = true
-	rev, err = h.store(ctx, key, snap, rev)
+	rev, err = h.w.deps.History.Store(ctx, key, snap, rev)
 	if errors.Is(err, errConflict) {
 		// A newer request of the day replaced the snapshot: its own
 		// events follow.
@@ -172,41 +178,6 @@ func (h *handler) publish(ctx context.Context, loc, key string, snap report.Reco
 
 // errConflict is a snapshot changed by someone else since it was read.
 var errConflict = errors.New("statistics snapshot changed meanwhile")
-
-// load reads the snapshot under key and its revision; nil and 0 when there
-// is none.
-func (h *handler) load(ctx context.Context, key string) (*report.Record, uint64, error) {
-	e, err := h.history.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("read statistics snapshot %s: %w", key, err)
-	}
-	var s report.Record
-	if err := json.Unmarshal(e.Value(), &s); err != nil {
-		// Not ours to keep: a later store replaces it.
-		return nil, e.Revision(), nil
-	}
-	return &s, e.Revision(), nil
-}
-
-// store writes snap under key if it is still at revision rev (0: absent)
-// and returns the new revision; errConflict when it is not.
-func (h *handler) store(ctx context.Context, key string, snap report.Record, rev uint64) (uint64, error) {
-	data, err := json.Marshal(snap)
-	if err != nil {
-		return 0, fmt.Errorf("encode statistics snapshot %s: %w", key, err)
-	}
-	rev, err = revision.Put(ctx, h.history, key, data, rev)
-	if errors.Is(err, revision.ErrConflict) {
-		return 0, fmt.Errorf("store statistics snapshot %s: %w", key, errConflict)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("store statistics snapshot %s: %w", key, err)
-	}
-	return rev, nil
-}
 
 // triggerID identifies a request across deliveries and copies: its
 // event_id, else the Nats-Msg-Id it was first published under (replays

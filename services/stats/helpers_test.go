@@ -3,7 +3,6 @@ package stats_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,32 +26,26 @@ func startWorkerWith(t *testing.T, env *fleettest.Env, hook func(*stats.Worker),
 	for _, c := range change {
 		c(&cfg)
 	}
-	w, err := stats.New(cfg, env.Deps)
+	w, err := stats.New(cfg, statsDeps(t, env))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if hook != nil {
 		hook(w)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run returned %v on cancel, want nil", err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Error("Run did not return after cancel")
-			}
-		})
+	return env.RunWorker(t, "stats", w)
+}
+
+// statsDeps are the worker's dependencies on env's fleet.
+func statsDeps(t testing.TB, env *fleettest.Env) stats.Deps {
+	t.Helper()
+	stores, err := stats.OpenStores(context.Background(), env.JS)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(stop)
-	return stop
+	return stats.Deps{Publisher: env.Deps.Publisher, Locations: env.Deps.Creds,
+		Client:  func(loc string) stats.Client { return env.Deps.Client(loc) },
+		History: stats.KVHistory{KV: stores.History}, FollowUps: stats.KVFollowUps{Stores: stores}, Stores: stores, Log: env.Deps.Log}
 }
 
 // count returns how many logged requests have method and a path starting

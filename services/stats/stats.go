@@ -14,18 +14,15 @@
 package stats
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/run"
 	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
@@ -51,16 +48,16 @@ type Config struct {
 	CustomValues bool `envconfig:"STATS_CUSTOM_VALUES" default:"true" desc:"write recommendations (socialsync_*) and mapped statistics to the location's custom values"`
 }
 
-// Worker is the statistics worker.
+// Worker is the statistics worker. Its process runs its Routes and Loops.
 type Worker struct {
 	cfg  Config
-	deps *fleet.Deps
+	deps Deps
 	log  *slog.Logger
 	now  func() time.Time
 }
 
-// New returns the worker, after checking its settings.
-func New(cfg Config, d *fleet.Deps) (*Worker, error) {
+// New returns the worker using d, after checking its settings.
+func New(cfg Config, d Deps) (*Worker, error) {
 	var errs []error
 	if cfg.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_STATS_CONCURRENCY: want at least 1, got %d", fleet.ErrConfig, cfg.Concurrency))
@@ -74,8 +71,8 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	if cfg.ReportDays < 1 || cfg.ReportDays > report.MaxDays {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_STATS_REPORT_DAYS: want 1 to %d, got %d", fleet.ErrConfig, report.MaxDays, cfg.ReportDays))
 	}
-	if d == nil {
-		errs = append(errs, errors.New("stats: no dependencies"))
+	if d.Publisher == nil || d.Locations == nil || d.Client == nil || d.History == nil || d.FollowUps == nil || d.Log == nil {
+		errs = append(errs, errors.New("stats: incomplete dependencies"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -86,37 +83,19 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 // SetClock makes w read the time from now instead of the real clock: the
 // day a snapshot belongs to, its taking time and the reports' generation
 // time. Deadlines and the schedules keep the real clock. Call it before
-// Run.
+// the process runs the worker.
 func (w *Worker) SetClock(now func() time.Time) { w.now = now }
 
-// Run handles statistics requests and keeps the schedules in step with
-// the registered locations until ctx ends; it returns nil then. It fails
-// when the consumer cannot run (its durable is gone, the connection is
-// closed).
-func (w *Worker) Run(ctx context.Context) error {
-	var history, locations jetstream.KeyValue
-	if err := bus.OpenBuckets(ctx, w.deps.JS, map[string]*jetstream.KeyValue{
-		topology.BucketStatsHistory: &history, topology.BucketLocations: &locations,
-	}); err != nil {
-		return err
-	}
-	schedules, err := w.deps.JS.Stream(ctx, topology.StreamSchedules)
-	if err != nil {
-		return fmt.Errorf("open stream %s: %w", topology.StreamSchedules, err)
-	}
-	st, err := w.open(ctx)
-	if err != nil {
-		return err
-	}
-	h := &handler{w: w, history: history, stores: st}
-	cons, err := w.deps.Consumer(topology.StreamTriggers, topology.DurableStats, h.handle, w.cfg.Concurrency)
-	if err != nil {
-		return err
-	}
-	s := &scheduler{w: w, locations: locations, stream: schedules, settings: st.settings}
+// Routes are the worker's one consumer: statistics requests on its
+// SOCIALSYNC_TRIGGERS durable.
+func (w *Worker) Routes() []bus.Route {
+	h := &handler{w: w}
+	return []bus.Route{{Stream: topology.StreamTriggers, Durable: topology.DurableStats, Handler: h.handle, Concurrency: w.cfg.Concurrency}}
+}
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return cons.Run(gctx) })
-	g.Go(func() error { return s.run(gctx) })
-	return g.Wait()
+// Loops keep the schedules in step with the registered locations and
+// their settings.
+func (w *Worker) Loops() []run.Loop {
+	s := &scheduler{w: w, locations: w.deps.Stores.Locations, stream: w.deps.Stores.Schedules, settings: w.deps.Stores.Settings}
+	return []run.Loop{{Name: "schedules", Run: s.run}}
 }

@@ -415,6 +415,7 @@ func TestScheduleFires(t *testing.T) {
 // New names the variable that is wrong.
 func TestNewValidates(t *testing.T) {
 	env := fleettest.Start(t, "empty")
+	deps := statsDeps(t, env)
 	tests := []struct {
 		cfg  stats.Config
 		want string
@@ -424,7 +425,7 @@ func TestNewValidates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
-			_, err := stats.New(tt.cfg, env.Deps)
+			_, err := stats.New(tt.cfg, deps)
 			if !errors.Is(err, fleet.ErrConfig) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("New(%+v) = %v, want an error naming %s", tt.cfg, err, tt.want)
 			}

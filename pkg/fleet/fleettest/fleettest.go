@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -77,6 +78,13 @@ func (e *Env) AddLocation(tb testing.TB, l ghlsim.LocationInfo) {
 // out (when not nil); a non-2xx status fails the test.
 func (e *Env) Admin(tb testing.TB, method, path string, in, out any) {
 	tb.Helper()
+	Admin(tb, e.SimURL, method, path, in, out)
+}
+
+// Admin calls the admin API of the simulator at simURL, as Env.Admin does:
+// for tests that run the simulator without a whole Env.
+func Admin(tb testing.TB, simURL, method, path string, in, out any) {
+	tb.Helper()
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -85,7 +93,7 @@ func (e *Env) Admin(tb testing.TB, method, path string, in, out any) {
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, e.SimURL+path, body)
+	req, err := http.NewRequest(method, simURL+path, body)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -195,4 +203,52 @@ func (e *Env) NewTaggedLocation(tb testing.TB, tags ...string) (string, map[stri
 		ids[tag.Tag] = tag.ID
 	}
 	return l.ID, ids
+}
+
+// RunWorker runs w on the test fleet's Deps, as the package's RunWorker.
+func (e *Env) RunWorker(tb testing.TB, name string, w fleet.Worker) (stop func()) {
+	tb.Helper()
+	return RunWorker(tb, e.Deps, name, w)
+}
+
+// RunWorker runs the consumers and loops of w on d (d.Components) until
+// the test ends or the returned stop is called, then cancels them and
+// fails the test unless each returns nil within 15 seconds.
+func RunWorker(tb testing.TB, d *fleet.Deps, name string, w fleet.Worker) (stop func()) {
+	tb.Helper()
+	components, err := d.Components(name, w)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, len(components))
+	for _, c := range components {
+		go func() {
+			if err := c.Run(ctx); err != nil {
+				done <- fmt.Errorf("%s: %w", c.Name, err)
+				return
+			}
+			done <- nil
+		}()
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			deadline := time.After(15 * time.Second)
+			for range components {
+				select {
+				case err := <-done:
+					if err != nil {
+						tb.Errorf("%v on shutdown, want nil", err)
+					}
+				case <-deadline:
+					tb.Errorf("%s did not stop within 15s of shutdown", name)
+					return
+				}
+			}
+		})
+	}
+	tb.Cleanup(stop)
+	return stop
 }

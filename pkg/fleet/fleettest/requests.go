@@ -34,6 +34,13 @@ type TagWrite struct {
 // when empty), oldest first.
 func (e *Env) Requests(tb testing.TB, loc string) []Request {
 	tb.Helper()
+	return Requests(tb, e.SimURL, loc)
+}
+
+// Requests returns the request log of the simulator at simURL, as
+// Env.Requests does.
+func Requests(tb testing.TB, simURL, loc string) []Request {
+	tb.Helper()
 	var out struct {
 		Requests []Request `json:"requests"`
 	}
@@ -41,7 +48,7 @@ func (e *Env) Requests(tb testing.TB, loc string) []Request {
 	if loc != "" {
 		path += "?location=" + url.QueryEscape(loc)
 	}
-	e.Admin(tb, http.MethodGet, path, nil, &out)
+	Admin(tb, simURL, http.MethodGet, path, nil, &out)
 	return out.Requests
 }
 

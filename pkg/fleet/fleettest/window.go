@@ -3,6 +3,7 @@ package fleettest
 import (
 	"slices"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -36,6 +37,17 @@ func FullestWindow(at []time.Time, window time.Duration) (fullest int, end time.
 		}
 	}
 	return fullest, end
+}
+
+// CheckWindow fails the test when some rolling window of at holds more
+// than max requests, and returns the fullest window's count.
+func CheckWindow(tb testing.TB, at []time.Time, max int, window time.Duration) int {
+	tb.Helper()
+	fullest, end := FullestWindow(at, window)
+	if fullest > max {
+		tb.Errorf("%d requests in the %v ending %v, allowed %d", fullest, window, end.Format(time.StampMicro), max)
+	}
+	return fullest
 }
 
 // Utilisation is how full a rate window was kept: the requests in a

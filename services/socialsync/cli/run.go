@@ -182,15 +182,17 @@ func workers(base fleet.Config, deps *fleet.Deps, webhookLoopback bool) ([]fleet
 	}
 	fc.Config, ec.Config, sc.Config, cc.Config = base, base, base, base
 	cc.WebhookAllowLoopback = webhookLoopback
-	f, err := fetcher.New(fc, deps)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // opening the stores
+	defer cancel()
+	f, err := NewFetcher(ctx, fc, deps)
 	if err != nil {
 		return nil, err
 	}
-	e, err := enricher.New(ec, deps)
+	e, err := NewEnricher(ctx, ec, deps)
 	if err != nil {
 		return nil, err
 	}
-	s, err := stats.New(sc, deps)
+	s, err := NewStats(ctx, sc, deps)
 	if err != nil {
 		return nil, err
 	}
@@ -198,12 +200,18 @@ func workers(base fleet.Config, deps *fleet.Deps, webhookLoopback bool) ([]fleet
 	if err != nil {
 		return nil, err
 	}
-	return []fleet.Component{
-		{Name: "fetcher", Run: f.Run},
-		{Name: "enricher", Run: e.Run},
-		{Name: "stats", Run: s.Run},
-		{Name: "contactsync", Run: c.Run},
-	}, nil
+	var components []fleet.Component
+	for _, w := range []struct {
+		name string
+		w    fleet.Worker
+	}{{"fetcher", f}, {"enricher", e}, {"stats", s}} {
+		cs, err := deps.Components(w.name, w.w)
+		if err != nil {
+			return nil, err
+		}
+		components = append(components, cs...)
+	}
+	return append(components, fleet.Component{Name: "contactsync", Run: c.Run}), nil
 }
 
 // devGateway builds the gateway on the shared dependencies. Without

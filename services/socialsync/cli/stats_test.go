@@ -41,12 +41,12 @@ func statsFleet(t *testing.T, at time.Time) (*fleettest.Env, string, func() time
 	env := fleettest.Start(t, "empty")
 	clock := pinnedClock(t, env, at)
 	l := env.NewLocation(t, map[string]any{"timezone": "UTC", "accounts": []map[string]string{{"platform": "facebook"}, {"platform": "instagram"}}})
-	w, err := stats.New(stats.Config{Config: env.Deps.Config, Concurrency: 2, Cron: "0 0 6 * * *", ReportDays: 28, AudienceByPlatform: true, CustomValues: true}, env.Deps)
+	w, err := NewStats(context.Background(), stats.Config{Config: env.Deps.Config, Concurrency: 2, Cron: "0 0 6 * * *", ReportDays: 28, AudienceByPlatform: true, CustomValues: true}, env.Deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.SetClock(clock)
-	fleettest.Run(t, w.Run)
+	env.RunWorker(t, "stats", w)
 	return env, l.ID, clock
 }
 

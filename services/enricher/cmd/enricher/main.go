@@ -3,11 +3,60 @@
 package main
 
 import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/services/enricher"
 )
 
 func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		log.Error("enricher stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	// Configuration, then NATS, telemetry, the credential store and the
+	// HighLevel client (nil d: --help, or stopped while waiting for NATS).
 	var cfg enricher.Config
-	fleet.Main("enricher", "stores tag details and post-tag relations, mirrors tags into the contact tag catalogue", &cfg, &cfg.Config, enricher.New)
+	d, err := fleet.Setup(ctx, "enricher", "stores tag details and post-tag relations, mirrors tags into the contact tag catalogue",
+		&cfg, &cfg.Config, os.Args[1:], os.Stdout)
+	if d == nil || err != nil {
+		return err
+	}
+	defer d.Close(context.WithoutCancel(ctx))
+
+	// What the enricher uses.
+	stores, err := enricher.OpenStores(ctx, d.JS)
+	if err != nil {
+		return err
+	}
+	w, err := enricher.New(cfg, enricher.Deps{
+		Publisher: d.Publisher,
+		Locations: d.Creds,
+		Client:    func(loc string) enricher.Client { return d.Client(loc) },
+		Details:   stores.Details,
+		Relations: stores.Relations,
+		Naming:    stores.Naming,
+	})
+	if err != nil {
+		return err
+	}
+
+	// Its routes, in one lifecycle group until SIGTERM.
+	components, err := d.Components("enricher", w)
+	if err != nil {
+		return err
+	}
+	d.Log.Info("worker starting", "worker", "enricher")
+	return d.Serve(ctx, components...)
 }

@@ -3,11 +3,61 @@
 package main
 
 import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/services/fetcher"
 )
 
 func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		log.Error("fetcher stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	// Configuration, then NATS, telemetry, the credential store and the
+	// HighLevel client (nil d: --help, or stopped while waiting for NATS).
 	var cfg fetcher.Config
-	fleet.Main("fetcher", "refreshes Social Planner tag catalogues on post triggers and reports tag changes", &cfg, &cfg.Config, fetcher.New)
+	d, err := fleet.Setup(ctx, "fetcher", "refreshes Social Planner tag catalogues on post triggers and reports tag changes",
+		&cfg, &cfg.Config, os.Args[1:], os.Stdout)
+	if d == nil || err != nil {
+		return err
+	}
+	defer d.Close(context.WithoutCancel(ctx))
+
+	// What the fetcher uses.
+	stores, err := fetcher.OpenStores(ctx, d.JS)
+	if err != nil {
+		return err
+	}
+	w, err := fetcher.New(cfg, fetcher.Deps{
+		Publisher:  d.Publisher,
+		Locations:  d.Creds,
+		Client:     func(loc string) fetcher.Client { return d.Client(loc) },
+		Catalogues: stores.Catalogues,
+		Cursors:    stores.Cursors,
+		Refreshes:  stores.Refreshes,
+		Log:        d.Log,
+	})
+	if err != nil {
+		return err
+	}
+
+	// Its routes and loops, in one lifecycle group until SIGTERM.
+	components, err := d.Components("fetcher", w)
+	if err != nil {
+		return err
+	}
+	d.Log.Info("worker starting", "worker", "fetcher")
+	return d.Serve(ctx, components...)
 }

@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"context"
+
+	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/services/enricher"
+	"github.com/socialsync/socialsync/services/fetcher"
+	"github.com/socialsync/socialsync/services/stats"
+)
+
+// The constructors below wire a worker on a process's dependencies as its
+// own main does (services/<worker>/cmd): the all-in-one binary, the
+// benchmarks and the deployment tests compose the same workers.
+
+// NewFetcher returns the fetcher on d.
+func NewFetcher(ctx context.Context, cfg fetcher.Config, d *fleet.Deps) (*fetcher.Worker, error) {
+	s, err := fetcher.OpenStores(ctx, d.JS)
+	if err != nil {
+		return nil, err
+	}
+	return fetcher.New(cfg, fetcher.Deps{Publisher: d.Publisher, Locations: d.Creds,
+		Client:     func(loc string) fetcher.Client { return d.Client(loc) },
+		Catalogues: s.Catalogues, Cursors: s.Cursors, Refreshes: s.Refreshes, Log: d.Log})
+}
+
+// NewEnricher returns the enricher on d.
+func NewEnricher(ctx context.Context, cfg enricher.Config, d *fleet.Deps) (*enricher.Worker, error) {
+	s, err := enricher.OpenStores(ctx, d.JS)
+	if err != nil {
+		return nil, err
+	}
+	return enricher.New(cfg, enricher.Deps{Publisher: d.Publisher, Locations: d.Creds,
+		Client:  func(loc string) enricher.Client { return d.Client(loc) },
+		Details: s.Details, Relations: s.Relations, Naming: s.Naming})
+}
+
+// NewStats returns the statistics worker on d.
+func NewStats(ctx context.Context, cfg stats.Config, d *fleet.Deps) (*stats.Worker, error) {
+	s, err := stats.OpenStores(ctx, d.JS)
+	if err != nil {
+		return nil, err
+	}
+	return stats.New(cfg, stats.Deps{Publisher: d.Publisher, Locations: d.Creds,
+		Client:  func(loc string) stats.Client { return d.Client(loc) },
+		History: stats.KVHistory{KV: s.History}, FollowUps: stats.KVFollowUps{Stores: s}, Stores: s, Log: d.Log})
+}
