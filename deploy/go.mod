@@ -5,6 +5,7 @@ go 1.26.8
 replace (
 	github.com/socialsync/socialsync/pkg => ../pkg
 	github.com/socialsync/socialsync/proto => ../proto
+	github.com/socialsync/socialsync/services/automation => ../services/automation
 	github.com/socialsync/socialsync/services/contactsync => ../services/contactsync
 	github.com/socialsync/socialsync/services/enricher => ../services/enricher
 	github.com/socialsync/socialsync/services/fetcher => ../services/fetcher
@@ -61,6 +62,7 @@ require (
 	github.com/prometheus/otlptranslator v1.0.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/socialsync/socialsync/proto v0.0.0-00010101000000-000000000000 // indirect
+	github.com/socialsync/socialsync/services/automation v0.0.0-00010101000000-000000000000 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
 	github.com/xlab/treeprint v1.2.0 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
@@ -103,7 +105,7 @@ require (
 require (
 	github.com/kelseyhightower/envconfig v1.4.0
 	github.com/nats-io/nats-server/v2 v2.15.2
-	github.com/nats-io/nats.go v1.55.0
+	github.com/nats-io/nats.go v1.56.0
 	github.com/socialsync/socialsync/pkg v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/services/contactsync v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/services/enricher v0.0.0-00010101000000-000000000000

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/contacttags"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -34,10 +35,9 @@ const conflictPause = 20 * time.Millisecond
 type handler struct {
 	w     *Worker
 	store *store
-	locks *stripes
+	locks *bus.Stripes
 	// settings hold the locations' mappings (see naming.go).
 	settings jetstream.KeyValue
-	segs     *segments
 }
 
 // contact is one contact's part in handling an event.
@@ -63,10 +63,12 @@ type contact struct {
 //     the catalogue, or wait for the fetcher;
 //  2. find the contacts it concerns (tagging.Targets) and read their states;
 //  3. plan each contact's tag changes against its stored state, group
-//     them into HighLevel calls (tagging.Plan, tagging.Batch) and send them;
+//     them into HighLevel calls (tagging.Plan, contacttags.Batch) and send them;
 //  4. store each changed contact's new state under a revision check and
-//     publish its ContactTagsChanged; a contact whose state another
-//     replica changed meanwhile is planned again from the fresh state;
+//     publish a ContactTagsChanged for every contact of the event, changed
+//     or not (the automation worker computes its segments again from it);
+//     a contact whose state another replica changed meanwhile is planned
+//     again from the fresh state;
 //  5. dead-letter, one by one, the contacts HighLevel refused for good,
 //     and record the post's contacts.
 //
@@ -136,33 +138,12 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 		contacts = slices.DeleteFunc(contacts, func(c *contact) bool { return "contact "+c.id != item })
 	}
 
-	failed, err := h.apply(ctx, msg, loc, ev.GetPostId(), contacts)
-	if err != nil {
-		return err
-	}
-	// The contacts' social tags and posts changed: so may their segments.
-	// Computed from the stored states, this writes nothing on a
-	// redelivery that finds the membership already in line.
-	var touched []string
-	for _, c := range contacts {
-		if _, bad := failed[c.id]; !bad {
-			touched = append(touched, c.id)
-		}
-	}
 	at := h.w.now()
 	if ev.GetOccurredAt() != nil {
 		at = ev.GetOccurredAt().AsTime()
 	}
-	// With no definition there is no member to keep in line (those of a
-	// deleted definition are handled by the recomputation its deletion
-	// requested), and nothing to read.
-	if err := h.segs.defs.wait(ctx); err != nil {
-		return err
-	}
-	if !h.segs.any() {
-		touched = nil
-	}
-	if err := h.segs.recompute(ctx, msg, loc, touched, "post "+ev.GetPostId(), map[string]time.Time{post: at}); err != nil {
+	failed, err := h.apply(ctx, msg, loc, postRef{id: ev.GetPostId(), key: post, at: at}, contacts)
+	if err != nil {
 		return err
 	}
 
@@ -194,12 +175,13 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 // contacts HighLevel refused, by reason, each already dead-lettered. It
 // returns an error when some contacts could not be done; those that were
 // are stored, so that the redelivered event does not write them again.
-func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID string, contacts []*contact) (map[string]string, error) {
+func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc string, post postRef, contacts []*contact) (map[string]string, error) {
+	postID := post.id
 	keys := make([]string, 0, len(contacts))
 	for _, c := range contacts {
 		keys = append(keys, relations.ContactKey(loc, c.id))
 	}
-	unlock, err := h.locks.lock(ctx, keys)
+	unlock, err := h.locks.Lock(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +203,7 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 		if round > maxRounds {
 			return failed, fmt.Errorf("post %s of %s: contact states kept changing during %d attempts", postID, loc, maxRounds)
 		}
-		diffs := map[string]tagging.Diff{}
+		diffs := map[string]contacttags.Diff{}
 		for _, c := range pending {
 			c.next, c.diff = tagging.PlanNamed(c.state, c.change, naming, c.written)
 			c.send = c.diff
@@ -238,18 +220,18 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 				diffs[c.id] = c.send
 			}
 		}
-		res := write(ctx, client, loc, tagging.Batch(diffs, h.w.cfg.BulkMin, tagging.BulkMax))
+		res := contacttags.Send(ctx, client, loc, contacttags.Batch(diffs, h.w.cfg.BulkMin, contacttags.BulkMax))
 
 		var retry []*contact
 		for _, c := range pending {
-			if reason, bad := res.failed[c.id]; bad {
+			if reason, bad := res.Failed[c.id]; bad {
 				failed[c.id] = reason
 				if err := h.deadLetter(ctx, msg, loc, postID, c.id, reason); err != nil {
 					return failed, err
 				}
 				continue
 			}
-			if res.incomplete[c.id] {
+			if res.Incomplete[c.id] {
 				continue
 			}
 			var recordRev uint64
@@ -263,7 +245,7 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 					return failed, err
 				}
 			}
-			conflict, err := h.commit(ctx, loc, postID, c)
+			conflict, err := h.commit(ctx, loc, post, c)
 			if err != nil {
 				return failed, err
 			}
@@ -277,8 +259,8 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 				}
 			}
 		}
-		if res.err != nil {
-			return failed, fmt.Errorf("tags of the contacts of post %s: %w", postID, res.err)
+		if res.Err != nil {
+			return failed, fmt.Errorf("tags of the contacts of post %s: %w", postID, res.Err)
 		}
 		pending = retry
 		if len(pending) > 0 {
@@ -293,43 +275,57 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 	return failed, nil
 }
 
-// commit stores c's next state and publishes its ContactTagsChanged. When
-// another replica changed the state since it was read, it reads it again
-// and reports a conflict, for c to be planned again.
-func (h *handler) commit(ctx context.Context, loc, postID string, c *contact) (conflict bool, err error) {
-	if c.next.Equal(c.state) && c.diff.Empty() {
-		return false, nil
-	}
-	_, err = h.store.save(ctx, relations.ContactKey(loc, c.id), c.next, c.rev)
-	if errors.Is(err, errConflict) {
-		c.written = c.written.Merge(c.diff)
-		if c.state, c.rev, err = h.store.contact(ctx, loc, c.id); err != nil {
+// postRef is the post of an event: its id, its key (id with source) and
+// when its change happened.
+type postRef struct {
+	id, key string
+	at      time.Time
+}
+
+// commit stores c's next state and publishes its ContactTagsChanged, also
+// when its tags did not change: the automation worker computes the
+// contact's segments again on each. When another replica changed the
+// state since it was read, it reads it again and reports a conflict, for c
+// to be planned again.
+func (h *handler) commit(ctx context.Context, loc string, post postRef, c *contact) (conflict bool, err error) {
+	rev := c.rev
+	if !c.next.Equal(c.state) || !c.diff.Empty() {
+		rev, err = h.store.save(ctx, relations.ContactKey(loc, c.id), c.next, c.rev)
+		if errors.Is(err, errConflict) {
+			c.written = c.written.Merge(c.diff)
+			if c.state, c.rev, err = h.store.contact(ctx, loc, c.id); err != nil {
+				return false, err
+			}
+			return true, nil
+		}
+		if err != nil {
 			return false, err
 		}
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if c.diff.Empty() && len(c.skipped) == 0 {
-		return false, nil
 	}
 	subject, err := topology.ContactEvents.Subject(loc)
 	if err != nil {
 		return false, err
 	}
 	ev := &socialsyncv1.ContactTagsChanged{
-		LocationId: loc,
-		ContactId:  c.id,
-		Added:      c.diff.Add,
-		Removed:    c.diff.Remove,
-		Reason:     "post " + postID,
-		Timestamp:  timestamppb.New(h.w.now()),
-		Skipped:    c.skipped,
+		LocationId:     loc,
+		ContactId:      c.id,
+		Added:          c.diff.Add,
+		Removed:        c.diff.Remove,
+		Reason:         "post " + post.id,
+		Timestamp:      timestamppb.New(h.w.now()),
+		Skipped:        c.skipped,
+		PostKey:        post.key,
+		PostOccurredAt: timestamppb.New(post.at),
 	}
 	// The id names the state the change was made from: a redelivery that
 	// redoes the change (the state was not stored) publishes the same id.
-	id := "contacttags:" + loc + ":" + c.id + ":post:" + postID + ":" + strconv.FormatUint(c.rev, 10)
+	// A contact left as it was names the revision it found, so that a
+	// duplicate finding it so again publishes nothing new.
+	verb := "post"
+	if rev == c.rev {
+		verb = "same"
+	}
+	id := "contacttags:" + loc + ":" + c.id + ":" + verb + ":" + post.id + ":" + strconv.FormatUint(c.rev, 10)
 	if _, err := h.w.deps.Publisher.Publish(ctx, subject, ev, bus.WithMsgID(id)); err != nil {
 		return false, err
 	}
