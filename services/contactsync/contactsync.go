@@ -126,7 +126,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	h := &handler{w: w, store: &store{tags: tags, details: details, relations: relations}, locks: bus.NewStripes(), settings: settingsKV}
-	posts, err := w.deps.Consumer(topology.StreamTriggers, topology.DurableContactSync, h.handle, w.cfg.Concurrency)
+	posts, err := w.deps.Consumer(topology.StreamTriggers, topology.DurableContactSync, h.edge, w.cfg.Concurrency)
 	if err != nil {
 		return err
 	}

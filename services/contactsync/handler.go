@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -80,34 +81,33 @@ type contact struct {
 // that it cannot undo a tag re-added meanwhile. Only a removal whose
 // answer was lost (a crash during the call) may be sent twice. A plain
 // duplicate finds the new state and writes nothing.
-func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
-	var ev socialsyncv1.PostEvent
-	loc, err := bus.DecodePost(msg, &ev)
-	if err != nil {
-		return err
-	}
+//
+// The contacts and tags given up on for good are in the Result, for the
+// edge to dead-letter (edge.go).
+func (h *handler) handle(ctx context.Context, in delivery) (res Result, err error) {
+	ev, loc := in.ev, in.loc
 	// The post stands for itself in keys and contact states by its key,
 	// its id encoded with its source: the enricher's records use it too.
-	post, err := bus.PostKey(&ev)
+	post, err := bus.PostKey(ev)
 	if err != nil {
-		return err
+		return res, err
 	}
 	// A paced location's message goes back at once, before any read or
 	// lock, so its backlog costs the other locations nothing.
 	if err := h.w.deps.Governor.Check(loc); err != nil {
-		return err
+		return res, err
 	}
 	if _, err := h.w.deps.Creds.Location(ctx, loc); errors.Is(err, creds.ErrUnknownLocation) {
-		return bus.Permanent(err)
+		return res, bus.Permanent(err)
 	} else if err != nil {
-		return fmt.Errorf("post %s of %s: %w", ev.GetPostId(), loc, err)
+		return res, fmt.Errorf("post %s of %s: %w", ev.GetPostId(), loc, err)
 	}
 	deleted := ev.GetChange() == socialsyncv1.Change_CHANGE_DELETED
 	var names []string
 	var skipped []*socialsyncv1.SkippedTag
 	if !deleted {
-		if names, skipped, err = h.tagNames(ctx, msg, &ev, loc); err != nil {
-			return err
+		if names, skipped, err = h.tagNames(ctx, &res, in); err != nil {
+			return res, err
 		}
 	}
 
@@ -115,13 +115,13 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	indexKey := relations.PostContactsKey(loc, post)
 	indexRev, err := h.store.load(ctx, indexKey, &known)
 	if err != nil {
-		return err
+		return res, err
 	}
 	linked, unlinked := tagging.Targets(known.ContactIDs, ev.GetContactIds(), deleted)
 	log := bus.LoggerFrom(ctx)
 	if len(linked)+len(unlinked) == 0 {
 		log.Debug("post event concerns no contact", "post", ev.GetPostId())
-		return nil
+		return res, nil
 	}
 	var contacts []*contact
 	for _, id := range linked {
@@ -134,17 +134,20 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	// others were done when the message was first handled. A replayed
 	// tag's dead letter redoes the post for every contact: the stored
 	// state keeps what was applied before from being written again.
-	if item, ok := bus.ReplayItem(msg.Headers()); ok && strings.HasPrefix(item, "contact ") {
-		contacts = slices.DeleteFunc(contacts, func(c *contact) bool { return "contact "+c.id != item })
+	if strings.HasPrefix(in.replay, "contact ") {
+		contacts = slices.DeleteFunc(contacts, func(c *contact) bool { return "contact "+c.id != in.replay })
 	}
 
 	at := h.w.now()
 	if ev.GetOccurredAt() != nil {
 		at = ev.GetOccurredAt().AsTime()
 	}
-	failed, err := h.apply(ctx, msg, loc, postRef{id: ev.GetPostId(), key: post, at: at}, contacts)
+	failed, err := h.apply(ctx, loc, postRef{id: ev.GetPostId(), key: post, at: at}, contacts)
+	for _, id := range slices.Sorted(maps.Keys(failed)) {
+		res.deadLetter("contact "+id, "post "+ev.GetPostId()+": "+failed[id])
+	}
 	if err != nil {
-		return err
+		return res, err
 	}
 
 	// Record the post's contacts, minus those HighLevel refused.
@@ -163,19 +166,19 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	if errors.Is(err, errConflict) {
 		// Another event of the post was handled meanwhile: handle this
 		// one again on top of it. Its contacts are done and write nothing.
-		return fmt.Errorf("contacts of post %s: %w", ev.GetPostId(), err)
+		return res, fmt.Errorf("contacts of post %s: %w", ev.GetPostId(), err)
 	}
 	if err != nil || deleted {
-		return err
+		return res, err
 	}
-	return h.copyFields(ctx, loc, ev.GetTagIds(), now)
+	return res, h.copyFields(ctx, loc, ev.GetTagIds(), now)
 }
 
 // apply brings contacts to the state the event asks for and returns the
-// contacts HighLevel refused, by reason, each already dead-lettered. It
+// contacts HighLevel refused, by reason, to be dead-lettered. It
 // returns an error when some contacts could not be done; those that were
 // are stored, so that the redelivered event does not write them again.
-func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc string, post postRef, contacts []*contact) (map[string]string, error) {
+func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts []*contact) (map[string]string, error) {
 	postID := post.id
 	keys := make([]string, 0, len(contacts))
 	for _, c := range contacts {
@@ -226,9 +229,6 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc string, post
 		for _, c := range pending {
 			if reason, bad := res.Failed[c.id]; bad {
 				failed[c.id] = reason
-				if err := h.deadLetter(ctx, msg, loc, postID, c.id, reason); err != nil {
-					return failed, err
-				}
 				continue
 			}
 			if res.Incomplete[c.id] {
@@ -332,29 +332,20 @@ func (h *handler) commit(ctx context.Context, loc string, post postRef, c *conta
 	return false, nil
 }
 
-// deadLetter gives up on one contact of the event.
-func (h *handler) deadLetter(ctx context.Context, msg jetstream.Msg, loc, postID, contactID, reason string) error {
-	subject, err := bus.DeadLetterItem(ctx, h.w.deps.JS, topology.DurableContactSync, msg, "contact "+contactID,
-		bus.ClassPermanent, "post "+postID+": "+reason)
-	if err != nil {
-		return err
-	}
-	bus.LoggerFrom(ctx).Warn("contact dead-lettered", "contact", contactID, "post", postID, "reason", reason, "dead_letter", subject)
-	return nil
-}
-
 // skippedDeleted is the reason a deleted tag of a post is skipped.
 const skippedDeleted = "deleted in Social Planner"
 
 // tagNames returns the names of the event's tag ids and the tags it
 // skips, deleted ones, each with why. A tag the catalogue does not hold:
 //
-//   - when the catalogue was fetched before msg arrived, the catalogue
-//     may not know it yet: tagNames asks the fetcher for a refresh and
-//     returns an *UnknownTagsError, which defers msg;
+//   - when the catalogue was fetched before the event arrived, the
+//     catalogue may not know it yet: tagNames asks the fetcher for a
+//     refresh and returns an *UnknownTagsError, which defers the event;
 //   - when the catalogue was fetched after, the tag never existed: it is
-//     dead-lettered as an item of msg and the other tags go on.
-func (h *handler) tagNames(ctx context.Context, msg jetstream.Msg, ev *socialsyncv1.PostEvent, loc string) ([]string, []*socialsyncv1.SkippedTag, error) {
+//     added to res, to be dead-lettered as an item of the event, and the
+//     other tags go on.
+func (h *handler) tagNames(ctx context.Context, res *Result, in delivery) ([]string, []*socialsyncv1.SkippedTag, error) {
+	ev, loc := in.ev, in.loc
 	ids := ev.GetTagIds()
 	if len(ids) == 0 {
 		return nil, nil, nil
@@ -402,20 +393,17 @@ func (h *handler) tagNames(ctx context.Context, msg jetstream.Msg, ev *socialsyn
 	if len(unknown) == 0 {
 		return goingOn()
 	}
-	meta, err := msg.Metadata()
-	if err != nil {
-		return nil, nil, fmt.Errorf("post %s of %s: %w", ev.GetPostId(), loc, err)
-	}
-	if !cat.FetchedAt.After(meta.Timestamp) {
-		if err := h.requestRefresh(ctx, ev, loc, meta.Sequence.Stream); err != nil {
+	if !cat.FetchedAt.After(in.arrived) {
+		if err := h.requestRefresh(ctx, ev, loc, in.seq); err != nil {
 			return nil, nil, err
 		}
-		return nil, nil, &UnknownTagsError{Location: loc, TagIDs: unknown, After: unknownTagRetry(meta.NumDelivered)}
+		return nil, nil, &UnknownTagsError{Location: loc, TagIDs: unknown, After: unknownTagRetry(in.delivered)}
 	}
+	// A catalogue fetched after the event arrived does not hold them, live
+	// or deleted: they never existed.
 	for _, id := range unknown {
-		if err := h.deadLetterTag(ctx, msg, loc, ev.GetPostId(), id, cat.FetchedAt); err != nil {
-			return nil, nil, err
-		}
+		res.deadLetter("tag "+id, fmt.Sprintf("post %s: %s: the catalogue fetched at %s never held it",
+			ev.GetPostId(), ErrUnknownTags, cat.FetchedAt.UTC().Format(time.RFC3339)))
 	}
 	return goingOn()
 }
@@ -432,18 +420,6 @@ func (h *handler) requestRefresh(ctx context.Context, ev *socialsyncv1.PostEvent
 	if _, err := h.w.deps.Publisher.Publish(ctx, subject, ev, bus.WithMsgID(id)); err != nil {
 		return fmt.Errorf("request catalogue refresh of %s: %w", loc, err)
 	}
-	return nil
-}
-
-// deadLetterTag gives up on one tag of the event: a catalogue fetched
-// after the event arrived does not hold it, live or deleted.
-func (h *handler) deadLetterTag(ctx context.Context, msg jetstream.Msg, loc, postID, tagID string, fetched time.Time) error {
-	reason := fmt.Sprintf("post %s: %s: the catalogue fetched at %s never held it", postID, ErrUnknownTags, fetched.UTC().Format(time.RFC3339))
-	subject, err := bus.DeadLetterItem(ctx, h.w.deps.JS, topology.DurableContactSync, msg, "tag "+tagID, bus.ClassPermanent, reason)
-	if err != nil {
-		return err
-	}
-	bus.LoggerFrom(ctx).Warn("tag dead-lettered", "tag", tagID, "post", postID, "dead_letter", subject)
 	return nil
 }
 
