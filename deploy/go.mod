@@ -62,7 +62,6 @@ require (
 	github.com/prometheus/otlptranslator v1.0.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/socialsync/socialsync/proto v0.0.0-00010101000000-000000000000 // indirect
-	github.com/socialsync/socialsync/services/automation v0.0.0-00010101000000-000000000000 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
 	github.com/xlab/treeprint v1.2.0 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
@@ -107,6 +106,7 @@ require (
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.56.0
 	github.com/socialsync/socialsync/pkg v0.0.0-00010101000000-000000000000
+	github.com/socialsync/socialsync/services/automation v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/services/contactsync v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/services/enricher v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/services/fetcher v0.0.0-00010101000000-000000000000
