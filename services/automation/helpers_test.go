@@ -3,9 +3,6 @@ package automationworker_test
 import (
 	"context"
 	"encoding/json"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,8 +19,8 @@ import (
 	automationworker "github.com/socialsync/socialsync/services/automation"
 )
 
-// startWorker runs the worker until the test ends, and checks that Run
-// returns nil on cancel.
+// startWorker runs the worker until the test ends (fleettest.Run checks
+// that Run returns nil on cancel).
 func startWorker(t *testing.T, env *fleettest.Env, change ...func(*automationworker.Config)) {
 	t.Helper()
 	cfg := automationworker.Config{Config: env.Deps.Config, Concurrency: 2, TagPrefix: "social:", BulkMin: 2}
@@ -34,23 +31,7 @@ func startWorker(t *testing.T, env *fleettest.Env, change ...func(*automationwor
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	var once sync.Once
-	t.Cleanup(func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run returned %v on cancel, want nil", err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Error("Run did not return after cancel")
-			}
-		})
-	})
+	fleettest.Run(t, w.Run)
 }
 
 // simLocation is a location's contacts as the simulator's admin API shows
@@ -80,45 +61,19 @@ func liveContacts(t *testing.T, env *fleettest.Env, loc string, n int) []string 
 	return out
 }
 
-// contactTags returns the current tags of a contact in the simulator.
+// contactTags, hasTag and waitTags are fleettest's.
 func contactTags(t *testing.T, env *fleettest.Env, loc, contact string) []string {
 	t.Helper()
-	var l simLocation
-	env.Admin(t, "GET", "/_sandbox/locations/"+loc, nil, &l)
-	for _, c := range l.Contacts {
-		if c.ID == contact {
-			return c.Tags
-		}
-	}
-	t.Fatalf("no contact %s in %s", contact, loc)
-	return nil
+	return env.ContactTags(t, loc, contact)
 }
 
-// hasTag reports whether tags holds tag, compared as HighLevel does.
-func hasTag(tags []string, tag string) bool {
-	return slices.ContainsFunc(tags, func(s string) bool { return strings.EqualFold(s, tag) })
-}
+func hasTag(tags []string, tag string) bool { return fleettest.HasTag(tags, tag) }
 
 // waitTags waits until each contact has every tag of want and none of
 // gone: segment membership follows contact tags, eventually.
 func waitTags(t *testing.T, env *fleettest.Env, loc string, contacts []string, want, gone []string) {
 	t.Helper()
-	fleettest.Eventually(t, 20*time.Second, "contact tags", func() bool {
-		for _, c := range contacts {
-			tags := contactTags(t, env, loc, c)
-			for _, w := range want {
-				if !hasTag(tags, w) {
-					return false
-				}
-			}
-			for _, g := range gone {
-				if hasTag(tags, g) {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	env.WaitTags(t, loc, contacts, want, gone)
 }
 
 // postKey is the key part of a post of the default source, as the
