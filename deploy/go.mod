@@ -5,6 +5,7 @@ go 1.26.8
 replace (
 	github.com/socialsync/socialsync/pkg => ../pkg
 	github.com/socialsync/socialsync/proto => ../proto
+	github.com/socialsync/socialsync/services/automation => ../services/automation
 	github.com/socialsync/socialsync/services/contactsync => ../services/contactsync
 	github.com/socialsync/socialsync/services/enricher => ../services/enricher
 	github.com/socialsync/socialsync/services/fetcher => ../services/fetcher
@@ -103,8 +104,9 @@ require (
 require (
 	github.com/kelseyhightower/envconfig v1.4.0
 	github.com/nats-io/nats-server/v2 v2.15.2
-	github.com/nats-io/nats.go v1.55.0
+	github.com/nats-io/nats.go v1.56.0
 	github.com/socialsync/socialsync/pkg v0.0.0-00010101000000-000000000000
+	github.com/socialsync/socialsync/services/automation v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/services/contactsync v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/services/enricher v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/services/fetcher v0.0.0-00010101000000-000000000000

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -28,6 +29,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/topology"
+	automationworker "github.com/socialsync/socialsync/services/automation"
 	"github.com/socialsync/socialsync/services/contactsync"
 	"github.com/socialsync/socialsync/services/enricher"
 	"github.com/socialsync/socialsync/services/fetcher"
@@ -45,7 +47,7 @@ var overlays = []struct {
 }
 
 // workers are the Deployments KEDA scales; the gateway is the other one.
-var workers = []string{"fetcher", "enricher", "stats", "contactsync"}
+var workers = []string{"fetcher", "enricher", "stats", "contactsync", "automation"}
 
 // ScaledObject is the part of KEDA's keda.sh/v1alpha1 ScaledObject that
 // these manifests use. KEDA publishes no Go type this module can import
@@ -399,7 +401,11 @@ func TestDeploymentsConfigureTheirBinaries(t *testing.T) {
 			var c contactsync.Config
 			return &c, func() error { return c.Config.Validate() }
 		},
-		// stats and contactsync validate their own settings in New; the
+		"automation": func() (any, func() error) {
+			var c automationworker.Config
+			return &c, func() error { return c.Config.Validate() }
+		},
+		// stats, contactsync and automation validate their own settings in New; the
 		// gateway's Config lives on its own branch: the shared settings
 		// are checked for both.
 		"gateway": func() (any, func() error) { var c fleet.Config; return &c, func() error { return c.Validate() } },
@@ -467,7 +473,7 @@ var gatewayVars = []string{"SOCIALSYNC_WEBHOOK_SECRET", "SOCIALSYNC_WEBHOOK_SECR
 	"SOCIALSYNC_WEBHOOK_MAX_BYTES", "SOCIALSYNC_WEBHOOK_TOLERANCE", "SOCIALSYNC_GATEWAY_PUBLISH_TIMEOUT"}
 
 // sharedByOthers lists the shared ConfigMap's variables that only some
-// binaries read (the contact tag prefix: enricher and contactsync).
+// binaries read (the contact tag prefix: enricher, contactsync and automation).
 func sharedByOthers(name string) bool { return name == "SOCIALSYNC_CONTACT_TAG_PREFIX" }
 
 // TestEveryDeploymentIsCovered checks the objects that go with each
@@ -568,8 +574,8 @@ func TestEveryDeploymentIsCovered(t *testing.T) {
 					spec, ok := topo.Consumer(m["stream"], m["consumer"])
 					if !ok {
 						t.Errorf("trigger on %s/%s: no such durable in topology.New", m["stream"], m["consumer"])
-					} else if spec.Config.Durable != name {
-						t.Errorf("trigger on %s/%s: the durable of %s, not %s", m["stream"], m["consumer"], spec.Config.Durable, name)
+					} else if owner := cmp.Or(durableOwner[spec.Config.Durable], spec.Config.Durable); owner != name {
+						t.Errorf("trigger on %s/%s: the durable of %s, not %s", m["stream"], m["consumer"], owner, name)
 					}
 					if m["account"] != "SOCIALSYNC" {
 						t.Errorf("trigger account %q, want the SOCIALSYNC account of nats/accounts.conf", m["account"])

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +29,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/topology"
+	automationworker "github.com/socialsync/socialsync/services/automation"
 	"github.com/socialsync/socialsync/services/contactsync"
 	"github.com/socialsync/socialsync/services/enricher"
 	"github.com/socialsync/socialsync/services/fetcher"
@@ -42,7 +45,7 @@ const (
 )
 
 // users are the NATS users of accounts.conf.
-var users = []string{"fetcher", "enricher", "stats", "contactsync", "gateway", "operator"}
+var users = []string{"fetcher", "enricher", "stats", "contactsync", "automation", "gateway", "operator"}
 
 // violations records the permission violations nats-server logs.
 type violations struct {
@@ -182,9 +185,10 @@ func (l testLog) Write(p []byte) (int, error) {
 
 // TestWorkersWithTheirOwnUsers starts nats-server with accounts.conf and the
 // simulator, registers a location and publishes triggers with the operator
-// CLI, and runs the four workers each as its own NATS user: a post trigger
+// CLI, and runs the five workers each as its own NATS user: a post trigger
 // ends with the post's tags on its contacts (fetcher → enricher →
-// contactsync) and a statistics trigger with a stored snapshot (stats), and
+// contactsync), a segment applied with the CLI with its contacts in it
+// (automation), a statistics trigger with a stored snapshot (stats), and
 // no user hit a permission violation on the way.
 func TestWorkersWithTheirOwnUsers(t *testing.T) {
 	n := startNATS(t)
@@ -232,6 +236,14 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	fleettest.Run(t, cw.Run)
+	ad := n.deps(t, "automation", simSrv.URL, key)
+	acfg := defaults[automationworker.Config](t)
+	acfg.Config = ad.Config
+	aw, err := automationworker.New(acfg, ad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Run(t, aw.Run)
 
 	var detail struct {
 		SocialTags []struct {
@@ -287,6 +299,23 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 		}
 		return true
 	})
+	// A segment of the first tag: the automation worker puts the contacts
+	// in it, after contactsync tagged them.
+	segFile := filepath.Join(t.TempDir(), "segments.yaml")
+	if err := os.WriteFile(segFile, []byte("segments:\n  - name: deploy-fans\n    anyTags: [\""+want[0]+"\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.operatorRun(t, "segments", "apply", "-f", segFile)
+	fleettest.Eventually(t, 60*time.Second, "the contacts in the segment (automation)", func() bool {
+		getLocation()
+		in := 0
+		for _, c := range detail.Contacts {
+			if slices.Contains(contacts, c.ID) && slices.Contains(c.Tags, "segment:deploy-fans") {
+				in++
+			}
+		}
+		return in == len(contacts)
+	})
 	fleettest.Eventually(t, 30*time.Second, "the tags mirrored into the location's tag catalogue (enricher)", func() bool {
 		getLocation()
 		return slices.Contains(detail.LocationTags, want[0]) && slices.Contains(detail.LocationTags, want[1])
@@ -336,8 +365,8 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 func (e *natsEnv) operatorRun(t *testing.T, args ...string) string {
 	t.Helper()
 	n := 1
-	if len(args) > 1 && (args[0] == "trigger" || args[0] == "locations") {
-		n = 2 // trigger post, locations add: flags follow the subcommand
+	if len(args) > 1 && (args[0] == "trigger" || args[0] == "locations" || args[0] == "segments") {
+		n = 2 // trigger post, locations add, segments apply: flags follow the subcommand
 	}
 	full := append(slices.Clone(args[:n]), "--nats", e.url("operator"))
 	full = append(full, args[n:]...)
@@ -373,6 +402,10 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_SCHEDULES"}, {"pub", "$KV.socialsync_stats_history." + loc + ".2026-11-27"}},
 		"contactsync": {{"pub", "socialsync.event.contact." + loc}, {"pub", "$KV.socialsync_relations." + loc}, {"pub", "socialsync.refresh.catalogue." + loc},
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.contactsync"}},
+		"automation": {{"pub", "socialsync.event.segment." + loc}, {"pub", "socialsync.trigger.segments." + loc},
+			{"pub", "$KV.socialsync_segments.member." + loc + ".c1"}, {"pub", "$KV.socialsync_workflow_runs.r1"},
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.workflows"}, {"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.segments"},
+			{"pub", "socialsync.dlq.workflows." + loc}},
 		"gateway": {{"pub", "socialsync.trigger.post." + loc}, {"pub", "socialsync.trigger.stats." + loc},
 			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_EVENTS.dash1.socialsync.event.>"}, {"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.dash1"},
 			{"pub", "$JS.API.STREAM.MSG.DELETE.SOCIALSYNC_DLQ"}, {"pub", "socialsync.event.tag." + loc}},
@@ -418,7 +451,19 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "$KV.socialsync_tag_details." + loc}, // same for details
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.stats"},
 			{"pub", "$JS.API.STREAM.MSG.DELETE.SOCIALSYNC_DLQ"},
+			{"pub", "socialsync.event.segment." + loc},                       // the automation worker's
+			{"pub", "$KV.socialsync_segments.member." + loc + ".c1"},         // segment membership
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.workflows"}, // workflows
 			{"sub", "socialsync.trigger.>"},
+		},
+		"automation": {
+			{"pub", "socialsync.event.contact." + loc},                           // contactsync's
+			{"pub", "$KV.socialsync_relations." + loc},                           // reads the contacts' states, never writes them
+			{"pub", "$KV.socialsync_tags." + loc},                                // the fetcher's catalogue
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.contactsync"}, // contactsync's work
+			{"pub", "socialsync.dlq.contactsync." + loc},
+			{"pub", "socialsync.refresh.catalogue." + loc},
+			{"sub", "socialsync.event.>"},
 		},
 		"gateway": {
 			{"pub", "socialsync.event.contact." + loc}, // events come from the workers
@@ -427,7 +472,7 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "$JS.ACK.SOCIALSYNC_TRIGGERS.fetcher.1.2.3.4.5.6"},
 			{"pub", "$JS.API.CONSUMER.DELETE.SOCIALSYNC_TRIGGERS.fetcher"},
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.enricher"}, // its ordered consumers share the stream
-			{"pub", "$JS.API.CONSUMER.DELETE.SOCIALSYNC_EVENTS.contactsync"},
+			{"pub", "$JS.API.CONSUMER.DELETE.SOCIALSYNC_EVENTS.workflows"},
 			{"pub", "$JS.API.STREAM.DELETE.SOCIALSYNC_DLQ"},
 			{"pub", "$KV.socialsync_tags." + loc},
 			{"sub", "socialsync.trigger.>"},
@@ -622,8 +667,8 @@ func TestAccountsCoverTopology(t *testing.T) {
 }
 
 // durableOwner names the user of a durable not named after its worker:
-// contactsync runs the segments durable (issue 5, workflows branch).
-var durableOwner = map[string]string{"segments": "contactsync"}
+// the automation worker runs the segments and workflows durables.
+var durableOwner = map[string]string{"segments": "automation", "workflows": "automation"}
 
 // streamAPI are the JetStream API subjects CreateOrUpdateStream and a bind
 // (js.Stream, js.KeyValue) use for stream name.

@@ -90,6 +90,10 @@ func (c Class) String() string {
 func (c Class) retries() bool { return c == ClassRetryable || c == ClassRateLimited }
 
 var (
+	// ErrBusy is the cause of the deferral of a message whose keys another
+	// handler of this replica holds (Stripes).
+	ErrBusy = errors.New("another handler of this replica is updating these contacts")
+
 	// ErrBadInput matches every error about the message itself:
 	// ErrTooLarge, ErrUndecodable, ErrUnknownSubject, ErrInvalidLocation,
 	// ErrLocationMismatch and ErrUnknownLocation.

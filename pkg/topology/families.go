@@ -24,7 +24,8 @@ const (
 	TagDetailsEvents bus.Family = "socialsync.event.tagdetails"
 	// StatsEvents carry StatsSnapshot.
 	StatsEvents bus.Family = "socialsync.event.stats"
-	// ContactEvents carry ContactTagsChanged.
+	// ContactEvents carry ContactTagsChanged: contactsync → the automation
+	// worker's segments durable, outside subscribers.
 	ContactEvents bus.Family = "socialsync.event.contact"
 	// LocationEvents carry LocationStateChanged: creds (a location needs
 	// re-authorisation, or was connected again) → gateway, operators.
@@ -46,12 +47,12 @@ const (
 	// triggers stream sources them as StatsTriggers.
 	ScheduledStats bus.Family = "socialsync.scheduled.stats"
 
-	// SegmentTriggers carry SegmentsRecompute: contactsync (a segment
-	// definition, the tags or the statistics of a location changed),
-	// anyone → contactsync's segments durable.
+	// SegmentTriggers carry SegmentsRecompute: the automation worker (a
+	// segment definition, the tags or the statistics of a location
+	// changed), anyone → the automation worker's segments durable.
 	SegmentTriggers bus.Family = "socialsync.trigger.segments"
-	// SegmentEvents carry SegmentChanged: contactsync → contactsync's
-	// workflows, outside subscribers.
+	// SegmentEvents carry SegmentChanged: the automation worker → its
+	// workflows durable, outside subscribers.
 	SegmentEvents bus.Family = "socialsync.event.segment"
 )
 

@@ -77,7 +77,7 @@ var Footprints = []Footprint{
 	{Name: StreamTriggers, RecordBytes: 450, PerDay: 20 + 20 + 4 + 40, Days: 7,
 		Basis: "20 post, 20 tag details, 4 statistics, 40 segment triggers a day; a backlog of up to 7 days (MaxAge)"},
 	{Name: StreamEvents, RecordBytes: 350, PerDay: 200 + 20 + 20 + 40 + 5 + 1, Days: 30,
-		Basis: "200 contact, 20 statistics, 20 tag details, 40 segment, 5 tag events and 1 recommendation a day, 30 days"},
+		Basis: "200 contact (one per contact of a post event), 20 statistics, 20 tag details, 40 segment, 5 tag events and 1 recommendation a day, 30 days"},
 	{Name: StreamRefresh, RecordBytes: 450, Kept: 1, Basis: "at most one pending refresh"},
 	{Name: StreamSchedules, RecordBytes: 400, Kept: 2, Basis: "one schedule and one fired run"},
 	{Name: bus.StreamDLQ, RecordBytes: 1_000, PerDay: 5, Days: 14, Basis: "5 dead letters a day (original bytes and reason headers), 14 days"},

@@ -28,8 +28,13 @@ const (
 	DurableEnricher    = "enricher"
 	DurableStats       = "stats"
 	DurableContactSync = "contactsync"
-	// DurableSegments is contactsync's durable for segment recomputations.
+	// DurableSegments is the automation worker's durable for segment
+	// membership: on SOCIALSYNC_TRIGGERS the recomputations of a whole
+	// location, on SOCIALSYNC_EVENTS the contacts whose tags changed.
 	DurableSegments = "segments"
+	// DurableWorkflows is the automation worker's durable for saved
+	// workflows, on SOCIALSYNC_EVENTS.
+	DurableWorkflows = "workflows"
 )
 
 // Key-value bucket and object store names.

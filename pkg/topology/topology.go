@@ -77,8 +77,13 @@ func (o Options) maxBytes(name string) int64 {
 //	stats                 SOCIALSYNC_TRIGGERS  socialsync.trigger.stats.*
 //	fetcher               SOCIALSYNC_REFRESH   socialsync.refresh.catalogue.*
 //	enricher              SOCIALSYNC_EVENTS    socialsync.event.tag.*                    (new messages only)
-//	contactsync           SOCIALSYNC_EVENTS    socialsync.event.{tag,tagdetails,stats,segment}.* (new messages only)
+//	workflows             SOCIALSYNC_EVENTS    socialsync.event.{tag,tagdetails,stats,segment}.* (new messages only)
+//	segments              SOCIALSYNC_EVENTS    socialsync.event.contact.*                (new messages only)
 //	segments              SOCIALSYNC_TRIGGERS  socialsync.trigger.segments.*
+//
+// The automation worker reads with workflows and segments: two durables, so
+// that a slow workflow delays no membership, and contactsync with its own,
+// so that neither delays a contact tag.
 //
 // The enricher reads post triggers as well as tag details requests, with
 // one durable filtering both subjects, to keep the post ↔ tag relations;
@@ -108,7 +113,7 @@ func New(opts Options) bus.Topology {
 	// A family read by one durable needs no entry.
 	badInputOwners := map[bus.Family]string{
 		PostTriggers: DurableContactSync,
-		TagEvents:    DurableContactSync,
+		TagEvents:    DurableWorkflows,
 	}
 
 	streams := []jetstream.StreamConfig{
@@ -263,8 +268,9 @@ func New(opts Options) bus.Topology {
 		consumer(StreamTriggers, DurableStats, "Statistics requests, scheduled or on demand.", all, StatsTriggers.Filter()),
 		refresh,
 		consumer(StreamEvents, DurableEnricher, "Tag deletions → stored details marked deleted.", fresh, TagEvents.Filter()),
-		consumer(StreamEvents, DurableContactSync, "Tag, tag details and statistics events → contact tags and segments.", fresh,
+		consumer(StreamEvents, DurableWorkflows, "Tag, tag details, statistics and segment events → saved workflows, segment recomputation requests.", fresh,
 			TagEvents.Filter(), TagDetailsEvents.Filter(), StatsEvents.Filter(), SegmentEvents.Filter()),
+		consumer(StreamEvents, DurableSegments, "Contact tag changes → the contacts' segment membership.", fresh, ContactEvents.Filter()),
 		consumer(StreamTriggers, DurableSegments, "Segment recomputations of a location.", all, SegmentTriggers.Filter()),
 	}
 

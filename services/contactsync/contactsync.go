@@ -5,7 +5,10 @@
 // post, and loses it when no post of the contact carries the tag any
 // more (the post dropped it, was deleted, or no longer lists the
 // contact). It publishes ContactTagsChanged on
-// "socialsync.event.contact.<loc>" for every contact it changed.
+// "socialsync.event.contact.<loc>" for every contact of a post event,
+// changed or not: the automation worker (services/automation) keeps the
+// contacts' segment membership from them, and fires saved workflows, in
+// its own process, so that neither delays a contact tag.
 //
 // What it knows lives in the relations bucket, under revision checks so
 // that replicas can race: "contact.<loc>.<contactId>" holds the tags of
@@ -33,9 +36,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/metric"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -73,29 +74,12 @@ type Config struct {
 	// BulkMin is the least number of contacts needing the same change
 	// that go through the bulk tags endpoint rather than one call each.
 	BulkMin int `envconfig:"CONTACTSYNC_BULK_MIN" default:"2" desc:"contacts needing the same tag change from which the bulk endpoint is used"`
-
-	// Saved workflows' webhooks.
-	SecretsDir      string        `envconfig:"WORKFLOW_SECRETS_DIR" desc:"directory of webhook signing secrets, one file per secret name"`
-	WebhookAttempts int           `envconfig:"WORKFLOW_WEBHOOK_ATTEMPTS" default:"5" desc:"attempts of a webhook before it is dead-lettered"`
-	WebhookBackoff  time.Duration `envconfig:"WORKFLOW_WEBHOOK_BACKOFF" default:"1s" desc:"wait before a webhook's second attempt; doubles, up to 16 times"`
-	WebhookTimeout  time.Duration `envconfig:"WORKFLOW_WEBHOOK_TIMEOUT" default:"10s" desc:"time limit of one webhook attempt"`
-	// WebhookAllowedHosts names the destinations webhooks may reach
-	// besides public https ones: host names and CIDRs whose private
-	// addresses, and plain http, are allowed (in-cluster receivers).
-	WebhookAllowedHosts string `envconfig:"WORKFLOW_WEBHOOK_ALLOWED_HOSTS" desc:"host names and CIDRs, comma-separated, that webhooks may reach over private addresses or plain http"`
-	// WebhookAllowLoopback lets webhooks reach loopback addresses:
-	// `socialsync run`'s development mode sets it; no variable does.
-	WebhookAllowLoopback bool `ignored:"true"`
-	// WebhookResolver resolves webhook hosts; nil: the system's (tests
-	// inject theirs).
-	WebhookResolver automation.Resolver `ignored:"true"`
 }
 
 // Worker is the contactsync worker.
 type Worker struct {
 	cfg  Config
 	deps *fleet.Deps
-	dest *automation.Destinations // where webhooks may go
 	log  *slog.Logger
 	now  func() time.Time
 	// skipped counts the tags left out (metrics.go).
@@ -120,101 +104,31 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	if cfg.BulkMin < 1 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_BULK_MIN: want at least 1, got %d", fleet.ErrConfig, cfg.BulkMin))
 	}
-	// Zero webhook settings (a Config built in code) take the defaults.
-	if cfg.WebhookAttempts == 0 {
-		cfg.WebhookAttempts = 5
-	}
-	if cfg.WebhookBackoff == 0 {
-		cfg.WebhookBackoff = time.Second
-	}
-	if cfg.WebhookTimeout == 0 {
-		cfg.WebhookTimeout = 10 * time.Second
-	}
-	if cfg.WebhookAttempts < 1 || cfg.WebhookAttempts > 10 {
-		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_WORKFLOW_WEBHOOK_ATTEMPTS: want 1 to 10, got %d", fleet.ErrConfig, cfg.WebhookAttempts))
-	}
-	if cfg.WebhookBackoff < 0 || cfg.WebhookTimeout < 0 {
-		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_WORKFLOW_WEBHOOK_BACKOFF and _TIMEOUT: want positive durations", fleet.ErrConfig))
-	}
-	dest, err := automation.ParseAllowList(cfg.WebhookAllowedHosts)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_WORKFLOW_WEBHOOK_ALLOWED_HOSTS: %v", fleet.ErrConfig, err))
-	}
 	if d == nil {
 		errs = append(errs, errors.New("contactsync: no dependencies"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	dest.AllowLoopback, dest.Resolver, dest.Timeout = cfg.WebhookAllowLoopback, cfg.WebhookResolver, cfg.WebhookTimeout
-	w := &Worker{cfg: cfg, deps: d, dest: dest, log: d.Log.With("worker", "contactsync"), now: time.Now}
+	w := &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "contactsync"), now: time.Now}
 	w.skipped = w.newSkippedCounter()
 	return w, nil
 }
 
-// MetricEvaluationsAbandoned counts workflow expressions abandoned past
-// their deadline.
-const MetricEvaluationsAbandoned = "socialsync.workflows.evaluations_abandoned"
-
-// evaluator returns the evaluator of the workflows' expressions, shared
-// by every event this worker handles, counting abandoned evaluations.
-func (w *Worker) evaluator(ctx context.Context) *automation.Evaluator {
-	e := &automation.Evaluator{}
-	if w.deps.Telemetry == nil {
-		return e
-	}
-	abandoned, err := w.deps.Telemetry.MeterProvider().Meter("socialsync/contactsync").Int64Counter(MetricEvaluationsAbandoned,
-		metric.WithDescription("Workflow expressions abandoned past their deadline (they run on until they end)."))
-	if err != nil {
-		w.log.Warn("workflow metrics", "err", err)
-		return e
-	}
-	e.OnAbandoned = func() {
-		abandoned.Add(ctx, 1)
-		w.log.Warn("workflow expression abandoned past its deadline")
-	}
-	return e
-}
-
-// Run handles post events, segment recomputations and the events that
-// fire saved workflows until ctx ends; it returns nil then. It fails
+// Run handles post events until ctx ends; it returns nil then. It fails
 // when the consumer cannot run (its durable is gone, the connection is
 // closed).
 func (w *Worker) Run(ctx context.Context) error {
-	var tags, details, relations, segKV, wfKV, runs, settingsKV jetstream.KeyValue
+	var tags, details, relations, settingsKV jetstream.KeyValue
 	if err := bus.OpenBuckets(ctx, w.deps.JS, map[string]*jetstream.KeyValue{
-		topology.BucketTags: &tags, topology.BucketTagDetails: &details, topology.BucketRelations: &relations,
-		topology.BucketSegments: &segKV, topology.BucketWorkflows: &wfKV, topology.BucketWorkflowRuns: &runs, topology.BucketSettings: &settingsKV,
+		topology.BucketTags: &tags, topology.BucketTagDetails: &details, topology.BucketRelations: &relations, topology.BucketSettings: &settingsKV,
 	}); err != nil {
 		return err
 	}
-	segs := &segments{w: w, kv: segKV, relations: relations, locks: newStripes(),
-		defs: newRegistry(segKV, automation.SegmentDefPrefix, "segment", automation.DecodeSegment, w.log)}
-	segs.defs.changed = segs.defChanged
-	ev := &events{w: w, segs: segs, runs: runs, relations: relations,
-		workflows: newRegistry(wfKV, "", "workflow", automation.DecodeWorkflow, w.log),
-		webhooks: &automation.Webhooks{Client: w.dest.NewClient(w.cfg.WebhookTimeout), Secrets: automation.DirSecrets(w.cfg.SecretsDir),
-			Attempts: w.cfg.WebhookAttempts, Backoff: w.cfg.WebhookBackoff, MaxBackoff: 16 * w.cfg.WebhookBackoff},
-		eval: w.evaluator(ctx)}
-	h := &handler{w: w, store: &store{tags: tags, details: details, relations: relations}, locks: newStripes(), segs: segs}
-	h.settings = settingsKV
-	posts, err := w.deps.Consumer(topology.StreamTriggers, topology.DurableContactSync, h.handle, w.cfg.Concurrency)
+	h := &handler{w: w, store: &store{tags: tags, details: details, relations: relations}, locks: bus.NewStripes(), settings: settingsKV}
+	posts, err := w.deps.Consumer(topology.StreamTriggers, topology.DurableContactSync, h.edge, w.cfg.Concurrency)
 	if err != nil {
 		return err
 	}
-	recomputes, err := w.deps.Consumer(topology.StreamTriggers, topology.DurableSegments, segs.handle, w.cfg.Concurrency)
-	if err != nil {
-		return err
-	}
-	evCons, err := w.deps.Consumer(topology.StreamEvents, topology.DurableContactSync, ev.handle, w.cfg.Concurrency)
-	if err != nil {
-		return err
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return segs.defs.run(ctx) })
-	g.Go(func() error { return ev.workflows.run(ctx) })
-	g.Go(func() error { return posts.Run(ctx) })
-	g.Go(func() error { return recomputes.Run(ctx) })
-	g.Go(func() error { return evCons.Run(ctx) })
-	return g.Wait()
+	return posts.Run(ctx)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/contacttags"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -34,10 +36,9 @@ const conflictPause = 20 * time.Millisecond
 type handler struct {
 	w     *Worker
 	store *store
-	locks *stripes
+	locks *bus.Stripes
 	// settings hold the locations' mappings (see naming.go).
 	settings jetstream.KeyValue
-	segs     *segments
 }
 
 // contact is one contact's part in handling an event.
@@ -63,10 +64,12 @@ type contact struct {
 //     the catalogue, or wait for the fetcher;
 //  2. find the contacts it concerns (tagging.Targets) and read their states;
 //  3. plan each contact's tag changes against its stored state, group
-//     them into HighLevel calls (tagging.Plan, tagging.Batch) and send them;
+//     them into HighLevel calls (tagging.Plan, contacttags.Batch) and send them;
 //  4. store each changed contact's new state under a revision check and
-//     publish its ContactTagsChanged; a contact whose state another
-//     replica changed meanwhile is planned again from the fresh state;
+//     publish a ContactTagsChanged for every contact of the event, changed
+//     or not (the automation worker computes its segments again from it);
+//     a contact whose state another replica changed meanwhile is planned
+//     again from the fresh state;
 //  5. dead-letter, one by one, the contacts HighLevel refused for good,
 //     and record the post's contacts.
 //
@@ -78,34 +81,33 @@ type contact struct {
 // that it cannot undo a tag re-added meanwhile. Only a removal whose
 // answer was lost (a crash during the call) may be sent twice. A plain
 // duplicate finds the new state and writes nothing.
-func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
-	var ev socialsyncv1.PostEvent
-	loc, err := bus.DecodePost(msg, &ev)
-	if err != nil {
-		return err
-	}
+//
+// The contacts and tags given up on for good are in the Result, for the
+// edge to dead-letter (edge.go).
+func (h *handler) handle(ctx context.Context, in delivery) (res Result, err error) {
+	ev, loc := in.ev, in.loc
 	// The post stands for itself in keys and contact states by its key,
 	// its id encoded with its source: the enricher's records use it too.
-	post, err := bus.PostKey(&ev)
+	post, err := bus.PostKey(ev)
 	if err != nil {
-		return err
+		return res, err
 	}
 	// A paced location's message goes back at once, before any read or
 	// lock, so its backlog costs the other locations nothing.
 	if err := h.w.deps.Governor.Check(loc); err != nil {
-		return err
+		return res, err
 	}
 	if _, err := h.w.deps.Creds.Location(ctx, loc); errors.Is(err, creds.ErrUnknownLocation) {
-		return bus.Permanent(err)
+		return res, bus.Permanent(err)
 	} else if err != nil {
-		return fmt.Errorf("post %s of %s: %w", ev.GetPostId(), loc, err)
+		return res, fmt.Errorf("post %s of %s: %w", ev.GetPostId(), loc, err)
 	}
 	deleted := ev.GetChange() == socialsyncv1.Change_CHANGE_DELETED
 	var names []string
 	var skipped []*socialsyncv1.SkippedTag
 	if !deleted {
-		if names, skipped, err = h.tagNames(ctx, msg, &ev, loc); err != nil {
-			return err
+		if names, skipped, err = h.tagNames(ctx, &res, in); err != nil {
+			return res, err
 		}
 	}
 
@@ -113,13 +115,13 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	indexKey := relations.PostContactsKey(loc, post)
 	indexRev, err := h.store.load(ctx, indexKey, &known)
 	if err != nil {
-		return err
+		return res, err
 	}
 	linked, unlinked := tagging.Targets(known.ContactIDs, ev.GetContactIds(), deleted)
 	log := bus.LoggerFrom(ctx)
 	if len(linked)+len(unlinked) == 0 {
 		log.Debug("post event concerns no contact", "post", ev.GetPostId())
-		return nil
+		return res, nil
 	}
 	var contacts []*contact
 	for _, id := range linked {
@@ -132,38 +134,20 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	// others were done when the message was first handled. A replayed
 	// tag's dead letter redoes the post for every contact: the stored
 	// state keeps what was applied before from being written again.
-	if item, ok := bus.ReplayItem(msg.Headers()); ok && strings.HasPrefix(item, "contact ") {
-		contacts = slices.DeleteFunc(contacts, func(c *contact) bool { return "contact "+c.id != item })
+	if strings.HasPrefix(in.replay, "contact ") {
+		contacts = slices.DeleteFunc(contacts, func(c *contact) bool { return "contact "+c.id != in.replay })
 	}
 
-	failed, err := h.apply(ctx, msg, loc, ev.GetPostId(), contacts)
-	if err != nil {
-		return err
-	}
-	// The contacts' social tags and posts changed: so may their segments.
-	// Computed from the stored states, this writes nothing on a
-	// redelivery that finds the membership already in line.
-	var touched []string
-	for _, c := range contacts {
-		if _, bad := failed[c.id]; !bad {
-			touched = append(touched, c.id)
-		}
-	}
 	at := h.w.now()
 	if ev.GetOccurredAt() != nil {
 		at = ev.GetOccurredAt().AsTime()
 	}
-	// With no definition there is no member to keep in line (those of a
-	// deleted definition are handled by the recomputation its deletion
-	// requested), and nothing to read.
-	if err := h.segs.defs.wait(ctx); err != nil {
-		return err
+	failed, err := h.apply(ctx, loc, postRef{id: ev.GetPostId(), key: post, at: at}, contacts)
+	for _, id := range slices.Sorted(maps.Keys(failed)) {
+		res.deadLetter("contact "+id, "post "+ev.GetPostId()+": "+failed[id])
 	}
-	if !h.segs.any() {
-		touched = nil
-	}
-	if err := h.segs.recompute(ctx, msg, loc, touched, "post "+ev.GetPostId(), map[string]time.Time{post: at}); err != nil {
-		return err
+	if err != nil {
+		return res, err
 	}
 
 	// Record the post's contacts, minus those HighLevel refused.
@@ -182,24 +166,25 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 	if errors.Is(err, errConflict) {
 		// Another event of the post was handled meanwhile: handle this
 		// one again on top of it. Its contacts are done and write nothing.
-		return fmt.Errorf("contacts of post %s: %w", ev.GetPostId(), err)
+		return res, fmt.Errorf("contacts of post %s: %w", ev.GetPostId(), err)
 	}
 	if err != nil || deleted {
-		return err
+		return res, err
 	}
-	return h.copyFields(ctx, loc, ev.GetTagIds(), now)
+	return res, h.copyFields(ctx, loc, ev.GetTagIds(), now)
 }
 
 // apply brings contacts to the state the event asks for and returns the
-// contacts HighLevel refused, by reason, each already dead-lettered. It
+// contacts HighLevel refused, by reason, to be dead-lettered. It
 // returns an error when some contacts could not be done; those that were
 // are stored, so that the redelivered event does not write them again.
-func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID string, contacts []*contact) (map[string]string, error) {
+func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts []*contact) (map[string]string, error) {
+	postID := post.id
 	keys := make([]string, 0, len(contacts))
 	for _, c := range contacts {
 		keys = append(keys, relations.ContactKey(loc, c.id))
 	}
-	unlock, err := h.locks.lock(ctx, keys)
+	unlock, err := h.locks.Lock(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +206,7 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 		if round > maxRounds {
 			return failed, fmt.Errorf("post %s of %s: contact states kept changing during %d attempts", postID, loc, maxRounds)
 		}
-		diffs := map[string]tagging.Diff{}
+		diffs := map[string]contacttags.Diff{}
 		for _, c := range pending {
 			c.next, c.diff = tagging.PlanNamed(c.state, c.change, naming, c.written)
 			c.send = c.diff
@@ -238,18 +223,15 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 				diffs[c.id] = c.send
 			}
 		}
-		res := write(ctx, client, loc, tagging.Batch(diffs, h.w.cfg.BulkMin, tagging.BulkMax))
+		res := contacttags.Send(ctx, client, loc, contacttags.Batch(diffs, h.w.cfg.BulkMin, contacttags.BulkMax))
 
 		var retry []*contact
 		for _, c := range pending {
-			if reason, bad := res.failed[c.id]; bad {
+			if reason, bad := res.Failed[c.id]; bad {
 				failed[c.id] = reason
-				if err := h.deadLetter(ctx, msg, loc, postID, c.id, reason); err != nil {
-					return failed, err
-				}
 				continue
 			}
-			if res.incomplete[c.id] {
+			if res.Incomplete[c.id] {
 				continue
 			}
 			var recordRev uint64
@@ -263,7 +245,7 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 					return failed, err
 				}
 			}
-			conflict, err := h.commit(ctx, loc, postID, c)
+			conflict, err := h.commit(ctx, loc, post, c)
 			if err != nil {
 				return failed, err
 			}
@@ -277,8 +259,8 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 				}
 			}
 		}
-		if res.err != nil {
-			return failed, fmt.Errorf("tags of the contacts of post %s: %w", postID, res.err)
+		if res.Err != nil {
+			return failed, fmt.Errorf("tags of the contacts of post %s: %w", postID, res.Err)
 		}
 		pending = retry
 		if len(pending) > 0 {
@@ -293,58 +275,61 @@ func (h *handler) apply(ctx context.Context, msg jetstream.Msg, loc, postID stri
 	return failed, nil
 }
 
-// commit stores c's next state and publishes its ContactTagsChanged. When
-// another replica changed the state since it was read, it reads it again
-// and reports a conflict, for c to be planned again.
-func (h *handler) commit(ctx context.Context, loc, postID string, c *contact) (conflict bool, err error) {
-	if c.next.Equal(c.state) && c.diff.Empty() {
-		return false, nil
-	}
-	_, err = h.store.save(ctx, relations.ContactKey(loc, c.id), c.next, c.rev)
-	if errors.Is(err, errConflict) {
-		c.written = c.written.Merge(c.diff)
-		if c.state, c.rev, err = h.store.contact(ctx, loc, c.id); err != nil {
+// postRef is the post of an event: its id, its key (id with source) and
+// when its change happened.
+type postRef struct {
+	id, key string
+	at      time.Time
+}
+
+// commit stores c's next state and publishes its ContactTagsChanged, also
+// when its tags did not change: the automation worker computes the
+// contact's segments again on each. When another replica changed the
+// state since it was read, it reads it again and reports a conflict, for c
+// to be planned again.
+func (h *handler) commit(ctx context.Context, loc string, post postRef, c *contact) (conflict bool, err error) {
+	rev := c.rev
+	if !c.next.Equal(c.state) || !c.diff.Empty() {
+		rev, err = h.store.save(ctx, relations.ContactKey(loc, c.id), c.next, c.rev)
+		if errors.Is(err, errConflict) {
+			c.written = c.written.Merge(c.diff)
+			if c.state, c.rev, err = h.store.contact(ctx, loc, c.id); err != nil {
+				return false, err
+			}
+			return true, nil
+		}
+		if err != nil {
 			return false, err
 		}
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if c.diff.Empty() && len(c.skipped) == 0 {
-		return false, nil
 	}
 	subject, err := topology.ContactEvents.Subject(loc)
 	if err != nil {
 		return false, err
 	}
 	ev := &socialsyncv1.ContactTagsChanged{
-		LocationId: loc,
-		ContactId:  c.id,
-		Added:      c.diff.Add,
-		Removed:    c.diff.Remove,
-		Reason:     "post " + postID,
-		Timestamp:  timestamppb.New(h.w.now()),
-		Skipped:    c.skipped,
+		LocationId:     loc,
+		ContactId:      c.id,
+		Added:          c.diff.Add,
+		Removed:        c.diff.Remove,
+		Reason:         "post " + post.id,
+		Timestamp:      timestamppb.New(h.w.now()),
+		Skipped:        c.skipped,
+		PostKey:        post.key,
+		PostOccurredAt: timestamppb.New(post.at),
 	}
 	// The id names the state the change was made from: a redelivery that
 	// redoes the change (the state was not stored) publishes the same id.
-	id := "contacttags:" + loc + ":" + c.id + ":post:" + postID + ":" + strconv.FormatUint(c.rev, 10)
+	// A contact left as it was names the revision it found, so that a
+	// duplicate finding it so again publishes nothing new.
+	verb := "post"
+	if rev == c.rev {
+		verb = "same"
+	}
+	id := "contacttags:" + loc + ":" + c.id + ":" + verb + ":" + post.id + ":" + strconv.FormatUint(c.rev, 10)
 	if _, err := h.w.deps.Publisher.Publish(ctx, subject, ev, bus.WithMsgID(id)); err != nil {
 		return false, err
 	}
 	return false, nil
-}
-
-// deadLetter gives up on one contact of the event.
-func (h *handler) deadLetter(ctx context.Context, msg jetstream.Msg, loc, postID, contactID, reason string) error {
-	subject, err := bus.DeadLetterItem(ctx, h.w.deps.JS, topology.DurableContactSync, msg, "contact "+contactID,
-		bus.ClassPermanent, "post "+postID+": "+reason)
-	if err != nil {
-		return err
-	}
-	bus.LoggerFrom(ctx).Warn("contact dead-lettered", "contact", contactID, "post", postID, "reason", reason, "dead_letter", subject)
-	return nil
 }
 
 // skippedDeleted is the reason a deleted tag of a post is skipped.
@@ -353,12 +338,14 @@ const skippedDeleted = "deleted in Social Planner"
 // tagNames returns the names of the event's tag ids and the tags it
 // skips, deleted ones, each with why. A tag the catalogue does not hold:
 //
-//   - when the catalogue was fetched before msg arrived, the catalogue
-//     may not know it yet: tagNames asks the fetcher for a refresh and
-//     returns an *UnknownTagsError, which defers msg;
+//   - when the catalogue was fetched before the event arrived, the
+//     catalogue may not know it yet: tagNames asks the fetcher for a
+//     refresh and returns an *UnknownTagsError, which defers the event;
 //   - when the catalogue was fetched after, the tag never existed: it is
-//     dead-lettered as an item of msg and the other tags go on.
-func (h *handler) tagNames(ctx context.Context, msg jetstream.Msg, ev *socialsyncv1.PostEvent, loc string) ([]string, []*socialsyncv1.SkippedTag, error) {
+//     added to res, to be dead-lettered as an item of the event, and the
+//     other tags go on.
+func (h *handler) tagNames(ctx context.Context, res *Result, in delivery) ([]string, []*socialsyncv1.SkippedTag, error) {
+	ev, loc := in.ev, in.loc
 	ids := ev.GetTagIds()
 	if len(ids) == 0 {
 		return nil, nil, nil
@@ -406,20 +393,17 @@ func (h *handler) tagNames(ctx context.Context, msg jetstream.Msg, ev *socialsyn
 	if len(unknown) == 0 {
 		return goingOn()
 	}
-	meta, err := msg.Metadata()
-	if err != nil {
-		return nil, nil, fmt.Errorf("post %s of %s: %w", ev.GetPostId(), loc, err)
-	}
-	if !cat.FetchedAt.After(meta.Timestamp) {
-		if err := h.requestRefresh(ctx, ev, loc, meta.Sequence.Stream); err != nil {
+	if !cat.FetchedAt.After(in.arrived) {
+		if err := h.requestRefresh(ctx, ev, loc, in.seq); err != nil {
 			return nil, nil, err
 		}
-		return nil, nil, &UnknownTagsError{Location: loc, TagIDs: unknown, After: unknownTagRetry(meta.NumDelivered)}
+		return nil, nil, &UnknownTagsError{Location: loc, TagIDs: unknown, After: unknownTagRetry(in.delivered)}
 	}
+	// A catalogue fetched after the event arrived does not hold them, live
+	// or deleted: they never existed.
 	for _, id := range unknown {
-		if err := h.deadLetterTag(ctx, msg, loc, ev.GetPostId(), id, cat.FetchedAt); err != nil {
-			return nil, nil, err
-		}
+		res.deadLetter("tag "+id, fmt.Sprintf("post %s: %s: the catalogue fetched at %s never held it",
+			ev.GetPostId(), ErrUnknownTags, cat.FetchedAt.UTC().Format(time.RFC3339)))
 	}
 	return goingOn()
 }
@@ -436,18 +420,6 @@ func (h *handler) requestRefresh(ctx context.Context, ev *socialsyncv1.PostEvent
 	if _, err := h.w.deps.Publisher.Publish(ctx, subject, ev, bus.WithMsgID(id)); err != nil {
 		return fmt.Errorf("request catalogue refresh of %s: %w", loc, err)
 	}
-	return nil
-}
-
-// deadLetterTag gives up on one tag of the event: a catalogue fetched
-// after the event arrived does not hold it, live or deleted.
-func (h *handler) deadLetterTag(ctx context.Context, msg jetstream.Msg, loc, postID, tagID string, fetched time.Time) error {
-	reason := fmt.Sprintf("post %s: %s: the catalogue fetched at %s never held it", postID, ErrUnknownTags, fetched.UTC().Format(time.RFC3339))
-	subject, err := bus.DeadLetterItem(ctx, h.w.deps.JS, topology.DurableContactSync, msg, "tag "+tagID, bus.ClassPermanent, reason)
-	if err != nil {
-		return err
-	}
-	bus.LoggerFrom(ctx).Warn("tag dead-lettered", "tag", tagID, "post", postID, "dead_letter", subject)
 	return nil
 }
 

@@ -3,7 +3,6 @@ package contactsync_test
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -157,22 +156,13 @@ func storeCatalogue(t *testing.T, env *fleettest.Env, loc string, tags, deleted 
 	}
 }
 
-// contactTags returns the current tags of a contact.
+// contactTags, hasTag and waitTags are fleettest's.
 func contactTags(t *testing.T, env *fleettest.Env, loc, contact string) []string {
 	t.Helper()
-	for _, c := range location(t, env, loc).Contacts {
-		if c.ID == contact {
-			return c.Tags
-		}
-	}
-	t.Fatalf("no contact %s in %s", contact, loc)
-	return nil
+	return env.ContactTags(t, loc, contact)
 }
 
-// hasTag reports whether tags holds tag, compared as HighLevel does.
-func hasTag(tags []string, tag string) bool {
-	return slices.ContainsFunc(tags, func(s string) bool { return strings.EqualFold(s, tag) })
-}
+func hasTag(tags []string, tag string) bool { return fleettest.HasTag(tags, tag) }
 
 // social returns the contact tag standing for a social tag.
 func social(tg simTag) string { return "social:" + strings.ToLower(tg.Tag) }
@@ -181,22 +171,7 @@ func social(tg simTag) string { return "social:" + strings.ToLower(tg.Tag) }
 // gone.
 func waitTags(t *testing.T, env *fleettest.Env, loc string, contacts []string, want, gone []string) {
 	t.Helper()
-	fleettest.Eventually(t, 20*time.Second, "contact tags", func() bool {
-		for _, c := range contacts {
-			tags := contactTags(t, env, loc, c)
-			for _, w := range want {
-				if !hasTag(tags, w) {
-					return false
-				}
-			}
-			for _, g := range gone {
-				if hasTag(tags, g) {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	env.WaitTags(t, loc, contacts, want, gone)
 }
 
 // tagWrites returns loc's contact tag calls: single (POST or DELETE

@@ -5,6 +5,7 @@ go 1.26.8
 replace (
 	github.com/socialsync/socialsync/pkg => ../../pkg
 	github.com/socialsync/socialsync/proto => ../../proto
+	github.com/socialsync/socialsync/services/automation => ../automation
 	github.com/socialsync/socialsync/services/contactsync => ../contactsync
 	github.com/socialsync/socialsync/services/enricher => ../enricher
 	github.com/socialsync/socialsync/services/fetcher => ../fetcher
@@ -16,9 +17,10 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/google/go-cmp v0.7.0
 	github.com/kelseyhightower/envconfig v1.4.0
-	github.com/nats-io/nats.go v1.55.0
+	github.com/nats-io/nats.go v1.56.0
 	github.com/socialsync/socialsync/pkg v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/proto v0.0.0-00010101000000-000000000000
+	github.com/socialsync/socialsync/services/automation v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/services/contactsync v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/services/enricher v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/services/fetcher v0.0.0-00010101000000-000000000000

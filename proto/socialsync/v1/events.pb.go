@@ -407,7 +407,10 @@ func (x *StatsSnapshot) GetProfileIds() []string {
 	return nil
 }
 
-// ContactTagsChanged reports tags added to or removed from a contact.
+// ContactTagsChanged reports tags added to or removed from a contact, or,
+// with added and removed empty, that contactsync handled a post event
+// listing the contact without changing its tags: the automation worker
+// computes the contact's segment membership again on every one.
 // Subject: socialsync.event.contact.<location_id>.
 type ContactTagsChanged struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -422,9 +425,16 @@ type ContactTagsChanged struct {
 	// skipped lists the social tags of the post that were not applied, each
 	// with why: a tag deleted in Social Planner that a post still carries
 	// is skipped, while the post's other tags are applied.
-	Skipped       []*SkippedTag `protobuf:"bytes,7,rep,name=skipped,proto3" json:"skipped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Skipped []*SkippedTag `protobuf:"bytes,7,rep,name=skipped,proto3" json:"skipped,omitempty"`
+	// post_key is the post the change came from, by its key (its id encoded
+	// with its source, as the relations bucket keys posts), when a post
+	// event caused it.
+	PostKey string `protobuf:"bytes,8,opt,name=post_key,json=postKey,proto3" json:"post_key,omitempty"`
+	// post_occurred_at is the post event's occurred_at: segment rules on
+	// post dates use it while the enricher has not stored the post yet.
+	PostOccurredAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=post_occurred_at,json=postOccurredAt,proto3" json:"post_occurred_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ContactTagsChanged) Reset() {
@@ -502,6 +512,20 @@ func (x *ContactTagsChanged) GetTimestamp() *timestamppb.Timestamp {
 func (x *ContactTagsChanged) GetSkipped() []*SkippedTag {
 	if x != nil {
 		return x.Skipped
+	}
+	return nil
+}
+
+func (x *ContactTagsChanged) GetPostKey() string {
+	if x != nil {
+		return x.PostKey
+	}
+	return ""
+}
+
+func (x *ContactTagsChanged) GetPostOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PostOccurredAt
 	}
 	return nil
 }
@@ -689,7 +713,7 @@ const file_socialsync_v1_events_proto_rawDesc = "" +
 	"\ttimestamp\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12\x10\n" +
 	"\x03day\x18\x05 \x01(\tR\x03day\x12\x1f\n" +
 	"\vprofile_ids\x18\x06 \x03(\tR\n" +
-	"profileIds\"\x8b\x02\n" +
+	"profileIds\"\xec\x02\n" +
 	"\x12ContactTagsChanged\x12\x1f\n" +
 	"\vlocation_id\x18\x01 \x01(\tR\n" +
 	"locationId\x12\x1d\n" +
@@ -699,7 +723,9 @@ const file_socialsync_v1_events_proto_rawDesc = "" +
 	"\aremoved\x18\x04 \x03(\tR\aremoved\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x128\n" +
 	"\ttimestamp\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x123\n" +
-	"\askipped\x18\a \x03(\v2\x19.socialsync.v1.SkippedTagR\askipped\"V\n" +
+	"\askipped\x18\a \x03(\v2\x19.socialsync.v1.SkippedTagR\askipped\x12\x19\n" +
+	"\bpost_key\x18\b \x01(\tR\apostKey\x12D\n" +
+	"\x10post_occurred_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0epostOccurredAt\"V\n" +
 	"\n" +
 	"SkippedTag\x12\x15\n" +
 	"\x06tag_id\x18\x01 \x01(\tR\x05tagId\x12\x19\n" +
@@ -755,14 +781,15 @@ var file_socialsync_v1_events_proto_depIdxs = []int32{
 	9,  // 7: socialsync.v1.StatsSnapshot.timestamp:type_name -> google.protobuf.Timestamp
 	9,  // 8: socialsync.v1.ContactTagsChanged.timestamp:type_name -> google.protobuf.Timestamp
 	6,  // 9: socialsync.v1.ContactTagsChanged.skipped:type_name -> socialsync.v1.SkippedTag
-	0,  // 10: socialsync.v1.LocationStateChanged.state:type_name -> socialsync.v1.LocationState
-	0,  // 11: socialsync.v1.LocationStateChanged.previous_state:type_name -> socialsync.v1.LocationState
-	9,  // 12: socialsync.v1.LocationStateChanged.timestamp:type_name -> google.protobuf.Timestamp
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	9,  // 10: socialsync.v1.ContactTagsChanged.post_occurred_at:type_name -> google.protobuf.Timestamp
+	0,  // 11: socialsync.v1.LocationStateChanged.state:type_name -> socialsync.v1.LocationState
+	0,  // 12: socialsync.v1.LocationStateChanged.previous_state:type_name -> socialsync.v1.LocationState
+	9,  // 13: socialsync.v1.LocationStateChanged.timestamp:type_name -> google.protobuf.Timestamp
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_socialsync_v1_events_proto_init() }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/socialsync/socialsync/pkg/contacttags"
 )
 
 func TestContactTag(t *testing.T) {
@@ -15,8 +16,8 @@ func TestContactTag(t *testing.T) {
 		{"social:", "   ", "social:"},
 	}
 	for _, tt := range tests {
-		if got := ContactTag(tt.prefix, tt.name); got != tt.want {
-			t.Errorf("ContactTag(%q, %q) = %q, want %q", tt.prefix, tt.name, got, tt.want)
+		if got := contacttags.ContactTag(tt.prefix, tt.name); got != tt.want {
+			t.Errorf("contacttags.ContactTag(%q, %q) = %q, want %q", tt.prefix, tt.name, got, tt.want)
 		}
 	}
 }
@@ -93,7 +94,7 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := tt.st.clone()
+			before := tt.st.Clone()
 			got, diff := Plan(tt.st, tt.change, p, tt.written)
 			if d := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); d != "" {
 				t.Errorf("state (-want +got):\n%s", d)

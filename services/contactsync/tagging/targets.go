@@ -2,6 +2,8 @@ package tagging
 
 import (
 	"slices"
+
+	"github.com/socialsync/socialsync/pkg/contacttags"
 )
 
 // Targets returns the contacts a post event concerns: linked ones get the
@@ -36,5 +38,5 @@ func unique(in []string) []string {
 	if len(in) == 0 {
 		return nil
 	}
-	return sorted(set(in))
+	return contacttags.Sorted(contacttags.Set(in))
 }

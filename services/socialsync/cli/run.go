@@ -24,6 +24,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	automationworker "github.com/socialsync/socialsync/services/automation"
 	"github.com/socialsync/socialsync/services/contactsync"
 	"github.com/socialsync/socialsync/services/enricher"
 	"github.com/socialsync/socialsync/services/fetcher"
@@ -120,7 +121,7 @@ func runCmd(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	// Development mode: workflow webhooks may reach receivers on this
-	// machine (loopback), over http too. A deployed contactsync refuses
+	// machine (loopback), over http too. A deployed automation worker refuses
 	// loopback whatever its allow-list says, unless a CIDR names it.
 	components, err := workers(cfg.Config, deps, true)
 	if err != nil {
@@ -140,7 +141,7 @@ func runCmd(ctx context.Context, env *Env, args []string) error {
 	if err := deps.Health.Listen(); err != nil {
 		return fmt.Errorf("SOCIALSYNC_HTTP_ADDR: %w", err)
 	}
-	started = append(started, "workers                     fetcher, enricher, stats, contactsync",
+	started = append(started, "workers                     fetcher, enricher, stats, contactsync, automation",
 		"dashboard and API           http://"+hostPort(cfg.HTTPAddr)+"/   (webhooks: POST /v1/webhooks/posts)",
 		"health and metrics          http://"+hostPort(cfg.HTTPAddr)+"/readyz, /metrics",
 		"listening on                "+listening(deps.Health.Addr()))
@@ -161,7 +162,7 @@ func runCmd(ctx context.Context, env *Env, args []string) error {
 	return deps.Serve(ctx, components...)
 }
 
-// Workers builds the four workers on the shared dependencies, each with its
+// Workers builds the five workers on the shared dependencies, each with its
 // own settings read from the environment and base as the shared ones: the
 // same composition `socialsync run` and the benchmarks use.
 func Workers(base fleet.Config, deps *fleet.Deps) ([]fleet.Component, error) {
@@ -175,13 +176,14 @@ func workers(base fleet.Config, deps *fleet.Deps, webhookLoopback bool) ([]fleet
 	var ec enricher.Config
 	var sc stats.Config
 	var cc contactsync.Config
-	for _, c := range []any{&fc, &ec, &sc, &cc} {
+	var ac automationworker.Config
+	for _, c := range []any{&fc, &ec, &sc, &cc, &ac} {
 		if err := envconfig.Process("socialsync", c); err != nil {
 			return nil, fmt.Errorf("%w: %v", fleet.ErrConfig, err)
 		}
 	}
-	fc.Config, ec.Config, sc.Config, cc.Config = base, base, base, base
-	cc.WebhookAllowLoopback = webhookLoopback
+	fc.Config, ec.Config, sc.Config, cc.Config, ac.Config = base, base, base, base, base
+	ac.WebhookAllowLoopback = webhookLoopback
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // opening the stores
 	defer cancel()
 	f, err := NewFetcher(ctx, fc, deps)
@@ -200,6 +202,10 @@ func workers(base fleet.Config, deps *fleet.Deps, webhookLoopback bool) ([]fleet
 	if err != nil {
 		return nil, err
 	}
+	a, err := automationworker.New(ac, deps)
+	if err != nil {
+		return nil, err
+	}
 	var components []fleet.Component
 	for _, w := range []struct {
 		name string
@@ -211,7 +217,7 @@ func workers(base fleet.Config, deps *fleet.Deps, webhookLoopback bool) ([]fleet
 		}
 		components = append(components, cs...)
 	}
-	return append(components, fleet.Component{Name: "contactsync", Run: c.Run}), nil
+	return append(components, fleet.Component{Name: "contactsync", Run: c.Run}, fleet.Component{Name: "automation", Run: a.Run}), nil
 }
 
 // devGateway builds the gateway on the shared dependencies. Without

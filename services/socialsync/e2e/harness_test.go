@@ -35,6 +35,7 @@ var commands = map[string]string{
 	"enricher":    "github.com/socialsync/socialsync/services/enricher/cmd/enricher",
 	"stats":       "github.com/socialsync/socialsync/services/stats/cmd/stats",
 	"contactsync": "github.com/socialsync/socialsync/services/contactsync/cmd/contactsync",
+	"automation":  "github.com/socialsync/socialsync/services/automation/cmd/automation",
 	"gateway":     "github.com/socialsync/socialsync/services/gateway/cmd/gateway",
 }
 

@@ -306,7 +306,7 @@ func (s *soak) startFleet() {
 	gw := s.f.worker("gateway")
 	s.gwAddr = gw.addr
 	for range soakReplicas {
-		for _, w := range []string{"fetcher", "enricher", "stats", "contactsync"} {
+		for _, w := range []string{"fetcher", "enricher", "stats", "contactsync", "automation"} {
 			s.workers[w] = append(s.workers[w], s.f.worker(w))
 		}
 	}

@@ -1,8 +1,7 @@
-package contactsync_test
+package automationworker_test
 
 import (
-	"context"
-	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,19 +76,6 @@ func TestExamplesAreValid(t *testing.T) {
 	}
 }
 
-// primePost stores a post's record as the enricher does, dated at.
-func primePost(t *testing.T, env *fleettest.Env, loc, post string, tagIDs []string, at time.Time) {
-	t.Helper()
-	kv, err := env.JS.KeyValue(context.Background(), topology.BucketRelations)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := json.Marshal(map[string]any{"tagIds": tagIDs, "updatedAt": at.UTC()})
-	if _, err := kv.Put(context.Background(), "post."+loc+"."+postKey(t, post), data); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // The examples at work: two recent promo posts make contacts engaged
 // promo fans (and promo VIPs, announced on NATS); rising impressions tag
 // them hot leads and record the change; a flat week tags no one.
@@ -98,11 +84,7 @@ func TestExamplesEndToEnd(t *testing.T) {
 	li := env.NewLocation(t, map[string]any{"timezone": "UTC", "socialTags": []string{"promo", "sale"},
 		"contacts": []map[string]any{{"firstName": "X"}, {"firstName": "Y"}, {"firstName": "Z"}}})
 	loc := li.ID
-	l := location(t, env, loc)
-	tags := liveTags(t, l, 2)
-	promo := tags[slices.IndexFunc(tags, func(tg simTag) bool { return tg.Tag == "promo" })]
-	primeCatalogue(t, env, loc, l.SocialTags)
-	contacts := liveContacts(t, l, 3)
+	contacts := liveContacts(t, env, loc, 3)
 	x, y, z := contacts[0], contacts[1], contacts[2]
 	for _, f := range []string{"segments/engaged-promo-fans.yaml"} {
 		applySegments(t, env, string(readExample(t, f)))
@@ -116,13 +98,13 @@ func TestExamplesEndToEnd(t *testing.T) {
 	// x and y: two promo posts this month; z: one.
 	now := time.Now()
 	for i, at := range []time.Time{now.Add(-48 * time.Hour), now.Add(-time.Hour)} {
-		p := createPost(t, env, loc, promo)
-		primePost(t, env, loc, p, ids(promo), at)
+		p := fmt.Sprintf("post%d", i)
+		primePost(t, env, loc, p, []string{"t-promo"}, at)
 		linked := []string{x, y}
 		if i == 1 {
 			linked = append(linked, z)
 		}
-		publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: p, TagIds: ids(promo), ContactIds: linked, OccurredAt: timestamp(at)})
+		tagPost(t, env, loc, p, []string{"promo"}, at, linked...)
 	}
 	waitTags(t, env, loc, []string{x, y}, []string{"segment:engaged-promo-fans", "promo-vip"}, nil)
 	fleettest.Eventually(t, 10*time.Second, "two announcements", func() bool { return len(announced()) == 2 })

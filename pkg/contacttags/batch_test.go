@@ -1,4 +1,4 @@
-package tagging
+package contacttags
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package contactsync
+package bus_test
 
 import (
 	"context"
@@ -12,21 +12,21 @@ import (
 // deferred: handlers queued behind one that waits for a rate permit would
 // take the handler slots other locations need.
 func TestStripesDeferBusyContacts(t *testing.T) {
-	s := newStripes()
+	s := bus.NewStripes()
 	ctx := context.Background()
-	unlock, err := s.lock(ctx, []string{"L.c1", "L.c2"})
+	unlock, err := s.Lock(ctx, []string{"L.c1", "L.c2"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.lock(ctx, []string{"L.c2", "M.c9"})
-	if class, after := bus.Classify(err); class != bus.ClassDeferred || after != busyDeferral || !errors.Is(err, errBusy) {
-		t.Fatalf("locking a busy contact: %v (class %v, after %v), want a deferral of %v", err, class, after, busyDeferral)
+	_, err = s.Lock(ctx, []string{"L.c2", "M.c9"})
+	if class, after := bus.Classify(err); class != bus.ClassDeferred || after != bus.BusyDeferral || !errors.Is(err, bus.ErrBusy) {
+		t.Fatalf("locking a busy contact: %v (class %v, after %v), want a deferral of %v", err, class, after, bus.BusyDeferral)
 	}
 	// Nothing of the refused attempt stays locked; the busy stripes free
 	// up with unlock.
 	unlock()
 	for range 2 {
-		u, err := s.lock(ctx, []string{"M.c9", "L.c2", "L.c1"})
+		u, err := s.Lock(ctx, []string{"M.c9", "L.c2", "L.c1"})
 		if err != nil {
 			t.Fatalf("after unlock: %v", err)
 		}
@@ -34,9 +34,9 @@ func TestStripesDeferBusyContacts(t *testing.T) {
 	}
 	ended, cancel := context.WithCancel(ctx)
 	cancel()
-	hold, _ := s.lock(ctx, []string{"L.c1"})
+	hold, _ := s.Lock(ctx, []string{"L.c1"})
 	defer hold()
-	if _, err := s.lock(ended, []string{"L.c1"}); !errors.Is(err, context.Canceled) {
+	if _, err := s.Lock(ended, []string{"L.c1"}); !errors.Is(err, context.Canceled) {
 		t.Errorf("with an ended context: %v", err)
 	}
 }

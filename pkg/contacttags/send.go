@@ -1,4 +1,4 @@
-package contactsync
+package contacttags
 
 import (
 	"context"
@@ -9,31 +9,30 @@ import (
 	"strings"
 
 	"github.com/socialsync/socialsync/pkg/ghl"
-	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
 
-// writeResult is what a round of contact tag writes achieved.
-type writeResult struct {
-	// failed holds, per contact, why HighLevel refused it for good (a
+// Result is what a round of contact tag writes achieved.
+type Result struct {
+	// Failed holds, per contact, why HighLevel refused it for good (a
 	// deleted, unknown or other-location contact).
-	failed map[string]string
-	// incomplete holds the contacts whose writes may not all have been
+	Failed map[string]string
+	// Incomplete holds the contacts whose writes may not all have been
 	// applied: a call for them failed as a whole, or was not sent.
-	incomplete map[string]bool
-	// err is the failure that stopped the writes, if any.
-	err error
+	Incomplete map[string]bool
+	// Err is the failure that stopped the writes, if any.
+	Err error
 }
 
-// write sends writes in order. A call that fails as a whole (a 429, a 5xx,
+// Send sends writes in order. A call that fails as a whole (a 429, a 5xx,
 // an auth failure) stops the round: its contacts and those of the calls
 // not yet sent are incomplete, and err says why. A refusal that concerns
 // one contact marks that contact failed and the round goes on.
-func write(ctx context.Context, c *ghl.Client, loc string, writes []tagging.Write) writeResult {
-	res := writeResult{failed: map[string]string{}, incomplete: map[string]bool{}}
+func Send(ctx context.Context, c *ghl.Client, loc string, writes []Write) Result {
+	res := Result{Failed: map[string]string{}, Incomplete: map[string]bool{}}
 	for _, wr := range writes {
-		if res.err != nil {
+		if res.Err != nil {
 			for _, id := range wr.Contacts {
-				res.incomplete[id] = true
+				res.Incomplete[id] = true
 			}
 			continue
 		}
@@ -48,7 +47,7 @@ func write(ctx context.Context, c *ghl.Client, loc string, writes []tagging.Writ
 
 // bulk sends one bulk call. HighLevel answers a bulk call even when some
 // of its contacts failed, listing each failure.
-func (r *writeResult) bulk(ctx context.Context, c *ghl.Client, loc string, wr tagging.Write) {
+func (r *Result) bulk(ctx context.Context, c *ghl.Client, loc string, wr Write) {
 	call := c.BulkAddTags
 	if wr.Remove {
 		call = c.BulkRemoveTags
@@ -56,9 +55,9 @@ func (r *writeResult) bulk(ctx context.Context, c *ghl.Client, loc string, wr ta
 	resp, err := call(ctx, loc, wr.Contacts, wr.Tags)
 	var be *ghl.BulkError
 	if err != nil && !errors.As(err, &be) {
-		r.err = err
+		r.Err = err
 		for _, id := range wr.Contacts {
-			r.incomplete[id] = true
+			r.Incomplete[id] = true
 		}
 		return
 	}
@@ -71,26 +70,26 @@ func (r *writeResult) bulk(ctx context.Context, c *ghl.Client, loc string, wr ta
 	if be != nil {
 		for _, f := range be.Failures {
 			if slices.Contains(wr.Contacts, f.ContactID) && !done[f.ContactID] {
-				r.failed[f.ContactID] = "HighLevel refused it: " + f.Message
+				r.Failed[f.ContactID] = "HighLevel refused it: " + f.Message
 			}
 		}
 	}
 	var unknown []string
 	for _, id := range wr.Contacts {
-		if !done[id] && r.failed[id] == "" {
+		if !done[id] && r.Failed[id] == "" {
 			// Neither a success nor a failure of its own: HighLevel
 			// reported failures it did not itemise.
-			r.incomplete[id] = true
+			r.Incomplete[id] = true
 			unknown = append(unknown, id)
 		}
 	}
 	if len(unknown) > 0 {
-		r.err = fmt.Errorf("bulk tags for %s: HighLevel gave no outcome for contacts %s", loc, strings.Join(unknown, ", "))
+		r.Err = fmt.Errorf("bulk tags for %s: HighLevel gave no outcome for contacts %s", loc, strings.Join(unknown, ", "))
 	}
 }
 
 // single sends one single-contact call.
-func (r *writeResult) single(ctx context.Context, c *ghl.Client, wr tagging.Write) {
+func (r *Result) single(ctx context.Context, c *ghl.Client, wr Write) {
 	id := wr.Contacts[0]
 	var err error
 	if wr.Remove {
@@ -101,10 +100,10 @@ func (r *writeResult) single(ctx context.Context, c *ghl.Client, wr tagging.Writ
 	switch {
 	case err == nil:
 	case contactRefused(err):
-		r.failed[id] = err.Error()
+		r.Failed[id] = err.Error()
 	default:
-		r.err = fmt.Errorf("contact %s: %w", id, err)
-		r.incomplete[id] = true
+		r.Err = fmt.Errorf("contact %s: %w", id, err)
+		r.Incomplete[id] = true
 	}
 }
 

@@ -1,4 +1,4 @@
-package contactsync
+package automationworker
 
 import (
 	"context"

@@ -1,12 +1,12 @@
-package contactsync
+package automationworker
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -16,15 +16,15 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/contacttags"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/relations/revision"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
 
-// events handles contactsync's durable on SOCIALSYNC_EVENTS: tag, tag
+// events handles the workflows durable on SOCIALSYNC_EVENTS: tag, tag
 // details, statistics and segment events fire the saved workflows that
 // match them; tag and statistics events also ask for the location's
 // segment membership to be computed again.
@@ -38,56 +38,48 @@ type events struct {
 	eval      *automation.Evaluator
 }
 
-func (h *events) handle(ctx context.Context, msg jetstream.Msg) error {
-	family, _, err := topology.ParseSubject(msg.Subject())
-	if err != nil {
-		return err
-	}
-	ev, loc, err := toEvent(family, msg)
-	if err != nil {
-		return err
-	}
+// event is a decoded event message: its family and the workflows' view
+// of it.
+type event struct {
+	family bus.Family
+	automation.Event
+}
+
+// handle fires the workflows matching ev; tag and statistics events also
+// ask for loc's segment membership to be computed again. The workflow
+// items that failed for good are in the Result.
+func (h *events) handle(ctx context.Context, loc string, ev event) (Result, error) {
+	var res Result
 	if err := h.w.registered(ctx, loc); err != nil {
-		return err
+		return res, err
 	}
-	if (family == topology.TagEvents || family == topology.StatsEvents) && h.segs.any() {
+	if (ev.family == topology.TagEvents || ev.family == topology.StatsEvents) && h.segs.any() {
 		reason := "tag " + strings.TrimPrefix(string(ev.Trigger), "tag.")
-		if family == topology.StatsEvents {
+		if ev.family == topology.StatsEvents {
 			reason = "statistics"
 		}
 		if err := h.segs.request(ctx, loc, reason, "segments:"+ev.ID); err != nil {
-			return err
+			return res, err
 		}
 	}
 	if err := h.workflows.wait(ctx); err != nil {
-		return err
+		return res, err
 	}
 	wfs, _ := h.workflows.snapshot()
-	r := &automation.Runner{Effects: &effects{h: h, msg: msg}, Webhooks: h.webhooks, Eval: h.eval, Log: bus.LoggerFrom(ctx)}
-	_, err = r.Fire(ctx, ev, wfs)
-	return err
+	r := &automation.Runner{Effects: &effects{h: h, res: &res}, Webhooks: h.webhooks, Eval: h.eval, Log: bus.LoggerFrom(ctx)}
+	_, err := r.Fire(ctx, ev.Event, wfs)
+	return res, err
 }
 
-// eventID is what identifies a message on every delivery and replay: the
-// Nats-Msg-Id it was first published under, or its stream and sequence.
-func eventID(msg jetstream.Msg) string {
-	if id := bus.OriginalMsgID(msg.Headers()); id != "" {
-		return id
-	}
-	if meta, err := msg.Metadata(); err == nil {
-		return meta.Stream + ":" + strconv.FormatUint(meta.Sequence.Stream, 10)
-	}
-	return msg.Subject()
-}
-
-// toEvent decodes an event message into the workflows' view of it.
-func toEvent(family bus.Family, msg jetstream.Msg) (automation.Event, string, error) {
+// toEvent decodes an event message of family into the workflows' view of
+// it, identified by id.
+func toEvent(family bus.Family, id string, msg jetstream.Msg) (automation.Event, string, error) {
 	var (
 		m   proto.Message
 		loc string
 		err error
 	)
-	ev := automation.Event{ID: eventID(msg)}
+	ev := automation.Event{ID: id}
 	switch family {
 	case topology.TagEvents:
 		var tc socialsyncv1.TagChanged
@@ -147,12 +139,12 @@ func toEvent(family bus.Family, msg jetstream.Msg) (automation.Event, string, er
 			return ev, "", bus.Permanent(fmt.Errorf("segment event of %s: change %s", loc, sc.GetChange()))
 		}
 		if !validKeyPart(sc.GetContactId()) {
-			return ev, "", bus.Permanent(fmt.Errorf("segment event of %s: invalid contact_id %q", loc, truncate(sc.GetContactId())))
+			return ev, "", bus.Permanent(fmt.Errorf("segment event of %s: invalid contact_id %.64q", loc, sc.GetContactId()))
 		}
 		ev.Env = automation.SegmentEnv{LocationID: loc, ContactID: sc.GetContactId(), Segment: sc.GetSegment(), Change: change}
 		ev.Contacts = []string{sc.GetContactId()}
 	default:
-		return ev, "", bus.Permanent(fmt.Errorf("contactsync: no handler for subject family %s", family))
+		return ev, "", bus.Permanent(fmt.Errorf("automation: no handler for subject family %s", family))
 	}
 	// The lists of the environment are capped, as the cost bound of the
 	// workflows' expressions assumes.
@@ -209,10 +201,12 @@ func nonEmpty(s ...string) []string {
 	return out
 }
 
-// effects carries out workflow actions for one event message.
+// effects carries out workflow actions for one event. The items it gives
+// up on go to res, and so do the runs it marks done after one: they are
+// marked once the edge stored the dead letters.
 type effects struct {
 	h   *events
-	msg jetstream.Msg
+	res *Result
 }
 
 func (e *effects) Done(ctx context.Context, key string) (bool, error) {
@@ -228,6 +222,14 @@ func (e *effects) Done(ctx context.Context, key string) (bool, error) {
 }
 
 func (e *effects) MarkDone(ctx context.Context, key, outcome string) error {
+	if len(e.res.DeadLetters) > 0 {
+		e.res.after = append(e.res.after, func(ctx context.Context) error { return e.markDone(ctx, key, outcome) })
+		return nil
+	}
+	return e.markDone(ctx, key, outcome)
+}
+
+func (e *effects) markDone(ctx context.Context, key, outcome string) error {
 	_, err := revision.Put(ctx, e.h.runs, key, []byte(outcome), 0)
 	if err != nil && !errors.Is(err, revision.ErrConflict) {
 		return fmt.Errorf("record workflow run %s: %w", key, err)
@@ -235,12 +237,10 @@ func (e *effects) MarkDone(ctx context.Context, key, outcome string) error {
 	return nil
 }
 
-func (e *effects) DeadLetter(ctx context.Context, item, reason string) error {
-	subject, err := bus.DeadLetterItem(ctx, e.h.w.deps.JS, topology.DurableContactSync, e.msg, item, bus.ClassPermanent, reason)
-	if err != nil {
-		return err
-	}
-	bus.LoggerFrom(ctx).Warn("workflow item dead-lettered", "item", item, "reason", reason, "dead_letter", subject)
+// DeadLetter gives item up: the edge dead-letters it once the event is
+// handled.
+func (e *effects) DeadLetter(_ context.Context, item, reason string) error {
+	e.res.deadLetter(item, reason)
 	return nil
 }
 
@@ -270,7 +270,7 @@ func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selec
 			want = []string{sel.Tag}
 		}
 		for _, n := range sel.SocialTags {
-			want = append(want, tagging.ContactTag(e.h.w.cfg.TagPrefix, n))
+			want = append(want, contacttags.ContactTag(e.h.w.cfg.TagPrefix, n))
 		}
 		if len(want) == 0 {
 			break
@@ -280,7 +280,7 @@ func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selec
 			return nil, err
 		}
 		for _, id := range ids {
-			var st tagging.State
+			var st relations.ContactState
 			if _, err := revision.Load(ctx, e.h.relations, relations.ContactKey(loc, id), &st); err != nil {
 				return nil, err
 			}
@@ -294,24 +294,22 @@ func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selec
 }
 
 // ContactTags writes the same tags to every contact, in bulk calls
-// through the rate governor. A contact HighLevel refuses is
-// dead-lettered on its own.
+// through the rate governor. A contact HighLevel refuses is given up on
+// its own.
 func (e *effects) ContactTags(ctx context.Context, loc string, contacts, tags []string, remove bool, reason string) error {
-	diffs := make(map[string]tagging.Diff, len(contacts))
+	diffs := make(map[string]contacttags.Diff, len(contacts))
 	for _, c := range contacts {
 		if remove {
-			diffs[c] = tagging.Diff{Remove: tags}
+			diffs[c] = contacttags.Diff{Remove: tags}
 		} else {
-			diffs[c] = tagging.Diff{Add: tags}
+			diffs[c] = contacttags.Diff{Add: tags}
 		}
 	}
-	res := write(ctx, e.h.w.deps.Client(loc), loc, tagging.Batch(diffs, e.h.w.cfg.BulkMin, tagging.BulkMax))
-	for id, why := range res.failed {
-		if err := e.DeadLetter(ctx, "contact "+id, reason+": "+why); err != nil {
-			return err
-		}
+	sent := contacttags.Send(ctx, e.h.w.deps.Client(loc), loc, contacttags.Batch(diffs, e.h.w.cfg.BulkMin, contacttags.BulkMax))
+	for _, id := range slices.Sorted(maps.Keys(sent.Failed)) {
+		e.res.deadLetter("contact "+id, reason+": "+sent.Failed[id])
 	}
-	return res.err
+	return sent.Err
 }
 
 // SetCustomValue sets the location's custom value name (compared without

@@ -1,4 +1,4 @@
-package contactsync_test
+package automationworker_test
 
 import (
 	"context"
@@ -90,12 +90,12 @@ func publishEvent(t *testing.T, env *fleettest.Env, family bus.Family, loc strin
 	return ack.Sequence
 }
 
-// waitEventsHandled waits until contactsync's events durable has acked
+// waitEventsHandled waits until the workflows durable has acked
 // everything up to stream sequence seq.
 func waitEventsHandled(t *testing.T, env *fleettest.Env, seq uint64) {
 	t.Helper()
 	fleettest.Eventually(t, 30*time.Second, "event handled", func() bool {
-		return bustest.ConsumerInfo(t, env.JS, topology.StreamEvents, topology.DurableContactSync).AckFloor.Stream >= seq
+		return bustest.ConsumerInfo(t, env.JS, topology.StreamEvents, topology.DurableWorkflows).AckFloor.Stream >= seq
 	})
 }
 

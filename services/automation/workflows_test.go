@@ -1,4 +1,4 @@
-package contactsync_test
+package automationworker_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/contactsync"
+	automationworker "github.com/socialsync/socialsync/services/automation"
 )
 
 // A workflow fires once per matching event: its webhook is signed and
@@ -34,7 +34,7 @@ func TestWorkflowFiresOncePerEvent(t *testing.T) {
       - setCustomValue: { name: socialsync_last_promo_tag, valueExpr: 'tagName' }
 `, h.url))
 	published := subscribe(t, env, "acme.newtag")
-	startWorker(t, env, func(c *contactsync.Config) {
+	startWorker(t, env, func(c *automationworker.Config) {
 		c.SecretsDir = secretsDir(t, "slack", "hook-secret")
 		c.WebhookAllowedHosts = hookAllowance
 	})
@@ -74,10 +74,10 @@ func TestWorkflowFiresOncePerEvent(t *testing.T) {
 	// has been delivered again: the webhook and the publish are not
 	// repeated.
 	env.Admin(t, "PUT", "/_sandbox/faults", map[string]any{"rate500": 1}, nil)
-	before := bustest.ConsumerInfo(t, env.JS, topology.StreamEvents, topology.DurableContactSync).NumRedelivered
+	before := bustest.ConsumerInfo(t, env.JS, topology.StreamEvents, topology.DurableWorkflows).NumRedelivered
 	seq = publishEvent(t, env, topology.TagEvents, loc, tag("promo-winter"))
 	fleettest.Eventually(t, 60*time.Second, "the event delivered again", func() bool {
-		return bustest.ConsumerInfo(t, env.JS, topology.StreamEvents, topology.DurableContactSync).NumRedelivered > before
+		return bustest.ConsumerInfo(t, env.JS, topology.StreamEvents, topology.DurableWorkflows).NumRedelivered > before
 	})
 	env.Admin(t, "PUT", "/_sandbox/faults", map[string]any{"rate500": 0}, nil)
 	waitEventsHandled(t, env, seq)
@@ -107,7 +107,7 @@ func TestWebhookFailureIsDeadLettered(t *testing.T) {
       - publish: { subject: "acme.deleted" }
 `, h.url))
 	published := subscribe(t, env, "acme.deleted")
-	startWorker(t, env, func(c *contactsync.Config) {
+	startWorker(t, env, func(c *automationworker.Config) {
 		c.SecretsDir = secretsDir(t, "hook", "s")
 		c.WebhookAllowedHosts = hookAllowance
 		c.WebhookAttempts = 3
@@ -119,7 +119,7 @@ func TestWebhookFailureIsDeadLettered(t *testing.T) {
 	if good, _ := h.calls(); good != 3 {
 		t.Errorf("webhook tried %d times, want 3", good)
 	}
-	dls := bustest.DeadLetters(t, env.JS, "socialsync.dlq.contactsync."+loc)
+	dls := bustest.DeadLetters(t, env.JS, "socialsync.dlq.workflows."+loc)
 	if len(dls) != 1 {
 		t.Fatalf("%d dead letters, want 1", len(dls))
 	}

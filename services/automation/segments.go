@@ -1,4 +1,4 @@
-package contactsync
+package automationworker
 
 import (
 	"context"
@@ -15,17 +15,16 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
-	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/contacttags"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/relations/revision"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
 
 // recomputeChunk is how many contacts are computed, locked and written
 // together when a whole location is computed again.
-const recomputeChunk = tagging.BulkMax
+const recomputeChunk = contacttags.BulkMax
 
 // segments keeps segment membership: the segment definitions (KV watch
 // on "def.<name>" in socialsync_segments), and per contact
@@ -35,7 +34,7 @@ type segments struct {
 	kv        jetstream.KeyValue // socialsync_segments
 	relations jetstream.KeyValue
 	defs      *registry[automation.Segment]
-	locks     *stripes
+	locks     *bus.Stripes
 }
 
 // defChanged asks every location for a recomputation when a definition
@@ -83,35 +82,66 @@ func (s *segments) any() bool {
 	return len(defs) > 0 || len(broken) > 0
 }
 
-// handle computes the membership of every contact of a location again
-// (SegmentsRecompute on socialsync.trigger.segments.<loc>).
-func (s *segments) handle(ctx context.Context, msg jetstream.Msg) error {
-	var req socialsyncv1.SegmentsRecompute
-	loc, err := bus.Decode(msg, &req)
-	if err != nil {
-		return err
-	}
+// handleRecompute computes the membership of every contact of a location
+// again (SegmentsRecompute on socialsync.trigger.segments.<loc>).
+func (s *segments) handleRecompute(ctx context.Context, loc string, req *socialsyncv1.SegmentsRecompute) (Result, error) {
+	var res Result
 	if err := s.w.registered(ctx, loc); err != nil {
-		return err
+		return res, err
 	}
 	if err := s.defs.wait(ctx); err != nil {
-		return err
+		return res, err
 	}
 	contacts, err := s.contactsOf(ctx, loc)
 	if err != nil {
-		return err
+		return res, err
 	}
 	reason := req.GetReason()
 	if reason == "" {
 		reason = "recompute"
 	}
 	for chunk := range slices.Chunk(contacts, recomputeChunk) {
-		if err := s.recompute(ctx, msg, loc, chunk, reason, nil); err != nil {
-			return err
+		if err := s.recompute(ctx, &res, loc, chunk, reason, nil); err != nil {
+			return res, err
 		}
 	}
 	bus.LoggerFrom(ctx).Debug("segments recomputed", "contacts", len(contacts), "reason", reason)
-	return nil
+	return res, nil
+}
+
+// handleContact computes the membership of one contact again after
+// contactsync handled a post event listing it (ContactTagsChanged on
+// socialsync.event.contact.<loc>): its social tags and posts may have
+// changed. Computed from the stored state, this writes nothing on a
+// redelivery that finds the membership already in line. With no
+// definition there is no member to keep in line (those of a deleted
+// definition are handled by the recomputation its deletion requested),
+// and nothing to read.
+func (s *segments) handleContact(ctx context.Context, loc string, ev *socialsyncv1.ContactTagsChanged) (Result, error) {
+	var res Result
+	if err := s.w.registered(ctx, loc); err != nil {
+		return res, err
+	}
+	if err := s.defs.wait(ctx); err != nil {
+		return res, err
+	}
+	if !s.any() {
+		return res, nil
+	}
+	// The post's date, which the enricher may not have stored yet.
+	var hints map[string]time.Time
+	if post := ev.GetPostKey(); post != "" {
+		at := s.w.now()
+		if ev.GetPostOccurredAt() != nil {
+			at = ev.GetPostOccurredAt().AsTime()
+		}
+		hints = map[string]time.Time{post: at}
+	}
+	reason := ev.GetReason()
+	if reason == "" {
+		reason = "contact tags"
+	}
+	return res, s.recompute(ctx, &res, loc, []string{ev.GetContactId()}, reason, hints)
 }
 
 // contactsOf lists the contacts of loc that socialsync knows or that are
@@ -150,7 +180,7 @@ type member struct {
 	id               string
 	current, desired []string
 	rev              uint64
-	diff             tagging.Diff
+	diff             contacttags.Diff
 }
 
 // recompute brings the segment tags of contacts of loc in line with the
@@ -160,8 +190,9 @@ type member struct {
 // publishes SegmentChanged for each segment entered or left. A contact
 // whose membership is unchanged costs no call, so a redelivered event
 // writes nothing. hints give the dates of posts whose record the
-// enricher may not have stored yet.
-func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string, contacts []string, reason string, hints map[string]time.Time) error {
+// enricher may not have stored yet. A contact HighLevel refuses for good
+// is added to res, to be dead-lettered.
+func (s *segments) recompute(ctx context.Context, res *Result, loc string, contacts []string, reason string, hints map[string]time.Time) error {
 	if len(contacts) == 0 {
 		return nil
 	}
@@ -172,7 +203,7 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 	for i, c := range contacts {
 		keys[i] = automation.MemberKey(loc, c)
 	}
-	unlock, err := s.locks.lock(ctx, keys)
+	unlock, err := s.locks.Lock(ctx, keys)
 	if err != nil {
 		return err
 	}
@@ -182,7 +213,7 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 	now := s.w.now()
 	dates := map[string]time.Time{}
 	var members []*member
-	diffs := map[string]tagging.Diff{}
+	diffs := map[string]contacttags.Diff{}
 	for _, c := range contacts {
 		m := &member{id: c}
 		var ms automation.Members
@@ -200,32 +231,28 @@ func (s *segments) recompute(ctx context.Context, msg jetstream.Msg, loc string,
 		if len(entered)+len(left) == 0 {
 			continue
 		}
-		m.diff = tagging.Diff{Add: segmentTags(entered), Remove: segmentTags(left)}
+		m.diff = contacttags.Diff{Add: segmentTags(entered), Remove: segmentTags(left)}
 		diffs[c] = m.diff
 		members = append(members, m)
 	}
 	if len(members) == 0 {
 		return nil
 	}
-	res := write(ctx, s.w.deps.Client(loc), loc, tagging.Batch(diffs, s.w.cfg.BulkMin, tagging.BulkMax))
+	sent := contacttags.Send(ctx, s.w.deps.Client(loc), loc, contacttags.Batch(diffs, s.w.cfg.BulkMin, contacttags.BulkMax))
 	for _, m := range members {
-		if reason, bad := res.failed[m.id]; bad {
-			subject, err := bus.DeadLetterItem(ctx, s.w.deps.JS, topology.DurableSegments, msg, "contact "+m.id, bus.ClassPermanent, "segment tags: "+reason)
-			if err != nil {
-				return err
-			}
-			bus.LoggerFrom(ctx).Warn("contact dead-lettered", "contact", m.id, "reason", reason, "dead_letter", subject)
+		if why, bad := sent.Failed[m.id]; bad {
+			res.deadLetter("contact "+m.id, "segment tags: "+why)
 			continue
 		}
-		if res.incomplete[m.id] {
+		if sent.Incomplete[m.id] {
 			continue
 		}
 		if err := s.commit(ctx, loc, m, reason); err != nil {
 			return err
 		}
 	}
-	if res.err != nil {
-		return fmt.Errorf("segment tags of %s: %w", loc, res.err)
+	if sent.Err != nil {
+		return fmt.Errorf("segment tags of %s: %w", loc, sent.Err)
 	}
 	return nil
 }
@@ -245,7 +272,7 @@ func (s *segments) commit(ctx context.Context, loc string, m *member, reason str
 	if errors.Is(err, revision.ErrConflict) {
 		// Another replica computed this contact meanwhile: the event
 		// is computed again from its result.
-		return fmt.Errorf("segments of contact %s: %w", m.id, errConflict)
+		return fmt.Errorf("segments of contact %s: %w", m.id, err)
 	}
 	if err != nil {
 		return err
@@ -278,7 +305,7 @@ func (s *segments) commit(ctx context.Context, loc string, m *member, reason str
 // social contact tags, and, when a rule needs them, the dates of its
 // posts (from the enricher's post records; dates memoises them).
 func (s *segments) facts(ctx context.Context, loc, contact string, needPosts bool, now time.Time, dates, hints map[string]time.Time) (automation.Facts, error) {
-	var st tagging.State
+	var st relations.ContactState
 	if _, err := revision.Load(ctx, s.relations, relations.ContactKey(loc, contact), &st); err != nil {
 		return automation.Facts{}, err
 	}
@@ -310,16 +337,6 @@ func (s *segments) facts(ctx context.Context, loc, contact string, needPosts boo
 		f.Posts = append(f.Posts, at)
 	}
 	return f, nil
-}
-
-// registered fails permanently for a location that was never connected.
-func (w *Worker) registered(ctx context.Context, loc string) error {
-	if _, err := w.deps.Creds.Location(ctx, loc); errors.Is(err, creds.ErrUnknownLocation) {
-		return bus.Permanent(err)
-	} else if err != nil {
-		return fmt.Errorf("look up location %s: %w", loc, err)
-	}
-	return nil
 }
 
 func segmentTags(names []string) []string {

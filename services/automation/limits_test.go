@@ -1,4 +1,4 @@
-package contactsync_test
+package automationworker_test
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
-	"github.com/socialsync/socialsync/services/contactsync"
+	automationworker "github.com/socialsync/socialsync/services/automation"
 )
 
 // A tag details event with more tags than workflow conditions are bounded
@@ -41,7 +41,7 @@ func TestEventOverListCapIsRefused(t *testing.T) {
 	publishEvent(t, env, topology.TagDetailsEvents, loc, details(automation.MaxEventTags+1))
 	seq := publishEvent(t, env, topology.TagDetailsEvents, loc, details(automation.MaxEventTags))
 	waitEventsHandled(t, env, seq)
-	dls := bustest.DeadLetters(t, env.JS, "socialsync.dlq.contactsync."+loc)
+	dls := bustest.DeadLetters(t, env.JS, "socialsync.dlq.workflows."+loc)
 	if len(dls) != 1 || !strings.Contains(dls[0].Reason, fmt.Sprintf("%d entries, more than the %d", automation.MaxEventTags+1, automation.MaxEventTags)) {
 		t.Fatalf("dead letters %+v; want one naming the cap of tags", dls)
 	}
@@ -80,7 +80,7 @@ func TestWebhookAimedInsideIsRefused(t *testing.T) {
     actions:
       - webhook: { url: "http://127.0.0.1:%s/admin", secret: hook }
 `, port))
-	startWorker(t, env, func(c *contactsync.Config) {
+	startWorker(t, env, func(c *automationworker.Config) {
 		c.SecretsDir = secretsDir(t, "hook", "s")
 		c.WebhookBackoff = time.Millisecond
 	})
@@ -90,7 +90,7 @@ func TestWebhookAimedInsideIsRefused(t *testing.T) {
 	if n := accepted.Load(); n != 0 {
 		t.Errorf("the loopback listener accepted %d connections; want 0", n)
 	}
-	dls := bustest.DeadLetters(t, env.JS, "socialsync.dlq.contactsync."+loc)
+	dls := bustest.DeadLetters(t, env.JS, "socialsync.dlq.workflows."+loc)
 	if len(dls) != 1 || !strings.Contains(dls[0].Reason, "destination not allowed") {
 		t.Fatalf("dead letters %+v; want one saying the destination is not allowed", dls)
 	}
@@ -100,7 +100,7 @@ func TestWebhookAimedInsideIsRefused(t *testing.T) {
 		}
 	}
 
-	_, err = contactsync.New(contactsync.Config{Config: env.Deps.Config, Concurrency: 1, TagPrefix: "social:", BulkMin: 2,
+	_, err = automationworker.New(automationworker.Config{Config: env.Deps.Config, Concurrency: 1, TagPrefix: "social:", BulkMin: 2,
 		WebhookAllowedHosts: "hooks.internal, 10.0.0.0/99"}, env.Deps)
 	if err == nil || !strings.Contains(err.Error(), "SOCIALSYNC_WORKFLOW_WEBHOOK_ALLOWED_HOSTS") || !strings.Contains(err.Error(), "10.0.0.0/99") {
 		t.Errorf("New with a bad allow-list: %v; want an error naming the variable and the entry", err)
