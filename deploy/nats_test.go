@@ -231,11 +231,11 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 	cd := n.deps(t, "contactsync", simSrv.URL, key)
 	ccfg := defaults[contactsync.Config](t)
 	ccfg.Config = cd.Config
-	cw, err := contactsync.New(ccfg, cd)
+	cw, err := cli.NewContactSync(context.Background(), ccfg, cd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Run(t, cw.Run)
+	fleettest.RunWorker(t, cd, "contactsync", cw)
 	ad := n.deps(t, "automation", simSrv.URL, key)
 	acfg := defaults[automationworker.Config](t)
 	acfg.Config = ad.Config

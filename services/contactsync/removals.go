@@ -2,9 +2,12 @@ package contactsync
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
+
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/relations/revision"
-	"slices"
 )
 
 // removals is a contact's removal record, "removals.<loc>.<contactId>" in
@@ -38,9 +41,17 @@ func (s *store) removed(ctx context.Context, loc, contact string, rev uint64) ([
 // recordRemoved records tags as removed for the change planned from the
 // contact's state at revision rev, and returns the record's revision.
 func (s *store) recordRemoved(ctx context.Context, loc, contact string, rev uint64, tags []string) (uint64, error) {
-	return revision.Update(ctx, s.relations, relations.RemovalsKey(loc, contact), func(r *removals, _ bool) error {
+	key := relations.RemovalsKey(loc, contact)
+	// Read, add and store again until no one else changed the record in
+	// between (revision.Update on the Relations store).
+	for range revision.MaxUpdateRounds {
+		var r removals
+		at, err := s.load(ctx, key, &r)
+		if err != nil {
+			return 0, err
+		}
 		if r.Rev != rev {
-			*r = removals{Rev: rev}
+			r = removals{Rev: rev}
 		}
 		for _, t := range tags {
 			if !slices.Contains(r.Tags, t) {
@@ -48,8 +59,13 @@ func (s *store) recordRemoved(ctx context.Context, loc, contact string, rev uint
 			}
 		}
 		slices.Sort(r.Tags)
-		return nil
-	})
+		stored, err := s.save(ctx, key, r, at)
+		if errors.Is(err, errConflict) {
+			continue
+		}
+		return stored, err
+	}
+	return 0, fmt.Errorf("store %s: %w %d times", key, errConflict, revision.MaxUpdateRounds)
 }
 
 // forgetRemoved deletes the contact's removal record if it is still at
