@@ -239,11 +239,11 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 	ad := n.deps(t, "automation", simSrv.URL, key)
 	acfg := defaults[automationworker.Config](t)
 	acfg.Config = ad.Config
-	aw, err := automationworker.New(acfg, ad)
+	aw, err := cli.NewAutomation(context.Background(), acfg, ad)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Run(t, aw.Run)
+	fleettest.RunWorker(t, ad, "automation", aw)
 
 	var detail struct {
 		SocialTags []struct {

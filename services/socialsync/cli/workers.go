@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/socialsync/socialsync/pkg/fleet"
+	automationworker "github.com/socialsync/socialsync/services/automation"
 	"github.com/socialsync/socialsync/services/contactsync"
 	"github.com/socialsync/socialsync/services/enricher"
 	"github.com/socialsync/socialsync/services/fetcher"
@@ -57,4 +58,16 @@ func NewContactSync(ctx context.Context, cfg contactsync.Config, d *fleet.Deps) 
 		Client:     func(loc string) contactsync.Client { return d.Client(loc) },
 		Catalogues: s.Catalogues, Details: s.Details, Relations: s.Relations, Mappings: s.Mappings,
 		DeadLetters: s.DeadLetters, Meter: d.Telemetry.MeterProvider(), Log: d.Log})
+}
+
+// NewAutomation returns the automation worker on d.
+func NewAutomation(ctx context.Context, cfg automationworker.Config, d *fleet.Deps) (*automationworker.Worker, error) {
+	s, err := automationworker.OpenStores(ctx, d.JS)
+	if err != nil {
+		return nil, err
+	}
+	return automationworker.New(cfg, automationworker.Deps{Publisher: d.Publisher, Locations: d.Creds,
+		Client:   func(loc string) automationworker.Client { return d.Client(loc) },
+		Segments: s.Segments, Relations: s.Relations, Runs: s.Runs, SegmentDefs: s.SegmentDefs, Workflows: s.Workflows,
+		Outbox: s.Outbox, DeadLetters: s.DeadLetters, Meter: d.Telemetry.MeterProvider(), Log: d.Log})
 }
