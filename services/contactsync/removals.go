@@ -2,8 +2,6 @@ package contactsync
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/socialsync/socialsync/pkg/relations"
@@ -41,17 +39,9 @@ func (s *store) removed(ctx context.Context, loc, contact string, rev uint64) ([
 // recordRemoved records tags as removed for the change planned from the
 // contact's state at revision rev, and returns the record's revision.
 func (s *store) recordRemoved(ctx context.Context, loc, contact string, rev uint64, tags []string) (uint64, error) {
-	key := relations.RemovalsKey(loc, contact)
-	// Read, add and store again until no one else changed the record in
-	// between (revision.Update on the Relations store).
-	for range revision.MaxUpdateRounds {
-		var r removals
-		at, err := s.load(ctx, key, &r)
-		if err != nil {
-			return 0, err
-		}
+	return revision.UpdateValues(ctx, s.relations, relations.RemovalsKey(loc, contact), func(r *removals, _ bool) error {
 		if r.Rev != rev {
-			r = removals{Rev: rev}
+			*r = removals{Rev: rev}
 		}
 		for _, t := range tags {
 			if !slices.Contains(r.Tags, t) {
@@ -59,13 +49,8 @@ func (s *store) recordRemoved(ctx context.Context, loc, contact string, rev uint
 			}
 		}
 		slices.Sort(r.Tags)
-		stored, err := s.save(ctx, key, r, at)
-		if errors.Is(err, errConflict) {
-			continue
-		}
-		return stored, err
-	}
-	return 0, fmt.Errorf("store %s: %w %d times", key, errConflict, revision.MaxUpdateRounds)
+		return nil
+	})
 }
 
 // forgetRemoved deletes the contact's removal record if it is still at
