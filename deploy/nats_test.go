@@ -231,19 +231,19 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 	cd := n.deps(t, "contactsync", simSrv.URL, key)
 	ccfg := defaults[contactsync.Config](t)
 	ccfg.Config = cd.Config
-	cw, err := contactsync.New(ccfg, cd)
+	cw, err := cli.NewContactSync(context.Background(), ccfg, cd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Run(t, cw.Run)
+	fleettest.RunWorker(t, cd, "contactsync", cw)
 	ad := n.deps(t, "automation", simSrv.URL, key)
 	acfg := defaults[automationworker.Config](t)
 	acfg.Config = ad.Config
-	aw, err := automationworker.New(acfg, ad)
+	aw, err := cli.NewAutomation(context.Background(), acfg, ad)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Run(t, aw.Run)
+	fleettest.RunWorker(t, ad, "automation", aw)
 
 	var detail struct {
 		SocialTags []struct {

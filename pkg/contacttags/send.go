@@ -23,11 +23,19 @@ type Result struct {
 	Err error
 }
 
+// Tagger writes contact tags in HighLevel (ghl.Client).
+type Tagger interface {
+	AddContactTags(ctx context.Context, contactID string, tags []string) ([]string, error)
+	RemoveContactTags(ctx context.Context, contactID string, tags []string) ([]string, error)
+	BulkAddTags(ctx context.Context, loc string, contacts, tags []string) (ghl.BulkTagsResponse, error)
+	BulkRemoveTags(ctx context.Context, loc string, contacts, tags []string) (ghl.BulkTagsResponse, error)
+}
+
 // Send sends writes in order. A call that fails as a whole (a 429, a 5xx,
 // an auth failure) stops the round: its contacts and those of the calls
 // not yet sent are incomplete, and err says why. A refusal that concerns
 // one contact marks that contact failed and the round goes on.
-func Send(ctx context.Context, c *ghl.Client, loc string, writes []Write) Result {
+func Send(ctx context.Context, c Tagger, loc string, writes []Write) Result {
 	res := Result{Failed: map[string]string{}, Incomplete: map[string]bool{}}
 	for _, wr := range writes {
 		if res.Err != nil {
@@ -47,7 +55,7 @@ func Send(ctx context.Context, c *ghl.Client, loc string, writes []Write) Result
 
 // bulk sends one bulk call. HighLevel answers a bulk call even when some
 // of its contacts failed, listing each failure.
-func (r *Result) bulk(ctx context.Context, c *ghl.Client, loc string, wr Write) {
+func (r *Result) bulk(ctx context.Context, c Tagger, loc string, wr Write) {
 	call := c.BulkAddTags
 	if wr.Remove {
 		call = c.BulkRemoveTags
@@ -89,7 +97,7 @@ func (r *Result) bulk(ctx context.Context, c *ghl.Client, loc string, wr Write) 
 }
 
 // single sends one single-contact call.
-func (r *Result) single(ctx context.Context, c *ghl.Client, wr Write) {
+func (r *Result) single(ctx context.Context, c Tagger, wr Write) {
 	id := wr.Contacts[0]
 	var err error
 	if wr.Remove {

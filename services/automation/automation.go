@@ -30,14 +30,12 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/metric"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
-	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/run"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
@@ -69,17 +67,19 @@ type Config struct {
 	WebhookResolver automation.Resolver `ignored:"true"`
 }
 
-// Worker is the automation worker.
+// Worker is the automation worker. Its process runs its Routes and Loops.
 type Worker struct {
 	cfg  Config
-	deps *fleet.Deps
+	deps Deps
 	dest *automation.Destinations // where webhooks may go
 	log  *slog.Logger
 	now  func() time.Time
+	segs *segments
+	ev   *events
 }
 
-// New returns the worker, after checking its settings.
-func New(cfg Config, d *fleet.Deps) (*Worker, error) {
+// New returns the worker using d, after checking its settings.
+func New(cfg Config, d Deps) (*Worker, error) {
 	var errs []error
 	if cfg.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_AUTOMATION_CONCURRENCY: want at least 1, got %d", fleet.ErrConfig, cfg.Concurrency))
@@ -107,14 +107,24 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_WORKFLOW_WEBHOOK_ALLOWED_HOSTS: %v", fleet.ErrConfig, err))
 	}
-	if d == nil {
-		errs = append(errs, errors.New("automation: no dependencies"))
+	if d.Publisher == nil || d.Locations == nil || d.Client == nil || d.Segments == nil || d.Relations == nil || d.Runs == nil ||
+		d.SegmentDefs == nil || d.Workflows == nil || d.Outbox == nil || d.DeadLetters == nil || d.Log == nil {
+		errs = append(errs, errors.New("automation: incomplete dependencies"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	dest.AllowLoopback, dest.Resolver, dest.Timeout = cfg.WebhookAllowLoopback, cfg.WebhookResolver, cfg.WebhookTimeout
-	return &Worker{cfg: cfg, deps: d, dest: dest, log: d.Log.With("worker", "automation"), now: time.Now}, nil
+	w := &Worker{cfg: cfg, deps: d, dest: dest, log: d.Log.With("worker", "automation"), now: time.Now}
+	w.segs = &segments{w: w, locks: bus.NewStripes(),
+		defs: newRegistry(d.SegmentDefs, automation.SegmentDefPrefix, "segment", automation.DecodeSegment, w.log)}
+	w.segs.defs.changed = w.segs.defChanged
+	w.ev = &events{w: w, segs: w.segs,
+		workflows: newRegistry(d.Workflows, "", "workflow", automation.DecodeWorkflow, w.log),
+		webhooks: &automation.Webhooks{Client: w.dest.NewClient(cfg.WebhookTimeout), Secrets: automation.DirSecrets(cfg.SecretsDir),
+			Attempts: cfg.WebhookAttempts, Backoff: cfg.WebhookBackoff, MaxBackoff: 16 * cfg.WebhookBackoff},
+		eval: w.evaluator()}
+	return w, nil
 }
 
 // MetricEvaluationsAbandoned counts workflow expressions abandoned past
@@ -123,73 +133,41 @@ const MetricEvaluationsAbandoned = "socialsync.workflows.evaluations_abandoned"
 
 // evaluator returns the evaluator of the workflows' expressions, shared
 // by every event this worker handles, counting abandoned evaluations.
-func (w *Worker) evaluator(ctx context.Context) *automation.Evaluator {
+func (w *Worker) evaluator() *automation.Evaluator {
 	e := &automation.Evaluator{}
-	if w.deps.Telemetry == nil {
+	if w.deps.Meter == nil {
 		return e
 	}
-	abandoned, err := w.deps.Telemetry.MeterProvider().Meter("socialsync/automation").Int64Counter(MetricEvaluationsAbandoned,
+	abandoned, err := w.deps.Meter.Meter("socialsync/automation").Int64Counter(MetricEvaluationsAbandoned,
 		metric.WithDescription("Workflow expressions abandoned past their deadline (they run on until they end)."))
 	if err != nil {
 		w.log.Warn("workflow metrics", "err", err)
 		return e
 	}
 	e.OnAbandoned = func() {
-		abandoned.Add(ctx, 1)
+		abandoned.Add(context.Background(), 1)
 		w.log.Warn("workflow expression abandoned past its deadline")
 	}
 	return e
 }
 
-// Run keeps segment membership and fires saved workflows until ctx ends;
-// it returns nil then. It fails when a consumer cannot run (its durable
-// is gone, the connection is closed).
-func (w *Worker) Run(ctx context.Context) error {
-	var relations, segKV, wfKV, runs jetstream.KeyValue
-	if err := bus.OpenBuckets(ctx, w.deps.JS, map[string]*jetstream.KeyValue{
-		topology.BucketRelations: &relations, topology.BucketSegments: &segKV,
-		topology.BucketWorkflows: &wfKV, topology.BucketWorkflowRuns: &runs,
-	}); err != nil {
-		return err
+// Routes are the worker's consumers: segment recomputations on its
+// SOCIALSYNC_TRIGGERS durable and contact events on its SOCIALSYNC_EVENTS
+// durable (both "segments"), and the events that fire workflows
+// ("workflows" on SOCIALSYNC_EVENTS).
+func (w *Worker) Routes() []bus.Route {
+	return []bus.Route{
+		{Stream: topology.StreamTriggers, Durable: topology.DurableSegments,
+			Handler: edge(w, topology.DurableSegments, decodeRecompute, w.segs.handleRecompute), Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamEvents, Durable: topology.DurableSegments,
+			Handler: edge(w, topology.DurableSegments, decodeContactTags, w.segs.handleContact), Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamEvents, Durable: topology.DurableWorkflows,
+			Handler: edge(w, topology.DurableWorkflows, decodeEvent, w.ev.handle), Concurrency: w.cfg.Concurrency},
 	}
-	segs := &segments{w: w, kv: segKV, relations: relations, locks: bus.NewStripes(),
-		defs: newRegistry(segKV, automation.SegmentDefPrefix, "segment", automation.DecodeSegment, w.log)}
-	segs.defs.changed = segs.defChanged
-	ev := &events{w: w, segs: segs, runs: runs, relations: relations,
-		workflows: newRegistry(wfKV, "", "workflow", automation.DecodeWorkflow, w.log),
-		webhooks: &automation.Webhooks{Client: w.dest.NewClient(w.cfg.WebhookTimeout), Secrets: automation.DirSecrets(w.cfg.SecretsDir),
-			Attempts: w.cfg.WebhookAttempts, Backoff: w.cfg.WebhookBackoff, MaxBackoff: 16 * w.cfg.WebhookBackoff},
-		eval: w.evaluator(ctx)}
-	recomputes, err := w.deps.Consumer(topology.StreamTriggers, topology.DurableSegments,
-		edge(w, topology.DurableSegments, decodeRecompute, segs.handleRecompute), w.cfg.Concurrency)
-	if err != nil {
-		return err
-	}
-	contacts, err := w.deps.Consumer(topology.StreamEvents, topology.DurableSegments,
-		edge(w, topology.DurableSegments, decodeContactTags, segs.handleContact), w.cfg.Concurrency)
-	if err != nil {
-		return err
-	}
-	fires, err := w.deps.Consumer(topology.StreamEvents, topology.DurableWorkflows,
-		edge(w, topology.DurableWorkflows, decodeEvent, ev.handle), w.cfg.Concurrency)
-	if err != nil {
-		return err
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return segs.defs.run(ctx) })
-	g.Go(func() error { return ev.workflows.run(ctx) })
-	g.Go(func() error { return recomputes.Run(ctx) })
-	g.Go(func() error { return contacts.Run(ctx) })
-	g.Go(func() error { return fires.Run(ctx) })
-	return g.Wait()
 }
 
-// registered fails permanently for a location that was never connected.
-func (w *Worker) registered(ctx context.Context, loc string) error {
-	if _, err := w.deps.Creds.Location(ctx, loc); errors.Is(err, creds.ErrUnknownLocation) {
-		return bus.Permanent(err)
-	} else if err != nil {
-		return fmt.Errorf("look up location %s: %w", loc, err)
-	}
-	return nil
+// Loops are the watches of the segment and workflow definitions: the
+// handlers wait for their initial load.
+func (w *Worker) Loops() []run.Loop {
+	return []run.Loop{{Name: "segment definitions", Run: w.segs.defs.run}, {Name: "workflow definitions", Run: w.ev.workflows.run}}
 }

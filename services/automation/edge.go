@@ -47,7 +47,7 @@ func edge[E any](w *Worker, durable string, decode func(jetstream.Msg) (string, 
 		}
 		res, err := fn(ctx, loc, ev)
 		for _, dl := range res.DeadLetters {
-			subject, dlErr := bus.DeadLetterItem(ctx, w.deps.JS, durable, msg, dl.Item, bus.ClassPermanent, dl.Reason)
+			subject, dlErr := w.deps.DeadLetters.DeadLetterItem(ctx, durable, msg, dl.Item, bus.ClassPermanent, dl.Reason)
 			if dlErr != nil {
 				return dlErr
 			}

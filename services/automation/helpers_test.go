@@ -19,19 +19,32 @@ import (
 	automationworker "github.com/socialsync/socialsync/services/automation"
 )
 
-// startWorker runs the worker until the test ends (fleettest.Run checks
-// that Run returns nil on cancel).
+// startWorker runs the worker until the test ends (RunWorker checks that
+// its routes and loops return nil on shutdown).
 func startWorker(t *testing.T, env *fleettest.Env, change ...func(*automationworker.Config)) {
 	t.Helper()
 	cfg := automationworker.Config{Config: env.Deps.Config, Concurrency: 2, TagPrefix: "social:", BulkMin: 2}
 	for _, c := range change {
 		c(&cfg)
 	}
-	w, err := automationworker.New(cfg, env.Deps)
+	w, err := automationworker.New(cfg, deps(t, env))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Run(t, w.Run)
+	env.RunWorker(t, "automation", w)
+}
+
+// deps are the worker's dependencies on env, as its main wires them.
+func deps(t *testing.T, env *fleettest.Env) automationworker.Deps {
+	t.Helper()
+	s, err := automationworker.OpenStores(context.Background(), env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return automationworker.Deps{Publisher: env.Deps.Publisher, Locations: env.Deps.Creds,
+		Client:   func(loc string) automationworker.Client { return env.Deps.Client(loc) },
+		Segments: s.Segments, Relations: s.Relations, Runs: s.Runs, SegmentDefs: s.SegmentDefs, Workflows: s.Workflows,
+		Outbox: s.Outbox, DeadLetters: s.DeadLetters, Meter: env.Deps.Telemetry.MeterProvider(), Log: env.Deps.Log}
 }
 
 // simLocation is a location's contacts as the simulator's admin API shows

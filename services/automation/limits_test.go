@@ -101,7 +101,7 @@ func TestWebhookAimedInsideIsRefused(t *testing.T) {
 	}
 
 	_, err = automationworker.New(automationworker.Config{Config: env.Deps.Config, Concurrency: 1, TagPrefix: "social:", BulkMin: 2,
-		WebhookAllowedHosts: "hooks.internal, 10.0.0.0/99"}, env.Deps)
+		WebhookAllowedHosts: "hooks.internal, 10.0.0.0/99"}, deps(t, env))
 	if err == nil || !strings.Contains(err.Error(), "SOCIALSYNC_WORKFLOW_WEBHOOK_ALLOWED_HOSTS") || !strings.Contains(err.Error(), "10.0.0.0/99") {
 		t.Errorf("New with a bad allow-list: %v; want an error naming the variable and the entry", err)
 	}

@@ -18,7 +18,7 @@ import (
 // definition's previous revision, if any, stays in force) and the error is
 // logged naming it.
 type registry[T any] struct {
-	kv     jetstream.KeyValue
+	kv     Watcher
 	prefix string // "def." or ""
 	what   string // "segment", "workflow", for logs
 	decode func(data []byte) (T, error)
@@ -35,7 +35,7 @@ type registry[T any] struct {
 	broken map[string]bool
 }
 
-func newRegistry[T any](kv jetstream.KeyValue, prefix, what string, decode func([]byte) (T, error), log *slog.Logger) *registry[T] {
+func newRegistry[T any](kv Watcher, prefix, what string, decode func([]byte) (T, error), log *slog.Logger) *registry[T] {
 	return &registry[T]{kv: kv, prefix: prefix, what: what, decode: decode, log: log,
 		ready: make(chan struct{}), items: map[string]T{}, broken: map[string]bool{}}
 }

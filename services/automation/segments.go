@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/automation"
@@ -30,11 +28,9 @@ const recomputeChunk = contacttags.BulkMax
 // on "def.<name>" in socialsync_segments), and per contact
 // "member.<loc>.<contactId>" → the segments whose tag it carries.
 type segments struct {
-	w         *Worker
-	kv        jetstream.KeyValue // socialsync_segments
-	relations jetstream.KeyValue
-	defs      *registry[automation.Segment]
-	locks     *bus.Stripes
+	w     *Worker
+	defs  *registry[automation.Segment]
+	locks *bus.Stripes
 }
 
 // defChanged asks every location for a recomputation when a definition
@@ -43,12 +39,14 @@ type segments struct {
 // same Nats-Msg-Id, so the stream keeps one per location and revision.
 func (s *segments) defChanged(ctx context.Context, name string, rev uint64, _ bool) {
 	marker := automation.AppliedKey(name)
-	if e, err := s.kv.Get(ctx, marker); err == nil {
-		if n, _ := strconv.ParseUint(string(e.Value()), 10, 64); n >= rev {
+	var markerRev uint64
+	if data, at, err := s.w.deps.Segments.Get(ctx, marker); err == nil {
+		if n, _ := strconv.ParseUint(string(data), 10, 64); data != nil && n >= rev {
 			return
 		}
+		markerRev = at
 	}
-	locs, err := s.w.deps.Creds.Locations(ctx)
+	locs, err := s.w.deps.Locations.Locations(ctx)
 	if err != nil {
 		s.w.log.Error("segment definition changed; cannot list locations", "segment", name, "err", err)
 		return
@@ -60,7 +58,8 @@ func (s *segments) defChanged(ctx context.Context, name string, rev uint64, _ bo
 			return
 		}
 	}
-	if _, err := s.kv.Put(ctx, marker, []byte(strconv.FormatUint(rev, 10))); err != nil {
+	// A conflict is another replica announcing the definition meanwhile.
+	if _, err := s.w.deps.Segments.Put(ctx, marker, []byte(strconv.FormatUint(rev, 10)), markerRev); err != nil && !errors.Is(err, revision.ErrConflict) {
 		s.w.log.Warn("segment definition announced; marker not stored", "segment", name, "err", err)
 	}
 }
@@ -86,9 +85,6 @@ func (s *segments) any() bool {
 // again (SegmentsRecompute on socialsync.trigger.segments.<loc>).
 func (s *segments) handleRecompute(ctx context.Context, loc string, req *socialsyncv1.SegmentsRecompute) (Result, error) {
 	var res Result
-	if err := s.w.registered(ctx, loc); err != nil {
-		return res, err
-	}
 	if err := s.defs.wait(ctx); err != nil {
 		return res, err
 	}
@@ -119,9 +115,6 @@ func (s *segments) handleRecompute(ctx context.Context, loc string, req *socials
 // and nothing to read.
 func (s *segments) handleContact(ctx context.Context, loc string, ev *socialsyncv1.ContactTagsChanged) (Result, error) {
 	var res Result
-	if err := s.w.registered(ctx, loc); err != nil {
-		return res, err
-	}
 	if err := s.defs.wait(ctx); err != nil {
 		return res, err
 	}
@@ -147,32 +140,17 @@ func (s *segments) handleContact(ctx context.Context, loc string, ev *socialsync
 // contactsOf lists the contacts of loc that socialsync knows or that are
 // members of a segment, sorted.
 func (s *segments) contactsOf(ctx context.Context, loc string) ([]string, error) {
-	a, err := keysWithPrefix(ctx, s.relations, relations.ContactPrefix(loc))
+	a, err := s.w.deps.Relations.Keys(ctx, relations.ContactPrefix(loc))
 	if err != nil {
 		return nil, err
 	}
-	b, err := keysWithPrefix(ctx, s.kv, automation.MemberPrefix(loc))
+	b, err := s.w.deps.Segments.Keys(ctx, automation.MemberPrefix(loc))
 	if err != nil {
 		return nil, err
 	}
 	all := append(a, b...)
 	slices.Sort(all)
 	return slices.Compact(all), nil
-}
-
-// keysWithPrefix returns the rest of every key of kv that starts with
-// prefix (which ends with a dot).
-func keysWithPrefix(ctx context.Context, kv jetstream.KeyValue, prefix string) ([]string, error) {
-	l, err := kv.ListKeysFiltered(ctx, prefix+"*")
-	if err != nil {
-		return nil, fmt.Errorf("list %s*: %w", prefix, err)
-	}
-	defer func() { _ = l.Stop() }()
-	var out []string
-	for k := range l.Keys() {
-		out = append(out, strings.TrimPrefix(k, prefix))
-	}
-	return out, nil
 }
 
 // member is one contact's part in a recomputation.
@@ -217,7 +195,7 @@ func (s *segments) recompute(ctx context.Context, res *Result, loc string, conta
 	for _, c := range contacts {
 		m := &member{id: c}
 		var ms automation.Members
-		rev, err := revision.Load(ctx, s.kv, automation.MemberKey(loc, c), &ms)
+		rev, err := load(ctx, s.w.deps.Segments, automation.MemberKey(loc, c), &ms)
 		if err != nil {
 			return err
 		}
@@ -265,9 +243,9 @@ func (s *segments) commit(ctx context.Context, loc string, m *member, reason str
 	}
 	key := automation.MemberKey(loc, m.id)
 	if len(m.desired) == 0 && m.rev != 0 {
-		err = revision.Delete(ctx, s.kv, key, m.rev)
+		err = s.w.deps.Segments.Delete(ctx, key, m.rev)
 	} else {
-		_, err = revision.Put(ctx, s.kv, key, data, m.rev)
+		_, err = s.w.deps.Segments.Put(ctx, key, data, m.rev)
 	}
 	if errors.Is(err, revision.ErrConflict) {
 		// Another replica computed this contact meanwhile: the event
@@ -306,7 +284,7 @@ func (s *segments) commit(ctx context.Context, loc string, m *member, reason str
 // posts (from the enricher's post records; dates memoises them).
 func (s *segments) facts(ctx context.Context, loc, contact string, needPosts bool, now time.Time, dates, hints map[string]time.Time) (automation.Facts, error) {
 	var st relations.ContactState
-	if _, err := revision.Load(ctx, s.relations, relations.ContactKey(loc, contact), &st); err != nil {
+	if _, err := load(ctx, s.w.deps.Relations, relations.ContactKey(loc, contact), &st); err != nil {
 		return automation.Facts{}, err
 	}
 	f := automation.Facts{Known: len(st.Posts) > 0, Tags: st.Applied}
@@ -319,7 +297,7 @@ func (s *segments) facts(ctx context.Context, loc, contact string, needPosts boo
 			var rec struct {
 				UpdatedAt time.Time `json:"updatedAt"`
 			}
-			if _, err := revision.Load(ctx, s.relations, relations.PostKey(loc, post), &rec); err != nil {
+			if _, err := load(ctx, s.w.deps.Relations, relations.PostKey(loc, post), &rec); err != nil {
 				return automation.Facts{}, err
 			}
 			at = rec.UpdatedAt

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -32,8 +31,6 @@ type events struct {
 	w         *Worker
 	segs      *segments
 	workflows *registry[*automation.Compiled]
-	runs      jetstream.KeyValue // socialsync_workflow_runs
-	relations jetstream.KeyValue
 	webhooks  *automation.Webhooks
 	eval      *automation.Evaluator
 }
@@ -50,9 +47,6 @@ type event struct {
 // items that failed for good are in the Result.
 func (h *events) handle(ctx context.Context, loc string, ev event) (Result, error) {
 	var res Result
-	if err := h.w.registered(ctx, loc); err != nil {
-		return res, err
-	}
 	if (ev.family == topology.TagEvents || ev.family == topology.StatsEvents) && h.segs.any() {
 		reason := "tag " + strings.TrimPrefix(string(ev.Trigger), "tag.")
 		if ev.family == topology.StatsEvents {
@@ -210,15 +204,11 @@ type effects struct {
 }
 
 func (e *effects) Done(ctx context.Context, key string) (bool, error) {
-	_, err := e.h.runs.Get(ctx, key)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return false, nil
-	default:
+	data, _, err := e.h.w.deps.Runs.Get(ctx, key)
+	if err != nil {
 		return false, fmt.Errorf("read workflow run %s: %w", key, err)
 	}
+	return data != nil, nil
 }
 
 func (e *effects) MarkDone(ctx context.Context, key, outcome string) error {
@@ -230,7 +220,7 @@ func (e *effects) MarkDone(ctx context.Context, key, outcome string) error {
 }
 
 func (e *effects) markDone(ctx context.Context, key, outcome string) error {
-	_, err := revision.Put(ctx, e.h.runs, key, []byte(outcome), 0)
+	_, err := e.h.w.deps.Runs.Put(ctx, key, []byte(outcome), 0)
 	if err != nil && !errors.Is(err, revision.ErrConflict) {
 		return fmt.Errorf("record workflow run %s: %w", key, err)
 	}
@@ -250,13 +240,13 @@ func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selec
 	var out []string
 	switch {
 	case sel.Segment != "":
-		ids, err := keysWithPrefix(ctx, e.h.segs.kv, automation.MemberPrefix(loc))
+		ids, err := e.h.w.deps.Segments.Keys(ctx, automation.MemberPrefix(loc))
 		if err != nil {
 			return nil, err
 		}
 		for _, id := range ids {
 			var ms automation.Members
-			if _, err := revision.Load(ctx, e.h.segs.kv, automation.MemberKey(loc, id), &ms); err != nil {
+			if _, err := load(ctx, e.h.w.deps.Segments, automation.MemberKey(loc, id), &ms); err != nil {
 				return nil, err
 			}
 			if slices.Contains(ms.Segments, sel.Segment) {
@@ -275,13 +265,13 @@ func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selec
 		if len(want) == 0 {
 			break
 		}
-		ids, err := keysWithPrefix(ctx, e.h.relations, relations.ContactPrefix(loc))
+		ids, err := e.h.w.deps.Relations.Keys(ctx, relations.ContactPrefix(loc))
 		if err != nil {
 			return nil, err
 		}
 		for _, id := range ids {
 			var st relations.ContactState
-			if _, err := revision.Load(ctx, e.h.relations, relations.ContactKey(loc, id), &st); err != nil {
+			if _, err := load(ctx, e.h.w.deps.Relations, relations.ContactKey(loc, id), &st); err != nil {
 				return nil, err
 			}
 			if slices.ContainsFunc(want, func(t string) bool { return slices.Contains(st.Applied, t) }) {
@@ -342,30 +332,7 @@ func ghlActionError(err error) error {
 	return err
 }
 
-// Publish publishes payload to subject: through JetStream when a stream
-// captures the subject (its duplicate window then drops a redelivered
-// action's copy, which carries the same Nats-Msg-Id), on plain NATS
-// otherwise. The stream is looked up first: a JetStream publish to a
-// subject no stream captures would wait for an acknowledgement that a
-// plain subscriber never sends.
+// Publish publishes payload to subject through the Outbox.
 func (e *effects) Publish(ctx context.Context, subject string, payload []byte, headers map[string]string) error {
-	m := nats.NewMsg(subject)
-	m.Data = payload
-	for k, v := range headers {
-		m.Header.Set(k, v)
-	}
-	_, err := e.h.w.deps.JS.StreamNameBySubject(ctx, subject)
-	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		if err := e.h.w.deps.Conn.PublishMsg(m); err != nil {
-			return fmt.Errorf("publish to %s: %w", subject, err)
-		}
-		return e.h.w.deps.Conn.FlushWithContext(ctx)
-	case err != nil:
-		return fmt.Errorf("find the stream of %s: %w", subject, err)
-	}
-	if _, err := e.h.w.deps.JS.PublishMsg(ctx, m); err != nil {
-		return fmt.Errorf("publish to %s: %w", subject, err)
-	}
-	return nil
+	return e.h.w.deps.Outbox.PublishRaw(ctx, subject, payload, headers)
 }

@@ -27,18 +27,17 @@
 package contactsync
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/run"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
@@ -76,10 +75,11 @@ type Config struct {
 	BulkMin int `envconfig:"CONTACTSYNC_BULK_MIN" default:"2" desc:"contacts needing the same tag change from which the bulk endpoint is used"`
 }
 
-// Worker is the contactsync worker.
+// Worker is the contactsync worker. Its process runs its Routes.
 type Worker struct {
 	cfg  Config
-	deps *fleet.Deps
+	deps Deps
+	h    *handler
 	log  *slog.Logger
 	now  func() time.Time
 	// skipped counts the tags left out (metrics.go).
@@ -90,8 +90,8 @@ type Worker struct {
 	beforeCommit func(contact string) error
 }
 
-// New returns the worker, after checking its settings.
-func New(cfg Config, d *fleet.Deps) (*Worker, error) {
+// New returns the worker using d, after checking its settings.
+func New(cfg Config, d Deps) (*Worker, error) {
 	var errs []error
 	if cfg.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_CONCURRENCY: want at least 1, got %d", fleet.ErrConfig, cfg.Concurrency))
@@ -104,31 +104,26 @@ func New(cfg Config, d *fleet.Deps) (*Worker, error) {
 	if cfg.BulkMin < 1 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_BULK_MIN: want at least 1, got %d", fleet.ErrConfig, cfg.BulkMin))
 	}
-	if d == nil {
-		errs = append(errs, errors.New("contactsync: no dependencies"))
+	if d.Publisher == nil || d.Pacer == nil || d.Client == nil || d.Catalogues == nil || d.Details == nil ||
+		d.Relations == nil || d.Mappings == nil || d.DeadLetters == nil || d.Log == nil {
+		errs = append(errs, errors.New("contactsync: incomplete dependencies"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	w := &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "contactsync"), now: time.Now}
 	w.skipped = w.newSkippedCounter()
+	w.h = &handler{w: w, store: &store{catalogues: d.Catalogues, details: d.Details, relations: d.Relations}, locks: bus.NewStripes()}
 	return w, nil
 }
 
-// Run handles post events until ctx ends; it returns nil then. It fails
-// when the consumer cannot run (its durable is gone, the connection is
-// closed).
-func (w *Worker) Run(ctx context.Context) error {
-	var tags, details, relations, settingsKV jetstream.KeyValue
-	if err := bus.OpenBuckets(ctx, w.deps.JS, map[string]*jetstream.KeyValue{
-		topology.BucketTags: &tags, topology.BucketTagDetails: &details, topology.BucketRelations: &relations, topology.BucketSettings: &settingsKV,
-	}); err != nil {
-		return err
+// Routes are contactsync's one consumer: post triggers on its
+// SOCIALSYNC_TRIGGERS durable.
+func (w *Worker) Routes() []bus.Route {
+	return []bus.Route{
+		{Stream: topology.StreamTriggers, Durable: topology.DurableContactSync, Handler: w.h.edge, Concurrency: w.cfg.Concurrency},
 	}
-	h := &handler{w: w, store: &store{tags: tags, details: details, relations: relations}, locks: bus.NewStripes(), settings: settingsKV}
-	posts, err := w.deps.Consumer(topology.StreamTriggers, topology.DurableContactSync, h.edge, w.cfg.Concurrency)
-	if err != nil {
-		return err
-	}
-	return posts.Run(ctx)
 }
+
+// Loops are none: contactsync only consumes.
+func (w *Worker) Loops() []run.Loop { return nil }

@@ -422,7 +422,6 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 
 // New names the variable that is wrong.
 func TestNewValidates(t *testing.T) {
-	env := fleettest.Start(t, "empty")
 	tests := []struct {
 		cfg  contactsync.Config
 		want string
@@ -433,7 +432,7 @@ func TestNewValidates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
-			_, err := contactsync.New(tt.cfg, env.Deps)
+			_, err := contactsync.New(tt.cfg, contactsync.Deps{})
 			if !errors.Is(err, fleet.ErrConfig) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("New(%+v) = %v, want an error naming %s", tt.cfg, err, tt.want)
 			}

@@ -60,7 +60,7 @@ func (h *handler) edge(ctx context.Context, msg jetstream.Msg) error {
 	in.replay, _ = bus.ReplayItem(msg.Headers())
 	res, err := h.handle(ctx, in)
 	for _, dl := range res.DeadLetters {
-		subject, dlErr := bus.DeadLetterItem(ctx, h.w.deps.JS, topology.DurableContactSync, msg, dl.Item, bus.ClassPermanent, dl.Reason)
+		subject, dlErr := h.w.deps.DeadLetters.DeadLetterItem(ctx, topology.DurableContactSync, msg, dl.Item, bus.ClassPermanent, dl.Reason)
 		if dlErr != nil {
 			return dlErr
 		}

@@ -8,12 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/encoding/protojson"
-
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
-	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
@@ -28,7 +24,7 @@ func (h *handler) copyFields(ctx context.Context, loc string, tagIDs, contacts [
 	if len(contacts) == 0 || len(tagIDs) == 0 {
 		return nil
 	}
-	m, ok, err := settings.GetMapping(ctx, h.settings, loc)
+	m, ok, err := h.w.deps.Mappings.Mapping(ctx, loc)
 	switch {
 	case errors.Is(err, settings.ErrInvalid):
 		bus.LoggerFrom(ctx).Warn("mapping unreadable; no contact fields copied", "err", err)
@@ -45,7 +41,7 @@ func (h *handler) copyFields(ctx context.Context, loc string, tagIDs, contacts [
 	names := cat.Names()
 	var details []*socialsyncv1.TagDetail
 	for _, id := range tagIDs {
-		d, err := h.tagDetail(ctx, loc, id)
+		d, err := h.store.details.Detail(ctx, loc, id)
 		if err != nil {
 			return err
 		}
@@ -89,22 +85,6 @@ func (h *handler) copyFields(ctx context.Context, loc string, tagIDs, contacts [
 		}
 	}
 	return nil
-}
-
-// tagDetail reads a tag's stored details; nil when none are stored.
-func (h *handler) tagDetail(ctx context.Context, loc, id string) (*socialsyncv1.TagDetail, error) {
-	e, err := h.store.details.Get(ctx, relations.DetailsKey(loc, id))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read details of tag %s: %w", id, err)
-	}
-	var d socialsyncv1.TagDetail
-	if protojson.Unmarshal(e.Value(), &d) != nil {
-		return nil, nil
-	}
-	return &d, nil
 }
 
 // detailField returns a detail's field as text (times in RFC 3339, UTC).

@@ -11,12 +11,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/contacttags"
-	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -37,8 +35,6 @@ type handler struct {
 	w     *Worker
 	store *store
 	locks *bus.Stripes
-	// settings hold the locations' mappings (see naming.go).
-	settings jetstream.KeyValue
 }
 
 // contact is one contact's part in handling an event.
@@ -94,13 +90,10 @@ func (h *handler) handle(ctx context.Context, in delivery) (res Result, err erro
 	}
 	// A paced location's message goes back at once, before any read or
 	// lock, so its backlog costs the other locations nothing.
-	if err := h.w.deps.Governor.Check(loc); err != nil {
+	// (The route's middleware, bus.Registered, has checked that loc is
+	// registered.)
+	if err := h.w.deps.Pacer.Check(loc); err != nil {
 		return res, err
-	}
-	if _, err := h.w.deps.Creds.Location(ctx, loc); errors.Is(err, creds.ErrUnknownLocation) {
-		return res, bus.Permanent(err)
-	} else if err != nil {
-		return res, fmt.Errorf("post %s of %s: %w", ev.GetPostId(), loc, err)
 	}
 	deleted := ev.GetChange() == socialsyncv1.Change_CHANGE_DELETED
 	var names []string

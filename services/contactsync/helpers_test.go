@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,8 +16,8 @@ import (
 	"github.com/socialsync/socialsync/services/contactsync"
 )
 
-// startWorker runs the worker until the test ends, and checks that Run
-// returns nil on cancel.
+// startWorker runs the worker until the test ends, and checks that its
+// route returns nil on shutdown.
 func startWorker(t *testing.T, env *fleettest.Env, change ...func(*contactsync.Config)) {
 	t.Helper()
 	startHookedWorker(t, env, nil, change...)
@@ -32,30 +31,21 @@ func startHookedWorker(t *testing.T, env *fleettest.Env, hook func(*contactsync.
 	for _, c := range change {
 		c(&cfg)
 	}
-	w, err := contactsync.New(cfg, env.Deps)
+	stores, err := contactsync.OpenStores(context.Background(), env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := contactsync.New(cfg, contactsync.Deps{Publisher: env.Deps.Publisher, Pacer: env.Deps.Governor,
+		Client:     func(loc string) contactsync.Client { return env.Deps.Client(loc) },
+		Catalogues: stores.Catalogues, Details: stores.Details, Relations: stores.Relations, Mappings: stores.Mappings,
+		DeadLetters: stores.DeadLetters, Meter: env.Deps.Telemetry.MeterProvider(), Log: env.Deps.Log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if hook != nil {
 		hook(w)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	var once sync.Once
-	t.Cleanup(func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run returned %v on cancel, want nil", err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Error("Run did not return after cancel")
-			}
-		})
-	})
+	env.RunWorker(t, "contactsync", w)
 }
 
 // simTag and simContact are a location's social tags and contacts as the

@@ -14,10 +14,10 @@ const MetricTagsSkipped = "socialsync.contactsync.tags.skipped"
 // newSkippedCounter returns the counter of skipped tags, or nil when the
 // meter provider cannot make one.
 func (w *Worker) newSkippedCounter() metric.Int64Counter {
-	if w.deps.Telemetry == nil {
+	if w.deps.Meter == nil {
 		return nil
 	}
-	c, err := w.deps.Telemetry.MeterProvider().Meter("github.com/socialsync/socialsync/services/contactsync").Int64Counter(MetricTagsSkipped,
+	c, err := w.deps.Meter.Meter("github.com/socialsync/socialsync/services/contactsync").Int64Counter(MetricTagsSkipped,
 		metric.WithDescription("Social tags of posts left out, by reason."))
 	if err != nil {
 		w.log.Warn("contactsync metrics", "err", err)

@@ -5,7 +5,6 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/contacttags"
-	"github.com/socialsync/socialsync/pkg/settings"
 )
 
 // naming returns how loc's contact tags are named: by the contact-tag
@@ -13,5 +12,5 @@ import (
 // socialsync_settings), else by SOCIALSYNC_CONTACT_TAG_PREFIX.
 func (h *handler) naming(ctx context.Context, loc string) (func(string) string, error) {
 	prefix := func(name string) string { return contacttags.ContactTag(h.w.cfg.TagPrefix, name) }
-	return settings.ContactTagNaming(ctx, h.settings, loc, prefix, bus.LoggerFrom(ctx))
+	return h.w.deps.Mappings.ContactTagNaming(ctx, loc, prefix, bus.LoggerFrom(ctx))
 }

@@ -2,9 +2,10 @@ package contactsync
 
 import (
 	"context"
+	"slices"
+
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/relations/revision"
-	"slices"
 )
 
 // removals is a contact's removal record, "removals.<loc>.<contactId>" in
@@ -38,7 +39,7 @@ func (s *store) removed(ctx context.Context, loc, contact string, rev uint64) ([
 // recordRemoved records tags as removed for the change planned from the
 // contact's state at revision rev, and returns the record's revision.
 func (s *store) recordRemoved(ctx context.Context, loc, contact string, rev uint64, tags []string) (uint64, error) {
-	return revision.Update(ctx, s.relations, relations.RemovalsKey(loc, contact), func(r *removals, _ bool) error {
+	return revision.UpdateValues(ctx, s.relations, relations.RemovalsKey(loc, contact), func(r *removals, _ bool) error {
 		if r.Rev != rev {
 			*r = removals{Rev: rev}
 		}

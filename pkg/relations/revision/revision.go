@@ -94,22 +94,49 @@ func Delete(ctx context.Context, kv jetstream.KeyValue, key string, rev uint64) 
 // MaxUpdateRounds times. It returns the stored revision. fn's error stops
 // it and is returned.
 func Update[T any](ctx context.Context, kv jetstream.KeyValue, key string, fn func(*T, bool) error) (uint64, error) {
+	return UpdateValues(ctx, bucketValues{kv}, key, fn)
+}
+
+// Values are JSON values under revisions: Load and Save on a bucket, or
+// a worker's own store of them (a fake in its tests).
+type Values interface {
+	// Load reads the value at key into v and returns its revision; 0 (and
+	// v untouched) when there is none.
+	Load(ctx context.Context, key string, v any) (uint64, error)
+	// Save writes v at key if its revision is still rev (absent when 0)
+	// and returns the new revision; an error matching ErrConflict when it
+	// is not.
+	Save(ctx context.Context, key string, v any, rev uint64) (uint64, error)
+}
+
+// UpdateValues is Update on Values.
+func UpdateValues[T any](ctx context.Context, s Values, key string, fn func(*T, bool) error) (uint64, error) {
 	for range MaxUpdateRounds {
 		var v T
-		rev, err := Load(ctx, kv, key, &v)
+		rev, err := s.Load(ctx, key, &v)
 		if err != nil {
 			return 0, err
 		}
 		if err := fn(&v, rev != 0); err != nil {
 			return 0, err
 		}
-		stored, err := Save(ctx, kv, key, v, rev)
+		stored, err := s.Save(ctx, key, v, rev)
 		if errors.Is(err, ErrConflict) {
 			continue
 		}
 		return stored, err
 	}
 	return 0, fmt.Errorf("store %s: %w %d times", key, ErrConflict, MaxUpdateRounds)
+}
+
+type bucketValues struct{ kv jetstream.KeyValue }
+
+func (b bucketValues) Load(ctx context.Context, key string, v any) (uint64, error) {
+	return Load(ctx, b.kv, key, v)
+}
+
+func (b bucketValues) Save(ctx context.Context, key string, v any, rev uint64) (uint64, error) {
+	return Save(ctx, b.kv, key, v, rev)
 }
 
 // isConflict reports a failed revision check. Create reports it as

@@ -198,11 +198,11 @@ func workers(base fleet.Config, deps *fleet.Deps, webhookLoopback bool) ([]fleet
 	if err != nil {
 		return nil, err
 	}
-	c, err := contactsync.New(cc, deps)
+	c, err := NewContactSync(ctx, cc, deps)
 	if err != nil {
 		return nil, err
 	}
-	a, err := automationworker.New(ac, deps)
+	a, err := NewAutomation(ctx, ac, deps)
 	if err != nil {
 		return nil, err
 	}
@@ -210,14 +210,14 @@ func workers(base fleet.Config, deps *fleet.Deps, webhookLoopback bool) ([]fleet
 	for _, w := range []struct {
 		name string
 		w    fleet.Worker
-	}{{"fetcher", f}, {"enricher", e}, {"stats", s}} {
+	}{{"fetcher", f}, {"enricher", e}, {"stats", s}, {"contactsync", c}, {"automation", a}} {
 		cs, err := deps.Components(w.name, w.w)
 		if err != nil {
 			return nil, err
 		}
 		components = append(components, cs...)
 	}
-	return append(components, fleet.Component{Name: "contactsync", Run: c.Run}, fleet.Component{Name: "automation", Run: a.Run}), nil
+	return components, nil
 }
 
 // devGateway builds the gateway on the shared dependencies. Without

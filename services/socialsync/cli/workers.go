@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/socialsync/socialsync/pkg/fleet"
+	automationworker "github.com/socialsync/socialsync/services/automation"
+	"github.com/socialsync/socialsync/services/contactsync"
 	"github.com/socialsync/socialsync/services/enricher"
 	"github.com/socialsync/socialsync/services/fetcher"
 	"github.com/socialsync/socialsync/services/stats"
@@ -44,4 +46,28 @@ func NewStats(ctx context.Context, cfg stats.Config, d *fleet.Deps) (*stats.Work
 	return stats.New(cfg, stats.Deps{Publisher: d.Publisher, Locations: d.Creds,
 		Client:  func(loc string) stats.Client { return d.Client(loc) },
 		History: stats.KVHistory{KV: s.History}, FollowUps: stats.KVFollowUps{Stores: s}, Stores: s, Log: d.Log})
+}
+
+// NewContactSync returns contactsync on d.
+func NewContactSync(ctx context.Context, cfg contactsync.Config, d *fleet.Deps) (*contactsync.Worker, error) {
+	s, err := contactsync.OpenStores(ctx, d.JS)
+	if err != nil {
+		return nil, err
+	}
+	return contactsync.New(cfg, contactsync.Deps{Publisher: d.Publisher, Pacer: d.Governor,
+		Client:     func(loc string) contactsync.Client { return d.Client(loc) },
+		Catalogues: s.Catalogues, Details: s.Details, Relations: s.Relations, Mappings: s.Mappings,
+		DeadLetters: s.DeadLetters, Meter: d.Telemetry.MeterProvider(), Log: d.Log})
+}
+
+// NewAutomation returns the automation worker on d.
+func NewAutomation(ctx context.Context, cfg automationworker.Config, d *fleet.Deps) (*automationworker.Worker, error) {
+	s, err := automationworker.OpenStores(ctx, d.JS)
+	if err != nil {
+		return nil, err
+	}
+	return automationworker.New(cfg, automationworker.Deps{Publisher: d.Publisher, Locations: d.Creds,
+		Client:   func(loc string) automationworker.Client { return d.Client(loc) },
+		Segments: s.Segments, Relations: s.Relations, Runs: s.Runs, SegmentDefs: s.SegmentDefs, Workflows: s.Workflows,
+		Outbox: s.Outbox, DeadLetters: s.DeadLetters, Meter: d.Telemetry.MeterProvider(), Log: d.Log})
 }

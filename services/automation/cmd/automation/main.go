@@ -3,11 +3,67 @@
 package main
 
 import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
 	"github.com/socialsync/socialsync/pkg/fleet"
 	automationworker "github.com/socialsync/socialsync/services/automation"
 )
 
 func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		log.Error("automation stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	// Configuration, then NATS, telemetry, the credential store and the
+	// HighLevel client (nil d: --help, or stopped while waiting for NATS).
 	var cfg automationworker.Config
-	fleet.Main("automation", "keeps segment membership and fires saved workflows", &cfg, &cfg.Config, automationworker.New)
+	d, err := fleet.Setup(ctx, "automation", "keeps segment membership and fires saved workflows",
+		&cfg, &cfg.Config, os.Args[1:], os.Stdout)
+	if d == nil || err != nil {
+		return err
+	}
+	defer d.Close(context.WithoutCancel(ctx))
+
+	// What the automation worker uses.
+	stores, err := automationworker.OpenStores(ctx, d.JS)
+	if err != nil {
+		return err
+	}
+	w, err := automationworker.New(cfg, automationworker.Deps{
+		Publisher:   d.Publisher,
+		Locations:   d.Creds,
+		Client:      func(loc string) automationworker.Client { return d.Client(loc) },
+		Segments:    stores.Segments,
+		Relations:   stores.Relations,
+		Runs:        stores.Runs,
+		SegmentDefs: stores.SegmentDefs,
+		Workflows:   stores.Workflows,
+		Outbox:      stores.Outbox,
+		DeadLetters: stores.DeadLetters,
+		Meter:       d.Telemetry.MeterProvider(),
+		Log:         d.Log,
+	})
+	if err != nil {
+		return err
+	}
+
+	// Its routes and the definition watches, in one lifecycle group until
+	// SIGTERM.
+	components, err := d.Components("automation", w)
+	if err != nil {
+		return err
+	}
+	d.Log.Info("worker starting", "worker", "automation")
+	return d.Serve(ctx, components...)
 }

@@ -3,11 +3,65 @@
 package main
 
 import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/services/contactsync"
 )
 
 func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		log.Error("contactsync stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	// Configuration, then NATS, telemetry, the credential store, the rate
+	// governor and the HighLevel client (nil d: --help, or stopped while
+	// waiting for NATS).
 	var cfg contactsync.Config
-	fleet.Main("contactsync", "turns the social tags of posts into tags of the posts' contacts", &cfg, &cfg.Config, contactsync.New)
+	d, err := fleet.Setup(ctx, "contactsync", "turns the social tags of posts into tags of the posts' contacts",
+		&cfg, &cfg.Config, os.Args[1:], os.Stdout)
+	if d == nil || err != nil {
+		return err
+	}
+	defer d.Close(context.WithoutCancel(ctx))
+
+	// What contactsync uses.
+	stores, err := contactsync.OpenStores(ctx, d.JS)
+	if err != nil {
+		return err
+	}
+	w, err := contactsync.New(cfg, contactsync.Deps{
+		Publisher:   d.Publisher,
+		Pacer:       d.Governor,
+		Client:      func(loc string) contactsync.Client { return d.Client(loc) },
+		Catalogues:  stores.Catalogues,
+		Details:     stores.Details,
+		Relations:   stores.Relations,
+		Mappings:    stores.Mappings,
+		DeadLetters: stores.DeadLetters,
+		Meter:       d.Telemetry.MeterProvider(),
+		Log:         d.Log,
+	})
+	if err != nil {
+		return err
+	}
+
+	// Its route, in one lifecycle group until SIGTERM.
+	components, err := d.Components("contactsync", w)
+	if err != nil {
+		return err
+	}
+	d.Log.Info("worker starting", "worker", "contactsync")
+	return d.Serve(ctx, components...)
 }

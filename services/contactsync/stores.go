@@ -1,0 +1,108 @@
+package contactsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/relations"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
+	"github.com/socialsync/socialsync/pkg/settings"
+	"github.com/socialsync/socialsync/pkg/topology"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+)
+
+// Stores are contactsync's stores on JetStream: the catalogues in
+// socialsync_tags, the tag details in socialsync_tag_details, its own
+// values in socialsync_relations, the mappings in socialsync_settings, and
+// the dead letters.
+type Stores struct {
+	Catalogues  Catalogues
+	Details     Details
+	Relations   Relations
+	Mappings    Mappings
+	DeadLetters DeadLetters
+}
+
+// OpenStores opens contactsync's buckets, which the process's topology
+// declared.
+func OpenStores(ctx context.Context, js jetstream.JetStream) (Stores, error) {
+	var tags, details, rel, set jetstream.KeyValue
+	if err := bus.OpenBuckets(ctx, js, map[string]*jetstream.KeyValue{
+		topology.BucketTags: &tags, topology.BucketTagDetails: &details, topology.BucketRelations: &rel, topology.BucketSettings: &set,
+	}); err != nil {
+		return Stores{}, err
+	}
+	return Stores{Catalogues: kvCatalogues{tags}, Details: kvDetails{details}, Relations: kvRelations{rel},
+		Mappings: kvMappings{set}, DeadLetters: jsDeadLetters{js}}, nil
+}
+
+type kvCatalogues struct{ kv jetstream.KeyValue }
+
+func (s kvCatalogues) Catalogue(ctx context.Context, loc string) (relations.Catalogue, error) {
+	e, err := s.kv.Get(ctx, relations.CatalogueKey(loc))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return relations.Catalogue{}, nil
+	}
+	if err != nil {
+		return relations.Catalogue{}, fmt.Errorf("read tag catalogue of %s: %w", loc, err)
+	}
+	c, err := relations.UnmarshalCatalogue(e.Value())
+	if err != nil {
+		// The fetcher's to fix; retried meanwhile.
+		return relations.Catalogue{}, fmt.Errorf("decode tag catalogue of %s: %w", loc, err)
+	}
+	return c, nil
+}
+
+type kvDetails struct{ kv jetstream.KeyValue }
+
+func (s kvDetails) Detail(ctx context.Context, loc, tag string) (*socialsyncv1.TagDetail, error) {
+	e, err := s.kv.Get(ctx, relations.DetailsKey(loc, tag))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read details of tag %s of %s: %w", tag, loc, err)
+	}
+	var d socialsyncv1.TagDetail
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(e.Value(), &d); err != nil {
+		return nil, nil // details we cannot read are as none
+	}
+	return &d, nil
+}
+
+type kvRelations struct{ kv jetstream.KeyValue }
+
+func (s kvRelations) Load(ctx context.Context, key string, v any) (uint64, error) {
+	return revision.Load(ctx, s.kv, key, v)
+}
+
+func (s kvRelations) Save(ctx context.Context, key string, v any, rev uint64) (uint64, error) {
+	return revision.Save(ctx, s.kv, key, v, rev)
+}
+
+func (s kvRelations) Delete(ctx context.Context, key string, rev uint64) error {
+	return revision.Delete(ctx, s.kv, key, rev)
+}
+
+type kvMappings struct{ kv jetstream.KeyValue }
+
+func (m kvMappings) Mapping(ctx context.Context, loc string) (settings.Mapping, bool, error) {
+	return settings.GetMapping(ctx, m.kv, loc)
+}
+
+func (m kvMappings) ContactTagNaming(ctx context.Context, loc string, fallback func(string) string, log *slog.Logger) (func(string) string, error) {
+	return settings.ContactTagNaming(ctx, m.kv, loc, fallback, log)
+}
+
+type jsDeadLetters struct{ js jetstream.JetStream }
+
+func (d jsDeadLetters) DeadLetterItem(ctx context.Context, worker string, msg jetstream.Msg, item string, class bus.Class, reason string) (string, error) {
+	return bus.DeadLetterItem(ctx, d.js, worker, msg, item, class, reason)
+}
