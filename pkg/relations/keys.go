@@ -42,3 +42,7 @@ func ContactPrefix(loc string) string { return "contact." + loc + "." }
 // RemovalsKey is the relations key of a contact's removal record
 // (contactsync's).
 func RemovalsKey(loc, contact string) string { return "removals." + loc + "." + contact }
+
+// PollCursorKey is the key of the fetcher's poll cursor of loc: the
+// update time of the newest post its poller has seen.
+func PollCursorKey(loc string) string { return "pollcursor." + loc }

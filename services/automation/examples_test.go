@@ -84,7 +84,7 @@ func TestExamplesEndToEnd(t *testing.T) {
 	li := env.NewLocation(t, map[string]any{"timezone": "UTC", "socialTags": []string{"promo", "sale"},
 		"contacts": []map[string]any{{"firstName": "X"}, {"firstName": "Y"}, {"firstName": "Z"}}})
 	loc := li.ID
-	contacts := liveContacts(t, env, loc, 3)
+	contacts := env.LiveContacts(t, loc, 3)
 	x, y, z := contacts[0], contacts[1], contacts[2]
 	for _, f := range []string{"segments/engaged-promo-fans.yaml"} {
 		applySegments(t, env, string(readExample(t, f)))

@@ -47,33 +47,6 @@ func deps(t *testing.T, env *fleettest.Env) automationworker.Deps {
 		Outbox: s.Outbox, DeadLetters: s.DeadLetters, Meter: env.Deps.Telemetry.MeterProvider(), Log: env.Deps.Log}
 }
 
-// simLocation is a location's contacts as the simulator's admin API shows
-// them.
-type simLocation struct {
-	Contacts []struct {
-		ID      string   `json:"id"`
-		Tags    []string `json:"tags"`
-		Deleted bool     `json:"deleted"`
-	} `json:"contacts"`
-}
-
-// liveContacts returns the first n contacts of loc that are not deleted.
-func liveContacts(t *testing.T, env *fleettest.Env, loc string, n int) []string {
-	t.Helper()
-	var l simLocation
-	env.Admin(t, "GET", "/_sandbox/locations/"+loc, nil, &l)
-	var out []string
-	for _, c := range l.Contacts {
-		if !c.Deleted && len(out) < n {
-			out = append(out, c.ID)
-		}
-	}
-	if len(out) < n {
-		t.Fatalf("only %d live contacts", len(out))
-	}
-	return out
-}
-
 // contactTags, hasTag and waitTags are fleettest's.
 func contactTags(t *testing.T, env *fleettest.Env, loc, contact string) []string {
 	t.Helper()

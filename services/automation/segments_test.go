@@ -41,7 +41,7 @@ func segmentWrites(t *testing.T, env *fleettest.Env, loc string) int {
 func TestSegmentMembership(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[0].ID
-	contacts := liveContacts(t, env, loc, 3)
+	contacts := env.LiveContacts(t, loc, 3)
 	a, b, c := contacts[0], contacts[1], contacts[2]
 	now := time.Now()
 	startWorker(t, env)
@@ -118,7 +118,7 @@ func TestSegmentMembership(t *testing.T) {
 func TestSegmentPostedWithin(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[0].ID
-	contacts := liveContacts(t, env, loc, 2)
+	contacts := env.LiveContacts(t, loc, 2)
 	recentC, oldC := contacts[0], contacts[1]
 	applySegments(t, env, "segments:\n  - name: active\n    postedWithinDays: 30\n  - name: lapsed\n    notPostedWithinDays: 30\n")
 	startWorker(t, env)

@@ -38,7 +38,7 @@ func TestPostLifecycle(t *testing.T) {
 	tags := liveTags(t, l, 3)
 	launch, sale, other := tags[0], tags[1], tags[2]
 	primeCatalogue(t, env, loc, l.SocialTags)
-	contacts := liveContacts(t, l, 3)
+	contacts := env.LiveContacts(t, loc, 3)
 	a, b, c := contacts[0], contacts[1], contacts[2]
 	startWorker(t, env)
 
@@ -119,7 +119,7 @@ func TestDuplicateWritesNothing(t *testing.T) {
 	l := location(t, env, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	tags := liveTags(t, l, 2)
-	contacts := liveContacts(t, l, 3)
+	contacts := env.LiveContacts(t, loc, 3)
 	startWorker(t, env)
 
 	ev := &socialsyncv1.PostEvent{LocationId: loc, PostId: "65f151c99bc2bf3aaf970d72", TagIds: ids(tags...), ContactIds: contacts, EventId: "dup"}
@@ -172,7 +172,7 @@ func TestUnknownTagWaitsForCatalogue(t *testing.T) {
 		}
 	}
 	primeCatalogue(t, env, loc, without)
-	contacts := liveContacts(t, l, 2)
+	contacts := env.LiveContacts(t, loc, 2)
 	startWorker(t, env)
 
 	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "65fbdcfecc884f07e645ea8b", TagIds: ids(tags...), ContactIds: contacts})
@@ -215,7 +215,7 @@ func TestDeletedTagIsLeftOut(t *testing.T) {
 	if _, err := kv.Put(context.Background(), loc+"."+deleted.ID, detail); err != nil {
 		t.Fatal(err)
 	}
-	contacts := liveContacts(t, l, 2)
+	contacts := env.LiveContacts(t, loc, 2)
 	startWorker(t, env)
 
 	seq := publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", TagIds: ids(live, deleted), ContactIds: contacts})
@@ -247,7 +247,7 @@ func TestDeletedTagSkippedAfterRefresh(t *testing.T) {
 	// The catalogue as the fetcher stored it before the tag's deletion
 	// was recorded: the tag is simply missing.
 	storeCatalogue(t, env, loc, without, nil, time.Now().Add(-time.Minute))
-	contacts := liveContacts(t, l, 2)
+	contacts := env.LiveContacts(t, loc, 2)
 	startWorker(t, env)
 
 	seq := publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", TagIds: ids(live, gone), ContactIds: contacts})
@@ -297,7 +297,7 @@ func TestNeverHeldTagIsDeadLetteredAlone(t *testing.T) {
 	loc := env.Locations[0].ID
 	l := location(t, env, loc)
 	live := liveTags(t, l, 1)[0]
-	contacts := liveContacts(t, l, 1)
+	contacts := env.LiveContacts(t, loc, 1)
 	const ghost = "ffffffffffffffffffffffff"
 	seq := publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1", TagIds: []string{live.ID, ghost}, ContactIds: contacts})
 	primeCatalogue(t, env, loc, l.SocialTags) // fetched after the post arrived
@@ -319,10 +319,10 @@ func TestRefusedContactsAreDeadLetteredAlone(t *testing.T) {
 	l := location(t, env, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	tags := liveTags(t, l, 1)
-	contacts := liveContacts(t, l, 3)
+	contacts := env.LiveContacts(t, loc, 3)
 	gone := contacts[2]
 	env.Admin(t, "DELETE", "/_sandbox/locations/"+loc+"/contacts/"+gone, nil, nil)
-	foreign := liveContacts(t, location(t, env, env.Locations[1].ID), 1)[0]
+	foreign := env.LiveContacts(t, env.Locations[1].ID, 1)[0]
 	startWorker(t, env)
 
 	// Three contacts: a bulk call in which one fails.
@@ -378,7 +378,7 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 	l := location(t, env, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	tags := liveTags(t, l, 1)
-	contacts := liveContacts(t, l, 1)
+	contacts := env.LiveContacts(t, loc, 1)
 	startWorker(t, env)
 	subject, _ := topology.PostTriggers.Subject(loc)
 	pub := func(subject string, m *socialsyncv1.PostEvent) {
@@ -449,7 +449,7 @@ func TestReplicasRace(t *testing.T) {
 	l := location(t, env, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	tags := liveTags(t, l, 12)
-	contacts := liveContacts(t, l, 2)
+	contacts := env.LiveContacts(t, loc, 2)
 	more := func(c *contactsync.Config) { c.Concurrency = 6 }
 	startWorker(t, env, more)
 	startWorker(t, env, more)
@@ -503,7 +503,7 @@ func TestPostIDsFollowTheSharedRule(t *testing.T) {
 	l := location(t, env, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	tags := liveTags(t, l, 1)
-	contacts := liveContacts(t, l, 2)
+	contacts := env.LiveContacts(t, loc, 2)
 	startWorker(t, env)
 	cases := bustest.PostCases(loc, ids(tags...), contacts, time.Now())
 	var last uint64

@@ -75,8 +75,7 @@ func location(t *testing.T, env *fleettest.Env, loc string) simLocation {
 	return l
 }
 
-// liveTags and liveContacts return the first n tags or contacts that are
-// not deleted.
+// liveTags returns the first n tags that are not deleted.
 func liveTags(t *testing.T, l simLocation, n int) []simTag {
 	t.Helper()
 	var out []simTag
@@ -87,20 +86,6 @@ func liveTags(t *testing.T, l simLocation, n int) []simTag {
 	}
 	if len(out) < n {
 		t.Fatalf("only %d live tags", len(out))
-	}
-	return out
-}
-
-func liveContacts(t *testing.T, l simLocation, n int) []string {
-	t.Helper()
-	var out []string
-	for _, c := range l.Contacts {
-		if !c.Deleted && len(out) < n {
-			out = append(out, c.ID)
-		}
-	}
-	if len(out) < n {
-		t.Fatalf("only %d live contacts", len(out))
 	}
 	return out
 }

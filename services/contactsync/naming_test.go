@@ -23,7 +23,7 @@ func TestNamingTemplateAppliesLive(t *testing.T) {
 	tags := liveTags(t, l, 2)
 	launch, sale := tags[0], tags[1]
 	primeCatalogue(t, env, loc, l.SocialTags)
-	contacts := liveContacts(t, l, 2)
+	contacts := env.LiveContacts(t, loc, 2)
 	startWorker(t, env)
 	kv, err := settings.Open(context.Background(), env.JS)
 	if err != nil {
@@ -58,7 +58,7 @@ func TestContactFieldsCopied(t *testing.T) {
 	loc := created.ID
 	l := location(t, env, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
-	contacts := liveContacts(t, l, 2)
+	contacts := env.LiveContacts(t, loc, 2)
 	startWorker(t, env)
 	kv, err := settings.Open(context.Background(), env.JS)
 	if err != nil {

@@ -23,7 +23,7 @@ func TestRemovalNotRepeatedOnRedelivery(t *testing.T) {
 	l := location(t, env, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	tag := liveTags(t, l, 1)[0]
-	contact := liveContacts(t, l, 1)[0]
+	contact := env.LiveContacts(t, loc, 1)[0]
 	var fail atomic.Bool
 	var failed atomic.Int32
 	startHookedWorker(t, env, func(w *contactsync.Worker) {

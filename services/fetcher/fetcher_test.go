@@ -314,7 +314,7 @@ func TestPollerPublishesUpdatedPosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	cursor := func() catalogue.PollCursor {
-		e, err := rel.Get(context.Background(), "pollcursor."+loc)
+		e, err := rel.Get(context.Background(), relations.PollCursorKey(loc))
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return catalogue.PollCursor{}
 		}

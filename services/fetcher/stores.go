@@ -15,10 +15,6 @@ import (
 	"github.com/socialsync/socialsync/services/fetcher/catalogue"
 )
 
-// pollCursorPrefix starts the key of a location's poll cursor in the
-// relations bucket: "pollcursor.<loc>".
-const pollCursorPrefix = "pollcursor."
-
 // Stores are the fetcher's stores on JetStream: the catalogues in
 // socialsync_tags, the poll cursors in socialsync_relations, the pending
 // refreshes in SOCIALSYNC_REFRESH.
@@ -76,7 +72,7 @@ func (s kvCatalogues) Store(ctx context.Context, loc string, c relations.Catalog
 type kvCursors struct{ kv jetstream.KeyValue }
 
 func (s kvCursors) Load(ctx context.Context, loc string) (catalogue.PollCursor, uint64, error) {
-	key := pollCursorPrefix + loc
+	key := relations.PollCursorKey(loc)
 	e, err := s.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return catalogue.PollCursor{}, 0, nil
@@ -94,7 +90,7 @@ func (s kvCursors) Load(ctx context.Context, loc string) (catalogue.PollCursor, 
 }
 
 func (s kvCursors) Store(ctx context.Context, loc string, c catalogue.PollCursor, rev uint64) (uint64, error) {
-	key := pollCursorPrefix + loc
+	key := relations.PollCursorKey(loc)
 	data, err := json.Marshal(c)
 	if err != nil {
 		return 0, fmt.Errorf("encode %s: %w", key, err)

@@ -54,3 +54,26 @@ func (e *Env) WaitTags(tb testing.TB, loc string, contacts []string, want, gone 
 		return true
 	})
 }
+
+// LiveContacts returns the ids of the first n contacts of loc in the
+// simulator that are not deleted; it fails the test when loc has fewer.
+func (e *Env) LiveContacts(tb testing.TB, loc string, n int) []string {
+	tb.Helper()
+	var l struct {
+		Contacts []struct {
+			ID      string `json:"id"`
+			Deleted bool   `json:"deleted"`
+		} `json:"contacts"`
+	}
+	e.Admin(tb, "GET", "/_sandbox/locations/"+loc, nil, &l)
+	var out []string
+	for _, c := range l.Contacts {
+		if !c.Deleted && len(out) < n {
+			out = append(out, c.ID)
+		}
+	}
+	if len(out) < n {
+		tb.Fatalf("%s has only %d live contacts, want %d", loc, len(out), n)
+	}
+	return out
+}
