@@ -41,19 +41,27 @@ func testConfig(env *fleettest.Env) gateway.Config {
 		PublishTimeout:   time.Second,
 		BodyTimeout:      10 * time.Second,
 		MaxSSEClients:    100,
+		// As envconfig's default.
+		TrustIncomingTrace: true,
 	}
 	return cfg
 }
 
 func start(t *testing.T) *world { return startB(t) }
 
-func startB(t testing.TB, logTo ...io.Writer) *world {
+func startB(t testing.TB, logTo ...io.Writer) *world { return startWith(t, nil, logTo...) }
+
+// startWith starts a gateway whose testConfig change alters (when not nil).
+func startWith(t testing.TB, change func(*gateway.Config), logTo ...io.Writer) *world {
 	t.Helper()
 	env := fleettest.Start(t, "demo")
 	if len(logTo) > 0 {
 		env.Deps.Log = slog.New(slog.NewTextHandler(io.MultiWriter(logTo...), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	cfg := testConfig(env)
+	if change != nil {
+		change(&cfg)
+	}
 	g, err := gateway.New(cfg, env.Deps)
 	if err != nil {
 		t.Fatal(err)

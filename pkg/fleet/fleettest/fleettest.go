@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
@@ -29,6 +32,8 @@ type Env struct {
 	Sim    *ghlsim.Simulator
 	SimURL string
 	Deps   *fleet.Deps
+	// Spans records every span Deps.Telemetry ends.
+	Spans *tracetest.SpanRecorder
 	// Locations are the simulator's locations, registered in Deps.Creds.
 	Locations []ghlsim.LocationInfo
 }
@@ -52,13 +57,15 @@ func Start(tb testing.TB, seed string) *Env {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.TokenKey = creds.NewKey()
 	cfg.ShutdownTimeout = 5 * time.Second
+	spans := tracetest.NewSpanRecorder()
+	cfg.Telemetry.SpanProcessors = []sdktrace.SpanProcessor{spans}
 	ctx := context.Background()
 	deps, err := fleet.Connect(ctx, "test", cfg, fleet.Options{LogOutput: logs})
 	if err != nil {
 		tb.Fatalf("fleet.Connect: %v", err)
 	}
 	tb.Cleanup(func() { deps.Close(context.Background()) })
-	e := &Env{Env: be, Sim: sim, SimURL: srv.URL, Deps: deps}
+	e := &Env{Env: be, Sim: sim, SimURL: srv.URL, Deps: deps, Spans: spans}
 	for _, l := range sim.Locations() {
 		e.AddLocation(tb, l)
 	}
