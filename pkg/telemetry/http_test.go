@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/baggage"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
@@ -59,7 +58,7 @@ func TestHTTPHandlerContinuesTheCallersTrace(t *testing.T) {
 // begins at the start it is given, before the work that decided.
 func TestServerSpansTrustOnlyWhenTold(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
-	tel := setup(t, telemetry.Config{ServiceName: "gateway", SpanProcessors: []sdktrace.SpanProcessor{rec}})
+	tel := setup(t, telemetry.Config{ServiceName: "gateway", SpanProcessor: rec})
 	const (
 		traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 		parent  = "00f067aa0ba902b7"

@@ -49,12 +49,15 @@ func testConfig(env *fleettest.Env) gateway.Config {
 
 func start(t *testing.T) *world { return startB(t) }
 
-func startB(t testing.TB, logTo ...io.Writer) *world { return startWith(t, nil, logTo...) }
-
-// startWith starts a gateway whose testConfig change alters (when not nil).
-func startWith(t testing.TB, change func(*gateway.Config), logTo ...io.Writer) *world {
+func startB(t testing.TB, logTo ...io.Writer) *world {
 	t.Helper()
-	env := fleettest.Start(t, "demo")
+	return startEnv(t, fleettest.Start(t, "demo"), nil, logTo...)
+}
+
+// startEnv starts a gateway on env, with testConfig altered by change
+// (when not nil).
+func startEnv(t testing.TB, env *fleettest.Env, change func(*gateway.Config), logTo ...io.Writer) *world {
+	t.Helper()
 	if len(logTo) > 0 {
 		env.Deps.Log = slog.New(slog.NewTextHandler(io.MultiWriter(logTo...), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

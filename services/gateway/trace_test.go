@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/topology"
 	"github.com/socialsync/socialsync/services/gateway"
 )
@@ -56,7 +57,7 @@ func TestTraceContext(t *testing.T) {
 		{name: "no route", method: http.MethodGet, path: "/nowhere", header: none, status: http.StatusNotFound, route: "GET gateway"},
 	}
 	for _, trust := range []bool{true, false} {
-		w := startWith(t, func(c *gateway.Config) { c.TrustIncomingTrace = trust })
+		w := startEnv(t, fleettest.StartTraced(t, "demo"), func(c *gateway.Config) { c.TrustIncomingTrace = trust })
 		for _, rq := range requests {
 			continues := trust && rq.authenticated
 			t.Run(rq.name+trustName(trust), func(t *testing.T) {

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
@@ -32,7 +31,8 @@ type Env struct {
 	Sim    *ghlsim.Simulator
 	SimURL string
 	Deps   *fleet.Deps
-	// Spans records every span Deps.Telemetry ends.
+	// Spans records every span Deps.Telemetry ends, in an Env from
+	// StartTraced (nil otherwise).
 	Spans *tracetest.SpanRecorder
 	// Locations are the simulator's locations, registered in Deps.Creds.
 	Locations []ghlsim.LocationInfo
@@ -41,6 +41,18 @@ type Env struct {
 // Start starts the fleet with the simulator seeded with seed ("demo" or
 // "empty"). Everything stops at the test's cleanup.
 func Start(tb testing.TB, seed string) *Env {
+	tb.Helper()
+	return start(tb, seed, nil)
+}
+
+// StartTraced is Start with every span the fleet ends kept in Env.Spans,
+// for tests of trace context; the others do without the memory it takes.
+func StartTraced(tb testing.TB, seed string) *Env {
+	tb.Helper()
+	return start(tb, seed, tracetest.NewSpanRecorder())
+}
+
+func start(tb testing.TB, seed string, spans *tracetest.SpanRecorder) *Env {
 	tb.Helper()
 	logs := newTestWriter(tb)
 	be := bustest.Start(tb, topology.Options{})
@@ -57,8 +69,9 @@ func Start(tb testing.TB, seed string) *Env {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.TokenKey = creds.NewKey()
 	cfg.ShutdownTimeout = 5 * time.Second
-	spans := tracetest.NewSpanRecorder()
-	cfg.Telemetry.SpanProcessors = []sdktrace.SpanProcessor{spans}
+	if spans != nil {
+		cfg.Telemetry.SpanProcessor = spans
+	}
 	ctx := context.Background()
 	deps, err := fleet.Connect(ctx, "test", cfg, fleet.Options{LogOutput: logs})
 	if err != nil {
