@@ -10,8 +10,9 @@
 // resource names the service, its version (Version) and a random
 // service.instance.id. NewLogger returns a slog.Logger that stamps
 // trace_id and span_id on records logged with a span in their context and
-// drops anything that looks like a secret (see Redact). HTTPHandler
-// instruments an HTTP API.
+// drops anything that looks like a secret (see Redact). ServerSpans and
+// HTTPHandler instrument an HTTP API: ServerSpans continues a caller's
+// trace only when told the caller is trusted.
 //
 // The instruments themselves belong to the packages that record them:
 // pkg/bus (messages handled, handling time, dead letters, consumer lag),

@@ -62,6 +62,9 @@ type Config struct {
 	// background, such as a failed export. When nil they go to the SDK's
 	// default handler (standard error).
 	Log *slog.Logger `ignored:"true"`
+	// SpanProcessor, when set, also receives every span, beside the OTLP
+	// exporter: a test's tracetest.SpanRecorder, for instance.
+	SpanProcessor sdktrace.SpanProcessor `ignored:"true"`
 }
 
 // Telemetry holds the providers Setup built. Its methods are safe for
@@ -94,6 +97,9 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	}
 	if exp != nil {
 		traceOpts = append(traceOpts, sdktrace.WithBatcher(exp))
+	}
+	if cfg.SpanProcessor != nil {
+		traceOpts = append(traceOpts, sdktrace.WithSpanProcessor(cfg.SpanProcessor))
 	}
 	tp := sdktrace.NewTracerProvider(traceOpts...)
 

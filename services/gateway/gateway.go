@@ -28,6 +28,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
+	"github.com/socialsync/socialsync/pkg/telemetry"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
@@ -47,6 +48,9 @@ type Config struct {
 	PublishTimeout   time.Duration `envconfig:"GATEWAY_PUBLISH_TIMEOUT" default:"5s" desc:"how long a request waits for JetStream before answering 429"`
 	BodyTimeout      time.Duration `envconfig:"GATEWAY_BODY_TIMEOUT" default:"10s" desc:"how long a request body may take to arrive before the request is answered 408 and its connection closed"`
 	MaxSSEClients    int           `envconfig:"GATEWAY_MAX_SSE_CLIENTS" default:"100" desc:"open event streams (GET /v1/events) per replica; more are answered 503"`
+	// TrustIncomingTrace lets an authenticated request continue its
+	// caller's trace (see guarded).
+	TrustIncomingTrace bool `envconfig:"TRUST_INCOMING_TRACE" default:"true" desc:"authenticated requests (API key, valid webhook signature) continue the caller's W3C trace context; when false, and always for the others, a request starts a new trace linked to the caller's"`
 }
 
 // Gateway serves the webhook, the API and the dashboard.
@@ -66,6 +70,7 @@ type Gateway struct {
 	governor *ratelimit.Governor
 	hub      *hub
 	rates    *sampler
+	spans    telemetry.ServerSpans
 }
 
 type buckets struct {
@@ -117,6 +122,7 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 	g.governor = d.Governor
 	g.hub = newHub(cfg.MaxSSEClients)
 	g.rates = newSampler()
+	g.spans = d.Telemetry.ServerSpans("gateway")
 	if len(secrets) == 0 {
 		g.log.Warn("webhooks disabled: set SOCIALSYNC_WEBHOOK_SECRET or SOCIALSYNC_WEBHOOK_SECRETS")
 	}
@@ -137,8 +143,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 // are the fleet server's.
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/webhooks/posts", g.webhook)
-	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, g.authenticated(h)) }
+	routes := map[string]bool{}
+	handle := func(pattern string, h http.Handler) {
+		routes[pattern] = true
+		mux.Handle(pattern, h)
+	}
+	handle("POST /v1/webhooks/posts", g.guarded(g.signed(g.webhook)))
+	api := func(pattern string, h http.HandlerFunc) { handle(pattern, g.authenticated(h)) }
 	api("GET /v1/locations", g.listLocations)
 	api("GET /v1/locations/{loc}", g.getLocation)
 	api("GET /v1/locations/{loc}/tags", g.listTags)
@@ -166,15 +177,17 @@ func (g *Gateway) Handler() http.Handler {
 	api("POST /v1/deadletters/replay", g.replayDeadLetters)
 	api("GET /v1/pipeline", g.pipeline)
 	api("GET /v1/events", g.events)
-	mux.HandleFunc("GET /v1/openapi.yaml", serveOpenAPI)
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+	public := func(pattern string, h http.Handler) { handle(pattern, g.public(h)) }
+	public("GET /v1/openapi.yaml", http.HandlerFunc(serveOpenAPI))
+	public("/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+clip(r.URL.Path, 128))
-	})
-	mux.Handle("GET /{$}", dashboard())
-	mux.Handle("GET /static/", dashboard())
-	// Server spans continue a caller's traceparent, so a webhook's or an
-	// API trigger's trace runs on through the trigger it publishes.
-	return g.bounded(g.deps.Telemetry.HTTPHandler("gateway", securityHeaders(g.counted(mux))))
+	}))
+	public("GET /{$}", dashboard())
+	public("GET /static/", dashboard())
+	// Each route starts its own server span once it knows whether the
+	// caller authenticated (trace.go); the requests no route takes get an
+	// untrusted one here.
+	return g.bounded(securityHeaders(g.counted(g.unrouted(mux, routes))))
 }
 
 // securityHeaders keeps the dashboard from being framed or sniffed and

@@ -41,6 +41,8 @@ func testConfig(env *fleettest.Env) gateway.Config {
 		PublishTimeout:   time.Second,
 		BodyTimeout:      10 * time.Second,
 		MaxSSEClients:    100,
+		// As envconfig's default.
+		TrustIncomingTrace: true,
 	}
 	return cfg
 }
@@ -49,11 +51,20 @@ func start(t *testing.T) *world { return startB(t) }
 
 func startB(t testing.TB, logTo ...io.Writer) *world {
 	t.Helper()
-	env := fleettest.Start(t, "demo")
+	return startEnv(t, fleettest.Start(t, "demo"), nil, logTo...)
+}
+
+// startEnv starts a gateway on env, with testConfig altered by change
+// (when not nil).
+func startEnv(t testing.TB, env *fleettest.Env, change func(*gateway.Config), logTo ...io.Writer) *world {
+	t.Helper()
 	if len(logTo) > 0 {
 		env.Deps.Log = slog.New(slog.NewTextHandler(io.MultiWriter(logTo...), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	cfg := testConfig(env)
+	if change != nil {
+		change(&cfg)
+	}
 	g, err := gateway.New(cfg, env.Deps)
 	if err != nil {
 		t.Fatal(err)

@@ -90,22 +90,20 @@ func (g *Gateway) full(w http.ResponseWriter, err error) bool {
 }
 
 // authenticated lets requests with a valid API key through: Authorization:
-// Bearer <key>.
+// Bearer <key>. The others are answered 401.
 func (g *Gateway) authenticated(next http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return g.guarded(func(_ http.ResponseWriter, r *http.Request) (http.Handler, bool) {
 		auth := r.Header.Get("Authorization")
 		scheme, key, ok := strings.Cut(auth, " ")
 		if auth == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="socialsync"`)
-			writeError(w, http.StatusUnauthorized, "unauthenticated", "missing API key: send Authorization: Bearer <key>")
-			return
+			return &refusal{status: http.StatusUnauthorized, code: "unauthenticated", message: "missing API key: send Authorization: Bearer <key>",
+				header: "WWW-Authenticate", value: `Bearer realm="socialsync"`}, false
 		}
 		if !ok || !strings.EqualFold(scheme, "Bearer") || !g.validKey(strings.TrimSpace(key)) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="socialsync", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "unauthenticated", "invalid API key")
-			return
+			return &refusal{status: http.StatusUnauthorized, code: "unauthenticated", message: "invalid API key",
+				header: "WWW-Authenticate", value: `Bearer realm="socialsync", error="invalid_token"`}, false
 		}
-		next(w, r)
+		return next, true
 	})
 }
 
@@ -171,33 +169,50 @@ func decodeCursor(s string) (uint64, error) {
 // 408 (the body did not arrive in time, see bounded) or 400 and returns
 // false when it cannot.
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "body larger than "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes: at most that many are accepted")
-		return nil, false
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		w.Header().Set("Connection", "close")
-		writeError(w, http.StatusRequestTimeout, "timeout", "the request body did not arrive in time")
-		return nil, false
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "bad_request", "read body: "+err.Error())
+	body, f := bodyOf(w, r, max)
+	if f != nil {
+		f.ServeHTTP(w, r)
 		return nil, false
 	}
 	return body, true
 }
 
+// bodyOf is readBody returning its refusal rather than answering it.
+func bodyOf(w http.ResponseWriter, r *http.Request, max int64) ([]byte, *refusal) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, &refusal{status: http.StatusRequestEntityTooLarge, code: "too_large",
+			message: "body larger than " + strconv.FormatInt(tooLarge.Limit, 10) + " bytes: at most that many are accepted"}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, &refusal{status: http.StatusRequestTimeout, code: "timeout", message: "the request body did not arrive in time",
+			header: "Connection", value: "close"}
+	case err != nil:
+		return nil, &refusal{status: http.StatusBadRequest, code: "bad_request", message: "read body: " + err.Error()}
+	}
+	return body, nil
+}
+
 // jsonContent checks that a request body is declared as JSON; it answers
 // 415 and returns false otherwise.
 func jsonContent(w http.ResponseWriter, r *http.Request) bool {
-	ct := r.Header.Get("Content-Type")
-	mt, _, _ := strings.Cut(ct, ";")
-	if !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
-		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "want Content-Type: application/json")
+	if f := notJSON(r); f != nil {
+		f.ServeHTTP(w, r)
 		return false
 	}
 	return true
+}
+
+// notJSON is jsonContent returning its refusal (nil for JSON) rather than
+// answering it.
+func notJSON(r *http.Request) *refusal {
+	ct := r.Header.Get("Content-Type")
+	mt, _, _ := strings.Cut(ct, ";")
+	if !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
+		return &refusal{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", message: "want Content-Type: application/json"}
+	}
+	return nil
 }
 
 // list is one page of a listing: its items and, when more follow, the

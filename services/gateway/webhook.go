@@ -68,36 +68,14 @@ type webhookRecord struct {
 	At       time.Time `json:"at"`
 }
 
-// webhook is POST /v1/webhooks/posts: a signed PostEvent from a source.
-// It answers 202 once the event is stored in SOCIALSYNC_TRIGGERS (its
-// eventId as Nats-Msg-Id), 200 for an event stored before, 401 for a
-// request that is unsigned, badly signed or stale, 4xx with the reason for
-// a bad body, 422 for a location that is not registered, 503 with
-// Retry-After when the location's quota or the triggers stream is full,
-// and 429 with Retry-After when JetStream cannot take it.
-func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request) {
-	if len(g.secrets) == 0 {
-		writeError(w, http.StatusNotFound, "webhooks_disabled", "webhooks are disabled: the gateway has no SOCIALSYNC_WEBHOOK_SECRET(S)")
-		return
-	}
-	if !jsonContent(w, r) {
-		return
-	}
-	body, ok := readBody(w, r, g.cfg.WebhookMaxBytes)
-	if !ok {
-		return
-	}
-	source, err := requestSource(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
-		return
-	}
-	if err := g.verify(source, r.Header.Get(HeaderSignature), body); err != nil {
-		_, known := g.secrets[source]
-		g.log.Info("webhook refused", "source", source, "source_known", known, "err", err)
-		writeError(w, http.StatusUnauthorized, "bad_signature", err.Error())
-		return
-	}
+// webhook is POST /v1/webhooks/posts: a PostEvent from source, whose
+// signature over body signed has checked. It answers 202 once the event is
+// stored in SOCIALSYNC_TRIGGERS (its eventId as Nats-Msg-Id), 200 for an
+// event stored before, 4xx with the reason for a bad event, 422 for a
+// location that is not registered, 503 with Retry-After when the
+// location's quota or the triggers stream is full, and 429 with
+// Retry-After when JetStream cannot take it.
+func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request, source string, body []byte) {
 	ev, err := decodePost(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "malformed", err.Error())
@@ -159,6 +137,37 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request) {
 		status, code = "duplicate", http.StatusOK
 	}
 	writeJSON(w, code, webhookAnswer{Status: status, EventID: ev.GetEventId(), Subject: subject, Sequence: ack.Sequence})
+}
+
+// signed authenticates a webhook request: it reads its body and checks
+// its signature, and hands both to next with the source that signed. It
+// refuses with 404 while webhooks are disabled, 415, 413, 408 or 400 for
+// a body it cannot read, and 401 for a request that is unsigned, badly
+// signed or stale.
+func (g *Gateway) signed(next func(w http.ResponseWriter, r *http.Request, source string, body []byte)) authenticator {
+	return func(w http.ResponseWriter, r *http.Request) (http.Handler, bool) {
+		if len(g.secrets) == 0 {
+			return &refusal{status: http.StatusNotFound, code: "webhooks_disabled",
+				message: "webhooks are disabled: the gateway has no SOCIALSYNC_WEBHOOK_SECRET(S)"}, false
+		}
+		if f := notJSON(r); f != nil {
+			return f, false
+		}
+		body, f := bodyOf(w, r, g.cfg.WebhookMaxBytes)
+		if f != nil {
+			return f, false
+		}
+		source, err := requestSource(r)
+		if err != nil {
+			return &refusal{status: http.StatusBadRequest, code: "bad_request", message: err.Error()}, false
+		}
+		if err := g.verify(source, r.Header.Get(HeaderSignature), body); err != nil {
+			_, known := g.secrets[source]
+			g.log.Info("webhook refused", "source", source, "source_known", known, "err", err)
+			return &refusal{status: http.StatusUnauthorized, code: "bad_signature", message: err.Error()}, false
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { next(w, r, source, body) }), true
+	}
 }
 
 // requestSource returns the source a request names in HeaderSource or the

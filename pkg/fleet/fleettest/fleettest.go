@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
@@ -29,6 +31,9 @@ type Env struct {
 	Sim    *ghlsim.Simulator
 	SimURL string
 	Deps   *fleet.Deps
+	// Spans records every span Deps.Telemetry ends, in an Env from
+	// StartTraced (nil otherwise).
+	Spans *tracetest.SpanRecorder
 	// Locations are the simulator's locations, registered in Deps.Creds.
 	Locations []ghlsim.LocationInfo
 }
@@ -36,6 +41,18 @@ type Env struct {
 // Start starts the fleet with the simulator seeded with seed ("demo" or
 // "empty"). Everything stops at the test's cleanup.
 func Start(tb testing.TB, seed string) *Env {
+	tb.Helper()
+	return start(tb, seed, nil)
+}
+
+// StartTraced is Start with every span the fleet ends kept in Env.Spans,
+// for tests of trace context; the others do without the memory it takes.
+func StartTraced(tb testing.TB, seed string) *Env {
+	tb.Helper()
+	return start(tb, seed, tracetest.NewSpanRecorder())
+}
+
+func start(tb testing.TB, seed string, spans *tracetest.SpanRecorder) *Env {
 	tb.Helper()
 	logs := newTestWriter(tb)
 	be := bustest.Start(tb, topology.Options{})
@@ -52,13 +69,16 @@ func Start(tb testing.TB, seed string) *Env {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.TokenKey = creds.NewKey()
 	cfg.ShutdownTimeout = 5 * time.Second
+	if spans != nil {
+		cfg.Telemetry.SpanProcessor = spans
+	}
 	ctx := context.Background()
 	deps, err := fleet.Connect(ctx, "test", cfg, fleet.Options{LogOutput: logs})
 	if err != nil {
 		tb.Fatalf("fleet.Connect: %v", err)
 	}
 	tb.Cleanup(func() { deps.Close(context.Background()) })
-	e := &Env{Env: be, Sim: sim, SimURL: srv.URL, Deps: deps}
+	e := &Env{Env: be, Sim: sim, SimURL: srv.URL, Deps: deps, Spans: spans}
 	for _, l := range sim.Locations() {
 		e.AddLocation(tb, l)
 	}
