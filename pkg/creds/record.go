@@ -60,6 +60,9 @@ type entry struct {
 	rec record
 	tok Token
 	rev uint64
+	// plain is the opened token as stored, for Reseal to seal again
+	// unchanged.
+	plain []byte
 }
 
 // read returns the stored record of loc, unsealed.
@@ -86,7 +89,7 @@ func (s *Store) read(ctx context.Context, loc string) (entry, error) {
 	if err := json.Unmarshal(plain, &t); err != nil {
 		return entry{}, fmt.Errorf("decode token of %s: %w", loc, ErrTampered)
 	}
-	return entry{rec: rec, tok: t, rev: e.Revision()}, nil
+	return entry{rec: rec, tok: t, rev: e.Revision(), plain: plain}, nil
 }
 
 // sealToken returns a fresh record holding t, with no lease and no mark.
