@@ -102,8 +102,8 @@ func (k *Keyring) open(loc string, s sealed) ([]byte, error) {
 	return p, nil
 }
 
-// Current returns the id (KeyID) of the key that seals new records.
-func (k *Keyring) Current() string { return k.primary }
+// current returns the id (KeyID) of the key that seals new records.
+func (k *Keyring) current() string { return k.primary }
 
 // holds reports whether the keyring holds the key with id id.
 func (k *Keyring) holds(id string) bool {

@@ -37,7 +37,7 @@ func (s *Store) Sealing(ctx context.Context, loc string) (Sealing, error) {
 }
 
 func (s *Store) sealing(kid string) Sealing {
-	return Sealing{KeyID: kid, Current: kid == s.keys.Current(), Known: s.keys.holds(kid)}
+	return Sealing{KeyID: kid, Current: kid == s.keys.current(), Known: s.keys.holds(kid)}
 }
 
 // Sealings returns which key seals each token record, by location.
@@ -126,7 +126,7 @@ func (s *Store) reseal(ctx context.Context, loc string, dryRun bool) (bool, erro
 		if err != nil {
 			return false, err
 		}
-		if e.rec.KeyID == s.keys.Current() {
+		if e.rec.KeyID == s.keys.current() {
 			return false, nil
 		}
 		if dryRun {
@@ -148,3 +148,6 @@ func (s *Store) reseal(ctx context.Context, loc string, dryRun bool) (bool, erro
 	}
 	return false, fmt.Errorf("reseal token of %s: too many concurrent updates", loc)
 }
+
+// CurrentKeyID returns the id (KeyID) of the key that seals new records.
+func (s *Store) CurrentKeyID() string { return s.keys.current() }
