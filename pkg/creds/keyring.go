@@ -13,7 +13,7 @@ import (
 
 // Keyring seals token records with its primary key and opens records sealed
 // with any of its keys, so keys can rotate: add the new key first, keep the
-// old ones until every record was rewritten.
+// old ones until every record was rewritten (Store.Reseal rewrites them).
 type Keyring struct {
 	primary string
 	aeads   map[string]cipher.AEAD
