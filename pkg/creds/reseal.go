@@ -2,12 +2,9 @@ package creds
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Sealing says which key seals a token record. It names the key by its id
@@ -22,22 +19,12 @@ type Sealing struct {
 
 // Sealing returns which key seals loc's token record, without opening it.
 func (s *Store) Sealing(ctx context.Context, loc string) (Sealing, error) {
-	e, err := s.tokens.Get(ctx, loc)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Sealing{}, fmt.Errorf("%w: %s", ErrNoToken, loc)
-	}
+	rec, _, err := s.readSealed(ctx, loc)
 	if err != nil {
-		return Sealing{}, fmt.Errorf("read token of %s: %w", loc, err)
+		return Sealing{}, err
 	}
-	var rec record
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		return Sealing{}, fmt.Errorf("decode token record of %s: %w", loc, ErrTampered)
-	}
-	return s.sealing(rec.KeyID), nil
-}
-
-func (s *Store) sealing(kid string) Sealing {
-	return Sealing{KeyID: kid, Current: kid == s.keys.current(), Known: s.keys.holds(kid)}
+	kid := rec.KeyID
+	return Sealing{KeyID: kid, Current: kid == s.keys.current(), Known: s.keys.holds(kid)}, nil
 }
 
 // Sealings returns which key seals each token record, by location.
