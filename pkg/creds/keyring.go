@@ -13,7 +13,7 @@ import (
 
 // Keyring seals token records with its primary key and opens records sealed
 // with any of its keys, so keys can rotate: add the new key first, keep the
-// old ones until every record was rewritten.
+// old ones until every record was rewritten (Store.Reseal rewrites them).
 type Keyring struct {
 	primary string
 	aeads   map[string]cipher.AEAD
@@ -100,4 +100,13 @@ func (k *Keyring) open(loc string, s sealed) ([]byte, error) {
 		return nil, ErrTampered
 	}
 	return p, nil
+}
+
+// current returns the id (KeyID) of the key that seals new records.
+func (k *Keyring) current() string { return k.primary }
+
+// holds reports whether the keyring holds the key with id id.
+func (k *Keyring) holds(id string) bool {
+	_, ok := k.aeads[id]
+	return ok
 }

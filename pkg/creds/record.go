@@ -60,6 +60,9 @@ type entry struct {
 	rec record
 	tok Token
 	rev uint64
+	// plain is the opened token as stored, for Reseal to seal again
+	// unchanged.
+	plain []byte
 }
 
 // read returns the stored record of loc, unsealed.
@@ -67,16 +70,9 @@ func (s *Store) read(ctx context.Context, loc string) (entry, error) {
 	if !ids.ValidHighLevel(loc) {
 		return entry{}, fmt.Errorf("%w: %q", ErrInvalidLocation, loc)
 	}
-	e, err := s.tokens.Get(ctx, loc)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return entry{}, fmt.Errorf("%w: %s", ErrNoToken, loc)
-	}
+	rec, rev, err := s.readSealed(ctx, loc)
 	if err != nil {
-		return entry{}, fmt.Errorf("read token of %s: %w", loc, err)
-	}
-	var rec record
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		return entry{}, fmt.Errorf("decode token record of %s: %w", loc, ErrTampered)
+		return entry{}, err
 	}
 	plain, err := s.keys.open(loc, rec.sealed)
 	if err != nil {
@@ -86,7 +82,23 @@ func (s *Store) read(ctx context.Context, loc string) (entry, error) {
 	if err := json.Unmarshal(plain, &t); err != nil {
 		return entry{}, fmt.Errorf("decode token of %s: %w", loc, ErrTampered)
 	}
-	return entry{rec: rec, tok: t, rev: e.Revision()}, nil
+	return entry{rec: rec, tok: t, rev: rev, plain: plain}, nil
+}
+
+// readSealed returns the stored record of loc and its revision, sealed.
+func (s *Store) readSealed(ctx context.Context, loc string) (record, uint64, error) {
+	e, err := s.tokens.Get(ctx, loc)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return record{}, 0, fmt.Errorf("%w: %s", ErrNoToken, loc)
+	}
+	if err != nil {
+		return record{}, 0, fmt.Errorf("read token of %s: %w", loc, err)
+	}
+	var rec record
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return record{}, 0, fmt.Errorf("decode token record of %s: %w", loc, ErrTampered)
+	}
+	return rec, e.Revision(), nil
 }
 
 // sealToken returns a fresh record holding t, with no lease and no mark.

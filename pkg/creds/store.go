@@ -126,6 +126,9 @@ type Store struct {
 	rejected sync.Map
 	// refreshes counts the calls of refresh, by result.
 	refreshes *refreshMetrics
+	// beforeReseal, set by tests only, runs between Reseal's read of a
+	// record and its compare-and-set.
+	beforeReseal func(loc string)
 }
 
 // Open returns a Store over the buckets of js, sealing tokens with keys.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -22,6 +23,8 @@ type command struct {
 
 // Env is what a command writes to, and the clock it reads.
 type Env struct {
+	// Stdin is where secrets given as - are read from.
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	Log    *slog.Logger
@@ -35,7 +38,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"run":       {"run the whole pipeline in one process on embedded defaults", runCmd},
 		"sandbox":   {"serve the HighLevel simulator (API + /_sandbox admin API)", sandboxCmd},
-		"locations": {"add or list connected HighLevel locations", locationsCmd},
+		"locations": {"add, list or reseal connected HighLevel locations", locationsCmd},
 		"connect":   {"connect HighLevel locations with OAuth (a browser and a local callback)", connectCmd},
 		"doctor":    {"test a connected location: token, scopes, calls, rate-limit headroom, data", doctorCmd},
 		"trigger":   {"publish a post, tagdetails or stats trigger", triggerCmd},
@@ -53,7 +56,7 @@ var errUsage = errors.New("usage")
 
 // Main runs the command line args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return mainEnv(ctx, &Env{Stdout: stdout, Stderr: stderr, Log: slog.New(slog.NewTextHandler(stderr, nil)), Now: time.Now}, args)
+	return mainEnv(ctx, &Env{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr, Log: slog.New(slog.NewTextHandler(stderr, nil)), Now: time.Now}, args)
 }
 
 // mainEnv runs the command line args with env and returns the process

@@ -123,7 +123,15 @@ func doctorCmd(ctx context.Context, env *Env, args []string) error {
 	now := time.Now()
 	fmt.Fprintf(env.Stdout, "location %s (%s): %s, %s\n", l.ID, dash(l.Name), l.Auth, l.State)
 	fmt.Fprintf(env.Stdout, "token: %s\n", tokenState(ctx, store, l, now))
+	fmt.Fprintf(env.Stdout, "token key: %s\n", keyState(ctx, store, l.ID))
 	problems := scopeReport(env, l, st)
+	warning, err := oldKeyWarning(ctx, store)
+	if err != nil {
+		return err
+	}
+	if warning != "" {
+		problems = append(problems, warning)
+	}
 	featureReport(env, l)
 
 	w := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)

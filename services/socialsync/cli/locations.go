@@ -15,29 +15,32 @@ import (
 
 func locationsCmd(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: want a subcommand: add, list or schedule", errUsage)
+		return fmt.Errorf("%w: want a subcommand: add, list, reseal or schedule", errUsage)
 	}
 	switch args[0] {
 	case "add":
 		return locationsAdd(ctx, env, args[1:])
 	case "list":
 		return locationsList(ctx, env, args[1:])
+	case "reseal":
+		return locationsReseal(ctx, env, args[1:])
 	case "schedule":
 		return locationsSchedule(ctx, env, args[1:])
 	default:
-		return fmt.Errorf("%w: unknown subcommand %q: want add, list or schedule", errUsage, args[0])
+		return fmt.Errorf("%w: unknown subcommand %q: want add, list, reseal or schedule", errUsage, args[0])
 	}
 }
 
 func locationsAdd(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "locations add", "Register a HighLevel location with its Private Integration Token, or with an OAuth refresh token obtained\n"+
 		"elsewhere (exchanged at once for a fresh pair, which needs the app's credentials). Tokens are sealed with\n"+
-		"SOCIALSYNC_TOKEN_KEY before they are stored.\n\n"+
+		"SOCIALSYNC_TOKEN_KEY before they are stored. Give a token with --pit-file or --refresh-token-file (a path,\n"+
+		"or - for standard input) rather than as a flag value, which the process list and the shell history show.\n\n"+
 		"Environment for --refresh-token:\n"+usageOf(&oauthConfig{}))
 	url := natsFlag(fs)
 	loc := fs.String("location", "", "HighLevel location (sub-account) id (required)")
-	pit := fs.String("pit", "", "Private Integration Token of the location")
-	refresh := fs.String("refresh-token", "", "OAuth refresh token of the location (instead of --pit)")
+	pitFlag := newSecretFlag(fs, "pit", "the location's Private Integration Token")
+	refreshFlag := newSecretFlag(fs, "refresh-token", "the location's OAuth refresh token (instead of a PIT)")
 	name := fs.String("name", "", "display name")
 	tz := fs.String("timezone", "", "IANA time zone of the location, for daily statistics (default UTC)")
 	if err := parse(fs, args); err != nil {
@@ -46,26 +49,34 @@ func locationsAdd(ctx context.Context, env *Env, args []string) error {
 	switch {
 	case !ids.ValidHighLevel(*loc):
 		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
-	case *pit == "" && *refresh == "":
-		return fmt.Errorf("%w: --pit or --refresh-token is required", errUsage)
-	case *pit != "" && *refresh != "":
-		return fmt.Errorf("%w: give --pit or --refresh-token, not both", errUsage)
+	case !pitFlag.given() && !refreshFlag.given():
+		return fmt.Errorf("%w: --pit-file (or --pit) or --refresh-token-file (or --refresh-token) is required", errUsage)
+	case pitFlag.given() && refreshFlag.given():
+		return fmt.Errorf("%w: give a private integration token or a refresh token, not both", errUsage)
 	}
 	if *tz != "" {
 		if err := validTimezone(*tz); err != nil {
 			return fmt.Errorf("%w: --timezone: %v", errUsage, err)
 		}
 	}
+	pit, err := pitFlag.read(env)
+	if err != nil {
+		return err
+	}
+	refresh, err := refreshFlag.read(env)
+	if err != nil {
+		return err
+	}
 	l := creds.Location{ID: *loc, Name: *name, Timezone: *tz}
-	if *refresh != "" {
-		return addRefreshToken(ctx, env, *url, l, *refresh)
+	if refresh != "" {
+		return addRefreshToken(ctx, env, *url, l, refresh)
 	}
 	c, store, err := openStore(ctx, *url)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	if err := store.AddPIT(ctx, l, *pit); err != nil {
+	if err := store.AddPIT(ctx, l, pit); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "location %s registered (private integration token, sealed)\n", *loc)
@@ -124,7 +135,8 @@ func addRefreshToken(ctx context.Context, env *Env, url string, l creds.Location
 }
 
 func locationsList(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "locations list", "List the registered locations, their state and their token's. Tokens are never shown.")
+	fs := newFlags(env, "locations list", "List the registered locations, their state and their token's, and which key seals the token\n"+
+		"(KEY: current, or old/unknown with the key's id, which reveals nothing of the key). Tokens are never shown.")
 	url := natsFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -147,13 +159,23 @@ func locationsList(ctx context.Context, env *Env, args []string) error {
 	}
 	now := time.Now()
 	w := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "LOCATION\tNAME\tTIME ZONE\tAUTH\tSTATE\tTOKEN\tWAITING\tADDED\tFEATURES OFF")
+	fmt.Fprintln(w, "LOCATION\tNAME\tTIME ZONE\tAUTH\tSTATE\tTOKEN\tKEY\tWAITING\tADDED\tFEATURES OFF")
 	for _, l := range locs {
 		tok := tokenState(ctx, store, l, now)
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.ID, dash(l.Name), dash(l.Timezone), l.Auth, l.State, tok, waiting[l.ID],
-			l.AddedAt.UTC().Format("2006-01-02 15:04Z"), dash(featuresOff(l)))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.ID, dash(l.Name), dash(l.Timezone), l.Auth, l.State, tok, keyState(ctx, store, l.ID),
+			waiting[l.ID], l.AddedAt.UTC().Format("2006-01-02 15:04Z"), dash(featuresOff(l)))
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	warning, err := oldKeyWarning(ctx, store)
+	if err != nil {
+		return err
+	}
+	if warning != "" {
+		fmt.Fprintln(env.Stdout, "\n"+warning)
+	}
+	return nil
 }
 
 // featuresOff names the optional features turned off for l and the scope
