@@ -31,17 +31,26 @@ type Runner interface {
 	Run(ctx context.Context) error
 }
 
-// Main is the whole main of a worker binary: it stops on SIGINT or
-// SIGTERM, runs RunWorker, and exits 1 with the error logged when it fails.
-func Main[C any, W Runner](name, summary string, cfg *C, base *Config, newWorker func(C, *Deps) (W, error)) {
+// Exit is the whole main of a binary: it runs run with a context that
+// ends on SIGINT or SIGTERM, and exits 1 with the error logged when run
+// fails.
+func Exit(name string, run func(ctx context.Context) error) {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := RunWorker(ctx, name, summary, cfg, base, os.Args[1:], os.Stdout, newWorker)
+	err := run(ctx)
 	stop()
 	if err != nil {
 		log.Error(name+" stopped", "err", err)
 		os.Exit(1)
 	}
+}
+
+// Main is the whole main of a binary built by newWorker: Exit running
+// RunWorker.
+func Main[C any, W Runner](name, summary string, cfg *C, base *Config, newWorker func(C, *Deps) (W, error)) {
+	Exit(name, func(ctx context.Context) error {
+		return RunWorker(ctx, name, summary, cfg, base, os.Args[1:], os.Stdout, newWorker)
+	})
 }
 
 // RunWorker is the body of a worker binary whose constructor takes the

@@ -4,25 +4,13 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/socialsync/socialsync/pkg/fleet"
 	automationworker "github.com/socialsync/socialsync/services/automation"
 )
 
-func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx)
-	stop()
-	if err != nil {
-		log.Error("automation stopped", "err", err)
-		os.Exit(1)
-	}
-}
+func main() { fleet.Exit("automation", run) }
 
 func run(ctx context.Context) error {
 	// Configuration, then NATS, telemetry, the credential store and the
