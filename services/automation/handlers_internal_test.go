@@ -16,6 +16,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/relations/revision"
@@ -73,12 +74,12 @@ type fakes struct {
 	segments, relations, runs *records
 	published                 []proto.Message
 	raw                       []string // subjects of the outbox
-	tags                      map[string][]string
+	*fleettest.Tagger                  // the contacts' tags in HighLevel
 	customValuesErr           error
 }
 
 func newFakes() *fakes {
-	return &fakes{segments: newRecords(), relations: newRecords(), runs: newRecords(), tags: map[string][]string{}}
+	return &fakes{segments: newRecords(), relations: newRecords(), runs: newRecords(), Tagger: fleettest.NewTagger()}
 }
 
 func (f *fakes) Publish(_ context.Context, _ string, m proto.Message, _ ...bus.PublishOption) (*jetstream.PubAck, error) {
@@ -99,24 +100,6 @@ func (f *fakes) PublishRaw(_ context.Context, subject string, _ []byte, _ map[st
 
 func (f *fakes) DeadLetterItem(context.Context, string, jetstream.Msg, string, bus.Class, string) (string, error) {
 	panic("the handlers do not dead-letter: their Result does")
-}
-
-func (f *fakes) AddContactTags(_ context.Context, contact string, tags []string) ([]string, error) {
-	f.tags[contact] = append(f.tags[contact], tags...)
-	return f.tags[contact], nil
-}
-
-func (f *fakes) RemoveContactTags(_ context.Context, contact string, tags []string) ([]string, error) {
-	f.tags[contact] = slices.DeleteFunc(f.tags[contact], func(t string) bool { return slices.Contains(tags, t) })
-	return f.tags[contact], nil
-}
-
-func (f *fakes) BulkAddTags(context.Context, string, []string, []string) (ghl.BulkTagsResponse, error) {
-	panic("BulkMin is set above the test's contacts")
-}
-
-func (f *fakes) BulkRemoveTags(context.Context, string, []string, []string) (ghl.BulkTagsResponse, error) {
-	panic("BulkMin is set above the test's contacts")
 }
 
 func (f *fakes) CustomValues(context.Context, string) ([]ghl.CustomValue, error) {
@@ -177,8 +160,8 @@ func TestContactEventEntersSegment(t *testing.T) {
 	if err != nil || len(res.DeadLetters) > 0 {
 		t.Fatalf("handleContact = %+v, %v; want done", res, err)
 	}
-	if want := automation.SegmentTag("fans"); !slices.Contains(f.tags["c1"], want) {
-		t.Errorf("tags of c1 = %v, want %s", f.tags["c1"], want)
+	if want := automation.SegmentTag("fans"); !slices.Contains(f.Tags["c1"], want) {
+		t.Errorf("tags of c1 = %v, want %s", f.Tags["c1"], want)
 	}
 	var ms automation.Members
 	if _, err := load(context.Background(), f.segments, automation.MemberKey("loc1", "c1"), &ms); err != nil || !slices.Equal(ms.Segments, []string{"fans"}) {
@@ -190,11 +173,15 @@ func TestContactEventEntersSegment(t *testing.T) {
 
 	// The same event again finds the membership in line: nothing is
 	// written or published.
+	writes := f.Writes
 	if _, err := w.segs.handleContact(context.Background(), "loc1", &socialsyncv1.ContactTagsChanged{LocationId: "loc1", ContactId: "c1"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.published) != 1 || len(f.tags["c1"]) != 1 {
-		t.Errorf("the same event again published %d, tags %v; want nothing more", len(f.published)-1, f.tags["c1"])
+	if len(f.published) != 1 || len(f.Tags["c1"]) != 1 {
+		t.Errorf("the same event again published %d, tags %v; want nothing more", len(f.published)-1, f.Tags["c1"])
+	}
+	if f.Writes != writes {
+		t.Errorf("the same event again made %d contact tag writes, want none", f.Writes-writes)
 	}
 }
 

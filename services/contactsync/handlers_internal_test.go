@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/relations/revision"
@@ -35,16 +35,15 @@ type fakes struct {
 	values    map[string][]byte                  // relations, by key
 	revs      map[string]uint64
 	next      uint64
-	// tags are the contacts' tags in HighLevel; refused are contacts
-	// HighLevel refuses (403, another location's).
-	tags      map[string][]string
-	refused   map[string]bool
+	// Tagger holds the contacts' tags in HighLevel and the contacts it
+	// refuses (403, another location's).
+	*fleettest.Tagger
 	published []proto.Message
 }
 
 func newFakes() *fakes {
 	return &fakes{details: map[string]*socialsyncv1.TagDetail{}, values: map[string][]byte{}, revs: map[string]uint64{},
-		tags: map[string][]string{}, refused: map[string]bool{}}
+		Tagger: fleettest.NewTagger()}
 }
 
 func (f *fakes) Publish(_ context.Context, _ string, m proto.Message, _ ...bus.PublishOption) (*jetstream.PubAck, error) {
@@ -103,31 +102,6 @@ func (f *fakes) DeadLetterItem(context.Context, string, jetstream.Msg, string, b
 	panic("the handler does not dead-letter: its Result does")
 }
 
-func (f *fakes) AddContactTags(_ context.Context, contact string, tags []string) ([]string, error) {
-	if f.refused[contact] {
-		return nil, &ghl.Error{Method: "POST", Path: "/contacts/{contactId}/tags", StatusCode: http.StatusForbidden, Kind: ghl.KindPermanent}
-	}
-	for _, t := range tags {
-		if !slices.Contains(f.tags[contact], t) {
-			f.tags[contact] = append(f.tags[contact], t)
-		}
-	}
-	return f.tags[contact], nil
-}
-
-func (f *fakes) RemoveContactTags(_ context.Context, contact string, tags []string) ([]string, error) {
-	f.tags[contact] = slices.DeleteFunc(f.tags[contact], func(t string) bool { return slices.Contains(tags, t) })
-	return f.tags[contact], nil
-}
-
-func (f *fakes) BulkAddTags(context.Context, string, []string, []string) (ghl.BulkTagsResponse, error) {
-	panic("BulkMin is set above the test's contacts")
-}
-
-func (f *fakes) BulkRemoveTags(context.Context, string, []string, []string) (ghl.BulkTagsResponse, error) {
-	panic("BulkMin is set above the test's contacts")
-}
-
 func (f *fakes) ContactCustomFields(context.Context, string) ([]ghl.CustomFieldDef, error) {
 	return nil, nil
 }
@@ -176,10 +150,10 @@ func TestPostTagsItsContacts(t *testing.T) {
 		t.Fatalf("handle = %+v, %v; want done", res, err)
 	}
 	want := map[string][]string{"c1": {"social:sale", "social:spring"}, "c2": {"social:sale", "social:spring"}}
-	for c := range f.tags {
-		slices.Sort(f.tags[c])
+	for c := range f.Tags {
+		slices.Sort(f.Tags[c])
 	}
-	if diff := cmp.Diff(want, f.tags); diff != "" {
+	if diff := cmp.Diff(want, f.Tags); diff != "" {
 		t.Errorf("contact tags (-want +got):\n%s", diff)
 	}
 	if len(f.published) != 2 {
@@ -196,7 +170,7 @@ func TestDeletedTagSkipped(t *testing.T) {
 	if err != nil || len(res.DeadLetters) > 0 {
 		t.Fatalf("handle = %+v, %v; want done", res, err)
 	}
-	if diff := cmp.Diff([]string{"social:spring"}, f.tags["c1"]); diff != "" {
+	if diff := cmp.Diff([]string{"social:spring"}, f.Tags["c1"]); diff != "" {
 		t.Errorf("tags of c1 (-want +got):\n%s", diff)
 	}
 	if len(f.published) != 1 {
@@ -214,7 +188,7 @@ func TestDeletedTagSkipped(t *testing.T) {
 func TestRefusedContactDeadLettered(t *testing.T) {
 	f := newFakes()
 	f.catalogue = cat
-	f.refused["c2"] = true
+	f.Refused["c2"] = true
 	res, err := newHandler(t, f).handle(context.Background(), postEvent([]string{"t1"}, []string{"c1", "c2", "c3"}, fetched.Add(-time.Minute)))
 	if err != nil {
 		t.Fatalf("handle: %v, want the event done", err)
@@ -223,8 +197,8 @@ func TestRefusedContactDeadLettered(t *testing.T) {
 		t.Errorf("dead letters = %+v, want contact c2 of post p1", res.DeadLetters)
 	}
 	for _, c := range []string{"c1", "c3"} {
-		if !slices.Equal(f.tags[c], []string{"social:spring"}) {
-			t.Errorf("tags of %s = %v, want [social:spring]", c, f.tags[c])
+		if !slices.Equal(f.Tags[c], []string{"social:spring"}) {
+			t.Errorf("tags of %s = %v, want [social:spring]", c, f.Tags[c])
 		}
 	}
 	var pc relations.PostContacts
@@ -246,8 +220,8 @@ func TestUnknownTag(t *testing.T) {
 	if err != nil || len(res.DeadLetters) != 1 || res.DeadLetters[0].Item != "tag t9" {
 		t.Fatalf("handle = %+v, %v; want tag t9 dead-lettered", res, err)
 	}
-	if !slices.Equal(f.tags["c1"], []string{"social:spring"}) {
-		t.Errorf("tags of c1 = %v, want [social:spring]", f.tags["c1"])
+	if !slices.Equal(f.Tags["c1"], []string{"social:spring"}) {
+		t.Errorf("tags of c1 = %v, want [social:spring]", f.Tags["c1"])
 	}
 
 	f = newFakes()
@@ -257,7 +231,7 @@ func TestUnknownTag(t *testing.T) {
 	if !errors.As(err, &ute) || !slices.Equal(ute.TagIDs, []string{"t9"}) {
 		t.Fatalf("handle = %v, want an *UnknownTagsError for t9", err)
 	}
-	if len(f.tags["c1"]) != 0 || len(f.published) != 1 {
-		t.Errorf("tags %v, %d published; want none, and one refresh request", f.tags["c1"], len(f.published))
+	if len(f.Tags["c1"]) != 0 || len(f.published) != 1 {
+		t.Errorf("tags %v, %d published; want none, and one refresh request", f.Tags["c1"], len(f.published))
 	}
 }
