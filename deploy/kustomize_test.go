@@ -409,7 +409,10 @@ func TestDeploymentsConfigureTheirBinaries(t *testing.T) {
 		// gateway's Config lives on its own branch: the shared settings
 		// are checked for both. The gateway holds no token key and no
 		// client secret, and refuses to start with either.
-		"gateway": func() (any, func() error) { var c fleet.Config; return &c, func() error { return c.ValidateWithoutTokens() } },
+		"gateway": func() (any, func() error) {
+			var c fleet.Config
+			return &c, func() error { return c.ValidateWithoutTokens() }
+		},
 	}
 	for _, ov := range overlays {
 		r := render(t, ov.name)
