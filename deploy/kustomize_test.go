@@ -407,8 +407,12 @@ func TestDeploymentsConfigureTheirBinaries(t *testing.T) {
 		},
 		// stats, contactsync and automation validate their own settings in New; the
 		// gateway's Config lives on its own branch: the shared settings
-		// are checked for both.
-		"gateway": func() (any, func() error) { var c fleet.Config; return &c, func() error { return c.Validate() } },
+		// are checked for both. The gateway holds no token key and no
+		// client secret, and refuses to start with either.
+		"gateway": func() (any, func() error) {
+			var c fleet.Config
+			return &c, func() error { return c.ValidateWithoutTokens() }
+		},
 	}
 	for _, ov := range overlays {
 		r := render(t, ov.name)
@@ -449,7 +453,15 @@ func TestDeploymentsConfigureTheirBinaries(t *testing.T) {
 				}
 				// Fill in the Secrets and read the config as the binary would.
 				env["SOCIALSYNC_NATS_URL"] = strings.Replace(env["SOCIALSYNC_NATS_URL"], "secret:socialsync-nats/"+name+"-password", "pw", 1)
-				env["SOCIALSYNC_TOKEN_KEY"] = creds.NewKey()
+				if name == "gateway" {
+					for _, secret := range []string{"SOCIALSYNC_TOKEN_KEY", "SOCIALSYNC_GHL_CLIENT_SECRET"} {
+						if _, ok := env[secret]; ok {
+							t.Errorf("the gateway is given %s: it holds no token key and no client secret (docs/security.md)", secret)
+						}
+					}
+				} else {
+					env["SOCIALSYNC_TOKEN_KEY"] = creds.NewKey()
+				}
 				delete(env, "SOCIALSYNC_GHL_CLIENT_ID") // optional: a PIT-only fleet
 				delete(env, "SOCIALSYNC_GHL_CLIENT_SECRET")
 				for k, v := range env {

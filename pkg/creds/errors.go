@@ -14,6 +14,9 @@ var (
 	ErrInvalidLocation = errors.New("creds: invalid location id")
 	// ErrNoToken is returned for a location whose token record is missing.
 	ErrNoToken = errors.New("creds: no token stored for location")
+	// ErrNoMetadata is returned by Directory.Status for a token record
+	// stored before records kept their metadata in clear.
+	ErrNoMetadata = errors.New("creds: token record predates its clear metadata (run socialsync locations reseal)")
 	// ErrBadKey is returned for a token key that is not 32 bytes of base64.
 	ErrBadKey = errors.New("creds: token key must be 32 bytes, base64-encoded")
 	// ErrUnknownKey is returned for a record sealed under a key the keyring

@@ -24,7 +24,31 @@ type record struct {
 	// the refresh token is spent (the token endpoint did not answer, or
 	// answered 429): no process asks again before it ends.
 	Pause *pause `json:"pause,omitempty"`
+	// Meta is what the sealed token says that is no secret, in clear for
+	// the Directory; nil in records stored before it was kept.
+	Meta *tokenMeta `json:"meta,omitempty"`
 }
+
+// tokenMeta is what a Directory shows of a token: nothing that
+// authenticates.
+type tokenMeta struct {
+	ExpiresAt  time.Time `json:"expiresAt,omitzero"`
+	Scope      string    `json:"scope,omitempty"`
+	CanRefresh bool      `json:"canRefresh,omitempty"`
+}
+
+// metaOf returns the metadata of t.
+func metaOf(t Token) tokenMeta {
+	return tokenMeta{ExpiresAt: t.ExpiresAt, Scope: t.Scope, CanRefresh: t.RefreshToken != ""}
+}
+
+// equal reports whether m (nil for none) says what o says.
+func (m *tokenMeta) equal(o tokenMeta) bool {
+	return m != nil && m.ExpiresAt.Equal(o.ExpiresAt) && m.Scope == o.Scope && m.CanRefresh == o.CanRefresh
+}
+
+// scopes returns the granted scopes, as Token.Scopes.
+func (m tokenMeta) scopes() []string { return Token{Scope: m.Scope}.Scopes() }
 
 // pause holds refreshes back after failures, with a backoff.
 type pause struct {
@@ -85,29 +109,15 @@ func (s *Store) read(ctx context.Context, loc string) (entry, error) {
 	return entry{rec: rec, tok: t, rev: rev, plain: plain}, nil
 }
 
-// readSealed returns the stored record of loc and its revision, sealed.
-func (s *Store) readSealed(ctx context.Context, loc string) (record, uint64, error) {
-	e, err := s.tokens.Get(ctx, loc)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return record{}, 0, fmt.Errorf("%w: %s", ErrNoToken, loc)
-	}
-	if err != nil {
-		return record{}, 0, fmt.Errorf("read token of %s: %w", loc, err)
-	}
-	var rec record
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		return record{}, 0, fmt.Errorf("decode token record of %s: %w", loc, ErrTampered)
-	}
-	return rec, e.Revision(), nil
-}
-
-// sealToken returns a fresh record holding t, with no lease and no mark.
+// sealToken returns a fresh record holding t, with its metadata in clear,
+// no lease and no mark.
 func (s *Store) sealToken(loc string, t Token) (record, error) {
 	plain, err := json.Marshal(t)
 	if err != nil {
 		return record{}, fmt.Errorf("encode token of %s: %w", loc, err)
 	}
-	return record{sealed: s.keys.seal(loc, plain)}, nil
+	meta := metaOf(t)
+	return record{sealed: s.keys.seal(loc, plain), Meta: &meta}, nil
 }
 
 // update writes rec over revision rev of loc's record; a concurrent change

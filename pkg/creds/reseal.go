@@ -15,6 +15,9 @@ type Sealing struct {
 	Current bool
 	// Known is set when the keyring holds the key at all.
 	Known bool
+	// Described is set when the record keeps its metadata in clear, for a
+	// Directory; Reseal writes it into the records stored before.
+	Described bool
 }
 
 // Sealing returns which key seals loc's token record, without opening it.
@@ -24,7 +27,7 @@ func (s *Store) Sealing(ctx context.Context, loc string) (Sealing, error) {
 		return Sealing{}, err
 	}
 	kid := rec.KeyID
-	return Sealing{KeyID: kid, Current: kid == s.keys.current(), Known: s.keys.holds(kid)}, nil
+	return Sealing{KeyID: kid, Current: kid == s.keys.current(), Known: s.keys.holds(kid), Described: rec.Meta != nil}, nil
 }
 
 // Sealings returns which key seals each token record, by location.
@@ -64,8 +67,8 @@ func (s *Store) tokenKeys(ctx context.Context) ([]string, error) {
 
 // ResealReport is what Reseal did, or would do.
 type ResealReport struct {
-	// Resealed counts the records sealed again under the newest key (in a
-	// dry run, those that would be).
+	// Resealed counts the records sealed again under the newest key, or
+	// given their clear metadata (in a dry run, those that would be).
 	Resealed int
 	// Current counts the records the newest key sealed already, a
 	// concurrent writer's included.
@@ -82,7 +85,9 @@ type ResealReport struct {
 // that wrote in between is never overwritten; the record is read again,
 // and left alone when that writer sealed it under the newest key. With
 // dryRun, nothing is written: each record is opened and counted. Running
-// it again does nothing more.
+// it again does nothing more. A record the newest key seals already but
+// whose metadata is not in clear (stored before records kept it) is
+// rewritten too, so a Directory can show it.
 func (s *Store) Reseal(ctx context.Context, dryRun bool) (ResealReport, error) {
 	keys, err := s.tokenKeys(ctx)
 	if err != nil {
@@ -113,14 +118,15 @@ func (s *Store) reseal(ctx context.Context, loc string, dryRun bool) (bool, erro
 		if err != nil {
 			return false, err
 		}
-		if e.rec.KeyID == s.keys.current() {
+		meta := metaOf(e.tok)
+		if e.rec.KeyID == s.keys.current() && e.rec.Meta.equal(meta) {
 			return false, nil
 		}
 		if dryRun {
 			return true, nil
 		}
 		rec := e.rec
-		rec.sealed = s.keys.seal(loc, e.plain)
+		rec.sealed, rec.Meta = s.keys.seal(loc, e.plain), &meta
 		if s.beforeReseal != nil {
 			s.beforeReseal(loc)
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -111,12 +110,10 @@ func TokenFromGHL(t ghl.Token, clientID string, issued time.Time) Token {
 // It is safe for concurrent use, and any number of Stores, in any number of
 // processes, may share the buckets.
 type Store struct {
-	locations jetstream.KeyValue
-	tokens    jetstream.KeyValue
-	keys      *Keyring
-	opts      options
-	now       func() time.Time
-	events    *bus.Publisher
+	*Directory
+	keys   *Keyring
+	opts   options
+	events *bus.Publisher
 
 	// flight makes the callers of one process share one refresh (or one
 	// wait for another process's refresh) per location.
@@ -140,13 +137,9 @@ func Open(ctx context.Context, js jetstream.JetStream, keys *Keyring, opts ...Op
 	if err != nil {
 		return nil, err
 	}
-	locs, err := js.KeyValue(ctx, topology.BucketLocations)
+	dir, err := OpenDirectory(ctx, js, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", topology.BucketLocations, err)
-	}
-	toks, err := js.KeyValue(ctx, topology.BucketTokens)
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", topology.BucketTokens, err)
+		return nil, err
 	}
 	events := o.events
 	if events == nil {
@@ -156,7 +149,7 @@ func Open(ctx context.Context, js jetstream.JetStream, keys *Keyring, opts ...Op
 	if err != nil {
 		return nil, fmt.Errorf("creds: metrics: %w", err)
 	}
-	return &Store{locations: locs, tokens: toks, keys: keys, opts: o, now: o.now, events: events, refreshes: refreshes}, nil
+	return &Store{Directory: dir, keys: keys, opts: o, events: events, refreshes: refreshes}, nil
 }
 
 // AddPIT registers a location that uses a Private Integration Token,
@@ -261,50 +254,6 @@ func (s *Store) PutToken(ctx context.Context, loc string, t Token) error {
 	return nil
 }
 
-// errUndecodable is the cause of a location record that is not JSON.
-var errUndecodable = errors.New("undecodable record")
-
-// Location returns a registered location.
-func (s *Store) Location(ctx context.Context, id string) (Location, error) {
-	loc, _, err := s.location(ctx, id)
-	return loc, err
-}
-
-// Registered reports whether location id is registered (bus.Registry). It
-// reads the record and caches nothing.
-func (s *Store) Registered(ctx context.Context, id string) (bool, error) {
-	_, _, err := s.location(ctx, id)
-	switch {
-	case errors.Is(err, ErrUnknownLocation), errors.Is(err, ErrInvalidLocation):
-		return false, nil
-	case errors.Is(err, errUndecodable):
-		// A record that exists but cannot be read is still registered:
-		// its handler reports the decode failure.
-		return true, nil
-	case err != nil:
-		return false, err
-	}
-	return true, nil
-}
-
-func (s *Store) location(ctx context.Context, id string) (Location, uint64, error) {
-	if !ids.ValidHighLevel(id) {
-		return Location{}, 0, fmt.Errorf("%w: %q", ErrInvalidLocation, id)
-	}
-	e, err := s.locations.Get(ctx, id)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Location{}, 0, fmt.Errorf("%w: %s", ErrUnknownLocation, id)
-	}
-	if err != nil {
-		return Location{}, 0, fmt.Errorf("read location %s: %w", id, err)
-	}
-	var loc Location
-	if err := json.Unmarshal(e.Value(), &loc); err != nil {
-		return Location{}, 0, fmt.Errorf("decode location %s: %w: %v", id, errUndecodable, err)
-	}
-	return loc, e.Revision(), nil
-}
-
 // updateLocation applies change to loc's location record at the revision
 // it read, reading again after a concurrent update, and returns the new
 // revision. change reports whether it changed anything; when it did not,
@@ -334,28 +283,6 @@ func (s *Store) updateLocation(ctx context.Context, loc string, change func(*Loc
 	return 0, false, fmt.Errorf("store location %s: too many concurrent updates", loc)
 }
 
-// Locations returns every registered location, ordered by id.
-func (s *Store) Locations(ctx context.Context) ([]Location, error) {
-	lister, err := s.locations.ListKeys(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list locations: %w", err)
-	}
-	defer func() { _ = lister.Stop() }()
-	var out []Location
-	for id := range lister.Keys() {
-		loc, err := s.Location(ctx, id)
-		if errors.Is(err, ErrUnknownLocation) {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, loc)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
-}
-
 // Token returns a location's token as stored, unsealed. It neither
 // refreshes nor checks the re-authorisation mark: TokenSource does.
 func (s *Store) Token(ctx context.Context, loc string) (Token, error) {
@@ -366,30 +293,20 @@ func (s *Store) Token(ctx context.Context, loc string) (Token, error) {
 	return e.tok, nil
 }
 
-// TokenStatus is what `socialsync locations list` shows of a token.
-type TokenStatus struct {
-	ExpiresAt time.Time // zero: never expires
-	Scopes    []string
-	// CanRefresh reports a stored refresh token.
-	CanRefresh bool
-	// NeedsReauth is set, with its reason, for a marked location.
-	NeedsReauth *NeedsReauthError
-	// Refreshing names the process refreshing the token right now.
-	Refreshing string
-}
-
-// Status describes loc's token without revealing it.
+// Status describes loc's token without revealing it: from what its
+// record says in clear or, for a record stored before it did, by opening
+// the token.
 func (s *Store) Status(ctx context.Context, loc string) (TokenStatus, error) {
+	rec, _, err := s.readSealed(ctx, loc)
+	if err != nil {
+		return TokenStatus{}, err
+	}
+	if rec.Meta != nil {
+		return s.status(loc, rec, *rec.Meta), nil
+	}
 	e, err := s.read(ctx, loc)
 	if err != nil {
 		return TokenStatus{}, err
 	}
-	st := TokenStatus{ExpiresAt: e.tok.ExpiresAt, Scopes: e.tok.Scopes(), CanRefresh: e.tok.RefreshToken != ""}
-	if m := e.rec.Reauth; m != nil {
-		st.NeedsReauth = &NeedsReauthError{Location: loc, Reason: m.Reason, Since: m.Since}
-	}
-	if e.rec.Lease.heldByOther("", s.now()) {
-		st.Refreshing = e.rec.Lease.Owner
-	}
-	return st, nil
+	return s.status(loc, e.rec, metaOf(e.tok)), nil
 }

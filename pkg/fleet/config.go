@@ -53,8 +53,16 @@ type Config struct {
 // ErrConfig marks a configuration error; the message names the variable.
 var ErrConfig = errors.New("configuration")
 
-// Validate checks the shared settings, naming the variable that is wrong.
-func (c Config) Validate() error {
+// Validate checks the shared settings of a process that holds the token
+// key, naming the variable that is wrong.
+func (c Config) Validate() error { return c.validate(true) }
+
+// ValidateWithoutTokens checks the shared settings of a process that
+// opens no token (the gateway): SOCIALSYNC_TOKEN_KEY and
+// SOCIALSYNC_GHL_CLIENT_SECRET must not be set, so that it holds neither.
+func (c Config) ValidateWithoutTokens() error { return c.validate(false) }
+
+func (c Config) validate(tokens bool) error {
 	var errs []error
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_%s: %s", ErrConfig, name, fmt.Sprintf(format, args...)))
@@ -65,8 +73,14 @@ func (c Config) Validate() error {
 	if u, err := url.Parse(c.GHLBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("GHL_BASE_URL", "want an http(s) URL, got %q", c.GHLBaseURL)
 	}
-	if c.TokenKey == "" {
+	switch {
+	case tokens && c.TokenKey == "":
 		bad("TOKEN_KEY", "is required: base64 of 32 random bytes (for example: openssl rand -base64 32)")
+	case !tokens && c.TokenKey != "":
+		bad("TOKEN_KEY", "must not be set: this process opens no token, and a key it holds is a key an intruder could take (docs/security.md)")
+	}
+	if !tokens && c.GHLClientSecret != "" {
+		bad("GHL_CLIENT_SECRET", "must not be set: this process refreshes no token (docs/security.md)")
 	}
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		bad("STREAM_REPLICAS", "want 1 to 5, got %d", c.StreamReplicas)
@@ -77,7 +91,7 @@ func (c Config) Validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL", "%v", err)
 	}
-	if (c.GHLClientID == "") != (c.GHLClientSecret == "") {
+	if tokens && (c.GHLClientID == "") != (c.GHLClientSecret == "") {
 		bad("GHL_CLIENT_ID", "and SOCIALSYNC_GHL_CLIENT_SECRET go together: set both or neither")
 	}
 	switch {

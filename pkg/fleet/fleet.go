@@ -40,7 +40,12 @@ type Deps struct {
 	JS        jetstream.JetStream
 	Topology  bus.Topology
 	Publisher *bus.Publisher
-	Creds     *creds.Store
+	// Creds opens and refreshes tokens; nil in a process connected with
+	// Options.NoTokenKey.
+	Creds *creds.Store
+	// Directory reads locations and their tokens' clear metadata; every
+	// process has it (Creds.Directory when Creds is set).
+	Directory *creds.Directory
 	// GHL is the HighLevel client without a token; Client gives the one of
 	// a location.
 	GHL *ghl.Client
@@ -62,18 +67,29 @@ type Options struct {
 	LogOutput io.Writer
 	// Log, when set, is used instead of a logger built from Config.
 	Log *slog.Logger
+	// NoTokenKey connects a process that opens no token (the gateway):
+	// Config.ValidateWithoutTokens applies, Deps.Creds is nil and
+	// Deps.Directory reads locations and token metadata.
+	NoTokenKey bool
 }
 
 // Connect builds the dependencies named name ("fetcher", "socialsync", …)
 // from cfg: it validates cfg, sets up telemetry, connects to NATS, declares
 // the topology, and opens the credential store.
 func Connect(ctx context.Context, name string, cfg Config, opts Options) (*Deps, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	keys, err := creds.ParseKeyring(cfg.TokenKey)
-	if err != nil {
-		return nil, fmt.Errorf("%w: SOCIALSYNC_TOKEN_KEY: %v", ErrConfig, err)
+	var keys *creds.Keyring
+	if opts.NoTokenKey {
+		if err := cfg.ValidateWithoutTokens(); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		var err error
+		if keys, err = creds.ParseKeyring(cfg.TokenKey); err != nil {
+			return nil, fmt.Errorf("%w: SOCIALSYNC_TOKEN_KEY: %v", ErrConfig, err)
+		}
 	}
 	log := opts.Log
 	if log == nil {
@@ -117,6 +133,8 @@ func Connect(ctx context.Context, name string, cfg Config, opts Options) (*Deps,
 	return d, nil
 }
 
+// connect connects to NATS and opens what the process uses; keys is nil
+// for a process that opens no token.
 func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	cfg := d.Config
 	nopts := []nats.Option{
@@ -193,10 +211,17 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 		copts = append(copts, creds.WithRefresher(creds.NewRefresher(d.GHL,
 			ghl.AppCredentials{ClientID: cfg.GHLClientID, ClientSecret: cfg.GHLClientSecret})))
 	}
-	if d.Creds, err = creds.Open(ctx, js, keys, copts...); err != nil {
-		return err
+	if keys == nil {
+		if d.Directory, err = creds.OpenDirectory(ctx, js); err != nil {
+			return err
+		}
+	} else {
+		if d.Creds, err = creds.Open(ctx, js, keys, copts...); err != nil {
+			return err
+		}
+		d.Directory = d.Creds.Directory
 	}
-	d.registered = bus.Registered(d.Creds, bus.DefaultRegisteredTTL)
+	d.registered = bus.Registered(d.Directory, bus.DefaultRegisteredTTL)
 	return nil
 }
 

@@ -61,6 +61,35 @@ func TestValidateNamesTheVariable(t *testing.T) {
 	}
 }
 
+// A process that opens no token (the gateway) refuses to start with the
+// token key or the client secret in its environment, and needs neither.
+func TestWithoutTokensRefusesTheKey(t *testing.T) {
+	for name, c := range map[string]struct {
+		change func(*fleet.Config)
+		want   string
+	}{
+		"token key":     {func(c *fleet.Config) { c.TokenKey = creds.NewKey() }, "SOCIALSYNC_TOKEN_KEY: must not be set"},
+		"client secret": {func(c *fleet.Config) { c.GHLClientID, c.GHLClientSecret = "app", "s3cret-value" }, "SOCIALSYNC_GHL_CLIENT_SECRET: must not be set"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := fleet.DefaultConfig()
+			c.change(&cfg)
+			_, err := fleet.Connect(context.Background(), "gateway", cfg, fleet.Options{NoTokenKey: true})
+			if !errors.Is(err, fleet.ErrConfig) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Connect without tokens: %v, want an error saying %q", err, c.want)
+			}
+			if (cfg.TokenKey != "" && strings.Contains(err.Error(), cfg.TokenKey)) || strings.Contains(err.Error(), "s3cret-value") {
+				t.Errorf("the error quotes a secret: %v", err)
+			}
+		})
+	}
+	cfg := fleet.DefaultConfig()
+	cfg.GHLClientID = "app" // the id alone is no secret
+	if err := cfg.ValidateWithoutTokens(); err != nil {
+		t.Fatalf("ValidateWithoutTokens with no key: %v", err)
+	}
+}
+
 // A connected fleet serves its probes, reaches the simulator with the
 // stored tokens, and stops cleanly.
 func TestServe(t *testing.T) {

@@ -46,18 +46,18 @@ func Exit(name string, run func(ctx context.Context) error) {
 }
 
 // Main is the whole main of a binary built by newWorker: Exit running
-// RunWorker.
-func Main[C any, W Runner](name, summary string, cfg *C, base *Config, newWorker func(C, *Deps) (W, error)) {
+// RunWorker, connected with opts.
+func Main[C any, W Runner](name, summary string, cfg *C, base *Config, opts Options, newWorker func(C, *Deps) (W, error)) {
 	Exit(name, func(ctx context.Context) error {
-		return RunWorker(ctx, name, summary, cfg, base, os.Args[1:], os.Stdout, newWorker)
+		return RunWorker(ctx, name, summary, cfg, base, os.Args[1:], os.Stdout, opts, newWorker)
 	})
 }
 
 // RunWorker is the body of a worker binary whose constructor takes the
-// whole Deps: Setup, then newWorker, then Serve.
+// whole Deps: Setup (connected with opts), then newWorker, then Serve.
 func RunWorker[C any, W Runner](ctx context.Context, name, summary string, cfg *C, base *Config, args []string, stdout io.Writer,
-	newWorker func(C, *Deps) (W, error)) error {
-	deps, err := Setup(ctx, name, summary, cfg, base, args, stdout)
+	opts Options, newWorker func(C, *Deps) (W, error)) error {
+	deps, err := setup(ctx, name, summary, cfg, base, args, stdout, opts)
 	if deps == nil || err != nil {
 		return err
 	}
@@ -77,6 +77,11 @@ func RunWorker[C any, W Runner](ctx context.Context, name, summary string, cfg *
 // --help and when ctx ended while it waited for NATS: there is nothing to
 // run. The caller closes the Deps it returns.
 func Setup(ctx context.Context, name, summary string, cfg any, base *Config, args []string, stdout io.Writer) (*Deps, error) {
+	return setup(ctx, name, summary, cfg, base, args, stdout, Options{})
+}
+
+// setup is Setup connecting with opts (its LogOutput is os.Stderr).
+func setup(ctx context.Context, name, summary string, cfg any, base *Config, args []string, stdout io.Writer, opts Options) (*Deps, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	fs.Usage = func() {
@@ -95,7 +100,8 @@ func Setup(ctx context.Context, name, summary string, cfg any, base *Config, arg
 	if err := envconfig.Process("socialsync", cfg); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	deps, err := Connect(ctx, name, *base, Options{LogOutput: os.Stderr})
+	opts.LogOutput = os.Stderr
+	deps, err := Connect(ctx, name, *base, opts)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return nil, nil // stopped while waiting for NATS

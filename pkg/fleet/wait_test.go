@@ -285,7 +285,7 @@ func TestRunWorkerStopsCleanlyWhileWaitingForNATS(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- fleet.RunWorker(ctx, "idle", "waits", &cfg, &cfg, nil, io.Discard,
+		done <- fleet.RunWorker(ctx, "idle", "waits", &cfg, &cfg, nil, io.Discard, fleet.Options{},
 			func(fleet.Config, *fleet.Deps) (idleWorker, error) { return idleWorker{}, nil })
 	}()
 	fleettest.Eventually(t, 10*time.Second, "/readyz 503", func() bool {

@@ -544,3 +544,40 @@ func (w *world) readEvent(t *testing.T, path string, publish func(), header ...s
 		}
 	}
 }
+
+// The gateway, which holds no token key, shows a token from its record's
+// clear metadata; a record stored before that metadata existed is shown
+// as unknown, naming the command that writes it.
+func TestTokenStateWithoutKey(t *testing.T) {
+	w := start(t)
+	loc := w.Locations[0].ID
+	var got struct {
+		Token struct{ Status, Error string }
+	}
+	w.api(t, "GET", "/v1/locations/"+loc, "").json(t, &got)
+	if got.Token.Status != "valid" || got.Token.Error != "" {
+		t.Fatalf("token of %s: %+v, want valid", loc, got.Token)
+	}
+	ctx := context.Background()
+	kv, err := w.JS.KeyValue(ctx, topology.BucketTokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]json.RawMessage
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	delete(rec, "meta")
+	old, _ := json.Marshal(rec)
+	if _, err := kv.Put(ctx, loc, old); err != nil {
+		t.Fatal(err)
+	}
+	w.api(t, "GET", "/v1/locations/"+loc, "").json(t, &got)
+	if got.Token.Status != "unknown" || !strings.Contains(got.Token.Error, "socialsync locations reseal") {
+		t.Fatalf("token of an older record: %+v, want unknown naming socialsync locations reseal", got.Token)
+	}
+}

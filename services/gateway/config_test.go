@@ -14,6 +14,7 @@ import (
 // never quoting a secret.
 func TestConfigErrorsNameTheVariable(t *testing.T) {
 	env := fleettest.Start(t, "empty")
+	deps := gatewayDeps(t, env)
 	const secret = "tooshort-secret"
 	for name, c := range map[string]struct {
 		change func(*gateway.Config)
@@ -29,9 +30,9 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		"no publish wait":   {func(c *gateway.Config) { c.PublishTimeout = 0 }, "SOCIALSYNC_GATEWAY_PUBLISH_TIMEOUT"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg := testConfig(env)
+			cfg := testConfig(deps)
 			c.change(&cfg)
-			_, err := gateway.New(cfg, env.Deps)
+			_, err := gateway.New(cfg, deps)
 			if err == nil || !errors.Is(err, fleet.ErrConfig) || !strings.Contains(err.Error(), c.says) {
 				t.Fatalf("error %v; want a configuration error saying %q", err, c.says)
 			}
@@ -41,9 +42,9 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		})
 	}
 	// Two secrets for one source, while rotating, are both accepted.
-	cfg := testConfig(env)
+	cfg := testConfig(deps)
 	cfg.WebhookSecrets = "crm:" + crmSecret + ",crm:whsec-crm-next-0123456789"
-	if _, err := gateway.New(cfg, env.Deps); err != nil {
+	if _, err := gateway.New(cfg, deps); err != nil {
 		t.Fatal(err)
 	}
 }

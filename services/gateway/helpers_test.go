@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/services/gateway"
 )
@@ -28,11 +29,21 @@ type world struct {
 	gw  *gateway.Gateway
 	srv *httptest.Server
 	cfg gateway.Config
+	// gd is the gateway's own process: no token key, its own telemetry.
+	gd *fleet.Deps
 }
 
-func testConfig(env *fleettest.Env) gateway.Config {
+// gatewayDeps connects the gateway's process to env's NATS as
+// production does: with no token key and no client secret.
+func gatewayDeps(t testing.TB, env *fleettest.Env) *fleet.Deps {
+	t.Helper()
+	return env.ConnectWithoutTokens(t, "gateway")
+}
+
+// testConfig is the gateway configuration of the tests, over d's.
+func testConfig(d *fleet.Deps) gateway.Config {
 	cfg := gateway.Config{
-		Config:           env.Deps.Config,
+		Config:           d.Config,
 		WebhookSecret:    testSecret,
 		WebhookSecrets:   "crm:" + crmSecret,
 		APIKeyHashes:     gateway.HashAPIKey(testKey),
@@ -61,18 +72,19 @@ func startEnv(t testing.TB, env *fleettest.Env, change func(*gateway.Config), lo
 	if len(logTo) > 0 {
 		env.Deps.Log = slog.New(slog.NewTextHandler(io.MultiWriter(logTo...), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	cfg := testConfig(env)
+	deps := gatewayDeps(t, env)
+	cfg := testConfig(deps)
 	if change != nil {
 		change(&cfg)
 	}
-	g, err := gateway.New(cfg, env.Deps)
+	g, err := gateway.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fleettest.Run(t, g.Run)
 	srv := httptest.NewServer(g.Handler())
 	t.Cleanup(srv.Close)
-	return &world{Env: env, gw: g, srv: srv, cfg: cfg}
+	return &world{Env: env, gw: g, srv: srv, cfg: cfg, gd: deps}
 }
 
 // answer is a decoded response.

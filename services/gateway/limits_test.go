@@ -24,20 +24,21 @@ import (
 func served(t *testing.T, change func(*gateway.Config)) (*world, string) {
 	t.Helper()
 	env := fleettest.Start(t, "demo")
-	cfg := testConfig(env)
+	deps := gatewayDeps(t, env)
+	cfg := testConfig(deps)
 	if change != nil {
 		change(&cfg)
 	}
-	g, err := gateway.New(cfg, env.Deps)
+	g, err := gateway.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fleettest.Run(t, g.Run)
-	if err := env.Deps.Health.Listen(); err != nil {
+	if err := deps.Health.Listen(); err != nil {
 		t.Fatal(err)
 	}
-	fleettest.Run(t, env.Deps.Health.Run)
-	return &world{Env: env, gw: g, cfg: cfg}, env.Deps.Health.Addr()
+	fleettest.Run(t, deps.Health.Run)
+	return &world{Env: env, gw: g, cfg: cfg, gd: deps}, deps.Health.Addr()
 }
 
 // rawConn dials addr; the connection is closed at cleanup and every read

@@ -46,7 +46,7 @@ func (g *Gateway) toLocation(ctx context.Context, l creds.Location) location {
 }
 
 func (g *Gateway) tokenState(ctx context.Context, loc string) tokenState {
-	st, err := g.deps.Creds.Status(ctx, loc)
+	st, err := g.deps.Directory.Status(ctx, loc)
 	if err != nil {
 		// The error names the location and the cause, never a token.
 		return tokenState{Status: "unknown", Scopes: []string{}, Error: err.Error()}
@@ -75,7 +75,7 @@ func (g *Gateway) listLocations(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	locs, err := g.deps.Creds.Locations(r.Context())
+	locs, err := g.deps.Directory.Locations(r.Context())
 	if err != nil {
 		g.storeError(w, "list locations", err)
 		return
@@ -104,7 +104,7 @@ func (g *Gateway) location(w http.ResponseWriter, r *http.Request) (creds.Locati
 		writeError(w, http.StatusBadRequest, "bad_request", "location: want a HighLevel location id (letters and digits), got "+quote(id))
 		return creds.Location{}, false
 	}
-	l, err := g.deps.Creds.Location(r.Context(), id)
+	l, err := g.deps.Directory.Location(r.Context(), id)
 	if errors.Is(err, creds.ErrUnknownLocation) {
 		writeError(w, http.StatusNotFound, "not_found", "location "+id+" is not registered: connect it first (socialsync locations add)")
 		return creds.Location{}, false

@@ -139,7 +139,7 @@ func (g *Gateway) health(ctx context.Context, p page, only string) (pipelineHeal
 			out.DeadLetters.ByLocation[parts[1]] += n
 		}
 	}
-	locs, err := g.deps.Creds.Locations(ctx)
+	locs, err := g.deps.Directory.Locations(ctx)
 	if err != nil {
 		return out, err
 	}

@@ -107,7 +107,7 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request, source string,
 		writeJSON(w, http.StatusOK, webhookAnswer{Status: "duplicate", EventID: ev.GetEventId(), Subject: rec.Subject, Sequence: rec.Sequence})
 		return
 	}
-	if _, err := g.deps.Creds.Location(ctx, ev.GetLocationId()); errors.Is(err, creds.ErrUnknownLocation) {
+	if _, err := g.deps.Directory.Location(ctx, ev.GetLocationId()); errors.Is(err, creds.ErrUnknownLocation) {
 		writeError(w, http.StatusUnprocessableEntity, "unknown_location",
 			"locationId: location "+ev.GetLocationId()+" is not registered: connect it first (socialsync locations add)")
 		return

@@ -168,7 +168,7 @@ func TestWebhook(t *testing.T) {
 
 	// Every answer is counted by route and status.
 	rec := httptest.NewRecorder()
-	w.Deps.Telemetry.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	w.gd.Telemetry.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	for _, want := range []string{`route="POST /v1/webhooks/posts",status="401"`, `route="POST /v1/webhooks/posts",status="202"`} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("metrics lack %s", want)

@@ -85,6 +85,25 @@ func start(tb testing.TB, seed string, spans *tracetest.SpanRecorder) *Env {
 	return e
 }
 
+// ConnectWithoutTokens connects another process to the fleet's NATS as
+// the gateway does: with no token key and no client secret in its
+// configuration (fleet.Options.NoTokenKey). It closes at the test's
+// cleanup.
+func (e *Env) ConnectWithoutTokens(tb testing.TB, name string) *fleet.Deps {
+	tb.Helper()
+	cfg := e.Deps.Config
+	cfg.TokenKey, cfg.GHLClientSecret = "", ""
+	d, err := fleet.Connect(context.Background(), name, cfg, fleet.Options{Log: e.Deps.Log, NoTokenKey: true})
+	if err != nil {
+		tb.Fatalf("fleet.Connect %s without tokens: %v", name, err)
+	}
+	tb.Cleanup(func() { d.Close(context.Background()) })
+	if d.Creds != nil {
+		tb.Fatalf("%s connected without a token key holds a credential store", name)
+	}
+	return d
+}
+
 // AddLocation registers a simulator location with its PIT.
 func (e *Env) AddLocation(tb testing.TB, l ghlsim.LocationInfo) {
 	tb.Helper()

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/socialsync/socialsync/pkg/creds"
 )
@@ -46,6 +47,8 @@ func keyState(ctx context.Context, store *creds.Store, loc string) string {
 	switch {
 	case err != nil:
 		return "-"
+	case sl.Current && !sl.Described:
+		return "current, no metadata"
 	case sl.Current:
 		return "current"
 	case sl.Known:
@@ -61,14 +64,23 @@ func oldKeyWarning(ctx context.Context, store *creds.Store) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	old := 0
+	old, undescribed := 0, 0
 	for _, sl := range sealings {
 		if !sl.Current {
 			old++
+		} else if !sl.Described {
+			undescribed++
 		}
 	}
-	if old == 0 {
+	var parts []string
+	if old > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d token records are sealed under an old key", old, len(sealings)))
+	}
+	if undescribed > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d token records keep no metadata in clear (the gateway shows them as unknown)", undescribed, len(sealings)))
+	}
+	if len(parts) == 0 {
 		return "", nil
 	}
-	return fmt.Sprintf("%d of %d token records are sealed under an old key: run `socialsync locations reseal`", old, len(sealings)), nil
+	return strings.Join(parts, "; ") + ": run `socialsync locations reseal`", nil
 }

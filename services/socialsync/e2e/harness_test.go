@@ -141,11 +141,16 @@ func (f *fleet) start(name string, env []string, args ...string) *proc {
 	return p
 }
 
-// worker starts a worker with its health server on a free port.
+// worker starts a worker with its health server on a free port. The
+// gateway gets no token key and no client secret: it refuses them.
 func (f *fleet) worker(name string) *proc {
 	f.t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(f.t))
-	p := f.start(name, []string{"SOCIALSYNC_HTTP_ADDR=" + addr})
+	env := []string{"SOCIALSYNC_HTTP_ADDR=" + addr}
+	if name == "gateway" {
+		env = append(env, "SOCIALSYNC_TOKEN_KEY=", "SOCIALSYNC_GHL_CLIENT_SECRET=")
+	}
+	p := f.start(name, env)
 	p.addr = addr
 	return p
 }

@@ -1,5 +1,6 @@
 // Command gateway runs the socialsync gateway: signed webhook ingress, the REST API and the live dashboard.
-// Configuration comes from SOCIALSYNC_* variables; --help lists them.
+// Configuration comes from SOCIALSYNC_* variables; --help lists them. It
+// holds no token key and no client secret, and refuses to start with one.
 package main
 
 import (
@@ -9,5 +10,5 @@ import (
 
 func main() {
 	var cfg gateway.Config
-	fleet.Main("gateway", "signed webhook ingress, REST API and live dashboard, on SOCIALSYNC_HTTP_ADDR", &cfg, &cfg.Config, gateway.New)
+	fleet.Main("gateway", "signed webhook ingress, REST API and live dashboard, on SOCIALSYNC_HTTP_ADDR", &cfg, &cfg.Config, fleet.Options{NoTokenKey: true}, gateway.New)
 }
