@@ -37,7 +37,9 @@ func TestConnectAgency(t *testing.T) {
 	}
 	for _, l := range locs {
 		got = append(got, l.ID)
-		if l.Auth != creds.AuthOAuth || l.State != creds.StateActive || l.Name == "" {
+		// The location carries its agency, for webhook sources bound to
+		// the company.
+		if l.Auth != creds.AuthOAuth || l.State != creds.StateActive || l.Name == "" || l.CompanyID != agency.CompanyID {
 			t.Errorf("stored %+v", l)
 		}
 	}
