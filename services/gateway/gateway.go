@@ -71,9 +71,9 @@ type Gateway struct {
 	governor *ratelimit.Governor
 	// sources are the webhook sources' bindings (admit).
 	sources *sources.Store
-	hub      *hub
-	rates    *sampler
-	spans    telemetry.ServerSpans
+	hub     *hub
+	rates   *sampler
+	spans   telemetry.ServerSpans
 }
 
 type buckets struct {
