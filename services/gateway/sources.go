@@ -176,6 +176,21 @@ func sourceName(w http.ResponseWriter, r *http.Request) (string, bool) {
 	return name, true
 }
 
+// sourceFailed answers err of what, done to source's binding: 404 for a
+// source with no binding, 429 for a store that did not answer; false for
+// no error.
+func (g *Gateway) sourceFailed(w http.ResponseWriter, source, what string, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, sources.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "source "+source+" has no binding")
+	default:
+		g.storeError(w, what, err)
+	}
+	return true
+}
+
 // getSource is GET /v1/sources/{source}.
 func (g *Gateway) getSource(w http.ResponseWriter, r *http.Request) {
 	name, ok := sourceName(w, r)
@@ -183,12 +198,7 @@ func (g *Gateway) getSource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := g.sources.Get(r.Context(), name)
-	if errors.Is(err, sources.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "source "+name+" has no binding")
-		return
-	}
-	if err != nil {
-		g.storeError(w, "read source binding", err)
+	if g.sourceFailed(w, name, "read source binding", err) {
 		return
 	}
 	writeJSON(w, http.StatusOK, g.viewSource(b))
@@ -232,13 +242,7 @@ func (g *Gateway) deleteSource(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	err := g.sources.Delete(r.Context(), name)
-	if errors.Is(err, sources.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "source "+name+" has no binding")
-		return
-	}
-	if err != nil {
-		g.storeError(w, "remove source binding", err)
+	if g.sourceFailed(w, name, "remove source binding", g.sources.Delete(r.Context(), name)) {
 		return
 	}
 	g.log.Info("webhook source unbound", "source", name)
