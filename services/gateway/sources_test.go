@@ -110,6 +110,9 @@ func TestWebhookSourcesAreBoundToLocations(t *testing.T) {
 	// An unregistered location outside a location-only binding is refused
 	// the same way: the answer does not tell whether it exists.
 	wantRefusal(t, "shop for an unregistered location", w.post(t, "shop", shopSecret, postEvent(unregistered, "s-3")), 403, "forbidden_location")
+	// One its binding names but that is not registered (yet): 422.
+	bind(t, w.Env, "shop", unregistered)
+	wantRefusal(t, "shop for its unregistered location", w.post(t, "shop", shopSecret, postEvent(unregistered, "s-5")), 422, "unknown_location", "not registered")
 
 	// Bound to a company: its locations, present and future.
 	if got := w.post(t, "agency", agencySecret, postEvent(b, "g-1")); got.status != http.StatusAccepted {
