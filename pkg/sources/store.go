@@ -2,7 +2,6 @@ package sources
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -11,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
@@ -50,19 +50,16 @@ func (s *Store) get(ctx context.Context, source string) (Binding, uint64, error)
 	if err != nil {
 		return Binding{}, 0, err
 	}
-	e, err := s.kv.Get(ctx, k)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	var b Binding
+	rev, err := revision.Load(ctx, s.kv, k, &b)
+	if err != nil {
+		return Binding{}, 0, fmt.Errorf("binding of source %s: %w", source, err)
+	}
+	if rev == 0 {
 		return Binding{}, 0, fmt.Errorf("%w: %s", ErrNotFound, source)
 	}
-	if err != nil {
-		return Binding{}, 0, fmt.Errorf("read binding of source %s: %w", source, err)
-	}
-	var b Binding
-	if err := json.Unmarshal(e.Value(), &b); err != nil {
-		return Binding{}, 0, fmt.Errorf("decode binding of source %s: %w", source, err)
-	}
 	b.Source = source
-	return b, e.Revision(), nil
+	return b, rev, nil
 }
 
 // List returns every binding, ordered by source.
@@ -90,46 +87,32 @@ func (s *Store) List(ctx context.Context) ([]Binding, error) {
 // Update applies change to source's binding at the revision it read
 // (found is false, and b holds only the name, when the source has none),
 // reading again after a concurrent write, and stores the result. A change
-// that returns an error stores nothing. It returns the binding stored.
+// that returns an error, or leaves an invalid binding, stores nothing. It
+// returns the binding stored.
 func (s *Store) Update(ctx context.Context, source string, change func(b *Binding, found bool) error) (Binding, error) {
 	k, err := key(source)
 	if err != nil {
 		return Binding{}, err
 	}
-	for range 10 {
-		b, rev, err := s.get(ctx, source)
-		found := err == nil
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return Binding{}, err
-		}
+	var stored Binding
+	_, err = revision.Update(ctx, s.kv, k, func(b *Binding, found bool) error {
 		b.Source = source
-		if err := change(&b, found); err != nil {
-			return Binding{}, err
+		if err := change(b, found); err != nil {
+			return err
 		}
 		b.Source = source
 		b.Locations, b.Companies = normal(b.Locations), normal(b.Companies)
 		if err := b.Validate(); err != nil {
-			return Binding{}, err
+			return err
 		}
 		b.UpdatedAt = s.now().UTC()
-		data, err := json.Marshal(b)
-		if err != nil {
-			return Binding{}, fmt.Errorf("encode binding of source %s: %w", source, err)
-		}
-		if found {
-			_, err = s.kv.Update(ctx, k, data, rev)
-		} else {
-			_, err = s.kv.Create(ctx, k, data)
-		}
-		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
-			continue
-		}
-		if err != nil {
-			return Binding{}, fmt.Errorf("store binding of source %s: %w", source, err)
-		}
-		return b, nil
+		stored = *b
+		return nil
+	})
+	if err != nil {
+		return Binding{}, fmt.Errorf("binding of source %s: %w", source, err)
 	}
-	return Binding{}, fmt.Errorf("store binding of source %s: too many concurrent updates", source)
+	return stored, nil
 }
 
 // Put replaces source's binding with locations and companies.
@@ -147,8 +130,8 @@ func (s *Store) Delete(ctx context.Context, source string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.kv.Delete(ctx, source, jetstream.LastRevision(rev)); err != nil {
-		return fmt.Errorf("remove binding of source %s: %w", source, err)
+	if err := revision.Delete(ctx, s.kv, source, rev); err != nil {
+		return fmt.Errorf("binding of source %s: %w", source, err)
 	}
 	return nil
 }
