@@ -2,6 +2,10 @@ package ids_test
 
 import (
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -61,5 +65,48 @@ func TestCheckEventIDRefusesInternalIDs(t *testing.T) {
 	}
 	if got := ids.InternalPrefixes(); len(got) != len(internal) {
 		t.Errorf("%d reserved prefixes, the test names %d: name the new one's id here", len(got), len(internal))
+	}
+}
+
+// idLiteral finds the ids socialsync's publishers make in the source tree:
+// a message or event id built from a literal beginning ("refresh:…",
+// "creds.…", "backfill-…") assigned to an id, set as EventId or
+// Nats-Msg-Id, or returned with a location or id after it (the stats
+// worker's ids). Its first group is the beginning.
+var idLiteral = regexp.MustCompile(`(?:\bid :?= |EventId: +|WithMsgID\(|HeaderMsgID, )(?:fmt\.Sprintf\()?"([a-z]+[:.-])|return "([a-z]+:)" \+ (?:loc|id)\b`)
+
+// Every id a publisher of this repository makes starts with a reserved
+// prefix: a new kind of id fails here until its prefix is reserved.
+func TestEveryInternalIDPrefixIsReserved(t *testing.T) {
+	found := map[string][]string{}
+	for _, dir := range []string{"../../pkg", "../../services"} {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			src, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range idLiteral.FindAllSubmatch(src, -1) {
+				p := string(m[1]) + string(m[2])
+				found[p] = append(found[p], path)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The scan must see the ids it is meant to guard, or it proves nothing.
+	for _, p := range []string{"refresh:", "poll:", "creds.", "replay:", "dlq:", "backfill-", "stats:", "content:"} {
+		if _, ok := found[p]; !ok {
+			t.Errorf("the scan did not find the %q ids: fix idLiteral", p)
+		}
+	}
+	for p, where := range found {
+		if !ids.Reserved(p + "x") {
+			t.Errorf("ids starting %q (%s) are not reserved: add the prefix to internalPrefixes in pkg/ids/event.go", p, strings.Join(where, ", "))
+		}
 	}
 }
