@@ -19,7 +19,9 @@ const APISource = "api"
 // "demo:", the bus's "replay:" and "dlq:", creds' "creds."). An event id
 // from outside that starts with one is refused (CheckEventID), so that it
 // can never be taken for, or suppress, one of ours. A publisher that
-// makes a new kind of id adds its prefix here.
+// makes a new kind of id adds its prefix here;
+// TestEveryInternalIDPrefixIsReserved scans the tree and fails until it
+// does.
 var internalPrefixes = []string{
 	"refresh:", "tagchanged:", "tagdetails:", "tagdetailsstored:", "poll:", "contacttags:",
 	"segment:", "segments:", "stats:", "recommendation:", "event:", "msg:", "content:",
