@@ -2,6 +2,7 @@ package creds_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -37,7 +38,9 @@ func TestConnectAgency(t *testing.T) {
 	}
 	for _, l := range locs {
 		got = append(got, l.ID)
-		if l.Auth != creds.AuthOAuth || l.State != creds.StateActive || l.Name == "" {
+		// The location carries its agency, for webhook sources bound to
+		// the company.
+		if l.Auth != creds.AuthOAuth || l.State != creds.StateActive || l.Name == "" || l.CompanyID != agency.CompanyID {
 			t.Errorf("stored %+v", l)
 		}
 	}
@@ -65,9 +68,29 @@ func TestConnectAgency(t *testing.T) {
 	if err := p.store.PutToken(ctx, first, tok); err != nil {
 		t.Fatal(err)
 	}
+	// A record written before locations carried their company gets it
+	// from the next refresh.
+	locs0, err := env.JS.KeyValue(ctx, topology.BucketLocations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := locs[0]
+	for _, l := range locs {
+		if l.ID == first {
+			old = l
+		}
+	}
+	old.CompanyID = ""
+	b, _ := json.Marshal(old)
+	if _, err := locs0.Put(ctx, first, b); err != nil {
+		t.Fatal(err)
+	}
 	fresh, err := p.store.TokenSource(first).Token()
 	if err != nil || fresh.AccessToken == tok.AccessToken {
 		t.Fatalf("refresh of an agency-made location token: %v", err)
+	}
+	if l, err := p.store.Location(ctx, first); err != nil || l.CompanyID != agency.CompanyID {
+		t.Errorf("after the refresh, location %s names company %q (%v), want %q", first, l.CompanyID, err, agency.CompanyID)
 	}
 	if err := s.accepts(t, first, fresh.AccessToken); err != nil {
 		t.Error(err)

@@ -343,7 +343,28 @@ func (s *Store) persist(ctx context.Context, loc string, e entry, t Token) (Toke
 	if healed {
 		s.setState(ctx, loc, StateActive, "the lost refresh was stored after all")
 	}
+	s.recordCompany(ctx, loc, t.CompanyID)
 	return t, nil
+}
+
+// recordCompany writes company into loc's location record when the record
+// names none: a location connected before records carried their company
+// gets it from its next refresh, for webhook sources bound to the company.
+// A failure is logged; the next refresh tries again.
+func (s *Store) recordCompany(ctx context.Context, loc, company string) {
+	if company == "" {
+		return
+	}
+	_, _, err := s.updateLocation(ctx, loc, func(l *Location) bool {
+		if l.CompanyID != "" {
+			return false
+		}
+		l.CompanyID = company
+		return true
+	})
+	if err != nil {
+		s.opts.log.Warn("record the company of a location", "location", loc, "err", err)
+	}
 }
 
 // extendLease renews the lease on e before a second call to the token

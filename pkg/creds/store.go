@@ -37,6 +37,10 @@ type State string
 const (
 	StateActive      State = "active"
 	StateNeedsReauth State = "needs_reauth"
+	// StateConnecting is a location registered while its connection is
+	// being made (the hosted OAuth flow): its token is not usable yet.
+	// Events for it are refused with "retry later", not dead-lettered.
+	StateConnecting State = "connecting"
 )
 
 // Location is a connected HighLevel location. It holds no secret.
@@ -47,6 +51,11 @@ type Location struct {
 	Auth     AuthKind  `json:"auth"`
 	State    State     `json:"state"`
 	AddedAt  time.Time `json:"addedAt"`
+	// CompanyID is the agency (HighLevel company) the location belongs
+	// to, when known: an OAuth location's token names it; a location
+	// added with a Private Integration Token has it only when given.
+	// A webhook source bound to the company speaks for the location.
+	CompanyID string `json:"companyId,omitempty"`
 	// Reason says why the location is in its state (needs_reauth only).
 	Reason string `json:"reason,omitempty"`
 	// StateSince is when the location entered its state.
@@ -190,11 +199,14 @@ func (s *Store) AddOAuth(ctx context.Context, loc Location, tok Token) error {
 		return err
 	}
 	loc.Auth = AuthOAuth
+	if loc.CompanyID == "" {
+		loc.CompanyID = tok.CompanyID
+	}
 	return s.register(ctx, loc)
 }
 
-// register writes loc as active. Name, time zone and first registration
-// time that loc leaves empty are kept from the stored record, so
+// register writes loc as active. Name, time zone, company and first
+// registration time that loc leaves empty are kept from the stored record, so
 // connecting a location again does not lose its settings.
 func (s *Store) register(ctx context.Context, loc Location) error {
 	now := s.now().UTC()
@@ -213,6 +225,9 @@ func (s *Store) register(ctx context.Context, loc Location) error {
 		}
 		if loc.AddedAt.IsZero() {
 			loc.AddedAt = prev.AddedAt
+		}
+		if loc.CompanyID == "" {
+			loc.CompanyID = prev.CompanyID
 		}
 	}
 	if loc.AddedAt.IsZero() {

@@ -37,6 +37,7 @@ type StorageLimits struct {
 	Tokens        ByteSize `envconfig:"TOKENS_BYTES" desc:"size limit of the socialsync_tokens bucket"`
 	RateBudget    ByteSize `envconfig:"RATE_BUDGET_BYTES" desc:"size limit of the socialsync_rate_budget bucket"`
 	WebhookEvents ByteSize `envconfig:"WEBHOOK_EVENTS_BYTES" desc:"size limit of the socialsync_webhook_events bucket"`
+	Sources       ByteSize `envconfig:"SOURCES_BYTES" desc:"size limit of the socialsync_sources bucket"`
 	WorkflowRuns  ByteSize `envconfig:"WORKFLOW_RUNS_BYTES" desc:"size limit of the socialsync_workflow_runs bucket"`
 	Deliveries    ByteSize `envconfig:"DELIVERIES_BYTES" desc:"size limit of the socialsync_deliveries bucket"`
 	Reports       ByteSize `envconfig:"REPORTS_BYTES" desc:"size limit of the socialsync_reports object store"`
@@ -63,7 +64,7 @@ func (l StorageLimits) byName() map[string]ByteSize {
 		"KV_" + topology.BucketStatsHistory: l.StatsHistory, "KV_" + topology.BucketSegments: l.Segments, "KV_" + topology.BucketWorkflows: l.Workflows,
 		"KV_" + topology.BucketLocations: l.Locations, "KV_" + topology.BucketSettings: l.Settings, "KV_" + topology.BucketTokens: l.Tokens,
 		"KV_" + topology.BucketRateBudget: l.RateBudget, "KV_" + topology.BucketWebhookEvents: l.WebhookEvents,
-		"KV_" + topology.BucketWorkflowRuns: l.WorkflowRuns, "KV_" + bus.BucketDeliveries: l.Deliveries,
+		"KV_" + topology.BucketSources: l.Sources, "KV_" + topology.BucketWorkflowRuns: l.WorkflowRuns, "KV_" + bus.BucketDeliveries: l.Deliveries,
 		"OBJ_" + topology.ObjectStoreReports: l.Reports,
 	}
 }

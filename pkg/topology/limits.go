@@ -92,6 +92,7 @@ var Footprints = []Footprint{
 	{Name: "KV_" + BucketSettings, RecordBytes: 1_000, Kept: 2 * 5, Basis: "schedule and mappings, 5 revisions"},
 	{Name: "KV_" + BucketTokens, RecordBytes: 2_000, Kept: 5, Basis: "the sealed tokens, 5 revisions"},
 	{Name: "KV_" + BucketRateBudget, RecordBytes: 200, Kept: 4, Basis: "window and daily counters"},
+	{Name: "KV_" + BucketSources, RecordBytes: 500, Kept: 1, Basis: "at most one webhook source binding per location (sources are few)"},
 	{Name: "KV_" + BucketWebhookEvents, RecordBytes: 250, PerDay: 20, Days: 1, Basis: "event ids of 15 minutes (a day's worth)"},
 	{Name: "KV_" + BucketWorkflowRuns, RecordBytes: 250, PerDay: 40, Days: 30, Basis: "2 workflow actions per post, 30 days"},
 	{Name: "KV_" + bus.BucketDeliveries, RecordBytes: 250, PerDay: 3 * (20 + 20 + 4 + 40), Days: 3,

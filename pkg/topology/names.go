@@ -63,6 +63,11 @@ const (
 // duplicate window too.
 const BucketWebhookEvents = "socialsync_webhook_events"
 
+// BucketSources holds one record per webhook source: the locations and
+// companies it may speak for (see pkg/sources, its owner). It holds no
+// secret.
+const BucketSources = "socialsync_sources"
+
 // Topology defaults.
 const (
 	// DuplicateWindow is how long a stream remembers a Nats-Msg-Id.

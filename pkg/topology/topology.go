@@ -300,6 +300,7 @@ func New(opts Options) bus.Topology {
 		kv(BucketLocations, "Connected locations and their settings.", 5),
 		kv(BucketSettings, "Per-location settings: statistics schedule and retention, field mappings.", 5),
 		kv(BucketTokens, "Encrypted tokens.", 5),
+		kv(BucketSources, "Webhook sources and the locations or companies each may speak for.", 5),
 		rate,
 		webhookEvents,
 		runs,

@@ -72,6 +72,7 @@ func TestEnsureIsIdempotent(t *testing.T) {
 		"KV_" + topology.BucketStatsHistory, "KV_" + topology.BucketSegments, "KV_" + topology.BucketWorkflows,
 		"KV_" + topology.BucketLocations, "KV_" + topology.BucketTokens, "KV_" + topology.BucketRateBudget,
 		"KV_" + topology.BucketWebhookEvents,
+		"KV_" + topology.BucketSources,
 		"OBJ_" + topology.ObjectStoreReports,
 		"KV_" + topology.BucketSettings,
 		"KV_" + topology.BucketWorkflowRuns,

@@ -490,6 +490,7 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 	w.checkReports(t, k, s)
 	w.checkSegments(t, k, s)
 	w.checkWorkflows(t, k)
+	w.checkSources(t, k)
 	k.covered(t)
 }
 

@@ -25,6 +25,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		"short secret":      {func(c *gateway.Config) { c.WebhookSecret = secret }, "SOCIALSYNC_WEBHOOK_SECRET: the secret of source \"default\" is shorter"},
 		"secret, no source": {func(c *gateway.Config) { c.WebhookSecrets = secret + "-0123456789" }, "SOCIALSYNC_WEBHOOK_SECRETS: entry 1: want source:secret"},
 		"bad source":        {func(c *gateway.Config) { c.WebhookSecrets = "a b:" + secret + "-0123456789" }, "SOCIALSYNC_WEBHOOK_SECRETS: source \"a b\""},
+		"the API's source":  {func(c *gateway.Config) { c.WebhookSecrets = "api:" + secret + "-0123456789" }, "SOCIALSYNC_WEBHOOK_SECRETS: source \"api\" is the REST API's own"},
 		"tiny body limit":   {func(c *gateway.Config) { c.WebhookMaxBytes = 10 }, "SOCIALSYNC_WEBHOOK_MAX_BYTES"},
 		"no tolerance":      {func(c *gateway.Config) { c.WebhookTolerance = 0 }, "SOCIALSYNC_WEBHOOK_TOLERANCE"},
 		"no publish wait":   {func(c *gateway.Config) { c.PublishTimeout = 0 }, "SOCIALSYNC_GATEWAY_PUBLISH_TIMEOUT"},

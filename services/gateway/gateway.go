@@ -28,6 +28,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
+	"github.com/socialsync/socialsync/pkg/sources"
 	"github.com/socialsync/socialsync/pkg/telemetry"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
@@ -68,9 +69,11 @@ type Gateway struct {
 	kv       buckets
 	reports  jetstream.ObjectStore
 	governor *ratelimit.Governor
-	hub      *hub
-	rates    *sampler
-	spans    telemetry.ServerSpans
+	// sources are the webhook sources' bindings (admit).
+	sources *sources.Store
+	hub     *hub
+	rates   *sampler
+	spans   telemetry.ServerSpans
 }
 
 type buckets struct {
@@ -119,6 +122,9 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 	if g.reports, err = d.JS.ObjectStore(ctx, topology.ObjectStoreReports); err != nil {
 		return nil, fmt.Errorf("open object store %s: %w", topology.ObjectStoreReports, err)
 	}
+	if g.sources, err = sources.Open(ctx, d.JS); err != nil {
+		return nil, err
+	}
 	g.governor = d.Governor
 	g.hub = newHub(cfg.MaxSSEClients)
 	g.rates = newSampler()
@@ -126,6 +132,7 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 	if len(secrets) == 0 {
 		g.log.Warn("webhooks disabled: set SOCIALSYNC_WEBHOOK_SECRET or SOCIALSYNC_WEBHOOK_SECRETS")
 	}
+	g.warnSources(ctx)
 	d.Health.Handle("/", g.Handler())
 	return g, nil
 }
@@ -177,6 +184,14 @@ func (g *Gateway) Handler() http.Handler {
 	api("POST /v1/deadletters/replay", g.replayDeadLetters)
 	api("GET /v1/pipeline", g.pipeline)
 	api("GET /v1/events", g.events)
+	// admin routes change who may do what; every API key is an admin
+	// until keys carry scopes, when admin is where the admin scope is
+	// required (openapi.yaml marks them x-socialsync-scope: admin).
+	admin := api
+	admin("GET /v1/sources", g.listSources)
+	admin("GET /v1/sources/{source}", g.getSource)
+	admin("PUT /v1/sources/{source}", g.putSource)
+	admin("DELETE /v1/sources/{source}", g.deleteSource)
 	public := func(pattern string, h http.Handler) { handle(pattern, g.public(h)) }
 	public("GET /v1/openapi.yaml", http.HandlerFunc(serveOpenAPI))
 	public("/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

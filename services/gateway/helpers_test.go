@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/sources"
 	"github.com/socialsync/socialsync/services/gateway"
 )
 
@@ -77,6 +79,12 @@ func startEnv(t testing.TB, env *fleettest.Env, change func(*gateway.Config), lo
 	if change != nil {
 		change(&cfg)
 	}
+	// The "crm" source speaks for the demo locations.
+	var demo []string
+	for _, l := range env.Locations {
+		demo = append(demo, l.ID)
+	}
+	bind(t, env, "crm", demo...)
 	g, err := gateway.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +93,21 @@ func startEnv(t testing.TB, env *fleettest.Env, change func(*gateway.Config), lo
 	srv := httptest.NewServer(g.Handler())
 	t.Cleanup(srv.Close)
 	return &world{Env: env, gw: g, srv: srv, cfg: cfg, gd: deps}
+}
+
+// bind binds webhook source to locs, as `socialsync sources bind` does.
+func bind(t testing.TB, env *fleettest.Env, source string, locs ...string) {
+	t.Helper()
+	s, err := sources.Open(context.Background(), env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(context.Background(), source, func(b *sources.Binding, _ bool) error {
+		b.Add(locs, nil)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // answer is a decoded response.

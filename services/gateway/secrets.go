@@ -31,6 +31,9 @@ func parseWebhookSecrets(single, list string) (map[string][][]byte, error) {
 		switch {
 		case !validSource(source):
 			errs = append(errs, fmt.Errorf("%w: %s: source %q: want 1 to %d letters, digits, '-' or '_'", fleet.ErrConfig, variable, clip(source, maxSourceLen), maxSourceLen))
+		case source == ids.APISource:
+			// Its event ids would share the REST API's namespace.
+			errs = append(errs, fmt.Errorf("%w: %s: source %q is the REST API's own: name the webhook source otherwise", fleet.ErrConfig, variable, source))
 		case len(secret) < minSecretLen:
 			errs = append(errs, fmt.Errorf("%w: %s: the secret of source %q is shorter than %d characters", fleet.ErrConfig, variable, source, minSecretLen))
 		default:

@@ -57,7 +57,7 @@ func (g *Gateway) triggerPost(w http.ResponseWriter, r *http.Request) {
 	if ev.OccurredAt == nil {
 		ev.OccurredAt = timestamppb.New(g.now())
 	}
-	g.publish(w, r, topology.PostTriggers, ev)
+	g.publish(w, r, topology.PostTriggers, ev, ev.GetEventId())
 }
 
 type tagDetailsBody struct {
@@ -84,7 +84,11 @@ func (g *Gateway) triggerTagDetails(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
 		return
 	}
-	g.publish(w, r, topology.TagDetailsTriggers, &socialsyncv1.TagDetailsRequested{LocationId: l.ID, TagIds: b.TagIDs, RequestedBy: "api", EventId: b.EventID})
+	if !validEventID(w, b.EventID) {
+		return
+	}
+	g.publish(w, r, topology.TagDetailsTriggers, &socialsyncv1.TagDetailsRequested{LocationId: l.ID, TagIds: b.TagIDs, RequestedBy: "api", EventId: b.EventID},
+		b.EventID)
 }
 
 type statsBody struct {
@@ -114,8 +118,11 @@ func (g *Gateway) triggerStats(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if !validEventID(w, b.EventID) {
+		return
+	}
 	g.publish(w, r, topology.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: l.ID, ProfileIds: b.ProfileIDs, Platforms: b.Platforms,
-		RequestedBy: "api", EventId: b.EventID})
+		RequestedBy: "api", EventId: b.EventID}, b.EventID)
 }
 
 // triggerBody reads a trigger's JSON body (an empty body is "{}").
@@ -149,17 +156,42 @@ func (g *Gateway) decodeTrigger(w http.ResponseWriter, r *http.Request, v any) b
 	return true
 }
 
+// validEventID answers 422 for an eventId of a trigger that is not one
+// (ids.CheckEventID: the webhook's bounds, no reserved prefix); an empty
+// one is valid.
+func validEventID(w http.ResponseWriter, id string) bool {
+	if id == "" {
+		return true
+	}
+	if err := ids.CheckEventID("event_id", id); err != nil {
+		writeInvalid(w, err)
+		return false
+	}
+	return true
+}
+
 // publish sends a trigger and answers 202, 503 with Retry-After when the
 // location's quota or the stream is full, or 429 when JetStream cannot
-// take it.
-func (g *Gateway) publish(w http.ResponseWriter, r *http.Request, family bus.Family, m proto.Message) {
+// take it. A trigger with an eventID is published under its
+// ids.EventKey in the API's namespace (ids.APISource), apart from every
+// webhook source's; one without under the id derived from its content.
+func (g *Gateway) publish(w http.ResponseWriter, r *http.Request, family bus.Family, m proto.Message, eventID string) {
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.PublishTimeout)
 	defer cancel()
 	if !g.deps.Conn.IsConnected() {
 		unavailable(w, "JetStream is unavailable; retry later")
 		return
 	}
-	subject, ack, err := g.deps.Publisher.PublishTo(ctx, family, m)
+	var opts []bus.PublishOption
+	if eventID != "" {
+		key, err := ids.EventKey(ids.APISource, r.PathValue("loc"), eventID)
+		if err != nil {
+			writeInvalid(w, err)
+			return
+		}
+		opts = append(opts, bus.WithMsgID(key))
+	}
+	subject, ack, err := g.deps.Publisher.PublishTo(ctx, family, m, opts...)
 	switch {
 	case errors.Is(err, bus.ErrBadInput):
 		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())

@@ -17,7 +17,6 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/socialsync/socialsync/pkg/bus"
-	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -70,11 +69,13 @@ type webhookRecord struct {
 
 // webhook is POST /v1/webhooks/posts: a PostEvent from source, whose
 // signature over body signed has checked. It answers 202 once the event is
-// stored in SOCIALSYNC_TRIGGERS (its eventId as Nats-Msg-Id), 200 for an
-// event stored before, 4xx with the reason for a bad event, 422 for a
-// location that is not registered, 503 with Retry-After when the
-// location's quota or the triggers stream is full, and 429 with
-// Retry-After when JetStream cannot take it.
+// stored in SOCIALSYNC_TRIGGERS (its ids.EventKey as Nats-Msg-Id), 200 for
+// an event the same source sent for the same location before, 4xx with
+// the reason for a bad event, 403 when the source may not speak for the
+// location (see admit), 422 for a location that is not registered, 503
+// with Retry-After when the location is being connected or its quota or
+// the triggers stream is full, and 429 with Retry-After when JetStream
+// cannot take it.
 func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request, source string, body []byte) {
 	ev, err := decodePost(body)
 	if err != nil {
@@ -87,7 +88,7 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request, source string,
 		writeInvalid(w, err)
 		return
 	}
-	key, err := ids.Key(source, ev.GetEventId())
+	key, err := ids.EventKey(source, ev.GetLocationId(), ev.GetEventId())
 	if err != nil {
 		writeInvalid(w, err)
 		return
@@ -99,6 +100,9 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request, source string,
 		unavailable(w, "JetStream is unavailable; retry later")
 		return
 	}
+	if !g.admit(ctx, w, source, ev.GetLocationId()) {
+		return
+	}
 	if rec, found, err := g.seen(ctx, key); err != nil {
 		g.log.Warn("webhook: read event ids", "err", err)
 		unavailable(w, "JetStream is unavailable; retry later")
@@ -107,15 +111,7 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request, source string,
 		writeJSON(w, http.StatusOK, webhookAnswer{Status: "duplicate", EventID: ev.GetEventId(), Subject: rec.Subject, Sequence: rec.Sequence})
 		return
 	}
-	if _, err := g.deps.Directory.Location(ctx, ev.GetLocationId()); errors.Is(err, creds.ErrUnknownLocation) {
-		writeError(w, http.StatusUnprocessableEntity, "unknown_location",
-			"locationId: location "+ev.GetLocationId()+" is not registered: connect it first (socialsync locations add)")
-		return
-	} else if err != nil {
-		g.storeError(w, "read location", err)
-		return
-	}
-	subject, ack, err := g.deps.Publisher.PublishTo(ctx, topology.PostTriggers, ev)
+	subject, ack, err := g.deps.Publisher.PublishTo(ctx, topology.PostTriggers, ev, bus.WithMsgID(key))
 	if g.full(w, err) {
 		return
 	}
@@ -262,13 +258,21 @@ func protoErr(err error) string {
 
 // validatePost checks a post event with the check every consumer of post
 // triggers applies (bus.CheckPostEvent), against the gateway's clock;
-// eventID says an eventId is required (the webhook's idempotency key).
-// writeInvalid states its errors with the field named as in JSON.
+// eventID says an eventId is required (the webhook's idempotency key). An
+// eventId, required or not, must not start with a prefix socialsync
+// reserves for its own ids (ids.CheckEventID). writeInvalid states its
+// errors with the field named as in JSON.
 func (g *Gateway) validatePost(ev *socialsyncv1.PostEvent, eventID bool) error {
 	if eventID && ev.GetEventId() == "" {
 		return errors.New("eventId: required (the idempotency key: the same event sent twice has the same eventId)")
 	}
-	return bus.CheckPostEvent(ev, g.now())
+	if err := bus.CheckPostEvent(ev, g.now()); err != nil {
+		return err
+	}
+	if id := ev.GetEventId(); id != "" {
+		return ids.CheckEventID("event_id", id)
+	}
+	return nil
 }
 
 // writeInvalid answers 422 with err's text; for an *ids.Error its field,

@@ -41,13 +41,14 @@ func TestWebhook(t *testing.T) {
 	now := time.Now()
 	valid := jsonBody(t, postEvent(loc, "crm-1"))
 
-	// Valid: stored with its eventId as Nats-Msg-Id before the 202.
+	// Valid: stored before the 202, its Nats-Msg-Id the eventId
+	// namespaced by source and location.
 	a := w.do(t, http.MethodPost, "/v1/webhooks/posts", signed(testSecret, now, valid), valid)
 	if a.status != http.StatusAccepted || !contains(string(a.body), `"status":"accepted"`, `"eventId":"crm-1"`) {
 		t.Fatalf("valid: %d %s", a.status, a.body)
 	}
 	msgs := bustest.Messages(t, w.JS, topology.StreamTriggers, "socialsync.trigger.post."+loc)
-	if len(msgs) != 1 || msgs[0].Header.Get(bus.HeaderMsgID) != "crm-1" {
+	if len(msgs) != 1 || msgs[0].Header.Get(bus.HeaderMsgID) != "default/"+loc+"/Y3JtLTE" {
 		t.Fatalf("stored triggers: %+v", msgs)
 	}
 	ev := bustest.Decode[socialsyncv1.PostEvent](t, msgs)[0]

@@ -48,6 +48,7 @@ func commands() map[string]command {
 		"mappings":  {"set or get a location's field mappings (contact tags, custom fields, custom values)", mappingsCmd},
 		"segments":  {"apply, validate, list or delete segment definitions (YAML)", segmentsCmd},
 		"workflows": {"apply, validate, list or delete saved workflows (YAML)", workflowsCmd},
+		"sources":   {"bind webhook sources to the locations or companies they may speak for", sourcesCmd},
 	}
 }
 

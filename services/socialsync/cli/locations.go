@@ -43,6 +43,7 @@ func locationsAdd(ctx context.Context, env *Env, args []string) error {
 	refreshFlag := newSecretFlag(fs, "refresh-token", "the location's OAuth refresh token (instead of a PIT)")
 	name := fs.String("name", "", "display name")
 	tz := fs.String("timezone", "", "IANA time zone of the location, for daily statistics (default UTC)")
+	company := fs.String("company", "", "HighLevel company (agency) id of the location, for webhook sources bound to the company\n(an OAuth token names its company itself)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -53,6 +54,8 @@ func locationsAdd(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("%w: --pit-file (or --pit) or --refresh-token-file (or --refresh-token) is required", errUsage)
 	case pitFlag.given() && refreshFlag.given():
 		return fmt.Errorf("%w: give a private integration token or a refresh token, not both", errUsage)
+	case *company != "" && !ids.ValidHighLevel(*company):
+		return fmt.Errorf("%w: --company: want a HighLevel company id (letters and digits), got %q", errUsage, *company)
 	}
 	if *tz != "" {
 		if err := validTimezone(*tz); err != nil {
@@ -67,7 +70,7 @@ func locationsAdd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	l := creds.Location{ID: *loc, Name: *name, Timezone: *tz}
+	l := creds.Location{ID: *loc, Name: *name, Timezone: *tz, CompanyID: *company}
 	if refresh != "" {
 		return addRefreshToken(ctx, env, *url, l, refresh)
 	}
