@@ -29,11 +29,14 @@ type Kind struct {
 	Delete func(ctx context.Context, js jetstream.JetStream, name string) error
 }
 
-// Parsed is a checked file: the names it defines and how to store them
-// (with prune, stored definitions the file does not define are deleted).
+// Parsed is a checked file: the names it defines, the locations each is
+// limited to (Locations[i] is Names[i]'s; empty: every location), and how
+// to store them (with prune, stored definitions the file does not define
+// are deleted).
 type Parsed struct {
-	Names []string
-	Apply func(ctx context.Context, js jetstream.JetStream, prune bool) ([]Applied, error)
+	Names     []string
+	Locations [][]string
+	Apply     func(ctx context.Context, js jetstream.JetStream, prune bool) ([]Applied, error)
 }
 
 // Segments is the kind of segment definitions.
@@ -49,6 +52,7 @@ var Segments = Kind{
 		}}
 		for _, s := range segs {
 			p.Names = append(p.Names, s.Name)
+			p.Locations = append(p.Locations, s.Locations)
 		}
 		return p, nil
 	},
@@ -72,6 +76,7 @@ var Workflows = Kind{
 		}}
 		for _, w := range wfs {
 			p.Names = append(p.Names, w.Name)
+			p.Locations = append(p.Locations, w.Locations)
 		}
 		return p, nil
 	},
@@ -110,7 +115,7 @@ func (d definitions) get(ctx context.Context, js jetstream.JetStream, name strin
 	if err != nil {
 		return Stored{}, fmt.Errorf("read %s: %w", name, err)
 	}
-	s := Stored{Name: name, Revision: e.Revision(), Updated: e.Created(), Value: e.Value()}
+	s := Stored{Name: name, Revision: e.Revision(), Updated: e.Created(), Value: e.Value(), Locations: storedLocations(e.Value())}
 	s.Summary, s.Err = summary(e.Value())
 	return s, nil
 }

@@ -3,6 +3,7 @@ package automation
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -35,6 +36,21 @@ type Stored struct {
 	Err     error
 	// Value is the stored definition (JSON when it was stored by apply).
 	Value []byte
+	// Locations are the locations the definition is limited to; none:
+	// every location (or a value that is not a definition).
+	Locations []string
+}
+
+// storedLocations reads the locations of a stored segment or workflow
+// (both keep them in "locations").
+func storedLocations(value []byte) []string {
+	var v struct {
+		Locations []string `json:"locations"`
+	}
+	if json.Unmarshal(value, &v) != nil {
+		return nil
+	}
+	return v.Locations
 }
 
 // definitions stores one kind of definition.
@@ -189,7 +205,7 @@ func (d definitions) list(ctx context.Context, js jetstream.JetStream, summary f
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", n, err)
 		}
-		s := Stored{Name: n, Revision: e.Revision(), Updated: e.Created(), Value: e.Value()}
+		s := Stored{Name: n, Revision: e.Revision(), Updated: e.Created(), Value: e.Value(), Locations: storedLocations(e.Value())}
 		s.Summary, s.Err = summary(e.Value())
 		out = append(out, s)
 	}
