@@ -41,8 +41,9 @@ type Config struct {
 	// WebhookSecrets lists source:secret pairs; a source listed twice has
 	// two secrets (for rotation).
 	WebhookSecrets string `envconfig:"WEBHOOK_SECRETS" desc:"per-source webhook secrets: source:secret,source:secret (a source may be listed twice while rotating)"`
-	// APIKeyHashes lists the hex SHA-256 digests of the accepted API keys.
-	APIKeyHashes     string        `envconfig:"API_KEY_HASHES" desc:"comma-separated hex SHA-256 digests of the accepted API keys (required)"`
+	// APIKeyHashes lists the accepted API keys: their hex SHA-256
+	// digests, each with its scopes and locations (parseKeyHashes).
+	APIKeyHashes     string        `envconfig:"API_KEY_HASHES" desc:"the accepted API keys (required): hex SHA-256 digests, each optionally :scope+scope[:LOC,LOC] (scopes read, trigger, definitions, deadletters, admin); entries separated by ';' or white space (plain digests also by ',')"`
 	WebhookMaxBytes  int64         `envconfig:"WEBHOOK_MAX_BYTES" default:"65536" desc:"largest webhook or API request body accepted"`
 	WebhookTolerance time.Duration `envconfig:"WEBHOOK_TOLERANCE" default:"5m" desc:"how far a webhook signature's timestamp may be from now"`
 	PublishTimeout   time.Duration `envconfig:"GATEWAY_PUBLISH_TIMEOUT" default:"5s" desc:"how long a request waits for JetStream before answering 429"`
