@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -222,15 +223,23 @@ func (g *Gateway) applyDefinitions(k automation.Kind) http.HandlerFunc {
 			invalidDefinition(w, err)
 			return
 		}
-		if !g.mayApply(w, r, k, parsed, flags["prune"]) {
+		if !g.mayApply(w, r, k, parsed) {
 			return
 		}
+		// A location-limited key prunes only what it sees.
+		key := keyOfRequest(r)
+		prune := flags["prune"] && !key.limited()
 		out := applyResult{DryRun: flags["dryRun"], Names: parsed.Names, Applied: []appliedItem{}}
 		if !out.DryRun {
-			applied, err := parsed.Apply(r.Context(), g.deps.JS, flags["prune"])
+			applied, err := parsed.Apply(r.Context(), g.deps.JS, prune)
 			if errors.Is(err, automation.ErrInvalid) {
 				invalidDefinition(w, err)
 				return
+			}
+			if err == nil && flags["prune"] && !prune {
+				var pruned []automation.Applied
+				pruned, err = g.pruneVisible(r.Context(), k, key, parsed.Names)
+				applied = append(applied, pruned...)
 			}
 			if err != nil {
 				g.storeError(w, "store "+k.Name, err)
@@ -246,19 +255,14 @@ func (g *Gateway) applyDefinitions(k automation.Kind) http.HandlerFunc {
 
 // mayApply answers 403 and returns false when the request's key is
 // location-limited and the file would reach beyond its locations: a
-// definition that names another location or none (every location), one
-// that replaces a definition stored for other locations, or a prune (which
-// would delete other keys' definitions).
-func (g *Gateway) mayApply(w http.ResponseWriter, r *http.Request, k automation.Kind, p automation.Parsed, prune bool) bool {
+// definition that names another location or none (every location), or one
+// that replaces a definition stored for other locations.
+func (g *Gateway) mayApply(w http.ResponseWriter, r *http.Request, k automation.Kind, p automation.Parsed) bool {
 	key := keyOfRequest(r)
 	if !key.limited() {
 		return true
 	}
 	mine := strings.Join(key.locationList(), ",")
-	if prune {
-		writeError(w, http.StatusForbidden, "location_refused", "prune: a key limited to locations "+mine+" may not prune: it would delete other locations' "+k.Name)
-		return false
-	}
 	for i, name := range p.Names {
 		locs := p.Locations[i]
 		if len(locs) == 0 {
@@ -285,6 +289,27 @@ func (g *Gateway) mayApply(w http.ResponseWriter, r *http.Request, k automation.
 		}
 	}
 	return true
+}
+
+// pruneVisible deletes the stored definitions of kind k that key sees
+// (they name only its locations) and keep does not name: a
+// location-limited key's prune.
+func (g *Gateway) pruneVisible(ctx context.Context, k automation.Kind, key apiKey, keep []string) ([]automation.Applied, error) {
+	stored, err := k.List(ctx, g.deps.JS)
+	if err != nil {
+		return nil, err
+	}
+	var out []automation.Applied
+	for _, s := range stored {
+		if !key.allowsAll(s.Locations) || slices.Contains(keep, s.Name) {
+			continue
+		}
+		if err := k.Delete(ctx, g.deps.JS, s.Name); err != nil && !errors.Is(err, automation.ErrNotFound) {
+			return out, err
+		}
+		out = append(out, automation.Applied{Name: s.Name, Action: "deleted"})
+	}
+	return out, nil
 }
 
 // invalidDefinition answers 422 with where the problem is.

@@ -262,11 +262,19 @@ func TestLocationLimitedKey(t *testing.T) {
 		body: "segments:\n  - name: new-one\n    anyTags: [\"social:a\"]\n"}))
 	quiet("a segment that replaces another location's", as(call{method: "PUT", path: "/v1/segments", status: 403,
 		body: fmt.Sprintf("segments:\n  - name: theirs\n    anyTags: [\"social:b\"]\n    locations: [%s]\n", loc)}))
-	refused("a prune", as(call{method: "PUT", path: "/v1/segments?prune=true", status: 403,
-		body: fmt.Sprintf("segments:\n  - name: mine\n    anyTags: [\"social:a\"]\n    locations: [%s]\n", loc)}))
-	as(call{method: "PUT", path: "/v1/segments", status: 200,
-		body: fmt.Sprintf("segments:\n  - name: mine-too\n    anyTags: [\"social:b\"]\n    locations: [%s]\n", loc)})
+	mineToo := fmt.Sprintf("segments:\n  - name: mine-too\n    anyTags: [\"social:b\"]\n    locations: [%s]\n", loc)
+	as(call{method: "PUT", path: "/v1/segments", status: 200, body: mineToo})
 	as(call{method: "DELETE", path: "/v1/segments/mine-too", status: 204})
+	// Its prune deletes only what it sees.
+	as(call{method: "PUT", path: "/v1/segments", status: 200, body: mineToo})
+	var pruned struct {
+		Applied []struct{ Name, Action string }
+	}
+	as(call{method: "PUT", path: "/v1/segments?prune=true", status: 200,
+		body: fmt.Sprintf("segments:\n  - name: mine\n    anyTags: [\"social:a\"]\n    locations: [%s]\n", loc)}).json(t, &pruned)
+	if fmt.Sprint(pruned.Applied) != "[{mine unchanged} {mine-too deleted}]" {
+		t.Errorf("the limited key's prune: %+v; want mine unchanged, mine-too deleted, nothing else", pruned.Applied)
+	}
 	var stored struct{ Items []struct{ Name string } }
 	k.do(t, w, call{method: "GET", path: "/v1/segments", status: 200}).json(t, &stored)
 	if len(stored.Items) != 4 {
