@@ -29,14 +29,28 @@ type Kind struct {
 	Delete func(ctx context.Context, js jetstream.JetStream, name string) error
 }
 
-// Parsed is a checked file: the names it defines, the locations each is
-// limited to (Locations[i] is Names[i]'s; empty: every location), and how
-// to store them (with prune, stored definitions the file does not define
-// are deleted).
+// Parsed is a checked file: the names it defines and the locations each
+// is limited to (Locations[i] is Names[i]'s; empty: every location).
 type Parsed struct {
 	Names     []string
 	Locations [][]string
-	Apply     func(ctx context.Context, js jetstream.JetStream, prune bool) ([]Applied, error)
+	apply     func(ctx context.Context, js jetstream.JetStream, prune bool, within func([]string) bool) ([]Applied, error)
+}
+
+// Apply stores the file; with prune, stored definitions it does not
+// define are deleted.
+func (p Parsed) Apply(ctx context.Context, js jetstream.JetStream, prune bool) ([]Applied, error) {
+	return p.apply(ctx, js, prune, nil)
+}
+
+// ApplyWithin is Apply for a caller that may touch only the stored
+// definitions whose locations within accepts: replacing another fails
+// with ErrOutside (nothing after it is stored), and a prune deletes only
+// those within accepts. Each definition is stored, and pruned, by
+// compare-and-set against the revision it was checked at (ErrChanged when
+// it changed meanwhile).
+func (p Parsed) ApplyWithin(ctx context.Context, js jetstream.JetStream, prune bool, within func(locations []string) bool) ([]Applied, error) {
+	return p.apply(ctx, js, prune, within)
 }
 
 // Segments is the kind of segment definitions.
@@ -47,8 +61,8 @@ var Segments = Kind{
 		if err != nil {
 			return Parsed{}, err
 		}
-		p := Parsed{Apply: func(ctx context.Context, js jetstream.JetStream, prune bool) ([]Applied, error) {
-			return ApplySegments(ctx, js, segs, prune)
+		p := Parsed{apply: func(ctx context.Context, js jetstream.JetStream, prune bool, within func([]string) bool) ([]Applied, error) {
+			return applySegments(ctx, js, segs, prune, within)
 		}}
 		for _, s := range segs {
 			p.Names = append(p.Names, s.Name)
@@ -71,8 +85,8 @@ var Workflows = Kind{
 		if err != nil {
 			return Parsed{}, err
 		}
-		p := Parsed{Apply: func(ctx context.Context, js jetstream.JetStream, prune bool) ([]Applied, error) {
-			return ApplyWorkflows(ctx, js, wfs, prune)
+		p := Parsed{apply: func(ctx context.Context, js jetstream.JetStream, prune bool, within func([]string) bool) ([]Applied, error) {
+			return applyWorkflows(ctx, js, wfs, prune, within)
 		}}
 		for _, w := range wfs {
 			p.Names = append(p.Names, w.Name)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/socialsync/socialsync/pkg/automation"
 )
 
@@ -226,20 +228,29 @@ func (g *Gateway) applyDefinitions(k automation.Kind) http.HandlerFunc {
 		if !g.mayApply(w, r, k, parsed) {
 			return
 		}
-		// A location-limited key prunes only what it sees.
-		key := keyOfRequest(r)
-		prune := flags["prune"] && !key.limited()
 		out := applyResult{DryRun: flags["dryRun"], Names: parsed.Names, Applied: []appliedItem{}}
 		if !out.DryRun {
-			applied, err := parsed.Apply(r.Context(), g.deps.JS, prune)
-			if errors.Is(err, automation.ErrInvalid) {
+			// A location-limited key replaces and prunes only what it sees,
+			// each by compare-and-set.
+			key := keyOfRequest(r)
+			apply := parsed.Apply
+			if key.limited() {
+				apply = func(ctx context.Context, js jetstream.JetStream, prune bool) ([]automation.Applied, error) {
+					return parsed.ApplyWithin(ctx, js, prune, key.allowsAll)
+				}
+			}
+			applied, err := apply(r.Context(), g.deps.JS, flags["prune"])
+			switch {
+			case errors.Is(err, automation.ErrInvalid):
 				invalidDefinition(w, err)
 				return
-			}
-			if err == nil && flags["prune"] && !prune {
-				var pruned []automation.Applied
-				pruned, err = g.pruneVisible(r.Context(), k, key, parsed.Names)
-				applied = append(applied, pruned...)
+			case errors.Is(err, automation.ErrOutside):
+				writeError(w, http.StatusForbidden, "location_refused", "this API key is limited to locations "+
+					strings.Join(key.locationList(), ",")+": "+clip(err.Error(), 200)+"; nothing after it was stored")
+				return
+			case errors.Is(err, automation.ErrChanged):
+				writeError(w, http.StatusConflict, "conflict", clip(err.Error(), 200))
+				return
 			}
 			if err != nil {
 				g.storeError(w, "store "+k.Name, err)
@@ -289,27 +300,6 @@ func (g *Gateway) mayApply(w http.ResponseWriter, r *http.Request, k automation.
 		}
 	}
 	return true
-}
-
-// pruneVisible deletes the stored definitions of kind k that key sees
-// (they name only its locations) and keep does not name: a
-// location-limited key's prune.
-func (g *Gateway) pruneVisible(ctx context.Context, k automation.Kind, key apiKey, keep []string) ([]automation.Applied, error) {
-	stored, err := k.List(ctx, g.deps.JS)
-	if err != nil {
-		return nil, err
-	}
-	var out []automation.Applied
-	for _, s := range stored {
-		if !key.allowsAll(s.Locations) || slices.Contains(keep, s.Name) {
-			continue
-		}
-		if err := k.Delete(ctx, g.deps.JS, s.Name); err != nil && !errors.Is(err, automation.ErrNotFound) {
-			return out, err
-		}
-		out = append(out, automation.Applied{Name: s.Name, Action: "deleted"})
-	}
-	return out, nil
 }
 
 // invalidDefinition answers 422 with where the problem is.

@@ -19,7 +19,10 @@ import (
 	"github.com/socialsync/socialsync/services/gateway"
 )
 
-const readerKey = "sk-browser-reader-0123456789"
+const (
+	readerKey  = "sk-browser-reader-0123456789"
+	triggerKey = "sk-browser-trigger-0123456789"
+)
 
 // deadLetter stores a dead letter of the fetcher for loc, as the bus
 // would, and returns its sequence.
@@ -50,7 +53,7 @@ func (f *fleet) deadLetter(t *testing.T, loc string) uint64 {
 func TestDashboardLimitedKey(t *testing.T) {
 	exe := chromium(t)
 	f := startFleet(t, func(env *fleettest.Env) []string {
-		return []string{gateway.HashAPIKey(readerKey) + ":read:" + env.Locations[0].ID}
+		return []string{gateway.HashAPIKey(readerKey) + ":read:" + env.Locations[0].ID, gateway.HashAPIKey(triggerKey) + ":trigger"}
 	})
 	loc, other := f.Locations[0], f.Locations[1]
 	for _, l := range []string{loc.ID, other.ID} {
@@ -68,7 +71,14 @@ func TestDashboardLimitedKey(t *testing.T) {
 	})
 
 	b := openBrowser(t, exe)
-	b.run("sign in with the reader's key", chromedp.Navigate(f.url+"/"), b.visible("#apikey"),
+	// A key that cannot read is told so at sign-in.
+	b.run("sign in with a key without read", chromedp.Navigate(f.url+"/"), b.visible("#apikey"),
+		chromedp.SendKeys(chromedp.CSS("#apikey"), triggerKey), chromedp.Click(chromedp.CSS("#signin-button")), b.visible("#signin-error"))
+	if s := b.text("#signin-error"); !strings.Contains(s, "lacks the read scope") {
+		t.Errorf("key without read: %q", s)
+	}
+	b.eval(`document.querySelector("#apikey").value = ""; true`)
+	b.run("sign in with the reader's key",
 		chromedp.SendKeys(chromedp.CSS("#apikey"), readerKey), chromedp.Click(chromedp.CSS("#signin-button")), b.visible("#app"),
 		b.visible(`#stats-platforms tbody tr`), b.visible(fmt.Sprintf(`#locations-health tr[data-location="%s"]`, loc.ID)),
 		b.visible(fmt.Sprintf(`#deadletter-list tr[data-seq="%d"]`, mine)), b.visible(`#live-status.on`))
