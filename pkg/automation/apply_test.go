@@ -31,7 +31,9 @@ func TestApplyWithin(t *testing.T) {
 	if _, err := parse("segments:\n"+seg("theirs", "L2")+seg("mine", "L1")+seg("old", "L1")).Apply(ctx, env.JS, false); err != nil {
 		t.Fatal(err)
 	}
-	onlyL1 := func(locs []string) bool { return len(locs) > 0 && !slices.ContainsFunc(locs, func(l string) bool { return l != "L1" }) }
+	onlyL1 := func(locs []string) bool {
+		return len(locs) > 0 && !slices.ContainsFunc(locs, func(l string) bool { return l != "L1" })
+	}
 	names := func() string {
 		t.Helper()
 		stored, err := automation.Segments.List(ctx, env.JS)
