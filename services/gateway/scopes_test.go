@@ -336,17 +336,22 @@ func TestParseKeyHashes(t *testing.T) {
 		}
 	}
 	for list, says := range map[string]string{
-		h + ":write":                "entry 1: unknown scope \"write\"",
-		h + ":":                     "entry 1: unknown scope \"\"",
-		h2 + ";" + h + ":admin:L1":  "entry 2: the admin scope is for every location",
-		h + ":read:L1,a.b":          "entry 1: location 2: want a HighLevel location id",
-		h2 + "," + h + ":read":      "entry 1: want 64 hex digits (sha256sum of the key) before ':'; separate entries with ';'",
-		h + "," + h2 + "\n" + h:     "entry 3: the same key as entry 1",
-		h + ":read+trigger:L1,,L2":  "entry 1: location 2",
-		"; \n ,":                    "is required",
-		h2 + "," + h + "," + "zzzz": "entry 3: want 64 hex digits",
+		h + ":write":                  "entry 1: unknown scope \"write\"",
+		h + ":":                       "entry 1: unknown scope \"\"",
+		h2 + ";" + h + ":admin:L1":    "entry 2: the admin scope is for every location",
+		h + ":read:L1,a.b":            "entry 1: location 2: want a HighLevel location id",
+		h2 + "," + h + ":read":        "entry 1: want 64 hex digits (sha256sum of the key) before ':'; separate entries with ';'",
+		h + "," + h2 + "\n" + h:       "entry 3: the same key as entry 1",
+		h + ":read+trigger:L1,,L2":    "entry 1: location 2",
+		h + ":sk-Secret-Key-123":      "entry 1: unknown scope of 17 characters",
+		h + ":read:sk-Secret-Key-123": "entry 1: location 1: want a HighLevel location id",
+		"; \n ,":                      "is required",
+		h2 + "," + h + "," + "zzzz":   "entry 3: want 64 hex digits",
 	} {
 		_, err := gateway.ParseKeyHashes(list)
+		if err != nil && strings.Contains(err.Error(), "Secret") {
+			t.Errorf("%q: the error quotes what may be a key: %v", list, err)
+		}
 		if err == nil || !errors.Is(err, fleet.ErrConfig) || !strings.Contains(err.Error(), "SOCIALSYNC_API_KEY_HASHES: ") || !strings.Contains(err.Error(), says) {
 			t.Errorf("%q: %v; want an error saying %q", list, err, says)
 		}

@@ -129,7 +129,12 @@ func parseKeyGrant(hash []byte, grant string) (apiKey, error) {
 	for _, name := range strings.Split(scopes, "+") {
 		s, ok := scopeNamed(name)
 		if !ok {
-			return k, fmt.Errorf("unknown scope %s: want %s joined by '+'", quote(name), strings.Join(scopeNames(scopeAll), ", "))
+			// Only a word is quoted: a key pasted in the wrong place is not.
+			what := quote(name)
+			if len(name) > 16 || strings.ContainsFunc(name, func(r rune) bool { return r < 'a' || r > 'z' }) {
+				what = fmt.Sprintf("of %d characters", len(name))
+			}
+			return k, fmt.Errorf("unknown scope %s: want %s joined by '+'", what, strings.Join(scopeNames(scopeAll), ", "))
 		}
 		k.scopes |= s
 	}
@@ -145,7 +150,7 @@ func parseKeyGrant(hash []byte, grant string) (apiKey, error) {
 	k.locations = map[string]bool{}
 	for i, loc := range strings.Split(locs, ",") {
 		if !ids.ValidHighLevel(loc) {
-			return k, fmt.Errorf("location %d: want a HighLevel location id (letters and digits), got %s", i+1, quote(loc))
+			return k, fmt.Errorf("location %d: want a HighLevel location id (1 to %d letters and digits)", i+1, ids.MaxHighLevelLen)
 		}
 		k.locations[loc] = true
 	}
