@@ -48,7 +48,7 @@ func (p Parsed) Apply(ctx context.Context, js jetstream.JetStream, prune bool) (
 // with ErrOutside (nothing after it is stored), and a prune deletes only
 // those within accepts. Each definition is stored, and pruned, by
 // compare-and-set against the revision it was checked at (ErrChanged when
-// it changed meanwhile).
+// it changed meanwhile). A nil within is Apply.
 func (p Parsed) ApplyWithin(ctx context.Context, js jetstream.JetStream, prune bool, within func(locations []string) bool) ([]Applied, error) {
 	return p.apply(ctx, js, prune, within)
 }

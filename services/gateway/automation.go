@@ -1,15 +1,12 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/automation"
 )
@@ -233,13 +230,11 @@ func (g *Gateway) applyDefinitions(k automation.Kind) http.HandlerFunc {
 			// A location-limited key replaces and prunes only what it sees,
 			// each by compare-and-set.
 			key := keyOfRequest(r)
-			apply := parsed.Apply
+			var within func([]string) bool
 			if key.limited() {
-				apply = func(ctx context.Context, js jetstream.JetStream, prune bool) ([]automation.Applied, error) {
-					return parsed.ApplyWithin(ctx, js, prune, key.allowsAll)
-				}
+				within = key.allowsAll
 			}
-			applied, err := apply(r.Context(), g.deps.JS, flags["prune"])
+			applied, err := parsed.ApplyWithin(r.Context(), g.deps.JS, flags["prune"], within)
 			switch {
 			case errors.Is(err, automation.ErrInvalid):
 				invalidDefinition(w, err)
