@@ -29,11 +29,28 @@ type Kind struct {
 	Delete func(ctx context.Context, js jetstream.JetStream, name string) error
 }
 
-// Parsed is a checked file: the names it defines and how to store them
-// (with prune, stored definitions the file does not define are deleted).
+// Parsed is a checked file: the names it defines and the locations each
+// is limited to (Locations[i] is Names[i]'s; empty: every location).
 type Parsed struct {
-	Names []string
-	Apply func(ctx context.Context, js jetstream.JetStream, prune bool) ([]Applied, error)
+	Names     []string
+	Locations [][]string
+	apply     func(ctx context.Context, js jetstream.JetStream, prune bool, within func([]string) bool) ([]Applied, error)
+}
+
+// Apply stores the file; with prune, stored definitions it does not
+// define are deleted.
+func (p Parsed) Apply(ctx context.Context, js jetstream.JetStream, prune bool) ([]Applied, error) {
+	return p.apply(ctx, js, prune, nil)
+}
+
+// ApplyWithin is Apply for a caller that may touch only the stored
+// definitions whose locations within accepts: replacing another fails
+// with ErrOutside (nothing after it is stored), and a prune deletes only
+// those within accepts. Each definition is stored, and pruned, by
+// compare-and-set against the revision it was checked at (ErrChanged when
+// it changed meanwhile). A nil within is Apply.
+func (p Parsed) ApplyWithin(ctx context.Context, js jetstream.JetStream, prune bool, within func(locations []string) bool) ([]Applied, error) {
+	return p.apply(ctx, js, prune, within)
 }
 
 // Segments is the kind of segment definitions.
@@ -44,11 +61,12 @@ var Segments = Kind{
 		if err != nil {
 			return Parsed{}, err
 		}
-		p := Parsed{Apply: func(ctx context.Context, js jetstream.JetStream, prune bool) ([]Applied, error) {
-			return ApplySegments(ctx, js, segs, prune)
+		p := Parsed{apply: func(ctx context.Context, js jetstream.JetStream, prune bool, within func([]string) bool) ([]Applied, error) {
+			return applySegments(ctx, js, segs, prune, within)
 		}}
 		for _, s := range segs {
 			p.Names = append(p.Names, s.Name)
+			p.Locations = append(p.Locations, s.Locations)
 		}
 		return p, nil
 	},
@@ -67,11 +85,12 @@ var Workflows = Kind{
 		if err != nil {
 			return Parsed{}, err
 		}
-		p := Parsed{Apply: func(ctx context.Context, js jetstream.JetStream, prune bool) ([]Applied, error) {
-			return ApplyWorkflows(ctx, js, wfs, prune)
+		p := Parsed{apply: func(ctx context.Context, js jetstream.JetStream, prune bool, within func([]string) bool) ([]Applied, error) {
+			return applyWorkflows(ctx, js, wfs, prune, within)
 		}}
 		for _, w := range wfs {
 			p.Names = append(p.Names, w.Name)
+			p.Locations = append(p.Locations, w.Locations)
 		}
 		return p, nil
 	},
@@ -110,7 +129,7 @@ func (d definitions) get(ctx context.Context, js jetstream.JetStream, name strin
 	if err != nil {
 		return Stored{}, fmt.Errorf("read %s: %w", name, err)
 	}
-	s := Stored{Name: name, Revision: e.Revision(), Updated: e.Created(), Value: e.Value()}
+	s := Stored{Name: name, Revision: e.Revision(), Updated: e.Created(), Value: e.Value(), Locations: storedLocations(e.Value())}
 	s.Summary, s.Err = summary(e.Value())
 	return s, nil
 }

@@ -3,6 +3,7 @@ package automation
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -35,6 +36,21 @@ type Stored struct {
 	Err     error
 	// Value is the stored definition (JSON when it was stored by apply).
 	Value []byte
+	// Locations are the locations the definition is limited to; none:
+	// every location (or a value that is not a definition).
+	Locations []string
+}
+
+// storedLocations reads the locations of a stored segment or workflow
+// (both keep them in "locations").
+func storedLocations(value []byte) []string {
+	var v struct {
+		Locations []string `json:"locations"`
+	}
+	if json.Unmarshal(value, &v) != nil {
+		return nil
+	}
+	return v.Locations
 }
 
 // definitions stores one kind of definition.
@@ -51,6 +67,10 @@ var (
 // bucket; the running workers pick them up and recompute membership.
 // With prune, stored segments missing from segs are deleted.
 func ApplySegments(ctx context.Context, js jetstream.JetStream, segs []Segment, prune bool) ([]Applied, error) {
+	return applySegments(ctx, js, segs, prune, nil)
+}
+
+func applySegments(ctx context.Context, js jetstream.JetStream, segs []Segment, prune bool, within func([]string) bool) ([]Applied, error) {
 	items := map[string][]byte{}
 	for _, s := range segs {
 		s, err := s.Validate()
@@ -61,13 +81,17 @@ func ApplySegments(ctx context.Context, js jetstream.JetStream, segs []Segment, 
 			return nil, err
 		}
 	}
-	return segmentDefs.apply(ctx, js, items, prune)
+	return segmentDefs.apply(ctx, js, items, prune, within)
 }
 
 // ApplyWorkflows stores compiled workflows in the workflows bucket; the
 // running workers pick them up with no restart. With prune, stored
 // workflows missing from wfs are deleted.
 func ApplyWorkflows(ctx context.Context, js jetstream.JetStream, wfs []*Compiled, prune bool) ([]Applied, error) {
+	return applyWorkflows(ctx, js, wfs, prune, nil)
+}
+
+func applyWorkflows(ctx context.Context, js jetstream.JetStream, wfs []*Compiled, prune bool, within func([]string) bool) ([]Applied, error) {
 	items := map[string][]byte{}
 	for _, w := range wfs {
 		data, err := w.Workflow.Encode()
@@ -76,7 +100,7 @@ func ApplyWorkflows(ctx context.Context, js jetstream.JetStream, wfs []*Compiled
 		}
 		items[w.Name] = data
 	}
-	return workflowDefs.apply(ctx, js, items, prune)
+	return workflowDefs.apply(ctx, js, items, prune, within)
 }
 
 // ListSegments returns the stored segment definitions.
@@ -107,7 +131,10 @@ func (d definitions) open(ctx context.Context, js jetstream.JetStream) (jetstrea
 	return kv, nil
 }
 
-func (d definitions) apply(ctx context.Context, js jetstream.JetStream, items map[string][]byte, prune bool) ([]Applied, error) {
+// apply stores items (name → value) and, with prune, deletes the stored
+// definitions items leaves out. With within, only stored definitions whose
+// locations it accepts are replaced or pruned, each by compare-and-set.
+func (d definitions) apply(ctx context.Context, js jetstream.JetStream, items map[string][]byte, prune bool, within func([]string) bool) ([]Applied, error) {
 	kv, err := d.open(ctx, js)
 	if err != nil {
 		return nil, err
@@ -122,6 +149,8 @@ func (d definitions) apply(ctx context.Context, js jetstream.JetStream, items ma
 		a := Applied{Name: n, Action: "created"}
 		e, err := kv.Get(ctx, d.prefix+n)
 		switch {
+		case err == nil && within != nil && !within(storedLocations(e.Value())):
+			return out, fmt.Errorf("%s: %w", n, ErrOutside)
 		case err == nil && bytes.Equal(e.Value(), items[n]):
 			out = append(out, Applied{Name: n, Action: "unchanged", Revision: e.Revision()})
 			continue
@@ -130,7 +159,18 @@ func (d definitions) apply(ctx context.Context, js jetstream.JetStream, items ma
 		case !errors.Is(err, jetstream.ErrKeyNotFound):
 			return out, fmt.Errorf("read %s: %w", n, err)
 		}
-		if a.Revision, err = kv.Put(ctx, d.prefix+n, items[n]); err != nil {
+		switch {
+		case within == nil:
+			a.Revision, err = kv.Put(ctx, d.prefix+n, items[n])
+		case e != nil:
+			a.Revision, err = kv.Update(ctx, d.prefix+n, items[n], e.Revision())
+		default:
+			a.Revision, err = kv.Create(ctx, d.prefix+n, items[n])
+		}
+		if isConflict(err) {
+			return out, fmt.Errorf("store %s: %w", n, ErrChanged)
+		}
+		if err != nil {
 			return out, fmt.Errorf("store %s: %w", n, err)
 		}
 		out = append(out, a)
@@ -144,13 +184,39 @@ func (d definitions) apply(ctx context.Context, js jetstream.JetStream, items ma
 			if _, keep := items[n]; keep {
 				continue
 			}
-			if err := kv.Delete(ctx, d.prefix+n); err != nil {
+			var opts []jetstream.KVDeleteOpt
+			if within != nil {
+				e, err := kv.Get(ctx, d.prefix+n)
+				if errors.Is(err, jetstream.ErrKeyNotFound) {
+					continue
+				}
+				if err != nil {
+					return out, fmt.Errorf("read %s: %w", n, err)
+				}
+				if !within(storedLocations(e.Value())) {
+					continue
+				}
+				opts = append(opts, jetstream.LastRevision(e.Revision()))
+			}
+			err := kv.Delete(ctx, d.prefix+n, opts...)
+			if isConflict(err) {
+				return out, fmt.Errorf("delete %s: %w", n, ErrChanged)
+			}
+			if err != nil {
 				return out, fmt.Errorf("delete %s: %w", n, err)
 			}
 			out = append(out, Applied{Name: n, Action: "deleted"})
 		}
 	}
 	return out, nil
+}
+
+// isConflict reports whether err is a compare-and-set that lost: the key
+// was written since the revision it was checked at (or created, for a
+// create).
+func isConflict(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
 func (d definitions) names(ctx context.Context, kv jetstream.KeyValue) ([]string, error) {
@@ -189,7 +255,7 @@ func (d definitions) list(ctx context.Context, js jetstream.JetStream, summary f
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", n, err)
 		}
-		s := Stored{Name: n, Revision: e.Revision(), Updated: e.Created(), Value: e.Value()}
+		s := Stored{Name: n, Revision: e.Revision(), Updated: e.Created(), Value: e.Value(), Locations: storedLocations(e.Value())}
 		s.Summary, s.Err = summary(e.Value())
 		out = append(out, s)
 	}

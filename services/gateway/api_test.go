@@ -249,6 +249,7 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 		t.Errorf("wrong key: %s", a.body)
 	}
 	k.do(t, w, call{method: "GET", path: "/v1/locations", header: http.Header{"Authorization": {"Basic " + testKey}}, status: 401})
+	k.do(t, w, call{method: "GET", path: "/v1/me", status: 200})
 	req, _ := http.NewRequest("GET", w.srv.URL+"/v1/locations", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

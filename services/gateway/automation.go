@@ -39,7 +39,8 @@ func toDefinition(s automation.Stored) definition {
 	return d
 }
 
-// listDefinitions lists the stored definitions of a kind, by name.
+// listDefinitions lists the stored definitions of a kind, by name: for a
+// location-limited key, those that name only its locations.
 func (g *Gateway) listDefinitions(k automation.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, ok := parsePage(w, r)
@@ -51,6 +52,8 @@ func (g *Gateway) listDefinitions(k automation.Kind) http.HandlerFunc {
 			g.storeError(w, "list "+k.Name, err)
 			return
 		}
+		key := keyOfRequest(r)
+		stored = slices.DeleteFunc(stored, func(s automation.Stored) bool { return !key.allowsAll(s.Locations) })
 		lo, hi, next := p.window(len(stored))
 		out := list[definition]{Items: []definition{}, NextCursor: next}
 		for _, s := range stored[lo:hi] {
@@ -60,8 +63,9 @@ func (g *Gateway) listDefinitions(k automation.Kind) http.HandlerFunc {
 	}
 }
 
-// getDefinition reads the {name} of the path; it answers 400 or 404 and
-// returns false when it cannot.
+// getDefinition reads the {name} of the path; it answers 400, 404, or 403
+// for a definition that names a location the caller's key may not see (or
+// none, when the key is limited), and returns false when it cannot.
 func (g *Gateway) getDefinition(w http.ResponseWriter, r *http.Request, k automation.Kind) (automation.Stored, bool) {
 	name := r.PathValue("name")
 	s, err := k.Get(r.Context(), g.deps.JS, name)
@@ -72,10 +76,19 @@ func (g *Gateway) getDefinition(w http.ResponseWriter, r *http.Request, k automa
 		writeError(w, http.StatusNotFound, "not_found", strings.TrimSuffix(k.Name, "s")+" "+name+" is not stored")
 	case err != nil:
 		g.storeError(w, "read "+k.Name, err)
+	case !keyOfRequest(r).allowsAll(s.Locations):
+		refuseDefinition(w, keyOfRequest(r), k, name)
 	default:
 		return s, true
 	}
 	return s, false
+}
+
+// refuseDefinition answers 403 for the stored definition name of kind k,
+// which names locations key may not see.
+func refuseDefinition(w http.ResponseWriter, key apiKey, k automation.Kind, name string) {
+	writeError(w, http.StatusForbidden, "location_refused", "this API key is limited to locations "+strings.Join(key.locationList(), ",")+
+		": "+strings.TrimSuffix(k.Name, "s")+" "+name+" is stored for other locations or for every location")
 }
 
 func (g *Gateway) getWorkflow(w http.ResponseWriter, r *http.Request) {
@@ -98,7 +111,11 @@ func (g *Gateway) getSegment(w http.ResponseWriter, r *http.Request) {
 	d := toDefinition(s)
 	d.Members = map[string]int{}
 	total := 0
+	key := keyOfRequest(r)
 	for loc, n := range sizes[s.Name] {
+		if !key.allows(loc) {
+			continue
+		}
 		d.Members[loc] = n
 		total += n
 	}
@@ -116,7 +133,8 @@ type locationSegment struct {
 }
 
 // locationSegments lists the segments that apply to a location with their
-// current sizes there.
+// current sizes there; for a location-limited key, only those that name
+// none but its locations.
 func (g *Gateway) locationSegments(w http.ResponseWriter, r *http.Request) {
 	l, ok := g.location(w, r)
 	if !ok {
@@ -137,7 +155,11 @@ func (g *Gateway) locationSegments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var items []locationSegment
+	key := keyOfRequest(r)
 	for _, s := range stored {
+		if !key.allowsAll(s.Locations) {
+			continue
+		}
 		seg, err := automation.DecodeSegment(s.Value)
 		if err == nil && !seg.AppliesTo(l.ID) {
 			continue
@@ -200,11 +222,29 @@ func (g *Gateway) applyDefinitions(k automation.Kind) http.HandlerFunc {
 			invalidDefinition(w, err)
 			return
 		}
+		if !g.mayApply(w, r, k, parsed) {
+			return
+		}
 		out := applyResult{DryRun: flags["dryRun"], Names: parsed.Names, Applied: []appliedItem{}}
 		if !out.DryRun {
-			applied, err := parsed.Apply(r.Context(), g.deps.JS, flags["prune"])
-			if errors.Is(err, automation.ErrInvalid) {
+			// A location-limited key replaces and prunes only what it sees,
+			// each by compare-and-set.
+			key := keyOfRequest(r)
+			var within func([]string) bool
+			if key.limited() {
+				within = key.allowsAll
+			}
+			applied, err := parsed.ApplyWithin(r.Context(), g.deps.JS, flags["prune"], within)
+			switch {
+			case errors.Is(err, automation.ErrInvalid):
 				invalidDefinition(w, err)
+				return
+			case errors.Is(err, automation.ErrOutside):
+				writeError(w, http.StatusForbidden, "location_refused", "this API key is limited to locations "+
+					strings.Join(key.locationList(), ",")+": "+clip(err.Error(), 200)+"; nothing after it was stored")
+				return
+			case errors.Is(err, automation.ErrChanged):
+				writeError(w, http.StatusConflict, "conflict", clip(err.Error(), 200))
 				return
 			}
 			if err != nil {
@@ -217,6 +257,44 @@ func (g *Gateway) applyDefinitions(k automation.Kind) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, out)
 	}
+}
+
+// mayApply answers 403 and returns false when the request's key is
+// location-limited and the file would reach beyond its locations: a
+// definition that names another location or none (every location), or one
+// that replaces a definition stored for other locations.
+func (g *Gateway) mayApply(w http.ResponseWriter, r *http.Request, k automation.Kind, p automation.Parsed) bool {
+	key := keyOfRequest(r)
+	if !key.limited() {
+		return true
+	}
+	mine := strings.Join(key.locationList(), ",")
+	for i, name := range p.Names {
+		locs := p.Locations[i]
+		if len(locs) == 0 {
+			writeError(w, http.StatusForbidden, "location_refused", strings.TrimSuffix(k.Name, "s")+" "+name+
+				": names no locations (every location); a key limited to locations "+mine+" must list them in locations")
+			return false
+		}
+		for _, l := range locs {
+			if !key.allows(l) {
+				writeError(w, http.StatusForbidden, "location_refused", strings.TrimSuffix(k.Name, "s")+" "+name+
+					": location "+quote(l)+" is refused: this API key is limited to locations "+mine)
+				return false
+			}
+		}
+		stored, err := k.Get(r.Context(), g.deps.JS, name)
+		switch {
+		case errors.Is(err, automation.ErrNotFound):
+		case err != nil:
+			g.storeError(w, "read "+k.Name, err)
+			return false
+		case !key.allowsAll(stored.Locations):
+			refuseDefinition(w, key, k, name)
+			return false
+		}
+	}
+	return true
 }
 
 // invalidDefinition answers 422 with where the problem is.

@@ -22,6 +22,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	}{
 		"no api keys":       {func(c *gateway.Config) { c.APIKeyHashes = "" }, "SOCIALSYNC_API_KEY_HASHES: is required"},
 		"api key in clear":  {func(c *gateway.Config) { c.APIKeyHashes = secret }, "SOCIALSYNC_API_KEY_HASHES: entry 1"},
+		"unknown key scope": {func(c *gateway.Config) { c.APIKeyHashes = gateway.HashAPIKey(secret) + ":all" }, "SOCIALSYNC_API_KEY_HASHES: entry 1: unknown scope \"all\""},
 		"short secret":      {func(c *gateway.Config) { c.WebhookSecret = secret }, "SOCIALSYNC_WEBHOOK_SECRET: the secret of source \"default\" is shorter"},
 		"secret, no source": {func(c *gateway.Config) { c.WebhookSecrets = secret + "-0123456789" }, "SOCIALSYNC_WEBHOOK_SECRETS: entry 1: want source:secret"},
 		"bad source":        {func(c *gateway.Config) { c.WebhookSecrets = "a b:" + secret + "-0123456789" }, "SOCIALSYNC_WEBHOOK_SECRETS: source \"a b\""},

@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -56,25 +58,64 @@ func toDeadLetter(dl bus.StoredDeadLetter) deadLetter {
 		OriginalSubject: dl.OriginalSubject, Deliveries: dl.Deliveries, Time: dl.Time.UTC(), Item: dl.Item, Truncated: dl.Truncated}
 }
 
-// deadLetterFilter reads the worker and location query parameters.
-func deadLetterFilter(w http.ResponseWriter, r *http.Request) (string, bool) {
+// deadLetterFilters reads the worker and location query parameters. With
+// no location, a location-limited key gets one filter per location of its
+// own; a location it may not see is answered 403.
+func deadLetterFilters(w http.ResponseWriter, r *http.Request) ([]string, bool) {
 	q := r.URL.Query()
 	worker, loc := q.Get("worker"), q.Get("location")
 	if worker != "" && !validSource(worker) {
 		writeError(w, http.StatusBadRequest, "bad_request", "worker: want a worker name (letters, digits, '-', '_'), got "+quote(worker))
-		return "", false
+		return nil, false
 	}
 	if loc != "" && loc != "_invalid" && !ids.ValidHighLevel(loc) {
 		writeError(w, http.StatusBadRequest, "bad_request", "location: want a HighLevel location id, got "+quote(loc))
-		return "", false
+		return nil, false
 	}
-	return bus.DeadLetterFilter(worker, loc), true
+	k := keyOfRequest(r)
+	if loc != "" && !allow(w, r, loc) {
+		return nil, false
+	}
+	if loc != "" || !k.limited() {
+		return []string{bus.DeadLetterFilter(worker, loc)}, true
+	}
+	var out []string
+	for _, l := range k.locationList() {
+		out = append(out, bus.DeadLetterFilter(worker, l))
+	}
+	return out, true
+}
+
+// deadLetters returns up to limit dead letters matching any of filters
+// whose sequence is above after, oldest first, with their total count,
+// and whether more follow.
+func (g *Gateway) deadLetters(ctx context.Context, filters []string, after uint64, limit int) ([]bus.StoredDeadLetter, uint64, bool, error) {
+	var out []bus.StoredDeadLetter
+	var total uint64
+	more := false
+	for _, f := range filters {
+		_, n, err := bus.CountDeadLetters(ctx, g.deps.JS, f)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		total += n
+		items, m, err := bus.ListDeadLetters(ctx, g.deps.JS, f, after, limit)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		out, more = append(out, items...), more || m
+	}
+	slices.SortFunc(out, func(a, b bus.StoredDeadLetter) int { return cmp.Compare(a.Seq, b.Seq) })
+	if len(out) > limit {
+		out, more = out[:limit], true
+	}
+	return out, total, more, nil
 }
 
 // listDeadLetters pages through the dead letters, oldest first; the
 // cursor is the last sequence shown.
 func (g *Gateway) listDeadLetters(w http.ResponseWriter, r *http.Request) {
-	filter, ok := deadLetterFilter(w, r)
+	filters, ok := deadLetterFilters(w, r)
 	if !ok {
 		return
 	}
@@ -82,12 +123,7 @@ func (g *Gateway) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, total, err := bus.CountDeadLetters(r.Context(), g.deps.JS, filter)
-	if err != nil {
-		g.storeError(w, "count dead letters", err)
-		return
-	}
-	items, more, err := bus.ListDeadLetters(r.Context(), g.deps.JS, filter, uint64(p.offset), p.limit)
+	items, total, more, err := g.deadLetters(r.Context(), filters, uint64(p.offset), p.limit)
 	if err != nil {
 		g.storeError(w, "list dead letters", err)
 		return
@@ -125,6 +161,9 @@ func (g *Gateway) getDeadLetter(w http.ResponseWriter, r *http.Request) {
 		g.storeError(w, "read dead letter", err)
 		return
 	}
+	if !g.allowDeadLetter(w, r, dl) {
+		return
+	}
 	out := deadLetterDetail{deadLetter: toDeadLetter(dl), Stream: dl.Stream, Sequence: dl.Sequence, Consumer: dl.Consumer, MsgID: dl.MsgID,
 		Headers: map[string][]string(dl.Header), Data: base64.StdEncoding.EncodeToString(dl.Data)}
 	if out.Headers == nil {
@@ -132,6 +171,17 @@ func (g *Gateway) getDeadLetter(w http.ResponseWriter, r *http.Request) {
 	}
 	out.Decoded = decodeOriginal(dl)
 	writeJSON(w, http.StatusOK, out)
+}
+
+// allowDeadLetter answers 403 and returns false when the request's key
+// may not see the location of dead letter dl.
+func (g *Gateway) allowDeadLetter(w http.ResponseWriter, r *http.Request, dl bus.StoredDeadLetter) bool {
+	k := keyOfRequest(r)
+	if k.allows(dl.Location) {
+		return true
+	}
+	refuseLocation(w, k, "of dead letter "+strconv.FormatUint(dl.Seq, 10))
+	return false
 }
 
 // decodeOriginal returns the original payload as protojson when its
@@ -204,6 +254,19 @@ func (g *Gateway) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if keyOfRequest(r).limited() {
+		dl, err := bus.InspectDeadLetter(r.Context(), g.deps.JS, seq)
+		switch {
+		case errors.Is(err, bus.ErrNoDeadLetter):
+			writeError(w, http.StatusNotFound, "not_found", err.Error())
+			return
+		case err != nil:
+			g.storeError(w, "read dead letter", err)
+			return
+		case !g.allowDeadLetter(w, r, dl):
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.PublishTimeout)
 	defer cancel()
 	res, err := bus.ReplayDeadLetter(ctx, g.deps.JS, seq)
@@ -243,6 +306,9 @@ func (g *Gateway) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ids.ValidHighLevel(b.Location) {
 		writeError(w, http.StatusUnprocessableEntity, "invalid", "location: required, a HighLevel location id")
+		return
+	}
+	if !allow(w, r, b.Location) {
 		return
 	}
 	if b.Worker != "" && !validSource(b.Worker) {

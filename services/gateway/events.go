@@ -51,8 +51,9 @@ type hub struct {
 const recentEvents = 1024
 
 type subscriber struct {
-	loc string
-	ch  chan hubMsg
+	// wants reports whether the subscriber gets the events of a location.
+	wants func(loc string) bool
+	ch    chan hubMsg
 }
 
 type hubMsg struct {
@@ -73,11 +74,11 @@ var (
 	errHubFull   = errors.New("too many open event streams on this replica")
 )
 
-// subscribe registers a subscriber for loc's events (every location's
-// when empty) and returns, with it, the recent events after sequence after
+// subscribe registers a subscriber for the events of the locations wants
+// accepts and returns, with it, the recent events after sequence after
 // (none when after is 0), which it will not receive again. It refuses one
 // with errHubClosed or, past max subscribers, errHubFull.
-func (h *hub) subscribe(loc string, after uint64) (*subscriber, []hubMsg, error) {
+func (h *hub) subscribe(wants func(loc string) bool, after uint64) (*subscriber, []hubMsg, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -89,12 +90,12 @@ func (h *hub) subscribe(loc string, after uint64) (*subscriber, []hubMsg, error)
 	var backlog []hubMsg
 	if after > 0 {
 		for _, m := range h.recent {
-			if m.seq > after && (loc == "" || m.loc == loc) {
+			if m.seq > after && wants(m.loc) {
 				backlog = append(backlog, m)
 			}
 		}
 	}
-	s := &subscriber{loc: loc, ch: make(chan hubMsg, subscriberBuffer)}
+	s := &subscriber{wants: wants, ch: make(chan hubMsg, subscriberBuffer)}
 	h.subs[s] = true
 	return s, backlog, nil
 }
@@ -116,7 +117,7 @@ func (h *hub) publish(m hubMsg) {
 	}
 	h.recent = append(h.recent, m)
 	for s := range h.subs {
-		if s.loc != "" && s.loc != m.loc {
+		if !s.wants(m.loc) {
 			continue
 		}
 		select {
@@ -219,14 +220,20 @@ func toLiveEvent(msg jetstream.Msg) (liveEvent, bool) {
 
 // events is GET /v1/events: server-sent events, one "message" per event
 // of the pipeline ("data:" holds a liveEvent, "id:" its stream sequence),
-// optionally of one location. A client reconnecting with Last-Event-ID
-// first gets the recent events it missed.
+// optionally of one location, and only of the locations the caller's key
+// may see. A client reconnecting with Last-Event-ID first gets the recent
+// events it missed.
 func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 	loc := r.URL.Query().Get("location")
 	if loc != "" && !ids.ValidHighLevel(loc) {
 		writeError(w, http.StatusBadRequest, "bad_request", "location: want a HighLevel location id, got "+quote(loc))
 		return
 	}
+	if loc != "" && !allow(w, r, loc) {
+		return
+	}
+	k := keyOfRequest(r)
+	wants := func(l string) bool { return (loc == "" || l == loc) && k.allows(l) }
 	var after uint64
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		n, err := strconv.ParseUint(id, 10, 64)
@@ -236,7 +243,7 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
-	sub, backlog, err := g.hub.subscribe(loc, after)
+	sub, backlog, err := g.hub.subscribe(wants, after)
 	switch {
 	case errors.Is(err, errHubFull):
 		// 503, not 429: the client did nothing wrong; another replica, or

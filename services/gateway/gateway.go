@@ -42,8 +42,9 @@ type Config struct {
 	// WebhookSecrets lists source:secret pairs; a source listed twice has
 	// two secrets (for rotation).
 	WebhookSecrets string `envconfig:"WEBHOOK_SECRETS" desc:"per-source webhook secrets: source:secret,source:secret (a source may be listed twice while rotating)"`
-	// APIKeyHashes lists the hex SHA-256 digests of the accepted API keys.
-	APIKeyHashes     string        `envconfig:"API_KEY_HASHES" desc:"comma-separated hex SHA-256 digests of the accepted API keys (required)"`
+	// APIKeyHashes lists the accepted API keys: their hex SHA-256
+	// digests, each with its scopes and locations (parseKeyHashes).
+	APIKeyHashes     string        `envconfig:"API_KEY_HASHES" desc:"the accepted API keys (required): hex SHA-256 digests, each optionally :scope+scope[:LOC,LOC] (scopes read, trigger, definitions, deadletters, admin); entries separated by ';' or white space (plain digests also by ',')"`
 	WebhookMaxBytes  int64         `envconfig:"WEBHOOK_MAX_BYTES" default:"65536" desc:"largest webhook or API request body accepted"`
 	WebhookTolerance time.Duration `envconfig:"WEBHOOK_TOLERANCE" default:"5m" desc:"how far a webhook signature's timestamp may be from now"`
 	PublishTimeout   time.Duration `envconfig:"GATEWAY_PUBLISH_TIMEOUT" default:"5s" desc:"how long a request waits for JetStream before answering 429"`
@@ -63,7 +64,7 @@ type Gateway struct {
 	// unknownSource is a random secret that a request naming an unknown
 	// source is checked against (see verify).
 	unknownSource [][]byte
-	keys          [][]byte
+	keys          []apiKey
 	now           func() time.Time
 
 	kv       buckets
@@ -156,42 +157,9 @@ func (g *Gateway) Handler() http.Handler {
 		mux.Handle(pattern, h)
 	}
 	handle("POST /v1/webhooks/posts", g.guarded(g.signed(g.webhook)))
-	api := func(pattern string, h http.HandlerFunc) { handle(pattern, g.authenticated(h)) }
-	api("GET /v1/locations", g.listLocations)
-	api("GET /v1/locations/{loc}", g.getLocation)
-	api("GET /v1/locations/{loc}/tags", g.listTags)
-	api("GET /v1/locations/{loc}/tags/{tag}", g.getTag)
-	api("GET /v1/locations/{loc}/stats", g.listStats)
-	api("GET /v1/locations/{loc}/reports", g.listReports)
-	api("GET /v1/locations/{loc}/reports/latest", g.latestReport)
-	api("GET /v1/locations/{loc}/reports/range", g.rangeReport)
-	api("GET /v1/locations/{loc}/recommendations", g.getRecommendations)
-	api("GET /v1/locations/{loc}/segments", g.locationSegments)
-	api("GET /v1/segments", g.listDefinitions(automation.Segments))
-	api("PUT /v1/segments", g.applyDefinitions(automation.Segments))
-	api("GET /v1/segments/{name}", g.getSegment)
-	api("DELETE /v1/segments/{name}", g.deleteDefinition(automation.Segments))
-	api("GET /v1/workflows", g.listDefinitions(automation.Workflows))
-	api("PUT /v1/workflows", g.applyDefinitions(automation.Workflows))
-	api("GET /v1/workflows/{name}", g.getWorkflow)
-	api("DELETE /v1/workflows/{name}", g.deleteDefinition(automation.Workflows))
-	api("POST /v1/locations/{loc}/triggers/post", g.triggerPost)
-	api("POST /v1/locations/{loc}/triggers/tagdetails", g.triggerTagDetails)
-	api("POST /v1/locations/{loc}/triggers/stats", g.triggerStats)
-	api("GET /v1/deadletters", g.listDeadLetters)
-	api("GET /v1/deadletters/{seq}", g.getDeadLetter)
-	api("POST /v1/deadletters/{seq}/replay", g.replayDeadLetter)
-	api("POST /v1/deadletters/replay", g.replayDeadLetters)
-	api("GET /v1/pipeline", g.pipeline)
-	api("GET /v1/events", g.events)
-	// admin routes change who may do what; every API key is an admin
-	// until keys carry scopes, when admin is where the admin scope is
-	// required (openapi.yaml marks them x-socialsync-scope: admin).
-	admin := api
-	admin("GET /v1/sources", g.listSources)
-	admin("GET /v1/sources/{source}", g.getSource)
-	admin("PUT /v1/sources/{source}", g.putSource)
-	admin("DELETE /v1/sources/{source}", g.deleteSource)
+	for _, rt := range g.apiRoutes() {
+		handle(rt.pattern, g.authenticated(rt.scope, rt.handler))
+	}
 	public := func(pattern string, h http.Handler) { handle(pattern, g.public(h)) }
 	public("GET /v1/openapi.yaml", http.HandlerFunc(serveOpenAPI))
 	public("/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -203,6 +171,54 @@ func (g *Gateway) Handler() http.Handler {
 	// caller authenticated (trace.go); the requests no route takes get an
 	// untrusted one here.
 	return g.bounded(securityHeaders(g.counted(g.unrouted(mux, routes))))
+}
+
+// apiRoute is a route of the API and the scope an API key needs for it.
+type apiRoute struct {
+	pattern string
+	scope   scope
+	handler http.HandlerFunc
+}
+
+// apiRoutes are the routes that take an API key. A route belongs here
+// with the scope it needs: webhook sources and other fleet-wide settings
+// need scopeAdmin.
+func (g *Gateway) apiRoutes() []apiRoute {
+	return []apiRoute{
+		{"GET /v1/me", scopeAny, g.me},
+		{"GET /v1/locations", scopeRead, g.listLocations},
+		{"GET /v1/locations/{loc}", scopeRead, g.getLocation},
+		{"GET /v1/locations/{loc}/tags", scopeRead, g.listTags},
+		{"GET /v1/locations/{loc}/tags/{tag}", scopeRead, g.getTag},
+		{"GET /v1/locations/{loc}/stats", scopeRead, g.listStats},
+		{"GET /v1/locations/{loc}/reports", scopeRead, g.listReports},
+		{"GET /v1/locations/{loc}/reports/latest", scopeRead, g.latestReport},
+		{"GET /v1/locations/{loc}/reports/range", scopeRead, g.rangeReport},
+		{"GET /v1/locations/{loc}/recommendations", scopeRead, g.getRecommendations},
+		{"GET /v1/locations/{loc}/segments", scopeRead, g.locationSegments},
+		{"GET /v1/segments", scopeRead, g.listDefinitions(automation.Segments)},
+		{"PUT /v1/segments", scopeDefinitions, g.applyDefinitions(automation.Segments)},
+		{"GET /v1/segments/{name}", scopeRead, g.getSegment},
+		{"DELETE /v1/segments/{name}", scopeDefinitions, g.deleteDefinition(automation.Segments)},
+		{"GET /v1/workflows", scopeRead, g.listDefinitions(automation.Workflows)},
+		{"PUT /v1/workflows", scopeDefinitions, g.applyDefinitions(automation.Workflows)},
+		{"GET /v1/workflows/{name}", scopeRead, g.getWorkflow},
+		{"DELETE /v1/workflows/{name}", scopeDefinitions, g.deleteDefinition(automation.Workflows)},
+		{"POST /v1/locations/{loc}/triggers/post", scopeTrigger, g.triggerPost},
+		{"POST /v1/locations/{loc}/triggers/tagdetails", scopeTrigger, g.triggerTagDetails},
+		{"POST /v1/locations/{loc}/triggers/stats", scopeTrigger, g.triggerStats},
+		{"GET /v1/deadletters", scopeRead, g.listDeadLetters},
+		{"GET /v1/deadletters/{seq}", scopeRead, g.getDeadLetter},
+		{"POST /v1/deadletters/{seq}/replay", scopeDeadLetters, g.replayDeadLetter},
+		{"POST /v1/deadletters/replay", scopeDeadLetters, g.replayDeadLetters},
+		{"GET /v1/pipeline", scopeRead, g.pipeline},
+		{"GET /v1/events", scopeRead, g.events},
+		// Who may speak for which location: the admin scope alone.
+		{"GET /v1/sources", scopeAdmin, g.listSources},
+		{"GET /v1/sources/{source}", scopeAdmin, g.getSource},
+		{"PUT /v1/sources/{source}", scopeAdmin, g.putSource},
+		{"DELETE /v1/sources/{source}", scopeAdmin, g.deleteSource},
+	}
 }
 
 // securityHeaders keeps the dashboard from being framed or sniffed and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/creds"
@@ -80,6 +81,8 @@ func (g *Gateway) listLocations(w http.ResponseWriter, r *http.Request) {
 		g.storeError(w, "list locations", err)
 		return
 	}
+	k := keyOfRequest(r)
+	locs = slices.DeleteFunc(locs, func(l creds.Location) bool { return !k.allows(l.ID) })
 	lo, hi, next := p.window(len(locs))
 	out := list[location]{Items: []location{}, NextCursor: next}
 	for _, l := range locs[lo:hi] {
@@ -96,12 +99,18 @@ func (g *Gateway) getLocation(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, g.toLocation(r.Context(), l))
 }
 
-// location reads the {loc} of the path: 400 for an invalid id, 404 for a
-// location that is not connected.
+// location reads the {loc} of the path: 400 for an invalid id, 403 for a
+// location the caller's key may not see, 404 for a location that is not
+// connected.
 func (g *Gateway) location(w http.ResponseWriter, r *http.Request) (creds.Location, bool) {
 	id := r.PathValue("loc")
 	if !ids.ValidHighLevel(id) {
 		writeError(w, http.StatusBadRequest, "bad_request", "location: want a HighLevel location id (letters and digits), got "+quote(id))
+		return creds.Location{}, false
+	}
+	// Refused before it is looked up: a limited key learns nothing of
+	// the locations it may not see, not even whether they exist.
+	if !allow(w, r, id) {
 		return creds.Location{}, false
 	}
 	l, err := g.deps.Directory.Location(r.Context(), id)

@@ -78,7 +78,9 @@ type rateBudget struct {
 
 // pipeline is GET /v1/pipeline. The workers, streams and dead letters are
 // the whole fleet's; the locations (token state and rate headroom, one
-// read each) are paged, or only the one named by ?location=.
+// read each) are paged, or only the one named by ?location=. A
+// location-limited key sees its locations and their dead letters only,
+// and no worker or stream: their counts are every location's.
 func (g *Gateway) pipeline(w http.ResponseWriter, r *http.Request) {
 	p, ok := parsePage(w, r)
 	if !ok {
@@ -89,7 +91,10 @@ func (g *Gateway) pipeline(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "location: want a HighLevel location id, got "+quote(only))
 		return
 	}
-	h, err := g.health(r.Context(), p, only)
+	if only != "" && !allow(w, r, only) {
+		return
+	}
+	h, err := g.health(r.Context(), p, only, keyOfRequest(r))
 	if err != nil {
 		g.storeError(w, "read pipeline health", err)
 		return
@@ -97,44 +102,23 @@ func (g *Gateway) pipeline(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h)
 }
 
-func (g *Gateway) health(ctx context.Context, p page, only string) (pipelineHealth, error) {
+func (g *Gateway) health(ctx context.Context, p page, only string, k apiKey) (pipelineHealth, error) {
 	now := g.now()
 	out := pipelineHealth{Time: now.UTC(), Consumers: []consumerHealth{}, Streams: []streamHealth{}, Locations: []locationHealth{}}
-	for _, spec := range g.deps.Topology.Consumers {
-		c := consumerHealth{Worker: spec.Config.Durable, Stream: spec.Stream}
-		info, err := g.deps.JS.Consumer(ctx, spec.Stream, spec.Config.Durable)
-		if err == nil {
-			var ci = info.CachedInfo()
-			if fresh, err2 := info.Info(ctx); err2 == nil {
-				ci = fresh
-			}
-			c.Lag, c.AckPending, c.Redelivered, c.Acked = ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.AckFloor.Consumer
-			c.PerSecond = g.rates.rate("consumer:"+spec.Stream+":"+spec.Config.Durable, c.Acked, now)
-		} else {
-			c.Error = err.Error()
-		}
-		out.Consumers = append(out.Consumers, c)
-	}
-	for _, name := range []string{topology.StreamTriggers, topology.StreamEvents, bus.StreamDLQ} {
-		s, err := g.deps.JS.Stream(ctx, name)
-		if err != nil {
+	if !k.limited() {
+		if err := g.fleetHealth(ctx, now, &out); err != nil {
 			return out, err
 		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			return out, err
-		}
-		out.Streams = append(out.Streams, streamHealth{Name: name, Messages: info.State.Msgs, LastSeq: info.State.LastSeq,
-			PerSecond: g.rates.rate("stream:"+name, info.State.LastSeq, now)})
 	}
-	bySubject, total, err := bus.CountDeadLetters(ctx, g.deps.JS, bus.DeadLetterFilter("", ""))
+	bySubject, _, err := bus.CountDeadLetters(ctx, g.deps.JS, bus.DeadLetterFilter("", ""))
 	if err != nil {
 		return out, err
 	}
-	out.DeadLetters = deadLetterCounts{Total: total, ByWorker: map[string]uint64{}, ByLocation: map[string]uint64{}}
+	out.DeadLetters = deadLetterCounts{ByWorker: map[string]uint64{}, ByLocation: map[string]uint64{}}
 	for subject, n := range bySubject {
 		parts := strings.Split(strings.TrimPrefix(subject, bus.DeadLetterPrefix+"."), ".")
-		if len(parts) == 2 {
+		if len(parts) == 2 && k.allows(parts[1]) {
+			out.DeadLetters.Total += n
 			out.DeadLetters.ByWorker[parts[0]] += n
 			out.DeadLetters.ByLocation[parts[1]] += n
 		}
@@ -143,9 +127,7 @@ func (g *Gateway) health(ctx context.Context, p page, only string) (pipelineHeal
 	if err != nil {
 		return out, err
 	}
-	if only != "" {
-		locs = slices.DeleteFunc(locs, func(l creds.Location) bool { return l.ID != only })
-	}
+	locs = slices.DeleteFunc(locs, func(l creds.Location) bool { return only != "" && l.ID != only || !k.allows(l.ID) })
 	// The waiting counts are a convenience: without them the rest of the
 	// health report still stands.
 	waiting, err := topology.WaitingTriggers(ctx, g.deps.JS)
@@ -166,11 +148,43 @@ func (g *Gateway) health(ctx context.Context, p page, only string) (pipelineHeal
 		}
 		out.Locations = append(out.Locations, lh)
 	}
+	return out, nil
+}
+
+// fleetHealth adds the workers and the streams to out.
+func (g *Gateway) fleetHealth(ctx context.Context, now time.Time, out *pipelineHealth) error {
+	for _, spec := range g.deps.Topology.Consumers {
+		c := consumerHealth{Worker: spec.Config.Durable, Stream: spec.Stream}
+		info, err := g.deps.JS.Consumer(ctx, spec.Stream, spec.Config.Durable)
+		if err == nil {
+			var ci = info.CachedInfo()
+			if fresh, err2 := info.Info(ctx); err2 == nil {
+				ci = fresh
+			}
+			c.Lag, c.AckPending, c.Redelivered, c.Acked = ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.AckFloor.Consumer
+			c.PerSecond = g.rates.rate("consumer:"+spec.Stream+":"+spec.Config.Durable, c.Acked, now)
+		} else {
+			c.Error = err.Error()
+		}
+		out.Consumers = append(out.Consumers, c)
+	}
 	sort.Slice(out.Consumers, func(i, j int) bool {
 		a, b := out.Consumers[i], out.Consumers[j]
 		return a.Worker < b.Worker || a.Worker == b.Worker && a.Stream < b.Stream
 	})
-	return out, nil
+	for _, name := range []string{topology.StreamTriggers, topology.StreamEvents, bus.StreamDLQ} {
+		s, err := g.deps.JS.Stream(ctx, name)
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return err
+		}
+		out.Streams = append(out.Streams, streamHealth{Name: name, Messages: info.State.Msgs, LastSeq: info.State.LastSeq,
+			PerSecond: g.rates.rate("stream:"+name, info.State.LastSeq, now)})
+	}
+	return nil
 }
 
 // sampler turns counters into rates: per key, the counter's growth per

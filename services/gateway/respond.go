@@ -89,9 +89,10 @@ func (g *Gateway) full(w http.ResponseWriter, err error) bool {
 	return false
 }
 
-// authenticated lets requests with a valid API key through: Authorization:
-// Bearer <key>. The others are answered 401.
-func (g *Gateway) authenticated(next http.HandlerFunc) http.Handler {
+// authenticated lets requests with a valid API key holding scope s
+// through (Authorization: Bearer <key>), carrying the key (keyOfRequest).
+// The others are answered 401, or 403 for a key without the scope.
+func (g *Gateway) authenticated(s scope, next http.HandlerFunc) http.Handler {
 	return g.guarded(func(_ http.ResponseWriter, r *http.Request) (http.Handler, bool) {
 		auth := r.Header.Get("Authorization")
 		scheme, key, ok := strings.Cut(auth, " ")
@@ -99,11 +100,15 @@ func (g *Gateway) authenticated(next http.HandlerFunc) http.Handler {
 			return &refusal{status: http.StatusUnauthorized, code: "unauthenticated", message: "missing API key: send Authorization: Bearer <key>",
 				header: "WWW-Authenticate", value: `Bearer realm="socialsync"`}, false
 		}
-		if !ok || !strings.EqualFold(scheme, "Bearer") || !g.validKey(strings.TrimSpace(key)) {
+		k, valid := g.keyOf(strings.TrimSpace(key))
+		if !ok || !strings.EqualFold(scheme, "Bearer") || !valid {
 			return &refusal{status: http.StatusUnauthorized, code: "unauthenticated", message: "invalid API key",
 				header: "WWW-Authenticate", value: `Bearer realm="socialsync", error="invalid_token"`}, false
 		}
-		return next, true
+		if !k.has(s) {
+			return missingScope(k, s), true
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { next(w, withKey(r, k)) }), true
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ids"
@@ -61,26 +62,102 @@ func parseWebhookSecrets(single, list string) (map[string][][]byte, error) {
 // validSource reports whether s can name a webhook source.
 func validSource(s string) bool { return ids.ValidSource(s) }
 
-// parseKeyHashes reads SOCIALSYNC_API_KEY_HASHES: hex SHA-256 digests.
-func parseKeyHashes(list string) ([][]byte, error) {
-	var out [][]byte
+// parseKeyHashes reads SOCIALSYNC_API_KEY_HASHES. Entries are separated
+// by ';' or white space (newlines included); an entry is
+//
+//	sha256hex                        every scope, every location (admin)
+//	sha256hex,sha256hex,...          several such keys (the original form)
+//	sha256hex:scope+scope            these scopes, every location
+//	sha256hex:scope+scope:LOC1,LOC2  these scopes, only these locations
+//
+// An entry with a ':' is one key, and its commas separate locations; an
+// entry without one is a comma-separated list of hashes. Scopes are read,
+// trigger, definitions, deadletters and admin (all of them, for every
+// location: it takes no location list). Errors name the variable and the
+// entry's number (counting every hash), never a key.
+func parseKeyHashes(list string) ([]apiKey, error) {
+	var out []apiKey
 	var errs []error
-	for i, item := range strings.Split(list, ",") {
-		item = strings.ToLower(strings.TrimSpace(item))
-		if item == "" {
-			continue
+	n := 0
+	seen := map[string]int{}
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_API_KEY_HASHES: entry %d: "+format, append([]any{fleet.ErrConfig, n}, args...)...))
+	}
+	for _, group := range strings.FieldsFunc(list, func(r rune) bool { return r == ';' || unicode.IsSpace(r) }) {
+		items := []string{group}
+		if !strings.Contains(group, ":") {
+			items = strings.Split(group, ",")
 		}
-		b, err := hex.DecodeString(item)
-		if err != nil || len(b) != sha256.Size {
-			errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_API_KEY_HASHES: entry %d: want 64 hex digits (sha256sum of the key)", fleet.ErrConfig, i+1))
-			continue
+		for _, item := range items {
+			if item == "" {
+				continue
+			}
+			n++
+			hash, rest, scoped := strings.Cut(item, ":")
+			b, err := hex.DecodeString(strings.ToLower(hash))
+			if err != nil || len(b) != sha256.Size {
+				if scoped && strings.Contains(hash, ",") {
+					bad("want 64 hex digits (sha256sum of the key) before ':'; separate entries with ';' when one has scopes or locations")
+				} else {
+					bad("want 64 hex digits (sha256sum of the key)")
+				}
+				continue
+			}
+			if first, dup := seen[string(b)]; dup {
+				bad("the same key as entry %d", first)
+				continue
+			}
+			seen[string(b)] = n
+			k := apiKey{hash: b, scopes: scopeAll}
+			if scoped {
+				if k, err = parseKeyGrant(b, rest); err != nil {
+					bad("%v", err)
+					continue
+				}
+			}
+			out = append(out, k)
 		}
-		out = append(out, b)
 	}
 	if len(out) == 0 && len(errs) == 0 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_API_KEY_HASHES: is required: the hex SHA-256 of each API key (printf %%s \"$KEY\" | sha256sum)", fleet.ErrConfig))
 	}
 	return out, errors.Join(errs...)
+}
+
+// parseKeyGrant reads "scope+scope[:LOC1,LOC2]", what follows a key's
+// hash.
+func parseKeyGrant(hash []byte, grant string) (apiKey, error) {
+	k := apiKey{hash: hash}
+	scopes, locs, limited := strings.Cut(grant, ":")
+	for _, name := range strings.Split(scopes, "+") {
+		s, ok := scopeNamed(name)
+		if !ok {
+			// Only a word is quoted: a key pasted in the wrong place is not.
+			what := quote(name)
+			if len(name) > 16 || strings.ContainsFunc(name, func(r rune) bool { return r < 'a' || r > 'z' }) {
+				what = fmt.Sprintf("of %d characters", len(name))
+			}
+			return k, fmt.Errorf("unknown scope %s: want %s joined by '+'", what, strings.Join(scopeNames(scopeAll), ", "))
+		}
+		k.scopes |= s
+	}
+	if k.scopes&scopeAdmin != 0 {
+		k.scopes = scopeAll
+	}
+	if !limited {
+		return k, nil
+	}
+	if k.scopes&scopeAdmin != 0 {
+		return k, errors.New("the admin scope is for every location: drop the location list, or grant read+trigger+definitions+deadletters")
+	}
+	k.locations = map[string]bool{}
+	for i, loc := range strings.Split(locs, ",") {
+		if !ids.ValidHighLevel(loc) {
+			return k, fmt.Errorf("location %d: want a HighLevel location id (1 to %d letters and digits)", i+1, ids.MaxHighLevelLen)
+		}
+		k.locations[loc] = true
+	}
+	return k, nil
 }
 
 // HashAPIKey returns the hex SHA-256 of key, as SOCIALSYNC_API_KEY_HASHES
@@ -90,15 +167,19 @@ func HashAPIKey(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// validKey reports whether key's digest is one of the configured ones. It
-// compares with every digest in constant time, whatever matches.
-func (g *Gateway) validKey(key string) bool {
+// keyOf returns the configured key whose digest is key's, and whether
+// there is one. It compares with every digest in constant time, whatever
+// matches.
+func (g *Gateway) keyOf(key string) (apiKey, bool) {
 	sum := sha256.Sum256([]byte(key))
-	ok := 0
-	for _, h := range g.keys {
-		ok |= subtle.ConstantTimeCompare(sum[:], h)
+	found := -1
+	for i, k := range g.keys {
+		found = subtle.ConstantTimeSelect(subtle.ConstantTimeCompare(sum[:], k.hash), i, found)
 	}
-	return ok == 1 && key != ""
+	if found < 0 || key == "" {
+		return apiKey{}, false
+	}
+	return g.keys[found], true
 }
 
 func clip(s string, n int) string {

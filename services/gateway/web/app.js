@@ -5,7 +5,7 @@
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
-const state = { key: sessionStorage.getItem("socialsync.key") || "", loc: "", tags: [], live: null, refreshTimer: 0, pollTimer: 0 };
+const state = { key: sessionStorage.getItem("socialsync.key") || "", me: null, loc: "", tags: [], live: null, refreshTimer: 0, pollTimer: 0 };
 const colors = ["#2f6fed", "#e8710a", "#1e8e3e", "#a142f4", "#d93025", "#12b5cb", "#f9ab00", "#5f6368"];
 const platformColor = {};
 
@@ -17,6 +17,7 @@ function colorOf(platform) {
 }
 
 class AuthError extends Error {}
+class ScopeError extends Error {}
 
 async function api(path, opts = {}) {
   const headers = { Authorization: "Bearer " + state.key };
@@ -71,9 +72,27 @@ function showSignin(message) {
   $("#apikey").focus();
 }
 
+// can reports whether the signed-in key holds scope (GET /v1/me).
+const can = (scope) => !!state.me && state.me.scopes.includes(scope);
+
+// showGrant says what the key may do and see, and hides what it may not:
+// the actions without the trigger scope, replays without the deadletters
+// scope, the fleet-wide workers for a key limited to some locations (the
+// gateway sends it none).
+function showGrant(me) {
+  state.me = me;
+  const where = me.allLocations ? "every location" : me.locations.length + (me.locations.length === 1 ? " location" : " locations");
+  $("#key-grant").textContent = me.scopes.join(" · ") + " · " + where;
+  $("#actions-panel").hidden = !can("trigger");
+  $("#workers").hidden = !me.allLocations;
+}
+
 async function signin(key) {
   state.key = key;
   try {
+    const me = await api("/v1/me");
+    if (!me.scopes.includes("read")) throw new ScopeError("This API key lacks the read scope the dashboard needs (it has " + (me.scopes.join(", ") || "none") + ").");
+    showGrant(me);
     const { items } = await all("/v1/locations");
     sessionStorage.setItem("socialsync.key", key);
     $("#signin").hidden = true;
@@ -92,7 +111,8 @@ async function signin(key) {
   } catch (e) {
     state.key = "";
     sessionStorage.removeItem("socialsync.key");
-    showSignin(e instanceof AuthError ? "That API key is not valid." : "Could not reach the gateway: " + e.message);
+    state.me = null;
+    showSignin(e instanceof AuthError ? "That API key is not valid." : e instanceof ScopeError ? e.message : "Could not reach the gateway: " + e.message);
   }
 }
 
@@ -109,7 +129,7 @@ function report(e) {
 
 async function refreshAll() {
   if (!state.loc) return refreshHealth();
-  await Promise.all([refreshTags(), refreshStats(), refreshRecommendations(), refreshSegments(), refreshHealth()]);
+  await Promise.all([refreshTags(), refreshStats(), refreshRecommendations(), refreshSegments(), refreshHealth(), refreshDeadLetters()]);
 }
 
 function scheduleRefresh() {
@@ -314,10 +334,36 @@ async function refreshHealth() {
     ? byWorker.map(([w, n]) => el("li", { text: w + ": " + fmt(n) + " (socialsync dlq --worker " + w + ")" }))
     : [el("li", { text: "none" })]));
   const lag = h.consumers.reduce((s, c) => s + c.lag + c.ackPending, 0);
-  renderCards("health", [["Pipeline backlog", lag], ["Dead letters", h.deadLetters.total]]);
+  // A key limited to some locations sees no worker, so no backlog.
+  renderCards("health", (state.me && state.me.allLocations ? [["Pipeline backlog", lag]] : []).concat([["Dead letters", h.deadLetters.total]]));
+}
+
+// refreshDeadLetters lists the location's latest dead letters, with a
+// replay button for a key that holds the deadletters scope.
+async function refreshDeadLetters() {
+  const loc = state.loc;
+  const page = await api("/v1/deadletters?location=" + loc + "&limit=20");
+  if (loc !== state.loc) return;
+  $("#deadletter-list tbody").replaceChildren(...page.items.map((d) => {
+    const action = el("td");
+    if (can("deadletters")) {
+      const b = el("button", { type: "button", class: "replay", text: "Replay" });
+      b.addEventListener("click", () => replay(d.seq).catch(report));
+      action.append(b);
+    }
+    return el("tr", { "data-seq": String(d.seq) },
+      el("td", { class: "num", text: String(d.seq) }), el("td", { text: d.worker }),
+      el("td", { class: "wrap", text: d.reason }), el("td", { text: when(d.time) }), action);
+  }));
 }
 
 // --- actions ---------------------------------------------------------------
+
+async function replay(seq) {
+  const r = await api("/v1/deadletters/" + seq + "/replay", { method: "POST" });
+  $("#action-result").textContent = "Dead letter " + seq + " replayed to " + r.subject + " seq " + r.sequence;
+  scheduleRefresh();
+}
 
 async function triggerStats() {
   const r = await api("/v1/locations/" + state.loc + "/triggers/stats", { method: "POST", body: {} });
@@ -422,6 +468,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#signout").addEventListener("click", () => {
     sessionStorage.removeItem("socialsync.key");
     state.key = "";
+    state.me = null;
     clearInterval(state.pollTimer);
     showSignin("");
   });

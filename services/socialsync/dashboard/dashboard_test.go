@@ -49,9 +49,16 @@ type fleet struct {
 	url string
 }
 
-func startFleet(t *testing.T) *fleet {
+// startFleet starts the fleet with a gateway accepting apiKey (every scope,
+// every location) and the SOCIALSYNC_API_KEY_HASHES entries more returns
+// (more may be nil).
+func startFleet(t *testing.T, more func(*fleettest.Env) []string) *fleet {
 	t.Helper()
 	env := fleettest.Start(t, "demo")
+	hashes := []string{gateway.HashAPIKey(apiKey)}
+	if more != nil {
+		hashes = append(hashes, more(env)...)
+	}
 	components, err := cli.Workers(env.Deps.Config, env.Deps)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +66,7 @@ func startFleet(t *testing.T) *fleet {
 	for _, c := range components {
 		fleettest.Run(t, c.Run)
 	}
-	g, err := gateway.New(gateway.Config{Config: env.Deps.Config, APIKeyHashes: gateway.HashAPIKey(apiKey),
+	g, err := gateway.New(gateway.Config{Config: env.Deps.Config, APIKeyHashes: strings.Join(hashes, ";"),
 		WebhookMaxBytes: 65536, WebhookTolerance: 5 * time.Minute, PublishTimeout: 5 * time.Second,
 		BodyTimeout: 10 * time.Second, MaxSSEClients: 100}, env.Deps)
 	if err != nil {
@@ -132,7 +139,7 @@ func (f *fleet) apiDo(t *testing.T, method, path, contentType, body string) (int
 
 func TestDashboard(t *testing.T) {
 	exe := chromium(t)
-	f := startFleet(t)
+	f := startFleet(t, nil)
 	loc := f.Locations[0].ID
 	var detail sandboxLocation
 	f.Admin(t, http.MethodGet, "/_sandbox/locations/"+loc, nil, &detail)
@@ -177,51 +184,9 @@ func TestDashboard(t *testing.T) {
 		return len(segs.Items) == 1 && segs.Items[0].Members == len(contacts) && status == http.StatusOK
 	})
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless,
-		chromedp.DisableGPU, chromedp.WindowSize(1280, 1800), chromedp.Flag("disable-dev-shm-usage", true))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancelCtx()
-	// The first action starts the browser, on a context without timeout.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 45*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			shot(t, ctx, "failed")
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(expr string) any {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[any](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return v
-	}
-	text := func(sel string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
-	}
-	visible := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
-	poll := func(what, predicate string) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](predicate, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
-			shot(t, ctx, "failed")
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	b := openBrowser(t, exe)
+	run, eval, text, visible, poll := b.run, b.eval, b.text, b.visible, b.poll
+	ctx := b.ctx
 
 	// Sign in: a wrong key is refused, the right one shows the location.
 	run("open the dashboard", chromedp.Navigate(f.url+"/"), visible("#apikey"))
@@ -287,6 +252,71 @@ func TestDashboard(t *testing.T) {
 		t.Error("the page was reloaded")
 	}
 	shot(t, ctx, "dashboard")
+}
+
+// browser is a headless Chromium with the steps the tests take.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// openBrowser starts Chromium; it ends with the test.
+func openBrowser(t *testing.T, exe string) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless,
+		chromedp.DisableGPU, chromedp.WindowSize(1280, 1800), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(cancelCtx)
+	// The first action starts the browser, on a context without timeout.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return &browser{t: t, ctx: ctx}
+}
+
+func (b *browser) run(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 45*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, steps...); err != nil {
+		shot(b.t, b.ctx, "failed")
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (b *browser) eval(expr string) any {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[any](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("read %s: %v", sel, err)
+	}
+	return s
+}
+
+func (b *browser) visible(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.WaitVisible(chromedp.CSS(sel))
+}
+
+// poll waits until the JavaScript predicate holds.
+func (b *browser) poll(what, predicate string) {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](predicate, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		shot(b.t, b.ctx, "failed")
+		b.t.Fatalf("%s: %v", what, err)
+	}
 }
 
 // shot saves a full-page screenshot in the test's temporary directory.
