@@ -415,7 +415,9 @@ func (s *Simulator) adminCreateContact(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, http.StatusConflict, "id: contact "+quote(spec.ID)+" already exists")
 		return
 	}
-	c := l.addContact(spec, s.now().UTC().Truncate(time.Millisecond))
+	at := s.now().UTC().Truncate(time.Millisecond)
+	c := l.addContact(spec, at)
+	c.createdAt = at
 	s.contacts.Store(c.ID, l)
 	writeJSON(w, http.StatusCreated, toAdminContact(c, true))
 }
