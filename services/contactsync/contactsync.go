@@ -104,8 +104,11 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	if cfg.BulkMin < 1 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_BULK_MIN: want at least 1, got %d", fleet.ErrConfig, cfg.BulkMin))
 	}
+	if cfg.TokenKey == "" {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_TOKEN_KEY: is required: contact references are cached under keys hashed with a key derived from it", fleet.ErrConfig))
+	}
 	if d.Publisher == nil || d.Pacer == nil || d.Client == nil || d.Catalogues == nil || d.Details == nil ||
-		d.Relations == nil || d.Mappings == nil || d.DeadLetters == nil || d.Log == nil {
+		d.Relations == nil || d.ContactRefs == nil || d.Mappings == nil || d.DeadLetters == nil || d.Log == nil {
 		errs = append(errs, errors.New("contactsync: incomplete dependencies"))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -113,7 +116,8 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "contactsync"), now: time.Now}
 	w.skipped = w.newSkippedCounter()
-	w.h = &handler{w: w, store: &store{catalogues: d.Catalogues, details: d.Details, relations: d.Relations}, locks: bus.NewStripes()}
+	w.h = &handler{w: w, store: &store{catalogues: d.Catalogues, details: d.Details, relations: d.Relations}, locks: bus.NewStripes(),
+		refs: newRefKeys(cfg.TokenKey)}
 	return w, nil
 }
 

@@ -110,12 +110,26 @@ func (f *fakes) SetContactCustomFields(context.Context, string, []ghl.CustomFiel
 	return ghl.Contact{}, nil
 }
 
+func (f *fakes) DuplicateContact(context.Context, string, string, string) (ghl.Contact, bool, error) {
+	panic("the handler tests name contacts by id")
+}
+
+func (f *fakes) SearchContacts(context.Context, ghl.SearchContactsRequest) (ghl.SearchContactsResponse, error) {
+	panic("the handler tests name contacts by id")
+}
+
+func (f *fakes) UpsertContact(context.Context, ghl.UpsertContactRequest) (ghl.UpsertContactResponse, error) {
+	panic("the handler tests name contacts by id")
+}
+
 // newHandler returns contactsync's handler on f, singles only.
 func newHandler(t *testing.T, f *fakes) *handler {
 	t.Helper()
-	w, err := New(Config{Concurrency: 1, TagPrefix: "social:", BulkMin: 100}, Deps{
+	cfg := Config{Concurrency: 1, TagPrefix: "social:", BulkMin: 100}
+	cfg.TokenKey = "test key"
+	w, err := New(cfg, Deps{
 		Publisher: f, Pacer: f, Client: func(string) Client { return f },
-		Catalogues: f, Details: f, Relations: f, Mappings: f, DeadLetters: f,
+		Catalogues: f, Details: f, Relations: f, ContactRefs: f, Mappings: f, DeadLetters: f,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
