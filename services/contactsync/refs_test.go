@@ -73,7 +73,7 @@ func newRefLocation(t *testing.T, env *fleettest.Env, spec map[string]any) (stri
 func refLocation(t *testing.T, env *fleettest.Env, loc string) ([]simTag, []refContact) {
 	t.Helper()
 	var l struct {
-		SocialTags []simTag      `json:"socialTags"`
+		SocialTags []simTag     `json:"socialTags"`
 		Contacts   []refContact `json:"contacts"`
 	}
 	env.Admin(t, "GET", "/_sandbox/locations/"+loc, nil, &l)
