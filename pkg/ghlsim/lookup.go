@@ -64,18 +64,14 @@ func (l *location) findContact(email, phone string, visible func(*contact) bool)
 // As at HighLevel, tags in the body replace all of the contact's tags.
 func (s *Simulator) upsertContact(w http.ResponseWriter, r *http.Request, c *call) {
 	var body struct {
-		LocationID   *string   `json:"locationId"`
-		Email        string    `json:"email"`
-		Phone        string    `json:"phone"`
-		FirstName    string    `json:"firstName"`
-		LastName     string    `json:"lastName"`
-		Source       string    `json:"source"`
-		Tags         *[]string `json:"tags"`
-		CustomFields []struct {
-			ID         string `json:"id"`
-			Key        string `json:"key"`
-			FieldValue any    `json:"field_value"`
-		} `json:"customFields"`
+		LocationID   *string            `json:"locationId"`
+		Email        string             `json:"email"`
+		Phone        string             `json:"phone"`
+		FirstName    string             `json:"firstName"`
+		LastName     string             `json:"lastName"`
+		Source       string             `json:"source"`
+		Tags         *[]string          `json:"tags"`
+		CustomFields []customFieldInput `json:"customFields"`
 	}
 	if _, berr := decodeBody(w, r, &body); berr != nil {
 		berr.write(w)
@@ -100,16 +96,10 @@ func (s *Simulator) upsertContact(w http.ResponseWriter, r *http.Request, c *cal
 	defer s.createMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var fields []ghl.CustomField
-	for _, in := range body.CustomFields {
-		k := slices.IndexFunc(l.customFields, func(f customField) bool {
-			return in.ID != "" && f.ID == in.ID || in.ID == "" && in.Key != "" && (f.FieldKey == in.Key || "contact."+in.Key == f.FieldKey)
-		})
-		if k < 0 {
-			writeBadRequest(w, "customFields: custom field not found")
-			return
-		}
-		fields = append(fields, ghl.CustomField{ID: l.customFields[k].ID, Value: in.FieldValue})
+	fields, msg := l.customFieldInputs(body.CustomFields)
+	if msg != "" {
+		writeBadRequest(w, msg)
+		return
 	}
 	ct := l.findContact(email, phone, func(*contact) bool { return true })
 	created := ct == nil
@@ -132,13 +122,7 @@ func (s *Simulator) upsertContact(w http.ResponseWriter, r *http.Request, c *cal
 	if phone != "" {
 		ct.Phone = phone
 	}
-	for _, f := range fields {
-		if j := slices.IndexFunc(ct.CustomFields, func(g ghl.CustomField) bool { return g.ID == f.ID }); j >= 0 {
-			ct.CustomFields[j] = f
-		} else {
-			ct.CustomFields = append(ct.CustomFields, f)
-		}
-	}
+	setCustomFields(ct, fields)
 	if body.Tags != nil {
 		// "This field will overwrite all current tags associated with
 		// the contact."
