@@ -125,6 +125,11 @@ func (h *handler) handle(ctx context.Context, in delivery) (res Result, err erro
 	if err != nil {
 		return res, err
 	}
+	if len(refs) < len(ev.GetContacts()) && !deleted {
+		// A reference that found no contact may stand for one the post
+		// was linked to: keep those linked rather than remove its tags.
+		listed = append(listed, known.ContactIDs...)
+	}
 	linked, unlinked := tagging.Targets(known.ContactIDs, listed, deleted)
 	log := bus.LoggerFrom(ctx)
 	if len(linked)+len(unlinked) == 0 {

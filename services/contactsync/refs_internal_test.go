@@ -134,3 +134,32 @@ func TestRefKeys(t *testing.T) {
 		t.Errorf("key %q", a)
 	}
 }
+
+// A reference that finds no contact unlinks none of the post's known
+// contacts: it may stand for one of them.
+func TestUnresolvedReferenceKeepsKnownContacts(t *testing.T) {
+	f := newFakes()
+	f.catalogue = cat
+	h := newHandler(t, f)
+	first := postEvent([]string{"t1"}, []string{"c1", "c2"}, fetched.Add(-time.Minute))
+	if _, err := h.handle(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	next := refEvent("gone@example.com")
+	next.ev.ContactIds = []string{"c2"}
+	res, err := h.handle(context.Background(), next)
+	if err != nil || len(res.DeadLetters) != 1 {
+		t.Fatalf("handle = %+v, %v; want the reference dead-lettered", res, err)
+	}
+	if !slices.Equal(f.Tags["c1"], []string{"social:spring"}) {
+		t.Errorf("tags of c1 = %v; want kept", f.Tags["c1"])
+	}
+	// Without an unresolved reference, the unlisted contact is unlinked.
+	last := postEvent([]string{"t1"}, []string{"c2"}, fetched.Add(-time.Minute))
+	if _, err := h.handle(context.Background(), last); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Tags["c1"]) != 0 {
+		t.Errorf("tags of c1 = %v; want removed", f.Tags["c1"])
+	}
+}
