@@ -10,6 +10,12 @@
 // contacts' segment membership from them, and fires saved workflows, in
 // its own process, so that neither delays a contact tag.
 //
+// A post event may also name contacts by email, phone number or an id of
+// the sending system (PostEvent.contacts): refs.go finds their HighLevel
+// contacts, or creates them where the location's mapping says so, and
+// caches the answers in "socialsync_contact_refs" under keyed hashes; a
+// reference it cannot resolve is dead-lettered alone.
+//
 // What it knows lives in the relations bucket, under revision checks so
 // that replicas can race: "contact.<loc>.<contactId>" holds the tags of
 // each of the contact's posts and the contact tags applied, and
