@@ -11,7 +11,8 @@ import (
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
-// MaxIDsPerList bounds a PostEvent's tag_ids and contact_ids.
+// MaxIDsPerList bounds a PostEvent's tag_ids, and its contact_ids with
+// its contacts.
 const MaxIDsPerList = 1000
 
 // ErrInvalidMessage is a message whose fields break the message contract
@@ -25,6 +26,10 @@ var ErrInvalidMessage error = &inputError{"bus: invalid message"}
 //
 //   - location_id, tag_ids and contact_ids are HighLevel ids (at most
 //     MaxIDsPerList of each);
+//   - contacts and contact_ids together name at most MaxIDsPerList
+//     contacts, and each reference's value is at most ids.MaxExternalLen
+//     bytes of UTF-8 without control characters; the rest of a
+//     reference's check (CheckContactRef) fails that reference only;
 //   - post_id is the post's id in the sending system and event_id, when
 //     given, the source's idempotency key: 1 to 256 bytes of UTF-8
 //     without control characters (ids.ValidExternal);
@@ -64,6 +69,14 @@ func checkPostEvent(ev *socialsyncv1.PostEvent, received time.Time) error {
 		socialsyncv1.Change_CHANGE_UPDATED, socialsyncv1.Change_CHANGE_DELETED:
 	default:
 		return &ids.Error{Field: "change", Rule: "CHANGE_CREATED, CHANGE_UPDATED, CHANGE_DELETED or none", Value: ch.String()}
+	}
+	if n := len(ev.GetContactIds()) + len(ev.GetContacts()); n > MaxIDsPerList && len(ev.GetContacts()) > 0 {
+		return &ids.Error{Field: "contacts", Rule: "at most " + strconv.Itoa(MaxIDsPerList) + " contacts with contact_ids", Value: strconv.Itoa(n) + " contacts"}
+	}
+	for i, r := range ev.GetContacts() {
+		if err := checkContactRefBounds("contacts["+strconv.Itoa(i)+"]", r); err != nil {
+			return err
+		}
 	}
 	for _, l := range []struct {
 		field string

@@ -47,6 +47,19 @@ func TestCheckPostEvent(t *testing.T) {
 		{"tag id with a wildcard", func(e *socialsyncv1.PostEvent) { e.TagIds = []string{"t1", "t*"} }, "tag_ids[1]"},
 		{"contact id with a dash", func(e *socialsyncv1.PostEvent) { e.ContactIds = []string{"c-1"} }, "contact_ids[0]"},
 		{"too many contacts", func(e *socialsyncv1.PostEvent) { e.ContactIds = make([]string, bus.MaxIDsPerList+1) }, "contact_ids"},
+		{"contacts by email", func(e *socialsyncv1.PostEvent) { e.Contacts = []*socialsyncv1.ContactRef{emailRef("Ann@Example.com")} }, ""},
+		{"a bad email fails its item only", func(e *socialsyncv1.PostEvent) { e.Contacts = []*socialsyncv1.ContactRef{emailRef("no at sign")} }, ""},
+		{"1000 contacts in both lists", func(e *socialsyncv1.PostEvent) {
+			e.ContactIds = []string{"c1"}
+			e.Contacts = make([]*socialsyncv1.ContactRef, bus.MaxIDsPerList-1)
+		}, ""},
+		{"1001 contacts in both lists", func(e *socialsyncv1.PostEvent) {
+			e.ContactIds = []string{"c1"}
+			e.Contacts = make([]*socialsyncv1.ContactRef, bus.MaxIDsPerList)
+		}, "contacts"},
+		{"reference of 257 bytes", func(e *socialsyncv1.PostEvent) {
+			e.Contacts = []*socialsyncv1.ContactRef{emailRef("ok@example.com"), emailRef(strings.Repeat("a", 245) + "@example.com")}
+		}, "contacts[1]"},
 		{"year 9999", func(e *socialsyncv1.PostEvent) {
 			e.OccurredAt = timestamppb.New(time.Date(9999, time.December, 31, 0, 0, 0, 0, time.UTC))
 		}, "occurred_at"},
@@ -120,5 +133,52 @@ func TestPostKey(t *testing.T) {
 	}
 	if _, err := bus.PostKey(&socialsyncv1.PostEvent{PostId: "a\nb"}); !errors.Is(err, bus.ErrBadInput) {
 		t.Errorf("PostKey of a bad id = %v, want bad input", err)
+	}
+}
+
+func emailRef(v string) *socialsyncv1.ContactRef {
+	return &socialsyncv1.ContactRef{Ref: &socialsyncv1.ContactRef_Email{Email: v}}
+}
+
+func TestCheckContactRef(t *testing.T) {
+	tests := []struct {
+		name string
+		ref  *socialsyncv1.ContactRef
+		want bus.ContactRef // zero: refused
+	}{
+		{"id", &socialsyncv1.ContactRef{Ref: &socialsyncv1.ContactRef_Id{Id: "sx6wyHhbFdRXh302LLNR"}}, bus.ContactRef{Kind: bus.RefID, Value: "sx6wyHhbFdRXh302LLNR"}},
+		{"id with a dash", &socialsyncv1.ContactRef{Ref: &socialsyncv1.ContactRef_Id{Id: "c-1"}}, bus.ContactRef{}},
+		{"email lower-cased", emailRef(" Ann.Lee+x@Example.COM "), bus.ContactRef{Kind: bus.RefEmail, Value: "ann.lee+x@example.com"}},
+		{"email without @", emailRef("ann.example.com"), bus.ContactRef{}},
+		{"email with two @", emailRef("ann@lee@example.com"), bus.ContactRef{}},
+		{"email without a domain dot", emailRef("ann@localhost"), bus.ContactRef{}},
+		{"email with a space", emailRef("ann lee@example.com"), bus.ContactRef{}},
+		{"phone with punctuation", &socialsyncv1.ContactRef{Ref: &socialsyncv1.ContactRef_Phone{Phone: "+1 (415) 555-0100"}}, bus.ContactRef{Kind: bus.RefPhone, Value: "+14155550100"}},
+		{"phone without +", &socialsyncv1.ContactRef{Ref: &socialsyncv1.ContactRef_Phone{Phone: "4155550100"}}, bus.ContactRef{}},
+		{"phone with letters", &socialsyncv1.ContactRef{Ref: &socialsyncv1.ContactRef_Phone{Phone: "+1415CALLME"}}, bus.ContactRef{}},
+		{"phone too short", &socialsyncv1.ContactRef{Ref: &socialsyncv1.ContactRef_Phone{Phone: "+1234567"}}, bus.ContactRef{}},
+		{"external id", &socialsyncv1.ContactRef{Ref: &socialsyncv1.ContactRef_ExternalId{ExternalId: "CRM/42"}}, bus.ContactRef{Kind: bus.RefExternalID, Value: "CRM/42"}},
+		{"blank external id", &socialsyncv1.ContactRef{Ref: &socialsyncv1.ContactRef_ExternalId{ExternalId: "  "}}, bus.ContactRef{}},
+		{"nothing", &socialsyncv1.ContactRef{}, bus.ContactRef{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := bus.CheckContactRef("contacts[3]", tt.ref)
+			if tt.want == (bus.ContactRef{}) {
+				var ie *ids.Error
+				if !errors.As(err, &ie) || ie.Field != "contacts[3]" {
+					t.Fatalf("CheckContactRef = %+v, %v; want an *ids.Error naming contacts[3]", got, err)
+				}
+				// The value never reaches the error.
+				v := tt.ref.GetEmail() + tt.ref.GetPhone() + tt.ref.GetId() + tt.ref.GetExternalId()
+				if strings.TrimSpace(v) != "" && strings.Contains(err.Error(), strings.TrimSpace(v)) {
+					t.Fatalf("error %q holds the value", err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("CheckContactRef = %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
 	}
 }

@@ -40,6 +40,7 @@ type StorageLimits struct {
 	Sources       ByteSize `envconfig:"SOURCES_BYTES" desc:"size limit of the socialsync_sources bucket"`
 	WorkflowRuns  ByteSize `envconfig:"WORKFLOW_RUNS_BYTES" desc:"size limit of the socialsync_workflow_runs bucket"`
 	Deliveries    ByteSize `envconfig:"DELIVERIES_BYTES" desc:"size limit of the socialsync_deliveries bucket"`
+	ContactRefs   ByteSize `envconfig:"CONTACT_REFS_BYTES" desc:"size limit of the socialsync_contact_refs bucket"`
 	Reports       ByteSize `envconfig:"REPORTS_BYTES" desc:"size limit of the socialsync_reports object store"`
 }
 
@@ -65,6 +66,7 @@ func (l StorageLimits) byName() map[string]ByteSize {
 		"KV_" + topology.BucketLocations: l.Locations, "KV_" + topology.BucketSettings: l.Settings, "KV_" + topology.BucketTokens: l.Tokens,
 		"KV_" + topology.BucketRateBudget: l.RateBudget, "KV_" + topology.BucketWebhookEvents: l.WebhookEvents,
 		"KV_" + topology.BucketSources: l.Sources, "KV_" + topology.BucketWorkflowRuns: l.WorkflowRuns, "KV_" + bus.BucketDeliveries: l.Deliveries,
+		"KV_" + topology.BucketContactRefs:   l.ContactRefs,
 		"OBJ_" + topology.ObjectStoreReports: l.Reports,
 	}
 }

@@ -38,6 +38,8 @@ var endpointScopes = []EndpointScope{
 	{Method: "POST", Path: "/social-media-posting/{locationId}/posts/list", Scope: "socialplanner/post.readonly"},
 	{Method: "GET", Path: "/social-media-posting/{locationId}/posts/{id}", Scope: "socialplanner/post.readonly", Source: sourceScopesPage},
 	{Method: "POST", Path: "/contacts/search", Scope: "contacts.readonly"},
+	{Method: "GET", Path: "/contacts/search/duplicate", Scope: "contacts.readonly"},
+	{Method: "POST", Path: "/contacts/upsert", Scope: "contacts.write"},
 	{Method: "POST", Path: "/contacts/{contactId}/tags", Scope: "contacts.write"},
 	{Method: "DELETE", Path: "/contacts/{contactId}/tags", Scope: "contacts.write"},
 	{Method: "POST", Path: "/contacts/bulk/tags/update/{type}", Scope: "contacts.write", Source: sourceAssumed},

@@ -66,6 +66,8 @@ type adminAccount struct {
 type adminContact struct {
 	ID         string   `json:"id"`
 	LocationID string   `json:"locationId,omitempty"`
+	Email      string   `json:"email,omitempty"`
+	Phone      string   `json:"phone,omitempty"`
 	Tags       []string `json:"tags"`
 	Deleted    bool     `json:"deleted,omitempty"`
 	// CustomFields are the contact's custom field values by field key.
@@ -162,7 +164,7 @@ func (s *Simulator) adminGetLocation(w http.ResponseWriter, r *http.Request) {
 
 // toAdminContact copies a contact for the admin API. Callers hold mu.
 func toAdminContact(c *contact, withLocation bool) adminContact {
-	out := adminContact{ID: c.ID, Tags: append([]string{}, c.Tags...), Deleted: c.deleted}
+	out := adminContact{ID: c.ID, Email: c.Email, Phone: c.Phone, Tags: append([]string{}, c.Tags...), Deleted: c.deleted}
 	if withLocation {
 		out.LocationID = c.LocationID
 	}
@@ -415,7 +417,9 @@ func (s *Simulator) adminCreateContact(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, http.StatusConflict, "id: contact "+quote(spec.ID)+" already exists")
 		return
 	}
-	c := l.addContact(spec, s.now().UTC().Truncate(time.Millisecond))
+	at := s.now().UTC().Truncate(time.Millisecond)
+	c := l.addContact(spec, at)
+	c.createdAt = at
 	s.contacts.Store(c.ID, l)
 	writeJSON(w, http.StatusCreated, toAdminContact(c, true))
 }

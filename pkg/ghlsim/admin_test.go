@@ -224,9 +224,14 @@ func TestAdminConfig(t *testing.T) {
 	var got configJSON
 	e.admin("GET", "/_sandbox/config", nil).want(t, http.StatusOK).decode(t, &got)
 	want := configJSON{AccessTokenTTL: "23h59m59s", RateLimit: rateLimitJSON{Max: 100, Window: "10s", Daily: 200000},
-		Duplicates: duplicateConfig{CustomValues: 400, LocationTags: 200}}
+		Duplicates: duplicateConfig{CustomValues: 400, LocationTags: 200}, SearchIndexLag: "0s"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+	e.admin("PUT", "/_sandbox/config", `{"searchIndexLag":"5s"}`).want(t, http.StatusOK).decode(t, &got)
+	want.SearchIndexLag = "5s"
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("after a search index lag update (-want +got):\n%s", diff)
 	}
 	e.admin("PUT", "/_sandbox/config", `{"duplicates":{"customValues":422}}`).want(t, http.StatusOK).decode(t, &got)
 	want.Duplicates.CustomValues = 422
@@ -251,6 +256,8 @@ func TestAdminConfig(t *testing.T) {
 		{`{"rateLimit":{"max":"many"}}`, "rateLimit.max"},
 		{`{"duplicates":{"customValues":409}}`, "duplicates.customValues"},
 		{`{"duplicates":{"locationTags":500}}`, "duplicates.locationTags"},
+		{`{"searchIndexLag":"-1s"}`, "searchIndexLag"},
+		{`{"searchIndexLag":"2h"}`, "searchIndexLag"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.body, func(t *testing.T) {

@@ -24,6 +24,11 @@ type config struct {
 	accessTokenTTL time.Duration
 	rate           rateConfig
 	duplicates     duplicateConfig
+	// searchIndexLag is how long a created contact stays out of the
+	// contact search and the duplicate lookup, which read HighLevel's
+	// search index ("updates may take a few seconds to appear in search
+	// results"); upsert finds it at once. 0 by default.
+	searchIndexLag time.Duration
 	gen            uint64
 }
 
@@ -60,6 +65,7 @@ type configJSON struct {
 	AccessTokenTTL string          `json:"accessTokenTTL"`
 	RateLimit      rateLimitJSON   `json:"rateLimit"`
 	Duplicates     duplicateConfig `json:"duplicates"`
+	SearchIndexLag string          `json:"searchIndexLag"`
 }
 
 type rateLimitJSON struct {
@@ -80,6 +86,7 @@ type configPatch struct {
 		CustomValues *int `json:"customValues"`
 		LocationTags *int `json:"locationTags"`
 	} `json:"duplicates"`
+	SearchIndexLag *string `json:"searchIndexLag"`
 }
 
 func (c *config) toJSON() configJSON {
@@ -88,7 +95,8 @@ func (c *config) toJSON() configJSON {
 		RateLimit: rateLimitJSON{
 			Max: c.rate.Max, Window: c.rate.Window.String(), Daily: c.rate.Daily,
 		},
-		Duplicates: c.duplicates,
+		Duplicates:     c.duplicates,
+		SearchIndexLag: c.searchIndexLag.String(),
 	}
 }
 
@@ -138,6 +146,13 @@ func (c *config) apply(p configPatch) (*config, error) {
 			}
 			next.duplicates.LocationTags = *v
 		}
+	}
+	if p.SearchIndexLag != nil {
+		d, err := time.ParseDuration(*p.SearchIndexLag)
+		if err != nil || d < 0 || d > time.Hour {
+			return nil, fmt.Errorf("searchIndexLag: want a Go duration between 0s and 1h, got %q", *p.SearchIndexLag)
+		}
+		next.searchIndexLag = d
 	}
 	return &next, nil
 }

@@ -235,10 +235,11 @@ func (s *Simulator) searchContacts(w http.ResponseWriter, r *http.Request, c *ca
 
 	query := strings.ToLower(strings.TrimSpace(body.Query))
 	l := c.loc
+	now, lag := s.now(), s.config.Load().searchIndexLag
 	var matched []ghl.Contact
 	l.mu.RLock()
 	for _, ct := range l.contacts {
-		if ct.deleted || !matchesAll(ct, body.Filters) || (query != "" && !matchesQuery(ct, query)) {
+		if ct.deleted || !ct.indexed(now, lag) || !matchesAll(ct, body.Filters) || (query != "" && !matchesQuery(ct, query)) {
 			continue
 		}
 		cp := ct.Contact
@@ -277,6 +278,9 @@ func checkFilters(filters []searchFilter) string {
 		switch f.Field {
 		case "tags", "id", "email", "firstName", "lastName", "phone", "firstNameLowerCase", "lastNameLowerCase":
 		default:
+			if id, ok := strings.CutPrefix(f.Field, "customFields."); ok && id != "" {
+				break
+			}
 			return at + ".field " + quote(f.Field) + " is not supported by the simulator"
 		}
 		switch f.Operator {
@@ -325,6 +329,16 @@ func matches(ct *contact, f searchFilter) bool {
 		values = nonEmpty(ct.LastName)
 	case "phone":
 		values = nonEmpty(ct.Phone)
+	default:
+		// "customFields.<field id>": the simulator's assumption of how
+		// a search names a custom field (HighLevel does not document it).
+		if id, ok := strings.CutPrefix(f.Field, "customFields."); ok {
+			for _, cf := range ct.CustomFields {
+				if s, isString := cf.Value.(string); isString && cf.ID == id && s != "" {
+					values = append(values, s)
+				}
+			}
+		}
 	}
 	wanted := filterValues(f.Value)
 	anyValue := func(pred func(v, want string) bool) bool {

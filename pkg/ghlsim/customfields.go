@@ -56,11 +56,7 @@ func (s *Simulator) listCustomFields(w http.ResponseWriter, r *http.Request, c *
 // (HighLevel's exact answer to an unknown key is not documented).
 func (s *Simulator) updateContact(w http.ResponseWriter, r *http.Request, c *call) {
 	var body struct {
-		CustomFields *[]struct {
-			ID         string `json:"id"`
-			Key        string `json:"key"`
-			FieldValue any    `json:"field_value"`
-		} `json:"customFields"`
+		CustomFields *[]customFieldInput `json:"customFields"`
 	}
 	if _, berr := decodeBody(w, r, &body); berr != nil {
 		berr.write(w)
@@ -84,25 +80,12 @@ func (s *Simulator) updateContact(w http.ResponseWriter, r *http.Request, c *cal
 		return
 	}
 	if body.CustomFields != nil {
-		var set []ghl.CustomField
-		for i, in := range *body.CustomFields {
-			k := slices.IndexFunc(l.customFields, func(f customField) bool {
-				return in.ID != "" && f.ID == in.ID || in.ID == "" && in.Key != "" && (f.FieldKey == in.Key || "contact."+in.Key == f.FieldKey)
-			})
-			if k < 0 {
-				writeBadRequest(w, fmt.Sprintf("customFields[%d]: custom field not found", i))
-				return
-			}
-			set = append(set, ghl.CustomField{ID: l.customFields[k].ID, Value: in.FieldValue})
+		set, msg := l.customFieldInputs(*body.CustomFields)
+		if msg != "" {
+			writeBadRequest(w, msg)
+			return
 		}
-		for _, f := range set {
-			j := slices.IndexFunc(ct.CustomFields, func(g ghl.CustomField) bool { return g.ID == f.ID })
-			if j < 0 {
-				ct.CustomFields = append(ct.CustomFields, f)
-			} else {
-				ct.CustomFields[j] = f
-			}
-		}
+		setCustomFields(ct, set)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"succeded": true, "contact": ct.Contact})
 }
@@ -122,4 +105,39 @@ func (l *location) customFieldValues(c *contact) map[string]any {
 		}
 	}
 	return out
+}
+
+// customFieldInput sets one custom field, named by id or key, in a
+// contact write's body.
+type customFieldInput struct {
+	ID         string `json:"id"`
+	Key        string `json:"key"`
+	FieldValue any    `json:"field_value"`
+}
+
+// customFieldInputs resolves inputs to the location's fields; a message
+// naming the first unknown one. Callers hold mu.
+func (l *location) customFieldInputs(inputs []customFieldInput) ([]ghl.CustomField, string) {
+	var set []ghl.CustomField
+	for i, in := range inputs {
+		k := slices.IndexFunc(l.customFields, func(f customField) bool {
+			return in.ID != "" && f.ID == in.ID || in.ID == "" && in.Key != "" && (f.FieldKey == in.Key || "contact."+in.Key == f.FieldKey)
+		})
+		if k < 0 {
+			return nil, fmt.Sprintf("customFields[%d]: custom field not found", i)
+		}
+		set = append(set, ghl.CustomField{ID: l.customFields[k].ID, Value: in.FieldValue})
+	}
+	return set, ""
+}
+
+// setCustomFields sets each of fields on ct. Callers hold mu.
+func setCustomFields(ct *contact, fields []ghl.CustomField) {
+	for _, f := range fields {
+		if j := slices.IndexFunc(ct.CustomFields, func(g ghl.CustomField) bool { return g.ID == f.ID }); j >= 0 {
+			ct.CustomFields[j] = f
+		} else {
+			ct.CustomFields = append(ct.CustomFields, f)
+		}
+	}
 }

@@ -38,7 +38,7 @@ type logEntry struct {
 // tagWrite is one contact's part of a contact tag call.
 type tagWrite struct {
 	ContactID string   `json:"contactId"`
-	Op        string   `json:"op"` // "add" or "remove"
+	Op        string   `json:"op"` // "add", "remove" or "replace" (tags in an upsert)
 	Tags      []string `json:"tags"`
 }
 

@@ -70,6 +70,7 @@ type contactSpec struct {
 	FirstName string   `json:"firstName"`
 	LastName  string   `json:"lastName"`
 	Email     string   `json:"email"`
+	Phone     string   `json:"phone"`
 	Tags      []string `json:"tags"`
 	Deleted   bool     `json:"deleted"`
 }
@@ -173,6 +174,7 @@ func (l *location) addContact(spec contactSpec, at time.Time) *contact {
 			FirstName:  spec.FirstName,
 			LastName:   spec.LastName,
 			Email:      spec.Email,
+			Phone:      spec.Phone,
 			Timezone:   l.timezone,
 			Source:     "sandbox",
 			DateAdded:  at.UTC().Format(jsTime),

@@ -131,6 +131,8 @@ func (s *Simulator) endpoints() []endpoint {
 		{"DELETE /contacts/{contactId}/tags", scopeContactsWrite, accessHandler, s.removeTagsFromContact},
 		{"POST /contacts/bulk/tags/update/{type}", scopeContactsWrite, accessHandler, s.bulkContactTags},
 		{"POST /contacts/search", scopeContactsRead, accessHandler, s.searchContacts},
+		{"GET /contacts/search/duplicate", scopeContactsRead, accessHandler, s.duplicateContact},
+		{"POST /contacts/upsert", scopeContactsWrite, accessHandler, s.upsertContact},
 		{"PUT /contacts/{contactId}", scopeContactsWrite, accessHandler, s.updateContact},
 		{"GET /locations/{locationId}/tags", scopeLocationTagsRead, accessPath, s.listLocationTags},
 		{"POST /locations/{locationId}/tags", scopeLocationTagsWrite, accessPath, s.createLocationTag},

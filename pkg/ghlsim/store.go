@@ -61,6 +61,15 @@ func (t *socialTag) refresh() {
 type contact struct {
 	ghl.Contact
 	deleted bool
+	// createdAt is when the contact was created through the API or the
+	// admin API (zero for seeded ones): the search index holds it from
+	// createdAt plus the configured searchIndexLag.
+	createdAt time.Time
+}
+
+// indexed reports whether the search index holds c at now.
+func (c *contact) indexed(now time.Time, lag time.Duration) bool {
+	return c.createdAt.IsZero() || !now.Before(c.createdAt.Add(lag))
 }
 
 // newLocation returns an empty location; rng seeds its later ids.

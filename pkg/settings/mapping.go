@@ -32,6 +32,22 @@ type Mapping struct {
 	// CustomValues write statistics into the location's custom values
 	// after every statistics run.
 	CustomValues []ValueMapping `json:"customValues,omitempty" yaml:"customValues,omitempty"`
+	// Contacts tells how the contacts a post event names by email, phone
+	// or external id are found (docs/contacts.md).
+	Contacts ContactsMapping `json:"contacts,omitzero" yaml:"contacts,omitempty"`
+}
+
+// ContactsMapping tells how contacts named by email, phone number or an
+// id of the sending system are found in the location.
+type ContactsMapping struct {
+	// CreateMissing creates, through HighLevel's upsert, a contact named
+	// by email or phone number that the location does not hold. Off by
+	// default: such a reference is dead-lettered.
+	CreateMissing bool `json:"createMissing,omitempty" yaml:"createMissing,omitempty"`
+	// ExternalIDField is the key of the contact custom field holding the
+	// sending systems' ids ("contact.crm_id"); without it, a contact
+	// named by external id is dead-lettered.
+	ExternalIDField string `json:"externalIdField,omitempty" yaml:"externalIdField,omitempty"`
 }
 
 // FieldMapping copies a tag-detail field into a contact custom field.
@@ -93,6 +109,9 @@ func (m Mapping) Validate() error {
 			errs = append(errs, fmt.Sprintf("contactFields[%d].to: %q is mapped twice", i, f.To))
 		}
 		seen[f.To] = true
+	}
+	if k := m.Contacts.ExternalIDField; k != "" && !customFieldKey.MatchString(k) {
+		errs = append(errs, fmt.Sprintf("contacts.externalIdField: %q is not a custom field key (letters, digits, '_' and '.')", k))
 	}
 	names := map[string]bool{}
 	for i, v := range m.CustomValues {

@@ -24,6 +24,9 @@ customValues:
   - { name: "IG reach", from: instagram.reach }
 `, ""},
 		{"default template", "location: loc1\n", ""},
+		{"contacts", "contacts:\n  createMissing: true\n  externalIdField: contact.crm_id\n", ""},
+		{"bad external id field", "contacts:\n  externalIdField: \"crm id\"\n", "contacts.externalIdField"},
+		{"unknown contacts option", "contacts:\n  create: true\n", "line 2"},
 		{"unknown placeholder", `contactTag: "social:{{tagNmae}}"`, "unknown placeholder {{tagNmae}}"},
 		{"template without text", `contactTag: "{{ tagName }}"`, "needs text besides"},
 		{"template without placeholder", `contactTag: "social"`, "lacks the placeholder"},

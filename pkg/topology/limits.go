@@ -97,6 +97,8 @@ var Footprints = []Footprint{
 	{Name: "KV_" + BucketWorkflowRuns, RecordBytes: 250, PerDay: 40, Days: 30, Basis: "2 workflow actions per post, 30 days"},
 	{Name: "KV_" + bus.BucketDeliveries, RecordBytes: 250, PerDay: 3 * (20 + 20 + 4 + 40), Days: 3,
 		Basis: "every trigger of a day handed back at least once by each of its readers, 3 days (a hand-back this bucket cannot record may count as a crash)"},
+	{Name: "KV_" + BucketContactRefs, RecordBytes: 300, PerDay: 200, Days: 30,
+		Basis: "one answer per contact named by email, phone or external id: up to 200 a day (10 contacts of 20 posts), 30 days (TTL)"},
 	{Name: "OBJ_" + ObjectStoreReports, RecordBytes: 100_000, Kept: 12, Basis: "12 reports of 100 KB"},
 }
 

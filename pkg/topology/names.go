@@ -57,6 +57,17 @@ const (
 	BucketWorkflowRuns = "socialsync_workflow_runs"
 )
 
+// BucketContactRefs caches, per location, the HighLevel contact each
+// contact reference of a post event (an email, a phone number, an
+// external id) was found or created as, under a keyed hash of the
+// reference, for ContactRefsTTL; contactsync owns it.
+const BucketContactRefs = "socialsync_contact_refs"
+
+// ContactRefsTTL is how long BucketContactRefs keeps an answer: a contact
+// merged or deleted in HighLevel is looked up again after it at the
+// latest.
+const ContactRefsTTL = 30 * 24 * time.Hour
+
 // BucketWebhookEvents remembers the event ids the gateway's webhook
 // accepted for WebhookEventsTTL, longer than a signature stays valid, so
 // that a replayed request is answered as a duplicate after the streams'

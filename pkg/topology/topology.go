@@ -290,6 +290,8 @@ func New(opts Options) bus.Topology {
 	runs.TTL = 30 * day
 	deliveries := kv(bus.BucketDeliveries, "Delivery history per durable and message: crashes and failures, not deferrals.", 1)
 	deliveries.TTL = bus.DeliveriesTTL
+	contactRefs := kv(BucketContactRefs, "HighLevel contact per contact reference (keyed hash), per location.", 1)
+	contactRefs.TTL = ContactRefsTTL
 	keyValues := []jetstream.KeyValueConfig{
 		kv(BucketTags, "Tag catalogue per location.", 5),
 		kv(BucketTagDetails, "Tag details per location and tag.", 1),
@@ -305,6 +307,7 @@ func New(opts Options) bus.Topology {
 		webhookEvents,
 		runs,
 		deliveries,
+		contactRefs,
 	}
 	objects := []jetstream.ObjectStoreConfig{
 		{Bucket: ObjectStoreReports, Description: "Generated reports.", Storage: storage, Replicas: replicas,

@@ -77,6 +77,7 @@ func TestEnsureIsIdempotent(t *testing.T) {
 		"KV_" + topology.BucketSettings,
 		"KV_" + topology.BucketWorkflowRuns,
 		"KV_" + bus.BucketDeliveries,
+		"KV_" + topology.BucketContactRefs,
 	}
 	var gotStreams []string
 	for name := range first.Streams {

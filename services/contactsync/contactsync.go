@@ -10,6 +10,12 @@
 // contacts' segment membership from them, and fires saved workflows, in
 // its own process, so that neither delays a contact tag.
 //
+// A post event may also name contacts by email, phone number or an id of
+// the sending system (PostEvent.contacts): refs.go finds their HighLevel
+// contacts, or creates them where the location's mapping says so, and
+// caches the answers in "socialsync_contact_refs" under keyed hashes; a
+// reference it cannot resolve is dead-lettered alone.
+//
 // What it knows lives in the relations bucket, under revision checks so
 // that replicas can race: "contact.<loc>.<contactId>" holds the tags of
 // each of the contact's posts and the contact tags applied, and
@@ -104,8 +110,11 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	if cfg.BulkMin < 1 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_BULK_MIN: want at least 1, got %d", fleet.ErrConfig, cfg.BulkMin))
 	}
+	if cfg.TokenKey == "" {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_TOKEN_KEY: is required: contact references are cached under keys hashed with a key derived from it", fleet.ErrConfig))
+	}
 	if d.Publisher == nil || d.Pacer == nil || d.Client == nil || d.Catalogues == nil || d.Details == nil ||
-		d.Relations == nil || d.Mappings == nil || d.DeadLetters == nil || d.Log == nil {
+		d.Relations == nil || d.ContactRefs == nil || d.Mappings == nil || d.DeadLetters == nil || d.Log == nil {
 		errs = append(errs, errors.New("contactsync: incomplete dependencies"))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -113,7 +122,8 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "contactsync"), now: time.Now}
 	w.skipped = w.newSkippedCounter()
-	w.h = &handler{w: w, store: &store{catalogues: d.Catalogues, details: d.Details, relations: d.Relations}, locks: bus.NewStripes()}
+	w.h = &handler{w: w, store: &store{catalogues: d.Catalogues, details: d.Details, relations: d.Relations}, locks: bus.NewStripes(),
+		refs: newRefKeys(cfg.TokenKey)}
 	return w, nil
 }
 

@@ -27,7 +27,10 @@ type Deps struct {
 	Catalogues Catalogues
 	Details    Details
 	Relations  Relations
-	Mappings   Mappings
+	// ContactRefs caches the contacts of contact references
+	// (socialsync_contact_refs), under the same revision checks.
+	ContactRefs Relations
+	Mappings    Mappings
 	// DeadLetters stores the items of a message given up on; only the
 	// edge uses it.
 	DeadLetters DeadLetters
@@ -48,11 +51,15 @@ type Pacer interface {
 }
 
 // Client is what contactsync asks HighLevel for one location (ghl.Client):
-// contact tag writes and contact custom fields.
+// contact tag writes, contact custom fields, and finding or creating the
+// contacts of contact references (refs.go).
 type Client interface {
 	contacttags.Tagger
 	ContactCustomFields(ctx context.Context, loc string) ([]ghl.CustomFieldDef, error)
 	SetContactCustomFields(ctx context.Context, contact string, fields []ghl.CustomFieldInput) (ghl.Contact, error)
+	DuplicateContact(ctx context.Context, loc, email, phone string) (ghl.Contact, bool, error)
+	SearchContacts(ctx context.Context, req ghl.SearchContactsRequest) (ghl.SearchContactsResponse, error)
+	UpsertContact(ctx context.Context, req ghl.UpsertContactRequest) (ghl.UpsertContactResponse, error)
 }
 
 // Catalogues are the locations' tag catalogues, which the fetcher keeps.

@@ -35,6 +35,8 @@ type handler struct {
 	w     *Worker
 	store *store
 	locks *bus.Stripes
+	// refs hashes contact references into cache keys (refs.go).
+	refs refKeys
 }
 
 // contact is one contact's part in handling an event.
@@ -104,13 +106,31 @@ func (h *handler) handle(ctx context.Context, in delivery) (res Result, err erro
 		}
 	}
 
+	// Contacts named by email, phone or external id (refs.go). A deleted
+	// post unlinks the contacts recorded for it, whatever it names.
+	listed := slices.Clone(ev.GetContactIds())
+	var refs []resolved
+	if !deleted {
+		if refs, err = h.resolveRefs(ctx, &res, in); err != nil {
+			return res, err
+		}
+		for _, r := range refs {
+			listed = append(listed, r.contact)
+		}
+	}
+
 	var known relations.PostContacts
 	indexKey := relations.PostContactsKey(loc, post)
 	indexRev, err := h.store.load(ctx, indexKey, &known)
 	if err != nil {
 		return res, err
 	}
-	linked, unlinked := tagging.Targets(known.ContactIDs, ev.GetContactIds(), deleted)
+	if len(refs) < len(ev.GetContacts()) && !deleted {
+		// A reference that found no contact may stand for one the post
+		// was linked to: keep those linked rather than remove its tags.
+		listed = append(listed, known.ContactIDs...)
+	}
+	linked, unlinked := tagging.Targets(known.ContactIDs, listed, deleted)
 	log := bus.LoggerFrom(ctx)
 	if len(linked)+len(unlinked) == 0 {
 		log.Debug("post event concerns no contact", "post", ev.GetPostId())
@@ -127,8 +147,19 @@ func (h *handler) handle(ctx context.Context, in delivery) (res Result, err erro
 	// others were done when the message was first handled. A replayed
 	// tag's dead letter redoes the post for every contact: the stored
 	// state keeps what was applied before from being written again.
-	if strings.HasPrefix(in.replay, "contact ") {
-		contacts = slices.DeleteFunc(contacts, func(c *contact) bool { return "contact "+c.id != in.replay })
+	// A replayed contact reference redoes the contact it names now, or
+	// none when it still names none.
+	replay := in.replay
+	if strings.HasPrefix(replay, "contactref ") {
+		replay = "contact "
+		for _, r := range refs {
+			if r.item == in.replay {
+				replay = "contact " + r.contact
+			}
+		}
+	}
+	if strings.HasPrefix(replay, "contact ") {
+		contacts = slices.DeleteFunc(contacts, func(c *contact) bool { return "contact "+c.id != replay })
 	}
 
 	at := h.w.now()
@@ -139,6 +170,7 @@ func (h *handler) handle(ctx context.Context, in delivery) (res Result, err erro
 	for _, id := range slices.Sorted(maps.Keys(failed)) {
 		res.deadLetter("contact "+id, "post "+ev.GetPostId()+": "+failed[id])
 	}
+	h.forgetRefs(ctx, refs, failed)
 	if err != nil {
 		return res, err
 	}

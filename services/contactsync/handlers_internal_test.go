@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,13 @@ type fakes struct {
 	// refuses (403, another location's).
 	*fleettest.Tagger
 	published []proto.Message
+	// mapping is the location's, when set; found the contacts HighLevel
+	// finds by email or phone; upserts the upserts asked, answered with
+	// upsertErr or a new contact "new<n>".
+	mapping   *settings.Mapping
+	found     map[string]string
+	upserts   []ghl.UpsertContactRequest
+	upsertErr error
 }
 
 func newFakes() *fakes {
@@ -91,6 +99,9 @@ func (f *fakes) Delete(_ context.Context, key string, rev uint64) error {
 }
 
 func (f *fakes) Mapping(context.Context, string) (settings.Mapping, bool, error) {
+	if f.mapping != nil {
+		return *f.mapping, true, nil
+	}
 	return settings.Mapping{}, false, nil
 }
 
@@ -110,12 +121,31 @@ func (f *fakes) SetContactCustomFields(context.Context, string, []ghl.CustomFiel
 	return ghl.Contact{}, nil
 }
 
+func (f *fakes) DuplicateContact(_ context.Context, _, email, phone string) (ghl.Contact, bool, error) {
+	id, ok := f.found[email+phone]
+	return ghl.Contact{ID: id}, ok, nil
+}
+
+func (f *fakes) SearchContacts(context.Context, ghl.SearchContactsRequest) (ghl.SearchContactsResponse, error) {
+	return ghl.SearchContactsResponse{}, nil
+}
+
+func (f *fakes) UpsertContact(_ context.Context, req ghl.UpsertContactRequest) (ghl.UpsertContactResponse, error) {
+	f.upserts = append(f.upserts, req)
+	if f.upsertErr != nil {
+		return ghl.UpsertContactResponse{}, f.upsertErr
+	}
+	return ghl.UpsertContactResponse{New: true, Contact: ghl.Contact{ID: "new" + strconv.Itoa(len(f.upserts))}}, nil
+}
+
 // newHandler returns contactsync's handler on f, singles only.
 func newHandler(t *testing.T, f *fakes) *handler {
 	t.Helper()
-	w, err := New(Config{Concurrency: 1, TagPrefix: "social:", BulkMin: 100}, Deps{
+	cfg := Config{Concurrency: 1, TagPrefix: "social:", BulkMin: 100}
+	cfg.TokenKey = "test key"
+	w, err := New(cfg, Deps{
 		Publisher: f, Pacer: f, Client: func(string) Client { return f },
-		Catalogues: f, Details: f, Relations: f, Mappings: f, DeadLetters: f,
+		Catalogues: f, Details: f, Relations: f, ContactRefs: f, Mappings: f, DeadLetters: f,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

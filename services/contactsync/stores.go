@@ -19,12 +19,14 @@ import (
 
 // Stores are contactsync's stores on JetStream: the catalogues in
 // socialsync_tags, the tag details in socialsync_tag_details, its own
-// values in socialsync_relations, the mappings in socialsync_settings, and
-// the dead letters.
+// values in socialsync_relations, the contacts of contact references in
+// socialsync_contact_refs, the mappings in socialsync_settings, and the
+// dead letters.
 type Stores struct {
 	Catalogues  Catalogues
 	Details     Details
 	Relations   Relations
+	ContactRefs Relations
 	Mappings    Mappings
 	DeadLetters DeadLetters
 }
@@ -32,14 +34,15 @@ type Stores struct {
 // OpenStores opens contactsync's buckets, which the process's topology
 // declared.
 func OpenStores(ctx context.Context, js jetstream.JetStream) (Stores, error) {
-	var tags, details, rel, set jetstream.KeyValue
+	var tags, details, rel, set, refs jetstream.KeyValue
 	if err := bus.OpenBuckets(ctx, js, map[string]*jetstream.KeyValue{
 		topology.BucketTags: &tags, topology.BucketTagDetails: &details, topology.BucketRelations: &rel, topology.BucketSettings: &set,
+		topology.BucketContactRefs: &refs,
 	}); err != nil {
 		return Stores{}, err
 	}
 	return Stores{Catalogues: kvCatalogues{tags}, Details: kvDetails{details}, Relations: kvRelations{rel},
-		Mappings: kvMappings{set}, DeadLetters: jsDeadLetters{js}}, nil
+		ContactRefs: kvRelations{refs}, Mappings: kvMappings{set}, DeadLetters: jsDeadLetters{js}}, nil
 }
 
 type kvCatalogues struct{ kv jetstream.KeyValue }

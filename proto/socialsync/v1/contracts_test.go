@@ -34,6 +34,31 @@ func TestPostEventFromHandWrittenJSON(t *testing.T) {
 	}
 }
 
+// A sending system names contacts as it knows them: the gateway decodes
+// these with protojson, as every publisher's JSON.
+func TestPostEventContactsFromHandWrittenJSON(t *testing.T) {
+	in := `{"locationId":"Loc1","postId":"p1","contactIds":["c1"],
+	        "contacts":[{"id":"c2"},{"email":"ann@example.com"},{"phone":"+14155550100"},{"externalId":"CRM-42"}]}`
+	var got socialsyncv1.PostEvent
+	if err := protojson.Unmarshal([]byte(in), &got); err != nil {
+		t.Fatalf("unmarshal: %v", err)
+	}
+	want := &socialsyncv1.PostEvent{LocationId: "Loc1", PostId: "p1", ContactIds: []string{"c1"}, Contacts: []*socialsyncv1.ContactRef{
+		{Ref: &socialsyncv1.ContactRef_Id{Id: "c2"}},
+		{Ref: &socialsyncv1.ContactRef_Email{Email: "ann@example.com"}},
+		{Ref: &socialsyncv1.ContactRef_Phone{Phone: "+14155550100"}},
+		{Ref: &socialsyncv1.ContactRef_ExternalId{ExternalId: "CRM-42"}},
+	}}
+	if diff := cmp.Diff(want, &got, protocmp.Transform()); diff != "" {
+		t.Errorf("PostEvent mismatch (-want +got):\n%s", diff)
+	}
+	// One reference names one contact, one way.
+	err := protojson.Unmarshal([]byte(`{"contacts":[{"email":"ann@example.com","phone":"+14155550100"}]}`), &got)
+	if err == nil {
+		t.Error("a reference with an email and a phone was accepted")
+	}
+}
+
 func TestJSONUsesLowerCamelCase(t *testing.T) {
 	tests := []struct {
 		msg  proto.Message

@@ -42,7 +42,7 @@ type PostEvent struct {
 	// ids (1 to 64 ASCII letters and digits), at most 1000.
 	TagIds []string `protobuf:"bytes,4,rep,name=tag_ids,json=tagIds,proto3" json:"tag_ids,omitempty"`
 	// contact_ids are the HighLevel contacts linked to the post: HighLevel
-	// ids, at most 1000.
+	// ids. Together with contacts, at most 1000.
 	ContactIds []string `protobuf:"bytes,5,rep,name=contact_ids,json=contactIds,proto3" json:"contact_ids,omitempty"`
 	// occurred_at is when the change happened at the source. Unset means
 	// "now"; a time more than 5 minutes ahead of or 400 days behind the
@@ -56,7 +56,14 @@ type PostEvent struct {
 	Source string `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
 	// event_id is the source's idempotency key; it becomes the Nats-Msg-Id.
 	// Like post_id: 1 to 256 bytes of UTF-8 without control characters.
-	EventId       string `protobuf:"bytes,8,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	EventId string `protobuf:"bytes,8,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// contacts are more contacts linked to the post, each named as the
+	// sending system knows it: a HighLevel id, an email, a phone number or
+	// an id in the sending system (kept in a contact custom field the
+	// location's mapping names). contactsync finds the HighLevel contact of
+	// each; one it cannot find is dead-lettered alone. Together with
+	// contact_ids, at most 1000.
+	Contacts      []*ContactRef `protobuf:"bytes,9,rep,name=contacts,proto3" json:"contacts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -147,6 +154,137 @@ func (x *PostEvent) GetEventId() string {
 	return ""
 }
 
+func (x *PostEvent) GetContacts() []*ContactRef {
+	if x != nil {
+		return x.Contacts
+	}
+	return nil
+}
+
+// ContactRef names one contact. Its value is 1 to 256 bytes of UTF-8
+// without control characters; a value of the wrong form (an email without
+// "@", a phone number that is not +E.164) fails that contact only.
+type ContactRef struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Ref:
+	//
+	//	*ContactRef_Id
+	//	*ContactRef_Email
+	//	*ContactRef_Phone
+	//	*ContactRef_ExternalId
+	Ref           isContactRef_Ref `protobuf_oneof:"ref"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactRef) Reset() {
+	*x = ContactRef{}
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactRef) ProtoMessage() {}
+
+func (x *ContactRef) ProtoReflect() protoreflect.Message {
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactRef.ProtoReflect.Descriptor instead.
+func (*ContactRef) Descriptor() ([]byte, []int) {
+	return file_socialsync_v1_triggers_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ContactRef) GetRef() isContactRef_Ref {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+func (x *ContactRef) GetId() string {
+	if x != nil {
+		if x, ok := x.Ref.(*ContactRef_Id); ok {
+			return x.Id
+		}
+	}
+	return ""
+}
+
+func (x *ContactRef) GetEmail() string {
+	if x != nil {
+		if x, ok := x.Ref.(*ContactRef_Email); ok {
+			return x.Email
+		}
+	}
+	return ""
+}
+
+func (x *ContactRef) GetPhone() string {
+	if x != nil {
+		if x, ok := x.Ref.(*ContactRef_Phone); ok {
+			return x.Phone
+		}
+	}
+	return ""
+}
+
+func (x *ContactRef) GetExternalId() string {
+	if x != nil {
+		if x, ok := x.Ref.(*ContactRef_ExternalId); ok {
+			return x.ExternalId
+		}
+	}
+	return ""
+}
+
+type isContactRef_Ref interface {
+	isContactRef_Ref()
+}
+
+type ContactRef_Id struct {
+	// id is a HighLevel contact id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3,oneof"`
+}
+
+type ContactRef_Email struct {
+	// email is the contact's email address (compared case-insensitively).
+	Email string `protobuf:"bytes,2,opt,name=email,proto3,oneof"`
+}
+
+type ContactRef_Phone struct {
+	// phone is the contact's phone number in E.164 ("+14155550100";
+	// spaces, dashes, dots and parentheses are ignored).
+	Phone string `protobuf:"bytes,3,opt,name=phone,proto3,oneof"`
+}
+
+type ContactRef_ExternalId struct {
+	// external_id is the contact's id in the sending system, looked up in
+	// the contact custom field the location's mapping names
+	// (contacts.externalIdField).
+	ExternalId string `protobuf:"bytes,4,opt,name=external_id,json=externalId,proto3,oneof"`
+}
+
+func (*ContactRef_Id) isContactRef_Ref() {}
+
+func (*ContactRef_Email) isContactRef_Ref() {}
+
+func (*ContactRef_Phone) isContactRef_Ref() {}
+
+func (*ContactRef_ExternalId) isContactRef_Ref() {}
+
 // TagDetailsRequested asks the enricher to fetch and store tag details.
 // Subject: socialsync.trigger.tagdetails.<location_id>.
 type TagDetailsRequested struct {
@@ -162,7 +300,7 @@ type TagDetailsRequested struct {
 
 func (x *TagDetailsRequested) Reset() {
 	*x = TagDetailsRequested{}
-	mi := &file_socialsync_v1_triggers_proto_msgTypes[1]
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -174,7 +312,7 @@ func (x *TagDetailsRequested) String() string {
 func (*TagDetailsRequested) ProtoMessage() {}
 
 func (x *TagDetailsRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_socialsync_v1_triggers_proto_msgTypes[1]
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -187,7 +325,7 @@ func (x *TagDetailsRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TagDetailsRequested.ProtoReflect.Descriptor instead.
 func (*TagDetailsRequested) Descriptor() ([]byte, []int) {
-	return file_socialsync_v1_triggers_proto_rawDescGZIP(), []int{1}
+	return file_socialsync_v1_triggers_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *TagDetailsRequested) GetLocationId() string {
@@ -239,7 +377,7 @@ type StatsRequested struct {
 
 func (x *StatsRequested) Reset() {
 	*x = StatsRequested{}
-	mi := &file_socialsync_v1_triggers_proto_msgTypes[2]
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -251,7 +389,7 @@ func (x *StatsRequested) String() string {
 func (*StatsRequested) ProtoMessage() {}
 
 func (x *StatsRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_socialsync_v1_triggers_proto_msgTypes[2]
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -264,7 +402,7 @@ func (x *StatsRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequested.ProtoReflect.Descriptor instead.
 func (*StatsRequested) Descriptor() ([]byte, []int) {
-	return file_socialsync_v1_triggers_proto_rawDescGZIP(), []int{2}
+	return file_socialsync_v1_triggers_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *StatsRequested) GetLocationId() string {
@@ -313,7 +451,7 @@ var File_socialsync_v1_triggers_proto protoreflect.FileDescriptor
 
 const file_socialsync_v1_triggers_proto_rawDesc = "" +
 	"\n" +
-	"\x1csocialsync/v1/triggers.proto\x12\rsocialsync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1asocialsync/v1/common.proto\"\x9e\x02\n" +
+	"\x1csocialsync/v1/triggers.proto\x12\rsocialsync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1asocialsync/v1/common.proto\"\xd5\x02\n" +
 	"\tPostEvent\x12\x1f\n" +
 	"\vlocation_id\x18\x01 \x01(\tR\n" +
 	"locationId\x12\x17\n" +
@@ -325,7 +463,16 @@ const file_socialsync_v1_triggers_proto_rawDesc = "" +
 	"\voccurred_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"occurredAt\x12\x16\n" +
 	"\x06source\x18\a \x01(\tR\x06source\x12\x19\n" +
-	"\bevent_id\x18\b \x01(\tR\aeventId\"\x8d\x01\n" +
+	"\bevent_id\x18\b \x01(\tR\aeventId\x125\n" +
+	"\bcontacts\x18\t \x03(\v2\x19.socialsync.v1.ContactRefR\bcontacts\"x\n" +
+	"\n" +
+	"ContactRef\x12\x10\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x12\x16\n" +
+	"\x05email\x18\x02 \x01(\tH\x00R\x05email\x12\x16\n" +
+	"\x05phone\x18\x03 \x01(\tH\x00R\x05phone\x12!\n" +
+	"\vexternal_id\x18\x04 \x01(\tH\x00R\n" +
+	"externalIdB\x05\n" +
+	"\x03ref\"\x8d\x01\n" +
 	"\x13TagDetailsRequested\x12\x1f\n" +
 	"\vlocation_id\x18\x01 \x01(\tR\n" +
 	"locationId\x12\x17\n" +
@@ -354,24 +501,26 @@ func file_socialsync_v1_triggers_proto_rawDescGZIP() []byte {
 	return file_socialsync_v1_triggers_proto_rawDescData
 }
 
-var file_socialsync_v1_triggers_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_socialsync_v1_triggers_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_socialsync_v1_triggers_proto_goTypes = []any{
 	(*PostEvent)(nil),             // 0: socialsync.v1.PostEvent
-	(*TagDetailsRequested)(nil),   // 1: socialsync.v1.TagDetailsRequested
-	(*StatsRequested)(nil),        // 2: socialsync.v1.StatsRequested
-	(Change)(0),                   // 3: socialsync.v1.Change
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
-	(*DateRange)(nil),             // 5: socialsync.v1.DateRange
+	(*ContactRef)(nil),            // 1: socialsync.v1.ContactRef
+	(*TagDetailsRequested)(nil),   // 2: socialsync.v1.TagDetailsRequested
+	(*StatsRequested)(nil),        // 3: socialsync.v1.StatsRequested
+	(Change)(0),                   // 4: socialsync.v1.Change
+	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*DateRange)(nil),             // 6: socialsync.v1.DateRange
 }
 var file_socialsync_v1_triggers_proto_depIdxs = []int32{
-	3, // 0: socialsync.v1.PostEvent.change:type_name -> socialsync.v1.Change
-	4, // 1: socialsync.v1.PostEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	5, // 2: socialsync.v1.StatsRequested.range:type_name -> socialsync.v1.DateRange
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	4, // 0: socialsync.v1.PostEvent.change:type_name -> socialsync.v1.Change
+	5, // 1: socialsync.v1.PostEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	1, // 2: socialsync.v1.PostEvent.contacts:type_name -> socialsync.v1.ContactRef
+	6, // 3: socialsync.v1.StatsRequested.range:type_name -> socialsync.v1.DateRange
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_socialsync_v1_triggers_proto_init() }
@@ -380,13 +529,19 @@ func file_socialsync_v1_triggers_proto_init() {
 		return
 	}
 	file_socialsync_v1_common_proto_init()
+	file_socialsync_v1_triggers_proto_msgTypes[1].OneofWrappers = []any{
+		(*ContactRef_Id)(nil),
+		(*ContactRef_Email)(nil),
+		(*ContactRef_Phone)(nil),
+		(*ContactRef_ExternalId)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socialsync_v1_triggers_proto_rawDesc), len(file_socialsync_v1_triggers_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -70,7 +70,7 @@ func mappingsSet(ctx context.Context, env *Env, args []string) error {
 	if _, err := locate(ctx, c.js, m.Location, time.Now()); err != nil {
 		return err
 	}
-	if len(m.ContactFields) > 0 && !*offline {
+	if (len(m.ContactFields) > 0 || m.Contacts.ExternalIDField != "") && !*offline {
 		if err := checkCustomFields(ctx, *url, m); err != nil {
 			return err
 		}
@@ -235,6 +235,9 @@ func checkCustomFields(ctx context.Context, url string, m settings.Mapping) erro
 		if !keys[f.To] && !keys["contact."+f.To] {
 			bad = append(bad, fmt.Sprintf("contactFields[%d].to: custom field %q is not defined in location %s", i, f.To, m.Location))
 		}
+	}
+	if f := m.Contacts.ExternalIDField; f != "" && !keys[f] && !keys["contact."+f] {
+		bad = append(bad, fmt.Sprintf("contacts.externalIdField: custom field %q is not defined in location %s", f, m.Location))
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("%w: %s (defined: %s)", errUsage, strings.Join(bad, "; "), strings.Join(known, ", "))

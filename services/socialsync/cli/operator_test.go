@@ -101,7 +101,8 @@ func TestTriggerPublishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errOut, code := runCLI(t, "trigger", "post", "--nats", env.URL(), "--location", "Loc1", "--post", "p1",
-		"--tags", "t1, t2", "--contacts", "c1", "--change", "updated", "--event-id", "ev-1")
+		"--tags", "t1, t2", "--contacts", "c1", "--emails", "ann@example.com", "--phones", "+14155550100", "--external-ids", "CRM-42",
+		"--change", "updated", "--event-id", "ev-1")
 	if code != 0 || !strings.Contains(out, "socialsync.trigger.post.Loc1") {
 		t.Fatalf("exit %d: %s%s", code, out, errOut)
 	}
@@ -113,7 +114,9 @@ func TestTriggerPublishes(t *testing.T) {
 	if err := bus.Unmarshal(msg.Headers(), msg.Data(), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.GetPostId() != "p1" || len(got.GetTagIds()) != 2 || got.GetChange() != socialsyncv1.Change_CHANGE_UPDATED || msg.Headers().Get(nats.MsgIdHdr) != "ev-1" {
+	if got.GetPostId() != "p1" || len(got.GetTagIds()) != 2 || got.GetChange() != socialsyncv1.Change_CHANGE_UPDATED || msg.Headers().Get(nats.MsgIdHdr) != "ev-1" ||
+		len(got.GetContacts()) != 3 || got.GetContacts()[0].GetEmail() != "ann@example.com" || got.GetContacts()[1].GetPhone() != "+14155550100" ||
+		got.GetContacts()[2].GetExternalId() != "CRM-42" {
 		t.Errorf("published %v with id %q", protojson.Format(&got), msg.Headers().Get(nats.MsgIdHdr))
 	}
 	_ = msg.Ack()

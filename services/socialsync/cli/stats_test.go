@@ -213,6 +213,11 @@ func TestMappingsSetGet(t *testing.T) {
 		!strings.Contains(errOut, `contactFields[0].to: custom field "contact.nope" is not defined`) || !strings.Contains(errOut, "contact.social_tag") {
 		t.Errorf("undefined custom field: exit %d: %s", code, errOut)
 	}
+	noExternal := write("noexternal.yaml", "location: "+l.ID+"\ncontacts:\n  externalIdField: contact.crm_id\n")
+	if _, errOut, code := runCLI(t, "mappings", "set", "--nats", env.URL(), "-f", noExternal); code != 2 ||
+		!strings.Contains(errOut, `contacts.externalIdField: custom field "contact.crm_id" is not defined`) {
+		t.Errorf("undefined external id field: exit %d: %s", code, errOut)
+	}
 	if _, errOut, code := runCLI(t, "mappings", "set", "--nats", env.URL(), "-f", undefined, "--offline"); code != 0 {
 		t.Errorf("--offline: exit %d: %s", code, errOut)
 	}

@@ -31,6 +31,9 @@ func triggerCmd(ctx context.Context, env *Env, args []string) error {
 		post := fs.String("post", "", "the post's id in the sending system: 1 to 256 bytes of UTF-8 without control characters (required)")
 		tags := fs.String("tags", "", "comma-separated tag ids the post carries")
 		contacts := fs.String("contacts", "", "comma-separated contact ids linked to the post")
+		emails := fs.String("emails", "", "comma-separated emails of more contacts linked to the post (docs/contacts.md)")
+		phones := fs.String("phones", "", "comma-separated phone numbers (E.164) of more contacts linked to the post")
+		externalIDs := fs.String("external-ids", "", "comma-separated ids, in the sending system, of more contacts linked to the post")
 		change := fs.String("change", "", "created, updated or deleted (empty: created or updated)")
 		source := fs.String("source", ids.DefaultSource, "name of the sending system, whose id --post is (highlevel: a Social Planner post id)")
 		build = func() (bus.Family, proto.Message, error) {
@@ -45,6 +48,15 @@ func triggerCmd(ctx context.Context, env *Env, args []string) error {
 			ev := &socialsyncv1.PostEvent{
 				LocationId: *loc, PostId: *post, Change: ch, TagIds: splitList(*tags), ContactIds: splitList(*contacts),
 				OccurredAt: timestamppb.New(now), Source: *source, EventId: *eventID,
+			}
+			for _, v := range splitList(*emails) {
+				ev.Contacts = append(ev.Contacts, &socialsyncv1.ContactRef{Ref: &socialsyncv1.ContactRef_Email{Email: v}})
+			}
+			for _, v := range splitList(*phones) {
+				ev.Contacts = append(ev.Contacts, &socialsyncv1.ContactRef{Ref: &socialsyncv1.ContactRef_Phone{Phone: v}})
+			}
+			for _, v := range splitList(*externalIDs) {
+				ev.Contacts = append(ev.Contacts, &socialsyncv1.ContactRef{Ref: &socialsyncv1.ContactRef_ExternalId{ExternalId: v}})
 			}
 			// The check every consumer applies: what it would refuse is
 			// not published.

@@ -36,6 +36,7 @@ func run(ctx context.Context) error {
 		Catalogues:  stores.Catalogues,
 		Details:     stores.Details,
 		Relations:   stores.Relations,
+		ContactRefs: stores.ContactRefs,
 		Mappings:    stores.Mappings,
 		DeadLetters: stores.DeadLetters,
 		Meter:       d.Telemetry.MeterProvider(),
