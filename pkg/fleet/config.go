@@ -20,6 +20,8 @@ import (
 type Config struct {
 	NATSURL    string `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URL(s), comma-separated"`
 	NATSCreds  string `envconfig:"NATS_CREDS" desc:"path of a NATS credentials file"`
+	// NATS is the connection's reply prefix and TLS.
+	NATS NATSClient `envconfig:""`
 	GHLBaseURL string `envconfig:"GHL_BASE_URL" default:"https://services.leadconnectorhq.com" desc:"HighLevel API base URL (the simulator's for tests)"`
 	HTTPAddr   string `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics"`
 	// TokenKey is the keyring sealing tokens at rest: base64 32-byte keys,
@@ -61,6 +63,9 @@ func (c Config) Validate() error {
 	}
 	if strings.TrimSpace(c.NATSURL) == "" {
 		bad("NATS_URL", "must not be empty")
+	}
+	if err := c.NATS.Validate(c.NATSURL); err != nil {
+		errs = append(errs, err)
 	}
 	if u, err := url.Parse(c.GHLBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("GHL_BASE_URL", "want an http(s) URL, got %q", c.GHLBaseURL)

@@ -11,6 +11,8 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/socialsync/socialsync/pkg/bus"
 )
 
 // The wait between attempts to reach NATS at start: it doubles from
@@ -18,6 +20,9 @@ import (
 const (
 	dialWaitMin = time.Second
 	dialWaitMax = 10 * time.Second
+	// topologyWaitMax bounds the wait between two looks at the topology:
+	// a process becomes ready within it once the topology is applied.
+	topologyWaitMax = 5 * time.Second
 )
 
 // dial connects to NATS at rawURL. While the server cannot be reached
@@ -40,7 +45,7 @@ func (d *Deps) dial(ctx context.Context, rawURL string, opts []nats.Option) (*na
 	wait := func(err error, wait time.Duration) {
 		d.Log.Warn("waiting for nats", "url", shown, "attempt", attempt, "retry_in", wait.String(), "err", err)
 	}
-	nc, err := backoff.RetryNotifyWithData(connect, startBackOff(ctx), wait)
+	nc, err := backoff.RetryNotifyWithData(connect, startBackOff(ctx, dialWaitMax), wait)
 	switch {
 	case err == nil:
 		if attempt > 1 {
@@ -75,7 +80,7 @@ func (d *Deps) ensure(ctx context.Context, js jetstream.JetStream) error {
 	wait := func(err error, wait time.Duration) {
 		d.Log.Warn("waiting for jetstream", "attempt", attempt, "retry_in", wait.String(), "err", err)
 	}
-	err := backoff.RetryNotify(declare, startBackOff(ctx), wait)
+	err := backoff.RetryNotify(declare, startBackOff(ctx, dialWaitMax), wait)
 	switch {
 	case err == nil:
 		if attempt > 1 {
@@ -88,12 +93,58 @@ func (d *Deps) ensure(ctx context.Context, js jetstream.JetStream) error {
 	return fmt.Errorf("wait for JetStream: %w (last attempt: %v)", err, last)
 }
 
-// startBackOff is the wait between the attempts of dial and ensure:
-// dialWaitMin, doubling up to dialWaitMax, until ctx ends.
-func startBackOff(ctx context.Context) backoff.BackOff {
+// awaitTopology waits until the server holds every stream, consumer,
+// bucket and object store of need, reading their info only (Verify): the
+// topology is applied by the operator step (socialsync topology apply),
+// not by the workers. Meanwhile the "topology" readiness check fails
+// naming what is missing, and the log says "waiting for topology" with
+// the same names; a JetStream that does not answer is waited for as well.
+// Any other failure ends it at once.
+func (d *Deps) awaitTopology(ctx context.Context, need bus.Topology) error {
+	attempt := 0
+	var last error
+	refusal := false
+	verify := func() error {
+		attempt++
+		vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		last = need.Verify(vctx, d.JS)
+		var missing *bus.MissingError
+		switch {
+		case last == nil:
+			d.missing.Store(nil)
+			return nil
+		case errors.As(last, &missing):
+			d.missing.Store(&last)
+			return last
+		case ctx.Err() != nil || !unavailable(last):
+			refusal = true
+			return backoff.Permanent(last)
+		}
+		return last
+	}
+	wait := func(err error, wait time.Duration) {
+		d.Log.Warn("waiting for topology", "attempt", attempt, "retry_in", wait.String(), "err", err)
+	}
+	err := backoff.RetryNotify(verify, startBackOff(ctx, topologyWaitMax), wait)
+	switch {
+	case err == nil:
+		if attempt > 1 {
+			d.Log.Info("topology present", "attempt", attempt)
+		}
+		return nil
+	case refusal:
+		return fmt.Errorf("read the topology's streams, consumers and buckets: %w", err)
+	}
+	return fmt.Errorf("wait for the topology: %w (last attempt: %v)", err, last)
+}
+
+// startBackOff is the wait between the attempts of dial, ensure and
+// awaitTopology: dialWaitMin, doubling up to longest, until ctx ends.
+func startBackOff(ctx context.Context, longest time.Duration) backoff.BackOff {
 	b := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(dialWaitMin),
-		backoff.WithMaxInterval(dialWaitMax),
+		backoff.WithMaxInterval(longest),
 		backoff.WithMultiplier(2),
 		backoff.WithRandomizationFactor(0),
 		backoff.WithMaxElapsedTime(0),

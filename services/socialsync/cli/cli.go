@@ -48,6 +48,7 @@ func commands() map[string]command {
 		"mappings":  {"set or get a location's field mappings (contact tags, custom fields, custom values)", mappingsCmd},
 		"segments":  {"apply, validate, list or delete segment definitions (YAML)", segmentsCmd},
 		"workflows": {"apply, validate, list or delete saved workflows (YAML)", workflowsCmd},
+		"topology":  {"apply (create or update) or check the streams, consumers and buckets: the operator step before the workers", topologyCmd},
 	}
 }
 
