@@ -233,10 +233,10 @@ func (t Topology) Verify(ctx context.Context, js jetstream.JetStream) error {
 	return nil
 }
 
-func streamName(name string) string             { return "stream " + name }
+func streamName(name string) string              { return "stream " + name }
 func consumerName(stream, durable string) string { return "consumer " + durable + " on " + stream }
-func bucketName(name string) string             { return "key-value bucket " + name }
-func objectStoreName(name string) string        { return "object store " + name }
+func bucketName(name string) string              { return "key-value bucket " + name }
+func objectStoreName(name string) string         { return "object store " + name }
 
 // declared reports whether the server's consumer configuration got holds
 // every setting want declares; the server fills in the ones it leaves
