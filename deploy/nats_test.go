@@ -80,6 +80,7 @@ func (v *violations) Tracef(format string, args ...any)  {}
 // passwords.
 type natsEnv struct {
 	srv        *server.Server
+	tls        fleettest.TLSFiles
 	passwords  map[string]string
 	violations *violations
 }
@@ -107,7 +108,11 @@ func startBareNATS(t *testing.T) *natsEnv {
 		e.passwords[u] = pw
 		t.Setenv("SOCIALSYNC_NATS_"+strings.ToUpper(u)+"_PASSWORD", pw)
 	}
-	opts, err := server.ProcessConfigFile(chartConfig(t))
+	// Clients verify the server with the CA, as the pods do with the
+	// socialsync-nats-ca Secret; the CLI reads it from the environment.
+	e.tls = fleettest.NewTLSFiles(t)
+	t.Setenv("SOCIALSYNC_NATS_CA_FILE", e.tls.CA)
+	opts, err := server.ProcessConfigFile(chartConfig(t, e.tls))
 	if err != nil {
 		t.Fatalf("nats-server configuration from %s and %s: %v", valuesFile, accountsFile, err)
 	}
@@ -144,7 +149,7 @@ func (e *natsEnv) url(user string) string {
 func (e *natsEnv) connect(t *testing.T, user string) (*nats.Conn, <-chan error) {
 	t.Helper()
 	errs := make(chan error, 64)
-	nc, err := nats.Connect(e.url(user), nats.CustomInboxPrefix(fleet.DefaultInboxPrefix(e.url(user))), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+	nc, err := nats.Connect(e.url(user), nats.RootCAs(e.tls.CA), nats.CustomInboxPrefix(fleet.DefaultInboxPrefix(e.url(user))), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		select {
 		case errs <- err:
 		default:
@@ -166,6 +171,7 @@ func (e *natsEnv) deps(t *testing.T, user, simURL, tokenKey string) *fleet.Deps 
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.TokenKey = tokenKey
 	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.NATS.CAFile = e.tls.CA
 	d, err := fleet.Connect(context.Background(), user, cfg, fleet.Options{LogOutput: testLog{t}})
 	if err != nil {
 		t.Fatalf("fleet.Connect as %s: %v", user, err)
@@ -571,7 +577,7 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 	}
 
 	t.Run("anonymous", func(t *testing.T) {
-		nc, err := nats.Connect(n.srv.ClientURL())
+		nc, err := nats.Connect(n.srv.ClientURL(), nats.RootCAs(n.tls.CA))
 		if err == nil {
 			nc.Close()
 			t.Fatal("an anonymous connection was accepted")
@@ -580,10 +586,24 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			t.Errorf("anonymous connect: %v, want an authorization error", err)
 		}
 	})
+	// The chart's server takes TLS connections only: a client without the
+	// CA, right password or not, is refused before it authenticates.
+	t.Run("without TLS", func(t *testing.T) {
+		nc, err := nats.Connect(n.url("fetcher"))
+		if err == nil {
+			nc.Close()
+			t.Fatal("a connection without TLS was accepted")
+		}
+		// nats.go upgrades to TLS when the server requires it, and then
+		// cannot verify a certificate the system's CAs did not sign.
+		if !errors.Is(err, nats.ErrSecureConnRequired) && !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+			t.Errorf("plain connect: %v, want a refusal of the connection without TLS", err)
+		}
+	})
 	t.Run("wrong password", func(t *testing.T) {
 		u, _ := url.Parse(n.srv.ClientURL())
 		u.User = url.UserPassword("fetcher", n.passwords["enricher"])
-		nc, err := nats.Connect(u.String())
+		nc, err := nats.Connect(u.String(), nats.RootCAs(n.tls.CA))
 		if err == nil {
 			nc.Close()
 			t.Fatal("fetcher with the enricher's password was accepted")

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/socialsync/socialsync/services/socialsync/cli"
@@ -71,8 +72,12 @@ func TestTopologyJob(t *testing.T) {
 
 			// Run it against nats-server with accounts.conf, as the Job would.
 			n := startBareNATS(t)
-			host := strings.TrimPrefix(n.srv.ClientURL(), "nats://")
-			env["SOCIALSYNC_NATS_URL"] = "nats://topology:" + n.passwords["topology"] + "@" + host
+			env["SOCIALSYNC_NATS_URL"] = "nats://topology:" + n.passwords["topology"] + "@" + n.srv.Addr().String()
+			// The file the Secret socialsync-nats-ca puts there.
+			if !mounts(t, pod, c, env["SOCIALSYNC_NATS_CA_FILE"], "socialsync-nats-ca") {
+				t.Errorf("SOCIALSYNC_NATS_CA_FILE=%q is not in a mount of the Secret socialsync-nats-ca", env["SOCIALSYNC_NATS_CA_FILE"])
+			}
+			env["SOCIALSYNC_NATS_CA_FILE"] = n.tls.CA
 			env["SOCIALSYNC_STREAM_REPLICAS"] = "1" // one test server
 			for k, v := range env {
 				if strings.HasPrefix(k, "SOCIALSYNC_") {
@@ -94,4 +99,30 @@ func TestTopologyJob(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mounts reports whether container c of pod mounts file from Secret
+// secret, read only.
+func mounts(t *testing.T, pod corev1.PodSpec, c corev1.Container, file, secret string) bool {
+	t.Helper()
+	for _, m := range c.VolumeMounts {
+		rel, ok := strings.CutPrefix(file, strings.TrimSuffix(m.MountPath, "/")+"/")
+		if !ok || !m.ReadOnly {
+			continue
+		}
+		for _, v := range pod.Volumes {
+			if v.Name != m.Name || v.Secret == nil || v.Secret.SecretName != secret {
+				continue
+			}
+			if len(v.Secret.Items) == 0 {
+				return true
+			}
+			for _, it := range v.Secret.Items {
+				if it.Path == rel {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

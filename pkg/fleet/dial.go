@@ -2,6 +2,8 @@ package fleet
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
@@ -52,6 +54,9 @@ func (d *Deps) dial(ctx context.Context, rawURL string, opts []nats.Option) (*na
 			d.Log.Info("nats connected", "url", shown, "attempt", attempt)
 		}
 		return nc, nil
+	case tlsRefused(last):
+		return nil, fmt.Errorf("%w: connect to NATS at SOCIALSYNC_NATS_URL=%s over TLS (SOCIALSYNC_NATS_CA_FILE, SOCIALSYNC_NATS_CERT_FILE, SOCIALSYNC_NATS_KEY_FILE): %w",
+			ErrConfig, shown, last)
 	case refused(last):
 		return nil, fmt.Errorf("connect to NATS at SOCIALSYNC_NATS_URL=%s: %w", shown, last)
 	}
@@ -166,10 +171,24 @@ func unavailable(err error) bool {
 }
 
 // refused reports whether the server answered and refused the
-// connection's credentials: trying again would not help.
+// connection's credentials or its TLS: trying again would not help.
 func refused(err error) bool {
 	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
-		errors.Is(err, nats.ErrAuthRevoked)
+		errors.Is(err, nats.ErrAuthRevoked) || tlsRefused(err)
+}
+
+// tlsRefused reports whether TLS failed for want of configuration: the
+// server requires TLS and no CA is set, or does not offer it and one is;
+// its certificate is not one the CA signed for its name; or it refused the
+// client's certificate (a TLS alert).
+func tlsRefused(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var alert tls.AlertError
+	return errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrSecureConnWanted) ||
+		errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid) || errors.As(err, &alert) ||
+		err != nil && strings.Contains(err.Error(), "remote error: tls:")
 }
 
 // redactURL returns the NATS URL list s with the user information of every

@@ -68,7 +68,7 @@ func dial(ctx context.Context, url string) (*conn, error) {
 // SOCIALSYNC_NATS_* variables (fleet.NATSClient).
 func connectNATS(url string) (*conn, error) {
 	var client fleet.NATSClient
-	if err := envconfig.Process("socialsync", &client); err != nil {
+	if err := envconfig.Process(fleet.NATSPrefix, &client); err != nil {
 		return nil, err
 	}
 	opts, err := client.Options(url)
