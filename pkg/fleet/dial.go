@@ -68,29 +68,10 @@ func (d *Deps) dial(ctx context.Context, rawURL string, opts []nats.Option) (*na
 // for the server, logging "waiting for jetstream". Any other refusal (a
 // stream at odds with the configuration, say) ends it at once.
 func (d *Deps) ensure(ctx context.Context, js jetstream.JetStream) error {
-	attempt := 0
-	var last error
-	refusal := false // a failure no wait can cure
-	declare := func() error {
-		attempt++
-		ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		last = d.Topology.Ensure(ectx, js)
-		if last != nil && (ctx.Err() != nil || !unavailable(last)) {
-			refusal = true
-			return backoff.Permanent(last)
-		}
-		return last
-	}
-	wait := func(err error, wait time.Duration) {
-		d.Log.Warn("waiting for jetstream", "attempt", attempt, "retry_in", wait.String(), "err", err)
-	}
-	err := backoff.RetryNotify(declare, startBackOff(ctx, dialWaitMax), wait)
+	declare := func(ctx context.Context) error { return d.Topology.Ensure(ctx, js) }
+	last, refusal, err := d.retry(ctx, dialWaitMax, "jetstream", declare, unavailable)
 	switch {
 	case err == nil:
-		if attempt > 1 {
-			d.Log.Info("jetstream available", "attempt", attempt)
-		}
 		return nil
 	case refusal:
 		return fmt.Errorf("declare streams, consumers and buckets: %w", err)
@@ -106,42 +87,59 @@ func (d *Deps) ensure(ctx context.Context, js jetstream.JetStream) error {
 // the same names; a JetStream that does not answer is waited for as well.
 // Any other failure ends it at once.
 func (d *Deps) awaitTopology(ctx context.Context, need bus.Topology) error {
-	attempt := 0
-	var last error
-	refusal := false
-	verify := func() error {
-		attempt++
-		vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		last = need.Verify(vctx, d.JS)
+	verify := func(ctx context.Context) error {
+		err := need.Verify(ctx, d.JS)
 		var missing *bus.MissingError
-		switch {
-		case last == nil:
+		if errors.As(err, &missing) {
+			d.missing.Store(&err)
+		} else if err == nil {
 			d.missing.Store(nil)
-			return nil
-		case errors.As(last, &missing):
-			d.missing.Store(&last)
-			return last
-		case ctx.Err() != nil || !unavailable(last):
+		}
+		return err
+	}
+	waitable := func(err error) bool {
+		var missing *bus.MissingError
+		return errors.As(err, &missing) || unavailable(err)
+	}
+	last, refusal, err := d.retry(ctx, topologyWaitMax, "topology", verify, waitable)
+	switch {
+	case err == nil:
+		return nil
+	case refusal:
+		return fmt.Errorf("read the topology's streams, consumers and buckets: %w", err)
+	}
+	return fmt.Errorf("wait for the topology: %w (last attempt: %v)", err, last)
+}
+
+// retry runs try, each attempt bounded by 30 s, until it succeeds, with
+// the waits of startBackOff(ctx, longest) between attempts, while
+// waitable says its error is one a wait can cure; it logs "waiting for
+// <what>" before each wait and "<what> available" when an attempt after
+// the first succeeds. It returns the last attempt's error, whether
+// retrying stopped on an error no wait can cure (refusal), and the error
+// that ended it (nil on success, the refusal, or ctx's).
+func (d *Deps) retry(ctx context.Context, longest time.Duration, what string, try func(context.Context) error,
+	waitable func(error) bool) (last error, refusal bool, err error) {
+	attempt := 0
+	once := func() error {
+		attempt++
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		last = try(actx)
+		if last != nil && (ctx.Err() != nil || !waitable(last)) {
 			refusal = true
 			return backoff.Permanent(last)
 		}
 		return last
 	}
 	wait := func(err error, wait time.Duration) {
-		d.Log.Warn("waiting for topology", "attempt", attempt, "retry_in", wait.String(), "err", err)
+		d.Log.Warn("waiting for "+what, "attempt", attempt, "retry_in", wait.String(), "err", err)
 	}
-	err := backoff.RetryNotify(verify, startBackOff(ctx, topologyWaitMax), wait)
-	switch {
-	case err == nil:
-		if attempt > 1 {
-			d.Log.Info("topology present", "attempt", attempt)
-		}
-		return nil
-	case refusal:
-		return fmt.Errorf("read the topology's streams, consumers and buckets: %w", err)
+	err = backoff.RetryNotify(once, startBackOff(ctx, longest), wait)
+	if err == nil && attempt > 1 {
+		d.Log.Info(what+" available", "attempt", attempt)
 	}
-	return fmt.Errorf("wait for the topology: %w (last attempt: %v)", err, last)
+	return last, refusal, err
 }
 
 // startBackOff is the wait between the attempts of dial, ensure and

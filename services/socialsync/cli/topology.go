@@ -40,11 +40,7 @@ func topologyApply(ctx context.Context, env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	topo, err := operatorTopology()
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	c, err := connectNATS(*url)
+	topo, c, err := topologyConn(*url)
 	if err != nil {
 		return err
 	}
@@ -77,11 +73,7 @@ func topologyCheck(ctx context.Context, env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	topo, err := operatorTopology()
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	c, err := connectNATS(*url)
+	topo, c, err := topologyConn(*url)
 	if err != nil {
 		return err
 	}
@@ -100,4 +92,15 @@ func topologyCheck(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintln(env.Stdout, "topology present")
 	return nil
+}
+
+// topologyConn is the topology the environment sizes (operatorTopology)
+// and a connection to url to apply or check it; the caller closes it.
+func topologyConn(url string) (bus.Topology, *conn, error) {
+	topo, err := operatorTopology()
+	if err != nil {
+		return bus.Topology{}, nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	c, err := connectNATS(url)
+	return topo, c, err
 }
