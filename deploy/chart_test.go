@@ -11,11 +11,21 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 )
 
 // chartValues is the part of the NATS chart's values these tests read.
 type chartValues struct {
 	Config struct {
+		NATS struct {
+			TLS struct {
+				Enabled    bool   `json:"enabled"`
+				SecretName string `json:"secretName"`
+				Cert       string `json:"cert"`
+				Key        string `json:"key"`
+			} `json:"tls"`
+		} `json:"nats"`
 		Cluster struct {
 			Enabled  bool `json:"enabled"`
 			Replicas int  `json:"replicas"`
@@ -64,11 +74,12 @@ func readValues(t *testing.T) chartValues {
 }
 
 // chartConfig writes the nats-server configuration the chart renders from
-// values.yaml, as far as these values go (the jetstream block with its
-// merged settings, the merged top-level settings, the include of the
-// accounts file), with accounts.conf copied beside it byte for byte, and
-// returns its path. The store directory is the test's.
-func chartConfig(t *testing.T) string {
+// values.yaml, as far as these values go (the client TLS block, the
+// jetstream block with its merged settings, the merged top-level settings,
+// the include of the accounts file), with accounts.conf copied beside it
+// byte for byte, and returns its path. The store directory is the test's;
+// the certificates the Secret holds in the cluster are tlsFiles'.
+func chartConfig(t *testing.T, tlsFiles fleettest.TLSFiles) string {
 	t.Helper()
 	v := readValues(t)
 	dir := t.TempDir()
@@ -80,6 +91,9 @@ func chartConfig(t *testing.T) string {
 		t.Fatal(err)
 	}
 	var b strings.Builder
+	if v.Config.NATS.TLS.Enabled {
+		fmt.Fprintf(&b, "tls {\n  cert_file: %q\n  key_file: %q\n}\n", tlsFiles.ServerCert, tlsFiles.ServerKey)
+	}
 	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n", filepath.Join(dir, "js"))
 	for _, k := range slices.Sorted(maps.Keys(v.Config.JetStream.Merge)) {
 		fmt.Fprintf(&b, "  %s: %q\n", k, fmt.Sprint(v.Config.JetStream.Merge[k]))
@@ -117,6 +131,9 @@ func TestChartValues(t *testing.T) {
 	}
 	if !c.Monitor.Enabled || c.Monitor.Port != 8222 {
 		t.Errorf("monitor %+v, want enabled on 8222 (KEDA reads /jsz there)", c.Monitor)
+	}
+	if tls := c.NATS.TLS; !tls.Enabled || tls.SecretName == "" || tls.Cert == "" || tls.Key == "" {
+		t.Errorf("client TLS %+v, want enabled with the certificate and key from a Secret", tls)
 	}
 	if got := c.Merge["$include"]; got != "accounts.conf" {
 		t.Errorf("config.merge.$include %v, want accounts.conf", got)

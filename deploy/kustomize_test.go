@@ -3,6 +3,7 @@ package deploy
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -116,6 +118,7 @@ var jetstreamScalerKeys = []string{"natsServerMonitoringEndpoint", "account", "s
 // rendered is one overlay's objects, decoded.
 type rendered struct {
 	deployments   map[string]*appsv1.Deployment
+	jobs          map[string]*batchv1.Job
 	services      map[string]*corev1.Service
 	configMaps    map[string]*corev1.ConfigMap
 	pdbs          map[string]*policyv1.PodDisruptionBudget
@@ -136,14 +139,14 @@ func render(t *testing.T, overlay string) *rendered {
 		t.Fatalf("kustomize build k8s/overlays/%s: %v", overlay, err)
 	}
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{appsv1.AddToScheme, corev1.AddToScheme, policyv1.AddToScheme, networkingv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{appsv1.AddToScheme, batchv1.AddToScheme, corev1.AddToScheme, policyv1.AddToScheme, networkingv1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			t.Fatal(err)
 		}
 	}
 	strict := json.NewSerializerWithOptions(json.DefaultMetaFactory, scheme, scheme, json.SerializerOptions{Yaml: true, Strict: true})
 	r := &rendered{
-		deployments: map[string]*appsv1.Deployment{}, services: map[string]*corev1.Service{},
+		deployments: map[string]*appsv1.Deployment{}, jobs: map[string]*batchv1.Job{}, services: map[string]*corev1.Service{},
 		configMaps: map[string]*corev1.ConfigMap{}, pdbs: map[string]*policyv1.PodDisruptionBudget{},
 		netpols: map[string]*networkingv1.NetworkPolicy{}, scaledObjects: map[string]*ScaledObject{}, rules: map[string]*PrometheusRule{},
 		namespaces: map[string]*corev1.Namespace{}, namespaceOf: map[string]string{},
@@ -194,6 +197,8 @@ func render(t *testing.T, overlay string) *rendered {
 		switch o := obj.(type) {
 		case *appsv1.Deployment:
 			r.deployments[name] = o
+		case *batchv1.Job:
+			r.jobs[name] = o
 		case *corev1.Service:
 			r.services[name] = o
 		case *corev1.ConfigMap:
@@ -224,6 +229,9 @@ func TestOverlaysRenderAndDecodeStrictly(t *testing.T) {
 			if len(r.deployments) != len(want) {
 				t.Errorf("%d Deployments, want %d", len(r.deployments), len(want))
 			}
+			if r.jobs[topologyJob] == nil || len(r.jobs) != 1 {
+				t.Errorf("Jobs %v, want the one that applies the topology, %s", slices.Collect(maps.Keys(r.jobs)), topologyJob)
+			}
 			if r.namespaces[ov.namespace] == nil {
 				t.Errorf("no Namespace %s", ov.namespace)
 			} else if got := r.namespaces[ov.namespace].Labels["pod-security.kubernetes.io/enforce"]; got != "restricted" {
@@ -248,48 +256,11 @@ func TestDeploymentsAreLockedDown(t *testing.T) {
 		for name, d := range r.deployments {
 			t.Run(ov.name+"/"+name, func(t *testing.T) {
 				pod := d.Spec.Template.Spec
-				psc := pod.SecurityContext
-				if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
-					t.Error("pod does not run as a non-root user")
-				}
-				if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-					t.Error("pod seccomp profile is not RuntimeDefault")
-				}
-				if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
-					t.Error("the service account token is mounted; the fleet never calls the Kubernetes API")
-				}
-				if len(pod.InitContainers) > 0 {
-					t.Error("init containers are not checked here; add them to the test")
-				}
+				checkPodLockedDown(t, pod)
 				if len(pod.Containers) != 1 {
 					t.Fatalf("%d containers, want 1", len(pod.Containers))
 				}
 				c := pod.Containers[0]
-				sc := c.SecurityContext
-				switch {
-				case sc == nil:
-					t.Fatal("container has no securityContext")
-				case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
-					t.Error("privilege escalation is allowed")
-				case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
-					t.Error("root file system is writable")
-				case sc.Privileged != nil && *sc.Privileged:
-					t.Error("container is privileged")
-				case sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0:
-					t.Errorf("capabilities %+v, want drop [ALL] and nothing added", sc.Capabilities)
-				case sc.RunAsUser != nil && *sc.RunAsUser == 0:
-					t.Error("container runs as root")
-				case sc.SeccompProfile != nil && sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault:
-					t.Error("container overrides seccomp")
-				}
-				for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-					req, lim := c.Resources.Requests[res], c.Resources.Limits[res]
-					if req.IsZero() || lim.IsZero() {
-						t.Errorf("%s request %v limit %v: want both", res, req.String(), lim.String())
-					} else if req.Cmp(lim) > 0 {
-						t.Errorf("%s request %v above its limit %v", res, req.String(), lim.String())
-					}
-				}
 				checkProbe(t, "readiness", c.ReadinessProbe, "/readyz", c)
 				checkProbe(t, "liveness", c.LivenessProbe, "/healthz", c)
 				if c.StartupProbe != nil {
@@ -303,7 +274,7 @@ func TestDeploymentsAreLockedDown(t *testing.T) {
 				// for in-flight messages, then fleet.Serve's 5s margin and
 				// Deps.Close's 10s to drain NATS and flush telemetry, after
 				// the preStop hook.
-				env := podEnv(t, r, d)
+				env := podEnv(t, r, d.Name, d.Spec.Template.Spec.Containers[0])
 				shutdown := 20 * time.Second // fleet.Config's default
 				if v, ok := env["SOCIALSYNC_SHUTDOWN_TIMEOUT"]; ok {
 					var err error
@@ -323,6 +294,54 @@ func TestDeploymentsAreLockedDown(t *testing.T) {
 					t.Errorf("terminationGracePeriodSeconds %v, want more than preStop %v + SOCIALSYNC_SHUTDOWN_TIMEOUT %v + 15s", grace, preStop, shutdown)
 				}
 			})
+		}
+	}
+}
+
+// checkPodLockedDown checks a pod and its containers: non-root, seccomp
+// RuntimeDefault, no service account token, no init containers; each
+// container with a read-only root file system, no privilege escalation,
+// every capability dropped, and requests and limits.
+func checkPodLockedDown(t *testing.T, pod corev1.PodSpec) {
+	t.Helper()
+	psc := pod.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
+		t.Error("pod does not run as a non-root user")
+	}
+	if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Error("pod seccomp profile is not RuntimeDefault")
+	}
+	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+		t.Error("the service account token is mounted; the fleet never calls the Kubernetes API")
+	}
+	if len(pod.InitContainers) > 0 {
+		t.Error("init containers are not checked here; add them to the test")
+	}
+	for _, c := range pod.Containers {
+		sc := c.SecurityContext
+		switch {
+		case sc == nil:
+			t.Error("container has no securityContext")
+		case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+			t.Error("privilege escalation is allowed")
+		case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+			t.Error("root file system is writable")
+		case sc.Privileged != nil && *sc.Privileged:
+			t.Error("container is privileged")
+		case sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0:
+			t.Errorf("capabilities %+v, want drop [ALL] and nothing added", sc.Capabilities)
+		case sc.RunAsUser != nil && *sc.RunAsUser == 0:
+			t.Error("container runs as root")
+		case sc.SeccompProfile != nil && sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault:
+			t.Error("container overrides seccomp")
+		}
+		for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			req, lim := c.Resources.Requests[res], c.Resources.Limits[res]
+			if req.IsZero() || lim.IsZero() {
+				t.Errorf("%s request %v limit %v: want both", res, req.String(), lim.String())
+			} else if req.Cmp(lim) > 0 {
+				t.Errorf("%s request %v above its limit %v", res, req.String(), lim.String())
+			}
 		}
 	}
 }
@@ -353,17 +372,16 @@ func hasPort(c corev1.Container, port intstr.IntOrString) bool {
 // podEnv resolves the container's environment as the kubelet would: the
 // envFrom ConfigMaps, then env, with $(VAR) references expanded. A value
 // from a Secret stands as a placeholder: the test fills in real secrets.
-func podEnv(t *testing.T, r *rendered, d *appsv1.Deployment) map[string]string {
+func podEnv(t *testing.T, r *rendered, name string, c corev1.Container) map[string]string {
 	t.Helper()
-	c := d.Spec.Template.Spec.Containers[0]
 	env := map[string]string{}
 	for _, from := range c.EnvFrom {
 		if from.ConfigMapRef == nil {
-			t.Fatalf("%s: envFrom other than a ConfigMap", d.Name)
+			t.Fatalf("%s: envFrom other than a ConfigMap", name)
 		}
 		cm := r.configMaps[from.ConfigMapRef.Name]
 		if cm == nil {
-			t.Fatalf("%s: envFrom ConfigMap %s does not exist", d.Name, from.ConfigMapRef.Name)
+			t.Fatalf("%s: envFrom ConfigMap %s does not exist", name, from.ConfigMapRef.Name)
 		}
 		for k, v := range cm.Data {
 			env[k] = v
@@ -377,7 +395,7 @@ func podEnv(t *testing.T, r *rendered, d *appsv1.Deployment) map[string]string {
 				if v, ok := env[m[2:len(m)-1]]; ok {
 					return v
 				}
-				t.Errorf("%s: %s refers to %s, defined nowhere before it", d.Name, e.Name, m)
+				t.Errorf("%s: %s refers to %s, defined nowhere before it", name, e.Name, m)
 				return m
 			})
 		case e.ValueFrom.SecretKeyRef != nil:
@@ -422,7 +440,7 @@ func TestDeploymentsConfigureTheirBinaries(t *testing.T) {
 				if !ok {
 					t.Fatalf("no Config type known for %s", name)
 				}
-				env := podEnv(t, r, d)
+				env := podEnv(t, r, d.Name, d.Spec.Template.Spec.Containers[0])
 				known := map[string]bool{}
 				spec, _ := newConfig()
 				var usage strings.Builder

@@ -44,8 +44,9 @@ const (
 	valuesFile   = "nats/values.yaml"
 )
 
-// users are the NATS users of accounts.conf.
-var users = []string{"fetcher", "enricher", "stats", "contactsync", "automation", "gateway", "operator"}
+// users are the NATS users of accounts.conf; topology is the one that
+// applies the topology (the socialsync-topology Job).
+var users = []string{"fetcher", "enricher", "stats", "contactsync", "automation", "gateway", "operator", "topology"}
 
 // violations records the permission violations nats-server logs.
 type violations struct {
@@ -79,14 +80,24 @@ func (v *violations) Tracef(format string, args ...any)  {}
 // passwords.
 type natsEnv struct {
 	srv        *server.Server
+	tls        fleettest.TLSFiles
 	passwords  map[string]string
 	violations *violations
 }
 
 // startNATS starts an in-process JetStream server whose accounts and
 // permissions are exactly those of accounts.conf, the passwords coming from
-// the environment as they do in the cluster.
+// the environment as they do in the cluster, and applies the topology as
+// the topology user, as the socialsync-topology Job does.
 func startNATS(t *testing.T) *natsEnv {
+	t.Helper()
+	e := startBareNATS(t)
+	e.run(t, "topology", "topology", "apply")
+	return e
+}
+
+// startBareNATS is startNATS without the topology.
+func startBareNATS(t *testing.T) *natsEnv {
 	t.Helper()
 	e := &natsEnv{passwords: map[string]string{}, violations: &violations{}}
 	for _, u := range users {
@@ -97,7 +108,11 @@ func startNATS(t *testing.T) *natsEnv {
 		e.passwords[u] = pw
 		t.Setenv("SOCIALSYNC_NATS_"+strings.ToUpper(u)+"_PASSWORD", pw)
 	}
-	opts, err := server.ProcessConfigFile(chartConfig(t))
+	// Clients verify the server with the CA, as the pods do with the
+	// socialsync-nats-ca Secret; the CLI reads it from the environment.
+	e.tls = fleettest.NewTLSFiles(t)
+	t.Setenv("SOCIALSYNC_NATS_CA_FILE", e.tls.CA)
+	opts, err := server.ProcessConfigFile(chartConfig(t, e.tls))
 	if err != nil {
 		t.Fatalf("nats-server configuration from %s and %s: %v", valuesFile, accountsFile, err)
 	}
@@ -128,12 +143,13 @@ func (e *natsEnv) url(user string) string {
 	return u.String()
 }
 
-// connect connects as user and returns the connection and the errors the
-// server sends it asynchronously (permission violations).
+// connect connects as user, with the user's own inbox prefix as every
+// process sets it, and returns the connection and the errors the server
+// sends it asynchronously (permission violations).
 func (e *natsEnv) connect(t *testing.T, user string) (*nats.Conn, <-chan error) {
 	t.Helper()
 	errs := make(chan error, 64)
-	nc, err := nats.Connect(e.url(user), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+	nc, err := nats.Connect(e.url(user), nats.RootCAs(e.tls.CA), nats.CustomInboxPrefix(fleet.DefaultInboxPrefix(e.url(user))), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		select {
 		case errs <- err:
 		default:
@@ -155,6 +171,7 @@ func (e *natsEnv) deps(t *testing.T, user, simURL, tokenKey string) *fleet.Deps 
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.TokenKey = tokenKey
 	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.NATS.CAFile = e.tls.CA
 	d, err := fleet.Connect(context.Background(), user, cfg, fleet.Options{LogOutput: testLog{t}})
 	if err != nil {
 		t.Fatalf("fleet.Connect as %s: %v", user, err)
@@ -371,11 +388,18 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 // args are the command and its flags; --nats is added.
 func (e *natsEnv) operatorRun(t *testing.T, args ...string) string {
 	t.Helper()
+	return e.run(t, "operator", args...)
+}
+
+// run runs the socialsync CLI in-process as user: args are the command
+// and its flags; --nats is added.
+func (e *natsEnv) run(t *testing.T, user string, args ...string) string {
+	t.Helper()
 	n := 1
-	if len(args) > 1 && (args[0] == "trigger" || args[0] == "locations" || args[0] == "segments") {
-		n = 2 // trigger post, locations add, segments apply: flags follow the subcommand
+	if len(args) > 1 && (args[0] == "trigger" || args[0] == "locations" || args[0] == "segments" || args[0] == "topology") {
+		n = 2 // trigger post, locations add, segments apply, topology apply: flags follow the subcommand
 	}
-	full := append(slices.Clone(args[:n]), "--nats", e.url("operator"))
+	full := append(slices.Clone(args[:n]), "--nats", e.url(user))
 	full = append(full, args[n:]...)
 	var out, errOut bytes.Buffer
 	if code := cli.Main(context.Background(), full, &out, &errOut); code != 0 {
@@ -402,7 +426,7 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 	allowed := map[string][]check{
 		"fetcher": {{"pub", "socialsync.refresh.catalogue." + loc}, {"pub", "socialsync.trigger.tagdetails." + loc},
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_REFRESH.fetcher"}, {"pub", "socialsync.dlq.fetcher." + loc},
-			{"pub", "$KV.socialsync_tags." + loc}, {"sub", "_INBOX.abc.*"}},
+			{"pub", "$KV.socialsync_tags." + loc}, {"sub", "_INBOX_fetcher.abc.*"}},
 		"enricher": {{"pub", "socialsync.event.tagdetails." + loc}, {"pub", "$KV.socialsync_tag_details." + loc + ".t1"},
 			{"pub", "$JS.ACK.SOCIALSYNC_EVENTS.enricher.1.2.3.4.5.6"}},
 		"stats": {{"pub", "socialsync.event.stats." + loc}, {"pub", "socialsync.schedule.stats." + loc},
@@ -418,6 +442,8 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "$JS.API.STREAM.MSG.DELETE.SOCIALSYNC_DLQ"}, {"pub", "socialsync.event.tag." + loc}},
 		"operator": {{"pub", "socialsync.trigger.post." + loc}, {"pub", "$KV.socialsync_tokens." + loc},
 			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_DLQ.list1.socialsync.dlq.>"}},
+		"topology": {{"pub", "$JS.API.STREAM.INFO.SOCIALSYNC_TRIGGERS"}, {"pub", "$JS.API.CONSUMER.INFO.SOCIALSYNC_TRIGGERS.fetcher"},
+			{"sub", "_INBOX_topology.abc.*"}},
 	}
 	refused := map[string][]check{
 		"fetcher": {
@@ -483,6 +509,21 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "$JS.API.STREAM.DELETE.SOCIALSYNC_DLQ"},
 			{"pub", "$KV.socialsync_tags." + loc},
 			{"sub", "socialsync.trigger.>"},
+			// It reads tokens and never writes, deletes or reconfigures them.
+			{"pub", "$KV.socialsync_tokens." + loc},
+			{"pub", "$JS.API.STREAM.MSG.DELETE.KV_socialsync_tokens"},
+			{"pub", "$JS.API.STREAM.PURGE.KV_socialsync_tokens"},
+			{"pub", "$KV.socialsync_locations." + loc},
+			{"pub", "$KV.socialsync_segments.member." + loc + ".c1"}, // the automation worker's membership
+		},
+		"topology": {
+			{"pub", "$KV.socialsync_tokens." + loc}, // applies the topology, reads and writes nothing stored
+			{"pub", "$JS.API.DIRECT.GET.KV_socialsync_tokens.$KV.socialsync_tokens." + loc},
+			{"pub", "socialsync.trigger.post." + loc},
+			{"pub", "$JS.API.STREAM.DELETE.SOCIALSYNC_TRIGGERS"},
+			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_EVENTS"},
+			{"pub", "$JS.API.STREAM.CREATE.OTHER"},
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.fetcher"},
 		},
 		"operator": {
 			{"pub", "$JS.API.STREAM.DELETE.SOCIALSYNC_TRIGGERS"},
@@ -492,6 +533,28 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "socialsync.dlq.fetcher." + loc}, // cannot forge dead letters
 			{"sub", "socialsync.>"},
 		},
+	}
+	for _, user := range users {
+		// Nobody but the topology user creates, updates or deletes a
+		// stream or a durable: a stolen worker password cannot shorten the
+		// tokens' or the triggers' max age and wipe every tenant.
+		if user != "topology" {
+			refused[user] = append(refused[user],
+				check{"pub", "$JS.API.STREAM.UPDATE.KV_socialsync_tokens"}, check{"pub", "$JS.API.STREAM.UPDATE.SOCIALSYNC_TRIGGERS"},
+				check{"pub", "$JS.API.STREAM.CREATE.SOCIALSYNC_EVENTS"}, check{"pub", "$JS.API.STREAM.CREATE.KV_socialsync_tokens"},
+				check{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_TRIGGERS.fetcher.socialsync.trigger.post.*"},
+				check{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_EVENTS.workflows"})
+		}
+		refused[user] = append(refused[user], check{"pub", "$JS.API.STREAM.DELETE.KV_socialsync_tokens"},
+			check{"pub", "$JS.API.STREAM.DELETE.SOCIALSYNC_TRIGGERS"})
+		// Nobody reads another's replies: the shared _INBOX.> and every
+		// other user's prefix are refused.
+		refused[user] = append(refused[user], check{"sub", "_INBOX.>"}, check{"sub", ">"})
+		for _, other := range users {
+			if other != user {
+				refused[user] = append(refused[user], check{"sub", "_INBOX_" + other + ".>"})
+			}
+		}
 	}
 	for _, user := range users {
 		t.Run(user, func(t *testing.T) {
@@ -514,7 +577,7 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 	}
 
 	t.Run("anonymous", func(t *testing.T) {
-		nc, err := nats.Connect(n.srv.ClientURL())
+		nc, err := nats.Connect(n.srv.ClientURL(), nats.RootCAs(n.tls.CA))
 		if err == nil {
 			nc.Close()
 			t.Fatal("an anonymous connection was accepted")
@@ -523,10 +586,24 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			t.Errorf("anonymous connect: %v, want an authorization error", err)
 		}
 	})
+	// The chart's server takes TLS connections only: a client without the
+	// CA, right password or not, is refused before it authenticates.
+	t.Run("without TLS", func(t *testing.T) {
+		nc, err := nats.Connect(n.url("fetcher"))
+		if err == nil {
+			nc.Close()
+			t.Fatal("a connection without TLS was accepted")
+		}
+		// nats.go upgrades to TLS when the server requires it, and then
+		// cannot verify a certificate the system's CAs did not sign.
+		if !errors.Is(err, nats.ErrSecureConnRequired) && !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+			t.Errorf("plain connect: %v, want a refusal of the connection without TLS", err)
+		}
+	})
 	t.Run("wrong password", func(t *testing.T) {
 		u, _ := url.Parse(n.srv.ClientURL())
 		u.User = url.UserPassword("fetcher", n.passwords["enricher"])
-		nc, err := nats.Connect(u.String())
+		nc, err := nats.Connect(u.String(), nats.RootCAs(n.tls.CA))
 		if err == nil {
 			nc.Close()
 			t.Fatal("fetcher with the enricher's password was accepted")
@@ -576,10 +653,13 @@ func attempt(nc *nats.Conn, errs <-chan error, c check) error {
 
 // TestAccountsCoverTopology reads accounts.conf with nats-server's own
 // parser and checks it against the topology the code declares
-// (topology.New): every user may declare every stream, bucket, object
-// store and durable Ensure creates at start; each worker may bind, pull and
-// acknowledge its own durables and no other worker's. A stream or consumer
-// added to pkg/bus/topology.go without its grants fails here, naming it.
+// (topology.New): the topology user may create, update and read every
+// stream, bucket, object store and durable Apply declares, and no other
+// user may create, update or delete any stream or create any durable; every
+// user may read stream info (Verify at start); each worker may read, pull
+// and acknowledge its own durables and no other worker's; each user
+// subscribes to its own inbox prefix only. A stream or consumer added to
+// pkg/topology without its grants fails here, naming it.
 func TestAccountsCoverTopology(t *testing.T) {
 	for _, u := range users {
 		t.Setenv("SOCIALSYNC_NATS_"+strings.ToUpper(u)+"_PASSWORD", "pw"+u)
@@ -596,8 +676,11 @@ func TestAccountsCoverTopology(t *testing.T) {
 		if u.Permissions == nil || u.Permissions.Publish == nil || u.Permissions.Subscribe == nil {
 			t.Fatalf("user %s has no publish and subscribe permissions: it could do anything", u.Username)
 		}
-		if !slices.Equal(u.Permissions.Subscribe.Allow, []string{"_INBOX.>"}) {
-			t.Errorf("user %s subscribes to %v, want only _INBOX.>", u.Username, u.Permissions.Subscribe.Allow)
+		if want := []string{"_INBOX_" + u.Username + ".>"}; !slices.Equal(u.Permissions.Subscribe.Allow, want) {
+			t.Errorf("user %s subscribes to %v, want only %v, its own replies", u.Username, u.Permissions.Subscribe.Allow, want)
+		}
+		if got := fleet.DefaultInboxPrefix("nats://" + u.Username + ":pw@nats:4222"); got+".>" != "_INBOX_"+u.Username+".>" {
+			t.Errorf("the processes of user %s reply on %s.>, which accounts.conf does not let it subscribe to", u.Username, got)
 		}
 		allow[u.Username], deny[u.Username] = u.Permissions.Publish.Allow, u.Permissions.Publish.Deny
 	}
@@ -610,28 +693,59 @@ func TestAccountsCoverTopology(t *testing.T) {
 		return slices.ContainsFunc(allow[user], matches) && !slices.ContainsFunc(deny[user], matches)
 	}
 	topo := topology.New(topology.Options{})
-	var ensure []string
+	var stores []string
 	for _, s := range topo.Streams {
-		ensure = append(ensure, streamAPI(s.Name)...)
+		stores = append(stores, s.Name)
 	}
 	for _, kv := range topo.KeyValues {
-		ensure = append(ensure, streamAPI("KV_"+kv.Bucket)...)
+		stores = append(stores, "KV_"+kv.Bucket)
 	}
 	for _, o := range topo.ObjectStores {
-		ensure = append(ensure, streamAPI("OBJ_"+o.Bucket)...)
+		stores = append(stores, "OBJ_"+o.Bucket)
 	}
+	var apply []string
+	for _, name := range stores {
+		apply = append(apply, "$JS.API.STREAM.CREATE."+name, "$JS.API.STREAM.UPDATE."+name, "$JS.API.STREAM.INFO."+name)
+	}
+	var durables []string
 	for _, c := range topo.Consumers {
 		subject := "$JS.API.CONSUMER.CREATE." + c.Stream + "." + c.Config.Durable
 		if c.Config.FilterSubject != "" {
 			subject += "." + c.Config.FilterSubject // nats.go's form with a single filter
 		}
-		ensure = append(ensure, subject)
+		durables = append(durables, subject)
+		apply = append(apply, subject, "$JS.API.CONSUMER.INFO."+c.Stream+"."+c.Config.Durable)
 	}
-	ensure = append(ensure, "$JS.API.INFO")
+	for _, s := range apply {
+		if !may("topology", s) {
+			t.Errorf("the topology user may not %s, which socialsync topology apply does", s)
+		}
+	}
 	for _, u := range users {
-		for _, s := range ensure {
-			if !may(u, s) {
-				t.Errorf("%s may not %s, which bus.Topology.Ensure does at start", u, s)
+		for _, name := range stores {
+			if !may(u, "$JS.API.STREAM.INFO."+name) {
+				t.Errorf("%s may not read the info of %s, which it waits for at start", u, name)
+			}
+			for _, op := range []string{"DELETE", "PURGE"} {
+				if may(u, "$JS.API.STREAM."+op+"."+name) && !purgeAllowed[u+" "+name] {
+					t.Errorf("%s may %s stream %s", u, strings.ToLower(op), name)
+				}
+			}
+			if u == "topology" {
+				continue
+			}
+			for _, op := range []string{"CREATE", "UPDATE"} {
+				if may(u, "$JS.API.STREAM."+op+"."+name) {
+					t.Errorf("%s may %s stream %s: only the topology user may", u, strings.ToLower(op), name)
+				}
+			}
+		}
+		if u == "topology" {
+			continue
+		}
+		for _, s := range durables {
+			if may(u, s) {
+				t.Errorf("%s may %s: only the topology user creates durables", u, s)
 			}
 		}
 	}
@@ -664,21 +778,31 @@ func TestAccountsCoverTopology(t *testing.T) {
 		}
 	}
 	for _, u := range users {
-		for _, s := range []string{"$JS.API.STREAM.DELETE." + topology.StreamTriggers, "$JS.API.STREAM.PURGE." + topology.StreamEvents,
-			"$JS.API.STREAM.CREATE.OTHER", "$JS.API.ACCOUNT.PURGE.SOCIALSYNC", "$SYS.REQ.SERVER.PING"} {
+		for _, s := range []string{"$JS.API.STREAM.CREATE.OTHER", "$JS.API.STREAM.UPDATE.OTHER", "$JS.API.ACCOUNT.PURGE.SOCIALSYNC", "$SYS.REQ.SERVER.PING",
+			"$JS.API.CONSUMER.DURABLE.CREATE." + topology.StreamTriggers + ".fetcher"} {
 			if may(u, s) {
 				t.Errorf("%s may %s", u, s)
 			}
 		}
 	}
+	// The gateway, the one public component, reads tokens and never
+	// writes them.
+	for _, s := range []string{"$KV." + topology.BucketTokens + ".L1", "$KV." + topology.BucketLocations + ".L1",
+		"$JS.API.STREAM.MSG.DELETE.KV_" + topology.BucketTokens, "$JS.API.STREAM.PURGE.KV_" + topology.BucketTokens} {
+		if may("gateway", s) {
+			t.Errorf("the gateway may %s", s)
+		}
+	}
+	if !may("gateway", "$JS.API.DIRECT.GET.KV_"+topology.BucketTokens+".$KV.socialsync_tokens.L1") {
+		t.Error("the gateway may not read a token record (a location's status)")
+	}
 }
+
+// purgeAllowed are the purges a user's code does: the stats worker
+// removes a location's schedule (purge by subject), the stats worker
+// replaces a report in the object store.
+var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OBJ_socialsync_reports": true}
 
 // durableOwner names the user of a durable not named after its worker:
 // the automation worker runs the segments and workflows durables.
 var durableOwner = map[string]string{"segments": "automation", "workflows": "automation"}
-
-// streamAPI are the JetStream API subjects CreateOrUpdateStream and a bind
-// (js.Stream, js.KeyValue) use for stream name.
-func streamAPI(name string) []string {
-	return []string{"$JS.API.STREAM.CREATE." + name, "$JS.API.STREAM.UPDATE." + name, "$JS.API.STREAM.INFO." + name}
-}

@@ -424,3 +424,19 @@ func asFull(subject string, err error) error {
 	}
 	return err
 }
+
+// MissingError is Verify's answer when the server lacks part of a
+// topology: the topology has not been applied (socialsync topology apply),
+// or was applied by an older release. Waiting cures it once the operator
+// step has run.
+type MissingError struct {
+	// Missing names each stream, consumer, key-value bucket or object
+	// store the server does not hold, as "stream SOCIALSYNC_TRIGGERS",
+	// "consumer fetcher on SOCIALSYNC_TRIGGERS", "key-value bucket
+	// socialsync_tags", "object store socialsync_reports".
+	Missing []string
+}
+
+func (e *MissingError) Error() string {
+	return "topology not applied (run socialsync topology apply): missing " + strings.Join(e.Missing, ", ")
+}

@@ -57,7 +57,8 @@ type ConsumerSpec struct {
 }
 
 // Topology is a set of streams, durable consumers, key-value buckets and
-// object stores. Ensure creates or updates them. topology.New declares
+// object stores. Apply (and Ensure) creates or updates them; Verify tells
+// which of them the server does not hold. topology.New declares
 // socialsync's.
 type Topology struct {
 	Streams      []jetstream.StreamConfig
@@ -92,91 +93,211 @@ func (t Topology) Consumer(stream, durable string) (ConsumerSpec, bool) {
 	return ConsumerSpec{}, false
 }
 
-// Ensure creates what is missing and updates what differs, in order:
-// streams, consumers, key-value buckets, object stores. Running it again
-// changes nothing. Consumers are created before anything can be published:
-// an interest-retention stream drops a message that no consumer is
-// interested in at the time it is stored.
+// Ensure creates what is missing and updates what differs (Apply),
+// without the account of what it did.
+func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
+	_, err := t.Apply(ctx, js)
+	return err
+}
+
+// Applied is what Apply did to one stream, consumer, bucket or object
+// store.
+type Applied struct {
+	// What names it the way Verify names what is missing: "stream
+	// SOCIALSYNC_TRIGGERS", "consumer fetcher on SOCIALSYNC_TRIGGERS",
+	// "key-value bucket socialsync_tags", "object store socialsync_reports".
+	What string
+	// Action is "created", "updated" or "unchanged".
+	Action string
+}
+
+// Apply creates what is missing and updates what differs, in order:
+// streams, consumers, key-value buckets, object stores, and reports what
+// it did to each. Running it again changes nothing. Consumers are created
+// before anything can be published: an interest-retention stream drops a
+// message that no consumer is interested in at the time it is stored.
 //
 // A change the server cannot apply in place (a stream's retention or
-// storage, a consumer's deliver policy) fails Ensure with the server's
+// storage, a consumer's deliver policy) fails Apply with the server's
 // error; nothing is deleted to make it fit.
-func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
+//
+// Only the operator step (socialsync topology apply, its Kubernetes Job,
+// the all-in-one binary and the test harnesses) applies the topology: the
+// workers and the gateway wait for it with Verify.
+func (t Topology) Apply(ctx context.Context, js jetstream.JetStream) ([]Applied, error) {
 	var errs []error
+	var done []Applied
+	note := func(what, action string) { done = append(done, Applied{What: what, Action: action}) }
 	for _, cfg := range t.Streams {
-		if err := ensureStream(ctx, js, cfg); err != nil {
+		action, err := ensureStream(ctx, js, cfg)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("ensure stream %s: %w", cfg.Name, noRoom(err)))
+			continue
 		}
+		note(streamName(cfg.Name), action)
 	}
 	if len(errs) > 0 {
-		return errors.Join(errs...)
+		return done, errors.Join(errs...)
 	}
 	for _, c := range t.Consumers {
+		action := "updated"
+		if cons, err := js.Consumer(ctx, c.Stream, c.Config.Durable); errors.Is(err, jetstream.ErrConsumerNotFound) {
+			action = "created"
+		} else if err == nil && declared(c.Config, cons.CachedInfo().Config) {
+			note(consumerName(c.Stream, c.Config.Durable), "unchanged")
+			continue
+		}
 		if _, err := js.CreateOrUpdateConsumer(ctx, c.Stream, c.Config); err != nil {
 			errs = append(errs, fmt.Errorf("ensure consumer %s on %s: %w", c.Config.Durable, c.Stream, err))
+			continue
 		}
+		note(consumerName(c.Stream, c.Config.Durable), action)
 	}
 	for _, cfg := range t.KeyValues {
+		action := "created"
 		if kv, err := js.KeyValue(ctx, cfg.Bucket); err == nil {
+			action = "updated"
 			if st, err := kv.Status(ctx); err == nil && sameConfig(cfg, st.(*jetstream.KeyValueBucketStatus).Config()) {
+				note(bucketName(cfg.Bucket), "unchanged")
 				continue
 			}
 		}
 		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
 			errs = append(errs, fmt.Errorf("ensure key-value bucket %s: %w", cfg.Bucket, noRoom(err)))
+			continue
 		}
+		note(bucketName(cfg.Bucket), action)
 	}
 	for _, cfg := range t.ObjectStores {
-		if sameObjectStore(ctx, js, cfg) {
+		exists, same := sameObjectStore(ctx, js, cfg)
+		if same {
+			note(objectStoreName(cfg.Bucket), "unchanged")
 			continue
 		}
 		if _, err := js.CreateOrUpdateObjectStore(ctx, cfg); err != nil {
 			errs = append(errs, fmt.Errorf("ensure object store %s: %w", cfg.Bucket, noRoom(err)))
+			continue
+		}
+		note(objectStoreName(cfg.Bucket), map[bool]string{true: "updated", false: "created"}[exists])
+	}
+	return done, errors.Join(errs...)
+}
+
+// Verify reports what of the topology the server does not hold: nil when
+// every stream, consumer, key-value bucket and object store exists, a
+// *MissingError naming each one missing, or the error that kept it from
+// asking. It only reads their info (the JetStream API's STREAM.INFO and
+// CONSUMER.INFO), which is all a worker's or the gateway's NATS user may
+// do with them; it does not compare configurations, which is Apply's.
+func (t Topology) Verify(ctx context.Context, js jetstream.JetStream) error {
+	var missing []string
+	check := func(what string, err error, notFound ...error) error {
+		for _, nf := range notFound {
+			if errors.Is(err, nf) {
+				missing = append(missing, what)
+				return nil
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	for _, cfg := range t.Streams {
+		_, err := js.Stream(ctx, cfg.Name)
+		if err := check(streamName(cfg.Name), err, jetstream.ErrStreamNotFound); err != nil {
+			return err
 		}
 	}
-	return errors.Join(errs...)
+	for _, c := range t.Consumers {
+		_, err := js.Consumer(ctx, c.Stream, c.Config.Durable)
+		if err := check(consumerName(c.Stream, c.Config.Durable), err, jetstream.ErrConsumerNotFound, jetstream.ErrStreamNotFound); err != nil {
+			return err
+		}
+	}
+	for _, cfg := range t.KeyValues {
+		_, err := js.KeyValue(ctx, cfg.Bucket)
+		if err := check(bucketName(cfg.Bucket), err, jetstream.ErrBucketNotFound); err != nil {
+			return err
+		}
+	}
+	for _, cfg := range t.ObjectStores {
+		_, err := js.ObjectStore(ctx, cfg.Bucket)
+		if err := check(objectStoreName(cfg.Bucket), err, jetstream.ErrBucketNotFound, jetstream.ErrStreamNotFound); err != nil {
+			return err
+		}
+	}
+	if len(missing) > 0 {
+		return &MissingError{Missing: missing}
+	}
+	return nil
+}
+
+func streamName(name string) string              { return "stream " + name }
+func consumerName(stream, durable string) string { return "consumer " + durable + " on " + stream }
+func bucketName(name string) string              { return "key-value bucket " + name }
+func objectStoreName(name string) string         { return "object store " + name }
+
+// declared reports whether the server's consumer configuration got holds
+// every setting want declares; the server fills in the ones it leaves
+// unset.
+func declared(want, got jetstream.ConsumerConfig) bool {
+	w, err1 := normalConfig(want)
+	g, err2 := normalConfig(got)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	for k, v := range w {
+		if !reflect.DeepEqual(v, g[k]) {
+			return false
+		}
+	}
+	return true
 }
 
 // ensureStream creates the stream cfg describes, or updates it when the
-// server's differs. Every replica runs Ensure at start, often at once: a
-// stream that is already as described is left alone, so that they do not
-// send the server concurrent updates of one stream (which nats-server
-// 2.15 applies racily) nor make it redo each one per start.
-func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+// server's differs, and says which it did ("created", "updated",
+// "unchanged"). Several applies may run at once (the Job of two releases,
+// the test harnesses' processes): a stream that is already as described
+// is left alone, so that they do not send the server concurrent updates of
+// one stream (which nats-server 2.15 applies racily).
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (string, error) {
+	action := "updated"
 	s, err := js.Stream(ctx, cfg.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		action = "created"
 		if _, err = js.CreateStream(ctx, cfg); !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return err
+			return action, err
 		}
 		s, err = js.Stream(ctx, cfg.Name) // created meanwhile, maybe otherwise
 	}
 	if err != nil {
-		return err
+		return action, err
 	}
 	if sameConfig(cfg, s.CachedInfo().Config) {
-		return nil
+		return "unchanged", nil
 	}
 	_, err = js.UpdateStream(ctx, cfg)
-	return err
+	return "updated", err
 }
 
-// sameObjectStore reports whether the server holds object store cfg as
-// declared (see sameConfig).
-func sameObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.ObjectStoreConfig) bool {
+// sameObjectStore reports whether the server holds object store cfg, and
+// whether it holds it as declared (see sameConfig).
+func sameObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.ObjectStoreConfig) (exists, same bool) {
 	obs, err := js.ObjectStore(ctx, cfg.Bucket)
 	if err != nil {
-		return false
+		return false, false
 	}
 	st, err := obs.Status(ctx)
 	if err != nil {
-		return false
+		return true, false
 	}
 	bs, ok := st.(*jetstream.ObjectBucketStatus)
 	if !ok {
-		return false
+		return true, false
 	}
 	si := bs.StreamInfo().Config
-	return sameConfig(cfg, jetstream.ObjectStoreConfig{Bucket: cfg.Bucket, Description: si.Description, TTL: si.MaxAge,
+	return true, sameConfig(cfg, jetstream.ObjectStoreConfig{Bucket: cfg.Bucket, Description: si.Description, TTL: si.MaxAge,
 		MaxBytes: si.MaxBytes, Storage: si.Storage, Replicas: si.Replicas, Placement: si.Placement,
 		Compression: si.Compression != jetstream.NoCompression, Metadata: si.Metadata})
 }

@@ -62,6 +62,7 @@ func (d *Deps) Consumer(stream, durable string, h bus.Handler, concurrency int) 
 		// before any per-location state is made for it.
 		mw = append(mw, d.registered)
 	}
+	d.durables = append(d.durables, spec)
 	return bus.NewConsumer(d.JS, spec, h, bus.ConsumerOptions{
 		Concurrency:     concurrency,
 		Middleware:      mw,
@@ -82,7 +83,9 @@ type Component struct {
 // Serve runs the health server and the components (the consumers and
 // loops of every worker of the process, from Components, and any other
 // part such as the gateway) in one run group until ctx ends or one fails.
-// /readyz answers 503 ("starting") until Serve is called. On shutdown
+// /readyz answers 503 ("starting") until Serve is called, and names the
+// durables built by Consumer that the server does not hold until they have
+// been applied. On shutdown
 // /readyz turns to draining first, then the components stop (finishing or
 // nakking in-flight messages), all within the configured shutdown timeout.
 func (d *Deps) Serve(ctx context.Context, components ...Component) error {
@@ -91,6 +94,12 @@ func (d *Deps) Serve(ctx context.Context, components ...Component) error {
 	g.Add("http", d.Health.Run)
 	for _, c := range components {
 		g.Add(c.Name, c.Run)
+	}
+	if err := d.awaitTopology(ctx, bus.Topology{Consumers: d.durables}); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for the topology
+		}
+		return err
 	}
 	d.serving.Store(true)
 	return g.Run(ctx)

@@ -59,6 +59,14 @@ type Deps struct {
 	// serving is set by Serve: /readyz answers 200 only once the
 	// components run.
 	serving atomic.Bool
+	// apply is Options.ApplyTopology.
+	apply bool
+	// missing is what the process waits for of the topology (a
+	// *bus.MissingError), nil once it is all there: the "topology"
+	// readiness check.
+	missing atomic.Pointer[error]
+	// durables are the consumers Consumer built, which Serve waits for.
+	durables []bus.ConsumerSpec
 }
 
 // Options adjust Connect for tests and for the all-in-one binary.
@@ -71,11 +79,19 @@ type Options struct {
 	// Config.ValidateWithoutTokens applies, Deps.Creds is nil and
 	// Deps.Directory reads locations and token metadata.
 	NoTokenKey bool
+	// ApplyTopology makes Connect create or update the topology itself,
+	// as the operator step does (socialsync topology apply), for the
+	// all-in-one binary and the test harnesses. Without it, the workers'
+	// and the gateway's way, the process only reads what exists and waits,
+	// not ready and naming what is missing, until the topology it needs
+	// has been applied.
+	ApplyTopology bool
 }
 
 // Connect builds the dependencies named name ("fetcher", "socialsync", …)
-// from cfg: it validates cfg, sets up telemetry, connects to NATS, declares
-// the topology, and opens the credential store.
+// from cfg: it validates cfg, sets up telemetry, connects to NATS, waits
+// for the topology's streams, buckets and object stores (or applies the
+// topology, with Options.ApplyTopology), and opens the credential store.
 func Connect(ctx context.Context, name string, cfg Config, opts Options) (*Deps, error) {
 	var keys *creds.Keyring
 	if opts.NoTokenKey {
@@ -112,10 +128,16 @@ func Connect(ctx context.Context, name string, cfg Config, opts Options) (*Deps,
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
-	d := &Deps{Name: name, Config: cfg, Log: log, Telemetry: tel}
+	d := &Deps{Name: name, Config: cfg, Log: log, Telemetry: tel, apply: opts.ApplyTopology}
 	// The probes answer from the start: alive, but not ready while the
 	// process waits for NATS and declares its topology.
 	d.Health = run.NewServer(cfg.HTTPAddr, tel.MetricsHandler(), log)
+	d.Health.AddCheck("topology", func(context.Context) error {
+		if err := d.missing.Load(); err != nil {
+			return *err
+		}
+		return nil
+	})
 	d.Health.AddCheck("workers", func(context.Context) error {
 		if !d.serving.Load() {
 			return errors.New("starting")
@@ -151,6 +173,11 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	if cfg.NATSCreds != "" {
 		nopts = append(nopts, nats.UserCredentials(cfg.NATSCreds))
 	}
+	client, err := cfg.NATS.Options(cfg.NATSURL)
+	if err != nil {
+		return err
+	}
+	nopts = append(nopts, client...)
 	var conn atomic.Pointer[nats.Conn]
 	d.Health.AddCheck("nats", func(context.Context) error {
 		nc := conn.Load()
@@ -174,7 +201,17 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	}
 	d.JS = js
 	d.Topology = topology.New(cfg.Limits.Topology(cfg.StreamReplicas))
-	if err := d.ensure(ctx, js); err != nil {
+	if d.apply {
+		if err := d.ensure(ctx, js); err != nil {
+			return err
+		}
+	}
+	// Every process opens the buckets (credentials, rate budget,
+	// deliveries) and watches every store's size; its durables are waited
+	// for by Serve.
+	stores := d.Topology
+	stores.Consumers = nil
+	if err := d.awaitTopology(ctx, stores); err != nil {
 		return err
 	}
 	// socialsync_stream_bytes and socialsync_stream_max_bytes per stream,

@@ -13,9 +13,10 @@ import (
 // StorageLimits size the streams, buckets and object store (see
 // docs/storage.md). Config holds them under SOCIALSYNC_LIMIT_
 // (SOCIALSYNC_LIMIT_TRIGGERS_BYTES); read them alone with
-// envconfig.Process(LimitsPrefix, &l). Every process declares the topology, so every process
-// (and the operator CLI) must be given the same values, as with
-// SOCIALSYNC_STREAM_REPLICAS. A byte limit left unset is its footprint
+// envconfig.Process(LimitsPrefix, &l). The operator step (socialsync
+// topology apply) sizes the topology with them; give every process the
+// same values, as with SOCIALSYNC_STREAM_REPLICAS, since the all-in-one
+// binary applies its own and every process reports the limits it expects. A byte limit left unset is its footprint
 // times SOCIALSYNC_LIMIT_FLEET_LOCATIONS (topology.Footprints).
 type StorageLimits struct {
 	FleetLocations     int   `envconfig:"FLEET_LOCATIONS" default:"100" desc:"number of locations the default storage limits are sized for (docs/storage.md)"`

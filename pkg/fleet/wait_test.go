@@ -34,7 +34,7 @@ func TestWaitsForNATSAtStart(t *testing.T) {
 	var logs fleettest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	connected := connectAsync(ctx, cfg, &logs)
+	connected := connectAsync(ctx, cfg, &logs, fleet.Options{ApplyTopology: true})
 
 	fleettest.Eventually(t, 10*time.Second, "/readyz 503 naming NATS", func() bool {
 		code, body := probe(cfg.HTTPAddr, "/readyz")
@@ -85,7 +85,7 @@ func TestConsumerResumesAfterNATSRestart(t *testing.T) {
 	cfg := testConfig(t, "nats://127.0.0.1:"+strconv.Itoa(natsPort))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	deps, err := fleet.Connect(ctx, "test", cfg, fleet.Options{LogOutput: io.Discard})
+	deps, err := fleet.Connect(ctx, "test", cfg, fleet.Options{LogOutput: io.Discard, ApplyTopology: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,10 +247,11 @@ type connectResult struct {
 
 // connectAsync runs fleet.Connect in the background and hands over its
 // result when it returns.
-func connectAsync(ctx context.Context, cfg fleet.Config, logs *fleettest.Buffer) <-chan connectResult {
+func connectAsync(ctx context.Context, cfg fleet.Config, logs *fleettest.Buffer, opts fleet.Options) <-chan connectResult {
 	connected := make(chan connectResult, 1)
+	opts.LogOutput = logs
 	go func() {
-		d, err := fleet.Connect(ctx, "test", cfg, fleet.Options{LogOutput: logs})
+		d, err := fleet.Connect(ctx, "test", cfg, opts)
 		connected <- connectResult{d, err}
 	}()
 	return connected
@@ -328,7 +329,7 @@ func TestWaitsForJetStream(t *testing.T) {
 	var logs fleettest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	connected := connectAsync(ctx, cfg, &logs)
+	connected := connectAsync(ctx, cfg, &logs, fleet.Options{ApplyTopology: true})
 	fleettest.Eventually(t, 20*time.Second, "a log line saying it waits for JetStream", func() bool {
 		select {
 		case r := <-connected:

@@ -2,6 +2,8 @@ package topology_test
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -337,5 +339,54 @@ func TestEnsureLeavesAnUnchangedTopologyAlone(t *testing.T) {
 	}
 	if got := info.CachedInfo().Config.MaxBytes; got != changed.Streams[0].MaxBytes {
 		t.Errorf("max bytes %d after the change, want %d", got, changed.Streams[0].MaxBytes)
+	}
+}
+
+// Verify names everything of the topology the server lacks, and nothing
+// once Apply has run; Apply says what it created, then that nothing
+// changed, then what a new limit updated.
+func TestApplyReportsAndVerifyNamesWhatIsMissing(t *testing.T) {
+	t.Parallel()
+	js := bustest.Connect(t, bustest.StartServer(t))
+	ctx := bustest.Context(t)
+	topo := topology.New(topology.Options{})
+	total := len(topo.Streams) + len(topo.Consumers) + len(topo.KeyValues) + len(topo.ObjectStores)
+
+	var missing *bus.MissingError
+	if err := topo.Verify(ctx, js); !errors.As(err, &missing) || len(missing.Missing) != total {
+		t.Fatalf("Verify of an empty server: %v, want a MissingError naming all %d", err, total)
+	}
+	for _, want := range []string{"stream SOCIALSYNC_TRIGGERS", "consumer stats on SOCIALSYNC_TRIGGERS", "key-value bucket socialsync_tokens", "object store socialsync_reports"} {
+		if !slices.Contains(missing.Missing, want) {
+			t.Errorf("Verify does not name %q: %v", want, missing.Missing)
+		}
+	}
+	actions := func(done []bus.Applied) map[string]int {
+		n := map[string]int{}
+		for _, a := range done {
+			n[a.Action]++
+		}
+		return n
+	}
+	done, err := topo.Apply(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(done); got["created"] != total || len(done) != total {
+		t.Errorf("first Apply: %v, want all %d created", got, total)
+	}
+	if err := topo.Verify(ctx, js); err != nil {
+		t.Errorf("Verify after Apply: %v", err)
+	}
+	if done, err = topo.Apply(ctx, js); err != nil || actions(done)["unchanged"] != total {
+		t.Errorf("second Apply: %v %v, want all %d unchanged", actions(done), err, total)
+	}
+	bigger := topology.New(topology.Options{MaxBytes: map[string]int64{topology.StreamEvents: 64 << 20}})
+	done, err = bigger.Apply(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(done, bus.Applied{What: "stream SOCIALSYNC_EVENTS", Action: "updated"}) || actions(done)["updated"] != 1 {
+		t.Errorf("Apply with a new events limit: %v, want SOCIALSYNC_EVENTS alone updated", done)
 	}
 }

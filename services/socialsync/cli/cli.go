@@ -49,6 +49,7 @@ func commands() map[string]command {
 		"segments":  {"apply, validate, list or delete segment definitions (YAML)", segmentsCmd},
 		"workflows": {"apply, validate, list or delete saved workflows (YAML)", workflowsCmd},
 		"sources":   {"bind webhook sources to the locations or companies they may speak for", sourcesCmd},
+		"topology":  {"apply (create or update) or check the streams, consumers and buckets: the operator step before the workers", topologyCmd},
 	}
 }
 

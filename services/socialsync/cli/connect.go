@@ -35,14 +35,48 @@ func natsFlag(fs *flag.FlagSet) *string {
 	return fs.String("nats", defaultNATSURL(), "NATS server URL (SOCIALSYNC_NATS_URL)")
 }
 
-// conn is a connection for an operator command, with the topology in place.
+// conn is a connection for an operator command.
 type conn struct {
 	nc *nats.Conn
 	js jetstream.JetStream
 }
 
+// dial connects for an operator command and checks that the topology's
+// streams and buckets exist: it does not create them, which is `socialsync
+// topology apply`'s.
 func dial(ctx context.Context, url string) (*conn, error) {
-	nc, err := nats.Connect(url, nats.Name("socialsync-cli"), nats.Timeout(5*time.Second))
+	c, err := connectNATS(url)
+	if err != nil {
+		return nil, err
+	}
+	topo, err := operatorTopology()
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	topo.Consumers = nil
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := topo.Verify(ctx, c.js); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// connectNATS connects to url with the reply prefix and TLS of the
+// SOCIALSYNC_NATS_* variables (fleet.NATSClient).
+func connectNATS(url string) (*conn, error) {
+	var client fleet.NATSClient
+	if err := envconfig.Process(fleet.NATSPrefix, &client); err != nil {
+		return nil, err
+	}
+	opts, err := client.Options(url)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, nats.Name("socialsync-cli"), nats.Timeout(5*time.Second))
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", redactURL(url), err)
 	}
@@ -50,17 +84,6 @@ func dial(ctx context.Context, url string) (*conn, error) {
 	if err != nil {
 		nc.Close()
 		return nil, err
-	}
-	topo, err := operatorTopology()
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := topo.Ensure(ctx, js); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("declare streams and buckets: %w", err)
 	}
 	return &conn{nc: nc, js: js}, nil
 }
@@ -79,11 +102,12 @@ func redactURL(urls string) string {
 	return strings.Join(parts, ",")
 }
 
-// operatorTopology is the topology an operator command declares, with
-// SOCIALSYNC_STREAM_REPLICAS replicas and the SOCIALSYNC_LIMIT_* storage
-// limits like the workers: Ensure updates what differs, so a command that
-// declared one replica would scale a cluster's three-replica streams
-// down, and one without the limits would reset them to the defaults.
+// operatorTopology is the topology `socialsync topology apply` declares,
+// with SOCIALSYNC_STREAM_REPLICAS replicas and the SOCIALSYNC_LIMIT_*
+// storage limits like the workers' configuration: Apply updates what
+// differs, so an apply that declared one replica would scale a cluster's
+// three-replica streams down, and one without the limits would reset them
+// to the defaults.
 func operatorTopology() (bus.Topology, error) {
 	replicas := 1
 	if v := os.Getenv("SOCIALSYNC_STREAM_REPLICAS"); v != "" {

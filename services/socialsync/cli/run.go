@@ -105,7 +105,9 @@ func runCmd(ctx context.Context, env *Env, args []string) error {
 		started = append(started, "HighLevel simulator (demo)  "+cfg.GHLBaseURL+"   /_sandbox/locations, /_sandbox/requests")
 	}
 
-	deps, err := fleet.Connect(ctx, "socialsync", cfg.Config, fleet.Options{LogOutput: env.Stderr})
+	// The all-in-one binary is its own operator: it applies the topology
+	// that deployed workers wait for.
+	deps, err := fleet.Connect(ctx, "socialsync", cfg.Config, fleet.Options{LogOutput: env.Stderr, ApplyTopology: true})
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return nil // stopped while waiting for NATS, as a worker does

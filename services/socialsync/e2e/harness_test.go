@@ -121,6 +121,8 @@ func newFleet(t *testing.T) *fleet {
 		"SOCIALSYNC_SHUTDOWN_TIMEOUT=5s",
 	}
 	t.Cleanup(f.stopAll)
+	// The operator step: the workers wait, not ready, until it has run.
+	f.cli("topology", "apply")
 	return f
 }
 

@@ -278,6 +278,8 @@ func newSoak(t *testing.T, n int) *soak {
 		_, err := s.js.AccountInfo(ctx)
 		return err == nil
 	})
+	// The operator step: the workers wait, not ready, until it has run.
+	f.cli("topology", "apply")
 	return s
 }
 
