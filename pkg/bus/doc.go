@@ -1,5 +1,6 @@
-// Package bus is socialsync's JetStream runtime: it ensures a topology
-// value it is given (pkg/topology declares socialsync's), builds subjects
+// Package bus is socialsync's JetStream runtime: it applies a topology
+// value it is given (pkg/topology declares socialsync's), or verifies that
+// the server holds it, builds subjects
 // that only accept valid location ids, codes protobuf/protojson, publishes
 // with Nats-Msg-Id and W3C trace headers, runs one Handler type with
 // middleware, and has a Consumer that turns a handler's error into Ack,
