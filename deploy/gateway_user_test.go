@@ -70,7 +70,7 @@ func TestGatewayWithItsOwnUser(t *testing.T) {
 	fleettest.RunWorker(t, fd, "fetcher", fw)
 
 	const apiKey, webhookSecret = "sk-test-0123456789abcdef", "whsec-default-0123456789"
-	gd := n.deps(t, "gateway", simSrv.URL, key)
+	gd := n.deps(t, "gateway", simSrv.URL, "") // the gateway holds no token key
 	gcfg := defaults[gateway.Config](t)
 	gcfg.Config, gcfg.APIKeyHashes, gcfg.WebhookSecret = gd.Config, gateway.HashAPIKey(apiKey), webhookSecret
 	g, err := gateway.New(gcfg, gd)
@@ -189,6 +189,11 @@ func TestGatewayWithItsOwnUser(t *testing.T) {
 		// caught up on as by a client reconnecting with Last-Event-ID.
 		{"GET /v1/events", "/v1/events", "", map[string]string{"Last-Event-ID": "1"}, 200, "socialsync.event.tag."},
 		{"GET /v1/openapi.yaml", "/v1/openapi.yaml", "", nil, 200, "openapi"},
+		{"GET /v1/me", "/v1/me", "", nil, 200, "admin"},
+		{"PUT /v1/sources/{source}", "/v1/sources/crm", `{"locations":["` + loc.ID + `"]}`, nil, 200, loc.ID},
+		{"GET /v1/sources", "/v1/sources", "", nil, 200, "crm"},
+		{"GET /v1/sources/{source}", "/v1/sources/crm", "", nil, 200, loc.ID},
+		{"DELETE /v1/sources/{source}", "/v1/sources/crm", "", nil, 204, ""},
 	}
 	covered := map[string]bool{}
 	for _, c := range calls {

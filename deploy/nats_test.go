@@ -162,7 +162,9 @@ func (e *natsEnv) connect(t *testing.T, user string) (*nats.Conn, <-chan error) 
 	return nc, errs
 }
 
-// deps connects a worker's shared dependencies as user.
+// deps connects a worker's shared dependencies as user; with no
+// tokenKey, as the gateway connects: without a token key
+// (fleet.Options.NoTokenKey).
 func (e *natsEnv) deps(t *testing.T, user, simURL, tokenKey string) *fleet.Deps {
 	t.Helper()
 	cfg := fleet.DefaultConfig()
@@ -172,7 +174,7 @@ func (e *natsEnv) deps(t *testing.T, user, simURL, tokenKey string) *fleet.Deps 
 	cfg.TokenKey = tokenKey
 	cfg.ShutdownTimeout = 5 * time.Second
 	cfg.NATS.CAFile = e.tls.CA
-	d, err := fleet.Connect(context.Background(), user, cfg, fleet.Options{LogOutput: testLog{t}})
+	d, err := fleet.Connect(context.Background(), user, cfg, fleet.Options{LogOutput: testLog{t}, NoTokenKey: tokenKey == ""})
 	if err != nil {
 		t.Fatalf("fleet.Connect as %s: %v", user, err)
 	}
