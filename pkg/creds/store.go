@@ -45,9 +45,9 @@ const (
 
 // Location is a connected HighLevel location. It holds no secret.
 type Location struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name,omitempty"`
-	Timezone string    `json:"timezone,omitempty"`
+	ID       string `json:"id"`
+	Name     string `json:"name,omitempty"`
+	Timezone string `json:"timezone,omitempty"`
 	// NameFrom and TimezoneFrom say who set Name and Timezone; read them
 	// with NameSource and TimezoneSource.
 	NameFrom     Source `json:"nameFrom,omitempty"`
@@ -57,8 +57,8 @@ type Location struct {
 	// connection.
 	LearnedAt time.Time `json:"learnedAt,omitzero"`
 	Auth      AuthKind  `json:"auth"`
-	State    State     `json:"state"`
-	AddedAt  time.Time `json:"addedAt"`
+	State     State     `json:"state"`
+	AddedAt   time.Time `json:"addedAt"`
 	// CompanyID is the agency (HighLevel company) the location belongs
 	// to, when known: an OAuth location's token names it; a location
 	// added with a Private Integration Token has it only when given.
