@@ -71,6 +71,7 @@ func (h *handler) take(ctx context.Context, loc string, req *socialsyncv1.StatsR
 	if err != nil {
 		return fmt.Errorf("statistics of %s: %w", loc, err)
 	}
+	l = h.w.learn(ctx, l)
 	tz, err := report.LoadZone(l.Timezone)
 	if err != nil {
 		log.Warn("location time zone unusable; using UTC", "err", err)

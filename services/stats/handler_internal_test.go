@@ -57,6 +57,17 @@ func (f *fakes) Location(_ context.Context, loc string) (creds.Location, error) 
 	return creds.Location{ID: loc, Timezone: "Europe/Berlin"}, nil
 }
 func (f *fakes) DisableFeature(context.Context, string, creds.Feature, string) error { return nil }
+func (f *fakes) LearnDetails(ctx context.Context, loc string, _ creds.LocationReader) (creds.Location, error) {
+	return f.Location(ctx, loc)
+}
+
+// fakeClient is the fakes as the worker's HighLevel client, whose
+// Location is HighLevel's record of it.
+type fakeClient struct{ *fakes }
+
+func (fakeClient) Location(_ context.Context, loc string) (ghl.LocationDetails, error) {
+	return ghl.LocationDetails{ID: loc, Timezone: "Europe/Berlin"}, nil
+}
 
 func (f *fakes) Accounts(context.Context, string) (ghl.AccountsResults, error) {
 	f.calls = append(f.calls, "accounts")
@@ -128,7 +139,7 @@ var at = time.Date(2026, 3, 11, 23, 30, 0, 0, time.UTC)
 func newTestHandler(t *testing.T, f *fakes) *handler {
 	t.Helper()
 	w, err := New(Config{Concurrency: 1, Cron: "@daily", ReportDays: 28, CustomValues: true}, Deps{Publisher: f, Locations: f,
-		Client: func(string) Client { return f }, History: f, FollowUps: f, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Client: func(string) Client { return fakeClient{f} }, History: f, FollowUps: f, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
