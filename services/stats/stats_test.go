@@ -249,10 +249,19 @@ func TestDuplicateRequest(t *testing.T) {
 }
 
 // Bad input becomes a dead letter with a reason, and the worker goes on.
+//
+// A day range is judged on the worker's clock (pinned here, in the
+// location's time zone): the last 7 days are served by today's snapshot,
+// a range reaching older days or today is refused naming the limit.
 func TestBadInputIsDeadLettered(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	l := env.Locations[0]
-	startWorker(t, env)
+	zone, err := time.LoadLocation(l.Timezone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 11, 12, 0, 0, 0, zone)
+	startWorkerWith(t, env, func(w *stats.Worker) { stats.SetClock(w, func() time.Time { return now }) })
 	subject, _ := topology.StatsTriggers.Subject(l.ID)
 	pub := func(subject string, m *socialsyncv1.StatsRequested) {
 		t.Helper()
@@ -264,10 +273,16 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 	pub(subject, &socialsyncv1.StatsRequested{LocationId: "SomeOtherLocation"})
 	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, Platforms: []string{"myspace"}})
 	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, ProfileIds: []string{"000000000000000000000000"}})
-	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, Range: &socialsyncv1.DateRange{From: "2025-01-01", To: "2025-01-08"}})
-	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, EventId: "good"})
+	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, Range: &socialsyncv1.DateRange{From: "2026-03-03", To: "2026-03-10"}})
+	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, Range: &socialsyncv1.DateRange{From: "2026-03-10", To: "2026-03-12"}})
+	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, Range: &socialsyncv1.DateRange{From: "2026-03-10", To: "2026-03-10"}})
+	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, EventId: "good", Range: &socialsyncv1.DateRange{From: "2026-03-04", To: "2026-03-11"}})
 
 	fleettest.Eventually(t, 20*time.Second, "the valid request", func() bool { return len(snapshotEvents(t, env, l.ID)) == 1 })
+	// The last 7 days before the pinned today: served by today's snapshot.
+	if snap := snapshotOf(t, env, l.ID, "2026-03-11"); snap.Trigger != "event:good" {
+		t.Errorf("snapshot of 2026-03-11 from trigger %q, want the request with the range", snap.Trigger)
+	}
 	want := []struct{ subject, reason string }{
 		{"socialsync.dlq.stats." + l.ID, "undecodable"},
 		{"socialsync.dlq.stats.NoSuchLocation1", "unknown location"},
@@ -275,7 +290,9 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 		{"socialsync.dlq.stats." + l.ID, "does not match subject"},
 		{"socialsync.dlq.stats." + l.ID, "unknown platforms myspace"},
 		{"socialsync.dlq.stats." + l.ID, "not connected accounts"},
-		{"socialsync.dlq.stats." + l.ID, "range is not supported"},
+		{"socialsync.dlq.stats." + l.ID, "reaches back before 2026-03-04: HighLevel's statistics endpoint serves only the last 7 days (2026-03-04 … 2026-03-10)"},
+		{"socialsync.dlq.stats." + l.ID, "includes 2026-03-11, which is not over"},
+		{"socialsync.dlq.stats." + l.ID, "want from before to"},
 	}
 	var dls []bus.DeadLetter
 	fleettest.Eventually(t, 10*time.Second, "dead letters", func() bool {
