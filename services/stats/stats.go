@@ -88,6 +88,10 @@ func New(cfg Config, d Deps) (*Worker, error) {
 // the process runs the worker.
 func (w *Worker) SetClock(now func() time.Time) { w.now = now }
 
+// learnTimeout bounds the reading of one location's details from
+// HighLevel.
+const learnTimeout = 30 * time.Second
+
 // learn returns l with the name and time zone HighLevel gives it, when l
 // still needs them (creds.Location.NeedsDetails): the time zone cuts its
 // days and places its schedule. A failure is logged and l is returned as
@@ -97,6 +101,9 @@ func (w *Worker) learn(ctx context.Context, l creds.Location) creds.Location {
 	if !l.NeedsDetails() {
 		return l
 	}
+	// Bounded: the schedules' watch waits for it, for every location.
+	ctx, cancel := context.WithTimeout(ctx, learnTimeout)
+	defer cancel()
 	learned, err := w.deps.Locations.LearnDetails(ctx, l.ID, w.deps.Client(l.ID))
 	if err != nil {
 		w.log.Warn("location's time zone not read from HighLevel; using what the location has", "location", l.ID, "err", err)
