@@ -61,7 +61,9 @@ func (s *Store) ConnectAgency(ctx context.Context, c *ghl.Client, agency Token) 
 		if tok.Scope == "" {
 			tok.Scope = agency.Scope
 		}
-		loc := Location{ID: il.ID, Name: il.Name}
+		// The name is HighLevel's; the time zone is learned later
+		// (LearnDetails).
+		loc := Location{ID: il.ID, Name: il.Name, NameFrom: SourceHighLevel}
 		if err := s.AddOAuth(ctx, loc, tok); err != nil {
 			errs = append(errs, err)
 			continue

@@ -25,10 +25,17 @@ const (
 	// locations/customValues.readonly and locations/customValues.write).
 	// Without it reports and RecommendationsUpdated are still produced.
 	FeatureCustomValues Feature = "custom_values"
+	// FeatureLocationDetails is the reading of the location's name and
+	// time zone from HighLevel (scope locations.readonly, see
+	// Store.LearnDetails). Without it the location keeps the operator's
+	// values, or UTC.
+	FeatureLocationDetails Feature = "location_details"
 )
 
 // Features lists the optional features.
-func Features() []Feature { return []Feature{FeatureLocationTags, FeatureCustomValues} }
+func Features() []Feature {
+	return []Feature{FeatureLocationTags, FeatureCustomValues, FeatureLocationDetails}
+}
 
 // Scopes returns the scopes f needs.
 func (f Feature) Scopes() []string {
@@ -37,6 +44,8 @@ func (f Feature) Scopes() []string {
 		return []string{"locations/tags.readonly", "locations/tags.write"}
 	case FeatureCustomValues:
 		return []string{"locations/customValues.readonly", "locations/customValues.write"}
+	case FeatureLocationDetails:
+		return []string{"locations.readonly"}
 	}
 	return nil
 }

@@ -45,12 +45,20 @@ const (
 
 // Location is a connected HighLevel location. It holds no secret.
 type Location struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name,omitempty"`
-	Timezone string    `json:"timezone,omitempty"`
-	Auth     AuthKind  `json:"auth"`
-	State    State     `json:"state"`
-	AddedAt  time.Time `json:"addedAt"`
+	ID       string `json:"id"`
+	Name     string `json:"name,omitempty"`
+	Timezone string `json:"timezone,omitempty"`
+	// NameFrom and TimezoneFrom say who set Name and Timezone; read them
+	// with NameSource and TimezoneSource.
+	NameFrom     Source `json:"nameFrom,omitempty"`
+	TimezoneFrom Source `json:"timezoneFrom,omitempty"`
+	// LearnedAt is when HighLevel was last asked for the name and time
+	// zone (LearnDetails); zero until it is, and again after each
+	// connection.
+	LearnedAt time.Time `json:"learnedAt,omitzero"`
+	Auth      AuthKind  `json:"auth"`
+	State     State     `json:"state"`
+	AddedAt   time.Time `json:"addedAt"`
 	// CompanyID is the agency (HighLevel company) the location belongs
 	// to, when known: an OAuth location's token names it; a location
 	// added with a Private Integration Token has it only when given.
@@ -207,7 +215,8 @@ func (s *Store) AddOAuth(ctx context.Context, loc Location, tok Token) error {
 
 // register writes loc as active. Name, time zone, company and first
 // registration time that loc leaves empty are kept from the stored record, so
-// connecting a location again does not lose its settings.
+// connecting a location again does not lose its settings. A name or time
+// zone loc gives without saying where it came from is the operator's.
 func (s *Store) register(ctx context.Context, loc Location) error {
 	now := s.now().UTC()
 	prev, err := s.Location(ctx, loc.ID)
@@ -218,10 +227,10 @@ func (s *Store) register(ctx context.Context, loc Location) error {
 		return err
 	default:
 		if loc.Name == "" {
-			loc.Name = prev.Name
+			loc.Name, loc.NameFrom = prev.Name, prev.NameFrom
 		}
 		if loc.Timezone == "" {
-			loc.Timezone = prev.Timezone
+			loc.Timezone, loc.TimezoneFrom = prev.Timezone, prev.TimezoneFrom
 		}
 		if loc.AddedAt.IsZero() {
 			loc.AddedAt = prev.AddedAt
@@ -233,6 +242,9 @@ func (s *Store) register(ctx context.Context, loc Location) error {
 	if loc.AddedAt.IsZero() {
 		loc.AddedAt = now
 	}
+	loc.NameFrom, loc.TimezoneFrom = loc.NameSource(), loc.TimezoneSource()
+	// Each connection asks HighLevel again (LearnDetails).
+	loc.LearnedAt = time.Time{}
 	loc.State, loc.Reason, loc.StateSince = StateActive, "", now
 	b, err := json.Marshal(loc)
 	if err != nil {

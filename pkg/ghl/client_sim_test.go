@@ -91,6 +91,7 @@ type contactSpec struct {
 
 type locationSpec struct {
 	Name       string        `json:"name,omitempty"`
+	Timezone   string        `json:"timezone,omitempty"`
 	SocialTags []string      `json:"socialTags,omitempty"`
 	Accounts   []accountSpec `json:"accounts,omitempty"`
 	Contacts   []contactSpec `json:"contacts,omitempty"`
@@ -494,6 +495,25 @@ func TestSimBulkTagsPartialFailure(t *testing.T) {
 	_, remove := count(reqs, http.MethodPost, "/contacts/bulk/tags/update/remove")
 	if !slices.Equal(add, []int{201}) || !slices.Equal(remove, []int{201}) {
 		t.Errorf("bulk statuses: add %v remove %v, want 201 each", add, remove)
+	}
+}
+
+// GET /locations/{locationId} gives the sub-account's name and time zone,
+// in the shape of the official files (the sandbox's transport checks it).
+func TestSimLocationDetails(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t)
+	loc, tok := sb.createLocation(locationSpec{Name: "Harbour Dental", Timezone: "Australia/Sydney"})
+	got, err := sb.client(tok, ghl.Options{}).Location(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != loc || got.Name != "Harbour Dental" || got.Timezone != "Australia/Sydney" {
+		t.Errorf("Location(%s) = %+v; want its name and time zone", loc, got)
+	}
+	other, _ := sb.createLocation(locationSpec{})
+	if _, err := sb.client(tok, ghl.Options{}).Location(context.Background(), other); err == nil {
+		t.Errorf("Location of another location's id with this token: no error")
 	}
 }
 

@@ -45,3 +45,23 @@ func (c *Client) CreateLocationTag(ctx context.Context, loc, name string) (Locat
 	}
 	return out.Tag, nil
 }
+
+// Location returns what HighLevel holds of a location (GET
+// /locations/{locationId}, scope locations.readonly): its name and time
+// zone among others.
+func (c *Client) Location(ctx context.Context, loc string) (LocationDetails, error) {
+	if loc == "" {
+		return LocationDetails{}, fmt.Errorf("%w: location: empty locationId", ErrInvalidArgument)
+	}
+	var out LocationResponse
+	err := c.do(ctx, request{
+		method:   http.MethodGet,
+		template: "/locations/{locationId}",
+		args:     []string{loc},
+		location: loc,
+	}, &out)
+	if err != nil {
+		return LocationDetails{}, err
+	}
+	return out.Location, nil
+}

@@ -50,6 +50,7 @@ var endpointScopes = []EndpointScope{
 	{Method: "POST", Path: "/locations/{locationId}/customValues", Scope: "locations/customValues.write"},
 	{Method: "PUT", Path: "/locations/{locationId}/customValues/{id}", Scope: "locations/customValues.write", Source: sourceScopesPage},
 	{Method: "GET", Path: "/locations/{locationId}/customFields", Scope: "locations/customFields.readonly"},
+	{Method: "GET", Path: "/locations/{locationId}", Scope: "locations.readonly"},
 	{Method: "POST", Path: "/oauth/locationToken", Scope: "oauth.write", Agency: true},
 	{Method: "GET", Path: "/oauth/installedLocations", Scope: "oauth.readonly", Agency: true},
 }

@@ -101,7 +101,7 @@ func TestEndpointScopesCoverEveryCall(t *testing.T) {
 
 func TestLocationScopes(t *testing.T) {
 	want := []string{
-		"contacts.readonly", "contacts.write", "locations/customFields.readonly", "locations/customValues.readonly",
+		"contacts.readonly", "contacts.write", "locations.readonly", "locations/customFields.readonly", "locations/customValues.readonly",
 		"locations/customValues.write", "locations/tags.readonly", "locations/tags.write",
 		"socialplanner/account.readonly", "socialplanner/post.readonly", "socialplanner/statistics.readonly",
 		"socialplanner/tag.readonly",

@@ -328,6 +328,21 @@ type LocationTag struct {
 	LocationID string `json:"locationId"`
 }
 
+// LocationDetails is what socialsync reads of a location
+// (GetLocationByIdSchema; the schema's other fields are not kept).
+type LocationDetails struct {
+	ID        string `json:"id"`
+	CompanyID string `json:"companyId,omitempty"`
+	Name      string `json:"name,omitempty"`
+	// Timezone is the location's IANA time zone (e.g. "US/Central").
+	Timezone string `json:"timezone,omitempty"`
+}
+
+// LocationResponse is the answer of GET /locations/{loc}.
+type LocationResponse struct {
+	Location LocationDetails `json:"location"`
+}
+
 // LocationTagsResponse is the answer of GET /locations/{loc}/tags.
 type LocationTagsResponse struct {
 	Tags []LocationTag `json:"tags"`

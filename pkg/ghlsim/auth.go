@@ -23,11 +23,12 @@ const (
 	scopeOAuthRead
 	scopeOAuthWrite
 	scopeCustomFieldsRead
+	scopeLocationsRead
 
 	// scopeAllLocation is what a sub-account Private Integration Token carries.
 	scopeAllLocation = scopeTagRead | scopeAccountRead | scopeStatisticsRead | scopePostRead |
 		scopeContactsRead | scopeContactsWrite | scopeLocationTagsRead | scopeLocationTagsWrite |
-		scopeCustomValuesRead | scopeCustomValuesWrite | scopeCustomFieldsRead
+		scopeCustomValuesRead | scopeCustomValuesWrite | scopeCustomFieldsRead | scopeLocationsRead
 	// scopeAll is what an app gets when it asks for no scope in particular.
 	scopeAll = scopeAllLocation | scopeOAuthRead | scopeOAuthWrite
 )
@@ -58,6 +59,8 @@ func scopeByName(name string) scope {
 		return scopeCustomValuesWrite
 	case "locations/customFields.readonly":
 		return scopeCustomFieldsRead
+	case "locations.readonly":
+		return scopeLocationsRead
 	case "oauth.readonly":
 		return scopeOAuthRead
 	case "oauth.write":
@@ -72,7 +75,7 @@ func scopeNames(s scope) []string {
 		"socialplanner/tag.readonly", "socialplanner/account.readonly", "socialplanner/statistics.readonly",
 		"socialplanner/post.readonly", "contacts.readonly", "contacts.write", "locations/tags.readonly",
 		"locations/tags.write", "locations/customValues.readonly", "locations/customValues.write",
-		"oauth.readonly", "oauth.write", "locations/customFields.readonly",
+		"oauth.readonly", "oauth.write", "locations/customFields.readonly", "locations.readonly",
 	}
 	var out []string
 	for _, n := range all {

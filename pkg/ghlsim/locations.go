@@ -7,6 +7,24 @@ import (
 	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
+// locationBody is the part of GetLocationByIdSchema the simulator fills.
+type locationBody struct {
+	ID        string `json:"id"`
+	CompanyID string `json:"companyId"`
+	Name      string `json:"name"`
+	Address   string `json:"address,omitempty"`
+	Timezone  string `json:"timezone"`
+}
+
+// getLocation answers GET /locations/{locationId}: the sub-account's name,
+// address and time zone, as {"location": {…}}.
+func (s *Simulator) getLocation(w http.ResponseWriter, r *http.Request, c *call) {
+	l := c.loc
+	writeJSON(w, http.StatusOK, struct {
+		Location locationBody `json:"location"`
+	}{locationBody{ID: l.id, CompanyID: l.companyID, Name: l.name, Address: l.address, Timezone: l.timezone}})
+}
+
 // listLocationTags answers GET /locations/{locationId}/tags: the contact tag
 // catalogue, unpaged.
 func (s *Simulator) listLocationTags(w http.ResponseWriter, r *http.Request, c *call) {

@@ -134,6 +134,7 @@ func (s *Simulator) endpoints() []endpoint {
 		{"GET /contacts/search/duplicate", scopeContactsRead, accessHandler, s.duplicateContact},
 		{"POST /contacts/upsert", scopeContactsWrite, accessHandler, s.upsertContact},
 		{"PUT /contacts/{contactId}", scopeContactsWrite, accessHandler, s.updateContact},
+		{"GET /locations/{locationId}", scopeLocationsRead, accessPath, s.getLocation},
 		{"GET /locations/{locationId}/tags", scopeLocationTagsRead, accessPath, s.listLocationTags},
 		{"POST /locations/{locationId}/tags", scopeLocationTagsWrite, accessPath, s.createLocationTag},
 		{"GET /locations/{locationId}/customValues", scopeCustomValuesRead, accessPath, s.listCustomValues},

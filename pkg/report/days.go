@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -57,4 +58,40 @@ func Reachable(from, to, today string) (reachable, tooOld, notOver []string, err
 		}
 	}
 	return reachable, tooOld, notOver, nil
+}
+
+// ErrOutOfReach is a statistics request's day range that reaches days
+// HighLevel's statistics endpoint does not serve: older than the Window
+// days before today, or not over yet.
+var ErrOutOfReach = errors.New("out of the statistics endpoint's reach")
+
+// CheckRequestRange checks the day range of a statistics request: the
+// location-local days from … to, to excluded (socialsyncv1.DateRange),
+// against today, the location-local day the request arrived on. Each day
+// must be one the statistics endpoint still serves, today-Window …
+// today-1; the error (ErrOutOfReach for days outside) names that limit.
+func CheckRequestRange(from, to, today string) error {
+	if from == "" || to == "" {
+		return fmt.Errorf("range: want both from and to (YYYY-MM-DD, to excluded), got %q … %q", from, to)
+	}
+	for _, d := range []string{from, to, today} {
+		if _, err := ParseDay(d); err != nil {
+			return fmt.Errorf("range: %w", err)
+		}
+	}
+	if to <= from {
+		return fmt.Errorf("range %s … %s: want from before to (to is excluded)", from, to)
+	}
+	first, _ := Shift(today, -Window)
+	yesterday, _ := Shift(today, -1)
+	last, _ := Shift(to, -1)
+	switch {
+	case from < first:
+		return fmt.Errorf("%w: range %s … %s reaches back before %s: HighLevel's statistics endpoint serves only the last %d days (%s … %s); older days come only from the stored history",
+			ErrOutOfReach, from, last, first, Window, first, yesterday)
+	case last >= today:
+		return fmt.Errorf("%w: range %s … %s includes %s, which is not over: HighLevel's statistics endpoint serves only the last %d days (%s … %s)",
+			ErrOutOfReach, from, last, max(from, today), Window, first, yesterday)
+	}
+	return nil
 }

@@ -350,11 +350,20 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 	k.do(t, w, call{method: "POST", path: "/v1/locations/" + loc + "/triggers/tagdetails", body: `{"tagIds":[]}`, status: 422, invalid: true})
 	k.do(t, w, call{method: "POST", path: "/v1/locations/" + loc + "/triggers/stats", status: 202})
 	k.do(t, w, call{method: "POST", path: "/v1/locations/" + loc + "/triggers/stats", body: `{"platforms":["Face Book"]}`, status: 422, invalid: true})
+	// A range within the last 7 days, whatever the location's time zone
+	// and even across a midnight; one reaching older days names the limit.
+	utcToday := time.Now().UTC()
+	inReach := `{"range":{"from":"` + utcToday.AddDate(0, 0, -3).Format(time.DateOnly) + `","to":"` + utcToday.AddDate(0, 0, -2).Format(time.DateOnly) + `"}}`
+	k.do(t, w, call{method: "POST", path: "/v1/locations/" + loc + "/triggers/stats", body: inReach, status: 202})
+	a = k.do(t, w, call{method: "POST", path: "/v1/locations/" + loc + "/triggers/stats", body: `{"range":{"from":"2020-01-01","to":"2020-01-08"}}`, status: 422})
+	if !strings.Contains(string(a.body), "serves only the last 7 days") {
+		t.Errorf("range of 2020: %s; want the limit named", a.body)
+	}
 	posts := bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, w.JS, topology.StreamTriggers, "socialsync.trigger.post."+loc))
 	if len(posts) != 1 || posts[0].GetPostId() != "post3" || posts[0].GetSource() != "highlevel" {
 		t.Errorf("post triggers: %v", posts)
 	}
-	if n := len(bustest.Messages(t, w.JS, topology.StreamTriggers, "socialsync.trigger.stats."+loc)); n != 1 {
+	if n := len(bustest.Messages(t, w.JS, topology.StreamTriggers, "socialsync.trigger.stats."+loc)); n != 2 {
 		t.Errorf("stats triggers: %d", n)
 	}
 

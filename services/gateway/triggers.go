@@ -13,6 +13,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
@@ -94,7 +95,11 @@ func (g *Gateway) triggerTagDetails(w http.ResponseWriter, r *http.Request) {
 type statsBody struct {
 	ProfileIDs []string `json:"profileIds,omitempty"`
 	Platforms  []string `json:"platforms,omitempty"`
-	EventID    string   `json:"eventId,omitempty"`
+	Range      *struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	} `json:"range,omitempty"`
+	EventID string `json:"eventId,omitempty"`
 }
 
 // triggerStats asks the stats worker for a statistics run, as `socialsync
@@ -121,8 +126,17 @@ func (g *Gateway) triggerStats(w http.ResponseWriter, r *http.Request) {
 	if !validEventID(w, b.EventID) {
 		return
 	}
-	g.publish(w, r, topology.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: l.ID, ProfileIds: b.ProfileIDs, Platforms: b.Platforms,
-		RequestedBy: "api", EventId: b.EventID}, b.EventID)
+	req := &socialsyncv1.StatsRequested{LocationId: l.ID, ProfileIds: b.ProfileIDs, Platforms: b.Platforms, RequestedBy: "api", EventId: b.EventID}
+	if b.Range != nil {
+		// The stats worker's check, on this clock in the location's time
+		// zone: what it would refuse is not published.
+		if err := report.CheckRequestRange(b.Range.From, b.Range.To, report.Day(g.now(), report.Zone(l.Timezone))); err != nil {
+			writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
+			return
+		}
+		req.Range = &socialsyncv1.DateRange{From: b.Range.From, To: b.Range.To}
+	}
+	g.publish(w, r, topology.StatsTriggers, req, b.EventID)
 }
 
 // triggerBody reads a trigger's JSON body (an empty body is "{}").

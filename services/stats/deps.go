@@ -42,10 +42,14 @@ type Publisher interface {
 type Locations interface {
 	Location(ctx context.Context, loc string) (creds.Location, error)
 	DisableFeature(ctx context.Context, loc string, f creds.Feature, scope string) error
+	// LearnDetails reads the location's name and time zone from HighLevel
+	// through c, unless the operator set them (creds.Store.LearnDetails).
+	LearnDetails(ctx context.Context, loc string, c creds.LocationReader) (creds.Location, error)
 }
 
 // Client is what the worker asks HighLevel for one location (ghl.Client).
 type Client interface {
+	Location(ctx context.Context, loc string) (ghl.LocationDetails, error)
 	Accounts(ctx context.Context, loc string) (ghl.AccountsResults, error)
 	Statistics(ctx context.Context, loc string, profileIDs, platforms []string) ([]ghl.StatisticsChunk, error)
 	CustomValues(ctx context.Context, loc string) ([]ghl.CustomValue, error)

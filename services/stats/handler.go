@@ -31,7 +31,9 @@ type handler struct {
 
 // handle takes the snapshot a StatsRequested asks for. The snapshot
 // belongs to the location-local day on which the request was stored in
-// the stream, so a redelivery lands on the same day. A request seen
+// the stream, so a redelivery lands on the same day, and a day range is
+// judged against that day: its days must be the 7 before it, which the
+// snapshot covers, or the request is a dead letter naming the limit. A request seen
 // before (same trigger, same day) publishes what was stored, if it was not
 // published yet, and calls HighLevel no more.
 func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
@@ -58,9 +60,6 @@ func (h *handler) handle(ctx context.Context, msg jetstream.Msg) error {
 // is identified across deliveries by trigger (see handle).
 func (h *handler) take(ctx context.Context, loc string, req *socialsyncv1.StatsRequested, at time.Time, trigger string) error {
 	log := bus.LoggerFrom(ctx)
-	if r := req.GetRange(); r.GetFrom() != "" || r.GetTo() != "" {
-		return bus.Permanent(fmt.Errorf("statistics of %s: a day range is not supported (HighLevel's v2 statistics cover the last 7 days); leave range unset", loc))
-	}
 	// The route's location check (bus.Registered) let the message
 	// through; the record is read for its time zone, and a location
 	// removed since is permanent.
@@ -71,12 +70,21 @@ func (h *handler) take(ctx context.Context, loc string, req *socialsyncv1.StatsR
 	if err != nil {
 		return fmt.Errorf("statistics of %s: %w", loc, err)
 	}
+	l = h.w.learn(ctx, l)
 	tz, err := report.LoadZone(l.Timezone)
 	if err != nil {
 		log.Warn("location time zone unusable; using UTC", "err", err)
 		tz = time.UTC
 	}
 	day := report.Day(at, tz)
+	// A range is served when its days are those today's statistics call
+	// covers (the last 7): today's snapshot holds them.
+	if r := req.GetRange(); r.GetFrom() != "" || r.GetTo() != "" {
+		if err := report.CheckRequestRange(r.GetFrom(), r.GetTo(), day); err != nil {
+			return bus.Permanent(fmt.Errorf("statistics of %s: %w", loc, err))
+		}
+		log.Info("statistics range within reach", "from", r.GetFrom(), "to", r.GetTo(), "day", day)
+	}
 	key := report.HistoryKey(loc, day)
 
 	prev, rev, err := h.w.deps.History.Load(ctx, key)

@@ -42,6 +42,9 @@ type fakes struct {
 	built             [][2]string
 	reports           []string
 	customValues      map[string]string
+	// location is the location's record (nil: one in Berlin, set by the
+	// operator); learned is what LearnDetails makes of it (nil: the same).
+	location, learned *creds.Location
 }
 
 func (f *fakes) Publish(_ context.Context, _ string, _ proto.Message, opts ...bus.PublishOption) (*jetstream.PubAck, error) {
@@ -54,9 +57,27 @@ func (f *fakes) Schedule(context.Context, bus.Schedule, proto.Message) (*jetstre
 func (f *fakes) Unschedule(context.Context, string) error { return errors.New("not in this test") }
 
 func (f *fakes) Location(_ context.Context, loc string) (creds.Location, error) {
+	if f.location != nil {
+		return *f.location, nil
+	}
 	return creds.Location{ID: loc, Timezone: "Europe/Berlin"}, nil
 }
 func (f *fakes) DisableFeature(context.Context, string, creds.Feature, string) error { return nil }
+func (f *fakes) LearnDetails(ctx context.Context, loc string, _ creds.LocationReader) (creds.Location, error) {
+	f.calls = append(f.calls, "location")
+	if f.learned != nil {
+		return *f.learned, nil
+	}
+	return f.Location(ctx, loc)
+}
+
+// fakeClient is the fakes as the worker's HighLevel client, whose
+// Location is HighLevel's record of it.
+type fakeClient struct{ *fakes }
+
+func (fakeClient) Location(_ context.Context, loc string) (ghl.LocationDetails, error) {
+	return ghl.LocationDetails{ID: loc, Timezone: "Europe/Berlin"}, nil
+}
 
 func (f *fakes) Accounts(context.Context, string) (ghl.AccountsResults, error) {
 	f.calls = append(f.calls, "accounts")
@@ -128,7 +149,7 @@ var at = time.Date(2026, 3, 11, 23, 30, 0, 0, time.UTC)
 func newTestHandler(t *testing.T, f *fakes) *handler {
 	t.Helper()
 	w, err := New(Config{Concurrency: 1, Cron: "@daily", ReportDays: 28, CustomValues: true}, Deps{Publisher: f, Locations: f,
-		Client: func(string) Client { return f }, History: f, FollowUps: f, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Client: func(string) Client { return fakeClient{f} }, History: f, FollowUps: f, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,9 +183,28 @@ func TestTakeStoresThenPublishesOnTheLocalDay(t *testing.T) {
 	}
 }
 
+// A location with no time zone from the operator, not yet asked, gets
+// HighLevel's before its day is cut: 23:30 UTC is already tomorrow in
+// Auckland.
+func TestTakeLearnsTheTimeZone(t *testing.T) {
+	f := newFakes()
+	f.accounts = []ghl.Account{{ProfileID: "fb1", Platform: "facebook"}}
+	f.chunks = []ghl.StatisticsChunk{{ProfileIDs: []string{"fb1"}}}
+	f.conflictPublished = true // stop before the follow-ups
+	f.location = &creds.Location{ID: "loc1", Name: "Kiwi Coffee", State: creds.StateActive}
+	f.learned = &creds.Location{ID: "loc1", Name: "Kiwi Coffee", State: creds.StateActive, Timezone: "Pacific/Auckland",
+		TimezoneFrom: creds.SourceHighLevel, LearnedAt: at}
+	if err := newTestHandler(t, f).take(context.Background(), "loc1", &socialsyncv1.StatsRequested{LocationId: "loc1"}, at, "event:e1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.history[report.HistoryKey("loc1", "2026-03-12")]; !ok || f.calls[0] != "location" {
+		t.Errorf("history %v after calls %v; want HighLevel's time zone read first and the snapshot of 2026-03-12 (Auckland)", f.history, f.calls)
+	}
+}
+
 // A request handled before (same trigger, same day, followed up) calls
 // HighLevel no more and publishes nothing; one with no accounts stores
-// nothing; a day range is refused for good.
+// nothing; a day range out of reach is refused for good.
 func TestTakeWithoutCalls(t *testing.T) {
 	key := report.HistoryKey("loc1", "2026-03-12")
 	tests := []struct {
@@ -176,7 +216,8 @@ func TestTakeWithoutCalls(t *testing.T) {
 	}{
 		{"followed already", &socialsyncv1.StatsRequested{LocationId: "loc1"}, &report.Record{Day: "2026-03-12", Trigger: "event:e1", Published: true, Followed: true}, false, 0},
 		{"no accounts", &socialsyncv1.StatsRequested{LocationId: "loc1"}, nil, false, 1},
-		{"day range", &socialsyncv1.StatsRequested{LocationId: "loc1", Range: &socialsyncv1.DateRange{From: "2026-03-01"}}, nil, true, 0},
+		{"half a day range", &socialsyncv1.StatsRequested{LocationId: "loc1", Range: &socialsyncv1.DateRange{From: "2026-03-01"}}, nil, true, 0},
+		{"day range out of reach", &socialsyncv1.StatsRequested{LocationId: "loc1", Range: &socialsyncv1.DateRange{From: "2026-03-04", To: "2026-03-11"}}, nil, true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -173,6 +173,10 @@ func (s *scheduler) ensure(ctx context.Context, key string, value []byte) error 
 	if err := json.Unmarshal(value, &l); err != nil {
 		return fmt.Errorf("registered location %s: %w", key, err)
 	}
+	// A location without the operator's time zone (an agency install,
+	// one added without --timezone) is scheduled in HighLevel's; the
+	// record's update brings ensure back here, with nothing to learn.
+	l = s.w.learn(ctx, l)
 	cron, tz := s.w.cfg.Cron, l.Timezone
 	st, err := settings.GetStats(ctx, s.settings, key)
 	if err != nil {

@@ -14,12 +14,14 @@
 package stats
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/run"
@@ -85,6 +87,33 @@ func New(cfg Config, d Deps) (*Worker, error) {
 // time. Deadlines and the schedules keep the real clock. Call it before
 // the process runs the worker.
 func (w *Worker) SetClock(now func() time.Time) { w.now = now }
+
+// learnTimeout bounds the reading of one location's details from
+// HighLevel.
+const learnTimeout = 30 * time.Second
+
+// learn returns l with the name and time zone HighLevel gives it, when l
+// still needs them (creds.Location.NeedsDetails): the time zone cuts its
+// days and places its schedule. A failure is logged and l is returned as
+// it is (UTC without a time zone); the next change of its record, or the
+// next start of the worker, asks again.
+func (w *Worker) learn(ctx context.Context, l creds.Location) creds.Location {
+	if !l.NeedsDetails() {
+		return l
+	}
+	// Bounded: the schedules' watch waits for it, for every location.
+	ctx, cancel := context.WithTimeout(ctx, learnTimeout)
+	defer cancel()
+	learned, err := w.deps.Locations.LearnDetails(ctx, l.ID, w.deps.Client(l.ID))
+	if err != nil {
+		w.log.Warn("location's time zone not read from HighLevel; using what the location has", "location", l.ID, "err", err)
+		return l
+	}
+	if _, off := learned.FeatureDisabled(creds.FeatureLocationDetails); off && learned.Timezone == "" {
+		w.log.Warn("the location's token lacks locations.readonly: its statistics run in UTC until it is connected again or given a time zone", "location", l.ID)
+	}
+	return learned
+}
 
 // Routes are the worker's one consumer: statistics requests on its
 // SOCIALSYNC_TRIGGERS durable.

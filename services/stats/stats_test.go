@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -15,8 +16,10 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
+	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -246,10 +249,19 @@ func TestDuplicateRequest(t *testing.T) {
 }
 
 // Bad input becomes a dead letter with a reason, and the worker goes on.
+//
+// A day range is judged on the worker's clock (pinned here, in the
+// location's time zone): the last 7 days are served by today's snapshot,
+// a range reaching older days or today is refused naming the limit.
 func TestBadInputIsDeadLettered(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	l := env.Locations[0]
-	startWorker(t, env)
+	zone, err := time.LoadLocation(l.Timezone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 11, 12, 0, 0, 0, zone)
+	startWorkerWith(t, env, func(w *stats.Worker) { stats.SetClock(w, func() time.Time { return now }) })
 	subject, _ := topology.StatsTriggers.Subject(l.ID)
 	pub := func(subject string, m *socialsyncv1.StatsRequested) {
 		t.Helper()
@@ -261,10 +273,16 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 	pub(subject, &socialsyncv1.StatsRequested{LocationId: "SomeOtherLocation"})
 	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, Platforms: []string{"myspace"}})
 	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, ProfileIds: []string{"000000000000000000000000"}})
-	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, Range: &socialsyncv1.DateRange{From: "2025-01-01", To: "2025-01-08"}})
-	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, EventId: "good"})
+	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, Range: &socialsyncv1.DateRange{From: "2026-03-03", To: "2026-03-10"}})
+	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, Range: &socialsyncv1.DateRange{From: "2026-03-10", To: "2026-03-12"}})
+	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, Range: &socialsyncv1.DateRange{From: "2026-03-10", To: "2026-03-10"}})
+	pub(subject, &socialsyncv1.StatsRequested{LocationId: l.ID, EventId: "good", Range: &socialsyncv1.DateRange{From: "2026-03-04", To: "2026-03-11"}})
 
 	fleettest.Eventually(t, 20*time.Second, "the valid request", func() bool { return len(snapshotEvents(t, env, l.ID)) == 1 })
+	// The last 7 days before the pinned today: served by today's snapshot.
+	if snap := snapshotOf(t, env, l.ID, "2026-03-11"); snap.Trigger != "event:good" {
+		t.Errorf("snapshot of 2026-03-11 from trigger %q, want the request with the range", snap.Trigger)
+	}
 	want := []struct{ subject, reason string }{
 		{"socialsync.dlq.stats." + l.ID, "undecodable"},
 		{"socialsync.dlq.stats.NoSuchLocation1", "unknown location"},
@@ -272,7 +290,9 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 		{"socialsync.dlq.stats." + l.ID, "does not match subject"},
 		{"socialsync.dlq.stats." + l.ID, "unknown platforms myspace"},
 		{"socialsync.dlq.stats." + l.ID, "not connected accounts"},
-		{"socialsync.dlq.stats." + l.ID, "range is not supported"},
+		{"socialsync.dlq.stats." + l.ID, "reaches back before 2026-03-04: HighLevel's statistics endpoint serves only the last 7 days (2026-03-04 … 2026-03-10)"},
+		{"socialsync.dlq.stats." + l.ID, "includes 2026-03-11, which is not over"},
+		{"socialsync.dlq.stats." + l.ID, "want from before to"},
 	}
 	var dls []bus.DeadLetter
 	fleettest.Eventually(t, 10*time.Second, "dead letters", func() bool {
@@ -430,5 +450,68 @@ func TestNewValidates(t *testing.T) {
 				t.Errorf("New(%+v) = %v, want an error naming %s", tt.cfg, err, tt.want)
 			}
 		})
+	}
+}
+
+// A location connected through an agency install, with no time zone from
+// the operator, is scheduled at 06:00 in the time zone HighLevel gives it
+// (checked on its schedule record); one whose token lacks
+// locations.readonly keeps its daily run, in UTC, with location_details
+// off.
+func TestScheduleInHighLevelsTimeZone(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	ctx := context.Background()
+	var kiwi, lagos struct{ ID, Token string }
+	env.Admin(t, http.MethodPost, "/_sandbox/locations", map[string]any{"name": "Kiwi Coffee", "timezone": "Pacific/Auckland"}, &kiwi)
+	env.Admin(t, http.MethodPost, "/_sandbox/locations", map[string]any{"name": "Lagos Books", "timezone": "Africa/Lagos"}, &lagos)
+	a := env.Sim.Apps()[0]
+	app := ghl.AppCredentials{ClientID: a.ClientID, ClientSecret: a.ClientSecret}
+	gc, err := ghl.New(ghl.Options{BaseURL: env.SimURL, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agency := fleettest.Authorize(t, env.SimURL, app, "", "", ghl.UserTypeCompany)
+	if _, err := env.Deps.Creds.ConnectAgency(ctx, gc, agency); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := env.Deps.Creds.Location(ctx, kiwi.ID); err != nil || l.Timezone != "" || l.Name != "Kiwi Coffee" {
+		t.Fatalf("agency-installed location %+v (%v): want HighLevel's name and no time zone yet", l, err)
+	}
+	var scopes []string
+	for _, s := range ghl.LocationScopes() {
+		if s != "locations.readonly" {
+			scopes = append(scopes, s)
+		}
+	}
+	narrow := fleettest.Authorize(t, env.SimURL, app, lagos.ID, strings.Join(scopes, " "), ghl.UserTypeLocation)
+	if err := env.Deps.Creds.AddOAuth(ctx, creds.Location{ID: lagos.ID}, narrow); err != nil {
+		t.Fatal(err)
+	}
+
+	startWorker(t, env)
+	stream, err := env.JS.Stream(ctx, topology.StreamSchedules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schedule := func(loc, tz string) func() bool {
+		return func() bool {
+			m, err := stream.GetLastMsgForSubject(ctx, "socialsync.schedule.stats."+loc)
+			return err == nil && m.Header.Get("Nats-Schedule") == "0 0 6 * * *" && m.Header.Get("Nats-Schedule-Time-Zone") == tz
+		}
+	}
+	fleettest.Eventually(t, 20*time.Second, "06:00 Pacific/Auckland on the schedule of "+kiwi.ID, schedule(kiwi.ID, "Pacific/Auckland"))
+	l, err := env.Deps.Creds.Location(ctx, kiwi.ID)
+	if err != nil || l.Timezone != "Pacific/Auckland" || l.TimezoneSource() != creds.SourceHighLevel {
+		t.Errorf("location %+v (%v): want HighLevel's time zone", l, err)
+	}
+
+	fleettest.Eventually(t, 20*time.Second, "location_details off for "+lagos.ID, func() bool {
+		l, err := env.Deps.Creds.Location(ctx, lagos.ID)
+		_, off := l.FeatureDisabled(creds.FeatureLocationDetails)
+		return err == nil && off
+	})
+	fleettest.Eventually(t, 20*time.Second, "06:00 UTC on the schedule of "+lagos.ID, schedule(lagos.ID, ""))
+	if l, _ := env.Deps.Creds.Location(ctx, lagos.ID); l.State != creds.StateActive || l.TimezoneSource() != creds.SourceDefault {
+		t.Errorf("location without locations.readonly: %+v; want active, default time zone", l)
 	}
 }

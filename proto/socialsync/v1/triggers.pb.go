@@ -367,7 +367,10 @@ type StatsRequested struct {
 	// platforms filters by platform (facebook, instagram, ...); empty means all.
 	Platforms []string `protobuf:"bytes,3,rep,name=platforms,proto3" json:"platforms,omitempty"`
 	// range is the day range wanted; unset means HighLevel's default window
-	// (the last 7 days, excluding today).
+	// (the last 7 days, excluding today). Its days must be among those 7
+	// days before the location-local day the request arrives on (the
+	// statistics endpoint serves no other); a range reaching an older day, or
+	// that day itself, is refused with a reason naming the limit.
 	Range         *DateRange `protobuf:"bytes,4,opt,name=range,proto3" json:"range,omitempty"`
 	RequestedBy   string     `protobuf:"bytes,5,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
 	EventId       string     `protobuf:"bytes,6,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`

@@ -124,6 +124,7 @@ func doctorCmd(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "location %s (%s): %s, %s\n", l.ID, dash(l.Name), l.Auth, l.State)
 	fmt.Fprintf(env.Stdout, "token: %s\n", tokenState(ctx, store, l, now))
 	fmt.Fprintf(env.Stdout, "token key: %s\n", keyState(ctx, store, l.ID))
+	fmt.Fprintf(env.Stdout, "time zone: %s\n", timezoneOf(l))
 	problems := scopeReport(env, l, st)
 	warning, err := oldKeyWarning(ctx, store)
 	if err != nil {
@@ -196,7 +197,11 @@ func scopeReport(env *Env, l creds.Location, st creds.TokenStatus) []string {
 			continue
 		}
 		if f, ok := creds.FeatureOf(s); ok {
-			out = append(out, "scope "+s+" was not granted: "+string(f)+" is off for this location (connect it again asking for the scope to turn it on)")
+			p := "scope " + s + " was not granted: " + string(f) + " is off for this location (connect it again asking for the scope to turn it on)"
+			if f == creds.FeatureLocationDetails {
+				p += "; its name and time zone are not read from HighLevel: statistics run in the operator's time zone (--timezone), or UTC"
+			}
+			out = append(out, p)
 		} else {
 			out = append(out, "scope "+s+" was not granted: connect the location again asking for it")
 		}

@@ -165,7 +165,7 @@ func locationsList(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintln(w, "LOCATION\tNAME\tTIME ZONE\tAUTH\tSTATE\tTOKEN\tKEY\tWAITING\tADDED\tFEATURES OFF")
 	for _, l := range locs {
 		tok := tokenState(ctx, store, l, now)
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.ID, dash(l.Name), dash(l.Timezone), l.Auth, l.State, tok, keyState(ctx, store, l.ID),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.ID, nameOf(l), timezoneOf(l), l.Auth, l.State, tok, keyState(ctx, store, l.ID),
 			waiting[l.ID], l.AddedAt.UTC().Format("2006-01-02 15:04Z"), dash(featuresOff(l)))
 	}
 	if err := w.Flush(); err != nil {
@@ -179,6 +179,30 @@ func locationsList(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stdout, "\n"+warning)
 	}
 	return nil
+}
+
+// nameOf is l's name and where it came from: "Bluebird Bakery
+// (highlevel)", "- (default)".
+func nameOf(l creds.Location) string {
+	return fmt.Sprintf("%s (%s)", dash(l.Name), l.NameSource())
+}
+
+// timezoneOf is l's time zone and where it came from:
+// "America/New_York (highlevel)", "UTC (default)"; when HighLevel has not
+// been asked yet, or refused, it says so.
+func timezoneOf(l creds.Location) string {
+	tz := l.Timezone
+	if tz == "" {
+		tz = "UTC"
+	}
+	out := fmt.Sprintf("%s (%s)", tz, l.TimezoneSource())
+	switch _, off := l.FeatureDisabled(creds.FeatureLocationDetails); {
+	case off && l.TimezoneSource() != creds.SourceOperator:
+		out += ", not from HighLevel: no locations.readonly"
+	case l.NeedsDetails() && l.TimezoneSource() != creds.SourceOperator:
+		out += ", HighLevel's not read yet"
+	}
+	return out
 }
 
 // featuresOff names the optional features turned off for l and the scope

@@ -124,7 +124,7 @@ func TestConnectLocationThenListAndDoctor(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("list: exit %d: %s", code, errList)
 	}
-	for _, want := range []string{loc, "oauth", "active", "valid until", "Europe/Berlin"} {
+	for _, want := range []string{loc, "oauth", "active", "valid until", "Europe/Berlin (operator)"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("list lacks %q:\n%s", want, list)
 		}

@@ -255,3 +255,35 @@ func TestTriggerPostIDsFollowTheSharedRule(t *testing.T) {
 		t.Errorf("published post triggers (-want +got):\n%s", diff)
 	}
 }
+
+// `trigger stats --from --to` publishes the range (its end excluded, as
+// the message has it) when its days are the last 7 before the location's
+// today, and refuses older days naming the limit, publishing nothing.
+func TestTriggerStatsRange(t *testing.T) {
+	env := bustest.Start(t, topology.Options{})
+	t.Setenv("SOCIALSYNC_TOKEN_KEY", creds.NewKey())
+	const pit = "pit-3e0f5c1a-7d7b-4a53-9d62-2b3f5f0f9a11"
+	if out, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", "Loc1", "--pit", pit, "--timezone", "Pacific/Auckland"); code != 0 {
+		t.Fatalf("add: exit %d: %s%s", code, out, errOut)
+	}
+	// 2026-03-11 12:00 UTC is already March 12th in Auckland.
+	now := func() time.Time { return time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC) }
+	_, errOut, code := runCLIAt(t, now, "trigger", "stats", "--nats", env.URL(), "--location", "Loc1", "--from", "2026-03-04", "--to", "2026-03-11")
+	if code != 2 || !strings.Contains(errOut, "serves only the last 7 days (2026-03-05 … 2026-03-11)") {
+		t.Errorf("a range reaching 8 days back: exit %d, stderr %q; want 2 and the limit", code, errOut)
+	}
+	if out, errOut, code := runCLIAt(t, now, "trigger", "stats", "--nats", env.URL(), "--location", "Loc1", "--from", "2026-03-05", "--to", "2026-03-11"); code != 0 {
+		t.Fatalf("a range within reach: exit %d: %s%s", code, out, errOut)
+	}
+	msgs := bustest.Messages(t, env.JS, topology.StreamTriggers, "socialsync.trigger.stats.Loc1")
+	if len(msgs) != 1 {
+		t.Fatalf("%d triggers published, want 1", len(msgs))
+	}
+	var got socialsyncv1.StatsRequested
+	if err := bus.Unmarshal(msgs[0].Header, msgs[0].Data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.GetRange().GetFrom() != "2026-03-05" || got.GetRange().GetTo() != "2026-03-12" {
+		t.Errorf("published range %v, want 2026-03-05 … 2026-03-12 (excluded)", got.GetRange())
+	}
+}

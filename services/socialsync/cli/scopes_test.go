@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
@@ -158,16 +159,17 @@ func TestConnectedWithTheDefaultScopesEverythingArrives(t *testing.T) {
 	}
 }
 
-// A location connected without the location tag scopes: doctor says the
-// optional feature runs without them, and once a worker has turned it
-// off, doctor and `locations list` show it off, with the scope.
+// A location connected without the location tag scopes and
+// locations.readonly: doctor says the optional features run without them,
+// and once a worker has turned them off, doctor and `locations list` show
+// them off, with the scope, and the time zone as UTC, not HighLevel's.
 func TestDoctorAndListShowFeaturesOff(t *testing.T) {
 	env := bustest.Start(t, topology.Options{})
-	sim, _, _ := oauthSandbox(t)
+	sim, simURL, _ := oauthSandbox(t)
 	loc := sim.Locations()[0].ID
 	var scopes []string
 	for _, s := range ghl.LocationScopes() {
-		if !strings.HasPrefix(s, "locations/tags.") {
+		if !strings.HasPrefix(s, "locations/tags.") && s != "locations.readonly" {
 			scopes = append(scopes, s)
 		}
 	}
@@ -179,8 +181,12 @@ func TestDoctorAndListShowFeaturesOff(t *testing.T) {
 		t.Fatalf("connect: exit %d: %s%s", code, out, errOut)
 	}
 	doc, _, _ := runCLI(t, "doctor", "--nats", env.URL(), "--location", loc)
-	if !strings.Contains(doc, "scope locations/tags.readonly was not granted: location_tags is off for this location") {
-		t.Errorf("doctor output lacks the missing optional scope:\n%s", doc)
+	for _, want := range []string{"scope locations/tags.readonly was not granted: location_tags is off for this location",
+		"scope locations.readonly was not granted: location_details is off for this location", "statistics run in the operator's time zone (--timezone), or UTC",
+		"time zone: UTC (default), HighLevel's not read yet"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, doc)
+		}
 	}
 
 	kr, err := keyring()
@@ -195,12 +201,25 @@ func TestDoctorAndListShowFeaturesOff(t *testing.T) {
 	if err := store.DisableFeature(ctx, loc, creds.FeatureLocationTags, "locations/tags.readonly"); err != nil {
 		t.Fatal(err)
 	}
+	// As the stats worker does, through the location's token.
+	tok, err := store.Token(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := ghl.New(ghl.Options{BaseURL: simURL, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.LearnDetails(ctx, loc, gc.ForLocation(loc, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.AccessToken}))); err != nil {
+		t.Fatal(err)
+	}
 	doc, _, _ = runCLI(t, "doctor", "--nats", env.URL(), "--location", loc)
 	if !strings.Contains(doc, "optional features: location_tags off since") || !strings.Contains(doc, "(HighLevel refused locations/tags.readonly); custom_values on") {
 		t.Errorf("doctor output lacks the feature turned off:\n%s", doc)
 	}
 	list, errList, code := runCLI(t, "locations", "list", "--nats", env.URL())
-	if code != 0 || !strings.Contains(list, "FEATURES OFF") || !strings.Contains(list, "location_tags (no locations/tags.readonly)") || !strings.Contains(list, "active") {
+	if code != 0 || !strings.Contains(list, "FEATURES OFF") || !strings.Contains(list, "location_tags (no locations/tags.readonly), location_details (no locations.readonly)") ||
+		!strings.Contains(list, "UTC (default), not from HighLevel: no locations.readonly") || !strings.Contains(list, "active") {
 		t.Errorf("list: exit %d: %s\n%s", code, errList, list)
 	}
 }

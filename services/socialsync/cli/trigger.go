@@ -12,6 +12,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
@@ -76,9 +77,19 @@ func triggerCmd(ctx context.Context, env *Env, args []string) error {
 	case "stats":
 		profiles := fs.String("profiles", "", "comma-separated profile ids (empty: every connected account)")
 		platforms := fs.String("platforms", "", "comma-separated platforms (empty: all)")
+		from, to := dayRange(fs, "(both or neither; within the 7 days before today)")
 		build = func() (bus.Family, proto.Message, error) {
-			return topology.StatsTriggers, &socialsyncv1.StatsRequested{LocationId: *loc, ProfileIds: splitList(*profiles),
-				Platforms: splitList(*platforms), RequestedBy: "cli", EventId: *eventID}, nil
+			req := &socialsyncv1.StatsRequested{LocationId: *loc, ProfileIds: splitList(*profiles),
+				Platforms: splitList(*platforms), RequestedBy: "cli", EventId: *eventID}
+			if *from != "" || *to != "" {
+				// The message's range excludes its end.
+				end, err := report.Shift(*to, 1)
+				if err != nil {
+					return "", nil, fmt.Errorf("%w: --to: %v", errUsage, err)
+				}
+				req.Range = &socialsyncv1.DateRange{From: *from, To: end}
+			}
+			return topology.StatsTriggers, req, nil
 		}
 	default:
 		return fmt.Errorf("%w: unknown trigger %q: want post, tagdetails or stats", errUsage, kind)
@@ -98,6 +109,17 @@ func triggerCmd(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer c.close()
+	if req, ok := msg.(*socialsyncv1.StatsRequested); ok && req.GetRange() != nil {
+		// The check the stats worker applies, on this machine's clock in
+		// the location's time zone: what it would refuse is not published.
+		l, err := locate(ctx, c.js, *loc, env.Now())
+		if err != nil {
+			return err
+		}
+		if err := report.CheckRequestRange(req.GetRange().GetFrom(), req.GetRange().GetTo(), l.today); err != nil {
+			return fmt.Errorf("%w: --from/--to: %w", errUsage, err)
+		}
+	}
 	subject, ack, err := bus.NewPublisher(c.js, bus.PublisherOptions{Known: topology.Known}).PublishTo(ctx, family, msg)
 	switch {
 	case errors.Is(err, bus.ErrSubjectFull):
