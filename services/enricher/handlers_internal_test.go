@@ -135,9 +135,13 @@ func TestTagDeletedMarksDetails(t *testing.T) {
 	if err := w.applyTagEvent(context.Background(), "loc1", ev); err != nil || details.revs[key] != rev {
 		t.Errorf("again: %v, revision %d → %d; want nothing written", err, rev, details.revs[key])
 	}
-	// A rename needs nothing here; an unknown tag's deletion neither.
+	// A rename needs nothing here; an unknown tag's deletion neither, nor
+	// a discovered tag (its details come on the fetcher's request), nor a
+	// change value newer than this build, which is acknowledged.
 	for _, ev := range []*socialsyncv1.TagChanged{
 		{LocationId: "loc1", TagId: "tagA", Change: socialsyncv1.Change_CHANGE_RENAMED},
+		{LocationId: "loc1", TagId: "tagA", Change: socialsyncv1.Change_CHANGE_DISCOVERED},
+		{LocationId: "loc1", TagId: "tagA", Change: socialsyncv1.Change(99)},
 		{LocationId: "loc1", TagId: "tagZ", Change: socialsyncv1.Change_CHANGE_DELETED},
 	} {
 		if err := w.applyTagEvent(context.Background(), "loc1", ev); err != nil || details.revs[key] != rev || len(details.data) != 1 {

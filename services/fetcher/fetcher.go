@@ -11,8 +11,9 @@
 // /social-media-posting/<loc>/tags, paged), diffs it with the one stored
 // in the socialsync_tags bucket, publishes a TagChanged
 // (socialsync.event.tag.<loc>) for every created, renamed or deleted tag
+// (discovered, for every tag of a location's first catalogue: a baseline)
 // and one TagDetailsRequested (socialsync.trigger.tagdetails.<loc>) per
-// 100 new or renamed tags, then stores the new catalogue. One location is
+// 100 new, discovered or renamed tags, then stores the new catalogue. One location is
 // fetched at most once per Config.RefreshInterval: an early refresh is
 // handed back to JetStream with a delay (see catalogue.RefreshWait).
 //

@@ -73,7 +73,8 @@ func trigger(t testing.TB, env *fleettest.Env, loc, eventID string) {
 
 var byKindAndID = cmpopts.SortSlices(func(a, b change) bool { return a.Kind+a.ID < b.Kind+b.ID })
 
-// A location's first refresh reports every tag as created, asks for all
+// A location's first refresh reports every tag as discovered (a
+// baseline, not new tags), asks for all
 // their details in one request, and stores the catalogue; renaming,
 // deleting and creating tags then shows up on the next trigger, which
 // arrives as protojson as `nats pub` would send it.
@@ -85,9 +86,9 @@ func TestRefreshReportsChangesAndStoresCatalogue(t *testing.T) {
 	trigger(t, env, loc, "first")
 	fleettest.Eventually(t, 10*time.Second, "catalogue stored", func() bool { _, ok := loadCatalogue(t, env, loc); return ok })
 	want := []change{
-		{"CREATED", ids["Summer Sale"], "Summer Sale", ""},
-		{"CREATED", ids["Launch"], "Launch", ""},
-		{"CREATED", ids["Behind the scenes"], "Behind the scenes", ""},
+		{"DISCOVERED", ids["Summer Sale"], "Summer Sale", ""},
+		{"DISCOVERED", ids["Launch"], "Launch", ""},
+		{"DISCOVERED", ids["Behind the scenes"], "Behind the scenes", ""},
 	}
 	if diff := cmp.Diff(want, tagChanges(t, env, loc), byKindAndID); diff != "" {
 		t.Errorf("first refresh events (-want +got):\n%s", diff)
