@@ -11,6 +11,9 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/relations"
+	"github.com/socialsync/socialsync/pkg/topology"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
 // subscribeCount counts the messages published on subject until the test
@@ -74,5 +77,74 @@ func TestConnectedLocationFiresNoTagCreated(t *testing.T) {
 	fleettest.Eventually(t, 30*time.Second, "its contact tag", func() bool { return tagged(t, env, loc, "social:winter") })
 	if got := announced(); len(got) != 1 || !strings.Contains(got[0], `"tagName":"Winter"`) {
 		t.Errorf("tag.created fired %d times (%v), want once, for the tag created after connecting", len(got), got)
+	}
+}
+
+// A tag deleted in Social Planner leaves every contact socialsync gave it
+// to, and a renamed one changes name on them, once a catalogue refresh
+// notices; a contact that carries the same contact tag by hand, with no
+// post of socialsync's, keeps it.
+func TestDeletedAndRenamedTagsFollowHighLevel(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	li := env.NewLocation(t, map[string]any{"timezone": "UTC", "socialTags": []string{"Promo", "Launch", "Tips"},
+		"contacts": []map[string]any{{"firstName": "A"}, {"firstName": "B"}, {"firstName": "C"},
+			{"firstName": "Hand", "tags": []string{"social:promo"}}}})
+	loc := li.ID
+	var detail struct {
+		SocialTags []struct {
+			ID  string `json:"_id"`
+			Tag string `json:"tag"`
+		} `json:"socialTags"`
+		Contacts []struct {
+			ID string `json:"id"`
+		} `json:"contacts"`
+	}
+	env.Admin(t, http.MethodGet, "/_sandbox/locations/"+loc, nil, &detail)
+	tags := map[string]string{}
+	for _, tg := range detail.SocialTags {
+		tags[tg.Tag] = tg.ID
+	}
+	var contacts []string
+	for _, c := range detail.Contacts {
+		contacts = append(contacts, c.ID)
+	}
+	linked, hand := contacts[:3], contacts[3]
+	runWorkers(t, env)
+
+	publishPost(t, env, loc, "p1", []string{tags["Promo"], tags["Launch"]}, linked[:2])
+	publishPost(t, env, loc, "p2", []string{tags["Promo"], tags["Tips"]}, linked[2:])
+	env.WaitTags(t, loc, linked[:2], []string{"social:promo", "social:launch"}, nil)
+	env.WaitTags(t, loc, linked[2:], []string{"social:promo", "social:tips"}, nil)
+	// The enricher lists the posts under their tags: what a tag's
+	// deletion reaches.
+	rel, err := env.JS.KeyValue(context.Background(), topology.BucketRelations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, 30*time.Second, "posts listed under their tags", func() bool {
+		for _, tag := range []string{tags["Promo"], tags["Launch"]} {
+			e, err := rel.Get(context.Background(), relations.TagPostsKey(loc, tag))
+			if err != nil {
+				return false
+			}
+			tp, _ := relations.UnmarshalTagPosts(e.Value())
+			if tag == tags["Promo"] && len(tp.PostIDs) < 2 {
+				return false
+			}
+		}
+		return true
+	})
+
+	env.Admin(t, http.MethodDelete, "/_sandbox/locations/"+loc+"/socialTags/"+tags["Promo"], nil, nil)
+	env.Admin(t, http.MethodPut, "/_sandbox/locations/"+loc+"/socialTags/"+tags["Launch"], map[string]any{"tag": "Big Launch"}, nil)
+	refresh, _ := topology.CatalogueRefreshes.Subject(loc)
+	if _, err := env.Deps.Publisher.Publish(context.Background(), refresh, &socialsyncv1.PostEvent{LocationId: loc, PostId: "refresh",
+		EventId: "lifecycle-refresh"}); err != nil {
+		t.Fatal(err)
+	}
+	env.WaitTags(t, loc, linked[:2], []string{"social:big launch"}, []string{"social:promo", "social:launch"})
+	env.WaitTags(t, loc, linked[2:], []string{"social:tips"}, []string{"social:promo"})
+	if got := env.ContactTags(t, loc, hand); !fleettest.HasTag(got, "social:promo") {
+		t.Errorf("the contact tagged by hand lost social:promo: %v", got)
 	}
 }
