@@ -67,7 +67,9 @@ func (w *Worker) enrich(ctx context.Context, loc string, ids []string, cause str
 	m := mirror{client: client, loc: loc, naming: naming, disable: func(scope string) error {
 		return w.deps.Locations.DisableFeature(ctx, loc, creds.FeatureLocationTags, scope)
 	}}
-	if d, off := l.FeatureDisabled(creds.FeatureLocationTags); off {
+	if !w.cfg.MirrorLocationTags {
+		m.off = true
+	} else if d, off := l.FeatureDisabled(creds.FeatureLocationTags); off {
 		m.off = true
 		bus.LoggerFrom(ctx).Debug("contact tags not mirrored: the token lacks a scope", "scope", d.Scope)
 	}
@@ -105,7 +107,8 @@ func (w *Worker) enrich(ctx context.Context, loc string, ids []string, cause str
 // mirror creates the contact tags of one location that mirror its social
 // tags. It lists the location's contact tags once, on first use.
 //
-// Mirroring is optional (creds.FeatureLocationTags): when HighLevel
+// Mirroring is off unless Config.MirrorLocationTags turns it on, and
+// optional then (creds.FeatureLocationTags): when HighLevel
 // refuses a scope it needs, disable records that on the location and the
 // details are announced without it, with no refresh of the token and no
 // re-authorisation.

@@ -99,7 +99,7 @@ func TestDetailsStoredMirroredAndAnnounced(t *testing.T) {
 	env := fleettest.Start(t, "empty")
 	loc, ids := env.NewTaggedLocation(t, "Summer Sale", "Launch", "Other")
 	env.Admin(t, "DELETE", "/_sandbox/locations/"+loc+"/socialTags/"+ids["Other"], nil, nil)
-	startWorker(t, env)
+	startWorker(t, env, mirrorOn)
 
 	// As protojson, the way `nats pub` users send it.
 	req := &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: []string{ids["Summer Sale"], ids["Launch"], ids["Other"]}, RequestedBy: "test"}
@@ -153,6 +153,27 @@ func TestDetailsStoredMirroredAndAnnounced(t *testing.T) {
 	}
 }
 
+// By default the location-tag mirror is off: details are stored and
+// announced with no call to the location's tag list.
+func TestNoMirrorByDefault(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, ids := env.NewTaggedLocation(t, "Summer Sale", "Launch")
+	startWorker(t, env)
+	req := &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: []string{ids["Summer Sale"], ids["Launch"]}, RequestedBy: "test"}
+	publishRaw(t, env, subject(t, topology.TagDetailsTriggers, loc), req, "first", true)
+	fleettest.Eventually(t, 10*time.Second, "details announced", func() bool { return len(storedEvents(t, env, loc)) == 1 })
+	if d, _ := storedDetail(t, env, loc, ids["Launch"]); d == nil || d.TagName != "Launch" {
+		t.Errorf("stored details of Launch = %v", d)
+	}
+	tagsPath := "/locations/" + loc + "/tags"
+	if n := env.Calls(t, loc, "GET", tagsPath) + env.Calls(t, loc, "POST", tagsPath); n != 0 {
+		t.Errorf("%d calls to the location's tag list, want none", n)
+	}
+	if tags := locationTags(t, env, loc); len(tags) != 0 {
+		t.Errorf("location tags %v, want none", tags)
+	}
+}
+
 // 150 ids cost two details calls (100 + 50), and every tag is stored and
 // mirrored.
 func TestDetailsBatchedByHundred(t *testing.T) {
@@ -165,7 +186,7 @@ func TestDetailsBatchedByHundred(t *testing.T) {
 	// 150 contact tags to create: more than the default 100 requests per
 	// 10 s a location may make.
 	env.Admin(t, "PUT", "/_sandbox/config", map[string]any{"rateLimit": map[string]any{"max": 1000, "window": "10s", "daily": 200000}}, nil)
-	startWorker(t, env)
+	startWorker(t, env, mirrorOn)
 
 	all := make([]string, 0, len(ids))
 	for _, id := range ids {
@@ -211,7 +232,7 @@ func TestMirrorGoesOnPastAFailedCreate(t *testing.T) {
 	loc, ids := env.NewTaggedLocation(t, names...)
 	env.Admin(t, "PUT", "/_sandbox/config", map[string]any{"rateLimit": map[string]any{"max": 1000, "window": "10s", "daily": 200000}}, nil)
 	env.Admin(t, "PUT", "/_sandbox/faults", map[string]any{"rate500": 0.2, "seed": 5}, nil)
-	startWorker(t, env)
+	startWorker(t, env, mirrorOn)
 
 	all := make([]string, 0, len(ids))
 	for _, id := range ids {
@@ -483,7 +504,7 @@ func TestMirrorFollowsTheMapping(t *testing.T) {
 	if err := settings.PutMapping(context.Background(), kv, settings.Mapping{Location: loc, ContactTag: "Brand/{{tagName}}"}); err != nil {
 		t.Fatal(err)
 	}
-	startWorker(t, env)
+	startWorker(t, env, mirrorOn)
 	req := &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: []string{ids["Launch"]}, RequestedBy: "test"}
 	publishRaw(t, env, subject(t, topology.TagDetailsTriggers, loc), req, "mapped", true)
 	fleettest.Eventually(t, 10*time.Second, "details announced", func() bool { return len(storedEvents(t, env, loc)) == 1 })
@@ -524,7 +545,7 @@ func TestMirroringOffWhenTheScopeIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	exchanges := env.Calls(t, loc, "POST", "/oauth/token")
-	startWorker(t, env)
+	startWorker(t, env, mirrorOn)
 
 	requestDetails(t, env, loc, []string{ids["Summer Sale"], ids["Launch"]}, "first")
 	fleettest.Eventually(t, 10*time.Second, "details announced", func() bool { return len(storedEvents(t, env, loc)) == 1 })

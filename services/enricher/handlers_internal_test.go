@@ -260,7 +260,7 @@ func TestDetailsStoredMirroredAnnounced(t *testing.T) {
 			refuse:  refuse,
 		}
 		details := newRecords()
-		cfg := Config{Config: fleet.DefaultConfig(), Concurrency: 1, ContactTagPrefix: "social:"}
+		cfg := Config{Config: fleet.DefaultConfig(), Concurrency: 1, ContactTagPrefix: "social:", MirrorLocationTags: true}
 		cfg.TokenKey = creds.NewKey()
 		w, err := New(cfg, Deps{Publisher: f, Locations: f, Client: func(string) Client { return f },
 			Details: details, Relations: newRecords(), Naming: f})
