@@ -66,7 +66,7 @@ func (w *Worker) enrich(ctx context.Context, loc string, ids []string, cause str
 	}
 	m := mirror{client: client, loc: loc, naming: naming, disable: func(scope string) error {
 		return w.deps.Locations.DisableFeature(ctx, loc, creds.FeatureLocationTags, scope)
-	}}
+	}, record: func(tag, name, id string) error { return w.recordMirrored(ctx, loc, tag, name, id) }}
 	if !w.cfg.MirrorLocationTags {
 		m.off = true
 	} else if d, off := l.FeatureDisabled(creds.FeatureLocationTags); off {
@@ -113,10 +113,13 @@ func (w *Worker) enrich(ctx context.Context, loc string, ids []string, cause str
 // details are announced without it, with no refresh of the token and no
 // re-authorisation.
 type mirror struct {
-	client   Client
-	loc      string
-	naming   func(string) string
-	disable  func(scope string) error
+	client  Client
+	loc     string
+	naming  func(string) string
+	disable func(scope string) error
+	// record notes that the location tag id, named name, was created
+	// for social tag tag (unmirror.go).
+	record   func(tag, name, id string) error
 	off      bool
 	listed   bool
 	existing []string
@@ -148,6 +151,7 @@ func (m *mirror) ensure(ctx context.Context, details []enrichment.Detail) error 
 	// Anything else (rate limited, a permit to wait for, a refusal) stops
 	// at once.
 	var failed []error // retryable, every one
+	owners := enrichment.MirrorTagIDs(details, m.naming)
 	for _, name := range enrichment.MissingContactTags(m.existing, details, m.naming) {
 		tag, err := m.client.EnsureLocationTag(ctx, m.loc, name)
 		if off, derr := m.scopeRefused(err); off || derr != nil {
@@ -163,6 +167,11 @@ func (m *mirror) ensure(ctx context.Context, details []enrichment.Detail) error 
 		}
 		if tag.Name == "" {
 			tag.Name = name
+		}
+		if owner := owners[enrichment.ContactTagKey(name)]; owner != "" && tag.ID != "" {
+			if err := m.record(owner, tag.Name, tag.ID); err != nil {
+				return err
+			}
 		}
 		m.existing = append(m.existing, tag.Name)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -24,6 +25,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
+	relkeys "github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -621,4 +623,64 @@ func TestPostIDsFollowTheSharedRule(t *testing.T) {
 	if dls := bustest.DeadLetters(t, env.JS, "socialsync.dlq.enricher."+loc); len(dls) != 0 {
 		t.Errorf("the enricher wrote %d dead letters, want none (contactsync owns post triggers): %+v", len(dls), dls)
 	}
+}
+
+// With the mirror on, a deleted or renamed social tag's location tag goes
+// when the enricher created it and no contact carries it: the renamed
+// tag's new name stays, a location tag someone else created stays, and
+// one a contact still carries a while after the change stays too.
+func TestMirrorDeletesOnlyItsOwnUncarriedTags(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, ids := env.NewTaggedLocation(t, "Promo", "Launch", "Tips", "Hot")
+	// Someone tagged a contact social:tips before socialsync mirrored:
+	// that location tag is not the enricher's.
+	env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{"firstName": "T", "tags": []string{"social:tips"}}, nil)
+	startWorker(t, env, mirrorOn)
+	requestDetails(t, env, loc, []string{ids["Promo"], ids["Launch"], ids["Tips"], ids["Hot"]}, "r1")
+	fleettest.Eventually(t, 10*time.Second, "tags mirrored", func() bool { return len(locationTags(t, env, loc)) == 4 })
+	// A contact gets social:hot after the mirror created it.
+	env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{"firstName": "H", "tags": []string{"social:hot"}}, nil)
+
+	env.Admin(t, "PUT", "/_sandbox/locations/"+loc+"/socialTags/"+ids["Launch"], map[string]any{"tag": "Big Launch"}, nil)
+	requestDetails(t, env, loc, []string{ids["Launch"]}, "r2") // as the fetcher asks for a renamed tag's
+	fleettest.Eventually(t, 10*time.Second, "the new name mirrored", func() bool {
+		return slices.Contains(locationTags(t, env, loc), "social:big launch")
+	})
+	publish := func(tag, name, previous string, c socialsyncv1.Change, at time.Time) {
+		t.Helper()
+		ev := &socialsyncv1.TagChanged{LocationId: loc, TagId: tag, TagName: name, PreviousName: previous, Change: c, Timestamp: timestamppb.New(at)}
+		if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, topology.TagEvents, loc), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(ids["Promo"], "Promo", "", socialsyncv1.Change_CHANGE_DELETED, time.Now())
+	publish(ids["Tips"], "Tips", "", socialsyncv1.Change_CHANGE_DELETED, time.Now())
+	publish(ids["Launch"], "Big Launch", "Launch", socialsyncv1.Change_CHANGE_RENAMED, time.Now())
+	// Long enough ago that the enricher no longer waits for the contact
+	// to lose it.
+	publish(ids["Hot"], "Hot", "", socialsyncv1.Change_CHANGE_DELETED, time.Now().Add(-enricher.UnmirrorWait-time.Minute))
+
+	want := []string{"social:big launch", "social:hot", "social:tips"}
+	fleettest.Eventually(t, 20*time.Second, "the enricher's uncarried tags deleted", func() bool {
+		got := slices.Clone(locationTags(t, env, loc))
+		slices.Sort(got)
+		return slices.Equal(got, want)
+	})
+	deletes := 0
+	for _, r := range env.Requests(t, loc) {
+		if r.Method == "DELETE" && strings.HasPrefix(r.Path, "/locations/"+loc+"/tags/") {
+			deletes++
+		}
+	}
+	if deletes != 2 {
+		t.Errorf("%d location tags deleted, want 2 (promo, launch)", deletes)
+	}
+	fleettest.Eventually(t, 10*time.Second, "records of handled tags forgotten", func() bool {
+		for _, tag := range []string{ids["Promo"], ids["Hot"]} {
+			if _, _, ok := bustest.Entry(t, env.JS, topology.BucketRelations, relkeys.MirroredTagsKey(loc, tag)); ok {
+				return false
+			}
+		}
+		return true
+	})
 }

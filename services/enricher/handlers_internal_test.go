@@ -247,6 +247,12 @@ func (f *mirrorFakes) EnsureLocationTag(_ context.Context, _, name string) (ghl.
 	return ghl.LocationTag{Name: name}, nil
 }
 
+func (f *mirrorFakes) DeleteLocationTag(context.Context, string, string) error { return nil }
+
+func (f *mirrorFakes) SearchContacts(context.Context, ghl.SearchContactsRequest) (ghl.SearchContactsResponse, error) {
+	return ghl.SearchContactsResponse{}, nil
+}
+
 // A details request stores each tag's details, creates the contact tags
 // the location lacks (and no other), and announces the batch under an id
 // naming the request. When HighLevel refuses the token the scope to
