@@ -13,7 +13,6 @@ import (
 	"github.com/socialsync/socialsync/pkg/contacttags"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/relations"
-	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync/tagging"
 )
@@ -42,12 +41,8 @@ func (h *handler) edgeTag(ctx context.Context, msg jetstream.Msg) error {
 		return err
 	}
 	res, err := h.handleTag(ctx, tagEvent{ev: &ev, loc: loc})
-	for _, dl := range res.DeadLetters {
-		subject, dlErr := h.w.deps.DeadLetters.DeadLetterItem(ctx, topology.DurableContactSync, msg, dl.Item, bus.ClassPermanent, dl.Reason)
-		if dlErr != nil {
-			return dlErr
-		}
-		bus.LoggerFrom(ctx).Warn("item dead-lettered", "item", dl.Item, "tag", ev.GetTagId(), "reason", dl.Reason, "dead_letter", subject)
+	if dlErr := h.deadLetter(ctx, msg, res, "tag", ev.GetTagId()); dlErr != nil {
+		return dlErr
 	}
 	return err
 }

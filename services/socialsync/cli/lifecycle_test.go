@@ -81,40 +81,30 @@ func TestConnectedLocationFiresNoTagCreated(t *testing.T) {
 }
 
 // A tag deleted in Social Planner leaves every contact socialsync gave it
-// to, and a renamed one changes name on them, once a catalogue refresh
-// notices; a contact that carries the same contact tag by hand, with no
-// post of socialsync's, keeps it.
+// to, and the segment built on it, and a renamed one changes name on
+// them, once a catalogue refresh notices; a contact that carries the same
+// contact tag by hand, with no post of socialsync's, keeps it.
 func TestDeletedAndRenamedTagsFollowHighLevel(t *testing.T) {
 	env := fleettest.Start(t, "empty")
-	li := env.NewLocation(t, map[string]any{"timezone": "UTC", "socialTags": []string{"Promo", "Launch", "Tips"},
-		"contacts": []map[string]any{{"firstName": "A"}, {"firstName": "B"}, {"firstName": "C"},
-			{"firstName": "Hand", "tags": []string{"social:promo"}}}})
-	loc := li.ID
-	var detail struct {
-		SocialTags []struct {
-			ID  string `json:"_id"`
-			Tag string `json:"tag"`
-		} `json:"socialTags"`
-		Contacts []struct {
-			ID string `json:"id"`
-		} `json:"contacts"`
+	loc, tagIDs, linked := workersLocation(t, env, "Promo", "Launch", "Tips")
+	tags := map[string]string{"Promo": tagIDs[0], "Launch": tagIDs[1], "Tips": tagIDs[2]}
+	var hand struct {
+		ID string `json:"id"`
 	}
-	env.Admin(t, http.MethodGet, "/_sandbox/locations/"+loc, nil, &detail)
-	tags := map[string]string{}
-	for _, tg := range detail.SocialTags {
-		tags[tg.Tag] = tg.ID
+	env.Admin(t, http.MethodPost, "/_sandbox/locations/"+loc+"/contacts", map[string]any{"firstName": "Hand", "tags": []string{"social:promo"}}, &hand)
+	segs, err := automation.ParseSegments("segments.yaml", []byte("segments:\n  - name: promo-fans\n    allTags: [\"social:promo\"]\n"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	var contacts []string
-	for _, c := range detail.Contacts {
-		contacts = append(contacts, c.ID)
+	if _, err := automation.ApplySegments(context.Background(), env.JS, segs, false); err != nil {
+		t.Fatal(err)
 	}
-	linked, hand := contacts[:3], contacts[3]
 	runWorkers(t, env)
 
-	publishPost(t, env, loc, "p1", []string{tags["Promo"], tags["Launch"]}, linked[:2])
-	publishPost(t, env, loc, "p2", []string{tags["Promo"], tags["Tips"]}, linked[2:])
-	env.WaitTags(t, loc, linked[:2], []string{"social:promo", "social:launch"}, nil)
-	env.WaitTags(t, loc, linked[2:], []string{"social:promo", "social:tips"}, nil)
+	publishPost(t, env, loc, "p1", []string{tags["Promo"], tags["Launch"]}, linked[:1])
+	publishPost(t, env, loc, "p2", []string{tags["Promo"], tags["Tips"]}, linked[1:])
+	env.WaitTags(t, loc, linked[:1], []string{"social:promo", "social:launch", "segment:promo-fans"}, nil)
+	env.WaitTags(t, loc, linked[1:], []string{"social:promo", "social:tips", "segment:promo-fans"}, nil)
 	// The enricher lists the posts under their tags: what a tag's
 	// deletion reaches.
 	rel, err := env.JS.KeyValue(context.Background(), topology.BucketRelations)
@@ -142,9 +132,9 @@ func TestDeletedAndRenamedTagsFollowHighLevel(t *testing.T) {
 		EventId: "lifecycle-refresh"}); err != nil {
 		t.Fatal(err)
 	}
-	env.WaitTags(t, loc, linked[:2], []string{"social:big launch"}, []string{"social:promo", "social:launch"})
-	env.WaitTags(t, loc, linked[2:], []string{"social:tips"}, []string{"social:promo"})
-	if got := env.ContactTags(t, loc, hand); !fleettest.HasTag(got, "social:promo") {
+	env.WaitTags(t, loc, linked[:1], []string{"social:big launch"}, []string{"social:promo", "social:launch", "segment:promo-fans"})
+	env.WaitTags(t, loc, linked[1:], []string{"social:tips"}, []string{"social:promo", "segment:promo-fans"})
+	if got := env.ContactTags(t, loc, hand.ID); !fleettest.HasTag(got, "social:promo") {
 		t.Errorf("the contact tagged by hand lost social:promo: %v", got)
 	}
 }
