@@ -92,13 +92,7 @@ func TestDeletedAndRenamedTagsFollowHighLevel(t *testing.T) {
 		ID string `json:"id"`
 	}
 	env.Admin(t, http.MethodPost, "/_sandbox/locations/"+loc+"/contacts", map[string]any{"firstName": "Hand", "tags": []string{"social:promo"}}, &hand)
-	segs, err := automation.ParseSegments("segments.yaml", []byte("segments:\n  - name: promo-fans\n    allTags: [\"social:promo\"]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := automation.ApplySegments(context.Background(), env.JS, segs, false); err != nil {
-		t.Fatal(err)
-	}
+	applyPromoFans(t, env)
 	runWorkers(t, env)
 
 	publishPost(t, env, loc, "p1", []string{tags["Promo"], tags["Launch"]}, linked[:1])
