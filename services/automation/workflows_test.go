@@ -229,7 +229,9 @@ func TestDiscoveredTagsFireOnlyWhenAsked(t *testing.T) {
 	publishEvent(t, env, topology.TagEvents, loc, tag("future", socialsyncv1.Change(99)))
 	waitEventsHandled(t, env, publishEvent(t, env, topology.TagEvents, loc, tag("fresh", socialsyncv1.Change_CHANGE_CREATED)))
 
-	fleettest.Eventually(t, 10*time.Second, "three tags announced to the workflow that asks for discovered ones", func() bool { return len(all()) == 3 })
+	fleettest.Eventually(t, 10*time.Second, "three tags announced to the workflow that asks for discovered ones, one to the other", func() bool {
+		return len(all()) == 3 && len(news()) > 0
+	})
 	if got := news(); len(got) != 1 || !strings.Contains(string(got[0].Data), `"tagId":"fresh"`) {
 		t.Errorf("workflow on new tags only: %d messages, want 1 for the created tag", len(got))
 	}
