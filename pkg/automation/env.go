@@ -53,7 +53,8 @@ func envFor(t Trigger) any {
 // TagEnv is the environment of tag.created, tag.renamed and tag.deleted:
 //
 //	locationId, tagId, tagName, previousName (renamed only), change
-//	("created", "renamed", "deleted")
+//	("created", "renamed", "deleted", or "discovered" for a tag of a
+//	location's first catalogue, on tag.created with includeDiscovered)
 type TagEnv struct {
 	LocationID   string `expr:"locationId" json:"locationId"`
 	TagID        string `expr:"tagId" json:"tagId"`

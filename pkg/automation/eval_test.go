@@ -3,6 +3,7 @@ package automation
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -88,6 +89,31 @@ func TestFireFailsSlowCondition(t *testing.T) {
 	}
 	if len(fx.published) != 0 {
 		t.Errorf("published %v; want nothing", fx.published)
+	}
+}
+
+// A tag of a location's first catalogue (discovered) fires only the
+// tag.created workflows that ask for discovered tags; a tag created later
+// fires both.
+func TestFireDiscoveredOnlyWhenAsked(t *testing.T) {
+	wfs, err := ParseWorkflows("w.yaml", []byte("workflows:\n"+
+		"  - name: new-only\n    on: tag.created\n    actions: [{publish: {subject: acme.new}}]\n"+
+		"  - name: all\n    on: tag.created\n    includeDiscovered: true\n    actions: [{publish: {subject: acme.all}}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		discovered bool
+		want       []string
+	}{{true, []string{"acme.all"}}, {false, []string{"acme.new", "acme.all"}}} {
+		fx := &recordingEffects{}
+		r := &Runner{Effects: fx}
+		if _, err := r.Fire(t.Context(), Event{ID: "e1", Trigger: TagCreated, Location: "L", Discovered: tt.discovered, Env: TagEnv{TagName: "promo"}}, wfs); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(fx.published, tt.want) {
+			t.Errorf("discovered=%v: published %v, want %v", tt.discovered, fx.published, tt.want)
+		}
 	}
 }
 

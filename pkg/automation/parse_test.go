@@ -42,6 +42,8 @@ func TestParseRefusesWithLineAndField(t *testing.T) {
 			[]string{"w.yaml:5:", "workflows[1].name", "twice"}},
 		{"bad value expression", false, "workflows:\n  - name: a\n    on: tag.created\n    actions:\n      - setCustomValue: { name: n, valueExpr: 'tagName +' }\n",
 			[]string{"w.yaml:5:", "valueExpr"}},
+		{"includeDiscovered off tag.created", false, "workflows:\n  - name: a\n    on: tag.renamed\n    includeDiscovered: true\n    actions: [{publish: {subject: x}}]\n",
+			[]string{"w.yaml:", "workflows[0].includeDiscovered", "tag.created"}},
 		{"syntax error", false, "workflows:\n  - name: a\n   on: x\n", []string{"w.yaml:3:"}},
 		{"segment bad name", true, "segments:\n  - name: Promo\n    allTags: [social:promo]\n", []string{"s.yaml:2:", "segments[0].name"}},
 		{"segment unknown field", true, "segments:\n  - name: p\n    allTags: [social:promo]\n    postedWithinDay: 3\n",

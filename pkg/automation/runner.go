@@ -17,6 +17,9 @@ type Event struct {
 	ID       string
 	Trigger  Trigger
 	Location string
+	// Discovered marks a tag.created event for a tag of a location's
+	// first catalogue: only workflows with IncludeDiscovered fire on it.
+	Discovered bool
 	// Env is the trigger's environment (TagEnv, TagDetailsEnv, StatsEnv,
 	// SegmentEnv), for conditions and value expressions.
 	Env any
@@ -86,7 +89,7 @@ func (r *Runner) Fire(ctx context.Context, ev Event, wfs []*Compiled) (int, erro
 	var errs []error
 	done := 0
 	for _, wf := range wfs {
-		if !wf.Applies(ev.Trigger, ev.Location) {
+		if !wf.Applies(ev.Trigger, ev.Location) || (ev.Discovered && !wf.IncludeDiscovered) {
 			continue
 		}
 		ok, err := wf.match(r.Eval, ev.Env)

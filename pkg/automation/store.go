@@ -306,6 +306,9 @@ func workflowSummary(w *Compiled) string {
 		kinds[i] = a.Kind()
 	}
 	s := "on " + string(w.On)
+	if w.IncludeDiscovered {
+		s += " (discovered too)"
+	}
 	if w.When != "" {
 		s += " when " + w.When
 	}

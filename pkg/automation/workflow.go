@@ -30,6 +30,11 @@ type Workflow struct {
 	// Locations limits the workflow to these locations; none: every
 	// location.
 	Locations []string `yaml:"locations,omitempty" json:"locations,omitempty"`
+	// IncludeDiscovered makes a tag.created workflow fire also for the
+	// tags of a location's first catalogue, which socialsync discovers
+	// when the location is connected; by default it fires only for tags
+	// created later.
+	IncludeDiscovered bool `yaml:"includeDiscovered,omitempty" json:"includeDiscovered,omitempty"`
 	// Disabled keeps the workflow stored without firing it.
 	Disabled bool     `yaml:"disabled,omitempty" json:"disabled,omitempty"`
 	Actions  []Action `yaml:"actions" json:"actions"`
@@ -187,6 +192,9 @@ func (w Workflow) compile(d *document, field string) (*Compiled, error) {
 			return nil, d.errorAt(at("name"), "workflow %q has no trigger: want on: one of %s", w.Name, triggerList())
 		}
 		return nil, d.errorAt(at("on"), "unknown trigger %q: want one of %s", w.On, triggerList())
+	}
+	if w.IncludeDiscovered && w.On != TagCreated {
+		return nil, d.errorAt(at("includeDiscovered"), "workflow %q: includeDiscovered applies to on: %s only, not %s", w.Name, TagCreated, w.On)
 	}
 	if err := d.checkLocations(at("locations"), w.Locations); err != nil {
 		return nil, err

@@ -24,6 +24,7 @@ type EndpointScope struct {
 const (
 	sourceScopesPage = "HighLevel's Scopes page (docs/oauth/Scopes.md)"
 	sourceAssumed    = "not documented: assumed like the per-contact tag calls"
+	sourceTagWrites  = "not in its security block: assumed like POST /locations/{locationId}/tags, as HighLevel's tag reference lists it"
 )
 
 // endpointScopes is the one table of endpoint → scope: every endpoint the
@@ -46,6 +47,7 @@ var endpointScopes = []EndpointScope{
 	{Method: "PUT", Path: "/contacts/{contactId}", Scope: "contacts.write"},
 	{Method: "GET", Path: "/locations/{locationId}/tags", Scope: "locations/tags.readonly"},
 	{Method: "POST", Path: "/locations/{locationId}/tags", Scope: "locations/tags.write"},
+	{Method: "DELETE", Path: "/locations/{locationId}/tags/{tagId}", Scope: "locations/tags.write", Source: sourceTagWrites},
 	{Method: "GET", Path: "/locations/{locationId}/customValues", Scope: "locations/customValues.readonly"},
 	{Method: "POST", Path: "/locations/{locationId}/customValues", Scope: "locations/customValues.write"},
 	{Method: "PUT", Path: "/locations/{locationId}/customValues/{id}", Scope: "locations/customValues.write", Source: sourceScopesPage},

@@ -42,6 +42,20 @@ func TestLocationTags(t *testing.T) {
 	}
 	e.api("POST", path, loc.Token, map[string]any{"name": "  "}).wantError(t, http.StatusUnprocessableEntity, "name")
 	e.api("POST", "/locations/"+e.loc(0).ID+"/tags", loc.Token, ghl.LocationTagBody{Name: "x"}).wantError(t, http.StatusForbidden, msgNoLocation)
+
+	// A deleted tag leaves the catalogue; an unknown id is refused.
+	e.api("DELETE", path+"/"+created.Tag.ID, loc.Token, nil).want(t, http.StatusOK)
+	e.api("DELETE", path+"/"+created.Tag.ID, loc.Token, nil).wantError(t, http.StatusBadRequest, "not found")
+	for _, n := range e.detail(loc.ID).LocationTags {
+		if n == "segment:engaged" {
+			t.Error("segment:engaged still in the catalogue after its deletion")
+		}
+	}
+	var recreated ghl.LocationTagResponse
+	e.api("POST", path, loc.Token, ghl.LocationTagBody{Name: "segment:engaged"}).want(t, http.StatusOK).decode(t, &recreated)
+	if recreated.Tag.ID == created.Tag.ID {
+		t.Error("a tag created again kept the deleted one's id")
+	}
 }
 
 func TestCustomValues(t *testing.T) {

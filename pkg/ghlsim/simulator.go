@@ -137,6 +137,7 @@ func (s *Simulator) endpoints() []endpoint {
 		{"GET /locations/{locationId}", scopeLocationsRead, accessPath, s.getLocation},
 		{"GET /locations/{locationId}/tags", scopeLocationTagsRead, accessPath, s.listLocationTags},
 		{"POST /locations/{locationId}/tags", scopeLocationTagsWrite, accessPath, s.createLocationTag},
+		{"DELETE /locations/{locationId}/tags/{tagId}", scopeLocationTagsWrite, accessPath, s.deleteLocationTag},
 		{"GET /locations/{locationId}/customValues", scopeCustomValuesRead, accessPath, s.listCustomValues},
 		{"GET /locations/{locationId}/customFields", scopeCustomFieldsRead, accessPath, s.listCustomFields},
 		{"POST /locations/{locationId}/customValues", scopeCustomValuesWrite, accessPath, s.createCustomValue},

@@ -46,3 +46,7 @@ func RemovalsKey(loc, contact string) string { return "removals." + loc + "." + 
 // PollCursorKey is the key of the fetcher's poll cursor of loc: the
 // update time of the newest post its poller has seen.
 func PollCursorKey(loc string) string { return "pollcursor." + loc }
+
+// MirroredTagsKey is the relations key of the location tags the enricher
+// created for a social tag (MirroredTags).
+func MirroredTagsKey(loc, tag string) string { return "mirrored." + loc + "." + tag }

@@ -77,6 +77,7 @@ func (o Options) maxBytes(name string) int64 {
 //	stats                 SOCIALSYNC_TRIGGERS  socialsync.trigger.stats.*
 //	fetcher               SOCIALSYNC_REFRESH   socialsync.refresh.catalogue.*
 //	enricher              SOCIALSYNC_EVENTS    socialsync.event.tag.*                    (new messages only)
+//	contactsync           SOCIALSYNC_EVENTS    socialsync.event.tag.*                    (new messages only)
 //	workflows             SOCIALSYNC_EVENTS    socialsync.event.{tag,tagdetails,stats,segment}.* (new messages only)
 //	segments              SOCIALSYNC_EVENTS    socialsync.event.contact.*                (new messages only)
 //	segments              SOCIALSYNC_TRIGGERS  socialsync.trigger.segments.*
@@ -92,6 +93,8 @@ func (o Options) maxBytes(name string) int64 {
 // SOCIALSYNC_EVENTS only acts on tag deletions (it marks the stored
 // details deleted): the details of new and renamed tags come from the
 // fetcher's TagDetailsRequested, so that they are fetched once.
+// contactsync's durable on SOCIALSYNC_EVENTS follows tag deletions and
+// renames on the contact tags it applied.
 //
 // The gateway reads SOCIALSYNC_EVENTS with an ordered consumer per replica
 // (every replica serves every dashboard), so it has no durable here.
@@ -268,6 +271,7 @@ func New(opts Options) bus.Topology {
 		consumer(StreamTriggers, DurableStats, "Statistics requests, scheduled or on demand.", all, StatsTriggers.Filter()),
 		refresh,
 		consumer(StreamEvents, DurableEnricher, "Tag deletions → stored details marked deleted.", fresh, TagEvents.Filter()),
+		consumer(StreamEvents, DurableContactSync, "Tag deletions and renames → the contact tags socialsync applied for them.", fresh, TagEvents.Filter()),
 		consumer(StreamEvents, DurableWorkflows, "Tag, tag details, statistics and segment events → saved workflows, segment recomputation requests.", fresh,
 			TagEvents.Filter(), TagDetailsEvents.Filter(), StatsEvents.Filter(), SegmentEvents.Filter()),
 		consumer(StreamEvents, DurableSegments, "Contact tag changes → the contacts' segment membership.", fresh, ContactEvents.Filter()),

@@ -47,7 +47,13 @@ type event struct {
 // items that failed for good are in the Result.
 func (h *events) handle(ctx context.Context, loc string, ev event) (Result, error) {
 	var res Result
-	if (ev.family == topology.TagEvents || ev.family == topology.StatsEvents) && h.segs.any() {
+	if ev.Trigger == "" {
+		// A tag event whose change this build does not know (toEvent).
+		bus.LoggerFrom(ctx).DebugContext(ctx, "tag event of an unknown change ignored")
+		return res, nil
+	}
+	// A discovered tag is on no contact yet: segments stay as they are.
+	if (ev.family == topology.TagEvents || ev.family == topology.StatsEvents) && !ev.Discovered && h.segs.any() {
 		reason := "tag " + strings.TrimPrefix(string(ev.Trigger), "tag.")
 		if ev.family == topology.StatsEvents {
 			reason = "statistics"
@@ -89,7 +95,17 @@ func toEvent(family bus.Family, id string, msg jetstream.Msg) (automation.Event,
 			ev.Trigger = automation.TagRenamed
 		case socialsyncv1.Change_CHANGE_DELETED:
 			ev.Trigger = automation.TagDeleted
+		case socialsyncv1.Change_CHANGE_DISCOVERED:
+			// A tag of the location's first catalogue: tag.created, for
+			// the workflows that ask for discovered tags only.
+			ev.Trigger, ev.Discovered = automation.TagCreated, true
 		default:
+			if unknownChange(tc.GetChange()) {
+				// A change value newer than this build: valid for the
+				// workers that know it, so acknowledged and ignored here.
+				ev.Location = loc
+				return ev, loc, nil
+			}
 			return ev, "", bus.Permanent(fmt.Errorf("tag event of %s: change %s is not a tag change", loc, tc.GetChange()))
 		}
 		ev.Env = automation.TagEnv{LocationID: loc, TagID: tc.GetTagId(), TagName: tc.GetTagName(), PreviousName: tc.GetPreviousName(), Change: change}
@@ -183,6 +199,12 @@ func statsEnv(loc string, ss *socialsyncv1.StatsSnapshot) (automation.StatsEnv, 
 		env.ProfileIDs = []string{}
 	}
 	return env, nil
+}
+
+// unknownChange reports whether c is a value this build's contract does
+// not define: a later one, added after this worker was built.
+func unknownChange(c socialsyncv1.Change) bool {
+	return c.Descriptor().Values().ByNumber(c.Number()) == nil
 }
 
 func nonEmpty(s ...string) []string {

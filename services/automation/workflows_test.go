@@ -202,3 +202,40 @@ func TestWorkflowsLiveReload(t *testing.T) {
 		t.Errorf("list shows %d broken workflows, want 2: %+v", broken, list)
 	}
 }
+
+// The tags of a location's first catalogue arrive as discovered: they
+// fire only the tag.created workflows that ask for discovered tags, and
+// a change value newer than this build is acknowledged and ignored, not
+// dead-lettered.
+func TestDiscoveredTagsFireOnlyWhenAsked(t *testing.T) {
+	env := fleettest.Start(t, "demo")
+	loc := env.Locations[0].ID
+	applyWorkflows(t, env, `workflows:
+  - name: new-only
+    on: tag.created
+    actions: [{ publish: { subject: acme.new } }]
+  - name: all
+    on: tag.created
+    includeDiscovered: true
+    actions: [{ publish: { subject: acme.all } }]
+`)
+	news, all := subscribe(t, env, "acme.new"), subscribe(t, env, "acme.all")
+	startWorker(t, env)
+	tag := func(id string, c socialsyncv1.Change) *socialsyncv1.TagChanged {
+		return &socialsyncv1.TagChanged{LocationId: loc, TagId: id, TagName: id, Change: c}
+	}
+	publishEvent(t, env, topology.TagEvents, loc, tag("old1", socialsyncv1.Change_CHANGE_DISCOVERED))
+	publishEvent(t, env, topology.TagEvents, loc, tag("old2", socialsyncv1.Change_CHANGE_DISCOVERED))
+	publishEvent(t, env, topology.TagEvents, loc, tag("future", socialsyncv1.Change(99)))
+	waitEventsHandled(t, env, publishEvent(t, env, topology.TagEvents, loc, tag("fresh", socialsyncv1.Change_CHANGE_CREATED)))
+
+	fleettest.Eventually(t, 10*time.Second, "three tags announced to the workflow that asks for discovered ones, one to the other", func() bool {
+		return len(all()) == 3 && len(news()) > 0
+	})
+	if got := news(); len(got) != 1 || !strings.Contains(string(got[0].Data), `"tagId":"fresh"`) {
+		t.Errorf("workflow on new tags only: %d messages, want 1 for the created tag", len(got))
+	}
+	if dls := bustest.DeadLetters(t, env.JS, "socialsync.dlq.workflows."+loc); len(dls) != 0 {
+		t.Errorf("dead letters %+v, want none (an unknown change value is acknowledged)", dls)
+	}
+}

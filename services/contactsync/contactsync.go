@@ -30,6 +30,11 @@
 // and asks the fetcher for a refresh, while the catalogue is older than
 // the event; once a catalogue fetched after the event still lacks the tag,
 // that tag alone is dead-lettered and the event's other tags applied.
+//
+// Its durable on SOCIALSYNC_EVENTS reads TagChanged
+// ("socialsync.event.tag.<loc>"): a social tag deleted in Social Planner
+// leaves the contacts socialsync gave it to, a renamed one is replaced by
+// its new name (tagevents.go), through the same planned, stored writes.
 package contactsync
 
 import (
@@ -127,11 +132,13 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	return w, nil
 }
 
-// Routes are contactsync's one consumer: post triggers on its
-// SOCIALSYNC_TRIGGERS durable.
+// Routes are contactsync's consumers: post triggers on its
+// SOCIALSYNC_TRIGGERS durable, tag events (deleted and renamed tags) on
+// its SOCIALSYNC_EVENTS durable.
 func (w *Worker) Routes() []bus.Route {
 	return []bus.Route{
 		{Stream: topology.StreamTriggers, Durable: topology.DurableContactSync, Handler: w.h.edge, Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamEvents, Durable: topology.DurableContactSync, Handler: w.h.edgeTag, Concurrency: w.cfg.Concurrency},
 	}
 }
 

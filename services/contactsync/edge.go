@@ -59,12 +59,21 @@ func (h *handler) edge(ctx context.Context, msg jetstream.Msg) error {
 	in := delivery{ev: &ev, loc: loc, arrived: meta.Timestamp, seq: meta.Sequence.Stream, delivered: meta.NumDelivered}
 	in.replay, _ = bus.ReplayItem(msg.Headers())
 	res, err := h.handle(ctx, in)
-	for _, dl := range res.DeadLetters {
-		subject, dlErr := h.w.deps.DeadLetters.DeadLetterItem(ctx, topology.DurableContactSync, msg, dl.Item, bus.ClassPermanent, dl.Reason)
-		if dlErr != nil {
-			return dlErr
-		}
-		bus.LoggerFrom(ctx).Warn("item dead-lettered", "item", dl.Item, "post", ev.GetPostId(), "reason", dl.Reason, "dead_letter", subject)
+	if dlErr := h.deadLetter(ctx, msg, res, "post", ev.GetPostId()); dlErr != nil {
+		return dlErr
 	}
 	return err
+}
+
+// deadLetter dead-letters the items of res as items of msg, logging each
+// with the attribute what (post, tag) naming id.
+func (h *handler) deadLetter(ctx context.Context, msg jetstream.Msg, res Result, what, id string) error {
+	for _, dl := range res.DeadLetters {
+		subject, err := h.w.deps.DeadLetters.DeadLetterItem(ctx, topology.DurableContactSync, msg, dl.Item, bus.ClassPermanent, dl.Reason)
+		if err != nil {
+			return err
+		}
+		bus.LoggerFrom(ctx).Warn("item dead-lettered", "item", dl.Item, what, id, "reason", dl.Reason, "dead_letter", subject)
+	}
+	return nil
 }

@@ -16,6 +16,9 @@ var (
 	// ErrUnknownCustomField is a mapping naming a contact custom field
 	// the location does not define: the event is dead-lettered, naming it.
 	ErrUnknownCustomField = errors.New("unknown contact custom field")
+	// errCatalogueBehind is a tag event whose catalogue the fetcher has
+	// not stored yet: the event waits for it.
+	errCatalogueBehind = errors.New("catalogue not stored yet")
 	// errConflict is a key changed by someone else since it was read.
 	errConflict = revision.ErrConflict
 )

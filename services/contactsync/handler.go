@@ -204,7 +204,6 @@ func (h *handler) handle(ctx context.Context, in delivery) (res Result, err erro
 // returns an error when some contacts could not be done; those that were
 // are stored, so that the redelivered event does not write them again.
 func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts []*contact) (map[string]string, error) {
-	postID := post.id
 	keys := make([]string, 0, len(contacts))
 	for _, c := range contacts {
 		keys = append(keys, relations.ContactKey(loc, c.id))
@@ -229,7 +228,7 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 	pending := contacts
 	for round := 1; len(pending) > 0; round++ {
 		if round > maxRounds {
-			return failed, fmt.Errorf("post %s of %s: contact states kept changing during %d attempts", postID, loc, maxRounds)
+			return failed, fmt.Errorf("%s of %s: contact states kept changing during %d attempts", post.why(), loc, maxRounds)
 		}
 		diffs := map[string]contacttags.Diff{}
 		for _, c := range pending {
@@ -285,7 +284,7 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 			}
 		}
 		if res.Err != nil {
-			return failed, fmt.Errorf("tags of the contacts of post %s: %w", postID, res.Err)
+			return failed, fmt.Errorf("tags of the contacts of %s: %w", post.why(), res.Err)
 		}
 		pending = retry
 		if len(pending) > 0 {
@@ -301,10 +300,20 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 }
 
 // postRef is the post of an event: its id, its key (id with source) and
-// when its change happened.
+// when its change happened. A tag event (tagevents.go) has no post: its
+// id names the tag change, its key is empty and reason says what it is.
 type postRef struct {
 	id, key string
 	at      time.Time
+	reason  string
+}
+
+// why is the reason ContactTagsChanged gives for the change.
+func (p postRef) why() string {
+	if p.reason != "" {
+		return p.reason
+	}
+	return "post " + p.id
 }
 
 // commit stores c's next state and publishes its ContactTagsChanged, also
@@ -332,15 +341,17 @@ func (h *handler) commit(ctx context.Context, loc string, post postRef, c *conta
 		return false, err
 	}
 	ev := &socialsyncv1.ContactTagsChanged{
-		LocationId:     loc,
-		ContactId:      c.id,
-		Added:          c.diff.Add,
-		Removed:        c.diff.Remove,
-		Reason:         "post " + post.id,
-		Timestamp:      timestamppb.New(h.w.now()),
-		Skipped:        c.skipped,
-		PostKey:        post.key,
-		PostOccurredAt: timestamppb.New(post.at),
+		LocationId: loc,
+		ContactId:  c.id,
+		Added:      c.diff.Add,
+		Removed:    c.diff.Remove,
+		Reason:     post.why(),
+		Timestamp:  timestamppb.New(h.w.now()),
+		Skipped:    c.skipped,
+		PostKey:    post.key,
+	}
+	if post.key != "" {
+		ev.PostOccurredAt = timestamppb.New(post.at)
 	}
 	// The id names the state the change was made from: a redelivery that
 	// redoes the change (the state was not stored) publishes the same id.

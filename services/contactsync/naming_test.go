@@ -7,9 +7,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/settings"
+	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
@@ -47,6 +50,57 @@ func TestNamingTemplateAppliesLive(t *testing.T) {
 	}
 	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: p1, TagIds: ids(sale), ContactIds: contacts, EventId: "n3"})
 	waitTags(t, env, loc, contacts, []string{social(sale)}, []string{named("brand/", launch), named("brand/", sale), social(launch)})
+}
+
+// A renamed social tag is renamed on its contacts under the location's
+// contact-tag template: brand/<old> goes, brand/<new> comes.
+func TestRenameFollowsTheTemplate(t *testing.T) {
+	env := fleettest.Start(t, "demo")
+	loc := env.Locations[0].ID
+	l := location(t, env, loc)
+	launch := liveTags(t, l, 1)[0]
+	primeCatalogue(t, env, loc, l.SocialTags)
+	contacts := env.LiveContacts(t, loc, 2)
+	kv, err := settings.Open(context.Background(), env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := settings.PutMapping(context.Background(), kv, settings.Mapping{Location: loc, ContactTag: "Brand/{{tagName}}"}); err != nil {
+		t.Fatal(err)
+	}
+	startWorker(t, env)
+	p1 := createPost(t, env, loc, launch)
+	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: p1, TagIds: ids(launch), ContactIds: contacts, EventId: "r1"})
+	old := "brand/" + strings.ToLower(launch.Tag)
+	waitTags(t, env, loc, contacts, []string{old}, nil)
+
+	// The enricher lists the post under its tag; the fetcher stores the
+	// renamed catalogue and announces the rename.
+	rel, err := env.JS.KeyValue(context.Background(), topology.BucketRelations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, _ := relations.TagPosts{PostIDs: []string{postKey(t, p1)}}.Marshal()
+	if _, err := rel.Put(context.Background(), relations.TagPostsKey(loc, launch.ID), listed); err != nil {
+		t.Fatal(err)
+	}
+	renamed := launch
+	renamed.Tag = "Grand Launch"
+	at := time.Now()
+	var tags []simTag
+	for _, tg := range l.SocialTags {
+		if tg.ID == launch.ID {
+			tg = renamed
+		}
+		tags = append(tags, tg)
+	}
+	storeCatalogue(t, env, loc, tags, nil, at)
+	subject, _ := topology.TagEvents.Subject(loc)
+	if _, err := env.Deps.Publisher.Publish(context.Background(), subject, &socialsyncv1.TagChanged{LocationId: loc, TagId: launch.ID,
+		TagName: renamed.Tag, PreviousName: launch.Tag, Change: socialsyncv1.Change_CHANGE_RENAMED, Timestamp: timestamppb.New(at)}); err != nil {
+		t.Fatal(err)
+	}
+	waitTags(t, env, loc, contacts, []string{"brand/grand launch"}, []string{old})
 }
 
 // The mapping's contactFields copy the post's tags' details into its

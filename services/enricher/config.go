@@ -24,6 +24,13 @@ type Config struct {
 	// social tag: "social:" + "Summer Sale". contactsync puts the same
 	// names on contacts.
 	ContactTagPrefix string `envconfig:"CONTACT_TAG_PREFIX" default:"social:" desc:"prefix of the contact tags that mirror social tags"`
+	// MirrorLocationTags makes the enricher create, in each location's
+	// contact tag list, the contact tag of every social tag as soon as
+	// its details are fetched, so that it can be picked in HighLevel
+	// before any contact carries it. Off, a contact tag enters the list
+	// when contactsync first puts it on a contact, as HighLevel adds a
+	// contact's new tag to the list.
+	MirrorLocationTags bool `envconfig:"ENRICHER_MIRROR_LOCATION_TAGS" default:"false" desc:"create every social tag's contact tag in the location's tag list before any contact carries it (one call per tag)"`
 }
 
 // Validate checks the enricher's settings and the shared ones, naming the

@@ -44,6 +44,8 @@ type Client interface {
 	TagDetails(ctx context.Context, loc string, ids []string) ([]ghl.SocialTag, error)
 	LocationTags(ctx context.Context, loc string) ([]ghl.LocationTag, error)
 	EnsureLocationTag(ctx context.Context, loc, name string) (ghl.LocationTag, error)
+	DeleteLocationTag(ctx context.Context, loc, tagID string) error
+	SearchContacts(ctx context.Context, req ghl.SearchContactsRequest) (ghl.SearchContactsResponse, error)
 }
 
 // Records are a bucket's values under their revisions

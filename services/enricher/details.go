@@ -66,8 +66,10 @@ func (w *Worker) enrich(ctx context.Context, loc string, ids []string, cause str
 	}
 	m := mirror{client: client, loc: loc, naming: naming, disable: func(scope string) error {
 		return w.deps.Locations.DisableFeature(ctx, loc, creds.FeatureLocationTags, scope)
-	}}
-	if d, off := l.FeatureDisabled(creds.FeatureLocationTags); off {
+	}, record: func(tag, name, id string) error { return w.recordMirrored(ctx, loc, tag, name, id) }}
+	if !w.cfg.MirrorLocationTags {
+		m.off = true
+	} else if d, off := l.FeatureDisabled(creds.FeatureLocationTags); off {
 		m.off = true
 		bus.LoggerFrom(ctx).Debug("contact tags not mirrored: the token lacks a scope", "scope", d.Scope)
 	}
@@ -105,15 +107,19 @@ func (w *Worker) enrich(ctx context.Context, loc string, ids []string, cause str
 // mirror creates the contact tags of one location that mirror its social
 // tags. It lists the location's contact tags once, on first use.
 //
-// Mirroring is optional (creds.FeatureLocationTags): when HighLevel
+// Mirroring is off unless Config.MirrorLocationTags turns it on, and
+// optional then (creds.FeatureLocationTags): when HighLevel
 // refuses a scope it needs, disable records that on the location and the
 // details are announced without it, with no refresh of the token and no
 // re-authorisation.
 type mirror struct {
-	client   Client
-	loc      string
-	naming   func(string) string
-	disable  func(scope string) error
+	client  Client
+	loc     string
+	naming  func(string) string
+	disable func(scope string) error
+	// record notes that the location tag id, named name, was created
+	// for social tag tag (unmirror.go).
+	record   func(tag, name, id string) error
 	off      bool
 	listed   bool
 	existing []string
@@ -145,6 +151,7 @@ func (m *mirror) ensure(ctx context.Context, details []enrichment.Detail) error 
 	// Anything else (rate limited, a permit to wait for, a refusal) stops
 	// at once.
 	var failed []error // retryable, every one
+	owners := enrichment.MirrorTagIDs(details, m.naming)
 	for _, name := range enrichment.MissingContactTags(m.existing, details, m.naming) {
 		tag, err := m.client.EnsureLocationTag(ctx, m.loc, name)
 		if off, derr := m.scopeRefused(err); off || derr != nil {
@@ -160,6 +167,11 @@ func (m *mirror) ensure(ctx context.Context, details []enrichment.Detail) error 
 		}
 		if tag.Name == "" {
 			tag.Name = name
+		}
+		if owner := owners[enrichment.ContactTagKey(name)]; owner != "" && tag.ID != "" {
+			if err := m.record(owner, tag.Name, tag.ID); err != nil {
+				return err
+			}
 		}
 		m.existing = append(m.existing, tag.Name)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -24,6 +25,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
+	relkeys "github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -99,7 +101,7 @@ func TestDetailsStoredMirroredAndAnnounced(t *testing.T) {
 	env := fleettest.Start(t, "empty")
 	loc, ids := env.NewTaggedLocation(t, "Summer Sale", "Launch", "Other")
 	env.Admin(t, "DELETE", "/_sandbox/locations/"+loc+"/socialTags/"+ids["Other"], nil, nil)
-	startWorker(t, env)
+	startWorker(t, env, mirrorOn)
 
 	// As protojson, the way `nats pub` users send it.
 	req := &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: []string{ids["Summer Sale"], ids["Launch"], ids["Other"]}, RequestedBy: "test"}
@@ -153,6 +155,27 @@ func TestDetailsStoredMirroredAndAnnounced(t *testing.T) {
 	}
 }
 
+// By default the location-tag mirror is off: details are stored and
+// announced with no call to the location's tag list.
+func TestNoMirrorByDefault(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, ids := env.NewTaggedLocation(t, "Summer Sale", "Launch")
+	startWorker(t, env)
+	req := &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: []string{ids["Summer Sale"], ids["Launch"]}, RequestedBy: "test"}
+	publishRaw(t, env, subject(t, topology.TagDetailsTriggers, loc), req, "first", true)
+	fleettest.Eventually(t, 10*time.Second, "details announced", func() bool { return len(storedEvents(t, env, loc)) == 1 })
+	if d, _ := storedDetail(t, env, loc, ids["Launch"]); d == nil || d.TagName != "Launch" {
+		t.Errorf("stored details of Launch = %v", d)
+	}
+	tagsPath := "/locations/" + loc + "/tags"
+	if n := env.Calls(t, loc, "GET", tagsPath) + env.Calls(t, loc, "POST", tagsPath); n != 0 {
+		t.Errorf("%d calls to the location's tag list, want none", n)
+	}
+	if tags := locationTags(t, env, loc); len(tags) != 0 {
+		t.Errorf("location tags %v, want none", tags)
+	}
+}
+
 // 150 ids cost two details calls (100 + 50), and every tag is stored and
 // mirrored.
 func TestDetailsBatchedByHundred(t *testing.T) {
@@ -165,7 +188,7 @@ func TestDetailsBatchedByHundred(t *testing.T) {
 	// 150 contact tags to create: more than the default 100 requests per
 	// 10 s a location may make.
 	env.Admin(t, "PUT", "/_sandbox/config", map[string]any{"rateLimit": map[string]any{"max": 1000, "window": "10s", "daily": 200000}}, nil)
-	startWorker(t, env)
+	startWorker(t, env, mirrorOn)
 
 	all := make([]string, 0, len(ids))
 	for _, id := range ids {
@@ -211,7 +234,7 @@ func TestMirrorGoesOnPastAFailedCreate(t *testing.T) {
 	loc, ids := env.NewTaggedLocation(t, names...)
 	env.Admin(t, "PUT", "/_sandbox/config", map[string]any{"rateLimit": map[string]any{"max": 1000, "window": "10s", "daily": 200000}}, nil)
 	env.Admin(t, "PUT", "/_sandbox/faults", map[string]any{"rate500": 0.2, "seed": 5}, nil)
-	startWorker(t, env)
+	startWorker(t, env, mirrorOn)
 
 	all := make([]string, 0, len(ids))
 	for _, id := range ids {
@@ -483,7 +506,7 @@ func TestMirrorFollowsTheMapping(t *testing.T) {
 	if err := settings.PutMapping(context.Background(), kv, settings.Mapping{Location: loc, ContactTag: "Brand/{{tagName}}"}); err != nil {
 		t.Fatal(err)
 	}
-	startWorker(t, env)
+	startWorker(t, env, mirrorOn)
 	req := &socialsyncv1.TagDetailsRequested{LocationId: loc, TagIds: []string{ids["Launch"]}, RequestedBy: "test"}
 	publishRaw(t, env, subject(t, topology.TagDetailsTriggers, loc), req, "mapped", true)
 	fleettest.Eventually(t, 10*time.Second, "details announced", func() bool { return len(storedEvents(t, env, loc)) == 1 })
@@ -524,7 +547,7 @@ func TestMirroringOffWhenTheScopeIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	exchanges := env.Calls(t, loc, "POST", "/oauth/token")
-	startWorker(t, env)
+	startWorker(t, env, mirrorOn)
 
 	requestDetails(t, env, loc, []string{ids["Summer Sale"], ids["Launch"]}, "first")
 	fleettest.Eventually(t, 10*time.Second, "details announced", func() bool { return len(storedEvents(t, env, loc)) == 1 })
@@ -600,4 +623,64 @@ func TestPostIDsFollowTheSharedRule(t *testing.T) {
 	if dls := bustest.DeadLetters(t, env.JS, "socialsync.dlq.enricher."+loc); len(dls) != 0 {
 		t.Errorf("the enricher wrote %d dead letters, want none (contactsync owns post triggers): %+v", len(dls), dls)
 	}
+}
+
+// With the mirror on, a deleted or renamed social tag's location tag goes
+// when the enricher created it and no contact carries it: the renamed
+// tag's new name stays, a location tag someone else created stays, and
+// one a contact still carries a while after the change stays too.
+func TestMirrorDeletesOnlyItsOwnUncarriedTags(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, ids := env.NewTaggedLocation(t, "Promo", "Launch", "Tips", "Hot")
+	// Someone tagged a contact social:tips before socialsync mirrored:
+	// that location tag is not the enricher's.
+	env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{"firstName": "T", "tags": []string{"social:tips"}}, nil)
+	startWorker(t, env, mirrorOn)
+	requestDetails(t, env, loc, []string{ids["Promo"], ids["Launch"], ids["Tips"], ids["Hot"]}, "r1")
+	fleettest.Eventually(t, 10*time.Second, "tags mirrored", func() bool { return len(locationTags(t, env, loc)) == 4 })
+	// A contact gets social:hot after the mirror created it.
+	env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{"firstName": "H", "tags": []string{"social:hot"}}, nil)
+
+	env.Admin(t, "PUT", "/_sandbox/locations/"+loc+"/socialTags/"+ids["Launch"], map[string]any{"tag": "Big Launch"}, nil)
+	requestDetails(t, env, loc, []string{ids["Launch"]}, "r2") // as the fetcher asks for a renamed tag's
+	fleettest.Eventually(t, 10*time.Second, "the new name mirrored", func() bool {
+		return slices.Contains(locationTags(t, env, loc), "social:big launch")
+	})
+	publish := func(tag, name, previous string, c socialsyncv1.Change, at time.Time) {
+		t.Helper()
+		ev := &socialsyncv1.TagChanged{LocationId: loc, TagId: tag, TagName: name, PreviousName: previous, Change: c, Timestamp: timestamppb.New(at)}
+		if _, err := env.Deps.Publisher.Publish(context.Background(), subject(t, topology.TagEvents, loc), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(ids["Promo"], "Promo", "", socialsyncv1.Change_CHANGE_DELETED, time.Now())
+	publish(ids["Tips"], "Tips", "", socialsyncv1.Change_CHANGE_DELETED, time.Now())
+	publish(ids["Launch"], "Big Launch", "Launch", socialsyncv1.Change_CHANGE_RENAMED, time.Now())
+	// Long enough ago that the enricher no longer waits for the contact
+	// to lose it.
+	publish(ids["Hot"], "Hot", "", socialsyncv1.Change_CHANGE_DELETED, time.Now().Add(-enricher.UnmirrorWait-time.Minute))
+
+	want := []string{"social:big launch", "social:hot", "social:tips"}
+	fleettest.Eventually(t, 20*time.Second, "the enricher's uncarried tags deleted", func() bool {
+		got := slices.Clone(locationTags(t, env, loc))
+		slices.Sort(got)
+		return slices.Equal(got, want)
+	})
+	deletes := 0
+	for _, r := range env.Requests(t, loc) {
+		if r.Method == "DELETE" && strings.HasPrefix(r.Path, "/locations/"+loc+"/tags/") {
+			deletes++
+		}
+	}
+	if deletes != 2 {
+		t.Errorf("%d location tags deleted, want 2 (promo, launch)", deletes)
+	}
+	fleettest.Eventually(t, 10*time.Second, "records of handled tags forgotten", func() bool {
+		for _, tag := range []string{ids["Promo"], ids["Hot"]} {
+			if _, _, ok := bustest.Entry(t, env.JS, topology.BucketRelations, relkeys.MirroredTagsKey(loc, tag)); ok {
+				return false
+			}
+		}
+		return true
+	})
 }

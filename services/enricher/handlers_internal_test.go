@@ -135,9 +135,13 @@ func TestTagDeletedMarksDetails(t *testing.T) {
 	if err := w.applyTagEvent(context.Background(), "loc1", ev); err != nil || details.revs[key] != rev {
 		t.Errorf("again: %v, revision %d → %d; want nothing written", err, rev, details.revs[key])
 	}
-	// A rename needs nothing here; an unknown tag's deletion neither.
+	// A rename needs nothing here; an unknown tag's deletion neither, nor
+	// a discovered tag (its details come on the fetcher's request), nor a
+	// change value newer than this build, which is acknowledged.
 	for _, ev := range []*socialsyncv1.TagChanged{
 		{LocationId: "loc1", TagId: "tagA", Change: socialsyncv1.Change_CHANGE_RENAMED},
+		{LocationId: "loc1", TagId: "tagA", Change: socialsyncv1.Change_CHANGE_DISCOVERED},
+		{LocationId: "loc1", TagId: "tagA", Change: socialsyncv1.Change(99)},
 		{LocationId: "loc1", TagId: "tagZ", Change: socialsyncv1.Change_CHANGE_DELETED},
 	} {
 		if err := w.applyTagEvent(context.Background(), "loc1", ev); err != nil || details.revs[key] != rev || len(details.data) != 1 {
@@ -243,6 +247,12 @@ func (f *mirrorFakes) EnsureLocationTag(_ context.Context, _, name string) (ghl.
 	return ghl.LocationTag{Name: name}, nil
 }
 
+func (f *mirrorFakes) DeleteLocationTag(context.Context, string, string) error { return nil }
+
+func (f *mirrorFakes) SearchContacts(context.Context, ghl.SearchContactsRequest) (ghl.SearchContactsResponse, error) {
+	return ghl.SearchContactsResponse{}, nil
+}
+
 // A details request stores each tag's details, creates the contact tags
 // the location lacks (and no other), and announces the batch under an id
 // naming the request. When HighLevel refuses the token the scope to
@@ -256,7 +266,7 @@ func TestDetailsStoredMirroredAnnounced(t *testing.T) {
 			refuse:  refuse,
 		}
 		details := newRecords()
-		cfg := Config{Config: fleet.DefaultConfig(), Concurrency: 1, ContactTagPrefix: "social:"}
+		cfg := Config{Config: fleet.DefaultConfig(), Concurrency: 1, ContactTagPrefix: "social:", MirrorLocationTags: true}
 		cfg.TokenKey = creds.NewKey()
 		w, err := New(cfg, Deps{Publisher: f, Locations: f, Client: func(string) Client { return f },
 			Details: details, Relations: newRecords(), Naming: f})

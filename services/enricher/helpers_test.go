@@ -12,9 +12,12 @@ import (
 
 // startWorker runs an enricher until the test ends, and checks that Run
 // returns nil on shutdown.
-func startWorker(t testing.TB, env *fleettest.Env) {
+func startWorker(t testing.TB, env *fleettest.Env, change ...func(*enricher.Config)) {
 	t.Helper()
 	cfg := enricher.Config{Config: env.Deps.Config, Concurrency: 4, ContactTagPrefix: "social:"}
+	for _, c := range change {
+		c(&cfg)
+	}
 	stores, err := enricher.OpenStores(context.Background(), env.JS)
 	if err != nil {
 		t.Fatal(err)
@@ -36,3 +39,6 @@ func subject(t testing.TB, f bus.Family, loc string) string {
 	}
 	return s
 }
+
+// mirrorOn turns the location-tag mirror on.
+func mirrorOn(c *enricher.Config) { c.MirrorLocationTags = true }

@@ -27,11 +27,24 @@ func (w *Worker) handleTagEvent(ctx context.Context, msg jetstream.Msg) error {
 }
 
 // applyTagEvent marks the stored details of the tag ev deleted, if it is
-// a deletion.
+// a deletion, and, with the location-tag mirror on, deletes the location
+// tags it created for a deleted or renamed tag that no contact carries
+// (unmirror.go).
 func (w *Worker) applyTagEvent(ctx context.Context, loc string, ev *socialsyncv1.TagChanged) error {
+	if ev.GetChange() == socialsyncv1.Change_CHANGE_RENAMED && w.cfg.MirrorLocationTags {
+		return w.unmirror(ctx, loc, ev)
+	}
 	if ev.GetChange() != socialsyncv1.Change_CHANGE_DELETED {
 		return nil
 	}
+	if err := w.markDeleted(ctx, loc, ev); err != nil || !w.cfg.MirrorLocationTags {
+		return err
+	}
+	return w.unmirror(ctx, loc, ev)
+}
+
+// markDeleted marks the stored details of the deleted tag ev deleted.
+func (w *Worker) markDeleted(ctx context.Context, loc string, ev *socialsyncv1.TagChanged) error {
 	if !ghl.ValidID(ev.GetTagId()) {
 		return bus.Permanent(fmt.Errorf("tag deleted in %s: invalid tag_id %q", loc, ev.GetTagId()))
 	}

@@ -19,6 +19,9 @@ type Config struct {
 	// RefreshInterval is the least time between two catalogue fetches of
 	// one location; zero fetches on every pending refresh.
 	RefreshInterval time.Duration `envconfig:"FETCHER_REFRESH_INTERVAL" default:"1s" desc:"least time between two tag catalogue fetches of one location"`
+	// CatalogueEvery is how often each location's catalogue is refreshed
+	// when no post trigger asked for it; zero: only on triggers.
+	CatalogueEvery time.Duration `envconfig:"FETCHER_CATALOGUE_EVERY" default:"15m" desc:"how often each location's tag catalogue is refreshed without a post trigger, so deleted and renamed tags are noticed in quiet locations (0: only on triggers)"`
 	// PollInterval is how often the posts poller lists each location's
 	// posts; zero turns the poller off.
 	PollInterval time.Duration `envconfig:"FETCHER_POLL_INTERVAL" default:"0" desc:"how often to poll each location's posts for changes (0: off)"`
@@ -42,6 +45,9 @@ func (c Config) Validate() error {
 	}
 	if c.RefreshInterval < 0 || c.RefreshInterval > time.Hour {
 		bad("FETCHER_REFRESH_INTERVAL", "want 0 to 1h, got %s", c.RefreshInterval)
+	}
+	if c.CatalogueEvery < 0 || (c.CatalogueEvery > 0 && c.CatalogueEvery < time.Second) || c.CatalogueEvery > 24*time.Hour {
+		bad("FETCHER_CATALOGUE_EVERY", "want 0 (only on triggers) or 1s to 24h, got %s", c.CatalogueEvery)
 	}
 	if c.PollInterval < 0 || (c.PollInterval > 0 && c.PollInterval < time.Second) {
 		bad("FETCHER_POLL_INTERVAL", "want 0 (off) or at least 1s, got %s", c.PollInterval)

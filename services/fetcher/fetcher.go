@@ -11,10 +11,15 @@
 // /social-media-posting/<loc>/tags, paged), diffs it with the one stored
 // in the socialsync_tags bucket, publishes a TagChanged
 // (socialsync.event.tag.<loc>) for every created, renamed or deleted tag
+// (discovered, for every tag of a location's first catalogue: a baseline)
 // and one TagDetailsRequested (socialsync.trigger.tagdetails.<loc>) per
-// 100 new or renamed tags, then stores the new catalogue. One location is
+// 100 new, discovered or renamed tags, then stores the new catalogue. One location is
 // fetched at most once per Config.RefreshInterval: an early refresh is
 // handed back to JetStream with a delay (see catalogue.RefreshWait).
+//
+// Every Config.CatalogueEvery (15 minutes by default) it also asks for a
+// refresh of each location whose catalogue was not fetched meanwhile, so
+// that quiet locations notice deleted and renamed tags (periodic.go).
 //
 // The optional posts poller (Config.PollInterval) lists each registered
 // location's posts and publishes a post trigger for every post updated
@@ -65,12 +70,18 @@ func (w *Worker) Routes() []bus.Route {
 	}
 }
 
-// Loops are the posts poller, when Config.PollInterval turns it on.
+// Loops are the periodic catalogue refresher, unless
+// Config.CatalogueEvery is zero, and the posts poller, when
+// Config.PollInterval turns it on.
 func (w *Worker) Loops() []run.Loop {
-	if w.cfg.PollInterval <= 0 {
-		return nil
+	var loops []run.Loop
+	if w.cfg.CatalogueEvery > 0 {
+		loops = append(loops, run.Loop{Name: "catalogue refresher", Run: w.refreshPeriodically})
 	}
-	return []run.Loop{{Name: "poller", Run: w.poll}}
+	if w.cfg.PollInterval > 0 {
+		loops = append(loops, run.Loop{Name: "poller", Run: w.poll})
+	}
+	return loops
 }
 
 // claim marks loc as being fetched by this replica; false when it

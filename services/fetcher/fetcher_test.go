@@ -73,7 +73,8 @@ func trigger(t testing.TB, env *fleettest.Env, loc, eventID string) {
 
 var byKindAndID = cmpopts.SortSlices(func(a, b change) bool { return a.Kind+a.ID < b.Kind+b.ID })
 
-// A location's first refresh reports every tag as created, asks for all
+// A location's first refresh reports every tag as discovered (a
+// baseline, not new tags), asks for all
 // their details in one request, and stores the catalogue; renaming,
 // deleting and creating tags then shows up on the next trigger, which
 // arrives as protojson as `nats pub` would send it.
@@ -85,9 +86,9 @@ func TestRefreshReportsChangesAndStoresCatalogue(t *testing.T) {
 	trigger(t, env, loc, "first")
 	fleettest.Eventually(t, 10*time.Second, "catalogue stored", func() bool { _, ok := loadCatalogue(t, env, loc); return ok })
 	want := []change{
-		{"CREATED", ids["Summer Sale"], "Summer Sale", ""},
-		{"CREATED", ids["Launch"], "Launch", ""},
-		{"CREATED", ids["Behind the scenes"], "Behind the scenes", ""},
+		{"DISCOVERED", ids["Summer Sale"], "Summer Sale", ""},
+		{"DISCOVERED", ids["Launch"], "Launch", ""},
+		{"DISCOVERED", ids["Behind the scenes"], "Behind the scenes", ""},
 	}
 	if diff := cmp.Diff(want, tagChanges(t, env, loc), byKindAndID); diff != "" {
 		t.Errorf("first refresh events (-want +got):\n%s", diff)
@@ -348,6 +349,7 @@ func TestConfigValidateNamesTheVariable(t *testing.T) {
 		{"concurrency", func(c *fetcher.Config) { c.Concurrency = 0 }, "SOCIALSYNC_FETCHER_CONCURRENCY"},
 		{"refresh interval", func(c *fetcher.Config) { c.RefreshInterval = -time.Second }, "SOCIALSYNC_FETCHER_REFRESH_INTERVAL"},
 		{"poll interval", func(c *fetcher.Config) { c.PollInterval = time.Millisecond }, "SOCIALSYNC_FETCHER_POLL_INTERVAL"},
+		{"catalogue refresh period", func(c *fetcher.Config) { c.CatalogueEvery = time.Millisecond }, "SOCIALSYNC_FETCHER_CATALOGUE_EVERY"},
 		{"poll window", func(c *fetcher.Config) { c.PollWindow = time.Minute }, "SOCIALSYNC_FETCHER_POLL_WINDOW"},
 	}
 	if err := base.Validate(); err != nil {
@@ -387,5 +389,31 @@ func TestTriggerIDsFollowTheSharedRule(t *testing.T) {
 	// post triggers); the fetcher acks it and counts it.
 	if dls := bustest.DeadLetters(t, env.JS, "socialsync.dlq.fetcher."+loc); len(dls) != 0 {
 		t.Errorf("the fetcher wrote %d dead letters, want none (contactsync owns post triggers): %+v", len(dls), dls)
+	}
+}
+
+// With no post trigger at all, the periodic refresher fetches a
+// location's catalogue (its baseline), and later notices a tag renamed in
+// Social Planner.
+func TestPeriodicRefreshNoticesQuietLocations(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, ids := env.NewTaggedLocation(t, "Summer Sale", "Launch")
+	startWorker(t, env, func(c *fetcher.Config) { c.RefreshInterval = 100 * time.Millisecond; c.CatalogueEvery = time.Second })
+
+	fleettest.Eventually(t, 30*time.Second, "the baseline fetched", func() bool { _, ok := loadCatalogue(t, env, loc); return ok })
+	env.Admin(t, "PUT", "/_sandbox/locations/"+loc+"/socialTags/"+ids["Launch"], map[string]any{"tag": "Big Launch"}, nil)
+	want := change{"RENAMED", ids["Launch"], "Big Launch", "Launch"}
+	fleettest.Eventually(t, 30*time.Second, "the rename noticed", func() bool {
+		for _, c := range tagChanges(t, env, loc) {
+			if c == want {
+				return true
+			}
+		}
+		return false
+	})
+	for _, c := range tagChanges(t, env, loc) {
+		if c.Kind == "CREATED" {
+			t.Errorf("change %+v: the baseline's tags are discovered, and nothing was created", c)
+		}
 	}
 }

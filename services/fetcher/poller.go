@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -50,11 +51,25 @@ func (w *Worker) poll(ctx context.Context) error {
 
 // pollAll polls the registered locations, Concurrency at a time.
 func (w *Worker) pollAll(ctx context.Context) {
-	log := w.deps.Log.With("component", "poller")
+	w.eachLocation(ctx, "poller", func(ctx context.Context, log *slog.Logger, loc string) {
+		n, err := w.pollLocation(ctx, loc)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.WarnContext(ctx, "poll posts failed", "location", loc, "err", err)
+		case n > 0:
+			log.InfoContext(ctx, "polled posts changed", "location", loc, "posts", n)
+		}
+	})
+}
+
+// eachLocation calls fn for every registered location that has a usable
+// token, Concurrency at a time, with a logger naming component.
+func (w *Worker) eachLocation(ctx context.Context, component string, fn func(ctx context.Context, log *slog.Logger, loc string)) {
+	log := w.deps.Log.With("component", component)
 	locs, err := w.deps.Locations.Locations(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
-			log.WarnContext(ctx, "list locations to poll failed", "err", err)
+			log.WarnContext(ctx, "list locations failed", "err", err)
 		}
 		return
 	}
@@ -68,13 +83,7 @@ func (w *Worker) pollAll(ctx context.Context) {
 			continue
 		}
 		g.Go(func() error {
-			n, err := w.pollLocation(ctx, l.ID)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				log.WarnContext(ctx, "poll posts failed", "location", l.ID, "err", err)
-			case n > 0:
-				log.InfoContext(ctx, "polled posts changed", "location", l.ID, "posts", n)
-			}
+			fn(ctx, log, l.ID)
 			return nil
 		})
 	}

@@ -101,6 +101,11 @@ func (w *Worker) refresh(ctx context.Context, loc string, replaced func() (bool,
 		// can tell a deleted tag from one not fetched yet.
 		fetched = fetched.Remember(stored, listedDeleted)
 		changes := catalogue.Diff(stored.Tags, fetched.Tags)
+		if stored.FetchedAt.IsZero() {
+			// The location's first catalogue (or one unreadable, which
+			// says as little) is a baseline: its tags are discovered.
+			changes = catalogue.Baseline(fetched.Tags)
+		}
 		// Publish before store. The message ids derive from the stored
 		// revision the diff was made against, so a crash (or a failed
 		// store) between the two leaves the old catalogue in place, and
@@ -132,7 +137,7 @@ func (w *Worker) refresh(ctx context.Context, loc string, replaced func() (bool,
 }
 
 // publishChanges publishes a TagChanged per change and a
-// TagDetailsRequested per batch of new or renamed tags, with message ids
+// TagDetailsRequested per batch of new, discovered or renamed tags, with message ids
 // derived from the location, the change and rev, the catalogue revision
 // the changes were computed against.
 func (w *Worker) publishChanges(ctx context.Context, loc string, changes []catalogue.Change, rev uint64, observed time.Time) error {
@@ -206,6 +211,8 @@ func toTagChanged(loc string, c catalogue.Change, observed time.Time) *socialsyn
 		ev.Change = socialsyncv1.Change_CHANGE_RENAMED
 	case catalogue.Deleted:
 		ev.Change = socialsyncv1.Change_CHANGE_DELETED
+	case catalogue.Discovered:
+		ev.Change = socialsyncv1.Change_CHANGE_DISCOVERED
 	}
 	return ev
 }

@@ -32,6 +32,11 @@ const (
 	Change_CHANGE_DELETED     Change = 3
 	// CHANGE_RENAMED applies to tags only: same id, new name.
 	Change_CHANGE_RENAMED Change = 4
+	// CHANGE_DISCOVERED applies to tags only: the tag was in the first
+	// catalogue socialsync fetched of its location (the baseline), so it is
+	// new to socialsync, not necessarily to the location. A consumer that
+	// does not know a change value acknowledges the event and ignores it.
+	Change_CHANGE_DISCOVERED Change = 5
 )
 
 // Enum value maps for Change.
@@ -42,6 +47,7 @@ var (
 		2: "CHANGE_UPDATED",
 		3: "CHANGE_DELETED",
 		4: "CHANGE_RENAMED",
+		5: "CHANGE_DISCOVERED",
 	}
 	Change_value = map[string]int32{
 		"CHANGE_UNSPECIFIED": 0,
@@ -49,6 +55,7 @@ var (
 		"CHANGE_UPDATED":     2,
 		"CHANGE_DELETED":     3,
 		"CHANGE_RENAMED":     4,
+		"CHANGE_DISCOVERED":  5,
 	}
 )
 
@@ -140,13 +147,14 @@ const file_socialsync_v1_common_proto_rawDesc = "" +
 	"\x1asocialsync/v1/common.proto\x12\rsocialsync.v1\"/\n" +
 	"\tDateRange\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
-	"\x02to\x18\x02 \x01(\tR\x02to*p\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to*\x87\x01\n" +
 	"\x06Change\x12\x16\n" +
 	"\x12CHANGE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eCHANGE_CREATED\x10\x01\x12\x12\n" +
 	"\x0eCHANGE_UPDATED\x10\x02\x12\x12\n" +
 	"\x0eCHANGE_DELETED\x10\x03\x12\x12\n" +
-	"\x0eCHANGE_RENAMED\x10\x04BCZAgithub.com/socialsync/socialsync/proto/socialsync/v1;socialsyncv1b\x06proto3"
+	"\x0eCHANGE_RENAMED\x10\x04\x12\x15\n" +
+	"\x11CHANGE_DISCOVERED\x10\x05BCZAgithub.com/socialsync/socialsync/proto/socialsync/v1;socialsyncv1b\x06proto3"
 
 var (
 	file_socialsync_v1_common_proto_rawDescOnce sync.Once

@@ -86,7 +86,8 @@ type TagChanged struct {
 	TagId      string                 `protobuf:"bytes,2,opt,name=tag_id,json=tagId,proto3" json:"tag_id,omitempty"`
 	// tag_name is the tag's name after the change (before it, for deletions).
 	TagName string `protobuf:"bytes,3,opt,name=tag_name,json=tagName,proto3" json:"tag_name,omitempty"`
-	// change is CHANGE_CREATED, CHANGE_RENAMED or CHANGE_DELETED.
+	// change is CHANGE_CREATED, CHANGE_RENAMED, CHANGE_DELETED or, for the
+	// tags of a location's first catalogue, CHANGE_DISCOVERED.
 	Change Change `protobuf:"varint,4,opt,name=change,proto3,enum=socialsync.v1.Change" json:"change,omitempty"`
 	// timestamp is when socialsync observed the change.
 	Timestamp *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=timestamp,proto3" json:"timestamp,omitempty"`

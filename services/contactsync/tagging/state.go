@@ -1,6 +1,7 @@
 package tagging
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/socialsync/socialsync/pkg/contacttags"
@@ -18,6 +19,19 @@ type PostChange struct {
 	PostID string
 	Tags   []string
 	Unlink bool
+	// Retag, when set, is a change of a social tag rather than of one
+	// post; PostID, Tags and Unlink are then unused.
+	Retag *Retag
+}
+
+// Retag is a social tag renamed or deleted in Social Planner: in each of
+// Posts the contact has, the names of Old are replaced by New (none:
+// removed). Old holds every name the tag may be listed under (its
+// previous and its event's name), New its name in the current catalogue.
+type Retag struct {
+	Posts []string
+	Old   []string
+	New   string
 }
 
 // Diff is the contact tags to add to and remove from one contact.
@@ -48,9 +62,12 @@ func Plan(st State, change PostChange, prefix string, written Diff) (State, Diff
 // names are removed and those under the new ones added.
 func PlanNamed(st State, change PostChange, tag func(name string) string, written Diff) (State, Diff) {
 	next := st.Clone()
-	if change.Unlink {
+	switch {
+	case change.Retag != nil:
+		change.Retag.apply(next.Posts)
+	case change.Unlink:
 		delete(next.Posts, change.PostID)
-	} else {
+	default:
 		next.Posts[change.PostID] = names(change.Tags)
 	}
 	desired := map[string]bool{}
@@ -96,4 +113,22 @@ func names(in []string) []string {
 		}
 	}
 	return contacttags.Sorted(s)
+}
+
+// apply renames or removes the tag in the posts of posts it concerns.
+func (r *Retag) apply(posts map[string][]string) {
+	for _, p := range r.Posts {
+		ns, ok := posts[p]
+		if !ok {
+			continue
+		}
+		kept := slices.DeleteFunc(slices.Clone(ns), func(n string) bool { return n != r.New && slices.Contains(r.Old, n) })
+		if len(kept) == len(ns) {
+			continue
+		}
+		if r.New != "" {
+			kept = append(kept, r.New)
+		}
+		posts[p] = names(kept)
+	}
 }

@@ -91,6 +91,37 @@ func TestPlan(t *testing.T) {
 			want:     State{Posts: map[string][]string{}, Applied: []string{}},
 			wantDiff: Diff{Add: []string{}, Remove: []string{"social:sale"}},
 		},
+		{
+			name:     "a deleted tag leaves the posts that carried it, and the contact",
+			st:       State{Posts: map[string][]string{"p1": {"Launch", "Sale"}, "p2": {"Sale"}, "p3": {"Tips"}}, Applied: []string{"social:launch", "social:sale", "social:tips"}},
+			change:   PostChange{Retag: &Retag{Posts: []string{"p1", "p2", "p9"}, Old: []string{"Sale"}}},
+			want:     State{Posts: map[string][]string{"p1": {"Launch"}, "p2": {}, "p3": {"Tips"}}, Applied: []string{"social:launch", "social:tips"}},
+			wantDiff: Diff{Add: []string{}, Remove: []string{"social:sale"}},
+		},
+		{
+			name:     "a deleted tag stays on a contact whose other post carries a live tag of that name",
+			st:       State{Posts: map[string][]string{"p1": {"Sale"}, "p2": {"Sale"}}, Applied: []string{"social:sale"}},
+			change:   PostChange{Retag: &Retag{Posts: []string{"p1"}, Old: []string{"Sale"}}},
+			want:     State{Posts: map[string][]string{"p1": {}, "p2": {"Sale"}}, Applied: []string{"social:sale"}},
+			wantDiff: Diff{Add: []string{}, Remove: []string{}},
+		},
+		{
+			name:     "a renamed tag: the old name goes, the new one comes",
+			st:       State{Posts: map[string][]string{"p1": {"Launch", "Sale"}}, Applied: []string{"social:launch", "social:sale"}},
+			change:   PostChange{Retag: &Retag{Posts: []string{"p1"}, Old: []string{"Sale", "Promo"}, New: "Summer Sale"}},
+			want:     State{Posts: map[string][]string{"p1": {"Launch", "Summer Sale"}}, Applied: []string{"social:launch", "social:summer sale"}},
+			wantDiff: Diff{Add: []string{"social:summer sale"}, Remove: []string{"social:sale"}},
+		},
+		{
+			// Renamed A → B → C, the second event handled first: its
+			// names are not on the post, which the first event then
+			// renames straight to the catalogue's name.
+			name:     "renames handled out of order end on the current name",
+			st:       State{Posts: map[string][]string{"p1": {"A"}}, Applied: []string{"social:a"}},
+			change:   PostChange{Retag: &Retag{Posts: []string{"p1"}, Old: []string{"A", "B"}, New: "C"}},
+			want:     State{Posts: map[string][]string{"p1": {"C"}}, Applied: []string{"social:c"}},
+			wantDiff: Diff{Add: []string{"social:c"}, Remove: []string{"social:a"}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -91,6 +91,27 @@ func MissingContactTags(existing []string, details []Detail, naming func(string)
 	return out
 }
 
+// MirrorTagIDs returns, for each contact tag a live detail stands for
+// (named by naming, compared as HighLevel compares them: trimmed, lower
+// case), the id of the first social tag standing for it.
+func MirrorTagIDs(details []Detail, naming func(string) string) map[string]string {
+	out := map[string]string{}
+	for _, d := range details {
+		name := strings.TrimSpace(d.Name)
+		if d.Deleted || name == "" {
+			continue
+		}
+		if key := normalize(naming(name)); out[key] == "" {
+			out[key] = d.ID
+		}
+	}
+	return out
+}
+
+// ContactTagKey is a contact tag name as HighLevel stores it: trimmed,
+// lower case.
+func ContactTagKey(name string) string { return normalize(name) }
+
 func normalize(name string) string {
 	return strings.ToLower(strings.TrimSpace(name))
 }

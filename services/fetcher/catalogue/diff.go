@@ -14,10 +14,13 @@ const (
 	Created ChangeKind = iota + 1
 	Renamed
 	Deleted
+	// Discovered is a tag of a location's first catalogue: new to
+	// socialsync, not necessarily to the location.
+	Discovered
 )
 
-// String returns "created", "renamed" or "deleted", the form message ids
-// use.
+// String returns "created", "renamed", "deleted" or "discovered", the
+// form message ids use.
 func (k ChangeKind) String() string {
 	switch k {
 	case Created:
@@ -26,6 +29,8 @@ func (k ChangeKind) String() string {
 		return "renamed"
 	case Deleted:
 		return "deleted"
+	case Discovered:
+		return "discovered"
 	default:
 		return "unknown"
 	}
@@ -41,9 +46,8 @@ type Change struct {
 
 // Diff returns the changes from catalogue old to catalogue cur: a tag of
 // cur whose id old lacks is created, one whose name differs is renamed, a
-// tag of old whose id cur lacks is deleted. With no old catalogue (a
-// location's first refresh) every tag is created. Changes come sorted by
-// kind, then tag id, so that equal catalogues give equal lists.
+// tag of old whose id cur lacks is deleted. Changes come sorted by kind,
+// then tag id, so that equal catalogues give equal lists.
 func Diff(old, cur []relations.Tag) []Change {
 	before := make(map[string]relations.Tag, len(old))
 	for _, t := range old {
@@ -72,13 +76,27 @@ func Diff(old, cur []relations.Tag) []Change {
 	return out
 }
 
-// DetailsWanted returns the ids of the created and renamed tags among
+// Baseline returns the changes of a location's first catalogue: every
+// tag of cur is discovered. They are not "created": the location had
+// them before socialsync connected it, and workflows on new tags should
+// not fire for each of them.
+func Baseline(cur []relations.Tag) []Change {
+	out := make([]Change, 0, len(cur))
+	for _, t := range cur {
+		out = append(out, Change{Kind: Discovered, Tag: t})
+	}
+	slices.SortStableFunc(out, func(a, b Change) int { return cmp.Compare(a.Tag.ID, b.Tag.ID) })
+	return out
+}
+
+// DetailsWanted returns the ids of the created, renamed and discovered
+// tags among
 // changes, whose details the enricher should fetch, each once, in order.
 func DetailsWanted(changes []Change) []string {
 	var ids []string
 	seen := make(map[string]bool)
 	for _, c := range changes {
-		if (c.Kind == Created || c.Kind == Renamed) && !seen[c.Tag.ID] {
+		if c.Kind != Deleted && !seen[c.Tag.ID] {
 			seen[c.Tag.ID] = true
 			ids = append(ids, c.Tag.ID)
 		}

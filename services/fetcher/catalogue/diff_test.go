@@ -14,7 +14,7 @@ func TestDiff(t *testing.T) {
 		old, cur []relations.Tag
 		want     []Change
 	}{
-		{"first refresh creates every tag", nil, []relations.Tag{c, a, b},
+		{"from an empty catalogue every tag is created", nil, []relations.Tag{c, a, b},
 			[]Change{{Kind: Created, Tag: a}, {Kind: Created, Tag: b}, {Kind: Created, Tag: c}}},
 		{"no change", []relations.Tag{a, b}, []relations.Tag{b, a}, nil},
 		{"both empty", nil, nil, nil},
@@ -44,14 +44,26 @@ func TestDiff(t *testing.T) {
 	}
 }
 
+func TestBaseline(t *testing.T) {
+	a, b := relations.Tag{ID: "a1", Name: "Alpha"}, relations.Tag{ID: "b2", Name: "Beta"}
+	want := []Change{{Kind: Discovered, Tag: a}, {Kind: Discovered, Tag: b}}
+	if diff := cmp.Diff(want, Baseline([]relations.Tag{b, a})); diff != "" {
+		t.Errorf("Baseline (-want +got):\n%s", diff)
+	}
+	if got := Baseline(nil); len(got) != 0 {
+		t.Errorf("Baseline of no tags = %v", got)
+	}
+}
+
 func TestDetailsWanted(t *testing.T) {
 	changes := []Change{
+		{Kind: Discovered, Tag: relations.Tag{ID: "b1", Name: "Known before"}},
 		{Kind: Created, Tag: relations.Tag{ID: "n1", Name: "New"}},
 		{Kind: Renamed, Tag: relations.Tag{ID: "r1", Name: "Renamed"}, PreviousName: "Old"},
 		{Kind: Deleted, Tag: relations.Tag{ID: "d1", Name: "Gone"}},
 		{Kind: Created, Tag: relations.Tag{ID: "n1", Name: "New"}},
 	}
-	if diff := cmp.Diff([]string{"n1", "r1"}, DetailsWanted(changes)); diff != "" {
+	if diff := cmp.Diff([]string{"b1", "n1", "r1"}, DetailsWanted(changes)); diff != "" {
 		t.Errorf("DetailsWanted (-want +got):\n%s", diff)
 	}
 	if got := DetailsWanted([]Change{{Kind: Deleted, Tag: relations.Tag{ID: "d1", Name: "Gone"}}}); got != nil {

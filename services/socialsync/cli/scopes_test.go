@@ -40,6 +40,9 @@ func TestConnectedWithTheDefaultScopesEverythingArrives(t *testing.T) {
 	loc := created.ID
 	a := env.Sim.Apps()[0]
 	t.Setenv("SOCIALSYNC_TOKEN_KEY", env.Deps.Config.TokenKey)
+	// The location-tag mirror (off by default) uses the location tag
+	// scopes: on, so that every default scope is exercised.
+	t.Setenv("SOCIALSYNC_ENRICHER_MIRROR_LOCATION_TAGS", "true")
 	t.Setenv("SOCIALSYNC_GHL_CLIENT_ID", a.ClientID)
 	t.Setenv("SOCIALSYNC_GHL_CLIENT_SECRET", a.ClientSecret)
 	t.Setenv("SOCIALSYNC_GHL_BASE_URL", env.SimURL)

@@ -88,12 +88,9 @@ func publishPost(t *testing.T, env *fleettest.Env, loc, post string, tagIDs, con
 	}
 }
 
-// Segment membership follows contact tags through the workers of
-// `socialsync run`: contactsync tags the contacts of a post, the
-// automation worker then puts them in the segment their tags match.
-func TestSegmentsFollowContactTags(t *testing.T) {
-	env := fleettest.Start(t, "empty")
-	loc, tagIDs, contacts := workersLocation(t, env, "Promo")
+// applyPromoFans stores the segment promo-fans: contacts with social:promo.
+func applyPromoFans(t *testing.T, env *fleettest.Env) {
+	t.Helper()
 	segs, err := automation.ParseSegments("segments.yaml", []byte("segments:\n  - name: promo-fans\n    allTags: [\"social:promo\"]\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +98,15 @@ func TestSegmentsFollowContactTags(t *testing.T) {
 	if _, err := automation.ApplySegments(context.Background(), env.JS, segs, false); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Segment membership follows contact tags through the workers of
+// `socialsync run`: contactsync tags the contacts of a post, the
+// automation worker then puts them in the segment their tags match.
+func TestSegmentsFollowContactTags(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, tagIDs, contacts := workersLocation(t, env, "Promo")
+	applyPromoFans(t, env)
 	runWorkers(t, env)
 	publishPost(t, env, loc, "p1", tagIDs, contacts)
 	fleettest.Eventually(t, 30*time.Second, "contact and segment tags", func() bool {
