@@ -286,14 +286,7 @@ func (g *Gateway) highLevelWebhook(w http.ResponseWriter, r *http.Request, body 
 		unavailable(w, "JetStream did not store the delivery; HighLevel delivers again later")
 		return
 	}
-	rec := webhookRecord{Subject: subject, Sequence: ack.Sequence, Source: "highlevel", At: g.now().UTC()}
-	if data, err := json.Marshal(rec); err == nil {
-		if _, err := g.kv.webhook.Put(ctx, key, data); err != nil {
-			// The stream's duplicate window still catches a replay for
-			// two minutes.
-			g.log.Warn("highlevel webhook: remember webhook id", "err", err)
-		}
-	}
+	g.remember(ctx, key, webhookRecord{Subject: subject, Sequence: ack.Sequence, Source: "highlevel", At: g.now().UTC()})
 	status := "accepted"
 	if ack.Duplicate {
 		status = "duplicate"
