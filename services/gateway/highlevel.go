@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -204,7 +205,8 @@ var validType = regexp.MustCompile(`^[A-Za-z]{1,40}$`)
 // the app's webhooks, whose signature highLevelSigned has checked. It
 // dispatches on type: ContactTagUpdate and ContactDelete are stored in
 // SOCIALSYNC_TRIGGERS as a HighLevelContactChanged for contactsync and
-// answered 200 "accepted"; another type is answered 200 "ignored". A
+// answered 200 "accepted"; another type, or a location that is not
+// registered, is answered 200 "ignored". A
 // delivery seen before (its webhookId, or its body's hash without one)
 // is answered 200 "duplicate" and stores nothing; one whose timestamp is
 // more than topology.HighLevelWebhookWindow from now is refused 401. When
@@ -240,7 +242,7 @@ func (g *Gateway) highLevelWebhook(w http.ResponseWriter, r *http.Request, body 
 		if !validType.MatchString(typ) {
 			typ = "invalid"
 		}
-		g.ignoredHighLevel(r.Context(), typ)
+		g.ignoredHighLevel(r.Context(), typ, "type")
 		writeJSON(w, http.StatusOK, highLevelAnswer{Status: "ignored", Type: clip(d.Type, 40), WebhookID: clip(d.WebhookID, 128)})
 		return
 	}
@@ -268,6 +270,18 @@ func (g *Gateway) highLevelWebhook(w http.ResponseWriter, r *http.Request, body 
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.PublishTimeout)
 	defer cancel()
 	if !g.deps.Conn.IsConnected() {
+		unavailable(w, "JetStream is unavailable; HighLevel delivers again later")
+		return
+	}
+	// HighLevel sends the webhooks of every location the app is
+	// installed in; those socialsync was not given are none of its
+	// business (their messages would only be dead letters).
+	if _, err := g.deps.Directory.Location(ctx, d.LocationID); errors.Is(err, creds.ErrUnknownLocation) {
+		g.ignoredHighLevel(ctx, d.Type, "unregistered_location")
+		writeJSON(w, http.StatusOK, highLevelAnswer{Status: "ignored", Type: d.Type, WebhookID: webhookID})
+		return
+	} else if err != nil {
+		g.log.Warn("highlevel webhook: read location", "location", d.LocationID, "err", err)
 		unavailable(w, "JetStream is unavailable; HighLevel delivers again later")
 		return
 	}
@@ -330,18 +344,20 @@ func parseHighLevelTime(raw json.RawMessage) (time.Time, error) {
 	return time.UnixMilli(ms), nil
 }
 
-// ignoredHighLevel counts a delivery of a type socialsync does not act on.
-func (g *Gateway) ignoredHighLevel(ctx context.Context, typ string) {
+// ignoredHighLevel counts a delivery socialsync does not act on: of a
+// type it does not know (reason "type"), or for a location it was not
+// given (reason "unregistered_location").
+func (g *Gateway) ignoredHighLevel(ctx context.Context, typ, reason string) {
 	if g.hlIgnored == nil {
 		return
 	}
-	g.hlIgnored.Add(ctx, 1, metric.WithAttributes(attribute.String("type", typ)))
+	g.hlIgnored.Add(ctx, 1, metric.WithAttributes(attribute.String("type", typ), attribute.String("reason", reason)))
 }
 
 // newIgnoredCounter makes socialsync.gateway.highlevel_webhooks_ignored.
 func (g *Gateway) newIgnoredCounter() metric.Int64Counter {
 	c, err := g.deps.Telemetry.MeterProvider().Meter("socialsync/gateway").Int64Counter("socialsync.gateway.highlevel_webhooks_ignored",
-		metric.WithDescription("HighLevel webhook deliveries of a type socialsync does not act on, by type."))
+		metric.WithDescription("HighLevel webhook deliveries socialsync does not act on, by type and reason (type, unregistered_location)."))
 	if err != nil {
 		g.log.Warn("gateway metrics", "err", err)
 		return nil

@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,20 @@ func TestHighLevelWebhook(t *testing.T) {
 	a = w.do(t, http.MethodPost, hlPath, keys.signed(install), install)
 	if a.status != http.StatusOK || !contains(string(a.body), `"status":"ignored"`) {
 		t.Errorf("INSTALL: %d %s", a.status, a.body)
+	}
+
+	// A location socialsync was not given: ignored, stored nowhere.
+	stranger := jsonBody(t, tagUpdate("NotRegistered00000001", "contact1", "wh-stranger", now, "vip"))
+	a = w.do(t, http.MethodPost, hlPath, keys.signed(stranger), stranger)
+	if a.status != http.StatusOK || !contains(string(a.body), `"status":"ignored"`) {
+		t.Errorf("unregistered location: %d %s", a.status, a.body)
+	}
+	rec := httptest.NewRecorder()
+	w.gd.Telemetry.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{`reason="type",type="INSTALL"`, `reason="unregistered_location",type="ContactTagUpdate"`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 
 	got = w.hlChanges(t, loc)
