@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -156,6 +157,26 @@ func TestHighLevelTagUpdates(t *testing.T) {
 		st, _ := contactState(t, env, loc, contact)
 		return len(st.RemovedByHand) == 0 && slices.Contains(st.HighLevel.Tags, a)
 	})
+
+	// A delivery older than the last one taken (HighLevel's retry of an
+	// earlier change) changes nothing.
+	before, _ := contactState(t, env, loc, contact)
+	subject, err := topology.HighLevelContactTriggers.Subject(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := env.Deps.Publisher.Publish(context.Background(), subject, &socialsyncv1.HighLevelContactChanged{LocationId: loc, ContactId: contact,
+		Change: socialsyncv1.HighLevelContactChange_HIGH_LEVEL_CONTACT_CHANGE_TAGS, Tags: []string{}, WebhookId: "old",
+		SentAt: timestamppb.New(before.HighLevel.At.Add(-time.Hour)), ReceivedAt: timestamppb.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, 20*time.Second, "the old delivery handled", func() bool {
+		return bustest.ConsumerInfo(t, env.JS, topology.StreamTriggers, topology.DurableHighLevelContacts).AckFloor.Stream >= ack.Sequence
+	})
+	if after, _ := contactState(t, env, loc, contact); !after.Equal(before) {
+		t.Errorf("an older delivery changed the state:\n%+v\n%+v", before, after)
+	}
 }
 
 // socialsync's own removal is never read as a hand edit, even when
