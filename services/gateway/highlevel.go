@@ -258,10 +258,13 @@ func (g *Gateway) highLevelWebhook(w http.ResponseWriter, r *http.Request, body 
 	ev := &socialsyncv1.HighLevelContactChanged{LocationId: d.LocationID, ContactId: d.ID, Change: change,
 		WebhookId: webhookID, ReceivedAt: timestamppb.New(g.now())}
 	if change == socialsyncv1.HighLevelContactChange_HIGH_LEVEL_CONTACT_CHANGE_TAGS {
-		ev.Tags = d.Tags
-		if ev.Tags == nil {
-			ev.Tags = []string{}
+		// Absent is not "no tags": read so, every tag socialsync
+		// applied would look removed by hand.
+		if d.Tags == nil {
+			writeError(w, http.StatusUnprocessableEntity, "invalid", "tags: required in a ContactTagUpdate (the contact's tags now, [] for none)")
+			return
 		}
+		ev.Tags = d.Tags
 	}
 	if !sent.IsZero() {
 		ev.SentAt = timestamppb.New(sent)

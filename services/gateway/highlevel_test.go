@@ -73,7 +73,7 @@ func (k hlKeys) legacySigned(t *testing.T, body []byte) http.Header {
 }
 
 func tagUpdate(loc, contact, webhookID string, at time.Time, tags ...string) map[string]any {
-	m := map[string]any{"type": "ContactTagUpdate", "locationId": loc, "id": contact, "tags": tags,
+	m := map[string]any{"type": "ContactTagUpdate", "locationId": loc, "id": contact, "tags": append([]string{}, tags...),
 		"email": "someone@example.com", "phone": "+15550100", "timestamp": at.UTC().Format(time.RFC3339Nano)}
 	if webhookID != "" {
 		m["webhookId"] = webhookID
@@ -152,6 +152,13 @@ func TestHighLevelWebhook(t *testing.T) {
 	a = w.do(t, http.MethodPost, hlPath, keys.signed(del), del)
 	if a.status != http.StatusOK || !contains(string(a.body), `"status":"duplicate"`) {
 		t.Errorf("no webhookId, again: %d %s", a.status, a.body)
+	}
+
+	// A ContactTagUpdate without tags is refused: it does not say the
+	// contact has none.
+	noTags := jsonBody(t, map[string]any{"type": "ContactTagUpdate", "locationId": loc, "id": "contact9", "webhookId": "wh-notags"})
+	if a := w.do(t, http.MethodPost, hlPath, keys.signed(noTags), noTags); a.status != http.StatusUnprocessableEntity {
+		t.Errorf("no tags: %d %s", a.status, a.body)
 	}
 
 	// Unknown types: 200, ignored, stored nowhere.
