@@ -17,7 +17,8 @@ import (
 )
 
 // HighLevel's app webhooks, as the simulator sends them: ContactTagUpdate
-// when a contact's tags change through the API (add, remove, bulk) and
+// when a contact's tags change through the API (add, remove, bulk, the
+// tags of an upsert that updates a contact) and
 // ContactDelete when a contact is deleted through the admin API, to the
 // URL of PUT /_sandbox/config {"webhookUrl": ...} (none by default: no
 // webhook is sent). Each body carries the contact (as HighLevel's
