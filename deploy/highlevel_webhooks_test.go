@@ -28,8 +28,9 @@ import (
 // webhooks through the gateway (configured with the key the simulator
 // publishes) to contactsync, on nats-server loaded with accounts.conf:
 // socialsync's own tagging comes back as HighLevel's tags and is no hand
-// edit, a tag removed by hand in HighLevel is recorded as such, and no
-// user hits a permission violation.
+// edit, a tag removed by hand in HighLevel is recorded as such, a contact
+// deleted in HighLevel is forgotten, and no user hits a permission
+// violation.
 func TestHighLevelWebhooksWithTheirOwnUsers(t *testing.T) {
 	n := startNATS(t)
 	sim, err := ghlsim.New(ghlsim.Options{Seed: "demo"})
@@ -145,6 +146,12 @@ func TestHighLevelWebhooksWithTheirOwnUsers(t *testing.T) {
 	fleettest.Eventually(t, 30*time.Second, "the hand removal recorded", func() bool {
 		_, removed := state().RemovedByHand[tag]
 		return removed
+	})
+	// Deleted in HighLevel: forgotten.
+	fleettest.Admin(t, simSrv.URL, http.MethodDelete, "/_sandbox/locations/"+loc.ID+"/contacts/"+contact, nil, nil)
+	fleettest.Eventually(t, 30*time.Second, "the deleted contact forgotten", func() bool {
+		_, err := kv.Get(context.Background(), relations.ContactKey(loc.ID, contact))
+		return err != nil
 	})
 	if v := n.violations.list(); len(v) > 0 {
 		t.Errorf("permission violations:\n%s", strings.Join(v, "\n"))
