@@ -6,6 +6,9 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -73,6 +76,11 @@ func TestGatewayWithItsOwnUser(t *testing.T) {
 	gd := n.deps(t, "gateway", simSrv.URL, "") // the gateway holds no token key
 	gcfg := defaults[gateway.Config](t)
 	gcfg.Config, gcfg.APIKeyHashes, gcfg.WebhookSecret = gd.Config, gateway.HashAPIKey(apiKey), webhookSecret
+	hlPub, hlKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcfg.HighLevelWebhookKey = base64.StdEncoding.EncodeToString(hlPub)
 	g, err := gateway.New(gcfg, gd)
 	if err != nil {
 		t.Fatal(err)
@@ -152,11 +160,14 @@ func TestGatewayWithItsOwnUser(t *testing.T) {
 	tag := tags.Items[0].ID
 
 	webhook := `{"locationId":"` + loc.ID + `","postId":"p2","eventId":"ev-1"}`
+	hlWebhook := `{"type":"ContactTagUpdate","locationId":"` + loc.ID + `","id":"contact1","tags":["vip"],"webhookId":"wh-1"}`
 	yamlType := map[string]string{"Content-Type": "application/yaml"}
 	l := "/v1/locations/" + loc.ID
 	calls := []gatewayCall{
 		{"POST /v1/webhooks/posts", "/v1/webhooks/posts", webhook, map[string]string{
 			gateway.HeaderSignature: gateway.Sign(webhookSecret, time.Now(), []byte(webhook))}, 202, ""},
+		{"POST /v1/highlevel/webhooks", "/v1/highlevel/webhooks", hlWebhook, map[string]string{
+			gateway.HeaderHighLevelSignature: base64.StdEncoding.EncodeToString(ed25519.Sign(hlKey, []byte(hlWebhook)))}, 200, "socialsync.trigger.hlcontact."},
 		{"GET /v1/locations", "/v1/locations", "", nil, 200, loc.ID},
 		{"GET /v1/locations/{loc}", l, "", nil, 200, loc.ID},
 		{"GET /v1/locations/{loc}/tags", l + "/tags", "", nil, 200, tag},

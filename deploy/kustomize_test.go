@@ -500,7 +500,8 @@ func TestDeploymentsConfigureTheirBinaries(t *testing.T) {
 // gatewayVars are the gateway's own settings (services/gateway's Config,
 // built on its own branch).
 var gatewayVars = []string{"SOCIALSYNC_WEBHOOK_SECRET", "SOCIALSYNC_WEBHOOK_SECRETS", "SOCIALSYNC_API_KEY_HASHES",
-	"SOCIALSYNC_WEBHOOK_MAX_BYTES", "SOCIALSYNC_WEBHOOK_TOLERANCE", "SOCIALSYNC_GATEWAY_PUBLISH_TIMEOUT"}
+	"SOCIALSYNC_WEBHOOK_MAX_BYTES", "SOCIALSYNC_WEBHOOK_TOLERANCE", "SOCIALSYNC_GATEWAY_PUBLISH_TIMEOUT",
+	"SOCIALSYNC_HIGHLEVEL_WEBHOOK_KEY", "SOCIALSYNC_HIGHLEVEL_WEBHOOK_LEGACY_KEY"}
 
 // sharedByOthers lists the shared ConfigMap's variables that only some
 // binaries read (the contact tag prefix: enricher, contactsync and automation).

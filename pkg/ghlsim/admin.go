@@ -442,7 +442,10 @@ func (s *Simulator) adminDeleteContact(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, http.StatusNotFound, "contactId: contact "+quote(r.PathValue("contactId"))+" not found in the location")
 		return
 	}
-	c.deleted = true
+	if !c.deleted {
+		c.deleted = true
+		s.emitContact(WebhookContactDelete, c)
+	}
 	writeJSON(w, http.StatusOK, toAdminContact(c, true))
 }
 
@@ -461,7 +464,8 @@ func (s *Simulator) adminApps(w http.ResponseWriter, r *http.Request) {
 		out = append(out, adminApp{ClientID: a.clientID, ClientSecret: a.clientSecret, CompanyID: a.companyID, AppID: a.appID})
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"apps": out})
+	// HighLevel signs every app's webhooks with one key.
+	writeJSON(w, http.StatusOK, map[string]any{"apps": out, "webhookPublicKey": s.WebhookPublicKey()})
 }
 
 func (s *Simulator) adminRequests(w http.ResponseWriter, r *http.Request) {

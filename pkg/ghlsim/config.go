@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -29,7 +30,12 @@ type config struct {
 	// search index ("updates may take a few seconds to appear in search
 	// results"); upsert finds it at once. 0 by default.
 	searchIndexLag time.Duration
-	gen            uint64
+	// webhookURL receives the app's webhooks (webhooks.go); none when
+	// empty. webhookRetry is the pause before a delivery answered 429 is
+	// sent again.
+	webhookURL   string
+	webhookRetry time.Duration
+	gen          uint64
 }
 
 // duplicateConfig is how a create of a name already taken is answered.
@@ -56,6 +62,7 @@ func defaultConfig() *config {
 		accessTokenTTL: defaultAccessTokenTTL,
 		rate:           rateConfig{Max: defaultRateMax, Window: defaultRateWindow, Daily: defaultRateDaily},
 		duplicates:     duplicateConfig{CustomValues: http.StatusBadRequest, LocationTags: http.StatusOK},
+		webhookRetry:   defaultWebhookRetry,
 	}
 }
 
@@ -66,6 +73,8 @@ type configJSON struct {
 	RateLimit      rateLimitJSON   `json:"rateLimit"`
 	Duplicates     duplicateConfig `json:"duplicates"`
 	SearchIndexLag string          `json:"searchIndexLag"`
+	WebhookURL     string          `json:"webhookUrl"`
+	WebhookRetry   string          `json:"webhookRetry"`
 }
 
 type rateLimitJSON struct {
@@ -87,6 +96,8 @@ type configPatch struct {
 		LocationTags *int `json:"locationTags"`
 	} `json:"duplicates"`
 	SearchIndexLag *string `json:"searchIndexLag"`
+	WebhookURL     *string `json:"webhookUrl"`
+	WebhookRetry   *string `json:"webhookRetry"`
 }
 
 func (c *config) toJSON() configJSON {
@@ -97,6 +108,8 @@ func (c *config) toJSON() configJSON {
 		},
 		Duplicates:     c.duplicates,
 		SearchIndexLag: c.searchIndexLag.String(),
+		WebhookURL:     c.webhookURL,
+		WebhookRetry:   c.webhookRetry.String(),
 	}
 }
 
@@ -153,6 +166,20 @@ func (c *config) apply(p configPatch) (*config, error) {
 			return nil, fmt.Errorf("searchIndexLag: want a Go duration between 0s and 1h, got %q", *p.SearchIndexLag)
 		}
 		next.searchIndexLag = d
+	}
+	if p.WebhookURL != nil {
+		u, err := url.Parse(*p.WebhookURL)
+		if *p.WebhookURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+			return nil, fmt.Errorf("webhookUrl: want an http or https URL, or \"\" for none, got %q", *p.WebhookURL)
+		}
+		next.webhookURL = *p.WebhookURL
+	}
+	if p.WebhookRetry != nil {
+		d, err := time.ParseDuration(*p.WebhookRetry)
+		if err != nil || d < time.Millisecond || d > time.Hour {
+			return nil, fmt.Errorf("webhookRetry: want a Go duration between 1ms and 1h, got %q", *p.WebhookRetry)
+		}
+		next.webhookRetry = d
 	}
 	return &next, nil
 }

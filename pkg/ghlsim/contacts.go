@@ -59,6 +59,7 @@ func (s *Simulator) changeContactTags(w http.ResponseWriter, r *http.Request, c 
 		return
 	}
 	status := http.StatusOK
+	before := slices.Clone(ct.Tags)
 	if add {
 		noteTagWrite(w, id, "add", *body.Tags)
 		l.addContactTags(ct, *body.Tags)
@@ -68,6 +69,9 @@ func (s *Simulator) changeContactTags(w http.ResponseWriter, r *http.Request, c 
 		removeContactTags(ct, *body.Tags)
 	}
 	tags := slices.Clone(ct.Tags)
+	if tagsChanged(before, ct) {
+		s.emitContact(WebhookContactTagUpdate, ct)
+	}
 	l.mu.Unlock()
 	writeJSON(w, status, ghl.ContactTags{Tags: nonNil(tags)})
 }
@@ -149,6 +153,7 @@ func (s *Simulator) bulkContactTags(w http.ResponseWriter, r *http.Request, c *c
 		} else {
 			noteTagWrite(w, id, kind, *body.Tags)
 		}
+		before := slices.Clone(ct.Tags)
 		switch {
 		case kind == "add":
 			out.TagsAdded = l.addContactTags(ct, *body.Tags)
@@ -158,6 +163,9 @@ func (s *Simulator) bulkContactTags(w http.ResponseWriter, r *http.Request, c *c
 			out.TagsRemoved = removeContactTags(ct, *body.Tags)
 		}
 		resp.Responses = append(resp.Responses, out)
+		if tagsChanged(before, ct) {
+			s.emitContact(WebhookContactTagUpdate, ct)
+		}
 	}
 	l.mu.Unlock()
 	resp.Succeeded = resp.ErrorCount == 0

@@ -127,8 +127,12 @@ func (s *Simulator) upsertContact(w http.ResponseWriter, r *http.Request, c *cal
 		// "This field will overwrite all current tags associated with
 		// the contact."
 		noteTagWrite(w, ct.ID, "replace", *body.Tags)
+		before := slices.Clone(ct.Tags)
 		removeContactTags(ct, slices.Clone(ct.Tags))
 		l.addContactTags(ct, *body.Tags)
+		if !created && tagsChanged(before, ct) {
+			s.emitContact(WebhookContactTagUpdate, ct)
+		}
 	}
 	cp := ct.Contact
 	cp.Tags = nonNil(slices.Clone(ct.Tags))

@@ -43,6 +43,10 @@ func ContactPrefix(loc string) string { return "contact." + loc + "." }
 // (contactsync's).
 func RemovalsKey(loc, contact string) string { return "removals." + loc + "." + contact }
 
+// IntentKey is the relations key of a contact's intent record
+// (contactsync's): the tag writes it is about to make or made lately.
+func IntentKey(loc, contact string) string { return "intent." + loc + "." + contact }
+
 // PollCursorKey is the key of the fetcher's poll cursor of loc: the
 // update time of the newest post its poller has seen.
 func PollCursorKey(loc string) string { return "pollcursor." + loc }

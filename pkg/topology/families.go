@@ -17,6 +17,13 @@ const (
 	// StatsTriggers carry StatsRequested: schedules (through
 	// ScheduledStats), anyone → stats.
 	StatsTriggers bus.Family = "socialsync.trigger.stats"
+	// HighLevelContactTriggers carry HighLevelContactChanged: the
+	// gateway (HighLevel's ContactTagUpdate and ContactDelete webhooks) →
+	// contactsync's DurableHighLevelContacts. They are triggers, not
+	// events: work HighLevel asks of socialsync, kept until done (interest
+	// retention) and bounded per location, so that a full location is
+	// answered 429 and HighLevel delivers again later.
+	HighLevelContactTriggers bus.Family = "socialsync.trigger.hlcontact"
 
 	// TagEvents carry TagChanged.
 	TagEvents bus.Family = "socialsync.event.tag"
@@ -63,7 +70,7 @@ func Known(f bus.Family) bool {
 		TagEvents, TagDetailsEvents, StatsEvents, ContactEvents, LocationEvents,
 		CatalogueRefreshes, StatsSchedules, ScheduledStats:
 		return true
-	case RecommendationEvents, SegmentTriggers, SegmentEvents:
+	case RecommendationEvents, SegmentTriggers, SegmentEvents, HighLevelContactTriggers:
 		return true
 	}
 	return false
@@ -73,7 +80,7 @@ func Known(f bus.Family) bool {
 func Families() []bus.Family {
 	return []bus.Family{PostTriggers, TagDetailsTriggers, StatsTriggers,
 		TagEvents, TagDetailsEvents, StatsEvents, ContactEvents, LocationEvents, RecommendationEvents,
-		CatalogueRefreshes, StatsSchedules, ScheduledStats, SegmentTriggers, SegmentEvents}
+		CatalogueRefreshes, StatsSchedules, ScheduledStats, SegmentTriggers, SegmentEvents, HighLevelContactTriggers}
 }
 
 // ParseSubject splits a subject of one of the families above into the

@@ -35,6 +35,9 @@ const (
 	// DurableWorkflows is the automation worker's durable for saved
 	// workflows, on SOCIALSYNC_EVENTS.
 	DurableWorkflows = "workflows"
+	// DurableHighLevelContacts is contactsync's durable for the contact
+	// changes HighLevel's webhooks announce, on SOCIALSYNC_TRIGGERS.
+	DurableHighLevelContacts = "contactsync-highlevel"
 )
 
 // Key-value bucket and object store names.
@@ -96,7 +99,14 @@ const (
 	// concurrency allows.
 	DefaultMaxAckPending = 10_000
 	// WebhookEventsTTL is how long BucketWebhookEvents keeps an event id:
-	// more than the span in which one signed request stays acceptable
-	// (its timestamp may be five minutes ahead or behind).
-	WebhookEventsTTL = 15 * time.Minute
+	// more than the span in which one signed request stays acceptable.
+	// HighLevel's deliveries (webhookId) set it: a timestamp is accepted
+	// up to HighLevelWebhookWindow either side of now, and HighLevel
+	// retries a 429 six times ten minutes apart, so an id is kept for
+	// twice the window and more.
+	WebhookEventsTTL = 3 * time.Hour
+	// HighLevelWebhookWindow is how far the timestamp of a HighLevel
+	// webhook delivery may be from now: more than the 70 minutes over
+	// which HighLevel retries a delivery answered 429.
+	HighLevelWebhookWindow = 75 * time.Minute
 )

@@ -276,6 +276,8 @@ func New(opts Options) bus.Topology {
 			TagEvents.Filter(), TagDetailsEvents.Filter(), StatsEvents.Filter(), SegmentEvents.Filter()),
 		consumer(StreamEvents, DurableSegments, "Contact tag changes → the contacts' segment membership.", fresh, ContactEvents.Filter()),
 		consumer(StreamTriggers, DurableSegments, "Segment recomputations of a location.", all, SegmentTriggers.Filter()),
+		consumer(StreamTriggers, DurableHighLevelContacts, "Contact tag updates and deletions HighLevel announced → contact states, relations, cached references.", all,
+			HighLevelContactTriggers.Filter()),
 	}
 
 	kv := func(bucket, desc string, history uint8) jetstream.KeyValueConfig {

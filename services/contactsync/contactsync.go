@@ -134,11 +134,13 @@ func New(cfg Config, d Deps) (*Worker, error) {
 
 // Routes are contactsync's consumers: post triggers on its
 // SOCIALSYNC_TRIGGERS durable, tag events (deleted and renamed tags) on
-// its SOCIALSYNC_EVENTS durable.
+// its SOCIALSYNC_EVENTS durable, HighLevel's contact webhooks on its
+// second SOCIALSYNC_TRIGGERS durable (highlevel.go).
 func (w *Worker) Routes() []bus.Route {
 	return []bus.Route{
 		{Stream: topology.StreamTriggers, Durable: topology.DurableContactSync, Handler: w.h.edge, Concurrency: w.cfg.Concurrency},
 		{Stream: topology.StreamEvents, Durable: topology.DurableContactSync, Handler: w.h.edgeTag, Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamTriggers, Durable: topology.DurableHighLevelContacts, Handler: w.h.edgeHighLevel, Concurrency: w.cfg.Concurrency},
 	}
 }
 

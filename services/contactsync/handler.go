@@ -247,6 +247,13 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 				diffs[c.id] = c.send
 			}
 		}
+		// Recorded before they are sent, so that HighLevel's webhook
+		// for them is known for socialsync's own (intent.go).
+		for _, id := range slices.Sorted(maps.Keys(diffs)) {
+			if err := h.store.recordIntent(ctx, loc, id, diffs[id], h.w.now()); err != nil {
+				return failed, err
+			}
+		}
 		res := contacttags.Send(ctx, client, loc, contacttags.Batch(diffs, h.w.cfg.BulkMin, contacttags.BulkMax))
 
 		var retry []*contact

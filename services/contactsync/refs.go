@@ -187,6 +187,12 @@ func (l *refLookup) resolve(ctx context.Context, r bus.ContactRef, key string) (
 	}
 	if id != "" {
 		// Cache the answer unless another replica did meanwhile.
+		// Indexed first (refindex.go): an index naming a key that does
+		// not hold the contact is harmless, an answer missing from it is
+		// not erased with the contact.
+		if err := l.h.indexRef(ctx, l.loc, id, key); err != nil {
+			return resolved{}, "", err
+		}
 		rev, err := refs.Save(ctx, key, refRecord{ContactID: id}, rev)
 		if err != nil && !errors.Is(err, errConflict) {
 			return resolved{}, "", err
@@ -223,6 +229,9 @@ func (l *refLookup) resolve(ctx context.Context, r bus.ContactRef, key string) (
 		if permanent(err) {
 			return resolved{}, "HighLevel refused to create the contact: " + err.Error(), nil
 		}
+		return resolved{}, "", err
+	}
+	if err := l.h.indexRef(ctx, l.loc, up.Contact.ID, key); err != nil {
 		return resolved{}, "", err
 	}
 	rev, err = refs.Save(ctx, key, refRecord{ContactID: up.Contact.ID}, claim)

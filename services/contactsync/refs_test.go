@@ -103,14 +103,22 @@ func externalID(v string) *socialsyncv1.ContactRef {
 	return &socialsyncv1.ContactRef{Ref: &socialsyncv1.ContactRef_ExternalId{ExternalId: v}}
 }
 
-// refKeys returns the keys of loc in socialsync_contact_refs.
+// refKeys returns the keys of loc's cached answers in
+// socialsync_contact_refs ("<loc>.<hash>"; the index by contact,
+// "<loc>.contact.<id>", left out).
 func refKeys(t *testing.T, env *fleettest.Env, loc string) []string {
+	t.Helper()
+	return bucketKeys(t, env, loc+".*")
+}
+
+// bucketKeys returns the keys of socialsync_contact_refs matching filter.
+func bucketKeys(t *testing.T, env *fleettest.Env, filter string) []string {
 	t.Helper()
 	kv, err := env.JS.KeyValue(context.Background(), topology.BucketContactRefs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lister, err := kv.ListKeysFiltered(context.Background(), loc+".>")
+	lister, err := kv.ListKeysFiltered(context.Background(), filter)
 	if err != nil {
 		t.Fatal(err)
 	}

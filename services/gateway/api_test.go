@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -495,6 +497,11 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 	body := `{"locationId":"` + loc + `","postId":"p7","eventId":"wh-7"}`
 	k.do(t, w, call{method: "POST", path: "/v1/webhooks/posts", body: body,
 		header: http.Header{gateway.HeaderSignature: {gateway.Sign(testSecret, time.Now(), []byte(body))}}, status: 202})
+	hl := `{"type":"ContactTagUpdate","locationId":"` + loc + `","id":"c7","tags":["vip"],"webhookId":"wh-hl-7"}`
+	k.do(t, w, call{method: "POST", path: "/v1/highlevel/webhooks", body: hl,
+		header: http.Header{gateway.HeaderHighLevelSignature: {base64.StdEncoding.EncodeToString(ed25519.Sign(hlTestKey, []byte(hl)))}}, status: 200})
+	k.do(t, w, call{method: "POST", path: "/v1/highlevel/webhooks", body: hl,
+		header: http.Header{gateway.HeaderHighLevelSignature: {"AAAA"}}, status: 401})
 	k.do(t, w, call{method: "GET", path: "/v1/nothing", status: 404, invalid: true})
 
 	w.checkReports(t, k, s)

@@ -9,7 +9,7 @@ import (
 // API key needs ("any" for any valid key), "signature" for the signed
 // webhook, "public" for the routes that take no credential.
 func RouteScopes() map[string]string {
-	out := map[string]string{"POST /v1/webhooks/posts": "signature", "GET /v1/openapi.yaml": "public"}
+	out := map[string]string{"POST /v1/webhooks/posts": "signature", "POST /v1/highlevel/webhooks": "signature", "GET /v1/openapi.yaml": "public"}
 	for _, rt := range (*Gateway)(nil).apiRoutes() {
 		out[rt.pattern] = "any"
 		if rt.scope != scopeAny {

@@ -4,6 +4,9 @@
 //   - POST /v1/webhooks/posts: post events from other systems, signed with
 //     a shared secret per source (webhook.go), stored in JetStream before
 //     they are acknowledged;
+//   - POST /v1/highlevel/webhooks: HighLevel's app webhooks, signed by
+//     HighLevel (highlevel.go), stored in JetStream before they are
+//     acknowledged;
 //   - /v1/...: the REST API for API keys (api.go and the files it names),
 //     documented in openapi.yaml;
 //   - /: the dashboard (web/), live through server-sent events fed by an
@@ -22,6 +25,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/socialsync/socialsync/pkg/automation"
@@ -42,6 +46,11 @@ type Config struct {
 	// WebhookSecrets lists source:secret pairs; a source listed twice has
 	// two secrets (for rotation).
 	WebhookSecrets string `envconfig:"WEBHOOK_SECRETS" desc:"per-source webhook secrets: source:secret,source:secret (a source may be listed twice while rotating)"`
+	// HighLevelWebhookKey is the public key HighLevel signs its webhooks
+	// with (X-GHL-Signature); HighLevelWebhookLegacyKey the retired RSA
+	// key (X-WH-Signature), accepted only while it is set.
+	HighLevelWebhookKey       string `envconfig:"HIGHLEVEL_WEBHOOK_KEY" desc:"HighLevel's Ed25519 webhook public key (PEM or base64) for X-GHL-Signature; POST /v1/highlevel/webhooks answers 404 without it"`
+	HighLevelWebhookLegacyKey string `envconfig:"HIGHLEVEL_WEBHOOK_LEGACY_KEY" desc:"HighLevel's legacy RSA webhook public key (PEM or base64); when set, X-WH-Signature is accepted from requests without X-GHL-Signature"`
 	// APIKeyHashes lists the accepted API keys: their hex SHA-256
 	// digests, each with its scopes and locations (parseKeyHashes).
 	APIKeyHashes     string        `envconfig:"API_KEY_HASHES" desc:"the accepted API keys (required): hex SHA-256 digests, each optionally :scope+scope[:LOC,LOC] (scopes read, trigger, definitions, deadletters, admin); entries separated by ';' or white space (plain digests also by ',')"`
@@ -66,6 +75,10 @@ type Gateway struct {
 	unknownSource [][]byte
 	keys          []apiKey
 	now           func() time.Time
+	// highLevel are HighLevel's webhook keys; hlIgnored counts the
+	// deliveries of types socialsync does not act on.
+	highLevel highLevelKeys
+	hlIgnored metric.Int64Counter
 
 	kv       buckets
 	reports  jetstream.ObjectStore
@@ -89,8 +102,9 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 	}
 	secrets, err1 := parseWebhookSecrets(cfg.WebhookSecret, cfg.WebhookSecrets)
 	keys, err2 := parseKeyHashes(cfg.APIKeyHashes)
+	hlKeys, err3 := parseHighLevelKeys(cfg.HighLevelWebhookKey, cfg.HighLevelWebhookLegacyKey)
 	var errs []error
-	errs = append(errs, err1, err2)
+	errs = append(errs, err1, err2, err3)
 	if cfg.WebhookMaxBytes < 1024 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_WEBHOOK_MAX_BYTES: want at least 1024, got %d", fleet.ErrConfig, cfg.WebhookMaxBytes))
 	}
@@ -109,7 +123,7 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, deps: d, log: d.Log.With("component", "gateway"), secrets: secrets, keys: keys, now: time.Now,
+	g := &Gateway{cfg: cfg, deps: d, log: d.Log.With("component", "gateway"), secrets: secrets, keys: keys, now: time.Now, highLevel: hlKeys,
 		unknownSource: [][]byte{[]byte(rand.Text())}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -127,6 +141,7 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 		return nil, err
 	}
 	g.governor = d.Governor
+	g.hlIgnored = g.newIgnoredCounter()
 	g.hub = newHub(cfg.MaxSSEClients)
 	g.rates = newSampler()
 	g.spans = d.Telemetry.ServerSpans("gateway")
@@ -157,6 +172,7 @@ func (g *Gateway) Handler() http.Handler {
 		mux.Handle(pattern, h)
 	}
 	handle("POST /v1/webhooks/posts", g.guarded(g.signed(g.webhook)))
+	handle("POST /v1/highlevel/webhooks", g.guarded(g.highLevelSigned(g.highLevelWebhook)))
 	for _, rt := range g.apiRoutes() {
 		handle(rt.pattern, g.authenticated(rt.scope, rt.handler))
 	}

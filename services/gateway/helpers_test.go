@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -42,18 +44,23 @@ func gatewayDeps(t testing.TB, env *fleettest.Env) *fleet.Deps {
 	return env.ConnectWithoutTokens(t, "gateway")
 }
 
+// hlTestKey signs the HighLevel webhooks of the tests that do not make
+// their own key; testConfig gives its public key in the raw base64 form.
+var hlTestKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+
 // testConfig is the gateway configuration of the tests, over d's.
 func testConfig(d *fleet.Deps) gateway.Config {
 	cfg := gateway.Config{
-		Config:           d.Config,
-		WebhookSecret:    testSecret,
-		WebhookSecrets:   "crm:" + crmSecret,
-		APIKeyHashes:     gateway.HashAPIKey(testKey),
-		WebhookMaxBytes:  4096,
-		WebhookTolerance: 5 * time.Minute,
-		PublishTimeout:   time.Second,
-		BodyTimeout:      10 * time.Second,
-		MaxSSEClients:    100,
+		Config:              d.Config,
+		HighLevelWebhookKey: base64.StdEncoding.EncodeToString(hlTestKey.Public().(ed25519.PublicKey)),
+		WebhookSecret:       testSecret,
+		WebhookSecrets:      "crm:" + crmSecret,
+		APIKeyHashes:        gateway.HashAPIKey(testKey),
+		WebhookMaxBytes:     4096,
+		WebhookTolerance:    5 * time.Minute,
+		PublishTimeout:      time.Second,
+		BodyTimeout:         10 * time.Second,
+		MaxSSEClients:       100,
 		// As envconfig's default.
 		TrustIncomingTrace: true,
 	}

@@ -120,14 +120,7 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request, source string,
 		unavailable(w, "JetStream did not store the event; retry later")
 		return
 	}
-	rec := webhookRecord{Subject: subject, Sequence: ack.Sequence, Source: source, At: g.now().UTC()}
-	if data, err := json.Marshal(rec); err == nil {
-		if _, err := g.kv.webhook.Put(ctx, key, data); err != nil {
-			// The stream's duplicate window still catches a replay for
-			// two minutes.
-			g.log.Warn("webhook: remember event id", "err", err)
-		}
-	}
+	g.remember(ctx, key, webhookRecord{Subject: subject, Sequence: ack.Sequence, Source: source, At: g.now().UTC()})
 	status, code := "accepted", http.StatusAccepted
 	if ack.Duplicate {
 		status, code = "duplicate", http.StatusOK
@@ -324,6 +317,19 @@ func validIDs(field string, list []string) error {
 		}
 	}
 	return nil
+}
+
+// remember records an accepted event under key, for seen. A failure is
+// logged: the stream's duplicate window still catches a replay for two
+// minutes.
+func (g *Gateway) remember(ctx context.Context, key string, rec webhookRecord) {
+	data, err := json.Marshal(rec)
+	if err == nil {
+		_, err = g.kv.webhook.Put(ctx, key, data)
+	}
+	if err != nil {
+		g.log.Warn("webhook: remember event id", "source", rec.Source, "err", err)
+	}
 }
 
 // seen returns the record of an event id accepted before.

@@ -22,6 +22,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// HighLevelContactChange is what HighLevel's webhook said of a contact.
+type HighLevelContactChange int32
+
+const (
+	HighLevelContactChange_HIGH_LEVEL_CONTACT_CHANGE_UNSPECIFIED HighLevelContactChange = 0
+	// HIGH_LEVEL_CONTACT_CHANGE_TAGS: a ContactTagUpdate; tags are the tags
+	// the contact carries now.
+	HighLevelContactChange_HIGH_LEVEL_CONTACT_CHANGE_TAGS HighLevelContactChange = 1
+	// HIGH_LEVEL_CONTACT_CHANGE_DELETED: a ContactDelete.
+	HighLevelContactChange_HIGH_LEVEL_CONTACT_CHANGE_DELETED HighLevelContactChange = 2
+)
+
+// Enum value maps for HighLevelContactChange.
+var (
+	HighLevelContactChange_name = map[int32]string{
+		0: "HIGH_LEVEL_CONTACT_CHANGE_UNSPECIFIED",
+		1: "HIGH_LEVEL_CONTACT_CHANGE_TAGS",
+		2: "HIGH_LEVEL_CONTACT_CHANGE_DELETED",
+	}
+	HighLevelContactChange_value = map[string]int32{
+		"HIGH_LEVEL_CONTACT_CHANGE_UNSPECIFIED": 0,
+		"HIGH_LEVEL_CONTACT_CHANGE_TAGS":        1,
+		"HIGH_LEVEL_CONTACT_CHANGE_DELETED":     2,
+	}
+)
+
+func (x HighLevelContactChange) Enum() *HighLevelContactChange {
+	p := new(HighLevelContactChange)
+	*p = x
+	return p
+}
+
+func (x HighLevelContactChange) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (HighLevelContactChange) Descriptor() protoreflect.EnumDescriptor {
+	return file_socialsync_v1_triggers_proto_enumTypes[0].Descriptor()
+}
+
+func (HighLevelContactChange) Type() protoreflect.EnumType {
+	return &file_socialsync_v1_triggers_proto_enumTypes[0]
+}
+
+func (x HighLevelContactChange) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use HighLevelContactChange.Descriptor instead.
+func (HighLevelContactChange) EnumDescriptor() ([]byte, []int) {
+	return file_socialsync_v1_triggers_proto_rawDescGZIP(), []int{0}
+}
+
 // PostEvent says a post was created, updated or deleted. Every consumer,
 // the gateway and `socialsync trigger post` check it alike
 // (bus.CheckPostEvent): an event is valid for all of them or refused by all.
@@ -450,6 +503,108 @@ func (x *StatsRequested) GetEventId() string {
 	return ""
 }
 
+// HighLevelContactChanged is a contact change HighLevel announced through
+// its webhooks (ContactTagUpdate, ContactDelete), as the gateway stored it
+// after checking its signature: ids and tag names, never the contact's
+// name, email, phone or other details the webhook carries.
+// Subject: socialsync.trigger.hlcontact.<location_id>.
+type HighLevelContactChanged struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	LocationId string                 `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	ContactId  string                 `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	Change     HighLevelContactChange `protobuf:"varint,3,opt,name=change,proto3,enum=socialsync.v1.HighLevelContactChange" json:"change,omitempty"`
+	// tags are the contact's tags as HighLevel holds them now (change TAGS).
+	Tags []string `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty"`
+	// webhook_id is HighLevel's webhookId, or "body:<hex SHA-256 of the
+	// body>" for a delivery without one.
+	WebhookId string `protobuf:"bytes,5,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	// sent_at is the delivery's timestamp, when it has one.
+	SentAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`
+	// received_at is when the gateway received it.
+	ReceivedAt    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=received_at,json=receivedAt,proto3" json:"received_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HighLevelContactChanged) Reset() {
+	*x = HighLevelContactChanged{}
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HighLevelContactChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HighLevelContactChanged) ProtoMessage() {}
+
+func (x *HighLevelContactChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HighLevelContactChanged.ProtoReflect.Descriptor instead.
+func (*HighLevelContactChanged) Descriptor() ([]byte, []int) {
+	return file_socialsync_v1_triggers_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *HighLevelContactChanged) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *HighLevelContactChanged) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *HighLevelContactChanged) GetChange() HighLevelContactChange {
+	if x != nil {
+		return x.Change
+	}
+	return HighLevelContactChange_HIGH_LEVEL_CONTACT_CHANGE_UNSPECIFIED
+}
+
+func (x *HighLevelContactChanged) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *HighLevelContactChanged) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+func (x *HighLevelContactChanged) GetSentAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SentAt
+	}
+	return nil
+}
+
+func (x *HighLevelContactChanged) GetReceivedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceivedAt
+	}
+	return nil
+}
+
 var File_socialsync_v1_triggers_proto protoreflect.FileDescriptor
 
 const file_socialsync_v1_triggers_proto_rawDesc = "" +
@@ -490,7 +645,23 @@ const file_socialsync_v1_triggers_proto_rawDesc = "" +
 	"\tplatforms\x18\x03 \x03(\tR\tplatforms\x12.\n" +
 	"\x05range\x18\x04 \x01(\v2\x18.socialsync.v1.DateRangeR\x05range\x12!\n" +
 	"\frequested_by\x18\x05 \x01(\tR\vrequestedBy\x12\x19\n" +
-	"\bevent_id\x18\x06 \x01(\tR\aeventIdBCZAgithub.com/socialsync/socialsync/proto/socialsync/v1;socialsyncv1b\x06proto3"
+	"\bevent_id\x18\x06 \x01(\tR\aeventId\"\xbd\x02\n" +
+	"\x17HighLevelContactChanged\x12\x1f\n" +
+	"\vlocation_id\x18\x01 \x01(\tR\n" +
+	"locationId\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tR\tcontactId\x12=\n" +
+	"\x06change\x18\x03 \x01(\x0e2%.socialsync.v1.HighLevelContactChangeR\x06change\x12\x12\n" +
+	"\x04tags\x18\x04 \x03(\tR\x04tags\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x05 \x01(\tR\twebhookId\x123\n" +
+	"\asent_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\x12;\n" +
+	"\vreceived_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"receivedAt*\x8e\x01\n" +
+	"\x16HighLevelContactChange\x12)\n" +
+	"%HIGH_LEVEL_CONTACT_CHANGE_UNSPECIFIED\x10\x00\x12\"\n" +
+	"\x1eHIGH_LEVEL_CONTACT_CHANGE_TAGS\x10\x01\x12%\n" +
+	"!HIGH_LEVEL_CONTACT_CHANGE_DELETED\x10\x02BCZAgithub.com/socialsync/socialsync/proto/socialsync/v1;socialsyncv1b\x06proto3"
 
 var (
 	file_socialsync_v1_triggers_proto_rawDescOnce sync.Once
@@ -504,26 +675,32 @@ func file_socialsync_v1_triggers_proto_rawDescGZIP() []byte {
 	return file_socialsync_v1_triggers_proto_rawDescData
 }
 
-var file_socialsync_v1_triggers_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_socialsync_v1_triggers_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_socialsync_v1_triggers_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_socialsync_v1_triggers_proto_goTypes = []any{
-	(*PostEvent)(nil),             // 0: socialsync.v1.PostEvent
-	(*ContactRef)(nil),            // 1: socialsync.v1.ContactRef
-	(*TagDetailsRequested)(nil),   // 2: socialsync.v1.TagDetailsRequested
-	(*StatsRequested)(nil),        // 3: socialsync.v1.StatsRequested
-	(Change)(0),                   // 4: socialsync.v1.Change
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
-	(*DateRange)(nil),             // 6: socialsync.v1.DateRange
+	(HighLevelContactChange)(0),     // 0: socialsync.v1.HighLevelContactChange
+	(*PostEvent)(nil),               // 1: socialsync.v1.PostEvent
+	(*ContactRef)(nil),              // 2: socialsync.v1.ContactRef
+	(*TagDetailsRequested)(nil),     // 3: socialsync.v1.TagDetailsRequested
+	(*StatsRequested)(nil),          // 4: socialsync.v1.StatsRequested
+	(*HighLevelContactChanged)(nil), // 5: socialsync.v1.HighLevelContactChanged
+	(Change)(0),                     // 6: socialsync.v1.Change
+	(*timestamppb.Timestamp)(nil),   // 7: google.protobuf.Timestamp
+	(*DateRange)(nil),               // 8: socialsync.v1.DateRange
 }
 var file_socialsync_v1_triggers_proto_depIdxs = []int32{
-	4, // 0: socialsync.v1.PostEvent.change:type_name -> socialsync.v1.Change
-	5, // 1: socialsync.v1.PostEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	1, // 2: socialsync.v1.PostEvent.contacts:type_name -> socialsync.v1.ContactRef
-	6, // 3: socialsync.v1.StatsRequested.range:type_name -> socialsync.v1.DateRange
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	6, // 0: socialsync.v1.PostEvent.change:type_name -> socialsync.v1.Change
+	7, // 1: socialsync.v1.PostEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	2, // 2: socialsync.v1.PostEvent.contacts:type_name -> socialsync.v1.ContactRef
+	8, // 3: socialsync.v1.StatsRequested.range:type_name -> socialsync.v1.DateRange
+	0, // 4: socialsync.v1.HighLevelContactChanged.change:type_name -> socialsync.v1.HighLevelContactChange
+	7, // 5: socialsync.v1.HighLevelContactChanged.sent_at:type_name -> google.protobuf.Timestamp
+	7, // 6: socialsync.v1.HighLevelContactChanged.received_at:type_name -> google.protobuf.Timestamp
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_socialsync_v1_triggers_proto_init() }
@@ -543,13 +720,14 @@ func file_socialsync_v1_triggers_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socialsync_v1_triggers_proto_rawDesc), len(file_socialsync_v1_triggers_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   4,
+			NumEnums:      1,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_socialsync_v1_triggers_proto_goTypes,
 		DependencyIndexes: file_socialsync_v1_triggers_proto_depIdxs,
+		EnumInfos:         file_socialsync_v1_triggers_proto_enumTypes,
 		MessageInfos:      file_socialsync_v1_triggers_proto_msgTypes,
 	}.Build()
 	File_socialsync_v1_triggers_proto = out.File

@@ -1,0 +1,159 @@
+// HighLevel's webhooks end to end, each component as its own NATS user.
+
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
+	"github.com/socialsync/socialsync/pkg/relations"
+	"github.com/socialsync/socialsync/pkg/topology"
+	"github.com/socialsync/socialsync/services/contactsync"
+	"github.com/socialsync/socialsync/services/fetcher"
+	"github.com/socialsync/socialsync/services/gateway"
+	"github.com/socialsync/socialsync/services/socialsync/cli"
+)
+
+// TestHighLevelWebhooksWithTheirOwnUsers runs the simulator's signed
+// webhooks through the gateway (configured with the key the simulator
+// publishes) to contactsync, on nats-server loaded with accounts.conf:
+// socialsync's own tagging comes back as HighLevel's tags and is no hand
+// edit, a tag removed by hand in HighLevel is recorded as such, a contact
+// deleted in HighLevel is forgotten, and no user hits a permission
+// violation.
+func TestHighLevelWebhooksWithTheirOwnUsers(t *testing.T) {
+	n := startNATS(t)
+	sim, err := ghlsim.New(ghlsim.Options{Seed: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(simSrv.Close)
+	key := creds.NewKey()
+	t.Setenv("SOCIALSYNC_TOKEN_KEY", key)
+	loc := sim.Locations()[0]
+	n.operatorRun(t, "locations", "add", "--location", loc.ID, "--pit", loc.Token, "--timezone", "UTC")
+
+	fd := n.deps(t, "fetcher", simSrv.URL, key)
+	fcfg := defaults[fetcher.Config](t)
+	fcfg.Config = fd.Config
+	fw, err := cli.NewFetcher(context.Background(), fcfg, fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.RunWorker(t, fd, "fetcher", fw)
+	cd := n.deps(t, "contactsync", simSrv.URL, key)
+	ccfg := defaults[contactsync.Config](t)
+	ccfg.Config = cd.Config
+	cw, err := cli.NewContactSync(context.Background(), ccfg, cd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.RunWorker(t, cd, "contactsync", cw)
+
+	var apps struct {
+		WebhookPublicKey string `json:"webhookPublicKey"`
+	}
+	fleettest.Admin(t, simSrv.URL, http.MethodGet, "/_sandbox/apps", nil, &apps)
+	const apiKey = "sk-test-0123456789abcdef"
+	gd := n.deps(t, "gateway", simSrv.URL, "")
+	gcfg := defaults[gateway.Config](t)
+	gcfg.Config, gcfg.APIKeyHashes, gcfg.HighLevelWebhookKey = gd.Config, gateway.HashAPIKey(apiKey), apps.WebhookPublicKey
+	g, err := gateway.New(gcfg, gd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Run(t, g.Run)
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(srv.Close)
+	fleettest.Admin(t, simSrv.URL, http.MethodPut, "/_sandbox/config", map[string]any{"webhookUrl": srv.URL + "/v1/highlevel/webhooks"}, nil)
+
+	var detail struct {
+		SocialTags []struct {
+			ID      string `json:"_id"`
+			Tag     string `json:"tag"`
+			Deleted bool   `json:"deleted"`
+		} `json:"socialTags"`
+		Contacts []struct {
+			ID      string `json:"id"`
+			Deleted bool   `json:"deleted"`
+		} `json:"contacts"`
+	}
+	fleettest.Admin(t, simSrv.URL, http.MethodGet, "/_sandbox/locations/"+loc.ID, nil, &detail)
+	var tagID, tag, contact string
+	for _, tg := range detail.SocialTags {
+		if !tg.Deleted && tagID == "" {
+			tagID, tag = tg.ID, "social:"+strings.ToLower(tg.Tag)
+		}
+	}
+	for _, c := range detail.Contacts {
+		if !c.Deleted && contact == "" {
+			contact = c.ID
+		}
+	}
+	call := func(method, url, token string, body any) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, err := http.NewRequest(method, url, bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Version", "2021-07-28")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d", method, url, resp.StatusCode)
+		}
+	}
+	call(http.MethodPost, srv.URL+"/v1/locations/"+loc.ID+"/triggers/post", apiKey,
+		map[string]any{"postId": "p-hl", "tagIds": []string{tagID}, "contactIds": []string{contact}})
+
+	kv, err := gd.JS.KeyValue(context.Background(), topology.BucketRelations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func() relations.ContactState {
+		var st relations.ContactState
+		if e, err := kv.Get(context.Background(), relations.ContactKey(loc.ID, contact)); err == nil {
+			_ = json.Unmarshal(e.Value(), &st)
+		}
+		return st
+	}
+	fleettest.Eventually(t, 30*time.Second, "socialsync's tag back from HighLevel's webhook", func() bool {
+		st := state()
+		return slices.Contains(st.Applied, tag) && st.HighLevel != nil && slices.Contains(st.HighLevel.Tags, tag)
+	})
+	if st := state(); len(st.RemovedByHand) != 0 {
+		t.Errorf("socialsync's own tagging recorded as a hand edit: %v", st.RemovedByHand)
+	}
+
+	call(http.MethodDelete, simSrv.URL+"/contacts/"+contact+"/tags", loc.Token, map[string]any{"tags": []string{tag}})
+	fleettest.Eventually(t, 30*time.Second, "the hand removal recorded", func() bool {
+		_, removed := state().RemovedByHand[tag]
+		return removed
+	})
+	// Deleted in HighLevel: forgotten.
+	fleettest.Admin(t, simSrv.URL, http.MethodDelete, "/_sandbox/locations/"+loc.ID+"/contacts/"+contact, nil, nil)
+	fleettest.Eventually(t, 30*time.Second, "the deleted contact forgotten", func() bool {
+		_, err := kv.Get(context.Background(), relations.ContactKey(loc.ID, contact))
+		return err != nil
+	})
+	if v := n.violations.list(); len(v) > 0 {
+		t.Errorf("permission violations:\n%s", strings.Join(v, "\n"))
+	}
+}
