@@ -35,6 +35,10 @@ const (
 	// DurableWorkflows is the automation worker's durable for saved
 	// workflows, on SOCIALSYNC_EVENTS.
 	DurableWorkflows = "workflows"
+	// DurableReconcile is contactsync's durable for reconciliations, on
+	// SOCIALSYNC_TRIGGERS: its own, so that a long reconciliation holds
+	// no post trigger back.
+	DurableReconcile = "reconcile"
 )
 
 // Key-value bucket and object store names.

@@ -223,6 +223,8 @@ func messageOf(f bus.Family) proto.Message {
 		return &socialsyncv1.SegmentChanged{}
 	case topology.SegmentTriggers:
 		return &socialsyncv1.SegmentsRecompute{}
+	case topology.ReconcileTriggers:
+		return &socialsyncv1.ReconcileRequested{}
 	}
 	return nil
 }
