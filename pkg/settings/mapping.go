@@ -35,6 +35,37 @@ type Mapping struct {
 	// Contacts tells how the contacts a post event names by email, phone
 	// or external id are found (docs/contacts.md).
 	Contacts ContactsMapping `json:"contacts,omitzero" yaml:"contacts,omitempty"`
+	// Reconcile tells what reconciliation does with the drift it finds
+	// (docs/contacts.md, "Reconciliation").
+	Reconcile ReconcileMapping `json:"reconcile,omitzero" yaml:"reconcile,omitempty"`
+}
+
+// Reconciliation policies (ReconcileMapping.Policy).
+const (
+	// PolicyRespect, the default, takes a contact tag removed by hand as
+	// meant: socialsync records the removal and leaves the tag off the
+	// contact until the posts that gave it change their tags; a tag
+	// added by hand is left too.
+	PolicyRespect = "respect"
+	// PolicyRepair makes HighLevel hold what socialsync says: removed tags
+	// are added again, and tags socialsync's own contacts carry that it
+	// did not give them are removed.
+	PolicyRepair = "repair"
+)
+
+// ReconcileMapping is a location's reconciliation setting.
+type ReconcileMapping struct {
+	// Policy is PolicyRespect (empty means it) or PolicyRepair.
+	Policy string `json:"policy,omitempty" yaml:"policy,omitempty"`
+}
+
+// ReconcilePolicy returns the mapping's reconciliation policy, the
+// default when it names none.
+func (m Mapping) ReconcilePolicy() string {
+	if m.Reconcile.Policy == "" {
+		return PolicyRespect
+	}
+	return m.Reconcile.Policy
 }
 
 // ContactsMapping tells how contacts named by email, phone number or an
@@ -112,6 +143,9 @@ func (m Mapping) Validate() error {
 	}
 	if k := m.Contacts.ExternalIDField; k != "" && !customFieldKey.MatchString(k) {
 		errs = append(errs, fmt.Sprintf("contacts.externalIdField: %q is not a custom field key (letters, digits, '_' and '.')", k))
+	}
+	if p := m.Reconcile.Policy; p != "" && p != PolicyRespect && p != PolicyRepair {
+		errs = append(errs, fmt.Sprintf("reconcile.policy: %q is not a policy (want %s or %s)", p, PolicyRespect, PolicyRepair))
 	}
 	names := map[string]bool{}
 	for i, v := range m.CustomValues {

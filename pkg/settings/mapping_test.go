@@ -26,6 +26,8 @@ customValues:
 		{"default template", "location: loc1\n", ""},
 		{"contacts", "contacts:\n  createMissing: true\n  externalIdField: contact.crm_id\n", ""},
 		{"bad external id field", "contacts:\n  externalIdField: \"crm id\"\n", "contacts.externalIdField"},
+		{"reconcile policy", "reconcile:\n  policy: repair\n", ""},
+		{"bad reconcile policy", "reconcile:\n  policy: fix\n", "reconcile.policy"},
 		{"unknown contacts option", "contacts:\n  create: true\n", "line 2"},
 		{"unknown placeholder", `contactTag: "social:{{tagNmae}}"`, "unknown placeholder {{tagNmae}}"},
 		{"template without text", `contactTag: "{{ tagName }}"`, "needs text besides"},

@@ -48,6 +48,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/run"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
@@ -119,11 +120,17 @@ func New(cfg Config, d Deps) (*Worker, error) {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_TOKEN_KEY: is required: contact references are cached under keys hashed with a key derived from it", fleet.ErrConfig))
 	}
 	if d.Publisher == nil || d.Pacer == nil || d.Client == nil || d.Catalogues == nil || d.Details == nil ||
-		d.Relations == nil || d.ContactRefs == nil || d.Mappings == nil || d.DeadLetters == nil || d.Log == nil {
+		d.Relations == nil || d.ContactRefs == nil || d.Mappings == nil || d.States == nil || d.DeadLetters == nil || d.Log == nil {
 		errs = append(errs, errors.New("contactsync: incomplete dependencies"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if d.Budget.Max == 0 {
+		d.Budget.Max, d.Budget.Window = ratelimit.DefaultMax, ratelimit.DefaultWindow
+	}
+	if d.Budget.Daily == 0 {
+		d.Budget.Daily = ratelimit.DefaultDaily
 	}
 	w := &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "contactsync"), now: time.Now}
 	w.skipped = w.newSkippedCounter()
@@ -134,11 +141,13 @@ func New(cfg Config, d Deps) (*Worker, error) {
 
 // Routes are contactsync's consumers: post triggers on its
 // SOCIALSYNC_TRIGGERS durable, tag events (deleted and renamed tags) on
-// its SOCIALSYNC_EVENTS durable.
+// its SOCIALSYNC_EVENTS durable, reconciliation requests on its reconcile
+// durable (one at a time: each is a long, paced run).
 func (w *Worker) Routes() []bus.Route {
 	return []bus.Route{
 		{Stream: topology.StreamTriggers, Durable: topology.DurableContactSync, Handler: w.h.edge, Concurrency: w.cfg.Concurrency},
 		{Stream: topology.StreamEvents, Durable: topology.DurableContactSync, Handler: w.h.edgeTag, Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamTriggers, Durable: topology.DurableReconcile, Handler: w.h.edgeReconcile, Concurrency: 1},
 	}
 }
 
