@@ -153,3 +153,8 @@ func (w *Worker) Routes() []bus.Route {
 
 // Loops are none: contactsync only consumes.
 func (w *Worker) Loops() []run.Loop { return nil }
+
+// SetClock makes the worker read the time from now (tests pin it): the
+// instants of its events and records, and which contacts reconciliation
+// leaves out as written in the last minute.
+func (w *Worker) SetClock(now func() time.Time) { w.now = now }

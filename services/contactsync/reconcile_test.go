@@ -42,7 +42,7 @@ func TestReconcile(t *testing.T) {
 	// out contacts written in the last minute.
 	var ahead atomic.Int64
 	startHookedWorker(t, env, func(w *contactsync.Worker) {
-		contactsync.SetClock(w, func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) })
+		w.SetClock(func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) })
 	})
 	ctx := context.Background()
 	client := env.Deps.Client(loc)
