@@ -54,12 +54,15 @@ type ReconcileRun struct {
 // most one write per contact to repair besides, and how long the searches
 // take at the location's budget.
 type ReconcileCost struct {
-	Tags        int           `json:"tags"`
-	Contacts    int           `json:"contacts"`
-	SearchCalls int           `json:"searchCalls"`
-	MaxWrites   int           `json:"maxWrites"`
-	AtBudget    time.Duration `json:"atBudget"`
-	DailyShare  float64       `json:"dailyShare"`
+	Tags        int `json:"tags"`
+	Contacts    int `json:"contacts"`
+	SearchCalls int `json:"searchCalls"`
+	MaxWrites   int `json:"maxWrites"`
+	// AtBudgetSeconds is how long the searches take at the location's
+	// rolling limit, in seconds.
+	AtBudgetSeconds int64 `json:"atBudgetSeconds"`
+	// DailyShare is the part of the location's daily limit they take.
+	DailyShare float64 `json:"dailyShare"`
 }
 
 // DriftItem is one contact tag that differs: Kind is "missing" (socialsync
@@ -73,4 +76,19 @@ type DriftItem struct {
 	Contact string `json:"contact"`
 	Tag     string `json:"tag"`
 	Action  string `json:"action,omitempty"`
+}
+
+// ValidRunID reports whether s can name a reconciliation run: 1 to 64
+// letters, digits, '-' and '_'.
+func ValidRunID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -42,7 +42,7 @@ func (h *handler) edgeReconcile(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	if req.GetRunId() != "" && !validKeyPart(req.GetRunId()) {
+	if req.GetRunId() != "" && !relations.ValidRunID(req.GetRunId()) {
 		return bus.Permanent(fmt.Errorf("reconcile %s: %w: run_id %.64q: want 1 to 64 letters, digits, '-' and '_'", loc, bus.ErrBadInput, req.GetRunId()))
 	}
 	if req.GetRunId() == "" {
@@ -95,7 +95,7 @@ func (h *handler) reconcile(ctx context.Context, loc string, req *socialsyncv1.R
 		}
 		c := run.Cost
 		log.Info("reconciliation started", "run", run.ID, "dry_run", run.DryRun, "policy", run.Policy, "tags", c.Tags,
-			"contacts", c.Contacts, "search_calls", c.SearchCalls, "at_budget", c.AtBudget)
+			"contacts", c.Contacts, "search_calls", c.SearchCalls, "at_budget_seconds", c.AtBudgetSeconds)
 	}
 	known := make(map[string]reconcile.Contact, len(contacts))
 	for _, c := range contacts {

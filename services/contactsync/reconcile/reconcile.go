@@ -87,7 +87,7 @@ func Estimate(contacts []Contact, tags []string, budget Budget) relations.Reconc
 	}
 	cost := relations.ReconcileCost{Tags: len(tags), Contacts: len(contacts), SearchCalls: calls, MaxWrites: len(contacts)}
 	if budget.Max > 0 {
-		cost.AtBudget = time.Duration(math.Ceil(float64(calls)/float64(budget.Max))) * budget.Window
+		cost.AtBudgetSeconds = int64(math.Ceil(float64(calls)/float64(budget.Max)) * budget.Window.Seconds())
 	}
 	if budget.Daily > 0 {
 		cost.DailyShare = float64(calls) / float64(budget.Daily)

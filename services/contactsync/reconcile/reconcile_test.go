@@ -47,7 +47,7 @@ func TestEstimate(t *testing.T) {
 		t.Fatalf("tags (-want +got):\n%s", d)
 	}
 	got := Estimate(contacts, tags, Budget{Max: 100, Window: 10 * time.Second, Daily: 200_000})
-	want := relations.ReconcileCost{Tags: 2, Contacts: 1200, SearchCalls: 4, MaxWrites: 1200, AtBudget: 10 * time.Second, DailyShare: 4.0 / 200_000}
+	want := relations.ReconcileCost{Tags: 2, Contacts: 1200, SearchCalls: 4, MaxWrites: 1200, AtBudgetSeconds: 10, DailyShare: 4.0 / 200_000}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("estimate (-want +got):\n%s", d)
 	}

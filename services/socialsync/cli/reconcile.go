@@ -41,7 +41,7 @@ func reconcileCmd(ctx context.Context, env *Env, args []string) error {
 	if *runID == "" {
 		*runID = "cli-" + env.Now().UTC().Format("20060102T150405")
 	}
-	if !validRunID(*runID) {
+	if !relations.ValidRunID(*runID) {
 		return fmt.Errorf("%w: --run-id: want 1 to 64 letters, digits, '-' and '_', got %q", errUsage, *runID)
 	}
 	c, err := dial(ctx, *url)
@@ -83,15 +83,6 @@ func reconcileCmd(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-// validRunID reports whether s can name a run.
-func validRunID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	return !strings.ContainsFunc(s, func(r rune) bool {
-		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_')
-	})
-}
 
 // readRun returns loc's latest reconciliation; nil when none.
 func readRun(ctx context.Context, kv jetstream.KeyValue, loc string) (*relations.ReconcileRun, error) {
@@ -160,7 +151,7 @@ func printCost(out io.Writer, loc string, run relations.ReconcileRun) {
 	c := run.Cost
 	fmt.Fprintf(out, "reconciliation %s of %s (%s)\n", run.ID, loc, mode)
 	fmt.Fprintf(out, "cost: %d contact tags over %d contacts: about %d HighLevel search calls (within %s at the location's budget, %.3f%% of its day), at most %d writes\n",
-		c.Tags, c.Contacts, c.SearchCalls, c.AtBudget, 100*c.DailyShare, c.MaxWrites)
+		c.Tags, c.Contacts, c.SearchCalls, time.Duration(c.AtBudgetSeconds)*time.Second, 100*c.DailyShare, c.MaxWrites)
 }
 
 // progressBar draws done of total in width characters.
