@@ -83,7 +83,6 @@ func reconcileCmd(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-
 // readRun returns loc's latest reconciliation; nil when none.
 func readRun(ctx context.Context, kv jetstream.KeyValue, loc string) (*relations.ReconcileRun, error) {
 	e, err := kv.Get(ctx, relations.ReconcileKey(loc))
