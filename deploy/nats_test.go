@@ -806,5 +806,6 @@ func TestAccountsCoverTopology(t *testing.T) {
 var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OBJ_socialsync_reports": true}
 
 // durableOwner names the user of a durable not named after its worker:
-// the automation worker runs the segments and workflows durables.
-var durableOwner = map[string]string{"segments": "automation", "workflows": "automation"}
+// the automation worker runs the segments and workflows durables,
+// contactsync the reconcile durable.
+var durableOwner = map[string]string{"segments": "automation", "workflows": "automation", "reconcile": "contactsync"}
