@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/nats-io/nats.go/jetstream"
@@ -57,6 +58,23 @@ const (
 type ReconcileMapping struct {
 	// Policy is PolicyRespect (empty means it) or PolicyRepair.
 	Policy string `json:"policy,omitempty" yaml:"policy,omitempty"`
+	// Every, when set, reconciles the location on a schedule: a Go
+	// duration of at least MinReconcileEvery ("24h", "168h"). A run
+	// starts in each period (counted from the Unix epoch, in UTC).
+	Every string `json:"every,omitempty" yaml:"every,omitempty"`
+}
+
+// MinReconcileEvery is the shortest reconciliation schedule.
+const MinReconcileEvery = time.Hour
+
+// ReconcileEvery returns the mapping's reconciliation period; 0 when it
+// has no schedule (or an unreadable one: Validate refuses those).
+func (m Mapping) ReconcileEvery() time.Duration {
+	d, err := time.ParseDuration(m.Reconcile.Every)
+	if err != nil || d < MinReconcileEvery {
+		return 0
+	}
+	return d
 }
 
 // ReconcilePolicy returns the mapping's reconciliation policy, the
@@ -146,6 +164,9 @@ func (m Mapping) Validate() error {
 	}
 	if p := m.Reconcile.Policy; p != "" && p != PolicyRespect && p != PolicyRepair {
 		errs = append(errs, fmt.Sprintf("reconcile.policy: %q is not a policy (want %s or %s)", p, PolicyRespect, PolicyRepair))
+	}
+	if e := m.Reconcile.Every; e != "" && m.ReconcileEvery() == 0 {
+		errs = append(errs, fmt.Sprintf("reconcile.every: %q: want a duration of at least %s, such as 24h", e, MinReconcileEvery))
 	}
 	names := map[string]bool{}
 	for i, v := range m.CustomValues {

@@ -28,6 +28,8 @@ customValues:
 		{"bad external id field", "contacts:\n  externalIdField: \"crm id\"\n", "contacts.externalIdField"},
 		{"reconcile policy", "reconcile:\n  policy: repair\n", ""},
 		{"bad reconcile policy", "reconcile:\n  policy: fix\n", "reconcile.policy"},
+		{"reconcile schedule", "reconcile:\n  every: 24h\n", ""},
+		{"reconcile schedule too short", "reconcile:\n  every: 10m\n", "reconcile.every"},
 		{"unknown contacts option", "contacts:\n  create: true\n", "line 2"},
 		{"unknown placeholder", `contactTag: "social:{{tagNmae}}"`, "unknown placeholder {{tagNmae}}"},
 		{"template without text", `contactTag: "{{ tagName }}"`, "needs text besides"},

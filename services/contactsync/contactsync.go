@@ -85,6 +85,9 @@ type Config struct {
 	// BulkMin is the least number of contacts needing the same change
 	// that go through the bulk tags endpoint rather than one call each.
 	BulkMin int `envconfig:"CONTACTSYNC_BULK_MIN" default:"2" desc:"contacts needing the same tag change from which the bulk endpoint is used"`
+	// ReconcileCheck is how often the reconciliation schedules (the
+	// mappings' reconcile.every) are looked at.
+	ReconcileCheck time.Duration `envconfig:"CONTACTSYNC_RECONCILE_CHECK" default:"1m" desc:"how often scheduled reconciliations (a mapping's reconcile.every) are checked; 0 turns the schedules off"`
 }
 
 // Worker is the contactsync worker. Its process runs its Routes.
@@ -115,6 +118,9 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	}
 	if cfg.BulkMin < 1 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_BULK_MIN: want at least 1, got %d", fleet.ErrConfig, cfg.BulkMin))
+	}
+	if cfg.ReconcileCheck < 0 {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_RECONCILE_CHECK: want 0 or more, got %s", fleet.ErrConfig, cfg.ReconcileCheck))
 	}
 	if cfg.TokenKey == "" {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_TOKEN_KEY: is required: contact references are cached under keys hashed with a key derived from it", fleet.ErrConfig))
@@ -151,8 +157,15 @@ func (w *Worker) Routes() []bus.Route {
 	}
 }
 
-// Loops are none: contactsync only consumes.
-func (w *Worker) Loops() []run.Loop { return nil }
+// Loops are the reconciliation scheduler, when the process has the
+// locations (Deps.Locations) and SOCIALSYNC_CONTACTSYNC_RECONCILE_CHECK is
+// not 0.
+func (w *Worker) Loops() []run.Loop {
+	if w.deps.Locations == nil || w.cfg.ReconcileCheck <= 0 {
+		return nil
+	}
+	return []run.Loop{{Name: "reconcile scheduler", Run: w.scheduleReconciliations}}
+}
 
 // SetClock makes the worker read the time from now (tests pin it): the
 // instants of its events and records, and which contacts reconciliation

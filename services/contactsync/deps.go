@@ -34,6 +34,9 @@ type Deps struct {
 	Mappings    Mappings
 	// States lists a location's contact states, for reconciliation.
 	States States
+	// Locations lists the registered locations for the reconciliation
+	// schedules; nil: no schedule runs in this process.
+	Locations Locations
 	// Budget is the locations' request budget, for reconciliation's
 	// estimate; zero fields mean HighLevel's documented limits.
 	Budget reconcile.Budget

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -168,4 +169,60 @@ func setPolicy(t *testing.T, env *fleettest.Env, loc, p string) {
 	if err := settings.PutMapping(context.Background(), kv, settings.Mapping{Location: loc, Reconcile: settings.ReconcileMapping{Policy: p}}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A location whose mapping has reconcile.every is reconciled once in each
+// period, by the scheduler of a contactsync replica, under its policy.
+func TestScheduledReconciliation(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, tagIDs := env.NewTaggedLocation(t, "Promo")
+	l := location(t, env, loc)
+	primeCatalogue(t, env, loc, l.SocialTags)
+	var c simContact
+	env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{}, &c)
+	// The worker's clock: noon tomorrow (UTC), running, so that the
+	// contact's state written now is not recent and no day starts during
+	// the test.
+	start := time.Now()
+	at := start.UTC().Truncate(24 * time.Hour).Add(36 * time.Hour)
+	var offset atomic.Int64
+	startHookedWorker(t, env, func(w *contactsync.Worker) {
+		w.SetClock(func() time.Time { return at.Add(time.Since(start) + time.Duration(offset.Load())) })
+	}, func(c *contactsync.Config) { c.ReconcileCheck = 100 * time.Millisecond })
+
+	p := createPost(t, env, loc, simTag{ID: tagIDs["Promo"], Tag: "Promo"})
+	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: p, TagIds: []string{tagIDs["Promo"]}, ContactIds: []string{c.ID}, EventId: "e1"})
+	waitTags(t, env, loc, []string{c.ID}, []string{"social:promo"}, nil)
+	if _, err := env.Deps.Client(loc).RemoveContactTags(context.Background(), c.ID, []string{"social:promo"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A schedule set: the day's run comes with the next check.
+	kv, err := env.JS.KeyValue(context.Background(), topology.BucketSettings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := settings.PutMapping(context.Background(), kv, settings.Mapping{Location: loc,
+		Reconcile: settings.ReconcileMapping{Policy: settings.PolicyRepair, Every: "24h"}}); err != nil {
+		t.Fatal(err)
+	}
+	want := "sched-" + strconv.FormatInt(at.Truncate(24*time.Hour).Unix(), 10)
+	var run relations.ReconcileRun
+	fleettest.Eventually(t, 20*time.Second, "the scheduled run done", func() bool {
+		run = relations.ReconcileRun{}
+		readJSON(t, env, relations.ReconcileKey(loc), &run)
+		return run.ID == want && run.State == relations.ReconcileDone
+	})
+	if run.RequestedBy != "schedule" || run.Repaired != 1 {
+		t.Errorf("scheduled run: %+v", run)
+	}
+	waitTags(t, env, loc, []string{c.ID}, []string{"social:promo"}, nil)
+	// The next day's.
+	offset.Store(int64(24 * time.Hour))
+	next := "sched-" + strconv.FormatInt(at.Add(24*time.Hour).Truncate(24*time.Hour).Unix(), 10)
+	fleettest.Eventually(t, 20*time.Second, "the next day's run done", func() bool {
+		run = relations.ReconcileRun{}
+		readJSON(t, env, relations.ReconcileKey(loc), &run)
+		return run.ID == next && run.State == relations.ReconcileDone
+	})
 }
