@@ -1,6 +1,10 @@
 package relations
 
-import "time"
+import (
+	"time"
+
+	"github.com/socialsync/socialsync/pkg/ids"
+)
 
 // Reconciliation states (ReconcileRun.State).
 const (
@@ -79,16 +83,5 @@ type DriftItem struct {
 }
 
 // ValidRunID reports whether s can name a reconciliation run: 1 to 64
-// letters, digits, '-' and '_'.
-func ValidRunID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// letters, digits, '-' and '_', as a source name (ids.ValidSource).
+func ValidRunID(s string) bool { return ids.ValidSource(s) }
