@@ -12,6 +12,17 @@ const (
 	ReconcileDone    = "done"
 )
 
+// ReconcileStalled is how long a running reconciliation may go without
+// storing progress before it counts as given up (its request dead-lettered,
+// say): another may then start.
+const ReconcileStalled = 15 * time.Minute
+
+// Going reports whether r is running and stored progress within
+// ReconcileStalled before now.
+func (r ReconcileRun) Going(now time.Time) bool {
+	return r.State == ReconcileRunning && now.Sub(r.UpdatedAt) < ReconcileStalled
+}
+
 // MaxDriftItems bounds the drift items a ReconcileRun lists; its counts
 // go on past it.
 const MaxDriftItems = 200

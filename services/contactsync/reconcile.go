@@ -75,7 +75,7 @@ func (h *handler) reconcile(ctx context.Context, loc string, req *socialsyncv1.R
 	switch {
 	case rev != 0 && run.ID == req.GetRunId() && run.State == relations.ReconcileDone:
 		return nil
-	case rev != 0 && run.ID != req.GetRunId() && run.State == relations.ReconcileRunning:
+	case rev != 0 && run.ID != req.GetRunId() && run.Going(h.w.now()):
 		log.Info("reconciliation already running; request left", "run", run.ID, "request", req.GetRunId())
 		return nil
 	}
@@ -102,10 +102,15 @@ func (h *handler) reconcile(ctx context.Context, loc string, req *socialsyncv1.R
 		known[c.ID] = c
 	}
 	client := h.w.deps.Client(loc)
+	// keep stores the run's progress so far, to be continued.
+	keep := func() error {
+		run.UpdatedAt = h.w.now().UTC()
+		_, err := h.store.save(ctx, key, run, rev)
+		return err
+	}
 	for run.Cursor < len(run.Tags) {
 		if h.w.now().Sub(now) >= ReconcileSlice {
-			_, err := h.store.save(ctx, key, run, rev)
-			if err != nil {
+			if err := keep(); err != nil {
 				return err
 			}
 			return bus.Defer(fmt.Errorf("reconcile %s: %w", loc, errSliceDone), reconcileYield)
@@ -113,7 +118,7 @@ func (h *handler) reconcile(ctx context.Context, loc string, req *socialsyncv1.R
 		if err := h.w.deps.Pacer.Check(loc); err != nil {
 			// Post events go first: the run waits for the budget, its
 			// cursor stored.
-			if _, serr := h.store.save(ctx, key, run, rev); serr != nil {
+			if serr := keep(); serr != nil {
 				return serr
 			}
 			return err
@@ -122,7 +127,7 @@ func (h *handler) reconcile(ctx context.Context, loc string, req *socialsyncv1.R
 		holders, calls, err := searchTag(ctx, client, loc, tag)
 		run.Calls += calls
 		if err != nil {
-			if _, serr := h.store.save(ctx, key, run, rev); serr != nil {
+			if serr := keep(); serr != nil {
 				return serr
 			}
 			return fmt.Errorf("reconcile %s: search contacts carrying %q: %w", loc, tag, err)
@@ -131,7 +136,7 @@ func (h *handler) reconcile(ctx context.Context, loc string, req *socialsyncv1.R
 		run.Recent += recent
 		if !run.DryRun {
 			if drift, err = h.repairDrift(ctx, loc, &run, tag, tagOf, drift); err != nil {
-				if _, serr := h.store.save(ctx, key, run, rev); serr != nil {
+				if serr := keep(); serr != nil {
 					return serr
 				}
 				return err

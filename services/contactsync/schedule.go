@@ -70,7 +70,7 @@ func (w *Worker) reconcileIfDue(ctx context.Context, loc string) error {
 	if _, err := w.h.store.load(ctx, relations.ReconcileKey(loc), &run); err != nil {
 		return err
 	}
-	if run.ID == id || run.State == relations.ReconcileRunning {
+	if run.ID == id || run.Going(w.now()) {
 		return nil
 	}
 	subject, err := topology.ReconcileTriggers.Subject(loc)

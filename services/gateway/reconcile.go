@@ -53,7 +53,7 @@ func (g *Gateway) startReconcile(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, "the reconciliation record could not be read; retry later")
 		return
 	}
-	if found && run.State == relations.ReconcileRunning && run.ID != b.RunID {
+	if found && run.Going(g.now()) && run.ID != b.RunID {
 		writeError(w, http.StatusConflict, "running", "reconciliation "+quote(run.ID)+" of this location is running; follow it with GET")
 		return
 	}

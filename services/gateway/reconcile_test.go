@@ -66,12 +66,21 @@ func TestReconcileEndpoint(t *testing.T) {
 	}
 
 	running := doneRun(accepted.RunID)
-	running.State, running.FinishedAt = relations.ReconcileRunning, time.Time{}
+	running.State, running.FinishedAt, running.UpdatedAt = relations.ReconcileRunning, time.Time{}, time.Now()
 	putRun(t, env, loc, running)
 	if a := w.do(t, "POST", "/v1/locations/"+loc+"/reconcile", asJSON, []byte(`{"runId":"other"}`)); a.status != http.StatusConflict ||
 		!strings.Contains(string(a.body), accepted.RunID) {
 		t.Errorf("POST while %s runs: %d %s; want 409 naming it", accepted.RunID, a.status, a.body)
 	}
+	// A run that stored no progress for longer than ReconcileStalled was
+	// given up: another may start.
+	stalled := running
+	stalled.UpdatedAt = time.Now().Add(-relations.ReconcileStalled - time.Minute)
+	putRun(t, env, loc, stalled)
+	if a := w.do(t, "POST", "/v1/locations/"+loc+"/reconcile", asJSON, []byte(`{"runId":"other"}`)); a.status != http.StatusAccepted {
+		t.Errorf("POST after a stalled run: %d %s; want 202", a.status, a.body)
+	}
+	putRun(t, env, loc, running)
 	a = w.do(t, "GET", "/v1/locations/"+loc+"/reconcile", bearer(testKey), nil)
 	var got relations.ReconcileRun
 	if a.status != http.StatusOK || json.Unmarshal(a.body, &got) != nil || got.ID != accepted.RunID || got.State != relations.ReconcileRunning || got.Missing != 1 {

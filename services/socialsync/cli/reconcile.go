@@ -58,7 +58,7 @@ func reconcileCmd(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	follow := *runID
-	if current != nil && current.State == relations.ReconcileRunning && current.ID != *runID {
+	if current != nil && current.Going(env.Now()) && current.ID != *runID {
 		fmt.Fprintf(env.Stdout, "reconciliation %s of %s is running; following it\n", current.ID, *loc)
 		follow = current.ID
 	} else {
