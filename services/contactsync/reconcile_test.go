@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/settings"
@@ -225,4 +226,32 @@ func TestScheduledReconciliation(t *testing.T) {
 		readJSON(t, env, relations.ReconcileKey(loc), &run)
 		return run.ID == next && run.State == relations.ReconcileDone
 	})
+}
+
+// A run works in slices: past ReconcileSlice it stores its cursor and
+// hands its request back, and the next delivery goes on from the cursor,
+// searching no tag twice.
+func TestReconcileResumes(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, _ := env.NewTaggedLocation(t, "A", "B", "C")
+	l := location(t, env, loc)
+	primeCatalogue(t, env, loc, l.SocialTags)
+	// Every reading of the clock is half a slice later than the one
+	// before: a delivery does one tag, then hands the request back.
+	var ticks atomic.Int64
+	start := time.Now().Add(time.Hour)
+	startHookedWorker(t, env, func(w *contactsync.Worker) {
+		w.SetClock(func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * contactsync.ReconcileSlice / 2) })
+	})
+	run := reconcileRun(t, env, loc, "slices", true)
+	if run.Cursor != 3 || run.Calls != 3 || len(run.Tags) != 3 {
+		t.Errorf("run: cursor %d, calls %d, tags %v; want 3, 3, 3 tags", run.Cursor, run.Calls, run.Tags)
+	}
+	if n := env.Calls(t, loc, "POST", "/contacts/search"); n != 3 {
+		t.Errorf("%d searches, want one per tag", n)
+	}
+	info := bustest.ConsumerInfo(t, env.JS, topology.StreamTriggers, topology.DurableReconcile)
+	if info.Delivered.Consumer < 3 {
+		t.Errorf("the run took %d deliveries; want one a tag", info.Delivered.Consumer)
+	}
 }
