@@ -48,6 +48,10 @@ type ReconcileRun struct {
 	Cursor int      `json:"cursor"`
 	// Calls counts the HighLevel calls made so far.
 	Calls int `json:"calls"`
+	// Scan is set once HighLevel refused a contact search by tag: the run
+	// then reads the location's contacts page by page instead, and finds
+	// each tag's holders among them.
+	Scan bool `json:"scan,omitempty"`
 	// Contacts counts the contacts socialsync knows; Recent those left
 	// out because socialsync wrote them in the last minute (HighLevel's
 	// search may not show the write yet).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"time"
@@ -102,6 +103,9 @@ func (h *handler) reconcile(ctx context.Context, loc string, req *socialsyncv1.R
 		known[c.ID] = c
 	}
 	client := h.w.deps.Client(loc)
+	// scanned are the holders of each tag, read from every contact, once
+	// per delivery, in a run whose searches by tag HighLevel refused.
+	var scanned map[string][]string
 	// keep stores the run's progress so far, to be continued.
 	keep := func() error {
 		run.UpdatedAt = h.w.now().UTC()
@@ -124,7 +128,24 @@ func (h *handler) reconcile(ctx context.Context, loc string, req *socialsyncv1.R
 			return err
 		}
 		tag := run.Tags[run.Cursor]
-		holders, calls, err := searchTag(ctx, client, loc, tag)
+		var holders []string
+		var calls int
+		if !run.Scan {
+			holders, calls, err = searchTag(ctx, client, loc, tag)
+			run.Calls, calls = run.Calls+calls, 0
+			if refusedFilter(err) {
+				// HighLevel's documents do not list the search filters:
+				// without a tags filter, read every contact instead.
+				log.Warn("contact search by tag refused; reading every contact", "err", err)
+				run.Scan, scanned = true, nil
+			}
+		}
+		if run.Scan {
+			if scanned == nil {
+				scanned, calls, err = scanContacts(ctx, client, loc)
+			}
+			holders = scanned[tag]
+		}
 		run.Calls += calls
 		if err != nil {
 			if serr := keep(); serr != nil {
@@ -219,6 +240,38 @@ func searchTag(ctx context.Context, client Client, loc, tag string) ([]string, i
 		}
 		for _, c := range res.Contacts {
 			out = append(out, c.ID)
+		}
+		if len(res.Contacts) < reconcile.PageLimit || page*reconcile.PageLimit >= res.Total {
+			break
+		}
+	}
+	return out, calls, nil
+}
+
+// refusedFilter reports whether err is HighLevel refusing a search's
+// filter (400 or 422).
+func refusedFilter(err error) bool {
+	var e *ghl.Error
+	return errors.As(err, &e) && (e.StatusCode == http.StatusBadRequest || e.StatusCode == http.StatusUnprocessableEntity)
+}
+
+// scanContacts reads loc's contacts page by page, without filters (as far
+// as HighLevel's search pages reach: 10,000 contacts), and returns the
+// contacts carrying each tag, and the calls it took.
+func scanContacts(ctx context.Context, client Client, loc string) (map[string][]string, int, error) {
+	out := map[string][]string{}
+	calls := 0
+	for page := 1; page <= maxSearchPages; page++ {
+		res, err := client.SearchContacts(ctx, ghl.SearchContactsRequest{LocationID: loc, Page: page, PageLimit: reconcile.PageLimit})
+		calls++
+		if err != nil {
+			return nil, calls, fmt.Errorf("read the contacts of %s: %w", loc, err)
+		}
+		for _, c := range res.Contacts {
+			for _, t := range c.Tags {
+				t = contacttags.ContactTag("", t)
+				out[t] = append(out[t], c.ID)
+			}
 		}
 		if len(res.Contacts) < reconcile.PageLimit || page*reconcile.PageLimit >= res.Total {
 			break
