@@ -230,22 +230,31 @@ func (h *handler) startReconcile(ctx context.Context, loc string, req *socialsyn
 // and the calls it took.
 func searchTag(ctx context.Context, client Client, loc, tag string) ([]string, int, error) {
 	var out []string
+	calls, err := searchPages(ctx, client, loc, []ghl.SearchFilter{{Field: "tags", Operator: "eq", Value: tag}}, func(c ghl.Contact) {
+		out = append(out, c.ID)
+	})
+	return out, calls, err
+}
+
+// searchPages runs a contact search of loc page by page, as far as
+// HighLevel's pages reach (10,000 contacts), calls each for every contact
+// found, and returns the calls it took.
+func searchPages(ctx context.Context, client Client, loc string, filters []ghl.SearchFilter, each func(ghl.Contact)) (int, error) {
 	calls := 0
 	for page := 1; page <= maxSearchPages; page++ {
-		res, err := client.SearchContacts(ctx, ghl.SearchContactsRequest{LocationID: loc, Page: page, PageLimit: reconcile.PageLimit,
-			Filters: []ghl.SearchFilter{{Field: "tags", Operator: "eq", Value: tag}}})
+		res, err := client.SearchContacts(ctx, ghl.SearchContactsRequest{LocationID: loc, Page: page, PageLimit: reconcile.PageLimit, Filters: filters})
 		calls++
 		if err != nil {
-			return nil, calls, err
+			return calls, err
 		}
 		for _, c := range res.Contacts {
-			out = append(out, c.ID)
+			each(c)
 		}
 		if len(res.Contacts) < reconcile.PageLimit || page*reconcile.PageLimit >= res.Total {
 			break
 		}
 	}
-	return out, calls, nil
+	return calls, nil
 }
 
 // refusedFilter reports whether err is HighLevel refusing a search's
@@ -255,27 +264,18 @@ func refusedFilter(err error) bool {
 	return errors.As(err, &e) && (e.StatusCode == http.StatusBadRequest || e.StatusCode == http.StatusUnprocessableEntity)
 }
 
-// scanContacts reads loc's contacts page by page, without filters (as far
-// as HighLevel's search pages reach: 10,000 contacts), and returns the
-// contacts carrying each tag, and the calls it took.
+// scanContacts reads loc's contacts page by page, without filters, and
+// returns the contacts carrying each tag, and the calls it took.
 func scanContacts(ctx context.Context, client Client, loc string) (map[string][]string, int, error) {
 	out := map[string][]string{}
-	calls := 0
-	for page := 1; page <= maxSearchPages; page++ {
-		res, err := client.SearchContacts(ctx, ghl.SearchContactsRequest{LocationID: loc, Page: page, PageLimit: reconcile.PageLimit})
-		calls++
-		if err != nil {
-			return nil, calls, fmt.Errorf("read the contacts of %s: %w", loc, err)
+	calls, err := searchPages(ctx, client, loc, nil, func(c ghl.Contact) {
+		for _, t := range c.Tags {
+			t = contacttags.ContactTag("", t)
+			out[t] = append(out[t], c.ID)
 		}
-		for _, c := range res.Contacts {
-			for _, t := range c.Tags {
-				t = contacttags.ContactTag("", t)
-				out[t] = append(out[t], c.ID)
-			}
-		}
-		if len(res.Contacts) < reconcile.PageLimit || page*reconcile.PageLimit >= res.Total {
-			break
-		}
+	})
+	if err != nil {
+		return nil, calls, fmt.Errorf("read the contacts of %s: %w", loc, err)
 	}
 	return out, calls, nil
 }
