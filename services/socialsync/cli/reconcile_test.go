@@ -87,3 +87,22 @@ func TestReconcileDryRunAndRepair(t *testing.T) {
 		t.Errorf("a bad run id: exit %d: %s", code, errOut)
 	}
 }
+
+func TestProgressBar(t *testing.T) {
+	for _, tt := range []struct {
+		done, total int
+		want        string
+	}{
+		{0, 4, "[..........] 0/4 tags"},
+		{1, 4, "[##........] 1/4 tags"},
+		{4, 4, "[##########] 4/4 tags"},
+		{0, 0, "[##########] 0/0 tags"},
+	} {
+		if got := progressBar(tt.done, tt.total, 10); got != tt.want {
+			t.Errorf("progressBar(%d, %d) = %q, want %q", tt.done, tt.total, got, tt.want)
+		}
+	}
+	if terminal(new(strings.Builder)) {
+		t.Error("a buffer taken for a terminal")
+	}
+}
