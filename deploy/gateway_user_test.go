@@ -191,6 +191,10 @@ func TestGatewayWithItsOwnUser(t *testing.T) {
 		postTrigger,
 		{"POST /v1/locations/{loc}/triggers/tagdetails", l + "/triggers/tagdetails", `{"tagIds":["` + tag + `"]}`, nil, 202, "socialsync.trigger.tagdetails."},
 		{"POST /v1/locations/{loc}/triggers/stats", l + "/triggers/stats", `{}`, nil, 202, "socialsync.trigger.stats."},
+		// Reconciliation: requested (a trigger), then read from the relations bucket; no contactsync
+		// runs here, so none is recorded yet.
+		{"POST /v1/locations/{loc}/reconcile", l + "/reconcile", `{"dryRun":true}`, nil, 202, "socialsync.trigger.reconcile."},
+		{"GET /v1/locations/{loc}/reconcile", l + "/reconcile", "", nil, 404, "never reconciled"},
 		{"GET /v1/pipeline", "/v1/pipeline", "", nil, 200, "SOCIALSYNC_TRIGGERS"},
 		{"GET /v1/deadletters", "/v1/deadletters", "", nil, 200, "bad_input"},
 		{"GET /v1/deadletters/{seq}", fmt.Sprintf("/v1/deadletters/%d", seq), "", nil, 200, "bad_input"},

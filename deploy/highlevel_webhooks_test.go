@@ -138,13 +138,13 @@ func TestHighLevelWebhooksWithTheirOwnUsers(t *testing.T) {
 		st := state()
 		return slices.Contains(st.Applied, tag) && st.HighLevel != nil && slices.Contains(st.HighLevel.Tags, tag)
 	})
-	if st := state(); len(st.RemovedByHand) != 0 {
-		t.Errorf("socialsync's own tagging recorded as a hand edit: %v", st.RemovedByHand)
+	if st := state(); len(st.Removed) != 0 {
+		t.Errorf("socialsync's own tagging recorded as a hand edit: %v", st.Removed)
 	}
 
 	call(http.MethodDelete, simSrv.URL+"/contacts/"+contact+"/tags", loc.Token, map[string]any{"tags": []string{tag}})
 	fleettest.Eventually(t, 30*time.Second, "the hand removal recorded", func() bool {
-		_, removed := state().RemovedByHand[tag]
+		_, removed := state().Removed[tag]
 		return removed
 	})
 	// Deleted in HighLevel: forgotten.

@@ -325,6 +325,11 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 		}
 		return true
 	})
+	// A reconciliation, as the operator asks for one and contactsync runs
+	// it: its request, its durable, the listing of the contact states.
+	if out := n.operatorRun(t, "reconcile", "--location", loc.ID, "--dry-run", "--run-id", "deploy-test", "--timeout", "90s"); !strings.Contains(out, "summary:") {
+		t.Errorf("socialsync reconcile --dry-run: %s", out)
+	}
 	// A segment of the first tag: the automation worker puts the contacts
 	// in it, after contactsync tagged them.
 	segFile := filepath.Join(t.TempDir(), "segments.yaml")
@@ -807,5 +812,5 @@ var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OB
 
 // durableOwner names the user of a durable not named after its worker:
 // the automation worker runs the segments and workflows durables,
-// contactsync its HighLevel webhooks durable.
-var durableOwner = map[string]string{"segments": "automation", "workflows": "automation", "contactsync-highlevel": "contactsync"}
+// contactsync its HighLevel webhooks and reconcile durables.
+var durableOwner = map[string]string{"segments": "automation", "workflows": "automation", "contactsync-highlevel": "contactsync", "reconcile": "contactsync"}

@@ -19,15 +19,15 @@ type ContactState struct {
 	// HighLevel is what HighLevel last said the contact carries (its
 	// ContactTagUpdate webhook); nil until one arrived.
 	HighLevel *HighLevelTags `json:"highLevel,omitempty"`
-	// RemovedByHand are the contact tags of Applied that were removed in
-	// HighLevel by someone other than socialsync (a ContactTagUpdate
-	// without them that socialsync's own writes do not explain), each
-	// with when HighLevel said so. A tag HighLevel reports again leaves
-	// it. Applied still lists them: what to do about them is the
-	// location's policy ("repair" adds them back, "respect" leaves them
-	// off until the post's tags change), applied by reconciliation and
-	// the tagging of later events, which read this field.
-	RemovedByHand map[string]time.Time `json:"removedByHand,omitempty"`
+	// Removed are the contact tags someone removed by hand in HighLevel
+	// that socialsync respects, by contact tag (lower case): socialsync
+	// leaves such a tag off the contact, even though its posts carry it,
+	// until one of those posts' tags change (Removal.Holds). They are not
+	// in Applied. Reconciliation under the "respect" policy writes them,
+	// and so does HighLevel's ContactTagUpdate webhook when it shows a
+	// social tag gone that socialsync did not remove; contactsync's
+	// planning reads them.
+	Removed map[string]Removal `json:"removed,omitempty"`
 }
 
 // HighLevelTags are a contact's tags as one HighLevel webhook reported
@@ -43,11 +43,66 @@ type HighLevelTags struct {
 	WebhookID string `json:"webhookId,omitempty"`
 }
 
+// Removal is one contact tag removed by hand: the posts that gave the
+// contact the tag, with the social tag names each carried, when the
+// removal was noticed, and by what ("reconcile", "webhook").
+type Removal struct {
+	Posts map[string][]string `json:"posts"`
+	At    time.Time           `json:"at"`
+	By    string              `json:"by,omitempty"`
+}
+
+// Holds reports whether the removal still stands for a contact whose
+// posts are posts, given the contact tag each social tag name stands for
+// (tagOf, lower case): every post giving the contact the tag is one it
+// recorded, with the same social tags. A post that gains or loses a tag,
+// or another post bringing the tag, ends it.
+func (r Removal) Holds(tag string, posts map[string][]string, tagOf func(name string) string) bool {
+	found := false
+	for p, names := range posts {
+		if !slices.ContainsFunc(names, func(n string) bool { return tagOf(n) == tag }) {
+			continue
+		}
+		was, ok := r.Posts[p]
+		if !ok || !slices.Equal(sortedCopy(was), sortedCopy(names)) {
+			return false
+		}
+		found = true
+	}
+	return found
+}
+
+// RemovedByHand returns s with tag recorded as removed by hand at at, by
+// by: the posts that give the contact tag (tagOf as in Holds) are
+// remembered with their tags, and tag leaves Applied. A tag none of the
+// contact's posts gives is not recorded (there is nothing to leave off).
+func (s ContactState) RemovedByHand(tag string, tagOf func(name string) string, at time.Time, by string) ContactState {
+	out := s.Clone()
+	r := Removal{Posts: map[string][]string{}, At: at.UTC(), By: by}
+	for p, names := range s.Posts {
+		if slices.ContainsFunc(names, func(n string) bool { return tagOf(n) == tag }) {
+			r.Posts[p] = sortedCopy(names)
+		}
+	}
+	out.Applied = slices.DeleteFunc(out.Applied, func(t string) bool { return t == tag })
+	if len(r.Posts) == 0 {
+		return out
+	}
+	if out.Removed == nil {
+		out.Removed = map[string]Removal{}
+	}
+	out.Removed[tag] = r
+	return out
+}
+
 // Equal reports whether s and o hold the same posts, applied tags,
-// HighLevel tags and removals by hand.
+// HighLevel tags and removals.
 func (s ContactState) Equal(o ContactState) bool {
 	return maps.EqualFunc(s.Posts, o.Posts, slices.Equal[[]string]) && slices.Equal(s.Applied, o.Applied) &&
-		s.HighLevel.equal(o.HighLevel) && maps.EqualFunc(s.RemovedByHand, o.RemovedByHand, time.Time.Equal)
+		s.HighLevel.equal(o.HighLevel) &&
+		maps.EqualFunc(s.Removed, o.Removed, func(a, b Removal) bool {
+			return a.At.Equal(b.At) && a.By == b.By && maps.EqualFunc(a.Posts, b.Posts, slices.Equal[[]string])
+		})
 }
 
 func (h *HighLevelTags) equal(o *HighLevelTags) bool {
@@ -71,8 +126,21 @@ func (s ContactState) Clone() ContactState {
 		hl.Tags = slices.Clone(hl.Tags)
 		out.HighLevel = &hl
 	}
-	if s.RemovedByHand != nil {
-		out.RemovedByHand = maps.Clone(s.RemovedByHand)
+	if len(s.Removed) > 0 {
+		out.Removed = make(map[string]Removal, len(s.Removed))
+		for t, r := range s.Removed {
+			posts := make(map[string][]string, len(r.Posts))
+			for p, names := range r.Posts {
+				posts[p] = slices.Clone(names)
+			}
+			out.Removed[t] = Removal{Posts: posts, At: r.At, By: r.By}
+		}
 	}
+	return out
+}
+
+func sortedCopy(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
 	return out
 }

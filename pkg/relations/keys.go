@@ -54,3 +54,7 @@ func PollCursorKey(loc string) string { return "pollcursor." + loc }
 // MirroredTagsKey is the relations key of the location tags the enricher
 // created for a social tag (MirroredTags).
 func MirroredTagsKey(loc, tag string) string { return "mirrored." + loc + "." + tag }
+
+// ReconcileKey is the relations key of loc's latest reconciliation
+// (ReconcileRun, contactsync's).
+func ReconcileKey(loc string) string { return "reconcile." + loc }

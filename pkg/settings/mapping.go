@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/nats-io/nats.go/jetstream"
@@ -35,6 +36,54 @@ type Mapping struct {
 	// Contacts tells how the contacts a post event names by email, phone
 	// or external id are found (docs/contacts.md).
 	Contacts ContactsMapping `json:"contacts,omitzero" yaml:"contacts,omitempty"`
+	// Reconcile tells what reconciliation does with the drift it finds
+	// (docs/contacts.md, "Reconciliation").
+	Reconcile ReconcileMapping `json:"reconcile,omitzero" yaml:"reconcile,omitempty"`
+}
+
+// Reconciliation policies (ReconcileMapping.Policy).
+const (
+	// PolicyRespect, the default, takes a contact tag removed by hand as
+	// meant: socialsync records the removal and leaves the tag off the
+	// contact until the posts that gave it change their tags; a tag
+	// added by hand is left too.
+	PolicyRespect = "respect"
+	// PolicyRepair makes HighLevel hold what socialsync says: removed tags
+	// are added again, and tags socialsync's own contacts carry that it
+	// did not give them are removed.
+	PolicyRepair = "repair"
+)
+
+// ReconcileMapping is a location's reconciliation setting.
+type ReconcileMapping struct {
+	// Policy is PolicyRespect (empty means it) or PolicyRepair.
+	Policy string `json:"policy,omitempty" yaml:"policy,omitempty"`
+	// Every, when set, reconciles the location on a schedule: a Go
+	// duration of at least MinReconcileEvery ("24h", "168h"). A run
+	// starts in each period (counted from the Unix epoch, in UTC).
+	Every string `json:"every,omitempty" yaml:"every,omitempty"`
+}
+
+// MinReconcileEvery is the shortest reconciliation schedule.
+const MinReconcileEvery = time.Hour
+
+// ReconcileEvery returns the mapping's reconciliation period; 0 when it
+// has no schedule (or an unreadable one: Validate refuses those).
+func (m Mapping) ReconcileEvery() time.Duration {
+	d, err := time.ParseDuration(m.Reconcile.Every)
+	if err != nil || d < MinReconcileEvery {
+		return 0
+	}
+	return d
+}
+
+// ReconcilePolicy returns the mapping's reconciliation policy, the
+// default when it names none.
+func (m Mapping) ReconcilePolicy() string {
+	if m.Reconcile.Policy == "" {
+		return PolicyRespect
+	}
+	return m.Reconcile.Policy
 }
 
 // ContactsMapping tells how contacts named by email, phone number or an
@@ -112,6 +161,12 @@ func (m Mapping) Validate() error {
 	}
 	if k := m.Contacts.ExternalIDField; k != "" && !customFieldKey.MatchString(k) {
 		errs = append(errs, fmt.Sprintf("contacts.externalIdField: %q is not a custom field key (letters, digits, '_' and '.')", k))
+	}
+	if p := m.Reconcile.Policy; p != "" && p != PolicyRespect && p != PolicyRepair {
+		errs = append(errs, fmt.Sprintf("reconcile.policy: %q is not a policy (want %s or %s)", p, PolicyRespect, PolicyRepair))
+	}
+	if e := m.Reconcile.Every; e != "" && m.ReconcileEvery() == 0 {
+		errs = append(errs, fmt.Sprintf("reconcile.every: %q: want a duration of at least %s, such as 24h", e, MinReconcileEvery))
 	}
 	names := map[string]bool{}
 	for i, v := range m.CustomValues {

@@ -58,6 +58,10 @@ const (
 	// segment definition, the tags or the statistics of a location
 	// changed), anyone → the automation worker's segments durable.
 	SegmentTriggers bus.Family = "socialsync.trigger.segments"
+	// ReconcileTriggers carry ReconcileRequested: the gateway, `socialsync
+	// reconcile`, a location's reconciliation schedule → contactsync's
+	// reconcile durable.
+	ReconcileTriggers bus.Family = "socialsync.trigger.reconcile"
 	// SegmentEvents carry SegmentChanged: the automation worker → its
 	// workflows durable, outside subscribers.
 	SegmentEvents bus.Family = "socialsync.event.segment"
@@ -70,7 +74,7 @@ func Known(f bus.Family) bool {
 		TagEvents, TagDetailsEvents, StatsEvents, ContactEvents, LocationEvents,
 		CatalogueRefreshes, StatsSchedules, ScheduledStats:
 		return true
-	case RecommendationEvents, SegmentTriggers, SegmentEvents, HighLevelContactTriggers:
+	case RecommendationEvents, SegmentTriggers, SegmentEvents, HighLevelContactTriggers, ReconcileTriggers:
 		return true
 	}
 	return false
@@ -80,7 +84,7 @@ func Known(f bus.Family) bool {
 func Families() []bus.Family {
 	return []bus.Family{PostTriggers, TagDetailsTriggers, StatsTriggers,
 		TagEvents, TagDetailsEvents, StatsEvents, ContactEvents, LocationEvents, RecommendationEvents,
-		CatalogueRefreshes, StatsSchedules, ScheduledStats, SegmentTriggers, SegmentEvents, HighLevelContactTriggers}
+		CatalogueRefreshes, StatsSchedules, ScheduledStats, SegmentTriggers, SegmentEvents, HighLevelContactTriggers, ReconcileTriggers}
 }
 
 // ParseSubject splits a subject of one of the families above into the

@@ -38,6 +38,10 @@ const (
 	// DurableHighLevelContacts is contactsync's durable for the contact
 	// changes HighLevel's webhooks announce, on SOCIALSYNC_TRIGGERS.
 	DurableHighLevelContacts = "contactsync-highlevel"
+	// DurableReconcile is contactsync's durable for reconciliations, on
+	// SOCIALSYNC_TRIGGERS: its own, so that a long reconciliation holds
+	// no post trigger back.
+	DurableReconcile = "reconcile"
 )
 
 // Key-value bucket and object store names.

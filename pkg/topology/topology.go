@@ -81,6 +81,7 @@ func (o Options) maxBytes(name string) int64 {
 //	workflows             SOCIALSYNC_EVENTS    socialsync.event.{tag,tagdetails,stats,segment}.* (new messages only)
 //	segments              SOCIALSYNC_EVENTS    socialsync.event.contact.*                (new messages only)
 //	segments              SOCIALSYNC_TRIGGERS  socialsync.trigger.segments.*
+//	reconcile             SOCIALSYNC_TRIGGERS  socialsync.trigger.reconcile.*
 //
 // The automation worker reads with workflows and segments: two durables, so
 // that a slow workflow delays no membership, and contactsync with its own,
@@ -278,6 +279,7 @@ func New(opts Options) bus.Topology {
 		consumer(StreamTriggers, DurableSegments, "Segment recomputations of a location.", all, SegmentTriggers.Filter()),
 		consumer(StreamTriggers, DurableHighLevelContacts, "Contact tag updates and deletions HighLevel announced → contact states, relations, cached references.", all,
 			HighLevelContactTriggers.Filter()),
+		consumer(StreamTriggers, DurableReconcile, "Reconciliations of a location's contact tags with HighLevel.", all, ReconcileTriggers.Filter()),
 	}
 
 	kv := func(bucket, desc string, history uint8) jetstream.KeyValueConfig {

@@ -48,6 +48,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/run"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
@@ -84,6 +85,9 @@ type Config struct {
 	// BulkMin is the least number of contacts needing the same change
 	// that go through the bulk tags endpoint rather than one call each.
 	BulkMin int `envconfig:"CONTACTSYNC_BULK_MIN" default:"2" desc:"contacts needing the same tag change from which the bulk endpoint is used"`
+	// ReconcileCheck is how often the reconciliation schedules (the
+	// mappings' reconcile.every) are looked at.
+	ReconcileCheck time.Duration `envconfig:"CONTACTSYNC_RECONCILE_CHECK" default:"1m" desc:"how often scheduled reconciliations (a mapping's reconcile.every) are checked; 0 turns the schedules off"`
 }
 
 // Worker is the contactsync worker. Its process runs its Routes.
@@ -115,15 +119,24 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	if cfg.BulkMin < 1 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_BULK_MIN: want at least 1, got %d", fleet.ErrConfig, cfg.BulkMin))
 	}
+	if cfg.ReconcileCheck < 0 {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_RECONCILE_CHECK: want 0 or more, got %s", fleet.ErrConfig, cfg.ReconcileCheck))
+	}
 	if cfg.TokenKey == "" {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_TOKEN_KEY: is required: contact references are cached under keys hashed with a key derived from it", fleet.ErrConfig))
 	}
 	if d.Publisher == nil || d.Pacer == nil || d.Client == nil || d.Catalogues == nil || d.Details == nil ||
-		d.Relations == nil || d.ContactRefs == nil || d.Mappings == nil || d.DeadLetters == nil || d.Log == nil {
+		d.Relations == nil || d.ContactRefs == nil || d.Mappings == nil || d.States == nil || d.DeadLetters == nil || d.Log == nil {
 		errs = append(errs, errors.New("contactsync: incomplete dependencies"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if d.Budget.Max == 0 {
+		d.Budget.Max, d.Budget.Window = ratelimit.DefaultMax, ratelimit.DefaultWindow
+	}
+	if d.Budget.Daily == 0 {
+		d.Budget.Daily = ratelimit.DefaultDaily
 	}
 	w := &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "contactsync"), now: time.Now}
 	w.skipped = w.newSkippedCounter()
@@ -135,14 +148,29 @@ func New(cfg Config, d Deps) (*Worker, error) {
 // Routes are contactsync's consumers: post triggers on its
 // SOCIALSYNC_TRIGGERS durable, tag events (deleted and renamed tags) on
 // its SOCIALSYNC_EVENTS durable, HighLevel's contact webhooks on its
-// second SOCIALSYNC_TRIGGERS durable (highlevel.go).
+// second SOCIALSYNC_TRIGGERS durable (highlevel.go),
+// reconciliation requests on its reconcile durable (one at a time: each is
+// a long, paced run).
 func (w *Worker) Routes() []bus.Route {
 	return []bus.Route{
 		{Stream: topology.StreamTriggers, Durable: topology.DurableContactSync, Handler: w.h.edge, Concurrency: w.cfg.Concurrency},
 		{Stream: topology.StreamEvents, Durable: topology.DurableContactSync, Handler: w.h.edgeTag, Concurrency: w.cfg.Concurrency},
 		{Stream: topology.StreamTriggers, Durable: topology.DurableHighLevelContacts, Handler: w.h.edgeHighLevel, Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamTriggers, Durable: topology.DurableReconcile, Handler: w.h.edgeReconcile, Concurrency: 1},
 	}
 }
 
-// Loops are none: contactsync only consumes.
-func (w *Worker) Loops() []run.Loop { return nil }
+// Loops are the reconciliation scheduler, when the process has the
+// locations (Deps.Locations) and SOCIALSYNC_CONTACTSYNC_RECONCILE_CHECK is
+// not 0.
+func (w *Worker) Loops() []run.Loop {
+	if w.deps.Locations == nil || w.cfg.ReconcileCheck <= 0 {
+		return nil
+	}
+	return []run.Loop{{Name: "reconcile scheduler", Run: w.scheduleReconciliations}}
+}
+
+// SetClock makes the worker read the time from now (tests pin it): the
+// instants of its events and records, and which contacts reconciliation
+// leaves out as written in the last minute.
+func (w *Worker) SetClock(now func() time.Time) { w.now = now }

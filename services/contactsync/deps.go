@@ -14,6 +14,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/contactsync/reconcile"
 )
 
 // Deps are what contactsync uses, each as narrow as its use. A process
@@ -31,6 +32,14 @@ type Deps struct {
 	// (socialsync_contact_refs), under the same revision checks.
 	ContactRefs Relations
 	Mappings    Mappings
+	// States lists a location's contact states, for reconciliation.
+	States States
+	// Locations lists the registered locations for the reconciliation
+	// schedules; nil: no schedule runs in this process.
+	Locations Locations
+	// Budget is the locations' request budget, for reconciliation's
+	// estimate; zero fields mean HighLevel's documented limits.
+	Budget reconcile.Budget
 	// DeadLetters stores the items of a message given up on; only the
 	// edge uses it.
 	DeadLetters DeadLetters
@@ -100,6 +109,13 @@ type Mappings interface {
 	// ContactTagNaming tells how loc's contact tags are named: by its
 	// mapping, else by fallback (settings.ContactTagNaming).
 	ContactTagNaming(ctx context.Context, loc string, fallback func(string) string, log *slog.Logger) (func(string) string, error)
+}
+
+// States lists contactsync's contact states (socialsync_relations).
+type States interface {
+	// ContactStates returns every contact state of loc, each with when it
+	// was written.
+	ContactStates(ctx context.Context, loc string) ([]reconcile.Contact, error)
 }
 
 // DeadLetters dead-letters one item of a message (bus.DeadLetterItem)

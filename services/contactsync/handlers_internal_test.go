@@ -23,6 +23,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/relations/revision"
 	"github.com/socialsync/socialsync/pkg/settings"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/contactsync/reconcile"
 )
 
 // Fast tests of contactsync's post handler on fakes of its own
@@ -138,6 +139,11 @@ func (f *fakes) UpsertContact(_ context.Context, req ghl.UpsertContactRequest) (
 	return ghl.UpsertContactResponse{New: true, Contact: ghl.Contact{ID: "new" + strconv.Itoa(len(f.upserts))}}, nil
 }
 
+// noStates lists no contact state: the handler tests do not reconcile.
+type noStates struct{}
+
+func (noStates) ContactStates(context.Context, string) ([]reconcile.Contact, error) { return nil, nil }
+
 // newHandler returns contactsync's handler on f, singles only.
 func newHandler(t *testing.T, f *fakes) *handler {
 	t.Helper()
@@ -145,7 +151,7 @@ func newHandler(t *testing.T, f *fakes) *handler {
 	cfg.TokenKey = "test key"
 	w, err := New(cfg, Deps{
 		Publisher: f, Pacer: f, Client: func(string) Client { return f },
-		Catalogues: f, Details: f, Relations: f, ContactRefs: f, Mappings: f, DeadLetters: f,
+		Catalogues: f, Details: f, Relations: f, ContactRefs: f, Mappings: f, States: noStates{}, DeadLetters: f,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

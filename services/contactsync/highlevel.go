@@ -16,7 +16,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/contacttags"
 	"github.com/socialsync/socialsync/pkg/relations"
+	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
@@ -71,11 +73,17 @@ func (h *handler) handleHighLevel(ctx context.Context, loc string, ev *socialsyn
 // highLevelTags records what a ContactTagUpdate says of a contact
 // socialsync tags: HighLevel's tags (ContactState.HighLevel), and each tag
 // socialsync applied that HighLevel no longer holds and socialsync's own
-// writes do not explain (intents.explains) as removed by hand
-// (ContactState.RemovedByHand). A contact socialsync never tagged gets no
-// state; an older delivery than the one recorded changes nothing.
+// writes do not explain (intents.explains) is a tag removed by hand. Under
+// the location's "respect" policy (reconcile.policy, the default) it is
+// recorded as such (ContactState.RemovedByHand, by "webhook"): it leaves
+// Applied, later events for the same posts leave it off until the posts'
+// tags change, and a ContactTagsChanged tells the automation worker. Under
+// "repair" it stays applied, and the next reconciliation adds it again. A
+// tag recorded as removed by hand that HighLevel shows again is applied
+// again. A contact socialsync never tagged gets no state; an older
+// delivery than the one recorded changes nothing.
 func (h *handler) highLevelTags(ctx context.Context, loc string, ev *socialsyncv1.HighLevelContactChanged) error {
-	contact := ev.GetContactId()
+	id := ev.GetContactId()
 	at, slack := ev.GetSentAt().AsTime(), echoSlack
 	if ev.GetSentAt() == nil {
 		at, slack = ev.GetReceivedAt().AsTime(), topology.HighLevelWebhookWindow
@@ -87,50 +95,85 @@ func (h *handler) highLevelTags(ctx context.Context, loc string, ev *socialsyncv
 	}
 	slices.Sort(tags)
 	tags = slices.Compact(tags)
+	policy, err := h.reconcilePolicy(ctx, loc)
+	if err != nil {
+		return err
+	}
+	naming, err := h.naming(ctx, loc)
+	if err != nil {
+		return err
+	}
+	tagOf := func(n string) string { return contacttags.ContactTag("", naming(n)) }
 	log := bus.LoggerFrom(ctx)
 	for range maxRounds {
-		st, rev, err := h.store.contact(ctx, loc, contact)
+		st, rev, err := h.store.contact(ctx, loc, id)
 		if err != nil || rev == 0 {
 			return err
 		}
 		if st.HighLevel != nil && st.HighLevel.At.After(at) {
-			log.Debug("older highlevel contact update ignored", "contact", contact)
+			log.Debug("older highlevel contact update ignored", "contact", id)
 			return nil
 		}
-		own, _, err := h.store.intentsOf(ctx, loc, contact)
+		own, _, err := h.store.intentsOf(ctx, loc, id)
 		if err != nil {
 			return err
 		}
 		next := st.Clone()
 		next.HighLevel = &relations.HighLevelTags{Tags: tags, At: at, WebhookID: ev.GetWebhookId()}
-		var byHand []string
+		var byHand, recorded, back []string
 		for _, t := range st.Applied {
-			if _, known := st.RemovedByHand[t]; known || slices.Contains(tags, t) || own.explains(t, at, slack, st.HighLevel) {
+			if slices.Contains(tags, t) || own.explains(t, at, slack, st.HighLevel) {
 				continue
 			}
-			if next.RemovedByHand == nil {
-				next.RemovedByHand = map[string]time.Time{}
-			}
-			next.RemovedByHand[t] = at
 			byHand = append(byHand, t)
+			if policy == settings.PolicyRespect {
+				next = next.RemovedByHand(t, tagOf, at, "webhook")
+				recorded = append(recorded, t)
+			}
 		}
-		maps.DeleteFunc(next.RemovedByHand, func(t string, _ time.Time) bool { return slices.Contains(tags, t) })
-		if len(next.RemovedByHand) == 0 {
-			next.RemovedByHand = nil
+		for _, t := range slices.Sorted(maps.Keys(next.Removed)) {
+			if slices.Contains(tags, t) {
+				// Put back by hand: socialsync applies it again.
+				delete(next.Removed, t)
+				next.Applied = append(next.Applied, t)
+				back = append(back, t)
+			}
 		}
-		_, err = h.store.save(ctx, relations.ContactKey(loc, contact), next, rev)
-		if errors.Is(err, errConflict) {
+		if len(next.Removed) == 0 {
+			next.Removed = nil
+		}
+		slices.Sort(next.Applied)
+		next.Applied = slices.Compact(next.Applied)
+		var conflict bool
+		if len(recorded) == 0 && len(back) == 0 {
+			_, err = h.store.save(ctx, relations.ContactKey(loc, id), next, rev)
+			conflict = errors.Is(err, errConflict)
+		} else {
+			// The contact's tags changed as socialsync counts them: the
+			// automation worker hears of it as of any other change.
+			ref := postRef{id: "hlwebhook-" + webhookRef(ev.GetWebhookId()), at: at, reason: "changed by hand in HighLevel"}
+			c := &contact{id: id, state: st, rev: rev, next: next, diff: contacttags.Diff{Add: back, Remove: recorded}}
+			conflict, err = h.commit(ctx, loc, ref, c)
+		}
+		if conflict {
 			continue
 		}
 		if err != nil {
 			return err
 		}
 		for _, t := range byHand {
-			log.Info("contact tag removed by hand in HighLevel", "contact", contact, "tag", t)
+			log.Info("contact tag removed by hand in HighLevel", "contact", id, "tag", t, "policy", policy)
 		}
 		return nil
 	}
-	return fmt.Errorf("highlevel tags of contact %s of %s: its state kept changing during %d attempts", contact, loc, maxRounds)
+	return fmt.Errorf("highlevel tags of contact %s of %s: its state kept changing during %d attempts", id, loc, maxRounds)
+}
+
+// webhookRef shortens a webhook id to what an event id may hold: its hex
+// SHA-256, first 16 bytes.
+func webhookRef(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:16])
 }
 
 // contactDeleted forgets a contact HighLevel deleted: it leaves the

@@ -135,27 +135,28 @@ func TestHighLevelTagUpdates(t *testing.T) {
 		st, _ := contactState(t, env, loc, contact)
 		return st.HighLevel != nil && slices.Contains(st.HighLevel.Tags, a) && slices.Contains(st.HighLevel.Tags, b)
 	})
-	if st, _ := contactState(t, env, loc, contact); len(st.RemovedByHand) != 0 {
-		t.Errorf("socialsync's own adds recorded as hand edits: %v", st.RemovedByHand)
+	if st, _ := contactState(t, env, loc, contact); len(st.Removed) != 0 {
+		t.Errorf("socialsync's own adds recorded as hand edits: %v", st.Removed)
 	}
 
-	// A hand removal is recorded; socialsync's applied tags still list it.
+	// A hand removal is recorded, under the default "respect" policy: the
+	// tag leaves socialsync's applied tags.
 	byHand(t, env, http.MethodDelete, contact, a)
 	fleettest.Eventually(t, 20*time.Second, "the hand removal recorded", func() bool {
 		st, _ := contactState(t, env, loc, contact)
-		_, removed := st.RemovedByHand[a]
-		return removed
+		r, removed := st.Removed[a]
+		return removed && r.By == "webhook"
 	})
 	st, _ := contactState(t, env, loc, contact)
-	if _, removed := st.RemovedByHand[b]; removed || !slices.Contains(st.Applied, a) || slices.Contains(st.HighLevel.Tags, a) {
+	if _, removed := st.Removed[b]; removed || slices.Contains(st.Applied, a) || !slices.Contains(st.Applied, b) || slices.Contains(st.HighLevel.Tags, a) {
 		t.Errorf("after a hand removal: %+v", st)
 	}
 
-	// Added back by hand: no longer removed.
+	// Added back by hand: no longer removed, applied again.
 	byHand(t, env, http.MethodPost, contact, a)
 	fleettest.Eventually(t, 20*time.Second, "the re-added tag no longer removed", func() bool {
 		st, _ := contactState(t, env, loc, contact)
-		return len(st.RemovedByHand) == 0 && slices.Contains(st.HighLevel.Tags, a)
+		return len(st.Removed) == 0 && slices.Contains(st.HighLevel.Tags, a) && slices.Contains(st.Applied, a)
 	})
 
 	// A delivery older than the last one taken (HighLevel's retry of an
@@ -226,8 +227,8 @@ func TestHighLevelEchoBeforeCommit(t *testing.T) {
 	if !echoFirst.Load() {
 		t.Fatal("the webhook was not handled before the state was stored: the test proves nothing")
 	}
-	if st, _ := contactState(t, env, loc, contact); len(st.RemovedByHand) != 0 {
-		t.Errorf("socialsync's own removal recorded as a hand edit: %v", st.RemovedByHand)
+	if st, _ := contactState(t, env, loc, contact); len(st.Removed) != 0 {
+		t.Errorf("socialsync's own removal recorded as a hand edit: %v", st.Removed)
 	}
 }
 

@@ -2,9 +2,11 @@ package contactsync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -15,6 +17,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/contactsync/reconcile"
 )
 
 // Stores are contactsync's stores on JetStream: the catalogues in
@@ -28,6 +31,7 @@ type Stores struct {
 	Relations   Relations
 	ContactRefs Relations
 	Mappings    Mappings
+	States      States
 	DeadLetters DeadLetters
 }
 
@@ -42,7 +46,7 @@ func OpenStores(ctx context.Context, js jetstream.JetStream) (Stores, error) {
 		return Stores{}, err
 	}
 	return Stores{Catalogues: kvCatalogues{tags}, Details: kvDetails{details}, Relations: kvRelations{rel},
-		ContactRefs: kvRelations{refs}, Mappings: kvMappings{set}, DeadLetters: jsDeadLetters{js}}, nil
+		ContactRefs: kvRelations{refs}, Mappings: kvMappings{set}, States: kvRelations{rel}, DeadLetters: jsDeadLetters{js}}, nil
 }
 
 type kvCatalogues struct{ kv jetstream.KeyValue }
@@ -92,6 +96,35 @@ func (s kvRelations) Save(ctx context.Context, key string, v any, rev uint64) (u
 
 func (s kvRelations) Delete(ctx context.Context, key string, rev uint64) error {
 	return revision.Delete(ctx, s.kv, key, rev)
+}
+
+func (s kvRelations) ContactStates(ctx context.Context, loc string) ([]reconcile.Contact, error) {
+	prefix := relations.ContactPrefix(loc)
+	lister, err := s.kv.ListKeysFiltered(ctx, prefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("list contact states of %s: %w", loc, err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	_ = lister.Stop()
+	out := make([]reconcile.Contact, 0, len(keys))
+	for _, k := range keys {
+		e, err := s.kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read contact state %s: %w", k, err)
+		}
+		var st relations.ContactState
+		if err := json.Unmarshal(e.Value(), &st); err != nil {
+			return nil, fmt.Errorf("decode contact state %s: %w", k, err)
+		}
+		out = append(out, reconcile.Contact{ID: strings.TrimPrefix(k, prefix), State: st, WrittenAt: e.Created()})
+	}
+	return out, nil
 }
 
 type kvMappings struct{ kv jetstream.KeyValue }

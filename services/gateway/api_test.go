@@ -361,6 +361,12 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 	if !strings.Contains(string(a.body), "serves only the last 7 days") {
 		t.Errorf("range of 2020: %s; want the limit named", a.body)
 	}
+	// Reconciliation: requested, then followed.
+	k.do(t, w, call{method: "GET", path: "/v1/locations/" + loc + "/reconcile", status: 404})
+	k.do(t, w, call{method: "POST", path: "/v1/locations/" + loc + "/reconcile", body: `{"dryRun":true,"runId":"api-run-1"}`, status: 202})
+	k.do(t, w, call{method: "POST", path: "/v1/locations/" + loc + "/reconcile", body: `{"runId":"no way"}`, status: 422, invalid: true})
+	putRun(t, w.Env, loc, doneRun("api-run-1"))
+	k.do(t, w, call{method: "GET", path: "/v1/locations/" + loc + "/reconcile", status: 200})
 	posts := bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, w.JS, topology.StreamTriggers, "socialsync.trigger.post."+loc))
 	if len(posts) != 1 || posts[0].GetPostId() != "post3" || posts[0].GetSource() != "highlevel" {
 		t.Errorf("post triggers: %v", posts)

@@ -225,6 +225,8 @@ func messageOf(f bus.Family) proto.Message {
 		return &socialsyncv1.SegmentsRecompute{}
 	case topology.HighLevelContactTriggers:
 		return &socialsyncv1.HighLevelContactChanged{}
+	case topology.ReconcileTriggers:
+		return &socialsyncv1.ReconcileRequested{}
 	}
 	return nil
 }

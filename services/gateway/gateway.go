@@ -223,6 +223,10 @@ func (g *Gateway) apiRoutes() []apiRoute {
 		{"POST /v1/locations/{loc}/triggers/post", scopeTrigger, g.triggerPost},
 		{"POST /v1/locations/{loc}/triggers/tagdetails", scopeTrigger, g.triggerTagDetails},
 		{"POST /v1/locations/{loc}/triggers/stats", scopeTrigger, g.triggerStats},
+		// A reconciliation is a trigger: the location's mapping, not the
+		// caller, decides whether it repairs.
+		{"POST /v1/locations/{loc}/reconcile", scopeTrigger, g.startReconcile},
+		{"GET /v1/locations/{loc}/reconcile", scopeRead, g.getReconciliation},
 		{"GET /v1/deadletters", scopeRead, g.listDeadLetters},
 		{"GET /v1/deadletters/{seq}", scopeRead, g.getDeadLetter},
 		{"POST /v1/deadletters/{seq}/replay", scopeDeadLetters, g.replayDeadLetter},

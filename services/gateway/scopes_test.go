@@ -166,6 +166,7 @@ func TestLocationLimitedKey(t *testing.T) {
 	// Every route of a location: its own answers, another (registered or
 	// not) is refused before anything is read or published.
 	before := len(bustest.Messages(t, w.JS, topology.StreamTriggers, "socialsync.trigger.*."+other))
+	putRun(t, env, loc, doneRun("r1")) // so that GET .../reconcile has one to show
 	for pattern, scope := range gateway.RouteScopes() {
 		if !strings.Contains(pattern, "{loc}") {
 			continue

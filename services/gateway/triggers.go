@@ -190,18 +190,26 @@ func validEventID(w http.ResponseWriter, id string) bool {
 // ids.EventKey in the API's namespace (ids.APISource), apart from every
 // webhook source's; one without under the id derived from its content.
 func (g *Gateway) publish(w http.ResponseWriter, r *http.Request, family bus.Family, m proto.Message, eventID string) {
+	if p, ok := g.publishTrigger(w, r, family, m, eventID); ok {
+		writeJSON(w, http.StatusAccepted, p)
+	}
+}
+
+// publishTrigger sends a trigger as publish does and returns where it
+// went; when it could not, it has answered and returns false.
+func (g *Gateway) publishTrigger(w http.ResponseWriter, r *http.Request, family bus.Family, m proto.Message, eventID string) (published, bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.PublishTimeout)
 	defer cancel()
 	if !g.deps.Conn.IsConnected() {
 		unavailable(w, "JetStream is unavailable; retry later")
-		return
+		return published{}, false
 	}
 	var opts []bus.PublishOption
 	if eventID != "" {
 		key, err := ids.EventKey(ids.APISource, r.PathValue("loc"), eventID)
 		if err != nil {
 			writeInvalid(w, err)
-			return
+			return published{}, false
 		}
 		opts = append(opts, bus.WithMsgID(key))
 	}
@@ -214,6 +222,7 @@ func (g *Gateway) publish(w http.ResponseWriter, r *http.Request, family bus.Fam
 		g.log.Warn("publish trigger", "subject", subject, "err", err)
 		unavailable(w, "JetStream did not store the trigger; retry later")
 	default:
-		writeJSON(w, http.StatusAccepted, published{Subject: subject, Sequence: ack.Sequence, Duplicate: ack.Duplicate})
+		return published{Subject: subject, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, true
 	}
+	return published{}, false
 }

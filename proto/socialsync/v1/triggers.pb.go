@@ -605,6 +605,92 @@ func (x *HighLevelContactChanged) GetReceivedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// ReconcileRequested asks contactsync to compare what socialsync says a
+// location's contacts should carry with what HighLevel holds, and to
+// repair the drift under the location's policy (its mapping's
+// reconcile.policy). Progress and the result are in socialsync_relations
+// under "reconcile.<location_id>"; a request for a location whose run is
+// not finished resumes that run.
+// Subject: socialsync.trigger.reconcile.<location_id>.
+type ReconcileRequested struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	LocationId string                 `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// dry_run reports the drift and repairs nothing.
+	DryRun bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// requested_by names the requester ("cli", "api", "schedule").
+	RequestedBy string                 `protobuf:"bytes,3,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	RequestedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=requested_at,json=requestedAt,proto3" json:"requested_at,omitempty"`
+	// run_id names the run: 1 to 64 letters, digits, '-' and '_'.
+	RunId         string `protobuf:"bytes,5,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileRequested) Reset() {
+	*x = ReconcileRequested{}
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileRequested) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileRequested) ProtoMessage() {}
+
+func (x *ReconcileRequested) ProtoReflect() protoreflect.Message {
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileRequested.ProtoReflect.Descriptor instead.
+func (*ReconcileRequested) Descriptor() ([]byte, []int) {
+	return file_socialsync_v1_triggers_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ReconcileRequested) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *ReconcileRequested) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *ReconcileRequested) GetRequestedBy() string {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return ""
+}
+
+func (x *ReconcileRequested) GetRequestedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RequestedAt
+	}
+	return nil
+}
+
+func (x *ReconcileRequested) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
 var File_socialsync_v1_triggers_proto protoreflect.FileDescriptor
 
 const file_socialsync_v1_triggers_proto_rawDesc = "" +
@@ -657,7 +743,14 @@ const file_socialsync_v1_triggers_proto_rawDesc = "" +
 	"webhook_id\x18\x05 \x01(\tR\twebhookId\x123\n" +
 	"\asent_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\x12;\n" +
 	"\vreceived_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"receivedAt*\x8e\x01\n" +
+	"receivedAt\"\xc7\x01\n" +
+	"\x12ReconcileRequested\x12\x1f\n" +
+	"\vlocation_id\x18\x01 \x01(\tR\n" +
+	"locationId\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12!\n" +
+	"\frequested_by\x18\x03 \x01(\tR\vrequestedBy\x12=\n" +
+	"\frequested_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestedAt\x12\x15\n" +
+	"\x06run_id\x18\x05 \x01(\tR\x05runId*\x8e\x01\n" +
 	"\x16HighLevelContactChange\x12)\n" +
 	"%HIGH_LEVEL_CONTACT_CHANGE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eHIGH_LEVEL_CONTACT_CHANGE_TAGS\x10\x01\x12%\n" +
@@ -676,7 +769,7 @@ func file_socialsync_v1_triggers_proto_rawDescGZIP() []byte {
 }
 
 var file_socialsync_v1_triggers_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_socialsync_v1_triggers_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_socialsync_v1_triggers_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_socialsync_v1_triggers_proto_goTypes = []any{
 	(HighLevelContactChange)(0),     // 0: socialsync.v1.HighLevelContactChange
 	(*PostEvent)(nil),               // 1: socialsync.v1.PostEvent
@@ -684,23 +777,25 @@ var file_socialsync_v1_triggers_proto_goTypes = []any{
 	(*TagDetailsRequested)(nil),     // 3: socialsync.v1.TagDetailsRequested
 	(*StatsRequested)(nil),          // 4: socialsync.v1.StatsRequested
 	(*HighLevelContactChanged)(nil), // 5: socialsync.v1.HighLevelContactChanged
-	(Change)(0),                     // 6: socialsync.v1.Change
-	(*timestamppb.Timestamp)(nil),   // 7: google.protobuf.Timestamp
-	(*DateRange)(nil),               // 8: socialsync.v1.DateRange
+	(*ReconcileRequested)(nil),      // 6: socialsync.v1.ReconcileRequested
+	(Change)(0),                     // 7: socialsync.v1.Change
+	(*timestamppb.Timestamp)(nil),   // 8: google.protobuf.Timestamp
+	(*DateRange)(nil),               // 9: socialsync.v1.DateRange
 }
 var file_socialsync_v1_triggers_proto_depIdxs = []int32{
-	6, // 0: socialsync.v1.PostEvent.change:type_name -> socialsync.v1.Change
-	7, // 1: socialsync.v1.PostEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	7, // 0: socialsync.v1.PostEvent.change:type_name -> socialsync.v1.Change
+	8, // 1: socialsync.v1.PostEvent.occurred_at:type_name -> google.protobuf.Timestamp
 	2, // 2: socialsync.v1.PostEvent.contacts:type_name -> socialsync.v1.ContactRef
-	8, // 3: socialsync.v1.StatsRequested.range:type_name -> socialsync.v1.DateRange
+	9, // 3: socialsync.v1.StatsRequested.range:type_name -> socialsync.v1.DateRange
 	0, // 4: socialsync.v1.HighLevelContactChanged.change:type_name -> socialsync.v1.HighLevelContactChange
-	7, // 5: socialsync.v1.HighLevelContactChanged.sent_at:type_name -> google.protobuf.Timestamp
-	7, // 6: socialsync.v1.HighLevelContactChanged.received_at:type_name -> google.protobuf.Timestamp
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	8, // 5: socialsync.v1.HighLevelContactChanged.sent_at:type_name -> google.protobuf.Timestamp
+	8, // 6: socialsync.v1.HighLevelContactChanged.received_at:type_name -> google.protobuf.Timestamp
+	8, // 7: socialsync.v1.ReconcileRequested.requested_at:type_name -> google.protobuf.Timestamp
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_socialsync_v1_triggers_proto_init() }
@@ -721,7 +816,7 @@ func file_socialsync_v1_triggers_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socialsync_v1_triggers_proto_rawDesc), len(file_socialsync_v1_triggers_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -60,6 +60,10 @@ func Plan(st State, change PostChange, prefix string, written Diff) (State, Diff
 // trimmed and lower-cased, as HighLevel stores contact tags. A change of
 // naming takes effect on a contact's next change: its tags under the old
 // names are removed and those under the new ones added.
+//
+// A contact tag the state records as removed by hand (State.Removed) is
+// left off while the posts that gave it carry the same tags; the first
+// change of one of them ends the record and the tag is added again.
 func PlanNamed(st State, change PostChange, tag func(name string) string, written Diff) (State, Diff) {
 	next := st.Clone()
 	switch {
@@ -70,13 +74,26 @@ func PlanNamed(st State, change PostChange, tag func(name string) string, writte
 	default:
 		next.Posts[change.PostID] = names(change.Tags)
 	}
+	tagOf := func(n string) string { return contacttags.ContactTag("", tag(n)) }
 	desired := map[string]bool{}
 	for _, ns := range next.Posts {
 		for _, n := range ns {
-			if t := contacttags.ContactTag("", tag(n)); t != "" {
+			if t := tagOf(n); t != "" {
 				desired[t] = true
 			}
 		}
+	}
+	// A tag removed by hand stays off while the posts that gave it keep
+	// their tags; once one changes, the record ends and the tag returns.
+	for t, r := range next.Removed {
+		if desired[t] && r.Holds(t, next.Posts, tagOf) {
+			delete(desired, t)
+			continue
+		}
+		delete(next.Removed, t)
+	}
+	if len(next.Removed) == 0 {
+		next.Removed = nil
 	}
 	applied := contacttags.Set(st.Applied)
 	add, remove := map[string]bool{}, map[string]bool{}

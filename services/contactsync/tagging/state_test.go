@@ -1,6 +1,9 @@
 package tagging
 
 import (
+	"slices"
+	"time"
+
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -149,5 +152,42 @@ func TestMerge(t *testing.T) {
 	want := Diff{Add: []string{"b", "c"}, Remove: []string{"a"}}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("Merge (-want +got):\n%s", d)
+	}
+}
+
+func TestPlanRespectsHandRemovals(t *testing.T) {
+	const p = "social:"
+	tagOf := func(n string) string { return contacttags.ContactTag(p, n) }
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	st := State{Posts: map[string][]string{"p1": {"Launch", "Sale"}, "p2": {"Tips"}}, Applied: []string{"social:launch", "social:sale", "social:tips"}}
+	removed := st.RemovedByHand("social:sale", tagOf, at, "reconcile")
+	if diff := cmp.Diff([]string{"social:launch", "social:tips"}, removed.Applied); diff != "" {
+		t.Errorf("applied after the removal (-want +got):\n%s", diff)
+	}
+
+	// The same post again, same tags: sale stays off, nothing written.
+	next, diff := Plan(removed, PostChange{PostID: "p1", Tags: []string{"Sale", "Launch"}}, p, Diff{})
+	if !diff.Empty() || !next.Equal(removed) {
+		t.Errorf("same post again: diff %+v, state %+v; want nothing", diff, next)
+	}
+	// Another post's change leaves it off too.
+	next, diff = Plan(removed, PostChange{PostID: "p2", Tags: []string{"Tips", "News"}}, p, Diff{})
+	if d := cmp.Diff(Diff{Add: []string{"social:news"}}, diff, cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("other post (-want +got):\n%s", d)
+	}
+	if _, ok := next.Removed["social:sale"]; !ok {
+		t.Error("another post's change ended the removal")
+	}
+	// The post's tags change: the record ends, the tag comes back.
+	next, diff = Plan(removed, PostChange{PostID: "p1", Tags: []string{"Sale"}}, p, Diff{})
+	if d := cmp.Diff(Diff{Add: []string{"social:sale"}, Remove: []string{"social:launch"}}, diff, cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("post changed (-want +got):\n%s", d)
+	}
+	if next.Removed != nil {
+		t.Errorf("removal kept after the post changed: %+v", next.Removed)
+	}
+	// A new post bringing the tag ends it as well.
+	if _, diff = Plan(removed, PostChange{PostID: "p3", Tags: []string{"Sale"}}, p, Diff{}); !slices.Contains(diff.Add, "social:sale") {
+		t.Errorf("a new post with the tag: diff %+v, want social:sale added", diff)
 	}
 }

@@ -42,6 +42,7 @@ func commands() map[string]command {
 		"connect":   {"connect HighLevel locations with OAuth (a browser and a local callback)", connectCmd},
 		"doctor":    {"test a connected location: token, scopes, calls, rate-limit headroom, data", doctorCmd},
 		"trigger":   {"publish a post, tagdetails or stats trigger", triggerCmd},
+		"reconcile": {"compare a location's contact tags with HighLevel and repair the drift", reconcileCmd},
 		"dlq":       {"list dead letters with their reasons", dlqCmd},
 		"stats":     {"backfill or export a location's statistics history", statsCmd},
 		"report":    {"build a location's report (json, csv, md, html) over a day range", reportCmd},

@@ -6,6 +6,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/fleet"
 	automationworker "github.com/socialsync/socialsync/services/automation"
 	"github.com/socialsync/socialsync/services/contactsync"
+	"github.com/socialsync/socialsync/services/contactsync/reconcile"
 	"github.com/socialsync/socialsync/services/enricher"
 	"github.com/socialsync/socialsync/services/fetcher"
 	"github.com/socialsync/socialsync/services/stats"
@@ -54,9 +55,11 @@ func NewContactSync(ctx context.Context, cfg contactsync.Config, d *fleet.Deps) 
 	if err != nil {
 		return nil, err
 	}
+	gc := d.Governor.Config()
 	return contactsync.New(cfg, contactsync.Deps{Publisher: d.Publisher, Pacer: d.Governor,
 		Client:     func(loc string) contactsync.Client { return d.Client(loc) },
 		Catalogues: s.Catalogues, Details: s.Details, Relations: s.Relations, ContactRefs: s.ContactRefs, Mappings: s.Mappings,
+		States: s.States, Locations: d.Creds, Budget: reconcile.Budget{Max: gc.Max, Window: gc.Window, Daily: gc.Daily},
 		DeadLetters: s.DeadLetters, Meter: d.Telemetry.MeterProvider(), Log: d.Log})
 }
 
