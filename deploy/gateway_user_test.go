@@ -22,9 +22,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"sigs.k8s.io/yaml"
 
-	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
-	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/topology"
 	"github.com/socialsync/socialsync/services/fetcher"
@@ -51,26 +50,9 @@ type gatewayCall struct {
 // saved workflows are the ones the gateway user was refused before it had
 // exactly its grants.
 func TestGatewayWithItsOwnUser(t *testing.T) {
-	n := startNATS(t)
-	sim, err := ghlsim.New(ghlsim.Options{Seed: "demo"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	simSrv := httptest.NewServer(sim)
-	t.Cleanup(simSrv.Close)
-	key := creds.NewKey()
-	t.Setenv("SOCIALSYNC_TOKEN_KEY", key)
-	loc := sim.Locations()[0]
-	n.operatorRun(t, "locations", "add", "--location", loc.ID, "--pit", loc.Token, "--timezone", "UTC")
+	n, simSrv, key, loc := withLocation(t)
 
-	fd := n.deps(t, "fetcher", simSrv.URL, key)
-	fcfg := defaults[fetcher.Config](t)
-	fcfg.Config = fd.Config
-	fw, err := cli.NewFetcher(context.Background(), fcfg, fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleettest.RunWorker(t, fd, "fetcher", fw)
+	runAs(t, n, "fetcher", simSrv.URL, key, func(c *fetcher.Config) *fleet.Config { return &c.Config }, nil, cli.NewFetcher)
 
 	const apiKey, webhookSecret = "sk-test-0123456789abcdef", "whsec-default-0123456789"
 	gd := n.deps(t, "gateway", simSrv.URL, "") // the gateway holds no token key

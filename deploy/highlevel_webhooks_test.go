@@ -13,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
-	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/topology"
 	"github.com/socialsync/socialsync/services/contactsync"
@@ -32,34 +31,10 @@ import (
 // deleted in HighLevel is forgotten, and no user hits a permission
 // violation.
 func TestHighLevelWebhooksWithTheirOwnUsers(t *testing.T) {
-	n := startNATS(t)
-	sim, err := ghlsim.New(ghlsim.Options{Seed: "demo"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	simSrv := httptest.NewServer(sim)
-	t.Cleanup(simSrv.Close)
-	key := creds.NewKey()
-	t.Setenv("SOCIALSYNC_TOKEN_KEY", key)
-	loc := sim.Locations()[0]
-	n.operatorRun(t, "locations", "add", "--location", loc.ID, "--pit", loc.Token, "--timezone", "UTC")
+	n, simSrv, key, loc := withLocation(t)
 
-	fd := n.deps(t, "fetcher", simSrv.URL, key)
-	fcfg := defaults[fetcher.Config](t)
-	fcfg.Config = fd.Config
-	fw, err := cli.NewFetcher(context.Background(), fcfg, fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleettest.RunWorker(t, fd, "fetcher", fw)
-	cd := n.deps(t, "contactsync", simSrv.URL, key)
-	ccfg := defaults[contactsync.Config](t)
-	ccfg.Config = cd.Config
-	cw, err := cli.NewContactSync(context.Background(), ccfg, cd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleettest.RunWorker(t, cd, "contactsync", cw)
+	runAs(t, n, "fetcher", simSrv.URL, key, func(c *fetcher.Config) *fleet.Config { return &c.Config }, nil, cli.NewFetcher)
+	runAs(t, n, "contactsync", simSrv.URL, key, func(c *contactsync.Config) *fleet.Config { return &c.Config }, nil, cli.NewContactSync)
 
 	var apps struct {
 		WebhookPublicKey string `json:"webhookPublicKey"`

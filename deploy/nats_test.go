@@ -182,6 +182,49 @@ func (e *natsEnv) deps(t *testing.T, user, simURL, tokenKey string) *fleet.Deps 
 	return d
 }
 
+// withLocation starts nats-server with accounts.conf and the simulator
+// (seed "demo") over HTTP, puts a new token key in the environment (for
+// the operator's CLI) and registers the simulator's first location as the
+// operator. It returns the server, the simulator's server, the key and
+// the location.
+func withLocation(t *testing.T) (*natsEnv, *httptest.Server, string, ghlsim.LocationInfo) {
+	t.Helper()
+	n := startNATS(t)
+	sim, err := ghlsim.New(ghlsim.Options{Seed: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(simSrv.Close)
+	key := creds.NewKey()
+	t.Setenv("SOCIALSYNC_TOKEN_KEY", key)
+	loc := sim.Locations()[0]
+	n.operatorRun(t, "locations", "add", "--location", loc.ID, "--pit", loc.Token, "--timezone", "UTC")
+	return n, simSrv, key, loc
+}
+
+// runAs starts a worker as its own NATS user until the test ends: its
+// Config read as the binary reads it (defaults), with base (the embedded
+// fleet.Config) from its connection and then changed by change (when not
+// nil), built by build (cli.NewFetcher, …). It returns the worker's
+// connection.
+func runAs[C any, W fleet.Worker](t *testing.T, n *natsEnv, user, simURL, tokenKey string, base func(*C) *fleet.Config,
+	change func(*C), build func(context.Context, C, *fleet.Deps) (W, error)) *fleet.Deps {
+	t.Helper()
+	d := n.deps(t, user, simURL, tokenKey)
+	cfg := defaults[C](t)
+	*base(&cfg) = d.Config
+	if change != nil {
+		change(&cfg)
+	}
+	w, err := build(context.Background(), cfg, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.RunWorker(t, d, user, w)
+	return d
+}
+
 // defaults is a worker's Config with the defaults of its struct tags, read
 // as the binary reads it (the test sets no SOCIALSYNC_* setting but the
 // passwords and the token key); the caller puts in the fleet.Config.
@@ -210,18 +253,7 @@ func (l testLog) Write(p []byte) (int, error) {
 // (automation), a statistics trigger with a stored snapshot (stats), and
 // no user hit a permission violation on the way.
 func TestWorkersWithTheirOwnUsers(t *testing.T) {
-	n := startNATS(t)
-	sim, err := ghlsim.New(ghlsim.Options{Seed: "demo"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	simSrv := httptest.NewServer(sim)
-	t.Cleanup(simSrv.Close)
-	key := creds.NewKey()
-	t.Setenv("SOCIALSYNC_TOKEN_KEY", key)
-
-	loc := sim.Locations()[0]
-	n.operatorRun(t, "locations", "add", "--location", loc.ID, "--pit", loc.Token, "--timezone", "UTC")
+	n, simSrv, key, loc := withLocation(t)
 	// Finishing a key rotation is within the operator's grants: the token
 	// is sealed again under the new key, which the workers then hold.
 	key = creds.NewKey() + "," + key
@@ -230,46 +262,11 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 		t.Fatalf("locations reseal: %s", out)
 	}
 
-	fd := n.deps(t, "fetcher", simSrv.URL, key)
-	fcfg := defaults[fetcher.Config](t)
-	fcfg.Config, fcfg.PollInterval = fd.Config, 3*time.Second // the posts poller on: it lists locations
-	fw, err := cli.NewFetcher(context.Background(), fcfg, fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleettest.RunWorker(t, fd, "fetcher", fw)
-	ed := n.deps(t, "enricher", simSrv.URL, key)
-	ecfg := defaults[enricher.Config](t)
-	ecfg.Config = ed.Config
-	ew, err := cli.NewEnricher(context.Background(), ecfg, ed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleettest.RunWorker(t, ed, "enricher", ew)
-	sd := n.deps(t, "stats", simSrv.URL, key)
-	scfg := defaults[stats.Config](t)
-	scfg.Config = sd.Config
-	sw, err := cli.NewStats(context.Background(), scfg, sd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleettest.RunWorker(t, sd, "stats", sw)
-	cd := n.deps(t, "contactsync", simSrv.URL, key)
-	ccfg := defaults[contactsync.Config](t)
-	ccfg.Config = cd.Config
-	cw, err := cli.NewContactSync(context.Background(), ccfg, cd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleettest.RunWorker(t, cd, "contactsync", cw)
-	ad := n.deps(t, "automation", simSrv.URL, key)
-	acfg := defaults[automationworker.Config](t)
-	acfg.Config = ad.Config
-	aw, err := cli.NewAutomation(context.Background(), acfg, ad)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleettest.RunWorker(t, ad, "automation", aw)
+	runAs(t, n, "fetcher", simSrv.URL, key, func(c *fetcher.Config) *fleet.Config { return &c.Config }, func(c *fetcher.Config) { c.PollInterval = 3 * time.Second }, cli.NewFetcher) // the posts poller on: it lists locations
+	runAs(t, n, "enricher", simSrv.URL, key, func(c *enricher.Config) *fleet.Config { return &c.Config }, nil, cli.NewEnricher)
+	runAs(t, n, "stats", simSrv.URL, key, func(c *stats.Config) *fleet.Config { return &c.Config }, nil, cli.NewStats)
+	runAs(t, n, "contactsync", simSrv.URL, key, func(c *contactsync.Config) *fleet.Config { return &c.Config }, nil, cli.NewContactSync)
+	runAs(t, n, "automation", simSrv.URL, key, func(c *automationworker.Config) *fleet.Config { return &c.Config }, nil, cli.NewAutomation)
 
 	var detail struct {
 		SocialTags []struct {
