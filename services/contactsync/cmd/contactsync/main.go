@@ -8,6 +8,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/services/contactsync"
+	"github.com/socialsync/socialsync/services/contactsync/reconcile"
 )
 
 func main() { fleet.Exit("contactsync", run) }
@@ -29,6 +30,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	gc := d.Governor.Config()
 	w, err := contactsync.New(cfg, contactsync.Deps{
 		Publisher:   d.Publisher,
 		Pacer:       d.Governor,
@@ -38,6 +40,9 @@ func run(ctx context.Context) error {
 		Relations:   stores.Relations,
 		ContactRefs: stores.ContactRefs,
 		Mappings:    stores.Mappings,
+		States:      stores.States,
+		Locations:   d.Creds,
+		Budget:      reconcile.Budget{Max: gc.Max, Window: gc.Window, Daily: gc.Daily},
 		DeadLetters: stores.DeadLetters,
 		Meter:       d.Telemetry.MeterProvider(),
 		Log:         d.Log,
