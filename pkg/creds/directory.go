@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
@@ -90,13 +90,12 @@ func (d *Directory) location(ctx context.Context, id string) (Location, uint64, 
 
 // Locations returns every registered location, ordered by id.
 func (d *Directory) Locations(ctx context.Context) ([]Location, error) {
-	lister, err := d.locations.ListKeys(ctx)
+	ids, err := revision.Keys(ctx, d.locations)
 	if err != nil {
 		return nil, fmt.Errorf("list locations: %w", err)
 	}
-	defer func() { _ = lister.Stop() }()
 	var out []Location
-	for id := range lister.Keys() {
+	for _, id := range ids {
 		loc, err := d.Location(ctx, id)
 		if errors.Is(err, ErrUnknownLocation) {
 			continue // deleted meanwhile
@@ -106,7 +105,6 @@ func (d *Directory) Locations(ctx context.Context) ([]Location, error) {
 		}
 		out = append(out, loc)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
 }
 

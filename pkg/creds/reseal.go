@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 )
 
 // Sealing says which key seals a token record. It names the key by its id
@@ -52,17 +53,11 @@ func (s *Store) Sealings(ctx context.Context) (map[string]Sealing, error) {
 
 // tokenKeys lists the keys of the tokens bucket, ordered.
 func (s *Store) tokenKeys(ctx context.Context) ([]string, error) {
-	lister, err := s.tokens.ListKeys(ctx)
+	keys, err := revision.Keys(ctx, s.tokens)
 	if err != nil {
 		return nil, fmt.Errorf("list token records: %w", err)
 	}
-	defer func() { _ = lister.Stop() }()
-	var out []string
-	for k := range lister.Keys() {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out, nil
+	return keys, nil
 }
 
 // ResealReport is what Reseal did, or would do.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -64,13 +63,12 @@ func (s *Store) get(ctx context.Context, source string) (Binding, uint64, error)
 
 // List returns every binding, ordered by source.
 func (s *Store) List(ctx context.Context) ([]Binding, error) {
-	lister, err := s.kv.ListKeys(ctx)
+	keys, err := revision.Keys(ctx, s.kv)
 	if err != nil {
 		return nil, fmt.Errorf("list sources: %w", err)
 	}
-	defer func() { _ = lister.Stop() }()
 	var out []Binding
-	for k := range lister.Keys() {
+	for _, k := range keys {
 		b, err := s.Get(ctx, k)
 		if errors.Is(err, ErrNotFound) {
 			continue // removed meanwhile
@@ -80,7 +78,6 @@ func (s *Store) List(ctx context.Context) ([]Binding, error) {
 		}
 		out = append(out, b)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Source < out[j].Source })
 	return out, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -145,4 +146,22 @@ func (b bucketValues) Save(ctx context.Context, key string, v any, rev uint64) (
 // does not (the server answers 10164 there, not 10071).
 func isConflict(err error) bool {
 	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+}
+
+// Keys returns the keys of kv, sorted: what a listing of every record
+// reads first (each record is then read by its key, so one deleted
+// meanwhile is the caller's to skip).
+func Keys(ctx context.Context, kv jetstream.KeyValue) ([]string, error) {
+	lister, err := kv.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Stop answers "invalid subscription" once the listing is exhausted.
+	defer func() { _ = lister.Stop() }()
+	var out []string
+	for k := range lister.Keys() {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out, nil
 }
