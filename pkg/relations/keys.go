@@ -58,3 +58,7 @@ func MirroredTagsKey(loc, tag string) string { return "mirrored." + loc + "." + 
 // ReconcileKey is the relations key of loc's latest reconciliation
 // (ReconcileRun, contactsync's).
 func ReconcileKey(loc string) string { return "reconcile." + loc }
+
+// RemapKey is the relations key of loc's latest re-application of its
+// contact-tag template (RemapRun, contactsync's).
+func RemapKey(loc string) string { return "remap." + loc }

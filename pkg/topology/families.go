@@ -62,6 +62,9 @@ const (
 	// reconcile`, a location's reconciliation schedule → contactsync's
 	// reconcile durable.
 	ReconcileTriggers bus.Family = "socialsync.trigger.reconcile"
+	// RemapTriggers carry RemapRequested: `socialsync mappings set` (a
+	// location's mapping saved) → contactsync's remap durable.
+	RemapTriggers bus.Family = "socialsync.trigger.remap"
 	// SegmentEvents carry SegmentChanged: the automation worker → its
 	// workflows durable, outside subscribers.
 	SegmentEvents bus.Family = "socialsync.event.segment"
@@ -74,7 +77,7 @@ func Known(f bus.Family) bool {
 		TagEvents, TagDetailsEvents, StatsEvents, ContactEvents, LocationEvents,
 		CatalogueRefreshes, StatsSchedules, ScheduledStats:
 		return true
-	case RecommendationEvents, SegmentTriggers, SegmentEvents, HighLevelContactTriggers, ReconcileTriggers:
+	case RecommendationEvents, SegmentTriggers, SegmentEvents, HighLevelContactTriggers, ReconcileTriggers, RemapTriggers:
 		return true
 	}
 	return false
@@ -84,7 +87,7 @@ func Known(f bus.Family) bool {
 func Families() []bus.Family {
 	return []bus.Family{PostTriggers, TagDetailsTriggers, StatsTriggers,
 		TagEvents, TagDetailsEvents, StatsEvents, ContactEvents, LocationEvents, RecommendationEvents,
-		CatalogueRefreshes, StatsSchedules, ScheduledStats, SegmentTriggers, SegmentEvents, HighLevelContactTriggers, ReconcileTriggers}
+		CatalogueRefreshes, StatsSchedules, ScheduledStats, SegmentTriggers, SegmentEvents, HighLevelContactTriggers, ReconcileTriggers, RemapTriggers}
 }
 
 // ParseSubject splits a subject of one of the families above into the

@@ -42,6 +42,9 @@ const (
 	// SOCIALSYNC_TRIGGERS: its own, so that a long reconciliation holds
 	// no post trigger back.
 	DurableReconcile = "reconcile"
+	// DurableRemap is contactsync's durable for the re-application of a
+	// location's changed contact-tag template, on SOCIALSYNC_TRIGGERS.
+	DurableRemap = "remap"
 )
 
 // Key-value bucket and object store names.

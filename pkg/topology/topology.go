@@ -82,6 +82,7 @@ func (o Options) maxBytes(name string) int64 {
 //	segments              SOCIALSYNC_EVENTS    socialsync.event.contact.*                (new messages only)
 //	segments              SOCIALSYNC_TRIGGERS  socialsync.trigger.segments.*
 //	reconcile             SOCIALSYNC_TRIGGERS  socialsync.trigger.reconcile.*
+//	remap                 SOCIALSYNC_TRIGGERS  socialsync.trigger.remap.*
 //
 // The automation worker reads with workflows and segments: two durables, so
 // that a slow workflow delays no membership, and contactsync with its own,
@@ -280,6 +281,7 @@ func New(opts Options) bus.Topology {
 		consumer(StreamTriggers, DurableHighLevelContacts, "Contact tag updates and deletions HighLevel announced → contact states, relations, cached references.", all,
 			HighLevelContactTriggers.Filter()),
 		consumer(StreamTriggers, DurableReconcile, "Reconciliations of a location's contact tags with HighLevel.", all, ReconcileTriggers.Filter()),
+		consumer(StreamTriggers, DurableRemap, "A location's changed contact-tag template → the contact tags socialsync applied, renamed.", all, RemapTriggers.Filter()),
 	}
 
 	kv := func(bucket, desc string, history uint8) jetstream.KeyValueConfig {

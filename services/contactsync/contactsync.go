@@ -103,6 +103,9 @@ type Worker struct {
 	// writes and the storing of its state; an error it returns fails the
 	// event there, as a crash or a NATS failure would.
 	beforeCommit func(contact string) error
+	// remapChunk, set by tests only, is how many contacts a template
+	// re-application does together (0: contacttags.BulkMax).
+	remapChunk int
 }
 
 // New returns the worker using d, after checking its settings.
@@ -149,14 +152,16 @@ func New(cfg Config, d Deps) (*Worker, error) {
 // SOCIALSYNC_TRIGGERS durable, tag events (deleted and renamed tags) on
 // its SOCIALSYNC_EVENTS durable, HighLevel's contact webhooks on its
 // second SOCIALSYNC_TRIGGERS durable (highlevel.go),
-// reconciliation requests on its reconcile durable (one at a time: each is
-// a long, paced run).
+// reconciliation requests on its reconcile durable and changed contact-tag
+// templates on its remap durable (one at a time: each is a long, paced
+// run).
 func (w *Worker) Routes() []bus.Route {
 	return []bus.Route{
 		{Stream: topology.StreamTriggers, Durable: topology.DurableContactSync, Handler: w.h.edge, Concurrency: w.cfg.Concurrency},
 		{Stream: topology.StreamEvents, Durable: topology.DurableContactSync, Handler: w.h.edgeTag, Concurrency: w.cfg.Concurrency},
 		{Stream: topology.StreamTriggers, Durable: topology.DurableHighLevelContacts, Handler: w.h.edgeHighLevel, Concurrency: w.cfg.Concurrency},
 		{Stream: topology.StreamTriggers, Durable: topology.DurableReconcile, Handler: w.h.edgeReconcile, Concurrency: 1},
+		{Stream: topology.StreamTriggers, Durable: topology.DurableRemap, Handler: w.h.edgeRemap, Concurrency: 1},
 	}
 }
 

@@ -24,8 +24,8 @@ func startWorker(t *testing.T, env *fleettest.Env, change ...func(*contactsync.C
 }
 
 // startHookedWorker is startWorker with hook applied to the worker before
-// it runs.
-func startHookedWorker(t *testing.T, env *fleettest.Env, hook func(*contactsync.Worker), change ...func(*contactsync.Config)) {
+// it runs; stop stops it.
+func startHookedWorker(t *testing.T, env *fleettest.Env, hook func(*contactsync.Worker), change ...func(*contactsync.Config)) (stop func()) {
 	t.Helper()
 	cfg := contactsync.Config{Config: env.Deps.Config, Concurrency: 2, TagPrefix: "social:", BulkMin: 2}
 	for _, c := range change {
@@ -45,7 +45,7 @@ func startHookedWorker(t *testing.T, env *fleettest.Env, hook func(*contactsync.
 	if hook != nil {
 		hook(w)
 	}
-	env.RunWorker(t, "contactsync", w)
+	return env.RunWorker(t, "contactsync", w)
 }
 
 // simTag and simContact are a location's social tags and contacts as the

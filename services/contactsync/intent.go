@@ -79,3 +79,26 @@ func (r intents) explains(tag string, at time.Time, slack time.Duration, seen *r
 	}
 	return last.At.After(at.Add(-slack))
 }
+
+// added returns, as a Diff of adds, the tags whose latest write in r
+// added them: socialsync may have put them on the contact without
+// storing it (a crash between the write and the state).
+func (r intents) added() tagging.Diff {
+	last := map[string]bool{}
+	for _, w := range r.Writes {
+		for _, t := range w.Remove {
+			last[t] = false
+		}
+		for _, t := range w.Add {
+			last[t] = true
+		}
+	}
+	var d tagging.Diff
+	for t, add := range last {
+		if add {
+			d.Add = append(d.Add, t)
+		}
+	}
+	slices.Sort(d.Add)
+	return d
+}

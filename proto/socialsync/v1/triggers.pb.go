@@ -691,6 +691,74 @@ func (x *ReconcileRequested) GetRunId() string {
 	return ""
 }
 
+// RemapRequested asks contactsync to rename, on every contact socialsync
+// tagged at the location, the contact tags it applied so that they follow
+// the location's current contact-tag template (its mapping's contactTag):
+// sent when a mapping is saved. The run always targets the mapping stored
+// when it works, so a later change supersedes an earlier one. Progress is
+// in socialsync_relations under "remap.<location_id>".
+// Subject: socialsync.trigger.remap.<location_id>.
+type RemapRequested struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	LocationId string                 `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// requested_by names the requester ("cli", "api").
+	RequestedBy   string                 `protobuf:"bytes,2,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	RequestedAt   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=requested_at,json=requestedAt,proto3" json:"requested_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemapRequested) Reset() {
+	*x = RemapRequested{}
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemapRequested) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemapRequested) ProtoMessage() {}
+
+func (x *RemapRequested) ProtoReflect() protoreflect.Message {
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemapRequested.ProtoReflect.Descriptor instead.
+func (*RemapRequested) Descriptor() ([]byte, []int) {
+	return file_socialsync_v1_triggers_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RemapRequested) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *RemapRequested) GetRequestedBy() string {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return ""
+}
+
+func (x *RemapRequested) GetRequestedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RequestedAt
+	}
+	return nil
+}
+
 var File_socialsync_v1_triggers_proto protoreflect.FileDescriptor
 
 const file_socialsync_v1_triggers_proto_rawDesc = "" +
@@ -750,7 +818,12 @@ const file_socialsync_v1_triggers_proto_rawDesc = "" +
 	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12!\n" +
 	"\frequested_by\x18\x03 \x01(\tR\vrequestedBy\x12=\n" +
 	"\frequested_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestedAt\x12\x15\n" +
-	"\x06run_id\x18\x05 \x01(\tR\x05runId*\x8e\x01\n" +
+	"\x06run_id\x18\x05 \x01(\tR\x05runId\"\x93\x01\n" +
+	"\x0eRemapRequested\x12\x1f\n" +
+	"\vlocation_id\x18\x01 \x01(\tR\n" +
+	"locationId\x12!\n" +
+	"\frequested_by\x18\x02 \x01(\tR\vrequestedBy\x12=\n" +
+	"\frequested_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestedAt*\x8e\x01\n" +
 	"\x16HighLevelContactChange\x12)\n" +
 	"%HIGH_LEVEL_CONTACT_CHANGE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eHIGH_LEVEL_CONTACT_CHANGE_TAGS\x10\x01\x12%\n" +
@@ -769,7 +842,7 @@ func file_socialsync_v1_triggers_proto_rawDescGZIP() []byte {
 }
 
 var file_socialsync_v1_triggers_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_socialsync_v1_triggers_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_socialsync_v1_triggers_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_socialsync_v1_triggers_proto_goTypes = []any{
 	(HighLevelContactChange)(0),     // 0: socialsync.v1.HighLevelContactChange
 	(*PostEvent)(nil),               // 1: socialsync.v1.PostEvent
@@ -778,24 +851,26 @@ var file_socialsync_v1_triggers_proto_goTypes = []any{
 	(*StatsRequested)(nil),          // 4: socialsync.v1.StatsRequested
 	(*HighLevelContactChanged)(nil), // 5: socialsync.v1.HighLevelContactChanged
 	(*ReconcileRequested)(nil),      // 6: socialsync.v1.ReconcileRequested
-	(Change)(0),                     // 7: socialsync.v1.Change
-	(*timestamppb.Timestamp)(nil),   // 8: google.protobuf.Timestamp
-	(*DateRange)(nil),               // 9: socialsync.v1.DateRange
+	(*RemapRequested)(nil),          // 7: socialsync.v1.RemapRequested
+	(Change)(0),                     // 8: socialsync.v1.Change
+	(*timestamppb.Timestamp)(nil),   // 9: google.protobuf.Timestamp
+	(*DateRange)(nil),               // 10: socialsync.v1.DateRange
 }
 var file_socialsync_v1_triggers_proto_depIdxs = []int32{
-	7, // 0: socialsync.v1.PostEvent.change:type_name -> socialsync.v1.Change
-	8, // 1: socialsync.v1.PostEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	2, // 2: socialsync.v1.PostEvent.contacts:type_name -> socialsync.v1.ContactRef
-	9, // 3: socialsync.v1.StatsRequested.range:type_name -> socialsync.v1.DateRange
-	0, // 4: socialsync.v1.HighLevelContactChanged.change:type_name -> socialsync.v1.HighLevelContactChange
-	8, // 5: socialsync.v1.HighLevelContactChanged.sent_at:type_name -> google.protobuf.Timestamp
-	8, // 6: socialsync.v1.HighLevelContactChanged.received_at:type_name -> google.protobuf.Timestamp
-	8, // 7: socialsync.v1.ReconcileRequested.requested_at:type_name -> google.protobuf.Timestamp
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	8,  // 0: socialsync.v1.PostEvent.change:type_name -> socialsync.v1.Change
+	9,  // 1: socialsync.v1.PostEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	2,  // 2: socialsync.v1.PostEvent.contacts:type_name -> socialsync.v1.ContactRef
+	10, // 3: socialsync.v1.StatsRequested.range:type_name -> socialsync.v1.DateRange
+	0,  // 4: socialsync.v1.HighLevelContactChanged.change:type_name -> socialsync.v1.HighLevelContactChange
+	9,  // 5: socialsync.v1.HighLevelContactChanged.sent_at:type_name -> google.protobuf.Timestamp
+	9,  // 6: socialsync.v1.HighLevelContactChanged.received_at:type_name -> google.protobuf.Timestamp
+	9,  // 7: socialsync.v1.ReconcileRequested.requested_at:type_name -> google.protobuf.Timestamp
+	9,  // 8: socialsync.v1.RemapRequested.requested_at:type_name -> google.protobuf.Timestamp
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_socialsync_v1_triggers_proto_init() }
@@ -816,7 +891,7 @@ func file_socialsync_v1_triggers_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socialsync_v1_triggers_proto_rawDesc), len(file_socialsync_v1_triggers_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
