@@ -809,5 +809,6 @@ var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OB
 
 // durableOwner names the user of a durable not named after its worker:
 // the automation worker runs the segments and workflows durables,
-// contactsync its HighLevel webhooks and reconcile durables.
-var durableOwner = map[string]string{"segments": "automation", "workflows": "automation", "contactsync-highlevel": "contactsync", "reconcile": "contactsync"}
+// contactsync its HighLevel webhooks, reconcile and remap durables.
+var durableOwner = map[string]string{"segments": "automation", "workflows": "automation", "contactsync-highlevel": "contactsync", "reconcile": "contactsync",
+	"remap": "contactsync"}

@@ -43,8 +43,9 @@ import (
 type Config struct {
 	fleet.Config
 	Concurrency int `envconfig:"AUTOMATION_CONCURRENCY" default:"4" desc:"messages this replica handles at once, per durable"`
-	// TagPrefix starts every contact tag contactsync applies: a workflow
-	// selecting contacts by social tag looks for "<prefix><tag name>".
+	// TagPrefix starts every contact tag contactsync applies in a
+	// location whose mapping has no contact-tag template: a workflow
+	// selecting contacts by social tag there looks for "<prefix><tag name>".
 	TagPrefix string `envconfig:"CONTACT_TAG_PREFIX" default:"social:" desc:"prefix of the contact tags standing for social tags"`
 	// BulkMin is the least number of contacts needing the same change
 	// that go through the bulk tags endpoint rather than one call each.
@@ -108,7 +109,7 @@ func New(cfg Config, d Deps) (*Worker, error) {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_WORKFLOW_WEBHOOK_ALLOWED_HOSTS: %v", fleet.ErrConfig, err))
 	}
 	if d.Publisher == nil || d.Locations == nil || d.Client == nil || d.Segments == nil || d.Relations == nil || d.Runs == nil ||
-		d.SegmentDefs == nil || d.Workflows == nil || d.Outbox == nil || d.DeadLetters == nil || d.Log == nil {
+		d.SegmentDefs == nil || d.Workflows == nil || d.Mappings == nil || d.Outbox == nil || d.DeadLetters == nil || d.Log == nil {
 		errs = append(errs, errors.New("automation: incomplete dependencies"))
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -33,6 +33,10 @@ type Deps struct {
 	// worker's loops.
 	SegmentDefs Watcher
 	Workflows   Watcher
+	// Mappings tell how each location names its contact tags: a
+	// workflow selecting contacts by social tag looks for the names the
+	// location's template gives (socialsync_settings, read).
+	Mappings Mappings
 	// Outbox publishes a workflow's raw messages.
 	Outbox      Outbox
 	DeadLetters DeadLetters
@@ -77,6 +81,13 @@ type Records interface {
 	// Keys returns the rest of every key that starts with prefix (which
 	// ends with a dot).
 	Keys(ctx context.Context, prefix string) ([]string, error)
+}
+
+// Mappings are the locations' field mappings (socialsync_settings).
+type Mappings interface {
+	// ContactTagNaming tells how loc's contact tags are named: by its
+	// mapping, else by fallback (settings.ContactTagNaming).
+	ContactTagNaming(ctx context.Context, loc string, fallback func(string) string, log *slog.Logger) (func(string) string, error)
 }
 
 // Watcher watches a bucket's keys (jetstream.KeyValue).

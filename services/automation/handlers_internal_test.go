@@ -89,6 +89,11 @@ func (f *fakes) Publish(_ context.Context, _ string, m proto.Message, _ ...bus.P
 
 func (f *fakes) Locations(context.Context) ([]creds.Location, error) { return nil, nil }
 
+// ContactTagNaming names by the prefix: no location has a mapping.
+func (f *fakes) ContactTagNaming(_ context.Context, _ string, fallback func(string) string, _ *slog.Logger) (func(string) string, error) {
+	return fallback, nil
+}
+
 func (f *fakes) Watch(context.Context, string, ...jetstream.WatchOpt) (jetstream.KeyWatcher, error) {
 	panic("the tests load the definitions themselves")
 }
@@ -120,7 +125,7 @@ func newWorker(t *testing.T, f *fakes, segs, wfs []string) *Worker {
 	t.Helper()
 	w, err := New(Config{Concurrency: 1, TagPrefix: "social:", BulkMin: 100}, Deps{
 		Publisher: f, Locations: f, Client: func(string) Client { return f },
-		Segments: f.segments, Relations: f.relations, Runs: f.runs, SegmentDefs: f, Workflows: f,
+		Segments: f.segments, Relations: f.relations, Runs: f.runs, SegmentDefs: f, Workflows: f, Mappings: f,
 		Outbox: f, DeadLetters: f, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -43,7 +43,7 @@ func deps(t *testing.T, env *fleettest.Env) automationworker.Deps {
 	}
 	return automationworker.Deps{Publisher: env.Deps.Publisher, Locations: env.Deps.Creds,
 		Client:   func(loc string) automationworker.Client { return env.Deps.Client(loc) },
-		Segments: s.Segments, Relations: s.Relations, Runs: s.Runs, SegmentDefs: s.SegmentDefs, Workflows: s.Workflows,
+		Segments: s.Segments, Relations: s.Relations, Runs: s.Runs, SegmentDefs: s.SegmentDefs, Workflows: s.Workflows, Mappings: s.Mappings,
 		Outbox: s.Outbox, DeadLetters: s.DeadLetters, Meter: env.Deps.Telemetry.MeterProvider(), Log: env.Deps.Log}
 }
 
@@ -80,6 +80,13 @@ func postKey(t testing.TB, id string) string {
 // sequence.
 func tagPost(t *testing.T, env *fleettest.Env, loc, post string, names []string, at time.Time, contacts ...string) uint64 {
 	t.Helper()
+	return tagPostAs(t, env, loc, "social:", post, names, at, contacts...)
+}
+
+// tagPostAs is tagPost in a location whose contact tags are the social
+// tags' names after prefix.
+func tagPostAs(t *testing.T, env *fleettest.Env, loc, prefix, post string, names []string, at time.Time, contacts ...string) uint64 {
+	t.Helper()
 	ctx := context.Background()
 	kv, err := env.JS.KeyValue(ctx, topology.BucketRelations)
 	if err != nil {
@@ -100,7 +107,7 @@ func tagPost(t *testing.T, env *fleettest.Env, loc, post string, names []string,
 			applied := map[string]bool{}
 			for _, ns := range st.Posts {
 				for _, n := range ns {
-					applied[contacttags.ContactTag("social:", n)] = true
+					applied[contacttags.ContactTag(prefix, n)] = true
 				}
 			}
 			st.Applied = contacttags.Sorted(applied)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/relations/revision"
+	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
@@ -25,6 +27,7 @@ type Stores struct {
 	Runs        Records
 	SegmentDefs Watcher
 	Workflows   Watcher
+	Mappings    Mappings
 	Outbox      Outbox
 	DeadLetters DeadLetters
 }
@@ -32,15 +35,22 @@ type Stores struct {
 // OpenStores opens the automation worker's buckets, which the process's
 // topology declared.
 func OpenStores(ctx context.Context, js jetstream.JetStream) (Stores, error) {
-	var rel, seg, wf, runs jetstream.KeyValue
+	var rel, seg, wf, runs, set jetstream.KeyValue
 	if err := bus.OpenBuckets(ctx, js, map[string]*jetstream.KeyValue{
 		topology.BucketRelations: &rel, topology.BucketSegments: &seg,
-		topology.BucketWorkflows: &wf, topology.BucketWorkflowRuns: &runs,
+		topology.BucketWorkflows: &wf, topology.BucketWorkflowRuns: &runs, topology.BucketSettings: &set,
 	}); err != nil {
 		return Stores{}, err
 	}
 	return Stores{Segments: kvRecords{seg}, Relations: kvRecords{rel}, Runs: kvRecords{runs},
-		SegmentDefs: seg, Workflows: wf, Outbox: outbox{js}, DeadLetters: jsDeadLetters{js}}, nil
+		SegmentDefs: seg, Workflows: wf, Mappings: kvMappings{set}, Outbox: outbox{js}, DeadLetters: jsDeadLetters{js}}, nil
+}
+
+// kvMappings reads the locations' mappings from socialsync_settings.
+type kvMappings struct{ kv jetstream.KeyValue }
+
+func (m kvMappings) ContactTagNaming(ctx context.Context, loc string, fallback func(string) string, log *slog.Logger) (func(string) string, error) {
+	return settings.ContactTagNaming(ctx, m.kv, loc, fallback, log)
 }
 
 type kvRecords struct{ kv jetstream.KeyValue }

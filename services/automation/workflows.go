@@ -281,8 +281,17 @@ func (e *effects) Contacts(ctx context.Context, loc string, sel automation.Selec
 		if sel.Tag != "" {
 			want = []string{sel.Tag}
 		}
-		for _, n := range sel.SocialTags {
-			want = append(want, contacttags.ContactTag(e.h.w.cfg.TagPrefix, n))
+		if len(sel.SocialTags) > 0 {
+			// Named as contactsync names them: by the location's
+			// template, read now (a changed mapping applies at once).
+			prefix := func(name string) string { return contacttags.ContactTag(e.h.w.cfg.TagPrefix, name) }
+			naming, err := e.h.w.deps.Mappings.ContactTagNaming(ctx, loc, prefix, bus.LoggerFrom(ctx))
+			if err != nil {
+				return nil, err
+			}
+			for _, n := range sel.SocialTags {
+				want = append(want, contacttags.ContactTag("", naming(n)))
+			}
 		}
 		if len(want) == 0 {
 			break

@@ -71,6 +71,6 @@ func NewAutomation(ctx context.Context, cfg automationworker.Config, d *fleet.De
 	}
 	return automationworker.New(cfg, automationworker.Deps{Publisher: d.Publisher, Locations: d.Creds,
 		Client:   func(loc string) automationworker.Client { return d.Client(loc) },
-		Segments: s.Segments, Relations: s.Relations, Runs: s.Runs, SegmentDefs: s.SegmentDefs, Workflows: s.Workflows,
+		Segments: s.Segments, Relations: s.Relations, Runs: s.Runs, SegmentDefs: s.SegmentDefs, Workflows: s.Workflows, Mappings: s.Mappings,
 		Outbox: s.Outbox, DeadLetters: s.DeadLetters, Meter: d.Telemetry.MeterProvider(), Log: d.Log})
 }

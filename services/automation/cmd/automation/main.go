@@ -37,6 +37,7 @@ func run(ctx context.Context) error {
 		Runs:        stores.Runs,
 		SegmentDefs: stores.SegmentDefs,
 		Workflows:   stores.Workflows,
+		Mappings:    stores.Mappings,
 		Outbox:      stores.Outbox,
 		DeadLetters: stores.DeadLetters,
 		Meter:       d.Telemetry.MeterProvider(),
