@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,15 +16,17 @@ import (
 
 func mappingsCmd(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: want a subcommand: set or get", errUsage)
+		return fmt.Errorf("%w: want a subcommand: set, get or status", errUsage)
 	}
 	switch args[0] {
 	case "set":
 		return mappingsSet(ctx, env, args[1:])
 	case "get":
 		return mappingsGet(ctx, env, args[1:])
+	case "status":
+		return mappingsStatus(ctx, env, args[1:])
 	default:
-		return fmt.Errorf("%w: unknown subcommand %q: want set or get", errUsage, args[0])
+		return fmt.Errorf("%w: unknown subcommand %q: want set, get or status", errUsage, args[0])
 	}
 }
 
@@ -79,11 +82,23 @@ func mappingsSet(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	old, had, err := settings.GetMapping(ctx, kv, m.Location)
+	if err != nil && !errors.Is(err, settings.ErrInvalid) {
+		return err
+	}
 	if err := settings.PutMapping(ctx, kv, m); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "mappings of %s stored: contact tags %q, %d contact fields, %d custom values\n",
 		m.Location, m.Template(), len(m.ContactFields), len(m.CustomValues))
+	if had && old.Template() == m.Template() {
+		return nil
+	}
+	if err := requestRemap(ctx, c.js, m.Location, "cli", env.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "the contact tags socialsync gave are being renamed to %q; follow with: socialsync mappings status --location %s --follow\n",
+		m.Template(), m.Location)
 	return nil
 }
 

@@ -130,7 +130,7 @@ func followRun(ctx context.Context, kv jetstream.KeyValue, loc, id string, bar b
 			costShown = true
 		}
 		if bar {
-			fmt.Fprintf(out, "\r%s", progressBar(run.Cursor, len(run.Tags), 30))
+			fmt.Fprintf(out, "\r%s", progressBar(run.Cursor, len(run.Tags), 30, "tags"))
 		}
 		if run.State == relations.ReconcileDone {
 			if bar {
@@ -153,13 +153,13 @@ func printCost(out io.Writer, loc string, run relations.ReconcileRun) {
 		c.Tags, c.Contacts, c.SearchCalls, time.Duration(c.AtBudgetSeconds)*time.Second, 100*c.DailyShare, c.MaxWrites)
 }
 
-// progressBar draws done of total in width characters.
-func progressBar(done, total, width int) string {
+// progressBar draws done of total units in width characters.
+func progressBar(done, total, width int, unit string) string {
 	filled := width
 	if total > 0 {
 		filled = done * width / total
 	}
-	return fmt.Sprintf("[%s%s] %d/%d tags", strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total)
+	return fmt.Sprintf("[%s%s] %d/%d %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total, unit)
 }
 
 // printRun prints a finished run's drift and summary.

@@ -98,7 +98,7 @@ func TestProgressBar(t *testing.T) {
 		{4, 4, "[##########] 4/4 tags"},
 		{0, 0, "[##########] 0/0 tags"},
 	} {
-		if got := progressBar(tt.done, tt.total, 10); got != tt.want {
+		if got := progressBar(tt.done, tt.total, 10, "tags"); got != tt.want {
 			t.Errorf("progressBar(%d, %d) = %q, want %q", tt.done, tt.total, got, tt.want)
 		}
 	}

@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/relations"
+	"github.com/socialsync/socialsync/pkg/topology"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+)
+
+// requestRemap asks contactsync to re-apply loc's contact-tag template to
+// the contacts socialsync tagged (a mapping was saved).
+func requestRemap(ctx context.Context, js jetstream.JetStream, loc, by string, now time.Time) error {
+	subject, err := topology.RemapTriggers.Subject(loc)
+	if err != nil {
+		return err
+	}
+	pub := bus.NewPublisher(js, bus.PublisherOptions{Known: topology.Known})
+	req := &socialsyncv1.RemapRequested{LocationId: loc, RequestedBy: by, RequestedAt: timestamppb.New(now)}
+	if _, err := pub.Publish(ctx, subject, req, bus.WithMsgID("remap:"+loc+":"+strconv.FormatInt(now.UnixNano(), 36))); err != nil {
+		return fmt.Errorf("request the renaming of the contact tags of %s: %w", loc, err)
+	}
+	return nil
+}
+
+// mappingsStatus shows how far the renaming of a location's contact tags
+// after its latest template change is, and with --follow follows it to
+// its end (a progress bar on a terminal).
+func mappingsStatus(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "mappings status", "Show how far socialsync is in renaming the contact tags it gave after the location's contact-tag\n"+
+		"template changed (docs/contact-tags.md, \"When a mapping changes\").")
+	url := natsFlag(fs)
+	loc := fs.String("location", "", "HighLevel location id (required)")
+	follow := fs.Bool("follow", false, "follow the renaming until it is done")
+	timeout := fs.Duration("timeout", time.Hour, "how long --follow follows (the renaming goes on without the command)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !ids.ValidHighLevel(*loc) {
+		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
+	}
+	c, err := dial(ctx, *url)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	kv, err := c.js.KeyValue(ctx, topology.BucketRelations)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", topology.BucketRelations, err)
+	}
+	if !*follow {
+		e, err := kv.Get(ctx, relations.RemapKey(*loc))
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			fmt.Fprintf(env.Stdout, "the contact-tag template of %s never changed: nothing renamed\n", *loc)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read the renaming of %s: %w", *loc, err)
+		}
+		var run relations.RemapRun
+		if err := json.Unmarshal(e.Value(), &run); err != nil {
+			return fmt.Errorf("decode the renaming of %s: %w", *loc, err)
+		}
+		printRemap(env.Stdout, *loc, run)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	w, err := kv.Watch(ctx, relations.RemapKey(*loc))
+	if err != nil {
+		return fmt.Errorf("watch the renaming of %s: %w", *loc, err)
+	}
+	defer func() { _ = w.Stop() }()
+	bar := terminal(env.Stdout)
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case <-ctx.Done():
+			if bar {
+				fmt.Fprintln(env.Stdout)
+			}
+			return fmt.Errorf("renaming of the contact tags of %s not done yet (it goes on): %w", *loc, ctx.Err())
+		case e = <-w.Updates():
+		}
+		if e == nil || e.Operation() != jetstream.KeyValuePut {
+			continue
+		}
+		var run relations.RemapRun
+		if err := json.Unmarshal(e.Value(), &run); err != nil {
+			continue
+		}
+		if bar {
+			fmt.Fprintf(env.Stdout, "\r%s", progressBar(run.Done(), run.Total, 30, "contacts"))
+		}
+		if run.State == relations.RemapDone {
+			if bar {
+				fmt.Fprintln(env.Stdout)
+			}
+			printRemap(env.Stdout, *loc, run)
+			return nil
+		}
+	}
+}
+
+// printRemap prints a renaming's progress in one line.
+func printRemap(out io.Writer, loc string, run relations.RemapRun) {
+	state := "running"
+	if run.State == relations.RemapDone {
+		state = "done at " + run.FinishedAt.Format(time.RFC3339)
+	}
+	fmt.Fprintf(out, "contact tags of %s to %q: %d/%d contacts done, %d renamed, %d refused by HighLevel; %s (started %s",
+		loc, run.Template, run.Done(), run.Total, run.Changed, run.Failed, state, run.StartedAt.Format(time.RFC3339))
+	if run.Restarts > 0 {
+		fmt.Fprintf(out, ", started over %d times for a newer template", run.Restarts)
+	}
+	fmt.Fprintln(out, ")")
+}
