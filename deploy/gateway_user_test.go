@@ -177,6 +177,7 @@ func TestGatewayWithItsOwnUser(t *testing.T) {
 		// runs here, so none is recorded yet.
 		{"POST /v1/locations/{loc}/reconcile", l + "/reconcile", `{"dryRun":true}`, nil, 202, "socialsync.trigger.reconcile."},
 		{"GET /v1/locations/{loc}/reconcile", l + "/reconcile", "", nil, 404, "never reconciled"},
+		{"GET /v1/locations/{loc}/remap", l + "/remap", "", nil, 404, "never changed"},
 		{"GET /v1/pipeline", "/v1/pipeline", "", nil, 200, "SOCIALSYNC_TRIGGERS"},
 		{"GET /v1/deadletters", "/v1/deadletters", "", nil, 200, "bad_input"},
 		{"GET /v1/deadletters/{seq}", fmt.Sprintf("/v1/deadletters/%d", seq), "", nil, 200, "bad_input"},

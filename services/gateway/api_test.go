@@ -367,6 +367,9 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 	k.do(t, w, call{method: "POST", path: "/v1/locations/" + loc + "/reconcile", body: `{"runId":"no way"}`, status: 422, invalid: true})
 	putRun(t, w.Env, loc, doneRun("api-run-1"))
 	k.do(t, w, call{method: "GET", path: "/v1/locations/" + loc + "/reconcile", status: 200})
+	k.do(t, w, call{method: "GET", path: "/v1/locations/" + loc + "/remap", status: 404})
+	putRemap(t, w.Env, loc)
+	k.do(t, w, call{method: "GET", path: "/v1/locations/" + loc + "/remap", status: 200})
 	posts := bustest.Decode[socialsyncv1.PostEvent](t, bustest.Messages(t, w.JS, topology.StreamTriggers, "socialsync.trigger.post."+loc))
 	if len(posts) != 1 || posts[0].GetPostId() != "post3" || posts[0].GetSource() != "highlevel" {
 		t.Errorf("post triggers: %v", posts)

@@ -227,6 +227,7 @@ func (g *Gateway) apiRoutes() []apiRoute {
 		// caller, decides whether it repairs.
 		{"POST /v1/locations/{loc}/reconcile", scopeTrigger, g.startReconcile},
 		{"GET /v1/locations/{loc}/reconcile", scopeRead, g.getReconciliation},
+		{"GET /v1/locations/{loc}/remap", scopeRead, g.getRemap},
 		{"GET /v1/deadletters", scopeRead, g.listDeadLetters},
 		{"GET /v1/deadletters/{seq}", scopeRead, g.getDeadLetter},
 		{"POST /v1/deadletters/{seq}/replay", scopeDeadLetters, g.replayDeadLetter},

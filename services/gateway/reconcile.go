@@ -85,15 +85,19 @@ func (g *Gateway) getReconciliation(w http.ResponseWriter, r *http.Request) {
 // reconciliation reads loc's latest reconciliation record.
 func (g *Gateway) reconciliation(r *http.Request, loc string) (relations.ReconcileRun, bool, error) {
 	var run relations.ReconcileRun
-	e, err := g.kv.relations.Get(r.Context(), relations.ReconcileKey(loc))
+	found, err := g.relationsRecord(r, relations.ReconcileKey(loc), &run)
+	return run, found, err
+}
+
+// relationsRecord reads the JSON record at key of the relations bucket
+// into v; false when there is none.
+func (g *Gateway) relationsRecord(r *http.Request, key string, v any) (bool, error) {
+	e, err := g.kv.relations.Get(r.Context(), key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return run, false, nil
+		return false, nil
 	}
 	if err != nil {
-		return run, false, err
+		return false, err
 	}
-	if err := json.Unmarshal(e.Value(), &run); err != nil {
-		return run, false, err
-	}
-	return run, true, nil
+	return true, json.Unmarshal(e.Value(), v)
 }
