@@ -129,7 +129,7 @@ function report(e) {
 
 async function refreshAll() {
   if (!state.loc) return refreshHealth();
-  await Promise.all([refreshTags(), refreshStats(), refreshRecommendations(), refreshSegments(), refreshHealth(), refreshDeadLetters()]);
+  await Promise.all([refreshTags(), refreshStats(), refreshRecommendations(), refreshSegments(), refreshRemap(), refreshHealth(), refreshDeadLetters()]);
 }
 
 function scheduleRefresh() {
@@ -274,6 +274,33 @@ async function refreshSegments() {
   $("#segments-note").textContent = items.length
     ? items.length + " segments · " + fmt(items.reduce((n, s) => n + s.members, 0)) + " memberships"
     : "No segment applies here yet: socialsync segments apply -f FILE, or PUT /v1/segments.";
+}
+
+// refreshRemap shows how far the renaming of the contact tags socialsync
+// gave is, after the location's contact-tag template changed; while it
+// runs, it is read again every two seconds.
+async function refreshRemap() {
+  const loc = state.loc;
+  clearTimeout(state.remapTimer);
+  const resp = await fetch("/v1/locations/" + loc + "/remap", { headers: { Authorization: "Bearer " + state.key } });
+  if (loc !== state.loc) return;
+  const note = $("#remap-note"), bar = $("#remap-progress");
+  if (resp.status === 404) {
+    note.textContent = "Contact tags are named by the location's template; it has not changed since they were given.";
+    note.dataset.state = "";
+    bar.hidden = true;
+    return;
+  }
+  if (!resp.ok) throw new Error("contact tag renaming: " + resp.status + " " + resp.statusText);
+  const r = await resp.json();
+  note.dataset.state = r.state;
+  note.textContent = (r.state === "done" ? "Renamed" : "Renaming") + " the contact tags socialsync gave to “" + r.template + "”: " +
+    fmt(r.done) + "/" + fmt(r.total) + " contacts done, " + fmt(r.changed) + " renamed" +
+    (r.failed ? ", " + fmt(r.failed) + " refused by HighLevel" : "") + (r.state === "done" ? "." : " …");
+  bar.max = Math.max(r.total, 1);
+  bar.value = r.total ? r.done : 1;
+  bar.hidden = false;
+  if (r.state !== "done") state.remapTimer = setTimeout(() => refreshRemap().catch(report), 2000);
 }
 
 // chart draws one inline SVG line per platform.

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/gateway"
@@ -102,6 +103,24 @@ func (f *fleet) post(t *testing.T, loc string, tags, contacts []string) {
 	subject, _ := topology.PostTriggers.Subject(loc)
 	if _, err := f.Deps.Publisher.Publish(context.Background(), subject, &socialsyncv1.PostEvent{LocationId: loc, PostId: post.ID,
 		Change: socialsyncv1.Change_CHANGE_CREATED, TagIds: tags, ContactIds: contacts, OccurredAt: timestamppb.Now(), EventId: "test:" + post.ID}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// changeTemplate stores loc's mapping with the contact-tag template tmpl
+// and asks for the renaming, as `socialsync mappings set` does.
+func (f *fleet) changeTemplate(t *testing.T, loc, tmpl string) {
+	t.Helper()
+	kv, err := settings.Open(context.Background(), f.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := settings.PutMapping(context.Background(), kv, settings.Mapping{Location: loc, ContactTag: tmpl}); err != nil {
+		t.Fatal(err)
+	}
+	subject, _ := topology.RemapTriggers.Subject(loc)
+	if _, err := f.Deps.Publisher.Publish(context.Background(), subject, &socialsyncv1.RemapRequested{LocationId: loc, RequestedBy: "test",
+		RequestedAt: timestamppb.Now()}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -228,6 +247,19 @@ func TestDashboard(t *testing.T) {
 	poll("see the segment and its size", fmt.Sprintf(
 		`(() => { const r = document.querySelector('#segments tr[data-segment="browser-fans"]'); return !!r && r.querySelector(".members").textContent === "%d"; })()`,
 		len(contacts)))
+	// The location's contact-tag template changes, as `socialsync mappings
+	// set` saves it: the page follows the renaming of the tags already
+	// given to its end.
+	if s := text("#remap-note"); !strings.Contains(s, "has not changed") {
+		t.Errorf("renaming before any template change: %q", s)
+	}
+	f.changeTemplate(t, loc, "sp-{{tagName}}")
+	poll("see the contact tags renamed", fmt.Sprintf(
+		`(() => { const n = document.querySelector("#remap-note"); return n.dataset.state === "done" && n.textContent.includes("%d/%d contacts done, %d renamed"); })()`,
+		len(contacts), len(contacts), len(contacts)))
+	if got := f.ContactTags(t, loc, contacts[0]); !fleettest.HasTag(got, "sp-"+strings.ToLower(tagName)) || fleettest.HasTag(got, "social:"+strings.ToLower(tagName)) {
+		t.Errorf("contact tags after the renaming: %v", got)
+	}
 	run("see the pipeline health", visible(`#consumers tbody tr`), visible(fmt.Sprintf(`#locations-health tr[data-location="%s"]`, loc)),
 		visible(`#live-status.on`))
 	if s := text(fmt.Sprintf(`#locations-health tr[data-location="%s"] .token`, loc)); !strings.HasPrefix(s, "valid") {
