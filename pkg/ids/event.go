@@ -16,7 +16,8 @@ const APISource = "api"
 // contactsync's "contacttags:", the automation worker's "segment:" and
 // "segments:", the stats worker's "stats:", "recommendation:" and its
 // trigger ids "event:", "msg:", "content:", the CLI's "backfill-" and
-// "demo:", reconciliation's "reconcile:" and "sched-", the bus's
+// "demo:", reconciliation's "reconcile:" and "sched-", the renaming
+// requests' "remap:", the bus's
 // "replay:" and "dlq:", creds' "creds."). An event id
 // from outside that starts with one is refused (CheckEventID), so that it
 // can never be taken for, or suppress, one of ours. A publisher that
@@ -26,7 +27,7 @@ const APISource = "api"
 var internalPrefixes = []string{
 	"refresh:", "tagchanged:", "tagdetails:", "tagdetailsstored:", "poll:", "contacttags:",
 	"segment:", "segments:", "stats:", "recommendation:", "event:", "msg:", "content:",
-	"backfill-", "demo:", "reconcile:", "sched-", "replay:", "dlq:", "creds.",
+	"backfill-", "demo:", "reconcile:", "sched-", "remap:", "replay:", "dlq:", "creds.",
 }
 
 // ruleEventID is what CheckEventID asks of an event id, after "want".

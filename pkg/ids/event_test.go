@@ -49,7 +49,7 @@ func TestCheckEventIDRefusesInternalIDs(t *testing.T) {
 		"poll:LOC1:p1:2031-01-01T00:00:00.000Z", "contacttags:LOC1:c1:add:crm/cA:4", "segment:LOC1:c1:vip:add:2",
 		"segments:def:vip:3:LOC1", "stats:LOC1:2031-01-01:00ff:0", "recommendation:LOC1:2031-01-01:00ff",
 		"event:x", "msg:x", "content:x", "backfill-LOC1-2031-01-01", "demo:LOC1:p1", "replay:42",
-		"dlq:SOCIALSYNC_TRIGGERS:4:fetcher", "creds.LOC1.needs_reauth.3", "reconcile:LOC1:run-1", "sched-1796083200",
+		"dlq:SOCIALSYNC_TRIGGERS:4:fetcher", "creds.LOC1.needs_reauth.3", "reconcile:LOC1:run-1", "sched-1796083200", "remap:LOC1:m1",
 	}
 	for _, id := range internal {
 		err := ids.CheckEventID("event_id", id)

@@ -227,6 +227,8 @@ func messageOf(f bus.Family) proto.Message {
 		return &socialsyncv1.HighLevelContactChanged{}
 	case topology.ReconcileTriggers:
 		return &socialsyncv1.ReconcileRequested{}
+	case topology.RemapTriggers:
+		return &socialsyncv1.RemapRequested{}
 	}
 	return nil
 }
