@@ -102,12 +102,35 @@ func readRun(ctx context.Context, kv jetstream.KeyValue, loc string) (*relations
 // followRun watches loc's run id until it is done: it prints the cost once
 // the run has started, and on a terminal a progress bar.
 func followRun(ctx context.Context, kv jetstream.KeyValue, loc, id string, bar bool, out io.Writer) (relations.ReconcileRun, error) {
-	w, err := kv.Watch(ctx, relations.ReconcileKey(loc))
+	costShown := false
+	run, err := followRecord(ctx, kv, relations.ReconcileKey(loc), bar, out, func(run relations.ReconcileRun) (string, bool, bool) {
+		if run.ID != id {
+			return "", false, false
+		}
+		if !costShown {
+			printCost(out, loc, run)
+			costShown = true
+		}
+		return progressBar(run.Cursor, len(run.Tags), 30, "tags"), run.State == relations.ReconcileDone, true
+	})
 	if err != nil {
-		return relations.ReconcileRun{}, fmt.Errorf("watch reconciliation of %s: %w", loc, err)
+		return run, fmt.Errorf("reconciliation %s of %s not done yet (it goes on; run the command again to follow it): %w", id, loc, err)
+	}
+	return run, nil
+}
+
+// followRecord watches the JSON record at key until it is done: step
+// tells of each version whether it is one to follow (ok), its progress
+// line, shown on a terminal (bar), and whether it is done. It returns the
+// record done, or the context's error.
+func followRecord[T any](ctx context.Context, kv jetstream.KeyValue, key string, bar bool, out io.Writer,
+	step func(T) (line string, done, ok bool)) (T, error) {
+	var zero T
+	w, err := kv.Watch(ctx, key)
+	if err != nil {
+		return zero, fmt.Errorf("watch %s: %w", key, err)
 	}
 	defer func() { _ = w.Stop() }()
-	costShown := false
 	for {
 		var e jetstream.KeyValueEntry
 		select {
@@ -115,28 +138,28 @@ func followRun(ctx context.Context, kv jetstream.KeyValue, loc, id string, bar b
 			if bar {
 				fmt.Fprintln(out)
 			}
-			return relations.ReconcileRun{}, fmt.Errorf("reconciliation %s of %s not done yet (it goes on; run the command again to follow it): %w", id, loc, ctx.Err())
+			return zero, ctx.Err()
 		case e = <-w.Updates():
 		}
 		if e == nil || e.Operation() != jetstream.KeyValuePut {
 			continue
 		}
-		var run relations.ReconcileRun
-		if err := json.Unmarshal(e.Value(), &run); err != nil || run.ID != id {
+		var rec T
+		if err := json.Unmarshal(e.Value(), &rec); err != nil {
 			continue
 		}
-		if !costShown {
-			printCost(out, loc, run)
-			costShown = true
+		line, done, ok := step(rec)
+		if !ok {
+			continue
 		}
 		if bar {
-			fmt.Fprintf(out, "\r%s", progressBar(run.Cursor, len(run.Tags), 30, "tags"))
+			fmt.Fprintf(out, "\r%s", line)
 		}
-		if run.State == relations.ReconcileDone {
+		if done {
 			if bar {
 				fmt.Fprintln(out)
 			}
-			return run, nil
+			return rec, nil
 		}
 	}
 }

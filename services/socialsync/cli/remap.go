@@ -77,40 +77,14 @@ func mappingsStatus(ctx context.Context, env *Env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	w, err := kv.Watch(ctx, relations.RemapKey(*loc))
+	run, err := followRecord(ctx, kv, relations.RemapKey(*loc), terminal(env.Stdout), env.Stdout, func(run relations.RemapRun) (string, bool, bool) {
+		return progressBar(run.Done(), run.Total, 30, "contacts"), run.State == relations.RemapDone, true
+	})
 	if err != nil {
-		return fmt.Errorf("watch the renaming of %s: %w", *loc, err)
+		return fmt.Errorf("renaming of the contact tags of %s not done yet (it goes on): %w", *loc, err)
 	}
-	defer func() { _ = w.Stop() }()
-	bar := terminal(env.Stdout)
-	for {
-		var e jetstream.KeyValueEntry
-		select {
-		case <-ctx.Done():
-			if bar {
-				fmt.Fprintln(env.Stdout)
-			}
-			return fmt.Errorf("renaming of the contact tags of %s not done yet (it goes on): %w", *loc, ctx.Err())
-		case e = <-w.Updates():
-		}
-		if e == nil || e.Operation() != jetstream.KeyValuePut {
-			continue
-		}
-		var run relations.RemapRun
-		if err := json.Unmarshal(e.Value(), &run); err != nil {
-			continue
-		}
-		if bar {
-			fmt.Fprintf(env.Stdout, "\r%s", progressBar(run.Done(), run.Total, 30, "contacts"))
-		}
-		if run.State == relations.RemapDone {
-			if bar {
-				fmt.Fprintln(env.Stdout)
-			}
-			printRemap(env.Stdout, *loc, run)
-			return nil
-		}
-	}
+	printRemap(env.Stdout, *loc, run)
+	return nil
 }
 
 // printRemap prints a renaming's progress in one line.

@@ -58,4 +58,14 @@ func TestMappingsSetRequestsRemap(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `to "sm-{{tagName}}": 2/3 contacts done, 2 renamed`) || !strings.Contains(out, "running") {
 		t.Errorf("status mid-way: exit %d: %s", code, out)
 	}
+	// Followed, it ends when the renaming is done.
+	data, _ = json.Marshal(relations.RemapRun{Template: "sm-{{tagName}}", State: relations.RemapDone, Contacts: []string{"a", "b", "c"},
+		Cursor: 3, Total: 3, Changed: 3})
+	if _, err := kv.Put(context.Background(), relations.RemapKey(l.ID), data); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = runCLI(t, "mappings", "status", "--nats", env.URL(), "--location", l.ID, "--follow", "--timeout", "20s")
+	if code != 0 || !strings.Contains(out, "3/3 contacts done, 3 renamed") || !strings.Contains(out, "done at") {
+		t.Errorf("status --follow: exit %d: %s", code, out)
+	}
 }
