@@ -85,18 +85,23 @@ func reconcileCmd(ctx context.Context, env *Env, args []string) error {
 
 // readRun returns loc's latest reconciliation; nil when none.
 func readRun(ctx context.Context, kv jetstream.KeyValue, loc string) (*relations.ReconcileRun, error) {
-	e, err := kv.Get(ctx, relations.ReconcileKey(loc))
+	return readRecord[relations.ReconcileRun](ctx, kv, relations.ReconcileKey(loc))
+}
+
+// readRecord returns the JSON record at key; nil when there is none.
+func readRecord[T any](ctx context.Context, kv jetstream.KeyValue, key string) (*T, error) {
+	e, err := kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read reconciliation of %s: %w", loc, err)
+		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
-	var run relations.ReconcileRun
-	if err := json.Unmarshal(e.Value(), &run); err != nil {
-		return nil, fmt.Errorf("decode reconciliation of %s: %w", loc, err)
+	var rec T
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", key, err)
 	}
-	return &run, nil
+	return &rec, nil
 }
 
 // followRun watches loc's run id until it is done: it prints the cost once

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -60,19 +58,15 @@ func mappingsStatus(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("open %s: %w", topology.BucketRelations, err)
 	}
 	if !*follow {
-		e, err := kv.Get(ctx, relations.RemapKey(*loc))
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
+		run, err := readRecord[relations.RemapRun](ctx, kv, relations.RemapKey(*loc))
+		switch {
+		case err != nil:
+			return err
+		case run == nil:
 			fmt.Fprintf(env.Stdout, "the contact-tag template of %s never changed: nothing renamed\n", *loc)
-			return nil
+		default:
+			printRemap(env.Stdout, *loc, *run)
 		}
-		if err != nil {
-			return fmt.Errorf("read the renaming of %s: %w", *loc, err)
-		}
-		var run relations.RemapRun
-		if err := json.Unmarshal(e.Value(), &run); err != nil {
-			return fmt.Errorf("decode the renaming of %s: %w", *loc, err)
-		}
-		printRemap(env.Stdout, *loc, run)
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
