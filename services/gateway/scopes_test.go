@@ -167,6 +167,7 @@ func TestLocationLimitedKey(t *testing.T) {
 	// not) is refused before anything is read or published.
 	before := len(bustest.Messages(t, w.JS, topology.StreamTriggers, "socialsync.trigger.*."+other))
 	putRun(t, env, loc, doneRun("r1")) // so that GET .../reconcile has one to show
+	putRemap(t, env, loc)              // and GET .../remap
 	for pattern, scope := range gateway.RouteScopes() {
 		if !strings.Contains(pattern, "{loc}") {
 			continue
