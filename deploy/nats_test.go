@@ -380,6 +380,22 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 		_, err = s.GetLastMsgForSubject(context.Background(), subject)
 		return err == nil
 	})
+	// A new contact-tag template, saved by the operator: contactsync renames
+	// the tags it gave on its remap durable, and the operator follows it.
+	mapFile := filepath.Join(t.TempDir(), "mapping.yaml")
+	if err := os.WriteFile(mapFile, []byte("location: "+loc.ID+"\ncontactTag: \"ds-{{tagName}}\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.operatorRun(t, "mappings", "set", "-f", mapFile, "--offline")
+	if out := n.operatorRun(t, "mappings", "status", "--location", loc.ID, "--follow", "--timeout", "90s"); !strings.Contains(out, "done at") {
+		t.Errorf("mappings status --follow: %s", out)
+	}
+	getLocation()
+	for _, c := range detail.Contacts {
+		if slices.Contains(contacts, c.ID) && (!slices.Contains(c.Tags, "ds-"+strings.TrimPrefix(want[0], "social:")) || slices.Contains(c.Tags, want[0])) {
+			t.Errorf("contact %s after the template change: %v", c.ID, c.Tags)
+		}
+	}
 	// The operator lists dead letters (none here).
 	n.operatorRun(t, "dlq")
 
@@ -400,8 +416,8 @@ func (e *natsEnv) operatorRun(t *testing.T, args ...string) string {
 func (e *natsEnv) run(t *testing.T, user string, args ...string) string {
 	t.Helper()
 	n := 1
-	if len(args) > 1 && (args[0] == "trigger" || args[0] == "locations" || args[0] == "segments" || args[0] == "topology") {
-		n = 2 // trigger post, locations add, segments apply, topology apply: flags follow the subcommand
+	if len(args) > 1 && (args[0] == "trigger" || args[0] == "locations" || args[0] == "segments" || args[0] == "topology" || args[0] == "mappings") {
+		n = 2 // trigger post, locations add, segments apply, topology apply, mappings set: flags follow the subcommand
 	}
 	full := append(slices.Clone(args[:n]), "--nats", e.url(user))
 	full = append(full, args[n:]...)
