@@ -1,6 +1,7 @@
 package contactsync
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -36,5 +37,22 @@ func TestIntentsExplain(t *testing.T) {
 				t.Errorf("explains = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// The tags socialsync's latest write of each added: those a remap may have
+// to take off again.
+func TestIntentsAdded(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	r := intents{Writes: []intentWrite{
+		{Add: []string{"sp-a", "sp-b"}, Remove: []string{"social:a", "social:b"}, At: t0},
+		{Add: []string{"tw-a"}, Remove: []string{"sp-a"}, At: t0.Add(time.Minute)},
+		{Add: []string{"social:b"}, At: t0.Add(2 * time.Minute)},
+	}}
+	if got, want := r.added().Add, []string{"social:b", "sp-b", "tw-a"}; !slices.Equal(got, want) {
+		t.Errorf("added = %v, want %v", got, want)
+	}
+	if got := (intents{}).added(); !got.Empty() {
+		t.Errorf("added of no write = %v", got)
 	}
 }

@@ -88,9 +88,10 @@ func (h *handler) remap(ctx context.Context, loc string, req *socialsyncv1.Remap
 			ids[i] = c.ID
 		}
 		slices.Sort(ids)
-		restarts := run.Restarts
+		// A run cut short by a newer template counts as a restart of it.
+		restarts := 0
 		if rev != 0 && run.State == relations.RemapRunning {
-			restarts++
+			restarts = run.Restarts + 1
 		}
 		now := h.w.now().UTC()
 		run = relations.RemapRun{Template: tmpl, State: relations.RemapRunning, RequestedBy: req.GetRequestedBy(),
