@@ -40,6 +40,9 @@ func TestRemap(t *testing.T) {
 		contacts = append(contacts, c.ID)
 	}
 	stranger := contacts[3]
+	// HighLevel's webhook reports every write back: none may be read as
+	// a hand edit.
+	relayWebhooks(t, env)
 	tagged := slices.Sorted(slices.Values(contacts[:3]))
 	// The worker fails the second contact of the run while failing is set,
 	// as a crash between its writes and its stored state would.
@@ -127,6 +130,16 @@ func TestRemap(t *testing.T) {
 	var gone []string
 	for _, pre := range []string{"sp-", "tw-", "social:"} {
 		gone = append(gone, pre+strings.ToLower(launch.Tag), pre+strings.ToLower(sale.Tag))
+	}
+	waitTags(t, env, loc, tagged, []string{"ig-" + strings.ToLower(launch.Tag), "ig-" + strings.ToLower(sale.Tag)}, gone)
+	fleettest.Eventually(t, 30*time.Second, "HighLevel's webhooks handled", func() bool {
+		info := bustest.ConsumerInfo(t, env.JS, topology.StreamTriggers, topology.DurableHighLevelContacts)
+		return info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream > 0
+	})
+	for _, c := range tagged {
+		if st, _ := contactState(t, env, loc, c); len(st.Removed) > 0 || len(st.Applied) != 2 {
+			t.Errorf("state of %s after the webhooks: applied %v, removed by hand %v", c, st.Applied, st.Removed)
+		}
 	}
 	waitTags(t, env, loc, tagged, []string{"ig-" + strings.ToLower(launch.Tag), "ig-" + strings.ToLower(sale.Tag)}, gone)
 	stop()
