@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -23,7 +24,18 @@ func (h *handler) edgeRemap(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	res, err := h.remap(ctx, loc, &req)
+	var res Result
+	if item, ok := bus.ReplayItem(msg.Headers()); ok && strings.HasPrefix(item, "contact ") {
+		// A replayed contact's dead letter renames that contact only,
+		// under the template of now; the run's record stays as it is.
+		id := strings.TrimPrefix(item, "contact ")
+		if !validKeyPart(id) {
+			return bus.Permanent(fmt.Errorf("remap %s: %w: replayed item %.64q", loc, bus.ErrBadInput, item))
+		}
+		_, _, err = h.rename(ctx, &res, loc, remapRef(h.w.now()), []string{id})
+	} else {
+		res, err = h.remap(ctx, loc, &req)
+	}
 	if dlErr := h.deadLetter(ctx, msg, res, "remap", loc); dlErr != nil {
 		return dlErr
 	}
@@ -105,7 +117,7 @@ func (h *handler) remap(ctx context.Context, loc string, req *socialsyncv1.Remap
 		}
 	}
 	began := h.w.now()
-	ref := postRef{id: "remap", at: began, reason: "contact-tag template changed"}
+	ref := remapRef(began)
 	for run.Cursor < len(run.Contacts) {
 		if h.w.now().Sub(began) >= ReconcileSlice {
 			if err := keep(); err != nil {
@@ -135,21 +147,7 @@ func (h *handler) remap(ctx context.Context, loc string, req *socialsyncv1.Remap
 			size = h.w.remapChunk
 		}
 		chunk := run.Contacts[run.Cursor:min(run.Cursor+size, len(run.Contacts))]
-		contacts := make([]*contact, len(chunk))
-		for i, id := range chunk {
-			// What socialsync wrote lately counts as written: a write
-			// under an earlier template whose state was never stored (a
-			// crash, then the template changed) is undone too.
-			in, _, err := h.store.intentsOf(ctx, loc, id)
-			if err != nil {
-				return res, err
-			}
-			contacts[i] = &contact{id: id, change: tagging.PostChange{Retag: &tagging.Retag{}}, written: in.added()}
-		}
-		failed, err := h.apply(ctx, loc, ref, contacts)
-		for _, id := range slices.Sorted(maps.Keys(failed)) {
-			res.deadLetter("contact "+id, ref.reason+": "+failed[id])
-		}
+		changed, failed, err := h.rename(ctx, &res, loc, ref, chunk)
 		if err != nil {
 			// The contacts done are stored: the chunk is planned again
 			// and finds them in line.
@@ -158,12 +156,8 @@ func (h *handler) remap(ctx context.Context, loc string, req *socialsyncv1.Remap
 			}
 			return res, err
 		}
-		for _, c := range contacts {
-			if !c.diff.Empty() && failed[c.id] == "" {
-				run.Changed++
-			}
-		}
-		run.Failed += len(failed)
+		run.Changed += changed
+		run.Failed += failed
 		run.Cursor += len(chunk)
 		if err := keep(); err != nil {
 			return res, err
@@ -176,4 +170,40 @@ func (h *handler) remap(ctx context.Context, loc string, req *socialsyncv1.Remap
 	}
 	log.Info("contact-tag template re-application done", "template", tmpl, "contacts", run.Total, "changed", run.Changed, "failed", run.Failed)
 	return res, nil
+}
+
+// remapRef is the "post" of a renaming, as ContactTagsChanged names it.
+func remapRef(at time.Time) postRef {
+	return postRef{id: "remap", at: at, reason: "contact-tag template changed"}
+}
+
+// rename plans contacts again under loc's naming of now and writes what
+// changed (apply); the contacts HighLevel refused go to res, to be
+// dead-lettered. It returns how many contacts changed and how many were
+// refused.
+func (h *handler) rename(ctx context.Context, res *Result, loc string, ref postRef, ids []string) (changed, failed int, err error) {
+	contacts := make([]*contact, len(ids))
+	for i, id := range ids {
+		// What socialsync wrote lately counts as written: a write under
+		// an earlier template whose state was never stored (a crash,
+		// then the template changed) is undone too.
+		in, _, err := h.store.intentsOf(ctx, loc, id)
+		if err != nil {
+			return 0, 0, err
+		}
+		contacts[i] = &contact{id: id, change: tagging.PostChange{Retag: &tagging.Retag{}}, written: in.added()}
+	}
+	refused, err := h.apply(ctx, loc, ref, contacts)
+	for _, id := range slices.Sorted(maps.Keys(refused)) {
+		res.deadLetter("contact "+id, ref.reason+": "+refused[id])
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, c := range contacts {
+		if _, bad := refused[c.id]; !bad && !c.diff.Empty() {
+			changed++
+		}
+	}
+	return changed, len(refused), nil
 }

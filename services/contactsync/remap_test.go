@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/relations"
@@ -189,4 +190,41 @@ func waitRemapHandled(t *testing.T, env *fleettest.Env) {
 		info := bustest.ConsumerInfo(t, env.JS, topology.StreamTriggers, topology.DurableRemap)
 		return info.NumPending == 0 && info.NumAckPending == 0
 	})
+}
+
+// A contact's dead letter of a renaming, replayed, renames that contact
+// only and leaves the run's record alone.
+func TestRemapReplayedContact(t *testing.T) {
+	env := fleettest.Start(t, "empty")
+	loc, _ := env.NewTaggedLocation(t, "Launch")
+	l := location(t, env, loc)
+	launch := liveTags(t, l, 1)[0]
+	primeCatalogue(t, env, loc, l.SocialTags)
+	var contacts []string
+	for range 2 {
+		var c simContact
+		env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{}, &c)
+		contacts = append(contacts, c.ID)
+	}
+	startWorker(t, env)
+	p := createPost(t, env, loc, launch)
+	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: p, TagIds: ids(launch), ContactIds: contacts, EventId: "e1"})
+	waitTags(t, env, loc, contacts, []string{social(launch)}, nil)
+
+	setTemplate(t, env, loc, "sp-{{tagName}}")
+	subject, err := topology.RemapTriggers.Subject(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bustest.Marshal(t, &socialsyncv1.RemapRequested{LocationId: loc, RequestedBy: "replay", RequestedAt: timestamppb.Now()})
+	publishRaw(t, env, subject, data, bus.HeaderReplayItem, "contact "+contacts[0])
+	waitTags(t, env, loc, contacts[:1], []string{"sp-" + strings.ToLower(launch.Tag)}, []string{social(launch)})
+	waitRemapHandled(t, env)
+	if got := contactTags(t, env, loc, contacts[1]); !hasTag(got, social(launch)) {
+		t.Errorf("the other contact was renamed too: %v", got)
+	}
+	var run relations.RemapRun
+	if readJSON(t, env, relations.RemapKey(loc), &run); run.Template != "" {
+		t.Errorf("a replayed contact stored a run: %+v", run)
+	}
 }
