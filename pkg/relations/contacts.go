@@ -28,6 +28,13 @@ type ContactState struct {
 	// social tag gone that socialsync did not remove; contactsync's
 	// planning reads them.
 	Removed map[string]Removal `json:"removed,omitempty"`
+	// Written is when contactsync last stored the state for a change of
+	// its own (a post event, a tag change, a repair). A write that only
+	// records what a HighLevel webhook said leaves it: reconciliation
+	// leaves out the contacts socialsync wrote in the last minute
+	// (HighLevel's search lags), not the ones HighLevel told it about.
+	// Zero in states stored before it existed: the entry's time stands in.
+	Written time.Time `json:"written,omitzero"`
 }
 
 // HighLevelTags are a contact's tags as one HighLevel webhook reported
@@ -114,7 +121,7 @@ func (h *HighLevelTags) equal(o *HighLevelTags) bool {
 
 // Clone returns a deep copy of s with non-nil Posts and Applied.
 func (s ContactState) Clone() ContactState {
-	out := ContactState{Posts: make(map[string][]string, len(s.Posts)), Applied: slices.Clone(s.Applied)}
+	out := ContactState{Posts: make(map[string][]string, len(s.Posts)), Applied: slices.Clone(s.Applied), Written: s.Written}
 	for id, names := range s.Posts {
 		out.Posts[id] = slices.Clone(names)
 	}

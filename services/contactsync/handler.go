@@ -331,6 +331,7 @@ func (p postRef) why() string {
 func (h *handler) commit(ctx context.Context, loc string, post postRef, c *contact) (conflict bool, err error) {
 	rev := c.rev
 	if !c.next.Equal(c.state) || !c.diff.Empty() {
+		c.next.Written = h.w.now()
 		rev, err = h.store.save(ctx, relations.ContactKey(loc, c.id), c.next, c.rev)
 		if errors.Is(err, errConflict) {
 			c.written = c.written.Merge(c.diff)

@@ -197,6 +197,8 @@ func TestScheduledReconciliation(t *testing.T) {
 	if _, err := env.Deps.Client(loc).RemoveContactTags(context.Background(), c.ID, []string{"social:promo"}); err != nil {
 		t.Fatal(err)
 	}
+	// Two minutes on: the contact socialsync wrote is not recent.
+	offset.Store(int64(2 * time.Minute))
 
 	// A schedule set: the day's run comes with the next check.
 	kv, err := env.JS.KeyValue(context.Background(), topology.BucketSettings)
@@ -219,7 +221,7 @@ func TestScheduledReconciliation(t *testing.T) {
 	}
 	waitTags(t, env, loc, []string{c.ID}, []string{"social:promo"}, nil)
 	// The next day's.
-	offset.Store(int64(24 * time.Hour))
+	offset.Store(int64(24*time.Hour + 2*time.Minute))
 	next := "sched-" + strconv.FormatInt(at.Add(24*time.Hour).Truncate(24*time.Hour).Unix(), 10)
 	fleettest.Eventually(t, 20*time.Second, "the next day's run done", func() bool {
 		run = relations.ReconcileRun{}

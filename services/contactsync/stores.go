@@ -122,7 +122,11 @@ func (s kvRelations) ContactStates(ctx context.Context, loc string) ([]reconcile
 		if err := json.Unmarshal(e.Value(), &st); err != nil {
 			return nil, fmt.Errorf("decode contact state %s: %w", k, err)
 		}
-		out = append(out, reconcile.Contact{ID: strings.TrimPrefix(k, prefix), State: st, WrittenAt: e.Created()})
+		written := st.Written
+		if written.IsZero() {
+			written = e.Created()
+		}
+		out = append(out, reconcile.Contact{ID: strings.TrimPrefix(k, prefix), State: st, WrittenAt: written})
 	}
 	return out, nil
 }

@@ -28,7 +28,8 @@ const (
 )
 
 // Contact is socialsync's view of one contact: its stored state and when
-// that was written.
+// socialsync last wrote it for a change of its own
+// (relations.ContactState.Written).
 type Contact struct {
 	ID        string
 	State     relations.ContactState

@@ -143,12 +143,13 @@ func (f *fleet) start(name string, env []string, args ...string) *proc {
 	return p
 }
 
-// worker starts a worker with its health server on a free port. The
-// gateway gets no token key and no client secret: it refuses them.
-func (f *fleet) worker(name string) *proc {
+// worker starts a worker with its health server on a free port and the
+// extra environment variables. The gateway gets no token key and no client
+// secret: it refuses them.
+func (f *fleet) worker(name string, extra ...string) *proc {
 	f.t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(f.t))
-	env := []string{"SOCIALSYNC_HTTP_ADDR=" + addr}
+	env := append([]string{"SOCIALSYNC_HTTP_ADDR=" + addr}, extra...)
 	if name == "gateway" {
 		env = append(env, "SOCIALSYNC_TOKEN_KEY=", "SOCIALSYNC_GHL_CLIENT_SECRET=")
 	}
