@@ -50,6 +50,8 @@ func commands() map[string]command {
 		"segments":  {"apply, validate, list or delete segment definitions (YAML)", segmentsCmd},
 		"workflows": {"apply, validate, list or delete saved workflows (YAML)", workflowsCmd},
 		"sources":   {"bind webhook sources to the locations or companies they may speak for", sourcesCmd},
+		"backup":    {"write an archive of the stored state (buckets, object stores, stream and consumer configurations)", backupCmd},
+		"restore":   {"bring a backup archive into a NATS that holds no socialsync data", restoreCmd},
 		"topology":  {"apply (create or update) or check the streams, consumers and buckets: the operator step before the workers", topologyCmd},
 	}
 }
