@@ -108,8 +108,9 @@ func (r *relay) stored() []delivery {
 //     apart naming the same new email, with a 5 s search index lag, create
 //     one contact carrying both events' tags;
 //   - a tag deleted and a tag renamed in Social Planner change every
-//     contact carrying them, and the webhooks of socialsync's own writes
-//     are not taken for hand edits;
+//     contact carrying them; a new contact tag template renames the tags
+//     socialsync gave; the webhooks of socialsync's own writes are not
+//     taken for hand edits;
 //   - a badly signed delivery is refused, a replayed one stored once;
 //   - a contact tag removed by hand is reported by reconcile --dry-run and
 //     repaired under the repair policy;
@@ -151,15 +152,15 @@ func TestContactsKeptInStep(t *testing.T) {
 
 	f.register(d)
 	dir := t.TempDir()
-	mapping := func(policy string) {
-		file := filepath.Join(dir, "mapping-"+policy+".yaml")
-		body := fmt.Sprintf("location: %s\ncontacts:\n  createMissing: true\nreconcile:\n  policy: %s\n", d.ID, policy)
+	mapping := func(template, policy string) {
+		file := filepath.Join(dir, "mapping.yaml")
+		body := fmt.Sprintf("location: %s\ncontactTag: %q\ncontacts:\n  createMissing: true\nreconcile:\n  policy: %s\n", d.ID, template, policy)
 		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		f.cli("mappings", "set", "--nats", f.natsURL, "-f", file, "--offline")
 	}
-	mapping("respect")
+	mapping("social:{{tagName}}", "respect")
 	workflow := filepath.Join(dir, "workflows.yaml")
 	if err := os.WriteFile(workflow, []byte(fmt.Sprintf(`workflows:
   - name: e2e-new-tags
@@ -285,6 +286,24 @@ func TestContactsKeptInStep(t *testing.T) {
 		return has(byEmail("ann.e2e@example.com")[0], "social:e2e omega") && has(byEmail("bob.e2e@example.com")[0], "social:e2e omega") &&
 			has(byEmail("new.e2e@example.com")[0], "social:e2e beta")
 	})
+
+	// A new contact tag template renames the tags socialsync gave, on every
+	// contact, and nothing else.
+	mapping("sp-{{tagName}}", "respect")
+	eventually(t, 120*time.Second, "the tags renamed under the new template", func() bool {
+		for _, c := range f.contacts(d.ID) {
+			for _, tg := range c.Tags {
+				if strings.HasPrefix(tg, "social:e2e") {
+					return false
+				}
+			}
+		}
+		return has(byEmail("ann.e2e@example.com")[0], "sp-e2e omega") && has(byEmail("bob.e2e@example.com")[0], "sp-e2e omega") &&
+			has(byEmail("new.e2e@example.com")[0], "sp-e2e beta")
+	})
+	eventually(t, 30*time.Second, "mappings status: the renaming done", func() bool {
+		return strings.Contains(f.cli("mappings", "status", "--nats", f.natsURL, "--location", d.ID), "3/3 contacts done, 3 renamed")
+	})
 	lastWrite := time.Now()
 
 	// HighLevel's webhooks of those writes reached contactsync, signed;
@@ -324,14 +343,14 @@ func TestContactsKeptInStep(t *testing.T) {
 	// Removed by hand, under the repair policy: the webhook is noted, a dry
 	// run reports the contact, a reconciliation adds the tag again.
 	// Reconciliation leaves out contacts socialsync wrote in the last minute.
-	mapping("repair")
+	mapping("sp-{{tagName}}", "repair")
 	time.Sleep(time.Until(lastWrite.Add(65 * time.Second)))
 	gc, err := ghl.New(ghl.Options{BaseURL: f.simURL, MaxRetries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pit := gc.ForLocation(d.ID, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: d.Token}))
-	if _, err := pit.RemoveContactTags(ctx, newContact.ID, []string{"social:e2e beta"}); err != nil {
+	if _, err := pit.RemoveContactTags(ctx, newContact.ID, []string{"sp-e2e beta"}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 60*time.Second, "the hand removal noted by contactsync", func() bool {
@@ -346,7 +365,7 @@ func TestContactsKeptInStep(t *testing.T) {
 	if !strings.Contains(out, "missing  "+newContact.ID) || !strings.Contains(out, "0 repaired") {
 		t.Errorf("reconcile --dry-run does not report the hand removal:\n%s", out)
 	}
-	if has(byEmail("new.e2e@example.com")[0], "social:e2e beta") {
+	if has(byEmail("new.e2e@example.com")[0], "sp-e2e beta") {
 		t.Error("the dry run repaired")
 	}
 	out = f.cli("reconcile", "--nats", f.natsURL, "--location", d.ID, "--timeout", "60s")
@@ -354,7 +373,7 @@ func TestContactsKeptInStep(t *testing.T) {
 		t.Errorf("reconcile under repair:\n%s", out)
 	}
 	eventually(t, 30*time.Second, "the tag removed by hand added again", func() bool {
-		return has(byEmail("new.e2e@example.com")[0], "social:e2e beta")
+		return has(byEmail("new.e2e@example.com")[0], "sp-e2e beta")
 	})
 }
 
