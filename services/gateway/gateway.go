@@ -203,6 +203,7 @@ func (g *Gateway) apiRoutes() []apiRoute {
 	return []apiRoute{
 		{"GET /v1/me", scopeAny, g.me},
 		{"GET /v1/locations", scopeRead, g.listLocations},
+		{"GET /v1/locations/health", scopeRead, g.locationsHealth},
 		{"GET /v1/locations/{loc}", scopeRead, g.getLocation},
 		{"GET /v1/locations/{loc}/tags", scopeRead, g.listTags},
 		{"GET /v1/locations/{loc}/tags/{tag}", scopeRead, g.getTag},
