@@ -207,7 +207,7 @@ func rank(o locationOverview, hr ratelimit.Headroom, addedAt, now time.Time) (in
 		add(rankTrouble, "daily cap reached")
 	}
 	if o.DeadLetters > 0 {
-		add(rankWarning, fmt.Sprintf("%d dead letters", o.DeadLetters))
+		add(rankWarning, fmt.Sprintf("%d dead letter%s", o.DeadLetters, map[bool]string{true: "s"}[o.DeadLetters > 1]))
 	}
 	if o.OldestWaitingSeconds >= staleTrigger.Seconds() {
 		add(rankWarning, "a trigger waiting "+(time.Duration(o.OldestWaitingSeconds)*time.Second).String())

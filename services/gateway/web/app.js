@@ -128,8 +128,8 @@ function report(e) {
 // --- panels ----------------------------------------------------------------
 
 async function refreshAll() {
-  if (!state.loc) return refreshHealth();
-  await Promise.all([refreshTags(), refreshStats(), refreshRecommendations(), refreshSegments(), refreshHealth(), refreshDeadLetters()]);
+  if (!state.loc) return Promise.all([refreshFleet(), refreshHealth()]);
+  await Promise.all([refreshFleet(), refreshTags(), refreshStats(), refreshRecommendations(), refreshSegments(), refreshHealth(), refreshDeadLetters()]);
 }
 
 function scheduleRefresh() {
@@ -143,7 +143,8 @@ async function refreshTags() {
   if (loc !== state.loc) return;
   const before = new Map(state.tags.map((t) => [t.id, t.posts + "/" + t.contacts]));
   state.tags = items;
-  const sorted = items.slice().sort((a, b) => b.posts - a.posts || b.contacts - a.contacts || a.name.localeCompare(b.name));
+  // What performs first: the contacts a tag's posts reached, then its posts.
+  const sorted = items.slice().sort((a, b) => b.contacts - a.contacts || b.posts - a.posts || a.name.localeCompare(b.name));
   const maxPosts = Math.max(1, ...items.map((t) => t.posts));
   const rows = sorted.map((t) => {
     const bar = el("span", { class: "bar" });
