@@ -26,7 +26,11 @@ async function api(path, opts = {}) {
   let data = null;
   try { data = await resp.json(); } catch (e) { data = null; }
   if (resp.status === 401) throw new AuthError((data && data.error && data.error.message) || "unauthorized");
-  if (!resp.ok) throw new Error((data && data.error && data.error.message) || resp.status + " " + resp.statusText);
+  if (!resp.ok) {
+    const e = new Error((data && data.error && data.error.message) || resp.status + " " + resp.statusText);
+    e.body = data; // the refusal, with the fields at fault (error.problems)
+    throw e;
+  }
   return data;
 }
 
@@ -84,6 +88,7 @@ function showGrant(me) {
   const where = me.allLocations ? "every location" : me.locations.length + (me.locations.length === 1 ? " location" : " locations");
   $("#key-grant").textContent = me.scopes.join(" · ") + " · " + where;
   $("#actions-panel").hidden = !can("trigger");
+  $("#settings-panel").hidden = !can("admin");
   $("#workers").hidden = !me.allLocations;
 }
 
@@ -129,7 +134,7 @@ function report(e) {
 
 async function refreshAll() {
   if (!state.loc) return Promise.all([refreshFleet(), refreshHealth()]);
-  await Promise.all([refreshFleet(), refreshTags(), refreshStats(), refreshRecommendations(), refreshSegments(), refreshHealth(), refreshDeadLetters()]);
+  await Promise.all([refreshFleet(), refreshSettings(), refreshTags(), refreshStats(), refreshRecommendations(), refreshSegments(), refreshHealth(), refreshDeadLetters()]);
 }
 
 function scheduleRefresh() {
