@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ids"
 )
 
@@ -73,24 +74,7 @@ func (d *Directory) statusOf(loc string, data []byte) (TokenStatus, error) {
 
 // current returns the current value of every key of kv, from one watch.
 func current(ctx context.Context, kv jetstream.KeyValue) (map[string][]byte, error) {
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = w.Stop() }()
 	out := map[string][]byte{}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, fmt.Errorf("watch %s: stopped", kv.Bucket())
-			}
-			if e == nil {
-				return out, nil
-			}
-			out[e.Key()] = e.Value()
-		}
-	}
+	err := bus.EachCurrent(ctx, kv, nil, func(e jetstream.KeyValueEntry) { out[e.Key()] = e.Value() })
+	return out, err
 }

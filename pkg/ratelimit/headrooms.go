@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
@@ -18,40 +19,28 @@ import (
 // does not decode is left out and named in the error, which comes with the
 // others.
 func (g *Governor) Headrooms(ctx context.Context) (map[string]Headroom, error) {
-	w, err := g.kv.Watch(ctx, keyPrefix+">", jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("read rate budgets: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
 	now := micros(g.cfg.Now())
 	out := map[string]Headroom{}
 	var bad []string
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("read rate budgets: %w", ctx.Err())
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, fmt.Errorf("read rate budgets: watcher stopped")
-			}
-			if e == nil { // every current budget is delivered
-				if len(bad) > 0 {
-					return out, fmt.Errorf("read rate budgets: undecodable budget of %s", strings.Join(bad, ", "))
-				}
-				return out, nil
-			}
-			id := strings.TrimPrefix(e.Key(), keyPrefix)
-			if !ghl.ValidID(id) {
-				continue
-			}
-			b, err := unmarshalBudget(e.Value())
-			if err != nil {
-				bad = append(bad, id)
-				continue
-			}
-			out[id] = g.headroomOf(b, now)
+	err := bus.EachCurrent(ctx, g.kv, []string{keyPrefix + ">"}, func(e jetstream.KeyValueEntry) {
+		id := strings.TrimPrefix(e.Key(), keyPrefix)
+		if !ghl.ValidID(id) {
+			return
 		}
+		b, err := unmarshalBudget(e.Value())
+		if err != nil {
+			bad = append(bad, id)
+			return
+		}
+		out[id] = g.headroomOf(b, now)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read rate budgets: %w", err)
 	}
+	if len(bad) > 0 {
+		return out, fmt.Errorf("read rate budgets: undecodable budget of %s", strings.Join(bad, ", "))
+	}
+	return out, nil
 }
 
 // Unused is the headroom of a resource that never asked for a permit: the

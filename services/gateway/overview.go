@@ -259,29 +259,14 @@ func (g *Gateway) lastStatsRuns(ctx context.Context, now time.Time) (map[string]
 		keys = append(keys, report.HistoryKey("*", day.Format(report.DayLayout)))
 		day = day.AddDate(0, 0, -1)
 	}
-	watcher, err := g.kv.history.WatchFiltered(ctx, keys, jetstream.IgnoreDeletes(), jetstream.MetaOnly())
-	if err != nil {
-		return nil, fmt.Errorf("watch statistics history: %w", err)
-	}
-	defer func() { _ = watcher.Stop() }()
 	out := map[string]time.Time{}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e, ok := <-watcher.Updates():
-			if !ok {
-				return nil, errors.New("watch statistics history: stopped")
-			}
-			if e == nil {
-				return out, nil
-			}
-			loc, _, _ := strings.Cut(e.Key(), ".")
-			if e.Created().After(out[loc]) {
-				out[loc] = e.Created()
-			}
+	err := bus.EachCurrent(ctx, g.kv.history, keys, func(e jetstream.KeyValueEntry) {
+		loc, _, _ := strings.Cut(e.Key(), ".")
+		if e.Created().After(out[loc]) {
+			out[loc] = e.Created()
 		}
-	}
+	}, jetstream.MetaOnly())
+	return out, err
 }
 
 // oldestTriggers returns when the oldest trigger still in the triggers

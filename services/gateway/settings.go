@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/settings"
 )
@@ -76,16 +79,7 @@ func (g *Gateway) putMapping(w http.ResponseWriter, r *http.Request) {
 		invalidFields(w, ps)
 		return
 	}
-	kv, err := settings.Open(r.Context(), g.deps.JS)
-	if err == nil {
-		err = settings.PutMapping(r.Context(), kv, m)
-	}
-	if err != nil {
-		g.storeError(w, "store mapping", err)
-		return
-	}
-	g.log.Info("mapping stored", "location", l.ID)
-	writeJSON(w, http.StatusOK, m)
+	g.storeSetting(w, r, l.ID, "mapping", m, func(ctx context.Context, kv jetstream.KeyValue) error { return settings.PutMapping(ctx, kv, m) })
 }
 
 // putSchedule is PUT /v1/locations/{loc}/settings/stats: the body
@@ -105,16 +99,23 @@ func (g *Gateway) putSchedule(w http.ResponseWriter, r *http.Request) {
 		invalidFields(w, ps)
 		return
 	}
+	g.storeSetting(w, r, l.ID, "statistics settings", st, func(ctx context.Context, kv jetstream.KeyValue) error {
+		return settings.PutStats(ctx, kv, l.ID, st)
+	})
+}
+
+// storeSetting stores a valid setting v of loc with put and answers it.
+func (g *Gateway) storeSetting(w http.ResponseWriter, r *http.Request, loc, what string, v any, put func(context.Context, jetstream.KeyValue) error) {
 	kv, err := settings.Open(r.Context(), g.deps.JS)
 	if err == nil {
-		err = settings.PutStats(r.Context(), kv, l.ID, st)
+		err = put(r.Context(), kv)
 	}
 	if err != nil {
-		g.storeError(w, "store statistics settings", err)
+		g.storeError(w, "store "+what, err)
 		return
 	}
-	g.log.Info("statistics settings stored", "location", l.ID)
-	writeJSON(w, http.StatusOK, st)
+	g.log.Info("setting stored", "location", loc, "setting", what)
+	writeJSON(w, http.StatusOK, v)
 }
 
 // invalidFields answers 422 naming every field at fault.
