@@ -36,10 +36,10 @@ const (
 	// rankTrouble: nothing is synced for the location until a person acts
 	// (re-authorise, fix the token record) or the day ends (daily cap).
 	rankTrouble = 0
-	// rankWarning: the location syncs, but something needs a look: dead
-	// letters, a trigger waiting long, the daily cap reached before the
-	// day ends at today's rate, a pause HighLevel asked for, no recent
-	// statistics run.
+	// rankWarning: something needs a look: dead letters, a trigger
+	// waiting long, the daily cap reached before the day ends at today's
+	// rate, a pause HighLevel asked for, no recent statistics run, a state
+	// other than active (connecting, or one a person chose).
 	rankWarning = 1
 	rankOK      = 2
 )
@@ -200,8 +200,14 @@ func rank(o locationOverview, hr ratelimit.Headroom, addedAt, now time.Time) (in
 			add(rankTrouble, "token expired and cannot be refreshed")
 		}
 	}
-	if o.State != string(creds.StateActive) && o.Token.Status != "needs_reauth" {
-		add(rankTrouble, "state "+o.State)
+	switch o.State {
+	case string(creds.StateActive):
+	case string(creds.StateNeedsReauth):
+		if o.Token.Status != "needs_reauth" {
+			add(rankTrouble, "needs re-authorisation")
+		}
+	default: // connecting, or a state a person chose: shown, not an emergency
+		add(rankWarning, "state "+o.State)
 	}
 	if hr.Daily > 0 && hr.DailyRemaining() == 0 {
 		add(rankTrouble, "daily cap reached")
