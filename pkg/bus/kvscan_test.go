@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
@@ -16,15 +15,7 @@ import (
 // skipping deleted keys, and metadata only when asked.
 func TestEachCurrentReadsTheCurrentEntries(t *testing.T) {
 	t.Parallel()
-	nc, err := nats.Connect(bustest.StartServer(t).ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := bustest.Connect(t, bustest.StartServer(t))
 	ctx := context.Background()
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "scan", History: 5})
 	if err != nil {
