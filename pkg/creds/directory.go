@@ -149,6 +149,11 @@ func (d *Directory) Status(ctx context.Context, loc string) (TokenStatus, error)
 	if err != nil {
 		return TokenStatus{}, err
 	}
+	return d.recordStatus(loc, rec)
+}
+
+// recordStatus is the TokenStatus of loc's record rec, or ErrNoMetadata.
+func (d *Directory) recordStatus(loc string, rec record) (TokenStatus, error) {
 	if rec.Meta == nil {
 		return TokenStatus{}, fmt.Errorf("%w: %s", ErrNoMetadata, loc)
 	}

@@ -52,11 +52,15 @@ func (g *Governor) Headroom(ctx context.Context, loc string) (Headroom, error) {
 			return Headroom{}, fmt.Errorf("read rate budget of %s: %w", loc, err)
 		}
 	}
-	now := micros(g.cfg.Now())
+	return g.headroomOf(b, micros(g.cfg.Now())), nil
+}
+
+// headroomOf is what is left of budget b at now (µs).
+func (g *Governor) headroomOf(b budget, now int64) Headroom {
 	l := b.limits(g.lim)
 	h := Headroom{Max: l.max, Window: g.cfg.Window, Used: b.heldAt(now, l), Daily: l.daily, DailyUsed: b.usedOn(now)}
 	if b.pausedUntil > now {
 		h.PausedUntil = time.UnixMicro(b.pausedUntil)
 	}
-	return h, nil
+	return h
 }

@@ -139,54 +139,55 @@ func yamlError(err error) string {
 }
 
 // Validate reports every field it cannot apply, naming it.
-func (m Mapping) Validate() error {
-	var errs []string
+func (m Mapping) Validate() error { return problems(m.Problems()).err("mapping") }
+
+// Problems lists every field of m that cannot be applied, one problem
+// each, in the order of the fields; none when m is valid.
+func (m Mapping) Problems() []Problem {
+	var errs problems
 	if m.ContactTag != "" {
 		if err := checkTemplate(m.ContactTag); err != nil {
-			errs = append(errs, "contactTag: "+err.Error())
+			errs.add("contactTag", "%v", err)
 		}
 	}
 	seen := map[string]bool{}
 	for i, f := range m.ContactFields {
 		if !slices.Contains(TagDetailFields, f.From) {
-			errs = append(errs, fmt.Sprintf("contactFields[%d].from: unknown tag-detail field %q (want one of %s)", i, f.From, strings.Join(TagDetailFields, ", ")))
+			errs.add(fmt.Sprintf("contactFields[%d].from", i), "unknown tag-detail field %q (want one of %s)", f.From, strings.Join(TagDetailFields, ", "))
 		}
 		if !customFieldKey.MatchString(f.To) {
-			errs = append(errs, fmt.Sprintf("contactFields[%d].to: %q is not a custom field key (letters, digits, '_' and '.')", i, f.To))
+			errs.add(fmt.Sprintf("contactFields[%d].to", i), "%q is not a custom field key (letters, digits, '_' and '.')", f.To)
 		}
 		if seen[f.To] {
-			errs = append(errs, fmt.Sprintf("contactFields[%d].to: %q is mapped twice", i, f.To))
+			errs.add(fmt.Sprintf("contactFields[%d].to", i), "%q is mapped twice", f.To)
 		}
 		seen[f.To] = true
 	}
 	if k := m.Contacts.ExternalIDField; k != "" && !customFieldKey.MatchString(k) {
-		errs = append(errs, fmt.Sprintf("contacts.externalIdField: %q is not a custom field key (letters, digits, '_' and '.')", k))
+		errs.add("contacts.externalIdField", "%q is not a custom field key (letters, digits, '_' and '.')", k)
 	}
 	if p := m.Reconcile.Policy; p != "" && p != PolicyRespect && p != PolicyRepair {
-		errs = append(errs, fmt.Sprintf("reconcile.policy: %q is not a policy (want %s or %s)", p, PolicyRespect, PolicyRepair))
+		errs.add("reconcile.policy", "%q is not a policy (want %s or %s)", p, PolicyRespect, PolicyRepair)
 	}
 	if e := m.Reconcile.Every; e != "" && m.ReconcileEvery() == 0 {
-		errs = append(errs, fmt.Sprintf("reconcile.every: %q: want a duration of at least %s, such as 24h", e, MinReconcileEvery))
+		errs.add("reconcile.every", "%q: want a duration of at least %s, such as 24h", e, MinReconcileEvery)
 	}
 	names := map[string]bool{}
 	for i, v := range m.CustomValues {
 		if _, err := ParseMetric(v.From); err != nil {
-			errs = append(errs, fmt.Sprintf("customValues[%d].from: %v", i, err))
+			errs.add(fmt.Sprintf("customValues[%d].from", i), "%v", err)
 		}
 		switch n := strings.TrimSpace(v.Name); {
 		case n == "" || len(n) > 100:
-			errs = append(errs, fmt.Sprintf("customValues[%d].name: want 1 to 100 characters", i))
+			errs.add(fmt.Sprintf("customValues[%d].name", i), "want 1 to 100 characters")
 		case names[strings.ToLower(n)]:
-			errs = append(errs, fmt.Sprintf("customValues[%d].name: %q is mapped twice", i, n))
+			errs.add(fmt.Sprintf("customValues[%d].name", i), "%q is mapped twice", n)
 		case strings.HasPrefix(strings.ToLower(n), RecommendationPrefix):
-			errs = append(errs, fmt.Sprintf("customValues[%d].name: %q: names starting with %q are socialsync's recommendations", i, n, RecommendationPrefix))
+			errs.add(fmt.Sprintf("customValues[%d].name", i), "%q: names starting with %q are socialsync's recommendations", n, RecommendationPrefix)
 		}
 		names[strings.ToLower(strings.TrimSpace(v.Name))] = true
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: mapping: %s", ErrInvalid, strings.Join(errs, "; "))
-	}
-	return nil
+	return errs
 }
 
 // RecommendationPrefix starts the names of the custom values socialsync

@@ -2,7 +2,6 @@ package settings
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,20 +23,23 @@ type Stats struct {
 }
 
 // Validate checks what can be checked without the stats worker: the time
-// zone and the retention. The caller checks the cron spec.
-func (s Stats) Validate() error {
+// zone and the retention. The caller checks the cron spec (Problems
+// checks all three).
+func (s Stats) Validate() error { return s.fieldProblems().err("statistics settings") }
+
+func (s Stats) fieldProblems() problems {
+	var out problems
 	if s.Timezone != "" {
 		if s.Timezone == "Local" {
-			return fmt.Errorf("%w: timezone %q is not an IANA zone", ErrInvalid, s.Timezone)
-		}
-		if _, err := time.LoadLocation(s.Timezone); err != nil {
-			return fmt.Errorf("%w: timezone %q: %v", ErrInvalid, s.Timezone, err)
+			out.add("timezone", "%q is not an IANA zone", s.Timezone)
+		} else if _, err := time.LoadLocation(s.Timezone); err != nil {
+			out.add("timezone", "%q: %v", s.Timezone, err)
 		}
 	}
 	if s.RetentionDays < 0 || s.RetentionDays > MaxRetentionDays {
-		return fmt.Errorf("%w: retentionDays %d: want 0 (the default) to %d", ErrInvalid, s.RetentionDays, MaxRetentionDays)
+		out.add("retentionDays", "%d: want 0 (the default) to %d", s.RetentionDays, MaxRetentionDays)
 	}
-	return nil
+	return out
 }
 
 // GetStats returns loc's statistics settings; the zero value when none

@@ -24,24 +24,24 @@ import (
 //
 // Every instrument keeps at most the SDK's default of 2000 attribute sets;
 // past that, new sets are folded into one with otel.metric.overflow=true.
-func newMetrics(ctx context.Context, cfg Config, res *resource.Resource) (*sdkmetric.MeterProvider, http.Handler, error) {
+func newMetrics(ctx context.Context, cfg Config, res *resource.Resource) (*sdkmetric.MeterProvider, http.Handler, *prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		if err := reg.Register(c); err != nil {
-			return nil, nil, fmt.Errorf("register runtime collector: %w", err)
+			return nil, nil, nil, fmt.Errorf("register runtime collector: %w", err)
 		}
 	}
 	exp, err := otelprom.New(otelprom.WithRegisterer(reg))
 	if err != nil {
-		return nil, nil, fmt.Errorf("create prometheus exporter: %w", err)
+		return nil, nil, nil, fmt.Errorf("create prometheus exporter: %w", err)
 	}
 	opts := []sdkmetric.Option{sdkmetric.WithReader(exp), sdkmetric.WithResource(res)}
 	push, err := newMetricExporter(ctx, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if push != nil {
 		// OTEL_METRIC_EXPORT_INTERVAL and _TIMEOUT (60s and 30s by
@@ -53,7 +53,7 @@ func newMetrics(ctx context.Context, cfg Config, res *resource.Resource) (*sdkme
 		// One broken collector should not blank the whole page.
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
-	return mp, h, nil
+	return mp, h, reg, nil
 }
 
 // newMetricExporter returns the OTLP metric exporter cfg asks for, or nil

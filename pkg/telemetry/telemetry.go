@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
@@ -74,6 +75,8 @@ type Telemetry struct {
 	mp      *sdkmetric.MeterProvider
 	prop    propagation.TextMapPropagator
 	metrics http.Handler
+	// registry is what metrics serves (Samples reads it).
+	registry *prometheus.Registry
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -103,16 +106,17 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	}
 	tp := sdktrace.NewTracerProvider(traceOpts...)
 
-	mp, metrics, err := newMetrics(ctx, cfg, res)
+	mp, metrics, reg, err := newMetrics(ctx, cfg, res)
 	if err != nil {
 		return nil, errors.Join(err, tp.Shutdown(ctx))
 	}
 
 	t := &Telemetry{
-		tp:      tp,
-		mp:      mp,
-		prop:    propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
-		metrics: metrics,
+		tp:       tp,
+		mp:       mp,
+		prop:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		metrics:  metrics,
+		registry: reg,
 	}
 	if cfg.Log != nil {
 		log := cfg.Log

@@ -470,6 +470,13 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 		t.Errorf("pipeline, 2 locations a page: %+v", one)
 	}
 	k.do(t, w, call{method: "GET", path: "/v1/pipeline?location=a.b", status: 400, invalid: true})
+	// The view across locations (overview_test.go checks its ranks).
+	k.do(t, w, call{method: "GET", path: "/v1/locations/health?limit=2", status: 200})
+	// A location's settings (settings_test.go checks the refusals).
+	k.do(t, w, call{method: "GET", path: "/v1/locations/" + loc + "/settings", status: 200})
+	k.do(t, w, call{method: "PUT", path: "/v1/locations/" + loc + "/settings/mapping", body: `{"contactTag":"social:{{tagName}}"}`, status: 200})
+	k.do(t, w, call{method: "PUT", path: "/v1/locations/" + loc + "/settings/mapping", body: `{"contactTag":"{{tagName}}"}`, status: 422})
+	k.do(t, w, call{method: "PUT", path: "/v1/locations/" + loc + "/settings/stats", body: `{"cron":"0 0 6 * * *"}`, status: 200})
 	var fetcherLag uint64
 	for _, c := range p.Consumers {
 		if c.Worker == topology.DurableFetcher {

@@ -203,6 +203,7 @@ func (g *Gateway) apiRoutes() []apiRoute {
 	return []apiRoute{
 		{"GET /v1/me", scopeAny, g.me},
 		{"GET /v1/locations", scopeRead, g.listLocations},
+		{"GET /v1/locations/health", scopeRead, g.locationsHealth},
 		{"GET /v1/locations/{loc}", scopeRead, g.getLocation},
 		{"GET /v1/locations/{loc}/tags", scopeRead, g.listTags},
 		{"GET /v1/locations/{loc}/tags/{tag}", scopeRead, g.getTag},
@@ -212,6 +213,9 @@ func (g *Gateway) apiRoutes() []apiRoute {
 		{"GET /v1/locations/{loc}/reports/range", scopeRead, g.rangeReport},
 		{"GET /v1/locations/{loc}/recommendations", scopeRead, g.getRecommendations},
 		{"GET /v1/locations/{loc}/segments", scopeRead, g.locationSegments},
+		{"GET /v1/locations/{loc}/settings", scopeRead, g.getSettings},
+		{"PUT /v1/locations/{loc}/settings/mapping", scopeAdmin, g.putMapping},
+		{"PUT /v1/locations/{loc}/settings/stats", scopeAdmin, g.putSchedule},
 		{"GET /v1/segments", scopeRead, g.listDefinitions(automation.Segments)},
 		{"PUT /v1/segments", scopeDefinitions, g.applyDefinitions(automation.Segments)},
 		{"GET /v1/segments/{name}", scopeRead, g.getSegment},

@@ -9,6 +9,7 @@ replace (
 
 require (
 	github.com/getkin/kin-openapi v0.153.0
+	github.com/google/go-cmp v0.7.0
 	github.com/nats-io/nats.go v1.55.0
 	github.com/socialsync/socialsync/pkg v0.0.0-00010101000000-000000000000
 	github.com/socialsync/socialsync/proto v0.0.0-00010101000000-000000000000

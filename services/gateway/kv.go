@@ -6,32 +6,19 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/socialsync/socialsync/pkg/bus"
 )
 
 // scan returns the current values of the keys of kv matching pattern
 // (a subject wildcard such as "tagposts.<loc>.*"), in one pass over the
 // bucket's stream rather than one request per key.
 func scan(ctx context.Context, kv jetstream.KeyValue, pattern string) (map[string][]byte, error) {
-	watcher, err := kv.Watch(ctx, pattern, jetstream.IgnoreDeletes())
-	if err != nil {
+	out := map[string][]byte{}
+	if err := bus.EachCurrent(ctx, kv, []string{pattern}, func(e jetstream.KeyValueEntry) { out[e.Key()] = e.Value() }); err != nil {
 		return nil, fmt.Errorf("scan %s: %w", pattern, err)
 	}
-	defer func() { _ = watcher.Stop() }()
-	out := map[string][]byte{}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("scan %s: %w", pattern, ctx.Err())
-		case e, ok := <-watcher.Updates():
-			if !ok {
-				return nil, fmt.Errorf("scan %s: watcher stopped", pattern)
-			}
-			if e == nil { // the initial values are all delivered
-				return out, nil
-			}
-			out[e.Key()] = e.Value()
-		}
-	}
+	return out, nil
 }
 
 // get returns the value of key; nil when there is none.

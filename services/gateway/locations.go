@@ -47,7 +47,12 @@ func (g *Gateway) toLocation(ctx context.Context, l creds.Location) location {
 }
 
 func (g *Gateway) tokenState(ctx context.Context, loc string) tokenState {
-	st, err := g.deps.Directory.Status(ctx, loc)
+	return g.tokenStateOf(g.deps.Directory.Status(ctx, loc))
+}
+
+// tokenStateOf is what the API shows of a token's status st, or of the
+// error reading it.
+func (g *Gateway) tokenStateOf(st creds.TokenStatus, err error) tokenState {
 	if err != nil {
 		// The error names the location and the cause, never a token.
 		return tokenState{Status: "unknown", Scopes: []string{}, Error: err.Error()}

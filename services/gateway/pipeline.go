@@ -12,6 +12,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
@@ -74,6 +75,16 @@ type rateBudget struct {
 	DailyUsed      int64      `json:"dailyUsed"`
 	DailyRemaining int64      `json:"dailyRemaining"`
 	PausedUntil    *time.Time `json:"pausedUntil,omitempty"`
+}
+
+func toRateBudget(hr ratelimit.Headroom) *rateBudget {
+	out := &rateBudget{Max: hr.Max, WindowSeconds: hr.Window.Seconds(), Used: hr.Used, Remaining: hr.Remaining(),
+		Daily: hr.Daily, DailyUsed: hr.DailyUsed, DailyRemaining: hr.DailyRemaining()}
+	if !hr.PausedUntil.IsZero() {
+		p := hr.PausedUntil.UTC()
+		out.PausedUntil = &p
+	}
+	return out
 }
 
 // pipeline is GET /v1/pipeline. The workers, streams and dead letters are
@@ -139,12 +150,7 @@ func (g *Gateway) health(ctx context.Context, p page, only string, k apiKey) (pi
 	for _, l := range locs[lo:hi] {
 		lh := locationHealth{ID: l.ID, Name: l.Name, State: string(l.State), Token: g.tokenState(ctx, l.ID), Waiting: waiting[l.ID]}
 		if hr, err := g.governor.Headroom(ctx, l.ID); err == nil {
-			lh.Rate = &rateBudget{Max: hr.Max, WindowSeconds: hr.Window.Seconds(), Used: hr.Used, Remaining: hr.Remaining(),
-				Daily: hr.Daily, DailyUsed: hr.DailyUsed, DailyRemaining: hr.DailyRemaining()}
-			if !hr.PausedUntil.IsZero() {
-				p := hr.PausedUntil.UTC()
-				lh.Rate.PausedUntil = &p
-			}
+			lh.Rate = toRateBudget(hr)
 		}
 		out.Locations = append(out.Locations, lh)
 	}

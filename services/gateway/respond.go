@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
@@ -27,6 +28,9 @@ type errorBody struct {
 	Field  string `json:"field,omitempty"`
 	Line   int    `json:"line,omitempty"`
 	Column int    `json:"column,omitempty"`
+	// Problems name each field of a setting that cannot be applied, for
+	// a form to show next to the field.
+	Problems []settings.Problem `json:"problems,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

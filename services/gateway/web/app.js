@@ -26,7 +26,11 @@ async function api(path, opts = {}) {
   let data = null;
   try { data = await resp.json(); } catch (e) { data = null; }
   if (resp.status === 401) throw new AuthError((data && data.error && data.error.message) || "unauthorized");
-  if (!resp.ok) throw new Error((data && data.error && data.error.message) || resp.status + " " + resp.statusText);
+  if (!resp.ok) {
+    const e = new Error((data && data.error && data.error.message) || resp.status + " " + resp.statusText);
+    e.body = data; // the refusal, with the fields at fault (error.problems)
+    throw e;
+  }
   return data;
 }
 
@@ -84,6 +88,7 @@ function showGrant(me) {
   const where = me.allLocations ? "every location" : me.locations.length + (me.locations.length === 1 ? " location" : " locations");
   $("#key-grant").textContent = me.scopes.join(" · ") + " · " + where;
   $("#actions-panel").hidden = !can("trigger");
+  $("#settings-panel").hidden = !can("admin");
   $("#workers").hidden = !me.allLocations;
 }
 
@@ -128,8 +133,8 @@ function report(e) {
 // --- panels ----------------------------------------------------------------
 
 async function refreshAll() {
-  if (!state.loc) return refreshHealth();
-  await Promise.all([refreshTags(), refreshStats(), refreshRecommendations(), refreshSegments(), refreshRemap(), refreshHealth(), refreshDeadLetters()]);
+  if (!state.loc) return Promise.all([refreshFleet(), refreshHealth()]);
+  await Promise.all([refreshFleet(), refreshSettings(), refreshTags(), refreshStats(), refreshRecommendations(), refreshSegments(), refreshRemap(), refreshHealth(), refreshDeadLetters()]);
 }
 
 function scheduleRefresh() {
@@ -143,7 +148,8 @@ async function refreshTags() {
   if (loc !== state.loc) return;
   const before = new Map(state.tags.map((t) => [t.id, t.posts + "/" + t.contacts]));
   state.tags = items;
-  const sorted = items.slice().sort((a, b) => b.posts - a.posts || b.contacts - a.contacts || a.name.localeCompare(b.name));
+  // What performs first: the contacts a tag's posts reached, then its posts.
+  const sorted = items.slice().sort((a, b) => b.contacts - a.contacts || b.posts - a.posts || a.name.localeCompare(b.name));
   const maxPosts = Math.max(1, ...items.map((t) => t.posts));
   const rows = sorted.map((t) => {
     const bar = el("span", { class: "bar" });

@@ -43,6 +43,7 @@ type runConfig struct {
 	NATSPort    int           `envconfig:"EMBEDDED_NATS_PORT" default:"4222" desc:"port of the embedded NATS server (when SOCIALSYNC_NATS_URL is unset)"`
 	SandboxAddr string        `envconfig:"SANDBOX_ADDR" default:"127.0.0.1:8090" desc:"address of the embedded simulator (when SOCIALSYNC_GHL_BASE_URL is unset)"`
 	DemoEvery   time.Duration `envconfig:"DEMO_EVERY" default:"3s" desc:"interval of the demo post events with the simulator; 0 turns them off"`
+	StatusEvery time.Duration `envconfig:"STATUS_EVERY" default:"30s" desc:"interval of the status lines printed when standard output is not a terminal (on a terminal one line is kept current every second); 0 turns the status off"`
 }
 
 // runCmd starts the whole pipeline in one process: an embedded NATS
@@ -57,6 +58,9 @@ func runCmd(ctx context.Context, env *Env, args []string) error {
 	var cfg runConfig
 	if err := envconfig.Process("socialsync", &cfg); err != nil {
 		return fmt.Errorf("%w: %v", fleet.ErrConfig, err)
+	}
+	if cfg.StatusEvery < 0 {
+		return fmt.Errorf("%w: SOCIALSYNC_STATUS_EVERY: want 0 (no status) or a positive duration, got %s", fleet.ErrConfig, cfg.StatusEvery)
 	}
 	_, natsSet := os.LookupEnv("SOCIALSYNC_NATS_URL")
 	_, ghlSet := os.LookupEnv("SOCIALSYNC_GHL_BASE_URL")
@@ -161,6 +165,9 @@ func runCmd(ctx context.Context, env *Env, args []string) error {
 			hostPort(cfg.HTTPAddr), devKey, filepath.Join(cfg.DataDir, "api.key"))
 	}
 	fmt.Fprintf(env.Stdout, "Dead letters: socialsync dlq --nats %s\nStop with Ctrl-C.\n", cfg.NATSURL)
+	if cfg.StatusEvery > 0 {
+		components = append(components, fleet.Component{Name: "status", Run: newStatusReporter(env.Stdout, cfg.StatusEvery, fleetStatus(deps)).run})
+	}
 	return deps.Serve(ctx, components...)
 }
 
