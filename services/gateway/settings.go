@@ -79,7 +79,12 @@ func (g *Gateway) putMapping(w http.ResponseWriter, r *http.Request) {
 		invalidFields(w, ps)
 		return
 	}
-	g.storeSetting(w, r, l.ID, "mapping", m, func(ctx context.Context, kv jetstream.KeyValue) error { return settings.PutMapping(ctx, kv, m) })
+	g.storeSetting(w, r, l.ID, "mapping", m, func(ctx context.Context, kv jetstream.KeyValue) error {
+		// A new contact-tag template renames the tags socialsync gave,
+		// as from the CLI; GET /v1/locations/{loc}/remap follows it.
+		_, err := settings.SaveMapping(ctx, g.deps.JS, kv, m, "api", g.now())
+		return err
+	})
 }
 
 // putSchedule is PUT /v1/locations/{loc}/settings/stats: the body

@@ -1,12 +1,15 @@
 package gateway_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/topology"
 	"github.com/socialsync/socialsync/services/gateway"
 )
 
@@ -90,5 +93,27 @@ func TestLocationSettingsNameTheFieldAtFault(t *testing.T) {
 	w.api(t, http.MethodGet, base, "").json(t, &got)
 	if !got.MappingStored || got.Mapping.ContactTag != "fb:{{tagName}}" || got.Stats.Cron != "0 0 7 * * *" {
 		t.Errorf("settings stored: %+v", got)
+	}
+	// The new template asked contactsync to rename the tags it gave, as
+	// `mappings set` does; the same template again asks nothing.
+	triggers, err := env.JS.Stream(context.Background(), topology.StreamTriggers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remaps := func() uint64 {
+		info, err := triggers.Info(context.Background(), jetstream.WithSubjectFilter("socialsync.trigger.remap."+loc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Msgs
+	}
+	if n := remaps(); n != 1 {
+		t.Errorf("%d renaming requests after a new template, want 1", n)
+	}
+	if a := w.api(t, http.MethodPut, base+"/mapping", `{"contactTag":"fb:{{tagName}}","reconcile":{"policy":"repair"}}`); a.status != http.StatusOK {
+		t.Fatalf("store a mapping: %d %s", a.status, a.body)
+	}
+	if n := remaps(); n != 1 {
+		t.Errorf("%d renaming requests after the same template again, want 1", n)
 	}
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -82,20 +81,14 @@ func mappingsSet(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	old, had, err := settings.GetMapping(ctx, kv, m.Location)
-	if err != nil && !errors.Is(err, settings.ErrInvalid) {
-		return err
-	}
-	if err := settings.PutMapping(ctx, kv, m); err != nil {
+	remap, err := settings.SaveMapping(ctx, c.js, kv, m, "cli", env.Now())
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "mappings of %s stored: contact tags %q, %d contact fields, %d custom values\n",
 		m.Location, m.Template(), len(m.ContactFields), len(m.CustomValues))
-	if had && old.Template() == m.Template() {
+	if !remap {
 		return nil
-	}
-	if err := requestRemap(ctx, c.js, m.Location, "cli", env.Now()); err != nil {
-		return err
 	}
 	fmt.Fprintf(env.Stdout, "the contact tags socialsync gave are being renamed to %q; follow with: socialsync mappings status --location %s --follow\n",
 		m.Template(), m.Location)

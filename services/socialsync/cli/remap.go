@@ -4,33 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/types/known/timestamppb"
-
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/topology"
-	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
-
-// requestRemap asks contactsync to re-apply loc's contact-tag template to
-// the contacts socialsync tagged (a mapping was saved).
-func requestRemap(ctx context.Context, js jetstream.JetStream, loc, by string, now time.Time) error {
-	subject, err := topology.RemapTriggers.Subject(loc)
-	if err != nil {
-		return err
-	}
-	pub := bus.NewPublisher(js, bus.PublisherOptions{Known: topology.Known})
-	req := &socialsyncv1.RemapRequested{LocationId: loc, RequestedBy: by, RequestedAt: timestamppb.New(now)}
-	if _, err := pub.Publish(ctx, subject, req, bus.WithMsgID("remap:"+loc+":"+strconv.FormatInt(now.UnixNano(), 36))); err != nil {
-		return fmt.Errorf("request the renaming of the contact tags of %s: %w", loc, err)
-	}
-	return nil
-}
 
 // mappingsStatus shows how far the renaming of a location's contact tags
 // after its latest template change is, and with --follow follows it to
