@@ -518,7 +518,7 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "$JS.API.STREAM.MSG.DELETE.KV_socialsync_tokens"},
 			{"pub", "$JS.API.STREAM.PURGE.KV_socialsync_tokens"},
 			{"pub", "$JS.API.STREAM.PURGE.KV_socialsync_locations"},
-			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_AUDIT"}, // the audit log is appended to, never rewritten
+			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_AUDIT"},         // the audit log is appended to, never rewritten
 			{"pub", "$KV.socialsync_segments.member." + loc + ".c1"}, // the automation worker's membership
 		},
 		"topology": {
