@@ -2,8 +2,13 @@ package creds
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/socialsync/socialsync/pkg/ids"
 )
 
 // Pause is an operator's pause of a location: nothing calls HighLevel for
@@ -93,4 +98,21 @@ func (d *Directory) Resume(ctx context.Context, loc string) (bool, error) {
 		return true
 	})
 	return changed, err
+}
+
+// Remove deletes location loc: its record first, so that every process
+// stops taking its messages (they become bad input: not registered) and
+// the statistics schedule goes, then its sealed tokens. Removing a
+// location that is not registered deletes what is left of it.
+func (s *Store) Remove(ctx context.Context, loc string) error {
+	if !ids.ValidHighLevel(loc) {
+		return fmt.Errorf("%w: %q", ErrInvalidLocation, loc)
+	}
+	if err := s.locations.Delete(ctx, loc); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("remove location %s: %w", loc, err)
+	}
+	if err := s.tokens.Purge(ctx, loc); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("remove token of %s: %w", loc, err)
+	}
+	return nil
 }

@@ -16,7 +16,7 @@ import (
 
 func locationsCmd(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: want a subcommand: add, list, reseal, schedule, pause or resume", errUsage)
+		return fmt.Errorf("%w: want a subcommand: add, list, reseal, schedule, pause, resume or remove", errUsage)
 	}
 	switch args[0] {
 	case "add":
@@ -31,8 +31,10 @@ func locationsCmd(ctx context.Context, env *Env, args []string) error {
 		return locationsPause(ctx, env, args[1:], true)
 	case "resume":
 		return locationsPause(ctx, env, args[1:], false)
+	case "remove":
+		return locationsRemove(ctx, env, args[1:])
 	default:
-		return fmt.Errorf("%w: unknown subcommand %q: want add, list, reseal, schedule, pause or resume", errUsage, args[0])
+		return fmt.Errorf("%w: unknown subcommand %q: want add, list, reseal, schedule, pause, resume or remove", errUsage, args[0])
 	}
 }
 

@@ -1,0 +1,399 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/socialsync/socialsync/pkg/audit"
+	"github.com/socialsync/socialsync/pkg/automation"
+	"github.com/socialsync/socialsync/pkg/contacttags"
+	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/ratelimit"
+	"github.com/socialsync/socialsync/pkg/relations"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
+	"github.com/socialsync/socialsync/pkg/report"
+	"github.com/socialsync/socialsync/pkg/settings"
+	"github.com/socialsync/socialsync/pkg/topology"
+)
+
+// purgePage is how many contacts one step of a purge writes before it
+// stores its cursor.
+const purgePage = 50
+
+// purgeBulkMin is the least number of contacts losing the same tags from
+// which a purge uses HighLevel's bulk endpoint.
+const purgeBulkMin = 2
+
+// locationsRemove removes a location: it pauses it, with --purge removes
+// the contact tags socialsync applied from HighLevel first, then deletes
+// its tokens, settings and state, and with --purge-data its statistics
+// history and reports too.
+func locationsRemove(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "locations remove", "Remove a location: its tokens, schedule, settings and state. Its statistics history and reports are kept\n"+
+		"unless --purge-data. With --purge, the contact tags and segment tags socialsync applied are removed from HighLevel first\n"+
+		"(through the location's rate budget, resumable: run the command again to go on).")
+	url := natsFlag(fs)
+	loc := fs.String("location", "", "HighLevel location id (required)")
+	purge := fs.Bool("purge", false, "first remove from HighLevel the contact tags and segment tags socialsync applied")
+	purgeData := fs.Bool("purge-data", false, "delete the statistics history and stored reports too")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !ids.ValidHighLevel(*loc) {
+		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
+	}
+	cfg, err := readOAuthConfig(false)
+	if err != nil {
+		return err
+	}
+	opts, err := cfg.refresher()
+	if err != nil {
+		return err
+	}
+	c, store, err := openStore(ctx, *url, opts...)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	_, err = store.Location(ctx, *loc)
+	registered := err == nil
+	switch {
+	case errors.Is(err, creds.ErrUnknownLocation) && *purge:
+		return fmt.Errorf("location %s is not registered: its tags cannot be purged without its token", *loc)
+	case err != nil && !errors.Is(err, creds.ErrUnknownLocation):
+		return err
+	}
+	if registered {
+		// Nothing of the workers touches it while it is purged and removed.
+		if changed, err := store.Pause(ctx, *loc, audit.ByOperator); err != nil {
+			return err
+		} else if changed {
+			recordAudit(ctx, env, c, audit.Entry{Action: audit.ActionPause, Location: *loc, Detail: "before its removal"})
+		}
+	}
+	if *purge {
+		run, err := purgeTags(ctx, env, c, store, cfg, *loc)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "purge of %s done: %d contact tags removed from %d contacts (%d no longer in HighLevel)\n",
+			*loc, run.Tags, run.Done-run.Gone, run.Gone)
+	}
+	removed, err := removeState(ctx, c, store, *loc, *purgeData)
+	if err != nil {
+		return err
+	}
+	detail := "state deleted"
+	if *purge {
+		detail += ", tags purged from HighLevel"
+	}
+	if *purgeData {
+		detail += ", statistics and reports deleted"
+	}
+	recordAudit(ctx, env, c, audit.Entry{Action: audit.ActionRemove, Location: *loc, Detail: detail})
+	fmt.Fprintf(env.Stdout, "location %s removed: %d records deleted\n", *loc, removed)
+	if !*purgeData {
+		fmt.Fprintf(env.Stdout, "its statistics history and reports are kept; delete them with: socialsync locations remove --location %s --purge-data\n", *loc)
+	}
+	return nil
+}
+
+// removeState deletes loc's records from every store, each through the
+// package that owns its keys, and returns how many went. The location
+// record goes first, so that the workers stop taking its messages and the
+// stats worker removes its schedule; the purge cursor last.
+func removeState(ctx context.Context, c *conn, store *creds.Store, loc string, data bool) (int, error) {
+	if err := store.Remove(ctx, loc); err != nil {
+		return 0, err
+	}
+	kvs := map[string]jetstream.KeyValue{}
+	for _, b := range []string{topology.BucketSettings, topology.BucketTags, topology.BucketTagDetails, topology.BucketRelations,
+		topology.BucketSegments, topology.BucketStatsHistory} {
+		kv, err := c.js.KeyValue(ctx, b)
+		if err != nil {
+			return 0, fmt.Errorf("open %s: %w", b, err)
+		}
+		kvs[b] = kv
+	}
+	if err := settings.Remove(ctx, kvs[topology.BucketSettings], loc); err != nil {
+		return 0, err
+	}
+	keys := relations.KeysOf(loc)
+	purges := []struct {
+		bucket   string
+		patterns []string
+	}{
+		{topology.BucketTags, keys.Tags},
+		{topology.BucketTagDetails, keys.Details},
+		{topology.BucketRelations, keys.Relations},
+		{topology.BucketSegments, []string{automation.MemberPrefix(loc) + ">"}},
+	}
+	if data {
+		purges = append(purges, struct {
+			bucket   string
+			patterns []string
+		}{topology.BucketStatsHistory, []string{report.HistoryPattern(loc)}})
+	}
+	total := 0
+	for _, p := range purges {
+		n, err := revision.PurgeMatching(ctx, kvs[p.bucket], p.patterns...)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	if data {
+		n, err := removeReports(ctx, c.js, loc)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	if err := kvs[topology.BucketRelations].Purge(ctx, relations.PurgeKey(loc)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return total, fmt.Errorf("remove purge record of %s: %w", loc, err)
+	}
+	return total, nil
+}
+
+// removeReports deletes loc's stored reports.
+func removeReports(ctx context.Context, js jetstream.JetStream, loc string) (int, error) {
+	obs, err := js.ObjectStore(ctx, topology.ObjectStoreReports)
+	if err != nil {
+		return 0, fmt.Errorf("open %s: %w", topology.ObjectStoreReports, err)
+	}
+	list, err := obs.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("list reports: %w", err)
+	}
+	n := 0
+	for _, o := range list {
+		if !strings.HasPrefix(o.Name, report.ObjectPrefix(loc)) {
+			continue
+		}
+		if err := obs.Delete(ctx, o.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return n, fmt.Errorf("delete report %s: %w", o.Name, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// purgeTags removes from HighLevel every contact tag socialsync applied
+// to loc's contacts (their states' applied tags) and every segment tag
+// (their segment memberships), never a tag chosen by its name, through
+// loc's rate budget. Its record under relations.PurgeKey is the cursor: a
+// purge stopped half way goes on after the last contact it did.
+func purgeTags(ctx context.Context, env *Env, c *conn, store *creds.Store, cfg oauthConfig, loc string) (relations.PurgeRun, error) {
+	rel, err := c.js.KeyValue(ctx, topology.BucketRelations)
+	if err != nil {
+		return relations.PurgeRun{}, fmt.Errorf("open %s: %w", topology.BucketRelations, err)
+	}
+	segs, err := c.js.KeyValue(ctx, topology.BucketSegments)
+	if err != nil {
+		return relations.PurgeRun{}, fmt.Errorf("open %s: %w", topology.BucketSegments, err)
+	}
+	plan, err := purgePlan(ctx, rel, segs, loc)
+	if err != nil {
+		return relations.PurgeRun{}, err
+	}
+	gov, err := ratelimit.Open(ctx, c.js, ratelimit.Config{Log: env.Log})
+	if err != nil {
+		return relations.PurgeRun{}, err
+	}
+	gc, err := cfg.client(ghl.Options{Limiter: gov})
+	if err != nil {
+		return relations.PurgeRun{}, err
+	}
+	client := gc.ForLocation(loc, store.TokenSource(loc))
+
+	var run relations.PurgeRun
+	rev, err := revision.Load(ctx, rel, relations.PurgeKey(loc), &run)
+	if err != nil {
+		return run, err
+	}
+	now := env.Now().UTC()
+	if rev == 0 || run.State == relations.PurgeDone {
+		run = relations.PurgeRun{State: relations.PurgeRunning, StartedAt: now, UpdatedAt: now, Contacts: len(plan.contacts)}
+		if rev, err = revision.Save(ctx, rel, relations.PurgeKey(loc), run, rev); err != nil {
+			return run, err
+		}
+		fmt.Fprintf(env.Stdout, "purging %s: the tags socialsync applied to %d contacts\n", loc, len(plan.contacts))
+	} else {
+		fmt.Fprintf(env.Stdout, "purging %s: going on from contact %d of %d (started %s)\n", loc, run.Done, run.Contacts, run.StartedAt.Format(time.RFC3339))
+	}
+	bar := terminal(env.Stdout)
+	todo := plan.contacts[purgeStart(plan.contacts, run.Cursor):]
+	for len(todo) > 0 {
+		page := todo[:min(purgePage, len(todo))]
+		todo = todo[len(page):]
+		diffs := map[string]contacttags.Diff{}
+		for _, id := range page {
+			diffs[id] = contacttags.Diff{Remove: plan.tags[id]}
+		}
+		res, err := sendPaced(ctx, client, loc, diffs)
+		if err != nil {
+			return run, fmt.Errorf("purge %s (run the command again to go on after contact %d of %d): %w", loc, run.Done, run.Contacts, err)
+		}
+		for _, id := range page {
+			if _, gone := res[id]; gone {
+				run.Gone++
+			} else {
+				run.Tags += len(plan.tags[id])
+			}
+		}
+		run.Done += len(page)
+		run.Cursor = page[len(page)-1]
+		run.UpdatedAt = env.Now().UTC()
+		if rev, err = revision.Save(ctx, rel, relations.PurgeKey(loc), run, rev); err != nil {
+			return run, err
+		}
+		if bar {
+			fmt.Fprintf(env.Stdout, "\r%s", purgeBar(run))
+		}
+	}
+	if bar {
+		fmt.Fprintln(env.Stdout)
+	}
+	run.State, run.FinishedAt = relations.PurgeDone, env.Now().UTC()
+	run.UpdatedAt = run.FinishedAt
+	_, err = revision.Save(ctx, rel, relations.PurgeKey(loc), run, rev)
+	return run, err
+}
+
+// purgeBar is a purge's progress, as reconcile draws its own.
+func purgeBar(run relations.PurgeRun) string {
+	return strings.Replace(progressBar(run.Done, run.Contacts, 30), " tags", " contacts", 1)
+}
+
+// purgeStart returns the index of the first contact after cursor.
+func purgeStart(contacts []string, cursor string) int {
+	if cursor == "" {
+		return 0
+	}
+	i, found := slices.BinarySearch(contacts, cursor)
+	if found {
+		i++
+	}
+	return i
+}
+
+// sendPaced sends diffs until every contact is done, waiting for the
+// location's budget when the governor asks (its pacing is no failure),
+// and returns the contacts HighLevel no longer has.
+func sendPaced(ctx context.Context, client contacttags.Tagger, loc string, diffs map[string]contacttags.Diff) (map[string]string, error) {
+	gone := map[string]string{}
+	for len(diffs) > 0 {
+		res := contacttags.Send(ctx, client, loc, contacttags.Batch(diffs, purgeBulkMin, contacttags.BulkMax))
+		for id, why := range res.Failed {
+			gone[id] = why
+		}
+		for id := range diffs {
+			if !res.Incomplete[id] {
+				delete(diffs, id)
+			}
+		}
+		if res.Err == nil {
+			continue
+		}
+		var paced interface{ DeferFor() time.Duration }
+		if !errors.As(res.Err, &paced) {
+			return gone, res.Err
+		}
+		select {
+		case <-ctx.Done():
+			return gone, ctx.Err()
+		case <-time.After(max(paced.DeferFor(), 10*time.Millisecond)):
+		}
+	}
+	return gone, nil
+}
+
+// tagPlan is what a purge removes: per contact, sorted by id, the tags.
+type tagPlan struct {
+	contacts []string
+	tags     map[string][]string
+}
+
+// purgePlan reads, from socialsync's own records, the contact tags it
+// applied to loc's contacts and the segment tags of their memberships.
+func purgePlan(ctx context.Context, rel, segs jetstream.KeyValue, loc string) (tagPlan, error) {
+	plan := tagPlan{tags: map[string][]string{}}
+	add := func(contact string, tags ...string) {
+		for _, t := range tags {
+			if !slices.Contains(plan.tags[contact], t) {
+				plan.tags[contact] = append(plan.tags[contact], t)
+			}
+		}
+	}
+	err := eachRecord(ctx, rel, relations.ContactPrefix(loc), func(contact string, b []byte) error {
+		var st relations.ContactState
+		if err := json.Unmarshal(b, &st); err != nil {
+			return fmt.Errorf("decode contact state %s of %s: %w", contact, loc, err)
+		}
+		add(contact, st.Applied...)
+		return nil
+	})
+	if err != nil {
+		return plan, err
+	}
+	err = eachRecord(ctx, segs, automation.MemberPrefix(loc), func(contact string, b []byte) error {
+		var m automation.Members
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("decode segment membership %s of %s: %w", contact, loc, err)
+		}
+		for _, s := range m.Segments {
+			add(contact, automation.SegmentTag(s))
+		}
+		return nil
+	})
+	if err != nil {
+		return plan, err
+	}
+	for id, tags := range plan.tags {
+		if len(tags) == 0 {
+			delete(plan.tags, id)
+			continue
+		}
+		slices.Sort(tags)
+		plan.contacts = append(plan.contacts, id)
+	}
+	slices.Sort(plan.contacts)
+	return plan, nil
+}
+
+// eachRecord calls fn with the id after prefix and the value of every
+// record of kv under prefix.
+func eachRecord(ctx context.Context, kv jetstream.KeyValue, prefix string, fn func(id string, value []byte) error) error {
+	keys, err := revision.KeysMatching(ctx, kv, prefix+"*")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list %s: %w", kv.Bucket(), err)
+	}
+	for _, k := range keys {
+		b, _, err := revision.Get(ctx, kv, k)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			continue // deleted meanwhile
+		}
+		if err := fn(strings.TrimPrefix(k, prefix), b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
