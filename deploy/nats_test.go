@@ -382,6 +382,13 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 	})
 	// The operator lists dead letters (none here).
 	n.operatorRun(t, "dlq")
+	// The location lifecycle: paused, resumed, listed in the audit log, removed with its data.
+	n.operatorRun(t, "locations", "pause", "--location", loc.ID)
+	n.operatorRun(t, "locations", "resume", "--location", loc.ID)
+	if out := n.operatorRun(t, "audit"); !strings.Contains(out, "resume") {
+		t.Errorf("audit:\n%s", out)
+	}
+	n.operatorRun(t, "locations", "remove", "--location", loc.ID, "--purge-data")
 
 	if v := n.violations.list(); len(v) > 0 {
 		t.Errorf("permission violations while the fleet did its job:\n%s", strings.Join(v, "\n"))
@@ -806,8 +813,9 @@ func TestAccountsCoverTopology(t *testing.T) {
 
 // purgeAllowed are the purges a user's code does: the stats worker
 // removes a location's schedule (purge by subject), the stats worker
-// replaces a report in the object store.
-var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OBJ_socialsync_reports": true}
+// replaces a report in the object store, the operator deletes a removed
+// location's reports (locations remove --purge-data).
+var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OBJ_socialsync_reports": true, "operator OBJ_socialsync_reports": true}
 
 // durableOwner names the user of a durable not named after its worker:
 // the automation worker runs the segments and workflows durables,

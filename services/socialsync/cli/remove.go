@@ -20,9 +20,9 @@ import (
 	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/relations/revision"
-	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
+	"github.com/socialsync/socialsync/services/stats"
 )
 
 // purgePage is how many contacts one step of a purge writes before it
@@ -88,7 +88,7 @@ func locationsRemove(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "purge of %s done: %d contact tags removed from %d contacts (%d no longer in HighLevel)\n",
 			*loc, run.Tags, run.Done-run.Gone, run.Gone)
 	}
-	removed, err := removeState(ctx, c, store, *loc, *purgeData)
+	removed, err := removeState(ctx, env, c, store, *loc, *purgeData)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,8 @@ func locationsRemove(ctx context.Context, env *Env, args []string) error {
 	recordAudit(ctx, env, c, audit.Entry{Action: audit.ActionRemove, Location: *loc, Detail: detail})
 	fmt.Fprintf(env.Stdout, "location %s removed: %d records deleted\n", *loc, removed)
 	if !*purgeData {
-		fmt.Fprintf(env.Stdout, "its statistics history and reports are kept; delete them with: socialsync locations remove --location %s --purge-data\n", *loc)
+		fmt.Fprintf(env.Stdout, "its statistics history and reports are kept for SOCIALSYNC_STATS_REMOVED_GRACE (30 days by default), then the stats worker deletes them;\n"+
+			"delete them now with: socialsync locations remove --location %s --purge-data\n", *loc)
 	}
 	return nil
 }
@@ -110,8 +111,10 @@ func locationsRemove(ctx context.Context, env *Env, args []string) error {
 // removeState deletes loc's records from every store, each through the
 // package that owns its keys, and returns how many went. The location
 // record goes first, so that the workers stop taking its messages and the
-// stats worker removes its schedule; the purge cursor last.
-func removeState(ctx context.Context, c *conn, store *creds.Store, loc string, data bool) (int, error) {
+// stats worker removes its schedule; the purge cursor last. The
+// statistics history and reports are deleted with data, else marked for
+// the stats worker to delete after their grace period.
+func removeState(ctx context.Context, env *Env, c *conn, store *creds.Store, loc string, data bool) (int, error) {
 	if err := store.Remove(ctx, loc); err != nil {
 		return 0, err
 	}
@@ -128,66 +131,37 @@ func removeState(ctx context.Context, c *conn, store *creds.Store, loc string, d
 		return 0, err
 	}
 	keys := relations.KeysOf(loc)
-	purges := []struct {
-		bucket   string
-		patterns []string
-	}{
-		{topology.BucketTags, keys.Tags},
-		{topology.BucketTagDetails, keys.Details},
-		{topology.BucketRelations, keys.Relations},
-		{topology.BucketSegments, []string{automation.MemberPrefix(loc) + ">"}},
-	}
-	if data {
-		purges = append(purges, struct {
-			bucket   string
-			patterns []string
-		}{topology.BucketStatsHistory, []string{report.HistoryPattern(loc)}})
-	}
 	total := 0
-	for _, p := range purges {
-		n, err := revision.PurgeMatching(ctx, kvs[p.bucket], p.patterns...)
+	for bucket, patterns := range map[string][]string{
+		topology.BucketTags:       keys.Tags,
+		topology.BucketTagDetails: keys.Details,
+		topology.BucketRelations:  keys.Relations,
+		topology.BucketSegments:   {automation.MemberPrefix(loc) + ">"},
+	} {
+		n, err := revision.PurgeMatching(ctx, kvs[bucket], patterns...)
 		total += n
 		if err != nil {
 			return total, err
 		}
 	}
+	history := kvs[topology.BucketStatsHistory]
 	if data {
-		n, err := removeReports(ctx, c.js, loc)
+		reports, err := c.js.ObjectStore(ctx, topology.ObjectStoreReports)
+		if err != nil {
+			return total, fmt.Errorf("open %s: %w", topology.ObjectStoreReports, err)
+		}
+		n, err := stats.RemoveData(ctx, history, reports, loc)
 		total += n
 		if err != nil {
 			return total, err
 		}
+	} else if err := stats.MarkRemoved(ctx, history, loc, env.Now()); err != nil {
+		return total, err
 	}
 	if err := kvs[topology.BucketRelations].Purge(ctx, relations.PurgeKey(loc)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return total, fmt.Errorf("remove purge record of %s: %w", loc, err)
 	}
 	return total, nil
-}
-
-// removeReports deletes loc's stored reports.
-func removeReports(ctx context.Context, js jetstream.JetStream, loc string) (int, error) {
-	obs, err := js.ObjectStore(ctx, topology.ObjectStoreReports)
-	if err != nil {
-		return 0, fmt.Errorf("open %s: %w", topology.ObjectStoreReports, err)
-	}
-	list, err := obs.List(ctx)
-	if errors.Is(err, jetstream.ErrNoObjectsFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("list reports: %w", err)
-	}
-	n := 0
-	for _, o := range list {
-		if !strings.HasPrefix(o.Name, report.ObjectPrefix(loc)) {
-			continue
-		}
-		if err := obs.Delete(ctx, o.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-			return n, fmt.Errorf("delete report %s: %w", o.Name, err)
-		}
-		n++
-	}
-	return n, nil
 }
 
 // purgeTags removes from HighLevel every contact tag socialsync applied
