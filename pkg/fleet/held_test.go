@@ -47,20 +47,7 @@ func TestPausedLocationKeepsItsTriggers(t *testing.T) {
 	for i := range 3 {
 		publishStats(t, deps, "paused "+strconv.Itoa(i))
 	}
-	stats, err := deps.JS.Consumer(ctx, topology.StreamTriggers, topology.DurableStats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Each held trigger has been delivered and handed back, more than once.
-	fleettest.Eventually(t, 20*time.Second, "the paused triggers delivered and handed back", func() bool {
-		info, err := stats.Info(ctx)
-		return err == nil && info.NumAckPending == 3 && info.NumRedelivered == 3
-	})
-	select {
-	case by := <-handled:
-		t.Fatalf("trigger %q handled while its location is paused", by)
-	default:
-	}
+	waitKept(t, deps, handled, 3)
 	if n, err := topology.HeldTriggers(ctx, deps.JS, testLocation); err != nil || n != 3 {
 		t.Errorf("held triggers: %d, %v; want 3", n, err)
 	}
@@ -68,17 +55,43 @@ func TestPausedLocationKeepsItsTriggers(t *testing.T) {
 	if _, err := deps.Creds.Resume(ctx, testLocation); err != nil {
 		t.Fatal(err)
 	}
+	waitAll(t, handled, 3)
+	assertNoDeadLetters(t, deps)
+}
+
+// waitKept waits until the stats durable has delivered n triggers and
+// handed each back at least once, none of them handled.
+func waitKept(t *testing.T, deps *fleet.Deps, handled <-chan string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	stats, err := deps.JS.Consumer(ctx, topology.StreamTriggers, topology.DurableStats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, 20*time.Second, "the held triggers delivered and handed back", func() bool {
+		info, err := stats.Info(ctx)
+		return err == nil && info.NumAckPending == n && info.NumRedelivered == n
+	})
+	select {
+	case by := <-handled:
+		t.Fatalf("trigger %q handled while its location is held", by)
+	default:
+	}
+}
+
+// waitAll waits until n different triggers have been handled.
+func waitAll(t *testing.T, handled <-chan string, n int) {
+	t.Helper()
 	got := map[string]bool{}
 	deadline := time.After(30 * time.Second)
-	for len(got) < 3 {
+	for len(got) < n {
 		select {
 		case by := <-handled:
 			got[by] = true
 		case <-deadline:
-			t.Fatalf("after resume, handled only %v", got)
+			t.Fatalf("handled only %v of %d", got, n)
 		}
 	}
-	assertNoDeadLetters(t, deps)
 }
 
 func assertNoDeadLetters(t *testing.T, deps *fleet.Deps) {
@@ -172,33 +185,12 @@ func TestReauthIsAnAutomaticPause(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stats, err := deps.JS.Consumer(ctx, topology.StreamTriggers, topology.DurableStats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleettest.Eventually(t, 20*time.Second, "the held triggers delivered and handed back", func() bool {
-		info, err := stats.Info(ctx)
-		return err == nil && info.NumAckPending == 2 && info.NumRedelivered == 2
-	})
-	select {
-	case by := <-handled:
-		t.Fatalf("trigger %q handled while its location needs re-authorisation", by)
-	default:
-	}
+	waitKept(t, deps, handled, 2)
 
 	// Connected again: the kept triggers are handled, none dead-lettered.
 	if err := deps.Creds.AddOAuth(ctx, creds.Location{ID: loc}, tok); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]bool{}
-	deadline := time.After(30 * time.Second)
-	for len(got) < 2 {
-		select {
-		case by := <-handled:
-			got[by] = true
-		case <-deadline:
-			t.Fatalf("after reconnecting, handled only %v", got)
-		}
-	}
+	waitAll(t, handled, 2)
 	assertNoDeadLetters(t, deps)
 }

@@ -29,8 +29,8 @@ func locationsPause(ctx context.Context, env *Env, args []string, pause bool) er
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if !ids.ValidHighLevel(*loc) {
-		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
+	if err := locationArg(*loc); err != nil {
+		return err
 	}
 	c, err := dial(ctx, *url)
 	if err != nil {
@@ -123,4 +123,28 @@ func recordAudit(ctx context.Context, env *Env, c *conn, e audit.Entry) {
 	if err := audit.New(c.js, env.Now).Record(ctx, e); err != nil {
 		fmt.Fprintf(env.Stderr, "warning: %v\n", err)
 	}
+}
+
+// locationArg checks the value of a --location flag.
+func locationArg(loc string) error {
+	if !ids.ValidHighLevel(loc) {
+		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, loc)
+	}
+	return nil
+}
+
+// openRefreshingStore opens the credential store as openStore does, able
+// to refresh OAuth tokens when the app's credentials are configured, and
+// returns the HighLevel configuration it read.
+func openRefreshingStore(ctx context.Context, url string) (oauthConfig, *conn, *creds.Store, error) {
+	cfg, err := readOAuthConfig(false)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	opts, err := cfg.refresher()
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	c, store, err := openStore(ctx, url, opts...)
+	return cfg, c, store, err
 }
