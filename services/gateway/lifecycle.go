@@ -66,7 +66,7 @@ func (g *Gateway) refuseHeld(ctx context.Context, w http.ResponseWriter, loc str
 		return false
 	}
 	if g.heldRefused != nil {
-		g.heldRefused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", h.Reason)))
+		g.heldRefused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "pause_max")))
 	}
 	g.log.Warn("trigger refused: location held back too long", "location", loc, "reason", h.Reason)
 	w.Header().Set("Retry-After", strconv.Itoa(heldRetryAfterSeconds))
@@ -80,9 +80,19 @@ func (g *Gateway) refuseHeld(ctx context.Context, w http.ResponseWriter, loc str
 	return true
 }
 
+// countHeldQuota counts a trigger refused for its location's quota when
+// the location is held back: its kept work has filled the quota.
+func (g *Gateway) countHeldQuota(loc string) {
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.PublishTimeout)
+	defer cancel()
+	if _, held, err := g.deps.Held(ctx, loc); err == nil && held && g.heldRefused != nil {
+		g.heldRefused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "quota")))
+	}
+}
+
 func (g *Gateway) newHeldRefusedCounter() metric.Int64Counter {
 	c, err := g.deps.Telemetry.MeterProvider().Meter("socialsync/gateway").Int64Counter("socialsync.gateway.held_refused",
-		metric.WithDescription("Triggers refused because their location was paused, or waited for re-authorisation, longer than SOCIALSYNC_PAUSE_MAX, by reason."))
+		metric.WithDescription("Triggers refused for a location held back (paused, or waiting for re-authorisation), by reason: pause_max (held longer than SOCIALSYNC_PAUSE_MAX) or quota (its kept triggers fill its quota)."))
 	if err != nil {
 		g.log.Warn("gateway metrics", "err", err)
 		return nil

@@ -2,6 +2,8 @@ package gateway_test
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -98,6 +100,11 @@ func TestHeldTooLongIsRefused(t *testing.T) {
 	if a := w.do(t, "POST", "/v1/webhooks/posts", http.Header{gateway.HeaderSignature: {gateway.Sign(testSecret, later, []byte(body))},
 		"Content-Type": {"application/json"}}, []byte(body)); a.status != http.StatusServiceUnavailable {
 		t.Errorf("webhook for a location paused too long: %d %s", a.status, a.body)
+	}
+	rec := httptest.NewRecorder()
+	w.gd.Telemetry.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if !regexp.MustCompile(`socialsync_gateway_held_refused_total\{[^}]*reason="pause_max"[^}]*\} [2-9]`).MatchString(rec.Body.String()) {
+		t.Errorf("metrics lack the two refusals past SOCIALSYNC_PAUSE_MAX:\n%s", rec.Body.String())
 	}
 	var l heldLocation
 	w.api(t, "GET", "/v1/locations/"+loc, "").json(t, &l)
