@@ -814,8 +814,10 @@ func TestAccountsCoverTopology(t *testing.T) {
 // purgeAllowed are the purges a user's code does: the stats worker
 // removes a location's schedule (purge by subject), the stats worker
 // replaces a report in the object store, the operator deletes a removed
-// location's reports (locations remove --purge-data).
-var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OBJ_socialsync_reports": true, "operator OBJ_socialsync_reports": true}
+// location's reports (locations remove --purge-data) and purges its held
+// triggers and pending refresh (by subject).
+var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OBJ_socialsync_reports": true, "operator OBJ_socialsync_reports": true,
+	"operator SOCIALSYNC_TRIGGERS": true, "operator SOCIALSYNC_REFRESH": true}
 
 // durableOwner names the user of a durable not named after its worker:
 // the automation worker runs the segments and workflows durables,

@@ -49,3 +49,32 @@ func HeldTriggers(ctx context.Context, js jetstream.JetStream, loc string) (uint
 	}
 	return n, nil
 }
+
+// PurgeLocation deletes the unfinished triggers and the pending catalogue
+// refresh of location loc, removed: kept for a location that is gone, they
+// would only become dead letters ("not registered"). It returns how many
+// messages went.
+func PurgeLocation(ctx context.Context, js jetstream.JetStream, loc string) (uint64, error) {
+	refresh, err := CatalogueRefreshes.Subject(loc)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for stream, filter := range map[string]string{StreamTriggers: "socialsync.trigger.*." + loc, StreamRefresh: refresh} {
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			return n, fmt.Errorf("open stream %s: %w", stream, err)
+		}
+		before, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+		if err != nil {
+			return n, fmt.Errorf("count the messages of %s in %s: %w", loc, stream, err)
+		}
+		for _, c := range before.State.Subjects {
+			n += c
+		}
+		if err := s.Purge(ctx, jetstream.WithPurgeSubject(filter)); err != nil {
+			return n, fmt.Errorf("purge the messages of %s from %s: %w", loc, stream, err)
+		}
+	}
+	return n, nil
+}

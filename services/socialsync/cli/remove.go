@@ -109,6 +109,14 @@ func removeState(ctx context.Context, env *Env, c *conn, store *creds.Store, loc
 	if err := store.Remove(ctx, loc); err != nil {
 		return 0, err
 	}
+	// Its triggers held while it was paused would now be dead letters
+	// (not registered): they go. They wait a recheck (a minute) between
+	// deliveries, so none is dead-lettered before this.
+	held, err := topology.PurgeLocation(ctx, c.js, loc)
+	if err != nil {
+		return 0, err
+	}
+	total := int(held)
 	kvs := map[string]jetstream.KeyValue{}
 	for _, b := range []string{topology.BucketSettings, topology.BucketTags, topology.BucketTagDetails, topology.BucketRelations,
 		topology.BucketSegments, topology.BucketStatsHistory} {
@@ -122,7 +130,6 @@ func removeState(ctx context.Context, env *Env, c *conn, store *creds.Store, loc
 		return 0, err
 	}
 	keys := relations.KeysOf(loc)
-	total := 0
 	for bucket, patterns := range map[string][]string{
 		topology.BucketTags:       keys.Tags,
 		topology.BucketTagDetails: keys.Details,

@@ -19,6 +19,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/topology"
+	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 )
 
 // `locations remove --purge` removes from HighLevel exactly the contact
@@ -62,6 +63,14 @@ func TestRemovePurgeResumes(t *testing.T) {
 	putJSON(t, rel, relations.PurgeKey(loc.ID), relations.PurgeRun{State: relations.PurgeRunning, StartedAt: start, UpdatedAt: start,
 		Contacts: len(contacts), Done: 2, Cursor: contacts[1], Tags: 4})
 	before := len(env.Requests(t, loc.ID))
+	// A trigger held for it: a dead letter to be, once it is removed.
+	subject, err := topology.StatsTriggers.Subject(loc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Deps.Publisher.Publish(ctx, subject, &socialsyncv1.StatsRequested{LocationId: loc.ID, RequestedBy: "held"}); err != nil {
+		t.Fatal(err)
+	}
 
 	var out, errOut bytes.Buffer
 	cli := &Env{Stdout: &out, Stderr: &errOut, Log: slog.New(slog.NewTextHandler(&errOut, nil)), Now: time.Now}
@@ -104,6 +113,9 @@ func TestRemovePurgeResumes(t *testing.T) {
 	}
 	if _, err := env.Deps.Directory.Location(ctx, loc.ID); err == nil {
 		t.Error("the location is still registered")
+	}
+	if n, err := topology.HeldTriggers(ctx, env.JS, loc.ID); err != nil || n != 0 {
+		t.Errorf("triggers of the removed location: %d, %v; want none", n, err)
 	}
 	out.Reset()
 	if code := mainEnv(ctx, cli, []string{"audit", "--nats", env.URL(), "--location", loc.ID}); code != 0 || !strings.Contains(out.String(), "remove") {
