@@ -31,4 +31,6 @@ type PurgeRun struct {
 	// no longer has.
 	Tags int `json:"tags"`
 	Gone int `json:"gone"`
+	// Values counts the custom values deleted (WrittenValues).
+	Values int `json:"values"`
 }

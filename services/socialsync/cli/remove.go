@@ -76,8 +76,8 @@ func locationsRemove(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "purge of %s done: %d contact tags removed from %d contacts (%d no longer in HighLevel)\n",
-			*loc, run.Tags, run.Done-run.Gone, run.Gone)
+		fmt.Fprintf(env.Stdout, "purge of %s done: %d contact tags removed from %d contacts (%d no longer in HighLevel), %d custom values deleted\n",
+			*loc, run.Tags, run.Done-run.Gone, run.Gone, run.Values)
 	}
 	removed, err := removeState(ctx, env, c, store, *loc, *purgeData)
 	if err != nil {
@@ -238,10 +238,75 @@ func purgeTags(ctx context.Context, env *Env, c *conn, store *creds.Store, cfg o
 	if bar {
 		fmt.Fprintln(env.Stdout)
 	}
+	n, err := purgeValues(ctx, rel, client, loc)
+	if err != nil {
+		return run, fmt.Errorf("purge %s (run the command again to go on): %w", loc, err)
+	}
+	run.Values += n
 	run.State, run.FinishedAt = relations.PurgeDone, env.Now().UTC()
 	run.UpdatedAt = run.FinishedAt
 	_, err = revision.Save(ctx, rel, relations.PurgeKey(loc), run, rev)
 	return run, err
+}
+
+// purgeValues deletes from HighLevel the custom values socialsync's
+// record says it wrote for loc (relations.WrittenValues), matched by their
+// whole name, and returns how many it deleted. Run again, it finds those
+// already deleted gone.
+func purgeValues(ctx context.Context, rel jetstream.KeyValue, client *ghl.Client, loc string) (int, error) {
+	var written relations.WrittenValues
+	if _, err := revision.Load(ctx, rel, relations.WrittenValuesKey(loc), &written); err != nil || len(written.Names) == 0 {
+		return 0, err
+	}
+	existing, err := paced(ctx, func() ([]ghl.CustomValue, error) { return client.CustomValues(ctx, loc) })
+	if err != nil {
+		return 0, fmt.Errorf("list custom values: %w", err)
+	}
+	n := 0
+	for _, cv := range existing {
+		if !slices.Contains(written.Names, strings.ToLower(strings.TrimSpace(cv.Name))) {
+			continue
+		}
+		if _, err := paced(ctx, func() (struct{}, error) { return struct{}{}, client.DeleteCustomValue(ctx, loc, cv.ID) }); err != nil {
+			return n, fmt.Errorf("delete custom value %s: %w", cv.Name, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// paced runs call until the location's budget lets it through: a paced
+// call (the governor's DeferFor) waits and is tried again; its pacing is
+// no failure.
+func paced[T any](ctx context.Context, call func() (T, error)) (T, error) {
+	for {
+		out, err := call()
+		if err == nil {
+			return out, nil
+		}
+		again, werr := waitIfPaced(ctx, err)
+		if werr != nil {
+			return out, werr
+		}
+		if !again {
+			return out, err
+		}
+	}
+}
+
+// waitIfPaced waits out err when it is the governor's pacing (DeferFor)
+// and reports true; it reports false for any other error.
+func waitIfPaced(ctx context.Context, err error) (bool, error) {
+	var p interface{ DeferFor() time.Duration }
+	if !errors.As(err, &p) {
+		return false, nil
+	}
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-time.After(max(p.DeferFor(), 10*time.Millisecond)):
+		return true, nil
+	}
 }
 
 // purgeBar is a purge's progress, as reconcile draws its own.
@@ -279,14 +344,12 @@ func sendPaced(ctx context.Context, client contacttags.Tagger, loc string, diffs
 		if res.Err == nil {
 			continue
 		}
-		var paced interface{ DeferFor() time.Duration }
-		if !errors.As(res.Err, &paced) {
-			return gone, res.Err
+		again, err := waitIfPaced(ctx, res.Err)
+		if err != nil {
+			return gone, err
 		}
-		select {
-		case <-ctx.Done():
-			return gone, ctx.Err()
-		case <-time.After(max(paced.DeferFor(), 10*time.Millisecond)):
+		if !again {
+			return gone, res.Err
 		}
 	}
 	return gone, nil

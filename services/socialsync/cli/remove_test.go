@@ -53,6 +53,14 @@ func TestRemovePurgeResumes(t *testing.T) {
 		putJSON(t, segs, automation.MemberKey(loc.ID, c), automation.Members{Segments: []string{"fans"}})
 	}
 	putJSON(t, history, report.HistoryKey(loc.ID, "2026-03-01"), map[string]any{"day": "2026-03-01"})
+	// Custom values: the one socialsync's record names goes; one that only
+	// looks like socialsync's, and the location's own, stay.
+	for _, name := range []string{"socialsync_best_platforms", "socialsync_unrecorded", "Opening hours"} {
+		if _, err := client.CreateCustomValue(ctx, loc.ID, name, "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putJSON(t, rel, relations.WrittenValuesKey(loc.ID), relations.WrittenValues{Names: []string{"socialsync_best_platforms"}})
 	// A purge stopped after the first two contacts, whose tags are gone.
 	for _, c := range contacts[:2] {
 		if _, err := client.RemoveContactTags(ctx, c, []string{"social:launch-" + string(rune('a'+slices.Index(contacts, c))), "segment:fans"}); err != nil {
@@ -78,7 +86,7 @@ func TestRemovePurgeResumes(t *testing.T) {
 		t.Fatalf("remove --purge: exit %d: %s%s", code, out.String(), errOut.String())
 	}
 	t.Logf("remove --purge:\n%s", out.String())
-	if !strings.Contains(out.String(), "going on from contact 2 of 6") || !strings.Contains(out.String(), "removed") {
+	if !strings.Contains(out.String(), "going on from contact 2 of 6") || !strings.Contains(out.String(), "1 custom values deleted") {
 		t.Errorf("output:\n%s", out.String())
 	}
 	for _, r := range env.Requests(t, loc.ID)[before:] {
@@ -98,6 +106,17 @@ func TestRemovePurgeResumes(t *testing.T) {
 		if !fleettest.HasTag(tags, "vip") || !fleettest.HasTag(tags, "social:by-hand") {
 			t.Errorf("contact %s lost a tag socialsync never applied: %v", c, tags)
 		}
+	}
+	values, err := client.CustomValues(ctx, loc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, cv := range values {
+		names = append(names, cv.Name)
+	}
+	if slices.Contains(names, "socialsync_best_platforms") || !slices.Contains(names, "socialsync_unrecorded") || !slices.Contains(names, "Opening hours") {
+		t.Errorf("custom values after the purge: %v; want socialsync_best_platforms gone, the others kept", names)
 	}
 	for name, kv := range map[string]jetstream.KeyValue{"relations": rel, "segments": segs} {
 		if keys, err := kv.ListKeysFiltered(ctx, ">"); err == nil {
