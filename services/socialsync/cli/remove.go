@@ -229,7 +229,7 @@ func purgeTags(ctx context.Context, env *Env, c *conn, store *creds.Store, cfg o
 		run.Cursor = page[len(page)-1]
 		run.UpdatedAt = env.Now().UTC()
 		if rev, err = revision.Save(ctx, rel, relations.PurgeKey(loc), run, rev); err != nil {
-			return run, err
+			return run, fmt.Errorf("purge %s (run the command again to go on): %w", loc, err)
 		}
 		if bar {
 			fmt.Fprintf(env.Stdout, "\r%s", purgeBar(run))

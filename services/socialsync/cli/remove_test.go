@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -167,5 +168,81 @@ func putJSON(t *testing.T, kv jetstream.KeyValue, key string, v any) {
 	}
 	if _, err := kv.Put(context.Background(), key, b); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A purge stopped half way (here its command cancelled during its second
+// step) goes on after its stored cursor when run again, and ends with no
+// socialsync tag left.
+func TestRemovePurgeInterruptedGoesOn(t *testing.T) {
+	env := fleettest.Start(t, "demo")
+	t.Setenv("SOCIALSYNC_TOKEN_KEY", env.Deps.Config.TokenKey)
+	t.Setenv("SOCIALSYNC_GHL_BASE_URL", env.SimURL)
+	ctx := context.Background()
+	loc := env.Locations[0]
+	real := env.LiveContacts(t, loc.ID, 6)
+	gc, err := ghl.New(ghl.Options{BaseURL: env.SimURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := gc.ForLocation(loc.ID, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: loc.Token}))
+	rel := bucket(t, env, topology.BucketRelations)
+	// More than a step's worth of contacts, each with a tag of its own (a call
+	// each); those HighLevel does not know count as gone.
+	contacts := slices.Clone(real)
+	for i := len(real); i < purgePage+30; i++ {
+		contacts = append(contacts, fmt.Sprintf("Gone%016d", i))
+	}
+	for i, c := range contacts {
+		tag := fmt.Sprintf("social:t%03d", i)
+		if i < len(real) {
+			if _, err := client.AddContactTags(ctx, c, []string{tag}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		putJSON(t, rel, relations.ContactKey(loc.ID, c), relations.ContactState{Applied: []string{tag}})
+	}
+	env.Admin(t, "PUT", "/_sandbox/faults", map[string]any{"latencyMs": 50}, nil)
+
+	// Cancelled once the first step's cursor is stored.
+	w, err := rel.Watch(ctx, relations.PurgeKey(loc.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Stop() }()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		for e := range w.Updates() {
+			var run relations.PurgeRun
+			if e != nil && json.Unmarshal(e.Value(), &run) == nil && run.Done >= purgePage {
+				cancel()
+				return
+			}
+		}
+	}()
+	var out, errOut bytes.Buffer
+	cli := &Env{Stdout: &out, Stderr: &errOut, Log: slog.New(slog.NewTextHandler(&errOut, nil)), Now: time.Now}
+	if code := mainEnv(runCtx, cli, []string{"locations", "remove", "--nats", env.URL(), "--location", loc.ID, "--purge"}); code == 0 {
+		t.Fatalf("a purge cancelled half way: exit 0: %s", out.String())
+	}
+	if !strings.Contains(out.String()+errOut.String(), "run the command again to go on") {
+		t.Errorf("cancelled purge says:\n%s%s", out.String(), errOut.String())
+	}
+	env.Admin(t, "PUT", "/_sandbox/faults", map[string]any{}, nil)
+	out.Reset()
+	errOut.Reset()
+	if code := mainEnv(ctx, cli, []string{"locations", "remove", "--nats", env.URL(), "--location", loc.ID, "--purge"}); code != 0 {
+		t.Fatalf("purge run again: exit %d: %s%s", code, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("going on from contact %d of %d", purgePage, len(contacts))) {
+		t.Errorf("purge run again:\n%s", out.String())
+	}
+	for _, c := range real {
+		for _, tag := range env.ContactTags(t, loc.ID, c) {
+			if strings.HasPrefix(tag, "social:t") {
+				t.Errorf("contact %s still carries %q", c, tag)
+			}
+		}
 	}
 }
