@@ -8,7 +8,9 @@ import (
 
 // DeleteCustomValue deletes a custom value (DELETE
 // /locations/{locationId}/customValues/{id}; HighLevel answers
-// {"succeded": true}). An unknown id is a 400 (permanent).
+// {"succeded": true}). An unknown id is a 400 (permanent). Like every
+// call, it names its method and template here, where the scope table's
+// test finds them.
 func (c *Client) DeleteCustomValue(ctx context.Context, loc, id string) error {
 	if !ValidID(id) {
 		return fmt.Errorf("%w: delete custom value: invalid id %.64q", ErrInvalidArgument, id)
