@@ -23,11 +23,12 @@ import (
 // history and reports too.
 func locationsRemove(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "locations remove", "Remove a location: its tokens, schedule, settings and state. Its statistics history and reports are kept\n"+
-		"unless --purge-data. With --purge, the contact tags and segment tags socialsync applied are removed from HighLevel first\n"+
+		"unless --purge-data. With --purge, the contact tags, segment tags and socialsync_* custom values socialsync applied are\n"+
+		"removed from HighLevel first "+
 		"(through the location's rate budget, resumable: run the command again to go on).")
 	url := natsFlag(fs)
 	loc := fs.String("location", "", "HighLevel location id (required)")
-	purge := fs.Bool("purge", false, "first remove from HighLevel the contact tags and segment tags socialsync applied")
+	purge := fs.Bool("purge", false, "first remove from HighLevel the contact tags, segment tags and socialsync_* custom values socialsync applied")
 	purgeData := fs.Bool("purge-data", false, "delete the statistics history and stored reports too")
 	if err := parse(fs, args); err != nil {
 		return err
