@@ -1,6 +1,8 @@
 package gateway_test
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -101,10 +103,15 @@ func TestHeldTooLongIsRefused(t *testing.T) {
 		"Content-Type": {"application/json"}}, []byte(body)); a.status != http.StatusServiceUnavailable {
 		t.Errorf("webhook for a location paused too long: %d %s", a.status, a.body)
 	}
+	hl := `{"type":"ContactTagUpdate","locationId":"` + loc + `","id":"c9","tags":["vip"],"webhookId":"wh-hl-9"}`
+	if a := w.do(t, "POST", "/v1/highlevel/webhooks", http.Header{gateway.HeaderHighLevelSignature: {base64.StdEncoding.EncodeToString(ed25519.Sign(hlTestKey, []byte(hl)))},
+		"Content-Type": {"application/json"}}, []byte(hl)); a.status != http.StatusServiceUnavailable || a.errorCode(t) != "location_held" {
+		t.Errorf("HighLevel webhook for a location paused too long: %d %s", a.status, a.body)
+	}
 	rec := httptest.NewRecorder()
 	w.gd.Telemetry.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	if !regexp.MustCompile(`socialsync_gateway_held_refused_total\{[^}]*reason="pause_max"[^}]*\} [2-9]`).MatchString(rec.Body.String()) {
-		t.Errorf("metrics lack the two refusals past SOCIALSYNC_PAUSE_MAX:\n%s", rec.Body.String())
+	if !regexp.MustCompile(`socialsync_gateway_held_refused_total\{[^}]*reason="pause_max"[^}]*\} [3-9]`).MatchString(rec.Body.String()) {
+		t.Errorf("metrics lack the three refusals past SOCIALSYNC_PAUSE_MAX:\n%s", rec.Body.String())
 	}
 	var l heldLocation
 	w.api(t, "GET", "/v1/locations/"+loc, "").json(t, &l)
