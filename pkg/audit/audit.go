@@ -90,6 +90,10 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 	return nil
 }
 
+// maxScan bounds the entries one List reads: a page of a location whose
+// entries are few among many may come back short, with a cursor.
+const maxScan = 2000
+
 // Filter selects entries: of one location (empty: all), with a sequence
 // below Before (0: from the newest).
 type Filter struct {
@@ -99,7 +103,9 @@ type Filter struct {
 }
 
 // List returns up to f.Limit entries matching f, newest first, and the
-// sequence to pass as Before for the next page (0 when there is none).
+// sequence to pass as Before for the next page (0 when there is none). It
+// reads at most maxScan entries, so a page may hold fewer than f.Limit
+// and still have a next one.
 func (l *Log) List(ctx context.Context, f Filter) ([]Entry, uint64, error) {
 	stream, err := l.js.Stream(ctx, topology.StreamAudit)
 	if err != nil {
@@ -118,8 +124,10 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, uint64, error) {
 		seq = f.Before - 1
 	}
 	out := []Entry{}
-	for ; seq >= info.State.FirstSeq && seq > 0; seq-- {
-		if len(out) == limit {
+	for scanned := 0; seq >= info.State.FirstSeq && seq > 0; seq, scanned = seq-1, scanned+1 {
+		if len(out) == limit || scanned == maxScan {
+			// A page is full, or a location's entries are sparse: the
+			// next page goes on from here.
 			return out, seq + 1, nil
 		}
 		m, err := stream.GetMsg(ctx, seq)
