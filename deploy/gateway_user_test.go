@@ -196,6 +196,10 @@ func TestGatewayWithItsOwnUser(t *testing.T) {
 		{"GET /v1/sources", "/v1/sources", "", nil, 200, "crm"},
 		{"GET /v1/sources/{source}", "/v1/sources/crm", "", nil, 200, loc.ID},
 		{"DELETE /v1/sources/{source}", "/v1/sources/crm", "", nil, 204, ""},
+		// The location lifecycle: the location record written, the audit log appended to and read.
+		{"POST /v1/locations/{loc}/pause", l + "/pause", "", nil, 200, `"reason":"paused"`},
+		{"POST /v1/locations/{loc}/resume", l + "/resume", "", nil, 200, loc.ID},
+		{"GET /v1/audit", "/v1/audit?location=" + loc.ID, "", nil, 200, `"action":"resume"`},
 	}
 	covered := map[string]bool{}
 	for _, c := range calls {

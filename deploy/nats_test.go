@@ -398,6 +398,13 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 	}
 	// The operator lists dead letters (none here).
 	n.operatorRun(t, "dlq")
+	// The location lifecycle: paused, resumed, listed in the audit log, removed with its data.
+	n.operatorRun(t, "locations", "pause", "--location", loc.ID)
+	n.operatorRun(t, "locations", "resume", "--location", loc.ID)
+	if out := n.operatorRun(t, "audit"); !strings.Contains(out, "resume") {
+		t.Errorf("audit:\n%s", out)
+	}
+	n.operatorRun(t, "locations", "remove", "--location", loc.ID, "--purge-data")
 
 	if v := n.violations.list(); len(v) > 0 {
 		t.Errorf("permission violations while the fleet did its job:\n%s", strings.Join(v, "\n"))
@@ -533,7 +540,8 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "$KV.socialsync_tokens." + loc},
 			{"pub", "$JS.API.STREAM.MSG.DELETE.KV_socialsync_tokens"},
 			{"pub", "$JS.API.STREAM.PURGE.KV_socialsync_tokens"},
-			{"pub", "$KV.socialsync_locations." + loc},
+			{"pub", "$JS.API.STREAM.PURGE.KV_socialsync_locations"},
+			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_AUDIT"},         // the audit log is appended to, never rewritten
 			{"pub", "$KV.socialsync_segments.member." + loc + ".c1"}, // the automation worker's membership
 		},
 		"topology": {
@@ -806,8 +814,9 @@ func TestAccountsCoverTopology(t *testing.T) {
 		}
 	}
 	// The gateway, the one public component, reads tokens and never
-	// writes them.
-	for _, s := range []string{"$KV." + topology.BucketTokens + ".L1", "$KV." + topology.BucketLocations + ".L1",
+	// writes them. It writes location records (pause and resume), which
+	// hold no secret.
+	for _, s := range []string{"$KV." + topology.BucketTokens + ".L1",
 		"$JS.API.STREAM.MSG.DELETE.KV_" + topology.BucketTokens, "$JS.API.STREAM.PURGE.KV_" + topology.BucketTokens} {
 		if may("gateway", s) {
 			t.Errorf("the gateway may %s", s)
@@ -820,8 +829,11 @@ func TestAccountsCoverTopology(t *testing.T) {
 
 // purgeAllowed are the purges a user's code does: the stats worker
 // removes a location's schedule (purge by subject), the stats worker
-// replaces a report in the object store.
-var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OBJ_socialsync_reports": true}
+// replaces a report in the object store, the operator deletes a removed
+// location's reports (locations remove --purge-data) and purges its held
+// triggers and pending refresh (by subject).
+var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OBJ_socialsync_reports": true, "operator OBJ_socialsync_reports": true,
+	"operator SOCIALSYNC_TRIGGERS": true, "operator SOCIALSYNC_REFRESH": true}
 
 // durableOwner names the user of a durable not named after its worker:
 // the automation worker runs the segments and workflows durables,

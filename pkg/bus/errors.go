@@ -36,7 +36,7 @@ const (
 	// client already attempted: the location needs re-authorisation, which
 	// is no fault of the message. NakWithDelay for AuthWait, however often,
 	// until the location is connected again; never a dead letter, but a
-	// message older than its stream's MaxAge (7 days for triggers) is
+	// message older than its stream's MaxAge (35 days for triggers) is
 	// dropped by the server meanwhile.
 	ClassAuth
 	// ClassPanic is a handler that panicked: Term and a dead letter, since

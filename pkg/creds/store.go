@@ -71,6 +71,9 @@ type Location struct {
 	// Disabled are the optional features turned off because the token
 	// lacks their scope (DisableFeature); connecting again clears them.
 	Disabled []DisabledFeature `json:"disabled,omitempty"`
+	// Paused is set while an operator has paused the location (Pause);
+	// connecting it again keeps it.
+	Paused *Pause `json:"paused,omitempty"`
 }
 
 // Token is a location's credential. It prints redacted.
@@ -238,6 +241,7 @@ func (s *Store) register(ctx context.Context, loc Location) error {
 		if loc.CompanyID == "" {
 			loc.CompanyID = prev.CompanyID
 		}
+		loc.Paused = prev.Paused
 	}
 	if loc.AddedAt.IsZero() {
 		loc.AddedAt = now
@@ -285,9 +289,9 @@ func (s *Store) PutToken(ctx context.Context, loc string, t Token) error {
 // it read, reading again after a concurrent update, and returns the new
 // revision. change reports whether it changed anything; when it did not,
 // nothing is written and changed is false.
-func (s *Store) updateLocation(ctx context.Context, loc string, change func(*Location) bool) (rev uint64, changed bool, err error) {
+func (d *Directory) updateLocation(ctx context.Context, loc string, change func(*Location) bool) (rev uint64, changed bool, err error) {
 	for range 10 {
-		l, rev, err := s.location(ctx, loc)
+		l, rev, err := d.location(ctx, loc)
 		if err != nil {
 			return 0, false, err
 		}
@@ -298,7 +302,7 @@ func (s *Store) updateLocation(ctx context.Context, loc string, change func(*Loc
 		if err != nil {
 			return 0, false, fmt.Errorf("encode location %s: %w", loc, err)
 		}
-		next, err := s.locations.Update(ctx, loc, b, rev)
+		next, err := d.locations.Update(ctx, loc, b, rev)
 		if conflict(err) {
 			continue
 		}

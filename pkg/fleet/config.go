@@ -45,6 +45,10 @@ type Config struct {
 	// its process down, before it becomes a dead letter.
 	RetryHorizon time.Duration `envconfig:"RETRY_HORIZON" default:"24h" desc:"how long after it was published a message whose handling keeps failing is retried before it becomes a dead letter; shorter than every stream's max age"`
 	CrashLimit   int           `envconfig:"CRASH_LIMIT" default:"3" desc:"deliveries of one message that may end without a settle (the process died) before it becomes a dead letter unhandled"`
+	// How long a paused location's triggers are kept, and how often its
+	// held messages are looked at again (docs/lifecycle.md).
+	PauseMax     time.Duration `envconfig:"PAUSE_MAX" default:"720h" desc:"how long a paused location (or one needing re-authorisation) has its new triggers accepted and kept; afterwards the gateway refuses them with 503; shorter than the triggers stream's max age"`
+	PauseRecheck time.Duration `envconfig:"PAUSE_RECHECK" default:"1m" desc:"how long a held message of a paused location waits before it is looked at again (at most this long after a resume before the work resumes)"`
 
 	// Limits size the streams, buckets and object store.
 	Limits StorageLimits `envconfig:"LIMIT"`
@@ -115,6 +119,7 @@ func (c Config) validate(tokens bool) error {
 	if c.CrashLimit < 1 {
 		bad("CRASH_LIMIT", "want 1 or more, got %d", c.CrashLimit)
 	}
+	errs = append(errs, c.validateLifecycle()...)
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("LOG_FORMAT", "want json or text, got %q", c.LogFormat)
 	}
@@ -153,6 +158,8 @@ func DefaultConfig() Config {
 		RateMaxWait:        2 * time.Second,
 		RetryHorizon:       bus.DefaultRetryHorizon,
 		CrashLimit:         bus.DefaultCrashLimit,
+		PauseMax:           DefaultPauseMax,
+		PauseRecheck:       DefaultPauseRecheck,
 		Limits:             DefaultStorageLimits(),
 	}
 }

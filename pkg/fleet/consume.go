@@ -62,6 +62,11 @@ func (d *Deps) Consumer(stream, durable string, h bus.Handler, concurrency int) 
 		// before any per-location state is made for it.
 		mw = append(mw, d.registered)
 	}
+	if d.held != nil {
+		// After the location check: a paused location's messages wait,
+		// its handlers do not run.
+		mw = append(mw, d.held.middleware)
+	}
 	d.durables = append(d.durables, spec)
 	return bus.NewConsumer(d.JS, spec, h, bus.ConsumerOptions{
 		Concurrency:     concurrency,

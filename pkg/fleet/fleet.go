@@ -56,6 +56,9 @@ type Deps struct {
 	// registered is the location check of every consumer (Consumer):
 	// bus.Registered over Creds, one cache per process.
 	registered bus.Middleware
+	// held defers the messages of paused locations and of those needing
+	// re-authorisation (held.go).
+	held *heldLocations
 	// serving is set by Serve: /readyz answers 200 only once the
 	// components run.
 	serving atomic.Bool
@@ -259,6 +262,7 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 		d.Directory = d.Creds.Directory
 	}
 	d.registered = bus.Registered(d.Directory, bus.DefaultRegisteredTTL)
+	d.held = newHeld(d.Directory, cfg.PauseRecheck)
 	return nil
 }
 

@@ -27,6 +27,7 @@ type StorageLimits struct {
 	Refresh       ByteSize `envconfig:"REFRESH_BYTES" desc:"size limit of SOCIALSYNC_REFRESH"`
 	Schedules     ByteSize `envconfig:"SCHEDULES_BYTES" desc:"size limit of SOCIALSYNC_SCHEDULES"`
 	DLQ           ByteSize `envconfig:"DLQ_BYTES" desc:"size limit of SOCIALSYNC_DLQ (the oldest dead letters give way)"`
+	Audit         ByteSize `envconfig:"AUDIT_BYTES" desc:"size limit of SOCIALSYNC_AUDIT (the oldest audit entries give way)"`
 	Tags          ByteSize `envconfig:"TAGS_BYTES" desc:"size limit of the socialsync_tags bucket"`
 	TagDetails    ByteSize `envconfig:"TAG_DETAILS_BYTES" desc:"size limit of the socialsync_tag_details bucket"`
 	Relations     ByteSize `envconfig:"RELATIONS_BYTES" desc:"size limit of the socialsync_relations bucket"`
@@ -61,7 +62,7 @@ const minLimit = 1 << 20
 func (l StorageLimits) byName() map[string]ByteSize {
 	return map[string]ByteSize{
 		topology.StreamTriggers: l.Triggers, topology.StreamEvents: l.Events, topology.StreamRefresh: l.Refresh,
-		topology.StreamSchedules: l.Schedules, bus.StreamDLQ: l.DLQ,
+		topology.StreamSchedules: l.Schedules, bus.StreamDLQ: l.DLQ, topology.StreamAudit: l.Audit,
 		"KV_" + topology.BucketTags: l.Tags, "KV_" + topology.BucketTagDetails: l.TagDetails, "KV_" + topology.BucketRelations: l.Relations,
 		"KV_" + topology.BucketStatsHistory: l.StatsHistory, "KV_" + topology.BucketSegments: l.Segments, "KV_" + topology.BucketWorkflows: l.Workflows,
 		"KV_" + topology.BucketLocations: l.Locations, "KV_" + topology.BucketSettings: l.Settings, "KV_" + topology.BucketTokens: l.Tokens,

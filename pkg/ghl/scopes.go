@@ -51,6 +51,7 @@ var endpointScopes = []EndpointScope{
 	{Method: "GET", Path: "/locations/{locationId}/customValues", Scope: "locations/customValues.readonly"},
 	{Method: "POST", Path: "/locations/{locationId}/customValues", Scope: "locations/customValues.write"},
 	{Method: "PUT", Path: "/locations/{locationId}/customValues/{id}", Scope: "locations/customValues.write", Source: sourceScopesPage},
+	{Method: "DELETE", Path: "/locations/{locationId}/customValues/{id}", Scope: "locations/customValues.write", Source: sourceScopesPage},
 	{Method: "GET", Path: "/locations/{locationId}/customFields", Scope: "locations/customFields.readonly"},
 	{Method: "GET", Path: "/locations/{locationId}", Scope: "locations.readonly"},
 	{Method: "POST", Path: "/oauth/locationToken", Scope: "oauth.write", Agency: true},

@@ -143,6 +143,7 @@ func (s *Simulator) endpoints() []endpoint {
 		{"POST /locations/{locationId}/customValues", scopeCustomValuesWrite, accessPath, s.createCustomValue},
 		{"GET /locations/{locationId}/customValues/{id}", scopeCustomValuesRead, accessPath, s.getCustomValue},
 		{"PUT /locations/{locationId}/customValues/{id}", scopeCustomValuesWrite, accessPath, s.updateCustomValue},
+		{"DELETE /locations/{locationId}/customValues/{id}", scopeCustomValuesWrite, accessPath, s.deleteCustomValue},
 		{"POST /oauth/locationToken", scopeOAuthWrite, accessCompany, s.locationToken},
 		{"GET /oauth/installedLocations", scopeOAuthRead, accessCompany, s.installedLocations},
 	}

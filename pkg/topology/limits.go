@@ -75,12 +75,13 @@ func (f Footprint) MaxBytes(locations int) int64 {
 // buckets are estimates from their JSON.
 var Footprints = []Footprint{
 	{Name: StreamTriggers, RecordBytes: 450, PerDay: 20 + 20 + 4 + 40, Days: 7,
-		Basis: "20 post, 20 tag details, 4 statistics, 40 segment triggers a day; a backlog of up to 7 days (MaxAge)"},
+		Basis: "20 post, 20 tag details, 4 statistics, 40 segment triggers a day; a backlog of up to 7 days (a paused location holds at most its per-subject quota)"},
 	{Name: StreamEvents, RecordBytes: 350, PerDay: 200 + 20 + 20 + 40 + 5 + 1, Days: 30,
 		Basis: "200 contact (one per contact of a post event), 20 statistics, 20 tag details, 40 segment, 5 tag events and 1 recommendation a day, 30 days"},
 	{Name: StreamRefresh, RecordBytes: 450, Kept: 1, Basis: "at most one pending refresh"},
 	{Name: StreamSchedules, RecordBytes: 400, Kept: 2, Basis: "one schedule and one fired run"},
 	{Name: bus.StreamDLQ, RecordBytes: 1_000, PerDay: 5, Days: 14, Basis: "5 dead letters a day (original bytes and reason headers), 14 days"},
+	{Name: StreamAudit, RecordBytes: 300, PerDay: 2, Days: 180, Basis: "2 audited actions a day (pauses, replays, admin key use), 180 days"},
 	{Name: "KV_" + BucketTags, RecordBytes: 12_000, Kept: 5, Basis: "the catalogue of 200 tags, 5 revisions"},
 	{Name: "KV_" + BucketTagDetails, RecordBytes: 300, Kept: 200, Basis: "one record per tag"},
 	{Name: "KV_" + BucketRelations, RecordBytes: 300, PerDay: 20 * 5, Days: 365,

@@ -52,8 +52,8 @@ func TestEveryStoreHasASizeLimit(t *testing.T) {
 		}
 	}
 	trig := snap.Streams[topology.StreamTriggers]
-	if trig.Discard != jetstream.DiscardNew || !trig.DiscardNewPerSubject || trig.MaxMsgsPerSubject != topology.DefaultMaxTriggersPerSubject || trig.MaxAge != 7*24*time.Hour {
-		t.Errorf("%s: discard %v, per subject %v, max per subject %d, max age %v; want discard new per subject, %d, 7 days",
+	if trig.Discard != jetstream.DiscardNew || !trig.DiscardNewPerSubject || trig.MaxMsgsPerSubject != topology.DefaultMaxTriggersPerSubject || trig.MaxAge != topology.TriggersMaxAge {
+		t.Errorf("%s: discard %v, per subject %v, max per subject %d, max age %v; want discard new per subject, %d, 35 days",
 			topology.StreamTriggers, trig.Discard, trig.DiscardNewPerSubject, trig.MaxMsgsPerSubject, trig.MaxAge, topology.DefaultMaxTriggersPerSubject)
 	}
 	if ev := snap.Streams[topology.StreamEvents]; ev.Discard != jetstream.DiscardNew || ev.MaxAge != 30*24*time.Hour {

@@ -78,6 +78,20 @@ const BucketContactRefs = "socialsync_contact_refs"
 // latest.
 const ContactRefsTTL = 30 * 24 * time.Hour
 
+// TriggersMaxAge is how long SOCIALSYNC_TRIGGERS keeps an unfinished
+// trigger: longer than a location may stay paused (SOCIALSYNC_PAUSE_MAX,
+// 30 days by default), so that its held work is still there when it
+// resumes.
+const TriggersMaxAge = 35 * 24 * time.Hour
+
+// The audit log (pkg/audit): who did what to which location, kept
+// AuditMaxAge.
+const (
+	StreamAudit = "SOCIALSYNC_AUDIT"
+	AuditPrefix = "socialsync.audit"
+	AuditMaxAge = 180 * 24 * time.Hour
+)
+
 // BucketWebhookEvents remembers the event ids the gateway's webhook
 // accepted for WebhookEventsTTL, longer than a signature stays valid, so
 // that a replayed request is answered as a duplicate after the streams'

@@ -52,7 +52,7 @@ func (o Options) maxBytes(name string) int64 {
 // New returns socialsync's topology:
 //
 //	stream                subjects                              retention                 limits
-//	SOCIALSYNC_TRIGGERS   socialsync.trigger.>                  interest                  7 days, dup window 2m, discard new,
+//	SOCIALSYNC_TRIGGERS   socialsync.trigger.>                  interest                  35 days, dup window 2m, discard new,
 //	                                                                                      2,000 per subject (discard new per subject)
 //	                      + sources socialsync.scheduled.stats.* from SOCIALSYNC_SCHEDULES as socialsync.trigger.stats.*
 //	SOCIALSYNC_EVENTS     socialsync.event.>                    limits                    30 days, dup window 2m, discard new
@@ -60,6 +60,7 @@ func (o Options) maxBytes(name string) int64 {
 //	SOCIALSYNC_SCHEDULES  socialsync.schedule.stats.*,          limits, message schedules 1 per subject, discard old
 //	                      socialsync.scheduled.stats.*
 //	SOCIALSYNC_DLQ        socialsync.dlq.>                      limits                    14 days, dup window 2m, discard old
+//	SOCIALSYNC_AUDIT      socialsync.audit.>                    limits                    180 days, discard old
 //
 // Every stream, bucket and object store has a MaxBytes (Options,
 // Footprints). Triggers, events and refreshes are never deleted
@@ -155,7 +156,7 @@ func New(opts Options) bus.Topology {
 			// Interest retention keeps a message as long as one interested
 			// durable has not acked it; a bound stops a removed worker
 			// from keeping messages forever.
-			MaxAge: 7 * day,
+			MaxAge: TriggersMaxAge,
 			// Full, the stream refuses new triggers instead of deleting
 			// unfinished ones; one location's subject at its quota
 			// refuses that location's new triggers of that kind only.
@@ -229,6 +230,19 @@ func New(opts Options) bus.Topology {
 			// At its limit the oldest dead letters give way.
 			Discard:    jetstream.DiscardOld,
 			MaxBytes:   opts.maxBytes(bus.StreamDLQ),
+			Duplicates: DuplicateWindow,
+			Storage:    storage,
+			Replicas:   replicas,
+		},
+		{
+			Name:        StreamAudit,
+			Description: "The audit log: who connected, paused, resumed or removed a location, replays, admin key use.",
+			Subjects:    []string{AuditPrefix + ".>"},
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      AuditMaxAge,
+			// At its limit the oldest entries give way.
+			Discard:    jetstream.DiscardOld,
+			MaxBytes:   opts.maxBytes(StreamAudit),
 			Duplicates: DuplicateWindow,
 			Storage:    storage,
 			Replicas:   replicas,

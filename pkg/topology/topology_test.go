@@ -69,7 +69,7 @@ func TestEnsureIsIdempotent(t *testing.T) {
 
 	// Everything declared exists: 5 streams, 10 buckets, 1 object store.
 	wantStreams := []string{
-		topology.StreamTriggers, topology.StreamEvents, topology.StreamRefresh, topology.StreamSchedules, bus.StreamDLQ,
+		topology.StreamTriggers, topology.StreamEvents, topology.StreamRefresh, topology.StreamSchedules, bus.StreamDLQ, topology.StreamAudit,
 		"KV_" + topology.BucketTags, "KV_" + topology.BucketTagDetails, "KV_" + topology.BucketRelations,
 		"KV_" + topology.BucketStatsHistory, "KV_" + topology.BucketSegments, "KV_" + topology.BucketWorkflows,
 		"KV_" + topology.BucketLocations, "KV_" + topology.BucketTokens, "KV_" + topology.BucketRateBudget,

@@ -41,7 +41,7 @@ func (w *Worker) scheduleReconciliations(ctx context.Context) error {
 			continue
 		}
 		for _, l := range locs {
-			if l.State == creds.StateNeedsReauth {
+			if _, held := l.Held(); held { // paused, or waiting for re-authorisation
 				continue
 			}
 			if err := w.reconcileIfDue(ctx, l.ID); err != nil && ctx.Err() == nil {

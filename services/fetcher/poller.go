@@ -10,7 +10,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -79,7 +78,7 @@ func (w *Worker) eachLocation(ctx context.Context, component string, fn func(ctx
 		if ctx.Err() != nil {
 			break
 		}
-		if l.State == creds.StateNeedsReauth {
+		if _, held := l.Held(); held { // paused, or waiting for re-authorisation
 			continue
 		}
 		g.Go(func() error {

@@ -524,6 +524,7 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 	w.checkSegments(t, k, s)
 	w.checkWorkflows(t, k)
 	w.checkSources(t, k)
+	w.checkLifecycle(t, k, loc)
 	k.covered(t)
 }
 

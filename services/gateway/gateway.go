@@ -28,6 +28,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/socialsync/socialsync/pkg/audit"
 	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
@@ -79,6 +80,10 @@ type Gateway struct {
 	// deliveries of types socialsync does not act on.
 	highLevel highLevelKeys
 	hlIgnored metric.Int64Counter
+	// heldRefused counts the triggers refused for a location held back
+	// too long; audit is the audit log (lifecycle.go).
+	heldRefused metric.Int64Counter
+	audit       *audit.Log
 
 	kv       buckets
 	reports  jetstream.ObjectStore
@@ -142,6 +147,8 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 	}
 	g.governor = d.Governor
 	g.hlIgnored = g.newIgnoredCounter()
+	g.heldRefused = g.newHeldRefusedCounter()
+	g.audit = audit.New(d.JS, func() time.Time { return g.now() })
 	g.hub = newHub(cfg.MaxSSEClients)
 	g.rates = newSampler()
 	g.spans = d.Telemetry.ServerSpans("gateway")
@@ -174,7 +181,7 @@ func (g *Gateway) Handler() http.Handler {
 	handle("POST /v1/webhooks/posts", g.guarded(g.signed(g.webhook)))
 	handle("POST /v1/highlevel/webhooks", g.guarded(g.highLevelSigned(g.highLevelWebhook)))
 	for _, rt := range g.apiRoutes() {
-		handle(rt.pattern, g.authenticated(rt.scope, rt.handler))
+		handle(rt.pattern, g.authenticated(rt.scope, g.audited(rt)))
 	}
 	public := func(pattern string, h http.Handler) { handle(pattern, g.public(h)) }
 	public("GET /v1/openapi.yaml", http.HandlerFunc(serveOpenAPI))
@@ -243,6 +250,10 @@ func (g *Gateway) apiRoutes() []apiRoute {
 		{"GET /v1/sources/{source}", scopeAdmin, g.getSource},
 		{"PUT /v1/sources/{source}", scopeAdmin, g.putSource},
 		{"DELETE /v1/sources/{source}", scopeAdmin, g.deleteSource},
+		// The location lifecycle and the audit log (lifecycle.go).
+		{"POST /v1/locations/{loc}/pause", scopeAdmin, g.pauseLocation},
+		{"POST /v1/locations/{loc}/resume", scopeAdmin, g.resumeLocation},
+		{"GET /v1/audit", scopeAdmin, g.listAudit},
 	}
 }
 

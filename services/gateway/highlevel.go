@@ -288,6 +288,9 @@ func (g *Gateway) highLevelWebhook(w http.ResponseWriter, r *http.Request, body 
 		unavailable(w, "JetStream is unavailable; HighLevel delivers again later")
 		return
 	}
+	if g.refuseHeld(ctx, w, d.LocationID) {
+		return
+	}
 	if rec, found, err := g.seen(ctx, key); err != nil {
 		g.log.Warn("highlevel webhook: read webhook ids", "err", err)
 		unavailable(w, "JetStream is unavailable; HighLevel delivers again later")

@@ -23,6 +23,9 @@ type location struct {
 	StateSince *time.Time `json:"stateSince,omitempty"`
 	AddedAt    time.Time  `json:"addedAt"`
 	Token      tokenState `json:"token"`
+	// Hold is set while the location's work is held back: paused, or
+	// waiting for re-authorisation (lifecycle.go).
+	Hold *hold `json:"hold,omitempty"`
 }
 
 type tokenState struct {
@@ -43,6 +46,7 @@ func (g *Gateway) toLocation(ctx context.Context, l creds.Location) location {
 		out.StateSince = &l.StateSince
 	}
 	out.Token = g.tokenState(ctx, l.ID)
+	out.Hold = g.holdOf(ctx, l)
 	return out
 }
 

@@ -79,6 +79,7 @@ func (g *Gateway) full(w http.ResponseWriter, err error) bool {
 	switch {
 	case errors.Is(err, bus.ErrSubjectFull):
 		g.log.Warn("trigger refused: location quota reached", "location", loc, "err", err)
+		g.countHeldQuota(loc)
 		w.Header().Set("Retry-After", strconv.Itoa(quotaRetryAfterSeconds))
 		writeError(w, http.StatusServiceUnavailable, "location_quota",
 			"location "+loc+" holds its quota of unfinished triggers of this kind (SOCIALSYNC_LIMIT_TRIGGERS_PER_SUBJECT); nothing was stored: retry later")

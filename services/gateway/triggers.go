@@ -204,6 +204,9 @@ func (g *Gateway) publishTrigger(w http.ResponseWriter, r *http.Request, family 
 		unavailable(w, "JetStream is unavailable; retry later")
 		return published{}, false
 	}
+	if g.refuseHeld(ctx, w, r.PathValue("loc")) {
+		return published{}, false
+	}
 	var opts []bus.PublishOption
 	if eventID != "" {
 		key, err := ids.EventKey(ids.APISource, r.PathValue("loc"), eventID)

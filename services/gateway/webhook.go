@@ -100,7 +100,7 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request, source string,
 		unavailable(w, "JetStream is unavailable; retry later")
 		return
 	}
-	if !g.admit(ctx, w, source, ev.GetLocationId()) {
+	if !g.admit(ctx, w, source, ev.GetLocationId()) || g.refuseHeld(ctx, w, ev.GetLocationId()) {
 		return
 	}
 	if rec, found, err := g.seen(ctx, key); err != nil {

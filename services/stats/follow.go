@@ -97,6 +97,10 @@ func (h *handler) follow(ctx context.Context, l creds.Location, tz *time.Locatio
 		log.Debug("custom values not written: the token lacks a scope", "scope", d.Scope)
 	} else if h.w.cfg.CustomValues {
 		values := snapshot.CustomValues(r.Recommendations)
+		// Recorded before they are written: a purge removes them.
+		if err := h.recordWritten(ctx, loc, slices.Collect(maps.Keys(values))); err != nil {
+			return err
+		}
 		m, _, err := h.w.deps.FollowUps.Mapping(ctx, loc)
 		if err != nil {
 			log.Warn("mapping unreadable; no statistics mapped to custom values", "err", err)

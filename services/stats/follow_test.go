@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/relations"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/report/source"
 	"github.com/socialsync/socialsync/pkg/settings"
@@ -196,6 +199,21 @@ func TestRunReportsRecommendsAndWritesCustomValues(t *testing.T) {
 	}
 	if got, want := cv["IG reach"], snapshot.FormatNumber(st.Breakdowns.Reach.Platforms["instagram"].Value); got != want {
 		t.Errorf("mapped custom value %q, want %q", got, want)
+	}
+	// The recommendations written are recorded for a purge; the mapped
+	// values, named by the location, are not socialsync's to delete.
+	rel, err := env.JS.KeyValue(ctx, topology.BucketRelations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written relations.WrittenValues
+	if _, err := revision.Load(ctx, rel, relations.WrittenValuesKey(l.ID), &written); err != nil {
+		t.Fatal(err)
+	}
+	for name := range cv {
+		if strings.HasPrefix(name, "socialsync_") != slices.Contains(written.Names, strings.ToLower(name)) {
+			t.Errorf("custom value %q: recorded %v in %v", name, slices.Contains(written.Names, strings.ToLower(name)), written.Names)
+		}
 	}
 
 	// The same request again writes nothing more.

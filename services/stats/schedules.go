@@ -173,6 +173,12 @@ func (s *scheduler) ensure(ctx context.Context, key string, value []byte) error 
 	if err := json.Unmarshal(value, &l); err != nil {
 		return fmt.Errorf("registered location %s: %w", key, err)
 	}
+	if _, held := l.Held(); held {
+		// Paused, or waiting for re-authorisation: no run is fired (and
+		// HighLevel is not asked for its time zone) until it resumes,
+		// whose record update schedules it again.
+		return s.remove(ctx, key)
+	}
 	// A location without the operator's time zone (an agency install,
 	// one added without --timezone) is scheduled in HighLevel's; the
 	// record's update brings ensure back here, with nothing to learn.

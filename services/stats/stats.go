@@ -48,6 +48,9 @@ type Config struct {
 	// CustomValues writes the recommendations and the mapped statistics
 	// to the location's custom values.
 	CustomValues bool `envconfig:"STATS_CUSTOM_VALUES" default:"true" desc:"write recommendations (socialsync_*) and mapped statistics to the location's custom values"`
+	// RemovedGrace is how long a removed location's statistics history
+	// and reports are kept (removed.go).
+	RemovedGrace time.Duration `envconfig:"STATS_REMOVED_GRACE" default:"720h" desc:"how long the statistics history and reports of a removed location are kept before they are deleted (socialsync locations remove --purge-data deletes them at once)"`
 }
 
 // Worker is the statistics worker. Its process runs its Routes and Loops.
@@ -75,6 +78,9 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	}
 	if d.Publisher == nil || d.Locations == nil || d.Client == nil || d.History == nil || d.FollowUps == nil || d.Log == nil {
 		errs = append(errs, errors.New("stats: incomplete dependencies"))
+	}
+	if cfg.RemovedGrace < 0 {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_STATS_REMOVED_GRACE: want a duration of zero or more, got %v", fleet.ErrConfig, cfg.RemovedGrace))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -126,5 +132,5 @@ func (w *Worker) Routes() []bus.Route {
 // their settings.
 func (w *Worker) Loops() []run.Loop {
 	s := &scheduler{w: w, locations: w.deps.Stores.Locations, stream: w.deps.Stores.Schedules, settings: w.deps.Stores.Settings}
-	return []run.Loop{{Name: "schedules", Run: s.run}}
+	return []run.Loop{{Name: "schedules", Run: s.run}, {Name: "removed", Run: w.sweepRemoved}}
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -152,16 +151,5 @@ func isConflict(err error) bool {
 // reads first (each record is then read by its key, so one deleted
 // meanwhile is the caller's to skip).
 func Keys(ctx context.Context, kv jetstream.KeyValue) ([]string, error) {
-	lister, err := kv.ListKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	// Stop answers "invalid subscription" once the listing is exhausted.
-	defer func() { _ = lister.Stop() }()
-	var out []string
-	for k := range lister.Keys() {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out, nil
+	return KeysMatching(ctx, kv, ">")
 }

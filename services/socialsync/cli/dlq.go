@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/socialsync/socialsync/pkg/audit"
 	"github.com/socialsync/socialsync/pkg/bus"
 )
 
@@ -36,6 +37,7 @@ func dlqCmd(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "replayed dead letter %d to %s seq %d for %s\n", r.Seq, r.Subject, r.Sequence, r.Consumer)
+		recordAudit(ctx, env, c, audit.Entry{Action: audit.ActionReplay, Detail: fmt.Sprintf("dead letter %d to %s", r.Seq, r.Subject)})
 		return nil
 	case *replayAll:
 		done, failed, err := bus.ReplayDeadLetters(ctx, c.js, filter)
@@ -48,6 +50,7 @@ func dlqCmd(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
+		recordAudit(ctx, env, c, audit.Entry{Action: audit.ActionReplay, Location: *loc, Detail: fmt.Sprintf("%d dead letters replayed, %d kept", len(done), len(failed))})
 		fmt.Fprintf(env.Stdout, "%d replayed, %d kept\n", len(done), len(failed))
 		return nil
 	}

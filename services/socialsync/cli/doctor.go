@@ -13,7 +13,6 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
-	"github.com/socialsync/socialsync/pkg/ids"
 )
 
 // doctorCall is one request the doctor made.
@@ -35,18 +34,10 @@ func doctorCmd(ctx context.Context, env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if !ids.ValidHighLevel(*loc) {
-		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
-	}
-	cfg, err := readOAuthConfig(false)
-	if err != nil {
+	if err := locationArg(*loc); err != nil {
 		return err
 	}
-	opts, err := cfg.refresher()
-	if err != nil {
-		return err
-	}
-	c, store, err := openStore(ctx, *url, opts...)
+	cfg, c, store, err := openRefreshingStore(ctx, *url)
 	if err != nil {
 		return err
 	}

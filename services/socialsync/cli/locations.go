@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/socialsync/socialsync/pkg/audit"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
@@ -15,7 +16,7 @@ import (
 
 func locationsCmd(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: want a subcommand: add, list, reseal or schedule", errUsage)
+		return fmt.Errorf("%w: want a subcommand: add, list, reseal, schedule, pause, resume or remove", errUsage)
 	}
 	switch args[0] {
 	case "add":
@@ -26,8 +27,14 @@ func locationsCmd(ctx context.Context, env *Env, args []string) error {
 		return locationsReseal(ctx, env, args[1:])
 	case "schedule":
 		return locationsSchedule(ctx, env, args[1:])
+	case "pause":
+		return locationsPause(ctx, env, args[1:], true)
+	case "resume":
+		return locationsPause(ctx, env, args[1:], false)
+	case "remove":
+		return locationsRemove(ctx, env, args[1:])
 	default:
-		return fmt.Errorf("%w: unknown subcommand %q: want add, list, reseal or schedule", errUsage, args[0])
+		return fmt.Errorf("%w: unknown subcommand %q: want add, list, reseal, schedule, pause, resume or remove", errUsage, args[0])
 	}
 }
 
@@ -82,6 +89,7 @@ func locationsAdd(ctx context.Context, env *Env, args []string) error {
 	if err := store.AddPIT(ctx, l, pit); err != nil {
 		return err
 	}
+	recordAudit(ctx, env, c, audit.Entry{Action: audit.ActionConnect, Location: *loc, Detail: "private integration token"})
 	fmt.Fprintf(env.Stdout, "location %s registered (private integration token, sealed)\n", *loc)
 	return nil
 }
@@ -154,8 +162,8 @@ func locationsList(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	// WAITING: the location's triggers not yet finished by every worker;
-	// a location that needs re-auth keeps its work here, not in dead
-	// letters.
+	// a paused location, or one that needs re-auth, keeps its work here,
+	// not in dead letters.
 	waiting, err := topology.WaitingTriggers(ctx, c.js)
 	if err != nil {
 		return err
@@ -165,7 +173,7 @@ func locationsList(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintln(w, "LOCATION\tNAME\tTIME ZONE\tAUTH\tSTATE\tTOKEN\tKEY\tWAITING\tADDED\tFEATURES OFF")
 	for _, l := range locs {
 		tok := tokenState(ctx, store, l, now)
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.ID, nameOf(l), timezoneOf(l), l.Auth, l.State, tok, keyState(ctx, store, l.ID),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.ID, nameOf(l), timezoneOf(l), l.Auth, stateOf(l), tok, keyState(ctx, store, l.ID),
 			waiting[l.ID], l.AddedAt.UTC().Format("2006-01-02 15:04Z"), dash(featuresOff(l)))
 	}
 	if err := w.Flush(); err != nil {

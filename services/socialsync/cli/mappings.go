@@ -102,8 +102,8 @@ func mappingsGet(ctx context.Context, env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if !ids.ValidHighLevel(*loc) {
-		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
+	if err := locationArg(*loc); err != nil {
+		return err
 	}
 	c, err := dial(ctx, *url)
 	if err != nil {
@@ -144,8 +144,8 @@ func locationsSchedule(ctx context.Context, env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if !ids.ValidHighLevel(*loc) {
-		return fmt.Errorf("%w: --location: want a HighLevel location id (letters and digits), got %q", errUsage, *loc)
+	if err := locationArg(*loc); err != nil {
+		return err
 	}
 	if *cron != "" {
 		if err := settings.CheckSpec(*cron); err != nil {
@@ -211,15 +211,7 @@ func orDefault(v string, unset ...string) string {
 // custom field the location does not define, asking HighLevel with the
 // location's token.
 func checkCustomFields(ctx context.Context, url string, m settings.Mapping) error {
-	cfg, err := readOAuthConfig(false)
-	if err != nil {
-		return err
-	}
-	opts, err := cfg.refresher()
-	if err != nil {
-		return err
-	}
-	c, store, err := openStore(ctx, url, opts...)
+	cfg, c, store, err := openRefreshingStore(ctx, url)
 	if err != nil {
 		return err
 	}

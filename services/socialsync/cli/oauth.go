@@ -13,6 +13,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 	"golang.org/x/oauth2"
 
+	"github.com/socialsync/socialsync/pkg/audit"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
@@ -166,6 +167,7 @@ func connectCmd(ctx context.Context, env *Env, args []string) error {
 	if err := store.AddOAuth(ctx, creds.Location{ID: id, Name: *name, Timezone: *tz}, tok); err != nil {
 		return err
 	}
+	recordAudit(ctx, env, c, audit.Entry{Action: audit.ActionConnect, Location: id, Detail: "oauth"})
 	fmt.Fprintf(env.Stdout, "location %s connected (OAuth, sealed; access token valid until %s, refreshed automatically)\nscopes: %s\n",
 		id, tok.ExpiresAt.Format("2006-01-02 15:04Z"), dash(tok.Scope))
 	return nil
