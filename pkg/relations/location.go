@@ -15,7 +15,7 @@ func KeysOf(loc string) LocationKeys {
 		Relations: []string{
 			"post." + loc + ".>", TagPostsPrefix(loc) + ">", "postcontacts." + loc + ".>", ContactPrefix(loc) + ">",
 			"removals." + loc + ".>", "intent." + loc + ".>", PollCursorKey(loc), "mirrored." + loc + ".>", ReconcileKey(loc),
-			WrittenValuesKey(loc),
+			WrittenValuesKey(loc), RemapKey(loc),
 		},
 	}
 }

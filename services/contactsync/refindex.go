@@ -25,6 +25,11 @@ type refIndex struct {
 
 func refIndexKey(loc, contact string) string { return loc + ".contact." + contact }
 
+// RefPatterns are the patterns of every key loc has in
+// socialsync_contact_refs (cached answers, the reverse index, pending
+// creations): what removing the location deletes.
+func RefPatterns(loc string) []string { return []string{loc + ".>"} }
+
 // indexRef adds key to the index of contact.
 func (h *handler) indexRef(ctx context.Context, loc, contact, key string) error {
 	_, err := revision.UpdateValues(ctx, h.w.deps.ContactRefs, refIndexKey(loc, contact), func(r *refIndex, _ bool) error {

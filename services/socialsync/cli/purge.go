@@ -182,7 +182,7 @@ func waitIfPaced(ctx context.Context, err error) (bool, error) {
 
 // purgeBar is a purge's progress, as reconcile draws its own.
 func purgeBar(run relations.PurgeRun) string {
-	return strings.Replace(progressBar(run.Done, run.Contacts, 30), " tags", " contacts", 1)
+	return progressBar(run.Done, run.Contacts, 30, "contacts")
 }
 
 // purgeStart returns the index of the first contact after cursor.

@@ -14,6 +14,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/relations/revision"
 	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
+	"github.com/socialsync/socialsync/services/contactsync"
 	"github.com/socialsync/socialsync/services/stats"
 )
 
@@ -105,7 +106,7 @@ func removeState(ctx context.Context, env *Env, c *conn, store *creds.Store, loc
 	total := int(held)
 	kvs := map[string]jetstream.KeyValue{}
 	for _, b := range []string{topology.BucketSettings, topology.BucketTags, topology.BucketTagDetails, topology.BucketRelations,
-		topology.BucketSegments, topology.BucketStatsHistory} {
+		topology.BucketSegments, topology.BucketStatsHistory, topology.BucketContactRefs} {
 		kv, err := c.js.KeyValue(ctx, b)
 		if err != nil {
 			return 0, fmt.Errorf("open %s: %w", b, err)
@@ -121,6 +122,8 @@ func removeState(ctx context.Context, env *Env, c *conn, store *creds.Store, loc
 		topology.BucketTagDetails: keys.Details,
 		topology.BucketRelations:  keys.Relations,
 		topology.BucketSegments:   {automation.MemberPrefix(loc) + ">"},
+		// Contacts named by email, phone or external id: personal data.
+		topology.BucketContactRefs: contactsync.RefPatterns(loc),
 	} {
 		n, err := revision.PurgeMatching(ctx, kvs[bucket], patterns...)
 		total += n

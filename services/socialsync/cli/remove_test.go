@@ -62,6 +62,10 @@ func TestRemovePurgeResumes(t *testing.T) {
 		}
 	}
 	putJSON(t, rel, relations.WrittenValuesKey(loc.ID), relations.WrittenValues{Names: []string{"socialsync_best_platforms"}})
+	// A cached contact reference and its reverse index, as contactsync keeps them.
+	refs := bucket(t, env, topology.BucketContactRefs)
+	putJSON(t, refs, loc.ID+".c2lnbmVkLWhhc2g", map[string]any{"contact": contacts[0]})
+	putJSON(t, refs, loc.ID+".contact."+contacts[0], map[string]any{"keys": []string{loc.ID + ".c2lnbmVkLWhhc2g"}})
 	// A purge stopped after the first two contacts, whose tags are gone.
 	for _, c := range contacts[:2] {
 		if _, err := client.RemoveContactTags(ctx, c, []string{"social:launch-" + string(rune('a'+slices.Index(contacts, c))), "segment:fans"}); err != nil {
@@ -119,7 +123,7 @@ func TestRemovePurgeResumes(t *testing.T) {
 	if slices.Contains(names, "socialsync_best_platforms") || !slices.Contains(names, "socialsync_unrecorded") || !slices.Contains(names, "Opening hours") {
 		t.Errorf("custom values after the purge: %v; want socialsync_best_platforms gone, the others kept", names)
 	}
-	for name, kv := range map[string]jetstream.KeyValue{"relations": rel, "segments": segs} {
+	for name, kv := range map[string]jetstream.KeyValue{"relations": rel, "segments": segs, "contact_refs": refs} {
 		if keys, err := kv.ListKeysFiltered(ctx, ">"); err == nil {
 			for k := range keys.Keys() {
 				if strings.Contains(k, loc.ID) {
