@@ -30,6 +30,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/sources"
@@ -62,6 +63,9 @@ type Config struct {
 	// TrustIncomingTrace lets an authenticated request continue its
 	// caller's trace (see guarded).
 	TrustIncomingTrace bool `envconfig:"TRUST_INCOMING_TRACE" default:"true" desc:"authenticated requests (API key, valid webhook signature) continue the caller's W3C trace context; when false, and always for the others, a request starts a new trace linked to the caller's"`
+	// PublicURL and OAuthTimeout serve the hosted OAuth flow (oauth.go).
+	PublicURL    string        `envconfig:"PUBLIC_URL" desc:"the gateway's public URL; HighLevel redirects to <it>/oauth/callback (register it with the app), and an install started in the Marketplace is exchanged with it"`
+	OAuthTimeout time.Duration `envconfig:"GATEWAY_OAUTH_TIMEOUT" default:"20s" desc:"how long /oauth/callback and an INSTALL or UNINSTALL webhook wait for the worker that holds the credentials"`
 }
 
 // Gateway serves the webhook, the API and the dashboard.
@@ -85,6 +89,8 @@ type Gateway struct {
 	governor *ratelimit.Governor
 	// sources are the webhook sources' bindings (admit).
 	sources *sources.Store
+	// authRequests are the hosted OAuth flow's issued states (oauth.go).
+	authRequests *creds.AuthRequests
 	hub     *hub
 	rates   *sampler
 	spans   telemetry.ServerSpans
@@ -117,6 +123,9 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 	if cfg.BodyTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_BODY_TIMEOUT: want a positive duration", fleet.ErrConfig))
 	}
+	if cfg.OAuthTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_OAUTH_TIMEOUT: want a positive duration", fleet.ErrConfig))
+	}
 	if cfg.MaxSSEClients < 1 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_MAX_SSE_CLIENTS: want at least 1, got %d", fleet.ErrConfig, cfg.MaxSSEClients))
 	}
@@ -138,6 +147,9 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 		return nil, fmt.Errorf("open object store %s: %w", topology.ObjectStoreReports, err)
 	}
 	if g.sources, err = sources.Open(ctx, d.JS); err != nil {
+		return nil, err
+	}
+	if g.authRequests, err = creds.OpenAuthRequests(ctx, d.JS); err != nil {
 		return nil, err
 	}
 	g.governor = d.Governor
@@ -178,6 +190,7 @@ func (g *Gateway) Handler() http.Handler {
 	}
 	public := func(pattern string, h http.Handler) { handle(pattern, g.public(h)) }
 	public("GET /v1/openapi.yaml", http.HandlerFunc(serveOpenAPI))
+	public("GET "+CallbackPath, http.HandlerFunc(g.oauthCallback))
 	public("/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+clip(r.URL.Path, 128))
 	}))

@@ -15,7 +15,7 @@ import (
 
 func locationsCmd(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: want a subcommand: add, list, reseal or schedule", errUsage)
+		return fmt.Errorf("%w: want a subcommand: add, list, reseal, schedule or sync-agency", errUsage)
 	}
 	switch args[0] {
 	case "add":
@@ -26,8 +26,10 @@ func locationsCmd(ctx context.Context, env *Env, args []string) error {
 		return locationsReseal(ctx, env, args[1:])
 	case "schedule":
 		return locationsSchedule(ctx, env, args[1:])
+	case "sync-agency":
+		return locationsSyncAgency(ctx, env, args[1:])
 	default:
-		return fmt.Errorf("%w: unknown subcommand %q: want add, list, reseal or schedule", errUsage, args[0])
+		return fmt.Errorf("%w: unknown subcommand %q: want add, list, reseal, schedule or sync-agency", errUsage, args[0])
 	}
 }
 
@@ -113,7 +115,8 @@ func addRefreshToken(ctx context.Context, env *Env, url string, l creds.Location
 		// An agency's refresh token, now spent: put the new agency token
 		// to use rather than lose it.
 		fmt.Fprintf(env.Stdout, "the refresh token is an agency's: connecting every location of agency %s where the app is installed\n", tok.CompanyID)
-		return connectAgency(ctx, env, store, gc, tok)
+		locs, err := store.ConnectAgency(ctx, gc, tok)
+		return printAgency(env, creds.Connection{UserType: ghl.UserTypeCompany, CompanyID: tok.CompanyID, Locations: locs}, err)
 	case "":
 		tok.UserType = ghl.UserTypeLocation
 	}
