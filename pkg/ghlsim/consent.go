@@ -78,4 +78,3 @@ func (s *Simulator) consent(w http.ResponseWriter, r *http.Request) {
 	}
 	s.approve(w, r, ar)
 }
-

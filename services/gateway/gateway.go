@@ -91,9 +91,9 @@ type Gateway struct {
 	sources *sources.Store
 	// authRequests are the hosted OAuth flow's issued states (oauth.go).
 	authRequests *creds.AuthRequests
-	hub     *hub
-	rates   *sampler
-	spans   telemetry.ServerSpans
+	hub          *hub
+	rates        *sampler
+	spans        telemetry.ServerSpans
 }
 
 type buckets struct {
