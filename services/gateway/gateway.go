@@ -123,7 +123,10 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 	if cfg.BodyTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_BODY_TIMEOUT: want a positive duration", fleet.ErrConfig))
 	}
-	if cfg.OAuthTimeout <= 0 {
+	switch {
+	case cfg.OAuthTimeout == 0: // a Config built in code
+		cfg.OAuthTimeout = DefaultOAuthTimeout
+	case cfg.OAuthTimeout < 0:
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_OAUTH_TIMEOUT: want a positive duration", fleet.ErrConfig))
 	}
 	if cfg.MaxSSEClients < 1 {

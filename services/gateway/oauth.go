@@ -7,6 +7,7 @@ import (
 	"html"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -19,6 +20,9 @@ import (
 // CallbackPath is the hosted OAuth flow's redirect URI, under
 // SOCIALSYNC_PUBLIC_URL: register <public URL>/oauth/callback with the app.
 const CallbackPath = "/oauth/callback"
+
+// DefaultOAuthTimeout is SOCIALSYNC_GATEWAY_OAUTH_TIMEOUT's default.
+const DefaultOAuthTimeout = 20 * time.Second
 
 // oauthCallback is GET /oauth/callback: HighLevel's redirect after a user
 // authorized the app. A state must be one `socialsync connect --hosted`
