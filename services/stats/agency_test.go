@@ -79,6 +79,18 @@ func TestAgencySyncPicksUpAMissedInstall(t *testing.T) {
 		l, err := env.Deps.Creds.Location(ctx, created.ID)
 		return err == nil && l.State == creds.StateActive && l.Name == "Missed Install"
 	})
+
+	// Uninstalled: its daily statistics schedule goes.
+	statsSchedule, _ := topology.StatsSchedules.Subject(created.ID)
+	scheduled := func() bool {
+		_, err := schedules.GetLastMsgForSubject(ctx, statsSchedule)
+		return err == nil
+	}
+	fleettest.Eventually(t, 20*time.Second, "the new location's statistics scheduled", scheduled)
+	if _, err := env.Deps.Creds.Uninstall(ctx, a.CompanyID, created.ID); err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, 20*time.Second, "the uninstalled location's schedule removed", func() bool { return !scheduled() })
 }
 
 // companyCode plays the browser on the simulator's consent page for an

@@ -173,6 +173,9 @@ func (s *scheduler) ensure(ctx context.Context, key string, value []byte) error 
 	if err := json.Unmarshal(value, &l); err != nil {
 		return fmt.Errorf("registered location %s: %w", key, err)
 	}
+	if l.State == creds.StateUninstalled {
+		return s.remove(ctx, key) // its app was uninstalled: nothing to fetch
+	}
 	// A location without the operator's time zone (an agency install,
 	// one added without --timezone) is scheduled in HighLevel's; the
 	// record's update brings ensure back here, with nothing to learn.
