@@ -220,6 +220,9 @@ func featuresOff(l creds.Location) string {
 
 // tokenState describes a location's token for people.
 func tokenState(ctx context.Context, store *creds.Store, l creds.Location, now time.Time) string {
+	if l.State == creds.StateUninstalled || l.State == creds.StateConnecting {
+		return "none: " + l.Reason // no token, on purpose
+	}
 	st, err := store.Status(ctx, l.ID)
 	switch {
 	case err != nil:
