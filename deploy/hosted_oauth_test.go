@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/services/gateway"
 	"github.com/socialsync/socialsync/services/socialsync/cli"
@@ -54,17 +55,9 @@ func TestHostedOAuthWithTheirOwnUsers(t *testing.T) {
 	}
 	fleettest.RunWorker(t, sd, "stats", w)
 
-	gd := n.deps(t, "gateway", simSrv.URL, "")
-	gcfg := defaults[gateway.Config](t)
-	gcfg.Config, gcfg.APIKeyHashes, gcfg.HighLevelWebhookKey = gd.Config, gateway.HashAPIKey("sk-test-0123456789abcdef"), apps.WebhookPublicKey
-	gcfg.PublicURL = public
-	g, err := gateway.New(gcfg, gd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleettest.Run(t, g.Run)
-	srv := httptest.NewServer(g.Handler())
-	t.Cleanup(srv.Close)
+	_, srv := serveGateway(t, n, simSrv.URL, func(c *gateway.Config) {
+		c.APIKeyHashes, c.HighLevelWebhookKey, c.PublicURL = gateway.HashAPIKey("sk-test-0123456789abcdef"), apps.WebhookPublicKey, public
+	})
 
 	t.Setenv("SOCIALSYNC_PUBLIC_URL", public)
 	t.Setenv("SOCIALSYNC_GHL_CLIENT_ID", app.ClientID)
@@ -142,6 +135,25 @@ func TestHostedOAuthWithTheirOwnUsers(t *testing.T) {
 	if v := n.violations.list(); len(v) > 0 {
 		t.Errorf("permission violations:\n%s", strings.Join(v, "\n"))
 	}
+}
+
+// serveGateway runs the gateway as its own NATS user, with no token key,
+// its configuration read as the binary reads it and then changed by
+// change, and serves it over HTTP until the test ends.
+func serveGateway(t *testing.T, n *natsEnv, simURL string, change func(*gateway.Config)) (*fleet.Deps, *httptest.Server) {
+	t.Helper()
+	gd := n.deps(t, "gateway", simURL, "")
+	gcfg := defaults[gateway.Config](t)
+	gcfg.Config = gd.Config
+	change(&gcfg)
+	g, err := gateway.New(gcfg, gd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Run(t, g.Run)
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(srv.Close)
+	return gd, srv
 }
 
 // htmlUnescape undoes html/template's escaping of an attribute value.

@@ -35,11 +35,7 @@ func locationsSyncAgency(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts, err := cfg.refresher()
-	if err != nil {
-		return err
-	}
-	c, store, err := openStore(ctx, *url, opts...)
+	c, store, err := cfg.openStore(ctx, *url)
 	if err != nil {
 		return err
 	}

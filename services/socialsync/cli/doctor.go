@@ -42,11 +42,7 @@ func doctorCmd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts, err := cfg.refresher()
-	if err != nil {
-		return err
-	}
-	c, store, err := openStore(ctx, *url, opts...)
+	c, store, err := cfg.openStore(ctx, *url)
 	if err != nil {
 		return err
 	}

@@ -68,6 +68,17 @@ func (c oauthConfig) refresher() ([]creds.Option, error) {
 	return []creds.Option{creds.WithRefresher(creds.NewRefresher(gc, c.app()))}, nil
 }
 
+// openStore is openStore (the package function) with the app's
+// credentials as the store's refresher, when they are configured: for
+// the commands that call HighLevel for a location.
+func (c oauthConfig) openStore(ctx context.Context, url string) (*conn, *creds.Store, error) {
+	opts, err := c.refresher()
+	if err != nil {
+		return nil, nil, err
+	}
+	return openStore(ctx, url, opts...)
+}
+
 // connectScopes returns the scopes connect asks for by default: those of
 // every endpoint socialsync calls for a location (ghl's endpoint → scope
 // table), and for an agency install also those that hand out location
