@@ -123,6 +123,9 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 	if cfg.BodyTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_BODY_TIMEOUT: want a positive duration", fleet.ErrConfig))
 	}
+	if err := checkPublicURL(cfg.PublicURL); err != nil {
+		errs = append(errs, err)
+	}
 	switch {
 	case cfg.OAuthTimeout == 0: // a Config built in code
 		cfg.OAuthTimeout = DefaultOAuthTimeout

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -135,6 +137,19 @@ func connectedText(reply creds.ConnectReply, marketplace bool) string {
 	}
 	b.WriteString(".")
 	return b.String()
+}
+
+// checkPublicURL checks SOCIALSYNC_PUBLIC_URL: empty, or an http(s) base
+// URL without query or fragment.
+func checkPublicURL(public string) error {
+	if public == "" {
+		return nil
+	}
+	u, err := url.Parse(public)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%w: SOCIALSYNC_PUBLIC_URL: want the gateway's public http(s) base URL, got %s", fleet.ErrConfig, quote(public))
+	}
+	return nil
 }
 
 // callbackURI is CallbackPath under SOCIALSYNC_PUBLIC_URL, or empty.
