@@ -3,6 +3,7 @@ package stats
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -45,6 +46,56 @@ func (h *agencyHandler) handle(ctx context.Context, msg jetstream.Msg) error {
 		h.w.log.Info("agency sync connected a location", "company", company, "location", l.ID)
 	}
 	return err
+}
+
+// agencySchedulesCheck is how often the worker looks for connected
+// agencies without a sync schedule.
+const agencySchedulesCheck = time.Hour
+
+// keepAgencySchedules gives every connected agency its sync schedule,
+// at start and every agencySchedulesCheck, until ctx ends: an agency
+// connected from the operator's machine (`socialsync connect --user-type
+// Company` on its loopback callback) gets one too. A schedule that
+// exists is left alone: storing it again would restart its period.
+func (w *Worker) keepAgencySchedules(ctx context.Context) error {
+	t := time.NewTicker(agencySchedulesCheck)
+	defer t.Stop()
+	for {
+		if err := w.scheduleAgencies(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn("agency schedules", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// scheduleAgencies schedules the syncs of the agencies that have none.
+func (w *Worker) scheduleAgencies(ctx context.Context) error {
+	companies, err := w.deps.Connector.Store.Agencies(ctx)
+	if err != nil {
+		return err
+	}
+	for _, company := range companies {
+		subject, err := topology.AgencySchedules.Subject(company)
+		if err != nil {
+			return err
+		}
+		_, err = w.deps.Stores.Schedules.GetLastMsgForSubject(ctx, subject)
+		switch {
+		case err == nil:
+			continue
+		case !errors.Is(err, jetstream.ErrMsgNotFound):
+			return err
+		}
+		if err := w.keepAgencySchedule(ctx, company, true); err != nil {
+			return err
+		}
+		w.log.Info("agency sync scheduled", "company", company)
+	}
+	return nil
 }
 
 // keepAgencySchedule keeps company's sync schedule while the agency is

@@ -111,3 +111,33 @@ func companyCode(t *testing.T, simURL string, app ghl.AppCredentials, redirect s
 	}
 	return u.Query().Get("code")
 }
+
+// An agency connected from the operator's machine (no Connector on the
+// way) gets its sync schedule from the worker.
+func TestAgencyConnectedElsewhereIsScheduled(t *testing.T) {
+	env := fleettest.Start(t, "demo")
+	ctx := context.Background()
+	a := env.Sim.Apps()[0]
+	app := ghl.AppCredentials{ClientID: a.ClientID, ClientSecret: a.ClientSecret}
+	agency := fleettest.Authorize(t, env.SimURL, app, "", strings.Join(append(ghl.LocationScopes(), ghl.AgencyScopes()...), " "), ghl.UserTypeCompany)
+	if _, err := env.Deps.Creds.ConnectAgency(ctx, env.Deps.GHL, agency); err != nil {
+		t.Fatal(err)
+	}
+	deps := statsDeps(t, env)
+	deps.Connector = &creds.Connector{Store: env.Deps.Creds, Client: env.Deps.GHL, App: app, Log: env.Deps.Log}
+	deps.Conn = env.Deps.Conn
+	w, err := stats.New(stats.Config{Config: env.Deps.Config, Concurrency: 1, Cron: "0 0 6 * * *", ReportDays: 28}, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.RunWorker(t, "stats", w)
+	schedules, err := env.JS.Stream(ctx, topology.StreamSchedules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, _ := topology.AgencySchedules.Subject(a.CompanyID)
+	fleettest.Eventually(t, 20*time.Second, "the agency's sync scheduled", func() bool {
+		_, err := schedules.GetLastMsgForSubject(ctx, subject)
+		return err == nil
+	})
+}

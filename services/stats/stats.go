@@ -136,7 +136,8 @@ func (w *Worker) Loops() []run.Loop {
 	s := &scheduler{w: w, locations: w.deps.Stores.Locations, stream: w.deps.Stores.Schedules, settings: w.deps.Stores.Settings}
 	loops := []run.Loop{{Name: "schedules", Run: s.run}}
 	if c := w.deps.Connector; c != nil && w.deps.Conn != nil {
-		loops = append(loops, run.Loop{Name: "oauth", Run: func(ctx context.Context) error { return c.Serve(ctx, w.deps.Conn) }})
+		loops = append(loops, run.Loop{Name: "oauth", Run: func(ctx context.Context) error { return c.Serve(ctx, w.deps.Conn) }},
+			run.Loop{Name: "agency schedules", Run: w.keepAgencySchedules})
 	}
 	return loops
 }
