@@ -130,7 +130,8 @@ func (s *Store) agencyClient(ctx context.Context, c *ghl.Client, company string)
 // installed (GET /oauth/installedLocations) that is not connected yet, or
 // was uninstalled or needs re-authorisation, with a location token traded
 // for the kept agency token (POST /oauth/locationToken). It returns the
-// locations it connected; those already connected are left alone.
+// locations it connected; those connected and active (with an OAuth token
+// or a Private Integration Token) are left alone.
 func (s *Store) SyncAgency(ctx context.Context, c *ghl.Client, company string) ([]Location, error) {
 	agency, ac, err := s.agencyClient(ctx, c, company)
 	if err != nil {
@@ -145,7 +146,7 @@ func (s *Store) SyncAgency(ctx context.Context, c *ghl.Client, company string) (
 		errs []error
 	)
 	for _, il := range installed {
-		if cur, err := s.Location(ctx, il.ID); err == nil && cur.State == StateActive && cur.Auth == AuthOAuth {
+		if cur, err := s.Location(ctx, il.ID); err == nil && cur.State == StateActive {
 			if _, _, err := s.readSealed(ctx, il.ID); err == nil {
 				continue // connected already
 			}
@@ -223,7 +224,8 @@ func (s *Store) AwaitCallback(ctx context.Context, company, loc string) error {
 }
 
 // Uninstall disconnects what an UNINSTALL webhook names: loc, or, when
-// loc is empty, the agency company and every location of it. Tokens are
+// loc is empty, the agency company and every location of it connected
+// with OAuth (a Private Integration Token is not the app's to revoke). Tokens are
 // deleted (HighLevel has revoked them) and each location is marked
 // StateUninstalled, with a LocationStateChanged.
 func (s *Store) Uninstall(ctx context.Context, company, loc string) ([]string, error) {
@@ -245,8 +247,8 @@ func (s *Store) Uninstall(ctx context.Context, company, loc string) ([]string, e
 		errs []error
 	)
 	for _, l := range locs {
-		if l.CompanyID != company {
-			continue
+		if l.CompanyID != company || l.Auth == AuthPIT {
+			continue // a Private Integration Token is not the app's
 		}
 		out = append(out, l.ID)
 		errs = append(errs, s.uninstall(ctx, l.ID))

@@ -173,8 +173,10 @@ func (s *scheduler) ensure(ctx context.Context, key string, value []byte) error 
 	if err := json.Unmarshal(value, &l); err != nil {
 		return fmt.Errorf("registered location %s: %w", key, err)
 	}
-	if l.State == creds.StateUninstalled {
-		return s.remove(ctx, key) // its app was uninstalled: nothing to fetch
+	if l.State == creds.StateUninstalled || l.State == creds.StateConnecting {
+		// Uninstalled, or waiting for its OAuth callback: no token to
+		// fetch with. Its connection writes the record again.
+		return s.remove(ctx, key)
 	}
 	// A location without the operator's time zone (an agency install,
 	// one added without --timezone) is scheduled in HighLevel's; the
