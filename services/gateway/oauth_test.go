@@ -16,6 +16,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/topology"
 	"github.com/socialsync/socialsync/services/gateway"
 )
 
@@ -208,5 +209,39 @@ func TestInstallWebhooksKeepAnAgencyCurrent(t *testing.T) {
 	// GET still shows it, uninstalled.
 	if a := w.api(t, http.MethodGet, "/v1/locations/"+loc, ""); a.status != http.StatusOK || !contains(string(a.body), "uninstalled") {
 		t.Fatalf("GET an uninstalled location: %d %s", a.status, a.body)
+	}
+}
+
+// Without a worker holding the credentials, the callback says so (503)
+// and connects nothing; with one that does not answer in time, the page
+// says it is still connecting (504), after the bounded wait.
+func TestCallbackWithoutAnAnswer(t *testing.T) {
+	env := fleettest.Start(t, "demo")
+	w := startEnv(t, env, func(c *gateway.Config) {
+		c.PublicURL = publicURL
+		c.OAuthTimeout = time.Second
+	})
+	a := env.Sim.Apps()[0]
+	app := ghl.AppCredentials{ClientID: a.ClientID, ClientSecret: a.ClientSecret}
+	loc := w.newSubAccount(t, "Nobody Home")
+	status, text := page(t, w.consent(t, app, loc, ""))
+	if status != http.StatusServiceUnavailable || !contains(text, "No worker") {
+		t.Fatalf("no worker: %d %s", status, text)
+	}
+	// A worker that takes the request and never answers.
+	sub, err := env.Deps.Conn.QueueSubscribe(topology.SubjectOAuthConnect, topology.QueueOAuthConnect, func(*nats.Msg) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := env.Deps.Conn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	status, text = page(t, w.consent(t, app, loc, ""))
+	if status != http.StatusGatewayTimeout || !contains(text, "still connecting") {
+		t.Fatalf("silent worker: %d %s", status, text)
+	}
+	if _, err := env.Deps.Creds.Location(context.Background(), loc); !errors.Is(err, creds.ErrUnknownLocation) {
+		t.Fatalf("connected without a worker's answer: %v", err)
 	}
 }
