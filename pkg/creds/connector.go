@@ -128,6 +128,10 @@ type Connector struct {
 	Log    *slog.Logger
 	// Timeout bounds one request (default 30 s).
 	Timeout time.Duration
+	// MaxConcurrent bounds the requests one process handles at once
+	// (default 8): the callback is public, and each request may call
+	// HighLevel. A request beyond it is answered at once, "retry".
+	MaxConcurrent int
 	// Agency, when set, is told of each agency connected (true) or
 	// uninstalled (false): the stats worker keeps its sync schedule.
 	Agency func(ctx context.Context, company string, connected bool) error
@@ -227,10 +231,15 @@ func (c *Connector) Serve(ctx context.Context, nc *nats.Conn) error {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
+	limit := c.MaxConcurrent
+	if limit <= 0 {
+		limit = 8
+	}
 	var (
 		wg     sync.WaitGroup
 		mu     sync.Mutex
 		closed bool
+		slots  = make(chan struct{}, limit)
 	)
 	sub, err := nc.QueueSubscribe(topology.SubjectOAuthConnect, topology.QueueOAuthConnect, func(m *nats.Msg) {
 		mu.Lock()
@@ -238,9 +247,16 @@ func (c *Connector) Serve(ctx context.Context, nc *nats.Conn) error {
 		if closed {
 			return
 		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			b, _ := json.Marshal(ConnectReply{Error: "too many connections under way; try again in a moment", Retry: true})
+			_ = m.Respond(b)
+			return
+		}
 		wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer func() { <-slots; wg.Done() }()
 			var req ConnectRequest
 			var out ConnectReply
 			if err := json.Unmarshal(m.Data, &req); err != nil {
