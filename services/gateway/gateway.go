@@ -7,6 +7,9 @@
 //   - POST /v1/highlevel/webhooks: HighLevel's app webhooks, signed by
 //     HighLevel (highlevel.go), stored in JetStream before they are
 //     acknowledged;
+//   - GET /oauth/callback: HighLevel's redirect of the hosted OAuth flow
+//     (oauth.go), whose code the stats worker exchanges: the gateway holds
+//     no token key and no client secret;
 //   - /v1/...: the REST API for API keys (api.go and the files it names),
 //     documented in openapi.yaml;
 //   - /: the dashboard (web/), live through server-sent events fed by an
