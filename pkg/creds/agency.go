@@ -12,6 +12,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 )
 
 // StateUninstalled is a location whose app was uninstalled in HighLevel
@@ -84,26 +85,24 @@ func (d *Directory) Agency(ctx context.Context, company string) (bool, error) {
 	return rec.Meta != nil && rec.Meta.Company, nil
 }
 
-// Agencies returns the companies whose agency token is kept, among those
-// the registered locations name.
+// Agencies returns the companies whose agency token is kept, ordered. It
+// reads every token record's clear metadata and opens nothing.
 func (d *Directory) Agencies(ctx context.Context) ([]string, error) {
-	locs, err := d.Locations(ctx)
+	keys, err := revision.Keys(ctx, d.tokens)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list token records: %w", err)
 	}
 	var out []string
-	seen := map[string]bool{}
-	for _, l := range locs {
-		if l.CompanyID == "" || seen[l.CompanyID] {
-			continue
-		}
-		seen[l.CompanyID] = true
-		ok, err := d.Agency(ctx, l.CompanyID)
-		if err != nil {
+	for _, k := range keys {
+		rec, _, err := d.readSealed(ctx, k)
+		switch {
+		case errors.Is(err, ErrNoToken), errors.Is(err, ErrInvalidLocation):
+			continue // deleted meanwhile, or not a record of ours
+		case err != nil:
 			return nil, err
 		}
-		if ok {
-			out = append(out, l.CompanyID)
+		if rec.Meta != nil && rec.Meta.Company {
+			out = append(out, k)
 		}
 	}
 	return out, nil
