@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/creds"
@@ -170,5 +172,34 @@ func TestAuthRequestsAreSingleUse(t *testing.T) {
 	}
 	if _, err := reqs.Take(ctx, "never-issued"); !errors.Is(err, creds.ErrUnknownState) {
 		t.Fatalf("unknown state: %v, want ErrUnknownState", err)
+	}
+}
+
+// The kept agency token is refreshed under the lease like a location's:
+// a sync after it expired refreshes it first and goes on.
+func TestAgencyTokenIsRefreshed(t *testing.T) {
+	env := bustest.Start(t, topology.Options{})
+	s := startSim(t, "", nil)
+	var offset atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	p := openProcess(t, env, keyring(t), creds.WithRefresher(creds.NewRefresher(s.client(t), s.App)), creds.WithClock(clock))
+	ctx := context.Background()
+	agency := s.authorize(t, "", "", ghl.UserTypeCompany)
+	if _, err := p.store.ConnectAgency(ctx, s.client(t), agency); err != nil {
+		t.Fatal(err)
+	}
+	before := s.tokenCalls(t)[http.StatusOK]
+	// A day and a minute later, for both clocks.
+	offset.Store(int64(25 * time.Hour))
+	s.admin(t, http.MethodPut, "/_sandbox/clock", map[string]any{"offset": "25h"}, nil)
+	if _, err := p.store.SyncAgency(ctx, s.client(t), agency.CompanyID); err != nil {
+		t.Fatalf("sync with an expired agency token: %v", err)
+	}
+	if after := s.tokenCalls(t)[http.StatusOK]; after != before+1 {
+		t.Fatalf("token endpoint answered 200 %d times more, want one refresh", after-before)
+	}
+	tok, err := p.store.Token(ctx, agency.CompanyID)
+	if err != nil || tok.AccessToken == agency.AccessToken || !tok.ExpiresAt.After(clock()) || tok.UserType != ghl.UserTypeCompany {
+		t.Fatalf("stored agency token after the refresh: %v, %v", tok, err)
 	}
 }
