@@ -69,6 +69,10 @@ type Config struct {
 	// PublicURL and OAuthTimeout serve the hosted OAuth flow (oauth.go).
 	PublicURL    string        `envconfig:"PUBLIC_URL" desc:"the gateway's public URL; HighLevel redirects to <it>/oauth/callback (register it with the app), and an install started in the Marketplace is exchanged with it"`
 	OAuthTimeout time.Duration `envconfig:"GATEWAY_OAUTH_TIMEOUT" default:"20s" desc:"how long /oauth/callback and an INSTALL or UNINSTALL webhook wait for the worker that holds the credentials"`
+	// GHLAuthURL is HighLevel's authorization page, for the URLs of
+	// POST /v1/oauth/authorizations (with the app's client id,
+	// SOCIALSYNC_GHL_CLIENT_ID; never its secret).
+	GHLAuthURL string `envconfig:"GHL_AUTH_URL" default:"https://marketplace.gohighlevel.com/oauth/chooselocation" desc:"HighLevel's authorization page, for POST /v1/oauth/authorizations (the simulator's: <its URL>/oauth/chooselocation)"`
 }
 
 // Gateway serves the webhook, the API and the dashboard.
@@ -127,6 +131,11 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_BODY_TIMEOUT: want a positive duration", fleet.ErrConfig))
 	}
 	if err := checkPublicURL(cfg.PublicURL); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.GHLAuthURL == "" { // a Config built in code
+		cfg.GHLAuthURL = DefaultGHLAuthURL
+	} else if err := checkAuthURL(cfg.GHLAuthURL); err != nil {
 		errs = append(errs, err)
 	}
 	switch {
@@ -260,6 +269,8 @@ func (g *Gateway) apiRoutes() []apiRoute {
 		{"GET /v1/sources/{source}", scopeAdmin, g.getSource},
 		{"PUT /v1/sources/{source}", scopeAdmin, g.putSource},
 		{"DELETE /v1/sources/{source}", scopeAdmin, g.deleteSource},
+		// The hosted OAuth flow's authorization URL, for the dashboard.
+		{"POST /v1/oauth/authorizations", scopeAdmin, g.createAuthorization},
 	}
 }
 

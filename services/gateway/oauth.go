@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"golang.org/x/oauth2"
 
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
@@ -255,4 +256,92 @@ func checkInstallIDs(d highLevelDelivery) error {
 		}
 	}
 	return nil
+}
+
+// DefaultGHLAuthURL is SOCIALSYNC_GHL_AUTH_URL's default: HighLevel's
+// authorization page.
+const DefaultGHLAuthURL = "https://marketplace.gohighlevel.com/oauth/chooselocation"
+
+// checkAuthURL checks SOCIALSYNC_GHL_AUTH_URL: an http(s) URL.
+func checkAuthURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%w: SOCIALSYNC_GHL_AUTH_URL: want HighLevel's http(s) authorization page, got %s", fleet.ErrConfig, quote(s))
+	}
+	return nil
+}
+
+// authorizationBody is the body of POST /v1/oauth/authorizations; every
+// field is optional.
+type authorizationBody struct {
+	UserType   string `json:"userType"`
+	LocationID string `json:"locationId"`
+	Name       string `json:"name"`
+	Timezone   string `json:"timezone"`
+}
+
+// authorizationAnswer is what POST /v1/oauth/authorizations answers.
+type authorizationAnswer struct {
+	AuthorizationURL string    `json:"authorizationUrl"`
+	RedirectURI      string    `json:"redirectUri"`
+	ExpiresAt        time.Time `json:"expiresAt"`
+}
+
+// createAuthorization is POST /v1/oauth/authorizations (admin): what
+// `socialsync connect --hosted` does, for the dashboard. It issues a
+// state (the gateway may create in BucketOAuthStates) and answers the
+// authorization URL, with the scopes of pkg/ghl's table and the
+// gateway's callback as redirect URI; it works once, within
+// topology.OAuthStateTTL. The gateway needs the app's client id, never
+// its secret.
+func (g *Gateway) createAuthorization(w http.ResponseWriter, r *http.Request) {
+	var b authorizationBody
+	if !g.decodeTrigger(w, r, &b) {
+		return
+	}
+	if b.UserType == "" {
+		b.UserType = ghl.UserTypeLocation
+	}
+	switch {
+	case b.UserType != ghl.UserTypeLocation && b.UserType != ghl.UserTypeCompany:
+		writeError(w, http.StatusUnprocessableEntity, "invalid", "userType: want Location or Company, got "+quote(b.UserType))
+		return
+	case b.LocationID != "" && !ids.ValidHighLevel(b.LocationID):
+		writeError(w, http.StatusUnprocessableEntity, "invalid", "locationId: want a HighLevel location id (letters and digits), got "+quote(b.LocationID))
+		return
+	case b.Timezone != "" && !validZone(b.Timezone):
+		writeError(w, http.StatusUnprocessableEntity, "invalid", "timezone: want an IANA time zone such as Europe/Berlin, got "+quote(b.Timezone))
+		return
+	case len(b.Name) > 256:
+		writeError(w, http.StatusUnprocessableEntity, "invalid", "name: at most 256 bytes")
+		return
+	}
+	redirect := g.callbackURI()
+	if redirect == "" || g.cfg.GHLClientID == "" {
+		writeError(w, http.StatusServiceUnavailable, "not_configured",
+			"the hosted OAuth flow needs SOCIALSYNC_PUBLIC_URL and SOCIALSYNC_GHL_CLIENT_ID on the gateway")
+		return
+	}
+	state, err := g.authRequests.Issue(r.Context(), creds.AuthRequest{UserType: b.UserType, Location: b.LocationID,
+		Name: b.Name, Timezone: b.Timezone, RedirectURI: redirect})
+	if err != nil {
+		g.storeError(w, "issue an OAuth state", err)
+		return
+	}
+	oc := g.deps.GHL.OAuthConfig(ghl.AppCredentials{ClientID: g.cfg.GHLClientID}, g.cfg.GHLAuthURL, redirect, ghl.ConnectScopes(b.UserType))
+	var opts []oauth2.AuthCodeOption
+	if b.LocationID != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("location_id", b.LocationID))
+	}
+	writeJSON(w, http.StatusCreated, authorizationAnswer{AuthorizationURL: oc.AuthCodeURL(state, opts...), RedirectURI: redirect,
+		ExpiresAt: g.now().Add(topology.OAuthStateTTL).UTC()})
+}
+
+// validZone reports whether name is an IANA time zone.
+func validZone(name string) bool {
+	if name == "Local" || name == "" {
+		return false
+	}
+	_, err := time.LoadLocation(name)
+	return err == nil
 }

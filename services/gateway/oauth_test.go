@@ -31,12 +31,13 @@ const publicURL = "https://socialsync.example"
 func oauthWorld(t *testing.T) (*world, ghl.AppCredentials) {
 	t.Helper()
 	env := fleettest.Start(t, "demo")
+	a := env.Sim.Apps()[0]
 	w := startEnv(t, env, func(c *gateway.Config) {
 		c.PublicURL = publicURL
 		c.OAuthTimeout = 20 * time.Second
 		c.HighLevelWebhookKey = env.Sim.WebhookPublicKey()
+		c.Config.GHLClientID, c.GHLAuthURL = a.ClientID, env.SimURL+"/oauth/chooselocation"
 	})
-	a := env.Sim.Apps()[0]
 	app := ghl.AppCredentials{ClientID: a.ClientID, ClientSecret: a.ClientSecret}
 	conn := &creds.Connector{Store: env.Deps.Creds, Client: env.Deps.GHL, App: app, Log: env.Deps.Log}
 	fleettest.Run(t, func(ctx context.Context) error { return conn.Serve(ctx, env.Deps.Conn) })
@@ -243,5 +244,45 @@ func TestCallbackWithoutAnAnswer(t *testing.T) {
 	}
 	if _, err := env.Deps.Creds.Location(context.Background(), loc); !errors.Is(err, creds.ErrUnknownLocation) {
 		t.Fatalf("connected without a worker's answer: %v", err)
+	}
+}
+
+// The dashboard's way in: an admin key asks the API for the authorization
+// URL (POST /v1/oauth/authorizations), which connects through the hosted
+// callback like the CLI's; a key without the admin scope may not.
+func TestAuthorizationFromTheAPI(t *testing.T) {
+	w, app := oauthWorld(t)
+	loc := w.newSubAccount(t, "From The Dashboard")
+	a := w.api(t, http.MethodPost, "/v1/oauth/authorizations", `{"locationId":"`+loc+`","name":"Dashboard","timezone":"Europe/Paris"}`)
+	if a.status != http.StatusCreated {
+		t.Fatalf("authorization: %d %s", a.status, a.body)
+	}
+	var got struct{ AuthorizationURL, RedirectURI string }
+	a.json(t, &got)
+	u, err := url.Parse(got.AuthorizationURL)
+	if err != nil || got.RedirectURI != publicURL+gateway.CallbackPath || u.Query().Get("redirect_uri") != got.RedirectURI ||
+		u.Query().Get("client_id") != app.ClientID || u.Query().Get("scope") != strings.Join(ghl.LocationScopes(), " ") {
+		t.Fatalf("authorization URL %s", got.AuthorizationURL)
+	}
+	// The browser: the simulator's page approves at once, then the callback.
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(got.AuthorizationURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	to := resp.Header.Get("Location")
+	status, text := page(t, w.srv.URL+strings.TrimPrefix(to, publicURL))
+	if status != http.StatusOK || !contains(text, loc, "Dashboard") {
+		t.Fatalf("callback: %d %s", status, text)
+	}
+	l, err := w.Deps.Creds.Location(context.Background(), loc)
+	if err != nil || l.Name != "Dashboard" || l.Timezone != "Europe/Paris" || l.State != creds.StateActive {
+		t.Fatalf("connected %+v, %v", l, err)
+	}
+	for _, bad := range []string{`{"userType":"Agency"}`, `{"timezone":"Mars/Olympus"}`, `{"locationId":"a.b"}`} {
+		if a := w.api(t, http.MethodPost, "/v1/oauth/authorizations", bad); a.status != http.StatusUnprocessableEntity {
+			t.Errorf("%s: %d %s", bad, a.status, a.body)
+		}
 	}
 }

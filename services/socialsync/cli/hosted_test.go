@@ -46,7 +46,7 @@ func TestConnectHosted(t *testing.T) {
 	if q.Get("redirect_uri") != "https://socialsync.example/oauth/callback" || q.Get("location_id") != "loc1" {
 		t.Errorf("authorization URL %s", u)
 	}
-	if got, want := q.Get("scope"), strings.Join(connectScopes(ghl.UserTypeCompany), " "); got != want {
+	if got, want := q.Get("scope"), strings.Join(ghl.ConnectScopes(ghl.UserTypeCompany), " "); got != want {
 		t.Errorf("scopes %q, want %q", got, want)
 	}
 	reqs, err := creds.OpenAuthRequests(context.Background(), env.JS)

@@ -79,17 +79,6 @@ func (c oauthConfig) openStore(ctx context.Context, url string) (*conn, *creds.S
 	return openStore(ctx, url, opts...)
 }
 
-// connectScopes returns the scopes connect asks for by default: those of
-// every endpoint socialsync calls for a location (ghl's endpoint → scope
-// table), and for an agency install also those that hand out location
-// tokens.
-func connectScopes(userType string) []string {
-	if userType == ghl.UserTypeCompany {
-		return append(ghl.LocationScopes(), ghl.AgencyScopes()...)
-	}
-	return ghl.LocationScopes()
-}
-
 func connectCmd(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "connect", "Connect HighLevel locations with OAuth: print the authorization URL (and open a browser), exchange the code\n"+
 		"HighLevel's redirect carries and store the tokens, sealed. With --hosted the redirect goes to the gateway at\n"+
@@ -121,7 +110,7 @@ func connectCmd(ctx context.Context, env *Env, args []string) error {
 	}
 	want := strings.Fields(strings.ReplaceAll(*scopes, ",", " "))
 	if len(want) == 0 {
-		want = connectScopes(*userType)
+		want = ghl.ConnectScopes(*userType)
 	}
 	var extra []oauth2.AuthCodeOption
 	if *loc != "" {
