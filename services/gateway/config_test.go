@@ -33,6 +33,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		"no publish wait":   {func(c *gateway.Config) { c.PublishTimeout = 0 }, "SOCIALSYNC_GATEWAY_PUBLISH_TIMEOUT"},
 		"public URL":        {func(c *gateway.Config) { c.PublicURL = "socialsync.example" }, "SOCIALSYNC_PUBLIC_URL"},
 		"oauth wait":        {func(c *gateway.Config) { c.OAuthTimeout = -time.Second }, "SOCIALSYNC_GATEWAY_OAUTH_TIMEOUT"},
+		"auth page":         {func(c *gateway.Config) { c.GHLAuthURL = "marketplace" }, "SOCIALSYNC_GHL_AUTH_URL"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfig(deps)
