@@ -58,6 +58,7 @@ func TestGatewayWithItsOwnUser(t *testing.T) {
 	gd := n.deps(t, "gateway", simSrv.URL, "") // the gateway holds no token key
 	gcfg := defaults[gateway.Config](t)
 	gcfg.Config, gcfg.APIKeyHashes, gcfg.WebhookSecret = gd.Config, gateway.HashAPIKey(apiKey), webhookSecret
+	gcfg.PublicURL, gcfg.Config.GHLClientID = "https://socialsync.example", "client-id" // the hosted flow's URLs
 	hlPub, hlKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -200,6 +201,8 @@ func TestGatewayWithItsOwnUser(t *testing.T) {
 		{"POST /v1/locations/{loc}/pause", l + "/pause", "", nil, 200, `"reason":"paused"`},
 		{"POST /v1/locations/{loc}/resume", l + "/resume", "", nil, 200, loc.ID},
 		{"GET /v1/audit", "/v1/audit?location=" + loc.ID, "", nil, 200, `"action":"resume"`},
+		// The hosted flow's state, written to socialsync_oauth_states.
+		{"POST /v1/oauth/authorizations", "/v1/oauth/authorizations", `{"userType":"Company"}`, nil, 201, "authorizationUrl"},
 	}
 	covered := map[string]bool{}
 	for _, c := range calls {

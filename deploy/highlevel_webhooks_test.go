@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -41,16 +40,9 @@ func TestHighLevelWebhooksWithTheirOwnUsers(t *testing.T) {
 	}
 	fleettest.Admin(t, simSrv.URL, http.MethodGet, "/_sandbox/apps", nil, &apps)
 	const apiKey = "sk-test-0123456789abcdef"
-	gd := n.deps(t, "gateway", simSrv.URL, "")
-	gcfg := defaults[gateway.Config](t)
-	gcfg.Config, gcfg.APIKeyHashes, gcfg.HighLevelWebhookKey = gd.Config, gateway.HashAPIKey(apiKey), apps.WebhookPublicKey
-	g, err := gateway.New(gcfg, gd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleettest.Run(t, g.Run)
-	srv := httptest.NewServer(g.Handler())
-	t.Cleanup(srv.Close)
+	gd, srv := serveGateway(t, n, simSrv.URL, func(c *gateway.Config) {
+		c.APIKeyHashes, c.HighLevelWebhookKey = gateway.HashAPIKey(apiKey), apps.WebhookPublicKey
+	})
 	fleettest.Admin(t, simSrv.URL, http.MethodPut, "/_sandbox/config", map[string]any{"webhookUrl": srv.URL + "/v1/highlevel/webhooks"}, nil)
 
 	var detail struct {

@@ -457,7 +457,8 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 		"enricher": {{"pub", "socialsync.event.tagdetails." + loc}, {"pub", "$KV.socialsync_tag_details." + loc + ".t1"},
 			{"pub", "$JS.ACK.SOCIALSYNC_EVENTS.enricher.1.2.3.4.5.6"}},
 		"stats": {{"pub", "socialsync.event.stats." + loc}, {"pub", "socialsync.schedule.stats." + loc},
-			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_SCHEDULES"}, {"pub", "$KV.socialsync_stats_history." + loc + ".2026-11-27"}},
+			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_SCHEDULES"}, {"pub", "$KV.socialsync_stats_history." + loc + ".2026-11-27"},
+			{"pub", "socialsync.schedule.agency." + loc}, {"qsub", topology.SubjectOAuthConnect + " " + topology.QueueOAuthConnect}},
 		"contactsync": {{"pub", "socialsync.event.contact." + loc}, {"pub", "$KV.socialsync_relations." + loc}, {"pub", "socialsync.refresh.catalogue." + loc},
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.contactsync"}},
 		"automation": {{"pub", "socialsync.event.segment." + loc}, {"pub", "socialsync.trigger.segments." + loc},
@@ -466,9 +467,10 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "socialsync.dlq.workflows." + loc}},
 		"gateway": {{"pub", "socialsync.trigger.post." + loc}, {"pub", "socialsync.trigger.stats." + loc},
 			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_EVENTS.dash1.socialsync.event.>"}, {"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.dash1"},
-			{"pub", "$JS.API.STREAM.MSG.DELETE.SOCIALSYNC_DLQ"}, {"pub", "socialsync.event.tag." + loc}},
+			{"pub", "$JS.API.STREAM.MSG.DELETE.SOCIALSYNC_DLQ"}, {"pub", "socialsync.event.tag." + loc},
+			{"pub", topology.SubjectOAuthConnect}, {"pub", "$KV.socialsync_oauth_states.abc"}},
 		"operator": {{"pub", "socialsync.trigger.post." + loc}, {"pub", "$KV.socialsync_tokens." + loc},
-			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_DLQ.list1.socialsync.dlq.>"}},
+			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_DLQ.list1.socialsync.dlq.>"}, {"pub", "$KV.socialsync_oauth_states.abc"}},
 		"topology": {{"pub", "$JS.API.STREAM.INFO.SOCIALSYNC_TRIGGERS"}, {"pub", "$JS.API.CONSUMER.INFO.SOCIALSYNC_TRIGGERS.fetcher"},
 			{"sub", "_INBOX_topology.abc.*"}},
 	}
@@ -578,6 +580,15 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 		// Nobody reads another's replies: the shared _INBOX.> and every
 		// other user's prefix are refused.
 		refused[user] = append(refused[user], check{"sub", "_INBOX.>"}, check{"sub", ">"})
+		// The hosted OAuth flow's codes reach the stats worker's queue
+		// group only: nobody listens beside it, nobody but the gateway asks.
+		refused[user] = append(refused[user], check{"sub", topology.SubjectOAuthConnect})
+		if user != "stats" {
+			refused[user] = append(refused[user], check{"qsub", topology.SubjectOAuthConnect + " " + topology.QueueOAuthConnect})
+		}
+		if user != "gateway" {
+			refused[user] = append(refused[user], check{"pub", topology.SubjectOAuthConnect})
+		}
 		for _, other := range users {
 			if other != user {
 				refused[user] = append(refused[user], check{"sub", "_INBOX_" + other + ".>"})
@@ -654,6 +665,9 @@ func attempt(nc *nats.Conn, errs <-chan error, c check) error {
 		err = nc.Publish(c.subject, []byte("{}"))
 	case "sub":
 		sub, err = nc.SubscribeSync(c.subject)
+	case "qsub": // "subject queue"
+		subject, queue, _ := strings.Cut(c.subject, " ")
+		sub, err = nc.QueueSubscribeSync(subject, queue)
 	default:
 		return fmt.Errorf("unknown op %q", c.op)
 	}
@@ -670,7 +684,7 @@ func attempt(nc *nats.Conn, errs <-chan error, c check) error {
 	for {
 		select {
 		case err := <-errs:
-			if strings.Contains(err.Error(), fmt.Sprintf("%q", c.subject)) {
+			if subject, _, _ := strings.Cut(c.subject, " "); strings.Contains(err.Error(), fmt.Sprintf("%q", subject)) {
 				return err
 			}
 		case <-timeout:
@@ -704,8 +718,8 @@ func TestAccountsCoverTopology(t *testing.T) {
 		if u.Permissions == nil || u.Permissions.Publish == nil || u.Permissions.Subscribe == nil {
 			t.Fatalf("user %s has no publish and subscribe permissions: it could do anything", u.Username)
 		}
-		if want := []string{"_INBOX_" + u.Username + ".>"}; !slices.Equal(u.Permissions.Subscribe.Allow, want) {
-			t.Errorf("user %s subscribes to %v, want only %v, its own replies", u.Username, u.Permissions.Subscribe.Allow, want)
+		if want := append([]string{"_INBOX_" + u.Username + ".>"}, serves[u.Username]...); !slices.Equal(u.Permissions.Subscribe.Allow, want) {
+			t.Errorf("user %s subscribes to %v, want only %v, its own replies and the requests it answers", u.Username, u.Permissions.Subscribe.Allow, want)
 		}
 		if got := fleet.DefaultInboxPrefix("nats://" + u.Username + ":pw@nats:4222"); got+".>" != "_INBOX_"+u.Username+".>" {
 			t.Errorf("the processes of user %s reply on %s.>, which accounts.conf does not let it subscribe to", u.Username, got)
@@ -837,6 +851,12 @@ var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OB
 
 // durableOwner names the user of a durable not named after its worker:
 // the automation worker runs the segments and workflows durables,
-// contactsync its HighLevel webhooks, reconcile and remap durables.
+// contactsync its HighLevel webhooks, reconcile and remap durables, the
+// stats worker the agency syncs.
 var durableOwner = map[string]string{"segments": "automation", "workflows": "automation", "contactsync-highlevel": "contactsync", "reconcile": "contactsync",
-	"remap": "contactsync"}
+	"remap": "contactsync", "agency": "stats"}
+
+// serves lists what a user subscribes to besides its own replies: the
+// requests it answers, as "subject queue" (the stats worker holds the
+// hosted OAuth flow's credentials, creds.Connector).
+var serves = map[string][]string{"stats": {topology.SubjectOAuthConnect + " " + topology.QueueOAuthConnect}}

@@ -24,6 +24,9 @@ const (
 	ActionResume  = "resume"
 	ActionRemove  = "remove"
 	ActionReplay  = "replay"
+	// ActionUninstall is HighLevel's UNINSTALL of the app: the location
+	// disconnected, its tokens gone.
+	ActionUninstall = "uninstall"
 	// ActionAdminKey is a use of an admin-scoped API key for an action
 	// that needs it.
 	ActionAdminKey = "admin_key"
@@ -35,6 +38,9 @@ const (
 	ByOperator = "operator"
 	// ByWebhook is a HighLevel webhook (an install or uninstall).
 	ByWebhook = "webhook"
+	// ByBrowser is HighLevel's redirect to the gateway's OAuth callback:
+	// someone approved the app's consent page.
+	ByBrowser = "oauth-callback"
 	// BySystem is socialsync itself (a location marked as needing
 	// re-authorisation, an automatic pause).
 	BySystem = "system"

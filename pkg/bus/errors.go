@@ -55,6 +55,11 @@ const (
 	// (the process died, or froze past the ack wait, while it ran): a dead
 	// letter, without running the handler again.
 	ClassCrashLoop
+	// ClassDropped is a message for something that is gone on purpose (a
+	// location uninstalled in HighLevel: an error whose Dropped() reports
+	// true): acked unhandled and counted (OutcomeDropped), never a dead
+	// letter, so that its backlog does not become one dead letter each.
+	ClassDropped
 )
 
 // String returns the class name used in dead letters, spans and logs.
@@ -80,6 +85,8 @@ func (c Class) String() string {
 		return "deferred"
 	case ClassCrashLoop:
 		return "crash_loop"
+	case ClassDropped:
+		return "dropped"
 	default:
 		return "class(" + strconv.Itoa(int(c)) + ")"
 	}
@@ -175,6 +182,12 @@ type (
 	unauthorizer interface {
 		error
 		Unauthorized() bool
+	}
+	// dropper is an error about what the message is for, which is gone
+	// on purpose (a *creds.UninstalledError): ack, counted.
+	dropper interface {
+		error
+		Dropped() bool
 	}
 )
 
@@ -280,6 +293,8 @@ func (e *PanicError) Is(target error) bool { return target == ErrPanic }
 //   - ErrCrashLoop: ClassCrashLoop
 //   - an error whose BadInput() reports true (those matching ErrBadInput, an
 //     *ids.Error): ClassBadInput
+//   - an error whose Dropped() reports true (a *creds.UninstalledError):
+//     ClassDropped
 //   - an error with a DeferFor() time.Duration method (Defer, a
 //     *ratelimit.PacedError: the location's request budget is spent for
 //     now): ClassDeferred, with that delay
@@ -306,6 +321,9 @@ func Classify(err error) (Class, time.Duration) {
 	}
 	if _, ok := find(err, func(e badInputer) bool { return e.BadInput() }); ok {
 		return ClassBadInput, 0
+	}
+	if _, ok := find(err, func(e dropper) bool { return e.Dropped() }); ok {
+		return ClassDropped, 0
 	}
 	if df, ok := find(err, func(deferrer) bool { return true }); ok {
 		return ClassDeferred, min(max(df.DeferFor(), 0), maxRetryAfter)

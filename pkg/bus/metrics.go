@@ -19,7 +19,8 @@ import (
 const (
 	// MetricMessagesHandled counts settled deliveries:
 	// socialsync_messages_handled_total{worker,subject,outcome}, outcome
-	// one of OutcomeAck, OutcomeRetry, OutcomeDeferred, OutcomeDeadLetter.
+	// one of OutcomeAck, OutcomeRetry, OutcomeDeferred, OutcomeDeadLetter,
+	// OutcomeDropped.
 	MetricMessagesHandled = "socialsync.messages.handled"
 	// MetricMessageHandling is the handler's run time in seconds:
 	// socialsync_message_handling_seconds{worker,subject} (a histogram).
@@ -48,6 +49,9 @@ const (
 	OutcomeRetry      = "retry"
 	OutcomeDeferred   = "deferred"
 	OutcomeDeadLetter = "dead_letter"
+	// OutcomeDropped is a message acked unhandled because what it is for
+	// is gone (ClassDropped: a location uninstalled in HighLevel).
+	OutcomeDropped = "dropped"
 )
 
 // handlingBuckets are the histogram bounds of MetricMessageHandling, in
@@ -63,6 +67,8 @@ const lagTimeout = 2 * time.Second
 // deferred.
 func (o Outcome) OutcomeLabel() string {
 	switch {
+	case o.Decision.Action == ActionAck && o.Decision.Class == ClassDropped:
+		return OutcomeDropped
 	case o.Decision.Action == ActionAck:
 		return OutcomeAck
 	case o.Decision.Action == ActionNak && (o.Decision.Class == ClassDeferred || o.Decision.Class == ClassAuth):

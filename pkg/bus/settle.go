@@ -104,6 +104,7 @@ type Decision struct {
 // most horizon (0: without limit):
 //
 //   - nil: ack
+//   - dropped (what the message is for is gone): ack
 //   - deferred: nak after the delay asked for, on any delivery, at any age
 //   - auth (the location needs re-authorisation): nak after AuthWait, on
 //     any delivery, at any age: the message waits for the location
@@ -118,7 +119,7 @@ type Decision struct {
 func Decide(err error, attempt int, age, horizon time.Duration, b Backoff) Decision {
 	class, after := Classify(err)
 	switch {
-	case class == ClassNone:
+	case class == ClassNone, class == ClassDropped:
 		return Decision{Action: ActionAck, Class: class}
 	case class == ClassDeferred:
 		return Decision{Action: ActionNak, Class: class, Delay: after}
@@ -310,6 +311,8 @@ func (s *settler) report(ctx context.Context, out Outcome, err error) {
 	switch {
 	case out.Decision.Action == ActionAck && out.SettleErr == nil && out.Decision.Class == ClassBadInput:
 		s.log.LogAttrs(ctx, slog.LevelInfo, "bad input acked; the family's owner dead-letters it", attrs...)
+	case out.Decision.Action == ActionAck && out.SettleErr == nil && out.Decision.Class == ClassDropped:
+		s.log.LogAttrs(ctx, slog.LevelDebug, "message dropped: its location is gone", attrs...)
 	case out.Decision.Action == ActionAck && out.SettleErr == nil:
 		s.log.LogAttrs(ctx, slog.LevelDebug, "message acked", attrs...)
 	case out.Decision.Action == ActionAck:

@@ -53,13 +53,21 @@ func (d *Directory) Location(ctx context.Context, id string) (Location, error) {
 	return loc, err
 }
 
-// Registered reports whether location id is registered (bus.Registry). It
-// reads the record and caches nothing.
+// Registered reports whether location id is registered (bus.Registry), or
+// is an agency whose token is kept (its syncs are keyed by its company
+// id). A location uninstalled in HighLevel is not, and its
+// *UninstalledError has the bus ack its messages unhandled. It reads the
+// record and caches nothing.
 func (d *Directory) Registered(ctx context.Context, id string) (bool, error) {
-	_, _, err := d.location(ctx, id)
+	loc, _, err := d.location(ctx, id)
 	switch {
-	case errors.Is(err, ErrUnknownLocation), errors.Is(err, ErrInvalidLocation):
+	case errors.Is(err, ErrUnknownLocation):
+		// An agency's syncs are keyed by its company id.
+		return d.Agency(ctx, id)
+	case errors.Is(err, ErrInvalidLocation):
 		return false, nil
+	case err == nil && loc.State == StateUninstalled:
+		return false, &UninstalledError{Location: id, Since: loc.StateSince}
 	case errors.Is(err, errUndecodable):
 		// A record that exists but cannot be read is still registered:
 		// its handler reports the decode failure.

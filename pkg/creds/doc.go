@@ -46,4 +46,16 @@
 // process calls the token endpoint for the location, and the first
 // attempt after it settles the question. So an outage of the token
 // endpoint neither marks every location that comes due nor hammers it.
+//
+// # Agencies and the hosted flow
+//
+// An agency's (Company) token is kept like a location's, sealed under its
+// company id in the tokens bucket and refreshed under the same lease; it
+// lists the agency's installed locations and trades itself for their
+// tokens (ConnectAgency, SyncAgency, ConnectInstalled). The hosted OAuth
+// flow's states live in AuthRequests; the Connector is the worker's end
+// of the gateway's callback and of HighLevel's INSTALL and UNINSTALL
+// webhooks. A location uninstalled in HighLevel keeps its record, without
+// tokens, in StateUninstalled; its messages are dropped
+// (UninstalledError).
 package creds

@@ -85,3 +85,13 @@ func (e *retryError) Unwrap() error { return e.err }
 
 // RetryAfter returns how long to wait before the next try.
 func (e *retryError) RetryAfter() time.Duration { return e.after }
+
+// ErrUnknownState is returned by AuthRequests.Take for a state that was
+// never issued, was already used, or is older than
+// topology.OAuthStateTTL.
+var ErrUnknownState = errors.New("creds: unknown, used or expired OAuth state")
+
+// ErrNoAgency is returned for a company whose agency token socialsync
+// does not keep: it was never connected with --user-type Company (or the
+// app was uninstalled from it).
+var ErrNoAgency = errors.New("creds: no agency token kept for the company (connect it with socialsync connect --user-type Company)")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
 )
 
@@ -35,16 +36,18 @@ type tokenMeta struct {
 	ExpiresAt  time.Time `json:"expiresAt,omitzero"`
 	Scope      string    `json:"scope,omitempty"`
 	CanRefresh bool      `json:"canRefresh,omitempty"`
+	// Company marks an agency's token, kept under its company id.
+	Company bool `json:"company,omitempty"`
 }
 
 // metaOf returns the metadata of t.
 func metaOf(t Token) tokenMeta {
-	return tokenMeta{ExpiresAt: t.ExpiresAt, Scope: t.Scope, CanRefresh: t.RefreshToken != ""}
+	return tokenMeta{ExpiresAt: t.ExpiresAt, Scope: t.Scope, CanRefresh: t.RefreshToken != "", Company: t.UserType == ghl.UserTypeCompany}
 }
 
 // equal reports whether m (nil for none) says what o says.
 func (m *tokenMeta) equal(o tokenMeta) bool {
-	return m != nil && m.ExpiresAt.Equal(o.ExpiresAt) && m.Scope == o.Scope && m.CanRefresh == o.CanRefresh
+	return m != nil && m.ExpiresAt.Equal(o.ExpiresAt) && m.Scope == o.Scope && m.CanRefresh == o.CanRefresh && m.Company == o.Company
 }
 
 // scopes returns the granted scopes, as Token.Scopes.

@@ -352,7 +352,7 @@ func (s *Store) persist(ctx context.Context, loc string, e entry, t Token) (Toke
 // gets it from its next refresh, for webhook sources bound to the company.
 // A failure is logged; the next refresh tries again.
 func (s *Store) recordCompany(ctx context.Context, loc, company string) {
-	if company == "" {
+	if company == "" || company == loc { // an agency's own token
 		return
 	}
 	_, _, err := s.updateLocation(ctx, loc, func(l *Location) bool {

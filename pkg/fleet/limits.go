@@ -43,6 +43,7 @@ type StorageLimits struct {
 	WorkflowRuns  ByteSize `envconfig:"WORKFLOW_RUNS_BYTES" desc:"size limit of the socialsync_workflow_runs bucket"`
 	Deliveries    ByteSize `envconfig:"DELIVERIES_BYTES" desc:"size limit of the socialsync_deliveries bucket"`
 	ContactRefs   ByteSize `envconfig:"CONTACT_REFS_BYTES" desc:"size limit of the socialsync_contact_refs bucket"`
+	OAuthStates   ByteSize `envconfig:"OAUTH_STATES_BYTES" desc:"size limit of the socialsync_oauth_states bucket"`
 	Reports       ByteSize `envconfig:"REPORTS_BYTES" desc:"size limit of the socialsync_reports object store"`
 }
 
@@ -69,6 +70,7 @@ func (l StorageLimits) byName() map[string]ByteSize {
 		"KV_" + topology.BucketRateBudget: l.RateBudget, "KV_" + topology.BucketWebhookEvents: l.WebhookEvents,
 		"KV_" + topology.BucketSources: l.Sources, "KV_" + topology.BucketWorkflowRuns: l.WorkflowRuns, "KV_" + bus.BucketDeliveries: l.Deliveries,
 		"KV_" + topology.BucketContactRefs:   l.ContactRefs,
+		"KV_" + topology.BucketOAuthStates:   l.OAuthStates,
 		"OBJ_" + topology.ObjectStoreReports: l.Reports,
 	}
 }

@@ -81,6 +81,15 @@ func LocationScopes() []string { return scopes(false) }
 // LocationScopes to hand out location tokens.
 func AgencyScopes() []string { return scopes(true) }
 
+// ConnectScopes returns the scopes an authorization asks for:
+// LocationScopes, and for an agency (UserTypeCompany) AgencyScopes too.
+func ConnectScopes(userType string) []string {
+	if userType == UserTypeCompany {
+		return append(LocationScopes(), AgencyScopes()...)
+	}
+	return LocationScopes()
+}
+
 func scopes(agency bool) []string {
 	var out []string
 	for _, e := range endpointScopes {

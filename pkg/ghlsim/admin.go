@@ -26,6 +26,7 @@ func (s *Simulator) adminRoutes() *http.ServeMux {
 	m.HandleFunc("POST /_sandbox/locations/{id}/contacts", s.adminCreateContact)
 	m.HandleFunc("DELETE /_sandbox/locations/{id}/contacts/{contactId}", s.adminDeleteContact)
 	m.HandleFunc("GET /_sandbox/apps", s.adminApps)
+	m.HandleFunc("POST /_sandbox/locations/{id}/uninstall", s.adminUninstall)
 	m.HandleFunc("GET /_sandbox/requests", s.adminRequests)
 	m.HandleFunc("GET /_sandbox/faults", s.adminGetFaults)
 	m.HandleFunc("PUT /_sandbox/faults", s.adminPutFaults)
@@ -194,6 +195,7 @@ func (s *Simulator) adminCreateLocation(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	s.publish(l)
+	s.emitInstall(l)
 	writeJSON(w, http.StatusCreated, map[string]string{"id": l.id, "token": l.pit})
 }
 

@@ -35,7 +35,14 @@ type config struct {
 	// sent again.
 	webhookURL   string
 	webhookRetry time.Duration
-	gen          uint64
+	// consentPage shows the authorization page as a form with an Approve
+	// button instead of approving at once (consent.go).
+	consentPage bool
+	// installWebhooks sends INSTALL for each sub-account created through
+	// the admin API, as HighLevel does for an app installed on the
+	// agency's future locations (install.go).
+	installWebhooks bool
+	gen             uint64
 }
 
 // duplicateConfig is how a create of a name already taken is answered.
@@ -75,6 +82,8 @@ type configJSON struct {
 	SearchIndexLag string          `json:"searchIndexLag"`
 	WebhookURL     string          `json:"webhookUrl"`
 	WebhookRetry   string          `json:"webhookRetry"`
+	ConsentPage    bool            `json:"consentPage"`
+	InstallHooks   bool            `json:"installWebhooks"`
 }
 
 type rateLimitJSON struct {
@@ -98,6 +107,8 @@ type configPatch struct {
 	SearchIndexLag *string `json:"searchIndexLag"`
 	WebhookURL     *string `json:"webhookUrl"`
 	WebhookRetry   *string `json:"webhookRetry"`
+	ConsentPage    *bool   `json:"consentPage"`
+	InstallHooks   *bool   `json:"installWebhooks"`
 }
 
 func (c *config) toJSON() configJSON {
@@ -110,6 +121,8 @@ func (c *config) toJSON() configJSON {
 		SearchIndexLag: c.searchIndexLag.String(),
 		WebhookURL:     c.webhookURL,
 		WebhookRetry:   c.webhookRetry.String(),
+		ConsentPage:    c.consentPage,
+		InstallHooks:   c.installWebhooks,
 	}
 }
 
@@ -180,6 +193,12 @@ func (c *config) apply(p configPatch) (*config, error) {
 			return nil, fmt.Errorf("webhookRetry: want a Go duration between 1ms and 1h, got %q", *p.WebhookRetry)
 		}
 		next.webhookRetry = d
+	}
+	if p.ConsentPage != nil {
+		next.consentPage = *p.ConsentPage
+	}
+	if p.InstallHooks != nil {
+		next.installWebhooks = *p.InstallHooks
 	}
 	return &next, nil
 }

@@ -56,29 +56,55 @@ type refreshGrant struct {
 }
 
 // chooseLocation answers GET /oauth/chooselocation (also under /v2/): the
-// page where a user installs an app. The simulator approves at once: it
-// picks location_id, or the company's first location, and redirects (302)
-// to redirect_uri with a single-use code and the state.
+// page where a user installs an app. By default the simulator approves at
+// once: it picks location_id, or the company's first location, and
+// redirects (302) to redirect_uri with a single-use code and the state.
+// With the consent page on (PUT /_sandbox/config {"consentPage": true})
+// it shows a form instead, whose Approve button POSTs here (consent.go).
 func (s *Simulator) chooseLocation(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	ar, ok := s.authorizeRequest(w, r.URL.Query())
+	if !ok {
+		return
+	}
+	if s.config.Load().consentPage {
+		s.consentPage(w, ar)
+		return
+	}
+	s.approve(w, r, ar)
+}
+
+// authorization is a checked request of the authorization page.
+type authorization struct {
+	app       *app
+	redirect  *url.URL
+	scopes    scope
+	scopeText string
+	loc       *location
+	// q are the request's parameters, for the consent form.
+	q url.Values
+}
+
+// authorizeRequest checks the parameters of the authorization page,
+// answering 400 itself when one is wrong.
+func (s *Simulator) authorizeRequest(w http.ResponseWriter, q url.Values) (authorization, bool) {
 	if q.Get("response_type") != "code" {
 		writeBadRequest(w, "response_type must be code")
-		return
+		return authorization{}, false
 	}
 	a := s.appByClientID(q.Get("client_id"))
 	if a == nil {
 		writeBadRequest(w, "Invalid client_id: no app has client id "+quote(q.Get("client_id")))
-		return
+		return authorization{}, false
 	}
 	redirect, err := url.Parse(q.Get("redirect_uri"))
 	if err != nil || (redirect.Scheme != "http" && redirect.Scheme != "https") || redirect.Host == "" {
 		writeBadRequest(w, "redirect_uri must be an absolute http or https URL")
-		return
+		return authorization{}, false
 	}
 	scopes, scopeText, ok := parseScopes(q.Get("scope"))
 	if !ok {
 		writeBadRequest(w, "scope must be a space-separated list of HighLevel scopes")
-		return
+		return authorization{}, false
 	}
 	locs := s.companyLocations(a.companyID)
 	var loc *location
@@ -98,23 +124,31 @@ func (s *Simulator) chooseLocation(w http.ResponseWriter, r *http.Request) {
 		} else {
 			writeBadRequest(w, "The company has no sub-account to install the app on")
 		}
-		return
+		return authorization{}, false
 	}
+	return authorization{app: a, redirect: redirect, scopes: scopes, scopeText: scopeText, loc: loc, q: q}, true
+}
+
+// approve issues a code for ar and redirects to its redirect_uri with it
+// and the state. The install reinstates a location uninstalled before.
+func (s *Simulator) approve(w http.ResponseWriter, r *http.Request, ar authorization) {
+	loc := ar.loc
 	if rec, ok := w.(*recorder); ok {
 		rec.location = loc.id
 	}
-
+	loc.uninstalled.Store(false)
 	code := randomHex(20)
 	s.oauth.mu.Lock()
 	s.oauth.codes[code] = &authCode{
-		clientID: a.clientID, redirectURI: redirect.String(), locationID: loc.id, companyID: a.companyID,
-		userID: s.company.userID, scopes: scopes, scopeText: scopeText, expiresAt: s.now().Add(codeTTL),
+		clientID: ar.app.clientID, redirectURI: ar.redirect.String(), locationID: loc.id, companyID: ar.app.companyID,
+		userID: s.company.userID, scopes: ar.scopes, scopeText: ar.scopeText, expiresAt: s.now().Add(codeTTL),
 	}
 	s.oauth.mu.Unlock()
 
+	redirect := *ar.redirect
 	v := redirect.Query()
 	v.Set("code", code)
-	if state := q.Get("state"); state != "" {
+	if state := ar.q.Get("state"); state != "" {
 		v.Set("state", state)
 	}
 	redirect.RawQuery = v.Encode()
@@ -356,7 +390,7 @@ func (s *Simulator) locationToken(w http.ResponseWriter, r *http.Request, c *cal
 		return
 	}
 	l := s.location(p.Get("locationId"))
-	if l == nil || l.companyID != c.grant.companyID {
+	if l == nil || l.companyID != c.grant.companyID || l.uninstalled.Load() {
 		writeBadRequest(w, "Location not found, or the app is not installed on it")
 		return
 	}
@@ -410,7 +444,7 @@ func (s *Simulator) installedLocations(w http.ResponseWriter, r *http.Request, c
 	var matched []ghl.InstalledLocation
 	if q.Get("isInstalled") != "false" {
 		for _, l := range s.companyLocations(c.grant.companyID) {
-			if (text != "" && !strings.Contains(strings.ToLower(l.name), text)) ||
+			if l.uninstalled.Load() || (text != "" && !strings.Contains(strings.ToLower(l.name), text)) ||
 				(q.Get("locationId") != "" && q.Get("locationId") != l.id) {
 				continue
 			}

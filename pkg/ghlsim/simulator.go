@@ -159,6 +159,8 @@ func (s *Simulator) apiRoutes() *http.ServeMux {
 	}
 	m.HandleFunc("GET /oauth/chooselocation", s.chooseLocation)
 	m.HandleFunc("GET /v2/oauth/chooselocation", s.chooseLocation)
+	m.HandleFunc("POST /oauth/chooselocation", s.consent)
+	m.HandleFunc("POST /v2/oauth/chooselocation", s.consent)
 	m.HandleFunc("POST /oauth/token", s.token)
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

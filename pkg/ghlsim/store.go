@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/ghl"
@@ -23,6 +24,9 @@ type location struct {
 	companyID string
 	createdAt time.Time
 	user      ghl.PostUser // the sub-account user who creates posts and tags
+	// uninstalled is set by POST /_sandbox/locations/{id}/uninstall
+	// (install.go) and cleared by an approved authorization.
+	uninstalled atomic.Bool
 
 	limiter limiter
 

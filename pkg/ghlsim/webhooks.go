@@ -84,12 +84,18 @@ func (s *Simulator) emitContact(typ string, c *contact) {
 	b := webhookBody{Type: typ, LocationID: c.LocationID, ID: c.ID, FirstName: c.FirstName, LastName: c.LastName,
 		Email: c.Email, Phone: c.Phone, DateAdded: c.DateAdded, Tags: nonNil(slices.Clone(c.Tags)),
 		WebhookID: hex.EncodeToString(id), Timestamp: s.now().UTC().Format(time.RFC3339Nano)}
-	body, err := json.Marshal(b)
+	s.send(cfg, b)
+}
+
+// send signs body's JSON and delivers it to cfg's webhook URL, in the
+// background.
+func (s *Simulator) send(cfg *config, body any) {
+	b, err := json.Marshal(body)
 	if err != nil {
 		return
 	}
-	sig := base64.StdEncoding.EncodeToString(ed25519.Sign(s.webhookKey(), body))
-	go s.deliver(cfg.webhookURL, cfg.webhookRetry, body, sig)
+	sig := base64.StdEncoding.EncodeToString(ed25519.Sign(s.webhookKey(), b))
+	go s.deliver(cfg.webhookURL, cfg.webhookRetry, b, sig)
 }
 
 // deliver posts one webhook, again on 429.

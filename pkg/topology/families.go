@@ -68,6 +68,19 @@ const (
 	// SegmentEvents carry SegmentChanged: the automation worker → its
 	// workflows durable, outside subscribers.
 	SegmentEvents bus.Family = "socialsync.event.segment"
+
+	// AgencyTriggers carry AgencySyncRequested, keyed by the agency's
+	// company id: the agency's schedule (through ScheduledAgency),
+	// `socialsync locations sync-agency` → the stats worker's
+	// DurableAgency.
+	AgencyTriggers bus.Family = "socialsync.trigger.agency"
+	// AgencySchedules hold one JetStream message schedule per connected
+	// agency: an AgencySyncRequested with Nats-Schedule headers,
+	// targeting ScheduledAgency.
+	AgencySchedules bus.Family = "socialsync.schedule.agency"
+	// ScheduledAgency receive the AgencySyncRequested a schedule fires.
+	// The triggers stream sources them as AgencyTriggers.
+	ScheduledAgency bus.Family = "socialsync.scheduled.agency"
 )
 
 // Known reports whether f is one of the families above.
@@ -79,6 +92,8 @@ func Known(f bus.Family) bool {
 		return true
 	case RecommendationEvents, SegmentTriggers, SegmentEvents, HighLevelContactTriggers, ReconcileTriggers, RemapTriggers:
 		return true
+	case AgencyTriggers, AgencySchedules, ScheduledAgency:
+		return true
 	}
 	return false
 }
@@ -87,7 +102,8 @@ func Known(f bus.Family) bool {
 func Families() []bus.Family {
 	return []bus.Family{PostTriggers, TagDetailsTriggers, StatsTriggers,
 		TagEvents, TagDetailsEvents, StatsEvents, ContactEvents, LocationEvents, RecommendationEvents,
-		CatalogueRefreshes, StatsSchedules, ScheduledStats, SegmentTriggers, SegmentEvents, HighLevelContactTriggers, ReconcileTriggers, RemapTriggers}
+		CatalogueRefreshes, StatsSchedules, ScheduledStats, SegmentTriggers, SegmentEvents, HighLevelContactTriggers, ReconcileTriggers, RemapTriggers,
+		AgencyTriggers, AgencySchedules, ScheduledAgency}
 }
 
 // ParseSubject splits a subject of one of the families above into the

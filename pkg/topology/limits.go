@@ -101,6 +101,8 @@ var Footprints = []Footprint{
 		Basis: "every trigger of a day handed back at least once by each of its readers, 3 days (a hand-back this bucket cannot record may count as a crash)"},
 	{Name: "KV_" + BucketContactRefs, RecordBytes: 300, PerDay: 200, Days: 30,
 		Basis: "one answer per contact named by email, phone or external id: up to 200 a day (10 contacts of 20 posts), 30 days (TTL)"},
+	{Name: "KV_" + BucketOAuthStates, RecordBytes: 400, Kept: 1,
+		Basis: "an authorization waiting for its callback (10 minutes TTL); agencies' schedules and tokens are fewer than their locations'"},
 	{Name: "OBJ_" + ObjectStoreReports, RecordBytes: 100_000, Kept: 12, Basis: "12 reports of 100 KB"},
 }
 

@@ -131,3 +131,27 @@ const (
 	// which HighLevel retries a delivery answered 429.
 	HighLevelWebhookWindow = 75 * time.Minute
 )
+
+// The hosted OAuth flow and agency installs.
+const (
+	// BucketOAuthStates holds the authorizations `socialsync connect
+	// --hosted` started, under the SHA-256 of their state, for
+	// OAuthStateTTL; the gateway's callback takes each once (creds.AuthRequests).
+	BucketOAuthStates = "socialsync_oauth_states"
+	// OAuthStateTTL is how long an issued state may come back.
+	OAuthStateTTL = 10 * time.Minute
+	// SubjectOAuthConnect is the core NATS request-reply subject (no
+	// stream) on which the gateway hands what HighLevel sent it (an
+	// authorization code, an INSTALL or UNINSTALL webhook) to the worker
+	// that holds the token key and the app's client secret, and waits
+	// for the outcome (creds.Connector).
+	SubjectOAuthConnect = "socialsync.oauth.connect"
+	// QueueOAuthConnect is the queue group of its responders: one
+	// replica answers each request.
+	QueueOAuthConnect = "socialsync-oauth-connect"
+	// DurableAgency is the stats worker's durable for agency syncs, on
+	// SOCIALSYNC_TRIGGERS.
+	DurableAgency = "agency"
+	// AgencySyncEvery is how often an agency's schedule asks for a sync.
+	AgencySyncEvery = 6 * time.Hour
+)

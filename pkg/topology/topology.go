@@ -55,10 +55,12 @@ func (o Options) maxBytes(name string) int64 {
 //	SOCIALSYNC_TRIGGERS   socialsync.trigger.>                  interest                  35 days, dup window 2m, discard new,
 //	                                                                                      2,000 per subject (discard new per subject)
 //	                      + sources socialsync.scheduled.stats.* from SOCIALSYNC_SCHEDULES as socialsync.trigger.stats.*
+//	                        and socialsync.scheduled.agency.* as socialsync.trigger.agency.*
 //	SOCIALSYNC_EVENTS     socialsync.event.>                    limits                    30 days, dup window 2m, discard new
 //	SOCIALSYNC_REFRESH    socialsync.refresh.catalogue.*        work queue                1 per subject (replaced), 2 days, discard new
 //	SOCIALSYNC_SCHEDULES  socialsync.schedule.stats.*,          limits, message schedules 1 per subject, discard old
-//	                      socialsync.scheduled.stats.*
+//	                      socialsync.scheduled.stats.*, socialsync.schedule.agency.*,
+//	                      socialsync.scheduled.agency.*
 //	SOCIALSYNC_DLQ        socialsync.dlq.>                      limits                    14 days, dup window 2m, discard old
 //	SOCIALSYNC_AUDIT      socialsync.audit.>                    limits                    180 days, discard old
 //
@@ -126,7 +128,7 @@ func New(opts Options) bus.Topology {
 		{
 			Name:        StreamSchedules,
 			Description: "One statistics schedule per location and the runs it fires.",
-			Subjects:    []string{StatsSchedules.Filter(), ScheduledStats.Filter()},
+			Subjects:    []string{StatsSchedules.Filter(), ScheduledStats.Filter(), AgencySchedules.Filter(), ScheduledAgency.Filter()},
 			Retention:   jetstream.LimitsPolicy,
 			// A schedule replaces its predecessor (the server adds a
 			// subject rollup to every schedule); the fired runs need only
@@ -179,6 +181,9 @@ func New(opts Options) bus.Topology {
 				SubjectTransforms: []jetstream.SubjectTransformConfig{{
 					Source:      ScheduledStats.Filter(),
 					Destination: string(StatsTriggers) + ".{{wildcard(1)}}",
+				}, {
+					Source:      ScheduledAgency.Filter(),
+					Destination: string(AgencyTriggers) + ".{{wildcard(1)}}",
 				}},
 			}},
 		},
@@ -296,6 +301,7 @@ func New(opts Options) bus.Topology {
 			HighLevelContactTriggers.Filter()),
 		consumer(StreamTriggers, DurableReconcile, "Reconciliations of a location's contact tags with HighLevel.", all, ReconcileTriggers.Filter()),
 		consumer(StreamTriggers, DurableRemap, "A location's changed contact-tag template → the contact tags socialsync applied, renamed.", all, RemapTriggers.Filter()),
+		consumer(StreamTriggers, DurableAgency, "Agency syncs: the locations an agency's token lists, connected.", all, AgencyTriggers.Filter()),
 	}
 
 	kv := func(bucket, desc string, history uint8) jetstream.KeyValueConfig {
@@ -316,6 +322,8 @@ func New(opts Options) bus.Topology {
 	deliveries.TTL = bus.DeliveriesTTL
 	contactRefs := kv(BucketContactRefs, "HighLevel contact per contact reference (keyed hash), per location.", 1)
 	contactRefs.TTL = ContactRefsTTL
+	oauthStates := kv(BucketOAuthStates, "Hosted OAuth authorizations waiting for their callback, by SHA-256 of the state.", 1)
+	oauthStates.TTL = OAuthStateTTL
 	keyValues := []jetstream.KeyValueConfig{
 		kv(BucketTags, "Tag catalogue per location.", 5),
 		kv(BucketTagDetails, "Tag details per location and tag.", 1),
@@ -332,6 +340,7 @@ func New(opts Options) bus.Topology {
 		runs,
 		deliveries,
 		contactRefs,
+		oauthStates,
 	}
 	objects := []jetstream.ObjectStoreConfig{
 		{Bucket: ObjectStoreReports, Description: "Generated reports.", Storage: storage, Replicas: replicas,

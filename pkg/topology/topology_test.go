@@ -80,6 +80,7 @@ func TestEnsureIsIdempotent(t *testing.T) {
 		"KV_" + topology.BucketWorkflowRuns,
 		"KV_" + bus.BucketDeliveries,
 		"KV_" + topology.BucketContactRefs,
+		"KV_" + topology.BucketOAuthStates,
 	}
 	var gotStreams []string
 	for name := range first.Streams {

@@ -519,6 +519,8 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 	k.do(t, w, call{method: "POST", path: "/v1/highlevel/webhooks", body: hl,
 		header: http.Header{gateway.HeaderHighLevelSignature: {"AAAA"}}, status: 401})
 	k.do(t, w, call{method: "GET", path: "/v1/nothing", status: 404, invalid: true})
+	k.do(t, w, call{method: "POST", path: "/v1/oauth/authorizations", body: `{"userType":"Company"}`, status: 201})
+	k.do(t, w, call{method: "POST", path: "/v1/oauth/authorizations", body: `{"userType":"Agency"}`, status: 422, invalid: true})
 
 	w.checkReports(t, k, s)
 	w.checkSegments(t, k, s)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
@@ -30,6 +31,9 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		"tiny body limit":   {func(c *gateway.Config) { c.WebhookMaxBytes = 10 }, "SOCIALSYNC_WEBHOOK_MAX_BYTES"},
 		"no tolerance":      {func(c *gateway.Config) { c.WebhookTolerance = 0 }, "SOCIALSYNC_WEBHOOK_TOLERANCE"},
 		"no publish wait":   {func(c *gateway.Config) { c.PublishTimeout = 0 }, "SOCIALSYNC_GATEWAY_PUBLISH_TIMEOUT"},
+		"public URL":        {func(c *gateway.Config) { c.PublicURL = "socialsync.example" }, "SOCIALSYNC_PUBLIC_URL"},
+		"oauth wait":        {func(c *gateway.Config) { c.OAuthTimeout = -time.Second }, "SOCIALSYNC_GATEWAY_OAUTH_TIMEOUT"},
+		"auth page":         {func(c *gateway.Config) { c.GHLAuthURL = "marketplace" }, "SOCIALSYNC_GHL_AUTH_URL"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfig(deps)

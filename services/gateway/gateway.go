@@ -7,6 +7,9 @@
 //   - POST /v1/highlevel/webhooks: HighLevel's app webhooks, signed by
 //     HighLevel (highlevel.go), stored in JetStream before they are
 //     acknowledged;
+//   - GET /oauth/callback: HighLevel's redirect of the hosted OAuth flow
+//     (oauth.go), whose code the stats worker exchanges: the gateway holds
+//     no token key and no client secret;
 //   - /v1/...: the REST API for API keys (api.go and the files it names),
 //     documented in openapi.yaml;
 //   - /: the dashboard (web/), live through server-sent events fed by an
@@ -31,6 +34,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/audit"
 	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/sources"
@@ -63,6 +67,13 @@ type Config struct {
 	// TrustIncomingTrace lets an authenticated request continue its
 	// caller's trace (see guarded).
 	TrustIncomingTrace bool `envconfig:"TRUST_INCOMING_TRACE" default:"true" desc:"authenticated requests (API key, valid webhook signature) continue the caller's W3C trace context; when false, and always for the others, a request starts a new trace linked to the caller's"`
+	// PublicURL and OAuthTimeout serve the hosted OAuth flow (oauth.go).
+	PublicURL    string        `envconfig:"PUBLIC_URL" desc:"the gateway's public URL; HighLevel redirects to <it>/oauth/callback (register it with the app), and an install started in the Marketplace is exchanged with it"`
+	OAuthTimeout time.Duration `envconfig:"GATEWAY_OAUTH_TIMEOUT" default:"20s" desc:"how long /oauth/callback and an INSTALL or UNINSTALL webhook wait for the worker that holds the credentials"`
+	// GHLAuthURL is HighLevel's authorization page, for the URLs of
+	// POST /v1/oauth/authorizations (with the app's client id,
+	// SOCIALSYNC_GHL_CLIENT_ID; never its secret).
+	GHLAuthURL string `envconfig:"GHL_AUTH_URL" default:"https://marketplace.gohighlevel.com/oauth/chooselocation" desc:"HighLevel's authorization page, for POST /v1/oauth/authorizations (the simulator's: <its URL>/oauth/chooselocation)"`
 }
 
 // Gateway serves the webhook, the API and the dashboard.
@@ -90,9 +101,11 @@ type Gateway struct {
 	governor *ratelimit.Governor
 	// sources are the webhook sources' bindings (admit).
 	sources *sources.Store
-	hub     *hub
-	rates   *sampler
-	spans   telemetry.ServerSpans
+	// authRequests are the hosted OAuth flow's issued states (oauth.go).
+	authRequests *creds.AuthRequests
+	hub          *hub
+	rates        *sampler
+	spans        telemetry.ServerSpans
 }
 
 type buckets struct {
@@ -122,6 +135,20 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 	if cfg.BodyTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_BODY_TIMEOUT: want a positive duration", fleet.ErrConfig))
 	}
+	if err := checkPublicURL(cfg.PublicURL); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.GHLAuthURL == "" { // a Config built in code
+		cfg.GHLAuthURL = DefaultGHLAuthURL
+	} else if err := checkAuthURL(cfg.GHLAuthURL); err != nil {
+		errs = append(errs, err)
+	}
+	switch {
+	case cfg.OAuthTimeout == 0: // a Config built in code
+		cfg.OAuthTimeout = DefaultOAuthTimeout
+	case cfg.OAuthTimeout < 0:
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_OAUTH_TIMEOUT: want a positive duration", fleet.ErrConfig))
+	}
 	if cfg.MaxSSEClients < 1 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_GATEWAY_MAX_SSE_CLIENTS: want at least 1, got %d", fleet.ErrConfig, cfg.MaxSSEClients))
 	}
@@ -143,6 +170,9 @@ func New(cfg Config, d *fleet.Deps) (*Gateway, error) {
 		return nil, fmt.Errorf("open object store %s: %w", topology.ObjectStoreReports, err)
 	}
 	if g.sources, err = sources.Open(ctx, d.JS); err != nil {
+		return nil, err
+	}
+	if g.authRequests, err = creds.OpenAuthRequests(ctx, d.JS); err != nil {
 		return nil, err
 	}
 	g.governor = d.Governor
@@ -185,6 +215,7 @@ func (g *Gateway) Handler() http.Handler {
 	}
 	public := func(pattern string, h http.Handler) { handle(pattern, g.public(h)) }
 	public("GET /v1/openapi.yaml", http.HandlerFunc(serveOpenAPI))
+	public("GET "+CallbackPath, http.HandlerFunc(g.oauthCallback))
 	public("/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+clip(r.URL.Path, 128))
 	}))
@@ -254,6 +285,8 @@ func (g *Gateway) apiRoutes() []apiRoute {
 		{"POST /v1/locations/{loc}/pause", scopeAdmin, g.pauseLocation},
 		{"POST /v1/locations/{loc}/resume", scopeAdmin, g.resumeLocation},
 		{"GET /v1/audit", scopeAdmin, g.listAudit},
+		// The hosted OAuth flow's authorization URL, for the dashboard.
+		{"POST /v1/oauth/authorizations", scopeAdmin, g.createAuthorization},
 	}
 }
 

@@ -63,7 +63,10 @@ func testConfig(d *fleet.Deps) gateway.Config {
 		MaxSSEClients:       100,
 		// As envconfig's default.
 		TrustIncomingTrace: true,
+		// The hosted OAuth flow's URLs (POST /v1/oauth/authorizations).
+		PublicURL: "https://socialsync.example",
 	}
+	cfg.Config.GHLClientID = "test-client-id"
 	return cfg
 }
 

@@ -181,6 +181,7 @@ func (k highLevelKeys) verify(h http.Header, body []byte) error {
 type highLevelDelivery struct {
 	Type       string          `json:"type"`
 	LocationID string          `json:"locationId"`
+	CompanyID  string          `json:"companyId"`
 	ID         string          `json:"id"`
 	Tags       []string        `json:"tags"`
 	WebhookID  string          `json:"webhookId"`
@@ -231,6 +232,15 @@ func (g *Gateway) highLevelWebhook(w http.ResponseWriter, r *http.Request, body 
 			return
 		}
 	}
+	if d.Type == hlInstall || d.Type == hlUninstall {
+		if err := checkInstallIDs(d); err != nil {
+			writeInvalid(w, err)
+			return
+		}
+		webhookID, key := highLevelKey(d.WebhookID, body)
+		g.highLevelInstall(w, r, d, webhookID, key)
+		return
+	}
 	var change socialsyncv1.HighLevelContactChange
 	switch d.Type {
 	case hlContactTagUpdate:
@@ -279,13 +289,15 @@ func (g *Gateway) highLevelWebhook(w http.ResponseWriter, r *http.Request, body 
 	// HighLevel sends the webhooks of every location the app is
 	// installed in; those socialsync was not given are none of its
 	// business (their messages would only be dead letters).
-	if _, err := g.deps.Directory.Location(ctx, d.LocationID); errors.Is(err, creds.ErrUnknownLocation) {
+	if l, err := g.deps.Directory.Location(ctx, d.LocationID); errors.Is(err, creds.ErrUnknownLocation) {
 		g.ignoredHighLevel(ctx, d.Type, "unregistered_location")
 		writeJSON(w, http.StatusOK, highLevelAnswer{Status: "ignored", Type: d.Type, WebhookID: webhookID})
 		return
 	} else if err != nil {
 		g.log.Warn("highlevel webhook: read location", "location", d.LocationID, "err", err)
 		unavailable(w, "JetStream is unavailable; HighLevel delivers again later")
+		return
+	} else if gone(w, l) {
 		return
 	}
 	if g.refuseHeld(ctx, w, d.LocationID) {

@@ -162,10 +162,17 @@ func TestHighLevelWebhook(t *testing.T) {
 	}
 
 	// Unknown types: 200, ignored, stored nowhere.
+	appt := jsonBody(t, map[string]any{"type": "AppointmentCreate", "locationId": loc, "webhookId": "wh-appointment"})
+	a = w.do(t, http.MethodPost, hlPath, keys.signed(appt), appt)
+	if a.status != http.StatusOK || !contains(string(a.body), `"status":"ignored"`) {
+		t.Errorf("AppointmentCreate: %d %s", a.status, a.body)
+	}
+	// INSTALL is acted on by the worker that holds the credentials; with
+	// none running, 429: HighLevel delivers it again.
 	install := jsonBody(t, map[string]any{"type": "INSTALL", "locationId": loc, "webhookId": "wh-install"})
 	a = w.do(t, http.MethodPost, hlPath, keys.signed(install), install)
-	if a.status != http.StatusOK || !contains(string(a.body), `"status":"ignored"`) {
-		t.Errorf("INSTALL: %d %s", a.status, a.body)
+	if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") == "" {
+		t.Errorf("INSTALL without a worker: %d %s", a.status, a.body)
 	}
 
 	// A location socialsync was not given: ignored, stored nowhere.
@@ -176,7 +183,7 @@ func TestHighLevelWebhook(t *testing.T) {
 	}
 	rec := httptest.NewRecorder()
 	w.gd.Telemetry.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	for _, want := range []string{`reason="type",type="INSTALL"`, `reason="unregistered_location",type="ContactTagUpdate"`} {
+	for _, want := range []string{`reason="type",type="AppointmentCreate"`, `reason="unregistered_location",type="ContactTagUpdate"`} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("metrics lack %s", want)
 		}

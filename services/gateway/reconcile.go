@@ -32,7 +32,7 @@ type reconcileAccepted struct {
 // while another run of the location is going: that run goes on, and a
 // request would be left alone.
 func (g *Gateway) startReconcile(w http.ResponseWriter, r *http.Request) {
-	l, ok := g.location(w, r)
+	l, ok := g.triggerable(w, r)
 	if !ok {
 		return
 	}

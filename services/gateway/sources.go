@@ -30,6 +30,7 @@ const connectingRetryAfterSeconds = 30
 //     before the location is read, so the answer says nothing of whether
 //     a location outside the binding exists;
 //   - 422 "unknown_location": the location is not registered;
+//   - 410 "location_uninstalled": the app was uninstalled from it;
 //   - 503 "location_connecting" with Retry-After: the location is being
 //     connected, its token not yet usable.
 func (g *Gateway) admit(ctx context.Context, w http.ResponseWriter, source, loc string) bool {
@@ -68,6 +69,9 @@ func (g *Gateway) admit(ctx context.Context, w http.ResponseWriter, source, loc 
 	}
 	if bound && !b.Allows(loc, l.CompanyID) {
 		return forbidden()
+	}
+	if gone(w, l) {
+		return false
 	}
 	if l.State == creds.StateConnecting {
 		w.Header().Set("Retry-After", strconv.Itoa(connectingRetryAfterSeconds))

@@ -30,7 +30,7 @@ type published struct {
 // `socialsync trigger post` does. The body is the event's JSON; its
 // locationId, when given, must be the path's.
 func (g *Gateway) triggerPost(w http.ResponseWriter, r *http.Request) {
-	l, ok := g.location(w, r)
+	l, ok := g.triggerable(w, r)
 	if !ok {
 		return
 	}
@@ -69,7 +69,7 @@ type tagDetailsBody struct {
 // triggerTagDetails asks the enricher for tag details, as `socialsync
 // trigger tagdetails` does.
 func (g *Gateway) triggerTagDetails(w http.ResponseWriter, r *http.Request) {
-	l, ok := g.location(w, r)
+	l, ok := g.triggerable(w, r)
 	if !ok {
 		return
 	}
@@ -105,7 +105,7 @@ type statsBody struct {
 // triggerStats asks the stats worker for a statistics run, as `socialsync
 // trigger stats` does.
 func (g *Gateway) triggerStats(w http.ResponseWriter, r *http.Request) {
-	l, ok := g.location(w, r)
+	l, ok := g.triggerable(w, r)
 	if !ok {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
@@ -29,6 +30,11 @@ type Deps struct {
 	// Stores are the buckets and stream the schedules watch and keep.
 	Stores Stores
 	Log    *slog.Logger
+	// Connector and Conn, when set, make the worker the hosted OAuth
+	// flow's credentials holder (agency.go): it answers the gateway on
+	// Conn and syncs agencies; nil in handler tests.
+	Connector *creds.Connector
+	Conn      *nats.Conn
 }
 
 // Publisher publishes events and keeps the schedules (bus.Publisher).

@@ -173,10 +173,12 @@ func (s *scheduler) ensure(ctx context.Context, key string, value []byte) error 
 	if err := json.Unmarshal(value, &l); err != nil {
 		return fmt.Errorf("registered location %s: %w", key, err)
 	}
-	if _, held := l.Held(); held {
+	if _, held := l.Held(); held || l.State == creds.StateUninstalled || l.State == creds.StateConnecting {
 		// Paused, or waiting for re-authorisation: no run is fired (and
 		// HighLevel is not asked for its time zone) until it resumes,
-		// whose record update schedules it again.
+		// whose record update schedules it again. Uninstalled, or waiting
+		// for its OAuth callback: no token to fetch with; its connection
+		// writes the record again.
 		return s.remove(ctx, key)
 	}
 	// A location without the operator's time zone (an agency install,

@@ -85,7 +85,13 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "stats"), now: time.Now}, nil
+	w := &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "stats"), now: time.Now}
+	if d.Connector != nil {
+		c := *d.Connector
+		c.Agency = w.keepAgencySchedule
+		w.deps.Connector = &c
+	}
+	return w, nil
 }
 
 // SetClock makes w read the time from now instead of the real clock: the
@@ -125,12 +131,19 @@ func (w *Worker) learn(ctx context.Context, l creds.Location) creds.Location {
 // SOCIALSYNC_TRIGGERS durable.
 func (w *Worker) Routes() []bus.Route {
 	h := &handler{w: w}
-	return []bus.Route{{Stream: topology.StreamTriggers, Durable: topology.DurableStats, Handler: h.handle, Concurrency: w.cfg.Concurrency}}
+	a := &agencyHandler{w: w}
+	return []bus.Route{{Stream: topology.StreamTriggers, Durable: topology.DurableStats, Handler: h.handle, Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamTriggers, Durable: topology.DurableAgency, Handler: a.handle, Concurrency: 1}}
 }
 
 // Loops keep the schedules in step with the registered locations and
 // their settings.
 func (w *Worker) Loops() []run.Loop {
 	s := &scheduler{w: w, locations: w.deps.Stores.Locations, stream: w.deps.Stores.Schedules, settings: w.deps.Stores.Settings}
-	return []run.Loop{{Name: "schedules", Run: s.run}, {Name: "removed", Run: w.sweepRemoved}}
+	loops := []run.Loop{{Name: "schedules", Run: s.run}, {Name: "removed", Run: w.sweepRemoved}}
+	if c := w.deps.Connector; c != nil && w.deps.Conn != nil {
+		loops = append(loops, run.Loop{Name: "oauth", Run: func(ctx context.Context) error { return c.Serve(ctx, w.deps.Conn) }},
+			run.Loop{Name: "agency schedules", Run: w.keepAgencySchedules})
+	}
+	return loops
 }

@@ -759,6 +759,73 @@ func (x *RemapRequested) GetRequestedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// AgencySyncRequested asks the worker that holds an agency's token to
+// connect every location where the app is installed and that socialsync
+// does not hold yet: what an INSTALL webhook that never arrived left out.
+// Subject: socialsync.trigger.agency.<company_id>, from the agency's
+// schedule (socialsync.schedule.agency.<company_id>) or `socialsync
+// locations sync-agency`.
+type AgencySyncRequested struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// company_id is the agency (HighLevel company); the subject names it.
+	CompanyId     string `protobuf:"bytes,1,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	RequestedBy   string `protobuf:"bytes,2,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	EventId       string `protobuf:"bytes,3,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgencySyncRequested) Reset() {
+	*x = AgencySyncRequested{}
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgencySyncRequested) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgencySyncRequested) ProtoMessage() {}
+
+func (x *AgencySyncRequested) ProtoReflect() protoreflect.Message {
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgencySyncRequested.ProtoReflect.Descriptor instead.
+func (*AgencySyncRequested) Descriptor() ([]byte, []int) {
+	return file_socialsync_v1_triggers_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *AgencySyncRequested) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+func (x *AgencySyncRequested) GetRequestedBy() string {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return ""
+}
+
+func (x *AgencySyncRequested) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
 var File_socialsync_v1_triggers_proto protoreflect.FileDescriptor
 
 const file_socialsync_v1_triggers_proto_rawDesc = "" +
@@ -823,7 +890,12 @@ const file_socialsync_v1_triggers_proto_rawDesc = "" +
 	"\vlocation_id\x18\x01 \x01(\tR\n" +
 	"locationId\x12!\n" +
 	"\frequested_by\x18\x02 \x01(\tR\vrequestedBy\x12=\n" +
-	"\frequested_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestedAt*\x8e\x01\n" +
+	"\frequested_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestedAt\"r\n" +
+	"\x13AgencySyncRequested\x12\x1d\n" +
+	"\n" +
+	"company_id\x18\x01 \x01(\tR\tcompanyId\x12!\n" +
+	"\frequested_by\x18\x02 \x01(\tR\vrequestedBy\x12\x19\n" +
+	"\bevent_id\x18\x03 \x01(\tR\aeventId*\x8e\x01\n" +
 	"\x16HighLevelContactChange\x12)\n" +
 	"%HIGH_LEVEL_CONTACT_CHANGE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eHIGH_LEVEL_CONTACT_CHANGE_TAGS\x10\x01\x12%\n" +
@@ -842,7 +914,7 @@ func file_socialsync_v1_triggers_proto_rawDescGZIP() []byte {
 }
 
 var file_socialsync_v1_triggers_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_socialsync_v1_triggers_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_socialsync_v1_triggers_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_socialsync_v1_triggers_proto_goTypes = []any{
 	(HighLevelContactChange)(0),     // 0: socialsync.v1.HighLevelContactChange
 	(*PostEvent)(nil),               // 1: socialsync.v1.PostEvent
@@ -852,20 +924,21 @@ var file_socialsync_v1_triggers_proto_goTypes = []any{
 	(*HighLevelContactChanged)(nil), // 5: socialsync.v1.HighLevelContactChanged
 	(*ReconcileRequested)(nil),      // 6: socialsync.v1.ReconcileRequested
 	(*RemapRequested)(nil),          // 7: socialsync.v1.RemapRequested
-	(Change)(0),                     // 8: socialsync.v1.Change
-	(*timestamppb.Timestamp)(nil),   // 9: google.protobuf.Timestamp
-	(*DateRange)(nil),               // 10: socialsync.v1.DateRange
+	(*AgencySyncRequested)(nil),     // 8: socialsync.v1.AgencySyncRequested
+	(Change)(0),                     // 9: socialsync.v1.Change
+	(*timestamppb.Timestamp)(nil),   // 10: google.protobuf.Timestamp
+	(*DateRange)(nil),               // 11: socialsync.v1.DateRange
 }
 var file_socialsync_v1_triggers_proto_depIdxs = []int32{
-	8,  // 0: socialsync.v1.PostEvent.change:type_name -> socialsync.v1.Change
-	9,  // 1: socialsync.v1.PostEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	9,  // 0: socialsync.v1.PostEvent.change:type_name -> socialsync.v1.Change
+	10, // 1: socialsync.v1.PostEvent.occurred_at:type_name -> google.protobuf.Timestamp
 	2,  // 2: socialsync.v1.PostEvent.contacts:type_name -> socialsync.v1.ContactRef
-	10, // 3: socialsync.v1.StatsRequested.range:type_name -> socialsync.v1.DateRange
+	11, // 3: socialsync.v1.StatsRequested.range:type_name -> socialsync.v1.DateRange
 	0,  // 4: socialsync.v1.HighLevelContactChanged.change:type_name -> socialsync.v1.HighLevelContactChange
-	9,  // 5: socialsync.v1.HighLevelContactChanged.sent_at:type_name -> google.protobuf.Timestamp
-	9,  // 6: socialsync.v1.HighLevelContactChanged.received_at:type_name -> google.protobuf.Timestamp
-	9,  // 7: socialsync.v1.ReconcileRequested.requested_at:type_name -> google.protobuf.Timestamp
-	9,  // 8: socialsync.v1.RemapRequested.requested_at:type_name -> google.protobuf.Timestamp
+	10, // 5: socialsync.v1.HighLevelContactChanged.sent_at:type_name -> google.protobuf.Timestamp
+	10, // 6: socialsync.v1.HighLevelContactChanged.received_at:type_name -> google.protobuf.Timestamp
+	10, // 7: socialsync.v1.ReconcileRequested.requested_at:type_name -> google.protobuf.Timestamp
+	10, // 8: socialsync.v1.RemapRequested.requested_at:type_name -> google.protobuf.Timestamp
 	9,  // [9:9] is the sub-list for method output_type
 	9,  // [9:9] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
@@ -891,7 +964,7 @@ func file_socialsync_v1_triggers_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socialsync_v1_triggers_proto_rawDesc), len(file_socialsync_v1_triggers_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -38,9 +38,9 @@ func commands() map[string]command {
 	return map[string]command{
 		"run":       {"run the whole pipeline in one process on embedded defaults", runCmd},
 		"sandbox":   {"serve the HighLevel simulator (API + /_sandbox admin API)", sandboxCmd},
-		"locations": {"add, list, reseal, pause or resume connected HighLevel locations", locationsCmd},
+		"locations": {"add, list, reseal, pause, resume, remove or sync-agency connected HighLevel locations", locationsCmd},
 		"audit":     {"list the audit log: who connected, paused, resumed or removed a location, replays, admin key use", auditCmd},
-		"connect":   {"connect HighLevel locations with OAuth (a browser and a local callback)", connectCmd},
+		"connect":   {"connect HighLevel locations with OAuth (--hosted: the gateway's callback; else a local one)", connectCmd},
 		"doctor":    {"test a connected location: token, scopes, calls, rate-limit headroom, data", doctorCmd},
 		"trigger":   {"publish a post, tagdetails or stats trigger", triggerCmd},
 		"reconcile": {"compare a location's contact tags with HighLevel and repair the drift", reconcileCmd},

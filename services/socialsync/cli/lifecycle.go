@@ -141,10 +141,6 @@ func openRefreshingStore(ctx context.Context, url string) (oauthConfig, *conn, *
 	if err != nil {
 		return cfg, nil, nil, err
 	}
-	opts, err := cfg.refresher()
-	if err != nil {
-		return cfg, nil, nil, err
-	}
-	c, store, err := openStore(ctx, url, opts...)
+	c, store, err := cfg.openStore(ctx, url)
 	return cfg, c, store, err
 }

@@ -16,7 +16,7 @@ import (
 
 func locationsCmd(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: want a subcommand: add, list, reseal, schedule, pause, resume or remove", errUsage)
+		return fmt.Errorf("%w: want a subcommand: add, list, reseal, schedule, pause, resume, remove or sync-agency", errUsage)
 	}
 	switch args[0] {
 	case "add":
@@ -33,8 +33,10 @@ func locationsCmd(ctx context.Context, env *Env, args []string) error {
 		return locationsPause(ctx, env, args[1:], false)
 	case "remove":
 		return locationsRemove(ctx, env, args[1:])
+	case "sync-agency":
+		return locationsSyncAgency(ctx, env, args[1:])
 	default:
-		return fmt.Errorf("%w: unknown subcommand %q: want add, list, reseal, schedule, pause, resume or remove", errUsage, args[0])
+		return fmt.Errorf("%w: unknown subcommand %q: want add, list, reseal, schedule, pause, resume, remove or sync-agency", errUsage, args[0])
 	}
 }
 
@@ -121,7 +123,8 @@ func addRefreshToken(ctx context.Context, env *Env, url string, l creds.Location
 		// An agency's refresh token, now spent: put the new agency token
 		// to use rather than lose it.
 		fmt.Fprintf(env.Stdout, "the refresh token is an agency's: connecting every location of agency %s where the app is installed\n", tok.CompanyID)
-		return connectAgency(ctx, env, store, gc, tok)
+		locs, err := store.ConnectAgency(ctx, gc, tok)
+		return printAgency(env, creds.Connection{UserType: ghl.UserTypeCompany, CompanyID: tok.CompanyID, Locations: locs}, err)
 	case "":
 		tok.UserType = ghl.UserTypeLocation
 	}
@@ -225,6 +228,9 @@ func featuresOff(l creds.Location) string {
 
 // tokenState describes a location's token for people.
 func tokenState(ctx context.Context, store *creds.Store, l creds.Location, now time.Time) string {
+	if l.State == creds.StateUninstalled || l.State == creds.StateConnecting {
+		return "none: " + l.Reason // no token, on purpose
+	}
 	st, err := store.Status(ctx, l.ID)
 	switch {
 	case err != nil:

@@ -36,6 +36,8 @@ func run(ctx context.Context) error {
 		FollowUps: stats.KVFollowUps{Stores: stores},
 		Stores:    stores,
 		Log:       d.Log,
+		Connector: d.Connector(),
+		Conn:      d.Conn,
 	})
 	if err != nil {
 		return err
