@@ -69,19 +69,25 @@ func TestInstallWebhooks(t *testing.T) {
 	agency := e.oauthToken("oauth.readonly oauth.write", "", "Company")
 	e.admin("POST", "/_sandbox/locations/"+loc+"/uninstall", nil).want(t, http.StatusOK)
 
+	// Each delivery is sent on its own: they may arrive in either order.
 	got := rc.wait(t, 2)
 	pub := e.sim.webhookKey().Public().(ed25519.PublicKey)
-	for i, want := range []string{WebhookInstall, WebhookUninstall} {
-		sig, _ := base64.StdEncoding.DecodeString(got[i].sig)
-		if !ed25519.Verify(pub, got[i].body, sig) {
-			t.Errorf("%s: bad signature", want)
-		}
+	byType := map[string]installBody{}
+	for _, d := range got {
+		sig, _ := base64.StdEncoding.DecodeString(d.sig)
 		var b installBody
-		if err := json.Unmarshal(got[i].body, &b); err != nil {
+		if err := json.Unmarshal(d.body, &b); err != nil {
 			t.Fatal(err)
 		}
-		if b.Type != want || b.LocationID != loc || b.CompanyID != a.CompanyID || b.AppID == "" || b.WebhookID == "" || b.Timestamp == "" {
-			t.Errorf("%s: %+v", want, b)
+		if !ed25519.Verify(pub, d.body, sig) {
+			t.Errorf("%s: bad signature", b.Type)
+		}
+		byType[b.Type] = b
+	}
+	for _, want := range []string{WebhookInstall, WebhookUninstall} {
+		b, ok := byType[want]
+		if !ok || b.LocationID != loc || b.CompanyID != a.CompanyID || b.AppID == "" || b.WebhookID == "" || b.Timestamp == "" {
+			t.Errorf("%s: %+v (received: %v)", want, b, ok)
 		}
 	}
 	// Its token is revoked, the agency no longer lists it nor gets its token.
