@@ -145,6 +145,15 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	w.skipped = w.newSkippedCounter()
 	w.h = &handler{w: w, store: &store{catalogues: d.Catalogues, details: d.Details, relations: d.Relations}, locks: bus.NewStripes(),
 		refs: newRefKeys(cfg.TokenKey)}
+	// The dead letters are erased where the process can list and delete
+	// them (OpenStores' can); a handler test's fake leaves them.
+	dls, _ := d.DeadLetters.(DeadLetterStore)
+	eraser, err := NewEraser(EraserDeps{Relations: d.Relations, ContactRefs: d.ContactRefs, Publisher: d.Publisher,
+		DeadLetters: dls, TokenKey: cfg.TokenKey, Now: func() time.Time { return w.now() }})
+	if err != nil {
+		return nil, err
+	}
+	w.h.eraser = eraser
 	return w, nil
 }
 

@@ -146,3 +146,17 @@ type jsDeadLetters struct{ js jetstream.JetStream }
 func (d jsDeadLetters) DeadLetterItem(ctx context.Context, worker string, msg jetstream.Msg, item string, class bus.Class, reason string) (string, error) {
 	return bus.DeadLetterItem(ctx, d.js, worker, msg, item, class, reason)
 }
+
+// List lists dead letters (bus.ListDeadLetters): with Delete, what
+// erasing a contact needs of SOCIALSYNC_DLQ (DeadLetterStore).
+func (d jsDeadLetters) List(ctx context.Context, filter string, after uint64, limit int) ([]bus.StoredDeadLetter, bool, error) {
+	return bus.ListDeadLetters(ctx, d.js, filter, after, limit)
+}
+
+// Delete deletes the dead letter at seq (bus.DeleteDeadLetter).
+func (d jsDeadLetters) Delete(ctx context.Context, seq uint64) error {
+	return bus.DeleteDeadLetter(ctx, d.js, seq)
+}
+
+// DeadLetterStoreOf returns the dead letters of js as a DeadLetterStore.
+func DeadLetterStoreOf(js jetstream.JetStream) DeadLetterStore { return jsDeadLetters{js} }

@@ -139,22 +139,31 @@ const devKeyFile = ".socialsync/token.key"
 // keyring reads SOCIALSYNC_TOKEN_KEY, or the key `socialsync run` wrote to
 // .socialsync/token.key when the variable is unset.
 func keyring() (*creds.Keyring, error) {
-	keys := os.Getenv("SOCIALSYNC_TOKEN_KEY")
-	if keys == "" {
-		b, err := os.ReadFile(devKeyFile)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, errors.New("SOCIALSYNC_TOKEN_KEY is not set (base64 of 32 random bytes, e.g. openssl rand -base64 32), and no " + devKeyFile + " from `socialsync run`")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", devKeyFile, err)
-		}
-		keys = strings.TrimSpace(string(b))
+	keys, err := tokenKey()
+	if err != nil {
+		return nil, err
 	}
 	k, err := creds.ParseKeyring(keys)
 	if err != nil {
 		return nil, fmt.Errorf("SOCIALSYNC_TOKEN_KEY: %w", err)
 	}
 	return k, nil
+}
+
+// tokenKey returns SOCIALSYNC_TOKEN_KEY, or the development key of
+// `socialsync run`.
+func tokenKey() (string, error) {
+	if keys := os.Getenv("SOCIALSYNC_TOKEN_KEY"); keys != "" {
+		return keys, nil
+	}
+	b, err := os.ReadFile(devKeyFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", errors.New("SOCIALSYNC_TOKEN_KEY is not set (base64 of 32 random bytes, e.g. openssl rand -base64 32), and no " + devKeyFile + " from `socialsync run`")
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", devKeyFile, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.
