@@ -124,7 +124,16 @@ func operatorTopology() (bus.Topology, error) {
 	if err := limits.Validate(); err != nil {
 		return bus.Topology{}, err
 	}
-	return topology.New(limits.Topology(replicas)), nil
+	var retention fleet.Retention
+	if err := envconfig.Process(fleet.RetentionPrefix, &retention); err != nil {
+		return bus.Topology{}, err
+	}
+	if err := retention.Validate(0); err != nil {
+		return bus.Topology{}, err
+	}
+	opts := limits.Topology(replicas)
+	retention.Apply(&opts)
+	return topology.New(opts), nil
 }
 
 func (c *conn) close() {
