@@ -514,7 +514,7 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "$KV.socialsync_tags." + loc},        // reads the catalogue, never writes it
 			{"pub", "$KV.socialsync_tag_details." + loc}, // same for details
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.stats"},
-			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_DLQ"}, // deletes a deleted contact's dead letters one by one, never all
+			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_DLQ"},                   // deletes a deleted contact's dead letters one by one, never all
 			{"pub", "socialsync.event.segment." + loc},                       // the automation worker's
 			{"pub", "$KV.socialsync_segments.member." + loc + ".c1"},         // segment membership
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.workflows"}, // workflows
@@ -847,9 +847,13 @@ func TestAccountsCoverTopology(t *testing.T) {
 // removes a location's schedule (purge by subject), the stats worker
 // replaces a report in the object store, the operator deletes a removed
 // location's reports (locations remove --purge-data) and purges its held
-// triggers and pending refresh (by subject).
+// triggers and pending refresh (by subject); contactsync and the operator
+// purge an erased contact's delete markers (by subject).
 var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OBJ_socialsync_reports": true, "operator OBJ_socialsync_reports": true,
-	"operator SOCIALSYNC_TRIGGERS": true, "operator SOCIALSYNC_REFRESH": true}
+	"operator SOCIALSYNC_TRIGGERS": true, "operator SOCIALSYNC_REFRESH": true,
+	// Erasing a contact purges the delete markers of its records by subject (docs/personal-data.md).
+	"contactsync KV_socialsync_relations": true, "contactsync KV_socialsync_contact_refs": true,
+	"operator KV_socialsync_relations": true, "operator KV_socialsync_contact_refs": true}
 
 // durableOwner names the user of a durable not named after its worker:
 // the automation worker runs the segments and workflows durables,

@@ -149,7 +149,7 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	// them (OpenStores' can); a handler test's fake leaves them.
 	dls, _ := d.DeadLetters.(DeadLetterStore)
 	eraser, err := NewEraser(EraserDeps{Relations: d.Relations, ContactRefs: d.ContactRefs, Publisher: d.Publisher,
-		DeadLetters: dls, TokenKey: cfg.TokenKey, Now: func() time.Time { return w.now() }})
+		DeadLetters: dls, Purge: d.Purge, TokenKey: cfg.TokenKey, Now: func() time.Time { return w.now() }})
 	if err != nil {
 		return nil, err
 	}

@@ -71,6 +71,10 @@ type EraserDeps struct {
 	Publisher Publisher
 	// DeadLetters: nil leaves the dead letters.
 	DeadLetters DeadLetterStore
+	// Purge removes every revision of a key of socialsync_relations or
+	// socialsync_contact_refs (bucket), delete marker included
+	// (bus.PurgeKey); nil leaves the delete markers, which name the keys.
+	Purge func(ctx context.Context, bucket, key string) error
 	// TokenKey is SOCIALSYNC_TOKEN_KEY, from which references are hashed.
 	TokenKey string
 	// Now is the clock; time.Now when nil.
@@ -159,7 +163,28 @@ func (e *Eraser) Erase(ctx context.Context, loc string, who Who, webhookID strin
 	if contact == "" {
 		return out, nil
 	}
-	return out, e.forgetContact(ctx, loc, contact, webhookID, &out)
+	if err := e.forgetContact(ctx, loc, contact, webhookID, &out); err != nil {
+		return out, err
+	}
+	return out, e.purgeMarkers(ctx, loc, contact)
+}
+
+// purgeMarkers removes the delete markers of the keys naming contact.
+func (e *Eraser) purgeMarkers(ctx context.Context, loc, contact string) error {
+	if e.d.Purge == nil {
+		return nil
+	}
+	for bucket, keys := range map[string][]string{
+		topology.BucketRelations:   {relations.ContactKey(loc, contact), relations.RemovalsKey(loc, contact), relations.IntentKey(loc, contact)},
+		topology.BucketContactRefs: {refIndexKey(loc, contact)},
+	} {
+		for _, k := range keys {
+			if err := e.d.Purge(ctx, bucket, k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // forgetContact takes contact out of its posts' contact lists, deletes

@@ -33,6 +33,8 @@ type Stores struct {
 	Mappings    Mappings
 	States      States
 	DeadLetters DeadLetters
+	// Purge removes a key's every revision (EraserDeps.Purge).
+	Purge func(ctx context.Context, bucket, key string) error
 }
 
 // OpenStores opens contactsync's buckets, which the process's topology
@@ -46,7 +48,8 @@ func OpenStores(ctx context.Context, js jetstream.JetStream) (Stores, error) {
 		return Stores{}, err
 	}
 	return Stores{Catalogues: kvCatalogues{tags}, Details: kvDetails{details}, Relations: kvRelations{rel},
-		ContactRefs: kvRelations{refs}, Mappings: kvMappings{set}, States: kvRelations{rel}, DeadLetters: jsDeadLetters{js}}, nil
+		ContactRefs: kvRelations{refs}, Mappings: kvMappings{set}, States: kvRelations{rel}, DeadLetters: jsDeadLetters{js},
+		Purge: KeyPurger(js)}, nil
 }
 
 type kvCatalogues struct{ kv jetstream.KeyValue }
@@ -156,6 +159,11 @@ func (d jsDeadLetters) List(ctx context.Context, filter string, after uint64, li
 // Delete deletes the dead letter at seq (bus.DeleteDeadLetter).
 func (d jsDeadLetters) Delete(ctx context.Context, seq uint64) error {
 	return bus.DeleteDeadLetter(ctx, d.js, seq)
+}
+
+// KeyPurger returns the Purge of EraserDeps on js (bus.PurgeKey).
+func KeyPurger(js jetstream.JetStream) func(ctx context.Context, bucket, key string) error {
+	return func(ctx context.Context, bucket, key string) error { return bus.PurgeKey(ctx, js, bucket, key) }
 }
 
 // DeadLetterStoreOf returns the dead letters of js as a DeadLetterStore.

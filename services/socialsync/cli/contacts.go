@@ -59,7 +59,7 @@ func contactsForget(ctx context.Context, env *Env, args []string) error {
 	}
 	eraser, err := contactsync.NewEraser(contactsync.EraserDeps{Relations: stores.Relations, ContactRefs: stores.ContactRefs,
 		Publisher: bus.NewPublisher(c.js, bus.PublisherOptions{Known: topology.Known}), DeadLetters: contactsync.DeadLetterStoreOf(c.js),
-		TokenKey: key, Now: env.Now})
+		Purge: stores.Purge, TokenKey: key, Now: env.Now})
 	if err != nil {
 		return err
 	}

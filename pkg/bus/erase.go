@@ -23,3 +23,18 @@ func DeleteDeadLetter(ctx context.Context, js jetstream.JetStream, seq uint64) e
 	}
 	return nil
 }
+
+// PurgeKey removes every revision of key from bucket, its delete marker
+// included: a deleted key leaves a marker that still names it, and the
+// key of a contact's record holds the contact's id. A key that holds
+// nothing is not an error.
+func PurgeKey(ctx context.Context, js jetstream.JetStream, bucket, key string) error {
+	stream, err := js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		return fmt.Errorf("open bucket %s: %w", bucket, err)
+	}
+	if err := stream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+bucket+"."+key)); err != nil {
+		return fmt.Errorf("purge %s of %s: %w", key, bucket, err)
+	}
+	return nil
+}
