@@ -129,7 +129,7 @@ func New(cfg Config, d Deps) (*Worker, error) {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_TOKEN_KEY: is required: contact references are cached under keys hashed with a key derived from it", fleet.ErrConfig))
 	}
 	if d.Publisher == nil || d.Pacer == nil || d.Client == nil || d.Catalogues == nil || d.Details == nil ||
-		d.Relations == nil || d.ContactRefs == nil || d.Mappings == nil || d.States == nil || d.DeadLetters == nil || d.Log == nil {
+		d.Relations == nil || d.ContactRefs == nil || d.Mappings == nil || d.States == nil || d.DeadLetters == nil || d.Purge == nil || d.Log == nil {
 		errs = append(errs, errors.New("contactsync: incomplete dependencies"))
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -44,7 +44,8 @@ type Deps struct {
 	// edge uses it.
 	DeadLetters DeadLetters
 	// Purge removes every revision of a key, delete marker included,
-	// when a contact is erased (forget.go); nil leaves the markers.
+	// when a contact is erased (forget.go), so that not even a delete
+	// marker names it.
 	Purge func(ctx context.Context, bucket, key string) error
 	// Meter counts the skipped tags; nil: they are not counted.
 	Meter metric.MeterProvider

@@ -73,7 +73,7 @@ type EraserDeps struct {
 	DeadLetters DeadLetterStore
 	// Purge removes every revision of a key of socialsync_relations or
 	// socialsync_contact_refs (bucket), delete marker included
-	// (bus.PurgeKey); nil leaves the delete markers, which name the keys.
+	// (bus.PurgeKey): the delete markers would name the contact.
 	Purge func(ctx context.Context, bucket, key string) error
 	// TokenKey is SOCIALSYNC_TOKEN_KEY, from which references are hashed.
 	TokenKey string
@@ -90,7 +90,7 @@ type Eraser struct {
 
 // NewEraser returns an Eraser using d.
 func NewEraser(d EraserDeps) (*Eraser, error) {
-	if d.Relations == nil || d.ContactRefs == nil || d.Publisher == nil {
+	if d.Relations == nil || d.ContactRefs == nil || d.Publisher == nil || d.Purge == nil {
 		return nil, errors.New("contactsync: incomplete eraser dependencies")
 	}
 	if d.TokenKey == "" {
@@ -171,9 +171,6 @@ func (e *Eraser) Erase(ctx context.Context, loc string, who Who, webhookID strin
 
 // purgeMarkers removes the delete markers of the keys naming contact.
 func (e *Eraser) purgeMarkers(ctx context.Context, loc, contact string) error {
-	if e.d.Purge == nil {
-		return nil
-	}
 	for bucket, keys := range map[string][]string{
 		topology.BucketRelations:   {relations.ContactKey(loc, contact), relations.RemovalsKey(loc, contact), relations.IntentKey(loc, contact)},
 		topology.BucketContactRefs: {refIndexKey(loc, contact)},

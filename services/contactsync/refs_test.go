@@ -44,7 +44,7 @@ func startReplica(t *testing.T, env *fleettest.Env, logs io.Writer, spans sdktra
 	w, err := contactsync.New(contactsync.Config{Config: cfg, Concurrency: 1, TagPrefix: "social:", BulkMin: 2}, contactsync.Deps{
 		Publisher: d.Publisher, Pacer: d.Governor, Client: func(loc string) contactsync.Client { return d.Client(loc) },
 		Catalogues: stores.Catalogues, Details: stores.Details, Relations: stores.Relations, ContactRefs: stores.ContactRefs,
-		Mappings: stores.Mappings, States: stores.States, DeadLetters: stores.DeadLetters, Meter: d.Telemetry.MeterProvider(), Log: d.Log})
+		Mappings: stores.Mappings, States: stores.States, DeadLetters: stores.DeadLetters, Purge: stores.Purge, Meter: d.Telemetry.MeterProvider(), Log: d.Log})
 	if err != nil {
 		t.Fatal(err)
 	}
