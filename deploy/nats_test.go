@@ -460,7 +460,9 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_SCHEDULES"}, {"pub", "$KV.socialsync_stats_history." + loc + ".2026-11-27"},
 			{"pub", "socialsync.schedule.agency." + loc}, {"qsub", topology.SubjectOAuthConnect + " " + topology.QueueOAuthConnect}},
 		"contactsync": {{"pub", "socialsync.event.contact." + loc}, {"pub", "$KV.socialsync_relations." + loc}, {"pub", "socialsync.refresh.catalogue." + loc},
-			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.contactsync"}},
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.contactsync"},
+			// A contact HighLevel deleted: its dead letters read and deleted (docs/personal-data.md).
+			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_DLQ.erase1.socialsync.dlq.*." + loc}, {"pub", "$JS.API.STREAM.MSG.DELETE.SOCIALSYNC_DLQ"}},
 		"automation": {{"pub", "socialsync.event.segment." + loc}, {"pub", "socialsync.trigger.segments." + loc},
 			{"pub", "$KV.socialsync_segments.member." + loc + ".c1"}, {"pub", "$KV.socialsync_workflow_runs.r1"},
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.workflows"}, {"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.segments"},
@@ -512,7 +514,7 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "$KV.socialsync_tags." + loc},        // reads the catalogue, never writes it
 			{"pub", "$KV.socialsync_tag_details." + loc}, // same for details
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.stats"},
-			{"pub", "$JS.API.STREAM.MSG.DELETE.SOCIALSYNC_DLQ"},
+			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_DLQ"},                   // deletes a deleted contact's dead letters one by one, never all
 			{"pub", "socialsync.event.segment." + loc},                       // the automation worker's
 			{"pub", "$KV.socialsync_segments.member." + loc + ".c1"},         // segment membership
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.workflows"}, // workflows
@@ -845,9 +847,13 @@ func TestAccountsCoverTopology(t *testing.T) {
 // removes a location's schedule (purge by subject), the stats worker
 // replaces a report in the object store, the operator deletes a removed
 // location's reports (locations remove --purge-data) and purges its held
-// triggers and pending refresh (by subject).
+// triggers and pending refresh (by subject); contactsync and the operator
+// purge an erased contact's delete markers (by subject).
 var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OBJ_socialsync_reports": true, "operator OBJ_socialsync_reports": true,
-	"operator SOCIALSYNC_TRIGGERS": true, "operator SOCIALSYNC_REFRESH": true}
+	"operator SOCIALSYNC_TRIGGERS": true, "operator SOCIALSYNC_REFRESH": true,
+	// Erasing a contact purges the delete markers of its records by subject (docs/personal-data.md).
+	"contactsync KV_socialsync_relations": true, "contactsync KV_socialsync_contact_refs": true,
+	"operator KV_socialsync_relations": true, "operator KV_socialsync_contact_refs": true}
 
 // durableOwner names the user of a durable not named after its worker:
 // the automation worker runs the segments and workflows durables,

@@ -52,6 +52,8 @@ type Config struct {
 
 	// Limits size the streams, buckets and object store.
 	Limits StorageLimits `envconfig:"LIMIT"`
+	// Retention says how long what may be personal data is kept.
+	Retention Retention `envconfig:"RETENTION"`
 
 	Telemetry telemetry.Config `envconfig:""`
 }
@@ -126,6 +128,9 @@ func (c Config) validate(tokens bool) error {
 	if err := c.Limits.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.Retention.Validate(c.RetryHorizon); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -161,5 +166,6 @@ func DefaultConfig() Config {
 		PauseMax:           DefaultPauseMax,
 		PauseRecheck:       DefaultPauseRecheck,
 		Limits:             DefaultStorageLimits(),
+		Retention:          DefaultRetention(),
 	}
 }

@@ -203,7 +203,9 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	d.JS = js
-	d.Topology = topology.New(cfg.Limits.Topology(cfg.StreamReplicas))
+	topts := cfg.Limits.Topology(cfg.StreamReplicas)
+	cfg.Retention.Apply(&topts)
+	d.Topology = topology.New(topts)
 	if d.apply {
 		if err := d.ensure(ctx, js); err != nil {
 			return err

@@ -78,6 +78,14 @@ const BucketContactRefs = "socialsync_contact_refs"
 // latest.
 const ContactRefsTTL = 30 * 24 * time.Hour
 
+// DeadLettersMaxAge is how long SOCIALSYNC_DLQ keeps a dead letter by
+// default (SOCIALSYNC_RETENTION_DEAD_LETTERS).
+const DeadLettersMaxAge = 14 * 24 * time.Hour
+
+// EventsMaxAge is how long SOCIALSYNC_EVENTS keeps an event by default
+// (SOCIALSYNC_RETENTION_EVENTS).
+const EventsMaxAge = 30 * 24 * time.Hour
+
 // TriggersMaxAge is how long SOCIALSYNC_TRIGGERS keeps an unfinished
 // trigger: longer than a location may stay paused (SOCIALSYNC_PAUSE_MAX,
 // 30 days by default), so that its held work is still there when it

@@ -32,6 +32,19 @@ type Options struct {
 	// MaxTriggersPerSubject is the per-location quota of
 	// SOCIALSYNC_TRIGGERS: DefaultMaxTriggersPerSubject when zero.
 	MaxTriggersPerSubject int64
+	// ContactRefsTTL, DeadLettersMaxAge and EventsMaxAge are how long
+	// socialsync_contact_refs, SOCIALSYNC_DLQ and SOCIALSYNC_EVENTS keep
+	// what may be personal data (docs/personal-data.md): ContactRefsTTL,
+	// DeadLettersMaxAge and EventsMaxAge when zero.
+	ContactRefsTTL, DeadLettersMaxAge, EventsMaxAge time.Duration
+}
+
+// orDefault returns d, or def when d is not positive.
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // maxBytes returns the limit of the store whose stream is name.
@@ -216,7 +229,7 @@ func New(opts Options) bus.Topology {
 			Description: "Events, kept 30 days for replay and outside subscribers.",
 			Subjects:    []string{"socialsync.event.>"},
 			Retention:   jetstream.LimitsPolicy,
-			MaxAge:      30 * day,
+			MaxAge:      orDefault(opts.EventsMaxAge, EventsMaxAge),
 			// Full, the stream refuses new events (the worker publishing
 			// one retries) instead of deleting ones not yet read.
 			Discard:    jetstream.DiscardNew,
@@ -231,7 +244,7 @@ func New(opts Options) bus.Topology {
 			Description: "Dead letters: original bytes, headers naming the reason.",
 			Subjects:    []string{bus.DeadLetterPrefix + ".>"},
 			Retention:   jetstream.LimitsPolicy,
-			MaxAge:      14 * day,
+			MaxAge:      orDefault(opts.DeadLettersMaxAge, DeadLettersMaxAge),
 			// At its limit the oldest dead letters give way.
 			Discard:    jetstream.DiscardOld,
 			MaxBytes:   opts.maxBytes(bus.StreamDLQ),
@@ -321,7 +334,7 @@ func New(opts Options) bus.Topology {
 	deliveries := kv(bus.BucketDeliveries, "Delivery history per durable and message: crashes and failures, not deferrals.", 1)
 	deliveries.TTL = bus.DeliveriesTTL
 	contactRefs := kv(BucketContactRefs, "HighLevel contact per contact reference (keyed hash), per location.", 1)
-	contactRefs.TTL = ContactRefsTTL
+	contactRefs.TTL = orDefault(opts.ContactRefsTTL, ContactRefsTTL)
 	oauthStates := kv(BucketOAuthStates, "Hosted OAuth authorizations waiting for their callback, by SHA-256 of the state.", 1)
 	oauthStates.TTL = OAuthStateTTL
 	keyValues := []jetstream.KeyValueConfig{

@@ -129,7 +129,7 @@ func New(cfg Config, d Deps) (*Worker, error) {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_TOKEN_KEY: is required: contact references are cached under keys hashed with a key derived from it", fleet.ErrConfig))
 	}
 	if d.Publisher == nil || d.Pacer == nil || d.Client == nil || d.Catalogues == nil || d.Details == nil ||
-		d.Relations == nil || d.ContactRefs == nil || d.Mappings == nil || d.States == nil || d.DeadLetters == nil || d.Log == nil {
+		d.Relations == nil || d.ContactRefs == nil || d.Mappings == nil || d.States == nil || d.DeadLetters == nil || d.Purge == nil || d.Log == nil {
 		errs = append(errs, errors.New("contactsync: incomplete dependencies"))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -145,6 +145,15 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	w.skipped = w.newSkippedCounter()
 	w.h = &handler{w: w, store: &store{catalogues: d.Catalogues, details: d.Details, relations: d.Relations}, locks: bus.NewStripes(),
 		refs: newRefKeys(cfg.TokenKey)}
+	// The dead letters are erased where the process can list and delete
+	// them (OpenStores' can); a handler test's fake leaves them.
+	dls, _ := d.DeadLetters.(DeadLetterStore)
+	eraser, err := NewEraser(EraserDeps{Relations: d.Relations, ContactRefs: d.ContactRefs, Publisher: d.Publisher,
+		DeadLetters: dls, Purge: d.Purge, TokenKey: cfg.TokenKey, Now: func() time.Time { return w.now() }})
+	if err != nil {
+		return nil, err
+	}
+	w.h.eraser = eraser
 	return w, nil
 }
 

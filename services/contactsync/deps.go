@@ -43,6 +43,10 @@ type Deps struct {
 	// DeadLetters stores the items of a message given up on; only the
 	// edge uses it.
 	DeadLetters DeadLetters
+	// Purge removes every revision of a key, delete marker included,
+	// when a contact is erased (forget.go), so that not even a delete
+	// marker names it.
+	Purge func(ctx context.Context, bucket, key string) error
 	// Meter counts the skipped tags; nil: they are not counted.
 	Meter metric.MeterProvider
 	Log   *slog.Logger

@@ -37,6 +37,8 @@ type handler struct {
 	locks *bus.Stripes
 	// refs hashes contact references into cache keys (refs.go).
 	refs refKeys
+	// eraser forgets the contacts HighLevel deleted (forget.go).
+	eraser *Eraser
 }
 
 // contact is one contact's part in handling an event.

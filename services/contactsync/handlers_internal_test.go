@@ -151,7 +151,7 @@ func newHandler(t *testing.T, f *fakes) *handler {
 	cfg.TokenKey = "test key"
 	w, err := New(cfg, Deps{
 		Publisher: f, Pacer: f, Client: func(string) Client { return f },
-		Catalogues: f, Details: f, Relations: f, ContactRefs: f, Mappings: f, States: noStates{}, DeadLetters: f,
+		Catalogues: f, Details: f, Relations: f, ContactRefs: f, Mappings: f, States: noStates{}, DeadLetters: f, Purge: func(context.Context, string, string) error { return nil },
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

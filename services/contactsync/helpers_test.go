@@ -38,7 +38,7 @@ func startHookedWorker(t *testing.T, env *fleettest.Env, hook func(*contactsync.
 	w, err := contactsync.New(cfg, contactsync.Deps{Publisher: env.Deps.Publisher, Pacer: env.Deps.Governor,
 		Client:     func(loc string) contactsync.Client { return env.Deps.Client(loc) },
 		Catalogues: stores.Catalogues, Details: stores.Details, Relations: stores.Relations, ContactRefs: stores.ContactRefs, Mappings: stores.Mappings,
-		States: stores.States, Locations: env.Deps.Creds, DeadLetters: stores.DeadLetters, Meter: env.Deps.Telemetry.MeterProvider(), Log: env.Deps.Log})
+		States: stores.States, Locations: env.Deps.Creds, DeadLetters: stores.DeadLetters, Purge: stores.Purge, Meter: env.Deps.Telemetry.MeterProvider(), Log: env.Deps.Log})
 	if err != nil {
 		t.Fatal(err)
 	}

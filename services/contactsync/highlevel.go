@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/contacttags"
@@ -176,92 +174,14 @@ func webhookRef(id string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// contactDeleted forgets a contact HighLevel deleted: it leaves the
-// contact lists of its posts, its state, removal and intent records are
-// deleted, its cached references erased, and a ContactTagsChanged
-// removing every tag socialsync applied tells the automation worker to
-// take it out of its segments. Done again, it finds nothing and
-// publishes the same event id.
+// contactDeleted forgets a contact HighLevel deleted, as
+// `socialsync contacts forget` does (Eraser, forget.go).
 func (h *handler) contactDeleted(ctx context.Context, loc string, ev *socialsyncv1.HighLevelContactChanged) error {
-	contact := ev.GetContactId()
-	key := relations.ContactKey(loc, contact)
-	st, rev, err := h.store.contact(ctx, loc, contact)
+	got, err := h.eraser.Erase(ctx, loc, Who{Contact: ev.GetContactId()}, ev.GetWebhookId())
 	if err != nil {
 		return err
 	}
-	for _, post := range slices.Sorted(maps.Keys(st.Posts)) {
-		if err := h.unlinkContact(ctx, loc, post, contact); err != nil {
-			return err
-		}
-	}
-	if err := h.forgetContactRefs(ctx, loc, contact); err != nil {
-		return err
-	}
-	for _, k := range []string{relations.RemovalsKey(loc, contact), relations.IntentKey(loc, contact)} {
-		if err := h.forget(ctx, k); err != nil {
-			return err
-		}
-	}
-	if rev != 0 {
-		if err := h.store.remove(ctx, key, rev); err != nil {
-			// Changed meanwhile (a post event for the deleted contact):
-			// the redelivery deletes it again.
-			return fmt.Errorf("state of deleted contact %s of %s: %w", contact, loc, err)
-		}
-	}
-	subject, err := topology.ContactEvents.Subject(loc)
-	if err != nil {
-		return bus.Permanent(err)
-	}
-	sum := sha256.Sum256([]byte(ev.GetWebhookId()))
-	id := "contacttags:" + loc + ":" + contact + ":deleted:" + hex.EncodeToString(sum[:8]) + ":" + strconv.FormatUint(rev, 10)
-	if rev == 0 {
-		// Already forgotten (a redelivery, or a contact socialsync never
-		// tagged): its segments were told then, or it was in none.
-		id = "contacttags:" + loc + ":" + contact + ":deleted:" + hex.EncodeToString(sum[:8])
-	}
-	out := &socialsyncv1.ContactTagsChanged{LocationId: loc, ContactId: contact, Removed: st.Applied, Reason: reasonDeleted,
-		Timestamp: timestamppb.New(h.w.now())}
-	if _, err := h.w.deps.Publisher.Publish(ctx, subject, out, bus.WithMsgID(id)); err != nil {
-		return err
-	}
-	bus.LoggerFrom(ctx).Info("contact deleted in HighLevel forgotten", "contact", contact, "posts", len(st.Posts))
+	bus.LoggerFrom(ctx).Info("contact deleted in HighLevel forgotten", "contact", got.Contact, "posts", got.Posts,
+		"records", got.Records, "references", got.References, "dead_letters", got.DeadLetters)
 	return nil
-}
-
-// unlinkContact takes contact out of the contact list of post.
-func (h *handler) unlinkContact(ctx context.Context, loc, post, contact string) error {
-	key := relations.PostContactsKey(loc, post)
-	for range maxRounds {
-		var pc relations.PostContacts
-		rev, err := h.store.load(ctx, key, &pc)
-		if err != nil || rev == 0 || !slices.Contains(pc.ContactIDs, contact) {
-			return err
-		}
-		pc.ContactIDs = slices.DeleteFunc(pc.ContactIDs, func(c string) bool { return c == contact })
-		if len(pc.ContactIDs) == 0 {
-			err = h.store.remove(ctx, key, rev)
-		} else {
-			_, err = h.store.save(ctx, key, pc, rev)
-		}
-		if !errors.Is(err, errConflict) {
-			return err
-		}
-	}
-	return fmt.Errorf("contacts of post %s of %s: kept changing during %d attempts", post, loc, maxRounds)
-}
-
-// forget deletes key, whatever its revision.
-func (h *handler) forget(ctx context.Context, key string) error {
-	for range maxRounds {
-		var v any
-		rev, err := h.store.load(ctx, key, &v)
-		if err != nil || rev == 0 {
-			return err
-		}
-		if err := h.store.remove(ctx, key, rev); !errors.Is(err, errConflict) {
-			return err
-		}
-	}
-	return fmt.Errorf("delete %s: kept changing during %d attempts", key, maxRounds)
 }

@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/bus"
@@ -256,8 +258,14 @@ func TestHighLevelContactDelete(t *testing.T) {
 	}
 	post := createPost(t, env, loc, tags...)
 	seq := publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: post, TagIds: ids(tags...),
-		Contacts: []*socialsyncv1.ContactRef{email(target.Email)}})
+		Contacts: []*socialsyncv1.ContactRef{email(target.Email), email("not an email")}})
 	waitHandled(t, env, seq)
+	// The bad reference is a dead letter, which keeps the whole event:
+	// the deleted contact's email with it.
+	dlqFilter := bus.DeadLetterFilter("", loc)
+	if len(bustest.DeadLetters(t, env.JS, dlqFilter)) != 1 {
+		t.Fatalf("dead letters: %+v", bustest.DeadLetters(t, env.JS, dlqFilter))
+	}
 	a := social(tags[0])
 	waitTags(t, env, loc, []string{target.ID}, []string{a}, nil)
 	if len(refKeys(t, env, loc)) == 0 || len(bucketKeys(t, env, loc+".contact."+target.ID)) != 1 {
@@ -271,6 +279,25 @@ func TestHighLevelContactDelete(t *testing.T) {
 	})
 	if keys := bucketKeys(t, env, loc+".>"); len(keys) != 0 {
 		t.Errorf("cached references or their index left: %v", keys)
+	}
+	if dls := bustest.DeadLetters(t, env.JS, dlqFilter); len(dls) != 0 {
+		t.Errorf("dead letters carrying the deleted contact's email left: %+v", dls)
+	}
+	// Not even the delete markers of its records name it.
+	for _, bucket := range []string{topology.BucketRelations, topology.BucketContactRefs} {
+		info, err := env.JS.Stream(context.Background(), "KV_"+bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		si, err := info.Info(context.Background(), jetstream.WithSubjectFilter("$KV."+bucket+".>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for subject := range si.State.Subjects {
+			if strings.HasSuffix(subject, "."+target.ID) {
+				t.Errorf("%s still holds %s", bucket, subject)
+			}
+		}
 	}
 	kv, err := env.JS.KeyValue(context.Background(), topology.BucketRelations)
 	if err != nil {

@@ -53,7 +53,7 @@ func TestReconcileScansWithoutTagFilter(t *testing.T) {
 	cfg := Config{Concurrency: 1, TagPrefix: "social:", BulkMin: 100}
 	cfg.TokenKey = "test key"
 	w, err := New(cfg, Deps{Publisher: f, Pacer: f, Client: func(string) Client { return client },
-		Catalogues: f, Details: f, Relations: f, ContactRefs: f, Mappings: f, States: states, DeadLetters: f, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Catalogues: f, Details: f, Relations: f, ContactRefs: f, Mappings: f, States: states, DeadLetters: f, Purge: func(context.Context, string, string) error { return nil }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

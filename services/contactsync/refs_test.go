@@ -44,7 +44,7 @@ func startReplica(t *testing.T, env *fleettest.Env, logs io.Writer, spans sdktra
 	w, err := contactsync.New(contactsync.Config{Config: cfg, Concurrency: 1, TagPrefix: "social:", BulkMin: 2}, contactsync.Deps{
 		Publisher: d.Publisher, Pacer: d.Governor, Client: func(loc string) contactsync.Client { return d.Client(loc) },
 		Catalogues: stores.Catalogues, Details: stores.Details, Relations: stores.Relations, ContactRefs: stores.ContactRefs,
-		Mappings: stores.Mappings, States: stores.States, DeadLetters: stores.DeadLetters, Meter: d.Telemetry.MeterProvider(), Log: d.Log})
+		Mappings: stores.Mappings, States: stores.States, DeadLetters: stores.DeadLetters, Purge: stores.Purge, Meter: d.Telemetry.MeterProvider(), Log: d.Log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,25 +140,6 @@ func leaks(text string, secrets ...string) []string {
 		}
 	}
 	return out
-}
-
-// spanText is every span's name, attributes and events, as text.
-func spanText(rec *tracetest.SpanRecorder) string {
-	var b strings.Builder
-	for _, s := range rec.Ended() {
-		b.WriteString(s.Name() + "\n")
-		for _, a := range s.Attributes() {
-			b.WriteString(string(a.Key) + "=" + a.Value.Emit() + "\n")
-		}
-		for _, e := range s.Events() {
-			b.WriteString(e.Name + "\n")
-			for _, a := range e.Attributes {
-				b.WriteString(string(a.Key) + "=" + a.Value.Emit() + "\n")
-			}
-		}
-		b.WriteString(s.Status().Description + "\n")
-	}
-	return b.String()
 }
 
 // A post event names contacts by email, phone number and external id:
@@ -260,7 +241,7 @@ func TestContactReferences(t *testing.T) {
 	if l := leaks(logs.String(), personal...); len(l) > 0 {
 		t.Errorf("logs hold %v", l)
 	}
-	if l := leaks(spanText(spans), personal...); len(l) > 0 {
+	if l := leaks(fleettest.SpanText(spans), personal...); len(l) > 0 {
 		t.Errorf("spans hold %v", l)
 	}
 	if !strings.Contains(logs.String(), "item dead-lettered") || len(spans.Ended()) == 0 {
@@ -323,7 +304,7 @@ func TestReplicasCreateOneContact(t *testing.T) {
 	if dls := bustest.DeadLetters(t, env.JS, "socialsync.dlq.contactsync."+loc); len(dls) != 0 {
 		t.Errorf("dead letters: %+v", dls)
 	}
-	if l := leaks(logs.String()+spanText(spans), "new.person"); len(l) > 0 {
+	if l := leaks(logs.String()+fleettest.SpanText(spans), "new.person"); len(l) > 0 {
 		t.Errorf("logs or spans hold %v", l)
 	}
 }

@@ -33,6 +33,8 @@ type Stores struct {
 	Mappings    Mappings
 	States      States
 	DeadLetters DeadLetters
+	// Purge removes a key's every revision (EraserDeps.Purge).
+	Purge func(ctx context.Context, bucket, key string) error
 }
 
 // OpenStores opens contactsync's buckets, which the process's topology
@@ -46,7 +48,8 @@ func OpenStores(ctx context.Context, js jetstream.JetStream) (Stores, error) {
 		return Stores{}, err
 	}
 	return Stores{Catalogues: kvCatalogues{tags}, Details: kvDetails{details}, Relations: kvRelations{rel},
-		ContactRefs: kvRelations{refs}, Mappings: kvMappings{set}, States: kvRelations{rel}, DeadLetters: jsDeadLetters{js}}, nil
+		ContactRefs: kvRelations{refs}, Mappings: kvMappings{set}, States: kvRelations{rel}, DeadLetters: jsDeadLetters{js},
+		Purge: KeyPurger(js)}, nil
 }
 
 type kvCatalogues struct{ kv jetstream.KeyValue }
@@ -146,3 +149,22 @@ type jsDeadLetters struct{ js jetstream.JetStream }
 func (d jsDeadLetters) DeadLetterItem(ctx context.Context, worker string, msg jetstream.Msg, item string, class bus.Class, reason string) (string, error) {
 	return bus.DeadLetterItem(ctx, d.js, worker, msg, item, class, reason)
 }
+
+// List lists dead letters (bus.ListDeadLetters): with Delete, what
+// erasing a contact needs of SOCIALSYNC_DLQ (DeadLetterStore).
+func (d jsDeadLetters) List(ctx context.Context, filter string, after uint64, limit int) ([]bus.StoredDeadLetter, bool, error) {
+	return bus.ListDeadLetters(ctx, d.js, filter, after, limit)
+}
+
+// Delete deletes the dead letter at seq (bus.DeleteDeadLetter).
+func (d jsDeadLetters) Delete(ctx context.Context, seq uint64) error {
+	return bus.DeleteDeadLetter(ctx, d.js, seq)
+}
+
+// KeyPurger returns the Purge of EraserDeps on js (bus.PurgeKey).
+func KeyPurger(js jetstream.JetStream) func(ctx context.Context, bucket, key string) error {
+	return func(ctx context.Context, bucket, key string) error { return bus.PurgeKey(ctx, js, bucket, key) }
+}
+
+// DeadLetterStoreOf returns the dead letters of js as a DeadLetterStore.
+func DeadLetterStoreOf(js jetstream.JetStream) DeadLetterStore { return jsDeadLetters{js} }

@@ -43,6 +43,7 @@ func commands() map[string]command {
 		"connect":   {"connect HighLevel locations with OAuth (--hosted: the gateway's callback; else a local one)", connectCmd},
 		"doctor":    {"test a connected location: token, scopes, calls, rate-limit headroom, data", doctorCmd},
 		"trigger":   {"publish a post, tagdetails or stats trigger", triggerCmd},
+		"contacts":  {"forget a contact: erase what socialsync holds of it (docs/personal-data.md)", contactsCmd},
 		"reconcile": {"compare a location's contact tags with HighLevel and repair the drift", reconcileCmd},
 		"dlq":       {"list dead letters with their reasons", dlqCmd},
 		"stats":     {"backfill or export a location's statistics history", statsCmd},

@@ -124,7 +124,16 @@ func operatorTopology() (bus.Topology, error) {
 	if err := limits.Validate(); err != nil {
 		return bus.Topology{}, err
 	}
-	return topology.New(limits.Topology(replicas)), nil
+	var retention fleet.Retention
+	if err := envconfig.Process(fleet.RetentionPrefix, &retention); err != nil {
+		return bus.Topology{}, err
+	}
+	if err := retention.Validate(0); err != nil {
+		return bus.Topology{}, err
+	}
+	opts := limits.Topology(replicas)
+	retention.Apply(&opts)
+	return topology.New(opts), nil
 }
 
 func (c *conn) close() {
@@ -139,22 +148,31 @@ const devKeyFile = ".socialsync/token.key"
 // keyring reads SOCIALSYNC_TOKEN_KEY, or the key `socialsync run` wrote to
 // .socialsync/token.key when the variable is unset.
 func keyring() (*creds.Keyring, error) {
-	keys := os.Getenv("SOCIALSYNC_TOKEN_KEY")
-	if keys == "" {
-		b, err := os.ReadFile(devKeyFile)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, errors.New("SOCIALSYNC_TOKEN_KEY is not set (base64 of 32 random bytes, e.g. openssl rand -base64 32), and no " + devKeyFile + " from `socialsync run`")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", devKeyFile, err)
-		}
-		keys = strings.TrimSpace(string(b))
+	keys, err := tokenKey()
+	if err != nil {
+		return nil, err
 	}
 	k, err := creds.ParseKeyring(keys)
 	if err != nil {
 		return nil, fmt.Errorf("SOCIALSYNC_TOKEN_KEY: %w", err)
 	}
 	return k, nil
+}
+
+// tokenKey returns SOCIALSYNC_TOKEN_KEY, or the development key of
+// `socialsync run`.
+func tokenKey() (string, error) {
+	if keys := os.Getenv("SOCIALSYNC_TOKEN_KEY"); keys != "" {
+		return keys, nil
+	}
+	b, err := os.ReadFile(devKeyFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", errors.New("SOCIALSYNC_TOKEN_KEY is not set (base64 of 32 random bytes, e.g. openssl rand -base64 32), and no " + devKeyFile + " from `socialsync run`")
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", devKeyFile, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

@@ -61,7 +61,7 @@ func NewContactSync(ctx context.Context, cfg contactsync.Config, d *fleet.Deps) 
 		Client:     func(loc string) contactsync.Client { return d.Client(loc) },
 		Catalogues: s.Catalogues, Details: s.Details, Relations: s.Relations, ContactRefs: s.ContactRefs, Mappings: s.Mappings,
 		States: s.States, Locations: d.Creds, Budget: reconcile.Budget{Max: gc.Max, Window: gc.Window, Daily: gc.Daily},
-		DeadLetters: s.DeadLetters, Meter: d.Telemetry.MeterProvider(), Log: d.Log})
+		DeadLetters: s.DeadLetters, Purge: s.Purge, Meter: d.Telemetry.MeterProvider(), Log: d.Log})
 }
 
 // NewAutomation returns the automation worker on d.

@@ -44,6 +44,7 @@ func run(ctx context.Context) error {
 		Locations:   d.Creds,
 		Budget:      reconcile.Budget{Max: gc.Max, Window: gc.Window, Daily: gc.Daily},
 		DeadLetters: stores.DeadLetters,
+		Purge:       stores.Purge,
 		Meter:       d.Telemetry.MeterProvider(),
 		Log:         d.Log,
 	})
