@@ -48,7 +48,24 @@ func (w *world) checkConsole(t *testing.T, k *contract, loc string, keys ...stri
 			token = l.Token
 		}
 	}
+	used := func() int64 {
+		var h struct {
+			Items []struct {
+				ID   string
+				Rate struct{ DailyUsed int64 }
+			}
+		}
+		w.do(t, "GET", "/v1/locations/health", bearer(testKey), nil).json(t, &h)
+		for _, l := range h.Items {
+			if l.ID == loc {
+				return l.Rate.DailyUsed
+			}
+		}
+		t.Fatalf("%s not in the health listing", loc)
+		return 0
+	}
 	for _, key := range keys {
+		before := used()
 		var rep struct {
 			Location string
 			Calls    []struct {
@@ -70,5 +87,8 @@ func (w *world) checkConsole(t *testing.T, k *contract, loc string, keys ...stri
 		if strings.Contains(string(a.body), token) || strings.Contains(string(a.body), "Bearer") {
 			t.Errorf("the report holds a token or an Authorization header: %s", a.body)
 		}
+		// The test calls went through the governor: they count against
+		// the location's daily budget.
+		fleettest.Eventually(t, 10*time.Second, "the test calls counted", func() bool { return used() >= before+3 })
 	}
 }
