@@ -203,6 +203,9 @@ func TestGatewayWithItsOwnUser(t *testing.T) {
 		{"GET /v1/audit", "/v1/audit?location=" + loc.ID, "", nil, 200, `"action":"resume"`},
 		// The hosted flow's state, written to socialsync_oauth_states.
 		{"POST /v1/oauth/authorizations", "/v1/oauth/authorizations", `{"userType":"Company"}`, nil, 201, "authorizationUrl"},
+		// The test console's request published (no stats worker runs here: no responders, not a
+		// permissions violation, which would time out).
+		{"POST /v1/locations/{loc}/doctor", l + "/doctor", "", nil, 503, "no_worker"},
 	}
 	covered := map[string]bool{}
 	for _, c := range calls {

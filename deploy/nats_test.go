@@ -458,7 +458,8 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "$JS.ACK.SOCIALSYNC_EVENTS.enricher.1.2.3.4.5.6"}},
 		"stats": {{"pub", "socialsync.event.stats." + loc}, {"pub", "socialsync.schedule.stats." + loc},
 			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_SCHEDULES"}, {"pub", "$KV.socialsync_stats_history." + loc + ".2026-11-27"},
-			{"pub", "socialsync.schedule.agency." + loc}, {"qsub", topology.SubjectOAuthConnect + " " + topology.QueueOAuthConnect}},
+			{"pub", "socialsync.schedule.agency." + loc}, {"qsub", topology.SubjectOAuthConnect + " " + topology.QueueOAuthConnect},
+			{"qsub", topology.SubjectConsoleDoctor + " " + topology.QueueConsole}},
 		"contactsync": {{"pub", "socialsync.event.contact." + loc}, {"pub", "$KV.socialsync_relations." + loc}, {"pub", "socialsync.refresh.catalogue." + loc},
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.contactsync"},
 			// A contact HighLevel deleted: its dead letters read and deleted (docs/personal-data.md).
@@ -470,7 +471,8 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 		"gateway": {{"pub", "socialsync.trigger.post." + loc}, {"pub", "socialsync.trigger.stats." + loc},
 			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_EVENTS.dash1.socialsync.event.>"}, {"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_EVENTS.dash1"},
 			{"pub", "$JS.API.STREAM.MSG.DELETE.SOCIALSYNC_DLQ"}, {"pub", "socialsync.event.tag." + loc},
-			{"pub", topology.SubjectOAuthConnect}, {"pub", "$KV.socialsync_oauth_states.abc"}},
+			{"pub", topology.SubjectOAuthConnect}, {"pub", "$KV.socialsync_oauth_states.abc"},
+			{"pub", topology.SubjectConsoleDoctor}},
 		"operator": {{"pub", "socialsync.trigger.post." + loc}, {"pub", "$KV.socialsync_tokens." + loc},
 			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_DLQ.list1.socialsync.dlq.>"}, {"pub", "$KV.socialsync_oauth_states.abc"}},
 		"topology": {{"pub", "$JS.API.STREAM.INFO.SOCIALSYNC_TRIGGERS"}, {"pub", "$JS.API.CONSUMER.INFO.SOCIALSYNC_TRIGGERS.fetcher"},
@@ -590,6 +592,15 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 		}
 		if user != "gateway" {
 			refused[user] = append(refused[user], check{"pub", topology.SubjectOAuthConnect})
+		}
+		// The test console's doctor runs likewise: the stats worker
+		// answers, the gateway asks.
+		refused[user] = append(refused[user], check{"sub", topology.SubjectConsoleDoctor})
+		if user != "stats" {
+			refused[user] = append(refused[user], check{"qsub", topology.SubjectConsoleDoctor + " " + topology.QueueConsole})
+		}
+		if user != "gateway" {
+			refused[user] = append(refused[user], check{"pub", topology.SubjectConsoleDoctor})
 		}
 		for _, other := range users {
 			if other != user {
@@ -865,4 +876,5 @@ var durableOwner = map[string]string{"segments": "automation", "workflows": "aut
 // serves lists what a user subscribes to besides its own replies: the
 // requests it answers, as "subject queue" (the stats worker holds the
 // hosted OAuth flow's credentials, creds.Connector).
-var serves = map[string][]string{"stats": {topology.SubjectOAuthConnect + " " + topology.QueueOAuthConnect}}
+var serves = map[string][]string{"stats": {topology.SubjectOAuthConnect + " " + topology.QueueOAuthConnect,
+	topology.SubjectConsoleDoctor + " " + topology.QueueConsole}}

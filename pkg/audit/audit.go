@@ -24,6 +24,9 @@ const (
 	ActionResume  = "resume"
 	ActionRemove  = "remove"
 	ActionReplay  = "replay"
+	// ActionDoctor is a run of the test console's checks (test calls to
+	// HighLevel, counted against the location's budget).
+	ActionDoctor = "doctor"
 	// ActionUninstall is HighLevel's UNINSTALL of the app: the location
 	// disconnected, its tokens gone.
 	ActionUninstall = "uninstall"

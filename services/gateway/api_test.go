@@ -527,6 +527,7 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 	w.checkWorkflows(t, k)
 	w.checkSources(t, k)
 	w.checkLifecycle(t, k, loc)
+	w.checkConsole(t, k, loc, testKey)
 	k.covered(t)
 }
 

@@ -287,6 +287,10 @@ func (g *Gateway) apiRoutes() []apiRoute {
 		{"GET /v1/audit", scopeAdmin, g.listAudit},
 		// The hosted OAuth flow's authorization URL, for the dashboard.
 		{"POST /v1/oauth/authorizations", scopeAdmin, g.createAuthorization},
+		// The test console (console.go): test calls spend the location's
+		// budget, as a trigger does; contacts' personal data in the raw
+		// answers is shown to admin keys only.
+		{"POST /v1/locations/{loc}/doctor", scopeTrigger, g.runDoctor},
 	}
 }
 

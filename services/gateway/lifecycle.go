@@ -150,6 +150,7 @@ var auditedActions = map[string]string{
 	"POST /v1/locations/{loc}/resume":   audit.ActionResume,
 	"POST /v1/deadletters/{seq}/replay": audit.ActionReplay,
 	"POST /v1/deadletters/replay":       audit.ActionReplay,
+	"POST /v1/locations/{loc}/doctor":   audit.ActionDoctor,
 }
 
 // audited records in the audit log each successful call of rt: who (the

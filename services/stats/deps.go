@@ -11,6 +11,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/doctor"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/settings"
@@ -35,6 +36,9 @@ type Deps struct {
 	// Conn and syncs agencies; nil in handler tests.
 	Connector *creds.Connector
 	Conn      *nats.Conn
+	// Doctor, with Conn, answers the dashboard's test console
+	// (doctor.Server); nil in handler tests.
+	Doctor *doctor.Server
 }
 
 // Publisher publishes events and keeps the schedules (bus.Publisher).

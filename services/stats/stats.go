@@ -145,5 +145,8 @@ func (w *Worker) Loops() []run.Loop {
 		loops = append(loops, run.Loop{Name: "oauth", Run: func(ctx context.Context) error { return c.Serve(ctx, w.deps.Conn) }},
 			run.Loop{Name: "agency schedules", Run: w.keepAgencySchedules})
 	}
+	if srv := w.deps.Doctor; srv != nil && w.deps.Conn != nil {
+		loops = append(loops, run.Loop{Name: "console", Run: func(ctx context.Context) error { return srv.Serve(ctx, w.deps.Conn) }})
+	}
 	return loops
 }

@@ -133,8 +133,8 @@ function report(e) {
 // --- panels ----------------------------------------------------------------
 
 async function refreshAll() {
-  if (!state.loc) return Promise.all([refreshFleet(), refreshHealth()]);
-  await Promise.all([refreshFleet(), refreshSettings(), refreshTags(), refreshStats(), refreshRecommendations(), refreshSegments(), refreshRemap(), refreshHealth(), refreshDeadLetters()]);
+  if (!state.loc) return Promise.all([refreshFleet().then(refreshSetup), refreshHealth()]);
+  await Promise.all([refreshFleet().then(refreshSetup), refreshSettings(), refreshTags(), refreshStats(), refreshRecommendations(), refreshSegments(), refreshRemap(), refreshHealth(), refreshDeadLetters()]);
 }
 
 function scheduleRefresh() {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/audit"
 	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/doctor"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -201,20 +202,7 @@ func nameOf(l creds.Location) string {
 // timezoneOf is l's time zone and where it came from:
 // "America/New_York (highlevel)", "UTC (default)"; when HighLevel has not
 // been asked yet, or refused, it says so.
-func timezoneOf(l creds.Location) string {
-	tz := l.Timezone
-	if tz == "" {
-		tz = "UTC"
-	}
-	out := fmt.Sprintf("%s (%s)", tz, l.TimezoneSource())
-	switch _, off := l.FeatureDisabled(creds.FeatureLocationDetails); {
-	case off && l.TimezoneSource() != creds.SourceOperator:
-		out += ", not from HighLevel: no locations.readonly"
-	case l.NeedsDetails() && l.TimezoneSource() != creds.SourceOperator:
-		out += ", HighLevel's not read yet"
-	}
-	return out
-}
+var timezoneOf = doctor.Timezone
 
 // featuresOff names the optional features turned off for l and the scope
 // each lacks: "location_tags (no locations/tags.readonly)".
@@ -227,32 +215,7 @@ func featuresOff(l creds.Location) string {
 }
 
 // tokenState describes a location's token for people.
-func tokenState(ctx context.Context, store *creds.Store, l creds.Location, now time.Time) string {
-	if l.State == creds.StateUninstalled || l.State == creds.StateConnecting {
-		return "none: " + l.Reason // no token, on purpose
-	}
-	st, err := store.Status(ctx, l.ID)
-	switch {
-	case err != nil:
-		return "unreadable: " + err.Error()
-	case st.NeedsReauth != nil:
-		return "needs re-auth: " + st.NeedsReauth.Reason
-	case st.ExpiresAt.IsZero():
-		return "does not expire"
-	}
-	until := st.ExpiresAt.UTC().Format("2006-01-02 15:04Z")
-	switch {
-	case !st.CanRefresh && now.After(st.ExpiresAt):
-		return "expired " + until + ", no refresh token: needs re-auth"
-	case !st.CanRefresh:
-		return "valid until " + until + ", no refresh token"
-	case st.Refreshing != "":
-		return "valid until " + until + ", being refreshed"
-	case now.After(st.ExpiresAt):
-		return "expired " + until + ", refreshed on next use"
-	}
-	return "valid until " + until
-}
+var tokenState = doctor.TokenState
 
 func dash(s string) string {
 	if s == "" {

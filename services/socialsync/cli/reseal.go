@@ -3,9 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
 
-	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/doctor"
 )
 
 func locationsReseal(ctx context.Context, env *Env, args []string) error {
@@ -42,45 +41,8 @@ func locationsReseal(ctx context.Context, env *Env, args []string) error {
 }
 
 // keyState says which key seals a location's token, for people.
-func keyState(ctx context.Context, store *creds.Store, loc string) string {
-	sl, err := store.Sealing(ctx, loc)
-	switch {
-	case err != nil:
-		return "-"
-	case sl.Current && !sl.Described:
-		return "current, no metadata"
-	case sl.Current:
-		return "current"
-	case sl.Known:
-		return "old " + sl.KeyID
-	}
-	return "unknown " + sl.KeyID
-}
+var keyState = doctor.KeyState
 
 // oldKeyWarning counts the token records an older key seals and says how
 // to fix them, or returns "" when there are none.
-func oldKeyWarning(ctx context.Context, store *creds.Store) (string, error) {
-	sealings, err := store.Sealings(ctx)
-	if err != nil {
-		return "", err
-	}
-	old, undescribed := 0, 0
-	for _, sl := range sealings {
-		if !sl.Current {
-			old++
-		} else if !sl.Described {
-			undescribed++
-		}
-	}
-	var parts []string
-	if old > 0 {
-		parts = append(parts, fmt.Sprintf("%d of %d token records are sealed under an old key", old, len(sealings)))
-	}
-	if undescribed > 0 {
-		parts = append(parts, fmt.Sprintf("%d of %d token records keep no metadata in clear (the gateway shows them as unknown)", undescribed, len(sealings)))
-	}
-	if len(parts) == 0 {
-		return "", nil
-	}
-	return strings.Join(parts, "; ") + ": run `socialsync locations reseal`", nil
-}
+var oldKeyWarning = doctor.OldKeyWarning

@@ -47,7 +47,7 @@ func NewStats(ctx context.Context, cfg stats.Config, d *fleet.Deps) (*stats.Work
 	return stats.New(cfg, stats.Deps{Publisher: d.Publisher, Locations: d.Creds,
 		Client:  func(loc string) stats.Client { return d.Client(loc) },
 		History: stats.KVHistory{KV: s.History}, FollowUps: stats.KVFollowUps{Stores: s}, Stores: s, Log: d.Log,
-		Connector: d.Connector(), Conn: d.Conn})
+		Connector: d.Connector(), Conn: d.Conn, Doctor: d.Doctor()})
 }
 
 // NewContactSync returns contactsync on d.

@@ -38,6 +38,7 @@ func run(ctx context.Context) error {
 		Log:       d.Log,
 		Connector: d.Connector(),
 		Conn:      d.Conn,
+		Doctor:    d.Doctor(),
 	})
 	if err != nil {
 		return err

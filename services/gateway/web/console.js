@@ -1,0 +1,117 @@
+// socialsync dashboard: setup and test console. For an admin key: the chosen
+// location's token, time zone, statistics schedule and hold (paused, with
+// the triggers kept), and the buttons connect (the hosted OAuth flow: POST
+// /v1/oauth/authorizations, then HighLevel's consent page), pause and
+// resume. For a key with the trigger scope: the test console (POST
+// /v1/locations/{loc}/doctor), whose test calls the stats worker makes
+// through the rate governor. Raw answers are HighLevel's bodies, never a
+// request header; contacts' personal data in them is redacted by the
+// gateway unless the key is admin.
+"use strict";
+
+async function refreshSetup() {
+  syncPicker();
+  const panel = $("#setup-panel");
+  panel.hidden = !(can("admin") || can("trigger"));
+  for (const id of ["#connect-location", "#pause-location", "#resume-location"]) $(id).hidden = !can("admin");
+  $("#run-doctor").hidden = !can("trigger");
+  if (panel.hidden || !state.loc) {
+    $("#setup-state").replaceChildren();
+    return;
+  }
+  const loc = state.loc;
+  const [l, s] = await Promise.all([api("/v1/locations/" + loc), api("/v1/locations/" + loc + "/settings")]);
+  if (loc !== state.loc) return;
+  const t = l.token;
+  const token = t.status.replace("_", " ") + (t.expiresAt ? " until " + when(t.expiresAt) : "") + (t.canRefresh ? ", refreshable" : "") +
+    (t.error ? " (" + t.error + ")" : "");
+  const h = l.hold;
+  const held = h
+    ? (h.reason === "paused" ? "paused" : "waiting for re-authorisation") + " since " + when(h.since) + (h.by ? " by " + h.by : "") +
+      " · " + fmt(h.triggers) + (h.triggers === 1 ? " trigger held" : " triggers held") + " · new triggers refused from " + when(h.refusingSince)
+    : "running";
+  const rows = [
+    ["Location", (l.name ? l.name + " · " : "") + l.id, "setup-id"],
+    ["State", l.state + (l.reason ? ": " + l.reason : ""), "setup-lifecycle"],
+    ["Token", token, "setup-token"],
+    ["Time zone", s.timezone || l.timezone || "UTC", "setup-timezone"],
+    ["Statistics schedule", (s.stats.cron || "the default") + (s.stats.timezone ? " (" + s.stats.timezone + ")" : ""), "setup-schedule"],
+    ["Work", held, "setup-hold"],
+  ];
+  $("#setup-state").replaceChildren(...rows.map(([k, v, id]) => el("tr", {}, el("th", { text: k }), el("td", { id, text: v }))));
+  panel.dataset.paused = h && h.reason === "paused" ? "true" : "false";
+  $("#pause-location").disabled = !!h && h.reason === "paused";
+  $("#resume-location").disabled = !h || h.reason !== "paused";
+}
+
+// syncPicker adds to the location picker the locations connected since
+// sign-in (the view across locations lists them).
+function syncPicker() {
+  const sel = $("#location");
+  const have = new Set(Array.from(sel.options).map((o) => o.value));
+  for (const l of fleet.items) {
+    if (!have.has(l.id)) sel.append(el("option", { value: l.id, text: (l.name ? l.name + " · " : "") + l.id }));
+  }
+  if (!state.loc && sel.options.length) chooseLocation(sel.options[0].value);
+}
+
+async function connectLocation() {
+  const a = await api("/v1/oauth/authorizations", { method: "POST", body: {} });
+  const link = $("#connect-link");
+  link.href = a.authorizationUrl;
+  link.hidden = false;
+  $("#setup-result").textContent = "Open HighLevel's consent page and approve; the location appears here once the callback connected it. " +
+    "The link works once, until " + when(a.expiresAt) + ".";
+}
+
+async function setPaused(pause) {
+  const loc = state.loc;
+  await api("/v1/locations/" + loc + "/" + (pause ? "pause" : "resume"), { method: "POST" });
+  $("#setup-result").textContent = "Location " + loc + (pause ? " paused: its triggers are kept." : " resumed: its kept triggers are processed.");
+  await refreshSetup();
+}
+
+async function runDoctor() {
+  const loc = state.loc;
+  const out = $("#doctor-result");
+  out.replaceChildren(el("p", { class: "sub", text: "Checking " + loc + "…" }));
+  const r = await api("/v1/locations/" + loc + "/doctor", { method: "POST" });
+  if (loc !== state.loc) return;
+  const calls = r.calls.map((c) => {
+    const rl = c.rateLimit;
+    const raw = c.raw
+      ? el("details", {}, el("summary", { text: "raw answer" + (c.rawTruncated ? " (truncated)" : "") }), el("pre", { class: "raw", text: pretty(c.raw) }))
+      : "";
+    return el("tr", { "data-outcome": c.outcome },
+      el("td", { text: c.name }),
+      el("td", { text: c.path ? c.method + " " + c.path : "–" }),
+      el("td", { class: "outcome", text: (c.status ? c.status + " " : "") + c.outcome + (c.skipped ? ": " + c.skipped : "") + (c.error ? ": " + c.error : "") }),
+      el("td", { class: "num", text: c.path ? fmt(c.latencyMs) + " ms" : "–" }),
+      el("td", { class: "num", text: rl ? fmt(rl.remaining) + " / " + fmt(rl.max) : "–" }),
+      el("td", { class: "num", text: rl ? fmt(rl.dailyRemaining) + " / " + fmt(rl.dailyLimit) : "–" }),
+      el("td", {}, raw));
+  });
+  const scopes = r.scopesKnown
+    ? "Scopes granted: " + (r.granted.join(" ") || "none") + (r.missing.length ? " · missing: " + r.missing.join(" ") : " · none missing")
+    : "Scopes: unknown (a private integration token's were chosen in HighLevel)";
+  out.replaceChildren(
+    el("p", { id: "doctor-summary", text: "Checked " + when(r.at) + " · token " + r.token + " · key " + r.tokenKey + " · time zone " + r.timezone }),
+    el("p", { id: "doctor-scopes", class: "sub", text: scopes }),
+    el("table", { id: "doctor-calls" },
+      el("thead", {}, el("tr", {}, ...["Call", "Endpoint", "Status", "Latency", "Headroom", "Daily", ""].map((h) => el("th", { text: h })))),
+      el("tbody", {}, ...calls)),
+    el("h3", { text: r.problems.length ? "Problems" : "No problems found" }),
+    el("ul", { id: "doctor-problems" }, ...r.problems.map((p) => el("li", { text: p }))));
+}
+
+// pretty indents a JSON body; another body is shown as it came.
+function pretty(raw) {
+  try { return JSON.stringify(JSON.parse(raw), null, 2); } catch (e) { return raw; }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#connect-location").addEventListener("click", () => connectLocation().catch(report));
+  $("#pause-location").addEventListener("click", () => setPaused(true).catch(report));
+  $("#resume-location").addEventListener("click", () => setPaused(false).catch(report));
+  $("#run-doctor").addEventListener("click", () => runDoctor().catch(report));
+});
