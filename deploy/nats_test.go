@@ -808,6 +808,6 @@ func TestAccountsCoverTopology(t *testing.T) {
 var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OBJ_socialsync_reports": true}
 
 // durableOwner names the user of a durable not named after its worker:
-// the automation worker runs the segments and workflows durables,
+// the automation worker runs the segments, workflows and notifier durables,
 // contactsync its HighLevel webhooks and reconcile durables.
-var durableOwner = map[string]string{"segments": "automation", "workflows": "automation", "contactsync-highlevel": "contactsync", "reconcile": "contactsync"}
+var durableOwner = map[string]string{"segments": "automation", "workflows": "automation", "notifier": "automation", "contactsync-highlevel": "contactsync", "reconcile": "contactsync"}

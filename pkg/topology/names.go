@@ -42,6 +42,11 @@ const (
 	// SOCIALSYNC_TRIGGERS: its own, so that a long reconciliation holds
 	// no post trigger back.
 	DurableReconcile = "reconcile"
+	// DurableNotifier is the automation worker's durable for the
+	// operator's notifications: on SOCIALSYNC_EVENTS the location state
+	// changes, on SOCIALSYNC_DLQ every new dead letter. One durable shared
+	// by the replicas delivers each event to one of them: it notifies once.
+	DurableNotifier = "notifier"
 )
 
 // Key-value bucket and object store names.

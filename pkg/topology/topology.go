@@ -280,6 +280,8 @@ func New(opts Options) bus.Topology {
 		consumer(StreamTriggers, DurableHighLevelContacts, "Contact tag updates and deletions HighLevel announced → contact states, relations, cached references.", all,
 			HighLevelContactTriggers.Filter()),
 		consumer(StreamTriggers, DurableReconcile, "Reconciliations of a location's contact tags with HighLevel.", all, ReconcileTriggers.Filter()),
+		consumer(StreamEvents, DurableNotifier, "Location state changes → the operator's notification webhook.", fresh, LocationEvents.Filter()),
+		consumer(bus.StreamDLQ, DurableNotifier, "New dead letters → the operator's notification webhook.", fresh, bus.DeadLetterPrefix+".>"),
 	}
 
 	kv := func(bucket, desc string, history uint8) jetstream.KeyValueConfig {

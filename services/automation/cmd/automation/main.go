@@ -39,10 +39,17 @@ func run(ctx context.Context) error {
 		Workflows:   stores.Workflows,
 		Outbox:      stores.Outbox,
 		DeadLetters: stores.DeadLetters,
+		Notices:     stores.Notices,
 		Meter:       d.Telemetry.MeterProvider(),
 		Log:         d.Log,
 	})
 	if err != nil {
+		return err
+	}
+
+	// socialsync_locations{state} and socialsync_location_needs_reauth
+	// (the alert of a location needing re-authorisation).
+	if _, err := d.Directory.WatchStates(d.Telemetry.MeterProvider()); err != nil {
 		return err
 	}
 
