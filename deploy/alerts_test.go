@@ -190,6 +190,16 @@ func TestAlerts(t *testing.T) {
 	}
 
 	exposed := &telemetrytest.Page{Samples: append(slices.Clone(healthy.Samples), trouble.Samples...)}
+	// The dashboard's per-location panels read these: a real process
+	// exposes each, with the labels the dashboard test allows.
+	for _, name := range []string{"socialsync_dead_letters_stored", "socialsync_location_needs_reauth", "socialsync_locations",
+		"socialsync_rate_daily_used", "socialsync_rate_daily_limit", "socialsync_stream_oldest_timestamp_seconds", "socialsync_ready"} {
+		for _, l := range fleetMetrics[name] {
+			if l != "job" && len(exposed.LabelValues(name, l)) == 0 {
+				t.Errorf("%s{%s} is on the dashboard; the process does not expose it", name, l)
+			}
+		}
+	}
 	psr := parser.NewParser(parser.Options{})
 	for _, ov := range overlays {
 		t.Run(ov.name, func(t *testing.T) {
