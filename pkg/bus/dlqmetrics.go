@@ -7,11 +7,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // MetricDeadLettersStored is the dead letters SOCIALSYNC_DLQ holds for a
