@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -44,6 +45,7 @@ var alertsDriven = map[string]time.Duration{
 	"SocialsyncDeadLettersGrowing":  5 * time.Minute,
 	"SocialsyncTriggerWaiting":      70 * time.Minute,
 	"SocialsyncNotReady":            5 * time.Minute,
+	"SocialsyncStreamAlmostFull":    5 * time.Minute,
 }
 
 // TestAlerts checks the PrometheusRule every overlay renders, decoded
@@ -55,7 +57,8 @@ var alertsDriven = map[string]time.Duration{
 // with Prometheus's own engine over the scraped values: on a healthy
 // process none fires; after a location's refresh token is refused, it has
 // used 90% of its daily calls, a trigger was dead-lettered (and is still
-// unfinished by the other durables) and the process drains, each of
+// unfinished by the other durables), a bucket is 86% full and the process
+// drains, each of
 // alertsDriven fires, naming the location where it is a location's.
 func TestAlerts(t *testing.T) {
 	ctx := context.Background()
@@ -72,6 +75,8 @@ func TestAlerts(t *testing.T) {
 	cfg.NATSURL, cfg.GHLBaseURL, cfg.HTTPAddr = be.URL(), simSrv.URL, "127.0.0.1:0"
 	cfg.TokenKey, cfg.GHLClientID, cfg.GHLClientSecret = creds.NewKey(), app.ClientID, app.ClientSecret
 	cfg.RateDaily = 10
+	// The tags bucket at the least limit there is, filled below.
+	cfg.Limits.Tags = 1 << 20
 	d, err := fleet.Connect(ctx, "automation", cfg, fleet.Options{LogOutput: testLog{t}, ApplyTopology: true})
 	if err != nil {
 		t.Fatal(err)
@@ -127,13 +132,24 @@ func TestAlerts(t *testing.T) {
 	if _, err := d.Publisher.Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1"}); err != nil {
 		t.Fatal(err)
 	}
+	// The tags bucket past 80% of its limit.
+	tags, err := d.JS.KeyValue(ctx, topology.BucketTags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 9 {
+		if _, err := tags.Put(ctx, fmt.Sprintf("filler%d", i), make([]byte, 100_000)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var trouble *telemetrytest.Page
 	fleettest.Eventually(t, 60*time.Second, "the trouble on /metrics", func() bool {
 		p, err := telemetrytest.ScrapeErr(metricsURL)
 		trouble = p
 		return err == nil && p.Sum("socialsync_location_needs_reauth", "location", loc) == 1 &&
 			p.Sum("socialsync_dead_letters_stored", "location", loc) == 1 && p.Sum("socialsync_rate_daily_used", "location", loc) == 9 &&
-			p.Has("socialsync_stream_oldest_timestamp_seconds", "stream", topology.StreamTriggers)
+			p.Has("socialsync_stream_oldest_timestamp_seconds", "stream", topology.StreamTriggers) &&
+			p.Sum("socialsync_stream_bytes", "stream", "KV_"+topology.BucketTags) > 0.8*(1<<20)
 	})
 	d.Health.SetDraining()
 	fleettest.Eventually(t, 30*time.Second, "socialsync_ready 0 once draining", func() bool {
@@ -232,6 +248,9 @@ func TestAlerts(t *testing.T) {
 						for _, s := range v {
 							if l := s.Metric.Get("location"); strings.Contains(expr, "by (location)") && l != loc {
 								t.Errorf("fires for location %q, want %q: %v", l, loc, s)
+							}
+							if st := s.Metric.Get("stream"); rule.Alert == "SocialsyncStreamAlmostFull" && st != "KV_"+topology.BucketTags {
+								t.Errorf("fires for stream %q, want the filled bucket: %v", st, s)
 							}
 						}
 					})
