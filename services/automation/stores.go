@@ -43,7 +43,7 @@ func OpenStores(ctx context.Context, js jetstream.JetStream) (Stores, error) {
 	}
 	return Stores{Segments: kvRecords{seg}, Relations: kvRecords{rel}, Runs: kvRecords{runs},
 		SegmentDefs: seg, Workflows: wf, Outbox: outbox{js}, DeadLetters: jsDeadLetters{js},
-		Notices: deadLetterFeed{js}}, nil
+		Notices: &deadLetterFeed{js: js}}, nil
 }
 
 type kvRecords struct{ kv jetstream.KeyValue }
@@ -121,15 +121,22 @@ func (d jsDeadLetters) DeadLetterItem(ctx context.Context, worker string, msg je
 	return bus.DeadLetterItem(ctx, d.js, worker, msg, item, class, reason)
 }
 
-// deadLetterFeed pulls the notifier durable of SOCIALSYNC_DLQ.
-type deadLetterFeed struct{ js jetstream.JetStream }
+// deadLetterFeed pulls the notifier durable of SOCIALSYNC_DLQ; one loop
+// calls Next at a time.
+type deadLetterFeed struct {
+	js   jetstream.JetStream
+	cons jetstream.Consumer // bound on the first Next that could
+}
 
-func (f deadLetterFeed) Next(ctx context.Context, n int, wait time.Duration) ([]bus.StoredDeadLetter, func(context.Context) error, error) {
-	cons, err := f.js.Consumer(ctx, bus.StreamDLQ, topology.DurableNotifier)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open durable %s on %s: %w", topology.DurableNotifier, bus.StreamDLQ, err)
+func (f *deadLetterFeed) Next(ctx context.Context, n int, wait time.Duration) ([]bus.StoredDeadLetter, func(context.Context) error, error) {
+	if f.cons == nil {
+		cons, err := f.js.Consumer(ctx, bus.StreamDLQ, topology.DurableNotifier)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open durable %s on %s: %w", topology.DurableNotifier, bus.StreamDLQ, err)
+		}
+		f.cons = cons
 	}
-	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(wait))
+	batch, err := f.cons.Fetch(n, jetstream.FetchMaxWait(wait))
 	if err != nil {
 		return nil, nil, fmt.Errorf("fetch new dead letters: %w", err)
 	}
