@@ -46,6 +46,7 @@ var alertsDriven = map[string]time.Duration{
 	"SocialsyncTriggerWaiting":      70 * time.Minute,
 	"SocialsyncNotReady":            5 * time.Minute,
 	"SocialsyncStreamAlmostFull":    5 * time.Minute,
+	"SocialsyncTokenRefreshFailing": 5 * time.Minute,
 }
 
 // TestAlerts checks the PrometheusRule every overlay renders, decoded
@@ -57,8 +58,8 @@ var alertsDriven = map[string]time.Duration{
 // with Prometheus's own engine over the scraped values: on a healthy
 // process none fires; after a location's refresh token is refused, it has
 // used 90% of its daily calls, a trigger was dead-lettered (and is still
-// unfinished by the other durables), a bucket is 86% full and the process
-// drains, each of
+// unfinished by the other durables), a bucket is 86% full, three other
+// locations' refreshes failed and the process drains, each of
 // alertsDriven fires, naming the location where it is a location's.
 func TestAlerts(t *testing.T) {
 	ctx := context.Background()
@@ -115,6 +116,18 @@ func TestAlerts(t *testing.T) {
 	if _, err := d.Creds.TokenSource(loc).Token(); !errors.Is(err, creds.ErrNeedsReauth) {
 		t.Fatalf("token of %s: %v, want ErrNeedsReauth", loc, err)
 	}
+	// Three other locations' refreshes fail: HighLevel answers 500.
+	fleettest.Admin(t, simSrv.URL, "PUT", "/_sandbox/faults", map[string]any{"rate500": 1}, nil)
+	for _, other := range sim.Locations()[1:4] {
+		if err := d.Creds.AddOAuth(ctx, creds.Location{ID: other.ID}, creds.Token{AccessToken: "expired-access", RefreshToken: "any",
+			ClientID: app.ClientID, ExpiresAt: time.Now().Add(-time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Creds.TokenSource(other.ID).Token(); err == nil || errors.Is(err, creds.ErrNeedsReauth) {
+			t.Fatalf("token of %s while HighLevel answers 500: %v, want a failure", other.ID, err)
+		}
+	}
+	fleettest.Admin(t, simSrv.URL, "PUT", "/_sandbox/faults", map[string]any{"rate500": 0}, nil)
 	// 9 of its 10 daily calls are used.
 	for range 9 {
 		release, err := d.Governor.Acquire(ctx, loc)
@@ -149,7 +162,8 @@ func TestAlerts(t *testing.T) {
 		return err == nil && p.Sum("socialsync_location_needs_reauth", "location", loc) == 1 &&
 			p.Sum("socialsync_dead_letters_stored", "location", loc) == 1 && p.Sum("socialsync_rate_daily_used", "location", loc) == 9 &&
 			p.Has("socialsync_stream_oldest_timestamp_seconds", "stream", topology.StreamTriggers) &&
-			p.Sum("socialsync_stream_bytes", "stream", "KV_"+topology.BucketTags) > 0.8*(1<<20)
+			p.Sum("socialsync_stream_bytes", "stream", "KV_"+topology.BucketTags) > 0.8*(1<<20) &&
+			p.Sum("socialsync_token_refreshes_total", "result", "failed") == 3
 	})
 	d.Health.SetDraining()
 	fleettest.Eventually(t, 30*time.Second, "socialsync_ready 0 once draining", func() bool {
