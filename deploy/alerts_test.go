@@ -47,6 +47,7 @@ var alertsDriven = map[string]time.Duration{
 	"SocialsyncNotReady":            5 * time.Minute,
 	"SocialsyncStreamAlmostFull":    5 * time.Minute,
 	"SocialsyncTokenRefreshFailing": 5 * time.Minute,
+	"SocialsyncConsumerLagHigh":     5 * time.Minute,
 }
 
 // TestAlerts checks the PrometheusRule every overlay renders, decoded
@@ -58,8 +59,9 @@ var alertsDriven = map[string]time.Duration{
 // with Prometheus's own engine over the scraped values: on a healthy
 // process none fires; after a location's refresh token is refused, it has
 // used 90% of its daily calls, a trigger was dead-lettered (and is still
-// unfinished by the other durables), a bucket is 86% full, three other
-// locations' refreshes failed and the process drains, each of
+// unfinished by the other durables), 1,001 triggers of another location
+// wait, a bucket is 86% full, three other locations' refreshes failed and
+// the process drains, each of
 // alertsDriven fires, naming the location where it is a location's.
 func TestAlerts(t *testing.T) {
 	ctx := context.Background()
@@ -87,8 +89,15 @@ func TestAlerts(t *testing.T) {
 	if _, err := d.Directory.WatchStates(d.Telemetry.MeterProvider()); err != nil {
 		t.Fatal(err)
 	}
-	// A durable that refuses every post trigger: its dead letters.
-	refuse := func(context.Context, jetstream.Msg) error { return bus.Permanent(errors.New("refused by the test")) }
+	// A durable that refuses every post trigger (its dead letters), but
+	// defers those of a second location (its lag).
+	lagLoc := sim.Locations()[1].ID
+	refuse := func(_ context.Context, msg jetstream.Msg) error {
+		if strings.HasSuffix(msg.Subject(), "."+lagLoc) {
+			return bus.Defer(errors.New("held by the test"), time.Hour)
+		}
+		return bus.Permanent(errors.New("refused by the test"))
+	}
 	cons, err := d.Consumer(topology.StreamTriggers, topology.DurableFetcher, refuse, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +137,16 @@ func TestAlerts(t *testing.T) {
 		}
 	}
 	fleettest.Admin(t, simSrv.URL, "PUT", "/_sandbox/faults", map[string]any{"rate500": 0}, nil)
+	// 1,001 triggers of the second location wait: the durable's lag.
+	lagSubject, err := topology.PostTriggers.Subject(lagLoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1001 {
+		if _, err := d.Publisher.Publish(ctx, lagSubject, &socialsyncv1.PostEvent{LocationId: lagLoc, PostId: fmt.Sprintf("held%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// 9 of its 10 daily calls are used.
 	for range 9 {
 		release, err := d.Governor.Acquire(ctx, loc)
@@ -163,7 +182,8 @@ func TestAlerts(t *testing.T) {
 			p.Sum("socialsync_dead_letters_stored", "location", loc) == 1 && p.Sum("socialsync_rate_daily_used", "location", loc) == 9 &&
 			p.Has("socialsync_stream_oldest_timestamp_seconds", "stream", topology.StreamTriggers) &&
 			p.Sum("socialsync_stream_bytes", "stream", "KV_"+topology.BucketTags) > 0.8*(1<<20) &&
-			p.Sum("socialsync_token_refreshes_total", "result", "failed") == 3
+			p.Sum("socialsync_token_refreshes_total", "result", "failed") == 3 &&
+			p.Sum("socialsync_consumer_lag", "consumer", topology.DurableFetcher) > 1000
 	})
 	d.Health.SetDraining()
 	fleettest.Eventually(t, 30*time.Second, "socialsync_ready 0 once draining", func() bool {
