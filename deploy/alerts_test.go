@@ -48,6 +48,7 @@ var alertsDriven = map[string]time.Duration{
 	"SocialsyncStreamAlmostFull":    5 * time.Minute,
 	"SocialsyncTokenRefreshFailing": 5 * time.Minute,
 	"SocialsyncConsumerLagHigh":     5 * time.Minute,
+	"SocialsyncDailyCapForecast":    5 * time.Minute,
 }
 
 // TestAlerts checks the PrometheusRule every overlay renders, decoded
@@ -58,7 +59,7 @@ var alertsDriven = map[string]time.Duration{
 // server. Then, like promtool's rule tests, it evaluates the expressions
 // with Prometheus's own engine over the scraped values: on a healthy
 // process none fires; after a location's refresh token is refused, it has
-// used 90% of its daily calls, a trigger was dead-lettered (and is still
+// used 90% of its daily calls (3 of them 20 minutes earlier), a trigger was dead-lettered (and is still
 // unfinished by the other durables), 1,001 triggers of another location
 // wait, a bucket is 86% full, three other locations' refreshes failed and
 // the process drains, each of
@@ -147,14 +148,26 @@ func TestAlerts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// 9 of its 10 daily calls are used.
-	for range 9 {
-		release, err := d.Governor.Acquire(ctx, loc)
-		if err != nil {
-			t.Fatal(err)
+	// 9 of its 10 daily calls are used: 3 first (scraped, for the
+	// forecast's rate), then 6 more.
+	call := func(n int) {
+		for range n {
+			release, err := d.Governor.Acquire(ctx, loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			release(ghl.ResponseInfo{StatusCode: 200})
 		}
-		release(ghl.ResponseInfo{StatusCode: 200})
 	}
+	call(3)
+	var early *telemetrytest.Page
+	fleettest.Eventually(t, 30*time.Second, "3 daily calls on /metrics", func() bool {
+		p, err := telemetrytest.ScrapeErr(metricsURL)
+		early = p
+		return err == nil && p.Sum("socialsync_rate_daily_used", "location", loc) == 3
+	})
+	early.Samples = slices.DeleteFunc(early.Samples, func(s telemetrytest.Sample) bool { return !strings.HasPrefix(s.Name, "socialsync_rate_daily_") })
+	call(6)
 	// A trigger the fetcher refuses: a dead letter; the other durables
 	// leave it unfinished.
 	subject, err := topology.PostTriggers.Subject(loc)
@@ -195,11 +208,14 @@ func TestAlerts(t *testing.T) {
 		}
 		return false
 	})
-	troubleAt := time.Now()
+	// The trouble is taken to begin half an hour after the healthy scrape:
+	// the early daily calls are stored in between.
+	troubleAt := time.Now().Add(30 * time.Minute)
 
-	// The scraped values as Prometheus would store them: the healthy page
-	// every minute for the half hour before it was scraped, the troubled
-	// one every minute for the two hours after.
+	// The scraped values as Prometheus would store them, every minute: the
+	// healthy page from half an hour before it was scraped until the early
+	// daily calls, those for the 20 minutes before the trouble, the
+	// troubled page for the two hours after.
 	st := teststorage.New(t)
 	app2 := st.Appender(ctx)
 	store := func(p *telemetrytest.Page, from, to time.Time) {
@@ -215,7 +231,8 @@ func TestAlerts(t *testing.T) {
 			}
 		}
 	}
-	store(healthy, healthyAt.Add(-30*time.Minute), healthyAt)
+	store(healthy, healthyAt.Add(-30*time.Minute), troubleAt.Add(-21*time.Minute))
+	store(early, troubleAt.Add(-20*time.Minute), troubleAt.Add(-time.Minute))
 	store(trouble, troubleAt, troubleAt.Add(2*time.Hour))
 	if err := app2.Commit(); err != nil {
 		t.Fatal(err)
