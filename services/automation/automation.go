@@ -164,8 +164,9 @@ func (w *Worker) evaluator() *automation.Evaluator {
 
 // Routes are the worker's consumers: segment recomputations on its
 // SOCIALSYNC_TRIGGERS durable and contact events on its SOCIALSYNC_EVENTS
-// durable (both "segments"), and the events that fire workflows
-// ("workflows" on SOCIALSYNC_EVENTS).
+// durable (both "segments"), the events that fire workflows
+// ("workflows" on SOCIALSYNC_EVENTS), and the location state changes
+// notified to the operator ("notifier" on SOCIALSYNC_EVENTS).
 func (w *Worker) Routes() []bus.Route {
 	return []bus.Route{
 		{Stream: topology.StreamTriggers, Durable: topology.DurableSegments,
@@ -178,8 +179,9 @@ func (w *Worker) Routes() []bus.Route {
 	}
 }
 
-// Loops are the watches of the segment and workflow definitions: the
-// handlers wait for their initial load.
+// Loops are the watches of the segment and workflow definitions (the
+// handlers wait for their initial load) and, with Deps.Notices, the
+// notifications of new dead letters.
 func (w *Worker) Loops() []run.Loop {
 	loops := []run.Loop{{Name: "segment definitions", Run: w.segs.defs.run}, {Name: "workflow definitions", Run: w.ev.workflows.run}}
 	if w.deps.Notices != nil {
