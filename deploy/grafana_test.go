@@ -26,6 +26,17 @@ var fleetMetrics = map[string][]string{
 	"socialsync_token_refreshes_total":           {"result"},
 	"socialsync_stream_bytes":                    {"stream"},
 	"socialsync_stream_max_bytes":                {"stream"},
+	// The per-location panels ("which sub-account is in trouble") and
+	// readiness, as pkg/bus, pkg/creds, pkg/ratelimit and pkg/fleet export
+	// them (TestAlerts scrapes each from a real process); job is the label
+	// Prometheus adds to every scraped series.
+	"socialsync_dead_letters_stored":             {"location"},
+	"socialsync_location_needs_reauth":           {"location"},
+	"socialsync_locations":                       {"state"},
+	"socialsync_rate_daily_used":                 {"location"},
+	"socialsync_rate_daily_limit":                {"location"},
+	"socialsync_stream_oldest_timestamp_seconds": {"stream"},
+	"socialsync_ready":                           {"job"},
 }
 
 type dashboard struct {

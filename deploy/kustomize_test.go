@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -90,26 +91,6 @@ type ScaledObject struct {
 	} `json:"spec"`
 }
 
-// PrometheusRule is the part of the Prometheus Operator's
-// monitoring.coreos.com/v1 PrometheusRule that these manifests use, decoded
-// strictly as ScaledObject is.
-type PrometheusRule struct {
-	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata"`
-	Spec              struct {
-		Groups []struct {
-			Name  string `json:"name"`
-			Rules []struct {
-				Alert       string            `json:"alert"`
-				Expr        string            `json:"expr"`
-				For         string            `json:"for"`
-				Labels      map[string]string `json:"labels"`
-				Annotations map[string]string `json:"annotations"`
-			} `json:"rules"`
-		} `json:"groups"`
-	} `json:"spec"`
-}
-
 // jetstreamScalerKeys are the metadata parameters of KEDA's nats-jetstream
 // scaler (keda.sh/docs/scalers/nats-jetstream).
 var jetstreamScalerKeys = []string{"natsServerMonitoringEndpoint", "account", "stream", "consumer",
@@ -124,7 +105,7 @@ type rendered struct {
 	pdbs          map[string]*policyv1.PodDisruptionBudget
 	netpols       map[string]*networkingv1.NetworkPolicy
 	scaledObjects map[string]*ScaledObject
-	rules         map[string]*PrometheusRule
+	rules         map[string]*monitoringv1.PrometheusRule
 	namespaces    map[string]*corev1.Namespace
 	namespaceOf   map[string]string // "Kind/name" → metadata.namespace
 }
@@ -148,7 +129,7 @@ func render(t *testing.T, overlay string) *rendered {
 	r := &rendered{
 		deployments: map[string]*appsv1.Deployment{}, jobs: map[string]*batchv1.Job{}, services: map[string]*corev1.Service{},
 		configMaps: map[string]*corev1.ConfigMap{}, pdbs: map[string]*policyv1.PodDisruptionBudget{},
-		netpols: map[string]*networkingv1.NetworkPolicy{}, scaledObjects: map[string]*ScaledObject{}, rules: map[string]*PrometheusRule{},
+		netpols: map[string]*networkingv1.NetworkPolicy{}, scaledObjects: map[string]*ScaledObject{}, rules: map[string]*monitoringv1.PrometheusRule{},
 		namespaces: map[string]*corev1.Namespace{}, namespaceOf: map[string]string{},
 	}
 	for _, res := range resMap.Resources() {
@@ -159,7 +140,8 @@ func render(t *testing.T, overlay string) *rendered {
 		kind, name := res.GetKind(), res.GetName()
 		r.namespaceOf[kind+"/"+name] = res.GetNamespace()
 		if kind == "PrometheusRule" {
-			pr := &PrometheusRule{}
+			// Strictly into the Prometheus Operator's own type.
+			pr := &monitoringv1.PrometheusRule{}
 			j, err := yaml.YAMLToJSONStrict(data)
 			if err != nil {
 				t.Fatalf("%s/%s: %v", kind, name, err)

@@ -867,10 +867,10 @@ var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OB
 	"operator KV_socialsync_relations": true, "operator KV_socialsync_contact_refs": true}
 
 // durableOwner names the user of a durable not named after its worker:
-// the automation worker runs the segments and workflows durables,
+// the automation worker runs the segments, workflows and notifier durables,
 // contactsync its HighLevel webhooks, reconcile and remap durables, the
 // stats worker the agency syncs.
-var durableOwner = map[string]string{"segments": "automation", "workflows": "automation", "contactsync-highlevel": "contactsync", "reconcile": "contactsync",
+var durableOwner = map[string]string{"segments": "automation", "workflows": "automation", "notifier": "automation", "contactsync-highlevel": "contactsync", "reconcile": "contactsync",
 	"remap": "contactsync", "agency": "stats"}
 
 // serves lists what a user subscribes to besides its own replies: the

@@ -22,6 +22,13 @@ const (
 	// MetricStreamMaxBytes is a stream's MaxBytes, 0 for none:
 	// socialsync_stream_max_bytes{stream}.
 	MetricStreamMaxBytes = "socialsync.stream.max_bytes"
+	// MetricStreamOldest is when the oldest message a stream holds was
+	// stored, in Unix seconds, for the streams that hold only unfinished
+	// work (interest and work-queue retention: the triggers, the pending
+	// refreshes) and only while they hold some:
+	// socialsync_stream_oldest_timestamp_seconds{stream}. time() minus it
+	// is the age of the oldest trigger some durable has not finished.
+	MetricStreamOldest = "socialsync.stream.oldest_timestamp"
 )
 
 // StreamNames returns the stream of every stream, bucket and object store
@@ -59,6 +66,11 @@ func (t Topology) WatchStorage(js jetstream.JetStream, mp metric.MeterProvider) 
 	if err != nil {
 		return nil, fmt.Errorf("bus: storage metrics: %w", err)
 	}
+	oldest, err := meter.Float64ObservableGauge(MetricStreamOldest, metric.WithUnit("s"),
+		metric.WithDescription("Unix time of the oldest message of a stream holding only unfinished work (interest or work-queue retention), while it holds one."))
+	if err != nil {
+		return nil, fmt.Errorf("bus: storage metrics: %w", err)
+	}
 	names := t.StreamNames()
 	return meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		ctx, cancel := context.WithTimeout(ctx, lagTimeout)
@@ -72,7 +84,10 @@ func (t Topology) WatchStorage(js jetstream.JetStream, mp metric.MeterProvider) 
 			attrs := metric.WithAttributes(attribute.String("stream", name))
 			o.ObserveInt64(used, int64(info.State.Bytes), attrs)
 			o.ObserveInt64(limit, max(info.Config.MaxBytes, 0), attrs)
+			if info.Config.Retention != jetstream.LimitsPolicy && info.State.Msgs > 0 && !info.State.FirstTime.IsZero() {
+				o.ObserveFloat64(oldest, float64(info.State.FirstTime.UnixNano())/1e9, attrs)
+			}
 		}
 		return nil
-	}, used, limit)
+	}, used, limit, oldest)
 }

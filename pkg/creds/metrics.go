@@ -41,6 +41,12 @@ func newRefreshMetrics(mp metric.MeterProvider) (*refreshMetrics, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every result's series exists from the start at 0, so that an alert
+	// on increase() sees a process's first failure: a series born at 1
+	// has not increased.
+	for _, result := range []string{RefreshSuccess, RefreshRejected, RefreshFailed} {
+		c.Add(context.Background(), 0, metric.WithAttributes(attribute.String("result", result)))
+	}
 	return &refreshMetrics{refreshes: c}, nil
 }
 

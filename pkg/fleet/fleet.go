@@ -147,6 +147,10 @@ func Connect(ctx context.Context, name string, cfg Config, opts Options) (*Deps,
 		}
 		return nil
 	})
+	if err := d.watchReady(); err != nil {
+		d.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
 	if err := d.Health.Start(); err != nil {
 		d.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("SOCIALSYNC_HTTP_ADDR: %w", err)
@@ -224,6 +228,10 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	if _, err := d.Topology.WatchStorage(js, d.Telemetry.MeterProvider()); err != nil {
 		return err
 	}
+	// socialsync_dead_letters_stored per location (docs/observability.md).
+	if _, err := bus.WatchDeadLetters(js, d.Telemetry.MeterProvider()); err != nil {
+		return err
+	}
 	d.Publisher = bus.NewPublisher(js, bus.PublisherOptions{
 		TracerProvider: d.Telemetry.TracerProvider(), Propagator: d.Telemetry.Propagator(), Known: topology.Known})
 	// Every HighLevel call takes a permit from the fleet-wide budget of its
@@ -240,6 +248,10 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 		return err
 	}
 	d.Governor = governor
+	// socialsync_rate_daily_used and _limit per recently called location.
+	if _, err := governor.WatchDaily(d.Telemetry.MeterProvider()); err != nil {
+		return err
+	}
 	if d.GHL, err = ghl.New(ghl.Options{BaseURL: cfg.GHLBaseURL, TracerProvider: d.Telemetry.TracerProvider(),
 		Propagator: d.Telemetry.Propagator(), Limiter: governor, AttemptTimeout: attemptTimeout,
 		MeterProvider: d.Telemetry.MeterProvider()}); err != nil {

@@ -239,6 +239,12 @@ type readiness struct {
 	Errors map[string]string `json:"errors,omitempty"`
 }
 
+// Ready reports what /readyz would answer now: true when the process is
+// not draining and every readiness check passes.
+func (s *Server) Ready(ctx context.Context) bool {
+	return !s.draining.Load() && len(s.runChecks(ctx)) == 0
+}
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		writeJSON(w, http.StatusServiceUnavailable, readiness{Status: "draining"})

@@ -45,6 +45,11 @@ const (
 	// DurableRemap is contactsync's durable for the re-application of a
 	// location's changed contact-tag template, on SOCIALSYNC_TRIGGERS.
 	DurableRemap = "remap"
+	// DurableNotifier is the automation worker's durable for the
+	// operator's notifications: on SOCIALSYNC_EVENTS the location state
+	// changes, on SOCIALSYNC_DLQ every new dead letter. One durable shared
+	// by the replicas delivers each event to one of them: it notifies once.
+	DurableNotifier = "notifier"
 )
 
 // Key-value bucket and object store names.

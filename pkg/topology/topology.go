@@ -315,6 +315,8 @@ func New(opts Options) bus.Topology {
 		consumer(StreamTriggers, DurableReconcile, "Reconciliations of a location's contact tags with HighLevel.", all, ReconcileTriggers.Filter()),
 		consumer(StreamTriggers, DurableRemap, "A location's changed contact-tag template → the contact tags socialsync applied, renamed.", all, RemapTriggers.Filter()),
 		consumer(StreamTriggers, DurableAgency, "Agency syncs: the locations an agency's token lists, connected.", all, AgencyTriggers.Filter()),
+		consumer(StreamEvents, DurableNotifier, "Location state changes → the operator's notification webhook.", fresh, LocationEvents.Filter()),
+		consumer(bus.StreamDLQ, DurableNotifier, "New dead letters → the operator's notification webhook.", fresh, bus.DeadLetterPrefix+".>"),
 	}
 
 	kv := func(bucket, desc string, history uint8) jetstream.KeyValueConfig {

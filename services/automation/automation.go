@@ -66,6 +66,12 @@ type Config struct {
 	// WebhookResolver resolves webhook hosts; nil: the system's (tests
 	// inject theirs).
 	WebhookResolver automation.Resolver `ignored:"true"`
+
+	// The operator's notifications (notify.go): location state changes
+	// and new dead letters, signed, to one URL the allow-list above
+	// bounds like the workflows' webhooks.
+	NotifyURL        string `envconfig:"NOTIFY_URL" desc:"URL the operator's notifications are POSTed to (a location needs re-authorisation or is reconnected, new dead letters); none when unset"`
+	NotifySecretFile string `envconfig:"NOTIFY_SECRET_FILE" desc:"file holding the key the notifications are signed with (X-Socialsync-Signature); required with SOCIALSYNC_NOTIFY_URL, read on every notification"`
 }
 
 // Worker is the automation worker. Its process runs its Routes and Loops.
@@ -77,6 +83,8 @@ type Worker struct {
 	now  func() time.Time
 	segs *segments
 	ev   *events
+	// notify sends the operator's notifications; nil without a URL.
+	notify *notifier
 }
 
 // New returns the worker using d, after checking its settings.
@@ -120,11 +128,14 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	w.segs = &segments{w: w, locks: bus.NewStripes(),
 		defs: newRegistry(d.SegmentDefs, automation.SegmentDefPrefix, "segment", automation.DecodeSegment, w.log)}
 	w.segs.defs.changed = w.segs.defChanged
+	webhooks := automation.Webhooks{Client: w.dest.NewClient(cfg.WebhookTimeout), Secrets: automation.DirSecrets(cfg.SecretsDir),
+		Attempts: cfg.WebhookAttempts, Backoff: cfg.WebhookBackoff, MaxBackoff: 16 * cfg.WebhookBackoff}
 	w.ev = &events{w: w, segs: w.segs,
 		workflows: newRegistry(d.Workflows, "", "workflow", automation.DecodeWorkflow, w.log),
-		webhooks: &automation.Webhooks{Client: w.dest.NewClient(cfg.WebhookTimeout), Secrets: automation.DirSecrets(cfg.SecretsDir),
-			Attempts: cfg.WebhookAttempts, Backoff: cfg.WebhookBackoff, MaxBackoff: 16 * cfg.WebhookBackoff},
-		eval: w.evaluator()}
+		webhooks:  &webhooks, eval: w.evaluator()}
+	if w.notify, err = newNotifier(cfg, webhooks, w.log); err != nil {
+		return nil, fmt.Errorf("%w: %v", fleet.ErrConfig, err)
+	}
 	return w, nil
 }
 
@@ -154,8 +165,9 @@ func (w *Worker) evaluator() *automation.Evaluator {
 
 // Routes are the worker's consumers: segment recomputations on its
 // SOCIALSYNC_TRIGGERS durable and contact events on its SOCIALSYNC_EVENTS
-// durable (both "segments"), and the events that fire workflows
-// ("workflows" on SOCIALSYNC_EVENTS).
+// durable (both "segments"), the events that fire workflows
+// ("workflows" on SOCIALSYNC_EVENTS), and the location state changes
+// notified to the operator ("notifier" on SOCIALSYNC_EVENTS).
 func (w *Worker) Routes() []bus.Route {
 	return []bus.Route{
 		{Stream: topology.StreamTriggers, Durable: topology.DurableSegments,
@@ -164,11 +176,17 @@ func (w *Worker) Routes() []bus.Route {
 			Handler: edge(w, topology.DurableSegments, decodeContactTags, w.segs.handleContact), Concurrency: w.cfg.Concurrency},
 		{Stream: topology.StreamEvents, Durable: topology.DurableWorkflows,
 			Handler: edge(w, topology.DurableWorkflows, decodeEvent, w.ev.handle), Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamEvents, Durable: topology.DurableNotifier, Handler: w.handleLocationEvent, Concurrency: 1},
 	}
 }
 
-// Loops are the watches of the segment and workflow definitions: the
-// handlers wait for their initial load.
+// Loops are the watches of the segment and workflow definitions (the
+// handlers wait for their initial load) and, with Deps.Notices, the
+// notifications of new dead letters.
 func (w *Worker) Loops() []run.Loop {
-	return []run.Loop{{Name: "segment definitions", Run: w.segs.defs.run}, {Name: "workflow definitions", Run: w.ev.workflows.run}}
+	loops := []run.Loop{{Name: "segment definitions", Run: w.segs.defs.run}, {Name: "workflow definitions", Run: w.ev.workflows.run}}
+	if w.deps.Notices != nil {
+		loops = append(loops, run.Loop{Name: "dead-letter notifications", Run: w.notifyDeadLetters})
+	}
+	return loops
 }

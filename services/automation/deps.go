@@ -40,6 +40,9 @@ type Deps struct {
 	// Outbox publishes a workflow's raw messages.
 	Outbox      Outbox
 	DeadLetters DeadLetters
+	// Notices feeds the new dead letters to the operator's notifications
+	// (the notifier durable on SOCIALSYNC_DLQ); nil: none are notified.
+	Notices DeadLetterFeed
 	// Meter counts the abandoned workflow expressions; nil: they are not
 	// counted.
 	Meter metric.MeterProvider

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,6 +31,7 @@ type Stores struct {
 	Mappings    Mappings
 	Outbox      Outbox
 	DeadLetters DeadLetters
+	Notices     DeadLetterFeed
 }
 
 // OpenStores opens the automation worker's buckets, which the process's
@@ -43,7 +45,8 @@ func OpenStores(ctx context.Context, js jetstream.JetStream) (Stores, error) {
 		return Stores{}, err
 	}
 	return Stores{Segments: kvRecords{seg}, Relations: kvRecords{rel}, Runs: kvRecords{runs},
-		SegmentDefs: seg, Workflows: wf, Mappings: kvMappings{set}, Outbox: outbox{js}, DeadLetters: jsDeadLetters{js}}, nil
+		SegmentDefs: seg, Workflows: wf, Mappings: kvMappings{set}, Outbox: outbox{js}, DeadLetters: jsDeadLetters{js},
+		Notices: &deadLetterFeed{js: js}}, nil
 }
 
 // kvMappings reads the locations' mappings from socialsync_settings.
@@ -126,4 +129,55 @@ type jsDeadLetters struct{ js jetstream.JetStream }
 
 func (d jsDeadLetters) DeadLetterItem(ctx context.Context, worker string, msg jetstream.Msg, item string, class bus.Class, reason string) (string, error) {
 	return bus.DeadLetterItem(ctx, d.js, worker, msg, item, class, reason)
+}
+
+// deadLetterFeed pulls the notifier durable of SOCIALSYNC_DLQ; one loop
+// calls Next at a time.
+type deadLetterFeed struct {
+	js   jetstream.JetStream
+	cons jetstream.Consumer // bound on the first Next that could
+}
+
+func (f *deadLetterFeed) Next(ctx context.Context, n int, wait time.Duration) ([]bus.StoredDeadLetter, func(context.Context) error, error) {
+	if f.cons == nil {
+		cons, err := f.js.Consumer(ctx, bus.StreamDLQ, topology.DurableNotifier)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open durable %s on %s: %w", topology.DurableNotifier, bus.StreamDLQ, err)
+		}
+		f.cons = cons
+	}
+	batch, err := f.cons.Fetch(n, jetstream.FetchMaxWait(wait))
+	if err != nil {
+		return nil, nil, fmt.Errorf("fetch new dead letters: %w", err)
+	}
+	var (
+		out  []bus.StoredDeadLetter
+		msgs []jetstream.Msg
+	)
+	for msg := range batch.Messages() {
+		msgs = append(msgs, msg)
+		meta, err := msg.Metadata()
+		if err != nil {
+			continue
+		}
+		dl, err := bus.ParseDeadLetter(msg.Subject(), msg.Headers(), nil)
+		if err != nil {
+			continue // not a dead letter of ours: acknowledged with the batch, not notified
+		}
+		out = append(out, bus.StoredDeadLetter{Seq: meta.Sequence.Stream, DeadLetter: dl})
+	}
+	if err := batch.Error(); err != nil && len(msgs) == 0 {
+		return nil, nil, fmt.Errorf("fetch new dead letters: %w", err)
+	}
+	ack := func(ctx context.Context) error {
+		var errs []error
+		for _, m := range msgs {
+			errs = append(errs, m.DoubleAck(ctx))
+		}
+		return errors.Join(errs...)
+	}
+	if len(out) == 0 && len(msgs) > 0 {
+		return nil, nil, ack(ctx)
+	}
+	return out, ack, nil
 }

@@ -70,8 +70,12 @@ func NewAutomation(ctx context.Context, cfg automationworker.Config, d *fleet.De
 	if err != nil {
 		return nil, err
 	}
+	// socialsync_locations{state} and socialsync_location_needs_reauth.
+	if _, err := d.Directory.WatchStates(d.Telemetry.MeterProvider()); err != nil {
+		return nil, err
+	}
 	return automationworker.New(cfg, automationworker.Deps{Publisher: d.Publisher, Locations: d.Creds,
 		Client:   func(loc string) automationworker.Client { return d.Client(loc) },
 		Segments: s.Segments, Relations: s.Relations, Runs: s.Runs, SegmentDefs: s.SegmentDefs, Workflows: s.Workflows, Mappings: s.Mappings,
-		Outbox: s.Outbox, DeadLetters: s.DeadLetters, Meter: d.Telemetry.MeterProvider(), Log: d.Log})
+		Outbox: s.Outbox, DeadLetters: s.DeadLetters, Notices: s.Notices, Meter: d.Telemetry.MeterProvider(), Log: d.Log})
 }

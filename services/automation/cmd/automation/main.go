@@ -40,10 +40,17 @@ func run(ctx context.Context) error {
 		Mappings:    stores.Mappings,
 		Outbox:      stores.Outbox,
 		DeadLetters: stores.DeadLetters,
+		Notices:     stores.Notices,
 		Meter:       d.Telemetry.MeterProvider(),
 		Log:         d.Log,
 	})
 	if err != nil {
+		return err
+	}
+
+	// socialsync_locations{state} and socialsync_location_needs_reauth
+	// (the alert of a location needing re-authorisation).
+	if _, err := d.Directory.WatchStates(d.Telemetry.MeterProvider()); err != nil {
 		return err
 	}
 
