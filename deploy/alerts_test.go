@@ -121,6 +121,21 @@ func TestAlerts(t *testing.T) {
 	})
 	healthyAt := time.Now()
 
+	// A trigger the fetcher refuses: a dead letter; the other durables
+	// leave it unfinished. It is handled before the location needs
+	// re-authorisation: the triggers of a location needing it are held
+	// (pkg/fleet), not refused.
+	subject, err := topology.PostTriggers.Subject(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Publisher.Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, 30*time.Second, "the dead letter on /metrics", func() bool {
+		p, err := telemetrytest.ScrapeErr(metricsURL)
+		return err == nil && p.Sum("socialsync_dead_letters_stored", "location", loc) == 1
+	})
 	// The trouble. The location's refresh token is refused: it needs
 	// re-authorisation.
 	if _, err := d.Creds.TokenSource(loc).Token(); !errors.Is(err, creds.ErrNeedsReauth) {
@@ -168,15 +183,6 @@ func TestAlerts(t *testing.T) {
 	})
 	early.Samples = slices.DeleteFunc(early.Samples, func(s telemetrytest.Sample) bool { return !strings.HasPrefix(s.Name, "socialsync_rate_daily_") })
 	call(6)
-	// A trigger the fetcher refuses: a dead letter; the other durables
-	// leave it unfinished.
-	subject, err := topology.PostTriggers.Subject(loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Publisher.Publish(ctx, subject, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p1"}); err != nil {
-		t.Fatal(err)
-	}
 	// The tags bucket past 80% of its limit.
 	tags, err := d.JS.KeyValue(ctx, topology.BucketTags)
 	if err != nil {
