@@ -255,7 +255,7 @@ func TestLocationLifecycle(t *testing.T) {
 		return true
 	}
 	eventually(t, 60*time.Second, "the post's tags on its contacts", func() bool { return tagged(socialTag(0)) && tagged(socialTag(1)) })
-	eventually(t, 30*time.Second, "the tag details fetched", func() bool {
+	eventually(t, 60*time.Second, "the tag details fetched", func() bool {
 		for _, r := range f.log(a.ID) {
 			if r.Method == http.MethodPost && strings.HasSuffix(strings.Split(r.Path, "?")[0], "/tags/details") && r.Status/100 == 2 {
 				return true
@@ -307,7 +307,7 @@ func TestLocationLifecycle(t *testing.T) {
 	// Paused: its triggers are accepted and kept, none handled; resumed:
 	// all handled.
 	f.cli("locations", "pause", "--location", a.ID, "--nats", f.natsURL)
-	eventually(t, 10*time.Second, "the location paused", func() bool {
+	eventually(t, 60*time.Second, "the location paused", func() bool {
 		l := api.location(a.ID)
 		return l.Hold != nil && l.Hold.Reason == "paused"
 	})
@@ -319,7 +319,7 @@ func TestLocationLifecycle(t *testing.T) {
 	for i := range held {
 		api.postTrigger(a.ID, fmt.Sprintf("e2e-paused-%d", i), []string{tagID["E2E Paused"]}, contacts[i:i+1])
 	}
-	eventually(t, 30*time.Second, "the paused location holding its triggers", func() bool {
+	eventually(t, 60*time.Second, "the paused location holding its triggers", func() bool {
 		l := api.location(a.ID)
 		return l.Hold != nil && l.Hold.Triggers == held
 	})
