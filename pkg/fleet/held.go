@@ -48,8 +48,11 @@ func (c Config) validateLifecycle() []error {
 // location check: a message for a location that is paused, or needs
 // re-authorisation, is handed back for recheck (creds.HeldError, a
 // deferral: never a failure, never a dead letter) before its handler
-// runs, so nothing calls HighLevel for it. A location's record is read at
-// most once per heldTTL per process.
+// runs, so nothing calls HighLevel for it. A message whose handler finds
+// the location needing re-authorisation (its refresh refused just now,
+// here or in another process since the record was read) is held the same
+// way. A location's record is read at most once per heldTTL per process,
+// and again after such a finding.
 type heldLocations struct {
 	dir     *creds.Directory
 	recheck time.Duration
@@ -83,8 +86,40 @@ func (h *heldLocations) middleware(next bus.Handler) bus.Handler {
 		if held {
 			return &creds.HeldError{Location: loc, Hold: hold, Wait: h.recheck}
 		}
-		return next(ctx, msg)
+		err = next(ctx, msg)
+		if err == nil {
+			return nil
+		}
+		// The handler may have found the location needing
+		// re-authorisation (its refresh token refused just now, here or
+		// in another process): its message is then held like the later
+		// ones, looked at again after the recheck rather than after the
+		// auth class's longer wait (bus.AuthWait), so that it goes on
+		// soon after the location is connected again.
+		var reauth *creds.NeedsReauthError
+		if errors.As(err, &reauth) && reauth.Location == loc {
+			// The token record says so; the location record may not
+			// yet (it is marked second): the next check reads it again.
+			h.forget(loc)
+			return &creds.HeldError{Location: loc, Hold: creds.Hold{Reason: creds.HoldNeedsReauth, Since: reauth.Since}, Wait: h.recheck}
+		}
+		if class, _ := bus.Classify(err); class == bus.ClassAuth {
+			// A 401 or 403 left after the refresh: held if the location
+			// was marked meanwhile, else the auth class's wait.
+			h.forget(loc)
+			if hold, held, cerr := h.check(ctx, loc); cerr == nil && held {
+				return &creds.HeldError{Location: loc, Hold: hold, Wait: h.recheck}
+			}
+		}
+		return err
 	}
+}
+
+// forget drops what the process knows of loc's hold: its record changed.
+func (h *heldLocations) forget(loc string) {
+	h.mu.Lock()
+	delete(h.known, loc)
+	h.mu.Unlock()
 }
 
 func (h *heldLocations) check(ctx context.Context, loc string) (creds.Hold, bool, error) {

@@ -1,21 +1,18 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,76 +24,6 @@ import (
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
-
-// simContact is a contact as the simulator's admin API shows it.
-type simContact struct {
-	ID      string   `json:"id"`
-	Email   string   `json:"email"`
-	Tags    []string `json:"tags"`
-	Deleted bool     `json:"deleted"`
-}
-
-func (f *fleet) contacts(loc string) []simContact {
-	f.t.Helper()
-	var d struct {
-		Contacts []simContact `json:"contacts"`
-	}
-	f.admin(http.MethodGet, "/_sandbox/locations/"+loc, nil, &d)
-	return slices.DeleteFunc(d.Contacts, func(c simContact) bool { return c.Deleted })
-}
-
-// delivery is one HighLevel webhook delivery the relay passed on.
-type delivery struct {
-	body   []byte
-	header http.Header
-	status int
-	answer string
-}
-
-// relay stands between the simulator's webhooks and the gateway, keeping
-// what it passed on so that the test can send a delivery again.
-type relay struct {
-	mu         sync.Mutex
-	gateway    string
-	deliveries []delivery
-}
-
-func (r *relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
-	r.mu.Lock()
-	target := r.gateway
-	r.mu.Unlock()
-	if target == "" {
-		http.Error(w, "no gateway yet", http.StatusTooManyRequests)
-		return
-	}
-	out, _ := http.NewRequestWithContext(req.Context(), http.MethodPost, target+req.URL.Path, bytes.NewReader(body))
-	out.Header = req.Header.Clone()
-	resp, err := http.DefaultClient.Do(out)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(resp.Body)
-	r.mu.Lock()
-	r.deliveries = append(r.deliveries, delivery{body: body, header: req.Header.Clone(), status: resp.StatusCode, answer: string(answer)})
-	r.mu.Unlock()
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(answer)
-}
-
-func (r *relay) stored() []delivery {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []delivery
-	for _, d := range r.deliveries {
-		if d.status == http.StatusOK && strings.Contains(d.answer, `"accepted"`) {
-			out = append(out, d)
-		}
-	}
-	return out
-}
 
 // TestContactsKeptInStep runs issue 16's "Done means" on real processes:
 // nats-server, the simulator sending its signed webhooks, the gateway, and
@@ -121,17 +48,7 @@ func TestContactsKeptInStep(t *testing.T) {
 	ctx := context.Background()
 	d := f.firstLocation()
 
-	var apps struct {
-		Apps []struct {
-			ClientID     string `json:"clientId"`
-			ClientSecret string `json:"clientSecret"`
-		} `json:"apps"`
-		WebhookPublicKey string `json:"webhookPublicKey"`
-	}
-	f.admin(http.MethodGet, "/_sandbox/apps", nil, &apps)
-	if len(apps.Apps) == 0 || apps.WebhookPublicKey == "" {
-		t.Fatalf("the simulator publishes no app or webhook key: %+v", apps)
-	}
+	app := f.app()
 	rl := &relay{}
 	relaySrv := httptest.NewServer(rl)
 	defer relaySrv.Close()
@@ -187,10 +104,10 @@ func TestContactsKeptInStep(t *testing.T) {
 	}
 
 	// OAuth for the agency install below; the gateway refuses the secret.
-	f.env = append(f.env, "SOCIALSYNC_GHL_CLIENT_ID="+apps.Apps[0].ClientID, "SOCIALSYNC_GHL_CLIENT_SECRET="+apps.Apps[0].ClientSecret,
+	f.env = append(f.env, "SOCIALSYNC_GHL_CLIENT_ID="+app.ClientID, "SOCIALSYNC_GHL_CLIENT_SECRET="+app.ClientSecret,
 		"SOCIALSYNC_GHL_AUTH_URL="+f.simURL+"/oauth/chooselocation")
 	key := sha256.Sum256([]byte("e2e-api-key"))
-	gwURL := "http://" + f.worker("gateway", "SOCIALSYNC_HIGHLEVEL_WEBHOOK_KEY="+apps.WebhookPublicKey,
+	gwURL := "http://" + f.worker("gateway", "SOCIALSYNC_HIGHLEVEL_WEBHOOK_KEY="+app.WebhookKey,
 		"SOCIALSYNC_API_KEY_HASHES="+hex.EncodeToString(key[:])).addr
 	f.worker("fetcher", "SOCIALSYNC_FETCHER_CATALOGUE_EVERY=2s")
 	var syncers []*proc
@@ -375,59 +292,4 @@ func TestContactsKeptInStep(t *testing.T) {
 	eventually(t, 30*time.Second, "the tag removed by hand added again", func() bool {
 		return has(byEmail("new.e2e@example.com")[0], "sp-e2e beta")
 	})
-}
-
-// agencyInstall runs `socialsync connect --user-type Company` and plays the
-// browser: the consent page redirects to the command's loopback callback.
-func agencyInstall(t *testing.T, f *fleet) {
-	t.Helper()
-	p := f.start("socialsync", nil, "connect", "--user-type", "Company", "--browser=false", "--listen", "127.0.0.1:0",
-		"--nats", f.natsURL, "--timeout", "60s")
-	var authURL string
-	eventually(t, 30*time.Second, "the authorization URL printed", func() bool {
-		sc := bufio.NewScanner(strings.NewReader(p.out.String()))
-		for sc.Scan() {
-			if line := strings.TrimSpace(sc.Text()); strings.HasPrefix(line, "http") {
-				authURL = line
-				return true
-			}
-		}
-		return false
-	})
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.Get(authURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	callback := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusFound || callback == "" {
-		t.Fatalf("consent page: %s to %q", resp.Status, callback)
-	}
-	resp, err = http.Get(callback)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	select {
-	case <-p.done:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("connect did not finish:\n%s", p.out.String())
-	}
-	if !strings.Contains(p.out.String(), "locations connected") {
-		t.Fatalf("connect --user-type Company:\n%s", p.out.String())
-	}
-}
-
-func postWebhook(t *testing.T, gwURL string, body []byte, header http.Header) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, gwURL+"/v1/highlevel/webhooks", bytes.NewReader(body))
-	req.Header = header.Clone()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(answer)
 }

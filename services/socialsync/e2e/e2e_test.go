@@ -31,6 +31,10 @@ type locationDetail struct {
 		Deleted bool     `json:"deleted"`
 	} `json:"contacts"`
 	LocationTags []string `json:"locationTags"`
+	CustomValues []struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	} `json:"customValues"`
 }
 
 func (f *fleet) location(id string) locationDetail {

@@ -1,16 +1,21 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -148,7 +153,13 @@ func (f *fleet) start(name string, env []string, args ...string) *proc {
 // secret: it refuses them.
 func (f *fleet) worker(name string, extra ...string) *proc {
 	f.t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(f.t))
+	return f.workerAt(name, fmt.Sprintf("127.0.0.1:%d", freePort(f.t)), extra...)
+}
+
+// workerAt is worker with its health server (the gateway's API) on addr,
+// for a gateway that must know its own URL before it starts.
+func (f *fleet) workerAt(name, addr string, extra ...string) *proc {
+	f.t.Helper()
 	env := append([]string{"SOCIALSYNC_HTTP_ADDR=" + addr}, extra...)
 	if name == "gateway" {
 		env = append(env, "SOCIALSYNC_TOKEN_KEY=", "SOCIALSYNC_GHL_CLIENT_SECRET=")
@@ -265,4 +276,194 @@ func (f *fleet) admin(method, path string, in, out any) {
 			f.t.Fatal(err)
 		}
 	}
+}
+
+// simContact is a contact as the simulator's admin API shows it.
+type simContact struct {
+	ID      string   `json:"id"`
+	Email   string   `json:"email"`
+	Tags    []string `json:"tags"`
+	Deleted bool     `json:"deleted"`
+}
+
+func (f *fleet) contacts(loc string) []simContact {
+	f.t.Helper()
+	var d struct {
+		Contacts []simContact `json:"contacts"`
+	}
+	f.admin(http.MethodGet, "/_sandbox/locations/"+loc, nil, &d)
+	return slices.DeleteFunc(d.Contacts, func(c simContact) bool { return c.Deleted })
+}
+
+// delivery is one HighLevel webhook delivery the relay passed on.
+type delivery struct {
+	body   []byte
+	header http.Header
+	status int
+	answer string
+}
+
+// relay stands between the simulator's webhooks and the gateway, keeping
+// what it passed on so that the test can send a delivery again.
+type relay struct {
+	mu         sync.Mutex
+	gateway    string
+	deliveries []delivery
+}
+
+func (r *relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	target := r.gateway
+	r.mu.Unlock()
+	if target == "" {
+		http.Error(w, "no gateway yet", http.StatusTooManyRequests)
+		return
+	}
+	out, _ := http.NewRequestWithContext(req.Context(), http.MethodPost, target+req.URL.Path, bytes.NewReader(body))
+	out.Header = req.Header.Clone()
+	resp, err := http.DefaultClient.Do(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	r.mu.Lock()
+	r.deliveries = append(r.deliveries, delivery{body: body, header: req.Header.Clone(), status: resp.StatusCode, answer: string(answer)})
+	r.mu.Unlock()
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(answer)
+}
+
+func (r *relay) stored() []delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []delivery
+	for _, d := range r.deliveries {
+		if d.status == http.StatusOK && strings.Contains(d.answer, `"accepted"`) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// agencyInstall runs `socialsync connect --user-type Company` and plays the
+// browser at the consent page, which redirects to the command's loopback
+// callback.
+func agencyInstall(t *testing.T, f *fleet) {
+	t.Helper()
+	p := f.start("socialsync", nil, "connect", "--user-type", "Company", "--browser=false", "--listen", "127.0.0.1:0",
+		"--nats", f.natsURL, "--timeout", "60s")
+	var authURL string
+	eventually(t, 30*time.Second, "the authorization URL printed", func() bool {
+		authURL = firstURL(p.out.String())
+		return authURL != ""
+	})
+	callback, _ := consent(t, authURL)
+	resp, err := http.Get(callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("connect did not finish:\n%s", p.out.String())
+	}
+	if !strings.Contains(p.out.String(), "locations connected") {
+		t.Fatalf("connect --user-type Company:\n%s", p.out.String())
+	}
+}
+
+// firstURL is the first line of out that is a URL ("" when none is).
+func firstURL(out string) string {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if line := strings.TrimSpace(sc.Text()); strings.HasPrefix(line, "http") {
+			return line
+		}
+	}
+	return ""
+}
+
+var (
+	hiddenField = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+	chosenOpt   = regexp.MustCompile(`<option value="([^"]*)" selected>`)
+	scopesShown = regexp.MustCompile(`<span id="scopes">([^<]*)</span>`)
+)
+
+// consent plays the person at HighLevel's authorization page: it opens
+// authURL and, when the simulator shows its consent page (config
+// consentPage), submits the form with Approve for the sub-account chosen.
+// It returns the redirect HighLevel answers (the callback with the code)
+// and the scopes the page showed ("" without the consent page).
+func consent(t *testing.T, authURL string) (callback, scopes string) {
+	t.Helper()
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		form := url.Values{"decision": {"approve"}}
+		for _, m := range hiddenField.FindAllStringSubmatch(string(page), -1) {
+			form.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+		}
+		if m := chosenOpt.FindStringSubmatch(string(page)); m != nil {
+			form.Set("location_id", html.UnescapeString(m[1]))
+		}
+		if m := scopesShown.FindStringSubmatch(string(page)); m != nil {
+			scopes = html.UnescapeString(m[1])
+		}
+		u, _ := url.Parse(authURL)
+		resp, err = browser.PostForm(u.Scheme+"://"+u.Host+u.Path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	callback = resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusFound || callback == "" {
+		t.Fatalf("consent page: %s to %q\n%s", resp.Status, callback, page)
+	}
+	return callback, scopes
+}
+
+// simApp is an app the simulator publishes, with the key its webhooks are
+// signed with.
+type simApp struct {
+	ClientID, ClientSecret, WebhookKey string
+}
+
+// app returns the simulator's first app.
+func (f *fleet) app() simApp {
+	f.t.Helper()
+	var apps struct {
+		Apps []struct {
+			ClientID     string `json:"clientId"`
+			ClientSecret string `json:"clientSecret"`
+		} `json:"apps"`
+		WebhookPublicKey string `json:"webhookPublicKey"`
+	}
+	f.admin(http.MethodGet, "/_sandbox/apps", nil, &apps)
+	if len(apps.Apps) == 0 || apps.WebhookPublicKey == "" {
+		f.t.Fatalf("the simulator publishes no app or webhook key: %+v", apps)
+	}
+	return simApp{apps.Apps[0].ClientID, apps.Apps[0].ClientSecret, apps.WebhookPublicKey}
+}
+
+func postWebhook(t *testing.T, gwURL string, body []byte, header http.Header) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, gwURL+"/v1/highlevel/webhooks", bytes.NewReader(body))
+	req.Header = header.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(answer)
 }
