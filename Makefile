@@ -7,7 +7,7 @@ MODULES    += deploy
 TOOLS_BIN  := $(CURDIR)/.bin
 BUF        := $(TOOLS_BIN)/buf
 PROTOC_GEN_GO := $(TOOLS_BIN)/protoc-gen-go
-GO_TEST_FLAGS ?= -race -count=1 -timeout=15m
+GO_TEST_FLAGS ?= -race -count=1 -timeout=30m
 # VERSION is every binary's service.version (pkg/telemetry.Version).
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS    := -X github.com/socialsync/socialsync/pkg/telemetry.version=$(VERSION)
