@@ -25,9 +25,10 @@ const (
 	// agency calls): socialsync_ghl_rate_limited_total{location}.
 	MetricRateLimited = "socialsync.ghl.rate_limited"
 	// MetricRateHeadroom is the X-RateLimit-Remaining of the latest
-	// response for each location: socialsync_rate_headroom{location}. Only
+	// response for each location and lane (Lane: "interactive" or
+	// "background"): socialsync_rate_headroom{location,lane}. Only
 	// locations called within HeadroomTTL are reported, and at most
-	// MaxHeadroomSeries of them, the lowest first, so the series stay
+	// MaxHeadroomSeries series, the lowest first, so the series stay
 	// bounded however many locations the fleet serves.
 	MetricRateHeadroom = "socialsync.rate.headroom"
 )
@@ -46,8 +47,14 @@ type clientMetrics struct {
 	headroom metric.Int64ObservableGauge
 
 	mu   sync.Mutex
-	seen map[string]headroom
+	seen map[laned]headroom
 	now  func() time.Time
+}
+
+// laned names a headroom series: a location and a lane.
+type laned struct {
+	loc  string
+	lane Lane
 }
 
 type headroom struct {
@@ -62,7 +69,7 @@ func newClientMetrics(mp metric.MeterProvider) (*clientMetrics, error) {
 		return nil, nil
 	}
 	meter := mp.Meter(instrumentationName)
-	m := &clientMetrics{seen: map[string]headroom{}, now: time.Now}
+	m := &clientMetrics{seen: map[laned]headroom{}, now: time.Now}
 	var err error
 	if m.calls, err = meter.Int64Counter(MetricCalls,
 		metric.WithDescription("Requests sent to HighLevel, retries included, by endpoint (method and route template) and status.")); err != nil {
@@ -105,7 +112,11 @@ func (m *clientMetrics) sent(r *request, info *ResponseInfo) {
 	}
 	if r.location != "" && info.RateLimit.Present {
 		m.mu.Lock()
-		m.seen[r.location] = headroom{remaining: info.RateLimit.Remaining, at: m.now()}
+		lane := info.Lane
+		if lane > LaneBackground {
+			lane = LaneInteractive // as LaneOf reads it: two label values at most
+		}
+		m.seen[laned{r.location, lane}] = headroom{remaining: info.RateLimit.Remaining, at: m.now()}
 		m.mu.Unlock()
 	}
 }
@@ -115,25 +126,26 @@ func (m *clientMetrics) sent(r *request, info *ResponseInfo) {
 // forgets the others.
 func (m *clientMetrics) observe(_ context.Context, o metric.Observer) error {
 	type entry struct {
-		loc string
+		laned
 		headroom
 	}
 	cutoff := m.now().Add(-HeadroomTTL)
 	m.mu.Lock()
 	entries := make([]entry, 0, len(m.seen))
-	for loc, h := range m.seen {
+	for k, h := range m.seen {
 		if h.at.Before(cutoff) {
-			delete(m.seen, loc)
+			delete(m.seen, k)
 			continue
 		}
-		entries = append(entries, entry{loc, h})
+		entries = append(entries, entry{k, h})
 	}
 	m.mu.Unlock()
 	slices.SortFunc(entries, func(a, b entry) int {
-		return cmp.Or(cmp.Compare(a.remaining, b.remaining), cmp.Compare(a.loc, b.loc))
+		return cmp.Or(cmp.Compare(a.remaining, b.remaining), cmp.Compare(a.loc, b.loc), cmp.Compare(a.lane, b.lane))
 	})
 	for _, e := range entries[:min(len(entries), MaxHeadroomSeries)] {
-		o.ObserveInt64(m.headroom, int64(e.remaining), metric.WithAttributes(attribute.String("location", e.loc)))
+		o.ObserveInt64(m.headroom, int64(e.remaining), metric.WithAttributes(
+			attribute.String("location", e.loc), attribute.String("lane", e.lane.String())))
 	}
 	return nil
 }

@@ -36,6 +36,12 @@ type budget struct {
 	// (X-RateLimit-Max for the same window, X-RateLimit-Limit-Daily); 0
 	// until a response said, and then the configured ones apply.
 	max, daily int64
+	// The lanes (lanes.go): interactiveAt is when the latest interactive
+	// permit was handed out (0: never); wantedUntil is until when some
+	// process has interactive callers waiting for a permit or deferred to
+	// come back for one; backgroundAt is when the latest background
+	// permit was handed out.
+	interactiveAt, wantedUntil, backgroundAt int64
 }
 
 // grant is n permits handed out at once. A grant of permits HighLevel
@@ -71,6 +77,9 @@ type limits struct {
 	// flight bounds, in µs, the time from a permit to its request's
 	// arrival at HighLevel: the client's per-attempt timeout and a margin.
 	flight int64
+	// lane is what a permit of the background lane may not take (see
+	// lanes.go); the zero value restricts nothing (the interactive lane).
+	lane laneRule
 }
 
 func micros(t time.Time) int64 {
@@ -152,7 +161,7 @@ func (b *budget) usedOn(now int64) int64 {
 }
 
 // limits returns l with the limits HighLevel reported in place of the
-// configured ones.
+// configured ones, less what l.lane keeps from its lane.
 func (b *budget) limits(l limits) limits {
 	if b.max > 0 {
 		l.max = b.max
@@ -160,7 +169,7 @@ func (b *budget) limits(l limits) limits {
 	if b.daily > 0 {
 		l.daily = b.daily
 	}
-	return l
+	return l.lane.apply(l)
 }
 
 // add records a grant of n permits at now, keeping grants ordered (the
@@ -183,13 +192,21 @@ func (b *budget) add(now, n int64, l limits) {
 
 // take hands out up to want permits at now to the process proc, as open
 // permits. It returns how many it handed out and, when none, how long
-// until one may be free (an estimate: see wait). The caller has settled b.
+// until one may be free (an estimate: see wait). l.lane restricts a
+// background lane's permits. The caller has settled b.
 func (b *budget) take(now, want, proc int64, l limits) (int64, time.Duration) {
 	if wait := b.wait(now, 1, l); wait > 0 {
 		return 0, wait
 	}
+	trickle := l.lane.trickle > 0
 	l = b.limits(l)
 	n := min(want, l.max-b.heldAt(now, l), l.daily-b.usedOn(now))
+	if trickle {
+		n = min(n, 1)
+	}
+	if n <= 0 {
+		return 0, 0
+	}
 	i := slices.IndexFunc(b.open, func(o openGrant) bool { return o.proc == proc })
 	if i < 0 {
 		b.open = append(b.open, openGrant{proc: proc})
@@ -233,13 +250,17 @@ func (b *budget) release(proc, open int64, at []int64, now int64, l limits) {
 // responses come back in milliseconds), so it is an estimate: a lower
 // bound as long as the open ones close soon.
 func (b *budget) wait(now, k int64, l limits) time.Duration {
+	rule := l.lane
 	l = b.limits(l)
 	var d int64
 	if b.pausedUntil > now {
 		d = b.pausedUntil - now
 	}
 	if b.usedOn(now)+k > l.daily {
-		d = max(d, (utcDay(now)+1)*dayMicros-now)
+		d = max(d, resetAt(now)-now)
+	}
+	if rule.trickle > 0 {
+		d = max(d, rule.trickled(b.backgroundAt, k)-now)
 	}
 	live := b.live(now, l)
 	var open int64
@@ -272,9 +293,13 @@ func (b *budget) wait(now, k int64, l limits) time.Duration {
 // any k, supposing that every permit is taken as soon as it is free: a
 // window's worth later, the grants repeat.
 func (b *budget) eta(now, k int64, l limits) time.Duration {
-	m := b.limits(l).max
+	m := max(b.limits(l).max, 1)
 	periods := (k - 1) / m
-	return b.wait(now, k-periods*m, l) + durationMicros(periods*l.span)
+	d := b.wait(now, k-periods*m, l) + durationMicros(periods*l.span)
+	if l.lane.trickle > 0 {
+		d = max(d, durationMicros(l.lane.trickled(b.backgroundAt, k)-now))
+	}
+	return d
 }
 
 // observation is what one response told about a resource's budget.
@@ -363,8 +388,13 @@ func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
 //
 // Version 1 had no open entries: its grants were counted from the permit,
 // and are read as closed grants, which a window frees.
+//
+// Version 3 adds, after the open entries, the lanes' times (lanes.go):
+// interactiveAt, wantedUntil and backgroundAt; versions 1 and 2 are read
+// with none.
 const (
-	budgetVersion   = 2
+	budgetVersion   = 3
+	budgetVersionV2 = 2
 	budgetVersionV1 = 1
 )
 
@@ -391,11 +421,14 @@ func (b *budget) marshal() []byte {
 		out = binary.AppendUvarint(out, uint64(o.n))
 		out = binary.AppendUvarint(out, uint64(o.latest))
 	}
+	out = binary.AppendUvarint(out, uint64(b.interactiveAt))
+	out = binary.AppendUvarint(out, uint64(b.wantedUntil))
+	out = binary.AppendUvarint(out, uint64(b.backgroundAt))
 	return out
 }
 
 func unmarshalBudget(data []byte) (budget, error) {
-	if len(data) == 0 || (data[0] != budgetVersion && data[0] != budgetVersionV1) {
+	if len(data) == 0 || (data[0] != budgetVersion && data[0] != budgetVersionV2 && data[0] != budgetVersionV1) {
 		return budget{}, errBadBudget
 	}
 	version := data[0]
@@ -431,7 +464,7 @@ func unmarshalBudget(data []byte) (budget, error) {
 		prev += d
 		b.grants = append(b.grants, grant{at: prev, n: n})
 	}
-	if version == budgetVersion {
+	if version >= budgetVersionV2 {
 		count, ok := next()
 		if !ok || count > int64(len(data)) {
 			return budget{}, errBadBudget
@@ -444,6 +477,15 @@ func unmarshalBudget(data []byte) (budget, error) {
 				return budget{}, errBadBudget
 			}
 			b.open = append(b.open, openGrant{proc: proc, n: n, latest: latest})
+		}
+	}
+	if version >= budgetVersion {
+		var ok [3]bool
+		b.interactiveAt, ok[0] = next()
+		b.wantedUntil, ok[1] = next()
+		b.backgroundAt, ok[2] = next()
+		if ok != [3]bool{true, true, true} {
+			return budget{}, errBadBudget
 		}
 	}
 	if len(data) != 0 {

@@ -377,7 +377,8 @@ func TestBudgetEncoding(t *testing.T) {
 	for _, b := range []budget{
 		{grants: []grant{}},
 		{grants: []grant{{t0, 3}, {t0, 1}, {t0 + 1, 100}, {t0 + 9_999_999, 1}}, pausedUntil: t0 + 5, day: utcDay(t0), used: 199_999,
-			max: 100, daily: 200_000, open: []openGrant{{proc: 1<<62 - 1, n: 7, latest: t0}, {proc: 1, n: 1, latest: t0 - 5}}},
+			max: 100, daily: 200_000, open: []openGrant{{proc: 1<<62 - 1, n: 7, latest: t0}, {proc: 1, n: 1, latest: t0 - 5}},
+			interactiveAt: t0 - 7, wantedUntil: t0 + 3, backgroundAt: t0 - 2},
 	} {
 		got, err := unmarshalBudget(b.marshal())
 		if err != nil {
@@ -399,6 +400,12 @@ func TestBudgetEncoding(t *testing.T) {
 	v1 := []byte{1, 5, 2, 0, 0, 0, 1, 7, 3}
 	if got, err := unmarshalBudget(v1); err != nil || !cmp.Equal(got, budget{day: 5, used: 2, grants: []grant{{7, 3}}}, cmp.AllowUnexported(budget{}, grant{}, openGrant{})) {
 		t.Errorf("version 1 budget read as %+v, %v", got, err)
+	}
+	// A budget of version 2 has no interactive time.
+	v2 := []byte{2, 5, 2, 0, 0, 0, 1, 7, 3, 1, 9, 1, 7}
+	if got, err := unmarshalBudget(v2); err != nil || !cmp.Equal(got, budget{day: 5, used: 2, grants: []grant{{7, 3}},
+		open: []openGrant{{proc: 9, n: 1, latest: 7}}}, cmp.AllowUnexported(budget{}, grant{}, openGrant{})) {
+		t.Errorf("version 2 budget read as %+v, %v", got, err)
 	}
 	for _, bad := range [][]byte{nil, {}, {3}, {2}, {1}, {1, 1, 1, 1, 1, 1, 5}, {2, 1, 1, 1, 1, 1, 0, 1, 1}, append(full.marshal(), 0)} {
 		if _, err := unmarshalBudget(bad); err == nil {

@@ -26,6 +26,11 @@ type Headroom struct {
 	DailyUsed int64
 	// PausedUntil is the end of a pause a 429 asked for; zero when none.
 	PausedUntil time.Time
+	// DailyResetAt is when the day's count starts again: the next midnight
+	// UTC (HighLevel names no reset time; see resetAt). Until then, at
+	// BackgroundDaily(Daily) only interactive calls are made, and at Daily
+	// none: the location's work is deferred to DailyResetAt.
+	DailyResetAt time.Time
 }
 
 // Remaining is the permits free in the current window.
@@ -33,6 +38,26 @@ func (h Headroom) Remaining() int64 { return max(h.Max-h.Used, 0) }
 
 // DailyRemaining is the permits left today.
 func (h Headroom) DailyRemaining() int64 { return max(h.Daily-h.DailyUsed, 0) }
+
+// DailyForecast returns when, read at now, the day's count reaches Daily
+// at the rate of the day so far (DailyUsed over the time since the day
+// began, a day before DailyResetAt), and whether it does before
+// DailyResetAt; now when the cap is reached already.
+func (h Headroom) DailyForecast(now time.Time) (time.Time, bool) {
+	if h.Daily > 0 && h.DailyUsed >= h.Daily {
+		return now, true
+	}
+	elapsed := now.Sub(h.DailyResetAt.Add(-24 * time.Hour))
+	if h.DailyUsed <= 0 || elapsed <= 0 || h.DailyResetAt.IsZero() {
+		return time.Time{}, false
+	}
+	perCall := max(elapsed/time.Duration(h.DailyUsed), 1)
+	left := time.Duration(h.Daily - h.DailyUsed)
+	if left > h.DailyResetAt.Sub(now)/perCall {
+		return time.Time{}, false // not before the reset
+	}
+	return now.Add(perCall * left), true
+}
 
 // Headroom reads loc's budget from the bucket (not this process's copy)
 // and returns what is left of it now. A location that never asked for a
@@ -58,7 +83,8 @@ func (g *Governor) Headroom(ctx context.Context, loc string) (Headroom, error) {
 // headroomOf is what is left of budget b at now (µs).
 func (g *Governor) headroomOf(b budget, now int64) Headroom {
 	l := b.limits(g.lim)
-	h := Headroom{Max: l.max, Window: g.cfg.Window, Used: b.heldAt(now, l), Daily: l.daily, DailyUsed: b.usedOn(now)}
+	h := Headroom{Max: l.max, Window: g.cfg.Window, Used: b.heldAt(now, l), Daily: l.daily, DailyUsed: b.usedOn(now),
+		DailyResetAt: time.UnixMicro(resetAt(now)).UTC()}
 	if b.pausedUntil > now {
 		h.PausedUntil = time.UnixMicro(b.pausedUntil)
 	}
