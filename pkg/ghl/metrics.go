@@ -31,6 +31,11 @@ const (
 	// MaxHeadroomSeries series, the lowest first, so the series stay
 	// bounded however many locations the fleet serves.
 	MetricRateHeadroom = "socialsync.rate.headroom"
+	// MetricRateDailyRemaining is the X-RateLimit-Daily-Remaining of the
+	// latest response for each location: the calls HighLevel still takes
+	// before its daily reset, socialsync_rate_daily_remaining{location},
+	// bounded as MetricRateHeadroom is.
+	MetricRateDailyRemaining = "socialsync.rate.daily_remaining"
 )
 
 // Bounds of MetricRateHeadroom.
@@ -45,9 +50,12 @@ type clientMetrics struct {
 	calls    metric.Int64Counter
 	limited  metric.Int64Counter
 	headroom metric.Int64ObservableGauge
+	daily    metric.Int64ObservableGauge
 
 	mu   sync.Mutex
 	seen map[laned]headroom
+	// days are the daily remaining of each location.
+	days map[string]headroom
 	now  func() time.Time
 }
 
@@ -69,7 +77,7 @@ func newClientMetrics(mp metric.MeterProvider) (*clientMetrics, error) {
 		return nil, nil
 	}
 	meter := mp.Meter(instrumentationName)
-	m := &clientMetrics{seen: map[laned]headroom{}, now: time.Now}
+	m := &clientMetrics{seen: map[laned]headroom{}, days: map[string]headroom{}, now: time.Now}
 	var err error
 	if m.calls, err = meter.Int64Counter(MetricCalls,
 		metric.WithDescription("Requests sent to HighLevel, retries included, by endpoint (method and route template) and status.")); err != nil {
@@ -84,7 +92,12 @@ func newClientMetrics(mp metric.MeterProvider) (*clientMetrics, error) {
 			"for the locations called recently, the lowest first.")); err != nil {
 		return nil, err
 	}
-	if _, err = meter.RegisterCallback(m.observe, m.headroom); err != nil {
+	if m.daily, err = meter.Int64ObservableGauge(MetricRateDailyRemaining,
+		metric.WithDescription("Requests left in HighLevel's day (X-RateLimit-Daily-Remaining of the latest response), "+
+			"for the locations called recently, the lowest first.")); err != nil {
+		return nil, err
+	}
+	if _, err = meter.RegisterCallback(m.observe, m.headroom, m.daily); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -117,6 +130,9 @@ func (m *clientMetrics) sent(r *request, info *ResponseInfo) {
 			lane = LaneInteractive // as LaneOf reads it: two label values at most
 		}
 		m.seen[laned{r.location, lane}] = headroom{remaining: info.RateLimit.Remaining, at: m.now()}
+		if info.RateLimit.DailyLimit > 0 {
+			m.days[r.location] = headroom{remaining: info.RateLimit.DailyRemaining, at: m.now()}
+		}
 		m.mu.Unlock()
 	}
 }
@@ -139,7 +155,25 @@ func (m *clientMetrics) observe(_ context.Context, o metric.Observer) error {
 		}
 		entries = append(entries, entry{k, h})
 	}
+	type day struct {
+		loc string
+		headroom
+	}
+	days := make([]day, 0, len(m.days))
+	for loc, h := range m.days {
+		if h.at.Before(cutoff) {
+			delete(m.days, loc)
+			continue
+		}
+		days = append(days, day{loc, h})
+	}
 	m.mu.Unlock()
+	slices.SortFunc(days, func(a, b day) int {
+		return cmp.Or(cmp.Compare(a.remaining, b.remaining), cmp.Compare(a.loc, b.loc))
+	})
+	for _, d := range days[:min(len(days), MaxHeadroomSeries)] {
+		o.ObserveInt64(m.daily, int64(d.remaining), metric.WithAttributes(attribute.String("location", d.loc)))
+	}
 	slices.SortFunc(entries, func(a, b entry) int {
 		return cmp.Or(cmp.Compare(a.remaining, b.remaining), cmp.Compare(a.loc, b.loc), cmp.Compare(a.lane, b.lane))
 	})

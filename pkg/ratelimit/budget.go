@@ -27,7 +27,8 @@ type budget struct {
 	open []openGrant
 	// pausedUntil is when a pause asked for by a 429 ends; 0 when none.
 	pausedUntil int64
-	// day is the UTC day (days since the Unix epoch) that used counts.
+	// day is the day that used counts: days since the Unix epoch, each
+	// starting resetOffset after midnight UTC (see dayOf).
 	day int64
 	// used is how many permits were handed out on day, plus what
 	// HighLevel reported as used by others.
@@ -42,6 +43,10 @@ type budget struct {
 	// come back for one; backgroundAt is when the latest background
 	// permit was handed out.
 	interactiveAt, wantedUntil, backgroundAt int64
+	// resetOffset is when, after midnight UTC (µs, whole hours), HighLevel
+	// starts its daily count again: 0 (midnight UTC) until learned from
+	// X-RateLimit-Daily-Remaining (see learn).
+	resetOffset int64
 }
 
 // grant is n permits handed out at once. A grant of permits HighLevel
@@ -94,10 +99,23 @@ func utcDay(us int64) int64 { return us / (24 * 3600 * 1_000_000) }
 
 func durationMicros(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
 
-const dayMicros = 24 * 3600 * 1_000_000
+const (
+	dayMicros  = 24 * 3600 * 1_000_000
+	hourMicros = 3600 * 1_000_000
+)
+
+// dayOf returns the day of b's daily count at now (µs): days since the
+// Unix epoch, starting resetOffset after midnight UTC.
+func (b *budget) dayOf(now int64) int64 { return (now - b.resetOffset) / dayMicros }
+
+// resetAt returns when the daily count of now's day starts again: the
+// next midnight UTC, or as much later as HighLevel's reset was learned to
+// be (see learn). HighLevel does not say when its daily count resets (no
+// header names it; its documentation names no time).
+func (b *budget) resetAt(now int64) int64 { return (b.dayOf(now)+1)*dayMicros + b.resetOffset }
 
 // settle drops the grants no longer in the rolling window at now, and
-// starts a new day's count when the UTC day changed. The other methods
+// starts a new day's count when the day (dayOf) changed. The other methods
 // give the same answers before and after: it only keeps the value small.
 func (b *budget) settle(now int64, l limits) {
 	if n := len(b.grants) - len(b.live(now, l)); n > 0 {
@@ -105,7 +123,7 @@ func (b *budget) settle(now int64, l limits) {
 	}
 	b.open = slices.DeleteFunc(b.open, func(o openGrant) bool { return o.n <= 0 || !o.holds(now, l) })
 	b.used = b.usedOn(now)
-	b.day = utcDay(now)
+	b.day = b.dayOf(now)
 	if b.pausedUntil <= now {
 		b.pausedUntil = 0
 	}
@@ -152,9 +170,9 @@ func held(gs []grant) int64 {
 	return n
 }
 
-// usedOn returns the day's count at now: 0 on a new UTC day.
+// usedOn returns the day's count at now: 0 on a new day (dayOf).
 func (b *budget) usedOn(now int64) int64 {
-	if utcDay(now) != b.day {
+	if b.dayOf(now) != b.day {
 		return 0
 	}
 	return b.used
@@ -257,7 +275,7 @@ func (b *budget) wait(now, k int64, l limits) time.Duration {
 		d = b.pausedUntil - now
 	}
 	if b.usedOn(now)+k > l.daily {
-		d = max(d, resetAt(now)-now)
+		d = max(d, b.resetAt(now)-now)
 	}
 	if rule.trickle > 0 {
 		d = max(d, rule.trickled(b.backgroundAt, k)-now)
@@ -324,7 +342,13 @@ type observation struct {
 // difference is recorded as a grant at now, which is cautious, since those
 // requests were made earlier and leave the window earlier. The daily count
 // learns the same way from X-RateLimit-Daily-Remaining. What remains is
-// never learned upward: b only ever gets more cautious about it.
+// never learned upward, b only ever gets more cautious about it, but for
+// one thing: when HighLevel counts less than half of b's count of the day
+// (and b counts at least resetMinUsed), HighLevel's day has started again.
+// b then takes HighLevel's count and learns the reset time, the hour of
+// now after midnight UTC, for every later day (resetOffset): the first
+// response after a reset comes within the hour when the location is busy,
+// and a later one only makes b reset later than HighLevel, which is safe.
 func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
 	if o.status == http.StatusTooManyRequests {
 		wait := o.retryAfter
@@ -365,12 +389,23 @@ func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
 		missing = ll.max - b.heldAt(now, l) - int64(rl.Remaining)
 	}
 	used := b.usedOn(now)
+	reset := false
 	if rl.DailyLimit > 0 {
-		used = max(used, ll.daily-int64(rl.DailyRemaining))
+		theirs := max(ll.daily-int64(rl.DailyRemaining), 0)
+		reset = used >= resetMinUsed && 2*theirs < used
+		if reset {
+			used = theirs
+		} else {
+			used = max(used, theirs)
+		}
 	}
-	changed = changed || missing > 0 || used > b.usedOn(now)
+	changed = changed || missing > 0 || used > b.usedOn(now) || reset
 	if !changed || !apply {
 		return changed
+	}
+	if reset {
+		b.resetOffset = now % dayMicros / hourMicros * hourMicros
+		b.day = b.dayOf(now)
 	}
 	b.max, b.daily, b.used = learned.max, learned.daily, used
 	if missing > 0 {
@@ -390,8 +425,8 @@ func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
 // and are read as closed grants, which a window frees.
 //
 // Version 3 adds, after the open entries, the lanes' times (lanes.go):
-// interactiveAt, wantedUntil and backgroundAt; versions 1 and 2 are read
-// with none.
+// interactiveAt, wantedUntil and backgroundAt, and the daily reset's
+// offset; versions 1 and 2 are read with none (a reset at midnight UTC).
 const (
 	budgetVersion   = 3
 	budgetVersionV2 = 2
@@ -424,6 +459,7 @@ func (b *budget) marshal() []byte {
 	out = binary.AppendUvarint(out, uint64(b.interactiveAt))
 	out = binary.AppendUvarint(out, uint64(b.wantedUntil))
 	out = binary.AppendUvarint(out, uint64(b.backgroundAt))
+	out = binary.AppendUvarint(out, uint64(b.resetOffset))
 	return out
 }
 
@@ -480,11 +516,12 @@ func unmarshalBudget(data []byte) (budget, error) {
 		}
 	}
 	if version >= budgetVersion {
-		var ok [3]bool
+		var ok [4]bool
 		b.interactiveAt, ok[0] = next()
 		b.wantedUntil, ok[1] = next()
 		b.backgroundAt, ok[2] = next()
-		if ok != [3]bool{true, true, true} {
+		b.resetOffset, ok[3] = next()
+		if ok != [4]bool{true, true, true, true} || b.resetOffset >= dayMicros {
 			return budget{}, errBadBudget
 		}
 	}

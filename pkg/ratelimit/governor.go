@@ -488,7 +488,7 @@ func (g *Governor) deferral(r *resource, now time.Time, lane ghl.Lane) time.Dura
 		}
 	}
 	est := r.estimate(now, k+1, lane, l)
-	wait := max(est-earlyReturn, minDeferral)
+	wait := min(max(est-earlyReturn, minDeferral), g.cfg.MaxDefer)
 	r.deferred[lane] = append(r.deferred[lane], now.Add(wait))
 	if lane == ghl.LaneInteractive {
 		r.wantUntil = max(r.wantUntil, micros(now.Add(wait+earlyReturn)))

@@ -27,7 +27,9 @@ type Headroom struct {
 	// PausedUntil is the end of a pause a 429 asked for; zero when none.
 	PausedUntil time.Time
 	// DailyResetAt is when the day's count starts again: the next midnight
-	// UTC (HighLevel names no reset time; see resetAt). Until then, at
+	// UTC, or the hour after it that HighLevel's X-RateLimit-Daily-Remaining
+	// showed its reset at (HighLevel names no reset time; see
+	// budget.learn). Until then, at
 	// BackgroundDaily(Daily) only interactive calls are made, and at Daily
 	// none: the location's work is deferred to DailyResetAt.
 	DailyResetAt time.Time
@@ -41,22 +43,26 @@ func (h Headroom) DailyRemaining() int64 { return max(h.Daily-h.DailyUsed, 0) }
 
 // DailyForecast returns when, read at now, the day's count reaches Daily
 // at the rate of the day so far (DailyUsed over the time since the day
-// began, a day before DailyResetAt), and whether it does before
-// DailyResetAt; now when the cap is reached already.
+// began, a day before DailyResetAt), to the second, and whether that is
+// before DailyResetAt; now when the cap is reached already. Within the
+// day's first minute there is no rate yet.
 func (h Headroom) DailyForecast(now time.Time) (time.Time, bool) {
-	if h.Daily > 0 && h.DailyUsed >= h.Daily {
+	now = now.UTC()
+	if h.Daily <= 0 || h.DailyUsed <= 0 || h.DailyResetAt.IsZero() {
+		return time.Time{}, false
+	}
+	if h.DailyUsed >= h.Daily {
 		return now, true
 	}
 	elapsed := now.Sub(h.DailyResetAt.Add(-24 * time.Hour))
-	if h.DailyUsed <= 0 || elapsed <= 0 || h.DailyResetAt.IsZero() {
+	if elapsed < time.Minute {
 		return time.Time{}, false
 	}
-	perCall := max(elapsed/time.Duration(h.DailyUsed), 1)
-	left := time.Duration(h.Daily - h.DailyUsed)
-	if left > h.DailyResetAt.Sub(now)/perCall {
-		return time.Time{}, false // not before the reset
+	at := now.Add(time.Duration(float64(h.Daily-h.DailyUsed) / float64(h.DailyUsed) * float64(elapsed)))
+	if !at.Before(h.DailyResetAt) {
+		return time.Time{}, false
 	}
-	return now.Add(perCall * left), true
+	return at.Truncate(time.Second), true
 }
 
 // Headroom reads loc's budget from the bucket (not this process's copy)
@@ -84,7 +90,7 @@ func (g *Governor) Headroom(ctx context.Context, loc string) (Headroom, error) {
 func (g *Governor) headroomOf(b budget, now int64) Headroom {
 	l := b.limits(g.lim)
 	h := Headroom{Max: l.max, Window: g.cfg.Window, Used: b.heldAt(now, l), Daily: l.daily, DailyUsed: b.usedOn(now),
-		DailyResetAt: time.UnixMicro(resetAt(now)).UTC()}
+		DailyResetAt: time.UnixMicro(b.resetAt(now)).UTC()}
 	if b.pausedUntil > now {
 		h.PausedUntil = time.UnixMicro(b.pausedUntil)
 	}

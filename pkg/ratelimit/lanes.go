@@ -19,7 +19,8 @@ import (
 //
 //   - Interactive demand: while some process has interactive callers of
 //     the location waiting for a permit, or deferred to come back for one
-//     (budget.wantedUntil, which that process writes and renews), the
+//     (budget.wantedUntil, which that process writes and renews while
+//     background permits are being handed out), the
 //     background gets a bounded share: one permit per span/reserve (about
 //     a tenth of the window: 10 of 100 per 10 s), never more. The
 //     interactive callers take the rest; the background still progresses.
@@ -109,10 +110,12 @@ func (b *budget) forLane(now int64, l limits, lane ghl.Lane) limits {
 // want records that interactive callers want permits until until (µs),
 // capped to demandHold spans from now, and reports whether that changed b:
 // only an extension by more than a tenth of a span is written, so that a
-// lasting demand costs a few writes a window.
+// lasting demand costs a few writes a window, and only while background
+// permits were handed out within the last demandHold spans: with no
+// background work to hold back, the mark would cost writes for nothing.
 func (b *budget) want(now, until int64, l limits) bool {
 	until = min(until, now+demandHold*l.span)
-	if until <= now || until <= b.wantedUntil+l.span/10 {
+	if until <= now || until <= b.wantedUntil+l.span/10 || b.backgroundAt == 0 || b.backgroundAt+demandHold*l.span <= now {
 		return false
 	}
 	b.wantedUntil = until
@@ -154,11 +157,9 @@ func (b *budget) takeLanes(now, wantI, wantB, proc int64, l limits) (gotI, gotB 
 	return 0, 0, min(waitI, waitB), changed
 }
 
-// resetAt returns when the day's count of the UTC day of now (µs) starts
-// again: the next midnight UTC. HighLevel does not say when its daily
-// count resets (no header gives it, its documentation names no time): the
-// governor assumes midnight UTC, as the simulator does.
-func resetAt(now int64) int64 { return (utcDay(now) + 1) * dayMicros }
+// resetMinUsed is the least day's count from which HighLevel's reporting
+// less than half of it is taken for its daily reset (see budget.learn).
+const resetMinUsed = 10
 
 // inLane returns how many callers of lane wait. The caller holds r.mu.
 func (r *resource) inLane(lane ghl.Lane) int {

@@ -69,11 +69,16 @@ func TestTakeLanes(t *testing.T) {
 }
 
 // Interactive callers left without a permit mark their demand in the
-// budget, for the other processes' background callers to see; a mark is
-// bounded in time and written again only when it grows by a tenth of a
-// span.
+// budget, for the other processes' background callers to see, when there
+// are any; a mark is bounded in time and written again only when it grows
+// by a tenth of a span.
 func TestInteractiveDemandIsMarked(t *testing.T) {
+	// With no background work going on, there is nothing to mark.
 	b := budget{grants: []grant{{t0 - 500_000, 10}}, day: utcDay(t0), used: 10}
+	if _, _, _, changed := b.takeLanes(t0, 3, 0, 1, testLimits); changed || b.wantedUntil != 0 {
+		t.Fatalf("full window, no background: changed %v, wantedUntil %d; want no mark", changed, b.wantedUntil)
+	}
+	b.backgroundAt = t0 - 300_000
 	gotI, _, wait, changed := b.takeLanes(t0, 3, 0, 1, testLimits)
 	if gotI != 0 || wait <= 0 || !changed || b.wantedUntil <= t0 {
 		t.Fatalf("full window: %d permits, wait %v, changed %v, wantedUntil %d; want none, a wait, a mark after %d",
@@ -98,7 +103,7 @@ func TestInteractiveDemandIsMarked(t *testing.T) {
 func TestDailyStopWaitsForTheReset(t *testing.T) {
 	b := budget{day: utcDay(t0), used: 90}
 	bg := b.forLane(t0, testLimits, ghl.LaneBackground)
-	reset := durationMicros(resetAt(t0) - t0)
+	reset := durationMicros(b.resetAt(t0) - t0)
 	if got := b.wait(t0, 1, bg); got != reset {
 		t.Errorf("background wait at 90%% = %v, want until the reset (%v)", got, reset)
 	}
@@ -109,11 +114,10 @@ func TestDailyStopWaitsForTheReset(t *testing.T) {
 	if got := b.wait(t0, 1, testLimits); got != reset {
 		t.Errorf("interactive wait at the cap = %v, want until the reset (%v)", got, reset)
 	}
-	if got := b.wait(resetAt(t0), 1, bg); got != 0 {
+	if got := b.wait(b.resetAt(t0), 1, bg); got != 0 {
 		t.Errorf("background wait after the reset = %v, want 0", got)
 	}
 	if reset <= 0 || reset > 24*time.Hour {
 		t.Errorf("reset %v away", reset)
 	}
 }
-

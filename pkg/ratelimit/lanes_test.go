@@ -138,15 +138,15 @@ func (c *settableClock) Jump(d time.Duration) { c.offset.Add(int64(d)) }
 
 // A location driven to its daily cap (the simulator's daily limit at 50):
 // background calls stop at 45 (90%) and are paced until the reset,
-// interactive ones go on to 50 and are then paced until the reset too,
-// with no 429; after the reset both lanes call again. The headroom tells
-// the reset time.
+// interactive ones go on to 50 and are then paced until the reset too (or
+// MaxDefer, when shorter), with no 429; after the reset both lanes call
+// again. The headroom tells the reset time.
 func TestDailyCapDefersToTheReset(t *testing.T) {
 	const daily = 50
 	clock := newClock(time.Date(2026, time.March, 11, 20, 0, 0, 0, time.UTC))
 	w := newWorldAt(t, 100, time.Second, daily, clock.Now)
 	loc, tok := w.location()
-	p := w.process(ratelimit.Config{Max: 100, Window: time.Second, Daily: daily, Now: clock.Now})
+	p := w.process(ratelimit.Config{Max: 100, Window: time.Second, Daily: daily, Now: clock.Now, MaxDefer: 24 * time.Hour})
 	c := w.client(p, tok, ghl.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -189,6 +189,12 @@ func TestDailyCapDefersToTheReset(t *testing.T) {
 	}
 	if n := count429(w.requests(loc)); n > 0 {
 		t.Errorf("%d 429s", n)
+	}
+	// By default a held caller is told to look again within MaxDefer.
+	capped := w.process(ratelimit.Config{Max: 100, Window: time.Second, Daily: daily, Now: clock.Now})
+	var paced *ratelimit.PacedError
+	if _, err := w.client(capped, tok, ghl.Options{}).Accounts(fg, loc); !errors.As(err, &paced) || paced.Wait != ratelimit.DefaultMaxDefer {
+		t.Errorf("a call at the cap with the default MaxDefer: %v, want paced for %v", err, ratelimit.DefaultMaxDefer)
 	}
 
 	clock.Jump(reset.Sub(clock.Now()) + time.Second)

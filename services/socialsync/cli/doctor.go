@@ -116,6 +116,7 @@ func doctorCmd(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "token: %s\n", tokenState(ctx, store, l, now))
 	fmt.Fprintf(env.Stdout, "token key: %s\n", keyState(ctx, store, l.ID))
 	fmt.Fprintf(env.Stdout, "time zone: %s\n", timezoneOf(l))
+	dailyReport(ctx, env.Stdout, c.js, l.ID, now)
 	problems := scopeReport(env, l, st)
 	warning, err := oldKeyWarning(ctx, store)
 	if err != nil {
