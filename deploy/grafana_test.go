@@ -22,7 +22,7 @@ var fleetMetrics = map[string][]string{
 	"socialsync_consumer_lag":                    {"worker", "consumer", "stream"},
 	"socialsync_ghl_calls_total":                 {"endpoint", "status"},
 	"socialsync_ghl_rate_limited_total":          {"location"},
-	"socialsync_rate_headroom":                   {"location"},
+	"socialsync_rate_headroom":                   {"location", "lane"},
 	"socialsync_token_refreshes_total":           {"result"},
 	"socialsync_stream_bytes":                    {"stream"},
 	"socialsync_stream_max_bytes":                {"stream"},

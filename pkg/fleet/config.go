@@ -37,10 +37,11 @@ type Config struct {
 	TokenRefreshMargin time.Duration `envconfig:"TOKEN_REFRESH_MARGIN" default:"5m" desc:"refresh an OAuth access token this long before it expires"`
 	// The fleet-wide HighLevel request budget per location: every process
 	// must be given the same values.
-	RateMax     int           `envconfig:"RATE_MAX" default:"100" desc:"HighLevel requests per location in one rate window, fleet-wide"`
-	RateWindow  time.Duration `envconfig:"RATE_WINDOW" default:"10s" desc:"HighLevel's rolling rate window"`
-	RateDaily   int64         `envconfig:"RATE_DAILY" default:"200000" desc:"HighLevel requests per location and UTC day, fleet-wide"`
-	RateMaxWait time.Duration `envconfig:"RATE_MAX_WAIT" default:"2s" desc:"longest a handler waits for a request permit before handing its message back for later"`
+	RateMax      int           `envconfig:"RATE_MAX" default:"100" desc:"HighLevel requests per location in one rate window, fleet-wide"`
+	RateWindow   time.Duration `envconfig:"RATE_WINDOW" default:"10s" desc:"HighLevel's rolling rate window"`
+	RateDaily    int64         `envconfig:"RATE_DAILY" default:"200000" desc:"HighLevel requests per location and UTC day, fleet-wide"`
+	RateMaxWait  time.Duration `envconfig:"RATE_MAX_WAIT" default:"2s" desc:"longest a handler waits for a request permit before handing its message back for later"`
+	RateMaxDefer time.Duration `envconfig:"RATE_MAX_DEFER" default:"5m" desc:"longest a message of a paced location (its window full, or its daily cap reached) is handed back for before it is looked at again"`
 	// How long failing work is retried, and how often a message may take
 	// its process down, before it becomes a dead letter.
 	RetryHorizon time.Duration `envconfig:"RETRY_HORIZON" default:"24h" desc:"how long after it was published a message whose handling keeps failing is retried before it becomes a dead letter; shorter than every stream's max age"`
@@ -161,6 +162,7 @@ func DefaultConfig() Config {
 		RateWindow:         10 * time.Second,
 		RateDaily:          200_000,
 		RateMaxWait:        2 * time.Second,
+		RateMaxDefer:       5 * time.Minute,
 		RetryHorizon:       bus.DefaultRetryHorizon,
 		CrashLimit:         bus.DefaultCrashLimit,
 		PauseMax:           DefaultPauseMax,

@@ -240,7 +240,7 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	// open permits hold until no request of the client (bounded by its
 	// attempt timeout) can still reach HighLevel.
 	governor, err := ratelimit.Open(ctx, js, ratelimit.Config{Max: cfg.RateMax, Window: cfg.RateWindow, Daily: cfg.RateDaily,
-		MaxWait: cfg.RateMaxWait, FlightBound: attemptTimeout + schedulingMargin, Log: d.Log})
+		MaxWait: cfg.RateMaxWait, MaxDefer: cfg.RateMaxDefer, FlightBound: attemptTimeout + schedulingMargin, Log: d.Log})
 	if err != nil {
 		if errors.Is(err, ratelimit.ErrConfig) {
 			return fmt.Errorf("%w: SOCIALSYNC_RATE_*: %v", ErrConfig, err)

@@ -104,6 +104,8 @@ type ResponseInfo struct {
 	Duration time.Duration
 	// Attempt counts from 1.
 	Attempt int
+	// Lane is the call's lane (LaneOf its context).
+	Lane Lane
 	// Err is nil when the attempt succeeded.
 	Err error
 }
@@ -412,7 +414,8 @@ func (r *request) resource() string {
 // It calls release, the attempt's permit (nil when none), exactly once,
 // whatever happens.
 func (c *Client) attempt(ctx context.Context, r *request, bearer string, terr error, release Release, target string, body []byte, contentType string, attempt int, out any) (int, *Error) {
-	info := ResponseInfo{Location: r.location, Company: r.company, Method: r.method, Path: r.template, Attempt: attempt}
+	info := ResponseInfo{Location: r.location, Company: r.company, Method: r.method, Path: r.template, Attempt: attempt,
+		Lane: LaneOf(ctx)}
 	if release != nil {
 		// Deferred, so that even a panic below gives the permit back.
 		defer func() { release(info) }()

@@ -25,11 +25,17 @@ const (
 	// agency calls): socialsync_ghl_rate_limited_total{location}.
 	MetricRateLimited = "socialsync.ghl.rate_limited"
 	// MetricRateHeadroom is the X-RateLimit-Remaining of the latest
-	// response for each location: socialsync_rate_headroom{location}. Only
+	// response for each location and lane (Lane: "interactive" or
+	// "background"): socialsync_rate_headroom{location,lane}. Only
 	// locations called within HeadroomTTL are reported, and at most
-	// MaxHeadroomSeries of them, the lowest first, so the series stay
+	// MaxHeadroomSeries series, the lowest first, so the series stay
 	// bounded however many locations the fleet serves.
 	MetricRateHeadroom = "socialsync.rate.headroom"
+	// MetricRateDailyRemaining is the X-RateLimit-Daily-Remaining of the
+	// latest response for each location: the calls HighLevel still takes
+	// before its daily reset, socialsync_rate_daily_remaining{location},
+	// bounded as MetricRateHeadroom is.
+	MetricRateDailyRemaining = "socialsync.rate.daily_remaining"
 )
 
 // Bounds of MetricRateHeadroom.
@@ -44,10 +50,19 @@ type clientMetrics struct {
 	calls    metric.Int64Counter
 	limited  metric.Int64Counter
 	headroom metric.Int64ObservableGauge
+	daily    metric.Int64ObservableGauge
 
 	mu   sync.Mutex
-	seen map[string]headroom
+	seen map[laned]headroom
+	// days are the daily remaining of each location.
+	days map[string]headroom
 	now  func() time.Time
+}
+
+// laned names a headroom series: a location and a lane.
+type laned struct {
+	loc  string
+	lane Lane
 }
 
 type headroom struct {
@@ -62,7 +77,7 @@ func newClientMetrics(mp metric.MeterProvider) (*clientMetrics, error) {
 		return nil, nil
 	}
 	meter := mp.Meter(instrumentationName)
-	m := &clientMetrics{seen: map[string]headroom{}, now: time.Now}
+	m := &clientMetrics{seen: map[laned]headroom{}, days: map[string]headroom{}, now: time.Now}
 	var err error
 	if m.calls, err = meter.Int64Counter(MetricCalls,
 		metric.WithDescription("Requests sent to HighLevel, retries included, by endpoint (method and route template) and status.")); err != nil {
@@ -77,7 +92,12 @@ func newClientMetrics(mp metric.MeterProvider) (*clientMetrics, error) {
 			"for the locations called recently, the lowest first.")); err != nil {
 		return nil, err
 	}
-	if _, err = meter.RegisterCallback(m.observe, m.headroom); err != nil {
+	if m.daily, err = meter.Int64ObservableGauge(MetricRateDailyRemaining,
+		metric.WithDescription("Requests left in HighLevel's day (X-RateLimit-Daily-Remaining of the latest response), "+
+			"for the locations called recently, the lowest first.")); err != nil {
+		return nil, err
+	}
+	if _, err = meter.RegisterCallback(m.observe, m.headroom, m.daily); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -105,7 +125,14 @@ func (m *clientMetrics) sent(r *request, info *ResponseInfo) {
 	}
 	if r.location != "" && info.RateLimit.Present {
 		m.mu.Lock()
-		m.seen[r.location] = headroom{remaining: info.RateLimit.Remaining, at: m.now()}
+		lane := info.Lane
+		if lane > LaneBackground {
+			lane = LaneInteractive // as LaneOf reads it: two label values at most
+		}
+		m.seen[laned{r.location, lane}] = headroom{remaining: info.RateLimit.Remaining, at: m.now()}
+		if info.RateLimit.DailyLimit > 0 {
+			m.days[r.location] = headroom{remaining: info.RateLimit.DailyRemaining, at: m.now()}
+		}
 		m.mu.Unlock()
 	}
 }
@@ -115,25 +142,44 @@ func (m *clientMetrics) sent(r *request, info *ResponseInfo) {
 // forgets the others.
 func (m *clientMetrics) observe(_ context.Context, o metric.Observer) error {
 	type entry struct {
-		loc string
+		laned
 		headroom
 	}
 	cutoff := m.now().Add(-HeadroomTTL)
 	m.mu.Lock()
 	entries := make([]entry, 0, len(m.seen))
-	for loc, h := range m.seen {
+	for k, h := range m.seen {
 		if h.at.Before(cutoff) {
-			delete(m.seen, loc)
+			delete(m.seen, k)
 			continue
 		}
-		entries = append(entries, entry{loc, h})
+		entries = append(entries, entry{k, h})
+	}
+	type day struct {
+		loc string
+		headroom
+	}
+	days := make([]day, 0, len(m.days))
+	for loc, h := range m.days {
+		if h.at.Before(cutoff) {
+			delete(m.days, loc)
+			continue
+		}
+		days = append(days, day{loc, h})
 	}
 	m.mu.Unlock()
-	slices.SortFunc(entries, func(a, b entry) int {
+	slices.SortFunc(days, func(a, b day) int {
 		return cmp.Or(cmp.Compare(a.remaining, b.remaining), cmp.Compare(a.loc, b.loc))
 	})
+	for _, d := range days[:min(len(days), MaxHeadroomSeries)] {
+		o.ObserveInt64(m.daily, int64(d.remaining), metric.WithAttributes(attribute.String("location", d.loc)))
+	}
+	slices.SortFunc(entries, func(a, b entry) int {
+		return cmp.Or(cmp.Compare(a.remaining, b.remaining), cmp.Compare(a.loc, b.loc), cmp.Compare(a.lane, b.lane))
+	})
 	for _, e := range entries[:min(len(entries), MaxHeadroomSeries)] {
-		o.ObserveInt64(m.headroom, int64(e.remaining), metric.WithAttributes(attribute.String("location", e.loc)))
+		o.ObserveInt64(m.headroom, int64(e.remaining), metric.WithAttributes(
+			attribute.String("location", e.loc), attribute.String("lane", e.lane.String())))
 	}
 	return nil
 }

@@ -37,6 +37,12 @@ func TestSimMetrics(t *testing.T) {
 	if got := page.Sum("socialsync_rate_headroom", "location", loc); got != 2 {
 		t.Errorf("headroom after 1 of 3 requests = %v, want 2", got)
 	}
+	if got := page.Sum("socialsync_rate_headroom", "location", loc, "lane", "interactive"); got != 2 {
+		t.Errorf("interactive headroom after 1 of 3 requests = %v, want 2", got)
+	}
+	if got := page.Sum("socialsync_rate_daily_remaining", "location", loc); got != 199_999 {
+		t.Errorf("daily remaining after 1 request = %v, want 199999", got)
+	}
 	for range 2 {
 		if _, err := c.ListSocialTags(ctx, loc, ghl.SearchOpts{}); err != nil {
 			t.Fatal(err)

@@ -223,7 +223,7 @@ func TestAdminConfig(t *testing.T) {
 	e := newEnv(t, "demo")
 	var got configJSON
 	e.admin("GET", "/_sandbox/config", nil).want(t, http.StatusOK).decode(t, &got)
-	want := configJSON{AccessTokenTTL: "23h59m59s", RateLimit: rateLimitJSON{Max: 100, Window: "10s", Daily: 200000},
+	want := configJSON{AccessTokenTTL: "23h59m59s", RateLimit: rateLimitJSON{Max: 100, Window: "10s", Daily: 200000, DailyReset: "0s"},
 		Duplicates: duplicateConfig{CustomValues: 400, LocationTags: 200}, SearchIndexLag: "0s", WebhookRetry: "10m0s"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)

@@ -57,11 +57,13 @@ type duplicateConfig struct {
 }
 
 // rateConfig is the per-location limit: Max requests per rolling Window and
-// Daily requests per UTC day.
+// Daily requests per day, which starts DailyReset after midnight UTC
+// (HighLevel documents no reset time; 0, midnight UTC, by default).
 type rateConfig struct {
-	Max    int
-	Window time.Duration
-	Daily  int64
+	Max        int
+	Window     time.Duration
+	Daily      int64
+	DailyReset time.Duration
 }
 
 func defaultConfig() *config {
@@ -87,18 +89,20 @@ type configJSON struct {
 }
 
 type rateLimitJSON struct {
-	Max    int    `json:"max"`
-	Window string `json:"window"`
-	Daily  int64  `json:"daily"`
+	Max        int    `json:"max"`
+	Window     string `json:"window"`
+	Daily      int64  `json:"daily"`
+	DailyReset string `json:"dailyReset"`
 }
 
 // configPatch is a partial update: absent fields keep their value.
 type configPatch struct {
 	AccessTokenTTL *string `json:"accessTokenTTL"`
 	RateLimit      *struct {
-		Max    *int    `json:"max"`
-		Window *string `json:"window"`
-		Daily  *int64  `json:"daily"`
+		Max        *int    `json:"max"`
+		Window     *string `json:"window"`
+		Daily      *int64  `json:"daily"`
+		DailyReset *string `json:"dailyReset"`
 	} `json:"rateLimit"`
 	Duplicates *struct {
 		CustomValues *int `json:"customValues"`
@@ -115,7 +119,7 @@ func (c *config) toJSON() configJSON {
 	return configJSON{
 		AccessTokenTTL: c.accessTokenTTL.String(),
 		RateLimit: rateLimitJSON{
-			Max: c.rate.Max, Window: c.rate.Window.String(), Daily: c.rate.Daily,
+			Max: c.rate.Max, Window: c.rate.Window.String(), Daily: c.rate.Daily, DailyReset: c.rate.DailyReset.String(),
 		},
 		Duplicates:     c.duplicates,
 		SearchIndexLag: c.searchIndexLag.String(),
@@ -157,6 +161,13 @@ func (c *config) apply(p configPatch) (*config, error) {
 				return nil, fmt.Errorf("rateLimit.daily: want at least 1, got %d", *rl.Daily)
 			}
 			next.rate.Daily = *rl.Daily
+		}
+		if rl.DailyReset != nil {
+			d, err := time.ParseDuration(*rl.DailyReset)
+			if err != nil || d < 0 || d >= 24*time.Hour || d%time.Second != 0 {
+				return nil, fmt.Errorf("rateLimit.dailyReset: want a Go duration of whole seconds from 0s to under 24h after midnight UTC, got %q", *rl.DailyReset)
+			}
+			next.rate.DailyReset = d
 		}
 	}
 	if d := p.Duplicates; d != nil {

@@ -8,7 +8,8 @@ import (
 )
 
 // limiter enforces one location's limits: at most Max accepted requests in
-// any rolling Window, and at most Daily per UTC day. It keeps the times of
+// any rolling Window, and at most Daily per day (a UTC day, or one that
+// starts DailyReset after midnight UTC). It keeps the times of
 // the last Max accepted requests in a ring, so a decision is O(1) and takes
 // no allocation. Rejected requests consume nothing.
 type limiter struct {
@@ -47,7 +48,8 @@ func (l *limiter) peek(now time.Time, cfg *config) rateDecision {
 func (l *limiter) decide(now time.Time, cfg *config, consume bool) rateDecision {
 	rc := cfg.rate
 	t := now.UnixNano()
-	day := now.Unix() / 86400 // UTC day number
+	reset := int64(rc.DailyReset / time.Second)
+	day := (now.Unix() - reset) / 86400 // day number, days starting at the reset
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -79,7 +81,7 @@ func (l *limiter) decide(now time.Time, cfg *config, consume bool) rateDecision 
 			d.retryAfter = time.Duration(l.ring[l.head] + int64(rc.Window) - t)
 		}
 		if dailyFull {
-			next := time.Unix((day+1)*86400, 0)
+			next := time.Unix((day+1)*86400+reset, 0)
 			d.retryAfter = max(d.retryAfter, next.Sub(now))
 		}
 		return d

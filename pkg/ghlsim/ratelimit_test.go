@@ -1,6 +1,7 @@
 package ghlsim
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -122,4 +123,29 @@ func TestRateLimitSkipsUnauthenticated(t *testing.T) {
 	// Errors after authentication count and carry the headers.
 	r = e.request("GET", path, nil, "Authorization", "Bearer "+loc.Token)
 	r.want(t, http.StatusTooManyRequests)
+}
+
+// The day can start at another time than midnight UTC (HighLevel documents
+// none): rateLimit.dailyReset, after midnight UTC.
+func TestRateLimitDailyReset(t *testing.T) {
+	e := newEnv(t, "demo")
+	start := testStart()
+	// The reset an hour and a second after now, as a time after midnight UTC.
+	reset := start.Add(time.Hour + time.Second).Sub(start.Truncate(24 * time.Hour)).Truncate(time.Second)
+	reset %= 24 * time.Hour
+	e.setConfig(fmt.Sprintf(`{"rateLimit":{"daily":2,"dailyReset":%q}}`, reset.String()))
+	loc := e.loc(0)
+	path := "/social-media-posting/" + loc.ID + "/accounts"
+	for range 2 {
+		e.api("GET", path, loc.Token, nil).want(t, http.StatusOK)
+	}
+	r := e.api("GET", path, loc.Token, nil).want(t, http.StatusTooManyRequests)
+	if got, _ := strconv.Atoi(r.header.Get("Retry-After")); got < 3600 || got > 3602 {
+		t.Errorf("Retry-After = %d s, want the reset an hour away", got)
+	}
+	e.clock.Advance(time.Hour + 2*time.Second)
+	r = e.api("GET", path, loc.Token, nil).want(t, http.StatusOK)
+	if got := r.header.Get("X-RateLimit-Daily-Remaining"); got != "1" {
+		t.Errorf("daily remaining after the reset = %q, want 1", got)
+	}
 }

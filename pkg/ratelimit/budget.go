@@ -27,7 +27,8 @@ type budget struct {
 	open []openGrant
 	// pausedUntil is when a pause asked for by a 429 ends; 0 when none.
 	pausedUntil int64
-	// day is the UTC day (days since the Unix epoch) that used counts.
+	// day is the day that used counts: days since the Unix epoch, each
+	// starting resetOffset after midnight UTC (see dayOf).
 	day int64
 	// used is how many permits were handed out on day, plus what
 	// HighLevel reported as used by others.
@@ -36,6 +37,16 @@ type budget struct {
 	// (X-RateLimit-Max for the same window, X-RateLimit-Limit-Daily); 0
 	// until a response said, and then the configured ones apply.
 	max, daily int64
+	// The lanes (lanes.go): interactiveAt is when the latest interactive
+	// permit was handed out (0: never); wantedUntil is until when some
+	// process has interactive callers waiting for a permit or deferred to
+	// come back for one; backgroundAt is when the latest background
+	// permit was handed out.
+	interactiveAt, wantedUntil, backgroundAt int64
+	// resetOffset is when, after midnight UTC (µs, whole hours), HighLevel
+	// starts its daily count again: 0 (midnight UTC) until learned from
+	// X-RateLimit-Daily-Remaining (see learn).
+	resetOffset int64
 }
 
 // grant is n permits handed out at once. A grant of permits HighLevel
@@ -71,6 +82,9 @@ type limits struct {
 	// flight bounds, in µs, the time from a permit to its request's
 	// arrival at HighLevel: the client's per-attempt timeout and a margin.
 	flight int64
+	// lane is what a permit of the background lane may not take (see
+	// lanes.go); the zero value restricts nothing (the interactive lane).
+	lane laneRule
 }
 
 func micros(t time.Time) int64 {
@@ -85,10 +99,23 @@ func utcDay(us int64) int64 { return us / (24 * 3600 * 1_000_000) }
 
 func durationMicros(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
 
-const dayMicros = 24 * 3600 * 1_000_000
+const (
+	dayMicros  = 24 * 3600 * 1_000_000
+	hourMicros = 3600 * 1_000_000
+)
+
+// dayOf returns the day of b's daily count at now (µs): days since the
+// Unix epoch, starting resetOffset after midnight UTC.
+func (b *budget) dayOf(now int64) int64 { return (now - b.resetOffset) / dayMicros }
+
+// resetAt returns when the daily count of now's day starts again: the
+// next midnight UTC, or as much later as HighLevel's reset was learned to
+// be (see learn). HighLevel does not say when its daily count resets (no
+// header names it; its documentation names no time).
+func (b *budget) resetAt(now int64) int64 { return (b.dayOf(now)+1)*dayMicros + b.resetOffset }
 
 // settle drops the grants no longer in the rolling window at now, and
-// starts a new day's count when the UTC day changed. The other methods
+// starts a new day's count when the day (dayOf) changed. The other methods
 // give the same answers before and after: it only keeps the value small.
 func (b *budget) settle(now int64, l limits) {
 	if n := len(b.grants) - len(b.live(now, l)); n > 0 {
@@ -96,7 +123,7 @@ func (b *budget) settle(now int64, l limits) {
 	}
 	b.open = slices.DeleteFunc(b.open, func(o openGrant) bool { return o.n <= 0 || !o.holds(now, l) })
 	b.used = b.usedOn(now)
-	b.day = utcDay(now)
+	b.day = b.dayOf(now)
 	if b.pausedUntil <= now {
 		b.pausedUntil = 0
 	}
@@ -143,16 +170,16 @@ func held(gs []grant) int64 {
 	return n
 }
 
-// usedOn returns the day's count at now: 0 on a new UTC day.
+// usedOn returns the day's count at now: 0 on a new day (dayOf).
 func (b *budget) usedOn(now int64) int64 {
-	if utcDay(now) != b.day {
+	if b.dayOf(now) != b.day {
 		return 0
 	}
 	return b.used
 }
 
 // limits returns l with the limits HighLevel reported in place of the
-// configured ones.
+// configured ones, less what l.lane keeps from its lane.
 func (b *budget) limits(l limits) limits {
 	if b.max > 0 {
 		l.max = b.max
@@ -160,7 +187,7 @@ func (b *budget) limits(l limits) limits {
 	if b.daily > 0 {
 		l.daily = b.daily
 	}
-	return l
+	return l.lane.apply(l)
 }
 
 // add records a grant of n permits at now, keeping grants ordered (the
@@ -183,13 +210,21 @@ func (b *budget) add(now, n int64, l limits) {
 
 // take hands out up to want permits at now to the process proc, as open
 // permits. It returns how many it handed out and, when none, how long
-// until one may be free (an estimate: see wait). The caller has settled b.
+// until one may be free (an estimate: see wait). l.lane restricts a
+// background lane's permits. The caller has settled b.
 func (b *budget) take(now, want, proc int64, l limits) (int64, time.Duration) {
 	if wait := b.wait(now, 1, l); wait > 0 {
 		return 0, wait
 	}
+	trickle := l.lane.trickle > 0
 	l = b.limits(l)
 	n := min(want, l.max-b.heldAt(now, l), l.daily-b.usedOn(now))
+	if trickle {
+		n = min(n, 1)
+	}
+	if n <= 0 {
+		return 0, 0
+	}
 	i := slices.IndexFunc(b.open, func(o openGrant) bool { return o.proc == proc })
 	if i < 0 {
 		b.open = append(b.open, openGrant{proc: proc})
@@ -233,13 +268,17 @@ func (b *budget) release(proc, open int64, at []int64, now int64, l limits) {
 // responses come back in milliseconds), so it is an estimate: a lower
 // bound as long as the open ones close soon.
 func (b *budget) wait(now, k int64, l limits) time.Duration {
+	rule := l.lane
 	l = b.limits(l)
 	var d int64
 	if b.pausedUntil > now {
 		d = b.pausedUntil - now
 	}
 	if b.usedOn(now)+k > l.daily {
-		d = max(d, (utcDay(now)+1)*dayMicros-now)
+		d = max(d, b.resetAt(now)-now)
+	}
+	if rule.trickle > 0 {
+		d = max(d, rule.trickled(b.backgroundAt, k)-now)
 	}
 	live := b.live(now, l)
 	var open int64
@@ -272,9 +311,13 @@ func (b *budget) wait(now, k int64, l limits) time.Duration {
 // any k, supposing that every permit is taken as soon as it is free: a
 // window's worth later, the grants repeat.
 func (b *budget) eta(now, k int64, l limits) time.Duration {
-	m := b.limits(l).max
+	m := max(b.limits(l).max, 1)
 	periods := (k - 1) / m
-	return b.wait(now, k-periods*m, l) + durationMicros(periods*l.span)
+	d := b.wait(now, k-periods*m, l) + durationMicros(periods*l.span)
+	if l.lane.trickle > 0 {
+		d = max(d, durationMicros(l.lane.trickled(b.backgroundAt, k)-now))
+	}
+	return d
 }
 
 // observation is what one response told about a resource's budget.
@@ -299,7 +342,13 @@ type observation struct {
 // difference is recorded as a grant at now, which is cautious, since those
 // requests were made earlier and leave the window earlier. The daily count
 // learns the same way from X-RateLimit-Daily-Remaining. What remains is
-// never learned upward: b only ever gets more cautious about it.
+// never learned upward, b only ever gets more cautious about it, but for
+// one thing: when HighLevel counts less than half of b's count of the day
+// (and b counts at least resetMinUsed), HighLevel's day has started again.
+// b then takes HighLevel's count and learns the reset time, the hour of
+// now after midnight UTC, for every later day (resetOffset): the first
+// response after a reset comes within the hour when the location is busy,
+// and a later one only makes b reset later than HighLevel, which is safe.
 func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
 	if o.status == http.StatusTooManyRequests {
 		wait := o.retryAfter
@@ -340,12 +389,23 @@ func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
 		missing = ll.max - b.heldAt(now, l) - int64(rl.Remaining)
 	}
 	used := b.usedOn(now)
+	reset := false
 	if rl.DailyLimit > 0 {
-		used = max(used, ll.daily-int64(rl.DailyRemaining))
+		theirs := max(ll.daily-int64(rl.DailyRemaining), 0)
+		reset = used >= resetMinUsed && 2*theirs < used
+		if reset {
+			used = theirs
+		} else {
+			used = max(used, theirs)
+		}
 	}
-	changed = changed || missing > 0 || used > b.usedOn(now)
+	changed = changed || missing > 0 || used > b.usedOn(now) || reset
 	if !changed || !apply {
 		return changed
+	}
+	if reset {
+		b.resetOffset = now % dayMicros / hourMicros * hourMicros
+		b.day = b.dayOf(now)
 	}
 	b.max, b.daily, b.used = learned.max, learned.daily, used
 	if missing > 0 {
@@ -363,8 +423,13 @@ func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
 //
 // Version 1 had no open entries: its grants were counted from the permit,
 // and are read as closed grants, which a window frees.
+//
+// Version 3 adds, after the open entries, the lanes' times (lanes.go):
+// interactiveAt, wantedUntil and backgroundAt, and the daily reset's
+// offset; versions 1 and 2 are read with none (a reset at midnight UTC).
 const (
-	budgetVersion   = 2
+	budgetVersion   = 3
+	budgetVersionV2 = 2
 	budgetVersionV1 = 1
 )
 
@@ -391,11 +456,15 @@ func (b *budget) marshal() []byte {
 		out = binary.AppendUvarint(out, uint64(o.n))
 		out = binary.AppendUvarint(out, uint64(o.latest))
 	}
+	out = binary.AppendUvarint(out, uint64(b.interactiveAt))
+	out = binary.AppendUvarint(out, uint64(b.wantedUntil))
+	out = binary.AppendUvarint(out, uint64(b.backgroundAt))
+	out = binary.AppendUvarint(out, uint64(b.resetOffset))
 	return out
 }
 
 func unmarshalBudget(data []byte) (budget, error) {
-	if len(data) == 0 || (data[0] != budgetVersion && data[0] != budgetVersionV1) {
+	if len(data) == 0 || (data[0] != budgetVersion && data[0] != budgetVersionV2 && data[0] != budgetVersionV1) {
 		return budget{}, errBadBudget
 	}
 	version := data[0]
@@ -431,7 +500,7 @@ func unmarshalBudget(data []byte) (budget, error) {
 		prev += d
 		b.grants = append(b.grants, grant{at: prev, n: n})
 	}
-	if version == budgetVersion {
+	if version >= budgetVersionV2 {
 		count, ok := next()
 		if !ok || count > int64(len(data)) {
 			return budget{}, errBadBudget
@@ -444,6 +513,16 @@ func unmarshalBudget(data []byte) (budget, error) {
 				return budget{}, errBadBudget
 			}
 			b.open = append(b.open, openGrant{proc: proc, n: n, latest: latest})
+		}
+	}
+	if version >= budgetVersion {
+		var ok [4]bool
+		b.interactiveAt, ok[0] = next()
+		b.wantedUntil, ok[1] = next()
+		b.backgroundAt, ok[2] = next()
+		b.resetOffset, ok[3] = next()
+		if ok != [4]bool{true, true, true, true} || b.resetOffset >= dayMicros {
+			return budget{}, errBadBudget
 		}
 	}
 	if len(data) != 0 {

@@ -377,7 +377,8 @@ func TestBudgetEncoding(t *testing.T) {
 	for _, b := range []budget{
 		{grants: []grant{}},
 		{grants: []grant{{t0, 3}, {t0, 1}, {t0 + 1, 100}, {t0 + 9_999_999, 1}}, pausedUntil: t0 + 5, day: utcDay(t0), used: 199_999,
-			max: 100, daily: 200_000, open: []openGrant{{proc: 1<<62 - 1, n: 7, latest: t0}, {proc: 1, n: 1, latest: t0 - 5}}},
+			max: 100, daily: 200_000, open: []openGrant{{proc: 1<<62 - 1, n: 7, latest: t0}, {proc: 1, n: 1, latest: t0 - 5}},
+			interactiveAt: t0 - 7, wantedUntil: t0 + 3, backgroundAt: t0 - 2, resetOffset: 5 * hourMicros},
 	} {
 		got, err := unmarshalBudget(b.marshal())
 		if err != nil {
@@ -400,6 +401,12 @@ func TestBudgetEncoding(t *testing.T) {
 	if got, err := unmarshalBudget(v1); err != nil || !cmp.Equal(got, budget{day: 5, used: 2, grants: []grant{{7, 3}}}, cmp.AllowUnexported(budget{}, grant{}, openGrant{})) {
 		t.Errorf("version 1 budget read as %+v, %v", got, err)
 	}
+	// A budget of version 2 has no interactive time.
+	v2 := []byte{2, 5, 2, 0, 0, 0, 1, 7, 3, 1, 9, 1, 7}
+	if got, err := unmarshalBudget(v2); err != nil || !cmp.Equal(got, budget{day: 5, used: 2, grants: []grant{{7, 3}},
+		open: []openGrant{{proc: 9, n: 1, latest: 7}}}, cmp.AllowUnexported(budget{}, grant{}, openGrant{})) {
+		t.Errorf("version 2 budget read as %+v, %v", got, err)
+	}
 	for _, bad := range [][]byte{nil, {}, {3}, {2}, {1}, {1, 1, 1, 1, 1, 1, 5}, {2, 1, 1, 1, 1, 1, 0, 1, 1}, append(full.marshal(), 0)} {
 		if _, err := unmarshalBudget(bad); err == nil {
 			t.Errorf("unmarshalBudget(%v) accepted", bad)
@@ -419,4 +426,47 @@ func FuzzUnmarshalBudget(f *testing.F) {
 			t.Fatalf("round trip of %v: %+v then %+v, %v", data, b, again, err)
 		}
 	})
+}
+
+// HighLevel's day restarting shows as its daily count far below the
+// budget's: the budget takes HighLevel's count and the hour of the reset,
+// and resets at that hour from then on.
+func TestLearnsTheDailyReset(t *testing.T) {
+	rl := func(dailyRemaining int) observation {
+		return observation{status: 200, rateLimit: ghl.RateLimit{Present: true, Max: 10, Remaining: 9,
+			Interval: 900 * time.Millisecond, DailyLimit: 100, DailyRemaining: dailyRemaining}}
+	}
+	now := t0 + 1_800_000_000 // 12:30 UTC
+	b := budget{day: utcDay(now), used: 80, max: 10, daily: 100}
+	if !b.learn(now, rl(98), testLimits, false) {
+		t.Fatal("a count of 2 against 80 does not teach a reset")
+	}
+	b.learn(now, rl(98), testLimits, true)
+	if b.resetOffset != 12*hourMicros || b.usedOn(now) != 2 {
+		t.Fatalf("after the reset: offset %v, %d used; want 12h, 2", durationMicros(b.resetOffset), b.usedOn(now))
+	}
+	next := (utcDay(now)+1)*dayMicros + 12*hourMicros
+	if got := b.resetAt(now); got != next {
+		t.Errorf("reset at %v, want %v", time.UnixMicro(got).UTC(), time.UnixMicro(next).UTC())
+	}
+	// The next midnight UTC no longer resets the count; noon does.
+	b.used = 95
+	if got := b.usedOn(next - 1); got != 95 {
+		t.Errorf("count just before the learned reset = %d, want 95", got)
+	}
+	if got := b.usedOn(next); got != 0 {
+		t.Errorf("count at the learned reset = %d, want 0", got)
+	}
+	// A small day's count, or HighLevel counting a little less, is no reset.
+	for _, c := range []struct {
+		used      int64
+		remaining int
+	}{{9, 100}, {80, 50}} {
+		b := budget{day: utcDay(now), used: c.used, max: 10, daily: 100}
+		b.learn(now, rl(c.remaining), testLimits, true)
+		if b.resetOffset != 0 || b.usedOn(now) != c.used {
+			t.Errorf("%d used, HighLevel says %d remain: offset %v, %d used; want no reset", c.used, c.remaining,
+				durationMicros(b.resetOffset), b.usedOn(now))
+		}
+	}
 }

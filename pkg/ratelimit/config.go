@@ -15,6 +15,8 @@ const (
 	DefaultDaily      = 200_000
 	DefaultMaxWait    = 2 * time.Second
 	DefaultMaxWaiters = 2
+	// DefaultMaxDefer bounds how long a caller is told to stay away.
+	DefaultMaxDefer = 5 * time.Minute
 	// DefaultFlightBound is ghl.DefaultAttemptTimeout (30 s), the longest
 	// a request of the client can take, plus 5 s for the scheduling
 	// between a permit and the start of its attempt.
@@ -41,6 +43,11 @@ type Config struct {
 	// next ones get a *PacedError. It keeps a paced resource from taking
 	// every handler slot of a consumer.
 	MaxWaiters int
+	// MaxDefer is the longest a *PacedError tells a caller to stay away:
+	// a location at its daily cap has its messages looked at again this
+	// often until the reset, rather than parked for hours on an estimate.
+	// Defaults to DefaultMaxDefer.
+	MaxDefer time.Duration
 	// Guard is added to the window a closed permit is held for after its
 	// response: it covers the disagreement between the clocks of the
 	// fleet's hosts (and HighLevel's), nothing else, since a permit holds
@@ -91,6 +98,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxWaiters < 0 {
 		bad("MaxWaiters", c.MaxWaiters)
 	}
+	if c.MaxDefer < 0 {
+		bad("MaxDefer", c.MaxDefer)
+	}
 	if c.Guard < 0 {
 		bad("Guard", c.Guard)
 	}
@@ -120,6 +130,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxWaiters == 0 {
 		c.MaxWaiters = DefaultMaxWaiters
+	}
+	if c.MaxDefer == 0 {
+		c.MaxDefer = DefaultMaxDefer
 	}
 	if c.Guard == 0 {
 		c.Guard = c.Window / 100

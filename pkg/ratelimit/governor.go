@@ -79,9 +79,13 @@ type resource struct {
 	// the revision it rests on (a copy of cache's, for estimates).
 	fresh time.Time
 	// deferred are the times that callers told to come back later were
-	// given and that are still ahead, so that each is given its own
-	// permit's time.
-	deferred []time.Time
+	// given and that are still ahead, by lane, so that each is given its
+	// own permit's time.
+	deferred [2][]time.Time
+	// wantUntil is until when this process's interactive callers want
+	// permits (µs): the latest time a deferred one was told to come back;
+	// wantWritten is the part of it the budget has (lanes.go).
+	wantUntil, wantWritten int64
 	// open counts the permits this process handed out for the resource
 	// and has not released; pending are the releases not yet written to
 	// the budget (µs, 0 for a permit never used), which the pump writes.
@@ -100,6 +104,7 @@ type waiter struct {
 	err   error
 	// deadline is when a caller of Acquire stops waiting; zero for Wait.
 	deadline time.Time
+	lane     ghl.Lane
 }
 
 // Open returns a Governor on the socialsync_rate_budget bucket, which
@@ -147,12 +152,18 @@ func (g *Governor) Wait(ctx context.Context, loc string) (ghl.Release, error) {
 	return g.acquire(ctx, loc, false)
 }
 
-// Check returns the *PacedError Acquire would return for loc now,
-// without taking a permit, or nil when Acquire would hand one out or wait
-// for it. A message handler calls it before the work that precedes its
-// HighLevel call (reads, locks), so that a paced location's backlog is
-// handed back at the cost of nothing but the check.
+// Check returns the *PacedError Acquire would return for loc now, for a
+// call of the interactive lane, without taking a permit, or nil when
+// Acquire would hand one out or wait for it. A message handler calls it
+// before the work that precedes its HighLevel call (reads, locks), so
+// that a paced location's backlog is handed back at the cost of nothing
+// but the check. CheckLane checks for a lane.
 func (g *Governor) Check(loc string) error {
+	return g.CheckLane(loc, ghl.LaneInteractive)
+}
+
+// CheckLane is Check for a call of lane.
+func (g *Governor) CheckLane(loc string, lane ghl.Lane) error {
 	r, err := g.resource(loc)
 	if err != nil {
 		return err
@@ -160,20 +171,20 @@ func (g *Governor) Check(loc string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := g.cfg.Now()
-	if !g.refuses(r, now, g.cfg.MaxWait) {
+	if !g.refuses(r, now, g.cfg.MaxWait, lane) {
 		return nil
 	}
-	return &PacedError{Loc: loc, Wait: r.deferral(now, g.lim)}
+	return &PacedError{Loc: loc, Wait: g.deferral(r, now, lane)}
 }
 
-// refuses reports whether a caller of Acquire that may wait limit would be
-// refused now. The caller holds r.mu.
-func (g *Governor) refuses(r *resource, now time.Time, limit time.Duration) bool {
+// refuses reports whether a caller of Acquire in lane that may wait limit
+// would be refused now. The caller holds r.mu.
+func (g *Governor) refuses(r *resource, now time.Time, limit time.Duration, lane ghl.Lane) bool {
 	if g.outdated(r, r.view, r.fresh, now) {
 		return false // the pump reads the budget again, and answers
 	}
-	est := r.estimate(now, len(r.waiters)+1, g.lim)
-	return est > limit || (est > min(earlyReturn, limit) && len(r.waiters) >= g.cfg.MaxWaiters)
+	est := r.estimate(now, r.ahead(lane)+1, lane, g.lim)
+	return est > limit || (est > min(earlyReturn, limit) && r.inLane(lane) >= g.cfg.MaxWaiters)
 }
 
 func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) (ghl.Release, error) {
@@ -184,6 +195,7 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) (ghl.R
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	lane := ghl.LaneOf(ctx)
 	r.mu.Lock()
 	now := g.cfg.Now()
 	if bounded {
@@ -191,13 +203,13 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) (ghl.R
 		if dl, ok := ctx.Deadline(); ok {
 			limit = min(limit, time.Until(dl))
 		}
-		if g.refuses(r, now, limit) {
-			wait := r.deferral(now, g.lim)
+		if g.refuses(r, now, limit, lane) {
+			wait := g.deferral(r, now, lane)
 			r.mu.Unlock()
 			return nil, &PacedError{Loc: loc, Wait: wait}
 		}
 	}
-	w := &waiter{ready: make(chan struct{})}
+	w := &waiter{ready: make(chan struct{}), lane: lane}
 	if bounded {
 		w.deadline = now.Add(g.cfg.MaxWait)
 	}
@@ -231,7 +243,7 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) (ghl.R
 			return g.permit(r, w) // served meanwhile
 		}
 		defer r.mu.Unlock()
-		return nil, &PacedError{Loc: loc, Wait: r.deferral(g.cfg.Now(), g.lim)}
+		return nil, &PacedError{Loc: loc, Wait: g.deferral(r, g.cfg.Now(), lane)}
 	}
 }
 
@@ -325,9 +337,11 @@ func (g *Governor) pump(r *resource) {
 	for {
 		r.mu.Lock()
 		n := len(r.waiters)
+		nB := int64(r.inLane(ghl.LaneBackground))
+		want := r.wantUntil
 		rel := slices.Clone(r.pending)
 		open := r.open
-		if n == 0 && (len(rel) == 0 || g.moot(failing)) {
+		if n == 0 && (len(rel) == 0 || g.moot(failing)) && (want <= r.wantWritten || !failing.IsZero()) {
 			r.pending = nil
 			r.pumping = false
 			r.mu.Unlock()
@@ -335,16 +349,19 @@ func (g *Governor) pump(r *resource) {
 		}
 		r.mu.Unlock()
 
-		var got int64
+		var gotI, gotB int64
 		var wait time.Duration
 		ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 		err := g.update(ctx, r, func(b *budget, now int64) bool {
 			b.release(r.proc, open, rel, now, g.lim)
-			got, wait = 0, 0
+			gotI, gotB, wait = 0, 0, 0
+			changed := b.want(now, want, g.lim)
 			if n > 0 {
-				got, wait = b.take(now, int64(n), r.proc, g.lim)
+				var took bool
+				gotI, gotB, wait, took = b.takeLanes(now, int64(n)-nB, nB, r.proc, g.lim)
+				changed = changed || took
 			}
-			return got > 0 || len(rel) > 0
+			return changed || len(rel) > 0
 		})
 		cancel()
 
@@ -366,18 +383,16 @@ func (g *Governor) pump(r *resource) {
 			continue
 		}
 		failing = time.Time{}
+		r.wantWritten = max(r.wantWritten, want)
 		r.pending = slices.Delete(r.pending, 0, len(rel))
 		// A permit whose waiter left meanwhile goes back unused: the
 		// next write counts the open permits without it.
-		served := int(min(got, int64(len(r.waiters))))
-		for _, w := range r.waiters[:served] {
-			close(w.ready)
-		}
-		r.waiters = slices.Delete(r.waiters, 0, served)
-		r.open += int64(served)
-		for range got - int64(served) {
+		served := r.serve(gotI, gotB)
+		r.open += served
+		for range gotI + gotB - served {
 			r.pending = append(r.pending, 0)
 		}
+		got := gotI + gotB
 		if got == 0 && n > 0 {
 			g.answer(r, g.cfg.Now(), wait)
 		}
@@ -412,8 +427,17 @@ func (g *Governor) answer(r *resource, now time.Time, wait time.Duration) {
 			kept = append(kept, w)
 			continue
 		}
-		est := max(wait, r.estimate(now, len(kept)+1, g.lim))
-		if w.deadline.Before(now.Add(est)) || (len(kept) >= g.cfg.MaxWaiters && est > earlyReturn) {
+		ahead, same := 0, 0
+		for _, k := range kept {
+			if k.lane <= w.lane {
+				ahead++
+			}
+			if k.lane == w.lane {
+				same++
+			}
+		}
+		est := max(wait, r.estimate(now, ahead+1, w.lane, g.lim))
+		if w.deadline.Before(now.Add(est)) || (same >= g.cfg.MaxWaiters && est > earlyReturn) {
 			paced = append(paced, w)
 			continue
 		}
@@ -421,7 +445,7 @@ func (g *Governor) answer(r *resource, now time.Time, wait time.Duration) {
 	}
 	r.waiters = kept
 	for _, w := range paced {
-		w.err = &PacedError{Loc: r.id, Wait: r.deferral(now, g.lim)}
+		w.err = &PacedError{Loc: r.id, Wait: g.deferral(r, now, w.lane)}
 		close(w.ready)
 	}
 }
@@ -437,26 +461,39 @@ func (r *resource) leave(w *waiter) bool {
 	return true
 }
 
-// estimate returns how long the k-th next permit is at least away, by this
-// process's latest copy of the budget: the others' grants since can only
-// make it longer. The caller holds r.mu.
-func (r *resource) estimate(now time.Time, k int, l limits) time.Duration {
+// estimate returns how long the k-th next permit of lane is at least
+// away, by this process's latest copy of the budget: the others' grants
+// since can only make it longer. The caller holds r.mu.
+func (r *resource) estimate(now time.Time, k int, lane ghl.Lane, l limits) time.Duration {
 	if !r.viewOK {
 		return 0
 	}
-	return r.view.eta(micros(now), int64(k), l)
+	us := micros(now)
+	return r.view.eta(us, int64(k), r.view.forLane(us, l, lane))
 }
 
-// deferral returns how long a caller that cannot wait now should stay
-// away: until just before the permit after those of the waiters and of
-// the callers deferred before it, so that a backlog comes back at the pace
-// permits free up, neither all at once nor later than needed. The caller
-// holds r.mu.
-func (r *resource) deferral(now time.Time, l limits) time.Duration {
-	r.deferred = slices.DeleteFunc(r.deferred, func(t time.Time) bool { return !t.After(now) })
-	est := r.estimate(now, len(r.waiters)+len(r.deferred)+1, l)
-	wait := max(est-earlyReturn, minDeferral)
-	r.deferred = append(r.deferred, now.Add(wait))
+// deferral returns how long a caller of lane that cannot wait now should
+// stay away: until just before the permit after those of the waiters and
+// of the callers deferred before it, in its lane and the lanes before it,
+// so that a backlog comes back at the pace permits free up, neither all at
+// once nor later than needed. A deferred interactive caller is demand the
+// budget learns (lanes.go): the pump writes it. The caller holds r.mu.
+func (g *Governor) deferral(r *resource, now time.Time, lane ghl.Lane) time.Duration {
+	l := g.lim
+	k := r.ahead(lane)
+	for _, ln := range ghl.Lanes {
+		r.deferred[ln] = slices.DeleteFunc(r.deferred[ln], func(t time.Time) bool { return !t.After(now) })
+		if ln <= lane {
+			k += len(r.deferred[ln])
+		}
+	}
+	est := r.estimate(now, k+1, lane, l)
+	wait := min(max(est-earlyReturn, minDeferral), g.cfg.MaxDefer)
+	r.deferred[lane] = append(r.deferred[lane], now.Add(wait))
+	if lane == ghl.LaneInteractive {
+		r.wantUntil = max(r.wantUntil, micros(now.Add(wait+earlyReturn)))
+		g.startPump(r)
+	}
 	return wait
 }
 

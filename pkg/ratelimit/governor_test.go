@@ -200,7 +200,8 @@ func TestDailyBudget(t *testing.T) {
 	clock := func() time.Time { return noon.Add(time.Since(start)) }
 	w := newWorldAt(t, 100, time.Second, daily, clock)
 	loc, tok := w.location()
-	cfg := ratelimit.Config{Max: 100, Window: time.Second, Daily: daily, Now: clock}
+	// A MaxDefer past the reset: the wait is the governor's estimate.
+	cfg := ratelimit.Config{Max: 100, Window: time.Second, Daily: daily, Now: clock, MaxDefer: 24 * time.Hour}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup

@@ -26,6 +26,13 @@ type Headroom struct {
 	DailyUsed int64
 	// PausedUntil is the end of a pause a 429 asked for; zero when none.
 	PausedUntil time.Time
+	// DailyResetAt is when the day's count starts again: the next midnight
+	// UTC, or the hour after it that HighLevel's X-RateLimit-Daily-Remaining
+	// showed its reset at (HighLevel names no reset time; see
+	// budget.learn). Until then, at
+	// BackgroundDaily(Daily) only interactive calls are made, and at Daily
+	// none: the location's work is deferred to DailyResetAt.
+	DailyResetAt time.Time
 }
 
 // Remaining is the permits free in the current window.
@@ -33,6 +40,30 @@ func (h Headroom) Remaining() int64 { return max(h.Max-h.Used, 0) }
 
 // DailyRemaining is the permits left today.
 func (h Headroom) DailyRemaining() int64 { return max(h.Daily-h.DailyUsed, 0) }
+
+// DailyForecast returns when, read at now, the day's count reaches Daily
+// at the rate of the day so far (DailyUsed over the time since the day
+// began, a day before DailyResetAt), to the second, and whether that is
+// before DailyResetAt; now when the cap is reached already. Within the
+// day's first minute there is no rate yet.
+func (h Headroom) DailyForecast(now time.Time) (time.Time, bool) {
+	now = now.UTC()
+	if h.Daily <= 0 || h.DailyUsed <= 0 || h.DailyResetAt.IsZero() {
+		return time.Time{}, false
+	}
+	if h.DailyUsed >= h.Daily {
+		return now, true
+	}
+	elapsed := now.Sub(h.DailyResetAt.Add(-24 * time.Hour))
+	if elapsed < time.Minute {
+		return time.Time{}, false
+	}
+	at := now.Add(time.Duration(float64(h.Daily-h.DailyUsed) / float64(h.DailyUsed) * float64(elapsed)))
+	if !at.Before(h.DailyResetAt) {
+		return time.Time{}, false
+	}
+	return at.Truncate(time.Second), true
+}
 
 // Headroom reads loc's budget from the bucket (not this process's copy)
 // and returns what is left of it now. A location that never asked for a
@@ -58,7 +89,8 @@ func (g *Governor) Headroom(ctx context.Context, loc string) (Headroom, error) {
 // headroomOf is what is left of budget b at now (µs).
 func (g *Governor) headroomOf(b budget, now int64) Headroom {
 	l := b.limits(g.lim)
-	h := Headroom{Max: l.max, Window: g.cfg.Window, Used: b.heldAt(now, l), Daily: l.daily, DailyUsed: b.usedOn(now)}
+	h := Headroom{Max: l.max, Window: g.cfg.Window, Used: b.heldAt(now, l), Daily: l.daily, DailyUsed: b.usedOn(now),
+		DailyResetAt: time.UnixMicro(b.resetAt(now)).UTC()}
 	if b.pausedUntil > now {
 		h.PausedUntil = time.UnixMicro(b.pausedUntil)
 	}

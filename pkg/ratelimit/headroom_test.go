@@ -43,3 +43,25 @@ func TestHeadroomReadsTheSharedBudget(t *testing.T) {
 		t.Error("invalid location: no error")
 	}
 }
+
+// The doctor's forecast: the day's rate so far, carried on to the cap.
+func TestHeadroomDailyForecast(t *testing.T) {
+	midnight := time.Date(2026, 3, 11, 0, 0, 0, 0, time.UTC)
+	at := midnight.Add(6 * time.Hour)
+	h := ratelimit.Headroom{Daily: 200_000, DailyUsed: 100_000, DailyResetAt: midnight.Add(24 * time.Hour)}
+	if got, ok := h.DailyForecast(at); !ok || !got.Equal(midnight.Add(12*time.Hour)) {
+		t.Errorf("forecast at half the cap after 6 h = %v, %v; want noon", got, ok)
+	}
+	h.DailyUsed = 10_000
+	if got, ok := h.DailyForecast(at); ok {
+		t.Errorf("forecast at a slow rate = %v, want none before the reset", got)
+	}
+	h.DailyUsed = 0
+	if _, ok := h.DailyForecast(at); ok {
+		t.Error("forecast with no calls")
+	}
+	h.DailyUsed = 200_000
+	if got, ok := h.DailyForecast(at); !ok || !got.Equal(at) {
+		t.Errorf("forecast at the cap = %v, %v; want now", got, ok)
+	}
+}

@@ -35,6 +35,8 @@ import (
 	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/run"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
@@ -171,11 +173,11 @@ func (w *Worker) evaluator() *automation.Evaluator {
 func (w *Worker) Routes() []bus.Route {
 	return []bus.Route{
 		{Stream: topology.StreamTriggers, Durable: topology.DurableSegments,
-			Handler: edge(w, topology.DurableSegments, decodeRecompute, w.segs.handleRecompute), Concurrency: w.cfg.Concurrency},
+			Handler: ratelimit.InLane(ghl.LaneBackground, edge(w, topology.DurableSegments, decodeRecompute, w.segs.handleRecompute)), Concurrency: w.cfg.Concurrency},
 		{Stream: topology.StreamEvents, Durable: topology.DurableSegments,
-			Handler: edge(w, topology.DurableSegments, decodeContactTags, w.segs.handleContact), Concurrency: w.cfg.Concurrency},
+			Handler: ratelimit.InLane(ghl.LaneBackground, edge(w, topology.DurableSegments, decodeContactTags, w.segs.handleContact)), Concurrency: w.cfg.Concurrency},
 		{Stream: topology.StreamEvents, Durable: topology.DurableWorkflows,
-			Handler: edge(w, topology.DurableWorkflows, decodeEvent, w.ev.handle), Concurrency: w.cfg.Concurrency},
+			Handler: ratelimit.InLane(ghl.LaneBackground, edge(w, topology.DurableWorkflows, decodeEvent, w.ev.handle)), Concurrency: w.cfg.Concurrency},
 		{Stream: topology.StreamEvents, Durable: topology.DurableNotifier, Handler: w.handleLocationEvent, Concurrency: 1},
 	}
 }

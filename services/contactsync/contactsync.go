@@ -48,6 +48,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/run"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -166,11 +167,11 @@ func New(cfg Config, d Deps) (*Worker, error) {
 // run).
 func (w *Worker) Routes() []bus.Route {
 	return []bus.Route{
-		{Stream: topology.StreamTriggers, Durable: topology.DurableContactSync, Handler: w.h.edge, Concurrency: w.cfg.Concurrency},
-		{Stream: topology.StreamEvents, Durable: topology.DurableContactSync, Handler: w.h.edgeTag, Concurrency: w.cfg.Concurrency},
-		{Stream: topology.StreamTriggers, Durable: topology.DurableHighLevelContacts, Handler: w.h.edgeHighLevel, Concurrency: w.cfg.Concurrency},
-		{Stream: topology.StreamTriggers, Durable: topology.DurableReconcile, Handler: w.h.edgeReconcile, Concurrency: 1},
-		{Stream: topology.StreamTriggers, Durable: topology.DurableRemap, Handler: w.h.edgeRemap, Concurrency: 1},
+		{Stream: topology.StreamTriggers, Durable: topology.DurableContactSync, Handler: ratelimit.InLane(ghl.LaneInteractive, w.h.edge), Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamEvents, Durable: topology.DurableContactSync, Handler: ratelimit.InLane(ghl.LaneBackground, w.h.edgeTag), Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamTriggers, Durable: topology.DurableHighLevelContacts, Handler: ratelimit.InLane(ghl.LaneBackground, w.h.edgeHighLevel), Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamTriggers, Durable: topology.DurableReconcile, Handler: ratelimit.InLane(ghl.LaneBackground, w.h.edgeReconcile), Concurrency: 1},
+		{Stream: topology.StreamTriggers, Durable: topology.DurableRemap, Handler: ratelimit.InLane(ghl.LaneBackground, w.h.edgeRemap), Concurrency: 1},
 	}
 }
 

@@ -57,10 +57,11 @@ type Publisher interface {
 	Publish(ctx context.Context, subject string, m proto.Message, opts ...bus.PublishOption) (*jetstream.PubAck, error)
 }
 
-// Pacer tells whether a location's HighLevel calls must wait
-// (ratelimit.Governor): an error defers the message.
+// Pacer tells whether a location's HighLevel calls of a lane must wait
+// (ratelimit.Governor): an error defers the message. A handler asks for
+// the lane of its route (ghl.LaneOf its context).
 type Pacer interface {
-	Check(loc string) error
+	CheckLane(loc string, lane ghl.Lane) error
 }
 
 // Client is what contactsync asks HighLevel for one location (ghl.Client):

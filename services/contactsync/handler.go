@@ -15,6 +15,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/contacttags"
+	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -96,7 +97,7 @@ func (h *handler) handle(ctx context.Context, in delivery) (res Result, err erro
 	// lock, so its backlog costs the other locations nothing.
 	// (The route's middleware, bus.Registered, has checked that loc is
 	// registered.)
-	if err := h.w.deps.Pacer.Check(loc); err != nil {
+	if err := h.w.deps.Pacer.CheckLane(loc, ghl.LaneOf(ctx)); err != nil {
 		return res, err
 	}
 	deleted := ev.GetChange() == socialsyncv1.Change_CHANGE_DELETED

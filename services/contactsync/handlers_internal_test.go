@@ -60,7 +60,7 @@ func (f *fakes) Publish(_ context.Context, _ string, m proto.Message, _ ...bus.P
 	return &jetstream.PubAck{}, nil
 }
 
-func (f *fakes) Check(string) error { return nil }
+func (f *fakes) CheckLane(string, ghl.Lane) error { return nil }
 
 func (f *fakes) Catalogue(context.Context, string) (relations.Catalogue, error) {
 	return f.catalogue, nil

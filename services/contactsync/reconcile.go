@@ -119,7 +119,7 @@ func (h *handler) reconcile(ctx context.Context, loc string, req *socialsyncv1.R
 			}
 			return bus.Defer(fmt.Errorf("reconcile %s: %w", loc, errSliceDone), reconcileYield)
 		}
-		if err := h.w.deps.Pacer.Check(loc); err != nil {
+		if err := h.w.deps.Pacer.CheckLane(loc, ghl.LaneOf(ctx)); err != nil {
 			// Post events go first: the run waits for the budget, its
 			// cursor stored.
 			if serr := keep(); serr != nil {

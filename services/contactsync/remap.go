@@ -12,6 +12,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/contacttags"
+	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/relations"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync/tagging"
@@ -125,7 +126,7 @@ func (h *handler) remap(ctx context.Context, loc string, req *socialsyncv1.Remap
 			}
 			return res, bus.Defer(fmt.Errorf("remap %s: %w", loc, errSliceDone), reconcileYield)
 		}
-		if err := h.w.deps.Pacer.Check(loc); err != nil {
+		if err := h.w.deps.Pacer.CheckLane(loc, ghl.LaneOf(ctx)); err != nil {
 			// Post events go first: the run waits for the budget.
 			if serr := keep(); serr != nil {
 				return res, serr

@@ -66,7 +66,7 @@ func (h *handler) handleTag(ctx context.Context, in tagEvent) (res Result, err e
 	if !ghl.ValidID(tag) {
 		return res, bus.Permanent(fmt.Errorf("tag event of %s: invalid tag_id %.64q", loc, tag))
 	}
-	if err := h.w.deps.Pacer.Check(loc); err != nil {
+	if err := h.w.deps.Pacer.CheckLane(loc, ghl.LaneOf(ctx)); err != nil {
 		return res, err
 	}
 	cat, err := h.store.catalogue(ctx, loc)

@@ -32,6 +32,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/run"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
@@ -59,8 +61,8 @@ func New(cfg Config, d Deps) (*Worker, error) {
 // SOCIALSYNC_EVENTS durable.
 func (w *Worker) Routes() []bus.Route {
 	return []bus.Route{
-		{Stream: topology.StreamTriggers, Durable: topology.DurableEnricher, Handler: w.handleTrigger, Concurrency: w.cfg.Concurrency},
-		{Stream: topology.StreamEvents, Durable: topology.DurableEnricher, Handler: w.handleTagEvent, Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamTriggers, Durable: topology.DurableEnricher, Handler: ratelimit.InLane(ghl.LaneBackground, w.handleTrigger), Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamEvents, Durable: topology.DurableEnricher, Handler: ratelimit.InLane(ghl.LaneBackground, w.handleTagEvent), Concurrency: w.cfg.Concurrency},
 	}
 }
 

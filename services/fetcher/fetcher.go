@@ -27,11 +27,14 @@
 package fetcher
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/run"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
@@ -65,21 +68,25 @@ func New(cfg Config, d Deps) (*Worker, error) {
 // durable.
 func (w *Worker) Routes() []bus.Route {
 	return []bus.Route{
-		{Stream: topology.StreamTriggers, Durable: topology.DurableFetcher, Handler: w.handleTrigger, Concurrency: w.cfg.Concurrency},
-		{Stream: topology.StreamRefresh, Durable: topology.DurableFetcher, Handler: w.handleRefresh, Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamTriggers, Durable: topology.DurableFetcher, Handler: ratelimit.InLane(ghl.LaneBackground, w.handleTrigger), Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamRefresh, Durable: topology.DurableFetcher, Handler: ratelimit.InLane(ghl.LaneBackground, w.handleRefresh), Concurrency: w.cfg.Concurrency},
 	}
 }
 
 // Loops are the periodic catalogue refresher, unless
 // Config.CatalogueEvery is zero, and the posts poller, when
-// Config.PollInterval turns it on.
+// Config.PollInterval turns it on. Their HighLevel calls are background
+// work (ghl.LaneBackground).
 func (w *Worker) Loops() []run.Loop {
 	var loops []run.Loop
+	background := func(f func(context.Context) error) func(context.Context) error {
+		return func(ctx context.Context) error { return f(ghl.WithLane(ctx, ghl.LaneBackground)) }
+	}
 	if w.cfg.CatalogueEvery > 0 {
-		loops = append(loops, run.Loop{Name: "catalogue refresher", Run: w.refreshPeriodically})
+		loops = append(loops, run.Loop{Name: "catalogue refresher", Run: background(w.refreshPeriodically)})
 	}
 	if w.cfg.PollInterval > 0 {
-		loops = append(loops, run.Loop{Name: "poller", Run: w.poll})
+		loops = append(loops, run.Loop{Name: "poller", Run: background(w.poll)})
 	}
 	return loops
 }

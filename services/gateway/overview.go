@@ -77,8 +77,9 @@ type locationOverview struct {
 	DeadLetters          uint64      `json:"deadLetters"`
 	Rate                 *rateBudget `json:"rate"`
 	// DailyCapAt is when the daily cap is reached at the day's rate so
-	// far (calls since 00:00 UTC); absent when not before the UTC day
-	// ends. Now or earlier when it is reached.
+	// far (calls since the day's start: 00:00 UTC, or the reset the
+	// governor learned); absent when not before the reset (Rate's
+	// dailyResetAt). Now or earlier when it is reached.
 	DailyCapAt *time.Time `json:"dailyCapAt,omitempty"`
 	// LastStatsRun is when the statistics history was last written;
 	// absent when not within statsLookback days.
@@ -161,7 +162,7 @@ func (g *Gateway) overview(ctx context.Context, k apiKey) ([]locationOverview, e
 			hr = g.governor.Unused()
 		}
 		o.Rate = toRateBudget(hr)
-		o.DailyCapAt = dailyCapAt(hr.DailyUsed, hr.Daily, now)
+		o.DailyCapAt = dailyCapAt(hr, now)
 		if t, ok := oldest[l.ID]; ok {
 			t = t.UTC()
 			o.OldestWaiting, o.OldestWaitingSeconds = &t, max(now.Sub(t).Seconds(), 0)
@@ -230,27 +231,15 @@ func rank(o locationOverview, hr ratelimit.Headroom, addedAt, now time.Time) (in
 	return r, problems
 }
 
-// dailyCapAt is when used calls of daily are all spent at the rate of the
-// UTC day so far; nil when that is not before the day ends (or nothing is
-// used yet). A spent cap is reached now.
-func dailyCapAt(used, daily int64, now time.Time) *time.Time {
-	now = now.UTC()
-	if daily <= 0 || used <= 0 {
+// dailyCapAt is when hr's daily cap is reached at the rate of its day so
+// far (ratelimit.Headroom.DailyForecast: the day starts at the reset the
+// governor learned, midnight UTC unless HighLevel showed another); nil
+// when that is not before the reset. A spent cap is reached now.
+func dailyCapAt(hr ratelimit.Headroom, now time.Time) *time.Time {
+	at, ok := hr.DailyForecast(now)
+	if !ok {
 		return nil
 	}
-	if used >= daily {
-		return &now
-	}
-	start := now.Truncate(24 * time.Hour)
-	elapsed := now.Sub(start)
-	if elapsed < time.Minute {
-		return nil // too early in the day for a rate
-	}
-	at := now.Add(time.Duration(float64(daily-used) / float64(used) * float64(elapsed)))
-	if !at.Before(start.Add(24 * time.Hour)) {
-		return nil
-	}
-	at = at.Truncate(time.Second)
 	return &at
 }
 

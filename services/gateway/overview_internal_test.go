@@ -7,7 +7,8 @@ import (
 	"github.com/socialsync/socialsync/pkg/ratelimit"
 )
 
-// The daily cap's time follows the day's rate so far, within the UTC day.
+// The daily cap's time follows the day's rate so far, within the day
+// (the UTC day, or the one the governor learned).
 func TestDailyCapAt(t *testing.T) {
 	noon := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
@@ -24,7 +25,8 @@ func TestDailyCapAt(t *testing.T) {
 		{"no cap", 10, 0, noon, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := dailyCapAt(c.used, c.daily, c.now)
+			hr := ratelimit.Headroom{DailyUsed: c.used, Daily: c.daily, DailyResetAt: c.now.Truncate(24 * time.Hour).Add(24 * time.Hour)}
+			got := dailyCapAt(hr, c.now)
 			switch {
 			case c.want == "" && got != nil:
 				t.Errorf("dailyCapAt = %v, want none", got)
@@ -32,6 +34,12 @@ func TestDailyCapAt(t *testing.T) {
 				t.Errorf("dailyCapAt = %v, want %s", got, c.want)
 			}
 		})
+	}
+	// A day that starts at 05:00 UTC (the reset the governor learned):
+	// two thirds by 17:00, twelve hours in, is the cap at 23:00.
+	hr := ratelimit.Headroom{DailyUsed: 133_333, Daily: 200_000, DailyResetAt: time.Date(2026, 3, 2, 5, 0, 0, 0, time.UTC)}
+	if got := dailyCapAt(hr, time.Date(2026, 3, 1, 17, 0, 0, 0, time.UTC)); got == nil || got.Format("15:04") != "23:00" {
+		t.Errorf("dailyCapAt with a 05:00 reset = %v, want 23:00", got)
 	}
 }
 

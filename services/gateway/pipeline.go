@@ -67,19 +67,22 @@ type locationHealth struct {
 }
 
 type rateBudget struct {
-	Max            int64      `json:"max"`
-	WindowSeconds  float64    `json:"windowSeconds"`
-	Used           int64      `json:"used"`
-	Remaining      int64      `json:"remaining"`
-	Daily          int64      `json:"daily"`
-	DailyUsed      int64      `json:"dailyUsed"`
-	DailyRemaining int64      `json:"dailyRemaining"`
-	PausedUntil    *time.Time `json:"pausedUntil,omitempty"`
+	Max            int64   `json:"max"`
+	WindowSeconds  float64 `json:"windowSeconds"`
+	Used           int64   `json:"used"`
+	Remaining      int64   `json:"remaining"`
+	Daily          int64   `json:"daily"`
+	DailyUsed      int64   `json:"dailyUsed"`
+	DailyRemaining int64   `json:"dailyRemaining"`
+	// DailyResetAt is when the day's count starts again; past the daily
+	// cap the location's work is deferred to it.
+	DailyResetAt time.Time  `json:"dailyResetAt"`
+	PausedUntil  *time.Time `json:"pausedUntil,omitempty"`
 }
 
 func toRateBudget(hr ratelimit.Headroom) *rateBudget {
 	out := &rateBudget{Max: hr.Max, WindowSeconds: hr.Window.Seconds(), Used: hr.Used, Remaining: hr.Remaining(),
-		Daily: hr.Daily, DailyUsed: hr.DailyUsed, DailyRemaining: hr.DailyRemaining()}
+		Daily: hr.Daily, DailyUsed: hr.DailyUsed, DailyRemaining: hr.DailyRemaining(), DailyResetAt: hr.DailyResetAt}
 	if !hr.PausedUntil.IsZero() {
 		p := hr.PausedUntil.UTC()
 		out.PausedUntil = &p

@@ -23,6 +23,8 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/run"
 	"github.com/socialsync/socialsync/pkg/settings"
@@ -132,8 +134,8 @@ func (w *Worker) learn(ctx context.Context, l creds.Location) creds.Location {
 func (w *Worker) Routes() []bus.Route {
 	h := &handler{w: w}
 	a := &agencyHandler{w: w}
-	return []bus.Route{{Stream: topology.StreamTriggers, Durable: topology.DurableStats, Handler: h.handle, Concurrency: w.cfg.Concurrency},
-		{Stream: topology.StreamTriggers, Durable: topology.DurableAgency, Handler: a.handle, Concurrency: 1}}
+	return []bus.Route{{Stream: topology.StreamTriggers, Durable: topology.DurableStats, Handler: ratelimit.InLane(ghl.LaneBackground, h.handle), Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamTriggers, Durable: topology.DurableAgency, Handler: ratelimit.InLane(ghl.LaneBackground, a.handle), Concurrency: 1}}
 }
 
 // Loops keep the schedules in step with the registered locations and

@@ -42,21 +42,29 @@ type Env struct {
 // "empty"). Everything stops at the test's cleanup.
 func Start(tb testing.TB, seed string) *Env {
 	tb.Helper()
-	return start(tb, seed, nil)
+	return start(tb, seed, nil, nil)
+}
+
+// StartAt is Start with the simulator reading the time from now (its
+// windows, its daily count and its reset), for tests that move its clock.
+// The rest of the fleet keeps the real clock.
+func StartAt(tb testing.TB, seed string, now func() time.Time) *Env {
+	tb.Helper()
+	return start(tb, seed, nil, now)
 }
 
 // StartTraced is Start with every span the fleet ends kept in Env.Spans,
 // for tests of trace context; the others do without the memory it takes.
 func StartTraced(tb testing.TB, seed string) *Env {
 	tb.Helper()
-	return start(tb, seed, tracetest.NewSpanRecorder())
+	return start(tb, seed, tracetest.NewSpanRecorder(), nil)
 }
 
-func start(tb testing.TB, seed string, spans *tracetest.SpanRecorder) *Env {
+func start(tb testing.TB, seed string, spans *tracetest.SpanRecorder, now func() time.Time) *Env {
 	tb.Helper()
 	logs := newTestWriter(tb)
 	be := bustest.Start(tb, topology.Options{})
-	sim, err := ghlsim.New(ghlsim.Options{Seed: seed})
+	sim, err := ghlsim.New(ghlsim.Options{Seed: seed, Now: now})
 	if err != nil {
 		tb.Fatal(err)
 	}

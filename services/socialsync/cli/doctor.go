@@ -34,6 +34,7 @@ func doctorCmd(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	r.WriteText(env.Stdout)
+	dailyReport(ctx, env.Stdout, c.js, *loc, env.Now())
 	if n := r.Failed(); n > 0 {
 		return fmt.Errorf("%d of %d calls failed", n, len(r.Calls))
 	}

@@ -39,6 +39,7 @@ const purgeBulkMin = 2
 // loc's rate budget. Its record under relations.PurgeKey is the cursor: a
 // purge stopped half way goes on after the last contact it did.
 func purgeTags(ctx context.Context, env *Env, c *conn, store *creds.Store, cfg oauthConfig, loc string) (relations.PurgeRun, error) {
+	ctx = ghl.WithLane(ctx, ghl.LaneBackground) // nobody waits for a purge's calls
 	rel, err := c.js.KeyValue(ctx, topology.BucketRelations)
 	if err != nil {
 		return relations.PurgeRun{}, fmt.Errorf("open %s: %w", topology.BucketRelations, err)

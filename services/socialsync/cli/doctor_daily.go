@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/socialsync/socialsync/pkg/ratelimit"
+)
+
+// dailyReport prints loc's HighLevel calls today, from the fleet's shared
+// rate budget, and the forecast of when today's rate reaches the daily
+// cap. An unreadable budget is a line of the report, not a failure.
+func dailyReport(ctx context.Context, out io.Writer, js jetstream.JetStream, loc string, now time.Time) {
+	gov, err := ratelimit.Open(ctx, js, ratelimit.Config{})
+	var hr ratelimit.Headroom
+	if err == nil {
+		hr, err = gov.Headroom(ctx, loc)
+	}
+	if err != nil {
+		fmt.Fprintf(out, "daily calls: unknown (%v)\n", err)
+		return
+	}
+	fmt.Fprintln(out, dailyLine(hr, now))
+}
+
+// dailyLine is the doctor's line about the day's calls of hr, read at now.
+func dailyLine(hr ratelimit.Headroom, now time.Time) string {
+	pct := 0.0
+	if hr.Daily > 0 {
+		pct = 100 * float64(hr.DailyUsed) / float64(hr.Daily)
+	}
+	reset := hr.DailyResetAt.UTC().Format("15:04 UTC")
+	line := fmt.Sprintf("daily calls: %d of %d today (%.1f%%), reset at %s; ", hr.DailyUsed, hr.Daily, pct, reset)
+	switch at, ok := hr.DailyForecast(now); {
+	case hr.DailyUsed >= hr.Daily:
+		line += "cap reached: the location's work is held until the reset"
+	case ok:
+		line += "at today's rate the cap is reached at " + at.UTC().Format("15:04 UTC") +
+			fmt.Sprintf(" (in %v)", at.Sub(now).Round(time.Minute))
+	default:
+		line += "at today's rate the cap is not reached before the reset"
+	}
+	if hr.DailyUsed >= ratelimit.BackgroundDaily(hr.Daily) && hr.DailyUsed < hr.Daily {
+		line += "; past 90%: only interactive work runs"
+	}
+	return line
+}
