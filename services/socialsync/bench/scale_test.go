@@ -353,6 +353,9 @@ func runScale(b *testing.B) {
 			}
 			base[p.name] = rss
 		}
+		if base["nats-server"], _, err = procStatus(nats.cmd.Process.Pid); err != nil {
+			b.Fatal(err)
+		}
 		for _, p := range procs {
 			p.stop(b)
 		}
@@ -612,7 +615,8 @@ func runScale(b *testing.B) {
 	b.Logf("registration of %d locations: %v; schedules complete %v after the workers started; activity %v; segment recomputation %v; health page %v",
 		scaleLocations, registerTook.Round(time.Millisecond), scheduledTook.Round(time.Millisecond), activityTook.Round(time.Millisecond),
 		segTook.Round(time.Millisecond), healthTimes)
-	b.Logf("nats-server: VmRSS %d MB, VmHWM %d MB; JetStream holds %d bytes:\n%s", natsRSS>>20, natsHWM>>20, total, table.String())
+	b.Logf("nats-server: VmRSS %d MB, VmHWM %d MB, baseline %d MB (+%.2f MB per 1,000 locations); JetStream holds %d bytes:\n%s",
+		natsRSS>>20, natsHWM>>20, base["nats-server"]>>20, float64(natsRSS-base["nats-server"])/(1<<20)*1000/scaleLocations, total, table.String())
 
 	mb := func(n int64) float64 { return float64(n) / (1 << 20) }
 	var worstReady time.Duration
