@@ -344,7 +344,7 @@ func runScale(b *testing.B) {
 		for _, w := range scaleWorkers {
 			procs = append(procs, f.worker(w))
 		}
-		waitReady(b, procs, 60*time.Second)
+		b.Logf("ready with no location registered: %v", waitReady(b, procs, 60*time.Second))
 		time.Sleep(3 * time.Second) // let the start-up work settle
 		for _, p := range procs {
 			rss, _, err := procStatus(p.cmd.Process.Pid)
