@@ -75,7 +75,8 @@ soak: ## Run the soak (about 3 minutes; CLUSTER=3 for a three-node JetStream clu
 bench: ## Run the benchmarks and print their figures.
 	cd pkg && go test -run='^$$' -bench=. -benchtime=2s ./...
 	cd services/socialsync && go test -run='^$$' -bench=. -benchtime=1x -timeout=30m ./bench/
-	cd services/gateway && go test -run='^$$' -bench=. -benchtime=4000x ./
+	cd services/gateway && go test -run='^$$' -bench='Webhook|LocationsHealth$$' -benchtime=4000x ./
+	cd services/gateway && go test -run='^$$' -bench=LocationsHealthAtScale -benchtime=10x ./
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 20s).

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ids"
-	"github.com/socialsync/socialsync/pkg/relations/revision"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
@@ -96,23 +98,38 @@ func (d *Directory) location(ctx context.Context, id string) (Location, uint64, 
 	return loc, e.Revision(), nil
 }
 
-// Locations returns every registered location, ordered by id.
+// Locations returns every registered location, ordered by id, from one
+// watch of the bucket: a fixed number of requests whatever the number of
+// locations (a read per location took seconds at 10,000, and the
+// reconciliation scheduler and the state metrics list them every minute).
+// An invalid id or a record that does not decode fails the listing, as
+// Location does.
 func (d *Directory) Locations(ctx context.Context) ([]Location, error) {
-	ids, err := revision.Keys(ctx, d.locations)
+	var out []Location
+	var bad error
+	err := bus.EachCurrent(ctx, d.locations, nil, func(e jetstream.KeyValueEntry) {
+		if bad != nil {
+			return
+		}
+		id := e.Key()
+		if !ids.ValidHighLevel(id) {
+			bad = fmt.Errorf("%w: %q", ErrInvalidLocation, id)
+			return
+		}
+		var loc Location
+		if err := json.Unmarshal(e.Value(), &loc); err != nil {
+			bad = fmt.Errorf("decode location %s: %w: %v", id, errUndecodable, err)
+			return
+		}
+		out = append(out, loc)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list locations: %w", err)
 	}
-	var out []Location
-	for _, id := range ids {
-		loc, err := d.Location(ctx, id)
-		if errors.Is(err, ErrUnknownLocation) {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, loc)
+	if bad != nil {
+		return nil, bad
 	}
+	slices.SortFunc(out, func(a, b Location) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
 

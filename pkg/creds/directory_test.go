@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -129,5 +130,47 @@ func TestResealDescribesOldRecords(t *testing.T) {
 	}
 	if r, err := store.Reseal(ctx, false); err != nil || r.Resealed != 0 || r.Current != 1 {
 		t.Fatalf("Reseal() again = %+v, %v; want nothing to do", r, err)
+	}
+}
+
+// Locations lists every location from one watch of the bucket, not a read
+// per location: its requests do not grow with the number of locations
+// (issue 18: a read each took seconds at 10,000, every minute). The
+// listing is ordered by id, and a record that does not decode fails it.
+func TestLocationsInFixedRequests(t *testing.T) {
+	env := bustest.Start(t, topology.Options{})
+	ctx := context.Background()
+	store := newStore(t, env, creds.NewKey())
+	const n = 300
+	for i := range n {
+		if err := store.AddPIT(ctx, creds.Location{ID: fmt.Sprintf("LocFixed%012d", n-i)}, "pit"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, err := creds.OpenDirectory(ctx, env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := env.Conn.Stats().OutMsgs
+	locs, err := dir.Locations(ctx)
+	sent := env.Conn.Stats().OutMsgs - before
+	if err != nil || len(locs) != n {
+		t.Fatalf("Locations() = %d locations, %v; want %d", len(locs), err, n)
+	}
+	if !slices.IsSortedFunc(locs, func(a, b creds.Location) int { return strings.Compare(a.ID, b.ID) }) || locs[0].ID != fmt.Sprintf("LocFixed%012d", 1) {
+		t.Errorf("Locations() not ordered by id: first %s", locs[0].ID)
+	}
+	if sent > 20 {
+		t.Errorf("Locations() sent %d messages for %d locations: want a fixed few (one watch)", sent, n)
+	}
+	kv, err := env.JS.KeyValue(ctx, topology.BucketLocations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "LocFixed000000000007", []byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.Locations(ctx); err == nil || !strings.Contains(err.Error(), "LocFixed000000000007") {
+		t.Errorf("Locations() with an undecodable record: %v, want an error naming it", err)
 	}
 }

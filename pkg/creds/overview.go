@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ids"
@@ -28,15 +29,25 @@ type LocationStatus struct {
 // reads per location: a view across hundreds of locations answers in one
 // round trip per bucket. A location record that does not decode is left
 // out, as Locations does not (it fails); the error names it and comes with
-// the rest.
+// the rest. The two buckets are read at once: at 10,000 locations each
+// watch takes a few hundred milliseconds, mostly waiting on delivery.
 func (d *Directory) Overview(ctx context.Context) ([]LocationStatus, error) {
-	locs, err := current(ctx, d.locations)
-	if err != nil {
-		return nil, fmt.Errorf("list locations: %w", err)
-	}
-	toks, err := current(ctx, d.tokens)
-	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
+	var locs, toks map[string][]byte
+	var eg errgroup.Group
+	eg.Go(func() (err error) {
+		if locs, err = current(ctx, d.locations); err != nil {
+			return fmt.Errorf("list locations: %w", err)
+		}
+		return nil
+	})
+	eg.Go(func() (err error) {
+		if toks, err = current(ctx, d.tokens); err != nil {
+			return fmt.Errorf("list tokens: %w", err)
+		}
+		return nil
+	})
+	if err := eg.Wait(); err != nil {
+		return nil, err
 	}
 	out := make([]LocationStatus, 0, len(locs))
 	var bad []string

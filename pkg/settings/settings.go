@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/ids"
+	"github.com/socialsync/socialsync/pkg/relations/revision"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
@@ -74,4 +75,24 @@ func Location(key string) (prefix, loc string, ok bool) {
 		}
 	}
 	return "", "", false
+}
+
+// MappedLocations returns the locations that have a mapping, sorted, from
+// one listing of the bucket's mapping keys: a fixed number of requests
+// whatever the number of locations.
+func MappedLocations(ctx context.Context, kv jetstream.KeyValue) ([]string, error) {
+	keys, err := revision.KeysMatching(ctx, kv, MappingsPrefix+"*")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list mappings: %w", err)
+	}
+	var out []string
+	for _, k := range keys {
+		if _, loc, ok := Location(k); ok {
+			out = append(out, loc)
+		}
+	}
+	return out, nil
 }

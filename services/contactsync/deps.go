@@ -111,6 +111,9 @@ type Mappings interface {
 	// Mapping returns loc's mapping; false when it has none, an error
 	// matching settings.ErrInvalid when it cannot be read.
 	Mapping(ctx context.Context, loc string) (settings.Mapping, bool, error)
+	// Mapped returns the locations that have a mapping, from one listing
+	// of the keys.
+	Mapped(ctx context.Context) ([]string, error)
 	// ContactTagNaming tells how loc's contact tags are named: by its
 	// mapping, else by fallback (settings.ContactTagNaming).
 	ContactTagNaming(ctx context.Context, loc string, fallback func(string) string, log *slog.Logger) (func(string) string, error)

@@ -106,6 +106,8 @@ func (f *fakes) Mapping(context.Context, string) (settings.Mapping, bool, error)
 	return settings.Mapping{}, false, nil
 }
 
+func (f *fakes) Mapped(context.Context) ([]string, error) { return nil, nil }
+
 func (f *fakes) ContactTagNaming(_ context.Context, _ string, fallback func(string) string, _ *slog.Logger) (func(string) string, error) {
 	return fallback, nil
 }

@@ -33,6 +33,22 @@ func (w *Worker) scheduleReconciliations(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
+		// Only a location with a mapping can have a schedule: the
+		// mappings are listed once, not read per location.
+		mapped, err := w.deps.Mappings.Mapped(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.WarnContext(ctx, "list mappings failed", "err", err)
+			}
+			continue
+		}
+		if len(mapped) == 0 {
+			continue
+		}
+		hasMapping := make(map[string]bool, len(mapped))
+		for _, loc := range mapped {
+			hasMapping[loc] = true
+		}
 		locs, err := w.deps.Locations.Locations(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -41,7 +57,7 @@ func (w *Worker) scheduleReconciliations(ctx context.Context) error {
 			continue
 		}
 		for _, l := range locs {
-			if _, held := l.Held(); held { // paused, or waiting for re-authorisation
+			if _, held := l.Held(); held || !hasMapping[l.ID] { // paused, or waiting for re-authorisation; or no mapping
 				continue
 			}
 			if err := w.reconcileIfDue(ctx, l.ID); err != nil && ctx.Err() == nil {

@@ -140,6 +140,10 @@ func (m kvMappings) Mapping(ctx context.Context, loc string) (settings.Mapping, 
 	return settings.GetMapping(ctx, m.kv, loc)
 }
 
+func (m kvMappings) Mapped(ctx context.Context) ([]string, error) {
+	return settings.MappedLocations(ctx, m.kv)
+}
+
 func (m kvMappings) ContactTagNaming(ctx context.Context, loc string, fallback func(string) string, log *slog.Logger) (func(string) string, error) {
 	return settings.ContactTagNaming(ctx, m.kv, loc, fallback, log)
 }

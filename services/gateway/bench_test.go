@@ -2,11 +2,18 @@ package gateway_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/socialsync/socialsync/pkg/creds"
+	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/services/gateway"
 )
 
@@ -38,4 +45,42 @@ func BenchmarkWebhook(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkLocationsHealthAtScale times the first page of GET
+// /v1/locations/health with 10,000 registered locations (issue 18: within
+// 1 s).
+func BenchmarkLocationsHealthAtScale(b *testing.B) {
+	const locations = 10_000
+	env := fleettest.Start(b, "demo") // the gateway of the tests binds a source to the demo locations
+	var eg errgroup.Group
+	eg.SetLimit(32)
+	for i := range locations {
+		eg.Go(func() error {
+			return env.Deps.Creds.AddPIT(context.Background(), creds.Location{ID: fmt.Sprintf("benchhealth%09d", i), Name: fmt.Sprint("loc ", i), Timezone: "UTC"}, "pit-"+strconv.Itoa(i))
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		b.Fatal(err)
+	}
+	w := startEnv(b, env, nil)
+	b.ResetTimer()
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodGet, w.srv.URL+"/v1/locations/health?limit=50", nil)
+		req.Header.Set("Authorization", "Bearer "+testKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var page struct {
+			Items  []json.RawMessage `json:"items"`
+			Counts map[string]int    `json:"counts"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || len(page.Items) != 50 || page.Counts["ok"]+page.Counts["warning"]+page.Counts["trouble"] != locations+len(env.Locations) {
+			b.Fatalf("status %d, %d items, counts %v, %v", resp.StatusCode, len(page.Items), page.Counts, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/page")
 }

@@ -114,23 +114,60 @@ func (g *Gateway) locationsHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// overview returns the health of every location k may see, ranked.
+// overview returns the health of every location k may see, ranked. The
+// reads are independent and done at once: the page waits for the
+// slowest, not for their sum.
 func (g *Gateway) overview(ctx context.Context, k apiKey) ([]locationOverview, error) {
 	now := g.now()
-	all, err := g.deps.Directory.Overview(ctx)
-	if err != nil && len(all) == 0 {
-		return nil, err
+	var (
+		all         []creds.LocationStatus
+		dirErr      error
+		deadLetters map[string]uint64
+		waiting     map[string]uint64
+		headrooms   map[string]ratelimit.Headroom
+		lastRuns    map[string]time.Time
+	)
+	var eg errgroup.Group
+	eg.Go(func() error {
+		all, dirErr = g.deps.Directory.Overview(ctx)
+		return nil
+	})
+	eg.Go(func() (err error) {
+		deadLetters, _, err = bus.CountDeadLetters(ctx, g.deps.JS, bus.DeadLetterFilter("", ""))
+		return err
+	})
+	// The rest is a convenience: without one figure the others stand.
+	eg.Go(func() (err error) {
+		if waiting, err = topology.WaitingTriggers(ctx, g.deps.JS); err != nil {
+			g.log.Warn("locations health: waiting triggers not counted", "err", err)
+		}
+		return nil
+	})
+	eg.Go(func() (err error) {
+		if headrooms, err = g.governor.Headrooms(ctx); err != nil {
+			g.log.Warn("locations health: rate budgets", "err", err)
+		}
+		return nil
+	})
+	eg.Go(func() (err error) {
+		if lastRuns, err = g.lastStatsRuns(ctx, now); err != nil {
+			g.log.Warn("locations health: statistics runs", "err", err)
+		}
+		return nil
+	})
+	dlErr := eg.Wait()
+	if dirErr != nil && len(all) == 0 {
+		return nil, dirErr
 	}
-	if err != nil {
-		g.log.Warn("locations health: some locations unreadable", "err", err)
+	if dirErr != nil {
+		g.log.Warn("locations health: some locations unreadable", "err", dirErr)
 	}
 	all = slices.DeleteFunc(all, func(l creds.LocationStatus) bool { return !k.allows(l.ID) })
 	if len(all) == 0 {
 		return []locationOverview{}, nil
 	}
-	deadLetters, _, err := bus.CountDeadLetters(ctx, g.deps.JS, bus.DeadLetterFilter("", ""))
-	if err != nil {
-		return nil, err
+	if dlErr != nil {
+		return nil, dlErr
 	}
 	byLocation := map[string]uint64{}
 	for subject, n := range deadLetters {
@@ -138,19 +175,6 @@ func (g *Gateway) overview(ctx context.Context, k apiKey) ([]locationOverview, e
 		if len(parts) == 2 {
 			byLocation[parts[1]] += n
 		}
-	}
-	// The rest is a convenience: without one figure the others stand.
-	waiting, err := topology.WaitingTriggers(ctx, g.deps.JS)
-	if err != nil {
-		g.log.Warn("locations health: waiting triggers not counted", "err", err)
-	}
-	headrooms, err := g.governor.Headrooms(ctx)
-	if err != nil {
-		g.log.Warn("locations health: rate budgets", "err", err)
-	}
-	lastRuns, err := g.lastStatsRuns(ctx, now)
-	if err != nil {
-		g.log.Warn("locations health: statistics runs", "err", err)
 	}
 	oldest := g.oldestTriggers(ctx, waiting, all)
 	out := make([]locationOverview, 0, len(all))
