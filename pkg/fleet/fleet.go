@@ -40,7 +40,7 @@ type Deps struct {
 	JS        jetstream.JetStream
 	// Schema is the fleet's schema gate: the version the process writes
 	// its records (through JS) and messages (through Publisher) in.
-	Schema *bus.SchemaGate
+	Schema    *bus.SchemaGate
 	Topology  bus.Topology
 	Publisher *bus.Publisher
 	// Creds opens and refreshes tokens; nil in a process connected with
