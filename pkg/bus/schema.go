@@ -116,10 +116,15 @@ func RecordSchema(data []byte) ([]byte, int) {
 	return data, SchemaUnmarked
 }
 
-// recordMigrations[v] turns a record of version v into one of version v+1.
-// Version 2 only marks records: the payload of version 1 is unchanged.
-var recordMigrations = map[int]func([]byte) ([]byte, error){
-	1: func(b []byte) ([]byte, error) { return b, nil },
+// migrateFrom turns the payload of a record of version v into one of
+// version v+1. Version 2 only marks records: the payload of version 1 is
+// unchanged. A release that changes a record's form adds its case here.
+func migrateFrom(v int, payload []byte) ([]byte, error) {
+	switch v {
+	case 1:
+		return payload, nil
+	}
+	return nil, fmt.Errorf("no migration from schema %d", v)
 }
 
 // MigrateRecord returns a stored record in the form of SchemaCurrent,
@@ -136,7 +141,7 @@ func MigrateRecord(data []byte) ([]byte, int, error) {
 	}
 	for from := v; from < SchemaCurrent; from++ {
 		var err error
-		if payload, err = recordMigrations[from](payload); err != nil {
+		if payload, err = migrateFrom(from, payload); err != nil {
 			return nil, v, fmt.Errorf("migrate record from schema %d: %w", from, err)
 		}
 	}
