@@ -142,8 +142,11 @@ func TestRollingUpgrade(t *testing.T) {
 	// phase publishes n post triggers, each carrying a tag created for the
 	// phase (new to the catalogue: the fetcher and the enricher have work)
 	// and one of the seed's, for two contacts.
+	began := time.Now()
 	phase := func(name string, n int, during func(i int)) {
 		t.Helper()
+		start := time.Now()
+		defer func() { t.Logf("phase %s: %d posts in %v", name, n, time.Since(start).Round(100*time.Millisecond)) }()
 		var tag struct {
 			ID  string `json:"_id"`
 			Tag string `json:"tag"`
@@ -263,7 +266,7 @@ func TestRollingUpgrade(t *testing.T) {
 			t.Errorf("written %d times: %s", n, w)
 		}
 	}
-	t.Logf("%d posts, %d contact tag writes", posts, len(f.writes(d.ID)))
+	t.Logf("%d posts, %d contact tag writes; the fleet ran %v", posts, len(f.writes(d.ID)), time.Since(began).Round(time.Second))
 }
 
 // checkMarks checks the stored tag catalogue and relations: unmarked (the
