@@ -78,11 +78,16 @@ func Unmarshal(h nats.Header, data []byte, m proto.Message) error {
 // Decode reads a consumed message into m and returns its location: the
 // subject must belong to a Family and name a valid location, the payload
 // must decode (see Unmarshal), and a location_id field in m must equal the
-// subject's location. Every failure matches ErrBadInput, so a handler that
-// returns it has the message dead-lettered.
+// subject's location. Every such failure matches ErrBadInput, so a handler
+// that returns it has the message dead-lettered. A message of a schema
+// newer than this release reads (HeaderSchema) fails with ErrNewerSchema,
+// deferred: a replica of the newer release takes it.
 func Decode(msg jetstream.Msg, m proto.Message) (string, error) {
 	_, loc, err := ParseSubject(msg.Subject())
 	if err != nil {
+		return "", err
+	}
+	if _, err := MessageSchema(msg.Headers()); err != nil {
 		return "", err
 	}
 	if err := Unmarshal(msg.Headers(), msg.Data(), m); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,6 +31,9 @@ type PublisherOptions struct {
 	// to publish to a family it does not know with ErrUnknownSubject.
 	// topology.Known knows socialsync's. Nil: every family.
 	Known func(Family) bool
+	// Schema decides the schema version the messages carry in
+	// HeaderSchema; nil: SchemaOldest, which the previous release reads.
+	Schema *SchemaGate
 }
 
 // Publisher publishes message contracts to JetStream. Every message gets a
@@ -40,6 +44,7 @@ type Publisher struct {
 	tracer trace.Tracer
 	prop   propagation.TextMapPropagator
 	known  func(Family) bool
+	schema *SchemaGate
 }
 
 // NewPublisher returns a Publisher on js.
@@ -52,7 +57,7 @@ func NewPublisher(js jetstream.JetStream, opts PublisherOptions) *Publisher {
 	if prop == nil {
 		prop = propagation.TraceContext{}
 	}
-	return &Publisher{js: js, tracer: tp.Tracer(instrumentationName), prop: prop, known: opts.Known}
+	return &Publisher{js: js, tracer: tp.Tracer(instrumentationName), prop: prop, known: opts.Known, schema: opts.Schema}
 }
 
 // PublishOption adjusts one Publish.
@@ -128,6 +133,7 @@ func (p *Publisher) Publish(ctx context.Context, subject string, m proto.Message
 	msg.Data = data
 	msg.Header.Set(HeaderContentType, ContentTypeProtobuf)
 	msg.Header.Set(HeaderMsgID, id)
+	p.markSchema(msg.Header)
 	p.prop.Inject(ctx, headerCarrier(msg.Header))
 
 	ack, err := p.js.PublishMsg(ctx, msg)
@@ -206,6 +212,7 @@ func (p *Publisher) Schedule(ctx context.Context, s Schedule, m proto.Message) (
 	msg := nats.NewMsg(s.Subject)
 	msg.Data = data
 	msg.Header.Set(HeaderContentType, ContentTypeProtobuf)
+	p.markSchema(msg.Header)
 	msg.Header.Set(jetstream.ScheduleHeader, s.Spec)
 	msg.Header.Set(jetstream.ScheduleTargetHeader, s.Target)
 	if s.TimeZone != "" {
@@ -216,6 +223,14 @@ func (p *Publisher) Schedule(ctx context.Context, s Schedule, m proto.Message) (
 		return nil, fmt.Errorf("schedule %s: %w", s.Subject, err)
 	}
 	return ack, nil
+}
+
+// markSchema sets HeaderSchema to the version the gate allows. Version 1
+// is unmarked, as v0.1.0 published it.
+func (p *Publisher) markSchema(h nats.Header) {
+	if v := p.schema.Write(); v > SchemaUnmarked {
+		h.Set(HeaderSchema, strconv.Itoa(v))
+	}
 }
 
 // parse is ParseSubject, refusing a family the Publisher does not know.

@@ -85,6 +85,10 @@ type Component struct {
 	Run  func(ctx context.Context) error
 }
 
+// schemaRefresh is how often a process reads the fleet's schema minimum:
+// within it of `socialsync migrate`, every replica writes the new version.
+const schemaRefresh = 10 * time.Second
+
 // Serve runs the health server and the components (the consumers and
 // loops of every worker of the process, from Components, and any other
 // part such as the gateway) in one run group until ctx ends or one fails.
@@ -97,6 +101,9 @@ func (d *Deps) Serve(ctx context.Context, components ...Component) error {
 	g := run.NewGroup(d.Log, d.Config.ShutdownTimeout+5*time.Second)
 	g.OnShutdown(d.Health.SetDraining)
 	g.Add("http", d.Health.Run)
+	if d.Schema != nil {
+		g.Add("schema", func(ctx context.Context) error { return d.Schema.Run(ctx, schemaRefresh) })
+	}
 	for _, c := range components {
 		g.Add(c.Name, c.Run)
 	}

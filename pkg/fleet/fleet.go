@@ -38,6 +38,9 @@ type Deps struct {
 	Telemetry *telemetry.Telemetry
 	Conn      *nats.Conn
 	JS        jetstream.JetStream
+	// Schema is the fleet's schema gate: the version the process writes
+	// its records (through JS) and messages (through Publisher) in.
+	Schema    *bus.SchemaGate
 	Topology  bus.Topology
 	Publisher *bus.Publisher
 	// Creds opens and refreshes tokens; nil in a process connected with
@@ -223,6 +226,13 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	if err := d.awaitTopology(ctx, stores); err != nil {
 		return err
 	}
+	// Records are written in the schema version every replica reads and
+	// read migrated to this release's (docs/operations.md, "Upgrading").
+	if d.Schema, err = bus.OpenSchemaGate(ctx, js); err != nil {
+		return err
+	}
+	js = bus.VersionedJetStream(js, d.Schema)
+	d.JS = js
 	// socialsync_stream_bytes and socialsync_stream_max_bytes per stream,
 	// bucket and object store (docs/storage.md).
 	if _, err := d.Topology.WatchStorage(js, d.Telemetry.MeterProvider()); err != nil {
@@ -233,7 +243,7 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 		return err
 	}
 	d.Publisher = bus.NewPublisher(js, bus.PublisherOptions{
-		TracerProvider: d.Telemetry.TracerProvider(), Propagator: d.Telemetry.Propagator(), Known: topology.Known})
+		TracerProvider: d.Telemetry.TracerProvider(), Propagator: d.Telemetry.Propagator(), Known: topology.Known, Schema: d.Schema})
 	// Every HighLevel call takes a permit from the fleet-wide budget of its
 	// location; a handler whose location is paced defers its message. A
 	// permit holds until its response; should the process die first, its

@@ -44,6 +44,7 @@ type StorageLimits struct {
 	Deliveries    ByteSize `envconfig:"DELIVERIES_BYTES" desc:"size limit of the socialsync_deliveries bucket"`
 	ContactRefs   ByteSize `envconfig:"CONTACT_REFS_BYTES" desc:"size limit of the socialsync_contact_refs bucket"`
 	OAuthStates   ByteSize `envconfig:"OAUTH_STATES_BYTES" desc:"size limit of the socialsync_oauth_states bucket"`
+	Schema        ByteSize `envconfig:"SCHEMA_BYTES" desc:"size limit of the socialsync_schema bucket"`
 	Reports       ByteSize `envconfig:"REPORTS_BYTES" desc:"size limit of the socialsync_reports object store"`
 }
 
@@ -71,6 +72,7 @@ func (l StorageLimits) byName() map[string]ByteSize {
 		"KV_" + topology.BucketSources: l.Sources, "KV_" + topology.BucketWorkflowRuns: l.WorkflowRuns, "KV_" + bus.BucketDeliveries: l.Deliveries,
 		"KV_" + topology.BucketContactRefs:   l.ContactRefs,
 		"KV_" + topology.BucketOAuthStates:   l.OAuthStates,
+		"KV_" + bus.BucketSchema:             l.Schema,
 		"OBJ_" + topology.ObjectStoreReports: l.Reports,
 	}
 }

@@ -103,6 +103,7 @@ var Footprints = []Footprint{
 		Basis: "one answer per contact named by email, phone or external id: up to 200 a day (10 contacts of 20 posts), 30 days (TTL)"},
 	{Name: "KV_" + BucketOAuthStates, RecordBytes: 400, Kept: 1,
 		Basis: "an authorization waiting for its callback (10 minutes TTL); agencies' schedules and tokens are fewer than their locations'"},
+	{Name: "KV_" + bus.BucketSchema, RecordBytes: 200, Kept: 5, Basis: "the fleet's schema minimum, 5 revisions"},
 	{Name: "OBJ_" + ObjectStoreReports, RecordBytes: 100_000, Kept: 12, Basis: "12 reports of 100 KB"},
 }
 

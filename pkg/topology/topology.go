@@ -356,6 +356,9 @@ func New(opts Options) bus.Topology {
 		deliveries,
 		contactRefs,
 		oauthStates,
+		// The fleet's schema minimum (docs/operations.md, "Upgrading"):
+		// history keeps the raises.
+		kv(bus.BucketSchema, "The fleet-wide minimum schema version, raised by socialsync migrate.", 5),
 	}
 	objects := []jetstream.ObjectStoreConfig{
 		{Bucket: ObjectStoreReports, Description: "Generated reports.", Storage: storage, Replicas: replicas,

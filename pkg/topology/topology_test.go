@@ -81,6 +81,7 @@ func TestEnsureIsIdempotent(t *testing.T) {
 		"KV_" + bus.BucketDeliveries,
 		"KV_" + topology.BucketContactRefs,
 		"KV_" + topology.BucketOAuthStates,
+		"KV_" + bus.BucketSchema,
 	}
 	var gotStreams []string
 	for name := range first.Streams {

@@ -54,6 +54,7 @@ func commands() map[string]command {
 		"sources":   {"bind webhook sources to the locations or companies they may speak for", sourcesCmd},
 		"backup":    {"write an archive of the stored state (buckets, object stores, stream and consumer configurations)", backupCmd},
 		"restore":   {"bring a backup archive into a NATS that holds no socialsync data", restoreCmd},
+		"migrate":   {"raise the fleet's schema version after an upgrade and rewrite stored records in it (--status: where it stands)", migrateCmd},
 		"topology":  {"apply (create or update) or check the streams, consumers and buckets: the operator step before the workers", topologyCmd},
 	}
 }

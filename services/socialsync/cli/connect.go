@@ -38,7 +38,18 @@ func natsFlag(fs *flag.FlagSet) *string {
 // conn is a connection for an operator command.
 type conn struct {
 	nc *nats.Conn
-	js jetstream.JetStream
+	// js reads and writes records in the fleet's schema version (see
+	// bus.VersionedJetStream) once dial has opened the gate.
+	js     jetstream.JetStream
+	schema *bus.SchemaGate
+	// raw is js without versioning: records as they are stored.
+	raw jetstream.JetStream
+}
+
+// publisher returns a Publisher on c marking messages with the fleet's
+// schema version.
+func (c *conn) publisher() *bus.Publisher {
+	return bus.NewPublisher(c.js, bus.PublisherOptions{Known: topology.Known, Schema: c.schema})
 }
 
 // dial connects for an operator command and checks that the topology's
@@ -61,6 +72,12 @@ func dial(ctx context.Context, url string) (*conn, error) {
 		c.close()
 		return nil, err
 	}
+	if c.schema, err = bus.OpenSchemaGate(ctx, c.js); err != nil {
+		c.close()
+		return nil, err
+	}
+	c.raw = c.js
+	c.js = bus.VersionedJetStream(c.js, c.schema)
 	return c, nil
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/socialsync/socialsync/pkg/bus"
-	"github.com/socialsync/socialsync/pkg/topology"
 	"github.com/socialsync/socialsync/services/contactsync"
 )
 
@@ -58,7 +56,7 @@ func contactsForget(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	eraser, err := contactsync.NewEraser(contactsync.EraserDeps{Relations: stores.Relations, ContactRefs: stores.ContactRefs,
-		Publisher: bus.NewPublisher(c.js, bus.PublisherOptions{Known: topology.Known}), DeadLetters: contactsync.DeadLetterStoreOf(c.js),
+		Publisher: c.publisher(), DeadLetters: contactsync.DeadLetterStoreOf(c.js),
 		Purge: stores.Purge, TokenKey: key, Now: env.Now})
 	if err != nil {
 		return err

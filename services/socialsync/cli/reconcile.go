@@ -68,7 +68,7 @@ func reconcileCmd(ctx context.Context, env *Env, args []string) error {
 		}
 		req := &socialsyncv1.ReconcileRequested{LocationId: *loc, DryRun: *dryRun, RequestedBy: "cli", RunId: *runID,
 			RequestedAt: timestamppb.New(env.Now())}
-		pub := bus.NewPublisher(c.js, bus.PublisherOptions{Known: topology.Known})
+		pub := c.publisher()
 		if _, err := pub.Publish(ctx, subject, req, bus.WithMsgID("reconcile:"+*loc+":"+*runID)); err != nil {
 			return fmt.Errorf("request reconciliation of %s: %w", *loc, err)
 		}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/report"
@@ -155,7 +154,7 @@ func statsBackfill(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		id := "backfill-" + *loc + "-" + l.today
-		if _, err := bus.NewPublisher(c.js, bus.PublisherOptions{Known: topology.Known}).Publish(ctx, subject,
+		if _, err := c.publisher().Publish(ctx, subject,
 			&socialsyncv1.StatsRequested{LocationId: *loc, RequestedBy: "backfill", EventId: id}); err != nil {
 			return fmt.Errorf("publish to %s: %w", subject, err)
 		}

@@ -120,7 +120,7 @@ func triggerCmd(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("%w: --from/--to: %w", errUsage, err)
 		}
 	}
-	subject, ack, err := bus.NewPublisher(c.js, bus.PublisherOptions{Known: topology.Known}).PublishTo(ctx, family, msg)
+	subject, ack, err := c.publisher().PublishTo(ctx, family, msg)
 	switch {
 	case errors.Is(err, bus.ErrSubjectFull):
 		return fmt.Errorf("not published: location %s holds its quota of unfinished %s triggers (SOCIALSYNC_LIMIT_TRIGGERS_PER_SUBJECT); "+
