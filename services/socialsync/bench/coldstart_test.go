@@ -205,15 +205,20 @@ func plainEvent(ctx context.Context, simURL string, e coldEvent) error {
 		return err
 	}
 	var details struct {
-		Tags []struct {
-			Tag string `json:"tag"`
-		} `json:"tags"`
+		Results struct {
+			Tags []struct {
+				Tag string `json:"tag"`
+			} `json:"tags"`
+		} `json:"results"`
 	}
 	if err := json.Unmarshal(body, &details); err != nil {
 		return fmt.Errorf("tag details: %w", err)
 	}
-	names := make([]string, 0, len(details.Tags))
-	for _, t := range details.Tags {
+	if len(details.Results.Tags) == 0 {
+		return fmt.Errorf("tag details of %v: none in %s", e.tagIDs, body)
+	}
+	names := make([]string, 0, len(details.Results.Tags))
+	for _, t := range details.Results.Tags {
 		names = append(names, "social:"+strings.ToLower(t.Tag))
 	}
 	for _, c := range e.contacts {
