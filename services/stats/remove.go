@@ -48,10 +48,6 @@ type Remover struct {
 	// Client returns loc's HighLevel client, whose calls go through the
 	// location's rate budget (the governor): a paced call is waited for.
 	Client func(loc string) *ghl.Client
-	// ContactRefs returns the patterns of loc's keys in
-	// socialsync_contact_refs (contactsync.RefPatterns: contactsync owns
-	// the bucket, and the stats worker does not import it).
-	ContactRefs func(loc string) []string
 	Now         func() time.Time
 	// Started, when set, is told of a purge's start (resumed: it goes on
 	// from a stored cursor); Stepped after each step.
@@ -182,7 +178,7 @@ func (r *Remover) RemoveState(ctx context.Context, loc string, data bool) (int, 
 		topology.BucketRelations:  keys.Relations,
 		topology.BucketSegments:   {automation.MemberPrefix(loc) + ">"},
 		// Contacts named by email, phone or external id: personal data.
-		topology.BucketContactRefs: r.ContactRefs(loc),
+		topology.BucketContactRefs: {topology.ContactRefsPattern(loc)},
 	} {
 		n, err := revision.PurgeMatching(ctx, kvs[bucket], patterns...)
 		total += n

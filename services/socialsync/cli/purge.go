@@ -9,7 +9,6 @@ import (
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/relations"
-	"github.com/socialsync/socialsync/services/contactsync"
 	"github.com/socialsync/socialsync/services/stats"
 )
 
@@ -29,7 +28,7 @@ func remover(ctx context.Context, env *Env, c *conn, store *creds.Store, cfg oau
 		return nil, err
 	}
 	bar := terminal(env.Stdout)
-	return &stats.Remover{JS: c.js, Store: store, ContactRefs: contactsync.RefPatterns, Now: env.Now,
+	return &stats.Remover{JS: c.js, Store: store, Now: env.Now,
 		Client: func(loc string) *ghl.Client { return gc.ForLocation(loc, store.TokenSource(loc)) },
 		Started: func(run relations.PurgeRun, resumed bool) {
 			if resumed {
