@@ -41,7 +41,8 @@ type removalOptions struct {
 // removal is what the API shows of a location's removal.
 type removal struct {
 	Location string `json:"location"`
-	// State is "removing" (the worker runs it) or "removed".
+	// State is "none" (registered, not being removed), "removing" (the
+	// worker runs it) or "removed".
 	State     string     `json:"state"`
 	Since     *time.Time `json:"since,omitempty"`
 	By        string     `json:"by,omitempty"`
@@ -203,7 +204,8 @@ func (g *Gateway) removingOf(r *http.Request, loc string, rm creds.Removal) remo
 }
 
 // getRemoval is GET /v1/locations/{loc}/removal: the removal running,
-// with its purge's progress, or the removal done (from the audit log).
+// with its purge's progress, or the removal done (from the audit log);
+// state "none" for a location registered and not being removed.
 func (g *Gateway) getRemoval(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("loc")
 	if !ids.ValidHighLevel(id) {
@@ -219,7 +221,7 @@ func (g *Gateway) getRemoval(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, g.removingOf(r, id, *l.Removing))
 		return
 	case err == nil:
-		writeError(w, http.StatusNotFound, "not_found", "location "+id+" is not being removed (DELETE /v1/locations/"+id+" removes it)")
+		writeJSON(w, http.StatusOK, removal{Location: id, State: "none"})
 		return
 	case !errors.Is(err, creds.ErrUnknownLocation):
 		g.storeError(w, "read location", err)

@@ -35,7 +35,11 @@ func (w *world) checkRemoval(t *testing.T, k *contract, loc string) {
 	if a := k.do(t, w, call{method: "DELETE", path: path, body: `{"purge":true,"everything":true}`, status: 400, invalid: true}); !strings.Contains(string(a.body), "everything") {
 		t.Errorf("unknown field: %s", a.body)
 	}
-	k.do(t, w, call{method: "GET", path: path + "/removal", status: 404})
+	var none removalAnswer
+	if k.do(t, w, call{method: "GET", path: path + "/removal", status: 200}).json(t, &none); none.State != "none" {
+		t.Errorf("removal of a location not being removed: %+v", none)
+	}
+	k.do(t, w, call{method: "GET", path: "/v1/locations/nope0/removal", status: 404})
 
 	var first removalAnswer
 	a := k.do(t, w, call{method: "DELETE", path: path + "?purge=true", status: 202})
