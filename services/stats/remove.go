@@ -48,7 +48,7 @@ type Remover struct {
 	// Client returns loc's HighLevel client, whose calls go through the
 	// location's rate budget (the governor): a paced call is waited for.
 	Client func(loc string) *ghl.Client
-	Now         func() time.Time
+	Now    func() time.Time
 	// Started, when set, is told of a purge's start (resumed: it goes on
 	// from a stored cursor); Stepped after each step.
 	Started func(run relations.PurgeRun, resumed bool)
