@@ -206,6 +206,12 @@ func TestGatewayWithItsOwnUser(t *testing.T) {
 		// The test console's request published (no stats worker runs here: no responders, not a
 		// permissions violation, which would time out).
 		{"POST /v1/locations/{loc}/doctor", l + "/doctor", "", nil, 503, "no_worker"},
+		// The removal, last: the location record marked, the request published for the stats worker
+		// (none runs here), found stored by the second request, the progress read.
+		{"GET /v1/locations/{loc}/removal", l + "/removal", "", nil, 200, `"state":"none"`},
+		{"DELETE /v1/locations/{loc}", l + "?purge=true", "", nil, 202, "socialsync.trigger.remove."},
+		{"DELETE /v1/locations/{loc}", l, "", nil, 202, `"duplicate":true`},
+		{"GET /v1/locations/{loc}/removal", l + "/removal", "", nil, 200, `"state":"removing"`},
 	}
 	covered := map[string]bool{}
 	for _, c := range calls {

@@ -459,7 +459,10 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 		"stats": {{"pub", "socialsync.event.stats." + loc}, {"pub", "socialsync.schedule.stats." + loc},
 			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_SCHEDULES"}, {"pub", "$KV.socialsync_stats_history." + loc + ".2026-11-27"},
 			{"pub", "socialsync.schedule.agency." + loc}, {"qsub", topology.SubjectOAuthConnect + " " + topology.QueueOAuthConnect},
-			{"qsub", topology.SubjectConsoleDoctor + " " + topology.QueueConsole}},
+			{"qsub", topology.SubjectConsoleDoctor + " " + topology.QueueConsole},
+			// A location's removal (stats.Remover): its purge's cursor, its held triggers, the audit entry.
+			{"pub", "$KV.socialsync_relations.purge." + loc}, {"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_TRIGGERS"},
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.remove"}, {"pub", "socialsync.audit.remove"}},
 		"contactsync": {{"pub", "socialsync.event.contact." + loc}, {"pub", "$KV.socialsync_relations." + loc}, {"pub", "socialsync.refresh.catalogue." + loc},
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.contactsync"},
 			// A contact HighLevel deleted: its dead letters read and deleted (docs/personal-data.md).
@@ -505,9 +508,10 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "socialsync.event.contact." + loc},
 			{"pub", "socialsync.trigger.post." + loc},
 			{"pub", "socialsync.dlq.contactsync." + loc},
-			{"pub", "$KV.socialsync_relations." + loc},
+			{"pub", "$KV.socialsync_workflows.w1"},
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.enricher"},
-			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_TRIGGERS"},
+			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_EVENTS"},
+			{"pub", "socialsync.audit.pause"}, // records removals only
 			{"sub", "$KV.>"},
 		},
 		"contactsync": {
@@ -855,12 +859,14 @@ func TestAccountsCoverTopology(t *testing.T) {
 }
 
 // purgeAllowed are the purges a user's code does: the stats worker
-// removes a location's schedule (purge by subject), the stats worker
+// removes a location's schedule (purge by subject) and, removing a
+// location (DELETE /v1/locations/{loc}), its held triggers and pending
+// refresh (by subject), the stats worker
 // replaces a report in the object store, the operator deletes a removed
 // location's reports (locations remove --purge-data) and purges its held
 // triggers and pending refresh (by subject); contactsync and the operator
 // purge an erased contact's delete markers (by subject).
-var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OBJ_socialsync_reports": true, "operator OBJ_socialsync_reports": true,
+var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats SOCIALSYNC_TRIGGERS": true, "stats SOCIALSYNC_REFRESH": true, "stats OBJ_socialsync_reports": true, "operator OBJ_socialsync_reports": true,
 	"operator SOCIALSYNC_TRIGGERS": true, "operator SOCIALSYNC_REFRESH": true,
 	// Erasing a contact purges the delete markers of its records by subject (docs/personal-data.md).
 	"contactsync KV_socialsync_relations": true, "contactsync KV_socialsync_contact_refs": true,
@@ -869,8 +875,8 @@ var purgeAllowed = map[string]bool{"stats SOCIALSYNC_SCHEDULES": true, "stats OB
 // durableOwner names the user of a durable not named after its worker:
 // the automation worker runs the segments, workflows and notifier durables,
 // contactsync its HighLevel webhooks, reconcile and remap durables, the
-// stats worker the agency syncs.
-var durableOwner = map[string]string{"segments": "automation", "workflows": "automation", "notifier": "automation", "contactsync-highlevel": "contactsync", "reconcile": "contactsync",
+// stats worker the agency syncs and the location removals.
+var durableOwner = map[string]string{"remove": "stats", "segments": "automation", "workflows": "automation", "notifier": "automation", "contactsync-highlevel": "contactsync", "reconcile": "contactsync",
 	"remap": "contactsync", "agency": "stats"}
 
 // serves lists what a user subscribes to besides its own replies: the

@@ -82,6 +82,16 @@ func New(js jetstream.JetStream, now func() time.Time) *Log {
 
 // Record stores e, dated now when e.At is zero.
 func (l *Log) Record(ctx context.Context, e Entry) error {
+	return l.record(ctx, e)
+}
+
+// RecordOnce stores e as Record does, once for id within the stream's
+// duplicate window: a redelivered request that ends twice is logged once.
+func (l *Log) RecordOnce(ctx context.Context, e Entry, id string) error {
+	return l.record(ctx, e, jetstream.WithMsgID(id))
+}
+
+func (l *Log) record(ctx context.Context, e Entry, opts ...jetstream.PublishOpt) error {
 	if e.At.IsZero() {
 		e.At = l.now()
 	}
@@ -93,7 +103,7 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 	if err != nil {
 		return fmt.Errorf("encode audit entry: %w", err)
 	}
-	if _, err := l.js.Publish(ctx, Subject(e.Action), b); err != nil {
+	if _, err := l.js.Publish(ctx, Subject(e.Action), b, opts...); err != nil {
 		return fmt.Errorf("record %s of %s in the audit log: %w", e.Action, e.Location, err)
 	}
 	return nil

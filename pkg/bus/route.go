@@ -9,4 +9,9 @@ type Route struct {
 	Durable     string
 	Handler     Handler
 	Concurrency int
+	// AnyState makes the handler run for a location whatever its state:
+	// the process's location and hold checks do not apply. A removal
+	// runs for a paused location, and its redelivery after the
+	// location's record went still finishes.
+	AnyState bool
 }

@@ -9,6 +9,9 @@ import (
 var (
 	// ErrUnknownLocation is returned for a location that was never added.
 	ErrUnknownLocation = errors.New("creds: unknown location")
+	// ErrRemoving is returned for a change a location being removed
+	// cannot take (Resume).
+	ErrRemoving = errors.New("creds: location is being removed")
 	// ErrInvalidLocation is returned for a location id that is not letters
 	// and digits.
 	ErrInvalidLocation = errors.New("creds: invalid location id")

@@ -86,17 +86,60 @@ func (d *Directory) Pause(ctx context.Context, loc, by string) (bool, error) {
 	return changed, err
 }
 
+// Removal is the removal asked for a location (Location.Removing).
+type Removal struct {
+	Since time.Time `json:"since"`
+	// By says who asked: an API key id, "operator" or a name.
+	By string `json:"by,omitempty"`
+	// Purge and PurgeData are its options: what socialsync applied in
+	// HighLevel purged first; the statistics history and reports deleted
+	// too.
+	Purge     bool `json:"purge,omitempty"`
+	PurgeData bool `json:"purgeData,omitempty"`
+}
+
+// MarkRemoving records that loc's removal was asked for by by with the
+// options of r, and pauses it (nothing of the workers runs for it while
+// it is removed). A removal asked for already stays as it was: it
+// returns that one and false.
+func (d *Directory) MarkRemoving(ctx context.Context, loc string, r Removal) (Removal, bool, error) {
+	now := d.now().UTC()
+	out := r
+	_, changed, err := d.updateLocation(ctx, loc, func(l *Location) bool {
+		if l.Removing != nil {
+			out = *l.Removing
+			return false
+		}
+		out = r
+		out.Since = now
+		l.Removing = &out
+		if l.Paused == nil {
+			l.Paused = &Pause{Since: now, By: r.By}
+		}
+		return true
+	})
+	return out, changed, err
+}
+
 // Resume ends loc's pause. It reports whether the location was paused.
 // A location that needs re-authorisation stays held until it is
-// connected again.
+// connected again; one being removed stays paused (ErrRemoving).
 func (d *Directory) Resume(ctx context.Context, loc string) (bool, error) {
+	removing := false
 	_, changed, err := d.updateLocation(ctx, loc, func(l *Location) bool {
+		if l.Removing != nil {
+			removing = true
+			return false
+		}
 		if l.Paused == nil {
 			return false
 		}
 		l.Paused = nil
 		return true
 	})
+	if err == nil && removing {
+		return false, fmt.Errorf("%w: %s (its removal runs; it cannot be resumed)", ErrRemoving, loc)
+	}
 	return changed, err
 }
 

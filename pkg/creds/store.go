@@ -74,6 +74,9 @@ type Location struct {
 	// Paused is set while an operator has paused the location (Pause);
 	// connecting it again keeps it.
 	Paused *Pause `json:"paused,omitempty"`
+	// Removing is set once its removal was asked for (MarkRemoving):
+	// paused too, it stays so until the removal deletes the record.
+	Removing *Removal `json:"removing,omitempty"`
 }
 
 // Token is a location's credential. It prints redacted.

@@ -26,7 +26,7 @@ type Worker interface {
 func (d *Deps) Components(name string, w Worker) ([]Component, error) {
 	var out []Component
 	for _, r := range w.Routes() {
-		c, err := d.Consumer(r.Stream, r.Durable, r.Handler, r.Concurrency)
+		c, err := d.consumer(r.Stream, r.Durable, r.Handler, r.Concurrency, !r.AnyState)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -47,6 +47,12 @@ func (d *Deps) Components(name string, w Worker) ([]Component, error) {
 // socialsync_dead_letters_total, socialsync_consumer_lag) with the durable
 // as the worker label.
 func (d *Deps) Consumer(stream, durable string, h bus.Handler, concurrency int) (*bus.Consumer, error) {
+	return d.consumer(stream, durable, h, concurrency, true)
+}
+
+// consumer is Consumer, without the location and hold checks unless
+// checks (a bus.Route with AnyState).
+func (d *Deps) consumer(stream, durable string, h bus.Handler, concurrency int, checks bool) (*bus.Consumer, error) {
 	spec, ok := d.Topology.Consumer(stream, durable)
 	if !ok {
 		return nil, fmt.Errorf("no consumer %s on stream %s in the topology", durable, stream)
@@ -56,13 +62,13 @@ func (d *Deps) Consumer(stream, durable string, h bus.Handler, concurrency int) 
 		bus.Log(d.Log.With("consumer", durable, "stream", stream)),
 		bus.Timeout(HandlerTimeout),
 	}
-	if d.registered != nil {
+	if d.registered != nil && checks {
 		// Innermost, so that the trace and the log see its refusals; a
 		// message for a location that is not registered is dead-lettered
 		// before any per-location state is made for it.
 		mw = append(mw, d.registered)
 	}
-	if d.held != nil {
+	if d.held != nil && checks {
 		// After the location check: a paused location's messages wait,
 		// its handlers do not run.
 		mw = append(mw, d.held.middleware)

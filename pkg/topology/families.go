@@ -81,6 +81,12 @@ const (
 	// ScheduledAgency receive the AgencySyncRequested a schedule fires.
 	// The triggers stream sources them as AgencyTriggers.
 	ScheduledAgency bus.Family = "socialsync.scheduled.agency"
+
+	// RemoveTriggers carry RemovalRequested: the gateway (DELETE
+	// /v1/locations/{loc}) → the stats worker's DurableRemove, which
+	// holds the location's token. PurgeLocation keeps them: the removal
+	// that purges a location's triggers is one of them.
+	RemoveTriggers bus.Family = "socialsync.trigger.remove"
 )
 
 // Known reports whether f is one of the families above.
@@ -92,7 +98,7 @@ func Known(f bus.Family) bool {
 		return true
 	case RecommendationEvents, SegmentTriggers, SegmentEvents, HighLevelContactTriggers, ReconcileTriggers, RemapTriggers:
 		return true
-	case AgencyTriggers, AgencySchedules, ScheduledAgency:
+	case AgencyTriggers, AgencySchedules, ScheduledAgency, RemoveTriggers:
 		return true
 	}
 	return false
@@ -103,7 +109,7 @@ func Families() []bus.Family {
 	return []bus.Family{PostTriggers, TagDetailsTriggers, StatsTriggers,
 		TagEvents, TagDetailsEvents, StatsEvents, ContactEvents, LocationEvents, RecommendationEvents,
 		CatalogueRefreshes, StatsSchedules, ScheduledStats, SegmentTriggers, SegmentEvents, HighLevelContactTriggers, ReconcileTriggers, RemapTriggers,
-		AgencyTriggers, AgencySchedules, ScheduledAgency}
+		AgencyTriggers, AgencySchedules, ScheduledAgency, RemoveTriggers}
 }
 
 // ParseSubject splits a subject of one of the families above into the

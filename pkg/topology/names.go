@@ -78,6 +78,11 @@ const (
 // reference, for ContactRefsTTL; contactsync owns it.
 const BucketContactRefs = "socialsync_contact_refs"
 
+// ContactRefsPattern is the pattern of every key loc has in
+// BucketContactRefs: contactsync keeps each under the location's id, and
+// a removal purges them all (contactsync.RefPatterns).
+func ContactRefsPattern(loc string) string { return loc + ".>" }
+
 // ContactRefsTTL is how long BucketContactRefs keeps an answer: a contact
 // merged or deleted in HighLevel is looked up again after it at the
 // latest.
@@ -165,6 +170,9 @@ const (
 	// DurableAgency is the stats worker's durable for agency syncs, on
 	// SOCIALSYNC_TRIGGERS.
 	DurableAgency = "agency"
+	// DurableRemove is the stats worker's durable for location
+	// removals (RemoveTriggers), on SOCIALSYNC_TRIGGERS.
+	DurableRemove = "remove"
 	// AgencySyncEvery is how often an agency's schedule asks for a sync.
 	AgencySyncEvery = 6 * time.Hour
 )

@@ -99,6 +99,7 @@ func (o Options) maxBytes(name string) int64 {
 //	segments              SOCIALSYNC_TRIGGERS  socialsync.trigger.segments.*
 //	reconcile             SOCIALSYNC_TRIGGERS  socialsync.trigger.reconcile.*
 //	remap                 SOCIALSYNC_TRIGGERS  socialsync.trigger.remap.*
+//	remove                SOCIALSYNC_TRIGGERS  socialsync.trigger.remove.*
 //
 // The automation worker reads with workflows and segments: two durables, so
 // that a slow workflow delays no membership, and contactsync with its own,
@@ -315,6 +316,7 @@ func New(opts Options) bus.Topology {
 		consumer(StreamTriggers, DurableReconcile, "Reconciliations of a location's contact tags with HighLevel.", all, ReconcileTriggers.Filter()),
 		consumer(StreamTriggers, DurableRemap, "A location's changed contact-tag template → the contact tags socialsync applied, renamed.", all, RemapTriggers.Filter()),
 		consumer(StreamTriggers, DurableAgency, "Agency syncs: the locations an agency's token lists, connected.", all, AgencyTriggers.Filter()),
+		consumer(StreamTriggers, DurableRemove, "Location removals: what socialsync applied purged from HighLevel, the location's records deleted.", all, RemoveTriggers.Filter()),
 		consumer(StreamEvents, DurableNotifier, "Location state changes → the operator's notification webhook.", fresh, LocationEvents.Filter()),
 		consumer(bus.StreamDLQ, DurableNotifier, "New dead letters → the operator's notification webhook.", fresh, bus.DeadLetterPrefix+".>"),
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/socialsync/socialsync/pkg/bus"
 )
 
 // WaitingTriggers returns, per location, how many triggers SOCIALSYNC_TRIGGERS
@@ -53,7 +55,8 @@ func HeldTriggers(ctx context.Context, js jetstream.JetStream, loc string) (uint
 // PurgeLocation deletes the unfinished triggers and the pending catalogue
 // refresh of location loc, removed: kept for a location that is gone, they
 // would only become dead letters ("not registered"). It returns how many
-// messages went.
+// messages went. Its removal requests (RemoveTriggers) stay: the one
+// running this is acknowledged by its worker when it is done.
 func PurgeLocation(ctx context.Context, js jetstream.JetStream, loc string) (uint64, error) {
 	refresh, err := CatalogueRefreshes.Subject(loc)
 	if err != nil {
@@ -69,11 +72,14 @@ func PurgeLocation(ctx context.Context, js jetstream.JetStream, loc string) (uin
 		if err != nil {
 			return n, fmt.Errorf("count the messages of %s in %s: %w", loc, stream, err)
 		}
-		for _, c := range before.State.Subjects {
+		for subject, c := range before.State.Subjects {
+			if f, _, err := bus.ParseSubject(subject); err == nil && f == RemoveTriggers {
+				continue
+			}
+			if err := s.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+				return n, fmt.Errorf("purge the messages of %s from %s: %w", loc, stream, err)
+			}
 			n += c
-		}
-		if err := s.Purge(ctx, jetstream.WithPurgeSubject(filter)); err != nil {
-			return n, fmt.Errorf("purge the messages of %s from %s: %w", loc, stream, err)
 		}
 	}
 	return n, nil

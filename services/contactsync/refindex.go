@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/socialsync/socialsync/pkg/relations/revision"
+	"github.com/socialsync/socialsync/pkg/topology"
 )
 
 // The reverse index of socialsync_contact_refs: the cache is keyed by a
@@ -26,7 +27,7 @@ func refIndexKey(loc, contact string) string { return loc + ".contact." + contac
 // RefPatterns are the patterns of every key loc has in
 // socialsync_contact_refs (cached answers, the reverse index, pending
 // creations): what removing the location deletes.
-func RefPatterns(loc string) []string { return []string{loc + ".>"} }
+func RefPatterns(loc string) []string { return []string{topology.ContactRefsPattern(loc)} }
 
 // indexRef adds key to the index of contact.
 func (h *handler) indexRef(ctx context.Context, loc, contact, key string) error {

@@ -528,6 +528,7 @@ func TestAPIFollowsItsOpenAPIDocument(t *testing.T) {
 	w.checkSources(t, k)
 	w.checkLifecycle(t, k, loc)
 	w.checkConsole(t, k, loc, testKey)
+	w.checkRemoval(t, k, w.Locations[len(w.Locations)-1].ID)
 	k.covered(t)
 }
 

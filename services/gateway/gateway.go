@@ -284,6 +284,8 @@ func (g *Gateway) apiRoutes() []apiRoute {
 		// The location lifecycle and the audit log (lifecycle.go).
 		{"POST /v1/locations/{loc}/pause", scopeAdmin, g.pauseLocation},
 		{"POST /v1/locations/{loc}/resume", scopeAdmin, g.resumeLocation},
+		{removeRoute, scopeAdmin, g.removeLocation},
+		{"GET /v1/locations/{loc}/removal", scopeRead, g.getRemoval},
 		{"GET /v1/audit", scopeAdmin, g.listAudit},
 		// The hosted OAuth flow's authorization URL, for the dashboard.
 		{"POST /v1/oauth/authorizations", scopeAdmin, g.createAuthorization},

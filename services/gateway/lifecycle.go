@@ -121,6 +121,10 @@ func (g *Gateway) setPaused(w http.ResponseWriter, r *http.Request, pause bool) 
 	} else {
 		_, err = g.deps.Directory.Resume(r.Context(), l.ID)
 	}
+	if errors.Is(err, creds.ErrRemoving) {
+		writeError(w, http.StatusConflict, "removing", "location "+l.ID+" is being removed (GET /v1/locations/"+l.ID+"/removal): it cannot be resumed")
+		return
+	}
 	if err != nil {
 		g.storeError(w, "pause or resume location", err)
 		return
@@ -151,6 +155,7 @@ var auditedActions = map[string]string{
 	"POST /v1/deadletters/{seq}/replay": audit.ActionReplay,
 	"POST /v1/deadletters/replay":       audit.ActionReplay,
 	"POST /v1/locations/{loc}/doctor":   audit.ActionDoctor,
+	removeRoute:                         audit.ActionRemove,
 }
 
 // audited records in the audit log each successful call of rt: who (the

@@ -26,6 +26,17 @@ type location struct {
 	// Hold is set while the location's work is held back: paused, or
 	// waiting for re-authorisation (lifecycle.go).
 	Hold *hold `json:"hold,omitempty"`
+	// Removal is set while the location is being removed (removal.go).
+	Removal *removalState `json:"removal,omitempty"`
+}
+
+// removalState is what a location shows of its removal running; GET
+// /v1/locations/{loc}/removal has its progress.
+type removalState struct {
+	Since     time.Time `json:"since"`
+	By        string    `json:"by,omitempty"`
+	Purge     bool      `json:"purge"`
+	PurgeData bool      `json:"purgeData"`
 }
 
 type tokenState struct {
@@ -47,6 +58,9 @@ func (g *Gateway) toLocation(ctx context.Context, l creds.Location) location {
 	}
 	out.Token = g.tokenState(ctx, l.ID)
 	out.Hold = g.holdOf(ctx, l)
+	if rm := l.Removing; rm != nil {
+		out.Removal = &removalState{Since: rm.Since.UTC(), By: rm.By, Purge: rm.Purge, PurgeData: rm.PurgeData}
+	}
 	return out
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/socialsync/socialsync/pkg/audit"
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/doctor"
@@ -39,6 +40,10 @@ type Deps struct {
 	// Doctor, with Conn, answers the dashboard's test console
 	// (doctor.Server); nil in handler tests.
 	Doctor *doctor.Server
+	// Remover runs the removals the gateway asks for (removal.go), and
+	// Audit records them; nil in handler tests and without a token key.
+	Remover *Remover
+	Audit   *audit.Log
 }
 
 // Publisher publishes events and keeps the schedules (bus.Publisher).

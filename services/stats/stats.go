@@ -129,13 +129,16 @@ func (w *Worker) learn(ctx context.Context, l creds.Location) creds.Location {
 	return learned
 }
 
-// Routes are the worker's one consumer: statistics requests on its
-// SOCIALSYNC_TRIGGERS durable.
+// Routes are the worker's consumers on SOCIALSYNC_TRIGGERS: statistics
+// requests, agency syncs and location removals (which run whatever the
+// location's state: it is paused while it is removed).
 func (w *Worker) Routes() []bus.Route {
 	h := &handler{w: w}
 	a := &agencyHandler{w: w}
+	r := &removalHandler{w: w}
 	return []bus.Route{{Stream: topology.StreamTriggers, Durable: topology.DurableStats, Handler: ratelimit.InLane(ghl.LaneBackground, h.handle), Concurrency: w.cfg.Concurrency},
-		{Stream: topology.StreamTriggers, Durable: topology.DurableAgency, Handler: ratelimit.InLane(ghl.LaneBackground, a.handle), Concurrency: 1}}
+		{Stream: topology.StreamTriggers, Durable: topology.DurableAgency, Handler: ratelimit.InLane(ghl.LaneBackground, a.handle), Concurrency: 1},
+		{Stream: topology.StreamTriggers, Durable: topology.DurableRemove, Handler: ratelimit.InLane(ghl.LaneBackground, r.handle), Concurrency: 1, AnyState: true}}
 }
 
 // Loops keep the schedules in step with the registered locations and

@@ -826,6 +826,93 @@ func (x *AgencySyncRequested) GetEventId() string {
 	return ""
 }
 
+// RemovalRequested asks the worker that holds the location's token (the
+// stats worker) to remove the location: with purge, first the contact
+// tags, segment tags and socialsync_* custom values socialsync applied
+// in HighLevel; then its tokens, schedule, settings and state; with
+// purge_data, its statistics history and reports too. Sent by the
+// gateway (DELETE /v1/locations/{loc}) once the location is paused; a
+// redelivered request goes on from the purge's cursor. Progress is in
+// socialsync_relations under "purge.<location_id>".
+// Subject: socialsync.trigger.remove.<location_id>.
+type RemovalRequested struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	LocationId string                 `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	Purge      bool                   `protobuf:"varint,2,opt,name=purge,proto3" json:"purge,omitempty"`
+	PurgeData  bool                   `protobuf:"varint,3,opt,name=purge_data,json=purgeData,proto3" json:"purge_data,omitempty"`
+	// requested_by names who asked, as the audit log records it (the API
+	// key's id).
+	RequestedBy   string                 `protobuf:"bytes,4,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	RequestedAt   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=requested_at,json=requestedAt,proto3" json:"requested_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemovalRequested) Reset() {
+	*x = RemovalRequested{}
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemovalRequested) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemovalRequested) ProtoMessage() {}
+
+func (x *RemovalRequested) ProtoReflect() protoreflect.Message {
+	mi := &file_socialsync_v1_triggers_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemovalRequested.ProtoReflect.Descriptor instead.
+func (*RemovalRequested) Descriptor() ([]byte, []int) {
+	return file_socialsync_v1_triggers_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RemovalRequested) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *RemovalRequested) GetPurge() bool {
+	if x != nil {
+		return x.Purge
+	}
+	return false
+}
+
+func (x *RemovalRequested) GetPurgeData() bool {
+	if x != nil {
+		return x.PurgeData
+	}
+	return false
+}
+
+func (x *RemovalRequested) GetRequestedBy() string {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return ""
+}
+
+func (x *RemovalRequested) GetRequestedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RequestedAt
+	}
+	return nil
+}
+
 var File_socialsync_v1_triggers_proto protoreflect.FileDescriptor
 
 const file_socialsync_v1_triggers_proto_rawDesc = "" +
@@ -895,7 +982,15 @@ const file_socialsync_v1_triggers_proto_rawDesc = "" +
 	"\n" +
 	"company_id\x18\x01 \x01(\tR\tcompanyId\x12!\n" +
 	"\frequested_by\x18\x02 \x01(\tR\vrequestedBy\x12\x19\n" +
-	"\bevent_id\x18\x03 \x01(\tR\aeventId*\x8e\x01\n" +
+	"\bevent_id\x18\x03 \x01(\tR\aeventId\"\xca\x01\n" +
+	"\x10RemovalRequested\x12\x1f\n" +
+	"\vlocation_id\x18\x01 \x01(\tR\n" +
+	"locationId\x12\x14\n" +
+	"\x05purge\x18\x02 \x01(\bR\x05purge\x12\x1d\n" +
+	"\n" +
+	"purge_data\x18\x03 \x01(\bR\tpurgeData\x12!\n" +
+	"\frequested_by\x18\x04 \x01(\tR\vrequestedBy\x12=\n" +
+	"\frequested_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestedAt*\x8e\x01\n" +
 	"\x16HighLevelContactChange\x12)\n" +
 	"%HIGH_LEVEL_CONTACT_CHANGE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eHIGH_LEVEL_CONTACT_CHANGE_TAGS\x10\x01\x12%\n" +
@@ -914,7 +1009,7 @@ func file_socialsync_v1_triggers_proto_rawDescGZIP() []byte {
 }
 
 var file_socialsync_v1_triggers_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_socialsync_v1_triggers_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_socialsync_v1_triggers_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_socialsync_v1_triggers_proto_goTypes = []any{
 	(HighLevelContactChange)(0),     // 0: socialsync.v1.HighLevelContactChange
 	(*PostEvent)(nil),               // 1: socialsync.v1.PostEvent
@@ -925,25 +1020,27 @@ var file_socialsync_v1_triggers_proto_goTypes = []any{
 	(*ReconcileRequested)(nil),      // 6: socialsync.v1.ReconcileRequested
 	(*RemapRequested)(nil),          // 7: socialsync.v1.RemapRequested
 	(*AgencySyncRequested)(nil),     // 8: socialsync.v1.AgencySyncRequested
-	(Change)(0),                     // 9: socialsync.v1.Change
-	(*timestamppb.Timestamp)(nil),   // 10: google.protobuf.Timestamp
-	(*DateRange)(nil),               // 11: socialsync.v1.DateRange
+	(*RemovalRequested)(nil),        // 9: socialsync.v1.RemovalRequested
+	(Change)(0),                     // 10: socialsync.v1.Change
+	(*timestamppb.Timestamp)(nil),   // 11: google.protobuf.Timestamp
+	(*DateRange)(nil),               // 12: socialsync.v1.DateRange
 }
 var file_socialsync_v1_triggers_proto_depIdxs = []int32{
-	9,  // 0: socialsync.v1.PostEvent.change:type_name -> socialsync.v1.Change
-	10, // 1: socialsync.v1.PostEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	10, // 0: socialsync.v1.PostEvent.change:type_name -> socialsync.v1.Change
+	11, // 1: socialsync.v1.PostEvent.occurred_at:type_name -> google.protobuf.Timestamp
 	2,  // 2: socialsync.v1.PostEvent.contacts:type_name -> socialsync.v1.ContactRef
-	11, // 3: socialsync.v1.StatsRequested.range:type_name -> socialsync.v1.DateRange
+	12, // 3: socialsync.v1.StatsRequested.range:type_name -> socialsync.v1.DateRange
 	0,  // 4: socialsync.v1.HighLevelContactChanged.change:type_name -> socialsync.v1.HighLevelContactChange
-	10, // 5: socialsync.v1.HighLevelContactChanged.sent_at:type_name -> google.protobuf.Timestamp
-	10, // 6: socialsync.v1.HighLevelContactChanged.received_at:type_name -> google.protobuf.Timestamp
-	10, // 7: socialsync.v1.ReconcileRequested.requested_at:type_name -> google.protobuf.Timestamp
-	10, // 8: socialsync.v1.RemapRequested.requested_at:type_name -> google.protobuf.Timestamp
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	11, // 5: socialsync.v1.HighLevelContactChanged.sent_at:type_name -> google.protobuf.Timestamp
+	11, // 6: socialsync.v1.HighLevelContactChanged.received_at:type_name -> google.protobuf.Timestamp
+	11, // 7: socialsync.v1.ReconcileRequested.requested_at:type_name -> google.protobuf.Timestamp
+	11, // 8: socialsync.v1.RemapRequested.requested_at:type_name -> google.protobuf.Timestamp
+	11, // 9: socialsync.v1.RemovalRequested.requested_at:type_name -> google.protobuf.Timestamp
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_socialsync_v1_triggers_proto_init() }
@@ -964,7 +1061,7 @@ func file_socialsync_v1_triggers_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socialsync_v1_triggers_proto_rawDesc), len(file_socialsync_v1_triggers_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

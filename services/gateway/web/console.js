@@ -1,8 +1,10 @@
 // socialsync dashboard: setup and test console. For an admin key: the chosen
 // location's token, time zone, statistics schedule and hold (paused, with
 // the triggers kept), and the buttons connect (the hosted OAuth flow: POST
-// /v1/oauth/authorizations, then HighLevel's consent page), pause and
-// resume. For a key with the trigger scope: the test console (POST
+// /v1/oauth/authorizations, then HighLevel's consent page), pause, resume
+// and remove (DELETE /v1/locations/{loc} after a confirmation naming the
+// location and the two options, then its progress from GET
+// /v1/locations/{loc}/removal until it is done). For a key with the trigger scope: the test console (POST
 // /v1/locations/{loc}/doctor), whose test calls the stats worker makes
 // through the rate governor. Raw answers are HighLevel's bodies, never a
 // request header; contacts' personal data in them is redacted by the
@@ -13,7 +15,7 @@ async function refreshSetup() {
   syncPicker();
   const panel = $("#setup-panel");
   panel.hidden = !(can("admin") || can("trigger"));
-  for (const id of ["#connect-location", "#pause-location", "#resume-location"]) $(id).hidden = !can("admin");
+  for (const id of ["#connect-location", "#pause-location", "#resume-location", "#remove-location"]) $(id).hidden = !can("admin");
   $("#run-doctor").hidden = !can("trigger");
   if (panel.hidden || !state.loc) {
     $("#setup-state").replaceChildren();
@@ -36,12 +38,80 @@ async function refreshSetup() {
     ["Token", token, "setup-token"],
     ["Time zone", s.timezone || l.timezone || "UTC", "setup-timezone"],
     ["Statistics schedule", (s.stats.cron || "the default") + (s.stats.timezone ? " (" + s.stats.timezone + ")" : ""), "setup-schedule"],
-    ["Work", held, "setup-hold"],
+    ["Work", l.removal ? "being removed since " + when(l.removal.since) + (l.removal.by ? " by " + l.removal.by : "") : held, "setup-hold"],
   ];
   $("#setup-state").replaceChildren(...rows.map(([k, v, id]) => el("tr", {}, el("th", { text: k }), el("td", { id, text: v }))));
   panel.dataset.paused = h && h.reason === "paused" ? "true" : "false";
-  $("#pause-location").disabled = !!h && h.reason === "paused";
-  $("#resume-location").disabled = !h || h.reason !== "paused";
+  panel.dataset.removing = l.removal ? "true" : "false";
+  $("#pause-location").disabled = !!l.removal || (!!h && h.reason === "paused");
+  $("#resume-location").disabled = !!l.removal || !h || h.reason !== "paused";
+  $("#remove-location").disabled = !!l.removal;
+  if (l.removal && removal.loc !== loc) followRemoval(loc);
+}
+
+// removal is the removal the page follows: its location and timer.
+const removal = { loc: "", timer: 0 };
+
+// askRemove shows the confirmation naming the location and the options.
+function askRemove() {
+  const loc = state.loc;
+  const l = fleet.items.find((x) => x.id === loc);
+  $("#remove-question").textContent = "Remove " + (l && l.name ? l.name + " (" + loc + ")" : loc) +
+    "? Its tokens, schedule, settings and state are deleted; it stops syncing. This cannot be undone.";
+  $("#remove-purge").checked = false;
+  $("#remove-purge-data").checked = false;
+  $("#remove-confirm").dataset.location = loc;
+  $("#remove-confirm").hidden = false;
+}
+
+// removeLocation asks for the confirmed removal and follows it.
+async function removeLocation() {
+  const box = $("#remove-confirm");
+  const loc = box.dataset.location;
+  box.hidden = true;
+  const a = await api("/v1/locations/" + loc, { method: "DELETE", body: { purge: $("#remove-purge").checked, purgeData: $("#remove-purge-data").checked } });
+  $("#setup-result").textContent = "Removal of " + loc + (a.duplicate ? " already asked for" : " asked for") + (a.purge ? ", with purge" : "") +
+    (a.purgeData ? ", with its data" : "") + ": the stats worker runs it.";
+  followRemoval(loc);
+}
+
+// followRemoval shows loc's removal progress until it is done.
+function followRemoval(loc) {
+  clearTimeout(removal.timer);
+  removal.loc = loc;
+  const tick = async () => {
+    if (removal.loc !== loc) return;
+    let r;
+    try {
+      r = await api("/v1/locations/" + loc + "/removal");
+    } catch (e) {
+      report(e);
+      removal.timer = setTimeout(tick, 3000);
+      return;
+    }
+    const out = $("#removal-progress");
+    out.dataset.state = r.state;
+    if (r.state === "removed") {
+      out.textContent = "Location " + loc + " removed " + when(r.removedAt) + (r.by ? " by " + r.by : "") + ": " + r.detail + ".";
+      removal.loc = "";
+      const opt = Array.from($("#location").options).find((o) => o.value === loc);
+      if (opt) opt.remove();
+      fleet.items = fleet.items.filter((x) => x.id !== loc);
+      if (state.loc === loc) {
+        state.loc = "";
+        $("#setup-state").replaceChildren();
+      }
+      refreshFleet().catch(report);
+      return;
+    }
+    const p = r.progress;
+    out.textContent = "Removing " + loc + (r.purge
+      ? p ? ": purge " + (p.state === "done" ? "done" : "at contact " + fmt(p.done) + " of " + fmt(p.contacts)) + ", " + fmt(p.tags) + " tags and " +
+        fmt(p.values) + " custom values removed" : ": purge starting"
+      : "") + "…";
+    removal.timer = setTimeout(tick, 1000);
+  };
+  tick();
 }
 
 // syncPicker adds to the location picker the locations connected since
@@ -113,5 +183,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#connect-location").addEventListener("click", () => connectLocation().catch(report));
   $("#pause-location").addEventListener("click", () => setPaused(true).catch(report));
   $("#resume-location").addEventListener("click", () => setPaused(false).catch(report));
+  $("#remove-location").addEventListener("click", askRemove);
+  $("#remove-cancel").addEventListener("click", () => { $("#remove-confirm").hidden = true; });
+  $("#remove-confirm-button").addEventListener("click", () => removeLocation().catch(report));
   $("#run-doctor").addEventListener("click", () => runDoctor().catch(report));
 });

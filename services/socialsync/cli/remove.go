@@ -5,17 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/socialsync/socialsync/pkg/audit"
-	"github.com/socialsync/socialsync/pkg/automation"
 	"github.com/socialsync/socialsync/pkg/creds"
-	"github.com/socialsync/socialsync/pkg/relations"
-	"github.com/socialsync/socialsync/pkg/relations/revision"
-	"github.com/socialsync/socialsync/pkg/settings"
-	"github.com/socialsync/socialsync/pkg/topology"
-	"github.com/socialsync/socialsync/services/contactsync"
-	"github.com/socialsync/socialsync/services/stats"
 )
 
 // locationsRemove removes a location: it pauses it, with --purge removes
@@ -58,15 +49,19 @@ func locationsRemove(ctx context.Context, env *Env, args []string) error {
 			recordAudit(ctx, env, c, audit.Entry{Action: audit.ActionPause, Location: *loc, Detail: "before its removal"})
 		}
 	}
+	r, err := remover(ctx, env, c, store, cfg)
+	if err != nil {
+		return err
+	}
 	if *purge {
-		run, err := purgeTags(ctx, env, c, store, cfg, *loc)
+		run, err := purgeTags(ctx, env, r, *loc)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "purge of %s done: %d contact tags removed from %d contacts (%d no longer in HighLevel), %d custom values deleted\n",
 			*loc, run.Tags, run.Done-run.Gone, run.Gone, run.Values)
 	}
-	removed, err := removeState(ctx, env, c, store, *loc, *purgeData)
+	removed, err := r.RemoveState(ctx, *loc, *purgeData)
 	if err != nil {
 		return err
 	}
@@ -84,69 +79,4 @@ func locationsRemove(ctx context.Context, env *Env, args []string) error {
 			"delete them now with: socialsync locations remove --location %s --purge-data\n", *loc)
 	}
 	return nil
-}
-
-// removeState deletes loc's records from every store, each through the
-// package that owns its keys, and returns how many went. The location
-// record goes first, so that the workers stop taking its messages and the
-// stats worker removes its schedule; the purge cursor last. The
-// statistics history and reports are deleted with data, else marked for
-// the stats worker to delete after their grace period.
-func removeState(ctx context.Context, env *Env, c *conn, store *creds.Store, loc string, data bool) (int, error) {
-	if err := store.Remove(ctx, loc); err != nil {
-		return 0, err
-	}
-	// Its triggers held while it was paused would now be dead letters
-	// (not registered): they go. They wait a recheck (a minute) between
-	// deliveries, so none is dead-lettered before this.
-	held, err := topology.PurgeLocation(ctx, c.js, loc)
-	if err != nil {
-		return 0, err
-	}
-	total := int(held)
-	kvs := map[string]jetstream.KeyValue{}
-	for _, b := range []string{topology.BucketSettings, topology.BucketTags, topology.BucketTagDetails, topology.BucketRelations,
-		topology.BucketSegments, topology.BucketStatsHistory, topology.BucketContactRefs} {
-		kv, err := c.js.KeyValue(ctx, b)
-		if err != nil {
-			return 0, fmt.Errorf("open %s: %w", b, err)
-		}
-		kvs[b] = kv
-	}
-	if err := settings.Remove(ctx, kvs[topology.BucketSettings], loc); err != nil {
-		return 0, err
-	}
-	keys := relations.KeysOf(loc)
-	for bucket, patterns := range map[string][]string{
-		topology.BucketTags:       keys.Tags,
-		topology.BucketTagDetails: keys.Details,
-		topology.BucketRelations:  keys.Relations,
-		topology.BucketSegments:   {automation.MemberPrefix(loc) + ">"},
-		// Contacts named by email, phone or external id: personal data.
-		topology.BucketContactRefs: contactsync.RefPatterns(loc),
-	} {
-		n, err := revision.PurgeMatching(ctx, kvs[bucket], patterns...)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	history := kvs[topology.BucketStatsHistory]
-	if data {
-		reports, err := c.js.ObjectStore(ctx, topology.ObjectStoreReports)
-		if err != nil {
-			return total, fmt.Errorf("open %s: %w", topology.ObjectStoreReports, err)
-		}
-		n, err := stats.RemoveData(ctx, history, reports, loc)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	} else if err := stats.MarkRemoved(ctx, history, loc, env.Now()); err != nil {
-		return total, err
-	}
-	if err := kvs[topology.BucketRelations].Purge(ctx, relations.PurgeKey(loc)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return total, fmt.Errorf("remove purge record of %s: %w", loc, err)
-	}
-	return total, nil
 }

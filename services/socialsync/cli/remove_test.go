@@ -21,6 +21,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/report"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
+	"github.com/socialsync/socialsync/services/stats"
 )
 
 // `locations remove --purge` removes from HighLevel exactly the contact
@@ -194,7 +195,7 @@ func TestRemovePurgeInterruptedGoesOn(t *testing.T) {
 	// More than a step's worth of contacts, each with a tag of its own (a call
 	// each); those HighLevel does not know count as gone.
 	contacts := slices.Clone(real)
-	for i := len(real); i < purgePage+30; i++ {
+	for i := len(real); i < stats.PurgePage+30; i++ {
 		contacts = append(contacts, fmt.Sprintf("Gone%016d", i))
 	}
 	for i, c := range contacts {
@@ -219,7 +220,7 @@ func TestRemovePurgeInterruptedGoesOn(t *testing.T) {
 	go func() {
 		for e := range w.Updates() {
 			var run relations.PurgeRun
-			if e != nil && json.Unmarshal(e.Value(), &run) == nil && run.Done >= purgePage {
+			if e != nil && json.Unmarshal(e.Value(), &run) == nil && run.Done >= stats.PurgePage {
 				cancel()
 				return
 			}
@@ -239,7 +240,7 @@ func TestRemovePurgeInterruptedGoesOn(t *testing.T) {
 	if code := mainEnv(ctx, cli, []string{"locations", "remove", "--nats", env.URL(), "--location", loc.ID, "--purge"}); code != 0 {
 		t.Fatalf("purge run again: exit %d: %s%s", code, out.String(), errOut.String())
 	}
-	if !strings.Contains(out.String(), fmt.Sprintf("going on from contact %d of %d", purgePage, len(contacts))) {
+	if !strings.Contains(out.String(), fmt.Sprintf("going on from contact %d of %d", stats.PurgePage, len(contacts))) {
 		t.Errorf("purge run again:\n%s", out.String())
 	}
 	for _, c := range real {

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"time"
 
+	"github.com/socialsync/socialsync/pkg/audit"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	automationworker "github.com/socialsync/socialsync/services/automation"
 	"github.com/socialsync/socialsync/services/contactsync"
@@ -47,7 +49,9 @@ func NewStats(ctx context.Context, cfg stats.Config, d *fleet.Deps) (*stats.Work
 	return stats.New(cfg, stats.Deps{Publisher: d.Publisher, Locations: d.Creds,
 		Client:  func(loc string) stats.Client { return d.Client(loc) },
 		History: stats.KVHistory{KV: s.History}, FollowUps: stats.KVFollowUps{Stores: s}, Stores: s, Log: d.Log,
-		Connector: d.Connector(), Conn: d.Conn, Doctor: d.Doctor()})
+		Connector: d.Connector(), Conn: d.Conn, Doctor: d.Doctor(),
+		Remover: &stats.Remover{JS: d.JS, Store: d.Creds, Client: d.Client, Now: time.Now},
+		Audit:   audit.New(d.JS, nil)})
 }
 
 // NewContactSync returns contactsync on d.

@@ -109,4 +109,32 @@ func TestDashboardSetupAndConsole(t *testing.T) {
 		t.Errorf("raw answer: %.200q", raw)
 	}
 	shot(t, b.ctx, "setup")
+
+	// Remove it: the confirmation names it and the two options; with
+	// purge, the page follows the stats worker's removal until it is done.
+	b.run("ask to remove", chromedp.Click(chromedp.CSS("#remove-location")), b.visible("#remove-confirm"))
+	if s := b.text("#remove-question"); !strings.Contains(s, newLoc.ID) {
+		t.Errorf("confirmation: %q", s)
+	}
+	if s := b.text("#remove-confirm"); !strings.Contains(s, "Purge:") || !strings.Contains(s, "Purge data:") {
+		t.Errorf("the confirmation's options: %q", s)
+	}
+	b.run("confirm with purge", chromedp.Click(chromedp.CSS("#remove-purge")), chromedp.Click(chromedp.CSS("#remove-confirm-button")))
+	b.poll("removed", `(document.querySelector("#removal-progress").dataset.state || "") === "removed"`)
+	if s := b.text("#removal-progress"); !strings.Contains(s, newLoc.ID+" removed") || !strings.Contains(s, "tags purged") {
+		t.Errorf("removal progress: %q", s)
+	}
+	var rm struct {
+		State string
+		Purge bool
+	}
+	f.apiGet(t, "/v1/locations/"+newLoc.ID+"/removal", &rm)
+	if rm.State != "removed" || !rm.Purge {
+		t.Errorf("the API says %+v", rm)
+	}
+	if _, err := env.Deps.Directory.Location(context.Background(), newLoc.ID); err == nil {
+		t.Error("the location is still registered")
+	}
+	b.poll("gone from the picker", fmt.Sprintf(`document.querySelectorAll('#location option[value=%q]').length === 0`, newLoc.ID))
+	shot(t, b.ctx, "removed")
 }

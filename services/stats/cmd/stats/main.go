@@ -5,7 +5,9 @@ package main
 import (
 	"context"
 	"os"
+	"time"
 
+	"github.com/socialsync/socialsync/pkg/audit"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/services/stats"
 )
@@ -39,6 +41,9 @@ func run(ctx context.Context) error {
 		Connector: d.Connector(),
 		Conn:      d.Conn,
 		Doctor:    d.Doctor(),
+		// Removals (DELETE /v1/locations/{loc}).
+		Remover: &stats.Remover{JS: d.JS, Store: d.Creds, Client: d.Client, Now: time.Now},
+		Audit:   audit.New(d.JS, nil),
 	})
 	if err != nil {
 		return err
