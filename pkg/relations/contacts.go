@@ -14,6 +14,13 @@ type ContactState struct {
 	// Posts maps each of the contact's posts (by post key) to the names
 	// of the social tags it carries.
 	Posts map[string][]string `json:"posts"`
+	// PostAt maps each post (by post key) to the occurredAt of the post
+	// event that last changed the contact's entry for it (linked, retagged
+	// or unlinked: an unlinked post keeps its time), so that an older event
+	// of the post handled later changes nothing: the outcome is that of
+	// handling the post's events in occurredAt order. Events without an
+	// occurredAt are not ordered.
+	PostAt map[string]time.Time `json:"postAt,omitempty"`
 	// Applied are the contact tags socialsync has applied, sorted.
 	Applied []string `json:"applied"`
 	// HighLevel is what HighLevel last said the contact carries (its
@@ -127,6 +134,9 @@ func (s ContactState) Clone() ContactState {
 	}
 	if out.Applied == nil {
 		out.Applied = []string{}
+	}
+	if len(s.PostAt) > 0 {
+		out.PostAt = maps.Clone(s.PostAt)
 	}
 	if s.HighLevel != nil {
 		hl := *s.HighLevel

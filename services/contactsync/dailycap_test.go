@@ -68,7 +68,7 @@ func TestDailyCapHoldsTriggersUntilTheReset(t *testing.T) {
 	w, err := contactsync.New(contactsync.Config{Config: env.Deps.Config, Concurrency: 2, TagPrefix: "social:", BulkMin: 2},
 		contactsync.Deps{Publisher: env.Deps.Publisher, Pacer: gov, Client: func(loc string) contactsync.Client { return clientFor(loc) },
 			Catalogues: stores.Catalogues, Details: stores.Details, Relations: stores.Relations, ContactRefs: stores.ContactRefs, Mappings: stores.Mappings,
-			States: stores.States, Locations: env.Deps.Creds, DeadLetters: stores.DeadLetters, Log: env.Deps.Log})
+			States: stores.States, Locations: env.Deps.Creds, DeadLetters: stores.DeadLetters, Purge: stores.Purge, Log: env.Deps.Log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -168,6 +168,10 @@ func (h *handler) handle(ctx context.Context, in delivery) (res Result, err erro
 	at := h.w.now()
 	if ev.GetOccurredAt() != nil {
 		at = ev.GetOccurredAt().AsTime()
+		// The contacts' changes are ordered by it (tagging.PostChange.At).
+		for _, c := range contacts {
+			c.change.At = at
+		}
 	}
 	failed, err := h.apply(ctx, loc, postRef{id: ev.GetPostId(), key: post, at: at}, contacts)
 	for _, id := range slices.Sorted(maps.Keys(failed)) {

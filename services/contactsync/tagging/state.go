@@ -3,6 +3,7 @@ package tagging
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/socialsync/socialsync/pkg/contacttags"
 	"github.com/socialsync/socialsync/pkg/relations"
@@ -19,6 +20,10 @@ type PostChange struct {
 	PostID string
 	Tags   []string
 	Unlink bool
+	// At is the post event's occurredAt (zero: none). A change older than
+	// the one the state records for the post (State.PostAt) is stale and
+	// changes nothing.
+	At time.Time
 	// Retag, when set, is a change of a social tag rather than of one
 	// post; PostID, Tags and Unlink are then unused.
 	Retag *Retag
@@ -69,10 +74,14 @@ func PlanNamed(st State, change PostChange, tag func(name string) string, writte
 	switch {
 	case change.Retag != nil:
 		change.Retag.apply(next.Posts)
+	case !change.At.IsZero() && change.At.Before(st.PostAt[change.PostID]):
+		// Stale: a later event of the post was handled first.
 	case change.Unlink:
 		delete(next.Posts, change.PostID)
+		stamp(&next, change)
 	default:
 		next.Posts[change.PostID] = names(change.Tags)
+		stamp(&next, change)
 	}
 	tagOf := func(n string) string { return contacttags.ContactTag("", tag(n)) }
 	desired := map[string]bool{}
@@ -119,6 +128,17 @@ func PlanNamed(st State, change PostChange, tag func(name string) string, writte
 	}
 	next.Applied = contacttags.Sorted(desired)
 	return next, Diff{Add: contacttags.Sorted(add), Remove: contacttags.Sorted(remove)}
+}
+
+// stamp records in st the occurredAt of change, which was applied to it.
+func stamp(st *State, change PostChange) {
+	if change.At.IsZero() {
+		return
+	}
+	if st.PostAt == nil {
+		st.PostAt = map[string]time.Time{}
+	}
+	st.PostAt[change.PostID] = change.At
 }
 
 // names returns the trimmed, non-empty, distinct tag names, sorted.
