@@ -92,4 +92,7 @@ func (p TagPosts) Without(post string) TagPosts {
 // contacts the event itself does not name.
 type PostContacts struct {
 	ContactIDs []string `json:"contactIds"`
+	// At is the occurredAt of the event that set the list (zero: none
+	// had one): an older event of the post handled later leaves it.
+	At time.Time `json:"at,omitzero"`
 }

@@ -189,11 +189,18 @@ func (h *handler) handle(ctx context.Context, in delivery) (res Result, err erro
 			now = append(now, id)
 		}
 	}
+	listAt := known.At
+	if ev.GetOccurredAt() != nil {
+		listAt = at
+	}
 	switch {
+	case listAt.Before(known.At):
+		// Stale: a later event of the post set the list; this one changed
+		// none of its contacts either (tagging.PostChange.At).
 	case len(now) == 0 && indexRev != 0:
 		err = h.store.remove(ctx, indexKey, indexRev)
-	case len(now) > 0 && !slices.Equal(now, known.ContactIDs):
-		_, err = h.store.save(ctx, indexKey, relations.PostContacts{ContactIDs: now}, indexRev)
+	case len(now) > 0 && (!slices.Equal(now, known.ContactIDs) || !listAt.Equal(known.At)):
+		_, err = h.store.save(ctx, indexKey, relations.PostContacts{ContactIDs: now, At: listAt}, indexRev)
 	}
 	if errors.Is(err, errConflict) {
 		// Another event of the post was handled meanwhile: handle this

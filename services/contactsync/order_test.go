@@ -39,8 +39,11 @@ func TestOlderPostEventChangesNothing(t *testing.T) {
 		TagIds: ids(second), ContactIds: contacts[:1], EventId: "older-unlink", OccurredAt: timestamppb.New(at.Add(30 * time.Second))})
 	waitHandled(t, env, seq)
 	waitTags(t, env, loc, contacts, []string{social(second)}, []string{social(first)})
-	// A later update applies as usual.
+	// A later update applies as usual, to the contacts the newer event
+	// linked (the stale one did not change the post's list): leaving the
+	// second contact out unlinks it.
 	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: post, Change: socialsyncv1.Change_CHANGE_UPDATED,
-		TagIds: ids(first), ContactIds: contacts, EventId: "latest", OccurredAt: timestamppb.New(at.Add(2 * time.Minute))})
-	waitTags(t, env, loc, contacts, []string{social(first)}, []string{social(second)})
+		TagIds: ids(first), ContactIds: contacts[:1], EventId: "latest", OccurredAt: timestamppb.New(at.Add(2 * time.Minute))})
+	waitTags(t, env, loc, contacts[:1], []string{social(first)}, []string{social(second)})
+	waitTags(t, env, loc, contacts[1:], nil, []string{social(first), social(second)})
 }
