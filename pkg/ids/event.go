@@ -17,7 +17,8 @@ const APISource = "api"
 // "segments:", the stats worker's "stats:", "recommendation:" and its
 // trigger ids "event:", "msg:", "content:", the CLI's "backfill-" and
 // "demo:", reconciliation's "reconcile:" and "sched-", the renaming
-// requests' "remap:", the bus's
+// requests' "remap:", the removals' "remove-" (the gateway's request) and
+// "remove." (the stats worker's audit entry), the bus's
 // "replay:" and "dlq:", creds' "creds."). An event id
 // from outside that starts with one is refused (CheckEventID), so that it
 // can never be taken for, or suppress, one of ours. A publisher that
@@ -27,7 +28,7 @@ const APISource = "api"
 var internalPrefixes = []string{
 	"refresh:", "tagchanged:", "tagdetails:", "tagdetailsstored:", "poll:", "contacttags:",
 	"segment:", "segments:", "stats:", "recommendation:", "event:", "msg:", "content:",
-	"backfill-", "demo:", "reconcile:", "sched-", "remap:", "replay:", "dlq:", "creds.",
+	"backfill-", "demo:", "reconcile:", "sched-", "remap:", "remove-", "remove.", "replay:", "dlq:", "creds.",
 }
 
 // ruleEventID is what CheckEventID asks of an event id, after "want".

@@ -50,6 +50,7 @@ func TestCheckEventIDRefusesInternalIDs(t *testing.T) {
 		"segments:def:vip:3:LOC1", "stats:LOC1:2031-01-01:00ff:0", "recommendation:LOC1:2031-01-01:00ff",
 		"event:x", "msg:x", "content:x", "backfill-LOC1-2031-01-01", "demo:LOC1:p1", "replay:42",
 		"dlq:SOCIALSYNC_TRIGGERS:4:fetcher", "creds.LOC1.needs_reauth.3", "reconcile:LOC1:run-1", "sched-1796083200", "remap:LOC1:m1",
+		"remove-LOC1-kq3x9c", "remove.LOC1.1796083200000000000",
 	}
 	for _, id := range internal {
 		err := ids.CheckEventID("event_id", id)

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -44,6 +46,26 @@ func TestReconcileDryRunAndRepair(t *testing.T) {
 
 	publishPost(t, env, loc, "p1", tagIDs, contacts)
 	fleettest.Eventually(t, 30*time.Second, "contact tags", func() bool { return tagged(t, env, loc, "social:promo") })
+	// The states are committed after HighLevel took the tags: advance the
+	// clock only once they are, or a state committed after it counts as
+	// written in the last minute.
+	rel, err := env.JS.KeyValue(context.Background(), topology.BucketRelations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, 30*time.Second, "contact states committed", func() bool {
+		for _, c := range contacts {
+			e, err := rel.Get(context.Background(), relations.ContactKey(loc, c))
+			if err != nil {
+				return false
+			}
+			var st relations.ContactState
+			if json.Unmarshal(e.Value(), &st) != nil || !slices.Contains(st.Applied, "social:promo") {
+				return false
+			}
+		}
+		return true
+	})
 	ahead.Store(int64(2 * time.Minute))
 	if _, err := env.Deps.Client(loc).RemoveContactTags(context.Background(), contacts[0], []string{"social:promo"}); err != nil {
 		t.Fatal(err)
