@@ -2,16 +2,15 @@ package creds
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -235,70 +234,15 @@ func (c *Connector) Serve(ctx context.Context, nc *nats.Conn) error {
 	if limit <= 0 {
 		limit = 8
 	}
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		closed bool
-		slots  = make(chan struct{}, limit)
-	)
-	sub, err := nc.QueueSubscribe(topology.SubjectOAuthConnect, topology.QueueOAuthConnect, func(m *nats.Msg) {
-		mu.Lock()
-		defer mu.Unlock()
-		if closed {
-			return
-		}
-		select {
-		case slots <- struct{}{}:
-		default:
-			b, _ := json.Marshal(ConnectReply{Error: "too many connections under way; try again in a moment", Retry: true})
-			_ = m.Respond(b)
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			var req ConnectRequest
-			var out ConnectReply
-			if err := json.Unmarshal(m.Data, &req); err != nil {
-				out = ConnectReply{Error: "malformed request: want a JSON ConnectRequest"}
-			} else {
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-				out = c.Handle(rctx, req)
-				cancel()
-			}
-			b, _ := json.Marshal(out)
-			if err := m.Respond(b); err != nil {
-				c.log().Warn("answer a connection request", "err", err)
-			}
-		}()
-	})
-	if err != nil {
-		return fmt.Errorf("subscribe to %s: %w", topology.SubjectOAuthConnect, err)
-	}
-	<-ctx.Done()
-	_ = sub.Unsubscribe()
-	mu.Lock()
-	closed = true
-	mu.Unlock()
-	wg.Wait()
-	return nil
+	return bus.Responder[ConnectRequest, ConnectReply]{Subject: topology.SubjectOAuthConnect, Queue: topology.QueueOAuthConnect,
+		Limit: limit, Timeout: timeout, Handle: c.Handle, Log: c.log(),
+		Busy:      ConnectReply{Error: "too many connections under way; try again in a moment", Retry: true},
+		Malformed: ConnectReply{Error: "malformed request: want a JSON ConnectRequest"}}.Serve(ctx, nc)
 }
 
 // RequestConnect sends req to the Connector over nc and waits for its
 // reply until ctx ends (the gateway's side). It fails with
 // nats.ErrNoResponders when no worker serves the subject.
 func RequestConnect(ctx context.Context, nc *nats.Conn, req ConnectRequest) (ConnectReply, error) {
-	b, err := json.Marshal(req)
-	if err != nil {
-		return ConnectReply{}, err
-	}
-	m, err := nc.RequestWithContext(ctx, topology.SubjectOAuthConnect, b)
-	if err != nil {
-		return ConnectReply{}, err
-	}
-	var out ConnectReply
-	if err := json.Unmarshal(m.Data, &out); err != nil {
-		return ConnectReply{}, fmt.Errorf("decode the connection reply: %w", err)
-	}
-	return out, nil
+	return bus.Ask[ConnectRequest, ConnectReply](ctx, nc, topology.SubjectOAuthConnect, req)
 }

@@ -2,16 +2,14 @@ package doctor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
@@ -69,51 +67,10 @@ func (s *Server) Serve(ctx context.Context, nc *nats.Conn) error {
 	if limit <= 0 {
 		limit = 4
 	}
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		closed bool
-		slots  = make(chan struct{}, limit)
-	)
-	sub, err := nc.QueueSubscribe(topology.SubjectConsoleDoctor, topology.QueueConsole, func(m *nats.Msg) {
-		mu.Lock()
-		defer mu.Unlock()
-		if closed {
-			return
-		}
-		select {
-		case slots <- struct{}{}:
-		default:
-			b, _ := json.Marshal(Reply{Error: "too many checks under way; try again in a moment", Retry: true})
-			_ = m.Respond(b)
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			var req Request
-			out := Reply{Error: "malformed request: want a JSON doctor.Request"}
-			if err := json.Unmarshal(m.Data, &req); err == nil {
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 4*s.timeout())
-				out = s.Handle(rctx, req)
-				cancel()
-			}
-			b, _ := json.Marshal(out)
-			if err := m.Respond(b); err != nil {
-				s.log().Warn("console: answer a doctor request", "err", err)
-			}
-		}()
-	})
-	if err != nil {
-		return fmt.Errorf("subscribe to %s: %w", topology.SubjectConsoleDoctor, err)
-	}
-	<-ctx.Done()
-	_ = sub.Unsubscribe()
-	mu.Lock()
-	closed = true
-	mu.Unlock()
-	wg.Wait()
-	return nil
+	return bus.Responder[Request, Reply]{Subject: topology.SubjectConsoleDoctor, Queue: topology.QueueConsole,
+		Limit: limit, Timeout: 4 * s.timeout(), Handle: s.Handle, Log: s.log(),
+		Busy:      Reply{Error: "too many checks under way; try again in a moment", Retry: true},
+		Malformed: Reply{Error: "malformed request: want a JSON doctor.Request"}}.Serve(ctx, nc)
 }
 
 func (s *Server) timeout() time.Duration {
@@ -127,17 +84,5 @@ func (s *Server) timeout() time.Duration {
 // ends (the gateway's side). It fails with nats.ErrNoResponders when no
 // worker serves the subject.
 func Ask(ctx context.Context, nc *nats.Conn, req Request) (Reply, error) {
-	b, err := json.Marshal(req)
-	if err != nil {
-		return Reply{}, err
-	}
-	m, err := nc.RequestWithContext(ctx, topology.SubjectConsoleDoctor, b)
-	if err != nil {
-		return Reply{}, err
-	}
-	var out Reply
-	if err := json.Unmarshal(m.Data, &out); err != nil {
-		return Reply{}, fmt.Errorf("decode the doctor's reply: %w", err)
-	}
-	return out, nil
+	return bus.Ask[Request, Reply](ctx, nc, topology.SubjectConsoleDoctor, req)
 }
