@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -129,7 +130,7 @@ func (t Topology) Apply(ctx context.Context, js jetstream.JetStream) ([]Applied,
 	var done []Applied
 	note := func(what, action string) { done = append(done, Applied{What: what, Action: action}) }
 	for _, cfg := range t.Streams {
-		action, err := ensureStream(ctx, js, cfg)
+		action, err := unanswered(ctx, func(ctx context.Context) (string, error) { return ensureStream(ctx, js, cfg) })
 		if err != nil {
 			errs = append(errs, fmt.Errorf("ensure stream %s: %w", cfg.Name, noRoom(err)))
 			continue
@@ -140,47 +141,84 @@ func (t Topology) Apply(ctx context.Context, js jetstream.JetStream) ([]Applied,
 		return done, errors.Join(errs...)
 	}
 	for _, c := range t.Consumers {
-		action := "updated"
-		if cons, err := js.Consumer(ctx, c.Stream, c.Config.Durable); errors.Is(err, jetstream.ErrConsumerNotFound) {
-			action = "created"
-		} else if err == nil && declared(c.Config, cons.CachedInfo().Config) {
-			note(consumerName(c.Stream, c.Config.Durable), "unchanged")
-			continue
-		}
-		if _, err := js.CreateOrUpdateConsumer(ctx, c.Stream, c.Config); err != nil {
+		action, err := unanswered(ctx, func(ctx context.Context) (string, error) { return ensureConsumer(ctx, js, c) })
+		if err != nil {
 			errs = append(errs, fmt.Errorf("ensure consumer %s on %s: %w", c.Config.Durable, c.Stream, err))
 			continue
 		}
 		note(consumerName(c.Stream, c.Config.Durable), action)
 	}
 	for _, cfg := range t.KeyValues {
-		action := "created"
-		if kv, err := js.KeyValue(ctx, cfg.Bucket); err == nil {
-			action = "updated"
-			if st, err := kv.Status(ctx); err == nil && sameConfig(cfg, st.(*jetstream.KeyValueBucketStatus).Config()) {
-				note(bucketName(cfg.Bucket), "unchanged")
-				continue
-			}
-		}
-		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+		action, err := unanswered(ctx, func(ctx context.Context) (string, error) { return ensureKeyValue(ctx, js, cfg) })
+		if err != nil {
 			errs = append(errs, fmt.Errorf("ensure key-value bucket %s: %w", cfg.Bucket, noRoom(err)))
 			continue
 		}
 		note(bucketName(cfg.Bucket), action)
 	}
 	for _, cfg := range t.ObjectStores {
-		exists, same := sameObjectStore(ctx, js, cfg)
-		if same {
-			note(objectStoreName(cfg.Bucket), "unchanged")
-			continue
-		}
-		if _, err := js.CreateOrUpdateObjectStore(ctx, cfg); err != nil {
+		action, err := unanswered(ctx, func(ctx context.Context) (string, error) { return ensureObjectStore(ctx, js, cfg) })
+		if err != nil {
 			errs = append(errs, fmt.Errorf("ensure object store %s: %w", cfg.Bucket, noRoom(err)))
 			continue
 		}
-		note(objectStoreName(cfg.Bucket), map[bool]string{true: "updated", false: "created"}[exists])
+		note(objectStoreName(cfg.Bucket), action)
 	}
 	return done, errors.Join(errs...)
+}
+
+// applyAttempt bounds one attempt at ensuring one stream, consumer, bucket
+// or object store. nats-server may leave a JetStream API request without
+// an answer when several clients create the same stream at once
+// (nats-io/nats.go#949, seen here with three replicas applying the
+// topology together under load): the attempt is given up and made again,
+// which is safe since each ensure is idempotent, instead of letting one
+// lost answer use up the caller's whole deadline.
+var applyAttempt = 10 * time.Second
+
+// unanswered runs ensure with a deadline of applyAttempt, again for as
+// long as ctx lives when an attempt ran out of time without an answer.
+func unanswered(ctx context.Context, ensure func(context.Context) (string, error)) (string, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, applyAttempt)
+		action, err := ensure(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
+			return action, err
+		}
+	}
+}
+
+func ensureConsumer(ctx context.Context, js jetstream.JetStream, c ConsumerSpec) (string, error) {
+	action := "updated"
+	if cons, err := js.Consumer(ctx, c.Stream, c.Config.Durable); errors.Is(err, jetstream.ErrConsumerNotFound) {
+		action = "created"
+	} else if err == nil && declared(c.Config, cons.CachedInfo().Config) {
+		return "unchanged", nil
+	}
+	_, err := js.CreateOrUpdateConsumer(ctx, c.Stream, c.Config)
+	return action, err
+}
+
+func ensureKeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (string, error) {
+	action := "created"
+	if kv, err := js.KeyValue(ctx, cfg.Bucket); err == nil {
+		action = "updated"
+		if st, err := kv.Status(ctx); err == nil && sameConfig(cfg, st.(*jetstream.KeyValueBucketStatus).Config()) {
+			return "unchanged", nil
+		}
+	}
+	_, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+	return action, err
+}
+
+func ensureObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.ObjectStoreConfig) (string, error) {
+	exists, same := sameObjectStore(ctx, js, cfg)
+	if same {
+		return "unchanged", nil
+	}
+	_, err := js.CreateOrUpdateObjectStore(ctx, cfg)
+	return map[bool]string{true: "updated", false: "created"}[exists], err
 }
 
 // Verify reports what of the topology the server does not hold: nil when
