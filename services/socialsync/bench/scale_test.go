@@ -299,16 +299,7 @@ func runScale(b *testing.B) {
 	ctx := context.Background()
 	f := &scaleFleet{b: b, bin: scaleBuild(b)}
 	b.Cleanup(f.stopAll)
-	port := scalePort(b)
-	f.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", port)
-	nats := f.startProc("nats-server", nil, "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-js", "-sd", b.TempDir())
-	fleettest.Eventually(b, 20*time.Second, "nats-server listening", func() bool {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	nats := f.startNATS()
 
 	sim, err := ghlsim.New(ghlsim.Options{Seed: "empty"})
 	if err != nil {
