@@ -72,11 +72,8 @@ soak: ## Run the soak (about 3 minutes; CLUSTER=3 for a three-node JetStream clu
 	  go test -count=1 -timeout=20m -run '^TestSoak$$' -v ./e2e/
 
 .PHONY: bench
-bench: ## Run the benchmarks and print their figures.
-	cd pkg && go test -run='^$$' -bench=. -benchtime=2s ./...
-	cd services/socialsync && go test -run='^$$' -bench=. -benchtime=1x -timeout=30m ./bench/
-	cd services/gateway && go test -run='^$$' -bench='Webhook|LocationsHealth$$' -benchtime=4000x ./
-	cd services/gateway && go test -run='^$$' -bench=LocationsHealthAtScale -benchtime=10x ./
+bench: ## Run every benchmark once and print one table of every figure beside its target (docs/measured.md).
+	.ci/bench
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 20s).

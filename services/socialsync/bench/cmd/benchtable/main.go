@@ -23,6 +23,27 @@ type results map[string]map[string]float64
 
 var procsSuffix = regexp.MustCompile(`-\d+$`)
 
+// bigInt is an integer part of 4 digits or more, not a fraction's digits.
+var bigInt = regexp.MustCompile(`(^|[^.\d])(\d{4,})`)
+
+// commas writes the integers of s with thousands separators.
+func commas(s string) string {
+	return bigInt.ReplaceAllStringFunc(s, func(m string) string {
+		lead, digits := "", m
+		if m[0] < '0' || m[0] > '9' {
+			lead, digits = m[:1], m[1:]
+		}
+		var b strings.Builder
+		for i, c := range digits {
+			if i > 0 && (len(digits)-i)%3 == 0 {
+				b.WriteByte(',')
+			}
+			b.WriteRune(c)
+		}
+		return lead + b.String()
+	})
+}
+
 // parse reads `go test -bench` output. A result line is the benchmark's
 // name, its iterations, then value-unit pairs; the name may stand on a
 // line of its own when the benchmark wrote output before its result.
@@ -244,7 +265,7 @@ func main() {
 		default:
 			verdict = "**not met**"
 		}
-		fmt.Printf("| %s | %s | %s | %s |\n", f.what, text, f.target, verdict)
+		fmt.Printf("| %s | %s | %s | %s |\n", f.what, commas(text), f.target, verdict)
 	}
 	if *wall > 0 {
 		verdict := "met"

@@ -53,3 +53,19 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+func TestCommas(t *testing.T) {
+	for in, want := range map[string]string{
+		"31627 msgs/s":            "31,627 msgs/s",
+		"1038":                    "1,038",
+		"304 / 303 = 1.003":       "304 / 303 = 1.003",
+		"0.12345":                 "0.12345",
+		"1234567 / 12.5 s":        "1,234,567 / 12.5 s",
+		"1.41 (424 calls)":        "1.41 (424 calls)",
+		"16.49 s (nats 1000.5 s)": "16.49 s (nats 1,000.5 s)",
+	} {
+		if got := commas(in); got != want {
+			t.Errorf("commas(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
