@@ -231,14 +231,16 @@ func TestNoisyNeighbour(t *testing.T) {
 //
 //   - utilisation: how full the fleet kept HighLevel's window during the
 //     drain: the requests in a rolling window ÷ the window's max, averaged
-//     over every window between the backlog's first request and its last;
+//     over every window between the backlog's first request and its last
+//     contact write (utilisation-all: to the location's last request,
+//     background work put off until after the backlog included);
 //     target ≥ 0.97 (the ceiling with the guard, a hundredth of the
 //     window, is 0.990);
 //   - 429s: requests HighLevel refused; target 0;
 //   - fullest: the most requests in one rolling window; at most max;
 //   - drain/min: the time from publishing the backlog to its last
-//     request ÷ the least the budget allows for that many requests,
-//     ⌊(requests−1)/max⌋ windows; target ≤ 1.05.
+//     contact write ÷ the least the budget allows for the drain's
+//     requests, ⌊(requests−1)/max⌋ windows; target ≤ 1.05.
 func BenchmarkRateLimit(b *testing.B) {
 	for _, bc := range []struct {
 		max               int
@@ -269,14 +271,33 @@ func BenchmarkRateLimit(b *testing.B) {
 				f.wait(b, evs)
 				time.Sleep(window) // let stragglers land before counting
 				reqs := f.env.Requests(b, loc)[before:]
-				last := slices.MaxFunc(reqs, func(a, b fleettest.Request) int { return a.At.Compare(b.At) }).At
 				fullest, rejected := windowCheck(reqs, window)
-				least := time.Duration((len(reqs)-1)/rateMax) * window
-				b.ReportMetric(fleettest.Utilisation(fleettest.APITimes(reqs), rateMax, window), "utilisation")
+				// The backlog's drain: from its first request to its last
+				// contact write. Requests after it (a catalogue refresh the
+				// background lane put off while the backlog held the
+				// window) are not the backlog's; "utilisation-all" counts
+				// them too.
+				var lastWrite time.Time
+				for _, r := range reqs {
+					if strings.HasPrefix(r.Path, "/contacts/") && r.Status/100 == 2 && r.At.After(lastWrite) {
+						lastWrite = r.At
+					}
+				}
+				var drain []fleettest.Request
+				for _, r := range reqs {
+					if !r.At.After(lastWrite) {
+						drain = append(drain, r)
+					} else {
+						b.Logf("after the backlog's last write, %v later: %s %s %d", r.At.Sub(lastWrite).Round(time.Millisecond), r.Method, r.Path, r.Status)
+					}
+				}
+				least := time.Duration((len(drain)-1)/rateMax) * window
+				b.ReportMetric(fleettest.Utilisation(fleettest.APITimes(drain), rateMax, window), "utilisation")
+				b.ReportMetric(fleettest.Utilisation(fleettest.APITimes(reqs), rateMax, window), "utilisation-all")
 				b.ReportMetric(float64(rejected), "429s")
 				b.ReportMetric(float64(fullest), "fullest")
-				b.ReportMetric(last.Sub(start).Seconds()/least.Seconds(), "drain/min")
-				b.ReportMetric(float64(len(reqs)), "requests")
+				b.ReportMetric(lastWrite.Sub(start).Seconds()/least.Seconds(), "drain/min")
+				b.ReportMetric(float64(len(drain)), "requests")
 			}
 		})
 	}

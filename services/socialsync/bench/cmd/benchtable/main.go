@@ -140,7 +140,11 @@ func rateRows(max, window string, replicas int, targets bool) []figure {
 		label += "s"
 	}
 	rows := []figure{
-		{what: "utilisation under a backlog, " + label, value: one(bench, "utilisation", "%.3f")},
+		{what: "utilisation under a backlog, to its last write (to the last request), " + label, value: func(r results) (string, float64, bool) {
+			v, ok := r.metric(bench, "utilisation")
+			all, ok2 := r.metric(bench, "utilisation-all")
+			return fmt.Sprintf("%.3f (%.3f)", v, all), v, ok && ok2
+		}},
 		{what: "429s, " + label, value: func(r results) (string, float64, bool) {
 			v, ok := r.metric(bench, "429s")
 			full, ok2 := r.metric(bench, "fullest")
