@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"maps"
 	"net/http"
@@ -139,6 +140,28 @@ func TestBackupAndRestoreWithTheirOwnUsers(t *testing.T) {
 	// Job runs it, finds nothing to create.
 	if out := m.run(t, "topology", "topology", "apply"); !strings.Contains(out, " 0 created, 0 updated,") {
 		t.Errorf("topology apply after the restore created or updated something:\n%s", out)
+	}
+	// Each user may do its own command only: the other's is refused at
+	// once, naming the server's refusal, rather than waiting out its
+	// timeout for an answer that never comes.
+	// (The last server started gives the CA of the environment: each
+	// check starts after the previous server's last use.)
+	for _, c := range []struct {
+		user string
+		env  func() *natsEnv
+		args []string
+	}{
+		{"restore", func() *natsEnv { return m }, []string{"backup", "-o", filepath.Join(t.TempDir(), "refused.tar.gz")}},
+		{"backup", func() *natsEnv { return startBareNATS(t) }, []string{"restore", "-f", file}},
+	} {
+		var out, errOut bytes.Buffer
+		args := append([]string{c.args[0], "--nats", c.env().url(c.user), "--timeout", "90s"}, c.args[1:]...)
+		started := time.Now()
+		if code := cli.Main(ctx, args, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "Permissions Violation") {
+			t.Errorf("socialsync %s as %s: exit %d after %v: %s%s; want a permissions violation", c.args[0], c.user, code,
+				time.Since(started).Round(time.Millisecond), out.String(), errOut.String())
+		}
+		t.Logf("socialsync %s as %s, refused after %v: %s", c.args[0], c.user, time.Since(started).Round(time.Millisecond), strings.TrimSpace(errOut.String()))
 	}
 }
 
