@@ -45,8 +45,14 @@ const (
 )
 
 // users are the NATS users of accounts.conf; topology is the one that
-// applies the topology (the socialsync-topology Job).
-var users = []string{"fetcher", "enricher", "stats", "contactsync", "automation", "gateway", "operator", "topology"}
+// applies the topology (the socialsync-topology Job), backup and restore
+// the ones of socialsync backup and socialsync restore.
+var users = []string{"fetcher", "enricher", "stats", "contactsync", "automation", "gateway", "operator", "topology", "backup", "restore"}
+
+// creators are the users that may create and update streams and durables:
+// the topology Job, and restore, which creates the archived ones in an
+// empty NATS (by name, the same ones).
+var creators = map[string]bool{"topology": true, "restore": true}
 
 // violations records the permission violations nats-server logs.
 type violations struct {
@@ -480,6 +486,11 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_DLQ.list1.socialsync.dlq.>"}, {"pub", "$KV.socialsync_oauth_states.abc"}},
 		"topology": {{"pub", "$JS.API.STREAM.INFO.SOCIALSYNC_TRIGGERS"}, {"pub", "$JS.API.CONSUMER.INFO.SOCIALSYNC_TRIGGERS.fetcher"},
 			{"sub", "_INBOX_topology.abc.*"}},
+		"backup": {{"pub", "$JS.API.STREAM.NAMES"}, {"pub", "$JS.API.CONSUMER.LIST.SOCIALSYNC_TRIGGERS"},
+			{"pub", "$JS.API.CONSUMER.CREATE.KV_socialsync_tokens.ord1"}, {"pub", "$JS.API.CONSUMER.MSG.NEXT.KV_socialsync_tokens.ord1"},
+			{"pub", "$JS.API.CONSUMER.DELETE.OBJ_socialsync_reports.ord1"}, {"sub", "_INBOX_backup.abc.*"}},
+		"restore": {{"pub", "$JS.API.STREAM.INFO.KV_socialsync_relations"}, {"pub", "$KV.socialsync_relations." + loc},
+			{"pub", "$KV.socialsync_tokens." + loc}, {"pub", "$O.socialsync_reports.C.abc"}, {"sub", "_INBOX_restore.abc.*"}},
 	}
 	refused := map[string][]check{
 		"fetcher": {
@@ -563,6 +574,30 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "$JS.API.STREAM.CREATE.OTHER"},
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.fetcher"},
 		},
+		"backup": {
+			{"pub", "$KV.socialsync_tokens." + loc},                          // reads, never writes
+			{"pub", "$KV.socialsync_relations." + loc},                       //
+			{"pub", "$O.socialsync_reports.C.abc"},                           //
+			{"pub", "socialsync.trigger.post." + loc},                        // publishes nothing
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.fetcher"}, // never the work streams' messages
+			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_DLQ.ord1"},
+			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_EVENTS.ord1.socialsync.event.>"},
+			{"pub", "$JS.API.STREAM.MSG.GET.SOCIALSYNC_DLQ"},
+			{"pub", "$JS.API.STREAM.PURGE.KV_socialsync_relations"},
+			{"pub", "$JS.API.CONSUMER.DELETE.SOCIALSYNC_TRIGGERS.fetcher"},
+		},
+		"restore": {
+			{"pub", "$JS.API.DIRECT.GET.KV_socialsync_tokens.$KV.socialsync_tokens." + loc}, // reads nothing stored
+			{"pub", "$JS.API.CONSUMER.CREATE.KV_socialsync_tokens.ord1"},
+			{"pub", "$JS.API.STREAM.MSG.GET.KV_socialsync_tokens"},
+			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.fetcher"}, // pulls no work
+			{"pub", "socialsync.trigger.post." + loc},
+			{"pub", "socialsync.dlq.fetcher." + loc},
+			{"pub", "$JS.API.STREAM.PURGE.KV_socialsync_relations"},
+			{"pub", "$JS.API.STREAM.MSG.DELETE.KV_socialsync_tokens"},
+			{"pub", "$JS.API.CONSUMER.DELETE.SOCIALSYNC_TRIGGERS.fetcher"},
+			{"pub", "$JS.API.STREAM.CREATE.OTHER"},
+		},
 		"operator": {
 			{"pub", "$JS.API.STREAM.DELETE.SOCIALSYNC_TRIGGERS"},
 			{"pub", "$JS.API.STREAM.PURGE.SOCIALSYNC_EVENTS"},
@@ -573,10 +608,10 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 		},
 	}
 	for _, user := range users {
-		// Nobody but the topology user creates, updates or deletes a
-		// stream or a durable: a stolen worker password cannot shorten the
-		// tokens' or the triggers' max age and wipe every tenant.
-		if user != "topology" {
+		// Nobody but the topology and restore users creates, updates or
+		// deletes a stream or a durable: a stolen worker password cannot
+		// shorten the tokens' or the triggers' max age and wipe every tenant.
+		if !creators[user] {
 			refused[user] = append(refused[user],
 				check{"pub", "$JS.API.STREAM.UPDATE.KV_socialsync_tokens"}, check{"pub", "$JS.API.STREAM.UPDATE.SOCIALSYNC_TRIGGERS"},
 				check{"pub", "$JS.API.STREAM.CREATE.SOCIALSYNC_EVENTS"}, check{"pub", "$JS.API.STREAM.CREATE.KV_socialsync_tokens"},
@@ -779,6 +814,45 @@ func TestAccountsCoverTopology(t *testing.T) {
 		if !may("topology", s) {
 			t.Errorf("the topology user may not %s, which socialsync topology apply does", s)
 		}
+		// socialsync restore creates the archived streams and durables:
+		// those of the topology, the same way (it reads no durable's info).
+		if !strings.HasPrefix(s, "$JS.API.CONSUMER.INFO.") && !may("restore", s) {
+			t.Errorf("the restore user may not %s, which socialsync restore does with an archive of this topology", s)
+		}
+	}
+	// socialsync backup reads every bucket and the object store with an
+	// ordered consumer, socialsync restore stores their messages again;
+	// neither takes any other part.
+	for _, name := range stores {
+		if !strings.HasPrefix(name, "KV_") && !strings.HasPrefix(name, "OBJ_") {
+			for _, s := range []string{"$JS.API.CONSUMER.CREATE." + name + ".ord1", "$JS.API.CONSUMER.MSG.NEXT." + name + ".ord1"} {
+				if may("backup", s) {
+					t.Errorf("the backup user may %s: the work streams' messages are not backed up", s)
+				}
+			}
+			continue
+		}
+		for _, s := range []string{"$JS.API.CONSUMER.CREATE." + name + ".ord1", "$JS.API.CONSUMER.MSG.NEXT." + name + ".ord1",
+			"$JS.API.CONSUMER.DELETE." + name + ".ord1", "$JS.API.CONSUMER.LIST." + name} {
+			if !may("backup", s) {
+				t.Errorf("the backup user may not %s, which socialsync backup does", s)
+			}
+		}
+		data := "$KV." + strings.TrimPrefix(name, "KV_") + ".k1"
+		if strings.HasPrefix(name, "OBJ_") {
+			data = "$O." + strings.TrimPrefix(name, "OBJ_") + ".C.n1"
+		}
+		if !may("restore", data) {
+			t.Errorf("the restore user may not publish %s, which socialsync restore does", data)
+		}
+		for _, u := range []string{"backup", "restore"} {
+			if u == "backup" && may(u, data) {
+				t.Errorf("the backup user may write %s", data)
+			}
+			if u == "restore" && (may(u, "$JS.API.CONSUMER.CREATE."+name+".ord1") || may(u, "$JS.API.DIRECT.GET."+name+".x")) {
+				t.Errorf("the restore user may read %s", name)
+			}
+		}
 	}
 	for _, u := range users {
 		for _, name := range stores {
@@ -790,21 +864,21 @@ func TestAccountsCoverTopology(t *testing.T) {
 					t.Errorf("%s may %s stream %s", u, strings.ToLower(op), name)
 				}
 			}
-			if u == "topology" {
+			if creators[u] {
 				continue
 			}
 			for _, op := range []string{"CREATE", "UPDATE"} {
 				if may(u, "$JS.API.STREAM."+op+"."+name) {
-					t.Errorf("%s may %s stream %s: only the topology user may", u, strings.ToLower(op), name)
+					t.Errorf("%s may %s stream %s: only the topology and restore users may", u, strings.ToLower(op), name)
 				}
 			}
 		}
-		if u == "topology" {
+		if creators[u] {
 			continue
 		}
 		for _, s := range durables {
 			if may(u, s) {
-				t.Errorf("%s may %s: only the topology user creates durables", u, s)
+				t.Errorf("%s may %s: only the topology and restore users create durables", u, s)
 			}
 		}
 	}

@@ -91,9 +91,11 @@ func backupCmd(ctx context.Context, env *Env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	c, err := dial(ctx, *url)
+	ctx, stop, onRefusal := refusals(ctx)
+	defer stop()
+	c, err := dial(ctx, *url, onRefusal)
 	if err != nil {
-		return err
+		return refused(ctx, err)
 	}
 	defer c.close()
 
@@ -111,7 +113,7 @@ func backupCmd(ctx context.Context, env *Env, args []string) error {
 	}
 	m, err := writeBackup(ctx, c.js, w, env.Now())
 	if err != nil {
-		return err
+		return refused(ctx, err)
 	}
 	report := env.Stdout
 	if f != nil {
@@ -314,14 +316,16 @@ func restoreCmd(ctx context.Context, env *Env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	c, err := connectNATS(*url)
+	ctx, stop, onRefusal := refusals(ctx)
+	defer stop()
+	c, err := connectNATS(*url, onRefusal)
 	if err != nil {
-		return err
+		return refused(ctx, err)
 	}
 	defer c.close()
 	msgs, err := ar.restore(ctx, c.js)
 	if err != nil {
-		return err
+		return refused(ctx, err)
 	}
 	fmt.Fprintf(env.Stdout, "restored %d streams and %d stored messages of the backup of %s\n",
 		len(ar.manifest.Streams), msgs, ar.manifest.Created.Format(time.RFC3339))

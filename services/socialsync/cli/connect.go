@@ -55,8 +55,8 @@ func (c *conn) publisher() *bus.Publisher {
 // dial connects for an operator command and checks that the topology's
 // streams and buckets exist: it does not create them, which is `socialsync
 // topology apply`'s.
-func dial(ctx context.Context, url string) (*conn, error) {
-	c, err := connectNATS(url)
+func dial(ctx context.Context, url string, opts ...nats.Option) (*conn, error) {
+	c, err := connectNATS(url, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -82,8 +82,8 @@ func dial(ctx context.Context, url string) (*conn, error) {
 }
 
 // connectNATS connects to url with the reply prefix and TLS of the
-// SOCIALSYNC_NATS_* variables (fleet.NATSClient).
-func connectNATS(url string) (*conn, error) {
+// SOCIALSYNC_NATS_* variables (fleet.NATSClient), and opts.
+func connectNATS(url string, extra ...nats.Option) (*conn, error) {
 	var client fleet.NATSClient
 	if err := envconfig.Process(fleet.NATSPrefix, &client); err != nil {
 		return nil, err
@@ -93,6 +93,7 @@ func connectNATS(url string) (*conn, error) {
 		return nil, err
 	}
 	opts = append(opts, nats.Name("socialsync-cli"), nats.Timeout(5*time.Second))
+	opts = append(opts, extra...)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", redactURL(url), err)
@@ -220,4 +221,30 @@ func openStore(ctx context.Context, url string, opts ...creds.Option) (*conn, *c
 		return nil, nil, err
 	}
 	return c, store, nil
+}
+
+// refusals returns ctx ended, with the server's refusal as its cause, at
+// the first permissions violation of the connection made with the option
+// it returns: a JetStream request the user may not make gets no answer,
+// so a command would otherwise wait out its whole timeout. The caller
+// reports the cause with refused.
+func refusals(ctx context.Context) (context.Context, context.CancelFunc, nats.Option) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	opt := nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrPermissionViolation) {
+			cancel(fmt.Errorf("the NATS user of --nats may not do this (deploy/nats/accounts.conf): %w", err))
+		}
+	})
+	return ctx, func() { cancel(nil) }, opt
+}
+
+// refused returns the refusal that ended ctx (see refusals), else err.
+func refused(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cause := context.Cause(ctx); cause != nil && errors.Is(cause, nats.ErrPermissionViolation) {
+		return cause
+	}
+	return err
 }
