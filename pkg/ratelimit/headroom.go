@@ -89,7 +89,7 @@ func (g *Governor) Headroom(ctx context.Context, loc string) (Headroom, error) {
 // headroomOf is what is left of budget b at now (µs).
 func (g *Governor) headroomOf(b budget, now int64) Headroom {
 	l := b.limits(g.lim)
-	h := Headroom{Max: l.max, Window: g.cfg.Window, Used: b.heldAt(now, l), Daily: l.daily, DailyUsed: b.usedOn(now),
+	h := Headroom{Max: l.max, Window: g.cfg.Window, Used: b.heldAt(now, l), Daily: l.daily, DailyUsed: b.dayUsed(now),
 		DailyResetAt: time.UnixMicro(b.resetAt(now)).UTC()}
 	if b.pausedUntil > now {
 		h.PausedUntil = time.UnixMicro(b.pausedUntil)
