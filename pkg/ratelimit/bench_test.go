@@ -41,8 +41,10 @@ func BenchmarkUtilisation(b *testing.B) {
 				var wg sync.WaitGroup
 				var procs []*process
 				for range c.govs {
-					p := w.process(cfg)
-					procs = append(procs, p)
+					procs = append(procs, w.process(cfg))
+				}
+				rt := roundTrips(procs)
+				for _, p := range procs {
 					cl := w.client(p, tok, ghl.Options{})
 					for range 4 {
 						wg.Go(func() {
@@ -55,7 +57,6 @@ func BenchmarkUtilisation(b *testing.B) {
 						})
 					}
 				}
-				rt := roundTrips(procs)
 				wg.Wait()
 				cancel()
 				reqs := w.requests(loc)
@@ -103,8 +104,10 @@ func BenchmarkRoundTrips(b *testing.B) {
 					var wg sync.WaitGroup
 					var procs []*process
 					for range c.govs {
-						p := w.process(cfg)
-						procs = append(procs, p)
+						procs = append(procs, w.process(cfg))
+					}
+					rt := roundTrips(procs)
+					for _, p := range procs {
 						cl := w.client(p, tok, ghl.Options{})
 						for _, lane := range ghl.Lanes {
 							lctx := ghl.WithLane(ctx, lane)
@@ -120,7 +123,6 @@ func BenchmarkRoundTrips(b *testing.B) {
 							}
 						}
 					}
-					rt := roundTrips(procs)
 					wg.Wait()
 					for _, p := range procs {
 						if err := p.gov.Close(ctx); err != nil {

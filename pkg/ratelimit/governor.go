@@ -233,13 +233,7 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) (ghl.R
 		w.deadline = now.Add(g.cfg.MaxWait)
 	}
 	r.waiters = append(r.waiters, w)
-	g.startPump(r)
-	if r.idle {
-		select {
-		case r.wake <- struct{}{}:
-		default:
-		}
-	}
+	g.kick(r)
 	r.mu.Unlock()
 
 	var expired <-chan time.Time
@@ -314,6 +308,18 @@ func (g *Governor) startPump(r *resource) {
 	}
 }
 
+// kick has r's pump look at once: it starts the pump, or wakes it when it
+// sleeps only until a lease's end. The caller holds r.mu.
+func (g *Governor) kick(r *resource) {
+	g.startPump(r)
+	if r.idle {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // resource returns this process's side of loc's budget.
 func (g *Governor) resource(loc string) (*resource, error) {
 	if !ghl.ValidID(loc) {
@@ -370,9 +376,12 @@ func (g *Governor) pump(r *resource) {
 		open := r.open
 		spent, unspent, returns, leaseEnd := r.spent, r.unspent(), r.returns, r.leaseEnd()
 		quiet := n == 0 && (want <= r.wantWritten || !failing.IsZero())
-		if quiet && leaseEnd > now && failing.IsZero() {
+		if quiet && leaseEnd > now && failing.IsZero() && (len(rel) == 0 || g.farFromFull(r, now)) {
 			// A lease stands: the releases wait for its end, or for the
-			// next write, to be written together.
+			// next write, to be written together, while the budget is far
+			// from full. Nearer full, others may wait for the permits they
+			// free: a release not written is an open permit to them, which
+			// they count until a window from now.
 			r.idle = true
 			r.mu.Unlock()
 			select {
@@ -567,7 +576,7 @@ func (g *Governor) deferral(r *resource, now time.Time, lane ghl.Lane) time.Dura
 	r.deferred[lane] = append(r.deferred[lane], now.Add(wait))
 	if lane == ghl.LaneInteractive {
 		r.wantUntil = max(r.wantUntil, micros(now.Add(wait+earlyReturn)))
-		g.startPump(r)
+		g.kick(r)
 	}
 	return wait
 }

@@ -16,7 +16,7 @@ import (
 // callers spend them with no round trip to NATS, until the lease ends
 // (leaseFor: a tenth of the window, at most a second), and the releases
 // of the lane's permits wait for the lease's end, or for the next write,
-// to be written together.
+// to be written together, as long as the budget stays far from full.
 //
 // The accounting is that of an ordinary permit, taken at the lease's
 // write: a leased permit is one of the process's open permits in the
@@ -114,6 +114,13 @@ func (b *budget) entry(proc, now int64) *openGrant {
 	return &b.open[len(b.open)-1]
 }
 
+// farFromFull reports whether r's copy of the budget holds at most the
+// share of the window a lease may leave held, at now (µs). The caller
+// holds r.mu.
+func (g *Governor) farFromFull(r *resource, now int64) bool {
+	return r.viewOK && r.view.heldAt(now, g.lim) <= r.view.limits(g.lim).max/leaseFull
+}
+
 // spend hands a caller of lane one of r's leased permits at now (µs), and
 // reports whether it did: when r holds one whose lease has not ended and
 // no caller of the lane waits (they go first). The caller holds r.mu.
@@ -181,14 +188,7 @@ func (g *Governor) Close(ctx context.Context) error {
 		r.mu.Lock()
 		r.expire(0, true)
 		if !r.settled() {
-			if r.pumping {
-				select {
-				case r.wake <- struct{}{}:
-				default:
-				}
-			} else {
-				g.startPump(r)
-			}
+			g.kick(r)
 		}
 		r.mu.Unlock()
 	}

@@ -38,10 +38,12 @@ func TestLeasesKeepTheWindow(t *testing.T) {
 		return random(20 * time.Millisecond)
 	}
 	var procs []*process
-	var wg sync.WaitGroup
 	for range 3 {
-		p := w.process(cfg)
-		procs = append(procs, p)
+		procs = append(procs, w.process(cfg))
+	}
+	rt := roundTrips(procs)
+	var wg sync.WaitGroup
+	for _, p := range procs {
 		c := w.client(p, tok, ghl.Options{MaxRetries: -1, HTTPClient: &http.Client{Transport: lateTransport{delay: delay}}})
 		for _, lane := range ghl.Lanes {
 			lctx := ghl.WithLane(ctx, lane)
@@ -56,7 +58,6 @@ func TestLeasesKeepTheWindow(t *testing.T) {
 			})
 		}
 	}
-	rt := roundTrips(procs)
 	wg.Wait()
 	for _, p := range procs {
 		if err := p.gov.Close(ctx); err != nil {
