@@ -21,7 +21,8 @@ type Headroom struct {
 	Window time.Duration
 	Used   int64
 	// Daily is the day's limit, DailyUsed the day's count (permits handed
-	// out plus what HighLevel reported as used by others).
+	// out plus what HighLevel reported as used by others; a leased permit
+	// once its process reports it spent, at its lease's end at the latest).
 	Daily     int64
 	DailyUsed int64
 	// PausedUntil is the end of a pause a 429 asked for; zero when none.
@@ -89,7 +90,7 @@ func (g *Governor) Headroom(ctx context.Context, loc string) (Headroom, error) {
 // headroomOf is what is left of budget b at now (µs).
 func (g *Governor) headroomOf(b budget, now int64) Headroom {
 	l := b.limits(g.lim)
-	h := Headroom{Max: l.max, Window: g.cfg.Window, Used: b.heldAt(now, l), Daily: l.daily, DailyUsed: b.dayUsed(now),
+	h := Headroom{Max: l.max, Window: g.cfg.Window, Used: b.heldAt(now, l), Daily: l.daily, DailyUsed: b.usedOn(now),
 		DailyResetAt: time.UnixMicro(b.resetAt(now)).UTC()}
 	if b.pausedUntil > now {
 		h.PausedUntil = time.UnixMicro(b.pausedUntil)

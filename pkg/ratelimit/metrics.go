@@ -81,7 +81,7 @@ func (g *Governor) daily() []dailyUse {
 		if !ok {
 			continue
 		}
-		out = append(out, dailyUse{loc: r.id, used: b.dayUsed(now), limit: b.limits(g.lim).daily})
+		out = append(out, dailyUse{loc: r.id, used: b.usedOn(now), limit: b.limits(g.lim).daily})
 	}
 	slices.SortFunc(out, func(a, b dailyUse) int { return cmp.Or(cmp.Compare(b.used, a.used), cmp.Compare(a.loc, b.loc)) })
 	return out[:min(len(out), MaxDailySeries)]
