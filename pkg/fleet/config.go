@@ -42,6 +42,7 @@ type Config struct {
 	RateDaily    int64         `envconfig:"RATE_DAILY" default:"200000" desc:"HighLevel requests per location and UTC day, fleet-wide"`
 	RateMaxWait  time.Duration `envconfig:"RATE_MAX_WAIT" default:"2s" desc:"longest a handler waits for a request permit before handing its message back for later"`
 	RateMaxDefer time.Duration `envconfig:"RATE_MAX_DEFER" default:"5m" desc:"longest a message of a paced location (its window full, or its daily cap reached) is handed back for before it is looked at again"`
+	RateLease    int           `envconfig:"RATE_LEASE" default:"5" desc:"permits a process leases at once per location and lane while the location's budget is far from full, taken later with no NATS round trip (at most a tenth of SOCIALSYNC_RATE_MAX, for a tenth of the window, at most 1s); 0 turns leasing off"`
 	// How long failing work is retried, and how often a message may take
 	// its process down, before it becomes a dead letter.
 	RetryHorizon time.Duration `envconfig:"RETRY_HORIZON" default:"24h" desc:"how long after it was published a message whose handling keeps failing is retried before it becomes a dead letter; shorter than every stream's max age"`
@@ -114,6 +115,9 @@ func (c Config) validate(tokens bool) error {
 		bad("TOKEN_REFRESH_MARGIN", "want more than SOCIALSYNC_RATE_MAX_WAIT (%v), got %v: a token read before the wait for a rate permit must still be valid after it",
 			c.RateMaxWait, c.TokenRefreshMargin)
 	}
+	if c.RateLease < 0 {
+		bad("RATE_LEASE", "want 0 (no leasing) or more, got %d", c.RateLease)
+	}
 	if c.RetryHorizon <= 0 {
 		bad("RETRY_HORIZON", "want a positive duration, got %v", c.RetryHorizon)
 	} else if err := topology.New(topology.Options{}).CheckRetryHorizon(c.RetryHorizon); err != nil {
@@ -163,6 +167,7 @@ func DefaultConfig() Config {
 		RateDaily:          200_000,
 		RateMaxWait:        2 * time.Second,
 		RateMaxDefer:       5 * time.Minute,
+		RateLease:          5,
 		RetryHorizon:       bus.DefaultRetryHorizon,
 		CrashLimit:         bus.DefaultCrashLimit,
 		PauseMax:           DefaultPauseMax,

@@ -250,7 +250,7 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	// open permits hold until no request of the client (bounded by its
 	// attempt timeout) can still reach HighLevel.
 	governor, err := ratelimit.Open(ctx, js, ratelimit.Config{Max: cfg.RateMax, Window: cfg.RateWindow, Daily: cfg.RateDaily,
-		MaxWait: cfg.RateMaxWait, MaxDefer: cfg.RateMaxDefer, FlightBound: attemptTimeout + schedulingMargin, Log: d.Log})
+		MaxWait: cfg.RateMaxWait, MaxDefer: cfg.RateMaxDefer, FlightBound: attemptTimeout + schedulingMargin, Lease: cfg.RateLease, Log: d.Log})
 	if err != nil {
 		if errors.Is(err, ratelimit.ErrConfig) {
 			return fmt.Errorf("%w: SOCIALSYNC_RATE_*: %v", ErrConfig, err)
@@ -295,12 +295,22 @@ func (d *Deps) Client(loc string) *ghl.Client {
 	return d.GHL.ForLocation(loc, d.Creds.TokenSource(loc))
 }
 
-// Close drains the NATS connection and flushes telemetry.
+// Close gives the governor's leased permits back, drains the NATS
+// connection and flushes telemetry.
 func (d *Deps) Close(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if d.Health != nil {
 		_ = d.Health.Close()
+	}
+	if d.Governor != nil && d.Conn != nil {
+		// Another process can take them at once, rather than at the
+		// leases' end (at most a second).
+		gctx, gcancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := d.Governor.Close(gctx); err != nil {
+			d.Log.Warn("return rate leases", "err", err)
+		}
+		gcancel()
 	}
 	if d.Conn != nil {
 		if err := bus.Drain(ctx, d.Conn); err != nil {

@@ -41,6 +41,7 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"retry horizon beyond a stream's max age", func(c *fleet.Config) { c.RetryHorizon = 72 * time.Hour }, "SOCIALSYNC_RETRY_HORIZON"},
 		{"no retry horizon", func(c *fleet.Config) { c.RetryHorizon = 0 }, "SOCIALSYNC_RETRY_HORIZON"},
 		{"no crash limit", func(c *fleet.Config) { c.CrashLimit = 0 }, "SOCIALSYNC_CRASH_LIMIT"},
+		{"negative lease", func(c *fleet.Config) { c.RateLease = -1 }, "SOCIALSYNC_RATE_LEASE"},
 		{"refresh margin within the permit wait", func(c *fleet.Config) { c.TokenRefreshMargin = c.RateMaxWait }, "SOCIALSYNC_TOKEN_REFRESH_MARGIN"},
 	}
 	for _, tt := range tests {

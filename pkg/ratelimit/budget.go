@@ -62,10 +62,15 @@ type grant struct {
 // HighLevel or never will, and HighLevel has let it out of its window. A
 // live process closes its permits long before, as their responses come
 // back; the bound only frees the permits of a process that died.
+//
+// leased is the part of n that the process leased (lease.go) and has not
+// reported spent: those count toward the day (dayUsed) through the entry
+// until the process reports them spent (used) or returned.
 type openGrant struct {
 	proc   int64
 	n      int64
 	latest int64
+	leased int64
 }
 
 // limits are a Config reduced to what the budget arithmetic needs.
@@ -121,8 +126,15 @@ func (b *budget) settle(now int64, l limits) {
 	if n := len(b.grants) - len(b.live(now, l)); n > 0 {
 		b.grants = slices.Delete(b.grants, 0, n)
 	}
-	b.open = slices.DeleteFunc(b.open, func(o openGrant) bool { return o.n <= 0 || !o.holds(now, l) })
 	b.used = b.usedOn(now)
+	b.open = slices.DeleteFunc(b.open, func(o openGrant) bool {
+		gone := o.n <= 0 || !o.holds(now, l)
+		if gone && o.leased > 0 {
+			// A process that died with leased permits: they count as spent.
+			b.used += o.leased
+		}
+		return gone
+	})
 	b.day = b.dayOf(now)
 	if b.pausedUntil <= now {
 		b.pausedUntil = 0
@@ -178,6 +190,16 @@ func (b *budget) usedOn(now int64) int64 {
 	return b.used
 }
 
+// dayUsed returns the day's count at now with the permits leased and not
+// yet reported spent or returned, which count toward it too.
+func (b *budget) dayUsed(now int64) int64 {
+	n := b.usedOn(now)
+	for _, o := range b.open {
+		n += o.leased
+	}
+	return n
+}
+
 // limits returns l with the limits HighLevel reported in place of the
 // configured ones, less what l.lane keeps from its lane.
 func (b *budget) limits(l limits) limits {
@@ -218,7 +240,7 @@ func (b *budget) take(now, want, proc int64, l limits) (int64, time.Duration) {
 	}
 	trickle := l.lane.trickle > 0
 	l = b.limits(l)
-	n := min(want, l.max-b.heldAt(now, l), l.daily-b.usedOn(now))
+	n := min(want, l.max-b.heldAt(now, l), l.daily-b.dayUsed(now))
 	if trickle {
 		n = min(n, 1)
 	}
@@ -274,7 +296,7 @@ func (b *budget) wait(now, k int64, l limits) time.Duration {
 	if b.pausedUntil > now {
 		d = b.pausedUntil - now
 	}
-	if b.usedOn(now)+k > l.daily {
+	if b.dayUsed(now)+k > l.daily {
 		d = max(d, b.resetAt(now)-now)
 	}
 	if rule.trickle > 0 {
@@ -393,10 +415,13 @@ func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
 	if rl.DailyLimit > 0 {
 		theirs := max(ll.daily-int64(rl.DailyRemaining), 0)
 		reset = used >= resetMinUsed && 2*theirs < used
-		if reset {
+		switch {
+		case reset:
 			used = theirs
-		} else {
-			used = max(used, theirs)
+		case theirs > b.dayUsed(now):
+			// The leased permits (dayUsed) may hold some of HighLevel's
+			// count already; only a count beyond them is someone else's.
+			used = theirs
 		}
 	}
 	changed = changed || missing > 0 || used > b.usedOn(now) || reset
@@ -427,7 +452,13 @@ func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
 // Version 3 adds, after the open entries, the lanes' times (lanes.go):
 // interactiveAt, wantedUntil and backgroundAt, and the daily reset's
 // offset; versions 1 and 2 are read with none (a reset at midnight UTC).
+//
+// Version 4 adds, after those, each open entry's leased permits, in the
+// entries' order (lease.go). A budget is written as version 3 while no
+// entry holds leased permits, so that processes of the previous release
+// read it as long as nobody leases.
 const (
+	budgetVersionV4 = 4
 	budgetVersion   = 3
 	budgetVersionV2 = 2
 	budgetVersionV1 = 1
@@ -437,7 +468,12 @@ var errBadBudget = errors.New("undecodable budget")
 
 func (b *budget) marshal() []byte {
 	out := make([]byte, 0, 16+6*len(b.grants))
-	out = append(out, budgetVersion)
+	leases := slices.ContainsFunc(b.open, func(o openGrant) bool { return o.leased > 0 })
+	if leases {
+		out = append(out, budgetVersionV4)
+	} else {
+		out = append(out, budgetVersion)
+	}
 	out = binary.AppendUvarint(out, uint64(b.day))
 	out = binary.AppendUvarint(out, uint64(b.used))
 	out = binary.AppendUvarint(out, uint64(b.pausedUntil))
@@ -460,11 +496,16 @@ func (b *budget) marshal() []byte {
 	out = binary.AppendUvarint(out, uint64(b.wantedUntil))
 	out = binary.AppendUvarint(out, uint64(b.backgroundAt))
 	out = binary.AppendUvarint(out, uint64(b.resetOffset))
+	if leases {
+		for _, o := range b.open {
+			out = binary.AppendUvarint(out, uint64(o.leased))
+		}
+	}
 	return out
 }
 
 func unmarshalBudget(data []byte) (budget, error) {
-	if len(data) == 0 || (data[0] != budgetVersion && data[0] != budgetVersionV2 && data[0] != budgetVersionV1) {
+	if len(data) == 0 || data[0] < budgetVersionV1 || data[0] > budgetVersionV4 {
 		return budget{}, errBadBudget
 	}
 	version := data[0]
@@ -523,6 +564,15 @@ func unmarshalBudget(data []byte) (budget, error) {
 		b.resetOffset, ok[3] = next()
 		if ok != [4]bool{true, true, true, true} || b.resetOffset >= dayMicros {
 			return budget{}, errBadBudget
+		}
+	}
+	if version >= budgetVersionV4 {
+		for i := range b.open {
+			leased, ok := next()
+			if !ok || leased > b.open[i].n {
+				return budget{}, errBadBudget
+			}
+			b.open[i].leased = leased
 		}
 	}
 	if len(data) != 0 {

@@ -66,6 +66,12 @@ type Config struct {
 	// memory after its last use, when nobody waits for it and none of its
 	// permits is open. Defaults to DefaultIdleTTL.
 	IdleTTL time.Duration
+	// Lease is how many permits a process leases at once for one lane of
+	// a location whose budget is far from full, for its next callers of
+	// that lane to take with no round trip to NATS (lease.go): at most a
+	// tenth of Max, for a tenth of the Window (at most a second). Zero,
+	// the default, leases nothing: every permit is taken from the budget.
+	Lease int
 	// Log receives the pauses; nil discards.
 	Log *slog.Logger
 	// Now is the clock of the permits and of the UTC day the daily budget
@@ -109,6 +115,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.IdleTTL < 0 {
 		bad("IdleTTL", c.IdleTTL)
+	}
+	if c.Lease < 0 {
+		bad("Lease", c.Lease)
 	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)

@@ -67,6 +67,16 @@
 // (5 minutes) without a caller, when nobody waits and none of its permits
 // is open; it comes back from the bucket on the next call.
 //
+// # Leases
+//
+// With Config.Lease, a process's write for a lane's callers also leases a
+// few more permits of that lane while the budget is far from full (at most
+// half of the window held after the lease); the lane's next callers take
+// them with no round trip, until the lease ends (a tenth of the window, at
+// most a second), when the unspent ones go back; Close gives them back at
+// once. A leased permit is an open permit from its lease's write, so the
+// window's argument above holds with its grant at that write. See lease.go.
+//
 // # Pacing instead of blocking
 //
 // Acquire, which ghl.Client calls before every attempt, blocks only when

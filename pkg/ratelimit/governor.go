@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -45,6 +46,8 @@ type Governor struct {
 	kv  jetstream.KeyValue
 	cfg Config
 	lim limits
+	// closed is set by Close: no more leases.
+	closed atomic.Bool
 
 	mu        sync.Mutex
 	resources map[string]*resource
@@ -91,8 +94,20 @@ type resource struct {
 	// the budget (µs, 0 for a permit never used), which the pump writes.
 	open    int64
 	pending []int64
-	// wake interrupts the pump's sleep when a release comes.
+	// wake interrupts the pump's sleep when a release comes, or a caller
+	// while the pump is idle.
 	wake chan struct{}
+	// idle is set while the pump sleeps with nothing to do but a lease's
+	// end (lease.go).
+	idle bool
+	// Leases (lease.go): lease is the unspent leased permits by lane
+	// (part of open), leaseUntil when each lane's lease ends (µs); spent
+	// counts the leased permits handed out that the budget has not been
+	// told of; returns counts the leases given back, returned how many of
+	// them the budget knows of.
+	lease, leaseUntil [2]int64
+	spent             int64
+	returns, returned int64
 	// lastUsed is when the resource was last asked for (guarded by the
 	// Governor's mu).
 	lastUsed time.Time
@@ -180,8 +195,8 @@ func (g *Governor) CheckLane(loc string, lane ghl.Lane) error {
 // refuses reports whether a caller of Acquire in lane that may wait limit
 // would be refused now. The caller holds r.mu.
 func (g *Governor) refuses(r *resource, now time.Time, limit time.Duration, lane ghl.Lane) bool {
-	if g.outdated(r, r.view, r.fresh, now) {
-		return false // the pump reads the budget again, and answers
+	if r.leased(micros(now), lane) || g.outdated(r, r.view, r.fresh, now) {
+		return false // a leased permit; or the pump reads the budget again, and answers
 	}
 	est := r.estimate(now, r.ahead(lane)+1, lane, g.lim)
 	return est > limit || (est > min(earlyReturn, limit) && r.inLane(lane) >= g.cfg.MaxWaiters)
@@ -198,6 +213,10 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) (ghl.R
 	lane := ghl.LaneOf(ctx)
 	r.mu.Lock()
 	now := g.cfg.Now()
+	if r.spend(micros(now), lane) {
+		r.mu.Unlock()
+		return g.permit(r, &waiter{})
+	}
 	if bounded {
 		limit := g.cfg.MaxWait
 		if dl, ok := ctx.Deadline(); ok {
@@ -214,7 +233,7 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) (ghl.R
 		w.deadline = now.Add(g.cfg.MaxWait)
 	}
 	r.waiters = append(r.waiters, w)
-	g.startPump(r)
+	g.kick(r)
 	r.mu.Unlock()
 
 	var expired <-chan time.Time
@@ -289,6 +308,18 @@ func (g *Governor) startPump(r *resource) {
 	}
 }
 
+// kick has r's pump look at once: it starts the pump, or wakes it when it
+// sleeps only until a lease's end. The caller holds r.mu.
+func (g *Governor) kick(r *resource) {
+	g.startPump(r)
+	if r.idle {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // resource returns this process's side of loc's budget.
 func (g *Governor) resource(loc string) (*resource, error) {
 	if !ghl.ValidID(loc) {
@@ -320,7 +351,7 @@ func (g *Governor) evict(now time.Time) {
 			continue
 		}
 		r.mu.Lock()
-		idle := !r.pumping && len(r.waiters) == 0 && r.open == 0 && len(r.pending) == 0
+		idle := !r.pumping && len(r.waiters) == 0 && r.open == 0 && r.settled()
 		r.mu.Unlock()
 		if idle {
 			delete(g.resources, id)
@@ -336,30 +367,71 @@ func (g *Governor) pump(r *resource) {
 	var failing time.Time // since when writes fail
 	for {
 		r.mu.Lock()
+		now := micros(g.cfg.Now())
+		r.expire(now, false)
 		n := len(r.waiters)
 		nB := int64(r.inLane(ghl.LaneBackground))
 		want := r.wantUntil
 		rel := slices.Clone(r.pending)
 		open := r.open
-		if n == 0 && (len(rel) == 0 || g.moot(failing)) && (want <= r.wantWritten || !failing.IsZero()) {
+		spent, unspent, returns, leaseEnd := r.spent, r.unspent(), r.returns, r.leaseEnd()
+		quiet := n == 0 && (want <= r.wantWritten || !failing.IsZero())
+		if quiet && leaseEnd > now && failing.IsZero() && (len(rel) == 0 || g.farFromFull(r, now)) {
+			// A lease stands: the releases wait for its end, or for the
+			// next write, to be written together, while the budget is far
+			// from full. Nearer full, others may wait for the permits they
+			// free: a release not written is an open permit to them, which
+			// they count until a window from now.
+			r.idle = true
+			r.mu.Unlock()
+			select {
+			case <-r.wake:
+			case <-after(durationMicros(leaseEnd - now)):
+			}
+			r.mu.Lock()
+			r.idle = false
+			r.mu.Unlock()
+			continue
+		}
+		if quiet && (r.settled() || g.moot(failing)) {
 			r.pending = nil
+			r.spent = 0
+			r.returned = r.returns
 			r.pumping = false
 			r.mu.Unlock()
 			return
 		}
 		r.mu.Unlock()
 
-		var gotI, gotB int64
+		var gotI, gotB, leaseI, leaseB, until int64
 		var wait time.Duration
+		size := int64(g.cfg.Lease)
+		if g.closed.Load() {
+			size = 0
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 		err := g.update(ctx, r, func(b *budget, now int64) bool {
 			b.release(r.proc, open, rel, now, g.lim)
-			gotI, gotB, wait = 0, 0, 0
-			changed := b.want(now, want, g.lim)
+			changed := b.report(r.proc, spent, unspent, leaseEnd)
+			gotI, gotB, wait, leaseI, leaseB = 0, 0, 0, 0, 0
+			changed = b.want(now, want, g.lim) || changed
 			if n > 0 {
 				var took bool
 				gotI, gotB, wait, took = b.takeLanes(now, int64(n)-nB, nB, r.proc, g.lim)
 				changed = changed || took
+				// Callers all served: the lane's next ones may find a lease.
+				until = now + g.cfg.leaseFor().Microseconds()
+				if nI := int64(n) - nB; size > 0 && nI > 0 && gotI == nI {
+					if leaseI = b.lease(now, until, size, r.proc, g.lim); leaseI > 0 {
+						b.interactiveAt = max(b.interactiveAt, until)
+					}
+				}
+				if size > 0 && nB > 0 && gotB == nB {
+					if leaseB = b.lease(now, until, size, r.proc, b.forLane(now, g.lim, ghl.LaneBackground)); leaseB > 0 {
+						b.backgroundAt = max(b.backgroundAt, until)
+					}
+				}
+				changed = changed || leaseI+leaseB > 0
 			}
 			return changed || len(rel) > 0
 		})
@@ -385,6 +457,18 @@ func (g *Governor) pump(r *resource) {
 		failing = time.Time{}
 		r.wantWritten = max(r.wantWritten, want)
 		r.pending = slices.Delete(r.pending, 0, len(rel))
+		r.spent -= spent
+		r.returned = returns
+		for ln, got := range [2]int64{leaseI, leaseB} {
+			if got > 0 {
+				r.lease[ln] += got
+				r.leaseUntil[ln] = until
+				r.open += got
+			}
+		}
+		if g.closed.Load() {
+			r.expire(0, true) // Close came meanwhile
+		}
 		// A permit whose waiter left meanwhile goes back unused: the
 		// next write counts the open permits without it.
 		served := r.serve(gotI, gotB)
@@ -492,7 +576,7 @@ func (g *Governor) deferral(r *resource, now time.Time, lane ghl.Lane) time.Dura
 	r.deferred[lane] = append(r.deferred[lane], now.Add(wait))
 	if lane == ghl.LaneInteractive {
 		r.wantUntil = max(r.wantUntil, micros(now.Add(wait+earlyReturn)))
-		g.startPump(r)
+		g.kick(r)
 	}
 	return wait
 }

@@ -20,11 +20,13 @@ import (
 // The tests of this package do not run in parallel: a permit's guard must
 // cover the spread of the time from permit to request, which a starved CPU
 // stretches.
-func TestProcessesShareTheWindow(t *testing.T) {
+func TestProcessesShareTheWindow(t *testing.T) { forLeases(t, testProcessesShareTheWindow) }
+
+func testProcessesShareTheWindow(t *testing.T, lease int) {
 	const max, window, calls = 20, 2 * time.Second, 100
 	w := newWorld(t, max, window, 200_000)
 	loc, tok := w.location()
-	cfg := ratelimit.Config{Max: max, Window: window, Guard: 120 * time.Millisecond}
+	cfg := ratelimit.Config{Max: max, Window: window, Guard: 120 * time.Millisecond, Lease: lease}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
@@ -193,15 +195,24 @@ func TestCrashedProcessLeaksNothing(t *testing.T) {
 // 429, and a spent day is paced until the next UTC day. The governors'
 // and the simulator's clocks run from noon UTC, so that no midnight falls
 // inside the test whatever the time of day.
-func TestDailyBudget(t *testing.T) {
-	const daily = 30
+//
+// With leasing, the window is 20 (so that the day, 60, leaves room for
+// leases until its last 20 permits): leases count toward the day, and the
+// unspent ones given back do not.
+func TestDailyBudget(t *testing.T) { forLeases(t, testDailyBudget) }
+
+func testDailyBudget(t *testing.T, lease int) {
+	daily, max := int64(30), 100
+	if lease > 0 {
+		daily, max = 60, 20
+	}
 	noon := time.Date(2026, time.March, 11, 12, 0, 0, 0, time.UTC)
 	start := time.Now()
 	clock := func() time.Time { return noon.Add(time.Since(start)) }
-	w := newWorldAt(t, 100, time.Second, daily, clock)
+	w := newWorldAt(t, max, time.Second, daily, clock)
 	loc, tok := w.location()
 	// A MaxDefer past the reset: the wait is the governor's estimate.
-	cfg := ratelimit.Config{Max: 100, Window: time.Second, Daily: daily, Now: clock, MaxDefer: 24 * time.Hour}
+	cfg := ratelimit.Config{Max: max, Window: time.Second, Daily: daily, Now: clock, MaxDefer: 24 * time.Hour, Lease: lease}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -212,6 +223,11 @@ func TestDailyBudget(t *testing.T) {
 		wg.Go(func() {
 			for range daily {
 				_, err := c.Accounts(ctx, loc)
+				for errors.As(err, new(*ratelimit.PacedError)) && made.Load() < daily && ctx.Err() == nil {
+					// The window, not the day: come back.
+					time.Sleep(20 * time.Millisecond)
+					_, err = c.Accounts(ctx, loc)
+				}
 				var paced *ratelimit.PacedError
 				if errors.As(err, &paced) {
 					lastErr.Store(paced)

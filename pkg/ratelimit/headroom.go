@@ -21,7 +21,8 @@ type Headroom struct {
 	Window time.Duration
 	Used   int64
 	// Daily is the day's limit, DailyUsed the day's count (permits handed
-	// out plus what HighLevel reported as used by others).
+	// out plus what HighLevel reported as used by others; a leased permit
+	// once its process reports it spent, at its lease's end at the latest).
 	Daily     int64
 	DailyUsed int64
 	// PausedUntil is the end of a pause a 429 asked for; zero when none.

@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -144,4 +145,12 @@ func count429(reqs []request) int {
 		}
 	}
 	return n
+}
+
+// forLeases runs test without leasing and with leases of 2 permits
+// (Config.Lease), which must keep every bound the same.
+func forLeases(t *testing.T, test func(t *testing.T, lease int)) {
+	for _, lease := range []int{0, 2} {
+		t.Run(fmt.Sprintf("lease=%d", lease), func(t *testing.T) { test(t, lease) })
+	}
 }

@@ -19,6 +19,10 @@ import (
 // The window holds throughout. Without lanes, both lanes would finish
 // alike.
 func TestInteractiveGoesFirstUnderABacklog(t *testing.T) {
+	forLeases(t, testInteractiveGoesFirstUnderABacklog)
+}
+
+func testInteractiveGoesFirstUnderABacklog(t *testing.T, lease int) {
 	const max, window, perLane = 10, time.Second, 15
 	w := newWorld(t, max, window, 200_000)
 	loc, tok := w.location()
@@ -29,7 +33,7 @@ func TestInteractiveGoesFirstUnderABacklog(t *testing.T) {
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range 2 {
-		c := w.client(w.process(ratelimit.Config{Max: max, Window: window, MaxWait: 200 * time.Millisecond}), tok, ghl.Options{})
+		c := w.client(w.process(ratelimit.Config{Max: max, Window: window, MaxWait: 200 * time.Millisecond, Lease: lease}), tok, ghl.Options{})
 		for _, lane := range ghl.Lanes {
 			lctx := ghl.WithLane(ctx, lane)
 			for range perLane {
@@ -79,10 +83,14 @@ func TestInteractiveGoesFirstUnderABacklog(t *testing.T) {
 // a tenth of the window). Without lanes, the background's larger backlog
 // would take most of the window. The window holds throughout.
 func TestBackgroundProgressesUnderInteractiveLoad(t *testing.T) {
+	forLeases(t, testBackgroundProgressesUnderInteractiveLoad)
+}
+
+func testBackgroundProgressesUnderInteractiveLoad(t *testing.T, lease int) {
 	const max, window, load = 10, time.Second, 8 * time.Second
 	w := newWorld(t, max, window, 200_000)
 	loc, tok := w.location()
-	cfg := ratelimit.Config{Max: max, Window: window, MaxWait: 200 * time.Millisecond}
+	cfg := ratelimit.Config{Max: max, Window: window, MaxWait: 200 * time.Millisecond, Lease: lease}
 	fg := w.client(w.process(cfg), tok, ghl.Options{})
 	bg := w.client(w.process(cfg), tok, ghl.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), load)

@@ -34,11 +34,13 @@ func (t lateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // Requests that leave seconds after their permits keep their permits
 // until they are answered: the next window's requests wait for them, and
 // HighLevel never sees more than its window allows.
-func TestLateRequestsKeepTheirPermits(t *testing.T) {
+func TestLateRequestsKeepTheirPermits(t *testing.T) { forLeases(t, testLateRequestsKeepTheirPermits) }
+
+func testLateRequestsKeepTheirPermits(t *testing.T, lease int) {
 	const max, window, late = 5, 2 * time.Second, 2500 * time.Millisecond
 	w := newWorld(t, max, window, 200_000)
 	loc, tok := w.location()
-	cfg := ratelimit.Config{Max: max, Window: window}
+	cfg := ratelimit.Config{Max: max, Window: window, Lease: lease}
 	slow, fast := w.process(cfg), w.process(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -91,10 +93,14 @@ func TestLateRequestsKeepTheirPermits(t *testing.T) {
 // guard. The simulator's log never holds more than the window allows, and
 // no request is answered 429.
 func TestRandomLatencyNeverOverfillsTheWindow(t *testing.T) {
+	forLeases(t, testRandomLatencyNeverOverfillsTheWindow)
+}
+
+func testRandomLatencyNeverOverfillsTheWindow(t *testing.T, lease int) {
 	const max, window, calls = 10, time.Second, 60
 	w := newWorld(t, max, window, 200_000)
 	loc, tok := w.location()
-	cfg := ratelimit.Config{Max: max, Window: window}
+	cfg := ratelimit.Config{Max: max, Window: window, Lease: lease}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	var mu sync.Mutex
@@ -139,11 +145,15 @@ func TestRandomLatencyNeverOverfillsTheWindow(t *testing.T) {
 // once the window has passed, long before the flight bound that would
 // free a leaked permit.
 func TestFailedRequestsReleaseTheirPermits(t *testing.T) {
+	forLeases(t, testFailedRequestsReleaseTheirPermits)
+}
+
+func testFailedRequestsReleaseTheirPermits(t *testing.T, lease int) {
 	const max, window = 10, time.Second
 	w := newWorld(t, max, window, 200_000)
 	loc, tok := w.location()
 	w.admin(http.MethodPut, "/_sandbox/faults", map[string]any{"resetRate": 0.2, "rate500": 0.2, "timeoutRate": 0.1, "seed": 3}, nil)
-	p := w.process(ratelimit.Config{Max: max, Window: window})
+	p := w.process(ratelimit.Config{Max: max, Window: window, Lease: lease})
 	c := w.client(p, tok, ghl.Options{MaxRetries: 2, AttemptTimeout: 200 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
