@@ -37,12 +37,13 @@ type Config struct {
 	TokenRefreshMargin time.Duration `envconfig:"TOKEN_REFRESH_MARGIN" default:"5m" desc:"refresh an OAuth access token this long before it expires"`
 	// The fleet-wide HighLevel request budget per location: every process
 	// must be given the same values.
-	RateMax      int           `envconfig:"RATE_MAX" default:"100" desc:"HighLevel requests per location in one rate window, fleet-wide"`
-	RateWindow   time.Duration `envconfig:"RATE_WINDOW" default:"10s" desc:"HighLevel's rolling rate window"`
-	RateDaily    int64         `envconfig:"RATE_DAILY" default:"200000" desc:"HighLevel requests per location and UTC day, fleet-wide"`
-	RateMaxWait  time.Duration `envconfig:"RATE_MAX_WAIT" default:"2s" desc:"longest a handler waits for a request permit before handing its message back for later"`
-	RateMaxDefer time.Duration `envconfig:"RATE_MAX_DEFER" default:"5m" desc:"longest a message of a paced location (its window full, or its daily cap reached) is handed back for before it is looked at again"`
-	RateLease    int           `envconfig:"RATE_LEASE" default:"5" desc:"permits a process leases at once per location and lane while the location's budget is far from full, taken later with no NATS round trip (at most a tenth of SOCIALSYNC_RATE_MAX, for a tenth of the window, at most 1s); 0 turns leasing off"`
+	RateMax             int           `envconfig:"RATE_MAX" default:"100" desc:"HighLevel requests per location in one rate window, fleet-wide"`
+	RateWindow          time.Duration `envconfig:"RATE_WINDOW" default:"10s" desc:"HighLevel's rolling rate window"`
+	RateDaily           int64         `envconfig:"RATE_DAILY" default:"200000" desc:"HighLevel requests per location and UTC day, fleet-wide"`
+	RateMaxWait         time.Duration `envconfig:"RATE_MAX_WAIT" default:"2s" desc:"longest a handler waits for a request permit before handing its message back for later"`
+	RateMaxDefer        time.Duration `envconfig:"RATE_MAX_DEFER" default:"5m" desc:"longest a message of a paced location (its window full, or its daily cap reached) is handed back for before it is looked at again"`
+	RateLease           int           `envconfig:"RATE_LEASE" default:"5" desc:"permits a process leases at once per location and lane while the location's budget is far from full, taken later with no NATS round trip (at most a tenth of SOCIALSYNC_RATE_MAX, for a tenth of the window, at most 1s); 0 turns leasing off"`
+	RatePreviousBudgets bool          `envconfig:"RATE_PREVIOUS_BUDGETS" default:"false" desc:"write the rate budgets in the form the previous release (v0.1.0) reads, without the lanes' times, the learned daily reset hour and leases: set it on this release's workers while replicas of v0.1.0 still run beside them (docs/operations.md)"`
 	// How long failing work is retried, and how often a message may take
 	// its process down, before it becomes a dead letter.
 	RetryHorizon time.Duration `envconfig:"RETRY_HORIZON" default:"24h" desc:"how long after it was published a message whose handling keeps failing is retried before it becomes a dead letter; shorter than every stream's max age"`

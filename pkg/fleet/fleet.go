@@ -250,7 +250,8 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	// open permits hold until no request of the client (bounded by its
 	// attempt timeout) can still reach HighLevel.
 	governor, err := ratelimit.Open(ctx, js, ratelimit.Config{Max: cfg.RateMax, Window: cfg.RateWindow, Daily: cfg.RateDaily,
-		MaxWait: cfg.RateMaxWait, MaxDefer: cfg.RateMaxDefer, FlightBound: attemptTimeout + schedulingMargin, Lease: cfg.RateLease, Log: d.Log})
+		MaxWait: cfg.RateMaxWait, MaxDefer: cfg.RateMaxDefer, FlightBound: attemptTimeout + schedulingMargin, Lease: cfg.RateLease, Log: d.Log,
+		PreviousReaders: func() bool { return cfg.RatePreviousBudgets }})
 	if err != nil {
 		if errors.Is(err, ratelimit.ErrConfig) {
 			return fmt.Errorf("%w: SOCIALSYNC_RATE_*: %v", ErrConfig, err)

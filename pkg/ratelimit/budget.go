@@ -466,12 +466,18 @@ const (
 
 var errBadBudget = errors.New("undecodable budget")
 
-func (b *budget) marshal() []byte {
+// marshal encodes b in version 3, or 4 when it holds leases; previous
+// (Config.PreviousReaders) in version 2, which the previous release reads:
+// without the lanes' times, the reset's hour and the leases.
+func (b *budget) marshal(previous bool) []byte {
 	out := make([]byte, 0, 16+6*len(b.grants))
-	leases := slices.ContainsFunc(b.open, func(o openGrant) bool { return o.leased > 0 })
-	if leases {
+	leases := !previous && slices.ContainsFunc(b.open, func(o openGrant) bool { return o.leased > 0 })
+	switch {
+	case previous:
+		out = append(out, budgetVersionV2)
+	case leases:
 		out = append(out, budgetVersionV4)
-	} else {
+	default:
 		out = append(out, budgetVersion)
 	}
 	out = binary.AppendUvarint(out, uint64(b.day))
@@ -491,6 +497,9 @@ func (b *budget) marshal() []byte {
 		out = binary.AppendUvarint(out, uint64(o.proc))
 		out = binary.AppendUvarint(out, uint64(o.n))
 		out = binary.AppendUvarint(out, uint64(o.latest))
+	}
+	if previous {
+		return out
 	}
 	out = binary.AppendUvarint(out, uint64(b.interactiveAt))
 	out = binary.AppendUvarint(out, uint64(b.wantedUntil))

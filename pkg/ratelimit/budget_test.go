@@ -380,7 +380,7 @@ func TestBudgetEncoding(t *testing.T) {
 			max: 100, daily: 200_000, open: []openGrant{{proc: 1<<62 - 1, n: 7, latest: t0}, {proc: 1, n: 1, latest: t0 - 5}},
 			interactiveAt: t0 - 7, wantedUntil: t0 + 3, backgroundAt: t0 - 2, resetOffset: 5 * hourMicros},
 	} {
-		got, err := unmarshalBudget(b.marshal())
+		got, err := unmarshalBudget(b.marshal(false))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -392,7 +392,7 @@ func TestBudgetEncoding(t *testing.T) {
 	for i := range 100 {
 		full.grants = append(full.grants, grant{t0 + int64(i)*100_000, 1})
 	}
-	if n := len(full.marshal()); n > 500 {
+	if n := len(full.marshal(false)); n > 500 {
 		t.Errorf("a window of 100 single grants takes %d bytes", n)
 	}
 	// A budget of the previous version, whose grants counted from the
@@ -407,7 +407,15 @@ func TestBudgetEncoding(t *testing.T) {
 		open: []openGrant{{proc: 9, n: 1, latest: 7}}}, cmp.AllowUnexported(budget{}, grant{}, openGrant{})) {
 		t.Errorf("version 2 budget read as %+v, %v", got, err)
 	}
-	for _, bad := range [][]byte{nil, {}, {3}, {2}, {1}, {1, 1, 1, 1, 1, 1, 5}, {2, 1, 1, 1, 1, 1, 0, 1, 1}, append(full.marshal(), 0)} {
+	// While the previous release's replicas may read it, a budget is
+	// written in version 2, byte for byte the above: the lanes' times, the
+	// reset's hour and the leases left out.
+	prev := budget{day: 5, used: 2, grants: []grant{{7, 3}}, open: []openGrant{{proc: 9, n: 1, latest: 7, leased: 1}},
+		interactiveAt: 4, wantedUntil: 6, backgroundAt: 2, resetOffset: hourMicros}
+	if got := prev.marshal(true); !cmp.Equal(got, v2) {
+		t.Errorf("budget written for the previous release: %v, want %v", got, v2)
+	}
+	for _, bad := range [][]byte{nil, {}, {3}, {2}, {1}, {1, 1, 1, 1, 1, 1, 5}, {2, 1, 1, 1, 1, 1, 0, 1, 1}, append(full.marshal(false), 0)} {
 		if _, err := unmarshalBudget(bad); err == nil {
 			t.Errorf("unmarshalBudget(%v) accepted", bad)
 		}
@@ -415,13 +423,13 @@ func TestBudgetEncoding(t *testing.T) {
 }
 
 func FuzzUnmarshalBudget(f *testing.F) {
-	f.Add((&budget{grants: []grant{{t0, 3}}, day: 1, used: 3}).marshal())
+	f.Add((&budget{grants: []grant{{t0, 3}}, day: 1, used: 3}).marshal(false))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := unmarshalBudget(data)
 		if err != nil {
 			return
 		}
-		again, err := unmarshalBudget(b.marshal())
+		again, err := unmarshalBudget(b.marshal(false))
 		if err != nil || !cmp.Equal(b, again, cmp.AllowUnexported(budget{}, grant{}, openGrant{})) {
 			t.Fatalf("round trip of %v: %+v then %+v, %v", data, b, again, err)
 		}

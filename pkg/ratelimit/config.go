@@ -72,6 +72,14 @@ type Config struct {
 	// tenth of Max, for a tenth of the Window (at most a second). Zero,
 	// the default, leases nothing: every permit is taken from the budget.
 	Lease int
+	// PreviousReaders reports whether replicas of the previous release
+	// may still read the budgets (the fleet sets it from
+	// SOCIALSYNC_RATE_PREVIOUS_BUDGETS: docs/operations.md, "Upgrading from
+	// v0.1.0"). v0.1.0 reads budgets of versions 1 and 2 only, and counts
+	// the window of any other as full: while PreviousReaders holds, budgets
+	// are written in version 2 (without the lanes' times, the daily reset's
+	// hour or leases, which are not taken). Nil means never.
+	PreviousReaders func() bool
 	// Log receives the pauses; nil discards.
 	Log *slog.Logger
 	// Now is the clock of the permits and of the UTC day the daily budget

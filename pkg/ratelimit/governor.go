@@ -406,7 +406,7 @@ func (g *Governor) pump(r *resource) {
 		var gotI, gotB, leaseI, leaseB, until int64
 		var wait time.Duration
 		size := int64(g.cfg.Lease)
-		if g.closed.Load() {
+		if g.closed.Load() || g.previousReaders() {
 			size = 0
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
@@ -645,7 +645,7 @@ func (g *Governor) update(ctx context.Context, r *resource, fn func(b *budget, n
 			r.store(b, r.rev, r.fresh)
 			return nil
 		}
-		data := b.marshal()
+		data := b.marshal(g.previousReaders())
 		var rev uint64
 		var err error
 		if r.rev == 0 {
@@ -717,4 +717,10 @@ func truncate(s string) string {
 		return s
 	}
 	return s[:64] + "…"
+}
+
+// previousReaders reports whether budgets are written for the previous
+// release's replicas too (Config.PreviousReaders).
+func (g *Governor) previousReaders() bool {
+	return g.cfg.PreviousReaders != nil && g.cfg.PreviousReaders()
 }

@@ -159,7 +159,7 @@ func TestSpendBeforeTheLeaseEnds(t *testing.T) {
 // which the previous release reads.
 func TestLeaseEncoding(t *testing.T) {
 	b := budget{grants: []grant{}, day: utcDay(t0), used: 3, open: []openGrant{{proc: 7, n: 4, latest: t0, leased: 3}, {proc: 8, n: 1, latest: t0}}}
-	data := b.marshal()
+	data := b.marshal(false)
 	if data[0] != 4 {
 		t.Errorf("version %d with leases, want 4", data[0])
 	}
@@ -171,12 +171,12 @@ func TestLeaseEncoding(t *testing.T) {
 		t.Errorf("round trip (-want +got):\n%s", diff)
 	}
 	b.open[0].leased = 0
-	if v := b.marshal()[0]; v != 3 {
+	if v := b.marshal(false)[0]; v != 3 {
 		t.Errorf("version %d without leases, want 3", v)
 	}
 	// More leased than open is corrupt.
 	corrupt := budget{open: []openGrant{{proc: 7, n: 1, latest: t0, leased: 1}}}
-	bad := corrupt.marshal()
+	bad := corrupt.marshal(false)
 	bad[len(bad)-1] = 2
 	if _, err := unmarshalBudget(bad); err == nil {
 		t.Error("a lease larger than its entry accepted")
