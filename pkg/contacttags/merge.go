@@ -1,0 +1,323 @@
+package contacttags
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/socialsync/socialsync/pkg/ghl"
+)
+
+// Merger merges the contact tag writes of concurrent callers for one
+// location into as few HighLevel calls as their tag sets allow.
+//
+// Each location (and lane: interactive and background writes are never
+// mixed) has a pool of the contacts waiting for writes and at most one
+// sender. A caller puts its contacts' diffs in the pool and waits; the
+// sender picks, call after call, the write that covers the most of the
+// pool's (contact, tag) pairs (one tag set, added to or removed from every
+// contact that still needs all of it), sends it, and hands each caller its
+// contacts' outcomes once all of them are done. When the location's
+// budget is free the first caller's write leaves at once, as it would
+// alone; while a call waits for its permit (the governor paces the
+// location) or a backlog arrives meanwhile, the pool fills, and the next
+// call covers everything that came: batching adapts to the load without a
+// timer.
+//
+// A contact HighLevel refuses fails alone (Result.Failed). A call that
+// fails as a whole fails the callers that had contacts in it (their
+// unfinished contacts are Incomplete, Err says why); the others go on. A
+// call paced by the governor (an error with DeferFor, ratelimit's
+// PacedError) is tried again after that delay, at most MaxPause, with what
+// has come meanwhile; a longer pacing is returned to every caller.
+//
+// The most contacts of one bulk call is learnt per location (BulkSizes):
+// HighLevel documents no maximum; a 422 to a bulk call halves it.
+type Merger struct {
+	client  func(loc string) Tagger
+	bulkMin int
+	sizes   *BulkSizes
+
+	mu    sync.Mutex
+	pools map[poolKey]*pool
+}
+
+// MaxPause is the longest the sender of a paced location waits before it
+// tries again; a longer pacing is handed to the callers (their messages
+// go back to JetStream for it).
+const MaxPause = 10 * time.Second
+
+// NewMerger returns a Merger writing through client(loc), sending a group
+// of at least bulkMin contacts that need the same change in bulk calls
+// of at most sizes' size for the location.
+func NewMerger(client func(loc string) Tagger, bulkMin int, sizes *BulkSizes) *Merger {
+	return &Merger{client: client, bulkMin: max(bulkMin, 1), sizes: sizes, pools: map[poolKey]*pool{}}
+}
+
+type poolKey struct {
+	loc  string
+	lane ghl.Lane
+}
+
+// pool is one location's waiting contacts.
+type pool struct {
+	items   []*item
+	callers int // callers with unfinished items
+	sending bool
+}
+
+// item is one contact of one caller: the tags still to add and remove.
+type item struct {
+	req         *request
+	contact     string
+	add, remove map[string]bool
+	inFlight    bool
+}
+
+// request is one caller's part of the pool.
+type request struct {
+	res  Result
+	left int
+	done chan struct{}
+}
+
+func (r *request) finish() {
+	if r.res.Err == nil {
+		for id := range r.res.Incomplete {
+			r.res.Err = fmt.Errorf("contact %s: no outcome", id)
+			break
+		}
+	}
+	close(r.done)
+}
+
+// Waiting returns how many callers wait for loc's writes in lane.
+func (m *Merger) Waiting(loc string, lane ghl.Lane) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p := m.pools[poolKey{loc, lane}]; p != nil {
+		return p.callers
+	}
+	return 0
+}
+
+// Send writes diffs (per contact) for loc, merged with the writes other
+// callers wait for, and returns when every contact of diffs is done,
+// refused or given up on, with the outcome of each as Send's. The calls
+// are made in ctx's lane (ghl.LaneOf). When ctx ends first, it returns
+// with ctx's error and the contacts not done yet Incomplete; the write in
+// flight, if any, goes on.
+func (m *Merger) Send(ctx context.Context, loc string, diffs map[string]Diff) Result {
+	req := &request{res: Result{Failed: map[string]string{}, Incomplete: map[string]bool{}}, done: make(chan struct{})}
+	key := poolKey{loc, ghl.LaneOf(ctx)}
+	m.mu.Lock()
+	p := m.pools[key]
+	if p == nil {
+		p = &pool{}
+		m.pools[key] = p
+	}
+	for _, c := range slices.Sorted(maps.Keys(diffs)) {
+		d := diffs[c]
+		if d.Empty() {
+			continue
+		}
+		p.items = append(p.items, &item{req: req, contact: c, add: Set(d.Add), remove: Set(d.Remove)})
+		req.res.Incomplete[c] = true
+		req.left++
+	}
+	if req.left == 0 {
+		m.mu.Unlock()
+		return Result{Failed: map[string]string{}, Incomplete: map[string]bool{}}
+	}
+	p.callers++
+	if !p.sending {
+		p.sending = true
+		sctx := ghl.WithLane(context.WithoutCancel(ctx), key.lane)
+		go m.send(sctx, key, p)
+	}
+	m.mu.Unlock()
+
+	select {
+	case <-req.done:
+		return req.res
+	case <-ctx.Done():
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	select {
+	case <-req.done:
+		return req.res
+	default:
+	}
+	// Gone: its items leave the pool (one in flight finishes unseen).
+	p.items = slices.DeleteFunc(p.items, func(it *item) bool { return it.req == req && !it.inFlight })
+	p.callers--
+	res := Result{Failed: req.res.Failed, Incomplete: map[string]bool{}, Err: ctx.Err()}
+	for id := range req.res.Incomplete {
+		res.Incomplete[id] = true
+	}
+	req.left = -1 // never finished by the sender
+	return res
+}
+
+// send is the pool's sender: it makes one call after another until the
+// pool is empty.
+func (m *Merger) send(ctx context.Context, key poolKey, p *pool) {
+	client := m.client(key.loc)
+	for {
+		m.mu.Lock()
+		size := m.sizes.Size(key.loc)
+		wr, its := choose(p.items, m.bulkMin, size)
+		if wr == nil {
+			p.sending = false
+			if len(p.items) == 0 && p.callers == 0 {
+				delete(m.pools, key)
+			}
+			m.mu.Unlock()
+			return
+		}
+		for _, it := range its {
+			it.inFlight = true
+		}
+		m.mu.Unlock()
+
+		out := Send(ctx, client, key.loc, []Write{*wr})
+		var pause time.Duration
+		var deferrer interface{ DeferFor() time.Duration }
+		again := false
+		switch {
+		case out.Err != nil && errors.As(out.Err, &deferrer) && deferrer.DeferFor() <= MaxPause:
+			// Paced: the same contacts (and those that come
+			// meanwhile) are tried again once a permit is near.
+			pause, again = deferrer.DeferFor(), true
+		case wr.Bulk && len(wr.Contacts) > 1 && tooMany(out.Err):
+			// HighLevel's bulk maximum (assumed: it documents none):
+			// the same contacts go again in smaller calls.
+			m.sizes.Refused(key.loc, len(wr.Contacts))
+			again = true
+		}
+
+		m.mu.Lock()
+		for _, it := range its {
+			it.inFlight = false
+		}
+		if again {
+			p.items = slices.DeleteFunc(p.items, func(it *item) bool { return it.req.left < 0 })
+		} else {
+			m.settle(p, wr, its, out)
+		}
+		m.mu.Unlock()
+		if pause > 0 {
+			<-time.After(pause)
+		}
+	}
+}
+
+// settle applies the outcome of wr to its items and finishes the callers
+// that are done. The caller holds m.mu.
+func (m *Merger) settle(p *pool, wr *Write, its []*item, out Result) {
+	var failedReqs []*request
+	for _, it := range its {
+		r := it.req
+		if r.left < 0 {
+			continue // its caller is gone
+		}
+		switch {
+		case out.Failed[it.contact] != "":
+			r.res.Failed[it.contact] = out.Failed[it.contact]
+			delete(r.res.Incomplete, it.contact)
+			it.add, it.remove = nil, nil
+		case out.Incomplete[it.contact]:
+			if !slices.Contains(failedReqs, r) {
+				failedReqs = append(failedReqs, r)
+			}
+		default:
+			tags := it.add
+			if wr.Remove {
+				tags = it.remove
+			}
+			for _, t := range wr.Tags {
+				delete(tags, t)
+			}
+		}
+	}
+	if out.Err != nil {
+		// The call failed as a whole: its callers are given up on,
+		// their contacts not done yet incomplete.
+		for _, r := range failedReqs {
+			r.res.Err = out.Err
+		}
+	}
+	kept := p.items[:0]
+	for _, it := range p.items {
+		r := it.req
+		switch {
+		case r.left < 0:
+			if it.inFlight {
+				kept = append(kept, it)
+			}
+			continue
+		case r.res.Err != nil:
+			// stays Incomplete
+		case len(it.add) == 0 && len(it.remove) == 0:
+			delete(r.res.Incomplete, it.contact)
+		default:
+			kept = append(kept, it)
+			continue
+		}
+		r.left--
+		if r.left == 0 {
+			p.callers--
+			r.finish()
+		}
+	}
+	clear(p.items[len(kept):])
+	p.items = kept
+}
+
+// tooMany reports whether err is HighLevel's refusal of a bulk call as a
+// whole with a 422: with socialsync's well-formed bodies, the only cause
+// is more contacts than it takes.
+func tooMany(err error) bool {
+	var e *ghl.Error
+	return errors.As(err, &e) && e.StatusCode == http.StatusUnprocessableEntity
+}
+
+// choose returns the next write of the pool, and its items: the first
+// write of the cheaper of two plans for the items not in flight (one item
+// per contact), by the number of calls: contacts needing the same whole
+// change share calls (Batch), or each tag that at least bulkMin contacts
+// need is one bulk call for all of them and every contact's other tags
+// one single-contact call (ByTag). The first suits one event's contacts,
+// which need the same tags; the second a backlog of many events, whose
+// contacts need different sets of the same few tags. nil when nothing is
+// left to write.
+func choose(items []*item, bulkMin, size int) (*Write, []*item) {
+	diffs := map[string]Diff{}
+	byContact := map[string]*item{}
+	for _, it := range items {
+		if it.inFlight || it.req.left < 0 || byContact[it.contact] != nil || len(it.add)+len(it.remove) == 0 {
+			continue
+		}
+		byContact[it.contact] = it
+		diffs[it.contact] = Diff{Add: Sorted(it.add), Remove: Sorted(it.remove)}
+	}
+	if len(diffs) == 0 {
+		return nil, nil
+	}
+	plan := Batch(diffs, bulkMin, size)
+	if other := ByTag(diffs, bulkMin, size); len(other) < len(plan) {
+		plan = other
+	}
+	wr := plan[0]
+	its := make([]*item, 0, len(wr.Contacts))
+	for _, c := range wr.Contacts {
+		its = append(its, byContact[c])
+	}
+	return &wr, its
+}
