@@ -241,12 +241,16 @@ func TestMergerCallerLeaves(t *testing.T) {
 	g := &gated{Tagger: s.client, open: make(chan struct{})}
 	m := contacttags.NewMerger(func(string) contacttags.Tagger { return g }, 2, contacttags.NewBulkSizes(nil))
 	var wg sync.WaitGroup
-	wg.Go(func() { m.Send(context.Background(), s.loc, map[string]contacttags.Diff{contacts[0]: {Add: []string{"x"}}}) })
+	wg.Go(func() {
+		m.Send(context.Background(), s.loc, map[string]contacttags.Diff{contacts[0]: {Add: []string{"x"}}})
+	})
 	waitFor(t, func() bool { return g.calls.Load() == 1 })
 	ctx, cancel := context.WithCancel(context.Background())
 	var left, stayed contacttags.Result
 	wg.Go(func() { left = m.Send(ctx, s.loc, map[string]contacttags.Diff{contacts[1]: {Add: []string{"y"}}}) })
-	wg.Go(func() { stayed = m.Send(context.Background(), s.loc, map[string]contacttags.Diff{contacts[2]: {Add: []string{"y"}}}) })
+	wg.Go(func() {
+		stayed = m.Send(context.Background(), s.loc, map[string]contacttags.Diff{contacts[2]: {Add: []string{"y"}}})
+	})
 	waitFor(t, func() bool { return m.Waiting(s.loc, ghl.LaneInteractive) == 3 })
 	cancel()
 	waitFor(t, func() bool { return m.Waiting(s.loc, ghl.LaneInteractive) == 2 })
