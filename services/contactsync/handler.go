@@ -40,6 +40,9 @@ type handler struct {
 	refs refKeys
 	// eraser forgets the contacts HighLevel deleted (forget.go).
 	eraser *Eraser
+	// merging counts the handlers of paced locations that wait to have
+	// their writes merged (merge.go).
+	merging *merging
 }
 
 // contact is one contact's part in handling an event.
@@ -93,12 +96,18 @@ func (h *handler) handle(ctx context.Context, in delivery) (res Result, err erro
 	if err != nil {
 		return res, err
 	}
-	// A paced location's message goes back at once, before any read or
-	// lock, so its backlog costs the other locations nothing.
-	// (The route's middleware, bus.Registered, has checked that loc is
-	// registered.)
+	// A paced location's message stays, to have its contact tag writes
+	// merged with the others' (merge.go), while fewer than its share of
+	// the handler slots wait so and its permit is near; otherwise it goes
+	// back at once, before any read or lock, so that its backlog costs the
+	// other locations nothing. (The route's middleware, bus.Registered,
+	// has checked that loc is registered.)
 	if err := h.w.deps.Pacer.CheckLane(loc, ghl.LaneOf(ctx)); err != nil {
-		return res, err
+		leave, ok := h.merging.admit(err)
+		if !ok {
+			return res, err
+		}
+		defer leave()
 	}
 	deleted := ev.GetChange() == socialsyncv1.Change_CHANGE_DELETED
 	var names []string
@@ -237,7 +246,6 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 	if err != nil {
 		return nil, err
 	}
-	client := h.w.deps.Client(loc)
 	failed := map[string]string{}
 	pending := contacts
 	for round := 1; len(pending) > 0; round++ {
@@ -268,7 +276,9 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 				return failed, err
 			}
 		}
-		res := contacttags.Send(ctx, client, loc, contacttags.Batch(diffs, h.w.cfg.BulkMin, contacttags.BulkMax))
+		// Merged with the writes of the location's other handlers
+		// (merge.go); each contact's outcome is its own.
+		res := h.w.merger.Send(ctx, loc, diffs)
 
 		var retry []*contact
 		for _, c := range pending {
