@@ -45,6 +45,23 @@ type Merger struct {
 
 	mu    sync.Mutex
 	pools map[poolKey]*pool
+	// recent is the last tag change each contact had from this Merger,
+	// by location, contact and tag, while younger than RecentFor.
+	recent map[recentKey]recentWrite
+}
+
+// RecentFor is how long the Merger trusts its own last write of a
+// contact's tag: a change asking for it again within that time (the
+// handler of another event of the contact, planning again after their
+// states raced) is taken as done without a call. Only a change of the
+// opposite kind (a removal after an add) is sent.
+const RecentFor = time.Minute
+
+type recentKey struct{ loc, contact, tag string }
+
+type recentWrite struct {
+	remove bool
+	at     time.Time
 }
 
 // MaxPause is the longest the sender of a paced location waits before it
@@ -56,7 +73,7 @@ const MaxPause = 10 * time.Second
 // of at least bulkMin contacts that need the same change in bulk calls
 // of at most sizes' size for the location.
 func NewMerger(client func(loc string) Tagger, bulkMin int, sizes *BulkSizes) *Merger {
-	return &Merger{client: client, bulkMin: max(bulkMin, 1), sizes: sizes, pools: map[poolKey]*pool{}}
+	return &Merger{client: client, bulkMin: max(bulkMin, 1), sizes: sizes, pools: map[poolKey]*pool{}, recent: map[recentKey]recentWrite{}}
 }
 
 type poolKey struct {
@@ -121,8 +138,9 @@ func (m *Merger) Send(ctx context.Context, loc string, diffs map[string]Diff) Re
 		p = &pool{}
 		m.pools[key] = p
 	}
+	now := m.sizes.now()
 	for _, c := range slices.Sorted(maps.Keys(diffs)) {
-		d := diffs[c]
+		d := m.unsent(now, loc, c, diffs[c])
 		if d.Empty() {
 			continue
 		}
@@ -163,6 +181,34 @@ func (m *Merger) Send(ctx context.Context, loc string, diffs map[string]Diff) Re
 	}
 	req.left = -1 // never finished by the sender
 	return res
+}
+
+// unsent returns d less the tag changes this Merger made last, within
+// RecentFor, to contact c of loc. The caller holds m.mu.
+func (m *Merger) unsent(now time.Time, loc, c string, d Diff) Diff {
+	keep := func(tags []string, remove bool) []string {
+		var out []string
+		for _, t := range tags {
+			r, ok := m.recent[recentKey{loc, c, t}]
+			if ok && r.remove == remove && now.Sub(r.at) < RecentFor {
+				continue
+			}
+			out = append(out, t)
+		}
+		return out
+	}
+	return Diff{Add: keep(d.Add, false), Remove: keep(d.Remove, true)}
+}
+
+// wrote records that HighLevel took wr for contact c of loc. The caller
+// holds m.mu.
+func (m *Merger) wrote(now time.Time, loc, c string, wr *Write) {
+	if len(m.recent) > 100_000 {
+		maps.DeleteFunc(m.recent, func(_ recentKey, r recentWrite) bool { return now.Sub(r.at) >= RecentFor })
+	}
+	for _, t := range wr.Tags {
+		m.recent[recentKey{loc, c, t}] = recentWrite{remove: wr.Remove, at: now}
+	}
 }
 
 // send is the pool's sender: it makes one call after another until the
@@ -209,6 +255,12 @@ func (m *Merger) send(ctx context.Context, key poolKey, p *pool) {
 		if again {
 			p.items = slices.DeleteFunc(p.items, func(it *item) bool { return it.req.left < 0 })
 		} else {
+			now := m.sizes.now()
+			for _, c := range wr.Contacts {
+				if out.Failed[c] == "" && !out.Incomplete[c] {
+					m.wrote(now, key.loc, c, wr)
+				}
+			}
 			m.settle(p, wr, its, out)
 		}
 		m.mu.Unlock()
@@ -289,35 +341,73 @@ func tooMany(err error) bool {
 }
 
 // choose returns the next write of the pool, and its items: the first
-// write of the cheaper of two plans for the items not in flight (one item
-// per contact), by the number of calls: contacts needing the same whole
-// change share calls (Batch), or each tag that at least bulkMin contacts
-// need is one bulk call for all of them and every contact's other tags
-// one single-contact call (ByTag). The first suits one event's contacts,
-// which need the same tags; the second a backlog of many events, whose
-// contacts need different sets of the same few tags. nil when nothing is
-// left to write.
+// write of the cheaper of two plans for the items not in flight, by the
+// number of calls: contacts needing the same whole change share calls
+// (Batch), or each tag that at least bulkMin contacts need is one bulk
+// call for all of them and every contact's other tags one single-contact
+// call (ByTag). The first suits one event's contacts, which need the same
+// tags; the second a backlog of many events, whose contacts need
+// different sets of the same few tags. The items of one contact (several
+// callers' events naming it) are planned together, unless one removes a
+// tag another adds: that one waits for a later write. nil when nothing
+// is left to write.
 func choose(items []*item, bulkMin, size int) (*Write, []*item) {
-	diffs := map[string]Diff{}
-	byContact := map[string]*item{}
+	type acc struct {
+		add, remove map[string]bool
+		items       []*item
+	}
+	byContact := map[string]*acc{}
 	for _, it := range items {
-		if it.inFlight || it.req.left < 0 || byContact[it.contact] != nil || len(it.add)+len(it.remove) == 0 {
+		if it.inFlight || it.req.left < 0 || len(it.add)+len(it.remove) == 0 {
 			continue
 		}
-		byContact[it.contact] = it
-		diffs[it.contact] = Diff{Add: Sorted(it.add), Remove: Sorted(it.remove)}
+		a := byContact[it.contact]
+		if a == nil {
+			a = &acc{add: map[string]bool{}, remove: map[string]bool{}}
+			byContact[it.contact] = a
+		}
+		if overlaps(it.add, a.remove) || overlaps(it.remove, a.add) {
+			continue
+		}
+		for t := range it.add {
+			a.add[t] = true
+		}
+		for t := range it.remove {
+			a.remove[t] = true
+		}
+		a.items = append(a.items, it)
 	}
-	if len(diffs) == 0 {
+	if len(byContact) == 0 {
 		return nil, nil
+	}
+	diffs := make(map[string]Diff, len(byContact))
+	for c, a := range byContact {
+		diffs[c] = Diff{Add: Sorted(a.add), Remove: Sorted(a.remove)}
 	}
 	plan := Batch(diffs, bulkMin, size)
 	if other := ByTag(diffs, bulkMin, size); len(other) < len(plan) {
 		plan = other
 	}
+	// The write that covers the most (contact, tag) pairs goes first: a
+	// paced location's next permits go where most is waiting.
 	wr := plan[0]
-	its := make([]*item, 0, len(wr.Contacts))
+	for _, w := range plan[1:] {
+		if len(w.Contacts)*len(w.Tags) > len(wr.Contacts)*len(wr.Tags) {
+			wr = w
+		}
+	}
+	var its []*item
 	for _, c := range wr.Contacts {
-		its = append(its, byContact[c])
+		its = append(its, byContact[c].items...)
 	}
 	return &wr, its
+}
+
+func overlaps(a, b map[string]bool) bool {
+	for t := range a {
+		if b[t] {
+			return true
+		}
+	}
+	return false
 }

@@ -134,6 +134,12 @@ func New(cfg Config, d Deps) (*Worker, error) {
 		// remove the same tag added by hand.
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACT_TAG_PREFIX: must not be empty", fleet.ErrConfig))
 	}
+	if cfg.TriggerConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_TRIGGER_CONCURRENCY: want at least 1, got %d", fleet.ErrConfig, cfg.TriggerConcurrency))
+	}
+	if cfg.TriggerConcurrency == 0 {
+		cfg.TriggerConcurrency = DefaultTriggerConcurrency
+	}
 	if cfg.BulkMin < 1 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_BULK_MIN: want at least 1, got %d", fleet.ErrConfig, cfg.BulkMin))
 	}

@@ -108,6 +108,7 @@ func (h *handler) handle(ctx context.Context, in delivery) (res Result, err erro
 			return res, err
 		}
 		defer leave()
+		ctx = withMerging(ctx)
 	}
 	deleted := ev.GetChange() == socialsyncv1.Change_CHANGE_DELETED
 	var names []string
@@ -231,7 +232,22 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 	for _, c := range contacts {
 		keys = append(keys, relations.ContactKey(loc, c.id))
 	}
+	// A handler whose writes are being merged (merge.go) and whose
+	// contacts another handler of this replica holds goes on without the
+	// locks: the holder is in the same pool, and the revision checks keep
+	// the states right, as they do between replicas (a contact stored
+	// meanwhile is planned again from the fresh state); its writes merge
+	// with the holder's rather than wait for them.
+	if !isMerging(ctx) {
+		if leave, ok := h.merging.take(); ok {
+			defer leave()
+			ctx = withMerging(ctx)
+		}
+	}
 	unlock, err := h.locks.Lock(ctx, keys)
+	if errors.Is(err, bus.ErrBusy) && isMerging(ctx) {
+		unlock, err = func() {}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +296,11 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 		// (merge.go); each contact's outcome is its own.
 		res := h.w.merger.Send(ctx, loc, diffs)
 
-		var retry []*contact
+		// Every removal HighLevel confirmed is recorded before any state
+		// is stored, so that a crash among the commits of a batch
+		// repeats none of them.
+		var done []*contact
+		records := map[*contact]uint64{}
 		for _, c := range pending {
 			if reason, bad := res.Failed[c.id]; bad {
 				failed[c.id] = reason
@@ -289,12 +309,18 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 			if res.Incomplete[c.id] {
 				continue
 			}
-			var recordRev uint64
+			done = append(done, c)
 			if len(c.send.Remove) > 0 {
-				if recordRev, err = h.store.recordRemoved(ctx, loc, c.id, c.rev, c.send.Remove); err != nil {
+				rev, err := h.store.recordRemoved(ctx, loc, c.id, c.rev, c.send.Remove)
+				if err != nil {
 					return failed, err
 				}
+				records[c] = rev
 			}
+		}
+		var retry []*contact
+		for _, c := range done {
+			recordRev := records[c]
 			if h.w.beforeCommit != nil {
 				if err := h.w.beforeCommit(c.id); err != nil {
 					return failed, err

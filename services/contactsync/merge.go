@@ -1,6 +1,7 @@
 package contactsync
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"time"
@@ -50,6 +51,12 @@ func (m *merging) admit(paced error) (leave func(), ok bool) {
 	if !errors.As(paced, &d) || d.DeferFor() > contacttags.MaxPause {
 		return nil, false
 	}
+	return m.take()
+}
+
+// take takes one of the places, when one is free, and returns the
+// function that gives it back.
+func (m *merging) take() (leave func(), ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.waiting >= m.limit {
@@ -64,4 +71,18 @@ func (m *merging) admit(paced error) (leave func(), ok bool) {
 			m.mu.Unlock()
 		})
 	}, true
+}
+
+type mergingKey struct{}
+
+// withMerging marks ctx as a handler's admitted to wait for its writes
+// to be merged.
+func withMerging(ctx context.Context) context.Context {
+	return context.WithValue(ctx, mergingKey{}, true)
+}
+
+// isMerging reports whether ctx is a handler's admitted by merging.admit.
+func isMerging(ctx context.Context) bool {
+	v, _ := ctx.Value(mergingKey{}).(bool)
+	return v
 }
