@@ -43,6 +43,8 @@ type Merger struct {
 	bulkMin int
 	sizes   *BulkSizes
 
+	budget Budget
+
 	mu    sync.Mutex
 	pools map[poolKey]*pool
 	// recent is the last tag change each contact had from this Merger,
@@ -74,6 +76,32 @@ const MaxPause = 10 * time.Second
 // of at most sizes' size for the location.
 func NewMerger(client func(loc string) Tagger, bulkMin int, sizes *BulkSizes) *Merger {
 	return &Merger{client: client, bulkMin: max(bulkMin, 1), sizes: sizes, pools: map[poolKey]*pool{}, recent: map[recentKey]recentWrite{}}
+}
+
+// Budget tells how much of a location's request budget is free
+// (ratelimit.Governor.Spare): the permits of lane free now, of limit per
+// window.
+type Budget interface {
+	Spare(loc string, lane ghl.Lane) (spare, limit int64, window time.Duration)
+}
+
+// PaceBy makes m ask b before each call: while less than half of the
+// location's window is free, each call waits window/limit (the pace the
+// budget sustains, 100 ms at HighLevel's 100 per 10 s) before it leaves,
+// and takes everything that came meanwhile. With the budget half free or
+// more, calls leave at once. Call it before the first Send.
+func (m *Merger) PaceBy(b Budget) { m.budget = b }
+
+// linger returns how long the next call of key waits for more writes.
+func (m *Merger) linger(key poolKey) time.Duration {
+	if m.budget == nil {
+		return 0
+	}
+	spare, limit, window := m.budget.Spare(key.loc, key.lane)
+	if limit <= 0 || spare*2 >= limit {
+		return 0
+	}
+	return min(window/time.Duration(limit), time.Second)
 }
 
 type poolKey struct {
@@ -216,6 +244,9 @@ func (m *Merger) wrote(now time.Time, loc, c string, wr *Write) {
 func (m *Merger) send(ctx context.Context, key poolKey, p *pool) {
 	client := m.client(key.loc)
 	for {
+		if d := m.linger(key); d > 0 {
+			<-time.After(d)
+		}
 		m.mu.Lock()
 		size := m.sizes.Size(key.loc)
 		wr, its := choose(p.items, m.bulkMin, size)

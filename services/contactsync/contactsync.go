@@ -166,6 +166,11 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	w.skipped = w.newSkippedCounter()
 	w.bulkSizes = contacttags.NewBulkSizes(func() time.Time { return w.now() })
 	w.merger = contacttags.NewMerger(func(loc string) contacttags.Tagger { return d.Client(loc) }, cfg.BulkMin, w.bulkSizes)
+	if b, ok := d.Pacer.(contacttags.Budget); ok {
+		// The governor: calls wait for more writes while a location's
+		// budget runs short (merge.go).
+		w.merger.PaceBy(b)
+	}
 	w.h = &handler{w: w, store: &store{catalogues: d.Catalogues, details: d.Details, relations: d.Relations}, locks: bus.NewStripes(),
 		refs: newRefKeys(cfg.TokenKey), merging: newMerging(max(cfg.TriggerConcurrency*3/4, 1))}
 	// The dead letters are erased where the process can list and delete
