@@ -114,6 +114,72 @@ type pool struct {
 	items   []*item
 	callers int // callers with unfinished items
 	sending bool
+	// coming counts the handlers of the location at work (Coming), in
+	// the pool or about to join it; joined is signalled on each join.
+	coming int
+	joined chan struct{}
+}
+
+// Gather is the longest a call waits for the writes of handlers of its
+// location that are at work (Coming) and not in the pool yet.
+const Gather = 50 * time.Millisecond
+
+// Coming tells m that a handler of loc is at work in ctx's lane and may
+// soon Send: while such handlers have not joined the pool, its next call
+// waits for them, at most Gather. The returned function ends it; call it
+// when the handler is done.
+func (m *Merger) Coming(ctx context.Context, loc string) (done func()) {
+	key := poolKey{loc, ghl.LaneOf(ctx)}
+	m.mu.Lock()
+	p := m.pool(key)
+	p.coming++
+	m.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			p.coming--
+			m.drop(key, p)
+		})
+	}
+}
+
+// pool returns key's pool, made when absent. The caller holds m.mu.
+func (m *Merger) pool(key poolKey) *pool {
+	p := m.pools[key]
+	if p == nil {
+		p = &pool{joined: make(chan struct{}, 1)}
+		m.pools[key] = p
+	}
+	return p
+}
+
+// drop forgets key's pool once nothing is in or coming. The caller holds
+// m.mu.
+func (m *Merger) drop(key poolKey, p *pool) {
+	if !p.sending && len(p.items) == 0 && p.callers == 0 && p.coming == 0 && m.pools[key] == p {
+		delete(m.pools, key)
+	}
+}
+
+// gather waits, at most Gather, while handlers of p's location are at
+// work and not in the pool.
+func (m *Merger) gather(p *pool) {
+	deadline := time.Now().Add(Gather)
+	for {
+		m.mu.Lock()
+		waiting := p.coming - p.callers
+		m.mu.Unlock()
+		left := time.Until(deadline)
+		if waiting <= 0 || left <= 0 {
+			return
+		}
+		select {
+		case <-p.joined:
+		case <-time.After(left):
+		}
+	}
 }
 
 // item is one contact of one caller: the tags still to add and remove.
@@ -161,11 +227,7 @@ func (m *Merger) Send(ctx context.Context, loc string, diffs map[string]Diff) Re
 	req := &request{res: Result{Failed: map[string]string{}, Incomplete: map[string]bool{}}, done: make(chan struct{})}
 	key := poolKey{loc, ghl.LaneOf(ctx)}
 	m.mu.Lock()
-	p := m.pools[key]
-	if p == nil {
-		p = &pool{}
-		m.pools[key] = p
-	}
+	p := m.pool(key)
 	now := m.sizes.now()
 	for _, c := range slices.Sorted(maps.Keys(diffs)) {
 		d := m.unsent(now, loc, c, diffs[c])
@@ -177,10 +239,15 @@ func (m *Merger) Send(ctx context.Context, loc string, diffs map[string]Diff) Re
 		req.left++
 	}
 	if req.left == 0 {
+		m.drop(key, p)
 		m.mu.Unlock()
 		return Result{Failed: map[string]string{}, Incomplete: map[string]bool{}}
 	}
 	p.callers++
+	select {
+	case p.joined <- struct{}{}:
+	default:
+	}
 	if !p.sending {
 		p.sending = true
 		sctx := ghl.WithLane(context.WithoutCancel(ctx), key.lane)
@@ -203,6 +270,7 @@ func (m *Merger) Send(ctx context.Context, loc string, diffs map[string]Diff) Re
 	// Gone: its items leave the pool (one in flight finishes unseen).
 	p.items = slices.DeleteFunc(p.items, func(it *item) bool { return it.req == req && !it.inFlight })
 	p.callers--
+	m.drop(key, p)
 	res := Result{Failed: req.res.Failed, Incomplete: map[string]bool{}, Err: ctx.Err()}
 	for id := range req.res.Incomplete {
 		res.Incomplete[id] = true
@@ -247,14 +315,13 @@ func (m *Merger) send(ctx context.Context, key poolKey, p *pool) {
 		if d := m.linger(key); d > 0 {
 			<-time.After(d)
 		}
+		m.gather(p)
 		m.mu.Lock()
 		size := m.sizes.Size(key.loc)
 		wr, its := choose(p.items, m.bulkMin, size)
 		if wr == nil {
 			p.sending = false
-			if len(p.items) == 0 && p.callers == 0 {
-				delete(m.pools, key)
-			}
+			m.drop(key, p)
 			m.mu.Unlock()
 			return
 		}

@@ -110,6 +110,9 @@ func (h *handler) handle(ctx context.Context, in delivery) (res Result, err erro
 		defer leave()
 		ctx = withMerging(ctx)
 	}
+	// The location's next merged call waits a moment for this handler's
+	// writes (contacttags.Gather).
+	defer h.w.merger.Coming(ctx, loc)()
 	deleted := ev.GetChange() == socialsyncv1.Change_CHANGE_DELETED
 	var names []string
 	var skipped []*socialsyncv1.SkippedTag
