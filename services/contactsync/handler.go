@@ -35,7 +35,7 @@ const conflictPause = 20 * time.Millisecond
 type handler struct {
 	w     *Worker
 	store *store
-	locks *bus.Stripes
+	locks *stripes
 	// refs hashes contact references into cache keys (refs.go).
 	refs refKeys
 	// eraser forgets the contacts HighLevel deleted (forget.go).
@@ -235,22 +235,23 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 	for _, c := range contacts {
 		keys = append(keys, relations.ContactKey(loc, c.id))
 	}
-	// A handler whose writes are being merged (merge.go) and whose
-	// contacts another handler of this replica holds goes on without the
-	// locks: the holder is in the same pool, and the revision checks keep
-	// the states right, as they do between replicas (a contact stored
-	// meanwhile is planned again from the fresh state); its writes merge
-	// with the holder's rather than wait for them.
-	if !isMerging(ctx) {
+	// A post trigger whose writes are merged (merge.go) holds its
+	// contacts shared with the other such triggers: several events of one
+	// contact are planned at once and their writes merge, the revision
+	// checks keeping the states right (a contact stored meanwhile is
+	// planned again from the fresh state) as between replicas. Other work
+	// on the contacts holds them alone (locks.go).
+	if !isMerging(ctx) && ghl.LaneOf(ctx) == ghl.LaneInteractive {
 		if leave, ok := h.merging.take(); ok {
 			defer leave()
 			ctx = withMerging(ctx)
 		}
 	}
-	unlock, err := h.locks.Lock(ctx, keys)
-	if errors.Is(err, bus.ErrBusy) && isMerging(ctx) {
-		unlock, err = func() {}, nil
+	lock := h.locks.Lock
+	if isMerging(ctx) {
+		lock = h.locks.Share
 	}
+	unlock, err := lock(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
