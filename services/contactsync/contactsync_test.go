@@ -432,6 +432,7 @@ func TestNewValidates(t *testing.T) {
 		{contactsync.Config{Concurrency: 0, TagPrefix: "social:", BulkMin: 2}, "SOCIALSYNC_CONTACTSYNC_CONCURRENCY"},
 		{contactsync.Config{Concurrency: 1, TagPrefix: " ", BulkMin: 2}, "SOCIALSYNC_CONTACT_TAG_PREFIX"},
 		{contactsync.Config{Concurrency: 1, TagPrefix: "social:", BulkMin: 0}, "SOCIALSYNC_CONTACTSYNC_BULK_MIN"},
+		{contactsync.Config{Concurrency: 1, TriggerConcurrency: -1, TagPrefix: "social:", BulkMin: 2}, "SOCIALSYNC_CONTACTSYNC_TRIGGER_CONCURRENCY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
