@@ -135,7 +135,7 @@ func New(cfg Config, d Deps) (*Worker, error) {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACT_TAG_PREFIX: must not be empty", fleet.ErrConfig))
 	}
 	if cfg.TriggerConcurrency < 0 {
-		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_TRIGGER_CONCURRENCY: want at least 1, got %d", fleet.ErrConfig, cfg.TriggerConcurrency))
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_TRIGGER_CONCURRENCY: want at least 1 (0: the default, %d), got %d", fleet.ErrConfig, DefaultTriggerConcurrency, cfg.TriggerConcurrency))
 	}
 	if cfg.TriggerConcurrency == 0 {
 		cfg.TriggerConcurrency = DefaultTriggerConcurrency
