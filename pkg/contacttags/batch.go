@@ -2,6 +2,7 @@ package contacttags
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -78,6 +79,54 @@ func Batch(diffs map[string]Diff, bulkMin, bulkMax int) []Write {
 		}
 		for _, c := range g.contacts {
 			out = append(out, Write{Remove: g.remove, Tags: g.tags, Contacts: []string{c}})
+		}
+	}
+	return out
+}
+
+// ByTag turns per-contact diffs into calls one tag at a time: each tag
+// that at least bulkMin contacts need added (or removed) is sent to all
+// of them in bulk calls of at most bulkMax contacts; each contact's other
+// tags go in one single-contact call (one for its adds, one for its
+// removes). A backlog of many events' contacts, each needing its own
+// few of a location's tags, takes about one call per tag. Adds come
+// before removes; the order is deterministic.
+func ByTag(diffs map[string]Diff, bulkMin, bulkMax int) []Write {
+	if bulkMax < 1 {
+		bulkMax = BulkMax
+	}
+	var out []Write
+	for _, remove := range []bool{false, true} {
+		need := map[string][]string{} // tag -> contacts
+		for c, d := range diffs {
+			tags := d.Add
+			if remove {
+				tags = d.Remove
+			}
+			for _, t := range tags {
+				need[t] = append(need[t], c)
+			}
+		}
+		left := map[string][]string{} // contact -> tags
+		for _, t := range slices.Sorted(maps.Keys(need)) {
+			cs := need[t]
+			slices.Sort(cs)
+			if bulkMin > 0 && len(cs) >= bulkMin && len(cs) > 1 {
+				for chunk := range slices.Chunk(cs, bulkMax) {
+					if len(chunk) == 1 {
+						left[chunk[0]] = append(left[chunk[0]], t)
+						continue
+					}
+					out = append(out, Write{Remove: remove, Tags: []string{t}, Contacts: slices.Clone(chunk), Bulk: true})
+				}
+				continue
+			}
+			for _, c := range cs {
+				left[c] = append(left[c], t)
+			}
+		}
+		for _, c := range slices.Sorted(maps.Keys(left)) {
+			out = append(out, Write{Remove: remove, Tags: left[c], Contacts: []string{c}})
 		}
 	}
 	return out

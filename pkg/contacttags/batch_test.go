@@ -78,3 +78,33 @@ func TestBatchSplitsLargeGroups(t *testing.T) {
 		t.Errorf("bulk sizes (-want +got):\n%s", d)
 	}
 }
+
+func TestByTag(t *testing.T) {
+	diffs := map[string]Diff{
+		"c1": {Add: []string{"a", "b"}},
+		"c2": {Add: []string{"b", "c"}},
+		"c3": {Add: []string{"a", "b", "d"}, Remove: []string{"x"}},
+		"c4": {Remove: []string{"x", "y"}},
+	}
+	want := []Write{
+		{Tags: []string{"a"}, Contacts: []string{"c1", "c3"}, Bulk: true},
+		{Tags: []string{"b"}, Contacts: []string{"c1", "c2", "c3"}, Bulk: true},
+		{Tags: []string{"c"}, Contacts: []string{"c2"}},
+		{Tags: []string{"d"}, Contacts: []string{"c3"}},
+		{Remove: true, Tags: []string{"x"}, Contacts: []string{"c3", "c4"}, Bulk: true},
+		{Remove: true, Tags: []string{"y"}, Contacts: []string{"c4"}},
+	}
+	if d := cmp.Diff(want, ByTag(diffs, 2, BulkMax)); d != "" {
+		t.Errorf("ByTag (-want +got):\n%s", d)
+	}
+	// Past the bulk size, a lone contact left of a tag joins its other
+	// tags' single call.
+	got := ByTag(map[string]Diff{"c1": {Add: []string{"a"}}, "c2": {Add: []string{"a"}}, "c3": {Add: []string{"a", "z"}}}, 2, 2)
+	want = []Write{
+		{Tags: []string{"a"}, Contacts: []string{"c1", "c2"}, Bulk: true},
+		{Tags: []string{"a", "z"}, Contacts: []string{"c3"}},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("ByTag over the size (-want +got):\n%s", d)
+	}
+}

@@ -42,7 +42,12 @@ type config struct {
 	// the admin API, as HighLevel does for an app installed on the
 	// agency's future locations (install.go).
 	installWebhooks bool
-	gen             uint64
+	// bulkTagsMax is the most contacts one bulk contact tags call may
+	// carry; more are answered 422. HighLevel documents no maximum: this
+	// is an assumption, to test clients against one. 0 (the default): no
+	// maximum.
+	bulkTagsMax int
+	gen         uint64
 }
 
 // duplicateConfig is how a create of a name already taken is answered.
@@ -86,6 +91,7 @@ type configJSON struct {
 	WebhookRetry   string          `json:"webhookRetry"`
 	ConsentPage    bool            `json:"consentPage"`
 	InstallHooks   bool            `json:"installWebhooks"`
+	BulkTagsMax    int             `json:"bulkTagsMax"`
 }
 
 type rateLimitJSON struct {
@@ -113,6 +119,7 @@ type configPatch struct {
 	WebhookRetry   *string `json:"webhookRetry"`
 	ConsentPage    *bool   `json:"consentPage"`
 	InstallHooks   *bool   `json:"installWebhooks"`
+	BulkTagsMax    *int    `json:"bulkTagsMax"`
 }
 
 func (c *config) toJSON() configJSON {
@@ -127,6 +134,7 @@ func (c *config) toJSON() configJSON {
 		WebhookRetry:   c.webhookRetry.String(),
 		ConsentPage:    c.consentPage,
 		InstallHooks:   c.installWebhooks,
+		BulkTagsMax:    c.bulkTagsMax,
 	}
 }
 
@@ -210,6 +218,12 @@ func (c *config) apply(p configPatch) (*config, error) {
 	}
 	if p.InstallHooks != nil {
 		next.installWebhooks = *p.InstallHooks
+	}
+	if p.BulkTagsMax != nil {
+		if *p.BulkTagsMax < 0 || *p.BulkTagsMax > 100_000 {
+			return nil, fmt.Errorf("bulkTagsMax: want 0 (no maximum) to 100000, got %d", *p.BulkTagsMax)
+		}
+		next.bulkTagsMax = *p.BulkTagsMax
 	}
 	return &next, nil
 }

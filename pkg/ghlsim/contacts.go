@@ -1,6 +1,7 @@
 package ghlsim
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -105,6 +106,12 @@ func (s *Simulator) bulkContactTags(w http.ResponseWriter, r *http.Request, c *c
 	}
 	if body.LocationID == nil || *body.LocationID == "" {
 		missing = append(missing, "locationId must be a string", "locationId should not be empty")
+	}
+	if max := s.config.Load().bulkTagsMax; max > 0 && body.Contacts != nil && len(*body.Contacts) > max {
+		// An assumed maximum (HighLevel documents none), worded as
+		// HighLevel's validation (class-validator's ArrayMaxSize) words
+		// its other limits.
+		missing = append(missing, fmt.Sprintf("contacts must contain no more than %d elements", max))
 	}
 	if len(missing) > 0 {
 		writeUnprocessable(w, missing...)

@@ -300,3 +300,32 @@ func TestRequestLogRecordsTagWrites(t *testing.T) {
 		t.Fatalf("tag writes = %q, want %q", got, want)
 	}
 }
+
+// With bulkTagsMax set (an assumption: HighLevel documents no maximum), a
+// bulk call with more contacts is refused whole with a 422 that names the
+// maximum; one at the maximum goes through.
+func TestBulkContactTagsMaximum(t *testing.T) {
+	e := newEnv(t, "demo")
+	loc := e.loc(0)
+	var ids []string
+	for range 3 {
+		ids = append(ids, e.newContact(loc.ID).ID)
+	}
+	e.setConfig(`{"bulkTagsMax":2}`)
+	e.api("POST", "/contacts/bulk/tags/update/add", loc.Token,
+		ghl.BulkTagsRequest{Contacts: ids, Tags: []string{"x"}, LocationID: loc.ID}).
+		wantError(t, http.StatusUnprocessableEntity, "contacts must contain no more than 2 elements")
+	for _, id := range ids {
+		if got := e.contactOf(loc.ID, id).Tags; len(got) != 0 {
+			t.Errorf("contact %s of a refused call got tags %v", id, got)
+		}
+	}
+	e.api("POST", "/contacts/bulk/tags/update/add", loc.Token,
+		ghl.BulkTagsRequest{Contacts: ids[:2], Tags: []string{"x"}, LocationID: loc.ID}).want(t, http.StatusCreated)
+	if got := e.contactOf(loc.ID, ids[1]).Tags; !slices.Equal(got, []string{"x"}) {
+		t.Errorf("tags after a call at the maximum = %v", got)
+	}
+	e.setConfig(`{"bulkTagsMax":0}`)
+	e.api("POST", "/contacts/bulk/tags/update/add", loc.Token,
+		ghl.BulkTagsRequest{Contacts: ids, Tags: []string{"y"}, LocationID: loc.ID}).want(t, http.StatusCreated)
+}

@@ -47,6 +47,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/contacttags"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
@@ -76,10 +77,18 @@ func unknownTagRetry(delivered uint64) time.Duration {
 	return min(d, UnknownTagRetry)
 }
 
+// DefaultTriggerConcurrency is the post triggers a replica handles at
+// once when Config.TriggerConcurrency is 0.
+const DefaultTriggerConcurrency = 64
+
 // Config is the contactsync worker's configuration.
 type Config struct {
 	fleet.Config
-	Concurrency int `envconfig:"CONTACTSYNC_CONCURRENCY" default:"4" desc:"post events this replica handles at once"`
+	Concurrency int `envconfig:"CONTACTSYNC_CONCURRENCY" default:"4" desc:"tag events, HighLevel contact webhooks this replica handles at once"`
+	// TriggerConcurrency is how many post triggers a replica handles at
+	// once (0: DefaultTriggerConcurrency): the pool their contact tag
+	// writes are merged from (merge.go).
+	TriggerConcurrency int `envconfig:"CONTACTSYNC_TRIGGER_CONCURRENCY" default:"64" desc:"post triggers this replica handles at once; while a location is paced up to three quarters of them wait to have their contact tag writes merged"`
 	// TagPrefix starts every contact tag contactsync applies; it keeps
 	// them apart from the tags people add by hand.
 	TagPrefix string `envconfig:"CONTACT_TAG_PREFIX" default:"social:" desc:"prefix of the contact tags standing for social tags"`
@@ -98,6 +107,11 @@ type Worker struct {
 	h    *handler
 	log  *slog.Logger
 	now  func() time.Time
+	// merger merges the contact tag writes of concurrent handlers of a
+	// location (merge.go); bulkSizes is what it learnt of HighLevel's
+	// bulk maximum per location.
+	merger    *contacttags.Merger
+	bulkSizes *contacttags.BulkSizes
 	// skipped counts the tags left out (metrics.go).
 	skipped metric.Int64Counter
 	// beforeCommit, set by tests only, runs between a contact's HighLevel
@@ -119,6 +133,12 @@ func New(cfg Config, d Deps) (*Worker, error) {
 		// Without a prefix, removing a tag a post dropped would also
 		// remove the same tag added by hand.
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACT_TAG_PREFIX: must not be empty", fleet.ErrConfig))
+	}
+	if cfg.TriggerConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_TRIGGER_CONCURRENCY: want at least 1 (0: the default, %d), got %d", fleet.ErrConfig, DefaultTriggerConcurrency, cfg.TriggerConcurrency))
+	}
+	if cfg.TriggerConcurrency == 0 {
+		cfg.TriggerConcurrency = DefaultTriggerConcurrency
 	}
 	if cfg.BulkMin < 1 {
 		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_CONTACTSYNC_BULK_MIN: want at least 1, got %d", fleet.ErrConfig, cfg.BulkMin))
@@ -144,8 +164,15 @@ func New(cfg Config, d Deps) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, deps: d, log: d.Log.With("worker", "contactsync"), now: time.Now}
 	w.skipped = w.newSkippedCounter()
-	w.h = &handler{w: w, store: &store{catalogues: d.Catalogues, details: d.Details, relations: d.Relations}, locks: bus.NewStripes(),
-		refs: newRefKeys(cfg.TokenKey)}
+	w.bulkSizes = contacttags.NewBulkSizes(func() time.Time { return w.now() })
+	w.merger = contacttags.NewMerger(func(loc string) contacttags.Tagger { return d.Client(loc) }, cfg.BulkMin, w.bulkSizes)
+	if b, ok := d.Pacer.(contacttags.Budget); ok {
+		// The governor: calls wait for more writes while a location's
+		// budget runs short (merge.go).
+		w.merger.PaceBy(b)
+	}
+	w.h = &handler{w: w, store: &store{catalogues: d.Catalogues, details: d.Details, relations: d.Relations}, locks: newStripes(),
+		refs: newRefKeys(cfg.TokenKey), merging: newMerging(max(cfg.TriggerConcurrency*3/4, 1))}
 	// The dead letters are erased where the process can list and delete
 	// them (OpenStores' can); a handler test's fake leaves them.
 	dls, _ := d.DeadLetters.(DeadLetterStore)
@@ -167,7 +194,7 @@ func New(cfg Config, d Deps) (*Worker, error) {
 // run).
 func (w *Worker) Routes() []bus.Route {
 	return []bus.Route{
-		{Stream: topology.StreamTriggers, Durable: topology.DurableContactSync, Handler: ratelimit.InLane(ghl.LaneInteractive, w.h.edge), Concurrency: w.cfg.Concurrency},
+		{Stream: topology.StreamTriggers, Durable: topology.DurableContactSync, Handler: ratelimit.InLane(ghl.LaneInteractive, w.h.edge), Concurrency: w.cfg.TriggerConcurrency},
 		{Stream: topology.StreamEvents, Durable: topology.DurableContactSync, Handler: ratelimit.InLane(ghl.LaneBackground, w.h.edgeTag), Concurrency: w.cfg.Concurrency},
 		{Stream: topology.StreamTriggers, Durable: topology.DurableHighLevelContacts, Handler: ratelimit.InLane(ghl.LaneBackground, w.h.edgeHighLevel), Concurrency: w.cfg.Concurrency},
 		{Stream: topology.StreamTriggers, Durable: topology.DurableReconcile, Handler: ratelimit.InLane(ghl.LaneBackground, w.h.edgeReconcile), Concurrency: 1},

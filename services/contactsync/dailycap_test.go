@@ -40,7 +40,10 @@ func TestDailyCapHoldsTriggersUntilTheReset(t *testing.T) {
 	env.Admin(t, "PUT", "/_sandbox/config", map[string]any{"rateLimit": map[string]any{"daily": daily}}, nil)
 	loc := env.Locations[0].ID
 	l := location(t, env, loc)
-	tag := liveTags(t, l, 1)[0]
+	// A tag of its own per trigger: the writes of triggers adding the same
+	// tag would be merged into one call (merge.go), and fewer calls than
+	// triggers would not reach the cap.
+	tags := liveTags(t, l, daily+phaseB)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	var contacts []string
 	for i := range daily + phaseB {
@@ -77,11 +80,11 @@ func TestDailyCapHoldsTriggersUntilTheReset(t *testing.T) {
 	// A post per trigger (the simulator's admin API calls count for nothing).
 	posts := make([]string, len(contacts))
 	for i := range posts {
-		posts[i] = createPost(t, env, loc, tag)
+		posts[i] = createPost(t, env, loc, tags[i])
 	}
 	trigger := func(i int) uint64 {
 		return publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: posts[i], Change: socialsyncv1.Change_CHANGE_CREATED,
-			TagIds: ids(tag), ContactIds: []string{contacts[i]}, EventId: fmt.Sprintf("cap%d", i)})
+			TagIds: ids(tags[i]), ContactIds: []string{contacts[i]}, EventId: fmt.Sprintf("cap%d", i)})
 	}
 	used := func() int64 {
 		hr, err := gov.Headroom(ctx, loc)
@@ -119,8 +122,8 @@ func TestDailyCapHoldsTriggersUntilTheReset(t *testing.T) {
 		t.Fatalf("every trigger acknowledged (floor %d, last %d) at the cap", floor, last)
 	}
 	untagged := 0
-	for _, c := range contacts {
-		if !hasTag(contactTags(t, env, loc, c), social(tag)) {
+	for i, c := range contacts {
+		if !hasTag(contactTags(t, env, loc, c), social(tags[i])) {
 			untagged++
 		}
 	}
@@ -146,7 +149,9 @@ func TestDailyCapHoldsTriggersUntilTheReset(t *testing.T) {
 
 	// The day starts again: every held trigger is written.
 	clock.offset.Add(int64(reset.Sub(clock.Now()) + time.Second))
-	env.WaitTags(t, loc, contacts, []string{social(tag)}, nil)
+	for i, c := range contacts {
+		env.WaitTags(t, loc, []string{c}, []string{social(tags[i])}, nil)
+	}
 	waitHandled(t, env, last)
 	if dls := bustest.DeadLetters(t, env.JS, ""); len(dls) != 0 {
 		t.Errorf("dead letters: %+v", dls)

@@ -35,11 +35,14 @@ const conflictPause = 20 * time.Millisecond
 type handler struct {
 	w     *Worker
 	store *store
-	locks *bus.Stripes
+	locks *stripes
 	// refs hashes contact references into cache keys (refs.go).
 	refs refKeys
 	// eraser forgets the contacts HighLevel deleted (forget.go).
 	eraser *Eraser
+	// merging counts the handlers of paced locations that wait to have
+	// their writes merged (merge.go).
+	merging *merging
 }
 
 // contact is one contact's part in handling an event.
@@ -93,13 +96,23 @@ func (h *handler) handle(ctx context.Context, in delivery) (res Result, err erro
 	if err != nil {
 		return res, err
 	}
-	// A paced location's message goes back at once, before any read or
-	// lock, so its backlog costs the other locations nothing.
-	// (The route's middleware, bus.Registered, has checked that loc is
-	// registered.)
+	// A paced location's message stays, to have its contact tag writes
+	// merged with the others' (merge.go), while fewer than its share of
+	// the handler slots wait so and its permit is near; otherwise it goes
+	// back at once, before any read or lock, so that its backlog costs the
+	// other locations nothing. (The route's middleware, bus.Registered,
+	// has checked that loc is registered.)
 	if err := h.w.deps.Pacer.CheckLane(loc, ghl.LaneOf(ctx)); err != nil {
-		return res, err
+		leave, ok := h.merging.admit(err)
+		if !ok {
+			return res, err
+		}
+		defer leave()
+		ctx = withMerging(ctx)
 	}
+	// The location's next merged call waits a moment for this handler's
+	// writes (contacttags.Gather).
+	defer h.w.merger.Coming(ctx, loc)()
 	deleted := ev.GetChange() == socialsyncv1.Change_CHANGE_DELETED
 	var names []string
 	var skipped []*socialsyncv1.SkippedTag
@@ -222,7 +235,23 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 	for _, c := range contacts {
 		keys = append(keys, relations.ContactKey(loc, c.id))
 	}
-	unlock, err := h.locks.Lock(ctx, keys)
+	// A post trigger whose writes are merged (merge.go) holds its
+	// contacts shared with the other such triggers: several events of one
+	// contact are planned at once and their writes merge, the revision
+	// checks keeping the states right (a contact stored meanwhile is
+	// planned again from the fresh state) as between replicas. Other work
+	// on the contacts holds them alone (locks.go).
+	if !isMerging(ctx) && ghl.LaneOf(ctx) == ghl.LaneInteractive {
+		if leave, ok := h.merging.take(); ok {
+			defer leave()
+			ctx = withMerging(ctx)
+		}
+	}
+	lock := h.locks.Lock
+	if isMerging(ctx) {
+		lock = h.locks.Share
+	}
+	unlock, err := lock(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +266,6 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 	if err != nil {
 		return nil, err
 	}
-	client := h.w.deps.Client(loc)
 	failed := map[string]string{}
 	pending := contacts
 	for round := 1; len(pending) > 0; round++ {
@@ -268,9 +296,15 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 				return failed, err
 			}
 		}
-		res := contacttags.Send(ctx, client, loc, contacttags.Batch(diffs, h.w.cfg.BulkMin, contacttags.BulkMax))
+		// Merged with the writes of the location's other handlers
+		// (merge.go); each contact's outcome is its own.
+		res := h.w.merger.Send(ctx, loc, diffs)
 
-		var retry []*contact
+		// Every removal HighLevel confirmed is recorded before any state
+		// is stored, so that a crash among the commits of a batch
+		// repeats none of them.
+		var done []*contact
+		records := map[*contact]uint64{}
 		for _, c := range pending {
 			if reason, bad := res.Failed[c.id]; bad {
 				failed[c.id] = reason
@@ -279,12 +313,18 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 			if res.Incomplete[c.id] {
 				continue
 			}
-			var recordRev uint64
+			done = append(done, c)
 			if len(c.send.Remove) > 0 {
-				if recordRev, err = h.store.recordRemoved(ctx, loc, c.id, c.rev, c.send.Remove); err != nil {
+				rev, err := h.store.recordRemoved(ctx, loc, c.id, c.rev, c.send.Remove)
+				if err != nil {
 					return failed, err
 				}
+				records[c] = rev
 			}
+		}
+		var retry []*contact
+		for _, c := range done {
+			recordRev := records[c]
 			if h.w.beforeCommit != nil {
 				if err := h.w.beforeCommit(c.id); err != nil {
 					return failed, err

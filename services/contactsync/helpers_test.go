@@ -18,14 +18,14 @@ import (
 
 // startWorker runs the worker until the test ends, and checks that its
 // route returns nil on shutdown.
-func startWorker(t *testing.T, env *fleettest.Env, change ...func(*contactsync.Config)) {
+func startWorker(t testing.TB, env *fleettest.Env, change ...func(*contactsync.Config)) {
 	t.Helper()
 	startHookedWorker(t, env, nil, change...)
 }
 
 // startHookedWorker is startWorker with hook applied to the worker before
 // it runs; stop stops it.
-func startHookedWorker(t *testing.T, env *fleettest.Env, hook func(*contactsync.Worker), change ...func(*contactsync.Config)) (stop func()) {
+func startHookedWorker(t testing.TB, env *fleettest.Env, hook func(*contactsync.Worker), change ...func(*contactsync.Config)) (stop func()) {
 	t.Helper()
 	cfg := contactsync.Config{Config: env.Deps.Config, Concurrency: 2, TagPrefix: "social:", BulkMin: 2}
 	for _, c := range change {
@@ -99,7 +99,7 @@ func primeCatalogue(t *testing.T, env *fleettest.Env, loc string, tags []simTag)
 
 // storeCatalogue stores loc's catalogue as the fetcher would: the live
 // tags of tags, tombstones for deleted, fetched at fetchedAt.
-func storeCatalogue(t *testing.T, env *fleettest.Env, loc string, tags, deleted []simTag, fetchedAt time.Time) {
+func storeCatalogue(t testing.TB, env *fleettest.Env, loc string, tags, deleted []simTag, fetchedAt time.Time) {
 	t.Helper()
 	type entry struct {
 		ID   string `json:"id"`
@@ -168,7 +168,7 @@ func tagWrites(t *testing.T, env *fleettest.Env, loc string) (single, bulkAdd, b
 
 // publish sends a post event through the Publisher and returns its
 // stream sequence.
-func publish(t *testing.T, env *fleettest.Env, ev *socialsyncv1.PostEvent) uint64 {
+func publish(t testing.TB, env *fleettest.Env, ev *socialsyncv1.PostEvent) uint64 {
 	t.Helper()
 	subject, err := topology.PostTriggers.Subject(ev.GetLocationId())
 	if err != nil {

@@ -273,9 +273,12 @@ func TestHighLevelContactDelete(t *testing.T) {
 	}
 
 	env.Admin(t, "DELETE", "/_sandbox/locations/"+loc+"/contacts/"+target.ID, nil, nil)
+	// The eraser deletes the contact's state first and its other records
+	// after: wait for all of them.
 	fleettest.Eventually(t, 20*time.Second, "the deleted contact forgotten", func() bool {
 		_, ok := contactState(t, env, loc, target.ID)
-		return !ok
+		return !ok && len(bucketKeys(t, env, loc+".>")) == 0 && len(bustest.DeadLetters(t, env.JS, dlqFilter)) == 0 &&
+			!hasKey(t, env, topology.BucketRelations, relations.IntentKey(loc, target.ID))
 	})
 	if keys := bucketKeys(t, env, loc+".>"); len(keys) != 0 {
 		t.Errorf("cached references or their index left: %v", keys)
@@ -318,4 +321,15 @@ func TestHighLevelContactDelete(t *testing.T) {
 	if !slices.Contains(gone.GetRemoved(), a) {
 		t.Errorf("deletion event: %v", gone)
 	}
+}
+
+// hasKey reports whether bucket holds key.
+func hasKey(t *testing.T, env *fleettest.Env, bucket, key string) bool {
+	t.Helper()
+	kv, err := env.JS.KeyValue(context.Background(), bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = kv.Get(context.Background(), key)
+	return err == nil
 }
