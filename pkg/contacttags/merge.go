@@ -439,13 +439,16 @@ func tooMany(err error) bool {
 }
 
 // choose returns the next write of the pool, and its items: the first
-// write of the cheaper of two plans for the items not in flight, by the
-// number of calls: contacts needing the same whole change share calls
+// write of the cheapest of three plans for the items not in flight, by
+// the number of calls: contacts needing the same whole change share calls
 // (Batch), or each tag that at least bulkMin contacts need is one bulk
 // call for all of them and every contact's other tags one single-contact
-// call (ByTag). The first suits one event's contacts, which need the same
-// tags; the second a backlog of many events, whose contacts need
-// different sets of the same few tags. The items of one contact (several
+// call (ByTag), or each set of tags the events asked for is one call for
+// all of their contacts (byEvent). The first suits one event's contacts,
+// which need the same tags; the second a backlog of many events, whose
+// contacts need different sets of the same few tags; the third a backlog
+// of events that ask for different sets of many tags and share a few
+// contacts. The items of one contact (several
 // callers' events naming it) are planned together, unless one removes a
 // tag another adds: that one waits for a later write. nil when nothing
 // is left to write.
@@ -455,6 +458,7 @@ func choose(items []*item, bulkMin, size int) (*Write, []*item) {
 		items       []*item
 	}
 	byContact := map[string]*acc{}
+	var planned []*item
 	for _, it := range items {
 		if it.inFlight || it.req.left < 0 || len(it.add)+len(it.remove) == 0 {
 			continue
@@ -474,6 +478,7 @@ func choose(items []*item, bulkMin, size int) (*Write, []*item) {
 			a.remove[t] = true
 		}
 		a.items = append(a.items, it)
+		planned = append(planned, it)
 	}
 	if len(byContact) == 0 {
 		return nil, nil
@@ -485,6 +490,9 @@ func choose(items []*item, bulkMin, size int) (*Write, []*item) {
 	plan := Batch(diffs, bulkMin, size)
 	if other := ByTag(diffs, bulkMin, size); len(other) < len(plan) {
 		plan = other
+	}
+	if wr, its, calls := byEvent(planned, bulkMin, size); calls < len(plan) {
+		return wr, its
 	}
 	// The write that covers the most (contact, tag) pairs goes first: a
 	// paced location's next permits go where most is waiting.
@@ -499,6 +507,75 @@ func choose(items []*item, bulkMin, size int) (*Write, []*item) {
 		its = append(its, byContact[c].items...)
 	}
 	return &wr, its
+}
+
+// byEvent is the third plan of choose: the items' own changes, the tags
+// each event asked for, share calls, whatever else their contacts need.
+// Items wanting the same tags added (or removed) are one call for all of
+// their contacts: a backlog of events that name few common contacts and
+// many different sets of a location's tags takes a call per set, where
+// Batch would split every event naming a contact that another event
+// names too, and ByTag would take one call per tag. It returns the write
+// of the set covering the most (contact, tag) pairs, the items it
+// serves, and the number of calls the plan takes.
+func byEvent(items []*item, bulkMin, size int) (*Write, []*item, int) {
+	if size < 1 {
+		size = BulkMax
+	}
+	type group struct {
+		remove   bool
+		tags     []string
+		contacts map[string][]*item
+	}
+	groups := map[string]*group{}
+	for _, it := range items {
+		for _, remove := range []bool{false, true} {
+			set := it.add
+			if remove {
+				set = it.remove
+			}
+			if len(set) == 0 {
+				continue
+			}
+			tags := Sorted(set)
+			key := fmt.Sprint(remove, tags)
+			g := groups[key]
+			if g == nil {
+				g = &group{remove: remove, tags: tags, contacts: map[string][]*item{}}
+				groups[key] = g
+			}
+			g.contacts[it.contact] = append(g.contacts[it.contact], it)
+		}
+	}
+	calls := 0
+	var best *group
+	for _, key := range slices.Sorted(maps.Keys(groups)) {
+		g := groups[key]
+		n := len(g.contacts)
+		if bulkMin > 0 && n >= bulkMin {
+			calls += (n + size - 1) / size
+		} else {
+			calls += n
+		}
+		if best == nil || n*len(g.tags) > len(best.contacts)*len(best.tags) {
+			best = g
+		}
+	}
+	if best == nil {
+		return nil, nil, 0
+	}
+	contacts := slices.Sorted(maps.Keys(best.contacts))
+	wr := &Write{Remove: best.remove, Tags: best.tags}
+	if bulkMin > 0 && len(contacts) >= bulkMin {
+		wr.Contacts, wr.Bulk = contacts[:min(size, len(contacts))], true
+	} else {
+		wr.Contacts = contacts[:1]
+	}
+	var its []*item
+	for _, c := range wr.Contacts {
+		its = append(its, best.contacts[c]...)
+	}
+	return wr, its, calls
 }
 
 func overlaps(a, b map[string]bool) bool {
