@@ -138,15 +138,18 @@ func TestNoisyNeighbour(t *testing.T) {
 		bound = 2 * time.Second
 	)
 	f := startRatedFleet(t, 2, rateMax, window)
-	a := f.addLocation(t, 2, backlog+1)
+	// Each of A's events carries a tag of its own: contactsync merges
+	// the writes of events that want the same tags (contact-tags.md), and
+	// A's backlog must keep its budget spent.
+	a := f.addLocation(t, backlog, backlog+1)
 	b := f.addLocation(t, 2, probes+1)
 	f.wait(t, []sent{f.publish(t, a, []int{0, 1}, 1), f.publish(t, b, []int{0, 1}, 1)})
 	time.Sleep(window) // a clean window for A
 
 	aID := f.locs[a].id
 	before := len(f.env.Requests(t, aID))
-	for range backlog {
-		f.publish(t, a, []int{0, 1}, 1)
+	for i := range backlog {
+		f.publish(t, a, []int{i}, 1)
 	}
 	// A's window is spent before the first probe.
 	fleettest.Eventually(t, 10*time.Second, "A's window spent", func() bool {
@@ -257,7 +260,9 @@ func BenchmarkRateLimit(b *testing.B) {
 		b.Run(fmt.Sprintf("window=%d/%v/replicas=%d", rateMax, window, bc.replicas), func(b *testing.B) {
 			for b.Loop() {
 				f := startRatedFleet(b, bc.replicas, rateMax, window)
-				l := f.addLocation(b, 2, backlog+1)
+				// A tag per event: one contact write each, which no
+				// merging can fold (contact-tags.md).
+				l := f.addLocation(b, backlog, backlog+1)
 				loc := f.locs[l].id
 				f.wait(b, []sent{f.publish(b, l, []int{0, 1}, 1)}) // catalogue, details, location tags
 				time.Sleep(window + 100*time.Millisecond)          // a clean window
@@ -265,8 +270,8 @@ func BenchmarkRateLimit(b *testing.B) {
 
 				start := time.Now()
 				evs := make([]sent, 0, backlog)
-				for range backlog {
-					evs = append(evs, f.publish(b, l, []int{0, 1}, 1))
+				for i := range backlog {
+					evs = append(evs, f.publish(b, l, []int{i}, 1))
 				}
 				f.wait(b, evs)
 				time.Sleep(window) // let stragglers land before counting
