@@ -177,7 +177,7 @@ func TestRefreshPublishesChangesBeforeStoring(t *testing.T) {
 	f.tags = []ghl.SocialTag{{ID: "tagA", Tag: "Alpha 2"}, {ID: "tagC", Tag: "Gamma"}}
 	w := newTestWorker(t, f)
 
-	if err := w.refresh(context.Background(), "loc1", notReplaced); err != nil {
+	if err := w.refresh(context.Background(), "loc1", nil, notReplaced); err != nil {
 		t.Fatal(err)
 	}
 	changes, details := f.sent()
@@ -210,7 +210,7 @@ func TestRefreshTooSoonDefers(t *testing.T) {
 	f := newFakes()
 	f.stored["loc1"] = relations.NewCatalogue(nil, t0.Add(-300*time.Millisecond))
 	w := newTestWorker(t, f)
-	err := w.refresh(context.Background(), "loc1", notReplaced)
+	err := w.refresh(context.Background(), "loc1", nil, notReplaced)
 	var d interface{ DeferFor() time.Duration }
 	if !errors.As(err, &d) || d.DeferFor() != 700*time.Millisecond || !errors.Is(err, errTooSoon) {
 		t.Fatalf("refresh = %v, want errTooSoon deferred for 700ms", err)
@@ -229,7 +229,7 @@ func TestRefreshLosingToALaterFetchKeepsIt(t *testing.T) {
 	f.conflicts = 1
 	f.onConflict = func() { f.stored["loc1"], f.revs["loc1"] = later, 7 }
 	w := newTestWorker(t, f)
-	if err := w.refresh(context.Background(), "loc1", notReplaced); err != nil {
+	if err := w.refresh(context.Background(), "loc1", nil, notReplaced); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(later, f.stored["loc1"]); diff != "" || f.revs["loc1"] != 7 {

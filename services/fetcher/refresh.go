@@ -58,7 +58,7 @@ func (w *Worker) handleRefresh(ctx context.Context, msg jetstream.Msg) error {
 		return bus.Defer(fmt.Errorf("refresh catalogue of %s: %w", loc, errFetching), max(w.cfg.RefreshInterval, minBusyDelay))
 	}
 	defer w.release(loc)
-	return w.refresh(ctx, loc, func() (bool, error) { return w.superseded(ctx, msg.Subject(), meta.Sequence.Stream) })
+	return w.refresh(ctx, loc, &ev, func() (bool, error) { return w.superseded(ctx, msg.Subject(), meta.Sequence.Stream) })
 }
 
 // superseded reports whether the refresh stored at seq on subject is no
@@ -76,11 +76,21 @@ func (w *Worker) superseded(ctx context.Context, subject string, seq uint64) (bo
 // stored one and stores it, paced to one fetch per RefreshInterval.
 // replaced reports whether a newer refresh has replaced this one; it is
 // asked again just before the fetch, since a slow handler may find its
-// refresh replaced by then.
-func (w *Worker) refresh(ctx context.Context, loc string, replaced func() (bool, error)) error {
+// refresh replaced by then. A refresh the stored catalogue already covers
+// (catalogue.Covers: asked by a post event that occurred before the last
+// fetch began and names only tags it found) is done without a fetch.
+func (w *Worker) refresh(ctx context.Context, loc string, asked *socialsyncv1.PostEvent, replaced func() (bool, error)) error {
 	stored, rev, err := w.deps.Catalogues.Load(ctx, loc)
 	if err != nil {
 		return err
+	}
+	var occurred time.Time
+	if at := asked.GetOccurredAt(); at != nil {
+		occurred = at.AsTime()
+	}
+	if catalogue.Covers(stored, asked.GetTagIds(), occurred) {
+		bus.LoggerFrom(ctx).DebugContext(ctx, "catalogue refresh covered by the last fetch")
+		return nil
 	}
 	if wait := catalogue.RefreshWait(w.now(), stored.FetchedAt, w.cfg.RefreshInterval); wait > 0 {
 		return bus.Defer(fmt.Errorf("refresh catalogue of %s: %w for %s", loc, errTooSoon, wait.Round(time.Millisecond)), wait)

@@ -41,3 +41,32 @@ func TestRefreshWait(t *testing.T) {
 		})
 	}
 }
+
+// A refresh asked by a post event that occurred before the last fetch
+// began, naming only tags it found live, needs no fetch; any other does.
+func TestCovers(t *testing.T) {
+	fetched := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	stored := relations.Catalogue{Tags: []relations.Tag{{ID: "a", Name: "A"}, {ID: "b", Name: "B"}},
+		Deleted: []relations.Tag{{ID: "gone", Name: "Gone"}}, FetchedAt: fetched}
+	for _, tc := range []struct {
+		name     string
+		tags     []string
+		occurred time.Time
+		want     bool
+	}{
+		{"known tags, occurred before the fetch", []string{"a", "b"}, fetched.Add(-time.Second), true},
+		{"occurred as the fetch began", []string{"a"}, fetched, true},
+		{"occurred after the fetch began", []string{"a"}, fetched.Add(time.Millisecond), false},
+		{"a tag the catalogue lacks", []string{"a", "new"}, fetched.Add(-time.Second), false},
+		{"a deleted tag", []string{"gone"}, fetched.Add(-time.Second), false},
+		{"no tags", nil, fetched.Add(-time.Second), false},
+		{"no time", []string{"a"}, time.Time{}, false},
+	} {
+		if got := Covers(stored, tc.tags, tc.occurred); got != tc.want {
+			t.Errorf("%s: covered %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if Covers(relations.Catalogue{}, []string{"a"}, fetched) {
+		t.Error("a location never fetched is covered")
+	}
+}
