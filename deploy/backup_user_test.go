@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"maps"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -38,30 +37,7 @@ func TestBackupAndRestoreWithTheirOwnUsers(t *testing.T) {
 		runAs(t, n, "fetcher", simSrv.URL, key, func(c *fetcher.Config) *fleet.Config { return &c.Config }, nil, cli.NewFetcher)
 		runAs(t, n, "enricher", simSrv.URL, key, func(c *enricher.Config) *fleet.Config { return &c.Config }, nil, cli.NewEnricher)
 		runAs(t, n, "contactsync", simSrv.URL, key, func(c *contactsync.Config) *fleet.Config { return &c.Config }, nil, cli.NewContactSync)
-		var detail struct {
-			SocialTags []struct {
-				ID      string `json:"_id"`
-				Tag     string `json:"tag"`
-				Deleted bool   `json:"deleted"`
-			} `json:"socialTags"`
-			Contacts []struct {
-				ID      string   `json:"id"`
-				Tags    []string `json:"tags"`
-				Deleted bool     `json:"deleted"`
-			} `json:"contacts"`
-		}
-		getLocation := func() {
-			t.Helper()
-			resp, err := http.Get(simSrv.URL + "/_sandbox/locations/" + loc.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			if err := jsonDecode(resp.Body, &detail); err != nil {
-				t.Fatal(err)
-			}
-		}
-		getLocation()
+		detail := readSimLocation(t, simSrv.URL, loc.ID)
 		var tagID, want string
 		var contacts []string
 		for _, tag := range detail.SocialTags {
@@ -77,7 +53,7 @@ func TestBackupAndRestoreWithTheirOwnUsers(t *testing.T) {
 		n.operatorRun(t, "trigger", "post", "--location", loc.ID, "--post", "65f151c99bc2bf3aaf970d72",
 			"--tags", tagID, "--contacts", strings.Join(contacts, ","), "--event-id", "deploy-backup")
 		fleettest.Eventually(t, 60*time.Second, "the post's tag on its contacts", func() bool {
-			getLocation()
+			detail = readSimLocation(t, simSrv.URL, loc.ID)
 			tagged := 0
 			for _, c := range detail.Contacts {
 				if slices.Contains(contacts, c.ID) && slices.Contains(c.Tags, want) {

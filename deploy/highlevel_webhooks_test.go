@@ -45,18 +45,7 @@ func TestHighLevelWebhooksWithTheirOwnUsers(t *testing.T) {
 	})
 	fleettest.Admin(t, simSrv.URL, http.MethodPut, "/_sandbox/config", map[string]any{"webhookUrl": srv.URL + "/v1/highlevel/webhooks"}, nil)
 
-	var detail struct {
-		SocialTags []struct {
-			ID      string `json:"_id"`
-			Tag     string `json:"tag"`
-			Deleted bool   `json:"deleted"`
-		} `json:"socialTags"`
-		Contacts []struct {
-			ID      string `json:"id"`
-			Deleted bool   `json:"deleted"`
-		} `json:"contacts"`
-	}
-	fleettest.Admin(t, simSrv.URL, http.MethodGet, "/_sandbox/locations/"+loc.ID, nil, &detail)
+	detail := readSimLocation(t, simSrv.URL, loc.ID)
 	var tagID, tag, contact string
 	for _, tg := range detail.SocialTags {
 		if !tg.Deleted && tagID == "" {

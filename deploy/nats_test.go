@@ -3,10 +3,8 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -274,30 +272,8 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 	runAs(t, n, "contactsync", simSrv.URL, key, func(c *contactsync.Config) *fleet.Config { return &c.Config }, nil, cli.NewContactSync)
 	runAs(t, n, "automation", simSrv.URL, key, func(c *automationworker.Config) *fleet.Config { return &c.Config }, nil, cli.NewAutomation)
 
-	var detail struct {
-		SocialTags []struct {
-			ID      string `json:"_id"`
-			Tag     string `json:"tag"`
-			Deleted bool   `json:"deleted"`
-		} `json:"socialTags"`
-		Contacts []struct {
-			ID      string   `json:"id"`
-			Tags    []string `json:"tags"`
-			Deleted bool     `json:"deleted"`
-		} `json:"contacts"`
-		LocationTags []string `json:"locationTags"`
-	}
-	getLocation := func() {
-		t.Helper()
-		resp, err := http.Get(simSrv.URL + "/_sandbox/locations/" + loc.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if err := jsonDecode(resp.Body, &detail); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var detail simLocation
+	getLocation := func() { t.Helper(); detail = readSimLocation(t, simSrv.URL, loc.ID) }
 	getLocation()
 	var tagIDs, want, contacts []string
 	for _, tag := range detail.SocialTags {
@@ -441,7 +417,29 @@ func (e *natsEnv) run(t *testing.T, user string, args ...string) string {
 	return out.String()
 }
 
-func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+// simLocation is what the simulator's admin API tells of a location
+// (GET /_sandbox/locations/{id}) that the tests here read.
+type simLocation struct {
+	SocialTags []struct {
+		ID      string `json:"_id"`
+		Tag     string `json:"tag"`
+		Deleted bool   `json:"deleted"`
+	} `json:"socialTags"`
+	Contacts []struct {
+		ID      string   `json:"id"`
+		Tags    []string `json:"tags"`
+		Deleted bool     `json:"deleted"`
+	} `json:"contacts"`
+	LocationTags []string `json:"locationTags"`
+}
+
+// readSimLocation reads location id from the simulator at simURL.
+func readSimLocation(t *testing.T, simURL, id string) simLocation {
+	t.Helper()
+	var detail simLocation
+	fleettest.Admin(t, simURL, http.MethodGet, "/_sandbox/locations/"+id, nil, &detail)
+	return detail
+}
 
 // check is one publish or subscribe a user attempts.
 type check struct {
