@@ -23,7 +23,7 @@ import (
 // pacedWorker runs contactsync with a governor of its own keeping loc to
 // max requests per window (the simulator's limit too), so that a backlog
 // is paced within seconds.
-func pacedWorker(t *testing.T, env *fleettest.Env, max int, window time.Duration, hook func(*contactsync.Worker)) {
+func pacedWorker(t *testing.T, env *fleettest.Env, max int, window time.Duration, slots int, hook func(*contactsync.Worker)) {
 	t.Helper()
 	env.Admin(t, "PUT", "/_sandbox/config", map[string]any{"rateLimit": map[string]any{"max": max, "window": window.String()}}, nil)
 	ctx := context.Background()
@@ -39,7 +39,7 @@ func pacedWorker(t *testing.T, env *fleettest.Env, max int, window time.Duration
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := contactsync.New(contactsync.Config{Config: env.Deps.Config, Concurrency: 2, TagPrefix: "social:", BulkMin: 2},
+	w, err := contactsync.New(contactsync.Config{Config: env.Deps.Config, Concurrency: 2, TriggerConcurrency: slots, TagPrefix: "social:", BulkMin: 2},
 		contactsync.Deps{Publisher: env.Deps.Publisher, Pacer: gov,
 			Client:     func(loc string) contactsync.Client { return client.ForLocation(loc, env.Deps.Creds.TokenSource(loc)) },
 			Catalogues: stores.Catalogues, Details: stores.Details, Relations: stores.Relations, ContactRefs: stores.ContactRefs, Mappings: stores.Mappings,
@@ -142,7 +142,7 @@ func TestPacedBacklogIsMerged(t *testing.T) {
 	if naming == 0 || len(b.want) < 20 {
 		t.Fatalf("workload: %d events name the deleted contact, %d contacts named", naming, len(b.want))
 	}
-	pacedWorker(t, env, 5, time.Second, nil)
+	pacedWorker(t, env, 5, time.Second, 0, nil)
 
 	var last uint64
 	for _, ev := range b.events {
@@ -182,6 +182,64 @@ func TestPacedBacklogIsMerged(t *testing.T) {
 	}
 }
 
+// A location far over its budget, whose backlog no merging can fold (a
+// tag per event), takes at most its merging places of the post trigger
+// slots, never every one: another location's event is tagged within 2 s
+// while the first location's backlog drains at 2 requests a second.
+// Handlers beyond the places go back rather than wait in the location's
+// pool.
+func TestBacklogLeavesOtherLocationsTheirTurn(t *testing.T) {
+	const events, slots = 24, 8
+	env := fleettest.Start(t, "empty")
+	names := make([]string, events)
+	for i := range names {
+		names[i] = fmt.Sprintf("t%02d", i)
+	}
+	a, _ := env.NewTaggedLocation(t, names...)
+	la := location(t, env, a)
+	primeCatalogue(t, env, a, la.SocialTags)
+	b, _ := env.NewTaggedLocation(t, "b0")
+	lb := location(t, env, b)
+	primeCatalogue(t, env, b, lb.SocialTags)
+	newContact := func(loc, name string) string {
+		var c struct{ ID string }
+		env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{"firstName": name}, &c)
+		return c.ID
+	}
+	var aContacts []string
+	for i := range events {
+		aContacts = append(aContacts, newContact(a, fmt.Sprintf("A%d", i)))
+	}
+	bContact := newContact(b, "B")
+	pacedWorker(t, env, 2, time.Second, slots, nil)
+
+	for i, c := range aContacts {
+		publish(t, env, &socialsyncv1.PostEvent{LocationId: a, PostId: fmt.Sprintf("a-%02d", i), TagIds: []string{la.SocialTags[i].ID}, ContactIds: []string{c}})
+	}
+	aTagged := func() (n int) {
+		for _, c := range aContacts {
+			if len(socialTags(t, env, a, c)) > 0 {
+				n++
+			}
+		}
+		return n
+	}
+	// Two seconds of A's budget spent: its handlers hold the slots.
+	fleettest.Eventually(t, 20*time.Second, "A's budget spent", func() bool { return aTagged() >= 4 })
+	start := time.Now()
+	publish(t, env, &socialsyncv1.PostEvent{LocationId: b, PostId: "b", TagIds: []string{lb.SocialTags[0].ID}, ContactIds: []string{bContact}})
+	fleettest.Eventually(t, 30*time.Second, "B's contact tagged", func() bool { return len(socialTags(t, env, b, bContact)) == 1 })
+	took := time.Since(start)
+	left := events - aTagged()
+	t.Logf("B's event tagged after %v; %d of A's %d contacts still untagged", took, left, events)
+	if left == 0 {
+		t.Fatal("A's backlog drained before B's event was tagged: the test proves nothing")
+	}
+	if took > 2*time.Second {
+		t.Errorf("B's event took %v behind A's backlog, want within 2s", took)
+	}
+}
+
 // A crash in the middle of a merged batch, after HighLevel took its
 // writes and before any state is stored, redelivers every message of the
 // batch: the removals HighLevel confirmed are not sent again (each
@@ -201,7 +259,7 @@ func TestCrashMidBatchRepeatsNoRemoval(t *testing.T) {
 	b := newBurst(t, loc, l.SocialTags, contacts, events)
 	var armed atomic.Bool
 	var crashed atomic.Int32
-	pacedWorker(t, env, 5, time.Second, func(w *contactsync.Worker) {
+	pacedWorker(t, env, 5, time.Second, 0, func(w *contactsync.Worker) {
 		contactsync.FailBeforeCommit(w, func(string) error {
 			if armed.Load() {
 				// Every commit fails for a moment, as if the process

@@ -96,20 +96,18 @@ func (h *handler) handle(ctx context.Context, in delivery) (res Result, err erro
 	if err != nil {
 		return res, err
 	}
-	// A paced location's message stays, to have its contact tag writes
-	// merged with the others' (merge.go), while fewer than its share of
-	// the handler slots wait so and its permit is near; otherwise it goes
-	// back at once, before any read or lock, so that its backlog costs the
-	// other locations nothing. (The route's middleware, bus.Registered,
-	// has checked that loc is registered.)
-	if err := h.w.deps.Pacer.CheckLane(loc, ghl.LaneOf(ctx)); err != nil {
-		leave, ok := h.merging.admit(err)
-		if !ok {
-			return res, err
-		}
-		defer leave()
-		ctx = withMerging(ctx)
+	// A paced location's message, or one whose location's writes already
+	// wait to be sent, stays to have its contact tag writes merged with
+	// the others' (merge.go) while fewer than its share of the handler
+	// slots wait so (and its permit is near); otherwise it goes back at
+	// once, before any read or lock, so that its backlog costs the other
+	// locations nothing. (The route's middleware, bus.Registered, has
+	// checked that loc is registered.)
+	ctx, leave, err := h.stay(ctx, loc)
+	if err != nil {
+		return res, err
 	}
+	defer leave()
 	// The location's next merged call waits a moment for this handler's
 	// writes (contacttags.Gather).
 	defer h.w.merger.Coming(ctx, loc)()
@@ -242,10 +240,12 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 	// planned again from the fresh state) as between replicas. Other work
 	// on the contacts holds them alone (locks.go).
 	if !isMerging(ctx) && ghl.LaneOf(ctx) == ghl.LaneInteractive {
-		if leave, ok := h.merging.take(); ok {
-			defer leave()
-			ctx = withMerging(ctx)
+		ctx2, leave, err := h.join(ctx, loc)
+		if err != nil {
+			return nil, err
 		}
+		defer leave()
+		ctx = ctx2
 	}
 	lock := h.locks.Lock
 	if isMerging(ctx) {

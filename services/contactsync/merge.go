@@ -3,6 +3,8 @@ package contactsync
 import (
 	"context"
 	"errors"
+	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ghl"
 	"sync"
 	"time"
 
@@ -71,6 +73,45 @@ func (m *merging) take() (leave func(), ok bool) {
 			m.mu.Unlock()
 		})
 	}, true
+}
+
+// stay decides whether a post trigger's handler goes on for loc in ctx's
+// lane: a paced location's handler stays to have its writes merged when
+// merging admits it (within its places, its permit at most
+// contacttags.MaxPause away), and goes back with the Pacer's error
+// otherwise; any other handler goes on (join decides, before it writes,
+// whether it waits in the location's pool). The returned context marks an
+// admitted handler (isMerging); call leave when the handler is done.
+func (h *handler) stay(ctx context.Context, loc string) (_ context.Context, leave func(), err error) {
+	if err := h.w.deps.Pacer.CheckLane(loc, ghl.LaneOf(ctx)); err != nil {
+		leave, ok := h.merging.admit(err)
+		if !ok {
+			return ctx, nil, err
+		}
+		return withMerging(ctx), leave, nil
+	}
+	if ghl.LaneOf(ctx) != ghl.LaneInteractive {
+		return ctx, func() {}, nil
+	}
+	return h.join(ctx, loc)
+}
+
+// join takes a merging place for a handler about to write loc's contact
+// tags, when one is free: a handler with a place holds its contacts
+// shared with the other merged handlers (apply). Without a free place, a
+// handler whose location already has writes waiting in the Merger's pool
+// goes back for bus.BusyDeferral instead of waiting there: every handler
+// that waits behind a location's pool holds a place, so that the pool of
+// a location far over its budget takes at most the places, never every
+// slot (and its backlog the other locations' turns).
+func (h *handler) join(ctx context.Context, loc string) (_ context.Context, leave func(), err error) {
+	if leave, ok := h.merging.take(); ok {
+		return withMerging(ctx), leave, nil
+	}
+	if h.w.merger.Waiting(loc, ghl.LaneOf(ctx)) > 0 {
+		return ctx, nil, bus.Defer(bus.ErrBusy, bus.BusyDeferral)
+	}
+	return ctx, func() {}, nil
 }
 
 type mergingKey struct{}
