@@ -189,6 +189,29 @@ func TestUnknownTagWaitsForCatalogue(t *testing.T) {
 	}
 }
 
+// A location's first event usually arrives before its first catalogue:
+// its handler watches for the catalogue it asked for (the fetcher takes
+// milliseconds) rather than hand the message back, so the event is done
+// on its first delivery, not at a redelivery that may come seconds late
+// behind a paced location's backlog.
+func TestFirstEventWaitsForItsCatalogue(t *testing.T) {
+	env := fleettest.Start(t, "demo")
+	loc := env.Locations[2].ID
+	l := location(t, env, loc)
+	tags := liveTags(t, l, 1)
+	contacts := env.LiveContacts(t, loc, 1)
+	startWorker(t, env)
+
+	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "65fbdcfecc884f07e645ea8c", TagIds: ids(tags...), ContactIds: contacts})
+	time.Sleep(150 * time.Millisecond) // the fetcher's turn
+	primeCatalogue(t, env, loc, l.SocialTags)
+	waitTags(t, env, loc, contacts, []string{social(tags[0])}, nil)
+	// The consumer's sequence counts deliveries, redeliveries included.
+	if n := bustest.ConsumerInfo(t, env.JS, topology.StreamTriggers, topology.DurableContactSync).Delivered.Consumer; n != 1 {
+		t.Errorf("%d deliveries, want the event done on its first", n)
+	}
+}
+
 // A tag the catalogue lacks because it was deleted (the enricher's details
 // say so) is left out instead of waited for.
 func TestDeletedTagIsLeftOut(t *testing.T) {

@@ -438,11 +438,55 @@ const skippedDeleted = "deleted in Social Planner"
 //
 //   - when the catalogue was fetched before the event arrived, the
 //     catalogue may not know it yet: tagNames asks the fetcher for a
-//     refresh and returns an *UnknownTagsError, which defers the event;
+//     refresh and, on the event's first delivery, watches for it for up
+//     to FirstCatalogueWait; without it, it returns an *UnknownTagsError, which
+//     defers the event;
 //   - when the catalogue was fetched after, the tag never existed: it is
 //     added to res, to be dead-lettered as an item of the event, and the
 //     other tags go on.
 func (h *handler) tagNames(ctx context.Context, res *Result, in delivery) ([]string, []*socialsyncv1.SkippedTag, error) {
+	names, skipped, err := h.tagNamesNow(ctx, res, in)
+	var unknown *UnknownTagsError
+	if in.delivered > 1 || !errors.As(err, &unknown) || !h.awaitCatalogue(ctx, in.loc, in.arrived) {
+		return names, skipped, err
+	}
+	return h.tagNamesNow(ctx, res, in)
+}
+
+// FirstCatalogueWait is how long the first delivery of an event naming tags
+// its location's catalogue lacks waits, in its handler, for the refresh
+// it asked for (the fetcher takes milliseconds), before the event is
+// deferred (unknownTagRetry): a location's first event usually arrives
+// before its first catalogue, and a deferral is only as prompt as the
+// consumer's redeliveries, which come after every redelivery due before
+// it (seconds behind a paced location's backlog).
+const FirstCatalogueWait = time.Second
+
+// catalogueWaitPoll is how often awaitCatalogue reads the catalogue.
+const catalogueWaitPoll = 20 * time.Millisecond
+
+// awaitCatalogue reports whether loc's catalogue was fetched after
+// arrived within FirstCatalogueWait.
+func (h *handler) awaitCatalogue(ctx context.Context, loc string, arrived time.Time) bool {
+	ctx, cancel := context.WithTimeout(ctx, FirstCatalogueWait)
+	defer cancel()
+	tick := time.NewTicker(catalogueWaitPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+		cat, err := h.store.catalogue(ctx, loc)
+		if err == nil && cat.FetchedAt.After(arrived) {
+			return true
+		}
+	}
+}
+
+// tagNamesNow is tagNames with the catalogue as it is.
+func (h *handler) tagNamesNow(ctx context.Context, res *Result, in delivery) ([]string, []*socialsyncv1.SkippedTag, error) {
 	ev, loc := in.ev, in.loc
 	ids := ev.GetTagIds()
 	if len(ids) == 0 {
