@@ -266,8 +266,11 @@ func TestLateDeathsAreNoCrash(t *testing.T) {
 	var got outcomes
 	run(t, js, s, func(context.Context, jetstream.Msg) error { return nil }, bus.ConsumerOptions{OnSettle: got.add})
 	bustest.WaitFor(t, 10*time.Second, "the trigger settled", func() bool { return len(got.list()) > 0 })
-	if o := got.list()[0]; o.Decision.Action != bus.ActionAck || o.Attempt != 5 {
-		t.Errorf("delivery %d settled as %+v, want delivery 5 acked", o.Attempt, o.Decision)
+	// Delivery 5 at the earliest: on a loaded machine the server may
+	// redeliver once more, into a dying process's buffer or when a
+	// progress report comes later than the 300 ms AckWait.
+	if o := got.list()[0]; o.Decision.Action != bus.ActionAck || o.Attempt < 5 {
+		t.Errorf("delivery %d settled as %+v, want delivery 5 or later acked", o.Attempt, o.Decision)
 	}
 	if n := bustest.StreamMsgs(t, js, bus.StreamDLQ); n != 0 {
 		t.Errorf("%d dead letters, want none", n)
