@@ -336,3 +336,26 @@ func TestBackupDirUsage(t *testing.T) {
 		}
 	}
 }
+
+// A backup that fails deletes nothing: a fleet whose backups fail keeps
+// its last archives.
+func TestBackupFailedDeletesNothing(t *testing.T) {
+	srv := bustest.StartServer(t) // no socialsync stream: the backup fails
+	dir := t.TempDir()
+	now := time.Date(2031, 3, 1, 3, 0, 0, 0, time.UTC)
+	old := backupName(now.Add(-90 * 24 * time.Hour))
+	if err := os.WriteFile(filepath.Join(dir, old), []byte("the last good one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runCLIAt(t, func() time.Time { return now }, "backup", "--nats", srv.ClientURL(), "--dir", dir, "--keep", "14d")
+	if code == 0 || !strings.Contains(errOut, "topology not applied") {
+		t.Fatalf("backup of a server without socialsync streams: exit %d: %s", code, errOut)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != old {
+		t.Errorf("after a failed backup the directory holds %v, want only %s", entries, old)
+	}
+}
