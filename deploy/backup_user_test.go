@@ -24,7 +24,10 @@ import (
 // TestBackupAndRestoreWithTheirOwnUsers populates a fleet on nats-server
 // loaded with accounts.conf (a post trigger through the fetcher, the
 // enricher and contactsync, each as its own user; a stored report), backs
-// it up with `socialsync backup` as the backup user, and restores the
+// it up with `socialsync backup` as the backup user, run as the backup
+// CronJob's container runs it (runBackupCronJob: its command line and
+// environment as rendered, as a process, pruning the volume's old
+// archives), and restores the
 // archive with `socialsync restore` as the restore user into a second
 // server loaded with the same accounts.conf where nothing was applied:
 // every bucket and the report come back alike, the restored topology is
@@ -78,10 +81,9 @@ func TestBackupAndRestoreWithTheirOwnUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	file := filepath.Join(t.TempDir(), "fleet.tar.gz")
-	if out := n.run(t, "backup", "backup", "-o", file, "--timeout", "2m"); !strings.Contains(out, "written to "+file) {
-		t.Fatalf("backup: %s", out)
-	}
+	// The backup CronJob's container, as a process: the archive it
+	// writes on its volume is the one restored below.
+	file := runBackupCronJob(t, n)
 	if v := n.violations.list(); len(v) > 0 {
 		t.Errorf("permission violations of socialsync backup as the backup user:\n%s", strings.Join(v, "\n"))
 	}

@@ -44,9 +44,11 @@ var overlays = []struct {
 	name, namespace string
 	streamReplicas  int
 	pinnedImages    bool
+	// The backups' retention (socialsync backup --keep) and volume.
+	backupKeep, backupStorage string
 }{
-	{name: "dev", namespace: "socialsync-dev", streamReplicas: 1},
-	{name: "prod", namespace: "socialsync", streamReplicas: 3, pinnedImages: true},
+	{name: "dev", namespace: "socialsync-dev", streamReplicas: 1, backupKeep: "7d", backupStorage: "2Gi"},
+	{name: "prod", namespace: "socialsync", streamReplicas: 3, pinnedImages: true, backupKeep: "30d", backupStorage: "10Gi"},
 }
 
 // workers are the Deployments KEDA scales; the gateway is the other one.
@@ -100,6 +102,8 @@ var jetstreamScalerKeys = []string{"natsServerMonitoringEndpoint", "account", "s
 type rendered struct {
 	deployments   map[string]*appsv1.Deployment
 	jobs          map[string]*batchv1.Job
+	cronJobs      map[string]*batchv1.CronJob
+	pvcs          map[string]*corev1.PersistentVolumeClaim
 	services      map[string]*corev1.Service
 	configMaps    map[string]*corev1.ConfigMap
 	pdbs          map[string]*policyv1.PodDisruptionBudget
@@ -128,6 +132,7 @@ func render(t *testing.T, overlay string) *rendered {
 	strict := json.NewSerializerWithOptions(json.DefaultMetaFactory, scheme, scheme, json.SerializerOptions{Yaml: true, Strict: true})
 	r := &rendered{
 		deployments: map[string]*appsv1.Deployment{}, jobs: map[string]*batchv1.Job{}, services: map[string]*corev1.Service{},
+		cronJobs: map[string]*batchv1.CronJob{}, pvcs: map[string]*corev1.PersistentVolumeClaim{},
 		configMaps: map[string]*corev1.ConfigMap{}, pdbs: map[string]*policyv1.PodDisruptionBudget{},
 		netpols: map[string]*networkingv1.NetworkPolicy{}, scaledObjects: map[string]*ScaledObject{}, rules: map[string]*monitoringv1.PrometheusRule{},
 		namespaces: map[string]*corev1.Namespace{}, namespaceOf: map[string]string{},
@@ -181,6 +186,10 @@ func render(t *testing.T, overlay string) *rendered {
 			r.deployments[name] = o
 		case *batchv1.Job:
 			r.jobs[name] = o
+		case *batchv1.CronJob:
+			r.cronJobs[name] = o
+		case *corev1.PersistentVolumeClaim:
+			r.pvcs[name] = o
 		case *corev1.Service:
 			r.services[name] = o
 		case *corev1.ConfigMap:
@@ -213,6 +222,9 @@ func TestOverlaysRenderAndDecodeStrictly(t *testing.T) {
 			}
 			if r.jobs[topologyJob] == nil || len(r.jobs) != 1 {
 				t.Errorf("Jobs %v, want the one that applies the topology, %s", slices.Collect(maps.Keys(r.jobs)), topologyJob)
+			}
+			if r.cronJobs[backupCronJob] == nil || len(r.cronJobs) != 1 {
+				t.Errorf("CronJobs %v, want the one that backs up, %s", slices.Collect(maps.Keys(r.cronJobs)), backupCronJob)
 			}
 			if r.namespaces[ov.namespace] == nil {
 				t.Errorf("no Namespace %s", ov.namespace)

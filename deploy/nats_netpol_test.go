@@ -31,6 +31,47 @@ type peer struct {
 // port, KEDA and Prometheus the monitoring port, the servers one another
 // the cluster port, and nobody else anything.
 func TestNATSNetworkPolicy(t *testing.T) {
+	natsPod := labels.Set{"app.kubernetes.io/name": "nats", "app.kubernetes.io/instance": "nats"}
+	may := natsPolicy(t)
+	socialsync := labels.Set{"app.kubernetes.io/part-of": "socialsync", "app.kubernetes.io/name": "fetcher"}
+	keda := labels.Set{"app.kubernetes.io/name": "keda-operator"}
+	prometheus := labels.Set{"app.kubernetes.io/name": "prometheus"}
+	for _, c := range []struct {
+		what string
+		from peer
+		port int32
+		want bool
+	}{
+		{"a socialsync worker (prod) on the client port", peer{"socialsync", socialsync}, 4222, true},
+		{"a socialsync worker (dev) on the client port", peer{"socialsync-dev", socialsync}, 4222, true},
+		{"a socialsync worker on the monitoring port", peer{"socialsync", socialsync}, 8222, false},
+		{"KEDA on the monitoring port", peer{"keda", keda}, 8222, true},
+		{"KEDA on the client port", peer{"keda", keda}, 4222, false},
+		{"Prometheus on the monitoring port", peer{"monitoring", prometheus}, 8222, true},
+		{"another pod of the monitoring namespace", peer{"monitoring", labels.Set{"app": "grafana"}}, 8222, false},
+		{"a pod of another namespace on the monitoring port", peer{"default", labels.Set{"app": "web"}}, 8222, false},
+		{"a pod of another namespace on the client port", peer{"default", labels.Set{"app": "web"}}, 4222, false},
+		{"a pod labelled socialsync in another namespace", peer{"default", socialsync}, 4222, false},
+		{"another NATS server on the cluster port", peer{"nats", natsPod}, 6222, true},
+		{"a socialsync worker on the cluster port", peer{"socialsync", socialsync}, 6222, false},
+	} {
+		if got := may(c.from, c.port); got != c.want {
+			t.Errorf("%s: admitted %v, want %v", c.what, got, c.want)
+		}
+	}
+	for _, ov := range overlays {
+		if !may(peer{ov.namespace, socialsync}, 4222) {
+			t.Errorf("the %s overlay's namespace %s may not reach NATS", ov.name, ov.namespace)
+		}
+	}
+}
+
+// natsPolicy decodes the nats namespace's NetworkPolicies strictly and
+// returns may, which reports whether from may reach a NATS server's port,
+// as the policies selecting its pods admit it, as the API server would; a
+// pod no policy selects would be open to all.
+func natsPolicy(t *testing.T) (may func(from peer, port int32) bool) {
+	t.Helper()
 	data, err := os.ReadFile(natsPolicyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -67,10 +108,7 @@ func TestNATSNetworkPolicy(t *testing.T) {
 		policies = append(policies, np)
 	}
 	natsPod := labels.Set{"app.kubernetes.io/name": "nats", "app.kubernetes.io/instance": "nats"}
-	// may reports whether from may reach a NATS server's port, as the
-	// policies selecting its pods admit it; a pod no policy selects would
-	// be open to all.
-	may := func(from peer, port int32) bool {
+	return func(from peer, port int32) bool {
 		selected, admitted := false, false
 		for _, np := range policies {
 			sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
@@ -88,37 +126,6 @@ func TestNATSNetworkPolicy(t *testing.T) {
 			}
 		}
 		return !selected || admitted
-	}
-	socialsync := labels.Set{"app.kubernetes.io/part-of": "socialsync", "app.kubernetes.io/name": "fetcher"}
-	keda := labels.Set{"app.kubernetes.io/name": "keda-operator"}
-	prometheus := labels.Set{"app.kubernetes.io/name": "prometheus"}
-	for _, c := range []struct {
-		what string
-		from peer
-		port int32
-		want bool
-	}{
-		{"a socialsync worker (prod) on the client port", peer{"socialsync", socialsync}, 4222, true},
-		{"a socialsync worker (dev) on the client port", peer{"socialsync-dev", socialsync}, 4222, true},
-		{"a socialsync worker on the monitoring port", peer{"socialsync", socialsync}, 8222, false},
-		{"KEDA on the monitoring port", peer{"keda", keda}, 8222, true},
-		{"KEDA on the client port", peer{"keda", keda}, 4222, false},
-		{"Prometheus on the monitoring port", peer{"monitoring", prometheus}, 8222, true},
-		{"another pod of the monitoring namespace", peer{"monitoring", labels.Set{"app": "grafana"}}, 8222, false},
-		{"a pod of another namespace on the monitoring port", peer{"default", labels.Set{"app": "web"}}, 8222, false},
-		{"a pod of another namespace on the client port", peer{"default", labels.Set{"app": "web"}}, 4222, false},
-		{"a pod labelled socialsync in another namespace", peer{"default", socialsync}, 4222, false},
-		{"another NATS server on the cluster port", peer{"nats", natsPod}, 6222, true},
-		{"a socialsync worker on the cluster port", peer{"socialsync", socialsync}, 6222, false},
-	} {
-		if got := may(c.from, c.port); got != c.want {
-			t.Errorf("%s: admitted %v, want %v", c.what, got, c.want)
-		}
-	}
-	for _, ov := range overlays {
-		if !may(peer{ov.namespace, socialsync}, 4222) {
-			t.Errorf("the %s overlay's namespace %s may not reach NATS", ov.name, ov.namespace)
-		}
 	}
 }
 

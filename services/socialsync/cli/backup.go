@@ -10,10 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,13 +84,36 @@ func backupCmd(ctx context.Context, env *Env, args []string) error {
 		"every stream and durable consumer. Each bucket is read up to the last message it held when the backup started.\n"+
 		"Pending triggers, events and dead letters are not in it. `socialsync restore` brings it into an empty NATS.")
 	url := natsFlag(fs)
-	out := fs.String("o", "", "archive file to write (required; - writes standard output)")
+	out := fs.String("o", "", "archive file to write (- writes standard output); or --dir")
+	dir := fs.String("dir", "", "directory to write the archive into, named "+backupPrefix+"<UTC time>"+backupSuffix+" ("+backupPrefix+"20261206T030000Z"+backupSuffix+"); instead of -o")
+	var keep retention
+	fs.Var(&keep, "keep", "with --dir: after the archive is written, delete the directory's archives named as --dir names them\n"+
+		"that are older than `age`, by the time in their name (14d, 36h; 0 deletes none)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up after this long")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *out == "" {
-		return fmt.Errorf("%w: -o is required", errUsage)
+	switch {
+	case *out == "" && *dir == "":
+		return fmt.Errorf("%w: -o or --dir is required", errUsage)
+	case *out != "" && *dir != "":
+		return fmt.Errorf("%w: -o and --dir both given: the archive goes to one of them", errUsage)
+	case keep > 0 && *dir == "":
+		return fmt.Errorf("%w: --keep prunes the archives of --dir, and there is none", errUsage)
+	}
+	now := env.Now()
+	if *dir != "" {
+		st, err := os.Stat(*dir)
+		if err != nil {
+			return fmt.Errorf("--dir: %w", err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("%w: --dir %s is not a directory", errUsage, *dir)
+		}
+		*out = filepath.Join(*dir, backupName(now))
+		if _, err := os.Lstat(*out); err == nil {
+			return fmt.Errorf("%s already exists: one archive a second", *out)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -104,14 +130,14 @@ func backupCmd(ctx context.Context, env *Env, args []string) error {
 	if *out != "-" {
 		// Written beside the target and renamed at the end: a failed
 		// backup leaves no archive that looks whole.
-		if f, err = os.CreateTemp(path.Dir(*out), ".socialsync-backup-*"); err != nil {
+		if f, err = os.CreateTemp(filepath.Dir(*out), backupTempPrefix+"*"); err != nil {
 			return err
 		}
 		defer os.Remove(f.Name())
 		defer f.Close()
 		w = f
 	}
-	m, err := writeBackup(ctx, c.js, w, env.Now())
+	m, err := writeBackup(ctx, c.js, w, now)
 	if err != nil {
 		return refused(ctx, err)
 	}
@@ -131,6 +157,119 @@ func backupCmd(ctx context.Context, env *Env, args []string) error {
 		msgs += s.Messages
 	}
 	fmt.Fprintf(report, "backup of %d streams (%d stored messages of buckets and object stores) written to %s\n", len(m.Streams), msgs, *out)
+	if keep == 0 {
+		return nil
+	}
+	pruned, err := pruneBackups(*dir, now, time.Duration(keep), filepath.Base(*out))
+	for _, name := range pruned {
+		fmt.Fprintf(report, "deleted %s (older than %s)\n", filepath.Join(*dir, name), keep.String())
+	}
+	if err != nil {
+		return fmt.Errorf("the archive is written, but pruning %s failed: %w", *dir, err)
+	}
+	return nil
+}
+
+// The archives of backup --dir: backupPrefix, the UTC time of the backup
+// in backupTimeLayout, backupSuffix. --keep deletes no other file but the
+// leftovers of an interrupted backup (backupTempPrefix).
+const (
+	backupPrefix     = "socialsync-"
+	backupSuffix     = ".tar.gz"
+	backupTimeLayout = "20060102T150405Z"
+	backupTempPrefix = ".socialsync-backup-"
+)
+
+// backupName is the name of the archive of a backup made at now.
+func backupName(now time.Time) string {
+	return backupPrefix + now.UTC().Format(backupTimeLayout) + backupSuffix
+}
+
+// archiveTime reads the time of a backup from its archive's name; ok is
+// false for any other name.
+func archiveTime(name string) (time.Time, bool) {
+	stamp, ok := strings.CutPrefix(name, backupPrefix)
+	if !ok {
+		return time.Time{}, false
+	}
+	if stamp, ok = strings.CutSuffix(stamp, backupSuffix); !ok || len(stamp) != len(backupTimeLayout) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(backupTimeLayout, stamp)
+	return t, err == nil
+}
+
+// pruneBackups deletes from dir the archives named by backupName whose
+// time is more than keep before now, except keepName (the archive just
+// written), and the temporary files of interrupted backups last modified
+// more than keep before now. Other files, and directories, stay. It
+// returns the names deleted, in order.
+func pruneBackups(dir string, now time.Time, keep time.Duration, keepName string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	cutoff := now.Add(-keep)
+	var deleted []string
+	var errs []error
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || name == keepName {
+			continue
+		}
+		var when time.Time
+		if t, ok := archiveTime(name); ok {
+			when = t
+		} else if strings.HasPrefix(name, backupTempPrefix) {
+			info, err := e.Info()
+			if err != nil {
+				continue // gone meanwhile
+			}
+			when = info.ModTime()
+		} else {
+			continue
+		}
+		if !when.Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		deleted = append(deleted, name)
+	}
+	return deleted, errors.Join(errs...)
+}
+
+// retention is a --keep duration: Go's (36h, 90m) or whole days (14d).
+type retention time.Duration
+
+func (r *retention) String() string {
+	d := time.Duration(*r)
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	}
+	return d.String()
+}
+
+func (r *retention) Set(s string) error {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 16)
+		if err != nil {
+			return fmt.Errorf("%q: want whole days (14d) or a duration (36h)", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return fmt.Errorf("%q: want whole days (14d) or a duration (36h)", s)
+		}
+	}
+	if d < 0 {
+		return fmt.Errorf("%q: a retention cannot be negative", s)
+	}
+	*r = retention(d)
 	return nil
 }
 

@@ -194,7 +194,168 @@ func TestRestoreRefusesOtherArchives(t *testing.T) {
 			t.Errorf("restore -f %s: exit %d: %s; want %q", filepath.Base(file), code, errOut, want)
 		}
 	}
-	if _, errOut, code := runCLI(t, "backup"); code == 0 || !strings.Contains(errOut, "-o is required") {
+	if _, errOut, code := runCLI(t, "backup"); code == 0 || !strings.Contains(errOut, "-o or --dir is required") {
 		t.Errorf("backup without -o: exit %d: %s", code, errOut)
+	}
+}
+
+// backup --dir writes an archive named by the time of its clock, and
+// --keep then deletes the directory's archives older than the retention
+// by the time in their names, and the leftovers of interrupted backups
+// older than it: nothing else, and never the archive just written.
+func TestBackupDirKeepsTheRetention(t *testing.T) {
+	env := bustest.Start(t, topology.Options{})
+	ctx := context.Background()
+	kv, err := env.JS.KeyValue(ctx, topology.BucketSettings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "a-setting", []byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	now := time.Date(2031, 3, 1, 3, 0, 7, 0, time.UTC)
+	clock := func() time.Time { return now }
+	archive := func(age time.Duration) string { return backupName(now.Add(-age)) }
+	write := func(name string, modAge time.Duration) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("old"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-modAge), now.Add(-modAge)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	day := 24 * time.Hour
+	gone := []string{archive(14*day + time.Second), archive(40 * day), backupTempPrefix + "123"}
+	// Recent archives stay whatever their file times say: the name is the
+	// backup's time.
+	stay := []string{archive(14 * day), archive(13 * day), archive(time.Hour), backupTempPrefix + "456",
+		"socialsync-latest.tar.gz", "socialsync-20300101T000000.tar.gz", "notes.txt", "socialsync-20300101T000000Z.tar.gz.sha256"}
+	for _, name := range gone {
+		write(name, 20*day)
+	}
+	for _, name := range stay[:3] {
+		write(name, 100*day)
+	}
+	write(stay[3], 13*day)
+	for _, name := range stay[4:] {
+		write(name, 100*day)
+	}
+	if err := os.Mkdir(filepath.Join(dir, archive(50*day)), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stay = append(stay, archive(50*day)) // a directory: not an archive
+
+	out, errOut, code := runCLIAt(t, clock, "backup", "--nats", env.URL(), "--dir", dir, "--keep", "14d")
+	if code != 0 {
+		t.Fatalf("backup --dir --keep: exit %d: %s%s", code, out, errOut)
+	}
+	written := filepath.Join(dir, "socialsync-20310301T030007Z.tar.gz")
+	if !strings.Contains(out, "written to "+written) {
+		t.Errorf("backup does not name %s:\n%s", written, out)
+	}
+	f, err := os.Open(written)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ar, err := readBackup(f)
+	if err != nil {
+		t.Fatalf("the archive written does not read back: %v", err)
+	}
+	if !ar.manifest.Created.Equal(now) || !strings.Contains(string(ar.data["KV_"+topology.BucketSettings]), "a-setting") {
+		t.Errorf("archive created %v with settings %q; want %v and the setting", ar.manifest.Created, ar.data["KV_"+topology.BucketSettings], now)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	want := append(slices.Clone(stay), filepath.Base(written))
+	slices.Sort(want)
+	if !slices.Equal(left, want) {
+		t.Errorf("left in the directory:\n%v\nwant\n%v", left, want)
+	}
+	for _, name := range gone {
+		if !strings.Contains(out, "deleted "+filepath.Join(dir, name)+" (older than 14d)") {
+			t.Errorf("the output does not name %s as deleted:\n%s", name, out)
+		}
+	}
+
+	// Another backup in the same second would overwrite it: refused.
+	if _, errOut, code := runCLIAt(t, clock, "backup", "--nats", env.URL(), "--dir", dir); code == 0 || !strings.Contains(errOut, "already exists") {
+		t.Errorf("a second backup in the same second: exit %d: %s", code, errOut)
+	}
+	// A week later with --keep 0: a new archive, nothing deleted.
+	later := now.Add(7 * day)
+	if out, errOut, code := runCLIAt(t, func() time.Time { return later }, "backup", "--nats", env.URL(), "--dir", dir, "--keep", "0"); code != 0 || strings.Contains(out, "deleted") {
+		t.Errorf("backup --keep 0: exit %d: %s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, backupName(later))); err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, archive(14*day))); err != nil {
+		t.Errorf("--keep 0 deleted an archive: %v", err)
+	}
+}
+
+// backup's --dir and --keep refuse what they cannot do, before connecting.
+func TestBackupDirUsage(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-o", file, "--dir", dir}, "-o and --dir both given"},
+		{[]string{"-o", file, "--keep", "14d"}, "--keep prunes the archives of --dir"},
+		{[]string{"--dir", dir, "--keep", "14x"}, `"14x": want whole days (14d) or a duration (36h)`},
+		{[]string{"--dir", dir, "--keep", "-3d"}, `"-3d": want whole days`},
+		{[]string{"--dir", dir, "--keep", "-36h"}, "cannot be negative"},
+		{[]string{"--dir", filepath.Join(dir, "missing")}, "--dir: stat"},
+		{[]string{"--dir", file}, "is not a directory"},
+	} {
+		// No NATS listens there: each is refused before connecting.
+		args := append([]string{"backup", "--nats", "nats://127.0.0.1:1"}, c.args...)
+		if _, errOut, code := runCLI(t, args...); code == 0 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d: %s; want %q", c.args, code, errOut, c.want)
+		}
+	}
+	var r retention
+	for in, want := range map[string]time.Duration{"14d": 14 * 24 * time.Hour, "36h": 36 * time.Hour, "0": 0, "1d": 24 * time.Hour} {
+		if err := r.Set(in); err != nil || time.Duration(r) != want {
+			t.Errorf("--keep %s: %v %v, want %v", in, time.Duration(r), err, want)
+		}
+	}
+}
+
+// A backup that fails deletes nothing: a fleet whose backups fail keeps
+// its last archives.
+func TestBackupFailedDeletesNothing(t *testing.T) {
+	srv := bustest.StartServer(t) // no socialsync stream: the backup fails
+	dir := t.TempDir()
+	now := time.Date(2031, 3, 1, 3, 0, 0, 0, time.UTC)
+	old := backupName(now.Add(-90 * 24 * time.Hour))
+	if err := os.WriteFile(filepath.Join(dir, old), []byte("the last good one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runCLIAt(t, func() time.Time { return now }, "backup", "--nats", srv.ClientURL(), "--dir", dir, "--keep", "14d")
+	if code == 0 || !strings.Contains(errOut, "topology not applied") {
+		t.Fatalf("backup of a server without socialsync streams: exit %d: %s", code, errOut)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != old {
+		t.Errorf("after a failed backup the directory holds %v, want only %s", entries, old)
 	}
 }
