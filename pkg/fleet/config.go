@@ -40,8 +40,7 @@ type Config struct {
 	RateMax             int           `envconfig:"RATE_MAX" default:"100" desc:"HighLevel requests per location in one rate window, fleet-wide"`
 	RateWindow          time.Duration `envconfig:"RATE_WINDOW" default:"10s" desc:"HighLevel's rolling rate window"`
 	RateDaily           int64         `envconfig:"RATE_DAILY" default:"200000" desc:"HighLevel requests per location and day (from one daily reset to the next), fleet-wide"`
-	// RateDailyReset is parsed by DailyReset: empty means not configured.
-	RateDailyReset string `envconfig:"RATE_DAILY_RESET" desc:"when, after midnight UTC, HighLevel's daily count starts again: a Go duration of whole seconds from 0s to under 24h (5h30m: 05:30 UTC); unset, midnight UTC until a reset hour is learned from HighLevel's X-RateLimit-Daily-Remaining; set, it wins over a learned one"`
+	RateDailyReset      string        `envconfig:"RATE_DAILY_RESET" desc:"when, after midnight UTC, HighLevel's daily count starts again: a Go duration of whole seconds from 0s to under 24h (5h30m: 05:30 UTC); unset, midnight UTC until a reset hour is learned from HighLevel's X-RateLimit-Daily-Remaining; set, it wins over a learned one"`
 	RateMaxWait         time.Duration `envconfig:"RATE_MAX_WAIT" default:"2s" desc:"longest a handler waits for a request permit before handing its message back for later"`
 	RateMaxDefer        time.Duration `envconfig:"RATE_MAX_DEFER" default:"5m" desc:"longest a message of a paced location (its window full, or its daily cap reached) is handed back for before it is looked at again"`
 	RateLease           int           `envconfig:"RATE_LEASE" default:"0" desc:"permits a process leases at once per location and lane while the location's budget is far from full, taken later with no NATS round trip (at most a tenth of SOCIALSYNC_RATE_MAX, for a tenth of the window, at most 1s); 0 (the default until a known flaw is mended, docs/rate-governance.md) turns leasing off"`
