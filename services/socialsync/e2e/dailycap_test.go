@@ -34,7 +34,9 @@ import (
 // letter, the new day's calls within the cap and counted from zero (the
 // doctor's count is HighLevel's count of calls since the reset).
 func TestDailyCapOnRealProcesses(t *testing.T) {
-	const daily, capped, other = 20, 30, 3
+	// capped leaves room after the reset: the 12 or so held triggers' writes
+	// and the fetcher's catalogue reads (4 on day one) fit in a new day of 20.
+	const daily, capped, other = 20, 26, 3
 	f := newFleet(t)
 	locs := f.locations(2)
 	a, b := locs[0], locs[1]
@@ -221,9 +223,10 @@ func TestDailyCapOnRealProcesses(t *testing.T) {
 
 // resetMargin is how long after TestDailyCapOnRealProcesses starts its
 // workers' daily reset comes: long enough for the cap and the checks at
-// the cap on a loaded 2-CPU machine: they took 7.6 s, the cap reached
-// 2.2 s after the start, on the 2-CPU machine shared with other builds
-// (the test logs both).
+// the cap on a loaded 2-CPU machine: on the 2-CPU machine shared with
+// other builds the cap came 0.7–2.2 s after the start and the checks were
+// done by 7.0–8.1 s (the test logs both, and fails naming resetMargin when
+// the reset comes first).
 const resetMargin = 45 * time.Second
 
 // callsByPath counts log's requests by method and path, ids replaced.
