@@ -472,7 +472,8 @@ func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
 //
 // Version 3 adds, after the open entries, the lanes' times (lanes.go):
 // interactiveAt, wantedUntil and backgroundAt, and the daily reset's
-// offset; versions 1 and 2 are read with none (a reset at midnight UTC).
+// offset (learned, or Config.DailyReset's); versions 1 and 2 are read with
+// none (a reset at midnight UTC, or the configured one: configure).
 //
 // Version 4 adds, after those, each open entry's leased permits, in the
 // entries' order (lease.go). A budget is written as version 3 while no
