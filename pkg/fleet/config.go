@@ -39,7 +39,8 @@ type Config struct {
 	// must be given the same values.
 	RateMax             int           `envconfig:"RATE_MAX" default:"100" desc:"HighLevel requests per location in one rate window, fleet-wide"`
 	RateWindow          time.Duration `envconfig:"RATE_WINDOW" default:"10s" desc:"HighLevel's rolling rate window"`
-	RateDaily           int64         `envconfig:"RATE_DAILY" default:"200000" desc:"HighLevel requests per location and UTC day, fleet-wide"`
+	RateDaily           int64         `envconfig:"RATE_DAILY" default:"200000" desc:"HighLevel requests per location and day (from one daily reset to the next), fleet-wide"`
+	RateDailyReset      string        `envconfig:"RATE_DAILY_RESET" desc:"when, after midnight UTC, HighLevel's daily count starts again: a Go duration of whole seconds from 0s to under 24h (5h30m: 05:30 UTC); unset, midnight UTC until a reset hour is learned from HighLevel's X-RateLimit-Daily-Remaining; set, it wins over a learned one"`
 	RateMaxWait         time.Duration `envconfig:"RATE_MAX_WAIT" default:"2s" desc:"longest a handler waits for a request permit before handing its message back for later"`
 	RateMaxDefer        time.Duration `envconfig:"RATE_MAX_DEFER" default:"5m" desc:"longest a message of a paced location (its window full, or its daily cap reached) is handed back for before it is looked at again"`
 	RateLease           int           `envconfig:"RATE_LEASE" default:"0" desc:"permits a process leases at once per location and lane while the location's budget is far from full, taken later with no NATS round trip (at most a tenth of SOCIALSYNC_RATE_MAX, for a tenth of the window, at most 1s); 0 (the default until a known flaw is mended, docs/rate-governance.md) turns leasing off"`
@@ -116,6 +117,9 @@ func (c Config) validate(tokens bool) error {
 		bad("TOKEN_REFRESH_MARGIN", "want more than SOCIALSYNC_RATE_MAX_WAIT (%v), got %v: a token read before the wait for a rate permit must still be valid after it",
 			c.RateMaxWait, c.TokenRefreshMargin)
 	}
+	if _, err := ParseDailyReset(c.RateDailyReset); err != nil {
+		bad("RATE_DAILY_RESET", "%v", err)
+	}
 	if c.RateLease < 0 {
 		bad("RATE_LEASE", "want 0 (no leasing) or more, got %d", c.RateLease)
 	}
@@ -176,4 +180,19 @@ func DefaultConfig() Config {
 		Limits:             DefaultStorageLimits(),
 		Retention:          DefaultRetention(),
 	}
+}
+
+// ParseDailyReset parses SOCIALSYNC_RATE_DAILY_RESET: nil when empty
+// (unset: the governor assumes midnight UTC and learns the reset from
+// HighLevel), else a duration of whole seconds from 0s to under 24h, the
+// time after midnight UTC at which HighLevel's daily count resets.
+func ParseDailyReset(s string) (*time.Duration, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d < 0 || d >= 24*time.Hour || d%time.Second != 0 {
+		return nil, fmt.Errorf("want a Go duration of whole seconds from 0s to under 24h after midnight UTC (5h30m for 05:30 UTC), got %q", s)
+	}
+	return &d, nil
 }

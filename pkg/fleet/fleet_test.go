@@ -42,6 +42,10 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"no retry horizon", func(c *fleet.Config) { c.RetryHorizon = 0 }, "SOCIALSYNC_RETRY_HORIZON"},
 		{"no crash limit", func(c *fleet.Config) { c.CrashLimit = 0 }, "SOCIALSYNC_CRASH_LIMIT"},
 		{"negative lease", func(c *fleet.Config) { c.RateLease = -1 }, "SOCIALSYNC_RATE_LEASE"},
+		{"daily reset not a duration", func(c *fleet.Config) { c.RateDailyReset = "05:30" }, "SOCIALSYNC_RATE_DAILY_RESET"},
+		{"daily reset a day or more", func(c *fleet.Config) { c.RateDailyReset = "24h" }, "SOCIALSYNC_RATE_DAILY_RESET"},
+		{"daily reset negative", func(c *fleet.Config) { c.RateDailyReset = "-1h" }, "SOCIALSYNC_RATE_DAILY_RESET"},
+		{"daily reset not whole seconds", func(c *fleet.Config) { c.RateDailyReset = "1h0.5s" }, "SOCIALSYNC_RATE_DAILY_RESET"},
 		{"refresh margin within the permit wait", func(c *fleet.Config) { c.TokenRefreshMargin = c.RateMaxWait }, "SOCIALSYNC_TOKEN_REFRESH_MARGIN"},
 	}
 	for _, tt := range tests {
@@ -123,5 +127,38 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Serve did not stop")
+	}
+}
+
+// SOCIALSYNC_RATE_DAILY_RESET, read from the environment: unset is no
+// configured reset (nil), a duration of whole seconds under a day is the
+// reset's time after midnight UTC, anything else an error naming it.
+func TestDailyResetFromTheEnvironment(t *testing.T) {
+	read := func(value string, set bool) (*time.Duration, error) {
+		if set {
+			t.Setenv("SOCIALSYNC_RATE_DAILY_RESET", value)
+		}
+		var c fleet.Config
+		if err := envconfig.Process("socialsync", &c); err != nil {
+			t.Fatal(err)
+		}
+		c.TokenKey = creds.NewKey()
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		return fleet.ParseDailyReset(c.RateDailyReset)
+	}
+	if d, err := read("", false); err != nil || d != nil {
+		t.Errorf("unset: %v, %v; want none", d, err)
+	}
+	for value, want := range map[string]time.Duration{"0s": 0, "5h30m15s": 5*time.Hour + 30*time.Minute + 15*time.Second, "23h59m59s": 24*time.Hour - time.Second} {
+		if d, err := read(value, true); err != nil || d == nil || *d != want {
+			t.Errorf("%q: %v, %v; want %v", value, d, err, want)
+		}
+	}
+	for _, value := range []string{"24h", "-1s", "1h0.5s", "05:30", "noon"} {
+		if _, err := read(value, true); !errors.Is(err, fleet.ErrConfig) || !strings.Contains(err.Error(), "SOCIALSYNC_RATE_DAILY_RESET") {
+			t.Errorf("%q: %v, want an error naming SOCIALSYNC_RATE_DAILY_RESET", value, err)
+		}
 	}
 }

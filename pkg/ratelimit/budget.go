@@ -43,9 +43,10 @@ type budget struct {
 	// come back for one; backgroundAt is when the latest background
 	// permit was handed out.
 	interactiveAt, wantedUntil, backgroundAt int64
-	// resetOffset is when, after midnight UTC (µs, whole hours), HighLevel
-	// starts its daily count again: 0 (midnight UTC) until learned from
-	// X-RateLimit-Daily-Remaining (see learn).
+	// resetOffset is when, after midnight UTC (µs), HighLevel starts its
+	// daily count again: 0 (midnight UTC) until learned from
+	// X-RateLimit-Daily-Remaining, at a whole hour (see learn), or the
+	// configured one (Config.DailyReset, see configure), which wins.
 	resetOffset int64
 }
 
@@ -90,6 +91,10 @@ type limits struct {
 	// lane is what a permit of the background lane may not take (see
 	// lanes.go); the zero value restricts nothing (the interactive lane).
 	lane laneRule
+	// reset is the configured daily reset's offset after midnight UTC,
+	// in µs (Config.DailyReset), when resetSet.
+	reset    int64
+	resetSet bool
 }
 
 func micros(t time.Time) int64 {
@@ -119,10 +124,24 @@ func (b *budget) dayOf(now int64) int64 { return (now - b.resetOffset) / dayMicr
 // header names it; its documentation names no time).
 func (b *budget) resetAt(now int64) int64 { return (b.dayOf(now)+1)*dayMicros + b.resetOffset }
 
+// configure gives b the configured daily reset (l.reset), when there is
+// one, in place of the offset it was read with: the configured reset wins
+// over a learned one. Every budget read from the bucket goes through it.
+// A count kept under another offset is taken as the day's count when its
+// day number is the same under the configured one, and as a past day's
+// otherwise; HighLevel's X-RateLimit-Daily-Remaining corrects it upward
+// (learn).
+func (b *budget) configure(l limits) {
+	if l.resetSet {
+		b.resetOffset = l.reset
+	}
+}
+
 // settle drops the grants no longer in the rolling window at now, and
 // starts a new day's count when the day (dayOf) changed. The other methods
 // give the same answers before and after: it only keeps the value small.
 func (b *budget) settle(now int64, l limits) {
+	b.configure(l)
 	if n := len(b.grants) - len(b.live(now, l)); n > 0 {
 		b.grants = slices.Delete(b.grants, 0, n)
 	}
@@ -371,6 +390,8 @@ type observation struct {
 // now after midnight UTC, for every later day (resetOffset): the first
 // response after a reset comes within the hour when the location is busy,
 // and a later one only makes b reset later than HighLevel, which is safe.
+// A configured reset (l.resetSet) is never learned over: b takes
+// HighLevel's smaller count, and keeps its offset.
 func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
 	if o.status == http.StatusTooManyRequests {
 		wait := o.retryAfter
@@ -428,7 +449,7 @@ func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
 	if !changed || !apply {
 		return changed
 	}
-	if reset {
+	if reset && !l.resetSet {
 		b.resetOffset = now % dayMicros / hourMicros * hourMicros
 		b.day = b.dayOf(now)
 	}
@@ -451,7 +472,8 @@ func (b *budget) learn(now int64, o observation, l limits, apply bool) bool {
 //
 // Version 3 adds, after the open entries, the lanes' times (lanes.go):
 // interactiveAt, wantedUntil and backgroundAt, and the daily reset's
-// offset; versions 1 and 2 are read with none (a reset at midnight UTC).
+// offset (learned, or Config.DailyReset's); versions 1 and 2 are read with
+// none (a reset at midnight UTC, or the configured one: configure).
 //
 // Version 4 adds, after those, each open entry's leased permits, in the
 // entries' order (lease.go). A budget is written as version 3 while no

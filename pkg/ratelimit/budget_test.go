@@ -478,3 +478,96 @@ func TestLearnsTheDailyReset(t *testing.T) {
 		}
 	}
 }
+
+// A configured daily reset (Config.DailyReset) numbers the days from it:
+// a day runs from one reset to the next, across midnight UTC, and the
+// offset wraps (a reset a second before midnight). It wins over the offset
+// a budget was read with, learning never moves it, and the encodings keep
+// it (version 3) or drop it for the previous release (version 2).
+func TestConfiguredDailyReset(t *testing.T) {
+	midnight := utcDay(t0) * dayMicros
+	for _, reset := range []time.Duration{0, 5*time.Hour + 30*time.Minute + 15*time.Second, 24*time.Hour - time.Second} {
+		l := testLimits
+		l.reset, l.resetSet = reset.Microseconds(), true
+		at := midnight + l.reset // today's reset
+		b := budget{resetOffset: 21 * hourMicros}
+		b.settle(at-1, l)
+		if b.resetOffset != l.reset {
+			t.Fatalf("reset %v: offset %v after settle, want the configured one over the budget's 21h", reset, durationMicros(b.resetOffset))
+		}
+		// Day numbers: one day from a reset to the next, consistent on
+		// both sides of midnight UTC.
+		if b.dayOf(at-1)+1 != b.dayOf(at) || b.dayOf(at) != b.dayOf(at+dayMicros-1) || b.dayOf(at+dayMicros) != b.dayOf(at)+1 {
+			t.Errorf("reset %v: days %d, %d, %d, %d around today's and tomorrow's reset", reset,
+				b.dayOf(at-1), b.dayOf(at), b.dayOf(at+dayMicros-1), b.dayOf(at+dayMicros))
+		}
+		if reset > 0 && b.dayOf(midnight-1) != b.dayOf(midnight) {
+			t.Errorf("reset %v: midnight UTC starts a day (%d, %d)", reset, b.dayOf(midnight-1), b.dayOf(midnight))
+		}
+		if got := b.resetAt(at - 1); got != at {
+			t.Errorf("reset %v: resetAt a µs before = %v, want %v", reset, time.UnixMicro(got).UTC(), time.UnixMicro(at).UTC())
+		}
+		if got := b.resetAt(at); got != at+dayMicros {
+			t.Errorf("reset %v: resetAt the reset = %v, want the next day's", reset, time.UnixMicro(got).UTC())
+		}
+
+		// The day's count reaches the cap a minute before the reset: no
+		// permit, a wait to the reset; at the reset, permits again.
+		now := at - 60_000_000
+		b = budget{}
+		b.settle(now, l)
+		for i := int64(0); i < l.daily; i += 10 {
+			now += l.span
+			b.settle(now, l)
+			if n, wait := b.take(now, 10, 1, l); n != 10 {
+				t.Fatalf("reset %v: %d permits after %d, wait %v; want 10", reset, n, i, wait)
+			}
+			b.release(1, 0, []int64{now, now, now, now, now, now, now, now, now, now}, now, l)
+		}
+		if now >= at {
+			t.Fatal("the cap comes after the reset: the test's arithmetic is wrong")
+		}
+		now = at - 1
+		b.settle(now, l)
+		if n, wait := b.take(now, 1, 1, l); n != 0 || wait != durationMicros(1) {
+			t.Errorf("reset %v: a µs before the reset: %d permits, wait %v; want none, 1µs", reset, n, wait)
+		}
+		now = at
+		b.settle(now, l)
+		if n, _ := b.take(now, 1, 1, l); n != 1 || b.usedOn(now) != 1 {
+			t.Errorf("reset %v: at the reset: %d permits, %d used; want 1, 1", reset, n, b.usedOn(now))
+		}
+
+		// HighLevel counting far fewer than the budget is not learned as
+		// a reset at the hour: its count is taken, the offset kept.
+		now = at + 2*hourMicros + 17_000_000
+		b = budget{day: (now - l.reset) / dayMicros, used: 80, max: 10, daily: 100, resetOffset: l.reset}
+		o := observation{status: 200, rateLimit: ghl.RateLimit{Present: true, Max: 10, Remaining: 9,
+			Interval: 900 * time.Millisecond, DailyLimit: 100, DailyRemaining: 98}}
+		b.settle(now, l)
+		b.learn(now, o, l, true)
+		if b.resetOffset != l.reset || b.usedOn(now) != 2 {
+			t.Errorf("reset %v: after HighLevel's count of 2: offset %v, %d used; want the configured offset, 2", reset,
+				durationMicros(b.resetOffset), b.usedOn(now))
+		}
+
+		// Version 3 keeps the offset; version 2 (the previous release's)
+		// has none, and a configured reader puts it back.
+		got, err := unmarshalBudget(b.marshal(false))
+		if err != nil || got.resetOffset != l.reset {
+			t.Errorf("reset %v: version 3 read back with offset %v (%v)", reset, durationMicros(got.resetOffset), err)
+		}
+		prev := b.marshal(true)
+		if prev[0] != budgetVersionV2 {
+			t.Fatalf("previous encoding is version %d", prev[0])
+		}
+		got, err = unmarshalBudget(prev)
+		if err != nil || got.resetOffset != 0 {
+			t.Errorf("reset %v: version 2 read back with offset %v (%v), want none", reset, durationMicros(got.resetOffset), err)
+		}
+		got.settle(now, l)
+		if got.resetOffset != l.reset {
+			t.Errorf("reset %v: version 2 settled with offset %v, want the configured one", reset, durationMicros(got.resetOffset))
+		}
+	}
+}

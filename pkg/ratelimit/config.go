@@ -33,8 +33,16 @@ type Config struct {
 	// Max requests in any rolling Window, per resource.
 	Max    int
 	Window time.Duration
-	// Daily requests per resource and UTC day.
+	// Daily requests per resource and day (see DailyReset).
 	Daily int64
+	// DailyReset is when, after midnight UTC, HighLevel's daily count
+	// starts again (whole seconds, from 0 to under 24h): the operator's
+	// SOCIALSYNC_RATE_DAILY_RESET. HighLevel names no reset time; nil
+	// means midnight UTC until a reset is learned from
+	// X-RateLimit-Daily-Remaining (budget.learn), at the whole hour it was
+	// seen. Set, it wins over a learned one: the budgets this process
+	// writes carry it, and it is never learned over.
+	DailyReset *time.Duration
 	// MaxWait is the longest Acquire blocks; when a permit is further
 	// away, it returns a *PacedError at once.
 	MaxWait time.Duration
@@ -127,6 +135,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Lease < 0 {
 		bad("Lease", c.Lease)
 	}
+	if d := c.DailyReset; d != nil && (*d < 0 || *d >= 24*time.Hour || *d%time.Second != 0) {
+		errs = append(errs, fmt.Errorf("%w: DailyReset must be whole seconds from 0s to under 24h after midnight UTC, got %v", ErrConfig, *d))
+	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
@@ -170,6 +181,10 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 func (c Config) limits() limits {
-	return limits{max: int64(c.Max), daily: c.Daily, window: c.Window.Microseconds(), span: (c.Window + c.Guard).Microseconds(),
+	l := limits{max: int64(c.Max), daily: c.Daily, window: c.Window.Microseconds(), span: (c.Window + c.Guard).Microseconds(),
 		flight: c.FlightBound.Microseconds()}
+	if c.DailyReset != nil {
+		l.reset, l.resetSet = c.DailyReset.Microseconds(), true
+	}
+	return l
 }

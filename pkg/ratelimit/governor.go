@@ -672,7 +672,9 @@ func (g *Governor) load(ctx context.Context, r *resource) error {
 	e, err := g.kv.Get(ctx, r.key)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
-		r.store(budget{}, 0, g.cfg.Now())
+		var b budget
+		b.configure(g.lim)
+		r.store(b, 0, g.cfg.Now())
 		return nil
 	case err != nil:
 		return fmt.Errorf("read rate budget of %s: %w", r.id, err)
@@ -684,6 +686,7 @@ func (g *Governor) load(ctx context.Context, r *resource) error {
 		g.cfg.Log.Warn("undecodable rate budget; counting its window as full", "location", r.id)
 		b = budget{grants: []grant{{at: micros(g.cfg.Now()), n: g.lim.max}}}
 	}
+	b.configure(g.lim)
 	r.store(b, e.Revision(), g.cfg.Now())
 	return nil
 }

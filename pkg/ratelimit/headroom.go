@@ -27,13 +27,18 @@ type Headroom struct {
 	DailyUsed int64
 	// PausedUntil is the end of a pause a 429 asked for; zero when none.
 	PausedUntil time.Time
-	// DailyResetAt is when the day's count starts again: the next midnight
+	// DailyResetAt is when the day's count starts again: the configured
+	// reset (Config.DailyReset) when there is one, else the next midnight
 	// UTC, or the hour after it that HighLevel's X-RateLimit-Daily-Remaining
 	// showed its reset at (HighLevel names no reset time; see
 	// budget.learn). Until then, at
 	// BackgroundDaily(Daily) only interactive calls are made, and at Daily
 	// none: the location's work is deferred to DailyResetAt.
 	DailyResetAt time.Time
+	// DailyResetConfigured reports whether DailyResetAt comes from
+	// Config.DailyReset rather than from the budget (learned, or midnight
+	// UTC).
+	DailyResetConfigured bool
 }
 
 // Remaining is the permits free in the current window.
@@ -89,9 +94,10 @@ func (g *Governor) Headroom(ctx context.Context, loc string) (Headroom, error) {
 
 // headroomOf is what is left of budget b at now (µs).
 func (g *Governor) headroomOf(b budget, now int64) Headroom {
+	b.configure(g.lim)
 	l := b.limits(g.lim)
 	h := Headroom{Max: l.max, Window: g.cfg.Window, Used: b.heldAt(now, l), Daily: l.daily, DailyUsed: b.usedOn(now),
-		DailyResetAt: time.UnixMicro(b.resetAt(now)).UTC()}
+		DailyResetAt: time.UnixMicro(b.resetAt(now)).UTC(), DailyResetConfigured: g.lim.resetSet}
 	if b.pausedUntil > now {
 		h.PausedUntil = time.UnixMicro(b.pausedUntil)
 	}

@@ -76,13 +76,17 @@ type rateBudget struct {
 	DailyRemaining int64   `json:"dailyRemaining"`
 	// DailyResetAt is when the day's count starts again; past the daily
 	// cap the location's work is deferred to it.
-	DailyResetAt time.Time  `json:"dailyResetAt"`
-	PausedUntil  *time.Time `json:"pausedUntil,omitempty"`
+	DailyResetAt time.Time `json:"dailyResetAt"`
+	// DailyResetConfigured: DailyResetAt is SOCIALSYNC_RATE_DAILY_RESET's,
+	// not learned from HighLevel (or midnight UTC).
+	DailyResetConfigured bool       `json:"dailyResetConfigured"`
+	PausedUntil          *time.Time `json:"pausedUntil,omitempty"`
 }
 
 func toRateBudget(hr ratelimit.Headroom) *rateBudget {
 	out := &rateBudget{Max: hr.Max, WindowSeconds: hr.Window.Seconds(), Used: hr.Used, Remaining: hr.Remaining(),
-		Daily: hr.Daily, DailyUsed: hr.DailyUsed, DailyRemaining: hr.DailyRemaining(), DailyResetAt: hr.DailyResetAt}
+		Daily: hr.Daily, DailyUsed: hr.DailyUsed, DailyRemaining: hr.DailyRemaining(), DailyResetAt: hr.DailyResetAt,
+		DailyResetConfigured: hr.DailyResetConfigured}
 	if !hr.PausedUntil.IsZero() {
 		p := hr.PausedUntil.UTC()
 		out.PausedUntil = &p

@@ -13,7 +13,8 @@ func doctorCmd(ctx context.Context, env *Env, args []string) error {
 		"statistics endpoints, with their latency and rate-limit headroom, and obvious data problems.\n"+
 		"Exits non-zero when a call fails. An expired OAuth token is refreshed when the app's credentials are set.\n"+
 		"The dashboard's console (POST /v1/locations/{loc}/doctor) runs the same checks in the stats worker.\n\n"+
-		"Environment:\n"+usageOf(&oauthConfig{}))
+		"Environment:\n"+usageOf(&oauthConfig{})+
+		"  SOCIALSYNC_RATE_DAILY_RESET  the workers' configured daily reset after midnight UTC, if any (shown as configured)\n")
 	url := natsFlag(fs)
 	loc := fs.String("location", "", "HighLevel location (sub-account) id (required)")
 	timeout := fs.Duration("timeout", 30*time.Second, "bound on each call")

@@ -4,18 +4,29 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
 )
 
 // dailyReport prints loc's HighLevel calls today, from the fleet's shared
 // rate budget, and the forecast of when today's rate reaches the daily
 // cap. An unreadable budget is a line of the report, not a failure.
+//
+// The reset is the one SOCIALSYNC_RATE_DAILY_RESET configures, read from
+// the doctor's environment as the workers read it from theirs; without it,
+// the one the budget carries (which workers with it configured write).
 func dailyReport(ctx context.Context, out io.Writer, js jetstream.JetStream, loc string, now time.Time) {
-	gov, err := ratelimit.Open(ctx, js, ratelimit.Config{})
+	reset, err := fleet.ParseDailyReset(os.Getenv("SOCIALSYNC_RATE_DAILY_RESET"))
+	if err != nil {
+		fmt.Fprintf(out, "daily calls: unknown (SOCIALSYNC_RATE_DAILY_RESET: %v)\n", err)
+		return
+	}
+	gov, err := ratelimit.Open(ctx, js, ratelimit.Config{DailyReset: reset})
 	var hr ratelimit.Headroom
 	if err == nil {
 		hr, err = gov.Headroom(ctx, loc)
@@ -33,8 +44,18 @@ func dailyLine(hr ratelimit.Headroom, now time.Time) string {
 	if hr.Daily > 0 {
 		pct = 100 * float64(hr.DailyUsed) / float64(hr.Daily)
 	}
-	reset := hr.DailyResetAt.UTC().Format("15:04 UTC")
-	line := fmt.Sprintf("daily calls: %d of %d today (%.1f%%), reset at %s; ", hr.DailyUsed, hr.Daily, pct, reset)
+	reset := hr.DailyResetAt.UTC()
+	var how string
+	switch {
+	case hr.DailyResetConfigured:
+		how = "configured"
+	case reset.Equal(reset.Truncate(24 * time.Hour)):
+		how = "midnight UTC until one is learned"
+	default:
+		how = "learned"
+	}
+	line := fmt.Sprintf("daily calls: %d of %d today (%.1f%%), reset at %s UTC (%s); ", hr.DailyUsed, hr.Daily, pct,
+		reset.Format("15:04:05"), how)
 	switch at, ok := hr.DailyForecast(now); {
 	case hr.DailyUsed >= hr.Daily:
 		line += "cap reached: the location's work is held until the reset"
