@@ -136,7 +136,7 @@ func TestConnectLocationThenListAndDoctor(t *testing.T) {
 	}
 	for _, want := range []string{"GET /social-media-posting/{locationId}/tags", "GET /social-media-posting/{locationId}/accounts",
 		"POST /social-media-posting/statistics", "200 ok", "/100", "/200000", "scopes: " + strings.Join(ghl.LocationScopes(), " "),
-		"optional features: location_tags on; custom_values on", "daily calls: ", " UTC; at today's rate"} {
+		"optional features: location_tags on; custom_values on", "daily calls: ", "reset at 00:00:00 UTC (midnight UTC until one is learned); at today's rate"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, doc)
 		}
