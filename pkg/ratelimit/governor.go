@@ -369,6 +369,7 @@ func (g *Governor) pump(r *resource) {
 		r.mu.Lock()
 		now := micros(g.cfg.Now())
 		r.expire(now, false)
+		r.serveLeased(now)
 		n := len(r.waiters)
 		nB := int64(r.inLane(ghl.LaneBackground))
 		want := r.wantUntil
@@ -546,14 +547,16 @@ func (r *resource) leave(w *waiter) bool {
 }
 
 // estimate returns how long the k-th next permit of lane is at least
-// away, by this process's latest copy of the budget: the others' grants
-// since can only make it longer. The caller holds r.mu.
+// away, by this process's latest copy of the budget, with its own entry
+// as the process knows it (own): the others' grants since can only make
+// it longer. The caller holds r.mu.
 func (r *resource) estimate(now time.Time, k int, lane ghl.Lane, l limits) time.Duration {
 	if !r.viewOK {
 		return 0
 	}
 	us := micros(now)
-	return r.view.eta(us, int64(k), r.view.forLane(us, l, lane))
+	b := r.own(us)
+	return b.eta(us, int64(k), b.forLane(us, l, lane))
 }
 
 // deferral returns how long a caller of lane that cannot wait now should
