@@ -108,6 +108,10 @@ type resource struct {
 	lease, leaseUntil [2]int64
 	spent             int64
 	returns, returned int64
+	// back counts the leased permits given back (expire) that the budget
+	// has not been told of: its copy still counts them as this
+	// process's (own).
+	back int64
 	// lastUsed is when the resource was last asked for (guarded by the
 	// Governor's mu).
 	lastUsed time.Time
@@ -375,7 +379,7 @@ func (g *Governor) pump(r *resource) {
 		want := r.wantUntil
 		rel := slices.Clone(r.pending)
 		open := r.open
-		spent, unspent, returns, leaseEnd := r.spent, r.unspent(), r.returns, r.leaseEnd()
+		spent, unspent, returns, back, leaseEnd := r.spent, r.unspent(), r.returns, r.back, r.leaseEnd()
 		quiet := n == 0 && (want <= r.wantWritten || !failing.IsZero())
 		if quiet && leaseEnd > now && failing.IsZero() && (len(rel) == 0 || g.farFromFull(r, now)) {
 			// A lease stands: the releases wait for its end, or for the
@@ -398,6 +402,7 @@ func (g *Governor) pump(r *resource) {
 			r.pending = nil
 			r.spent = 0
 			r.returned = r.returns
+			r.back = 0
 			r.pumping = false
 			r.mu.Unlock()
 			return
@@ -460,6 +465,7 @@ func (g *Governor) pump(r *resource) {
 		r.pending = slices.Delete(r.pending, 0, len(rel))
 		r.spent -= spent
 		r.returned = returns
+		r.back -= back
 		for ln, got := range [2]int64{leaseI, leaseB} {
 			if got > 0 {
 				r.lease[ln] += got

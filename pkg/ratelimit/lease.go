@@ -145,41 +145,36 @@ func (g *Governor) farFromFull(r *resource, now int64) bool {
 	return b.heldAt(now, g.lim) <= b.limits(g.lim).max/leaseFull
 }
 
-// own returns r's copy of the budget (the view) with this process's entry
-// as the process knows it at now (µs), for the process's own estimates:
-// the process owns its entry and knows its count, which the budget learns
-// at the process's next write. The leased permits whose lease has ended
-// unspent are not counted, whether the pump gave them back already
-// (expire) or not yet; releases not yet written still count as open
-// permits, as in the copy. So a caller of this process arriving between a
-// lease's end and the write that returns it is not paced for a permit the
-// lease no longer holds: it waits, and the pump's next write both returns
-// the lease (release sets the entry's count) and takes the caller's permit
-// (takeLanes), from the same budget. The copy only ever loses permits of
-// this process's entry here, never gains; the budget itself is changed by
-// writes only. The caller holds r.mu.
+// own returns r's copy of the budget (the view) for the process's own
+// estimates at now (µs), without the leased permits whose lease has ended
+// unspent and whose return the budget has not been told of yet: given
+// back by expire (back) or not yet. The copy counts them in this
+// process's entry until the write that returns them; the process owns
+// that entry and knows they are free. So a caller of this process
+// arriving between a lease's end and that write is not paced for a permit
+// the lease no longer holds: it waits, and the pump's next write both
+// returns the lease (release sets the entry's count) and takes the
+// caller's permit (takeLanes), from the same budget. Without leases, own
+// is the copy. The caller holds r.mu.
 func (r *resource) own(now int64) budget {
 	b := r.view
+	ended := r.back
+	for ln := range r.lease {
+		if now >= r.leaseUntil[ln] {
+			ended += r.lease[ln]
+		}
+	}
+	if ended <= 0 {
+		return b
+	}
 	i := slices.IndexFunc(b.open, func(o openGrant) bool { return o.proc == r.proc })
 	if i < 0 {
 		return b
 	}
-	n := r.open + int64(len(r.pending))
-	leased := r.unspent() + r.spent
-	for ln := range r.lease {
-		if now >= r.leaseUntil[ln] {
-			n -= r.lease[ln]
-			leased -= r.lease[ln]
-		}
-	}
-	o := b.open[i]
-	if n >= o.n && leased >= o.leased {
-		return b
-	}
 	b.open = slices.Clone(b.open)
-	o.n = max(min(o.n, n), 0)
-	o.leased = max(min(o.leased, leased, o.n), 0)
-	b.open[i] = o
+	o := &b.open[i]
+	o.n = max(o.n-ended, 0)
+	o.leased = max(min(o.leased-ended, o.n), 0)
 	return b
 }
 
@@ -235,6 +230,7 @@ func (r *resource) expire(now int64, all bool) {
 		if all || now >= r.leaseUntil[ln] {
 			if r.lease[ln] > 0 {
 				r.open -= r.lease[ln]
+				r.back += r.lease[ln]
 				r.lease[ln] = 0
 				r.returns++
 			}
