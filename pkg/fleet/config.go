@@ -43,7 +43,7 @@ type Config struct {
 	RateDailyReset      string        `envconfig:"RATE_DAILY_RESET" desc:"when, after midnight UTC, HighLevel's daily count starts again: a Go duration of whole seconds from 0s to under 24h (5h30m: 05:30 UTC); unset, midnight UTC until a reset hour is learned from HighLevel's X-RateLimit-Daily-Remaining; set, it wins over a learned one"`
 	RateMaxWait         time.Duration `envconfig:"RATE_MAX_WAIT" default:"2s" desc:"longest a handler waits for a request permit before handing its message back for later"`
 	RateMaxDefer        time.Duration `envconfig:"RATE_MAX_DEFER" default:"5m" desc:"longest a message of a paced location (its window full, or its daily cap reached) is handed back for before it is looked at again"`
-	RateLease           int           `envconfig:"RATE_LEASE" default:"0" desc:"permits a process leases at once per location and lane while the location's budget is far from full, taken later with no NATS round trip (at most a tenth of SOCIALSYNC_RATE_MAX, for a tenth of the window, at most 1s); 0 (the default until a known flaw is mended, docs/rate-governance.md) turns leasing off"`
+	RateLease           int           `envconfig:"RATE_LEASE" default:"5" desc:"permits a process leases at once per location and lane while the location's budget is far from full, taken later with no NATS round trip (at most a tenth of SOCIALSYNC_RATE_MAX, for a tenth of the window, at most 1s); 0 turns leasing off"`
 	RatePreviousBudgets bool          `envconfig:"RATE_PREVIOUS_BUDGETS" default:"false" desc:"write the rate budgets in the form the previous release (v0.1.0) reads, without the lanes' times, the learned daily reset hour and leases: set it on this release's workers while replicas of v0.1.0 still run beside them (docs/operations.md)"`
 	// How long failing work is retried, and how often a message may take
 	// its process down, before it becomes a dead letter.
@@ -172,7 +172,7 @@ func DefaultConfig() Config {
 		RateDaily:          200_000,
 		RateMaxWait:        2 * time.Second,
 		RateMaxDefer:       5 * time.Minute,
-		RateLease:          0,
+		RateLease:          5,
 		RetryHorizon:       bus.DefaultRetryHorizon,
 		CrashLimit:         bus.DefaultCrashLimit,
 		PauseMax:           DefaultPauseMax,

@@ -108,6 +108,10 @@ type resource struct {
 	lease, leaseUntil [2]int64
 	spent             int64
 	returns, returned int64
+	// back counts the leased permits given back (expire) that the budget
+	// has not been told of: its copy still counts them as this
+	// process's (own).
+	back int64
 	// lastUsed is when the resource was last asked for (guarded by the
 	// Governor's mu).
 	lastUsed time.Time
@@ -369,12 +373,13 @@ func (g *Governor) pump(r *resource) {
 		r.mu.Lock()
 		now := micros(g.cfg.Now())
 		r.expire(now, false)
+		r.serveLeased(now)
 		n := len(r.waiters)
 		nB := int64(r.inLane(ghl.LaneBackground))
 		want := r.wantUntil
 		rel := slices.Clone(r.pending)
 		open := r.open
-		spent, unspent, returns, leaseEnd := r.spent, r.unspent(), r.returns, r.leaseEnd()
+		spent, unspent, returns, back, leaseEnd := r.spent, r.unspent(), r.returns, r.back, r.leaseEnd()
 		quiet := n == 0 && (want <= r.wantWritten || !failing.IsZero())
 		if quiet && leaseEnd > now && failing.IsZero() && (len(rel) == 0 || g.farFromFull(r, now)) {
 			// A lease stands: the releases wait for its end, or for the
@@ -397,6 +402,7 @@ func (g *Governor) pump(r *resource) {
 			r.pending = nil
 			r.spent = 0
 			r.returned = r.returns
+			r.back = 0
 			r.pumping = false
 			r.mu.Unlock()
 			return
@@ -459,6 +465,7 @@ func (g *Governor) pump(r *resource) {
 		r.pending = slices.Delete(r.pending, 0, len(rel))
 		r.spent -= spent
 		r.returned = returns
+		r.back -= back
 		for ln, got := range [2]int64{leaseI, leaseB} {
 			if got > 0 {
 				r.lease[ln] += got
@@ -546,14 +553,16 @@ func (r *resource) leave(w *waiter) bool {
 }
 
 // estimate returns how long the k-th next permit of lane is at least
-// away, by this process's latest copy of the budget: the others' grants
-// since can only make it longer. The caller holds r.mu.
+// away, by this process's latest copy of the budget, with its own entry
+// as the process knows it (own): the others' grants since can only make
+// it longer. The caller holds r.mu.
 func (r *resource) estimate(now time.Time, k int, lane ghl.Lane, l limits) time.Duration {
 	if !r.viewOK {
 		return 0
 	}
 	us := micros(now)
-	return r.view.eta(us, int64(k), r.view.forLane(us, l, lane))
+	b := r.own(us)
+	return b.eta(us, int64(k), b.forLane(us, l, lane))
 }
 
 // deferral returns how long a caller of lane that cannot wait now should

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/ghl"
@@ -28,6 +29,25 @@ import (
 // until its response plus the window. A leased permit is never spent
 // after its lease's end, and the process's entry holds its permits until
 // the lease's end plus FlightBound plus the window should it die.
+//
+// The process spends its lease before it asks the budget for more, and
+// never counts against its own callers the permits its lease no longer
+// holds; neither changes what the budget holds:
+//   - Its waiting callers of a lane are handed the lane's leased permits,
+//     oldest first, before the pump's next write (serveLeased): a caller
+//     that arrives while others of its lane wait goes after them, and they
+//     take the lease rather than be paced for permits the budget counts as
+//     this process's already.
+//   - When a lease ends unspent, the process's own estimates (own) no
+//     longer count its permits, although its copy of the budget does until
+//     the write that gives them back: a caller arriving meanwhile waits for
+//     that write, which both gives them back (release sets the entry's
+//     open count) and takes the caller's permit (takeLanes), on the same
+//     revision of the budget, as any permit is taken. The estimates decide
+//     only whether a caller waits or is told to come back; what the budget
+//     holds at every revision is what its compare-and-set writes made it,
+//     so the bound is untouched: a permit taken by that write counts from
+//     that write, and the permits given back by it counted until it.
 //
 // Far from full means: after the lease, at most half of the window's
 // limit (less the interactive reserve for the background lane) is held;
@@ -118,7 +138,44 @@ func (b *budget) entry(proc, now int64) *openGrant {
 // share of the window a lease may leave held, at now (µs). The caller
 // holds r.mu.
 func (g *Governor) farFromFull(r *resource, now int64) bool {
-	return r.viewOK && r.view.heldAt(now, g.lim) <= r.view.limits(g.lim).max/leaseFull
+	if !r.viewOK {
+		return false
+	}
+	b := r.own(now)
+	return b.heldAt(now, g.lim) <= b.limits(g.lim).max/leaseFull
+}
+
+// own returns r's copy of the budget (the view) for the process's own
+// estimates at now (µs), without the leased permits whose lease has ended
+// unspent and whose return the budget has not been told of yet: given
+// back by expire (back) or not yet. The copy counts them in this
+// process's entry until the write that returns them; the process owns
+// that entry and knows they are free. So a caller of this process
+// arriving between a lease's end and that write is not paced for a permit
+// the lease no longer holds: it waits, and the pump's next write both
+// returns the lease (release sets the entry's count) and takes the
+// caller's permit (takeLanes), from the same budget. Without leases, own
+// is the copy. The caller holds r.mu.
+func (r *resource) own(now int64) budget {
+	b := r.view
+	ended := r.back
+	for ln := range r.lease {
+		if now >= r.leaseUntil[ln] {
+			ended += r.lease[ln]
+		}
+	}
+	if ended <= 0 {
+		return b
+	}
+	i := slices.IndexFunc(b.open, func(o openGrant) bool { return o.proc == r.proc })
+	if i < 0 {
+		return b
+	}
+	b.open = slices.Clone(b.open)
+	o := &b.open[i]
+	o.n = max(o.n-ended, 0)
+	o.leased = max(min(o.leased-ended, o.n), 0)
+	return b
 }
 
 // spend hands a caller of lane one of r's leased permits at now (µs), and
@@ -131,6 +188,32 @@ func (r *resource) spend(now int64, lane ghl.Lane) bool {
 	r.lease[lane]--
 	r.spent++
 	return true
+}
+
+// serveLeased hands r's leased permits whose lease has not ended at now
+// (µs) to the waiting callers of their lane, oldest first, and returns how
+// many it handed out. spend hands a caller a leased permit only when none
+// of its lane waits, so that it goes after them; the pump serves those
+// waiting from the lease here, before it asks the budget for more: a lease
+// never stands unspent while callers of its lane wait, and are paced, for
+// permits the budget counts as this process's already. The caller holds
+// r.mu.
+func (r *resource) serveLeased(now int64) int64 {
+	var quota [2]int64
+	for ln := range r.lease {
+		if now < r.leaseUntil[ln] {
+			quota[ln] = min(r.lease[ln], int64(r.inLane(ghl.Lane(ln))))
+		}
+	}
+	if quota[0]+quota[1] == 0 {
+		return 0
+	}
+	served := r.serve(quota[0], quota[1])
+	for ln := range r.lease {
+		r.lease[ln] -= quota[ln]
+	}
+	r.spent += served
+	return served
 }
 
 // leased reports whether a caller of lane would be handed a leased permit
@@ -147,6 +230,7 @@ func (r *resource) expire(now int64, all bool) {
 		if all || now >= r.leaseUntil[ln] {
 			if r.lease[ln] > 0 {
 				r.open -= r.lease[ln]
+				r.back += r.lease[ln]
 				r.lease[ln] = 0
 				r.returns++
 			}

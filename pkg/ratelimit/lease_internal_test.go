@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -180,5 +181,83 @@ func TestLeaseEncoding(t *testing.T) {
 	bad[len(bad)-1] = 2
 	if _, err := unmarshalBudget(bad); err == nil {
 		t.Error("a lease larger than its entry accepted")
+	}
+}
+
+// A lease that ends unspent is not counted by its process's own estimates
+// while the write that returns it is still to come: a caller of the
+// process arriving meanwhile, with the window otherwise full, is told its
+// permit is free (it waits for the pump's write, which returns the lease
+// and takes its permit), not that the location is paced. Before the
+// lease's end, and for the other processes, the leased permits are held.
+func TestEndedLeaseNotCountedByItsProcess(t *testing.T) {
+	l := testLimits
+	until := t0 + 100_000
+	// The process holds 9 permits in flight and leased 1, which makes the
+	// window full (10).
+	view := budget{day: utcDay(t0), used: 9, open: []openGrant{{proc: 1, n: 10, latest: until, leased: 1}}}
+	r := &resource{proc: 1, view: view, viewOK: true, open: 10}
+	r.lease[ghl.LaneInteractive], r.leaseUntil[ghl.LaneInteractive] = 1, until
+	at := func(us int64) time.Time { return time.UnixMicro(us) }
+
+	if got := r.estimate(at(until-1), 1, ghl.LaneBackground, l); got == 0 {
+		t.Error("a background caller is told a permit is free while the interactive lease holds it")
+	}
+	if got := r.estimate(at(until), 1, ghl.LaneInteractive, l); got != 0 {
+		t.Errorf("at the lease's end, before its return is written: next permit in %v, want free", got)
+	}
+	if got := r.estimate(at(until), 2, ghl.LaneInteractive, l); got == 0 {
+		t.Error("the lease's end freed more than its one unspent permit")
+	}
+	r.expire(until, false)
+	if got := r.estimate(at(until), 1, ghl.LaneInteractive, l); got != 0 {
+		t.Errorf("after the pump gave the lease back, before its write: next permit in %v, want free", got)
+	}
+	b := r.own(until)
+	if held, day := b.heldAt(until, l), b.dayUsed(until); held != 9 || day != 9 {
+		t.Errorf("own copy holds %d, day %d; want 9 and 9", held, day)
+	}
+	// The copy itself, which other estimates and the next write start
+	// from, is unchanged: only the budget's writes change it.
+	if r.view.open[0].n != 10 || r.view.open[0].leased != 1 {
+		t.Errorf("the copy was changed: %+v", r.view.open[0])
+	}
+	// A release not yet written still counts as an open permit.
+	r.open--
+	r.pending = append(r.pending, until)
+	b = r.own(until)
+	if held := b.heldAt(until, l); held != 9 {
+		t.Errorf("own copy holds %d with a release not yet written, want 9", held)
+	}
+}
+
+// The pump hands a lane's waiting callers the lane's leased permits,
+// oldest first, before its lease's end: a lease never stands unspent
+// while callers of its lane wait (and are paced for want of permits the
+// budget counts as their process's).
+func TestWaitersServedFromTheLease(t *testing.T) {
+	r := &resource{open: 3}
+	r.lease[ghl.LaneInteractive], r.leaseUntil[ghl.LaneInteractive] = 1, t0+1000
+	r.lease[ghl.LaneBackground], r.leaseUntil[ghl.LaneBackground] = 2, t0+1000
+	first, second := &waiter{ready: make(chan struct{})}, &waiter{ready: make(chan struct{})}
+	r.waiters = []*waiter{first, second}
+	if got := r.serveLeased(t0); got != 1 {
+		t.Fatalf("served %d, want 1 (the interactive lease's one permit)", got)
+	}
+	select {
+	case <-first.ready:
+	default:
+		t.Error("the oldest caller was not served")
+	}
+	if len(r.waiters) != 1 || r.waiters[0] != second {
+		t.Error("the second caller is not the one left waiting")
+	}
+	if r.lease != [2]int64{0, 2} || r.spent != 1 || r.open != 3 {
+		t.Errorf("lease %v, spent %d, open %d; want [0 2], 1, 3 (a background lease serves no interactive caller)", r.lease, r.spent, r.open)
+	}
+	// A lease that has ended serves nobody: its permits go back.
+	r.lease[ghl.LaneInteractive] = 1
+	if got := r.serveLeased(t0 + 1000); got != 0 {
+		t.Errorf("served %d at the lease's end, want 0", got)
 	}
 }

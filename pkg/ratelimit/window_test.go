@@ -33,12 +33,12 @@ func (t lateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // Requests that leave seconds after their permits keep their permits
 // until they are answered: the next window's requests wait for them, and
-// HighLevel never sees more than its window allows.
-// It runs without leases: with them, a lease that ends unspent keeps its
-// permit counted in the process's copy until its release is written, and
-// the fifth caller arriving meanwhile on a loaded machine is paced
-// (docs/rate-governance.md, "Known flaw"; leasing is off by default).
-func TestLateRequestsKeepTheirPermits(t *testing.T) { testLateRequestsKeepTheirPermits(t, 0) }
+// HighLevel never sees more than its window allows. With leases (of 1
+// permit here), the slow process's five callers arriving together on a
+// loaded machine take the window's five permits, a lease among them: none
+// is paced, whether the lease is handed to callers waiting behind a write
+// or ends unspent before the last caller comes.
+func TestLateRequestsKeepTheirPermits(t *testing.T) { forLeases(t, testLateRequestsKeepTheirPermits) }
 
 func testLateRequestsKeepTheirPermits(t *testing.T, lease int) {
 	const max, window, late = 5, 2 * time.Second, 2500 * time.Millisecond
