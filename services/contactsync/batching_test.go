@@ -124,12 +124,7 @@ func TestPacedBacklogIsMerged(t *testing.T) {
 	loc, _ := env.NewTaggedLocation(t, tagNames...)
 	l := location(t, env, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
-	var contacts []string
-	for i := range 30 {
-		var c struct{ ID string }
-		env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{"firstName": fmt.Sprintf("Burst%d", i)}, &c)
-		contacts = append(contacts, c.ID)
-	}
+	contacts := newContacts(t, env, loc, "Burst", 30)
 	gone := contacts[0]
 	env.Admin(t, "DELETE", "/_sandbox/locations/"+loc+"/contacts/"+gone, nil, nil)
 	b := newBurst(t, loc, l.SocialTags, contacts, events)
@@ -201,16 +196,8 @@ func TestBacklogLeavesOtherLocationsTheirTurn(t *testing.T) {
 	b, _ := env.NewTaggedLocation(t, "b0")
 	lb := location(t, env, b)
 	primeCatalogue(t, env, b, lb.SocialTags)
-	newContact := func(loc, name string) string {
-		var c struct{ ID string }
-		env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{"firstName": name}, &c)
-		return c.ID
-	}
-	var aContacts []string
-	for i := range events {
-		aContacts = append(aContacts, newContact(a, fmt.Sprintf("A%d", i)))
-	}
-	bContact := newContact(b, "B")
+	aContacts := newContacts(t, env, a, "A", events)
+	bContact := newContacts(t, env, b, "B", 1)[0]
 	pacedWorker(t, env, 2, time.Second, slots, nil)
 
 	for i, c := range aContacts {
@@ -250,12 +237,7 @@ func TestCrashMidBatchRepeatsNoRemoval(t *testing.T) {
 	loc, _ := env.NewTaggedLocation(t, "t0", "t1", "t2", "t3")
 	l := location(t, env, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
-	var contacts []string
-	for i := range 20 {
-		var c struct{ ID string }
-		env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{"firstName": fmt.Sprintf("Crash%d", i)}, &c)
-		contacts = append(contacts, c.ID)
-	}
+	contacts := newContacts(t, env, loc, "Crash", 20)
 	b := newBurst(t, loc, l.SocialTags, contacts, events)
 	var armed atomic.Bool
 	var crashed atomic.Int32

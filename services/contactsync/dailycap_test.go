@@ -45,12 +45,7 @@ func TestDailyCapHoldsTriggersUntilTheReset(t *testing.T) {
 	// triggers would not reach the cap.
 	tags := liveTags(t, l, daily+phaseB)
 	primeCatalogue(t, env, loc, l.SocialTags)
-	var contacts []string
-	for i := range daily + phaseB {
-		var c struct{ ID string }
-		env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{"firstName": fmt.Sprintf("Capped%d", i)}, &c)
-		contacts = append(contacts, c.ID)
-	}
+	contacts := newContacts(t, env, loc, "Capped", daily+phaseB)
 
 	// contactsync with a governor on the moving clock, which looks at a
 	// held message again every 250 ms.

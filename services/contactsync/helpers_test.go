@@ -3,6 +3,7 @@ package contactsync_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,19 @@ func liveTags(t *testing.T, l simLocation, n int) []simTag {
 		t.Fatalf("only %d live tags", len(out))
 	}
 	return out
+}
+
+// newContacts creates n contacts of loc in the simulator, named name0,
+// name1, …, and returns their ids.
+func newContacts(t *testing.T, env *fleettest.Env, loc, name string, n int) []string {
+	t.Helper()
+	ids := make([]string, 0, n)
+	for i := range n {
+		var c struct{ ID string }
+		env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{"firstName": fmt.Sprintf("%s%d", name, i)}, &c)
+		ids = append(ids, c.ID)
+	}
+	return ids
 }
 
 // primeCatalogue stores the tag catalogue of loc as the fetcher would,
