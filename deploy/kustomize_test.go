@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -462,6 +463,16 @@ func TestDeploymentsConfigureTheirBinaries(t *testing.T) {
 				wantURL := "nats://" + name + ":secret:socialsync-nats/" + name + "-password@"
 				if !strings.HasPrefix(env["SOCIALSYNC_NATS_URL"], wantURL) {
 					t.Errorf("SOCIALSYNC_NATS_URL=%q, want the %s user with its own password", env["SOCIALSYNC_NATS_URL"], name)
+				}
+				// The fleet-wide rate settings the manifests set are the
+				// binaries' own defaults (every process must use the same).
+				rates := reflect.TypeFor[fleet.Config]()
+				for i := range rates.NumField() {
+					f := rates.Field(i)
+					key, def := f.Tag.Get("envconfig"), f.Tag.Get("default")
+					if got, set := env["SOCIALSYNC_"+key]; set && strings.HasPrefix(key, "RATE_") && def != "" && got != def {
+						t.Errorf("SOCIALSYNC_%s=%q in the manifests, but the binaries' default is %q", key, got, def)
+					}
 				}
 				// Fill in the Secrets and read the config as the binary would.
 				env["SOCIALSYNC_NATS_URL"] = strings.Replace(env["SOCIALSYNC_NATS_URL"], "secret:socialsync-nats/"+name+"-password", "pw", 1)
