@@ -124,6 +124,9 @@ type pool struct {
 	items   []*item
 	callers int // callers with unfinished items
 	sending bool
+	// alone marks the turn of a writer let in without a merging place
+	// (Alone) while the pool was idle.
+	alone bool
 	// coming counts the handlers of the location at work (Coming), in
 	// the pool or about to join it; joined is signalled on each join.
 	coming int
@@ -168,7 +171,7 @@ func (m *Merger) pool(key poolKey) *pool {
 // drop forgets key's pool once nothing is in or coming. The caller holds
 // m.mu.
 func (m *Merger) drop(key poolKey, p *pool) {
-	if !p.sending && len(p.items) == 0 && p.callers == 0 && p.coming == 0 && m.pools[key] == p {
+	if !p.sending && len(p.items) == 0 && p.callers == 0 && p.coming == 0 && !p.alone && m.pools[key] == p {
 		delete(m.pools, key)
 	}
 }
@@ -225,6 +228,35 @@ func (m *Merger) Waiting(loc string, lane ghl.Lane) int {
 		return p.callers
 	}
 	return 0
+}
+
+// Alone gives one writer of loc in ctx's lane its turn to Send without
+// waiting for others: ok while nothing waits in the location's pool and
+// no other writer has the turn. The turn lasts until release; a writer
+// that Sends meanwhile is a caller of the pool like any other (its call
+// may still be paced), but no second writer is let in so beside it.
+// Callers bound by a number of places (contactsync's merging places)
+// use it so that a location far over its budget holds at most its
+// places and this one turn.
+func (m *Merger) Alone(ctx context.Context, loc string) (release func(), ok bool) {
+	key := poolKey{loc, ghl.LaneOf(ctx)}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.pool(key)
+	if p.callers > 0 || p.alone {
+		m.drop(key, p)
+		return nil, false
+	}
+	p.alone = true
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			p.alone = false
+			m.drop(key, p)
+		})
+	}, true
 }
 
 // Send writes diffs (per contact) for loc, merged with the writes other

@@ -349,3 +349,47 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// One writer at a time has a location's turn to write alone, and only
+// while nothing waits in its pool; a caller waiting there (its call
+// held) keeps the turn from anyone; the turn is the pool's, per location
+// and lane.
+func TestMergerAloneOnlyWhileThePoolIsIdle(t *testing.T) {
+	s := newSim(t)
+	contacts := s.contacts(1)
+	g := &gated{Tagger: s.client, open: make(chan struct{})}
+	m := contacttags.NewMerger(func(string) contacttags.Tagger { return g }, 2, contacttags.NewBulkSizes(nil))
+	ctx := context.Background()
+	release, ok := m.Alone(ctx, s.loc)
+	if !ok {
+		t.Fatal("an idle pool refused its turn")
+	}
+	if _, ok := m.Alone(ctx, s.loc); ok {
+		t.Error("a second writer had the turn beside the first")
+	}
+	if r, ok := m.Alone(ctx, "other"); !ok {
+		t.Error("another location's turn refused")
+	} else {
+		r()
+	}
+	if r, ok := m.Alone(ghl.WithLane(ctx, ghl.LaneBackground), s.loc); !ok {
+		t.Error("another lane's turn refused")
+	} else {
+		r()
+	}
+	release()
+	release() // once only
+	var wg sync.WaitGroup
+	wg.Go(func() { m.Send(ctx, s.loc, map[string]contacttags.Diff{contacts[0]: {Add: []string{"x"}}}) })
+	waitFor(t, func() bool { return g.calls.Load() == 1 })
+	if _, ok := m.Alone(ctx, s.loc); ok {
+		t.Error("a writer had the turn while a caller waited in the pool")
+	}
+	close(g.open)
+	wg.Wait()
+	release, ok = m.Alone(ctx, s.loc)
+	if !ok {
+		t.Fatal("the pool, idle again, refused its turn")
+	}
+	release()
+}

@@ -32,7 +32,10 @@ import (
 // the post trigger slots (SOCIALSYNC_CONTACTSYNC_TRIGGER_CONCURRENCY)
 // hold messages of paced locations, and the location's permit is at most
 // contacttags.MaxPause away, a paced location's message stays and joins
-// the pool (merging). The last quarter stays free for other locations.
+// the pool (merging). The same places bound every handler that waits
+// behind a location's pool: one without a place goes back, unless its
+// location's pool was idle when it came to write (join). The last
+// quarter of the slots stays free for other locations.
 
 // merging admits the handlers of paced locations that wait for their
 // writes to be merged, up to limit at once in the process.
@@ -75,43 +78,59 @@ func (m *merging) take() (leave func(), ok bool) {
 	}, true
 }
 
+// free reports whether a place is free now (a hint: take decides).
+func (m *merging) free() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.waiting < m.limit
+}
+
+// errPlacesTaken is why a post trigger whose location's writes already
+// wait in the Merger's pool goes back when every merging place of the
+// replica is taken.
+var errPlacesTaken = errors.New("contactsync: this location's contact tag writes already wait to be sent and every merging place of this replica is taken")
+
 // stay decides whether a post trigger's handler goes on for loc in ctx's
-// lane: a paced location's handler stays to have its writes merged when
-// merging admits it (within its places, its permit at most
-// contacttags.MaxPause away), and goes back with the Pacer's error
-// otherwise; any other handler goes on (join decides, before it writes,
-// whether it waits in the location's pool). The returned context marks an
-// admitted handler (isMerging); call leave when the handler is done.
+// lane, before any read: a paced location's handler stays to have its
+// writes merged when merging admits it (within its places, its permit at
+// most contacttags.MaxPause away), and goes back with the Pacer's error
+// otherwise; an interactive handler whose location's writes already wait
+// in the pool, with no place free, goes back for bus.BusyDeferral (join
+// would send it back anyway, after its reads). The returned context marks
+// an admitted handler (isMerging); call leave when the handler is done.
 func (h *handler) stay(ctx context.Context, loc string) (_ context.Context, leave func(), err error) {
-	if err := h.w.deps.Pacer.CheckLane(loc, ghl.LaneOf(ctx)); err != nil {
+	lane := ghl.LaneOf(ctx)
+	if err := h.w.deps.Pacer.CheckLane(loc, lane); err != nil {
 		leave, ok := h.merging.admit(err)
 		if !ok {
 			return ctx, nil, err
 		}
 		return withMerging(ctx), leave, nil
 	}
-	if ghl.LaneOf(ctx) != ghl.LaneInteractive {
-		return ctx, func() {}, nil
+	if lane == ghl.LaneInteractive && !h.merging.free() && h.w.merger.Waiting(loc, lane) > 0 {
+		return ctx, nil, bus.Defer(errPlacesTaken, bus.BusyDeferral)
 	}
-	return h.join(ctx, loc)
+	return ctx, func() {}, nil
 }
 
-// join takes a merging place for a handler about to write loc's contact
-// tags, when one is free: a handler with a place holds its contacts
-// shared with the other merged handlers (apply). Without a free place, a
-// handler whose location already has writes waiting in the Merger's pool
-// goes back for bus.BusyDeferral instead of waiting there: every handler
-// that waits behind a location's pool holds a place, so that the pool of
-// a location far over its budget takes at most the places, never every
-// slot (and its backlog the other locations' turns).
+// join admits a handler about to write loc's contact tags in the
+// interactive lane, which its location's pool may make wait: it takes a
+// merging place when one is free (a handler with a place holds its
+// contacts shared with the other merged handlers, apply); without one, it
+// writes alone when its location's pool is idle and no other handler
+// without a place has its turn (contacttags.Merger.Alone), and goes back
+// for bus.BusyDeferral otherwise. So every handler that waits behind a
+// location's pool holds a place, but for one: a location far over its
+// budget takes at most the places and that one slot, never every slot
+// (and its backlog the other locations' turns).
 func (h *handler) join(ctx context.Context, loc string) (_ context.Context, leave func(), err error) {
 	if leave, ok := h.merging.take(); ok {
 		return withMerging(ctx), leave, nil
 	}
-	if h.w.merger.Waiting(loc, ghl.LaneOf(ctx)) > 0 {
-		return ctx, nil, bus.Defer(bus.ErrBusy, bus.BusyDeferral)
+	if release, ok := h.w.merger.Alone(ctx, loc); ok {
+		return ctx, release, nil
 	}
-	return ctx, func() {}, nil
+	return ctx, nil, bus.Defer(errPlacesTaken, bus.BusyDeferral)
 }
 
 type mergingKey struct{}
