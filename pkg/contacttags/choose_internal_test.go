@@ -23,9 +23,12 @@ func TestChooseByEvent(t *testing.T) {
 		{req: second, contact: "c2", add: set("c", "d"), remove: map[string]bool{}},
 		{req: second, contact: "c3", add: set("c", "d"), remove: map[string]bool{}},
 	}
-	wr, its := choose(items, 2, BulkMax)
+	wr, its, more, folds := choose(items, 2, BulkMax)
 	if wr == nil || !wr.Bulk || wr.Remove || len(wr.Contacts) != 2 || len(wr.Tags) != 2 {
 		t.Fatalf("first write %+v; want one event's two tags to its two contacts in bulk", wr)
+	}
+	if !more || folds {
+		t.Errorf("more %v, folds %v: want the other event's write left, and no call saved (a call per event)", more, folds)
 	}
 	want := items[:2]
 	if slices.Equal(wr.Tags, []string{"c", "d"}) {
@@ -40,7 +43,7 @@ func TestChooseByEvent(t *testing.T) {
 	// A contact's removal waits while another event adds the same tag:
 	// only what can go now is planned.
 	items = append(items, &item{req: &request{left: 1}, contact: "c1", add: map[string]bool{}, remove: set("a")})
-	if _, its := choose(items, 2, BulkMax); slices.ContainsFunc(its, func(it *item) bool { return len(it.remove) > 0 }) {
+	if _, its, _, _ := choose(items, 2, BulkMax); slices.ContainsFunc(its, func(it *item) bool { return len(it.remove) > 0 }) {
 		t.Error("a removal of a tag another event adds to the same contact was planned with it")
 	}
 }

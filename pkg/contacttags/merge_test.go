@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -392,4 +393,89 @@ func TestMergerAloneOnlyWhileThePoolIsIdle(t *testing.T) {
 		t.Fatal("the pool, idle again, refused its turn")
 	}
 	release()
+}
+
+// scarce is a budget less than half free: the pool's calls are paced.
+type scarce struct{}
+
+func (scarce) Spare(string, ghl.Lane) (spare, limit int64, window time.Duration) {
+	return 1, 100, 10 * time.Second
+}
+
+// sideBySide is a Tagger whose single-contact calls each wait (at most a
+// few seconds) until another call is in flight beside them, and which
+// records the most calls in flight at once and any contact in two calls
+// at once.
+type sideBySide struct {
+	contacttags.Tagger
+	mu       sync.Mutex
+	inFlight map[string]bool
+	most     int
+	twice    []string
+}
+
+func (s *sideBySide) AddContactTags(ctx context.Context, id string, tags []string) ([]string, error) {
+	s.mu.Lock()
+	if s.inFlight[id] {
+		s.twice = append(s.twice, id)
+	}
+	s.inFlight[id] = true
+	s.most = max(s.most, len(s.inFlight))
+	deadline := time.Now().Add(3 * time.Second)
+	for len(s.inFlight) < 2 && time.Now().Before(deadline) {
+		s.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		s.mu.Lock()
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.inFlight, id)
+		s.mu.Unlock()
+	}()
+	return s.Tagger.AddContactTags(ctx, id, tags)
+}
+
+// While the budget paces a location and its pool holds a backlog no
+// merging folds (a tag per caller), several calls are in flight at once
+// (at most MaxSenders), never two of one contact, and every contact ends
+// with its tags; while merging folds the pool's writes, one sender plans
+// them all (TestMergerMergesCallersWhileACallWaits).
+func TestMergerSendsAnUnfoldableBacklogSideBySide(t *testing.T) {
+	s := newSim(t)
+	contacts := s.contacts(8)
+	c := &sideBySide{Tagger: s.client, inFlight: map[string]bool{}}
+	g := &gated{Tagger: c, open: make(chan struct{})}
+	m := contacttags.NewMerger(func(string) contacttags.Tagger { return g }, 2, contacttags.NewBulkSizes(nil))
+	m.PaceBy(scarce{})
+	var wg sync.WaitGroup
+	results := make([]contacttags.Result, len(contacts))
+	for i, id := range contacts {
+		wg.Go(func() {
+			results[i] = m.Send(context.Background(), s.loc, map[string]contacttags.Diff{id: {Add: []string{fmt.Sprintf("t%d", i)}}})
+		})
+		if i == 0 {
+			waitFor(t, func() bool { return g.calls.Load() == 1 })
+		}
+	}
+	waitFor(t, func() bool { return m.Waiting(s.loc, ghl.LaneInteractive) == len(contacts) })
+	close(g.open)
+	wg.Wait()
+	for i, r := range results {
+		if r.Err != nil || len(r.Failed)+len(r.Incomplete) > 0 {
+			t.Errorf("caller %d: %+v", i, r)
+		}
+	}
+	got := s.tags()
+	for i, id := range contacts {
+		if want := []string{fmt.Sprintf("t%d", i)}; !slices.Equal(got[id], want) {
+			t.Errorf("contact %s: %v, want %v", id, got[id], want)
+		}
+	}
+	if c.most < 2 || c.most > contacttags.MaxSenders {
+		t.Errorf("at most %d calls in flight at once, want 2 to %d", c.most, contacttags.MaxSenders)
+	}
+	if len(c.twice) > 0 {
+		t.Errorf("contacts in two calls at once: %v", c.twice)
+	}
 }

@@ -45,3 +45,20 @@ func LaneOf(ctx context.Context) Lane {
 	}
 	return LaneInteractive
 }
+
+type retryKey struct{}
+
+// WithInMemoryRetry marks the calls made under ctx as a caller's that
+// keeps its work in memory and tries again itself when the budget paces
+// it (contacttags.Merger's sender), rather than deferring a message: the
+// Limiter's answer tells it when the next permit frees and promises it
+// none of the permits it spreads the deferred messages' returns over.
+func WithInMemoryRetry(ctx context.Context) context.Context {
+	return context.WithValue(ctx, retryKey{}, true)
+}
+
+// RetriesInMemory reports whether WithInMemoryRetry marked ctx.
+func RetriesInMemory(ctx context.Context) bool {
+	v, _ := ctx.Value(retryKey{}).(bool)
+	return v
+}

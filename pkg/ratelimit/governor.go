@@ -124,6 +124,8 @@ type waiter struct {
 	// deadline is when a caller of Acquire stops waiting; zero for Wait.
 	deadline time.Time
 	lane     ghl.Lane
+	// inMemory is a caller that retries itself (ghl.WithInMemoryRetry).
+	inMemory bool
 }
 
 // Open returns a Governor on the socialsync_rate_budget bucket, which
@@ -193,7 +195,7 @@ func (g *Governor) CheckLane(loc string, lane ghl.Lane) error {
 	if !g.refuses(r, now, g.cfg.MaxWait, lane) {
 		return nil
 	}
-	return &PacedError{Loc: loc, Wait: g.deferral(r, now, lane)}
+	return &PacedError{Loc: loc, Wait: g.deferral(r, now, lane, true)}
 }
 
 // refuses reports whether a caller of Acquire in lane that may wait limit
@@ -227,12 +229,12 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) (ghl.R
 			limit = min(limit, time.Until(dl))
 		}
 		if g.refuses(r, now, limit, lane) {
-			wait := g.deferral(r, now, lane)
+			wait := g.deferral(r, now, lane, !ghl.RetriesInMemory(ctx))
 			r.mu.Unlock()
 			return nil, &PacedError{Loc: loc, Wait: wait}
 		}
 	}
-	w := &waiter{ready: make(chan struct{}), lane: lane}
+	w := &waiter{ready: make(chan struct{}), lane: lane, inMemory: ghl.RetriesInMemory(ctx)}
 	if bounded {
 		w.deadline = now.Add(g.cfg.MaxWait)
 	}
@@ -266,7 +268,7 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) (ghl.R
 			return g.permit(r, w) // served meanwhile
 		}
 		defer r.mu.Unlock()
-		return nil, &PacedError{Loc: loc, Wait: g.deferral(r, g.cfg.Now(), lane)}
+		return nil, &PacedError{Loc: loc, Wait: g.deferral(r, g.cfg.Now(), lane, !w.inMemory)}
 	}
 }
 
@@ -536,7 +538,7 @@ func (g *Governor) answer(r *resource, now time.Time, wait time.Duration) {
 	}
 	r.waiters = kept
 	for _, w := range paced {
-		w.err = &PacedError{Loc: r.id, Wait: g.deferral(r, now, w.lane)}
+		w.err = &PacedError{Loc: r.id, Wait: g.deferral(r, now, w.lane, !w.inMemory)}
 		close(w.ready)
 	}
 }
@@ -569,20 +571,29 @@ func (r *resource) estimate(now time.Time, k int, lane ghl.Lane, l limits) time.
 // stay away: until just before the permit after those of the waiters and
 // of the callers deferred before it, in its lane and the lanes before it,
 // so that a backlog comes back at the pace permits free up, neither all at
-// once nor later than needed. A deferred interactive caller is demand the
-// budget learns (lanes.go): the pump writes it. The caller holds r.mu.
-func (g *Governor) deferral(r *resource, now time.Time, lane ghl.Lane) time.Duration {
+// once nor later than needed. Promised (a deferred message), that permit
+// is counted for the callers deferred after it; a caller that retries in
+// memory (ghl.WithInMemoryRetry) is told of the first permit after the
+// waiters' and is promised none: its retries, every few hundred
+// milliseconds while it holds work, would otherwise pile promises up that
+// nobody takes, and push every deferred message's return a permit
+// further each (a backlog's last messages came back a window apart). A
+// deferred interactive caller is demand the budget learns (lanes.go): the
+// pump writes it. The caller holds r.mu.
+func (g *Governor) deferral(r *resource, now time.Time, lane ghl.Lane, promise bool) time.Duration {
 	l := g.lim
 	k := r.ahead(lane)
 	for _, ln := range ghl.Lanes {
 		r.deferred[ln] = slices.DeleteFunc(r.deferred[ln], func(t time.Time) bool { return !t.After(now) })
-		if ln <= lane {
+		if ln <= lane && promise {
 			k += len(r.deferred[ln])
 		}
 	}
 	est := r.estimate(now, k+1, lane, l)
 	wait := min(max(est-earlyReturn, minDeferral), g.cfg.MaxDefer)
-	r.deferred[lane] = append(r.deferred[lane], now.Add(wait))
+	if promise {
+		r.deferred[lane] = append(r.deferred[lane], now.Add(wait))
+	}
 	if lane == ghl.LaneInteractive {
 		r.wantUntil = max(r.wantUntil, micros(now.Add(wait+earlyReturn)))
 		g.kick(r)

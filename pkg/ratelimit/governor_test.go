@@ -344,3 +344,49 @@ func TestCheckTakesNoPermit(t *testing.T) {
 		t.Errorf("Check on an invalid id: %v", err)
 	}
 }
+
+// A caller that retries in memory (ghl.WithInMemoryRetry) is told of the
+// first permit the window frees, not of the one after every deferred
+// message's, and its refusals promise it nothing: the deferred messages'
+// returns stay spread over the permits as they were.
+func TestInMemoryRetryIsPromisedNothing(t *testing.T) {
+	const max, window, apart = 5, 2 * time.Second, 150 * time.Millisecond
+	w := newWorld(t, max, window, 200_000)
+	loc, _ := w.location()
+	p := w.process(ratelimit.Config{Max: max, Window: window, MaxWait: 100 * time.Millisecond})
+	ctx := context.Background()
+	for i := range max {
+		if i > 0 {
+			time.Sleep(apart) // the permits free a little apart
+		}
+		release, err := p.gov.Acquire(ctx, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		release(ghl.ResponseInfo{})
+	}
+	due := func(err error) time.Time {
+		t.Helper()
+		var paced *ratelimit.PacedError
+		if !errors.As(err, &paced) {
+			t.Fatalf("got %v, want paced", err)
+		}
+		return time.Now().Add(paced.Wait)
+	}
+	first := due(p.gov.Check(loc)) // a deferred message: the window's first permit
+	second := due(p.gov.Check(loc))
+	if !second.After(first) {
+		t.Fatalf("the second deferred message is due at %v, not after the first (%v): no spread", second, first)
+	}
+	retry := ghl.WithInMemoryRetry(ctx)
+	for range 10 {
+		_, err := p.gov.Acquire(retry, loc)
+		if at := due(err); !at.Before(second.Add(-apart / 3)) {
+			t.Fatalf("a caller retrying in memory is told %v, behind the deferred messages (the first is due %v, the second %v)",
+				at, first, second)
+		}
+	}
+	if third := due(p.gov.Check(loc)); third.After(second.Add(2 * apart)) {
+		t.Errorf("the third deferred message is due %v after the second: the retries in memory were promised permits", third.Sub(second))
+	}
+}
