@@ -477,27 +477,17 @@ func (h *handler) tagNames(ctx context.Context, res *Result, in delivery) ([]str
 // it (seconds behind a paced location's backlog).
 const FirstCatalogueWait = time.Second
 
-// catalogueWaitPoll is how often awaitCatalogue reads the catalogue.
-const catalogueWaitPoll = 20 * time.Millisecond
-
 // awaitCatalogue reports whether loc's catalogue was fetched after
-// arrived within FirstCatalogueWait.
+// arrived within FirstCatalogueWait. It watches the catalogue's key; a
+// watch that fails (the event is then deferred) is logged.
 func (h *handler) awaitCatalogue(ctx context.Context, loc string, arrived time.Time) bool {
 	ctx, cancel := context.WithTimeout(ctx, FirstCatalogueWait)
 	defer cancel()
-	tick := time.NewTicker(catalogueWaitPoll)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-tick.C:
-		}
-		cat, err := h.store.catalogue(ctx, loc)
-		if err == nil && cat.FetchedAt.After(arrived) {
-			return true
-		}
+	fresh, err := h.store.awaitCatalogue(ctx, loc, arrived)
+	if err != nil {
+		bus.LoggerFrom(ctx).Warn("cannot watch for the tag catalogue; event deferred", "err", err)
 	}
+	return fresh
 }
 
 // tagNamesNow is tagNames with the catalogue as it is.
