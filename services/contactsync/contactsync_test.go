@@ -258,6 +258,8 @@ func TestAwaitCatalogue(t *testing.T) {
 	if fresh, err := await(30 * time.Second); !fresh || err != nil {
 		t.Errorf("a fresh catalogue stored before the watch: fresh %v, %v", fresh, err)
 	}
+	// The watches leave no consumer behind.
+	bustest.WaitFor(t, 30*time.Second, "the watches' consumers gone", func() bool { return tagsConsumers(t, env) == before })
 }
 
 // A tag the catalogue lacks because it was deleted (the enricher's details
