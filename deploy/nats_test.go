@@ -469,6 +469,8 @@ func TestUsersRefusedOutsideTheirSubjects(t *testing.T) {
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.remove"}, {"pub", "socialsync.audit.remove"}},
 		"contactsync": {{"pub", "socialsync.event.contact." + loc}, {"pub", "$KV.socialsync_relations." + loc}, {"pub", "socialsync.refresh.catalogue." + loc},
 			{"pub", "$JS.API.CONSUMER.MSG.NEXT.SOCIALSYNC_TRIGGERS.contactsync"},
+			// A location's first event watches for its catalogue.
+			{"pub", "$JS.API.CONSUMER.CREATE.KV_socialsync_tags.w1.$KV.socialsync_tags." + loc}, {"pub", "$JS.FC.KV_socialsync_tags.w1.1"},
 			// A contact HighLevel deleted: its dead letters read and deleted (docs/personal-data.md).
 			{"pub", "$JS.API.CONSUMER.CREATE.SOCIALSYNC_DLQ.erase1.socialsync.dlq.*." + loc}, {"pub", "$JS.API.STREAM.MSG.DELETE.SOCIALSYNC_DLQ"}},
 		"automation": {{"pub", "socialsync.event.segment." + loc}, {"pub", "socialsync.trigger.segments." + loc},

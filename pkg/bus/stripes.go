@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/maphash"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -13,6 +14,9 @@ import (
 // too, but every handler that loses a race writes to HighLevel again, and
 // those calls count against the location's rate limit. Keys share a lock
 // when they hash to the same stripe, which only costs some parallelism.
+// A stripe is held either alone (Lock) or shared with other sharers
+// (Share), for handlers whose races among themselves are wanted (their
+// writes merge) but not with the others.
 //
 // A handler waits for its stripes at most StripeWait: the one holding them
 // may be waiting for its location's rate permit, and handlers queued
@@ -20,8 +24,18 @@ import (
 // (one location's backlog on the same few contacts would stall them all).
 // Past StripeWait the message is handed back to JetStream for BusyDeferral.
 type Stripes struct {
-	seed  maphash.Seed
-	locks [256]chan struct{} // each holds a token while its stripe is locked
+	seed    maphash.Seed
+	stripes []stripe
+}
+
+// stripe is one lock of Stripes.
+type stripe struct {
+	mu      sync.Mutex
+	sharers int  // handlers holding it shared
+	alone   bool // a handler holds it alone
+	// freed, when someone waits, is closed when the stripe frees up
+	// (alone released, or the last sharer gone).
+	freed chan struct{}
 }
 
 // StripeWait is the longest Lock waits for busy stripes; BusyDeferral
@@ -31,43 +45,113 @@ const (
 	BusyDeferral = 500 * time.Millisecond
 )
 
+// DefaultStripes is how many stripes NewStripes makes without StripeCount.
+const DefaultStripes = 256
+
+// StripesOption configures NewStripes.
+type StripesOption func(*Stripes)
+
+// StripeCount makes n stripes (n > 0) instead of DefaultStripes: more
+// when handlers hold theirs long, so that unrelated keys seldom share one.
+func StripeCount(n int) StripesOption {
+	return func(s *Stripes) {
+		if n > 0 {
+			s.stripes = make([]stripe, n)
+		}
+	}
+}
+
 // NewStripes returns a set of stripes, all free.
-func NewStripes() *Stripes {
+func NewStripes(opts ...StripesOption) *Stripes {
 	s := &Stripes{seed: maphash.MakeSeed()}
-	for i := range s.locks {
-		s.locks[i] = make(chan struct{}, 1)
+	for _, o := range opts {
+		o(s)
+	}
+	if s.stripes == nil {
+		s.stripes = make([]stripe, DefaultStripes)
 	}
 	return s
 }
 
-// Lock locks the stripes of keys, in order so that two handlers cannot
-// deadlock, and returns the function that unlocks them. When they are not
-// all free within StripeWait it locks none and returns a Defer error (or
-// ctx's error when ctx ends first).
+// Lock locks the stripes of keys alone, in order so that two handlers
+// cannot deadlock, and returns the function that unlocks them. When they
+// are not all free within StripeWait it locks none and returns a Defer
+// error (or ctx's error when ctx ends first).
 func (s *Stripes) Lock(ctx context.Context, keys []string) (unlock func(), err error) {
+	return s.lock(ctx, keys, false)
+}
+
+// Share is Lock, except that the stripes are held shared with other
+// sharers: it waits only for stripes held alone, and Lock waits for the
+// last sharer.
+func (s *Stripes) Share(ctx context.Context, keys []string) (unlock func(), err error) {
+	return s.lock(ctx, keys, true)
+}
+
+func (s *Stripes) lock(ctx context.Context, keys []string, shared bool) (func(), error) {
 	idx := make([]int, 0, len(keys))
 	for _, k := range keys {
-		idx = append(idx, int(maphash.String(s.seed, k)%uint64(len(s.locks))))
+		idx = append(idx, int(maphash.String(s.seed, k)%uint64(len(s.stripes))))
 	}
 	slices.Sort(idx)
 	idx = slices.Compact(idx)
 	release := func(held []int) {
 		for _, i := range slices.Backward(held) {
-			<-s.locks[i]
+			s.stripes[i].release(shared)
 		}
 	}
 	timer := time.NewTimer(StripeWait)
 	defer timer.Stop()
 	for n, i := range idx {
-		select {
-		case s.locks[i] <- struct{}{}:
-		case <-timer.C:
-			release(idx[:n])
-			return nil, Defer(ErrBusy, BusyDeferral)
-		case <-ctx.Done():
-			release(idx[:n])
-			return nil, ctx.Err()
+		for {
+			freed := s.stripes[i].take(shared)
+			if freed == nil {
+				break
+			}
+			select {
+			case <-freed:
+			case <-timer.C:
+				release(idx[:n])
+				return nil, Defer(ErrBusy, BusyDeferral)
+			case <-ctx.Done():
+				release(idx[:n])
+				return nil, ctx.Err()
+			}
 		}
 	}
 	return func() { release(idx) }, nil
+}
+
+// take takes the stripe, shared or alone, and returns nil, or, when it
+// is busy, a channel closed once it frees up.
+func (st *stripe) take(shared bool) <-chan struct{} {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	switch {
+	case shared && !st.alone:
+		st.sharers++
+		return nil
+	case !shared && !st.alone && st.sharers == 0:
+		st.alone = true
+		return nil
+	}
+	if st.freed == nil {
+		st.freed = make(chan struct{})
+	}
+	return st.freed
+}
+
+// release gives the stripe up and wakes its waiters once it is free.
+func (st *stripe) release(shared bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if shared {
+		st.sharers--
+	} else {
+		st.alone = false
+	}
+	if st.freed != nil && st.sharers == 0 {
+		close(st.freed)
+		st.freed = nil
+	}
 }

@@ -171,7 +171,7 @@ func New(cfg Config, d Deps) (*Worker, error) {
 		// budget runs short (merge.go).
 		w.merger.PaceBy(b)
 	}
-	w.h = &handler{w: w, store: &store{catalogues: d.Catalogues, details: d.Details, relations: d.Relations}, locks: newStripes(),
+	w.h = &handler{w: w, store: &store{catalogues: d.Catalogues, details: d.Details, relations: d.Relations}, locks: bus.NewStripes(bus.StripeCount(contactStripes)),
 		refs: newRefKeys(cfg.TokenKey), merging: newMerging(max(cfg.TriggerConcurrency*3/4, 1))}
 	// The dead letters are erased where the process can list and delete
 	// them (OpenStores' can); a handler test's fake leaves them.

@@ -202,14 +202,64 @@ func TestFirstEventWaitsForItsCatalogue(t *testing.T) {
 	contacts := env.LiveContacts(t, loc, 1)
 	startWorker(t, env)
 
+	// The catalogue is stored (the fetcher's turn) once the handler
+	// watches for it: its watch is a consumer on the catalogues' stream.
+	watchers := func() int { return tagsConsumers(t, env) }
+	before := watchers()
 	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "65fbdcfecc884f07e645ea8c", TagIds: ids(tags...), ContactIds: contacts})
-	time.Sleep(150 * time.Millisecond) // the fetcher's turn
+	bustest.WaitFor(t, 30*time.Second, "the handler to watch for the catalogue", func() bool { return watchers() > before })
 	primeCatalogue(t, env, loc, l.SocialTags)
 	waitTags(t, env, loc, contacts, []string{social(tags[0])}, nil)
 	// The consumer's sequence counts deliveries, redeliveries included.
 	if n := bustest.ConsumerInfo(t, env.JS, topology.StreamTriggers, topology.DurableContactSync).Delivered.Consumer; n != 1 {
 		t.Errorf("%d deliveries, want the event done on its first", n)
 	}
+}
+
+// The catalogue watch sees a catalogue stored before it began (between
+// the handler's read and its watch) as well as one stored while it waits,
+// and not a stale one.
+func TestAwaitCatalogue(t *testing.T) {
+	env := fleettest.Start(t, "demo")
+	loc := env.Locations[2].ID
+	l := location(t, env, loc)
+	stores, err := contactsync.OpenStores(context.Background(), env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrived := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	await := func(limit time.Duration) (bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
+		defer cancel()
+		return stores.Catalogues.AwaitCatalogue(ctx, loc, arrived)
+	}
+	storeCatalogue(t, env, loc, l.SocialTags, nil, arrived.Add(-time.Minute))
+	if fresh, err := await(200 * time.Millisecond); fresh || err != nil {
+		t.Errorf("a catalogue fetched before the event: fresh %v, %v; want not fresh", fresh, err)
+	}
+	// Stored while the watch waits.
+	type result struct {
+		fresh bool
+		err   error
+	}
+	done := make(chan result, 1)
+	before := tagsConsumers(t, env)
+	go func() {
+		fresh, err := await(30 * time.Second)
+		done <- result{fresh, err}
+	}()
+	bustest.WaitFor(t, 30*time.Second, "the watch", func() bool { return tagsConsumers(t, env) > before })
+	storeCatalogue(t, env, loc, l.SocialTags, nil, arrived.Add(time.Second))
+	if r := <-done; !r.fresh || r.err != nil {
+		t.Errorf("a catalogue stored during the watch: fresh %v, %v", r.fresh, r.err)
+	}
+	// Stored before the watch began: seen from the watch's first value,
+	// not missed until the deadline.
+	if fresh, err := await(30 * time.Second); !fresh || err != nil {
+		t.Errorf("a fresh catalogue stored before the watch: fresh %v, %v", fresh, err)
+	}
+	// The watches leave no consumer behind.
+	bustest.WaitFor(t, 30*time.Second, "the watches' consumers gone", func() bool { return tagsConsumers(t, env) == before })
 }
 
 // A tag the catalogue lacks because it was deleted (the enricher's details

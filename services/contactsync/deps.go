@@ -3,6 +3,7 @@ package contactsync
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/metric"
@@ -81,6 +82,10 @@ type Catalogues interface {
 	// Catalogue returns loc's catalogue; the zero catalogue when none is
 	// stored yet.
 	Catalogue(ctx context.Context, loc string) (relations.Catalogue, error)
+	// AwaitCatalogue reports whether loc's catalogue, the one stored or
+	// one stored before ctx ends, was fetched after after; it waits for
+	// one (without polling) until ctx ends.
+	AwaitCatalogue(ctx context.Context, loc string, after time.Time) (bool, error)
 }
 
 // Details are the tag details the enricher keeps.

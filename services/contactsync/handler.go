@@ -31,11 +31,26 @@ const maxRounds = 10
 // on the same contacts then spread out instead of colliding again.
 const conflictPause = 20 * time.Millisecond
 
+// contactStripes is how many stripes the handlers' contacts hash to.
+// Merged handlers hold their stripes for as long as their location's pool
+// takes (seconds while it is paced), so there are many more than
+// bus.DefaultStripes: with a paced location's merging places (48 of 64)
+// holding theirs, another location's contact finds its stripe taken about
+// once in a hundred (about one in five with 256).
+const contactStripes = 4096
+
 // handler handles PostEvent.
 type handler struct {
 	w     *Worker
 	store *store
-	locks *stripes
+	// locks serialises, inside the replica, the handlers that touch the
+	// same contacts: the post triggers whose writes are merged (merge.go)
+	// hold their contacts' stripes shared, so that several of them plan
+	// the same contact at once and their writes merge, the states'
+	// revision checks keeping them right as between replicas; everything
+	// else (HighLevel's webhooks and the erasure, reconciliation, tag
+	// events, contact references) holds them alone.
+	locks *bus.Stripes
 	// refs hashes contact references into cache keys (refs.go).
 	refs refKeys
 	// eraser forgets the contacts HighLevel deleted (forget.go).
@@ -238,7 +253,7 @@ func (h *handler) apply(ctx context.Context, loc string, post postRef, contacts 
 	// contact are planned at once and their writes merge, the revision
 	// checks keeping the states right (a contact stored meanwhile is
 	// planned again from the fresh state) as between replicas. Other work
-	// on the contacts holds them alone (locks.go).
+	// on the contacts holds them alone (handler.locks).
 	if !isMerging(ctx) && ghl.LaneOf(ctx) == ghl.LaneInteractive {
 		ctx2, leave, err := h.join(ctx, loc)
 		if err != nil {
@@ -462,27 +477,17 @@ func (h *handler) tagNames(ctx context.Context, res *Result, in delivery) ([]str
 // it (seconds behind a paced location's backlog).
 const FirstCatalogueWait = time.Second
 
-// catalogueWaitPoll is how often awaitCatalogue reads the catalogue.
-const catalogueWaitPoll = 20 * time.Millisecond
-
 // awaitCatalogue reports whether loc's catalogue was fetched after
-// arrived within FirstCatalogueWait.
+// arrived within FirstCatalogueWait. It watches the catalogue's key; a
+// watch that fails (the event is then deferred) is logged.
 func (h *handler) awaitCatalogue(ctx context.Context, loc string, arrived time.Time) bool {
 	ctx, cancel := context.WithTimeout(ctx, FirstCatalogueWait)
 	defer cancel()
-	tick := time.NewTicker(catalogueWaitPoll)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-tick.C:
-		}
-		cat, err := h.store.catalogue(ctx, loc)
-		if err == nil && cat.FetchedAt.After(arrived) {
-			return true
-		}
+	fresh, err := h.store.awaitCatalogue(ctx, loc, arrived)
+	if err != nil {
+		bus.LoggerFrom(ctx).Warn("cannot watch for the tag catalogue; event deferred", "err", err)
 	}
+	return fresh
 }
 
 // tagNamesNow is tagNames with the catalogue as it is.

@@ -66,6 +66,11 @@ func (f *fakes) Catalogue(context.Context, string) (relations.Catalogue, error) 
 	return f.catalogue, nil
 }
 
+// AwaitCatalogue does not wait: nothing stores another catalogue.
+func (f *fakes) AwaitCatalogue(_ context.Context, _ string, after time.Time) (bool, error) {
+	return f.catalogue.FetchedAt.After(after), nil
+}
+
 func (f *fakes) Detail(_ context.Context, _, tag string) (*socialsyncv1.TagDetail, error) {
 	return f.details[tag], nil
 }

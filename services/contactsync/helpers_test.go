@@ -257,3 +257,20 @@ func postKey(t testing.TB, id string) string {
 	}
 	return k
 }
+
+// tagsConsumers counts the consumers on the catalogues' bucket: the
+// handlers' watches for a catalogue.
+func tagsConsumers(t *testing.T, env *fleettest.Env) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := env.JS.Stream(ctx, "KV_"+topology.BucketTags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Consumers
+}

@@ -2,6 +2,7 @@ package contactsync
 
 import (
 	"context"
+	"time"
 
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/services/contactsync/tagging"
@@ -18,6 +19,12 @@ type store struct {
 // the fetcher has stored none yet.
 func (s *store) catalogue(ctx context.Context, loc string) (relations.Catalogue, error) {
 	return s.catalogues.Catalogue(ctx, loc)
+}
+
+// awaitCatalogue reports whether loc's catalogue, stored or stored before
+// ctx ends, was fetched after after.
+func (s *store) awaitCatalogue(ctx context.Context, loc string, after time.Time) (bool, error) {
+	return s.catalogues.AwaitCatalogue(ctx, loc, after)
 }
 
 // deletedTag reports whether the enricher's details of tag say it was

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -68,6 +69,37 @@ func (s kvCatalogues) Catalogue(ctx context.Context, loc string) (relations.Cata
 		return relations.Catalogue{}, fmt.Errorf("decode tag catalogue of %s: %w", loc, err)
 	}
 	return c, nil
+}
+
+// AwaitCatalogue watches loc's catalogue key from its current value on
+// (not only its updates): a catalogue stored between the caller's read
+// and the watch is then seen too.
+func (s kvCatalogues) AwaitCatalogue(ctx context.Context, loc string, after time.Time) (bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := s.kv.Watch(ctx, relations.CatalogueKey(loc), jetstream.IgnoreDeletes())
+	if err != nil {
+		return false, fmt.Errorf("watch tag catalogue of %s: %w", loc, err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return false, nil
+			}
+			if e == nil { // the current value, if any, came
+				continue
+			}
+			// One it cannot decode is the fetcher's to fix (Catalogue
+			// reports it); the next may do.
+			if c, err := relations.UnmarshalCatalogue(e.Value()); err == nil && c.FetchedAt.After(after) {
+				return true, nil
+			}
+		}
+	}
 }
 
 type kvDetails struct{ kv jetstream.KeyValue }
