@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
@@ -163,10 +164,10 @@ func TestAdminPostsAndContacts(t *testing.T) {
 	e.admin("POST", "/_sandbox/locations/"+loc.ID+"/posts", map[string]any{"platform": "orkut"}).
 		adminErr(t, http.StatusBadRequest, "platform")
 
-	var c adminContact
+	var c ContactView
 	e.admin("POST", "/_sandbox/locations/"+loc.ID+"/contacts", map[string]any{"id": "NewContact0000000001", "tags": []string{"A"}, "deleted": true}).
 		want(t, http.StatusCreated).decode(t, &c)
-	if diff := cmp.Diff(adminContact{ID: "NewContact0000000001", LocationID: loc.ID, Tags: []string{"a"}, Deleted: true}, c); diff != "" {
+	if diff := cmp.Diff(ContactView{ID: "NewContact0000000001", LocationID: loc.ID, Tags: []string{"a"}, Deleted: true}, c); diff != "" {
 		t.Errorf("contact (-want +got):\n%s", diff)
 	}
 	e.admin("POST", "/_sandbox/locations/"+e.loc(1).ID+"/contacts", map[string]any{"id": "NewContact0000000001"}).
@@ -288,4 +289,43 @@ func TestAdminAppsAndUnknownRoute(t *testing.T) {
 	}
 	e.admin("GET", "/_sandbox/nope", nil).adminErr(t, http.StatusNotFound, "/_sandbox/nope")
 	e.admin("DELETE", "/_sandbox/config", nil).adminErr(t, http.StatusNotFound, "DELETE")
+}
+
+// Live keeps exactly the tags and contacts the admin view does not mark
+// deleted, in their order, and leaves the view it was called on whole.
+func TestLocationViewLive(t *testing.T) {
+	e := newEnv(t, "demo")
+	deleted := 0
+	for _, info := range e.sim.Locations() {
+		d := e.detail(info.ID)
+		var wantTags []TagView
+		for _, tg := range d.SocialTags {
+			if tg.Deleted {
+				deleted++
+			} else {
+				wantTags = append(wantTags, tg)
+			}
+		}
+		var wantContacts []ContactView
+		for _, c := range d.Contacts {
+			if c.Deleted {
+				deleted++
+			} else {
+				wantContacts = append(wantContacts, c)
+			}
+		}
+		live := d.Live()
+		if diff := cmp.Diff(wantTags, live.SocialTags, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: live tags (-want +got):\n%s", info.ID, diff)
+		}
+		if diff := cmp.Diff(wantContacts, live.Contacts, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: live contacts (-want +got):\n%s", info.ID, diff)
+		}
+		if diff := cmp.Diff(e.detail(info.ID), d); diff != "" {
+			t.Errorf("%s: Live changed the view it was called on (-was +now):\n%s", info.ID, diff)
+		}
+	}
+	if deleted == 0 {
+		t.Fatal("the demo seed has no deleted tag or contact: Live is not exercised")
+	}
 }
