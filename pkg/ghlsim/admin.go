@@ -85,8 +85,8 @@ type CustomValueView struct {
 }
 
 // LocationView is the admin API's answer to GET /_sandbox/locations/{id}:
-// a copy of the location's state, for tests to read
-// (fleettest.Location decodes it). It is not part of HighLevel's surface.
+// a copy of the location's state, for tests (fleettest.Location) and the
+// demo of `socialsync run` to read. It is not part of HighLevel's surface.
 type LocationView struct {
 	ID           string            `json:"id"`
 	Name         string            `json:"name"`
