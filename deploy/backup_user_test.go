@@ -40,7 +40,7 @@ func TestBackupAndRestoreWithTheirOwnUsers(t *testing.T) {
 		runAs(t, n, "fetcher", simSrv.URL, key, func(c *fetcher.Config) *fleet.Config { return &c.Config }, nil, cli.NewFetcher)
 		runAs(t, n, "enricher", simSrv.URL, key, func(c *enricher.Config) *fleet.Config { return &c.Config }, nil, cli.NewEnricher)
 		runAs(t, n, "contactsync", simSrv.URL, key, func(c *contactsync.Config) *fleet.Config { return &c.Config }, nil, cli.NewContactSync)
-		detail := readSimLocation(t, simSrv.URL, loc.ID)
+		detail := fleettest.Location(t, simSrv.URL, loc.ID)
 		var tagID, want string
 		var contacts []string
 		for _, tag := range detail.SocialTags {
@@ -56,7 +56,7 @@ func TestBackupAndRestoreWithTheirOwnUsers(t *testing.T) {
 		n.operatorRun(t, "trigger", "post", "--location", loc.ID, "--post", "65f151c99bc2bf3aaf970d72",
 			"--tags", tagID, "--contacts", strings.Join(contacts, ","), "--event-id", "deploy-backup")
 		fleettest.Eventually(t, 60*time.Second, "the post's tag on its contacts", func() bool {
-			detail = readSimLocation(t, simSrv.URL, loc.ID)
+			detail = fleettest.Location(t, simSrv.URL, loc.ID)
 			tagged := 0
 			for _, c := range detail.Contacts {
 				if slices.Contains(contacts, c.ID) && slices.Contains(c.Tags, want) {

@@ -117,12 +117,7 @@ func TestGatewayWithItsOwnUser(t *testing.T) {
 
 	// The fetcher stores the location's catalogue on a post trigger; a tag
 	// of it is the {tag} of the tag operation.
-	var detail struct {
-		SocialTags []struct {
-			ID string `json:"_id"`
-		} `json:"socialTags"`
-	}
-	fleettest.Admin(t, simSrv.URL, http.MethodGet, "/_sandbox/locations/"+loc.ID, nil, &detail)
+	detail := fleettest.Location(t, simSrv.URL, loc.ID)
 	if len(detail.SocialTags) == 0 {
 		t.Fatal("no social tags in the simulator's location")
 	}

@@ -45,7 +45,7 @@ func TestHighLevelWebhooksWithTheirOwnUsers(t *testing.T) {
 	})
 	fleettest.Admin(t, simSrv.URL, http.MethodPut, "/_sandbox/config", map[string]any{"webhookUrl": srv.URL + "/v1/highlevel/webhooks"}, nil)
 
-	detail := readSimLocation(t, simSrv.URL, loc.ID)
+	detail := fleettest.Location(t, simSrv.URL, loc.ID)
 	var tagID, tag, contact string
 	for _, tg := range detail.SocialTags {
 		if !tg.Deleted && tagID == "" {

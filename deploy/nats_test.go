@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -272,8 +271,8 @@ func TestWorkersWithTheirOwnUsers(t *testing.T) {
 	runAs(t, n, "contactsync", simSrv.URL, key, func(c *contactsync.Config) *fleet.Config { return &c.Config }, nil, cli.NewContactSync)
 	runAs(t, n, "automation", simSrv.URL, key, func(c *automationworker.Config) *fleet.Config { return &c.Config }, nil, cli.NewAutomation)
 
-	var detail simLocation
-	getLocation := func() { t.Helper(); detail = readSimLocation(t, simSrv.URL, loc.ID) }
+	var detail ghlsim.LocationView
+	getLocation := func() { t.Helper(); detail = fleettest.Location(t, simSrv.URL, loc.ID) }
 	getLocation()
 	var tagIDs, want, contacts []string
 	for _, tag := range detail.SocialTags {
@@ -415,30 +414,6 @@ func (e *natsEnv) run(t *testing.T, user string, args ...string) string {
 		t.Fatalf("socialsync %s: exit %d: %s%s", strings.Join(args, " "), code, out.String(), errOut.String())
 	}
 	return out.String()
-}
-
-// simLocation is what the simulator's admin API tells of a location
-// (GET /_sandbox/locations/{id}) that the tests here read.
-type simLocation struct {
-	SocialTags []struct {
-		ID      string `json:"_id"`
-		Tag     string `json:"tag"`
-		Deleted bool   `json:"deleted"`
-	} `json:"socialTags"`
-	Contacts []struct {
-		ID      string   `json:"id"`
-		Tags    []string `json:"tags"`
-		Deleted bool     `json:"deleted"`
-	} `json:"contacts"`
-	LocationTags []string `json:"locationTags"`
-}
-
-// readSimLocation reads location id from the simulator at simURL.
-func readSimLocation(t *testing.T, simURL, id string) simLocation {
-	t.Helper()
-	var detail simLocation
-	fleettest.Admin(t, simURL, http.MethodGet, "/_sandbox/locations/"+id, nil, &detail)
-	return detail
 }
 
 // check is one publish or subscribe a user attempts.

@@ -97,29 +97,6 @@ type locationSpec struct {
 	Contacts   []contactSpec `json:"contacts,omitempty"`
 }
 
-type locationState struct {
-	ID         string `json:"id"`
-	Token      string `json:"token"`
-	SocialTags []struct {
-		ID  string `json:"_id"`
-		Tag string `json:"tag"`
-	} `json:"socialTags"`
-	Accounts []struct {
-		ID        string `json:"id"`
-		ProfileID string `json:"profileId"`
-		Platform  string `json:"platform"`
-	} `json:"accounts"`
-	Contacts []struct {
-		ID   string   `json:"id"`
-		Tags []string `json:"tags"`
-	} `json:"contacts"`
-	LocationTags []json.RawMessage `json:"locationTags"`
-	CustomValues []struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	} `json:"customValues"`
-}
-
 // createLocation makes a location and returns its id and PIT.
 func (s *sandbox) createLocation(spec locationSpec) (id, token string) {
 	s.t.Helper()
@@ -131,9 +108,9 @@ func (s *sandbox) createLocation(spec locationSpec) (id, token string) {
 	return out.ID, out.Token
 }
 
-func (s *sandbox) location(id string) locationState {
+func (s *sandbox) location(id string) ghlsim.LocationView {
 	s.t.Helper()
-	var out locationState
+	var out ghlsim.LocationView
 	s.admin(http.MethodGet, "/_sandbox/locations/"+id, nil, &out, http.StatusOK)
 	return out
 }
@@ -556,10 +533,7 @@ func TestSimLocationTagsAndCustomValues(t *testing.T) {
 		t.Errorf("CustomValues = %+v", values)
 	}
 	admin := sb.location(loc).CustomValues
-	if !slices.ContainsFunc(admin, func(v struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	}) bool {
+	if !slices.ContainsFunc(admin, func(v ghlsim.CustomValueView) bool {
 		return v.Name == "socialsync_best_day" && v.Value == "Friday"
 	}) {
 		t.Errorf("admin API custom values %+v", admin)

@@ -18,14 +18,7 @@ func TestSimContactCustomFields(t *testing.T) {
 	sb.admin(http.MethodPost, "/_sandbox/locations", map[string]any{
 		"contacts": []map[string]any{{"tags": []string{}}}, "customFields": []string{"contact.social_tags"},
 	}, &created, 0)
-	var state struct {
-		Contacts []struct {
-			ID           string         `json:"id"`
-			CustomFields map[string]any `json:"customFields"`
-		} `json:"contacts"`
-	}
-	sb.admin(http.MethodGet, "/_sandbox/locations/"+created.ID, nil, &state, 0)
-	contact := state.Contacts[0].ID
+	contact := sb.location(created.ID).Contacts[0].ID
 	c := sb.client(created.Token, ghl.Options{}).ForLocation(created.ID, nil)
 	ctx := context.Background()
 
@@ -40,7 +33,7 @@ func TestSimContactCustomFields(t *testing.T) {
 	if got.ID != contact || len(got.CustomFields) != 1 || got.CustomFields[0].Value != "promo, tips" {
 		t.Errorf("contact after update %+v", got)
 	}
-	sb.admin(http.MethodGet, "/_sandbox/locations/"+created.ID, nil, &state, 0)
+	state := sb.location(created.ID)
 	if v := state.Contacts[0].CustomFields["contact.social_tags"]; v != "promo, tips" {
 		t.Errorf("admin API shows %v", state.Contacts[0].CustomFields)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,23 +49,24 @@ type adminLocation struct {
 	Timezone string `json:"timezone"`
 }
 
-// adminTag is a Social Planner tag in GET /_sandbox/locations/{id}.
-type adminTag struct {
+// TagView is a Social Planner tag in GET /_sandbox/locations/{id}.
+type TagView struct {
 	ID      string `json:"_id"`
 	Tag     string `json:"tag"`
 	Deleted bool   `json:"deleted,omitempty"`
 }
 
-// adminAccount is a social account in GET /_sandbox/locations/{id}.
-type adminAccount struct {
+// AccountView is a social account in GET /_sandbox/locations/{id}.
+type AccountView struct {
 	ID        string `json:"id"`
 	ProfileID string `json:"profileId"`
 	Platform  string `json:"platform"`
 	Name      string `json:"name"`
 }
 
-// adminContact is a contact in the admin API.
-type adminContact struct {
+// ContactView is a contact in the admin API (GET /_sandbox/locations/{id},
+// and the answer of creating or deleting one).
+type ContactView struct {
 	ID         string   `json:"id"`
 	LocationID string   `json:"locationId,omitempty"`
 	Email      string   `json:"email,omitempty"`
@@ -75,24 +77,34 @@ type adminContact struct {
 	CustomFields map[string]any `json:"customFields,omitempty"`
 }
 
-// adminCustomValue is a custom value in GET /_sandbox/locations/{id}.
-type adminCustomValue struct {
+// CustomValueView is a custom value in GET /_sandbox/locations/{id}.
+type CustomValueView struct {
 	ID    string `json:"id"`
 	Name  string `json:"name"`
 	Value string `json:"value"`
 }
 
-// adminLocationDetail is GET /_sandbox/locations/{id}.
-type adminLocationDetail struct {
-	ID           string             `json:"id"`
-	Name         string             `json:"name"`
-	Token        string             `json:"token"`
-	Timezone     string             `json:"timezone"`
-	SocialTags   []adminTag         `json:"socialTags"`
-	Accounts     []adminAccount     `json:"accounts"`
-	Contacts     []adminContact     `json:"contacts"`
-	LocationTags []string           `json:"locationTags"`
-	CustomValues []adminCustomValue `json:"customValues"`
+// LocationView is the admin API's answer to GET /_sandbox/locations/{id}:
+// a copy of the location's state, for tests (fleettest.Location) and the
+// demo of `socialsync run` to read. It is not part of HighLevel's surface.
+type LocationView struct {
+	ID           string            `json:"id"`
+	Name         string            `json:"name"`
+	Token        string            `json:"token"`
+	Timezone     string            `json:"timezone"`
+	SocialTags   []TagView         `json:"socialTags"`
+	Accounts     []AccountView     `json:"accounts"`
+	Contacts     []ContactView     `json:"contacts"`
+	LocationTags []string          `json:"locationTags"`
+	CustomValues []CustomValueView `json:"customValues"`
+}
+
+// Live returns a copy of l without its deleted social tags and contacts
+// (the demo seed has some on purpose).
+func (l LocationView) Live() LocationView {
+	l.SocialTags = slices.DeleteFunc(slices.Clone(l.SocialTags), func(t TagView) bool { return t.Deleted })
+	l.Contacts = slices.DeleteFunc(slices.Clone(l.Contacts), func(c ContactView) bool { return c.Deleted })
+	return l
 }
 
 // readAdminBody decodes an optional JSON body strictly: unknown fields are
@@ -136,17 +148,17 @@ func (s *Simulator) adminGetLocation(w http.ResponseWriter, r *http.Request) {
 	if l == nil {
 		return
 	}
-	d := adminLocationDetail{
+	d := LocationView{
 		ID: l.id, Name: l.name, Token: l.pit, Timezone: l.timezone,
-		SocialTags: []adminTag{}, Accounts: []adminAccount{}, Contacts: []adminContact{},
-		LocationTags: []string{}, CustomValues: []adminCustomValue{},
+		SocialTags: []TagView{}, Accounts: []AccountView{}, Contacts: []ContactView{},
+		LocationTags: []string{}, CustomValues: []CustomValueView{},
 	}
 	l.mu.RLock()
 	for _, t := range l.tags {
-		d.SocialTags = append(d.SocialTags, adminTag{ID: t.ID, Tag: t.Tag, Deleted: t.Deleted})
+		d.SocialTags = append(d.SocialTags, TagView{ID: t.ID, Tag: t.Tag, Deleted: t.Deleted})
 	}
 	for _, a := range l.accounts {
-		d.Accounts = append(d.Accounts, adminAccount{ID: a.ID, ProfileID: a.ProfileID, Platform: a.Platform, Name: a.Name})
+		d.Accounts = append(d.Accounts, AccountView{ID: a.ID, ProfileID: a.ProfileID, Platform: a.Platform, Name: a.Name})
 	}
 	for _, c := range l.contacts {
 		ac := toAdminContact(c, false)
@@ -157,15 +169,15 @@ func (s *Simulator) adminGetLocation(w http.ResponseWriter, r *http.Request) {
 		d.LocationTags = append(d.LocationTags, t.Name)
 	}
 	for _, cv := range l.customValues {
-		d.CustomValues = append(d.CustomValues, adminCustomValue{ID: cv.ID, Name: cv.Name, Value: cv.Value})
+		d.CustomValues = append(d.CustomValues, CustomValueView{ID: cv.ID, Name: cv.Name, Value: cv.Value})
 	}
 	l.mu.RUnlock()
 	writeJSON(w, http.StatusOK, d)
 }
 
 // toAdminContact copies a contact for the admin API. Callers hold mu.
-func toAdminContact(c *contact, withLocation bool) adminContact {
-	out := adminContact{ID: c.ID, Email: c.Email, Phone: c.Phone, Tags: append([]string{}, c.Tags...), Deleted: c.deleted}
+func toAdminContact(c *contact, withLocation bool) ContactView {
+	out := ContactView{ID: c.ID, Email: c.Email, Phone: c.Phone, Tags: append([]string{}, c.Tags...), Deleted: c.deleted}
 	if withLocation {
 		out.LocationID = c.LocationID
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
@@ -163,10 +164,10 @@ func TestAdminPostsAndContacts(t *testing.T) {
 	e.admin("POST", "/_sandbox/locations/"+loc.ID+"/posts", map[string]any{"platform": "orkut"}).
 		adminErr(t, http.StatusBadRequest, "platform")
 
-	var c adminContact
+	var c ContactView
 	e.admin("POST", "/_sandbox/locations/"+loc.ID+"/contacts", map[string]any{"id": "NewContact0000000001", "tags": []string{"A"}, "deleted": true}).
 		want(t, http.StatusCreated).decode(t, &c)
-	if diff := cmp.Diff(adminContact{ID: "NewContact0000000001", LocationID: loc.ID, Tags: []string{"a"}, Deleted: true}, c); diff != "" {
+	if diff := cmp.Diff(ContactView{ID: "NewContact0000000001", LocationID: loc.ID, Tags: []string{"a"}, Deleted: true}, c); diff != "" {
 		t.Errorf("contact (-want +got):\n%s", diff)
 	}
 	e.admin("POST", "/_sandbox/locations/"+e.loc(1).ID+"/contacts", map[string]any{"id": "NewContact0000000001"}).
@@ -288,4 +289,44 @@ func TestAdminAppsAndUnknownRoute(t *testing.T) {
 	}
 	e.admin("GET", "/_sandbox/nope", nil).adminErr(t, http.StatusNotFound, "/_sandbox/nope")
 	e.admin("DELETE", "/_sandbox/config", nil).adminErr(t, http.StatusNotFound, "DELETE")
+}
+
+// Live keeps exactly the tags and contacts the admin view does not mark
+// deleted, in their order, and leaves the view it was called on whole.
+func TestLocationViewLive(t *testing.T) {
+	e := newEnv(t, "demo")
+	var goneTags, goneContacts int
+	for _, info := range e.sim.Locations() {
+		d := e.detail(info.ID)
+		wantTags, n := kept(d.SocialTags, func(tg TagView) bool { return tg.Deleted })
+		goneTags += n
+		wantContacts, n := kept(d.Contacts, func(c ContactView) bool { return c.Deleted })
+		goneContacts += n
+		live := d.Live()
+		if diff := cmp.Diff(wantTags, live.SocialTags, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: live tags (-want +got):\n%s", info.ID, diff)
+		}
+		if diff := cmp.Diff(wantContacts, live.Contacts, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: live contacts (-want +got):\n%s", info.ID, diff)
+		}
+		if diff := cmp.Diff(e.detail(info.ID), d); diff != "" {
+			t.Errorf("%s: Live changed the view it was called on (-was +now):\n%s", info.ID, diff)
+		}
+	}
+	if goneTags == 0 || goneContacts == 0 {
+		t.Fatalf("the demo seed has %d deleted tags and %d deleted contacts: Live is not exercised", goneTags, goneContacts)
+	}
+}
+
+// kept returns the elements of all that are not deleted, in their order,
+// and how many are.
+func kept[T any](all []T, deleted func(T) bool) (out []T, gone int) {
+	for _, x := range all {
+		if deleted(x) {
+			gone++
+		} else {
+			out = append(out, x)
+		}
+	}
+	return out, gone
 }

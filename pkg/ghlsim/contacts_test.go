@@ -11,7 +11,7 @@ import (
 )
 
 // contactOf returns the admin view of a contact.
-func (e *env) contactOf(locationID, id string) adminContact {
+func (e *env) contactOf(locationID, id string) ContactView {
 	e.t.Helper()
 	for _, c := range e.detail(locationID).Contacts {
 		if c.ID == id {
@@ -19,13 +19,13 @@ func (e *env) contactOf(locationID, id string) adminContact {
 		}
 	}
 	e.t.Fatalf("contact %s not in location %s", id, locationID)
-	return adminContact{}
+	return ContactView{}
 }
 
 // newContact creates a contact through the admin API.
-func (e *env) newContact(locationID string, tags ...string) adminContact {
+func (e *env) newContact(locationID string, tags ...string) ContactView {
 	e.t.Helper()
-	var c adminContact
+	var c ContactView
 	e.admin("POST", "/_sandbox/locations/"+locationID+"/contacts", map[string]any{"tags": tags}).
 		want(e.t, http.StatusCreated).decode(e.t, &c)
 	return c

@@ -222,9 +222,9 @@ func (e *env) loc(i int) LocationInfo {
 }
 
 // detail returns the admin view of a location.
-func (e *env) detail(id string) adminLocationDetail {
+func (e *env) detail(id string) LocationView {
 	e.t.Helper()
-	var d adminLocationDetail
+	var d LocationView
 	e.admin("GET", "/_sandbox/locations/"+id, nil).want(e.t, http.StatusOK).decode(e.t, &d)
 	return d
 }

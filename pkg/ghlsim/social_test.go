@@ -98,7 +98,7 @@ func TestSocialTagDetails(t *testing.T) {
 	e := newEnv(t, "demo")
 	loc := e.loc(0)
 	d := e.detail(loc.ID)
-	var deleted adminTag
+	var deleted TagView
 	for _, tag := range d.SocialTags {
 		if tag.Deleted {
 			deleted = tag
@@ -115,11 +115,11 @@ func TestSocialTagDetails(t *testing.T) {
 	if !env.Success || env.StatusCode != 201 || env.Message != "Fetched Tags by Tag IDs" {
 		t.Errorf("envelope = %+v", env)
 	}
-	var got []adminTag
+	var got []TagView
 	for _, tag := range env.Results.Tags {
-		got = append(got, adminTag{ID: tag.ID, Tag: tag.Tag, Deleted: tag.Deleted})
+		got = append(got, TagView{ID: tag.ID, Tag: tag.Tag, Deleted: tag.Deleted})
 	}
-	if diff := cmp.Diff([]adminTag{d.SocialTags[3], deleted}, got); diff != "" {
+	if diff := cmp.Diff([]TagView{d.SocialTags[3], deleted}, got); diff != "" {
 		t.Errorf("details (-want +got):\n%s", diff)
 	}
 	if env.Results.Count != 2 {
@@ -147,9 +147,9 @@ func TestListAccounts(t *testing.T) {
 	if !env.Success || env.StatusCode != 200 || env.Message != "Fetched Accounts" {
 		t.Errorf("envelope = %+v", env)
 	}
-	var got []adminAccount
+	var got []AccountView
 	for _, a := range env.Results.Accounts {
-		got = append(got, adminAccount{ID: a.ID, ProfileID: a.ProfileID, Platform: a.Platform, Name: a.Name})
+		got = append(got, AccountView{ID: a.ID, ProfileID: a.ProfileID, Platform: a.Platform, Name: a.Name})
 		if !isObjectID(a.ProfileID) || !strings.Contains(a.ID, "_"+loc.ID+"_") || a.Type == "" || a.IsExpired {
 			t.Errorf("account %+v", a)
 		}

@@ -182,10 +182,7 @@ func subscribe(t *testing.T, env *fleettest.Env, subject string) func() []*nats.
 // customValue returns loc's custom value name in the simulator.
 func customValue(t *testing.T, env *fleettest.Env, loc, name string) (string, bool) {
 	t.Helper()
-	var l struct {
-		CustomValues []struct{ Name, Value string } `json:"customValues"`
-	}
-	env.Admin(t, "GET", "/_sandbox/locations/"+loc, nil, &l)
+	l := env.Location(t, loc)
 	for _, cv := range l.CustomValues {
 		if cv.Name == name {
 			return cv.Value, true

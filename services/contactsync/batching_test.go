@@ -15,6 +15,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
 	"github.com/socialsync/socialsync/services/contactsync"
@@ -61,7 +62,7 @@ type burst struct {
 	want   map[string][]string
 }
 
-func newBurst(t *testing.T, loc string, tags []simTag, contacts []string, n int) burst {
+func newBurst(t *testing.T, loc string, tags []ghlsim.TagView, contacts []string, n int) burst {
 	t.Helper()
 	r := rand.New(rand.NewPCG(18, 2))
 	b := burst{want: map[string][]string{}}
@@ -122,7 +123,7 @@ func TestPacedBacklogIsMerged(t *testing.T) {
 	env := fleettest.Start(t, "empty")
 	tagNames := []string{"t0", "t1", "t2", "t3", "t4", "t5"}
 	loc, _ := env.NewTaggedLocation(t, tagNames...)
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	contacts := newContacts(t, env, loc, "Burst", 30)
 	gone := contacts[0]
@@ -191,10 +192,10 @@ func TestBacklogLeavesOtherLocationsTheirTurn(t *testing.T) {
 		names[i] = fmt.Sprintf("t%02d", i)
 	}
 	a, _ := env.NewTaggedLocation(t, names...)
-	la := location(t, env, a)
+	la := env.Location(t, a)
 	primeCatalogue(t, env, a, la.SocialTags)
 	b, _ := env.NewTaggedLocation(t, "b0")
-	lb := location(t, env, b)
+	lb := env.Location(t, b)
 	primeCatalogue(t, env, b, lb.SocialTags)
 	aContacts := newContacts(t, env, a, "A", events)
 	bContact := newContacts(t, env, b, "B", 1)[0]
@@ -235,7 +236,7 @@ func TestCrashMidBatchRepeatsNoRemoval(t *testing.T) {
 	const events = 30
 	env := fleettest.Start(t, "empty")
 	loc, _ := env.NewTaggedLocation(t, "t0", "t1", "t2", "t3")
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	contacts := newContacts(t, env, loc, "Crash", 20)
 	b := newBurst(t, loc, l.SocialTags, contacts, events)

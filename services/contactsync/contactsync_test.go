@@ -20,6 +20,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 	pkgids "github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -34,7 +35,7 @@ import (
 func TestPostLifecycle(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[0].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	tags := liveTags(t, l, 3)
 	launch, sale, other := tags[0], tags[1], tags[2]
 	primeCatalogue(t, env, loc, l.SocialTags)
@@ -116,7 +117,7 @@ func TestPostLifecycle(t *testing.T) {
 func TestDuplicateWritesNothing(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[1].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	tags := liveTags(t, l, 2)
 	contacts := env.LiveContacts(t, loc, 3)
@@ -163,9 +164,9 @@ func TestDuplicateWritesNothing(t *testing.T) {
 func TestUnknownTagWaitsForCatalogue(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[2].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	tags := liveTags(t, l, 2)
-	var without []simTag
+	var without []ghlsim.TagView
 	for _, tg := range l.SocialTags {
 		if tg.ID != tags[1].ID {
 			without = append(without, tg)
@@ -197,7 +198,7 @@ func TestUnknownTagWaitsForCatalogue(t *testing.T) {
 func TestFirstEventWaitsForItsCatalogue(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[2].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	tags := liveTags(t, l, 1)
 	contacts := env.LiveContacts(t, loc, 1)
 	startWorker(t, env)
@@ -267,10 +268,10 @@ func TestAwaitCatalogue(t *testing.T) {
 func TestDeletedTagIsLeftOut(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[2].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	tags := liveTags(t, l, 2)
 	live, deleted := tags[0], tags[1]
-	var catalogue []simTag
+	var catalogue []ghlsim.TagView
 	for _, tg := range l.SocialTags {
 		if tg.ID != deleted.ID {
 			catalogue = append(catalogue, tg)
@@ -308,10 +309,10 @@ func TestDeletedTagIsLeftOut(t *testing.T) {
 func TestDeletedTagSkippedAfterRefresh(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[2].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	tags := liveTags(t, l, 2)
 	live, gone := tags[0], tags[1]
-	var without []simTag
+	var without []ghlsim.TagView
 	for _, tg := range l.SocialTags {
 		if tg.ID != gone.ID {
 			without = append(without, tg)
@@ -335,7 +336,7 @@ func TestDeletedTagSkippedAfterRefresh(t *testing.T) {
 		t.Errorf("%d writes while the catalogue was older than the post, want none", single+add+remove)
 	}
 	// The fetcher's refresh: the tag is now a tombstone.
-	storeCatalogue(t, env, loc, without, []simTag{gone}, time.Now())
+	storeCatalogue(t, env, loc, without, []ghlsim.TagView{gone}, time.Now())
 	waitTags(t, env, loc, contacts, []string{social(live)}, []string{social(gone)})
 	waitHandled(t, env, seq)
 	evs := contactEvents(t, env, loc)
@@ -368,7 +369,7 @@ func TestDeletedTagSkippedAfterRefresh(t *testing.T) {
 func TestNeverHeldTagIsDeadLetteredAlone(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[0].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	live := liveTags(t, l, 1)[0]
 	contacts := env.LiveContacts(t, loc, 1)
 	const ghost = "ffffffffffffffffffffffff"
@@ -389,7 +390,7 @@ func TestNeverHeldTagIsDeadLetteredAlone(t *testing.T) {
 func TestRefusedContactsAreDeadLetteredAlone(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[0].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	tags := liveTags(t, l, 1)
 	contacts := env.LiveContacts(t, loc, 3)
@@ -451,7 +452,7 @@ func TestRefusedContactsAreDeadLetteredAlone(t *testing.T) {
 func TestBadInputIsDeadLettered(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[0].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	tags := liveTags(t, l, 1)
 	contacts := env.LiveContacts(t, loc, 1)
@@ -523,7 +524,7 @@ func TestNewValidates(t *testing.T) {
 func TestReplicasRace(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[3].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	tags := liveTags(t, l, 12)
 	contacts := env.LiveContacts(t, loc, 2)
@@ -577,7 +578,7 @@ func TestReplicasRace(t *testing.T) {
 func TestPostIDsFollowTheSharedRule(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[0].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	tags := liveTags(t, l, 1)
 	contacts := env.LiveContacts(t, loc, 2)

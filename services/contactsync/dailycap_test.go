@@ -39,7 +39,7 @@ func TestDailyCapHoldsTriggersUntilTheReset(t *testing.T) {
 	env := fleettest.StartAt(t, "demo", clock.Now)
 	env.Admin(t, "PUT", "/_sandbox/config", map[string]any{"rateLimit": map[string]any{"daily": daily}}, nil)
 	loc := env.Locations[0].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	// A tag of its own per trigger: the writes of triggers adding the same
 	// tag would be merged into one call (merge.go), and fewer calls than
 	// triggers would not reach the cap.

@@ -11,6 +11,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 	pkgids "github.com/socialsync/socialsync/pkg/ids"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -49,37 +50,10 @@ func startHookedWorker(t testing.TB, env *fleettest.Env, hook func(*contactsync.
 	return env.RunWorker(t, "contactsync", w)
 }
 
-// simTag and simContact are a location's social tags and contacts as the
-// simulator's admin API shows them.
-type simTag struct {
-	ID      string `json:"_id"`
-	Tag     string `json:"tag"`
-	Deleted bool   `json:"deleted"`
-}
-
-type simContact struct {
-	ID      string   `json:"id"`
-	Tags    []string `json:"tags"`
-	Deleted bool     `json:"deleted"`
-}
-
-type simLocation struct {
-	SocialTags []simTag     `json:"socialTags"`
-	Contacts   []simContact `json:"contacts"`
-}
-
-// location reads a simulator location.
-func location(t *testing.T, env *fleettest.Env, loc string) simLocation {
-	t.Helper()
-	var l simLocation
-	env.Admin(t, "GET", "/_sandbox/locations/"+loc, nil, &l)
-	return l
-}
-
 // liveTags returns the first n tags that are not deleted.
-func liveTags(t *testing.T, l simLocation, n int) []simTag {
+func liveTags(t *testing.T, l ghlsim.LocationView, n int) []ghlsim.TagView {
 	t.Helper()
-	var out []simTag
+	var out []ghlsim.TagView
 	for _, tg := range l.SocialTags {
 		if !tg.Deleted && len(out) < n {
 			out = append(out, tg)
@@ -106,14 +80,14 @@ func newContacts(t *testing.T, env *fleettest.Env, loc, name string, n int) []st
 
 // primeCatalogue stores the tag catalogue of loc as the fetcher would,
 // fetched now.
-func primeCatalogue(t *testing.T, env *fleettest.Env, loc string, tags []simTag) {
+func primeCatalogue(t *testing.T, env *fleettest.Env, loc string, tags []ghlsim.TagView) {
 	t.Helper()
 	storeCatalogue(t, env, loc, tags, nil, time.Now())
 }
 
 // storeCatalogue stores loc's catalogue as the fetcher would: the live
 // tags of tags, tombstones for deleted, fetched at fetchedAt.
-func storeCatalogue(t testing.TB, env *fleettest.Env, loc string, tags, deleted []simTag, fetchedAt time.Time) {
+func storeCatalogue(t testing.TB, env *fleettest.Env, loc string, tags, deleted []ghlsim.TagView, fetchedAt time.Time) {
 	t.Helper()
 	type entry struct {
 		ID   string `json:"id"`
@@ -154,7 +128,7 @@ func contactTags(t *testing.T, env *fleettest.Env, loc, contact string) []string
 func hasTag(tags []string, tag string) bool { return fleettest.HasTag(tags, tag) }
 
 // social returns the contact tag standing for a social tag.
-func social(tg simTag) string { return "social:" + strings.ToLower(tg.Tag) }
+func social(tg ghlsim.TagView) string { return "social:" + strings.ToLower(tg.Tag) }
 
 // waitTags waits until each contact has every tag of want and none of
 // gone.
@@ -219,7 +193,7 @@ func contactEvents(t *testing.T, env *fleettest.Env, loc string) []*socialsyncv1
 }
 
 // createPost creates a post carrying tags in the simulator.
-func createPost(t *testing.T, env *fleettest.Env, loc string, tags ...simTag) string {
+func createPost(t *testing.T, env *fleettest.Env, loc string, tags ...ghlsim.TagView) string {
 	t.Helper()
 	ids := []string{}
 	for _, tg := range tags {
@@ -232,7 +206,7 @@ func createPost(t *testing.T, env *fleettest.Env, loc string, tags ...simTag) st
 	return p.ID
 }
 
-func ids(tags ...simTag) []string {
+func ids(tags ...ghlsim.TagView) []string {
 	var out []string
 	for _, tg := range tags {
 		out = append(out, tg.ID)

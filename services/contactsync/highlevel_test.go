@@ -19,6 +19,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/topology"
 	socialsyncv1 "github.com/socialsync/socialsync/proto/socialsync/v1"
@@ -105,7 +106,7 @@ func byHand(t *testing.T, env *fleettest.Env, method, contact string, tags ...st
 	}
 }
 
-func liveContacts(l simLocation) []string {
+func liveContacts(l ghlsim.LocationView) []string {
 	var out []string
 	for _, c := range l.Contacts {
 		if !c.Deleted {
@@ -123,7 +124,7 @@ func TestHighLevelTagUpdates(t *testing.T) {
 	relayWebhooks(t, env)
 	startWorker(t, env)
 	loc := env.Locations[0].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	tags := liveTags(t, l, 2)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	contact := liveContacts(l)[0]
@@ -190,7 +191,7 @@ func TestHighLevelEchoBeforeCommit(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	relayWebhooks(t, env)
 	loc := env.Locations[0].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	tags := liveTags(t, l, 1)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	contact := liveContacts(l)[1]
@@ -242,11 +243,11 @@ func TestHighLevelContactDelete(t *testing.T) {
 	relayWebhooks(t, env)
 	startWorker(t, env)
 	loc := env.Locations[0].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	tags := liveTags(t, l, 1)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	_, contacts := refLocation(t, env, loc)
-	var target refContact
+	var target ghlsim.ContactView
 	for _, c := range contacts {
 		if c.Email != "" && slices.Contains(liveContacts(l), c.ID) {
 			target = c

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -22,7 +23,7 @@ import (
 func TestNamingTemplateAppliesLive(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[0].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	tags := liveTags(t, l, 2)
 	launch, sale := tags[0], tags[1]
 	primeCatalogue(t, env, loc, l.SocialTags)
@@ -32,7 +33,7 @@ func TestNamingTemplateAppliesLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	named := func(prefix string, tg simTag) string { return prefix + strings.ToLower(tg.Tag) }
+	named := func(prefix string, tg ghlsim.TagView) string { return prefix + strings.ToLower(tg.Tag) }
 
 	p1 := createPost(t, env, loc, launch)
 	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: p1, TagIds: ids(launch), ContactIds: contacts, EventId: "n1"})
@@ -57,7 +58,7 @@ func TestNamingTemplateAppliesLive(t *testing.T) {
 func TestRenameFollowsTheTemplate(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[0].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	launch := liveTags(t, l, 1)[0]
 	primeCatalogue(t, env, loc, l.SocialTags)
 	contacts := env.LiveContacts(t, loc, 2)
@@ -87,7 +88,7 @@ func TestRenameFollowsTheTemplate(t *testing.T) {
 	renamed := launch
 	renamed.Tag = "Grand Launch"
 	at := time.Now()
-	var tags []simTag
+	var tags []ghlsim.TagView
 	for _, tg := range l.SocialTags {
 		if tg.ID == launch.ID {
 			tg = renamed
@@ -110,7 +111,7 @@ func TestContactFieldsCopied(t *testing.T) {
 	created := env.NewLocation(t, map[string]any{"timezone": "UTC", "socialTags": []string{"Promo", "Autumn"},
 		"contacts": []map[string]any{{"firstName": "A"}, {"firstName": "B"}}, "customFields": []string{"contact.social_tags", "contact.social_tag_ids"}})
 	loc := created.ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	contacts := env.LiveContacts(t, loc, 2)
 	startWorker(t, env)
@@ -122,7 +123,7 @@ func TestContactFieldsCopied(t *testing.T) {
 		{From: "tagName", To: "contact.social_tags"}, {From: "tagId", To: "contact.social_tag_ids"}}}); err != nil {
 		t.Fatal(err)
 	}
-	byName := map[string]simTag{}
+	byName := map[string]ghlsim.TagView{}
 	for _, tg := range l.SocialTags {
 		byName[tg.Tag] = tg
 	}
@@ -133,15 +134,8 @@ func TestContactFieldsCopied(t *testing.T) {
 	want := map[string]any{"contact.social_tags": "Autumn, Promo", "contact.social_tag_ids": autumn.ID + ", " + promo.ID}
 	var got map[string]map[string]any
 	fleettest.Eventually(t, 20*time.Second, "contact custom fields", func() bool {
-		var detail struct {
-			Contacts []struct {
-				ID           string         `json:"id"`
-				CustomFields map[string]any `json:"customFields"`
-			} `json:"contacts"`
-		}
-		env.Admin(t, "GET", "/_sandbox/locations/"+loc, nil, &detail)
 		got = map[string]map[string]any{}
-		for _, c := range detail.Contacts {
+		for _, c := range env.Location(t, loc).Contacts {
 			got[c.ID] = c.CustomFields
 		}
 		for _, c := range contacts {

@@ -16,7 +16,7 @@ import (
 func TestOlderPostEventChangesNothing(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[0].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	tags := liveTags(t, l, 2)
 	first, second := tags[0], tags[1]
 	primeCatalogue(t, env, loc, l.SocialTags)

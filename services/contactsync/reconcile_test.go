@@ -13,6 +13,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -29,13 +30,13 @@ func TestReconcile(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	// A location of two tags: reconciliation searches once per tag.
 	loc, _ := env.NewTaggedLocation(t, "Launch", "Sale")
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	tags := liveTags(t, l, 2)
 	launch, sale := tags[0], tags[1]
 	primeCatalogue(t, env, loc, l.SocialTags)
 	var contacts []string
 	for range 3 {
-		var c simContact
+		var c ghlsim.ContactView
 		env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{}, &c)
 		contacts = append(contacts, c.ID)
 	}
@@ -177,9 +178,9 @@ func setPolicy(t *testing.T, env *fleettest.Env, loc, p string) {
 func TestScheduledReconciliation(t *testing.T) {
 	env := fleettest.Start(t, "empty")
 	loc, tagIDs := env.NewTaggedLocation(t, "Promo")
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
-	var c simContact
+	var c ghlsim.ContactView
 	env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{}, &c)
 	// The worker's clock: noon tomorrow (UTC), running, so that the
 	// contact's state written now is not recent and no day starts during
@@ -191,7 +192,7 @@ func TestScheduledReconciliation(t *testing.T) {
 		w.SetClock(func() time.Time { return at.Add(time.Since(start) + time.Duration(offset.Load())) })
 	}, func(c *contactsync.Config) { c.ReconcileCheck = 100 * time.Millisecond })
 
-	p := createPost(t, env, loc, simTag{ID: tagIDs["Promo"], Tag: "Promo"})
+	p := createPost(t, env, loc, ghlsim.TagView{ID: tagIDs["Promo"], Tag: "Promo"})
 	publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: p, TagIds: []string{tagIDs["Promo"]}, ContactIds: []string{c.ID}, EventId: "e1"})
 	waitTags(t, env, loc, []string{c.ID}, []string{"social:promo"}, nil)
 	if _, err := env.Deps.Client(loc).RemoveContactTags(context.Background(), c.ID, []string{"social:promo"}); err != nil {
@@ -236,7 +237,7 @@ func TestScheduledReconciliation(t *testing.T) {
 func TestReconcileResumes(t *testing.T) {
 	env := fleettest.Start(t, "empty")
 	loc, _ := env.NewTaggedLocation(t, "A", "B", "C")
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	// Every reading of the clock is half a slice later than the one
 	// before: a delivery does one tag, then hands the request back.

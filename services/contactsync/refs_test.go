@@ -51,17 +51,9 @@ func startReplica(t *testing.T, env *fleettest.Env, logs io.Writer, spans sdktra
 	fleettest.RunWorker(t, d, "contactsync", w)
 }
 
-// refContact is a simulator contact with what references name.
-type refContact struct {
-	ID    string   `json:"id"`
-	Email string   `json:"email"`
-	Phone string   `json:"phone"`
-	Tags  []string `json:"tags"`
-}
-
 // newRefLocation creates and registers a location from spec (the admin
 // API's) and returns its id, social tags and contacts.
-func newRefLocation(t *testing.T, env *fleettest.Env, spec map[string]any) (string, []simTag, []refContact) {
+func newRefLocation(t *testing.T, env *fleettest.Env, spec map[string]any) (string, []ghlsim.TagView, []ghlsim.ContactView) {
 	t.Helper()
 	var created struct{ ID, Token, Name, Timezone string }
 	env.Admin(t, "POST", "/_sandbox/locations", spec, &created)
@@ -70,13 +62,9 @@ func newRefLocation(t *testing.T, env *fleettest.Env, spec map[string]any) (stri
 	return created.ID, tags, contacts
 }
 
-func refLocation(t *testing.T, env *fleettest.Env, loc string) ([]simTag, []refContact) {
+func refLocation(t *testing.T, env *fleettest.Env, loc string) ([]ghlsim.TagView, []ghlsim.ContactView) {
 	t.Helper()
-	var l struct {
-		SocialTags []simTag     `json:"socialTags"`
-		Contacts   []refContact `json:"contacts"`
-	}
-	env.Admin(t, "GET", "/_sandbox/locations/"+loc, nil, &l)
+	l := env.Location(t, loc)
 	return l.SocialTags, l.Contacts
 }
 
@@ -271,7 +259,7 @@ func TestReplicasCreateOneContact(t *testing.T) {
 	seq := publish(t, env, &socialsyncv1.PostEvent{LocationId: loc, PostId: "p2", TagIds: []string{tags[1].ID},
 		Contacts: []*socialsyncv1.ContactRef{email("new.person@example.com")}})
 
-	var created []refContact
+	var created []ghlsim.ContactView
 	fleettest.Eventually(t, 30*time.Second, "one contact with both tags", func() bool {
 		created = created[:0]
 		_, all := refLocation(t, env, loc)

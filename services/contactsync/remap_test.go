@@ -14,6 +14,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/settings"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -30,13 +31,13 @@ import (
 func TestRemap(t *testing.T) {
 	env := fleettest.Start(t, "empty")
 	loc, _ := env.NewTaggedLocation(t, "Launch", "Sale")
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	tags := liveTags(t, l, 2)
 	launch, sale := tags[0], tags[1]
 	primeCatalogue(t, env, loc, l.SocialTags)
 	var contacts []string
 	for range 4 {
-		var c simContact
+		var c ghlsim.ContactView
 		env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{}, &c)
 		contacts = append(contacts, c.ID)
 	}
@@ -197,12 +198,12 @@ func waitRemapHandled(t *testing.T, env *fleettest.Env) {
 func TestRemapReplayedContact(t *testing.T) {
 	env := fleettest.Start(t, "empty")
 	loc, _ := env.NewTaggedLocation(t, "Launch")
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	launch := liveTags(t, l, 1)[0]
 	primeCatalogue(t, env, loc, l.SocialTags)
 	var contacts []string
 	for range 2 {
-		var c simContact
+		var c ghlsim.ContactView
 		env.Admin(t, "POST", "/_sandbox/locations/"+loc+"/contacts", map[string]any{}, &c)
 		contacts = append(contacts, c.ID)
 	}

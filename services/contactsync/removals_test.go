@@ -20,7 +20,7 @@ import (
 func TestRemovalNotRepeatedOnRedelivery(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[0].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	primeCatalogue(t, env, loc, l.SocialTags)
 	tag := liveTags(t, l, 1)[0]
 	contact := env.LiveContacts(t, loc, 1)[0]

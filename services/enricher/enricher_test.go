@@ -82,10 +82,7 @@ func storedDetail(t testing.TB, env *fleettest.Env, loc, tagID string) (*socials
 
 func locationTags(t testing.TB, env *fleettest.Env, loc string) []string {
 	t.Helper()
-	var detail struct {
-		LocationTags []string `json:"locationTags"`
-	}
-	env.Admin(t, "GET", "/_sandbox/locations/"+loc, nil, &detail)
+	detail := env.Location(t, loc)
 	return detail.LocationTags
 }
 

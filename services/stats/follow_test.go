@@ -60,10 +60,7 @@ func trigger(t *testing.T, env *fleettest.Env, loc, eventID string) uint64 {
 
 func customValues(t *testing.T, env *fleettest.Env, loc string) map[string]string {
 	t.Helper()
-	var detail struct {
-		CustomValues []struct{ Name, Value string } `json:"customValues"`
-	}
-	env.Admin(t, http.MethodGet, "/_sandbox/locations/"+loc, nil, &detail)
+	detail := env.Location(t, loc)
 	out := map[string]string{}
 	for _, cv := range detail.CustomValues {
 		out[cv.Name] = cv.Value

@@ -107,12 +107,7 @@ func TestSnapshotOfTheLocalDay(t *testing.T) {
 			l = c
 		}
 	}
-	var detail struct {
-		Accounts []struct {
-			ProfileID string `json:"profileId"`
-		} `json:"accounts"`
-	}
-	env.Admin(t, "GET", "/_sandbox/locations/"+l.ID, nil, &detail)
+	detail := env.Location(t, l.ID)
 	var want []string
 	for _, a := range detail.Accounts {
 		want = append(want, a.ProfileID)

@@ -11,14 +11,7 @@ import (
 // simulator; it fails the test when loc has no such contact.
 func (e *Env) ContactTags(tb testing.TB, loc, contact string) []string {
 	tb.Helper()
-	var l struct {
-		Contacts []struct {
-			ID   string   `json:"id"`
-			Tags []string `json:"tags"`
-		} `json:"contacts"`
-	}
-	e.Admin(tb, "GET", "/_sandbox/locations/"+loc, nil, &l)
-	for _, c := range l.Contacts {
+	for _, c := range e.Location(tb, loc).Contacts {
 		if c.ID == contact {
 			return c.Tags
 		}
@@ -59,15 +52,8 @@ func (e *Env) WaitTags(tb testing.TB, loc string, contacts []string, want, gone 
 // simulator that are not deleted; it fails the test when loc has fewer.
 func (e *Env) LiveContacts(tb testing.TB, loc string, n int) []string {
 	tb.Helper()
-	var l struct {
-		Contacts []struct {
-			ID      string `json:"id"`
-			Deleted bool   `json:"deleted"`
-		} `json:"contacts"`
-	}
-	e.Admin(tb, "GET", "/_sandbox/locations/"+loc, nil, &l)
 	var out []string
-	for _, c := range l.Contacts {
+	for _, c := range e.Location(tb, loc).Contacts {
 		if !c.Deleted && len(out) < n {
 			out = append(out, c.ID)
 		}

@@ -238,13 +238,7 @@ func (e *Env) NewLocation(tb testing.TB, spec map[string]any) ghlsim.LocationInf
 func (e *Env) NewTaggedLocation(tb testing.TB, tags ...string) (string, map[string]string) {
 	tb.Helper()
 	l := e.NewLocation(tb, map[string]any{"socialTags": tags, "timezone": "UTC"})
-	var detail struct {
-		SocialTags []struct {
-			ID  string `json:"_id"`
-			Tag string `json:"tag"`
-		} `json:"socialTags"`
-	}
-	e.Admin(tb, http.MethodGet, "/_sandbox/locations/"+l.ID, nil, &detail)
+	detail := e.Location(tb, l.ID)
 	ids := make(map[string]string, len(detail.SocialTags))
 	for _, tag := range detail.SocialTags {
 		ids[tag.Tag] = tag.ID

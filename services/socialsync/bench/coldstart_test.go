@@ -64,29 +64,13 @@ func coldWorkload(tb testing.TB, simURL string) []coldEvent {
 	locs := map[string]*live{}
 	var ids []string
 	for _, l := range list.Locations {
-		var d struct {
-			Token      string `json:"token"`
-			SocialTags []struct {
-				ID      string `json:"_id"`
-				Tag     string `json:"tag"`
-				Deleted bool   `json:"deleted"`
-			} `json:"socialTags"`
-			Contacts []struct {
-				ID      string `json:"id"`
-				Deleted bool   `json:"deleted"`
-			} `json:"contacts"`
-		}
-		fleettest.Admin(tb, simURL, http.MethodGet, "/_sandbox/locations/"+l.ID, nil, &d)
+		d := fleettest.Location(tb, simURL, l.ID).Live()
 		lv := &live{token: d.Token}
 		for _, t := range d.SocialTags {
-			if !t.Deleted {
-				lv.tagIDs, lv.names = append(lv.tagIDs, t.ID), append(lv.names, t.Tag)
-			}
+			lv.tagIDs, lv.names = append(lv.tagIDs, t.ID), append(lv.names, t.Tag)
 		}
 		for _, c := range d.Contacts {
-			if !c.Deleted {
-				lv.contacts = append(lv.contacts, c.ID)
-			}
+			lv.contacts = append(lv.contacts, c.ID)
 		}
 		if len(lv.tagIDs) == 0 || len(lv.contacts) == 0 {
 			continue
@@ -124,14 +108,7 @@ func allTagged(tb testing.TB, simURL string, events []coldEvent) bool {
 			continue
 		}
 		seen[e.loc] = true
-		var d struct {
-			Contacts []struct {
-				ID   string   `json:"id"`
-				Tags []string `json:"tags"`
-			} `json:"contacts"`
-		}
-		fleettest.Admin(tb, simURL, http.MethodGet, "/_sandbox/locations/"+e.loc, nil, &d)
-		for _, c := range d.Contacts {
+		for _, c := range fleettest.Location(tb, simURL, e.loc).Contacts {
 			held[c.ID] = c.Tags
 		}
 	}

@@ -158,16 +158,7 @@ func (p *pipeline) addLocation(tb testing.TB, tags, contacts int) int {
 	p.env.Admin(tb, http.MethodPost, "/_sandbox/locations", map[string]any{"name": fmt.Sprint("bench ", l), "timezone": "UTC",
 		"socialTags": names, "contacts": cs}, &created)
 	p.env.AddLocation(tb, ghlsim.LocationInfo{ID: created.ID, Token: created.Token, Timezone: "UTC"})
-	var detail struct {
-		SocialTags []struct {
-			ID  string `json:"_id"`
-			Tag string `json:"tag"`
-		} `json:"socialTags"`
-		Contacts []struct {
-			ID string `json:"id"`
-		} `json:"contacts"`
-	}
-	p.env.Admin(tb, http.MethodGet, "/_sandbox/locations/"+created.ID, nil, &detail)
+	detail := p.env.Location(tb, created.ID)
 	bl := benchLocation{id: created.ID}
 	for _, t := range detail.SocialTags {
 		bl.tags = append(bl.tags, struct{ ID, Tag string }{t.ID, t.Tag})

@@ -380,14 +380,7 @@ func runScale(b *testing.B) {
 			if i >= scaleActive {
 				return nil
 			}
-			var d struct {
-				SocialTags []struct {
-					ID string `json:"_id"`
-				} `json:"socialTags"`
-				Contacts []struct {
-					ID string `json:"id"`
-				} `json:"contacts"`
-			}
+			var d ghlsim.LocationView
 			if err := adminCall(ctx, f.simURL, http.MethodGet, "/_sandbox/locations/"+created.ID, nil, &d); err != nil {
 				return err
 			}

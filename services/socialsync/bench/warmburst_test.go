@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"net/http"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -82,15 +81,8 @@ func BenchmarkWarmBurst(b *testing.B) {
 
 		// Until every contact carries at least its tags.
 		held := func() map[string][]string {
-			var d struct {
-				Contacts []struct {
-					ID   string   `json:"id"`
-					Tags []string `json:"tags"`
-				} `json:"contacts"`
-			}
-			f.env.Admin(b, http.MethodGet, "/_sandbox/locations/"+loc.id, nil, &d)
 			out := map[string][]string{}
-			for _, c := range d.Contacts {
+			for _, c := range f.env.Location(b, loc.id).Contacts {
 				out[c.ID] = c.Tags
 			}
 			return out

@@ -55,13 +55,7 @@ func startPersonalFleet(t *testing.T) *personalFleet {
 			{"firstName": "Zelda", "lastName": "Quixwell", "email": zeldaEmail, "phone": zeldaPhone},
 			{"firstName": "Yorick", "lastName": "Vantablack", "email": yorickMail},
 		}})
-	var detail struct {
-		SocialTags []struct {
-			ID string `json:"_id"`
-		} `json:"socialTags"`
-		Contacts []struct{ ID, Email string } `json:"contacts"`
-	}
-	env.Admin(t, http.MethodGet, "/_sandbox/locations/"+li.ID, nil, &detail)
+	detail := env.Location(t, li.ID)
 	p := &personalFleet{env: env, loc: li.ID, logs: &fleettest.Buffer{}}
 	for _, c := range detail.Contacts {
 		switch strings.ToLower(c.Email) {
@@ -72,7 +66,7 @@ func startPersonalFleet(t *testing.T) *personalFleet {
 		}
 	}
 	if p.zelda == "" || p.yorick == "" || len(detail.SocialTags) != 1 {
-		t.Fatalf("location %s: %+v", li.ID, detail)
+		t.Fatalf("location %s: tags %+v, contacts %+v", li.ID, detail.SocialTags, detail.Contacts)
 	}
 	kv, err := settings.Open(context.Background(), env.JS)
 	if err != nil {

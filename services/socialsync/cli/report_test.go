@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"testing"
 	"time"
 
@@ -26,16 +25,7 @@ func TestReportCountsPostsAndContactsPerTag(t *testing.T) {
 		"accounts":   []map[string]string{{"platform": "facebook"}},
 		"contacts":   []map[string]any{{"firstName": "A"}, {"firstName": "B"}, {"firstName": "C"}},
 	})
-	var detail struct {
-		SocialTags []struct {
-			ID  string `json:"_id"`
-			Tag string `json:"tag"`
-		} `json:"socialTags"`
-		Contacts []struct {
-			ID string `json:"id"`
-		} `json:"contacts"`
-	}
-	env.Admin(t, http.MethodGet, "/_sandbox/locations/"+l.ID, nil, &detail)
+	detail := env.Location(t, l.ID)
 	tag := map[string]string{}
 	for _, tg := range detail.SocialTags {
 		tag[tg.Tag] = tg.ID

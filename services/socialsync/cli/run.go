@@ -361,16 +361,7 @@ func (d *demo) run(ctx context.Context) error {
 }
 
 func (d *demo) post(ctx context.Context, rng *rand.Rand, loc string) error {
-	var detail struct {
-		SocialTags []struct {
-			ID      string `json:"_id"`
-			Deleted bool   `json:"deleted"`
-		} `json:"socialTags"`
-		Contacts []struct {
-			ID      string `json:"id"`
-			Deleted bool   `json:"deleted"`
-		} `json:"contacts"`
-	}
+	var detail ghlsim.LocationView
 	if err := getSandbox(ctx, d.base+"/_sandbox/locations/"+loc, &detail); err != nil {
 		return err
 	}

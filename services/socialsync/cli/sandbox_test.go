@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/ghlspec"
 )
 
@@ -74,18 +75,6 @@ func startSandbox(t *testing.T, seed string) (string, *syncBuffer) {
 	return "", nil
 }
 
-type sandboxLocation struct {
-	ID       string `json:"id"`
-	Token    string `json:"token"`
-	Timezone string `json:"timezone"`
-	Accounts []struct {
-		ProfileID string `json:"profileId"`
-	} `json:"accounts"`
-	Contacts []struct {
-		ID string `json:"id"`
-	} `json:"contacts"`
-}
-
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -104,7 +93,7 @@ func getJSON(t *testing.T, url string, v any) {
 func TestSandboxPrintsItsCredentials(t *testing.T) {
 	base, out := startSandbox(t, "demo")
 	var list struct {
-		Locations []sandboxLocation `json:"locations"`
+		Locations []ghlsim.LocationView `json:"locations"`
 	}
 	getJSON(t, base+"/_sandbox/locations", &list)
 	if len(list.Locations) < 3 {
@@ -132,10 +121,10 @@ func TestSandboxUnknownSeed(t *testing.T) {
 func TestSandboxConformsToOfficialFiles(t *testing.T) {
 	base, _ := startSandbox(t, "demo")
 	var list struct {
-		Locations []sandboxLocation `json:"locations"`
+		Locations []ghlsim.LocationView `json:"locations"`
 	}
 	getJSON(t, base+"/_sandbox/locations", &list)
-	var loc sandboxLocation
+	var loc ghlsim.LocationView
 	getJSON(t, base+"/_sandbox/locations/"+list.Locations[0].ID, &loc)
 
 	tr := ghlspec.CheckingTransport(t, http.DefaultTransport)

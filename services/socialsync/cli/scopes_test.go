@@ -72,17 +72,7 @@ func TestConnectedWithTheDefaultScopesEverythingArrives(t *testing.T) {
 		t.Fatalf("token granted %v, want exactly %v", granted, ghl.LocationScopes())
 	}
 
-	var detail struct {
-		SocialTags []struct {
-			ID  string `json:"_id"`
-			Tag string `json:"tag"`
-		} `json:"socialTags"`
-		Contacts []struct {
-			ID   string   `json:"id"`
-			Tags []string `json:"tags"`
-		} `json:"contacts"`
-	}
-	env.Admin(t, http.MethodGet, "/_sandbox/locations/"+loc, nil, &detail)
+	detail := env.Location(t, loc)
 	var tagIDs, contacts []string
 	for _, tg := range detail.SocialTags {
 		tagIDs = append(tagIDs, tg.ID)
@@ -113,7 +103,7 @@ func TestConnectedWithTheDefaultScopesEverythingArrives(t *testing.T) {
 		return len(bustest.Messages(t, env.JS, topology.StreamEvents, detailsSubject)) > 0
 	})
 	fleettest.Eventually(t, 30*time.Second, "contact tags applied", func() bool {
-		env.Admin(t, http.MethodGet, "/_sandbox/locations/"+loc, nil, &detail)
+		detail = env.Location(t, loc)
 		for _, c := range detail.Contacts {
 			if !slices.ContainsFunc(c.Tags, func(s string) bool { return strings.Contains(s, "promo") }) ||
 				!slices.ContainsFunc(c.Tags, func(s string) bool { return strings.Contains(s, "tips") }) {

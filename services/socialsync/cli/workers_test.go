@@ -28,15 +28,7 @@ func workersLocation(t *testing.T, env *fleettest.Env, names ...string) (loc str
 	t.Helper()
 	li := env.NewLocation(t, map[string]any{"timezone": "UTC", "socialTags": names,
 		"contacts": []map[string]any{{"firstName": "A"}, {"firstName": "B"}}})
-	var detail struct {
-		SocialTags []struct {
-			ID string `json:"_id"`
-		} `json:"socialTags"`
-		Contacts []struct {
-			ID string `json:"id"`
-		} `json:"contacts"`
-	}
-	env.Admin(t, http.MethodGet, "/_sandbox/locations/"+li.ID, nil, &detail)
+	detail := env.Location(t, li.ID)
 	for _, tg := range detail.SocialTags {
 		tagIDs = append(tagIDs, tg.ID)
 	}
@@ -49,12 +41,7 @@ func workersLocation(t *testing.T, env *fleettest.Env, names ...string) (loc str
 // tagged reports whether every contact of loc carries every tag of want.
 func tagged(t *testing.T, env *fleettest.Env, loc string, want ...string) bool {
 	t.Helper()
-	var detail struct {
-		Contacts []struct {
-			Tags []string `json:"tags"`
-		} `json:"contacts"`
-	}
-	env.Admin(t, http.MethodGet, "/_sandbox/locations/"+loc, nil, &detail)
+	detail := env.Location(t, loc)
 	for _, c := range detail.Contacts {
 		for _, w := range want {
 			if !slices.ContainsFunc(c.Tags, func(s string) bool { return strings.EqualFold(s, w) }) {

@@ -79,19 +79,6 @@ func startFleet(t *testing.T, more func(*fleettest.Env) []string) *fleet {
 	return &fleet{Env: env, url: srv.URL}
 }
 
-// sandboxLocation is what the simulator's admin API says of a location.
-type sandboxLocation struct {
-	SocialTags []struct {
-		ID      string `json:"_id"`
-		Tag     string `json:"tag"`
-		Deleted bool   `json:"deleted"`
-	} `json:"socialTags"`
-	Contacts []struct {
-		ID      string `json:"id"`
-		Deleted bool   `json:"deleted"`
-	} `json:"contacts"`
-}
-
 // post publishes the post event another system would send for a new post
 // with tags, linked to contacts.
 func (f *fleet) post(t *testing.T, loc string, tags, contacts []string) {
@@ -160,8 +147,7 @@ func TestDashboard(t *testing.T) {
 	exe := chromium(t)
 	f := startFleet(t, nil)
 	loc := f.Locations[0].ID
-	var detail sandboxLocation
-	f.Admin(t, http.MethodGet, "/_sandbox/locations/"+loc, nil, &detail)
+	detail := f.Location(t, loc)
 	var tags, contacts []string
 	tagName := ""
 	for _, tg := range detail.SocialTags {

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
@@ -63,7 +64,7 @@ func TestContactsKeptInStep(t *testing.T) {
 		f.admin(http.MethodPost, "/_sandbox/locations/"+d.ID+"/socialTags", map[string]any{"tag": name}, &tag)
 		tagID[name] = tag.ID
 	}
-	var ann, bob simContact
+	var ann, bob ghlsim.ContactView
 	f.admin(http.MethodPost, "/_sandbox/locations/"+d.ID+"/contacts", map[string]any{"firstName": "Ann", "email": "ann.e2e@example.com"}, &ann)
 	f.admin(http.MethodPost, "/_sandbox/locations/"+d.ID+"/contacts", map[string]any{"firstName": "Bob", "email": "bob.e2e@example.com"}, &bob)
 
@@ -167,7 +168,7 @@ func TestContactsKeptInStep(t *testing.T) {
 	publish([]string{"E2E Beta"}, `{"email":"new.e2e@example.com"}`)
 	time.Sleep(time.Second)
 	publish([]string{"E2E Gamma"}, `{"email":"new.e2e@example.com"}`)
-	has := func(c simContact, tags ...string) bool {
+	has := func(c ghlsim.ContactView, tags ...string) bool {
 		for _, tg := range tags {
 			if !slices.Contains(c.Tags, tg) {
 				return false
@@ -175,8 +176,8 @@ func TestContactsKeptInStep(t *testing.T) {
 		}
 		return true
 	}
-	byEmail := func(email string) []simContact {
-		return slices.DeleteFunc(f.contacts(d.ID), func(c simContact) bool { return c.Email != email })
+	byEmail := func(email string) []ghlsim.ContactView {
+		return slices.DeleteFunc(f.contacts(d.ID), func(c ghlsim.ContactView) bool { return c.Email != email })
 	}
 	eventually(t, 120*time.Second, "the contacts named by email tagged, the new one created once", func() bool {
 		news := byEmail("new.e2e@example.com")

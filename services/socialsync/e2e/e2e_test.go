@@ -13,63 +13,22 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
-type locationDetail struct {
-	ID         string `json:"id"`
-	Token      string `json:"token"`
-	Timezone   string `json:"timezone"`
-	SocialTags []struct {
-		ID      string `json:"_id"`
-		Tag     string `json:"tag"`
-		Deleted bool   `json:"deleted"`
-	} `json:"socialTags"`
-	Contacts []struct {
-		ID      string   `json:"id"`
-		Tags    []string `json:"tags"`
-		Deleted bool     `json:"deleted"`
-	} `json:"contacts"`
-	LocationTags []string `json:"locationTags"`
-	CustomValues []struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	} `json:"customValues"`
-}
-
-func (f *fleet) location(id string) locationDetail {
+func (f *fleet) location(id string) ghlsim.LocationView {
 	f.t.Helper()
-	var d locationDetail
-	f.admin(http.MethodGet, "/_sandbox/locations/"+id, nil, &d)
-	return d
+	return fleettest.Location(f.t, f.simURL, id)
 }
 
-// live drops the deleted tags and contacts the demo seed has on purpose.
-func (d locationDetail) live() locationDetail {
-	d.SocialTags = slices.DeleteFunc(slices.Clone(d.SocialTags), func(t struct {
-		ID      string `json:"_id"`
-		Tag     string `json:"tag"`
-		Deleted bool   `json:"deleted"`
-	}) bool {
-		return t.Deleted
-	})
-	d.Contacts = slices.DeleteFunc(slices.Clone(d.Contacts), func(c struct {
-		ID      string   `json:"id"`
-		Tags    []string `json:"tags"`
-		Deleted bool     `json:"deleted"`
-	}) bool {
-		return c.Deleted
-	})
-	return d
-}
-
-func (f *fleet) firstLocation() locationDetail {
+func (f *fleet) firstLocation() ghlsim.LocationView {
 	f.t.Helper()
 	return f.locations(1)[0]
 }
 
 // register adds the location with its PIT through the CLI, as an operator would.
-func (f *fleet) register(d locationDetail) {
+func (f *fleet) register(d ghlsim.LocationView) {
 	f.t.Helper()
 	out := f.cli("locations", "add", "--nats", f.natsURL, "--location", d.ID, "--pit", d.Token, "--timezone", d.Timezone)
 	if !strings.Contains(out, "registered") {
@@ -90,7 +49,7 @@ func (f *fleet) post(loc string, tags, contacts []string) string {
 	return p.ID
 }
 
-func contactTags(d locationDetail) map[string][]string {
+func contactTags(d ghlsim.LocationView) map[string][]string {
 	m := map[string][]string{}
 	for _, c := range d.Contacts {
 		m[c.ID] = c.Tags

@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 )
 
 // binaries are built once per test binary into binDir.
@@ -278,21 +278,10 @@ func (f *fleet) admin(method, path string, in, out any) {
 	}
 }
 
-// simContact is a contact as the simulator's admin API shows it.
-type simContact struct {
-	ID      string   `json:"id"`
-	Email   string   `json:"email"`
-	Tags    []string `json:"tags"`
-	Deleted bool     `json:"deleted"`
-}
-
-func (f *fleet) contacts(loc string) []simContact {
+// contacts returns the live contacts of loc in the simulator.
+func (f *fleet) contacts(loc string) []ghlsim.ContactView {
 	f.t.Helper()
-	var d struct {
-		Contacts []simContact `json:"contacts"`
-	}
-	f.admin(http.MethodGet, "/_sandbox/locations/"+loc, nil, &d)
-	return slices.DeleteFunc(d.Contacts, func(c simContact) bool { return c.Deleted })
+	return f.location(loc).Live().Contacts
 }
 
 // delivery is one HighLevel webhook delivery the relay passed on.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
@@ -180,7 +181,7 @@ func TestLocationLifecycle(t *testing.T) {
 		f.admin(http.MethodPost, "/_sandbox/locations/"+a.ID+"/socialTags", map[string]any{"tag": name}, &tag)
 		tagID[name] = tag.ID
 	}
-	before := contactTags(f.location(a.ID).live())
+	before := contactTags(f.location(a.ID).Live())
 	contacts := []string{a.Contacts[0].ID, a.Contacts[1].ID, a.Contacts[2].ID}
 
 	gwAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -377,7 +378,7 @@ func TestLocationLifecycle(t *testing.T) {
 	// Removed with --purge: the contacts carry the tags they had before
 	// socialsync, and no socialsync_* custom value is left.
 	out := f.cli("locations", "remove", "--location", a.ID, "--purge", "--purge-data", "--nats", f.natsURL)
-	after := f.location(a.ID).live()
+	after := f.location(a.ID).Live()
 	for c, tags := range contactTags(after) {
 		if !sameSet(tags, before[c]) {
 			t.Errorf("after remove --purge contact %s carries %q, before socialsync %q", c, tags, before[c])
@@ -435,7 +436,7 @@ func contactsyncInfo(js jetstream.JetStream) *jetstream.ConsumerInfo {
 }
 
 // socialsyncValues names the location's custom values socialsync writes.
-func socialsyncValues(d locationDetail) []string {
+func socialsyncValues(d ghlsim.LocationView) []string {
 	var out []string
 	for _, cv := range d.CustomValues {
 		if strings.HasPrefix(cv.Name, "socialsync_") {

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/socialsync/socialsync/pkg/bus"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/telemetry/telemetrytest"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
@@ -58,7 +59,7 @@ func (f *fleet) publishJSON(subject, payload, traceparent string) {
 
 // postTrigger is the protojson PostEvent of a post carrying the first two
 // tags of d, linked to its first three contacts.
-func postTrigger(d locationDetail, eventID string) (payload string, contacts, wantTags []string) {
+func postTrigger(d ghlsim.LocationView, eventID string) (payload string, contacts, wantTags []string) {
 	contacts = []string{d.Contacts[0].ID, d.Contacts[1].ID, d.Contacts[2].ID}
 	payload = fmt.Sprintf(`{"locationId":%q,"postId":"65f151c99bc2bf3aaf970d72","tagIds":[%q,%q],"contactIds":[%q,%q,%q],"eventId":%q}`,
 		d.ID, d.SocialTags[0].ID, d.SocialTags[1].ID, contacts[0], contacts[1], contacts[2], eventID)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 )
 
 // TestReplicasShareTokensAndWindow runs three replicas of every worker as
@@ -112,7 +113,7 @@ func runReplicas(t *testing.T, run replicaRun) {
 
 	expected := map[string]map[string][]string{} // location → contact → tags
 	n := 0
-	postEvent := func(d locationDetail) {
+	postEvent := func(d ghlsim.LocationView) {
 		tag := d.SocialTags[n%len(d.SocialTags)]
 		contacts := []string{d.Contacts[(2*n)%len(d.Contacts)].ID, d.Contacts[(2*n+1)%len(d.Contacts)].ID}
 		f.publishJSON("socialsync.trigger.post."+d.ID, fmt.Sprintf(
@@ -235,7 +236,7 @@ func runReplicas(t *testing.T, run replicaRun) {
 
 // locations returns the first n demo locations, deleted tags and contacts
 // left out.
-func (f *fleet) locations(n int) []locationDetail {
+func (f *fleet) locations(n int) []ghlsim.LocationView {
 	f.t.Helper()
 	var list struct {
 		Locations []struct {
@@ -246,9 +247,9 @@ func (f *fleet) locations(n int) []locationDetail {
 	if len(list.Locations) < n {
 		f.t.Fatalf("the simulator has %d locations, want %d", len(list.Locations), n)
 	}
-	out := make([]locationDetail, 0, n)
+	out := make([]ghlsim.LocationView, 0, n)
 	for _, l := range list.Locations[:n] {
-		out = append(out, f.location(l.ID).live())
+		out = append(out, f.location(l.ID).Live())
 	}
 	return out
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
 
@@ -179,7 +180,7 @@ type soak struct {
 	gwAddr  string
 	natsCLI string // the nats CLI's path, or empty to publish with nats.go
 
-	locs    []locationDetail
+	locs    []ghlsim.LocationView
 	deleted map[string]string // location → the live tag deleted in HighLevel before the run
 	unknown map[string]string // never-known tag id → location
 	initial map[string]map[string][]string
@@ -450,7 +451,7 @@ func (s *soak) plan(events int) soakPlan {
 }
 
 // expect records the contact tags a post event's live tags must leave.
-func (s *soak) expect(d locationDetail, tags, contacts []string) {
+func (s *soak) expect(d ghlsim.LocationView, tags, contacts []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.expected[d.ID] == nil {
