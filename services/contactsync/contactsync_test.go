@@ -223,7 +223,7 @@ func TestFirstEventWaitsForItsCatalogue(t *testing.T) {
 func TestAwaitCatalogue(t *testing.T) {
 	env := fleettest.Start(t, "demo")
 	loc := env.Locations[2].ID
-	l := location(t, env, loc)
+	l := env.Location(t, loc)
 	stores, err := contactsync.OpenStores(context.Background(), env.JS)
 	if err != nil {
 		t.Fatal(err)
