@@ -185,6 +185,21 @@ func (g *Governor) Check(loc string) error {
 
 // CheckLane is Check for a call of lane.
 func (g *Governor) CheckLane(loc string, lane ghl.Lane) error {
+	return g.check(loc, lane, true)
+}
+
+// PeekLane is CheckLane for a caller that may keep its work in memory
+// rather than be deferred (a message that stays to have its write merged,
+// contactsync): the *PacedError tells of the first permit after this
+// process's waiters, and promises none (ghl.WithInMemoryRetry). A caller
+// that is deferred after all asks CheckLane for its promised return:
+// promises for callers that stayed would push every deferred message's
+// return a permit further each.
+func (g *Governor) PeekLane(loc string, lane ghl.Lane) error {
+	return g.check(loc, lane, false)
+}
+
+func (g *Governor) check(loc string, lane ghl.Lane, promise bool) error {
 	r, err := g.resource(loc)
 	if err != nil {
 		return err
@@ -195,7 +210,7 @@ func (g *Governor) CheckLane(loc string, lane ghl.Lane) error {
 	if !g.refuses(r, now, g.cfg.MaxWait, lane) {
 		return nil
 	}
-	return &PacedError{Loc: loc, Wait: g.deferral(r, now, lane, true)}
+	return &PacedError{Loc: loc, Wait: g.deferral(r, now, lane, promise)}
 }
 
 // refuses reports whether a caller of Acquire in lane that may wait limit

@@ -345,9 +345,9 @@ func TestCheckTakesNoPermit(t *testing.T) {
 	}
 }
 
-// A caller that retries in memory (ghl.WithInMemoryRetry) is told of the
-// first permit the window frees, not of the one after every deferred
-// message's, and its refusals promise it nothing: the deferred messages'
+// A caller that retries in memory (ghl.WithInMemoryRetry), or peeks
+// (PeekLane), is told of the first permit the window frees, not of the
+// one after every deferred message's, and its refusals promise it nothing: the deferred messages'
 // returns stay spread over the permits as they were.
 func TestInMemoryRetryIsPromisedNothing(t *testing.T) {
 	const max, window, apart = 5, 2 * time.Second, 150 * time.Millisecond
@@ -384,6 +384,10 @@ func TestInMemoryRetryIsPromisedNothing(t *testing.T) {
 		if at := due(err); !at.Before(second.Add(-apart / 3)) {
 			t.Fatalf("a caller retrying in memory is told %v, behind the deferred messages (the first is due %v, the second %v)",
 				at, first, second)
+		}
+		// A message that may stay in memory (PeekLane) likewise.
+		if at := due(p.gov.PeekLane(loc, ghl.LaneInteractive)); !at.Before(second.Add(-apart / 3)) {
+			t.Fatalf("PeekLane tells %v, behind the deferred messages (the first is due %v, the second %v)", at, first, second)
 		}
 	}
 	if third := due(p.gov.Check(loc)); third.After(second.Add(2 * apart)) {

@@ -63,6 +63,9 @@ type Publisher interface {
 // the lane of its route (ghl.LaneOf its context).
 type Pacer interface {
 	CheckLane(loc string, lane ghl.Lane) error
+	// PeekLane is CheckLane with nothing promised: for a post trigger
+	// that may stay to have its writes merged (merge.go).
+	PeekLane(loc string, lane ghl.Lane) error
 }
 
 // Client is what contactsync asks HighLevel for one location (ghl.Client):

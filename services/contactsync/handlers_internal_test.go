@@ -61,6 +61,7 @@ func (f *fakes) Publish(_ context.Context, _ string, m proto.Message, _ ...bus.P
 }
 
 func (f *fakes) CheckLane(string, ghl.Lane) error { return nil }
+func (f *fakes) PeekLane(string, ghl.Lane) error  { return nil }
 
 func (f *fakes) Catalogue(context.Context, string) (relations.Catalogue, error) {
 	return f.catalogue, nil
