@@ -92,13 +92,15 @@ var errPlacesTaken = errors.New("contactsync: this location's contact tag writes
 
 // stay decides whether a post trigger's handler goes on for loc in ctx's
 // lane, before any read: a paced location's handler stays to have its
-// writes merged when merging admits it (within its places, the location's
-// next permit at most contacttags.MaxPause away: PeekLane, which promises
-// the handler no permit of those the deferred messages' returns are
-// spread over), and goes back with the Pacer's error otherwise; an interactive handler whose location's writes already wait
-// in the pool, with no place free, goes back for bus.BusyDeferral (join
-// would send it back anyway, after its reads). The returned context marks
-// an admitted handler (isMerging); call leave when the handler is done.
+// writes merged when merging admits it (within its places, the
+// location's next permit at most contacttags.MaxPause away: PeekLane,
+// which promises the handler no permit of those the deferred messages'
+// returns are spread over), and goes back with the Pacer's error
+// otherwise (comeBackEarly); an interactive handler whose location's
+// writes already wait in the pool, with no place free, goes back for
+// bus.BusyDeferral (join would send it back anyway, after its reads).
+// The returned context marks an admitted handler (isMerging); call leave
+// when the handler is done.
 func (h *handler) stay(ctx context.Context, loc string) (_ context.Context, leave func(), err error) {
 	lane := ghl.LaneOf(ctx)
 	if err := h.w.deps.Pacer.PeekLane(loc, lane); err != nil {
