@@ -165,26 +165,10 @@ func TestMergerMergesCallersWhileACallWaits(t *testing.T) {
 	m := contacttags.NewMerger(func(string) contacttags.Tagger { return g }, 2, contacttags.NewBulkSizes(nil))
 	tags := []string{"a", "b", "c", "d"}
 	want := map[string][]string{}
-	var wg sync.WaitGroup
-	results := make([]contacttags.Result, len(contacts))
 	for i, c := range contacts {
-		add := slices.Clone(tags[i%4 : min(i%4+1+i%3, 4)])
-		want[c] = add
-		wg.Go(func() {
-			results[i] = m.Send(context.Background(), s.loc, map[string]contacttags.Diff{c: {Add: add}})
-		})
-		if i == 0 {
-			waitFor(t, func() bool { return g.calls.Load() == 1 })
-		}
+		want[c] = slices.Clone(tags[i%4 : min(i%4+1+i%3, 4)])
 	}
-	waitFor(t, func() bool { return m.Waiting(s.loc, ghl.LaneInteractive) == len(contacts) })
-	close(g.open)
-	wg.Wait()
-	for i, r := range results {
-		if r.Err != nil || len(r.Failed)+len(r.Incomplete) > 0 {
-			t.Errorf("caller %d: %+v", i, r)
-		}
-	}
+	sendBehindTheFirst(t, s, m, g, contacts, func(_ int, c string) []string { return want[c] })
 	got := s.tags()
 	for _, c := range contacts {
 		if !slices.Equal(got[c], want[c]) {
@@ -448,11 +432,32 @@ func TestMergerSendsAnUnfoldableBacklogSideBySide(t *testing.T) {
 	g := &gated{Tagger: c, open: make(chan struct{})}
 	m := contacttags.NewMerger(func(string) contacttags.Tagger { return g }, 2, contacttags.NewBulkSizes(nil))
 	m.PaceBy(scarce{})
+	sendBehindTheFirst(t, s, m, g, contacts, func(i int, _ string) []string { return []string{fmt.Sprintf("t%d", i)} })
+	got := s.tags()
+	for i, id := range contacts {
+		if want := []string{fmt.Sprintf("t%d", i)}; !slices.Equal(got[id], want) {
+			t.Errorf("contact %s: %v, want %v", id, got[id], want)
+		}
+	}
+	if c.most < 2 || c.most > contacttags.MaxSenders {
+		t.Errorf("at most %d calls in flight at once, want 2 to %d", c.most, contacttags.MaxSenders)
+	}
+	if len(c.twice) > 0 {
+		t.Errorf("contacts in two calls at once: %v", c.twice)
+	}
+}
+
+// sendBehindTheFirst has one caller per contact add add(i, contact) to
+// it through m: the first caller's call is held (g) until every caller
+// waits in the pool, then all go; each caller must end with every
+// contact done.
+func sendBehindTheFirst(t *testing.T, s *sim, m *contacttags.Merger, g *gated, contacts []string, add func(i int, contact string) []string) {
+	t.Helper()
 	var wg sync.WaitGroup
 	results := make([]contacttags.Result, len(contacts))
-	for i, id := range contacts {
+	for i, c := range contacts {
 		wg.Go(func() {
-			results[i] = m.Send(context.Background(), s.loc, map[string]contacttags.Diff{id: {Add: []string{fmt.Sprintf("t%d", i)}}})
+			results[i] = m.Send(context.Background(), s.loc, map[string]contacttags.Diff{c: {Add: add(i, c)}})
 		})
 		if i == 0 {
 			waitFor(t, func() bool { return g.calls.Load() == 1 })
@@ -465,17 +470,5 @@ func TestMergerSendsAnUnfoldableBacklogSideBySide(t *testing.T) {
 		if r.Err != nil || len(r.Failed)+len(r.Incomplete) > 0 {
 			t.Errorf("caller %d: %+v", i, r)
 		}
-	}
-	got := s.tags()
-	for i, id := range contacts {
-		if want := []string{fmt.Sprintf("t%d", i)}; !slices.Equal(got[id], want) {
-			t.Errorf("contact %s: %v, want %v", id, got[id], want)
-		}
-	}
-	if c.most < 2 || c.most > contacttags.MaxSenders {
-		t.Errorf("at most %d calls in flight at once, want 2 to %d", c.most, contacttags.MaxSenders)
-	}
-	if len(c.twice) > 0 {
-		t.Errorf("contacts in two calls at once: %v", c.twice)
 	}
 }
