@@ -79,6 +79,11 @@ func TestAlerts(t *testing.T) {
 	cfg.NATSURL, cfg.GHLBaseURL, cfg.HTTPAddr = be.URL(), simSrv.URL, "127.0.0.1:0"
 	cfg.TokenKey, cfg.GHLClientID, cfg.GHLClientSecret = creds.NewKey(), app.ClientID, app.ClientSecret
 	cfg.RateDaily = 10
+	// The daily count starts again half a day from now, not at a midnight
+	// a late run would cross between the daily calls below and their
+	// scrape.
+	now := time.Now().UTC()
+	cfg.RateDailyReset = ((now.Sub(now.Truncate(24*time.Hour)) + 12*time.Hour) % (24 * time.Hour)).Truncate(time.Second).String()
 	// The tags bucket at the least limit there is, filled below.
 	cfg.Limits.Tags = 1 << 20
 	d, err := fleet.Connect(ctx, "automation", cfg, fleet.Options{LogOutput: testLog{t}, ApplyTopology: true})
@@ -214,9 +219,24 @@ func TestAlerts(t *testing.T) {
 		}
 		return false
 	})
-	// The trouble is taken to begin half an hour after the healthy scrape:
-	// the early daily calls are stored in between.
-	troubleAt := time.Now().Add(30 * time.Minute)
+	// The scraped values are stored on a fixed clock, whatever the day and
+	// hour the test runs: SocialsyncDailyCapForecast looks ahead to
+	// midnight UTC, which a run late in the day would reach within the
+	// hour. Values that are instants (the streams' oldest messages) move
+	// with the clock. The healthy scrape is taken at nine in the morning;
+	// the trouble to begin half an hour later: the early daily calls are
+	// stored in between.
+	fixedAt := time.Date(2026, time.March, 2, 9, 0, 0, 0, time.UTC)
+	shift := fixedAt.Sub(healthyAt).Seconds()
+	for _, p := range []*telemetrytest.Page{healthy, early, trouble} {
+		for i, s := range p.Samples {
+			if strings.HasSuffix(s.Name, "_timestamp_seconds") {
+				p.Samples[i].Value = s.Value + shift
+			}
+		}
+	}
+	healthyAt = fixedAt
+	troubleAt := healthyAt.Add(30 * time.Minute)
 
 	// The scraped values as Prometheus would store them, every minute: the
 	// healthy page from half an hour before it was scraped until the early
