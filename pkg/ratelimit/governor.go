@@ -100,6 +100,13 @@ type resource struct {
 	// idle is set while the pump sleeps with nothing to do but a lease's
 	// end (lease.go).
 	idle bool
+	// napping is set while the pump sleeps until the next permit of the
+	// waiters it could not serve; napLanes holds the lanes they wait in.
+	// A caller of another lane wakes it: its permit may be free now (a
+	// background waiter's next permit a second away, an interactive one
+	// free).
+	napping  bool
+	napLanes [2]bool
 	// Leases (lease.go): lease is the unspent leased permits by lane
 	// (part of open), leaseUntil when each lane's lease ends (µs); spent
 	// counts the leased permits handed out that the budget has not been
@@ -254,7 +261,7 @@ func (g *Governor) acquire(ctx context.Context, loc string, bounded bool) (ghl.R
 		w.deadline = now.Add(g.cfg.MaxWait)
 	}
 	r.waiters = append(r.waiters, w)
-	g.kick(r)
+	g.kick(r, lane)
 	r.mu.Unlock()
 
 	var expired <-chan time.Time
@@ -312,13 +319,19 @@ func (g *Governor) release(r *resource, at int64) {
 	r.open--
 	r.pending = append(r.pending, at)
 	if r.pumping {
-		select {
-		case r.wake <- struct{}{}:
-		default:
-		}
+		r.wakePump()
 		return
 	}
 	g.startPump(r)
+}
+
+// wakePump interrupts the pump's sleep, if it sleeps. The caller holds
+// r.mu.
+func (r *resource) wakePump() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
 }
 
 // startPump starts r's pump unless it runs. The caller holds r.mu.
@@ -329,15 +342,13 @@ func (g *Governor) startPump(r *resource) {
 	}
 }
 
-// kick has r's pump look at once: it starts the pump, or wakes it when it
-// sleeps only until a lease's end. The caller holds r.mu.
-func (g *Governor) kick(r *resource) {
+// kick has r's pump look at once for a caller of lane: it starts the
+// pump, or wakes it when it sleeps only until a lease's end, or until the
+// permit of waiters of the other lane only. The caller holds r.mu.
+func (g *Governor) kick(r *resource, lane ghl.Lane) {
 	g.startPump(r)
-	if r.idle {
-		select {
-		case r.wake <- struct{}{}:
-		default:
-		}
+	if r.idle || (r.napping && !r.napLanes[lane]) {
+		r.wakePump()
 	}
 }
 
@@ -503,13 +514,26 @@ func (g *Governor) pump(r *resource) {
 		got := gotI + gotB
 		if got == 0 && n > 0 {
 			g.answer(r, g.cfg.Now(), wait)
+			// wait is for the lanes of the waiters this write was for: a
+			// waiter of another lane that came meanwhile is looked at
+			// now, and one that comes during the sleep wakes it.
+			r.napping, r.napLanes = true, [2]bool{int64(n) > nB, nB > 0}
+			for _, w := range r.waiters {
+				if !r.napLanes[w.lane] {
+					r.napping = false
+				}
+			}
 		}
+		napping := r.napping
 		r.mu.Unlock()
-		if got == 0 && n > 0 {
+		if napping {
 			select {
 			case <-r.wake:
-			case <-after(min(max(wait, time.Millisecond), maxPumpSleep)):
+			case <-nap(min(max(wait, time.Millisecond), maxPumpSleep)):
 			}
+			r.mu.Lock()
+			r.napping = false
+			r.mu.Unlock()
 		}
 	}
 }
@@ -611,7 +635,7 @@ func (g *Governor) deferral(r *resource, now time.Time, lane ghl.Lane, promise b
 	}
 	if lane == ghl.LaneInteractive {
 		r.wantUntil = max(r.wantUntil, micros(now.Add(wait+earlyReturn)))
-		g.kick(r)
+		g.kick(r, lane)
 	}
 	return wait
 }
@@ -749,6 +773,10 @@ func (g *Governor) outdated(r *resource, b budget, fresh, now time.Time) bool {
 func sleep(d time.Duration) { <-after(d) }
 
 func after(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// nap is the pump's sleep until the next permit of the waiters it could
+// not serve (a variable: a test makes it never end by itself).
+var nap = after
 
 func truncate(s string) string {
 	if len(s) <= 64 {

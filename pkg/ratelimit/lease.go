@@ -272,7 +272,8 @@ func (g *Governor) Close(ctx context.Context) error {
 		r.mu.Lock()
 		r.expire(0, true)
 		if !r.settled() {
-			g.kick(r)
+			g.startPump(r)
+			r.wakePump()
 		}
 		r.mu.Unlock()
 	}
