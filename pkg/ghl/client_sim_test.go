@@ -38,7 +38,14 @@ type sandbox struct {
 
 func newSandbox(t testing.TB) *sandbox {
 	t.Helper()
-	sim, err := ghlsim.New(ghlsim.Options{Seed: "empty"})
+	return newSandboxAt(t, nil)
+}
+
+// newSandboxAt is newSandbox with the simulator reading the time from now
+// (nil: the real clock).
+func newSandboxAt(t testing.TB, now func() time.Time) *sandbox {
+	t.Helper()
+	sim, err := ghlsim.New(ghlsim.Options{Seed: "empty", Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -866,9 +873,12 @@ func TestSimAgencyTokens(t *testing.T) {
 	}
 }
 
+// The simulator's clock runs from noon: a midnight UTC between the calls
+// would start HighLevel's daily count again.
 func TestSimRateLimitHeadersDelivered(t *testing.T) {
 	t.Parallel()
-	sb := newSandbox(t)
+	noon, start := time.Date(2026, time.March, 11, 12, 0, 0, 0, time.UTC), time.Now()
+	sb := newSandboxAt(t, func() time.Time { return noon.Add(time.Since(start)) })
 	loc, tok := sb.createLocation(locationSpec{SocialTags: []string{"a"}})
 	var mu sync.Mutex
 	var infos []ghl.ResponseInfo

@@ -10,10 +10,13 @@ import (
 )
 
 // Another process sees the permits one process took, through the bucket.
+// The governors' and the simulator's clock runs from noon (awayFromMidnight):
+// a midnight between the calls would start the day's count again.
 func TestHeadroomReadsTheSharedBudget(t *testing.T) {
-	w := newWorld(t, 100, 10*time.Second, 200_000)
+	clock := awayFromMidnight()
+	w := newWorldAt(t, 100, 10*time.Second, 200_000, clock)
 	loc, tok := w.location()
-	cfg := ratelimit.Config{Max: 50, Window: 10 * time.Second, Daily: 1000}
+	cfg := ratelimit.Config{Max: 50, Window: 10 * time.Second, Daily: 1000, Now: clock}
 	busy, watcher := w.process(cfg), w.process(cfg)
 	ctx := context.Background()
 

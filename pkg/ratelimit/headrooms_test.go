@@ -11,10 +11,12 @@ import (
 
 // Headrooms reads every location's budget in one pass and agrees with
 // Headroom, location by location; a location that never called is absent
-// and has the whole budget.
+// and has the whole budget. The clocks run from noon (awayFromMidnight),
+// so that the day's counts compared are of one day.
 func TestHeadroomsReadsEveryBudget(t *testing.T) {
-	w := newWorld(t, 100, 10*time.Second, 200_000)
-	cfg := ratelimit.Config{Max: 50, Window: 10 * time.Second, Daily: 1000}
+	clock := awayFromMidnight()
+	w := newWorldAt(t, 100, 10*time.Second, 200_000, clock)
+	cfg := ratelimit.Config{Max: 50, Window: 10 * time.Second, Daily: 1000, Now: clock}
 	busy, watcher := w.process(cfg), w.process(cfg)
 	ctx := context.Background()
 	calls := map[string]int{}

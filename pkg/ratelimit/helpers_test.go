@@ -154,3 +154,12 @@ func forLeases(t *testing.T, test func(t *testing.T, lease int)) {
 		t.Run(fmt.Sprintf("lease=%d", lease), func(t *testing.T) { test(t, lease) })
 	}
 }
+
+// awayFromMidnight returns a clock that runs at the real pace from noon
+// UTC of a fixed day, for tests that compare a day's counts: on the real
+// clock a run near midnight UTC could see the day start again between
+// its calls and its reading of the count.
+func awayFromMidnight() func() time.Time {
+	noon, start := time.Date(2026, time.March, 11, 12, 0, 0, 0, time.UTC), time.Now()
+	return func() time.Time { return noon.Add(time.Since(start)) }
+}

@@ -187,10 +187,13 @@ func TestLeaseReturnedOnClose(t *testing.T) {
 // the next call takes a permit from the budget again.
 func TestLeaseExpires(t *testing.T) {
 	const max, window = 20, 10 * time.Second
-	w := newWorld(t, max, window, 200_000)
+	// The clocks run from noon (awayFromMidnight): the day's count read
+	// is of the day of the call.
+	clock := awayFromMidnight()
+	w := newWorldAt(t, max, window, 200_000, clock)
 	loc, _ := w.location()
-	leasing := w.process(ratelimit.Config{Max: max, Window: window, Lease: 2})
-	other := w.process(ratelimit.Config{Max: max, Window: window})
+	leasing := w.process(ratelimit.Config{Max: max, Window: window, Lease: 2, Now: clock})
+	other := w.process(ratelimit.Config{Max: max, Window: window, Now: clock})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 

@@ -30,7 +30,7 @@ func TestAgencySyncPicksUpAMissedInstall(t *testing.T) {
 	deps := statsDeps(t, env)
 	deps.Connector = &creds.Connector{Store: env.Deps.Creds, Client: env.Deps.GHL, App: app, Log: env.Deps.Log}
 	deps.Conn = env.Deps.Conn
-	cfg := stats.Config{Config: env.Deps.Config, Concurrency: 2, Cron: "0 0 6 * * *", ReportDays: 28}
+	cfg := stats.Config{Config: env.Deps.Config, Concurrency: 2, Cron: quietCron, ReportDays: 28}
 	w, err := stats.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +126,7 @@ func TestAgencyConnectedElsewhereIsScheduled(t *testing.T) {
 	deps := statsDeps(t, env)
 	deps.Connector = &creds.Connector{Store: env.Deps.Creds, Client: env.Deps.GHL, App: app, Log: env.Deps.Log}
 	deps.Conn = env.Deps.Conn
-	w, err := stats.New(stats.Config{Config: env.Deps.Config, Concurrency: 1, Cron: "0 0 6 * * *", ReportDays: 28}, deps)
+	w, err := stats.New(stats.Config{Config: env.Deps.Config, Concurrency: 1, Cron: quietCron, ReportDays: 28}, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -332,7 +332,7 @@ func TestSchedulePerLocation(t *testing.T) {
 	for _, l := range env.Locations {
 		fleettest.Eventually(t, 10*time.Second, "schedule of "+l.ID, func() bool { return schedule(l.ID) != nil })
 		m := schedule(l.ID)
-		if m.Header.Get("Nats-Schedule") != "0 0 6 * * *" || m.Header.Get("Nats-Schedule-Time-Zone") != l.Timezone ||
+		if m.Header.Get("Nats-Schedule") != quietCron || m.Header.Get("Nats-Schedule-Time-Zone") != l.Timezone ||
 			m.Header.Get("Nats-Schedule-Target") != "socialsync.scheduled.stats."+l.ID {
 			t.Errorf("schedule of %s: headers %v", l.ID, m.Header)
 		}
@@ -491,7 +491,7 @@ func TestScheduleInHighLevelsTimeZone(t *testing.T) {
 	schedule := func(loc, tz string) func() bool {
 		return func() bool {
 			m, err := stream.GetLastMsgForSubject(ctx, "socialsync.schedule.stats."+loc)
-			return err == nil && m.Header.Get("Nats-Schedule") == "0 0 6 * * *" && m.Header.Get("Nats-Schedule-Time-Zone") == tz
+			return err == nil && m.Header.Get("Nats-Schedule") == quietCron && m.Header.Get("Nats-Schedule-Time-Zone") == tz
 		}
 	}
 	fleettest.Eventually(t, 20*time.Second, "06:00 Pacific/Auckland on the schedule of "+kiwi.ID, schedule(kiwi.ID, "Pacific/Auckland"))

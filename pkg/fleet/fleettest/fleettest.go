@@ -39,7 +39,9 @@ type Env struct {
 }
 
 // Start starts the fleet with the simulator seeded with seed ("demo" or
-// "empty"). Everything stops at the test's cleanup.
+// "empty"). HighLevel's day and the fleet's start again half a day after
+// the start, whatever the time of day. Everything stops at the test's
+// cleanup.
 func Start(tb testing.TB, seed string) *Env {
 	tb.Helper()
 	return start(tb, seed, nil, nil)
@@ -77,6 +79,17 @@ func start(tb testing.TB, seed string, spans *tracetest.SpanRecorder, now func()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.TokenKey = creds.NewKey()
 	cfg.ShutdownTimeout = 5 * time.Second
+	if now == nil {
+		// HighLevel's day and the governors' start again half a day from
+		// now (SOCIALSYNC_RATE_DAILY_RESET and the simulator's
+		// rateLimit.dailyReset), not at a midnight UTC that a test running
+		// late would cross between its calls and its reading of their
+		// count. StartAt's tests move the simulator's clock past its
+		// midnight themselves.
+		reset := halfADayAway(time.Now())
+		cfg.RateDailyReset = reset.String()
+		Admin(tb, srv.URL, http.MethodPut, "/_sandbox/config", map[string]any{"rateLimit": map[string]any{"dailyReset": reset.String()}}, nil)
+	}
 	if spans != nil {
 		cfg.Telemetry.SpanProcessor = spans
 	}
@@ -91,6 +104,13 @@ func start(tb testing.TB, seed string, spans *tracetest.SpanRecorder, now func()
 		e.AddLocation(tb, l)
 	}
 	return e
+}
+
+// halfADayAway returns the time after midnight UTC, in whole seconds, that
+// is twelve hours after now's: a daily reset as far as can be from now.
+func halfADayAway(now time.Time) time.Duration {
+	now = now.UTC()
+	return ((now.Sub(now.Truncate(24*time.Hour)) + 12*time.Hour) % (24 * time.Hour)).Truncate(time.Second)
 }
 
 // ConnectWithoutTokens connects another process to the fleet's NATS as
