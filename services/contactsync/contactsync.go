@@ -79,7 +79,7 @@ func unknownTagRetry(delivered uint64) time.Duration {
 
 // DefaultTriggerConcurrency is the post triggers a replica handles at
 // once when Config.TriggerConcurrency is 0.
-const DefaultTriggerConcurrency = 64
+const DefaultTriggerConcurrency = 256
 
 // Config is the contactsync worker's configuration.
 type Config struct {
@@ -88,7 +88,7 @@ type Config struct {
 	// TriggerConcurrency is how many post triggers a replica handles at
 	// once (0: DefaultTriggerConcurrency): the pool their contact tag
 	// writes are merged from (merge.go).
-	TriggerConcurrency int `envconfig:"CONTACTSYNC_TRIGGER_CONCURRENCY" default:"64" desc:"post triggers this replica handles at once; while a location is paced up to three quarters of them wait to have their contact tag writes merged"`
+	TriggerConcurrency int `envconfig:"CONTACTSYNC_TRIGGER_CONCURRENCY" default:"256" desc:"post triggers this replica handles at once; while a location is paced up to three quarters of them wait to have their contact tag writes merged"`
 	// TagPrefix starts every contact tag contactsync applies; it keeps
 	// them apart from the tags people add by hand.
 	TagPrefix string `envconfig:"CONTACT_TAG_PREFIX" default:"social:" desc:"prefix of the contact tags standing for social tags"`

@@ -34,10 +34,11 @@ const conflictPause = 20 * time.Millisecond
 // contactStripes is how many stripes the handlers' contacts hash to.
 // Merged handlers hold their stripes for as long as their location's pool
 // takes (seconds while it is paced), so there are many more than
-// bus.DefaultStripes: with a paced location's merging places (48 of 64)
-// holding theirs, another location's contact finds its stripe taken about
-// once in a hundred (about one in five with 256).
-const contactStripes = 4096
+// bus.DefaultStripes, and four times as many as merging places (192 of
+// the 256 post-trigger slots): with a paced location's places all holding
+// theirs, another location's contact finds its stripe taken about once in
+// a hundred, as with 48 places of 64 slots over 4096 stripes.
+const contactStripes = 16384
 
 // handler handles PostEvent.
 type handler struct {
