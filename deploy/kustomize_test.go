@@ -466,7 +466,7 @@ func TestDeploymentsConfigureTheirBinaries(t *testing.T) {
 				}
 				// The fleet-wide rate settings the manifests set are the
 				// binaries' own defaults (every process must use the same).
-				rates := reflect.TypeFor[fleet.Config]()
+				rates := reflect.TypeFor[fleet.RateSettings]()
 				for i := range rates.NumField() {
 					f := rates.Field(i)
 					key, def := f.Tag.Get("envconfig"), f.Tag.Get("default")

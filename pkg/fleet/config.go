@@ -10,6 +10,7 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/bus"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/telemetry"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
@@ -35,16 +36,9 @@ type Config struct {
 	GHLClientID        string        `envconfig:"GHL_CLIENT_ID" desc:"OAuth client id of the HighLevel app (for refreshing OAuth tokens)"`
 	GHLClientSecret    string        `envconfig:"GHL_CLIENT_SECRET" desc:"OAuth client secret of the HighLevel app"`
 	TokenRefreshMargin time.Duration `envconfig:"TOKEN_REFRESH_MARGIN" default:"5m" desc:"refresh an OAuth access token this long before it expires"`
-	// The fleet-wide HighLevel request budget per location: every process
-	// must be given the same values.
-	RateMax             int           `envconfig:"RATE_MAX" default:"100" desc:"HighLevel requests per location in one rate window, fleet-wide"`
-	RateWindow          time.Duration `envconfig:"RATE_WINDOW" default:"10s" desc:"HighLevel's rolling rate window"`
-	RateDaily           int64         `envconfig:"RATE_DAILY" default:"200000" desc:"HighLevel requests per location and day (from one daily reset to the next), fleet-wide"`
-	RateDailyReset      string        `envconfig:"RATE_DAILY_RESET" desc:"when, after midnight UTC, HighLevel's daily count starts again: a Go duration of whole seconds from 0s to under 24h (5h30m: 05:30 UTC); unset, midnight UTC until a reset hour is learned from HighLevel's X-RateLimit-Daily-Remaining; set, it wins over a learned one"`
-	RateMaxWait         time.Duration `envconfig:"RATE_MAX_WAIT" default:"2s" desc:"longest a handler waits for a request permit before handing its message back for later"`
-	RateMaxDefer        time.Duration `envconfig:"RATE_MAX_DEFER" default:"5m" desc:"longest a message of a paced location (its window full, or its daily cap reached) is handed back for before it is looked at again"`
-	RateLease           int           `envconfig:"RATE_LEASE" default:"5" desc:"permits a process leases at once per location and lane while the location's budget is far from full, taken later with no NATS round trip (at most a tenth of SOCIALSYNC_RATE_MAX, for a tenth of the window, at most 1s); 0 turns leasing off"`
-	RatePreviousBudgets bool          `envconfig:"RATE_PREVIOUS_BUDGETS" default:"false" desc:"write the rate budgets in the form the previous release (v0.1.0) reads, without the lanes' times, the learned daily reset hour and leases: set it on this release's workers while replicas of v0.1.0 still run beside them (docs/operations.md)"`
+	// The fleet-wide HighLevel request budget per location (read alone by
+	// the CLI's commands that call HighLevel, see RateSettings).
+	RateSettings
 	// How long failing work is retried, and how often a message may take
 	// its process down, before it becomes a dead letter.
 	RetryHorizon time.Duration `envconfig:"RETRY_HORIZON" default:"24h" desc:"how long after it was published a message whose handling keeps failing is retried before it becomes a dead letter; shorter than every stream's max age"`
@@ -60,6 +54,53 @@ type Config struct {
 	Retention Retention `envconfig:"RETENTION"`
 
 	Telemetry telemetry.Config `envconfig:""`
+}
+
+// RateSettings is the fleet-wide HighLevel request budget per location:
+// every process must be given the same values. Config embeds it; a
+// command that calls HighLevel reads it alone with
+// envconfig.Process("socialsync", &r) and opens the governor with
+// r.GovernorConfig, as the workers do.
+type RateSettings struct {
+	RateMax             int           `envconfig:"RATE_MAX" default:"100" desc:"HighLevel requests per location in one rate window, fleet-wide"`
+	RateWindow          time.Duration `envconfig:"RATE_WINDOW" default:"10s" desc:"HighLevel's rolling rate window"`
+	RateDaily           int64         `envconfig:"RATE_DAILY" default:"200000" desc:"HighLevel requests per location and day (from one daily reset to the next), fleet-wide"`
+	RateDailyReset      string        `envconfig:"RATE_DAILY_RESET" desc:"when, after midnight UTC, HighLevel's daily count starts again: a Go duration of whole seconds from 0s to under 24h (5h30m: 05:30 UTC); unset, midnight UTC until a reset hour is learned from HighLevel's X-RateLimit-Daily-Remaining; set, it wins over a learned one"`
+	RateMaxWait         time.Duration `envconfig:"RATE_MAX_WAIT" default:"2s" desc:"longest a handler waits for a request permit before handing its message back for later"`
+	RateMaxDefer        time.Duration `envconfig:"RATE_MAX_DEFER" default:"5m" desc:"longest a message of a paced location (its window full, or its daily cap reached) is handed back for before it is looked at again"`
+	RateLease           int           `envconfig:"RATE_LEASE" default:"5" desc:"permits a process leases at once per location and lane while the location's budget is far from full, taken later with no NATS round trip (at most a tenth of SOCIALSYNC_RATE_MAX, for a tenth of the window, at most 1s); 0 turns leasing off"`
+	RatePreviousBudgets bool          `envconfig:"RATE_PREVIOUS_BUDGETS" default:"false" desc:"write the rate budgets in the form the previous release (v0.1.0) reads, without the lanes' times, the learned daily reset hour and leases: set it on this release's workers while replicas of v0.1.0 still run beside them (docs/operations.md)"`
+}
+
+// GovernorConfig is the rate governor's configuration of r, for a process
+// whose HighLevel client bounds its attempts with ghl.DefaultAttemptTimeout
+// (the workers' and the CLI's). The error names the variable.
+func (r RateSettings) GovernorConfig(log *slog.Logger) (ratelimit.Config, error) {
+	if errs := r.validate(); len(errs) > 0 {
+		return ratelimit.Config{}, errors.Join(errs...)
+	}
+	dailyReset, err := ParseDailyReset(r.RateDailyReset)
+	if err != nil {
+		return ratelimit.Config{}, fmt.Errorf("%w: SOCIALSYNC_RATE_DAILY_RESET: %v", ErrConfig, err)
+	}
+	previous := r.RatePreviousBudgets
+	return ratelimit.Config{Max: r.RateMax, Window: r.RateWindow, Daily: r.RateDaily, DailyReset: dailyReset,
+		MaxWait: r.RateMaxWait, MaxDefer: r.RateMaxDefer, FlightBound: attemptTimeout + schedulingMargin, Lease: r.RateLease, Log: log,
+		PreviousReaders: func() bool { return previous }}, nil
+}
+
+func (r RateSettings) validate() []error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: SOCIALSYNC_%s: %s", ErrConfig, name, fmt.Sprintf(format, args...)))
+	}
+	if _, err := ParseDailyReset(r.RateDailyReset); err != nil {
+		bad("RATE_DAILY_RESET", "%v", err)
+	}
+	if r.RateLease < 0 {
+		bad("RATE_LEASE", "want 0 (no leasing) or more, got %d", r.RateLease)
+	}
+	return errs
 }
 
 // ErrConfig marks a configuration error; the message names the variable.
@@ -117,12 +158,7 @@ func (c Config) validate(tokens bool) error {
 		bad("TOKEN_REFRESH_MARGIN", "want more than SOCIALSYNC_RATE_MAX_WAIT (%v), got %v: a token read before the wait for a rate permit must still be valid after it",
 			c.RateMaxWait, c.TokenRefreshMargin)
 	}
-	if _, err := ParseDailyReset(c.RateDailyReset); err != nil {
-		bad("RATE_DAILY_RESET", "%v", err)
-	}
-	if c.RateLease < 0 {
-		bad("RATE_LEASE", "want 0 (no leasing) or more, got %d", c.RateLease)
-	}
+	errs = append(errs, c.RateSettings.validate()...)
 	if c.RetryHorizon <= 0 {
 		bad("RETRY_HORIZON", "want a positive duration, got %v", c.RetryHorizon)
 	} else if err := topology.New(topology.Options{}).CheckRetryHorizon(c.RetryHorizon); err != nil {
@@ -167,18 +203,20 @@ func DefaultConfig() Config {
 		LogLevel:           "info",
 		LogFormat:          "json",
 		TokenRefreshMargin: 5 * time.Minute,
-		RateMax:            100,
-		RateWindow:         10 * time.Second,
-		RateDaily:          200_000,
-		RateMaxWait:        2 * time.Second,
-		RateMaxDefer:       5 * time.Minute,
-		RateLease:          5,
-		RetryHorizon:       bus.DefaultRetryHorizon,
-		CrashLimit:         bus.DefaultCrashLimit,
-		PauseMax:           DefaultPauseMax,
-		PauseRecheck:       DefaultPauseRecheck,
-		Limits:             DefaultStorageLimits(),
-		Retention:          DefaultRetention(),
+		RateSettings: RateSettings{
+			RateMax:      100,
+			RateWindow:   10 * time.Second,
+			RateDaily:    200_000,
+			RateMaxWait:  2 * time.Second,
+			RateMaxDefer: 5 * time.Minute,
+			RateLease:    5,
+		},
+		RetryHorizon: bus.DefaultRetryHorizon,
+		CrashLimit:   bus.DefaultCrashLimit,
+		PauseMax:     DefaultPauseMax,
+		PauseRecheck: DefaultPauseRecheck,
+		Limits:       DefaultStorageLimits(),
+		Retention:    DefaultRetention(),
 	}
 }
 

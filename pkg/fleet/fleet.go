@@ -249,13 +249,11 @@ func (d *Deps) connect(ctx context.Context, keys *creds.Keyring) error {
 	// permit holds until its response; should the process die first, its
 	// open permits hold until no request of the client (bounded by its
 	// attempt timeout) can still reach HighLevel.
-	dailyReset, err := ParseDailyReset(cfg.RateDailyReset)
+	rcfg, err := cfg.GovernorConfig(d.Log)
 	if err != nil {
-		return fmt.Errorf("%w: SOCIALSYNC_RATE_DAILY_RESET: %v", ErrConfig, err)
+		return err
 	}
-	governor, err := ratelimit.Open(ctx, js, ratelimit.Config{Max: cfg.RateMax, Window: cfg.RateWindow, Daily: cfg.RateDaily, DailyReset: dailyReset,
-		MaxWait: cfg.RateMaxWait, MaxDefer: cfg.RateMaxDefer, FlightBound: attemptTimeout + schedulingMargin, Lease: cfg.RateLease, Log: d.Log,
-		PreviousReaders: func() bool { return cfg.RatePreviousBudgets }})
+	governor, err := ratelimit.Open(ctx, js, rcfg)
 	if err != nil {
 		if errors.Is(err, ratelimit.ErrConfig) {
 			return fmt.Errorf("%w: SOCIALSYNC_RATE_*: %v", ErrConfig, err)

@@ -31,15 +31,17 @@ func locationsSyncAgency(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	gc, err := cfg.client(ghl.Options{})
-	if err != nil {
-		return err
-	}
 	c, store, err := cfg.openStore(ctx, *url)
 	if err != nil {
 		return err
 	}
 	defer c.close()
+	// The agency's calls count in its company's share of the budget.
+	gc, closeGov, err := cfg.governedClient(ctx, env, c, ghl.Options{})
+	if err != nil {
+		return err
+	}
+	defer closeGov()
 	companies := []string{*company}
 	if *company == "" {
 		if companies, err = store.Agencies(ctx); err != nil {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/socialsync/socialsync/pkg/doctor"
+	"github.com/socialsync/socialsync/pkg/fleet"
+	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
 func doctorCmd(ctx context.Context, env *Env, args []string) error {
@@ -13,8 +15,9 @@ func doctorCmd(ctx context.Context, env *Env, args []string) error {
 		"statistics endpoints, with their latency and rate-limit headroom, and obvious data problems.\n"+
 		"Exits non-zero when a call fails. An expired OAuth token is refreshed when the app's credentials are set.\n"+
 		"The dashboard's console (POST /v1/locations/{loc}/doctor) runs the same checks in the stats worker.\n\n"+
-		"Environment:\n"+usageOf(&oauthConfig{})+
-		"  SOCIALSYNC_RATE_DAILY_RESET  the workers' configured daily reset after midnight UTC, if any (shown as configured)\n")
+		"The calls take their permits from the location's rate budget, which the workers share: on a busy location\n"+
+		"they wait for it (within --timeout) rather than cause 429s.\n\n"+
+		"Environment:\n"+usageOf(&oauthConfig{})+usageOf(&fleet.RateSettings{}))
 	url := natsFlag(fs)
 	loc := fs.String("location", "", "HighLevel location (sub-account) id (required)")
 	timeout := fs.Duration("timeout", 30*time.Second, "bound on each call")
@@ -29,13 +32,24 @@ func doctorCmd(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer c.close()
-	d := doctor.Doctor{Store: store, NewClient: cfg.client, Timeout: *timeout, Now: env.Now}
+	gov, err := openGovernor(ctx, env, c)
+	if err != nil {
+		return err
+	}
+	defer closeGovernor(env, gov)
+	// The test calls count in the location's shared budget and wait for
+	// their permits.
+	newClient := func(opts ghl.Options) (*ghl.Client, error) {
+		opts.Limiter = commandLimiter{gov}
+		return cfg.client(opts)
+	}
+	d := doctor.Doctor{Store: store, NewClient: newClient, Timeout: *timeout, Now: env.Now}
 	r, err := d.Run(ctx, *loc)
 	if err != nil {
 		return err
 	}
 	r.WriteText(env.Stdout)
-	dailyReport(ctx, env.Stdout, c.js, *loc, env.Now())
+	dailyReport(ctx, env.Stdout, gov, *loc, env.Now())
 	if n := r.Failed(); n > 0 {
 		return fmt.Errorf("%d of %d calls failed", n, len(r.Calls))
 	}

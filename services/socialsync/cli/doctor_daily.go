@@ -4,33 +4,22 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
 )
 
 // dailyReport prints loc's HighLevel calls today, from the fleet's shared
-// rate budget, and the forecast of when today's rate reaches the daily
-// cap. An unreadable budget is a line of the report, not a failure.
+// rate budget read through gov, and the forecast of when today's rate
+// reaches the daily cap. An unreadable budget is a line of the report, not
+// a failure.
 //
-// The reset is the one SOCIALSYNC_RATE_DAILY_RESET configures, read from
-// the doctor's environment as the workers read it from theirs; without it,
-// the one the budget carries (which workers with it configured write).
-func dailyReport(ctx context.Context, out io.Writer, js jetstream.JetStream, loc string, now time.Time) {
-	reset, err := fleet.ParseDailyReset(os.Getenv("SOCIALSYNC_RATE_DAILY_RESET"))
-	if err != nil {
-		fmt.Fprintf(out, "daily calls: unknown (SOCIALSYNC_RATE_DAILY_RESET: %v)\n", err)
-		return
-	}
-	gov, err := ratelimit.Open(ctx, js, ratelimit.Config{DailyReset: reset})
-	var hr ratelimit.Headroom
-	if err == nil {
-		hr, err = gov.Headroom(ctx, loc)
-	}
+// The reset is the one SOCIALSYNC_RATE_DAILY_RESET configures (gov's,
+// read from the doctor's environment as the workers read it from theirs);
+// without it, the one the budget carries (which workers with it
+// configured write).
+func dailyReport(ctx context.Context, out io.Writer, gov *ratelimit.Governor, loc string, now time.Time) {
+	hr, err := gov.Headroom(ctx, loc)
 	if err != nil {
 		fmt.Fprintf(out, "daily calls: unknown (%v)\n", err)
 		return

@@ -104,15 +104,16 @@ func addRefreshToken(ctx context.Context, env *Env, url string, l creds.Location
 	if err != nil {
 		return err
 	}
-	gc, err := cfg.client(ghl.Options{})
-	if err != nil {
-		return err
-	}
 	c, store, err := openStore(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer c.close()
+	gc, closeGov, err := cfg.governedClient(ctx, env, c, ghl.Options{})
+	if err != nil {
+		return err
+	}
+	defer closeGov()
 	issued := time.Now()
 	gt, err := gc.RefreshToken(ctx, cfg.app(), refresh, ghl.UserTypeLocation)
 	if err != nil {

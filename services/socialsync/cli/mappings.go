@@ -73,7 +73,7 @@ func mappingsSet(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if (len(m.ContactFields) > 0 || m.Contacts.ExternalIDField != "") && !*offline {
-		if err := checkCustomFields(ctx, *url, m); err != nil {
+		if err := checkCustomFields(ctx, env, *url, m); err != nil {
 			return err
 		}
 	}
@@ -210,16 +210,17 @@ func orDefault(v string, unset ...string) string {
 // checkCustomFields refuses a mapping whose contactFields name a contact
 // custom field the location does not define, asking HighLevel with the
 // location's token.
-func checkCustomFields(ctx context.Context, url string, m settings.Mapping) error {
+func checkCustomFields(ctx context.Context, env *Env, url string, m settings.Mapping) error {
 	cfg, c, store, err := openRefreshingStore(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	gc, err := cfg.client(ghl.Options{})
+	gc, closeGov, err := cfg.governedClient(ctx, env, c, ghl.Options{})
 	if err != nil {
 		return err
 	}
+	defer closeGov()
 	defs, err := gc.ForLocation(m.Location, store.TokenSource(m.Location)).ContactCustomFields(ctx, m.Location)
 	if err != nil {
 		return fmt.Errorf("list the contact custom fields of %s (--offline skips this check): %w", m.Location, err)

@@ -125,15 +125,16 @@ func connectCmd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	gc, err := cfg.client(ghl.Options{})
-	if err != nil {
-		return err
-	}
 	c, store, err := openStore(ctx, *url)
 	if err != nil {
 		return err
 	}
 	defer c.close()
+	gc, closeGov, err := cfg.governedClient(ctx, env, c, ghl.Options{})
+	if err != nil {
+		return err
+	}
+	defer closeGov()
 
 	cb, err := creds.ListenCallback(*listen)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/ghl"
-	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/relations"
 	"github.com/socialsync/socialsync/services/stats"
 )
@@ -17,15 +16,13 @@ import (
 // runs too) on the CLI's connection, with its progress on the terminal.
 
 // remover returns the removal on c, its HighLevel calls through the
-// fleet's governor with the app of cfg, its progress told on env.
-func remover(ctx context.Context, env *Env, c *conn, store *creds.Store, cfg oauthConfig) (*stats.Remover, error) {
-	gov, err := ratelimit.Open(ctx, c.js, ratelimit.Config{Log: env.Log})
+// fleet's governor (waiting for their permits, see governedClient) with
+// the app of cfg, its progress told on env, and the function that closes
+// the governor.
+func remover(ctx context.Context, env *Env, c *conn, store *creds.Store, cfg oauthConfig) (*stats.Remover, func(), error) {
+	gc, closeGov, err := cfg.governedClient(ctx, env, c, ghl.Options{})
 	if err != nil {
-		return nil, err
-	}
-	gc, err := cfg.client(ghl.Options{Limiter: gov})
-	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	bar := terminal(env.Stdout)
 	return &stats.Remover{JS: c.js, Store: store, Now: env.Now,
@@ -42,7 +39,7 @@ func remover(ctx context.Context, env *Env, c *conn, store *creds.Store, cfg oau
 				fmt.Fprintf(env.Stdout, "\r%s", progressBar(run.Done, run.Contacts, 30, "contacts"))
 			}
 		},
-	}, nil
+	}, closeGov, nil
 }
 
 // purgeTags removes from HighLevel the contact tags, segment tags and

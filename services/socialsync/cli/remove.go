@@ -49,10 +49,11 @@ func locationsRemove(ctx context.Context, env *Env, args []string) error {
 			recordAudit(ctx, env, c, audit.Entry{Action: audit.ActionPause, Location: *loc, Detail: "before its removal"})
 		}
 	}
-	r, err := remover(ctx, env, c, store, cfg)
+	r, closeGov, err := remover(ctx, env, c, store, cfg)
 	if err != nil {
 		return err
 	}
+	defer closeGov()
 	if *purge {
 		run, err := purgeTags(ctx, env, r, *loc)
 		if err != nil {
