@@ -49,13 +49,34 @@ func closeGovernor(env *Env, gov *ratelimit.Governor) {
 	}
 }
 
+// commandMaxWait is the longest a command's call waits for its permit:
+// a location paced for longer (its daily cap reached, a long 429 pause)
+// fails the call at once, saying for how long, rather than hang until the
+// daily reset.
+const commandMaxWait = 2 * time.Minute
+
 // commandLimiter is the governor for a command: a command has nothing
-// else to do meanwhile, so its calls wait for their permits however long
-// the location's budget takes (Governor.Wait, until the call's context
-// ends) rather than fail when the location is paced.
+// else to do meanwhile, so a call whose permit is further away than the
+// governor's MaxWait (a handler's bound) waits for it (Governor.Wait)
+// rather than fail, when it comes within commandMaxWait and the call's
+// context.
 type commandLimiter struct{ gov *ratelimit.Governor }
 
 func (l commandLimiter) Acquire(ctx context.Context, resource string) (ghl.Release, error) {
+	// In-memory: the answer promises none of the permits the deferred
+	// messages of the workers come back for.
+	release, err := l.gov.Acquire(ghl.WithInMemoryRetry(ctx), resource)
+	var paced *ratelimit.PacedError
+	if !errors.As(err, &paced) {
+		return release, err
+	}
+	limit := commandMaxWait
+	if dl, ok := ctx.Deadline(); ok {
+		limit = min(limit, time.Until(dl))
+	}
+	if paced.Wait > limit {
+		return nil, fmt.Errorf("%w: its next permit is further away than a command waits (%v): run the command again later", err, limit.Round(time.Second))
+	}
 	return l.gov.Wait(ctx, resource)
 }
 

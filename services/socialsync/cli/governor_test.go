@@ -120,6 +120,62 @@ func TestDoctorWaitsForTheFleetsRateBudget(t *testing.T) {
 	}
 }
 
+// A location whose daily cap the fleet has reached: doctor waits for no
+// reset hours away, sends nothing to HighLevel, and says the location is
+// paced.
+func TestDoctorFailsAtOnceWhenTheDailyCapIsReached(t *testing.T) {
+	env := bustest.Start(t, topology.Options{})
+	sim, base, _ := oauthSandbox(t)
+	l := sim.Locations()[0]
+	const daily = 4
+	t.Setenv("SOCIALSYNC_RATE_DAILY", "4")
+	t.Setenv("SOCIALSYNC_RATE_LEASE", "0")
+	// A reset a good hour away whenever the test runs.
+	reset := time.Now().UTC().Add(2 * time.Hour).Truncate(time.Hour)
+	t.Setenv("SOCIALSYNC_RATE_DAILY_RESET", (reset.Sub(reset.Truncate(24 * time.Hour))).String())
+	if _, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", l.ID, "--pit", l.Token); code != 0 {
+		t.Fatal(errOut)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var rs fleet.RateSettings
+	if err := envconfig.Process("socialsync", &rs); err != nil {
+		t.Fatal(err)
+	}
+	rcfg, err := rs.GovernorConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, err := bus.OpenSchemaGate(ctx, env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gov, err := ratelimit.Open(ctx, bus.VersionedJetStream(env.JS, schema), rcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for range daily {
+		release, err := gov.Wait(ctx, l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		release(ghl.ResponseInfo{StatusCode: http.StatusOK})
+	}
+	if err := gov.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "doctor", "--nats", env.URL(), "--location", l.ID)
+	if code != 1 || !strings.Contains(out, "paced") || !strings.Contains(out, "cap reached") {
+		t.Fatalf("doctor on a location at its daily cap: exit %d:\n%s%s", code, out, errOut)
+	}
+	for _, r := range simRequests(t, base, l.ID) {
+		if !r.At.Before(start) {
+			t.Errorf("%s %s reached HighLevel past the daily cap", r.Method, r.Path)
+		}
+	}
+}
+
 // A bad SOCIALSYNC_RATE_* is a usage error naming the variable, as a
 // worker's startup error does.
 func TestDoctorRefusesABadRateVariable(t *testing.T) {
