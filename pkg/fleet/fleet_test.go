@@ -13,6 +13,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/creds"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/fleet/fleettest"
+	"github.com/socialsync/socialsync/pkg/ghl"
 )
 
 // DefaultConfig must say what the struct tags say.
@@ -159,6 +160,33 @@ func TestDailyResetFromTheEnvironment(t *testing.T) {
 	for _, value := range []string{"24h", "-1s", "1h0.5s", "05:30", "noon"} {
 		if _, err := read(value, true); !errors.Is(err, fleet.ErrConfig) || !strings.Contains(err.Error(), "SOCIALSYNC_RATE_DAILY_RESET") {
 			t.Errorf("%q: %v, want an error naming SOCIALSYNC_RATE_DAILY_RESET", value, err)
+		}
+	}
+}
+
+// The governor's configuration is the one struct of SOCIALSYNC_RATE_*
+// variables the workers and the CLI read; a bad value names its variable.
+func TestGovernorConfigOfTheRateSettings(t *testing.T) {
+	c := fleet.DefaultConfig()
+	c.RateMax, c.RateWindow, c.RateDaily, c.RateLease, c.RateDailyReset = 7, 3*time.Second, 900, 0, "5h30m"
+	c.RateMaxWait, c.RateMaxDefer, c.RatePreviousBudgets = time.Second, time.Minute, true
+	rc, err := c.GovernorConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Max != 7 || rc.Window != 3*time.Second || rc.Daily != 900 || rc.Lease != 0 || rc.MaxWait != time.Second ||
+		rc.MaxDefer != time.Minute || rc.DailyReset == nil || *rc.DailyReset != 5*time.Hour+30*time.Minute ||
+		rc.FlightBound <= ghl.DefaultAttemptTimeout || rc.PreviousReaders == nil || !rc.PreviousReaders() {
+		t.Errorf("GovernorConfig = %+v", rc)
+	}
+	for name, bad := range map[string]func(*fleet.RateSettings){
+		"SOCIALSYNC_RATE_LEASE":       func(r *fleet.RateSettings) { r.RateLease = -1 },
+		"SOCIALSYNC_RATE_DAILY_RESET": func(r *fleet.RateSettings) { r.RateDailyReset = "05:30" },
+	} {
+		r := fleet.DefaultConfig().RateSettings
+		bad(&r)
+		if _, err := r.GovernorConfig(nil); !errors.Is(err, fleet.ErrConfig) || !strings.Contains(err.Error(), name) {
+			t.Errorf("bad %s: %v", name, err)
 		}
 	}
 }
