@@ -49,6 +49,9 @@ func doctorCmd(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	r.WriteText(env.Stdout)
+	// The leased permits the calls spent are written to the budget
+	// before the daily line reads it: the day's count includes them.
+	closeGovernor(env, gov)
 	dailyReport(ctx, env.Stdout, gov, *loc, env.Now())
 	if n := r.Failed(); n > 0 {
 		return fmt.Errorf("%d of %d calls failed", n, len(r.Calls))
