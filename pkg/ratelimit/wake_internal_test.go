@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/ghl"
 	"github.com/socialsync/socialsync/pkg/topology"
@@ -24,18 +21,9 @@ func TestInteractiveCallerWakesAPumpNappingForTheBackground(t *testing.T) {
 	nap = func(time.Duration) <-chan time.Time { return nil }
 	t.Cleanup(func() { nap = after })
 	be := bustest.Start(t, topology.Options{})
-	nc, err := nats.Connect(be.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	g, err := Open(ctx, js, Config{Max: 10, Window: time.Minute})
+	g, err := Open(ctx, be.JS, Config{Max: 10, Window: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

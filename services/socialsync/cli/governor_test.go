@@ -42,22 +42,12 @@ func simRequests(t *testing.T, base, loc string) []simRequest {
 	return body.Requests
 }
 
-// A location whose window the fleet has spent (here by a governor of the
-// test, as a worker's would): doctor sends nothing to HighLevel until the
-// window frees, and its calls count in the location's shared budget. The
-// governor of both reads the same SOCIALSYNC_RATE_* variables.
-func TestDoctorWaitsForTheFleetsRateBudget(t *testing.T) {
-	env := bustest.Start(t, topology.Options{})
-	sim, base, _ := oauthSandbox(t)
-	l := sim.Locations()[0]
-	const max, window = 4, 5 * time.Second
-	t.Setenv("SOCIALSYNC_RATE_MAX", "4")
-	t.Setenv("SOCIALSYNC_RATE_WINDOW", window.String())
-	t.Setenv("SOCIALSYNC_RATE_LEASE", "0")
-	if _, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", l.ID, "--pit", l.Token); code != 0 {
-		t.Fatal(errOut)
-	}
-
+// spendBudget takes n permits of loc from the fleet's shared budget, as a
+// worker's governor would (the SOCIALSYNC_RATE_* variables in effect),
+// each answered at once, and returns that governor, closed (its leases
+// given back), and when it began.
+func spendBudget(t *testing.T, env *bustest.Env, loc string, n int) (*ratelimit.Governor, time.Time) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var rs fleet.RateSettings
@@ -76,11 +66,9 @@ func TestDoctorWaitsForTheFleetsRateBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The window's every permit, answered at once: each holds the budget
-	// a window after its answer, so none frees before start+window.
 	start := time.Now()
-	for range max {
-		release, err := gov.Wait(ctx, l.ID)
+	for range n {
+		release, err := gov.Wait(ctx, loc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,6 +77,28 @@ func TestDoctorWaitsForTheFleetsRateBudget(t *testing.T) {
 	if err := gov.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return gov, start
+}
+
+// A location whose window the fleet has spent (here by a governor of the
+// test, as a worker's would): doctor sends nothing to HighLevel until the
+// window frees, and its calls count in the location's shared budget. The
+// governor of both reads the same SOCIALSYNC_RATE_* variables.
+func TestDoctorWaitsForTheFleetsRateBudget(t *testing.T) {
+	env := bustest.Start(t, topology.Options{})
+	sim, base, _ := oauthSandbox(t)
+	l := sim.Locations()[0]
+	const max, window = 4, 5 * time.Second
+	t.Setenv("SOCIALSYNC_RATE_MAX", "4")
+	t.Setenv("SOCIALSYNC_RATE_WINDOW", window.String())
+	t.Setenv("SOCIALSYNC_RATE_LEASE", "0")
+	if _, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", l.ID, "--pit", l.Token); code != 0 {
+		t.Fatal(errOut)
+	}
+
+	// The window's every permit, answered at once: each holds the budget
+	// a window after its answer, so none frees before start+window.
+	gov, start := spendBudget(t, env, l.ID, max)
 
 	out, errOut, code := runCLI(t, "doctor", "--nats", env.URL(), "--location", l.ID)
 	if code != 0 || !strings.Contains(out, "200 ok") {
@@ -111,6 +121,8 @@ func TestDoctorWaitsForTheFleetsRateBudget(t *testing.T) {
 	if calls == 0 {
 		t.Fatalf("doctor made no call to HighLevel:\n%s", out)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	hr, err := gov.Headroom(ctx, l.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -136,35 +148,7 @@ func TestDoctorFailsAtOnceWhenTheDailyCapIsReached(t *testing.T) {
 	if _, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", l.ID, "--pit", l.Token); code != 0 {
 		t.Fatal(errOut)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var rs fleet.RateSettings
-	if err := envconfig.Process("socialsync", &rs); err != nil {
-		t.Fatal(err)
-	}
-	rcfg, err := rs.GovernorConfig(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema, err := bus.OpenSchemaGate(ctx, env.JS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gov, err := ratelimit.Open(ctx, bus.VersionedJetStream(env.JS, schema), rcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	for range daily {
-		release, err := gov.Wait(ctx, l.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		release(ghl.ResponseInfo{StatusCode: http.StatusOK})
-	}
-	if err := gov.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	_, start := spendBudget(t, env, l.ID, daily)
 	out, errOut, code := runCLI(t, "doctor", "--nats", env.URL(), "--location", l.ID)
 	if code != 1 || !strings.Contains(out, "paced") || !strings.Contains(out, "cap reached") {
 		t.Fatalf("doctor on a location at its daily cap: exit %d:\n%s%s", code, out, errOut)
