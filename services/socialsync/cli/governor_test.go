@@ -14,6 +14,7 @@ import (
 	"github.com/socialsync/socialsync/pkg/bus/bustest"
 	"github.com/socialsync/socialsync/pkg/fleet"
 	"github.com/socialsync/socialsync/pkg/ghl"
+	"github.com/socialsync/socialsync/pkg/ghlsim"
 	"github.com/socialsync/socialsync/pkg/ratelimit"
 	"github.com/socialsync/socialsync/pkg/topology"
 )
@@ -40,6 +41,21 @@ func simRequests(t *testing.T, base, loc string) []simRequest {
 		t.Fatal(err)
 	}
 	return body.Requests
+}
+
+// pitLocation starts a JetStream server and the demo simulator and adds
+// its first location with its Private Integration token (locations add),
+// for a command to call HighLevel for; it returns the server, the
+// location and the simulator's URL.
+func pitLocation(t *testing.T) (*bustest.Env, ghlsim.LocationInfo, string) {
+	t.Helper()
+	env := bustest.Start(t, topology.Options{})
+	sim, base, _ := oauthSandbox(t)
+	l := sim.Locations()[0]
+	if _, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", l.ID, "--pit", l.Token); code != 0 {
+		t.Fatal(errOut)
+	}
+	return env, l, base
 }
 
 // spendBudget takes n permits of loc from the fleet's shared budget, as a
@@ -85,16 +101,11 @@ func spendBudget(t *testing.T, env *bustest.Env, loc string, n int) (*ratelimit.
 // window frees, and its calls count in the location's shared budget. The
 // governor of both reads the same SOCIALSYNC_RATE_* variables.
 func TestDoctorWaitsForTheFleetsRateBudget(t *testing.T) {
-	env := bustest.Start(t, topology.Options{})
-	sim, base, _ := oauthSandbox(t)
-	l := sim.Locations()[0]
 	const max, window = 4, 5 * time.Second
 	t.Setenv("SOCIALSYNC_RATE_MAX", "4")
 	t.Setenv("SOCIALSYNC_RATE_WINDOW", window.String())
 	t.Setenv("SOCIALSYNC_RATE_LEASE", "0")
-	if _, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", l.ID, "--pit", l.Token); code != 0 {
-		t.Fatal(errOut)
-	}
+	env, l, base := pitLocation(t)
 
 	// The window's every permit, answered at once: each holds the budget
 	// a window after its answer, so none frees before start+window.
@@ -136,18 +147,13 @@ func TestDoctorWaitsForTheFleetsRateBudget(t *testing.T) {
 // reset hours away, sends nothing to HighLevel, and says the location is
 // paced.
 func TestDoctorFailsAtOnceWhenTheDailyCapIsReached(t *testing.T) {
-	env := bustest.Start(t, topology.Options{})
-	sim, base, _ := oauthSandbox(t)
-	l := sim.Locations()[0]
 	const daily = 4
 	t.Setenv("SOCIALSYNC_RATE_DAILY", "4")
 	t.Setenv("SOCIALSYNC_RATE_LEASE", "0")
 	// A reset a good hour away whenever the test runs.
 	reset := time.Now().UTC().Add(2 * time.Hour).Truncate(time.Hour)
 	t.Setenv("SOCIALSYNC_RATE_DAILY_RESET", (reset.Sub(reset.Truncate(24 * time.Hour))).String())
-	if _, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", l.ID, "--pit", l.Token); code != 0 {
-		t.Fatal(errOut)
-	}
+	env, l, base := pitLocation(t)
 	_, start := spendBudget(t, env, l.ID, daily)
 	out, errOut, code := runCLI(t, "doctor", "--nats", env.URL(), "--location", l.ID)
 	if code != 1 || !strings.Contains(out, "paced") || !strings.Contains(out, "cap reached") {
@@ -163,12 +169,7 @@ func TestDoctorFailsAtOnceWhenTheDailyCapIsReached(t *testing.T) {
 // A bad SOCIALSYNC_RATE_* is a usage error naming the variable, as a
 // worker's startup error does.
 func TestDoctorRefusesABadRateVariable(t *testing.T) {
-	env := bustest.Start(t, topology.Options{})
-	sim, _, _ := oauthSandbox(t)
-	l := sim.Locations()[0]
-	if _, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", l.ID, "--pit", l.Token); code != 0 {
-		t.Fatal(errOut)
-	}
+	env, l, _ := pitLocation(t)
 	for name, value := range map[string]string{"SOCIALSYNC_RATE_LEASE": "-1", "SOCIALSYNC_RATE_WINDOW": "soon", "SOCIALSYNC_RATE_DAILY_RESET": "05:30"} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, value)

@@ -293,12 +293,7 @@ func lastStoredEvent(t *testing.T, js jetstream.JetStream, loc string) string {
 }
 
 func TestDoctorWithPrivateIntegrationTokens(t *testing.T) {
-	env := bustest.Start(t, topology.Options{})
-	sim, _, _ := oauthSandbox(t)
-	l := sim.Locations()[0]
-	if _, errOut, code := runCLI(t, "locations", "add", "--nats", env.URL(), "--location", l.ID, "--pit", l.Token); code != 0 {
-		t.Fatal(errOut)
-	}
+	env, l, _ := pitLocation(t)
 	out, errOut, code := runCLI(t, "doctor", "--nats", env.URL(), "--location", l.ID)
 	if code != 0 || !strings.Contains(out, "scopes: unknown") || !strings.Contains(out, "200 ok") {
 		t.Fatalf("doctor: exit %d:\n%s%s", code, out, errOut)
